@@ -1,0 +1,293 @@
+//! The chunked transfer coding (RFC 9112 §7.1): a zero-copy decoder and the
+//! framing pieces an encoder needs.
+//!
+//! ```text
+//! chunked-body   = *chunk last-chunk trailer-section CRLF
+//! chunk          = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+//! chunk-size     = 1*HEXDIG
+//! last-chunk     = 1*("0") [ chunk-ext ] CRLF
+//! chunk-ext      = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+//! ```
+//!
+//! The decoder hands back chunk data as sub-slices of the input and never copies
+//! it. Chunk extensions are tolerated (nobody uses them) but bounded and checked
+//! for control bytes; the chunk-size is bounded to 16 hex digits so it cannot
+//! overflow; the CRLF after each chunk's data is required.
+
+use super::error::Error;
+use super::head::Header;
+use super::limits::{Leniency, Limits};
+use super::scan::{ScanRules, Scanner};
+
+/// Where the decoder is inside the chunked body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Position {
+    /// Reading chunk-size hex digits.
+    Size { size: u64, digits: u8 },
+    /// After the size: whitespace and extensions up to CR. `len` counts their bytes.
+    Extension { size: u64, len: usize, semicolon: bool },
+    /// Saw the CR ending the chunk line; LF must follow.
+    SizeLf { size: u64 },
+    /// Inside chunk data.
+    Data { remaining: u64 },
+    /// Chunk data ended; CR must follow.
+    DataCr,
+    /// Saw the CR after chunk data; LF must follow.
+    DataLf,
+    /// After the last chunk: the trailer section.
+    Trailers,
+    /// The whole body has been decoded.
+    Done,
+}
+
+/// What one call to [`ChunkedDecoder::decode`] produced.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decoded<'b, 'h> {
+    /// Chunk data: a sub-slice of the input.
+    Data(&'b [u8]),
+    /// The last chunk and the trailer section have been read.
+    End {
+        /// The trailer fields; usually empty.
+        trailers: &'h [Header<'b>],
+    },
+    /// The input ended inside framing; offer more bytes.
+    NeedData,
+}
+
+/// A decoder for a chunked body, fed the caller's bytes a slice at a time.
+///
+/// It is what [`Connection`](super::Connection) uses for chunked bodies, offered
+/// on its own for callers that meet chunked data outside a full HTTP exchange.
+///
+/// ```
+/// use lithe::proto::{ChunkedDecoder, Decoded, EMPTY_HEADER};
+///
+/// let mut decoder = ChunkedDecoder::default();
+/// let mut input: &[u8] = b"5\r\nhello\r\n0\r\nExpires: never\r\n\r\n";
+/// let mut body = Vec::new();
+/// loop {
+///     let mut trailers = [EMPTY_HEADER; 4];
+///     let (consumed, decoded) = decoder.decode(input, &mut trailers).unwrap();
+///     input = &input[consumed..];
+///     match decoded {
+///         Decoded::Data(data) => body.extend_from_slice(data),
+///         Decoded::End { trailers } => {
+///             assert_eq!(trailers[0].name, "Expires");
+///             break;
+///         }
+///         Decoded::NeedData => unreachable!("the whole body was given"),
+///     }
+/// }
+/// assert_eq!(body, b"hello");
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct ChunkedDecoder {
+    position: Position,
+    /// Body bytes announced so far, checked against `max_body_bytes`.
+    total: u64,
+    trailer_scanner: Scanner,
+    limits: Limits,
+    leniency: Leniency,
+}
+
+impl Default for ChunkedDecoder {
+    fn default() -> Self {
+        ChunkedDecoder::new(Limits::DEFAULT, Leniency::default())
+    }
+}
+
+impl ChunkedDecoder {
+    /// A decoder at the start of a chunked body.
+    pub const fn new(limits: Limits, leniency: Leniency) -> Self {
+        ChunkedDecoder {
+            position: Position::Size { size: 0, digits: 0 },
+            total: 0,
+            trailer_scanner: Scanner::new(),
+            limits,
+            leniency,
+        }
+    }
+
+    /// Whether the last chunk and trailers have been decoded.
+    pub fn is_done(&self) -> bool {
+        self.position == Position::Done
+    }
+
+    /// Decodes from `input`, returning how many bytes were consumed and what they
+    /// held. Framing bytes are consumed as they arrive, except the trailer section,
+    /// which is consumed whole once complete: until then `NeedData` comes back
+    /// with the trailer bytes unconsumed, and they must be offered again.
+    pub fn decode<'b, 'h>(
+        &mut self,
+        input: &'b [u8],
+        trailers: &'h mut [Header<'b>],
+    ) -> Result<(usize, Decoded<'b, 'h>), Error> {
+        let mut i = 0;
+        loop {
+            if let Position::Data { remaining } = self.position {
+                let available = input.len() - i;
+                if available == 0 {
+                    return Ok((i, Decoded::NeedData));
+                }
+                let n = usize::try_from(remaining).map_or(available, |r| r.min(available));
+                self.position = if n as u64 == remaining {
+                    Position::DataCr
+                } else {
+                    Position::Data { remaining: remaining - n as u64 }
+                };
+                return Ok((i + n, Decoded::Data(&input[i..i + n])));
+            }
+            if self.position == Position::Trailers {
+                return self.decode_trailers(input, i, trailers);
+            }
+            if self.position == Position::Done {
+                return Ok((i, Decoded::End { trailers: &trailers[..0] }));
+            }
+            let Some(&byte) = input.get(i) else {
+                return Ok((i, Decoded::NeedData));
+            };
+            i += 1;
+            self.position = self.step(byte)?;
+        }
+    }
+
+    /// One byte of chunk-line or post-data framing.
+    fn step(&mut self, byte: u8) -> Result<Position, Error> {
+        let bare_lf_ok = self.leniency.allow_bare_lf;
+        Ok(match self.position {
+            Position::Size { size, digits } => match byte {
+                b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
+                    if digits == 16 {
+                        return Err(Error::ChunkSizeTooLarge);
+                    }
+                    let digit = (byte as char).to_digit(16).unwrap_or(0);
+                    Position::Size { size: size << 4 | u64::from(digit), digits: digits + 1 }
+                }
+                _ if digits == 0 => return Err(Error::InvalidChunkSize),
+                b'\r' => Position::SizeLf { size },
+                b'\n' if bare_lf_ok => self.end_of_chunk_line(size)?,
+                b'\n' => return Err(Error::BareLineFeed),
+                b';' => Position::Extension { size, len: 1, semicolon: true },
+                // BWS before the first `;`.
+                b' ' | b'\t' => Position::Extension { size, len: 1, semicolon: false },
+                _ => return Err(Error::InvalidChunkSize),
+            },
+            Position::Extension { size, len, semicolon } => match byte {
+                b'\r' if semicolon => Position::SizeLf { size },
+                b'\n' if semicolon && bare_lf_ok => self.end_of_chunk_line(size)?,
+                b'\n' if semicolon => return Err(Error::BareLineFeed),
+                b' ' | b'\t' | b';' | 0x21..=0x7e | 0x80..=0xff
+                    if semicolon || matches!(byte, b' ' | b'\t' | b';') =>
+                {
+                    if len >= self.limits.max_chunk_extension_bytes {
+                        return Err(Error::InvalidChunkExtension);
+                    }
+                    Position::Extension { size, len: len + 1, semicolon: semicolon || byte == b';' }
+                }
+                _ if semicolon => return Err(Error::InvalidChunkExtension),
+                _ => return Err(Error::InvalidChunkSize),
+            },
+            Position::SizeLf { size } => match byte {
+                b'\n' => self.end_of_chunk_line(size)?,
+                _ => return Err(Error::BareCarriageReturn),
+            },
+            Position::DataCr => match byte {
+                b'\r' => Position::DataLf,
+                b'\n' if bare_lf_ok => Position::Size { size: 0, digits: 0 },
+                _ => return Err(Error::MissingChunkDataCrlf),
+            },
+            Position::DataLf => match byte {
+                b'\n' => Position::Size { size: 0, digits: 0 },
+                _ => return Err(Error::MissingChunkDataCrlf),
+            },
+            Position::Data { .. } | Position::Trailers | Position::Done => {
+                unreachable!("handled by decode before stepping")
+            }
+        })
+    }
+
+    fn end_of_chunk_line(&mut self, size: u64) -> Result<Position, Error> {
+        if size == 0 {
+            return Ok(Position::Trailers);
+        }
+        self.total = self.total.saturating_add(size);
+        if self.total > self.limits.max_body_bytes {
+            return Err(Error::BodyTooLarge);
+        }
+        Ok(Position::Data { remaining: size })
+    }
+
+    fn decode_trailers<'b, 'h>(
+        &mut self,
+        input: &'b [u8],
+        start: usize,
+        trailers: &'h mut [Header<'b>],
+    ) -> Result<(usize, Decoded<'b, 'h>), Error> {
+        let rules = ScanRules {
+            max_bytes: self.limits.max_trailer_bytes,
+            max_first_line: usize::MAX,
+            has_start_line: false,
+            skip_leading_empty_lines: false,
+            allow_bare_lf: self.leniency.allow_bare_lf,
+            allow_obs_fold: false,
+            too_large: Error::TrailersTooLarge,
+            first_line_too_long: Error::TrailersTooLarge,
+        };
+        let section = &input[start..];
+        let Some(found) = self.trailer_scanner.scan(section, &rules)? else {
+            return Ok((start, Decoded::NeedData));
+        };
+        let limit = trailers.len().min(self.limits.max_headers);
+        let fields = match httparse::parse_headers(&section[..found.end], &mut trailers[..limit]) {
+            Ok(httparse::Status::Complete((_, fields))) => fields,
+            Ok(httparse::Status::Partial) | Err(_) => return Err(Error::InvalidTrailer),
+        };
+        self.position = Position::Done;
+        Ok((start + found.end, Decoded::End { trailers: fields }))
+    }
+}
+
+/// The line that opens a chunk: its size in hex and CRLF, at most 18 bytes, kept
+/// inline so a writer can send `prefix, data, CRLF` as one vectored write without
+/// copying the data.
+///
+/// ```
+/// use lithe::proto::ChunkPrefix;
+/// assert_eq!(ChunkPrefix::new(4096).as_bytes(), b"1000\r\n");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ChunkPrefix {
+    bytes: [u8; 18],
+    len: u8,
+}
+
+impl ChunkPrefix {
+    /// The prefix for a chunk of `size` bytes.
+    pub const fn new(size: u64) -> ChunkPrefix {
+        let mut bytes = [0u8; 18];
+        let digits = if size == 0 { 1 } else { (64 - size.leading_zeros() as usize).div_ceil(4) };
+        let mut i = 0;
+        while i < digits {
+            let nibble = (size >> ((digits - 1 - i) * 4)) & 0xf;
+            bytes[i] = b"0123456789abcdef"[nibble as usize];
+            i += 1;
+        }
+        bytes[digits] = b'\r';
+        bytes[digits + 1] = b'\n';
+        ChunkPrefix { bytes, len: (digits + 2) as u8 }
+    }
+
+    /// An empty prefix, for bodies that are not chunked.
+    pub const EMPTY: ChunkPrefix = ChunkPrefix { bytes: [0; 18], len: 0 };
+
+    /// The bytes to write before the chunk data.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+}
+
+impl core::fmt::Debug for ChunkPrefix {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("ChunkPrefix").field(&self.as_bytes().escape_ascii()).finish()
+    }
+}

@@ -1,0 +1,662 @@
+//! [`Connection`]: one HTTP/1.1 connection, client or server role, with no I/O.
+//!
+//! The connection turns the peer's bytes into [`Event`]s and our messages into
+//! bytes, validating both against the rules of the state machine
+//! ([`state`](super::state)), framing ([`framing`](super::framing)) and strict
+//! parsing. It never reads, writes, allocates or panics on input.
+
+use super::chunked::{ChunkedDecoder, Decoded};
+use super::encode::{self, AddedFields, DataFrame};
+use super::error::{Error, SendError};
+use super::framing::{
+    BodyLength, FramingFields, RequestMethod, TransferCoding, request_body_length,
+    response_body_length,
+};
+use super::head::{Header, RequestHead, ResponseHead, Version};
+use super::limits::Config;
+use super::parse::{parse_request, parse_response};
+use super::scan::{ScanRules, Scanner};
+use super::state::{Role, Settled, State, States, Transition};
+
+/// Bytes a request line may hold beyond its target while it trickles in: the
+/// method, two spaces, the version and CRLF. Methods longer than this much less
+/// the rest are refused with 414 before the line ends.
+const REQUEST_LINE_OVERHEAD: usize = 64;
+
+/// Something the peer sent, borrowed from the caller's input (`'b`) and header
+/// array (`'h`).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Event<'b, 'h> {
+    /// A request head (server role). Body events follow, then [`Event::End`].
+    Request(RequestHead<'b, 'h>),
+    /// A response head (client role): a 1xx interim response, or the final one
+    /// followed by its body events and [`Event::End`].
+    Response(ResponseHead<'b, 'h>),
+    /// Body data: a sub-slice of the input, never copied.
+    Data(&'b [u8]),
+    /// The end of the message, with the trailer fields of a chunked body (empty
+    /// otherwise).
+    End {
+        /// Trailer fields, for chunked bodies that carried any.
+        trailers: &'h [Header<'b>],
+    },
+    /// The input ends inside a message: read more bytes and call again with the
+    /// unconsumed input followed by them.
+    NeedData,
+    /// Nothing will be parsed until we act: a server has read a whole request and
+    /// owes its response (pipelined bytes wait, unconsumed), a client has no
+    /// request outstanding, or the connection must close.
+    Paused,
+    /// The connection switched protocols. The unconsumed input, and all bytes
+    /// after it, belong to the new protocol.
+    SwitchedProtocol,
+    /// The peer closed the connection cleanly between messages.
+    ConnectionClosed,
+}
+
+/// What one call to [`Connection::receive`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Received<'b, 'h> {
+    /// Bytes of the input now processed; drop them from the buffer. The rest must
+    /// be offered again, followed by any new bytes.
+    pub consumed: usize,
+    /// What they held.
+    pub event: Event<'b, 'h>,
+}
+
+impl<'b, 'h> Received<'b, 'h> {
+    fn new(consumed: usize, event: Event<'b, 'h>) -> Self {
+        Received { consumed, event }
+    }
+}
+
+/// How the peer's body is being read.
+#[derive(Clone, Copy, Debug)]
+enum BodyReader {
+    Length(u64),
+    Chunked(ChunkedDecoder),
+    UntilClose,
+}
+
+/// How our body is being written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BodyWriter {
+    Empty,
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+impl BodyWriter {
+    fn for_body(body: BodyLength) -> BodyWriter {
+        match body {
+            BodyLength::Empty | BodyLength::Length(0) => BodyWriter::Empty,
+            BodyLength::Length(n) => BodyWriter::Length(n),
+            BodyLength::Chunked => BodyWriter::Chunked,
+            BodyLength::UntilClose => BodyWriter::UntilClose,
+        }
+    }
+}
+
+/// One HTTP/1.1 connection, in the client or server role: a sans-IO state machine.
+///
+/// Feed it the peer's bytes with [`receive`](Connection::receive) and get
+/// [`Event`]s back; serialize our messages with
+/// [`send_request`](Connection::send_request) /
+/// [`send_response`](Connection::send_response),
+/// [`send_data`](Connection::send_data) and [`send_end`](Connection::send_end).
+/// Every call checks the connection's state: out-of-order calls are errors, never
+/// panics. See [`state`](super::state) for the rules.
+///
+/// A server answering a request:
+///
+/// ```
+/// use lithe::proto::{Config, Connection, Event, Header, ResponseHead, StatusCode, EMPTY_HEADER};
+///
+/// let mut conn = Connection::server(Config::default());
+/// let mut buf: &[u8] = b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello";
+/// let mut body = Vec::new();
+/// loop {
+///     let mut headers = [EMPTY_HEADER; 32];
+///     let received = conn.receive(buf, &mut headers).unwrap();
+///     buf = &buf[received.consumed..];
+///     match received.event {
+///         Event::Request(head) => assert_eq!(head.method, "POST"),
+///         Event::Data(data) => body.extend_from_slice(data),
+///         Event::End { .. } => break,
+///         other => panic!("unexpected {other:?}"),
+///     }
+/// }
+/// assert_eq!(body, b"hello");
+///
+/// let mut out = [0u8; 256];
+/// let fields = [Header { name: "Content-Length", value: b"5" }];
+/// let n = conn.send_response(&ResponseHead::new(StatusCode::OK, &fields), &mut out).unwrap();
+/// assert_eq!(&out[..n], b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n");
+/// let frame = conn.send_data(b"hello").unwrap();
+/// assert!(frame.prefix.as_bytes().is_empty());
+/// assert_eq!(conn.send_end(&[], &mut out).unwrap(), 0);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Connection {
+    role: Role,
+    config: Config,
+    states: States,
+    /// The current request's method and version, which frame the response.
+    request_method: RequestMethod,
+    request_version: Version,
+    /// The request said `Expect: 100-continue` and no response has been sent (or
+    /// received) yet.
+    expect_continue: bool,
+    head_scanner: Scanner,
+    body_reader: Option<BodyReader>,
+    their_body: Option<BodyLength>,
+    their_error: Option<Error>,
+    peer_eof: bool,
+    body_writer: Option<BodyWriter>,
+}
+
+impl Connection {
+    /// A connection in `role`.
+    pub fn new(role: Role, config: Config) -> Self {
+        Connection {
+            role,
+            config,
+            states: States::new(),
+            request_method: RequestMethod::Other,
+            request_version: Version::Http11,
+            expect_continue: false,
+            head_scanner: Scanner::new(),
+            body_reader: None,
+            their_body: None,
+            their_error: None,
+            peer_eof: false,
+            body_writer: None,
+        }
+    }
+
+    /// A client connection: sends requests, receives responses.
+    pub fn client(config: Config) -> Self {
+        Connection::new(Role::Client, config)
+    }
+
+    /// A server connection: receives requests, sends responses.
+    pub fn server(config: Config) -> Self {
+        Connection::new(Role::Server, config)
+    }
+
+    /// Our role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Our side's state.
+    pub fn our_state(&self) -> State {
+        self.states.get(self.role)
+    }
+
+    /// The peer's state.
+    pub fn their_state(&self) -> State {
+        self.states.get(self.role.peer())
+    }
+
+    /// Whether the connection may carry another cycle after this one. Once false
+    /// it stays false until the connection is dropped.
+    pub fn is_keep_alive(&self) -> bool {
+        self.states.keep_alive
+    }
+
+    /// Server role: the client sent `Expect: 100-continue` and waits for a
+    /// `100 Continue` (or a final response) before sending its body. Send the 100
+    /// when the application starts reading the body.
+    pub fn they_are_waiting_for_100_continue(&self) -> bool {
+        self.role == Role::Server && self.expect_continue && self.states.client == State::SendBody
+    }
+
+    /// Client role: we sent `Expect: 100-continue` and have had no response yet;
+    /// wait for one (with a timeout) before sending the body.
+    pub fn we_are_waiting_for_100_continue(&self) -> bool {
+        self.role == Role::Client && self.expect_continue && self.states.client == State::SendBody
+    }
+
+    /// How the peer's current message body is framed, once its head has arrived.
+    pub fn incoming_body(&self) -> Option<BodyLength> {
+        self.their_body
+    }
+
+    /// Records that the peer closed its sending side (the read returned 0 bytes).
+    /// Later calls to [`receive`](Connection::receive) report a clean close, the
+    /// end of a close-delimited body, or [`Error::IncompleteMessage`] for a message
+    /// cut short.
+    pub fn receive_eof(&mut self) {
+        self.peer_eof = true;
+    }
+
+    /// Parses what it can of `input`, the peer's bytes not yet consumed.
+    ///
+    /// Returns how many bytes were consumed and the [`Event`] they held; call again
+    /// with the rest (plus new bytes on [`Event::NeedData`]). Heads and trailers are
+    /// parsed into `headers`, capped at [`Limits::max_headers`](super::Limits::max_headers).
+    /// Any split of the same bytes yields the same events, and a head arriving
+    /// byte by byte costs linear time in total.
+    ///
+    /// After an error the connection is finished: every later call returns the
+    /// same error, and it must be closed.
+    pub fn receive<'b, 'h>(
+        &mut self,
+        input: &'b [u8],
+        headers: &'h mut [Header<'b>],
+    ) -> Result<Received<'b, 'h>, Error> {
+        if let Some(error) = self.their_error {
+            return Err(error);
+        }
+        let cap = headers.len().min(self.config.limits.max_headers);
+        let result = self.receive_event(input, &mut headers[..cap]);
+        if let Err(error) = result {
+            self.their_error = Some(error);
+            self.states.fault(self.role.peer());
+        }
+        result
+    }
+
+    fn receive_event<'b, 'h>(
+        &mut self,
+        input: &'b [u8],
+        headers: &'h mut [Header<'b>],
+    ) -> Result<Received<'b, 'h>, Error> {
+        match (self.role, self.their_state()) {
+            (Role::Server, State::Idle) => self.receive_request_head(input, headers),
+            (Role::Client, State::SendResponse) => self.receive_response_head(input, headers),
+            (_, State::SendBody) => self.receive_body(input, headers),
+            (_, State::Closed) => Ok(Received::new(0, Event::ConnectionClosed)),
+            (_, State::SwitchedProtocol) => Ok(Received::new(0, Event::SwitchedProtocol)),
+            (Role::Client, State::Idle) if !input.is_empty() => Err(Error::UnexpectedData),
+            _ => {
+                let peer = self.role.peer();
+                if self.peer_eof
+                    && input.is_empty()
+                    && self.states.process(peer, Transition::ConnectionClosed).is_ok()
+                {
+                    return Ok(Received::new(0, Event::ConnectionClosed));
+                }
+                Ok(Received::new(0, Event::Paused))
+            }
+        }
+    }
+
+    fn head_rules(&self, max_first_line: usize, first_line_too_long: Error) -> ScanRules {
+        ScanRules {
+            max_bytes: self.config.limits.max_head_bytes,
+            max_first_line,
+            has_start_line: true,
+            skip_leading_empty_lines: self.role == Role::Server,
+            allow_bare_lf: self.config.leniency.allow_bare_lf,
+            allow_obs_fold: self.role == Role::Client
+                && self.config.leniency.allow_obs_fold_in_responses,
+            too_large: Error::HeadTooLarge,
+            first_line_too_long,
+        }
+    }
+
+    /// What to report when the head is not complete yet.
+    fn incomplete_head<'b, 'h>(&mut self, input: &[u8]) -> Result<Received<'b, 'h>, Error> {
+        if !self.peer_eof {
+            return Ok(Received::new(0, Event::NeedData));
+        }
+        if input.is_empty() && self.role == Role::Server {
+            self.states
+                .process(Role::Client, Transition::ConnectionClosed)
+                .map_err(|_| Error::IncompleteMessage)?;
+            return Ok(Received::new(0, Event::ConnectionClosed));
+        }
+        Err(Error::IncompleteMessage)
+    }
+
+    fn receive_request_head<'b, 'h>(
+        &mut self,
+        input: &'b [u8],
+        headers: &'h mut [Header<'b>],
+    ) -> Result<Received<'b, 'h>, Error> {
+        let limits = self.config.limits;
+        let rules = self.head_rules(
+            limits.max_request_target_bytes.saturating_add(REQUEST_LINE_OVERHEAD),
+            Error::RequestTargetTooLong,
+        );
+        let Some(section) = self.head_scanner.scan(input, &rules)? else {
+            return self.incomplete_head(input);
+        };
+        let head = parse_request(&input[section.start..section.end], headers, &self.config)?;
+        let fields = FramingFields::read(head.headers)?;
+        match (fields.host_count, head.version) {
+            (0, Version::Http11) => return Err(Error::MissingHost),
+            (2.., _) => return Err(Error::DuplicateHost),
+            _ => {}
+        }
+        let body = request_body_length(&fields, head.version)?;
+        self.check_body_limit(body)?;
+
+        self.request_method = RequestMethod::of(head.method);
+        self.request_version = head.version;
+        self.expect_continue = fields.expect_continue && head.version == Version::Http11;
+        self.states.keep_alive &= fields.keep_alive(head.version);
+        self.states.switch_proposed =
+            self.request_method == RequestMethod::Connect || fields.proposes_upgrade(head.version);
+        self.states
+            .process(Role::Client, Transition::Request)
+            .map_err(|_| Error::UnexpectedData)?;
+        self.start_body(body);
+        Ok(Received::new(section.end, Event::Request(head)))
+    }
+
+    fn receive_response_head<'b, 'h>(
+        &mut self,
+        input: &'b [u8],
+        headers: &'h mut [Header<'b>],
+    ) -> Result<Received<'b, 'h>, Error> {
+        let rules = self.head_rules(usize::MAX, Error::HeadTooLarge);
+        let Some(section) = self.head_scanner.scan(input, &rules)? else {
+            return self.incomplete_head(input);
+        };
+        let head = parse_response(&input[section.start..section.end], headers, &self.config)?;
+        let fields = FramingFields::read(head.headers)?;
+        let status = head.status;
+        self.head_scanner = Scanner::new();
+        // Any response ends the wait for 100 Continue.
+        self.expect_continue = false;
+
+        let is_connect = self.request_method == RequestMethod::Connect;
+        let accepts_switch = if is_connect { status.is_success() } else { status.as_u16() == 101 };
+        if accepts_switch {
+            self.states
+                .process(Role::Server, Transition::SwitchAccepted)
+                .map_err(|_| Error::UnexpectedSwitch)?;
+            return Ok(Received::new(section.end, Event::Response(head)));
+        }
+        if status.is_informational() {
+            self.states
+                .process(Role::Server, Transition::Informational)
+                .map_err(|_| Error::UnexpectedData)?;
+            return Ok(Received::new(section.end, Event::Response(head)));
+        }
+        let framing = response_body_length(&fields, head.version, status, self.request_method)?;
+        self.check_body_limit(framing.body)?;
+        self.states.keep_alive &= fields.keep_alive(head.version) && !framing.must_close;
+        self.states
+            .process(Role::Server, Transition::Response)
+            .map_err(|_| Error::UnexpectedData)?;
+        self.start_body(framing.body);
+        Ok(Received::new(section.end, Event::Response(head)))
+    }
+
+    fn check_body_limit(&self, body: BodyLength) -> Result<(), Error> {
+        match body {
+            BodyLength::Length(n) if n > self.config.limits.max_body_bytes => Err(Error::BodyTooLarge),
+            _ => Ok(()),
+        }
+    }
+
+    fn start_body(&mut self, body: BodyLength) {
+        self.their_body = Some(body);
+        self.head_scanner = Scanner::new();
+        self.body_reader = Some(match body {
+            BodyLength::Empty => BodyReader::Length(0),
+            BodyLength::Length(n) => BodyReader::Length(n),
+            BodyLength::Chunked => BodyReader::Chunked(ChunkedDecoder::new(
+                self.config.limits,
+                self.config.leniency,
+            )),
+            BodyLength::UntilClose => BodyReader::UntilClose,
+        });
+    }
+
+    fn receive_body<'b, 'h>(
+        &mut self,
+        input: &'b [u8],
+        headers: &'h mut [Header<'b>],
+    ) -> Result<Received<'b, 'h>, Error> {
+        let eof = self.peer_eof;
+        let reader = self.body_reader.as_mut().ok_or(Error::UnexpectedData)?;
+        let received = match reader {
+            BodyReader::Length(0) => return self.end_of_message(0, &[]),
+            BodyReader::Length(remaining) => {
+                if input.is_empty() {
+                    return if eof { Err(Error::IncompleteMessage) } else { Ok(Received::new(0, Event::NeedData)) };
+                }
+                let n = usize::try_from(*remaining).map_or(input.len(), |r| r.min(input.len()));
+                *remaining -= n as u64;
+                Received::new(n, Event::Data(&input[..n]))
+            }
+            BodyReader::UntilClose => {
+                if input.is_empty() {
+                    return if eof { self.end_of_message(0, &[]) } else { Ok(Received::new(0, Event::NeedData)) };
+                }
+                Received::new(input.len(), Event::Data(input))
+            }
+            BodyReader::Chunked(decoder) => match decoder.decode(input, headers)? {
+                (n, Decoded::Data(data)) => Received::new(n, Event::Data(data)),
+                (n, Decoded::End { trailers }) => return self.end_of_message(n, trailers),
+                (_, Decoded::NeedData) if eof => return Err(Error::IncompleteMessage),
+                (n, Decoded::NeedData) => Received::new(n, Event::NeedData),
+            },
+        };
+        if matches!(received.event, Event::Data(_)) && self.role == Role::Server {
+            // The client stopped waiting for 100 Continue and sent its body.
+            self.expect_continue = false;
+        }
+        Ok(received)
+    }
+
+    fn end_of_message<'b, 'h>(
+        &mut self,
+        consumed: usize,
+        trailers: &'h [Header<'b>],
+    ) -> Result<Received<'b, 'h>, Error> {
+        self.body_reader = None;
+        let settled = self
+            .states
+            .process(self.role.peer(), Transition::EndOfMessage)
+            .map_err(|_| Error::UnexpectedData)?;
+        self.after(settled);
+        Ok(Received::new(consumed, Event::End { trailers }))
+    }
+
+    /// Resets what belongs to one cycle when the next begins.
+    fn after(&mut self, settled: Settled) {
+        if settled == Settled::NextCycle {
+            self.request_method = RequestMethod::Other;
+            self.request_version = Version::Http11;
+            self.expect_continue = false;
+            self.head_scanner = Scanner::new();
+            self.body_reader = None;
+            self.their_body = None;
+            self.body_writer = None;
+        }
+    }
+
+    /// Client role: serializes a request head into `out`, returning the bytes
+    /// written. The body framing follows the head: `Content-Length`,
+    /// `Transfer-Encoding: chunked`, or (with neither) no body.
+    ///
+    /// ```
+    /// use lithe::proto::{Config, Connection, Header, RequestHead};
+    /// let mut conn = Connection::client(Config::default());
+    /// let fields = [Header { name: "Host", value: b"example.com" }];
+    /// let mut out = [0u8; 64];
+    /// let n = conn.send_request(&RequestHead::new("GET", "/", &fields), &mut out).unwrap();
+    /// assert_eq!(&out[..n], b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    /// ```
+    pub fn send_request(&mut self, head: &RequestHead<'_, '_>, out: &mut [u8]) -> Result<usize, SendError> {
+        if self.role != Role::Client || !self.states.allows(Role::Client, Transition::Request) {
+            return Err(SendError::InvalidState);
+        }
+        encode::validate_request(head)?;
+        let fields = FramingFields::read(head.headers).map_err(SendError::InvalidFraming)?;
+        match (fields.host_count, head.version) {
+            (0, Version::Http11) => return Err(SendError::MissingHost),
+            (2.., _) => return Err(SendError::InvalidFraming(Error::DuplicateHost)),
+            _ => {}
+        }
+        let body = request_body_length(&fields, head.version).map_err(SendError::InvalidFraming)?;
+        let written = encode::write_request(head, AddedFields::default(), out)?;
+
+        self.request_method = RequestMethod::of(head.method);
+        self.request_version = head.version;
+        self.expect_continue =
+            fields.expect_continue && head.version == Version::Http11 && body != BodyLength::Empty;
+        self.states.keep_alive &= fields.keep_alive(head.version);
+        self.states.switch_proposed =
+            self.request_method == RequestMethod::Connect || fields.proposes_upgrade(head.version);
+        self.body_writer = Some(BodyWriter::for_body(body));
+        self.states
+            .process(Role::Client, Transition::Request)
+            .map_err(|_| SendError::InvalidState)?;
+        Ok(written)
+    }
+
+    /// Server role: serializes a response head into `out`, returning the bytes
+    /// written.
+    ///
+    /// A 1xx other than 101 is an interim response; the final one follows. 101
+    /// (to an Upgrade request) and 2xx (to CONNECT) switch protocols. For other
+    /// responses the body framing follows the head; with neither Content-Length nor
+    /// Transfer-Encoding, `Transfer-Encoding: chunked` is added for HTTP/1.1 peers
+    /// and the body is close-delimited for HTTP/1.0 ones. `Connection: close` is
+    /// added whenever the connection will not persist.
+    ///
+    /// After [`receive`](Connection::receive) failed, one response may still be
+    /// sent: the error response, e.g. with [`Error::status`].
+    pub fn send_response(&mut self, head: &ResponseHead<'_, '_>, out: &mut [u8]) -> Result<usize, SendError> {
+        let answering_error = self.states.server == State::Idle && self.states.client == State::Error;
+        if self.role != Role::Server || !(self.states.server == State::SendResponse || answering_error) {
+            return Err(SendError::InvalidState);
+        }
+        encode::validate_response(head)?;
+        let fields = FramingFields::read(head.headers).map_err(SendError::InvalidFraming)?;
+        let status = head.status;
+        let (method, peer_version) = if answering_error {
+            (RequestMethod::Other, head.version)
+        } else {
+            (self.request_method, self.request_version)
+        };
+
+        let is_connect = method == RequestMethod::Connect;
+        let switches = if is_connect { status.is_success() } else { status.as_u16() == 101 };
+        if switches || status.is_informational() {
+            let transition = if switches { Transition::SwitchAccepted } else { Transition::Informational };
+            // RFC 9110 §15.2: no interim responses to HTTP/1.0 clients.
+            if answering_error
+                || !self.states.allows(Role::Server, transition)
+                || (peer_version == Version::Http10 && status.is_informational())
+            {
+                return Err(SendError::InvalidState);
+            }
+            let written = encode::write_response(head, AddedFields::default(), out)?;
+            self.expect_continue = false;
+            self.states.process(Role::Server, transition).map_err(|_| SendError::InvalidState)?;
+            return Ok(written);
+        }
+
+        let framing =
+            response_body_length(&fields, head.version, status, method).map_err(SendError::InvalidFraming)?;
+        if fields.transfer_coding != TransferCoding::Absent && peer_version == Version::Http10 {
+            return Err(SendError::InvalidFraming(Error::TransferEncodingInHttp10));
+        }
+        let mut added = AddedFields::default();
+        let writer = match framing.body {
+            // Unknown length and no framing chosen: chunked where the peer can read it.
+            BodyLength::UntilClose
+                if fields.transfer_coding == TransferCoding::Absent
+                    && peer_version == Version::Http11
+                    && head.version == Version::Http11 =>
+            {
+                added.chunked = true;
+                BodyWriter::Chunked
+            }
+            body => BodyWriter::for_body(body),
+        };
+        let keep_alive = self.states.keep_alive
+            && fields.keep_alive(head.version)
+            && writer != BodyWriter::UntilClose
+            && !(framing.must_close && framing.body != BodyLength::UntilClose);
+        added.close = !keep_alive && !fields.connection_close;
+        added.keep_alive = keep_alive && peer_version == Version::Http10 && !fields.connection_keep_alive;
+        let written = encode::write_response(head, added, out)?;
+
+        if answering_error {
+            self.states.server = State::SendResponse;
+        }
+        self.states.keep_alive = keep_alive;
+        self.expect_continue = false;
+        self.body_writer = Some(writer);
+        self.states.process(Role::Server, Transition::Response).map_err(|_| SendError::InvalidState)?;
+        Ok(written)
+    }
+
+    /// Accounts for `data` as the next piece of our body and returns the framing to
+    /// write around it: write `frame.prefix`, `data`, then `frame.suffix` (one
+    /// vectored write; the data is never copied).
+    ///
+    /// Errors if the message has no body, or if `data` would exceed the declared
+    /// Content-Length; nothing is accounted then.
+    pub fn send_data(&mut self, data: &[u8]) -> Result<DataFrame, SendError> {
+        if self.our_state() != State::SendBody {
+            return Err(SendError::InvalidState);
+        }
+        let writer = self.body_writer.as_mut().ok_or(SendError::InvalidState)?;
+        let frame = match writer {
+            _ if data.is_empty() => DataFrame::BARE,
+            BodyWriter::Empty => return Err(SendError::BodyNotAllowed),
+            BodyWriter::Length(remaining) => {
+                *remaining = remaining.checked_sub(data.len() as u64).ok_or(SendError::BodyTooLong)?;
+                DataFrame::BARE
+            }
+            BodyWriter::Chunked => DataFrame::chunk(data.len() as u64),
+            BodyWriter::UntilClose => DataFrame::BARE,
+        };
+        if self.role == Role::Client && !data.is_empty() {
+            // We stopped waiting for 100 Continue.
+            self.expect_continue = false;
+        }
+        Ok(frame)
+    }
+
+    /// Ends our message: for a chunked body writes the last chunk and `trailers`
+    /// into `out`; for others writes nothing and checks the declared length was
+    /// met. Returns the bytes written.
+    pub fn send_end(&mut self, trailers: &[Header<'_>], out: &mut [u8]) -> Result<usize, SendError> {
+        if self.our_state() != State::SendBody {
+            return Err(SendError::InvalidState);
+        }
+        let writer = self.body_writer.ok_or(SendError::InvalidState)?;
+        let written = match writer {
+            BodyWriter::Chunked => {
+                encode::validate_fields(trailers)?;
+                encode::write_last_chunk(trailers, out)?
+            }
+            _ if !trailers.is_empty() => return Err(SendError::TrailersNotAllowed),
+            BodyWriter::Length(n) if n > 0 => return Err(SendError::BodyTooShort),
+            _ => 0,
+        };
+        self.body_writer = None;
+        let settled = self
+            .states
+            .process(self.role, Transition::EndOfMessage)
+            .map_err(|_| SendError::InvalidState)?;
+        self.after(settled);
+        Ok(written)
+    }
+
+    /// Records that we close the connection. Closing in the middle of a message
+    /// abandons it: our side goes to [`State::Error`].
+    pub fn close(&mut self) {
+        self.states.keep_alive = false;
+        if self.states.process(self.role, Transition::ConnectionClosed).is_err() {
+            self.states.fault(self.role);
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! Serializing heads into the caller's buffer, and the small framing pieces that
+//! go around body data.
+//!
+//! Every byte that reaches the buffer has been validated first: a method or name
+//! that is not a token, or a value with CR, LF, NUL or another control byte, is a
+//! [`SendError`], never bytes on the wire. Serialization measures before it
+//! writes, so a buffer too small gets nothing half-written.
+
+use super::chunked::ChunkPrefix;
+use super::error::SendError;
+use super::head::{Header, RequestHead, ResponseHead, is_token};
+
+/// Header fields the connection adds to what the caller gave, to make the framing
+/// and persistence it chose explicit to the peer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct AddedFields {
+    /// `Transfer-Encoding: chunked`, for a response of unknown length to HTTP/1.1.
+    pub chunked: bool,
+    /// `Connection: close`, when the connection will not persist.
+    pub close: bool,
+    /// `Connection: keep-alive`, to an HTTP/1.0 peer that asked for persistence.
+    pub keep_alive: bool,
+}
+
+impl AddedFields {
+    fn lines(self) -> impl Iterator<Item = &'static [u8]> {
+        [
+            (self.chunked, &b"transfer-encoding: chunked\r\n"[..]),
+            (self.close, b"connection: close\r\n"),
+            (self.keep_alive, b"connection: keep-alive\r\n"),
+        ]
+        .into_iter()
+        .filter_map(|(on, line)| on.then_some(line))
+    }
+}
+
+/// Checks a request head before anything is written.
+pub(crate) fn validate_request(head: &RequestHead<'_, '_>) -> Result<(), SendError> {
+    if !is_token(head.method.as_bytes()) {
+        return Err(SendError::InvalidMethod);
+    }
+    let target = head.target.as_bytes();
+    // The bytes httparse accepts in a request-target: no whitespace, no controls.
+    if target.is_empty() || !target.iter().all(|&b| b > 0x20 && b != 0x7f) {
+        return Err(SendError::InvalidRequestTarget);
+    }
+    validate_fields(head.headers)
+}
+
+/// Checks a response head before anything is written.
+pub(crate) fn validate_response(head: &ResponseHead<'_, '_>) -> Result<(), SendError> {
+    if !head.reason.bytes().all(is_field_value_byte) {
+        return Err(SendError::InvalidReasonPhrase);
+    }
+    validate_fields(head.headers)
+}
+
+/// Checks header fields (or trailers) before anything is written.
+pub(crate) fn validate_fields(fields: &[Header<'_>]) -> Result<(), SendError> {
+    for field in fields {
+        if !is_token(field.name.as_bytes()) {
+            return Err(SendError::InvalidHeaderName);
+        }
+        if !field.value.iter().all(|&b| is_field_value_byte(b)) {
+            return Err(SendError::InvalidHeaderValue);
+        }
+    }
+    Ok(())
+}
+
+/// field-vchar, SP and HTAB (RFC 9110 §5.5); DEL too is refused, as httparse
+/// refuses it on receipt.
+const fn is_field_value_byte(b: u8) -> bool {
+    b == b'\t' || (b >= 0x20 && b != 0x7f)
+}
+
+/// Writes `request-line`, the fields, the added fields and the empty line.
+pub(crate) fn write_request(
+    head: &RequestHead<'_, '_>,
+    added: AddedFields,
+    out: &mut [u8],
+) -> Result<usize, SendError> {
+    let start: [&[u8]; 6] = [
+        head.method.as_bytes(),
+        b" ",
+        head.target.as_bytes(),
+        b" ",
+        head.version.as_str().as_bytes(),
+        b"\r\n",
+    ];
+    write_head(&start, head.headers, added, out)
+}
+
+/// Writes `status-line`, the fields, the added fields and the empty line.
+pub(crate) fn write_response(
+    head: &ResponseHead<'_, '_>,
+    added: AddedFields,
+    out: &mut [u8],
+) -> Result<usize, SendError> {
+    let digits = head.status.digits();
+    let start: [&[u8]; 6] = [
+        head.version.as_str().as_bytes(),
+        b" ",
+        &digits,
+        b" ",
+        head.reason.as_bytes(),
+        b"\r\n",
+    ];
+    write_head(&start, head.headers, added, out)
+}
+
+/// Writes the last chunk, the trailer fields and the final empty line.
+pub(crate) fn write_last_chunk(trailers: &[Header<'_>], out: &mut [u8]) -> Result<usize, SendError> {
+    write_head(&[b"0\r\n"], trailers, AddedFields::default(), out)
+}
+
+fn write_head(
+    start: &[&[u8]],
+    fields: &[Header<'_>],
+    added: AddedFields,
+    out: &mut [u8],
+) -> Result<usize, SendError> {
+    let field_bytes: usize = fields.iter().map(|f| f.name.len() + 2 + f.value.len() + 2).sum();
+    let needed = start.iter().map(|p| p.len()).sum::<usize>()
+        + field_bytes
+        + added.lines().map(<[u8]>::len).sum::<usize>()
+        + 2;
+    if out.len() < needed {
+        return Err(SendError::BufferTooSmall { needed });
+    }
+    let mut cursor = Cursor { out, pos: 0 };
+    for piece in start {
+        cursor.put(piece);
+    }
+    for field in fields {
+        cursor.put(field.name.as_bytes());
+        cursor.put(b": ");
+        cursor.put(field.value);
+        cursor.put(b"\r\n");
+    }
+    for line in added.lines() {
+        cursor.put(line);
+    }
+    cursor.put(b"\r\n");
+    Ok(cursor.pos)
+}
+
+struct Cursor<'a> {
+    out: &'a mut [u8],
+    pos: usize,
+}
+
+impl Cursor<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.out[self.pos..self.pos + bytes.len()].copy_from_slice(bytes);
+        self.pos += bytes.len();
+    }
+}
+
+/// The framing around one piece of body data: write `prefix`, the data, then
+/// `suffix`. For a Content-Length or close-delimited body both are empty; for a
+/// chunked body they are the chunk-size line and the CRLF after the data.
+///
+/// ```
+/// use lithe::proto::DataFrame;
+/// let frame = DataFrame::chunk(5);
+/// assert_eq!(frame.prefix.as_bytes(), b"5\r\n");
+/// assert_eq!(frame.suffix, b"\r\n");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DataFrame {
+    /// Bytes before the data.
+    pub prefix: ChunkPrefix,
+    /// Bytes after the data.
+    pub suffix: &'static [u8],
+}
+
+impl DataFrame {
+    /// No framing: the data goes out as it is.
+    pub const BARE: DataFrame = DataFrame { prefix: ChunkPrefix::EMPTY, suffix: b"" };
+
+    /// The framing of one chunk of `len` bytes (`len` > 0: an empty chunk would end
+    /// the body).
+    pub const fn chunk(len: u64) -> DataFrame {
+        DataFrame { prefix: ChunkPrefix::new(len), suffix: b"\r\n" }
+    }
+
+    /// Bytes this frame adds around the data.
+    pub fn overhead(&self) -> usize {
+        self.prefix.as_bytes().len() + self.suffix.len()
+    }
+}

@@ -1,0 +1,247 @@
+//! Typed errors: what the peer sent wrong ([`Error`]) and what we were asked to send
+//! wrong ([`SendError`]).
+//!
+//! Every variant of [`Error`] names the rule that broke and maps to the status a
+//! server should answer with ([`Error::status`]) before it closes the connection.
+
+use core::fmt;
+
+use super::status::StatusCode;
+
+/// A violation of HTTP/1.1 by the peer, found while receiving.
+///
+/// Once [`Connection::receive`](super::Connection::receive) returns an error the
+/// connection is unusable for further messages: every later call returns the same
+/// error, and the connection must be closed (a server may first send the response
+/// [`Error::status`] names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Error {
+    /// The head (start line and header fields) exceeds
+    /// [`Limits::max_head_bytes`](super::Limits::max_head_bytes). 431.
+    HeadTooLarge,
+    /// More header fields than [`Limits::max_headers`](super::Limits::max_headers) or
+    /// than the header array passed to `receive` can hold. 431.
+    TooManyHeaders,
+    /// The request-target exceeds
+    /// [`Limits::max_request_target_bytes`](super::Limits::max_request_target_bytes). 414.
+    RequestTargetTooLong,
+    /// A line ended in LF without the CR before it (RFC 9112 §2.2); accepted only
+    /// with [`Leniency::allow_bare_lf`](super::Leniency::allow_bare_lf). 400.
+    BareLineFeed,
+    /// A CR not followed by LF (RFC 9112 §2.2). 400.
+    BareCarriageReturn,
+    /// A header line starting with whitespace: obsolete line folding
+    /// (RFC 9112 §5.2), rejected in requests and, unless allowed by
+    /// [`Leniency::allow_obs_fold_in_responses`](super::Leniency::allow_obs_fold_in_responses),
+    /// in responses. 400.
+    ObsoleteLineFolding,
+    /// The method is not a token (RFC 9110 §9.1), or the request line is malformed. 400.
+    InvalidRequestLine,
+    /// The request-target has a forbidden byte or does not fit its method
+    /// (RFC 9112 §3.2: origin-, absolute-, authority-form only with CONNECT,
+    /// asterisk-form only with OPTIONS). 400.
+    InvalidRequestTarget,
+    /// The status line is malformed (RFC 9112 §4). 400.
+    InvalidStatusLine,
+    /// The version is not `HTTP/<digit>.<digit>`. 400.
+    InvalidVersion,
+    /// A well-formed version other than HTTP/1.0 or HTTP/1.1. 505.
+    UnsupportedVersion,
+    /// A header field name that is not a token, including whitespace between the
+    /// name and its colon (RFC 9112 §5.1). 400.
+    InvalidHeaderName,
+    /// A header field value with a forbidden byte such as NUL, CR or LF
+    /// (RFC 9110 §5.5). 400.
+    InvalidHeaderValue,
+    /// An HTTP/1.1 request without a Host header field (RFC 9112 §3.2). 400.
+    MissingHost,
+    /// A request with more than one Host header field (RFC 9112 §3.2). 400.
+    DuplicateHost,
+    /// A Content-Length that is not plain decimal digits, or too large for `u64`
+    /// (RFC 9110 §8.6). 400.
+    InvalidContentLength,
+    /// Several Content-Length values that differ (RFC 9112 §6.3, rule 5). 400.
+    ConflictingContentLength,
+    /// A request with both Transfer-Encoding and Content-Length: the classic
+    /// request-smuggling vector (RFC 9112 §6.1, §6.3 rule 3). 400.
+    ContentLengthWithTransferEncoding,
+    /// Transfer-Encoding in an HTTP/1.0 message, whose recipients cannot rely on it
+    /// (RFC 9112 §6.1). 400.
+    TransferEncodingInHttp10,
+    /// A request whose final transfer coding is not `chunked`, so its length cannot be
+    /// determined (RFC 9112 §6.3, rule 4), or `chunked` applied more than once
+    /// (RFC 9112 §7). 400.
+    ChunkedNotFinal,
+    /// A malformed Transfer-Encoding list: an element that is not a token. 400.
+    InvalidTransferEncoding,
+    /// A request transfer coding other than `chunked`, which this implementation
+    /// does not decode (RFC 9112 §6.1). 501.
+    UnsupportedTransferCoding,
+    /// A declared or accumulated body length above
+    /// [`Limits::max_body_bytes`](super::Limits::max_body_bytes). 413.
+    BodyTooLarge,
+    /// A chunk-size that is not hexadecimal digits (RFC 9112 §7.1). 400.
+    InvalidChunkSize,
+    /// A chunk-size with more digits than a `u64` holds. 400.
+    ChunkSizeTooLarge,
+    /// Chunk extensions longer than
+    /// [`Limits::max_chunk_extension_bytes`](super::Limits::max_chunk_extension_bytes),
+    /// or containing control bytes (RFC 9112 §7.1.1). 400.
+    InvalidChunkExtension,
+    /// Chunk data not followed by CRLF (RFC 9112 §7.1). 400.
+    MissingChunkDataCrlf,
+    /// The trailer section exceeds
+    /// [`Limits::max_trailer_bytes`](super::Limits::max_trailer_bytes). 431.
+    TrailersTooLarge,
+    /// A malformed trailer field (RFC 9112 §7.1.2). 400.
+    InvalidTrailer,
+    /// The peer closed the connection in the middle of a message: a body cut short
+    /// is an error, never a short success. 400.
+    IncompleteMessage,
+    /// A 101 response to a request that proposed no upgrade, or a second request
+    /// sent on a connection that switched protocols. 400.
+    UnexpectedSwitch,
+    /// The peer sent bytes where none may follow, such as a response that arrived
+    /// before any request was sent. 400.
+    UnexpectedData,
+}
+
+impl Error {
+    /// The status a server should answer with before closing the connection.
+    ///
+    /// ```
+    /// use lithe::proto::{Error, StatusCode};
+    /// assert_eq!(Error::HeadTooLarge.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    /// assert_eq!(Error::UnsupportedVersion.status(), StatusCode::HTTP_VERSION_NOT_SUPPORTED);
+    /// ```
+    pub const fn status(self) -> StatusCode {
+        match self {
+            Error::HeadTooLarge | Error::TooManyHeaders | Error::TrailersTooLarge => {
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+            }
+            Error::RequestTargetTooLong => StatusCode::URI_TOO_LONG,
+            Error::UnsupportedVersion => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+            Error::UnsupportedTransferCoding => StatusCode::NOT_IMPLEMENTED,
+            Error::BodyTooLarge => StatusCode::CONTENT_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// A short description of the rule that broke.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Error::HeadTooLarge => "message head too large",
+            Error::TooManyHeaders => "too many header fields",
+            Error::RequestTargetTooLong => "request-target too long",
+            Error::BareLineFeed => "line ending without CR",
+            Error::BareCarriageReturn => "CR not followed by LF",
+            Error::ObsoleteLineFolding => "obsolete line folding",
+            Error::InvalidRequestLine => "invalid request line",
+            Error::InvalidRequestTarget => "invalid request-target",
+            Error::InvalidStatusLine => "invalid status line",
+            Error::InvalidVersion => "invalid HTTP version",
+            Error::UnsupportedVersion => "unsupported HTTP version",
+            Error::InvalidHeaderName => "invalid header field name",
+            Error::InvalidHeaderValue => "invalid header field value",
+            Error::MissingHost => "HTTP/1.1 request without Host",
+            Error::DuplicateHost => "more than one Host header field",
+            Error::InvalidContentLength => "invalid Content-Length",
+            Error::ConflictingContentLength => "conflicting Content-Length values",
+            Error::ContentLengthWithTransferEncoding => {
+                "request with both Content-Length and Transfer-Encoding"
+            }
+            Error::TransferEncodingInHttp10 => "Transfer-Encoding in an HTTP/1.0 message",
+            Error::ChunkedNotFinal => "chunked is not the final transfer coding, or repeated",
+            Error::InvalidTransferEncoding => "invalid Transfer-Encoding",
+            Error::UnsupportedTransferCoding => "unsupported transfer coding",
+            Error::BodyTooLarge => "body too large",
+            Error::InvalidChunkSize => "invalid chunk size",
+            Error::ChunkSizeTooLarge => "chunk size too large",
+            Error::InvalidChunkExtension => "invalid or too long chunk extension",
+            Error::MissingChunkDataCrlf => "chunk data not followed by CRLF",
+            Error::TrailersTooLarge => "trailer section too large",
+            Error::InvalidTrailer => "invalid trailer field",
+            Error::IncompleteMessage => "connection closed before the message was complete",
+            Error::UnexpectedSwitch => "unexpected protocol switch",
+            Error::UnexpectedData => "unexpected data from the peer",
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Error {}
+
+/// A misuse of the connection on our side: something we were asked to send that
+/// HTTP/1.1 or the connection's state does not allow.
+///
+/// These never put bytes on the wire: when one is returned, nothing was written and
+/// the connection's state is unchanged, so the caller may correct the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The output buffer is too small; `needed` bytes would fit.
+    BufferTooSmall {
+        /// The number of bytes the serialized piece needs.
+        needed: usize,
+    },
+    /// The call does not fit the connection's state: a request from a server, a
+    /// response before a request arrived, body data before a head, and so on.
+    InvalidState,
+    /// A header name that is not a token.
+    InvalidHeaderName,
+    /// A header value containing CR, LF, NUL or another control byte, which could
+    /// inject a line break.
+    InvalidHeaderValue,
+    /// A method that is not a token.
+    InvalidMethod,
+    /// A request-target that is empty or contains whitespace or control bytes.
+    InvalidRequestTarget,
+    /// A reason phrase containing CR, LF or other control bytes.
+    InvalidReasonPhrase,
+    /// An HTTP/1.1 request without a Host header field.
+    MissingHost,
+    /// A head whose framing headers are contradictory or invalid (the same rules
+    /// [`Error`] enforces on received messages).
+    InvalidFraming(Error),
+    /// More body bytes than the declared Content-Length.
+    BodyTooLong,
+    /// The message ended with fewer body bytes than the declared Content-Length.
+    BodyTooShort,
+    /// Body bytes for a message that has no body (HEAD response, 204, 304, 1xx, or
+    /// a request without Content-Length or Transfer-Encoding).
+    BodyNotAllowed,
+    /// Trailers on a message that is not chunked.
+    TrailersNotAllowed,
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::BufferTooSmall { needed } => {
+                write!(f, "output buffer too small: {needed} bytes needed")
+            }
+            SendError::InvalidState => f.write_str("not allowed in the connection's state"),
+            SendError::InvalidHeaderName => f.write_str("invalid header name"),
+            SendError::InvalidHeaderValue => f.write_str("invalid header value"),
+            SendError::InvalidMethod => f.write_str("invalid method"),
+            SendError::InvalidRequestTarget => f.write_str("invalid request-target"),
+            SendError::InvalidReasonPhrase => f.write_str("invalid reason phrase"),
+            SendError::MissingHost => f.write_str("HTTP/1.1 request without Host"),
+            SendError::InvalidFraming(e) => write!(f, "invalid framing: {e}"),
+            SendError::BodyTooLong => f.write_str("more body bytes than Content-Length"),
+            SendError::BodyTooShort => f.write_str("fewer body bytes than Content-Length"),
+            SendError::BodyNotAllowed => f.write_str("this message has no body"),
+            SendError::TrailersNotAllowed => f.write_str("trailers need chunked framing"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for SendError {}

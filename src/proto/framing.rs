@@ -1,0 +1,258 @@
+//! Message framing: how long a body is, read from the head (RFC 9112 §6).
+//!
+//! RFC 9112 §6.3 gives the rules in order, and [`request_body_length`] and
+//! [`response_body_length`] follow that order. The framing header fields are read
+//! in one pass by [`FramingFields::read`], which also rejects the values that make
+//! request smuggling possible: differing Content-Lengths, signs or spaces in a
+//! Content-Length, and Transfer-Encoding lists that hide or repeat `chunked`.
+
+use super::error::Error;
+use super::head::{Header, Version, is_token, trim_ows};
+use super::status::StatusCode;
+
+/// How the body of a message is delimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyLength {
+    /// No body at all (not even an empty chunked one).
+    Empty,
+    /// Exactly this many bytes (Content-Length).
+    Length(u64),
+    /// Chunked transfer coding (RFC 9112 §7.1).
+    Chunked,
+    /// Everything until the connection closes: responses only.
+    UntilClose,
+}
+
+/// What the Transfer-Encoding fields of a head say, all fields taken as one list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TransferCoding {
+    /// No Transfer-Encoding field.
+    Absent,
+    /// `chunked` is the final coding; `only` when it is the sole one.
+    Chunked { only: bool },
+    /// The final coding is something else.
+    NotChunkedFinal,
+}
+
+/// The header fields that decide framing and connection handling, read in one pass.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FramingFields {
+    pub content_length: Option<u64>,
+    pub transfer_coding: TransferCoding,
+    /// `chunked` appears before the final coding, or more than once.
+    pub chunked_misplaced: bool,
+    pub connection_close: bool,
+    pub connection_keep_alive: bool,
+    pub connection_upgrade: bool,
+    pub has_upgrade: bool,
+    pub expect_continue: bool,
+    pub host_count: usize,
+}
+
+impl FramingFields {
+    /// Reads the framing fields, rejecting malformed Content-Length and
+    /// Transfer-Encoding values.
+    pub(crate) fn read(headers: &[Header<'_>]) -> Result<FramingFields, Error> {
+        let mut fields = FramingFields {
+            content_length: None,
+            transfer_coding: TransferCoding::Absent,
+            chunked_misplaced: false,
+            connection_close: false,
+            connection_keep_alive: false,
+            connection_upgrade: false,
+            has_upgrade: false,
+            expect_continue: false,
+            host_count: 0,
+        };
+        let mut chunked_seen = false;
+        for header in headers {
+            let name = header.name.as_bytes();
+            // Dispatch on length first: most fields are none of these.
+            match name.len() {
+                4 if name.eq_ignore_ascii_case(b"host") => fields.host_count += 1,
+                6 if name.eq_ignore_ascii_case(b"expect") => {
+                    fields.expect_continue |= trim_ows(header.value).eq_ignore_ascii_case(b"100-continue");
+                }
+                7 if name.eq_ignore_ascii_case(b"upgrade") => fields.has_upgrade = true,
+                10 if name.eq_ignore_ascii_case(b"connection") => {
+                    for option in list(header.value) {
+                        if option.eq_ignore_ascii_case(b"close") {
+                            fields.connection_close = true;
+                        } else if option.eq_ignore_ascii_case(b"keep-alive") {
+                            fields.connection_keep_alive = true;
+                        } else if option.eq_ignore_ascii_case(b"upgrade") {
+                            fields.connection_upgrade = true;
+                        }
+                    }
+                }
+                14 if name.eq_ignore_ascii_case(b"content-length") => {
+                    fields.add_content_length(header.value)?;
+                }
+                17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                    let mut any = false;
+                    for element in list(header.value) {
+                        any = true;
+                        // A transfer-coding may carry parameters: `name;param=value`.
+                        let coding = trim_ows(element.split(|&b| b == b';').next().unwrap_or(b""));
+                        if !is_token(coding) {
+                            return Err(Error::InvalidTransferEncoding);
+                        }
+                        let is_chunked = coding.eq_ignore_ascii_case(b"chunked");
+                        if chunked_seen {
+                            // Something follows `chunked`: either it is not final or
+                            // it is applied twice (RFC 9112 §7: MUST NOT).
+                            fields.chunked_misplaced = true;
+                        }
+                        chunked_seen = is_chunked;
+                        fields.transfer_coding = match (is_chunked, fields.transfer_coding) {
+                            (true, TransferCoding::Absent) => TransferCoding::Chunked { only: true },
+                            (true, _) => TransferCoding::Chunked { only: false },
+                            (false, _) => TransferCoding::NotChunkedFinal,
+                        };
+                    }
+                    if !any {
+                        return Err(Error::InvalidTransferEncoding);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(fields)
+    }
+
+    /// RFC 9110 §8.6: `Content-Length = 1*DIGIT`. A list of identical values is
+    /// accepted as that value (RFC 9112 §6.3 rule 5); any difference is an error.
+    fn add_content_length(&mut self, value: &[u8]) -> Result<(), Error> {
+        let mut any = false;
+        for element in value.split(|&b| b == b',') {
+            let n = parse_content_length(trim_ows(element))?;
+            any = true;
+            match self.content_length {
+                Some(previous) if previous != n => return Err(Error::ConflictingContentLength),
+                _ => self.content_length = Some(n),
+            }
+        }
+        if any { Ok(()) } else { Err(Error::InvalidContentLength) }
+    }
+
+    /// Whether the message asks for the connection to persist after it
+    /// (RFC 9112 §9.3).
+    pub(crate) fn keep_alive(&self, version: Version) -> bool {
+        match version {
+            Version::Http11 => !self.connection_close,
+            Version::Http10 => self.connection_keep_alive && !self.connection_close,
+        }
+    }
+
+    /// Whether a request proposes a protocol upgrade (RFC 9110 §7.8): it needs both
+    /// the Upgrade field and the `upgrade` connection option, and HTTP/1.1.
+    pub(crate) fn proposes_upgrade(&self, version: Version) -> bool {
+        version == Version::Http11 && self.has_upgrade && self.connection_upgrade
+    }
+}
+
+/// The non-empty, whitespace-trimmed elements of a comma-separated field value.
+fn list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|&b| b == b',').map(trim_ows).filter(|e| !e.is_empty())
+}
+
+/// At most 19 digits: every such number fits a u64, so no sign, space, or
+/// overflow can slip through.
+fn parse_content_length(digits: &[u8]) -> Result<u64, Error> {
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(Error::InvalidContentLength);
+    }
+    Ok(digits.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
+}
+
+/// RFC 9112 §6.3 for a request.
+pub(crate) fn request_body_length(fields: &FramingFields, version: Version) -> Result<BodyLength, Error> {
+    if fields.transfer_coding != TransferCoding::Absent {
+        if version == Version::Http10 {
+            return Err(Error::TransferEncodingInHttp10);
+        }
+        // Rule 3: both present is how CL.TE and TE.CL smuggling works; refuse.
+        if fields.content_length.is_some() {
+            return Err(Error::ContentLengthWithTransferEncoding);
+        }
+        if fields.chunked_misplaced {
+            return Err(Error::ChunkedNotFinal);
+        }
+        return match fields.transfer_coding {
+            TransferCoding::Chunked { only: true } => Ok(BodyLength::Chunked),
+            // Rule 4: without chunked last, the length cannot be known.
+            TransferCoding::NotChunkedFinal => Err(Error::ChunkedNotFinal),
+            _ => Err(Error::UnsupportedTransferCoding),
+        };
+    }
+    Ok(match fields.content_length {
+        Some(0) | None => BodyLength::Empty,
+        Some(n) => BodyLength::Length(n),
+    })
+}
+
+/// What a response's framing means for the connection beyond the body length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ResponseFraming {
+    pub body: BodyLength,
+    /// Transfer-Encoding and Content-Length both present: the body follows
+    /// Transfer-Encoding, but the connection may not be reused (RFC 9112 §6.3 rule 3).
+    pub must_close: bool,
+}
+
+/// RFC 9112 §6.3 for a response to a request with `method`.
+pub(crate) fn response_body_length(
+    fields: &FramingFields,
+    version: Version,
+    status: StatusCode,
+    method: RequestMethod,
+) -> Result<ResponseFraming, Error> {
+    let te_present = fields.transfer_coding != TransferCoding::Absent;
+    if te_present && version == Version::Http10 {
+        return Err(Error::TransferEncodingInHttp10);
+    }
+    let code = status.as_u16();
+    // Rule 1: no body, whatever the fields say.
+    if method == RequestMethod::Head || status.is_informational() || code == 204 || code == 304 {
+        return Ok(ResponseFraming { body: BodyLength::Empty, must_close: false });
+    }
+    if te_present {
+        if fields.chunked_misplaced {
+            return Err(Error::ChunkedNotFinal);
+        }
+        let body = match fields.transfer_coding {
+            TransferCoding::Chunked { .. } => BodyLength::Chunked,
+            _ => BodyLength::UntilClose,
+        };
+        return Ok(ResponseFraming {
+            body,
+            must_close: fields.content_length.is_some() || body == BodyLength::UntilClose,
+        });
+    }
+    Ok(match fields.content_length {
+        Some(0) => ResponseFraming { body: BodyLength::Empty, must_close: false },
+        Some(n) => ResponseFraming { body: BodyLength::Length(n), must_close: false },
+        None => ResponseFraming { body: BodyLength::UntilClose, must_close: true },
+    })
+}
+
+/// The methods whose responses are framed differently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) enum RequestMethod {
+    /// Responses carry no body.
+    Head,
+    /// A 2xx response turns the connection into a tunnel.
+    Connect,
+    #[default]
+    Other,
+}
+
+impl RequestMethod {
+    pub(crate) fn of(method: &str) -> RequestMethod {
+        match method {
+            "HEAD" => RequestMethod::Head,
+            "CONNECT" => RequestMethod::Connect,
+            _ => RequestMethod::Other,
+        }
+    }
+}

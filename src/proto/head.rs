@@ -1,0 +1,222 @@
+//! Message heads: the start line and header fields, as views borrowed from the
+//! caller's buffer (received) or built by the caller (to send).
+
+use core::fmt;
+
+use super::status::StatusCode;
+
+/// One header field: a name and its raw value bytes, both borrowed.
+///
+/// This is `httparse`'s header type, so received heads need no conversion.
+/// Build one to send with a struct literal:
+///
+/// ```
+/// use lithe::proto::Header;
+/// let h = Header { name: "Content-Type", value: b"text/plain" };
+/// assert_eq!(h.value, b"text/plain");
+/// ```
+pub use httparse::Header;
+
+/// An empty header, to fill the header array passed to
+/// [`Connection::receive`](super::Connection::receive).
+pub use httparse::EMPTY_HEADER;
+
+/// The HTTP version of a message. Only HTTP/1.0 and HTTP/1.1 are spoken here;
+/// anything else is rejected with 505.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Version {
+    /// HTTP/1.0: no persistent connections unless `Connection: keep-alive`, no chunked.
+    Http10,
+    /// HTTP/1.1.
+    Http11,
+}
+
+impl Version {
+    /// The version as written on the wire, e.g. `HTTP/1.1`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+        }
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A request's start line and header fields.
+///
+/// Received heads borrow from the input buffer (`'b`) and the header array (`'h`);
+/// a head to send can borrow from anything.
+///
+/// ```
+/// use lithe::proto::{Header, RequestHead, Version};
+/// let headers = [Header { name: "Host", value: b"example.com" }];
+/// let head = RequestHead::new("GET", "/", &headers);
+/// assert_eq!(head.version, Version::Http11);
+/// assert_eq!(head.header("host"), Some(&b"example.com"[..]));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestHead<'b, 'h> {
+    /// The method, case-sensitive (`GET`, not `get`).
+    pub method: &'b str,
+    /// The request-target as sent: `/path?q`, `http://host/path`, `host:443` or `*`.
+    pub target: &'b str,
+    /// The protocol version.
+    pub version: Version,
+    /// The header fields in the order received.
+    pub headers: &'h [Header<'b>],
+}
+
+impl<'b, 'h> RequestHead<'b, 'h> {
+    /// An HTTP/1.1 request head.
+    pub const fn new(method: &'b str, target: &'b str, headers: &'h [Header<'b>]) -> Self {
+        RequestHead { method, target, version: Version::Http11, headers }
+    }
+
+    /// The value of the first header field named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&'b [u8]> {
+        find_header(self.headers, name)
+    }
+
+    /// The form of the request-target (RFC 9112 §3.2).
+    pub fn target_form(&self) -> TargetForm {
+        TargetForm::of(self.target)
+    }
+}
+
+/// A response's status line and header fields.
+///
+/// ```
+/// use lithe::proto::{Header, ResponseHead, StatusCode};
+/// let headers = [Header { name: "Content-Length", value: b"5" }];
+/// let head = ResponseHead::new(StatusCode::OK, &headers);
+/// assert_eq!(head.reason, "OK");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResponseHead<'b, 'h> {
+    /// The protocol version.
+    pub version: Version,
+    /// The status code.
+    pub status: StatusCode,
+    /// The reason phrase; may be empty. Clients must not rely on it.
+    pub reason: &'b str,
+    /// The header fields in the order received.
+    pub headers: &'h [Header<'b>],
+}
+
+impl<'b, 'h> ResponseHead<'b, 'h> {
+    /// An HTTP/1.1 response head with the status's canonical reason phrase.
+    pub const fn new(status: StatusCode, headers: &'h [Header<'b>]) -> Self {
+        let reason = match status.canonical_reason() {
+            Some(reason) => reason,
+            None => "",
+        };
+        ResponseHead { version: Version::Http11, status, reason, headers }
+    }
+
+    /// The value of the first header field named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&'b [u8]> {
+        find_header(self.headers, name)
+    }
+}
+
+/// The four forms of request-target (RFC 9112 §3.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetForm {
+    /// `/path?query`: the usual form.
+    Origin,
+    /// `http://host/path`: the form sent to proxies.
+    Absolute,
+    /// `host:port`: only with CONNECT.
+    Authority,
+    /// `*`: only with OPTIONS.
+    Asterisk,
+    /// None of the above.
+    Invalid,
+}
+
+impl TargetForm {
+    /// Classifies a request-target.
+    ///
+    /// ```
+    /// use lithe::proto::TargetForm;
+    /// assert_eq!(TargetForm::of("/a?b"), TargetForm::Origin);
+    /// assert_eq!(TargetForm::of("https://x.example/"), TargetForm::Absolute);
+    /// assert_eq!(TargetForm::of("x.example:443"), TargetForm::Authority);
+    /// assert_eq!(TargetForm::of("*"), TargetForm::Asterisk);
+    /// ```
+    pub fn of(target: &str) -> TargetForm {
+        let bytes = target.as_bytes();
+        match bytes.first() {
+            None => TargetForm::Invalid,
+            Some(b'/') => TargetForm::Origin,
+            Some(b'*') if bytes.len() == 1 => TargetForm::Asterisk,
+            Some(_) => {
+                if let Some(colon) = bytes.iter().position(|&b| b == b':') {
+                    let (scheme, rest) = bytes.split_at(colon);
+                    if rest.starts_with(b"://") && is_scheme(scheme) {
+                        return TargetForm::Absolute;
+                    }
+                    let port = &rest[1..];
+                    let host = scheme;
+                    if !host.is_empty()
+                        && !port.is_empty()
+                        && port.iter().all(u8::is_ascii_digit)
+                        && host.iter().all(|&b| is_authority_byte(b))
+                    {
+                        return TargetForm::Authority;
+                    }
+                }
+                TargetForm::Invalid
+            }
+        }
+    }
+}
+
+fn is_scheme(s: &[u8]) -> bool {
+    matches!(s.first(), Some(b) if b.is_ascii_alphabetic())
+        && s.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+}
+
+/// reg-name / IP literal characters (RFC 3986 §3.2.2), without userinfo.
+fn is_authority_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'.' | b'_' | b'~' | b'%' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*'
+                | b'+' | b',' | b';' | b'=' | b'[' | b']' | b':'
+        )
+}
+
+/// The value of the first field named `name`, compared ASCII case-insensitively.
+pub(crate) fn find_header<'b>(headers: &[Header<'b>], name: &str) -> Option<&'b [u8]> {
+    headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
+}
+
+/// Strips optional whitespace (SP / HTAB) from both ends.
+pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// tchar (RFC 9110 §5.6.2).
+pub(crate) const fn is_token_byte(b: u8) -> bool {
+    matches!(b,
+        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9'
+        | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+'
+        | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+}
+
+/// A non-empty token.
+pub(crate) fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_token_byte(b))
+}

@@ -1,0 +1,82 @@
+//! Limits on what a peer may send, and the named leniencies that relax strict
+//! parsing for peers that need it.
+
+/// Bounds on everything a peer controls, so no input can make work or memory
+/// unbounded. Each is enforced while bytes trickle in, at the same byte whatever
+/// the split of the input.
+///
+/// The defaults suit a public server; an embedded device may lower them to fit
+/// its buffers.
+///
+/// ```
+/// use lithe::proto::Limits;
+/// let tight = Limits { max_head_bytes: 1024, max_headers: 16, ..Limits::default() };
+/// assert_eq!(tight.max_request_target_bytes, 8 * 1024);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The whole head: start line, header fields and the empty line ending them.
+    /// Default 16 KiB (nginx and aiohttp accept about 8 KiB per line).
+    pub max_head_bytes: usize,
+    /// Header fields in one head. Default 100 (as hyper). The header array passed
+    /// to `receive` caps this too.
+    pub max_headers: usize,
+    /// The request-target. Default 8 KiB, the size RFC 9112 §3 recommends at least.
+    pub max_request_target_bytes: usize,
+    /// Chunk extensions on one chunk line (`;name=value...`). Default 1 KiB: real
+    /// peers send none, and an unbounded extension is a slow-drip attack.
+    pub max_chunk_extension_bytes: usize,
+    /// The trailer section after the last chunk. Default 8 KiB.
+    pub max_trailer_bytes: usize,
+    /// A body's length, declared or accumulated over chunks. Default `u64::MAX`
+    /// (unbounded: bodies stream, so size limits belong to whoever collects them).
+    pub max_body_bytes: u64,
+}
+
+impl Limits {
+    /// The documented safe defaults.
+    pub const DEFAULT: Limits = Limits {
+        max_head_bytes: 16 * 1024,
+        max_headers: 100,
+        max_request_target_bytes: 8 * 1024,
+        max_chunk_extension_bytes: 1024,
+        max_trailer_bytes: 8 * 1024,
+        max_body_bytes: u64::MAX,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::DEFAULT
+    }
+}
+
+/// Relaxations of strict parsing, each off by default. Turn one on only for a
+/// peer known to need it: each opens a door an attacker may use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Leniency {
+    /// Accept a bare LF as a line ending in heads and chunk lines.
+    ///
+    /// Opens: request smuggling through a front end that splits lines only at
+    /// CRLF and so sees a different message boundary than we do.
+    pub allow_bare_lf: bool,
+    /// Accept obsolete line folding (a header line starting with whitespace) in
+    /// responses. Requests never get this.
+    ///
+    /// Opens: response splitting where a proxy unfolds differently than we do.
+    pub allow_obs_fold_in_responses: bool,
+    /// Accept whitespace between a response header's name and its colon.
+    ///
+    /// Opens: header confusion, where `Content-Length :` is a framing header to us
+    /// and an unknown one to another hop.
+    pub allow_space_before_colon_in_responses: bool,
+}
+
+/// Everything a [`Connection`](super::Connection) is configured with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Config {
+    /// Bounds on what the peer may send.
+    pub limits: Limits,
+    /// Named relaxations of strict parsing.
+    pub leniency: Leniency,
+}

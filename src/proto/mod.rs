@@ -1,0 +1,66 @@
+//! The sans-IO HTTP/1.1 core: `#![no_std]`, no allocation, no unsafe, no I/O.
+//!
+//! # How to use it
+//!
+//! A [`Connection`] holds the protocol state of one HTTP/1.1 connection, in the
+//! [client](Connection::client) or [server](Connection::server) role. The caller
+//! owns every buffer and does all I/O:
+//!
+//! 1. Read bytes from the peer into your buffer and pass the unconsumed part to
+//!    [`Connection::receive`] with an array of [`Header`]s to parse into. It
+//!    returns how many bytes it consumed and an [`Event`] that borrows from your
+//!    buffer: a head, body [`Data`](Event::Data) (a sub-slice, never copied), the
+//!    [`End`](Event::End) of a message, or [`NeedData`](Event::NeedData). When the
+//!    peer closes, call [`Connection::receive_eof`].
+//! 2. To send, serialize a head into your output buffer with
+//!    [`Connection::send_request`] or [`Connection::send_response`]; for each
+//!    piece of body call [`Connection::send_data`], which returns the framing
+//!    ([`DataFrame`]) to write around your data; finish with
+//!    [`Connection::send_end`].
+//!
+//! Everything a peer sends is bounded by [`Limits`]; every violation is a typed
+//! [`Error`] naming the rule and the status to answer with. Our own misuse is a
+//! [`SendError`] and writes nothing.
+//!
+//! # Module map
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`state`] | the two-sided state machine and its theory of operation |
+//! | `conn` | [`Connection`], [`Event`]: ties parsing, framing and state together |
+//! | `scan` | incremental end-of-head detection (linear under any split) |
+//! | `parse` | head parsing with httparse plus the checks it leaves to us |
+//! | [`framing`] | RFC 9112 §6.3 message length, smuggling defences |
+//! | `chunked` | [`ChunkedDecoder`] and [`ChunkPrefix`] |
+//! | `encode` | head serialization with validation, [`DataFrame`] |
+//! | `head`, `status`, `error`, `limits` | the types of the API |
+//!
+//! # What is supported
+//!
+//! HTTP/1.0 and HTTP/1.1 (RFC 9112) in both roles: persistent connections,
+//! pipelining (the server side pauses until its response is done), chunked bodies
+//! with trailers, `Expect: 100-continue`, Upgrade and CONNECT. Not supported:
+//! transfer codings other than `chunked` in requests (501), HTTP/0.9, HTTP/2.
+#![forbid(unsafe_code)]
+
+mod chunked;
+mod conn;
+mod encode;
+mod error;
+pub mod framing;
+mod head;
+mod limits;
+mod parse;
+mod scan;
+pub mod state;
+mod status;
+
+pub use chunked::{ChunkPrefix, ChunkedDecoder, Decoded};
+pub use conn::{Connection, Event, Received};
+pub use encode::DataFrame;
+pub use error::{Error, SendError};
+pub use framing::BodyLength;
+pub use head::{EMPTY_HEADER, Header, RequestHead, ResponseHead, TargetForm, Version};
+pub use limits::{Config, Leniency, Limits};
+pub use state::{Role, State};
+pub use status::StatusCode;

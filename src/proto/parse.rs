@@ -1,0 +1,144 @@
+//! Parsing a complete head with httparse, then the checks httparse leaves to us:
+//! the Host rules, request-target forms, version support and limits.
+//!
+//! httparse reports coarse errors (`Token`, `Version`, ...). On that rare path the
+//! start line is examined again to name the rule that broke, so a request for
+//! `HTTP/2.0` gets 505 while garbage gets 400.
+
+use super::error::Error;
+use super::head::{Header, RequestHead, ResponseHead, TargetForm, Version, is_token};
+use super::limits::Config;
+use super::scan::has_bare_cr;
+use super::status::StatusCode;
+
+/// Parses a complete request head (`section` ends with the empty line).
+pub(crate) fn parse_request<'b, 'h>(
+    section: &'b [u8],
+    headers: &'h mut [Header<'b>],
+    config: &Config,
+) -> Result<RequestHead<'b, 'h>, Error> {
+    let mut request = httparse::Request::new(headers);
+    match request.parse(section) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(Error::InvalidRequestLine),
+        Err(e) => return Err(diagnose(section, e, Role::Request)),
+    }
+    let httparse::Request { method, path, version, headers } = request;
+    let (Some(method), Some(target), Some(minor)) = (method, path, version) else {
+        return Err(Error::InvalidRequestLine);
+    };
+    let head = RequestHead { method, target, version: version_of(minor), headers };
+    if target.len() > config.limits.max_request_target_bytes {
+        return Err(Error::RequestTargetTooLong);
+    }
+    let form_fits_method = match head.target_form() {
+        TargetForm::Origin | TargetForm::Absolute => method != "CONNECT",
+        TargetForm::Authority => method == "CONNECT",
+        TargetForm::Asterisk => method == "OPTIONS",
+        TargetForm::Invalid => false,
+    };
+    if !form_fits_method {
+        return Err(Error::InvalidRequestTarget);
+    }
+    Ok(head)
+}
+
+/// Parses a complete response head.
+pub(crate) fn parse_response<'b, 'h>(
+    section: &'b [u8],
+    headers: &'h mut [Header<'b>],
+    config: &Config,
+) -> Result<ResponseHead<'b, 'h>, Error> {
+    let mut response = httparse::Response::new(headers);
+    let mut parser = httparse::ParserConfig::default();
+    parser
+        .allow_obsolete_multiline_headers_in_responses(config.leniency.allow_obs_fold_in_responses)
+        .allow_spaces_after_header_name_in_responses(
+            config.leniency.allow_space_before_colon_in_responses,
+        );
+    match parser.parse_response(&mut response, section) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(Error::InvalidStatusLine),
+        Err(e) => return Err(diagnose(section, e, Role::Response)),
+    }
+    let httparse::Response { version, code, reason, headers } = response;
+    let (Some(minor), Some(code), Some(reason)) = (version, code, reason) else {
+        return Err(Error::InvalidStatusLine);
+    };
+    let status = StatusCode::new(code).ok_or(Error::InvalidStatusLine)?;
+    Ok(ResponseHead { version: version_of(minor), status, reason, headers })
+}
+
+fn version_of(minor: u8) -> Version {
+    if minor == 0 { Version::Http10 } else { Version::Http11 }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Request,
+    Response,
+}
+
+/// Names the rule behind an httparse error.
+fn diagnose(section: &[u8], error: httparse::Error, role: Role) -> Error {
+    if has_bare_cr(section) {
+        return Error::BareCarriageReturn;
+    }
+    match error {
+        httparse::Error::HeaderName => Error::InvalidHeaderName,
+        httparse::Error::HeaderValue => Error::InvalidHeaderValue,
+        httparse::Error::TooManyHeaders => Error::TooManyHeaders,
+        httparse::Error::NewLine | httparse::Error::Token | httparse::Error::Version
+        | httparse::Error::Status => {
+            let line_end = section.iter().position(|&b| b == b'\r' || b == b'\n');
+            let line = &section[..line_end.unwrap_or(section.len())];
+            match role {
+                Role::Request => diagnose_request_line(line),
+                Role::Response => diagnose_status_line(line),
+            }
+        }
+    }
+}
+
+/// `request-line = method SP request-target SP HTTP-version`
+fn diagnose_request_line(line: &[u8]) -> Error {
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Error::InvalidRequestLine;
+    };
+    if !is_token(method) {
+        return Error::InvalidRequestLine;
+    }
+    if target.is_empty() || !target.iter().all(|&b| b > 0x20 && b != 0x7f) {
+        return Error::InvalidRequestTarget;
+    }
+    diagnose_version(version)
+}
+
+/// `status-line = HTTP-version SP status-code SP [ reason-phrase ]`
+fn diagnose_status_line(line: &[u8]) -> Error {
+    let version = line.split(|&b| b == b' ').next().unwrap_or(b"");
+    match diagnose_version(version) {
+        Error::InvalidRequestLine => Error::InvalidStatusLine,
+        other => other,
+    }
+}
+
+/// `HTTP-version = "HTTP/" DIGIT "." DIGIT`: well-formed but not 1.0 or 1.1 is 505.
+fn diagnose_version(version: &[u8]) -> Error {
+    match version {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            if *major == b'1' && matches!(minor, b'0' | b'1') {
+                // The version is fine, so the fault lies elsewhere on the line.
+                Error::InvalidRequestLine
+            } else {
+                Error::UnsupportedVersion
+            }
+        }
+        _ => Error::InvalidVersion,
+    }
+}

@@ -1,0 +1,129 @@
+//! Finding where a head or trailer section ends, incrementally.
+//!
+//! httparse re-parses from the first byte on every call, so feeding it a head that
+//! trickles in one byte at a time costs O(n²). The scanner instead remembers how far
+//! it has looked and hands httparse the head only once its terminating empty line
+//! is in the buffer: total work stays linear whatever the split.
+//!
+//! The scanner also enforces, at a fixed byte position, the rules that must hold
+//! before a head is complete: the size limits, CRLF line endings (RFC 9112 §2.2)
+//! and no obsolete line folding (RFC 9112 §5.2). A limit is checked against the
+//! bytes seen so far, so a head too large is rejected as soon as the limit is
+//! crossed, not after the peer finishes sending it.
+
+use memchr::memchr;
+
+use super::error::Error;
+
+/// What a section must obey while it is being scanned.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ScanRules {
+    /// The whole section, terminating empty line included.
+    pub max_bytes: usize,
+    /// The first line, line ending included; `usize::MAX` for none beyond `max_bytes`.
+    pub max_first_line: usize,
+    /// Whether the section opens with a start line (a head) or not (trailers).
+    pub has_start_line: bool,
+    /// RFC 9112 §2.2: a server SHOULD ignore empty lines before the request-line.
+    pub skip_leading_empty_lines: bool,
+    /// Leniency: LF without CR ends a line.
+    pub allow_bare_lf: bool,
+    /// Leniency: a line starting with whitespace continues the previous one.
+    pub allow_obs_fold: bool,
+    /// The error when `max_bytes` is crossed.
+    pub too_large: Error,
+    /// The error when `max_first_line` is crossed.
+    pub first_line_too_long: Error,
+}
+
+/// Where a complete section lies in the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Section {
+    /// First byte of the section, after any skipped empty lines.
+    pub start: usize,
+    /// One past the terminating empty line.
+    pub end: usize,
+}
+
+/// Scan progress, kept between calls while the caller's buffer grows.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Scanner {
+    /// Next byte to look at.
+    pos: usize,
+    /// First byte of the line being scanned.
+    line_start: usize,
+    /// First byte of the section (after skipped empty lines).
+    section_start: usize,
+    /// Whether a non-empty line has been completed.
+    seen_line: bool,
+}
+
+impl Scanner {
+    /// A scanner at the start of a section.
+    pub(crate) const fn new() -> Scanner {
+        Scanner { pos: 0, line_start: 0, section_start: 0, seen_line: false }
+    }
+
+    /// Looks for the end of the section in `input`, which must begin with the bytes
+    /// offered on earlier calls. `Ok(None)`: not complete yet, offer more bytes.
+    pub(crate) fn scan(&mut self, input: &[u8], rules: &ScanRules) -> Result<Option<Section>, Error> {
+        if input.len() < self.pos {
+            // The caller offered fewer bytes than before; start over rather than trust
+            // positions that no longer exist.
+            *self = Scanner::default();
+        }
+        loop {
+            let first_line_pending = rules.has_start_line && !self.seen_line;
+            let (cap, cap_error) = if first_line_pending
+                && self.line_start.saturating_add(rules.max_first_line) < rules.max_bytes
+            {
+                (self.line_start + rules.max_first_line, rules.first_line_too_long)
+            } else {
+                (rules.max_bytes, rules.too_large)
+            };
+            let window_end = input.len().min(cap);
+            let Some(offset) = memchr(b'\n', &input[self.pos..window_end]) else {
+                self.pos = window_end;
+                if window_end == cap {
+                    return Err(cap_error);
+                }
+                return Ok(None);
+            };
+            let lf = self.pos + offset;
+            self.pos = lf + 1;
+            let has_cr = lf > self.line_start && input[lf - 1] == b'\r';
+            if !has_cr && !rules.allow_bare_lf {
+                return Err(Error::BareLineFeed);
+            }
+            let content_end = if has_cr { lf - 1 } else { lf };
+            if content_end == self.line_start {
+                if !self.seen_line && rules.skip_leading_empty_lines {
+                    self.line_start = self.pos;
+                    self.section_start = self.pos;
+                    continue;
+                }
+                return Ok(Some(Section { start: self.section_start, end: self.pos }));
+            }
+            let is_field_line = self.seen_line || !rules.has_start_line;
+            if is_field_line && matches!(input[self.line_start], b' ' | b'\t') && !rules.allow_obs_fold
+            {
+                return Err(Error::ObsoleteLineFolding);
+            }
+            self.seen_line = true;
+            self.line_start = self.pos;
+        }
+    }
+}
+
+/// Whether `bytes` hold a CR not followed by LF: used to name the error once
+/// httparse has rejected a head, so the common path scans nothing extra.
+pub(crate) fn has_bare_cr(bytes: &[u8]) -> bool {
+    let mut rest = bytes;
+    while let Some(i) = memchr(b'\r', rest) {
+        if rest.get(i + 1) != Some(&b'\n') {
+            return true;
+        }
+        rest = &rest[i + 2..];
+    }
+    false
+}

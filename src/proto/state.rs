@@ -1,0 +1,232 @@
+//! The connection state machine: every rule about what may happen next.
+//!
+//! # Theory of operation
+//!
+//! An HTTP/1.1 connection carries a sequence of *cycles*: one request and its
+//! response. Each side of the connection, the client (who sends requests) and the
+//! server (who sends responses), walks its own small machine through a cycle, and
+//! a [`Connection`](super::Connection) tracks both: its own side, whose actions it
+//! validates, and the peer's, whose bytes it parses. The same table serves both
+//! roles; only which side is "ours" differs.
+//!
+//! ```text
+//!  client:  Idle ──Request──▶ SendBody ──EndOfMessage──▶ Done
+//!  server:  Idle ──(client's Request)──▶ SendResponse ──Response──▶ SendBody
+//!                                          │  ▲                       │
+//!                                          └──┘ Informational (1xx)   └──EndOfMessage──▶ Done
+//! ```
+//!
+//! From `Idle`, `Done` or `MustClose` a side may close (`ConnectionClosed` →
+//! `Closed`). Any protocol error moves the offending side to `Error`.
+//!
+//! The two machines are coupled by rules that fire after every event, in
+//! [`States::settle`]:
+//!
+//! * **Keep-alive.** If either message of the cycle said the connection will not
+//!   persist (`Connection: close`, HTTP/1.0 without `keep-alive`, a
+//!   close-delimited body, an error), a side reaching `Done` goes on to
+//!   `MustClose`: it will send nothing more.
+//! * **Next cycle.** When both sides are `Done` and the connection persists, both
+//!   return to `Idle` and the next request may be read. Until then a server that
+//!   has read a whole request is *paused*: pipelined bytes wait in the caller's
+//!   buffer, never parsed early and never lost.
+//! * **Protocol switch.** A request that proposes one (`Upgrade` with
+//!   `Connection: upgrade`, or `CONNECT`) leaves the client in
+//!   `MightSwitchProtocol` rather than `Done`. The server's answer decides: `101`
+//!   (for Upgrade) or `2xx` (for CONNECT) moves both sides to `SwitchedProtocol`,
+//!   after which the bytes are no longer HTTP and belong to the caller; any other
+//!   final response returns the client to `Done`.
+//! * **Closing.** If one side closes while the other is `Idle` or `Done`, or
+//!   errs while the other is `Done`, the other must close too.
+//!
+//! 1xx interim responses do not end the server's `SendResponse` state; the final
+//! response does.
+
+/// Which side of the connection we are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// We send requests and receive responses.
+    Client,
+    /// We receive requests and send responses.
+    Server,
+}
+
+impl Role {
+    /// The other side.
+    pub const fn peer(self) -> Role {
+        match self {
+            Role::Client => Role::Server,
+            Role::Server => Role::Client,
+        }
+    }
+}
+
+/// Where one side of the connection stands in the current cycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Between cycles: nothing sent yet.
+    Idle,
+    /// Server only: a request head has arrived; the response head is owed.
+    SendResponse,
+    /// The head is sent; body data and the end of the message are next.
+    SendBody,
+    /// The message is complete; waiting for the other side to finish the cycle.
+    Done,
+    /// The message is complete and the connection will not be reused.
+    MustClose,
+    /// This side has closed the connection.
+    Closed,
+    /// Client only: the request proposed a protocol switch; the response decides.
+    MightSwitchProtocol,
+    /// The connection now speaks another protocol; HTTP/1.1 is over.
+    SwitchedProtocol,
+    /// This side broke the protocol; the connection must be closed.
+    Error,
+}
+
+/// A protocol event, as the state machine sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Transition {
+    /// A request head (sent by the client).
+    Request,
+    /// A 1xx response other than an accepted switch (sent by the server).
+    Informational,
+    /// A final response head (sent by the server).
+    Response,
+    /// A response accepting the proposed switch: 101, or 2xx to CONNECT.
+    SwitchAccepted,
+    /// The end of a message body.
+    EndOfMessage,
+    /// The side closed the connection.
+    ConnectionClosed,
+}
+
+/// Both sides' states and what couples them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct States {
+    pub client: State,
+    pub server: State,
+    /// Whether the connection will persist after this cycle.
+    pub keep_alive: bool,
+    /// Whether the current request proposes a protocol switch.
+    pub switch_proposed: bool,
+}
+
+/// The per-side table: what `transition` by `side` does to that side's own state.
+const fn next_state(side: Role, state: State, transition: Transition) -> Option<State> {
+    use State::*;
+    use Transition::*;
+    match (side, state, transition) {
+        (Role::Client, Idle, Request) => Some(SendBody),
+        (Role::Server, SendResponse, Informational) => Some(SendResponse),
+        (Role::Server, SendResponse, Response) => Some(SendBody),
+        (Role::Server, SendResponse, SwitchAccepted) => Some(SwitchedProtocol),
+        (_, SendBody, EndOfMessage) => Some(Done),
+        (_, Idle | Done | MustClose | Closed, ConnectionClosed) => Some(Closed),
+        _ => None,
+    }
+}
+
+/// Why a transition was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Refused;
+
+/// What `process` did beyond the transition itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Settled {
+    /// The cycle continues.
+    Same,
+    /// Both sides finished and returned to `Idle`: per-message state must reset.
+    NextCycle,
+}
+
+impl States {
+    pub(crate) const fn new() -> Self {
+        States { client: State::Idle, server: State::Idle, keep_alive: true, switch_proposed: false }
+    }
+
+    pub(crate) fn get(&self, side: Role) -> State {
+        match side {
+            Role::Client => self.client,
+            Role::Server => self.server,
+        }
+    }
+
+    fn set(&mut self, side: Role, state: State) {
+        match side {
+            Role::Client => self.client = state,
+            Role::Server => self.server = state,
+        }
+    }
+
+    /// Whether `transition` by `side` is allowed now.
+    pub(crate) fn allows(&self, side: Role, transition: Transition) -> bool {
+        if transition == Transition::SwitchAccepted
+            && !(self.switch_proposed && self.client == State::MightSwitchProtocol)
+        {
+            return false;
+        }
+        if transition == Transition::Request && self.server != State::Idle {
+            return false;
+        }
+        next_state(side, self.get(side), transition).is_some()
+    }
+
+    /// Applies `transition` by `side`, then the coupling rules.
+    pub(crate) fn process(&mut self, side: Role, transition: Transition) -> Result<Settled, Refused> {
+        if !self.allows(side, transition) {
+            return Err(Refused);
+        }
+        let next = next_state(side, self.get(side), transition).ok_or(Refused)?;
+        self.set(side, next);
+        match transition {
+            // The server learns it owes a response when the request head is sent.
+            Transition::Request => self.server = State::SendResponse,
+            Transition::Response => self.switch_proposed = false,
+            _ => {}
+        }
+        Ok(self.settle())
+    }
+
+    /// `side` broke the protocol (or abandoned a message).
+    pub(crate) fn fault(&mut self, side: Role) {
+        self.set(side, State::Error);
+        self.keep_alive = false;
+        self.settle();
+    }
+
+    /// The coupling rules of the theory of operation, applied until nothing moves.
+    fn settle(&mut self) -> Settled {
+        use State::*;
+        loop {
+            let before = *self;
+            if self.switch_proposed && self.client == Done {
+                self.client = MightSwitchProtocol;
+            }
+            if !self.switch_proposed && self.client == MightSwitchProtocol {
+                self.client = Done;
+            }
+            if !self.keep_alive {
+                if self.client == Done {
+                    self.client = MustClose;
+                }
+                if self.server == Done {
+                    self.server = MustClose;
+                }
+            }
+            match (self.client, self.server) {
+                (MightSwitchProtocol, SwitchedProtocol) => self.client = SwitchedProtocol,
+                (Closed, Idle | Done) | (Error, Done) => self.server = MustClose,
+                (Idle | Done, Closed) | (Done, Error) => self.client = MustClose,
+                (Done, Done) => {
+                    *self = States { keep_alive: true, ..States::new() };
+                    return Settled::NextCycle;
+                }
+                _ => {}
+            }
+            if *self == before {
+                return Settled::Same;
+            }
+        }
+    }
+}
