@@ -25,7 +25,11 @@ enum Position {
     /// Reading chunk-size hex digits.
     Size { size: u64, digits: u8 },
     /// After the size: whitespace and extensions up to CR. `len` counts their bytes.
-    Extension { size: u64, len: usize, semicolon: bool },
+    Extension {
+        size: u64,
+        len: usize,
+        semicolon: bool,
+    },
     /// Saw the CR ending the chunk line; LF must follow.
     SizeLf { size: u64 },
     /// Inside chunk data.
@@ -133,7 +137,9 @@ impl ChunkedDecoder {
                 self.position = if n as u64 == remaining {
                     Position::DataCr
                 } else {
-                    Position::Data { remaining: remaining - n as u64 }
+                    Position::Data {
+                        remaining: remaining - n as u64,
+                    }
                 };
                 return Ok((i + n, Decoded::Data(&input[i..i + n])));
             }
@@ -141,7 +147,12 @@ impl ChunkedDecoder {
                 return self.decode_trailers(input, i, trailers);
             }
             if self.position == Position::Done {
-                return Ok((i, Decoded::End { trailers: &trailers[..0] }));
+                return Ok((
+                    i,
+                    Decoded::End {
+                        trailers: &trailers[..0],
+                    },
+                ));
             }
             let Some(&byte) = input.get(i) else {
                 return Ok((i, Decoded::NeedData));
@@ -161,18 +172,33 @@ impl ChunkedDecoder {
                         return Err(Error::ChunkSizeTooLarge);
                     }
                     let digit = (byte as char).to_digit(16).unwrap_or(0);
-                    Position::Size { size: size << 4 | u64::from(digit), digits: digits + 1 }
+                    Position::Size {
+                        size: size << 4 | u64::from(digit),
+                        digits: digits + 1,
+                    }
                 }
                 _ if digits == 0 => return Err(Error::InvalidChunkSize),
                 b'\r' => Position::SizeLf { size },
                 b'\n' if bare_lf_ok => self.end_of_chunk_line(size)?,
                 b'\n' => return Err(Error::BareLineFeed),
-                b';' => Position::Extension { size, len: 1, semicolon: true },
+                b';' => Position::Extension {
+                    size,
+                    len: 1,
+                    semicolon: true,
+                },
                 // BWS before the first `;`.
-                b' ' | b'\t' => Position::Extension { size, len: 1, semicolon: false },
+                b' ' | b'\t' => Position::Extension {
+                    size,
+                    len: 1,
+                    semicolon: false,
+                },
                 _ => return Err(Error::InvalidChunkSize),
             },
-            Position::Extension { size, len, semicolon } => match byte {
+            Position::Extension {
+                size,
+                len,
+                semicolon,
+            } => match byte {
                 b'\r' if semicolon => Position::SizeLf { size },
                 b'\n' if semicolon && bare_lf_ok => self.end_of_chunk_line(size)?,
                 b'\n' if semicolon => return Err(Error::BareLineFeed),
@@ -182,7 +208,11 @@ impl ChunkedDecoder {
                     if len >= self.limits.max_chunk_extension_bytes {
                         return Err(Error::InvalidChunkExtension);
                     }
-                    Position::Extension { size, len: len + 1, semicolon: semicolon || byte == b';' }
+                    Position::Extension {
+                        size,
+                        len: len + 1,
+                        semicolon: semicolon || byte == b';',
+                    }
                 }
                 _ if semicolon => return Err(Error::InvalidChunkExtension),
                 _ => return Err(Error::InvalidChunkSize),
@@ -265,7 +295,11 @@ impl ChunkPrefix {
     /// The prefix for a chunk of `size` bytes.
     pub const fn new(size: u64) -> ChunkPrefix {
         let mut bytes = [0u8; 18];
-        let digits = if size == 0 { 1 } else { (64 - size.leading_zeros() as usize).div_ceil(4) };
+        let digits = if size == 0 {
+            1
+        } else {
+            (64 - size.leading_zeros() as usize).div_ceil(4)
+        };
         let mut i = 0;
         while i < digits {
             let nibble = (size >> ((digits - 1 - i) * 4)) & 0xf;
@@ -274,11 +308,17 @@ impl ChunkPrefix {
         }
         bytes[digits] = b'\r';
         bytes[digits + 1] = b'\n';
-        ChunkPrefix { bytes, len: (digits + 2) as u8 }
+        ChunkPrefix {
+            bytes,
+            len: (digits + 2) as u8,
+        }
     }
 
     /// An empty prefix, for bodies that are not chunked.
-    pub const EMPTY: ChunkPrefix = ChunkPrefix { bytes: [0; 18], len: 0 };
+    pub const EMPTY: ChunkPrefix = ChunkPrefix {
+        bytes: [0; 18],
+        len: 0,
+    };
 
     /// The bytes to write before the chunk data.
     pub fn as_bytes(&self) -> &[u8] {
@@ -288,6 +328,8 @@ impl ChunkPrefix {
 
 impl core::fmt::Debug for ChunkPrefix {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_tuple("ChunkPrefix").field(&self.as_bytes().escape_ascii()).finish()
+        f.debug_tuple("ChunkPrefix")
+            .field(&self.as_bytes().escape_ascii())
+            .finish()
     }
 }

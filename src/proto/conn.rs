@@ -280,7 +280,10 @@ impl Connection {
                 let peer = self.role.peer();
                 if self.peer_eof
                     && input.is_empty()
-                    && self.states.process(peer, Transition::ConnectionClosed).is_ok()
+                    && self
+                        .states
+                        .process(peer, Transition::ConnectionClosed)
+                        .is_ok()
                 {
                     return Ok(Received::new(0, Event::ConnectionClosed));
                 }
@@ -324,7 +327,9 @@ impl Connection {
     ) -> Result<Received<'b, 'h>, Error> {
         let limits = self.config.limits;
         let rules = self.head_rules(
-            limits.max_request_target_bytes.saturating_add(REQUEST_LINE_OVERHEAD),
+            limits
+                .max_request_target_bytes
+                .saturating_add(REQUEST_LINE_OVERHEAD),
             Error::RequestTargetTooLong,
         );
         let Some(section) = self.head_scanner.scan(input, &rules)? else {
@@ -370,7 +375,11 @@ impl Connection {
         self.expect_continue = false;
 
         let is_connect = self.request_method == RequestMethod::Connect;
-        let accepts_switch = if is_connect { status.is_success() } else { status.as_u16() == 101 };
+        let accepts_switch = if is_connect {
+            status.is_success()
+        } else {
+            status.as_u16() == 101
+        };
         if accepts_switch {
             self.states
                 .process(Role::Server, Transition::SwitchAccepted)
@@ -395,7 +404,9 @@ impl Connection {
 
     fn check_body_limit(&self, body: BodyLength) -> Result<(), Error> {
         match body {
-            BodyLength::Length(n) if n > self.config.limits.max_body_bytes => Err(Error::BodyTooLarge),
+            BodyLength::Length(n) if n > self.config.limits.max_body_bytes => {
+                Err(Error::BodyTooLarge)
+            }
             _ => Ok(()),
         }
     }
@@ -425,7 +436,11 @@ impl Connection {
             BodyReader::Length(0) => return self.end_of_message(0, &[]),
             BodyReader::Length(remaining) => {
                 if input.is_empty() {
-                    return if eof { Err(Error::IncompleteMessage) } else { Ok(Received::new(0, Event::NeedData)) };
+                    return if eof {
+                        Err(Error::IncompleteMessage)
+                    } else {
+                        Ok(Received::new(0, Event::NeedData))
+                    };
                 }
                 let n = usize::try_from(*remaining).map_or(input.len(), |r| r.min(input.len()));
                 *remaining -= n as u64;
@@ -433,7 +448,11 @@ impl Connection {
             }
             BodyReader::UntilClose => {
                 if input.is_empty() {
-                    return if eof { self.end_of_message(0, &[]) } else { Ok(Received::new(0, Event::NeedData)) };
+                    return if eof {
+                        self.end_of_message(0, &[])
+                    } else {
+                        Ok(Received::new(0, Event::NeedData))
+                    };
                 }
                 Received::new(input.len(), Event::Data(input))
             }
@@ -490,7 +509,11 @@ impl Connection {
     /// let n = conn.send_request(&RequestHead::new("GET", "/", &fields), &mut out).unwrap();
     /// assert_eq!(&out[..n], b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
     /// ```
-    pub fn send_request(&mut self, head: &RequestHead<'_, '_>, out: &mut [u8]) -> Result<usize, SendError> {
+    pub fn send_request(
+        &mut self,
+        head: &RequestHead<'_, '_>,
+        out: &mut [u8],
+    ) -> Result<usize, SendError> {
         if self.role != Role::Client || !self.states.allows(Role::Client, Transition::Request) {
             return Err(SendError::InvalidState);
         }
@@ -530,9 +553,16 @@ impl Connection {
     ///
     /// After [`receive`](Connection::receive) failed, one response may still be
     /// sent: the error response, e.g. with [`Error::status`].
-    pub fn send_response(&mut self, head: &ResponseHead<'_, '_>, out: &mut [u8]) -> Result<usize, SendError> {
-        let answering_error = self.states.server == State::Idle && self.states.client == State::Error;
-        if self.role != Role::Server || !(self.states.server == State::SendResponse || answering_error) {
+    pub fn send_response(
+        &mut self,
+        head: &ResponseHead<'_, '_>,
+        out: &mut [u8],
+    ) -> Result<usize, SendError> {
+        let answering_error =
+            self.states.server == State::Idle && self.states.client == State::Error;
+        if self.role != Role::Server
+            || !(self.states.server == State::SendResponse || answering_error)
+        {
             return Err(SendError::InvalidState);
         }
         encode::validate_response(head)?;
@@ -545,9 +575,17 @@ impl Connection {
         };
 
         let is_connect = method == RequestMethod::Connect;
-        let switches = if is_connect { status.is_success() } else { status.as_u16() == 101 };
+        let switches = if is_connect {
+            status.is_success()
+        } else {
+            status.as_u16() == 101
+        };
         if switches || status.is_informational() {
-            let transition = if switches { Transition::SwitchAccepted } else { Transition::Informational };
+            let transition = if switches {
+                Transition::SwitchAccepted
+            } else {
+                Transition::Informational
+            };
             // RFC 9110 §15.2: no interim responses to HTTP/1.0 clients.
             if answering_error
                 || !self.states.allows(Role::Server, transition)
@@ -557,12 +595,14 @@ impl Connection {
             }
             let written = encode::write_response(head, AddedFields::default(), out)?;
             self.expect_continue = false;
-            self.states.process(Role::Server, transition).map_err(|_| SendError::InvalidState)?;
+            self.states
+                .process(Role::Server, transition)
+                .map_err(|_| SendError::InvalidState)?;
             return Ok(written);
         }
 
-        let framing =
-            response_body_length(&fields, head.version, status, method).map_err(SendError::InvalidFraming)?;
+        let framing = response_body_length(&fields, head.version, status, method)
+            .map_err(SendError::InvalidFraming)?;
         if fields.transfer_coding != TransferCoding::Absent && peer_version == Version::Http10 {
             return Err(SendError::InvalidFraming(Error::TransferEncodingInHttp10));
         }
@@ -584,7 +624,8 @@ impl Connection {
             && writer != BodyWriter::UntilClose
             && !(framing.must_close && framing.body != BodyLength::UntilClose);
         added.close = !keep_alive && !fields.connection_close;
-        added.keep_alive = keep_alive && peer_version == Version::Http10 && !fields.connection_keep_alive;
+        added.keep_alive =
+            keep_alive && peer_version == Version::Http10 && !fields.connection_keep_alive;
         let written = encode::write_response(head, added, out)?;
 
         if answering_error {
@@ -593,7 +634,9 @@ impl Connection {
         self.states.keep_alive = keep_alive;
         self.expect_continue = false;
         self.body_writer = Some(writer);
-        self.states.process(Role::Server, Transition::Response).map_err(|_| SendError::InvalidState)?;
+        self.states
+            .process(Role::Server, Transition::Response)
+            .map_err(|_| SendError::InvalidState)?;
         Ok(written)
     }
 
@@ -612,7 +655,9 @@ impl Connection {
             _ if data.is_empty() => DataFrame::BARE,
             BodyWriter::Empty => return Err(SendError::BodyNotAllowed),
             BodyWriter::Length(remaining) => {
-                *remaining = remaining.checked_sub(data.len() as u64).ok_or(SendError::BodyTooLong)?;
+                *remaining = remaining
+                    .checked_sub(data.len() as u64)
+                    .ok_or(SendError::BodyTooLong)?;
                 DataFrame::BARE
             }
             BodyWriter::Chunked => DataFrame::chunk(data.len() as u64),
@@ -628,7 +673,11 @@ impl Connection {
     /// Ends our message: for a chunked body writes the last chunk and `trailers`
     /// into `out`; for others writes nothing and checks the declared length was
     /// met. Returns the bytes written.
-    pub fn send_end(&mut self, trailers: &[Header<'_>], out: &mut [u8]) -> Result<usize, SendError> {
+    pub fn send_end(
+        &mut self,
+        trailers: &[Header<'_>],
+        out: &mut [u8],
+    ) -> Result<usize, SendError> {
         if self.our_state() != State::SendBody {
             return Err(SendError::InvalidState);
         }
@@ -655,7 +704,11 @@ impl Connection {
     /// abandons it: our side goes to [`State::Error`].
     pub fn close(&mut self) {
         self.states.keep_alive = false;
-        if self.states.process(self.role, Transition::ConnectionClosed).is_err() {
+        if self
+            .states
+            .process(self.role, Transition::ConnectionClosed)
+            .is_err()
+        {
             self.states.fault(self.role);
         }
     }

@@ -110,7 +110,10 @@ pub(crate) fn write_response(
 }
 
 /// Writes the last chunk, the trailer fields and the final empty line.
-pub(crate) fn write_last_chunk(trailers: &[Header<'_>], out: &mut [u8]) -> Result<usize, SendError> {
+pub(crate) fn write_last_chunk(
+    trailers: &[Header<'_>],
+    out: &mut [u8],
+) -> Result<usize, SendError> {
     write_head(&[b"0\r\n"], trailers, AddedFields::default(), out)
 }
 
@@ -120,7 +123,10 @@ fn write_head(
     added: AddedFields,
     out: &mut [u8],
 ) -> Result<usize, SendError> {
-    let field_bytes: usize = fields.iter().map(|f| f.name.len() + 2 + f.value.len() + 2).sum();
+    let field_bytes: usize = fields
+        .iter()
+        .map(|f| f.name.len() + 2 + f.value.len() + 2)
+        .sum();
     let needed = start.iter().map(|p| p.len()).sum::<usize>()
         + field_bytes
         + added.lines().map(<[u8]>::len).sum::<usize>()
@@ -177,12 +183,18 @@ pub struct DataFrame {
 
 impl DataFrame {
     /// No framing: the data goes out as it is.
-    pub const BARE: DataFrame = DataFrame { prefix: ChunkPrefix::EMPTY, suffix: b"" };
+    pub const BARE: DataFrame = DataFrame {
+        prefix: ChunkPrefix::EMPTY,
+        suffix: b"",
+    };
 
     /// The framing of one chunk of `len` bytes (`len` > 0: an empty chunk would end
     /// the body).
     pub const fn chunk(len: u64) -> DataFrame {
-        DataFrame { prefix: ChunkPrefix::new(len), suffix: b"\r\n" }
+        DataFrame {
+            prefix: ChunkPrefix::new(len),
+            suffix: b"\r\n",
+        }
     }
 
     /// Bytes this frame adds around the data.

@@ -71,7 +71,8 @@ impl FramingFields {
             match name.len() {
                 4 if name.eq_ignore_ascii_case(b"host") => fields.host_count += 1,
                 6 if name.eq_ignore_ascii_case(b"expect") => {
-                    fields.expect_continue |= trim_ows(header.value).eq_ignore_ascii_case(b"100-continue");
+                    fields.expect_continue |=
+                        trim_ows(header.value).eq_ignore_ascii_case(b"100-continue");
                 }
                 7 if name.eq_ignore_ascii_case(b"upgrade") => fields.has_upgrade = true,
                 10 if name.eq_ignore_ascii_case(b"connection") => {
@@ -105,7 +106,9 @@ impl FramingFields {
                         }
                         chunked_seen = is_chunked;
                         fields.transfer_coding = match (is_chunked, fields.transfer_coding) {
-                            (true, TransferCoding::Absent) => TransferCoding::Chunked { only: true },
+                            (true, TransferCoding::Absent) => {
+                                TransferCoding::Chunked { only: true }
+                            }
                             (true, _) => TransferCoding::Chunked { only: false },
                             (false, _) => TransferCoding::NotChunkedFinal,
                         };
@@ -132,7 +135,11 @@ impl FramingFields {
                 _ => self.content_length = Some(n),
             }
         }
-        if any { Ok(()) } else { Err(Error::InvalidContentLength) }
+        if any {
+            Ok(())
+        } else {
+            Err(Error::InvalidContentLength)
+        }
     }
 
     /// Whether the message asks for the connection to persist after it
@@ -153,7 +160,10 @@ impl FramingFields {
 
 /// The non-empty, whitespace-trimmed elements of a comma-separated field value.
 fn list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value.split(|&b| b == b',').map(trim_ows).filter(|e| !e.is_empty())
+    value
+        .split(|&b| b == b',')
+        .map(trim_ows)
+        .filter(|e| !e.is_empty())
 }
 
 /// At most 19 digits: every such number fits a u64, so no sign, space, or
@@ -162,11 +172,16 @@ fn parse_content_length(digits: &[u8]) -> Result<u64, Error> {
     if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
         return Err(Error::InvalidContentLength);
     }
-    Ok(digits.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
+    Ok(digits
+        .iter()
+        .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
 }
 
 /// RFC 9112 §6.3 for a request.
-pub(crate) fn request_body_length(fields: &FramingFields, version: Version) -> Result<BodyLength, Error> {
+pub(crate) fn request_body_length(
+    fields: &FramingFields,
+    version: Version,
+) -> Result<BodyLength, Error> {
     if fields.transfer_coding != TransferCoding::Absent {
         if version == Version::Http10 {
             return Err(Error::TransferEncodingInHttp10);
@@ -214,7 +229,10 @@ pub(crate) fn response_body_length(
     let code = status.as_u16();
     // Rule 1: no body, whatever the fields say.
     if method == RequestMethod::Head || status.is_informational() || code == 204 || code == 304 {
-        return Ok(ResponseFraming { body: BodyLength::Empty, must_close: false });
+        return Ok(ResponseFraming {
+            body: BodyLength::Empty,
+            must_close: false,
+        });
     }
     if te_present {
         if fields.chunked_misplaced {
@@ -230,9 +248,18 @@ pub(crate) fn response_body_length(
         });
     }
     Ok(match fields.content_length {
-        Some(0) => ResponseFraming { body: BodyLength::Empty, must_close: false },
-        Some(n) => ResponseFraming { body: BodyLength::Length(n), must_close: false },
-        None => ResponseFraming { body: BodyLength::UntilClose, must_close: true },
+        Some(0) => ResponseFraming {
+            body: BodyLength::Empty,
+            must_close: false,
+        },
+        Some(n) => ResponseFraming {
+            body: BodyLength::Length(n),
+            must_close: false,
+        },
+        None => ResponseFraming {
+            body: BodyLength::UntilClose,
+            must_close: true,
+        },
     })
 }
 

@@ -74,7 +74,12 @@ pub struct RequestHead<'b, 'h> {
 impl<'b, 'h> RequestHead<'b, 'h> {
     /// An HTTP/1.1 request head.
     pub const fn new(method: &'b str, target: &'b str, headers: &'h [Header<'b>]) -> Self {
-        RequestHead { method, target, version: Version::Http11, headers }
+        RequestHead {
+            method,
+            target,
+            version: Version::Http11,
+            headers,
+        }
     }
 
     /// The value of the first header field named `name` (case-insensitive).
@@ -115,7 +120,12 @@ impl<'b, 'h> ResponseHead<'b, 'h> {
             Some(reason) => reason,
             None => "",
         };
-        ResponseHead { version: Version::Http11, status, reason, headers }
+        ResponseHead {
+            version: Version::Http11,
+            status,
+            reason,
+            headers,
+        }
     }
 
     /// The value of the first header field named `name` (case-insensitive).
@@ -179,7 +189,8 @@ impl TargetForm {
 
 fn is_scheme(s: &[u8]) -> bool {
     matches!(s.first(), Some(b) if b.is_ascii_alphabetic())
-        && s.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        && s.iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
 }
 
 /// reg-name / IP literal characters (RFC 3986 §3.2.2), without userinfo.
@@ -187,14 +198,33 @@ fn is_authority_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
-            b'-' | b'.' | b'_' | b'~' | b'%' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*'
-                | b'+' | b',' | b';' | b'=' | b'[' | b']' | b':'
+            b'-' | b'.'
+                | b'_'
+                | b'~'
+                | b'%'
+                | b'!'
+                | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b';'
+                | b'='
+                | b'['
+                | b']'
+                | b':'
         )
 }
 
 /// The value of the first field named `name`, compared ASCII case-insensitively.
 pub(crate) fn find_header<'b>(headers: &[Header<'b>], name: &str) -> Option<&'b [u8]> {
-    headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value)
 }
 
 /// Strips optional whitespace (SP / HTAB) from both ends.

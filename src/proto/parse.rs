@@ -23,11 +23,21 @@ pub(crate) fn parse_request<'b, 'h>(
         Ok(httparse::Status::Partial) => return Err(Error::InvalidRequestLine),
         Err(e) => return Err(diagnose(section, e, Role::Request)),
     }
-    let httparse::Request { method, path, version, headers } = request;
+    let httparse::Request {
+        method,
+        path,
+        version,
+        headers,
+    } = request;
     let (Some(method), Some(target), Some(minor)) = (method, path, version) else {
         return Err(Error::InvalidRequestLine);
     };
-    let head = RequestHead { method, target, version: version_of(minor), headers };
+    let head = RequestHead {
+        method,
+        target,
+        version: version_of(minor),
+        headers,
+    };
     if target.len() > config.limits.max_request_target_bytes {
         return Err(Error::RequestTargetTooLong);
     }
@@ -61,16 +71,30 @@ pub(crate) fn parse_response<'b, 'h>(
         Ok(httparse::Status::Partial) => return Err(Error::InvalidStatusLine),
         Err(e) => return Err(diagnose(section, e, Role::Response)),
     }
-    let httparse::Response { version, code, reason, headers } = response;
+    let httparse::Response {
+        version,
+        code,
+        reason,
+        headers,
+    } = response;
     let (Some(minor), Some(code), Some(reason)) = (version, code, reason) else {
         return Err(Error::InvalidStatusLine);
     };
     let status = StatusCode::new(code).ok_or(Error::InvalidStatusLine)?;
-    Ok(ResponseHead { version: version_of(minor), status, reason, headers })
+    Ok(ResponseHead {
+        version: version_of(minor),
+        status,
+        reason,
+        headers,
+    })
 }
 
 fn version_of(minor: u8) -> Version {
-    if minor == 0 { Version::Http10 } else { Version::Http11 }
+    if minor == 0 {
+        Version::Http10
+    } else {
+        Version::Http11
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -88,7 +112,9 @@ fn diagnose(section: &[u8], error: httparse::Error, role: Role) -> Error {
         httparse::Error::HeaderName => Error::InvalidHeaderName,
         httparse::Error::HeaderValue => Error::InvalidHeaderValue,
         httparse::Error::TooManyHeaders => Error::TooManyHeaders,
-        httparse::Error::NewLine | httparse::Error::Token | httparse::Error::Version
+        httparse::Error::NewLine
+        | httparse::Error::Token
+        | httparse::Error::Version
         | httparse::Error::Status => {
             let line_end = section.iter().position(|&b| b == b'\r' || b == b'\n');
             let line = &section[..line_end.unwrap_or(section.len())];

@@ -61,12 +61,21 @@ pub(crate) struct Scanner {
 impl Scanner {
     /// A scanner at the start of a section.
     pub(crate) const fn new() -> Scanner {
-        Scanner { pos: 0, line_start: 0, section_start: 0, seen_line: false }
+        Scanner {
+            pos: 0,
+            line_start: 0,
+            section_start: 0,
+            seen_line: false,
+        }
     }
 
     /// Looks for the end of the section in `input`, which must begin with the bytes
     /// offered on earlier calls. `Ok(None)`: not complete yet, offer more bytes.
-    pub(crate) fn scan(&mut self, input: &[u8], rules: &ScanRules) -> Result<Option<Section>, Error> {
+    pub(crate) fn scan(
+        &mut self,
+        input: &[u8],
+        rules: &ScanRules,
+    ) -> Result<Option<Section>, Error> {
         if input.len() < self.pos {
             // The caller offered fewer bytes than before; start over rather than trust
             // positions that no longer exist.
@@ -77,7 +86,10 @@ impl Scanner {
             let (cap, cap_error) = if first_line_pending
                 && self.line_start.saturating_add(rules.max_first_line) < rules.max_bytes
             {
-                (self.line_start + rules.max_first_line, rules.first_line_too_long)
+                (
+                    self.line_start + rules.max_first_line,
+                    rules.first_line_too_long,
+                )
             } else {
                 (rules.max_bytes, rules.too_large)
             };
@@ -102,10 +114,15 @@ impl Scanner {
                     self.section_start = self.pos;
                     continue;
                 }
-                return Ok(Some(Section { start: self.section_start, end: self.pos }));
+                return Ok(Some(Section {
+                    start: self.section_start,
+                    end: self.pos,
+                }));
             }
             let is_field_line = self.seen_line || !rules.has_start_line;
-            if is_field_line && matches!(input[self.line_start], b' ' | b'\t') && !rules.allow_obs_fold
+            if is_field_line
+                && matches!(input[self.line_start], b' ' | b'\t')
+                && !rules.allow_obs_fold
             {
                 return Err(Error::ObsoleteLineFolding);
             }

@@ -142,7 +142,12 @@ pub(crate) enum Settled {
 
 impl States {
     pub(crate) const fn new() -> Self {
-        States { client: State::Idle, server: State::Idle, keep_alive: true, switch_proposed: false }
+        States {
+            client: State::Idle,
+            server: State::Idle,
+            keep_alive: true,
+            switch_proposed: false,
+        }
     }
 
     pub(crate) fn get(&self, side: Role) -> State {
@@ -173,7 +178,11 @@ impl States {
     }
 
     /// Applies `transition` by `side`, then the coupling rules.
-    pub(crate) fn process(&mut self, side: Role, transition: Transition) -> Result<Settled, Refused> {
+    pub(crate) fn process(
+        &mut self,
+        side: Role,
+        transition: Transition,
+    ) -> Result<Settled, Refused> {
         if !self.allows(side, transition) {
             return Err(Refused);
         }
@@ -219,7 +228,10 @@ impl States {
                 (Closed, Idle | Done) | (Error, Done) => self.server = MustClose,
                 (Idle | Done, Closed) | (Done, Error) => self.client = MustClose,
                 (Done, Done) => {
-                    *self = States { keep_alive: true, ..States::new() };
+                    *self = States {
+                        keep_alive: true,
+                        ..States::new()
+                    };
                     return Settled::NextCycle;
                 }
                 _ => {}

@@ -1,0 +1,440 @@
+//! Server role: reading requests. Every case runs three ways (whole input, byte
+//! by byte, 7-byte pieces) and must give the same events each way.
+
+mod support;
+
+use lithe::proto::{Config, Error, Leniency, Limits};
+use support::{Owned, bodies, error_of, server_events};
+
+fn events(input: &[u8]) -> Vec<Owned> {
+    server_events(Config::default(), input)
+}
+
+fn request_line(events: &[Owned], n: usize) -> (String, String, String) {
+    let heads: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Owned::Request {
+                method,
+                target,
+                version,
+                ..
+            } => Some((method.clone(), target.clone(), version.clone())),
+            _ => None,
+        })
+        .collect();
+    heads[n].clone()
+}
+
+#[test]
+fn simple_get_then_clean_close() {
+    let ev = events(b"GET /index.html?x=1 HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n");
+    assert_eq!(
+        ev,
+        vec![
+            Owned::Request {
+                method: "GET".into(),
+                target: "/index.html?x=1".into(),
+                version: "HTTP/1.1".into(),
+                headers: vec![
+                    ("Host".into(), b"example.com".to_vec()),
+                    ("Accept".into(), b"*/*".to_vec())
+                ],
+            },
+            Owned::End { trailers: vec![] },
+            Owned::ConnectionClosed,
+        ]
+    );
+}
+
+#[test]
+fn content_length_body_is_delivered_exactly() {
+    let ev = events(b"POST /u HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world");
+    assert_eq!(bodies(&ev), vec![b"hello world".to_vec()]);
+    assert_eq!(ev.last(), Some(&Owned::ConnectionClosed));
+}
+
+#[test]
+fn chunked_body_with_extensions_and_trailers() {
+    let ev = events(
+        b"POST /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\
+          5;name=value\r\nhello\r\n1 ; x\r\n \r\n5\r\nworld\r\n0\r\nChecksum: abc\r\nX-Y: z\r\n\r\n",
+    );
+    assert_eq!(bodies(&ev), vec![b"hello world".to_vec()]);
+    assert!(ev.contains(&Owned::End {
+        trailers: vec![
+            ("Checksum".into(), b"abc".to_vec()),
+            ("X-Y".into(), b"z".to_vec())
+        ]
+    }));
+}
+
+#[test]
+fn pipelined_requests_are_all_read_in_order() {
+    let ev = events(
+        b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\n\
+          POST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc\
+          GET /3 HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    assert_eq!(request_line(&ev, 0).1, "/1");
+    assert_eq!(request_line(&ev, 1).1, "/2");
+    assert_eq!(request_line(&ev, 2).1, "/3");
+    assert_eq!(bodies(&ev), vec![vec![], b"abc".to_vec(), vec![]]);
+    assert_eq!(ev.last(), Some(&Owned::ConnectionClosed));
+}
+
+#[test]
+fn leading_empty_lines_before_request_line_are_ignored() {
+    // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request-line.
+    let ev = events(b"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(request_line(&ev, 0).0, "GET");
+}
+
+#[test]
+fn http10_request_without_host_is_accepted_and_closes() {
+    let ev = events(b"GET / HTTP/1.0\r\n\r\nGET /never HTTP/1.0\r\n\r\n");
+    assert_eq!(request_line(&ev, 0).2, "HTTP/1.0");
+    // HTTP/1.0 without keep-alive: the connection must close after the first cycle,
+    // so the second request is never parsed.
+    assert_eq!(
+        ev.iter()
+            .filter(|e| matches!(e, Owned::Request { .. }))
+            .count(),
+        1
+    );
+    assert_eq!(ev.last(), Some(&Owned::Paused));
+}
+
+#[test]
+fn http10_keep_alive_allows_a_second_request() {
+    let ev = events(b"GET /1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /2 HTTP/1.0\r\n\r\n");
+    assert_eq!(request_line(&ev, 1).1, "/2");
+}
+
+#[test]
+fn connection_close_stops_after_the_cycle() {
+    let ev = events(b"GET /1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(
+        ev.iter()
+            .filter(|e| matches!(e, Owned::Request { .. }))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn eof_inside_head_is_incomplete_message() {
+    let ev = events(b"GET / HTTP/1.1\r\nHost: a\r\n");
+    assert_eq!(error_of(&ev), Some(Error::IncompleteMessage));
+}
+
+#[test]
+fn eof_inside_body_is_an_error_not_a_short_body() {
+    let ev = events(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nshort");
+    assert_eq!(error_of(&ev), Some(Error::IncompleteMessage));
+    let ev = events(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel");
+    assert_eq!(error_of(&ev), Some(Error::IncompleteMessage));
+    let ev =
+        events(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: y\r\n");
+    assert_eq!(error_of(&ev), Some(Error::IncompleteMessage));
+}
+
+/// (input, expected error): strict head parsing.
+const REJECTED: &[(&str, &[u8], Error)] = &[
+    (
+        "whitespace before colon",
+        b"GET / HTTP/1.1\r\nHost : a\r\n\r\n",
+        Error::InvalidHeaderName,
+    ),
+    (
+        "tab before colon",
+        b"GET / HTTP/1.1\r\nHost\t: a\r\n\r\n",
+        Error::InvalidHeaderName,
+    ),
+    (
+        "obs-fold",
+        b"GET / HTTP/1.1\r\nHost: a\r\nX: b\r\n  c\r\n\r\n",
+        Error::ObsoleteLineFolding,
+    ),
+    (
+        "whitespace before first field",
+        b"GET / HTTP/1.1\r\n Host: a\r\n\r\n",
+        Error::ObsoleteLineFolding,
+    ),
+    (
+        "NUL in value",
+        b"GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n",
+        Error::InvalidHeaderValue,
+    ),
+    (
+        "bare CR in value",
+        b"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n",
+        Error::BareCarriageReturn,
+    ),
+    (
+        "bare LF ending a field",
+        b"GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n",
+        Error::BareLineFeed,
+    ),
+    (
+        "bare LF ending the head",
+        b"GET / HTTP/1.1\r\nHost: a\r\n\n",
+        Error::BareLineFeed,
+    ),
+    (
+        "bare LF ending request line",
+        b"GET / HTTP/1.1\nHost: a\r\n\r\n",
+        Error::BareLineFeed,
+    ),
+    (
+        "invalid token in name",
+        b"GET / HTTP/1.1\r\nHost: a\r\nX(y): b\r\n\r\n",
+        Error::InvalidHeaderName,
+    ),
+    (
+        "empty name",
+        b"GET / HTTP/1.1\r\nHost: a\r\n: b\r\n\r\n",
+        Error::InvalidHeaderName,
+    ),
+    (
+        "invalid method token",
+        b"G(T / HTTP/1.1\r\nHost: a\r\n\r\n",
+        Error::InvalidRequestLine,
+    ),
+    (
+        "two spaces in request line",
+        b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n",
+        Error::InvalidRequestLine,
+    ),
+    (
+        "space in target",
+        b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n",
+        Error::InvalidRequestLine,
+    ),
+    (
+        "control byte in target",
+        b"GET /a\x01b HTTP/1.1\r\nHost: a\r\n\r\n",
+        Error::InvalidRequestTarget,
+    ),
+    (
+        "HTTP/2.0 is unsupported",
+        b"GET / HTTP/2.0\r\nHost: a\r\n\r\n",
+        Error::UnsupportedVersion,
+    ),
+    (
+        "HTTP/1.2 is unsupported",
+        b"GET / HTTP/1.2\r\nHost: a\r\n\r\n",
+        Error::UnsupportedVersion,
+    ),
+    (
+        "HTTP/0.9 is unsupported",
+        b"GET / HTTP/0.9\r\nHost: a\r\n\r\n",
+        Error::UnsupportedVersion,
+    ),
+    (
+        "garbage version",
+        b"GET / HTTP/x\r\nHost: a\r\n\r\n",
+        Error::InvalidVersion,
+    ),
+    (
+        "lowercase version",
+        b"GET / http/1.1\r\nHost: a\r\n\r\n",
+        Error::InvalidVersion,
+    ),
+    (
+        "missing host in 1.1",
+        b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n",
+        Error::MissingHost,
+    ),
+    (
+        "two hosts",
+        b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        Error::DuplicateHost,
+    ),
+    (
+        "two hosts in 1.0",
+        b"GET / HTTP/1.0\r\nHost: a\r\nhost: a\r\n\r\n",
+        Error::DuplicateHost,
+    ),
+    (
+        "asterisk with GET",
+        b"GET * HTTP/1.1\r\nHost: a\r\n\r\n",
+        Error::InvalidRequestTarget,
+    ),
+    (
+        "authority with GET",
+        b"GET a.example:80 HTTP/1.1\r\nHost: a\r\n\r\n",
+        Error::InvalidRequestTarget,
+    ),
+    (
+        "origin form with CONNECT",
+        b"CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n",
+        Error::InvalidRequestTarget,
+    ),
+    (
+        "relative target",
+        b"GET index.html HTTP/1.1\r\nHost: a\r\n\r\n",
+        Error::InvalidRequestTarget,
+    ),
+];
+
+#[test]
+fn strict_heads_reject_with_the_named_rule() {
+    for (name, input, expected) in REJECTED {
+        let ev = events(input);
+        assert_eq!(error_of(&ev), Some(*expected), "case: {name}");
+    }
+}
+
+#[test]
+fn rejections_carry_the_status_to_answer() {
+    assert_eq!(Error::UnsupportedVersion.status().as_u16(), 505);
+    assert_eq!(Error::MissingHost.status().as_u16(), 400);
+    assert_eq!(Error::RequestTargetTooLong.status().as_u16(), 414);
+    assert_eq!(Error::TooManyHeaders.status().as_u16(), 431);
+    assert_eq!(Error::UnsupportedTransferCoding.status().as_u16(), 501);
+    assert_eq!(Error::BodyTooLarge.status().as_u16(), 413);
+}
+
+#[test]
+fn accepted_target_forms() {
+    let ev = events(b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(request_line(&ev, 0).1, "*");
+    let ev = events(b"CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n");
+    assert_eq!(request_line(&ev, 0).1, "a.example:443");
+    let ev = events(b"GET http://a.example/x HTTP/1.1\r\nHost: a.example\r\n\r\n");
+    assert_eq!(request_line(&ev, 0).1, "http://a.example/x");
+}
+
+#[test]
+fn bare_lf_is_accepted_only_with_its_leniency_flag() {
+    let input = b"GET / HTTP/1.1\nHost: a\n\nGET /2 HTTP/1.1\nHost: a\n\n";
+    let lenient = Config {
+        leniency: Leniency {
+            allow_bare_lf: true,
+            ..Leniency::default()
+        },
+        ..Config::default()
+    };
+    let ev = server_events(lenient, input);
+    assert_eq!(error_of(&ev), None);
+    assert_eq!(request_line(&ev, 1).1, "/2");
+    assert_eq!(error_of(&events(input)), Some(Error::BareLineFeed));
+}
+
+#[test]
+fn head_size_limit_is_enforced_at_the_same_byte_whatever_the_split() {
+    let config = Config {
+        limits: Limits {
+            max_head_bytes: 64,
+            ..Limits::default()
+        },
+        ..Config::default()
+    };
+    // Exactly 64 bytes of head is accepted...
+    let mut ok = b"GET / HTTP/1.1\r\nHost: a\r\nX: ".to_vec();
+    ok.resize(60, b'x');
+    ok.extend_from_slice(b"\r\n\r\n");
+    assert_eq!(ok.len(), 64);
+    assert_eq!(error_of(&server_events(config, &ok)), None);
+    // ...one more byte is not, and a head with no end is stopped at the limit.
+    let mut big = ok.clone();
+    big.insert(30, b'x');
+    assert_eq!(
+        error_of(&server_events(config, &big)),
+        Some(Error::HeadTooLarge)
+    );
+    let endless = vec![b'a'; 10_000];
+    let mut endless_head = b"GET / HTTP/1.1\r\nX: ".to_vec();
+    endless_head.extend_from_slice(&endless);
+    assert_eq!(
+        error_of(&server_events(config, &endless_head)),
+        Some(Error::HeadTooLarge)
+    );
+}
+
+#[test]
+fn header_count_limit() {
+    let config = Config {
+        limits: Limits {
+            max_headers: 3,
+            ..Limits::default()
+        },
+        ..Config::default()
+    };
+    let three = b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n";
+    assert_eq!(error_of(&server_events(config, three)), None);
+    let four = b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+    assert_eq!(
+        error_of(&server_events(config, four)),
+        Some(Error::TooManyHeaders)
+    );
+}
+
+#[test]
+fn request_target_limit() {
+    let config = Config {
+        limits: Limits {
+            max_request_target_bytes: 100,
+            ..Limits::default()
+        },
+        ..Config::default()
+    };
+    let mut fits = b"GET /".to_vec();
+    fits.resize(104, b'a');
+    fits.extend_from_slice(b" HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(error_of(&server_events(config, &fits)), None);
+    let mut long = b"GET /".to_vec();
+    long.resize(106, b'a');
+    long.extend_from_slice(b" HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(
+        error_of(&server_events(config, &long)),
+        Some(Error::RequestTargetTooLong)
+    );
+    // A request line that never ends is cut off soon after the target limit, long
+    // before the head limit.
+    let mut endless = b"GET /".to_vec();
+    endless.resize(5000, b'a');
+    assert_eq!(
+        error_of(&server_events(config, &endless)),
+        Some(Error::RequestTargetTooLong)
+    );
+}
+
+#[test]
+fn body_limit_applies_to_declared_and_chunked_lengths() {
+    let config = Config {
+        limits: Limits {
+            max_body_bytes: 10,
+            ..Limits::default()
+        },
+        ..Config::default()
+    };
+    let declared = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n";
+    assert_eq!(
+        error_of(&server_events(config, declared)),
+        Some(Error::BodyTooLarge)
+    );
+    let chunked = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n6\r\naaaaaa\r\n6\r\naaaaaa\r\n0\r\n\r\n";
+    assert_eq!(
+        error_of(&server_events(config, chunked)),
+        Some(Error::BodyTooLarge)
+    );
+    let fits = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123456789";
+    assert_eq!(
+        bodies(&server_events(config, fits)),
+        vec![b"0123456789".to_vec()]
+    );
+}
+
+#[test]
+fn header_array_smaller_than_the_limit_caps_the_count() {
+    use lithe::proto::{Connection, EMPTY_HEADER};
+    let mut conn = Connection::server(Config::default());
+    let mut headers = [EMPTY_HEADER; 2];
+    let r = conn.receive(
+        b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n",
+        &mut headers,
+    );
+    assert_eq!(r, Err(Error::TooManyHeaders));
+}

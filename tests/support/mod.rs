@@ -1,0 +1,308 @@
+//! Shared helpers for the `proto` tests: drive a connection over some input under a
+//! chosen split and record the events in an owned, comparable form.
+#![allow(dead_code)]
+
+use lithe::proto::{
+    Config, Connection, EMPTY_HEADER, Error, Event, Header, RequestHead, ResponseHead, StatusCode,
+};
+
+/// An [`Event`] with everything owned, so runs under different splits compare.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Owned {
+    Request {
+        method: String,
+        target: String,
+        version: String,
+        headers: Vec<(String, Vec<u8>)>,
+    },
+    Response {
+        status: u16,
+        reason: String,
+        version: String,
+        headers: Vec<(String, Vec<u8>)>,
+    },
+    /// Body data, with consecutive pieces merged (splits change how data is cut).
+    Data(Vec<u8>),
+    End {
+        trailers: Vec<(String, Vec<u8>)>,
+    },
+    Paused,
+    /// The input ended inside a message and no EOF followed.
+    NeedData,
+    SwitchedProtocol {
+        rest: Vec<u8>,
+    },
+    ConnectionClosed,
+    Error(Error),
+}
+
+pub fn owned_headers(headers: &[Header<'_>]) -> Vec<(String, Vec<u8>)> {
+    headers
+        .iter()
+        .map(|h| (h.name.to_string(), h.value.to_vec()))
+        .collect()
+}
+
+/// How the input is cut into the pieces that arrive one after another.
+#[derive(Clone, Copy, Debug)]
+pub enum Split {
+    Whole,
+    ByteByByte,
+    Every(usize),
+}
+
+impl Split {
+    fn piece(self) -> usize {
+        match self {
+            Split::Whole => usize::MAX,
+            Split::ByteByByte => 1,
+            Split::Every(n) => n,
+        }
+    }
+}
+
+/// What a driver does after a message of the peer ends, so the cycle can go on.
+pub type Responder = fn(&mut Connection);
+
+/// Server role: after each request, answer 200 with an empty body.
+pub fn answer_empty(conn: &mut Connection) {
+    let mut out = [0u8; 256];
+    let fields = [Header {
+        name: "Content-Length",
+        value: b"0",
+    }];
+    conn.send_response(&ResponseHead::new(StatusCode::OK, &fields), &mut out)
+        .unwrap();
+    // A 2xx to CONNECT switches protocols: no body to end.
+    if conn.our_state() != lithe::proto::State::SwitchedProtocol {
+        conn.send_end(&[], &mut out).unwrap();
+    }
+}
+
+/// Feeds `input` to `conn` under `split`, then EOF if `eof`, recording events until
+/// the connection pauses for good, closes, switches or errs. `respond` runs after
+/// each [`Event::End`] from the peer.
+pub fn drive(
+    conn: &mut Connection,
+    input: &[u8],
+    split: Split,
+    eof: bool,
+    respond: Responder,
+) -> Vec<Owned> {
+    let mut events: Vec<Owned> = Vec::new();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut fed = 0;
+    let mut eof_sent = false;
+    let push = |events: &mut Vec<Owned>, e: Owned| match (events.last_mut(), e) {
+        (Some(Owned::Data(prev)), Owned::Data(more)) => prev.extend_from_slice(&more),
+        (_, e) => events.push(e),
+    };
+    loop {
+        let mut headers = [EMPTY_HEADER; 64];
+        let received = match conn.receive(&buf, &mut headers) {
+            Ok(r) => r,
+            Err(e) => {
+                push(&mut events, Owned::Error(e));
+                // An error is final: the same error again, whatever comes next.
+                let mut again = [EMPTY_HEADER; 4];
+                assert_eq!(conn.receive(b"GET / HTTP/1.1\r\n", &mut again), Err(e));
+                return events;
+            }
+        };
+        assert!(received.consumed <= buf.len(), "consumed more than given");
+        let consumed = received.consumed;
+        let all_offered = fed == input.len() && buf.len() == consumed;
+        let mut need_input = false;
+        let mut ended = false;
+        match received.event {
+            Event::Request(h) => push(&mut events, owned_request(&h)),
+            Event::Response(h) => push(&mut events, owned_response(&h)),
+            Event::Data(d) => push(&mut events, Owned::Data(d.to_vec())),
+            Event::End { trailers } => {
+                push(
+                    &mut events,
+                    Owned::End {
+                        trailers: owned_headers(trailers),
+                    },
+                );
+                ended = true;
+            }
+            Event::NeedData => need_input = true,
+            Event::Paused if eof && !eof_sent && all_offered => need_input = true,
+            Event::Paused => {
+                push(&mut events, Owned::Paused);
+                return events;
+            }
+            Event::SwitchedProtocol => {
+                let mut rest = buf[consumed..].to_vec();
+                rest.extend_from_slice(&input[fed..]);
+                push(&mut events, Owned::SwitchedProtocol { rest });
+                return events;
+            }
+            Event::ConnectionClosed => {
+                push(&mut events, Owned::ConnectionClosed);
+                return events;
+            }
+        }
+        buf.drain(..consumed);
+        if ended {
+            respond(conn);
+        }
+        if need_input {
+            if fed == input.len() {
+                if !eof || eof_sent {
+                    push(&mut events, Owned::NeedData);
+                    return events;
+                }
+                conn.receive_eof();
+                eof_sent = true;
+                continue;
+            }
+            let n = split.piece().min(input.len() - fed);
+            buf.extend_from_slice(&input[fed..fed + n]);
+            fed += n;
+        }
+    }
+}
+
+pub fn owned_request(h: &RequestHead<'_, '_>) -> Owned {
+    Owned::Request {
+        method: h.method.to_string(),
+        target: h.target.to_string(),
+        version: h.version.to_string(),
+        headers: owned_headers(h.headers),
+    }
+}
+
+pub fn owned_response(h: &ResponseHead<'_, '_>) -> Owned {
+    Owned::Response {
+        status: h.status.as_u16(),
+        reason: h.reason.to_string(),
+        version: h.version.to_string(),
+        headers: owned_headers(h.headers),
+    }
+}
+
+/// A request appended after complete inputs, to check a reader stops exactly at
+/// the end of its message.
+pub const NEXT_REQUEST: &[u8] = b"GET /next HTTP/1.1\r\nHost: next\r\n\r\n";
+
+/// Server role: the events for `input` (with EOF after it), checked to be the same
+/// whole, byte by byte, and in 7-byte pieces; and, when the input ends cleanly
+/// between messages, the same again with [`NEXT_REQUEST`] appended, which must then
+/// be read as one more request.
+pub fn server_events(config: Config, input: &[u8]) -> Vec<Owned> {
+    let whole = three_ways(|| Connection::server(config), input, answer_empty);
+    let mut conn = Connection::server(config);
+    drive(&mut conn, input, Split::Whole, true, answer_empty);
+    if whole.last() == Some(&Owned::ConnectionClosed) && conn.is_keep_alive() {
+        let mut appended = input.to_vec();
+        appended.extend_from_slice(NEXT_REQUEST);
+        let with_next = three_ways(|| Connection::server(config), &appended, answer_empty);
+        let prefix = &whole[..whole.len() - 1];
+        assert_eq!(
+            &with_next[..prefix.len()],
+            prefix,
+            "appending a message changed the events before it"
+        );
+        let next_head = owned_request(&RequestHead::new(
+            "GET",
+            "/next",
+            &[Header {
+                name: "Host",
+                value: b"next",
+            }],
+        ));
+        assert_eq!(
+            &with_next[prefix.len()..],
+            &[
+                next_head,
+                Owned::End { trailers: vec![] },
+                Owned::ConnectionClosed
+            ],
+            "the appended request was not read as the next message"
+        );
+    }
+    whole
+}
+
+/// Runs the same input under three splits on fresh connections and asserts the
+/// events agree; returns them.
+pub fn three_ways(make: impl Fn() -> Connection, input: &[u8], respond: Responder) -> Vec<Owned> {
+    let mut runs = [Split::Whole, Split::ByteByByte, Split::Every(7)].map(|split| {
+        let mut conn = make();
+        drive(&mut conn, input, split, true, respond)
+    });
+    let whole = std::mem::take(&mut runs[0]);
+    assert_eq!(
+        whole, runs[1],
+        "byte-by-byte run differs from whole-input run"
+    );
+    assert_eq!(
+        whole, runs[2],
+        "7-byte-piece run differs from whole-input run"
+    );
+    whole
+}
+
+/// The first error among `events`, if any.
+pub fn error_of(events: &[Owned]) -> Option<Error> {
+    events.iter().find_map(|e| match e {
+        Owned::Error(e) => Some(*e),
+        _ => None,
+    })
+}
+
+/// The body bytes of the message at index `n` (counting Data runs).
+pub fn bodies(events: &[Owned]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut current: Option<Vec<u8>> = None;
+    for e in events {
+        match e {
+            Owned::Request { .. } | Owned::Response { .. } => current = Some(Vec::new()),
+            Owned::Data(d) => current.get_or_insert_with(Vec::new).extend_from_slice(d),
+            Owned::End { .. } => out.push(current.take().unwrap_or_default()),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Client role: a connection that has sent a `method` request (with an empty
+/// body) and now waits for the response.
+pub fn client_after(config: Config, method: &str) -> Connection {
+    let mut conn = Connection::client(config);
+    let target = if method == "CONNECT" {
+        "a.example:443"
+    } else {
+        "/"
+    };
+    let fields = [Header {
+        name: "Host",
+        value: b"a.example",
+    }];
+    let mut out = [0u8; 256];
+    conn.send_request(&RequestHead::new(method, target, &fields), &mut out)
+        .unwrap();
+    if conn.our_state() == lithe::proto::State::SendBody {
+        conn.send_end(&[], &mut out).unwrap();
+    }
+    conn
+}
+
+/// Client role: does nothing after a response ends.
+pub fn no_response(_: &mut Connection) {}
+
+/// Client role: the events for the response `input` to a `method` request, checked
+/// the same under three splits.
+pub fn client_events(config: Config, method: &str, input: &[u8]) -> Vec<Owned> {
+    three_ways(|| client_after(config, method), input, no_response)
+}
+
+/// The framing the connection chose for the first message in `input` (whole), or
+/// the error it raised reading the head.
+pub fn framing_of(mut conn: Connection, input: &[u8]) -> Result<lithe::proto::BodyLength, Error> {
+    let mut headers = [EMPTY_HEADER; 64];
+    conn.receive(input, &mut headers)?;
+    Ok(conn.incoming_body().expect("a head was read"))
+}
