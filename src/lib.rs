@@ -32,3 +32,7 @@
 extern crate alloc;
 
 pub mod proto;
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,456 @@
+//! The connection state machine through the public API: keep-alive, pipelining,
+//! 100-continue, Upgrade and CONNECT on both roles, and out-of-order calls.
+
+mod support;
+
+use lithe::proto::{
+    Config, Connection, EMPTY_HEADER, Error, Event, Header, RequestHead, ResponseHead, SendError,
+    State, StatusCode,
+};
+
+const HOST: [Header<'static>; 1] = [Header {
+    name: "Host",
+    value: b"a",
+}];
+
+fn receive_all(conn: &mut Connection, mut input: &[u8]) -> Vec<String> {
+    let mut seen = Vec::new();
+    loop {
+        let mut headers = [EMPTY_HEADER; 16];
+        let r = conn.receive(input, &mut headers).unwrap();
+        input = &input[r.consumed..];
+        let stop = matches!(
+            r.event,
+            Event::NeedData | Event::Paused | Event::SwitchedProtocol | Event::ConnectionClosed
+        );
+        seen.push(match r.event {
+            Event::Request(h) => format!("request {}", h.target),
+            Event::Response(h) => format!("response {}", h.status.as_u16()),
+            Event::Data(d) => format!("data {}", String::from_utf8_lossy(d)),
+            Event::End { .. } => "end".into(),
+            other => format!("{other:?}"),
+        });
+        if stop {
+            return seen;
+        }
+    }
+}
+
+fn respond(
+    conn: &mut Connection,
+    status: StatusCode,
+    fields: &[Header<'_>],
+    body: &[u8],
+) -> Vec<u8> {
+    let mut out = vec![0u8; 512];
+    let n = conn
+        .send_response(&ResponseHead::new(status, fields), &mut out)
+        .unwrap();
+    let mut wire = out[..n].to_vec();
+    if conn.our_state() == State::SendBody {
+        let frame = conn.send_data(body).unwrap();
+        wire.extend_from_slice(frame.prefix.as_bytes());
+        wire.extend_from_slice(body);
+        wire.extend_from_slice(frame.suffix);
+        let n = conn.send_end(&[], &mut out).unwrap();
+        wire.extend_from_slice(&out[..n]);
+    }
+    wire
+}
+
+#[test]
+fn pipelined_request_waits_until_the_response_is_done_and_its_bytes_are_kept() {
+    let mut conn = Connection::server(Config::default());
+    let input = b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n";
+    let mut headers = [EMPTY_HEADER; 16];
+    let first = conn.receive(input, &mut headers).unwrap();
+    assert!(matches!(first.event, Event::Request(h) if h.target == "/1"));
+    let rest = &input[first.consumed..];
+    let end = conn.receive(rest, &mut headers).unwrap();
+    assert!(matches!(end.event, Event::End { .. }));
+    // The second request is in the buffer, but the first response is owed: paused,
+    // nothing consumed.
+    let paused = conn.receive(rest, &mut headers).unwrap();
+    assert_eq!((paused.consumed, paused.event), (0, Event::Paused));
+    assert_eq!(conn.our_state(), State::SendResponse);
+    respond(
+        &mut conn,
+        StatusCode::OK,
+        &[Header {
+            name: "Content-Length",
+            value: b"0",
+        }],
+        b"",
+    );
+    assert_eq!(
+        (conn.our_state(), conn.their_state()),
+        (State::Idle, State::Idle)
+    );
+    assert_eq!(
+        receive_all(&mut conn, rest),
+        ["request /2", "end", "Paused"]
+    );
+}
+
+#[test]
+fn early_response_while_the_request_body_is_still_arriving() {
+    let mut conn = Connection::server(Config::default());
+    let head = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\n\r\nabc";
+    assert_eq!(
+        receive_all(&mut conn, head),
+        ["request /", "data abc", "NeedData"]
+    );
+    respond(
+        &mut conn,
+        StatusCode::CONTENT_TOO_LARGE,
+        &[Header {
+            name: "Content-Length",
+            value: b"0",
+        }],
+        b"",
+    );
+    assert_eq!(conn.our_state(), State::Done);
+    assert_eq!(
+        receive_all(&mut conn, b"def"),
+        ["data def", "end", "NeedData"]
+    );
+    assert_eq!(conn.our_state(), State::Idle);
+}
+
+#[test]
+fn server_sends_100_continue_only_while_the_client_waits() {
+    let mut conn = Connection::server(Config::default());
+    let head = b"PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
+    assert_eq!(receive_all(&mut conn, head), ["request /f", "NeedData"]);
+    assert!(conn.they_are_waiting_for_100_continue());
+    let mut out = [0u8; 64];
+    let n = conn
+        .send_response(&ResponseHead::new(StatusCode::CONTINUE, &[]), &mut out)
+        .unwrap();
+    assert_eq!(&out[..n], b"HTTP/1.1 100 Continue\r\n\r\n");
+    assert!(!conn.they_are_waiting_for_100_continue());
+    assert_eq!(conn.our_state(), State::SendResponse);
+    assert_eq!(receive_all(&mut conn, b"ok"), ["data ok", "end", "Paused"]);
+}
+
+#[test]
+fn client_stops_waiting_for_100_when_it_sends_the_body_or_a_response_arrives() {
+    let fields = [
+        Header {
+            name: "Host",
+            value: b"a",
+        },
+        Header {
+            name: "Expect",
+            value: b"100-continue",
+        },
+        Header {
+            name: "Content-Length",
+            value: b"2",
+        },
+    ];
+    let mut out = [0u8; 256];
+    let mut conn = Connection::client(Config::default());
+    conn.send_request(&RequestHead::new("PUT", "/f", &fields), &mut out)
+        .unwrap();
+    assert!(conn.we_are_waiting_for_100_continue());
+    assert_eq!(
+        receive_all(&mut conn, b"HTTP/1.1 100 Continue\r\n\r\n"),
+        ["response 100", "NeedData"]
+    );
+    assert!(!conn.we_are_waiting_for_100_continue());
+    conn.send_data(b"ok").unwrap();
+    conn.send_end(&[], &mut out).unwrap();
+    assert_eq!(
+        receive_all(
+            &mut conn,
+            b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
+        ),
+        ["response 201", "end", "Paused"]
+    );
+    assert_eq!(
+        (conn.our_state(), conn.their_state()),
+        (State::Idle, State::Idle)
+    );
+
+    // A final response instead of 100: the client must not send the body after
+    // all, and the connection cannot be reused without it.
+    let mut conn = Connection::client(Config::default());
+    conn.send_request(&RequestHead::new("PUT", "/f", &fields), &mut out)
+        .unwrap();
+    receive_all(
+        &mut conn,
+        b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert!(!conn.we_are_waiting_for_100_continue());
+    assert_eq!(conn.our_state(), State::SendBody);
+    conn.close();
+    assert_eq!(conn.our_state(), State::Error);
+}
+
+#[test]
+fn no_interim_response_to_http10() {
+    let mut conn = Connection::server(Config::default());
+    receive_all(&mut conn, b"GET / HTTP/1.0\r\n\r\n");
+    let mut out = [0u8; 64];
+    assert_eq!(
+        conn.send_response(&ResponseHead::new(StatusCode::CONTINUE, &[]), &mut out),
+        Err(SendError::InvalidState)
+    );
+}
+
+#[test]
+fn upgrade_accepted_hands_back_the_bytes_after_the_head() {
+    let mut conn = Connection::server(Config::default());
+    let input = b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n\x81\x05hello";
+    let mut headers = [EMPTY_HEADER; 16];
+    let head = conn.receive(input, &mut headers).unwrap();
+    let mut rest = &input[head.consumed..];
+    let end = conn.receive(rest, &mut headers).unwrap();
+    assert!(matches!(end.event, Event::End { .. }));
+    rest = &rest[end.consumed..];
+    assert_eq!(conn.their_state(), State::MightSwitchProtocol);
+    assert_eq!(
+        conn.receive(rest, &mut headers).unwrap().event,
+        Event::Paused
+    );
+    let upgrade = [
+        Header {
+            name: "Connection",
+            value: b"Upgrade",
+        },
+        Header {
+            name: "Upgrade",
+            value: b"websocket",
+        },
+    ];
+    let wire = respond(&mut conn, StatusCode::SWITCHING_PROTOCOLS, &upgrade, b"");
+    assert!(wire.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+    assert_eq!(
+        (conn.our_state(), conn.their_state()),
+        (State::SwitchedProtocol, State::SwitchedProtocol)
+    );
+    let switched = conn.receive(rest, &mut headers).unwrap();
+    assert_eq!(
+        (switched.consumed, switched.event),
+        (0, Event::SwitchedProtocol)
+    );
+    assert_eq!(rest, b"\x81\x05hello");
+
+    // The client side of the same exchange.
+    let mut client = Connection::client(Config::default());
+    let fields = [
+        Header {
+            name: "Host",
+            value: b"a",
+        },
+        upgrade[0],
+        upgrade[1],
+    ];
+    let mut out = [0u8; 256];
+    client
+        .send_request(&RequestHead::new("GET", "/ws", &fields), &mut out)
+        .unwrap();
+    client.send_end(&[], &mut out).unwrap();
+    assert_eq!(client.our_state(), State::MightSwitchProtocol);
+    let mut from_server = wire.clone();
+    from_server.extend_from_slice(b"\x81\x02hi");
+    let r = client.receive(&from_server, &mut headers).unwrap();
+    assert!(matches!(r.event, Event::Response(h) if h.status == StatusCode::SWITCHING_PROTOCOLS));
+    let after = &from_server[r.consumed..];
+    assert_eq!(
+        client.receive(after, &mut headers).unwrap().event,
+        Event::SwitchedProtocol
+    );
+    assert_eq!(after, b"\x81\x02hi");
+}
+
+#[test]
+fn upgrade_declined_continues_as_http() {
+    let mut conn = Connection::server(Config::default());
+    let input = b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nGET /next HTTP/1.1\r\nHost: a\r\n\r\n";
+    let mut headers = [EMPTY_HEADER; 16];
+    let head = conn.receive(input, &mut headers).unwrap();
+    let rest = &input[head.consumed..];
+    let end = conn.receive(rest, &mut headers).unwrap();
+    let rest = &rest[end.consumed..];
+    respond(
+        &mut conn,
+        StatusCode::OK,
+        &[Header {
+            name: "Content-Length",
+            value: b"2",
+        }],
+        b"no",
+    );
+    assert_eq!(
+        receive_all(&mut conn, rest),
+        ["request /next", "end", "Paused"]
+    );
+}
+
+#[test]
+fn unsolicited_101_is_an_error() {
+    let mut conn = support::client_after(Config::default(), "GET");
+    let mut headers = [EMPTY_HEADER; 16];
+    assert_eq!(
+        conn.receive(b"HTTP/1.1 101 Switching Protocols\r\n\r\n", &mut headers),
+        Err(Error::UnexpectedSwitch)
+    );
+    assert_eq!(conn.their_state(), State::Error);
+}
+
+#[test]
+fn server_accepts_connect_with_2xx() {
+    let mut conn = Connection::server(Config::default());
+    let input = b"CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\ntunnel";
+    let mut headers = [EMPTY_HEADER; 16];
+    let head = conn.receive(input, &mut headers).unwrap();
+    let rest = &input[head.consumed..];
+    conn.receive(rest, &mut headers).unwrap();
+    let mut out = [0u8; 64];
+    let n = conn
+        .send_response(&ResponseHead::new(StatusCode::OK, &[]), &mut out)
+        .unwrap();
+    assert_eq!(&out[..n], b"HTTP/1.1 200 OK\r\n\r\n");
+    assert_eq!(
+        conn.receive(rest, &mut headers).unwrap().event,
+        Event::SwitchedProtocol
+    );
+}
+
+#[test]
+fn out_of_order_calls_are_errors_and_change_nothing() {
+    let mut out = [0u8; 256];
+    let mut server = Connection::server(Config::default());
+    assert_eq!(
+        server.send_response(&ResponseHead::new(StatusCode::OK, &[]), &mut out),
+        Err(SendError::InvalidState)
+    );
+    assert_eq!(
+        server.send_request(&RequestHead::new("GET", "/", &HOST), &mut out),
+        Err(SendError::InvalidState)
+    );
+    assert_eq!(server.send_data(b"x"), Err(SendError::InvalidState));
+    assert_eq!(server.send_end(&[], &mut out), Err(SendError::InvalidState));
+    assert_eq!(
+        (server.our_state(), server.their_state()),
+        (State::Idle, State::Idle)
+    );
+
+    let mut client = Connection::client(Config::default());
+    assert_eq!(client.send_data(b"x"), Err(SendError::InvalidState));
+    client
+        .send_request(&RequestHead::new("GET", "/", &HOST), &mut out)
+        .unwrap();
+    // A second request before the first cycle ends.
+    assert_eq!(
+        client.send_request(&RequestHead::new("GET", "/", &HOST), &mut out),
+        Err(SendError::InvalidState)
+    );
+    // A GET without Content-Length has no body.
+    assert_eq!(client.send_data(b"x"), Err(SendError::BodyNotAllowed));
+    assert_eq!(
+        client.send_end(
+            &[Header {
+                name: "X",
+                value: b"y"
+            }],
+            &mut out
+        ),
+        Err(SendError::TrailersNotAllowed)
+    );
+    client.send_end(&[], &mut out).unwrap();
+    assert_eq!(client.send_end(&[], &mut out), Err(SendError::InvalidState));
+}
+
+#[test]
+fn response_bytes_before_any_request_are_unexpected() {
+    let mut client = Connection::client(Config::default());
+    let mut headers = [EMPTY_HEADER; 4];
+    assert_eq!(
+        client.receive(b"HTTP/1.1 200 OK\r\n\r\n", &mut headers),
+        Err(Error::UnexpectedData)
+    );
+}
+
+#[test]
+fn a_protocol_error_forces_close_and_allows_one_error_response() {
+    let mut conn = Connection::server(Config::default());
+    let mut headers = [EMPTY_HEADER; 16];
+    let err = conn
+        .receive(b"GET / HTTP/1.1\r\n\r\n", &mut headers)
+        .unwrap_err();
+    assert_eq!(err, Error::MissingHost);
+    assert!(!conn.is_keep_alive());
+    let mut out = [0u8; 256];
+    let fields = [Header {
+        name: "Content-Length",
+        value: b"0",
+    }];
+    let n = conn
+        .send_response(&ResponseHead::new(err.status(), &fields), &mut out)
+        .unwrap();
+    assert_eq!(
+        &out[..n],
+        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nconnection: close\r\n\r\n"
+    );
+    conn.send_end(&[], &mut out).unwrap();
+    assert_eq!(conn.our_state(), State::MustClose);
+    assert_eq!(
+        conn.send_response(&ResponseHead::new(err.status(), &fields), &mut out),
+        Err(SendError::InvalidState)
+    );
+}
+
+#[test]
+fn eof_between_messages_is_a_clean_close_on_both_roles() {
+    let mut server = Connection::server(Config::default());
+    server.receive_eof();
+    let mut headers = [EMPTY_HEADER; 4];
+    assert_eq!(
+        server.receive(b"", &mut headers).unwrap().event,
+        Event::ConnectionClosed
+    );
+    assert_eq!(server.their_state(), State::Closed);
+    assert_eq!(server.our_state(), State::MustClose);
+
+    let mut client = Connection::client(Config::default());
+    client.receive_eof();
+    assert_eq!(
+        client.receive(b"", &mut headers).unwrap().event,
+        Event::ConnectionClosed
+    );
+}
+
+#[test]
+fn server_closing_before_responding_is_incomplete() {
+    let mut client = support::client_after(Config::default(), "GET");
+    client.receive_eof();
+    let mut headers = [EMPTY_HEADER; 4];
+    assert_eq!(
+        client.receive(b"", &mut headers),
+        Err(Error::IncompleteMessage)
+    );
+}
+
+#[test]
+fn closing_mid_message_abandons_it() {
+    let mut conn = Connection::server(Config::default());
+    receive_all(&mut conn, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let mut out = [0u8; 128];
+    conn.send_response(
+        &ResponseHead::new(
+            StatusCode::OK,
+            &[Header {
+                name: "Content-Length",
+                value: b"5",
+            }],
+        ),
+        &mut out,
+    )
+    .unwrap();
+    conn.close();
+    assert_eq!(conn.our_state(), State::Error);
+    assert!(!conn.is_keep_alive());
+}
