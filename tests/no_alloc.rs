@@ -1,0 +1,151 @@
+//! `proto` allocates nothing: a counting global allocator watches full exchanges
+//! (parsing, chunked decoding, errors, serialization) on this thread.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use lithe::proto::{
+    ChunkedDecoder, Config, Connection, EMPTY_HEADER, Event, Header, RequestHead, ResponseHead,
+    StatusCode,
+};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static WATCHING: Cell<bool> = const { Cell::new(false) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if WATCHING.with(Cell::get) {
+            ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        }
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if WATCHING.with(Cell::get) {
+            ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Runs `f` and returns how many allocations it made on this thread.
+fn allocations_in(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    WATCHING.with(|w| w.set(true));
+    f();
+    WATCHING.with(|w| w.set(false));
+    ALLOCATIONS.load(Ordering::SeqCst) - before
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    // The instrument itself works: a Vec allocation is counted.
+    let n = allocations_in(|| drop(std::hint::black_box(vec![1u8; 100])));
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn a_full_exchange_allocates_nothing() {
+    let request =
+        b"POST /upload HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: chunked\r\n\r\n\
+        5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nChecksum: 1\r\n\r\n\
+        GET /next HTTP/1.1\r\nHost: example.com\r\n\r\n";
+    let mut out = [0u8; 1024];
+    let mut requests = 0usize;
+    let mut body_bytes = 0usize;
+    let n = allocations_in(|| {
+        let mut server = Connection::server(Config::default());
+        let mut input = &request[..];
+        // Byte-at-a-time feeding exercises the incremental scanner too.
+        let mut offered = 1;
+        loop {
+            let mut headers = [EMPTY_HEADER; 16];
+            let r = server
+                .receive(&input[..offered.min(input.len())], &mut headers)
+                .unwrap();
+            input = &input[r.consumed..];
+            match r.event {
+                Event::Request(_) => requests += 1,
+                Event::Data(d) => body_bytes += d.len(),
+                Event::NeedData => offered += 1,
+                Event::End { .. } => {
+                    let fields = [Header {
+                        name: "Content-Length",
+                        value: b"2",
+                    }];
+                    server
+                        .send_response(&ResponseHead::new(StatusCode::OK, &fields), &mut out)
+                        .unwrap();
+                    server.send_data(b"ok").unwrap();
+                    server.send_end(&[], &mut out).unwrap();
+                }
+                Event::Paused => break,
+                _ => {}
+            }
+            if input.is_empty() && server.their_state() == lithe::proto::State::Idle {
+                break;
+            }
+        }
+
+        let mut client = Connection::client(Config::default());
+        let fields = [
+            Header {
+                name: "Host",
+                value: b"example.com",
+            },
+            Header {
+                name: "Transfer-Encoding",
+                value: b"chunked",
+            },
+        ];
+        client
+            .send_request(&RequestHead::new("PUT", "/x", &fields), &mut out)
+            .unwrap();
+        let frame = client.send_data(b"data").unwrap();
+        std::hint::black_box(frame);
+        client
+            .send_end(
+                &[Header {
+                    name: "T",
+                    value: b"v",
+                }],
+                &mut out,
+            )
+            .unwrap();
+        let mut headers = [EMPTY_HEADER; 16];
+        let response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        let r = client.receive(response, &mut headers).unwrap();
+        assert!(matches!(r.event, Event::Response(_)));
+
+        // Errors are values too: no formatting, no boxing.
+        let mut bad = Connection::server(Config::default());
+        let err = bad.receive(
+            b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            &mut headers,
+        );
+        assert!(err.is_err());
+
+        let mut decoder = ChunkedDecoder::default();
+        let mut trailers = [EMPTY_HEADER; 2];
+        decoder
+            .decode(b"3\r\nabc\r\n0\r\n\r\n", &mut trailers)
+            .unwrap();
+    });
+    assert_eq!(
+        (requests, body_bytes),
+        (2, 11),
+        "the exchange did not run to the end"
+    );
+    assert_eq!(n, 0, "proto allocated {n} times");
+}

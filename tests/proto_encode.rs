@@ -1,0 +1,435 @@
+//! Serialization: heads into the caller's buffer, validation of everything that
+//! goes on the wire, and the body framing chosen from the head.
+
+mod support;
+
+use lithe::proto::{
+    Config, Connection, DataFrame, EMPTY_HEADER, Error, Event, Header, RequestHead, ResponseHead,
+    SendError, State, StatusCode, Version,
+};
+
+const HOST: Header<'static> = Header {
+    name: "Host",
+    value: b"example.com",
+};
+
+/// A server that has read `request` and owes the response.
+fn server_after(request: &[u8]) -> Connection {
+    let mut conn = Connection::server(Config::default());
+    let mut input = request;
+    loop {
+        let mut headers = [EMPTY_HEADER; 16];
+        let r = conn.receive(input, &mut headers).unwrap();
+        input = &input[r.consumed..];
+        if matches!(r.event, Event::End { .. }) {
+            return conn;
+        }
+    }
+}
+
+fn response_wire(conn: &mut Connection, head: &ResponseHead<'_, '_>) -> Result<String, SendError> {
+    let mut out = [0u8; 512];
+    let n = conn.send_response(head, &mut out)?;
+    Ok(String::from_utf8(out[..n].to_vec()).unwrap())
+}
+
+#[test]
+fn request_head_bytes() {
+    let mut conn = Connection::client(Config::default());
+    let fields = [
+        HOST,
+        Header {
+            name: "Content-Length",
+            value: b"3",
+        },
+    ];
+    let mut out = [0u8; 128];
+    let n = conn
+        .send_request(&RequestHead::new("PUT", "/a?b=c", &fields), &mut out)
+        .unwrap();
+    assert_eq!(
+        &out[..n],
+        b"PUT /a?b=c HTTP/1.1\r\nHost: example.com\r\nContent-Length: 3\r\n\r\n"
+    );
+}
+
+#[test]
+fn buffer_too_small_writes_nothing_and_changes_nothing() {
+    let mut conn = Connection::client(Config::default());
+    let head = RequestHead::new("GET", "/", &[HOST]);
+    let needed = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n".len();
+    let mut out = vec![0xAA; needed - 1];
+    assert_eq!(
+        conn.send_request(&head, &mut out),
+        Err(SendError::BufferTooSmall { needed })
+    );
+    assert!(
+        out.iter().all(|&b| b == 0xAA),
+        "bytes were written into a too-small buffer"
+    );
+    assert_eq!(conn.our_state(), State::Idle);
+    let mut out = vec![0u8; needed];
+    assert_eq!(conn.send_request(&head, &mut out), Ok(needed));
+}
+
+#[test]
+fn nothing_can_inject_a_line_break() {
+    let mut out = [0u8; 256];
+    let cases: &[(&str, &str, Header<'_>, SendError)] = &[
+        (
+            "GET",
+            "/",
+            Header {
+                name: "X",
+                value: b"a\r\nInjected: 1",
+            },
+            SendError::InvalidHeaderValue,
+        ),
+        (
+            "GET",
+            "/",
+            Header {
+                name: "X",
+                value: b"a\nb",
+            },
+            SendError::InvalidHeaderValue,
+        ),
+        (
+            "GET",
+            "/",
+            Header {
+                name: "X",
+                value: b"a\rb",
+            },
+            SendError::InvalidHeaderValue,
+        ),
+        (
+            "GET",
+            "/",
+            Header {
+                name: "X",
+                value: b"a\0b",
+            },
+            SendError::InvalidHeaderValue,
+        ),
+        (
+            "GET",
+            "/",
+            Header {
+                name: "X\r\nY",
+                value: b"v",
+            },
+            SendError::InvalidHeaderName,
+        ),
+        (
+            "GET",
+            "/",
+            Header {
+                name: "X Y",
+                value: b"v",
+            },
+            SendError::InvalidHeaderName,
+        ),
+        (
+            "GET",
+            "/",
+            Header {
+                name: "",
+                value: b"v",
+            },
+            SendError::InvalidHeaderName,
+        ),
+        ("GET\r\n", "/", HOST, SendError::InvalidMethod),
+        (
+            "GET",
+            "/ HTTP/1.1\r\nX: y",
+            HOST,
+            SendError::InvalidRequestTarget,
+        ),
+        ("GET", "", HOST, SendError::InvalidRequestTarget),
+    ];
+    for (method, target, field, expected) in cases {
+        let mut conn = Connection::client(Config::default());
+        let fields = [HOST, *field];
+        let fields = if field.name == "Host" {
+            &fields[..1]
+        } else {
+            &fields[..]
+        };
+        assert_eq!(
+            conn.send_request(&RequestHead::new(method, target, fields), &mut out),
+            Err(*expected),
+            "{field:?} {method:?} {target:?}"
+        );
+        assert_eq!(conn.our_state(), State::Idle);
+    }
+    let mut server = server_after(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let head = ResponseHead {
+        reason: "OK\r\nSet-Cookie: x",
+        ..ResponseHead::new(StatusCode::OK, &[])
+    };
+    assert_eq!(
+        response_wire(&mut server, &head),
+        Err(SendError::InvalidReasonPhrase)
+    );
+    let bad_trailer = [Header {
+        name: "T",
+        value: b"\r\n",
+    }];
+    let mut client = Connection::client(Config::default());
+    client
+        .send_request(
+            &RequestHead::new(
+                "POST",
+                "/",
+                &[
+                    HOST,
+                    Header {
+                        name: "Transfer-Encoding",
+                        value: b"chunked",
+                    },
+                ],
+            ),
+            &mut out,
+        )
+        .unwrap();
+    assert_eq!(
+        client.send_end(&bad_trailer, &mut out),
+        Err(SendError::InvalidHeaderValue)
+    );
+}
+
+#[test]
+fn outgoing_framing_is_validated_like_incoming() {
+    let mut out = [0u8; 256];
+    let mut conn = Connection::client(Config::default());
+    assert_eq!(
+        conn.send_request(&RequestHead::new("GET", "/", &[]), &mut out),
+        Err(SendError::MissingHost)
+    );
+    let both = [
+        HOST,
+        Header {
+            name: "Content-Length",
+            value: b"1",
+        },
+        Header {
+            name: "Transfer-Encoding",
+            value: b"chunked",
+        },
+    ];
+    assert_eq!(
+        conn.send_request(&RequestHead::new("POST", "/", &both), &mut out),
+        Err(SendError::InvalidFraming(
+            Error::ContentLengthWithTransferEncoding
+        ))
+    );
+    let bad_length = [
+        HOST,
+        Header {
+            name: "Content-Length",
+            value: b"-1",
+        },
+    ];
+    assert_eq!(
+        conn.send_request(&RequestHead::new("POST", "/", &bad_length), &mut out),
+        Err(SendError::InvalidFraming(Error::InvalidContentLength))
+    );
+    // HTTP/1.0 requests need no Host.
+    let head = RequestHead {
+        version: Version::Http10,
+        ..RequestHead::new("GET", "/", &[])
+    };
+    assert!(conn.send_request(&head, &mut out).is_ok());
+}
+
+#[test]
+fn content_length_is_enforced_both_ways() {
+    let mut out = [0u8; 256];
+    let mut conn = Connection::client(Config::default());
+    let fields = [
+        HOST,
+        Header {
+            name: "Content-Length",
+            value: b"5",
+        },
+    ];
+    conn.send_request(&RequestHead::new("POST", "/", &fields), &mut out)
+        .unwrap();
+    assert_eq!(conn.send_data(b"abc"), Ok(DataFrame::BARE));
+    assert_eq!(conn.send_data(b"abc"), Err(SendError::BodyTooLong));
+    assert_eq!(conn.send_end(&[], &mut out), Err(SendError::BodyTooShort));
+    assert_eq!(conn.send_data(b"de"), Ok(DataFrame::BARE));
+    assert_eq!(conn.send_end(&[], &mut out), Ok(0));
+    assert_eq!(conn.our_state(), State::Done);
+}
+
+#[test]
+fn response_without_length_is_chunked_for_http11_and_close_delimited_for_http10() {
+    let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let wire = response_wire(&mut conn, &ResponseHead::new(StatusCode::OK, &[])).unwrap();
+    assert_eq!(
+        wire,
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+    );
+    assert_eq!(conn.send_data(b"hello"), Ok(DataFrame::chunk(5)));
+    let mut out = [0u8; 64];
+    let n = conn
+        .send_end(
+            &[Header {
+                name: "Done",
+                value: b"yes",
+            }],
+            &mut out,
+        )
+        .unwrap();
+    assert_eq!(&out[..n], b"0\r\nDone: yes\r\n\r\n");
+    assert!(conn.is_keep_alive());
+
+    let mut conn = server_after(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    let wire = response_wire(&mut conn, &ResponseHead::new(StatusCode::OK, &[])).unwrap();
+    assert_eq!(wire, "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n");
+    assert_eq!(conn.send_data(b"hello"), Ok(DataFrame::BARE));
+    conn.send_end(&[], &mut out).unwrap();
+    assert_eq!(conn.our_state(), State::MustClose);
+}
+
+#[test]
+fn http10_keep_alive_is_confirmed_explicitly() {
+    let mut conn = server_after(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    let fields = [Header {
+        name: "Content-Length",
+        value: b"0",
+    }];
+    let wire = response_wire(&mut conn, &ResponseHead::new(StatusCode::OK, &fields)).unwrap();
+    assert_eq!(
+        wire,
+        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nconnection: keep-alive\r\n\r\n"
+    );
+    let mut out = [0u8; 8];
+    conn.send_end(&[], &mut out).unwrap();
+    assert_eq!(conn.our_state(), State::Idle);
+}
+
+#[test]
+fn no_chunked_toward_http10() {
+    let mut conn = server_after(b"GET / HTTP/1.0\r\n\r\n");
+    let fields = [Header {
+        name: "Transfer-Encoding",
+        value: b"chunked",
+    }];
+    assert_eq!(
+        response_wire(&mut conn, &ResponseHead::new(StatusCode::OK, &fields)),
+        Err(SendError::InvalidFraming(Error::TransferEncodingInHttp10))
+    );
+}
+
+#[test]
+fn head_response_keeps_content_length_and_sends_no_body() {
+    let mut conn = server_after(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let fields = [Header {
+        name: "Content-Length",
+        value: b"1234",
+    }];
+    let wire = response_wire(&mut conn, &ResponseHead::new(StatusCode::OK, &fields)).unwrap();
+    assert_eq!(wire, "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n");
+    assert_eq!(conn.send_data(b"x"), Err(SendError::BodyNotAllowed));
+    assert_eq!(conn.send_data(b""), Ok(DataFrame::BARE));
+    let mut out = [0u8; 8];
+    assert_eq!(conn.send_end(&[], &mut out), Ok(0));
+    assert_eq!(conn.our_state(), State::Idle);
+}
+
+#[test]
+fn no_body_for_204_and_304() {
+    for status in [StatusCode::NO_CONTENT, StatusCode::NOT_MODIFIED] {
+        let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        let wire = response_wire(&mut conn, &ResponseHead::new(status, &[])).unwrap();
+        assert!(!wire.contains("transfer-encoding"), "{wire}");
+        assert_eq!(conn.send_data(b"x"), Err(SendError::BodyNotAllowed));
+    }
+}
+
+#[test]
+fn connection_close_is_announced_when_the_client_asked_for_it() {
+    let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    let fields = [Header {
+        name: "Content-Length",
+        value: b"0",
+    }];
+    let wire = response_wire(&mut conn, &ResponseHead::new(StatusCode::OK, &fields)).unwrap();
+    assert!(wire.ends_with("connection: close\r\n\r\n"), "{wire}");
+    // Not twice when the application already said so.
+    let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    let fields = [
+        Header {
+            name: "Content-Length",
+            value: b"0",
+        },
+        Header {
+            name: "Connection",
+            value: b"close",
+        },
+    ];
+    let wire = response_wire(&mut conn, &ResponseHead::new(StatusCode::OK, &fields)).unwrap();
+    assert_eq!(wire.matches("close").count(), 1, "{wire}");
+}
+
+#[test]
+fn chunk_prefixes() {
+    for (size, hex) in [
+        (1u64, "1"),
+        (15, "f"),
+        (16, "10"),
+        (4096, "1000"),
+        (u64::MAX, "ffffffffffffffff"),
+    ] {
+        let frame = DataFrame::chunk(size);
+        assert_eq!(frame.prefix.as_bytes(), format!("{hex}\r\n").as_bytes());
+        assert_eq!(frame.overhead(), hex.len() + 4);
+    }
+}
+
+#[test]
+fn serialized_request_parses_back() {
+    let mut client = Connection::client(Config::default());
+    let fields = [
+        HOST,
+        Header {
+            name: "Transfer-Encoding",
+            value: b"chunked",
+        },
+        Header {
+            name: "X-Empty",
+            value: b"",
+        },
+    ];
+    let mut wire = vec![0u8; 256];
+    let n = client
+        .send_request(&RequestHead::new("POST", "/p", &fields), &mut wire)
+        .unwrap();
+    wire.truncate(n);
+    let frame = client.send_data(b"0123456789abcdef!").unwrap();
+    wire.extend_from_slice(frame.prefix.as_bytes());
+    wire.extend_from_slice(b"0123456789abcdef!");
+    wire.extend_from_slice(frame.suffix);
+    let mut out = [0u8; 64];
+    let n = client
+        .send_end(
+            &[Header {
+                name: "T",
+                value: b"1",
+            }],
+            &mut out,
+        )
+        .unwrap();
+    wire.extend_from_slice(&out[..n]);
+    let events = support::server_events(Config::default(), &wire);
+    assert_eq!(
+        support::bodies(&events),
+        vec![b"0123456789abcdef!".to_vec()]
+    );
+    assert!(events.contains(&support::Owned::End {
+        trailers: vec![("T".into(), b"1".to_vec())]
+    }));
+}

@@ -1,0 +1,133 @@
+//! Client role: reading responses, each case three ways (whole, byte by byte,
+//! 7-byte pieces), plus the response leniency flags.
+
+mod support;
+
+use lithe::proto::{Config, Error, Leniency};
+use support::{Owned, bodies, client_events, error_of};
+
+fn statuses(events: &[Owned]) -> Vec<u16> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Owned::Response { status, .. } => Some(*status),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn interim_responses_precede_the_final_one() {
+    let ev = client_events(
+        Config::default(),
+        "GET",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    );
+    assert_eq!(statuses(&ev), vec![100, 103, 200]);
+    assert_eq!(bodies(&ev), vec![b"ok".to_vec()]);
+    assert_eq!(ev.last(), Some(&Owned::ConnectionClosed));
+}
+
+#[test]
+fn chunked_response_with_trailers() {
+    let ev = client_events(
+        Config::default(),
+        "GET",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nwiki\r\n5\r\npedia\r\n0\r\nServer-Timing: db;dur=53\r\n\r\n",
+    );
+    assert_eq!(bodies(&ev), vec![b"wikipedia".to_vec()]);
+    assert!(ev.contains(&Owned::End {
+        trailers: vec![("Server-Timing".into(), b"db;dur=53".to_vec())]
+    }));
+}
+
+#[test]
+fn response_reason_may_be_empty_or_missing() {
+    let ev = client_events(
+        Config::default(),
+        "GET",
+        b"HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n",
+    );
+    assert!(matches!(&ev[0], Owned::Response { reason, .. } if reason.is_empty()));
+    let ev = client_events(
+        Config::default(),
+        "GET",
+        b"HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert!(matches!(&ev[0], Owned::Response { status: 200, .. }));
+}
+
+#[test]
+fn close_delimited_body_ends_at_eof() {
+    let ev = client_events(
+        Config::default(),
+        "GET",
+        b"HTTP/1.0 200 OK\r\n\r\nall of it",
+    );
+    assert_eq!(bodies(&ev), vec![b"all of it".to_vec()]);
+    assert_eq!(ev.last(), Some(&Owned::ConnectionClosed));
+}
+
+#[test]
+fn truncated_response_bodies_are_errors() {
+    let ev = client_events(
+        Config::default(),
+        "GET",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+    );
+    assert_eq!(error_of(&ev), Some(Error::IncompleteMessage));
+    let ev = client_events(
+        Config::default(),
+        "GET",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nA\r\nshort",
+    );
+    assert_eq!(error_of(&ev), Some(Error::IncompleteMessage));
+}
+
+#[test]
+fn obs_fold_in_responses_only_with_its_flag() {
+    let input = b"HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\nContent-Length: 0\r\n\r\n";
+    assert_eq!(
+        error_of(&client_events(Config::default(), "GET", input)),
+        Some(Error::ObsoleteLineFolding)
+    );
+    let lenient = Config {
+        leniency: Leniency {
+            allow_obs_fold_in_responses: true,
+            ..Leniency::default()
+        },
+        ..Config::default()
+    };
+    let ev = client_events(lenient, "GET", input);
+    assert_eq!(error_of(&ev), None);
+    assert_eq!(bodies(&ev), vec![Vec::<u8>::new()]);
+}
+
+#[test]
+fn space_before_colon_in_responses_only_with_its_flag() {
+    let input = b"HTTP/1.1 200 OK\r\nServer : old\r\nContent-Length: 0\r\n\r\n";
+    assert_eq!(
+        error_of(&client_events(Config::default(), "GET", input)),
+        Some(Error::InvalidHeaderName)
+    );
+    let lenient = Config {
+        leniency: Leniency {
+            allow_space_before_colon_in_responses: true,
+            ..Leniency::default()
+        },
+        ..Config::default()
+    };
+    let ev = client_events(lenient, "GET", input);
+    assert!(matches!(&ev[0], Owned::Response { headers, .. } if headers[0].0 == "Server"));
+}
+
+#[test]
+fn head_response_then_next_cycle() {
+    let ev = client_events(
+        Config::default(),
+        "HEAD",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",
+    );
+    assert_eq!(bodies(&ev), vec![Vec::<u8>::new()]);
+    assert_eq!(ev.last(), Some(&Owned::ConnectionClosed));
+}
