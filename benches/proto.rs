@@ -1,1 +1,232 @@
-fn main() {}
+//! Benchmarks of the sans-IO core against its peers, side by side in one run.
+//!
+//! * `parse_head`: receiving one complete head with a fresh [`Connection`] (the
+//!   full path: end-of-head scan, httparse, framing and Host checks, state
+//!   transition) against `httparse` alone on the same bytes, for a minimal
+//!   request, a browser-like GET of about 700 bytes and a typical response head.
+//!   Both sides parse into a 64-entry header array and use the same httparse
+//!   build, so the ratio is the cost of what lithe adds on top of the parser.
+//! * `chunked_decode`: a 1 MiB body in 4 KiB chunks decoded by
+//!   [`ChunkedDecoder`] into a preallocated `Vec`, against copying the same
+//!   payload into the same kind of `Vec` in 4 KiB pieces (the floor any decoder
+//!   that hands the data on has to pay).
+//!
+//! Throughput is in bytes of input (head) or payload (chunked), so a ratio of
+//! the reported throughputs is a ratio of speeds.
+//!
+//! Run with `cargo bench --bench proto`; add a filter such as
+//! `cargo bench --bench proto -- parse_head/lithe` to run a subset. Settings are
+//! kept short (1 s warm-up, 3 s measurement, 30 samples) so the whole run takes
+//! about a minute.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use lithe::proto::{
+    ChunkPrefix, ChunkedDecoder, Config, Connection, Decoded, EMPTY_HEADER, Event, Header,
+    RequestHead,
+};
+
+/// The smallest valid HTTP/1.1 request.
+const SMALL_REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
+
+/// What a desktop Chrome sends for a page load, cookies and client hints included.
+const BROWSER_REQUEST: &[u8] = b"GET /articles/2024/sans-io-http?ref=home HTTP/1.1\r\n\
+Host: www.example.com\r\n\
+Connection: keep-alive\r\n\
+sec-ch-ua: \"Chromium\";v=\"124\", \"Google Chrome\";v=\"124\", \"Not-A.Brand\";v=\"99\"\r\n\
+sec-ch-ua-mobile: ?0\r\n\
+sec-ch-ua-platform: \"Linux\"\r\n\
+Upgrade-Insecure-Requests: 1\r\n\
+User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36\r\n\
+Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8\r\n\
+Sec-Fetch-Site: same-origin\r\n\
+Sec-Fetch-Mode: navigate\r\n\
+Sec-Fetch-Dest: document\r\n\
+Referer: https://www.example.com/\r\n\
+Accept-Encoding: gzip, deflate, br, zstd\r\n\
+Accept-Language: en-GB,en;q=0.9,de;q=0.8\r\n\
+Cookie: session=8f2a4c1e9b7d; theme=dark; _ga=GA1.2.1234567890.1700000000\r\n\
+\r\n";
+
+/// A typical response head from a web server.
+const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\n\
+Date: Mon, 04 Mar 2024 12:00:00 GMT\r\n\
+Server: nginx/1.24.0\r\n\
+Content-Type: text/html; charset=utf-8\r\n\
+Content-Length: 12345\r\n\
+Cache-Control: public, max-age=3600\r\n\
+Connection: keep-alive\r\n\
+\r\n";
+
+const PAYLOAD_BYTES: usize = 1024 * 1024;
+const CHUNK_BYTES: usize = 4 * 1024;
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(30)
+}
+
+/// A client connection that has sent a GET and waits for its response.
+fn client_awaiting_response() -> Connection {
+    let mut conn = Connection::client(Config::default());
+    let fields = [Header {
+        name: "Host",
+        value: b"example.com",
+    }];
+    let mut scratch = [0u8; 128];
+    conn.send_request(&RequestHead::new("GET", "/", &fields), &mut scratch)
+        .expect("the request serializes");
+    conn
+}
+
+/// One head received by a fresh copy of `conn`; checked once, outside timing.
+fn receive_once(conn: &mut Connection, input: &[u8]) -> usize {
+    let mut headers = [EMPTY_HEADER; 64];
+    let received = conn.receive(input, &mut headers).expect("the head parses");
+    assert!(
+        matches!(received.event, Event::Request(_) | Event::Response(_)),
+        "{received:?}"
+    );
+    received.consumed
+}
+
+fn parse_head(c: &mut Criterion) {
+    let mut group = c.benchmark_group("parse_head");
+    let cases = [
+        (
+            "small_request",
+            SMALL_REQUEST,
+            Connection::server(Config::default()),
+        ),
+        (
+            "browser_request",
+            BROWSER_REQUEST,
+            Connection::server(Config::default()),
+        ),
+        ("response", RESPONSE, client_awaiting_response()),
+    ];
+    for (name, input, prepared) in cases {
+        let is_request = input.starts_with(b"GET");
+        assert_eq!(receive_once(&mut prepared.clone(), input), input.len());
+        assert_eq!(httparse_once(input, is_request), input.len());
+        group.throughput(Throughput::Bytes(input.len() as u64));
+
+        let mut headers = [EMPTY_HEADER; 64];
+        group.bench_function(format!("lithe/{name}"), |b| {
+            b.iter_batched_ref(
+                || prepared.clone(),
+                |conn| {
+                    let received = conn.receive(black_box(input), &mut headers);
+                    black_box(&received);
+                },
+                BatchSize::SmallInput,
+            )
+        });
+
+        let mut headers = [EMPTY_HEADER; 64];
+        group.bench_function(format!("httparse/{name}"), |b| {
+            // Same harness shape as above, with nothing to set up.
+            b.iter_batched_ref(
+                || (),
+                |()| {
+                    if is_request {
+                        let mut request = httparse::Request::new(&mut headers);
+                        let status = request.parse(black_box(input));
+                        black_box((&status, &request));
+                    } else {
+                        let mut response = httparse::Response::new(&mut headers);
+                        let status = response.parse(black_box(input));
+                        black_box((&status, &response));
+                    }
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+/// Parses `input` with httparse alone; checked once, outside timing.
+fn httparse_once(input: &[u8], is_request: bool) -> usize {
+    let mut headers = [EMPTY_HEADER; 64];
+    let status = if is_request {
+        httparse::Request::new(&mut headers).parse(input)
+    } else {
+        httparse::Response::new(&mut headers).parse(input)
+    };
+    match status {
+        Ok(httparse::Status::Complete(n)) => n,
+        other => panic!("httparse rejected the input: {other:?}"),
+    }
+}
+
+/// The payload, and the same bytes as a chunked body of 4 KiB chunks.
+fn chunked_body() -> (Vec<u8>, Vec<u8>) {
+    let payload: Vec<u8> = (0..PAYLOAD_BYTES).map(|i| (i * 31 % 251) as u8).collect();
+    let mut encoded = Vec::with_capacity(PAYLOAD_BYTES + PAYLOAD_BYTES / CHUNK_BYTES * 16);
+    for chunk in payload.chunks(CHUNK_BYTES) {
+        encoded.extend_from_slice(ChunkPrefix::new(chunk.len() as u64).as_bytes());
+        encoded.extend_from_slice(chunk);
+        encoded.extend_from_slice(b"\r\n");
+    }
+    encoded.extend_from_slice(b"0\r\n\r\n");
+    (payload, encoded)
+}
+
+/// Decodes a whole chunked body into `sink`.
+fn decode_into(encoded: &[u8], sink: &mut Vec<u8>) {
+    let mut decoder = ChunkedDecoder::default();
+    let mut trailers = [EMPTY_HEADER; 8];
+    let mut rest = encoded;
+    loop {
+        match decoder
+            .decode(rest, &mut trailers)
+            .expect("the body decodes")
+        {
+            (n, Decoded::Data(data)) => {
+                sink.extend_from_slice(data);
+                rest = &rest[n..];
+            }
+            (_, Decoded::End { .. }) => return,
+            (_, Decoded::NeedData) => unreachable!("the whole body is given"),
+        }
+    }
+}
+
+fn chunked_decode(c: &mut Criterion) {
+    let (payload, encoded) = chunked_body();
+    let mut sink = Vec::with_capacity(PAYLOAD_BYTES);
+    decode_into(&encoded, &mut sink);
+    assert_eq!(sink, payload);
+
+    let mut group = c.benchmark_group("chunked_decode");
+    group.throughput(Throughput::Bytes(PAYLOAD_BYTES as u64));
+    group.bench_function("lithe", |b| {
+        b.iter(|| {
+            sink.clear();
+            decode_into(black_box(&encoded), &mut sink);
+            black_box(&sink);
+        })
+    });
+    group.bench_function("plain_copy", |b| {
+        b.iter(|| {
+            sink.clear();
+            for piece in black_box(&payload).chunks(CHUNK_BYTES) {
+                sink.extend_from_slice(piece);
+            }
+            black_box(&sink);
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = parse_head, chunked_decode
+}
+criterion_main!(benches);
