@@ -1,8 +1,8 @@
 //! Message framing: how long a body is, read from the head (RFC 9112 §6).
 //!
-//! RFC 9112 §6.3 gives the rules in order, and [`request_body_length`] and
-//! [`response_body_length`] follow that order. The framing header fields are read
-//! in one pass by [`FramingFields::read`], which also rejects the values that make
+//! RFC 9112 §6.3 gives the rules in order, and `request_body_length` and
+//! `response_body_length` follow that order. The framing header fields are read
+//! in one pass by `FramingFields::read`, which also rejects the values that make
 //! request smuggling possible: differing Content-Lengths, signs or spaces in a
 //! Content-Length, and Transfer-Encoding lists that hide or repeat `chunked`.
 

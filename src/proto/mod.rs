@@ -34,6 +34,7 @@
 //! | `chunked` | [`ChunkedDecoder`] and [`ChunkPrefix`] |
 //! | `encode` | head serialization with validation, [`DataFrame`] |
 //! | `head`, `status`, `error`, `limits` | the types of the API |
+//! | `owned` | owned copies of heads (feature `alloc`) |
 //!
 //! # What is supported
 //!
@@ -50,6 +51,8 @@ mod error;
 pub mod framing;
 mod head;
 mod limits;
+#[cfg(feature = "alloc")]
+mod owned;
 mod parse;
 mod scan;
 pub mod state;
@@ -62,5 +65,7 @@ pub use error::{Error, SendError};
 pub use framing::BodyLength;
 pub use head::{EMPTY_HEADER, Header, RequestHead, ResponseHead, TargetForm, Version};
 pub use limits::{Config, Leniency, Limits};
+#[cfg(feature = "alloc")]
+pub use owned::{OwnedHeader, OwnedRequestHead, OwnedResponseHead};
 pub use state::{Role, State};
 pub use status::StatusCode;

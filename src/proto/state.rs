@@ -20,7 +20,7 @@
 //! `Closed`). Any protocol error moves the offending side to `Error`.
 //!
 //! The two machines are coupled by rules that fire after every event, in
-//! [`States::settle`]:
+//! `States::settle`:
 //!
 //! * **Keep-alive.** If either message of the cycle said the connection will not
 //!   persist (`Connection: close`, HTTP/1.0 without `keep-alive`, a

@@ -1,0 +1,48 @@
+//! Owned heads (feature `alloc`) outlive the buffer they were parsed from and
+//! serialize back to the same bytes.
+#![cfg(feature = "alloc")]
+
+use lithe::proto::{
+    Config, Connection, EMPTY_HEADER, Event, OwnedRequestHead, OwnedResponseHead, ResponseHead,
+    StatusCode, Version,
+};
+
+#[test]
+fn an_owned_request_head_outlives_its_buffer_and_serializes_identically() {
+    let wire = b"PUT /doc HTTP/1.1\r\nHost: a\r\nX-Tag: v1\r\nContent-Length: 0\r\n\r\n".to_vec();
+    let owned = {
+        let buffer = wire.clone();
+        let mut server = Connection::server(Config::default());
+        let mut headers = [EMPTY_HEADER; 8];
+        match server.receive(&buffer, &mut headers).unwrap().event {
+            Event::Request(head) => OwnedRequestHead::from(&head),
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(owned.header("x-tag"), Some(&b"v1"[..]));
+    assert_eq!(owned.version, Version::Http11);
+    let mut client = Connection::client(Config::default());
+    let headers = owned.headers_borrowed();
+    let mut out = [0u8; 256];
+    let n = client
+        .send_request(&owned.as_head(&headers), &mut out)
+        .unwrap();
+    assert_eq!(&out[..n], &wire[..]);
+}
+
+#[test]
+fn owned_response_head_round_trip() {
+    let fields = [lithe::proto::Header {
+        name: "Content-Length",
+        value: b"0",
+    }];
+    let owned = OwnedResponseHead::from(&ResponseHead::new(StatusCode::NOT_FOUND, &fields));
+    assert_eq!(owned.reason, "Not Found");
+    assert_eq!(owned.header("content-length"), Some(&b"0"[..]));
+    assert_eq!(owned.header("missing"), None);
+    let headers = owned.headers_borrowed();
+    assert_eq!(
+        owned.as_head(&headers),
+        ResponseHead::new(StatusCode::NOT_FOUND, &fields)
+    );
+}
