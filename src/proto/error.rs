@@ -175,8 +175,9 @@ impl fmt::Display for Error {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for Error {}
+/// `core::error::Error`, so the error works with `?` into `Box<dyn Error>` with
+/// or without `std`.
+impl core::error::Error for Error {}
 
 /// A misuse of the connection on our side: something we were asked to send that
 /// HTTP/1.1 or the connection's state does not allow.
@@ -243,5 +244,4 @@ impl fmt::Display for SendError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for SendError {}
+impl core::error::Error for SendError {}
