@@ -1,0 +1,225 @@
+//! The conformance suite: raw messages and their expected outcomes, kept as data in
+//! `tests/conformance/*.http`, one file per RFC 9112 / RFC 9110 section.
+//!
+//! Each case runs against `proto` directly, three ways (whole input, byte by byte,
+//! 7-byte pieces, via `support::three_ways`).
+//!
+//! # Case format
+//!
+//! ```text
+//! === name of the case
+//! rfc: RFC 9112 §6.3 rule 3
+//! attack: what accepting it would open (optional)
+//! role: server              | client GET   (the method the client sent)
+//! outcome: accept           | reject ErrorVariant 400
+//! bodies: abc | | def       (accept only: each message's body, in order)
+//! targets: /a /b            (server only: request-targets, in order)
+//! statuses: 100 200         (client only: response statuses, in order)
+//! then: closed | paused | switched | need-data (how the run ends)
+//! framing: empty | length N | chunked | until-close (of the first message)
+//! ---
+//! GET / HTTP/1.1\r\n
+//! Host: a\r\n
+//! \r\n
+//! ```
+//!
+//! In the message, line breaks of the file are ignored; `\r`, `\n`, `\t`, `\0`,
+//! `\\` and `\xHH` are escapes, so every byte is visible.
+
+mod support;
+
+use lithe::proto::{BodyLength, Config, Connection};
+use support::{Owned, answer_empty, bodies, client_after, error_of, no_response, three_ways};
+
+#[derive(Debug, Default)]
+struct Case {
+    file: String,
+    name: String,
+    rfc: String,
+    role: String,
+    outcome: String,
+    bodies: Option<Vec<Vec<u8>>>,
+    targets: Option<Vec<String>>,
+    statuses: Option<Vec<u16>>,
+    then: Option<String>,
+    framing: Option<String>,
+    message: Vec<u8>,
+}
+
+fn unescape(text: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let bytes: Vec<u8> = text.bytes().filter(|&b| b != b'\n').collect();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && i + 1 < bytes.len() {
+            let (byte, used) = match bytes[i + 1] {
+                b'r' => (b'\r', 2),
+                b'n' => (b'\n', 2),
+                b't' => (b'\t', 2),
+                b'0' => (0, 2),
+                b'\\' => (b'\\', 2),
+                b'x' => {
+                    let hex = std::str::from_utf8(&bytes[i + 2..i + 4]).unwrap();
+                    (u8::from_str_radix(hex, 16).unwrap(), 4)
+                }
+                other => panic!("unknown escape \\{}", other as char),
+            };
+            out.push(byte);
+            i += used;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+fn load_cases() -> Vec<Case> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let mut cases = Vec::new();
+    for path in files
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "http"))
+    {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let file = path.file_name().unwrap().to_string_lossy().to_string();
+        for block in text.split("\n=== ").skip(1) {
+            let (header, message) = block
+                .split_once("\n---\n")
+                .unwrap_or_else(|| panic!("{file}: case without ---: {block}"));
+            let mut lines = header.lines();
+            let mut case = Case {
+                file: file.clone(),
+                name: lines.next().unwrap().trim().to_string(),
+                ..Case::default()
+            };
+            for line in lines {
+                let (key, value) = line
+                    .split_once(':')
+                    .unwrap_or_else(|| panic!("{file}: bad line {line:?}"));
+                let value = value.trim();
+                match key.trim() {
+                    "rfc" => case.rfc = value.to_string(),
+                    "attack" => {}
+                    "role" => case.role = value.to_string(),
+                    "outcome" => case.outcome = value.to_string(),
+                    "bodies" => {
+                        case.bodies = Some(value.split('|').map(|b| unescape(b.trim())).collect())
+                    }
+                    "targets" => {
+                        case.targets = Some(value.split_whitespace().map(String::from).collect())
+                    }
+                    "statuses" => {
+                        case.statuses = Some(
+                            value
+                                .split_whitespace()
+                                .map(|s| s.parse().unwrap())
+                                .collect(),
+                        )
+                    }
+                    "then" => case.then = Some(value.to_string()),
+                    "framing" => case.framing = Some(value.to_string()),
+                    other => panic!("{file}: unknown key {other:?}"),
+                }
+            }
+            // The message runs to the next case; a trailing file newline is not part of it.
+            case.message = unescape(message.trim_end_matches('\n'));
+            cases.push(case);
+        }
+    }
+    cases
+}
+
+fn run_proto(case: &Case) -> Vec<Owned> {
+    let config = Config::default();
+    match case.role.split_whitespace().collect::<Vec<_>>().as_slice() {
+        ["server"] => three_ways(|| Connection::server(config), &case.message, answer_empty),
+        ["client", method] => {
+            three_ways(|| client_after(config, method), &case.message, no_response)
+        }
+        other => panic!("{}: unknown role {other:?}", case.name),
+    }
+}
+
+fn framing(case: &Case) -> String {
+    let config = Config::default();
+    let conn = match case.role.split_whitespace().collect::<Vec<_>>().as_slice() {
+        ["server"] => Connection::server(config),
+        [_, method] => client_after(config, method),
+        _ => unreachable!(),
+    };
+    match support::framing_of(conn, &case.message) {
+        Ok(BodyLength::Empty) => "empty".into(),
+        Ok(BodyLength::Length(n)) => format!("length {n}"),
+        Ok(BodyLength::Chunked) => "chunked".into(),
+        Ok(BodyLength::UntilClose) => "until-close".into(),
+        Err(e) => format!("error {e:?}"),
+    }
+}
+
+fn check(case: &Case, events: &[Owned]) {
+    let what = format!("{} / {} ({})", case.file, case.name, case.rfc);
+    if let Some(expected) = &case.framing {
+        assert_eq!(&framing(case), expected, "{what}: framing");
+    }
+    let outcome: Vec<&str> = case.outcome.split_whitespace().collect();
+    match outcome.as_slice() {
+        ["accept"] => assert_eq!(error_of(events), None, "{what}: {events:?}"),
+        ["reject", variant, status] => {
+            let error =
+                error_of(events).unwrap_or_else(|| panic!("{what}: accepted, events {events:?}"));
+            assert_eq!(format!("{error:?}"), *variant, "{what}");
+            assert_eq!(error.status().as_u16().to_string(), *status, "{what}");
+        }
+        other => panic!("{what}: bad outcome {other:?}"),
+    }
+    if let Some(expected) = &case.bodies {
+        assert_eq!(&bodies(events), expected, "{what}: bodies");
+    }
+    if let Some(expected) = &case.targets {
+        let targets: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                Owned::Request { target, .. } => Some(target.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(&targets, expected, "{what}: targets");
+    }
+    if let Some(expected) = &case.statuses {
+        let statuses: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                Owned::Response { status, .. } => Some(*status),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(&statuses, expected, "{what}: statuses");
+    }
+    if let Some(then) = &case.then {
+        let last = events.last().unwrap();
+        let matches = match then.as_str() {
+            "closed" => *last == Owned::ConnectionClosed,
+            "paused" => *last == Owned::Paused,
+            "need-data" => *last == Owned::NeedData,
+            "switched" => matches!(last, Owned::SwitchedProtocol { .. }),
+            other => panic!("{what}: bad then {other:?}"),
+        };
+        assert!(matches, "{what}: ends with {last:?}, expected {then}");
+    }
+}
+
+#[test]
+fn conformance_cases_against_proto() {
+    let cases = load_cases();
+    assert!(cases.len() > 100, "only {} cases loaded", cases.len());
+    for case in &cases {
+        let events = run_proto(case);
+        check(case, &events);
+    }
+}
