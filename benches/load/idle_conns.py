@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Opens N keep-alive connections to 127.0.0.1:PORT, sends one GET on each, reads
+the response, then holds them all idle while measuring the server's RSS.
+
+usage: idle_conns.py PORT SERVER_PID [N]
+prints: rss_before_kib rss_after_kib per_connection_bytes
+"""
+import socket
+import sys
+import time
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def main():
+    port, pid = int(sys.argv[1]), int(sys.argv[2])
+    n = int(sys.argv[3]) if len(sys.argv) > 3 else 5000
+    time.sleep(0.5)
+    before = rss_kib(pid)
+    conns = []
+    request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(request)
+        got = b""
+        while b"Hello, World!" not in got:
+            chunk = s.recv(4096)
+            if not chunk:
+                raise RuntimeError("server closed a connection")
+            got += chunk
+        conns.append(s)
+    time.sleep(1.0)
+    after = rss_kib(pid)
+    print(before, after, (after - before) * 1024 // n)
+    for s in conns:
+        s.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Load benchmark: lithe's hello_server against hyper (examples/peer_hyper_hello.rs)
+# and a parse-nothing ceiling (examples/peer_ceiling.rs), all driven by the same
+# load generator (wrk) in the same run, interleaved round by round.
+#
+#   bash benches/load/run.sh            # needs wrk: apt-get install wrk
+#   DURATION=5 ROUNDS=2 bash benches/load/run.sh
+#
+# Each server runs on one thread pinned to core 0; wrk (one thread, 50 keep-alive
+# connections) is pinned to core 1. Two workloads: plain keep-alive, and
+# pipelined 16 deep (benches/load/pipeline.lua). Reported per server: requests/s,
+# p99 latency and server CPU time per request (from /proc/PID/stat), the median
+# over the rounds, and the ratios lithe/hyper and lithe/ceiling. Last, server RSS
+# with 5,000 idle keep-alive connections (benches/load/idle_conns.py).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
+IDLE=${IDLE:-5000}
+command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 1; }
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+cargo build --release --example hello_server --example peer_hyper_hello --example peer_ceiling >&2
+bin=target/release/examples
+results=$(mktemp)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+start() { # name port command...
+  local name=$1 port=$2; shift 2
+  taskset -c 0 "$@" >/dev/null 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  for _ in $(seq 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+    sleep 0.05
+  done
+  eval "pid_$name=$pid"
+}
+
+start lithe 18080 "$bin/hello_server" --port 18080 --threads 1
+start hyper 18081 "$bin/peer_hyper_hello" --port 18081
+start ceiling 18082 "$bin/peer_ceiling" --port 18082
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+for round in $(seq "$ROUNDS"); do
+  for mode in plain pipelined; do
+    for name in lithe hyper ceiling; do
+      case $name in lithe) port=18080 ;; hyper) port=18081 ;; ceiling) port=18082 ;; esac
+      pid_var="pid_$name"; pid=${!pid_var}
+      script=(); [ "$mode" = pipelined ] && script=(-s benches/load/pipeline.lua)
+      before=$(cpu_ticks "$pid")
+      out=$(taskset -c 1 wrk -t1 -c50 -d"${DURATION}s" --latency "${script[@]}" "http://127.0.0.1:$port/" -- 16)
+      after=$(cpu_ticks "$pid")
+      echo "$out" >&2
+      printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$mode" "$name" "$((after - before))" "$(echo "$out" | tr '\n' '|')" >> "$results"
+    done
+  done
+done
+
+idle_lines=""
+for name in lithe hyper; do
+  case $name in lithe) port=18080 ;; hyper) port=18081 ;; esac
+  pid_var="pid_$name"; pid=${!pid_var}
+  line=$(python3 benches/load/idle_conns.py "$port" "$pid" "$IDLE")
+  idle_lines+="$name $line"$'\n'
+done
+
+python3 - "$results" "$(getconf CLK_TCK)" "$idle_lines" <<'PY'
+import re, statistics, sys
+path, clk, idle = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+unit = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+rows = {}
+for line in open(path):
+    rnd, mode, name, ticks, out = line.rstrip("\n").split("\t", 4)
+    out = out.replace("|", "\n")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    m = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
+    p99 = float(m.group(1)) * unit[m.group(2)]
+    cpu_us = int(ticks) / clk * 1e6 / max(total, 1)
+    rows.setdefault((mode, name), []).append((rps, p99, cpu_us))
+print(f"\n{'workload':10} {'server':8} {'req/s':>10} {'p99 ms':>8} {'CPU us/req':>10}")
+med = {}
+for (mode, name), vals in sorted(rows.items()):
+    m = tuple(statistics.median(v[i] for v in vals) for i in range(3))
+    med[(mode, name)] = m
+    print(f"{mode:10} {name:8} {m[0]:10.0f} {m[1]:8.2f} {m[2]:10.2f}")
+print()
+for mode in ("plain", "pipelined"):
+    l, h, c = med[(mode, "lithe")], med[(mode, "hyper")], med[(mode, "ceiling")]
+    ratio = lambda a, b: f"{a / b:.2f}x" if b else "n/a"
+    print(f"{mode:10} lithe/hyper: req/s {ratio(l[0], h[0])}  p99 {ratio(l[1], h[1])}  CPU/req {ratio(l[2], h[2])}"
+          f"   lithe/ceiling: req/s {ratio(l[0], c[0])}  CPU/req {ratio(l[2], c[2])}")
+print()
+per = {}
+for line in idle.strip().splitlines():
+    name, before, after, per_conn = line.split()
+    per[name] = int(per_conn)
+    print(f"idle keep-alive: {name:6} RSS {int(before)} KiB -> {int(after)} KiB, {int(per_conn)} bytes/connection")
+if per.get("hyper"):
+    print(f"idle memory lithe/hyper: {per['lithe'] / per['hyper']:.2f}x")
+PY

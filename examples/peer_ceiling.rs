@@ -1,0 +1,57 @@
+//! The ceiling in the load benchmark (`benches/load/run.sh`): a server that parses
+//! nothing. It counts the `\r\n\r\n` that end request heads and answers each with
+//! the same canned response, all the answers to one read in one write. No HTTP
+//! server can do less work per request on the same runtime and socket calls.
+//!
+//! ```text
+//! cargo run --release --example peer_ceiling -- --port 8082
+//! ```
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const RESPONSE: &[u8] =
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 13\r\n\r\nHello, World!";
+
+fn main() {
+    let port: u16 = match std::env::args().skip(1).collect::<Vec<_>>().as_slice() {
+        [flag, port] if flag == "--port" => port.parse().expect("--port takes a number"),
+        _ => 8082,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
+        eprintln!("ceiling listening on http://127.0.0.1:{port}");
+        loop {
+            let (mut stream, _) = listener.accept().await.expect("accept");
+            let _ = stream.set_nodelay(true);
+            tokio::task::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut out = Vec::with_capacity(64 * 1024);
+                // The last three bytes of the previous read, so a terminator split
+                // across reads is still seen.
+                let mut tail = [0u8; 3];
+                loop {
+                    let n = match stream.read(&mut buf[3..]).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    buf[..3].copy_from_slice(&tail);
+                    let seen = &buf[..n + 3];
+                    let requests = memchr::memmem::find_iter(seen, b"\r\n\r\n").count();
+                    tail.copy_from_slice(&seen[seen.len() - 3..]);
+                    out.clear();
+                    for _ in 0..requests {
+                        out.extend_from_slice(RESPONSE);
+                    }
+                    if stream.write_all(&out).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+}

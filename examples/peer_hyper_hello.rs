@@ -1,0 +1,49 @@
+//! The peer in the load benchmark (`benches/load/run.sh`): hyper's HTTP/1.1
+//! hello-world server on one tokio thread, with its best settings for the
+//! workload (pipelined responses flushed together).
+//!
+//! ```text
+//! cargo run --release --example peer_hyper_hello -- --port 8081
+//! ```
+
+use std::convert::Infallible;
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+async fn hello(_: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(Response::builder()
+        .header("content-type", "text/plain")
+        .body(Full::new(Bytes::from_static(b"Hello, World!")))
+        .expect("static response"))
+}
+
+fn main() {
+    let port: u16 = match std::env::args().skip(1).collect::<Vec<_>>().as_slice() {
+        [flag, port] if flag == "--port" => port.parse().expect("--port takes a number"),
+        _ => 8081,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
+        eprintln!("hyper listening on http://127.0.0.1:{port}");
+        loop {
+            let (stream, _) = listener.accept().await.expect("accept");
+            let _ = stream.set_nodelay(true);
+            tokio::task::spawn(async move {
+                let _ = http1::Builder::new()
+                    .pipeline_flush(true)
+                    .serve_connection(TokioIo::new(stream), service_fn(hello))
+                    .await;
+            });
+        }
+    });
+}
