@@ -33,6 +33,11 @@ extern crate alloc;
 
 pub mod proto;
 
+#[cfg(feature = "std")]
+pub mod io;
+#[cfg(feature = "rt")]
+pub mod rt;
+
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -1,0 +1,369 @@
+//! Message bodies as streams of [`Bytes`]: [`Body`], what we send, and
+//! [`Incoming`], a request body a server reads while its driver feeds it.
+//!
+//! An [`Incoming`] body holds at most one chunk at a time: the driver reads the
+//! next piece from the connection only when the reader asks for it, so a slow
+//! service slows the client down (backpressure) instead of filling memory. The
+//! first read is also what sends `100 Continue` to a client that waits for it.
+
+use core::fmt;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::{Bytes, BytesMut};
+use futures_lite::Stream;
+use futures_lite::future::poll_fn;
+
+use super::error::Error;
+
+/// A boxed stream of body chunks.
+pub type BoxStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + 'static>>;
+
+/// A body to send: empty, one buffer, or a stream of chunks.
+///
+/// A body whose length is known goes out with `Content-Length`; a stream of
+/// unknown length goes out chunked (or close-delimited to an HTTP/1.0 peer).
+///
+/// ```
+/// use lithe::io::Body;
+/// assert_eq!(Body::from("hello").len(), Some(5));
+/// assert_eq!(Body::empty().len(), Some(0));
+/// ```
+pub struct Body {
+    kind: Kind,
+}
+
+pub(crate) enum Kind {
+    Empty,
+    Full(Bytes),
+    Stream { len: Option<u64>, stream: BoxStream },
+}
+
+impl Body {
+    /// No body.
+    pub const fn empty() -> Self {
+        Body { kind: Kind::Empty }
+    }
+
+    /// A body of unknown length, sent as the stream yields it.
+    pub fn stream(stream: impl Stream<Item = io::Result<Bytes>> + Send + 'static) -> Self {
+        Body {
+            kind: Kind::Stream {
+                len: None,
+                stream: Box::pin(stream),
+            },
+        }
+    }
+
+    /// A streamed body of exactly `len` bytes; yielding more or fewer is an error
+    /// that aborts the connection.
+    pub fn sized_stream(
+        len: u64,
+        stream: impl Stream<Item = io::Result<Bytes>> + Send + 'static,
+    ) -> Self {
+        Body {
+            kind: Kind::Stream {
+                len: Some(len),
+                stream: Box::pin(stream),
+            },
+        }
+    }
+
+    /// The length in bytes, when known.
+    pub fn len(&self) -> Option<u64> {
+        match &self.kind {
+            Kind::Empty => Some(0),
+            Kind::Full(b) => Some(b.len() as u64),
+            Kind::Stream { len, .. } => *len,
+        }
+    }
+
+    /// Whether the body is known to be empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == Some(0)
+    }
+
+    pub(crate) fn into_kind(self) -> Kind {
+        self.kind
+    }
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Body::empty()
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Empty => f.write_str("Body::Empty"),
+            Kind::Full(b) => f.debug_tuple("Body::Full").field(&b.len()).finish(),
+            Kind::Stream { len, .. } => f.debug_struct("Body::Stream").field("len", len).finish(),
+        }
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(b: Bytes) -> Self {
+        if b.is_empty() {
+            Body::empty()
+        } else {
+            Body {
+                kind: Kind::Full(b),
+            }
+        }
+    }
+}
+
+impl From<&'static str> for Body {
+    fn from(s: &'static str) -> Self {
+        Body::from(Bytes::from_static(s.as_bytes()))
+    }
+}
+
+impl From<&'static [u8]> for Body {
+    fn from(s: &'static [u8]) -> Self {
+        Body::from(Bytes::from_static(s))
+    }
+}
+
+impl From<String> for Body {
+    fn from(s: String) -> Self {
+        Body::from(Bytes::from(s))
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(v: Vec<u8>) -> Self {
+        Body::from(Bytes::from(v))
+    }
+}
+
+/// Collects chunks from `poll_next` into one buffer of at most `limit` bytes. A
+/// body of one chunk is returned without copying.
+pub(crate) async fn collect(
+    mut poll_next: impl FnMut(&mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>>,
+    limit: usize,
+) -> Result<Bytes, Error> {
+    let mut first: Option<Bytes> = None;
+    let mut rest = BytesMut::new();
+    while let Some(chunk) = poll_fn(&mut poll_next).await {
+        let chunk = chunk?;
+        let have = first.as_ref().map_or(0, Bytes::len) + rest.len();
+        if have + chunk.len() > limit {
+            return Err(Error::BodyTooLarge { limit });
+        }
+        match &first {
+            None => first = Some(chunk),
+            Some(_) => rest.extend_from_slice(&chunk),
+        }
+    }
+    Ok(match first {
+        None => Bytes::new(),
+        Some(first) if rest.is_empty() => first,
+        Some(first) => {
+            let mut all = BytesMut::with_capacity(first.len() + rest.len());
+            all.extend_from_slice(&first);
+            all.extend_from_slice(&rest);
+            all.freeze()
+        }
+    })
+}
+
+/// Where the body's chunks come from, shared by the reader and the driver.
+#[derive(Default)]
+struct Slot {
+    /// The reader waits for a chunk.
+    want: bool,
+    chunk: Option<Bytes>,
+    end: End,
+    reader: Option<Waker>,
+    driver: Option<Waker>,
+    /// The [`Incoming`] was dropped: nobody will read.
+    dropped: bool,
+}
+
+#[derive(Default)]
+enum End {
+    #[default]
+    Open,
+    Complete,
+    Failed(Error),
+    Abandoned,
+}
+
+fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
+    slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A request body as the server's service reads it: chunks arrive as the service
+/// asks for them.
+///
+/// Read it with [`chunk`](Incoming::chunk), collect it with
+/// [`bytes`](Incoming::bytes), or use it as a [`Stream`] (for example to send it
+/// back with [`Body::stream`]).
+pub struct Incoming {
+    slot: Option<Arc<Mutex<Slot>>>,
+}
+
+impl Incoming {
+    /// A body with no bytes.
+    pub fn empty() -> Self {
+        Incoming { slot: None }
+    }
+
+    /// A body and the handle its driver feeds it through.
+    pub(crate) fn channel() -> (Incoming, Feeder) {
+        let slot = Arc::new(Mutex::new(Slot::default()));
+        (
+            Incoming {
+                slot: Some(slot.clone()),
+            },
+            Feeder { slot },
+        )
+    }
+
+    /// Whether the body is known to have no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.slot.is_none()
+    }
+
+    /// Polls for the next chunk; `None` at the end of the body.
+    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        let Some(slot) = &self.slot else {
+            return Poll::Ready(None);
+        };
+        let mut s = lock(slot);
+        if let Some(chunk) = s.chunk.take() {
+            return Poll::Ready(Some(Ok(chunk)));
+        }
+        match core::mem::replace(&mut s.end, End::Abandoned) {
+            End::Open => s.end = End::Open,
+            End::Complete => {
+                s.end = End::Complete;
+                return Poll::Ready(None);
+            }
+            End::Failed(e) => return Poll::Ready(Some(Err(e))),
+            End::Abandoned => return Poll::Ready(Some(Err(Error::BodyAbandoned))),
+        }
+        s.want = true;
+        if !s.reader.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            s.reader = Some(cx.waker().clone());
+        }
+        if let Some(driver) = s.driver.take() {
+            driver.wake();
+        }
+        Poll::Pending
+    }
+
+    /// The next chunk; `None` at the end of the body.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        poll_fn(|cx| self.poll_chunk(cx)).await.transpose()
+    }
+
+    /// The whole body, or [`Error::BodyTooLarge`] past `limit` bytes.
+    pub async fn bytes(mut self, limit: usize) -> Result<Bytes, Error> {
+        collect(|cx| self.poll_chunk(cx), limit).await
+    }
+}
+
+impl Default for Incoming {
+    fn default() -> Self {
+        Incoming::empty()
+    }
+}
+
+impl fmt::Debug for Incoming {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.slot.is_some() {
+            "Incoming"
+        } else {
+            "Incoming::Empty"
+        })
+    }
+}
+
+impl Stream for Incoming {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut()
+            .poll_chunk(cx)
+            .map(|item| item.map(|r| r.map_err(io::Error::from)))
+    }
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        if let Some(slot) = &self.slot {
+            let mut s = lock(slot);
+            s.dropped = true;
+            s.want = false;
+            if let Some(driver) = s.driver.take() {
+                driver.wake();
+            }
+        }
+    }
+}
+
+/// The driver's end of an [`Incoming`] body.
+pub(crate) struct Feeder {
+    slot: Arc<Mutex<Slot>>,
+}
+
+impl Feeder {
+    /// Whether the reader waits for a chunk; if not, the driver is woken when it
+    /// starts to.
+    pub(crate) fn poll_want(&self, cx: &mut Context<'_>) -> bool {
+        let mut s = lock(&self.slot);
+        if s.want && s.chunk.is_none() {
+            return true;
+        }
+        if !s.driver.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            s.driver = Some(cx.waker().clone());
+        }
+        false
+    }
+
+    /// Whether the reader was dropped.
+    pub(crate) fn is_dropped(&self) -> bool {
+        lock(&self.slot).dropped
+    }
+
+    fn finish_with(&self, update: impl FnOnce(&mut Slot)) {
+        let mut s = lock(&self.slot);
+        update(&mut s);
+        s.want = false;
+        if let Some(reader) = s.reader.take() {
+            reader.wake();
+        }
+    }
+
+    /// Hands the reader a chunk.
+    pub(crate) fn send(&self, chunk: Bytes) {
+        self.finish_with(|s| s.chunk = Some(chunk));
+    }
+
+    /// The body ended.
+    pub(crate) fn complete(&self) {
+        self.finish_with(|s| s.end = End::Complete);
+    }
+
+    /// The body failed.
+    pub(crate) fn fail(&self, error: Error) {
+        self.finish_with(|s| s.end = End::Failed(error));
+    }
+
+    /// The driver moved on without finishing the body.
+    pub(crate) fn abandon(&self) {
+        self.finish_with(|s| {
+            s.chunk = None;
+            if matches!(s.end, End::Open) {
+                s.end = End::Abandoned;
+            }
+        });
+    }
+}

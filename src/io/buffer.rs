@@ -1,0 +1,218 @@
+//! The buffers a connection reads into and writes from, and the lazy deadline
+//! timer that bounds both.
+//!
+//! The read buffer is a [`BytesMut`]: body data and heads are handed out as
+//! [`Bytes`] slices of it without copying. A connection parked between requests
+//! gives its buffer back ([`ReadBuf::release`]), so an idle connection costs no
+//! read buffer at all.
+
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::io;
+use std::time::Instant;
+
+use async_io::Timer;
+use bytes::{Buf, Bytes, BytesMut};
+use futures_io::{AsyncRead, AsyncWrite};
+
+use crate::proto::SendError;
+
+/// How much a single read asks for.
+const READ_SIZE: usize = 8 * 1024;
+
+/// Bytes read from the peer and not yet consumed.
+#[derive(Debug, Default)]
+pub(crate) struct ReadBuf {
+    buf: BytesMut,
+}
+
+impl ReadBuf {
+    /// The unconsumed bytes.
+    pub(crate) fn filled(&self) -> &[u8] {
+        &self.buf
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Drops `n` consumed bytes.
+    pub(crate) fn advance(&mut self, n: usize) {
+        self.buf.advance(n);
+    }
+
+    /// Takes the first `n` bytes out as a shared buffer, without copying.
+    pub(crate) fn split(&mut self, n: usize) -> Bytes {
+        self.buf.split_to(n).freeze()
+    }
+
+    /// Takes everything left, e.g. for the protocol a connection switched to.
+    pub(crate) fn take_all(&mut self) -> Bytes {
+        self.buf.split().freeze()
+    }
+
+    /// Frees the buffer's memory if it holds nothing.
+    pub(crate) fn release(&mut self) {
+        if self.buf.is_empty() && self.buf.capacity() > 0 {
+            self.buf = BytesMut::new();
+        }
+    }
+
+    /// Reads once from `io` into the buffer; `Ok(0)` is the end of the stream.
+    pub(crate) fn poll_fill<T: AsyncRead + Unpin>(
+        &mut self,
+        io: &mut T,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<usize>> {
+        let len = self.buf.len();
+        if self.buf.capacity() - len < READ_SIZE / 4 {
+            self.buf.reserve(READ_SIZE);
+        }
+        let room = (self.buf.capacity() - len).min(2 * READ_SIZE);
+        self.buf.resize(len + room, 0);
+        let result = Pin::new(io).poll_read(cx, &mut self.buf[len..]);
+        let got = match &result {
+            Poll::Ready(Ok(n)) => *n,
+            _ => 0,
+        };
+        self.buf.truncate(len + got);
+        result
+    }
+}
+
+/// Bytes serialized for the peer and not yet written.
+#[derive(Debug, Default)]
+pub(crate) struct Output {
+    buf: Vec<u8>,
+    /// Bytes of `buf`, then of the data and suffix being sent with it, written so far.
+    written: usize,
+}
+
+impl Output {
+    pub(crate) fn len(&self) -> usize {
+        self.buf.len() - self.written.min(self.buf.len())
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends bytes to send.
+    pub(crate) fn extend(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Appends what `write` serializes, growing the room it gets until it fits.
+    pub(crate) fn serialize(
+        &mut self,
+        mut write: impl FnMut(&mut [u8]) -> Result<usize, SendError>,
+    ) -> Result<usize, SendError> {
+        let start = self.buf.len();
+        let mut room = 512;
+        loop {
+            self.buf.resize(start + room, 0);
+            match write(&mut self.buf[start..]) {
+                Ok(n) => {
+                    self.buf.truncate(start + n);
+                    return Ok(n);
+                }
+                Err(SendError::BufferTooSmall { needed }) if needed > room => room = needed,
+                Err(e) => {
+                    self.buf.truncate(start);
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Writes everything buffered.
+    pub(crate) fn poll_flush<T: AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut T,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.buf.is_empty() {
+            return Poll::Ready(Ok(()));
+        }
+        self.poll_send(io, cx, &[], &[])
+    }
+
+    /// Writes everything buffered, then `data`, then `suffix`, in as few
+    /// (vectored) writes as the transport allows. Call again with the same
+    /// arguments until it is ready.
+    pub(crate) fn poll_send<T: AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut T,
+        cx: &mut Context<'_>,
+        data: &[u8],
+        suffix: &[u8],
+    ) -> Poll<io::Result<()>> {
+        loop {
+            let parts = [&self.buf[..], data, suffix];
+            let total: usize = parts.iter().map(|p| p.len()).sum();
+            if self.written >= total {
+                // Transports that buffer (TLS) write out on flush.
+                match Pin::new(&mut *io).poll_flush(cx) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => return Poll::Pending,
+                }
+                self.buf.clear();
+                self.written = 0;
+                return Poll::Ready(Ok(()));
+            }
+            let mut skip = self.written;
+            let mut slices = [io::IoSlice::new(&[]); 3];
+            let mut count = 0;
+            for part in parts {
+                if skip >= part.len() {
+                    skip -= part.len();
+                    continue;
+                }
+                slices[count] = io::IoSlice::new(&part[skip..]);
+                skip = 0;
+                count += 1;
+            }
+            match Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => self.written += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+/// A timer armed lazily and re-armed rarely: while deadlines keep moving later,
+/// the registered timer stays put, and when it fires early it is re-armed for the
+/// real deadline. A busy keep-alive connection thus touches the timer wheel about
+/// once per timeout period, not once per request.
+#[derive(Debug, Default)]
+pub(crate) struct Deadline {
+    timer: Option<(Instant, Timer)>,
+}
+
+impl Deadline {
+    /// Whether `deadline` has passed; if not, the task is woken when it may have.
+    pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>, deadline: Instant) -> bool {
+        let (at, timer) = self
+            .timer
+            .get_or_insert_with(|| (deadline, Timer::at(deadline)));
+        if *at > deadline {
+            timer.set_at(deadline);
+            *at = deadline;
+        }
+        loop {
+            if Pin::new(&mut *timer).poll(cx).is_pending() {
+                return false;
+            }
+            if Instant::now() >= deadline {
+                self.timer = None;
+                return true;
+            }
+            timer.set_at(deadline);
+            *at = deadline;
+        }
+    }
+}

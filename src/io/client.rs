@@ -1,0 +1,445 @@
+//! The client side of a connection: send a [`Request`], read the [`Response`]
+//! and stream its body.
+//!
+//! A [`ClientConnection`] carries one request at a time. The response's body
+//! borrows the connection, so the next request can only be sent once the body
+//! is dropped; the connection is reusable ([`ClientConnection::is_reusable`])
+//! if the body was read to its end and both sides keep the connection alive.
+//! A body cut short by the server is an error, never a short success.
+
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_io::{AsyncRead, AsyncWrite};
+use futures_lite::Stream;
+use futures_lite::future::poll_fn;
+
+use super::body::{Body, Kind, collect};
+use super::buffer::{Deadline, Output, ReadBuf};
+use super::error::{Error, Timeout};
+use super::message::{ByteStr, Headers, Request, Response, Span, field_spans, span};
+use super::server::format_u64;
+use crate::proto::{
+    self, Connection, EMPTY_HEADER, Event, Header, RequestHead, State, StatusCode, Version,
+};
+
+const MAX_HEADERS: usize = 128;
+const COALESCE: usize = 16 * 1024;
+
+/// How a client connection behaves.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// Parsing limits and leniencies.
+    pub proto: proto::Config,
+    /// How long to wait for `100 Continue` before sending the body anyway.
+    /// Default 1 s.
+    pub continue_timeout: Duration,
+    /// How long a read may wait for bytes (response head or body). Default 30 s.
+    pub read_timeout: Option<Duration>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            proto: proto::Config::default(),
+            continue_timeout: Duration::from_secs(1),
+            read_timeout: Some(Duration::from_secs(30)),
+        }
+    }
+}
+
+/// One HTTP/1.1 connection, client side, over any async byte stream.
+pub struct ClientConnection<T> {
+    io: T,
+    conn: Connection,
+    buf: ReadBuf,
+    out: Output,
+    config: ClientConfig,
+    read_deadline: Deadline,
+    /// Something went wrong, or the request was abandoned: no reuse.
+    broken: bool,
+}
+
+/// A received response head, split off the read buffer.
+struct Head {
+    status: StatusCode,
+    reason: ByteStr,
+    version: Version,
+    headers: Headers,
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
+    /// A connection over `io`, an established byte stream (TCP, TLS, a pipe).
+    pub fn new(io: T, config: ClientConfig) -> Self {
+        ClientConnection {
+            io,
+            conn: Connection::client(config.proto),
+            buf: ReadBuf::default(),
+            out: Output::default(),
+            config,
+            read_deadline: Deadline::default(),
+            broken: false,
+        }
+    }
+
+    /// Whether another request may be sent: the last response was read to its
+    /// end and neither side said it would close.
+    pub fn is_reusable(&self) -> bool {
+        !self.broken
+            && self.conn.is_keep_alive()
+            && self.conn.our_state() == State::Idle
+            && self.conn.their_state() == State::Idle
+    }
+
+    /// The transport and the bytes read from it but not consumed: after a
+    /// protocol switch, the start of the new protocol.
+    pub fn into_parts(mut self) -> (T, Bytes) {
+        let rest = self.buf.take_all();
+        (self.io, rest)
+    }
+
+    /// Sends `request` and reads the response head. The body follows through the
+    /// response's [`ResponseBody`].
+    ///
+    /// A body of known length goes out with `Content-Length`, a stream of unknown
+    /// length chunked, unless the request sets its own framing. With
+    /// `Expect: 100-continue` the body waits for `100 Continue` (or
+    /// [`ClientConfig::continue_timeout`]); a final response instead means the
+    /// body is not sent and the connection is not reused. Interim 1xx responses
+    /// are skipped, except `101`.
+    pub async fn send(
+        &mut self,
+        request: Request<Body>,
+    ) -> Result<Response<ResponseBody<'_, T>>, Error> {
+        if !self.is_reusable() {
+            return Err(Error::NotReusable);
+        }
+        let (method, target, version, headers, body) = request.into_parts();
+        let kind = body.into_kind();
+        let length = match &kind {
+            Kind::Empty => Some(0),
+            Kind::Full(b) => Some(b.len() as u64),
+            Kind::Stream { len, .. } => *len,
+        };
+        let framed = headers.contains("content-length") || headers.contains("transfer-encoding");
+        let mut digits = [0; 20];
+        let framing = match length {
+            _ if framed => None,
+            Some(0) if !matches!(&*method, "POST" | "PUT" | "PATCH") => None,
+            Some(n) => Some(Header {
+                name: "content-length",
+                value: format_u64(n, &mut digits),
+            }),
+            None => Some(Header {
+                name: "transfer-encoding",
+                value: b"chunked",
+            }),
+        };
+        let mut fields = headers.to_proto();
+        fields.extend(framing);
+        let head = RequestHead {
+            method: &method,
+            target: &target,
+            version,
+            headers: &fields,
+        };
+        let conn = &mut self.conn;
+        self.out.serialize(|b| conn.send_request(&head, b))?;
+        drop(fields);
+
+        let mut early = None;
+        if self.conn.we_are_waiting_for_100_continue() {
+            early = self.await_continue().await?;
+        }
+        if early.is_none() {
+            if let Err(e) = self.send_body(kind).await {
+                self.broken = true;
+                return Err(e);
+            }
+        } else {
+            // The server answered without wanting the body: it is never sent, so
+            // this connection cannot carry another request.
+            self.broken = true;
+        }
+        let head = match early {
+            Some(head) => head,
+            None => self.final_head().await?,
+        };
+        let Head {
+            status,
+            reason,
+            version,
+            headers,
+        } = head;
+        Ok(Response::received(
+            status,
+            reason,
+            version,
+            headers,
+            ResponseBody {
+                conn: self,
+                done: false,
+            },
+        ))
+    }
+
+    /// Flushes the head and waits for `100 Continue`, a final response (returned)
+    /// or the timeout.
+    async fn await_continue(&mut self) -> Result<Option<Head>, Error> {
+        let deadline = Instant::now() + self.config.continue_timeout;
+        self.flush().await?;
+        loop {
+            let head = poll_fn(|cx| {
+                match self.poll_head(cx) {
+                    Poll::Ready(result) => Poll::Ready(result.map(Some)),
+                    // The continue timer shares the read timer: it is the sooner.
+                    Poll::Pending if self.read_deadline.poll_expired(cx, deadline) => {
+                        Poll::Ready(Ok(None))
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
+            })
+            .await
+            .inspect_err(|_| self.broken = true)?;
+            match head {
+                None => return Ok(None),
+                Some(head) if head.status.as_u16() == 100 => return Ok(None),
+                Some(head) if head.status.is_informational() && head.status.as_u16() != 101 => {
+                    continue;
+                }
+                Some(head) => return Ok(Some(head)),
+            }
+        }
+    }
+
+    /// Writes the body and ends the request.
+    async fn send_body(&mut self, kind: Kind) -> Result<(), Error> {
+        match kind {
+            Kind::Empty => {}
+            Kind::Full(bytes) => self.write_data(&bytes).await?,
+            Kind::Stream { mut stream, .. } => {
+                while let Some(chunk) = poll_fn(|cx| {
+                    if let Poll::Ready(item) = stream.as_mut().poll_next(cx) {
+                        return Poll::Ready(item);
+                    }
+                    // Write what is pending while the stream makes more.
+                    let _ = self.out.poll_flush(&mut self.io, cx);
+                    Poll::Pending
+                })
+                .await
+                {
+                    self.write_data(&chunk?).await?;
+                }
+            }
+        }
+        let conn = &mut self.conn;
+        self.out.serialize(|b| conn.send_end(&[], b))?;
+        self.flush().await
+    }
+
+    async fn write_data(&mut self, data: &[u8]) -> Result<(), Error> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let frame = self.conn.send_data(data)?;
+        self.out.extend(frame.prefix.as_bytes());
+        if data.len() <= COALESCE {
+            self.out.extend(data);
+            self.out.extend(frame.suffix);
+            return Ok(());
+        }
+        poll_fn(|cx| self.out.poll_send(&mut self.io, cx, data, frame.suffix)).await?;
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), Error> {
+        poll_fn(|cx| self.out.poll_flush(&mut self.io, cx)).await?;
+        Ok(())
+    }
+
+    /// Reads response heads until a final one (or `101`).
+    async fn final_head(&mut self) -> Result<Head, Error> {
+        loop {
+            let head = poll_fn(|cx| {
+                if let Poll::Ready(Err(e)) = self.out.poll_flush(&mut self.io, cx) {
+                    return Poll::Ready(Err(e.into()));
+                }
+                self.poll_head(cx)
+            })
+            .await
+            .inspect_err(|_| self.broken = true)?;
+            let code = head.status.as_u16();
+            if head.status.is_informational() && code != 101 {
+                continue;
+            }
+            return Ok(head);
+        }
+    }
+
+    fn poll_head(&mut self, cx: &mut Context<'_>) -> Poll<Result<Head, Error>> {
+        loop {
+            if let Some(head) = self.try_parse_head()? {
+                return Poll::Ready(Ok(head));
+            }
+            match self.poll_read(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    fn try_parse_head(&mut self) -> Result<Option<Head>, Error> {
+        let mut spans = [((0, 0), (0, 0)); MAX_HEADERS];
+        let (consumed, status, reason, version, count): (usize, StatusCode, Span, Version, usize) = {
+            let mut headers = [EMPTY_HEADER; MAX_HEADERS];
+            let input = self.buf.filled();
+            let received = self.conn.receive(input, &mut headers)?;
+            let head = match received.event {
+                Event::Response(head) => head,
+                Event::NeedData => {
+                    let consumed = received.consumed;
+                    self.buf.advance(consumed);
+                    return Ok(None);
+                }
+                _ => return Err(Error::Protocol(proto::Error::IncompleteMessage)),
+            };
+            let count = field_spans(input, head.headers, &mut spans);
+            (
+                received.consumed,
+                head.status,
+                span(input, head.reason.as_bytes()),
+                head.version,
+                count,
+            )
+        };
+        let head = self.buf.split(consumed);
+        Ok(Some(Head {
+            status,
+            reason: ByteStr::from_span(&head, reason),
+            version,
+            headers: Headers::from_spans(&head, &spans[..count]),
+        }))
+    }
+
+    /// Reads more bytes, bounded by the read timeout; the end of the stream is
+    /// recorded for `proto`.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        match self.buf.poll_fill(&mut self.io, cx) {
+            Poll::Ready(Ok(0)) => {
+                self.conn.receive_eof();
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Ok(_)) => Poll::Ready(Ok(())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e.into())),
+            Poll::Pending => match self.config.read_timeout {
+                Some(limit) if self.read_deadline.poll_expired(cx, Instant::now() + limit) => {
+                    Poll::Ready(Err(Error::Timeout(Timeout::Body)))
+                }
+                _ => Poll::Pending,
+            },
+        }
+    }
+
+    fn poll_body_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        loop {
+            let step = {
+                let mut trailers = [EMPTY_HEADER; 32];
+                let input = self.buf.filled();
+                match self.conn.receive(input, &mut trailers) {
+                    Err(e) => Err(e),
+                    Ok(received) => Ok(match received.event {
+                        Event::Data(d) => (received.consumed, Some(Some(span(input, d)))),
+                        Event::End { .. } => (received.consumed, Some(None)),
+                        Event::NeedData => (received.consumed, None),
+                        // A protocol switch or a close: the body is over.
+                        _ => (0, Some(None)),
+                    }),
+                }
+            };
+            match step {
+                Err(e) => {
+                    self.broken = true;
+                    return Poll::Ready(Some(Err(e.into())));
+                }
+                Ok((consumed, Some(Some((at, len))))) => {
+                    let piece = self.buf.split(consumed);
+                    return Poll::Ready(Some(Ok(piece.slice(at..at + len))));
+                }
+                Ok((consumed, Some(None))) => {
+                    self.buf.advance(consumed);
+                    return Poll::Ready(None);
+                }
+                Ok((consumed, None)) => self.buf.advance(consumed),
+            }
+            match self.poll_read(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => {
+                    self.broken = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl<T> core::fmt::Debug for ClientConnection<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ClientConnection")
+            .field("conn", &self.conn)
+            .finish()
+    }
+}
+
+/// A response body, read from the connection as it is asked for. It borrows the
+/// connection: drop it (after reading it to the end, to keep the connection
+/// reusable) before sending the next request.
+pub struct ResponseBody<'c, T> {
+    conn: &'c mut ClientConnection<T>,
+    done: bool,
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
+    /// Polls for the next chunk; `None` at the end of the body.
+    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let result = self.conn.poll_body_chunk(cx);
+        if matches!(result, Poll::Ready(None | Some(Err(_)))) {
+            self.done = true;
+        }
+        result
+    }
+
+    /// The next chunk; `None` at the end of the body.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        poll_fn(|cx| self.poll_chunk(cx)).await.transpose()
+    }
+
+    /// The whole body, or [`Error::BodyTooLarge`] past `limit` bytes.
+    pub async fn bytes(mut self, limit: usize) -> Result<Bytes, Error> {
+        collect(|cx| self.poll_chunk(cx), limit).await
+    }
+}
+
+impl<T> core::fmt::Debug for ResponseBody<'_, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ResponseBody")
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> Stream for ResponseBody<'_, T> {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut()
+            .poll_chunk(cx)
+            .map(|item| item.map(|r| r.map_err(std::io::Error::from)))
+    }
+}

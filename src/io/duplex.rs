@@ -1,0 +1,144 @@
+//! An in-memory, bidirectional byte pipe: two connected [`DuplexStream`]s, for
+//! tests and for running a client and a server in one process without sockets.
+
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
+use std::collections::VecDeque;
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use futures_io::{AsyncRead, AsyncWrite};
+
+/// One direction: bytes written and not yet read, at most `capacity` of them.
+#[derive(Debug)]
+struct Pipe {
+    bytes: VecDeque<u8>,
+    capacity: usize,
+    closed: bool,
+    reader: Option<Waker>,
+    writer: Option<Waker>,
+}
+
+fn lock(pipe: &Mutex<Pipe>) -> MutexGuard<'_, Pipe> {
+    pipe.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One end of an in-memory pipe made by [`duplex`].
+#[derive(Debug)]
+pub struct DuplexStream {
+    read: Arc<Mutex<Pipe>>,
+    write: Arc<Mutex<Pipe>>,
+}
+
+/// Two connected streams: what one writes the other reads. Each direction buffers
+/// at most `capacity` bytes; writers wait beyond that (backpressure). Closing or
+/// dropping one end is the end of the stream for the other.
+///
+/// ```
+/// use futures_lite::{AsyncReadExt, AsyncWriteExt};
+/// # futures_lite::future::block_on(async {
+/// let (mut a, mut b) = lithe::io::duplex(16);
+/// a.write_all(b"ping").await.unwrap();
+/// let mut buf = [0; 4];
+/// b.read_exact(&mut buf).await.unwrap();
+/// assert_eq!(&buf, b"ping");
+/// # });
+/// ```
+pub fn duplex(capacity: usize) -> (DuplexStream, DuplexStream) {
+    let pipe = || {
+        Arc::new(Mutex::new(Pipe {
+            bytes: VecDeque::new(),
+            capacity: capacity.max(1),
+            closed: false,
+            reader: None,
+            writer: None,
+        }))
+    };
+    let (ab, ba) = (pipe(), pipe());
+    (
+        DuplexStream {
+            read: ba.clone(),
+            write: ab.clone(),
+        },
+        DuplexStream {
+            read: ab,
+            write: ba,
+        },
+    )
+}
+
+impl AsyncRead for DuplexStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut pipe = lock(&self.read);
+        if pipe.bytes.is_empty() {
+            if pipe.closed {
+                return Poll::Ready(Ok(0));
+            }
+            pipe.reader = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let n = buf.len().min(pipe.bytes.len());
+        for (slot, byte) in buf.iter_mut().zip(pipe.bytes.drain(..n)) {
+            *slot = byte;
+        }
+        if let Some(w) = pipe.writer.take() {
+            w.wake();
+        }
+        Poll::Ready(Ok(n))
+    }
+}
+
+impl AsyncWrite for DuplexStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut pipe = lock(&self.write);
+        if pipe.closed {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
+        let room = pipe.capacity - pipe.bytes.len();
+        if room == 0 {
+            pipe.writer = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let n = room.min(buf.len());
+        pipe.bytes.extend(&buf[..n]);
+        if let Some(w) = pipe.reader.take() {
+            w.wake();
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        close(&self.write);
+        Poll::Ready(Ok(()))
+    }
+}
+
+fn close(pipe: &Mutex<Pipe>) {
+    let mut pipe = lock(pipe);
+    pipe.closed = true;
+    for w in [pipe.reader.take(), pipe.writer.take()]
+        .into_iter()
+        .flatten()
+    {
+        w.wake();
+    }
+}
+
+impl Drop for DuplexStream {
+    fn drop(&mut self) {
+        close(&self.write);
+        close(&self.read);
+    }
+}

@@ -1,0 +1,127 @@
+//! The errors of the async layers: I/O, protocol violations by the peer, our own
+//! misuse, timeouts and size limits, in one enum.
+
+use core::fmt;
+use std::io;
+
+use crate::proto;
+
+/// Which timeout fired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Timeout {
+    /// Opening the connection (DNS, TCP, TLS) took too long.
+    Connect,
+    /// A message head trickled in for longer than allowed.
+    Head,
+    /// A keep-alive connection stayed idle for longer than allowed.
+    Idle,
+    /// No body bytes arrived for longer than allowed.
+    Body,
+    /// The peer stopped reading what we write for longer than allowed.
+    Write,
+}
+
+impl Timeout {
+    fn as_str(self) -> &'static str {
+        match self {
+            Timeout::Connect => "connect timeout",
+            Timeout::Head => "timed out reading a message head",
+            Timeout::Idle => "idle keep-alive timeout",
+            Timeout::Body => "timed out reading a message body",
+            Timeout::Write => "timed out writing to the peer",
+        }
+    }
+}
+
+/// An error of an async HTTP connection.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The transport failed.
+    Io(io::Error),
+    /// The peer broke HTTP/1.1; the connection is unusable.
+    Protocol(proto::Error),
+    /// We were asked to send something HTTP/1.1 does not allow.
+    Send(proto::SendError),
+    /// A timeout fired.
+    Timeout(Timeout),
+    /// A body was longer than the limit given to collect it.
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The connection moved on without this body: it was read after the response
+    /// was sent, or the connection closed.
+    BodyAbandoned,
+    /// The connection cannot carry another request: the previous response was not
+    /// read to its end, or the server said it would close.
+    NotReusable,
+    /// The URL is not one this client can fetch.
+    InvalidUrl(&'static str),
+    /// The protocol switch did not happen: the response was not `101` (or `2xx`
+    /// to `CONNECT`), or the connection closed first.
+    NotUpgraded,
+}
+
+impl Error {
+    /// Whether the error means the peer broke the protocol (as opposed to I/O or
+    /// our own limits).
+    pub fn is_protocol(&self) -> bool {
+        matches!(self, Error::Protocol(_))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::Protocol(e) => write!(f, "protocol error: {e}"),
+            Error::Send(e) => write!(f, "cannot send: {e}"),
+            Error::Timeout(t) => f.write_str(t.as_str()),
+            Error::BodyTooLarge { limit } => write!(f, "body larger than {limit} bytes"),
+            Error::BodyAbandoned => f.write_str("body abandoned: the connection moved on"),
+            Error::NotReusable => f.write_str("connection cannot carry another request"),
+            Error::InvalidUrl(why) => write!(f, "invalid URL: {why}"),
+            Error::NotUpgraded => f.write_str("the connection did not switch protocols"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            Error::Protocol(e) => Some(e),
+            Error::Send(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+impl From<proto::Error> for Error {
+    fn from(e: proto::Error) -> Self {
+        Error::Protocol(e)
+    }
+}
+
+impl From<proto::SendError> for Error {
+    fn from(e: proto::SendError) -> Self {
+        Error::Send(e)
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Io(e) => e,
+            Error::Timeout(_) => io::Error::new(io::ErrorKind::TimedOut, e),
+            other => io::Error::other(other),
+        }
+    }
+}

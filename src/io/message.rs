@@ -1,0 +1,439 @@
+//! Owned messages: [`Request`], [`Response`], their [`Headers`] and the
+//! [`ByteStr`] strings they are made of.
+//!
+//! A received head is kept as one shared [`Bytes`] buffer; the method, target,
+//! names and values are slices of it, so building a [`Request`] copies nothing.
+
+use core::fmt;
+use core::ops::Deref;
+
+use bytes::Bytes;
+
+use super::body::{Body, Incoming};
+use super::upgrade::OnUpgrade;
+use crate::proto::{Header, StatusCode, Version};
+
+/// Where a piece of a received head lies in the read buffer: offset and length.
+/// Heads are parsed in place and then split off the buffer as one [`Bytes`];
+/// spans turn the parser's borrowed pieces into shared slices of it.
+pub(crate) type Span = (usize, usize);
+
+/// The span of `piece`, a sub-slice of `input`.
+pub(crate) fn span(input: &[u8], piece: &[u8]) -> Span {
+    (
+        piece.as_ptr() as usize - input.as_ptr() as usize,
+        piece.len(),
+    )
+}
+
+/// Records the spans of `fields` (parsed from `input`) in `out`; returns how many.
+pub(crate) fn field_spans(input: &[u8], fields: &[Header<'_>], out: &mut [(Span, Span)]) -> usize {
+    for (slot, field) in out.iter_mut().zip(fields) {
+        *slot = (span(input, field.name.as_bytes()), span(input, field.value));
+    }
+    fields.len().min(out.len())
+}
+
+/// An immutable UTF-8 string sharing its bytes with a [`Bytes`] buffer.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct ByteStr(Bytes);
+
+impl ByteStr {
+    /// A string from a static one, without copying.
+    pub const fn from_static(s: &'static str) -> Self {
+        ByteStr(Bytes::from_static(s.as_bytes()))
+    }
+
+    /// The string.
+    pub fn as_str(&self) -> &str {
+        // Every constructor takes a `str`, so this never falls back.
+        core::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The text at `span` of a received `head`, which `proto` checked is UTF-8.
+    pub(crate) fn from_span(head: &Bytes, (at, len): Span) -> Self {
+        ByteStr(head.slice(at..at + len))
+    }
+}
+
+impl Deref for ByteStr {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<&'static str> for ByteStr {
+    fn from(s: &'static str) -> Self {
+        ByteStr::from_static(s)
+    }
+}
+
+impl From<String> for ByteStr {
+    fn from(s: String) -> Self {
+        ByteStr(Bytes::from(s))
+    }
+}
+
+impl PartialEq<str> for ByteStr {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for ByteStr {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl fmt::Debug for ByteStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for ByteStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Header fields in order, names compared case-insensitively. Repeated names are
+/// kept as separate fields, as received.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    fields: Vec<(ByteStr, Bytes)>,
+}
+
+impl Headers {
+    /// No fields.
+    pub fn new() -> Self {
+        Headers::default()
+    }
+
+    /// The fields of a received `head`, at `spans` (name, value) of it.
+    pub(crate) fn from_spans(head: &Bytes, spans: &[(Span, Span)]) -> Self {
+        let fields = spans
+            .iter()
+            .map(|&(name, (at, len))| (ByteStr::from_span(head, name), head.slice(at..at + len)))
+            .collect();
+        Headers { fields }
+    }
+
+    /// The value of the first field named `name`.
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| &v[..])
+    }
+
+    /// The value of the first field named `name`, if it is UTF-8.
+    pub fn get_str(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(|v| core::str::from_utf8(v).ok())
+    }
+
+    /// The values of every field named `name`, in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.fields
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| &v[..])
+    }
+
+    /// Whether a field named `name` is present.
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Adds a field after the others.
+    pub fn append(&mut self, name: impl Into<ByteStr>, value: impl Into<Bytes>) {
+        self.fields.push((name.into(), value.into()));
+    }
+
+    /// Replaces every field named `name` by one with `value`.
+    pub fn insert(&mut self, name: impl Into<ByteStr>, value: impl Into<Bytes>) {
+        let name = name.into();
+        self.remove(&name);
+        self.fields.push((name, value.into()));
+    }
+
+    /// Removes every field named `name`.
+    pub fn remove(&mut self, name: &str) {
+        self.fields.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    }
+
+    /// The fields in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.fields.iter().map(|(n, v)| (n.as_str(), &v[..]))
+    }
+
+    /// The number of fields.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Whether there are no fields.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// Borrowed views for the `proto` encoder.
+    pub(crate) fn to_proto(&self) -> Vec<Header<'_>> {
+        let mut out = Vec::with_capacity(self.fields.len() + 2);
+        out.extend(self.fields.iter().map(|(n, v)| Header {
+            name: n.as_str(),
+            value: &v[..],
+        }));
+        out
+    }
+}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.iter().map(|(n, v)| (n, v.escape_ascii().to_string())))
+            .finish()
+    }
+}
+
+/// An HTTP request: what a server's service receives (`B` = [`Incoming`]) or what
+/// a client sends (`B` = [`Body`]).
+///
+/// ```
+/// use lithe::io::Request;
+/// let req = Request::new("GET", "/hello").with_header("Host", "example.com");
+/// assert_eq!(req.method(), "GET");
+/// assert_eq!(req.headers().get_str("host"), Some("example.com"));
+/// ```
+#[derive(Debug)]
+pub struct Request<B = Incoming> {
+    method: ByteStr,
+    target: ByteStr,
+    version: Version,
+    headers: Headers,
+    body: B,
+    upgrade: Option<OnUpgrade>,
+}
+
+impl Request<Body> {
+    /// An HTTP/1.1 request to send, with no headers and an empty body.
+    pub fn new(method: impl Into<ByteStr>, target: impl Into<ByteStr>) -> Self {
+        Request {
+            method: method.into(),
+            target: target.into(),
+            version: Version::Http11,
+            headers: Headers::new(),
+            body: Body::empty(),
+            upgrade: None,
+        }
+    }
+
+    /// The same request with `body`.
+    pub fn with_body(mut self, body: impl Into<Body>) -> Self {
+        self.body = body.into();
+        self
+    }
+}
+
+impl<B> Request<B> {
+    pub(crate) fn received(
+        method: ByteStr,
+        target: ByteStr,
+        version: Version,
+        headers: Headers,
+        body: B,
+        upgrade: Option<OnUpgrade>,
+    ) -> Self {
+        Request {
+            method,
+            target,
+            version,
+            headers,
+            body,
+            upgrade,
+        }
+    }
+
+    /// The method, e.g. `GET`.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The request-target as sent, e.g. `/path?query`.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The path: the target up to `?`.
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or_default()
+    }
+
+    /// The protocol version.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The same request with `version`.
+    pub fn with_version(mut self, version: Version) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// The header fields.
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
+    /// The header fields, to change.
+    pub fn headers_mut(&mut self) -> &mut Headers {
+        &mut self.headers
+    }
+
+    /// The same request with one more header field.
+    pub fn with_header(mut self, name: impl Into<ByteStr>, value: impl Into<Bytes>) -> Self {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// The body.
+    pub fn body_mut(&mut self) -> &mut B {
+        &mut self.body
+    }
+
+    /// Takes the body, dropping the head.
+    pub fn into_body(self) -> B {
+        self.body
+    }
+
+    /// Server side: for a request proposing a protocol switch (`Upgrade` or
+    /// `CONNECT`), a future that yields the raw connection once a `101` (or a
+    /// `2xx` to `CONNECT`) response has been sent. `None` for other requests, or
+    /// once taken.
+    pub fn upgrade(&mut self) -> Option<OnUpgrade> {
+        self.upgrade.take()
+    }
+}
+
+/// An HTTP response: what a server's service returns (`B` = [`Body`]) or what a
+/// client receives.
+///
+/// ```
+/// use lithe::io::Response;
+/// use lithe::proto::StatusCode;
+/// let res = Response::new(StatusCode::OK)
+///     .with_header("Content-Type", "text/plain")
+///     .with_body("Hello, World!");
+/// assert_eq!(res.status(), StatusCode::OK);
+/// assert_eq!(res.body().len(), Some(13));
+/// ```
+#[derive(Debug)]
+pub struct Response<B = Body> {
+    status: StatusCode,
+    reason: ByteStr,
+    version: Version,
+    headers: Headers,
+    body: B,
+}
+
+impl Response<Body> {
+    /// A response with `status`, no headers and an empty body.
+    pub fn new(status: StatusCode) -> Self {
+        Response {
+            status,
+            reason: ByteStr::from_static(status.canonical_reason().unwrap_or("")),
+            version: Version::Http11,
+            headers: Headers::new(),
+            body: Body::empty(),
+        }
+    }
+
+    /// The same response with `body`.
+    pub fn with_body(mut self, body: impl Into<Body>) -> Self {
+        self.body = body.into();
+        self
+    }
+}
+
+impl<B> Response<B> {
+    pub(crate) fn received(
+        status: StatusCode,
+        reason: ByteStr,
+        version: Version,
+        headers: Headers,
+        body: B,
+    ) -> Self {
+        Response {
+            status,
+            reason,
+            version,
+            headers,
+            body,
+        }
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The reason phrase.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The protocol version.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The header fields.
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
+    /// The header fields, to change.
+    pub fn headers_mut(&mut self) -> &mut Headers {
+        &mut self.headers
+    }
+
+    /// The same response with one more header field.
+    pub fn with_header(mut self, name: impl Into<ByteStr>, value: impl Into<Bytes>) -> Self {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// The body.
+    pub fn body(&self) -> &B {
+        &self.body
+    }
+
+    /// The body, to read or change.
+    pub fn body_mut(&mut self) -> &mut B {
+        &mut self.body
+    }
+
+    /// Takes the body, dropping the head.
+    pub fn into_body(self) -> B {
+        self.body
+    }
+
+    /// The head and the body apart.
+    pub(crate) fn into_parts(self) -> (StatusCode, ByteStr, Headers, B) {
+        (self.status, self.reason, self.headers, self.body)
+    }
+}
+
+impl<B> Request<B> {
+    pub(crate) fn into_parts(self) -> (ByteStr, ByteStr, Version, Headers, B) {
+        (
+            self.method,
+            self.target,
+            self.version,
+            self.headers,
+            self.body,
+        )
+    }
+}

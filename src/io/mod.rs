@@ -1,0 +1,56 @@
+//! Async HTTP/1.1 drivers over any `futures_io::AsyncRead + AsyncWrite`.
+//!
+//! This layer binds the sans-IO [`proto`](crate::proto) core to async I/O without
+//! naming a runtime: the same code runs under smol (see `rt`), async-std, or
+//! tokio through a compat wrapper. Timeouts use `async-io` timers, which work
+//! under any executor.
+//!
+//! | item | what it is |
+//! |---|---|
+//! | [`serve_connection`] | the server driver: requests in, a [`Service`]'s responses out |
+//! | [`ClientConnection`] | the client side: send a [`Request`], read a [`Response`] |
+//! | [`Body`], [`Incoming`], [`ResponseBody`] | bodies as streams of `Bytes` |
+//! | [`OnUpgrade`], [`Upgraded`] | the raw connection after a protocol switch |
+//! | [`Shutdown`] | a graceful-shutdown signal for server connections |
+//!
+//! ```
+//! use lithe::io::{serve_connection, ClientConnection, ClientConfig, Request, Response, ServerConfig};
+//! use lithe::proto::StatusCode;
+//!
+//! # futures_lite::future::block_on(async {
+//! let (server_end, client_end) = lithe::io::duplex(64 * 1024);
+//! let server = async {
+//!     let config = ServerConfig::default();
+//!     serve_connection(server_end, |_req: lithe::io::Request| async {
+//!         Response::new(StatusCode::OK).with_body("hi")
+//!     }, &config).await.unwrap();
+//! };
+//! let client = async {
+//!     let mut conn = ClientConnection::new(client_end, ClientConfig::default());
+//!     let request = Request::new("GET", "/").with_header("Host", "example");
+//!     let response = conn.send(request).await.unwrap();
+//!     assert_eq!(response.status(), StatusCode::OK);
+//!     assert_eq!(&response.into_body().bytes(1024).await.unwrap()[..], b"hi");
+//! };
+//! futures_lite::future::or(server, client).await;
+//! # });
+//! ```
+
+mod body;
+mod buffer;
+mod client;
+mod duplex;
+mod error;
+mod message;
+mod server;
+mod shutdown;
+mod upgrade;
+
+pub use body::{Body, BoxStream, Incoming};
+pub use client::{ClientConfig, ClientConnection, ResponseBody};
+pub use duplex::{DuplexStream, duplex};
+pub use error::{Error, Timeout};
+pub use message::{ByteStr, Headers, Request, Response};
+pub use server::{ServerConfig, Service, serve_connection, serve_connection_until};
+pub use shutdown::Shutdown;
+pub use upgrade::{OnUpgrade, Transport, Upgraded};

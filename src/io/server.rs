@@ -1,0 +1,788 @@
+//! The server connection driver: reads requests with [`proto`](crate::proto),
+//! hands each to a [`Service`], writes the responses in order.
+//!
+//! One driver runs one connection, as one future, with no tasks of its own:
+//!
+//! * **Heads.** It reads until `proto` finds a whole head. Waiting for the first
+//!   byte is bounded by the idle timeout (the read buffer is freed meanwhile);
+//!   once bytes trickle in, the whole head must arrive within the head timeout or
+//!   the client gets `408` and the connection closes. A malformed head gets the
+//!   status `proto` names, with `Connection: close`, then the connection closes.
+//! * **Bodies.** While the service runs, and while the response is written, the
+//!   driver also *pumps* the request body: when the service asks for a chunk it
+//!   reads one (sending `100 Continue` first if the client waits for it). A body
+//!   the service left unread is drained up to [`ServerConfig::drain_limit`] after
+//!   the response, or the connection is closed: it is never parsed as a request.
+//! * **Responses.** A body of known length goes out with `Content-Length`, one of
+//!   unknown length chunked (close-delimited for HTTP/1.0). Small responses leave
+//!   in one write; the responses to pipelined requests already buffered are
+//!   batched into one write.
+//! * **Upgrades.** After a `101` (or a `2xx` to `CONNECT`) the connection and the
+//!   bytes after the head go to the request's [`OnUpgrade`](super::OnUpgrade).
+
+use core::future::Future;
+use core::pin::pin;
+use core::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use event_listener::EventListener;
+use futures_lite::future::poll_fn;
+
+use super::body::{Feeder, Incoming, Kind};
+use super::buffer::{Deadline, Output, ReadBuf};
+use super::error::{Error, Timeout};
+use super::message::{ByteStr, Headers, Request, Response, field_spans, span};
+use super::shutdown::Shutdown;
+use super::upgrade::{OnUpgrade, Transport, UpgradeSender, Upgraded};
+use crate::proto::{
+    self, BodyLength, Connection, EMPTY_HEADER, Event, Header, ResponseHead, State, StatusCode,
+    Version,
+};
+
+/// The most header fields a request head may have, whatever the limits say.
+const MAX_HEADERS: usize = 128;
+/// Responses to pipelined requests are batched up to this many bytes.
+const MAX_BATCH: usize = 64 * 1024;
+/// Bodies up to this size are copied next to their head: one write.
+const COALESCE: usize = 16 * 1024;
+
+/// How a server connection behaves. The defaults suit a public server.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Parsing limits and leniencies.
+    pub proto: proto::Config,
+    /// How long a head may take from its first byte to its last. Default 30 s.
+    pub head_timeout: Option<Duration>,
+    /// How long a keep-alive connection may wait for its next request. Default
+    /// 75 s, like aiohttp.
+    pub idle_timeout: Option<Duration>,
+    /// How long a body read may wait for bytes. Default 60 s.
+    pub body_timeout: Option<Duration>,
+    /// How long a write may make no progress. Default 60 s.
+    pub write_timeout: Option<Duration>,
+    /// Bytes of an unread request body read and discarded after the response to
+    /// keep the connection; a longer body closes it. Default 64 KiB.
+    pub drain_limit: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            proto: proto::Config::default(),
+            head_timeout: Some(Duration::from_secs(30)),
+            idle_timeout: Some(Duration::from_secs(75)),
+            body_timeout: Some(Duration::from_secs(60)),
+            write_timeout: Some(Duration::from_secs(60)),
+            drain_limit: 64 * 1024,
+        }
+    }
+}
+
+/// What answers requests: an async function from [`Request`] to [`Response`].
+///
+/// Any `Fn(Request) -> impl Future<Output = Response>` is one:
+///
+/// ```
+/// use lithe::io::{Request, Response};
+/// use lithe::proto::StatusCode;
+/// async fn hello(_: Request) -> Response {
+///     Response::new(StatusCode::OK).with_body("Hello, World!")
+/// }
+/// fn takes_service(_: impl lithe::io::Service) {}
+/// takes_service(hello);
+/// ```
+pub trait Service {
+    /// The future of one response.
+    type Future: Future<Output = Response>;
+
+    /// Answers one request.
+    fn call(&self, request: Request) -> Self::Future;
+}
+
+impl<F, Fut> Service for F
+where
+    F: Fn(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
+    type Future = Fut;
+
+    fn call(&self, request: Request) -> Fut {
+        self(request)
+    }
+}
+
+/// Serves requests on one connection until it closes.
+///
+/// Returns `Ok` when the connection ended the way HTTP allows (the client closed,
+/// a timeout, a rejected request, a protocol switch) and `Err` on I/O failure.
+pub async fn serve_connection<T, S>(io: T, service: S, config: &ServerConfig) -> Result<(), Error>
+where
+    T: Transport + 'static,
+    S: Service,
+{
+    Driver::new(io, config, None).run(&service).await
+}
+
+/// [`serve_connection`], also stopping between requests once `shutdown` is
+/// triggered (the request in flight is finished first).
+pub async fn serve_connection_until<T, S>(
+    io: T,
+    service: S,
+    config: &ServerConfig,
+    shutdown: &Shutdown,
+) -> Result<(), Error>
+where
+    T: Transport + 'static,
+    S: Service,
+{
+    Driver::new(io, config, Some(shutdown)).run(&service).await
+}
+
+/// A request head taken out of the read buffer.
+struct Parsed {
+    request: Request,
+    feeder: Option<Feeder>,
+    upgrade: Option<UpgradeSender>,
+    is_head: bool,
+}
+
+enum HeadStep {
+    Request(Parsed),
+    NeedData,
+    Closed,
+    Rejected(proto::Error),
+}
+
+/// How waiting for bytes ended.
+enum Wait {
+    Read(usize),
+    Shutdown,
+}
+
+struct Driver<'c, T> {
+    io: T,
+    conn: Connection,
+    buf: ReadBuf,
+    out: Output,
+    config: &'c ServerConfig,
+    shutdown: Option<&'c Shutdown>,
+    shutdown_listener: Option<EventListener>,
+    read_deadline: Deadline,
+    write_deadline: Deadline,
+    /// When the current stalled write must have progressed by.
+    write_stalled_until: Option<Instant>,
+    /// The current request's body, while the service may read it.
+    feeder: Option<Feeder>,
+    body_done: bool,
+    /// The request body broke the protocol: answer with this error's status.
+    body_error: Option<proto::Error>,
+    /// We answered without `100 Continue`, so the client will not send the body.
+    refused_body: bool,
+}
+
+impl<'c, T: Transport + 'static> Driver<'c, T> {
+    fn new(io: T, config: &'c ServerConfig, shutdown: Option<&'c Shutdown>) -> Self {
+        Driver {
+            io,
+            conn: Connection::server(config.proto),
+            buf: ReadBuf::default(),
+            out: Output::default(),
+            config,
+            shutdown,
+            shutdown_listener: None,
+            read_deadline: Deadline::default(),
+            write_deadline: Deadline::default(),
+            write_stalled_until: None,
+            feeder: None,
+            body_done: true,
+            body_error: None,
+            refused_body: false,
+        }
+    }
+
+    async fn run<S: Service>(mut self, service: &S) -> Result<(), Error> {
+        loop {
+            let Some(parsed) = self.next_request().await? else {
+                return self.close(false).await;
+            };
+            let Parsed {
+                request,
+                feeder,
+                upgrade,
+                is_head,
+            } = parsed;
+            self.body_done = feeder.is_none();
+            self.feeder = feeder;
+            self.body_error = None;
+            self.refused_body = false;
+
+            let mut future = pin!(service.call(request));
+            let response = poll_fn(|cx| {
+                if let Poll::Ready(response) = future.as_mut().poll(cx) {
+                    return Poll::Ready(Ok(response));
+                }
+                self.poll_pump(cx);
+                if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
+                    return Poll::Ready(Err(e));
+                }
+                Poll::Pending
+            })
+            .await?;
+            let response = match self.body_error {
+                Some(e) => error_response(e),
+                None => response,
+            };
+            self.write_response(response, is_head).await?;
+            let keep = self.finish_body().await?;
+
+            match self.conn.our_state() {
+                State::SwitchedProtocol => return self.hand_off(upgrade).await,
+                State::Idle | State::Done if keep && self.conn.is_keep_alive() => {}
+                _ => return self.close(true).await,
+            }
+            if !self.buf.is_empty() && self.out.len() < MAX_BATCH {
+                continue;
+            }
+            poll_fn(|cx| self.poll_flush(cx)).await?;
+        }
+    }
+
+    /// Reads until a whole request head is buffered, rejecting malformed ones.
+    /// `None` when the connection should close.
+    async fn next_request(&mut self) -> Result<Option<Parsed>, Error> {
+        let mut head_deadline = None;
+        let idle_deadline = self.config.idle_timeout.map(|d| Instant::now() + d);
+        loop {
+            match self.try_parse_head() {
+                HeadStep::Request(parsed) => return Ok(Some(parsed)),
+                HeadStep::Closed => return Ok(None),
+                HeadStep::Rejected(e) => {
+                    self.reject(e).await;
+                    return Ok(None);
+                }
+                HeadStep::NeedData => {}
+            }
+            let idle = self.buf.is_empty();
+            if !idle && head_deadline.is_none() {
+                head_deadline = self.config.head_timeout.map(|d| Instant::now() + d);
+            }
+            let (deadline, timeout) = if idle {
+                (idle_deadline, Timeout::Idle)
+            } else {
+                (head_deadline, Timeout::Head)
+            };
+            match poll_fn(|cx| self.poll_wait(cx, idle, deadline, timeout)).await {
+                Ok(Wait::Read(0)) => self.conn.receive_eof(),
+                Ok(Wait::Read(_)) => {}
+                Ok(Wait::Shutdown) | Err(Error::Timeout(Timeout::Idle)) => return Ok(None),
+                Err(Error::Timeout(Timeout::Head)) => {
+                    self.out.extend(b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+                    let _ = self.close(true).await;
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Waits for bytes while flushing what is pending. `idle`: between requests,
+    /// where the buffer is released and a shutdown ends the wait.
+    fn poll_wait(
+        &mut self,
+        cx: &mut Context<'_>,
+        idle: bool,
+        deadline: Option<Instant>,
+        timeout: Timeout,
+    ) -> Poll<Result<Wait, Error>> {
+        if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
+            return Poll::Ready(Err(e));
+        }
+        if idle && self.poll_shutdown(cx) {
+            return Poll::Ready(Ok(Wait::Shutdown));
+        }
+        match self.buf.poll_fill(&mut self.io, cx) {
+            Poll::Ready(result) => Poll::Ready(result.map(Wait::Read).map_err(Error::from)),
+            Poll::Pending => {
+                if idle {
+                    self.buf.release();
+                }
+                match deadline {
+                    Some(at) if self.read_deadline.poll_expired(cx, at) => {
+                        Poll::Ready(Err(Error::Timeout(timeout)))
+                    }
+                    _ => Poll::Pending,
+                }
+            }
+        }
+    }
+
+    /// Whether shutdown was triggered; if not, the task wakes when it is.
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(shutdown) = self.shutdown else {
+            return false;
+        };
+        loop {
+            if shutdown.is_triggered() {
+                return true;
+            }
+            let listener = self
+                .shutdown_listener
+                .get_or_insert_with(|| shutdown.listen());
+            if shutdown.is_triggered() {
+                return true;
+            }
+            match core::pin::Pin::new(listener).poll(cx) {
+                Poll::Ready(()) => self.shutdown_listener = None,
+                Poll::Pending => return false,
+            }
+        }
+    }
+
+    /// Parses a request head from the buffer, if a whole one is there.
+    fn try_parse_head(&mut self) -> HeadStep {
+        // Where each piece of the head lies, so the head can be split off the
+        // buffer and shared without copying.
+        let mut spans = [((0, 0), (0, 0)); MAX_HEADERS];
+        let (consumed, method, target, version, count, upgrade, is_head) = {
+            let mut headers = [EMPTY_HEADER; MAX_HEADERS];
+            let input = self.buf.filled();
+            let received = match self.conn.receive(input, &mut headers) {
+                Ok(received) => received,
+                Err(e) => return HeadStep::Rejected(e),
+            };
+            let head = match received.event {
+                Event::Request(head) => head,
+                Event::NeedData => return HeadStep::NeedData,
+                _ => return HeadStep::Closed,
+            };
+            let count = field_spans(input, head.headers, &mut spans);
+            let upgrade = head.method == "CONNECT" || head.header("upgrade").is_some();
+            let method = span(input, head.method.as_bytes());
+            let target = span(input, head.target.as_bytes());
+            (
+                received.consumed,
+                method,
+                target,
+                head.version,
+                count,
+                upgrade,
+                head.method == "HEAD",
+            )
+        };
+        let head = self.buf.split(consumed);
+        let (body, feeder) = match self.conn.incoming_body() {
+            Some(BodyLength::Empty | BodyLength::Length(0)) | None => {
+                // Consume the end of the empty body now.
+                let _ = self.conn.receive(&[], &mut []);
+                (Incoming::empty(), None)
+            }
+            Some(_) => {
+                let (body, feeder) = Incoming::channel();
+                (body, Some(feeder))
+            }
+        };
+        let (on_upgrade, upgrade) = match upgrade {
+            true => {
+                let (on, sender) = OnUpgrade::pair();
+                (Some(on), Some(sender))
+            }
+            false => (None, None),
+        };
+        let request = Request::received(
+            ByteStr::from_span(&head, method),
+            ByteStr::from_span(&head, target),
+            version,
+            Headers::from_spans(&head, &spans[..count]),
+            body,
+            on_upgrade,
+        );
+        HeadStep::Request(Parsed {
+            request,
+            feeder,
+            upgrade,
+            is_head,
+        })
+    }
+
+    /// Feeds the request body to the service while it asks for chunks.
+    fn poll_pump(&mut self, cx: &mut Context<'_>) {
+        let Some(feeder) = self.feeder.take() else {
+            return;
+        };
+        while !self.body_done && feeder.poll_want(cx) {
+            if self.conn.they_are_waiting_for_100_continue() {
+                self.queue_continue();
+            }
+            match self.poll_body_piece(cx) {
+                Poll::Pending => break,
+                Poll::Ready(Ok(Some(chunk))) => feeder.send(chunk),
+                Poll::Ready(Ok(None)) => {
+                    self.body_done = true;
+                    feeder.complete();
+                }
+                Poll::Ready(Err(e)) => {
+                    self.body_done = true;
+                    if let Error::Protocol(p) = e {
+                        self.body_error = Some(p);
+                    }
+                    feeder.fail(e);
+                }
+            }
+        }
+        self.feeder = Some(feeder);
+    }
+
+    fn queue_continue(&mut self) {
+        let head = ResponseHead::new(StatusCode::CONTINUE, &[]);
+        let conn = &mut self.conn;
+        let _ = self.out.serialize(|b| conn.send_response(&head, b));
+    }
+
+    /// The next piece of the request body: a chunk, or `None` at its end.
+    fn poll_body_piece(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>, Error>> {
+        loop {
+            let (consumed, data) = {
+                let mut trailers = [EMPTY_HEADER; 32];
+                let input = self.buf.filled();
+                let received = self.conn.receive(input, &mut trailers)?;
+                match received.event {
+                    Event::Data(d) => (
+                        received.consumed,
+                        Some((d.as_ptr() as usize - input.as_ptr() as usize, d.len())),
+                    ),
+                    Event::End { .. } => {
+                        self.buf.advance(received.consumed);
+                        return Poll::Ready(Ok(None));
+                    }
+                    Event::NeedData => (received.consumed, None),
+                    _ => return Poll::Ready(Err(Error::Protocol(proto::Error::UnexpectedData))),
+                }
+            };
+            if let Some((at, len)) = data {
+                let piece = self.buf.split(consumed);
+                return Poll::Ready(Ok(Some(piece.slice(at..at + len))));
+            }
+            self.buf.advance(consumed);
+            match self.buf.poll_fill(&mut self.io, cx) {
+                Poll::Ready(Ok(0)) => self.conn.receive_eof(),
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                Poll::Pending => {
+                    if let Some(limit) = self.config.body_timeout
+                        && self.read_deadline.poll_expired(cx, Instant::now() + limit)
+                    {
+                        return Poll::Ready(Err(Error::Timeout(Timeout::Body)));
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+
+    /// Writes everything pending, bounded by the write timeout.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.poll_send(cx, &[], &[])
+    }
+
+    /// Writes what is pending, then `data` and `suffix`, bounded by the write
+    /// timeout.
+    fn poll_send(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &[u8],
+        suffix: &[u8],
+    ) -> Poll<Result<(), Error>> {
+        if self.out.is_empty() && data.is_empty() && suffix.is_empty() {
+            return Poll::Ready(Ok(()));
+        }
+        let before = self.out.len();
+        match self.out.poll_send(&mut self.io, cx, data, suffix) {
+            Poll::Ready(result) => {
+                self.write_stalled_until = None;
+                Poll::Ready(result.map_err(Error::from))
+            }
+            Poll::Pending => {
+                let Some(limit) = self.config.write_timeout else {
+                    return Poll::Pending;
+                };
+                if self.out.len() != before || self.write_stalled_until.is_none() {
+                    self.write_stalled_until = Some(Instant::now() + limit);
+                }
+                match self.write_stalled_until {
+                    Some(at) if self.write_deadline.poll_expired(cx, at) => {
+                        Poll::Ready(Err(Error::Timeout(Timeout::Write)))
+                    }
+                    _ => Poll::Pending,
+                }
+            }
+        }
+    }
+
+    /// Serializes and writes a response, pumping the request body meanwhile.
+    async fn write_response(&mut self, response: Response, is_head: bool) -> Result<(), Error> {
+        let (status, reason, mut headers, body) = response.into_parts();
+        let kind = body.into_kind();
+        let code = status.as_u16();
+        let bodiless_status = status.is_informational() || code == 204 || code == 304;
+        let length = match &kind {
+            Kind::Empty => Some(0),
+            Kind::Full(b) => Some(b.len() as u64),
+            Kind::Stream { len, .. } => *len,
+        };
+        let mut digits = itoa_buf();
+        let framed = headers.contains("content-length") || headers.contains("transfer-encoding");
+        let content_length = match length {
+            Some(n) if !framed && !bodiless_status => Some(format_u64(n, &mut digits)),
+            _ => None,
+        };
+        if self.conn.they_are_waiting_for_100_continue() && !self.body_done {
+            match &self.feeder {
+                // Someone still holds the body and may read it while we respond.
+                Some(f) if !f.is_dropped() => self.queue_continue(),
+                // Nobody will read it: do not let the client send it.
+                _ => {
+                    headers.insert("connection", "close");
+                    self.refused_body = true;
+                }
+            }
+        }
+        let mut fields = headers.to_proto();
+        if let Some(n) = content_length {
+            fields.push(Header {
+                name: "content-length",
+                value: n,
+            });
+        }
+        let head = ResponseHead {
+            version: Version::Http11,
+            status,
+            reason: &reason,
+            headers: &fields,
+        };
+        let conn = &mut self.conn;
+        if self
+            .out
+            .serialize(|b| conn.send_response(&head, b))
+            .is_err()
+        {
+            // The service built a head HTTP/1.1 cannot carry: answer 500 instead.
+            let fallback = [Header {
+                name: "content-length",
+                value: b"0",
+            }];
+            let head = ResponseHead::new(StatusCode::INTERNAL_SERVER_ERROR, &fallback);
+            self.out.serialize(|b| conn.send_response(&head, b))?;
+            return self.end_message().await;
+        }
+        drop(fields);
+        if self.conn.our_state() != State::SendBody {
+            // A protocol switch: no body.
+            return Ok(());
+        }
+        if is_head || bodiless_status {
+            return self.end_message().await;
+        }
+        match kind {
+            Kind::Empty => {}
+            Kind::Full(bytes) => self.write_data(&bytes).await?,
+            Kind::Stream { mut stream, .. } => loop {
+                let next = poll_fn(|cx| {
+                    if let Poll::Ready(item) = stream.as_mut().poll_next(cx) {
+                        return Poll::Ready(Ok(item));
+                    }
+                    self.poll_pump(cx);
+                    if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
+                        return Poll::Ready(Err(e));
+                    }
+                    Poll::Pending
+                })
+                .await?;
+                match next {
+                    None => break,
+                    Some(Ok(chunk)) => self.write_data(&chunk).await?,
+                    // The body is cut short: close without ending it, so the
+                    // client sees an incomplete message, not a short success.
+                    Some(Err(e)) => return Err(e.into()),
+                }
+            },
+        }
+        self.end_message().await
+    }
+
+    /// Writes one piece of our body with its framing.
+    async fn write_data(&mut self, data: &[u8]) -> Result<(), Error> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let frame = self.conn.send_data(data)?;
+        self.out.extend(frame.prefix.as_bytes());
+        if data.len() <= COALESCE {
+            self.out.extend(data);
+            self.out.extend(frame.suffix);
+            if self.out.len() > MAX_BATCH {
+                poll_fn(|cx| self.poll_flush(cx)).await?;
+            }
+            return Ok(());
+        }
+        poll_fn(|cx| {
+            self.poll_pump(cx);
+            self.poll_send(cx, data, frame.suffix)
+        })
+        .await
+    }
+
+    async fn end_message(&mut self) -> Result<(), Error> {
+        let conn = &mut self.conn;
+        self.out.serialize(|b| conn.send_end(&[], b))?;
+        Ok(())
+    }
+
+    /// After the response: finishes the request body (drains what the service
+    /// left unread, within bounds). Whether the connection may go on.
+    async fn finish_body(&mut self) -> Result<bool, Error> {
+        let Some(feeder) = self.feeder.take() else {
+            return Ok(true);
+        };
+        feeder.abandon();
+        if self.body_done {
+            return Ok(self.body_error.is_none() && self.conn.their_state() != State::Error);
+        }
+        if self.refused_body {
+            return Ok(false);
+        }
+        let mut drained = 0u64;
+        loop {
+            let piece = poll_fn(|cx| {
+                if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
+                    return Poll::Ready(Err(e));
+                }
+                self.poll_body_piece(cx)
+            })
+            .await;
+            match piece {
+                Ok(Some(chunk)) => {
+                    drained += chunk.len() as u64;
+                    if drained > self.config.drain_limit {
+                        return Ok(false);
+                    }
+                }
+                Ok(None) => {
+                    self.body_done = true;
+                    return Ok(true);
+                }
+                Err(Error::Io(e)) => return Err(e.into()),
+                Err(_) => return Ok(false),
+            }
+        }
+    }
+
+    /// Hands the connection to whoever waits for the protocol switch.
+    async fn hand_off(mut self, upgrade: Option<UpgradeSender>) -> Result<(), Error> {
+        poll_fn(|cx| self.poll_flush(cx)).await?;
+        if let Some(sender) = upgrade {
+            let rest = self.buf.take_all();
+            sender.send(Upgraded::new(Box::new(self.io), rest));
+        }
+        Ok(())
+    }
+
+    /// Answers a malformed request with the status `proto` names, then closes.
+    async fn reject(&mut self, error: proto::Error) {
+        let status = error.status();
+        let text = format!(
+            "{} {}: {}\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or(""),
+            error
+        );
+        let mut digits = itoa_buf();
+        let fields = [
+            Header {
+                name: "content-type",
+                value: b"text/plain; charset=utf-8",
+            },
+            Header {
+                name: "content-length",
+                value: format_u64(text.len() as u64, &mut digits),
+            },
+        ];
+        let head = ResponseHead::new(status, &fields);
+        let conn = &mut self.conn;
+        if self.out.serialize(|b| conn.send_response(&head, b)).is_ok()
+            && conn.send_data(text.as_bytes()).is_ok()
+        {
+            self.out.extend(text.as_bytes());
+        }
+        let _ = self.close(true).await;
+    }
+
+    /// Flushes, closes our side and, with `linger`, reads what the peer still
+    /// sends for a moment, so the kernel does not reset the connection before the
+    /// peer has read our last response.
+    async fn close(&mut self, linger: bool) -> Result<(), Error> {
+        let flushed = poll_fn(|cx| self.poll_flush(cx)).await;
+        self.conn.close();
+        let _ = poll_fn(|cx| core::pin::Pin::new(&mut self.io).poll_close(cx)).await;
+        flushed?;
+        if linger {
+            let deadline = Instant::now() + Duration::from_secs(1);
+            let mut discarded = 0usize;
+            while discarded < 256 * 1024 {
+                let read = poll_fn(|cx| match self.buf.poll_fill(&mut self.io, cx) {
+                    Poll::Pending if self.read_deadline.poll_expired(cx, deadline) => {
+                        Poll::Ready(Ok(0))
+                    }
+                    other => other,
+                })
+                .await;
+                match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        discarded += n;
+                        let all = self.buf.filled().len();
+                        self.buf.advance(all);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The response to a request whose body broke the protocol.
+fn error_response(error: proto::Error) -> Response {
+    let status = error.status();
+    Response::new(status)
+        .with_header("content-type", "text/plain; charset=utf-8")
+        .with_header("connection", "close")
+        .with_body(format!(
+            "{} {}: {}\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or(""),
+            error
+        ))
+}
+
+fn itoa_buf() -> [u8; 20] {
+    [0; 20]
+}
+
+/// Formats `n` in decimal into `buf`, returning the digits.
+pub(crate) fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[at..];
+        }
+    }
+}
+
+impl<T> core::fmt::Debug for Driver<'_, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Driver").field("conn", &self.conn).finish()
+    }
+}

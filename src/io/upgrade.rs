@@ -1,0 +1,158 @@
+//! Protocol switches: handing the raw connection, and the bytes already read past
+//! the HTTP head, to whoever takes over (WebSocket, a CONNECT tunnel).
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use bytes::{Buf, Bytes};
+use futures_io::{AsyncRead, AsyncWrite};
+
+use super::error::Error;
+
+/// A byte stream both ways: what a connection runs over.
+pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Transport for T {}
+
+/// A connection after a protocol switch: reads return the bytes that followed the
+/// HTTP head first, then the transport's.
+pub struct Upgraded {
+    io: Box<dyn Transport>,
+    read_buf: Bytes,
+}
+
+impl Upgraded {
+    /// Wraps `io`, whose first bytes to read are `read_buf`.
+    pub fn new(io: Box<dyn Transport>, read_buf: Bytes) -> Self {
+        Upgraded { io, read_buf }
+    }
+
+    /// The transport and the bytes read from it but not yet consumed.
+    pub fn into_parts(self) -> (Box<dyn Transport>, Bytes) {
+        (self.io, self.read_buf)
+    }
+}
+
+impl fmt::Debug for Upgraded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Upgraded")
+            .field("buffered", &self.read_buf.len())
+            .finish()
+    }
+}
+
+impl AsyncRead for Upgraded {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if !self.read_buf.is_empty() {
+            let n = buf.len().min(self.read_buf.len());
+            buf[..n].copy_from_slice(&self.read_buf[..n]);
+            self.read_buf.advance(n);
+            return Poll::Ready(Ok(n));
+        }
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Upgraded {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_close(cx)
+    }
+}
+
+type Shared = Arc<Mutex<(Option<Result<Upgraded, Error>>, Option<Waker>)>>;
+
+/// Resolves to the [`Upgraded`] connection once the server driver has sent the
+/// response that switches protocols, or to [`Error::NotUpgraded`].
+pub struct OnUpgrade {
+    shared: Shared,
+}
+
+impl OnUpgrade {
+    pub(crate) fn pair() -> (OnUpgrade, UpgradeSender) {
+        let shared: Shared = Arc::default();
+        (
+            OnUpgrade {
+                shared: shared.clone(),
+            },
+            UpgradeSender {
+                shared: Some(shared),
+            },
+        )
+    }
+}
+
+impl fmt::Debug for OnUpgrade {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OnUpgrade")
+    }
+}
+
+impl Future for OnUpgrade {
+    type Output = Result<Upgraded, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut s = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        match s.0.take() {
+            Some(result) => Poll::Ready(result),
+            None => {
+                s.1 = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// The driver's end: sends the connection, or, dropped unsent, says no switch.
+pub(crate) struct UpgradeSender {
+    shared: Option<Shared>,
+}
+
+impl UpgradeSender {
+    pub(crate) fn send(mut self, upgraded: Upgraded) {
+        self.finish(Ok(upgraded));
+    }
+
+    fn finish(&mut self, result: Result<Upgraded, Error>) {
+        if let Some(shared) = self.shared.take() {
+            let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
+            s.0 = Some(result);
+            if let Some(w) = s.1.take() {
+                w.wake();
+            }
+        }
+    }
+}
+
+impl Drop for UpgradeSender {
+    fn drop(&mut self) {
+        self.finish(Err(Error::NotUpgraded));
+    }
+}

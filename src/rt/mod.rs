@@ -1,0 +1,29 @@
+//! The smol runtime glue: TCP listening and accepting on every core, DNS and TCP
+//! connecting with timeouts, and TLS with rustls. This is the only module that
+//! names smol; everything it runs is the runtime-agnostic [`io`](crate::io) layer.
+//!
+//! | item | feature | what it does |
+//! |---|---|---|
+//! | [`Server`] | `server` | bind, accept, one executor per core, graceful shutdown |
+//! | [`connect`], [`open`], [`Url`] | `client` | DNS + TCP (+ TLS for `https`) with a connect timeout |
+//! | [`tls`] | `tls` | rustls connector (verifying by default) and PEM-loading acceptor |
+
+#[cfg(feature = "client")]
+mod connect;
+#[cfg(feature = "server")]
+mod serve;
+mod stream;
+#[cfg(feature = "tls")]
+pub mod tls;
+
+#[cfg(feature = "client")]
+pub use connect::{ConnectConfig, Url, connect, open};
+#[cfg(feature = "server")]
+pub use serve::{ServeConfig, Server};
+pub use stream::MaybeTls;
+
+/// Runs a future to completion on the current thread (smol's `block_on`): the
+/// simplest way to drive a client from a synchronous `main`.
+pub fn block_on<F: core::future::Future>(future: F) -> F::Output {
+    smol::block_on(future)
+}

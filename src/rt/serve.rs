@@ -1,0 +1,190 @@
+//! [`Server`]: bind a TCP listener and run a connection driver for every
+//! accepted connection, on every core, until a graceful shutdown.
+//!
+//! Each worker thread runs its own smol `LocalExecutor` and accepts from the
+//! shared listener, so a connection stays on the thread that accepted it: no
+//! work stealing, no cross-thread wakeups on the hot path.
+
+use std::cell::Cell;
+use std::io;
+use std::net::{SocketAddr, TcpListener as StdListener, ToSocketAddrs};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use futures_lite::future;
+use smol::net::{TcpListener, TcpStream};
+use smol::{LocalExecutor, Timer};
+
+use super::stream::MaybeTls;
+use crate::io::{ServerConfig, Service, Shutdown, serve_connection_until};
+
+/// How a [`Server`] runs.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    /// How each connection behaves.
+    pub connection: ServerConfig,
+    /// Worker threads; 0 means one per core this process may run on.
+    pub threads: usize,
+    /// How long a shutdown waits for requests in flight. Default 30 s.
+    pub shutdown_timeout: Duration,
+    /// Serve HTTPS with this acceptor.
+    #[cfg(feature = "tls")]
+    pub tls: Option<super::tls::TlsAcceptor>,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            connection: ServerConfig::default(),
+            threads: 0,
+            shutdown_timeout: Duration::from_secs(30),
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+}
+
+/// A running HTTP server.
+///
+/// ```no_run
+/// use lithe::io::{Request, Response};
+/// use lithe::proto::StatusCode;
+/// use lithe::rt::{ServeConfig, Server};
+///
+/// let server = Server::bind("127.0.0.1:8080", |_req: Request| async {
+///     Response::new(StatusCode::OK).with_body("Hello, World!")
+/// }, ServeConfig::default()).unwrap();
+/// println!("listening on {}", server.local_addr());
+/// server.wait();
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    shutdown: Shutdown,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Binds `addr` and starts serving with `service` on worker threads.
+    pub fn bind<S>(addr: impl ToSocketAddrs, service: S, config: ServeConfig) -> io::Result<Server>
+    where
+        S: Service + Clone + Send + 'static,
+    {
+        let listener = StdListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let threads = match config.threads {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        };
+        let shutdown = Shutdown::new();
+        let config = Arc::new(config);
+        let mut workers = Vec::with_capacity(threads);
+        for i in 0..threads {
+            let listener = TcpListener::try_from(listener.try_clone()?)?;
+            let (service, config, shutdown) = (service.clone(), config.clone(), shutdown.clone());
+            let worker = std::thread::Builder::new()
+                .name(format!("lithe-worker-{i}"))
+                .spawn(move || worker(listener, service, config, shutdown))?;
+            workers.push(worker);
+        }
+        Ok(Server {
+            addr,
+            shutdown,
+            workers,
+        })
+    }
+
+    /// The address the server listens on (useful after binding port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The signal that stops the server; trigger it from anywhere.
+    pub fn shutdown_signal(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+
+    /// Stops accepting, lets requests in flight finish (within the shutdown
+    /// timeout), closes idle connections, and waits for the workers.
+    pub fn shutdown(self) {
+        self.shutdown.trigger();
+        self.wait();
+    }
+
+    /// Blocks until the server has shut down.
+    pub fn wait(self) {
+        for worker in self.workers {
+            let _ = worker.join();
+        }
+    }
+}
+
+fn worker<S: Service + Clone + 'static>(
+    listener: TcpListener,
+    service: S,
+    config: Arc<ServeConfig>,
+    shutdown: Shutdown,
+) {
+    let ex = LocalExecutor::new();
+    let active = Rc::new(Cell::new(0usize));
+    smol::block_on(ex.run(async {
+        loop {
+            let accepted = future::or(async { Some(listener.accept().await) }, async {
+                shutdown.triggered().await;
+                None
+            })
+            .await;
+            let stream = match accepted {
+                None => break,
+                Some(Ok((stream, _))) => stream,
+                Some(Err(_)) => {
+                    // Out of descriptors or a connection reset before accept:
+                    // back off briefly instead of spinning.
+                    Timer::after(Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            active.set(active.get() + 1);
+            let (service, config, shutdown, active) = (
+                service.clone(),
+                config.clone(),
+                shutdown.clone(),
+                active.clone(),
+            );
+            ex.spawn(async move {
+                if let Some(io) = handshake(stream, &config).await {
+                    let _ =
+                        serve_connection_until(io, service, &config.connection, &shutdown).await;
+                }
+                active.set(active.get() - 1);
+            })
+            .detach();
+        }
+        let deadline = Instant::now() + config.shutdown_timeout;
+        while active.get() > 0 && Instant::now() < deadline {
+            Timer::after(Duration::from_millis(10)).await;
+        }
+    }));
+}
+
+/// The TLS handshake, when configured, bounded by the head timeout.
+async fn handshake(stream: TcpStream, config: &ServeConfig) -> Option<MaybeTls> {
+    #[cfg(feature = "tls")]
+    if let Some(acceptor) = &config.tls {
+        let limit = config.connection.head_timeout.unwrap_or(Duration::MAX);
+        let accept = async { acceptor.accept(stream).await.ok() };
+        let timeout = async {
+            Timer::after(limit).await;
+            None
+        };
+        return future::or(accept, timeout)
+            .await
+            .map(|s| MaybeTls::TlsServer(Box::new(s)));
+    }
+    let _ = config;
+    Some(MaybeTls::Plain(stream))
+}

@@ -1,0 +1,194 @@
+//! TLS with rustls (ring provider): a client connector that verifies
+//! certificates by default, and a server acceptor that loads PEM files.
+//!
+//! Both speak TLS 1.2 and 1.3 and offer ALPN `http/1.1`. The only way to skip
+//! certificate verification is the loudly named
+//! [`TlsConnector::dangerous_accept_any_certificate`], for self-signed test
+//! servers.
+
+use core::fmt;
+use std::io;
+use std::sync::Arc;
+
+use futures_io::{AsyncRead, AsyncWrite};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms, ring};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+use crate::io::Error;
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(ring::default_provider())
+}
+
+fn invalid(e: impl fmt::Display) -> Error {
+    Error::Io(io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
+}
+
+const ALPN_HTTP11: &[u8] = b"http/1.1";
+
+/// Opens TLS connections to servers.
+#[derive(Clone)]
+pub struct TlsConnector {
+    inner: futures_rustls::TlsConnector,
+}
+
+impl TlsConnector {
+    /// Verifies servers against the Mozilla roots bundled by `webpki-roots`.
+    pub fn webpki() -> Self {
+        let mut roots = RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        TlsConnector::with_roots(roots)
+    }
+
+    /// Verifies servers against `roots`.
+    pub fn with_roots(roots: RootCertStore) -> Self {
+        let builder = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .expect("the ring provider supports the default protocol versions");
+        TlsConnector::from_config(builder.with_root_certificates(roots).with_no_client_auth())
+    }
+
+    /// Verifies servers against the certificates in `pem` (one or more
+    /// `CERTIFICATE` blocks).
+    pub fn with_pem_roots(pem: &[u8]) -> Result<Self, Error> {
+        let mut roots = RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            roots.add(cert.map_err(invalid)?).map_err(invalid)?;
+        }
+        Ok(TlsConnector::with_roots(roots))
+    }
+
+    /// Accepts any certificate for any name: **no authentication at all**, so
+    /// anyone on the path can read and change the traffic. Only for tests against
+    /// self-signed servers.
+    pub fn dangerous_accept_any_certificate() -> Self {
+        let provider = provider();
+        let verifier = AcceptAnyCertificate {
+            algorithms: provider.signature_verification_algorithms,
+        };
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("the ring provider supports the default protocol versions");
+        let config = builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth();
+        TlsConnector::from_config(config)
+    }
+
+    fn from_config(mut config: rustls::ClientConfig) -> Self {
+        config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
+        TlsConnector {
+            inner: futures_rustls::TlsConnector::from(Arc::new(config)),
+        }
+    }
+
+    /// Runs the TLS handshake over `io` for server name `host`.
+    pub async fn connect<T>(
+        &self,
+        host: &str,
+        io: T,
+    ) -> Result<futures_rustls::client::TlsStream<T>, Error>
+    where
+        T: AsyncRead + AsyncWrite + Unpin,
+    {
+        let name = ServerName::try_from(host.to_string()).map_err(invalid)?;
+        Ok(self.inner.connect(name, io).await?)
+    }
+}
+
+impl fmt::Debug for TlsConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TlsConnector")
+    }
+}
+
+/// Accepts TLS connections with one certificate chain and key.
+#[derive(Clone)]
+pub struct TlsAcceptor {
+    inner: futures_rustls::TlsAcceptor,
+}
+
+impl TlsAcceptor {
+    /// An acceptor for the certificate chain in `cert_pem` (leaf first) and the
+    /// private key in `key_pem` (PKCS#8, PKCS#1 or SEC1).
+    pub fn from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<Self, Error> {
+        let chain = CertificateDer::pem_slice_iter(cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(invalid)?;
+        if chain.is_empty() {
+            return Err(invalid("no certificate in the PEM input"));
+        }
+        let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(invalid)?;
+        let mut config = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(invalid)?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(invalid)?;
+        config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
+        Ok(TlsAcceptor {
+            inner: futures_rustls::TlsAcceptor::from(Arc::new(config)),
+        })
+    }
+
+    /// Runs the TLS handshake over `io`.
+    pub async fn accept<T>(&self, io: T) -> Result<futures_rustls::server::TlsStream<T>, Error>
+    where
+        T: AsyncRead + AsyncWrite + Unpin,
+    {
+        Ok(self.inner.accept(io).await?)
+    }
+}
+
+impl fmt::Debug for TlsAcceptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TlsAcceptor")
+    }
+}
+
+/// The verifier behind [`TlsConnector::dangerous_accept_any_certificate`]: it
+/// checks the handshake signatures (so the peer holds the key it presents) but
+/// trusts any certificate.
+#[derive(Debug)]
+struct AcceptAnyCertificate {
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}

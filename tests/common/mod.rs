@@ -1,0 +1,108 @@
+//! Helpers shared by the integration tests: servers on 127.0.0.1 port 0, raw
+//! socket exchanges, and time bounds so that nothing hangs.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use lithe::io::{Body, Request, Response, ServerConfig, Service};
+use lithe::proto::StatusCode;
+use lithe::rt::{ServeConfig, Server};
+
+/// How long any single test step may take.
+pub const LIMIT: Duration = Duration::from_secs(10);
+
+/// Starts a one-thread server for `service` with `config` on 127.0.0.1:0.
+pub fn server_with<S>(service: S, config: ServerConfig) -> Server
+where
+    S: Service + Clone + Send + 'static,
+{
+    let config = ServeConfig {
+        connection: config,
+        threads: 1,
+        shutdown_timeout: Duration::from_secs(2),
+        ..Default::default()
+    };
+    Server::bind("127.0.0.1:0", service, config).expect("bind 127.0.0.1:0")
+}
+
+/// The routes the tests use, like the hello_server example's.
+pub async fn routes(request: Request) -> Response {
+    match (request.method(), request.path()) {
+        (_, "/") => Response::new(StatusCode::OK)
+            .with_header("content-type", "text/plain")
+            .with_body("Hello, World!"),
+        (_, "/echo") => Response::new(StatusCode::OK).with_body(Body::stream(request.into_body())),
+        (_, "/collect") => match request.into_body().bytes(1 << 20).await {
+            Ok(body) => {
+                Response::new(StatusCode::OK).with_body(format!("got {} bytes", body.len()))
+            }
+            Err(e) => Response::new(StatusCode::BAD_REQUEST).with_body(format!("{e}")),
+        },
+        (_, "/ignore") => Response::new(StatusCode::OK).with_body("ignored"),
+        (_, "/chunked") => {
+            let chunks =
+                ["one ", "two ", "three"].map(|s| Ok(bytes::Bytes::from_static(s.as_bytes())));
+            Response::new(StatusCode::OK)
+                .with_body(Body::stream(futures_lite::stream::iter(chunks)))
+        }
+        (_, "/nocontent") => Response::new(StatusCode::NO_CONTENT),
+        _ => Response::new(StatusCode::NOT_FOUND).with_body("not found"),
+    }
+}
+
+/// A server running [`routes`] with the default configuration.
+pub fn server() -> Server {
+    server_with(routes, ServerConfig::default())
+}
+
+/// A blocking socket to `addr` with read and write timeouts.
+pub fn socket(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(LIMIT)).unwrap();
+    s.set_write_timeout(Some(LIMIT)).unwrap();
+    s
+}
+
+/// Sends `bytes` and reads until the server closes the connection.
+pub fn exchange(addr: SocketAddr, bytes: &[u8]) -> String {
+    let mut s = socket(addr);
+    s.write_all(bytes).unwrap();
+    read_to_close(&mut s)
+}
+
+/// Reads until the peer closes; panics on timeout.
+pub fn read_to_close(s: &mut TcpStream) -> String {
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).expect("server closes in time");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Reads until `out` ends with `suffix`.
+pub fn read_until(s: &mut TcpStream, suffix: &str) -> String {
+    let mut out = Vec::new();
+    let mut byte = [0u8; 1];
+    while !out.ends_with(suffix.as_bytes()) {
+        match s.read(&mut byte) {
+            Ok(0) => break,
+            Ok(_) => out.push(byte[0]),
+            Err(e) => panic!("read: {e}; so far {:?}", String::from_utf8_lossy(&out)),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Runs `future` on smol, failing the test if it takes longer than [`LIMIT`].
+pub fn run<T>(future: impl Future<Output = T>) -> T {
+    lithe::rt::block_on(futures_lite::future::or(future, async {
+        async_io::Timer::after(LIMIT).await;
+        panic!("test took longer than {LIMIT:?}");
+    }))
+}
+
+/// How many times `needle` occurs in `haystack`.
+pub fn count(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}

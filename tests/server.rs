@@ -1,0 +1,364 @@
+//! The server driver over real sockets on 127.0.0.1, spoken to with raw bytes.
+#![cfg(feature = "server")]
+
+mod common;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use common::*;
+use lithe::io::ServerConfig;
+
+#[test]
+fn hello_world() {
+    let server = server();
+    let reply = exchange(
+        server.local_addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.contains("content-length: 13\r\n"), "{reply}");
+    assert!(reply.contains("connection: close\r\n"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\nHello, World!"), "{reply}");
+    server.shutdown();
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order_and_none_is_lost() {
+    let server = server();
+    let mut requests = Vec::new();
+    for i in 0..20 {
+        requests.extend_from_slice(
+            format!("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{i:02}").as_bytes(),
+        );
+    }
+    requests.extend_from_slice(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    let reply = exchange(server.local_addr(), &requests);
+    assert_eq!(count(&reply, "HTTP/1.1 200 OK"), 21, "{reply}");
+    let mut at = 0;
+    for i in 0..20 {
+        let found = reply[at..]
+            .find(&format!("\r\n\r\n2\r\n{i:02}\r\n"))
+            .unwrap_or_else(|| panic!("response {i} in order: {reply}"));
+        at += found + 1;
+    }
+    assert!(reply.ends_with("Hello, World!"));
+    server.shutdown();
+}
+
+#[test]
+fn pipelined_bytes_split_anywhere_are_kept() {
+    let server = server();
+    let requests =
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    let mut s = socket(server.local_addr());
+    for piece in requests.chunks(7) {
+        s.write_all(piece).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let reply = read_to_close(&mut s);
+    assert_eq!(count(&reply, "Hello, World!"), 2, "{reply}");
+    server.shutdown();
+}
+
+#[test]
+fn malformed_requests_get_the_status_proto_names_then_close() {
+    let server = server();
+    let cases: [(&[u8], &str); 5] = [
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+            "400 Bad Request",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "400 Bad Request",
+        ),
+        (
+            b"GET / HTTP/2.0\r\nHost: a\r\n\r\n",
+            "505 HTTP Version Not Supported",
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            "501 Not Implemented",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nBad Name: x\r\n\r\n",
+            "400 Bad Request",
+        ),
+    ];
+    for (request, status) in cases {
+        let reply = exchange(server.local_addr(), request);
+        assert!(
+            reply.starts_with(&format!("HTTP/1.1 {status}")),
+            "{status}: {reply}"
+        );
+        assert!(reply.contains("connection: close\r\n"), "{reply}");
+    }
+    let long_target = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(9000));
+    let reply = exchange(server.local_addr(), long_target.as_bytes());
+    assert!(reply.starts_with("HTTP/1.1 414"), "{reply}");
+    let huge_head = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+        "a".repeat(20000)
+    );
+    let reply = exchange(server.local_addr(), huge_head.as_bytes());
+    assert!(reply.starts_with("HTTP/1.1 431"), "{reply}");
+    server.shutdown();
+}
+
+#[test]
+fn a_request_after_a_malformed_one_is_never_answered() {
+    let server = server();
+    let reply = exchange(
+        server.local_addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    assert_eq!(count(&reply, "HTTP/1.1"), 1, "{reply}");
+    server.shutdown();
+}
+
+#[test]
+fn a_head_trickling_in_too_long_gets_408() {
+    let config = ServerConfig {
+        head_timeout: Some(Duration::from_millis(300)),
+        ..ServerConfig::default()
+    };
+    let server = server_with(routes, config);
+    let mut s = socket(server.local_addr());
+    s.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+    let started = Instant::now();
+    let reply = read_to_close(&mut s);
+    assert!(
+        reply.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+        "{reply}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    server.shutdown();
+}
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    let config = ServerConfig {
+        idle_timeout: Some(Duration::from_millis(300)),
+        ..ServerConfig::default()
+    };
+    let server = server_with(routes, config);
+    let mut s = socket(server.local_addr());
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    let started = Instant::now();
+    let reply = read_to_close(&mut s);
+    assert_eq!(count(&reply, "Hello, World!"), 1, "{reply}");
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    server.shutdown();
+}
+
+#[test]
+fn the_default_idle_timeout_is_75_seconds() {
+    assert_eq!(
+        ServerConfig::default().idle_timeout,
+        Some(Duration::from_secs(75))
+    );
+}
+
+#[test]
+fn a_body_cut_short_reaches_the_service_as_an_error() {
+    let server = server();
+    let mut s = socket(server.local_addr());
+    s.write_all(b"POST /collect HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc")
+        .unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let reply = read_to_close(&mut s);
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    assert!(!reply.contains("got 3 bytes"), "{reply}");
+    server.shutdown();
+}
+
+#[test]
+fn a_malformed_chunked_body_gets_400() {
+    let server = server();
+    let reply = exchange(
+        server.local_addr(),
+        b"POST /collect HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXX\r\n0\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    assert!(reply.contains("connection: close"), "{reply}");
+    server.shutdown();
+}
+
+#[test]
+fn chunked_request_bodies_are_dechunked_and_echoed() {
+    let server = server();
+    let reply = exchange(
+        server.local_addr(),
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+    );
+    assert!(reply.contains("transfer-encoding: chunked\r\n"), "{reply}");
+    let body = &reply[reply.find("\r\n\r\n").unwrap() + 4..];
+    assert_eq!(dechunk(body), "hello world");
+    server.shutdown();
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    loop {
+        let line_end = s.find("\r\n").unwrap();
+        let size = usize::from_str_radix(&s[..line_end], 16).unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.push_str(&s[line_end + 2..line_end + 2 + size]);
+        s = &s[line_end + 2 + size + 2..];
+    }
+}
+
+#[test]
+fn an_unread_small_body_is_drained_and_the_connection_kept() {
+    let server = server();
+    let reply = exchange(
+        server.local_addr(),
+        b"POST /ignore HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    // The 5 body bytes are "GET /": drained as body, never parsed as a request,
+    // so what follows is a malformed request line.
+    assert_eq!(count(&reply, "HTTP/1.1 200 OK"), 1, "{reply}");
+    assert!(reply.contains("HTTP/1.1 400"), "{reply}");
+
+    let reply = exchange(
+        server.local_addr(),
+        b"POST /ignore HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(count(&reply, "HTTP/1.1 200 OK"), 2, "{reply}");
+    assert!(reply.ends_with("Hello, World!"), "{reply}");
+    server.shutdown();
+}
+
+#[test]
+fn an_unread_large_body_closes_the_connection() {
+    let server = server();
+    let mut s = socket(server.local_addr());
+    s.write_all(b"POST /ignore HTTP/1.1\r\nHost: a\r\nContent-Length: 10000000\r\n\r\n")
+        .unwrap();
+    let chunk = vec![b'x'; 256 * 1024];
+    // The server answers, drains up to its bound, then closes; writes may fail.
+    for _ in 0..8 {
+        if s.write_all(&chunk).is_err() {
+            break;
+        }
+    }
+    let reply = read_to_close(&mut s);
+    assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
+    assert_eq!(count(&reply, "HTTP/1.1"), 1);
+    server.shutdown();
+}
+
+#[test]
+fn expect_100_continue_is_sent_only_when_the_body_is_read() {
+    let server = server();
+    let mut s = socket(server.local_addr());
+    s.write_all(
+        b"POST /collect HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .unwrap();
+    let interim = read_until(&mut s, "\r\n\r\n");
+    assert_eq!(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+    s.write_all(b"ping").unwrap();
+    let reply = read_until(&mut s, "got 4 bytes");
+    assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
+
+    // A service that never reads: no 100, a final answer, and the connection closes.
+    let mut s = socket(server.local_addr());
+    s.write_all(
+        b"POST /ignore HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .unwrap();
+    let reply = read_to_close(&mut s);
+    assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
+    assert!(reply.contains("connection: close"), "{reply}");
+    server.shutdown();
+}
+
+#[test]
+fn head_responses_keep_content_length_and_send_no_body() {
+    let server = server();
+    let reply = exchange(
+        server.local_addr(),
+        b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    let (first, second) = reply.split_at(reply.rfind("HTTP/1.1 200 OK\r\n").unwrap());
+    assert!(first.contains("content-length: 13\r\n"), "{reply}");
+    assert!(!first.contains("Hello"), "{reply}");
+    assert!(second.ends_with("Hello, World!"), "{reply}");
+    server.shutdown();
+}
+
+#[test]
+fn streaming_responses_are_chunked_for_http11_and_close_delimited_for_http10() {
+    let server = server();
+    let reply = exchange(
+        server.local_addr(),
+        b"GET /chunked HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.contains("transfer-encoding: chunked\r\n"), "{reply}");
+    assert_eq!(
+        dechunk(&reply[reply.find("\r\n\r\n").unwrap() + 4..]),
+        "one two three"
+    );
+
+    let reply = exchange(server.local_addr(), b"GET /chunked HTTP/1.0\r\n\r\n");
+    assert!(!reply.contains("transfer-encoding"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\none two three"), "{reply}");
+    server.shutdown();
+}
+
+#[test]
+fn http10_keep_alive_is_honoured() {
+    let server = server();
+    let reply = exchange(
+        server.local_addr(),
+        b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n",
+    );
+    assert_eq!(count(&reply, "Hello, World!"), 2, "{reply}");
+    assert!(reply.contains("connection: keep-alive\r\n"), "{reply}");
+    server.shutdown();
+}
+
+#[test]
+fn no_content_responses_carry_no_body_and_no_length() {
+    let server = server();
+    let reply = exchange(
+        server.local_addr(),
+        b"GET /nocontent HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 204 No Content\r\n"), "{reply}");
+    assert!(!reply.contains("content-length"), "{reply}");
+    server.shutdown();
+}
+
+#[test]
+fn a_small_response_leaves_in_one_write() {
+    // Read with one large read after the response is surely sent: one segment.
+    let server = server();
+    let mut s = socket(server.local_addr());
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let mut buf = [0u8; 4096];
+    let n = std::io::Read::read(&mut s, &mut buf).unwrap();
+    let reply = String::from_utf8_lossy(&buf[..n]);
+    assert!(reply.ends_with("Hello, World!"), "{reply}");
+    server.shutdown();
+}
+
+#[test]
+fn graceful_shutdown_closes_idle_connections_and_stops_accepting() {
+    let server = server();
+    let addr = server.local_addr();
+    let mut s = socket(addr);
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    read_until(&mut s, "Hello, World!");
+    let started = Instant::now();
+    server.shutdown();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let rest = read_to_close(&mut s);
+    assert_eq!(rest, "");
+    assert!(std::net::TcpStream::connect(addr).is_err());
+}
