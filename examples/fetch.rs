@@ -1,0 +1,151 @@
+//! Fetches a URL with lithe's client and prints the response.
+//!
+//! ```text
+//! cargo run --example fetch -- [-X METHOD] [-d DATA] [-k] [--json] URL
+//! ```
+//!
+//! Prints the status line and headers, then streams the body to stdout. With
+//! `--json` it prints one JSON object instead:
+//! `{"status", "version", "headers": [[name, value], ...], "body_b64"}`, or
+//! `{"error": "..."}` and exit code 1 when the exchange fails (a protocol error,
+//! a timeout, a refused connection). `-d` sends DATA as the body, `-k` accepts
+//! any TLS certificate (self-signed test servers only).
+
+use std::io::Write;
+
+use base64::Engine;
+use lithe::io::{Error, Request};
+use lithe::rt::{ConnectConfig, Url, block_on, open};
+
+struct Args {
+    method: String,
+    data: Option<String>,
+    insecure: bool,
+    json: bool,
+    url: String,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        method: String::new(),
+        data: None,
+        insecure: false,
+        json: false,
+        url: String::new(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "-X" => args.method = it.next().unwrap_or_else(|| usage()),
+            "-d" => args.data = Some(it.next().unwrap_or_else(|| usage())),
+            "-k" => args.insecure = true,
+            "--json" => args.json = true,
+            url if !url.starts_with('-') && args.url.is_empty() => args.url = url.to_string(),
+            _ => usage(),
+        }
+    }
+    if args.url.is_empty() {
+        usage();
+    }
+    if args.method.is_empty() {
+        args.method = if args.data.is_some() { "POST" } else { "GET" }.to_string();
+    }
+    args
+}
+
+fn usage() -> ! {
+    eprintln!("usage: fetch [-X METHOD] [-d DATA] [-k] [--json] URL");
+    std::process::exit(2);
+}
+
+/// A response head, as printed.
+struct Head {
+    status: u16,
+    reason: String,
+    version: &'static str,
+    headers: Vec<(String, String)>,
+}
+
+/// Runs the exchange: `on_head` gets the head, then `on_chunk` each body chunk.
+async fn fetch(
+    args: &Args,
+    mut on_head: impl FnMut(Head),
+    mut on_chunk: impl FnMut(&[u8]),
+) -> Result<(), Error> {
+    let url = Url::parse(&args.url)?;
+    let mut config = ConnectConfig::default();
+    if args.insecure {
+        config.tls = Some(lithe::rt::tls::TlsConnector::dangerous_accept_any_certificate());
+    }
+    let mut conn = open(&url, &config).await?;
+    let mut request = Request::new(args.method.clone(), url.target().to_string())
+        .with_header("host", url.authority().to_string())
+        .with_header("user-agent", "lithe-fetch/0.1")
+        .with_header("accept", "*/*");
+    if let Some(data) = &args.data {
+        request = request.with_body(data.clone());
+    }
+    let response = conn.send(request).await?;
+    on_head(Head {
+        status: response.status().as_u16(),
+        reason: response.reason().to_string(),
+        version: response.version().as_str(),
+        headers: response
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v).into_owned()))
+            .collect(),
+    });
+    let mut body = response.into_body();
+    while let Some(chunk) = body.chunk().await? {
+        on_chunk(&chunk);
+    }
+    Ok(())
+}
+
+fn main() {
+    let args = parse_args();
+    if args.json {
+        let mut head = None;
+        let mut body = Vec::new();
+        let result = block_on(fetch(
+            &args,
+            |h| head = Some(h),
+            |c| body.extend_from_slice(c),
+        ));
+        let out = match (result, head) {
+            (Ok(()), Some(head)) => serde_json::json!({
+                "status": head.status,
+                "version": head.version,
+                "headers": head.headers.iter().map(|(n, v)| [n, v]).collect::<Vec<_>>(),
+                "body_b64": base64::engine::general_purpose::STANDARD.encode(&body),
+            }),
+            (Err(e), _) => {
+                println!("{}", serde_json::json!({ "error": e.to_string() }));
+                std::process::exit(1);
+            }
+            (Ok(()), None) => unreachable!("a response has a head"),
+        };
+        println!("{out}");
+        return;
+    }
+    let stdout = std::io::stdout();
+    let result = block_on(fetch(
+        &args,
+        |h| {
+            let mut out = stdout.lock();
+            let _ = writeln!(out, "{} {} {}", h.version, h.status, h.reason);
+            for (name, value) in &h.headers {
+                let _ = writeln!(out, "{name}: {value}");
+            }
+            let _ = writeln!(out);
+        },
+        |chunk| {
+            let _ = stdout.lock().write_all(chunk);
+        },
+    ));
+    if let Err(e) = result {
+        eprintln!("fetch: {e}");
+        std::process::exit(1);
+    }
+}

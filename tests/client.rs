@@ -1,0 +1,355 @@
+//! The client connection against our server, against raw scripted servers on
+//! 127.0.0.1, and over in-memory pipes.
+#![cfg(all(feature = "server", feature = "client"))]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
+
+use common::*;
+use lithe::io::{
+    Body, ClientConfig, ClientConnection, Error, Request, Response, ServerConfig, duplex,
+    serve_connection,
+};
+use lithe::proto::{self, StatusCode};
+use lithe::rt::{ConnectConfig, Url, connect, open};
+
+fn get(target: &'static str) -> Request<Body> {
+    Request::new("GET", target).with_header("host", "test")
+}
+
+/// A server on 127.0.0.1 that, for one connection, reads a request head and
+/// answers with `reply`, then closes.
+fn scripted(replies: Vec<&'static [u8]>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(LIMIT)).unwrap();
+        for reply in replies {
+            let mut seen = Vec::new();
+            let mut byte = [0u8];
+            while !seen.ends_with(b"\r\n\r\n") {
+                if s.read(&mut byte).unwrap_or(0) == 0 {
+                    return;
+                }
+                seen.push(byte[0]);
+            }
+            s.write_all(reply).unwrap();
+        }
+    });
+    addr
+}
+
+async fn client_to(addr: SocketAddr) -> ClientConnection<lithe::rt::MaybeTls> {
+    let url = Url::parse(&format!("http://{addr}/")).unwrap();
+    open(&url, &ConnectConfig::default()).await.unwrap()
+}
+
+#[test]
+fn requests_reuse_one_connection_to_our_server() {
+    let server = server();
+    run(async {
+        let mut conn = client_to(server.local_addr()).await;
+        for _ in 0..3 {
+            let response = conn.send(get("/")).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(
+                response.headers().get_str("content-type"),
+                Some("text/plain")
+            );
+            assert_eq!(
+                &response.into_body().bytes(1024).await.unwrap()[..],
+                b"Hello, World!"
+            );
+            assert!(conn.is_reusable());
+        }
+        let request = Request::new("POST", "/echo")
+            .with_header("host", "t")
+            .with_body("ping");
+        let body = conn
+            .send(request)
+            .await
+            .unwrap()
+            .into_body()
+            .bytes(1024)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], b"ping");
+    });
+    server.shutdown();
+}
+
+#[test]
+fn a_streamed_request_body_goes_out_chunked() {
+    let server = server();
+    run(async {
+        let mut conn = client_to(server.local_addr()).await;
+        let chunks = (0..100).map(|i| Ok(bytes::Bytes::from(format!("{i:03}"))));
+        let request = Request::new("POST", "/echo")
+            .with_header("host", "t")
+            .with_body(Body::stream(futures_lite::stream::iter(chunks)));
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(
+            response.headers().get_str("transfer-encoding"),
+            Some("chunked")
+        );
+        let body = response.into_body().bytes(1 << 20).await.unwrap();
+        let expected: String = (0..100).map(|i| format!("{i:03}")).collect();
+        assert_eq!(body, expected.as_bytes());
+        assert!(conn.is_reusable());
+    });
+    server.shutdown();
+}
+
+#[test]
+fn a_large_body_round_trips_with_backpressure() {
+    let server = server();
+    run(async {
+        let mut conn = client_to(server.local_addr()).await;
+        let payload: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
+        let request = Request::new("POST", "/echo")
+            .with_header("host", "t")
+            .with_body(payload.clone());
+        let body = conn
+            .send(request)
+            .await
+            .unwrap()
+            .into_body()
+            .bytes(8 << 20)
+            .await
+            .unwrap();
+        assert!(body == payload);
+    });
+    server.shutdown();
+}
+
+#[test]
+fn expect_100_continue_round_trip_with_our_server() {
+    let server = server();
+    run(async {
+        let mut conn = client_to(server.local_addr()).await;
+        let request = Request::new("POST", "/collect")
+            .with_header("host", "t")
+            .with_header("expect", "100-continue")
+            .with_body("0123456789");
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(
+            &response.into_body().bytes(100).await.unwrap()[..],
+            b"got 10 bytes"
+        );
+        assert!(conn.is_reusable());
+
+        // The server answers without reading: the body is never sent.
+        let request = Request::new("POST", "/ignore")
+            .with_header("host", "t")
+            .with_header("expect", "100-continue")
+            .with_body("0123456789");
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(
+            &response.into_body().bytes(100).await.unwrap()[..],
+            b"ignored"
+        );
+        assert!(!conn.is_reusable());
+    });
+    server.shutdown();
+}
+
+#[test]
+fn without_100_continue_the_body_goes_after_the_timeout() {
+    let addr = scripted(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"]);
+    run(async {
+        let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
+        let config = ClientConfig {
+            continue_timeout: Duration::from_millis(100),
+            ..ClientConfig::default()
+        };
+        let mut conn = ClientConnection::new(tcp, config);
+        let request = Request::new("PUT", "/")
+            .with_header("host", "t")
+            .with_header("expect", "100-continue")
+            .with_body("x");
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(&response.into_body().bytes(10).await.unwrap()[..], b"ok");
+    });
+}
+
+#[test]
+fn a_body_cut_short_is_an_error_not_a_short_success() {
+    let addr = scripted(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        let response = conn.send(get("/")).await.unwrap();
+        let error = response.into_body().bytes(100).await.unwrap_err();
+        assert!(
+            matches!(error, Error::Protocol(proto::Error::IncompleteMessage)),
+            "{error:?}"
+        );
+        assert!(!conn.is_reusable());
+    });
+
+    let addr = scripted(vec![
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabc",
+    ]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        let response = conn.send(get("/")).await.unwrap();
+        assert!(response.into_body().bytes(100).await.is_err());
+    });
+}
+
+#[test]
+fn a_close_delimited_body_ends_at_close() {
+    let addr = scripted(vec![b"HTTP/1.1 200 OK\r\n\r\nuntil the end"]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        let response = conn.send(get("/")).await.unwrap();
+        assert_eq!(
+            &response.into_body().bytes(100).await.unwrap()[..],
+            b"until the end"
+        );
+        assert!(!conn.is_reusable());
+    });
+}
+
+#[test]
+fn head_204_and_304_responses_have_no_body() {
+    let addr = scripted(vec![
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+        b"HTTP/1.1 304 Not Modified\r\nContent-Length: 7\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlast",
+    ]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        let response = conn
+            .send(Request::new("HEAD", "/").with_header("host", "t"))
+            .await
+            .unwrap();
+        assert_eq!(response.headers().get_str("content-length"), Some("5"));
+        assert!(response.into_body().bytes(100).await.unwrap().is_empty());
+        for status in [204, 304] {
+            let response = conn.send(get("/")).await.unwrap();
+            assert_eq!(response.status().as_u16(), status);
+            assert!(response.into_body().bytes(100).await.unwrap().is_empty());
+        }
+        let response = conn.send(get("/")).await.unwrap();
+        assert_eq!(&response.into_body().bytes(100).await.unwrap()[..], b"last");
+    });
+}
+
+#[test]
+fn interim_responses_are_skipped() {
+    let addr = scripted(vec![b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        let response = conn.send(get("/")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(&response.into_body().bytes(100).await.unwrap()[..], b"ok");
+    });
+}
+
+#[test]
+fn a_connection_the_server_closes_is_not_reused() {
+    let addr = scripted(vec![
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+    ]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        let response = conn.send(get("/")).await.unwrap();
+        response.into_body().bytes(100).await.unwrap();
+        assert!(!conn.is_reusable());
+        assert!(matches!(conn.send(get("/")).await, Err(Error::NotReusable)));
+    });
+}
+
+#[test]
+fn a_garbled_response_is_a_protocol_error() {
+    let addr = scripted(vec![
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nok",
+    ]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        assert!(matches!(conn.send(get("/")).await, Err(Error::Protocol(_))));
+    });
+}
+
+#[test]
+fn connect_times_out_or_fails_fast() {
+    run(async {
+        // Nothing listens on port 1 of 127.0.0.1: refused, well within the limit.
+        assert!(
+            connect("127.0.0.1", 1, Duration::from_secs(2))
+                .await
+                .is_err()
+        );
+    });
+}
+
+#[test]
+fn server_and_client_over_an_in_memory_pipe() {
+    run(async {
+        let (server_end, client_end) = duplex(1024);
+        let config = ServerConfig::default();
+        let server = async {
+            serve_connection(server_end, routes, &config).await.unwrap();
+        };
+        let client = async {
+            let mut conn = ClientConnection::new(client_end, ClientConfig::default());
+            for i in 0..10 {
+                let body = format!("message {i}").repeat(300);
+                let request = Request::new("POST", "/echo")
+                    .with_header("host", "t")
+                    .with_body(body.clone());
+                let got = conn
+                    .send(request)
+                    .await
+                    .unwrap()
+                    .into_body()
+                    .bytes(1 << 20)
+                    .await
+                    .unwrap();
+                assert_eq!(got, body.as_bytes());
+            }
+        };
+        // The server runs until the client is done (and drops its end).
+        futures_lite::future::or(client, server).await;
+    });
+}
+
+#[test]
+fn an_upgrade_hands_over_the_connection() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    async fn upgrade(mut request: lithe::io::Request) -> Response {
+        let Some(on_upgrade) = request.upgrade() else {
+            return Response::new(StatusCode::BAD_REQUEST);
+        };
+        std::thread::spawn(move || {
+            lithe::rt::block_on(async move {
+                let mut io = on_upgrade.await.unwrap();
+                let mut buf = [0u8; 5];
+                io.read_exact(&mut buf).await.unwrap();
+                io.write_all(&buf).await.unwrap();
+                io.flush().await.unwrap();
+            })
+        });
+        Response::new(StatusCode::SWITCHING_PROTOCOLS)
+            .with_header("connection", "upgrade")
+            .with_header("upgrade", "echo")
+    }
+    let server = server_with(upgrade, ServerConfig::default());
+    let mut s = socket(server.local_addr());
+    // The first bytes of the new protocol arrive with the head.
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\nhel")
+        .unwrap();
+    let head = read_until(&mut s, "\r\n\r\n");
+    assert!(
+        head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{head}"
+    );
+    s.write_all(b"lo").unwrap();
+    assert_eq!(read_until(&mut s, "hello"), "hello");
+    server.shutdown();
+}
