@@ -35,7 +35,7 @@ pub async fn routes(request: Request) -> Response {
             .with_header("content-type", "text/plain")
             .with_body("Hello, World!"),
         (_, "/echo") => Response::new(StatusCode::OK).with_body(Body::stream(request.into_body())),
-        (_, "/collect") => match request.into_body().bytes(1 << 20).await {
+        (_, "/collect") => match request.into_body().bytes(8 << 20).await {
             Ok(body) => {
                 Response::new(StatusCode::OK).with_body(format!("got {} bytes", body.len()))
             }

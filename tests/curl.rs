@@ -1,0 +1,87 @@
+//! curl against our server, where curl is installed (skipped otherwise).
+#![cfg(feature = "server")]
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+/// Runs curl with `args` against `url`; `None` when curl is not installed.
+fn curl(args: &[&str], url: &str) -> Option<String> {
+    let output = Command::new("curl")
+        .args(["--silent", "--show-error", "--max-time", "10"])
+        .args(args)
+        .arg(url)
+        .output();
+    match output {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("curl not installed: skipping");
+            None
+        }
+        Err(e) => panic!("curl: {e}"),
+        Ok(out) => {
+            assert!(
+                out.status.success(),
+                "curl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Some(String::from_utf8_lossy(&out.stdout).into_owned())
+        }
+    }
+}
+
+#[test]
+fn curl_against_our_server() {
+    let server = server();
+    let base = format!("http://{}", server.local_addr());
+    let Some(hello) = curl(&[], &format!("{base}/")) else {
+        return;
+    };
+    assert_eq!(hello, "Hello, World!");
+
+    let echoed = curl(&["--data-binary", "ping"], &format!("{base}/echo")).unwrap();
+    assert_eq!(echoed, "ping");
+
+    let head = curl(&["--head"], &format!("{base}/")).unwrap();
+    assert!(head.contains("content-length: 13"), "{head}");
+
+    // Keep-alive over several URLs on one connection, and HTTP/1.0.
+    let url = format!("{base}/");
+    let many = curl(&[&url, &url], &url).unwrap();
+    assert_eq!(many, "Hello, World!".repeat(3));
+    let old = curl(&["--http1.0"], &format!("{base}/chunked")).unwrap();
+    assert_eq!(old, "one two three");
+
+    // A large body: curl sends Expect: 100-continue and waits for our 100.
+    let dir = std::env::temp_dir().join(format!("lithe-curl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("big");
+    std::fs::write(&file, vec![b'q'; 2_000_000]).unwrap();
+    let collected = curl(
+        &[
+            "--data-binary",
+            &format!("@{}", file.display()),
+            "-H",
+            "Expect: 100-continue",
+            "--expect100-timeout",
+            "5",
+        ],
+        &format!("{base}/collect"),
+    )
+    .unwrap();
+    assert_eq!(collected, "got 2000000 bytes");
+    let chunked = curl(
+        &[
+            "--data-binary",
+            &format!("@{}", file.display()),
+            "-H",
+            "Transfer-Encoding: chunked",
+        ],
+        &format!("{base}/collect"),
+    )
+    .unwrap();
+    assert_eq!(chunked, "got 2000000 bytes");
+    std::fs::remove_dir_all(&dir).ok();
+    server.shutdown();
+}

@@ -1,0 +1,205 @@
+//! Interop with an independent implementation: hyper as a client of our server
+//! and as a server for our client. Also the runtime-agnostic proof: our server
+//! driver and client connection running under tokio through tokio-util's compat
+//! layer.
+#![cfg(all(feature = "server", feature = "client"))]
+
+mod common;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use common::*;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use lithe::io::{Body, ClientConfig, ClientConnection, Request, ServerConfig, serve_connection};
+use lithe::proto::StatusCode;
+use tokio_util::compat::TokioAsyncReadCompatExt;
+
+fn tokio_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Runs `future` under tokio, bounded by [`LIMIT`].
+fn run_tokio<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio_runtime().block_on(async {
+        tokio::time::timeout(LIMIT, future)
+            .await
+            .expect("test took too long")
+    })
+}
+
+async fn hyper_client(addr: SocketAddr) -> hyper::client::conn::http1::SendRequest<Full<Bytes>> {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    sender
+}
+
+#[test]
+fn hyper_client_against_our_server() {
+    let server = server();
+    let addr = server.local_addr();
+    run_tokio(async {
+        let mut sender = hyper_client(addr).await;
+        for _ in 0..3 {
+            let request = hyper::Request::get("/")
+                .header("host", "t")
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+            let response = sender.send_request(request).await.unwrap();
+            assert_eq!(response.status(), 200);
+            assert_eq!(response.headers()["content-length"], "13");
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(&body[..], b"Hello, World!");
+        }
+        let payload = Bytes::from(vec![b'z'; 300_000]);
+        let request = hyper::Request::post("/echo")
+            .header("host", "t")
+            .body(Full::new(payload.clone()))
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        assert_eq!(response.headers()["transfer-encoding"], "chunked");
+        assert_eq!(
+            response.into_body().collect().await.unwrap().to_bytes(),
+            payload
+        );
+
+        let request = hyper::Request::head("/")
+            .header("host", "t")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        assert_eq!(response.headers()["content-length"], "13");
+        assert!(
+            response
+                .into_body()
+                .collect()
+                .await
+                .unwrap()
+                .to_bytes()
+                .is_empty()
+        );
+    });
+    server.shutdown();
+}
+
+async fn hyper_routes(
+    request: hyper::Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let path = request.uri().path().to_string();
+    let body = request.into_body().collect().await.unwrap().to_bytes();
+    let reply = match path.as_str() {
+        "/echo" => body,
+        _ => Bytes::from_static(b"from hyper"),
+    };
+    Ok(hyper::Response::new(Full::new(reply)))
+}
+
+/// A hyper server on 127.0.0.1 in its own thread; serves until the process ends.
+fn hyper_server() -> SocketAddr {
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        tokio_runtime().block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(hyper_routes);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        })
+    });
+    addr
+}
+
+#[test]
+fn our_client_against_a_hyper_server() {
+    let addr = hyper_server();
+    run(async {
+        let tcp = lithe::rt::connect("127.0.0.1", addr.port(), LIMIT)
+            .await
+            .unwrap();
+        let mut conn = ClientConnection::new(tcp, ClientConfig::default());
+        for _ in 0..3 {
+            let response = conn
+                .send(Request::new("GET", "/").with_header("host", "t"))
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(
+                &response.into_body().bytes(100).await.unwrap()[..],
+                b"from hyper"
+            );
+            assert!(conn.is_reusable());
+        }
+        let chunks = (0..50).map(|i| Ok(Bytes::from(format!("<{i}>"))));
+        let request = Request::new("POST", "/echo")
+            .with_header("host", "t")
+            .with_body(Body::stream(futures_lite::stream::iter(chunks)));
+        let body = conn
+            .send(request)
+            .await
+            .unwrap()
+            .into_body()
+            .bytes(1 << 20)
+            .await
+            .unwrap();
+        let expected: String = (0..50).map(|i| format!("<{i}>")).collect();
+        assert_eq!(body, expected.as_bytes());
+    });
+}
+
+#[test]
+fn server_driver_and_client_connection_run_under_tokio() {
+    run_tokio(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let config = ServerConfig::default();
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let config = config.clone();
+                tokio::spawn(async move {
+                    let _ = serve_connection(stream.compat(), routes, &config).await;
+                });
+            }
+        });
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut conn = ClientConnection::new(stream.compat(), ClientConfig::default());
+        for i in 0..5 {
+            let body = format!("under tokio {i}");
+            let request = Request::new("POST", "/echo")
+                .with_header("host", "t")
+                .with_body(body.clone());
+            let got = conn
+                .send(request)
+                .await
+                .unwrap()
+                .into_body()
+                .bytes(1024)
+                .await
+                .unwrap();
+            assert_eq!(got, body.as_bytes());
+        }
+        let response = conn
+            .send(Request::new("GET", "/").with_header("host", "t"))
+            .await
+            .unwrap();
+        assert_eq!(
+            &response.into_body().bytes(100).await.unwrap()[..],
+            b"Hello, World!"
+        );
+    });
+}

@@ -1,0 +1,129 @@
+//! TLS with rustls: our HTTPS server and client, certificates generated here
+//! (rcgen), no network.
+#![cfg(all(feature = "tls", feature = "server", feature = "client"))]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::*;
+use lithe::io::{Request, ServerConfig};
+use lithe::proto::StatusCode;
+use lithe::rt::tls::{TlsAcceptor, TlsConnector};
+use lithe::rt::{ConnectConfig, MaybeTls, ServeConfig, Server, Url, open};
+
+/// A self-signed certificate for `localhost` and its key, as PEM.
+fn certificate() -> (String, String) {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    (certified.cert.pem(), certified.key_pair.serialize_pem())
+}
+
+fn https_server(cert: &str, key: &str) -> Server {
+    let config = ServeConfig {
+        connection: ServerConfig::default(),
+        threads: 1,
+        shutdown_timeout: Duration::from_secs(2),
+        tls: Some(TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap()),
+    };
+    Server::bind("127.0.0.1:0", routes, config).unwrap()
+}
+
+fn url(addr: SocketAddr, path: &str) -> Url {
+    Url::parse(&format!("https://localhost:{}{path}", addr.port())).unwrap()
+}
+
+#[test]
+fn https_round_trip_with_custom_roots_and_alpn() {
+    let (cert, key) = certificate();
+    let server = https_server(&cert, &key);
+    run(async {
+        let tls = TlsConnector::with_pem_roots(cert.as_bytes()).unwrap();
+        let config = ConnectConfig {
+            tls: Some(tls),
+            ..ConnectConfig::default()
+        };
+        let mut conn = open(&url(server.local_addr(), "/"), &config).await.unwrap();
+        for _ in 0..2 {
+            let response = conn
+                .send(Request::new("GET", "/").with_header("host", "localhost"))
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(
+                &response.into_body().bytes(100).await.unwrap()[..],
+                b"Hello, World!"
+            );
+        }
+        let payload = vec![7u8; 200_000];
+        let request = Request::new("POST", "/echo")
+            .with_header("host", "localhost")
+            .with_body(payload.clone());
+        let body = conn
+            .send(request)
+            .await
+            .unwrap()
+            .into_body()
+            .bytes(1 << 20)
+            .await
+            .unwrap();
+        assert!(body == payload);
+        let (stream, _) = conn.into_parts();
+        let MaybeTls::Tls(stream) = stream else {
+            panic!("not TLS")
+        };
+        assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    });
+    server.shutdown();
+}
+
+#[test]
+fn certificates_are_verified_by_default() {
+    let (cert, key) = certificate();
+    let server = https_server(&cert, &key);
+    run(async {
+        // The default connector trusts the webpki roots only: a self-signed
+        // certificate is refused.
+        let result = open(&url(server.local_addr(), "/"), &ConnectConfig::default()).await;
+        assert!(result.is_err(), "self-signed certificate accepted");
+
+        // Roots that do not match the name are refused too.
+        let (other, _) = certificate();
+        let tls = TlsConnector::with_pem_roots(other.as_bytes()).unwrap();
+        let config = ConnectConfig {
+            tls: Some(tls),
+            ..ConnectConfig::default()
+        };
+        assert!(open(&url(server.local_addr(), "/"), &config).await.is_err());
+    });
+    server.shutdown();
+}
+
+#[test]
+fn the_explicit_opt_out_accepts_a_self_signed_server() {
+    let (cert, key) = certificate();
+    let server = https_server(&cert, &key);
+    run(async {
+        let config = ConnectConfig {
+            tls: Some(TlsConnector::dangerous_accept_any_certificate()),
+            ..ConnectConfig::default()
+        };
+        let mut conn = open(&url(server.local_addr(), "/"), &config).await.unwrap();
+        let response = conn
+            .send(Request::new("GET", "/").with_header("host", "localhost"))
+            .await
+            .unwrap();
+        assert_eq!(
+            &response.into_body().bytes(100).await.unwrap()[..],
+            b"Hello, World!"
+        );
+    });
+    server.shutdown();
+}
+
+#[test]
+fn bad_pem_input_is_an_error() {
+    assert!(TlsAcceptor::from_pem(b"not pem", b"not pem").is_err());
+    let (cert, _) = certificate();
+    assert!(TlsAcceptor::from_pem(cert.as_bytes(), b"").is_err());
+}
