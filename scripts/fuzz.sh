@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Fuzz every target of fuzz/ in turn with cargo-fuzz (libFuzzer).
+#
+# Usage: scripts/fuzz.sh [seconds-per-target] [target...]
+#   seconds-per-target  how long to fuzz each target (default 60)
+#   target...           which targets (default: server_stream client_response
+#                       chunked roundtrip)
+#
+# Needs the nightly toolchain (`rustup toolchain install nightly`) and cargo-fuzz
+# (`cargo install cargo-fuzz`). Each target starts from its committed seed corpus
+# in fuzz/corpus/<target>/ plus what earlier runs found, and uses the dictionary
+# fuzz/http.dict. New inputs that reach new code go to the git-ignored
+# fuzz/artifacts/corpus/<target>/, so the committed corpus stays small: copy the
+# few worth keeping into fuzz/corpus/<target>/ by hand. A crash stops that
+# target (the others still run, then the script exits non-zero) and leaves its
+# input in fuzz/artifacts/<target>/; reproduce it with
+# `cargo +nightly fuzz run <target> fuzz/artifacts/<target>/crash-...`, or on
+# stable by copying it into the corpus and running
+# `cargo test --test fuzz_corpus`, which replays every corpus file through the
+# same target code (fuzz/targets/mod.rs).
+#
+# One process on one core (no -fork or -jobs), at nice 10; set FUZZ_NICE=0 to
+# run at normal priority.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds="${1:-60}"
+shift || true
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+    targets=(server_stream client_response chunked roundtrip)
+fi
+
+failed=()
+for target in "${targets[@]}"; do
+    echo "== fuzzing $target for ${seconds}s"
+    found="fuzz/artifacts/corpus/$target"
+    mkdir -p "$found"
+    nice -n "${FUZZ_NICE:-10}" cargo +nightly fuzz run "$target" "$found" "fuzz/corpus/$target" -- \
+        -max_total_time="$seconds" \
+        -dict=fuzz/http.dict \
+        -print_final_stats=1 ||
+        failed+=("$target")
+done
+
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "== crashed: ${failed[*]} (inputs in fuzz/artifacts/<target>/)"
+    exit 1
+fi
