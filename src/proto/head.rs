@@ -157,6 +157,7 @@ impl TargetForm {
     /// assert_eq!(TargetForm::of("/a?b"), TargetForm::Origin);
     /// assert_eq!(TargetForm::of("https://x.example/"), TargetForm::Absolute);
     /// assert_eq!(TargetForm::of("x.example:443"), TargetForm::Authority);
+    /// assert_eq!(TargetForm::of("[::1]:443"), TargetForm::Authority);
     /// assert_eq!(TargetForm::of("*"), TargetForm::Asterisk);
     /// ```
     pub fn of(target: &str) -> TargetForm {
@@ -171,13 +172,12 @@ impl TargetForm {
                     if rest.starts_with(b"://") && is_scheme(scheme) {
                         return TargetForm::Absolute;
                     }
-                    let port = &rest[1..];
-                    let host = scheme;
-                    if !host.is_empty()
-                        && !port.is_empty()
-                        && port.iter().all(u8::is_ascii_digit)
-                        && host.iter().all(|&b| is_authority_byte(b))
-                    {
+                }
+                // authority-form = uri-host ":" port. The port follows the last
+                // colon, so an IPv6 literal keeps its colons in the host.
+                if let Some(colon) = bytes.iter().rposition(|&b| b == b':') {
+                    let (host, port) = (&bytes[..colon], &bytes[colon + 1..]);
+                    if is_host(host) && !port.is_empty() && port.iter().all(u8::is_ascii_digit) {
                         return TargetForm::Authority;
                     }
                 }
@@ -193,8 +193,21 @@ fn is_scheme(s: &[u8]) -> bool {
             .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
 }
 
-/// reg-name / IP literal characters (RFC 3986 §3.2.2), without userinfo.
-fn is_authority_byte(b: u8) -> bool {
+/// `uri-host` (RFC 3986 §3.2.2): an IP literal in brackets, or a reg-name /
+/// IPv4 address made of unreserved, pct-encoded and sub-delims characters.
+fn is_host(host: &[u8]) -> bool {
+    match host {
+        [b'[', literal @ .., b']'] => {
+            !literal.is_empty()
+                && literal
+                    .iter()
+                    .all(|&b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'))
+        }
+        _ => !host.is_empty() && host.iter().all(|&b| is_reg_name_byte(b)),
+    }
+}
+
+fn is_reg_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
@@ -213,9 +226,6 @@ fn is_authority_byte(b: u8) -> bool {
                 | b','
                 | b';'
                 | b'='
-                | b'['
-                | b']'
-                | b':'
         )
 }
 
