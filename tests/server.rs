@@ -12,6 +12,7 @@ use lithe::io::ServerConfig;
 #[test]
 fn hello_world() {
     let server = server();
+    let started = Instant::now();
     let reply = exchange(
         server.local_addr(),
         b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
@@ -20,6 +21,8 @@ fn hello_world() {
     assert!(reply.contains("content-length: 13\r\n"), "{reply}");
     assert!(reply.contains("connection: close\r\n"), "{reply}");
     assert!(reply.ends_with("\r\n\r\nHello, World!"), "{reply}");
+    // The server shuts its side at once (it lingers only to read).
+    assert!(started.elapsed() < Duration::from_millis(500));
     server.shutdown();
 }
 
@@ -361,4 +364,26 @@ fn graceful_shutdown_closes_idle_connections_and_stops_accepting() {
     let rest = read_to_close(&mut s);
     assert_eq!(rest, "");
     assert!(std::net::TcpStream::connect(addr).is_err());
+}
+
+#[test]
+fn a_panicking_service_loses_its_connection_not_the_server() {
+    async fn flaky(request: lithe::io::Request) -> lithe::io::Response {
+        if request.path() == "/panic" {
+            panic!("the service panicked (expected by this test)");
+        }
+        routes(request).await
+    }
+    let server = server_with(flaky, ServerConfig::default());
+    let reply = exchange(
+        server.local_addr(),
+        b"GET /panic HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    assert_eq!(reply, "");
+    let reply = exchange(
+        server.local_addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.ends_with("Hello, World!"), "{reply}");
+    server.shutdown();
 }

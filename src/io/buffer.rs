@@ -20,6 +20,9 @@ use crate::proto::SendError;
 
 /// How much a single read asks for.
 const READ_SIZE: usize = 8 * 1024;
+/// How much a read into an empty buffer asks for: a request or a batch of
+/// pipelined ones usually fits.
+const IDLE_READ_SIZE: usize = 2048;
 
 /// Bytes read from the peer and not yet consumed.
 #[derive(Debug, Default)]
@@ -59,6 +62,26 @@ impl ReadBuf {
         }
     }
 
+    /// Reads once from `io` while the buffer is empty, as a connection parked
+    /// between requests does: the read lands in a scratch array on the stack and
+    /// only what arrived is copied into a buffer, so a parked connection holds no
+    /// buffer and a small request costs no zeroing of one.
+    pub(crate) fn poll_fill_idle<T: AsyncRead + Unpin>(
+        &mut self,
+        io: &mut T,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<usize>> {
+        let mut scratch = [0u8; IDLE_READ_SIZE];
+        let result = Pin::new(io).poll_read(cx, &mut scratch);
+        if let Poll::Ready(Ok(n)) = result {
+            if self.buf.capacity() - self.buf.len() < n {
+                self.buf.reserve(READ_SIZE.max(n));
+            }
+            self.buf.extend_from_slice(&scratch[..n]);
+        }
+        result
+    }
+
     /// Reads once from `io` into the buffer; `Ok(0)` is the end of the stream.
     pub(crate) fn poll_fill<T: AsyncRead + Unpin>(
         &mut self,
@@ -69,7 +92,7 @@ impl ReadBuf {
         if self.buf.capacity() - len < READ_SIZE / 4 {
             self.buf.reserve(READ_SIZE);
         }
-        let room = (self.buf.capacity() - len).min(2 * READ_SIZE);
+        let room = (self.buf.capacity() - len).min(READ_SIZE);
         self.buf.resize(len + room, 0);
         let result = Pin::new(io).poll_read(cx, &mut self.buf[len..]);
         let got = match &result {
@@ -96,6 +119,13 @@ impl Output {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Frees the buffer's memory if nothing is pending.
+    pub(crate) fn release(&mut self) {
+        if self.buf.is_empty() && self.buf.capacity() > 0 {
+            self.buf = Vec::new();
+        }
     }
 
     /// Appends bytes to send.

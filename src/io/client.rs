@@ -292,8 +292,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     }
 
     fn try_parse_head(&mut self) -> Result<Option<Head>, Error> {
-        let mut spans = [((0, 0), (0, 0)); MAX_HEADERS];
-        let (consumed, status, reason, version, count): (usize, StatusCode, Span, Version, usize) = {
+        let (consumed, status, reason, version, spans): (
+            usize,
+            StatusCode,
+            Span,
+            Version,
+            Vec<(Span, Span)>,
+        ) = {
             let mut headers = [EMPTY_HEADER; MAX_HEADERS];
             let input = self.buf.filled();
             let received = self.conn.receive(input, &mut headers)?;
@@ -306,13 +311,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                 }
                 _ => return Err(Error::Protocol(proto::Error::IncompleteMessage)),
             };
-            let count = field_spans(input, head.headers, &mut spans);
+            let spans = field_spans(input, head.headers);
             (
                 received.consumed,
                 head.status,
                 span(input, head.reason.as_bytes()),
                 head.version,
-                count,
+                spans,
             )
         };
         let head = self.buf.split(consumed);
@@ -320,7 +325,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             status,
             reason: ByteStr::from_span(&head, reason),
             version,
-            headers: Headers::from_spans(&head, &spans[..count]),
+            headers: Headers::from_spans(&head, &spans),
         }))
     }
 

@@ -26,12 +26,12 @@ pub(crate) fn span(input: &[u8], piece: &[u8]) -> Span {
     )
 }
 
-/// Records the spans of `fields` (parsed from `input`) in `out`; returns how many.
-pub(crate) fn field_spans(input: &[u8], fields: &[Header<'_>], out: &mut [(Span, Span)]) -> usize {
-    for (slot, field) in out.iter_mut().zip(fields) {
-        *slot = (span(input, field.name.as_bytes()), span(input, field.value));
-    }
-    fields.len().min(out.len())
+/// The spans of `fields`, parsed from `input`: (name, value) each.
+pub(crate) fn field_spans(input: &[u8], fields: &[Header<'_>]) -> Vec<(Span, Span)> {
+    fields
+        .iter()
+        .map(|f| (span(input, f.name.as_bytes()), span(input, f.value)))
+        .collect()
 }
 
 /// An immutable UTF-8 string sharing its bytes with a [`Bytes`] buffer.

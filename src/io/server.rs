@@ -44,6 +44,11 @@ use crate::proto::{
 const MAX_HEADERS: usize = 128;
 /// Responses to pipelined requests are batched up to this many bytes.
 const MAX_BATCH: usize = 64 * 1024;
+/// After closing our side, what the peer still sends is read and discarded for
+/// at most this long and this many bytes, so that our last response is not lost
+/// to a reset.
+const LINGER: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 16 * 1024 * 1024;
 /// Bodies up to this size are copied next to their head: one write.
 const COALESCE: usize = 16 * 1024;
 
@@ -252,7 +257,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     /// `None` when the connection should close.
     async fn next_request(&mut self) -> Result<Option<Parsed>, Error> {
         let mut head_deadline = None;
-        let idle_deadline = self.config.idle_timeout.map(|d| Instant::now() + d);
+        let mut idle_deadline = None;
         loop {
             match self.try_parse_head() {
                 HeadStep::Request(parsed) => return Ok(Some(parsed)),
@@ -264,15 +269,11 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 HeadStep::NeedData => {}
             }
             let idle = self.buf.is_empty();
-            if !idle && head_deadline.is_none() {
-                head_deadline = self.config.head_timeout.map(|d| Instant::now() + d);
-            }
-            let (deadline, timeout) = if idle {
-                (idle_deadline, Timeout::Idle)
-            } else {
-                (head_deadline, Timeout::Head)
+            let (deadline, limit, timeout) = match idle {
+                true => (&mut idle_deadline, self.config.idle_timeout, Timeout::Idle),
+                false => (&mut head_deadline, self.config.head_timeout, Timeout::Head),
             };
-            match poll_fn(|cx| self.poll_wait(cx, idle, deadline, timeout)).await {
+            match poll_fn(|cx| self.poll_wait(cx, idle, deadline, limit, timeout)).await {
                 Ok(Wait::Read(0)) => self.conn.receive_eof(),
                 Ok(Wait::Read(_)) => {}
                 Ok(Wait::Shutdown) | Err(Error::Timeout(Timeout::Idle)) => return Ok(None),
@@ -288,11 +289,14 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
 
     /// Waits for bytes while flushing what is pending. `idle`: between requests,
     /// where the buffer is released and a shutdown ends the wait.
+    /// `deadline` is set from `limit` when the wait first blocks: a request
+    /// that is already buffered costs no clock reading.
     fn poll_wait(
         &mut self,
         cx: &mut Context<'_>,
         idle: bool,
-        deadline: Option<Instant>,
+        deadline: &mut Option<Instant>,
+        limit: Option<Duration>,
         timeout: Timeout,
     ) -> Poll<Result<Wait, Error>> {
         if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
@@ -301,17 +305,25 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         if idle && self.poll_shutdown(cx) {
             return Poll::Ready(Ok(Wait::Shutdown));
         }
-        match self.buf.poll_fill(&mut self.io, cx) {
+        let read = match idle {
+            true => self.buf.poll_fill_idle(&mut self.io, cx),
+            false => self.buf.poll_fill(&mut self.io, cx),
+        };
+        match read {
             Poll::Ready(result) => Poll::Ready(result.map(Wait::Read).map_err(Error::from)),
             Poll::Pending => {
                 if idle {
+                    // Parked between requests: hold no buffers.
                     self.buf.release();
+                    self.out.release();
                 }
-                match deadline {
-                    Some(at) if self.read_deadline.poll_expired(cx, at) => {
-                        Poll::Ready(Err(Error::Timeout(timeout)))
-                    }
-                    _ => Poll::Pending,
+                let Some(limit) = limit else {
+                    return Poll::Pending;
+                };
+                let at = *deadline.get_or_insert_with(|| Instant::now() + limit);
+                match self.read_deadline.poll_expired(cx, at) {
+                    true => Poll::Ready(Err(Error::Timeout(timeout))),
+                    false => Poll::Pending,
                 }
             }
         }
@@ -341,10 +353,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
 
     /// Parses a request head from the buffer, if a whole one is there.
     fn try_parse_head(&mut self) -> HeadStep {
-        // Where each piece of the head lies, so the head can be split off the
-        // buffer and shared without copying.
-        let mut spans = [((0, 0), (0, 0)); MAX_HEADERS];
-        let (consumed, method, target, version, count, upgrade, is_head) = {
+        let (consumed, method, target, version, spans, upgrade, is_head) = {
             let mut headers = [EMPTY_HEADER; MAX_HEADERS];
             let input = self.buf.filled();
             let received = match self.conn.receive(input, &mut headers) {
@@ -356,7 +365,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 Event::NeedData => return HeadStep::NeedData,
                 _ => return HeadStep::Closed,
             };
-            let count = field_spans(input, head.headers, &mut spans);
+            let spans = field_spans(input, head.headers);
             let upgrade = head.method == "CONNECT" || head.header("upgrade").is_some();
             let method = span(input, head.method.as_bytes());
             let target = span(input, head.target.as_bytes());
@@ -365,7 +374,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 method,
                 target,
                 head.version,
-                count,
+                spans,
                 upgrade,
                 head.method == "HEAD",
             )
@@ -393,7 +402,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             ByteStr::from_span(&head, method),
             ByteStr::from_span(&head, target),
             version,
-            Headers::from_spans(&head, &spans[..count]),
+            Headers::from_spans(&head, &spans),
             body,
             on_upgrade,
         );
@@ -726,9 +735,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         let _ = poll_fn(|cx| core::pin::Pin::new(&mut self.io).poll_close(cx)).await;
         flushed?;
         if linger {
-            let deadline = Instant::now() + Duration::from_secs(1);
+            let deadline = Instant::now() + LINGER;
             let mut discarded = 0usize;
-            while discarded < 256 * 1024 {
+            while discarded < LINGER_BYTES {
                 let read = poll_fn(|cx| match self.buf.poll_fill(&mut self.io, cx) {
                     Poll::Pending if self.read_deadline.poll_expired(cx, deadline) => {
                         Poll::Ready(Ok(0))

@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use futures_lite::future;
 use smol::Timer;
-use smol::net::TcpStream;
 
-use super::stream::MaybeTls;
+use super::stream::{MaybeTls, TcpStream};
 use crate::io::{ClientConfig, ClientConnection, Error, Timeout};
 
 /// An `http` or `https` URL, split into what a connection needs.
@@ -131,10 +130,14 @@ impl Default for ConnectConfig {
 
 /// Resolves `host` and connects over TCP, giving up after `timeout`.
 pub async fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Error> {
-    let connect = async { TcpStream::connect((host, port)).await.map_err(Error::from) };
+    let connect = async {
+        smol::net::TcpStream::connect((host, port))
+            .await
+            .map_err(Error::from)
+    };
     let stream = with_timeout(connect, timeout).await?;
     let _ = stream.set_nodelay(true);
-    Ok(stream)
+    Ok(TcpStream::from(stream))
 }
 
 async fn with_timeout<T>(

@@ -20,7 +20,7 @@ pub mod tls;
 pub use connect::{ConnectConfig, Url, connect, open};
 #[cfg(feature = "server")]
 pub use serve::{ServeConfig, Server};
-pub use stream::MaybeTls;
+pub use stream::{MaybeTls, TcpStream};
 
 /// Runs a future to completion on the current thread (smol's `block_on`): the
 /// simplest way to drive a client from a synchronous `main`.

@@ -8,16 +8,16 @@
 use std::cell::Cell;
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdListener, ToSocketAddrs};
+use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use futures_lite::future;
-use smol::net::{TcpListener, TcpStream};
-use smol::{LocalExecutor, Timer};
+use futures_lite::{FutureExt, future};
+use smol::{Async, LocalExecutor, Timer};
 
-use super::stream::MaybeTls;
+use super::stream::{MaybeTls, TcpStream};
 use crate::io::{ServerConfig, Service, Shutdown, serve_connection_until};
 
 /// How a [`Server`] runs.
@@ -83,7 +83,7 @@ impl Server {
         let config = Arc::new(config);
         let mut workers = Vec::with_capacity(threads);
         for i in 0..threads {
-            let listener = TcpListener::try_from(listener.try_clone()?)?;
+            let listener = Async::new(listener.try_clone()?)?;
             let (service, config, shutdown) = (service.clone(), config.clone(), shutdown.clone());
             let worker = std::thread::Builder::new()
                 .name(format!("lithe-worker-{i}"))
@@ -123,7 +123,7 @@ impl Server {
 }
 
 fn worker<S: Service + Clone + 'static>(
-    listener: TcpListener,
+    listener: Async<StdListener>,
     service: S,
     config: Arc<ServeConfig>,
     shutdown: Shutdown,
@@ -147,7 +147,8 @@ fn worker<S: Service + Clone + 'static>(
                     continue;
                 }
             };
-            let _ = stream.set_nodelay(true);
+            let _ = stream.get_ref().set_nodelay(true);
+            let stream = TcpStream::from(stream);
             active.set(active.get() + 1);
             let (service, config, shutdown, active) = (
                 service.clone(),
@@ -156,10 +157,14 @@ fn worker<S: Service + Clone + 'static>(
                 active.clone(),
             );
             ex.spawn(async move {
-                if let Some(io) = handshake(stream, &config).await {
-                    let _ =
-                        serve_connection_until(io, service, &config.connection, &shutdown).await;
-                }
+                let connection = async {
+                    if let Some(io) = handshake(stream, &config).await {
+                        let _ = serve_connection_until(io, service, &config.connection, &shutdown)
+                            .await;
+                    }
+                };
+                // A panicking service loses its connection, not the worker.
+                let _ = AssertUnwindSafe(connection).catch_unwind().await;
                 active.set(active.get() - 1);
             })
             .detach();
