@@ -387,3 +387,38 @@ fn a_panicking_service_loses_its_connection_not_the_server() {
     assert!(reply.ends_with("Hello, World!"), "{reply}");
     server.shutdown();
 }
+
+#[test]
+fn heads_with_many_fields_are_parsed_and_too_many_refused() {
+    async fn count_fields(request: lithe::io::Request) -> lithe::io::Response {
+        lithe::io::Response::new(lithe::proto::StatusCode::OK)
+            .with_body(format!("{}", request.headers().len()))
+    }
+    let server = server_with(count_fields, ServerConfig::default());
+    for fields in [1, 23, 24, 25, 64, 99] {
+        let mut head = String::from("GET / HTTP/1.1\r\nHost: a\r\n");
+        for i in 1..fields {
+            head.push_str(&format!("X-{i}: {i}\r\n"));
+        }
+        head.push_str("Connection: close\r\n\r\n");
+        let reply = exchange(server.local_addr(), head.as_bytes());
+        assert!(
+            reply.ends_with(&format!("\r\n\r\n{}", fields + 1)),
+            "{fields}: {reply}"
+        );
+    }
+    let mut head = String::from("GET / HTTP/1.1\r\nHost: a\r\n");
+    for i in 0..100 {
+        head.push_str(&format!("X-{i}: {i}\r\n"));
+    }
+    head.push_str("\r\n");
+    let reply = exchange(server.local_addr(), head.as_bytes());
+    assert!(reply.starts_with("HTTP/1.1 431"), "{reply}");
+    // Leading empty lines before a request are skipped, whatever its size.
+    let reply = exchange(
+        server.local_addr(),
+        b"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.ends_with("\r\n\r\n2"), "{reply}");
+    server.shutdown();
+}

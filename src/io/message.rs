@@ -34,25 +34,77 @@ pub(crate) fn field_spans(input: &[u8], fields: &[Header<'_>]) -> Vec<(Span, Spa
         .collect()
 }
 
-/// An immutable UTF-8 string sharing its bytes with a [`Bytes`] buffer.
-#[derive(Clone, Default, PartialEq, Eq, Hash)]
-pub struct ByteStr(Bytes);
+/// An upper bound on the header fields of the head at the start of `input`,
+/// cheap to compute: its line count, stopping at the empty line that ends it
+/// (or past `small`, where the exact count no longer matters). Every field
+/// takes at least one line, so the bound holds whatever the head holds; input
+/// starting with an empty line (which a server skips) gets no bound.
+pub(crate) fn header_bound(input: &[u8]) -> usize {
+    const NO_BOUND: usize = usize::MAX;
+    if matches!(input.first(), Some(b'\r' | b'\n')) {
+        return NO_BOUND;
+    }
+    let mut lines = 0;
+    for at in memchr::memchr_iter(b'\n', input) {
+        lines += 1;
+        let rest = &input[at + 1..];
+        if rest.starts_with(b"\r\n") || rest.starts_with(b"\n") || lines > 64 {
+            return lines;
+        }
+    }
+    lines
+}
+
+/// An immutable UTF-8 string: a static one, or one sharing its bytes with a
+/// [`Bytes`] buffer (a received head).
+#[derive(Clone)]
+pub struct ByteStr(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Static(&'static str),
+    /// Bytes that every constructor took from a `str`.
+    Shared(Bytes),
+}
 
 impl ByteStr {
     /// A string from a static one, without copying.
     pub const fn from_static(s: &'static str) -> Self {
-        ByteStr(Bytes::from_static(s.as_bytes()))
+        ByteStr(Repr::Static(s))
     }
 
     /// The string.
     pub fn as_str(&self) -> &str {
-        // Every constructor takes a `str`, so this never falls back.
-        core::str::from_utf8(&self.0).unwrap_or_default()
+        match &self.0 {
+            Repr::Static(s) => s,
+            // Every constructor takes a `str`, so this never falls back.
+            Repr::Shared(b) => core::str::from_utf8(b).unwrap_or_default(),
+        }
     }
 
     /// The text at `span` of a received `head`, which `proto` checked is UTF-8.
     pub(crate) fn from_span(head: &Bytes, (at, len): Span) -> Self {
-        ByteStr(head.slice(at..at + len))
+        ByteStr(Repr::Shared(head.slice(at..at + len)))
+    }
+}
+
+impl Default for ByteStr {
+    fn default() -> Self {
+        ByteStr::from_static("")
+    }
+}
+
+impl PartialEq for ByteStr {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for ByteStr {}
+
+impl core::hash::Hash for ByteStr {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
     }
 }
 
@@ -71,7 +123,7 @@ impl From<&'static str> for ByteStr {
 
 impl From<String> for ByteStr {
     fn from(s: String) -> Self {
-        ByteStr(Bytes::from(s))
+        ByteStr(Repr::Shared(Bytes::from(s)))
     }
 }
 
@@ -435,5 +487,23 @@ impl<B> Request<B> {
             self.headers,
             self.body,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header_bound;
+
+    #[test]
+    fn header_bound_counts_lines_up_to_the_end_of_the_head() {
+        assert_eq!(
+            header_bound(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\n"),
+            2
+        );
+        assert_eq!(header_bound(b"GET / HTTP/1.1\nHost: a\n\n"), 2);
+        assert_eq!(header_bound(b"GET / HTTP/1.1\r\nHost: a\r\nX: "), 2);
+        assert_eq!(header_bound(b"\r\nGET / HTTP/1.1\r\n\r\n"), usize::MAX);
+        assert_eq!(header_bound(b""), 0);
+        assert!(header_bound("X: y\r\n".repeat(100).as_bytes()) > 64);
     }
 }

@@ -32,7 +32,7 @@ use futures_lite::future::poll_fn;
 use super::body::{Feeder, Incoming, Kind};
 use super::buffer::{Deadline, Output, ReadBuf};
 use super::error::{Error, Timeout};
-use super::message::{ByteStr, Headers, Request, Response, field_spans, span};
+use super::message::{ByteStr, Headers, Request, Response, Span, field_spans, header_bound, span};
 use super::shutdown::Shutdown;
 use super::upgrade::{OnUpgrade, Transport, UpgradeSender, Upgraded};
 use crate::proto::{
@@ -42,6 +42,8 @@ use crate::proto::{
 
 /// The most header fields a request head may have, whatever the limits say.
 const MAX_HEADERS: usize = 128;
+/// Heads with at most this many lines are parsed into a small header array.
+const SMALL_HEAD: usize = 24;
 /// Responses to pipelined requests are batched up to this many bytes.
 const MAX_BATCH: usize = 64 * 1024;
 /// After closing our side, what the peer still sends is read and discarded for
@@ -353,31 +355,26 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
 
     /// Parses a request head from the buffer, if a whole one is there.
     fn try_parse_head(&mut self) -> HeadStep {
-        let (consumed, method, target, version, spans, upgrade, is_head) = {
-            let mut headers = [EMPTY_HEADER; MAX_HEADERS];
-            let input = self.buf.filled();
-            let received = match self.conn.receive(input, &mut headers) {
-                Ok(received) => received,
-                Err(e) => return HeadStep::Rejected(e),
-            };
-            let head = match received.event {
-                Event::Request(head) => head,
-                Event::NeedData => return HeadStep::NeedData,
-                _ => return HeadStep::Closed,
-            };
-            let spans = field_spans(input, head.headers);
-            let upgrade = head.method == "CONNECT" || head.header("upgrade").is_some();
-            let method = span(input, head.method.as_bytes());
-            let target = span(input, head.target.as_bytes());
-            (
-                received.consumed,
-                method,
-                target,
-                head.version,
-                spans,
-                upgrade,
-                head.method == "HEAD",
-            )
+        let input = self.buf.filled();
+        // Most heads have a few fields: parse them into a small array unless
+        // the head may hold more (filling a large one costs more than parsing).
+        let found = match header_bound(input) {
+            0..=SMALL_HEAD => parse_request::<SMALL_HEAD>(&mut self.conn, input),
+            _ => parse_request::<MAX_HEADERS>(&mut self.conn, input),
+        };
+        let RequestSpans {
+            consumed,
+            method,
+            target,
+            version,
+            spans,
+            upgrade,
+            is_head,
+        } = match found {
+            Ok(spans) => spans,
+            Err(NoHead::NeedData) => return HeadStep::NeedData,
+            Err(NoHead::Closed) => return HeadStep::Closed,
+            Err(NoHead::Rejected(e)) => return HeadStep::Rejected(e),
         };
         let head = self.buf.split(consumed);
         let (body, feeder) = match self.conn.incoming_body() {
@@ -757,6 +754,49 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         }
         Ok(())
     }
+}
+
+/// Why no request head was parsed.
+enum NoHead {
+    NeedData,
+    Closed,
+    Rejected(proto::Error),
+}
+
+/// Where the pieces of a parsed request head lie in the read buffer.
+struct RequestSpans {
+    consumed: usize,
+    method: Span,
+    target: Span,
+    version: Version,
+    spans: Vec<(Span, Span)>,
+    upgrade: bool,
+    is_head: bool,
+}
+
+/// Parses a request head from `input` with room for `N` header fields.
+fn parse_request<const N: usize>(
+    conn: &mut Connection,
+    input: &[u8],
+) -> Result<RequestSpans, NoHead> {
+    let mut headers = [EMPTY_HEADER; N];
+    let received = conn
+        .receive(input, &mut headers)
+        .map_err(NoHead::Rejected)?;
+    let head = match received.event {
+        Event::Request(head) => head,
+        Event::NeedData => return Err(NoHead::NeedData),
+        _ => return Err(NoHead::Closed),
+    };
+    Ok(RequestSpans {
+        consumed: received.consumed,
+        method: span(input, head.method.as_bytes()),
+        target: span(input, head.target.as_bytes()),
+        version: head.version,
+        spans: field_spans(input, head.headers),
+        upgrade: head.method == "CONNECT" || head.header("upgrade").is_some(),
+        is_head: head.method == "HEAD",
+    })
 }
 
 /// The response to a request whose body broke the protocol.
