@@ -353,3 +353,32 @@ fn an_upgrade_hands_over_the_connection() {
     assert_eq!(read_until(&mut s, "hello"), "hello");
     server.shutdown();
 }
+
+#[test]
+fn a_response_that_stops_arriving_times_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 1024];
+        let _ = s.read(&mut buf);
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+            .unwrap();
+        // Hold the connection open, silent, until the client gives up.
+        let _ = s.read(&mut buf);
+    });
+    run(async {
+        let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
+        let config = ClientConfig {
+            read_timeout: Some(Duration::from_millis(200)),
+            ..ClientConfig::default()
+        };
+        let mut conn = ClientConnection::new(tcp, config);
+        let started = std::time::Instant::now();
+        let response = conn.send(get("/")).await.unwrap();
+        let error = response.into_body().bytes(100).await.unwrap_err();
+        assert!(matches!(error, Error::Timeout(_)), "{error:?}");
+        assert!(started.elapsed() < Duration::from_secs(3));
+        assert!(!conn.is_reusable());
+    });
+}

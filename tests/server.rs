@@ -422,3 +422,24 @@ fn heads_with_many_fields_are_parsed_and_too_many_refused() {
     assert!(reply.ends_with("\r\n\r\n2"), "{reply}");
     server.shutdown();
 }
+
+#[test]
+fn a_body_that_stops_arriving_times_out_and_the_connection_closes() {
+    let config = ServerConfig {
+        body_timeout: Some(Duration::from_millis(200)),
+        ..ServerConfig::default()
+    };
+    let server = server_with(routes, config);
+    let mut s = socket(server.local_addr());
+    s.write_all(b"POST /collect HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc")
+        .unwrap();
+    let started = Instant::now();
+    let reply = read_to_close(&mut s);
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    assert!(
+        reply.contains("timed out reading a message body"),
+        "{reply}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    server.shutdown();
+}

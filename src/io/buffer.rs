@@ -10,14 +10,17 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use std::io;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_io::Timer;
 use bytes::{Buf, Bytes, BytesMut};
 use futures_io::{AsyncRead, AsyncWrite};
 
-use crate::proto::SendError;
+use crate::proto::{Connection, SendError};
 
+/// Body pieces up to this size are copied next to their framing and head: one
+/// write. Larger ones go out uncopied in a vectored write.
+const COALESCE: usize = 16 * 1024;
 /// How much a single read asks for.
 const READ_SIZE: usize = 8 * 1024;
 /// How much a read into an empty buffer asks for: a request or a batch of
@@ -121,6 +124,11 @@ impl Output {
         self.len() == 0
     }
 
+    /// Bytes written by the send in progress: a measure of progress.
+    pub(crate) fn written(&self) -> usize {
+        self.written
+    }
+
     /// Frees the buffer's memory if nothing is pending.
     pub(crate) fn release(&mut self) {
         if self.buf.is_empty() && self.buf.capacity() > 0 {
@@ -131,6 +139,25 @@ impl Output {
     /// Appends bytes to send.
     pub(crate) fn extend(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
+    }
+
+    /// Accounts for `data` as the next piece of `conn`'s body and queues it with
+    /// its framing. Small pieces are copied next to what is pending (one write
+    /// later); for a large one only the prefix is queued and the suffix returned:
+    /// send the data itself with [`poll_send`](Output::poll_send), uncopied.
+    pub(crate) fn queue_data(
+        &mut self,
+        conn: &mut Connection,
+        data: &[u8],
+    ) -> Result<Option<&'static [u8]>, SendError> {
+        let frame = conn.send_data(data)?;
+        self.extend(frame.prefix.as_bytes());
+        if data.len() > COALESCE {
+            return Ok(Some(frame.suffix));
+        }
+        self.extend(data);
+        self.extend(frame.suffix);
+        Ok(None)
     }
 
     /// Appends what `write` serializes, growing the room it gets until it fits.
@@ -244,5 +271,28 @@ impl Deadline {
             timer.set_at(deadline);
             *at = deadline;
         }
+    }
+}
+
+/// A timeout on waiting without progress: the clock starts when a wait first
+/// blocks and restarts at each [`progress`](Stall::progress).
+#[derive(Debug, Default)]
+pub(crate) struct Stall {
+    deadline: Deadline,
+    until: Option<Instant>,
+}
+
+impl Stall {
+    /// Something moved: the next wait gets a fresh `limit`.
+    pub(crate) fn progress(&mut self) {
+        self.until = None;
+    }
+
+    /// Whether the wait blocked for `limit` (never, without one); if not, the
+    /// task is woken when it may have.
+    pub(crate) fn poll_stalled(&mut self, cx: &mut Context<'_>, limit: Option<Duration>) -> bool {
+        let Some(limit) = limit else { return false };
+        let until = *self.until.get_or_insert_with(|| Instant::now() + limit);
+        self.deadline.poll_expired(cx, until)
     }
 }

@@ -17,7 +17,7 @@ use futures_lite::Stream;
 use futures_lite::future::poll_fn;
 
 use super::body::{Body, Kind, collect};
-use super::buffer::{Deadline, Output, ReadBuf};
+use super::buffer::{Deadline, Output, ReadBuf, Stall};
 use super::error::{Error, Timeout};
 use super::message::{ByteStr, Headers, Request, Response, Span, field_spans, span};
 use super::server::format_u64;
@@ -26,7 +26,6 @@ use crate::proto::{
 };
 
 const MAX_HEADERS: usize = 128;
-const COALESCE: usize = 16 * 1024;
 
 /// How a client connection behaves.
 #[derive(Clone, Debug)]
@@ -57,7 +56,7 @@ pub struct ClientConnection<T> {
     buf: ReadBuf,
     out: Output,
     config: ClientConfig,
-    read_deadline: Deadline,
+    read_stall: Stall,
     /// Something went wrong, or the request was abandoned: no reuse.
     broken: bool,
 }
@@ -79,7 +78,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             buf: ReadBuf::default(),
             out: Output::default(),
             config,
-            read_deadline: Deadline::default(),
+            read_stall: Stall::default(),
             broken: false,
         }
     }
@@ -189,17 +188,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// or the timeout.
     async fn await_continue(&mut self) -> Result<Option<Head>, Error> {
         let deadline = Instant::now() + self.config.continue_timeout;
+        let mut continue_timer = Deadline::default();
         self.flush().await?;
         loop {
-            let head = poll_fn(|cx| {
-                match self.poll_head(cx) {
-                    Poll::Ready(result) => Poll::Ready(result.map(Some)),
-                    // The continue timer shares the read timer: it is the sooner.
-                    Poll::Pending if self.read_deadline.poll_expired(cx, deadline) => {
-                        Poll::Ready(Ok(None))
-                    }
-                    Poll::Pending => Poll::Pending,
-                }
+            let head = poll_fn(|cx| match self.poll_head(cx) {
+                Poll::Ready(result) => Poll::Ready(result.map(Some)),
+                Poll::Pending if continue_timer.poll_expired(cx, deadline) => Poll::Ready(Ok(None)),
+                Poll::Pending => Poll::Pending,
             })
             .await
             .inspect_err(|_| self.broken = true)?;
@@ -243,14 +238,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         if data.is_empty() {
             return Ok(());
         }
-        let frame = self.conn.send_data(data)?;
-        self.out.extend(frame.prefix.as_bytes());
-        if data.len() <= COALESCE {
-            self.out.extend(data);
-            self.out.extend(frame.suffix);
-            return Ok(());
+        if let Some(suffix) = self.out.queue_data(&mut self.conn, data)? {
+            poll_fn(|cx| self.out.poll_send(&mut self.io, cx, data, suffix)).await?;
         }
-        poll_fn(|cx| self.out.poll_send(&mut self.io, cx, data, frame.suffix)).await?;
         Ok(())
     }
 
@@ -332,19 +322,21 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// Reads more bytes, bounded by the read timeout; the end of the stream is
     /// recorded for `proto`.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        match self.buf.poll_fill(&mut self.io, cx) {
+        let read = self.buf.poll_fill(&mut self.io, cx);
+        if read.is_ready() {
+            self.read_stall.progress();
+        }
+        match read {
             Poll::Ready(Ok(0)) => {
                 self.conn.receive_eof();
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Ok(_)) => Poll::Ready(Ok(())),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e.into())),
-            Poll::Pending => match self.config.read_timeout {
-                Some(limit) if self.read_deadline.poll_expired(cx, Instant::now() + limit) => {
-                    Poll::Ready(Err(Error::Timeout(Timeout::Body)))
-                }
-                _ => Poll::Pending,
-            },
+            Poll::Pending if self.read_stall.poll_stalled(cx, self.config.read_timeout) => {
+                Poll::Ready(Err(Error::Timeout(Timeout::Body)))
+            }
+            Poll::Pending => Poll::Pending,
         }
     }
 

@@ -30,7 +30,7 @@ use event_listener::EventListener;
 use futures_lite::future::poll_fn;
 
 use super::body::{Feeder, Incoming, Kind};
-use super::buffer::{Deadline, Output, ReadBuf};
+use super::buffer::{Deadline, Output, ReadBuf, Stall};
 use super::error::{Error, Timeout};
 use super::message::{ByteStr, Headers, Request, Response, Span, field_spans, header_bound, span};
 use super::shutdown::Shutdown;
@@ -51,8 +51,6 @@ const MAX_BATCH: usize = 64 * 1024;
 /// to a reset.
 const LINGER: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 16 * 1024 * 1024;
-/// Bodies up to this size are copied next to their head: one write.
-const COALESCE: usize = 16 * 1024;
 
 /// How a server connection behaves. The defaults suit a public server.
 #[derive(Clone, Debug)]
@@ -176,16 +174,17 @@ struct Driver<'c, T> {
     shutdown: Option<&'c Shutdown>,
     shutdown_listener: Option<EventListener>,
     read_deadline: Deadline,
-    write_deadline: Deadline,
-    /// When the current stalled write must have progressed by.
-    write_stalled_until: Option<Instant>,
+    body_stall: Stall,
+    write_stall: Stall,
     /// The current request's body, while the service may read it.
     feeder: Option<Feeder>,
     body_done: bool,
     /// The request body broke the protocol: answer with this error's status.
     body_error: Option<proto::Error>,
-    /// We answered without `100 Continue`, so the client will not send the body.
-    refused_body: bool,
+    /// The connection cannot carry another request after this response: the
+    /// request body failed, or we answered without `100 Continue`, so the
+    /// client will not send it.
+    close_after: bool,
 }
 
 impl<'c, T: Transport + 'static> Driver<'c, T> {
@@ -199,12 +198,12 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             shutdown,
             shutdown_listener: None,
             read_deadline: Deadline::default(),
-            write_deadline: Deadline::default(),
-            write_stalled_until: None,
+            body_stall: Stall::default(),
+            write_stall: Stall::default(),
             feeder: None,
             body_done: true,
             body_error: None,
-            refused_body: false,
+            close_after: false,
         }
     }
 
@@ -222,7 +221,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             self.body_done = feeder.is_none();
             self.feeder = feeder;
             self.body_error = None;
-            self.refused_body = false;
+            self.close_after = false;
 
             let mut future = pin!(service.call(request));
             let response = poll_fn(|cx| {
@@ -429,6 +428,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 }
                 Poll::Ready(Err(e)) => {
                     self.body_done = true;
+                    self.close_after = true;
                     if let Error::Protocol(p) = e {
                         self.body_error = Some(p);
                     }
@@ -470,14 +470,16 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 return Poll::Ready(Ok(Some(piece.slice(at..at + len))));
             }
             self.buf.advance(consumed);
-            match self.buf.poll_fill(&mut self.io, cx) {
+            let read = self.buf.poll_fill(&mut self.io, cx);
+            if read.is_ready() {
+                self.body_stall.progress();
+            }
+            match read {
                 Poll::Ready(Ok(0)) => self.conn.receive_eof(),
                 Poll::Ready(Ok(_)) => {}
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
                 Poll::Pending => {
-                    if let Some(limit) = self.config.body_timeout
-                        && self.read_deadline.poll_expired(cx, Instant::now() + limit)
-                    {
+                    if self.body_stall.poll_stalled(cx, self.config.body_timeout) {
                         return Poll::Ready(Err(Error::Timeout(Timeout::Body)));
                     }
                     return Poll::Pending;
@@ -502,26 +504,17 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         if self.out.is_empty() && data.is_empty() && suffix.is_empty() {
             return Poll::Ready(Ok(()));
         }
-        let before = self.out.len();
-        match self.out.poll_send(&mut self.io, cx, data, suffix) {
-            Poll::Ready(result) => {
-                self.write_stalled_until = None;
-                Poll::Ready(result.map_err(Error::from))
+        let before = self.out.written();
+        let sent = self.out.poll_send(&mut self.io, cx, data, suffix);
+        if sent.is_ready() || self.out.written() != before {
+            self.write_stall.progress();
+        }
+        match sent {
+            Poll::Ready(result) => Poll::Ready(result.map_err(Error::from)),
+            Poll::Pending if self.write_stall.poll_stalled(cx, self.config.write_timeout) => {
+                Poll::Ready(Err(Error::Timeout(Timeout::Write)))
             }
-            Poll::Pending => {
-                let Some(limit) = self.config.write_timeout else {
-                    return Poll::Pending;
-                };
-                if self.out.len() != before || self.write_stalled_until.is_none() {
-                    self.write_stalled_until = Some(Instant::now() + limit);
-                }
-                match self.write_stalled_until {
-                    Some(at) if self.write_deadline.poll_expired(cx, at) => {
-                        Poll::Ready(Err(Error::Timeout(Timeout::Write)))
-                    }
-                    _ => Poll::Pending,
-                }
-            }
+            Poll::Pending => Poll::Pending,
         }
     }
 
@@ -549,7 +542,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 // Nobody will read it: do not let the client send it.
                 _ => {
                     headers.insert("connection", "close");
-                    self.refused_body = true;
+                    self.close_after = true;
                 }
             }
         }
@@ -621,21 +614,17 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         if data.is_empty() {
             return Ok(());
         }
-        let frame = self.conn.send_data(data)?;
-        self.out.extend(frame.prefix.as_bytes());
-        if data.len() <= COALESCE {
-            self.out.extend(data);
-            self.out.extend(frame.suffix);
-            if self.out.len() > MAX_BATCH {
-                poll_fn(|cx| self.poll_flush(cx)).await?;
+        match self.out.queue_data(&mut self.conn, data)? {
+            None if self.out.len() > MAX_BATCH => poll_fn(|cx| self.poll_flush(cx)).await,
+            None => Ok(()),
+            Some(suffix) => {
+                poll_fn(|cx| {
+                    self.poll_pump(cx);
+                    self.poll_send(cx, data, suffix)
+                })
+                .await
             }
-            return Ok(());
         }
-        poll_fn(|cx| {
-            self.poll_pump(cx);
-            self.poll_send(cx, data, frame.suffix)
-        })
-        .await
     }
 
     async fn end_message(&mut self) -> Result<(), Error> {
@@ -651,11 +640,11 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             return Ok(true);
         };
         feeder.abandon();
-        if self.body_done {
-            return Ok(self.body_error.is_none() && self.conn.their_state() != State::Error);
-        }
-        if self.refused_body {
+        if self.close_after {
             return Ok(false);
+        }
+        if self.body_done {
+            return Ok(true);
         }
         let mut drained = 0u64;
         loop {
