@@ -3,15 +3,39 @@
 //! An HTTP/1.1 library in the spirit of Python's aiohttp, standing on a sans-IO
 //! protocol core.
 //!
-//! Today the crate holds that core, [`proto`]: it parses and serializes HTTP/1.1
-//! messages and chunked bodies with no I/O, no allocation and no `std`, so the same
-//! code runs on a microcontroller, inside a fuzzer, or under an async server.
+//! The core, [`proto`], parses and serializes HTTP/1.1 messages and chunked bodies
+//! with no I/O, no allocation and no `std`, so the same code runs on a
+//! microcontroller, inside a fuzzer, or under an async server. Above it, `io`
+//! drives connections over any `futures-io` stream (server driver, client
+//! connection, streaming bodies), and `rt` binds them to smol: a multi-core
+//! server, connecting with timeouts, TLS with rustls.
 //!
 //! | feature | adds | needs std |
 //! |---|---|---|
 //! | (none) | [`proto`] | no, and no `alloc` |
 //! | `alloc` | owned conveniences in [`proto`] | no |
-//! | `std` (default) | `std::error::Error` impls | yes |
+//! | `std` (default) | `std::error::Error` impls, `io`: async drivers over `futures-io` | yes |
+//! | `rt` (default) | `rt`: smol glue (executors, TCP, DNS) | yes |
+//! | `server` (default) | `rt::Server`: accept on every core, graceful shutdown | yes |
+//! | `client` (default) | `rt::connect`, `rt::open`, `rt::Url` | yes |
+//! | `tls` (default) | `rt::tls`: rustls connector and acceptor | yes |
+//!
+//! A server in a few lines (`cargo run --release --example hello_server -- --port 8080`):
+//!
+//! ```no_run
+//! # #[cfg(feature = "server")] {
+//! use lithe::io::{Request, Response};
+//! use lithe::proto::StatusCode;
+//! use lithe::rt::{ServeConfig, Server};
+//!
+//! async fn hello(_: Request) -> Response {
+//!     Response::new(StatusCode::OK).with_body("Hello, World!")
+//! }
+//! Server::bind("127.0.0.1:8080", hello, ServeConfig::default()).unwrap().wait();
+//! # }
+//! ```
+//!
+//! The core alone:
 //!
 //! ```
 //! use lithe::proto::{Connection, Config, Event, Header, EMPTY_HEADER};

@@ -443,3 +443,37 @@ fn a_body_that_stops_arriving_times_out_and_the_connection_closes() {
     assert!(started.elapsed() < Duration::from_secs(3));
     server.shutdown();
 }
+
+#[test]
+fn a_client_that_stops_reading_is_dropped_after_the_write_timeout() {
+    let config = ServerConfig {
+        write_timeout: Some(Duration::from_millis(200)),
+        ..ServerConfig::default()
+    };
+    let server = server_with(routes, config);
+    let mut s = socket(server.local_addr());
+    s.write_all(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // The server gave up: reading drains what was sent, then ends (or resets).
+    let started = Instant::now();
+    let mut sink = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut s, &mut sink);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(sink.len() < 32 << 20, "the whole body was sent");
+    server.shutdown();
+}
+
+#[test]
+fn graceful_shutdown_lets_a_request_in_flight_finish() {
+    let server = server();
+    let mut s = socket(server.local_addr());
+    s.write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let shutdown = std::thread::spawn(move || server.shutdown());
+    let reply = read_to_close(&mut s);
+    assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
+    assert!(reply.ends_with("slow"), "{reply}");
+    shutdown.join().unwrap();
+}
