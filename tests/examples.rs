@@ -1,0 +1,189 @@
+//! The examples as users run them: hello_server and reflect started as
+//! processes on 127.0.0.1 port 0, fetched with the fetch example (and curl for
+//! HEAD), their output formats checked.
+#![cfg(all(feature = "server", feature = "client", feature = "tls"))]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::Value;
+
+/// The examples cargo built next to this test binary.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name)
+}
+
+/// A running example server, killed on drop.
+struct Running {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts example `name` with `--port 0` and reads the URL it prints.
+fn start(name: &str) -> Option<Running> {
+    let path = example(name);
+    if !path.exists() {
+        eprintln!("{} not built: skipping", path.display());
+        return None;
+    }
+    let mut child = Command::new(path)
+        .args(["--port", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .last()
+        .expect("the server prints its URL")
+        .to_string();
+    Some(Running { child, url })
+}
+
+/// Runs the fetch example with `args`, within a time bound.
+fn fetch(args: &[&str]) -> (bool, String) {
+    let started = Instant::now();
+    let out = Command::new(example("fetch")).args(args).output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(20));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn hello_server_answers_fetch_in_text_and_json() {
+    let Some(server) = start("hello_server") else {
+        return;
+    };
+    let (ok, text) = fetch(&[&format!("{}/", server.url)]);
+    assert!(ok);
+    assert!(text.starts_with("HTTP/1.1 200 OK\n"), "{text}");
+    assert!(text.contains("content-type: text/plain\n"), "{text}");
+    assert!(text.ends_with("\n\nHello, World!"), "{text}");
+
+    let (ok, json) = fetch(&["--json", &format!("{}/bytes/1000", server.url)]);
+    assert!(ok);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["status"], 200);
+    assert_eq!(v["version"], "HTTP/1.1");
+    assert!(
+        v["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h[0] == "content-length" && h[1] == "1000")
+    );
+    assert_eq!(
+        B64.decode(v["body_b64"].as_str().unwrap()).unwrap(),
+        vec![b'x'; 1000]
+    );
+
+    let (ok, json) = fetch(&[
+        "--json",
+        "-X",
+        "POST",
+        "-d",
+        "echo me",
+        &format!("{}/echo", server.url),
+    ]);
+    assert!(ok);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        B64.decode(v["body_b64"].as_str().unwrap()).unwrap(),
+        b"echo me"
+    );
+}
+
+#[test]
+fn fetch_reports_errors_as_json_with_exit_code_1() {
+    // A port nothing listens on: connection refused.
+    let (ok, json) = fetch(&["--json", "http://127.0.0.1:1/"]);
+    assert!(!ok);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert!(v["error"].as_str().unwrap().contains("refused"), "{json}");
+}
+
+#[test]
+fn reflect_describes_each_request_in_the_body_and_x_reflect() {
+    let Some(server) = start("reflect") else {
+        return;
+    };
+    let (ok, json) = fetch(&[
+        "--json",
+        "-X",
+        "PUT",
+        "-d",
+        "payload",
+        &format!("{}/a/b?c=d", server.url),
+    ]);
+    assert!(ok);
+    let response: Value = serde_json::from_str(&json).unwrap();
+    let body = B64.decode(response["body_b64"].as_str().unwrap()).unwrap();
+    let reflected: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(reflected["method"], "PUT");
+    assert_eq!(reflected["target"], "/a/b?c=d");
+    assert_eq!(reflected["version"], "HTTP/1.1");
+    assert_eq!(
+        B64.decode(reflected["body_b64"].as_str().unwrap()).unwrap(),
+        b"payload"
+    );
+    let headers = reflected["headers"].as_array().unwrap();
+    let decoded: Vec<(Vec<u8>, Vec<u8>)> = headers
+        .iter()
+        .map(|h| {
+            (
+                B64.decode(h[0].as_str().unwrap()).unwrap(),
+                B64.decode(h[1].as_str().unwrap()).unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        decoded.contains(&(b"user-agent".to_vec(), b"lithe-fetch/0.1".to_vec())),
+        "{decoded:?}"
+    );
+
+    // The same JSON rides in X-Reflect.
+    let header = response["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h[0] == "x-reflect")
+        .unwrap();
+    assert_eq!(B64.decode(header[1].as_str().unwrap()).unwrap(), body);
+
+    // HEAD answers carry it in the header only.
+    let (ok, json) = fetch(&["--json", "-X", "HEAD", &format!("{}/h", server.url)]);
+    assert!(ok);
+    let response: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(response["body_b64"], "");
+    let header = response["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h[0] == "x-reflect")
+        .unwrap();
+    let reflected: Value =
+        serde_json::from_slice(&B64.decode(header[1].as_str().unwrap()).unwrap()).unwrap();
+    assert_eq!(reflected["method"], "HEAD");
+}
