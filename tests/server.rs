@@ -477,3 +477,30 @@ fn graceful_shutdown_lets_a_request_in_flight_finish() {
     assert!(reply.ends_with("slow"), "{reply}");
     shutdown.join().unwrap();
 }
+
+#[test]
+fn a_connect_tunnel_gets_no_content_length_and_the_raw_connection() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    async fn tunnel(mut request: lithe::io::Request) -> lithe::io::Response {
+        let on_upgrade = request.upgrade().expect("CONNECT proposes a switch");
+        std::thread::spawn(move || {
+            lithe::rt::block_on(async move {
+                let mut io = on_upgrade.await.unwrap();
+                let mut buf = [0u8; 4];
+                io.read_exact(&mut buf).await.unwrap();
+                io.write_all(b"pong").await.unwrap();
+                io.flush().await.unwrap();
+            })
+        });
+        lithe::io::Response::new(lithe::proto::StatusCode::OK)
+    }
+    let server = server_with(tunnel, ServerConfig::default());
+    let mut s = socket(server.local_addr());
+    s.write_all(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+        .unwrap();
+    let head = read_until(&mut s, "\r\n\r\n");
+    assert_eq!(head, "HTTP/1.1 200 OK\r\n\r\n");
+    s.write_all(b"ping").unwrap();
+    assert_eq!(read_until(&mut s, "pong"), "pong");
+    server.shutdown();
+}

@@ -149,7 +149,7 @@ struct Parsed {
     request: Request,
     feeder: Option<Feeder>,
     upgrade: Option<UpgradeSender>,
-    is_head: bool,
+    asked: Asked,
 }
 
 enum HeadStep {
@@ -216,7 +216,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 request,
                 feeder,
                 upgrade,
-                is_head,
+                asked,
             } = parsed;
             self.body_done = feeder.is_none();
             self.feeder = feeder;
@@ -239,7 +239,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 Some(e) => error_response(e),
                 None => response,
             };
-            self.write_response(response, is_head).await?;
+            self.write_response(response, asked).await?;
             let keep = self.finish_body().await?;
 
             match self.conn.our_state() {
@@ -368,7 +368,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             version,
             spans,
             upgrade,
-            is_head,
+            asked,
         } = match found {
             Ok(spans) => spans,
             Err(NoHead::NeedData) => return HeadStep::NeedData,
@@ -406,7 +406,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             request,
             feeder,
             upgrade,
-            is_head,
+            asked,
         })
     }
 
@@ -519,11 +519,16 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     }
 
     /// Serializes and writes a response, pumping the request body meanwhile.
-    async fn write_response(&mut self, response: Response, is_head: bool) -> Result<(), Error> {
+    async fn write_response(&mut self, response: Response, asked: Asked) -> Result<(), Error> {
         let (status, reason, mut headers, body) = response.into_parts();
         let kind = body.into_kind();
         let code = status.as_u16();
-        let bodiless_status = status.is_informational() || code == 204 || code == 304;
+        // RFC 9110 §8.6: no Content-Length in 1xx, 204 or a 2xx to CONNECT; a
+        // 304's would describe another response.
+        let bodiless_status = status.is_informational()
+            || code == 204
+            || code == 304
+            || (asked == Asked::Connect && status.is_success());
         let length = match &kind {
             Kind::Empty => Some(0),
             Kind::Full(b) => Some(b.len() as u64),
@@ -579,7 +584,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // A protocol switch: no body.
             return Ok(());
         }
-        if is_head || bodiless_status {
+        if asked == Asked::Head || bodiless_status {
             return self.end_message().await;
         }
         match kind {
@@ -745,6 +750,26 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     }
 }
 
+/// What the request's method changes about its response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Asked {
+    /// HEAD: the response has its head only.
+    Head,
+    /// CONNECT: a 2xx turns the connection into a tunnel.
+    Connect,
+    Other,
+}
+
+impl Asked {
+    fn of(method: &str) -> Asked {
+        match method {
+            "HEAD" => Asked::Head,
+            "CONNECT" => Asked::Connect,
+            _ => Asked::Other,
+        }
+    }
+}
+
 /// Why no request head was parsed.
 enum NoHead {
     NeedData,
@@ -760,7 +785,7 @@ struct RequestSpans {
     version: Version,
     spans: Vec<(Span, Span)>,
     upgrade: bool,
-    is_head: bool,
+    asked: Asked,
 }
 
 /// Parses a request head from `input` with room for `N` header fields.
@@ -784,7 +809,7 @@ fn parse_request<const N: usize>(
         version: head.version,
         spans: field_spans(input, head.headers),
         upgrade: head.method == "CONNECT" || head.header("upgrade").is_some(),
-        is_head: head.method == "HEAD",
+        asked: Asked::of(head.method),
     })
 }
 
