@@ -382,3 +382,22 @@ fn a_response_that_stops_arriving_times_out() {
         assert!(!conn.is_reusable());
     });
 }
+
+#[test]
+fn an_early_answer_to_a_large_upload_reaches_the_client() {
+    let server = server();
+    run(async {
+        let mut conn = client_to(server.local_addr()).await;
+        let request = Request::new("POST", "/ignore")
+            .with_header("host", "t")
+            .with_body(vec![b'u'; 4 << 20]);
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            &response.into_body().bytes(100).await.unwrap()[..],
+            b"ignored"
+        );
+        assert!(!conn.is_reusable());
+    });
+    server.shutdown();
+}

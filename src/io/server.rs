@@ -540,15 +540,21 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             Some(n) if !framed && !bodiless_status => Some(format_u64(n, &mut digits)),
             _ => None,
         };
-        if self.conn.they_are_waiting_for_100_continue() && !self.body_done {
-            match &self.feeder {
-                // Someone still holds the body and may read it while we respond.
-                Some(f) if !f.is_dropped() => self.queue_continue(),
-                // Nobody will read it: do not let the client send it.
-                _ => {
-                    headers.insert("connection", "close");
-                    self.close_after = true;
+        if !self.body_done {
+            let unread = self.feeder.as_ref().is_none_or(Feeder::is_dropped);
+            if self.conn.they_are_waiting_for_100_continue() {
+                match unread {
+                    // Someone still holds the body and may read it while we respond.
+                    false => self.queue_continue(),
+                    // Nobody will read it: do not let the client send it.
+                    true => self.close_after = true,
                 }
+            } else if unread && !self.drainable() {
+                // Too much to drain: say now that the connection ends here.
+                self.close_after = true;
+            }
+            if self.close_after {
+                headers.insert("connection", "close");
             }
         }
         let mut fields = headers.to_proto();
@@ -629,6 +635,16 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 })
                 .await
             }
+        }
+    }
+
+    /// Whether the rest of the request body can be drained within the limit:
+    /// only a declared length can say so in advance.
+    fn drainable(&self) -> bool {
+        match self.conn.incoming_body() {
+            Some(BodyLength::Length(n)) => n <= self.config.drain_limit,
+            Some(BodyLength::Empty) | None => true,
+            Some(BodyLength::Chunked | BodyLength::UntilClose) => false,
         }
     }
 
