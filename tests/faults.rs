@@ -1,0 +1,298 @@
+//! Faults and load on real sockets (127.0.0.1 only, bounded, self-stopping):
+//! a slowloris attack does not starve normal clients, idle keep-alive connections
+//! cost little memory, and a peer that resets or stops mid-message produces a
+//! clear error on the other side, for both the server and the client roles.
+//!
+//! Figures (slowloris p99, bytes per idle connection) are printed; run with
+//! `cargo test --release --test faults -- --nocapture` to see them.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{LIMIT, run, server, server_with, socket};
+use lithe::io::{Request, Response, ServerConfig};
+use lithe::proto::StatusCode;
+use lithe::rt::{ConnectConfig, Url, open};
+
+/// Closes `stream` with a TCP reset instead of an orderly FIN.
+fn reset(stream: TcpStream) {
+    let socket = socket2::Socket::from(stream);
+    socket.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(socket);
+}
+
+/// One GET on a fresh connection; the time it took.
+fn timed_get(addr: SocketAddr) -> Duration {
+    let start = Instant::now();
+    let mut s = socket(addr);
+    s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(response.ends_with("Hello, World!"), "{response}");
+    start.elapsed()
+}
+
+#[test]
+fn a_slowloris_attack_does_not_starve_normal_clients() {
+    const ATTACKERS: usize = 500;
+    let server = server();
+    let addr = server.local_addr();
+    let stop = Arc::new(AtomicBool::new(false));
+
+    // 500 connections each trickling a head that never ends, one byte per round;
+    // any the server drops are reopened.
+    let attack = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let open = || {
+                let mut s = TcpStream::connect(addr).unwrap();
+                s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+                    .unwrap();
+                s
+            };
+            let mut conns: Vec<TcpStream> = (0..ATTACKERS).map(|_| open()).collect();
+            let mut reopened = 0;
+            while !stop.load(Ordering::Relaxed) {
+                for conn in conns.iter_mut() {
+                    if conn.write_all(b"a").is_err() {
+                        *conn = open();
+                        reopened += 1;
+                    }
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+            reopened
+        })
+    };
+    thread::sleep(Duration::from_millis(300));
+
+    let mut latencies: Vec<Duration> = (0..200).map(|_| timed_get(addr)).collect();
+    stop.store(true, Ordering::Relaxed);
+    attack.join().unwrap();
+    latencies.sort();
+    let p50 = latencies[latencies.len() / 2];
+    let p99 = latencies[latencies.len() * 99 / 100];
+    println!("slowloris ({ATTACKERS} trickling connections): normal GET p50 {p50:?}, p99 {p99:?}");
+    assert!(
+        p99 < Duration::from_secs(1),
+        "normal clients starved: p99 {p99:?}"
+    );
+    server.shutdown();
+}
+
+fn rss_bytes() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<usize>()
+        .unwrap()
+        * 1024
+}
+
+fn open_files_limit() -> usize {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    line.split_whitespace()
+        .nth(3)
+        .unwrap()
+        .parse()
+        .unwrap_or(1024)
+}
+
+#[test]
+fn idle_keep_alive_connections_cost_little_memory() {
+    // Both ends live in this process: two descriptors per connection.
+    let count = 5000.min(open_files_limit().saturating_sub(256) / 2);
+    assert!(count >= 400, "too few file descriptors to test ({count})");
+    let server = server();
+    let addr = server.local_addr();
+    // Warm up allocator and runtime so the baseline is not startup cost.
+    for _ in 0..50 {
+        timed_get(addr);
+    }
+    thread::sleep(Duration::from_millis(200));
+    let before = rss_bytes();
+    let mut idle = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut s = socket(addr);
+        s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 256];
+        while !seen.ends_with(b"Hello, World!") {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "server closed a keep-alive connection");
+            seen.extend_from_slice(&buf[..n]);
+        }
+        idle.push(s);
+    }
+    thread::sleep(Duration::from_millis(500));
+    let after = rss_bytes();
+    let per_connection = after.saturating_sub(before) / count;
+    println!(
+        "{count} idle keep-alive connections: RSS {} KiB -> {} KiB, {per_connection} bytes each",
+        before / 1024,
+        after / 1024
+    );
+    // hyper holds about 10.8 KB per idle connection; stay well under it.
+    assert!(
+        per_connection < 8 * 1024,
+        "{per_connection} bytes per idle connection"
+    );
+    // Still served: the connections were idle, not dead.
+    let mut last = idle.pop().unwrap();
+    last.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    last.read_to_string(&mut response).unwrap();
+    assert!(response.ends_with("Hello, World!"));
+    drop(idle);
+    server.shutdown();
+}
+
+/// A server whose service reads the whole body and reports what it got.
+fn reporting_server() -> (lithe::rt::Server, mpsc::Receiver<Result<usize, String>>) {
+    let (tx, rx) = mpsc::channel();
+    let tx = Arc::new(Mutex::new(tx));
+    let service = move |request: Request| {
+        let tx = tx.clone();
+        async move {
+            let result = request.into_body().bytes(1 << 20).await;
+            let report = result.as_ref().map(|b| b.len()).map_err(|e| e.to_string());
+            tx.lock().unwrap().send(report).unwrap();
+            Response::new(StatusCode::OK).with_body("done")
+        }
+    };
+    (server_with(service, ServerConfig::default()), rx)
+}
+
+#[test]
+fn server_role_a_client_resetting_mid_body_is_an_error_for_the_service() {
+    let (server, reports) = reporting_server();
+    let mut s = socket(server.local_addr());
+    s.write_all(b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n0123456789")
+        .unwrap();
+    thread::sleep(Duration::from_millis(100));
+    reset(s);
+    let report = reports.recv_timeout(LIMIT).expect("the service finished");
+    assert!(
+        report.is_err(),
+        "a reset body reached the service as {report:?}"
+    );
+    server.shutdown();
+}
+
+#[test]
+fn server_role_a_truncated_chunked_body_is_an_error_for_the_service() {
+    let (server, reports) = reporting_server();
+    let mut s = socket(server.local_addr());
+    s.write_all(b"POST /up HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel")
+        .unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    let report = reports.recv_timeout(LIMIT).expect("the service finished");
+    assert!(
+        report.is_err(),
+        "a truncated chunked body reached the service as {report:?}"
+    );
+    server.shutdown();
+}
+
+#[test]
+fn server_role_content_length_longer_than_the_body_is_an_error_for_the_service() {
+    let (server, reports) = reporting_server();
+    let mut s = socket(server.local_addr());
+    s.write_all(b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 50\r\n\r\nonly twenty bytes...")
+        .unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    let report = reports.recv_timeout(LIMIT).expect("the service finished");
+    assert!(
+        report.is_err(),
+        "a short body reached the service as {report:?}"
+    );
+    server.shutdown();
+}
+
+/// A raw server that answers one request with `head_and_partial_body`, then ends
+/// the connection with a reset (`rst`) or an orderly close.
+fn misbehaving_server(head_and_partial_body: &'static [u8], rst: bool) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).unwrap() == 1 {
+            head.push(byte[0]);
+        }
+        s.write_all(head_and_partial_body).unwrap();
+        thread::sleep(Duration::from_millis(100));
+        if rst {
+            reset(s)
+        } else {
+            s.shutdown(Shutdown::Write).unwrap()
+        }
+    });
+    addr
+}
+
+fn client_body_result(addr: SocketAddr) -> Result<usize, String> {
+    run(async move {
+        let url = Url::parse(&format!("http://{addr}/")).unwrap();
+        let mut conn = open(&url, &ConnectConfig::default()).await.unwrap();
+        let response = conn
+            .send(Request::new("GET", "/").with_header("host", "t"))
+            .await
+            .map_err(|e| e.to_string())?;
+        response
+            .into_body()
+            .bytes(1 << 20)
+            .await
+            .map(|b| b.len())
+            .map_err(|e| e.to_string())
+    })
+}
+
+#[test]
+fn client_role_a_server_resetting_mid_body_is_an_error() {
+    let addr = misbehaving_server(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789",
+        true,
+    );
+    let result = client_body_result(addr);
+    assert!(result.is_err(), "a reset body was read as {result:?}");
+}
+
+#[test]
+fn client_role_a_truncated_chunked_body_is_an_error() {
+    let addr = misbehaving_server(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",
+        false,
+    );
+    let result = client_body_result(addr);
+    assert!(
+        result.is_err(),
+        "a truncated chunked body was read as {result:?}"
+    );
+}
+
+#[test]
+fn client_role_content_length_longer_than_the_body_is_an_error() {
+    let addr = misbehaving_server(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nonly twenty bytes...",
+        false,
+    );
+    let result = client_body_result(addr);
+    assert!(result.is_err(), "a short body was read as {result:?}");
+}
