@@ -476,6 +476,7 @@ fn graceful_shutdown_lets_a_request_in_flight_finish() {
     let shutdown = std::thread::spawn(move || server.shutdown());
     let reply = read_to_close(&mut s);
     assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
+    assert!(reply.contains("connection: close\r\n"), "{reply}");
     assert!(reply.ends_with("slow"), "{reply}");
     shutdown.join().unwrap();
 }

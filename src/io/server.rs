@@ -553,9 +553,13 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 // Too much to drain: say now that the connection ends here.
                 self.close_after = true;
             }
-            if self.close_after {
-                headers.insert("connection", "close");
-            }
+        }
+        if self.shutdown.is_some_and(Shutdown::is_triggered) {
+            // Shutting down: this is the connection's last response.
+            self.close_after = true;
+        }
+        if self.close_after {
+            headers.insert("connection", "close");
         }
         let mut fields = headers.to_proto();
         if let Some(n) = content_length {
