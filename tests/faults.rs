@@ -5,6 +5,7 @@
 //!
 //! Figures (slowloris p99, bytes per idle connection) are printed; run with
 //! `cargo test --release --test faults -- --nocapture` to see them.
+#![cfg(all(feature = "server", feature = "client"))]
 
 mod common;
 
