@@ -61,8 +61,8 @@ fn requests_reuse_one_connection_to_our_server() {
                 Some("text/plain")
             );
             assert_eq!(
-                &response.into_body().bytes(1024).await.unwrap()[..],
-                b"Hello, World!"
+                response.into_body().text(1024).await.unwrap(),
+                "Hello, World!"
             );
             assert!(conn.is_reusable());
         }
@@ -78,6 +78,16 @@ fn requests_reuse_one_connection_to_our_server() {
             .await
             .unwrap();
         assert_eq!(&body[..], b"ping");
+        // A body left unread past a limit leaves the connection unusable.
+        let too_small = conn
+            .send(get("/"))
+            .await
+            .unwrap()
+            .into_body()
+            .bytes(5)
+            .await;
+        assert!(matches!(too_small, Err(Error::BodyTooLarge { limit: 5 })));
+        assert!(!conn.is_reusable());
     });
     server.shutdown();
 }

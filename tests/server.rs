@@ -507,3 +507,23 @@ fn a_connect_tunnel_gets_no_content_length_and_the_raw_connection() {
     assert_eq!(read_until(&mut s, "pong"), "pong");
     server.shutdown();
 }
+
+#[test]
+fn whole_body_helpers_enforce_their_limit_and_utf8() {
+    let server = server();
+    let ok =
+        b"POST /text HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
+    let reply = exchange(server.local_addr(), ok);
+    assert!(reply.ends_with("\r\n\r\nHELLO"), "{reply}");
+    let bad =
+        b"POST /text HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\n\xff\xfe";
+    let reply = exchange(server.local_addr(), bad);
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    let long = format!(
+        "POST /text HTTP/1.1\r\nHost: a\r\nContent-Length: 17\r\nConnection: close\r\n\r\n{}",
+        "a".repeat(17)
+    );
+    let reply = exchange(server.local_addr(), long.as_bytes());
+    assert!(reply.contains("body larger than 16 bytes"), "{reply}");
+    server.shutdown();
+}

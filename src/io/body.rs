@@ -173,6 +173,12 @@ pub(crate) async fn collect(
     })
 }
 
+/// `bytes` as a `String`, or an [`Error::Io`] of kind `InvalidData`.
+pub(crate) fn into_text(bytes: Bytes) -> Result<String, Error> {
+    String::from_utf8(bytes.into())
+        .map_err(|e| Error::Io(io::Error::new(io::ErrorKind::InvalidData, e)))
+}
+
 /// Where the body's chunks come from, shared by the reader and the driver.
 #[derive(Default)]
 struct Slot {
@@ -267,6 +273,11 @@ impl Incoming {
     /// The whole body, or [`Error::BodyTooLarge`] past `limit` bytes.
     pub async fn bytes(mut self, limit: usize) -> Result<Bytes, Error> {
         collect(|cx| self.poll_chunk(cx), limit).await
+    }
+
+    /// The whole body as UTF-8 text, within `limit` bytes.
+    pub async fn text(self, limit: usize) -> Result<String, Error> {
+        into_text(self.bytes(limit).await?)
     }
 }
 

@@ -16,7 +16,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::Stream;
 use futures_lite::future::poll_fn;
 
-use super::body::{Body, Kind, collect};
+use super::body::{Body, Kind, collect, into_text};
 use super::buffer::{Deadline, Output, ReadBuf, Stall};
 use super::error::{Error, Timeout};
 use super::message::{ByteStr, Headers, Request, Response, Span, field_spans, span};
@@ -420,6 +420,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
     /// The whole body, or [`Error::BodyTooLarge`] past `limit` bytes.
     pub async fn bytes(mut self, limit: usize) -> Result<Bytes, Error> {
         collect(|cx| self.poll_chunk(cx), limit).await
+    }
+
+    /// The whole body as UTF-8 text, within `limit` bytes.
+    pub async fn text(self, limit: usize) -> Result<String, Error> {
+        into_text(self.bytes(limit).await?)
     }
 }
 

@@ -41,6 +41,10 @@ pub async fn routes(request: Request) -> Response {
             }
             Err(e) => Response::new(StatusCode::BAD_REQUEST).with_body(format!("{e}")),
         },
+        (_, "/text") => match request.into_body().text(16).await {
+            Ok(text) => Response::new(StatusCode::OK).with_body(text.to_uppercase()),
+            Err(e) => Response::new(StatusCode::BAD_REQUEST).with_body(format!("{e}")),
+        },
         (_, "/ignore") => Response::new(StatusCode::OK).with_body("ignored"),
         (_, "/chunked") => {
             let chunks =
