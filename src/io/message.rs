@@ -318,9 +318,25 @@ impl<B> Request<B> {
         &self.target
     }
 
-    /// The path: the target up to `?`.
+    /// The path: the target up to `?`, without the scheme and authority of an
+    /// absolute-form target (`http://host/path`, as sent to proxies).
+    ///
+    /// ```
+    /// use lithe::io::Request;
+    /// assert_eq!(Request::new("GET", "/a/b?c").path(), "/a/b");
+    /// assert_eq!(Request::new("GET", "http://example.com/a?b").path(), "/a");
+    /// assert_eq!(Request::new("GET", "http://example.com").path(), "/");
+    /// assert_eq!(Request::new("OPTIONS", "*").path(), "*");
+    /// ```
     pub fn path(&self) -> &str {
-        self.target.split('?').next().unwrap_or_default()
+        let target = self.target.as_str();
+        let origin = match target.split_once("://") {
+            Some((_, rest)) if !target.starts_with('/') => {
+                rest.find('/').map_or("/", |at| &rest[at..])
+            }
+            _ => target,
+        };
+        origin.split('?').next().unwrap_or_default()
     }
 
     /// The protocol version.

@@ -46,7 +46,9 @@ impl Default for ServeConfig {
     }
 }
 
-/// A running HTTP server.
+/// A running HTTP server. Dropping it leaves it running in its worker threads:
+/// stop it with [`shutdown`](Server::shutdown) or its
+/// [`shutdown_signal`](Server::shutdown_signal).
 ///
 /// ```no_run
 /// use lithe::io::{Request, Response};
