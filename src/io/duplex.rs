@@ -3,16 +3,17 @@
 
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
-use std::collections::VecDeque;
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures_io::{AsyncRead, AsyncWrite};
 
-/// One direction: bytes written and not yet read, at most `capacity` of them.
+/// One direction: bytes written and not yet read (`bytes[read..]`), at most
+/// `capacity` of them.
 #[derive(Debug)]
 struct Pipe {
-    bytes: VecDeque<u8>,
+    bytes: Vec<u8>,
+    read: usize,
     capacity: usize,
     closed: bool,
     reader: Option<Waker>,
@@ -47,7 +48,8 @@ pub struct DuplexStream {
 pub fn duplex(capacity: usize) -> (DuplexStream, DuplexStream) {
     let pipe = || {
         Arc::new(Mutex::new(Pipe {
-            bytes: VecDeque::new(),
+            bytes: Vec::new(),
+            read: 0,
             capacity: capacity.max(1),
             closed: false,
             reader: None,
@@ -74,16 +76,21 @@ impl AsyncRead for DuplexStream {
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         let mut pipe = lock(&self.read);
-        if pipe.bytes.is_empty() {
+        let available = pipe.bytes.len() - pipe.read;
+        if available == 0 {
             if pipe.closed {
                 return Poll::Ready(Ok(0));
             }
             pipe.reader = Some(cx.waker().clone());
             return Poll::Pending;
         }
-        let n = buf.len().min(pipe.bytes.len());
-        for (slot, byte) in buf.iter_mut().zip(pipe.bytes.drain(..n)) {
-            *slot = byte;
+        let n = buf.len().min(available);
+        let start = pipe.read;
+        buf[..n].copy_from_slice(&pipe.bytes[start..start + n]);
+        pipe.read += n;
+        if pipe.read == pipe.bytes.len() {
+            pipe.bytes.clear();
+            pipe.read = 0;
         }
         if let Some(w) = pipe.writer.take() {
             w.wake();
@@ -102,13 +109,19 @@ impl AsyncWrite for DuplexStream {
         if pipe.closed {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         }
-        let room = pipe.capacity - pipe.bytes.len();
+        let room = pipe.capacity - (pipe.bytes.len() - pipe.read);
         if room == 0 {
             pipe.writer = Some(cx.waker().clone());
             return Poll::Pending;
         }
         let n = room.min(buf.len());
-        pipe.bytes.extend(&buf[..n]);
+        if pipe.read > 0 {
+            // Keep the unread bytes at the front so the buffer stays within capacity.
+            let read = pipe.read;
+            pipe.bytes.drain(..read);
+            pipe.read = 0;
+        }
+        pipe.bytes.extend_from_slice(&buf[..n]);
         if let Some(w) = pipe.reader.take() {
             w.wake();
         }
