@@ -14,7 +14,9 @@ use super::framing::{
 };
 use super::head::{Header, RequestHead, ResponseHead, Version};
 use super::limits::Config;
-use super::parse::{parse_request, parse_response};
+use super::parse::{
+    FirstTry, parse_request, parse_response, try_whole_request, try_whole_response,
+};
 use super::scan::{ScanRules, Scanner};
 use super::state::{Role, Settled, State, States, Transition};
 
@@ -332,10 +334,37 @@ impl Connection {
                 .saturating_add(REQUEST_LINE_OVERHEAD),
             Error::RequestTargetTooLong,
         );
+        let headers = if self.head_scanner.is_fresh() {
+            match try_whole_request(input, headers, &self.config, rules.max_first_line) {
+                FirstTry::Parsed { head, end } => return self.accept_request(head?, end),
+                FirstTry::ScannerRejects => return Err(self.scanner_verdict(input, &rules)),
+                FirstTry::Scan(headers) => headers,
+            }
+        } else {
+            headers
+        };
         let Some(section) = self.head_scanner.scan(input, &rules)? else {
             return self.incomplete_head(input);
         };
         let head = parse_request(&input[section.start..section.end], headers, &self.config)?;
+        self.accept_request(head, section.end)
+    }
+
+    /// The error the scanner finds in a head httparse parsed but the bulk checks
+    /// refused; scanning it is what names the rule at the right byte.
+    fn scanner_verdict(&mut self, input: &[u8], rules: &ScanRules) -> Error {
+        match self.head_scanner.scan(input, rules) {
+            Err(error) => error,
+            // The bulk checks refuse only what the scanner refuses.
+            Ok(_) => Error::InvalidRequestLine,
+        }
+    }
+
+    fn accept_request<'b, 'h>(
+        &mut self,
+        head: RequestHead<'b, 'h>,
+        end: usize,
+    ) -> Result<Received<'b, 'h>, Error> {
         let fields = FramingFields::read(head.headers)?;
         match (fields.host_count, head.version) {
             (0, Version::Http11) => return Err(Error::MissingHost),
@@ -355,7 +384,7 @@ impl Connection {
             .process(Role::Client, Transition::Request)
             .map_err(|_| Error::UnexpectedData)?;
         self.start_body(body);
-        Ok(Received::new(section.end, Event::Request(head)))
+        Ok(Received::new(end, Event::Request(head)))
     }
 
     fn receive_response_head<'b, 'h>(
@@ -364,10 +393,27 @@ impl Connection {
         headers: &'h mut [Header<'b>],
     ) -> Result<Received<'b, 'h>, Error> {
         let rules = self.head_rules(usize::MAX, Error::HeadTooLarge);
+        let headers = if self.head_scanner.is_fresh() {
+            match try_whole_response(input, headers, &self.config) {
+                FirstTry::Parsed { head, end } => return self.accept_response(head?, end),
+                FirstTry::ScannerRejects => return Err(self.scanner_verdict(input, &rules)),
+                FirstTry::Scan(headers) => headers,
+            }
+        } else {
+            headers
+        };
         let Some(section) = self.head_scanner.scan(input, &rules)? else {
             return self.incomplete_head(input);
         };
         let head = parse_response(&input[section.start..section.end], headers, &self.config)?;
+        self.accept_response(head, section.end)
+    }
+
+    fn accept_response<'b, 'h>(
+        &mut self,
+        head: ResponseHead<'b, 'h>,
+        end: usize,
+    ) -> Result<Received<'b, 'h>, Error> {
         let fields = FramingFields::read(head.headers)?;
         let status = head.status;
         self.head_scanner = Scanner::new();
@@ -375,6 +421,10 @@ impl Connection {
         self.expect_continue = false;
 
         let is_connect = self.request_method == RequestMethod::Connect;
+        if is_connect && status.as_u16() == 101 {
+            // 101 answers Upgrade; a CONNECT is accepted by a 2xx.
+            return Err(Error::UnexpectedSwitch);
+        }
         let accepts_switch = if is_connect {
             status.is_success()
         } else {
@@ -384,13 +434,13 @@ impl Connection {
             self.states
                 .process(Role::Server, Transition::SwitchAccepted)
                 .map_err(|_| Error::UnexpectedSwitch)?;
-            return Ok(Received::new(section.end, Event::Response(head)));
+            return Ok(Received::new(end, Event::Response(head)));
         }
         if status.is_informational() {
             self.states
                 .process(Role::Server, Transition::Informational)
                 .map_err(|_| Error::UnexpectedData)?;
-            return Ok(Received::new(section.end, Event::Response(head)));
+            return Ok(Received::new(end, Event::Response(head)));
         }
         let framing = response_body_length(&fields, head.version, status, self.request_method)?;
         self.check_body_limit(framing.body)?;
@@ -399,7 +449,7 @@ impl Connection {
             .process(Role::Server, Transition::Response)
             .map_err(|_| Error::UnexpectedData)?;
         self.start_body(framing.body);
-        Ok(Received::new(section.end, Event::Response(head)))
+        Ok(Received::new(end, Event::Response(head)))
     }
 
     fn check_body_limit(&self, body: BodyLength) -> Result<(), Error> {
@@ -575,6 +625,9 @@ impl Connection {
         };
 
         let is_connect = method == RequestMethod::Connect;
+        if is_connect && status.as_u16() == 101 {
+            return Err(SendError::InvalidState);
+        }
         let switches = if is_connect {
             status.is_success()
         } else {

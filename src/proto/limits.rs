@@ -63,6 +63,11 @@ pub struct Leniency {
     /// Accept obsolete line folding (a header line starting with whitespace) in
     /// responses. Requests never get this.
     ///
+    /// The folded value is returned as received, line break included (the input
+    /// is borrowed, so it cannot be unfolded in place): replace each CRLF and
+    /// following whitespace with a space before interpreting or relaying it
+    /// (RFC 9112 §5.2). lithe's own serializer refuses such a value.
+    ///
     /// Opens: response splitting where a proxy unfolds differently than we do.
     pub allow_obs_fold_in_responses: bool,
     /// Accept whitespace between a response header's name and its colon.

@@ -23,24 +23,124 @@ pub(crate) fn parse_request<'b, 'h>(
         Ok(httparse::Status::Partial) => return Err(Error::InvalidRequestLine),
         Err(e) => return Err(diagnose(section, e, Role::Request)),
     }
+    check_request(
+        request_head(request).ok_or(Error::InvalidRequestLine)?,
+        config,
+    )
+}
+
+/// The outcome of parsing a head on the first attempt, before any scanning.
+pub(crate) enum FirstTry<'b, 'h, H> {
+    /// The whole head was there and passes every rule the scanner enforces.
+    Parsed {
+        /// The head.
+        head: H,
+        /// One past its terminating empty line.
+        end: usize,
+    },
+    /// Not complete, unusual (leading empty lines, a leniency in force) or refused
+    /// by httparse: scan as usual, with the header array handed back.
+    Scan(&'h mut [Header<'b>]),
+    /// Complete, but it breaks a rule the scanner enforces (a limit, a bare LF):
+    /// the scanner names which.
+    ScannerRejects,
+}
+
+/// Most heads arrive whole. Rather than scan for the end of the head and then
+/// parse it, let httparse find the end while it parses, then check in bulk what
+/// the scanner would have checked line by line. Only the first attempt at a head
+/// does this, so a head that trickles in still costs linear time.
+pub(crate) fn try_whole_request<'b, 'h>(
+    input: &'b [u8],
+    headers: &'h mut [Header<'b>],
+    config: &Config,
+    max_request_line: usize,
+) -> FirstTry<'b, 'h, Result<RequestHead<'b, 'h>, Error>> {
+    if starts_with_line_end(input) {
+        return FirstTry::Scan(headers);
+    }
+    let mut request = httparse::Request::new(headers);
+    let end = match request.parse(input) {
+        Ok(httparse::Status::Complete(end)) => end,
+        _ => return FirstTry::Scan(request.headers),
+    };
+    let Some(head) = request_head(request) else {
+        return FirstTry::ScannerRejects;
+    };
+    // "METHOD SP target SP HTTP/1.x CRLF"
+    let request_line = head.method.len() + head.target.len() + 12;
+    if request_line > max_request_line || !scanner_agrees(&input[..end], head.headers.len(), config)
+    {
+        return FirstTry::ScannerRejects;
+    }
+    FirstTry::Parsed {
+        head: check_request(head, config),
+        end,
+    }
+}
+
+/// The response twin of [`try_whole_request`].
+pub(crate) fn try_whole_response<'b, 'h>(
+    input: &'b [u8],
+    headers: &'h mut [Header<'b>],
+    config: &Config,
+) -> FirstTry<'b, 'h, Result<ResponseHead<'b, 'h>, Error>> {
+    // Folded lines break the line count the bulk check relies on.
+    if starts_with_line_end(input) || config.leniency.allow_obs_fold_in_responses {
+        return FirstTry::Scan(headers);
+    }
+    let mut response = httparse::Response::new(headers);
+    let end = match response_parser(config).parse_response(&mut response, input) {
+        Ok(httparse::Status::Complete(end)) => end,
+        _ => return FirstTry::Scan(response.headers),
+    };
+    if !scanner_agrees(&input[..end], response.headers.len(), config) {
+        return FirstTry::ScannerRejects;
+    }
+    FirstTry::Parsed {
+        head: response_head(response),
+        end,
+    }
+}
+
+fn starts_with_line_end(input: &[u8]) -> bool {
+    matches!(input.first(), Some(b'\r' | b'\n'))
+}
+
+/// Whether a head httparse accepted whole also passes the scanner: within the
+/// size limit, and every line ended by CRLF. httparse lets no CR stand except
+/// before LF, so the head has a bare LF exactly when it holds fewer CRs than
+/// lines (the start line, the field lines, the empty line).
+fn scanner_agrees(head: &[u8], field_lines: usize, config: &Config) -> bool {
+    head.len() <= config.limits.max_head_bytes
+        && (config.leniency.allow_bare_lf
+            || head.iter().filter(|&&b| b == b'\r').count() == field_lines + 2)
+}
+
+fn request_head<'b, 'h>(request: httparse::Request<'h, 'b>) -> Option<RequestHead<'b, 'h>> {
     let httparse::Request {
         method,
         path,
         version,
         headers,
     } = request;
-    let (Some(method), Some(target), Some(minor)) = (method, path, version) else {
-        return Err(Error::InvalidRequestLine);
-    };
-    let head = RequestHead {
-        method,
-        target,
-        version: version_of(minor),
+    Some(RequestHead {
+        method: method?,
+        target: path?,
+        version: version_of(version?),
         headers,
-    };
-    if target.len() > config.limits.max_request_target_bytes {
+    })
+}
+
+/// The checks httparse leaves to us: target length and form.
+fn check_request<'b, 'h>(
+    head: RequestHead<'b, 'h>,
+    config: &Config,
+) -> Result<RequestHead<'b, 'h>, Error> {
+    if head.target.len() > config.limits.max_request_target_bytes {
         return Err(Error::RequestTargetTooLong);
     }
+    let method = head.method;
     let form_fits_method = match head.target_form() {
         TargetForm::Origin | TargetForm::Absolute => method != "CONNECT",
         TargetForm::Authority => method == "CONNECT",
@@ -60,17 +160,27 @@ pub(crate) fn parse_response<'b, 'h>(
     config: &Config,
 ) -> Result<ResponseHead<'b, 'h>, Error> {
     let mut response = httparse::Response::new(headers);
+    match response_parser(config).parse_response(&mut response, section) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(Error::InvalidStatusLine),
+        Err(e) => return Err(diagnose(section, e, Role::Response)),
+    }
+    response_head(response)
+}
+
+fn response_parser(config: &Config) -> httparse::ParserConfig {
     let mut parser = httparse::ParserConfig::default();
     parser
         .allow_obsolete_multiline_headers_in_responses(config.leniency.allow_obs_fold_in_responses)
         .allow_spaces_after_header_name_in_responses(
             config.leniency.allow_space_before_colon_in_responses,
         );
-    match parser.parse_response(&mut response, section) {
-        Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => return Err(Error::InvalidStatusLine),
-        Err(e) => return Err(diagnose(section, e, Role::Response)),
-    }
+    parser
+}
+
+fn response_head<'b, 'h>(
+    response: httparse::Response<'h, 'b>,
+) -> Result<ResponseHead<'b, 'h>, Error> {
     let httparse::Response {
         version,
         code,

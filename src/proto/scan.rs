@@ -69,6 +69,11 @@ impl Scanner {
         }
     }
 
+    /// Whether nothing has been scanned yet.
+    pub(crate) fn is_fresh(&self) -> bool {
+        self.pos == 0
+    }
+
     /// Looks for the end of the section in `input`, which must begin with the bytes
     /// offered on earlier calls. `Ok(None)`: not complete yet, offer more bytes.
     pub(crate) fn scan(
