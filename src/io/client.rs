@@ -136,17 +136,16 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                 value: b"chunked",
             }),
         };
-        let mut fields = headers.to_proto();
-        fields.extend(framing);
-        let head = RequestHead {
-            method: &method,
-            target: &target,
-            version,
-            headers: &fields,
-        };
-        let conn = &mut self.conn;
-        self.out.serialize(|b| conn.send_request(&head, b))?;
-        drop(fields);
+        let (conn, out) = (&mut self.conn, &mut self.out);
+        headers.with_proto(framing, |fields| {
+            let head = RequestHead {
+                method: &method,
+                target: &target,
+                version,
+                headers: fields,
+            };
+            out.serialize(|b| conn.send_request(&head, b))
+        })?;
 
         let mut early = None;
         if self.conn.we_are_waiting_for_100_continue() {

@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use super::body::{Body, Incoming};
 use super::upgrade::OnUpgrade;
-use crate::proto::{Header, StatusCode, Version};
+use crate::proto::{EMPTY_HEADER, Header, StatusCode, Version};
 
 /// Where a piece of a received head lies in the read buffer: offset and length.
 /// Heads are parsed in place and then split off the buffer as one [`Bytes`];
@@ -231,14 +231,32 @@ impl Headers {
         self.fields.is_empty()
     }
 
-    /// Borrowed views for the `proto` encoder.
-    pub(crate) fn to_proto(&self) -> Vec<Header<'_>> {
-        let mut out = Vec::with_capacity(self.fields.len() + 2);
-        out.extend(self.fields.iter().map(|(n, v)| Header {
-            name: n.as_str(),
-            value: &v[..],
-        }));
-        out
+    /// Calls `f` with borrowed views of the fields, then `extra`, for the
+    /// `proto` encoder: on the stack when they are few, as they usually are.
+    pub(crate) fn with_proto<R>(
+        &self,
+        extra: Option<Header<'_>>,
+        f: impl FnOnce(&[Header<'_>]) -> R,
+    ) -> R {
+        const ON_STACK: usize = 16;
+        let views = self
+            .fields
+            .iter()
+            .map(|(n, v)| Header {
+                name: n.as_str(),
+                value: &v[..],
+            })
+            .chain(extra);
+        let count = self.fields.len() + usize::from(extra.is_some());
+        if count <= ON_STACK {
+            let mut array = [EMPTY_HEADER; ON_STACK];
+            for (slot, view) in array.iter_mut().zip(views) {
+                *slot = view;
+            }
+            f(&array[..count])
+        } else {
+            f(&views.collect::<Vec<_>>())
+        }
     }
 }
 

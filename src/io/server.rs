@@ -561,35 +561,30 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         if self.close_after {
             headers.insert("connection", "close");
         }
-        let mut fields = headers.to_proto();
-        if let Some(n) = content_length {
-            fields.push(Header {
-                name: "content-length",
-                value: n,
-            });
-        }
-        let head = ResponseHead {
-            version: Version::Http11,
-            status,
-            reason: &reason,
-            headers: &fields,
-        };
-        let conn = &mut self.conn;
-        if self
-            .out
-            .serialize(|b| conn.send_response(&head, b))
-            .is_err()
-        {
+        let extra = content_length.map(|n| Header {
+            name: "content-length",
+            value: n,
+        });
+        let (conn, out) = (&mut self.conn, &mut self.out);
+        let written = headers.with_proto(extra, |fields| {
+            let head = ResponseHead {
+                version: Version::Http11,
+                status,
+                reason: &reason,
+                headers: fields,
+            };
+            out.serialize(|b| conn.send_response(&head, b))
+        });
+        if written.is_err() {
             // The service built a head HTTP/1.1 cannot carry: answer 500 instead.
             let fallback = [Header {
                 name: "content-length",
                 value: b"0",
             }];
             let head = ResponseHead::new(StatusCode::INTERNAL_SERVER_ERROR, &fallback);
-            self.out.serialize(|b| conn.send_response(&head, b))?;
+            self.out.serialize(|b| self.conn.send_response(&head, b))?;
             return self.end_message().await;
         }
-        drop(fields);
         if self.conn.our_state() != State::SendBody {
             // A protocol switch: no body.
             return Ok(());
