@@ -52,6 +52,9 @@ pub(crate) struct FramingFields {
 impl FramingFields {
     /// Reads the framing fields, rejecting malformed Content-Length and
     /// Transfer-Encoding values.
+    // Inlined into the one caller per role, so the fields stay in registers
+    // instead of round-tripping through a returned struct.
+    #[inline(always)]
     pub(crate) fn read(headers: &[Header<'_>]) -> Result<FramingFields, Error> {
         let mut fields = FramingFields {
             content_length: None,
