@@ -7,11 +7,20 @@
 //!
 //! | item | what it is |
 //! |---|---|
-//! | [`serve_connection`] | the server driver: requests in, a [`Service`]'s responses out |
+//! | [`serve_connection`], [`serve_connection_until`] | the server driver: requests in, a [`Service`]'s responses out |
 //! | [`ClientConnection`] | the client side: send a [`Request`], read a [`Response`] |
 //! | [`Body`], [`Incoming`], [`ResponseBody`] | bodies as streams of `Bytes` |
 //! | [`OnUpgrade`], [`Upgraded`] | the raw connection after a protocol switch |
 //! | [`Shutdown`] | a graceful-shutdown signal for server connections |
+//! | [`Error`], [`Timeout`] | what can go wrong, typed |
+//! | [`duplex`] | an in-memory pipe, for tests and in-process pairs |
+//!
+//! The guarantees the drivers keep, whatever the peer sends: malformed requests
+//! get the status `proto` names and `Connection: close`; memory per connection
+//! stays bounded (heads by the limits, bodies one chunk at a time, output
+//! batches by a cap) and an idle keep-alive connection holds no buffer; a body
+//! cut short is an error; pipelined bytes are never lost or misparsed; every
+//! wait has a timeout.
 //!
 //! ```
 //! use lithe::io::{serve_connection, ClientConnection, ClientConfig, Request, Response, ServerConfig};
