@@ -411,3 +411,33 @@ fn an_early_answer_to_a_large_upload_reaches_the_client() {
     });
     server.shutdown();
 }
+
+#[test]
+fn an_upload_to_a_server_that_stops_reading_times_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        // Accept, then never read: the upload fills the socket buffers.
+        let (s, _) = listener.accept().unwrap();
+        std::thread::sleep(LIMIT);
+        drop(s);
+    });
+    run(async {
+        let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
+        let config = ClientConfig {
+            write_timeout: Some(Duration::from_millis(200)),
+            ..ClientConfig::default()
+        };
+        let mut conn = ClientConnection::new(tcp, config);
+        let request = Request::new("POST", "/")
+            .with_header("host", "t")
+            .with_body(vec![0u8; 64 << 20]);
+        let started = std::time::Instant::now();
+        let error = conn.send(request).await.unwrap_err();
+        assert!(
+            matches!(error, Error::Timeout(lithe::io::Timeout::Write)),
+            "{error:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+    });
+}

@@ -183,18 +183,6 @@ impl Output {
         }
     }
 
-    /// Writes everything buffered.
-    pub(crate) fn poll_flush<T: AsyncWrite + Unpin>(
-        &mut self,
-        io: &mut T,
-        cx: &mut Context<'_>,
-    ) -> Poll<io::Result<()>> {
-        if self.buf.is_empty() {
-            return Poll::Ready(Ok(()));
-        }
-        self.poll_send(io, cx, &[], &[])
-    }
-
     /// Writes everything buffered, then `data`, then `suffix`, in as few
     /// (vectored) writes as the transport allows. Call again with the same
     /// arguments until it is ready.

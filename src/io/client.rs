@@ -37,6 +37,8 @@ pub struct ClientConfig {
     pub continue_timeout: Duration,
     /// How long a read may wait for bytes (response head or body). Default 30 s.
     pub read_timeout: Option<Duration>,
+    /// How long a write may make no progress. Default 30 s.
+    pub write_timeout: Option<Duration>,
 }
 
 impl Default for ClientConfig {
@@ -45,6 +47,7 @@ impl Default for ClientConfig {
             proto: proto::Config::default(),
             continue_timeout: Duration::from_secs(1),
             read_timeout: Some(Duration::from_secs(30)),
+            write_timeout: Some(Duration::from_secs(30)),
         }
     }
 }
@@ -57,6 +60,7 @@ pub struct ClientConnection<T> {
     out: Output,
     config: ClientConfig,
     read_stall: Stall,
+    write_stall: Stall,
     /// Something went wrong, or the request was abandoned: no reuse.
     broken: bool,
 }
@@ -79,6 +83,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             out: Output::default(),
             config,
             read_stall: Stall::default(),
+            write_stall: Stall::default(),
             broken: false,
         }
     }
@@ -219,7 +224,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                         return Poll::Ready(item);
                     }
                     // Write what is pending while the stream makes more.
-                    let _ = self.out.poll_flush(&mut self.io, cx);
+                    if let Poll::Ready(Err(e)) = self.poll_send(cx, &[], &[]) {
+                        return Poll::Ready(Some(Err(e.into())));
+                    }
                     Poll::Pending
                 })
                 .await
@@ -238,22 +245,47 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             return Ok(());
         }
         if let Some(suffix) = self.out.queue_data(&mut self.conn, data)? {
-            poll_fn(|cx| self.out.poll_send(&mut self.io, cx, data, suffix)).await?;
+            poll_fn(|cx| self.poll_send(cx, data, suffix)).await?;
         }
         Ok(())
     }
 
     async fn flush(&mut self) -> Result<(), Error> {
-        poll_fn(|cx| self.out.poll_flush(&mut self.io, cx)).await?;
+        poll_fn(|cx| self.poll_send(cx, &[], &[])).await?;
         Ok(())
+    }
+
+    /// Writes what is pending, then `data` and `suffix`, bounded by the write
+    /// timeout.
+    fn poll_send(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &[u8],
+        suffix: &[u8],
+    ) -> Poll<Result<(), Error>> {
+        if self.out.is_empty() && data.is_empty() && suffix.is_empty() {
+            return Poll::Ready(Ok(()));
+        }
+        let before = self.out.written();
+        let sent = self.out.poll_send(&mut self.io, cx, data, suffix);
+        if sent.is_ready() || self.out.written() != before {
+            self.write_stall.progress();
+        }
+        match sent {
+            Poll::Ready(result) => Poll::Ready(result.map_err(Error::from)),
+            Poll::Pending if self.write_stall.poll_stalled(cx, self.config.write_timeout) => {
+                Poll::Ready(Err(Error::Timeout(Timeout::Write)))
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     /// Reads response heads until a final one (or `101`).
     async fn final_head(&mut self) -> Result<Head, Error> {
         loop {
             let head = poll_fn(|cx| {
-                if let Poll::Ready(Err(e)) = self.out.poll_flush(&mut self.io, cx) {
-                    return Poll::Ready(Err(e.into()));
+                if let Poll::Ready(Err(e)) = self.poll_send(cx, &[], &[]) {
+                    return Poll::Ready(Err(e));
                 }
                 self.poll_head(cx)
             })
