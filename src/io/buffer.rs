@@ -16,6 +16,7 @@ use async_io::Timer;
 use bytes::{Buf, Bytes, BytesMut};
 use futures_io::{AsyncRead, AsyncWrite};
 
+use super::error::{Error, Timeout};
 use crate::proto::{Connection, SendError};
 
 /// Body pieces up to this size are copied next to their framing and head: one
@@ -113,6 +114,8 @@ pub(crate) struct Output {
     buf: Vec<u8>,
     /// Bytes of `buf`, then of the data and suffix being sent with it, written so far.
     written: usize,
+    /// How long writing has made no progress.
+    stall: Stall,
 }
 
 impl Output {
@@ -122,11 +125,6 @@ impl Output {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    /// Bytes written by the send in progress: a measure of progress.
-    pub(crate) fn written(&self) -> usize {
-        self.written
     }
 
     /// Frees the buffer's memory if nothing is pending.
@@ -180,6 +178,33 @@ impl Output {
                     return Err(e);
                 }
             }
+        }
+    }
+
+    /// [`poll_send`](Output::poll_send), failing with
+    /// [`Timeout::Write`] once no byte has gone out for `limit`.
+    pub(crate) fn poll_send_within<T: AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut T,
+        cx: &mut Context<'_>,
+        data: &[u8],
+        suffix: &[u8],
+        limit: Option<Duration>,
+    ) -> Poll<Result<(), Error>> {
+        if self.is_empty() && data.is_empty() && suffix.is_empty() {
+            return Poll::Ready(Ok(()));
+        }
+        let before = self.written;
+        let sent = self.poll_send(io, cx, data, suffix);
+        if sent.is_ready() || self.written != before {
+            self.stall.progress();
+        }
+        match sent {
+            Poll::Ready(result) => Poll::Ready(result.map_err(Error::from)),
+            Poll::Pending if self.stall.poll_stalled(cx, limit) => {
+                Poll::Ready(Err(Error::Timeout(Timeout::Write)))
+            }
+            Poll::Pending => Poll::Pending,
         }
     }
 

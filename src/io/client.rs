@@ -60,7 +60,6 @@ pub struct ClientConnection<T> {
     out: Output,
     config: ClientConfig,
     read_stall: Stall,
-    write_stall: Stall,
     /// Something went wrong, or the request was abandoned: no reuse.
     broken: bool,
 }
@@ -83,7 +82,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             out: Output::default(),
             config,
             read_stall: Stall::default(),
-            write_stall: Stall::default(),
             broken: false,
         }
     }
@@ -263,21 +261,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         data: &[u8],
         suffix: &[u8],
     ) -> Poll<Result<(), Error>> {
-        if self.out.is_empty() && data.is_empty() && suffix.is_empty() {
-            return Poll::Ready(Ok(()));
-        }
-        let before = self.out.written();
-        let sent = self.out.poll_send(&mut self.io, cx, data, suffix);
-        if sent.is_ready() || self.out.written() != before {
-            self.write_stall.progress();
-        }
-        match sent {
-            Poll::Ready(result) => Poll::Ready(result.map_err(Error::from)),
-            Poll::Pending if self.write_stall.poll_stalled(cx, self.config.write_timeout) => {
-                Poll::Ready(Err(Error::Timeout(Timeout::Write)))
-            }
-            Poll::Pending => Poll::Pending,
-        }
+        self.out
+            .poll_send_within(&mut self.io, cx, data, suffix, self.config.write_timeout)
     }
 
     /// Reads response heads until a final one (or `101`).

@@ -175,7 +175,6 @@ struct Driver<'c, T> {
     shutdown_listener: Option<EventListener>,
     read_deadline: Deadline,
     body_stall: Stall,
-    write_stall: Stall,
     /// The current request's body, while the service may read it.
     feeder: Option<Feeder>,
     body_done: bool,
@@ -199,7 +198,6 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             shutdown_listener: None,
             read_deadline: Deadline::default(),
             body_stall: Stall::default(),
-            write_stall: Stall::default(),
             feeder: None,
             body_done: true,
             body_error: None,
@@ -501,21 +499,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         data: &[u8],
         suffix: &[u8],
     ) -> Poll<Result<(), Error>> {
-        if self.out.is_empty() && data.is_empty() && suffix.is_empty() {
-            return Poll::Ready(Ok(()));
-        }
-        let before = self.out.written();
-        let sent = self.out.poll_send(&mut self.io, cx, data, suffix);
-        if sent.is_ready() || self.out.written() != before {
-            self.write_stall.progress();
-        }
-        match sent {
-            Poll::Ready(result) => Poll::Ready(result.map_err(Error::from)),
-            Poll::Pending if self.write_stall.poll_stalled(cx, self.config.write_timeout) => {
-                Poll::Ready(Err(Error::Timeout(Timeout::Write)))
-            }
-            Poll::Pending => Poll::Pending,
-        }
+        self.out
+            .poll_send_within(&mut self.io, cx, data, suffix, self.config.write_timeout)
     }
 
     /// Serializes and writes a response, pumping the request body meanwhile.
