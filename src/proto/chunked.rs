@@ -154,11 +154,42 @@ impl ChunkedDecoder {
                     },
                 ));
             }
+            if let Some((used, position)) = self.whole_line(&input[i..])? {
+                i += used;
+                self.position = position;
+                continue;
+            }
             let Some(&byte) = input.get(i) else {
                 return Ok((i, Decoded::NeedData));
             };
             i += 1;
             self.position = self.step(byte)?;
+        }
+    }
+
+    /// The common framing, taken whole when it is all there: the CRLF after chunk
+    /// data, and a chunk line of bare hex digits. It moves to the same position
+    /// as stepping byte by byte would; anything else is left to [`Self::step`].
+    fn whole_line(&mut self, rest: &[u8]) -> Result<Option<(usize, Position)>, Error> {
+        match self.position {
+            Position::DataCr if rest.starts_with(b"\r\n") => {
+                Ok(Some((2, Position::Size { size: 0, digits: 0 })))
+            }
+            Position::Size { size: 0, digits: 0 } => {
+                let digits = rest
+                    .iter()
+                    .take(17)
+                    .take_while(|b| b.is_ascii_hexdigit())
+                    .count();
+                if digits == 0 || digits > 16 || rest.get(digits..digits + 2) != Some(b"\r\n") {
+                    return Ok(None);
+                }
+                let size = rest[..digits]
+                    .iter()
+                    .fold(0u64, |size, &b| size << 4 | hex_value(b));
+                Ok(Some((digits + 2, self.end_of_chunk_line(size)?)))
+            }
+            _ => Ok(None),
         }
     }
 
@@ -171,9 +202,8 @@ impl ChunkedDecoder {
                     if digits == 16 {
                         return Err(Error::ChunkSizeTooLarge);
                     }
-                    let digit = (byte as char).to_digit(16).unwrap_or(0);
                     Position::Size {
-                        size: size << 4 | u64::from(digit),
+                        size: size << 4 | hex_value(byte),
                         digits: digits + 1,
                     }
                 }
@@ -275,6 +305,15 @@ impl ChunkedDecoder {
         self.position = Position::Done;
         Ok((start + found.end, Decoded::End { trailers: fields }))
     }
+}
+
+/// The value of a hex digit (the caller has checked it is one).
+fn hex_value(digit: u8) -> u64 {
+    u64::from(match digit {
+        b'0'..=b'9' => digit - b'0',
+        b'a'..=b'f' => digit - b'a' + 10,
+        _ => digit.wrapping_sub(b'A').wrapping_add(10),
+    })
 }
 
 /// The line that opens a chunk: its size in hex and CRLF, at most 18 bytes, kept
