@@ -292,3 +292,20 @@ fn roundtrip_generated() {
         (0..rng.below(700)).map(|_| rng.byte()).collect()
     });
 }
+
+#[cfg(feature = "std")]
+#[test]
+fn server_driver_corpus() {
+    replay_corpus("server_driver", targets::driver::server_driver);
+}
+
+#[cfg(feature = "std")]
+#[test]
+fn server_driver_generated() {
+    generated(
+        "server_driver",
+        targets::driver::server_driver,
+        0x5eed_0005,
+        |rng| stream_input(rng, REQUEST_FRAGMENTS),
+    );
+}

@@ -23,7 +23,11 @@
 //! | [`client_response`] | method byte (GET, HEAD, CONNECT, POST with body), feed header, response stream |
 //! | [`chunked`] | feed header, chunked body |
 //! | [`roundtrip`] | a description of one message, read by [`Source`] |
+//! | [`driver::server_driver`] | feed header, request stream, through the async server driver |
 #![allow(dead_code)]
+
+#[cfg(feature = "std")]
+pub mod driver;
 
 use lithe::proto::{
     BodyLength, ChunkedDecoder, Config, Connection, Decoded, EMPTY_HEADER, Error, Event, Header,

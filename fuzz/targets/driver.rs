@@ -1,0 +1,212 @@
+//! The `server_driver` target: lithe's async server driver
+//! (`lithe::io::serve_connection`) fed an arbitrary byte stream over an in-memory
+//! pipe, checked against what `proto` alone reads from the same bytes.
+//!
+//! Layout: a feed header (see [`Feed::parse`](super::Feed::parse): piece lengths,
+//! leniencies, tight limits), then the request stream, written in those pieces
+//! and then closed. The service echoes each request body.
+//!
+//! Invariants:
+//! * the driver finishes once the stream is closed: no hang (the stable test
+//!   bounds it with a timer; libFuzzer with `-timeout`);
+//! * what it writes parses as HTTP/1.1 responses, one per request at most, plus
+//!   at most one error response;
+//! * when `proto` reads the whole stream without error and no request switches
+//!   protocols, the driver answers every request, in order, with 200 and the
+//!   request's body echoed: pipelined bytes are never lost or misparsed.
+
+use std::time::Duration;
+
+use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
+use lithe::io::{Request, Response, ServerConfig, duplex, serve_connection};
+use lithe::proto::{Config, Connection, EMPTY_HEADER, Event, Header, RequestHead, StatusCode};
+
+use super::{Delivery, Feed, Run, Seen, Us};
+
+/// How long one input may take before the target reports a hang.
+const HANG: Duration = Duration::from_secs(10);
+
+/// One response as written by the driver: status and body.
+#[derive(Debug, PartialEq, Eq)]
+struct Answer {
+    status: u16,
+    body: Vec<u8>,
+}
+
+pub fn server_driver(data: &[u8]) {
+    let (feed, stream) = Feed::parse(data);
+    let config = feed.config();
+    let expected =
+        Run::new(Connection::server(config), Us::Server, stream).deliver(&Delivery::Whole);
+    let wire = drive(config, &feed, stream);
+
+    let methods: Vec<&str> = expected
+        .iter()
+        .filter_map(|seen| match seen {
+            Seen::Request { method, .. } => Some(method.as_str()),
+            _ => None,
+        })
+        .collect();
+    let answers = parse_answers(&wire, &methods);
+    assert!(
+        answers.len() <= methods.len() + 1,
+        "{} responses to {} requests",
+        answers.len(),
+        methods.len()
+    );
+
+    let failed = expected.iter().any(|s| matches!(s, Seen::Failed(_)));
+    let switches = expected.iter().any(|s| match s {
+        Seen::Request {
+            method, headers, ..
+        } => {
+            method == "CONNECT"
+                || headers
+                    .iter()
+                    .any(|(n, _)| n.eq_ignore_ascii_case("upgrade"))
+        }
+        _ => false,
+    });
+    if !failed && !switches {
+        let bodies = request_bodies(&expected);
+        let complete = bodies.len();
+        assert!(
+            answers.len() >= complete,
+            "{complete} complete requests, {} responses",
+            answers.len()
+        );
+        for (i, (answer, body)) in answers.iter().zip(&bodies).enumerate() {
+            let body = if methods[i] == "HEAD" {
+                &[][..]
+            } else {
+                body.as_slice()
+            };
+            assert_eq!(answer.status, 200, "response {i}");
+            assert_eq!(answer.body, body, "response {i} does not echo its request");
+        }
+    }
+}
+
+/// The bodies of the requests `proto` read to their end, in order.
+fn request_bodies(trace: &[Seen]) -> Vec<Vec<u8>> {
+    let mut bodies = Vec::new();
+    let mut current = Vec::new();
+    for seen in trace {
+        match seen {
+            Seen::Request { .. } => current = Vec::new(),
+            Seen::Body(bytes) => current = bytes.clone(),
+            Seen::End { .. } => bodies.push(std::mem::take(&mut current)),
+            _ => {}
+        }
+    }
+    bodies
+}
+
+/// Runs the driver over `stream`, delivered in the feed's pieces then closed;
+/// returns everything it wrote.
+fn drive(config: Config, feed: &Feed, stream: &[u8]) -> Vec<u8> {
+    let (server_end, client_end) = duplex(64 * 1024);
+    let server_config = ServerConfig {
+        proto: config,
+        drain_limit: 1 << 20,
+        ..ServerConfig::default()
+    };
+    let server = async {
+        let echo = |request: Request| async move {
+            match request.into_body().bytes(1 << 20).await {
+                Ok(body) => Response::new(StatusCode::OK).with_body(body),
+                Err(_) => Response::new(StatusCode::INTERNAL_SERVER_ERROR),
+            }
+        };
+        let _ = serve_connection(server_end, echo, &server_config).await;
+    };
+    let client = async {
+        let (mut reader, mut writer) = futures_lite::io::split(client_end);
+        let write = async {
+            let mut rest = stream;
+            for length in feed.lengths() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (piece, more) = rest.split_at(length.clamp(1, rest.len()));
+                if writer.write_all(piece).await.is_err() {
+                    break;
+                }
+                rest = more;
+                future::yield_now().await;
+            }
+            let _ = writer.close().await;
+        };
+        let read = async {
+            let mut wire = Vec::new();
+            let _ = reader.read_to_end(&mut wire).await;
+            wire
+        };
+        future::zip(write, read).await.1
+    };
+    let hang = async {
+        async_io::Timer::after(HANG).await;
+        panic!("the server driver hung");
+    };
+    future::block_on(future::or(future::zip(server, client), hang)).1
+}
+
+/// Parses the driver's output as responses to requests with `methods`.
+fn parse_answers(mut wire: &[u8], methods: &[&str]) -> Vec<Answer> {
+    let host = [Header {
+        name: "Host",
+        value: b"x",
+    }];
+    let mut client = Connection::client(Config::default());
+    let mut scratch = [0u8; 256];
+    let mut answers = Vec::new();
+    let mut current: Option<Answer> = None;
+    // A request is outstanding until its final response ends.
+    let mut outstanding = false;
+    client.receive_eof();
+    loop {
+        if !outstanding {
+            if wire.is_empty() {
+                return answers;
+            }
+            outstanding = true;
+            let method = methods.get(answers.len()).copied().unwrap_or("GET");
+            let method = if method == "CONNECT" { "GET" } else { method };
+            client
+                .send_request(&RequestHead::new(method, "/", &host), &mut scratch)
+                .expect("a request to parse the next response against");
+            client
+                .send_end(&[], &mut scratch)
+                .expect("an empty request body");
+        }
+        let mut headers = [EMPTY_HEADER; 64];
+        let received = client.receive(wire, &mut headers).unwrap_or_else(|e| {
+            panic!(
+                "the driver wrote an invalid response ({e}): {:?}",
+                String::from_utf8_lossy(wire)
+            )
+        });
+        wire = &wire[received.consumed..];
+        match received.event {
+            Event::Response(head) if head.status.is_informational() => {}
+            Event::Response(head) => {
+                current = Some(Answer {
+                    status: head.status.as_u16(),
+                    body: Vec::new(),
+                });
+            }
+            Event::Data(data) => current
+                .as_mut()
+                .expect("data follows a head")
+                .body
+                .extend_from_slice(data),
+            Event::End { .. } => {
+                answers.push(current.take().expect("an end follows a head"));
+                outstanding = false;
+            }
+            Event::ConnectionClosed | Event::Paused | Event::SwitchedProtocol => return answers,
+            Event::NeedData => unreachable!("end of stream was signalled"),
+            Event::Request(_) => unreachable!("a client connection reads responses"),
+        }
+    }
+}
