@@ -918,7 +918,9 @@ fn roundtrip_request(src: &mut Source<'_>) {
     let target = match method.as_str() {
         // The IPv6 literal once failed to parse back (seed
         // server_stream/connect-ipv6-authority).
-        "CONNECT" => src.pick(&["example.com:443", "127.0.0.1:8080", "[::1]:80"]).to_owned(),
+        "CONNECT" => src
+            .pick(&["example.com:443", "127.0.0.1:8080", "[::1]:80"])
+            .to_owned(),
         "OPTIONS" if src.flag() => "*".to_owned(),
         _ => {
             let path = src.pick(PATHS);
