@@ -12,6 +12,12 @@
 //!   positions known in advance (the floor any decoder that hands the data on
 //!   has to pay).
 //!
+//! * `trickle_head`: a head of 1 KiB and one of 16 KiB fed to a connection one
+//!   byte at a time, as a slow (or hostile) peer delivers it. The work is linear
+//!   when both show the same throughput in bytes per second; a parser that
+//!   re-parsed from the start on every byte would be 16 times slower per byte on
+//!   the larger one.
+//!
 //! Throughput is in bytes of input (head) or payload (chunked), so a ratio of
 //! the reported throughputs is a ratio of speeds.
 //!
@@ -245,9 +251,48 @@ fn chunked_decode(c: &mut Criterion) {
     group.finish();
 }
 
+/// A request head of about `size` bytes: filler fields up to the size.
+fn head_of(size: usize) -> Vec<u8> {
+    let mut head = b"GET /trickle HTTP/1.1\r\nHost: example.com\r\n".to_vec();
+    let mut i = 0;
+    while head.len() + 170 < size {
+        head.extend_from_slice(format!("X-Filler-{i:04}: {}\r\n", "f".repeat(150)).as_bytes());
+        i += 1;
+    }
+    head.extend_from_slice(b"\r\n");
+    head
+}
+
+/// Offers `head` one more byte per call until the connection has the whole head.
+fn trickle(head: &[u8]) -> usize {
+    let mut conn = Connection::server(Config::default());
+    for end in 1..=head.len() {
+        let mut fields = [EMPTY_HEADER; 128];
+        match conn.receive(&head[..end], &mut fields) {
+            Ok(received) if matches!(received.event, Event::Request(_)) => return end,
+            Ok(_) => {}
+            Err(e) => panic!("the head is valid: {e}"),
+        }
+    }
+    unreachable!("the head completes")
+}
+
+fn trickle_head(c: &mut Criterion) {
+    let mut group = c.benchmark_group("trickle_head");
+    for size in [1024, 16 * 1024 - 64] {
+        let head = head_of(size);
+        assert_eq!(trickle(&head), head.len());
+        group.throughput(Throughput::Bytes(head.len() as u64));
+        group.bench_function(format!("byte_by_byte/{}", head.len()), |b| {
+            b.iter(|| black_box(trickle(black_box(&head))))
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = parse_head, chunked_decode
+    targets = parse_head, chunked_decode, trickle_head
 }
 criterion_main!(benches);
