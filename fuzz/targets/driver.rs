@@ -21,7 +21,7 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
 use lithe::io::{Request, Response, ServerConfig, duplex, serve_connection};
 use lithe::proto::{Config, Connection, EMPTY_HEADER, Event, Header, RequestHead, StatusCode};
 
-use super::{Delivery, Feed, Run, Seen, Us};
+use super::{Delivery, Feed, HEADER_SLOTS, Run, Seen, Us};
 
 /// How long one input may take before the target reports a hang.
 const HANG: Duration = Duration::from_secs(10);
@@ -35,7 +35,9 @@ struct Answer {
 
 pub fn server_driver(data: &[u8]) {
     let (feed, stream) = Feed::parse(data);
-    let config = feed.config();
+    let mut config = feed.config();
+    // The proto runs offer HEADER_SLOTS headers; the driver must see the same cap.
+    config.limits.max_headers = config.limits.max_headers.min(HEADER_SLOTS);
     let expected =
         Run::new(Connection::server(config), Us::Server, stream).deliver(&Delivery::Whole);
     let wire = drive(config, &feed, stream);
