@@ -164,7 +164,8 @@ impl Output {
         mut write: impl FnMut(&mut [u8]) -> Result<usize, SendError>,
     ) -> Result<usize, SendError> {
         let start = self.buf.len();
-        let mut room = 512;
+        // Room for a typical head; a larger one is retried at the size it needs.
+        let mut room = 256;
         loop {
             self.buf.resize(start + room, 0);
             match write(&mut self.buf[start..]) {

@@ -82,6 +82,19 @@ impl ByteStr {
         }
     }
 
+    /// The method at `span` of a received `head`: the registered methods
+    /// (RFC 9110 §9) as static strings, which read without re-validation.
+    pub(crate) fn method(head: &Bytes, span: Span) -> Self {
+        const METHODS: [&str; 9] = [
+            "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+        ];
+        let bytes = &head[span.0..span.0 + span.1];
+        match METHODS.iter().find(|m| m.as_bytes() == bytes) {
+            Some(method) => ByteStr::from_static(method),
+            None => ByteStr::from_span(head, span),
+        }
+    }
+
     /// The text at `span` of a received `head`, which `proto` checked is UTF-8.
     pub(crate) fn from_span(head: &Bytes, (at, len): Span) -> Self {
         ByteStr(Repr::Shared(head.slice(at..at + len)))
@@ -348,13 +361,17 @@ impl<B> Request<B> {
     /// ```
     pub fn path(&self) -> &str {
         let target = self.target.as_str();
-        let origin = match target.split_once("://") {
-            Some((_, rest)) if !target.starts_with('/') => {
-                rest.find('/').map_or("/", |at| &rest[at..])
-            }
-            _ => target,
+        let origin = match target.as_bytes().first() {
+            Some(b'/') | None => target,
+            Some(_) => match target.split_once("://") {
+                Some((_, rest)) => rest.find('/').map_or("/", |at| &rest[at..]),
+                None => target,
+            },
         };
-        origin.split('?').next().unwrap_or_default()
+        match memchr::memchr(b'?', origin.as_bytes()) {
+            Some(at) => &origin[..at],
+            None => origin,
+        }
     }
 
     /// The protocol version.

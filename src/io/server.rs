@@ -393,7 +393,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             false => (None, None),
         };
         let request = Request::received(
-            ByteStr::from_span(&head, method),
+            ByteStr::method(&head, method),
             ByteStr::from_span(&head, target),
             version,
             Headers::from_spans(&head, &spans),
