@@ -323,8 +323,9 @@ fn server_accepts_connect_with_2xx() {
 fn out_of_order_calls_are_errors_and_change_nothing() {
     let mut out = [0u8; 256];
     let mut server = Connection::server(Config::default());
+    // Before any request only a final, unsolicited response may go out.
     assert_eq!(
-        server.send_response(&ResponseHead::new(StatusCode::OK, &[]), &mut out),
+        server.send_response(&ResponseHead::new(StatusCode::CONTINUE, &[]), &mut out),
         Err(SendError::InvalidState)
     );
     assert_eq!(
@@ -453,4 +454,55 @@ fn closing_mid_message_abandons_it() {
     conn.close();
     assert_eq!(conn.our_state(), State::Error);
     assert!(!conn.is_keep_alive());
+}
+
+#[test]
+fn an_unsolicited_408_before_any_request_closes_the_connection() {
+    let mut conn = Connection::server(Config::default());
+    let mut headers = [EMPTY_HEADER; 16];
+    // Part of a head arrived, then the head timeout fired.
+    assert_eq!(
+        conn.receive(b"GET / HT", &mut headers).unwrap().event,
+        Event::NeedData
+    );
+    let mut out = [0u8; 128];
+    let fields = [Header {
+        name: "Content-Length",
+        value: b"0",
+    }];
+    let n = conn
+        .send_response(
+            &ResponseHead::new(StatusCode::REQUEST_TIMEOUT, &fields),
+            &mut out,
+        )
+        .unwrap();
+    assert_eq!(
+        &out[..n],
+        b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nconnection: close\r\n\r\n"
+    );
+    conn.send_end(&[], &mut out).unwrap();
+    assert_eq!(conn.our_state(), State::MustClose);
+    assert!(!conn.is_keep_alive());
+    // The rest of that head is never parsed as a request.
+    let late = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    assert_eq!(
+        conn.receive(late, &mut headers).unwrap(),
+        lithe::proto::Received {
+            consumed: 0,
+            event: Event::Paused
+        }
+    );
+    // Only one such response, and never an interim one.
+    assert_eq!(
+        conn.send_response(
+            &ResponseHead::new(StatusCode::REQUEST_TIMEOUT, &fields),
+            &mut out
+        ),
+        Err(SendError::InvalidState)
+    );
+    let mut fresh = Connection::server(Config::default());
+    assert_eq!(
+        fresh.send_response(&ResponseHead::new(StatusCode::CONTINUE, &[]), &mut out),
+        Err(SendError::InvalidState)
+    );
 }

@@ -135,6 +135,7 @@ fn a_head_trickling_in_too_long_gets_408() {
         reply.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
         "{reply}"
     );
+    assert!(reply.contains("connection: close\r\n"), "{reply}");
     assert!(started.elapsed() < Duration::from_secs(3));
     server.shutdown();
 }

@@ -277,7 +277,16 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 Ok(Wait::Read(_)) => {}
                 Ok(Wait::Shutdown) | Err(Error::Timeout(Timeout::Idle)) => return Ok(None),
                 Err(Error::Timeout(Timeout::Head)) => {
-                    self.out.extend(b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+                    // An unsolicited final response: proto adds Connection: close.
+                    let fields = [Header {
+                        name: "content-length",
+                        value: b"0",
+                    }];
+                    let head = ResponseHead::new(StatusCode::REQUEST_TIMEOUT, &fields);
+                    let conn = &mut self.conn;
+                    if self.out.serialize(|b| conn.send_response(&head, b)).is_ok() {
+                        let _ = conn.send_end(&[], &mut []);
+                    }
                     let _ = self.close(true).await;
                     return Ok(None);
                 }

@@ -275,7 +275,9 @@ impl Connection {
         headers: &'h mut [Header<'b>],
     ) -> Result<Received<'b, 'h>, Error> {
         match (self.role, self.their_state()) {
-            (Role::Server, State::Idle) => self.receive_request_head(input, headers),
+            (Role::Server, State::Idle) if self.states.server == State::Idle => {
+                self.receive_request_head(input, headers)
+            }
             (Role::Client, State::SendResponse) => self.receive_response_head(input, headers),
             (_, State::SendBody) => self.receive_body(input, headers),
             (_, State::Closed) => Ok(Received::new(0, Event::ConnectionClosed)),
@@ -609,24 +611,26 @@ impl Connection {
     /// and the body is close-delimited for HTTP/1.0 ones. `Connection: close` is
     /// added whenever the connection will not persist.
     ///
-    /// After [`receive`](Connection::receive) failed, one response may still be
-    /// sent: the error response, e.g. with [`Error::status`].
+    /// With no request in progress, one final response may still be sent, after
+    /// which the connection closes: the error response after
+    /// [`receive`](Connection::receive) failed (e.g. with [`Error::status`]), or
+    /// an unsolicited one before any request arrived (408 when a head takes too
+    /// long, 503 when shedding load; RFC 9110 §15.5.9).
     pub fn send_response(
         &mut self,
         head: &ResponseHead<'_, '_>,
         out: &mut [u8],
     ) -> Result<usize, SendError> {
-        let answering_error =
-            self.states.server == State::Idle && self.states.client == State::Error;
-        if self.role != Role::Server
-            || !(self.states.server == State::SendResponse || answering_error)
+        let unsolicited = self.states.server == State::Idle
+            && matches!(self.states.client, State::Error | State::Idle);
+        if self.role != Role::Server || !(self.states.server == State::SendResponse || unsolicited)
         {
             return Err(SendError::InvalidState);
         }
         encode::validate_response(head)?;
         let fields = FramingFields::read(head.headers).map_err(SendError::InvalidFraming)?;
         let status = head.status;
-        let (method, peer_version) = if answering_error {
+        let (method, peer_version) = if unsolicited {
             (RequestMethod::Other, head.version)
         } else {
             (self.request_method, self.request_version)
@@ -648,7 +652,7 @@ impl Connection {
                 Transition::Informational
             };
             // RFC 9110 §15.2: no interim responses to HTTP/1.0 clients.
-            if answering_error
+            if unsolicited
                 || !self.states.allows(Role::Server, transition)
                 || (peer_version == Version::Http10 && status.is_informational())
             {
@@ -680,7 +684,8 @@ impl Connection {
             }
             body => BodyWriter::for_body(body),
         };
-        let keep_alive = self.states.keep_alive
+        let keep_alive = !unsolicited
+            && self.states.keep_alive
             && fields.keep_alive(head.version)
             && writer != BodyWriter::UntilClose
             && !(framing.must_close && framing.body != BodyLength::UntilClose);
@@ -689,7 +694,7 @@ impl Connection {
             keep_alive && peer_version == Version::Http10 && !fields.connection_keep_alive;
         let written = encode::write_response(head, added, out)?;
 
-        if answering_error {
+        if unsolicited {
             self.states.server = State::SendResponse;
         }
         self.states.keep_alive = keep_alive;
