@@ -31,6 +31,10 @@
 
 mod support;
 
+#[cfg(feature = "std")]
+#[path = "../fuzz/targets/mod.rs"]
+mod targets;
+
 use lithe::proto::{BodyLength, Config, Connection};
 use support::{Owned, answer_empty, bodies, client_after, error_of, no_response, three_ways};
 
@@ -227,96 +231,6 @@ fn conformance_cases_against_proto() {
     }
 }
 
-/// What the server driver wrote back, parsed: (status, connection header, body)
-/// for each final response.
-#[cfg(feature = "std")]
-fn parse_responses(mut wire: &[u8]) -> Vec<(u16, String, Vec<u8>)> {
-    use lithe::proto::{EMPTY_HEADER, Event, Header, RequestHead};
-    let mut client = Connection::client(Config::default());
-    let mut responses = Vec::new();
-    let mut scratch = [0u8; 256];
-    let mut current: Option<(u16, String, Vec<u8>)> = None;
-    let host = [Header {
-        name: "Host",
-        value: b"x",
-    }];
-    client
-        .send_request(&RequestHead::new("GET", "/", &host), &mut scratch)
-        .unwrap();
-    client.send_end(&[], &mut scratch).unwrap();
-    client.receive_eof();
-    loop {
-        if wire.is_empty() && current.is_none() {
-            return responses;
-        }
-        let mut headers = [EMPTY_HEADER; 32];
-        let r = match client.receive(wire, &mut headers) {
-            Ok(r) => r,
-            Err(e) => panic!(
-                "server wrote an unparsable response ({e}): {:?}",
-                String::from_utf8_lossy(wire)
-            ),
-        };
-        wire = &wire[r.consumed..];
-        match r.event {
-            Event::Response(h) if h.status.is_informational() => {}
-            Event::Response(h) => {
-                let connection = h
-                    .header("connection")
-                    .map(|v| String::from_utf8_lossy(v).to_ascii_lowercase())
-                    .unwrap_or_default();
-                current = Some((h.status.as_u16(), connection, Vec::new()));
-            }
-            Event::Data(d) => current.as_mut().unwrap().2.extend_from_slice(d),
-            Event::End { .. } => {
-                responses.push(current.take().unwrap());
-                if !wire.is_empty() {
-                    client
-                        .send_request(&RequestHead::new("GET", "/", &host), &mut scratch)
-                        .unwrap();
-                    client.send_end(&[], &mut scratch).unwrap();
-                }
-            }
-            Event::ConnectionClosed | Event::Paused => return responses,
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-}
-
-/// Runs `message` through the server driver with an echoing service; returns
-/// everything the server wrote until it closed.
-#[cfg(feature = "std")]
-fn through_driver(message: &[u8]) -> Vec<u8> {
-    use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
-    use lithe::io::{Request, Response, ServerConfig, duplex, serve_connection};
-    use lithe::proto::StatusCode;
-    use std::time::Duration;
-
-    let (server_end, mut client_end) = duplex(1 << 20);
-    let config = ServerConfig::default();
-    let server = async {
-        let echo = |request: Request| async move {
-            match request.into_body().bytes(1 << 20).await {
-                Ok(body) => Response::new(StatusCode::OK).with_body(body),
-                Err(_) => Response::new(StatusCode::INTERNAL_SERVER_ERROR),
-            }
-        };
-        let _ = serve_connection(server_end, echo, &config).await;
-    };
-    let client = async {
-        client_end.write_all(message).await.unwrap();
-        client_end.close().await.unwrap();
-        let mut wire = Vec::new();
-        client_end.read_to_end(&mut wire).await.unwrap();
-        wire
-    };
-    let timeout = async {
-        async_io::Timer::after(Duration::from_secs(10)).await;
-        panic!("the server driver did not finish within 10 s");
-    };
-    future::block_on(future::or(future::zip(server, client), timeout)).1
-}
-
 #[cfg(feature = "std")]
 #[test]
 fn conformance_cases_through_the_server_driver() {
@@ -326,19 +240,32 @@ fn conformance_cases_through_the_server_driver() {
         .filter(|c| c.role == "server" && c.then.as_deref() != Some("switched"))
     {
         let what = format!("{} / {} ({})", case.file, case.name, case.rfc);
-        let wire = through_driver(&case.message);
-        let responses = parse_responses(&wire);
+        // The driver and its response parser are the server_driver fuzz target's.
+        let wire = targets::driver::drive(
+            Config::default(),
+            std::iter::repeat(usize::MAX),
+            &case.message,
+        );
+        let methods: Vec<String> = run_proto(case)
+            .iter()
+            .filter_map(|e| match e {
+                Owned::Request { method, .. } => Some(method.clone()),
+                _ => None,
+            })
+            .collect();
+        let methods: Vec<&str> = methods.iter().map(String::as_str).collect();
+        let responses = targets::driver::parse_answers(&wire, &methods);
         let outcome: Vec<&str> = case.outcome.split_whitespace().collect();
         match outcome.as_slice() {
             ["accept"] => {
                 let expected = case.targets.as_ref().map_or(1, Vec::len);
                 assert_eq!(responses.len(), expected, "{what}: responses {responses:?}");
                 assert!(
-                    responses.iter().all(|r| r.0 == 200),
+                    responses.iter().all(|r| r.status == 200),
                     "{what}: {responses:?}"
                 );
                 if let Some(bodies) = &case.bodies {
-                    let echoed: Vec<Vec<u8>> = responses.iter().map(|r| r.2.clone()).collect();
+                    let echoed: Vec<Vec<u8>> = responses.iter().map(|r| r.body.clone()).collect();
                     assert_eq!(&echoed, bodies, "{what}: echoed bodies");
                 }
             }
@@ -353,11 +280,8 @@ fn conformance_cases_through_the_server_driver() {
                             String::from_utf8_lossy(&wire)
                         )
                     });
-                    assert_eq!(last.0.to_string(), *status, "{what}: {responses:?}");
-                    assert!(
-                        last.1.contains("close"),
-                        "{what}: no Connection: close in {last:?}"
-                    );
+                    assert_eq!(last.status.to_string(), *status, "{what}: {responses:?}");
+                    assert!(last.closes, "{what}: no Connection: close in {last:?}");
                 }
             }
             other => panic!("{what}: bad outcome {other:?}"),

@@ -26,11 +26,15 @@ use super::{Delivery, Feed, HEADER_SLOTS, Run, Seen, Us};
 /// How long one input may take before the target reports a hang.
 const HANG: Duration = Duration::from_secs(10);
 
-/// One response as written by the driver: status and body.
+/// One final response as written by the driver.
 #[derive(Debug, PartialEq, Eq)]
-struct Answer {
-    status: u16,
-    body: Vec<u8>,
+pub struct Answer {
+    /// Its status code.
+    pub status: u16,
+    /// Its body, de-chunked.
+    pub body: Vec<u8>,
+    /// Whether it carried `Connection: close`.
+    pub closes: bool,
 }
 
 pub fn server_driver(data: &[u8]) {
@@ -40,7 +44,7 @@ pub fn server_driver(data: &[u8]) {
     config.limits.max_headers = config.limits.max_headers.min(HEADER_SLOTS);
     let expected =
         Run::new(Connection::server(config), Us::Server, stream).deliver(&Delivery::Whole);
-    let wire = drive(config, &feed, stream);
+    let wire = drive(config, feed.lengths(), stream);
 
     let methods: Vec<&str> = expected
         .iter()
@@ -104,9 +108,9 @@ fn request_bodies(trace: &[Seen]) -> Vec<Vec<u8>> {
     bodies
 }
 
-/// Runs the driver over `stream`, delivered in the feed's pieces then closed;
-/// returns everything it wrote.
-fn drive(config: Config, feed: &Feed, stream: &[u8]) -> Vec<u8> {
+/// Runs the driver with an echoing service over `stream`, delivered in pieces of
+/// the given `lengths` then closed; returns everything it wrote.
+pub fn drive(config: Config, lengths: impl Iterator<Item = usize>, stream: &[u8]) -> Vec<u8> {
     let (server_end, client_end) = duplex(64 * 1024);
     let server_config = ServerConfig {
         proto: config,
@@ -126,7 +130,7 @@ fn drive(config: Config, feed: &Feed, stream: &[u8]) -> Vec<u8> {
         let (mut reader, mut writer) = futures_lite::io::split(client_end);
         let write = async {
             let mut rest = stream;
-            for length in feed.lengths() {
+            for length in lengths {
                 if rest.is_empty() {
                     break;
                 }
@@ -154,7 +158,7 @@ fn drive(config: Config, feed: &Feed, stream: &[u8]) -> Vec<u8> {
 }
 
 /// Parses the driver's output as responses to requests with `methods`.
-fn parse_answers(mut wire: &[u8], methods: &[&str]) -> Vec<Answer> {
+pub fn parse_answers(mut wire: &[u8], methods: &[&str]) -> Vec<Answer> {
     let host = [Header {
         name: "Host",
         value: b"x",
@@ -192,9 +196,13 @@ fn parse_answers(mut wire: &[u8], methods: &[&str]) -> Vec<Answer> {
         match received.event {
             Event::Response(head) if head.status.is_informational() => {}
             Event::Response(head) => {
+                let closes = head
+                    .header("connection")
+                    .is_some_and(|v| v.eq_ignore_ascii_case(b"close"));
                 current = Some(Answer {
                     status: head.status.as_u16(),
                     body: Vec::new(),
+                    closes,
                 });
             }
             Event::Data(data) => current
