@@ -70,7 +70,11 @@ impl FramingFields {
         let mut chunked_seen = false;
         for header in headers {
             let name = header.name.as_bytes();
-            // Dispatch on length first: most fields are none of these.
+            // Most fields are none of these: a test of length and first letter
+            // (predictable, no jump table) skips them before any comparison.
+            if !is_framing_name_candidate(name) {
+                continue;
+            }
             match name.len() {
                 4 if name.eq_ignore_ascii_case(b"host") => fields.host_count += 1,
                 6 if name.eq_ignore_ascii_case(b"expect") => {
@@ -159,6 +163,25 @@ impl FramingFields {
     pub(crate) fn proposes_upgrade(&self, version: Version) -> bool {
         version == Version::Http11 && self.has_upgrade && self.connection_upgrade
     }
+}
+
+/// Whether `name` has the length and first letter of one of the fields
+/// [`FramingFields::read`] looks at.
+#[inline(always)]
+fn is_framing_name_candidate(name: &[u8]) -> bool {
+    const fn tag(name: &[u8]) -> usize {
+        name.len() << 8 | name[0] as usize
+    }
+    let Some(&first) = name.first() else {
+        return false;
+    };
+    let seen = name.len() << 8 | usize::from(first | 0x20);
+    seen == tag(b"host")
+        || seen == tag(b"expect")
+        || seen == tag(b"upgrade")
+        || seen == tag(b"connection")
+        || seen == tag(b"content-length")
+        || seen == tag(b"transfer-encoding")
 }
 
 /// The non-empty, whitespace-trimmed elements of a comma-separated field value.
