@@ -83,13 +83,12 @@ impl FramingFields {
                 }
                 7 if name.eq_ignore_ascii_case(b"upgrade") => fields.has_upgrade = true,
                 10 if name.eq_ignore_ascii_case(b"connection") => {
-                    for option in list(header.value) {
-                        if option.eq_ignore_ascii_case(b"close") {
-                            fields.connection_close = true;
-                        } else if option.eq_ignore_ascii_case(b"keep-alive") {
-                            fields.connection_keep_alive = true;
-                        } else if option.eq_ignore_ascii_case(b"upgrade") {
-                            fields.connection_upgrade = true;
+                    // One option is the common case: match the value whole before
+                    // reading it as a list.
+                    let value = trim_ows(header.value);
+                    if !fields.add_connection_option(value) {
+                        for option in list(value) {
+                            fields.add_connection_option(option);
                         }
                     }
                 }
@@ -130,22 +129,45 @@ impl FramingFields {
         Ok(fields)
     }
 
+    /// Records a connection option we act on; false for any other.
+    fn add_connection_option(&mut self, option: &[u8]) -> bool {
+        let flag = if option.eq_ignore_ascii_case(b"close") {
+            &mut self.connection_close
+        } else if option.eq_ignore_ascii_case(b"keep-alive") {
+            &mut self.connection_keep_alive
+        } else if option.eq_ignore_ascii_case(b"upgrade") {
+            &mut self.connection_upgrade
+        } else {
+            return false;
+        };
+        *flag = true;
+        true
+    }
+
     /// RFC 9110 §8.6: `Content-Length = 1*DIGIT`. A list of identical values is
     /// accepted as that value (RFC 9112 §6.3 rule 5); any difference is an error.
     fn add_content_length(&mut self, value: &[u8]) -> Result<(), Error> {
-        let mut any = false;
-        for element in value.split(|&b| b == b',') {
-            let n = parse_content_length(trim_ows(element))?;
-            any = true;
-            match self.content_length {
-                Some(previous) if previous != n => return Err(Error::ConflictingContentLength),
-                _ => self.content_length = Some(n),
+        let value = trim_ows(value);
+        // A single number is the common case; only a value that is not one is
+        // read as a list.
+        match parse_content_length(value) {
+            Ok(n) => self.set_content_length(n),
+            Err(_) if value.contains(&b',') => {
+                value.split(|&b| b == b',').try_for_each(|element| {
+                    self.set_content_length(parse_content_length(trim_ows(element))?)
+                })
             }
+            Err(error) => Err(error),
         }
-        if any {
-            Ok(())
-        } else {
-            Err(Error::InvalidContentLength)
+    }
+
+    fn set_content_length(&mut self, n: u64) -> Result<(), Error> {
+        match self.content_length {
+            Some(previous) if previous != n => Err(Error::ConflictingContentLength),
+            _ => {
+                self.content_length = Some(n);
+                Ok(())
+            }
         }
     }
 
