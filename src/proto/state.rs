@@ -40,7 +40,9 @@
 //!   errs while the other is `Done`, the other must close too.
 //!
 //! 1xx interim responses do not end the server's `SendResponse` state; the final
-//! response does.
+//! response does. A server with no request in progress (the client `Idle`, or
+//! in `Error` after a malformed request) may still send one final response, the
+//! error or timeout answer, and then must close.
 
 /// Which side of the connection we are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
