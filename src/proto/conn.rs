@@ -430,16 +430,10 @@ impl Connection {
         // Any response ends the wait for 100 Continue.
         self.expect_continue = false;
 
-        let is_connect = self.request_method == RequestMethod::Connect;
-        if is_connect && status.as_u16() == 101 {
-            // 101 answers Upgrade; a CONNECT is accepted by a 2xx.
-            return Err(Error::UnexpectedSwitch);
-        }
-        let accepts_switch = if is_connect {
-            status.is_success()
-        } else {
-            status.as_u16() == 101
-        };
+        let accepts_switch = self
+            .request_method
+            .accepts_switch(status)
+            .ok_or(Error::UnexpectedSwitch)?;
         if accepts_switch {
             self.states
                 .process(Role::Server, Transition::SwitchAccepted)
@@ -636,15 +630,9 @@ impl Connection {
             (self.request_method, self.request_version)
         };
 
-        let is_connect = method == RequestMethod::Connect;
-        if is_connect && status.as_u16() == 101 {
-            return Err(SendError::InvalidState);
-        }
-        let switches = if is_connect {
-            status.is_success()
-        } else {
-            status.as_u16() == 101
-        };
+        let switches = method
+            .accepts_switch(status)
+            .ok_or(SendError::InvalidState)?;
         if switches || status.is_informational() {
             let transition = if switches {
                 Transition::SwitchAccepted

@@ -330,4 +330,16 @@ impl RequestMethod {
             _ => RequestMethod::Other,
         }
     }
+
+    /// Whether a response with `status` to this request accepts a protocol
+    /// switch: a 2xx to CONNECT, a 101 otherwise (whether a switch was proposed
+    /// at all is the state machine's business). A 101 to CONNECT answers nothing
+    /// the request asked: `None`.
+    pub(crate) fn accepts_switch(self, status: StatusCode) -> Option<bool> {
+        match (self, status.as_u16()) {
+            (RequestMethod::Connect, 101) => None,
+            (RequestMethod::Connect, _) => Some(status.is_success()),
+            (_, code) => Some(code == 101),
+        }
+    }
 }
