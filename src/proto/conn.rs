@@ -334,22 +334,24 @@ impl Connection {
         input: &'b [u8],
         headers: &'h mut [Header<'b>],
     ) -> Result<Received<'b, 'h>, Error> {
-        let limits = self.config.limits;
-        let rules = self.head_rules(
-            limits
-                .max_request_target_bytes
-                .saturating_add(REQUEST_LINE_OVERHEAD),
-            Error::RequestTargetTooLong,
-        );
+        let max_request_line = self
+            .config
+            .limits
+            .max_request_target_bytes
+            .saturating_add(REQUEST_LINE_OVERHEAD);
         let headers = if self.head_scanner.is_fresh() {
-            match try_whole_request(input, headers, &self.config, rules.max_first_line) {
+            match try_whole_request(input, headers, &self.config, max_request_line) {
                 FirstTry::Parsed { head, end } => return self.accept_request(head?, end),
-                FirstTry::ScannerRejects => return Err(self.scanner_verdict(input, &rules)),
+                FirstTry::ScannerRejects => {
+                    let rules = self.head_rules(max_request_line, Error::RequestTargetTooLong);
+                    return Err(self.scanner_verdict(input, &rules));
+                }
                 FirstTry::Scan(headers) => headers,
             }
         } else {
             headers
         };
+        let rules = self.head_rules(max_request_line, Error::RequestTargetTooLong);
         let Some(section) = self.head_scanner.scan(input, &rules)? else {
             return self.incomplete_head(input);
         };
@@ -401,16 +403,19 @@ impl Connection {
         input: &'b [u8],
         headers: &'h mut [Header<'b>],
     ) -> Result<Received<'b, 'h>, Error> {
-        let rules = self.head_rules(usize::MAX, Error::HeadTooLarge);
         let headers = if self.head_scanner.is_fresh() {
             match try_whole_response(input, headers, &self.config) {
                 FirstTry::Parsed { head, end } => return self.accept_response(head?, end),
-                FirstTry::ScannerRejects => return Err(self.scanner_verdict(input, &rules)),
+                FirstTry::ScannerRejects => {
+                    let rules = self.head_rules(usize::MAX, Error::HeadTooLarge);
+                    return Err(self.scanner_verdict(input, &rules));
+                }
                 FirstTry::Scan(headers) => headers,
             }
         } else {
             headers
         };
+        let rules = self.head_rules(usize::MAX, Error::HeadTooLarge);
         let Some(section) = self.head_scanner.scan(input, &rules)? else {
             return self.incomplete_head(input);
         };

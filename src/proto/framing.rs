@@ -7,7 +7,7 @@
 //! Content-Length, and Transfer-Encoding lists that hide or repeat `chunked`.
 
 use super::error::Error;
-use super::head::{Header, Version, is_token, trim_ows};
+use super::head::{Header, Lowercase, Version, is_token, trim_ows};
 use super::status::StatusCode;
 
 /// How the body of a message is delimited.
@@ -33,6 +33,15 @@ pub(crate) enum TransferCoding {
     /// The final coding is something else.
     NotChunkedFinal,
 }
+
+const HOST: Lowercase = Lowercase::new(b"host");
+const EXPECT: Lowercase = Lowercase::new(b"expect");
+const UPGRADE: Lowercase = Lowercase::new(b"upgrade");
+const CONNECTION: Lowercase = Lowercase::new(b"connection");
+const CONTENT_LENGTH: Lowercase = Lowercase::new(b"content-length");
+const TRANSFER_ENCODING: Lowercase = Lowercase::new(b"transfer-encoding");
+const CLOSE: Lowercase = Lowercase::new(b"close");
+const KEEP_ALIVE: Lowercase = Lowercase::new(b"keep-alive");
 
 /// The header fields that decide framing and connection handling, read in one pass.
 #[derive(Clone, Copy, Debug)]
@@ -76,13 +85,13 @@ impl FramingFields {
                 continue;
             }
             match name.len() {
-                4 if name.eq_ignore_ascii_case(b"host") => fields.host_count += 1,
-                6 if name.eq_ignore_ascii_case(b"expect") => {
+                4 if HOST.matches(name) => fields.host_count += 1,
+                6 if EXPECT.matches(name) => {
                     fields.expect_continue |=
                         trim_ows(header.value).eq_ignore_ascii_case(b"100-continue");
                 }
-                7 if name.eq_ignore_ascii_case(b"upgrade") => fields.has_upgrade = true,
-                10 if name.eq_ignore_ascii_case(b"connection") => {
+                7 if UPGRADE.matches(name) => fields.has_upgrade = true,
+                10 if CONNECTION.matches(name) => {
                     // One option is the common case: match the value whole before
                     // reading it as a list.
                     let value = trim_ows(header.value);
@@ -92,10 +101,10 @@ impl FramingFields {
                         }
                     }
                 }
-                14 if name.eq_ignore_ascii_case(b"content-length") => {
+                14 if CONTENT_LENGTH.matches(name) => {
                     fields.add_content_length(header.value)?;
                 }
-                17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                17 if TRANSFER_ENCODING.matches(name) => {
                     let mut any = false;
                     for element in list(header.value) {
                         any = true;
@@ -131,11 +140,11 @@ impl FramingFields {
 
     /// Records a connection option we act on; false for any other.
     fn add_connection_option(&mut self, option: &[u8]) -> bool {
-        let flag = if option.eq_ignore_ascii_case(b"close") {
+        let flag = if CLOSE.matches(option) {
             &mut self.connection_close
-        } else if option.eq_ignore_ascii_case(b"keep-alive") {
+        } else if KEEP_ALIVE.matches(option) {
             &mut self.connection_keep_alive
-        } else if option.eq_ignore_ascii_case(b"upgrade") {
+        } else if UPGRADE.matches(option) {
             &mut self.connection_upgrade
         } else {
             return false;
@@ -191,19 +200,26 @@ impl FramingFields {
 /// [`FramingFields::read`] looks at.
 #[inline(always)]
 fn is_framing_name_candidate(name: &[u8]) -> bool {
-    const fn tag(name: &[u8]) -> usize {
-        name.len() << 8 | name[0] as usize
-    }
-    let Some(&first) = name.first() else {
-        return false;
+    /// The lowercase first letter of the framing field of each name length, 0
+    /// for lengths no framing field has (a first letter ORed with 0x20 is never 0).
+    const FIRST_LETTER_BY_LENGTH: [u8; 32] = {
+        let mut table = [0u8; 32];
+        let names: [&[u8]; 6] = [
+            b"host",
+            b"expect",
+            b"upgrade",
+            b"connection",
+            b"content-length",
+            b"transfer-encoding",
+        ];
+        let mut i = 0;
+        while i < names.len() {
+            table[names[i].len()] = names[i][0];
+            i += 1;
+        }
+        table
     };
-    let seen = name.len() << 8 | usize::from(first | 0x20);
-    seen == tag(b"host")
-        || seen == tag(b"expect")
-        || seen == tag(b"upgrade")
-        || seen == tag(b"connection")
-        || seen == tag(b"content-length")
-        || seen == tag(b"transfer-encoding")
+    FIRST_LETTER_BY_LENGTH.get(name.len()).copied() == name.first().map(|&b| b | 0x20)
 }
 
 /// The non-empty, whitespace-trimmed elements of a comma-separated field value.
@@ -217,12 +233,16 @@ fn list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// At most 19 digits: every such number fits a u64, so no sign, space, or
 /// overflow can slip through.
 fn parse_content_length(digits: &[u8]) -> Result<u64, Error> {
-    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.is_empty() || digits.len() > 19 {
         return Err(Error::InvalidContentLength);
     }
-    Ok(digits
-        .iter()
-        .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
+    digits.iter().try_fold(0u64, |n, &b| {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return Err(Error::InvalidContentLength);
+        }
+        Ok(n * 10 + u64::from(digit))
+    })
 }
 
 /// RFC 9112 §6.3 for a request.

@@ -237,6 +237,55 @@ pub(crate) fn find_header<'b>(headers: &[Header<'b>], name: &str) -> Option<&'b 
         .map(|h| h.value)
 }
 
+/// A lowercase ASCII literal of up to 24 bytes, prepared to be compared with
+/// other bytes ignoring ASCII case, eight bytes per compare: the fields that
+/// frame a message are looked for in every head, and `eq_ignore_ascii_case`
+/// goes a byte at a time. Built in a `const`, so the words are constants.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Lowercase {
+    len: usize,
+    /// The literal as little-endian words, zero-padded.
+    words: [u64; 3],
+    /// 0x20 under each letter, the one bit where its cases differ; other bytes
+    /// must match exactly.
+    case_bits: [u64; 3],
+}
+
+impl Lowercase {
+    pub(crate) const fn new(lower: &[u8]) -> Lowercase {
+        assert!(lower.len() <= 24, "longer than three words");
+        let mut words = [0u64; 3];
+        let mut case_bits = [0u64; 3];
+        let mut i = 0;
+        while i < lower.len() {
+            let b = lower[i];
+            assert!(!b.is_ascii_uppercase(), "not lowercase");
+            let shift = (i % 8) * 8;
+            words[i / 8] |= (b as u64) << shift;
+            if b.is_ascii_lowercase() {
+                case_bits[i / 8] |= 0x20 << shift;
+            }
+            i += 1;
+        }
+        Lowercase {
+            len: lower.len(),
+            words,
+            case_bits,
+        }
+    }
+
+    /// Whether `bytes` is the literal, ignoring ASCII case.
+    #[inline(always)]
+    pub(crate) fn matches(&self, bytes: &[u8]) -> bool {
+        bytes.len() == self.len
+            && bytes.chunks(8).enumerate().all(|(i, chunk)| {
+                let mut padded = [0u8; 8];
+                padded[..chunk.len()].copy_from_slice(chunk);
+                u64::from_le_bytes(padded) | self.case_bits[i] == self.words[i]
+            })
+    }
+}
+
 /// Strips optional whitespace (SP / HTAB) from both ends.
 pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
@@ -271,4 +320,44 @@ static TCHAR: [bool; 256] = {
 /// A non-empty token.
 pub(crate) fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| TCHAR[usize::from(b)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lowercase;
+
+    /// Every single-byte change of every framing name, at every position, is
+    /// judged as `eq_ignore_ascii_case` judges it: the word compare neither
+    /// misses a case variant nor accepts a byte that only differs in bit 0x20
+    /// outside a letter (`\r` against `-`).
+    #[test]
+    fn lowercase_agrees_with_eq_ignore_ascii_case() {
+        let names: [&[u8]; 8] = [
+            b"host",
+            b"expect",
+            b"upgrade",
+            b"connection",
+            b"content-length",
+            b"transfer-encoding",
+            b"close",
+            b"keep-alive",
+        ];
+        for name in names {
+            let literal = Lowercase::new(name);
+            assert!(literal.matches(&name.to_ascii_uppercase()));
+            assert!(!literal.matches(&name[1..]));
+            for position in 0..name.len() {
+                let mut candidate = name.to_vec();
+                for byte in 0..=255u8 {
+                    candidate[position] = byte;
+                    assert_eq!(
+                        literal.matches(&candidate),
+                        candidate.eq_ignore_ascii_case(name),
+                        "{:?}",
+                        candidate
+                    );
+                }
+            }
+        }
+    }
 }

@@ -123,11 +123,14 @@ fn scanner_agrees(head: &[u8], fields: &[Header<'_>], config: &Config) -> bool {
 /// empty line end the head.
 fn line_ends_are_crlf(head: &[u8], fields: &[Header<'_>]) -> bool {
     let base = head.as_ptr() as usize;
-    head.ends_with(b"\r\n\r\n")
-        && fields.iter().all(|field| {
-            let line_start = (field.name.as_ptr() as usize).wrapping_sub(base);
-            line_start >= 2 && head.get(line_start - 2) == Some(&b'\r')
-        })
+    // Accumulated without early exit: a bare LF is rare, and a loop with no
+    // exit branch per field is shorter.
+    let mut all_crlf = head.ends_with(b"\r\n\r\n");
+    for field in fields {
+        let line_start = (field.name.as_ptr() as usize).wrapping_sub(base);
+        all_crlf &= head.get(line_start.wrapping_sub(2)) == Some(&b'\r');
+    }
+    all_crlf
 }
 
 #[inline]

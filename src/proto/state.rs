@@ -180,11 +180,37 @@ impl States {
     }
 
     /// Applies `transition` by `side`, then the coupling rules.
+    #[inline]
     pub(crate) fn process(
         &mut self,
         side: Role,
         transition: Transition,
     ) -> Result<Settled, Refused> {
+        // The two head transitions of every cycle, from the states they nearly
+        // always start in, are written out directly. The states they lead to are
+        // ones no coupling rule touches, so there is nothing to settle.
+        match (side, transition, self.client, self.server) {
+            (Role::Client, Transition::Request, State::Idle, State::Idle) => {
+                self.client = State::SendBody;
+                self.server = State::SendResponse;
+                return Ok(Settled::Same);
+            }
+            (
+                Role::Server,
+                Transition::Response,
+                State::SendBody | State::Done,
+                State::SendResponse,
+            ) if self.keep_alive => {
+                self.server = State::SendBody;
+                self.switch_proposed = false;
+                return Ok(Settled::Same);
+            }
+            _ => {}
+        }
+        self.process_by_table(side, transition)
+    }
+
+    fn process_by_table(&mut self, side: Role, transition: Transition) -> Result<Settled, Refused> {
         if !self.allows(side, transition) {
             return Err(Refused);
         }
