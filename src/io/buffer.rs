@@ -6,6 +6,7 @@
 //! gives its buffer back ([`ReadBuf::release`]), so an idle connection costs no
 //! read buffer at all.
 
+use core::cell::RefCell;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
@@ -67,7 +68,7 @@ impl ReadBuf {
     }
 
     /// Reads once from `io` while the buffer is empty, as a connection parked
-    /// between requests does: the read lands in a scratch array on the stack and
+    /// between requests does: the read lands in a scratch array shared by the thread and
     /// only what arrived is copied into a buffer, so a parked connection holds no
     /// buffer and a small request costs no zeroing of one.
     pub(crate) fn poll_fill_idle<T: AsyncRead + Unpin>(
@@ -75,15 +76,28 @@ impl ReadBuf {
         io: &mut T,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<usize>> {
-        let mut scratch = [0u8; IDLE_READ_SIZE];
-        let result = Pin::new(io).poll_read(cx, &mut scratch);
-        if let Poll::Ready(Ok(n)) = result {
-            if self.buf.capacity() - self.buf.len() < n {
-                self.buf.reserve(READ_SIZE.max(n));
-            }
-            self.buf.extend_from_slice(&scratch[..n]);
+        thread_local! {
+            // One per thread, zeroed once: every parked connection of the
+            // thread reads through it.
+            static SCRATCH: RefCell<[u8; IDLE_READ_SIZE]> =
+                const { RefCell::new([0; IDLE_READ_SIZE]) };
         }
-        result
+        let mut read = |scratch: &mut [u8; IDLE_READ_SIZE]| {
+            let result = Pin::new(&mut *io).poll_read(cx, scratch);
+            if let Poll::Ready(Ok(n)) = result {
+                if self.buf.capacity() - self.buf.len() < n {
+                    self.buf.reserve(READ_SIZE.max(n));
+                }
+                self.buf.extend_from_slice(&scratch[..n]);
+            }
+            result
+        };
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => read(&mut scratch),
+            // A transport that reads another connection from inside its own
+            // read (nothing here does) gets a scratch of its own.
+            Err(_) => read(&mut [0; IDLE_READ_SIZE]),
+        })
     }
 
     /// Reads once from `io` into the buffer; `Ok(0)` is the end of the stream.
@@ -109,10 +123,17 @@ impl ReadBuf {
 }
 
 /// Bytes serialized for the peer and not yet written.
+///
+/// `buf` is kept initialized up to its length, which only grows, and `end`
+/// marks where the pending bytes stop: serializing a head into the room after
+/// `end` costs no zeroing of that room, as resizing a vector for every head would.
 #[derive(Debug, Default)]
 pub(crate) struct Output {
     buf: Vec<u8>,
-    /// Bytes of `buf`, then of the data and suffix being sent with it, written so far.
+    /// Pending bytes are `buf[..end]`.
+    end: usize,
+    /// Bytes of `buf[..end]`, then of the data and suffix being sent with it,
+    /// written so far.
     written: usize,
     /// How long writing has made no progress.
     stall: Stall,
@@ -120,7 +141,7 @@ pub(crate) struct Output {
 
 impl Output {
     pub(crate) fn len(&self) -> usize {
-        self.buf.len() - self.written.min(self.buf.len())
+        self.end - self.written.min(self.end)
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -129,14 +150,26 @@ impl Output {
 
     /// Frees the buffer's memory if nothing is pending.
     pub(crate) fn release(&mut self) {
-        if self.buf.is_empty() && self.buf.capacity() > 0 {
+        if self.end == 0 && self.buf.capacity() > 0 {
             self.buf = Vec::new();
         }
     }
 
+    /// Room for `n` more bytes after `end`, initialized.
+    fn room(&mut self, n: usize) -> &mut [u8] {
+        let needed = self.end + n;
+        if self.buf.len() < needed {
+            // Grow geometrically, so a batch of responses zeroes each byte once,
+            // from a size that holds a batch of small pipelined responses.
+            self.buf.resize(needed.max(2 * self.buf.len()).max(2048), 0);
+        }
+        &mut self.buf[self.end..needed]
+    }
+
     /// Appends bytes to send.
     pub(crate) fn extend(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
+        self.room(bytes.len()).copy_from_slice(bytes);
+        self.end += bytes.len();
     }
 
     /// Accounts for `data` as the next piece of `conn`'s body and queues it with
@@ -163,21 +196,16 @@ impl Output {
         &mut self,
         mut write: impl FnMut(&mut [u8]) -> Result<usize, SendError>,
     ) -> Result<usize, SendError> {
-        let start = self.buf.len();
         // Room for a typical head; a larger one is retried at the size it needs.
         let mut room = 256;
         loop {
-            self.buf.resize(start + room, 0);
-            match write(&mut self.buf[start..]) {
+            match write(self.room(room)) {
                 Ok(n) => {
-                    self.buf.truncate(start + n);
+                    self.end += n;
                     return Ok(n);
                 }
                 Err(SendError::BufferTooSmall { needed }) if needed > room => room = needed,
-                Err(e) => {
-                    self.buf.truncate(start);
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         }
     }
@@ -220,7 +248,7 @@ impl Output {
         suffix: &[u8],
     ) -> Poll<io::Result<()>> {
         loop {
-            let parts = [&self.buf[..], data, suffix];
+            let parts = [&self.buf[..self.end], data, suffix];
             let total: usize = parts.iter().map(|p| p.len()).sum();
             if self.written >= total {
                 // Transports that buffer (TLS) write out on flush.
@@ -229,7 +257,7 @@ impl Output {
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                     Poll::Pending => return Poll::Pending,
                 }
-                self.buf.clear();
+                self.end = 0;
                 self.written = 0;
                 return Poll::Ready(Ok(()));
             }

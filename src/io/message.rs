@@ -166,9 +166,19 @@ impl fmt::Display for ByteStr {
 
 /// Header fields in order, names compared case-insensitively. Repeated names are
 /// kept as separate fields, as received.
-#[derive(Clone, Default, PartialEq, Eq)]
+///
+/// Fields of a received head stay where they were parsed: one shared buffer and
+/// the spans of their names and values in it, so receiving a request costs one
+/// small allocation whatever its field count, and no reference count per field.
+/// Fields added later come after them in order.
+#[derive(Clone, Default)]
 pub struct Headers {
-    fields: Vec<(ByteStr, Bytes)>,
+    /// The received head that `received` points into.
+    head: Bytes,
+    /// (name, value) spans of the received fields, in order.
+    received: Vec<(Span, Span)>,
+    /// Fields added since, in order, after the received ones.
+    added: Vec<(ByteStr, Bytes)>,
 }
 
 impl Headers {
@@ -177,21 +187,42 @@ impl Headers {
         Headers::default()
     }
 
-    /// The fields of a received `head`, at `spans` (name, value) of it.
-    pub(crate) fn from_spans(head: &Bytes, spans: &[(Span, Span)]) -> Self {
-        let fields = spans
-            .iter()
-            .map(|&(name, (at, len))| (ByteStr::from_span(head, name), head.slice(at..at + len)))
-            .collect();
-        Headers { fields }
+    /// The fields of a received `head`, at `spans` (name, value) of it; `proto`
+    /// checked that every name is a token.
+    pub(crate) fn from_spans(head: &Bytes, spans: Vec<(Span, Span)>) -> Self {
+        Headers {
+            head: head.clone(),
+            received: spans,
+            added: Vec::new(),
+        }
+    }
+
+    /// The received field at `spans`.
+    fn received_field(&self, &(name, value): &(Span, Span)) -> (&str, &[u8]) {
+        let name = &self.head[name.0..name.0 + name.1];
+        (
+            // A token: ASCII, so this never falls back.
+            core::str::from_utf8(name).unwrap_or_default(),
+            &self.head[value.0..value.0 + value.1],
+        )
     }
 
     /// The value of the first field named `name`.
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.fields
+        let name = name.as_bytes();
+        let received = self
+            .received
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| &v[..])
+            .find_map(|&((at, len), (v_at, v_len))| {
+                let found = self.head[at..at + len].eq_ignore_ascii_case(name);
+                found.then(|| &self.head[v_at..v_at + v_len])
+            });
+        received.or_else(|| {
+            self.added
+                .iter()
+                .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
+                .map(|(_, v)| &v[..])
+        })
     }
 
     /// The value of the first field named `name`, if it is UTF-8.
@@ -201,10 +232,9 @@ impl Headers {
 
     /// The values of every field named `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.fields
-            .iter()
+        self.iter()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| &v[..])
+            .map(|(_, v)| v)
     }
 
     /// Whether a field named `name` is present.
@@ -214,34 +244,39 @@ impl Headers {
 
     /// Adds a field after the others.
     pub fn append(&mut self, name: impl Into<ByteStr>, value: impl Into<Bytes>) {
-        self.fields.push((name.into(), value.into()));
+        self.added.push((name.into(), value.into()));
     }
 
     /// Replaces every field named `name` by one with `value`.
     pub fn insert(&mut self, name: impl Into<ByteStr>, value: impl Into<Bytes>) {
         let name = name.into();
         self.remove(&name);
-        self.fields.push((name, value.into()));
+        self.added.push((name, value.into()));
     }
 
     /// Removes every field named `name`.
     pub fn remove(&mut self, name: &str) {
-        self.fields.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        let head = &self.head;
+        self.received
+            .retain(|(n, _)| !head[n.0..n.0 + n.1].eq_ignore_ascii_case(name.as_bytes()));
+        self.added.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
     }
 
     /// The fields in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.fields.iter().map(|(n, v)| (n.as_str(), &v[..]))
+        let received = self.received.iter().map(|spans| self.received_field(spans));
+        let added = self.added.iter().map(|(n, v)| (n.as_str(), &v[..]));
+        received.chain(added)
     }
 
     /// The number of fields.
     pub fn len(&self) -> usize {
-        self.fields.len()
+        self.received.len() + self.added.len()
     }
 
     /// Whether there are no fields.
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
+        self.len() == 0
     }
 
     /// Calls `f` with borrowed views of the fields, then `extra`, for the
@@ -253,14 +288,10 @@ impl Headers {
     ) -> R {
         const ON_STACK: usize = 16;
         let views = self
-            .fields
             .iter()
-            .map(|(n, v)| Header {
-                name: n.as_str(),
-                value: &v[..],
-            })
+            .map(|(name, value)| Header { name, value })
             .chain(extra);
-        let count = self.fields.len() + usize::from(extra.is_some());
+        let count = self.len() + usize::from(extra.is_some());
         if count <= ON_STACK {
             let mut array = [EMPTY_HEADER; ON_STACK];
             for (slot, view) in array.iter_mut().zip(views) {
@@ -272,6 +303,16 @@ impl Headers {
         }
     }
 }
+
+/// Equal when they hold the same fields in the same order, however each was
+/// made.
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
 
 impl fmt::Debug for Headers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -543,7 +584,50 @@ impl<B> Request<B> {
 
 #[cfg(test)]
 mod tests {
-    use super::header_bound;
+    use bytes::Bytes;
+
+    use super::{Headers, field_spans, header_bound};
+    use crate::proto::{Connection, EMPTY_HEADER, Event};
+
+    /// Headers as the server driver builds them from a received head.
+    fn received(head: &'static [u8]) -> Headers {
+        let mut fields = [EMPTY_HEADER; 8];
+        let mut conn = Connection::server(Default::default());
+        let received = conn.receive(head, &mut fields).expect("the head parses");
+        let Event::Request(request) = received.event else {
+            panic!("{received:?}")
+        };
+        Headers::from_spans(
+            &Bytes::from_static(head),
+            field_spans(head, request.headers),
+        )
+    }
+
+    #[test]
+    fn received_and_added_fields_read_edit_and_compare_as_one_list() {
+        let mut headers = received(b"GET / HTTP/1.1\r\nHost: a\r\nX-Two: 1\r\nx-two: 2\r\n\r\n");
+        assert_eq!(headers.len(), 3);
+        assert_eq!(headers.get("HOST"), Some(&b"a"[..]));
+        assert_eq!(headers.get_all("x-two").collect::<Vec<_>>(), [b"1", b"2"]);
+
+        headers.append("Accept", "*/*");
+        headers.insert("x-TWO", "3");
+        let fields: Vec<_> = headers.iter().collect();
+        assert_eq!(
+            fields,
+            [("Host", &b"a"[..]), ("Accept", b"*/*"), ("x-TWO", b"3")]
+        );
+        headers.remove("host");
+        assert_eq!(headers.get("host"), None);
+        assert_eq!(headers.len(), 2);
+
+        let mut built = Headers::new();
+        built.append("Accept", "*/*");
+        built.append("x-TWO", "3");
+        assert_eq!(headers, built);
+        built.append("Extra", "");
+        assert_ne!(headers, built);
+    }
 
     #[test]
     fn header_bound_counts_lines_up_to_the_end_of_the_head() {
