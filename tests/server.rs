@@ -528,3 +528,65 @@ fn whole_body_helpers_enforce_their_limit_and_utf8() {
     assert!(reply.contains("body larger than 16 bytes"), "{reply}");
     server.shutdown();
 }
+
+#[test]
+fn a_large_response_waits_for_a_client_that_pauses_and_arrives_whole() {
+    let server = server();
+    let mut s = socket(server.local_addr());
+    s.write_all(b"GET /big HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    // The socket buffers fill and the server's writes block until we read.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut reply = Vec::new();
+    std::io::Read::read_to_end(&mut s, &mut reply).unwrap();
+    let body_at = reply
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a head")
+        + 4;
+    assert!(reply.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert_eq!(reply.len() - body_at, 32 << 20);
+    assert!(reply[body_at..].iter().all(|&b| b == b'b'));
+    server.shutdown();
+}
+
+#[test]
+fn an_upgraded_connection_outlives_the_server_that_accepted_it() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    use std::sync::mpsc;
+    let (shut_down, wait_for_shutdown) = mpsc::channel::<()>();
+    let wait_for_shutdown = std::sync::Arc::new(std::sync::Mutex::new(Some(wait_for_shutdown)));
+    let tunnel = move |mut request: lithe::io::Request| {
+        let on_upgrade = request.upgrade().expect("CONNECT proposes a switch");
+        let wait = wait_for_shutdown
+            .lock()
+            .unwrap()
+            .take()
+            .expect("one tunnel");
+        std::thread::spawn(move || {
+            lithe::rt::block_on(async move {
+                let mut io = on_upgrade.await.unwrap();
+                let mut buf = [0u8; 4];
+                io.read_exact(&mut buf).await.unwrap();
+                io.write_all(b"pong").await.unwrap();
+                // The worker that accepted the connection stops here.
+                wait.recv().unwrap();
+                let mut again = [0u8; 5];
+                io.read_exact(&mut again).await.unwrap();
+                assert_eq!(&again, b"again");
+                io.write_all(b"still").await.unwrap();
+                io.flush().await.unwrap();
+            })
+        });
+        async { lithe::io::Response::new(lithe::proto::StatusCode::OK) }
+    };
+    let server = server_with(tunnel, ServerConfig::default());
+    let mut s = socket(server.local_addr());
+    s.write_all(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\nping")
+        .unwrap();
+    assert_eq!(read_until(&mut s, "pong"), "HTTP/1.1 200 OK\r\n\r\npong");
+    server.shutdown();
+    shut_down.send(()).unwrap();
+    s.write_all(b"again").unwrap();
+    assert_eq!(read_until(&mut s, "still"), "still");
+}

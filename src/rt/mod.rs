@@ -10,6 +10,8 @@
 
 #[cfg(feature = "client")]
 mod connect;
+#[cfg(target_os = "linux")]
+mod reactor;
 #[cfg(feature = "server")]
 mod serve;
 mod stream;

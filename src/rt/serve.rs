@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use futures_lite::{FutureExt, future};
 use smol::{Async, LocalExecutor, Timer};
+use std::future::Future as _;
 
 use super::stream::{MaybeTls, TcpStream};
 use crate::io::{ServerConfig, Service, Shutdown, serve_connection_until};
@@ -132,27 +133,35 @@ fn worker<S: Service + Clone + 'static>(
 ) {
     let ex = Rc::new(LocalExecutor::new());
     let active = Rc::new(Cell::new(0usize));
-    let spawner = ex.clone();
+    #[cfg(target_os = "linux")]
+    // Without an epoll set of its own (out of descriptors), the worker runs its
+    // connections on async-io like every other platform.
+    let reactor = super::reactor::Reactor::new().ok().map(Rc::new);
+    #[cfg(not(target_os = "linux"))]
+    let reactor: Option<Rc<()>> = None;
+    let spawner = (ex.clone(), reactor.clone());
     let main = ex.spawn(async move {
-        let ex = spawner;
+        let (ex, reactor) = spawner;
         loop {
-            let accepted = future::or(async { Some(listener.accept().await) }, async {
+            let accept = async { Some(listener.read_with(|l| l.accept()).await) };
+            let stop = async {
                 shutdown.triggered().await;
                 None
-            })
-            .await;
-            let stream = match accepted {
+            };
+            let stream = match future::or(accept, stop).await {
                 None => break,
-                Some(Ok((stream, _))) => stream,
-                Some(Err(_)) => {
+                Some(Ok((stream, _))) => adopt(stream, reactor.as_deref()),
+                Some(Err(e)) => Err(e),
+            };
+            let stream = match stream {
+                Ok(stream) => stream,
+                Err(_) => {
                     // Out of descriptors or a connection reset before accept:
                     // back off briefly instead of spinning.
                     Timer::after(Duration::from_millis(10)).await;
                     continue;
                 }
             };
-            let _ = stream.get_ref().set_nodelay(true);
-            let stream = TcpStream::from(stream);
             active.set(active.get() + 1);
             let (service, config, shutdown, active) = (
                 service.clone(),
@@ -178,7 +187,72 @@ fn worker<S: Service + Clone + 'static>(
             Timer::after(Duration::from_millis(10)).await;
         }
     });
+    #[cfg(target_os = "linux")]
+    if let Some(reactor) = &reactor {
+        return run_on_reactor(&ex, &main, reactor);
+    }
     smol::block_on(run_until_finished(&ex, main));
+}
+
+/// An accepted connection, set up for this worker.
+#[cfg(target_os = "linux")]
+fn adopt(
+    stream: std::net::TcpStream,
+    reactor: Option<&super::reactor::Reactor>,
+) -> io::Result<TcpStream> {
+    let _ = stream.set_nodelay(true);
+    match reactor {
+        Some(reactor) => TcpStream::on_worker(stream, reactor),
+        None => Ok(TcpStream::from(Async::new(stream)?)),
+    }
+}
+
+/// An accepted connection, set up for this worker.
+#[cfg(not(target_os = "linux"))]
+fn adopt(stream: std::net::TcpStream, _reactor: Option<&()>) -> io::Result<TcpStream> {
+    let _ = stream.set_nodelay(true);
+    Ok(TcpStream::from(Async::new(stream)?))
+}
+
+/// Tasks run between two looks at the reactor while they keep the worker busy.
+#[cfg(target_os = "linux")]
+const TASKS_BETWEEN_WAITS: usize = 64;
+
+/// Runs the executor's tasks until `main` finishes, waiting on the worker's own
+/// reactor when there are none: the worker's connections are on it, and
+/// anything else (timers, the listener, other threads) wakes the worker
+/// through it.
+#[cfg(target_os = "linux")]
+fn run_on_reactor(
+    ex: &LocalExecutor<'_>,
+    main: &smol::Task<()>,
+    reactor: &super::reactor::Reactor,
+) {
+    use core::task::Context;
+    let waker = reactor.waker();
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        let mut ran = 0;
+        while ran < TASKS_BETWEEN_WAITS && ex.try_tick() {
+            ran += 1;
+        }
+        if main.is_finished() {
+            return;
+        }
+        if ran == TASKS_BETWEEN_WAITS {
+            // Still busy: take in what became ready meanwhile, without blocking.
+            let _ = reactor.wait(Some(Duration::ZERO));
+            continue;
+        }
+        // Announce the sleep before the last look at the queue, so a wakeup
+        // from another thread after it interrupts the wait.
+        reactor.prepare_sleep();
+        let mut tick = core::pin::pin!(ex.tick());
+        if tick.as_mut().poll(&mut cx).is_pending() {
+            let _ = reactor.wait(None);
+        }
+        reactor.wake_up();
+    }
 }
 
 /// Longest stretch of running tasks between two looks at the reactor.

@@ -4,37 +4,72 @@
 
 use core::pin::Pin;
 use core::task::{Context, Poll};
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net;
 use std::sync::Arc;
 
 use futures_io::{AsyncRead, AsyncWrite};
 use smol::Async;
 
-/// A TCP connection on smol's reactor.
+#[cfg(target_os = "linux")]
+use super::reactor::{Direction, Orphaned, Reactor, Source};
+
+/// A TCP connection on smol's reactor, or, for a connection a server worker
+/// accepted on Linux, on the worker's own edge-triggered epoll set
+/// (see `rt::reactor`).
 ///
-/// Unlike smol's own, it remembers when a read came back short, which means the
+/// On smol's reactor it remembers when a read came back short, which means the
 /// kernel's receive buffer was empty, and then waits for readiness instead of
 /// issuing a read that would fail with `WouldBlock`: one system call less per
 /// request on a keep-alive connection.
 #[derive(Debug)]
 pub struct TcpStream {
-    io: Arc<Async<net::TcpStream>>,
-    maybe_readable: bool,
+    repr: Repr,
+}
+
+#[derive(Debug)]
+enum Repr {
+    Async {
+        io: Arc<Async<net::TcpStream>>,
+        maybe_readable: bool,
+    },
+    #[cfg(target_os = "linux")]
+    Worker(WorkerStream),
 }
 
 impl TcpStream {
     /// The socket.
     pub fn get_ref(&self) -> &net::TcpStream {
-        self.io.get_ref()
+        match &self.repr {
+            Repr::Async { io, .. } => io.get_ref(),
+            #[cfg(target_os = "linux")]
+            Repr::Worker(stream) => &stream.io,
+        }
+    }
+
+    /// A connection watched by a server worker's reactor.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn on_worker(io: net::TcpStream, reactor: &Reactor) -> io::Result<TcpStream> {
+        use std::os::fd::AsFd;
+        io.set_nonblocking(true)?;
+        let source = reactor.register(io.as_fd())?;
+        Ok(TcpStream {
+            repr: Repr::Worker(WorkerStream {
+                io,
+                source,
+                fallback: None,
+            }),
+        })
     }
 }
 
 impl From<Async<net::TcpStream>> for TcpStream {
     fn from(io: Async<net::TcpStream>) -> Self {
         TcpStream {
-            io: Arc::new(io),
-            maybe_readable: true,
+            repr: Repr::Async {
+                io: Arc::new(io),
+                maybe_readable: true,
+            },
         }
     }
 }
@@ -42,35 +77,51 @@ impl From<Async<net::TcpStream>> for TcpStream {
 impl From<smol::net::TcpStream> for TcpStream {
     fn from(stream: smol::net::TcpStream) -> Self {
         TcpStream {
-            io: stream.into(),
-            maybe_readable: true,
+            repr: Repr::Async {
+                io: stream.into(),
+                maybe_readable: true,
+            },
+        }
+    }
+}
+
+/// Reads from a socket on smol's reactor, skipping reads known to block.
+fn poll_read_async(
+    io: &Async<net::TcpStream>,
+    maybe_readable: &mut bool,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<io::Result<usize>> {
+    loop {
+        if !*maybe_readable {
+            match io.poll_readable(cx) {
+                Poll::Ready(Ok(())) => *maybe_readable = true,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        match io.get_ref().read(buf) {
+            Ok(n) => {
+                *maybe_readable = n == buf.len() && n > 0;
+                return Poll::Ready(Ok(n));
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => *maybe_readable = false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Poll::Ready(Err(e)),
         }
     }
 }
 
 impl AsyncRead for TcpStream {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        loop {
-            if !self.maybe_readable {
-                match self.io.poll_readable(cx) {
-                    Poll::Ready(Ok(())) => self.maybe_readable = true,
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Pending => return Poll::Pending,
-                }
-            }
-            match self.io.get_ref().read(buf) {
-                Ok(n) => {
-                    self.maybe_readable = n == buf.len() && n > 0;
-                    return Poll::Ready(Ok(n));
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.maybe_readable = false,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Poll::Ready(Err(e)),
-            }
+        match &mut self.get_mut().repr {
+            Repr::Async { io, maybe_readable } => poll_read_async(io, maybe_readable, cx, buf),
+            #[cfg(target_os = "linux")]
+            Repr::Worker(stream) => stream.poll_read(cx, buf),
         }
     }
 }
@@ -81,7 +132,7 @@ impl AsyncWrite for TcpStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &*self.io).poll_write(cx, buf)
+        self.poll_write_vectored(cx, &[io::IoSlice::new(buf)])
     }
 
     fn poll_write_vectored(
@@ -89,24 +140,120 @@ impl AsyncWrite for TcpStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &*self.io).poll_write_vectored(cx, bufs)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut &*self.io).poll_flush(cx)
-    }
-
-    /// Flushes, then shuts down the sending side: the peer reads the end of
-    /// the stream while we may still read what it sends.
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match Pin::new(&mut &*self.io).poll_flush(cx) {
-            Poll::Ready(Ok(())) => {}
-            other => return other,
+        match &mut self.get_mut().repr {
+            Repr::Async { io, .. } => Pin::new(&mut &**io).poll_write_vectored(cx, bufs),
+            #[cfg(target_os = "linux")]
+            Repr::Worker(stream) => stream.poll_write_vectored(cx, bufs),
         }
-        Poll::Ready(match self.io.get_ref().shutdown(net::Shutdown::Write) {
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Writes go straight to the socket.
+        Poll::Ready(Ok(()))
+    }
+
+    /// Shuts down the sending side: the peer reads the end of the stream while
+    /// we may still read what it sends.
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(match self.get_ref().shutdown(net::Shutdown::Write) {
             Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
             other => other,
         })
+    }
+}
+
+/// A connection on a server worker's reactor, and the async-io registration it
+/// falls back to once the worker is gone.
+#[cfg(target_os = "linux")]
+#[derive(Debug)]
+struct WorkerStream {
+    io: net::TcpStream,
+    source: Arc<Source>,
+    fallback: Option<(Async<net::TcpStream>, bool)>,
+}
+
+#[cfg(target_os = "linux")]
+impl WorkerStream {
+    /// Ready in `direction` per the worker's reactor; `Err` once orphaned.
+    fn poll_ready(
+        &mut self,
+        direction: Direction,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<Option<u64>>> {
+        if self.fallback.is_some() {
+            return Poll::Ready(Ok(None));
+        }
+        match self.source.poll_ready(direction, cx) {
+            Poll::Ready(Ok(tick)) => Poll::Ready(Ok(Some(tick))),
+            Poll::Ready(Err(Orphaned)) => {
+                let dup = Async::new(self.io.try_clone()?)?;
+                self.fallback = Some((dup, true));
+                Poll::Ready(Ok(None))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        loop {
+            let tick = match self.poll_ready(Direction::Read, cx) {
+                Poll::Ready(Ok(Some(tick))) => tick,
+                Poll::Ready(Ok(None)) => {
+                    let (io, maybe_readable) = self.fallback.as_mut().expect("set when orphaned");
+                    return poll_read_async(io, maybe_readable, cx, buf);
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            match (&self.io).read(buf) {
+                Ok(n) => {
+                    // Edge-triggered: a short read drained the socket, so the
+                    // next read waits for the next edge instead of failing.
+                    if n < buf.len() && n > 0 {
+                        self.source.clear(Direction::Read, tick);
+                    }
+                    return Poll::Ready(Ok(n));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.source.clear(Direction::Read, tick);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            let tick = match self.poll_ready(Direction::Write, cx) {
+                Poll::Ready(Ok(Some(tick))) => tick,
+                Poll::Ready(Ok(None)) => {
+                    let (io, _) = self.fallback.as_ref().expect("set when orphaned");
+                    return Pin::new(&mut &*io).poll_write_vectored(cx, bufs);
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            match (&self.io).write_vectored(bufs) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.source.clear(Direction::Write, tick);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => return Poll::Ready(other),
+            }
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for WorkerStream {
+    fn drop(&mut self) {
+        use std::os::fd::AsFd;
+        self.source.deregister(self.io.as_fd());
     }
 }
 

@@ -1,0 +1,344 @@
+//! [`Reactor`]: a server worker's own edge-triggered epoll set for the
+//! connections it accepted (Linux).
+//!
+//! async-io registers interest one-shot: every wait for a socket to become
+//! readable costs an `epoll_ctl`, and every wait of its poller costs four more
+//! system calls around the `epoll_wait` (timer and notifier re-arming). Under
+//! keep-alive load that is two extra system calls per request. Here each
+//! connection is added once, edge-triggered, and the worker thread that owns
+//! the set waits on it itself: one `epoll_wait` per batch of ready connections.
+//!
+//! Readiness lives in each [`Source`], behind a mutex, so a stream handed to
+//! another thread (an upgraded connection) still works: the owning worker keeps
+//! delivering its events. When the worker stops, its sources are *orphaned* and
+//! their streams fall back to async-io.
+//!
+//! Timers, the listener and outbound connections stay on async-io, whose helper
+//! thread drives them while the worker waits here; their wakeups reach the
+//! worker through an eventfd.
+
+use std::cell::RefCell;
+use std::io;
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use rustix::event::{EventfdFlags, Timespec, epoll, eventfd};
+
+/// The event key of the eventfd that wakes a sleeping worker.
+const NOTIFY_KEY: u64 = u64::MAX;
+/// Events taken per `epoll_wait`.
+const EVENTS_PER_WAIT: usize = 256;
+
+/// The worker runs tasks; wakeups need no eventfd write.
+const AWAKE: u8 = 0;
+/// The worker is about to block (or blocks) in `epoll_wait`.
+const SLEEPING: u8 = 1;
+/// A wakeup arrived since the worker last looked.
+const NOTIFIED: u8 = 2;
+
+/// Which way a stream waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read = 0,
+    Write = 1,
+}
+
+/// One worker's epoll set.
+pub(crate) struct Reactor {
+    shared: Arc<Shared>,
+    events: RefCell<Vec<epoll::Event>>,
+    /// Sources with events in the current batch (kept to reuse the allocation).
+    ready: RefCell<Vec<(Arc<Source>, bool, bool)>>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    epoll: OwnedFd,
+    notify: OwnedFd,
+    sources: Mutex<Slots>,
+    sleep: AtomicU8,
+}
+
+/// Registered sources by key; keys of dropped sources are reused.
+#[derive(Debug, Default)]
+struct Slots {
+    entries: Vec<Option<Weak<Source>>>,
+    free: Vec<usize>,
+}
+
+/// The readiness of one registered file descriptor.
+#[derive(Debug)]
+pub(crate) struct Source {
+    key: usize,
+    shared: Arc<Shared>,
+    state: Mutex<Readiness>,
+}
+
+#[derive(Debug, Default)]
+struct Readiness {
+    /// Per direction: whether an operation may succeed.
+    ready: [bool; 2],
+    /// Per direction: edges seen, so a `WouldBlock` racing a new edge does not
+    /// clear it.
+    ticks: [u64; 2],
+    wakers: [Option<Waker>; 2],
+    /// The worker is gone: no more events will come.
+    orphaned: bool,
+}
+
+/// The worker that owned a source has stopped.
+#[derive(Debug)]
+pub(crate) struct Orphaned;
+
+impl core::fmt::Debug for Reactor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Reactor")
+            .field("shared", &self.shared)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reactor {
+    pub(crate) fn new() -> io::Result<Reactor> {
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        let notify = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
+        epoll::add(
+            &epoll,
+            &notify,
+            epoll::EventData::new_u64(NOTIFY_KEY),
+            epoll::EventFlags::IN | epoll::EventFlags::ET,
+        )?;
+        let empty = epoll::Event {
+            flags: epoll::EventFlags::empty(),
+            data: epoll::EventData::new_u64(0),
+        };
+        Ok(Reactor {
+            shared: Arc::new(Shared {
+                epoll,
+                notify,
+                sources: Mutex::new(Slots::default()),
+                sleep: AtomicU8::new(AWAKE),
+            }),
+            events: RefCell::new(vec![empty; EVENTS_PER_WAIT]),
+            ready: RefCell::new(Vec::new()),
+        })
+    }
+
+    /// Adds `fd`, edge-triggered for both directions, until the returned source
+    /// is dropped.
+    pub(crate) fn register(&self, fd: BorrowedFd<'_>) -> io::Result<Arc<Source>> {
+        let mut slots = lock(&self.shared.sources);
+        let key = slots.free.pop().unwrap_or_else(|| {
+            slots.entries.push(None);
+            slots.entries.len() - 1
+        });
+        let source = Arc::new(Source {
+            key,
+            shared: self.shared.clone(),
+            state: Mutex::new(Readiness {
+                // Until the first WouldBlock, try: the edge for data already
+                // there may have come before the registration.
+                ready: [true, true],
+                ..Readiness::default()
+            }),
+        });
+        slots.entries[key] = Some(Arc::downgrade(&source));
+        drop(slots);
+        let flags = epoll::EventFlags::IN
+            | epoll::EventFlags::OUT
+            | epoll::EventFlags::RDHUP
+            | epoll::EventFlags::ET;
+        if let Err(e) = epoll::add(
+            &self.shared.epoll,
+            fd,
+            epoll::EventData::new_u64(key as u64),
+            flags,
+        ) {
+            // Dropping the source frees the key.
+            drop(source);
+            return Err(e.into());
+        }
+        Ok(source)
+    }
+
+    /// A waker for the worker itself: wakes it from [`wait`](Reactor::wait).
+    pub(crate) fn waker(&self) -> Waker {
+        Waker::from(Arc::new(WorkerWaker {
+            shared: self.shared.clone(),
+        }))
+    }
+
+    /// From now until [`wake_up`](Reactor::wake_up), wakeups by
+    /// [`waker`](Reactor::waker) interrupt [`wait`](Reactor::wait). Call before
+    /// the last check for work, so no wakeup falls in between.
+    pub(crate) fn prepare_sleep(&self) {
+        self.shared.sleep.store(SLEEPING, Ordering::SeqCst);
+    }
+
+    /// Back to running tasks.
+    pub(crate) fn wake_up(&self) {
+        self.shared.sleep.store(AWAKE, Ordering::SeqCst);
+    }
+
+    /// Waits for events (up to `timeout`; `None`: until one arrives) and wakes
+    /// the streams they concern.
+    pub(crate) fn wait(&self, timeout: Option<Duration>) -> io::Result<()> {
+        let timeout = timeout.map(|t| Timespec {
+            tv_sec: t.as_secs().try_into().unwrap_or(i64::MAX),
+            tv_nsec: t.subsec_nanos().into(),
+        });
+        let mut events = self.events.borrow_mut();
+        let count = match epoll::wait(&self.shared.epoll, &mut events[..], timeout.as_ref()) {
+            Ok(count) => count,
+            Err(rustix::io::Errno::INTR) => 0,
+            Err(e) => return Err(e.into()),
+        };
+        // Awake before waking anyone: wakeups from here on need no eventfd write.
+        self.wake_up();
+        let mut ready = self.ready.borrow_mut();
+        {
+            let slots = lock(&self.shared.sources);
+            for event in &events[..count] {
+                let key = event.data.u64();
+                if key == NOTIFY_KEY {
+                    let mut counter = [0u8; 8];
+                    // Edge-triggered: a drained eventfd fires again on the next write.
+                    let _ = rustix::io::read(&self.shared.notify, &mut counter);
+                    continue;
+                }
+                let flags = event.flags;
+                let failed = flags.intersects(epoll::EventFlags::ERR | epoll::EventFlags::HUP);
+                let source = usize::try_from(key)
+                    .ok()
+                    .and_then(|key| slots.entries.get(key))
+                    .and_then(|entry| entry.as_ref()?.upgrade());
+                if let Some(source) = source {
+                    let readable = failed
+                        || flags.intersects(epoll::EventFlags::IN | epoll::EventFlags::RDHUP);
+                    let writable = failed || flags.contains(epoll::EventFlags::OUT);
+                    ready.push((source, readable, writable));
+                }
+            }
+        }
+        // Wake outside the slot lock: a woken task may register or drop sources.
+        for (source, readable, writable) in ready.drain(..) {
+            source.mark_ready(readable, writable);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Reactor {
+    /// Orphans every live source, so its stream falls back to async-io.
+    fn drop(&mut self) {
+        let live: Vec<Arc<Source>> = lock(&self.shared.sources)
+            .entries
+            .iter()
+            .filter_map(|entry| entry.as_ref()?.upgrade())
+            .collect();
+        for source in live {
+            let wakers = {
+                let mut state = lock(&source.state);
+                state.orphaned = true;
+                let [r, w] = &mut state.wakers;
+                [r.take(), w.take()]
+            };
+            wakers.into_iter().flatten().for_each(Waker::wake);
+        }
+    }
+}
+
+impl Source {
+    /// Ready when an operation in `direction` may succeed: the edge count to
+    /// give [`clear`](Source::clear) after a `WouldBlock`. Otherwise the task
+    /// is woken at the next edge.
+    pub(crate) fn poll_ready(
+        &self,
+        direction: Direction,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<u64, Orphaned>> {
+        let d = direction as usize;
+        let mut state = lock(&self.state);
+        if state.orphaned {
+            return Poll::Ready(Err(Orphaned));
+        }
+        if state.ready[d] {
+            return Poll::Ready(Ok(state.ticks[d]));
+        }
+        match &mut state.wakers[d] {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// The operation in `direction` would block: wait for the next edge, unless
+    /// one arrived since `tick` was read.
+    pub(crate) fn clear(&self, direction: Direction, tick: u64) {
+        let d = direction as usize;
+        let mut state = lock(&self.state);
+        if state.ticks[d] == tick {
+            state.ready[d] = false;
+        }
+    }
+
+    fn mark_ready(&self, readable: bool, writable: bool) {
+        let wakers = {
+            let mut state = lock(&self.state);
+            let mut wakers = [None, None];
+            for (d, on) in [readable, writable].into_iter().enumerate() {
+                if on {
+                    state.ready[d] = true;
+                    state.ticks[d] += 1;
+                    wakers[d] = state.wakers[d].take();
+                }
+            }
+            wakers
+        };
+        wakers.into_iter().flatten().for_each(Waker::wake);
+    }
+
+    /// Stops watching `fd` (call while it is still open).
+    pub(crate) fn deregister(&self, fd: BorrowedFd<'_>) {
+        let _ = epoll::delete(&self.shared.epoll, fd);
+    }
+}
+
+impl Drop for Source {
+    fn drop(&mut self) {
+        let mut slots = lock(&self.shared.sources);
+        if let Some(entry) = slots.entries.get_mut(self.key) {
+            *entry = None;
+            slots.free.push(self.key);
+        }
+    }
+}
+
+/// Wakes the worker out of `epoll_wait` when it sleeps; a no-op write-free
+/// flag flip while it runs tasks.
+struct WorkerWaker {
+    shared: Arc<Shared>,
+}
+
+impl Wake for WorkerWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.shared.sleep.swap(NOTIFIED, Ordering::SeqCst) == SLEEPING {
+            let _ = rustix::io::write(&self.shared.notify, &1u64.to_ne_bytes());
+        }
+    }
+}
+
+/// Locks, shrugging off poisoning: the guarded data stays consistent (every
+/// critical section is a few assignments).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
