@@ -28,6 +28,12 @@ const READ_SIZE: usize = 8 * 1024;
 /// How much a read into an empty buffer asks for: a request or a batch of
 /// pipelined ones usually fits.
 const IDLE_READ_SIZE: usize = 2048;
+/// The smallest buffer a read into an empty buffer allocates.
+const IDLE_BUFFER_MIN: usize = 256;
+/// Output buffers up to this size are kept while a connection is parked: a
+/// response per request would otherwise cost an allocation and its zeroing.
+/// Larger ones (a batch, a big head) are freed.
+const OUTPUT_KEPT: usize = 512;
 
 /// Bytes read from the peer and not yet consumed.
 #[derive(Debug, Default)]
@@ -86,7 +92,10 @@ impl ReadBuf {
             let result = Pin::new(&mut *io).poll_read(cx, scratch);
             if let Poll::Ready(Ok(n)) = result {
                 if self.buf.capacity() - self.buf.len() < n {
-                    self.buf.reserve(READ_SIZE.max(n));
+                    // What arrived, rounded up: a small request gets a small
+                    // buffer, which the allocator serves from its fast
+                    // per-thread cache; a head that continues grows it.
+                    self.buf.reserve(n.next_power_of_two().max(IDLE_BUFFER_MIN));
                 }
                 self.buf.extend_from_slice(&scratch[..n]);
             }
@@ -148,9 +157,9 @@ impl Output {
         self.len() == 0
     }
 
-    /// Frees the buffer's memory if nothing is pending.
+    /// Frees the buffer's memory if nothing is pending, unless it is small.
     pub(crate) fn release(&mut self) {
-        if self.end == 0 && self.buf.capacity() > 0 {
+        if self.end == 0 && self.buf.capacity() > OUTPUT_KEPT {
             self.buf = Vec::new();
         }
     }
@@ -160,14 +169,19 @@ impl Output {
         let needed = self.end + n;
         if self.buf.len() < needed {
             // Grow geometrically, so a batch of responses zeroes each byte once,
-            // from a size that holds a batch of small pipelined responses.
-            self.buf.resize(needed.max(2 * self.buf.len()).max(2048), 0);
+            // from the size kept while parked.
+            self.buf
+                .resize(needed.max(2 * self.buf.len()).max(OUTPUT_KEPT), 0);
         }
         &mut self.buf[self.end..needed]
     }
 
     /// Appends bytes to send.
     pub(crate) fn extend(&mut self, bytes: &[u8]) {
+        // Bodies with a Content-Length have empty framing pieces: skip the copy call.
+        if bytes.is_empty() {
+            return;
+        }
         self.room(bytes.len()).copy_from_slice(bytes);
         self.end += bytes.len();
     }

@@ -61,7 +61,7 @@ pub(crate) fn validate_fields(fields: &[Header<'_>]) -> Result<(), SendError> {
         if !is_token(field.name.as_bytes()) {
             return Err(SendError::InvalidHeaderName);
         }
-        if !field.value.iter().all(|&b| is_field_value_byte(b)) {
+        if !field.value.iter().all(|&b| FIELD_VALUE[usize::from(b)]) {
             return Err(SendError::InvalidHeaderValue);
         }
     }
@@ -73,6 +73,17 @@ pub(crate) fn validate_fields(fields: &[Header<'_>]) -> Result<(), SendError> {
 const fn is_field_value_byte(b: u8) -> bool {
     b == b'\t' || (b >= 0x20 && b != 0x7f)
 }
+
+/// [`is_field_value_byte`] as a table: one load per byte of every outgoing value.
+static FIELD_VALUE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = is_field_value_byte(b as u8);
+        b += 1;
+    }
+    table
+};
 
 /// Writes `request-line`, the fields, the added fields and the empty line.
 pub(crate) fn write_request(
@@ -140,14 +151,14 @@ fn write_head(
     }
     for field in fields {
         cursor.put(field.name.as_bytes());
-        cursor.put(b": ");
+        cursor.put_pair(*b": ");
         cursor.put(field.value);
-        cursor.put(b"\r\n");
+        cursor.put_pair(*b"\r\n");
     }
     for line in added.lines() {
         cursor.put(line);
     }
-    cursor.put(b"\r\n");
+    cursor.put_pair(*b"\r\n");
     Ok(cursor.pos)
 }
 
@@ -157,9 +168,18 @@ struct Cursor<'a> {
 }
 
 impl Cursor<'_> {
+    #[inline(always)]
     fn put(&mut self, bytes: &[u8]) {
         self.out[self.pos..self.pos + bytes.len()].copy_from_slice(bytes);
         self.pos += bytes.len();
+    }
+
+    /// Two bytes by value: a store, where a slice of unknown length is a
+    /// `memcpy` call.
+    #[inline(always)]
+    fn put_pair(&mut self, pair: [u8; 2]) {
+        self.out[self.pos..self.pos + 2].copy_from_slice(&pair);
+        self.pos += 2;
     }
 }
 
