@@ -173,6 +173,8 @@ struct Driver<'c, T> {
     config: &'c ServerConfig,
     shutdown: Option<&'c Shutdown>,
     shutdown_listener: Option<EventListener>,
+    /// The waker `shutdown_listener` was last polled with.
+    shutdown_waker: Option<core::task::Waker>,
     read_deadline: Deadline,
     body_stall: Stall,
     /// The current request's body, while the service may read it.
@@ -196,6 +198,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             config,
             shutdown,
             shutdown_listener: None,
+            shutdown_waker: None,
             read_deadline: Deadline::default(),
             body_stall: Stall::default(),
             feeder: None,
@@ -346,6 +349,16 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             if shutdown.is_triggered() {
                 return true;
             }
+            // A listener already registered with this task's waker will wake
+            // it: polling it again (a lock per idle wait) changes nothing.
+            let registered = self.shutdown_listener.is_some()
+                && self
+                    .shutdown_waker
+                    .as_ref()
+                    .is_some_and(|waker| waker.will_wake(cx.waker()));
+            if registered {
+                return false;
+            }
             let listener = self
                 .shutdown_listener
                 .get_or_insert_with(|| shutdown.listen());
@@ -353,8 +366,14 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 return true;
             }
             match core::pin::Pin::new(listener).poll(cx) {
-                Poll::Ready(()) => self.shutdown_listener = None,
-                Poll::Pending => return false,
+                Poll::Ready(()) => {
+                    self.shutdown_listener = None;
+                    self.shutdown_waker = None;
+                }
+                Poll::Pending => {
+                    self.shutdown_waker = Some(cx.waker().clone());
+                    return false;
+                }
             }
         }
     }
