@@ -4,19 +4,21 @@
 # load generator (wrk) in the same run, interleaved round by round.
 #
 #   bash benches/load/run.sh            # needs wrk: apt-get install wrk
-#   DURATION=5 ROUNDS=2 bash benches/load/run.sh
+#   DURATION=3 ROUNDS=3 bash benches/load/run.sh      # quicker, noisier
 #
 # Each server runs on one thread pinned to core 0; wrk (one thread, 50 keep-alive
 # connections) is pinned to core 1. Two workloads: plain keep-alive, and
 # pipelined 16 deep (benches/load/pipeline.lua). Reported per server: requests/s,
 # p99 latency and server CPU time per request (from /proc/PID/stat), the median
-# over the rounds, and the ratios lithe/hyper and lithe/ceiling. Last, server RSS
-# with 5,000 idle keep-alive connections (benches/load/idle_conns.py).
+# over the rounds, and the ratios lithe/hyper and lithe/ceiling (the median of
+# the ratios within each round, which the host's drifting speed affects least).
+# Last, server RSS with 5,000 idle keep-alive connections
+# (benches/load/idle_conns.py).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-DURATION=${DURATION:-10}
-ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5}
+ROUNDS=${ROUNDS:-5}
 IDLE=${IDLE:-5000}
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 1; }
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -90,11 +92,16 @@ for (mode, name), vals in sorted(rows.items()):
     med[(mode, name)] = m
     print(f"{mode:10} {name:8} {m[0]:10.0f} {m[1]:8.2f} {m[2]:10.2f}")
 print()
+# The machine's speed drifts between rounds (shared hosts), so each ratio is
+# taken within a round, where the servers ran seconds apart, and the median of
+# those per-round ratios is reported.
+def ratio(mode, a, b, i):
+    pairs = [x[i] / y[i] for x, y in zip(rows[(mode, a)], rows[(mode, b)]) if y[i]]
+    return f"{statistics.median(pairs):.2f}x" if pairs else "n/a"
 for mode in ("plain", "pipelined"):
-    l, h, c = med[(mode, "lithe")], med[(mode, "hyper")], med[(mode, "ceiling")]
-    ratio = lambda a, b: f"{a / b:.2f}x" if b else "n/a"
-    print(f"{mode:10} lithe/hyper: req/s {ratio(l[0], h[0])}  p99 {ratio(l[1], h[1])}  CPU/req {ratio(l[2], h[2])}"
-          f"   lithe/ceiling: req/s {ratio(l[0], c[0])}  CPU/req {ratio(l[2], c[2])}")
+    print(f"{mode:10} lithe/hyper: req/s {ratio(mode, 'lithe', 'hyper', 0)}  p99 {ratio(mode, 'lithe', 'hyper', 1)}"
+          f"  CPU/req {ratio(mode, 'lithe', 'hyper', 2)}"
+          f"   lithe/ceiling: req/s {ratio(mode, 'lithe', 'ceiling', 0)}  CPU/req {ratio(mode, 'lithe', 'ceiling', 2)}")
 print()
 per = {}
 for line in idle.strip().splitlines():
