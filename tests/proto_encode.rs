@@ -433,3 +433,33 @@ fn serialized_request_parses_back() {
         trailers: vec![("T".into(), b"1".to_vec())]
     }));
 }
+
+#[test]
+fn status_lines_carry_the_reason_and_version_given() {
+    let fields = [Header {
+        name: "Content-Length",
+        value: b"0",
+    }];
+    let cases: [(u16, &str, Version, &str); 5] = [
+        (200, "OK", Version::Http11, "HTTP/1.1 200 OK\r\n"),
+        (200, "K", Version::Http11, "HTTP/1.1 200 K\r\n"),
+        (404, "Nope", Version::Http11, "HTTP/1.1 404 Nope\r\n"),
+        (200, "OK", Version::Http10, "HTTP/1.0 200 OK\r\n"),
+        (299, "", Version::Http11, "HTTP/1.1 299 \r\n"),
+    ];
+    for (code, reason, version, line) in cases {
+        let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        let head = ResponseHead {
+            version,
+            status: StatusCode::new(code).unwrap(),
+            reason,
+            headers: &fields,
+        };
+        let wire = response_wire(&mut conn, &head).unwrap();
+        assert!(wire.starts_with(line), "{wire:?}");
+        assert!(
+            wire[line.len()..].starts_with("Content-Length: 0\r\n"),
+            "{wire:?}"
+        );
+    }
+}

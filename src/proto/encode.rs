@@ -108,6 +108,14 @@ pub(crate) fn write_response(
     added: AddedFields,
     out: &mut [u8],
 ) -> Result<usize, SendError> {
+    // The registered line, as one copy, when that is what the head says.
+    if head.version == super::head::Version::Http11
+        && head.status.canonical_reason() == Some(head.reason)
+    {
+        if let Some(line) = head.status.http11_status_line() {
+            return write_head(&[line], head.headers, added, out);
+        }
+    }
     let digits = head.status.digits();
     let start: [&[u8]; 6] = [
         head.version.as_str().as_bytes(),

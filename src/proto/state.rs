@@ -186,9 +186,9 @@ impl States {
         side: Role,
         transition: Transition,
     ) -> Result<Settled, Refused> {
-        // The two head transitions of every cycle, from the states they nearly
-        // always start in, are written out directly. The states they lead to are
-        // ones no coupling rule touches, so there is nothing to settle.
+        // The transitions of every cycle, from the states they nearly always
+        // start in, are written out directly: what `settle` would make of the
+        // result is known here.
         match (side, transition, self.client, self.server) {
             (Role::Client, Transition::Request, State::Idle, State::Idle) => {
                 self.client = State::SendBody;
@@ -204,6 +204,23 @@ impl States {
                 self.server = State::SendBody;
                 self.switch_proposed = false;
                 return Ok(Settled::Same);
+            }
+            // The request ends before the response: (Done, SendResponse) is
+            // left alone by every rule while the connection persists and no
+            // switch is proposed.
+            (Role::Client, Transition::EndOfMessage, State::SendBody, State::SendResponse)
+                if self.keep_alive && !self.switch_proposed =>
+            {
+                self.client = State::Done;
+                return Ok(Settled::Same);
+            }
+            // The response ends after the request: both sides are done and the
+            // next cycle begins.
+            (Role::Server, Transition::EndOfMessage, State::Done, State::SendBody)
+                if self.keep_alive && !self.switch_proposed =>
+            {
+                *self = States::new();
+                return Ok(Settled::NextCycle);
             }
             _ => {}
         }
@@ -268,5 +285,65 @@ impl States {
                 return Settled::Same;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Role, State, States, Transition};
+
+    /// The written-out transitions of `process` agree with the table and the
+    /// coupling rules in every state, for every side, transition and flag.
+    #[test]
+    fn shortcuts_agree_with_the_table() {
+        use State::*;
+        let states = [
+            Idle,
+            SendResponse,
+            SendBody,
+            Done,
+            MustClose,
+            Closed,
+            MightSwitchProtocol,
+            SwitchedProtocol,
+            Error,
+        ];
+        let transitions = [
+            Transition::Request,
+            Transition::Informational,
+            Transition::Response,
+            Transition::SwitchAccepted,
+            Transition::EndOfMessage,
+            Transition::ConnectionClosed,
+        ];
+        let mut checked = 0;
+        for client in states {
+            for server in states {
+                for keep_alive in [true, false] {
+                    for switch_proposed in [true, false] {
+                        let start = States {
+                            client,
+                            server,
+                            keep_alive,
+                            switch_proposed,
+                        };
+                        for side in [Role::Client, Role::Server] {
+                            for transition in transitions {
+                                let (mut fast, mut table) = (start, start);
+                                let by_fast = fast.process(side, transition);
+                                let by_table = table.process_by_table(side, transition);
+                                assert_eq!(
+                                    (by_fast, fast),
+                                    (by_table, table),
+                                    "{side:?} {transition:?} from {start:?}"
+                                );
+                                checked += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 9 * 9 * 2 * 2 * 2 * 6);
     }
 }

@@ -28,6 +28,15 @@ macro_rules! status_codes {
                     _ => None,
                 }
             }
+
+            /// `HTTP/1.1 <code> <canonical reason>\r\n`, for the registered codes:
+            /// most status lines go out as one copy of this.
+            pub(crate) const fn http11_status_line(self) -> Option<&'static [u8]> {
+                match self.0 {
+                    $($code => Some(concat!("HTTP/1.1 ", $code, " ", $reason, "\r\n").as_bytes()),)*
+                    _ => None,
+                }
+            }
         }
     };
 }
