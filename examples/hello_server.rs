@@ -67,19 +67,25 @@ fn text(status: StatusCode, body: &'static str) -> Response {
 fn main() {
     let mut port = 8080u16;
     let mut threads = 0usize;
+    let mut reuse_port = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
+        if arg == "--reuse-port" {
+            reuse_port = true;
+            continue;
+        }
         match (arg.as_str(), args.next()) {
             ("--port", Some(v)) => port = v.parse().expect("--port takes a number"),
             ("--threads", Some(v)) => threads = v.parse().expect("--threads takes a number"),
             _ => {
-                eprintln!("usage: hello_server [--port PORT] [--threads N]");
+                eprintln!("usage: hello_server [--port PORT] [--threads N] [--reuse-port]");
                 std::process::exit(2);
             }
         }
     }
     let config = ServeConfig {
         threads,
+        reuse_port,
         ..ServeConfig::default()
     };
     let server = Server::bind(("127.0.0.1", port), handle, config).expect("bind");

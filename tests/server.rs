@@ -590,3 +590,27 @@ fn an_upgraded_connection_outlives_the_server_that_accepted_it() {
     s.write_all(b"again").unwrap();
     assert_eq!(read_until(&mut s, "still"), "still");
 }
+
+#[test]
+fn reuse_port_workers_share_one_port_and_answer_every_connection() {
+    let config = lithe::rt::ServeConfig {
+        threads: 2,
+        reuse_port: true,
+        shutdown_timeout: Duration::from_secs(2),
+        ..Default::default()
+    };
+    let server = lithe::rt::Server::bind("127.0.0.1:0", routes, config).expect("bind");
+    assert_ne!(server.local_addr().port(), 0);
+    let replies: Vec<String> = (0..16)
+        .map(|_| {
+            exchange(
+                server.local_addr(),
+                b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            )
+        })
+        .collect();
+    for reply in &replies {
+        assert!(reply.ends_with("Hello, World!"), "{reply}");
+    }
+    server.shutdown();
+}

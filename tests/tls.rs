@@ -25,6 +25,7 @@ fn https_server(cert: &str, key: &str) -> Server {
         threads: 1,
         shutdown_timeout: Duration::from_secs(2),
         tls: Some(TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap()),
+        ..ServeConfig::default()
     };
     Server::bind("127.0.0.1:0", routes, config).unwrap()
 }

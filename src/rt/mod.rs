@@ -4,7 +4,7 @@
 //!
 //! | item | feature | what it does |
 //! |---|---|---|
-//! | [`Server`] | `server` | bind, accept, one executor per core, graceful shutdown |
+//! | [`Server`] | `server` | bind, accept, one executor per core, graceful shutdown; on Linux each worker waits on its own edge-triggered epoll set (`reactor`) |
 //! | [`connect`], [`open`], [`Url`] | `client` | DNS + TCP (+ TLS for `https`) with a connect timeout |
 //! | [`tls`] | `tls` | rustls connector (verifying by default) and PEM-loading acceptor |
 
