@@ -1,7 +1,8 @@
 //! The fuzz targets on stable: every committed corpus input is replayed through
 //! its target, then a few thousand pseudo-random inputs (fixed-seed xorshift,
-//! built from HTTP fragments so they get past the first line) go through each, so
-//! the invariants are exercised even with an empty corpus.
+//! built from HTTP fragments so they get past the first line; `FUZZ_INPUTS` sets
+//! how many) go through each, so the invariants are exercised even with an
+//! empty corpus.
 //!
 //! The target logic lives in `fuzz/targets/mod.rs`, shared with the cargo-fuzz
 //! binaries; see `scripts/fuzz.sh` to fuzz for real.
@@ -14,8 +15,14 @@ use std::path::{Path, PathBuf};
 
 type Target = fn(&[u8]);
 
-/// Inputs generated per target.
-const GENERATED: usize = 3000;
+/// Inputs generated per target, unless `FUZZ_INPUTS` says otherwise (a longer
+/// stable-toolchain run: `FUZZ_INPUTS=300000 cargo test --release --test fuzz_corpus`).
+fn generated_count() -> usize {
+    std::env::var("FUZZ_INPUTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3000)
+}
 
 fn corpus(name: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -221,7 +228,7 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
 fn generated(name: &str, target: Target, seed: u64, make: impl Fn(&mut Rng) -> Vec<u8>) {
     let seeds: Vec<Vec<u8>> = corpus(name).into_iter().map(|(_, bytes)| bytes).collect();
     let mut rng = Rng(seed);
-    let inputs: Vec<(String, Vec<u8>)> = (0..GENERATED)
+    let inputs: Vec<(String, Vec<u8>)> = (0..generated_count())
         .map(|i| {
             let input = if !seeds.is_empty() && i % 3 == 0 {
                 let seed = &seeds[rng.below(seeds.len())];
