@@ -43,6 +43,16 @@ const TRANSFER_ENCODING: Lowercase = Lowercase::new(b"transfer-encoding");
 const CLOSE: Lowercase = Lowercase::new(b"close");
 const KEEP_ALIVE: Lowercase = Lowercase::new(b"keep-alive");
 
+/// The header fields [`FramingFields::read`] looks at.
+const FRAMING_NAMES: [Lowercase; 6] = [
+    HOST,
+    EXPECT,
+    UPGRADE,
+    CONNECTION,
+    CONTENT_LENGTH,
+    TRANSFER_ENCODING,
+];
+
 /// The header fields that decide framing and connection handling, read in one pass.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct FramingFields {
@@ -204,17 +214,9 @@ fn is_framing_name_candidate(name: &[u8]) -> bool {
     /// for lengths no framing field has (a first letter ORed with 0x20 is never 0).
     const FIRST_LETTER_BY_LENGTH: [u8; 32] = {
         let mut table = [0u8; 32];
-        let names: [&[u8]; 6] = [
-            b"host",
-            b"expect",
-            b"upgrade",
-            b"connection",
-            b"content-length",
-            b"transfer-encoding",
-        ];
         let mut i = 0;
-        while i < names.len() {
-            table[names[i].len()] = names[i][0];
+        while i < FRAMING_NAMES.len() {
+            table[FRAMING_NAMES[i].len()] = FRAMING_NAMES[i].first();
             i += 1;
         }
         table
@@ -361,5 +363,61 @@ impl RequestMethod {
             (RequestMethod::Connect, _) => Some(status.is_success()),
             (_, code) => Some(code == 101),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CLOSE, FRAMING_NAMES, KEEP_ALIVE, Lowercase, is_framing_name_candidate};
+
+    /// Every single-byte change of every name compared by words, at every
+    /// position, is judged as `eq_ignore_ascii_case` judges it: the word
+    /// compare neither misses a case variant nor accepts a byte that only
+    /// differs in bit 0x20 outside a letter (`\r` against `-`).
+    #[test]
+    fn word_compares_agree_with_eq_ignore_ascii_case() {
+        let literals: [(&[u8], Lowercase); 8] = [
+            (b"host", FRAMING_NAMES[0]),
+            (b"expect", FRAMING_NAMES[1]),
+            (b"upgrade", FRAMING_NAMES[2]),
+            (b"connection", FRAMING_NAMES[3]),
+            (b"content-length", FRAMING_NAMES[4]),
+            (b"transfer-encoding", FRAMING_NAMES[5]),
+            (b"close", CLOSE),
+            (b"keep-alive", KEEP_ALIVE),
+        ];
+        for (name, literal) in literals {
+            assert!(literal.matches(&name.to_ascii_uppercase()));
+            assert!(!literal.matches(&name[1..]));
+            for position in 0..name.len() {
+                let mut candidate = name.to_vec();
+                for byte in 0..=255u8 {
+                    candidate[position] = byte;
+                    assert_eq!(
+                        literal.matches(&candidate),
+                        candidate.eq_ignore_ascii_case(name),
+                        "{:?}",
+                        candidate
+                    );
+                }
+            }
+        }
+    }
+
+    /// The prefilter lets every framing name through, in any case.
+    #[test]
+    fn framing_names_pass_the_prefilter() {
+        for name in [
+            &b"Host"[..],
+            b"EXPECT",
+            b"upgrade",
+            b"Connection",
+            b"Content-Length",
+            b"transfer-ENCODING",
+        ] {
+            assert!(is_framing_name_candidate(name), "{name:?}");
+        }
+        assert!(!is_framing_name_candidate(b"Accept"));
+        assert!(!is_framing_name_candidate(b""));
     }
 }
