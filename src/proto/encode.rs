@@ -8,7 +8,7 @@
 
 use super::chunked::ChunkPrefix;
 use super::error::SendError;
-use super::head::{Header, RequestHead, ResponseHead, is_token};
+use super::head::{Header, RequestHead, ResponseHead, byte_table, is_token};
 
 /// Header fields the connection adds to what the caller gave, to make the framing
 /// and persistence it chose explicit to the peer.
@@ -75,15 +75,7 @@ const fn is_field_value_byte(b: u8) -> bool {
 }
 
 /// [`is_field_value_byte`] as a table: one load per byte of every outgoing value.
-static FIELD_VALUE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = is_field_value_byte(b as u8);
-        b += 1;
-    }
-    table
-};
+static FIELD_VALUE: [bool; 256] = byte_table!(is_field_value_byte);
 
 /// Writes `request-line`, the fields, the added fields and the empty line.
 pub(crate) fn write_request(

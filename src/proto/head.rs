@@ -315,17 +315,24 @@ const fn is_tchar(b: u8) -> bool {
         | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
 }
 
-/// [`is_tchar`] as a table: one load per byte, where the chain of ranges costs
-/// several compares. Every outgoing header name goes through it.
-static TCHAR: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = is_tchar(b as u8);
-        b += 1;
-    }
-    table
-};
+/// A byte predicate (a `const fn(u8) -> bool`) as a 256-entry table built at
+/// compile time: one load per byte, where a chain of ranges costs several
+/// compares.
+macro_rules! byte_table {
+    ($predicate:path) => {{
+        let mut table = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            table[b] = $predicate(b as u8);
+            b += 1;
+        }
+        table
+    }};
+}
+pub(crate) use byte_table;
+
+/// [`is_tchar`] as a table. Every outgoing header name goes through it.
+static TCHAR: [bool; 256] = byte_table!(is_tchar);
 
 /// A non-empty token.
 pub(crate) fn is_token(s: &[u8]) -> bool {
