@@ -286,20 +286,28 @@ impl Headers {
         extra: Option<Header<'_>>,
         f: impl FnOnce(&[Header<'_>]) -> R,
     ) -> R {
-        const ON_STACK: usize = 16;
-        let views = self
-            .iter()
-            .map(|(name, value)| Header { name, value })
-            .chain(extra);
-        let count = self.len() + usize::from(extra.is_some());
-        if count <= ON_STACK {
-            let mut array = [EMPTY_HEADER; ON_STACK];
+        /// Views in a stack array of `N`, which must hold them all.
+        fn on_stack<'a, const N: usize, R>(
+            views: impl Iterator<Item = Header<'a>>,
+            count: usize,
+            f: impl FnOnce(&[Header<'_>]) -> R,
+        ) -> R {
+            let mut array = [EMPTY_HEADER; N];
             for (slot, view) in array.iter_mut().zip(views) {
                 *slot = view;
             }
             f(&array[..count])
-        } else {
-            f(&views.collect::<Vec<_>>())
+        }
+        let views = self
+            .iter()
+            .map(|(name, value)| Header { name, value })
+            .chain(extra);
+        // Most responses carry a few fields: an array sized for them costs
+        // less to fill than one sized for many.
+        match self.len() + usize::from(extra.is_some()) {
+            count @ 0..=4 => on_stack::<4, R>(views, count, f),
+            count @ 5..=16 => on_stack::<16, R>(views, count, f),
+            _ => f(&views.collect::<Vec<_>>()),
         }
     }
 }
