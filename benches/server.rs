@@ -1,0 +1,301 @@
+//! The server connection driver against hyper's, side by side, with no kernel
+//! in the way: each serves the same pipelined GETs from memory and writes its
+//! responses into a sink, on the current thread.
+//!
+//! * `pipelined/lithe`: [`serve_connection`] with a hello-world service.
+//! * `pipelined/hyper`: hyper's `http1::Builder::serve_connection` with the
+//!   same service (pipelined responses flushed together, as in the load
+//!   benchmark's peer).
+//!
+//! Both read 1,024 requests of the kind wrk sends, arriving 16 at a time (one
+//! read each; `pipelined`) or one at a time (`one_per_read`, where every
+//! response is written on its own), and the throughput is in requests. What is
+//! measured is the user-space cost of one request, parse to response bytes,
+//! which the load benchmark (`benches/load/run.sh`) shows only through the
+//! noise of the kernel's loopback and a shared machine.
+//!
+//! Run with `cargo bench --bench server`.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use lithe::io::{Request, Response, ServerConfig, serve_connection};
+use lithe::proto::StatusCode;
+
+const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
+const REQUESTS: usize = 1024;
+/// Requests per read, like wrk's pipeline script.
+const DEPTH: usize = 16;
+const RESPONSE_BODY: &str = "Hello, World!";
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(30)
+}
+
+/// Requests in memory, handed out `DEPTH` at a time; responses counted and
+/// dropped.
+///
+/// Once the input is used up, reads stay pending (as a client waiting for its
+/// last responses would leave them), and [`drive`] stops polling.
+struct Memory {
+    input: &'static [u8],
+    read_size: usize,
+    /// Every byte written, when checking what a server answers.
+    capture: Option<Arc<Mutex<Vec<u8>>>>,
+}
+
+impl Memory {
+    fn new(input: &'static [u8], depth: usize, capture: Option<Arc<Mutex<Vec<u8>>>>) -> Memory {
+        Memory {
+            input,
+            read_size: REQUEST.len() * depth,
+            capture,
+        }
+    }
+
+    fn wrote<'a>(&self, bufs: impl Iterator<Item = &'a [u8]>) -> usize {
+        let mut n = 0;
+        for buf in bufs {
+            n += buf.len();
+            if let Some(capture) = &self.capture {
+                capture.lock().unwrap().extend_from_slice(buf);
+            }
+        }
+        n
+    }
+
+    fn read_into(&mut self, buf: &mut [u8]) -> Poll<usize> {
+        if self.input.is_empty() {
+            return Poll::Pending;
+        }
+        let n = buf.len().min(self.read_size).min(self.input.len());
+        buf[..n].copy_from_slice(&self.input[..n]);
+        self.input = &self.input[n..];
+        Poll::Ready(n)
+    }
+}
+
+/// Polls a connection until it waits for input that will not come.
+fn drive<F: Future>(connection: F) {
+    /// Records whether the task asked to be polled again (hyper yields every
+    /// few messages by waking itself).
+    struct Flag(AtomicBool);
+    impl Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    let flag = Arc::new(Flag(AtomicBool::new(false)));
+    let waker = Waker::from(flag.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut connection = std::pin::pin!(connection);
+    // The server waits for nothing but input, so a pending poll it did not
+    // wake itself from means every request was answered (and flushed: both
+    // flush before waiting to read).
+    loop {
+        flag.0.store(false, Ordering::Relaxed);
+        if connection.as_mut().poll(&mut cx).is_ready() || !flag.0.load(Ordering::Relaxed) {
+            return;
+        }
+    }
+}
+
+impl futures_io::AsyncRead for Memory {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.read_into(buf).map(Ok)
+    }
+}
+
+impl futures_io::AsyncWrite for Memory {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(self.wrote(std::iter::once(buf))))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(self.wrote(bufs.iter().map(|b| &b[..]))))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncRead for Memory {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let n = std::task::ready!(self.read_into(buf.initialize_unfilled()));
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for Memory {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(self.wrote(std::iter::once(buf))))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(self.wrote(bufs.iter().map(|b| &b[..]))))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+async fn lithe_hello(_: Request) -> Response {
+    Response::new(StatusCode::OK)
+        .with_header("content-type", "text/plain")
+        .with_body(RESPONSE_BODY)
+}
+
+async fn hyper_hello(
+    _: hyper::Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<http_body_util::Full<hyper::body::Bytes>>, Infallible> {
+    Ok(hyper::Response::builder()
+        .header("content-type", "text/plain")
+        .body(http_body_util::Full::new(hyper::body::Bytes::from_static(
+            RESPONSE_BODY.as_bytes(),
+        )))
+        .expect("static response"))
+}
+
+/// Where the responses go: counted only, or kept for the check.
+type Capture = Option<Arc<Mutex<Vec<u8>>>>;
+
+fn serve_with_lithe(input: &'static [u8], depth: usize, config: &ServerConfig, capture: Capture) {
+    let io = Memory::new(input, depth, capture);
+    drive(serve_connection(io, lithe_hello, config));
+}
+
+fn serve_with_hyper(input: &'static [u8], depth: usize, capture: Capture) {
+    let io = Memory::new(input, depth, capture);
+    drive(
+        hyper::server::conn::http1::Builder::new()
+            .pipeline_flush(true)
+            .serve_connection(
+                hyper_util::rt::TokioIo::new(io),
+                hyper::service::service_fn(hyper_hello),
+            ),
+    );
+}
+
+/// `REQUESTS` requests, `depth` per read, served by each side in turn.
+fn serve(c: &mut Criterion, group: &str, depth: usize) {
+    let input: &'static [u8] = REQUEST.repeat(REQUESTS).leak();
+    let config = ServerConfig::default();
+    // Both answer every request, checked once outside timing.
+    let answers = |serve: &dyn Fn(Capture)| {
+        let capture = Arc::new(Mutex::new(Vec::new()));
+        serve(Some(capture.clone()));
+        let output = capture.lock().unwrap();
+        let text = String::from_utf8_lossy(&output);
+        let heads = text.matches("HTTP/1.1 200 OK\r\n").count();
+        (heads, text.matches(RESPONSE_BODY).count())
+    };
+    let lithe = answers(&|capture| serve_with_lithe(input, depth, &config, capture));
+    let hyper = answers(&|capture| serve_with_hyper(input, depth, capture));
+    assert_eq!(lithe, (REQUESTS, REQUESTS), "lithe's responses");
+    assert_eq!(hyper, (REQUESTS, REQUESTS), "hyper's responses");
+
+    let lithe_run = || serve_with_lithe(input, depth, &config, None);
+    let hyper_run = || serve_with_hyper(input, depth, None);
+    let mut bench = c.benchmark_group(group);
+    bench.throughput(Throughput::Elements(REQUESTS as u64));
+    bench.bench_function("lithe", |b| b.iter(lithe_run));
+    bench.bench_function("hyper", |b| b.iter(hyper_run));
+    bench.finish();
+    report_interleaved(group, lithe_run, hyper_run);
+}
+
+/// The median over many back-to-back pairs of runs of hyper's time over
+/// lithe's: a speed ratio that the host's drifting speed (a shared machine's
+/// steal, frequency changes), which can move one criterion group against the
+/// next, affects least.
+fn report_interleaved(group: &str, lithe: impl Fn(), hyper: impl Fn()) {
+    const PAIRS: usize = 300;
+    let time = |run: &dyn Fn()| {
+        let started = Instant::now();
+        run();
+        started.elapsed().as_secs_f64()
+    };
+    let mut ratios: Vec<f64> = (0..PAIRS)
+        .map(|i| {
+            // Alternate which goes first, so neither always runs on a warm cache.
+            let (l, h) = if i % 2 == 0 {
+                (time(&lithe), time(&hyper))
+            } else {
+                let h = time(&hyper);
+                (time(&lithe), h)
+            };
+            h / l
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "{group}: lithe's speed / hyper's, median of {PAIRS} interleaved pairs: {:.2}x (quartiles {:.2}x - {:.2}x)",
+        ratios[PAIRS / 2],
+        ratios[PAIRS / 4],
+        ratios[3 * PAIRS / 4]
+    );
+}
+
+fn pipelined(c: &mut Criterion) {
+    serve(c, "pipelined", DEPTH);
+}
+
+fn one_per_read(c: &mut Criterion) {
+    serve(c, "one_per_read", 1);
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = pipelined, one_per_read
+}
+criterion_main!(benches);
