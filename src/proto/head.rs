@@ -237,40 +237,50 @@ pub(crate) fn find_header<'b>(headers: &[Header<'b>], name: &str) -> Option<&'b 
         .map(|h| h.value)
 }
 
-/// A lowercase ASCII literal of up to 24 bytes, prepared to be compared with
-/// other bytes ignoring ASCII case, eight bytes per compare: the fields that
-/// frame a message are looked for in every head, and `eq_ignore_ascii_case`
-/// goes a byte at a time. Built in a `const`, so the words are constants.
+/// A lowercase ASCII literal of 4 to 24 bytes, prepared to be compared with
+/// other bytes ignoring ASCII case a word at a time: the fields that frame a
+/// message are looked for in every head, and `eq_ignore_ascii_case` goes a byte
+/// at a time. The literal is covered by (possibly overlapping) windows of 4
+/// bytes (lengths 4 to 7) or 8 bytes (8 to 24): first, last and, past 16
+/// bytes, the middle one. Built in a `const`, so the windows are constants.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Lowercase {
     len: usize,
-    /// The literal as little-endian words, zero-padded.
-    words: [u64; 3],
-    /// 0x20 under each letter, the one bit where its cases differ; other bytes
-    /// must match exactly.
-    case_bits: [u64; 3],
+    first: u8,
+    /// Per window: its offset, the literal's bytes there as a little-endian
+    /// word, and 0x20 under each letter (the one bit where its cases differ;
+    /// other bytes must match exactly).
+    windows: [(usize, u64, u64); 3],
 }
 
 impl Lowercase {
     pub(crate) const fn new(lower: &[u8]) -> Lowercase {
-        assert!(lower.len() <= 24, "longer than three words");
-        let mut words = [0u64; 3];
-        let mut case_bits = [0u64; 3];
-        let mut i = 0;
-        while i < lower.len() {
-            let b = lower[i];
-            assert!(!b.is_ascii_uppercase(), "not lowercase");
-            let shift = (i % 8) * 8;
-            words[i / 8] |= (b as u64) << shift;
-            if b.is_ascii_lowercase() {
-                case_bits[i / 8] |= 0x20 << shift;
+        let len = lower.len();
+        assert!(len >= 4 && len <= 24, "4 to 24 bytes");
+        let width = if len >= 8 { 8 } else { 4 };
+        let offsets = [0, len - width, if len > 16 { 8 } else { 0 }];
+        let mut windows = [(0, 0, 0); 3];
+        let mut w = 0;
+        while w < 3 {
+            let at = offsets[w];
+            let (mut word, mut case_bits) = (0u64, 0u64);
+            let mut i = 0;
+            while i < width {
+                let b = lower[at + i];
+                assert!(!b.is_ascii_uppercase(), "not lowercase");
+                word |= (b as u64) << (8 * i);
+                if b.is_ascii_lowercase() {
+                    case_bits |= 0x20 << (8 * i);
+                }
+                i += 1;
             }
-            i += 1;
+            windows[w] = (at, word, case_bits);
+            w += 1;
         }
         Lowercase {
-            len: lower.len(),
-            words,
-            case_bits,
+            len,
+            first: lower[0],
+            windows,
         }
     }
 
@@ -279,20 +289,33 @@ impl Lowercase {
         self.len
     }
 
-    /// The literal's first byte (0 for an empty one).
+    /// The literal's first byte.
     pub(crate) const fn first(&self) -> u8 {
-        self.words[0] as u8
+        self.first
     }
 
     /// Whether `bytes` is the literal, ignoring ASCII case.
     #[inline(always)]
     pub(crate) fn matches(&self, bytes: &[u8]) -> bool {
-        bytes.len() == self.len
-            && bytes.chunks(8).enumerate().all(|(i, chunk)| {
-                let mut padded = [0u8; 8];
-                padded[..chunk.len()].copy_from_slice(chunk);
-                u64::from_le_bytes(padded) | self.case_bits[i] == self.words[i]
-            })
+        if bytes.len() != self.len {
+            return false;
+        }
+        // With a literal, `len` is a constant and so is the window width: the
+        // other branch and the index checks fold away.
+        self.windows.iter().all(|&(at, word, case_bits)| {
+            let loaded = if self.len >= 8 {
+                bytes
+                    .get(at..at + 8)
+                    .and_then(|w| w.try_into().ok())
+                    .map(u64::from_le_bytes)
+            } else {
+                bytes
+                    .get(at..at + 4)
+                    .and_then(|w| w.try_into().ok())
+                    .map(|w| u64::from(u32::from_le_bytes(w)))
+            };
+            loaded.is_some_and(|loaded| loaded | case_bits == word)
+        })
     }
 }
 
