@@ -300,22 +300,29 @@ impl Lowercase {
         if bytes.len() != self.len {
             return false;
         }
-        // With a literal, `len` is a constant and so is the window width: the
-        // other branch and the index checks fold away.
-        self.windows.iter().all(|&(at, word, case_bits)| {
-            let loaded = if self.len >= 8 {
-                bytes
-                    .get(at..at + 8)
-                    .and_then(|w| w.try_into().ok())
-                    .map(u64::from_le_bytes)
-            } else {
-                bytes
-                    .get(at..at + 4)
-                    .and_then(|w| w.try_into().ok())
-                    .map(|w| u64::from(u32::from_le_bytes(w)))
-            };
-            loaded.is_some_and(|loaded| loaded | case_bits == word)
-        })
+        let [first, last, middle] = self.windows;
+        self.window_matches(bytes, first)
+            && self.window_matches(bytes, last)
+            && self.window_matches(bytes, middle)
+    }
+
+    /// Whether `bytes` (of the literal's length) matches one window of it.
+    // With a literal, `len` is a constant and so is the window width: the other
+    // branch and the index checks fold away.
+    #[inline(always)]
+    fn window_matches(&self, bytes: &[u8], (at, word, case_bits): (usize, u64, u64)) -> bool {
+        let loaded = if self.len >= 8 {
+            bytes
+                .get(at..at + 8)
+                .and_then(|w| w.try_into().ok())
+                .map(u64::from_le_bytes)
+        } else {
+            bytes
+                .get(at..at + 4)
+                .and_then(|w| w.try_into().ok())
+                .map(|w| u64::from(u32::from_le_bytes(w)))
+        };
+        loaded.is_some_and(|loaded| loaded | case_bits == word)
     }
 }
 

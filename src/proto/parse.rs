@@ -121,6 +121,7 @@ fn scanner_agrees(head: &[u8], fields: &[Header<'_>], config: &Config) -> bool {
 /// without obs-fold (refused on this path) each field line starts at its name,
 /// so the line before it ends two bytes earlier. The last field line and the
 /// empty line end the head.
+#[inline(always)]
 fn line_ends_are_crlf(head: &[u8], fields: &[Header<'_>]) -> bool {
     let base = head.as_ptr() as usize;
     // Accumulated without early exit: a bare LF is rare, and a loop with no
