@@ -30,6 +30,8 @@ const READ_SIZE: usize = 8 * 1024;
 const IDLE_READ_SIZE: usize = 2048;
 /// The smallest buffer a read into an empty buffer allocates.
 const IDLE_BUFFER_MIN: usize = 256;
+/// Read buffers up to this size are kept while a connection is parked.
+const READ_KEPT: usize = IDLE_BUFFER_MIN;
 /// Output buffers up to this size are kept while a connection is parked: a
 /// response per request would otherwise cost an allocation and its zeroing.
 /// Larger ones (a batch, a big head) are freed.
@@ -66,9 +68,11 @@ impl ReadBuf {
         self.buf.split().freeze()
     }
 
-    /// Frees the buffer's memory if it holds nothing.
+    /// Frees the buffer's memory if it holds nothing, unless it is small: the
+    /// next request then reuses it (once the last one's head is dropped)
+    /// instead of allocating again.
     pub(crate) fn release(&mut self) {
-        if self.buf.is_empty() && self.buf.capacity() > 0 {
+        if self.buf.is_empty() && self.buf.capacity() > READ_KEPT {
             self.buf = BytesMut::new();
         }
     }
