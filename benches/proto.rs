@@ -19,7 +19,10 @@
 //!   the larger one.
 //!
 //! Throughput is in bytes of input (head) or payload (chunked), so a ratio of
-//! the reported throughputs is a ratio of speeds.
+//! the reported throughputs is a ratio of speeds. Each `parse_head` case and
+//! `chunked_decode` also print that ratio taken from interleaved pairs of timed
+//! batches, which a host whose speed drifts (a shared VM) disturbs least; they
+//! are printed whenever their group runs, whatever the filter.
 //!
 //! Run with `cargo bench --bench proto`; add a filter such as
 //! `cargo bench --bench proto -- parse_head/lithe` to run a subset. Settings are
@@ -146,6 +149,7 @@ fn parse_head(c: &mut Criterion) {
         let mut peer_headers = [EMPTY_HEADER; 64];
         report_interleaved(
             &format!("parse_head/{name}: lithe's speed / httparse's"),
+            2000,
             || {
                 let mut conn = prepared.clone();
                 let received = conn
@@ -172,16 +176,16 @@ fn httparse_parse<'b>(input: &'b [u8], is_request: bool, headers: &mut [Header<'
     }
 }
 
-/// The median over many back-to-back pairs of timed batches of the peer's time
-/// over ours: a speed ratio that the host's drifting speed (a shared machine's
-/// steal, frequency changes), which can move one criterion benchmark against
-/// the next, affects least. Printed after the criterion results.
-fn report_interleaved(label: &str, mut ours: impl FnMut(), mut peer: impl FnMut()) {
+/// The median over many back-to-back pairs of timed batches (of `batch` runs
+/// each) of the peer's time over ours: a speed ratio that the host's drifting
+/// speed (a shared machine's steal, frequency changes), which can move one
+/// criterion benchmark against the next, affects least. Printed after the
+/// criterion results.
+fn report_interleaved(label: &str, batch: usize, mut ours: impl FnMut(), mut peer: impl FnMut()) {
     const PAIRS: usize = 301;
-    const BATCH: usize = 2000;
     let time = |run: &mut dyn FnMut()| {
         let started = Instant::now();
-        for _ in 0..BATCH {
+        for _ in 0..batch {
             run();
         }
         started.elapsed().as_secs_f64()
@@ -301,6 +305,25 @@ fn chunked_decode(c: &mut Criterion) {
     }
     assert_eq!(sink, payload, "the baseline copies the same bytes");
     group.finish();
+
+    let mut copy_sink = Vec::with_capacity(PAYLOAD_BYTES);
+    report_interleaved(
+        "chunked_decode: lithe's speed / plain copy's",
+        4,
+        || {
+            sink.clear();
+            decode_into(black_box(&encoded), &mut sink);
+            black_box(&sink);
+        },
+        || {
+            copy_sink.clear();
+            let encoded = black_box(&encoded);
+            for range in &pieces {
+                copy_sink.extend_from_slice(&encoded[range.clone()]);
+            }
+            black_box(&copy_sink);
+        },
+    );
 }
 
 /// A request head of about `size` bytes: filler fields up to the size.
