@@ -54,12 +54,20 @@ impl TcpStream {
         io.set_nonblocking(true)?;
         let source = reactor.register(io.as_fd())?;
         Ok(TcpStream {
-            repr: Repr::Worker(WorkerStream {
-                io,
-                source,
-                fallback: None,
-            }),
+            repr: Repr::Worker(WorkerStream { io, source }),
         })
+    }
+
+    /// The worker that watched this connection has stopped: it moves to smol's
+    /// reactor, through a duplicate of its descriptor.
+    #[cfg(target_os = "linux")]
+    fn leave_worker(&mut self) -> io::Result<()> {
+        let io = Async::new(self.get_ref().try_clone()?)?;
+        self.repr = Repr::Async {
+            io: Arc::new(io),
+            maybe_readable: true,
+        };
+        Ok(())
     }
 }
 
@@ -118,10 +126,22 @@ impl AsyncRead for TcpStream {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        match &mut self.get_mut().repr {
-            Repr::Async { io, maybe_readable } => poll_read_async(io, maybe_readable, cx, buf),
-            #[cfg(target_os = "linux")]
-            Repr::Worker(stream) => stream.poll_read(cx, buf),
+        let this = self.get_mut();
+        loop {
+            match &mut this.repr {
+                Repr::Async { io, maybe_readable } => {
+                    return poll_read_async(io, maybe_readable, cx, buf);
+                }
+                #[cfg(target_os = "linux")]
+                Repr::Worker(stream) => match stream.poll_read(cx, buf) {
+                    Ok(read) => return read,
+                    Err(Orphaned) => {
+                        if let Err(e) = this.leave_worker() {
+                            return Poll::Ready(Err(e));
+                        }
+                    }
+                },
+            }
         }
     }
 }
@@ -140,10 +160,22 @@ impl AsyncWrite for TcpStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match &mut self.get_mut().repr {
-            Repr::Async { io, .. } => Pin::new(&mut &**io).poll_write_vectored(cx, bufs),
-            #[cfg(target_os = "linux")]
-            Repr::Worker(stream) => stream.poll_write_vectored(cx, bufs),
+        let this = self.get_mut();
+        loop {
+            match &mut this.repr {
+                Repr::Async { io, .. } => {
+                    return Pin::new(&mut &**io).poll_write_vectored(cx, bufs);
+                }
+                #[cfg(target_os = "linux")]
+                Repr::Worker(stream) => match stream.poll_write_vectored(cx, bufs) {
+                    Ok(written) => return written,
+                    Err(Orphaned) => {
+                        if let Err(e) = this.leave_worker() {
+                            return Poll::Ready(Err(e));
+                        }
+                    }
+                },
+            }
         }
     }
 
@@ -162,48 +194,27 @@ impl AsyncWrite for TcpStream {
     }
 }
 
-/// A connection on a server worker's reactor, and the async-io registration it
-/// falls back to once the worker is gone.
+/// A connection on a server worker's reactor. Its operations report
+/// [`Orphaned`] once the worker is gone; [`TcpStream`] then moves it to smol's
+/// reactor.
 #[cfg(target_os = "linux")]
 #[derive(Debug)]
 struct WorkerStream {
     io: net::TcpStream,
     source: Arc<Source>,
-    fallback: Option<(Async<net::TcpStream>, bool)>,
 }
 
 #[cfg(target_os = "linux")]
 impl WorkerStream {
-    /// Ready in `direction` per the worker's reactor; `Err` once orphaned.
-    fn poll_ready(
+    fn poll_read(
         &mut self,
-        direction: Direction,
         cx: &mut Context<'_>,
-    ) -> Poll<io::Result<Option<u64>>> {
-        if self.fallback.is_some() {
-            return Poll::Ready(Ok(None));
-        }
-        match self.source.poll_ready(direction, cx) {
-            Poll::Ready(Ok(tick)) => Poll::Ready(Ok(Some(tick))),
-            Poll::Ready(Err(Orphaned)) => {
-                let dup = Async::new(self.io.try_clone()?)?;
-                self.fallback = Some((dup, true));
-                Poll::Ready(Ok(None))
-            }
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
-    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        buf: &mut [u8],
+    ) -> Result<Poll<io::Result<usize>>, Orphaned> {
         loop {
-            let tick = match self.poll_ready(Direction::Read, cx) {
-                Poll::Ready(Ok(Some(tick))) => tick,
-                Poll::Ready(Ok(None)) => {
-                    let (io, maybe_readable) = self.fallback.as_mut().expect("set when orphaned");
-                    return poll_read_async(io, maybe_readable, cx, buf);
-                }
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
+            let tick = match self.source.poll_ready(Direction::Read, cx) {
+                Poll::Ready(tick) => tick?,
+                Poll::Pending => return Ok(Poll::Pending),
             };
             match (&self.io).read(buf) {
                 Ok(n) => {
@@ -212,13 +223,13 @@ impl WorkerStream {
                     if n < buf.len() && n > 0 {
                         self.source.clear(Direction::Read, tick);
                     }
-                    return Poll::Ready(Ok(n));
+                    return Ok(Poll::Ready(Ok(n)));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.source.clear(Direction::Read, tick);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Poll::Ready(Err(e)),
+                Err(e) => return Ok(Poll::Ready(Err(e))),
             }
         }
     }
@@ -227,23 +238,18 @@ impl WorkerStream {
         &mut self,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
+    ) -> Result<Poll<io::Result<usize>>, Orphaned> {
         loop {
-            let tick = match self.poll_ready(Direction::Write, cx) {
-                Poll::Ready(Ok(Some(tick))) => tick,
-                Poll::Ready(Ok(None)) => {
-                    let (io, _) = self.fallback.as_ref().expect("set when orphaned");
-                    return Pin::new(&mut &*io).poll_write_vectored(cx, bufs);
-                }
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
+            let tick = match self.source.poll_ready(Direction::Write, cx) {
+                Poll::Ready(tick) => tick?,
+                Poll::Pending => return Ok(Poll::Pending),
             };
             match (&self.io).write_vectored(bufs) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.source.clear(Direction::Write, tick);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                other => return Poll::Ready(other),
+                other => return Ok(Poll::Ready(other)),
             }
         }
     }
