@@ -28,8 +28,9 @@ use std::time::{Duration, Instant};
 
 use futures_lite::{FutureExt, future};
 use smol::{Async, LocalExecutor, Timer};
-use std::future::Future as _;
 
+#[cfg(target_os = "linux")]
+use super::reactor::Reactor;
 use super::stream::{MaybeTls, TcpStream};
 use crate::io::{ServerConfig, Service, Shutdown, serve_connection_until};
 
@@ -164,6 +165,7 @@ fn listeners(
         }
         return Ok(all);
     }
+    #[cfg(not(target_os = "linux"))]
     let _ = reuse_port;
     let listener = StdListener::bind(addr)?;
     listener.set_nonblocking(true)?;
@@ -207,9 +209,9 @@ fn worker<S: Service + Clone + 'static>(
     #[cfg(target_os = "linux")]
     // Without an epoll set of its own (out of descriptors), the worker runs its
     // connections on async-io like every other platform.
-    let reactor = super::reactor::Reactor::new().ok().map(Rc::new);
+    let reactor = Reactor::new().ok().map(Rc::new);
     #[cfg(not(target_os = "linux"))]
-    let reactor: Option<Rc<()>> = None;
+    let reactor: Option<Rc<Reactor>> = None;
     let spawner = (ex.clone(), reactor.clone());
     let main = ex.spawn(async move {
         let (ex, reactor) = spawner;
@@ -219,12 +221,10 @@ fn worker<S: Service + Clone + 'static>(
                 shutdown.triggered().await;
                 None
             };
-            let stream = match future::or(accept, stop).await {
-                None => break,
-                Some(Ok((stream, _))) => adopt(stream, reactor.as_deref()),
-                Some(Err(e)) => Err(e),
+            let Some(accepted) = future::or(accept, stop).await else {
+                break;
             };
-            let stream = match stream {
+            let stream = match accepted.and_then(|(stream, _)| adopt(stream, reactor.as_deref())) {
                 Ok(stream) => stream,
                 Err(_) => {
                     // Out of descriptors or a connection reset before accept:
@@ -265,24 +265,19 @@ fn worker<S: Service + Clone + 'static>(
     smol::block_on(run_until_finished(&ex, main));
 }
 
-/// An accepted connection, set up for this worker.
-#[cfg(target_os = "linux")]
-fn adopt(
-    stream: std::net::TcpStream,
-    reactor: Option<&super::reactor::Reactor>,
-) -> io::Result<TcpStream> {
+/// Elsewhere than on Linux a worker has no reactor of its own.
+#[cfg(not(target_os = "linux"))]
+enum Reactor {}
+
+/// An accepted connection, set up for this worker: on its reactor if it has
+/// one, on async-io's otherwise.
+fn adopt(stream: std::net::TcpStream, reactor: Option<&Reactor>) -> io::Result<TcpStream> {
     let _ = stream.set_nodelay(true);
     match reactor {
+        #[cfg(target_os = "linux")]
         Some(reactor) => TcpStream::on_worker(stream, reactor),
-        None => Ok(TcpStream::from(Async::new(stream)?)),
+        _ => Ok(TcpStream::from(Async::new(stream)?)),
     }
-}
-
-/// An accepted connection, set up for this worker.
-#[cfg(not(target_os = "linux"))]
-fn adopt(stream: std::net::TcpStream, _reactor: Option<&()>) -> io::Result<TcpStream> {
-    let _ = stream.set_nodelay(true);
-    Ok(TcpStream::from(Async::new(stream)?))
 }
 
 /// Tasks run between two looks at the reactor while they keep the worker busy.
@@ -294,11 +289,8 @@ const TASKS_BETWEEN_WAITS: usize = 64;
 /// anything else (timers, the listener, other threads) wakes the worker
 /// through it.
 #[cfg(target_os = "linux")]
-fn run_on_reactor(
-    ex: &LocalExecutor<'_>,
-    main: &smol::Task<()>,
-    reactor: &super::reactor::Reactor,
-) {
+fn run_on_reactor(ex: &LocalExecutor<'_>, main: &smol::Task<()>, reactor: &Reactor) {
+    use core::future::Future;
     use core::task::Context;
     let waker = reactor.waker();
     let mut cx = Context::from_waker(&waker);
@@ -362,6 +354,7 @@ async fn run_until_finished(ex: &LocalExecutor<'_>, main: smol::Task<()>) {
         }
     }
 }
+
 /// The TLS handshake, when configured, bounded by the head timeout.
 async fn handshake(stream: TcpStream, config: &ServeConfig) -> Option<MaybeTls> {
     #[cfg(feature = "tls")]
