@@ -197,26 +197,27 @@ impl Headers {
         }
     }
 
+    /// The bytes of the received head at `span`.
+    fn at(&self, (at, len): Span) -> &[u8] {
+        &self.head[at..at + len]
+    }
+
     /// The received field at `spans`.
     fn received_field(&self, &(name, value): &(Span, Span)) -> (&str, &[u8]) {
-        let name = &self.head[name.0..name.0 + name.1];
         (
             // A token: ASCII, so this never falls back.
-            core::str::from_utf8(name).unwrap_or_default(),
-            &self.head[value.0..value.0 + value.1],
+            core::str::from_utf8(self.at(name)).unwrap_or_default(),
+            self.at(value),
         )
     }
 
     /// The value of the first field named `name`.
     pub fn get(&self, name: &str) -> Option<&[u8]> {
         let name = name.as_bytes();
-        let received = self
-            .received
-            .iter()
-            .find_map(|&((at, len), (v_at, v_len))| {
-                let found = self.head[at..at + len].eq_ignore_ascii_case(name);
-                found.then(|| &self.head[v_at..v_at + v_len])
-            });
+        let received = self.received.iter().find_map(|&(n, v)| {
+            let found = self.at(n).eq_ignore_ascii_case(name);
+            found.then(|| self.at(v))
+        });
         received.or_else(|| {
             self.added
                 .iter()
@@ -258,7 +259,7 @@ impl Headers {
     pub fn remove(&mut self, name: &str) {
         let head = &self.head;
         self.received
-            .retain(|(n, _)| !head[n.0..n.0 + n.1].eq_ignore_ascii_case(name.as_bytes()));
+            .retain(|&((at, len), _)| !head[at..at + len].eq_ignore_ascii_case(name.as_bytes()));
         self.added.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
     }
 

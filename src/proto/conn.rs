@@ -334,15 +334,15 @@ impl Connection {
         input: &'b [u8],
         headers: &'h mut [Header<'b>],
     ) -> Result<Received<'b, 'h>, Error> {
+        if input.is_empty() && !self.peer_eof {
+            // Between requests, asked again before anything arrived.
+            return Ok(Received::new(0, Event::NeedData));
+        }
         let max_request_line = self
             .config
             .limits
             .max_request_target_bytes
             .saturating_add(REQUEST_LINE_OVERHEAD);
-        if input.is_empty() && !self.peer_eof {
-            // Between requests, asked again before anything arrived.
-            return Ok(Received::new(0, Event::NeedData));
-        }
         let headers = if self.head_scanner.is_fresh() {
             match try_whole_request(input, headers, &self.config, max_request_line) {
                 FirstTry::Parsed { head, end } => return self.accept_request(head?, end),
