@@ -29,10 +29,14 @@
 //! kept short (1 s warm-up, 3 s measurement, 30 samples) so the whole run takes
 //! about a minute.
 
+#[path = "support/interleaved.rs"]
+mod interleaved;
+
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use interleaved::report_interleaved;
 use lithe::proto::{
     ChunkPrefix, ChunkedDecoder, Config, Connection, Decoded, EMPTY_HEADER, Event, Header,
     RequestHead,
@@ -174,41 +178,6 @@ fn httparse_parse<'b>(input: &'b [u8], is_request: bool, headers: &mut [Header<'
         let status = response.parse(black_box(input));
         black_box((&status, &response));
     }
-}
-
-/// The median over many back-to-back pairs of timed batches (of `batch` runs
-/// each) of the peer's time over ours: a speed ratio that the host's drifting
-/// speed (a shared machine's steal, frequency changes), which can move one
-/// criterion benchmark against the next, affects least. Printed after the
-/// criterion results.
-fn report_interleaved(label: &str, batch: usize, mut ours: impl FnMut(), mut peer: impl FnMut()) {
-    const PAIRS: usize = 301;
-    let time = |run: &mut dyn FnMut()| {
-        let started = Instant::now();
-        for _ in 0..batch {
-            run();
-        }
-        started.elapsed().as_secs_f64()
-    };
-    let mut ratios: Vec<f64> = (0..PAIRS)
-        .map(|i| {
-            // Alternate which goes first, so neither always runs on a warm cache.
-            if i % 2 == 0 {
-                let o = time(&mut ours);
-                time(&mut peer) / o
-            } else {
-                let p = time(&mut peer);
-                p / time(&mut ours)
-            }
-        })
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    println!(
-        "{label}, median of {PAIRS} interleaved pairs: {:.2}x (quartiles {:.2}x - {:.2}x)",
-        ratios[PAIRS / 2],
-        ratios[PAIRS / 4],
-        ratios[3 * PAIRS / 4]
-    );
 }
 
 /// Parses `input` with httparse alone; checked once, outside timing.

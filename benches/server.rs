@@ -16,6 +16,9 @@
 //!
 //! Run with `cargo bench --bench server`.
 
+#[path = "support/interleaved.rs"]
+mod interleaved;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
@@ -23,9 +26,10 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use interleaved::report_interleaved;
 use lithe::io::{Request, Response, ServerConfig, serve_connection};
 use lithe::proto::StatusCode;
 
@@ -158,33 +162,34 @@ impl tokio::io::AsyncRead for Memory {
     }
 }
 
+/// hyper's side writes through the same code as lithe's.
 impl tokio::io::AsyncWrite for Memory {
     fn poll_write(
         self: Pin<&mut Self>,
-        _: &mut Context<'_>,
+        cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Poll::Ready(Ok(self.wrote(std::iter::once(buf))))
+        futures_io::AsyncWrite::poll_write(self, cx, buf)
     }
 
     fn poll_write_vectored(
         self: Pin<&mut Self>,
-        _: &mut Context<'_>,
+        cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Poll::Ready(Ok(self.wrote(bufs.iter().map(|b| &b[..]))))
+        futures_io::AsyncWrite::poll_write_vectored(self, cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
         true
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        futures_io::AsyncWrite::poll_flush(self, cx)
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        futures_io::AsyncWrite::poll_close(self, cx)
     }
 }
 
@@ -250,38 +255,11 @@ fn serve(c: &mut Criterion, group: &str, depth: usize) {
     bench.bench_function("lithe", |b| b.iter(lithe_run));
     bench.bench_function("hyper", |b| b.iter(hyper_run));
     bench.finish();
-    report_interleaved(group, lithe_run, hyper_run);
-}
-
-/// The median over many back-to-back pairs of runs of hyper's time over
-/// lithe's: a speed ratio that the host's drifting speed (a shared machine's
-/// steal, frequency changes), which can move one criterion group against the
-/// next, affects least.
-fn report_interleaved(group: &str, lithe: impl Fn(), hyper: impl Fn()) {
-    const PAIRS: usize = 300;
-    let time = |run: &dyn Fn()| {
-        let started = Instant::now();
-        run();
-        started.elapsed().as_secs_f64()
-    };
-    let mut ratios: Vec<f64> = (0..PAIRS)
-        .map(|i| {
-            // Alternate which goes first, so neither always runs on a warm cache.
-            let (l, h) = if i % 2 == 0 {
-                (time(&lithe), time(&hyper))
-            } else {
-                let h = time(&hyper);
-                (time(&lithe), h)
-            };
-            h / l
-        })
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    println!(
-        "{group}: lithe's speed / hyper's, median of {PAIRS} interleaved pairs: {:.2}x (quartiles {:.2}x - {:.2}x)",
-        ratios[PAIRS / 2],
-        ratios[PAIRS / 4],
-        ratios[3 * PAIRS / 4]
+    report_interleaved(
+        &format!("{group}: lithe's speed / hyper's"),
+        1,
+        lithe_run,
+        hyper_run,
     );
 }
 
