@@ -50,6 +50,35 @@ fn pipelined_requests_are_answered_in_order_and_none_is_lost() {
 }
 
 #[test]
+fn pipelined_batches_on_several_connections_of_one_thread_stay_apart() {
+    // A batch's responses outgrow the output buffer a parked connection keeps,
+    // and the connections of the one server thread take turns with a spare
+    // one, which a connection may take with responses already pending (here:
+    // the first connection, holding the small buffer of its first answer).
+    // Every byte must still reach its own connection, in order.
+    let server = server();
+    let mut sockets = [socket(server.local_addr()), socket(server.local_addr())];
+    let steps = [(0, 1), (1, 20), (0, 20), (1, 20), (0, 1), (0, 20)];
+    for (step, (c, batch)) in steps.into_iter().enumerate() {
+        let tag = |i: usize| format!("C{c}S{step}I{i:02}");
+        let requests: String = (0..batch)
+            .map(|i| format!("GET /say/{} HTTP/1.1\r\nHost: a\r\n\r\n", tag(i)))
+            .collect();
+        sockets[c].write_all(requests.as_bytes()).unwrap();
+        let reply = read_until(&mut sockets[c], &format!("\r\n\r\n{}", tag(batch - 1)));
+        assert_eq!(count(&reply, "HTTP/1.1 200 OK"), batch, "{reply}");
+        let mut at = 0;
+        for i in 0..batch {
+            let found = reply[at..]
+                .find(&format!("\r\n\r\n{}", tag(i)))
+                .unwrap_or_else(|| panic!("step {step}: response {i} in order: {reply}"));
+            at += found + 1;
+        }
+    }
+    server.shutdown();
+}
+
+#[test]
 fn pipelined_bytes_split_anywhere_are_kept() {
     let server = server();
     let requests =

@@ -135,6 +135,48 @@ impl ReadBuf {
     }
 }
 
+/// One output buffer per thread (of at most 64 KiB) that no connection holds:
+/// pipelined batches on the thread's connections take turns with it instead of
+/// each growing (allocating and zeroing) a buffer and freeing it when it parks,
+/// while a parked connection still holds at most [`OUTPUT_KEPT`] bytes.
+mod spare_output {
+    use core::cell::Cell;
+
+    /// Larger buffers are freed rather than kept.
+    const MAX: usize = 64 * 1024;
+
+    thread_local! {
+        static SPARE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    }
+
+    /// Keeps `buf`, initialized bytes and all, unless the spare is larger or
+    /// `buf` is over [`MAX`].
+    pub(super) fn put(buf: Vec<u8>) {
+        if buf.len() > MAX {
+            return;
+        }
+        let _ = SPARE.try_with(|spare| {
+            let held = spare.take();
+            spare.set(if buf.len() > held.len() { buf } else { held });
+        });
+    }
+
+    /// The spare, if it has `needed` initialized bytes.
+    pub(super) fn take(needed: usize) -> Option<Vec<u8>> {
+        SPARE
+            .try_with(|spare| {
+                let held = spare.take();
+                if held.len() >= needed {
+                    return Some(held);
+                }
+                spare.set(held);
+                None
+            })
+            .ok()
+            .flatten()
+    }
+}
+
 /// Bytes serialized for the peer and not yet written.
 ///
 /// `buf` is kept initialized up to its length, which only grows, and `end`
@@ -161,10 +203,12 @@ impl Output {
         self.len() == 0
     }
 
-    /// Frees the buffer's memory if nothing is pending, unless it is small.
+    /// Gives up the buffer's memory if nothing is pending, unless it is small:
+    /// a larger one goes to the thread's spare, for the next connection that
+    /// needs one.
     pub(crate) fn release(&mut self) {
         if self.end == 0 && self.buf.capacity() > OUTPUT_KEPT {
-            self.buf = Vec::new();
+            spare_output::put(core::mem::take(&mut self.buf));
         }
     }
 
@@ -172,12 +216,25 @@ impl Output {
     fn room(&mut self, n: usize) -> &mut [u8] {
         let needed = self.end + n;
         if self.buf.len() < needed {
-            // Grow geometrically, so a batch of responses zeroes each byte once,
-            // from the size kept while parked.
-            self.buf
-                .resize(needed.max(2 * self.buf.len()).max(OUTPUT_KEPT), 0);
+            self.grow(needed);
         }
         &mut self.buf[self.end..needed]
+    }
+
+    #[cold]
+    fn grow(&mut self, needed: usize) {
+        // A batch of pipelined responses outgrows the buffer kept while
+        // parked; the thread's spare, left by the connection that last
+        // released one, is already initialized and costs no allocation.
+        if let Some(mut spare) = spare_output::take(needed) {
+            spare[..self.end].copy_from_slice(&self.buf[..self.end]);
+            spare_output::put(core::mem::replace(&mut self.buf, spare));
+            return;
+        }
+        // Grow geometrically, so a batch of responses zeroes each byte once,
+        // from the size kept while parked.
+        self.buf
+            .resize(needed.max(2 * self.buf.len()).max(OUTPUT_KEPT), 0);
     }
 
     /// Appends bytes to send.

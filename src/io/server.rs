@@ -548,7 +548,10 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             Kind::Stream { len, .. } => *len,
         };
         let mut digits = itoa_buf();
-        let framed = headers.contains("content-length") || headers.contains("transfer-encoding");
+        let framed = headers.iter().any(|(name, _)| {
+            name.eq_ignore_ascii_case("content-length")
+                || name.eq_ignore_ascii_case("transfer-encoding")
+        });
         let content_length = match length {
             Some(n) if !framed && !bodiless_status => Some(format_u64(n, &mut digits)),
             _ => None,

@@ -46,6 +46,10 @@ pub async fn routes(request: Request) -> Response {
             Err(e) => Response::new(StatusCode::BAD_REQUEST).with_body(format!("{e}")),
         },
         (_, "/ignore") => Response::new(StatusCode::OK).with_body("ignored"),
+        // Answered at once (no body to wait for), with what the path says.
+        (_, path) if path.starts_with("/say/") => {
+            Response::new(StatusCode::OK).with_body(path["/say/".len()..].to_owned())
+        }
         (_, "/chunked") => {
             let chunks =
                 ["one ", "two ", "three"].map(|s| Ok(bytes::Bytes::from_static(s.as_bytes())));
