@@ -225,9 +225,15 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             self.close_after = false;
 
             let mut future = pin!(service.call(request));
-            let response = poll_fn(|cx| {
+            // The head is serialized where the response comes out of the
+            // service, so only its body travels on through the awaits below.
+            let body = poll_fn(|cx| {
                 if let Poll::Ready(response) = future.as_mut().poll(cx) {
-                    return Poll::Ready(Ok(response));
+                    let response = match self.body_error {
+                        Some(e) => error_response(e),
+                        None => response,
+                    };
+                    return Poll::Ready(self.start_response(response, asked));
                 }
                 self.poll_pump(cx);
                 if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
@@ -236,11 +242,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 Poll::Pending
             })
             .await?;
-            let response = match self.body_error {
-                Some(e) => error_response(e),
-                None => response,
-            };
-            self.write_response(response, asked).await?;
+            if let Some(body) = body {
+                self.send_body(body).await?;
+            }
             let keep = self.finish_body().await?;
 
             match self.conn.our_state() {
@@ -531,8 +535,10 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             .poll_send_within(&mut self.io, cx, data, suffix, self.config.write_timeout)
     }
 
-    /// Serializes and writes a response, pumping the request body meanwhile.
-    async fn write_response(&mut self, response: Response, asked: Asked) -> Result<(), Error> {
+    /// Serializes the head of a response and hands back the body still to
+    /// send with [`send_body`](Self::send_body) (`Kind::Empty` when only the
+    /// end of the message is left), or `None` after a protocol switch.
+    fn start_response(&mut self, response: Response, asked: Asked) -> Result<Option<Kind>, Error> {
         let (status, reason, mut headers, body) = response.into_parts();
         let kind = body.into_kind();
         let code = status.as_u16();
@@ -599,15 +605,21 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             }];
             let head = ResponseHead::new(StatusCode::INTERNAL_SERVER_ERROR, &fallback);
             self.out.serialize(|b| self.conn.send_response(&head, b))?;
-            return self.end_message().await;
+            return Ok(Some(Kind::Empty));
         }
         if self.conn.our_state() != State::SendBody {
             // A protocol switch: no body.
-            return Ok(());
+            return Ok(None);
         }
         if asked == Asked::Head || bodiless_status {
-            return self.end_message().await;
+            return Ok(Some(Kind::Empty));
         }
+        Ok(Some(kind))
+    }
+
+    /// Writes the body [`start_response`](Self::start_response) left, pumping
+    /// the request body meanwhile, and ends the message.
+    async fn send_body(&mut self, kind: Kind) -> Result<(), Error> {
         match kind {
             Kind::Empty => {}
             Kind::Full(bytes) => self.write_data(&bytes).await?,
@@ -632,7 +644,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 }
             },
         }
-        self.end_message().await
+        self.end_message()
     }
 
     /// Writes one piece of our body with its framing.
@@ -663,7 +675,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         }
     }
 
-    async fn end_message(&mut self) -> Result<(), Error> {
+    fn end_message(&mut self) -> Result<(), Error> {
         let conn = &mut self.conn;
         self.out.serialize(|b| conn.send_end(&[], b))?;
         Ok(())

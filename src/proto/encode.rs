@@ -168,10 +168,26 @@ struct Cursor<'a> {
 }
 
 impl Cursor<'_> {
+    /// Pieces of a head are short (names, small values, a status line): up to
+    /// 32 bytes they are copied as two overlapping fixed-size words, a few
+    /// moves where a slice of unknown length is a `memcpy` call.
     #[inline(always)]
     fn put(&mut self, bytes: &[u8]) {
-        self.out[self.pos..self.pos + bytes.len()].copy_from_slice(bytes);
-        self.pos += bytes.len();
+        let len = bytes.len();
+        let out = &mut self.out[self.pos..self.pos + len];
+        match len {
+            0 => {}
+            1..=3 => {
+                out[0] = bytes[0];
+                out[len / 2] = bytes[len / 2];
+                out[len - 1] = bytes[len - 1];
+            }
+            4..=7 => copy_overlapping::<4>(out, bytes),
+            8..=15 => copy_overlapping::<8>(out, bytes),
+            16..=32 => copy_overlapping::<16>(out, bytes),
+            _ => out.copy_from_slice(bytes),
+        }
+        self.pos += len;
     }
 
     /// Two bytes by value: a store, where a slice of unknown length is a
@@ -181,6 +197,15 @@ impl Cursor<'_> {
         self.out[self.pos..self.pos + 2].copy_from_slice(&pair);
         self.pos += 2;
     }
+}
+
+/// Copies `from` (`W` to `2 * W` bytes) into `to` (as long) as its first and
+/// its last `W` bytes, which overlap when it is shorter than `2 * W`.
+#[inline(always)]
+fn copy_overlapping<const W: usize>(to: &mut [u8], from: &[u8]) {
+    let tail = from.len() - W;
+    to[..W].copy_from_slice(&from[..W]);
+    to[tail..].copy_from_slice(&from[tail..]);
 }
 
 /// The framing around one piece of body data: write `prefix`, the data, then
