@@ -331,7 +331,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             status,
             reason: ByteStr::from_span(&head, reason),
             version,
-            headers: Headers::from_spans(&head, spans),
+            headers: Headers::from_spans(head, spans),
         }))
     }
 

@@ -428,7 +428,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             ByteStr::method(&head, method),
             ByteStr::from_span(&head, target),
             version,
-            Headers::from_spans(&head, spans),
+            Headers::from_spans(head, spans),
             body,
             on_upgrade,
         );
