@@ -614,10 +614,7 @@ mod tests {
         let Event::Request(request) = received.event else {
             panic!("{received:?}")
         };
-        Headers::from_spans(
-            Bytes::from_static(head),
-            field_spans(head, request.headers),
-        )
+        Headers::from_spans(Bytes::from_static(head), field_spans(head, request.headers))
     }
 
     #[test]

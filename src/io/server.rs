@@ -210,8 +210,15 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
 
     async fn run<S: Service>(mut self, service: &S) -> Result<(), Error> {
         loop {
-            let Some(parsed) = self.next_request().await? else {
-                return self.close(false).await;
+            // A pipelined or already buffered request is parsed here, not
+            // inside `next_request`: its result would be moved out of that
+            // future once more.
+            let parsed = match self.try_parse_head() {
+                HeadStep::Request(parsed) => parsed,
+                step => match self.next_request(step).await? {
+                    Some(parsed) => parsed,
+                    None => return self.close(false).await,
+                },
             };
             let Parsed {
                 request,
@@ -259,13 +266,14 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         }
     }
 
-    /// Reads until a whole request head is buffered, rejecting malformed ones.
-    /// `None` when the connection should close.
-    async fn next_request(&mut self) -> Result<Option<Parsed>, Error> {
+    /// Reads until a whole request head is buffered, rejecting malformed ones;
+    /// `step` is what parsing the buffer found last. `None` when the
+    /// connection should close.
+    async fn next_request(&mut self, mut step: HeadStep) -> Result<Option<Parsed>, Error> {
         let mut head_deadline = None;
         let mut idle_deadline = None;
         loop {
-            match self.try_parse_head() {
+            match step {
                 HeadStep::Request(parsed) => return Ok(Some(parsed)),
                 HeadStep::Closed => return Ok(None),
                 HeadStep::Rejected(e) => {
@@ -299,6 +307,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 }
                 Err(e) => return Err(e),
             }
+            step = self.try_parse_head();
         }
     }
 
