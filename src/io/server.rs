@@ -215,10 +215,15 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // future once more.
             let parsed = match self.try_parse_head() {
                 HeadStep::Request(parsed) => parsed,
-                step => match self.next_request(step).await? {
+                HeadStep::NeedData => match self.next_request().await? {
                     Some(parsed) => parsed,
                     None => return self.close(false).await,
                 },
+                HeadStep::Closed => return self.close(false).await,
+                HeadStep::Rejected(e) => {
+                    self.reject(e).await;
+                    return self.close(false).await;
+                }
             };
             let Parsed {
                 request,
@@ -266,22 +271,12 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         }
     }
 
-    /// Reads until a whole request head is buffered, rejecting malformed ones;
-    /// `step` is what parsing the buffer found last. `None` when the
-    /// connection should close.
-    async fn next_request(&mut self, mut step: HeadStep) -> Result<Option<Parsed>, Error> {
+    /// Reads until a whole request head is buffered (the buffer holds none
+    /// yet), rejecting malformed ones. `None` when the connection should close.
+    async fn next_request(&mut self) -> Result<Option<Parsed>, Error> {
         let mut head_deadline = None;
         let mut idle_deadline = None;
         loop {
-            match step {
-                HeadStep::Request(parsed) => return Ok(Some(parsed)),
-                HeadStep::Closed => return Ok(None),
-                HeadStep::Rejected(e) => {
-                    self.reject(e).await;
-                    return Ok(None);
-                }
-                HeadStep::NeedData => {}
-            }
             let idle = self.buf.is_empty();
             let (deadline, limit, timeout) = match idle {
                 true => (&mut idle_deadline, self.config.idle_timeout, Timeout::Idle),
@@ -307,7 +302,15 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 }
                 Err(e) => return Err(e),
             }
-            step = self.try_parse_head();
+            match self.try_parse_head() {
+                HeadStep::Request(parsed) => return Ok(Some(parsed)),
+                HeadStep::Closed => return Ok(None),
+                HeadStep::Rejected(e) => {
+                    self.reject(e).await;
+                    return Ok(None);
+                }
+                HeadStep::NeedData => {}
+            }
         }
     }
 
