@@ -143,6 +143,11 @@ impl Server {
     }
 }
 
+/// Connections the kernel may hold complete but not yet accepted, per
+/// listener (capped by `net.core.somaxconn`); as tokio's listeners do.
+#[cfg(target_os = "linux")]
+const LISTEN_BACKLOG: i32 = 1024;
+
 /// One nonblocking listener per worker: clones of one socket, or, with
 /// `reuse_port` on Linux, sockets of their own bound to the same address.
 fn listeners(
@@ -168,6 +173,11 @@ fn listeners(
     #[cfg(not(target_os = "linux"))]
     let _ = reuse_port;
     let listener = StdListener::bind(addr)?;
+    // std listens with a backlog of 128: a burst of connections beyond what
+    // the workers have accepted yet would see its handshakes dropped and
+    // retried a second later. Listening again only raises the backlog.
+    #[cfg(target_os = "linux")]
+    rustix::net::listen(&listener, LISTEN_BACKLOG)?;
     listener.set_nonblocking(true)?;
     let mut all = Vec::with_capacity(count);
     for _ in 1..count {
@@ -194,7 +204,7 @@ fn reuse_port_listener(addr: SocketAddr) -> io::Result<StdListener> {
     sockopt::set_socket_reuseaddr(&socket, true)?;
     sockopt::set_socket_reuseport(&socket, true)?;
     rustix::net::bind(&socket, &addr)?;
-    rustix::net::listen(&socket, 1024)?;
+    rustix::net::listen(&socket, LISTEN_BACKLOG)?;
     Ok(StdListener::from(socket))
 }
 
