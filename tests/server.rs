@@ -638,3 +638,29 @@ fn reuse_port_workers_share_one_port_and_answer_every_connection() {
     }
     server.shutdown();
 }
+
+#[test]
+fn the_target_survives_the_service_replacing_the_headers() {
+    // A received request's target is read from the head its headers keep;
+    // replacing the headers whole must not take the target with them.
+    async fn replace_headers(mut request: lithe::io::Request) -> lithe::io::Response {
+        let before = format!("{} {}", request.target(), request.path());
+        *request.headers_mut() = lithe::io::Headers::new();
+        request.headers_mut().append("x-new", "1");
+        let after = format!("{} {}", request.target(), request.path());
+        lithe::io::Response::new(lithe::proto::StatusCode::OK)
+            .with_body(format!("{before} | {after} | {request:?}"))
+    }
+    let server = server_with(replace_headers, ServerConfig::default());
+    let reply = exchange(
+        server.local_addr(),
+        b"GET /a/b?c=d HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    let body = reply.split("\r\n\r\n").nth(1).unwrap_or_default();
+    assert!(
+        body.starts_with("/a/b?c=d /a/b | /a/b?c=d /a/b | Request {"),
+        "{reply}"
+    );
+    assert!(body.contains("target: \"/a/b?c=d\""), "{reply}");
+    server.shutdown();
+}

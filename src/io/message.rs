@@ -341,14 +341,35 @@ impl fmt::Debug for Headers {
 /// assert_eq!(req.method(), "GET");
 /// assert_eq!(req.headers().get_str("host"), Some("example.com"));
 /// ```
-#[derive(Debug)]
 pub struct Request<B = Incoming> {
     method: ByteStr,
-    target: ByteStr,
+    target: Target,
     version: Version,
     headers: Headers,
     body: B,
     upgrade: Option<OnUpgrade>,
+}
+
+/// A request's target: given by whoever built the request, or, in a received
+/// one, a span of the head its headers keep (which spares the request a
+/// reference to the head of its own).
+#[derive(Debug)]
+enum Target {
+    Given(ByteStr),
+    Received(Span),
+}
+
+impl<B: fmt::Debug> fmt::Debug for Request<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("target", &self.target())
+            .field("version", &self.version)
+            .field("headers", &self.headers)
+            .field("body", &self.body)
+            .field("upgrade", &self.upgrade)
+            .finish()
+    }
 }
 
 impl Request<Body> {
@@ -356,7 +377,7 @@ impl Request<Body> {
     pub fn new(method: impl Into<ByteStr>, target: impl Into<ByteStr>) -> Self {
         Request {
             method: method.into(),
-            target: target.into(),
+            target: Target::Given(target.into()),
             version: Version::Http11,
             headers: Headers::new(),
             body: Body::empty(),
@@ -373,9 +394,11 @@ impl Request<Body> {
 }
 
 impl<B> Request<B> {
+    /// A received request whose target is at `target` in the head `headers`
+    /// keep.
     pub(crate) fn received(
         method: ByteStr,
-        target: ByteStr,
+        target: Span,
         version: Version,
         headers: Headers,
         body: B,
@@ -383,7 +406,7 @@ impl<B> Request<B> {
     ) -> Self {
         Request {
             method,
-            target,
+            target: Target::Received(target),
             version,
             headers,
             body,
@@ -398,7 +421,20 @@ impl<B> Request<B> {
 
     /// The request-target as sent, e.g. `/path?query`.
     pub fn target(&self) -> &str {
-        &self.target
+        match &self.target {
+            Target::Given(target) => target,
+            // proto took it from httparse as a `str`: this never falls back.
+            Target::Received(span) => {
+                core::str::from_utf8(self.headers.at(*span)).unwrap_or_default()
+            }
+        }
+    }
+
+    /// Makes the target a string of its own (sharing the head's bytes).
+    fn detach_target(&mut self) {
+        if let Target::Received(span) = self.target {
+            self.target = Target::Given(ByteStr::from_span(&self.headers.head, span));
+        }
     }
 
     /// The path: the target up to `?`, without the scheme and authority of an
@@ -412,7 +448,7 @@ impl<B> Request<B> {
     /// assert_eq!(Request::new("OPTIONS", "*").path(), "*");
     /// ```
     pub fn path(&self) -> &str {
-        let target = self.target.as_str();
+        let target = self.target();
         let origin = match target.as_bytes().first() {
             Some(b'/') | None => target,
             Some(_) => match target.split_once("://") {
@@ -446,6 +482,9 @@ impl<B> Request<B> {
 
     /// The header fields, to change.
     pub fn headers_mut(&mut self) -> &mut Headers {
+        // The fields may be replaced whole, head and all: the target takes a
+        // reference to the head first.
+        self.detach_target();
         &mut self.headers
     }
 
@@ -589,13 +628,11 @@ impl<B> Response<B> {
 
 impl<B> Request<B> {
     pub(crate) fn into_parts(self) -> (ByteStr, ByteStr, Version, Headers, B) {
-        (
-            self.method,
-            self.target,
-            self.version,
-            self.headers,
-            self.body,
-        )
+        let target = match self.target {
+            Target::Given(target) => target,
+            Target::Received(span) => ByteStr::from_span(&self.headers.head, span),
+        };
+        (self.method, target, self.version, self.headers, self.body)
     }
 }
 

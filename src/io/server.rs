@@ -177,6 +177,10 @@ struct Parsed {
     asked: Asked,
 }
 
+/// What parsing the buffered bytes found.
+// Matched where it is made, once per request, never stored: boxing the large
+// variant would cost an allocation per request to save bytes no one keeps.
+#[allow(clippy::large_enum_variant)]
 enum HeadStep {
     Request(Parsed),
     NeedData,
@@ -471,7 +475,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         };
         let request = Request::received(
             ByteStr::method(&head, method),
-            ByteStr::from_span(&head, target),
+            target,
             version,
             Headers::from_spans(head, spans),
             body,
