@@ -251,16 +251,16 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // inside `next_request`: its result would be moved out of that
             // future once more.
             let parsed = match self.try_parse_head() {
-                HeadStep::Request(parsed) => parsed,
-                HeadStep::NeedData => match self.next_request().await? {
-                    Some(parsed) => parsed,
-                    None => return self.close(false).await.map(|()| Ended::Closed),
-                },
-                HeadStep::Closed => return self.close(false).await.map(|()| Ended::Closed),
+                HeadStep::Request(parsed) => Some(parsed),
+                HeadStep::NeedData => self.next_request().await?,
+                HeadStep::Closed => None,
                 HeadStep::Rejected(e) => {
                     self.reject(e).await;
-                    return self.close(false).await.map(|()| Ended::Closed);
+                    None
                 }
+            };
+            let Some(parsed) = parsed else {
+                return self.close(false).await.map(|()| Ended::Closed);
             };
             let Parsed {
                 request,
