@@ -281,13 +281,55 @@ fn body_limit_applies_to_declared_and_chunked_lengths() {
 }
 
 #[test]
-fn header_array_smaller_than_the_limit_caps_the_count() {
-    use lithe::proto::{Connection, EMPTY_HEADER};
+fn a_head_that_overflows_a_short_array_asks_for_a_larger_one() {
+    use lithe::proto::{Connection, EMPTY_HEADER, Event, Received};
+    let head: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\nGET /next HTTP/1.1\r\n";
+    let head_len = head.len() - b"GET /next HTTP/1.1\r\n".len();
+    let full = || Received {
+        consumed: 0,
+        event: Event::HeadersFull,
+    };
+    // Whole: the first attempt says so at once, and nothing is lost by it.
     let mut conn = Connection::server(Config::default());
-    let mut headers = [EMPTY_HEADER; 2];
-    let r = conn.receive(
-        b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n",
-        &mut headers,
+    assert_eq!(conn.receive(head, &mut [EMPTY_HEADER; 2]), Ok(full()));
+    let mut large = [EMPTY_HEADER; 3];
+    let received = conn.receive(head, &mut large).expect("the head fits 3");
+    assert_eq!(received.consumed, head_len);
+    let Event::Request(request) = received.event else {
+        panic!("{received:?}")
+    };
+    assert_eq!(request.header("b"), Some(&b"2"[..]));
+
+    // Byte by byte: NeedData until the head is whole, then the same answer, and
+    // the retry with a larger array starts over from the head's first byte.
+    let mut conn = Connection::server(Config::default());
+    let mut small = [EMPTY_HEADER; 2];
+    let first_not_need_data =
+        (1..=head_len).find_map(|end| match conn.receive(&head[..end], &mut small) {
+            Ok(Received {
+                event: Event::NeedData,
+                consumed: 0,
+            }) => None,
+            other => Some((end, other.map(|r| r.event == Event::HeadersFull))),
+        });
+    assert_eq!(first_not_need_data, Some((head_len, Ok(true))));
+    let received = conn
+        .receive(&head[..head_len], &mut large)
+        .expect("the head fits 3");
+    assert_eq!(received.consumed, head_len);
+    assert!(matches!(received.event, Event::Request(_)), "{received:?}");
+
+    // An array as long as the limit is the limit: past it is an error.
+    let config = Config {
+        limits: Limits {
+            max_headers: 2,
+            ..Limits::default()
+        },
+        ..Config::default()
+    };
+    let mut conn = Connection::server(config);
+    assert_eq!(
+        conn.receive(head, &mut [EMPTY_HEADER; 2]),
+        Err(Error::TooManyHeaders)
     );
-    assert_eq!(r, Err(Error::TooManyHeaders));
 }

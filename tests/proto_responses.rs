@@ -131,3 +131,20 @@ fn head_response_then_next_cycle() {
     assert_eq!(bodies(&ev), vec![Vec::<u8>::new()]);
     assert_eq!(ev.last(), Some(&Owned::ConnectionClosed));
 }
+
+#[test]
+fn a_response_with_more_fields_than_the_first_array_holds_is_read_whole() {
+    // The helper starts with room for 16 fields and grows it on HeadersFull.
+    let mut input = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n".to_vec();
+    for i in 0..40 {
+        input.extend_from_slice(format!("X-Field-{i}: {i}\r\n").as_bytes());
+    }
+    input.extend_from_slice(b"\r\nok");
+    let ev = client_events(Config::default(), "GET", &input);
+    let Some(Owned::Response { headers, .. }) = ev.first() else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(headers.len(), 41);
+    assert_eq!(headers[40], ("X-Field-39".into(), b"39".to_vec()));
+    assert_eq!(bodies(&ev), vec![b"ok".to_vec()]);
+}

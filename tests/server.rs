@@ -453,6 +453,25 @@ fn heads_with_many_fields_are_parsed_and_too_many_refused() {
     );
     assert!(reply.ends_with("\r\n\r\n2"), "{reply}");
     server.shutdown();
+
+    // A configured limit above what the driver parses into is capped there
+    // (128 fields), with the same 431.
+    let mut config = ServerConfig::default();
+    config.proto.limits.max_headers = 1000;
+    let server = server_with(count_fields, config);
+    for (fields, status) in [(128, "200"), (129, "431")] {
+        let mut head = String::from("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n");
+        for i in 2..fields {
+            head.push_str(&format!("X-{i}: {i}\r\n"));
+        }
+        head.push_str("\r\n");
+        let reply = exchange(server.local_addr(), head.as_bytes());
+        assert!(
+            reply.starts_with(&format!("HTTP/1.1 {status}")),
+            "{fields}: {reply}"
+        );
+    }
+    server.shutdown();
 }
 
 #[test]

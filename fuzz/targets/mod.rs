@@ -35,8 +35,11 @@ use lithe::proto::{
 };
 
 /// Header slots offered to each `receive`; below the default `max_headers`, so
-/// the array's own cap is exercised too.
+/// a head that overflows the array (`Event::HeadersFull`) is exercised too.
 const HEADER_SLOTS: usize = 32;
+
+/// Header slots offered after `Event::HeadersFull`: above every limit used here.
+const LARGE_HEADER_SLOTS: usize = 1024;
 
 // ---------------------------------------------------------------------------
 // Feeding a byte stream in pieces
@@ -318,6 +321,8 @@ struct Run<'i> {
     switching: bool,
     /// Events that were not `NeedData` or `Paused`, bounded to catch livelock.
     steps: usize,
+    /// The last receive reported `HeadersFull`: offer the large array.
+    headers_full: bool,
 }
 
 impl<'i> Run<'i> {
@@ -334,6 +339,7 @@ impl<'i> Run<'i> {
             framing: None,
             switching: false,
             steps: 0,
+            headers_full: false,
         }
     }
 
@@ -369,7 +375,11 @@ impl<'i> Run<'i> {
                     send_request(&mut self.conn, method);
                 }
             }
-            let mut headers = [EMPTY_HEADER; HEADER_SLOTS];
+            let slots = match self.headers_full {
+                true => LARGE_HEADER_SLOTS,
+                false => HEADER_SLOTS,
+            };
+            let mut headers = vec![EMPTY_HEADER; slots];
             let received = match self.conn.receive(offered, &mut headers) {
                 Ok(received) => received,
                 Err(error) => {
@@ -408,7 +418,15 @@ impl<'i> Run<'i> {
                     received.event
                 );
             }
+            if received.event == Event::HeadersFull {
+                assert!(!self.headers_full, "HeadersFull with the large array");
+                assert_eq!(consumed, 0, "HeadersFull consumed bytes");
+                self.headers_full = true;
+                continue;
+            }
+            self.headers_full = false;
             match received.event {
+                Event::HeadersFull => unreachable!("handled above"),
                 Event::Request(head) => {
                     assert!(consumed > 0, "a head consumes its bytes");
                     self.trace.push(Seen::Request {

@@ -315,6 +315,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                     self.buf.advance(consumed);
                     return Ok(None);
                 }
+                // More fields than the array holds, under a larger configured limit.
+                Event::HeadersFull => return Err(Error::Protocol(proto::Error::TooManyHeaders)),
                 _ => return Err(Error::Protocol(proto::Error::IncompleteMessage)),
             };
             let spans = field_spans(input, head.headers);

@@ -34,27 +34,6 @@ pub(crate) fn field_spans(input: &[u8], fields: &[Header<'_>]) -> Vec<(Span, Spa
         .collect()
 }
 
-/// An upper bound on the header fields of the head at the start of `input`,
-/// cheap to compute: its line count, stopping at the empty line that ends it
-/// (or past `small`, where the exact count no longer matters). Every field
-/// takes at least one line, so the bound holds whatever the head holds; input
-/// starting with an empty line (which a server skips) gets no bound.
-pub(crate) fn header_bound(input: &[u8]) -> usize {
-    const NO_BOUND: usize = usize::MAX;
-    if matches!(input.first(), Some(b'\r' | b'\n')) {
-        return NO_BOUND;
-    }
-    let mut lines = 0;
-    for at in memchr::memchr_iter(b'\n', input) {
-        lines += 1;
-        let rest = &input[at + 1..];
-        if rest.starts_with(b"\r\n") || rest.starts_with(b"\n") || lines > 64 {
-            return lines;
-        }
-    }
-    lines
-}
-
 /// An immutable UTF-8 string: a static one, or one sharing its bytes with a
 /// [`Bytes`] buffer (a received head).
 #[derive(Clone)]
@@ -640,7 +619,7 @@ impl<B> Request<B> {
 mod tests {
     use bytes::Bytes;
 
-    use super::{Headers, field_spans, header_bound};
+    use super::{Headers, field_spans};
     use crate::proto::{Connection, EMPTY_HEADER, Event};
 
     /// Headers as the server driver builds them from a received head.
@@ -678,18 +657,5 @@ mod tests {
         assert_eq!(headers, built);
         built.append("Extra", "");
         assert_ne!(headers, built);
-    }
-
-    #[test]
-    fn header_bound_counts_lines_up_to_the_end_of_the_head() {
-        assert_eq!(
-            header_bound(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\n"),
-            2
-        );
-        assert_eq!(header_bound(b"GET / HTTP/1.1\nHost: a\n\n"), 2);
-        assert_eq!(header_bound(b"GET / HTTP/1.1\r\nHost: a\r\nX: "), 2);
-        assert_eq!(header_bound(b"\r\nGET / HTTP/1.1\r\n\r\n"), usize::MAX);
-        assert_eq!(header_bound(b""), 0);
-        assert!(header_bound("X: y\r\n".repeat(100).as_bytes()) > 64);
     }
 }

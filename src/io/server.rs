@@ -32,7 +32,7 @@ use futures_lite::future::poll_fn;
 use super::body::{Feeder, Incoming, Kind};
 use super::buffer::{Deadline, Output, ReadBuf, Stall};
 use super::error::{Error, Timeout};
-use super::message::{ByteStr, Headers, Request, Response, Span, field_spans, header_bound, span};
+use super::message::{ByteStr, Headers, Request, Response, Span, field_spans, span};
 use super::shutdown::Shutdown;
 use super::upgrade::{OnUpgrade, Transport, UpgradeSender, Upgraded};
 use crate::proto::{
@@ -434,11 +434,12 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     /// Parses a request head from the buffer, if a whole one is there.
     fn try_parse_head(&mut self) -> HeadStep {
         let input = self.buf.filled();
-        // Most heads have a few fields: parse them into a small array unless
-        // the head may hold more (filling a large one costs more than parsing).
-        let found = match header_bound(input) {
-            0..=SMALL_HEAD => parse_request::<SMALL_HEAD>(&mut self.conn, input),
-            _ => parse_request::<MAX_HEADERS>(&mut self.conn, input),
+        // Most heads have a few fields: parse them into a small array, and only
+        // a head that overflows it into a large one (filling that costs more
+        // than parsing a small head).
+        let found = match parse_request::<SMALL_HEAD>(&mut self.conn, input) {
+            Err(NoHead::ArrayFull) => parse_request::<MAX_HEADERS>(&mut self.conn, input),
+            found => found,
         };
         let RequestSpans {
             consumed,
@@ -453,6 +454,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             Err(NoHead::NeedData) => return HeadStep::NeedData,
             Err(NoHead::Closed) => return HeadStep::Closed,
             Err(NoHead::Rejected(e)) => return HeadStep::Rejected(e),
+            // Even the large array is full: more fields than this server takes,
+            // whatever a larger configured limit says.
+            Err(NoHead::ArrayFull) => return HeadStep::Rejected(proto::Error::TooManyHeaders),
         };
         let head = self.buf.split(consumed);
         let (body, feeder) = match self.conn.incoming_body() {
@@ -865,6 +869,8 @@ impl Asked {
 /// Why no request head was parsed.
 enum NoHead {
     NeedData,
+    /// More fields than the array held.
+    ArrayFull,
     Closed,
     Rejected(proto::Error),
 }
@@ -892,6 +898,7 @@ fn parse_request<const N: usize>(
     let head = match received.event {
         Event::Request(head) => head,
         Event::NeedData => return Err(NoHead::NeedData),
+        Event::HeadersFull => return Err(NoHead::ArrayFull),
         _ => return Err(NoHead::Closed),
     };
     Ok(RequestSpans {

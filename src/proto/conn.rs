@@ -45,6 +45,28 @@ pub enum Event<'b, 'h> {
     /// The input ends inside a message: read more bytes and call again with the
     /// unconsumed input followed by them.
     NeedData,
+    /// The head has more fields than the `headers` array holds, and the array
+    /// is shorter than [`Limits::max_headers`](super::Limits::max_headers):
+    /// nothing was consumed. Call again with the same input and a larger array.
+    /// This lets a caller try a small array first and keep a large one for the
+    /// rare head that needs it; past the limit the head is refused with
+    /// [`Error::TooManyHeaders`] instead.
+    ///
+    /// ```
+    /// use lithe::proto::{Config, Connection, EMPTY_HEADER, Event};
+    ///
+    /// let head = b"GET / HTTP/1.1\r\nHost: a\r\nAccept: */*\r\nX-One: 1\r\n\r\n";
+    /// let mut conn = Connection::server(Config::default());
+    /// let mut small = [EMPTY_HEADER; 2];
+    /// let received = conn.receive(head, &mut small)?;
+    /// assert_eq!((received.consumed, received.event), (0, Event::HeadersFull));
+    ///
+    /// let mut large = [EMPTY_HEADER; 16];
+    /// let received = conn.receive(head, &mut large)?;
+    /// assert!(matches!(received.event, Event::Request(r) if r.headers.len() == 3));
+    /// # Ok::<(), lithe::proto::Error>(())
+    /// ```
+    HeadersFull,
     /// Nothing will be parsed until we act: a server has read a whole request and
     /// owes its response (pipelined bytes wait, unconsumed), a client has no
     /// request outstanding, or the connection must close.
@@ -243,8 +265,9 @@ impl Connection {
     ///
     /// Returns how many bytes were consumed and the [`Event`] they held; call again
     /// with the rest (plus new bytes on [`Event::NeedData`]). Heads and trailers are
-    /// parsed into `headers`, capped at [`Limits::max_headers`](super::Limits::max_headers).
-    /// Any split of the same bytes yields the same events, and a head arriving
+    /// parsed into `headers`, capped at [`Limits::max_headers`](super::Limits::max_headers);
+    /// a head with more fields than a shorter array holds yields
+    /// [`Event::HeadersFull`]. Any split of the same bytes yields the same events, and a head arriving
     /// byte by byte costs linear time in total.
     ///
     /// After an error the connection is finished: every later call returns the
@@ -350,7 +373,10 @@ impl Connection {
                     let rules = self.head_rules(max_request_line, Error::RequestTargetTooLong);
                     return Err(self.scanner_verdict(input, &rules));
                 }
-                FirstTry::Scan(headers) => headers,
+                FirstTry::ArrayFull(headers) if self.array_is_short(headers) => {
+                    return Ok(Received::new(0, Event::HeadersFull));
+                }
+                FirstTry::Scan(headers) | FirstTry::ArrayFull(headers) => headers,
             }
         } else {
             headers
@@ -359,8 +385,11 @@ impl Connection {
         let Some(section) = self.head_scanner.scan(input, &rules)? else {
             return self.incomplete_head(input);
         };
-        let head = parse_request(&input[section.start..section.end], headers, &self.config)?;
-        self.accept_request(head, section.end)
+        let short = self.array_is_short(headers);
+        match parse_request(&input[section.start..section.end], headers, &self.config) {
+            Ok(head) => self.accept_request(head, section.end),
+            Err(error) => self.head_refused(error, short),
+        }
     }
 
     /// The error the scanner finds in a head httparse parsed but the bulk checks
@@ -414,7 +443,10 @@ impl Connection {
                     let rules = self.head_rules(usize::MAX, Error::HeadTooLarge);
                     return Err(self.scanner_verdict(input, &rules));
                 }
-                FirstTry::Scan(headers) => headers,
+                FirstTry::ArrayFull(headers) if self.array_is_short(headers) => {
+                    return Ok(Received::new(0, Event::HeadersFull));
+                }
+                FirstTry::Scan(headers) | FirstTry::ArrayFull(headers) => headers,
             }
         } else {
             headers
@@ -423,8 +455,32 @@ impl Connection {
         let Some(section) = self.head_scanner.scan(input, &rules)? else {
             return self.incomplete_head(input);
         };
-        let head = parse_response(&input[section.start..section.end], headers, &self.config)?;
-        self.accept_response(head, section.end)
+        let short = self.array_is_short(headers);
+        match parse_response(&input[section.start..section.end], headers, &self.config) {
+            Ok(head) => self.accept_response(head, section.end),
+            Err(error) => self.head_refused(error, short),
+        }
+    }
+
+    /// Whether the caller's header array holds fewer fields than the limit
+    /// allows, so running out of it is the array's fault, not the peer's.
+    fn array_is_short(&self, headers: &[Header<'_>]) -> bool {
+        headers.len() < self.config.limits.max_headers
+    }
+
+    /// A complete head httparse refused: the error, unless it only ran out of a
+    /// `short` array. Then the caller may retry with a larger one, and the
+    /// scanner starts over so that the retry parses the head whole.
+    fn head_refused<'b, 'h>(
+        &mut self,
+        error: Error,
+        short: bool,
+    ) -> Result<Received<'b, 'h>, Error> {
+        if error == Error::TooManyHeaders && short {
+            self.head_scanner = Scanner::new();
+            return Ok(Received::new(0, Event::HeadersFull));
+        }
+        Err(error)
     }
 
     #[inline(always)]

@@ -41,6 +41,9 @@ pub(crate) enum FirstTry<'b, 'h, H> {
     /// Not complete, unusual (leading empty lines, a leniency in force) or refused
     /// by httparse: scan as usual, with the header array handed back.
     Scan(&'h mut [Header<'b>]),
+    /// The head has more fields than the header array holds (whether it is
+    /// complete or valid past them is not known yet); the array is handed back.
+    ArrayFull(&'h mut [Header<'b>]),
     /// Complete, but it breaks a rule the scanner enforces (a limit, a bare LF):
     /// the scanner names which.
     ScannerRejects,
@@ -63,6 +66,7 @@ pub(crate) fn try_whole_request<'b, 'h>(
     let mut request = httparse::Request::new(headers);
     let end = match request.parse(input) {
         Ok(httparse::Status::Complete(end)) => end,
+        Err(httparse::Error::TooManyHeaders) => return FirstTry::ArrayFull(request.headers),
         _ => return FirstTry::Scan(request.headers),
     };
     let Some(head) = request_head(request) else {
@@ -93,6 +97,7 @@ pub(crate) fn try_whole_response<'b, 'h>(
     let mut response = httparse::Response::new(headers);
     let end = match response_parser(config).parse_response(&mut response, input) {
         Ok(httparse::Status::Complete(end)) => end,
+        Err(httparse::Error::TooManyHeaders) => return FirstTry::ArrayFull(response.headers),
         _ => return FirstTry::Scan(response.headers),
     };
     if !scanner_agrees(&input[..end], response.headers, config) {

@@ -97,8 +97,10 @@ pub fn drive(
         (Some(Owned::Data(prev)), Owned::Data(more)) => prev.extend_from_slice(&more),
         (_, e) => events.push(e),
     };
+    // Grown whenever a head overflows it, as a caller is meant to.
+    let mut header_room = 16;
     loop {
-        let mut headers = [EMPTY_HEADER; 64];
+        let mut headers = vec![EMPTY_HEADER; header_room];
         let received = match conn.receive(&buf, &mut headers) {
             Ok(r) => r,
             Err(e) => {
@@ -128,6 +130,11 @@ pub fn drive(
                 ended = true;
             }
             Event::NeedData => need_input = true,
+            Event::HeadersFull => {
+                assert_eq!(consumed, 0, "nothing is consumed when the array is full");
+                header_room *= 2;
+                continue;
+            }
             Event::Paused if eof && !eof_sent && all_offered => need_input = true,
             Event::Paused => {
                 push(&mut events, Owned::Paused);
