@@ -42,7 +42,8 @@ use crate::proto::{
 
 /// The most header fields a request head may have, whatever the limits say.
 const MAX_HEADERS: usize = 128;
-/// Heads with at most this many lines are parsed into a small header array.
+/// Request heads are parsed into an array of this many fields first, and into
+/// one of [`MAX_HEADERS`] only when they overflow it.
 const SMALL_HEAD: usize = 24;
 /// Responses to pipelined requests are batched up to this many bytes.
 const MAX_BATCH: usize = 64 * 1024;
