@@ -28,10 +28,57 @@ pub(crate) fn span(input: &[u8], piece: &[u8]) -> Span {
 
 /// The spans of `fields`, parsed from `input`: (name, value) each.
 pub(crate) fn field_spans(input: &[u8], fields: &[Header<'_>]) -> Vec<(Span, Span)> {
-    fields
-        .iter()
-        .map(|f| (span(input, f.name.as_bytes()), span(input, f.value)))
-        .collect()
+    let mut spans = spare::take(&spare::SPANS);
+    spans.extend(
+        fields
+            .iter()
+            .map(|f| (span(input, f.name.as_bytes()), span(input, f.value))),
+    );
+    spans
+}
+
+/// One emptied vector of each kind of field per thread, which [`Headers`]
+/// give back when dropped and take when they need one.
+///
+/// A service drops its request before the driver parses the next one, and
+/// the driver drops a response once its head is written, before the service
+/// builds the next: with one spare per thread, the fields of each message
+/// cost no allocation and no free, the way the driver's output buffer
+/// already works ([`super::buffer`]).
+mod spare {
+    use core::cell::Cell;
+    use std::thread::LocalKey;
+
+    use bytes::Bytes;
+
+    use super::{ByteStr, Span};
+
+    /// Larger vectors are freed rather than kept: the most fields a head may
+    /// have by default.
+    const MAX_KEPT: usize = 128;
+
+    thread_local! {
+        pub(super) static SPANS: Cell<Vec<(Span, Span)>> = const { Cell::new(Vec::new()) };
+        pub(super) static ADDED: Cell<Vec<(ByteStr, Bytes)>> = const { Cell::new(Vec::new()) };
+    }
+
+    /// The thread's spare, or a new empty vector.
+    pub(super) fn take<T: 'static>(spare: &'static LocalKey<Cell<Vec<T>>>) -> Vec<T> {
+        spare.try_with(Cell::take).unwrap_or_default()
+    }
+
+    /// Empties `fields` and keeps the vector as the thread's spare, unless
+    /// there is one already or it is too large.
+    pub(super) fn put<T: 'static>(spare: &'static LocalKey<Cell<Vec<T>>>, mut fields: Vec<T>) {
+        if fields.capacity() == 0 || fields.capacity() > MAX_KEPT {
+            return;
+        }
+        fields.clear();
+        let _ = spare.try_with(|spare| {
+            let held = spare.take();
+            spare.set(if held.capacity() == 0 { fields } else { held });
+        });
+    }
 }
 
 /// An immutable UTF-8 string: a static one, or one sharing its bytes with a
@@ -147,8 +194,9 @@ impl fmt::Display for ByteStr {
 /// kept as separate fields, as received.
 ///
 /// Fields of a received head stay where they were parsed: one shared buffer and
-/// the spans of their names and values in it, so receiving a request costs one
-/// small allocation whatever its field count, and no reference count per field.
+/// the spans of their names and values in it, so receiving a request costs no
+/// reference count per field, and at most one small allocation whatever its
+/// field count (none once the thread has dropped a message: see `spare`).
 /// Fields added later come after them in order.
 #[derive(Clone, Default)]
 pub struct Headers {
@@ -225,14 +273,21 @@ impl Headers {
 
     /// Adds a field after the others.
     pub fn append(&mut self, name: impl Into<ByteStr>, value: impl Into<Bytes>) {
-        self.added.push((name.into(), value.into()));
+        self.add((name.into(), value.into()));
     }
 
     /// Replaces every field named `name` by one with `value`.
     pub fn insert(&mut self, name: impl Into<ByteStr>, value: impl Into<Bytes>) {
         let name = name.into();
         self.remove(&name);
-        self.added.push((name, value.into()));
+        self.add((name, value.into()));
+    }
+
+    fn add(&mut self, field: (ByteStr, Bytes)) {
+        if self.added.capacity() == 0 {
+            self.added = spare::take(&spare::ADDED);
+        }
+        self.added.push(field);
     }
 
     /// Removes every field named `name`.
@@ -290,6 +345,13 @@ impl Headers {
             count @ 5..=16 => on_stack::<16, R>(views, count, f),
             _ => f(&views.collect::<Vec<_>>()),
         }
+    }
+}
+
+impl Drop for Headers {
+    fn drop(&mut self) {
+        spare::put(&spare::SPANS, core::mem::take(&mut self.received));
+        spare::put(&spare::ADDED, core::mem::take(&mut self.added));
     }
 }
 
@@ -631,6 +693,34 @@ mod tests {
             panic!("{received:?}")
         };
         Headers::from_spans(Bytes::from_static(head), field_spans(head, request.headers))
+    }
+
+    #[test]
+    fn dropped_headers_lend_their_vectors_to_the_next_without_their_fields() {
+        // Tests run on threads of their own, so this one's spares are its own.
+        let first = received(b"GET / HTTP/1.1\r\nHost: a\r\nX-Old: 1\r\nX-Old: 2\r\n\r\n");
+        let mut built = Headers::new();
+        for i in 0..5 {
+            built.append("x-old", format!("{i}"));
+        }
+        let (received_at, added_at) = (first.received.as_ptr(), built.added.as_ptr());
+        drop((first, built));
+
+        let second = received(b"GET / HTTP/1.1\r\nHost: b\r\n\r\n");
+        let mut next = Headers::new();
+        next.append("x-new", "1");
+        assert_eq!(
+            second.received.as_ptr(),
+            received_at,
+            "the spans' vector is reused"
+        );
+        assert_eq!(
+            next.added.as_ptr(),
+            added_at,
+            "the added fields' vector is reused"
+        );
+        let fields: Vec<_> = second.iter().chain(next.iter()).collect();
+        assert_eq!(fields, [("Host", &b"b"[..]), ("x-new", b"1")]);
     }
 
     #[test]
