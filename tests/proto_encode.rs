@@ -463,3 +463,82 @@ fn status_lines_carry_the_reason_and_version_given() {
         );
     }
 }
+
+#[test]
+fn a_length_given_apart_from_the_head_frames_it_as_a_content_length_field_would() {
+    // Response: the connection writes the field, after the caller's and before
+    // its own, and holds the body to it.
+    let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    let fields = [Header {
+        name: "Content-Type",
+        value: b"text/plain",
+    }];
+    let mut out = [0u8; 256];
+    let n = conn
+        .send_response_sized(&ResponseHead::new(StatusCode::OK, &fields), 5, &mut out)
+        .unwrap();
+    assert_eq!(
+        &out[..n],
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\ncontent-length: 5\r\nconnection: close\r\n\r\n"
+    );
+    assert_eq!(conn.send_data(b"abcdef"), Err(SendError::BodyTooLong));
+    assert_eq!(conn.send_data(b"abcde"), Ok(DataFrame::BARE));
+    assert_eq!(conn.send_end(&[], &mut out), Ok(0));
+
+    // The largest length, digit for digit; and a length the buffer cannot
+    // hold with the head is refused whole.
+    let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let head = ResponseHead::new(StatusCode::OK, &[]);
+    let expected = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", u64::MAX);
+    let mut short = vec![0u8; expected.len() - 1];
+    assert_eq!(
+        conn.send_response_sized(&head, u64::MAX, &mut short),
+        Err(SendError::BufferTooSmall {
+            needed: expected.len()
+        })
+    );
+    let n = conn.send_response_sized(&head, u64::MAX, &mut out).unwrap();
+    assert_eq!(&out[..n], expected.as_bytes());
+
+    // A head with its own Content-Length: the same value is written once,
+    // another is a conflict and changes nothing.
+    let own = [Header {
+        name: "Content-Length",
+        value: b"3",
+    }];
+    let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let head = ResponseHead::new(StatusCode::OK, &own);
+    assert_eq!(
+        conn.send_response_sized(&head, 4, &mut out),
+        Err(SendError::InvalidFraming(Error::ConflictingContentLength))
+    );
+    let n = conn.send_response_sized(&head, 3, &mut out).unwrap();
+    assert_eq!(&out[..n], b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n");
+
+    // HEAD: the length is announced and no body follows.
+    let mut conn = server_after(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let n = conn
+        .send_response_sized(&ResponseHead::new(StatusCode::OK, &[]), 7, &mut out)
+        .unwrap();
+    assert_eq!(&out[..n], b"HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\n");
+    assert_eq!(conn.send_data(b"x"), Err(SendError::BodyNotAllowed));
+
+    // Request: the same, and the server reads the body by it.
+    let mut conn = Connection::client(Config::default());
+    let n = conn
+        .send_request_sized(&RequestHead::new("PUT", "/x", &[HOST]), 2, &mut out)
+        .unwrap();
+    let wire = &out[..n];
+    assert_eq!(
+        wire,
+        b"PUT /x HTTP/1.1\r\nHost: example.com\r\ncontent-length: 2\r\n\r\n"
+    );
+    assert_eq!(conn.send_data(b"ok"), Ok(DataFrame::BARE));
+    let mut server = Connection::server(Config::default());
+    let mut headers = [EMPTY_HEADER; 4];
+    server.receive(wire, &mut headers).unwrap();
+    assert_eq!(
+        server.incoming_body(),
+        Some(lithe::proto::BodyLength::Length(2))
+    );
+}

@@ -218,6 +218,46 @@ proptest! {
     }
 
     #[test]
+    fn a_length_given_apart_serializes_as_the_field_would(
+        m in message().prop_filter("sized bodies", |m| !m.chunked),
+        request in any::<bool>(),
+    ) {
+        let length = body(&m).len();
+        let mut fields = wire_fields(&m, "", request);
+        fields.pop(); // the Content-Length that wire_fields added
+        let mut with_field = fields.clone();
+        with_field.push(("content-length".into(), length.to_string().into_bytes()));
+        let (given, field) = (as_headers(&fields), as_headers(&with_field));
+        let mut wires = Vec::new();
+        for sized in [true, false] {
+            let mut wire = vec![0u8; 8192];
+            let (mut conn, n) = if request {
+                let mut client = Connection::client(Config::default());
+                let n = match sized {
+                    true => client.send_request_sized(&RequestHead::new("POST", "/", &given), length as u64, &mut wire),
+                    false => client.send_request(&RequestHead::new("POST", "/", &field), &mut wire),
+                };
+                (client, n.unwrap())
+            } else {
+                let mut server = Connection::server(Config::default());
+                let mut headers = [EMPTY_HEADER; 4];
+                let asked = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+                let r = server.receive(asked, &mut headers).unwrap();
+                server.receive(&asked[r.consumed..], &mut headers).unwrap();
+                let n = match sized {
+                    true => server.send_response_sized(&ResponseHead::new(StatusCode::OK, &given), length as u64, &mut wire),
+                    false => server.send_response(&ResponseHead::new(StatusCode::OK, &field), &mut wire),
+                };
+                (server, n.unwrap())
+            };
+            wire.truncate(n);
+            send_body(&mut conn, &m, &mut wire);
+            wires.push(wire);
+        }
+        prop_assert_eq!(&wires[0], &wires[1]);
+    }
+
+    #[test]
     fn chunked_encode_decode_round_trips(
         pieces in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 1..2000), 0..8),
         cuts in proptest::collection::vec(1usize..5000, 1..8),

@@ -20,7 +20,6 @@ use super::body::{Body, Kind, collect, into_text};
 use super::buffer::{Deadline, Output, ReadBuf, Stall};
 use super::error::{Error, Timeout};
 use super::message::{ByteStr, Headers, Request, Response, Span, field_spans, span};
-use super::server::format_u64;
 use crate::proto::{
     self, Connection, EMPTY_HEADER, Event, Header, RequestHead, State, StatusCode, Version,
 };
@@ -126,28 +125,30 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             Kind::Stream { len, .. } => *len,
         };
         let framed = headers.contains("content-length") || headers.contains("transfer-encoding");
-        let mut digits = [0; 20];
-        let framing = match length {
-            _ if framed => None,
-            Some(0) if !matches!(&*method, "POST" | "PUT" | "PATCH") => None,
-            Some(n) => Some(Header {
-                name: "content-length",
-                value: format_u64(n, &mut digits),
-            }),
-            None => Some(Header {
-                name: "transfer-encoding",
-                value: b"chunked",
-            }),
+        let (content_length, chunked) = match length {
+            _ if framed => (None, None),
+            Some(0) if !matches!(&*method, "POST" | "PUT" | "PATCH") => (None, None),
+            Some(n) => (Some(n), None),
+            None => (
+                None,
+                Some(Header {
+                    name: "transfer-encoding",
+                    value: b"chunked",
+                }),
+            ),
         };
         let (conn, out) = (&mut self.conn, &mut self.out);
-        headers.with_proto(framing, |fields| {
+        headers.with_proto(chunked, |fields| {
             let head = RequestHead {
                 method: &method,
                 target: &target,
                 version,
                 headers: fields,
             };
-            out.serialize(|b| conn.send_request(&head, b))
+            out.serialize(|b| match content_length {
+                Some(n) => conn.send_request_sized(&head, n, b),
+                None => conn.send_request(&head, b),
+            })
         })?;
 
         let mut early = None;

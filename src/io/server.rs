@@ -607,13 +607,12 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             Kind::Full(b) => Some(b.len() as u64),
             Kind::Stream { len, .. } => *len,
         };
-        let mut digits = itoa_buf();
         let framed = headers.iter().any(|(name, _)| {
             name.eq_ignore_ascii_case("content-length")
                 || name.eq_ignore_ascii_case("transfer-encoding")
         });
         let content_length = match length {
-            Some(n) if !framed && !bodiless_status => Some(format_u64(n, &mut digits)),
+            Some(n) if !framed && !bodiless_status => Some(n),
             _ => None,
         };
         if !self.body_done {
@@ -637,19 +636,18 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         if self.close_after {
             headers.insert("connection", "close");
         }
-        let extra = content_length.map(|n| Header {
-            name: "content-length",
-            value: n,
-        });
         let (conn, out) = (&mut self.conn, &mut self.out);
-        let written = headers.with_proto(extra, |fields| {
+        let written = headers.with_proto(None, |fields| {
             let head = ResponseHead {
                 version: Version::Http11,
                 status,
                 reason: &reason,
                 headers: fields,
             };
-            out.serialize(|b| conn.send_response(&head, b))
+            out.serialize(|b| match content_length {
+                Some(n) => conn.send_response_sized(&head, n, b),
+                None => conn.send_response(&head, b),
+            })
         });
         if written.is_err() {
             // The service built a head HTTP/1.1 cannot carry: answer 500 instead.
@@ -793,20 +791,17 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             status.canonical_reason().unwrap_or(""),
             error
         );
-        let mut digits = itoa_buf();
-        let fields = [
-            Header {
-                name: "content-type",
-                value: b"text/plain; charset=utf-8",
-            },
-            Header {
-                name: "content-length",
-                value: format_u64(text.len() as u64, &mut digits),
-            },
-        ];
+        let fields = [Header {
+            name: "content-type",
+            value: b"text/plain; charset=utf-8",
+        }];
         let head = ResponseHead::new(status, &fields);
         let conn = &mut self.conn;
-        if self.out.serialize(|b| conn.send_response(&head, b)).is_ok()
+        let length = text.len() as u64;
+        if self
+            .out
+            .serialize(|b| conn.send_response_sized(&head, length, b))
+            .is_ok()
             && conn.send_data(text.as_bytes()).is_ok()
         {
             self.out.extend(text.as_bytes());
@@ -925,23 +920,6 @@ fn error_response(error: proto::Error) -> Response {
             status.canonical_reason().unwrap_or(""),
             error
         ))
-}
-
-fn itoa_buf() -> [u8; 20] {
-    [0; 20]
-}
-
-/// Formats `n` in decimal into `buf`, returning the digits.
-pub(crate) fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[at..];
-        }
-    }
 }
 
 impl<T> core::fmt::Debug for Driver<'_, T> {

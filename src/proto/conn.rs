@@ -633,18 +633,57 @@ impl Connection {
         head: &RequestHead<'_, '_>,
         out: &mut [u8],
     ) -> Result<usize, SendError> {
+        self.send_request_head(head, None, out)
+    }
+
+    /// [`send_request`](Connection::send_request) for a body whose length is
+    /// known: as if the head ended with a `Content-Length: length` field, which
+    /// the connection writes itself. A head that also carries its own
+    /// Content-Length must give the same value (or
+    /// [`Error::ConflictingContentLength`]), and then only its field is written.
+    ///
+    /// ```
+    /// use lithe::proto::{Config, Connection, Header, RequestHead};
+    /// let mut conn = Connection::client(Config::default());
+    /// let fields = [Header { name: "Host", value: b"a" }];
+    /// let mut out = [0u8; 64];
+    /// let head = RequestHead::new("POST", "/", &fields);
+    /// let n = conn.send_request_sized(&head, 2, &mut out).unwrap();
+    /// assert_eq!(&out[..n], b"POST / HTTP/1.1\r\nHost: a\r\ncontent-length: 2\r\n\r\n");
+    /// ```
+    pub fn send_request_sized(
+        &mut self,
+        head: &RequestHead<'_, '_>,
+        length: u64,
+        out: &mut [u8],
+    ) -> Result<usize, SendError> {
+        self.send_request_head(head, Some(length), out)
+    }
+
+    #[inline(always)]
+    fn send_request_head(
+        &mut self,
+        head: &RequestHead<'_, '_>,
+        length: Option<u64>,
+        out: &mut [u8],
+    ) -> Result<usize, SendError> {
         if self.role != Role::Client || !self.states.allows(Role::Client, Transition::Request) {
             return Err(SendError::InvalidState);
         }
         encode::validate_request(head)?;
-        let fields = FramingFields::read(head.headers).map_err(SendError::InvalidFraming)?;
+        let mut fields = FramingFields::read(head.headers).map_err(SendError::InvalidFraming)?;
+        let length = fields.take_given_length(length)?;
         match (fields.host_count, head.version) {
             (0, Version::Http11) => return Err(SendError::MissingHost),
             (2.., _) => return Err(SendError::InvalidFraming(Error::DuplicateHost)),
             _ => {}
         }
         let body = request_body_length(&fields, head.version).map_err(SendError::InvalidFraming)?;
-        let written = encode::write_request(head, AddedFields::default(), out)?;
+        let added = AddedFields {
+            content_length: length,
+            ..AddedFields::default()
+        };
+        let written = encode::write_request(head, added, out)?;
 
         self.request_method = RequestMethod::of(head.method);
         self.request_version = head.version;
@@ -680,6 +719,49 @@ impl Connection {
         head: &ResponseHead<'_, '_>,
         out: &mut [u8],
     ) -> Result<usize, SendError> {
+        self.send_response_head(head, None, out)
+    }
+
+    /// [`send_response`](Connection::send_response) for a body whose length is
+    /// known: as if the head ended with a `Content-Length: length` field, which
+    /// the connection writes itself. A head that also carries its own
+    /// Content-Length must give the same value (or
+    /// [`Error::ConflictingContentLength`]), and then only its field is
+    /// written; as ever a 1xx, 204 or 304 or a
+    /// 2xx to CONNECT must not carry one.
+    ///
+    /// Callers that know the length (a buffered body) save formatting it and
+    /// the connection reading it back.
+    ///
+    /// ```
+    /// use lithe::proto::{Config, Connection, EMPTY_HEADER, ResponseHead, StatusCode};
+    ///
+    /// let mut conn = Connection::server(Config::default());
+    /// let mut fields = [EMPTY_HEADER; 4];
+    /// conn.receive(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &mut fields)?;
+    /// let mut out = [0u8; 64];
+    /// let head = ResponseHead::new(StatusCode::OK, &[]);
+    /// let n = conn.send_response_sized(&head, 5, &mut out).unwrap();
+    /// assert_eq!(&out[..n], b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n");
+    /// # Ok::<(), lithe::proto::Error>(())
+    /// ```
+    pub fn send_response_sized(
+        &mut self,
+        head: &ResponseHead<'_, '_>,
+        length: u64,
+        out: &mut [u8],
+    ) -> Result<usize, SendError> {
+        self.send_response_head(head, Some(length), out)
+    }
+
+    // Inlined into each of the two callers: most responses go through one.
+    #[inline(always)]
+    fn send_response_head(
+        &mut self,
+        head: &ResponseHead<'_, '_>,
+        length: Option<u64>,
+        out: &mut [u8],
+    ) -> Result<usize, SendError> {
         let unsolicited = self.states.server == State::Idle
             && matches!(self.states.client, State::Error | State::Idle);
         if self.role != Role::Server || !(self.states.server == State::SendResponse || unsolicited)
@@ -687,7 +769,12 @@ impl Connection {
             return Err(SendError::InvalidState);
         }
         encode::validate_response(head)?;
-        let fields = FramingFields::read(head.headers).map_err(SendError::InvalidFraming)?;
+        let mut fields = FramingFields::read(head.headers).map_err(SendError::InvalidFraming)?;
+        let length = fields.take_given_length(length)?;
+        let added_length = AddedFields {
+            content_length: length,
+            ..AddedFields::default()
+        };
         let status = head.status;
         let (method, peer_version) = if unsolicited {
             (RequestMethod::Other, head.version)
@@ -711,7 +798,7 @@ impl Connection {
             {
                 return Err(SendError::InvalidState);
             }
-            let written = encode::write_response(head, AddedFields::default(), out)?;
+            let written = encode::write_response(head, added_length, out)?;
             self.expect_continue = false;
             self.states
                 .process(Role::Server, transition)
@@ -724,7 +811,7 @@ impl Connection {
         if fields.transfer_coding != TransferCoding::Absent && peer_version == Version::Http10 {
             return Err(SendError::InvalidFraming(Error::TransferEncodingInHttp10));
         }
-        let mut added = AddedFields::default();
+        let mut added = added_length;
         let writer = match framing.body {
             // Unknown length and no framing chosen: chunked where the peer can read it.
             BodyLength::UntilClose

@@ -14,6 +14,8 @@ use super::head::{Header, RequestHead, ResponseHead, byte_table, is_token};
 /// and persistence it chose explicit to the peer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct AddedFields {
+    /// `Content-Length`, for a body whose length the caller gave apart from the head.
+    pub content_length: Option<u64>,
     /// `Transfer-Encoding: chunked`, for a response of unknown length to HTTP/1.1.
     pub chunked: bool,
     /// `Connection: close`, when the connection will not persist.
@@ -138,8 +140,13 @@ fn write_head(
         .iter()
         .map(|f| f.name.len() + 2 + f.value.len() + 2)
         .sum();
+    let length = added.content_length.map(Decimal::new);
+    let length_bytes = length.as_ref().map_or(0, |digits| {
+        CONTENT_LENGTH.len() + digits.as_bytes().len() + 2
+    });
     let needed = start.iter().map(|p| p.len()).sum::<usize>()
         + field_bytes
+        + length_bytes
         + added.lines().map(<[u8]>::len).sum::<usize>()
         + 2;
     if out.len() < needed {
@@ -155,11 +162,43 @@ fn write_head(
         cursor.put(field.value);
         cursor.put_pair(*b"\r\n");
     }
+    if let Some(digits) = &length {
+        cursor.put(CONTENT_LENGTH);
+        cursor.put(digits.as_bytes());
+        cursor.put_pair(*b"\r\n");
+    }
     for line in added.lines() {
         cursor.put(line);
     }
     cursor.put_pair(*b"\r\n");
     Ok(cursor.pos)
+}
+
+const CONTENT_LENGTH: &[u8] = b"content-length: ";
+
+/// A `u64` in decimal digits.
+struct Decimal {
+    digits: [u8; 20],
+    start: usize,
+}
+
+impl Decimal {
+    fn new(mut n: u64) -> Decimal {
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                return Decimal { digits, start };
+            }
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.digits[self.start..]
+    }
 }
 
 struct Cursor<'a> {

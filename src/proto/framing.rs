@@ -6,7 +6,7 @@
 //! request smuggling possible: differing Content-Lengths, signs or spaces in a
 //! Content-Length, and Transfer-Encoding lists that hide or repeat `chunked`.
 
-use super::error::Error;
+use super::error::{Error, SendError};
 use super::head::{Header, Lowercase, Version, is_token, trim_ows};
 use super::status::StatusCode;
 
@@ -178,6 +178,21 @@ impl FramingFields {
             }
             Err(error) => Err(error),
         }
+    }
+
+    /// Takes a body length the caller gave apart from the head as one more
+    /// Content-Length value, and returns it if the head has no field for it.
+    pub(crate) fn take_given_length(
+        &mut self,
+        given: Option<u64>,
+    ) -> Result<Option<u64>, SendError> {
+        let Some(n) = given else {
+            return Ok(None);
+        };
+        let in_head = self.content_length.is_some();
+        self.set_content_length(n)
+            .map_err(SendError::InvalidFraming)?;
+        Ok((!in_head).then_some(n))
     }
 
     fn set_content_length(&mut self, n: u64) -> Result<(), Error> {
