@@ -24,16 +24,44 @@ pub(crate) struct AddedFields {
     pub keep_alive: bool,
 }
 
+const CONTENT_LENGTH: &[u8] = b"content-length: ";
+const CHUNKED: &[u8] = b"transfer-encoding: chunked\r\n";
+const CLOSE: &[u8] = b"connection: close\r\n";
+const KEEP_ALIVE: &[u8] = b"connection: keep-alive\r\n";
+
 impl AddedFields {
-    fn lines(self) -> impl Iterator<Item = &'static [u8]> {
-        [
-            (self.chunked, &b"transfer-encoding: chunked\r\n"[..]),
-            (self.close, b"connection: close\r\n"),
-            (self.keep_alive, b"connection: keep-alive\r\n"),
-        ]
-        .into_iter()
-        .filter_map(|(on, line)| on.then_some(line))
+    /// The bytes of the added lines.
+    fn len(self) -> usize {
+        let length = self
+            .content_length
+            .map_or(0, |n| CONTENT_LENGTH.len() + decimal_digits(n) + 2);
+        length
+            + usize::from(self.chunked) * CHUNKED.len()
+            + usize::from(self.close) * CLOSE.len()
+            + usize::from(self.keep_alive) * KEEP_ALIVE.len()
     }
+
+    fn write(self, cursor: &mut Cursor<'_>) {
+        if let Some(n) = self.content_length {
+            cursor.put(CONTENT_LENGTH);
+            cursor.put_decimal(n);
+            cursor.put_pair(*b"\r\n");
+        }
+        for (on, line) in [
+            (self.chunked, CHUNKED),
+            (self.close, CLOSE),
+            (self.keep_alive, KEEP_ALIVE),
+        ] {
+            if on {
+                cursor.put(line);
+            }
+        }
+    }
+}
+
+/// How many decimal digits `n` has.
+fn decimal_digits(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |log| log as usize + 1)
 }
 
 /// Checks a request head before anything is written.
@@ -140,15 +168,7 @@ fn write_head(
         .iter()
         .map(|f| f.name.len() + 2 + f.value.len() + 2)
         .sum();
-    let length = added.content_length.map(Decimal::new);
-    let length_bytes = length.as_ref().map_or(0, |digits| {
-        CONTENT_LENGTH.len() + digits.as_bytes().len() + 2
-    });
-    let needed = start.iter().map(|p| p.len()).sum::<usize>()
-        + field_bytes
-        + length_bytes
-        + added.lines().map(<[u8]>::len).sum::<usize>()
-        + 2;
+    let needed = start.iter().map(|p| p.len()).sum::<usize>() + field_bytes + added.len() + 2;
     if out.len() < needed {
         return Err(SendError::BufferTooSmall { needed });
     }
@@ -162,43 +182,9 @@ fn write_head(
         cursor.put(field.value);
         cursor.put_pair(*b"\r\n");
     }
-    if let Some(digits) = &length {
-        cursor.put(CONTENT_LENGTH);
-        cursor.put(digits.as_bytes());
-        cursor.put_pair(*b"\r\n");
-    }
-    for line in added.lines() {
-        cursor.put(line);
-    }
+    added.write(&mut cursor);
     cursor.put_pair(*b"\r\n");
     Ok(cursor.pos)
-}
-
-const CONTENT_LENGTH: &[u8] = b"content-length: ";
-
-/// A `u64` in decimal digits.
-struct Decimal {
-    digits: [u8; 20],
-    start: usize,
-}
-
-impl Decimal {
-    fn new(mut n: u64) -> Decimal {
-        let mut digits = [0u8; 20];
-        let mut start = digits.len();
-        loop {
-            start -= 1;
-            digits[start] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                return Decimal { digits, start };
-            }
-        }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        &self.digits[self.start..]
-    }
 }
 
 struct Cursor<'a> {
@@ -225,6 +211,16 @@ impl Cursor<'_> {
             8..=15 => copy_overlapping::<8>(out, bytes),
             16..=32 => copy_overlapping::<16>(out, bytes),
             _ => out.copy_from_slice(bytes),
+        }
+        self.pos += len;
+    }
+
+    /// `n` in decimal, written from its last digit back.
+    fn put_decimal(&mut self, mut n: u64) {
+        let len = decimal_digits(n);
+        for digit in self.out[self.pos..self.pos + len].iter_mut().rev() {
+            *digit = b'0' + (n % 10) as u8;
+            n /= 10;
         }
         self.pos += len;
     }
