@@ -251,17 +251,19 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // A pipelined or already buffered request is parsed here, not
             // inside `next_request`: its result would be moved out of that
             // future once more.
+            // Each arm yields the request where the service call takes it:
+            // an Option around it would be one more copy of it per request.
             let parsed = match self.try_parse_head() {
-                HeadStep::Request(parsed) => Some(parsed),
-                HeadStep::NeedData => self.next_request().await?,
-                HeadStep::Closed => None,
+                HeadStep::Request(parsed) => parsed,
+                HeadStep::NeedData => match self.next_request().await? {
+                    Some(parsed) => parsed,
+                    None => return self.close(false).await.map(|()| Ended::Closed),
+                },
+                HeadStep::Closed => return self.close(false).await.map(|()| Ended::Closed),
                 HeadStep::Rejected(e) => {
                     self.reject(e).await;
-                    None
+                    return self.close(false).await.map(|()| Ended::Closed);
                 }
-            };
-            let Some(parsed) = parsed else {
-                return self.close(false).await.map(|()| Ended::Closed);
             };
             let Parsed {
                 request,
@@ -279,11 +281,11 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // service, so only its body travels on through the awaits below.
             let body = poll_fn(|cx| {
                 if let Poll::Ready(response) = future.as_mut().poll(cx) {
-                    let response = match self.body_error {
-                        Some(e) => error_response(e),
-                        None => response,
-                    };
-                    return Poll::Ready(self.start_response(response, asked));
+                    // Passed on from each arm: rebinding it first is a copy.
+                    return Poll::Ready(match self.body_error {
+                        None => self.start_response(response, asked),
+                        Some(e) => self.start_response(error_response(e), asked),
+                    });
                 }
                 self.poll_pump(cx);
                 if let Poll::Ready(Err(e)) = self.poll_flush(cx) {

@@ -30,19 +30,17 @@ const CLOSE: &[u8] = b"connection: close\r\n";
 const KEEP_ALIVE: &[u8] = b"connection: keep-alive\r\n";
 
 impl AddedFields {
-    /// The bytes of the added lines.
-    fn len(self) -> usize {
-        let length = self
-            .content_length
-            .map_or(0, |n| CONTENT_LENGTH.len() + decimal_digits(n) + 2);
+    /// The bytes of the added lines, `length` being `content_length` measured.
+    fn len(self, length: Option<Decimal>) -> usize {
+        let length = length.map_or(0, |n| CONTENT_LENGTH.len() + n.digits + 2);
         length
             + usize::from(self.chunked) * CHUNKED.len()
             + usize::from(self.close) * CLOSE.len()
             + usize::from(self.keep_alive) * KEEP_ALIVE.len()
     }
 
-    fn write(self, cursor: &mut Cursor<'_>) {
-        if let Some(n) = self.content_length {
+    fn write(self, length: Option<Decimal>, cursor: &mut Cursor<'_>) {
+        if let Some(n) = length {
             cursor.put(CONTENT_LENGTH);
             cursor.put_decimal(n);
             cursor.put_pair(*b"\r\n");
@@ -59,9 +57,18 @@ impl AddedFields {
     }
 }
 
-/// How many decimal digits `n` has.
-fn decimal_digits(n: u64) -> usize {
-    n.checked_ilog10().map_or(1, |log| log as usize + 1)
+/// A number and how many decimal digits it has, measured once.
+#[derive(Clone, Copy)]
+struct Decimal {
+    value: u64,
+    digits: usize,
+}
+
+impl Decimal {
+    fn new(value: u64) -> Decimal {
+        let digits = value.checked_ilog10().map_or(1, |log| log as usize + 1);
+        Decimal { value, digits }
+    }
 }
 
 /// Checks a request head before anything is written.
@@ -168,7 +175,8 @@ fn write_head(
         .iter()
         .map(|f| f.name.len() + 2 + f.value.len() + 2)
         .sum();
-    let needed = start.iter().map(|p| p.len()).sum::<usize>() + field_bytes + added.len() + 2;
+    let length = added.content_length.map(Decimal::new);
+    let needed = start.iter().map(|p| p.len()).sum::<usize>() + field_bytes + added.len(length) + 2;
     if out.len() < needed {
         return Err(SendError::BufferTooSmall { needed });
     }
@@ -182,7 +190,7 @@ fn write_head(
         cursor.put(field.value);
         cursor.put_pair(*b"\r\n");
     }
-    added.write(&mut cursor);
+    added.write(length, &mut cursor);
     cursor.put_pair(*b"\r\n");
     Ok(cursor.pos)
 }
@@ -216,8 +224,8 @@ impl Cursor<'_> {
     }
 
     /// `n` in decimal, written from its last digit back.
-    fn put_decimal(&mut self, mut n: u64) {
-        let len = decimal_digits(n);
+    fn put_decimal(&mut self, n: Decimal) {
+        let (mut n, len) = (n.value, n.digits);
         for digit in self.out[self.pos..self.pos + len].iter_mut().rev() {
             *digit = b'0' + (n % 10) as u8;
             n /= 10;
