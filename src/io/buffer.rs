@@ -22,7 +22,7 @@ use crate::proto::{Connection, SendError};
 
 /// Body pieces up to this size are copied next to their framing and head: one
 /// write. Larger ones go out uncopied in a vectored write.
-const COALESCE: usize = 16 * 1024;
+pub(crate) const COALESCE: usize = 16 * 1024;
 /// How much a single read asks for.
 const READ_SIZE: usize = 8 * 1024;
 /// How much a read into an empty buffer asks for: a request or a batch of

@@ -30,7 +30,7 @@ use event_listener::EventListener;
 use futures_lite::future::poll_fn;
 
 use super::body::{Feeder, Incoming, Kind};
-use super::buffer::{Deadline, Output, ReadBuf, Stall};
+use super::buffer::{COALESCE, Deadline, Output, ReadBuf, Stall};
 use super::error::{Error, Timeout};
 use super::message::{ByteStr, Headers, Request, Response, Span, field_spans, span};
 use super::shutdown::Shutdown;
@@ -294,10 +294,23 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 Poll::Pending
             })
             .await?;
-            if let Some(body) = body {
-                self.send_body(body).await?;
+            match body {
+                None => {}
+                Some(Kind::Empty) => self.end_message()?,
+                // Most bodies are small and whole: queued by the head, with no
+                // await (the loop below flushes a batch grown too large).
+                Some(Kind::Full(bytes)) if bytes.len() <= COALESCE => {
+                    if !bytes.is_empty() {
+                        self.out.queue_data(&mut self.conn, &bytes)?;
+                    }
+                    self.end_message()?;
+                }
+                Some(body) => self.send_body(body).await?,
             }
-            let keep = self.finish_body().await?;
+            let keep = match self.feeder.is_some() {
+                true => self.finish_body().await?,
+                false => true,
+            };
 
             match self.conn.our_state() {
                 State::SwitchedProtocol => return Ok(Ended::Switched(upgrade)),
