@@ -53,8 +53,8 @@ mod spare {
 
     use super::{ByteStr, Span};
 
-    /// Larger vectors are freed rather than kept: the most fields a head may
-    /// have by default.
+    /// Larger vectors are freed rather than kept: the most fields the server
+    /// driver parses in a head.
     const MAX_KEPT: usize = 128;
 
     thread_local! {

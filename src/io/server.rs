@@ -250,9 +250,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         loop {
             // A pipelined or already buffered request is parsed here, not
             // inside `next_request`: its result would be moved out of that
-            // future once more.
-            // Each arm yields the request where the service call takes it:
-            // an Option around it would be one more copy of it per request.
+            // future once more. Each arm yields the request where the service
+            // call takes it, not wrapped in an Option: that too is a copy.
             let parsed = match self.try_parse_head() {
                 HeadStep::Request(parsed) => parsed,
                 HeadStep::NeedData => match self.next_request().await? {

@@ -267,8 +267,8 @@ impl Connection {
     /// with the rest (plus new bytes on [`Event::NeedData`]). Heads and trailers are
     /// parsed into `headers`, capped at [`Limits::max_headers`](super::Limits::max_headers);
     /// a head with more fields than a shorter array holds yields
-    /// [`Event::HeadersFull`]. Any split of the same bytes yields the same events, and a head arriving
-    /// byte by byte costs linear time in total.
+    /// [`Event::HeadersFull`]. Any split of the same bytes yields the same
+    /// events, and a head arriving byte by byte costs linear time in total.
     ///
     /// After an error the connection is finished: every later call returns the
     /// same error, and it must be closed.
@@ -727,8 +727,10 @@ impl Connection {
     /// the connection writes itself. A head that also carries its own
     /// Content-Length must give the same value (or
     /// [`Error::ConflictingContentLength`]), and then only its field is
-    /// written; as ever a 1xx, 204 or 304 or a
-    /// 2xx to CONNECT must not carry one.
+    /// written. As with the field itself, the status and the request decide
+    /// whether a body follows (none for HEAD, 1xx, 204, 304), and RFC 9110
+    /// §8.6 leaves it to the caller not to send one with a 1xx, a 204 or a 2xx
+    /// to CONNECT.
     ///
     /// Callers that know the length (a buffered body) save formatting it and
     /// the connection reading it back.

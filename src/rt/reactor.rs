@@ -51,7 +51,7 @@ pub(crate) struct Reactor {
     shared: Arc<Shared>,
     events: RefCell<Vec<epoll::Event>>,
     /// Sources with events in the current batch (kept to reuse the allocation).
-    ready: RefCell<Vec<(Arc<Source>, bool, bool)>>,
+    ready: RefCell<Vec<(Arc<Source>, bool, bool, bool)>>,
 }
 
 #[derive(Debug)]
@@ -85,6 +85,11 @@ struct Readiness {
     /// clear it.
     ticks: [u64; 2],
     wakers: [Option<Waker>; 2],
+    /// The peer closed its sending side (or the socket failed): reads no
+    /// longer block, and no further edge will say so. A short read that
+    /// drained the data must not clear readiness then, or an end of stream
+    /// reported in the same event as the data is never read.
+    read_closed: bool,
     /// The worker is gone: no more events will come.
     orphaned: bool,
 }
@@ -216,16 +221,16 @@ impl Reactor {
                     .and_then(|key| slots.entries.get(key))
                     .and_then(|entry| entry.as_ref()?.upgrade());
                 if let Some(source) = source {
-                    let readable = failed
-                        || flags.intersects(epoll::EventFlags::IN | epoll::EventFlags::RDHUP);
+                    let read_closed = failed || flags.contains(epoll::EventFlags::RDHUP);
+                    let readable = read_closed || flags.contains(epoll::EventFlags::IN);
                     let writable = failed || flags.contains(epoll::EventFlags::OUT);
-                    ready.push((source, readable, writable));
+                    ready.push((source, readable, writable, read_closed));
                 }
             }
         }
         // Wake outside the slot lock: a woken task may register or drop sources.
-        for (source, readable, writable) in ready.drain(..) {
-            source.mark_ready(readable, writable);
+        for (source, readable, writable, read_closed) in ready.drain(..) {
+            source.mark_ready(readable, writable, read_closed);
         }
         Ok(())
     }
@@ -285,9 +290,20 @@ impl Source {
         }
     }
 
-    fn mark_ready(&self, readable: bool, writable: bool) {
+    /// A read returned less than it asked for, so the data is drained: wait for
+    /// the next edge as after a `WouldBlock`, unless the peer has closed (the
+    /// next read returns the end of the stream, and no edge will come for it).
+    pub(crate) fn drained(&self, tick: u64) {
+        let mut state = lock(&self.state);
+        if state.ticks[Direction::Read as usize] == tick && !state.read_closed {
+            state.ready[Direction::Read as usize] = false;
+        }
+    }
+
+    fn mark_ready(&self, readable: bool, writable: bool, read_closed: bool) {
         let wakers = {
             let mut state = lock(&self.state);
+            state.read_closed |= read_closed;
             let mut wakers = [None, None];
             for (d, on) in [readable, writable].into_iter().enumerate() {
                 if on {

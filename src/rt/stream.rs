@@ -221,7 +221,7 @@ impl WorkerStream {
                     // Edge-triggered: a short read drained the socket, so the
                     // next read waits for the next edge instead of failing.
                     if n < buf.len() && n > 0 {
-                        self.source.clear(Direction::Read, tick);
+                        self.source.drained(tick);
                     }
                     return Ok(Poll::Ready(Ok(n)));
                 }
@@ -321,5 +321,47 @@ impl AsyncWrite for MaybeTls {
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         each!(self, s => Pin::new(s).poll_close(cx))
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::io::Write;
+    use std::net::{Shutdown, TcpListener};
+    use std::pin::Pin;
+    use std::task::{Context, Poll, Waker};
+    use std::time::Duration;
+
+    use futures_io::AsyncRead;
+
+    use super::TcpStream;
+    use crate::rt::reactor::Reactor;
+
+    #[test]
+    fn an_end_of_stream_reported_with_the_last_data_is_read() {
+        let reactor = Reactor::new().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        let mut stream = TcpStream::on_worker(accepted, &reactor).unwrap();
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut buf = [0u8; 64];
+        let mut read = |stream: &mut TcpStream| match Pin::new(stream).poll_read(&mut cx, &mut buf)
+        {
+            Poll::Ready(result) => Some(result.unwrap()),
+            Poll::Pending => None,
+        };
+        // Nothing has arrived: the stream learns that reads block.
+        assert_eq!(read(&mut stream), None);
+
+        // The data and the end of the stream both arrive before the worker
+        // looks, so one edge-triggered event reports them together.
+        peer.write_all(b"last words").unwrap();
+        peer.shutdown(Shutdown::Write).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        reactor.wait(Some(Duration::from_secs(1))).unwrap();
+
+        assert_eq!(read(&mut stream), Some(10));
+        assert_eq!(read(&mut stream), Some(0), "the end of the stream was lost");
     }
 }
