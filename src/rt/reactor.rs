@@ -51,7 +51,7 @@ pub(crate) struct Reactor {
     shared: Arc<Shared>,
     events: RefCell<Vec<epoll::Event>>,
     /// Sources with events in the current batch (kept to reuse the allocation).
-    ready: RefCell<Vec<(Arc<Source>, bool, bool, bool)>>,
+    ready: RefCell<Vec<(Arc<Source>, Edges)>>,
 }
 
 #[derive(Debug)]
@@ -92,6 +92,15 @@ struct Readiness {
     read_closed: bool,
     /// The worker is gone: no more events will come.
     orphaned: bool,
+}
+
+/// What one epoll event says of a source.
+#[derive(Clone, Copy, Debug)]
+struct Edges {
+    readable: bool,
+    writable: bool,
+    /// The peer closed its sending side, or the socket failed.
+    read_closed: bool,
 }
 
 /// The worker that owned a source has stopped.
@@ -222,15 +231,18 @@ impl Reactor {
                     .and_then(|entry| entry.as_ref()?.upgrade());
                 if let Some(source) = source {
                     let read_closed = failed || flags.contains(epoll::EventFlags::RDHUP);
-                    let readable = read_closed || flags.contains(epoll::EventFlags::IN);
-                    let writable = failed || flags.contains(epoll::EventFlags::OUT);
-                    ready.push((source, readable, writable, read_closed));
+                    let edges = Edges {
+                        readable: read_closed || flags.contains(epoll::EventFlags::IN),
+                        writable: failed || flags.contains(epoll::EventFlags::OUT),
+                        read_closed,
+                    };
+                    ready.push((source, edges));
                 }
             }
         }
         // Wake outside the slot lock: a woken task may register or drop sources.
-        for (source, readable, writable, read_closed) in ready.drain(..) {
-            source.mark_ready(readable, writable, read_closed);
+        for (source, edges) in ready.drain(..) {
+            source.mark_ready(edges);
         }
         Ok(())
     }
@@ -300,12 +312,12 @@ impl Source {
         }
     }
 
-    fn mark_ready(&self, readable: bool, writable: bool, read_closed: bool) {
+    fn mark_ready(&self, edges: Edges) {
         let wakers = {
             let mut state = lock(&self.state);
-            state.read_closed |= read_closed;
+            state.read_closed |= edges.read_closed;
             let mut wakers = [None, None];
-            for (d, on) in [readable, writable].into_iter().enumerate() {
+            for (d, on) in [edges.readable, edges.writable].into_iter().enumerate() {
                 if on {
                     state.ready[d] = true;
                     state.ticks[d] += 1;
