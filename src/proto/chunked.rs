@@ -16,7 +16,7 @@
 
 use super::error::Error;
 use super::head::Header;
-use super::limits::{Leniency, Limits};
+use super::limits::{Config, Leniency, Limits};
 use super::scan::{ScanRules, Scanner};
 
 /// Where the decoder is inside the chunked body.
@@ -86,12 +86,8 @@ pub enum Decoded<'b, 'h> {
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct ChunkedDecoder {
-    position: Position,
-    /// Body bytes announced so far, checked against `max_body_bytes`.
-    total: u64,
-    trailer_scanner: Scanner,
-    limits: Limits,
-    leniency: Leniency,
+    state: ChunkedState,
+    config: Config,
 }
 
 impl Default for ChunkedDecoder {
@@ -104,17 +100,14 @@ impl ChunkedDecoder {
     /// A decoder at the start of a chunked body.
     pub const fn new(limits: Limits, leniency: Leniency) -> Self {
         ChunkedDecoder {
-            position: Position::Size { size: 0, digits: 0 },
-            total: 0,
-            trailer_scanner: Scanner::new(),
-            limits,
-            leniency,
+            state: ChunkedState::new(),
+            config: Config { limits, leniency },
         }
     }
 
     /// Whether the last chunk and trailers have been decoded.
     pub fn is_done(&self) -> bool {
-        self.position == Position::Done
+        self.state.position == Position::Done
     }
 
     /// Decodes from `input`, returning how many bytes were consumed and what they
@@ -125,6 +118,38 @@ impl ChunkedDecoder {
         &mut self,
         input: &'b [u8],
         trailers: &'h mut [Header<'b>],
+    ) -> Result<(usize, Decoded<'b, 'h>), Error> {
+        self.state.decode(input, trailers, &self.config)
+    }
+}
+
+/// A [`ChunkedDecoder`] without its configuration, which the caller passes to
+/// each call: a [`Connection`](super::Connection) has one already, and keeping
+/// a second copy per body would make every connection larger.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ChunkedState {
+    position: Position,
+    /// Body bytes announced so far, checked against `max_body_bytes`.
+    total: u64,
+    trailer_scanner: Scanner,
+}
+
+impl ChunkedState {
+    /// The start of a chunked body.
+    pub(crate) const fn new() -> Self {
+        ChunkedState {
+            position: Position::Size { size: 0, digits: 0 },
+            total: 0,
+            trailer_scanner: Scanner::new(),
+        }
+    }
+
+    /// [`ChunkedDecoder::decode`] under `config`.
+    pub(crate) fn decode<'b, 'h>(
+        &mut self,
+        input: &'b [u8],
+        trailers: &'h mut [Header<'b>],
+        config: &Config,
     ) -> Result<(usize, Decoded<'b, 'h>), Error> {
         let mut i = 0;
         loop {
@@ -144,7 +169,7 @@ impl ChunkedDecoder {
                 return Ok((i + n, Decoded::Data(&input[i..i + n])));
             }
             if self.position == Position::Trailers {
-                return self.decode_trailers(input, i, trailers);
+                return self.decode_trailers(input, i, trailers, config);
             }
             if self.position == Position::Done {
                 return Ok((
@@ -154,7 +179,7 @@ impl ChunkedDecoder {
                     },
                 ));
             }
-            if let Some((used, position)) = self.whole_line(&input[i..])? {
+            if let Some((used, position)) = self.whole_line(&input[i..], &config.limits)? {
                 i += used;
                 self.position = position;
                 continue;
@@ -163,14 +188,18 @@ impl ChunkedDecoder {
                 return Ok((i, Decoded::NeedData));
             };
             i += 1;
-            self.position = self.step(byte)?;
+            self.position = self.step(byte, config)?;
         }
     }
 
     /// The common framing, taken whole when it is all there: the CRLF after chunk
     /// data, and a chunk line of bare hex digits. It moves to the same position
     /// as stepping byte by byte would; anything else is left to [`Self::step`].
-    fn whole_line(&mut self, rest: &[u8]) -> Result<Option<(usize, Position)>, Error> {
+    fn whole_line(
+        &mut self,
+        rest: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<(usize, Position)>, Error> {
         match self.position {
             Position::DataCr if rest.starts_with(b"\r\n") => {
                 Ok(Some((2, Position::Size { size: 0, digits: 0 })))
@@ -187,15 +216,16 @@ impl ChunkedDecoder {
                 let size = rest[..digits]
                     .iter()
                     .fold(0u64, |size, &b| size << 4 | hex_value(b));
-                Ok(Some((digits + 2, self.end_of_chunk_line(size)?)))
+                Ok(Some((digits + 2, self.end_of_chunk_line(size, limits)?)))
             }
             _ => Ok(None),
         }
     }
 
     /// One byte of chunk-line or post-data framing.
-    fn step(&mut self, byte: u8) -> Result<Position, Error> {
-        let bare_lf_ok = self.leniency.allow_bare_lf;
+    fn step(&mut self, byte: u8, config: &Config) -> Result<Position, Error> {
+        let bare_lf_ok = config.leniency.allow_bare_lf;
+        let limits = &config.limits;
         Ok(match self.position {
             Position::Size { size, digits } => match byte {
                 b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
@@ -209,7 +239,7 @@ impl ChunkedDecoder {
                 }
                 _ if digits == 0 => return Err(Error::InvalidChunkSize),
                 b'\r' => Position::SizeLf { size },
-                b'\n' if bare_lf_ok => self.end_of_chunk_line(size)?,
+                b'\n' if bare_lf_ok => self.end_of_chunk_line(size, limits)?,
                 b'\n' => return Err(Error::BareLineFeed),
                 b';' => Position::Extension {
                     size,
@@ -230,12 +260,12 @@ impl ChunkedDecoder {
                 semicolon,
             } => match byte {
                 b'\r' if semicolon => Position::SizeLf { size },
-                b'\n' if semicolon && bare_lf_ok => self.end_of_chunk_line(size)?,
+                b'\n' if semicolon && bare_lf_ok => self.end_of_chunk_line(size, limits)?,
                 b'\n' if semicolon => return Err(Error::BareLineFeed),
                 b' ' | b'\t' | b';' | 0x21..=0x7e | 0x80..=0xff
                     if semicolon || matches!(byte, b' ' | b'\t' | b';') =>
                 {
-                    if len >= self.limits.max_chunk_extension_bytes {
+                    if len >= limits.max_chunk_extension_bytes {
                         return Err(Error::InvalidChunkExtension);
                     }
                     Position::Extension {
@@ -248,7 +278,7 @@ impl ChunkedDecoder {
                 _ => return Err(Error::InvalidChunkSize),
             },
             Position::SizeLf { size } => match byte {
-                b'\n' => self.end_of_chunk_line(size)?,
+                b'\n' => self.end_of_chunk_line(size, limits)?,
                 _ => return Err(Error::BareCarriageReturn),
             },
             Position::DataCr => match byte {
@@ -266,12 +296,12 @@ impl ChunkedDecoder {
         })
     }
 
-    fn end_of_chunk_line(&mut self, size: u64) -> Result<Position, Error> {
+    fn end_of_chunk_line(&mut self, size: u64, limits: &Limits) -> Result<Position, Error> {
         if size == 0 {
             return Ok(Position::Trailers);
         }
         self.total = self.total.saturating_add(size);
-        if self.total > self.limits.max_body_bytes {
+        if self.total > limits.max_body_bytes {
             return Err(Error::BodyTooLarge);
         }
         Ok(Position::Data { remaining: size })
@@ -282,13 +312,14 @@ impl ChunkedDecoder {
         input: &'b [u8],
         start: usize,
         trailers: &'h mut [Header<'b>],
+        config: &Config,
     ) -> Result<(usize, Decoded<'b, 'h>), Error> {
         let rules = ScanRules {
-            max_bytes: self.limits.max_trailer_bytes,
+            max_bytes: config.limits.max_trailer_bytes,
             max_first_line: usize::MAX,
             has_start_line: false,
             skip_leading_empty_lines: false,
-            allow_bare_lf: self.leniency.allow_bare_lf,
+            allow_bare_lf: config.leniency.allow_bare_lf,
             allow_obs_fold: false,
             too_large: Error::TrailersTooLarge,
             first_line_too_long: Error::TrailersTooLarge,
@@ -297,7 +328,7 @@ impl ChunkedDecoder {
         let Some(found) = self.trailer_scanner.scan(section, &rules)? else {
             return Ok((start, Decoded::NeedData));
         };
-        let limit = trailers.len().min(self.limits.max_headers);
+        let limit = trailers.len().min(config.limits.max_headers);
         let fields = match httparse::parse_headers(&section[..found.end], &mut trailers[..limit]) {
             Ok(httparse::Status::Complete((_, fields))) => fields,
             Ok(httparse::Status::Partial) | Err(_) => return Err(Error::InvalidTrailer),

@@ -5,7 +5,7 @@
 //! ([`state`](super::state)), framing ([`framing`](super::framing)) and strict
 //! parsing. It never reads, writes, allocates or panics on input.
 
-use super::chunked::{ChunkedDecoder, Decoded};
+use super::chunked::{ChunkedState, Decoded};
 use super::encode::{self, AddedFields, DataFrame};
 use super::error::{Error, SendError};
 use super::framing::{
@@ -98,7 +98,7 @@ impl<'b, 'h> Received<'b, 'h> {
 #[derive(Clone, Copy, Debug)]
 enum BodyReader {
     Length(u64),
-    Chunked(ChunkedDecoder),
+    Chunked(ChunkedState),
     UntilClose,
 }
 
@@ -536,10 +536,7 @@ impl Connection {
         self.body_reader = Some(match body {
             BodyLength::Empty => BodyReader::Length(0),
             BodyLength::Length(n) => BodyReader::Length(n),
-            BodyLength::Chunked => BodyReader::Chunked(ChunkedDecoder::new(
-                self.config.limits,
-                self.config.leniency,
-            )),
+            BodyLength::Chunked => BodyReader::Chunked(ChunkedState::new()),
             BodyLength::UntilClose => BodyReader::UntilClose,
         });
     }
@@ -575,7 +572,7 @@ impl Connection {
                 }
                 Received::new(input.len(), Event::Data(input))
             }
-            BodyReader::Chunked(decoder) => match decoder.decode(input, headers)? {
+            BodyReader::Chunked(decoder) => match decoder.decode(input, headers, &self.config)? {
                 (n, Decoded::Data(data)) => Received::new(n, Event::Data(data)),
                 (n, Decoded::End { trailers }) => return self.end_of_message(n, trailers),
                 (_, Decoded::NeedData) if eof => return Err(Error::IncompleteMessage),
