@@ -60,8 +60,9 @@ pub enum Decoded<'b, 'h> {
 
 /// A decoder for a chunked body, fed the caller's bytes a slice at a time.
 ///
-/// It is what [`Connection`](super::Connection) uses for chunked bodies, offered
-/// on its own for callers that meet chunked data outside a full HTTP exchange.
+/// It decodes as [`Connection`](super::Connection) does for chunked bodies, and
+/// is offered on its own for callers that meet chunked data outside a full HTTP
+/// exchange.
 ///
 /// ```
 /// use lithe::proto::{ChunkedDecoder, Decoded, EMPTY_HEADER};
