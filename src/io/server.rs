@@ -293,18 +293,10 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 Poll::Pending
             })
             .await?;
-            match body {
-                None => {}
-                Some(Kind::Empty) => self.end_message()?,
-                // Most bodies are small and whole: queued by the head, with no
-                // await (the loop below flushes a batch grown too large).
-                Some(Kind::Full(bytes)) if bytes.len() <= COALESCE => {
-                    if !bytes.is_empty() {
-                        self.out.queue_data(&mut self.conn, &bytes)?;
-                    }
-                    self.end_message()?;
+            if let Some(body) = body {
+                if !self.sent_body_now(&body)? {
+                    self.send_body(body).await?;
                 }
-                Some(body) => self.send_body(body).await?,
             }
             let keep = match self.feeder.is_some() {
                 true => self.finish_body().await?,
@@ -604,8 +596,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     }
 
     /// Serializes the head of a response and hands back the body still to
-    /// send with [`send_body`](Self::send_body) (`Kind::Empty` when only the
-    /// end of the message is left), or `None` after a protocol switch.
+    /// send (`Kind::Empty` when only the end of the message is left), or
+    /// `None` after a protocol switch.
     fn start_response(&mut self, response: Response, asked: Asked) -> Result<Option<Kind>, Error> {
         let (status, reason, mut headers, body) = response.into_parts();
         let kind = body.into_kind();
@@ -683,8 +675,29 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         Ok(Some(kind))
     }
 
-    /// Writes the body [`start_response`](Self::start_response) left, pumping
-    /// the request body meanwhile, and ends the message.
+    /// Sends, with no await, the body [`start_response`](Self::start_response)
+    /// left if that needs no waiting: none, or a whole one small enough to be
+    /// copied next to its head (the loop flushes a batch grown too large).
+    /// Whether it did, and ended the message; any other body is for
+    /// [`send_body`](Self::send_body). Most responses end here, which spares
+    /// building and polling that future.
+    #[inline]
+    fn sent_body_now(&mut self, kind: &Kind) -> Result<bool, Error> {
+        match kind {
+            Kind::Empty => {}
+            Kind::Full(bytes) if bytes.len() <= COALESCE => {
+                if !bytes.is_empty() {
+                    self.out.queue_data(&mut self.conn, bytes)?;
+                }
+            }
+            Kind::Full(_) | Kind::Stream { .. } => return Ok(false),
+        }
+        self.end_message()?;
+        Ok(true)
+    }
+
+    /// Writes a body [`sent_body_now`](Self::sent_body_now) left, pumping the
+    /// request body meanwhile, and ends the message.
     async fn send_body(&mut self, kind: Kind) -> Result<(), Error> {
         match kind {
             Kind::Empty => {}
