@@ -286,6 +286,45 @@ fn a_garbled_response_is_a_protocol_error() {
     });
 }
 
+/// A response head with `fields` header fields, `Content-Length` the last.
+fn response_with_fields(fields: usize) -> &'static [u8] {
+    let mut head = String::from("HTTP/1.1 200 OK\r\n");
+    for i in 1..fields {
+        head.push_str(&format!("X-{i}: {i}\r\n"));
+    }
+    head.push_str("Content-Length: 2\r\n\r\nok");
+    head.leak().as_bytes()
+}
+
+#[test]
+fn responses_with_many_fields_are_read_up_to_the_configured_limit() {
+    let mut config = ConnectConfig::default();
+    config.client.proto.limits.max_headers = 300;
+    // Past the 128 fields parsed on the stack, and exactly at the limit.
+    for fields in [100, 129, 300] {
+        let addr = scripted(vec![response_with_fields(fields)]);
+        run(async {
+            let url = Url::parse(&format!("http://{addr}/")).unwrap();
+            let mut conn = open(&url, &config).await.unwrap();
+            let response = conn.send(get("/")).await.unwrap();
+            assert_eq!(response.headers().len(), fields, "{fields}");
+            assert_eq!(response.headers().get_str("x-99"), Some("99"));
+            let body = response.into_body().bytes(16).await.unwrap();
+            assert_eq!(&body[..], b"ok");
+        });
+    }
+    let addr = scripted(vec![response_with_fields(301)]);
+    run(async {
+        let url = Url::parse(&format!("http://{addr}/")).unwrap();
+        let mut conn = open(&url, &config).await.unwrap();
+        let error = conn.send(get("/")).await.unwrap_err();
+        assert!(
+            matches!(error, Error::Protocol(proto::Error::TooManyHeaders)),
+            "{error:?}"
+        );
+    });
+}
+
 #[test]
 fn connect_times_out_or_fails_fast() {
     run(async {

@@ -454,12 +454,12 @@ fn heads_with_many_fields_are_parsed_and_too_many_refused() {
     assert!(reply.ends_with("\r\n\r\n2"), "{reply}");
     server.shutdown();
 
-    // A configured limit above what the driver parses into is capped there
-    // (128 fields), with the same 431.
+    // A configured limit above the driver's stack arrays (24 and 128 fields)
+    // is honoured in full, and the same 431 answers a head past it.
     let mut config = ServerConfig::default();
     config.proto.limits.max_headers = 1000;
     let server = server_with(count_fields, config);
-    for (fields, status) in [(128, "200"), (129, "431")] {
+    for (fields, status) in [(128, "200"), (129, "200"), (1000, "200"), (1001, "431")] {
         let mut head = String::from("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n");
         for i in 2..fields {
             head.push_str(&format!("X-{i}: {i}\r\n"));
@@ -470,7 +470,26 @@ fn heads_with_many_fields_are_parsed_and_too_many_refused() {
             reply.starts_with(&format!("HTTP/1.1 {status}")),
             "{fields}: {reply}"
         );
+        if status == "200" {
+            assert!(
+                reply.ends_with(&format!("\r\n\r\n{fields}")),
+                "{fields}: {reply}"
+            );
+        }
     }
+    server.shutdown();
+
+    // No limit at all: the array is sized by the head, not by the limit.
+    let mut config = ServerConfig::default();
+    config.proto.limits.max_headers = usize::MAX;
+    let server = server_with(count_fields, config);
+    let mut head = String::from("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n");
+    for i in 2..500 {
+        head.push_str(&format!("X-{i}: {i}\r\n"));
+    }
+    head.push_str("\r\n");
+    let reply = exchange(server.local_addr(), head.as_bytes());
+    assert!(reply.ends_with("\r\n\r\n500"), "{reply}");
     server.shutdown();
 }
 

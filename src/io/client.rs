@@ -19,12 +19,15 @@ use futures_lite::future::poll_fn;
 use super::body::{Body, Kind, collect, into_text};
 use super::buffer::{Deadline, Output, ReadBuf, Stall};
 use super::error::{Error, Timeout};
-use super::message::{ByteStr, Headers, Request, Response, Span, field_spans, span};
+use super::message::{ByteStr, Headers, Request, Response, Span, field_spans, heap_fields, span};
 use crate::proto::{
     self, Connection, EMPTY_HEADER, Event, Header, RequestHead, State, StatusCode, Version,
 };
 
-const MAX_HEADERS: usize = 128;
+/// Response heads are parsed into an array of this many fields on the stack,
+/// and into one as long as the configured limit (`Limits::max_headers`) on the
+/// heap when they overflow it.
+const STACK_HEADERS: usize = 128;
 
 /// How a client connection behaves.
 #[derive(Clone, Debug)]
@@ -69,6 +72,52 @@ struct Head {
     reason: ByteStr,
     version: Version,
     headers: Headers,
+}
+
+/// What one attempt at parsing a response head found.
+enum ResponseStep {
+    Head(ResponseSpans),
+    /// Not complete yet; the first `consumed` bytes are done with.
+    NeedData {
+        consumed: usize,
+    },
+    /// More fields than the header array held.
+    ArrayFull,
+}
+
+/// Where the pieces of a parsed response head lie in the read buffer.
+struct ResponseSpans {
+    consumed: usize,
+    status: StatusCode,
+    reason: Span,
+    version: Version,
+    spans: Vec<(Span, Span)>,
+}
+
+/// Parses a response head from `input`, its fields into `headers`.
+fn parse_response<'b>(
+    conn: &mut Connection,
+    input: &'b [u8],
+    headers: &mut [Header<'b>],
+) -> Result<ResponseStep, Error> {
+    let received = conn.receive(input, headers)?;
+    let head = match received.event {
+        Event::Response(head) => head,
+        Event::NeedData => {
+            return Ok(ResponseStep::NeedData {
+                consumed: received.consumed,
+            });
+        }
+        Event::HeadersFull => return Ok(ResponseStep::ArrayFull),
+        _ => return Err(Error::Protocol(proto::Error::IncompleteMessage)),
+    };
+    Ok(ResponseStep::Head(ResponseSpans {
+        consumed: received.consumed,
+        status: head.status,
+        reason: span(input, head.reason.as_bytes()),
+        version: head.version,
+        spans: field_spans(input, head.headers),
+    }))
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
@@ -299,35 +348,33 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     }
 
     fn try_parse_head(&mut self) -> Result<Option<Head>, Error> {
-        let (consumed, status, reason, version, spans): (
-            usize,
-            StatusCode,
-            Span,
-            Version,
-            Vec<(Span, Span)>,
-        ) = {
-            let mut headers = [EMPTY_HEADER; MAX_HEADERS];
-            let input = self.buf.filled();
-            let received = self.conn.receive(input, &mut headers)?;
-            let head = match received.event {
-                Event::Response(head) => head,
-                Event::NeedData => {
-                    let consumed = received.consumed;
-                    self.buf.advance(consumed);
-                    return Ok(None);
-                }
-                // More fields than the array holds, under a larger configured limit.
-                Event::HeadersFull => return Err(Error::Protocol(proto::Error::TooManyHeaders)),
-                _ => return Err(Error::Protocol(proto::Error::IncompleteMessage)),
-            };
-            let spans = field_spans(input, head.headers);
-            (
-                received.consumed,
-                head.status,
-                span(input, head.reason.as_bytes()),
-                head.version,
-                spans,
-            )
+        let input = self.buf.filled();
+        let mut fields = [EMPTY_HEADER; STACK_HEADERS];
+        let step = match parse_response(&mut self.conn, input, &mut fields)? {
+            // More fields than the stack array holds, under a larger configured limit.
+            ResponseStep::ArrayFull => {
+                let limit = self.config.proto.limits.max_headers;
+                parse_response(&mut self.conn, input, &mut heap_fields(input, limit))?
+            }
+            step => step,
+        };
+        let ResponseSpans {
+            consumed,
+            status,
+            reason,
+            version,
+            spans,
+        } = match step {
+            ResponseStep::Head(spans) => spans,
+            ResponseStep::NeedData { consumed } => {
+                self.buf.advance(consumed);
+                return Ok(None);
+            }
+            // Cannot follow an array as long as the limit or the input allows
+            // (proto refuses the head itself); answered as that refusal.
+            ResponseStep::ArrayFull => {
+                return Err(Error::Protocol(proto::Error::TooManyHeaders));
+            }
         };
         let head = self.buf.split(consumed);
         Ok(Some(Head {

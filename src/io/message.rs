@@ -37,6 +37,14 @@ pub(crate) fn field_spans(input: &[u8], fields: &[Header<'_>]) -> Vec<(Span, Spa
     spans
 }
 
+/// A header array for a head in `input` that overflowed the arrays on the
+/// stack: as long as `limit`, or as the most fields `input` can hold (a field
+/// line takes at least three bytes, `a:` and LF), whichever is shorter, so a
+/// generous configured limit costs only what the head needs.
+pub(crate) fn heap_fields<'b>(input: &[u8], limit: usize) -> Vec<Header<'b>> {
+    vec![EMPTY_HEADER; limit.min(input.len() / 3 + 1)]
+}
+
 /// One emptied vector of each kind of field per thread, which [`Headers`]
 /// give back when dropped and take when they need one.
 ///

@@ -32,7 +32,7 @@ use futures_lite::future::poll_fn;
 use super::body::{Feeder, Incoming, Kind};
 use super::buffer::{COALESCE, Deadline, Output, ReadBuf, Stall};
 use super::error::{Error, Timeout};
-use super::message::{ByteStr, Headers, Request, Response, Span, field_spans, span};
+use super::message::{ByteStr, Headers, Request, Response, Span, field_spans, heap_fields, span};
 use super::shutdown::Shutdown;
 use super::upgrade::{OnUpgrade, Transport, UpgradeSender, Upgraded};
 use crate::proto::{
@@ -40,11 +40,12 @@ use crate::proto::{
     Version,
 };
 
-/// The most header fields a request head may have, whatever the limits say.
-const MAX_HEADERS: usize = 128;
-/// Request heads are parsed into an array of this many fields first, and into
-/// one of [`MAX_HEADERS`] only when they overflow it.
+/// Request heads are parsed into an array of this many fields first, into one
+/// of [`LARGE_HEAD`] when they overflow it, and into one as long as the
+/// configured limit (`Limits::max_headers`) on the heap past that.
 const SMALL_HEAD: usize = 24;
+/// The larger of the two header arrays on the stack.
+const LARGE_HEAD: usize = 128;
 /// Responses to pipelined requests are batched up to this many bytes.
 const MAX_BATCH: usize = 64 * 1024;
 /// After closing our side, what the peer still sends is read and discarded for
@@ -444,8 +445,17 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         // Most heads have a few fields: parse them into a small array, and only
         // a head that overflows it into a large one (filling that costs more
         // than parsing a small head).
-        let found = match parse_request::<SMALL_HEAD>(&mut self.conn, input) {
-            Err(NoHead::ArrayFull) => parse_request::<MAX_HEADERS>(&mut self.conn, input),
+        let found = match parse_request(&mut self.conn, input, &mut [EMPTY_HEADER; SMALL_HEAD]) {
+            Err(NoHead::ArrayFull) => {
+                match parse_request(&mut self.conn, input, &mut [EMPTY_HEADER; LARGE_HEAD]) {
+                    // Only under a configured limit above the stack arrays.
+                    Err(NoHead::ArrayFull) => {
+                        let limit = self.config.proto.limits.max_headers;
+                        parse_request(&mut self.conn, input, &mut heap_fields(input, limit))
+                    }
+                    found => found,
+                }
+            }
             found => found,
         };
         let RequestSpans {
@@ -461,8 +471,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             Err(NoHead::NeedData) => return HeadStep::NeedData,
             Err(NoHead::Closed) => return HeadStep::Closed,
             Err(NoHead::Rejected(e)) => return HeadStep::Rejected(e),
-            // Even the large array is full: more fields than this server takes,
-            // whatever a larger configured limit says.
+            // Cannot follow an array as long as the limit or the input allows
+            // (proto refuses the head itself); answered as that refusal.
             Err(NoHead::ArrayFull) => return HeadStep::Rejected(proto::Error::TooManyHeaders),
         };
         let head = self.buf.split(consumed);
@@ -909,15 +919,13 @@ struct RequestSpans {
     asked: Asked,
 }
 
-/// Parses a request head from `input` with room for `N` header fields.
-fn parse_request<const N: usize>(
+/// Parses a request head from `input`, its fields into `headers`.
+fn parse_request<'b>(
     conn: &mut Connection,
-    input: &[u8],
+    input: &'b [u8],
+    headers: &mut [Header<'b>],
 ) -> Result<RequestSpans, NoHead> {
-    let mut headers = [EMPTY_HEADER; N];
-    let received = conn
-        .receive(input, &mut headers)
-        .map_err(NoHead::Rejected)?;
+    let received = conn.receive(input, headers).map_err(NoHead::Rejected)?;
     let head = match received.event {
         Event::Request(head) => head,
         Event::NeedData => return Err(NoHead::NeedData),
