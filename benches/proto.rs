@@ -222,7 +222,9 @@ fn decode_into(encoded: &[u8], sink: &mut Vec<u8>) {
                 rest = &rest[n..];
             }
             (_, Decoded::End { .. }) => return,
-            (_, Decoded::NeedData) => unreachable!("the whole body is given"),
+            (_, Decoded::NeedData | Decoded::TrailersFull) => {
+                unreachable!("the whole body is given, without trailers")
+            }
         }
     }
 }

@@ -325,6 +325,48 @@ fn responses_with_many_fields_are_read_up_to_the_configured_limit() {
     });
 }
 
+/// A chunked response whose body "ok" ends with `count` trailer fields.
+fn chunked_with_trailers(count: usize) -> &'static [u8] {
+    let mut response =
+        String::from("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n");
+    for i in 0..count {
+        response.push_str(&format!("T-{i}: {i}\r\n"));
+    }
+    response.push_str("\r\n");
+    response.leak().as_bytes()
+}
+
+#[test]
+fn trailer_sections_are_read_up_to_the_header_limit() {
+    // None, one, and more than fit the client's former 32-entry array; the
+    // connection stays usable after each body.
+    let addr = scripted(vec![
+        chunked_with_trailers(0),
+        chunked_with_trailers(1),
+        chunked_with_trailers(40),
+        chunked_with_trailers(100),
+    ]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        for count in [0, 1, 40, 100] {
+            let response = conn.send(get("/")).await.unwrap();
+            let body = response.into_body().bytes(16).await;
+            assert_eq!(body.as_deref().ok(), Some(&b"ok"[..]), "{count}");
+        }
+    });
+    // Past the default limit of 100 fields: the body is an error.
+    let addr = scripted(vec![chunked_with_trailers(101)]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        let response = conn.send(get("/")).await.unwrap();
+        let error = response.into_body().bytes(16).await.unwrap_err();
+        assert!(
+            matches!(error, Error::Protocol(proto::Error::TooManyHeaders)),
+            "{error:?}"
+        );
+    });
+}
+
 #[test]
 fn connect_times_out_or_fails_fast() {
     run(async {

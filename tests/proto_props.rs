@@ -292,6 +292,7 @@ proptest! {
                     prop_assert!(trailers.is_empty());
                     true
                 }
+                Decoded::TrailersFull => unreachable!("no trailers were encoded"),
                 Decoded::NeedData => {
                     prop_assert!(fed < wire.len());
                     let n = (*cut.next().unwrap()).min(wire.len() - fed);

@@ -333,3 +333,89 @@ fn a_head_that_overflows_a_short_array_asks_for_a_larger_one() {
         Err(Error::TooManyHeaders)
     );
 }
+
+#[test]
+fn a_trailer_section_that_overflows_a_short_array_asks_for_a_larger_one() {
+    use lithe::proto::{ChunkedDecoder, Connection, Decoded, EMPTY_HEADER, Event};
+    let head: &[u8] = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let body: &[u8] = b"3\r\nabc\r\n0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+    let framing = b"3\r\nabc\r\n0\r\n".len();
+
+    // Through a connection: the data, then HeadersFull having consumed only
+    // the framing, then the whole section with a larger array.
+    let mut conn = Connection::server(Config::default());
+    let mut fields = [EMPTY_HEADER; 4];
+    let received = conn.receive(head, &mut fields).expect("the head parses");
+    assert!(matches!(received.event, Event::Request(_)));
+    let mut small = [EMPTY_HEADER; 2];
+    let received = conn.receive(body, &mut small).expect("data");
+    assert_eq!(received.event, Event::Data(b"abc"));
+    let rest = &body[received.consumed..];
+    let mut small = [EMPTY_HEADER; 2];
+    let received = conn.receive(rest, &mut small).expect("full");
+    assert_eq!(received.event, Event::HeadersFull);
+    let (consumed, section) = (received.consumed, &rest[received.consumed..]);
+    assert_eq!(body.len() - rest.len() + consumed, framing);
+    let mut large = [EMPTY_HEADER; 3];
+    let received = conn
+        .receive(section, &mut large)
+        .expect("the section fits 3");
+    assert_eq!(received.consumed, section.len());
+    let Event::End { trailers: got } = received.event else {
+        panic!("{received:?}")
+    };
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[2].value, b"3");
+
+    // Any split, with the three-way helper growing its array from 16: 40
+    // fields end the body the same way.
+    let mut many = Vec::from(head);
+    many.extend_from_slice(b"3\r\nabc\r\n0\r\n");
+    let mut expected = Vec::new();
+    for i in 0..40 {
+        many.extend_from_slice(format!("T-{i}: {i}\r\n").as_bytes());
+        expected.push((format!("T-{i}"), i.to_string().into_bytes()));
+    }
+    many.extend_from_slice(b"\r\n");
+    let ev = events(&many);
+    assert_eq!(bodies(&ev), vec![b"abc".to_vec()]);
+    assert!(ev.contains(&Owned::End { trailers: expected }), "{ev:?}");
+
+    // The decoder alone: byte by byte, NeedData until the section is whole,
+    // then TrailersFull, and the retry from the section's first byte.
+    let mut decoder = ChunkedDecoder::default();
+    let mut buf = Vec::new();
+    let mut full_at = None;
+    for (i, &byte) in body.iter().enumerate() {
+        buf.push(byte);
+        let mut one = [EMPTY_HEADER; 1];
+        let (consumed, decoded) = decoder.decode(&buf, &mut one).unwrap();
+        let full = decoded == Decoded::TrailersFull;
+        buf.drain(..consumed);
+        if full {
+            full_at = Some(i + 1);
+            break;
+        }
+    }
+    assert_eq!(full_at, Some(body.len()));
+    let mut large = [EMPTY_HEADER; 3];
+    let (consumed, decoded) = decoder.decode(&buf, &mut large).unwrap();
+    assert_eq!(consumed, buf.len());
+    assert!(matches!(decoded, Decoded::End { trailers } if trailers.len() == 3));
+    assert!(decoder.is_done());
+
+    // An array as long as the limit is the limit: past it is an error.
+    let config = Config {
+        limits: Limits {
+            max_headers: 2,
+            ..Limits::default()
+        },
+        ..Config::default()
+    };
+    let mut input = Vec::from(head);
+    input.extend_from_slice(body);
+    assert_eq!(
+        error_of(&server_events(config, &input)),
+        Some(Error::TooManyHeaders)
+    );
+}

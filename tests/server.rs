@@ -702,3 +702,31 @@ fn the_target_survives_the_service_replacing_the_headers() {
     assert!(body.contains("target: \"/a/b?c=d\""), "{reply}");
     server.shutdown();
 }
+
+#[test]
+fn trailer_sections_are_read_up_to_the_header_limit() {
+    let server = server();
+    let with_trailers = |count: usize| {
+        let mut request = String::from(
+            "POST /collect HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\
+             Connection: close\r\n\r\n3\r\nabc\r\n0\r\n",
+        );
+        for i in 0..count {
+            request.push_str(&format!("T-{i}: {i}\r\n"));
+        }
+        request.push_str("\r\n");
+        exchange(server.local_addr(), request.as_bytes())
+    };
+    // None, one, and more than fit the drivers' former 32-entry array.
+    for count in [0, 1, 40, 100] {
+        let reply = with_trailers(count);
+        assert!(reply.starts_with("HTTP/1.1 200"), "{count}: {reply}");
+        assert!(reply.ends_with("got 3 bytes"), "{count}: {reply}");
+    }
+    // Past the default limit of 100 fields: the body is an error, answered
+    // as a head with too many fields would be.
+    let reply = with_trailers(101);
+    assert!(reply.starts_with("HTTP/1.1 431"), "{reply}");
+    assert!(reply.contains("too many header fields"), "{reply}");
+    server.shutdown();
+}

@@ -19,7 +19,10 @@ use futures_lite::future::poll_fn;
 use super::body::{Body, Kind, collect, into_text};
 use super::buffer::{Deadline, Output, ReadBuf, Stall};
 use super::error::{Error, Timeout};
-use super::message::{ByteStr, Headers, Request, Response, Span, field_spans, heap_fields, span};
+use super::message::{
+    BodyStep, ByteStr, Headers, Request, Response, Span, field_spans, heap_fields, next_body_step,
+    span,
+};
 use crate::proto::{
     self, Connection, EMPTY_HEADER, Event, Header, RequestHead, State, StatusCode, Version,
 };
@@ -408,34 +411,26 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
 
     fn poll_body_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
         loop {
-            let step = {
-                let mut trailers = [EMPTY_HEADER; 32];
-                let input = self.buf.filled();
-                match self.conn.receive(input, &mut trailers) {
-                    Err(e) => Err(e),
-                    Ok(received) => Ok(match received.event {
-                        Event::Data(d) => (received.consumed, Some(Some(span(input, d)))),
-                        Event::End { .. } => (received.consumed, Some(None)),
-                        Event::NeedData => (received.consumed, None),
-                        // A protocol switch or a close: the body is over.
-                        _ => (0, Some(None)),
-                    }),
-                }
-            };
-            match step {
+            let max_headers = self.config.proto.limits.max_headers;
+            match next_body_step(&mut self.conn, self.buf.filled(), max_headers) {
                 Err(e) => {
                     self.broken = true;
                     return Poll::Ready(Some(Err(e.into())));
                 }
-                Ok((consumed, Some(Some((at, len))))) => {
+                Ok(BodyStep::Data {
+                    consumed,
+                    data: (at, len),
+                }) => {
                     let piece = self.buf.split(consumed);
                     return Poll::Ready(Some(Ok(piece.slice(at..at + len))));
                 }
-                Ok((consumed, Some(None))) => {
+                Ok(BodyStep::End { consumed }) => {
                     self.buf.advance(consumed);
                     return Poll::Ready(None);
                 }
-                Ok((consumed, None)) => self.buf.advance(consumed),
+                Ok(BodyStep::NeedData { consumed }) => self.buf.advance(consumed),
+                // A protocol switch or a close: the body is over.
+                Ok(BodyStep::Over) => return Poll::Ready(None),
             }
             match self.poll_read(cx) {
                 Poll::Ready(Ok(())) => {}

@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use super::body::{Body, Incoming};
 use super::upgrade::OnUpgrade;
-use crate::proto::{EMPTY_HEADER, Header, StatusCode, Version};
+use crate::proto::{self, Connection, EMPTY_HEADER, Event, Header, Received, StatusCode, Version};
 
 /// Where a piece of a received head lies in the read buffer: offset and length.
 /// Heads are parsed in place and then split off the buffer as one [`Bytes`];
@@ -43,6 +43,58 @@ pub(crate) fn field_spans(input: &[u8], fields: &[Header<'_>]) -> Vec<(Span, Spa
 /// generous configured limit costs only what the head needs.
 pub(crate) fn heap_fields<'b>(input: &[u8], limit: usize) -> Vec<Header<'b>> {
     vec![EMPTY_HEADER; limit.min(input.len() / 3 + 1)]
+}
+
+/// What the next bytes of a received body hold, as offsets into the input.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum BodyStep {
+    /// Body data at `data`; `consumed` bytes are done with.
+    Data { consumed: usize, data: Span },
+    /// The body ended after `consumed` bytes (trailers, if any, dropped).
+    End { consumed: usize },
+    /// More bytes are needed; `consumed` bytes are done with.
+    NeedData { consumed: usize },
+    /// No body event: the connection closed, paused or switched protocols.
+    Over,
+}
+
+/// Receives the next piece of a body from `input`. The drivers drop trailers,
+/// and few bodies carry any: the first try offers no room for them, and only
+/// a trailer section with fields is parsed again, into an array on the heap
+/// of at most `max_headers` entries.
+pub(crate) fn next_body_step(
+    conn: &mut Connection,
+    input: &[u8],
+    max_headers: usize,
+) -> Result<BodyStep, proto::Error> {
+    let received = conn.receive(input, &mut [])?;
+    if received.event != Event::HeadersFull {
+        return Ok(body_step(input, 0, received));
+    }
+    // The framing before the trailers is consumed: offer the rest.
+    let before = received.consumed;
+    let rest = &input[before..];
+    let mut trailers = heap_fields(rest, max_headers);
+    let received = conn.receive(rest, &mut trailers)?;
+    match received.event {
+        // Only if the array is as long as the input allows, which it is.
+        Event::HeadersFull => Err(proto::Error::TooManyHeaders),
+        _ => Ok(body_step(input, before, received)),
+    }
+}
+
+/// `received` from `input[before..]`, as offsets into `input`.
+fn body_step(input: &[u8], before: usize, received: Received<'_, '_>) -> BodyStep {
+    let consumed = before + received.consumed;
+    match received.event {
+        Event::Data(data) => BodyStep::Data {
+            consumed,
+            data: span(input, data),
+        },
+        Event::End { .. } => BodyStep::End { consumed },
+        Event::NeedData => BodyStep::NeedData { consumed },
+        _ => BodyStep::Over,
+    }
 }
 
 /// One emptied vector of each kind of field per thread, which [`Headers`]

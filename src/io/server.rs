@@ -32,7 +32,10 @@ use futures_lite::future::poll_fn;
 use super::body::{Feeder, Incoming, Kind};
 use super::buffer::{COALESCE, Deadline, Output, ReadBuf, Stall};
 use super::error::{Error, Timeout};
-use super::message::{ByteStr, Headers, Request, Response, Span, field_spans, heap_fields, span};
+use super::message::{
+    BodyStep, ByteStr, Headers, Request, Response, Span, field_spans, heap_fields, next_body_step,
+    span,
+};
 use super::shutdown::Shutdown;
 use super::upgrade::{OnUpgrade, Transport, UpgradeSender, Upgraded};
 use crate::proto::{
@@ -548,28 +551,24 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     /// The next piece of the request body: a chunk, or `None` at its end.
     fn poll_body_piece(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>, Error>> {
         loop {
-            let (consumed, data) = {
-                let mut trailers = [EMPTY_HEADER; 32];
-                let input = self.buf.filled();
-                let received = self.conn.receive(input, &mut trailers)?;
-                match received.event {
-                    Event::Data(d) => (
-                        received.consumed,
-                        Some((d.as_ptr() as usize - input.as_ptr() as usize, d.len())),
-                    ),
-                    Event::End { .. } => {
-                        self.buf.advance(received.consumed);
-                        return Poll::Ready(Ok(None));
-                    }
-                    Event::NeedData => (received.consumed, None),
-                    _ => return Poll::Ready(Err(Error::Protocol(proto::Error::UnexpectedData))),
+            let max_headers = self.config.proto.limits.max_headers;
+            match next_body_step(&mut self.conn, self.buf.filled(), max_headers)? {
+                BodyStep::Data {
+                    consumed,
+                    data: (at, len),
+                } => {
+                    let piece = self.buf.split(consumed);
+                    return Poll::Ready(Ok(Some(piece.slice(at..at + len))));
                 }
-            };
-            if let Some((at, len)) = data {
-                let piece = self.buf.split(consumed);
-                return Poll::Ready(Ok(Some(piece.slice(at..at + len))));
+                BodyStep::End { consumed } => {
+                    self.buf.advance(consumed);
+                    return Poll::Ready(Ok(None));
+                }
+                BodyStep::NeedData { consumed } => self.buf.advance(consumed),
+                BodyStep::Over => {
+                    return Poll::Ready(Err(Error::Protocol(proto::Error::UnexpectedData)));
+                }
             }
-            self.buf.advance(consumed);
             let read = self.buf.poll_fill(&mut self.io, cx);
             if read.is_ready() {
                 self.body_stall.progress();

@@ -56,6 +56,13 @@ pub enum Decoded<'b, 'h> {
     },
     /// The input ended inside framing; offer more bytes.
     NeedData,
+    /// The trailer section has more fields than the `trailers` array holds,
+    /// and the array is shorter than
+    /// [`Limits::max_headers`](super::Limits::max_headers): its bytes were not
+    /// consumed. Offer them again with a larger array (trailers are rare, so
+    /// an empty array is a fine first try); past the limit the section is
+    /// refused with [`Error::TooManyHeaders`](super::Error::TooManyHeaders).
+    TrailersFull,
 }
 
 /// A decoder for a chunked body, fed the caller's bytes a slice at a time.
@@ -81,6 +88,7 @@ pub enum Decoded<'b, 'h> {
 ///             break;
 ///         }
 ///         Decoded::NeedData => unreachable!("the whole body was given"),
+///         Decoded::TrailersFull => unreachable!("the array holds the one trailer"),
 ///     }
 /// }
 /// assert_eq!(body, b"hello");
@@ -332,6 +340,12 @@ impl ChunkedState {
         let limit = trailers.len().min(config.limits.max_headers);
         let fields = match httparse::parse_headers(&section[..found.end], &mut trailers[..limit]) {
             Ok(httparse::Status::Complete((_, fields))) => fields,
+            Err(httparse::Error::TooManyHeaders) if limit < config.limits.max_headers => {
+                // The retry with a larger array scans the section again.
+                self.trailer_scanner = Scanner::new();
+                return Ok((start, Decoded::TrailersFull));
+            }
+            Err(httparse::Error::TooManyHeaders) => return Err(Error::TooManyHeaders),
             Ok(httparse::Status::Partial) | Err(_) => return Err(Error::InvalidTrailer),
         };
         self.position = Position::Done;

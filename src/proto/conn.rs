@@ -45,9 +45,11 @@ pub enum Event<'b, 'h> {
     /// The input ends inside a message: read more bytes and call again with the
     /// unconsumed input followed by them.
     NeedData,
-    /// The head has more fields than the `headers` array holds, and the array
-    /// is shorter than [`Limits::max_headers`](super::Limits::max_headers):
-    /// nothing was consumed. Call again with the same input and a larger array.
+    /// The head (or a chunked body's trailer section) has more fields than the
+    /// `headers` array holds, and the array is shorter than
+    /// [`Limits::max_headers`](super::Limits::max_headers): nothing of it was
+    /// consumed (`consumed` counts only the chunk framing before trailers).
+    /// Call again with the unconsumed input and a larger array.
     /// This lets a caller try a small array first and keep a large one for the
     /// rare head that needs it; past the limit the head is refused with
     /// [`Error::TooManyHeaders`] instead.
@@ -577,6 +579,7 @@ impl Connection {
                 (n, Decoded::End { trailers }) => return self.end_of_message(n, trailers),
                 (_, Decoded::NeedData) if eof => return Err(Error::IncompleteMessage),
                 (n, Decoded::NeedData) => Received::new(n, Event::NeedData),
+                (n, Decoded::TrailersFull) => Received::new(n, Event::HeadersFull),
             },
         };
         if matches!(received.event, Event::Data(_)) && self.role == Role::Server {

@@ -18,10 +18,10 @@ pub struct Limits {
     /// The whole head: start line, header fields and the empty line ending them.
     /// Default 16 KiB (nginx and aiohttp accept about 8 KiB per line).
     pub max_head_bytes: usize,
-    /// Header fields in one head. Default 100 (as hyper). A shorter header array
-    /// passed to `receive` makes a head that overflows it report
-    /// `Event::HeadersFull` (call again with a larger one); for trailers it caps
-    /// the count.
+    /// Header fields in one head, and in one trailer section. Default 100 (as
+    /// hyper). A shorter header array passed to `receive` makes a head or
+    /// trailer section that overflows it report `Event::HeadersFull` (call
+    /// again with a larger one).
     pub max_headers: usize,
     /// The request-target. Default 8 KiB, the size RFC 9112 §3 recommends at least.
     pub max_request_target_bytes: usize,

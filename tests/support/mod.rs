@@ -131,7 +131,16 @@ pub fn drive(
             }
             Event::NeedData => need_input = true,
             Event::HeadersFull => {
-                assert_eq!(consumed, 0, "nothing is consumed when the array is full");
+                // Nothing of a head is consumed; of a body, only the chunk
+                // framing before its trailer section.
+                assert!(
+                    consumed == 0
+                        || events
+                            .iter()
+                            .any(|e| matches!(e, Owned::Request { .. } | Owned::Response { .. })),
+                    "HeadersFull consumed {consumed} bytes of a head"
+                );
+                buf.drain(..consumed);
                 header_room *= 2;
                 continue;
             }
