@@ -164,7 +164,6 @@ pub fn parse_answers(mut wire: &[u8], methods: &[&str]) -> Vec<Answer> {
         value: b"x",
     }];
     let mut client = Connection::client(Config::default());
-    let mut scratch = [0u8; 256];
     let mut answers = Vec::new();
     let mut current: Option<Answer> = None;
     // A request is outstanding until its final response ends.
@@ -178,6 +177,8 @@ pub fn parse_answers(mut wire: &[u8], methods: &[&str]) -> Vec<Answer> {
             outstanding = true;
             let method = methods.get(answers.len()).copied().unwrap_or("GET");
             let method = if method == "CONNECT" { "GET" } else { method };
+            // Room for the request line whatever the method's length.
+            let mut scratch = vec![0u8; method.len() + 64];
             client
                 .send_request(&RequestHead::new(method, "/", &host), &mut scratch)
                 .expect("a request to parse the next response against");
