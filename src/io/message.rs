@@ -745,7 +745,7 @@ impl<B> Request<B> {
 mod tests {
     use bytes::Bytes;
 
-    use super::{Headers, field_spans};
+    use super::{ByteStr, Headers, Repr, field_spans};
     use crate::proto::{Connection, EMPTY_HEADER, Event};
 
     /// Headers as the server driver builds them from a received head.
@@ -757,6 +757,26 @@ mod tests {
             panic!("{received:?}")
         };
         Headers::from_spans(Bytes::from_static(head), field_spans(head, request.headers))
+    }
+
+    #[test]
+    fn registered_methods_are_static_and_others_share_the_head() {
+        let head = Bytes::from_static(b"GET PATCH DELETE get PURGE GETS");
+        let at = |word: &str| {
+            let start = head.windows(word.len()).position(|w| w == word.as_bytes());
+            (start.expect("in the head"), word.len())
+        };
+        for registered in ["GET", "PATCH", "DELETE"] {
+            let method = ByteStr::method(&head, at(registered));
+            assert!(matches!(method.0, Repr::Static(_)), "{registered}");
+            assert_eq!(method.as_str(), registered);
+        }
+        // Methods are case-sensitive, and a prefix is not the method.
+        for other in ["get", "PURGE", "GETS"] {
+            let method = ByteStr::method(&head, at(other));
+            assert!(matches!(method.0, Repr::Shared(_)), "{other}");
+            assert_eq!(method.as_str(), other);
+        }
     }
 
     #[test]
