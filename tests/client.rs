@@ -286,14 +286,30 @@ fn a_garbled_response_is_a_protocol_error() {
     });
 }
 
+/// `start`, a field `{name}-{i}: {i}` for each of `numbers`, then `end`, as
+/// the static bytes `scripted` answers with.
+fn with_numbered_fields(
+    start: &str,
+    name: &str,
+    numbers: std::ops::Range<usize>,
+    end: &str,
+) -> &'static [u8] {
+    let mut message = String::from(start);
+    for i in numbers {
+        message.push_str(&format!("{name}-{i}: {i}\r\n"));
+    }
+    message.push_str(end);
+    message.leak().as_bytes()
+}
+
 /// A response head with `fields` header fields, `Content-Length` the last.
 fn response_with_fields(fields: usize) -> &'static [u8] {
-    let mut head = String::from("HTTP/1.1 200 OK\r\n");
-    for i in 1..fields {
-        head.push_str(&format!("X-{i}: {i}\r\n"));
-    }
-    head.push_str("Content-Length: 2\r\n\r\nok");
-    head.leak().as_bytes()
+    with_numbered_fields(
+        "HTTP/1.1 200 OK\r\n",
+        "X",
+        1..fields,
+        "Content-Length: 2\r\n\r\nok",
+    )
 }
 
 #[test]
@@ -327,13 +343,12 @@ fn responses_with_many_fields_are_read_up_to_the_configured_limit() {
 
 /// A chunked response whose body "ok" ends with `count` trailer fields.
 fn chunked_with_trailers(count: usize) -> &'static [u8] {
-    let mut response =
-        String::from("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n");
-    for i in 0..count {
-        response.push_str(&format!("T-{i}: {i}\r\n"));
-    }
-    response.push_str("\r\n");
-    response.leak().as_bytes()
+    with_numbered_fields(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n",
+        "T",
+        0..count,
+        "\r\n",
+    )
 }
 
 #[test]
