@@ -268,8 +268,8 @@ impl Connection {
     /// Returns how many bytes were consumed and the [`Event`] they held; call again
     /// with the rest (plus new bytes on [`Event::NeedData`]). Heads and trailers are
     /// parsed into `headers`, capped at [`Limits::max_headers`](super::Limits::max_headers);
-    /// a head with more fields than a shorter array holds yields
-    /// [`Event::HeadersFull`]. Any split of the same bytes yields the same
+    /// a head or trailer section with more fields than a shorter array holds
+    /// yields [`Event::HeadersFull`]. Any split of the same bytes yields the same
     /// events, and a head arriving byte by byte costs linear time in total.
     ///
     /// After an error the connection is finished: every later call returns the

@@ -20,8 +20,8 @@ pub enum Error {
     /// The head (start line and header fields) exceeds
     /// [`Limits::max_head_bytes`](super::Limits::max_head_bytes). 431.
     HeadTooLarge,
-    /// More header fields than [`Limits::max_headers`](super::Limits::max_headers),
-    /// or trailer fields than the array passed to `receive` can hold. 431.
+    /// More fields in a head or a trailer section than
+    /// [`Limits::max_headers`](super::Limits::max_headers). 431.
     TooManyHeaders,
     /// The request-target exceeds
     /// [`Limits::max_request_target_bytes`](super::Limits::max_request_target_bytes). 414.
