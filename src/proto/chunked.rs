@@ -59,7 +59,8 @@ pub enum Decoded<'b, 'h> {
     /// The trailer section has more fields than the `trailers` array holds,
     /// and the array is shorter than
     /// [`Limits::max_headers`](super::Limits::max_headers): its bytes were not
-    /// consumed. Offer them again with a larger array (trailers are rare, so
+    /// consumed (the count returned covers only the chunk framing before it).
+    /// Offer them again with a larger array (trailers are rare, so
     /// an empty array is a fine first try); past the limit the section is
     /// refused with [`Error::TooManyHeaders`](super::Error::TooManyHeaders).
     TrailersFull,
