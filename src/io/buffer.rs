@@ -77,10 +77,11 @@ impl ReadBuf {
         }
     }
 
-    /// Reads once from `io` while the buffer is empty, as a connection parked
-    /// between requests does: the read lands in a scratch array shared by the thread and
-    /// only what arrived is copied into a buffer, so a parked connection holds no
-    /// buffer and a small request costs no zeroing of one.
+    /// Reads once from `io` while the buffer is empty, as a server connection
+    /// parked between requests does, or a client awaiting a response: the read
+    /// lands in a scratch array shared by the thread and only what arrived is
+    /// copied into a buffer, so a parked connection holds no buffer and a small
+    /// message costs no zeroing of one.
     pub(crate) fn poll_fill_idle<T: AsyncRead + Unpin>(
         &mut self,
         io: &mut T,

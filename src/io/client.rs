@@ -77,6 +77,14 @@ struct Head {
     headers: Headers,
 }
 
+/// What a read is for: the start of a response, or more of its body (read
+/// in full-size pieces).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Awaiting {
+    Head,
+    Body,
+}
+
 /// What one attempt at parsing a response head found.
 enum ResponseStep {
     Head(ResponseSpans),
@@ -342,7 +350,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             if let Some(head) = self.try_parse_head()? {
                 return Poll::Ready(Ok(head));
             }
-            match self.poll_read(cx) {
+            match self.poll_read(cx, Awaiting::Head) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
@@ -390,8 +398,15 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
 
     /// Reads more bytes, bounded by the read timeout; the end of the stream is
     /// recorded for `proto`.
-    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let read = self.buf.poll_fill(&mut self.io, cx);
+    fn poll_read(&mut self, cx: &mut Context<'_>, awaiting: Awaiting) -> Poll<Result<(), Error>> {
+        let read = if awaiting == Awaiting::Head && self.buf.is_empty() {
+            // The start of a response: read through the thread's scratch and
+            // keep what arrived, instead of zeroing a full-size read buffer
+            // for a response that is usually small.
+            self.buf.poll_fill_idle(&mut self.io, cx)
+        } else {
+            self.buf.poll_fill(&mut self.io, cx)
+        };
         if read.is_ready() {
             self.read_stall.progress();
         }
@@ -432,7 +447,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                 // A protocol switch or a close: the body is over.
                 Ok(BodyStep::Over) => return Poll::Ready(None),
             }
-            match self.poll_read(cx) {
+            match self.poll_read(cx, Awaiting::Body) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(e)) => {
                     self.broken = true;
