@@ -20,17 +20,10 @@ use super::body::{Body, Kind, collect, into_text};
 use super::buffer::{Deadline, Output, ReadBuf, Stall};
 use super::error::{Error, Timeout};
 use super::message::{
-    BodyStep, ByteStr, Headers, Request, Response, Span, field_spans, heap_fields, next_body_step,
-    span,
+    BodyStep, ByteStr, Headers, Request, Response, Span, field_spans, next_body_step,
+    parse_with_growing_fields, span,
 };
-use crate::proto::{
-    self, Connection, EMPTY_HEADER, Event, Header, RequestHead, State, StatusCode, Version,
-};
-
-/// Response heads are parsed into an array of this many fields on the stack,
-/// and into one as long as the configured limit (`Limits::max_headers`) on the
-/// heap when they overflow it.
-const STACK_HEADERS: usize = 128;
+use crate::proto::{self, Connection, Event, Header, RequestHead, State, StatusCode, Version};
 
 /// How a client connection behaves.
 #[derive(Clone, Debug)]
@@ -360,15 +353,15 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
 
     fn try_parse_head(&mut self) -> Result<Option<Head>, Error> {
         let input = self.buf.filled();
-        let mut fields = [EMPTY_HEADER; STACK_HEADERS];
-        let step = match parse_response(&mut self.conn, input, &mut fields)? {
-            // More fields than the stack array holds, under a larger configured limit.
-            ResponseStep::ArrayFull => {
-                let limit = self.config.proto.limits.max_headers;
-                parse_response(&mut self.conn, input, &mut heap_fields(input, limit))?
+        let limit = self.config.proto.limits.max_headers;
+        let conn = &mut self.conn;
+        let found = parse_with_growing_fields(input, limit, |fields| {
+            match parse_response(conn, input, fields) {
+                Ok(ResponseStep::ArrayFull) => None,
+                step => Some(step),
             }
-            step => step,
-        };
+        });
+        let step = found.unwrap_or(Ok(ResponseStep::ArrayFull))?;
         let ResponseSpans {
             consumed,
             status,

@@ -37,11 +37,36 @@ pub(crate) fn field_spans(input: &[u8], fields: &[Header<'_>]) -> Vec<(Span, Spa
     spans
 }
 
-/// A header array for a head in `input` that overflowed the arrays on the
-/// stack: as long as `limit`, or as the most fields `input` can hold (a field
-/// line takes at least three bytes, `a:` and LF), whichever is shorter, so a
-/// generous configured limit costs only what the head needs.
-pub(crate) fn heap_fields<'b>(input: &[u8], limit: usize) -> Vec<Header<'b>> {
+/// The header arrays a head is parsed into, smallest first: most heads have
+/// a few fields, and filling an array costs more than parsing a small head.
+const SMALL_HEAD: usize = 24;
+/// The second, for the heads that overflow the first.
+const LARGE_HEAD: usize = 128;
+
+/// Parses a head in `input` with `parse`, which returns `None` when the head
+/// has more fields than the array it was given: into 24 fields on the stack,
+/// then 128, then an array on the heap as long as `limit` or as the most
+/// fields `input` can hold (a field line takes at least three bytes, `a:` and
+/// LF), whichever is shorter, so a generous configured limit costs only what
+/// the head needs. `None` only if even that overflowed.
+#[inline(always)]
+pub(crate) fn parse_with_growing_fields<'b, T>(
+    input: &'b [u8],
+    limit: usize,
+    mut parse: impl FnMut(&mut [Header<'b>]) -> Option<T>,
+) -> Option<T> {
+    if let Some(found) = parse(&mut [EMPTY_HEADER; SMALL_HEAD]) {
+        return Some(found);
+    }
+    if let Some(found) = parse(&mut [EMPTY_HEADER; LARGE_HEAD]) {
+        return Some(found);
+    }
+    // Only under a configured limit above the arrays on the stack.
+    parse(&mut heap_fields(input, limit))
+}
+
+/// A header array on the heap for what `input` holds, at most `limit` long.
+fn heap_fields<'b>(input: &[u8], limit: usize) -> Vec<Header<'b>> {
     vec![EMPTY_HEADER; limit.min(input.len() / 3 + 1)]
 }
 

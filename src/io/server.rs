@@ -33,22 +33,15 @@ use super::body::{Feeder, Incoming, Kind};
 use super::buffer::{COALESCE, Deadline, Output, ReadBuf, Stall};
 use super::error::{Error, Timeout};
 use super::message::{
-    BodyStep, ByteStr, Headers, Request, Response, Span, field_spans, heap_fields, next_body_step,
-    span,
+    BodyStep, ByteStr, Headers, Request, Response, Span, field_spans, next_body_step,
+    parse_with_growing_fields, span,
 };
 use super::shutdown::Shutdown;
 use super::upgrade::{OnUpgrade, Transport, UpgradeSender, Upgraded};
 use crate::proto::{
-    self, BodyLength, Connection, EMPTY_HEADER, Event, Header, ResponseHead, State, StatusCode,
-    Version,
+    self, BodyLength, Connection, Event, Header, ResponseHead, State, StatusCode, Version,
 };
 
-/// Request heads are parsed into an array of this many fields first, into one
-/// of [`LARGE_HEAD`] when they overflow it, and into one as long as the
-/// configured limit (`Limits::max_headers`) on the heap past that.
-const SMALL_HEAD: usize = 24;
-/// The larger of the two header arrays on the stack.
-const LARGE_HEAD: usize = 128;
 /// Responses to pipelined requests are batched up to this many bytes.
 const MAX_BATCH: usize = 64 * 1024;
 /// After closing our side, what the peer still sends is read and discarded for
@@ -445,22 +438,14 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     /// Parses a request head from the buffer, if a whole one is there.
     fn try_parse_head(&mut self) -> HeadStep {
         let input = self.buf.filled();
-        // Most heads have a few fields: parse them into a small array, and only
-        // a head that overflows it into a large one (filling that costs more
-        // than parsing a small head).
-        let found = match parse_request(&mut self.conn, input, &mut [EMPTY_HEADER; SMALL_HEAD]) {
-            Err(NoHead::ArrayFull) => {
-                match parse_request(&mut self.conn, input, &mut [EMPTY_HEADER; LARGE_HEAD]) {
-                    // Only under a configured limit above the stack arrays.
-                    Err(NoHead::ArrayFull) => {
-                        let limit = self.config.proto.limits.max_headers;
-                        parse_request(&mut self.conn, input, &mut heap_fields(input, limit))
-                    }
-                    found => found,
-                }
+        let limit = self.config.proto.limits.max_headers;
+        let conn = &mut self.conn;
+        let found = parse_with_growing_fields(input, limit, |fields| {
+            match parse_request(conn, input, fields) {
+                Err(NoHead::ArrayFull) => None,
+                found => Some(found),
             }
-            found => found,
-        };
+        });
         let RequestSpans {
             consumed,
             method,
@@ -470,13 +455,15 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             upgrade,
             asked,
         } = match found {
-            Ok(spans) => spans,
-            Err(NoHead::NeedData) => return HeadStep::NeedData,
-            Err(NoHead::Closed) => return HeadStep::Closed,
-            Err(NoHead::Rejected(e)) => return HeadStep::Rejected(e),
+            Some(Ok(spans)) => spans,
+            Some(Err(NoHead::NeedData)) => return HeadStep::NeedData,
+            Some(Err(NoHead::Closed)) => return HeadStep::Closed,
+            Some(Err(NoHead::Rejected(e))) => return HeadStep::Rejected(e),
             // Cannot follow an array as long as the limit or the input allows
             // (proto refuses the head itself); answered as that refusal.
-            Err(NoHead::ArrayFull) => return HeadStep::Rejected(proto::Error::TooManyHeaders),
+            Some(Err(NoHead::ArrayFull)) | None => {
+                return HeadStep::Rejected(proto::Error::TooManyHeaders);
+            }
         };
         let head = self.buf.split(consumed);
         let (body, feeder) = match self.conn.incoming_body() {
