@@ -102,7 +102,9 @@ pub(crate) fn next_body_step(
     let mut trailers = heap_fields(rest, max_headers);
     let received = conn.receive(rest, &mut trailers)?;
     match received.event {
-        // Only if the array is as long as the input allows, which it is.
+        // Cannot happen: the array holds every field `rest` can have, or is as
+        // long as the limit (and proto refuses past it itself). Answered as
+        // that refusal all the same.
         Event::HeadersFull => Err(proto::Error::TooManyHeaders),
         _ => Ok(body_step(input, before, received)),
     }
@@ -138,9 +140,9 @@ mod spare {
 
     use super::{ByteStr, Span};
 
-    /// Larger vectors are freed rather than kept: the most fields the server
-    /// driver parses in a head.
-    const MAX_KEPT: usize = 128;
+    /// Larger vectors are freed rather than kept: as many fields as the larger
+    /// header array on the stack holds, so a spare never outgrows a usual head.
+    const MAX_KEPT: usize = super::LARGE_HEAD;
 
     thread_local! {
         pub(super) static SPANS: Cell<Vec<(Span, Span)>> = const { Cell::new(Vec::new()) };

@@ -295,6 +295,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                     self.send_body(body).await?;
                 }
             }
+            // finish_body would return at once without a feeder (no request
+            // body): checking here spares building and polling its future.
             let keep = match self.feeder.is_some() {
                 true => self.finish_body().await?,
                 false => true,
