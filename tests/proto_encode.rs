@@ -312,6 +312,36 @@ fn http10_keep_alive_is_confirmed_explicitly() {
 }
 
 #[test]
+fn responses_with_both_content_length_and_transfer_encoding_are_refused() {
+    let chunked = Header {
+        name: "Transfer-Encoding",
+        value: b"chunked",
+    };
+    let both = [
+        chunked,
+        Header {
+            name: "Content-Length",
+            value: b"5",
+        },
+    ];
+    let refused = SendError::InvalidFraming(Error::ContentLengthWithTransferEncoding);
+    let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(
+        response_wire(&mut conn, &ResponseHead::new(StatusCode::OK, &both)),
+        Err(refused)
+    );
+    // A length passed beside the head counts as a Content-Length field.
+    let mut out = [0u8; 128];
+    let only_chunked = [chunked];
+    let head = ResponseHead::new(StatusCode::OK, &only_chunked);
+    assert_eq!(conn.send_response_sized(&head, 5, &mut out), Err(refused));
+    // Nothing was sent, so the response can still be framed one way.
+    let wire = response_wire(&mut conn, &head).unwrap();
+    assert!(wire.starts_with("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"));
+    assert!(!wire.contains("content-length"));
+}
+
+#[test]
 fn no_chunked_toward_http10() {
     let mut conn = server_after(b"GET / HTTP/1.0\r\n\r\n");
     let fields = [Header {

@@ -176,6 +176,35 @@ fn bare_lf_is_accepted_only_with_its_leniency_flag() {
 }
 
 #[test]
+fn a_request_line_ending_in_a_bare_lf_is_measured_without_a_cr() {
+    let config = Config {
+        limits: Limits {
+            max_request_target_bytes: 100,
+            ..Limits::default()
+        },
+        leniency: Leniency {
+            allow_bare_lf: true,
+            ..Leniency::default()
+        },
+    };
+    // A request line as long as allowed (the target limit plus 64 bytes) when it
+    // ends in LF alone, one byte too long with CRLF: the same verdict however the
+    // head arrives (`server_events` compares three splits).
+    let method = "M".repeat(53);
+    let target = format!("/{}", "t".repeat(99));
+    let line = format!("{method} {target} HTTP/1.1\n");
+    assert_eq!(line.len(), 100 + 64);
+    let ev = server_events(config, format!("{line}Host: a\n\n").as_bytes());
+    assert_eq!(error_of(&ev), None);
+    assert_eq!(request_line(&ev, 0).1, target);
+    let crlf = format!("{method} {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(
+        error_of(&server_events(config, crlf.as_bytes())),
+        Some(Error::RequestTargetTooLong)
+    );
+}
+
+#[test]
 fn head_size_limit_is_enforced_at_the_same_byte_whatever_the_split() {
     let config = Config {
         limits: Limits {

@@ -148,3 +148,30 @@ fn a_response_with_more_fields_than_the_first_array_holds_is_read_whole() {
     assert_eq!(headers[40], ("X-Field-39".into(), b"39".to_vec()));
     assert_eq!(bodies(&ev), vec![b"ok".to_vec()]);
 }
+
+#[test]
+fn body_limit_applies_to_a_body_read_until_close() {
+    let config = Config {
+        limits: lithe::proto::Limits {
+            max_body_bytes: 10,
+            ..Default::default()
+        },
+        ..Config::default()
+    };
+    // Without Content-Length, and with a final coding other than chunked.
+    for head in [
+        &b"HTTP/1.1 200 OK\r\n\r\n"[..],
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+    ] {
+        let fits = [head, b"0123456789"].concat();
+        let ev = client_events(config, "GET", &fits);
+        assert_eq!(bodies(&ev), vec![b"0123456789".to_vec()]);
+        assert_eq!(error_of(&ev), None);
+
+        let over = [head, b"0123456789a"].concat();
+        let ev = client_events(config, "GET", &over);
+        assert_eq!(error_of(&ev), Some(Error::BodyTooLarge));
+        // What fits was handed over first, under every split alike.
+        assert!(ev.contains(&Owned::Data(b"0123456789".to_vec())));
+    }
+}

@@ -101,7 +101,8 @@ impl<'b, 'h> Received<'b, 'h> {
 enum BodyReader {
     Length(u64),
     Chunked(ChunkedState),
-    UntilClose,
+    /// The bytes read so far, checked against `max_body_bytes`.
+    UntilClose(u64),
 }
 
 /// How our body is being written.
@@ -539,7 +540,7 @@ impl Connection {
             BodyLength::Empty => BodyReader::Length(0),
             BodyLength::Length(n) => BodyReader::Length(n),
             BodyLength::Chunked => BodyReader::Chunked(ChunkedState::new()),
-            BodyLength::UntilClose => BodyReader::UntilClose,
+            BodyLength::UntilClose => BodyReader::UntilClose(0),
         });
     }
 
@@ -564,7 +565,7 @@ impl Connection {
                 *remaining -= n as u64;
                 Received::new(n, Event::Data(&input[..n]))
             }
-            BodyReader::UntilClose => {
+            BodyReader::UntilClose(read) => {
                 if input.is_empty() {
                     return if eof {
                         self.end_of_message(0, &[])
@@ -572,7 +573,16 @@ impl Connection {
                         Ok(Received::new(0, Event::NeedData))
                     };
                 }
-                Received::new(input.len(), Event::Data(input))
+                // No length was declared to refuse up front: bytes up to the
+                // limit are data, the first byte past it is the error, so every
+                // split of the input gives the same events.
+                let allowed = self.config.limits.max_body_bytes - *read;
+                if allowed == 0 {
+                    return Err(Error::BodyTooLarge);
+                }
+                let n = usize::try_from(allowed).map_or(input.len(), |a| a.min(input.len()));
+                *read += n as u64;
+                Received::new(n, Event::Data(&input[..n]))
             }
             BodyReader::Chunked(decoder) => match decoder.decode(input, headers, &self.config)? {
                 (n, Decoded::Data(data)) => Received::new(n, Event::Data(data)),
@@ -773,6 +783,14 @@ impl Connection {
         encode::validate_response(head)?;
         let mut fields = FramingFields::read(head.headers).map_err(SendError::InvalidFraming)?;
         let length = fields.take_given_length(length)?;
+        // RFC 9112 §6.2: a sender MUST NOT send both. A recipient would follow
+        // Transfer-Encoding, but a hop that follows Content-Length would split the
+        // stream elsewhere: the response smuggling a request would be refused for.
+        if fields.content_length.is_some() && fields.transfer_coding != TransferCoding::Absent {
+            return Err(SendError::InvalidFraming(
+                Error::ContentLengthWithTransferEncoding,
+            ));
+        }
         let added_length = AddedFields {
             content_length: length,
             ..AddedFields::default()

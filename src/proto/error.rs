@@ -64,7 +64,10 @@ pub enum Error {
     /// Several Content-Length values that differ (RFC 9112 §6.3, rule 5). 400.
     ConflictingContentLength,
     /// A request with both Transfer-Encoding and Content-Length: the classic
-    /// request-smuggling vector (RFC 9112 §6.1, §6.3 rule 3). 400.
+    /// request-smuggling vector (RFC 9112 §6.1, §6.3 rule 3). 400. Also what sending
+    /// a message with both returns, requests and responses alike (§6.2: a sender
+    /// MUST NOT); a received response with both is read by Transfer-Encoding and
+    /// then closed, as §6.3 rule 3 allows.
     ContentLengthWithTransferEncoding,
     /// Transfer-Encoding in an HTTP/1.0 message, whose recipients cannot rely on it
     /// (RFC 9112 §6.1). 400.

@@ -58,8 +58,9 @@ const FRAMING_NAMES: [Lowercase; 6] = [
 pub(crate) struct FramingFields {
     pub content_length: Option<u64>,
     pub transfer_coding: TransferCoding,
-    /// `chunked` appears before the final coding, or more than once.
-    pub chunked_misplaced: bool,
+    /// `chunked` is applied more than once (RFC 9112 §7: MUST NOT), which no
+    /// framing can make sense of in either direction.
+    pub chunked_repeated: bool,
     pub connection_close: bool,
     pub connection_keep_alive: bool,
     pub connection_upgrade: bool,
@@ -78,7 +79,7 @@ impl FramingFields {
         let mut fields = FramingFields {
             content_length: None,
             transfer_coding: TransferCoding::Absent,
-            chunked_misplaced: false,
+            chunked_repeated: false,
             connection_close: false,
             connection_keep_alive: false,
             connection_upgrade: false,
@@ -124,12 +125,11 @@ impl FramingFields {
                             return Err(Error::InvalidTransferEncoding);
                         }
                         let is_chunked = coding.eq_ignore_ascii_case(b"chunked");
-                        if chunked_seen {
-                            // Something follows `chunked`: either it is not final or
-                            // it is applied twice (RFC 9112 §7: MUST NOT).
-                            fields.chunked_misplaced = true;
-                        }
-                        chunked_seen = is_chunked;
+                        // A coding after `chunked` is left to `transfer_coding`
+                        // (not final: refused in a request, read until close in a
+                        // response); `chunked` twice is refused in both.
+                        fields.chunked_repeated |= is_chunked && chunked_seen;
+                        chunked_seen |= is_chunked;
                         fields.transfer_coding = match (is_chunked, fields.transfer_coding) {
                             (true, TransferCoding::Absent) => {
                                 TransferCoding::Chunked { only: true }
@@ -275,7 +275,7 @@ pub(crate) fn request_body_length(
         if fields.content_length.is_some() {
             return Err(Error::ContentLengthWithTransferEncoding);
         }
-        if fields.chunked_misplaced {
+        if fields.chunked_repeated {
             return Err(Error::ChunkedNotFinal);
         }
         return match fields.transfer_coding {
@@ -320,7 +320,7 @@ pub(crate) fn response_body_length(
         });
     }
     if te_present {
-        if fields.chunked_misplaced {
+        if fields.chunked_repeated {
             return Err(Error::ChunkedNotFinal);
         }
         let body = match fields.transfer_coding {

@@ -30,7 +30,8 @@ pub struct Limits {
     pub max_chunk_extension_bytes: usize,
     /// The trailer section after the last chunk. Default 8 KiB.
     pub max_trailer_bytes: usize,
-    /// A body's length, declared or accumulated over chunks. Default `u64::MAX`
+    /// A body's length: declared, accumulated over chunks, or counted as a body
+    /// read until close arrives. Default `u64::MAX`
     /// (unbounded: bodies stream, so size limits belong to whoever collects them).
     pub max_body_bytes: u64,
 }

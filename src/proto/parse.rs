@@ -72,8 +72,15 @@ pub(crate) fn try_whole_request<'b, 'h>(
     let Some(head) = request_head(request) else {
         return FirstTry::ScannerRejects;
     };
-    // "METHOD SP target SP HTTP/1.x CRLF"
-    let request_line = head.method.len() + head.target.len() + 12;
+    // "METHOD SP target SP HTTP/1.x CRLF", measured as the scanner measures it
+    let mut request_line = head.method.len() + head.target.len() + 12;
+    if config.leniency.allow_bare_lf {
+        let target_end =
+            head.target.as_ptr() as usize - input.as_ptr() as usize + head.target.len();
+        if input.get(target_end + b" HTTP/1.1".len()) == Some(&b'\n') {
+            request_line -= 1;
+        }
+    }
     if request_line > max_request_line || !scanner_agrees(&input[..end], head.headers, config) {
         return FirstTry::ScannerRejects;
     }
