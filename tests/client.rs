@@ -187,6 +187,58 @@ fn without_100_continue_the_body_goes_after_the_timeout() {
 }
 
 #[test]
+fn the_response_gets_its_whole_read_timeout_after_an_upload_that_outlasts_it() {
+    // A server that never sends 100 Continue, reads the chunked body to its end,
+    // then answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(LIMIT)).unwrap();
+        let mut seen = Vec::new();
+        let mut byte = [0u8];
+        let mut heads = 0;
+        while heads < 2 {
+            if s.read(&mut byte).unwrap_or(0) == 0 {
+                return;
+            }
+            seen.push(byte[0]);
+            if seen.ends_with(b"\r\n\r\n") {
+                // The head, then the last chunk and the end of the body.
+                heads += 1;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .unwrap();
+    });
+    run(async {
+        let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
+        let config = ClientConfig {
+            continue_timeout: Duration::from_millis(50),
+            read_timeout: Some(Duration::from_millis(300)),
+            ..ClientConfig::default()
+        };
+        let mut conn = ClientConnection::new(tcp, config);
+        // Five chunks 100 ms apart: the upload takes longer than the read timeout,
+        // whose clock must start only once the request is sent.
+        let slow = futures_lite::stream::unfold(0, |i| async move {
+            if i == 5 {
+                return None;
+            }
+            async_io::Timer::after(Duration::from_millis(100)).await;
+            Some((Ok(bytes::Bytes::from_static(b"data")), i + 1))
+        });
+        let request = Request::new("PUT", "/")
+            .with_header("host", "t")
+            .with_header("expect", "100-continue")
+            .with_body(Body::stream(slow));
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(&response.into_body().bytes(10).await.unwrap()[..], b"ok");
+    });
+}
+
+#[test]
 fn a_body_cut_short_is_an_error_not_a_short_success() {
     let addr = scripted(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"]);
     run(async {
@@ -258,6 +310,25 @@ fn interim_responses_are_skipped() {
         let response = conn.send(get("/")).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(&response.into_body().bytes(100).await.unwrap()[..], b"ok");
+    });
+}
+
+#[test]
+fn a_missing_or_undecodable_reason_phrase_reads_as_empty() {
+    // The reason is optional (RFC 9112 §4), and one in obs-text is not kept as text.
+    let addr = scripted(vec![
+        b"HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 404 Nicht gef\xfcnden\r\nContent-Length: 2\r\n\r\nno",
+        b"HTTP/1.1 200 \r\nContent-Length: 2\r\n\r\nok",
+    ]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        for (status, body) in [(200, "ok"), (404, "no"), (200, "ok")] {
+            let response = conn.send(get("/")).await.unwrap();
+            assert_eq!(response.status().as_u16(), status);
+            assert_eq!(response.reason(), "");
+            assert_eq!(response.into_body().text(100).await.unwrap(), body);
+        }
     });
 }
 

@@ -321,6 +321,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
 
     /// Reads response heads until a final one (or `101`).
     async fn final_head(&mut self) -> Result<Head, Error> {
+        // The response's read timeout runs from the end of the request: a wait
+        // for 100 Continue that timed out left the clock running, and the
+        // upload since may have outlasted it.
+        self.read_stall.progress();
         loop {
             let head = poll_fn(|cx| {
                 if let Poll::Ready(Err(e)) = self.poll_send(cx, &[], &[]) {

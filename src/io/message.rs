@@ -20,6 +20,11 @@ pub(crate) type Span = (usize, usize);
 
 /// The span of `piece`, a sub-slice of `input`.
 pub(crate) fn span(input: &[u8], piece: &[u8]) -> Span {
+    // An empty piece may be a constant rather than a slice of the input (httparse
+    // answers a missing reason phrase, or one in obs-text, with a static "").
+    if piece.is_empty() {
+        return (0, 0);
+    }
     (
         piece.as_ptr() as usize - input.as_ptr() as usize,
         piece.len(),
