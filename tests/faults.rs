@@ -297,3 +297,84 @@ fn client_role_content_length_longer_than_the_body_is_an_error() {
     let result = client_body_result(addr);
     assert!(result.is_err(), "a short body was read as {result:?}");
 }
+
+/// A transport over an in-memory pipe that behaves as TLS does toward a peer that
+/// stopped reading: writes stall once `room` bytes went out, and closing never
+/// completes (close_notify has nowhere to go).
+struct StuckPeer {
+    pipe: lithe::io::DuplexStream,
+    room: usize,
+}
+
+impl futures_lite::AsyncRead for StuckPeer {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.pipe).poll_read(cx, buf)
+    }
+}
+
+impl futures_lite::AsyncWrite for StuckPeer {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let n = buf.len().min(self.room);
+        if n == 0 {
+            return std::task::Poll::Pending;
+        }
+        self.room -= n;
+        std::pin::Pin::new(&mut self.pipe).poll_write(cx, &buf[..n])
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.pipe).poll_flush(cx)
+    }
+
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Pending
+    }
+}
+
+#[test]
+fn closing_a_connection_never_waits_on_a_peer_that_does_not_read() {
+    use futures_lite::AsyncWriteExt;
+    let config = ServerConfig {
+        write_timeout: Some(Duration::from_millis(200)),
+        ..ServerConfig::default()
+    };
+    // With room for the response, only the close is stuck; with none, the flush
+    // times out first and the close must not be waited on at all.
+    for room in [1 << 20, 0] {
+        let (server_end, mut client_end) = lithe::io::duplex(1 << 16);
+        let transport = StuckPeer {
+            pipe: server_end,
+            room,
+        };
+        let started = Instant::now();
+        run(async {
+            client_end
+                .write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                .await
+                .unwrap();
+            let served = lithe::io::serve_connection(transport, common::routes, &config);
+            let limit = async {
+                async_io::Timer::after(LIMIT).await;
+                panic!("the driver waited on the close (room {room})");
+            };
+            let _ = futures_lite::future::or(served, limit).await;
+        });
+        // The write timeout once for the flush or once for the close, then at
+        // most the one-second linger for the peer's last bytes.
+        assert!(started.elapsed() < Duration::from_secs(3), "room {room}");
+    }
+}

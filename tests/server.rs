@@ -533,12 +533,89 @@ fn graceful_shutdown_lets_a_request_in_flight_finish() {
     s.write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
         .unwrap();
     std::thread::sleep(Duration::from_millis(100));
+    let addr = server.local_addr();
     let shutdown = std::thread::spawn(move || server.shutdown());
+    // While the request is still in flight, new connections are already refused
+    // rather than left in the listening socket's backlog.
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(std::net::TcpStream::connect(addr).is_err());
     let reply = read_to_close(&mut s);
     assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
     assert!(reply.contains("connection: close\r\n"), "{reply}");
     assert!(reply.ends_with("slow"), "{reply}");
     shutdown.join().unwrap();
+}
+
+#[test]
+fn a_response_http_cannot_carry_becomes_a_500() {
+    async fn wrong(request: lithe::io::Request) -> lithe::io::Response {
+        use lithe::io::Response;
+        use lithe::proto::StatusCode;
+        match request.path() {
+            // An interim status as the answer: the client would wait for a
+            // final response forever.
+            "/interim" => Response::new(StatusCode::new(103).unwrap()),
+            // Both framings: a hop that follows Content-Length is desynchronized.
+            "/both" => Response::new(StatusCode::OK)
+                .with_header("transfer-encoding", "chunked")
+                .with_header("content-length", "5"),
+            _ => Response::new(StatusCode::OK).with_body("fine"),
+        }
+    }
+    let server = server_with(wrong, ServerConfig::default());
+    let mut s = socket(server.local_addr());
+    s.write_all(b"GET /interim HTTP/1.1\r\nHost: a\r\n\r\nGET /both HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let reply = read_to_close(&mut s);
+    // Each gets one final response, in order, and the connection goes on.
+    let statuses: Vec<&str> = reply.split("HTTP/1.1 ").skip(1).map(|r| &r[..3]).collect();
+    assert_eq!(statuses, ["500", "500", "200"], "{reply}");
+    assert!(reply.ends_with("\r\n\r\nfine"), "{reply}");
+    server.shutdown();
+}
+
+#[test]
+fn a_protocol_switch_during_shutdown_keeps_its_connection_upgrade() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    use lithe::io::{Request, Response, Shutdown, duplex, serve_connection_until};
+    let shutdown = Shutdown::new();
+    let signal = shutdown.clone();
+    // The shutdown begins while the upgrade request is being answered.
+    let service = move |mut request: Request| {
+        signal.trigger();
+        let on_upgrade = request.upgrade();
+        async move {
+            assert!(on_upgrade.is_some(), "the request proposes a switch");
+            Response::new(lithe::proto::StatusCode::SWITCHING_PROTOCOLS)
+                .with_header("connection", "upgrade")
+                .with_header("upgrade", "websocket")
+        }
+    };
+    let (server_end, mut client_end) = duplex(4096);
+    let head = run(async {
+        let config = ServerConfig::default();
+        let served = serve_connection_until(server_end, service, &config, &shutdown);
+        let client = async {
+            client_end
+                .write_all(b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n")
+                .await
+                .unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8];
+            while !head.ends_with(b"\r\n\r\n") {
+                client_end.read_exact(&mut byte).await.unwrap();
+                head.push(byte[0]);
+            }
+            String::from_utf8(head).unwrap()
+        };
+        futures_lite::future::zip(served, client).await.1
+    });
+    assert!(
+        head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{head}"
+    );
+    assert!(head.contains("connection: upgrade\r\n"), "{head}");
+    assert!(!head.contains("close"), "{head}");
 }
 
 #[test]

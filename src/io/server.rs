@@ -602,10 +602,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         let code = status.as_u16();
         // RFC 9110 §8.6: no Content-Length in 1xx, 204 or a 2xx to CONNECT; a
         // 304's would describe another response.
-        let bodiless_status = status.is_informational()
-            || code == 204
-            || code == 304
-            || (asked == Asked::Connect && status.is_success());
+        let tunnel = asked == Asked::Connect && status.is_success();
+        let bodiless_status = status.is_informational() || code == 204 || code == 304 || tunnel;
         let length = match &kind {
             Kind::Empty => Some(0),
             Kind::Full(b) => Some(b.len() as u64),
@@ -633,27 +631,36 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 self.close_after = true;
             }
         }
-        if self.shutdown.is_some_and(Shutdown::is_triggered) {
+        // A shutdown ends HTTP on this connection, which a protocol switch does
+        // anyway; `Connection: close` would replace the `Connection: upgrade`
+        // the switch needs, and the client would refuse it.
+        let switches = code == 101 || tunnel;
+        if self.shutdown.is_some_and(Shutdown::is_triggered) && !switches {
             // Shutting down: this is the connection's last response.
             self.close_after = true;
         }
         if self.close_after {
             headers.insert("connection", "close");
         }
+        // An interim status is no answer: `proto` would send it as one and go
+        // on waiting for the final response, which this service will not give.
+        let interim = status.is_informational() && code != 101;
         let (conn, out) = (&mut self.conn, &mut self.out);
-        let written = headers.with_proto(None, |fields| {
-            let head = ResponseHead {
-                version: Version::Http11,
-                status,
-                reason: &reason,
-                headers: fields,
-            };
-            out.serialize(|b| match content_length {
-                Some(n) => conn.send_response_sized(&head, n, b),
-                None => conn.send_response(&head, b),
+        let written = (!interim).then(|| {
+            headers.with_proto(None, |fields| {
+                let head = ResponseHead {
+                    version: Version::Http11,
+                    status,
+                    reason: &reason,
+                    headers: fields,
+                };
+                out.serialize(|b| match content_length {
+                    Some(n) => conn.send_response_sized(&head, n, b),
+                    None => conn.send_response(&head, b),
+                })
             })
         });
-        if written.is_err() {
+        if !matches!(written, Some(Ok(_))) {
             // The service built a head HTTP/1.1 cannot carry: answer 500 instead.
             let fallback = [Header {
                 name: "content-length",
@@ -840,7 +847,23 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     async fn close(&mut self, linger: bool) -> Result<(), Error> {
         let flushed = poll_fn(|cx| self.poll_flush(cx)).await;
         self.conn.close();
-        let _ = poll_fn(|cx| core::pin::Pin::new(&mut self.io).poll_close(cx)).await;
+        // Closing may itself write (TLS sends close_notify) and so wait on a peer
+        // that does not read: not at all after a failed flush, and otherwise no
+        // longer than any write may.
+        if flushed.is_ok() {
+            let deadline = self.config.write_timeout.map(|t| Instant::now() + t);
+            let _ = poll_fn(
+                |cx| match core::pin::Pin::new(&mut self.io).poll_close(cx) {
+                    Poll::Pending
+                        if deadline.is_some_and(|at| self.read_deadline.poll_expired(cx, at)) =>
+                    {
+                        Poll::Ready(Ok(()))
+                    }
+                    other => other,
+                },
+            )
+            .await;
+        }
         flushed?;
         if linger {
             let deadline = Instant::now() + LINGER;
