@@ -128,3 +128,21 @@ fn bad_pem_input_is_an_error() {
     let (cert, _) = certificate();
     assert!(TlsAcceptor::from_pem(cert.as_bytes(), b"").is_err());
 }
+
+#[test]
+fn shutdown_does_not_wait_for_a_handshake_that_never_starts() {
+    let (cert, key) = certificate();
+    let server = https_server(&cert, &key);
+    // Connected, but no ClientHello: no request is in flight to wait for.
+    let silent = std::net::TcpStream::connect(server.local_addr()).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let started = std::time::Instant::now();
+    server.shutdown();
+    // Well under the 2 s shutdown timeout (and the 30 s head timeout).
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(silent);
+}

@@ -252,7 +252,7 @@ fn worker<S: Service + Clone + 'static>(
             );
             ex.spawn(async move {
                 let connection = async {
-                    if let Some(io) = handshake(stream, &config).await {
+                    if let Some(io) = handshake(stream, &config, &shutdown).await {
                         let _ = serve_connection_until(io, service, &config.connection, &shutdown)
                             .await;
                     }
@@ -263,6 +263,10 @@ fn worker<S: Service + Clone + 'static>(
             })
             .detach();
         }
+        // Close the listening socket now (once every worker has dropped its
+        // descriptor), not after the drain: the kernel would go on completing
+        // handshakes into the backlog, for clients nobody will answer.
+        drop(listener);
         let deadline = Instant::now() + config.shutdown_timeout;
         while active.get() > 0 && Instant::now() < deadline {
             Timer::after(Duration::from_millis(10)).await;
@@ -365,8 +369,14 @@ async fn run_until_finished(ex: &LocalExecutor<'_>, main: smol::Task<()>) {
     }
 }
 
-/// The TLS handshake, when configured, bounded by the head timeout.
-async fn handshake(stream: TcpStream, config: &ServeConfig) -> Option<MaybeTls> {
+/// The TLS handshake, when configured, bounded by the head timeout and given up
+/// on shutdown: like an idle connection, one without a request yet has nothing
+/// in flight to let finish.
+async fn handshake(
+    stream: TcpStream,
+    config: &ServeConfig,
+    shutdown: &Shutdown,
+) -> Option<MaybeTls> {
     #[cfg(feature = "tls")]
     if let Some(acceptor) = &config.tls {
         let limit = config.connection.head_timeout.unwrap_or(Duration::MAX);
@@ -375,10 +385,14 @@ async fn handshake(stream: TcpStream, config: &ServeConfig) -> Option<MaybeTls> 
             Timer::after(limit).await;
             None
         };
-        return future::or(accept, timeout)
+        let stop = async {
+            shutdown.triggered().await;
+            None
+        };
+        return future::or(future::or(accept, timeout), stop)
             .await
             .map(|s| MaybeTls::TlsServer(Box::new(s)));
     }
-    let _ = config;
+    let _ = (config, shutdown);
     Some(MaybeTls::Plain(stream))
 }
