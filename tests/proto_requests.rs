@@ -70,6 +70,41 @@ fn chunked_body_with_extensions_and_trailers() {
 }
 
 #[test]
+fn chunk_extension_limit_counts_every_byte() {
+    let with_limit = |max_chunk_extension_bytes| Config {
+        limits: Limits {
+            max_chunk_extension_bytes,
+            ..Limits::default()
+        },
+        ..Config::default()
+    };
+    let request = |extension: &str| {
+        format!(
+            "POST /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\
+             2{extension}\r\nhi\r\n0\r\n\r\n"
+        )
+    };
+    // `;a=1` is four bytes: allowed by a limit of 4, not 3.
+    let ev = server_events(with_limit(4), request(";a=1").as_bytes());
+    assert_eq!(bodies(&ev), vec![b"hi".to_vec()]);
+    assert_eq!(
+        error_of(&server_events(with_limit(3), request(";a=1").as_bytes())),
+        Some(Error::InvalidChunkExtension)
+    );
+    // A limit of 0 allows no extension at all, not even a bare `;`.
+    assert_eq!(
+        error_of(&server_events(with_limit(0), request(";").as_bytes())),
+        Some(Error::InvalidChunkExtension)
+    );
+    assert_eq!(
+        error_of(&server_events(with_limit(0), request(" ;").as_bytes())),
+        Some(Error::InvalidChunkExtension)
+    );
+    let ev = server_events(with_limit(0), request("").as_bytes());
+    assert_eq!(bodies(&ev), vec![b"hi".to_vec()]);
+}
+
+#[test]
 fn pipelined_requests_are_all_read_in_order() {
     let ev = events(
         b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\n\

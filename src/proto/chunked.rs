@@ -251,6 +251,12 @@ impl ChunkedState {
                 b'\r' => Position::SizeLf { size },
                 b'\n' if bare_lf_ok => self.end_of_chunk_line(size, limits)?,
                 b'\n' => return Err(Error::BareLineFeed),
+                // Every extension byte counts, the first included: a limit of
+                // 0 allows none. (BWS before it is counted, and refused, with
+                // the next byte.)
+                b';' if limits.max_chunk_extension_bytes == 0 => {
+                    return Err(Error::InvalidChunkExtension);
+                }
                 b';' => Position::Extension {
                     size,
                     len: 1,

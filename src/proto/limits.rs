@@ -25,7 +25,8 @@ pub struct Limits {
     pub max_headers: usize,
     /// The request-target. Default 8 KiB, the size RFC 9112 §3 recommends at least.
     pub max_request_target_bytes: usize,
-    /// Chunk extensions on one chunk line (`;name=value...`). Default 1 KiB: real
+    /// Chunk extensions on one chunk line (`;name=value...`), every byte from the
+    /// first `;` or the whitespace before it; 0 allows none. Default 1 KiB: real
     /// peers send none, and an unbounded extension is a slow-drip attack.
     pub max_chunk_extension_bytes: usize,
     /// The trailer section after the last chunk. Default 8 KiB.
