@@ -4,7 +4,7 @@
 # Usage: scripts/fuzz.sh [seconds-per-target] [target...]
 #   seconds-per-target  how long to fuzz each target (default 60)
 #   target...           which targets (default: server_stream client_response
-#                       chunked roundtrip server_driver)
+#                       chunked roundtrip server_driver client_driver)
 #
 # Needs the nightly toolchain (`rustup toolchain install nightly`) and cargo-fuzz
 # (`cargo install cargo-fuzz`). Each target starts from its committed seed corpus
@@ -28,7 +28,7 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(server_stream client_response chunked roundtrip server_driver)
+    targets=(server_stream client_response chunked roundtrip server_driver client_driver)
 fi
 
 failed=()

@@ -316,3 +316,24 @@ fn server_driver_generated() {
         |rng| stream_input(rng, REQUEST_FRAGMENTS),
     );
 }
+
+#[cfg(feature = "std")]
+#[test]
+fn client_driver_corpus() {
+    replay_corpus("client_driver", targets::client_driver::client_driver);
+}
+
+#[cfg(feature = "std")]
+#[test]
+fn client_driver_generated() {
+    generated(
+        "client_driver",
+        targets::client_driver::client_driver,
+        0x5eed_0006,
+        |rng| {
+            let mut input = vec![rng.byte()];
+            input.extend(stream_input(rng, RESPONSE_FRAGMENTS));
+            input
+        },
+    );
+}

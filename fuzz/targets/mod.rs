@@ -24,8 +24,11 @@
 //! | [`chunked`] | feed header, chunked body |
 //! | [`roundtrip`] | a description of one message, read by [`Source`] |
 //! | [`driver::server_driver`] | feed header, request stream, through the async server driver |
+//! | [`client_driver::client_driver`] | method byte, feed header, response stream, through the async client connection |
 #![allow(dead_code)]
 
+#[cfg(feature = "std")]
+pub mod client_driver;
 #[cfg(feature = "std")]
 pub mod driver;
 
@@ -192,6 +195,9 @@ enum Us {
     Server,
     /// Send this request whenever the connection is idle and bytes are waiting.
     Client(Method),
+    /// Send this request whenever the connection is idle, bytes or not, as a
+    /// client that keeps reusing its connection does.
+    EagerClient(Method),
     /// Only read: whatever our side owes was sent before reading began.
     Reader,
 }
@@ -368,10 +374,11 @@ impl<'i> Run<'i> {
         let input = self.input;
         loop {
             let offered = &input[self.start..self.end];
-            if let Us::Client(method) = self.us {
+            if let Us::Client(method) | Us::EagerClient(method) = self.us {
                 let idle =
                     self.conn.our_state() == State::Idle && self.conn.their_state() == State::Idle;
-                if idle && !offered.is_empty() {
+                let eager = matches!(self.us, Us::EagerClient(_));
+                if idle && (eager || !offered.is_empty()) {
                     send_request(&mut self.conn, method);
                 }
             }

@@ -1,0 +1,246 @@
+//! The `client_driver` target: lithe's async client connection
+//! (`lithe::io::ClientConnection`) reading an arbitrary response stream over an
+//! in-memory pipe, checked against what `proto` alone reads from the same bytes.
+//!
+//! Layout: a method byte and a feed header, as for
+//! [`client_response`](super::client_response), then the response stream, written
+//! in the feed's pieces and then closed. The client sends its request again
+//! while the connection stays reusable, and reads each body to its end.
+//!
+//! Invariants:
+//! * the client finishes once the stream is closed: no panic, no hang;
+//! * it reads the same final responses as `proto` does (status, fields and
+//!   body), in order: every response `proto` reads to its end is one the client
+//!   returns whole;
+//! * where `proto` fails inside a body, the client fails that body after the
+//!   same bytes; where it fails on a head, or the stream ends between
+//!   responses, sending the next request fails;
+//! * after a protocol switch, the bytes that followed the head are handed over
+//!   exactly.
+
+use std::time::Duration;
+
+use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
+use lithe::io::{Body, ClientConfig, ClientConnection, Request, duplex};
+use lithe::proto::Connection;
+
+use super::{Delivery, Feed, Fields, Method, Run, Seen, Us};
+
+/// How long one input may take before the target reports a hang.
+const HANG: Duration = Duration::from_secs(10);
+
+/// Bodies in fuzz inputs are far smaller than this.
+const BODY_LIMIT: usize = 1 << 20;
+
+/// What reading one response came to, for the client and for `proto` alike.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A final response read to its end.
+    Whole {
+        status: u16,
+        headers: Fields,
+        body: Vec<u8>,
+    },
+    /// A final response whose body failed after `body`.
+    BodyFailed {
+        status: u16,
+        headers: Fields,
+        body: Vec<u8>,
+    },
+    /// No final response: the head was refused or the stream ended first.
+    Failed,
+    /// The connection switched protocols; `rest` followed the head.
+    Switched { status: u16, rest: Vec<u8> },
+}
+
+pub fn client_driver(data: &[u8]) {
+    let Some((&method, rest)) = data.split_first() else {
+        return;
+    };
+    let method = Method::from_byte(method);
+    let (feed, stream) = Feed::parse(rest);
+    let config = feed.config();
+    let trace = Run::new(Connection::client(config), Us::EagerClient(method), stream)
+        .deliver(&Delivery::Whole);
+    let expected = outcomes(&trace, stream);
+    let got = drive(config, method, feed.lengths(), stream);
+    assert_eq!(
+        got, expected,
+        "the client and proto read the stream differently"
+    );
+}
+
+/// The outcomes `proto`'s trace implies for a client that sends its request
+/// again while the connection stays reusable.
+fn outcomes(trace: &[Seen], stream: &[u8]) -> Vec<Outcome> {
+    let mut outcomes = Vec::new();
+    // The final response being read: status, fields, body so far.
+    let mut open: Option<(u16, Fields, Vec<u8>)> = None;
+    for (i, seen) in trace.iter().enumerate() {
+        match seen {
+            Seen::Response {
+                status, headers, ..
+            } => {
+                if let Some(Seen::Switched { rest }) = trace.get(i + 1) {
+                    outcomes.push(Outcome::Switched {
+                        status: *status,
+                        rest: stream[stream.len() - rest..].to_vec(),
+                    });
+                    return outcomes;
+                }
+                if *status >= 200 {
+                    open = Some((*status, headers.clone(), Vec::new()));
+                }
+            }
+            Seen::Body(bytes) => {
+                if let Some((_, _, body)) = open.as_mut() {
+                    *body = bytes.clone();
+                }
+            }
+            Seen::End { .. } => {
+                if let Some((status, headers, body)) = open.take() {
+                    outcomes.push(Outcome::Whole {
+                        status,
+                        headers,
+                        body,
+                    });
+                }
+            }
+            Seen::Failed(_) => {
+                outcomes.push(match open.take() {
+                    Some((status, headers, body)) => Outcome::BodyFailed {
+                        status,
+                        headers,
+                        body,
+                    },
+                    None => Outcome::Failed,
+                });
+                return outcomes;
+            }
+            // The last response closes the connection (with bytes after it or
+            // none): the client sends nothing more. A reusable connection would
+            // have sent the next request, and an end of stream would fail it.
+            Seen::Closed | Seen::Stalled { .. } => {
+                assert!(open.is_none(), "proto stopped inside a body: {seen:?}");
+                return outcomes;
+            }
+            Seen::Request { .. } | Seen::Switched { .. } => {}
+        }
+    }
+    outcomes
+}
+
+/// The request [`client_response`](super::client_response) sends for `method`.
+fn request(method: Method) -> Request<Body> {
+    let request = match method {
+        Method::Get => Request::new("GET", "/"),
+        Method::Head => Request::new("HEAD", "/"),
+        Method::Connect => Request::new("CONNECT", "example.com:443"),
+        Method::PostWithBody => Request::new("POST", "/submit").with_body("hello"),
+    };
+    request.with_header("Host", "example.com")
+}
+
+/// Runs the client over `stream`, delivered in pieces of the given `lengths`
+/// then closed; returns what it read.
+fn drive(
+    config: lithe::proto::Config,
+    method: Method,
+    lengths: impl Iterator<Item = usize>,
+    stream: &[u8],
+) -> Vec<Outcome> {
+    let (client_end, server_end) = duplex(64 * 1024);
+    let client = async {
+        let config = ClientConfig {
+            proto: config,
+            ..ClientConfig::default()
+        };
+        let mut conn = ClientConnection::new(client_end, config);
+        let mut outcomes = Vec::new();
+        while conn.is_reusable() {
+            let response = match conn.send(request(method)).await {
+                Ok(response) => response,
+                Err(_) => {
+                    outcomes.push(Outcome::Failed);
+                    break;
+                }
+            };
+            let status = response.status().as_u16();
+            let headers: Fields = response
+                .headers()
+                .iter()
+                .map(|(name, value)| (name.to_owned(), value.to_vec()))
+                .collect();
+            let tunnel = method == Method::Connect && response.status().is_success();
+            if status == 101 || tunnel {
+                drop(response);
+                let (mut io, read) = conn.into_parts();
+                let mut rest = read.to_vec();
+                io.read_to_end(&mut rest)
+                    .await
+                    .expect("the pipe reads to its end");
+                outcomes.push(Outcome::Switched { status, rest });
+                return outcomes;
+            }
+            let mut body_reader = response.into_body();
+            let mut body = Vec::new();
+            let failed = loop {
+                match body_reader.chunk().await {
+                    Ok(Some(chunk)) => {
+                        body.extend_from_slice(&chunk);
+                        assert!(body.len() <= BODY_LIMIT, "a body larger than its stream");
+                    }
+                    Ok(None) => break false,
+                    Err(_) => break true,
+                }
+            };
+            if failed {
+                outcomes.push(Outcome::BodyFailed {
+                    status,
+                    headers,
+                    body,
+                });
+                break;
+            }
+            outcomes.push(Outcome::Whole {
+                status,
+                headers,
+                body,
+            });
+        }
+        outcomes
+    };
+    let server = async {
+        let (mut reader, mut writer) = futures_lite::io::split(server_end);
+        let write = async {
+            let mut rest = stream;
+            for length in lengths {
+                if rest.is_empty() {
+                    break;
+                }
+                let (piece, more) = rest.split_at(length.clamp(1, rest.len()));
+                if writer.write_all(piece).await.is_err() {
+                    break;
+                }
+                rest = more;
+                future::yield_now().await;
+            }
+            let _ = writer.close().await;
+        };
+        // Take the requests in, so the pipe never fills.
+        let read = async {
+            let mut sink = Vec::new();
+            let _ = reader.read_to_end(&mut sink).await;
+        };
+        future::zip(write, read).await;
+    };
+    let hang = async {
+        async_io::Timer::after(HANG).await;
+        panic!("the client connection hung");
+    };
+    // The server's side ends when the client drops its end of the pipe.
+    future::block_on(future::or(
+        async { future::zip(client, server).await.0 },
+        hang,
+    ))
+}
