@@ -4,9 +4,11 @@
 //! cargo run --example fetch -- [-X METHOD] [-d DATA] [-k] [--json] URL
 //! ```
 //!
-//! Prints the status line and headers, then streams the body to stdout. With
-//! `--json` it prints one JSON object instead:
-//! `{"status", "version", "headers": [[name, value], ...], "body_b64"}`, or
+//! Prints the status line and headers (their bytes as received), then streams the
+//! body to stdout. With `--json` it prints one JSON object instead:
+//! `{"status", "version", "headers": [[name, value], ...], "body_b64"}` (a value
+//! that is not UTF-8 is shown with replacement characters: the `reflect` example
+//! is where exact field bytes are reported), or
 //! `{"error": "..."}` and exit code 1 when the exchange fails (a protocol error,
 //! a timeout, a refused connection). `-d` sends DATA as the body, `-k` accepts
 //! any TLS certificate (self-signed test servers only).
@@ -63,7 +65,8 @@ struct Head {
     status: u16,
     reason: String,
     version: &'static str,
-    headers: Vec<(String, String)>,
+    /// Names and values as received: values need not be UTF-8.
+    headers: Vec<(String, Vec<u8>)>,
 }
 
 /// Runs the exchange: `on_head` gets the head, then `on_chunk` each body chunk.
@@ -93,7 +96,7 @@ async fn fetch(
         headers: response
             .headers()
             .iter()
-            .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v).into_owned()))
+            .map(|(n, v)| (n.to_string(), v.to_vec()))
             .collect(),
     });
     let mut body = response.into_body();
@@ -117,7 +120,11 @@ fn main() {
             (Ok(()), Some(head)) => serde_json::json!({
                 "status": head.status,
                 "version": head.version,
-                "headers": head.headers.iter().map(|(n, v)| [n, v]).collect::<Vec<_>>(),
+                "headers": head
+                    .headers
+                    .iter()
+                    .map(|(n, v)| [n.clone(), String::from_utf8_lossy(v).into_owned()])
+                    .collect::<Vec<_>>(),
                 "body_b64": base64::engine::general_purpose::STANDARD.encode(&body),
             }),
             (Err(e), _) => {
@@ -134,18 +141,29 @@ fn main() {
         &args,
         |h| {
             let mut out = stdout.lock();
-            let _ = writeln!(out, "{} {} {}", h.version, h.status, h.reason);
+            let mut head = format!("{} {} {}\n", h.version, h.status, h.reason).into_bytes();
             for (name, value) in &h.headers {
-                let _ = writeln!(out, "{name}: {value}");
+                head.extend_from_slice(name.as_bytes());
+                head.extend_from_slice(b": ");
+                head.extend_from_slice(value);
+                head.push(b'\n');
             }
-            let _ = writeln!(out);
+            head.push(b'\n');
+            write_or_exit(&mut out, &head);
         },
-        |chunk| {
-            let _ = stdout.lock().write_all(chunk);
-        },
+        |chunk| write_or_exit(&mut stdout.lock(), chunk),
     ));
     if let Err(e) = result {
         eprintln!("fetch: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Writes to stdout; once that fails (a closed pipe, as with `fetch URL | head`)
+/// nobody reads the rest, so stop instead of downloading it.
+fn write_or_exit(out: &mut impl Write, bytes: &[u8]) {
+    if let Err(e) = out.write_all(bytes).and_then(|()| out.flush()) {
+        eprintln!("fetch: writing the output: {e}");
         std::process::exit(1);
     }
 }

@@ -10,12 +10,13 @@
 //! `GET /` answers "Hello, World!" (text/plain), `GET /bytes/N` answers N bytes,
 //! `POST /echo` streams the request body back as it arrives.
 
+use bytes::Bytes;
 use lithe::io::{Body, Request, Response};
 use lithe::proto::StatusCode;
 use lithe::rt::{ServeConfig, Server};
 
-/// Bodies `/bytes/N` may ask for, at most.
-const MAX_BYTES: usize = 64 * 1024 * 1024;
+/// What `/bytes/N` sends, in slices: no body costs an allocation, whatever N.
+static XS: [u8; 64 * 1024] = [b'x'; 64 * 1024];
 
 async fn handle(request: Request) -> Response {
     match (request.method(), request.path()) {
@@ -23,13 +24,17 @@ async fn handle(request: Request) -> Response {
             .with_header("content-type", "text/plain")
             .with_body("Hello, World!"),
         ("GET" | "HEAD", path) if path.starts_with("/bytes/") => {
-            match path["/bytes/".len()..].parse::<usize>() {
-                Ok(n) if n <= MAX_BYTES => Response::new(StatusCode::OK)
-                    .with_header("content-type", "application/octet-stream")
-                    .with_body(vec![b'x'; n]),
+            let digits = &path["/bytes/".len()..];
+            // Digits only: `parse` would also take a leading `+`.
+            match digits.parse::<u64>() {
+                Ok(n) if digits.bytes().all(|b| b.is_ascii_digit()) => {
+                    Response::new(StatusCode::OK)
+                        .with_header("content-type", "application/octet-stream")
+                        .with_body(x_bytes(n))
+                }
                 _ => text(
                     StatusCode::BAD_REQUEST,
-                    "expected /bytes/N with N <= 67108864\n",
+                    "expected /bytes/N, N a decimal number of bytes\n",
                 ),
             }
         }
@@ -58,6 +63,19 @@ async fn handle(request: Request) -> Response {
     }
 }
 
+/// `n` bytes of `x`: one slice of [`XS`], or a stream of them.
+fn x_bytes(n: u64) -> Body {
+    let piece = XS.len() as u64;
+    if n <= piece {
+        return Body::from(&XS[..n as usize]);
+    }
+    let pieces = (0..n.div_ceil(piece)).map(move |i| {
+        let len = (n - i * piece).min(piece) as usize;
+        Ok(Bytes::from_static(&XS[..len]))
+    });
+    Body::sized_stream(n, futures_lite::stream::iter(pieces))
+}
+
 fn text(status: StatusCode, body: &'static str) -> Response {
     Response::new(status)
         .with_header("content-type", "text/plain")
@@ -75,12 +93,9 @@ fn main() {
             continue;
         }
         match (arg.as_str(), args.next()) {
-            ("--port", Some(v)) => port = v.parse().expect("--port takes a number"),
-            ("--threads", Some(v)) => threads = v.parse().expect("--threads takes a number"),
-            _ => {
-                eprintln!("usage: hello_server [--port PORT] [--threads N] [--reuse-port]");
-                std::process::exit(2);
-            }
+            ("--port", Some(v)) => port = v.parse().unwrap_or_else(|_| usage()),
+            ("--threads", Some(v)) => threads = v.parse().unwrap_or_else(|_| usage()),
+            _ => usage(),
         }
     }
     let config = ServeConfig {
@@ -91,4 +106,9 @@ fn main() {
     let server = Server::bind(("127.0.0.1", port), handle, config).expect("bind");
     println!("listening on http://{}", server.local_addr());
     server.wait();
+}
+
+fn usage() -> ! {
+    eprintln!("usage: hello_server [--port PORT] [--threads N] [--reuse-port]");
+    std::process::exit(2);
 }

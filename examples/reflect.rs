@@ -54,12 +54,13 @@ async fn reflect(request: Request) -> Response {
 
 fn main() {
     let port = match std::env::args().skip(1).collect::<Vec<_>>().as_slice() {
-        [flag, port] if flag == "--port" => port.parse().expect("--port takes a number"),
-        [] => 8081,
-        _ => {
-            eprintln!("usage: reflect [--port PORT]");
-            std::process::exit(2);
-        }
+        [flag, port] if flag == "--port" => port.parse().ok(),
+        [] => Some(8081),
+        _ => None,
+    };
+    let Some(port) = port else {
+        eprintln!("usage: reflect [--port PORT]");
+        std::process::exit(2);
     };
     let server = Server::bind(("127.0.0.1", port), reflect, ServeConfig::default()).expect("bind");
     println!("reflecting on http://{}", server.local_addr());

@@ -124,6 +124,83 @@ fn fetch_reports_errors_as_json_with_exit_code_1() {
     assert!(v["error"].as_str().unwrap().contains("refused"), "{json}");
 }
 
+/// A server on 127.0.0.1 that answers one connection with `reply` after the
+/// request head, then closes.
+fn answering(reply: &'static [u8]) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut seen = Vec::new();
+        let mut byte = [0u8];
+        while !seen.ends_with(b"\r\n\r\n") && s.read(&mut byte).unwrap_or(0) == 1 {
+            seen.push(byte[0]);
+        }
+        let _ = s.write_all(reply);
+    });
+    format!("http://{addr}/")
+}
+
+#[test]
+fn fetch_reports_a_protocol_error_as_json_with_exit_code_1() {
+    let url = answering(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab");
+    let (ok, json) = fetch(&["--json", &url]);
+    assert!(!ok);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        v["error"].as_str().unwrap().contains("Content-Length"),
+        "{json}"
+    );
+}
+
+#[test]
+fn fetch_prints_field_values_as_the_bytes_received() {
+    let url = answering(b"HTTP/1.1 200 OK\r\nX-Latin: caf\xe9\r\nContent-Length: 2\r\n\r\nok");
+    let out = Command::new(example("fetch")).arg(&url).output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        out.stdout.windows(14).any(|w| w == b"X-Latin: caf\xe9\n"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(out.stdout.ends_with(b"\n\nok"));
+}
+
+#[test]
+fn hello_server_bytes_route_streams_any_length_and_refuses_what_is_not_a_number() {
+    let Some(server) = start("hello_server") else {
+        return;
+    };
+    // Past the 64 KiB slice the server sends from: a stream of slices.
+    for n in [0usize, 65_536, 200_001] {
+        let (ok, json) = fetch(&["--json", &format!("{}/bytes/{n}", server.url)]);
+        assert!(ok);
+        let v: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["status"], 200);
+        let body = B64.decode(v["body_b64"].as_str().unwrap()).unwrap();
+        assert!(body.len() == n && body.iter().all(|&b| b == b'x'), "{n}");
+    }
+    for bad in ["+5", "", "5x", "99999999999999999999999"] {
+        let (ok, json) = fetch(&["--json", &format!("{}/bytes/{bad}", server.url)]);
+        assert!(ok);
+        let v: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["status"], 400, "/bytes/{bad}");
+    }
+}
+
+#[test]
+fn a_port_that_is_not_a_number_is_a_usage_error() {
+    for name in ["hello_server", "reflect"] {
+        let out = Command::new(example(name))
+            .args(["--port", "http"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        assert!(String::from_utf8_lossy(&out.stderr).starts_with("usage:"));
+    }
+}
+
 #[test]
 fn reflect_describes_each_request_in_the_body_and_x_reflect() {
     let Some(server) = start("reflect") else {
