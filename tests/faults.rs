@@ -378,3 +378,143 @@ fn closing_a_connection_never_waits_on_a_peer_that_does_not_read() {
         assert!(started.elapsed() < Duration::from_secs(3), "room {room}");
     }
 }
+
+/// A transport over an in-memory pipe that holds what is written until a flush,
+/// and whose every flush needs a second call, as a TLS stream's does when its
+/// socket is full: the first returns Pending (and asks to be polled again).
+struct FlushesLate {
+    pipe: lithe::io::DuplexStream,
+    held: Vec<u8>,
+    retried: bool,
+}
+
+impl futures_lite::AsyncRead for FlushesLate {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.pipe).poll_read(cx, buf)
+    }
+}
+
+impl futures_lite::AsyncWrite for FlushesLate {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.held.extend_from_slice(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        if !self.held.is_empty() && !self.retried {
+            self.retried = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        while !self.held.is_empty() {
+            let this = &mut *self;
+            match std::pin::Pin::new(&mut this.pipe).poll_write(cx, &this.held) {
+                Poll::Ready(Ok(n)) => drop(this.held.drain(..n)),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        self.retried = false;
+        std::pin::Pin::new(&mut self.pipe).poll_flush(cx)
+    }
+
+    fn poll_close(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        futures_lite::ready!(self.as_mut().poll_flush(cx))?;
+        std::pin::Pin::new(&mut self.pipe).poll_close(cx)
+    }
+}
+
+#[test]
+fn a_flush_that_must_be_retried_is_retried_by_both_roles() {
+    use lithe::io::{ClientConfig, ClientConnection, duplex, serve_connection};
+    let (server_end, client_end) = duplex(1 << 16);
+    let late = |pipe| FlushesLate {
+        pipe,
+        held: Vec::new(),
+        retried: false,
+    };
+    run(async {
+        let config = ServerConfig::default();
+        let server = serve_connection(late(server_end), common::routes, &config);
+        let client = async {
+            // Keep-alive requests: nothing but a flush pushes each message out.
+            let mut conn = ClientConnection::new(late(client_end), ClientConfig::default());
+            for body in ["one", "two"] {
+                let request = Request::new("POST", "/echo")
+                    .with_header("host", "t")
+                    .with_body(body);
+                let response = conn.send(request).await.unwrap();
+                assert_eq!(response.into_body().text(100).await.unwrap(), body);
+            }
+        };
+        let limit = async {
+            async_io::Timer::after(LIMIT).await;
+            panic!("a message stayed in the transport's buffer");
+        };
+        futures_lite::future::or(
+            futures_lite::future::or(client, async {
+                let _ = server.await;
+                panic!("the server ended before the client");
+            }),
+            limit,
+        )
+        .await;
+    });
+}
+
+#[test]
+fn a_body_reader_gets_an_error_once_its_connection_driver_is_gone() {
+    use futures_lite::AsyncWriteExt;
+    use lithe::io::{Error, duplex, serve_connection};
+    let (tx, rx) = mpsc::channel();
+    // The service hands the body to a thread of its own and answers with a
+    // stream that never ends, so the driver is still at work on the exchange.
+    let service = move |request: Request| {
+        let tx = tx.clone();
+        let body = request.into_body();
+        thread::spawn(move || {
+            let _ = tx.send(lithe::rt::block_on(body.bytes(1 << 20)));
+        });
+        async {
+            Response::new(StatusCode::OK)
+                .with_body(lithe::io::Body::stream(futures_lite::stream::pending()))
+        }
+    };
+    let (server_end, mut client_end) = duplex(1 << 16);
+    run(async {
+        // Half the body: the driver feeds what came and waits for the rest.
+        client_end
+            .write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nhello")
+            .await
+            .unwrap();
+        let config = ServerConfig::default();
+        let served = serve_connection(server_end, service, &config);
+        // The driver's future is dropped (its task cancelled) while it waits.
+        let cancel = async {
+            async_io::Timer::after(Duration::from_millis(200)).await;
+            Ok(())
+        };
+        let _ = futures_lite::future::or(served, cancel).await;
+    });
+    // The client is still connected: only the driver's end says the body is over.
+    let read = rx
+        .recv_timeout(LIMIT)
+        .expect("the reader still waits for a driver that is gone");
+    assert!(matches!(read, Err(Error::BodyAbandoned)), "{read:?}");
+    drop(client_end);
+}

@@ -148,29 +148,27 @@ pub(crate) async fn collect(
     mut poll_next: impl FnMut(&mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>>,
     limit: usize,
 ) -> Result<Bytes, Error> {
+    // The first chunk is kept as it is; from the second on, all are copied
+    // into one buffer, so at most `limit` bytes are held (plus growth slack).
     let mut first: Option<Bytes> = None;
-    let mut rest = BytesMut::new();
+    let mut all = BytesMut::new();
     while let Some(chunk) = poll_fn(&mut poll_next).await {
         let chunk = chunk?;
-        let have = first.as_ref().map_or(0, Bytes::len) + rest.len();
+        let have = first.as_ref().map_or(all.len(), Bytes::len);
         if have + chunk.len() > limit {
             return Err(Error::BodyTooLarge { limit });
         }
-        match &first {
-            None => first = Some(chunk),
-            Some(_) => rest.extend_from_slice(&chunk),
+        match first.take() {
+            None if all.is_empty() => first = Some(chunk),
+            Some(kept) => {
+                all.reserve(kept.len() + chunk.len());
+                all.extend_from_slice(&kept);
+                all.extend_from_slice(&chunk);
+            }
+            None => all.extend_from_slice(&chunk),
         }
     }
-    Ok(match first {
-        None => Bytes::new(),
-        Some(first) if rest.is_empty() => first,
-        Some(first) => {
-            let mut all = BytesMut::with_capacity(first.len() + rest.len());
-            all.extend_from_slice(&first);
-            all.extend_from_slice(&rest);
-            all.freeze()
-        }
-    })
+    Ok(first.unwrap_or_else(|| all.freeze()))
 }
 
 /// `bytes` as a `String`, or an [`Error::Io`] of kind `InvalidData`.
@@ -372,6 +370,19 @@ impl Feeder {
     pub(crate) fn abandon(&self) {
         self.finish_with(|s| {
             s.chunk = None;
+            if matches!(s.end, End::Open) {
+                s.end = End::Abandoned;
+            }
+        });
+    }
+}
+
+impl Drop for Feeder {
+    /// The driver is gone (an I/O error ended it, or its future was dropped)
+    /// with the body unfinished: a reader still waiting would wait forever. A
+    /// chunk already handed over stays readable before the error.
+    fn drop(&mut self) {
+        self.finish_with(|s| {
             if matches!(s.end, End::Open) {
                 s.end = End::Abandoned;
             }

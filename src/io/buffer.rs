@@ -296,7 +296,9 @@ impl Output {
         suffix: &[u8],
         limit: Option<Duration>,
     ) -> Poll<Result<(), Error>> {
-        if self.is_empty() && data.is_empty() && suffix.is_empty() {
+        // Nothing buffered at all: written bytes whose flush is still pending
+        // (`end` > 0 with everything written, over TLS) must be flushed again.
+        if self.end == 0 && data.is_empty() && suffix.is_empty() {
             return Poll::Ready(Ok(()));
         }
         let before = self.written;

@@ -582,6 +582,7 @@ impl<B> Request<B> {
     /// assert_eq!(Request::new("GET", "/a/b?c").path(), "/a/b");
     /// assert_eq!(Request::new("GET", "http://example.com/a?b").path(), "/a");
     /// assert_eq!(Request::new("GET", "http://example.com").path(), "/");
+    /// assert_eq!(Request::new("GET", "http://example.com?a/b").path(), "/");
     /// assert_eq!(Request::new("OPTIONS", "*").path(), "*");
     /// ```
     pub fn path(&self) -> &str {
@@ -589,7 +590,11 @@ impl<B> Request<B> {
         let origin = match target.as_bytes().first() {
             Some(b'/') | None => target,
             Some(_) => match target.split_once("://") {
-                Some((_, rest)) => rest.find('/').map_or("/", |at| &rest[at..]),
+                // The authority ends at the path, or at a query with an empty path.
+                Some((_, rest)) => match rest.find(['/', '?']) {
+                    Some(at) if rest.as_bytes()[at] == b'/' => &rest[at..],
+                    _ => "/",
+                },
                 None => target,
             },
         };
