@@ -94,24 +94,42 @@ fn requests_reuse_one_connection_to_our_server() {
 
 #[test]
 fn a_streamed_request_body_goes_out_chunked() {
-    let server = server();
+    // A raw server that reports the request as it arrived, chunk framing and all.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(LIMIT)).unwrap();
+        let mut seen = Vec::new();
+        let mut byte = [0u8];
+        while !seen.ends_with(b"\r\n0\r\n\r\n") {
+            if s.read(&mut byte).unwrap_or(0) == 0 {
+                return;
+            }
+            seen.push(byte[0]);
+        }
+        tx.send(seen).unwrap();
+        s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").unwrap();
+    });
     run(async {
-        let mut conn = client_to(server.local_addr()).await;
+        let mut conn = client_to(addr).await;
         let chunks = (0..100).map(|i| Ok(bytes::Bytes::from(format!("{i:03}"))));
-        let request = Request::new("POST", "/echo")
+        let request = Request::new("POST", "/upload")
             .with_header("host", "t")
             .with_body(Body::stream(futures_lite::stream::iter(chunks)));
         let response = conn.send(request).await.unwrap();
-        assert_eq!(
-            response.headers().get_str("transfer-encoding"),
-            Some("chunked")
-        );
-        let body = response.into_body().bytes(1 << 20).await.unwrap();
-        let expected: String = (0..100).map(|i| format!("{i:03}")).collect();
-        assert_eq!(body, expected.as_bytes());
-        assert!(conn.is_reusable());
+        assert_eq!(response.status().as_u16(), 204);
     });
-    server.shutdown();
+    let seen = String::from_utf8(rx.recv().unwrap()).unwrap();
+    let (head, body) = seen.split_once("\r\n\r\n").unwrap();
+    assert!(head.contains("\r\ntransfer-encoding: chunked"), "{head}");
+    assert!(
+        !head.to_ascii_lowercase().contains("content-length"),
+        "{head}"
+    );
+    let expected: String = (0..100).map(|i| format!("3\r\n{i:03}\r\n")).collect();
+    assert_eq!(body, format!("{expected}0\r\n\r\n"));
 }
 
 #[test]
@@ -140,7 +158,12 @@ fn a_large_body_round_trips_with_backpressure() {
 fn expect_100_continue_round_trip_with_our_server() {
     let server = server();
     run(async {
-        let mut conn = client_to(server.local_addr()).await;
+        // A continue timeout the test's own limit would end first: the body has
+        // to go out on the server's 100, not on the timeout.
+        let url = Url::parse(&format!("http://{}/", server.local_addr())).unwrap();
+        let mut config = ConnectConfig::default();
+        config.client.continue_timeout = Duration::from_secs(30);
+        let mut conn = open(&url, &config).await.unwrap();
         let request = Request::new("POST", "/collect")
             .with_header("host", "t")
             .with_header("expect", "100-continue")
@@ -169,7 +192,29 @@ fn expect_100_continue_round_trip_with_our_server() {
 
 #[test]
 fn without_100_continue_the_body_goes_after_the_timeout() {
-    let addr = scripted(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"]);
+    // A server that never sends 100 Continue and answers only once the body
+    // came: the client has to send it on its own, after its continue timeout.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(LIMIT)).unwrap();
+        let mut seen = Vec::new();
+        let mut byte = [0u8];
+        while !seen.ends_with(b"\r\n\r\n") {
+            if s.read(&mut byte).unwrap_or(0) == 0 {
+                return;
+            }
+            seen.push(byte[0]);
+        }
+        let head_at = std::time::Instant::now();
+        if s.read(&mut byte).unwrap_or(0) == 1 {
+            tx.send((byte[0], head_at.elapsed())).unwrap();
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .unwrap();
+        }
+    });
     run(async {
         let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
         let config = ClientConfig {
@@ -184,6 +229,9 @@ fn without_100_continue_the_body_goes_after_the_timeout() {
         let response = conn.send(request).await.unwrap();
         assert_eq!(&response.into_body().bytes(10).await.unwrap()[..], b"ok");
     });
+    let (body, waited) = rx.recv().unwrap();
+    assert_eq!(body, b'x');
+    assert!(waited >= Duration::from_millis(90), "{waited:?}");
 }
 
 #[test]
@@ -454,14 +502,36 @@ fn trailer_sections_are_read_up_to_the_header_limit() {
 }
 
 #[test]
-fn connect_times_out_or_fails_fast() {
+fn connect_fails_fast_when_refused_and_times_out_when_unanswered() {
     run(async {
-        // Nothing listens on port 1 of 127.0.0.1: refused, well within the limit.
+        // Nothing listens on port 1 of 127.0.0.1: refused at once, not a timeout.
+        let refused = connect("127.0.0.1", 1, LIMIT).await;
+        assert!(matches!(refused, Err(Error::Io(_))), "{refused:?}");
+    });
+    // A listener whose accept queue is full: the kernel drops further SYNs, so
+    // a connect is never answered.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    socket.listen(0).unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    let mut queued = Vec::new();
+    let filled = (0..8).any(|_| {
+        let attempt = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200));
+        let full = attempt.is_err();
+        queued.extend(attempt.ok());
+        full
+    });
+    assert!(filled, "the accept queue never filled");
+    run(async {
+        let started = std::time::Instant::now();
+        let result = connect("127.0.0.1", addr.port(), Duration::from_millis(200)).await;
         assert!(
-            connect("127.0.0.1", 1, Duration::from_secs(2))
-                .await
-                .is_err()
+            matches!(result, Err(Error::Timeout(lithe::io::Timeout::Connect))),
+            "{result:?}"
         );
+        assert!(started.elapsed() < Duration::from_secs(2));
     });
 }
 
@@ -491,8 +561,9 @@ fn server_and_client_over_an_in_memory_pipe() {
                 assert_eq!(got, body.as_bytes());
             }
         };
-        // The server runs until the client is done (and drops its end).
-        futures_lite::future::or(client, server).await;
+        // The server runs until the client is done and drops its end; both
+        // must finish.
+        futures_lite::future::zip(client, server).await;
     });
 }
 

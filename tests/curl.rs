@@ -46,14 +46,19 @@ fn curl_against_our_server() {
     let head = curl(&["--head"], &format!("{base}/")).unwrap();
     assert!(head.contains("content-length: 13"), "{head}");
 
-    // Keep-alive over several URLs on one connection, and HTTP/1.0.
+    // Keep-alive over several URLs on one connection (curl reports the new
+    // connections each transfer made: one, then none), and HTTP/1.0.
     let url = format!("{base}/");
-    let many = curl(&[&url, &url], &url).unwrap();
-    assert_eq!(many, "Hello, World!".repeat(3));
+    let many = curl(&["--write-out", "%{num_connects}\n", &url, &url], &url).unwrap();
+    assert_eq!(
+        many, "Hello, World!1\nHello, World!0\nHello, World!0\n",
+        "{many}"
+    );
     let old = curl(&["--http1.0"], &format!("{base}/chunked")).unwrap();
     assert_eq!(old, "one two three");
 
-    // A large body: curl sends Expect: 100-continue and waits for our 100.
+    // A large body: curl sends Expect: 100-continue and waits for our 100,
+    // longer than --max-time allows, so only our 100 lets the body go.
     let dir = std::env::temp_dir().join(format!("lithe-curl-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("big");
@@ -65,7 +70,7 @@ fn curl_against_our_server() {
             "-H",
             "Expect: 100-continue",
             "--expect100-timeout",
-            "5",
+            "60",
         ],
         &format!("{base}/collect"),
     )

@@ -100,6 +100,7 @@ fn replay_corpus(name: &str, target: Target) {
             .into_iter()
             .map(|(p, bytes)| (p.display().to_string(), bytes)),
     );
+    assert!(count > 0, "no corpus in fuzz/corpus/{name}");
     println!("{name}: {count} corpus inputs");
 }
 
