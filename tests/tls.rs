@@ -86,7 +86,7 @@ fn certificates_are_verified_by_default() {
         // The default connector trusts the webpki roots only: a self-signed
         // certificate is refused.
         let result = open(&url(server.local_addr(), "/"), &ConnectConfig::default()).await;
-        let error = result.err().expect("self-signed certificate accepted");
+        let error = result.expect_err("self-signed certificate accepted");
         // Refused for its certificate, not for some other failure.
         assert!(error.to_string().contains("certificate"), "{error}");
 
@@ -99,8 +99,7 @@ fn certificates_are_verified_by_default() {
         };
         let error = open(&url(server.local_addr(), "/"), &config)
             .await
-            .err()
-            .expect("a certificate no root vouches for accepted");
+            .expect_err("a certificate no root vouches for accepted");
         assert!(error.to_string().contains("certificate"), "{error}");
     });
     server.shutdown();

@@ -200,10 +200,6 @@ impl Output {
         self.end - self.written.min(self.end)
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Gives up the buffer's memory if nothing is pending, unless it is small:
     /// a larger one goes to the thread's spare, for the next connection that
     /// needs one.
