@@ -10,7 +10,9 @@
 # connections) is pinned to core 1. The order of the servers rotates from round
 # to round, so each goes first equally often (six rounds by default). Two
 # workloads: plain keep-alive, and pipelined 16 deep (benches/load/pipeline.lua).
-# Reported per server: requests/s, p99 latency and server CPU time per request
+# Reported per server: requests/s, p99 latency (plain only: wrk times the
+# batches a script pipelines, not requests, and reports no percentiles for
+# them) and server CPU time per request
 # (from /proc/PID/stat), the median over the rounds, and the ratios lithe/hyper
 # and lithe/ceiling (the median of the ratios within each round, which the
 # host's drifting speed affects least). Last, server RSS with 5,000 idle
@@ -98,13 +100,16 @@ med = {}
 for (mode, name), vals in sorted(rows.items()):
     m = tuple(statistics.median(v[i] for v in vals) for i in range(3))
     med[(mode, name)] = m
-    print(f"{mode:10} {name:8} {m[0]:10.0f} {m[1]:8.2f} {m[2]:10.2f}")
+    p99 = f"{m[1]:8.2f}" if m[1] else f"{'n/a':>8}"
+    print(f"{mode:10} {name:8} {m[0]:10.0f} {p99} {m[2]:10.2f}")
 print()
 # The machine's speed drifts between rounds (shared hosts), so each ratio is
 # taken within a round, where the servers ran seconds apart, and the median of
 # those per-round ratios is reported.
 def ratio(mode, a, b, i):
-    pairs = [x[i] / y[i] for x, y in zip(rows[(mode, a)], rows[(mode, b)]) if y[i]]
+    # wrk reports latency percentiles of 0 when a script pipelines requests
+    # (it times batches, not requests): no figure, not a ratio of 0.
+    pairs = [x[i] / y[i] for x, y in zip(rows[(mode, a)], rows[(mode, b)]) if x[i] and y[i]]
     return f"{statistics.median(pairs):.2f}x" if pairs else "n/a"
 for mode in ("plain", "pipelined"):
     print(f"{mode:10} lithe/hyper: req/s {ratio(mode, 'lithe', 'hyper', 0)}  p99 {ratio(mode, 'lithe', 'hyper', 1)}"
