@@ -465,6 +465,36 @@ fn serialized_request_parses_back() {
 }
 
 #[test]
+fn trailers_may_not_carry_framing_routing_or_connection_fields() {
+    let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let mut out = [0u8; 256];
+    // No framing field: the connection chooses chunked.
+    conn.send_response(&ResponseHead::new(StatusCode::OK, &[]), &mut out)
+        .unwrap();
+    for name in [
+        "Content-Length",
+        "transfer-encoding",
+        "Host",
+        "Connection",
+        "TRAILER",
+    ] {
+        let trailer = [Header { name, value: b"1" }];
+        assert_eq!(
+            conn.send_end(&trailer, &mut out),
+            Err(SendError::ForbiddenTrailer),
+            "{name}"
+        );
+    }
+    // Refused without effect: the message can still end, with allowed trailers.
+    let allowed = [Header {
+        name: "Server-Timing",
+        value: b"db;dur=5",
+    }];
+    let n = conn.send_end(&allowed, &mut out).unwrap();
+    assert_eq!(&out[..n], b"0\r\nServer-Timing: db;dur=5\r\n\r\n");
+}
+
+#[test]
 fn status_lines_carry_the_reason_and_version_given() {
     let fields = [Header {
         name: "Content-Length",

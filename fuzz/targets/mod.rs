@@ -784,6 +784,9 @@ const RESERVED: &[&str] = &[
     "upgrade",
     "expect",
     "te",
+    // Refused in trailers, which are drawn from the same fields.
+    "trailer",
+    "keep-alive",
 ];
 
 const NAMES: &[&str] = &[

@@ -910,7 +910,7 @@ impl Connection {
         let writer = self.body_writer.ok_or(SendError::InvalidState)?;
         let written = match writer {
             BodyWriter::Chunked => {
-                encode::validate_fields(trailers)?;
+                encode::validate_trailers(trailers)?;
                 encode::write_last_chunk(trailers, out)?
             }
             _ if !trailers.is_empty() => return Err(SendError::TrailersNotAllowed),

@@ -105,6 +105,37 @@ pub(crate) fn validate_fields(fields: &[Header<'_>]) -> Result<(), SendError> {
     Ok(())
 }
 
+/// Fields a trailer section may not carry: they decide framing, routing or the
+/// connection, which a recipient has settled by the time trailers arrive, and
+/// one that merges trailers into the header section would be misled by them
+/// (RFC 9110 §6.5.1).
+const HEADER_SECTION_ONLY: [&str; 9] = [
+    "content-length",
+    "transfer-encoding",
+    "trailer",
+    "host",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "expect",
+];
+
+/// Checks trailer fields before anything is written: as header fields, and
+/// none of [`HEADER_SECTION_ONLY`].
+pub(crate) fn validate_trailers(trailers: &[Header<'_>]) -> Result<(), SendError> {
+    validate_fields(trailers)?;
+    let forbidden = |field: &Header<'_>| {
+        HEADER_SECTION_ONLY
+            .iter()
+            .any(|name| field.name.eq_ignore_ascii_case(name))
+    };
+    match trailers.iter().any(forbidden) {
+        true => Err(SendError::ForbiddenTrailer),
+        false => Ok(()),
+    }
+}
+
 /// field-vchar, SP and HTAB (RFC 9110 §5.5); DEL too is refused, as httparse
 /// refuses it on receipt.
 const fn is_field_value_byte(b: u8) -> bool {

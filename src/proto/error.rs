@@ -223,6 +223,10 @@ pub enum SendError {
     BodyNotAllowed,
     /// Trailers on a message that is not chunked.
     TrailersNotAllowed,
+    /// A trailer field that belongs in the header section only: framing
+    /// (Content-Length, Transfer-Encoding, Trailer), routing (Host) or the
+    /// connection (Connection, Keep-Alive, Upgrade, TE, Expect); RFC 9110 §6.5.1.
+    ForbiddenTrailer,
 }
 
 impl fmt::Display for SendError {
@@ -243,6 +247,9 @@ impl fmt::Display for SendError {
             SendError::BodyTooShort => f.write_str("fewer body bytes than Content-Length"),
             SendError::BodyNotAllowed => f.write_str("this message has no body"),
             SendError::TrailersNotAllowed => f.write_str("trailers need chunked framing"),
+            SendError::ForbiddenTrailer => {
+                f.write_str("a framing, routing or connection field in trailers")
+            }
         }
     }
 }
