@@ -124,6 +124,11 @@ fn server_sends_100_continue_only_while_the_client_waits() {
     assert_eq!(receive_all(&mut conn, head), ["request /f", "NeedData"]);
     assert!(conn.they_are_waiting_for_100_continue());
     let mut out = [0u8; 64];
+    // Early hints do not answer the expectation: the client still waits.
+    let hints = StatusCode::new(103).unwrap();
+    conn.send_response(&ResponseHead::new(hints, &[]), &mut out)
+        .unwrap();
+    assert!(conn.they_are_waiting_for_100_continue());
     let n = conn
         .send_response(&ResponseHead::new(StatusCode::CONTINUE, &[]), &mut out)
         .unwrap();
@@ -402,6 +407,28 @@ fn a_protocol_error_forces_close_and_allows_one_error_response() {
         conn.send_response(&ResponseHead::new(err.status(), &fields), &mut out),
         Err(SendError::InvalidState)
     );
+}
+
+#[test]
+fn an_error_response_of_unknown_length_is_close_delimited() {
+    // The request failed to parse, so its version is unknown: no chunked.
+    let mut conn = Connection::server(Config::default());
+    let mut headers = [EMPTY_HEADER; 16];
+    let err = conn
+        .receive(b"GET / HTTP/1.0\r\nContent-Length: x\r\n\r\n", &mut headers)
+        .unwrap_err();
+    let mut out = [0u8; 256];
+    let n = conn
+        .send_response(&ResponseHead::new(err.status(), &[]), &mut out)
+        .unwrap();
+    assert_eq!(
+        &out[..n],
+        b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n"
+    );
+    let frame = conn.send_data(b"bad").unwrap();
+    assert_eq!(frame.overhead(), 0, "no chunk framing");
+    conn.send_end(&[], &mut out).unwrap();
+    assert_eq!(conn.our_state(), State::MustClose);
 }
 
 #[test]

@@ -819,7 +819,11 @@ impl Connection {
                 return Err(SendError::InvalidState);
             }
             let written = encode::write_response(head, added_length, out)?;
-            self.expect_continue = false;
+            // Only 100 answers the expectation (RFC 9110 §10.1.1): after a 103
+            // the client still waits for it. A switch ends the exchange.
+            if switches || status.as_u16() == 100 {
+                self.expect_continue = false;
+            }
             self.states
                 .process(Role::Server, transition)
                 .map_err(|_| SendError::InvalidState)?;
@@ -833,9 +837,12 @@ impl Connection {
         }
         let mut added = added_length;
         let writer = match framing.body {
-            // Unknown length and no framing chosen: chunked where the peer can read it.
+            // Unknown length and no framing chosen: chunked where the peer can
+            // read it. An answer to a request that failed to parse closes the
+            // connection anyway, to a peer of unknown version: close-delimited.
             BodyLength::UntilClose
                 if fields.transfer_coding == TransferCoding::Absent
+                    && !unsolicited
                     && peer_version == Version::Http11
                     && head.version == Version::Http11 =>
             {
