@@ -18,20 +18,21 @@
 
 #[path = "support/interleaved.rs"]
 mod interleaved;
+#[path = "support/memory.rs"]
+mod memory;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::io;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Wake, Waker};
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use interleaved::report_interleaved;
 use lithe::io::{Request, Response, ServerConfig, serve_connection};
 use lithe::proto::StatusCode;
+use memory::Memory;
 
 const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
 const REQUESTS: usize = 1024;
@@ -44,49 +45,6 @@ fn config() -> Criterion {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .sample_size(30)
-}
-
-/// Requests in memory, handed out `DEPTH` at a time; responses counted and
-/// dropped.
-///
-/// Once the input is used up, reads stay pending (as a client waiting for its
-/// last responses would leave them), and [`drive`] stops polling.
-struct Memory {
-    input: &'static [u8],
-    read_size: usize,
-    /// Every byte written, when checking what a server answers.
-    capture: Option<Arc<Mutex<Vec<u8>>>>,
-}
-
-impl Memory {
-    fn new(input: &'static [u8], depth: usize, capture: Option<Arc<Mutex<Vec<u8>>>>) -> Memory {
-        Memory {
-            input,
-            read_size: REQUEST.len() * depth,
-            capture,
-        }
-    }
-
-    fn wrote<'a>(&self, bufs: impl Iterator<Item = &'a [u8]>) -> usize {
-        let mut n = 0;
-        for buf in bufs {
-            n += buf.len();
-            if let Some(capture) = &self.capture {
-                capture.lock().unwrap().extend_from_slice(buf);
-            }
-        }
-        n
-    }
-
-    fn read_into(&mut self, buf: &mut [u8]) -> Poll<usize> {
-        if self.input.is_empty() {
-            return Poll::Pending;
-        }
-        let n = buf.len().min(self.read_size).min(self.input.len());
-        buf[..n].copy_from_slice(&self.input[..n]);
-        self.input = &self.input[n..];
-        Poll::Ready(n)
-    }
 }
 
 /// Polls a connection until it waits for input that will not come.
@@ -114,85 +72,6 @@ fn drive<F: Future>(connection: F) {
     }
 }
 
-impl futures_io::AsyncRead for Memory {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.read_into(buf).map(Ok)
-    }
-}
-
-impl futures_io::AsyncWrite for Memory {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Poll::Ready(Ok(self.wrote(std::iter::once(buf))))
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Poll::Ready(Ok(self.wrote(bufs.iter().map(|b| &b[..]))))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl tokio::io::AsyncRead for Memory {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let n = std::task::ready!(self.read_into(buf.initialize_unfilled()));
-        buf.advance(n);
-        Poll::Ready(Ok(()))
-    }
-}
-
-/// hyper's side writes through the same code as lithe's.
-impl tokio::io::AsyncWrite for Memory {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        futures_io::AsyncWrite::poll_write(self, cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        futures_io::AsyncWrite::poll_write_vectored(self, cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        futures_io::AsyncWrite::poll_flush(self, cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        futures_io::AsyncWrite::poll_close(self, cx)
-    }
-}
-
 async fn lithe_hello(_: Request) -> Response {
     Response::new(StatusCode::OK)
         .with_header("content-type", "text/plain")
@@ -214,12 +93,12 @@ async fn hyper_hello(
 type Capture = Option<Arc<Mutex<Vec<u8>>>>;
 
 fn serve_with_lithe(input: &'static [u8], depth: usize, config: &ServerConfig, capture: Capture) {
-    let io = Memory::new(input, depth, capture);
+    let io = Memory::new(input, REQUEST.len() * depth, capture);
     drive(serve_connection(io, lithe_hello, config));
 }
 
 fn serve_with_hyper(input: &'static [u8], depth: usize, capture: Capture) {
-    let io = Memory::new(input, depth, capture);
+    let io = Memory::new(input, REQUEST.len() * depth, capture);
     drive(
         hyper::server::conn::http1::Builder::new()
             .pipeline_flush(true)
