@@ -536,6 +536,158 @@ fn connect_fails_fast_when_refused_and_times_out_when_unanswered() {
 }
 
 #[test]
+fn urls_parse_as_browsers_parse_them() {
+    // (url, https, host, port, authority, target)
+    let cases = [
+        (
+            "http://example.com",
+            false,
+            "example.com",
+            80,
+            "example.com",
+            "/",
+        ),
+        (
+            "HTTP://Example.COM:8080/A?b=C",
+            false,
+            "example.com",
+            8080,
+            "example.com:8080",
+            "/A?b=C",
+        ),
+        (
+            "https://example.com:443/x",
+            true,
+            "example.com",
+            443,
+            "example.com",
+            "/x",
+        ),
+        (
+            "http://example.com:/x",
+            false,
+            "example.com",
+            80,
+            "example.com",
+            "/x",
+        ),
+        ("http://h?a/b", false, "h", 80, "h", "/?a/b"),
+        ("http://h/a b/c#frag", false, "h", 80, "h", "/a%20b/c"),
+        (
+            "http://h/caf\u{e9}?q=\u{e9}",
+            false,
+            "h",
+            80,
+            "h",
+            "/caf%C3%A9?q=%C3%A9",
+        ),
+        ("http://h\\a\\b", false, "h", 80, "h", "/a/b"),
+        ("http://[::1]:8080/", false, "::1", 8080, "[::1]:8080", "/"),
+        ("https://[::1]/", true, "::1", 443, "[::1]", "/"),
+        ("http://127.1/", false, "127.0.0.1", 80, "127.0.0.1", "/"),
+        (
+            "http://b\u{fc}cher.example/",
+            false,
+            "xn--bcher-kva.example",
+            80,
+            "xn--bcher-kva.example",
+            "/",
+        ),
+        ("  http://h/  ", false, "h", 80, "h", "/"),
+    ];
+    for (input, https, host, port, authority, target) in cases {
+        let url = Url::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+        assert_eq!(
+            (
+                url.is_https(),
+                url.host(),
+                url.port(),
+                url.authority(),
+                url.target()
+            ),
+            (https, host, port, authority, target),
+            "{input}"
+        );
+    }
+    for bad in [
+        "ftp://h/",
+        "h/x",
+        "http://",
+        "http://[::1",
+        "http://[::1]junk/",
+        "http://a:1:2/",
+        "http://h:+80/",
+        "http://h:65536/",
+        "http://exa mple.com/",
+        "http://user:pw@h/",
+        "http://evil.example@good.example/",
+    ] {
+        assert!(
+            matches!(Url::parse(bad), Err(Error::InvalidUrl(_))),
+            "{bad}: {:?}",
+            Url::parse(bad)
+        );
+    }
+}
+
+#[test]
+fn a_host_address_that_never_answers_does_not_use_up_the_timeout() {
+    use lithe::rt::{ATTEMPT_HEAD_START, connect_any};
+    // An address whose accept queue is full drops the SYN: never answered.
+    let silent = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    silent
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    silent.listen(0).unwrap();
+    let silent_addr = silent.local_addr().unwrap().as_socket().unwrap();
+    let mut queued = Vec::new();
+    let filled = (0..8).any(|_| {
+        let attempt =
+            std::net::TcpStream::connect_timeout(&silent_addr, Duration::from_millis(200));
+        let full = attempt.is_err();
+        queued.extend(attempt.ok());
+        full
+    });
+    assert!(filled, "the accept queue never filled");
+    // An address nothing listens on: refused at once.
+    let refused_addr = SocketAddr::from(([127, 0, 0, 1], 1));
+    let server = server();
+    let working = server.local_addr();
+    run(async {
+        // Tried in order: the silent one gets its head start, then the
+        // working one answers; a refusal hands over at once.
+        let started = std::time::Instant::now();
+        let stream = connect_any(&[silent_addr, working], LIMIT).await.unwrap();
+        let took = started.elapsed();
+        assert!(took >= ATTEMPT_HEAD_START && took < LIMIT / 4, "{took:?}");
+        drop(stream);
+        let started = std::time::Instant::now();
+        connect_any(&[refused_addr, working], LIMIT).await.unwrap();
+        assert!(
+            started.elapsed() < ATTEMPT_HEAD_START,
+            "{:?}",
+            started.elapsed()
+        );
+        // None answers: the last error, not a hang.
+        let none = connect_any(&[refused_addr], LIMIT).await;
+        assert!(matches!(none, Err(Error::Io(_))), "{none:?}");
+        let timed_out = connect_any(&[silent_addr], Duration::from_millis(300)).await;
+        assert!(
+            matches!(timed_out, Err(Error::Timeout(lithe::io::Timeout::Connect))),
+            "{timed_out:?}"
+        );
+        // And through a name: localhost resolves and connects.
+        let mut conn = ClientConnection::new(
+            connect("localhost", working.port(), LIMIT).await.unwrap(),
+            ClientConfig::default(),
+        );
+        let response = conn.send(get("/")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    });
+    server.shutdown();
+}
+
+#[test]
 fn server_and_client_over_an_in_memory_pipe() {
     run(async {
         let (server_end, client_end) = duplex(1024);

@@ -2,6 +2,10 @@
 //! ([`connect`]), TLS for `https` ([`open`]).
 
 use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::Poll;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_lite::future;
@@ -12,6 +16,12 @@ use crate::io::{ClientConfig, ClientConnection, Error, Timeout};
 
 /// An `http` or `https` URL, split into what a connection needs.
 ///
+/// Parsed as browsers parse URLs (the WHATWG URL Standard, by the `url`
+/// crate): the scheme and host are case-insensitive, international host names
+/// become their ASCII form, IPv6 literals go in brackets, spaces and other
+/// bytes a request line cannot carry are percent-encoded, and the fragment is
+/// dropped.
+///
 /// ```
 /// use lithe::rt::Url;
 /// let url = Url::parse("http://example.com:8080/a/b?c=d").unwrap();
@@ -20,6 +30,11 @@ use crate::io::{ClientConfig, ClientConnection, Error, Timeout};
 /// assert_eq!(url.target(), "/a/b?c=d");
 /// assert_eq!(url.authority(), "example.com:8080");
 /// assert!(!url.is_https());
+///
+/// let url = Url::parse("HTTPS://[::1]/a b#top").unwrap();
+/// assert_eq!((url.host(), url.port()), ("::1", 443));
+/// assert_eq!(url.authority(), "[::1]");
+/// assert_eq!(url.target(), "/a%20b");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Url {
@@ -31,43 +46,44 @@ pub struct Url {
 }
 
 impl Url {
-    /// Parses `scheme://host[:port][/path][?query]`; the fragment is dropped.
+    /// Parses an absolute `http` or `https` URL. A URL with user information
+    /// (`user:password@`) is refused: nothing here would send it, and such
+    /// URLs are a classic way to disguise the real host.
     pub fn parse(url: &str) -> Result<Url, Error> {
-        let (https, rest) = if let Some(rest) = url.strip_prefix("http://") {
-            (false, rest)
-        } else if let Some(rest) = url.strip_prefix("https://") {
-            (true, rest)
-        } else {
-            return Err(Error::InvalidUrl("scheme must be http or https"));
+        let parsed = url::Url::parse(url).map_err(|e| Error::InvalidUrl(url_error(e)))?;
+        let https = match parsed.scheme() {
+            "http" => false,
+            "https" => true,
+            _ => return Err(Error::InvalidUrl("scheme must be http or https")),
         };
-        let rest = rest.split('#').next().unwrap_or_default();
-        let end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, target) = rest.split_at(end);
-        if authority.contains('@') {
+        if !parsed.username().is_empty() || parsed.password().is_some() {
             return Err(Error::InvalidUrl("userinfo is not supported"));
         }
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) if !port.contains(']') => (
-                host,
-                port.parse()
-                    .map_err(|_| Error::InvalidUrl("invalid port"))?,
-            ),
-            _ => (authority, if https { 443 } else { 80 }),
+        let host = match parsed.host() {
+            Some(url::Host::Domain(name)) => name.to_owned(),
+            Some(url::Host::Ipv4(address)) => address.to_string(),
+            Some(url::Host::Ipv6(address)) => address.to_string(),
+            None => return Err(Error::InvalidUrl("empty host")),
         };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() {
-            return Err(Error::InvalidUrl("empty host"));
-        }
-        let target = match target {
-            "" => "/".to_string(),
-            t if t.starts_with('?') => format!("/{t}"),
-            t => t.to_string(),
+        let port = parsed
+            .port_or_known_default()
+            .unwrap_or(if https { 443 } else { 80 });
+        // The Host header: the host as the URL writes it (brackets and all),
+        // with the port when it is not the scheme's default.
+        let host_text = parsed.host_str().unwrap_or_default();
+        let authority = match parsed.port() {
+            Some(port) => format!("{host_text}:{port}"),
+            None => host_text.to_owned(),
+        };
+        let target = match parsed.query() {
+            Some(query) => format!("{}?{query}", parsed.path()),
+            None => parsed.path().to_owned(),
         };
         Ok(Url {
             https,
-            host: host.to_string(),
+            host,
             port,
-            authority: authority.to_string(),
+            authority,
             target,
         })
     }
@@ -87,7 +103,8 @@ impl Url {
         self.port
     }
 
-    /// `host[:port]` as written: the value of the `Host` header.
+    /// `host[:port]`, the port only when it is not the scheme's default: the
+    /// value of the `Host` header.
     pub fn authority(&self) -> &str {
         &self.authority
     }
@@ -95,6 +112,21 @@ impl Url {
     /// The request-target: path and query.
     pub fn target(&self) -> &str {
         &self.target
+    }
+}
+
+/// What is wrong with a URL, in words.
+fn url_error(error: url::ParseError) -> &'static str {
+    use url::ParseError as E;
+    match error {
+        E::EmptyHost => "empty host",
+        E::IdnaError => "invalid international domain name",
+        E::InvalidPort => "invalid port",
+        E::InvalidIpv4Address => "invalid IPv4 address",
+        E::InvalidIpv6Address => "invalid IPv6 address",
+        E::InvalidDomainCharacter => "invalid character in the host",
+        E::RelativeUrlWithoutBase => "not an absolute URL",
+        _ => "malformed URL",
     }
 }
 
@@ -128,16 +160,111 @@ impl Default for ConnectConfig {
     }
 }
 
-/// Resolves `host` and connects over TCP, giving up after `timeout`.
+/// Resolves `host` and connects over TCP to the first of its addresses that
+/// answers (see [`connect_any`]), giving up after `timeout`, resolution
+/// included.
 pub async fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Error> {
-    let connect = async {
-        smol::net::TcpStream::connect((host, port))
-            .await
-            .map_err(Error::from)
+    let work = async {
+        let addresses = smol::net::resolve((host, port)).await?;
+        race(&interleave_families(addresses.into_iter())).await
     };
-    let stream = with_timeout(connect, timeout).await?;
+    connected(with_timeout(work, timeout).await?)
+}
+
+/// Connects over TCP to the first of `addresses` that answers, giving up after
+/// `timeout`.
+///
+/// Attempts start in order, each [`ATTEMPT_HEAD_START`] after the one before
+/// or as soon as it fails, and the ones already started keep going (RFC 8305,
+/// "Happy Eyeballs"): an address that silently drops packets, as unreachable
+/// IPv6 often does, delays the connection instead of using up the timeout.
+pub async fn connect_any(addresses: &[SocketAddr], timeout: Duration) -> Result<TcpStream, Error> {
+    connected(with_timeout(race(addresses), timeout).await?)
+}
+
+/// How long an attempt has to itself before the next address is tried beside
+/// it: RFC 8305 recommends 250 ms.
+pub const ATTEMPT_HEAD_START: Duration = Duration::from_millis(250);
+
+fn connected(stream: smol::net::TcpStream) -> Result<TcpStream, Error> {
     let _ = stream.set_nodelay(true);
     Ok(TcpStream::from(stream))
+}
+
+/// Addresses alternating between families, starting with the first one's
+/// (RFC 8305 §4), so that a family that does not work costs one head start.
+fn interleave_families(addresses: impl Iterator<Item = SocketAddr>) -> Vec<SocketAddr> {
+    let (mut first, mut other): (Vec<_>, Vec<_>) = (Vec::new(), Vec::new());
+    for address in addresses {
+        match first.first() {
+            Some(f) if SocketAddr::is_ipv4(f) != address.is_ipv4() => other.push(address),
+            _ => first.push(address),
+        }
+    }
+    let mut all = Vec::with_capacity(first.len() + other.len());
+    let (mut first, mut other) = (first.into_iter(), other.into_iter());
+    loop {
+        match (first.next(), other.next()) {
+            (None, None) => return all,
+            (a, b) => all.extend(a.into_iter().chain(b)),
+        }
+    }
+}
+
+type Attempt = Pin<Box<dyn Future<Output = std::io::Result<smol::net::TcpStream>> + Send>>;
+
+/// The staggered attempts of [`connect_any`], without its timeout.
+async fn race(addresses: &[SocketAddr]) -> Result<smol::net::TcpStream, Error> {
+    let mut waiting = addresses.iter().copied();
+    let mut running: Vec<Attempt> = Vec::new();
+    let mut head_start = Timer::never();
+    let mut last_error = None;
+    // Starts the next attempt, if any address is left, with its head start.
+    let mut start_next = |running: &mut Vec<Attempt>, head_start: &mut Timer| match waiting.next() {
+        Some(address) => {
+            running.push(Box::pin(smol::net::TcpStream::connect(address)));
+            head_start.set_after(ATTEMPT_HEAD_START);
+            true
+        }
+        None => {
+            *head_start = Timer::never();
+            false
+        }
+    };
+    future::poll_fn(|cx| {
+        loop {
+            if running.is_empty() && !start_next(&mut running, &mut head_start) {
+                let error = last_error.take().unwrap_or_else(|| {
+                    std::io::Error::new(std::io::ErrorKind::NotFound, "the host has no address")
+                });
+                return Poll::Ready(Err(Error::from(error)));
+            }
+            // A head start that is over hands over to the next address; polling
+            // the timer as re-armed is what schedules the next wakeup.
+            while Pin::new(&mut head_start).poll(cx).is_ready() {
+                start_next(&mut running, &mut head_start);
+            }
+            let mut failed = false;
+            let mut i = 0;
+            while i < running.len() {
+                match running[i].as_mut().poll(cx) {
+                    Poll::Ready(Ok(stream)) => return Poll::Ready(Ok(stream)),
+                    Poll::Ready(Err(error)) => {
+                        last_error = Some(error);
+                        drop(running.swap_remove(i));
+                        failed = true;
+                    }
+                    Poll::Pending => i += 1,
+                }
+            }
+            if !failed {
+                return Poll::Pending;
+            }
+            // A failure hands its turn to the next address at once.
+            head_start.set_after(Duration::ZERO);
+        }
+    })
+    .await
 }
 
 async fn with_timeout<T>(

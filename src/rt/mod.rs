@@ -5,7 +5,7 @@
 //! | item | feature | what it does |
 //! |---|---|---|
 //! | [`Server`] | `server` | bind, accept, one executor per core, graceful shutdown; on Linux each worker waits on its own edge-triggered epoll set (`reactor`) |
-//! | [`connect`], [`open`], [`Url`] | `client` | DNS + TCP (+ TLS for `https`) with a connect timeout |
+//! | [`connect`], [`connect_any`], [`open`], [`Url`] | `client` | URL parsing; DNS + TCP (+ TLS for `https`) with a connect timeout, a host's addresses tried staggered (RFC 8305) |
 //! | [`tls`] | `tls` | rustls connector (verifying by default) and PEM-loading acceptor |
 
 #[cfg(feature = "client")]
@@ -19,7 +19,7 @@ mod stream;
 pub mod tls;
 
 #[cfg(feature = "client")]
-pub use connect::{ConnectConfig, Url, connect, open};
+pub use connect::{ATTEMPT_HEAD_START, ConnectConfig, Url, connect, connect_any, open};
 #[cfg(feature = "server")]
 pub use serve::{ServeConfig, Server};
 pub use stream::{MaybeTls, TcpStream};
