@@ -20,27 +20,42 @@ fn get(target: &'static str) -> Request<Body> {
     Request::new("GET", target).with_header("host", "test")
 }
 
-/// A server on 127.0.0.1 that, for one connection, reads a request head and
-/// answers with `reply`, then closes.
-fn scripted(replies: Vec<&'static [u8]>) -> SocketAddr {
+/// A raw server on 127.0.0.1: `handle` gets its one connection.
+fn raw_server(handle: impl FnOnce(std::net::TcpStream) + Send + 'static) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
+        let (s, _) = listener.accept().unwrap();
         s.set_read_timeout(Some(LIMIT)).unwrap();
+        handle(s);
+    });
+    addr
+}
+
+/// Reads up to and including `end`; `None` if the stream ends first.
+fn read_through(s: &mut std::net::TcpStream, end: &[u8]) -> Option<Vec<u8>> {
+    let mut seen = Vec::new();
+    let mut byte = [0u8];
+    while !seen.ends_with(end) {
+        if s.read(&mut byte).unwrap_or(0) == 0 {
+            return None;
+        }
+        seen.push(byte[0]);
+    }
+    Some(seen)
+}
+
+/// A server on 127.0.0.1 that, for one connection, reads a request head and
+/// answers with `reply`, then closes.
+fn scripted(replies: Vec<&'static [u8]>) -> SocketAddr {
+    raw_server(move |mut s| {
         for reply in replies {
-            let mut seen = Vec::new();
-            let mut byte = [0u8];
-            while !seen.ends_with(b"\r\n\r\n") {
-                if s.read(&mut byte).unwrap_or(0) == 0 {
-                    return;
-                }
-                seen.push(byte[0]);
+            if read_through(&mut s, b"\r\n\r\n").is_none() {
+                return;
             }
             s.write_all(reply).unwrap();
         }
-    });
-    addr
+    })
 }
 
 async fn client_to(addr: SocketAddr) -> ClientConnection<lithe::rt::MaybeTls> {
@@ -95,22 +110,12 @@ fn requests_reuse_one_connection_to_our_server() {
 #[test]
 fn a_streamed_request_body_goes_out_chunked() {
     // A raw server that reports the request as it arrived, chunk framing and all.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        s.set_read_timeout(Some(LIMIT)).unwrap();
-        let mut seen = Vec::new();
-        let mut byte = [0u8];
-        while !seen.ends_with(b"\r\n0\r\n\r\n") {
-            if s.read(&mut byte).unwrap_or(0) == 0 {
-                return;
-            }
-            seen.push(byte[0]);
+    let addr = raw_server(move |mut s| {
+        if let Some(seen) = read_through(&mut s, b"\r\n0\r\n\r\n") {
+            tx.send(seen).unwrap();
+            s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").unwrap();
         }
-        tx.send(seen).unwrap();
-        s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").unwrap();
     });
     run(async {
         let mut conn = client_to(addr).await;
@@ -194,21 +199,13 @@ fn expect_100_continue_round_trip_with_our_server() {
 fn without_100_continue_the_body_goes_after_the_timeout() {
     // A server that never sends 100 Continue and answers only once the body
     // came: the client has to send it on its own, after its continue timeout.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        s.set_read_timeout(Some(LIMIT)).unwrap();
-        let mut seen = Vec::new();
-        let mut byte = [0u8];
-        while !seen.ends_with(b"\r\n\r\n") {
-            if s.read(&mut byte).unwrap_or(0) == 0 {
-                return;
-            }
-            seen.push(byte[0]);
+    let addr = raw_server(move |mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
         }
         let head_at = std::time::Instant::now();
+        let mut byte = [0u8];
         if s.read(&mut byte).unwrap_or(0) == 1 {
             tx.send((byte[0], head_at.elapsed())).unwrap();
             s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
@@ -238,23 +235,10 @@ fn without_100_continue_the_body_goes_after_the_timeout() {
 fn the_response_gets_its_whole_read_timeout_after_an_upload_that_outlasts_it() {
     // A server that never sends 100 Continue, reads the chunked body to its end,
     // then answers.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        s.set_read_timeout(Some(LIMIT)).unwrap();
-        let mut seen = Vec::new();
-        let mut byte = [0u8];
-        let mut heads = 0;
-        while heads < 2 {
-            if s.read(&mut byte).unwrap_or(0) == 0 {
-                return;
-            }
-            seen.push(byte[0]);
-            if seen.ends_with(b"\r\n\r\n") {
-                // The head, then the last chunk and the end of the body.
-                heads += 1;
-            }
+    let addr = raw_server(|mut s| {
+        let head = read_through(&mut s, b"\r\n\r\n");
+        if head.is_none() || read_through(&mut s, b"\r\n0\r\n\r\n").is_none() {
+            return;
         }
         std::thread::sleep(Duration::from_millis(50));
         s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
@@ -756,16 +740,14 @@ fn an_upgrade_hands_over_the_connection() {
 
 #[test]
 fn a_response_that_stops_arriving_times_out() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 1024];
-        let _ = s.read(&mut buf);
+    let addr = raw_server(|mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
         s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
             .unwrap();
         // Hold the connection open, silent, until the client gives up.
-        let _ = s.read(&mut buf);
+        let _ = s.read(&mut [0u8; 1024]);
     });
     run(async {
         let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
@@ -804,11 +786,8 @@ fn an_early_answer_to_a_large_upload_reaches_the_client() {
 
 #[test]
 fn an_upload_to_a_server_that_stops_reading_times_out() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        // Accept, then never read: the upload fills the socket buffers.
-        let (s, _) = listener.accept().unwrap();
+    // Accept, then never read: the upload fills the socket buffers.
+    let addr = raw_server(|s| {
         std::thread::sleep(LIMIT);
         drop(s);
     });

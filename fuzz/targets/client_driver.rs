@@ -20,10 +20,11 @@
 
 use std::time::Duration;
 
-use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
+use futures_lite::{AsyncReadExt, future};
 use lithe::io::{Body, ClientConfig, ClientConnection, Request, duplex};
 use lithe::proto::Connection;
 
+use super::driver::feed_and_collect;
 use super::{Delivery, Feed, Fields, Method, Run, Seen, Us};
 
 /// How long one input may take before the target reports a hang.
@@ -210,30 +211,8 @@ fn drive(
         }
         outcomes
     };
-    let server = async {
-        let (mut reader, mut writer) = futures_lite::io::split(server_end);
-        let write = async {
-            let mut rest = stream;
-            for length in lengths {
-                if rest.is_empty() {
-                    break;
-                }
-                let (piece, more) = rest.split_at(length.clamp(1, rest.len()));
-                if writer.write_all(piece).await.is_err() {
-                    break;
-                }
-                rest = more;
-                future::yield_now().await;
-            }
-            let _ = writer.close().await;
-        };
-        // Take the requests in, so the pipe never fills.
-        let read = async {
-            let mut sink = Vec::new();
-            let _ = reader.read_to_end(&mut sink).await;
-        };
-        future::zip(write, read).await;
-    };
+    // The requests are taken in (so the pipe never fills) and dropped.
+    let server = feed_and_collect(server_end, stream, lengths);
     let hang = async {
         async_io::Timer::after(HANG).await;
         panic!("the client connection hung");

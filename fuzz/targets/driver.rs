@@ -126,35 +126,44 @@ pub fn drive(config: Config, lengths: impl Iterator<Item = usize>, stream: &[u8]
         };
         let _ = serve_connection(server_end, echo, &server_config).await;
     };
-    let client = async {
-        let (mut reader, mut writer) = futures_lite::io::split(client_end);
-        let write = async {
-            let mut rest = stream;
-            for length in lengths {
-                if rest.is_empty() {
-                    break;
-                }
-                let (piece, more) = rest.split_at(length.clamp(1, rest.len()));
-                if writer.write_all(piece).await.is_err() {
-                    break;
-                }
-                rest = more;
-                future::yield_now().await;
-            }
-            let _ = writer.close().await;
-        };
-        let read = async {
-            let mut wire = Vec::new();
-            let _ = reader.read_to_end(&mut wire).await;
-            wire
-        };
-        future::zip(write, read).await.1
-    };
+    let client = feed_and_collect(client_end, stream, lengths);
     let hang = async {
         async_io::Timer::after(HANG).await;
         panic!("the server driver hung");
     };
     future::block_on(future::or(future::zip(server, client), hang)).1
+}
+
+/// The peer's side of a driver run: writes `stream` into `end` in pieces of
+/// the given `lengths` (yielding between them, so the driver sees each), closes
+/// its writing half, and returns everything read from `end` until it closes.
+pub async fn feed_and_collect(
+    end: lithe::io::DuplexStream,
+    stream: &[u8],
+    lengths: impl Iterator<Item = usize>,
+) -> Vec<u8> {
+    let (mut reader, mut writer) = futures_lite::io::split(end);
+    let write = async {
+        let mut rest = stream;
+        for length in lengths {
+            if rest.is_empty() {
+                break;
+            }
+            let (piece, more) = rest.split_at(length.clamp(1, rest.len()));
+            if writer.write_all(piece).await.is_err() {
+                break;
+            }
+            rest = more;
+            future::yield_now().await;
+        }
+        let _ = writer.close().await;
+    };
+    let read = async {
+        let mut wire = Vec::new();
+        let _ = reader.read_to_end(&mut wire).await;
+        wire
+    };
+    future::zip(write, read).await.1
 }
 
 /// Parses the driver's output as responses to requests with `methods`.
