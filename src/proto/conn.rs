@@ -784,8 +784,9 @@ impl Connection {
         let mut fields = FramingFields::read(head.headers).map_err(SendError::InvalidFraming)?;
         let length = fields.take_given_length(length)?;
         // RFC 9112 §6.2: a sender MUST NOT send both. A recipient would follow
-        // Transfer-Encoding, but a hop that follows Content-Length would split the
-        // stream elsewhere: the response smuggling a request would be refused for.
+        // Transfer-Encoding, but a hop that follows Content-Length would split
+        // the stream elsewhere: the desync for which a request with both is
+        // refused on receipt.
         if fields.content_length.is_some() && fields.transfer_coding != TransferCoding::Absent {
             return Err(SendError::InvalidFraming(
                 Error::ContentLengthWithTransferEncoding,
