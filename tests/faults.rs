@@ -344,15 +344,7 @@ struct StuckPeer {
     room: usize,
 }
 
-impl futures_lite::AsyncRead for StuckPeer {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut [u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.pipe).poll_read(cx, buf)
-    }
-}
+read_from_pipe!(StuckPeer);
 
 impl futures_lite::AsyncWrite for StuckPeer {
     fn poll_write(
@@ -426,15 +418,7 @@ struct FlushesLate {
     retried: bool,
 }
 
-impl futures_lite::AsyncRead for FlushesLate {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut [u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.pipe).poll_read(cx, buf)
-    }
-}
+read_from_pipe!(FlushesLate);
 
 impl futures_lite::AsyncWrite for FlushesLate {
     fn poll_write(

@@ -375,15 +375,7 @@ struct CountingWrites {
     writes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
-impl futures_lite::AsyncRead for CountingWrites {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut [u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.pipe).poll_read(cx, buf)
-    }
-}
+read_from_pipe!(CountingWrites);
 
 impl futures_lite::AsyncWrite for CountingWrites {
     fn poll_write(

@@ -30,6 +30,14 @@ fn https_server(cert: &str, key: &str) -> Server {
     Server::bind("127.0.0.1:0", routes, config).unwrap()
 }
 
+/// Connecting with `cert` (PEM) as the only trusted root.
+fn trusting(cert: &str) -> ConnectConfig {
+    ConnectConfig {
+        tls: Some(TlsConnector::with_pem_roots(cert.as_bytes()).unwrap()),
+        ..ConnectConfig::default()
+    }
+}
+
 fn url(addr: SocketAddr, path: &str) -> Url {
     Url::parse(&format!("https://localhost:{}{path}", addr.port())).unwrap()
 }
@@ -39,11 +47,7 @@ fn https_round_trip_with_custom_roots_and_alpn() {
     let (cert, key) = certificate();
     let server = https_server(&cert, &key);
     run(async {
-        let tls = TlsConnector::with_pem_roots(cert.as_bytes()).unwrap();
-        let config = ConnectConfig {
-            tls: Some(tls),
-            ..ConnectConfig::default()
-        };
+        let config = trusting(&cert);
         let mut conn = open(&url(server.local_addr(), "/"), &config).await.unwrap();
         for _ in 0..2 {
             let response = conn
@@ -92,11 +96,7 @@ fn certificates_are_verified_by_default() {
 
         // Roots that do not match the name are refused too.
         let (other, _) = certificate();
-        let tls = TlsConnector::with_pem_roots(other.as_bytes()).unwrap();
-        let config = ConnectConfig {
-            tls: Some(tls),
-            ..ConnectConfig::default()
-        };
+        let config = trusting(&other);
         let error = open(&url(server.local_addr(), "/"), &config)
             .await
             .expect_err("a certificate no root vouches for accepted");
@@ -143,11 +143,7 @@ fn shutdown_does_not_wait_for_a_handshake_that_never_starts() {
     // One worker accepts in order: once a later connection has been served,
     // the silent one is surely accepted and in its handshake.
     run(async {
-        let tls = TlsConnector::with_pem_roots(cert.as_bytes()).unwrap();
-        let config = ConnectConfig {
-            tls: Some(tls),
-            ..ConnectConfig::default()
-        };
+        let config = trusting(&cert);
         let mut conn = open(&url(server.local_addr(), "/"), &config).await.unwrap();
         let response = conn
             .send(Request::new("GET", "/").with_header("host", "localhost"))

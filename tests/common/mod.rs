@@ -119,3 +119,21 @@ pub fn run<T>(future: impl Future<Output = T>) -> T {
 pub fn count(haystack: &str, needle: &str) -> usize {
     haystack.matches(needle).count()
 }
+
+/// Implements `AsyncRead` for a test transport `$t` by reading from its
+/// `pipe` field (a `lithe::io::DuplexStream`): the transports that test how
+/// the drivers write differ only in their writing half.
+#[macro_export]
+macro_rules! read_from_pipe {
+    ($t:ty) => {
+        impl futures_lite::AsyncRead for $t {
+            fn poll_read(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                std::pin::Pin::new(&mut self.pipe).poll_read(cx, buf)
+            }
+        }
+    };
+}
