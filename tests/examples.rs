@@ -249,6 +249,25 @@ fn reflect_describes_each_request_in_the_body_and_x_reflect() {
         .unwrap();
     assert_eq!(B64.decode(header[1].as_str().unwrap()).unwrap(), body);
 
+    // A body large enough to take X-Reflect past the default head limit.
+    let large = "r".repeat(100_000);
+    let (ok, json) = fetch(&[
+        "--json",
+        "-X",
+        "POST",
+        "-d",
+        &large,
+        &format!("{}/large", server.url),
+    ]);
+    assert!(ok, "{json}");
+    let response: Value = serde_json::from_str(&json).unwrap();
+    let body = B64.decode(response["body_b64"].as_str().unwrap()).unwrap();
+    let reflected: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        B64.decode(reflected["body_b64"].as_str().unwrap()).unwrap(),
+        large.as_bytes()
+    );
+
     // HEAD answers carry it in the header only.
     let (ok, json) = fetch(&["--json", "-X", "HEAD", &format!("{}/h", server.url)]);
     assert!(ok);
