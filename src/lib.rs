@@ -15,9 +15,9 @@
 //! | (none) | [`proto`] | no, and no `alloc` |
 //! | `alloc` | owned conveniences in [`proto`] | no |
 //! | `std` (default) | `std::error::Error` impls, `io`: async drivers over `futures-io` | yes |
-//! | `rt` (default) | `rt`: smol glue (executors, TCP, DNS) | yes |
+//! | `rt` (default) | `rt`: smol glue (`block_on`, TCP streams) | yes |
 //! | `server` (default) | `rt::Server`: accept on every core, graceful shutdown | yes |
-//! | `client` (default) | `rt::connect`, `rt::open`, `rt::Url` | yes |
+//! | `client` (default) | `rt::Url` (the `url` crate), DNS and TCP with `rt::connect` / `rt::connect_any` (staggered, RFC 8305), `rt::open` with `rt::ConnectConfig` | yes |
 //! | `tls` (default) | `rt::tls`: rustls connector and acceptor | yes |
 //!
 //! A server in a few lines (`cargo run --release --example hello_server -- --port 8080`):

@@ -415,7 +415,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             Poll::Ready(Ok(_)) => Poll::Ready(Ok(())),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e.into())),
             Poll::Pending if self.read_stall.poll_stalled(cx, self.config.read_timeout) => {
-                Poll::Ready(Err(Error::Timeout(Timeout::Body)))
+                let which = match awaiting {
+                    Awaiting::Head => Timeout::Head,
+                    Awaiting::Body => Timeout::Body,
+                };
+                Poll::Ready(Err(Error::Timeout(which)))
             }
             Poll::Pending => Poll::Pending,
         }

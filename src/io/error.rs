@@ -11,7 +11,8 @@ use crate::proto;
 pub enum Timeout {
     /// Opening the connection (DNS, TCP, TLS) took too long.
     Connect,
-    /// A message head trickled in for longer than allowed.
+    /// A message head trickled in for longer than allowed (server), or no
+    /// byte of a response head arrived within the read timeout (client).
     Head,
     /// A keep-alive connection stayed idle for longer than allowed.
     Idle,

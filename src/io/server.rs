@@ -118,7 +118,11 @@ where
 /// Serves requests on one connection until it closes.
 ///
 /// Returns `Ok` when the connection ended the way HTTP allows (the client closed,
-/// a timeout, a rejected request, a protocol switch) and `Err` on I/O failure.
+/// a timeout, a rejected request, a protocol switch) and `Err` on I/O failure,
+/// on a write that timed out ([`Timeout::Write`]), or when a response body broke
+/// its own framing (a [`Body::sized_stream`](super::Body::sized_stream) yielding
+/// more or fewer bytes than it declared, a stream that failed: the connection is
+/// closed mid-message rather than left looking complete).
 pub async fn serve_connection<T, S>(io: T, service: S, config: &ServerConfig) -> Result<(), Error>
 where
     T: Transport + 'static,

@@ -723,7 +723,8 @@ impl Connection {
     /// which the connection closes: the error response after
     /// [`receive`](Connection::receive) failed (e.g. with [`Error::status`]), or
     /// an unsolicited one before any request arrived (408 when a head takes too
-    /// long, 503 when shedding load; RFC 9110 §15.5.9).
+    /// long, 503 when shedding load; RFC 9110 §15.5.9). The peer's version being
+    /// unknown, such a response without a length is close-delimited.
     pub fn send_response(
         &mut self,
         head: &ResponseHead<'_, '_>,

@@ -39,8 +39,9 @@ pub enum Error {
     /// The method is not a token (RFC 9110 §9.1), or the request line is malformed. 400.
     InvalidRequestLine,
     /// The request-target has a forbidden byte or does not fit its method
-    /// (RFC 9112 §3.2: origin-, absolute-, authority-form only with CONNECT,
-    /// asterisk-form only with OPTIONS). 400.
+    /// (RFC 9112 §3.2: authority-form with CONNECT and only there; origin- and
+    /// absolute-form with any other method; asterisk-form only with OPTIONS).
+    /// 400.
     InvalidRequestTarget,
     /// The status line is malformed (RFC 9112 §4). 400.
     InvalidStatusLine,
@@ -81,8 +82,9 @@ pub enum Error {
     /// A request transfer coding other than `chunked`, which this implementation
     /// does not decode (RFC 9112 §6.1). 501.
     UnsupportedTransferCoding,
-    /// A declared or accumulated body length above
-    /// [`Limits::max_body_bytes`](super::Limits::max_body_bytes). 413.
+    /// A body length above
+    /// [`Limits::max_body_bytes`](super::Limits::max_body_bytes): declared,
+    /// accumulated over chunks, or counted as a body read until close. 413.
     BodyTooLarge,
     /// A chunk-size that is not hexadecimal digits (RFC 9112 §7.1). 400.
     InvalidChunkSize,
@@ -152,7 +154,7 @@ impl Error {
             Error::InvalidContentLength => "invalid Content-Length",
             Error::ConflictingContentLength => "conflicting Content-Length values",
             Error::ContentLengthWithTransferEncoding => {
-                "request with both Content-Length and Transfer-Encoding"
+                "message with both Content-Length and Transfer-Encoding"
             }
             Error::TransferEncodingInHttp10 => "Transfer-Encoding in an HTTP/1.0 message",
             Error::ChunkedNotFinal => "chunked is not the final transfer coding, or repeated",

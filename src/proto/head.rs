@@ -22,7 +22,8 @@ pub use httparse::Header;
 pub use httparse::EMPTY_HEADER;
 
 /// The HTTP version of a message. Only HTTP/1.0 and HTTP/1.1 are spoken here;
-/// anything else is rejected with 505.
+/// another well-formed version (`HTTP/2.0`) is rejected with 505, a malformed
+/// one (`HTTP/1.10`) with 400.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Version {
     /// HTTP/1.0: no persistent connections unless `Connection: keep-alive`, no chunked.

@@ -41,7 +41,8 @@
 //! HTTP/1.0 and HTTP/1.1 (RFC 9112) in both roles: persistent connections,
 //! pipelining (the server side pauses until its response is done), chunked bodies
 //! with trailers, `Expect: 100-continue`, Upgrade and CONNECT. Not supported:
-//! transfer codings other than `chunked` in requests (501), HTTP/0.9, HTTP/2.
+//! transfer codings other than `chunked` in requests (501 when `chunked` is
+//! final, 400 otherwise: the length is unknowable), HTTP/0.9, HTTP/2.
 #![forbid(unsafe_code)]
 
 mod chunked;

@@ -8,8 +8,10 @@
 //! worker waits on its own edge-triggered epoll set for its connections
 //! (`rt::reactor`).
 //!
-//! Shared listener or `SO_REUSEPORT`, measured on a 2-core machine with two
-//! workers and wrk sharing both cores (100 connections): the shared listener
+//! Shared listener or `SO_REUSEPORT`, measured once (commit 975b34e, by hand:
+//! `hello_server --threads 2 [--reuse-port]` against `wrk -t2 -c100`, three
+//! runs each) on a 2-core machine with the workers and wrk sharing both cores:
+//! the shared listener
 //! served about 1.25x the requests per second in plain keep-alive and 1.04x
 //! pipelined, because one worker tends to win every accept and the other core
 //! is left to wrk; `SO_REUSEPORT` split the connections evenly between the
