@@ -672,6 +672,128 @@ fn a_host_address_that_never_answers_does_not_use_up_the_timeout() {
 }
 
 #[test]
+fn a_refusal_during_an_upload_is_returned_at_once() {
+    // The server refuses after the head and stops reading, but keeps the
+    // connection open: the upload can never finish.
+    let addr = raw_server(|mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
+        s.write_all(b"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: 8\r\n\r\ntoo big!")
+            .unwrap();
+        std::thread::sleep(LIMIT);
+    });
+    run(async {
+        let mut conn = client_to(addr).await;
+        let request = Request::new("POST", "/upload")
+            .with_header("host", "t")
+            .with_body(vec![b'u'; 64 << 20]);
+        let started = std::time::Instant::now();
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(response.status().as_u16(), 413);
+        assert_eq!(response.into_body().text(100).await.unwrap(), "too big!");
+        // Long before the 30 s write timeout.
+        assert!(started.elapsed() < Duration::from_secs(3));
+        assert!(!conn.is_reusable());
+    });
+}
+
+#[test]
+fn a_streamed_upload_is_paced_by_the_socket() {
+    // A body stream that is always ready and never ends, to a server that
+    // never reads: the client must write as it goes (and so time out), not
+    // gather the stream in memory.
+    let addr = raw_server(|s| {
+        std::thread::sleep(LIMIT);
+        drop(s);
+    });
+    run(async {
+        let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
+        let config = ClientConfig {
+            write_timeout: Some(Duration::from_millis(200)),
+            ..ClientConfig::default()
+        };
+        let mut conn = ClientConnection::new(tcp, config);
+        let endless =
+            futures_lite::stream::repeat_with(|| Ok(bytes::Bytes::from(vec![b'e'; 8192])));
+        let request = Request::new("POST", "/")
+            .with_header("host", "t")
+            .with_body(Body::stream(endless));
+        let error = conn.send(request).await.unwrap_err();
+        assert!(
+            matches!(error, Error::Timeout(lithe::io::Timeout::Write)),
+            "{error:?}"
+        );
+    });
+}
+
+#[test]
+fn a_sized_body_that_overruns_never_leaves_a_complete_request_on_the_wire() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let addr = raw_server(move |mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
+        let mut body = Vec::new();
+        let _ = s.read_to_end(&mut body);
+        tx.send(body).unwrap();
+    });
+    run(async {
+        let mut conn = client_to(addr).await;
+        // Five bytes declared and yielded, then (after a pause in which the
+        // client could flush them) a sixth.
+        let pieces = futures_lite::stream::unfold(0, |i| async move {
+            let piece: &'static [u8] = match i {
+                0 => b"hello",
+                1 => {
+                    async_io::Timer::after(Duration::from_millis(100)).await;
+                    b"x"
+                }
+                _ => return None,
+            };
+            Some((Ok(bytes::Bytes::from_static(piece)), i + 1))
+        });
+        let request = Request::new("POST", "/")
+            .with_header("host", "t")
+            .with_body(Body::sized_stream(5, pieces));
+        let error = conn.send(request).await.unwrap_err();
+        assert!(
+            matches!(error, Error::Send(lithe::proto::SendError::BodyTooLong)),
+            "{error:?}"
+        );
+        assert!(!conn.is_reusable());
+    });
+    // The server saw the head and not the whole body: nothing to act on.
+    let body = rx.recv_timeout(LIMIT).unwrap();
+    assert!(body.len() < 5, "{body:?}");
+}
+
+#[test]
+fn bytes_past_the_end_of_a_response_make_the_connection_unusable() {
+    for (method, reply) in [
+        (
+            "HEAD",
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"[..],
+        ),
+        (
+            "GET",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n\r\n",
+        ),
+    ] {
+        let addr = scripted(vec![reply]);
+        run(async {
+            let mut conn = client_to(addr).await;
+            let request = Request::new(method, "/").with_header("host", "t");
+            let response = conn.send(request).await.unwrap();
+            let body = response.into_body().bytes(100).await.unwrap();
+            assert_eq!(body.len(), if method == "HEAD" { 0 } else { 2 });
+            // What followed answers no request: never read as the next response.
+            assert!(!conn.is_reusable(), "{method}");
+        });
+    }
+}
+
+#[test]
 fn server_and_client_over_an_in_memory_pipe() {
     run(async {
         let (server_end, client_end) = duplex(1024);

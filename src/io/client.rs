@@ -8,7 +8,7 @@
 //! A body cut short by the server is an error, never a short success.
 
 use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -17,7 +17,7 @@ use futures_lite::Stream;
 use futures_lite::future::poll_fn;
 
 use super::body::{Body, Kind, collect, into_text};
-use super::buffer::{Deadline, Output, ReadBuf, Stall};
+use super::buffer::{COALESCE, Deadline, Output, ReadBuf, Stall};
 use super::error::{Error, Timeout};
 use super::message::{
     BodyStep, ByteStr, Headers, Request, Response, Span, field_spans, next_body_step,
@@ -60,6 +60,9 @@ pub struct ClientConnection<T> {
     read_stall: Stall,
     /// Something went wrong, or the request was abandoned: no reuse.
     broken: bool,
+    /// A final response that came while the request body was still going out,
+    /// and did not refuse it: returned once the body is sent.
+    answered_early: Option<Head>,
 }
 
 /// A received response head, split off the read buffer.
@@ -72,6 +75,12 @@ struct Head {
 
 /// What a read is for: the start of a response, or more of its body (read
 /// in full-size pieces).
+/// What the request body's stream, or the server, had next.
+enum Next {
+    Chunk(Option<std::io::Result<Bytes>>),
+    Answer(Head),
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Awaiting {
     Head,
@@ -135,13 +144,18 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             config,
             read_stall: Stall::default(),
             broken: false,
+            answered_early: None,
         }
     }
 
     /// Whether another request may be sent: the last response was read to its
-    /// end and neither side said it would close.
+    /// end, nothing arrived past it, and neither side said it would close.
     pub fn is_reusable(&self) -> bool {
+        // Bytes past the end of the last response were sent unasked (a body on
+        // a HEAD answer, more than a Content-Length): parsed as the next
+        // response, they would answer the wrong request.
         !self.broken
+            && self.buf.is_empty()
             && self.conn.is_keep_alive()
             && self.conn.our_state() == State::Idle
             && self.conn.their_state() == State::Idle
@@ -209,18 +223,26 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             early = self.await_continue().await?;
         }
         if early.is_none() {
-            if let Err(e) = self.send_body(kind).await {
-                self.broken = true;
-                return Err(e);
+            match self.send_body(kind, length).await {
+                Ok(answer) => early = answer,
+                Err(e) => {
+                    self.broken = true;
+                    return Err(e);
+                }
             }
-        } else {
-            // The server answered without wanting the body: it is never sent, so
-            // this connection cannot carry another request.
+        }
+        if early.is_some() {
+            // The server refused the body before it was all sent (or asked for):
+            // the rest is never sent, so this connection cannot carry another
+            // request.
             self.broken = true;
         }
         let head = match early {
             Some(head) => head,
-            None => self.final_head().await?,
+            None => match self.answered_early.take() {
+                Some(head) => head,
+                None => self.final_head().await?,
+            },
         };
         let Head {
             status,
@@ -265,41 +287,114 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         }
     }
 
-    /// Writes the body and ends the request.
-    async fn send_body(&mut self, kind: Kind) -> Result<(), Error> {
+    /// Writes the body and ends the request, unless a final response arrives
+    /// first: the server may answer early (413, say) and stop reading, and is
+    /// then returned at once instead of waiting for a write that cannot finish.
+    ///
+    /// Of a body of declared `length`, the piece that completes it is held back
+    /// until the stream has ended: should the stream then fail or go on, the
+    /// message on the wire stays incomplete, rather than a whole request the
+    /// server acts on while the caller sees an error (and may send it again).
+    async fn send_body(&mut self, kind: Kind, length: Option<u64>) -> Result<Option<Head>, Error> {
         match kind {
             Kind::Empty => {}
-            Kind::Full(bytes) => self.write_data(&bytes).await?,
+            Kind::Full(bytes) => {
+                if let Some(head) = self.write_data(&bytes).await? {
+                    return Ok(Some(head));
+                }
+            }
             Kind::Stream { mut stream, .. } => {
-                while let Some(chunk) = poll_fn(|cx| {
-                    if let Poll::Ready(item) = stream.as_mut().poll_next(cx) {
-                        return Poll::Ready(item);
+                let mut sent = 0u64;
+                let mut held: Option<Bytes> = None;
+                loop {
+                    let next = poll_fn(|cx| {
+                        if let Poll::Ready(item) = stream.as_mut().poll_next(cx) {
+                            return Poll::Ready(Ok(Next::Chunk(item)));
+                        }
+                        // Write what is pending while the stream makes more.
+                        if let Poll::Ready(Err(e)) = self.poll_send(cx, &[], &[]) {
+                            return Poll::Ready(Err(e));
+                        }
+                        self.poll_early_answer(cx)
+                            .map(|head| head.map(Next::Answer))
+                    })
+                    .await?;
+                    let chunk = match next {
+                        Next::Answer(head) => return Ok(Some(head)),
+                        Next::Chunk(None) => break,
+                        Next::Chunk(Some(chunk)) => chunk?,
+                    };
+                    if chunk.is_empty() {
+                        continue;
                     }
-                    // Write what is pending while the stream makes more.
-                    if let Poll::Ready(Err(e)) = self.poll_send(cx, &[], &[]) {
-                        return Poll::Ready(Some(Err(e.into())));
+                    if held.is_some() {
+                        // More than the declared length.
+                        return Err(Error::Send(proto::SendError::BodyTooLong));
                     }
-                    Poll::Pending
-                })
-                .await
-                {
-                    self.write_data(&chunk?).await?;
+                    sent = sent.saturating_add(chunk.len() as u64);
+                    if length == Some(sent) {
+                        held = Some(chunk);
+                        continue;
+                    }
+                    if let Some(head) = self.write_data(&chunk).await? {
+                        return Ok(Some(head));
+                    }
+                }
+                if let Some(last) = held {
+                    if let Some(head) = self.write_data(&last).await? {
+                        return Ok(Some(head));
+                    }
                 }
             }
         }
         let conn = &mut self.conn;
         self.out.serialize(|b| conn.send_end(&[], b))?;
-        self.flush().await
+        poll_fn(|cx| match self.poll_send(cx, &[], &[]) {
+            Poll::Ready(result) => Poll::Ready(result.map(|()| None)),
+            Poll::Pending => self.poll_early_answer(cx).map(|head| head.map(Some)),
+        })
+        .await
     }
 
-    async fn write_data(&mut self, data: &[u8]) -> Result<(), Error> {
+    /// Queues one piece of the body, writing when the batch has grown (so a
+    /// stream that is always ready is still paced by the socket), or a final
+    /// response that arrived meanwhile.
+    async fn write_data(&mut self, data: &[u8]) -> Result<Option<Head>, Error> {
         if data.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
-        if let Some(suffix) = self.out.queue_data(&mut self.conn, data)? {
-            poll_fn(|cx| self.poll_send(cx, data, suffix)).await?;
+        let (data, suffix) = match self.out.queue_data(&mut self.conn, data)? {
+            // Too large to copy: written after the batch, with its framing.
+            Some(suffix) => (data, suffix),
+            // Copied into the batch, which goes out once it is large.
+            None if self.out.len() >= COALESCE => (&[][..], &[][..]),
+            None => return Ok(None),
+        };
+        poll_fn(|cx| match self.poll_send(cx, data, suffix) {
+            Poll::Ready(result) => Poll::Ready(result.map(|()| None)),
+            Poll::Pending => self.poll_early_answer(cx).map(|head| head.map(Some)),
+        })
+        .await
+    }
+
+    /// A final response that refuses the request while its body is still going
+    /// out: an error status, or the server closing (RFC 9112 §9.5: stop sending
+    /// then). Another early response (an echo streaming back, say) is kept for
+    /// after the body, which goes on. Waiting has no timeout: the upload's own
+    /// writes have theirs.
+    fn poll_early_answer(&mut self, cx: &mut Context<'_>) -> Poll<Result<Head, Error>> {
+        while self.answered_early.is_none() {
+            let head = ready!(self.poll_head_untimed(cx))?;
+            // Interim answers (a late 100 Continue, 103) change nothing here.
+            if head.status.is_informational() && head.status.as_u16() != 101 {
+                continue;
+            }
+            if head.status.as_u16() >= 400 || !self.conn.is_keep_alive() {
+                return Poll::Ready(Ok(head));
+            }
+            self.answered_early = Some(head);
         }
-        Ok(())
+        Poll::Pending
     }
 
     async fn flush(&mut self) -> Result<(), Error> {
@@ -343,11 +438,20 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     }
 
     fn poll_head(&mut self, cx: &mut Context<'_>) -> Poll<Result<Head, Error>> {
+        self.poll_head_within(cx, true)
+    }
+
+    /// [`poll_head`](Self::poll_head) without the read timeout.
+    fn poll_head_untimed(&mut self, cx: &mut Context<'_>) -> Poll<Result<Head, Error>> {
+        self.poll_head_within(cx, false)
+    }
+
+    fn poll_head_within(&mut self, cx: &mut Context<'_>, timed: bool) -> Poll<Result<Head, Error>> {
         loop {
             if let Some(head) = self.try_parse_head()? {
                 return Poll::Ready(Ok(head));
             }
-            match self.poll_read(cx, Awaiting::Head) {
+            match self.poll_read(cx, Awaiting::Head, timed) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
@@ -395,7 +499,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
 
     /// Reads more bytes, bounded by the read timeout; the end of the stream is
     /// recorded for `proto`.
-    fn poll_read(&mut self, cx: &mut Context<'_>, awaiting: Awaiting) -> Poll<Result<(), Error>> {
+    fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        awaiting: Awaiting,
+        timed: bool,
+    ) -> Poll<Result<(), Error>> {
         let read = if awaiting == Awaiting::Head && self.buf.is_empty() {
             // The start of a response: read through the thread's scratch and
             // keep what arrived, instead of zeroing a full-size read buffer
@@ -414,7 +523,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             }
             Poll::Ready(Ok(_)) => Poll::Ready(Ok(())),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e.into())),
-            Poll::Pending if self.read_stall.poll_stalled(cx, self.config.read_timeout) => {
+            Poll::Pending
+                if timed && self.read_stall.poll_stalled(cx, self.config.read_timeout) =>
+            {
                 let which = match awaiting {
                     Awaiting::Head => Timeout::Head,
                     Awaiting::Body => Timeout::Body,
@@ -448,7 +559,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                 // A protocol switch or a close: the body is over.
                 Ok(BodyStep::Over) => return Poll::Ready(None),
             }
-            match self.poll_read(cx, Awaiting::Body) {
+            match self.poll_read(cx, Awaiting::Body, true) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(e)) => {
                     self.broken = true;
