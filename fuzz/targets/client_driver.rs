@@ -3,9 +3,12 @@
 //! in-memory pipe, checked against what `proto` alone reads from the same bytes.
 //!
 //! Layout: a method byte and a feed header, as for
-//! [`client_response`](super::client_response), then the response stream, written
-//! in the feed's pieces and then closed. The client sends its request again
-//! while the connection stays reusable, and reads each body to its end.
+//! [`client_response`](super::client_response), then the response stream. The
+//! client sends its request again while the connection stays reusable, and
+//! reads each body to its end. The peer answers as a server does, only what it
+//! was asked: the stream is cut where `proto` found each message to end, and
+//! each part is written (in the feed's pieces) once the next request has
+//! arrived; the rest follows one more request, then the peer closes.
 //!
 //! Invariants:
 //! * the client finishes once the stream is closed: no panic, no hang;
@@ -20,11 +23,10 @@
 
 use std::time::Duration;
 
-use futures_lite::{AsyncReadExt, future};
+use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
 use lithe::io::{Body, ClientConfig, ClientConnection, Request, duplex};
 use lithe::proto::Connection;
 
-use super::driver::feed_and_collect;
 use super::{Delivery, Feed, Fields, Method, Run, Seen, Us};
 
 /// How long one input may take before the target reports a hang.
@@ -61,10 +63,10 @@ pub fn client_driver(data: &[u8]) {
     let method = Method::from_byte(method);
     let (feed, stream) = Feed::parse(rest);
     let config = feed.config();
-    let trace = Run::new(Connection::client(config), Us::EagerClient(method), stream)
-        .deliver(&Delivery::Whole);
+    let (trace, ends) = Run::new(Connection::client(config), Us::EagerClient(method), stream)
+        .deliver_with_ends(&Delivery::Whole);
     let expected = outcomes(&trace, stream);
-    let got = drive(config, method, feed.lengths(), stream);
+    let got = drive(config, method, feed.lengths(), stream, &ends);
     assert_eq!(
         got, expected,
         "the client and proto read the stream differently"
@@ -142,13 +144,15 @@ fn request(method: Method) -> Request<Body> {
     request.with_header("Host", "example.com")
 }
 
-/// Runs the client over `stream`, delivered in pieces of the given `lengths`
-/// then closed; returns what it read.
+/// Runs the client against a peer answering from `stream`, one part (up to
+/// each of `ends`, then the rest) per request, in pieces of the given
+/// `lengths`; returns what the client read.
 fn drive(
     config: lithe::proto::Config,
     method: Method,
     lengths: impl Iterator<Item = usize>,
     stream: &[u8],
+    ends: &[usize],
 ) -> Vec<Outcome> {
     let (client_end, server_end) = duplex(64 * 1024);
     let client = async {
@@ -211,8 +215,8 @@ fn drive(
         }
         outcomes
     };
-    // The requests are taken in (so the pipe never fills) and dropped.
-    let server = feed_and_collect(server_end, stream, lengths);
+    let body_len = if method == Method::PostWithBody { 5 } else { 0 };
+    let server = answer_requests(server_end, stream, ends, body_len, lengths);
     let hang = async {
         async_io::Timer::after(HANG).await;
         panic!("the client connection hung");
@@ -222,4 +226,58 @@ fn drive(
         async { future::zip(client, server).await.0 },
         hang,
     ))
+}
+
+/// The peer: writes each part of `stream` once one more request has arrived
+/// (each request a head and `body_len` bytes, all alike), then closes its
+/// writing half and reads until the client is gone.
+async fn answer_requests(
+    end: lithe::io::DuplexStream,
+    stream: &[u8],
+    ends: &[usize],
+    body_len: usize,
+    mut lengths: impl Iterator<Item = usize>,
+) {
+    let (mut reader, mut writer) = futures_lite::io::split(end);
+    let mut received = Vec::new();
+    let mut request_len = None;
+    let mut from = 0;
+    for (asked, to) in ends.iter().copied().chain([stream.len()]).enumerate() {
+        if to <= from {
+            continue;
+        }
+        // Wait for request number `asked + 1`; the client may be done instead.
+        loop {
+            if request_len.is_none() {
+                request_len = received
+                    .windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .map(|at| at + 4 + body_len);
+            }
+            if request_len.is_some_and(|len| received.len() >= (asked + 1) * len) {
+                break;
+            }
+            let mut buf = [0u8; 1024];
+            match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => {
+                    let _ = writer.close().await;
+                    return;
+                }
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+        let mut rest = &stream[from..to];
+        while !rest.is_empty() {
+            let length = lengths.next().unwrap_or(usize::MAX);
+            let (piece, more) = rest.split_at(length.clamp(1, rest.len()));
+            if writer.write_all(piece).await.is_err() {
+                return;
+            }
+            rest = more;
+            future::yield_now().await;
+        }
+        from = to;
+    }
+    let _ = writer.close().await;
+    let _ = reader.read_to_end(&mut received).await;
 }

@@ -329,6 +329,8 @@ struct Run<'i> {
     steps: usize,
     /// The last receive reported `HeadersFull`: offer the large array.
     headers_full: bool,
+    /// Where in the input each message ended.
+    ends: Vec<usize>,
 }
 
 impl<'i> Run<'i> {
@@ -346,17 +348,23 @@ impl<'i> Run<'i> {
             switching: false,
             steps: 0,
             headers_full: false,
+            ends: Vec::new(),
         }
     }
 
     /// Delivers the input as `delivery` says, then the end of the stream.
-    fn deliver(mut self, delivery: &Delivery<'_>) -> Vec<Seen> {
+    fn deliver(self, delivery: &Delivery<'_>) -> Vec<Seen> {
+        self.deliver_with_ends(delivery).0
+    }
+
+    /// [`deliver`](Run::deliver), with where in the input each message ended.
+    fn deliver_with_ends(mut self, delivery: &Delivery<'_>) -> (Vec<Seen>, Vec<usize>) {
         let mut lengths = delivery.lengths();
         while self.end < self.input.len() {
             let n = lengths.next().unwrap_or(usize::MAX);
             self.end = self.end.saturating_add(n).min(self.input.len());
             if self.pump() == Flow::Stop {
-                return self.trace;
+                return (self.trace, self.ends);
             }
         }
         self.conn.receive_eof();
@@ -366,7 +374,7 @@ impl<'i> Run<'i> {
                 rest: self.input.len() - self.start,
             });
         }
-        self.trace
+        (self.trace, self.ends)
     }
 
     /// Receives until the connection needs more bytes, waits on us, or is done.
@@ -495,6 +503,7 @@ impl<'i> Run<'i> {
                     if !body.is_empty() {
                         self.trace.push(Seen::Body(body));
                     }
+                    self.ends.push(self.start);
                     self.trace.push(Seen::End {
                         trailers: own_fields(trailers),
                     });
