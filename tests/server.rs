@@ -444,6 +444,34 @@ fn a_small_response_leaves_in_one_write() {
 }
 
 #[test]
+fn a_sized_response_stream_that_overruns_never_arrives_complete() {
+    async fn overrun(_: lithe::io::Request) -> lithe::io::Response {
+        // Five bytes declared and yielded, then, after a pause in which the
+        // server could send them, a sixth.
+        let pieces = futures_lite::stream::unfold(0, |i| async move {
+            let piece: &'static [u8] = match i {
+                0 => b"hello",
+                1 => {
+                    async_io::Timer::after(Duration::from_millis(100)).await;
+                    b"x"
+                }
+                _ => return None,
+            };
+            Some((Ok(bytes::Bytes::from_static(piece)), i + 1))
+        });
+        lithe::io::Response::new(lithe::proto::StatusCode::OK)
+            .with_body(lithe::io::Body::sized_stream(5, pieces))
+    }
+    let server = server_with(overrun, ServerConfig::default());
+    let reply = exchange(server.local_addr(), b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let (head, body) = reply.split_once("\r\n\r\n").expect("a head");
+    assert!(head.contains("content-length: 5"), "{head}");
+    // Closed before the body was complete: the client can tell.
+    assert!(body.len() < 5, "{reply}");
+    server.shutdown();
+}
+
+#[test]
 fn graceful_shutdown_closes_idle_connections_and_stops_accepting() {
     let server = server();
     let addr = server.local_addr();

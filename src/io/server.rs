@@ -711,26 +711,46 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         match kind {
             Kind::Empty => {}
             Kind::Full(bytes) => self.write_data(&bytes).await?,
-            Kind::Stream { mut stream, .. } => loop {
-                let next = poll_fn(|cx| {
-                    if let Poll::Ready(item) = stream.as_mut().poll_next(cx) {
-                        return Poll::Ready(Ok(item));
+            Kind::Stream { mut stream, len } => {
+                // The piece that completes a declared length is held until the
+                // stream has ended: should it then fail or go on, the client
+                // sees an incomplete message, not a whole one before a close.
+                let mut sent = 0u64;
+                let mut held: Option<Bytes> = None;
+                loop {
+                    let next = poll_fn(|cx| {
+                        if let Poll::Ready(item) = stream.as_mut().poll_next(cx) {
+                            return Poll::Ready(Ok(item));
+                        }
+                        self.poll_pump(cx);
+                        if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
+                            return Poll::Ready(Err(e));
+                        }
+                        Poll::Pending
+                    })
+                    .await?;
+                    let chunk = match next {
+                        None => break,
+                        Some(Ok(chunk)) if chunk.is_empty() => continue,
+                        Some(Ok(chunk)) => chunk,
+                        // The body is cut short: close without ending it, so the
+                        // client sees an incomplete message, not a short success.
+                        Some(Err(e)) => return Err(e.into()),
+                    };
+                    if held.is_some() {
+                        return Err(Error::Send(proto::SendError::BodyTooLong));
                     }
-                    self.poll_pump(cx);
-                    if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
-                        return Poll::Ready(Err(e));
+                    sent = sent.saturating_add(chunk.len() as u64);
+                    if len == Some(sent) {
+                        held = Some(chunk);
+                    } else {
+                        self.write_data(&chunk).await?;
                     }
-                    Poll::Pending
-                })
-                .await?;
-                match next {
-                    None => break,
-                    Some(Ok(chunk)) => self.write_data(&chunk).await?,
-                    // The body is cut short: close without ending it, so the
-                    // client sees an incomplete message, not a short success.
-                    Some(Err(e)) => return Err(e.into()),
                 }
-            },
+                if let Some(last) = held {
+                    self.write_data(&last).await?;
+                }
+            }
         }
         self.end_message()
     }
