@@ -794,6 +794,35 @@ fn bytes_past_the_end_of_a_response_make_the_connection_unusable() {
 }
 
 #[test]
+fn a_response_without_a_body_may_be_dropped_unread() {
+    let server = server();
+    run(async {
+        let mut conn = client_to(server.local_addr()).await;
+        // A HEAD answer, a 204 and a Content-Length: 0 answer: no body is read,
+        // and the connection goes on.
+        for (method, path, status) in [
+            ("HEAD", "/", 200),
+            ("GET", "/nocontent", 204),
+            ("GET", "/say/", 200),
+        ] {
+            let response = conn
+                .send(Request::new(method, path).with_header("host", "t"))
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), status);
+            drop(response);
+            assert!(conn.is_reusable(), "{method} {path}");
+        }
+        let response = conn.send(get("/")).await.unwrap();
+        assert_eq!(
+            response.into_body().text(100).await.unwrap(),
+            "Hello, World!"
+        );
+    });
+    server.shutdown();
+}
+
+#[test]
 fn server_and_client_over_an_in_memory_pipe() {
     run(async {
         let (server_end, client_end) = duplex(1024);

@@ -250,15 +250,24 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             version,
             headers,
         } = head;
+        // A body empty by its framing (HEAD, 204, 304, Content-Length: 0) ends
+        // with the head, so a response dropped unread leaves the connection
+        // reusable; proto ends it without input.
+        let empty = matches!(
+            self.conn.incoming_body(),
+            Some(proto::BodyLength::Empty | proto::BodyLength::Length(0))
+        ) && self.conn.their_state() == State::SendBody;
+        let done = empty
+            && matches!(
+                poll_fn(|cx| Poll::Ready(self.poll_body_chunk(cx))).await,
+                Poll::Ready(None)
+            );
         Ok(Response::received(
             status,
             reason,
             version,
             headers,
-            ResponseBody {
-                conn: self,
-                done: false,
-            },
+            ResponseBody { conn: self, done },
         ))
     }
 
