@@ -448,17 +448,7 @@ fn a_sized_response_stream_that_overruns_never_arrives_complete() {
     async fn overrun(_: lithe::io::Request) -> lithe::io::Response {
         // Five bytes declared and yielded, then, after a pause in which the
         // server could send them, a sixth.
-        let pieces = futures_lite::stream::unfold(0, |i| async move {
-            let piece: &'static [u8] = match i {
-                0 => b"hello",
-                1 => {
-                    async_io::Timer::after(Duration::from_millis(100)).await;
-                    b"x"
-                }
-                _ => return None,
-            };
-            Some((Ok(bytes::Bytes::from_static(piece)), i + 1))
-        });
+        let pieces = overrunning_stream();
         lithe::io::Response::new(lithe::proto::StatusCode::OK)
             .with_body(lithe::io::Body::sized_stream(5, pieces))
     }

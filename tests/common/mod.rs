@@ -137,3 +137,20 @@ macro_rules! read_from_pipe {
         }
     };
 }
+
+/// A body stream for `Body::sized_stream(5, ..)` that overruns: `hello`, then
+/// after a pause (in which a driver could send what it has) one byte more.
+pub fn overrunning_stream()
+-> impl futures_lite::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
+    futures_lite::stream::unfold(0, |i| async move {
+        let piece: &'static [u8] = match i {
+            0 => b"hello",
+            1 => {
+                async_io::Timer::after(Duration::from_millis(100)).await;
+                b"x"
+            }
+            _ => return None,
+        };
+        Some((Ok(bytes::Bytes::from_static(piece)), i + 1))
+    })
+}
