@@ -171,6 +171,52 @@ pub(crate) async fn collect(
     Ok(first.unwrap_or_else(|| all.freeze()))
 }
 
+/// The pieces of a streamed body on their way out, checked against its
+/// declared length: the piece that completes the length is held until the
+/// stream has ended, so that a stream which then fails or goes on leaves the
+/// message on the wire incomplete, never a whole one followed by an error (a
+/// request the server acts on while the caller sees a failure and may send it
+/// again; a response the client takes for good before the close).
+pub(crate) struct HoldLast {
+    declared: Option<u64>,
+    sent: u64,
+    held: Option<Bytes>,
+}
+
+impl HoldLast {
+    /// For a body of `declared` length, if known.
+    pub(crate) fn new(declared: Option<u64>) -> Self {
+        HoldLast {
+            declared,
+            sent: 0,
+            held: None,
+        }
+    }
+
+    /// The piece to write now, if any (an empty one is dropped, the completing
+    /// one held), or [`SendError::BodyTooLong`](crate::proto::SendError) once a
+    /// piece follows the completing one.
+    pub(crate) fn admit(&mut self, piece: Bytes) -> Result<Option<Bytes>, Error> {
+        if piece.is_empty() {
+            return Ok(None);
+        }
+        if self.held.is_some() {
+            return Err(Error::Send(crate::proto::SendError::BodyTooLong));
+        }
+        self.sent = self.sent.saturating_add(piece.len() as u64);
+        if self.declared == Some(self.sent) {
+            self.held = Some(piece);
+            return Ok(None);
+        }
+        Ok(Some(piece))
+    }
+
+    /// The held piece, to write once the stream has ended.
+    pub(crate) fn finish(self) -> Option<Bytes> {
+        self.held
+    }
+}
+
 /// `bytes` as a `String`, or an [`Error::Io`] of kind `InvalidData`.
 pub(crate) fn into_text(bytes: Bytes) -> Result<String, Error> {
     String::from_utf8(bytes.into())

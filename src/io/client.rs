@@ -16,7 +16,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::Stream;
 use futures_lite::future::poll_fn;
 
-use super::body::{Body, Kind, collect, into_text};
+use super::body::{Body, HoldLast, Kind, collect, into_text};
 use super::buffer::{COALESCE, Deadline, Output, ReadBuf, Stall};
 use super::error::{Error, Timeout};
 use super::message::{
@@ -73,14 +73,14 @@ struct Head {
     headers: Headers,
 }
 
-/// What a read is for: the start of a response, or more of its body (read
-/// in full-size pieces).
 /// What the request body's stream, or the server, had next.
 enum Next {
     Chunk(Option<std::io::Result<Bytes>>),
     Answer(Head),
 }
 
+/// What a read is for: the start of a response, or more of its body (read
+/// in full-size pieces).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Awaiting {
     Head,
@@ -223,7 +223,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             early = self.await_continue().await?;
         }
         if early.is_none() {
-            match self.send_body(kind, length).await {
+            match self.send_body(kind).await {
                 Ok(answer) => early = answer,
                 Err(e) => {
                     self.broken = true;
@@ -300,11 +300,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// first: the server may answer early (413, say) and stop reading, and is
     /// then returned at once instead of waiting for a write that cannot finish.
     ///
-    /// Of a body of declared `length`, the piece that completes it is held back
-    /// until the stream has ended: should the stream then fail or go on, the
-    /// message on the wire stays incomplete, rather than a whole request the
-    /// server acts on while the caller sees an error (and may send it again).
-    async fn send_body(&mut self, kind: Kind, length: Option<u64>) -> Result<Option<Head>, Error> {
+    /// The piece that completes a declared length is held until the stream
+    /// has ended ([`HoldLast`]).
+    async fn send_body(&mut self, kind: Kind) -> Result<Option<Head>, Error> {
         match kind {
             Kind::Empty => {}
             Kind::Full(bytes) => {
@@ -312,9 +310,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                     return Ok(Some(head));
                 }
             }
-            Kind::Stream { mut stream, .. } => {
-                let mut sent = 0u64;
-                let mut held: Option<Bytes> = None;
+            Kind::Stream { mut stream, len } => {
+                let mut pieces = HoldLast::new(len);
                 loop {
                     let next = poll_fn(|cx| {
                         if let Poll::Ready(item) = stream.as_mut().poll_next(cx) {
@@ -328,28 +325,18 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                             .map(|head| head.map(Next::Answer))
                     })
                     .await?;
-                    let chunk = match next {
+                    let piece = match next {
                         Next::Answer(head) => return Ok(Some(head)),
                         Next::Chunk(None) => break,
-                        Next::Chunk(Some(chunk)) => chunk?,
+                        Next::Chunk(Some(piece)) => piece?,
                     };
-                    if chunk.is_empty() {
-                        continue;
-                    }
-                    if held.is_some() {
-                        // More than the declared length.
-                        return Err(Error::Send(proto::SendError::BodyTooLong));
-                    }
-                    sent = sent.saturating_add(chunk.len() as u64);
-                    if length == Some(sent) {
-                        held = Some(chunk);
-                        continue;
-                    }
-                    if let Some(head) = self.write_data(&chunk).await? {
-                        return Ok(Some(head));
+                    if let Some(piece) = pieces.admit(piece)? {
+                        if let Some(head) = self.write_data(&piece).await? {
+                            return Ok(Some(head));
+                        }
                     }
                 }
-                if let Some(last) = held {
+                if let Some(last) = pieces.finish() {
                     if let Some(head) = self.write_data(&last).await? {
                         return Ok(Some(head));
                     }
@@ -358,11 +345,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         }
         let conn = &mut self.conn;
         self.out.serialize(|b| conn.send_end(&[], b))?;
-        poll_fn(|cx| match self.poll_send(cx, &[], &[]) {
-            Poll::Ready(result) => Poll::Ready(result.map(|()| None)),
-            Poll::Pending => self.poll_early_answer(cx).map(|head| head.map(Some)),
-        })
-        .await
+        self.send_unless_refused(&[], &[]).await
     }
 
     /// Queues one piece of the body, writing when the batch has grown (so a
@@ -379,6 +362,16 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             None if self.out.len() >= COALESCE => (&[][..], &[][..]),
             None => return Ok(None),
         };
+        self.send_unless_refused(data, suffix).await
+    }
+
+    /// Writes what is pending, then `data` and `suffix`, unless a refusal
+    /// arrives first (returned).
+    async fn send_unless_refused(
+        &mut self,
+        data: &[u8],
+        suffix: &[u8],
+    ) -> Result<Option<Head>, Error> {
         poll_fn(|cx| match self.poll_send(cx, data, suffix) {
             Poll::Ready(result) => Poll::Ready(result.map(|()| None)),
             Poll::Pending => self.poll_early_answer(cx).map(|head| head.map(Some)),
@@ -389,11 +382,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// A final response that refuses the request while its body is still going
     /// out: an error status, or the server closing (RFC 9112 §9.5: stop sending
     /// then). Another early response (an echo streaming back, say) is kept for
-    /// after the body, which goes on. Waiting has no timeout: the upload's own
-    /// writes have theirs.
+    /// after the body, which goes on.
     fn poll_early_answer(&mut self, cx: &mut Context<'_>) -> Poll<Result<Head, Error>> {
         while self.answered_early.is_none() {
-            let head = ready!(self.poll_head_untimed(cx))?;
+            // No read timeout: the upload's own writes have theirs.
+            let head = ready!(self.poll_head_within(cx, false))?;
             // Interim answers (a late 100 Continue, 103) change nothing here.
             if head.status.is_informational() && head.status.as_u16() != 101 {
                 continue;
@@ -448,11 +441,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
 
     fn poll_head(&mut self, cx: &mut Context<'_>) -> Poll<Result<Head, Error>> {
         self.poll_head_within(cx, true)
-    }
-
-    /// [`poll_head`](Self::poll_head) without the read timeout.
-    fn poll_head_untimed(&mut self, cx: &mut Context<'_>) -> Poll<Result<Head, Error>> {
-        self.poll_head_within(cx, false)
     }
 
     fn poll_head_within(&mut self, cx: &mut Context<'_>, timed: bool) -> Poll<Result<Head, Error>> {

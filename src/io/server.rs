@@ -29,7 +29,7 @@ use bytes::Bytes;
 use event_listener::EventListener;
 use futures_lite::future::poll_fn;
 
-use super::body::{Feeder, Incoming, Kind};
+use super::body::{Feeder, HoldLast, Incoming, Kind};
 use super::buffer::{COALESCE, Deadline, Output, ReadBuf, Stall};
 use super::error::{Error, Timeout};
 use super::message::{
@@ -712,11 +712,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             Kind::Empty => {}
             Kind::Full(bytes) => self.write_data(&bytes).await?,
             Kind::Stream { mut stream, len } => {
-                // The piece that completes a declared length is held until the
-                // stream has ended: should it then fail or go on, the client
-                // sees an incomplete message, not a whole one before a close.
-                let mut sent = 0u64;
-                let mut held: Option<Bytes> = None;
+                let mut pieces = HoldLast::new(len);
                 loop {
                     let next = poll_fn(|cx| {
                         if let Poll::Ready(item) = stream.as_mut().poll_next(cx) {
@@ -729,25 +725,18 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                         Poll::Pending
                     })
                     .await?;
-                    let chunk = match next {
+                    let piece = match next {
                         None => break,
-                        Some(Ok(chunk)) if chunk.is_empty() => continue,
-                        Some(Ok(chunk)) => chunk,
+                        Some(Ok(piece)) => piece,
                         // The body is cut short: close without ending it, so the
                         // client sees an incomplete message, not a short success.
                         Some(Err(e)) => return Err(e.into()),
                     };
-                    if held.is_some() {
-                        return Err(Error::Send(proto::SendError::BodyTooLong));
-                    }
-                    sent = sent.saturating_add(chunk.len() as u64);
-                    if len == Some(sent) {
-                        held = Some(chunk);
-                    } else {
-                        self.write_data(&chunk).await?;
+                    if let Some(piece) = pieces.admit(piece)? {
+                        self.write_data(&piece).await?;
                     }
                 }
-                if let Some(last) = held {
+                if let Some(last) = pieces.finish() {
                     self.write_data(&last).await?;
                 }
             }
