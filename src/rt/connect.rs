@@ -164,11 +164,13 @@ impl Default for ConnectConfig {
 /// answers (see [`connect_any`]), giving up after `timeout`, resolution
 /// included.
 pub async fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Error> {
-    let work = async {
-        let addresses = smol::net::resolve((host, port)).await?;
-        race(&interleave_families(addresses.into_iter())).await
-    };
-    connected(with_timeout(work, timeout).await?)
+    connected(with_timeout(resolve_and_race(host, port), timeout).await?)
+}
+
+/// [`connect`] without its timeout (and before `TCP_NODELAY`).
+async fn resolve_and_race(host: &str, port: u16) -> Result<smol::net::TcpStream, Error> {
+    let addresses = smol::net::resolve((host, port)).await?;
+    race(&interleave_families(addresses.into_iter())).await
 }
 
 /// Connects over TCP to the first of `addresses` that answers, giving up after
@@ -282,7 +284,8 @@ async fn with_timeout<T>(
 pub async fn open(url: &Url, config: &ConnectConfig) -> Result<ClientConnection<MaybeTls>, Error> {
     let stream = with_timeout(
         async {
-            let tcp = connect(url.host(), url.port(), config.connect_timeout).await?;
+            // One timeout for DNS, TCP and TLS together: this one.
+            let tcp = connected(resolve_and_race(url.host(), url.port()).await?)?;
             if !url.is_https() {
                 return Ok(MaybeTls::Plain(tcp));
             }
