@@ -105,6 +105,12 @@ enum BodyReader {
     UntilClose(u64),
 }
 
+/// `available`, or `cap` if that is smaller: how much of the input a body
+/// with `cap` bytes left may take.
+fn at_most(available: usize, cap: u64) -> usize {
+    usize::try_from(cap).map_or(available, |cap| cap.min(available))
+}
+
 /// How our body is being written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum BodyWriter {
@@ -561,7 +567,7 @@ impl Connection {
                         Ok(Received::new(0, Event::NeedData))
                     };
                 }
-                let n = usize::try_from(*remaining).map_or(input.len(), |r| r.min(input.len()));
+                let n = at_most(input.len(), *remaining);
                 *remaining -= n as u64;
                 Received::new(n, Event::Data(&input[..n]))
             }
@@ -580,7 +586,7 @@ impl Connection {
                 if allowed == 0 {
                     return Err(Error::BodyTooLarge);
                 }
-                let n = usize::try_from(allowed).map_or(input.len(), |a| a.min(input.len()));
+                let n = at_most(input.len(), allowed);
                 *read += n as u64;
                 Received::new(n, Event::Data(&input[..n]))
             }
