@@ -45,6 +45,27 @@ fn read_through(s: &mut std::net::TcpStream, end: &[u8]) -> Option<Vec<u8>> {
     Some(seen)
 }
 
+/// An address on 127.0.0.1 that never answers a connect: a listener whose
+/// accept queue is full, so the kernel drops further SYNs. Holds the listener
+/// and the queued connections for as long as it lives.
+fn unanswering_address() -> ((socket2::Socket, Vec<std::net::TcpStream>), SocketAddr) {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    socket.listen(0).unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    let mut queued = Vec::new();
+    let filled = (0..8).any(|_| {
+        let attempt = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200));
+        let full = attempt.is_err();
+        queued.extend(attempt.ok());
+        full
+    });
+    assert!(filled, "the accept queue never filled");
+    ((socket, queued), addr)
+}
+
 /// A server on 127.0.0.1 that, for one connection, reads a request head and
 /// answers with `reply`, then closes.
 fn scripted(replies: Vec<&'static [u8]>) -> SocketAddr {
@@ -492,22 +513,7 @@ fn connect_fails_fast_when_refused_and_times_out_when_unanswered() {
         let refused = connect("127.0.0.1", 1, LIMIT).await;
         assert!(matches!(refused, Err(Error::Io(_))), "{refused:?}");
     });
-    // A listener whose accept queue is full: the kernel drops further SYNs, so
-    // a connect is never answered.
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket
-        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
-        .unwrap();
-    socket.listen(0).unwrap();
-    let addr = socket.local_addr().unwrap().as_socket().unwrap();
-    let mut queued = Vec::new();
-    let filled = (0..8).any(|_| {
-        let attempt = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200));
-        let full = attempt.is_err();
-        queued.extend(attempt.ok());
-        full
-    });
-    assert!(filled, "the accept queue never filled");
+    let (_silent, addr) = unanswering_address();
     run(async {
         let started = std::time::Instant::now();
         let result = connect("127.0.0.1", addr.port(), Duration::from_millis(200)).await;
@@ -617,22 +623,7 @@ fn urls_parse_as_browsers_parse_them() {
 #[test]
 fn a_host_address_that_never_answers_does_not_use_up_the_timeout() {
     use lithe::rt::{ATTEMPT_HEAD_START, connect_any};
-    // An address whose accept queue is full drops the SYN: never answered.
-    let silent = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    silent
-        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
-        .unwrap();
-    silent.listen(0).unwrap();
-    let silent_addr = silent.local_addr().unwrap().as_socket().unwrap();
-    let mut queued = Vec::new();
-    let filled = (0..8).any(|_| {
-        let attempt =
-            std::net::TcpStream::connect_timeout(&silent_addr, Duration::from_millis(200));
-        let full = attempt.is_err();
-        queued.extend(attempt.ok());
-        full
-    });
-    assert!(filled, "the accept queue never filled");
+    let (_silent, silent_addr) = unanswering_address();
     // An address nothing listens on: refused at once.
     let refused_addr = SocketAddr::from(([127, 0, 0, 1], 1));
     let server = server();
