@@ -139,6 +139,58 @@ fn malformed_requests_get_the_status_proto_names_then_close() {
 }
 
 #[test]
+fn responses_carry_the_date_unless_the_service_set_one_or_it_is_turned_off() {
+    fn dates(reply: &str) -> usize {
+        count(&reply.to_ascii_lowercase(), "\r\ndate: ")
+    }
+    let server = server();
+    let reply = exchange(
+        server.local_addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(dates(&reply), 1, "{reply}");
+    assert_eq!(
+        without_date(&reply),
+        "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 13\r\nconnection: close\r\n\r\nHello, World!"
+    );
+    // The driver's own answers are dated too (RFC 9110 §6.6.1: every 4xx).
+    let reply = exchange(server.local_addr(), b"GET / HTTP/1.1\r\n\r\n");
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    assert_eq!(dates(&reply), 1, "{reply}");
+    without_date(&reply);
+    server.shutdown();
+
+    let set_by_service = |_: lithe::io::Request| async {
+        lithe::io::Response::new(lithe::proto::StatusCode::OK)
+            .with_header("Date", "Tue, 01 Jan 2030 00:00:00 GMT")
+    };
+    let server = server_with(set_by_service, ServerConfig::default());
+    let reply = exchange(
+        server.local_addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(dates(&reply), 1, "{reply}");
+    assert!(
+        reply.contains("\r\nDate: Tue, 01 Jan 2030 00:00:00 GMT\r\n"),
+        "{reply}"
+    );
+    server.shutdown();
+
+    let config = ServerConfig {
+        date_header: false,
+        ..ServerConfig::default()
+    };
+    let server = server_with(routes, config);
+    let reply = exchange(
+        server.local_addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
+    assert_eq!(dates(&reply), 0, "{reply}");
+    server.shutdown();
+}
+
+#[test]
 fn a_request_after_a_malformed_one_is_never_answered() {
     let server = server();
     let reply = exchange(
@@ -756,7 +808,7 @@ fn a_connect_tunnel_gets_no_content_length_and_the_raw_connection() {
     s.write_all(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
         .unwrap();
     let head = read_until(&mut s, "\r\n\r\n");
-    assert_eq!(head, "HTTP/1.1 200 OK\r\n\r\n");
+    assert_eq!(without_date(&head), "HTTP/1.1 200 OK\r\n\r\n");
     s.write_all(b"ping").unwrap();
     assert_eq!(read_until(&mut s, "pong"), "pong");
     server.shutdown();
@@ -832,7 +884,8 @@ fn an_upgraded_connection_outlives_the_server_that_accepted_it() {
     let mut s = socket(server.local_addr());
     s.write_all(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\nping")
         .unwrap();
-    assert_eq!(read_until(&mut s, "pong"), "HTTP/1.1 200 OK\r\n\r\npong");
+    let reply = read_until(&mut s, "pong");
+    assert_eq!(without_date(&reply), "HTTP/1.1 200 OK\r\n\r\npong");
     server.shutdown();
     shut_down.send(()).unwrap();
     s.write_all(b"again").unwrap();

@@ -598,9 +598,10 @@ impl<B> Request<B> {
                 None => target,
             },
         };
-        // core's search, not the memchr crate's: targets are short, and for
-        // those its plain loop beats a vectorized search's setup.
-        match origin.find('?') {
+        // A plain loop, not `str::find` or memchr: targets are short (often
+        // `/`), and for those the setup of a vectorized search costs more than
+        // the search.
+        match origin.bytes().position(|b| b == b'?') {
             Some(at) => &origin[..at],
             None => origin,
         }

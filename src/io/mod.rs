@@ -48,6 +48,7 @@
 mod body;
 mod buffer;
 mod client;
+mod date;
 mod duplex;
 mod error;
 mod message;

@@ -31,6 +31,7 @@ use futures_lite::future::poll_fn;
 
 use super::body::{Feeder, HoldLast, Incoming, Kind};
 use super::buffer::{COALESCE, Deadline, Output, ReadBuf, Stall};
+use super::date;
 use super::error::{Error, Timeout};
 use super::message::{
     BodyStep, ByteStr, Headers, Request, Response, Span, field_spans, next_body_step,
@@ -39,7 +40,8 @@ use super::message::{
 use super::shutdown::Shutdown;
 use super::upgrade::{OnUpgrade, Transport, UpgradeSender, Upgraded};
 use crate::proto::{
-    self, BodyLength, Connection, Event, Header, ResponseHead, State, StatusCode, Version,
+    self, BodyLength, Connection, EMPTY_HEADER, Event, Header, ResponseHead, State, StatusCode,
+    Version,
 };
 
 /// Responses to pipelined requests are batched up to this many bytes.
@@ -67,6 +69,11 @@ pub struct ServerConfig {
     /// Bytes of an unread request body read and discarded after the response to
     /// keep the connection; a longer body closes it. Default 64 KiB.
     pub drain_limit: u64,
+    /// Whether responses get a `Date` field with the current time when the
+    /// service set none, as RFC 9110 §6.6.1 asks of an origin server with a
+    /// clock (1xx responses excepted). Default `true`; turn it off for a
+    /// server without a trustworthy clock, or when a proxy in front adds it.
+    pub date_header: bool,
 }
 
 impl Default for ServerConfig {
@@ -78,6 +85,7 @@ impl Default for ServerConfig {
             body_timeout: Some(Duration::from_secs(60)),
             write_timeout: Some(Duration::from_secs(60)),
             drain_limit: 64 * 1024,
+            date_header: true,
         }
     }
 }
@@ -163,7 +171,16 @@ where
     S: Service,
 {
     let mut driver = Driver::new(io, config, shutdown);
-    match driver.run(service).await? {
+    let ended = {
+        let mut run = pin!(driver.run(service));
+        poll_fn(|cx| {
+            // One clock reading per poll dates every response the poll writes.
+            date::tick();
+            run.as_mut().poll(cx)
+        })
+        .await?
+    };
+    match ended {
         // Boxed: it owns the driver, so inline it would hold another copy of
         // it in every connection's future, for the rare upgrade.
         Ended::Switched(upgrade) => Box::pin(driver.hand_off(upgrade)).await,
@@ -335,11 +352,10 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 Ok(Wait::Shutdown) | Err(Error::Timeout(Timeout::Idle)) => return Ok(None),
                 Err(Error::Timeout(Timeout::Head)) => {
                     // An unsolicited final response: proto adds Connection: close.
-                    let fields = [Header {
-                        name: "content-length",
-                        value: b"0",
-                    }];
-                    let head = ResponseHead::new(StatusCode::REQUEST_TIMEOUT, &fields);
+                    let status = StatusCode::REQUEST_TIMEOUT;
+                    let date = self.date(status);
+                    let (fields, count) = own_fields(EMPTY_BODY, &date);
+                    let head = ResponseHead::new(status, &fields[..count]);
                     let conn = &mut self.conn;
                     if self.out.serialize(|b| conn.send_response(&head, b)).is_ok() {
                         let _ = conn.send_end(&[], &mut []);
@@ -613,10 +629,12 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             Kind::Full(b) => Some(b.len() as u64),
             Kind::Stream { len, .. } => *len,
         };
-        let framed = headers.iter().any(|(name, _)| {
-            name.eq_ignore_ascii_case("content-length")
-                || name.eq_ignore_ascii_case("transfer-encoding")
-        });
+        let (mut framed, mut dated) = (false, false);
+        for (name, _) in headers.iter() {
+            framed |= name.eq_ignore_ascii_case("content-length")
+                || name.eq_ignore_ascii_case("transfer-encoding");
+            dated |= name.eq_ignore_ascii_case("date");
+        }
         let content_length = match length {
             Some(n) if !framed && !bodiless_status => Some(n),
             _ => None,
@@ -649,9 +667,14 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         // An interim status is no answer: `proto` would send it as one and go
         // on waiting for the final response, which this service will not give.
         let interim = status.is_informational() && code != 101;
+        let date = if dated { None } else { self.date(status) };
+        let date_field = date.as_ref().map(|value| Header {
+            name: "date",
+            value,
+        });
         let (conn, out) = (&mut self.conn, &mut self.out);
         let written = (!interim).then(|| {
-            headers.with_proto(None, |fields| {
+            headers.with_proto(date_field, |fields| {
                 let head = ResponseHead {
                     version: Version::Http11,
                     status,
@@ -666,11 +689,10 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         });
         if !matches!(written, Some(Ok(_))) {
             // The service built a head HTTP/1.1 cannot carry: answer 500 instead.
-            let fallback = [Header {
-                name: "content-length",
-                value: b"0",
-            }];
-            let head = ResponseHead::new(StatusCode::INTERNAL_SERVER_ERROR, &fallback);
+            let status = StatusCode::INTERNAL_SERVER_ERROR;
+            let date = self.date(status);
+            let (fields, count) = own_fields(EMPTY_BODY, &date);
+            let head = ResponseHead::new(status, &fields[..count]);
             self.out.serialize(|b| self.conn.send_response(&head, b))?;
             return Ok(Some(Kind::Empty));
         }
@@ -836,11 +858,13 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             status.canonical_reason().unwrap_or(""),
             error
         );
-        let fields = [Header {
+        let content_type = Header {
             name: "content-type",
             value: b"text/plain; charset=utf-8",
-        }];
-        let head = ResponseHead::new(status, &fields);
+        };
+        let date = self.date(status);
+        let (fields, count) = own_fields(content_type, &date);
+        let head = ResponseHead::new(status, &fields[..count]);
         let conn = &mut self.conn;
         let length = text.len() as u64;
         if self
@@ -852,6 +876,16 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             self.out.extend(text.as_bytes());
         }
         let _ = self.close(true).await;
+    }
+
+    /// The value of the `Date` field a response with `status` gets, if
+    /// [`ServerConfig::date_header`] asks for one (never on an interim
+    /// response, which RFC 9110 §6.6.1 leaves out) and the clock is usable.
+    fn date(&self, status: StatusCode) -> Option<[u8; date::LEN]> {
+        match self.config.date_header && !status.is_informational() {
+            true => date::now(),
+            false => None,
+        }
     }
 
     /// Flushes, closes our side and, with `linger`, reads what the peer still
@@ -965,6 +999,33 @@ fn parse_request<'b>(
         upgrade: head.method == "CONNECT" || head.header("upgrade").is_some(),
         asked: Asked::of(head.method),
     })
+}
+
+/// `Content-Length: 0`, the framing of the empty responses the driver writes.
+const EMPTY_BODY: Header<'static> = Header {
+    name: "content-length",
+    value: b"0",
+};
+
+/// `field`, then `Date` when there is one: the fields of a head the driver
+/// writes itself, and how many of the two are in use.
+fn own_fields<'a>(
+    field: Header<'a>,
+    date: &'a Option<[u8; date::LEN]>,
+) -> ([Header<'a>; 2], usize) {
+    match date {
+        Some(value) => (
+            [
+                field,
+                Header {
+                    name: "date",
+                    value,
+                },
+            ],
+            2,
+        ),
+        None => ([field, EMPTY_HEADER], 1),
+    }
 }
 
 /// The response to a request whose body broke the protocol.

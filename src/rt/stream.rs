@@ -4,7 +4,7 @@
 
 use core::pin::Pin;
 use core::task::{Context, Poll};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net;
 use std::sync::Arc;
 
@@ -244,7 +244,7 @@ impl WorkerStream {
                 Poll::Ready(tick) => tick?,
                 Poll::Pending => return Ok(Poll::Pending),
             };
-            match (&self.io).write_vectored(bufs) {
+            match send_vectored(&self.io, bufs) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.source.clear(Direction::Write, tick);
                 }
@@ -253,6 +253,25 @@ impl WorkerStream {
             }
         }
     }
+}
+
+/// Writes with send(2) or sendmsg(2) rather than writev(2): a write through the
+/// file layer also takes the file-position lock and posts an fsnotify event,
+/// work a socket never needs, on every response.
+#[cfg(target_os = "linux")]
+fn send_vectored(io: &net::TcpStream, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+    use rustix::net::{SendAncillaryBuffer, SendFlags, send, sendmsg};
+    let sent = match bufs {
+        [] => Ok(0),
+        [only] => send(io, only, SendFlags::NOSIGNAL),
+        _ => sendmsg(
+            io,
+            bufs,
+            &mut SendAncillaryBuffer::default(),
+            SendFlags::NOSIGNAL,
+        ),
+    };
+    sent.map_err(io::Error::from)
 }
 
 #[cfg(target_os = "linux")]

@@ -115,6 +115,27 @@ pub fn run<T>(future: impl Future<Output = T>) -> T {
     }))
 }
 
+/// `reply` without its `date` lines, each checked first: an IMF-fixdate
+/// (RFC 9110 §5.6.7) within a minute of now. For comparing whole heads.
+pub fn without_date(reply: &str) -> String {
+    let mut rest = reply;
+    let mut kept = String::new();
+    while let Some(at) = rest.find("\r\ndate: ") {
+        let (before, line) = rest.split_at(at + 2);
+        let end = line.find("\r\n").expect("the date line ends");
+        let value = &line["date: ".len()..end];
+        let when = httpdate::parse_http_date(value).expect("an HTTP-date");
+        let now = std::time::SystemTime::now();
+        let apart = now.duration_since(when).unwrap_or_else(|e| e.duration());
+        assert!(apart < Duration::from_secs(60), "{value} is not now");
+        assert_eq!(value, httpdate::fmt_http_date(when), "not an IMF-fixdate");
+        kept.push_str(before);
+        rest = &line[end + 2..];
+    }
+    kept.push_str(rest);
+    kept
+}
+
 /// How many times `needle` occurs in `haystack`.
 pub fn count(haystack: &str, needle: &str) -> usize {
     haystack.matches(needle).count()
