@@ -5,7 +5,7 @@ mod support;
 
 use lithe::proto::{
     ChunkedDecoder, Config, Connection, DataFrame, Decoded, EMPTY_HEADER, Event, Header,
-    RequestHead, ResponseHead, StatusCode,
+    RequestHead, ResponseHead, SendError, StatusCode,
 };
 use proptest::prelude::*;
 use support::{Owned, owned_headers};
@@ -166,6 +166,28 @@ fn expected_events(head: Owned, m: &Message) -> Vec<Owned> {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// The serializer takes a field value exactly when every byte is HTAB, SP,
+    /// visible ASCII or obs-text (RFC 9110 §5.5; DEL refused as httparse
+    /// refuses it), wherever a bad byte sits in a value of any length.
+    #[test]
+    fn field_values_are_checked_byte_by_byte_at_any_position(
+        value in proptest::collection::vec(
+            prop_oneof![4 => 0x20u8..=0x7e, 1 => any::<u8>(), 1 => Just(b'\t')],
+            0..40,
+        ),
+    ) {
+        let allowed = value.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f));
+        let fields = [Header { name: "x", value: &value }];
+        let mut server = Connection::server(Config::default());
+        server.receive(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &mut [EMPTY_HEADER; 4]).unwrap();
+        let mut out = [0u8; 256];
+        let sent = server.send_response(&ResponseHead::new(StatusCode::OK, &fields), &mut out);
+        match allowed {
+            true => prop_assert!(sent.is_ok(), "{:?}: {:?}", value, sent),
+            false => prop_assert_eq!(sent, Err(SendError::InvalidHeaderValue)),
+        }
+    }
 
     #[test]
     fn requests_round_trip_under_any_split(
