@@ -602,3 +602,45 @@ fn a_length_given_apart_from_the_head_frames_it_as_a_content_length_field_would(
         Some(lithe::proto::BodyLength::Length(2))
     );
 }
+
+/// Names and values are checked a word at a time with a fast path for the
+/// usual bytes: every ASCII byte (every byte, for values) at every position of
+/// a 17-byte field must still get exactly the per-byte verdict.
+#[test]
+fn every_byte_at_every_position_gets_the_per_byte_verdict() {
+    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    let value_byte = |b: u8| b == b'\t' || (b >= 0x20 && b != 0x7f);
+    let send = |name: &str, value: &[u8]| {
+        let mut server = Connection::server(Config::default());
+        let mut headers = [EMPTY_HEADER; 4];
+        server
+            .receive(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &mut headers)
+            .unwrap();
+        let fields = [Header { name, value }];
+        let mut out = [0u8; 256];
+        server.send_response(&ResponseHead::new(StatusCode::OK, &fields), &mut out)
+    };
+    let usual_name = *b"x-abcdefghij-0129";
+    let usual_value = *b"text/html; q=0.9a";
+    for at in 0..usual_name.len() {
+        for b in 0..=0x7f_u8 {
+            let mut name = usual_name;
+            name[at] = b;
+            let name = core::str::from_utf8(&name).unwrap();
+            let expected = match tchar(b) {
+                true => Ok(()),
+                false => Err(SendError::InvalidHeaderName),
+            };
+            assert_eq!(send(name, b"v").map(|_| ()), expected, "{name:?}");
+        }
+        for b in 0..=0xff_u8 {
+            let mut value = usual_value;
+            value[at] = b;
+            let expected = match value_byte(b) {
+                true => Ok(()),
+                false => Err(SendError::InvalidHeaderValue),
+            };
+            assert_eq!(send("x", &value).map(|_| ()), expected, "{value:?}");
+        }
+    }
+}

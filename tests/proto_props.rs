@@ -167,6 +167,30 @@ fn expected_events(head: Owned, m: &Message) -> Vec<Owned> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
+    /// The serializer takes a field name exactly when it is a token (RFC 9110
+    /// §5.6.2), wherever a bad byte sits in a name of any length.
+    #[test]
+    fn field_names_are_checked_byte_by_byte_at_any_position(
+        name in prop_oneof![
+            "[a-zA-Z0-9-]{1,30}",
+            "[a-zA-Z0-9!#$%&'*+.^_`|~-]{0,30}",
+            "[\\x00-\\x7f]{0,30}",
+            ".{0,12}",
+        ].prop_filter("framing names", |n| !RESERVED.contains(&n.to_ascii_lowercase().as_str())),
+    ) {
+        let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        let allowed = !name.is_empty() && name.bytes().all(tchar);
+        let fields = [Header { name: &name, value: b"v" }];
+        let mut server = Connection::server(Config::default());
+        server.receive(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &mut [EMPTY_HEADER; 4]).unwrap();
+        let mut out = [0u8; 256];
+        let sent = server.send_response(&ResponseHead::new(StatusCode::OK, &fields), &mut out);
+        match allowed {
+            true => prop_assert!(sent.is_ok(), "{:?}: {:?}", name, sent),
+            false => prop_assert_eq!(sent, Err(SendError::InvalidHeaderName)),
+        }
+    }
+
     /// The serializer takes a field value exactly when every byte is HTAB, SP,
     /// visible ASCII or obs-text (RFC 9110 §5.5; DEL refused as httparse
     /// refuses it), wherever a bad byte sits in a value of any length.
