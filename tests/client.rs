@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use common::*;
 use lithe::io::{
-    Body, ClientConfig, ClientConnection, Error, Request, Response, ServerConfig, duplex,
-    serve_connection,
+    Body, ClientConfig, ClientConnection, Error, RESPONSE_HEAD_LIMIT, Request, Response,
+    ServerConfig, duplex, serve_connection,
 };
 use lithe::proto::{self, StatusCode};
 use lithe::rt::{ConnectConfig, Url, connect, open};
@@ -367,6 +367,43 @@ fn interim_responses_are_skipped() {
 }
 
 #[test]
+fn response_heads_are_read_up_to_the_client_limit() {
+    // 100 KiB of cookies: over proto's 16 KiB default, well within the client's.
+    let big = format!(
+        "HTTP/1.1 200 OK\r\nSet-Cookie: a={}\r\nContent-Length: 2\r\n\r\nok",
+        "x".repeat(100 << 10)
+    );
+    let addr = scripted(vec![big.leak().as_bytes()]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        let response = conn.send(get("/")).await.unwrap();
+        assert_eq!(
+            response.headers().get("set-cookie").unwrap().len(),
+            2 + (100 << 10)
+        );
+        assert_eq!(&response.into_body().bytes(100).await.unwrap()[..], b"ok");
+    });
+    let too_big = format!(
+        "HTTP/1.1 200 OK\r\nX: {}\r\n\r\n",
+        "x".repeat(RESPONSE_HEAD_LIMIT)
+    );
+    let addr = raw_server(move |mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_some() {
+            // The client stops reading at its limit.
+            let _ = s.write_all(too_big.as_bytes());
+        }
+    });
+    run(async {
+        let mut conn = client_to(addr).await;
+        let error = conn.send(get("/")).await.unwrap_err();
+        assert!(
+            matches!(error, Error::Protocol(lithe::proto::Error::HeadTooLarge)),
+            "{error:?}"
+        );
+    });
+}
+
+#[test]
 fn a_missing_or_undecodable_reason_phrase_reads_as_empty() {
     // The reason is optional (RFC 9112 §4), and one in obs-text is not kept as text.
     let addr = scripted(vec![
@@ -691,33 +728,44 @@ fn a_refusal_during_an_upload_is_returned_at_once() {
 
 #[test]
 fn a_sized_body_that_overruns_never_leaves_a_complete_request_on_the_wire() {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let addr = raw_server(move |mut s| {
-        if read_through(&mut s, b"\r\n\r\n").is_none() {
-            return;
-        }
-        let mut body = Vec::new();
-        let _ = s.read_to_end(&mut body);
-        tx.send(body).unwrap();
-    });
-    run(async {
-        let mut conn = client_to(addr).await;
-        // Five bytes declared and yielded, then (after a pause in which the
-        // client could flush them) a sixth.
-        let pieces = overrunning_stream();
-        let request = Request::new("POST", "/")
-            .with_header("host", "t")
-            .with_body(Body::sized_stream(5, pieces));
-        let error = conn.send(request).await.unwrap_err();
+    // The length declared by the stream, or by a Content-Length field the
+    // caller set over a stream of unknown length.
+    for declared_by_field in [false, true] {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let addr = raw_server(move |mut s| {
+            if read_through(&mut s, b"\r\n\r\n").is_none() {
+                return;
+            }
+            let mut body = Vec::new();
+            let _ = s.read_to_end(&mut body);
+            tx.send(body).unwrap();
+        });
+        run(async {
+            let mut conn = client_to(addr).await;
+            // Five bytes declared and yielded, then (after a pause in which the
+            // client could flush them) a sixth.
+            let pieces = overrunning_stream();
+            let request = Request::new("POST", "/").with_header("host", "t");
+            let request = match declared_by_field {
+                false => request.with_body(Body::sized_stream(5, pieces)),
+                true => request
+                    .with_header("content-length", "5")
+                    .with_body(Body::stream(pieces)),
+            };
+            let error = conn.send(request).await.unwrap_err();
+            assert!(
+                matches!(error, Error::Send(lithe::proto::SendError::BodyTooLong)),
+                "{error:?}"
+            );
+            assert!(!conn.is_reusable());
+        });
+        // The server saw the head and not the whole body: nothing to act on.
+        let body = rx.recv_timeout(LIMIT).unwrap();
         assert!(
-            matches!(error, Error::Send(lithe::proto::SendError::BodyTooLong)),
-            "{error:?}"
+            body.len() < 5,
+            "declared by field: {declared_by_field}: {body:?}"
         );
-        assert!(!conn.is_reusable());
-    });
-    // The server saw the head and not the whole body: nothing to act on.
-    let body = rx.recv_timeout(LIMIT).unwrap();
-    assert!(body.len() < 5, "{body:?}");
+    }
 }
 
 #[test]

@@ -28,7 +28,10 @@ use crate::proto::{self, Connection, Event, Header, RequestHead, State, StatusCo
 /// How a client connection behaves.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
-    /// Parsing limits and leniencies.
+    /// Parsing limits and leniencies. The defaults are `proto`'s, except that
+    /// a response head may take up to [`RESPONSE_HEAD_LIMIT`]: the server
+    /// sizes it (many cookies, long policies), and a client that refused a
+    /// head hyper's accepts (about 400 KiB) could not talk to that server.
     pub proto: proto::Config,
     /// How long to wait for `100 Continue` before sending the body anyway.
     /// Default 1 s.
@@ -39,10 +42,15 @@ pub struct ClientConfig {
     pub write_timeout: Option<Duration>,
 }
 
+/// The default limit on a response head's bytes: 1 MiB.
+pub const RESPONSE_HEAD_LIMIT: usize = 1 << 20;
+
 impl Default for ClientConfig {
     fn default() -> Self {
+        let mut proto = proto::Config::default();
+        proto.limits.max_head_bytes = RESPONSE_HEAD_LIMIT;
         ClientConfig {
-            proto: proto::Config::default(),
+            proto,
             continue_timeout: Duration::from_secs(1),
             read_timeout: Some(Duration::from_secs(30)),
             write_timeout: Some(Duration::from_secs(30)),
@@ -310,8 +318,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                     return Ok(Some(head));
                 }
             }
-            Kind::Stream { mut stream, len } => {
-                let mut pieces = HoldLast::new(len);
+            Kind::Stream { mut stream, .. } => {
+                // The length the head declared, whether the stream's or a
+                // Content-Length field the caller set.
+                let mut pieces = HoldLast::new(self.conn.body_left_to_send());
                 loop {
                     let next = poll_fn(|cx| {
                         if let Poll::Ready(item) = stream.as_mut().poll_next(cx) {

@@ -733,8 +733,10 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         match kind {
             Kind::Empty => {}
             Kind::Full(bytes) => self.write_data(&bytes).await?,
-            Kind::Stream { mut stream, len } => {
-                let mut pieces = HoldLast::new(len);
+            Kind::Stream { mut stream, .. } => {
+                // The length the head declared, whether the stream's or a
+                // Content-Length field the service set.
+                let mut pieces = HoldLast::new(self.conn.body_left_to_send());
                 loop {
                     let next = poll_fn(|cx| {
                         if let Poll::Ready(item) = stream.as_mut().poll_next(cx) {

@@ -262,6 +262,33 @@ impl Connection {
         self.their_body
     }
 
+    /// How many body bytes our message still owes, when its head declared a
+    /// length (a Content-Length field, or a length given apart): `None` for a
+    /// chunked or close-delimited body, or before a head is sent. Right after
+    /// the head it is the declared length, whoever wrote the field.
+    ///
+    /// ```
+    /// use lithe::proto::{Config, Connection, Header, RequestHead};
+    /// let mut conn = Connection::client(Config::default());
+    /// let fields = [
+    ///     Header { name: "Host", value: b"a" },
+    ///     Header { name: "Content-Length", value: b"5" },
+    /// ];
+    /// let mut out = [0u8; 128];
+    /// conn.send_request(&RequestHead::new("POST", "/", &fields), &mut out)?;
+    /// assert_eq!(conn.body_left_to_send(), Some(5));
+    /// conn.send_data(b"hel")?;
+    /// assert_eq!(conn.body_left_to_send(), Some(2));
+    /// # Ok::<(), lithe::proto::SendError>(())
+    /// ```
+    pub fn body_left_to_send(&self) -> Option<u64> {
+        match self.body_writer? {
+            BodyWriter::Empty => Some(0),
+            BodyWriter::Length(remaining) => Some(remaining),
+            BodyWriter::Chunked | BodyWriter::UntilClose => None,
+        }
+    }
+
     /// Records that the peer closed its sending side (the read returned 0 bytes).
     /// Later calls to [`receive`](Connection::receive) report a clean close, the
     /// end of a close-delimited body, or [`Error::IncompleteMessage`] for a message
