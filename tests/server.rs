@@ -737,19 +737,137 @@ fn a_response_http_cannot_carry_becomes_a_500() {
             "/both" => Response::new(StatusCode::OK)
                 .with_header("transfer-encoding", "chunked")
                 .with_header("content-length", "5"),
+            // A length the body does not have: the framing would break midway.
+            "/disagree" => Response::new(StatusCode::OK)
+                .with_header("content-length", "10")
+                .with_body("hello"),
             _ => Response::new(StatusCode::OK).with_body("fine"),
         }
     }
     let server = server_with(wrong, ServerConfig::default());
     let mut s = socket(server.local_addr());
-    s.write_all(b"GET /interim HTTP/1.1\r\nHost: a\r\n\r\nGET /both HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    s.write_all(b"GET /interim HTTP/1.1\r\nHost: a\r\n\r\nGET /both HTTP/1.1\r\nHost: a\r\n\r\nGET /disagree HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         .unwrap();
     let reply = read_to_close(&mut s);
     // Each gets one final response, in order, and the connection goes on.
     let statuses: Vec<&str> = reply.split("HTTP/1.1 ").skip(1).map(|r| &r[..3]).collect();
-    assert_eq!(statuses, ["500", "500", "200"], "{reply}");
+    assert_eq!(statuses, ["500", "500", "500", "200"], "{reply}");
     assert!(reply.ends_with("\r\n\r\nfine"), "{reply}");
     server.shutdown();
+}
+
+#[test]
+fn a_head_answered_without_a_body_gets_no_content_length_zero() {
+    // The service knows no length for HEAD: Content-Length: 0 would say the
+    // GET response is empty (RFC 9110 §8.6, §9.3.2).
+    let nothing =
+        |_: lithe::io::Request| async { lithe::io::Response::new(lithe::proto::StatusCode::OK) };
+    let server = server_with(nothing, ServerConfig::default());
+    let mut s = socket(server.local_addr());
+    s.write_all(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    let head = read_until(&mut s, "\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(!head.contains("content-length"), "{head}");
+    // The connection goes on, and GET's empty body is announced as such.
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let reply = read_to_close(&mut s);
+    assert!(reply.contains("content-length: 0\r\n"), "{reply}");
+    server.shutdown();
+}
+
+#[test]
+fn responses_before_a_failing_pipelined_one_still_arrive() {
+    async fn service(request: lithe::io::Request) -> lithe::io::Response {
+        use lithe::io::{Body, Response};
+        let response = Response::new(lithe::proto::StatusCode::OK);
+        match request.path() {
+            "/fail" => {
+                let broken = futures_lite::stream::iter([Err(std::io::Error::other("broken"))]);
+                response.with_body(Body::stream(broken))
+            }
+            _ => response.with_body("first"),
+        }
+    }
+    let server = server_with(service, ServerConfig::default());
+    let reply = exchange(
+        server.local_addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /fail HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    // The first exchange is whole; the second is cut short, never ended.
+    let (first, second) = reply.split_once("first").expect("the first response");
+    assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(second.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(second.contains("transfer-encoding: chunked"), "{reply}");
+    assert!(!second.ends_with("0\r\n\r\n"), "{reply}");
+    server.shutdown();
+}
+
+#[test]
+fn a_client_that_never_stops_pipelining_does_not_hold_the_thread() {
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Poll};
+
+    /// Requests to read (10,000 of them, then the end), and every write taken
+    /// at once: neither side of the connection ever waits.
+    struct Endless {
+        left: usize,
+    }
+    impl futures_lite::AsyncRead for Endless {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<std::io::Result<usize>> {
+            const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+            let count = (buf.len() / REQUEST.len()).min(self.left);
+            self.left -= count;
+            for piece in buf[..count * REQUEST.len()].chunks_mut(REQUEST.len()) {
+                piece.copy_from_slice(REQUEST);
+            }
+            Poll::Ready(Ok(count * REQUEST.len()))
+        }
+    }
+    impl futures_lite::AsyncWrite for Endless {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    let served = Arc::new(AtomicUsize::new(0));
+    let counted = served.clone();
+    let service = move |_: lithe::io::Request| {
+        counted.fetch_add(1, Ordering::Relaxed);
+        async { lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body("ok") }
+    };
+    let config = ServerConfig::default();
+    let endless = Endless { left: 10_000 };
+    let mut connection = std::pin::pin!(lithe::io::serve_connection(endless, service, &config));
+    // Each poll serves a share (what one read brings, at most) and hands the
+    // thread back.
+    let mut before = 0;
+    for _ in 0..3 {
+        let poll = run(futures_lite::future::poll_once(connection.as_mut()));
+        assert!(poll.is_none(), "the connection ended: {poll:?}");
+        let so_far = served.load(Ordering::Relaxed);
+        assert!(
+            so_far > before && so_far - before < 1_000,
+            "{before} then {so_far}"
+        );
+        before = so_far;
+    }
 }
 
 #[test]

@@ -193,9 +193,17 @@ pub(crate) struct Output {
     written: usize,
     /// How long writing has made no progress.
     stall: Stall,
+    /// A write failed or timed out: the transport is broken or stalled.
+    failed: bool,
 }
 
 impl Output {
+    /// Whether a write failed or timed out, after which writing again would
+    /// only fail again, or wait out another timeout.
+    pub(crate) fn has_failed(&self) -> bool {
+        self.failed
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.end - self.written.min(self.end)
     }
@@ -302,13 +310,15 @@ impl Output {
         if sent.is_ready() || self.written != before {
             self.stall.progress();
         }
-        match sent {
-            Poll::Ready(result) => Poll::Ready(result.map_err(Error::from)),
+        let result = match sent {
+            Poll::Ready(result) => result.map_err(Error::from),
             Poll::Pending if self.stall.poll_stalled(cx, limit) => {
-                Poll::Ready(Err(Error::Timeout(Timeout::Write)))
+                Err(Error::Timeout(Timeout::Write))
             }
-            Poll::Pending => Poll::Pending,
-        }
+            Poll::Pending => return Poll::Pending,
+        };
+        self.failed |= result.is_err();
+        Poll::Ready(result)
     }
 
     /// Writes everything buffered, then `data`, then `suffix`, in as few

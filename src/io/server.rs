@@ -46,6 +46,12 @@ use crate::proto::{
 
 /// Responses to pipelined requests are batched up to this many bytes.
 const MAX_BATCH: usize = 64 * 1024;
+/// Requests a connection serves before it lets the other tasks of its thread
+/// run, at its next read: a client that keeps its pipeline full (and reads as
+/// fast) would otherwise hold the thread, since neither reading nor writing
+/// ever waits. (hyper yields after 16 requests; yielding only between reads
+/// keeps a batch of pipelined responses together.)
+const FAIR_SHARE: u32 = 64;
 /// After closing our side, what the peer still sends is read and discarded for
 /// at most this long and this many bytes, so that our last response is not lost
 /// to a reset.
@@ -178,7 +184,17 @@ where
             date::tick();
             run.as_mut().poll(cx)
         })
-        .await?
+        .await
+    };
+    let ended = match ended {
+        Ok(ended) => ended,
+        Err(error) => {
+            // Responses to pipelined requests that came before the one that
+            // failed may still be in the batch: they go out (with what the
+            // failed one had), so the client loses only the failed exchange.
+            let _ = driver.close(false).await;
+            return Err(error);
+        }
     };
     match ended {
         // Boxed: it owns the driver, so inline it would hold another copy of
@@ -265,17 +281,30 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     }
 
     async fn run<S: Service>(&mut self, service: &S) -> Result<Ended, Error> {
+        // Requests served since this connection last let others run.
+        let mut served = 0;
         loop {
             // A pipelined or already buffered request is parsed here, not
             // inside `next_request`: its result would be moved out of that
             // future once more. Each arm yields the request where the service
             // call takes it, not wrapped in an Option: that too is a copy.
+            served += 1;
             let parsed = match self.try_parse_head() {
                 HeadStep::Request(parsed) => parsed,
-                HeadStep::NeedData => match self.next_request().await? {
-                    Some(parsed) => parsed,
-                    None => return self.close(false).await.map(|()| Ended::Closed),
-                },
+                HeadStep::NeedData => {
+                    // Between reads, with every response written: the place
+                    // to let others run, holding no buffers meanwhile.
+                    if served > FAIR_SHARE {
+                        served = 0;
+                        self.buf.release();
+                        self.out.release();
+                        futures_lite::future::yield_now().await;
+                    }
+                    match self.next_request().await? {
+                        Some(parsed) => parsed,
+                        None => return self.close(false).await.map(|()| Ended::Closed),
+                    }
+                }
                 HeadStep::Closed => return self.close(false).await.map(|()| Ended::Closed),
                 HeadStep::Rejected(e) => {
                     self.reject(e).await;
@@ -629,15 +658,22 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             Kind::Full(b) => Some(b.len() as u64),
             Kind::Stream { len, .. } => *len,
         };
-        let (mut framed, mut dated) = (false, false);
+        let (mut length_field, mut coding_field, mut dated) = (false, false, false);
         for (name, _) in headers.iter() {
-            framed |= name.eq_ignore_ascii_case("content-length")
-                || name.eq_ignore_ascii_case("transfer-encoding");
+            length_field |= name.eq_ignore_ascii_case("content-length");
+            coding_field |= name.eq_ignore_ascii_case("transfer-encoding");
             dated |= name.eq_ignore_ascii_case("date");
         }
         let content_length = match length {
-            Some(n) if !framed && !bodiless_status => Some(n),
-            _ => None,
+            _ if bodiless_status || coding_field => None,
+            // The length of a HEAD response is the one GET would have: a field
+            // the service set says it, and an empty body says nothing about it
+            // (RFC 9110 §8.6, §9.3.2), so no `Content-Length: 0`.
+            _ if asked == Asked::Head && (length_field || matches!(kind, Kind::Empty)) => None,
+            // Given apart even beside the service's field, so that proto
+            // refuses a field the body disagrees with: a 500, not a message
+            // whose framing breaks midway.
+            length => length,
         };
         if !self.body_done {
             let unread = self.feeder.as_ref().is_none_or(Feeder::is_dropped);
@@ -894,7 +930,11 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     /// sends for a moment, so the kernel does not reset the connection before the
     /// peer has read our last response.
     async fn close(&mut self, linger: bool) -> Result<(), Error> {
-        let flushed = poll_fn(|cx| self.poll_flush(cx)).await;
+        let flushed = match self.out.has_failed() {
+            // Writing again would fail again, or wait out another timeout.
+            true => Err(Error::Io(std::io::ErrorKind::BrokenPipe.into())),
+            false => poll_fn(|cx| self.poll_flush(cx)).await,
+        };
         self.conn.close();
         // Closing may itself write (TLS sends close_notify) and so wait on a peer
         // that does not read: not at all after a failed flush, and otherwise no
