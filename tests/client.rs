@@ -437,6 +437,43 @@ fn a_connection_the_server_closes_is_not_reused() {
 }
 
 #[test]
+fn a_connection_the_server_closed_while_idle_refuses_the_next_request_unsent() {
+    // Our server closes a keep-alive connection idle for 100 ms, as servers
+    // do once their idle timeout passes. (Over a pipe, whose reads report a
+    // close at once: on a socket the close is found only if the reactor has
+    // seen it by the time of the next request.)
+    run(async {
+        let (server_end, client_end) = duplex(1024);
+        let config = ServerConfig {
+            idle_timeout: Some(Duration::from_millis(100)),
+            ..ServerConfig::default()
+        };
+        let served = std::sync::atomic::AtomicUsize::new(0);
+        let service = |request: Request| {
+            served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            routes(request)
+        };
+        let server = async {
+            serve_connection(server_end, service, &config)
+                .await
+                .unwrap();
+        };
+        let client = async {
+            let mut conn = ClientConnection::new(client_end, ClientConfig::default());
+            let response = conn.send(get("/")).await.unwrap();
+            response.into_body().bytes(100).await.unwrap();
+            async_io::Timer::after(Duration::from_millis(400)).await;
+            let error = conn.send(get("/")).await.unwrap_err();
+            // Refused before sending: safe to send again on a fresh connection.
+            assert!(matches!(error, Error::NotReusable), "{error:?}");
+            assert!(!conn.is_reusable());
+        };
+        futures_lite::future::zip(client, server).await;
+        assert_eq!(served.load(std::sync::atomic::Ordering::Relaxed), 1);
+    });
+}
+
+#[test]
 fn a_garbled_response_is_a_protocol_error() {
     let addr = scripted(vec![
         b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nok",

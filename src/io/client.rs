@@ -68,6 +68,8 @@ pub struct ClientConnection<T> {
     read_stall: Stall,
     /// Something went wrong, or the request was abandoned: no reuse.
     broken: bool,
+    /// A request has gone out on this connection.
+    used: bool,
     /// A final response that came while the request body was still going out,
     /// and did not refuse it: returned once the body is sent.
     answered_early: Option<Head>,
@@ -152,12 +154,15 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             config,
             read_stall: Stall::default(),
             broken: false,
+            used: false,
             answered_early: None,
         }
     }
 
     /// Whether another request may be sent: the last response was read to its
-    /// end, nothing arrived past it, and neither side said it would close.
+    /// end, nothing arrived past it, and neither side said it would close. A
+    /// close the server made without saying so is found when the next request
+    /// is sent, which then returns [`Error::NotReusable`] with nothing sent.
     pub fn is_reusable(&self) -> bool {
         // Bytes past the end of the last response were sent unasked (a body on
         // a HEAD answer, more than a Content-Length): parsed as the next
@@ -167,6 +172,31 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             && self.conn.is_keep_alive()
             && self.conn.our_state() == State::Idle
             && self.conn.their_state() == State::Idle
+    }
+
+    /// Whether the server closed the connection since the last exchange, as
+    /// servers do with connections idle too long, or sent bytes unasked: found
+    /// by a read that does not wait, before any of the next request is
+    /// written, so that the request can go on a fresh connection instead of
+    /// failing (sent or not, the caller could not tell) on this one. The
+    /// server may still close it later, while the request is on its way.
+    async fn closed_while_idle(&mut self) -> bool {
+        if !self.used {
+            return false;
+        }
+        let closed = poll_fn(|cx| {
+            Poll::Ready(match self.buf.poll_fill_idle(&mut self.io, cx) {
+                Poll::Pending => false,
+                Poll::Ready(Ok(0)) => {
+                    self.conn.receive_eof();
+                    true
+                }
+                Poll::Ready(_) => true,
+            })
+        })
+        .await;
+        self.broken |= closed;
+        closed
     }
 
     /// The transport and the bytes read from it but not consumed: after a
@@ -189,9 +219,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         &mut self,
         request: Request<Body>,
     ) -> Result<Response<ResponseBody<'_, T>>, Error> {
-        if !self.is_reusable() {
+        if !self.is_reusable() || self.closed_while_idle().await {
             return Err(Error::NotReusable);
         }
+        self.used = true;
         let (method, target, version, headers, body) = request.into_parts();
         let kind = body.into_kind();
         let length = match &kind {
@@ -543,6 +574,25 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         }
     }
 
+    /// With a response read to its end and the connection kept, reads once
+    /// without waiting: a close or bytes already there make it unusable, and
+    /// otherwise the transport now watches for them, so that one arriving
+    /// while the connection is idle is found when the next request is sent
+    /// ([`closed_while_idle`](Self::closed_while_idle)).
+    fn watch_idle(&mut self, cx: &mut Context<'_>) {
+        if !self.is_reusable() {
+            return;
+        }
+        match self.buf.poll_fill_idle(&mut self.io, cx) {
+            Poll::Pending => {}
+            Poll::Ready(Ok(0)) => {
+                self.conn.receive_eof();
+                self.broken = true;
+            }
+            Poll::Ready(_) => self.broken = true,
+        }
+    }
+
     fn poll_body_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
         loop {
             let max_headers = self.config.proto.limits.max_headers;
@@ -560,6 +610,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                 }
                 Ok(BodyStep::End { consumed }) => {
                     self.buf.advance(consumed);
+                    self.watch_idle(cx);
                     return Poll::Ready(None);
                 }
                 Ok(BodyStep::NeedData { consumed }) => self.buf.advance(consumed),

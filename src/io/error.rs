@@ -55,7 +55,9 @@ pub enum Error {
     /// was sent, or the connection closed.
     BodyAbandoned,
     /// The connection cannot carry another request: the previous response was not
-    /// read to its end, or the server said it would close.
+    /// read to its end, the server said it would close, or it has closed the
+    /// connection (or sent bytes unasked) since. Nothing of the request was
+    /// sent: it may go on a fresh connection.
     NotReusable,
     /// The URL is not one this client can fetch.
     InvalidUrl(&'static str),
