@@ -398,6 +398,39 @@ fn streaming_responses_are_chunked_for_http11_and_close_delimited_for_http10() {
 }
 
 #[test]
+fn a_transfer_encoding_the_service_names_is_left_out_for_http10() {
+    // A proxy passing on its upstream's fields, say; HTTP/1.0 has no codings.
+    async fn chunked(request: lithe::io::Request) -> lithe::io::Response {
+        let response = lithe::io::Response::new(lithe::proto::StatusCode::OK)
+            .with_header("transfer-encoding", "chunked");
+        match request.path() {
+            "/stream" => response.with_body(lithe::io::Body::stream(futures_lite::stream::iter([
+                Ok(bytes::Bytes::from_static(b"str")),
+                Ok(bytes::Bytes::from_static(b"eamed")),
+            ]))),
+            _ => response.with_body("whole"),
+        }
+    }
+    let server = server_with(chunked, ServerConfig::default());
+    let reply = exchange(server.local_addr(), b"GET /stream HTTP/1.0\r\n\r\n");
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(!reply.contains("transfer-encoding"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\nstreamed"), "{reply}");
+    let reply = exchange(server.local_addr(), b"GET /whole HTTP/1.0\r\n\r\n");
+    assert!(reply.contains("content-length: 5\r\n"), "{reply}");
+    assert!(!reply.contains("transfer-encoding"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\nwhole"), "{reply}");
+    // HTTP/1.1 gets the coding the service named.
+    let reply = exchange(
+        server.local_addr(),
+        b"GET /whole HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.contains("transfer-encoding: chunked\r\n"), "{reply}");
+    assert!(reply.ends_with("5\r\nwhole\r\n0\r\n\r\n"), "{reply}");
+    server.shutdown();
+}
+
+#[test]
 fn http10_keep_alive_is_honoured() {
     let server = server();
     let reply = exchange(

@@ -258,6 +258,8 @@ struct Driver<'c, T> {
     /// request body failed, or we answered without `100 Continue`, so the
     /// client will not send it.
     close_after: bool,
+    /// The current request came over HTTP/1.0.
+    http10_peer: bool,
 }
 
 impl<'c, T: Transport + 'static> Driver<'c, T> {
@@ -277,6 +279,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             body_done: true,
             body_error: None,
             close_after: false,
+            http10_peer: false,
         }
     }
 
@@ -284,11 +287,11 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         // Requests served since this connection last let others run.
         let mut served = 0;
         loop {
+            served += 1;
             // A pipelined or already buffered request is parsed here, not
             // inside `next_request`: its result would be moved out of that
             // future once more. Each arm yields the request where the service
             // call takes it, not wrapped in an Option: that too is a copy.
-            served += 1;
             let parsed = match self.try_parse_head() {
                 HeadStep::Request(parsed) => parsed,
                 HeadStep::NeedData => {
@@ -321,6 +324,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             self.feeder = feeder;
             self.body_error = None;
             self.close_after = false;
+            self.http10_peer = request.version() == Version::Http10;
 
             let mut future = pin!(service.call(request));
             // The head is serialized where the response comes out of the
@@ -663,6 +667,14 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             length_field |= name.eq_ignore_ascii_case("content-length");
             coding_field |= name.eq_ignore_ascii_case("transfer-encoding");
             dated |= name.eq_ignore_ascii_case("date");
+        }
+        if coding_field && self.http10_peer {
+            // HTTP/1.0 has no transfer codings (RFC 9112 §6.1): a coding the
+            // service named (a proxy passing on its upstream's, say) is left
+            // out, and the body goes with a length or until the close, as
+            // hyper does, rather than becoming a 500.
+            headers.remove("transfer-encoding");
+            coding_field = false;
         }
         let content_length = match length {
             _ if bodiless_status || coding_field => None,
