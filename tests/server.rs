@@ -1053,6 +1053,36 @@ fn an_upgraded_connection_outlives_the_server_that_accepted_it() {
 }
 
 #[test]
+fn a_service_made_per_connection_knows_the_client_address() {
+    use lithe::rt::{ServeConfig, Server};
+    let server = Server::bind_per_connection(
+        "127.0.0.1:0",
+        |client: std::net::SocketAddr| {
+            move |_: lithe::io::Request| async move {
+                lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body(client.to_string())
+            }
+        },
+        ServeConfig {
+            threads: 1,
+            ..ServeConfig::default()
+        },
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let mut s = socket(server.local_addr());
+        let ours = s.local_addr().unwrap().to_string();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let reply = read_to_close(&mut s);
+        assert!(
+            reply.ends_with(&format!("\r\n\r\n{ours}")),
+            "{ours}: {reply}"
+        );
+    }
+    server.shutdown();
+}
+
+#[test]
 fn reuse_port_workers_share_one_port_and_answer_every_connection() {
     // Each answer names the worker thread that served it.
     async fn which_worker(_: lithe::io::Request) -> lithe::io::Response {

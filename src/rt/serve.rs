@@ -96,6 +96,35 @@ impl Server {
     where
         S: Service + Clone + Send + 'static,
     {
+        Server::bind_per_connection(addr, move |_| service.clone(), config)
+    }
+
+    /// [`bind`](Server::bind), making the service of each connection from the
+    /// client's address: the way for a service to know who is asking (to log
+    /// it, or to limit a client), as aiohttp's `request.remote` or actix's
+    /// `peer_addr` tell.
+    ///
+    /// ```no_run
+    /// use lithe::io::{Request, Response};
+    /// use lithe::proto::StatusCode;
+    /// use lithe::rt::{ServeConfig, Server};
+    ///
+    /// let server = Server::bind_per_connection("127.0.0.1:8080", |client| {
+    ///     move |_req: Request| async move {
+    ///         Response::new(StatusCode::OK).with_body(format!("Hello, {client}!"))
+    ///     }
+    /// }, ServeConfig::default()).unwrap();
+    /// server.wait();
+    /// ```
+    pub fn bind_per_connection<M, S>(
+        addr: impl ToSocketAddrs,
+        make_service: M,
+        config: ServeConfig,
+    ) -> io::Result<Server>
+    where
+        M: Fn(SocketAddr) -> S + Clone + Send + 'static,
+        S: Service + 'static,
+    {
         let threads = match config.threads {
             0 => std::thread::available_parallelism().map_or(1, usize::from),
             n => n,
@@ -107,10 +136,11 @@ impl Server {
         let mut workers = Vec::with_capacity(threads);
         for (i, listener) in listeners.into_iter().enumerate() {
             let listener = Async::new(listener)?;
-            let (service, config, shutdown) = (service.clone(), config.clone(), shutdown.clone());
+            let (make_service, config, shutdown) =
+                (make_service.clone(), config.clone(), shutdown.clone());
             let worker = std::thread::Builder::new()
                 .name(format!("lithe-worker-{i}"))
-                .spawn(move || worker(listener, service, config, shutdown))?;
+                .spawn(move || worker(listener, make_service, config, shutdown))?;
             workers.push(worker);
         }
         Ok(Server {
@@ -210,12 +240,15 @@ fn reuse_port_listener(addr: SocketAddr) -> io::Result<StdListener> {
     Ok(StdListener::from(socket))
 }
 
-fn worker<S: Service + Clone + 'static>(
+fn worker<M, S>(
     listener: Async<StdListener>,
-    service: S,
+    make_service: M,
     config: Arc<ServeConfig>,
     shutdown: Shutdown,
-) {
+) where
+    M: Fn(SocketAddr) -> S + 'static,
+    S: Service + 'static,
+{
     let ex = Rc::new(LocalExecutor::new());
     let active = Rc::new(Cell::new(0usize));
     #[cfg(target_os = "linux")]
@@ -236,8 +269,10 @@ fn worker<S: Service + Clone + 'static>(
             let Some(accepted) = future::or(accept, stop).await else {
                 break;
             };
-            let stream = match accepted.and_then(|(stream, _)| adopt(stream, reactor.as_deref())) {
-                Ok(stream) => stream,
+            let adopted = accepted
+                .and_then(|(stream, client)| Ok((adopt(stream, reactor.as_deref())?, client)));
+            let (stream, client) = match adopted {
+                Ok(adopted) => adopted,
                 Err(_) => {
                     // Out of descriptors or a connection reset before accept:
                     // back off briefly instead of spinning.
@@ -247,7 +282,7 @@ fn worker<S: Service + Clone + 'static>(
             };
             active.set(active.get() + 1);
             let (service, config, shutdown, active) = (
-                service.clone(),
+                make_service(client),
                 config.clone(),
                 shutdown.clone(),
                 active.clone(),
