@@ -1083,6 +1083,31 @@ fn a_service_made_per_connection_knows_the_client_address() {
 }
 
 #[test]
+fn an_absolute_form_target_names_the_host_over_the_host_field() {
+    // RFC 9112 §3.2.2: the target's authority, not Host, says which host.
+    let echo_host = |request: lithe::io::Request| async move {
+        let host = request.host().unwrap_or("none").to_string();
+        lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body(host)
+    };
+    let server = server_with(echo_host, ServerConfig::default());
+    let cases: [(&[u8], &str); 2] = [
+        (
+            b"GET http://example.org/x HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n",
+            "example.org",
+        ),
+        (
+            b"GET /x HTTP/1.1\r\nHost: h:8080\r\nConnection: close\r\n\r\n",
+            "h:8080",
+        ),
+    ];
+    for (request, host) in cases {
+        let reply = exchange(server.local_addr(), request);
+        assert!(reply.ends_with(&format!("\r\n\r\n{host}")), "{reply}");
+    }
+    server.shutdown();
+}
+
+#[test]
 fn reuse_port_workers_share_one_port_and_answer_every_connection() {
     // Each answer names the worker thread that served it.
     async fn which_worker(_: lithe::io::Request) -> lithe::io::Response {

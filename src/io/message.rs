@@ -607,6 +607,36 @@ impl<B> Request<B> {
         }
     }
 
+    /// The host the request is for, port included if sent: the authority of
+    /// an absolute-form target (`http://host/path`, as sent to proxies), which
+    /// RFC 9112 §3.2.2 has a server follow over the Host field, or of a
+    /// CONNECT's target; the Host field otherwise. `None` when neither names
+    /// one.
+    ///
+    /// ```
+    /// use lithe::io::Request;
+    /// let request = Request::new("GET", "/a").with_header("Host", "example.com:8080");
+    /// assert_eq!(request.host(), Some("example.com:8080"));
+    /// let proxied = Request::new("GET", "http://example.org/a?b").with_header("Host", "other");
+    /// assert_eq!(proxied.host(), Some("example.org"));
+    /// assert_eq!(Request::new("CONNECT", "example.net:443").host(), Some("example.net:443"));
+    /// assert_eq!(Request::new("GET", "/").host(), None);
+    /// ```
+    pub fn host(&self) -> Option<&str> {
+        let target = self.target();
+        if self.method() == "CONNECT" {
+            return Some(target);
+        }
+        if let Some((_, rest)) = target.split_once("://") {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+            // Userinfo is not to be sent (RFC 9110 §4.2.4); what follows it
+            // is the host.
+            let host = authority.rsplit('@').next().unwrap_or("");
+            return Some(host).filter(|host| !host.is_empty());
+        }
+        self.headers().get_str("host")
+    }
+
     /// The protocol version.
     pub fn version(&self) -> Version {
         self.version
