@@ -764,6 +764,32 @@ fn a_refusal_during_an_upload_is_returned_at_once() {
 }
 
 #[test]
+fn a_refusal_before_a_reset_is_returned_not_the_write_error() {
+    // The server refuses after the head and closes at once with the upload
+    // unread: the kernel resets the connection, and the client's next write
+    // fails with the refusal already in its receive queue. (Timing decides
+    // which the client meets first: ten tries.)
+    for _ in 0..10 {
+        let addr = raw_server(|mut s| {
+            if read_through(&mut s, b"\r\n\r\n").is_none() {
+                return;
+            }
+            s.write_all(b"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: 8\r\n\r\ntoo big!")
+                .unwrap();
+        });
+        run(async {
+            let mut conn = client_to(addr).await;
+            let request = Request::new("POST", "/upload")
+                .with_header("host", "t")
+                .with_body(vec![b'u'; 64 << 20]);
+            let response = conn.send(request).await.unwrap();
+            assert_eq!(response.status().as_u16(), 413);
+            assert!(!conn.is_reusable());
+        });
+    }
+}
+
+#[test]
 fn a_sized_body_that_overruns_never_leaves_a_complete_request_on_the_wire() {
     // The length declared by the stream, or by a Content-Length field the
     // caller set over a stream of unknown length.

@@ -266,7 +266,14 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                 Ok(answer) => early = answer,
                 Err(e) => {
                     self.broken = true;
-                    return Err(e);
+                    // A server that refuses a body and closes with it unread
+                    // makes its kernel reset the connection, which fails our
+                    // next write; its answer (a 413, say) may have arrived
+                    // first, and says more than the reset.
+                    match matches!(e, Error::Io(_)) {
+                        true => early = Some(self.answer_already_here().await.ok_or(e)?),
+                        false => return Err(e),
+                    }
                 }
             }
         }
@@ -438,6 +445,22 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             self.answered_early = Some(head);
         }
         Poll::Pending
+    }
+
+    /// A final response head that can be read without waiting, if there is
+    /// one: after a failed write, what the server sent before it closed.
+    async fn answer_already_here(&mut self) -> Option<Head> {
+        poll_fn(|cx| {
+            Poll::Ready(loop {
+                match self.poll_head_within(cx, false) {
+                    Poll::Ready(Ok(head))
+                        if head.status.is_informational() && head.status.as_u16() != 101 => {}
+                    Poll::Ready(Ok(head)) => break Some(head),
+                    Poll::Ready(Err(_)) | Poll::Pending => break None,
+                }
+            })
+        })
+        .await
     }
 
     async fn flush(&mut self) -> Result<(), Error> {
