@@ -181,6 +181,69 @@ fn a_large_body_round_trips_with_backpressure() {
 }
 
 #[test]
+fn a_response_streams_back_while_the_request_body_still_goes_out() {
+    // Our server's /echo answers as it reads: 48 MiB is more than the socket
+    // buffers of both ends hold, so a client that read nothing until its
+    // upload ended would stall both sides until its write timeout.
+    let server = server();
+    run(async {
+        let url = Url::parse(&format!("http://{}/", server.local_addr())).unwrap();
+        let mut config = ConnectConfig::default();
+        config.client.write_timeout = Some(Duration::from_secs(3));
+        let mut conn = open(&url, &config).await.unwrap();
+        let payload: Vec<u8> = (0..48u32 << 20).map(|i| (i % 251) as u8).collect();
+        let request = Request::new("POST", "/echo")
+            .with_header("host", "t")
+            .with_body(payload.clone());
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = response.into_body().bytes(64 << 20).await.unwrap();
+        assert!(body == payload, "{} bytes back", body.len());
+        // The request was sent whole: the connection carries the next one.
+        assert!(conn.is_reusable());
+        let again = conn.send(get("/")).await.unwrap();
+        assert_eq!(
+            &again.into_body().bytes(100).await.unwrap()[..],
+            b"Hello, World!"
+        );
+    });
+    server.shutdown();
+}
+
+#[test]
+fn a_response_that_ends_before_the_request_body_is_over_once_the_body_is_sent() {
+    // The server answers at once and reads the body after: the response is
+    // whole before the request is, and the connection goes on only once the
+    // request body has all gone out.
+    const BODY: usize = 8 << 20;
+    let addr = raw_server(|mut s| {
+        for _ in 0..2 {
+            let Some(head) = read_through(&mut s, b"\r\n\r\n") else {
+                return;
+            };
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .unwrap();
+            if head.starts_with(b"POST") {
+                let mut body = vec![0u8; BODY];
+                s.read_exact(&mut body).unwrap();
+                assert!(body.iter().all(|&b| b == b'p'));
+            }
+        }
+    });
+    run(async {
+        let mut conn = client_to(addr).await;
+        let request = Request::new("POST", "/")
+            .with_header("host", "t")
+            .with_body(vec![b'p'; BODY]);
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(&response.into_body().bytes(100).await.unwrap()[..], b"ok");
+        assert!(conn.is_reusable());
+        let again = conn.send(get("/")).await.unwrap();
+        assert_eq!(&again.into_body().bytes(100).await.unwrap()[..], b"ok");
+    });
+}
+
+#[test]
 fn expect_100_continue_round_trip_with_our_server() {
     let server = server();
     run(async {

@@ -16,7 +16,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::Stream;
 use futures_lite::future::poll_fn;
 
-use super::body::{Body, HoldLast, Kind, collect, into_text};
+use super::body::{Body, BoxStream, HoldLast, Kind, collect, into_text};
 use super::buffer::{COALESCE, Deadline, Output, ReadBuf, Stall};
 use super::error::{Error, Timeout};
 use super::message::{
@@ -70,9 +70,51 @@ pub struct ClientConnection<T> {
     broken: bool,
     /// A request has gone out on this connection.
     used: bool,
-    /// A final response that came while the request body was still going out,
-    /// and did not refuse it: returned once the body is sent.
-    answered_early: Option<Head>,
+    /// The request body still going out: driven while the response head is
+    /// awaited, then while its body is read (full duplex).
+    upload: Option<Upload>,
+    /// The response body ended while the request body was still going out:
+    /// its end is reported once the request is sent.
+    response_ended: bool,
+}
+
+/// A request body on its way out, sent as the connection is polled.
+struct Upload {
+    /// Where the next pieces come from; `None` once it has ended.
+    source: Option<Source>,
+    /// Holds back the piece that completes a declared length.
+    pieces: HoldLast,
+    /// A piece too large to copy into the batch, written after it with the
+    /// suffix of its framing.
+    writing: Option<(Bytes, &'static [u8])>,
+    /// The batch is to be written: it has grown to [`COALESCE`], or holds
+    /// the end of the message.
+    flush: bool,
+    /// The end of the message is in the batch.
+    ended: bool,
+}
+
+enum Source {
+    Full(Bytes),
+    Stream(BoxStream),
+}
+
+impl Upload {
+    /// The body `kind`, whose head declared `declared` bytes (if a length).
+    fn new(kind: Kind, declared: Option<u64>) -> Self {
+        let source = match kind {
+            Kind::Empty => None,
+            Kind::Full(bytes) => Some(Source::Full(bytes)),
+            Kind::Stream { stream, .. } => Some(Source::Stream(stream)),
+        };
+        Upload {
+            source,
+            pieces: HoldLast::new(declared),
+            writing: None,
+            flush: false,
+            ended: false,
+        }
+    }
 }
 
 /// A received response head, split off the read buffer.
@@ -81,12 +123,6 @@ struct Head {
     reason: ByteStr,
     version: Version,
     headers: Headers,
-}
-
-/// What the request body's stream, or the server, had next.
-enum Next {
-    Chunk(Option<std::io::Result<Bytes>>),
-    Answer(Head),
 }
 
 /// What a read is for: the start of a response, or more of its body (read
@@ -155,7 +191,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             read_stall: Stall::default(),
             broken: false,
             used: false,
-            answered_early: None,
+            upload: None,
+            response_ended: false,
         }
     }
 
@@ -209,6 +246,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// Sends `request` and reads the response head. The body follows through the
     /// response's [`ResponseBody`].
     ///
+    /// The response comes back as soon as its head arrives, even while the
+    /// request body is still going out (a server that answers as it reads,
+    /// such as an echo): the rest of the request is then sent as the response
+    /// body is read, which ends only once the request is all sent. An answer
+    /// that refuses the body (an error status, or the server closing) stops it
+    /// instead, and the connection is not reused.
+    ///
     /// A body of known length goes out with `Content-Length`, a stream of unknown
     /// length chunked, unless the request sets its own framing. With
     /// `Expect: 100-continue` the body waits for `100 Continue` (or
@@ -223,6 +267,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             return Err(Error::NotReusable);
         }
         self.used = true;
+        self.response_ended = false;
         let (method, target, version, headers, body) = request.into_parts();
         let kind = body.into_kind();
         let length = match &kind {
@@ -261,34 +306,31 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         if self.conn.we_are_waiting_for_100_continue() {
             early = self.await_continue().await?;
         }
-        if early.is_none() {
-            match self.send_body(kind).await {
-                Ok(answer) => early = answer,
-                Err(e) => {
-                    self.broken = true;
-                    // A server that refuses a body and closes with it unread
-                    // makes its kernel reset the connection, which fails our
-                    // next write; its answer (a 413, say) may have arrived
-                    // first, and says more than the reset.
-                    match matches!(e, Error::Io(_)) {
-                        true => early = Some(self.answer_already_here().await.ok_or(e)?),
-                        false => return Err(e),
+        let head = match early {
+            Some(head) => {
+                // Answered before the body was asked for: it is never sent, so
+                // this connection cannot carry another request.
+                self.broken = true;
+                head
+            }
+            None => {
+                self.upload = Some(Upload::new(kind, self.conn.body_left_to_send()));
+                match self.answer().await {
+                    Ok(head) => head,
+                    Err(e) => {
+                        self.broken = true;
+                        self.upload = None;
+                        // A server that refuses a body and closes with it
+                        // unread makes its kernel reset the connection, which
+                        // fails our next write; its answer (a 413, say) may
+                        // have arrived first, and says more than the reset.
+                        match matches!(e, Error::Io(_)) {
+                            true => self.answer_already_here().await.ok_or(e)?,
+                            false => return Err(e),
+                        }
                     }
                 }
             }
-        }
-        if early.is_some() {
-            // The server refused the body before it was all sent (or asked for):
-            // the rest is never sent, so this connection cannot carry another
-            // request.
-            self.broken = true;
-        }
-        let head = match early {
-            Some(head) => head,
-            None => match self.answered_early.take() {
-                Some(head) => head,
-                None => self.final_head().await?,
-            },
         };
         let Head {
             status,
@@ -342,109 +384,118 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         }
     }
 
-    /// Writes the body and ends the request, unless a final response arrives
-    /// first: the server may answer early (413, say) and stop reading, and is
-    /// then returned at once instead of waiting for a write that cannot finish.
-    ///
-    /// The piece that completes a declared length is held until the stream
-    /// has ended ([`HoldLast`]).
-    async fn send_body(&mut self, kind: Kind) -> Result<Option<Head>, Error> {
-        match kind {
-            Kind::Empty => {}
-            Kind::Full(bytes) => {
-                if let Some(head) = self.write_data(&bytes).await? {
-                    return Ok(Some(head));
-                }
-            }
-            Kind::Stream { mut stream, .. } => {
-                // The length the head declared, whether the stream's or a
-                // Content-Length field the caller set.
-                let mut pieces = HoldLast::new(self.conn.body_left_to_send());
-                loop {
-                    let next = poll_fn(|cx| {
-                        if let Poll::Ready(item) = stream.as_mut().poll_next(cx) {
-                            return Poll::Ready(Ok(Next::Chunk(item)));
-                        }
-                        // Write what is pending while the stream makes more.
-                        if let Poll::Ready(Err(e)) = self.poll_send(cx, &[], &[]) {
-                            return Poll::Ready(Err(e));
-                        }
-                        self.poll_early_answer(cx)
-                            .map(|head| head.map(Next::Answer))
-                    })
-                    .await?;
-                    let piece = match next {
-                        Next::Answer(head) => return Ok(Some(head)),
-                        Next::Chunk(None) => break,
-                        Next::Chunk(Some(piece)) => piece?,
-                    };
-                    if let Some(piece) = pieces.admit(piece)? {
-                        if let Some(head) = self.write_data(&piece).await? {
-                            return Ok(Some(head));
-                        }
+    /// Sends the request body while waiting for the response head, and
+    /// returns the head as soon as it arrives: the body goes on as the
+    /// response body is read (full duplex, as an echo or a transcoding server
+    /// needs), unless the answer refuses it (an error status, a switch, or the
+    /// server closing: RFC 9112 §9.5), which stops it and leaves the
+    /// connection unusable. Interim responses are skipped. Reads have no
+    /// timeout while the body goes out (its writes have theirs); once it is
+    /// sent, the read timeout runs from there.
+    async fn answer(&mut self) -> Result<Head, Error> {
+        loop {
+            let head = poll_fn(|cx| {
+                if self.upload.is_some() {
+                    if let Poll::Ready(sent) = self.poll_upload(cx) {
+                        sent?;
+                        // A wait for 100 Continue that timed out left the
+                        // clock running, and the upload may have outlasted it.
+                        self.read_stall.progress();
                     }
                 }
-                if let Some(last) = pieces.finish() {
-                    if let Some(head) = self.write_data(&last).await? {
-                        return Ok(Some(head));
-                    }
-                }
-            }
-        }
-        let conn = &mut self.conn;
-        self.out.serialize(|b| conn.send_end(&[], b))?;
-        self.send_unless_refused(&[], &[]).await
-    }
-
-    /// Queues one piece of the body, writing when the batch has grown (so a
-    /// stream that is always ready is still paced by the socket), or a final
-    /// response that arrived meanwhile.
-    async fn write_data(&mut self, data: &[u8]) -> Result<Option<Head>, Error> {
-        if data.is_empty() {
-            return Ok(None);
-        }
-        let (data, suffix) = match self.out.queue_data(&mut self.conn, data)? {
-            // Too large to copy: written after the batch, with its framing.
-            Some(suffix) => (data, suffix),
-            // Copied into the batch, which goes out once it is large.
-            None if self.out.len() >= COALESCE => (&[][..], &[][..]),
-            None => return Ok(None),
-        };
-        self.send_unless_refused(data, suffix).await
-    }
-
-    /// Writes what is pending, then `data` and `suffix`, unless a refusal
-    /// arrives first (returned).
-    async fn send_unless_refused(
-        &mut self,
-        data: &[u8],
-        suffix: &[u8],
-    ) -> Result<Option<Head>, Error> {
-        poll_fn(|cx| match self.poll_send(cx, data, suffix) {
-            Poll::Ready(result) => Poll::Ready(result.map(|()| None)),
-            Poll::Pending => self.poll_early_answer(cx).map(|head| head.map(Some)),
-        })
-        .await
-    }
-
-    /// A final response that refuses the request while its body is still going
-    /// out: an error status, or the server closing (RFC 9112 §9.5: stop sending
-    /// then). Another early response (an echo streaming back, say) is kept for
-    /// after the body, which goes on.
-    fn poll_early_answer(&mut self, cx: &mut Context<'_>) -> Poll<Result<Head, Error>> {
-        while self.answered_early.is_none() {
-            // No read timeout: the upload's own writes have theirs.
-            let head = ready!(self.poll_head_within(cx, false))?;
-            // Interim answers (a late 100 Continue, 103) change nothing here.
-            if head.status.is_informational() && head.status.as_u16() != 101 {
+                self.poll_head_within(cx, self.upload.is_none())
+            })
+            .await?;
+            let code = head.status.as_u16();
+            if head.status.is_informational() && code != 101 {
                 continue;
             }
-            if head.status.as_u16() >= 400 || !self.conn.is_keep_alive() {
-                return Poll::Ready(Ok(head));
+            if self.upload.is_some() && (code >= 400 || code == 101 || !self.conn.is_keep_alive()) {
+                self.upload = None;
+                self.broken = true;
             }
-            self.answered_early = Some(head);
+            return Ok(head);
         }
-        Poll::Pending
+    }
+
+    /// Drives the request body: writes what is queued, takes the next pieces
+    /// and ends the message. Ready once all of it is written.
+    fn poll_upload(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let Some(mut upload) = self.upload.take() else {
+            return Poll::Ready(Ok(()));
+        };
+        let sent = self.poll_upload_of(&mut upload, cx);
+        if sent.is_pending() {
+            self.upload = Some(upload);
+        }
+        sent
+    }
+
+    fn poll_upload_of(
+        &mut self,
+        upload: &mut Upload,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), Error>> {
+        loop {
+            if let Some((data, suffix)) = &upload.writing {
+                ready!(self.poll_send(cx, data, suffix))?;
+                upload.writing = None;
+            } else if upload.flush {
+                ready!(self.poll_send(cx, &[], &[]))?;
+                upload.flush = false;
+            }
+            if upload.ended {
+                return Poll::Ready(Ok(()));
+            }
+            // `None`: the source has ended.
+            let next = match upload.source.take() {
+                None => None,
+                Some(Source::Full(bytes)) => Some(bytes),
+                Some(Source::Stream(mut stream)) => match stream.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(piece)) => {
+                        upload.source = Some(Source::Stream(stream));
+                        Some(piece?)
+                    }
+                    Poll::Ready(None) => None,
+                    Poll::Pending => {
+                        upload.source = Some(Source::Stream(stream));
+                        // Write what is queued while the stream makes more.
+                        ready!(self.poll_send(cx, &[], &[]))?;
+                        return Poll::Pending;
+                    }
+                },
+            };
+            match next {
+                Some(piece) => {
+                    if let Some(piece) = upload.pieces.admit(piece)? {
+                        self.queue_piece(upload, piece)?;
+                    }
+                }
+                // The held piece, then the end of the message.
+                None => {
+                    match core::mem::replace(&mut upload.pieces, HoldLast::new(None)).finish() {
+                        Some(last) => self.queue_piece(upload, last)?,
+                        None => {
+                            let conn = &mut self.conn;
+                            self.out.serialize(|b| conn.send_end(&[], b))?;
+                            upload.flush = true;
+                            upload.ended = true;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queues one piece of the request body: copied into the batch, which is
+    /// written once large (so a stream that is always ready is still paced by
+    /// the socket), or, if too large to copy, written after it.
+    fn queue_piece(&mut self, upload: &mut Upload, piece: Bytes) -> Result<(), Error> {
+        match self.out.queue_data(&mut self.conn, &piece)? {
+            Some(suffix) => upload.writing = Some((piece, suffix)),
+            None => upload.flush = self.out.len() >= COALESCE,
+        }
+        Ok(())
     }
 
     /// A final response head that can be read without waiting, if there is
@@ -478,29 +529,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     ) -> Poll<Result<(), Error>> {
         self.out
             .poll_send_within(&mut self.io, cx, data, suffix, self.config.write_timeout)
-    }
-
-    /// Reads response heads until a final one (or `101`).
-    async fn final_head(&mut self) -> Result<Head, Error> {
-        // The response's read timeout runs from the end of the request: a wait
-        // for 100 Continue that timed out left the clock running, and the
-        // upload since may have outlasted it.
-        self.read_stall.progress();
-        loop {
-            let head = poll_fn(|cx| {
-                if let Poll::Ready(Err(e)) = self.poll_send(cx, &[], &[]) {
-                    return Poll::Ready(Err(e));
-                }
-                self.poll_head(cx)
-            })
-            .await
-            .inspect_err(|_| self.broken = true)?;
-            let code = head.status.as_u16();
-            if head.status.is_informational() && code != 101 {
-                continue;
-            }
-            return Ok(head);
-        }
     }
 
     fn poll_head(&mut self, cx: &mut Context<'_>) -> Poll<Result<Head, Error>> {
@@ -617,6 +645,27 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     }
 
     fn poll_body_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        // The request body goes on while the response body is read.
+        if self.upload.is_some() {
+            match self.poll_upload(cx) {
+                Poll::Ready(Ok(())) => self.read_stall.progress(),
+                Poll::Ready(Err(e)) => {
+                    self.broken = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                Poll::Pending => {}
+            }
+        }
+        if self.response_ended {
+            // The response ended first: it is reported over once the request
+            // is all sent, and the connection can carry the next.
+            if self.upload.is_some() {
+                return Poll::Pending;
+            }
+            self.response_ended = false;
+            self.watch_idle(cx);
+            return Poll::Ready(None);
+        }
         loop {
             let max_headers = self.config.proto.limits.max_headers;
             match next_body_step(&mut self.conn, self.buf.filled(), max_headers) {
@@ -633,14 +682,26 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                 }
                 Ok(BodyStep::End { consumed }) => {
                     self.buf.advance(consumed);
+                    if self.upload.is_some() {
+                        self.response_ended = true;
+                        return Poll::Pending;
+                    }
                     self.watch_idle(cx);
                     return Poll::Ready(None);
                 }
                 Ok(BodyStep::NeedData { consumed }) => self.buf.advance(consumed),
-                // A protocol switch or a close: the body is over.
-                Ok(BodyStep::Over) => return Poll::Ready(None),
+                // A protocol switch or a close: the body is over, and so is
+                // any of the request still going out.
+                Ok(BodyStep::Over) => {
+                    if self.upload.take().is_some() {
+                        self.broken = true;
+                    }
+                    return Poll::Ready(None);
+                }
             }
-            match self.poll_read(cx, Awaiting::Body, true) {
+            // No read timeout while the request body goes out: the server may
+            // be reading it before it answers more.
+            match self.poll_read(cx, Awaiting::Body, self.upload.is_none()) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(e)) => {
                     self.broken = true;
