@@ -139,6 +139,25 @@ fn server_sends_100_continue_only_while_the_client_waits() {
 }
 
 #[test]
+fn an_expect_list_naming_100_continue_is_honoured() {
+    // RFC 9110 §10.1.1: Expect is a list; 100-continue beside another member.
+    for expect in ["100-Continue", "foo, 100-continue", "100-continue ,bar=1"] {
+        let mut conn = Connection::server(Config::default());
+        let head =
+            format!("PUT /f HTTP/1.1\r\nHost: a\r\nExpect: {expect}\r\nContent-Length: 2\r\n\r\n");
+        assert_eq!(
+            receive_all(&mut conn, head.as_bytes()),
+            ["request /f", "NeedData"]
+        );
+        assert!(conn.they_are_waiting_for_100_continue(), "{expect}");
+    }
+    let mut conn = Connection::server(Config::default());
+    let head = b"PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-continued\r\nContent-Length: 2\r\n\r\n";
+    receive_all(&mut conn, head);
+    assert!(!conn.they_are_waiting_for_100_continue());
+}
+
+#[test]
 fn client_stops_waiting_for_100_when_it_sends_the_body_or_a_response_arrives() {
     let fields = [
         Header {

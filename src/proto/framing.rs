@@ -98,8 +98,10 @@ impl FramingFields {
             match name.len() {
                 4 if HOST.matches(name) => fields.host_count += 1,
                 6 if EXPECT.matches(name) => {
+                    // `Expect` is a list (RFC 9110 §10.1.1): 100-continue may
+                    // come beside expectations we do not know.
                     fields.expect_continue |=
-                        trim_ows(header.value).eq_ignore_ascii_case(b"100-continue");
+                        list(header.value).any(|e| e.eq_ignore_ascii_case(b"100-continue"));
                 }
                 7 if UPGRADE.matches(name) => fields.has_upgrade = true,
                 10 if CONNECTION.matches(name) => {
