@@ -184,30 +184,107 @@ fn a_large_body_round_trips_with_backpressure() {
 fn a_response_streams_back_while_the_request_body_still_goes_out() {
     // Our server's /echo answers as it reads: 48 MiB is more than the socket
     // buffers of both ends hold, so a client that read nothing until its
-    // upload ended would stall both sides until its write timeout.
+    // upload ended would stall both sides until its write timeout. With
+    // `Connection: close` too (the answer closes, but does not refuse), and
+    // with a pause longer than the write timeout between reads, while the
+    // server waits for the client to read.
     let server = server();
+    for (close, pause) in [(false, false), (true, false), (false, true)] {
+        run(async {
+            let url = Url::parse(&format!("http://{}/", server.local_addr())).unwrap();
+            let mut config = ConnectConfig::default();
+            config.client.write_timeout = Some(Duration::from_secs(1));
+            config.client.read_timeout = Some(Duration::from_secs(3));
+            let mut conn = open(&url, &config).await.unwrap();
+            let payload: Vec<u8> = (0..48u32 << 20).map(|i| (i % 251) as u8).collect();
+            let mut request = Request::new("POST", "/echo")
+                .with_header("host", "t")
+                .with_body(payload.clone());
+            if close {
+                request = request.with_header("connection", "close");
+            }
+            let response = conn.send(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let mut body = response.into_body();
+            let mut back = Vec::new();
+            while let Some(chunk) = body.chunk().await.unwrap() {
+                if pause && back.is_empty() {
+                    async_io::Timer::after(Duration::from_millis(1500)).await;
+                }
+                back.extend_from_slice(&chunk);
+            }
+            assert!(back == payload, "{} bytes back", back.len());
+            // The request was sent whole: the connection carries the next one.
+            assert_eq!(conn.is_reusable(), !close);
+            if !close {
+                let again = conn.send(get("/")).await.unwrap();
+                assert_eq!(
+                    &again.into_body().bytes(100).await.unwrap()[..],
+                    b"Hello, World!"
+                );
+            }
+        });
+    }
+    server.shutdown();
+}
+
+#[test]
+fn a_body_answered_early_without_a_body_is_sent_whole_first() {
+    // The server answers 204 at once and reads the body after: the request
+    // goes out whole before send returns, so the response may be dropped
+    // unread and the connection used again; and a body whose stream fails is
+    // an error, not the 204.
+    const BODY: usize = 8 << 20;
+    let addr = raw_server(|mut s| {
+        for _ in 0..2 {
+            let Some(head) = read_through(&mut s, b"\r\n\r\n") else {
+                return;
+            };
+            s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").unwrap();
+            if head.starts_with(b"POST") {
+                let mut body = vec![0u8; BODY];
+                s.read_exact(&mut body).unwrap();
+            }
+        }
+    });
     run(async {
-        let url = Url::parse(&format!("http://{}/", server.local_addr())).unwrap();
-        let mut config = ConnectConfig::default();
-        config.client.write_timeout = Some(Duration::from_secs(3));
-        let mut conn = open(&url, &config).await.unwrap();
-        let payload: Vec<u8> = (0..48u32 << 20).map(|i| (i % 251) as u8).collect();
-        let request = Request::new("POST", "/echo")
+        let mut conn = client_to(addr).await;
+        let request = Request::new("POST", "/")
             .with_header("host", "t")
-            .with_body(payload.clone());
+            .with_body(vec![b'p'; BODY]);
         let response = conn.send(request).await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let body = response.into_body().bytes(64 << 20).await.unwrap();
-        assert!(body == payload, "{} bytes back", body.len());
-        // The request was sent whole: the connection carries the next one.
+        assert_eq!(response.status().as_u16(), 204);
+        // The response goes unread.
         assert!(conn.is_reusable());
         let again = conn.send(get("/")).await.unwrap();
-        assert_eq!(
-            &again.into_body().bytes(100).await.unwrap()[..],
-            b"Hello, World!"
-        );
+        assert_eq!(again.status().as_u16(), 204);
     });
-    server.shutdown();
+    let addr = raw_server(|mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_some() {
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    });
+    run(async {
+        let mut conn = client_to(addr).await;
+        let failing = futures_lite::StreamExt::chain(
+            futures_lite::stream::iter([Ok(bytes::Bytes::from_static(b"a"))]),
+            futures_lite::stream::once_future(async {
+                async_io::Timer::after(Duration::from_millis(100)).await;
+                Err(std::io::Error::other("the source failed"))
+            }),
+        );
+        let request = Request::new("POST", "/")
+            .with_header("host", "t")
+            .with_body(Body::stream(failing));
+        let error = conn.send(request).await.unwrap_err();
+        assert!(
+            matches!(&error, Error::Io(e) if e.to_string() == "the source failed"),
+            "{error:?}"
+        );
+        assert!(!conn.is_reusable());
+    });
 }
 
 #[test]

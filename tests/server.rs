@@ -404,6 +404,10 @@ fn a_transfer_encoding_the_service_names_is_left_out_for_http10() {
         let response = lithe::io::Response::new(lithe::proto::StatusCode::OK)
             .with_header("transfer-encoding", "chunked");
         match request.path() {
+            // A coding that describes the bytes cannot be left out.
+            "/gzip" => lithe::io::Response::new(lithe::proto::StatusCode::OK)
+                .with_header("transfer-encoding", "gzip, chunked")
+                .with_body("not really gzip"),
             "/stream" => response.with_body(lithe::io::Body::stream(futures_lite::stream::iter([
                 Ok(bytes::Bytes::from_static(b"str")),
                 Ok(bytes::Bytes::from_static(b"eamed")),
@@ -420,6 +424,8 @@ fn a_transfer_encoding_the_service_names_is_left_out_for_http10() {
     assert!(reply.contains("content-length: 5\r\n"), "{reply}");
     assert!(!reply.contains("transfer-encoding"), "{reply}");
     assert!(reply.ends_with("\r\n\r\nwhole"), "{reply}");
+    let reply = exchange(server.local_addr(), b"GET /gzip HTTP/1.0\r\n\r\n");
+    assert!(reply.starts_with("HTTP/1.1 500"), "{reply}");
     // HTTP/1.1 gets the coding the service named.
     let reply = exchange(
         server.local_addr(),
@@ -1090,7 +1096,7 @@ fn an_absolute_form_target_names_the_host_over_the_host_field() {
         lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body(host)
     };
     let server = server_with(echo_host, ServerConfig::default());
-    let cases: [(&[u8], &str); 2] = [
+    let cases: [(&[u8], &str); 3] = [
         (
             b"GET http://example.org/x HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n",
             "example.org",
@@ -1099,11 +1105,51 @@ fn an_absolute_form_target_names_the_host_over_the_host_field() {
             b"GET /x HTTP/1.1\r\nHost: h:8080\r\nConnection: close\r\n\r\n",
             "h:8080",
         ),
+        // A URL in the query of an origin-form target names nothing.
+        (
+            b"GET /x?next=http://evil/ HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+            "h",
+        ),
     ];
     for (request, host) in cases {
         let reply = exchange(server.local_addr(), request);
         assert!(reply.ends_with(&format!("\r\n\r\n{host}")), "{reply}");
     }
+    server.shutdown();
+}
+
+#[test]
+fn a_panic_making_a_connections_service_loses_that_connection_only() {
+    use lithe::rt::{ServeConfig, Server};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static PANICKED: AtomicBool = AtomicBool::new(false);
+    let server = Server::bind_per_connection(
+        "127.0.0.1:0",
+        |_: std::net::SocketAddr| {
+            if !PANICKED.swap(true, Ordering::Relaxed) {
+                panic!("the first connection's service cannot be made");
+            }
+            |_: lithe::io::Request| async {
+                lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body("made")
+            }
+        },
+        ServeConfig {
+            threads: 1,
+            ..ServeConfig::default()
+        },
+    )
+    .unwrap();
+    let request = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    let mut s = socket(server.local_addr());
+    s.write_all(request).unwrap();
+    let mut lost = Vec::new();
+    // Closed unanswered (reset, as the request went unread).
+    if let Ok(n) = std::io::Read::read_to_end(&mut s, &mut lost) {
+        assert_eq!(n, 0, "{:?}", String::from_utf8_lossy(&lost));
+    }
+    // The one worker still serves.
+    let reply = exchange(server.local_addr(), request);
+    assert!(reply.ends_with("\r\n\r\nmade"), "{reply}");
     server.shutdown();
 }
 

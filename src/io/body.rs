@@ -25,6 +25,9 @@ pub type BoxStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + 'stat
 ///
 /// A body whose length is known goes out with `Content-Length`; a stream of
 /// unknown length goes out chunked (or close-delimited to an HTTP/1.0 peer).
+/// A `Content-Length` or `Transfer-Encoding` field set on the message takes
+/// over from that choice, and a server answers a HEAD with an empty body
+/// without `Content-Length: 0`.
 ///
 /// ```
 /// use lithe::io::Body;
@@ -47,7 +50,10 @@ impl Body {
         Body { kind: Kind::Empty }
     }
 
-    /// A body of unknown length, sent as the stream yields it.
+    /// A body of unknown length, sent as the stream yields it (under a
+    /// `Content-Length` field set on the message, the piece completing that
+    /// length is held until the stream ends, as for
+    /// [`sized_stream`](Body::sized_stream)).
     pub fn stream(stream: impl Stream<Item = io::Result<Bytes>> + Send + 'static) -> Self {
         Body {
             kind: Kind::Stream {
@@ -58,7 +64,9 @@ impl Body {
     }
 
     /// A streamed body of exactly `len` bytes; yielding more or fewer is an error
-    /// that aborts the connection.
+    /// that aborts the connection. The piece that completes `len` is held until
+    /// the stream ends, so a stream that then fails or goes on never leaves a
+    /// complete message on the wire.
     pub fn sized_stream(
         len: u64,
         stream: impl Stream<Item = io::Result<Bytes>> + Send + 'static,

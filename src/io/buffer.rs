@@ -78,7 +78,8 @@ impl ReadBuf {
     }
 
     /// Reads once from `io` while the buffer is empty, as a server connection
-    /// parked between requests does, or a client awaiting a response: the read
+    /// parked between requests does, or a client awaiting a response or
+    /// looking for a close while idle: the read
     /// lands in a scratch array shared by the thread and only what arrived is
     /// copied into a buffer, so a parked connection holds no buffer and a small
     /// message costs no zeroing of one.
@@ -198,6 +199,11 @@ pub(crate) struct Output {
 }
 
 impl Output {
+    /// Gives the next blocked write its whole timeout again.
+    pub(crate) fn restart_stall(&mut self) {
+        self.stall.progress();
+    }
+
     /// Whether a write failed or timed out, after which writing again would
     /// only fail again, or wait out another timeout.
     pub(crate) fn has_failed(&self) -> bool {

@@ -1,11 +1,17 @@
 //! The client side of a connection: send a [`Request`], read the [`Response`]
 //! and stream its body.
 //!
-//! A [`ClientConnection`] carries one request at a time. The response's body
-//! borrows the connection, so the next request can only be sent once the body
-//! is dropped; the connection is reusable ([`ClientConnection::is_reusable`])
-//! if the body was read to its end and both sides keep the connection alive.
-//! A body cut short by the server is an error, never a short success.
+//! A [`ClientConnection`] carries one request at a time. The response comes
+//! back as soon as its head arrives, even while the request body still goes
+//! out, and the rest of the request is sent as the response body is read
+//! (full duplex). The response's body borrows the connection, so the next
+//! request can only be sent once the body is dropped; the connection is
+//! reusable ([`ClientConnection::is_reusable`]) if the body was read to its
+//! end (which is also when the request is all sent) and both sides keep the
+//! connection alive. A close the server made while it was idle is found when
+//! the next request is sent, which is then refused unsent
+//! ([`Error::NotReusable`]). A body cut short by the server is an error, never
+//! a short success.
 
 use core::pin::Pin;
 use core::task::{Context, Poll, ready};
@@ -36,7 +42,10 @@ pub struct ClientConfig {
     /// How long to wait for `100 Continue` before sending the body anyway.
     /// Default 1 s.
     pub continue_timeout: Duration,
-    /// How long a read may wait for bytes (response head or body). Default 30 s.
+    /// How long a read may wait for bytes (response head or body), counted
+    /// from the end of the request body: while it still goes out, the server
+    /// may be reading it before it answers, and the writes have their own
+    /// timeout. Default 30 s.
     pub read_timeout: Option<Duration>,
     /// How long a write may make no progress. Default 30 s.
     pub write_timeout: Option<Duration>,
@@ -205,6 +214,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         // a HEAD answer, more than a Content-Length): parsed as the next
         // response, they would answer the wrong request.
         !self.broken
+            && self.upload.is_none()
             && self.buf.is_empty()
             && self.conn.is_keep_alive()
             && self.conn.our_state() == State::Idle
@@ -251,7 +261,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// such as an echo): the rest of the request is then sent as the response
     /// body is read, which ends only once the request is all sent. An answer
     /// that refuses the body (an error status, or the server closing) stops it
-    /// instead, and the connection is not reused.
+    /// instead (as does a `101`), and the connection is not reused. If a write
+    /// fails because the server refused and reset the connection, its refusal
+    /// (a 413, say) is returned rather than the I/O error.
     ///
     /// A body of known length goes out with `Content-Length`, a stream of unknown
     /// length chunked, unless the request sets its own framing. With
@@ -324,7 +336,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                         // unread makes its kernel reset the connection, which
                         // fails our next write; its answer (a 413, say) may
                         // have arrived first, and says more than the reset.
-                        match matches!(e, Error::Io(_)) {
+                        // (Not after a failure of the body's own stream.)
+                        match matches!(e, Error::Io(_)) && self.out.has_failed() {
                             true => self.answer_already_here().await.ok_or(e)?,
                             false => return Err(e),
                         }
@@ -340,16 +353,25 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         } = head;
         // A body empty by its framing (HEAD, 204, 304, Content-Length: 0) ends
         // with the head, so a response dropped unread leaves the connection
-        // reusable; proto ends it without input.
+        // reusable; proto ends it without input. (Unless the request body is
+        // still going out: that end waits for it, as the body is read.)
         let empty = matches!(
             self.conn.incoming_body(),
             Some(proto::BodyLength::Empty | proto::BodyLength::Length(0))
         ) && self.conn.their_state() == State::SendBody;
+        if empty && self.upload.is_some() {
+            // No body to stream back: the request is finished first, as it
+            // would be had the answer come after it.
+            poll_fn(|cx| self.poll_upload(cx))
+                .await
+                .inspect_err(|_| self.broken = true)?;
+        }
         let done = empty
-            && matches!(
-                poll_fn(|cx| Poll::Ready(self.poll_body_chunk(cx))).await,
-                Poll::Ready(None)
-            );
+            && match poll_fn(|cx| Poll::Ready(self.poll_body_chunk(cx))).await {
+                Poll::Ready(None) => true,
+                Poll::Ready(Some(Err(e))) => return Err(e),
+                Poll::Ready(Some(Ok(_))) | Poll::Pending => false,
+            };
         Ok(Response::received(
             status,
             reason,
@@ -410,7 +432,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             if head.status.is_informational() && code != 101 {
                 continue;
             }
-            if self.upload.is_some() && (code >= 400 || code == 101 || !self.conn.is_keep_alive()) {
+            // A 2xx leaves the body going (the server may be reading it as it
+            // answers, closing after or not); an error status refuses it, as
+            // does a redirect or the like that closes the connection.
+            let refused = code >= 400 || code == 101 || (code >= 300 && !self.conn.is_keep_alive());
+            if self.upload.is_some() && refused {
                 self.upload = None;
                 self.broken = true;
             }
@@ -498,16 +524,17 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         Ok(())
     }
 
-    /// A final response head that can be read without waiting, if there is
-    /// one: after a failed write, what the server sent before it closed.
+    /// A refusal (an error status) that can be read without waiting, if
+    /// there is one: after a failed write, what the server sent before it
+    /// closed.
     async fn answer_already_here(&mut self) -> Option<Head> {
         poll_fn(|cx| {
             Poll::Ready(loop {
                 match self.poll_head_within(cx, false) {
                     Poll::Ready(Ok(head))
                         if head.status.is_informational() && head.status.as_u16() != 101 => {}
-                    Poll::Ready(Ok(head)) => break Some(head),
-                    Poll::Ready(Err(_)) | Poll::Pending => break None,
+                    Poll::Ready(Ok(head)) if head.status.as_u16() >= 400 => break Some(head),
+                    Poll::Ready(_) | Poll::Pending => break None,
                 }
             })
         })
@@ -678,6 +705,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                     data: (at, len),
                 }) => {
                     let piece = self.buf.split(consumed);
+                    // The exchange moves: a write of the request body blocked
+                    // meanwhile (the server waits for us to read) gets its
+                    // whole timeout again, however long the caller pauses
+                    // before asking for more.
+                    self.out.restart_stall();
                     return Poll::Ready(Some(Ok(piece.slice(at..at + len))));
                 }
                 Ok(BodyStep::End { consumed }) => {
@@ -724,13 +756,21 @@ impl<T> core::fmt::Debug for ClientConnection<T> {
 /// A response body, read from the connection as it is asked for. It borrows the
 /// connection: drop it (after reading it to the end, to keep the connection
 /// reusable) before sending the next request.
+///
+/// If the request body was still going out when the response head came, the
+/// rest of it is sent as this body is polled: its end is reported once the
+/// request is all sent, and a failure sending it (a write error or timeout, a
+/// stream error, a sized stream overrunning) comes back from here. Dropping
+/// the body before its end abandons the request: the server sees it cut off,
+/// and the connection is not reused.
 pub struct ResponseBody<'c, T> {
     conn: &'c mut ClientConnection<T>,
     done: bool,
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
-    /// Polls for the next chunk; `None` at the end of the body.
+    /// Polls for the next chunk; `None` at the end of the body (once the
+    /// request is also all sent).
     pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
         if self.done {
             return Poll::Ready(None);

@@ -11,7 +11,9 @@ use bytes::Bytes;
 
 use super::body::{Body, Incoming};
 use super::upgrade::OnUpgrade;
-use crate::proto::{self, Connection, EMPTY_HEADER, Event, Header, Received, StatusCode, Version};
+use crate::proto::{
+    self, Connection, EMPTY_HEADER, Event, Header, Received, StatusCode, TargetForm, Version,
+};
 
 /// Where a piece of a received head lies in the read buffer: offset and length.
 /// Heads are parsed in place and then split off the buffer as one [`Bytes`];
@@ -621,20 +623,24 @@ impl<B> Request<B> {
     /// assert_eq!(proxied.host(), Some("example.org"));
     /// assert_eq!(Request::new("CONNECT", "example.net:443").host(), Some("example.net:443"));
     /// assert_eq!(Request::new("GET", "/").host(), None);
+    /// // An origin-form target is never read as a URL, whatever its query holds.
+    /// let origin = Request::new("GET", "/a?next=http://b/").with_header("Host", "a");
+    /// assert_eq!(origin.host(), Some("a"));
     /// ```
     pub fn host(&self) -> Option<&str> {
         let target = self.target();
-        if self.method() == "CONNECT" {
-            return Some(target);
-        }
-        if let Some((_, rest)) = target.split_once("://") {
-            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-            // Userinfo is not to be sent (RFC 9110 §4.2.4); what follows it
-            // is the host.
-            let host = authority.rsplit('@').next().unwrap_or("");
-            return Some(host).filter(|host| !host.is_empty());
-        }
-        self.headers().get_str("host")
+        let named = match TargetForm::of(target) {
+            TargetForm::Authority if self.method() == "CONNECT" => Some(target),
+            TargetForm::Absolute => target.split_once("://").and_then(|(_, rest)| {
+                let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+                // Userinfo is not to be sent (RFC 9110 §4.2.4); what follows
+                // it is the host.
+                let host = authority.rsplit('@').next().unwrap_or("");
+                Some(host).filter(|host| !host.is_empty())
+            }),
+            _ => None,
+        };
+        named.or_else(|| self.headers().get_str("host"))
     }
 
     /// The protocol version.

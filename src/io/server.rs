@@ -14,9 +14,15 @@
 //!   the service left unread is drained up to [`ServerConfig::drain_limit`] after
 //!   the response, or the connection is closed: it is never parsed as a request.
 //! * **Responses.** A body of known length goes out with `Content-Length`, one of
-//!   unknown length chunked (close-delimited for HTTP/1.0). Small responses leave
-//!   in one write; the responses to pipelined requests already buffered are
-//!   batched into one write.
+//!   unknown length chunked (close-delimited for HTTP/1.0, for which a `chunked`
+//!   the service named is left out); a HEAD answered with no body gets no
+//!   `Content-Length: 0`. Every final response gets a `Date` unless the service
+//!   set one ([`ServerConfig::date_header`]). A head HTTP/1.1 cannot carry (an
+//!   interim status, both framings, a `Content-Length` the body disagrees with)
+//!   becomes a 500. Small responses leave in one write; the responses to
+//!   pipelined requests already buffered are batched into one write, which
+//!   still goes out if a later response fails, and a connection lets the other
+//!   tasks of its thread run after 64 requests.
 //! * **Upgrades.** After a `101` (or a `2xx` to `CONNECT`) the connection and the
 //!   bytes after the head go to the request's [`OnUpgrade`](super::OnUpgrade).
 
@@ -134,9 +140,11 @@ where
 /// Returns `Ok` when the connection ended the way HTTP allows (the client closed,
 /// a timeout, a rejected request, a protocol switch) and `Err` on I/O failure,
 /// on a write that timed out ([`Timeout::Write`]), or when a response body broke
-/// its own framing (a [`Body::sized_stream`](super::Body::sized_stream) yielding
-/// more or fewer bytes than it declared, a stream that failed: the connection is
-/// closed mid-message rather than left looking complete).
+/// its own framing (a [`Body::sized_stream`](super::Body::sized_stream), or a
+/// stream under a `Content-Length` the service set, yielding more or fewer
+/// bytes than declared; a stream that failed: the connection is closed
+/// mid-message rather than left looking complete, after the responses finished
+/// before it).
 pub async fn serve_connection<T, S>(io: T, service: S, config: &ServerConfig) -> Result<(), Error>
 where
     T: Transport + 'static,
@@ -668,11 +676,20 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             coding_field |= name.eq_ignore_ascii_case("transfer-encoding");
             dated |= name.eq_ignore_ascii_case("date");
         }
-        if coding_field && self.http10_peer {
-            // HTTP/1.0 has no transfer codings (RFC 9112 §6.1): a coding the
-            // service named (a proxy passing on its upstream's, say) is left
-            // out, and the body goes with a length or until the close, as
-            // hyper does, rather than becoming a 500.
+        let only_chunked = || {
+            headers
+                .get_all("transfer-encoding")
+                .flat_map(|value| value.split(|&b| b == b','))
+                .map(|coding| coding.trim_ascii())
+                .all(|coding| coding.is_empty() || coding.eq_ignore_ascii_case(b"chunked"))
+        };
+        if coding_field && self.http10_peer && only_chunked() {
+            // HTTP/1.0 has no transfer codings (RFC 9112 §6.1): `chunked`
+            // named by the service (a proxy passing on its upstream's field,
+            // say) is left out, and the body goes with a length or until the
+            // close, as hyper does, rather than becoming a 500. Another coding
+            // (gzip) describes the bytes, so it cannot be left out: that head
+            // stays one HTTP/1.0 cannot carry.
             headers.remove("transfer-encoding");
             coding_field = false;
         }
@@ -736,7 +753,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             })
         });
         if !matches!(written, Some(Ok(_))) {
-            // The service built a head HTTP/1.1 cannot carry: answer 500 instead.
+            // The service built a head HTTP/1.1 cannot carry (an interim
+            // status, both framings, a length its body disagrees with):
+            // answer 500 instead.
             let status = StatusCode::INTERNAL_SERVER_ERROR;
             let date = self.date(status);
             let (fields, count) = own_fields(EMPTY_BODY, &date);

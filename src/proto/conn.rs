@@ -263,9 +263,11 @@ impl Connection {
     }
 
     /// How many body bytes our message still owes, when its head declared a
-    /// length (a Content-Length field, or a length given apart): `None` for a
-    /// chunked or close-delimited body, or before a head is sent. Right after
-    /// the head it is the declared length, whoever wrote the field.
+    /// length (a Content-Length field, or a length given apart; `Some(0)` for
+    /// a message without a body): `None` for a chunked or close-delimited
+    /// body, and when no message of ours is under way (before its head, after
+    /// its end). Right after the head it is the declared length, whoever
+    /// wrote the field.
     ///
     /// ```
     /// use lithe::proto::{Config, Connection, Header, RequestHead};

@@ -16,7 +16,8 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// The whole head: start line, header fields and the empty line ending them.
-    /// Default 16 KiB (nginx and aiohttp accept about 8 KiB per line).
+    /// Default 16 KiB (nginx and aiohttp accept about 8 KiB per line); lithe's
+    /// client uses 1 MiB for response heads (`io::RESPONSE_HEAD_LIMIT`).
     pub max_head_bytes: usize,
     /// Header fields in one head, and in one trailer section. Default 100 (as
     /// hyper). A shorter header array passed to `receive` makes a head or

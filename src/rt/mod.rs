@@ -4,7 +4,7 @@
 //!
 //! | item | feature | what it does |
 //! |---|---|---|
-//! | [`Server`] | `server` | bind, accept, one executor per core, graceful shutdown; on Linux each worker waits on its own edge-triggered epoll set (`reactor`) |
+//! | [`Server`] | `server` | bind, accept, one executor per core, graceful shutdown, services made per connection from the client's address (`bind_per_connection`); on Linux each worker waits on its own edge-triggered epoll set (`reactor`) |
 //! | [`connect`], [`connect_any`], [`open`], [`Url`] | `client` | URL parsing; DNS + TCP (+ TLS for `https`) with a connect timeout, a host's addresses tried staggered (RFC 8305) |
 //! | [`tls`] | `tls` | rustls connector (verifying by default) and PEM-loading acceptor |
 

@@ -102,7 +102,9 @@ impl Server {
     /// [`bind`](Server::bind), making the service of each connection from the
     /// client's address: the way for a service to know who is asking (to log
     /// it, or to limit a client), as aiohttp's `request.remote` or actix's
-    /// `peer_addr` tell.
+    /// `peer_addr` tell. The address is the TCP peer's (a proxy's, behind
+    /// one); `make_service` runs on the worker as each connection starts,
+    /// before any TLS handshake, and a panic in it loses that connection only.
     ///
     /// ```no_run
     /// use lithe::io::{Request, Response};
@@ -251,6 +253,7 @@ fn worker<M, S>(
 {
     let ex = Rc::new(LocalExecutor::new());
     let active = Rc::new(Cell::new(0usize));
+    let make_service = Rc::new(make_service);
     #[cfg(target_os = "linux")]
     // Without an epoll set of its own (out of descriptors), the worker runs its
     // connections on async-io like every other platform.
@@ -281,14 +284,17 @@ fn worker<M, S>(
                 }
             };
             active.set(active.get() + 1);
-            let (service, config, shutdown, active) = (
-                make_service(client),
+            let (make_service, config, shutdown, active) = (
+                make_service.clone(),
                 config.clone(),
                 shutdown.clone(),
                 active.clone(),
             );
             ex.spawn(async move {
                 let connection = async {
+                    // Made here, so that a panic in it, like one in the
+                    // service, loses this connection, not the worker.
+                    let service = make_service(client);
                     if let Some(io) = handshake(stream, &config, &shutdown).await {
                         let _ = serve_connection_until(io, service, &config.connection, &shutdown)
                             .await;
