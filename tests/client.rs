@@ -79,6 +79,24 @@ fn scripted(replies: Vec<&'static [u8]>) -> SocketAddr {
     })
 }
 
+/// A server on 127.0.0.1 that, for each of two requests, answers `reply` at
+/// once and only then reads a POST's body of `body_len` bytes, all `p`.
+fn answering_before_reading(reply: &'static [u8], body_len: usize) -> SocketAddr {
+    raw_server(move |mut s| {
+        for _ in 0..2 {
+            let Some(head) = read_through(&mut s, b"\r\n\r\n") else {
+                return;
+            };
+            s.write_all(reply).unwrap();
+            if head.starts_with(b"POST") {
+                let mut body = vec![0u8; body_len];
+                s.read_exact(&mut body).unwrap();
+                assert!(body.iter().all(|&b| b == b'p'));
+            }
+        }
+    })
+}
+
 async fn client_to(addr: SocketAddr) -> ClientConnection<lithe::rt::MaybeTls> {
     let url = Url::parse(&format!("http://{addr}/")).unwrap();
     open(&url, &ConnectConfig::default()).await.unwrap()
@@ -235,18 +253,7 @@ fn a_body_answered_early_without_a_body_is_sent_whole_first() {
     // unread and the connection used again; and a body whose stream fails is
     // an error, not the 204.
     const BODY: usize = 8 << 20;
-    let addr = raw_server(|mut s| {
-        for _ in 0..2 {
-            let Some(head) = read_through(&mut s, b"\r\n\r\n") else {
-                return;
-            };
-            s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").unwrap();
-            if head.starts_with(b"POST") {
-                let mut body = vec![0u8; BODY];
-                s.read_exact(&mut body).unwrap();
-            }
-        }
-    });
+    let addr = answering_before_reading(b"HTTP/1.1 204 No Content\r\n\r\n", BODY);
     run(async {
         let mut conn = client_to(addr).await;
         let request = Request::new("POST", "/")
@@ -293,20 +300,7 @@ fn a_response_that_ends_before_the_request_body_is_over_once_the_body_is_sent() 
     // whole before the request is, and the connection goes on only once the
     // request body has all gone out.
     const BODY: usize = 8 << 20;
-    let addr = raw_server(|mut s| {
-        for _ in 0..2 {
-            let Some(head) = read_through(&mut s, b"\r\n\r\n") else {
-                return;
-            };
-            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                .unwrap();
-            if head.starts_with(b"POST") {
-                let mut body = vec![0u8; BODY];
-                s.read_exact(&mut body).unwrap();
-                assert!(body.iter().all(|&b| b == b'p'));
-            }
-        }
-    });
+    let addr = answering_before_reading(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", BODY);
     run(async {
         let mut conn = client_to(addr).await;
         let request = Request::new("POST", "/")
