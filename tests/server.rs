@@ -460,10 +460,12 @@ fn no_content_responses_carry_no_body_and_no_length() {
     server.shutdown();
 }
 
-/// An in-memory transport that counts the writes made to it.
+/// An in-memory transport that counts the writes made to it, and records a
+/// clean close.
 struct CountingWrites {
     pipe: lithe::io::DuplexStream,
     writes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 read_from_pipe!(CountingWrites);
@@ -500,6 +502,8 @@ impl futures_lite::AsyncWrite for CountingWrites {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         std::pin::Pin::new(&mut self.pipe).poll_close(cx)
     }
 }
@@ -512,6 +516,7 @@ fn a_small_response_leaves_in_one_write() {
     let transport = CountingWrites {
         pipe: server_end,
         writes: writes.clone(),
+        closed: Default::default(),
     };
     let reply = run(async {
         let config = ServerConfig::default();
@@ -532,6 +537,51 @@ fn a_small_response_leaves_in_one_write() {
     assert!(reply.ends_with("\r\n\r\nHello, World!"), "{reply}");
     // Head and body together: one write.
     assert_eq!(writes.load(std::sync::atomic::Ordering::Relaxed), 1);
+}
+
+#[test]
+fn a_close_delimited_response_cut_short_is_not_closed_cleanly() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    // To HTTP/1.0 a stream goes close-delimited: a clean close (over TLS,
+    // close_notify) would end it as if whole. The stream here fails midway;
+    // the one in the second run ends.
+    async fn halting(request: lithe::io::Request) -> lithe::io::Response {
+        let last = match request.path() {
+            "/fail" => Err(std::io::Error::other("the source failed")),
+            _ => Ok(bytes::Bytes::from_static(b"end")),
+        };
+        let pieces = [Ok(bytes::Bytes::from_static(b"part")), last];
+        lithe::io::Response::new(lithe::proto::StatusCode::OK)
+            .with_body(lithe::io::Body::stream(futures_lite::stream::iter(pieces)))
+    }
+    for (path, ends_well) in [("/fail", false), ("/", true)] {
+        let closed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (server_end, mut client_end) = lithe::io::duplex(1 << 16);
+        let transport = CountingWrites {
+            pipe: server_end,
+            writes: Default::default(),
+            closed: closed.clone(),
+        };
+        let (served, reply) = run(async {
+            let config = ServerConfig::default();
+            let served = lithe::io::serve_connection(transport, halting, &config);
+            let client = async move {
+                let request = format!("GET {path} HTTP/1.0\r\n\r\n");
+                client_end.write_all(request.as_bytes()).await.unwrap();
+                let mut reply = Vec::new();
+                let _ = client_end.read_to_end(&mut reply).await;
+                String::from_utf8_lossy(&reply).into_owned()
+            };
+            futures_lite::future::zip(served, client).await
+        });
+        assert!(reply.contains("\r\n\r\npart"), "{reply}");
+        assert_eq!(served.is_ok(), ends_well, "{served:?}");
+        assert_eq!(
+            closed.load(std::sync::atomic::Ordering::Relaxed),
+            ends_well,
+            "{path}"
+        );
+    }
 }
 
 #[test]
@@ -777,7 +827,7 @@ fn a_response_http_cannot_carry_becomes_a_500() {
                 .with_header("transfer-encoding", "chunked")
                 .with_header("content-length", "5"),
             // A length the body does not have: the framing would break midway.
-            "/disagree" => Response::new(StatusCode::OK)
+            "/disagree" | "/unread" => Response::new(StatusCode::OK)
                 .with_header("content-length", "10")
                 .with_body("hello"),
             _ => Response::new(StatusCode::OK).with_body("fine"),
@@ -792,6 +842,14 @@ fn a_response_http_cannot_carry_becomes_a_500() {
     let statuses: Vec<&str> = reply.split("HTTP/1.1 ").skip(1).map(|r| &r[..3]).collect();
     assert_eq!(statuses, ["500", "500", "500", "200"], "{reply}");
     assert!(reply.ends_with("\r\n\r\nfine"), "{reply}");
+    // A 500 in place of a head that would have closed the connection (the
+    // client waits for 100 Continue, and nobody will read its body) says so.
+    let reply = exchange(
+        server.local_addr(),
+        b"POST /unread HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 500"), "{reply}");
+    assert!(reply.contains("connection: close\r\n"), "{reply}");
     server.shutdown();
 }
 

@@ -199,8 +199,9 @@ where
         Err(error) => {
             // Responses to pipelined requests that came before the one that
             // failed may still be in the batch: they go out (with what the
-            // failed one had), so the client loses only the failed exchange.
-            let _ = driver.close(false).await;
+            // failed one had), so the client loses only the failed exchange;
+            // lingering keeps a reset from discarding them.
+            let _ = driver.close(true).await;
             return Err(error);
         }
     };
@@ -758,7 +759,15 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // answer 500 instead.
             let status = StatusCode::INTERNAL_SERVER_ERROR;
             let date = self.date(status);
-            let (fields, count) = own_fields(EMPTY_BODY, &date);
+            let (mut fields, mut count) = own_fields(EMPTY_BODY, &date);
+            if self.close_after {
+                // As the service's head would have said.
+                fields[count] = Header {
+                    name: "connection",
+                    value: b"close",
+                };
+                count += 1;
+            }
             let head = ResponseHead::new(status, &fields[..count]);
             self.out.serialize(|b| self.conn.send_response(&head, b))?;
             return Ok(Some(Kind::Empty));
@@ -966,11 +975,15 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             true => Err(Error::Io(std::io::ErrorKind::BrokenPipe.into())),
             false => poll_fn(|cx| self.poll_flush(cx)).await,
         };
+        // A response of ours cut short must not look ended: closing cleanly
+        // (TLS's close_notify) would end a close-delimited body as if whole.
+        // Such a connection is only dropped.
+        let cut_short = self.conn.our_state() == State::SendBody;
         self.conn.close();
         // Closing may itself write (TLS sends close_notify) and so wait on a peer
         // that does not read: not at all after a failed flush, and otherwise no
         // longer than any write may.
-        if flushed.is_ok() {
+        if flushed.is_ok() && !cut_short {
             let deadline = self.config.write_timeout.map(|t| Instant::now() + t);
             let _ = poll_fn(
                 |cx| match core::pin::Pin::new(&mut self.io).poll_close(cx) {
@@ -1081,23 +1094,21 @@ const EMPTY_BODY: Header<'static> = Header {
 };
 
 /// `field`, then `Date` when there is one: the fields of a head the driver
-/// writes itself, and how many of the two are in use.
+/// writes itself, with room for one more, and how many are in use.
 fn own_fields<'a>(
     field: Header<'a>,
     date: &'a Option<[u8; date::LEN]>,
-) -> ([Header<'a>; 2], usize) {
+) -> ([Header<'a>; 3], usize) {
+    let mut fields = [field, EMPTY_HEADER, EMPTY_HEADER];
     match date {
-        Some(value) => (
-            [
-                field,
-                Header {
-                    name: "date",
-                    value,
-                },
-            ],
-            2,
-        ),
-        None => ([field, EMPTY_HEADER], 1),
+        Some(value) => {
+            fields[1] = Header {
+                name: "date",
+                value,
+            };
+            (fields, 2)
+        }
+        None => (fields, 1),
     }
 }
 
