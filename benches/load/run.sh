@@ -100,7 +100,9 @@ med = {}
 for (mode, name), vals in sorted(rows.items()):
     m = tuple(statistics.median(v[i] for v in vals) for i in range(3))
     med[(mode, name)] = m
-    p99 = f"{m[1]:8.2f}" if m[1] else f"{'n/a':>8}"
+    # Pipelined, wrk times the batches a script sends (and often reports 0):
+    # no figure for any server.
+    p99 = f"{m[1]:8.2f}" if m[1] and mode == "plain" else f"{'n/a':>8}"
     print(f"{mode:10} {name:8} {m[0]:10.0f} {p99} {m[2]:10.2f}")
 print()
 # The machine's speed drifts between rounds (shared hosts), so each ratio is
@@ -109,6 +111,8 @@ print()
 def ratio(mode, a, b, i):
     # wrk reports latency percentiles of 0 when a script pipelines requests
     # (it times batches, not requests): no figure, not a ratio of 0.
+    if i == 1 and mode != "plain":
+        return "n/a"
     pairs = [x[i] / y[i] for x, y in zip(rows[(mode, a)], rows[(mode, b)]) if x[i] and y[i]]
     return f"{statistics.median(pairs):.2f}x" if pairs else "n/a"
 for mode in ("plain", "pipelined"):
