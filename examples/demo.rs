@@ -41,7 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ];
         for request in requests {
             let line = format!("{} {}", request.method(), request.target());
-            let request = request.with_header("host", url.authority().to_string());
+            // The connection gives each request the URL's Host.
             let response = conn.send(request).await?;
             let status = response.status();
             let body = response.into_body().bytes(1 << 20).await?;

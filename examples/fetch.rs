@@ -84,8 +84,8 @@ async fn fetch(
         config.tls = Some(lithe::rt::tls::TlsConnector::dangerous_accept_any_certificate());
     }
     let mut conn = open(&url, &config).await?;
+    // `open` gives the request the URL's Host.
     let mut request = Request::new(args.method.clone(), url.target().to_string())
-        .with_header("host", url.authority().to_string())
         .with_header("user-agent", "lithe-fetch/0.1")
         .with_header("accept", "*/*");
     if let Some(data) = &args.data {

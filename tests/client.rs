@@ -608,6 +608,34 @@ fn a_connection_the_server_closed_while_idle_refuses_the_next_request_unsent() {
 }
 
 #[test]
+fn requests_without_a_host_get_the_one_of_the_url_the_connection_was_opened_to() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let addr = raw_server(move |mut s| {
+        for _ in 0..2 {
+            let Some(head) = read_through(&mut s, b"\r\n\r\n") else {
+                return;
+            };
+            tx.send(String::from_utf8(head).unwrap()).unwrap();
+            s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").unwrap();
+        }
+    });
+    run(async {
+        let mut conn = client_to(addr).await;
+        conn.send(Request::new("GET", "/")).await.unwrap();
+        conn.send(Request::new("GET", "/").with_header("Host", "elsewhere"))
+            .await
+            .unwrap();
+    });
+    let first = rx.recv_timeout(LIMIT).unwrap().to_ascii_lowercase();
+    assert_eq!(count(&first, "\r\nhost: "), 1, "{first}");
+    assert!(first.contains(&format!("\r\nhost: {addr}\r\n")), "{first}");
+    // A Host the request sets is its own.
+    let second = rx.recv_timeout(LIMIT).unwrap().to_ascii_lowercase();
+    assert_eq!(count(&second, "\r\nhost: "), 1, "{second}");
+    assert!(second.contains("\r\nhost: elsewhere\r\n"), "{second}");
+}
+
+#[test]
 fn a_garbled_response_is_a_protocol_error() {
     let addr = scripted(vec![
         b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nok",

@@ -85,6 +85,8 @@ pub struct ClientConnection<T> {
     /// The response body ended while the request body was still going out:
     /// its end is reported once the request is sent.
     response_ended: bool,
+    /// The Host field of requests that set none.
+    host: Option<Bytes>,
 }
 
 /// A request body on its way out, sent as the connection is polled.
@@ -202,7 +204,24 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             used: false,
             upload: None,
             response_ended: false,
+            host: None,
         }
+    }
+
+    /// The same connection, giving requests sent without a Host field
+    /// (HTTP/1.1 requires one) `authority` as theirs, as reqwest and aiohttp
+    /// do; [`rt::open`](crate::rt::open) sets the URL's.
+    ///
+    /// ```
+    /// use lithe::io::{ClientConfig, ClientConnection, duplex};
+    /// let (client_end, _server_end) = duplex(1024);
+    /// let conn = ClientConnection::new(client_end, ClientConfig::default())
+    ///     .with_host("example.com:8080");
+    /// # let _ = conn;
+    /// ```
+    pub fn with_host(mut self, authority: impl Into<String>) -> Self {
+        self.host = Some(Bytes::from(authority.into()));
+        self
     }
 
     /// Whether another request may be sent: the last response was read to its
@@ -280,7 +299,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         }
         self.used = true;
         self.response_ended = false;
-        let (method, target, version, headers, body) = request.into_parts();
+        let (method, target, version, mut headers, body) = request.into_parts();
+        if let Some(host) = &self.host {
+            if !headers.contains("host") {
+                headers.append("host", host.clone());
+            }
+        }
         let kind = body.into_kind();
         let length = match &kind {
             Kind::Empty => Some(0),

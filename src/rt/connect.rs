@@ -281,6 +281,8 @@ async fn with_timeout<T>(
 }
 
 /// Opens a client connection to `url`'s host: TCP, and TLS for `https`.
+/// Requests sent on it without a Host field get the URL's authority as
+/// theirs ([`ClientConnection::with_host`]).
 pub async fn open(url: &Url, config: &ConnectConfig) -> Result<ClientConnection<MaybeTls>, Error> {
     let stream = with_timeout(
         async {
@@ -307,5 +309,5 @@ pub async fn open(url: &Url, config: &ConnectConfig) -> Result<ClientConnection<
         config.connect_timeout,
     )
     .await?;
-    Ok(ClientConnection::new(stream, config.client.clone()))
+    Ok(ClientConnection::new(stream, config.client.clone()).with_host(url.authority()))
 }
