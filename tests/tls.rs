@@ -130,8 +130,95 @@ fn the_explicit_opt_out_accepts_a_self_signed_server() {
 #[test]
 fn bad_pem_input_is_an_error() {
     assert!(TlsAcceptor::from_pem(b"not pem", b"not pem").is_err());
-    let (cert, _) = certificate();
+    let (cert, key) = certificate();
     assert!(TlsAcceptor::from_pem(cert.as_bytes(), b"").is_err());
+    // rustls reads no encrypted key; the error says why.
+    let encrypted =
+        b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";
+    let error = TlsAcceptor::from_pem(cert.as_bytes(), encrypted).unwrap_err();
+    assert!(error.to_string().contains("encrypted"), "{error}");
+    // Roots without a certificate would trust nothing: an error at once, not
+    // a failure at every handshake later.
+    assert!(TlsConnector::with_pem_roots(b"").is_err());
+    assert!(TlsConnector::with_pem_roots(key.as_bytes()).is_err());
+}
+
+#[test]
+fn connectors_and_acceptors_take_a_rustls_configuration_of_the_callers() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let (cert, key) = certificate();
+    let provider = || std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let chain = vec![CertificateDer::from_pem_slice(cert.as_bytes()).unwrap()];
+    let server_config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            chain.clone(),
+            PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
+        )
+        .unwrap();
+    let config = ServeConfig {
+        threads: 1,
+        tls: Some(TlsAcceptor::from_config(server_config)),
+        ..ServeConfig::default()
+    };
+    let server = Server::bind("127.0.0.1:0", routes, config).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(chain[0].clone()).unwrap();
+    let client_config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connect = ConnectConfig {
+        tls: Some(TlsConnector::from_config(client_config)),
+        ..ConnectConfig::default()
+    };
+    run(async {
+        let mut conn = open(&url(server.local_addr(), "/"), &connect)
+            .await
+            .unwrap();
+        let response = conn.send(Request::new("GET", "/")).await.unwrap();
+        assert_eq!(
+            &response.into_body().bytes(100).await.unwrap()[..],
+            b"Hello, World!"
+        );
+        // The ALPN the wrappers set, on both sides.
+        let (MaybeTls::Tls(stream), _) = conn.into_parts() else {
+            panic!("not TLS")
+        };
+        assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    });
+    server.shutdown();
+}
+
+#[test]
+fn a_tls_client_leaving_an_idle_connection_without_close_notify_has_closed() {
+    // Most clients (lithe's, reqwest, hyper-rustls) drop a connection rather
+    // than send close_notify: between requests that cuts nothing short, so
+    // the connection ends as it does over plain TCP.
+    let (cert, key) = certificate();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
+    let served = std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        run(async {
+            let tcp = lithe::rt::TcpStream::from(async_io::Async::new(tcp).unwrap());
+            let tls = acceptor.accept(tcp).await.unwrap();
+            lithe::io::serve_connection(tls, routes, &ServerConfig::default()).await
+        })
+    });
+    run(async {
+        let mut conn = open(&url(addr, "/"), &trusting(&cert)).await.unwrap();
+        let response = conn.send(Request::new("GET", "/")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.into_body().bytes(100).await.unwrap();
+    });
+    let result = served.join().unwrap();
+    assert!(result.is_ok(), "{result:?}");
 }
 
 #[test]

@@ -442,6 +442,12 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             false => self.buf.poll_fill(&mut self.io, cx),
         };
         match read {
+            // Between requests nothing can be cut short: a TLS client that
+            // leaves without close_notify (most do, dropping the connection)
+            // has closed, as over plain TCP.
+            Poll::Ready(Err(e)) if idle && e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                Poll::Ready(Ok(Wait::Read(0)))
+            }
             Poll::Ready(result) => Poll::Ready(result.map(Wait::Read).map_err(Error::from)),
             Poll::Pending => {
                 if idle {

@@ -37,10 +37,19 @@ pub struct TlsConnector {
 
 impl TlsConnector {
     /// Verifies servers against the Mozilla roots bundled by `webpki-roots`.
+    ///
+    /// Every call returns the same connector (one configuration per process),
+    /// so connections opened with it share rustls' session cache and resume
+    /// their sessions, as one reqwest client does.
     pub fn webpki() -> Self {
-        let mut roots = RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        TlsConnector::with_roots(roots)
+        static WEBPKI: std::sync::OnceLock<TlsConnector> = std::sync::OnceLock::new();
+        WEBPKI
+            .get_or_init(|| {
+                let mut roots = RootCertStore::empty();
+                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+                TlsConnector::with_roots(roots)
+            })
+            .clone()
     }
 
     /// Verifies servers against `roots`.
@@ -52,11 +61,15 @@ impl TlsConnector {
     }
 
     /// Verifies servers against the certificates in `pem` (one or more
-    /// `CERTIFICATE` blocks).
+    /// `CERTIFICATE` blocks) only: they replace the bundled roots. An input
+    /// without a certificate is an error, not a connector that trusts nothing.
     pub fn with_pem_roots(pem: &[u8]) -> Result<Self, Error> {
         let mut roots = RootCertStore::empty();
         for cert in CertificateDer::pem_slice_iter(pem) {
             roots.add(cert.map_err(invalid)?).map_err(invalid)?;
+        }
+        if roots.is_empty() {
+            return Err(invalid("no certificate in the PEM roots"));
         }
         Ok(TlsConnector::with_roots(roots))
     }
@@ -79,7 +92,10 @@ impl TlsConnector {
         TlsConnector::from_config(config)
     }
 
-    fn from_config(mut config: rustls::ClientConfig) -> Self {
+    /// A connector with a rustls configuration of the caller's (client
+    /// certificates, other roots, a key log...); its ALPN is set to
+    /// `http/1.1`, the only protocol lithe speaks.
+    pub fn from_config(mut config: rustls::ClientConfig) -> Self {
         config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
         TlsConnector {
             inner: futures_rustls::TlsConnector::from(Arc::new(config)),
@@ -122,17 +138,30 @@ impl TlsAcceptor {
         if chain.is_empty() {
             return Err(invalid("no certificate in the PEM input"));
         }
-        let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(invalid)?;
-        let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| {
+            // rustls reads no encrypted key: say so, rather than "no items".
+            match key_pem.windows(9).any(|w| w == b"ENCRYPTED") {
+                true => invalid("the private key is encrypted: decrypt it first"),
+                false => invalid(format!("no usable private key in the PEM input: {e}")),
+            }
+        })?;
+        let config = rustls::ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(invalid)?
             .with_no_client_auth()
             .with_single_cert(chain, key)
             .map_err(invalid)?;
+        Ok(TlsAcceptor::from_config(config))
+    }
+
+    /// An acceptor with a rustls configuration of the caller's (client
+    /// certificates, a certificate chosen by SNI or reloaded while running...);
+    /// its ALPN is set to `http/1.1`, the only protocol lithe speaks.
+    pub fn from_config(mut config: rustls::ServerConfig) -> Self {
         config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
-        Ok(TlsAcceptor {
+        TlsAcceptor {
             inner: futures_rustls::TlsAcceptor::from(Arc::new(config)),
-        })
+        }
     }
 
     /// Runs the TLS handshake over `io`.
