@@ -318,6 +318,41 @@ fn an_unread_small_body_is_drained_and_the_connection_kept() {
 }
 
 #[test]
+fn a_body_read_to_its_length_keeps_the_connection_however_large() {
+    // The service stops at the declared length without asking once more for
+    // the end (as a multipart parser at its last boundary does): nothing is
+    // left to drain, so the connection goes on.
+    async fn exact(request: lithe::io::Request) -> lithe::io::Response {
+        let length: usize = request
+            .headers()
+            .get_str("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = request.into_body();
+        let mut got = 0;
+        while got < length {
+            match body.chunk().await {
+                Ok(Some(chunk)) => got += chunk.len(),
+                _ => break,
+            }
+        }
+        lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body(format!("{got}"))
+    }
+    let server = server_with(exact, ServerConfig::default());
+    let mut s = socket(server.local_addr());
+    let mut request = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n".to_vec();
+    request.extend(std::iter::repeat_n(b'x', 100_000));
+    request.extend_from_slice(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    s.write_all(&request).unwrap();
+    let reply = read_to_close(&mut s);
+    assert_eq!(count(&reply, "HTTP/1.1 200 OK"), 2, "{reply}");
+    let first = reply.split("HTTP/1.1 200 OK").nth(1).unwrap();
+    assert!(!first.contains("connection: close"), "{reply}");
+    assert!(first.ends_with("100000"), "{reply}");
+    server.shutdown();
+}
+
+#[test]
 fn an_unread_large_body_closes_the_connection() {
     let server = server();
     let mut s = socket(server.local_addr());

@@ -263,6 +263,13 @@ fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
 /// Read it with [`chunk`](Incoming::chunk), collect it with
 /// [`bytes`](Incoming::bytes), or use it as a [`Stream`] (for example to send it
 /// back with [`Body::stream`]).
+///
+/// It is read while the request is served, its response included: what is
+/// left once the response has gone out is drained (up to
+/// [`ServerConfig::drain_limit`](super::ServerConfig::drain_limit), or the
+/// connection closes), and a later read fails with
+/// [`Error::BodyAbandoned`](super::Error::BodyAbandoned). A service that hands
+/// the body to work outlasting its response reads it first.
 pub struct Incoming {
     slot: Option<Arc<Mutex<Slot>>>,
 }

@@ -872,7 +872,12 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     /// only a declared length can say so in advance.
     fn drainable(&self) -> bool {
         match self.conn.incoming_body() {
-            Some(BodyLength::Length(n)) => n <= self.config.drain_limit,
+            // What is left of it: a service that read the body to its length
+            // without asking once more for its end leaves nothing to drain.
+            Some(BodyLength::Length(_)) => self
+                .conn
+                .body_left_to_receive()
+                .is_none_or(|left| left <= self.config.drain_limit),
             Some(BodyLength::Empty) | None => true,
             Some(BodyLength::Chunked | BodyLength::UntilClose) => false,
         }

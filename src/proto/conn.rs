@@ -262,6 +262,30 @@ impl Connection {
         self.their_body
     }
 
+    /// How many body bytes of the peer's message are still to come, when its
+    /// head declared a length (`Some(0)` once they have all arrived, before
+    /// the end is reported): `None` for a chunked or close-delimited body, and
+    /// when no body is being received.
+    ///
+    /// ```
+    /// use lithe::proto::{Config, Connection, EMPTY_HEADER};
+    /// let mut conn = Connection::server(Config::default());
+    /// let mut headers = [EMPTY_HEADER; 8];
+    /// let head = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhel";
+    /// let received = conn.receive(head, &mut headers)?;
+    /// assert_eq!(conn.body_left_to_receive(), Some(5));
+    /// let rest = &head[received.consumed..];
+    /// conn.receive(rest, &mut headers)?;
+    /// assert_eq!(conn.body_left_to_receive(), Some(2));
+    /// # Ok::<(), lithe::proto::Error>(())
+    /// ```
+    pub fn body_left_to_receive(&self) -> Option<u64> {
+        match self.body_reader? {
+            BodyReader::Length(remaining) => Some(remaining),
+            BodyReader::Chunked(_) | BodyReader::UntilClose(_) => None,
+        }
+    }
+
     /// How many body bytes our message still owes, when its head declared a
     /// length (a Content-Length field, or a length given apart; `Some(0)` for
     /// a message without a body): `None` for a chunked or close-delimited
