@@ -279,8 +279,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// request body is still going out (a server that answers as it reads,
     /// such as an echo): the rest of the request is then sent as the response
     /// body is read, which ends only once the request is all sent. An answer
-    /// that refuses the body (an error status, or the server closing) stops it
-    /// instead (as does a `101`), and the connection is not reused. If a write
+    /// that refuses the body (an error status, a `101`, or a redirect or the
+    /// like that closes the connection) stops it instead, and the connection
+    /// is not reused; a `2xx` never does. If a write
     /// fails because the server refused and reset the connection, its refusal
     /// (a 413, say) is returned rather than the I/O error.
     ///
