@@ -434,9 +434,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// Sends the request body while waiting for the response head, and
     /// returns the head as soon as it arrives: the body goes on as the
     /// response body is read (full duplex, as an echo or a transcoding server
-    /// needs), unless the answer refuses it (an error status, a switch, or the
-    /// server closing: RFC 9112 §9.5), which stops it and leaves the
-    /// connection unusable. Interim responses are skipped. Reads have no
+    /// needs), unless the answer refuses it (an error status, a switch, or a
+    /// non-2xx answer that closes the connection), which stops it and leaves
+    /// the connection unusable. Interim responses are skipped. Reads have no
     /// timeout while the body goes out (its writes have theirs); once it is
     /// sent, the read timeout runs from there.
     async fn answer(&mut self) -> Result<Head, Error> {
