@@ -26,7 +26,7 @@ use super::body::{Body, BoxStream, HoldLast, Kind, collect, into_text};
 use super::buffer::{COALESCE, Deadline, Output, ReadBuf, Stall};
 use super::error::{Error, Timeout};
 use super::message::{
-    BodyStep, ByteStr, Headers, Request, Response, Span, field_spans, next_body_step,
+    BodyStep, ByteStr, Headers, Request, Response, Span, field_spans, is_interim, next_body_step,
     parse_with_growing_fields, span,
 };
 use crate::proto::{self, Connection, Event, Header, RequestHead, State, StatusCode, Version};
@@ -247,20 +247,21 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// failing (sent or not, the caller could not tell) on this one. The
     /// server may still close it later, while the request is on its way.
     async fn closed_while_idle(&mut self) -> bool {
-        if !self.used {
-            return false;
-        }
-        let closed = poll_fn(|cx| {
-            Poll::Ready(match self.buf.poll_fill_idle(&mut self.io, cx) {
-                Poll::Pending => false,
-                Poll::Ready(Ok(0)) => {
-                    self.conn.receive_eof();
-                    true
-                }
-                Poll::Ready(_) => true,
-            })
-        })
-        .await;
+        self.used && poll_fn(|cx| Poll::Ready(self.look_for_close(cx))).await
+    }
+
+    /// Reads once without waiting, on a connection with no exchange under
+    /// way: whether the server closed it or sent bytes unasked, which make it
+    /// unusable. Otherwise the transport now watches for either.
+    fn look_for_close(&mut self, cx: &mut Context<'_>) -> bool {
+        let closed = match self.buf.poll_fill_idle(&mut self.io, cx) {
+            Poll::Pending => false,
+            Poll::Ready(Ok(0)) => {
+                self.conn.receive_eof();
+                true
+            }
+            Poll::Ready(_) => true,
+        };
         self.broken |= closed;
         closed
     }
@@ -423,9 +424,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             match head {
                 None => return Ok(None),
                 Some(head) if head.status.as_u16() == 100 => return Ok(None),
-                Some(head) if head.status.is_informational() && head.status.as_u16() != 101 => {
-                    continue;
-                }
+                Some(head) if is_interim(head.status) => continue,
                 Some(head) => return Ok(Some(head)),
             }
         }
@@ -442,21 +441,16 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     async fn answer(&mut self) -> Result<Head, Error> {
         loop {
             let head = poll_fn(|cx| {
-                if self.upload.is_some() {
-                    if let Poll::Ready(sent) = self.poll_upload(cx) {
-                        sent?;
-                        // A wait for 100 Continue that timed out left the
-                        // clock running, and the upload may have outlasted it.
-                        self.read_stall.progress();
-                    }
+                if let Poll::Ready(Err(e)) = self.poll_upload(cx) {
+                    return Poll::Ready(Err(e));
                 }
                 self.poll_head_within(cx, self.upload.is_none())
             })
             .await?;
-            let code = head.status.as_u16();
-            if head.status.is_informational() && code != 101 {
+            if is_interim(head.status) {
                 continue;
             }
+            let code = head.status.as_u16();
             // A 2xx leaves the body going (the server may be reading it as it
             // answers, closing after or not); an error status refuses it, as
             // does a redirect or the like that closes the connection.
@@ -470,14 +464,20 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     }
 
     /// Drives the request body: writes what is queued, takes the next pieces
-    /// and ends the message. Ready once all of it is written.
+    /// and ends the message. Ready once all of it is written (at once when
+    /// there is none going out).
     fn poll_upload(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let Some(mut upload) = self.upload.take() else {
             return Poll::Ready(Ok(()));
         };
         let sent = self.poll_upload_of(&mut upload, cx);
-        if sent.is_pending() {
-            self.upload = Some(upload);
+        match &sent {
+            Poll::Pending => self.upload = Some(upload),
+            // The read timeout runs from the end of the request: a wait for
+            // 100 Continue that timed out left the clock running, and the
+            // upload may have outlasted it.
+            Poll::Ready(Ok(())) => self.read_stall.progress(),
+            Poll::Ready(Err(_)) => {}
         }
         sent
     }
@@ -556,8 +556,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         poll_fn(|cx| {
             Poll::Ready(loop {
                 match self.poll_head_within(cx, false) {
-                    Poll::Ready(Ok(head))
-                        if head.status.is_informational() && head.status.as_u16() != 101 => {}
+                    Poll::Ready(Ok(head)) if is_interim(head.status) => {}
                     Poll::Ready(Ok(head)) if head.status.as_u16() >= 400 => break Some(head),
                     Poll::Ready(_) | Poll::Pending => break None,
                 }
@@ -677,36 +676,21 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         }
     }
 
-    /// With a response read to its end and the connection kept, reads once
-    /// without waiting: a close or bytes already there make it unusable, and
-    /// otherwise the transport now watches for them, so that one arriving
-    /// while the connection is idle is found when the next request is sent
-    /// ([`closed_while_idle`](Self::closed_while_idle)).
+    /// With a response read to its end and the connection kept, looks for a
+    /// close already there; otherwise the transport now watches for one, so
+    /// that a close arriving while the connection is idle is found when the
+    /// next request is sent ([`closed_while_idle`](Self::closed_while_idle)).
     fn watch_idle(&mut self, cx: &mut Context<'_>) {
-        if !self.is_reusable() {
-            return;
-        }
-        match self.buf.poll_fill_idle(&mut self.io, cx) {
-            Poll::Pending => {}
-            Poll::Ready(Ok(0)) => {
-                self.conn.receive_eof();
-                self.broken = true;
-            }
-            Poll::Ready(_) => self.broken = true,
+        if self.is_reusable() {
+            self.look_for_close(cx);
         }
     }
 
     fn poll_body_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
         // The request body goes on while the response body is read.
-        if self.upload.is_some() {
-            match self.poll_upload(cx) {
-                Poll::Ready(Ok(())) => self.read_stall.progress(),
-                Poll::Ready(Err(e)) => {
-                    self.broken = true;
-                    return Poll::Ready(Some(Err(e)));
-                }
-                Poll::Pending => {}
-            }
+        if let Poll::Ready(Err(e)) = self.poll_upload(cx) {
+            self.broken = true;
+            return Poll::Ready(Some(Err(e)));
         }
         if self.response_ended {
             // The response ended first: it is reported over once the request

@@ -21,6 +21,12 @@ use crate::proto::{
 pub(crate) type Span = (usize, usize);
 
 /// The span of `piece`, a sub-slice of `input`.
+/// Whether a response with `status` is interim, one before the final
+/// response (1xx, but `101`, which switches protocols, is final).
+pub(crate) fn is_interim(status: StatusCode) -> bool {
+    status.is_informational() && status.as_u16() != 101
+}
+
 pub(crate) fn span(input: &[u8], piece: &[u8]) -> Span {
     // An empty piece may be a constant rather than a slice of the input (httparse
     // answers a missing reason phrase, or one in obs-text, with a static "").

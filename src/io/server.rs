@@ -40,7 +40,7 @@ use super::buffer::{COALESCE, Deadline, Output, ReadBuf, Stall};
 use super::date;
 use super::error::{Error, Timeout};
 use super::message::{
-    BodyStep, ByteStr, Headers, Request, Response, Span, field_spans, next_body_step,
+    BodyStep, ByteStr, Headers, Request, Response, Span, field_spans, is_interim, next_body_step,
     parse_with_growing_fields, span,
 };
 use super::shutdown::Shutdown;
@@ -686,9 +686,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         let only_chunked = || {
             headers
                 .get_all("transfer-encoding")
-                .flat_map(|value| value.split(|&b| b == b','))
-                .map(|coding| coding.trim_ascii())
-                .all(|coding| coding.is_empty() || coding.eq_ignore_ascii_case(b"chunked"))
+                .flat_map(proto::framing::list)
+                .all(|coding| coding.eq_ignore_ascii_case(b"chunked"))
         };
         if coding_field && self.http10_peer && only_chunked() {
             // HTTP/1.0 has no transfer codings (RFC 9112 §6.1): `chunked`
@@ -738,12 +737,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         }
         // An interim status is no answer: `proto` would send it as one and go
         // on waiting for the final response, which this service will not give.
-        let interim = status.is_informational() && code != 101;
+        let interim = is_interim(status);
         let date = if dated { None } else { self.date(status) };
-        let date_field = date.as_ref().map(|value| Header {
-            name: "date",
-            value,
-        });
+        let date_field = date_field(&date);
         let (conn, out) = (&mut self.conn, &mut self.out);
         let written = (!interim).then(|| {
             headers.with_proto(date_field, |fields| {
@@ -1110,17 +1106,18 @@ fn own_fields<'a>(
     field: Header<'a>,
     date: &'a Option<[u8; date::LEN]>,
 ) -> ([Header<'a>; 3], usize) {
-    let mut fields = [field, EMPTY_HEADER, EMPTY_HEADER];
-    match date {
-        Some(value) => {
-            fields[1] = Header {
-                name: "date",
-                value,
-            };
-            (fields, 2)
-        }
-        None => (fields, 1),
+    match date_field(date) {
+        Some(date) => ([field, date, EMPTY_HEADER], 2),
+        None => ([field, EMPTY_HEADER, EMPTY_HEADER], 1),
     }
+}
+
+/// The `Date` field holding `date`, if there is one.
+fn date_field(date: &Option<[u8; date::LEN]>) -> Option<Header<'_>> {
+    date.as_ref().map(|value| Header {
+        name: "date",
+        value,
+    })
 }
 
 /// The response to a request whose body broke the protocol.

@@ -242,7 +242,7 @@ fn is_framing_name_candidate(name: &[u8]) -> bool {
 }
 
 /// The non-empty, whitespace-trimmed elements of a comma-separated field value.
-fn list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub(crate) fn list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value
         .split(|&b| b == b',')
         .map(trim_ows)
