@@ -380,6 +380,130 @@ fn no_body_for_204_and_304() {
     }
 }
 
+/// RFC 9110 §8.6 and RFC 9112 §6.1: a server MUST NOT send Content-Length or
+/// Transfer-Encoding in a 1xx or a 204, or in a 2xx to CONNECT (the response
+/// that turns the connection into a tunnel, whose bytes are no body).
+#[test]
+fn framing_fields_are_refused_where_a_response_may_not_carry_them() {
+    let length = Header {
+        name: "Content-Length",
+        value: b"0",
+    };
+    let chunked = Header {
+        name: "Transfer-Encoding",
+        value: b"chunked",
+    };
+    let expecting =
+        b"GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n";
+    let upgrade = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: ws\r\n\r\n";
+    let connect = b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n";
+    // The interim responses go out while the body waits for them: that
+    // request is read up to its head, the others whole.
+    let head_only = |request: &[u8]| {
+        let mut conn = Connection::server(Config::default());
+        let mut headers = [EMPTY_HEADER; 16];
+        let r = conn.receive(request, &mut headers).unwrap();
+        assert!(matches!(r.event, Event::Request(_)));
+        conn
+    };
+    let cases: [(&[u8], StatusCode); 5] = [
+        (expecting, StatusCode::CONTINUE),
+        (expecting, StatusCode::new(103).unwrap()),
+        (upgrade, StatusCode::SWITCHING_PROTOCOLS),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", StatusCode::NO_CONTENT),
+        (connect, StatusCode::OK),
+    ];
+    let received = |request: &[u8]| match request == expecting {
+        true => head_only(request),
+        false => server_after(request),
+    };
+    for (request, status) in cases {
+        for fields in [[length], [chunked]] {
+            let mut conn = received(request);
+            let refused = response_wire(&mut conn, &ResponseHead::new(status, &fields));
+            assert_eq!(
+                refused,
+                Err(SendError::FramingNotAllowed),
+                "{status:?} {fields:?}"
+            );
+            // Nothing was written and the state is as it was: the corrected
+            // head goes out.
+            let wire = response_wire(&mut conn, &ResponseHead::new(status, &[]))
+                .unwrap_or_else(|e| panic!("{status:?}: {e:?}"));
+            assert!(!wire.contains("content-length"), "{wire}");
+            assert!(!wire.contains("transfer-encoding"), "{wire}");
+        }
+        // A length given apart from the head is a Content-Length all the same.
+        let mut conn = received(request);
+        let mut out = [0u8; 256];
+        let head = ResponseHead::new(status, &[]);
+        assert_eq!(
+            conn.send_response_sized(&head, 0, &mut out),
+            Err(SendError::FramingNotAllowed),
+            "{status:?}"
+        );
+    }
+}
+
+/// A 304 and a HEAD response may state the length a GET would have had.
+#[test]
+fn a_304_and_a_head_response_keep_their_length() {
+    let fields = [Header {
+        name: "Content-Length",
+        value: b"1234",
+    }];
+    for (request, status) in [
+        (
+            &b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"[..],
+            StatusCode::NOT_MODIFIED,
+        ),
+        (b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n", StatusCode::OK),
+    ] {
+        let mut conn = server_after(request);
+        let wire = response_wire(&mut conn, &ResponseHead::new(status, &fields)).unwrap();
+        assert!(wire.contains("\r\nContent-Length: 1234\r\n"), "{wire}");
+        assert_eq!(conn.send_data(b"x"), Err(SendError::BodyNotAllowed));
+    }
+}
+
+/// When the connection closes after the response, a `Connection: keep-alive`
+/// field of the caller's would contradict the `connection: close` added.
+#[test]
+fn a_keep_alive_field_gives_way_to_the_close() {
+    let keep_alive = |value: &'static [u8]| Header {
+        name: "Connection",
+        value,
+    };
+    let length = Header {
+        name: "Content-Length",
+        value: b"0",
+    };
+    for request in [
+        &b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"[..],
+        b"GET / HTTP/1.0\r\n\r\n",
+    ] {
+        let mut conn = server_after(request);
+        let fields = [keep_alive(b" Keep-Alive "), length];
+        let wire = response_wire(&mut conn, &ResponseHead::new(StatusCode::OK, &fields)).unwrap();
+        assert!(
+            wire.ends_with("\r\nContent-Length: 0\r\nconnection: close\r\n\r\n"),
+            "{wire}"
+        );
+        assert!(!wire.to_ascii_lowercase().contains("keep-alive"), "{wire}");
+    }
+    // A list naming more than keep-alive is the caller's to mean, and stays.
+    let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    let fields = [keep_alive(b"keep-alive, x-hop"), length];
+    let wire = response_wire(&mut conn, &ResponseHead::new(StatusCode::OK, &fields)).unwrap();
+    assert!(wire.contains("Connection: keep-alive, x-hop\r\n"), "{wire}");
+    // A persisting connection writes the field as given.
+    let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let fields = [keep_alive(b"keep-alive"), length];
+    let wire = response_wire(&mut conn, &ResponseHead::new(StatusCode::OK, &fields)).unwrap();
+    assert!(wire.contains("Connection: keep-alive\r\n"), "{wire}");
+    assert!(!wire.contains("close"), "{wire}");
+}
+
 #[test]
 fn connection_close_is_announced_when_the_client_asked_for_it() {
     let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");

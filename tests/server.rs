@@ -495,6 +495,53 @@ fn no_content_responses_carry_no_body_and_no_length() {
     server.shutdown();
 }
 
+/// A service's own framing fields where the status allows none (RFC 9110
+/// §8.6, RFC 9112 §6.1) are left out, as hyper does, not sent and not turned
+/// into a 500; a 304 keeps the length GET would have had. A service's
+/// `Connection: keep-alive` gives way to the close the client asked for.
+#[test]
+fn framing_and_persistence_fields_of_a_service_follow_the_response() {
+    async fn service(request: lithe::io::Request) -> lithe::io::Response {
+        use lithe::io::Response;
+        use lithe::proto::StatusCode;
+        match request.path() {
+            "/204-length" => {
+                Response::new(StatusCode::NO_CONTENT).with_header("content-length", "0")
+            }
+            "/204-chunked" => {
+                Response::new(StatusCode::NO_CONTENT).with_header("transfer-encoding", "chunked")
+            }
+            "/304" => Response::new(StatusCode::NOT_MODIFIED)
+                .with_header("content-length", "12")
+                .with_header("transfer-encoding", "chunked"),
+            _ => Response::new(StatusCode::OK)
+                .with_header("connection", "keep-alive")
+                .with_body("x"),
+        }
+    }
+    let server = server_with(service, ServerConfig::default());
+    let get = |path: &str| {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+        without_date(&exchange(server.local_addr(), request.as_bytes()))
+    };
+    for path in ["/204-length", "/204-chunked"] {
+        let reply = get(path);
+        assert_eq!(
+            reply, "HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n",
+            "{path}"
+        );
+    }
+    assert_eq!(
+        get("/304"),
+        "HTTP/1.1 304 Not Modified\r\ncontent-length: 12\r\nconnection: close\r\n\r\n"
+    );
+    assert_eq!(
+        get("/keep-alive"),
+        "HTTP/1.1 200 OK\r\ncontent-length: 1\r\nconnection: close\r\n\r\nx"
+    );
+    server.shutdown();
+}
+
 /// An in-memory transport that counts the writes made to it, and records a
 /// clean close.
 struct CountingWrites {

@@ -259,14 +259,16 @@ fn send_request(conn: &mut Connection, method: Method) {
     conn.send_end(&[], &mut out).expect("the body is complete");
 }
 
-/// Sends an empty 200 response (which, to CONNECT, opens the tunnel).
-fn send_empty_response(conn: &mut Connection) {
+/// Sends an empty 200 response; to CONNECT (`tunnel`) it opens the tunnel,
+/// and carries no Content-Length (RFC 9110 §8.6).
+fn send_empty_response(conn: &mut Connection, tunnel: bool) {
     let mut out = [0u8; 256];
-    let fields = [Header {
+    let length = [Header {
         name: "Content-Length",
         value: b"0",
     }];
-    conn.send_response(&ResponseHead::new(StatusCode::OK, &fields), &mut out)
+    let fields: &[Header<'_>] = if tunnel { &[] } else { &length };
+    conn.send_response(&ResponseHead::new(StatusCode::OK, fields), &mut out)
         .expect("a response is owed once a request has ended");
     if conn.our_state() == State::SendBody {
         conn.send_end(&[], &mut out)
@@ -508,7 +510,11 @@ impl<'i> Run<'i> {
                         trailers: own_fields(trailers),
                     });
                     if self.us == Us::Server {
-                        send_empty_response(&mut self.conn);
+                        let connect = self.trace.iter().rev().find_map(|seen| match seen {
+                            Seen::Request { method, .. } => Some(method == "CONNECT"),
+                            _ => None,
+                        });
+                        send_empty_response(&mut self.conn, connect == Some(true));
                     }
                 }
                 Event::NeedData => {
@@ -1071,6 +1077,8 @@ fn roundtrip_response(src: &mut Source<'_>) {
         _ => src.text(24),
     };
     let no_body = matches!(status.as_u16(), 204 | 304);
+    // A 204 may carry no Content-Length (RFC 9110 §8.6); a 304 may.
+    let length_field_allowed = status.as_u16() != 204;
     let mut framing = src.pick(&[Framing::ContentLength, Framing::Chunked, Framing::Unframed]);
     if version == Version::Http10 && framing == Framing::Chunked
         || no_body && framing != Framing::ContentLength
@@ -1080,6 +1088,7 @@ fn roundtrip_response(src: &mut Source<'_>) {
     let mut all = fields(src, 8);
     let mut body = body(src, framing);
     match framing {
+        Framing::ContentLength if !length_field_allowed => {}
         Framing::ContentLength => all.push((
             "Content-Length".to_owned(),
             body.bytes.len().to_string().into_bytes(),

@@ -699,6 +699,18 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             headers.remove("transfer-encoding");
             coding_field = false;
         }
+        // A 1xx, a 204 or a tunnel may not carry either framing field (RFC
+        // 9110 §8.6, RFC 9112 §6.1), and a 304 has no body to chunk: a
+        // service's own fields there are left out, as hyper does, rather than
+        // becoming a 500. A 304 keeps its length, the one GET would have.
+        if bodiless_status && coding_field {
+            headers.remove("transfer-encoding");
+            coding_field = false;
+        }
+        if length_field && bodiless_status && code != 304 {
+            headers.remove("content-length");
+            length_field = false;
+        }
         let content_length = match length {
             _ if bodiless_status || coding_field => None,
             // The length of a HEAD response is the one GET would have: a field

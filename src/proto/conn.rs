@@ -776,7 +776,10 @@ impl Connection {
     /// responses the body framing follows the head; with neither Content-Length nor
     /// Transfer-Encoding, `Transfer-Encoding: chunked` is added for HTTP/1.1 peers
     /// and the body is close-delimited for HTTP/1.0 ones. `Connection: close` is
-    /// added whenever the connection will not persist.
+    /// added whenever the connection will not persist, and a `Connection:
+    /// keep-alive` field of the head is then left out rather than contradict
+    /// it. A 1xx, a 204 or a 2xx to CONNECT with a Content-Length or
+    /// Transfer-Encoding field is refused ([`SendError::FramingNotAllowed`]).
     ///
     /// With no request in progress, one final response may still be sent, after
     /// which the connection closes: the error response after
@@ -798,9 +801,9 @@ impl Connection {
     /// Content-Length must give the same value (or
     /// [`Error::ConflictingContentLength`]), and then only its field is
     /// written. As with the field itself, the status and the request decide
-    /// whether a body follows (none for HEAD, 1xx, 204, 304), and RFC 9110
-    /// §8.6 leaves it to the caller not to send one with a 1xx, a 204 or a 2xx
-    /// to CONNECT.
+    /// whether a body follows (none for HEAD, 1xx, 204, 304), and a 1xx, a 204
+    /// or a 2xx to CONNECT may carry no length at all
+    /// ([`SendError::FramingNotAllowed`], RFC 9110 §8.6).
     ///
     /// Callers that know the length (a buffered body) save formatting it and
     /// the connection reading it back.
@@ -842,6 +845,19 @@ impl Connection {
         }
         encode::validate_response(head)?;
         let mut fields = FramingFields::read(head.headers).map_err(SendError::InvalidFraming)?;
+        let status = head.status;
+        let (method, peer_version) = if unsolicited {
+            (RequestMethod::Other, head.version)
+        } else {
+            (self.request_method, self.request_version)
+        };
+        if method.forbids_framing_fields(status)
+            && (length.is_some()
+                || fields.content_length.is_some()
+                || fields.transfer_coding != TransferCoding::Absent)
+        {
+            return Err(SendError::FramingNotAllowed);
+        }
         let length = fields.take_given_length(length)?;
         // RFC 9112 §6.2: a sender MUST NOT send both. A recipient would follow
         // Transfer-Encoding, but a hop that follows Content-Length would split
@@ -855,12 +871,6 @@ impl Connection {
         let added_length = AddedFields {
             content_length: length,
             ..AddedFields::default()
-        };
-        let status = head.status;
-        let (method, peer_version) = if unsolicited {
-            (RequestMethod::Other, head.version)
-        } else {
-            (self.request_method, self.request_version)
         };
 
         let switches = method

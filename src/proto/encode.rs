@@ -8,7 +8,7 @@
 
 use super::chunked::ChunkPrefix;
 use super::error::SendError;
-use super::head::{Header, RequestHead, ResponseHead, byte_table, is_token};
+use super::head::{Header, RequestHead, ResponseHead, byte_table, is_token, trim_ows};
 
 /// Header fields the connection adds to what the caller gave, to make the framing
 /// and persistence it chose explicit to the peer.
@@ -31,6 +31,7 @@ const KEEP_ALIVE: &[u8] = b"connection: keep-alive\r\n";
 
 impl AddedFields {
     /// The bytes of the added lines, `length` being `content_length` measured.
+    #[inline(always)]
     fn len(self, length: Option<Decimal>) -> usize {
         let length = length.map_or(0, |n| CONTENT_LENGTH.len() + n.digits + 2);
         length
@@ -39,6 +40,7 @@ impl AddedFields {
             + usize::from(self.keep_alive) * KEEP_ALIVE.len()
     }
 
+    #[inline(always)]
     fn write(self, length: Option<Decimal>, cursor: &mut Cursor<'_>) {
         if let Some(n) = length {
             cursor.put(CONTENT_LENGTH);
@@ -186,7 +188,7 @@ pub(crate) fn write_request(
         head.version.as_str().as_bytes(),
         b"\r\n",
     ];
-    write_head(&start, head.headers, added, out)
+    write_head(&start, head.headers.iter(), added, out)
 }
 
 /// Writes `status-line`, the fields, the added fields and the empty line.
@@ -195,24 +197,55 @@ pub(crate) fn write_response(
     added: AddedFields,
     out: &mut [u8],
 ) -> Result<usize, SendError> {
+    let (registered, digits, parts);
     // The registered line, as one copy, when that is what the head says.
-    if head.version == super::head::Version::Http11
+    let line = match head.version == super::head::Version::Http11
         && head.status.canonical_reason() == Some(head.reason)
     {
-        if let Some(line) = head.status.http11_status_line() {
-            return write_head(&[line], head.headers, added, out);
+        true => head.status.http11_status_line(),
+        false => None,
+    };
+    let start: &[&[u8]] = match line {
+        Some(line) => {
+            registered = [line];
+            &registered
         }
+        None => {
+            digits = head.status.digits();
+            parts = [
+                head.version.as_str().as_bytes(),
+                b" ",
+                &digits,
+                b" ",
+                head.reason.as_bytes(),
+                b"\r\n",
+            ];
+            &parts
+        }
+    };
+    if added.close && head.headers.iter().any(is_keep_alive_only) {
+        return write_head_without_keep_alive(start, head.headers, added, out);
     }
-    let digits = head.status.digits();
-    let start: [&[u8]; 6] = [
-        head.version.as_str().as_bytes(),
-        b" ",
-        &digits,
-        b" ",
-        head.reason.as_bytes(),
-        b"\r\n",
-    ];
-    write_head(&start, head.headers, added, out)
+    write_head(start, head.headers.iter(), added, out)
+}
+
+/// `connection: close` goes out: a field of the caller's saying only
+/// `keep-alive` would contradict it, so it is left out.
+#[cold]
+fn write_head_without_keep_alive(
+    start: &[&[u8]],
+    fields: &[Header<'_>],
+    added: AddedFields,
+    out: &mut [u8],
+) -> Result<usize, SendError> {
+    let kept = fields.iter().filter(|field| !is_keep_alive_only(field));
+    write_head(start, kept, added, out)
+}
+
+/// A `Connection` field whose one option is `keep-alive`.
+fn is_keep_alive_only(field: &Header<'_>) -> bool {
+    field.name.eq_ignore_ascii_case("connection")
+        && trim_ows(field.value).eq_ignore_ascii_case(b"keep-alive")
 }
 
 /// Writes the last chunk, the trailer fields and the final empty line.
@@ -220,17 +253,19 @@ pub(crate) fn write_last_chunk(
     trailers: &[Header<'_>],
     out: &mut [u8],
 ) -> Result<usize, SendError> {
-    write_head(&[b"0\r\n"], trailers, AddedFields::default(), out)
+    write_head(&[b"0\r\n"], trailers.iter(), AddedFields::default(), out)
 }
 
-fn write_head(
+/// Writes the start line from `start`, the `fields`, the added fields and the
+/// empty line.
+fn write_head<'f>(
     start: &[&[u8]],
-    fields: &[Header<'_>],
+    fields: impl Iterator<Item = &'f Header<'f>> + Clone,
     added: AddedFields,
     out: &mut [u8],
 ) -> Result<usize, SendError> {
     let field_bytes: usize = fields
-        .iter()
+        .clone()
         .map(|f| f.name.len() + 2 + f.value.len() + 2)
         .sum();
     let length = added.content_length.map(Decimal::new);

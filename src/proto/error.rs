@@ -220,6 +220,11 @@ pub enum SendError {
     BodyTooLong,
     /// The message ended with fewer body bytes than the declared Content-Length.
     BodyTooShort,
+    /// A Content-Length or Transfer-Encoding field, or a length given apart,
+    /// on a response that may not carry one: a 1xx, a 204, or a 2xx to CONNECT
+    /// (RFC 9110 §8.6, RFC 9112 §6.1). A 304 or a HEAD response may state the
+    /// length a GET would have had.
+    FramingNotAllowed,
     /// Body bytes for a message that has no body (HEAD response, 204, 304, 1xx, or
     /// a request without Content-Length or Transfer-Encoding).
     BodyNotAllowed,
@@ -247,6 +252,9 @@ impl fmt::Display for SendError {
             SendError::InvalidFraming(e) => write!(f, "invalid framing: {e}"),
             SendError::BodyTooLong => f.write_str("more body bytes than Content-Length"),
             SendError::BodyTooShort => f.write_str("fewer body bytes than Content-Length"),
+            SendError::FramingNotAllowed => {
+                f.write_str("Content-Length or Transfer-Encoding on a 1xx, 204 or tunnel")
+            }
             SendError::BodyNotAllowed => f.write_str("this message has no body"),
             SendError::TrailersNotAllowed => f.write_str("trailers need chunked framing"),
             SendError::ForbiddenTrailer => {

@@ -370,6 +370,15 @@ impl RequestMethod {
         }
     }
 
+    /// Whether a response with `status` to this method may carry no
+    /// Content-Length or Transfer-Encoding field (RFC 9110 §8.6, RFC 9112
+    /// §6.1): a 1xx, a 204, or a 2xx that turns a CONNECT into a tunnel.
+    pub(crate) fn forbids_framing_fields(self, status: StatusCode) -> bool {
+        status.is_informational()
+            || status.as_u16() == 204
+            || (self == RequestMethod::Connect && status.is_success())
+    }
+
     /// Whether a response with `status` to this request accepts a protocol
     /// switch: a 2xx to CONNECT, a 101 otherwise (whether a switch was proposed
     /// at all is the state machine's business). A 101 to CONNECT answers nothing

@@ -71,8 +71,14 @@ pub fn answer_empty(conn: &mut Connection) {
         name: "Content-Length",
         value: b"0",
     }];
-    conn.send_response(&ResponseHead::new(StatusCode::OK, &fields), &mut out)
-        .unwrap();
+    let sent = conn.send_response(&ResponseHead::new(StatusCode::OK, &fields), &mut out);
+    if sent == Err(lithe::proto::SendError::FramingNotAllowed) {
+        // A 2xx to CONNECT opens a tunnel and may carry no Content-Length.
+        conn.send_response(&ResponseHead::new(StatusCode::OK, &[]), &mut out)
+            .unwrap();
+    } else {
+        sent.unwrap();
+    }
     // A 2xx to CONNECT switches protocols: no body to end.
     if conn.our_state() != lithe::proto::State::SwitchedProtocol {
         conn.send_end(&[], &mut out).unwrap();
