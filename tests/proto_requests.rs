@@ -104,6 +104,38 @@ fn chunk_extension_limit_counts_every_byte() {
     assert_eq!(bodies(&ev), vec![b"hi".to_vec()]);
 }
 
+/// One line's allowance is not a body's: many small chunks each carrying
+/// a full line of extensions would cost a thousand bytes of wire per byte of
+/// data.
+#[test]
+fn chunk_extension_limit_also_counts_over_the_body() {
+    let with_limit = |max_chunk_extension_bytes_per_body| Config {
+        limits: Limits {
+            max_chunk_extension_bytes_per_body,
+            ..Limits::default()
+        },
+        ..Config::default()
+    };
+    let request = |lines: usize, extension: &str| {
+        let chunks = format!("1{extension}\r\nx\r\n").repeat(lines);
+        format!(
+            "POST /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\
+             {chunks}0\r\n\r\n"
+        )
+    };
+    // Three lines of `;abcd` (five bytes each): fifteen bytes.
+    let ev = server_events(with_limit(15), request(3, ";abcd").as_bytes());
+    assert_eq!(bodies(&ev), vec![b"xxx".to_vec()]);
+    let ev = server_events(with_limit(14), request(3, ";abcd").as_bytes());
+    assert_eq!(error_of(&ev), Some(Error::InvalidChunkExtension));
+    // The default allows 16 KiB: sixteen lines of 1,000 bytes, not seventeen.
+    let line = format!(";{}", "a".repeat(999));
+    let ev = server_events(Config::default(), request(16, &line).as_bytes());
+    assert_eq!(bodies(&ev), vec![vec![b'x'; 16]]);
+    let ev = server_events(Config::default(), request(17, &line).as_bytes());
+    assert_eq!(error_of(&ev), Some(Error::InvalidChunkExtension));
+}
+
 #[test]
 fn pipelined_requests_are_all_read_in_order() {
     let ev = events(

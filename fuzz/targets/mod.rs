@@ -90,6 +90,7 @@ impl Feed {
                 max_headers: 8,
                 max_request_target_bytes: 32,
                 max_chunk_extension_bytes: 16,
+                max_chunk_extension_bytes_per_body: 40,
                 max_trailer_bytes: 64,
                 max_body_bytes: 1024,
             }

@@ -141,6 +141,8 @@ pub(crate) struct ChunkedState {
     position: Position,
     /// Body bytes announced so far, checked against `max_body_bytes`.
     total: u64,
+    /// Chunk-extension bytes of the chunk lines before the current one.
+    extension_bytes: usize,
     trailer_scanner: Scanner,
 }
 
@@ -150,6 +152,7 @@ impl ChunkedState {
         ChunkedState {
             position: Position::Size { size: 0, digits: 0 },
             total: 0,
+            extension_bytes: 0,
             trailer_scanner: Scanner::new(),
         }
     }
@@ -254,7 +257,7 @@ impl ChunkedState {
                 // Every extension byte counts, the first included: a limit of
                 // 0 allows none. (BWS before it is counted, and refused, with
                 // the next byte.)
-                b';' if limits.max_chunk_extension_bytes == 0 => {
+                b';' if !self.extension_fits(1, limits) => {
                     return Err(Error::InvalidChunkExtension);
                 }
                 b';' => Position::Extension {
@@ -275,13 +278,19 @@ impl ChunkedState {
                 len,
                 semicolon,
             } => match byte {
-                b'\r' if semicolon => Position::SizeLf { size },
-                b'\n' if semicolon && bare_lf_ok => self.end_of_chunk_line(size, limits)?,
+                b'\r' if semicolon => {
+                    self.extension_bytes += len;
+                    Position::SizeLf { size }
+                }
+                b'\n' if semicolon && bare_lf_ok => {
+                    self.extension_bytes += len;
+                    self.end_of_chunk_line(size, limits)?
+                }
                 b'\n' if semicolon => return Err(Error::BareLineFeed),
                 b' ' | b'\t' | b';' | 0x21..=0x7e | 0x80..=0xff
                     if semicolon || matches!(byte, b' ' | b'\t' | b';') =>
                 {
-                    if len >= limits.max_chunk_extension_bytes {
+                    if !self.extension_fits(len + 1, limits) {
                         return Err(Error::InvalidChunkExtension);
                     }
                     Position::Extension {
@@ -310,6 +319,13 @@ impl ChunkedState {
                 unreachable!("handled by decode before stepping")
             }
         })
+    }
+
+    /// Whether `len` bytes of extensions on the current chunk line stay within
+    /// the limits, per line and per body.
+    fn extension_fits(&self, len: usize, limits: &Limits) -> bool {
+        len <= limits.max_chunk_extension_bytes
+            && self.extension_bytes.saturating_add(len) <= limits.max_chunk_extension_bytes_per_body
     }
 
     fn end_of_chunk_line(&mut self, size: u64, limits: &Limits) -> Result<Position, Error> {

@@ -91,8 +91,10 @@ pub enum Error {
     /// A chunk-size with more digits than a `u64` holds. 400.
     ChunkSizeTooLarge,
     /// Chunk extensions longer than
-    /// [`Limits::max_chunk_extension_bytes`](super::Limits::max_chunk_extension_bytes),
-    /// or containing control bytes (RFC 9112 §7.1.1). 400.
+    /// [`Limits::max_chunk_extension_bytes`](super::Limits::max_chunk_extension_bytes)
+    /// on one line or
+    /// [`Limits::max_chunk_extension_bytes_per_body`](super::Limits::max_chunk_extension_bytes_per_body)
+    /// over a body, or containing control bytes (RFC 9112 §7.1.1). 400.
     InvalidChunkExtension,
     /// Chunk data not followed by CRLF (RFC 9112 §7.1). 400.
     MissingChunkDataCrlf,

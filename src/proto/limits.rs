@@ -30,6 +30,11 @@ pub struct Limits {
     /// first `;` or the whitespace before it; 0 allows none. Default 1 KiB: real
     /// peers send none, and an unbounded extension is a slow-drip attack.
     pub max_chunk_extension_bytes: usize,
+    /// Chunk extensions over all the chunk lines of one body together. Default
+    /// 16 KiB (as hyper): without it, a body of one-byte chunks each carrying a
+    /// full line of extensions costs a thousand bytes of wire and parsing per
+    /// byte of data, which size limits on the data never see.
+    pub max_chunk_extension_bytes_per_body: usize,
     /// The trailer section after the last chunk. Default 8 KiB.
     pub max_trailer_bytes: usize,
     /// A body's length: declared, accumulated over chunks, or counted as a body
@@ -45,6 +50,7 @@ impl Limits {
         max_headers: 100,
         max_request_target_bytes: 8 * 1024,
         max_chunk_extension_bytes: 1024,
+        max_chunk_extension_bytes_per_body: 16 * 1024,
         max_trailer_bytes: 8 * 1024,
         max_body_bytes: u64::MAX,
     };
