@@ -346,6 +346,48 @@ fn expect_100_continue_round_trip_with_our_server() {
     server.shutdown();
 }
 
+/// A timeout longer than the clock can count (`Duration::MAX`) is no
+/// timeout, on either side: adding it to the time now overflowed, a panic
+/// that lost the connection.
+#[test]
+fn timeouts_past_what_the_clock_counts_are_none() {
+    let forever = Some(Duration::MAX);
+    let serve = lithe::rt::ServeConfig {
+        connection: lithe::io::ServerConfig {
+            head_timeout: forever,
+            idle_timeout: forever,
+            body_timeout: forever,
+            write_timeout: forever,
+            ..Default::default()
+        },
+        threads: 1,
+        shutdown_timeout: Duration::MAX,
+        ..Default::default()
+    };
+    let server = lithe::rt::Server::bind("127.0.0.1:0", routes, serve).expect("bind");
+    run(async {
+        let url = Url::parse(&format!("http://{}/", server.local_addr())).unwrap();
+        let mut config = ConnectConfig::default();
+        config.client.continue_timeout = Duration::MAX;
+        config.client.read_timeout = forever;
+        config.client.write_timeout = forever;
+        let mut conn = open(&url, &config).await.unwrap();
+        // The server waits for the body (after its 100), then for the next
+        // request; the client waits for the 100 and for each response.
+        for _ in 0..2 {
+            let request = Request::new("POST", "/collect")
+                .with_header("host", "t")
+                .with_header("expect", "100-continue")
+                .with_body("0123456789");
+            let response = conn.send(request).await.unwrap();
+            let body = response.into_body().bytes(100).await.unwrap();
+            assert_eq!(&body[..], b"got 10 bytes");
+        }
+    });
+    // Every connection is gone: the unbounded shutdown ends at once.
+    server.shutdown();
+}
+
 #[test]
 fn without_100_continue_the_body_goes_after_the_timeout() {
     // A server that never sends 100 Continue and answers only once the body

@@ -816,6 +816,66 @@ fn a_body_that_stops_arriving_times_out_and_the_connection_closes() {
     server.shutdown();
 }
 
+/// After the response, the rest of an unread body is drained for the body
+/// timeout in all: a client sending it a byte at a time, each within the
+/// timeout, no longer holds the connection for as long as it cares to.
+#[test]
+fn a_body_trickling_in_after_the_response_is_drained_for_the_body_timeout_at_most() {
+    let config = ServerConfig {
+        body_timeout: Some(Duration::from_millis(300)),
+        ..ServerConfig::default()
+    };
+    let server = server_with(routes, config);
+    let mut s = socket(server.local_addr());
+    s.write_all(b"POST /ignore HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\nabc")
+        .unwrap();
+    let head = read_until(&mut s, "ignored");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    let started = Instant::now();
+    let mut writer = s.try_clone().unwrap();
+    let trickle = std::thread::spawn(move || {
+        // One byte each 100 ms, for up to ten seconds: until the server closes.
+        for _ in 0..100 {
+            if writer.write_all(b".").is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let rest = read_to_close(&mut s);
+    let closed_after = started.elapsed();
+    assert_eq!(rest, "", "nothing more is answered");
+    assert!(closed_after < Duration::from_secs(3), "{closed_after:?}");
+    drop(s);
+    trickle.join().unwrap();
+    server.shutdown();
+}
+
+/// A shutdown ends a drain at once: the response it waited on is out.
+#[test]
+fn a_shutdown_ends_the_drain_of_an_unread_body() {
+    let serve = lithe::rt::ServeConfig {
+        threads: 1,
+        shutdown_timeout: Duration::from_secs(20),
+        ..Default::default()
+    };
+    let server = lithe::rt::Server::bind("127.0.0.1:0", routes, serve).expect("bind");
+    let mut s = socket(server.local_addr());
+    s.write_all(b"POST /ignore HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\nabc")
+        .unwrap();
+    let head = read_until(&mut s, "ignored");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    // The rest of the body never comes; the connection drains, waiting.
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let stopping = std::thread::spawn(move || server.shutdown());
+    let rest = read_to_close(&mut s);
+    let closed_after = started.elapsed();
+    assert_eq!(rest, "");
+    assert!(closed_after < Duration::from_secs(5), "{closed_after:?}");
+    stopping.join().unwrap();
+}
+
 #[test]
 fn a_client_that_stops_reading_is_dropped_after_the_write_timeout() {
     let config = ServerConfig {
@@ -982,48 +1042,77 @@ fn responses_before_a_failing_pipelined_one_still_arrive() {
     server.shutdown();
 }
 
-#[test]
-fn a_client_that_never_stops_pipelining_does_not_hold_the_thread() {
-    use std::pin::Pin;
+/// A transport that reads `request` over and over, `left` times in all, as
+/// one unbroken stream, and takes every write at once: neither side of the
+/// connection ever waits. A read ends where the buffer does or right after
+/// a head, as a client can arrange by how it writes: the connection then
+/// always holds a whole head once it has read past a body.
+struct Endless {
+    request: &'static [u8],
+    /// Bytes still to read.
+    left: usize,
+    /// Where in `request` the next read starts.
+    at: usize,
+}
+
+impl Endless {
+    fn new(request: &'static [u8], times: usize) -> Self {
+        Endless {
+            request,
+            left: request.len() * times,
+            at: 0,
+        }
+    }
+}
+
+impl futures_lite::AsyncRead for Endless {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let mut n = 0;
+        while n < buf.len().min(self.left) {
+            buf[n] = self.request[self.at];
+            self.at = (self.at + 1) % self.request.len();
+            n += 1;
+            if n >= 4 && buf[n - 4..n] == *b"\r\n\r\n" {
+                break;
+            }
+        }
+        self.left -= n;
+        std::task::Poll::Ready(Ok(n))
+    }
+}
+
+impl futures_lite::AsyncWrite for Endless {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// Polls a server connection fed `request` 10,000 times, three times over:
+/// each poll must serve a share (at least one request, far fewer than all)
+/// and hand the thread back to the other connections on it.
+fn serves_a_share_per_poll(request: &'static [u8]) {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::{Context, Poll};
-
-    /// Requests to read (10,000 of them, then the end), and every write taken
-    /// at once: neither side of the connection ever waits.
-    struct Endless {
-        left: usize,
-    }
-    impl futures_lite::AsyncRead for Endless {
-        fn poll_read(
-            mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-            buf: &mut [u8],
-        ) -> Poll<std::io::Result<usize>> {
-            const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
-            let count = (buf.len() / REQUEST.len()).min(self.left);
-            self.left -= count;
-            for piece in buf[..count * REQUEST.len()].chunks_mut(REQUEST.len()) {
-                piece.copy_from_slice(REQUEST);
-            }
-            Poll::Ready(Ok(count * REQUEST.len()))
-        }
-    }
-    impl futures_lite::AsyncWrite for Endless {
-        fn poll_write(
-            self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-            buf: &[u8],
-        ) -> Poll<std::io::Result<usize>> {
-            Poll::Ready(Ok(buf.len()))
-        }
-        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-    }
 
     let served = Arc::new(AtomicUsize::new(0));
     let counted = served.clone();
@@ -1032,10 +1121,8 @@ fn a_client_that_never_stops_pipelining_does_not_hold_the_thread() {
         async { lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body("ok") }
     };
     let config = ServerConfig::default();
-    let endless = Endless { left: 10_000 };
+    let endless = Endless::new(request, 10_000);
     let mut connection = std::pin::pin!(lithe::io::serve_connection(endless, service, &config));
-    // Each poll serves a share (what one read brings, at most) and hands the
-    // thread back.
     let mut before = 0;
     for _ in 0..3 {
         let poll = run(futures_lite::future::poll_once(connection.as_mut()));
@@ -1047,6 +1134,53 @@ fn a_client_that_never_stops_pipelining_does_not_hold_the_thread() {
         );
         before = so_far;
     }
+}
+
+#[test]
+fn a_client_that_never_stops_pipelining_does_not_hold_the_thread() {
+    serves_a_share_per_poll(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+}
+
+/// Bodies of a declared length the service leaves unread are drained by
+/// the connection, which reads on without waiting. When the read that
+/// brings a body's end brings the next head too, the connection never runs
+/// out of buffered requests: the share has to be counted there too.
+#[test]
+fn a_client_pipelining_unread_bodies_does_not_hold_the_thread() {
+    let body = vec![b'.'; 20_000];
+    let mut request = format!(
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&body);
+    serves_a_share_per_poll(request.leak());
+}
+
+/// Bytes sent right behind a CONNECT are the tunnel's (RFC 9931): when the
+/// CONNECT is refused they must not be read as requests of their own, which
+/// a proxy in front may have let through for that CONNECT only.
+#[test]
+fn early_data_behind_a_refused_connect_is_not_served() {
+    use std::sync::{Arc, Mutex};
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let service = move |request: lithe::io::Request| {
+        log.lock().unwrap().push(request.method().to_owned());
+        async { lithe::io::Response::new(lithe::proto::StatusCode::FORBIDDEN).with_body("no") }
+    };
+    let server = server_with(service, ServerConfig::default());
+    let reply = exchange(
+        server.local_addr(),
+        b"CONNECT internal:443 HTTP/1.1\r\nHost: internal:443\r\n\r\n\
+          DELETE /everything HTTP/1.1\r\nHost: internal\r\n\r\n",
+    );
+    assert_eq!(
+        without_date(&reply),
+        "HTTP/1.1 403 Forbidden\r\nconnection: close\r\ncontent-length: 2\r\n\r\nno"
+    );
+    assert_eq!(*seen.lock().unwrap(), ["CONNECT"]);
+    server.shutdown();
 }
 
 #[test]

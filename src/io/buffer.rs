@@ -424,7 +424,14 @@ impl Stall {
     /// task is woken when it may have.
     pub(crate) fn poll_stalled(&mut self, cx: &mut Context<'_>, limit: Option<Duration>) -> bool {
         let Some(limit) = limit else { return false };
-        let until = *self.until.get_or_insert_with(|| Instant::now() + limit);
+        let until = match self.until {
+            Some(until) => until,
+            // A limit past what the clock can count is none.
+            None => match Instant::now().checked_add(limit) {
+                Some(until) => *self.until.insert(until),
+                None => return false,
+            },
+        };
         self.deadline.poll_expired(cx, until)
     }
 }

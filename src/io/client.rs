@@ -410,13 +410,16 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// Flushes the head and waits for `100 Continue`, a final response (returned)
     /// or the timeout.
     async fn await_continue(&mut self) -> Result<Option<Head>, Error> {
-        let deadline = Instant::now() + self.config.continue_timeout;
+        // A timeout past what the clock can count waits for the answer.
+        let deadline = Instant::now().checked_add(self.config.continue_timeout);
         let mut continue_timer = Deadline::default();
         self.flush().await?;
         loop {
             let head = poll_fn(|cx| match self.poll_head(cx) {
                 Poll::Ready(result) => Poll::Ready(result.map(Some)),
-                Poll::Pending if continue_timer.poll_expired(cx, deadline) => Poll::Ready(Ok(None)),
+                Poll::Pending if deadline.is_some_and(|at| continue_timer.poll_expired(cx, at)) => {
+                    Poll::Ready(Ok(None))
+                }
                 Poll::Pending => Poll::Pending,
             })
             .await

@@ -12,7 +12,9 @@
 //!   driver also *pumps* the request body: when the service asks for a chunk it
 //!   reads one (sending `100 Continue` first if the client waits for it). A body
 //!   the service left unread is drained up to [`ServerConfig::drain_limit`] after
-//!   the response, or the connection is closed: it is never parsed as a request.
+//!   the response (within the body timeout in all), or the connection is
+//!   closed: it is never parsed as a request. Neither are bytes behind a
+//!   refused `CONNECT`: that connection closes after the answer.
 //! * **Responses.** A body of known length goes out with `Content-Length`, one of
 //!   unknown length chunked (close-delimited for HTTP/1.0, for which a `chunked`
 //!   the service named is left out); a HEAD answered with no body gets no
@@ -74,12 +76,15 @@ pub struct ServerConfig {
     /// How long a keep-alive connection may wait for its next request. Default
     /// 75 s, like aiohttp.
     pub idle_timeout: Option<Duration>,
-    /// How long a body read may wait for bytes. Default 60 s.
+    /// How long a body read may wait for bytes. Default 60 s. Also how long,
+    /// in all, the rest of a body the service left unread may take to drain
+    /// after the response (see `drain_limit`).
     pub body_timeout: Option<Duration>,
     /// How long a write may make no progress. Default 60 s.
     pub write_timeout: Option<Duration>,
     /// Bytes of an unread request body read and discarded after the response to
-    /// keep the connection; a longer body closes it. Default 64 KiB.
+    /// keep the connection; a longer body closes it, as does one that takes
+    /// longer than `body_timeout` in all, or a shutdown. Default 64 KiB.
     pub drain_limit: u64,
     /// Whether responses get a `Date` field with the current time when the
     /// service set none, as RFC 9110 §6.6.1 asks of an origin server with a
@@ -370,10 +375,17 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 State::Idle | State::Done if keep && self.conn.is_keep_alive() => {}
                 _ => return self.close(true).await.map(|()| Ended::Closed),
             }
-            if !self.buf.is_empty() && self.out.len() < MAX_BATCH {
-                continue;
+            if self.buf.is_empty() || self.out.len() >= MAX_BATCH {
+                poll_fn(|cx| self.poll_flush(cx)).await?;
             }
-            poll_fn(|cx| self.poll_flush(cx)).await?;
+            // The next request is already buffered when a client keeps its
+            // pipeline full and one read brought more than a request, as
+            // draining a body the service left unread does: the share is
+            // counted here too, or the next read never comes.
+            if served > FAIR_SHARE && !self.buf.is_empty() {
+                served = 0;
+                futures_lite::future::yield_now().await;
+            }
         }
     }
 
@@ -455,10 +467,14 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                     self.buf.release();
                     self.out.release();
                 }
-                let Some(limit) = limit else {
-                    return Poll::Pending;
+                // A limit past what the clock can count is none.
+                let at = match *deadline {
+                    Some(at) => at,
+                    None => match limit.and_then(|limit| Instant::now().checked_add(limit)) {
+                        Some(at) => *deadline.insert(at),
+                        None => return Poll::Pending,
+                    },
                 };
-                let at = *deadline.get_or_insert_with(|| Instant::now() + limit);
                 match self.read_deadline.poll_expired(cx, at) {
                     true => Poll::Ready(Err(Error::Timeout(timeout))),
                     false => Poll::Pending,
@@ -671,6 +687,13 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         // RFC 9110 §8.6: no Content-Length in 1xx, 204 or a 2xx to CONNECT; a
         // 304's would describe another response.
         let tunnel = asked == Asked::Connect && status.is_success();
+        if asked == Asked::Connect && !tunnel {
+            // A client may send tunnel bytes right behind its CONNECT, before
+            // the answer (RFC 9931): refused, they would be read as requests
+            // of its own on this connection, which a proxy in front may have
+            // let through for one CONNECT only. They are not read at all.
+            self.close_after = true;
+        }
         let bodiless_status = status.is_informational() || code == 204 || code == 304 || tunnel;
         let length = match &kind {
             Kind::Empty => Some(0),
@@ -910,13 +933,29 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         if self.body_done {
             return Ok(true);
         }
+        // The response is out: a client that sends the rest slowly, byte by
+        // byte within the body timeout each, would hold the connection long
+        // after it, so the whole drain gets the body timeout once. A shutdown
+        // ends it too: the response it waited for is out.
+        let deadline = self
+            .config
+            .body_timeout
+            .and_then(|limit| Instant::now().checked_add(limit));
         let mut drained = 0u64;
         loop {
             let piece = poll_fn(|cx| {
                 if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
                     return Poll::Ready(Err(e));
                 }
-                self.poll_body_piece(cx)
+                match self.poll_body_piece(cx) {
+                    Poll::Pending => {}
+                    ready => return ready,
+                }
+                let expired = deadline.is_some_and(|at| self.read_deadline.poll_expired(cx, at));
+                match expired || self.poll_shutdown(cx) {
+                    true => Poll::Ready(Err(Error::Timeout(Timeout::Body))),
+                    false => Poll::Pending,
+                }
             })
             .await;
             match piece {
@@ -1003,7 +1042,10 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         // that does not read: not at all after a failed flush, and otherwise no
         // longer than any write may.
         if flushed.is_ok() && !cut_short {
-            let deadline = self.config.write_timeout.map(|t| Instant::now() + t);
+            let deadline = self
+                .config
+                .write_timeout
+                .and_then(|t| Instant::now().checked_add(t));
             let _ = poll_fn(
                 |cx| match core::pin::Pin::new(&mut self.io).poll_close(cx) {
                     Poll::Pending

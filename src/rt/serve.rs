@@ -310,8 +310,9 @@ fn worker<M, S>(
         // descriptor), not after the drain: the kernel would go on completing
         // handshakes into the backlog, for clients nobody will answer.
         drop(listener);
-        let deadline = Instant::now() + config.shutdown_timeout;
-        while active.get() > 0 && Instant::now() < deadline {
+        // A timeout past what the clock can count waits for every connection.
+        let deadline = Instant::now().checked_add(config.shutdown_timeout);
+        while active.get() > 0 && deadline.is_none_or(|at| Instant::now() < at) {
             Timer::after(Duration::from_millis(10)).await;
         }
     });
