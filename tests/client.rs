@@ -485,6 +485,17 @@ fn a_body_cut_short_is_an_error_not_a_short_success() {
         let response = conn.send(get("/")).await.unwrap();
         assert!(response.into_body().bytes(100).await.is_err());
     });
+
+    // Asked again after the error, the body does not read as ended.
+    let addr = scripted(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        let mut body = conn.send(get("/")).await.unwrap().into_body();
+        assert_eq!(&body.chunk().await.unwrap().unwrap()[..], b"abc");
+        assert!(body.chunk().await.is_err());
+        let again = body.chunk().await;
+        assert!(matches!(again, Err(Error::BodyAbandoned)), "{again:?}");
+    });
 }
 
 #[test]
@@ -1035,7 +1046,33 @@ fn a_refusal_before_a_reset_is_returned_not_the_write_error() {
         assert_eq!(response.into_body().text(100).await.unwrap(), "too big!");
         assert!(!conn.is_reusable());
     });
-    // A reset with nothing refused before it is the error it is.
+    // Any answer there before the reset is the one returned: a redirect, or
+    // a 200 of a server that answered without reading the body.
+    for reply in [
+        &b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"[..],
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 7\r\n\r\nignored",
+    ] {
+        let transport = RefusedAndReset {
+            reply,
+            read: 0,
+            accepts: 1024,
+        };
+        run(async {
+            let mut conn = ClientConnection::new(transport, ClientConfig::default());
+            let request = Request::new("POST", "/upload")
+                .with_header("host", "t")
+                .with_body(vec![b'u'; 1 << 20]);
+            let response = conn.send(request).await.unwrap();
+            let status = response.status().as_u16();
+            let body = response.into_body().text(100).await.unwrap();
+            assert!(
+                (status, &*body) == (307, "") || (status, &*body) == (200, "ignored"),
+                "{status} {body:?}"
+            );
+            assert!(!conn.is_reusable());
+        });
+    }
+    // A reset with nothing answered before it is the error it is.
     let transport = RefusedAndReset {
         reply: b"",
         read: 0,
@@ -1052,6 +1089,96 @@ fn a_refusal_before_a_reset_is_returned_not_the_write_error() {
             "{error:?}"
         );
     });
+}
+
+/// A server seen through its transport: its answer can be read at once,
+/// and it takes the first `accepts` bytes of the request, then no more (it
+/// stopped reading, without closing).
+struct AnsweredThenStalled {
+    reply: &'static [u8],
+    read: usize,
+    accepts: usize,
+}
+
+impl futures_lite::AsyncRead for AnsweredThenStalled {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let rest = &self.reply[self.read..];
+        if rest.is_empty() {
+            // Nothing more, and no close: the server waits.
+            return std::task::Poll::Pending;
+        }
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.read += n;
+        std::task::Poll::Ready(Ok(n))
+    }
+}
+
+impl futures_lite::AsyncWrite for AnsweredThenStalled {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if self.accepts == 0 {
+            // The write timeout wakes the task.
+            return std::task::Poll::Pending;
+        }
+        let n = buf.len().min(self.accepts);
+        self.accepts -= n;
+        std::task::Poll::Ready(Ok(n))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// The server answered (a 200 with a body, a 204) and stopped reading the
+/// request body without closing: the upload times out, but the answer
+/// stands, and only the connection is lost.
+#[test]
+fn an_answer_outlives_an_upload_that_then_times_out() {
+    let config = ClientConfig {
+        write_timeout: Some(Duration::from_millis(200)),
+        ..ClientConfig::default()
+    };
+    for (reply, status, text) in [
+        (
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nignored"[..],
+            200,
+            "ignored",
+        ),
+        (b"HTTP/1.1 204 No Content\r\n\r\n", 204, ""),
+    ] {
+        let transport = AnsweredThenStalled {
+            reply,
+            read: 0,
+            accepts: 1024,
+        };
+        run(async {
+            let mut conn = ClientConnection::new(transport, config.clone());
+            let request = Request::new("POST", "/upload")
+                .with_header("host", "t")
+                .with_body(vec![b'u'; 1 << 20]);
+            let response = conn.send(request).await.unwrap();
+            assert_eq!(response.status().as_u16(), status);
+            assert_eq!(response.into_body().text(100).await.unwrap(), text);
+            assert!(!conn.is_reusable());
+        });
+    }
 }
 
 #[test]

@@ -282,9 +282,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// body is read, which ends only once the request is all sent. An answer
     /// that refuses the body (an error status, a `101`, or a redirect or the
     /// like that closes the connection) stops it instead, and the connection
-    /// is not reused; a `2xx` never does. If a write
-    /// fails because the server refused and reset the connection, its refusal
-    /// (a 413, say) is returned rather than the I/O error.
+    /// is not reused; a `2xx` never does. If a write fails because the server
+    /// answered without reading the body all (it reset the connection, or
+    /// stopped reading until the write timed out), an answer already there
+    /// (a 413, a redirect, a 200) is returned rather than the write's error,
+    /// and an answer that came before is read on: only the connection is
+    /// lost.
     ///
     /// A body of known length goes out with `Content-Length`, a stream of unknown
     /// length chunked, unless the request sets its own framing. With
@@ -358,12 +361,14 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                     Err(e) => {
                         self.broken = true;
                         self.upload = None;
-                        // A server that refuses a body and closes with it
-                        // unread makes its kernel reset the connection, which
-                        // fails our next write; its answer (a 413, say) may
-                        // have arrived first, and says more than the reset.
-                        // (Not after a failure of the body's own stream.)
-                        match matches!(e, Error::Io(_)) && self.out.has_failed() {
+                        // A server that answers without reading the body
+                        // and closes makes its kernel reset the connection,
+                        // which fails our next write (one that stops reading
+                        // without closing makes it time out); its answer (a
+                        // 413, a redirect, a 200) may have arrived first, and
+                        // says more than the failure. (Not after a failure
+                        // of the body's own stream.)
+                        match self.out.has_failed() {
                             true => self.answer_already_here().await.ok_or(e)?,
                             false => return Err(e),
                         }
@@ -388,9 +393,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         if empty && self.upload.is_some() {
             // No body to stream back: the request is finished first, as it
             // would be had the answer come after it.
-            poll_fn(|cx| self.poll_upload(cx))
-                .await
-                .inspect_err(|_| self.broken = true)?;
+            if let Err(e) = poll_fn(|cx| self.poll_upload(cx)).await {
+                self.upload_failed_after_answer(e)?;
+            }
         }
         let done = empty
             && match poll_fn(|cx| Poll::Ready(self.poll_body_chunk(cx))).await {
@@ -403,7 +408,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             reason,
             version,
             headers,
-            ResponseBody { conn: self, done },
+            ResponseBody {
+                conn: self,
+                done,
+                failed: false,
+            },
         ))
     }
 
@@ -552,20 +561,34 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         Ok(())
     }
 
-    /// A refusal (an error status) that can be read without waiting, if
-    /// there is one: after a failed write, what the server sent before it
-    /// closed.
+    /// The answer, if it can be read without waiting: after a failed write,
+    /// what the server sent before it closed (a refusal such as a 413, a
+    /// redirect, or an answer given without reading the body).
     async fn answer_already_here(&mut self) -> Option<Head> {
         poll_fn(|cx| {
             Poll::Ready(loop {
                 match self.poll_head_within(cx, false) {
                     Poll::Ready(Ok(head)) if is_interim(head.status) => {}
-                    Poll::Ready(Ok(head)) if head.status.as_u16() >= 400 => break Some(head),
-                    Poll::Ready(_) | Poll::Pending => break None,
+                    Poll::Ready(Ok(head)) => break Some(head),
+                    Poll::Ready(Err(_)) | Poll::Pending => break None,
                 }
             })
         })
         .await
+    }
+
+    /// The request body could not be sent to its end after the answer
+    /// arrived. If the transport failed (a reset of a server that answered
+    /// without reading it all, a write timeout on one that stopped reading),
+    /// the answer stands: the response body is read on for as long as the
+    /// connection gives it, and only the connection is lost. Any other
+    /// failure (the body's own stream) is the caller's to see.
+    fn upload_failed_after_answer(&mut self, error: Error) -> Result<(), Error> {
+        self.broken = true;
+        match self.out.has_failed() {
+            true => Ok(()),
+            false => Err(error),
+        }
     }
 
     async fn flush(&mut self) -> Result<(), Error> {
@@ -692,8 +715,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     fn poll_body_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
         // The request body goes on while the response body is read.
         if let Poll::Ready(Err(e)) = self.poll_upload(cx) {
-            self.broken = true;
-            return Poll::Ready(Some(Err(e)));
+            if let Err(e) = self.upload_failed_after_answer(e) {
+                return Poll::Ready(Some(Err(e)));
+            }
         }
         if self.response_ended {
             // The response ended first: it is reported over once the request
@@ -771,25 +795,37 @@ impl<T> core::fmt::Debug for ClientConnection<T> {
 ///
 /// If the request body was still going out when the response head came, the
 /// rest of it is sent as this body is polled: its end is reported once the
-/// request is all sent, and a failure sending it (a write error or timeout, a
-/// stream error, a sized stream overrunning) comes back from here. Dropping
-/// the body before its end abandons the request: the server sees it cut off,
+/// request is all sent. A failure of the request body's own stream (or a
+/// sized stream overrunning) comes back from here; a transport that fails
+/// to take the rest (a reset or a write timeout of a server that answered
+/// without reading it all) only makes the connection unusable, and the
+/// response reads on for as long as the connection gives it. Dropping the
+/// body before its end abandons the request: the server sees it cut off,
 /// and the connection is not reused.
+///
+/// After an error every later poll fails too ([`Error::BodyAbandoned`]): a
+/// body cut short never reads as one that ended.
 pub struct ResponseBody<'c, T> {
     conn: &'c mut ClientConnection<T>,
     done: bool,
+    failed: bool,
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
     /// Polls for the next chunk; `None` at the end of the body (once the
     /// request is also all sent).
     pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        if self.failed {
+            return Poll::Ready(Some(Err(Error::BodyAbandoned)));
+        }
         if self.done {
             return Poll::Ready(None);
         }
         let result = self.conn.poll_body_chunk(cx);
-        if matches!(result, Poll::Ready(None | Some(Err(_)))) {
-            self.done = true;
+        match &result {
+            Poll::Ready(None) => self.done = true,
+            Poll::Ready(Some(Err(_))) => self.failed = true,
+            _ => {}
         }
         result
     }
@@ -814,6 +850,7 @@ impl<T> core::fmt::Debug for ResponseBody<'_, T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("ResponseBody")
             .field("done", &self.done)
+            .field("failed", &self.failed)
             .finish()
     }
 }

@@ -52,7 +52,7 @@ pub enum Error {
         limit: usize,
     },
     /// The connection moved on without this body: it was read after the response
-    /// was sent, or the connection closed.
+    /// was sent, the connection closed, or reading it already failed.
     BodyAbandoned,
     /// The connection cannot carry another request: the previous response was not
     /// read to its end, the server said it would close, or it has closed the
