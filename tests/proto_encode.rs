@@ -370,6 +370,51 @@ fn head_response_keeps_content_length_and_sends_no_body() {
     assert_eq!(conn.our_state(), State::Idle);
 }
 
+/// Every registered status goes out with its reason phrase: a service
+/// answering 429 or 407 got `HTTP/1.1 429 ` with none when the table held
+/// only the common codes.
+#[test]
+fn registered_statuses_go_out_with_their_reason() {
+    for (code, reason) in [
+        (103, "Early Hints"),
+        (203, "Non-Authoritative Information"),
+        (407, "Proxy Authentication Required"),
+        (409, "Conflict"),
+        (422, "Unprocessable Content"),
+        (429, "Too Many Requests"),
+        (451, "Unavailable For Legal Reasons"),
+        (511, "Network Authentication Required"),
+    ] {
+        assert_eq!(
+            StatusCode::new(code).unwrap().canonical_reason(),
+            Some(reason)
+        );
+    }
+    // However a reason is found, the line written is the one RFC 9112 §4
+    // gives, for every code with one (the registered line is a shortcut).
+    let mut with_reason = 0;
+    for code in 200..=599 {
+        let status = StatusCode::new(code).unwrap();
+        let Some(reason) = status.canonical_reason() else {
+            continue;
+        };
+        with_reason += 1;
+        let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        let head = ResponseHead::new(status, &[]);
+        let mut out = [0u8; 256];
+        let n = match conn.send_response(&head, &mut out) {
+            Ok(n) => n,
+            // A 101 to a request that proposed no switch, say.
+            Err(SendError::InvalidState) => continue,
+            Err(e) => panic!("{code}: {e:?}"),
+        };
+        let line = format!("HTTP/1.1 {code} {reason}\r\n");
+        assert!(out[..n].starts_with(line.as_bytes()), "{code}");
+    }
+    assert!(with_reason > 50, "{with_reason}");
+    assert_eq!(StatusCode::new(418).unwrap().canonical_reason(), None);
+}
+
 #[test]
 fn no_body_for_204_and_304() {
     for status in [StatusCode::NO_CONTENT, StatusCode::NOT_MODIFIED] {

@@ -5,7 +5,8 @@ use core::fmt;
 /// A three-digit HTTP status code, such as `200` or `404`.
 ///
 /// Any value from 100 to 999 is representable, because a peer may send codes this
-/// crate does not know; [`StatusCode::canonical_reason`] names the registered ones.
+/// crate does not know; [`StatusCode::canonical_reason`] names those of IANA's
+/// HTTP Status Code Registry (418, which RFC 9110 leaves unused, aside).
 ///
 /// ```
 /// use lithe::proto::StatusCode;
@@ -46,16 +47,32 @@ status_codes! {
     CONTINUE = 100, "Continue";
     /// 101 Switching Protocols.
     SWITCHING_PROTOCOLS = 101, "Switching Protocols";
+    /// 102 Processing.
+    PROCESSING = 102, "Processing";
+    /// 103 Early Hints.
+    EARLY_HINTS = 103, "Early Hints";
     /// 200 OK.
     OK = 200, "OK";
     /// 201 Created.
     CREATED = 201, "Created";
     /// 202 Accepted.
     ACCEPTED = 202, "Accepted";
+    /// 203 Non-Authoritative Information.
+    NON_AUTHORITATIVE_INFORMATION = 203, "Non-Authoritative Information";
     /// 204 No Content.
     NO_CONTENT = 204, "No Content";
+    /// 205 Reset Content.
+    RESET_CONTENT = 205, "Reset Content";
     /// 206 Partial Content.
     PARTIAL_CONTENT = 206, "Partial Content";
+    /// 207 Multi-Status.
+    MULTI_STATUS = 207, "Multi-Status";
+    /// 208 Already Reported.
+    ALREADY_REPORTED = 208, "Already Reported";
+    /// 226 IM Used.
+    IM_USED = 226, "IM Used";
+    /// 300 Multiple Choices.
+    MULTIPLE_CHOICES = 300, "Multiple Choices";
     /// 301 Moved Permanently.
     MOVED_PERMANENTLY = 301, "Moved Permanently";
     /// 302 Found.
@@ -64,6 +81,8 @@ status_codes! {
     SEE_OTHER = 303, "See Other";
     /// 304 Not Modified.
     NOT_MODIFIED = 304, "Not Modified";
+    /// 305 Use Proxy.
+    USE_PROXY = 305, "Use Proxy";
     /// 307 Temporary Redirect.
     TEMPORARY_REDIRECT = 307, "Temporary Redirect";
     /// 308 Permanent Redirect.
@@ -72,28 +91,58 @@ status_codes! {
     BAD_REQUEST = 400, "Bad Request";
     /// 401 Unauthorized.
     UNAUTHORIZED = 401, "Unauthorized";
+    /// 402 Payment Required.
+    PAYMENT_REQUIRED = 402, "Payment Required";
     /// 403 Forbidden.
     FORBIDDEN = 403, "Forbidden";
     /// 404 Not Found.
     NOT_FOUND = 404, "Not Found";
     /// 405 Method Not Allowed.
     METHOD_NOT_ALLOWED = 405, "Method Not Allowed";
+    /// 406 Not Acceptable.
+    NOT_ACCEPTABLE = 406, "Not Acceptable";
+    /// 407 Proxy Authentication Required.
+    PROXY_AUTHENTICATION_REQUIRED = 407, "Proxy Authentication Required";
     /// 408 Request Timeout.
     REQUEST_TIMEOUT = 408, "Request Timeout";
+    /// 409 Conflict.
+    CONFLICT = 409, "Conflict";
+    /// 410 Gone.
+    GONE = 410, "Gone";
     /// 411 Length Required.
     LENGTH_REQUIRED = 411, "Length Required";
+    /// 412 Precondition Failed.
+    PRECONDITION_FAILED = 412, "Precondition Failed";
     /// 413 Content Too Large.
     CONTENT_TOO_LARGE = 413, "Content Too Large";
     /// 414 URI Too Long.
     URI_TOO_LONG = 414, "URI Too Long";
+    /// 415 Unsupported Media Type.
+    UNSUPPORTED_MEDIA_TYPE = 415, "Unsupported Media Type";
     /// 416 Range Not Satisfiable.
     RANGE_NOT_SATISFIABLE = 416, "Range Not Satisfiable";
     /// 417 Expectation Failed.
     EXPECTATION_FAILED = 417, "Expectation Failed";
+    /// 421 Misdirected Request.
+    MISDIRECTED_REQUEST = 421, "Misdirected Request";
+    /// 422 Unprocessable Content.
+    UNPROCESSABLE_CONTENT = 422, "Unprocessable Content";
+    /// 423 Locked.
+    LOCKED = 423, "Locked";
+    /// 424 Failed Dependency.
+    FAILED_DEPENDENCY = 424, "Failed Dependency";
+    /// 425 Too Early.
+    TOO_EARLY = 425, "Too Early";
     /// 426 Upgrade Required.
     UPGRADE_REQUIRED = 426, "Upgrade Required";
+    /// 428 Precondition Required.
+    PRECONDITION_REQUIRED = 428, "Precondition Required";
+    /// 429 Too Many Requests.
+    TOO_MANY_REQUESTS = 429, "Too Many Requests";
     /// 431 Request Header Fields Too Large.
     REQUEST_HEADER_FIELDS_TOO_LARGE = 431, "Request Header Fields Too Large";
+    /// 451 Unavailable For Legal Reasons.
+    UNAVAILABLE_FOR_LEGAL_REASONS = 451, "Unavailable For Legal Reasons";
     /// 500 Internal Server Error.
     INTERNAL_SERVER_ERROR = 500, "Internal Server Error";
     /// 501 Not Implemented.
@@ -106,6 +155,16 @@ status_codes! {
     GATEWAY_TIMEOUT = 504, "Gateway Timeout";
     /// 505 HTTP Version Not Supported.
     HTTP_VERSION_NOT_SUPPORTED = 505, "HTTP Version Not Supported";
+    /// 506 Variant Also Negotiates.
+    VARIANT_ALSO_NEGOTIATES = 506, "Variant Also Negotiates";
+    /// 507 Insufficient Storage.
+    INSUFFICIENT_STORAGE = 507, "Insufficient Storage";
+    /// 508 Loop Detected.
+    LOOP_DETECTED = 508, "Loop Detected";
+    /// 510 Not Extended.
+    NOT_EXTENDED = 510, "Not Extended";
+    /// 511 Network Authentication Required.
+    NETWORK_AUTHENTICATION_REQUIRED = 511, "Network Authentication Required";
 }
 
 impl StatusCode {
