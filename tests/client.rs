@@ -496,6 +496,16 @@ fn a_body_cut_short_is_an_error_not_a_short_success() {
         let again = body.chunk().await;
         assert!(matches!(again, Err(Error::BodyAbandoned)), "{again:?}");
     });
+    // As a stream it ends after its one error, as streams do.
+    let addr = scripted(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"]);
+    run(async {
+        use futures_lite::StreamExt;
+        let mut conn = client_to(addr).await;
+        let mut body = conn.send(get("/")).await.unwrap().into_body();
+        assert_eq!(&body.next().await.unwrap().unwrap()[..], b"abc");
+        assert!(body.next().await.unwrap().is_err());
+        assert!(body.next().await.is_none());
+    });
 }
 
 #[test]
@@ -1179,6 +1189,38 @@ fn an_answer_outlives_an_upload_that_then_times_out() {
             assert!(!conn.is_reusable());
         });
     }
+}
+
+/// A write timeout while the response still goes on is the error: the
+/// server waits for the rest of the request, the client for the rest of the
+/// response, and swallowing it would leave both waiting (for ever without a
+/// read timeout).
+#[test]
+fn a_write_timeout_before_the_response_ends_is_the_error() {
+    let config = ClientConfig {
+        write_timeout: Some(Duration::from_millis(200)),
+        read_timeout: None,
+        ..ClientConfig::default()
+    };
+    let transport = AnsweredThenStalled {
+        reply: b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+        read: 0,
+        accepts: 1024,
+    };
+    run(async {
+        let mut conn = ClientConnection::new(transport, config);
+        let request = Request::new("POST", "/echo")
+            .with_header("host", "t")
+            .with_body(vec![b'u'; 1 << 20]);
+        let response = conn.send(request).await.unwrap();
+        let mut body = response.into_body();
+        assert_eq!(&body.chunk().await.unwrap().unwrap()[..], b"hello");
+        let error = body.chunk().await.unwrap_err();
+        assert!(
+            matches!(error, Error::Timeout(lithe::io::Timeout::Write)),
+            "{error:?}"
+        );
+    });
 }
 
 #[test]

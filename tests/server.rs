@@ -1183,6 +1183,60 @@ fn early_data_behind_a_refused_connect_is_not_served() {
     server.shutdown();
 }
 
+/// Without bytes behind it, a refused CONNECT keeps its connection: a
+/// proxy's 407 challenge is answered on the same connection (as NTLM and
+/// Negotiate need).
+#[test]
+fn a_refused_connect_alone_keeps_its_connection() {
+    async fn proxy(request: lithe::io::Request) -> lithe::io::Response {
+        use lithe::io::Response;
+        use lithe::proto::StatusCode;
+        match request.headers().get("proxy-authorization") {
+            None => Response::new(StatusCode::new(407).unwrap())
+                .with_header("proxy-authenticate", "Basic realm=\"p\""),
+            Some(_) => Response::new(StatusCode::OK).with_body("authorized"),
+        }
+    }
+    let server = server_with(proxy, ServerConfig::default());
+    let mut s = socket(server.local_addr());
+    s.write_all(b"CONNECT internal:443 HTTP/1.1\r\nHost: internal:443\r\n\r\n")
+        .unwrap();
+    let challenge = read_until(&mut s, "\r\n\r\n");
+    assert!(challenge.starts_with("HTTP/1.1 407 "), "{challenge}");
+    assert!(!challenge.contains("close"), "{challenge}");
+    s.write_all(
+        b"GET /a HTTP/1.1\r\nHost: a\r\nProxy-Authorization: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let reply = read_to_close(&mut s);
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.ends_with("authorized"), "{reply}");
+    server.shutdown();
+}
+
+/// A shutdown timeout past what the clock can count lets every request in
+/// flight finish (adding it to the time now overflowed, a panic that dropped
+/// them).
+#[test]
+fn an_unbounded_shutdown_lets_requests_in_flight_finish() {
+    let serve = lithe::rt::ServeConfig {
+        threads: 1,
+        shutdown_timeout: Duration::MAX,
+        ..Default::default()
+    };
+    let server = lithe::rt::Server::bind("127.0.0.1:0", routes, serve).expect("bind");
+    let mut s = socket(server.local_addr());
+    // `/slow` answers after 300 ms; the shutdown begins meanwhile.
+    s.write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let stopping = std::thread::spawn(move || server.shutdown());
+    let reply = read_to_close(&mut s);
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.ends_with("slow"), "{reply}");
+    stopping.join().unwrap();
+}
+
 #[test]
 fn a_protocol_switch_during_shutdown_keeps_its_connection_upgrade() {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};

@@ -394,7 +394,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             // No body to stream back: the request is finished first, as it
             // would be had the answer come after it.
             if let Err(e) = poll_fn(|cx| self.poll_upload(cx)).await {
-                self.upload_failed_after_answer(e)?;
+                self.upload_failed_after_answer(e, true)?;
             }
         }
         let done = empty
@@ -578,14 +578,27 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     }
 
     /// The request body could not be sent to its end after the answer
-    /// arrived. If the transport failed (a reset of a server that answered
-    /// without reading it all, a write timeout on one that stopped reading),
-    /// the answer stands: the response body is read on for as long as the
-    /// connection gives it, and only the connection is lost. Any other
-    /// failure (the body's own stream) is the caller's to see.
-    fn upload_failed_after_answer(&mut self, error: Error) -> Result<(), Error> {
+    /// arrived. If the transport failed because the server is gone (it reset
+    /// the connection, having answered without reading it all), or once the
+    /// response has ended (a write timeout on a server that answered and
+    /// stopped reading), the answer stands: the response body is read on for
+    /// as long as the connection gives it, and only the connection is lost.
+    /// A write timeout while the response still goes on is the error (both
+    /// sides would wait on each other), as is a failure of the body's own
+    /// stream.
+    fn upload_failed_after_answer(
+        &mut self,
+        error: Error,
+        response_ended: bool,
+    ) -> Result<(), Error> {
         self.broken = true;
-        match self.out.has_failed() {
+        let peer_gone = matches!(&error, Error::Io(e) if matches!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::BrokenPipe
+        ));
+        match self.out.has_failed() && (peer_gone || response_ended) {
             true => Ok(()),
             false => Err(error),
         }
@@ -715,7 +728,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     fn poll_body_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
         // The request body goes on while the response body is read.
         if let Poll::Ready(Err(e)) = self.poll_upload(cx) {
-            if let Err(e) = self.upload_failed_after_answer(e) {
+            if let Err(e) = self.upload_failed_after_answer(e, self.response_ended) {
                 return Poll::Ready(Some(Err(e)));
             }
         }
@@ -858,9 +871,15 @@ impl<T> core::fmt::Debug for ResponseBody<'_, T> {
 impl<T: AsyncRead + AsyncWrite + Unpin> Stream for ResponseBody<'_, T> {
     type Item = std::io::Result<Bytes>;
 
+    /// As [`poll_chunk`](ResponseBody::poll_chunk), except that after an
+    /// error the stream ends, as streams do (a consumer skipping errors would
+    /// otherwise never see its end).
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut()
-            .poll_chunk(cx)
+        let body = self.get_mut();
+        if body.failed {
+            return Poll::Ready(None);
+        }
+        body.poll_chunk(cx)
             .map(|item| item.map(|r| r.map_err(std::io::Error::from)))
     }
 }

@@ -13,15 +13,17 @@
 //!   reads one (sending `100 Continue` first if the client waits for it). A body
 //!   the service left unread is drained up to [`ServerConfig::drain_limit`] after
 //!   the response (within the body timeout in all), or the connection is
-//!   closed: it is never parsed as a request. Neither are bytes behind a
-//!   refused `CONNECT`: that connection closes after the answer.
+//!   closed: it is never parsed as a request. Neither are bytes already
+//!   behind a refused `CONNECT`: that connection closes after the answer.
 //! * **Responses.** A body of known length goes out with `Content-Length`, one of
 //!   unknown length chunked (close-delimited for HTTP/1.0, for which a `chunked`
 //!   the service named is left out); a HEAD answered with no body gets no
 //!   `Content-Length: 0`. Every final response gets a `Date` unless the service
-//!   set one ([`ServerConfig::date_header`]). A head HTTP/1.1 cannot carry (an
-//!   interim status, both framings, a `Content-Length` the body disagrees with)
-//!   becomes a 500. Small responses leave in one write; the responses to
+//!   set one ([`ServerConfig::date_header`]). A service's framing fields on a
+//!   `1xx`, `204` or tunnel are left out (a `304` keeps its length). A head
+//!   HTTP/1.1 cannot carry (an interim status, both framings where a body may
+//!   follow, a `Content-Length` the body disagrees with) becomes a 500. Small
+//!   responses leave in one write; the responses to
 //!   pipelined requests already buffered are batched into one write, which
 //!   still goes out if a later response fails, and a connection lets the other
 //!   tasks of its thread run after 64 requests.
@@ -55,10 +57,11 @@ use crate::proto::{
 /// Responses to pipelined requests are batched up to this many bytes.
 const MAX_BATCH: usize = 64 * 1024;
 /// Requests a connection serves before it lets the other tasks of its thread
-/// run, at its next read: a client that keeps its pipeline full (and reads as
-/// fast) would otherwise hold the thread, since neither reading nor writing
-/// ever waits. (hyper yields after 16 requests; yielding only between reads
-/// keeps a batch of pipelined responses together.)
+/// run, at its next read or, when the next request is already buffered,
+/// after flushing: a client that keeps its pipeline full (and reads as fast)
+/// would otherwise hold the thread, since neither reading nor writing ever
+/// waits. (hyper yields after 16 requests; yielding at a read keeps a batch
+/// of pipelined responses together.)
 const FAIR_SHARE: u32 = 64;
 /// After closing our side, what the peer still sends is read and discarded for
 /// at most this long and this many bytes, so that our last response is not lost
@@ -384,6 +387,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // counted here too, or the next read never comes.
             if served > FAIR_SHARE && !self.buf.is_empty() {
                 served = 0;
+                poll_fn(|cx| self.poll_flush(cx)).await?;
                 futures_lite::future::yield_now().await;
             }
         }
@@ -687,11 +691,13 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         // RFC 9110 §8.6: no Content-Length in 1xx, 204 or a 2xx to CONNECT; a
         // 304's would describe another response.
         let tunnel = asked == Asked::Connect && status.is_success();
-        if asked == Asked::Connect && !tunnel {
-            // A client may send tunnel bytes right behind its CONNECT, before
-            // the answer (RFC 9931): refused, they would be read as requests
-            // of its own on this connection, which a proxy in front may have
-            // let through for one CONNECT only. They are not read at all.
+        if asked == Asked::Connect && !tunnel && !self.buf.is_empty() {
+            // Bytes already behind a CONNECT are the tunnel's, sent before the
+            // answer (RFC 9931; no client pipelines a request after one):
+            // refused, they would be read as requests of their own, which a
+            // proxy in front may have let through for that CONNECT only. The
+            // connection closes unread. (Without such bytes it goes on: a
+            // proxy's 407 challenge is answered on the same connection.)
             self.close_after = true;
         }
         let bodiless_status = status.is_informational() || code == 204 || code == 304 || tunnel;

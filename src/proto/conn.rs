@@ -776,9 +776,9 @@ impl Connection {
     /// responses the body framing follows the head; with neither Content-Length nor
     /// Transfer-Encoding, `Transfer-Encoding: chunked` is added for HTTP/1.1 peers
     /// and the body is close-delimited for HTTP/1.0 ones. `Connection: close` is
-    /// added whenever the connection will not persist, and a `Connection:
-    /// keep-alive` field of the head is then left out rather than contradict
-    /// it. A 1xx, a 204 or a 2xx to CONNECT with a Content-Length or
+    /// added whenever the connection will not persist, and a `Connection`
+    /// field of the head naming only `keep-alive` is then left out rather
+    /// than contradict it. A 1xx, a 204 or a 2xx to CONNECT with a Content-Length or
     /// Transfer-Encoding field is refused ([`SendError::FramingNotAllowed`]).
     ///
     /// With no request in progress, one final response may still be sent, after
