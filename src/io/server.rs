@@ -57,12 +57,17 @@ use crate::proto::{
 /// Responses to pipelined requests are batched up to this many bytes.
 const MAX_BATCH: usize = 64 * 1024;
 /// Requests a connection serves before it lets the other tasks of its thread
-/// run, at its next read or, when the next request is already buffered,
-/// after flushing: a client that keeps its pipeline full (and reads as fast)
-/// would otherwise hold the thread, since neither reading nor writing ever
-/// waits. (hyper yields after 16 requests; yielding at a read keeps a batch
-/// of pipelined responses together.)
+/// run, at its next read: a client that keeps its pipeline full (and reads as
+/// fast) would otherwise hold the thread, since neither reading nor writing
+/// ever waits. (hyper yields after 16 requests; yielding at a read keeps a
+/// batch of pipelined responses together.)
 const FAIR_SHARE: u32 = 64;
+/// Requests served without the buffer running dry (no read to yield at)
+/// before the connection flushes and yields all the same. Larger than
+/// [`FAIR_SHARE`], so that ordinary pipelining, whose buffer runs dry at each
+/// read, is never cut mid-batch; reached by a client that keeps a whole head
+/// buffered behind every request.
+const BUFFERED_SHARE: u32 = 4 * FAIR_SHARE;
 /// After closing our side, what the peer still sends is read and discarded for
 /// at most this long and this many bytes, so that our last response is not lost
 /// to a reset.
@@ -385,7 +390,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // pipeline full and one read brought more than a request, as
             // draining a body the service left unread does: the share is
             // counted here too, or the next read never comes.
-            if served > FAIR_SHARE && !self.buf.is_empty() {
+            if served > BUFFERED_SHARE && !self.buf.is_empty() {
                 served = 0;
                 poll_fn(|cx| self.poll_flush(cx)).await?;
                 futures_lite::future::yield_now().await;

@@ -23,6 +23,7 @@ macro_rules! status_codes {
             $($(#[$doc])* pub const $name: StatusCode = StatusCode($code);)*
 
             /// The reason phrase RFC 9110 registers for this code, if any.
+            #[inline]
             pub const fn canonical_reason(self) -> Option<&'static str> {
                 match self.0 {
                     $($code => Some($reason),)*
@@ -32,6 +33,7 @@ macro_rules! status_codes {
 
             /// `HTTP/1.1 <code> <canonical reason>\r\n`, for the registered codes:
             /// most status lines go out as one copy of this.
+            #[inline]
             pub(crate) const fn http11_status_line(self) -> Option<&'static [u8]> {
                 match self.0 {
                     $($code => Some(concat!("HTTP/1.1 ", $code, " ", $reason, "\r\n").as_bytes()),)*
@@ -190,6 +192,27 @@ impl StatusCode {
     /// 2xx.
     pub const fn is_success(self) -> bool {
         self.0 >= 200 && self.0 < 300
+    }
+
+    /// 3xx.
+    pub const fn is_redirection(self) -> bool {
+        self.0 >= 300 && self.0 < 400
+    }
+
+    /// 4xx.
+    ///
+    /// ```
+    /// use lithe::proto::StatusCode;
+    /// assert!(StatusCode::NOT_FOUND.is_client_error());
+    /// assert!(!StatusCode::BAD_GATEWAY.is_client_error());
+    /// ```
+    pub const fn is_client_error(self) -> bool {
+        self.0 >= 400 && self.0 < 500
+    }
+
+    /// 5xx.
+    pub const fn is_server_error(self) -> bool {
+        self.0 >= 500 && self.0 < 600
     }
 
     /// The three ASCII digits, as written on the wire.
