@@ -137,13 +137,26 @@ impl Server {
         let config = Arc::new(config);
         let mut workers = Vec::with_capacity(threads);
         for (i, listener) in listeners.into_iter().enumerate() {
-            let listener = Async::new(listener)?;
-            let (make_service, config, shutdown) =
+            let (make_service, config, signal) =
                 (make_service.clone(), config.clone(), shutdown.clone());
-            let worker = std::thread::Builder::new()
-                .name(format!("lithe-worker-{i}"))
-                .spawn(move || worker(listener, make_service, config, shutdown))?;
-            workers.push(worker);
+            let spawned = Async::new(listener).and_then(|listener| {
+                std::thread::Builder::new()
+                    .name(format!("lithe-worker-{i}"))
+                    .spawn(move || worker(listener, make_service, config, signal))
+            });
+            match spawned {
+                Ok(worker) => workers.push(worker),
+                Err(e) => {
+                    // The workers already running would serve on, with no
+                    // handle left to stop them: they stop before the error
+                    // is returned.
+                    shutdown.trigger();
+                    for worker in workers {
+                        let _ = worker.join();
+                    }
+                    return Err(e);
+                }
+            }
         }
         Ok(Server {
             addr,
@@ -176,6 +189,10 @@ impl Server {
         }
     }
 }
+
+/// Connections a worker accepts in a row, without waiting, before it lets
+/// the connections it runs have their turn.
+const ACCEPTS_IN_A_ROW: u32 = 64;
 
 /// Connections the kernel may hold complete but not yet accepted, per
 /// listener (capped by `net.core.somaxconn`); as tokio's listeners do.
@@ -263,7 +280,20 @@ fn worker<M, S>(
     let spawner = (ex.clone(), reactor.clone());
     let main = ex.spawn(async move {
         let (ex, reactor) = spawner;
+        // Connections accepted since the connections' tasks last ran.
+        let mut in_a_row = 0;
         loop {
+            // With a backlog to take, accepting never waits: the connections
+            // already accepted get their turn now and then, and a shutdown is
+            // seen even under a flood.
+            in_a_row += 1;
+            if in_a_row > ACCEPTS_IN_A_ROW {
+                in_a_row = 0;
+                future::yield_now().await;
+            }
+            if shutdown.is_triggered() {
+                break;
+            }
             let accept = async { Some(listener.read_with(|l| l.accept()).await) };
             let stop = async {
                 shutdown.triggered().await;
