@@ -1237,6 +1237,46 @@ fn an_unbounded_shutdown_lets_requests_in_flight_finish() {
     stopping.join().unwrap();
 }
 
+/// A request body read as a `Stream` ends after its one error, as streams
+/// do: a consumer that skips errors (`filter_map(Result::ok)`) would never
+/// end otherwise. `chunk` stays failed.
+#[test]
+fn a_request_body_stream_ends_after_its_error() {
+    use std::sync::{Arc, Mutex};
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let service = move |request: lithe::io::Request| {
+        let log = log.clone();
+        async move {
+            use futures_lite::StreamExt;
+            let mut body = request.into_body();
+            let mut items = Vec::new();
+            while let Some(item) = body.next().await {
+                items.push(item.map(|b| b.len()).map_err(|e| e.to_string()));
+                if items.len() > 10 {
+                    break;
+                }
+            }
+            let after = body.chunk().await.map_err(|e| e.to_string());
+            log.lock().unwrap().push((items, after));
+            lithe::io::Response::new(lithe::proto::StatusCode::OK)
+        }
+    };
+    let server = server_with(service, ServerConfig::default());
+    // A chunk, then a chunk-size line that is not hexadecimal.
+    let _ = exchange(
+        server.local_addr(),
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n",
+    );
+    let seen = seen.lock().unwrap();
+    let (items, after) = &seen[0];
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert_eq!(items[0], Ok(3));
+    assert!(items[1].is_err(), "{items:?}");
+    assert!(after.is_err(), "{after:?}");
+    server.shutdown();
+}
+
 #[test]
 fn a_protocol_switch_during_shutdown_keeps_its_connection_upgrade() {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};

@@ -251,6 +251,9 @@ enum End {
     Complete,
     Failed(Error),
     Abandoned,
+    /// Read through the `Stream` impl, which has reported its error: the
+    /// stream ends, and `poll_chunk` fails as after `Abandoned`.
+    ErrorReported,
 }
 
 fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
@@ -313,6 +316,10 @@ impl Incoming {
             }
             End::Failed(e) => return Poll::Ready(Some(Err(e))),
             End::Abandoned => return Poll::Ready(Some(Err(Error::BodyAbandoned))),
+            End::ErrorReported => {
+                s.end = End::ErrorReported;
+                return Poll::Ready(Some(Err(Error::BodyAbandoned)));
+            }
         }
         s.want = true;
         if !s.reader.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
@@ -359,10 +366,21 @@ impl fmt::Debug for Incoming {
 impl Stream for Incoming {
     type Item = io::Result<Bytes>;
 
+    /// As [`poll_chunk`](Incoming::poll_chunk), except that after an error
+    /// the stream ends, as streams do (a consumer skipping errors would
+    /// otherwise never see its end).
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut()
-            .poll_chunk(cx)
-            .map(|item| item.map(|r| r.map_err(io::Error::from)))
+        let body = self.get_mut();
+        if let Some(slot) = &body.slot {
+            if matches!(lock(slot).end, End::ErrorReported) {
+                return Poll::Ready(None);
+            }
+        }
+        let next = body.poll_chunk(cx);
+        if let (Poll::Ready(Some(Err(_))), Some(slot)) = (&next, &body.slot) {
+            lock(slot).end = End::ErrorReported;
+        }
+        next.map(|item| item.map(|r| r.map_err(io::Error::from)))
     }
 }
 

@@ -469,11 +469,37 @@ impl PartialEq for Headers {
 
 impl Eq for Headers {}
 
+/// Fields whose values are credentials: `Debug` shows `<redacted>` for them,
+/// so that logging a request or a response does not leak them.
+const SENSITIVE: [&str; 4] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+];
+
+/// The fields in order, values escaped where not printable ASCII, those of
+/// credential fields (`Authorization`, `Proxy-Authorization`, `Cookie`,
+/// `Set-Cookie`) redacted.
+///
+/// ```
+/// use lithe::io::Headers;
+/// let mut headers = Headers::new();
+/// headers.append("Accept", "*/*");
+/// headers.append("Authorization", "Bearer s3cret");
+/// let shown = format!("{headers:?}");
+/// assert_eq!(shown, r#"{"Accept": "*/*", "Authorization": "<redacted>"}"#);
+/// ```
 impl fmt::Debug for Headers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map()
-            .entries(self.iter().map(|(n, v)| (n, v.escape_ascii().to_string())))
-            .finish()
+        let shown = self.iter().map(|(name, value)| {
+            let value = match SENSITIVE.iter().any(|s| name.eq_ignore_ascii_case(s)) {
+                true => "<redacted>".to_owned(),
+                false => value.escape_ascii().to_string(),
+            };
+            (name, value)
+        });
+        f.debug_map().entries(shown).finish()
     }
 }
 
@@ -583,7 +609,8 @@ impl<B> Request<B> {
     }
 
     /// The path: the target up to `?`, without the scheme and authority of an
-    /// absolute-form target (`http://host/path`, as sent to proxies).
+    /// absolute-form target (`http://host/path`, as sent to proxies); as
+    /// sent, not percent-decoded (`%2F` stays `%2F`).
     ///
     /// ```
     /// use lithe::io::Request;
@@ -613,6 +640,22 @@ impl<B> Request<B> {
             Some(at) => &origin[..at],
             None => origin,
         }
+    }
+
+    /// The query: the target after the first `?` (without it), if there is
+    /// one; as sent, not percent-decoded (nor is [`path`](Request::path)).
+    ///
+    /// ```
+    /// use lithe::io::Request;
+    /// assert_eq!(Request::new("GET", "/search?q=a%20b&page=2").query(), Some("q=a%20b&page=2"));
+    /// assert_eq!(Request::new("GET", "/a?").query(), Some(""));
+    /// assert_eq!(Request::new("GET", "/a").query(), None);
+    /// assert_eq!(Request::new("GET", "http://example.com?x").query(), Some("x"));
+    /// ```
+    pub fn query(&self) -> Option<&str> {
+        // A `?` in the scheme or authority of an absolute-form target is
+        // impossible: the first one starts the query.
+        self.target().split_once('?').map(|(_, query)| query)
     }
 
     /// The host the request is for, port included if sent: the authority of
