@@ -984,22 +984,50 @@ fn a_refusal_during_an_upload_is_returned_at_once() {
     });
 }
 
-/// A server seen through its transport: it refused the request (the reply
-/// can be read at once) and reset the connection after the first `accepts`
-/// bytes of it, so every later write fails.
-struct RefusedAndReset {
+/// What a server seen through its transport does once it has taken the
+/// first `accepts` bytes of the request.
+#[derive(Clone, Copy, PartialEq)]
+enum Then {
+    /// It closed with the rest unread: its kernel resets the connection, so
+    /// every later write fails, and after its reply reads find the end.
+    Reset,
+    /// It stopped reading without closing: writes wait (a write timeout
+    /// wakes the task), and after its reply reads wait too.
+    Stall,
+}
+
+/// A server seen through its transport: its `reply` can be read at once,
+/// and it takes the first `accepts` bytes of the request, then does `then`.
+/// (Over real sockets which of the reply and the reset the client meets
+/// first is timing; a reset can even discard a reply not yet sent.)
+struct AnsweringPeer {
     reply: &'static [u8],
     read: usize,
     accepts: usize,
+    then: Then,
 }
 
-impl futures_lite::AsyncRead for RefusedAndReset {
+impl AnsweringPeer {
+    fn new(reply: &'static [u8], then: Then) -> Self {
+        AnsweringPeer {
+            reply,
+            read: 0,
+            accepts: 1024,
+            then,
+        }
+    }
+}
+
+impl futures_lite::AsyncRead for AnsweringPeer {
     fn poll_read(
         mut self: std::pin::Pin<&mut Self>,
         _: &mut std::task::Context<'_>,
         buf: &mut [u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
         let rest = &self.reply[self.read..];
+        if rest.is_empty() && self.then == Then::Stall {
+            return std::task::Poll::Pending;
+        }
         let n = rest.len().min(buf.len());
         buf[..n].copy_from_slice(&rest[..n]);
         self.read += n;
@@ -1007,18 +1035,23 @@ impl futures_lite::AsyncRead for RefusedAndReset {
     }
 }
 
-impl futures_lite::AsyncWrite for RefusedAndReset {
+impl futures_lite::AsyncWrite for AnsweringPeer {
     fn poll_write(
         mut self: std::pin::Pin<&mut Self>,
         _: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        if self.accepts == 0 {
-            return std::task::Poll::Ready(Err(std::io::ErrorKind::ConnectionReset.into()));
+        match (self.accepts, self.then) {
+            (0, Then::Reset) => {
+                std::task::Poll::Ready(Err(std::io::ErrorKind::ConnectionReset.into()))
+            }
+            (0, Then::Stall) => std::task::Poll::Pending,
+            (accepts, _) => {
+                let n = buf.len().min(accepts);
+                self.accepts -= n;
+                std::task::Poll::Ready(Ok(n))
+            }
         }
-        let n = buf.len().min(self.accepts);
-        self.accepts -= n;
-        std::task::Poll::Ready(Ok(n))
     }
     fn poll_flush(
         self: std::pin::Pin<&mut Self>,
@@ -1041,11 +1074,10 @@ fn a_refusal_before_a_reset_is_returned_not_the_write_error() {
     // with the refusal already in its receive queue. (Over real sockets which
     // the client meets first is timing; a reset can even discard a reply not
     // yet sent, so the transport here stands for the socket.)
-    let transport = RefusedAndReset {
-        reply: b"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: 8\r\n\r\ntoo big!",
-        read: 0,
-        accepts: 1024,
-    };
+    let transport = AnsweringPeer::new(
+        b"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: 8\r\n\r\ntoo big!",
+        Then::Reset,
+    );
     run(async {
         let mut conn = ClientConnection::new(transport, ClientConfig::default());
         let request = Request::new("POST", "/upload")
@@ -1062,11 +1094,7 @@ fn a_refusal_before_a_reset_is_returned_not_the_write_error() {
         &b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"[..],
         b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 7\r\n\r\nignored",
     ] {
-        let transport = RefusedAndReset {
-            reply,
-            read: 0,
-            accepts: 1024,
-        };
+        let transport = AnsweringPeer::new(reply, Then::Reset);
         run(async {
             let mut conn = ClientConnection::new(transport, ClientConfig::default());
             let request = Request::new("POST", "/upload")
@@ -1083,11 +1111,7 @@ fn a_refusal_before_a_reset_is_returned_not_the_write_error() {
         });
     }
     // A reset with nothing answered before it is the error it is.
-    let transport = RefusedAndReset {
-        reply: b"",
-        read: 0,
-        accepts: 1024,
-    };
+    let transport = AnsweringPeer::new(b"", Then::Reset);
     run(async {
         let mut conn = ClientConnection::new(transport, ClientConfig::default());
         let request = Request::new("POST", "/upload")
@@ -1099,61 +1123,6 @@ fn a_refusal_before_a_reset_is_returned_not_the_write_error() {
             "{error:?}"
         );
     });
-}
-
-/// A server seen through its transport: its answer can be read at once,
-/// and it takes the first `accepts` bytes of the request, then no more (it
-/// stopped reading, without closing).
-struct AnsweredThenStalled {
-    reply: &'static [u8],
-    read: usize,
-    accepts: usize,
-}
-
-impl futures_lite::AsyncRead for AnsweredThenStalled {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-        buf: &mut [u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        let rest = &self.reply[self.read..];
-        if rest.is_empty() {
-            // Nothing more, and no close: the server waits.
-            return std::task::Poll::Pending;
-        }
-        let n = rest.len().min(buf.len());
-        buf[..n].copy_from_slice(&rest[..n]);
-        self.read += n;
-        std::task::Poll::Ready(Ok(n))
-    }
-}
-
-impl futures_lite::AsyncWrite for AnsweredThenStalled {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        if self.accepts == 0 {
-            // The write timeout wakes the task.
-            return std::task::Poll::Pending;
-        }
-        let n = buf.len().min(self.accepts);
-        self.accepts -= n;
-        std::task::Poll::Ready(Ok(n))
-    }
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-    fn poll_close(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
-    }
 }
 
 /// The server answered (a 200 with a body, a 204) and stopped reading the
@@ -1173,11 +1142,7 @@ fn an_answer_outlives_an_upload_that_then_times_out() {
         ),
         (b"HTTP/1.1 204 No Content\r\n\r\n", 204, ""),
     ] {
-        let transport = AnsweredThenStalled {
-            reply,
-            read: 0,
-            accepts: 1024,
-        };
+        let transport = AnsweringPeer::new(reply, Then::Stall);
         run(async {
             let mut conn = ClientConnection::new(transport, config.clone());
             let request = Request::new("POST", "/upload")
@@ -1202,11 +1167,10 @@ fn a_write_timeout_before_the_response_ends_is_the_error() {
         read_timeout: None,
         ..ClientConfig::default()
     };
-    let transport = AnsweredThenStalled {
-        reply: b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
-        read: 0,
-        accepts: 1024,
-    };
+    let transport = AnsweringPeer::new(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+        Then::Stall,
+    );
     run(async {
         let mut conn = ClientConnection::new(transport, config);
         let request = Request::new("POST", "/echo")
