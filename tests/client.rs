@@ -16,6 +16,13 @@ use lithe::io::{
 use lithe::proto::{self, StatusCode};
 use lithe::rt::{ConnectConfig, Url, connect, open};
 
+/// A POST of `len` bytes to `/upload`.
+fn upload(len: usize) -> Request<Body> {
+    Request::new("POST", "/upload")
+        .with_header("host", "t")
+        .with_body(vec![b'u'; len])
+}
+
 fn get(target: &'static str) -> Request<Body> {
     Request::new("GET", target).with_header("host", "test")
 }
@@ -971,11 +978,8 @@ fn a_refusal_during_an_upload_is_returned_at_once() {
     });
     run(async {
         let mut conn = client_to(addr).await;
-        let request = Request::new("POST", "/upload")
-            .with_header("host", "t")
-            .with_body(vec![b'u'; 64 << 20]);
         let started = std::time::Instant::now();
-        let response = conn.send(request).await.unwrap();
+        let response = conn.send(upload(64 << 20)).await.unwrap();
         assert_eq!(response.status().as_u16(), 413);
         assert_eq!(response.into_body().text(100).await.unwrap(), "too big!");
         // Long before the 30 s write timeout.
@@ -1096,10 +1100,7 @@ fn a_refusal_before_a_reset_is_returned_not_the_write_error() {
         let transport = AnsweringPeer::new(reply, Then::Reset);
         run(async {
             let mut conn = ClientConnection::new(transport, ClientConfig::default());
-            let request = Request::new("POST", "/upload")
-                .with_header("host", "t")
-                .with_body(vec![b'u'; 1 << 20]);
-            let response = conn.send(request).await.unwrap();
+            let response = conn.send(upload(1 << 20)).await.unwrap();
             assert_eq!(response.status().as_u16(), status);
             assert_eq!(response.into_body().text(100).await.unwrap(), text);
             assert!(!conn.is_reusable());
@@ -1109,10 +1110,7 @@ fn a_refusal_before_a_reset_is_returned_not_the_write_error() {
     let transport = AnsweringPeer::new(b"", Then::Reset);
     run(async {
         let mut conn = ClientConnection::new(transport, ClientConfig::default());
-        let request = Request::new("POST", "/upload")
-            .with_header("host", "t")
-            .with_body(vec![b'u'; 1 << 20]);
-        let error = conn.send(request).await.unwrap_err();
+        let error = conn.send(upload(1 << 20)).await.unwrap_err();
         assert!(
             matches!(&error, Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
             "{error:?}"
@@ -1140,10 +1138,7 @@ fn an_answer_outlives_an_upload_that_then_times_out() {
         let transport = AnsweringPeer::new(reply, Then::Stall);
         run(async {
             let mut conn = ClientConnection::new(transport, config.clone());
-            let request = Request::new("POST", "/upload")
-                .with_header("host", "t")
-                .with_body(vec![b'u'; 1 << 20]);
-            let response = conn.send(request).await.unwrap();
+            let response = conn.send(upload(1 << 20)).await.unwrap();
             assert_eq!(response.status().as_u16(), status);
             assert_eq!(response.into_body().text(100).await.unwrap(), text);
             assert!(!conn.is_reusable());
