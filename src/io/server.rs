@@ -804,7 +804,15 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         if !matches!(written, Some(Ok(_))) {
             // The service built a head HTTP/1.1 cannot carry (an interim
             // status, both framings, a length its body disagrees with):
-            // answer 500 instead.
+            // answer 500 instead, and say why where its author can see it.
+            match written {
+                Some(Err(e)) => log::warn!(
+                    "lithe: the service's {code} response cannot be sent ({e}); answered 500 instead"
+                ),
+                _ => log::warn!(
+                    "lithe: the service answered with an interim status ({code}); answered 500 instead"
+                ),
+            }
             let status = StatusCode::INTERNAL_SERVER_ERROR;
             let date = self.date(status);
             let (mut fields, mut count) = own_fields(EMPTY_BODY, &date);
@@ -999,6 +1007,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     /// Answers a malformed request with the status `proto` names, then closes.
     async fn reject(&mut self, error: proto::Error) {
         let status = error.status();
+        log::debug!("lithe: refused a request: {error} ({})", status.as_u16());
         let text = format!(
             "{} {}: {}\n",
             status.as_u16(),

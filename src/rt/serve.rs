@@ -306,9 +306,10 @@ fn worker<M, S>(
                 .and_then(|(stream, client)| Ok((adopt(stream, reactor.as_deref())?, client)));
             let (stream, client) = match adopted {
                 Ok(adopted) => adopted,
-                Err(_) => {
+                Err(e) => {
                     // Out of descriptors or a connection reset before accept:
                     // back off briefly instead of spinning.
+                    log::warn!("lithe: accepting a connection failed ({e}); retrying in 10 ms");
                     Timer::after(Duration::from_millis(10)).await;
                     continue;
                 }
@@ -326,12 +327,20 @@ fn worker<M, S>(
                     // service, loses this connection, not the worker.
                     let service = make_service(client);
                     if let Some(io) = handshake(stream, &config, &shutdown).await {
-                        let _ = serve_connection_until(io, service, &config.connection, &shutdown)
-                            .await;
+                        let served =
+                            serve_connection_until(io, service, &config.connection, &shutdown)
+                                .await;
+                        if let Err(e) = served {
+                            log::debug!("lithe: the connection from {client} failed: {e}");
+                        }
                     }
                 };
                 // A panicking service loses its connection, not the worker.
-                let _ = AssertUnwindSafe(connection).catch_unwind().await;
+                if AssertUnwindSafe(connection).catch_unwind().await.is_err() {
+                    log::error!(
+                        "lithe: the service panicked serving {client}; its connection was dropped"
+                    );
+                }
                 active.set(active.get() - 1);
             })
             .detach();
@@ -454,7 +463,13 @@ async fn handshake(
     #[cfg(feature = "tls")]
     if let Some(acceptor) = &config.tls {
         let limit = config.connection.head_timeout.unwrap_or(Duration::MAX);
-        let accept = async { acceptor.accept(stream).await.ok() };
+        let accept = async {
+            acceptor
+                .accept(stream)
+                .await
+                .inspect_err(|e| log::debug!("lithe: a TLS handshake failed: {e}"))
+                .ok()
+        };
         let timeout = async {
             Timer::after(limit).await;
             None

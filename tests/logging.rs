@@ -1,0 +1,91 @@
+//! What the server reports through the `log` facade: failures nobody else
+//! sees (a response the service built that cannot be sent, a panicking
+//! service, a request refused as malformed), captured by a logger installed
+//! for this test binary alone.
+#![cfg(feature = "server")]
+
+mod common;
+
+use std::sync::Mutex;
+
+use common::*;
+use lithe::io::{Request, Response, ServerConfig};
+use lithe::proto::StatusCode;
+
+/// Every record logged in this process, as (level, message).
+static RECORDS: Mutex<Vec<(log::Level, String)>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        let message = record.args().to_string();
+        RECORDS.lock().unwrap().push((record.level(), message));
+    }
+    fn flush(&self) {}
+}
+
+/// The records that contain `text`, once there is one (the worker may log
+/// just after the client saw the connection end), or none after a while.
+fn logged(text: &str) -> Vec<(log::Level, String)> {
+    let started = std::time::Instant::now();
+    loop {
+        let found: Vec<_> = RECORDS
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, message)| message.contains(text))
+            .cloned()
+            .collect();
+        if !found.is_empty() || started.elapsed() > LIMIT / 2 {
+            return found;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+async fn service(request: Request) -> Response {
+    match request.path() {
+        // A line break in a value could inject a field: never sent.
+        "/bad-header" => Response::new(StatusCode::OK).with_header("x-note", "a\r\nset-cookie: x"),
+        "/panic" => panic!("the service broke"),
+        _ => Response::new(StatusCode::OK).with_body("fine"),
+    }
+}
+
+#[test]
+fn failures_nobody_else_sees_are_logged() {
+    static LOGGER: Capture = Capture;
+    log::set_logger(&LOGGER).expect("the only logger of this binary");
+    log::set_max_level(log::LevelFilter::Trace);
+    let server = server_with(service, ServerConfig::default());
+    let addr = server.local_addr();
+
+    let reply = exchange(
+        addr,
+        b"GET /bad-header HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 500 "), "{reply}");
+    assert!(!reply.contains("set-cookie"), "{reply}");
+    let warned = logged("cannot be sent");
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert_eq!(warned[0].0, log::Level::Warn);
+    assert!(warned[0].1.contains("invalid header value"), "{warned:?}");
+
+    let reply = exchange(addr, b"GET /panic HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(reply, "", "the connection is dropped");
+    let panicked = logged("panicked");
+    assert_eq!(panicked.len(), 1, "{panicked:?}");
+    assert_eq!(panicked[0].0, log::Level::Error);
+
+    let reply = exchange(addr, b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+    assert!(reply.starts_with("HTTP/1.1 400 "), "{reply}");
+    let refused = logged("refused a request");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].0, log::Level::Debug);
+    assert!(refused[0].1.contains("more than one Host"), "{refused:?}");
+    server.shutdown();
+}
