@@ -224,6 +224,26 @@ fn accepted_target_forms() {
     assert_eq!(request_line(&ev, 0).1, "a.example:443");
     let ev = events(b"GET http://a.example/x HTTP/1.1\r\nHost: a.example\r\n\r\n");
     assert_eq!(request_line(&ev, 0).1, "http://a.example/x");
+    // An `@` past the authority is just a byte of the path.
+    let ev = events(b"GET http://a.example/@x?y@z HTTP/1.1\r\nHost: a.example\r\n\r\n");
+    assert_eq!(request_line(&ev, 0).1, "http://a.example/@x?y@z");
+}
+
+/// RFC 9110 §4.2.4: userinfo in an http(s) target is to be treated as an
+/// error: it serves to disguise the authority (`http://bank.example@evil/`)
+/// and carries credentials into every log that records the target.
+#[test]
+fn userinfo_in_an_absolute_target_is_refused() {
+    for target in [
+        "http://user:password@a.example/x",
+        "http://a.example@evil.example/",
+        "http://@a.example/",
+        "https://u@a.example?q",
+    ] {
+        let request = format!("GET {target} HTTP/1.1\r\nHost: a.example\r\n\r\n");
+        let ev = events(request.as_bytes());
+        assert_eq!(error_of(&ev), Some(Error::InvalidRequestTarget), "{target}");
+    }
 }
 
 #[test]

@@ -480,7 +480,8 @@ const SENSITIVE: [&str; 4] = [
 
 /// The fields in order, values escaped where not printable ASCII, those of
 /// credential fields (`Authorization`, `Proxy-Authorization`, `Cookie`,
-/// `Set-Cookie`) redacted.
+/// `Set-Cookie`) redacted. (Only here: `proto`'s heads show what they
+/// borrow as it is.)
 ///
 /// ```
 /// use lithe::io::Headers;

@@ -65,8 +65,9 @@ const FAIR_SHARE: u32 = 64;
 /// Requests served without the buffer running dry (no read to yield at)
 /// before the connection flushes and yields all the same. Larger than
 /// [`FAIR_SHARE`], so that ordinary pipelining, whose buffer runs dry at each
-/// read, is never cut mid-batch; reached by a client that keeps a whole head
-/// buffered behind every request.
+/// read, is rarely cut mid-batch (a read holds a few hundred requests at
+/// most); reached by a client that keeps a whole head buffered behind every
+/// request.
 const BUFFERED_SHARE: u32 = 4 * FAIR_SHARE;
 /// After closing our side, what the peer still sends is read and discarded for
 /// at most this long and this many bytes, so that our last response is not lost

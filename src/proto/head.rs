@@ -140,7 +140,10 @@ impl<'b, 'h> ResponseHead<'b, 'h> {
 pub enum TargetForm {
     /// `/path?query`: the usual form.
     Origin,
-    /// `http://host/path`: the form sent to proxies.
+    /// `http://host/path`: the form sent to proxies. Userinfo
+    /// (`http://user:password@host/`) makes the target invalid: RFC 9110
+    /// §4.2.4 has a recipient treat it as an error (it serves to disguise the
+    /// authority, and carries credentials into logs).
     Absolute,
     /// `host:port`: only with CONNECT.
     Authority,
@@ -160,6 +163,8 @@ impl TargetForm {
     /// assert_eq!(TargetForm::of("x.example:443"), TargetForm::Authority);
     /// assert_eq!(TargetForm::of("[::1]:443"), TargetForm::Authority);
     /// assert_eq!(TargetForm::of("*"), TargetForm::Asterisk);
+    /// assert_eq!(TargetForm::of("http://user:pw@x.example/"), TargetForm::Invalid);
+    /// assert_eq!(TargetForm::of("http://x.example/a@b"), TargetForm::Absolute);
     /// ```
     pub fn of(target: &str) -> TargetForm {
         let bytes = target.as_bytes();
@@ -171,7 +176,15 @@ impl TargetForm {
                 if let Some(colon) = bytes.iter().position(|&b| b == b':') {
                     let (scheme, rest) = bytes.split_at(colon);
                     if rest.starts_with(b"://") && is_scheme(scheme) {
-                        return TargetForm::Absolute;
+                        let after = &rest[3..];
+                        let authority_end = after
+                            .iter()
+                            .position(|&b| matches!(b, b'/' | b'?' | b'#'))
+                            .unwrap_or(after.len());
+                        return match after[..authority_end].contains(&b'@') {
+                            true => TargetForm::Invalid,
+                            false => TargetForm::Absolute,
+                        };
                     }
                 }
                 // authority-form = uri-host ":" port. The port follows the last

@@ -136,7 +136,8 @@ impl Server {
         let shutdown = Shutdown::new();
         let config = Arc::new(config);
         let mut workers = Vec::with_capacity(threads);
-        for (i, listener) in listeners.into_iter().enumerate() {
+        let mut listeners = listeners.into_iter().enumerate();
+        while let Some((i, listener)) = listeners.next() {
             let (make_service, config, signal) =
                 (make_service.clone(), config.clone(), shutdown.clone());
             let spawned = Async::new(listener).and_then(|listener| {
@@ -149,7 +150,8 @@ impl Server {
                 Err(e) => {
                     // The workers already running would serve on, with no
                     // handle left to stop them: they stop before the error
-                    // is returned.
+                    // is returned (the other listeners close first).
+                    drop(listeners);
                     shutdown.trigger();
                     for worker in workers {
                         let _ = worker.join();
@@ -280,8 +282,10 @@ fn worker<M, S>(
     let spawner = (ex.clone(), reactor.clone());
     let main = ex.spawn(async move {
         let (ex, reactor) = spawner;
-        // Connections accepted since the connections' tasks last ran.
+        // Accepts since the connections' tasks last had a turn.
         let mut in_a_row = 0;
+        // Accepts that failed since the last that did not.
+        let mut failing = 0u32;
         loop {
             // With a backlog to take, accepting never waits: the connections
             // already accepted get their turn now and then, and a shutdown is
@@ -308,12 +312,22 @@ fn worker<M, S>(
                 Ok(adopted) => adopted,
                 Err(e) => {
                     // Out of descriptors or a connection reset before accept:
-                    // back off briefly instead of spinning.
-                    log::warn!("lithe: accepting a connection failed ({e}); retrying in 10 ms");
+                    // back off briefly instead of spinning. Said once per run
+                    // of failures: a flood that exhausts descriptors would
+                    // otherwise write a line every 10 ms.
+                    failing += 1;
+                    match failing {
+                        1 => log::warn!("lithe: accepting a connection failed ({e}); retrying"),
+                        _ => log::debug!("lithe: accepting a connection failed ({e}); retrying"),
+                    }
                     Timer::after(Duration::from_millis(10)).await;
                     continue;
                 }
             };
+            if failing > 1 {
+                log::warn!("lithe: accepting connections again after {failing} failures");
+            }
+            failing = 0;
             active.set(active.get() + 1);
             let (make_service, config, shutdown, active) = (
                 make_service.clone(),
