@@ -221,6 +221,37 @@ fn a_tls_client_leaving_an_idle_connection_without_close_notify_has_closed() {
     assert!(result.is_ok(), "{result:?}");
 }
 
+/// A client that connects and never sends its ClientHello is dropped after
+/// the handshake timeout, whatever the head timeout (here none).
+#[test]
+fn a_handshake_that_never_comes_is_dropped_after_its_timeout() {
+    let (cert, key) = certificate();
+    let config = ServeConfig {
+        connection: ServerConfig {
+            head_timeout: None,
+            ..ServerConfig::default()
+        },
+        threads: 1,
+        shutdown_timeout: Duration::from_secs(2),
+        tls: Some(TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap()),
+        tls_handshake_timeout: Some(Duration::from_millis(200)),
+        ..ServeConfig::default()
+    };
+    let server = Server::bind("127.0.0.1:0", routes, config).unwrap();
+    let mut silent = socket(server.local_addr());
+    let started = std::time::Instant::now();
+    let mut byte = [0u8; 1];
+    // The server closes (end of stream, or a reset): it does not wait.
+    let read = std::io::Read::read(&mut silent, &mut byte);
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    server.shutdown();
+}
+
 #[test]
 fn shutdown_does_not_wait_for_a_handshake_that_never_starts() {
     let (cert, key) = certificate();

@@ -231,6 +231,26 @@ impl fmt::Debug for StatusCode {
     }
 }
 
+/// A status compares with its number: `response.status() == 404`.
+///
+/// ```
+/// use lithe::proto::StatusCode;
+/// assert!(StatusCode::NOT_FOUND == 404);
+/// assert!(404 == StatusCode::NOT_FOUND);
+/// assert!(StatusCode::OK != 404);
+/// ```
+impl PartialEq<u16> for StatusCode {
+    fn eq(&self, code: &u16) -> bool {
+        self.0 == *code
+    }
+}
+
+impl PartialEq<StatusCode> for u16 {
+    fn eq(&self, status: &StatusCode) -> bool {
+        *self == status.0
+    }
+}
+
 impl fmt::Display for StatusCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.canonical_reason() {

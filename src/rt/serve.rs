@@ -53,6 +53,11 @@ pub struct ServeConfig {
     /// Serve HTTPS with this acceptor.
     #[cfg(feature = "tls")]
     pub tls: Option<super::tls::TlsAcceptor>,
+    /// How long a TLS handshake may take, from the accept to its end; `None`
+    /// for no limit. Default 10 s: a client that connects and never finishes
+    /// its handshake holds a descriptor meanwhile.
+    #[cfg(feature = "tls")]
+    pub tls_handshake_timeout: Option<Duration>,
 }
 
 impl Default for ServeConfig {
@@ -64,6 +69,8 @@ impl Default for ServeConfig {
             reuse_port: false,
             #[cfg(feature = "tls")]
             tls: None,
+            #[cfg(feature = "tls")]
+            tls_handshake_timeout: Some(Duration::from_secs(10)),
         }
     }
 }
@@ -466,9 +473,9 @@ async fn run_until_finished(ex: &LocalExecutor<'_>, main: smol::Task<()>) {
     }
 }
 
-/// The TLS handshake, when configured, bounded by the head timeout and given up
-/// on shutdown: like an idle connection, one without a request yet has nothing
-/// in flight to let finish.
+/// The TLS handshake, when configured, bounded by its own timeout and given
+/// up on shutdown: like an idle connection, one without a request yet has
+/// nothing in flight to let finish.
 async fn handshake(
     stream: TcpStream,
     config: &ServeConfig,
@@ -476,7 +483,7 @@ async fn handshake(
 ) -> Option<MaybeTls> {
     #[cfg(feature = "tls")]
     if let Some(acceptor) = &config.tls {
-        let limit = config.connection.head_timeout.unwrap_or(Duration::MAX);
+        let limit = config.tls_handshake_timeout.unwrap_or(Duration::MAX);
         let accept = async {
             acceptor
                 .accept(stream)
