@@ -851,6 +851,45 @@ fn a_body_trickling_in_after_the_response_is_drained_for_the_body_timeout_at_mos
     server.shutdown();
 }
 
+/// A worker at its connection limit accepts no more until one ends: the
+/// next client waits in the kernel's backlog, then is served.
+#[test]
+fn a_worker_at_its_connection_limit_accepts_once_one_ends() {
+    let serve = lithe::rt::ServeConfig {
+        threads: 1,
+        max_connections: 1,
+        shutdown_timeout: Duration::from_secs(2),
+        ..Default::default()
+    };
+    let server = lithe::rt::Server::bind("127.0.0.1:0", routes, serve).expect("bind");
+    let mut first = socket(server.local_addr());
+    first
+        .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let reply = read_until(&mut first, "Hello, World!");
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    // The first connection stays open, idle: the second is not served.
+    let mut second = socket(server.local_addr());
+    second
+        .write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    second
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let waiting = std::io::Read::read(&mut second, &mut byte);
+    assert!(
+        matches!(&waiting, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "{waiting:?}"
+    );
+    // Once the first ends, the second is accepted and answered.
+    drop(first);
+    second.set_read_timeout(Some(LIMIT)).unwrap();
+    let reply = read_to_close(&mut second);
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    server.shutdown();
+}
+
 /// A shutdown ends a drain at once: the response it waited on is out.
 #[test]
 fn a_shutdown_ends_the_drain_of_an_unread_body() {

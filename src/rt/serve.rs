@@ -50,6 +50,11 @@ pub struct ServeConfig {
     /// the workers, instead of all workers accepting from one listener.
     /// Default false.
     pub reuse_port: bool,
+    /// Connections a worker serves at once, idle ones included; past it the
+    /// worker accepts no more until one ends (the kernel's backlog holds
+    /// them meanwhile), so a flood of connections cannot take every
+    /// descriptor. 0 for no limit. Default 25,000 (as actix-web).
+    pub max_connections: usize,
     /// Serve HTTPS with this acceptor.
     #[cfg(feature = "tls")]
     pub tls: Option<super::tls::TlsAcceptor>,
@@ -67,6 +72,7 @@ impl Default for ServeConfig {
             threads: 0,
             shutdown_timeout: Duration::from_secs(30),
             reuse_port: false,
+            max_connections: 25_000,
             #[cfg(feature = "tls")]
             tls: None,
             #[cfg(feature = "tls")]
@@ -279,6 +285,8 @@ fn worker<M, S>(
 {
     let ex = Rc::new(LocalExecutor::new());
     let active = Rc::new(Cell::new(0usize));
+    // Notified when a connection ends, for an accept loop at its limit.
+    let ended = Rc::new(event_listener::Event::new());
     let make_service = Rc::new(make_service);
     #[cfg(target_os = "linux")]
     // Without an epoll set of its own (out of descriptors), the worker runs its
@@ -304,6 +312,15 @@ fn worker<M, S>(
             }
             if shutdown.is_triggered() {
                 break;
+            }
+            let limit = config.max_connections;
+            if limit > 0 && active.get() >= limit {
+                // At the limit: accept again once a connection ends.
+                let one_ends = ended.listen();
+                if active.get() >= limit {
+                    future::or(one_ends, shutdown.triggered()).await;
+                }
+                continue;
             }
             let accept = async { Some(listener.read_with(|l| l.accept()).await) };
             let stop = async {
@@ -336,11 +353,12 @@ fn worker<M, S>(
             }
             failing = 0;
             active.set(active.get() + 1);
-            let (make_service, config, shutdown, active) = (
+            let (make_service, config, shutdown, active, ended) = (
                 make_service.clone(),
                 config.clone(),
                 shutdown.clone(),
                 active.clone(),
+                ended.clone(),
             );
             ex.spawn(async move {
                 let connection = async {
@@ -363,6 +381,7 @@ fn worker<M, S>(
                     );
                 }
                 active.set(active.get() - 1);
+                ended.notify(1);
             })
             .detach();
         }
