@@ -51,14 +51,19 @@ pub struct ServeConfig {
     /// Default false.
     pub reuse_port: bool,
     /// Connections a worker serves at once, idle ones included; past it the
-    /// worker accepts no more until one ends (the kernel's backlog holds
-    /// them meanwhile), so a flood of connections cannot take every
-    /// descriptor. 0 for no limit. Default 25,000 (as actix-web).
+    /// worker accepts no more until one ends, and new clients wait in the
+    /// kernel's backlog (while it has room). 0 for no limit. Default 25,000
+    /// per worker (as actix-web): the server's total is `threads` times this,
+    /// which bounds the descriptors a flood of connections can take only if
+    /// it is below the process's descriptor limit (often 1,024 by default:
+    /// raise that, or lower this). With `reuse_port`, a worker at its limit
+    /// leaves the connections the kernel gives its own listener waiting,
+    /// even while other workers have room.
     pub max_connections: usize,
     /// Serve HTTPS with this acceptor.
     #[cfg(feature = "tls")]
     pub tls: Option<super::tls::TlsAcceptor>,
-    /// How long a TLS handshake may take, from the accept to its end; `None`
+    /// How long a TLS handshake may take, from its start to its end; `None`
     /// for no limit. Default 10 s: a client that connects and never finishes
     /// its handshake holds a descriptor meanwhile.
     #[cfg(feature = "tls")]
@@ -202,6 +207,20 @@ impl Server {
         for worker in self.workers {
             let _ = worker.join();
         }
+    }
+}
+
+/// A connection counted in a worker's `active` until this is dropped, which
+/// wakes an accept loop waiting at the connection limit.
+struct Counted {
+    active: Rc<Cell<usize>>,
+    ended: Rc<event_listener::Event>,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.active.set(self.active.get() - 1);
+        self.ended.notify(1);
     }
 }
 
@@ -361,6 +380,9 @@ fn worker<M, S>(
                 ended.clone(),
             );
             ex.spawn(async move {
+                // However the task ends (dropped unfinished at the end of a
+                // shutdown included), the connection no longer counts.
+                let _counted = Counted { active, ended };
                 let connection = async {
                     // Made here, so that a panic in it, like one in the
                     // service, loses this connection, not the worker.
@@ -380,8 +402,6 @@ fn worker<M, S>(
                         "lithe: the service panicked serving {client}; its connection was dropped"
                     );
                 }
-                active.set(active.get() - 1);
-                ended.notify(1);
             })
             .detach();
         }
