@@ -30,6 +30,19 @@ fn https_server(cert: &str, key: &str) -> Server {
     Server::bind("127.0.0.1:0", routes, config).unwrap()
 }
 
+/// One GET over HTTPS to `addr`, trusting `cert`, answered 200.
+fn assert_served(addr: SocketAddr, cert: &str) {
+    run(async {
+        let config = trusting(cert);
+        let mut conn = open(&url(addr, "/"), &config).await.unwrap();
+        let response = conn
+            .send(Request::new("GET", "/").with_header("host", "localhost"))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    });
+}
+
 /// Connecting with `cert` (PEM) as the only trusted root.
 fn trusting(cert: &str) -> ConnectConfig {
     ConnectConfig {
@@ -261,15 +274,7 @@ fn a_handshake_that_never_comes_is_dropped_after_its_timeout() {
         waited >= Duration::from_millis(150) && waited < Duration::from_secs(3),
         "{waited:?}"
     );
-    run(async {
-        let config = trusting(&cert);
-        let mut conn = open(&url(server.local_addr(), "/"), &config).await.unwrap();
-        let response = conn
-            .send(Request::new("GET", "/").with_header("host", "localhost"))
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-    });
+    assert_served(server.local_addr(), &cert);
     server.shutdown();
 }
 
@@ -281,15 +286,7 @@ fn shutdown_does_not_wait_for_a_handshake_that_never_starts() {
     let silent = std::net::TcpStream::connect(server.local_addr()).unwrap();
     // One worker accepts in order: once a later connection has been served,
     // the silent one is surely accepted and in its handshake.
-    run(async {
-        let config = trusting(&cert);
-        let mut conn = open(&url(server.local_addr(), "/"), &config).await.unwrap();
-        let response = conn
-            .send(Request::new("GET", "/").with_header("host", "localhost"))
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-    });
+    assert_served(server.local_addr(), &cert);
     let started = std::time::Instant::now();
     server.shutdown();
     // Well under the 2 s shutdown timeout (and the 30 s head timeout).
