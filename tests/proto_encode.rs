@@ -549,6 +549,39 @@ fn a_keep_alive_field_gives_way_to_the_close() {
     assert!(!wire.contains("close"), "{wire}");
 }
 
+/// A final answer while the client still waits for 100 Continue: it may
+/// send the body or skip it (RFC 9110 §10.1.1), and its next bytes cannot
+/// tell which, so the connection closes after the answer.
+#[test]
+fn a_final_answer_to_a_client_awaiting_100_closes_the_connection() {
+    let head_only = |request: &[u8]| {
+        let mut conn = Connection::server(Config::default());
+        let mut headers = [EMPTY_HEADER; 16];
+        let r = conn.receive(request, &mut headers).unwrap();
+        assert!(matches!(r.event, Event::Request(_)));
+        conn
+    };
+    let length = [Header {
+        name: "Content-Length",
+        value: b"0",
+    }];
+    let mut conn = head_only(
+        b"PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+    );
+    assert!(conn.they_are_waiting_for_100_continue());
+    let wire = response_wire(&mut conn, &ResponseHead::new(StatusCode::OK, &length)).unwrap();
+    assert!(wire.ends_with("connection: close\r\n\r\n"), "{wire}");
+    assert!(!conn.is_keep_alive());
+    // After a 100, the body comes: the connection goes on.
+    let mut conn = head_only(
+        b"PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+    );
+    response_wire(&mut conn, &ResponseHead::new(StatusCode::CONTINUE, &[])).unwrap();
+    let wire = response_wire(&mut conn, &ResponseHead::new(StatusCode::OK, &length)).unwrap();
+    assert!(!wire.contains("close"), "{wire}");
+    assert!(conn.is_keep_alive());
+}
+
 #[test]
 fn connection_close_is_announced_when_the_client_asked_for_it() {
     let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");

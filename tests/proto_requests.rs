@@ -229,6 +229,59 @@ fn accepted_target_forms() {
     assert_eq!(request_line(&ev, 0).1, "http://a.example/@x?y@z");
 }
 
+/// A Host field must be `uri-host [ ":" port ]` or empty (RFC 9112 §3.2:
+/// anything else is a 400); a hop in front may route a malformed one
+/// elsewhere than we would.
+#[test]
+fn host_fields_that_are_not_a_host_and_port_are_refused() {
+    for host in [
+        "a.example",
+        "a.example:8080",
+        "[::1]",
+        "[::1]:80",
+        "127.0.0.1:1",
+        "",
+    ] {
+        let request = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        assert_eq!(error_of(&events(request.as_bytes())), None, "{host:?}");
+    }
+    for host in [
+        "a.example@b.example",
+        "a.example/x",
+        "a, b",
+        "a:80:81",
+        "a:x",
+        "[::1",
+        "a b",
+    ] {
+        let request = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        assert_eq!(
+            error_of(&events(request.as_bytes())),
+            Some(Error::InvalidHost),
+            "{host:?}"
+        );
+    }
+    assert_eq!(Error::InvalidHost.status().as_u16(), 400);
+}
+
+/// No request-target form has a fragment, and an http URI with an empty host
+/// is invalid (RFC 9112 §3.2, RFC 9110 §4.2.1): peers that strip a fragment
+/// where we would not see another path.
+#[test]
+fn fragments_and_empty_authorities_are_refused_in_targets() {
+    for target in [
+        "/a#b",
+        "/#",
+        "http://a.example/x#y",
+        "http:///x",
+        "http://?q",
+    ] {
+        let request = format!("GET {target} HTTP/1.1\r\nHost: a.example\r\n\r\n");
+        let ev = events(request.as_bytes());
+        assert_eq!(error_of(&ev), Some(Error::InvalidRequestTarget), "{target}");
+    }
+}
+
 /// RFC 9110 §4.2.4: userinfo in an http(s) target is to be treated as an
 /// error: it serves to disguise the authority (`http://bank.example@evil/`)
 /// and carries credentials into every log that records the target.

@@ -474,6 +474,7 @@ impl Connection {
         match (fields.host_count, head.version) {
             (0, Version::Http11) => return Err(Error::MissingHost),
             (2.., _) => return Err(Error::DuplicateHost),
+            _ if !fields.host_valid => return Err(Error::InvalidHost),
             _ => {}
         }
         let body = request_body_length(&fields, head.version)?;
@@ -922,8 +923,15 @@ impl Connection {
             }
             body => BodyWriter::for_body(body),
         };
+        // A final answer while the client still waits for 100 Continue: it may
+        // send the body or skip it (RFC 9110 §10.1.1), and its next bytes
+        // cannot tell which, so the connection cannot go on.
+        let body_in_doubt = self.expect_continue
+            && self.states.client == State::SendBody
+            && self.body_left_to_receive() != Some(0);
         let keep_alive = !unsolicited
             && self.states.keep_alive
+            && !body_in_doubt
             && fields.keep_alive(head.version)
             && writer != BodyWriter::UntilClose
             && !(framing.must_close && framing.body != BodyLength::UntilClose);

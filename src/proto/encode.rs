@@ -8,7 +8,7 @@
 
 use super::chunked::ChunkPrefix;
 use super::error::SendError;
-use super::head::{Header, RequestHead, ResponseHead, byte_table, is_token, trim_ows};
+use super::head::{Header, RequestHead, ResponseHead, TargetForm, byte_table, is_token, trim_ows};
 
 /// Header fields the connection adds to what the caller gave, to make the framing
 /// and persistence it chose explicit to the peer.
@@ -79,8 +79,13 @@ pub(crate) fn validate_request(head: &RequestHead<'_, '_>) -> Result<(), SendErr
         return Err(SendError::InvalidMethod);
     }
     let target = head.target.as_bytes();
-    // The bytes httparse accepts in a request-target: no whitespace, no controls.
-    if target.is_empty() || !target.iter().all(|&b| b > 0x20 && b != 0x7f) {
+    // The bytes httparse accepts in a request-target: no whitespace, no
+    // controls; and one of the four forms, as a recipient checks (no
+    // fragment, no userinfo), so that what we send parses back.
+    if target.is_empty()
+        || !target.iter().all(|&b| b > 0x20 && b != 0x7f)
+        || TargetForm::of(head.target) == TargetForm::Invalid
+    {
         return Err(SendError::InvalidRequestTarget);
     }
     validate_fields(head.headers)

@@ -59,6 +59,9 @@ pub enum Error {
     MissingHost,
     /// A request with more than one Host header field (RFC 9112 §3.2). 400.
     DuplicateHost,
+    /// A Host field that is not `host[:port]` (RFC 9112 §3.2, RFC 9110 §7.2),
+    /// such as `a.example@b.example` or `a.example/x`. 400.
+    InvalidHost,
     /// A Content-Length that is not plain decimal digits, or too large for `u64`
     /// (RFC 9110 §8.6). 400.
     InvalidContentLength,
@@ -153,6 +156,7 @@ impl Error {
             Error::InvalidHeaderValue => "invalid header field value",
             Error::MissingHost => "HTTP/1.1 request without Host",
             Error::DuplicateHost => "more than one Host header field",
+            Error::InvalidHost => "Host is not a host and port",
             Error::InvalidContentLength => "invalid Content-Length",
             Error::ConflictingContentLength => "conflicting Content-Length values",
             Error::ContentLengthWithTransferEncoding => {

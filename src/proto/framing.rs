@@ -7,7 +7,7 @@
 //! Content-Length, and Transfer-Encoding lists that hide or repeat `chunked`.
 
 use super::error::{Error, SendError};
-use super::head::{Header, Lowercase, Version, is_token, trim_ows};
+use super::head::{Header, Lowercase, Version, is_host, is_reg_name_byte, is_token, trim_ows};
 use super::status::StatusCode;
 
 /// How the body of a message is delimited.
@@ -67,6 +67,8 @@ pub(crate) struct FramingFields {
     pub has_upgrade: bool,
     pub expect_continue: bool,
     pub host_count: usize,
+    /// Every Host field holds `uri-host [ ":" port ]`, or nothing.
+    pub host_valid: bool,
 }
 
 impl FramingFields {
@@ -86,6 +88,7 @@ impl FramingFields {
             has_upgrade: false,
             expect_continue: false,
             host_count: 0,
+            host_valid: true,
         };
         let mut chunked_seen = false;
         for header in headers {
@@ -96,7 +99,10 @@ impl FramingFields {
                 continue;
             }
             match name.len() {
-                4 if HOST.matches(name) => fields.host_count += 1,
+                4 if HOST.matches(name) => {
+                    fields.host_count += 1;
+                    fields.host_valid &= is_host_field_value(header.value);
+                }
                 6 if EXPECT.matches(name) => {
                     // `Expect` is a list (RFC 9110 §10.1.1): 100-continue may
                     // come beside expectations we do not know.
@@ -118,15 +124,29 @@ impl FramingFields {
                     fields.add_content_length(header.value)?;
                 }
                 17 if TRANSFER_ENCODING.matches(name) => {
+                    // Parameters may hold quoted strings, whose commas the
+                    // list split below would cut: one peer would see a
+                    // `chunked` where another sees a parameter. No coding in
+                    // use has a quoted parameter, so a quote is refused.
+                    if header.value.contains(&b'"') {
+                        return Err(Error::InvalidTransferEncoding);
+                    }
                     let mut any = false;
                     for element in list(header.value) {
                         any = true;
                         // A transfer-coding may carry parameters: `name;param=value`.
-                        let coding = trim_ows(element.split(|&b| b == b';').next().unwrap_or(b""));
+                        let mut parts = element.split(|&b| b == b';');
+                        let coding = trim_ows(parts.next().unwrap_or(b""));
                         if !is_token(coding) {
                             return Err(Error::InvalidTransferEncoding);
                         }
                         let is_chunked = coding.eq_ignore_ascii_case(b"chunked");
+                        // `chunked` defines no parameters (RFC 9112 §7.1): with
+                        // one, a hop that takes it for an unknown coding frames
+                        // the message otherwise.
+                        if is_chunked && parts.next().is_some() {
+                            return Err(Error::InvalidTransferEncoding);
+                        }
                         // A coding after `chunked` is left to `transfer_coding`
                         // (not final: refused in a request, read until close in a
                         // response); `chunked` twice is refused in both.
@@ -391,6 +411,58 @@ impl RequestMethod {
         }
     }
 }
+
+/// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2), or empty: a server MUST
+/// answer 400 to anything else (RFC 9112 §3.2), which a hop in front may
+/// route on differently (`a.example@b.example`, `a.example/x`, `a, b`).
+/// (httparse has trimmed the value's surrounding whitespace.)
+fn is_host_field_value(value: &[u8]) -> bool {
+    // Every request has one: the usual name or IPv4 address, with a port or
+    // not, costs a table lookup a byte, without a branch, and its colon is
+    // looked at only if there is one.
+    let classes = value
+        .iter()
+        .fold(0, |seen, &b| seen | HOST_BYTE_CLASS[usize::from(b)]);
+    match classes {
+        0 => true,
+        COLON => match value.iter().position(|&b| b == b':') {
+            Some(at) => at > 0 && value[at + 1..].iter().all(u8::is_ascii_digit),
+            None => false,
+        },
+        // An IP literal in brackets, with a port or not.
+        _ => {
+            let Some(close) = value.iter().position(|&b| b == b']') else {
+                return false;
+            };
+            let (host, rest) = value.split_at(close + 1);
+            is_host(host)
+                && match rest {
+                    [] => true,
+                    [b':', port @ ..] => port.iter().all(u8::is_ascii_digit),
+                    _ => false,
+                }
+        }
+    }
+}
+
+/// The class of a byte in a Host value: 0 in a reg-name or IPv4 address,
+/// [`COLON`] before a port, [`OTHER`] anything else.
+const COLON: u8 = 1;
+/// See [`COLON`].
+const OTHER: u8 = 2;
+
+static HOST_BYTE_CLASS: [u8; 256] = {
+    let mut table = [OTHER; 256];
+    let mut b = 0;
+    while b < 256 {
+        if is_reg_name_byte(b as u8) {
+            table[b] = 0;
+        }
+        b += 1;
+    }
+    table[b':' as usize] = COLON;
+    table
+};
 
 #[cfg(test)]
 mod tests {

@@ -149,7 +149,8 @@ pub enum TargetForm {
     Authority,
     /// `*`: only with OPTIONS.
     Asterisk,
-    /// None of the above.
+    /// None of the above, or any target with a fragment (`#`), which no form
+    /// has.
     Invalid,
 }
 
@@ -165,9 +166,16 @@ impl TargetForm {
     /// assert_eq!(TargetForm::of("*"), TargetForm::Asterisk);
     /// assert_eq!(TargetForm::of("http://user:pw@x.example/"), TargetForm::Invalid);
     /// assert_eq!(TargetForm::of("http://x.example/a@b"), TargetForm::Absolute);
+    /// assert_eq!(TargetForm::of("http:///a"), TargetForm::Invalid);
+    /// assert_eq!(TargetForm::of("/a#b"), TargetForm::Invalid);
     /// ```
     pub fn of(target: &str) -> TargetForm {
         let bytes = target.as_bytes();
+        // No form has a fragment (RFC 9112 §3.2): clients strip it, and
+        // peers that strip it where we would not see another path.
+        if memchr::memchr(b'#', bytes).is_some() {
+            return TargetForm::Invalid;
+        }
         match bytes.first() {
             None => TargetForm::Invalid,
             Some(b'/') => TargetForm::Origin,
@@ -181,7 +189,10 @@ impl TargetForm {
                             .iter()
                             .position(|&b| matches!(b, b'/' | b'?' | b'#'))
                             .unwrap_or(after.len());
-                        return match after[..authority_end].contains(&b'@') {
+                        // An http URI with an empty host is invalid (RFC 9110
+                        // §4.2.1), and userinfo is an error (§4.2.4).
+                        let authority = &after[..authority_end];
+                        return match authority.is_empty() || authority.contains(&b'@') {
                             true => TargetForm::Invalid,
                             false => TargetForm::Absolute,
                         };
@@ -209,7 +220,7 @@ fn is_scheme(s: &[u8]) -> bool {
 
 /// `uri-host` (RFC 3986 §3.2.2): an IP literal in brackets, or a reg-name /
 /// IPv4 address made of unreserved, pct-encoded and sub-delims characters.
-fn is_host(host: &[u8]) -> bool {
+pub(crate) fn is_host(host: &[u8]) -> bool {
     match host {
         [b'[', literal @ .., b']'] => {
             !literal.is_empty()
@@ -221,7 +232,7 @@ fn is_host(host: &[u8]) -> bool {
     }
 }
 
-fn is_reg_name_byte(b: u8) -> bool {
+pub(crate) const fn is_reg_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
