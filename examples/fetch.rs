@@ -10,14 +10,19 @@
 //! that is not UTF-8 is shown with replacement characters: the `reflect` example
 //! is where exact field bytes are reported), or
 //! `{"error": "..."}` and exit code 1 when the exchange fails (a protocol error,
-//! a timeout, a refused connection). `-d` sends DATA as the body, `-k` accepts
-//! any TLS certificate (self-signed test servers only).
+//! a timeout, a refused connection, a body over 64 MiB, which `--json` holds in
+//! memory). `-d` sends DATA as the body, `-k` accepts any TLS certificate
+//! (self-signed test servers only). Redirects are not followed (as with curl
+//! without `-L`): a 3xx is printed like any answer.
 
 use std::io::Write;
 
 use base64::Engine;
 use lithe::io::{Error, Request};
 use lithe::rt::{ConnectConfig, Url, block_on, open};
+
+/// The largest body `--json` collects.
+const JSON_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 struct Args {
     method: String,
@@ -35,7 +40,9 @@ fn parse_args() -> Args {
         json: false,
         url: String::new(),
     };
-    let mut it = std::env::args().skip(1);
+    let mut it = std::env::args_os()
+        .skip(1)
+        .map(|arg| arg.into_string().unwrap_or_else(|_| usage()));
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "-X" => args.method = it.next().unwrap_or_else(|| usage()),
@@ -73,7 +80,7 @@ struct Head {
 async fn fetch(
     args: &Args,
     mut on_head: impl FnMut(Head),
-    mut on_chunk: impl FnMut(&[u8]),
+    mut on_chunk: impl FnMut(&[u8]) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let url = Url::parse(&args.url)?;
     // The client's default head limit (1 MiB) also fits `reflect`'s answers,
@@ -104,7 +111,7 @@ async fn fetch(
     });
     let mut body = response.into_body();
     while let Some(chunk) = body.chunk().await? {
-        on_chunk(&chunk);
+        on_chunk(&chunk)?;
     }
     Ok(())
 }
@@ -117,7 +124,15 @@ fn main() {
         let result = block_on(fetch(
             &args,
             |h| head = Some(h),
-            |c| body.extend_from_slice(c),
+            |c| {
+                if body.len() + c.len() > JSON_BODY_LIMIT {
+                    return Err(Error::BodyTooLarge {
+                        limit: JSON_BODY_LIMIT,
+                    });
+                }
+                body.extend_from_slice(c);
+                Ok(())
+            },
         ));
         let out = match (result, head) {
             (Ok(()), Some(head)) => serde_json::json!({
@@ -131,12 +146,13 @@ fn main() {
                 "body_b64": base64::engine::general_purpose::STANDARD.encode(&body),
             }),
             (Err(e), _) => {
-                println!("{}", serde_json::json!({ "error": e.to_string() }));
+                let error = serde_json::json!({ "error": e.to_string() });
+                write_or_exit(&mut std::io::stdout(), format!("{error}\n").as_bytes());
                 std::process::exit(1);
             }
             (Ok(()), None) => unreachable!("a response has a head"),
         };
-        println!("{out}");
+        write_or_exit(&mut std::io::stdout(), format!("{out}\n").as_bytes());
         return;
     }
     let stdout = std::io::stdout();
@@ -154,7 +170,10 @@ fn main() {
             head.push(b'\n');
             write_or_exit(&mut out, &head);
         },
-        |chunk| write_or_exit(&mut stdout.lock(), chunk),
+        |chunk| {
+            write_or_exit(&mut stdout.lock(), chunk);
+            Ok(())
+        },
     ));
     if let Err(e) = result {
         eprintln!("fetch: {e}");

@@ -58,7 +58,11 @@ async fn handle(request: Request) -> Response {
             }
             response
         }
-        (_, "/" | "/echo") => text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"),
+        // RFC 9110 §15.5.6: a 405 names the methods the resource allows.
+        (_, "/") => text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
+            .with_header("allow", "GET, HEAD"),
+        (_, "/echo") => text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
+            .with_header("allow", "POST"),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
 }
@@ -86,7 +90,9 @@ fn main() {
     let mut port = 8080u16;
     let mut threads = 0usize;
     let mut reuse_port = false;
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args_os()
+        .skip(1)
+        .map(|arg| arg.into_string().unwrap_or_else(|_| usage()));
     while let Some(arg) = args.next() {
         if arg == "--reuse-port" {
             reuse_port = true;
@@ -103,7 +109,13 @@ fn main() {
         reuse_port,
         ..ServeConfig::default()
     };
-    let server = Server::bind(("127.0.0.1", port), handle, config).expect("bind");
+    let server = match Server::bind(("127.0.0.1", port), handle, config) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("hello_server: cannot listen on 127.0.0.1:{port}: {e}");
+            std::process::exit(1);
+        }
+    };
     println!("listening on http://{}", server.local_addr());
     server.wait();
 }
