@@ -243,6 +243,117 @@ fn outgoing_framing_is_validated_like_incoming() {
     assert!(conn.send_request(&head, &mut out).is_ok());
 }
 
+/// What a recipient tolerates, a sender may not send: a Content-Length as a
+/// list or a repetition of one value (RFC 9110 §8.6), a Host that is not
+/// `host[:port]` (RFC 9110 §7.2), a target in a form its method does not take
+/// (RFC 9112 §3.2). Each would be refused by lithe's own server.
+#[test]
+fn a_head_goes_out_only_in_the_form_a_strict_recipient_accepts() {
+    let mut out = [0u8; 256];
+    let length = |value: &'static [u8]| Header {
+        name: "Content-Length",
+        value,
+    };
+    for fields in [
+        vec![HOST, length(b"5, 5")],
+        vec![HOST, length(b"5"), length(b"5")],
+        vec![HOST, length(b"")],
+    ] {
+        let mut client = Connection::client(Config::default());
+        assert_eq!(
+            client.send_request(&RequestHead::new("POST", "/", &fields), &mut out),
+            Err(SendError::InvalidFraming(Error::InvalidContentLength)),
+            "{fields:?}"
+        );
+        let mut server = server_after(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        let response = &fields[1..];
+        assert_eq!(
+            response_wire(&mut server, &ResponseHead::new(StatusCode::OK, response)),
+            Err(SendError::InvalidFraming(Error::InvalidContentLength)),
+            "{response:?}"
+        );
+    }
+    // Whitespace around the digits is the field's, not the value's.
+    let mut client = Connection::client(Config::default());
+    let spaced = [HOST, length(b" 5 ")];
+    assert!(
+        client
+            .send_request(&RequestHead::new("POST", "/", &spaced), &mut out)
+            .is_ok()
+    );
+
+    for host in [&b"a@b"[..], b"a/x", b"a, b", b"a:8x", b"[::1"] {
+        let fields = [Header {
+            name: "Host",
+            value: host,
+        }];
+        let mut client = Connection::client(Config::default());
+        assert_eq!(
+            client.send_request(&RequestHead::new("GET", "/", &fields), &mut out),
+            Err(SendError::InvalidFraming(Error::InvalidHost)),
+            "{}",
+            String::from_utf8_lossy(host)
+        );
+    }
+
+    for (method, target, fits) in [
+        ("GET", "example.com:443", false),
+        ("CONNECT", "/", false),
+        ("CONNECT", "http://a/", false),
+        ("GET", "*", false),
+        ("CONNECT", "example.com:443", true),
+        ("OPTIONS", "*", true),
+        ("GET", "http://a/", true),
+    ] {
+        let mut client = Connection::client(Config::default());
+        let sent = client.send_request(&RequestHead::new(method, target, &[HOST]), &mut out);
+        match fits {
+            true => assert!(sent.is_ok(), "{method} {target}: {sent:?}"),
+            false => assert_eq!(
+                sent,
+                Err(SendError::InvalidRequestTarget),
+                "{method} {target}"
+            ),
+        }
+    }
+}
+
+/// RFC 9110 §15.2.2: a 101 names the protocol in an Upgrade field.
+#[test]
+fn a_101_without_an_upgrade_field_is_refused() {
+    let request = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: ws\r\n\r\n";
+    let mut conn = server_after(request);
+    let only_connection = [Header {
+        name: "Connection",
+        value: b"upgrade",
+    }];
+    assert_eq!(
+        response_wire(
+            &mut conn,
+            &ResponseHead::new(StatusCode::SWITCHING_PROTOCOLS, &only_connection)
+        ),
+        Err(SendError::MissingUpgrade)
+    );
+    // Nothing changed: the corrected head switches.
+    let upgrade = [
+        only_connection[0],
+        Header {
+            name: "Upgrade",
+            value: b"ws",
+        },
+    ];
+    let wire = response_wire(
+        &mut conn,
+        &ResponseHead::new(StatusCode::SWITCHING_PROTOCOLS, &upgrade),
+    )
+    .unwrap();
+    assert!(
+        wire.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{wire}"
+    );
+    assert!(wire.contains("Upgrade: ws\r\n"), "{wire}");
+}
+
 #[test]
 fn content_length_is_enforced_both_ways() {
     let mut out = [0u8; 256];
@@ -463,8 +574,17 @@ fn framing_fields_are_refused_where_a_response_may_not_carry_them() {
         false => server_after(request),
     };
     for (request, status) in cases {
-        for fields in [[length], [chunked]] {
+        // A 101 names the protocol it switches to.
+        let corrected: &[Header] = match status == StatusCode::SWITCHING_PROTOCOLS {
+            true => &[Header {
+                name: "Upgrade",
+                value: b"ws",
+            }],
+            false => &[],
+        };
+        for framing in [length, chunked] {
             let mut conn = received(request);
+            let fields = [corrected, &[framing]].concat();
             let refused = response_wire(&mut conn, &ResponseHead::new(status, &fields));
             assert_eq!(
                 refused,
@@ -473,7 +593,7 @@ fn framing_fields_are_refused_where_a_response_may_not_carry_them() {
             );
             // Nothing was written and the state is as it was: the corrected
             // head goes out.
-            let wire = response_wire(&mut conn, &ResponseHead::new(status, &[]))
+            let wire = response_wire(&mut conn, &ResponseHead::new(status, corrected))
                 .unwrap_or_else(|e| panic!("{status:?}: {e:?}"));
             assert!(!wire.contains("content-length"), "{wire}");
             assert!(!wire.contains("transfer-encoding"), "{wire}");
@@ -481,7 +601,7 @@ fn framing_fields_are_refused_where_a_response_may_not_carry_them() {
         // A length given apart from the head is a Content-Length all the same.
         let mut conn = received(request);
         let mut out = [0u8; 256];
-        let head = ResponseHead::new(status, &[]);
+        let head = ResponseHead::new(status, corrected);
         assert_eq!(
             conn.send_response_sized(&head, 0, &mut out),
             Err(SendError::FramingNotAllowed),
@@ -679,6 +799,13 @@ fn trailers_may_not_carry_framing_routing_or_connection_fields() {
         "Host",
         "Connection",
         "TRAILER",
+        // Authentication, response controls and the content's format are
+        // settled by the header section too (RFC 9110 §6.5.1).
+        "Authorization",
+        "Set-Cookie",
+        "Cache-Control",
+        "content-type",
+        "Content-Encoding",
     ] {
         let trailer = [Header { name, value: b"1" }];
         assert_eq!(

@@ -48,6 +48,40 @@ fn fields() -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
     proptest::collection::vec((field_name(), field_value()), 0..8)
 }
 
+/// Fields the serializer refuses in a trailer section (RFC 9110 §6.5.1).
+const HEADER_SECTION_ONLY: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "trailer",
+    "host",
+    "max-forwards",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "upgrade",
+    "te",
+    "expect",
+    "authorization",
+    "proxy-authorization",
+    "www-authenticate",
+    "proxy-authenticate",
+    "cookie",
+    "set-cookie",
+    "range",
+    "cache-control",
+    "pragma",
+    "content-type",
+    "content-encoding",
+    "content-range",
+];
+
+fn trailer_fields() -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
+    let name = field_name().prop_filter("header section only", |n| {
+        !HEADER_SECTION_ONLY.contains(&n.to_ascii_lowercase().as_str())
+    });
+    proptest::collection::vec((name, field_value()), 0..8)
+}
+
 #[derive(Debug, Clone)]
 struct Message {
     fields: Vec<(String, Vec<u8>)>,
@@ -62,7 +96,7 @@ fn message() -> impl Strategy<Value = Message> {
         fields(),
         proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..5),
         any::<bool>(),
-        fields(),
+        trailer_fields(),
     )
         .prop_map(|(fields, pieces, chunked, trailers)| Message {
             fields,

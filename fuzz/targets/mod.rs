@@ -800,9 +800,34 @@ const RESERVED: &[&str] = &[
     "upgrade",
     "expect",
     "te",
-    // Refused in trailers, which are drawn from the same fields.
+];
+
+/// Names refused in trailers (RFC 9110 §6.5.1), which are drawn from the same
+/// generator as header fields.
+const HEADER_SECTION_ONLY: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
     "trailer",
+    "host",
+    "max-forwards",
+    "connection",
     "keep-alive",
+    "proxy-connection",
+    "upgrade",
+    "te",
+    "expect",
+    "authorization",
+    "proxy-authorization",
+    "www-authenticate",
+    "proxy-authenticate",
+    "cookie",
+    "set-cookie",
+    "range",
+    "cache-control",
+    "pragma",
+    "content-type",
+    "content-encoding",
+    "content-range",
 ];
 
 const NAMES: &[&str] = &[
@@ -869,7 +894,16 @@ fn body(src: &mut Source<'_>, framing: Framing) -> Body {
         .map(|_| usize::from(src.byte()) * 4 + 1)
         .collect();
     let trailers = if framing == Framing::Chunked {
-        fields(src, 2)
+        let mut trailers = fields(src, 2);
+        for (name, _) in &mut trailers {
+            if HEADER_SECTION_ONLY
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(name))
+            {
+                name.insert_str(0, "x-");
+            }
+        }
+        trailers
     } else {
         Vec::new()
     };

@@ -742,10 +742,12 @@ impl Connection {
         }
         encode::validate_request(head)?;
         let mut fields = FramingFields::read(head.headers).map_err(SendError::InvalidFraming)?;
+        fields.check_sent_content_length(head.headers)?;
         let length = fields.take_given_length(length)?;
         match (fields.host_count, head.version) {
             (0, Version::Http11) => return Err(SendError::MissingHost),
             (2.., _) => return Err(SendError::InvalidFraming(Error::DuplicateHost)),
+            _ if !fields.host_valid => return Err(SendError::InvalidFraming(Error::InvalidHost)),
             _ => {}
         }
         let body = request_body_length(&fields, head.version).map_err(SendError::InvalidFraming)?;
@@ -773,7 +775,8 @@ impl Connection {
     /// written.
     ///
     /// A 1xx other than 101 is an interim response; the final one follows. 101
-    /// (to an Upgrade request) and 2xx (to CONNECT) switch protocols. For other
+    /// (to an Upgrade request, naming the protocol in an Upgrade field:
+    /// [`SendError::MissingUpgrade`]) and 2xx (to CONNECT) switch protocols. For other
     /// responses the body framing follows the head; with neither Content-Length nor
     /// Transfer-Encoding, `Transfer-Encoding: chunked` is added for HTTP/1.1 peers
     /// and the body is close-delimited for HTTP/1.0 ones. `Connection: close` is
@@ -846,6 +849,7 @@ impl Connection {
         }
         encode::validate_response(head)?;
         let mut fields = FramingFields::read(head.headers).map_err(SendError::InvalidFraming)?;
+        fields.check_sent_content_length(head.headers)?;
         let status = head.status;
         let (method, peer_version) = if unsolicited {
             (RequestMethod::Other, head.version)
@@ -889,6 +893,9 @@ impl Connection {
                 || (peer_version == Version::Http10 && status.is_informational())
             {
                 return Err(SendError::InvalidState);
+            }
+            if status.as_u16() == 101 && !fields.has_upgrade {
+                return Err(SendError::MissingUpgrade);
             }
             let written = encode::write_response(head, added_length, out)?;
             // Only 100 answers the expectation (RFC 9110 §10.1.1): after a 103

@@ -80,11 +80,12 @@ pub(crate) fn validate_request(head: &RequestHead<'_, '_>) -> Result<(), SendErr
     }
     let target = head.target.as_bytes();
     // The bytes httparse accepts in a request-target: no whitespace, no
-    // controls; and one of the four forms, as a recipient checks (no
-    // fragment, no userinfo), so that what we send parses back.
+    // controls; and one of the four forms, the one the method takes, as a
+    // recipient checks (no fragment, no userinfo), so that what we send
+    // parses back.
     if target.is_empty()
         || !target.iter().all(|&b| b > 0x20 && b != 0x7f)
-        || TargetForm::of(head.target) == TargetForm::Invalid
+        || !TargetForm::of(head.target).fits_method(head.method)
     {
         return Err(SendError::InvalidRequestTarget);
     }
@@ -112,20 +113,35 @@ pub(crate) fn validate_fields(fields: &[Header<'_>]) -> Result<(), SendError> {
     Ok(())
 }
 
-/// Fields a trailer section may not carry: they decide framing, routing or the
-/// connection, which a recipient has settled by the time trailers arrive, and
-/// one that merges trailers into the header section would be misled by them
-/// (RFC 9110 §6.5.1).
-const HEADER_SECTION_ONLY: [&str; 9] = [
+/// Fields a trailer section may not carry: they decide framing, routing, the
+/// connection, authentication, how the request is served or how the content is
+/// read, which a recipient has settled by the time trailers arrive, and one
+/// that merges trailers into the header section would be misled by them (RFC
+/// 9110 §6.5.1 names these kinds; the list holds their common fields).
+const HEADER_SECTION_ONLY: [&str; 23] = [
     "content-length",
     "transfer-encoding",
     "trailer",
     "host",
+    "max-forwards",
     "connection",
     "keep-alive",
+    "proxy-connection",
     "upgrade",
     "te",
     "expect",
+    "authorization",
+    "proxy-authorization",
+    "www-authenticate",
+    "proxy-authenticate",
+    "cookie",
+    "set-cookie",
+    "range",
+    "cache-control",
+    "pragma",
+    "content-type",
+    "content-encoding",
+    "content-range",
 ];
 
 /// Checks trailer fields before anything is written: as header fields, and
@@ -269,12 +285,17 @@ fn write_head<'f>(
     added: AddedFields,
     out: &mut [u8],
 ) -> Result<usize, SendError> {
-    let field_bytes: usize = fields
-        .clone()
-        .map(|f| f.name.len() + 2 + f.value.len() + 2)
-        .sum();
+    // Saturating: on a 32-bit target, fields that share one long value could
+    // add up past `usize::MAX`, and a wrapped sum would pass the check below.
+    let field_bytes = fields.clone().fold(0usize, |sum, f| {
+        sum.saturating_add(f.name.len() + 4)
+            .saturating_add(f.value.len())
+    });
     let length = added.content_length.map(Decimal::new);
-    let needed = start.iter().map(|p| p.len()).sum::<usize>() + field_bytes + added.len(length) + 2;
+    let needed = start
+        .iter()
+        .fold(field_bytes, |sum, piece| sum.saturating_add(piece.len()))
+        .saturating_add(added.len(length) + 2);
     if out.len() < needed {
         return Err(SendError::BufferTooSmall { needed });
     }

@@ -213,14 +213,20 @@ pub enum SendError {
     InvalidHeaderValue,
     /// A method that is not a token.
     InvalidMethod,
-    /// A request-target that is empty or contains whitespace or control bytes.
+    /// A request-target that is empty, contains whitespace or control bytes,
+    /// or is not in a form its method takes (see
+    /// [`TargetForm`](super::TargetForm): authority-form with CONNECT only,
+    /// `*` with OPTIONS only, no fragment, no userinfo).
     InvalidRequestTarget,
     /// A reason phrase containing CR, LF or other control bytes.
     InvalidReasonPhrase,
     /// An HTTP/1.1 request without a Host header field.
     MissingHost,
     /// A head whose framing headers are contradictory or invalid (the same rules
-    /// [`Error`] enforces on received messages).
+    /// [`Error`] enforces on received messages), a Host that is not
+    /// `host[:port]`, or a Content-Length that is not one field of digits
+    /// alone: a recipient accepts a list of equal values, but a sender may
+    /// not send one (RFC 9110 §8.6).
     InvalidFraming(Error),
     /// More body bytes than the declared Content-Length.
     BodyTooLong,
@@ -236,10 +242,18 @@ pub enum SendError {
     BodyNotAllowed,
     /// Trailers on a message that is not chunked.
     TrailersNotAllowed,
-    /// A trailer field that belongs in the header section only: framing
-    /// (Content-Length, Transfer-Encoding, Trailer), routing (Host) or the
-    /// connection (Connection, Keep-Alive, Upgrade, TE, Expect); RFC 9110 §6.5.1.
+    /// A trailer field that belongs in the header section only (RFC 9110
+    /// §6.5.1): framing (Content-Length, Transfer-Encoding, Trailer), routing
+    /// (Host, Max-Forwards), the connection (Connection, Keep-Alive,
+    /// Proxy-Connection, Upgrade, TE, Expect), authentication (Authorization,
+    /// Proxy-Authorization, WWW-Authenticate, Proxy-Authenticate, Cookie,
+    /// Set-Cookie), request modifiers (Range), response controls
+    /// (Cache-Control, Pragma) or the content's format (Content-Type,
+    /// Content-Encoding, Content-Range).
     ForbiddenTrailer,
+    /// A `101 Switching Protocols` without an Upgrade field naming the
+    /// protocol switched to, which RFC 9110 §15.2.2 requires.
+    MissingUpgrade,
 }
 
 impl fmt::Display for SendError {
@@ -264,8 +278,9 @@ impl fmt::Display for SendError {
             SendError::BodyNotAllowed => f.write_str("this message has no body"),
             SendError::TrailersNotAllowed => f.write_str("trailers need chunked framing"),
             SendError::ForbiddenTrailer => {
-                f.write_str("a framing, routing or connection field in trailers")
+                f.write_str("a field that belongs in the header section in trailers")
             }
+            SendError::MissingUpgrade => f.write_str("a 101 response without an Upgrade field"),
         }
     }
 }

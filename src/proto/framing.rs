@@ -185,6 +185,27 @@ impl FramingFields {
         true
     }
 
+    /// A head we send may state its length only as a recipient must read it
+    /// first time: one Content-Length field, digits alone (RFC 9110 §8.6). A
+    /// list or repetition of equal values, tolerated on receipt, is refused.
+    /// Looked at only when the head has a Content-Length at all.
+    pub(crate) fn check_sent_content_length(
+        &self,
+        headers: &[Header<'_>],
+    ) -> Result<(), SendError> {
+        if self.content_length.is_none() {
+            return Ok(());
+        }
+        let mut values = headers
+            .iter()
+            .filter(|h| CONTENT_LENGTH.matches(h.name.as_bytes()))
+            .map(|h| trim_ows(h.value));
+        match (values.next(), values.next()) {
+            (Some(digits), None) if digits.iter().all(u8::is_ascii_digit) => Ok(()),
+            _ => Err(SendError::InvalidFraming(Error::InvalidContentLength)),
+        }
+    }
+
     /// RFC 9110 §8.6: `Content-Length = 1*DIGIT`. A list of identical values is
     /// accepted as that value (RFC 9112 §6.3 rule 5); any difference is an error.
     fn add_content_length(&mut self, value: &[u8]) -> Result<(), Error> {

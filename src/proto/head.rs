@@ -210,6 +210,18 @@ impl TargetForm {
             }
         }
     }
+
+    /// Whether a request with `method` may use this form (RFC 9112 §3.2):
+    /// authority-form with CONNECT only, which takes no other; asterisk-form
+    /// with OPTIONS only. Checked on receipt and on send alike.
+    pub(crate) fn fits_method(self, method: &str) -> bool {
+        match self {
+            TargetForm::Origin | TargetForm::Absolute => method != "CONNECT",
+            TargetForm::Authority => method == "CONNECT",
+            TargetForm::Asterisk => method == "OPTIONS",
+            TargetForm::Invalid => false,
+        }
+    }
 }
 
 fn is_scheme(s: &[u8]) -> bool {

@@ -6,7 +6,7 @@
 //! `HTTP/2.0` gets 505 while garbage gets 400.
 
 use super::error::Error;
-use super::head::{Header, RequestHead, ResponseHead, TargetForm, Version, is_token};
+use super::head::{Header, RequestHead, ResponseHead, Version, is_token};
 use super::limits::Config;
 use super::scan::has_bare_cr;
 use super::status::StatusCode;
@@ -171,14 +171,7 @@ fn check_request<'b, 'h>(
     if head.target.len() > config.limits.max_request_target_bytes {
         return Err(Error::RequestTargetTooLong);
     }
-    let method = head.method;
-    let form_fits_method = match head.target_form() {
-        TargetForm::Origin | TargetForm::Absolute => method != "CONNECT",
-        TargetForm::Authority => method == "CONNECT",
-        TargetForm::Asterisk => method == "OPTIONS",
-        TargetForm::Invalid => false,
-    };
-    if !form_fits_method {
+    if !head.target_form().fits_method(head.method) {
         return Err(Error::InvalidRequestTarget);
     }
     Ok(head)
