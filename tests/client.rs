@@ -404,15 +404,14 @@ fn without_100_continue_the_body_goes_after_the_timeout() {
         if read_through(&mut s, b"\r\n\r\n").is_none() {
             return;
         }
-        let head_at = std::time::Instant::now();
         let mut byte = [0u8];
         if s.read(&mut byte).unwrap_or(0) == 1 {
-            tx.send((byte[0], head_at.elapsed())).unwrap();
+            tx.send((byte[0], std::time::Instant::now())).unwrap();
             s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
                 .unwrap();
         }
     });
-    run(async {
+    let sent_at = run(async {
         let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
         let config = ClientConfig {
             continue_timeout: Duration::from_millis(100),
@@ -423,12 +422,18 @@ fn without_100_continue_the_body_goes_after_the_timeout() {
             .with_header("host", "t")
             .with_header("expect", "100-continue")
             .with_body("x");
+        // Before the head goes out, so before the client's timer starts: the
+        // body cannot arrive sooner than the timeout after this, however
+        // late either thread runs.
+        let sent_at = std::time::Instant::now();
         let response = conn.send(request).await.unwrap();
         assert_eq!(&response.into_body().bytes(10).await.unwrap()[..], b"ok");
+        sent_at
     });
-    let (body, waited) = rx.recv().unwrap();
+    let (body, arrived_at) = rx.recv().unwrap();
     assert_eq!(body, b'x');
-    assert!(waited >= Duration::from_millis(90), "{waited:?}");
+    let waited = arrived_at - sent_at;
+    assert!(waited >= Duration::from_millis(100), "{waited:?}");
 }
 
 #[test]

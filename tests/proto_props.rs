@@ -166,6 +166,10 @@ fn receive_split(conn: &mut Connection, wire: &[u8], cuts: &[usize]) -> Vec<Owne
                 _ => events.push(Owned::Data(d.to_vec())),
             },
             Event::End { trailers } => {
+                // The message ends exactly where the serialized bytes do: no
+                // byte left over to throw the next message off.
+                assert_eq!(consumed, buf.len(), "bytes left after the end");
+                assert_eq!(fed, wire.len(), "the end came before the last byte");
                 events.push(Owned::End {
                     trailers: owned_headers(trailers),
                 });

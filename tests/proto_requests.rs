@@ -393,6 +393,72 @@ fn header_count_limit() {
     );
 }
 
+/// The trailer section has its own byte limit, met at the same byte however
+/// the input is split (each case runs whole, byte by byte and in pieces).
+#[test]
+fn trailer_byte_limit() {
+    let config = Config {
+        limits: Limits {
+            max_trailer_bytes: 64,
+            ..Limits::default()
+        },
+        ..Config::default()
+    };
+    let with_trailers = |value_len: usize| {
+        let mut input =
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n"
+                .to_vec();
+        input.extend_from_slice(b"Checksum: ");
+        input.extend(std::iter::repeat_n(b'c', value_len));
+        input.extend_from_slice(b"\r\n\r\n");
+        input
+    };
+    // "Checksum: " (10) + value + CRLF + the final CRLF: 64 bytes in all.
+    let ev = server_events(config, &with_trailers(50));
+    assert_eq!(error_of(&ev), None);
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        Owned::End { trailers } if trailers.len() == 1 && trailers[0].1.len() == 50
+    )));
+    assert_eq!(
+        error_of(&server_events(config, &with_trailers(51))),
+        Some(Error::TrailersTooLarge)
+    );
+    // Under the default 8 KiB, a trailer section of 16 KiB is refused too.
+    assert_eq!(
+        error_of(&server_events(Config::default(), &with_trailers(16 * 1024))),
+        Some(Error::TrailersTooLarge)
+    );
+}
+
+/// The leniencies named for responses leave requests strict: a server with
+/// every one of them on still refuses obs-fold and a space before a colon.
+#[test]
+fn response_leniencies_do_not_apply_to_requests() {
+    let lenient = Config {
+        leniency: Leniency {
+            allow_obs_fold_in_responses: true,
+            allow_space_before_colon_in_responses: true,
+            ..Leniency::default()
+        },
+        ..Config::default()
+    };
+    assert_eq!(
+        error_of(&server_events(
+            lenient,
+            b"GET / HTTP/1.1\r\nHost: a\r\nX-Folded: a\r\n b\r\n\r\n"
+        )),
+        Some(Error::ObsoleteLineFolding)
+    );
+    assert_eq!(
+        error_of(&server_events(
+            lenient,
+            b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length : 5\r\n\r\nhello"
+        )),
+        Some(Error::InvalidHeaderName)
+    );
+}
+
 #[test]
 fn request_target_limit() {
     let config = Config {

@@ -58,10 +58,6 @@ pub async fn routes(request: Request) -> Response {
         }
         (_, "/nocontent") => Response::new(StatusCode::NO_CONTENT),
         (_, "/big") => Response::new(StatusCode::OK).with_body(vec![b'b'; 32 << 20]),
-        (_, "/slow") => {
-            async_io::Timer::after(Duration::from_millis(300)).await;
-            Response::new(StatusCode::OK).with_body("slow")
-        }
         _ => Response::new(StatusCode::NOT_FOUND).with_body("not found"),
     }
 }
