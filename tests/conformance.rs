@@ -20,6 +20,9 @@
 //! statuses: 100 200         (client only: response statuses, in order)
 //! then: closed | paused | switched | need-data (how the run ends)
 //! framing: empty | length N | chunked | until-close (of the first message)
+//! headers: Host: a | X-B: 2 (the first head's fields, in order, as received)
+//! trailers: Checksum: x     (the first body's trailer fields, in order)
+//! rest: \x16\x03          (the bytes handed back by a protocol switch)
 //! ---
 //! GET / HTTP/1.1\r\n
 //! Host: a\r\n
@@ -50,7 +53,25 @@ struct Case {
     statuses: Option<Vec<u16>>,
     then: Option<String>,
     framing: Option<String>,
+    headers: Option<Vec<(String, Vec<u8>)>>,
+    trailers: Option<Vec<(String, Vec<u8>)>>,
+    rest: Option<Vec<u8>>,
     message: Vec<u8>,
+}
+
+/// `Name: value | Name: value` as fields (values escaped as messages are);
+/// empty for none.
+fn fields(text: &str) -> Vec<(String, Vec<u8>)> {
+    text.split('|')
+        .map(str::trim)
+        .filter(|field| !field.is_empty())
+        .map(|field| {
+            let (name, value) = field
+                .split_once(':')
+                .unwrap_or_else(|| panic!("field without a colon: {field:?}"));
+            (name.to_string(), unescape(value.trim()))
+        })
+        .collect()
 }
 
 fn unescape(text: &str) -> Vec<u8> {
@@ -131,6 +152,9 @@ fn load_cases() -> Vec<Case> {
                     }
                     "then" => case.then = Some(value.to_string()),
                     "framing" => case.framing = Some(value.to_string()),
+                    "headers" => case.headers = Some(fields(value)),
+                    "trailers" => case.trailers = Some(fields(value)),
+                    "rest" => case.rest = Some(unescape(value)),
                     other => panic!("{file}: unknown key {other:?}"),
                 }
             }
@@ -207,6 +231,27 @@ fn check(case: &Case, events: &[Owned]) {
             })
             .collect();
         assert_eq!(&statuses, expected, "{what}: statuses");
+    }
+    if let Some(expected) = &case.headers {
+        let headers = events.iter().find_map(|e| match e {
+            Owned::Request { headers, .. } | Owned::Response { headers, .. } => Some(headers),
+            _ => None,
+        });
+        assert_eq!(headers, Some(expected), "{what}: headers");
+    }
+    if let Some(expected) = &case.trailers {
+        let trailers = events.iter().find_map(|e| match e {
+            Owned::End { trailers } => Some(trailers),
+            _ => None,
+        });
+        assert_eq!(trailers, Some(expected), "{what}: trailers");
+    }
+    if let Some(expected) = &case.rest {
+        let rest = events.iter().find_map(|e| match e {
+            Owned::SwitchedProtocol { rest } => Some(rest),
+            _ => None,
+        });
+        assert_eq!(rest, Some(expected), "{what}: bytes after the switch");
     }
     if let Some(then) = &case.then {
         let last = events.last().unwrap();
