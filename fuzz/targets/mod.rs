@@ -861,6 +861,20 @@ fn fields(src: &mut Source<'_>, max: u8) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// Up to two trailer fields: as [`fields`], none of [`HEADER_SECTION_ONLY`].
+fn trailer_fields(src: &mut Source<'_>) -> Vec<(String, Vec<u8>)> {
+    let mut trailers = fields(src, 2);
+    for (name, _) in &mut trailers {
+        if HEADER_SECTION_ONLY
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(name))
+        {
+            name.insert_str(0, "x-");
+        }
+    }
+    trailers
+}
+
 fn borrow_fields(fields: &[(String, Vec<u8>)]) -> Vec<Header<'_>> {
     fields
         .iter()
@@ -894,16 +908,7 @@ fn body(src: &mut Source<'_>, framing: Framing) -> Body {
         .map(|_| usize::from(src.byte()) * 4 + 1)
         .collect();
     let trailers = if framing == Framing::Chunked {
-        let mut trailers = fields(src, 2);
-        for (name, _) in &mut trailers {
-            if HEADER_SECTION_ONLY
-                .iter()
-                .any(|r| r.eq_ignore_ascii_case(name))
-            {
-                name.insert_str(0, "x-");
-            }
-        }
-        trailers
+        trailer_fields(src)
     } else {
         Vec::new()
     };
@@ -1135,7 +1140,7 @@ fn roundtrip_response(src: &mut Source<'_>) {
         Framing::Chunked => all.push(("Transfer-Encoding".to_owned(), b"chunked".to_vec())),
         Framing::Unframed if version == Version::Http11 => {
             // The connection frames it as chunked; trailers may ride along.
-            body.trailers = fields(src, 2);
+            body.trailers = trailer_fields(src);
         }
         Framing::Unframed => {}
     }
