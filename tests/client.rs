@@ -436,6 +436,37 @@ fn without_100_continue_the_body_goes_after_the_timeout() {
     assert!(waited >= Duration::from_millis(100), "{waited:?}");
 }
 
+/// The wait for `100 Continue` is the continue timeout's, even when the read
+/// timeout is shorter: the server may be waiting for the body meanwhile.
+#[test]
+fn a_continue_timeout_longer_than_the_read_timeout_is_waited_out() {
+    let addr = raw_server(|mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
+        let mut byte = [0u8];
+        if s.read(&mut byte).unwrap_or(0) == 1 {
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .unwrap();
+        }
+    });
+    run(async {
+        let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
+        let config = ClientConfig {
+            continue_timeout: Duration::from_millis(400),
+            read_timeout: Some(Duration::from_millis(100)),
+            ..ClientConfig::default()
+        };
+        let mut conn = ClientConnection::new(tcp, config);
+        let request = Request::new("PUT", "/")
+            .with_header("host", "t")
+            .with_header("expect", "100-continue")
+            .with_body("x");
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(&response.into_body().bytes(10).await.unwrap()[..], b"ok");
+    });
+}
+
 #[test]
 fn the_response_gets_its_whole_read_timeout_after_an_upload_that_outlasts_it() {
     // A server that never sends 100 Continue, reads the chunked body to its end,

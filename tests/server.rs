@@ -746,8 +746,11 @@ fn graceful_shutdown_closes_idle_connections_and_stops_accepting() {
     assert!(std::net::TcpStream::connect(addr).is_err());
 }
 
+/// A service that panics gets its request answered 500 and the connection
+/// closed; the answers to the requests pipelined before it, batched with it
+/// and not yet written when it panicked, still go out, and the server goes on.
 #[test]
-fn a_panicking_service_loses_its_connection_not_the_server() {
+fn a_panicking_service_loses_its_request_not_the_answers_before_it() {
     async fn flaky(request: lithe::io::Request) -> lithe::io::Response {
         if request.path() == "/panic" {
             panic!("the service panicked (expected by this test)");
@@ -757,9 +760,25 @@ fn a_panicking_service_loses_its_connection_not_the_server() {
     let server = server_with(flaky, ServerConfig::default());
     let reply = exchange(
         server.local_addr(),
-        b"GET /panic HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"POST /collect HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nA\
+        POST /collect HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nBB\
+        GET /panic HTTP/1.1\r\nHost: a\r\n\r\n\
+        GET / HTTP/1.1\r\nHost: a\r\n\r\n",
     );
-    assert_eq!(reply, "");
+    let answers: Vec<&str> = reply.split("HTTP/1.1 ").skip(1).collect();
+    assert_eq!(answers.len(), 3, "{reply}");
+    assert!(
+        answers[0].starts_with("200 ") && answers[0].ends_with("got 1 bytes"),
+        "{reply}"
+    );
+    assert!(
+        answers[1].starts_with("200 ") && answers[1].ends_with("got 2 bytes"),
+        "{reply}"
+    );
+    assert!(answers[2].starts_with("500 "), "{reply}");
+    assert!(answers[2].contains("connection: close\r\n"), "{reply}");
+    // The request after it is not served: the connection closed.
+    assert!(!reply.contains("Hello, World!"), "{reply}");
     let reply = exchange(
         server.local_addr(),
         b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
@@ -1707,4 +1726,101 @@ fn trailer_sections_are_read_up_to_the_header_limit() {
     assert!(reply.starts_with("HTTP/1.1 431"), "{reply}");
     assert!(reply.contains("too many header fields"), "{reply}");
     server.shutdown();
+}
+
+/// A request sent while the connection waits, idle, for its next one, and
+/// that finds the shutdown begun, is not reset under the answers before it:
+/// the server reads it (unanswered) and closes cleanly, where closing over
+/// unread bytes would make the kernel send a reset, which may destroy
+/// answers the client has not read yet.
+#[test]
+fn a_shutdown_closes_cleanly_over_a_request_already_sent() {
+    use lithe::io::{Shutdown, serve_connection_until};
+    use std::io::Read;
+    use std::task::{Context, Waker};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = socket(listener.local_addr().unwrap());
+    let (accepted, _) = listener.accept().unwrap();
+    let shutdown = Shutdown::new();
+    let config = ServerConfig::default();
+    let io = async_io::Async::new(accepted).unwrap();
+    let mut driver = Box::pin(serve_connection_until(io, routes, &config, &shutdown));
+    // The driver is polled here, by hand, so that it cannot see the second
+    // request before the shutdown: the order this test is about.
+    let mut cx = Context::from_waker(Waker::noop());
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    client.set_nonblocking(true).unwrap();
+    let started = Instant::now();
+    let mut first = Vec::new();
+    while !first.ends_with(b"Hello, World!") {
+        assert!(started.elapsed() < LIMIT, "no answer");
+        assert!(driver.as_mut().poll(&mut cx).is_pending());
+        let mut buf = [0u8; 1024];
+        match client.read(&mut buf) {
+            Ok(n) => first.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    client.set_nonblocking(false).unwrap();
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    shutdown.trigger();
+    run(driver).unwrap();
+    let mut rest = Vec::new();
+    let read = client.read_to_end(&mut rest);
+    assert!(read.is_ok(), "{read:?}");
+    assert_eq!(rest, b"", "the second request is not answered");
+}
+
+/// An upgrade that did not happen resolves to `NotUpgraded`, and stays
+/// resolved: polled again (a `select!` loop might), it does not hang.
+#[test]
+fn an_upgrade_refused_resolves_to_not_upgraded_however_often_polled() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    use lithe::io::{Error, OnUpgrade, Request, Response, duplex, serve_connection};
+    use std::sync::{Arc, Mutex};
+    let taken: Arc<Mutex<Option<OnUpgrade>>> = Arc::default();
+    let slot = taken.clone();
+    // Takes the upgrade, then answers without switching.
+    let service = move |mut request: Request| {
+        *slot.lock().unwrap() = request.upgrade();
+        async { Response::new(lithe::proto::StatusCode::OK).with_body("no") }
+    };
+    let (server_end, mut client_end) = duplex(4096);
+    run(async {
+        let config = ServerConfig::default();
+        let served = serve_connection(server_end, service, &config);
+        let client = async {
+            client_end
+                .write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade, close\r\nUpgrade: x\r\n\r\n")
+                .await
+                .unwrap();
+            // Nothing more to send: the server need not wait for more.
+            client_end.close().await.unwrap();
+            let mut reply = Vec::new();
+            client_end.read_to_end(&mut reply).await.unwrap();
+            assert!(reply.starts_with(b"HTTP/1.1 200 OK\r\n"));
+        };
+        futures_lite::future::zip(served, client).await.0.unwrap();
+    });
+    let mut on_upgrade = taken
+        .lock()
+        .unwrap()
+        .take()
+        .expect("the request proposed a switch");
+    for _ in 0..2 {
+        let polled =
+            futures_lite::future::block_on(futures_lite::future::poll_once(&mut on_upgrade));
+        assert!(
+            matches!(polled, Some(Err(Error::NotUpgraded))),
+            "{polled:?}"
+        );
+    }
 }

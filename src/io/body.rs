@@ -325,7 +325,11 @@ impl Incoming {
         if !s.reader.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
             s.reader = Some(cx.waker().clone());
         }
-        if let Some(driver) = s.driver.take() {
+        let driver = s.driver.take();
+        // Woken with the lock released: a driver on another thread takes it
+        // at once.
+        drop(s);
+        if let Some(driver) = driver {
             driver.wake();
         }
         Poll::Pending
@@ -387,10 +391,13 @@ impl Stream for Incoming {
 impl Drop for Incoming {
     fn drop(&mut self) {
         if let Some(slot) = &self.slot {
-            let mut s = lock(slot);
-            s.dropped = true;
-            s.want = false;
-            if let Some(driver) = s.driver.take() {
+            let driver = {
+                let mut s = lock(slot);
+                s.dropped = true;
+                s.want = false;
+                s.driver.take()
+            };
+            if let Some(driver) = driver {
                 driver.wake();
             }
         }
@@ -425,7 +432,10 @@ impl Feeder {
         let mut s = lock(&self.slot);
         update(&mut s);
         s.want = false;
-        if let Some(reader) = s.reader.take() {
+        let reader = s.reader.take();
+        // As in `poll_chunk`: woken with the lock released.
+        drop(s);
+        if let Some(reader) = reader {
             reader.wake();
         }
     }

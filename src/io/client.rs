@@ -424,7 +424,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         let mut continue_timer = Deadline::default();
         self.flush().await?;
         loop {
-            let head = poll_fn(|cx| match self.poll_head(cx) {
+            // The continue timeout bounds this wait, however it compares with
+            // the read timeout; without one, the read timeout does.
+            let head = poll_fn(|cx| match self.poll_head_within(cx, deadline.is_none()) {
                 Poll::Ready(result) => Poll::Ready(result.map(Some)),
                 Poll::Pending if deadline.is_some_and(|at| continue_timer.poll_expired(cx, at)) => {
                     Poll::Ready(Ok(None))
@@ -619,10 +621,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     ) -> Poll<Result<(), Error>> {
         self.out
             .poll_send_within(&mut self.io, cx, data, suffix, self.config.write_timeout)
-    }
-
-    fn poll_head(&mut self, cx: &mut Context<'_>) -> Poll<Result<Head, Error>> {
-        self.poll_head_within(cx, true)
     }
 
     fn poll_head_within(&mut self, cx: &mut Context<'_>, timed: bool) -> Poll<Result<Head, Error>> {

@@ -22,7 +22,8 @@
 //!   set one ([`ServerConfig::date_header`]). A service's framing fields on a
 //!   `1xx`, `204` or tunnel are left out (a `304` keeps its length). A head
 //!   HTTP/1.1 cannot carry (an interim status, both framings where a body may
-//!   follow, a `Content-Length` the body disagrees with) becomes a 500. Small
+//!   follow, a `Content-Length` the body disagrees with) becomes a 500, as
+//!   does a service that panics (and the connection closes after it). Small
 //!   responses leave in one write; the responses to
 //!   pipelined requests already buffered are batched into one write, which
 //!   still goes out if a later response fails, and a connection lets the other
@@ -33,6 +34,7 @@
 use core::future::Future;
 use core::pin::pin;
 use core::task::{Context, Poll};
+use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -353,7 +355,15 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // The head is serialized where the response comes out of the
             // service, so only its body travels on through the awaits below.
             let body = poll_fn(|cx| {
-                if let Poll::Ready(response) = future.as_mut().poll(cx) {
+                // A service that panics loses its own request, not the
+                // answers before it (pipelined, they may not be written yet):
+                // it is answered 500 and the connection closes after them.
+                let polled = panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)));
+                let Ok(polled) = polled else {
+                    log::error!("lithe: the service panicked; answered 500 and closing");
+                    return Poll::Ready(self.start_response(panicked_response(), asked));
+                };
+                if let Poll::Ready(response) = polled {
                     // Passed on from each arm: rebinding it first is a copy.
                     return Poll::Ready(match self.body_error {
                         None => self.start_response(response, asked),
@@ -413,6 +423,13 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             match poll_fn(|cx| self.poll_wait(cx, idle, deadline, limit, timeout)).await {
                 Ok(Wait::Read(0)) => self.conn.receive_eof(),
                 Ok(Wait::Read(_)) => {}
+                Ok(Wait::Shutdown) if !self.buf.is_empty() => {
+                    // Closed over unread bytes, the connection would be reset,
+                    // and a reset may destroy answers the peer has not read yet
+                    // (some TCP stacks discard received data on one): linger.
+                    let _ = self.close(true).await;
+                    return Ok(None);
+                }
                 Ok(Wait::Shutdown) | Err(Error::Timeout(Timeout::Idle)) => return Ok(None),
                 Err(Error::Timeout(Timeout::Head)) => {
                     // An unsolicited final response: proto adds Connection: close.
@@ -457,6 +474,10 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             return Poll::Ready(Err(e));
         }
         if idle && self.poll_shutdown(cx) {
+            // The next request may be on its way already, sent before the
+            // peer could know: what is there is taken now (a read that does
+            // not wait), so the close can linger over it (below).
+            let _ = self.buf.poll_fill_idle(&mut self.io, cx);
             return Poll::Ready(Ok(Wait::Shutdown));
         }
         let read = match idle {
@@ -1196,6 +1217,14 @@ fn date_field(date: &Option<[u8; date::LEN]>) -> Option<Header<'_>> {
 }
 
 /// The response to a request whose body broke the protocol.
+/// The answer to a request whose service panicked.
+fn panicked_response() -> Response {
+    Response::new(StatusCode::INTERNAL_SERVER_ERROR)
+        .with_header("content-type", "text/plain; charset=utf-8")
+        .with_header("connection", "close")
+        .with_body("500 Internal Server Error\n")
+}
+
 fn error_response(error: proto::Error) -> Response {
     let status = error.status();
     Response::new(status)

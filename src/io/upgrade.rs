@@ -122,6 +122,9 @@ impl Future for OnUpgrade {
         let mut s = self.shared.lock().unwrap_or_else(|p| p.into_inner());
         match s.0.take() {
             Some(result) => Poll::Ready(result),
+            // The driver's end is gone and its result taken: polled again
+            // after it resolved, nothing more will come.
+            None if Arc::strong_count(&self.shared) == 1 => Poll::Ready(Err(Error::NotUpgraded)),
             None => {
                 s.1 = Some(cx.waker().clone());
                 Poll::Pending
@@ -142,10 +145,14 @@ impl UpgradeSender {
 
     fn finish(&mut self, result: Result<Upgraded, Error>) {
         if let Some(shared) = self.shared.take() {
-            let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
-            s.0 = Some(result);
-            if let Some(w) = s.1.take() {
-                w.wake();
+            let waker = {
+                let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
+                s.0 = Some(result);
+                s.1.take()
+            };
+            // Woken after the lock is released, which the woken task takes.
+            if let Some(waker) = waker {
+                waker.wake();
             }
         }
     }

@@ -396,10 +396,12 @@ fn worker<M, S>(
                         }
                     }
                 };
-                // A panicking service loses its connection, not the worker.
+                // A panic the driver does not answer (the service's own
+                // it does, with a 500) loses its connection, not the worker:
+                // in making the service, or in a response body's stream.
                 if AssertUnwindSafe(connection).catch_unwind().await.is_err() {
                     log::error!(
-                        "lithe: the service panicked serving {client}; its connection was dropped"
+                        "lithe: a panic while serving {client}; its connection was dropped"
                     );
                 }
             })
