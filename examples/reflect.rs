@@ -8,7 +8,8 @@
 //!
 //! Every request the server accepts gets `200` with the JSON body
 //! `{"method", "target", "version", "headers": [[name_b64, value_b64], ...],
-//! "body_b64"}` (the body de-chunked, bytes exact), and the same JSON,
+//! "body_b64", "trailers": [[name_b64, value_b64], ...]}` (the body
+//! de-chunked, bytes exact; the trailer fields of a chunked body), and the same JSON,
 //! base64-encoded, in an `X-Reflect` header, so HEAD answers carry it too. A
 //! request the server rejects gets whatever status the server sends.
 //!
@@ -37,21 +38,37 @@ async fn reflect(request: Request) -> Response {
         .iter()
         .map(|(n, v)| [B64.encode(n.as_bytes()), B64.encode(v)])
         .collect();
-    let body = match request.into_body().bytes(MAX_BODY).await {
-        Ok(body) => body,
-        Err(lithe::io::Error::BodyTooLarge { .. }) => {
-            return Response::new(StatusCode::CONTENT_TOO_LARGE);
+    let mut incoming = request.into_body();
+    let mut body = Vec::new();
+    loop {
+        match incoming.chunk().await {
+            Ok(Some(chunk)) if body.len() + chunk.len() > MAX_BODY => {
+                return Response::new(StatusCode::CONTENT_TOO_LARGE);
+            }
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) => break,
+            Err(lithe::io::Error::Timeout(_)) => {
+                return Response::new(StatusCode::REQUEST_TIMEOUT);
+            }
+            // The driver answers a body that broke the protocol with its own status.
+            Err(_) => return Response::new(StatusCode::BAD_REQUEST),
         }
-        Err(lithe::io::Error::Timeout(_)) => return Response::new(StatusCode::REQUEST_TIMEOUT),
-        // The driver answers a body that broke the protocol with its own status.
-        Err(_) => return Response::new(StatusCode::BAD_REQUEST),
-    };
+    }
+    let trailers: Vec<[String; 2]> = incoming
+        .trailers()
+        .map(|t| {
+            t.iter()
+                .map(|(n, v)| [B64.encode(n.as_bytes()), B64.encode(v)])
+                .collect()
+        })
+        .unwrap_or_default();
     let json = serde_json::json!({
         "method": method,
         "target": target,
         "version": version,
         "headers": headers,
         "body_b64": B64.encode(&body),
+        "trailers": trailers,
     })
     .to_string();
     Response::new(StatusCode::OK)

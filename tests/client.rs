@@ -816,7 +816,8 @@ fn chunked_with_trailers(count: usize) -> &'static [u8] {
 #[test]
 fn trailer_sections_are_read_up_to_the_header_limit() {
     // None, one, and more than fit the client's former 32-entry array; the
-    // connection stays usable after each body.
+    // connection stays usable after each body, and the trailers come back
+    // once it has been read to its end.
     let addr = scripted(vec![
         chunked_with_trailers(0),
         chunked_with_trailers(1),
@@ -827,8 +828,25 @@ fn trailer_sections_are_read_up_to_the_header_limit() {
         let mut conn = client_to(addr).await;
         for count in [0, 1, 40, 100] {
             let response = conn.send(get("/")).await.unwrap();
-            let body = response.into_body().bytes(16).await;
-            assert_eq!(body.as_deref().ok(), Some(&b"ok"[..]), "{count}");
+            let mut body = response.into_body();
+            assert!(body.trailers().is_none(), "before the end");
+            let mut data = Vec::new();
+            while let Some(chunk) = body.chunk().await.unwrap() {
+                data.extend_from_slice(&chunk);
+            }
+            assert_eq!(data, b"ok", "{count}");
+            match body.trailers() {
+                None => assert_eq!(count, 0),
+                Some(trailers) => {
+                    assert_eq!(trailers.len(), count);
+                    let expected = (0..count).map(|i| (format!("T-{i}"), i.to_string()));
+                    for ((name, value), (want_name, want_value)) in trailers.iter().zip(expected) {
+                        assert_eq!((name, value), (&*want_name, want_value.as_bytes()));
+                    }
+                    // Apart from the header fields.
+                    assert!(trailers.get("transfer-encoding").is_none());
+                }
+            }
         }
     });
     // Past the default limit of 100 fields: the body is an error.

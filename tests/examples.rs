@@ -350,3 +350,38 @@ fn fetch_json_refuses_a_body_it_cannot_hold() {
         "{json}"
     );
 }
+
+#[test]
+fn reflect_reports_the_trailer_fields_of_a_chunked_body() {
+    use std::io::{Read, Write};
+    let server = start("reflect");
+    let addr = server.url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(
+            b"POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+            4\r\nbody\r\n0\r\nChecksum: abc\r\n\r\n",
+        )
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let reflected: Value = serde_json::from_slice(&answer[split + 4..]).unwrap();
+    assert_eq!(
+        B64.decode(reflected["body_b64"].as_str().unwrap()).unwrap(),
+        b"body"
+    );
+    let trailers = reflected["trailers"].as_array().unwrap();
+    assert_eq!(trailers.len(), 1, "{reflected}");
+    assert_eq!(
+        B64.decode(trailers[0][0].as_str().unwrap()).unwrap(),
+        b"Checksum"
+    );
+    assert_eq!(
+        B64.decode(trailers[0][1].as_str().unwrap()).unwrap(),
+        b"abc"
+    );
+}

@@ -258,6 +258,49 @@ fn a_head_that_keeps_trickling_gets_408_at_its_deadline() {
     server.shutdown();
 }
 
+/// A chunked request's trailer fields reach the service once it has read
+/// the body to its end, apart from the header fields.
+#[test]
+fn trailers_reach_the_service_after_the_body() {
+    async fn sum(request: lithe::io::Request) -> lithe::io::Response {
+        let mut body = request.into_body();
+        let before = body.trailers().is_some();
+        let mut length = 0;
+        while let Some(chunk) = body.chunk().await.unwrap() {
+            length += chunk.len();
+        }
+        let trailers: Vec<String> = body
+            .trailers()
+            .map(|t| {
+                t.iter()
+                    .map(|(n, v)| format!("{n}={}", String::from_utf8_lossy(v)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body(format!(
+            "before {before}, {length} bytes, trailers [{}]",
+            trailers.join(" ")
+        ))
+    }
+    let server = server_with(sum, ServerConfig::default());
+    let reply = exchange(
+        server.local_addr(),
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\
+        3\r\nabc\r\n2\r\nde\r\n0\r\nChecksum: 5f\r\nServer-Timing: db;dur=3\r\n\r\n\
+        POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+        1\r\nx\r\n0\r\n\r\n",
+    );
+    assert!(
+        reply.contains("before false, 5 bytes, trailers [Checksum=5f Server-Timing=db;dur=3]"),
+        "{reply}"
+    );
+    assert!(
+        reply.contains("before false, 1 bytes, trailers []"),
+        "{reply}"
+    );
+    server.shutdown();
+}
+
 #[test]
 fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let config = ServerConfig {

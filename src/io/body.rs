@@ -17,6 +17,7 @@ use futures_lite::Stream;
 use futures_lite::future::poll_fn;
 
 use super::error::Error;
+use super::message::Headers;
 
 /// A boxed stream of body chunks.
 pub type BoxStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + 'static>>;
@@ -242,6 +243,8 @@ struct Slot {
     driver: Option<Waker>,
     /// The [`Incoming`] was dropped: nobody will read.
     dropped: bool,
+    /// The trailer fields, from the end of the body until the reader takes them.
+    trailers: Option<Headers>,
 }
 
 #[derive(Default)]
@@ -275,12 +278,17 @@ fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
 /// the body to work outlasting its response reads it first.
 pub struct Incoming {
     slot: Option<Arc<Mutex<Slot>>>,
+    /// The trailer fields, once the body has been read to its end.
+    trailers: Option<Headers>,
 }
 
 impl Incoming {
     /// A body with no bytes.
     pub fn empty() -> Self {
-        Incoming { slot: None }
+        Incoming {
+            slot: None,
+            trailers: None,
+        }
     }
 
     /// A body and the handle its driver feeds it through.
@@ -289,6 +297,7 @@ impl Incoming {
         (
             Incoming {
                 slot: Some(slot.clone()),
+                trailers: None,
             },
             Feeder { slot },
         )
@@ -297,6 +306,28 @@ impl Incoming {
     /// Whether the body is known to have no bytes.
     pub fn is_empty(&self) -> bool {
         self.slot.is_none()
+    }
+
+    /// The trailer fields that followed a chunked body (RFC 9112 §7.1.2),
+    /// once the body has been read to its end; `None` before that, or when
+    /// it had none. They are kept apart from the header fields, as RFC 9110
+    /// §6.5.1 asks: a recipient may not merge them in unasked.
+    ///
+    /// ```no_run
+    /// # async fn service(request: lithe::io::Request) -> lithe::io::Response {
+    /// use lithe::io::Response;
+    /// use lithe::proto::StatusCode;
+    /// let mut body = request.into_body();
+    /// let mut length = 0;
+    /// while let Ok(Some(chunk)) = body.chunk().await {
+    ///     length += chunk.len();
+    /// }
+    /// let checksum = body.trailers().and_then(|t| t.get_str("checksum")).unwrap_or("none");
+    /// Response::new(StatusCode::OK).with_body(format!("{length} bytes, checksum {checksum}"))
+    /// # }
+    /// ```
+    pub fn trailers(&self) -> Option<&Headers> {
+        self.trailers.as_ref()
     }
 
     /// Polls for the next chunk; `None` at the end of the body.
@@ -312,6 +343,9 @@ impl Incoming {
             End::Open => s.end = End::Open,
             End::Complete => {
                 s.end = End::Complete;
+                if let Some(trailers) = s.trailers.take() {
+                    self.trailers = Some(trailers);
+                }
                 return Poll::Ready(None);
             }
             End::Failed(e) => return Poll::Ready(Some(Err(e))),
@@ -445,9 +479,12 @@ impl Feeder {
         self.finish_with(|s| s.chunk = Some(chunk));
     }
 
-    /// The body ended.
-    pub(crate) fn complete(&self) {
-        self.finish_with(|s| s.end = End::Complete);
+    /// The body ended, with `trailers` if it had any.
+    pub(crate) fn complete(&self, trailers: Option<Headers>) {
+        self.finish_with(|s| {
+            s.end = End::Complete;
+            s.trailers = trailers;
+        });
     }
 
     /// The body failed.

@@ -85,6 +85,8 @@ pub struct ClientConnection<T> {
     /// The response body ended while the request body was still going out:
     /// its end is reported once the request is sent.
     response_ended: bool,
+    /// The trailer fields of the last response body read to its end.
+    trailers: Option<Headers>,
     /// The Host field of requests that set none.
     host: Option<Bytes>,
 }
@@ -204,6 +206,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             used: false,
             upload: None,
             response_ended: false,
+            trailers: None,
             host: None,
         }
     }
@@ -304,6 +307,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         }
         self.used = true;
         self.response_ended = false;
+        self.trailers = None;
         let (method, target, version, mut headers, body) = request.into_parts();
         if let Some(host) = &self.host {
             if !headers.contains("host") {
@@ -759,8 +763,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                     self.out.restart_stall();
                     return Poll::Ready(Some(Ok(piece.slice(at..at + len))));
                 }
-                Ok(BodyStep::End { consumed }) => {
-                    self.buf.advance(consumed);
+                Ok(BodyStep::End { consumed, trailers }) => {
+                    self.trailers = Headers::trailers_from(&mut self.buf, consumed, trailers);
                     if self.upload.is_some() {
                         self.response_ended = true;
                         return Poll::Pending;
@@ -844,6 +848,17 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
     /// The next chunk; `None` at the end of the body.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
         poll_fn(|cx| self.poll_chunk(cx)).await.transpose()
+    }
+
+    /// The trailer fields that followed a chunked body (RFC 9112 §7.1.2),
+    /// once the body has been read to its end; `None` before that, or when
+    /// it had none. They are kept apart from the header fields, as RFC 9110
+    /// §6.5.1 asks.
+    pub fn trailers(&self) -> Option<&Headers> {
+        match self.done {
+            true => self.conn.trailers.as_ref(),
+            false => None,
+        }
     }
 
     /// The whole body, or [`Error::BodyTooLarge`] past `limit` bytes.

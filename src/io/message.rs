@@ -88,18 +88,22 @@ fn heap_fields<'b>(input: &[u8], limit: usize) -> Vec<Header<'b>> {
 pub(crate) enum BodyStep {
     /// Body data at `data`; `consumed` bytes are done with.
     Data { consumed: usize, data: Span },
-    /// The body ended after `consumed` bytes (trailers, if any, dropped).
-    End { consumed: usize },
+    /// The body ended after `consumed` bytes, with the trailer fields at
+    /// `trailers` (name, value spans of the input; empty for none).
+    End {
+        consumed: usize,
+        trailers: Vec<(Span, Span)>,
+    },
     /// More bytes are needed; `consumed` bytes are done with.
     NeedData { consumed: usize },
     /// No body event: the connection closed, paused or switched protocols.
     Over,
 }
 
-/// Receives the next piece of a body from `input`. The drivers drop trailers,
-/// and few bodies carry any: the first try offers no room for them, and only
-/// a trailer section with fields is parsed again, into an array on the heap
-/// of at most `max_headers` entries.
+/// Receives the next piece of a body from `input`. Few bodies carry trailers:
+/// the first try offers no room for them, and only a trailer section with
+/// fields is parsed again, into an array on the heap of at most `max_headers`
+/// entries.
 pub(crate) fn next_body_step(
     conn: &mut Connection,
     input: &[u8],
@@ -131,7 +135,13 @@ fn body_step(input: &[u8], before: usize, received: Received<'_, '_>) -> BodySte
             consumed,
             data: span(input, data),
         },
-        Event::End { .. } => BodyStep::End { consumed },
+        Event::End { trailers } => BodyStep::End {
+            consumed,
+            trailers: match trailers.is_empty() {
+                true => Vec::new(),
+                false => field_spans(input, trailers),
+            },
+        },
         Event::NeedData => BodyStep::NeedData { consumed },
         _ => BodyStep::Over,
     }
@@ -327,6 +337,20 @@ impl Headers {
             received: spans,
             added: Vec::new(),
         }
+    }
+
+    /// The trailer fields at `spans` of the `consumed` bytes `buf` begins
+    /// with, which it gives up; `None` (and the bytes discarded) for none.
+    pub(crate) fn trailers_from(
+        buf: &mut super::buffer::ReadBuf,
+        consumed: usize,
+        spans: Vec<(Span, Span)>,
+    ) -> Option<Self> {
+        if spans.is_empty() {
+            buf.advance(consumed);
+            return None;
+        }
+        Some(Headers::from_spans(buf.split(consumed), spans))
     }
 
     /// The bytes of the received head at `span`.

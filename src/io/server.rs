@@ -262,6 +262,13 @@ enum Wait {
     Shutdown,
 }
 
+/// A piece of a request body.
+enum Piece {
+    Data(Bytes),
+    /// The end, with the trailer fields if there were any.
+    End(Option<Headers>),
+}
+
 struct Driver<'c, T> {
     io: T,
     conn: Connection,
@@ -628,10 +635,10 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             }
             match self.poll_body_piece(cx) {
                 Poll::Pending => break,
-                Poll::Ready(Ok(Some(chunk))) => feeder.send(chunk),
-                Poll::Ready(Ok(None)) => {
+                Poll::Ready(Ok(Piece::Data(chunk))) => feeder.send(chunk),
+                Poll::Ready(Ok(Piece::End(trailers))) => {
                     self.body_done = true;
-                    feeder.complete();
+                    feeder.complete(trailers);
                 }
                 Poll::Ready(Err(e)) => {
                     self.body_done = true;
@@ -652,8 +659,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         let _ = self.out.serialize(|b| conn.send_response(&head, b));
     }
 
-    /// The next piece of the request body: a chunk, or `None` at its end.
-    fn poll_body_piece(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>, Error>> {
+    /// The next piece of the request body: a chunk, or its end.
+    fn poll_body_piece(&mut self, cx: &mut Context<'_>) -> Poll<Result<Piece, Error>> {
         loop {
             let max_headers = self.config.proto.limits.max_headers;
             match next_body_step(&mut self.conn, self.buf.filled(), max_headers)? {
@@ -662,11 +669,11 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                     data: (at, len),
                 } => {
                     let piece = self.buf.split(consumed);
-                    return Poll::Ready(Ok(Some(piece.slice(at..at + len))));
+                    return Poll::Ready(Ok(Piece::Data(piece.slice(at..at + len))));
                 }
-                BodyStep::End { consumed } => {
-                    self.buf.advance(consumed);
-                    return Poll::Ready(Ok(None));
+                BodyStep::End { consumed, trailers } => {
+                    let trailers = Headers::trailers_from(&mut self.buf, consumed, trailers);
+                    return Poll::Ready(Ok(Piece::End(trailers)));
                 }
                 BodyStep::NeedData { consumed } => self.buf.advance(consumed),
                 BodyStep::Over => {
@@ -1000,13 +1007,13 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             })
             .await;
             match piece {
-                Ok(Some(chunk)) => {
+                Ok(Piece::Data(chunk)) => {
                     drained += chunk.len() as u64;
                     if drained > self.config.drain_limit {
                         return Ok(false);
                     }
                 }
-                Ok(None) => {
+                Ok(Piece::End(_)) => {
                     self.body_done = true;
                     return Ok(true);
                 }
