@@ -1475,3 +1475,52 @@ fn an_upload_to_a_server_that_stops_reading_times_out() {
         });
     }
 }
+
+/// Trailer fields go both ways: the client's request body carries them, the
+/// service reads them and answers with a body that carries them back, which
+/// the client reads once the body is done.
+#[test]
+fn trailers_travel_with_request_and_response_bodies() {
+    use lithe::io::{Headers, Incoming};
+    async fn mirror(request: Request<Incoming>) -> Response {
+        let mut body = request.into_body();
+        let mut data = Vec::new();
+        while let Some(chunk) = body.chunk().await.unwrap() {
+            data.extend_from_slice(&chunk);
+        }
+        let mut echoed = Headers::new();
+        for (name, value) in body.trailers().into_iter().flat_map(Headers::iter) {
+            echoed.append(format!("echo-{name}"), bytes::Bytes::copy_from_slice(value));
+        }
+        Response::new(StatusCode::OK)
+            .with_body(Body::from(data).with_trailers(async move { echoed }))
+    }
+    let server = server_with(mirror, ServerConfig::default());
+    let addr = server.local_addr();
+    run(async {
+        let mut conn = client_to(addr).await;
+        let body = Body::from("payload").with_trailers(async {
+            let mut trailers = Headers::new();
+            trailers.append("checksum", "5f2b");
+            trailers
+        });
+        let request = Request::new("POST", "/").with_body(body);
+        let mut body = conn.send(request).await.unwrap().into_body();
+        let mut data = Vec::new();
+        while let Some(chunk) = body.chunk().await.unwrap() {
+            data.extend_from_slice(&chunk);
+        }
+        assert_eq!(data, b"payload");
+        let trailers: Vec<(String, Vec<u8>)> = body
+            .trailers()
+            .expect("the answer's trailers")
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_vec()))
+            .collect();
+        assert_eq!(trailers, [("echo-checksum".to_string(), b"5f2b".to_vec())]);
+        // The connection goes on.
+        let response = conn.send(get("/")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    });
+    server.shutdown();
+}

@@ -9,7 +9,7 @@ mod common;
 use std::sync::Mutex;
 
 use common::*;
-use lithe::io::{Request, Response, ServerConfig};
+use lithe::io::{Body, Headers, Request, Response, ServerConfig};
 use lithe::proto::StatusCode;
 
 /// Every record logged in this process, as (level, message).
@@ -52,6 +52,14 @@ async fn service(request: Request) -> Response {
         // A line break in a value could inject a field: never sent.
         "/bad-header" => Response::new(StatusCode::OK).with_header("x-note", "a\r\nset-cookie: x"),
         "/panic" => panic!("the service broke"),
+        // Trailers may not carry a Set-Cookie: left out.
+        "/trailers" => {
+            Response::new(StatusCode::OK).with_body(Body::from("t").with_trailers(async {
+                let mut trailers = Headers::new();
+                trailers.append("set-cookie", "a=b");
+                trailers
+            }))
+        }
         _ => Response::new(StatusCode::OK).with_body("fine"),
     }
 }
@@ -87,5 +95,14 @@ fn failures_nobody_else_sees_are_logged() {
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert_eq!(refused[0].0, log::Level::Debug);
     assert!(refused[0].1.contains("more than one Host"), "{refused:?}");
+
+    let reply = exchange(
+        addr,
+        b"GET /trailers HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.ends_with("\r\n0\r\n\r\n"), "{reply}");
+    let left_out = logged("trailer fields left out");
+    assert_eq!(left_out.len(), 1, "{left_out:?}");
+    assert_eq!(left_out[0].0, log::Level::Warn);
     server.shutdown();
 }

@@ -1867,3 +1867,43 @@ fn an_upgrade_refused_resolves_to_not_upgraded_however_often_polled() {
         );
     }
 }
+
+/// A response body with trailers goes out chunked with them; toward an
+/// HTTP/1.0 client (no chunked coding) and for fields a trailer section may
+/// not hold, they are left out and the message still ends whole.
+#[test]
+fn trailers_are_sent_where_the_framing_and_the_fields_allow() {
+    use lithe::io::{Body, Headers, Request, Response};
+    async fn with_trailers(request: Request) -> Response {
+        let name = match request.path() {
+            "/forbidden" => "content-type",
+            _ => "checksum",
+        };
+        let body = Body::from("data").with_trailers(async move {
+            let mut trailers = Headers::new();
+            trailers.append(name, "5f");
+            trailers
+        });
+        Response::new(lithe::proto::StatusCode::OK).with_body(body)
+    }
+    let server = server_with(with_trailers, ServerConfig::default());
+    let addr = server.local_addr();
+    let reply = exchange(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.contains("transfer-encoding: chunked\r\n"), "{reply}");
+    assert!(
+        reply.ends_with("\r\n\r\n4\r\ndata\r\n0\r\nchecksum: 5f\r\n\r\n"),
+        "{reply}"
+    );
+    let reply = exchange(
+        addr,
+        b"GET /forbidden HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.ends_with("\r\n\r\n4\r\ndata\r\n0\r\n\r\n"), "{reply}");
+    let reply = exchange(addr, b"GET / HTTP/1.0\r\n\r\n");
+    assert!(!reply.contains("transfer-encoding"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\ndata"), "{reply}");
+    server.shutdown();
+}

@@ -7,6 +7,7 @@
 //! first read is also what sends `100 Continue` to a client that waits for it.
 
 use core::fmt;
+use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 use std::io;
@@ -21,6 +22,9 @@ use super::message::Headers;
 
 /// A boxed stream of body chunks.
 pub type BoxStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + 'static>>;
+
+/// The trailer fields of a body, ready once its data has been sent.
+pub(crate) type BoxTrailers = Pin<Box<dyn Future<Output = Headers> + Send + 'static>>;
 
 /// A body to send: empty, one buffer, or a stream of chunks.
 ///
@@ -42,7 +46,11 @@ pub struct Body {
 pub(crate) enum Kind {
     Empty,
     Full(Bytes),
-    Stream { len: Option<u64>, stream: BoxStream },
+    Stream {
+        len: Option<u64>,
+        stream: BoxStream,
+        trailers: Option<BoxTrailers>,
+    },
 }
 
 impl Body {
@@ -60,6 +68,7 @@ impl Body {
             kind: Kind::Stream {
                 len: None,
                 stream: Box::pin(stream),
+                trailers: None,
             },
         }
     }
@@ -76,6 +85,44 @@ impl Body {
             kind: Kind::Stream {
                 len: Some(len),
                 stream: Box::pin(stream),
+                trailers: None,
+            },
+        }
+    }
+
+    /// The same body, followed by trailer fields (RFC 9112 §7.1.2): metadata
+    /// known only once the data has gone out, such as a checksum or timing.
+    /// `trailers` is awaited after the last byte of data.
+    ///
+    /// Trailers ride on the chunked coding, so the body goes out chunked,
+    /// whatever its length. Where it cannot (toward an HTTP/1.0 peer, under a
+    /// `Content-Length` field set on the message, in answer to a HEAD) they are
+    /// left out, as they are when they name a field that belongs in the header
+    /// section (framing, routing, authentication, content format: RFC 9110
+    /// §6.5.1) or are not valid fields; the message itself goes out all the
+    /// same, and a warning goes to the `log` facade for the latter.
+    ///
+    /// ```
+    /// use lithe::io::{Body, Headers};
+    /// let body = Body::from("payload").with_trailers(async {
+    ///     let mut trailers = Headers::new();
+    ///     trailers.append("checksum", "5f2b");
+    ///     trailers
+    /// });
+    /// // Chunked: the length is no longer stated.
+    /// assert_eq!(body.len(), None);
+    /// ```
+    pub fn with_trailers(self, trailers: impl Future<Output = Headers> + Send + 'static) -> Self {
+        let stream: BoxStream = match self.kind {
+            Kind::Empty => Box::pin(futures_lite::stream::empty()),
+            Kind::Full(bytes) => Box::pin(futures_lite::stream::once(Ok(bytes))),
+            Kind::Stream { stream, .. } => stream,
+        };
+        Body {
+            kind: Kind::Stream {
+                len: None,
+                stream,
+                trailers: Some(Box::pin(trailers)),
             },
         }
     }

@@ -18,7 +18,8 @@ use bytes::{Buf, Bytes, BytesMut};
 use futures_io::{AsyncRead, AsyncWrite};
 
 use super::error::{Error, Timeout};
-use crate::proto::{Connection, SendError};
+use super::message::Headers;
+use crate::proto::{Connection, Header, SendError};
 
 /// Body pieces up to this size are copied next to their framing and head: one
 /// write. Larger ones go out uncopied in a vectored write.
@@ -256,6 +257,35 @@ impl Output {
         }
         self.room(bytes.len()).copy_from_slice(bytes);
         self.end += bytes.len();
+    }
+
+    /// Queues the end of `conn`'s body, with `trailers` where the framing can
+    /// carry them (chunked) and they are fields a trailer section may hold;
+    /// otherwise without them (the message is whole either way), with a
+    /// warning for fields that were refused.
+    pub(crate) fn queue_end(
+        &mut self,
+        conn: &mut Connection,
+        trailers: Option<&Headers>,
+    ) -> Result<(), SendError> {
+        if let Some(trailers) = trailers.filter(|t| !t.is_empty()) {
+            let fields: Vec<Header<'_>> = trailers
+                .iter()
+                .map(|(name, value)| Header { name, value })
+                .collect();
+            match self.serialize(|b| conn.send_end(&fields, b)) {
+                Ok(_) => return Ok(()),
+                // A length, or close-delimited: nowhere to put them.
+                Err(SendError::TrailersNotAllowed) => {}
+                Err(
+                    e @ (SendError::ForbiddenTrailer
+                    | SendError::InvalidHeaderName
+                    | SendError::InvalidHeaderValue),
+                ) => log::warn!("lithe: trailer fields left out: {e}"),
+                Err(e) => return Err(e),
+            }
+        }
+        self.serialize(|b| conn.send_end(&[], b)).map(|_| ())
     }
 
     /// Accounts for `data` as the next piece of `conn`'s body and queues it with

@@ -22,7 +22,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::Stream;
 use futures_lite::future::poll_fn;
 
-use super::body::{Body, BoxStream, HoldLast, Kind, collect, into_text};
+use super::body::{Body, BoxStream, BoxTrailers, HoldLast, Kind, collect, into_text};
 use super::buffer::{COALESCE, Deadline, Output, ReadBuf, Stall};
 use super::error::{Error, Timeout};
 use super::message::{
@@ -105,6 +105,8 @@ struct Upload {
     flush: bool,
     /// The end of the message is in the batch.
     ended: bool,
+    /// The trailer fields to end it with, awaited once the data is out.
+    trailers: Option<BoxTrailers>,
 }
 
 enum Source {
@@ -115,10 +117,12 @@ enum Source {
 impl Upload {
     /// The body `kind`, whose head declared `declared` bytes (if a length).
     fn new(kind: Kind, declared: Option<u64>) -> Self {
-        let source = match kind {
-            Kind::Empty => None,
-            Kind::Full(bytes) => Some(Source::Full(bytes)),
-            Kind::Stream { stream, .. } => Some(Source::Stream(stream)),
+        let (source, trailers) = match kind {
+            Kind::Empty => (None, None),
+            Kind::Full(bytes) => (Some(Source::Full(bytes)), None),
+            Kind::Stream {
+                stream, trailers, ..
+            } => (Some(Source::Stream(stream)), trailers),
         };
         Upload {
             source,
@@ -126,6 +130,7 @@ impl Upload {
             writing: None,
             flush: false,
             ended: false,
+            trailers,
         }
     }
 }
@@ -540,13 +545,25 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                         self.queue_piece(upload, piece)?;
                     }
                 }
-                // The held piece, then the end of the message.
+                // The held piece, the trailers, then the end of the message.
                 None => {
                     match core::mem::replace(&mut upload.pieces, HoldLast::new(None)).finish() {
                         Some(last) => self.queue_piece(upload, last)?,
                         None => {
+                            let trailers = match &mut upload.trailers {
+                                None => None,
+                                Some(future) => match future.as_mut().poll(cx) {
+                                    Poll::Ready(trailers) => Some(trailers),
+                                    Poll::Pending => {
+                                        // Write what is queued meanwhile.
+                                        ready!(self.poll_send(cx, &[], &[]))?;
+                                        return Poll::Pending;
+                                    }
+                                },
+                            };
+                            upload.trailers = None;
                             let conn = &mut self.conn;
-                            self.out.serialize(|b| conn.send_end(&[], b))?;
+                            self.out.queue_end(conn, trailers.as_ref())?;
                             upload.flush = true;
                             upload.ended = true;
                         }

@@ -894,7 +894,11 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         match kind {
             Kind::Empty => {}
             Kind::Full(bytes) => self.write_data(&bytes).await?,
-            Kind::Stream { mut stream, .. } => {
+            Kind::Stream {
+                mut stream,
+                trailers,
+                ..
+            } => {
                 // The length the head declared, whether the stream's or a
                 // Content-Length field the service set.
                 let mut pieces = HoldLast::new(self.conn.body_left_to_send());
@@ -923,6 +927,21 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 }
                 if let Some(last) = pieces.finish() {
                     self.write_data(&last).await?;
+                }
+                if let Some(mut trailers) = trailers {
+                    let trailers = poll_fn(|cx| {
+                        if let Poll::Ready(trailers) = trailers.as_mut().poll(cx) {
+                            return Poll::Ready(Ok(trailers));
+                        }
+                        self.poll_pump(cx);
+                        if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
+                            return Poll::Ready(Err(e));
+                        }
+                        Poll::Pending
+                    })
+                    .await?;
+                    let conn = &mut self.conn;
+                    return Ok(self.out.queue_end(conn, Some(&trailers))?);
                 }
             }
         }
