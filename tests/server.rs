@@ -1771,13 +1771,11 @@ fn trailer_sections_are_read_up_to_the_header_limit() {
     server.shutdown();
 }
 
-/// A request sent while the connection waits, idle, for its next one, and
-/// that finds the shutdown begun, is not reset under the answers before it:
-/// the server reads it (unanswered) and closes cleanly, where closing over
-/// unread bytes would make the kernel send a reset, which may destroy
-/// answers the client has not read yet.
-#[test]
-fn a_shutdown_closes_cleanly_over_a_request_already_sent() {
+/// Serves one request on a real socket with the driver polled by hand, then
+/// has the client send `next` and the shutdown begin before the driver sees
+/// either: the order under test. Returns what the client reads after the
+/// first answer, or the error that read ends in.
+fn after_a_shutdown_that_finds(next: &[u8]) -> std::io::Result<String> {
     use lithe::io::{Shutdown, serve_connection_until};
     use std::io::Read;
     use std::task::{Context, Waker};
@@ -1788,8 +1786,6 @@ fn a_shutdown_closes_cleanly_over_a_request_already_sent() {
     let config = ServerConfig::default();
     let io = async_io::Async::new(accepted).unwrap();
     let mut driver = Box::pin(serve_connection_until(io, routes, &config, &shutdown));
-    // The driver is polled here, by hand, so that it cannot see the second
-    // request before the shutdown: the order this test is about.
     let mut cx = Context::from_waker(Waker::noop());
     client
         .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -1810,16 +1806,32 @@ fn a_shutdown_closes_cleanly_over_a_request_already_sent() {
         }
     }
     client.set_nonblocking(false).unwrap();
-    client
-        .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-        .unwrap();
+    client.write_all(next).unwrap();
     client.shutdown(std::net::Shutdown::Write).unwrap();
     shutdown.trigger();
     run(driver).unwrap();
     let mut rest = Vec::new();
-    let read = client.read_to_end(&mut rest);
-    assert!(read.is_ok(), "{read:?}");
-    assert_eq!(rest, b"", "the second request is not answered");
+    client.read_to_end(&mut rest)?;
+    Ok(String::from_utf8_lossy(&rest).into_owned())
+}
+
+/// A whole request that was on its way when the shutdown began (the client
+/// could not know) is served, as the connection's last.
+#[test]
+fn a_shutdown_serves_a_request_already_sent_as_the_last() {
+    let rest = after_a_shutdown_that_finds(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    assert!(rest.starts_with("HTTP/1.1 200 OK\r\n"), "{rest}");
+    assert!(rest.contains("connection: close\r\n"), "{rest}");
+    assert!(rest.ends_with("Hello, World!"), "{rest}");
+}
+
+/// Part of a request, there when the shutdown began, is read and the
+/// connection closed cleanly: closed over unread bytes, the kernel would
+/// reset it, which may destroy answers the client has not read yet.
+#[test]
+fn a_shutdown_closes_cleanly_over_part_of_a_request() {
+    let rest = after_a_shutdown_that_finds(b"GET / HTTP/1.1\r\nHo");
+    assert_eq!(rest.ok().as_deref(), Some(""));
 }
 
 /// An upgrade that did not happen resolves to `NotUpgraded`, and stays
@@ -1905,5 +1917,94 @@ fn trailers_are_sent_where_the_framing_and_the_fields_allow() {
     let reply = exchange(addr, b"GET / HTTP/1.0\r\n\r\n");
     assert!(!reply.contains("transfer-encoding"), "{reply}");
     assert!(reply.ends_with("\r\n\r\ndata"), "{reply}");
+    server.shutdown();
+}
+
+/// A service that panics before its future exists (in `call` itself), and a
+/// response body whose stream panics, are answered like a service that
+/// panics in its future: the answers pipelined before go out; the panicking
+/// one is a 500, or a response cut short (no last chunk), and the connection
+/// closes.
+#[test]
+fn panics_in_making_the_answer_or_its_body_lose_only_that_answer() {
+    use futures_lite::StreamExt;
+    use lithe::io::{Body, Request, Response};
+    let service = |request: Request| {
+        if request.path() == "/panic-in-call" {
+            panic!("the service panicked in call (expected by this test)");
+        }
+        async move {
+            match request.path() {
+                "/panic-in-body" => {
+                    let pieces = futures_lite::stream::iter(0..2).map(|i| {
+                        if i == 1 {
+                            panic!("the body panicked (expected by this test)");
+                        }
+                        Ok(bytes::Bytes::from_static(b"first"))
+                    });
+                    Response::new(lithe::proto::StatusCode::OK).with_body(Body::stream(pieces))
+                }
+                _ => routes(request).await,
+            }
+        }
+    };
+    let server = server_with(service, ServerConfig::default());
+    let reply = exchange(
+        server.local_addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /panic-in-call HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    let answers: Vec<&str> = reply.split("HTTP/1.1 ").skip(1).collect();
+    assert_eq!(answers.len(), 2, "{reply}");
+    assert!(answers[0].ends_with("Hello, World!"), "{reply}");
+    assert!(answers[1].starts_with("500 "), "{reply}");
+    assert!(answers[1].contains("connection: close\r\n"), "{reply}");
+
+    let reply = exchange(
+        server.local_addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /panic-in-body HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    let answers: Vec<&str> = reply.split("HTTP/1.1 ").skip(1).collect();
+    assert_eq!(answers.len(), 2, "{reply}");
+    assert!(answers[0].ends_with("Hello, World!"), "{reply}");
+    assert!(answers[1].starts_with("200 "), "{reply}");
+    assert!(
+        answers[1].contains("transfer-encoding: chunked\r\n"),
+        "{reply}"
+    );
+    // Cut short: the client sees no last chunk, so no whole message.
+    assert!(!answers[1].ends_with("0\r\n\r\n"), "{reply}");
+    server.shutdown();
+}
+
+/// Trailers that take time to make are waited for; a HEAD answer, which has
+/// no body, goes without them and the connection goes on.
+#[test]
+fn trailers_made_later_are_waited_for_and_a_head_answer_goes_without() {
+    use lithe::io::{Body, Headers, Request, Response};
+    async fn late_trailers(_: Request) -> Response {
+        let body = Body::from("data").with_trailers(async {
+            async_io::Timer::after(Duration::from_millis(50)).await;
+            let mut trailers = Headers::new();
+            trailers.append("server-timing", "total;dur=50");
+            trailers
+        });
+        Response::new(lithe::proto::StatusCode::OK).with_body(body)
+    }
+    let server = server_with(late_trailers, ServerConfig::default());
+    let reply = exchange(
+        server.local_addr(),
+        b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    let answers: Vec<&str> = reply.split("HTTP/1.1 ").skip(1).collect();
+    assert_eq!(answers.len(), 2, "{reply}");
+    assert!(
+        answers[0].ends_with("\r\n\r\n"),
+        "the HEAD answer has no body: {reply}"
+    );
+    assert!(!answers[0].contains("server-timing"), "{reply}");
+    assert!(
+        answers[1].ends_with("\r\n\r\n4\r\ndata\r\n0\r\nserver-timing: total;dur=50\r\n\r\n"),
+        "{reply}"
+    );
     server.shutdown();
 }

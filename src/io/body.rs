@@ -49,8 +49,23 @@ pub(crate) enum Kind {
     Stream {
         len: Option<u64>,
         stream: BoxStream,
-        trailers: Option<BoxTrailers>,
     },
+    /// A stream of unknown length, then trailer fields: boxed, so that the
+    /// common kinds stay small (a response is moved several times on its way
+    /// out, and each move copies it whole).
+    Trailed(Box<(BoxStream, BoxTrailers)>),
+}
+
+impl Kind {
+    /// The length in bytes, when known.
+    pub(crate) fn len(&self) -> Option<u64> {
+        match self {
+            Kind::Empty => Some(0),
+            Kind::Full(b) => Some(b.len() as u64),
+            Kind::Stream { len, .. } => *len,
+            Kind::Trailed(_) => None,
+        }
+    }
 }
 
 impl Body {
@@ -68,7 +83,6 @@ impl Body {
             kind: Kind::Stream {
                 len: None,
                 stream: Box::pin(stream),
-                trailers: None,
             },
         }
     }
@@ -85,22 +99,24 @@ impl Body {
             kind: Kind::Stream {
                 len: Some(len),
                 stream: Box::pin(stream),
-                trailers: None,
             },
         }
     }
 
     /// The same body, followed by trailer fields (RFC 9112 §7.1.2): metadata
     /// known only once the data has gone out, such as a checksum or timing.
-    /// `trailers` is awaited after the last byte of data.
+    /// `trailers` is awaited after the last byte of data, for as long as it
+    /// takes (as a stream that stalls is); a message that carries no body
+    /// (an answer to a HEAD, a 1xx, 204 or 304) drops it unawaited.
     ///
     /// Trailers ride on the chunked coding, so the body goes out chunked,
-    /// whatever its length. Where it cannot (toward an HTTP/1.0 peer, under a
-    /// `Content-Length` field set on the message, in answer to a HEAD) they are
-    /// left out, as they are when they name a field that belongs in the header
-    /// section (framing, routing, authentication, content format: RFC 9110
-    /// §6.5.1) or are not valid fields; the message itself goes out all the
-    /// same, and a warning goes to the `log` facade for the latter.
+    /// whatever its length. Where it cannot (toward an HTTP/1.0 peer, where
+    /// the body is then delimited by the close, or under a `Content-Length`
+    /// field set on the message) they are left out, as they are when they
+    /// name a field that belongs in the header section (framing, routing,
+    /// authentication, content format: RFC 9110 §6.5.1) or are not valid
+    /// fields; the message itself goes out all the same, and a warning goes
+    /// to the `log` facade for the latter.
     ///
     /// ```
     /// use lithe::io::{Body, Headers};
@@ -117,23 +133,16 @@ impl Body {
             Kind::Empty => Box::pin(futures_lite::stream::empty()),
             Kind::Full(bytes) => Box::pin(futures_lite::stream::once(Ok(bytes))),
             Kind::Stream { stream, .. } => stream,
+            Kind::Trailed(trailed) => trailed.0,
         };
         Body {
-            kind: Kind::Stream {
-                len: None,
-                stream,
-                trailers: Some(Box::pin(trailers)),
-            },
+            kind: Kind::Trailed(Box::new((stream, Box::pin(trailers)))),
         }
     }
 
     /// The length in bytes, when known.
     pub fn len(&self) -> Option<u64> {
-        match &self.kind {
-            Kind::Empty => Some(0),
-            Kind::Full(b) => Some(b.len() as u64),
-            Kind::Stream { len, .. } => *len,
-        }
+        self.kind.len()
     }
 
     /// Whether the body is known to be empty.
@@ -158,6 +167,7 @@ impl fmt::Debug for Body {
             Kind::Empty => f.write_str("Body::Empty"),
             Kind::Full(b) => f.debug_tuple("Body::Full").field(&b.len()).finish(),
             Kind::Stream { len, .. } => f.debug_struct("Body::Stream").field("len", len).finish(),
+            Kind::Trailed(_) => f.write_str("Body::Stream { len: None, trailers }"),
         }
     }
 }
@@ -290,7 +300,7 @@ struct Slot {
     driver: Option<Waker>,
     /// The [`Incoming`] was dropped: nobody will read.
     dropped: bool,
-    /// The trailer fields, from the end of the body until the reader takes them.
+    /// The trailer fields, once the body has ended.
     trailers: Option<Headers>,
 }
 
@@ -325,17 +335,12 @@ fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
 /// the body to work outlasting its response reads it first.
 pub struct Incoming {
     slot: Option<Arc<Mutex<Slot>>>,
-    /// The trailer fields, once the body has been read to its end.
-    trailers: Option<Headers>,
 }
 
 impl Incoming {
     /// A body with no bytes.
     pub fn empty() -> Self {
-        Incoming {
-            slot: None,
-            trailers: None,
-        }
+        Incoming { slot: None }
     }
 
     /// A body and the handle its driver feeds it through.
@@ -344,7 +349,6 @@ impl Incoming {
         (
             Incoming {
                 slot: Some(slot.clone()),
-                trailers: None,
             },
             Feeder { slot },
         )
@@ -358,7 +362,10 @@ impl Incoming {
     /// The trailer fields that followed a chunked body (RFC 9112 §7.1.2),
     /// once the body has been read to its end; `None` before that, or when
     /// it had none. They are kept apart from the header fields, as RFC 9110
-    /// §6.5.1 asks: a recipient may not merge them in unasked.
+    /// §6.5.1 asks: a recipient may not merge them in unasked. Read the body
+    /// with [`chunk`](Incoming::chunk) (or as a `Stream`) to see them:
+    /// [`bytes`](Incoming::bytes) and [`text`](Incoming::text) consume it.
+    /// (A copy: cheap, as received fields share one buffer.)
     ///
     /// ```no_run
     /// # async fn service(request: lithe::io::Request) -> lithe::io::Response {
@@ -369,12 +376,18 @@ impl Incoming {
     /// while let Ok(Some(chunk)) = body.chunk().await {
     ///     length += chunk.len();
     /// }
-    /// let checksum = body.trailers().and_then(|t| t.get_str("checksum")).unwrap_or("none");
+    /// let trailers = body.trailers().unwrap_or_default();
+    /// let checksum = trailers.get_str("checksum").unwrap_or("none");
     /// Response::new(StatusCode::OK).with_body(format!("{length} bytes, checksum {checksum}"))
     /// # }
     /// ```
-    pub fn trailers(&self) -> Option<&Headers> {
-        self.trailers.as_ref()
+    pub fn trailers(&self) -> Option<Headers> {
+        let slot = self.slot.as_ref()?;
+        let s = lock(slot);
+        match s.end {
+            End::Complete if s.chunk.is_none() => s.trailers.clone(),
+            _ => None,
+        }
     }
 
     /// Polls for the next chunk; `None` at the end of the body.
@@ -390,9 +403,6 @@ impl Incoming {
             End::Open => s.end = End::Open,
             End::Complete => {
                 s.end = End::Complete;
-                if let Some(trailers) = s.trailers.take() {
-                    self.trailers = Some(trailers);
-                }
                 return Poll::Ready(None);
             }
             End::Failed(e) => return Poll::Ready(Some(Err(e))),

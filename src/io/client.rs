@@ -120,9 +120,11 @@ impl Upload {
         let (source, trailers) = match kind {
             Kind::Empty => (None, None),
             Kind::Full(bytes) => (Some(Source::Full(bytes)), None),
-            Kind::Stream {
-                stream, trailers, ..
-            } => (Some(Source::Stream(stream)), trailers),
+            Kind::Stream { stream, .. } => (Some(Source::Stream(stream)), None),
+            Kind::Trailed(trailed) => {
+                let (stream, trailers) = *trailed;
+                (Some(Source::Stream(stream)), Some(trailers))
+            }
         };
         Upload {
             source,
@@ -320,11 +322,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             }
         }
         let kind = body.into_kind();
-        let length = match &kind {
-            Kind::Empty => Some(0),
-            Kind::Full(b) => Some(b.len() as u64),
-            Kind::Stream { len, .. } => *len,
-        };
+        let length = kind.len();
         let framed = headers.contains("content-length") || headers.contains("transfer-encoding");
         let (content_length, chunked) = match length {
             _ if framed => (None, None),
@@ -870,10 +868,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
     /// The trailer fields that followed a chunked body (RFC 9112 §7.1.2),
     /// once the body has been read to its end; `None` before that, or when
     /// it had none. They are kept apart from the header fields, as RFC 9110
-    /// §6.5.1 asks.
-    pub fn trailers(&self) -> Option<&Headers> {
+    /// §6.5.1 asks. Read the body with [`chunk`](ResponseBody::chunk) (or as
+    /// a `Stream`) to see them: [`bytes`](ResponseBody::bytes) and
+    /// [`text`](ResponseBody::text) consume it. (A copy: cheap, as received
+    /// fields share one buffer.)
+    pub fn trailers(&self) -> Option<Headers> {
         match self.done {
-            true => self.conn.trailers.as_ref(),
+            true => self.conn.trailers.clone(),
             false => None,
         }
     }

@@ -340,17 +340,23 @@ impl Headers {
     }
 
     /// The trailer fields at `spans` of the `consumed` bytes `buf` begins
-    /// with, which it gives up; `None` (and the bytes discarded) for none.
+    /// with, which it then discards; `None` for none. Copied out: kept with
+    /// the connection (a client's, until its next request) they would
+    /// otherwise hold on to the whole read buffer.
     pub(crate) fn trailers_from(
         buf: &mut super::buffer::ReadBuf,
         consumed: usize,
         spans: Vec<(Span, Span)>,
     ) -> Option<Self> {
-        if spans.is_empty() {
-            buf.advance(consumed);
-            return None;
-        }
-        Some(Headers::from_spans(buf.split(consumed), spans))
+        let trailers = match spans.is_empty() {
+            true => None,
+            false => {
+                let section = Bytes::copy_from_slice(&buf.filled()[..consumed]);
+                Some(Headers::from_spans(section, spans))
+            }
+        };
+        buf.advance(consumed);
+        trailers
     }
 
     /// The bytes of the received head at `span`.

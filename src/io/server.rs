@@ -358,17 +358,21 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             self.close_after = false;
             self.http10_peer = request.version() == Version::Http10;
 
-            let mut future = pin!(service.call(request));
+            // A service that panics, making its future or polling it, loses
+            // its own request, not the answers before it (pipelined, they may
+            // not be written yet): it is answered 500 and the connection
+            // closes after them.
+            let called = panic::catch_unwind(AssertUnwindSafe(|| service.call(request)));
+            let mut future = pin!(called.ok());
             // The head is serialized where the response comes out of the
             // service, so only its body travels on through the awaits below.
             let body = poll_fn(|cx| {
-                // A service that panics loses its own request, not the
-                // answers before it (pipelined, they may not be written yet):
-                // it is answered 500 and the connection closes after them.
-                let polled = panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)));
-                let Ok(polled) = polled else {
-                    log::error!("lithe: the service panicked; answered 500 and closing");
-                    return Poll::Ready(self.start_response(panicked_response(), asked));
+                // `None`: the service panicked (and is not polled again).
+                let polled = future.as_mut().as_pin_mut().and_then(|future| {
+                    panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))).ok()
+                });
+                let Some(polled) = polled else {
+                    return Poll::Ready(self.answer_panic(asked));
                 };
                 if let Poll::Ready(response) = polled {
                     // Passed on from each arm: rebinding it first is a copy.
@@ -430,13 +434,23 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             match poll_fn(|cx| self.poll_wait(cx, idle, deadline, limit, timeout)).await {
                 Ok(Wait::Read(0)) => self.conn.receive_eof(),
                 Ok(Wait::Read(_)) => {}
-                Ok(Wait::Shutdown) if !self.buf.is_empty() => {
-                    // Closed over unread bytes, the connection would be reset,
-                    // and a reset may destroy answers the peer has not read yet
-                    // (some TCP stacks discard received data on one): linger.
-                    let _ = self.close(true).await;
-                    return Ok(None);
-                }
+                Ok(Wait::Shutdown) if !self.buf.is_empty() => match self.try_parse_head() {
+                    // A whole request, sent before the peer could know: served,
+                    // as the last (the shutdown makes its answer close).
+                    HeadStep::Request(parsed) => return Ok(Some(parsed)),
+                    HeadStep::Rejected(e) => {
+                        self.reject(e).await;
+                        return Ok(None);
+                    }
+                    // Part of one: closed over unread bytes, the connection
+                    // would be reset, and a reset may destroy answers the
+                    // peer has not read yet (some TCP stacks discard received
+                    // data on one): linger over them instead.
+                    HeadStep::NeedData | HeadStep::Closed => {
+                        let _ = self.close(true).await;
+                        return Ok(None);
+                    }
+                },
                 Ok(Wait::Shutdown) | Err(Error::Timeout(Timeout::Idle)) => return Ok(None),
                 Err(Error::Timeout(Timeout::Head)) => {
                     // An unsolicited final response: proto adds Connection: close.
@@ -483,7 +497,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         if idle && self.poll_shutdown(cx) {
             // The next request may be on its way already, sent before the
             // peer could know: what is there is taken now (a read that does
-            // not wait), so the close can linger over it (below).
+            // not wait), to be served or lingered over (`next_request`).
             let _ = self.buf.poll_fill_idle(&mut self.io, cx);
             return Poll::Ready(Ok(Wait::Shutdown));
         }
@@ -735,11 +749,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             self.close_after = true;
         }
         let bodiless_status = status.is_informational() || code == 204 || code == 304 || tunnel;
-        let length = match &kind {
-            Kind::Empty => Some(0),
-            Kind::Full(b) => Some(b.len() as u64),
-            Kind::Stream { len, .. } => *len,
-        };
+        let length = kind.len();
         let (mut length_field, mut coding_field, mut dated) = (false, false, false);
         for (name, _) in headers.iter() {
             length_field |= name.eq_ignore_ascii_case("content-length");
@@ -867,6 +877,17 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         Ok(Some(kind))
     }
 
+    /// Answers a request whose service panicked: 500, and the connection
+    /// closes after it, its body unread (no `100 Continue` invites it).
+    fn answer_panic(&mut self, asked: Asked) -> Result<Option<Kind>, Error> {
+        log::error!("lithe: the service panicked; answered 500 and closing");
+        if let Some(feeder) = self.feeder.take() {
+            feeder.abandon();
+        }
+        self.close_after = true;
+        self.start_response(panicked_response(), asked)
+    }
+
     /// Sends, with no await, the body [`start_response`](Self::start_response)
     /// left if that needs no waiting: none, or a whole one small enough to be
     /// copied next to its head (the loop flushes a batch grown too large).
@@ -882,7 +903,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                     self.out.queue_data(&mut self.conn, bytes)?;
                 }
             }
-            Kind::Full(_) | Kind::Stream { .. } => return Ok(false),
+            Kind::Full(_) | Kind::Stream { .. } | Kind::Trailed(_) => return Ok(false),
         }
         self.end_message()?;
         Ok(true)
@@ -891,61 +912,74 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     /// Writes a body [`sent_body_now`](Self::sent_body_now) left, pumping the
     /// request body meanwhile, and ends the message.
     async fn send_body(&mut self, kind: Kind) -> Result<(), Error> {
-        match kind {
-            Kind::Empty => {}
-            Kind::Full(bytes) => self.write_data(&bytes).await?,
-            Kind::Stream {
-                mut stream,
-                trailers,
-                ..
-            } => {
-                // The length the head declared, whether the stream's or a
-                // Content-Length field the service set.
-                let mut pieces = HoldLast::new(self.conn.body_left_to_send());
-                loop {
-                    let next = poll_fn(|cx| {
-                        if let Poll::Ready(item) = stream.as_mut().poll_next(cx) {
-                            return Poll::Ready(Ok(item));
-                        }
-                        self.poll_pump(cx);
-                        if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
-                            return Poll::Ready(Err(e));
-                        }
-                        Poll::Pending
-                    })
-                    .await?;
-                    let piece = match next {
-                        None => break,
-                        Some(Ok(piece)) => piece,
-                        // The body is cut short: close without ending it, so the
-                        // client sees an incomplete message, not a short success.
-                        Some(Err(e)) => return Err(e.into()),
-                    };
-                    if let Some(piece) = pieces.admit(piece)? {
-                        self.write_data(&piece).await?;
-                    }
-                }
-                if let Some(last) = pieces.finish() {
-                    self.write_data(&last).await?;
-                }
-                if let Some(mut trailers) = trailers {
-                    let trailers = poll_fn(|cx| {
-                        if let Poll::Ready(trailers) = trailers.as_mut().poll(cx) {
-                            return Poll::Ready(Ok(trailers));
-                        }
-                        self.poll_pump(cx);
-                        if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
-                            return Poll::Ready(Err(e));
-                        }
-                        Poll::Pending
-                    })
-                    .await?;
-                    let conn = &mut self.conn;
-                    return Ok(self.out.queue_end(conn, Some(&trailers))?);
-                }
+        let (mut stream, trailers) = match kind {
+            Kind::Empty => return self.end_message(),
+            Kind::Full(bytes) => {
+                self.write_data(&bytes).await?;
+                return self.end_message();
+            }
+            Kind::Stream { stream, .. } => (stream, None),
+            Kind::Trailed(trailed) => {
+                let (stream, trailers) = *trailed;
+                (stream, Some(trailers))
+            }
+        };
+        // The length the head declared, whether the stream's or a
+        // Content-Length field the service set.
+        let mut pieces = HoldLast::new(self.conn.body_left_to_send());
+        loop {
+            let next = self
+                .await_service_part(|cx| stream.as_mut().poll_next(cx))
+                .await?;
+            let piece = match next {
+                None => break,
+                Some(Ok(piece)) => piece,
+                // The body is cut short: close without ending it, so the
+                // client sees an incomplete message, not a short success.
+                Some(Err(e)) => return Err(e.into()),
+            };
+            if let Some(piece) = pieces.admit(piece)? {
+                self.write_data(&piece).await?;
             }
         }
-        self.end_message()
+        if let Some(last) = pieces.finish() {
+            self.write_data(&last).await?;
+        }
+        let Some(mut trailers) = trailers else {
+            return self.end_message();
+        };
+        let trailers = self
+            .await_service_part(|cx| trailers.as_mut().poll(cx))
+            .await?;
+        let conn = &mut self.conn;
+        Ok(self.out.queue_end(conn, Some(&trailers))?)
+    }
+
+    /// Awaits a part of the response that is the service's code (its body's
+    /// stream, its trailers), pumping the request body and writing what is
+    /// queued meanwhile. A panic in it cuts the response short, as an error
+    /// of the stream would: the connection closes after the answers before.
+    async fn await_service_part<R>(
+        &mut self,
+        mut part: impl FnMut(&mut Context<'_>) -> Poll<R>,
+    ) -> Result<R, Error> {
+        poll_fn(|cx| {
+            match panic::catch_unwind(AssertUnwindSafe(|| part(cx))) {
+                Ok(Poll::Ready(ready)) => return Poll::Ready(Ok(ready)),
+                Ok(Poll::Pending) => {}
+                Err(_) => {
+                    log::error!("lithe: a response body panicked; the response is cut short");
+                    let error = std::io::Error::other("the response body panicked");
+                    return Poll::Ready(Err(Error::Io(error)));
+                }
+            }
+            self.poll_pump(cx);
+            if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
+                return Poll::Ready(Err(e));
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// Writes one piece of our body with its framing.
@@ -1242,7 +1276,6 @@ fn date_field(date: &Option<[u8; date::LEN]>) -> Option<Header<'_>> {
     })
 }
 
-/// The response to a request whose body broke the protocol.
 /// The answer to a request whose service panicked.
 fn panicked_response() -> Response {
     Response::new(StatusCode::INTERNAL_SERVER_ERROR)
@@ -1251,6 +1284,7 @@ fn panicked_response() -> Response {
         .with_body("500 Internal Server Error\n")
 }
 
+/// The response to a request whose body broke the protocol.
 fn error_response(error: proto::Error) -> Response {
     let status = error.status();
     Response::new(status)

@@ -93,6 +93,8 @@ type Shared = Arc<Mutex<(Option<Result<Upgraded, Error>>, Option<Waker>)>>;
 /// response that switches protocols, or to [`Error::NotUpgraded`].
 pub struct OnUpgrade {
     shared: Shared,
+    /// The result was handed out: polled again, nothing more will come.
+    resolved: bool,
 }
 
 impl OnUpgrade {
@@ -101,6 +103,7 @@ impl OnUpgrade {
         (
             OnUpgrade {
                 shared: shared.clone(),
+                resolved: false,
             },
             UpgradeSender {
                 shared: Some(shared),
@@ -118,13 +121,17 @@ impl fmt::Debug for OnUpgrade {
 impl Future for OnUpgrade {
     type Output = Result<Upgraded, Error>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.resolved {
+            return Poll::Ready(Err(Error::NotUpgraded));
+        }
         let mut s = self.shared.lock().unwrap_or_else(|p| p.into_inner());
         match s.0.take() {
-            Some(result) => Poll::Ready(result),
-            // The driver's end is gone and its result taken: polled again
-            // after it resolved, nothing more will come.
-            None if Arc::strong_count(&self.shared) == 1 => Poll::Ready(Err(Error::NotUpgraded)),
+            Some(result) => {
+                drop(s);
+                self.resolved = true;
+                Poll::Ready(result)
+            }
             None => {
                 s.1 = Some(cx.waker().clone());
                 Poll::Pending

@@ -285,18 +285,18 @@ fn write_head<'f>(
     added: AddedFields,
     out: &mut [u8],
 ) -> Result<usize, SendError> {
-    // Saturating: on a 32-bit target, fields that share one long value could
-    // add up past `usize::MAX`, and a wrapped sum would pass the check below.
-    let field_bytes = fields.clone().fold(0usize, |sum, f| {
-        sum.saturating_add(f.name.len() + 4)
-            .saturating_add(f.value.len())
-    });
+    // Counted in u64: on a 32-bit target, fields that share one long value
+    // could add up past `usize::MAX`, and a wrapped sum would pass the check
+    // below (no field array in memory can make a u64 wrap).
+    let field_bytes: u64 = fields
+        .clone()
+        .map(|f| (f.name.len() + 4) as u64 + f.value.len() as u64)
+        .sum();
     let length = added.content_length.map(Decimal::new);
-    let needed = start
-        .iter()
-        .fold(field_bytes, |sum, piece| sum.saturating_add(piece.len()))
-        .saturating_add(added.len(length) + 2);
-    if out.len() < needed {
+    let start_bytes: usize = start.iter().map(|p| p.len()).sum();
+    let needed = field_bytes + (start_bytes + added.len(length) + 2) as u64;
+    if (out.len() as u64) < needed {
+        let needed = usize::try_from(needed).unwrap_or(usize::MAX);
         return Err(SendError::BufferTooSmall { needed });
     }
     let mut cursor = Cursor { out, pos: 0 };

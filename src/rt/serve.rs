@@ -396,9 +396,9 @@ fn worker<M, S>(
                         }
                     }
                 };
-                // A panic the driver does not answer (the service's own
-                // it does, with a 500) loses its connection, not the worker:
-                // in making the service, or in a response body's stream.
+                // A panic the driver does not answer (the service's it
+                // does, with a 500) loses its connection, not the worker: in
+                // making the service, say.
                 if AssertUnwindSafe(connection).catch_unwind().await.is_err() {
                     log::error!(
                         "lithe: a panic while serving {client}; its connection was dropped"
