@@ -59,8 +59,10 @@ async fn handle(request: Request) -> Response {
             response
         }
         // RFC 9110 §15.5.6: a 405 names the methods the resource allows.
-        (_, "/") => text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
-            .with_header("allow", "GET, HEAD"),
+        (_, path) if path == "/" || path.starts_with("/bytes/") => {
+            text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
+                .with_header("allow", "GET, HEAD")
+        }
         (_, "/echo") => text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
             .with_header("allow", "POST"),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),

@@ -967,6 +967,9 @@ fn urls_parse_as_browsers_parse_them() {
         "http://exa mple.com/",
         "http://user:pw@h/",
         "http://evil.example@good.example/",
+        // The URL standard lets these through; no Host field can carry them.
+        "http://a{b}.example/",
+        "http://a\"b/",
     ] {
         assert!(
             matches!(Url::parse(bad), Err(Error::InvalidUrl(_))),
@@ -1525,4 +1528,47 @@ fn trailers_travel_with_request_and_response_bodies() {
         assert_eq!(response.status(), StatusCode::OK);
     });
     server.shutdown();
+}
+
+/// A request passing on a Content-Length given as a list of one value, or as
+/// the same field twice (as a recipient accepts them), goes out with one
+/// field of digits, as a sender must send it; lengths that disagree are an
+/// error, with nothing sent.
+#[test]
+fn a_content_length_given_twice_goes_out_once() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let addr = raw_server(move |mut s| {
+        let Some(head) = read_through(&mut s, b"\r\n\r\n") else {
+            return;
+        };
+        let mut body = [0u8; 5];
+        s.read_exact(&mut body).unwrap();
+        tx.send((String::from_utf8(head).unwrap(), body)).unwrap();
+        s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").unwrap();
+    });
+    run(async {
+        let mut conn = client_to(addr).await;
+        let request = Request::new("POST", "/")
+            .with_header("content-length", "5, 5")
+            .with_header("Content-Length", "5")
+            .with_body("hello");
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        let disagreeing = Request::new("POST", "/")
+            .with_header("content-length", "5, 6")
+            .with_body("hello");
+        let refused = conn.send(disagreeing).await.unwrap_err();
+        assert!(
+            matches!(refused, Error::Send(proto::SendError::InvalidFraming(_))),
+            "{refused:?}"
+        );
+    });
+    let (head, body) = rx.recv().unwrap();
+    assert_eq!(
+        head.to_ascii_lowercase().matches("content-length").count(),
+        1,
+        "{head}"
+    );
+    assert!(head.contains("content-length: 5\r\n"), "{head}");
+    assert_eq!(&body, b"hello");
 }

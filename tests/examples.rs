@@ -63,6 +63,24 @@ fn start(name: &str) -> Running {
     Running { child, url }
 }
 
+/// Waits for `running` to exit, within `limit`; its output.
+fn exit_within(mut running: Running, limit: Duration) -> std::process::Output {
+    let started = Instant::now();
+    while running.child.try_wait().unwrap().is_none() {
+        assert!(started.elapsed() < limit, "still running after {limit:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut stderr = Vec::new();
+    if let Some(mut pipe) = running.child.stderr.take() {
+        std::io::Read::read_to_end(&mut pipe, &mut stderr).unwrap();
+    }
+    std::process::Output {
+        status: running.child.wait().unwrap(),
+        stdout: Vec::new(),
+        stderr,
+    }
+}
+
 /// Runs the fetch example with `args`, within a time bound.
 fn fetch(args: &[&str]) -> (bool, String) {
     let started = Instant::now();
@@ -305,7 +323,11 @@ fn reflect_refuses_a_body_past_its_limit_with_413() {
 #[test]
 fn hello_server_names_the_allowed_methods_in_a_405() {
     let server = start("hello_server");
-    for (path, allowed) in [("/", "GET, HEAD"), ("/echo", "POST")] {
+    for (path, allowed) in [
+        ("/", "GET, HEAD"),
+        ("/bytes/5", "GET, HEAD"),
+        ("/echo", "POST"),
+    ] {
         let (ok, json) = fetch(&["--json", "-X", "DELETE", &format!("{}{path}", server.url)]);
         assert!(ok, "{json}");
         let response: Value = serde_json::from_str(&json).unwrap();
@@ -325,10 +347,18 @@ fn a_port_in_use_is_reported_with_exit_code_1() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     for name in ["hello_server", "reflect"] {
-        let out = Command::new(example(name))
+        let child = Command::new(example(name))
             .args(["--port", &port])
-            .output()
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
+        // Killed if it serves after all, rather than waited on for ever.
+        let running = Running {
+            child,
+            url: String::new(),
+        };
+        let out = exit_within(running, Duration::from_secs(20));
         assert_eq!(out.status.code(), Some(1), "{name}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(

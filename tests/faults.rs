@@ -124,19 +124,32 @@ fn rss_bytes() -> usize {
 /// Raises this process's soft limit on open descriptors to its hard limit
 /// (many systems start processes at 1,024, too few for the tests that open
 /// thousands of sockets), and returns the limit now in force.
+#[cfg(unix)]
 fn raise_open_files_limit() -> usize {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let Rlimit { current, maximum } = getrlimit(Resource::Nofile);
-    let raised = Rlimit {
-        current: maximum,
-        maximum,
-    };
-    let now = match setrlimit(Resource::Nofile, raised) {
-        Ok(()) => maximum,
-        Err(_) => current,
-    };
-    // `None` is unlimited.
+    // An unlimited hard limit (`None`) may still refuse an unlimited soft
+    // one (macOS caps it at OPEN_MAX): the larger first, then that cap.
+    let now = [maximum, Some(maximum.map_or(10_240, |n| n.min(10_240)))]
+        .into_iter()
+        .find(|&target| {
+            setrlimit(
+                Resource::Nofile,
+                Rlimit {
+                    current: target,
+                    maximum,
+                },
+            )
+            .is_ok()
+        })
+        .unwrap_or(current);
     now.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX))
+}
+
+/// Elsewhere the limit is left as it is, unknown here.
+#[cfg(not(unix))]
+fn raise_open_files_limit() -> usize {
+    usize::MAX
 }
 
 #[test]

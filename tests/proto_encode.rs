@@ -282,6 +282,17 @@ fn a_head_goes_out_only_in_the_form_a_strict_recipient_accepts() {
             .is_ok()
     );
 
+    // Whitespace around the value is the field's; IP literals, a port left
+    // empty, a trailing dot and percent-encoding are a host's.
+    for host in [&b" a "[..], b"[::1]:80", b"a:", b"a.", b"a%2D"] {
+        let fields = [Header {
+            name: "Host",
+            value: host,
+        }];
+        let mut client = Connection::client(Config::default());
+        let sent = client.send_request(&RequestHead::new("GET", "/", &fields), &mut out);
+        assert!(sent.is_ok(), "{}: {sent:?}", String::from_utf8_lossy(host));
+    }
     for host in [&b"a@b"[..], b"a/x", b"a, b", b"a:8x", b"[::1"] {
         let fields = [Header {
             name: "Host",
@@ -331,6 +342,21 @@ fn a_101_without_an_upgrade_field_is_refused() {
         response_wire(
             &mut conn,
             &ResponseHead::new(StatusCode::SWITCHING_PROTOCOLS, &only_connection)
+        ),
+        Err(SendError::MissingUpgrade)
+    );
+    // An empty one names nothing either.
+    let empty = [
+        only_connection[0],
+        Header {
+            name: "Upgrade",
+            value: b" ",
+        },
+    ];
+    assert_eq!(
+        response_wire(
+            &mut conn,
+            &ResponseHead::new(StatusCode::SWITCHING_PROTOCOLS, &empty)
         ),
         Err(SendError::MissingUpgrade)
     );

@@ -35,6 +35,7 @@ pub mod driver;
 use lithe::proto::{
     BodyLength, ChunkedDecoder, Config, Connection, Decoded, EMPTY_HEADER, Error, Event, Header,
     Leniency, Limits, RequestHead, ResponseHead, State, StatusCode, Version,
+    is_header_section_only,
 };
 
 /// Header slots offered to each `receive`; below the default `max_headers`, so
@@ -802,34 +803,6 @@ const RESERVED: &[&str] = &[
     "te",
 ];
 
-/// Names refused in trailers (RFC 9110 §6.5.1), which are drawn from the same
-/// generator as header fields.
-const HEADER_SECTION_ONLY: &[&str] = &[
-    "content-length",
-    "transfer-encoding",
-    "trailer",
-    "host",
-    "max-forwards",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "upgrade",
-    "te",
-    "expect",
-    "authorization",
-    "proxy-authorization",
-    "www-authenticate",
-    "proxy-authenticate",
-    "cookie",
-    "set-cookie",
-    "range",
-    "cache-control",
-    "pragma",
-    "content-type",
-    "content-encoding",
-    "content-range",
-];
-
 const NAMES: &[&str] = &[
     "Accept",
     "User-Agent",
@@ -861,14 +834,12 @@ fn fields(src: &mut Source<'_>, max: u8) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-/// Up to two trailer fields: as [`fields`], none of [`HEADER_SECTION_ONLY`].
+/// Up to two trailer fields: as [`fields`], none that belongs in the header
+/// section only (the serializer refuses those in trailers).
 fn trailer_fields(src: &mut Source<'_>) -> Vec<(String, Vec<u8>)> {
     let mut trailers = fields(src, 2);
     for (name, _) in &mut trailers {
-        if HEADER_SECTION_ONLY
-            .iter()
-            .any(|r| r.eq_ignore_ascii_case(name))
-        {
+        if is_header_section_only(name) {
             name.insert_str(0, "x-");
         }
     }

@@ -112,11 +112,12 @@ impl Body {
     /// Trailers ride on the chunked coding, so the body goes out chunked,
     /// whatever its length. Where it cannot (toward an HTTP/1.0 peer, where
     /// the body is then delimited by the close, or under a `Content-Length`
-    /// field set on the message) they are left out, as they are when they
-    /// name a field that belongs in the header section (framing, routing,
-    /// authentication, content format: RFC 9110 §6.5.1) or are not valid
-    /// fields; the message itself goes out all the same, and a warning goes
-    /// to the `log` facade for the latter.
+    /// field set on the message) they are left out. So is each field that
+    /// belongs in the header section
+    /// ([`is_header_section_only`](crate::proto::is_header_section_only):
+    /// framing, routing, authentication, content format; RFC 9110 §6.5.1),
+    /// and all of them if one is not a valid field, with a warning to the
+    /// `log` facade; the message itself goes out all the same.
     ///
     /// ```
     /// use lithe::io::{Body, Headers};

@@ -19,7 +19,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 
 use super::error::{Error, Timeout};
 use super::message::Headers;
-use crate::proto::{Connection, Header, SendError};
+use crate::proto::{Connection, Header, SendError, is_header_section_only};
 
 /// Body pieces up to this size are copied next to their framing and head: one
 /// write. Larger ones go out uncopied in a vectored write.
@@ -260,28 +260,33 @@ impl Output {
     }
 
     /// Queues the end of `conn`'s body, with `trailers` where the framing can
-    /// carry them (chunked) and they are fields a trailer section may hold;
-    /// otherwise without them (the message is whole either way), with a
-    /// warning for fields that were refused.
+    /// carry them (chunked): each field that belongs in the header section
+    /// is left out, and all of them if one is not a valid field, with a
+    /// warning; the message is whole either way.
     pub(crate) fn queue_end(
         &mut self,
         conn: &mut Connection,
         trailers: Option<&Headers>,
     ) -> Result<(), SendError> {
         if let Some(trailers) = trailers.filter(|t| !t.is_empty()) {
-            let fields: Vec<Header<'_>> = trailers
+            let (fields, refused): (Vec<Header<'_>>, Vec<Header<'_>>) = trailers
                 .iter()
                 .map(|(name, value)| Header { name, value })
-                .collect();
+                .partition(|field| !is_header_section_only(field.name));
+            if !refused.is_empty() {
+                let names: Vec<&str> = refused.iter().map(|field| field.name).collect();
+                log::warn!(
+                    "lithe: trailer fields left out: {} belong in the header section",
+                    names.join(", ")
+                );
+            }
             match self.serialize(|b| conn.send_end(&fields, b)) {
                 Ok(_) => return Ok(()),
                 // A length, or close-delimited: nowhere to put them.
                 Err(SendError::TrailersNotAllowed) => {}
-                Err(
-                    e @ (SendError::ForbiddenTrailer
-                    | SendError::InvalidHeaderName
-                    | SendError::InvalidHeaderValue),
-                ) => log::warn!("lithe: trailer fields left out: {e}"),
+                Err(e @ (SendError::InvalidHeaderName | SendError::InvalidHeaderValue)) => {
+                    log::warn!("lithe: trailer fields left out: {e}");
+                }
                 Err(e) => return Err(e),
             }
         }

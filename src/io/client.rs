@@ -323,7 +323,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         }
         let kind = body.into_kind();
         let length = kind.len();
-        let framed = headers.contains("content-length") || headers.contains("transfer-encoding");
+        let length_field = headers.contains("content-length");
+        if length_field {
+            headers.canonicalize_content_length();
+        }
+        let framed = length_field || headers.contains("transfer-encoding");
         let (content_length, chunked) = match length {
             _ if framed => (None, None),
             Some(0) if !matches!(&*method, "POST" | "PUT" | "PATCH") => (None, None),

@@ -784,6 +784,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             headers.remove("content-length");
             length_field = false;
         }
+        if length_field {
+            headers.canonicalize_content_length();
+        }
         let content_length = match length {
             _ if bodiless_status || coding_field => None,
             // The length of a HEAD response is the one GET would have: a field

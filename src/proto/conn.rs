@@ -741,7 +741,8 @@ impl Connection {
             return Err(SendError::InvalidState);
         }
         encode::validate_request(head)?;
-        let mut fields = FramingFields::read(head.headers).map_err(SendError::InvalidFraming)?;
+        let mut fields =
+            FramingFields::read_sent(head.headers).map_err(SendError::InvalidFraming)?;
         fields.check_sent_content_length(head.headers)?;
         let length = fields.take_given_length(length)?;
         match (fields.host_count, head.version) {
@@ -848,7 +849,8 @@ impl Connection {
             return Err(SendError::InvalidState);
         }
         encode::validate_response(head)?;
-        let mut fields = FramingFields::read(head.headers).map_err(SendError::InvalidFraming)?;
+        let mut fields =
+            FramingFields::read_sent(head.headers).map_err(SendError::InvalidFraming)?;
         fields.check_sent_content_length(head.headers)?;
         let status = head.status;
         let (method, peer_version) = if unsolicited {

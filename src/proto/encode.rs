@@ -144,16 +144,32 @@ const HEADER_SECTION_ONLY: [&str; 23] = [
     "content-range",
 ];
 
+/// Whether a field named `name` belongs in the header section only, and so
+/// may not be sent as a trailer ([`SendError::ForbiddenTrailer`]): it decides
+/// framing, routing, the connection, authentication, how the request is
+/// served or how the content is read (RFC 9110 §6.5.1), which a recipient has
+/// settled before trailers arrive. Names are compared ignoring ASCII case.
+///
+/// ```
+/// use lithe::proto::is_header_section_only;
+/// assert!(is_header_section_only("Content-Length"));
+/// assert!(is_header_section_only("set-cookie"));
+/// assert!(!is_header_section_only("Server-Timing"));
+/// ```
+pub fn is_header_section_only(name: &str) -> bool {
+    HEADER_SECTION_ONLY
+        .iter()
+        .any(|only| name.eq_ignore_ascii_case(only))
+}
+
 /// Checks trailer fields before anything is written: as header fields, and
 /// none of [`HEADER_SECTION_ONLY`].
 pub(crate) fn validate_trailers(trailers: &[Header<'_>]) -> Result<(), SendError> {
     validate_fields(trailers)?;
-    let forbidden = |field: &Header<'_>| {
-        HEADER_SECTION_ONLY
-            .iter()
-            .any(|name| field.name.eq_ignore_ascii_case(name))
-    };
-    match trailers.iter().any(forbidden) {
+    match trailers
+        .iter()
+        .any(|field| is_header_section_only(field.name))
+    {
         true => Err(SendError::ForbiddenTrailer),
         false => Ok(()),
     }

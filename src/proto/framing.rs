@@ -78,6 +78,18 @@ impl FramingFields {
     // instead of round-tripping through a returned struct.
     #[inline(always)]
     pub(crate) fn read(headers: &[Header<'_>]) -> Result<FramingFields, Error> {
+        Self::read_fields::<false>(headers)
+    }
+
+    /// [`read`](FramingFields::read) for a head we send, whose values may
+    /// have whitespace around them (httparse trims what it reads).
+    #[inline(always)]
+    pub(crate) fn read_sent(headers: &[Header<'_>]) -> Result<FramingFields, Error> {
+        Self::read_fields::<true>(headers)
+    }
+
+    #[inline(always)]
+    fn read_fields<const SENT: bool>(headers: &[Header<'_>]) -> Result<FramingFields, Error> {
         let mut fields = FramingFields {
             content_length: None,
             transfer_coding: TransferCoding::Absent,
@@ -101,7 +113,12 @@ impl FramingFields {
             match name.len() {
                 4 if HOST.matches(name) => {
                     fields.host_count += 1;
-                    fields.host_valid &= is_host_field_value(header.value);
+                    let value = if SENT {
+                        trim_ows(header.value)
+                    } else {
+                        header.value
+                    };
+                    fields.host_valid &= is_host_field_value(value);
                 }
                 6 if EXPECT.matches(name) => {
                     // `Expect` is a list (RFC 9110 §10.1.1): 100-continue may
@@ -109,7 +126,15 @@ impl FramingFields {
                     fields.expect_continue |=
                         list(header.value).any(|e| e.eq_ignore_ascii_case(b"100-continue"));
                 }
-                7 if UPGRADE.matches(name) => fields.has_upgrade = true,
+                // An empty one names no protocol: it proposes or confirms nothing.
+                7 if UPGRADE.matches(name) => {
+                    let value = if SENT {
+                        trim_ows(header.value)
+                    } else {
+                        header.value
+                    };
+                    fields.has_upgrade |= !value.is_empty();
+                }
                 10 if CONNECTION.matches(name) => {
                     // One option is the common case: match the value whole before
                     // reading it as a list.
@@ -436,7 +461,7 @@ impl RequestMethod {
 /// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2), or empty: a server MUST
 /// answer 400 to anything else (RFC 9112 §3.2), which a hop in front may
 /// route on differently (`a.example@b.example`, `a.example/x`, `a, b`).
-/// (httparse has trimmed the value's surrounding whitespace.)
+/// (The value comes without its surrounding whitespace.)
 fn is_host_field_value(value: &[u8]) -> bool {
     // Every request has one: the usual name or IPv4 address, with a port or
     // not, costs a table lookup a byte, without a branch, and its colon is

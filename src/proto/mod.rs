@@ -61,7 +61,7 @@ mod status;
 
 pub use chunked::{ChunkPrefix, ChunkedDecoder, Decoded};
 pub use conn::{Connection, Event, Received};
-pub use encode::DataFrame;
+pub use encode::{DataFrame, is_header_section_only};
 pub use error::{Error, SendError};
 pub use framing::BodyLength;
 pub use head::{EMPTY_HEADER, Header, RequestHead, ResponseHead, TargetForm, Version};

@@ -13,6 +13,7 @@ use smol::Timer;
 
 use super::stream::{MaybeTls, TcpStream};
 use crate::io::{ClientConfig, ClientConnection, Error, Timeout};
+use crate::proto::TargetForm;
 
 /// An `http` or `https` URL, split into what a connection needs.
 ///
@@ -71,6 +72,13 @@ impl Url {
         // The Host header: the host as the URL writes it (brackets and all),
         // with the port when it is not the scheme's default.
         let host_text = parsed.host_str().unwrap_or_default();
+        // The URL standard lets through bytes a Host field may not carry
+        // (`{`, `}`, ...), which would fail only as the request is sent.
+        if TargetForm::of(&format!("{host_text}:{port}")) != TargetForm::Authority {
+            return Err(Error::InvalidUrl(
+                "the host is not one a Host field can carry",
+            ));
+        }
         let authority = match parsed.port() {
             Some(port) => format!("{host_text}:{port}"),
             None => host_text.to_owned(),
