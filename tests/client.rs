@@ -6,7 +6,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 use lithe::io::{
@@ -395,10 +395,9 @@ fn timeouts_past_what_the_clock_counts_are_none() {
     server.shutdown();
 }
 
-#[test]
-fn without_100_continue_the_body_goes_after_the_timeout() {
-    // A server that never sends 100 Continue and answers only once the body
-    // came: the client has to send it on its own, after its continue timeout.
+/// A server that never sends 100 Continue and answers only once the first
+/// byte of the body came, which it reports to the test with when it came.
+fn answering_after_the_first_body_byte() -> (SocketAddr, std::sync::mpsc::Receiver<(u8, Instant)>) {
     let (tx, rx) = std::sync::mpsc::channel();
     let addr = raw_server(move |mut s| {
         if read_through(&mut s, b"\r\n\r\n").is_none() {
@@ -406,11 +405,18 @@ fn without_100_continue_the_body_goes_after_the_timeout() {
         }
         let mut byte = [0u8];
         if s.read(&mut byte).unwrap_or(0) == 1 {
-            tx.send((byte[0], std::time::Instant::now())).unwrap();
+            let _ = tx.send((byte[0], Instant::now()));
             s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
                 .unwrap();
         }
     });
+    (addr, rx)
+}
+
+#[test]
+fn without_100_continue_the_body_goes_after_the_timeout() {
+    // The client has to send the body on its own, after its continue timeout.
+    let (addr, rx) = answering_after_the_first_body_byte();
     let sent_at = run(async {
         let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
         let config = ClientConfig {
@@ -425,7 +431,7 @@ fn without_100_continue_the_body_goes_after_the_timeout() {
         // Before the head goes out, so before the client's timer starts: the
         // body cannot arrive sooner than the timeout after this, however
         // late either thread runs.
-        let sent_at = std::time::Instant::now();
+        let sent_at = Instant::now();
         let response = conn.send(request).await.unwrap();
         assert_eq!(&response.into_body().bytes(10).await.unwrap()[..], b"ok");
         sent_at
@@ -440,16 +446,7 @@ fn without_100_continue_the_body_goes_after_the_timeout() {
 /// timeout is shorter: the server may be waiting for the body meanwhile.
 #[test]
 fn a_continue_timeout_longer_than_the_read_timeout_is_waited_out() {
-    let addr = raw_server(|mut s| {
-        if read_through(&mut s, b"\r\n\r\n").is_none() {
-            return;
-        }
-        let mut byte = [0u8];
-        if s.read(&mut byte).unwrap_or(0) == 1 {
-            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                .unwrap();
-        }
-    });
+    let (addr, _) = answering_after_the_first_body_byte();
     run(async {
         let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
         let config = ClientConfig {

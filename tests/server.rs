@@ -1967,30 +1967,28 @@ fn panics_in_making_the_answer_or_its_body_lose_only_that_answer() {
         }
     };
     let server = server_with(service, ServerConfig::default());
-    let reply = exchange(
-        server.local_addr(),
-        b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /panic-in-call HTTP/1.1\r\nHost: a\r\n\r\n",
-    );
-    let answers: Vec<&str> = reply.split("HTTP/1.1 ").skip(1).collect();
-    assert_eq!(answers.len(), 2, "{reply}");
-    assert!(answers[0].ends_with("Hello, World!"), "{reply}");
-    assert!(answers[1].starts_with("500 "), "{reply}");
-    assert!(answers[1].contains("connection: close\r\n"), "{reply}");
+    // The answer to `path`, pipelined after one that goes well.
+    let answer_after_hello = |path: &str| {
+        let requests =
+            format!("GET / HTTP/1.1\r\nHost: a\r\n\r\nGET {path} HTTP/1.1\r\nHost: a\r\n\r\n");
+        let reply = exchange(server.local_addr(), requests.as_bytes());
+        let answers: Vec<&str> = reply.split("HTTP/1.1 ").skip(1).collect();
+        assert_eq!(answers.len(), 2, "{reply}");
+        assert!(answers[0].ends_with("Hello, World!"), "{reply}");
+        answers[1].to_string()
+    };
+    let answer = answer_after_hello("/panic-in-call");
+    assert!(answer.starts_with("500 "), "{answer}");
+    assert!(answer.contains("connection: close\r\n"), "{answer}");
 
-    let reply = exchange(
-        server.local_addr(),
-        b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /panic-in-body HTTP/1.1\r\nHost: a\r\n\r\n",
-    );
-    let answers: Vec<&str> = reply.split("HTTP/1.1 ").skip(1).collect();
-    assert_eq!(answers.len(), 2, "{reply}");
-    assert!(answers[0].ends_with("Hello, World!"), "{reply}");
-    assert!(answers[1].starts_with("200 "), "{reply}");
+    let answer = answer_after_hello("/panic-in-body");
+    assert!(answer.starts_with("200 "), "{answer}");
     assert!(
-        answers[1].contains("transfer-encoding: chunked\r\n"),
-        "{reply}"
+        answer.contains("transfer-encoding: chunked\r\n"),
+        "{answer}"
     );
     // Cut short: the client sees no last chunk, so no whole message.
-    assert!(!answers[1].ends_with("0\r\n\r\n"), "{reply}");
+    assert!(!answer.ends_with("0\r\n\r\n"), "{answer}");
     server.shutdown();
 }
 
