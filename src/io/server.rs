@@ -206,13 +206,26 @@ where
         poll_fn(|cx| {
             // One clock reading per poll dates every response the poll writes.
             date::tick();
-            run.as_mut().poll(cx)
+            // The service's code runs inside (its `call`, its future, its
+            // response body): a panic there costs its own request, not the
+            // connection's other answers. Guarded here, once a poll: one
+            // place for all of it, where guards around each call into the
+            // service measured slower on a pipelined connection.
+            match panic::catch_unwind(AssertUnwindSafe(|| run.as_mut().poll(cx))) {
+                Ok(polled) => polled.map(Some),
+                Err(_) => Poll::Ready(None),
+            }
         })
         .await
     };
     let ended = match ended {
-        Ok(ended) => ended,
-        Err(error) => {
+        Some(Ok(ended)) => ended,
+        // Answered (and logged) by the driver, as a malformed request is.
+        None => {
+            driver.close_after_panic().await;
+            return Ok(());
+        }
+        Some(Err(error)) => {
             // Responses to pipelined requests that came before the one that
             // failed may still be in the batch: they go out (with what the
             // failed one had), so the client loses only the failed exchange;
@@ -292,6 +305,8 @@ struct Driver<'c, T> {
     close_after: bool,
     /// The current request came over HTTP/1.0.
     http10_peer: bool,
+    /// What the request in progress asks of its response's framing.
+    asked: Asked,
 }
 
 impl<'c, T: Transport + 'static> Driver<'c, T> {
@@ -312,6 +327,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             body_error: None,
             close_after: false,
             http10_peer: false,
+            asked: Asked::Other,
         }
     }
 
@@ -357,24 +373,13 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             self.body_error = None;
             self.close_after = false;
             self.http10_peer = request.version() == Version::Http10;
+            self.asked = asked;
 
-            // A service that panics, making its future or polling it, loses
-            // its own request, not the answers before it (pipelined, they may
-            // not be written yet): it is answered 500 and the connection
-            // closes after them.
-            let called = panic::catch_unwind(AssertUnwindSafe(|| service.call(request)));
-            let mut future = pin!(called.ok());
+            let mut future = pin!(service.call(request));
             // The head is serialized where the response comes out of the
             // service, so only its body travels on through the awaits below.
             let body = poll_fn(|cx| {
-                // `None`: the service panicked (and is not polled again).
-                let polled = future.as_mut().as_pin_mut().and_then(|future| {
-                    panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))).ok()
-                });
-                let Some(polled) = polled else {
-                    return Poll::Ready(self.answer_panic(asked));
-                };
-                if let Poll::Ready(response) = polled {
+                if let Poll::Ready(response) = future.as_mut().poll(cx) {
                     // Passed on from each arm: rebinding it first is a copy.
                     return Poll::Ready(match self.body_error {
                         None => self.start_response(response, asked),
@@ -880,15 +885,30 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         Ok(Some(kind))
     }
 
-    /// Answers a request whose service panicked: 500, and the connection
-    /// closes after it, its body unread (no `100 Continue` invites it).
-    fn answer_panic(&mut self, asked: Asked) -> Result<Option<Kind>, Error> {
-        log::error!("lithe: the service panicked; answered 500 and closing");
+    /// After a panic in the service's code (making or polling its future,
+    /// or its response body): a request not answered yet gets a 500, a
+    /// response begun stays cut short (no last chunk); then the connection
+    /// closes, after the answers pipelined before, which may not have been
+    /// written yet.
+    async fn close_after_panic(&mut self) {
         if let Some(feeder) = self.feeder.take() {
             feeder.abandon();
         }
         self.close_after = true;
-        self.start_response(panicked_response(), asked)
+        let answered = self.conn.our_state() == State::SendResponse
+            && match self.start_response(panicked_response(), self.asked) {
+                Ok(Some(body)) => self.sent_body_now(&body).unwrap_or(false),
+                Ok(None) => true,
+                Err(_) => false,
+            };
+        log::error!(
+            "lithe: the service (or its response body) panicked; {}, and the connection closes",
+            match answered {
+                true => "answered 500",
+                false => "its response is cut short",
+            }
+        );
+        let _ = self.close(true).await;
     }
 
     /// Sends, with no await, the body [`start_response`](Self::start_response)
@@ -960,21 +980,14 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
 
     /// Awaits a part of the response that is the service's code (its body's
     /// stream, its trailers), pumping the request body and writing what is
-    /// queued meanwhile. A panic in it cuts the response short, as an error
-    /// of the stream would: the connection closes after the answers before.
+    /// queued meanwhile.
     async fn await_service_part<R>(
         &mut self,
         mut part: impl FnMut(&mut Context<'_>) -> Poll<R>,
     ) -> Result<R, Error> {
         poll_fn(|cx| {
-            match panic::catch_unwind(AssertUnwindSafe(|| part(cx))) {
-                Ok(Poll::Ready(ready)) => return Poll::Ready(Ok(ready)),
-                Ok(Poll::Pending) => {}
-                Err(_) => {
-                    log::error!("lithe: a response body panicked; the response is cut short");
-                    let error = std::io::Error::other("the response body panicked");
-                    return Poll::Ready(Err(Error::Io(error)));
-                }
+            if let Poll::Ready(ready) = part(cx) {
+                return Poll::Ready(Ok(ready));
             }
             self.poll_pump(cx);
             if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
