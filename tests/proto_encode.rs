@@ -334,40 +334,32 @@ fn a_head_goes_out_only_in_the_form_a_strict_recipient_accepts() {
 fn a_101_without_an_upgrade_field_is_refused() {
     let request = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: ws\r\n\r\n";
     let mut conn = server_after(request);
-    let only_connection = [Header {
+    let connection = Header {
         name: "Connection",
         value: b"upgrade",
-    }];
-    assert_eq!(
-        response_wire(
-            &mut conn,
-            &ResponseHead::new(StatusCode::SWITCHING_PROTOCOLS, &only_connection)
-        ),
-        Err(SendError::MissingUpgrade)
-    );
-    // An empty one names nothing either.
-    let empty = [
-        only_connection[0],
-        Header {
-            name: "Upgrade",
-            value: b" ",
-        },
-    ];
-    assert_eq!(
-        response_wire(
-            &mut conn,
-            &ResponseHead::new(StatusCode::SWITCHING_PROTOCOLS, &empty)
-        ),
-        Err(SendError::MissingUpgrade)
-    );
+    };
+    let upgrade = |value: &'static [u8]| {
+        [
+            connection,
+            Header {
+                name: "Upgrade",
+                value,
+            },
+        ]
+    };
+    // None, or an empty one, which names nothing either.
+    for fields in [&[connection][..], &upgrade(b" ")] {
+        assert_eq!(
+            response_wire(
+                &mut conn,
+                &ResponseHead::new(StatusCode::SWITCHING_PROTOCOLS, fields)
+            ),
+            Err(SendError::MissingUpgrade),
+            "{fields:?}"
+        );
+    }
     // Nothing changed: the corrected head switches.
-    let upgrade = [
-        only_connection[0],
-        Header {
-            name: "Upgrade",
-            value: b"ws",
-        },
-    ];
+    let upgrade = upgrade(b"ws");
     let wire = response_wire(
         &mut conn,
         &ResponseHead::new(StatusCode::SWITCHING_PROTOCOLS, &upgrade),

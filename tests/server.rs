@@ -1055,14 +1055,7 @@ fn graceful_shutdown_lets_a_request_in_flight_finish() {
     let addr = server.local_addr();
     let mut s = socket(addr);
     s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
-    let waited = Instant::now();
-    while !started.load(Ordering::SeqCst) {
-        assert!(
-            waited.elapsed() < LIMIT,
-            "the request never reached the service"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until(&started, "the request never reached the service");
     let shutdown = std::thread::spawn(move || server.shutdown());
     // While the request is in flight, new connections come to be refused
     // rather than left in the listening socket's backlog.
@@ -1367,14 +1360,7 @@ fn an_unbounded_shutdown_lets_requests_in_flight_finish() {
     let mut s = socket(server.local_addr());
     s.write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         .unwrap();
-    let waited = Instant::now();
-    while !started.load(Ordering::SeqCst) {
-        assert!(
-            waited.elapsed() < LIMIT,
-            "the request never reached the service"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until(&started, "the request never reached the service");
     let stopping = std::thread::spawn(move || server.shutdown());
     let reply = read_to_close(&mut s);
     assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");

@@ -171,3 +171,12 @@ pub fn overrunning_stream()
         Some((Ok(bytes::Bytes::from_static(piece)), i + 1))
     })
 }
+
+/// Waits until `flag` is set, within [`LIMIT`]; `what` says what failed if not.
+pub fn wait_until(flag: &std::sync::atomic::AtomicBool, what: &str) {
+    let waited = std::time::Instant::now();
+    while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(waited.elapsed() < LIMIT, "{what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
