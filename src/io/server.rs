@@ -1343,7 +1343,6 @@ mod future_size {
         let loop_size = core::mem::size_of_val(&driver.run(&service));
         let connection = serve_with(io(), &service, &config, None);
         let connection_size = core::mem::size_of_val(&connection);
-
         assert!(
             connection_size < driver_size + loop_size + 256,
             "connection future {connection_size} bytes, driver {driver_size}, loop {loop_size}"
