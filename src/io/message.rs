@@ -429,15 +429,10 @@ impl Headers {
     /// and a proxy may pass on), that one field, as a sender must send it
     /// (RFC 9110 §8.6). Fields that disagree are left for `proto` to refuse.
     pub(crate) fn canonicalize_content_length(&mut self) {
-        let is_digits = |v: &[u8]| !v.is_empty() && v.iter().all(u8::is_ascii_digit);
-        {
-            let mut values = self.get_all("content-length");
-            if let (Some(only), None) = (values.next(), values.next()) {
-                if is_digits(only.trim_ascii()) {
-                    return;
-                }
-            }
+        if proto::framing::is_one_length(self.get_all("content-length")) {
+            return;
         }
+        let is_digits = |v: &[u8]| !v.is_empty() && v.iter().all(u8::is_ascii_digit);
         let mut agreed: Option<&[u8]> = None;
         for element in self
             .get_all("content-length")

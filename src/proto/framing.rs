@@ -113,12 +113,7 @@ impl FramingFields {
             match name.len() {
                 4 if HOST.matches(name) => {
                     fields.host_count += 1;
-                    let value = if SENT {
-                        trim_ows(header.value)
-                    } else {
-                        header.value
-                    };
-                    fields.host_valid &= is_host_field_value(value);
+                    fields.host_valid &= is_host_field_value(as_read::<SENT>(header.value));
                 }
                 6 if EXPECT.matches(name) => {
                     // `Expect` is a list (RFC 9110 §10.1.1): 100-continue may
@@ -128,12 +123,7 @@ impl FramingFields {
                 }
                 // An empty one names no protocol: it proposes or confirms nothing.
                 7 if UPGRADE.matches(name) => {
-                    let value = if SENT {
-                        trim_ows(header.value)
-                    } else {
-                        header.value
-                    };
-                    fields.has_upgrade |= !value.is_empty();
+                    fields.has_upgrade |= !as_read::<SENT>(header.value).is_empty();
                 }
                 10 if CONNECTION.matches(name) => {
                     // One option is the common case: match the value whole before
@@ -221,13 +211,13 @@ impl FramingFields {
         if self.content_length.is_none() {
             return Ok(());
         }
-        let mut values = headers
+        let values = headers
             .iter()
             .filter(|h| CONTENT_LENGTH.matches(h.name.as_bytes()))
-            .map(|h| trim_ows(h.value));
-        match (values.next(), values.next()) {
-            (Some(digits), None) if digits.iter().all(u8::is_ascii_digit) => Ok(()),
-            _ => Err(SendError::InvalidFraming(Error::InvalidContentLength)),
+            .map(|h| h.value);
+        match is_one_length(values) {
+            true => Ok(()),
+            false => Err(SendError::InvalidFraming(Error::InvalidContentLength)),
         }
     }
 
@@ -305,6 +295,27 @@ fn is_framing_name_candidate(name: &[u8]) -> bool {
         table
     };
     FIRST_LETTER_BY_LENGTH.get(name.len()).copied() == name.first().map(|&b| b | 0x20)
+}
+
+/// A field value as httparse would have returned it: a head we send may have
+/// whitespace around its values, one httparse read has it trimmed already.
+#[inline(always)]
+fn as_read<const SENT: bool>(value: &[u8]) -> &[u8] {
+    if SENT { trim_ows(value) } else { value }
+}
+
+/// Whether the values of a head's Content-Length fields are one field of
+/// digits alone (whitespace around them aside), as a sender must write it
+/// (RFC 9110 §8.6); a recipient also takes a list or a repetition of equal
+/// values.
+pub(crate) fn is_one_length<'v>(mut values: impl Iterator<Item = &'v [u8]>) -> bool {
+    match (values.next(), values.next()) {
+        (Some(value), None) => {
+            let digits = trim_ows(value);
+            !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
+        }
+        _ => false,
+    }
 }
 
 /// The non-empty, whitespace-trimmed elements of a comma-separated field value.
