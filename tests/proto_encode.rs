@@ -27,6 +27,16 @@ fn server_after(request: &[u8]) -> Connection {
     }
 }
 
+/// A server that has read the head of `request` (its body still to come, as
+/// when the client awaits `100 Continue`) and owes the response.
+fn server_after_head(request: &[u8]) -> Connection {
+    let mut conn = Connection::server(Config::default());
+    let mut headers = [EMPTY_HEADER; 16];
+    let r = conn.receive(request, &mut headers).unwrap();
+    assert!(matches!(r.event, Event::Request(_)));
+    conn
+}
+
 fn response_wire(conn: &mut Connection, head: &ResponseHead<'_, '_>) -> Result<String, SendError> {
     let mut out = [0u8; 512];
     let n = conn.send_response(head, &mut out)?;
@@ -570,13 +580,6 @@ fn framing_fields_are_refused_where_a_response_may_not_carry_them() {
     let connect = b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n";
     // The interim responses go out while the body waits for them: that
     // request is read up to its head, the others whole.
-    let head_only = |request: &[u8]| {
-        let mut conn = Connection::server(Config::default());
-        let mut headers = [EMPTY_HEADER; 16];
-        let r = conn.receive(request, &mut headers).unwrap();
-        assert!(matches!(r.event, Event::Request(_)));
-        conn
-    };
     let cases: [(&[u8], StatusCode); 5] = [
         (expecting, StatusCode::CONTINUE),
         (expecting, StatusCode::new(103).unwrap()),
@@ -585,7 +588,7 @@ fn framing_fields_are_refused_where_a_response_may_not_carry_them() {
         (connect, StatusCode::OK),
     ];
     let received = |request: &[u8]| match request == expecting {
-        true => head_only(request),
+        true => server_after_head(request),
         false => server_after(request),
     };
     for (request, status) in cases {
@@ -689,18 +692,11 @@ fn a_keep_alive_field_gives_way_to_the_close() {
 /// tell which, so the connection closes after the answer.
 #[test]
 fn a_final_answer_to_a_client_awaiting_100_closes_the_connection() {
-    let head_only = |request: &[u8]| {
-        let mut conn = Connection::server(Config::default());
-        let mut headers = [EMPTY_HEADER; 16];
-        let r = conn.receive(request, &mut headers).unwrap();
-        assert!(matches!(r.event, Event::Request(_)));
-        conn
-    };
     let length = [Header {
         name: "Content-Length",
         value: b"0",
     }];
-    let mut conn = head_only(
+    let mut conn = server_after_head(
         b"PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
     );
     assert!(conn.they_are_waiting_for_100_continue());
@@ -708,7 +704,7 @@ fn a_final_answer_to_a_client_awaiting_100_closes_the_connection() {
     assert!(wire.ends_with("connection: close\r\n\r\n"), "{wire}");
     assert!(!conn.is_keep_alive());
     // After a 100, the body comes: the connection goes on.
-    let mut conn = head_only(
+    let mut conn = server_after_head(
         b"PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
     );
     response_wire(&mut conn, &ResponseHead::new(StatusCode::CONTINUE, &[])).unwrap();
