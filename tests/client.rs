@@ -413,29 +413,33 @@ fn answering_after_the_first_body_byte() -> (SocketAddr, std::sync::mpsc::Receiv
     (addr, rx)
 }
 
-#[test]
-fn without_100_continue_the_body_goes_after_the_timeout() {
-    // The client has to send the body on its own, after its continue timeout.
-    let (addr, rx) = answering_after_the_first_body_byte();
-    let sent_at = run(async {
+/// PUTs one byte with `Expect: 100-continue` to `addr` under `config` and
+/// checks the answer is `ok`; when the request started, before its head
+/// went out (so before the client's continue timer started).
+fn put_expecting_continue(addr: SocketAddr, config: ClientConfig) -> Instant {
+    run(async {
         let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
-        let config = ClientConfig {
-            continue_timeout: Duration::from_millis(100),
-            ..ClientConfig::default()
-        };
         let mut conn = ClientConnection::new(tcp, config);
         let request = Request::new("PUT", "/")
             .with_header("host", "t")
             .with_header("expect", "100-continue")
             .with_body("x");
-        // Before the head goes out, so before the client's timer starts: the
-        // body cannot arrive sooner than the timeout after this, however
-        // late either thread runs.
         let sent_at = Instant::now();
         let response = conn.send(request).await.unwrap();
         assert_eq!(&response.into_body().bytes(10).await.unwrap()[..], b"ok");
         sent_at
-    });
+    })
+}
+
+#[test]
+fn without_100_continue_the_body_goes_after_the_timeout() {
+    // The client has to send the body on its own, after its continue timeout.
+    let (addr, rx) = answering_after_the_first_body_byte();
+    let config = ClientConfig {
+        continue_timeout: Duration::from_millis(100),
+        ..ClientConfig::default()
+    };
+    let sent_at = put_expecting_continue(addr, config);
     let (body, arrived_at) = rx.recv().unwrap();
     assert_eq!(body, b'x');
     let waited = arrived_at - sent_at;
@@ -447,21 +451,12 @@ fn without_100_continue_the_body_goes_after_the_timeout() {
 #[test]
 fn a_continue_timeout_longer_than_the_read_timeout_is_waited_out() {
     let (addr, _) = answering_after_the_first_body_byte();
-    run(async {
-        let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
-        let config = ClientConfig {
-            continue_timeout: Duration::from_millis(400),
-            read_timeout: Some(Duration::from_millis(100)),
-            ..ClientConfig::default()
-        };
-        let mut conn = ClientConnection::new(tcp, config);
-        let request = Request::new("PUT", "/")
-            .with_header("host", "t")
-            .with_header("expect", "100-continue")
-            .with_body("x");
-        let response = conn.send(request).await.unwrap();
-        assert_eq!(&response.into_body().bytes(10).await.unwrap()[..], b"ok");
-    });
+    let config = ClientConfig {
+        continue_timeout: Duration::from_millis(400),
+        read_timeout: Some(Duration::from_millis(100)),
+        ..ClientConfig::default()
+    };
+    put_expecting_continue(addr, config);
 }
 
 #[test]
