@@ -425,28 +425,16 @@ impl Headers {
     }
 
     /// Makes Content-Length fields that agree on one length, but not as one
-    /// field of digits (`5, 5`, or the field twice: what a recipient accepts
-    /// and a proxy may pass on), that one field, as a sender must send it
-    /// (RFC 9110 §8.6). Fields that disagree are left for `proto` to refuse.
+    /// field of digits (`5, 5`, `05` beside `5`, or the field twice: what a
+    /// recipient accepts and a proxy may pass on), that one field, as a sender
+    /// must send it (RFC 9110 §8.6). Fields that disagree are left for `proto`
+    /// to refuse.
     pub(crate) fn canonicalize_content_length(&mut self) {
         if proto::framing::is_one_length(self.get_all("content-length")) {
             return;
         }
-        let is_digits = |v: &[u8]| !v.is_empty() && v.iter().all(u8::is_ascii_digit);
-        let mut agreed: Option<&[u8]> = None;
-        for element in self
-            .get_all("content-length")
-            .flat_map(|value| value.split(|&b| b == b','))
-            .map(<[u8]>::trim_ascii)
-        {
-            match agreed {
-                _ if !is_digits(element) => return,
-                Some(length) if length != element => return,
-                _ => agreed = Some(element),
-            }
-        }
-        if let Some(length) = agreed.map(Bytes::copy_from_slice) {
-            self.insert("content-length", length);
+        if let Some(length) = proto::framing::agreed_length(self.get_all("content-length")) {
+            self.insert("content-length", length.to_string());
         }
     }
 
