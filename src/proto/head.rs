@@ -173,7 +173,7 @@ impl TargetForm {
         let bytes = target.as_bytes();
         // No form has a fragment (RFC 9112 §3.2): clients strip it, and
         // peers that strip it where we would not see another path.
-        if memchr::memchr(b'#', bytes).is_some() {
+        if bytes.contains(&b'#') {
             return TargetForm::Invalid;
         }
         match bytes.first() {
