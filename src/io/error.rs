@@ -35,6 +35,21 @@ impl Timeout {
 }
 
 /// An error of an async HTTP connection.
+///
+/// Its `Display` says what failed, the wrapped I/O or protocol error's
+/// message included, so `{error}` alone is a complete report; `source()`
+/// goes on from there to what that error wraps, so a report that walks the
+/// chain (as `anyhow` prints one) names each cause once.
+///
+/// ```
+/// use std::error::Error as _;
+/// use std::io;
+///
+/// let refused = io::Error::new(io::ErrorKind::ConnectionRefused, "connection refused");
+/// let error = lithe::io::Error::Io(refused);
+/// assert_eq!(error.to_string(), "I/O error: connection refused");
+/// assert!(error.source().is_none());
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -92,10 +107,10 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        // The wrapped error's own message is in ours already: its source is
+        // the next cause (`proto`'s errors have none).
         match self {
-            Error::Io(e) => Some(e),
-            Error::Protocol(e) => Some(e),
-            Error::Send(e) => Some(e),
+            Error::Io(e) => std::error::Error::source(e),
             _ => None,
         }
     }
