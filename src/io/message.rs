@@ -322,6 +322,15 @@ pub struct Headers {
     added: Vec<(ByteStr, Bytes)>,
 }
 
+/// `field` if `proto` would send it.
+fn sendable(field: (ByteStr, Bytes)) -> Result<(ByteStr, Bytes), proto::SendError> {
+    proto::validate_fields(&[Header {
+        name: &field.0,
+        value: &field.1,
+    }])?;
+    Ok(field)
+}
+
 impl Headers {
     /// No fields.
     pub fn new() -> Self {
@@ -415,6 +424,63 @@ impl Headers {
         let name = name.into();
         self.remove(&name);
         self.add((name, value.into()));
+    }
+
+    /// [`append`](Headers::append), if the field may be sent: `name` a token
+    /// and `value` free of control characters other than tab (no CR, LF or
+    /// NUL that could end the line). Every field is checked when its message
+    /// is sent, where a bad one fails the whole message (a server answers
+    /// 500 instead); checking here refuses a value from outside (user input,
+    /// an upstream's field) where it enters, and nothing is added.
+    ///
+    /// ```
+    /// use lithe::io::Headers;
+    /// use lithe::proto::SendError;
+    ///
+    /// let mut headers = Headers::new();
+    /// let user_input = String::from("fine\r\nset-cookie: evil=1");
+    /// assert_eq!(
+    ///     headers.try_append("x-note", user_input),
+    ///     Err(SendError::InvalidHeaderValue)
+    /// );
+    /// assert_eq!(headers.try_append("bad name", "v"), Err(SendError::InvalidHeaderName));
+    /// assert!(headers.is_empty());
+    /// headers.try_append("x-note", "fine").unwrap();
+    /// assert_eq!(headers.get("x-note"), Some(&b"fine"[..]));
+    /// ```
+    pub fn try_append(
+        &mut self,
+        name: impl Into<ByteStr>,
+        value: impl Into<Bytes>,
+    ) -> Result<(), proto::SendError> {
+        let field = sendable((name.into(), value.into()))?;
+        self.add(field);
+        Ok(())
+    }
+
+    /// [`insert`](Headers::insert), if the field may be sent, as
+    /// [`try_append`](Headers::try_append) checks it; on an error the fields
+    /// stay as they were.
+    ///
+    /// ```
+    /// use lithe::io::Headers;
+    ///
+    /// let mut headers = Headers::new();
+    /// headers.append("x-note", "first");
+    /// assert!(headers.try_insert("x-note", "a\nb").is_err());
+    /// assert_eq!(headers.get("x-note"), Some(&b"first"[..]));
+    /// headers.try_insert("x-note", "second").unwrap();
+    /// assert_eq!(headers.get_all("x-note").count(), 1);
+    /// assert_eq!(headers.get("x-note"), Some(&b"second"[..]));
+    /// ```
+    pub fn try_insert(
+        &mut self,
+        name: impl Into<ByteStr>,
+        value: impl Into<Bytes>,
+    ) -> Result<(), proto::SendError> {
+        let (name, value) = sendable((name.into(), value.into()))?;
+        self.insert(name, value);
+        Ok(())
     }
 
     fn add(&mut self, field: (ByteStr, Bytes)) {

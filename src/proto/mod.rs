@@ -61,6 +61,8 @@ mod status;
 
 pub use chunked::{ChunkPrefix, ChunkedDecoder, Decoded};
 pub use conn::{Connection, Event, Received};
+#[cfg(feature = "std")]
+pub(crate) use encode::validate_fields;
 pub use encode::{DataFrame, is_header_section_only};
 pub use error::{Error, SendError};
 pub use framing::BodyLength;
