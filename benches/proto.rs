@@ -3,7 +3,7 @@
 //! * `parse_head`: receiving one complete head with a fresh [`Connection`] (the
 //!   full path: end-of-head scan, httparse, framing and Host checks, state
 //!   transition) against `httparse` alone on the same bytes, for a minimal
-//!   request, a browser-like GET of about 700 bytes and a typical response head.
+//!   request, a browser-like GET of about 750 bytes and a typical response head.
 //!   Both sides parse into a 64-entry header array and use the same httparse
 //!   build, so the ratio is the cost of what lithe adds on top of the parser.
 //! * `chunked_decode`: a 1 MiB body in 4 KiB chunks decoded by

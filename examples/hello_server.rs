@@ -1,14 +1,15 @@
 //! A small HTTP server on lithe.
 //!
 //! ```text
-//! cargo run --release --example hello_server -- --port 8080 [--threads N]
+//! cargo run --release --example hello_server -- --port 8080 [--threads N] [--reuse-port]
 //! curl http://127.0.0.1:8080/            # Hello, World!
 //! curl http://127.0.0.1:8080/bytes/5     # xxxxx
 //! curl -d 'ping' http://127.0.0.1:8080/echo
 //! ```
 //!
-//! `GET /` answers "Hello, World!" (text/plain), `GET /bytes/N` answers N bytes,
-//! `POST /echo` streams the request body back as it arrives.
+//! `GET /` answers "Hello, World!" (text/plain), `GET /bytes/N` answers N bytes
+//! (`HEAD` both, without the body), `POST /echo` streams the request body back
+//! as it arrives.
 
 use bytes::Bytes;
 use lithe::io::{Body, Request, Response};

@@ -1,7 +1,9 @@
 //! The ceiling in the load benchmark (`benches/load/run.sh`): a server that parses
 //! nothing. It counts the `\r\n\r\n` that end request heads and answers each with
 //! the same canned response, all the answers to one read in one write. No HTTP
-//! server can do less work per request on the same runtime and socket calls.
+//! server on tokio, making these socket calls, can do less work per request
+//! (lithe runs on smol with its own epoll set, so lithe/ceiling also compares
+//! the runtimes).
 //!
 //! ```text
 //! cargo run --release --example peer_ceiling -- --port 8082

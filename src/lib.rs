@@ -14,7 +14,7 @@
 //! |---|---|---|
 //! | (none) | [`proto`] | no, and no `alloc` |
 //! | `alloc` | owned conveniences in [`proto`] | no |
-//! | `std` (default) | `std::error::Error` impls, `io`: async drivers over `futures-io` | yes |
+//! | `std` (default) | `io` (with its `Error`): async drivers over `futures-io` | yes |
 //! | `rt` (default) | `rt`: smol glue (`block_on`, TCP streams) | yes |
 //! | `server` (default) | `rt::Server`: accept on every core, graceful shutdown | yes |
 //! | `client` (default) | `rt::Url` (the `url` crate), DNS and TCP with `rt::connect` / `rt::connect_any` (staggered, RFC 8305), `rt::open` with `rt::ConnectConfig` | yes |

@@ -15,8 +15,8 @@
 # them) and server CPU time per request
 # (from /proc/PID/stat), the median over the rounds, and the ratios lithe/hyper
 # and lithe/ceiling (the median of the ratios within each round, which the
-# host's drifting speed affects least). Last, server RSS with 5,000 idle
-# keep-alive connections (benches/load/idle_conns.py).
+# host's drifting speed affects least). Last, lithe's and hyper's RSS with
+# IDLE (default 5,000) idle keep-alive connections (benches/load/idle_conns.py).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

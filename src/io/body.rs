@@ -29,7 +29,8 @@ pub(crate) type BoxTrailers = Pin<Box<dyn Future<Output = Headers> + Send + 'sta
 /// A body to send: empty, one buffer, or a stream of chunks.
 ///
 /// A body whose length is known goes out with `Content-Length`; a stream of
-/// unknown length goes out chunked (or close-delimited to an HTTP/1.0 peer).
+/// unknown length goes out chunked (or, in a response to an HTTP/1.0 request,
+/// close-delimited; an HTTP/1.0 request cannot carry one).
 /// A `Content-Length` or `Transfer-Encoding` field set on the message takes
 /// over from that choice, and a server answers a HEAD with an empty body
 /// without `Content-Length: 0`.
@@ -110,14 +111,16 @@ impl Body {
     /// (an answer to a HEAD, a 1xx, 204 or 304) drops it unawaited.
     ///
     /// Trailers ride on the chunked coding, so the body goes out chunked,
-    /// whatever its length. Where it cannot (toward an HTTP/1.0 peer, where
-    /// the body is then delimited by the close, or under a `Content-Length`
-    /// field set on the message) they are left out. So is each field that
-    /// belongs in the header section
+    /// whatever its length. Where it cannot (in a response to an HTTP/1.0
+    /// request, whose body is then delimited by the close, or under a
+    /// `Content-Length` field set on the message) they are left out. So is
+    /// each field that belongs in the header section
     /// ([`is_header_section_only`](crate::proto::is_header_section_only):
     /// framing, routing, authentication, content format; RFC 9110 §6.5.1),
     /// and all of them if one is not a valid field, with a warning to the
-    /// `log` facade; the message itself goes out all the same.
+    /// `log` facade; the message itself goes out all the same. An HTTP/1.0
+    /// request has no chunked coding: sending one with such a body (and no
+    /// `Content-Length` field) fails with `Error::Send`, nothing sent.
     ///
     /// ```
     /// use lithe::io::{Body, Headers};

@@ -3,8 +3,8 @@
 //!
 //! The read buffer is a [`BytesMut`]: body data and heads are handed out as
 //! [`Bytes`] slices of it without copying. A connection parked between requests
-//! gives its buffer back ([`ReadBuf::release`]), so an idle connection costs no
-//! read buffer at all.
+//! gives its buffer back unless it is small ([`ReadBuf::release`]), so an idle
+//! connection costs at most [`READ_KEPT`] bytes of read buffer.
 
 use core::cell::RefCell;
 use core::future::Future;

@@ -299,8 +299,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// and an answer that came before is read on: only the connection is
     /// lost.
     ///
-    /// A body of known length goes out with `Content-Length`, a stream of unknown
-    /// length chunked, unless the request sets its own framing. With
+    /// A body of known length goes out with `Content-Length` (an empty one
+    /// only on `POST`, `PUT` and `PATCH`), a stream of unknown length chunked,
+    /// unless the request sets its own framing; an HTTP/1.0 request cannot
+    /// carry a body of unknown length or trailers (`Error::Send`).
+    /// `Content-Length` fields that agree (`5, 5`, or `05` beside `5`) go out
+    /// as one; fields that disagree fail with `Error::Send`, nothing sent. With
     /// `Expect: 100-continue` the body waits for `100 Continue` (or
     /// [`ClientConfig::continue_timeout`]); a final response instead means the
     /// body is not sent and the connection is not reused. Interim 1xx responses

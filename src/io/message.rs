@@ -426,12 +426,15 @@ impl Headers {
         self.add((name, value.into()));
     }
 
-    /// [`append`](Headers::append), if the field may be sent: `name` a token
-    /// and `value` free of control characters other than tab (no CR, LF or
-    /// NUL that could end the line). Every field is checked when its message
-    /// is sent, where a bad one fails the whole message (a server answers
-    /// 500 instead); checking here refuses a value from outside (user input,
-    /// an upstream's field) where it enters, and nothing is added.
+    /// [`append`](Headers::append), if the field is well-formed: `name` a
+    /// token and `value` free of control characters other than tab (no CR, LF
+    /// or NUL that could end the line). Every field is checked so when its
+    /// message is sent, where a bad one fails the whole message (a server
+    /// answers 500 instead; in trailers, all of them are left out); checking
+    /// here refuses a value from outside (user input, an upstream's field)
+    /// where it enters, and nothing is added. What a field means is not
+    /// checked here: framing fields (`Content-Length: abc`) are judged with
+    /// the rest of the head when it is sent.
     ///
     /// ```
     /// use lithe::io::Headers;

@@ -1,4 +1,5 @@
-//! Async HTTP/1.1 drivers over any `futures_io::AsyncRead + AsyncWrite`.
+//! Async HTTP/1.1 drivers over any `futures_io::AsyncRead + AsyncWrite + Unpin`
+//! (`Send + 'static` too for the server: [`Transport`]).
 //!
 //! This layer binds the sans-IO [`proto`](crate::proto) core to async I/O without
 //! naming a runtime: the same code runs under smol (see `rt`), async-std, or
@@ -18,9 +19,12 @@
 //! The guarantees the drivers keep, whatever the peer sends: malformed requests
 //! get the status `proto` names and `Connection: close`; memory per connection
 //! stays bounded (heads by the limits, bodies one chunk at a time, output
-//! batches by a cap) and an idle keep-alive connection holds no buffer; a body
-//! cut short is an error; pipelined bytes are never lost or misparsed; every
-//! wait has a timeout.
+//! batches by a cap) and an idle keep-alive connection keeps only small
+//! buffers (at most 256 bytes to read into, 512 to write from); a body cut
+//! short is an error; pipelined bytes are never lost or misparsed; every wait
+//! on the peer is bounded by a timeout (by default: each can be turned off),
+//! while the service's future and the body and trailers it returns are
+//! awaited as long as they take.
 //!
 //! ```
 //! use lithe::io::{serve_connection, ClientConnection, ClientConfig, Request, Response, ServerConfig};

@@ -4,7 +4,8 @@
 //! One driver runs one connection, as one future, with no tasks of its own:
 //!
 //! * **Heads.** It reads until `proto` finds a whole head. Waiting for the first
-//!   byte is bounded by the idle timeout (the read buffer is freed meanwhile);
+//!   byte is bounded by the idle timeout (a read buffer larger than 256 bytes
+//!   is freed meanwhile);
 //!   once bytes trickle in, the whole head must arrive within the head timeout or
 //!   the client gets `408` and the connection closes. A malformed head gets the
 //!   status `proto` names, with `Connection: close`, then the connection closes.
@@ -22,7 +23,9 @@
 //!   set one ([`ServerConfig::date_header`]). A service's framing fields on a
 //!   `1xx`, `204` or tunnel are left out (a `304` keeps its length). A head
 //!   HTTP/1.1 cannot carry (an interim status, both framings where a body may
-//!   follow, a `Content-Length` the body disagrees with) becomes a 500, as
+//!   follow, a `Content-Length` the body disagrees with, or fields that
+//!   disagree with each other; fields that agree, `5, 5` or `05` beside `5`,
+//!   go out as one) becomes a 500, as
 //!   does a service that panics (and the connection closes after it). Small
 //!   responses leave in one write; the responses to
 //!   pipelined requests already buffered are batched into one write, which

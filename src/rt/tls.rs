@@ -1,10 +1,11 @@
 //! TLS with rustls (ring provider): a client connector that verifies
 //! certificates by default, and a server acceptor that loads PEM files.
 //!
-//! Both speak TLS 1.2 and 1.3 and offer ALPN `http/1.1`. The only way to skip
-//! certificate verification is the loudly named
+//! Both speak TLS 1.2 and 1.3 and offer ALPN `http/1.1`. The only way lithe
+//! offers to skip certificate verification is the loudly named
 //! [`TlsConnector::dangerous_accept_any_certificate`], for self-signed test
-//! servers.
+//! servers; a rustls configuration given to [`TlsConnector::from_config`]
+//! keeps whatever verifier it was built with.
 
 use core::fmt;
 use std::io;
