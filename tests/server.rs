@@ -684,21 +684,24 @@ fn a_small_response_leaves_in_one_write() {
     assert_eq!(writes.load(std::sync::atomic::Ordering::Relaxed), 1);
 }
 
+/// A body of unknown length, which goes close-delimited to HTTP/1.0: its
+/// stream fails midway for `/fail`, ends after "partend" otherwise.
+async fn halting(request: lithe::io::Request) -> lithe::io::Response {
+    let last = match request.path() {
+        "/fail" => Err(std::io::Error::other("the source failed")),
+        _ => Ok(bytes::Bytes::from_static(b"end")),
+    };
+    let pieces = [Ok(bytes::Bytes::from_static(b"part")), last];
+    lithe::io::Response::new(lithe::proto::StatusCode::OK)
+        .with_body(lithe::io::Body::stream(futures_lite::stream::iter(pieces)))
+}
+
 #[test]
 fn a_close_delimited_response_cut_short_is_not_closed_cleanly() {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};
     // To HTTP/1.0 a stream goes close-delimited: a clean close (over TLS,
     // close_notify) would end it as if whole. The stream here fails midway;
     // the one in the second run ends.
-    async fn halting(request: lithe::io::Request) -> lithe::io::Response {
-        let last = match request.path() {
-            "/fail" => Err(std::io::Error::other("the source failed")),
-            _ => Ok(bytes::Bytes::from_static(b"end")),
-        };
-        let pieces = [Ok(bytes::Bytes::from_static(b"part")), last];
-        lithe::io::Response::new(lithe::proto::StatusCode::OK)
-            .with_body(lithe::io::Body::stream(futures_lite::stream::iter(pieces)))
-    }
     for (path, ends_well) in [("/fail", false), ("/", true)] {
         let closed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (server_end, mut client_end) = lithe::io::duplex(1 << 16);
@@ -727,6 +730,36 @@ fn a_close_delimited_response_cut_short_is_not_closed_cleanly() {
             "{path}"
         );
     }
+}
+
+/// Over TCP the server resets the connection of a close-delimited response
+/// cut short: a clean close would end the body as if whole, and an HTTP/1.0
+/// client (or nginx proxying with its default `proxy_http_version 1.0`)
+/// would take, cache or pass on the truncated body. A whole one ends with a
+/// clean close.
+#[test]
+fn a_close_delimited_response_cut_short_is_reset_over_tcp() {
+    let server = server_with(halting, ServerConfig::default());
+    for (path, ends_well) in [("/fail", false), ("/", true)] {
+        let mut s = socket(server.local_addr());
+        s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
+            .unwrap();
+        let mut reply = Vec::new();
+        let read = std::io::Read::read_to_end(&mut s, &mut reply);
+        let reply = String::from_utf8_lossy(&reply);
+        match ends_well {
+            true => {
+                read.expect("a clean close");
+                assert!(reply.ends_with("\r\n\r\npartend"), "{reply}");
+            }
+            false => {
+                let error = read.expect_err("a reset, not the end of the body");
+                assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset, "{reply}");
+                assert!(!reply.contains("end"), "{reply}");
+            }
+        }
+    }
+    server.shutdown();
 }
 
 #[test]

@@ -163,13 +163,16 @@ where
 /// stream under a `Content-Length` the service set, yielding more or fewer
 /// bytes than declared; a stream that failed: the connection is closed
 /// mid-message rather than left looking complete, after the responses finished
-/// before it).
+/// before it). The transport is then dropped without `poll_close`, so no TLS
+/// `close_notify` ends a body delimited by the close as if whole; over plain
+/// TCP only a reset can say it, which `rt::Server` sends and this function,
+/// knowing nothing of the transport, cannot.
 pub async fn serve_connection<T, S>(io: T, service: S, config: &ServerConfig) -> Result<(), Error>
 where
     T: Transport + 'static,
     S: Service,
 {
-    serve_with(io, &service, config, None).await
+    serve_with(io, &service, config, None, None).await
 }
 
 /// [`serve_connection`], also stopping between requests once `shutdown` is
@@ -184,7 +187,25 @@ where
     T: Transport + 'static,
     S: Service,
 {
-    serve_with(io, &service, config, Some(shutdown)).await
+    serve_with(io, &service, config, Some(shutdown), None).await
+}
+
+/// [`serve_connection_until`] for a transport that can close abortively:
+/// `abort` makes its coming close a reset (a TCP `SO_LINGER` of zero), which
+/// the driver asks for when it leaves a close-delimited response cut short,
+/// as nothing else tells the client that the body did not end there.
+pub(crate) async fn serve_connection_aborting<T, S>(
+    io: T,
+    service: S,
+    config: &ServerConfig,
+    shutdown: &Shutdown,
+    abort: fn(&mut T),
+) -> Result<(), Error>
+where
+    T: Transport + 'static,
+    S: Service,
+{
+    serve_with(io, &service, config, Some(shutdown), Some(abort)).await
 }
 
 /// Serves requests on `io` until it closes or switches protocols.
@@ -198,12 +219,14 @@ async fn serve_with<T, S>(
     service: &S,
     config: &ServerConfig,
     shutdown: Option<&Shutdown>,
+    abort: Option<fn(&mut T)>,
 ) -> Result<(), Error>
 where
     T: Transport + 'static,
     S: Service,
 {
     let mut driver = Driver::new(io, config, shutdown);
+    driver.abort = abort;
     let ended = {
         let mut run = pin!(driver.run(service));
         poll_fn(|cx| {
@@ -287,6 +310,8 @@ enum Piece {
 
 struct Driver<'c, T> {
     io: T,
+    /// Makes the transport's close a reset (see [`serve_connection_aborting`]).
+    abort: Option<fn(&mut T)>,
     conn: Connection,
     buf: ReadBuf,
     out: Output,
@@ -316,6 +341,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     fn new(io: T, config: &'c ServerConfig, shutdown: Option<&'c Shutdown>) -> Self {
         Driver {
             io,
+            abort: None,
             conn: Connection::server(config.proto),
             buf: ReadBuf::default(),
             out: Output::default(),
@@ -1162,8 +1188,16 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         };
         // A response of ours cut short must not look ended: closing cleanly
         // (TLS's close_notify) would end a close-delimited body as if whole.
-        // Such a connection is only dropped.
+        // Such a connection is only dropped, and a close-delimited body's is
+        // reset where the transport can (a plain TCP close would end it too).
         let cut_short = self.conn.our_state() == State::SendBody;
+        let aborted = match self.abort {
+            Some(abort) if cut_short && self.conn.our_body_ends_at_close() => {
+                abort(&mut self.io);
+                true
+            }
+            _ => false,
+        };
         self.conn.close();
         // Closing may itself write (TLS sends close_notify) and so wait on a peer
         // that does not read: not at all after a failed flush, and otherwise no
@@ -1186,7 +1220,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             .await;
         }
         flushed?;
-        if linger {
+        // After an abort, what the peer still sends can only delay the reset.
+        if linger && !aborted {
             let deadline = Instant::now() + LINGER;
             let mut discarded = 0usize;
             while discarded < LINGER_BYTES {
@@ -1344,7 +1379,7 @@ mod future_size {
         let mut driver = Driver::new(io(), &config, None);
         let driver_size = core::mem::size_of_val(&driver);
         let loop_size = core::mem::size_of_val(&driver.run(&service));
-        let connection = serve_with(io(), &service, &config, None);
+        let connection = serve_with(io(), &service, &config, None, None);
         let connection_size = core::mem::size_of_val(&connection);
         assert!(
             connection_size < driver_size + loop_size + 256,

@@ -315,6 +315,26 @@ impl Connection {
         }
     }
 
+    /// Whether our message under way has a body that ends where the
+    /// connection closes (a response of unknown length to an HTTP/1.0
+    /// request, or under a transfer coding other than `chunked`). Cut short,
+    /// such a body cannot be told from a whole one by a clean close: only an
+    /// abortive one (a TCP reset, or TLS without `close_notify`) says so.
+    ///
+    /// ```
+    /// use lithe::proto::{Config, Connection, EMPTY_HEADER, ResponseHead, StatusCode};
+    /// let mut conn = Connection::server(Config::default());
+    /// let mut headers = [EMPTY_HEADER; 4];
+    /// conn.receive(b"GET / HTTP/1.0\r\n\r\n", &mut headers)?;
+    /// let mut out = [0u8; 64];
+    /// conn.send_response(&ResponseHead::new(StatusCode::OK, &[]), &mut out).unwrap();
+    /// assert!(conn.our_body_ends_at_close());
+    /// # Ok::<(), lithe::proto::Error>(())
+    /// ```
+    pub fn our_body_ends_at_close(&self) -> bool {
+        matches!(self.body_writer, Some(BodyWriter::UntilClose))
+    }
+
     /// Records that the peer closed its sending side (the read returned 0 bytes).
     /// Later calls to [`receive`](Connection::receive) report a clean close, the
     /// end of a close-delimited body, or [`Error::IncompleteMessage`] for a message

@@ -34,7 +34,7 @@ use smol::{Async, LocalExecutor, Timer};
 #[cfg(target_os = "linux")]
 use super::reactor::Reactor;
 use super::stream::{MaybeTls, TcpStream};
-use crate::io::{ServerConfig, Service, Shutdown, serve_connection_until};
+use crate::io::{ServerConfig, Service, Shutdown, serve_connection_aborting};
 
 /// How a [`Server`] runs.
 #[derive(Clone, Debug)]
@@ -388,9 +388,14 @@ fn worker<M, S>(
                     // service, loses this connection, not the worker.
                     let service = make_service(client);
                     if let Some(io) = handshake(stream, &config, &shutdown).await {
-                        let served =
-                            serve_connection_until(io, service, &config.connection, &shutdown)
-                                .await;
+                        let served = serve_connection_aborting(
+                            io,
+                            service,
+                            &config.connection,
+                            &shutdown,
+                            MaybeTls::abort,
+                        )
+                        .await;
                         if let Err(e) = served {
                             log::debug!("lithe: the connection from {client} failed: {e}");
                         }

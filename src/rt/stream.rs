@@ -7,6 +7,7 @@ use core::task::{Context, Poll};
 use std::io::{self, Read};
 use std::net;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_io::{AsyncRead, AsyncWrite};
 use smol::Async;
@@ -45,6 +46,15 @@ impl TcpStream {
             #[cfg(target_os = "linux")]
             Repr::Worker(stream) => &stream.io,
         }
+    }
+
+    /// Makes the coming close of this connection abortive: a reset (TCP
+    /// `SO_LINGER` of zero), which tells the peer that what it got was cut
+    /// short, as a clean close cannot for a body that ends at the close.
+    /// Unsent bytes are dropped.
+    pub(crate) fn abort(&mut self) {
+        // Best effort: a socket that refuses it is closed as usual.
+        let _ = rustix::net::sockopt::set_socket_linger(self.get_ref(), Some(Duration::ZERO));
     }
 
     /// A connection watched by a server worker's reactor.
@@ -293,6 +303,19 @@ pub enum MaybeTls {
     /// TLS over TCP, server side.
     #[cfg(feature = "tls")]
     TlsServer(Box<futures_rustls::server::TlsStream<TcpStream>>),
+}
+
+impl MaybeTls {
+    /// See [`TcpStream::abort`]; over TLS no `close_notify` goes out either.
+    pub(crate) fn abort(&mut self) {
+        match self {
+            MaybeTls::Plain(tcp) => tcp.abort(),
+            #[cfg(feature = "tls")]
+            MaybeTls::Tls(tls) => tls.get_mut().0.abort(),
+            #[cfg(feature = "tls")]
+            MaybeTls::TlsServer(tls) => tls.get_mut().0.abort(),
+        }
+    }
 }
 
 macro_rules! each {
