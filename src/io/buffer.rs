@@ -42,6 +42,10 @@ const OUTPUT_KEPT: usize = 512;
 #[derive(Debug, Default)]
 pub(crate) struct ReadBuf {
     buf: BytesMut,
+    /// The size of the buffer's allocation, at least: `BytesMut::capacity`
+    /// counts only the room after the bytes split off, which the allocation
+    /// still holds.
+    allocated: usize,
 }
 
 impl ReadBuf {
@@ -64,18 +68,31 @@ impl ReadBuf {
         self.buf.split_to(n).freeze()
     }
 
-    /// Takes everything left, e.g. for the protocol a connection switched to.
+    /// Takes everything left, e.g. for the protocol a connection switched to:
+    /// copied, as a slice of the buffer would hold all of its allocation for
+    /// as long as the connection it is handed to lives (a tunnel, a
+    /// WebSocket), where what is left is a few bytes or none.
     pub(crate) fn take_all(&mut self) -> Bytes {
-        self.buf.split().freeze()
+        let rest = Bytes::copy_from_slice(&self.buf);
+        self.buf = BytesMut::new();
+        self.allocated = 0;
+        rest
     }
 
     /// Frees the buffer's memory if it holds nothing, unless it is small: the
     /// next request then reuses it (once the last one's head is dropped)
     /// instead of allocating again.
     pub(crate) fn release(&mut self) {
-        if self.buf.is_empty() && self.buf.capacity() > READ_KEPT {
+        if self.buf.is_empty() && self.allocated.max(self.buf.capacity()) > READ_KEPT {
             self.buf = BytesMut::new();
+            self.allocated = 0;
         }
+    }
+
+    /// Makes room for `additional` more bytes, noting the allocation's size.
+    fn reserve(&mut self, additional: usize) {
+        self.buf.reserve(additional);
+        self.allocated = self.allocated.max(self.buf.capacity());
     }
 
     /// Reads once from `io` while the buffer is empty, as a server connection
@@ -102,7 +119,7 @@ impl ReadBuf {
                     // What arrived, rounded up: a small request gets a small
                     // buffer, which the allocator serves from its fast
                     // per-thread cache; a head that continues grows it.
-                    self.buf.reserve(n.next_power_of_two().max(IDLE_BUFFER_MIN));
+                    self.reserve(n.next_power_of_two().max(IDLE_BUFFER_MIN));
                 }
                 self.buf.extend_from_slice(&scratch[..n]);
             }
@@ -124,7 +141,7 @@ impl ReadBuf {
     ) -> Poll<io::Result<usize>> {
         let len = self.buf.len();
         if self.buf.capacity() - len < READ_SIZE / 4 {
-            self.buf.reserve(READ_SIZE);
+            self.reserve(READ_SIZE);
         }
         let room = (self.buf.capacity() - len).min(READ_SIZE);
         self.buf.resize(len + room, 0);
@@ -468,5 +485,30 @@ impl Stall {
             },
         };
         self.deadline.poll_expired(cx, until)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A buffer emptied by splitting off what it read keeps only a small
+    /// allocation while parked: `capacity` then counts only the room left
+    /// after the split, which says nothing about the allocation's size.
+    #[test]
+    fn a_parked_buffer_gives_back_a_large_allocation_whatever_room_is_left() {
+        let waker = futures_lite::future::block_on(futures_lite::future::poll_fn(|cx| {
+            Poll::Ready(cx.waker().clone())
+        }));
+        let mut cx = Context::from_waker(&waker);
+        for (arrived, kept) in [(40, true), (1900, false), (2000, false)] {
+            let mut buf = ReadBuf::default();
+            let mut io = futures_lite::io::Cursor::new(vec![b'x'; arrived]);
+            let read = buf.poll_fill_idle(&mut io, &mut cx);
+            assert!(matches!(read, Poll::Ready(Ok(n)) if n == arrived));
+            drop(buf.split(arrived));
+            buf.release();
+            assert_eq!(buf.buf.capacity() > 0, kept, "{arrived} bytes read");
+        }
     }
 }
