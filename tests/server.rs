@@ -1895,6 +1895,40 @@ fn an_upgrade_refused_resolves_to_not_upgraded_however_often_polled() {
     }
 }
 
+/// A service is offered an upgrade only where its `101` can be sent: an
+/// `Upgrade` field alone, or in HTTP/1.0, proposes nothing (the switch would
+/// be refused, and the `101` answered 500 instead).
+#[test]
+fn only_a_request_that_proposes_a_switch_offers_an_upgrade() {
+    use lithe::io::{Request, Response};
+    async fn offered(mut request: Request) -> Response {
+        let offered = request.upgrade().is_some();
+        Response::new(lithe::proto::StatusCode::OK).with_body(format!("offered: {offered}"))
+    }
+    let server = server_with(offered, ServerConfig::default());
+    for (request, offered) in [
+        (
+            &b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade, close\r\nUpgrade: x\r\n\r\n"[..],
+            true,
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nUpgrade: x\r\n\r\n",
+            false,
+        ),
+        (
+            b"GET / HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n",
+            false,
+        ),
+    ] {
+        let reply = exchange(server.local_addr(), request);
+        assert!(
+            reply.ends_with(&format!("\r\n\r\noffered: {offered}")),
+            "{reply}"
+        );
+    }
+    server.shutdown();
+}
+
 /// A response body with trailers goes out chunked with them; toward an
 /// HTTP/1.0 client (no chunked coding) and for fields a trailer section may
 /// not hold, they are left out and the message still ends whole.

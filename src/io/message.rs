@@ -573,10 +573,24 @@ impl Drop for Headers {
 }
 
 /// Equal when they hold the same fields in the same order, however each was
-/// made.
+/// made, names compared case-insensitively and values exactly.
+///
+/// ```
+/// use lithe::io::Headers;
+/// let (mut sent, mut built) = (Headers::new(), Headers::new());
+/// sent.append("Host", "a");
+/// built.append("host", "a");
+/// assert_eq!(sent, built);
+/// built.insert("host", "A");
+/// assert_ne!(sent, built);
+/// ```
 impl PartialEq for Headers {
     fn eq(&self, other: &Self) -> bool {
-        self.iter().eq(other.iter())
+        self.len() == other.len()
+            && self
+                .iter()
+                .zip(other.iter())
+                .all(|((n1, v1), (n2, v2))| n1.eq_ignore_ascii_case(n2) && v1 == v2)
     }
 }
 
@@ -601,19 +615,34 @@ const SENSITIVE: [&str; 4] = [
 /// let mut headers = Headers::new();
 /// headers.append("Accept", "*/*");
 /// headers.append("Authorization", "Bearer s3cret");
+/// headers.append("X-Path", r#"C:\a"b"#);
+/// headers.append("X-Name", "café");
 /// let shown = format!("{headers:?}");
-/// assert_eq!(shown, r#"{"Accept": "*/*", "Authorization": "<redacted>"}"#);
+/// assert_eq!(
+///     shown,
+///     r#"{"Accept": "*/*", "Authorization": <redacted>, "X-Path": "C:\\a\"b", "X-Name": "caf\xc3\xa9"}"#
+/// );
 /// ```
 impl fmt::Debug for Headers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let shown = self.iter().map(|(name, value)| {
-            let value = match SENSITIVE.iter().any(|s| name.eq_ignore_ascii_case(s)) {
-                true => "<redacted>".to_owned(),
-                false => value.escape_ascii().to_string(),
-            };
-            (name, value)
+            let sensitive = SENSITIVE.iter().any(|s| name.eq_ignore_ascii_case(s));
+            (name, ShownValue((!sensitive).then_some(value)))
         });
         f.debug_map().entries(shown).finish()
+    }
+}
+
+/// A field value as `Headers`' `Debug` shows it: quoted, escaped once where
+/// not printable ASCII (as a byte string literal would be), or `<redacted>`.
+struct ShownValue<'a>(Option<&'a [u8]>);
+
+impl fmt::Debug for ShownValue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(value) => write!(f, "\"{}\"", value.escape_ascii()),
+            None => f.write_str("<redacted>"),
+        }
     }
 }
 
@@ -847,10 +876,12 @@ impl<B> Request<B> {
         self.body
     }
 
-    /// Server side: for a request proposing a protocol switch (`Upgrade` or
+    /// Server side: for a request proposing a protocol switch (an HTTP/1.1
+    /// request with an `Upgrade` field named in its `Connection` field, or
     /// `CONNECT`), a future that yields the raw connection once a `101` (or a
-    /// `2xx` to `CONNECT`) response has been sent. `None` for other requests, or
-    /// once taken.
+    /// `2xx` to `CONNECT`) response has been sent. `None` for other requests
+    /// (an `Upgrade` field alone proposes nothing, and a `101` to it would be
+    /// answered 500), or once taken.
     pub fn upgrade(&mut self) -> Option<OnUpgrade> {
         self.upgrade.take()
     }

@@ -1305,8 +1305,8 @@ fn parse_request<'b>(
         target: span(input, head.target.as_bytes()),
         version: head.version,
         spans: field_spans(input, head.headers),
-        upgrade: head.method == "CONNECT" || head.header("upgrade").is_some(),
         asked: Asked::of(head.method),
+        upgrade: conn.they_proposed_a_switch(),
     })
 }
 

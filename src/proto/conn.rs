@@ -315,6 +315,27 @@ impl Connection {
         }
     }
 
+    /// Server role: whether the request received proposes a protocol switch
+    /// that our response may accept (a `101` to an HTTP/1.1 request naming
+    /// `upgrade` in its Connection field beside an Upgrade field, or a `2xx`
+    /// to `CONNECT`). An Upgrade field alone proposes nothing (RFC 9110
+    /// §7.8: a hop that did not name it in Connection should have removed it).
+    ///
+    /// ```
+    /// use lithe::proto::{Config, Connection, EMPTY_HEADER};
+    /// let mut headers = [EMPTY_HEADER; 4];
+    /// let mut conn = Connection::server(Config::default());
+    /// conn.receive(b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n", &mut headers)?;
+    /// assert!(conn.they_proposed_a_switch());
+    /// let mut conn = Connection::server(Config::default());
+    /// conn.receive(b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n", &mut headers)?;
+    /// assert!(!conn.they_proposed_a_switch());
+    /// # Ok::<(), lithe::proto::Error>(())
+    /// ```
+    pub fn they_proposed_a_switch(&self) -> bool {
+        self.role == Role::Server && self.states.switch_proposed
+    }
+
     /// Whether our message under way has a body that ends where the
     /// connection closes (a response of unknown length to an HTTP/1.0
     /// request, or under a transfer coding other than `chunked`). Cut short,
