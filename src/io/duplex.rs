@@ -92,7 +92,11 @@ impl AsyncRead for DuplexStream {
             pipe.bytes.clear();
             pipe.read = 0;
         }
-        if let Some(w) = pipe.writer.take() {
+        let writer = pipe.writer.take();
+        // Woken once the lock is released: a woken task on another thread
+        // would otherwise wait on it straight away.
+        drop(pipe);
+        if let Some(w) = writer {
             w.wake();
         }
         Poll::Ready(Ok(n))
@@ -122,7 +126,9 @@ impl AsyncWrite for DuplexStream {
             pipe.read = 0;
         }
         pipe.bytes.extend_from_slice(&buf[..n]);
-        if let Some(w) = pipe.reader.take() {
+        let reader = pipe.reader.take();
+        drop(pipe);
+        if let Some(w) = reader {
             w.wake();
         }
         Poll::Ready(Ok(n))
@@ -141,10 +147,9 @@ impl AsyncWrite for DuplexStream {
 fn close(pipe: &Mutex<Pipe>) {
     let mut pipe = lock(pipe);
     pipe.closed = true;
-    for w in [pipe.reader.take(), pipe.writer.take()]
-        .into_iter()
-        .flatten()
-    {
+    let waiting = [pipe.reader.take(), pipe.writer.take()];
+    drop(pipe);
+    for w in waiting.into_iter().flatten() {
         w.wake();
     }
 }
@@ -153,5 +158,60 @@ impl Drop for DuplexStream {
     fn drop(&mut self) {
         close(&self.write);
         close(&self.read);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::task::Wake;
+    use std::time::Duration;
+
+    /// Reads from the stream it was woken for, from inside `wake`, as an
+    /// executor that runs a woken task inline does.
+    struct ReadOnWake {
+        stream: Mutex<DuplexStream>,
+        got: mpsc::Sender<Vec<u8>>,
+    }
+
+    impl Wake for ReadOnWake {
+        fn wake(self: Arc<Self>) {
+            let mut stream = self.stream.lock().unwrap();
+            let mut cx = Context::from_waker(Waker::noop());
+            let mut buf = [0u8; 8];
+            if let Poll::Ready(Ok(n)) = Pin::new(&mut *stream).poll_read(&mut cx, &mut buf) {
+                let _ = self.got.send(buf[..n].to_vec());
+            }
+        }
+    }
+
+    /// The pipe's lock is released before a waiting task is woken: a waker
+    /// that polls the pipe at once finds it free (it deadlocked before).
+    #[test]
+    fn a_woken_reader_finds_the_pipe_unlocked() {
+        let (got, arrived) = mpsc::channel();
+        // On a thread of its own, so that a deadlock fails the test.
+        std::thread::spawn(move || {
+            let (mut writer, reader) = duplex(16);
+            let state = Arc::new(ReadOnWake {
+                stream: Mutex::new(reader),
+                got,
+            });
+            let waker = Waker::from(state.clone());
+            {
+                // Nothing to read yet: the reader waits, leaving its waker.
+                let mut stream = state.stream.lock().unwrap();
+                let mut buf = [0u8; 8];
+                let read =
+                    Pin::new(&mut *stream).poll_read(&mut Context::from_waker(&waker), &mut buf);
+                assert!(read.is_pending());
+            }
+            let mut cx = Context::from_waker(Waker::noop());
+            let wrote = Pin::new(&mut writer).poll_write(&mut cx, b"hi");
+            assert!(matches!(wrote, Poll::Ready(Ok(2))));
+        });
+        let read = arrived.recv_timeout(Duration::from_secs(5));
+        assert_eq!(read.expect("the woken reader read"), b"hi");
     }
 }
