@@ -1973,6 +1973,42 @@ fn trailers_are_sent_where_the_framing_and_the_fields_allow() {
     server.shutdown();
 }
 
+/// A sized stream given trailers goes out chunked, and its declared length
+/// still holds: a stream that yields fewer or more bytes leaves the message
+/// cut short (no last chunk, no trailers), never a whole one.
+#[test]
+fn a_sized_stream_with_trailers_is_held_to_its_length() {
+    use lithe::io::{Body, Headers, Request, Response};
+    async fn declared_five(request: Request) -> Response {
+        let yielded: &'static [u8] = match request.path() {
+            "/short" => b"data",
+            "/long" => b"data plus",
+            _ => b"five!",
+        };
+        let stream = futures_lite::stream::iter([Ok(bytes::Bytes::from_static(yielded))]);
+        let body = Body::sized_stream(5, stream).with_trailers(async {
+            let mut trailers = Headers::new();
+            trailers.append("checksum", "5f");
+            trailers
+        });
+        Response::new(lithe::proto::StatusCode::OK).with_body(body)
+    }
+    let server = server_with(declared_five, ServerConfig::default());
+    for (path, whole) in [("/", true), ("/short", false), ("/long", false)] {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+        let reply = exchange(server.local_addr(), request.as_bytes());
+        assert!(reply.contains("transfer-encoding: chunked\r\n"), "{reply}");
+        assert_eq!(reply.contains("\r\n0\r\n"), whole, "{path}: {reply}");
+        if whole {
+            assert!(
+                reply.ends_with("\r\n\r\n5\r\nfive!\r\n0\r\nchecksum: 5f\r\n\r\n"),
+                "{reply}"
+            );
+        }
+    }
+    server.shutdown();
+}
+
 /// A service that panics before its future exists (in `call` itself), and a
 /// response body whose stream panics, are answered like a service that
 /// panics in its future: the answers pipelined before go out; the panicking

@@ -9,7 +9,7 @@
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll, Waker};
+use core::task::{Context, Poll, Waker, ready};
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -111,7 +111,9 @@ impl Body {
     /// (an answer to a HEAD, a 1xx, 204 or 304) drops it unawaited.
     ///
     /// Trailers ride on the chunked coding, so the body goes out chunked,
-    /// whatever its length. Where it cannot (in a response to an HTTP/1.0
+    /// whatever its length (a [`sized_stream`](Body::sized_stream)'s length
+    /// still holds: yielding more or fewer bytes cuts the message short).
+    /// Called again, the later trailers replace the earlier. Where it cannot (in a response to an HTTP/1.0
     /// request, whose body is then delimited by the close, or under a
     /// `Content-Length` field set on the message) they are left out. So is
     /// each field that belongs in the header section
@@ -136,7 +138,11 @@ impl Body {
         let stream: BoxStream = match self.kind {
             Kind::Empty => Box::pin(futures_lite::stream::empty()),
             Kind::Full(bytes) => Box::pin(futures_lite::stream::once(Ok(bytes))),
-            Kind::Stream { stream, .. } => stream,
+            Kind::Stream {
+                len: Some(len),
+                stream,
+            } => Box::pin(Exactly { stream, left: len }),
+            Kind::Stream { len: None, stream } => stream,
             Kind::Trailed(trailed) => trailed.0,
         };
         Body {
@@ -284,6 +290,37 @@ impl HoldLast {
     /// The held piece, to write once the stream has ended.
     pub(crate) fn finish(self) -> Option<Bytes> {
         self.held
+    }
+}
+
+/// A [`Body::sized_stream`]'s stream once it goes chunked (to carry
+/// trailers): the declared length is no longer in the head for `proto` to
+/// hold it to, so a stream that yields more or fewer bytes fails here, and the
+/// message is cut short instead of ending whole.
+struct Exactly {
+    stream: BoxStream,
+    left: u64,
+}
+
+impl Stream for Exactly {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mismatch = |what| Some(Err(io::Error::new(io::ErrorKind::InvalidData, what)));
+        Poll::Ready(match ready!(self.stream.as_mut().poll_next(cx)) {
+            Some(Ok(piece)) => match self.left.checked_sub(piece.len() as u64) {
+                Some(left) => {
+                    self.left = left;
+                    Some(Ok(piece))
+                }
+                None => mismatch("the body stream yielded more than its declared length"),
+            },
+            None if self.left > 0 => {
+                self.left = 0;
+                mismatch("the body stream ended short of its declared length")
+            }
+            other => other,
+        })
     }
 }
 
