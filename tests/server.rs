@@ -321,6 +321,42 @@ fn a_body_cut_short_reaches_the_service_as_an_error() {
     server.shutdown();
 }
 
+/// A service asking again after its body failed gets the same error again,
+/// not one saying the connection moved on.
+#[test]
+fn a_body_read_again_after_it_failed_fails_the_same_way() {
+    use lithe::io::{Request, Response};
+    let (tx, rx) = std::sync::mpsc::channel();
+    let read_twice = move |mut request: Request| {
+        let tx = tx.clone();
+        async move {
+            let body = request.body_mut();
+            let first = loop {
+                match body.chunk().await {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => break "ended".to_owned(),
+                    Err(e) => break e.to_string(),
+                }
+            };
+            let again = match body.chunk().await {
+                Ok(_) => "read on".to_owned(),
+                Err(e) => e.to_string(),
+            };
+            tx.send((first, again)).unwrap();
+            Response::new(lithe::proto::StatusCode::OK)
+        }
+    };
+    let server = server_with(read_twice, ServerConfig::default());
+    let mut s = socket(server.local_addr());
+    s.write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc")
+        .unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let (first, again) = rx.recv_timeout(LIMIT).expect("the service read twice");
+    assert!(first.contains("protocol error"), "{first}");
+    assert_eq!(first, again);
+    server.shutdown();
+}
+
 #[test]
 fn a_malformed_chunked_body_gets_400() {
     let server = server();

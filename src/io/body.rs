@@ -446,7 +446,13 @@ impl Incoming {
                 s.end = End::Complete;
                 return Poll::Ready(None);
             }
-            End::Failed(e) => return Poll::Ready(Some(Err(e))),
+            End::Failed(e) => {
+                // Asked again, it fails again with the same error, not as if
+                // the connection had moved on.
+                let again = e.duplicate();
+                s.end = End::Failed(e);
+                return Poll::Ready(Some(Err(again)));
+            }
             End::Abandoned => return Poll::Ready(Some(Err(Error::BodyAbandoned))),
             End::ErrorReported => {
                 s.end = End::ErrorReported;

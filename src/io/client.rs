@@ -426,7 +426,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             ResponseBody {
                 conn: self,
                 done,
-                failed: false,
+                failed: None,
             },
         ))
     }
@@ -846,15 +846,16 @@ impl<T> core::fmt::Debug for ClientConnection<T> {
 pub struct ResponseBody<'c, T> {
     conn: &'c mut ClientConnection<T>,
     done: bool,
-    failed: bool,
+    /// The error reading failed with, given again to a reader that asks again.
+    failed: Option<Error>,
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
     /// Polls for the next chunk; `None` at the end of the body (once the
     /// request is also all sent).
     pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
-        if self.failed {
-            return Poll::Ready(Some(Err(Error::BodyAbandoned)));
+        if let Some(error) = &self.failed {
+            return Poll::Ready(Some(Err(error.duplicate())));
         }
         if self.done {
             return Poll::Ready(None);
@@ -862,7 +863,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
         let result = self.conn.poll_body_chunk(cx);
         match &result {
             Poll::Ready(None) => self.done = true,
-            Poll::Ready(Some(Err(_))) => self.failed = true,
+            Poll::Ready(Some(Err(e))) => self.failed = Some(e.duplicate()),
             _ => {}
         }
         result
@@ -902,7 +903,7 @@ impl<T> core::fmt::Debug for ResponseBody<'_, T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("ResponseBody")
             .field("done", &self.done)
-            .field("failed", &self.failed)
+            .field("failed", &self.failed.is_some())
             .finish()
     }
 }
@@ -915,7 +916,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Stream for ResponseBody<'_, T> {
     /// otherwise never see its end).
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let body = self.get_mut();
-        if body.failed {
+        if body.failed.is_some() {
             return Poll::Ready(None);
         }
         body.poll_chunk(cx)

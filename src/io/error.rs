@@ -88,6 +88,22 @@ impl Error {
     pub fn is_protocol(&self) -> bool {
         matches!(self, Error::Protocol(_))
     }
+
+    /// The same error again, for a reader asking again after it was reported
+    /// (an I/O error keeps its kind and message, not its source).
+    pub(crate) fn duplicate(&self) -> Error {
+        match self {
+            Error::Io(e) => Error::Io(io::Error::new(e.kind(), e.to_string())),
+            Error::Protocol(e) => Error::Protocol(*e),
+            Error::Send(e) => Error::Send(*e),
+            Error::Timeout(t) => Error::Timeout(*t),
+            Error::BodyTooLarge { limit } => Error::BodyTooLarge { limit: *limit },
+            Error::BodyAbandoned => Error::BodyAbandoned,
+            Error::NotReusable => Error::NotReusable,
+            Error::InvalidUrl(why) => Error::InvalidUrl(why),
+            Error::NotUpgraded => Error::NotUpgraded,
+        }
+    }
 }
 
 impl fmt::Display for Error {
