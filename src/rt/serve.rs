@@ -48,9 +48,14 @@ pub struct ServeConfig {
     /// Give each worker a listener of its own on the same port (`SO_REUSEPORT`,
     /// Linux only; ignored elsewhere), so the kernel spreads connections over
     /// the workers, instead of all workers accepting from one listener.
-    /// Default false.
+    /// Default false. The port is then shared with any other socket of the
+    /// same user that sets the option too: a second server (a stale
+    /// instance) binds without an error, and the kernel splits the clients
+    /// between them. Only the first address the name resolves to is bound.
     pub reuse_port: bool,
-    /// Connections a worker serves at once, idle ones included; past it the
+    /// Connections a worker serves at once, idle ones included (not those
+    /// handed to the service by a protocol switch: a tunnel or a WebSocket
+    /// is the service's from then on, as is bounding them); past it the
     /// worker accepts no more until one ends, and new clients wait in the
     /// kernel's backlog (while it has room). 0 for no limit. Default 25,000
     /// per worker (as actix-web): the server's total is `threads` times this,
@@ -353,8 +358,13 @@ fn worker<M, S>(
                 .and_then(|(stream, client)| Ok((adopt(stream, reactor.as_deref())?, client)));
             let (stream, client) = match adopted {
                 Ok(adopted) => adopted,
+                Err(e) if fails_one_connection(&e) => {
+                    // That connection is gone; the next is there to take.
+                    log::debug!("lithe: accepting a connection failed ({e}); retrying");
+                    continue;
+                }
                 Err(e) => {
-                    // Out of descriptors or a connection reset before accept:
+                    // Out of descriptors or memory, or something unforeseen:
                     // back off briefly instead of spinning. Said once per run
                     // of failures: a flood that exhausts descriptors would
                     // otherwise write a line every 10 ms.
@@ -427,6 +437,33 @@ fn worker<M, S>(
         return run_on_reactor(&ex, &main, reactor);
     }
     smol::block_on(run_until_finished(&ex, main));
+}
+
+/// Whether a failed accept concerns only the connection it would have
+/// returned (reset or unreachable while queued, refused by a firewall), which
+/// accept(2) says to retry at once; anything else (out of descriptors or
+/// memory) is waited out, so that the loop cannot spin.
+fn fails_one_connection(error: &io::Error) -> bool {
+    use rustix::io::Errno;
+    let Some(errno) = error.raw_os_error().map(Errno::from_raw_os_error) else {
+        return false;
+    };
+    [
+        Errno::CONNABORTED,
+        Errno::PROTO,
+        Errno::PERM,
+        Errno::TIMEDOUT,
+        Errno::NETDOWN,
+        Errno::NETUNREACH,
+        Errno::HOSTUNREACH,
+        #[cfg(target_os = "linux")]
+        Errno::HOSTDOWN,
+        #[cfg(target_os = "linux")]
+        Errno::NONET,
+        Errno::NOPROTOOPT,
+        Errno::OPNOTSUPP,
+    ]
+    .contains(&errno)
 }
 
 /// Elsewhere than on Linux a worker has no reactor of its own.
@@ -551,4 +588,25 @@ async fn handshake(
     }
     let _ = (config, shutdown);
     Some(MaybeTls::Plain(stream))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fails_one_connection;
+    use rustix::io::Errno;
+    use std::io;
+
+    /// A connection reset while queued is retried at once; running out of
+    /// descriptors, or an error without an errno, is waited out.
+    #[test]
+    fn only_failures_of_one_connection_are_retried_at_once() {
+        let errno = |e: Errno| io::Error::from_raw_os_error(e.raw_os_error());
+        for retried in [Errno::CONNABORTED, Errno::PROTO, Errno::NETUNREACH] {
+            assert!(fails_one_connection(&errno(retried)), "{retried:?}");
+        }
+        for waited in [Errno::MFILE, Errno::NFILE, Errno::NOBUFS, Errno::NOMEM] {
+            assert!(!fails_one_connection(&errno(waited)), "{waited:?}");
+        }
+        assert!(!fails_one_connection(&io::Error::other("no errno")));
+    }
 }

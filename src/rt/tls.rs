@@ -103,7 +103,9 @@ impl TlsConnector {
         }
     }
 
-    /// Runs the TLS handshake over `io` for server name `host`.
+    /// Runs the TLS handshake over `io` for server name `host`, for as long
+    /// as it takes: [`open`](crate::rt::open) bounds it with its connect
+    /// timeout; a caller of its own should race it against a timer.
     pub async fn connect<T>(
         &self,
         host: &str,
@@ -165,7 +167,10 @@ impl TlsAcceptor {
         }
     }
 
-    /// Runs the TLS handshake over `io`.
+    /// Runs the TLS handshake over `io`, for as long as it takes:
+    /// [`Server`](crate::rt::Server) bounds it with
+    /// `ServeConfig::tls_handshake_timeout`; a caller of its own should race
+    /// it against a timer.
     pub async fn accept<T>(&self, io: T) -> Result<futures_rustls::server::TlsStream<T>, Error>
     where
         T: AsyncRead + AsyncWrite + Unpin,
