@@ -840,6 +840,35 @@ fn graceful_shutdown_closes_idle_connections_and_stops_accepting() {
     assert!(std::net::TcpStream::connect(addr).is_err());
 }
 
+/// A head begun when the shutdown starts gets a moment to arrive, not the
+/// whole head timeout: a client trickling one in (a slowloris) would hold the
+/// shutdown as long. It is answered 408, and the shutdown ends at once after.
+#[test]
+fn a_shutdown_waits_briefly_for_a_head_begun() {
+    let config = lithe::rt::ServeConfig {
+        threads: 1,
+        shutdown_timeout: Duration::from_secs(30),
+        ..Default::default()
+    };
+    assert_eq!(
+        config.connection.head_timeout,
+        Some(Duration::from_secs(30))
+    );
+    let server = lithe::rt::Server::bind("127.0.0.1:0", routes, config).unwrap();
+    let mut s = socket(server.local_addr());
+    s.write_all(b"GET / HTTP/1.1\r\nHo").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    server.shutdown();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let reply = read_to_close(&mut s);
+    assert!(reply.starts_with("HTTP/1.1 408 "), "{reply}");
+}
+
 /// A service that panics gets its request answered 500 and the connection
 /// closed; the answers to the requests pipelined before it, batched with it
 /// and not yet written when it panicked, still go out, and the server goes on.

@@ -78,6 +78,10 @@ const BUFFERED_SHARE: u32 = 4 * FAIR_SHARE;
 /// at most this long and this many bytes, so that our last response is not lost
 /// to a reset.
 const LINGER: Duration = Duration::from_secs(1);
+/// How long a head begun when a shutdown starts may still take to arrive,
+/// if the head timeout would give it longer: one trickled in (a slowloris)
+/// would otherwise hold the shutdown for the whole head timeout.
+const SHUTDOWN_HEAD_GRACE: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 16 * 1024 * 1024;
 
 /// How a server connection behaves. The defaults suit a public server.
@@ -176,7 +180,9 @@ where
 }
 
 /// [`serve_connection`], also stopping between requests once `shutdown` is
-/// triggered (the request in flight is finished first).
+/// triggered (the request in flight is finished first; a request whose head
+/// has begun to arrive gets a second more, within the head timeout, to come
+/// whole and be served as the last, or is answered `408`).
 pub async fn serve_connection_until<T, S>(
     io: T,
     service: S,
@@ -540,6 +546,14 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // not wait), to be served or lingered over (`next_request`).
             let _ = self.buf.poll_fill_idle(&mut self.io, cx);
             return Poll::Ready(Ok(Wait::Shutdown));
+        }
+        if !idle && self.poll_shutdown(cx) {
+            // Part of a head is here: it may still come whole (and be served
+            // as the last request), within the grace.
+            let grace = Instant::now() + SHUTDOWN_HEAD_GRACE;
+            if deadline.is_none_or(|at| at > grace) {
+                *deadline = Some(grace);
+            }
         }
         let read = match idle {
             true => self.buf.poll_fill_idle(&mut self.io, cx),
