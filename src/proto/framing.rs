@@ -321,6 +321,7 @@ pub(crate) fn is_one_length<'v>(mut values: impl Iterator<Item = &'v [u8]>) -> b
 /// The one length that Content-Length `values` state, read as a recipient
 /// reads them (RFC 9112 §6.3 rule 5): each a number or a list of numbers,
 /// all equal (`05, 5` is 5). `None` if they disagree or one is not a number.
+#[cfg(feature = "std")]
 pub(crate) fn agreed_length<'v>(values: impl Iterator<Item = &'v [u8]>) -> Option<u64> {
     let mut agreed = None;
     for element in values.flat_map(|value| value.split(|&b| b == b',')) {
