@@ -498,6 +498,25 @@ fn the_response_gets_its_whole_read_timeout_after_an_upload_that_outlasts_it() {
     });
 }
 
+/// A server that sends interim responses without end gets an error after
+/// the limit (100 by default), not a client waiting for ever.
+#[test]
+fn endless_interim_responses_are_an_error() {
+    let reply: &'static [u8] = b"HTTP/1.1 102 Processing\r\n\r\n".repeat(101).leak();
+    let addr = scripted(vec![reply]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        let error = conn.send(get("/")).await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::Protocol(proto::Error::TooManyInterimResponses)
+            ),
+            "{error:?}"
+        );
+    });
+}
+
 #[test]
 fn a_body_cut_short_is_an_error_not_a_short_success() {
     let addr = scripted(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"]);

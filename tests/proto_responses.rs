@@ -3,8 +3,8 @@
 
 mod support;
 
-use lithe::proto::{Config, Error, Leniency};
-use support::{Owned, bodies, client_events, error_of};
+use lithe::proto::{Config, EMPTY_HEADER, Error, Event, Header, Leniency, RequestHead};
+use support::{Owned, bodies, client_after, client_events, error_of};
 
 fn statuses(events: &[Owned]) -> Vec<u16> {
     events
@@ -26,6 +26,58 @@ fn interim_responses_precede_the_final_one() {
     assert_eq!(statuses(&ev), vec![100, 103, 200]);
     assert_eq!(bodies(&ev), vec![b"ok".to_vec()]);
     assert_eq!(ev.last(), Some(&Owned::ConnectionClosed));
+}
+
+/// Interim responses to one request are bounded (a server sending them
+/// without end would hold the client for ever), and the count starts again
+/// with the next request.
+#[test]
+fn interim_responses_to_one_request_are_bounded() {
+    let config = Config {
+        limits: lithe::proto::Limits {
+            max_interim_responses: 2,
+            ..Default::default()
+        },
+        ..Config::default()
+    };
+    let interim = |n: usize| b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n".repeat(n);
+    let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    let ev = client_events(config, "GET", &[interim(2), ok.to_vec()].concat());
+    assert_eq!(statuses(&ev), vec![103, 103, 200]);
+    assert_eq!(error_of(&ev), None);
+    let ev = client_events(config, "GET", &[interim(3), ok.to_vec()].concat());
+    assert_eq!(statuses(&ev), vec![103, 103]);
+    assert_eq!(error_of(&ev), Some(Error::TooManyInterimResponses));
+
+    // Two requests in turn, each with as many as allowed.
+    let mut conn = client_after(config, "GET");
+    for round in 0..2 {
+        let mut headers = [EMPTY_HEADER; 8];
+        if round > 0 {
+            let host = [Header {
+                name: "Host",
+                value: b"a",
+            }];
+            let mut out = [0u8; 64];
+            conn.send_request(&RequestHead::new("GET", "/", &host), &mut out)
+                .unwrap();
+        }
+        let input = [interim(2), ok.to_vec()].concat();
+        let mut at = 0;
+        let mut statuses = Vec::new();
+        while at < input.len() {
+            let received = conn.receive(&input[at..], &mut headers).unwrap();
+            at += received.consumed;
+            match received.event {
+                Event::Response(head) => statuses.push(head.status.as_u16()),
+                Event::Data(_) | Event::End { .. } => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        let received = conn.receive(&[], &mut headers).unwrap();
+        assert!(matches!(received.event, Event::End { .. }), "{received:?}");
+        assert_eq!(statuses, [103, 103, 200], "round {round}");
+    }
 }
 
 #[test]

@@ -94,6 +94,7 @@ impl Feed {
                 max_chunk_extension_bytes_per_body: 40,
                 max_trailer_bytes: 64,
                 max_body_bytes: 1024,
+                max_interim_responses: 2,
             }
         } else {
             Limits::default()

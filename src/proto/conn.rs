@@ -181,6 +181,8 @@ pub struct Connection {
     /// The request said `Expect: 100-continue` and no response has been sent (or
     /// received) yet.
     expect_continue: bool,
+    /// Interim responses received to the request under way (client side).
+    interim_responses: u16,
     head_scanner: Scanner,
     body_reader: Option<BodyReader>,
     their_body: Option<BodyLength>,
@@ -199,6 +201,7 @@ impl Connection {
             request_method: RequestMethod::Other,
             request_version: Version::Http11,
             expect_continue: false,
+            interim_responses: 0,
             head_scanner: Scanner::new(),
             body_reader: None,
             their_body: None,
@@ -610,11 +613,16 @@ impl Connection {
             return Ok(Received::new(end, Event::Response(head)));
         }
         if status.is_informational() {
+            self.interim_responses = self.interim_responses.saturating_add(1);
+            if self.interim_responses > self.config.limits.max_interim_responses {
+                return Err(Error::TooManyInterimResponses);
+            }
             self.states
                 .process(Role::Server, Transition::Informational)
                 .map_err(|_| Error::UnexpectedData)?;
             return Ok(Received::new(end, Event::Response(head)));
         }
+        self.interim_responses = 0;
         let framing = response_body_length(&fields, head.version, status, self.request_method)?;
         self.check_body_limit(framing.body)?;
         self.states.keep_alive &= fields.keep_alive(head.version) && !framing.must_close;

@@ -115,6 +115,10 @@ pub enum Error {
     /// The peer sent bytes where none may follow, such as a response that arrived
     /// before any request was sent. 400.
     UnexpectedData,
+    /// More interim (1xx) responses to one request than
+    /// [`Limits::max_interim_responses`](super::Limits::max_interim_responses).
+    /// Client side only.
+    TooManyInterimResponses,
 }
 
 impl Error {
@@ -176,6 +180,7 @@ impl Error {
             Error::IncompleteMessage => "connection closed before the message was complete",
             Error::UnexpectedSwitch => "unexpected protocol switch",
             Error::UnexpectedData => "unexpected data from the peer",
+            Error::TooManyInterimResponses => "too many interim (1xx) responses",
         }
     }
 }

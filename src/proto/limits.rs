@@ -41,6 +41,12 @@ pub struct Limits {
     /// read until close arrives. Default `u64::MAX`
     /// (unbounded: bodies stream, so size limits belong to whoever collects them).
     pub max_body_bytes: u64,
+    /// Interim (1xx) responses to one request, `101` aside, before its final
+    /// response (client side). Default 100: a `100 Continue` and a few `103
+    /// Early Hints` are usual, a `102 Processing` every so often over a long
+    /// operation possible; a server sending them without end would otherwise
+    /// hold the client for ever, each one counting as progress.
+    pub max_interim_responses: u16,
 }
 
 impl Limits {
@@ -53,6 +59,7 @@ impl Limits {
         max_chunk_extension_bytes_per_body: 16 * 1024,
         max_trailer_bytes: 8 * 1024,
         max_body_bytes: u64::MAX,
+        max_interim_responses: 100,
     };
 }
 
