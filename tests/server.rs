@@ -119,12 +119,19 @@ fn malformed_requests_get_the_status_proto_names_then_close() {
         ),
     ];
     for (request, status) in cases {
+        let started = Instant::now();
         let reply = exchange(server.local_addr(), request);
         assert!(
             reply.starts_with(&format!("HTTP/1.1 {status}")),
             "{status}: {reply}"
         );
         assert!(reply.contains("connection: close\r\n"), "{reply}");
+        // Closed at once, not after lingering over the client's silence.
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_millis(500),
+            "{status}: closed after {took:?}"
+        );
     }
     let long_target = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(9000));
     let reply = exchange(server.local_addr(), long_target.as_bytes());
@@ -1025,6 +1032,40 @@ fn a_body_trickling_in_after_the_response_is_drained_for_the_body_timeout_at_mos
     let rest = read_to_close(&mut s);
     let closed_after = started.elapsed();
     assert_eq!(rest, "", "nothing more is answered");
+    assert!(closed_after < Duration::from_secs(3), "{closed_after:?}");
+    drop(s);
+    trickle.join().unwrap();
+    server.shutdown();
+}
+
+/// On a connection that closes after the response, the rest of an unread
+/// body is not drained for the body timeout: only lingered over, for about a
+/// second, before the close.
+#[test]
+fn an_unread_body_on_a_closing_connection_is_not_drained() {
+    let config = ServerConfig {
+        body_timeout: Some(Duration::from_secs(5)),
+        ..ServerConfig::default()
+    };
+    let server = server_with(routes, config);
+    let mut s = socket(server.local_addr());
+    s.write_all(
+        b"POST /ignore HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 1000\r\n\r\nabc",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let mut writer = s.try_clone().unwrap();
+    let trickle = std::thread::spawn(move || {
+        for _ in 0..100 {
+            if writer.write_all(b".").is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let reply = read_to_close(&mut s);
+    let closed_after = started.elapsed();
+    assert!(reply.ends_with("\r\n\r\nignored"), "{reply}");
     assert!(closed_after < Duration::from_secs(3), "{closed_after:?}");
     drop(s);
     trickle.join().unwrap();

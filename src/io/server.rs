@@ -1099,6 +1099,11 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         if self.body_done {
             return Ok(true);
         }
+        if !self.conn.is_keep_alive() {
+            // Closing anyway: the rest of the body is only lingered over
+            // (bounded by a second), not drained for the body timeout.
+            return Ok(false);
+        }
         // The response is out: a client that sends the rest slowly, byte by
         // byte within the body timeout each, would hold the connection long
         // after it, so the whole drain gets the body timeout once. A shutdown
@@ -1177,6 +1182,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             && conn.send_data(text.as_bytes()).is_ok()
         {
             self.out.extend(text.as_bytes());
+            // Ended, so that closing sends our FIN at once: a message left
+            // open is closed only after the linger.
+            let _ = conn.send_end(&[], &mut []);
         }
         let _ = self.close(true).await;
     }
