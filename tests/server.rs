@@ -1940,10 +1940,17 @@ fn after_a_shutdown_that_finds(next: &[u8]) -> std::io::Result<String> {
 /// could not know) is served, as the connection's last.
 #[test]
 fn a_shutdown_serves_a_request_already_sent_as_the_last() {
-    let rest = after_a_shutdown_that_finds(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
-    assert!(rest.starts_with("HTTP/1.1 200 OK\r\n"), "{rest}");
-    assert!(rest.contains("connection: close\r\n"), "{rest}");
-    assert!(rest.ends_with("Hello, World!"), "{rest}");
+    // A small head, and one larger than a read between requests takes.
+    let large = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nCookie: {}\r\n\r\n",
+        "c".repeat(3000)
+    );
+    for next in [&b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"[..], large.as_bytes()] {
+        let rest = after_a_shutdown_that_finds(next).unwrap();
+        assert!(rest.starts_with("HTTP/1.1 200 OK\r\n"), "{rest}");
+        assert!(rest.contains("connection: close\r\n"), "{rest}");
+        assert!(rest.ends_with("Hello, World!"), "{rest}");
+    }
 }
 
 /// Part of a request, there when the shutdown began, is read and the

@@ -542,9 +542,15 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         }
         if idle && self.poll_shutdown(cx) {
             // The next request may be on its way already, sent before the
-            // peer could know: what is there is taken now (a read that does
-            // not wait), to be served or lingered over (`next_request`).
-            let _ = self.buf.poll_fill_idle(&mut self.io, cx);
+            // peer could know: what is there is taken now (reads that do not
+            // wait), to be served or lingered over (`next_request`). A head
+            // larger than one idle read takes more of them.
+            let mut read = self.buf.poll_fill_idle(&mut self.io, cx);
+            while matches!(read, Poll::Ready(Ok(n)) if n > 0)
+                && self.buf.filled().len() <= self.config.proto.limits.max_head_bytes
+            {
+                read = self.buf.poll_fill(&mut self.io, cx);
+            }
             return Poll::Ready(Ok(Wait::Shutdown));
         }
         if !idle && self.poll_shutdown(cx) {
