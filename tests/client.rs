@@ -1037,6 +1037,101 @@ fn a_host_address_that_never_answers_does_not_use_up_the_timeout() {
     server.shutdown();
 }
 
+/// An answer that arrives while the upload is blocked (the server answers
+/// first, then reads) is progress: a caller pausing before it reads the body
+/// gets no write timeout that ran from before the answer.
+#[test]
+fn a_pause_after_an_answer_during_a_blocked_upload_is_no_write_timeout() {
+    const UPLOAD: usize = 64 << 20;
+    const BODY: usize = 8 << 20;
+    let addr = raw_server(|mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
+        // The upload fills the buffers and blocks, its write clock running.
+        std::thread::sleep(Duration::from_millis(300));
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {BODY}\r\n\r\n");
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(&vec![b'b'; BODY]).unwrap();
+        let mut sink = [0u8; 1 << 16];
+        while s.read(&mut sink).unwrap_or(0) > 0 {}
+    });
+    run(async {
+        let url = Url::parse(&format!("http://{addr}/")).unwrap();
+        let mut config = ConnectConfig::default();
+        config.client.write_timeout = Some(Duration::from_secs(1));
+        let mut conn = open(&url, &config).await.unwrap();
+        let response = conn.send(upload(UPLOAD)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        async_io::Timer::after(Duration::from_millis(1500)).await;
+        let body = response.into_body().bytes(BODY).await.unwrap();
+        assert_eq!(body.len(), BODY);
+    });
+}
+
+/// A request without Host gets the authority its target names (to a
+/// proxy: absolute form), not the connection's (the proxy's); one in origin
+/// form gets the connection's.
+#[test]
+fn a_request_without_host_takes_its_targets_authority() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let addr = raw_server(move |mut s| {
+        for _ in 0..2 {
+            let Some(head) = read_through(&mut s, b"\r\n\r\n") else {
+                return;
+            };
+            tx.send(String::from_utf8(head).unwrap()).unwrap();
+            s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").unwrap();
+        }
+    });
+    run(async {
+        let mut conn = client_to(addr).await;
+        for target in ["http://example.org/x", "/y"] {
+            let response = conn.send(Request::new("GET", target)).await.unwrap();
+            assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        }
+    });
+    let proxied = rx.recv().unwrap();
+    assert!(
+        proxied.starts_with("GET http://example.org/x HTTP/1.1\r\n"),
+        "{proxied}"
+    );
+    assert!(proxied.contains("\r\nhost: example.org\r\n"), "{proxied}");
+    let direct = rx.recv().unwrap();
+    assert!(
+        direct.contains(&format!("\r\nhost: {addr}\r\n")),
+        "{direct}"
+    );
+}
+
+/// `Expect: 100-continue` on a request without content is left out (a
+/// client must not send it there), and nothing waits for a 100.
+#[test]
+fn an_expectation_without_content_is_not_sent() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let addr = raw_server(move |mut s| {
+        for _ in 0..2 {
+            let Some(head) = read_through(&mut s, b"\r\n\r\n") else {
+                return;
+            };
+            tx.send(String::from_utf8(head).unwrap()).unwrap();
+            s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").unwrap();
+        }
+    });
+    run(async {
+        let mut conn = client_to(addr).await;
+        for method in ["GET", "POST"] {
+            let request = Request::new(method, "/").with_header("expect", "100-continue");
+            let response = conn.send(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        }
+    });
+    for _ in 0..2 {
+        let head = rx.recv().unwrap().to_ascii_lowercase();
+        assert!(!head.contains("expect"), "{head}");
+    }
+}
+
 #[test]
 fn a_refusal_during_an_upload_is_returned_at_once() {
     // The server refuses after the head and stops reading, but keeps the

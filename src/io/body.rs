@@ -352,9 +352,9 @@ enum End {
     Complete,
     Failed(Error),
     Abandoned,
-    /// Read through the `Stream` impl, which has reported its error: the
-    /// stream ends, and `poll_chunk` fails as after `Abandoned`.
-    ErrorReported,
+    /// Read through the `Stream` impl, which has reported this error: the
+    /// stream ends, and `poll_chunk` fails with it again.
+    ErrorReported(Error),
 }
 
 fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
@@ -454,9 +454,10 @@ impl Incoming {
                 return Poll::Ready(Some(Err(again)));
             }
             End::Abandoned => return Poll::Ready(Some(Err(Error::BodyAbandoned))),
-            End::ErrorReported => {
-                s.end = End::ErrorReported;
-                return Poll::Ready(Some(Err(Error::BodyAbandoned)));
+            End::ErrorReported(e) => {
+                let again = e.duplicate();
+                s.end = End::ErrorReported(e);
+                return Poll::Ready(Some(Err(again)));
             }
         }
         s.want = true;
@@ -514,13 +515,13 @@ impl Stream for Incoming {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let body = self.get_mut();
         if let Some(slot) = &body.slot {
-            if matches!(lock(slot).end, End::ErrorReported) {
+            if matches!(lock(slot).end, End::ErrorReported(_)) {
                 return Poll::Ready(None);
             }
         }
         let next = body.poll_chunk(cx);
-        if let (Poll::Ready(Some(Err(_))), Some(slot)) = (&next, &body.slot) {
-            lock(slot).end = End::ErrorReported;
+        if let (Poll::Ready(Some(Err(e))), Some(slot)) = (&next, &body.slot) {
+            lock(slot).end = End::ErrorReported(e.duplicate());
         }
         next.map(|item| item.map(|r| r.map_err(io::Error::from)))
     }

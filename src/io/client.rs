@@ -220,7 +220,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
 
     /// The same connection, giving requests sent without a Host field
     /// (HTTP/1.1 requires one) `authority` as theirs, as reqwest and aiohttp
-    /// do; [`rt::open`](crate::rt::open) sets the URL's.
+    /// do; [`rt::open`](crate::rt::open) sets the URL's. A request whose
+    /// target names its authority (`http://example.org/a`, sent to a proxy,
+    /// or a `CONNECT`'s `example.org:443`) gets that one instead.
     ///
     /// ```
     /// use lithe::io::{ClientConfig, ClientConnection, duplex};
@@ -319,15 +321,34 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         self.used = true;
         self.response_ended = false;
         self.trailers = None;
+        // A request without Host gets the authority its target names (an
+        // absolute-form target, sent to a proxy, or a CONNECT's), as RFC 9112
+        // §3.2 has it, else the connection's.
+        let host = match request.headers().contains("host") {
+            true => None,
+            false => match request.host() {
+                Some(named) => Some(Bytes::copy_from_slice(named.as_bytes())),
+                None => self.host.clone(),
+            },
+        };
         let (method, target, version, mut headers, body) = request.into_parts();
-        if let Some(host) = &self.host {
-            if !headers.contains("host") {
-                headers.append("host", host.clone());
-            }
+        if let Some(host) = host {
+            headers.append("host", host);
         }
         let kind = body.into_kind();
         let length = kind.len();
         let length_field = headers.contains("content-length");
+        if length == Some(0) && !length_field && headers.contains("expect") {
+            // No content, nothing to wait for: a client must not send the
+            // expectation without it (RFC 9110 §10.1.1).
+            let only_continue = headers
+                .get_all("expect")
+                .flat_map(proto::framing::list)
+                .all(|e| e.eq_ignore_ascii_case(b"100-continue"));
+            if only_continue {
+                headers.remove("expect");
+            }
+        }
         if length_field {
             headers.canonicalize_content_length();
         }
@@ -391,6 +412,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                 }
             }
         };
+        // An answer is progress: a write of the body blocked before it gets
+        // its whole timeout again, however long the caller pauses before
+        // reading the response body (which is what drives the upload on).
+        self.out.restart_stall();
         let Head {
             status,
             reason,
@@ -434,10 +459,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// Flushes the head and waits for `100 Continue`, a final response (returned)
     /// or the timeout.
     async fn await_continue(&mut self) -> Result<Option<Head>, Error> {
-        // A timeout past what the clock can count waits for the answer.
+        self.flush().await?;
+        // Counted from when the head has gone out; a timeout past what the
+        // clock can count waits for the answer.
         let deadline = Instant::now().checked_add(self.config.continue_timeout);
         let mut continue_timer = Deadline::default();
-        self.flush().await?;
         loop {
             // The continue timeout bounds this wait, however it compares with
             // the read timeout; without one, the read timeout does.
@@ -841,8 +867,9 @@ impl<T> core::fmt::Debug for ClientConnection<T> {
 /// body before its end abandons the request: the server sees it cut off,
 /// and the connection is not reused.
 ///
-/// After an error every later poll fails too ([`Error::BodyAbandoned`]): a
-/// body cut short never reads as one that ended.
+/// After an error every later poll fails too, with the same error: a body
+/// cut short never reads as one that ended. (As a `Stream` it ends after
+/// reporting its error, as streams do.)
 pub struct ResponseBody<'c, T> {
     conn: &'c mut ClientConnection<T>,
     done: bool,
