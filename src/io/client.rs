@@ -45,7 +45,9 @@ pub struct ClientConfig {
     /// How long a read may wait for bytes (response head or body), counted
     /// from the end of the request body: while it still goes out, the server
     /// may be reading it before it answers, and the writes have their own
-    /// timeout. Default 30 s.
+    /// timeout. Default 30 s. (A request body whose own stream stalls is
+    /// waited for as long as it stalls, as the server's driver waits for a
+    /// service: bound it where it is produced.)
     pub read_timeout: Option<Duration>,
     /// How long a write may make no progress. Default 30 s.
     pub write_timeout: Option<Duration>,
