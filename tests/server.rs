@@ -1003,6 +1003,20 @@ fn a_body_that_stops_arriving_times_out_and_the_connection_closes() {
     server.shutdown();
 }
 
+/// Sends a byte each 100 ms on a clone of `s`, for up to ten seconds: until
+/// the server closes.
+fn trickle_into(s: &std::net::TcpStream) -> std::thread::JoinHandle<()> {
+    let mut writer = s.try_clone().unwrap();
+    std::thread::spawn(move || {
+        for _ in 0..100 {
+            if writer.write_all(b".").is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+}
+
 /// After the response, the rest of an unread body is drained for the body
 /// timeout in all: a client sending it a byte at a time, each within the
 /// timeout, no longer holds the connection for as long as it cares to.
@@ -1019,16 +1033,7 @@ fn a_body_trickling_in_after_the_response_is_drained_for_the_body_timeout_at_mos
     let head = read_until(&mut s, "ignored");
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
     let started = Instant::now();
-    let mut writer = s.try_clone().unwrap();
-    let trickle = std::thread::spawn(move || {
-        // One byte each 100 ms, for up to ten seconds: until the server closes.
-        for _ in 0..100 {
-            if writer.write_all(b".").is_err() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    });
+    let trickle = trickle_into(&s);
     let rest = read_to_close(&mut s);
     let closed_after = started.elapsed();
     assert_eq!(rest, "", "nothing more is answered");
@@ -1054,15 +1059,7 @@ fn an_unread_body_on_a_closing_connection_is_not_drained() {
     )
     .unwrap();
     let started = Instant::now();
-    let mut writer = s.try_clone().unwrap();
-    let trickle = std::thread::spawn(move || {
-        for _ in 0..100 {
-            if writer.write_all(b".").is_err() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    });
+    let trickle = trickle_into(&s);
     let reply = read_to_close(&mut s);
     let closed_after = started.elapsed();
     assert!(reply.ends_with("\r\n\r\nignored"), "{reply}");
