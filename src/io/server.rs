@@ -200,6 +200,7 @@ where
 /// `abort` makes its coming close a reset (a TCP `SO_LINGER` of zero), which
 /// the driver asks for when it leaves a close-delimited response cut short,
 /// as nothing else tells the client that the body did not end there.
+#[cfg(feature = "server")]
 pub(crate) async fn serve_connection_aborting<T, S>(
     io: T,
     service: S,

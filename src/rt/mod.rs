@@ -10,7 +10,7 @@
 
 #[cfg(feature = "client")]
 mod connect;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "server"))]
 mod reactor;
 #[cfg(feature = "server")]
 mod serve;

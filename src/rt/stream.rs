@@ -7,12 +7,11 @@ use core::task::{Context, Poll};
 use std::io::{self, Read};
 use std::net;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures_io::{AsyncRead, AsyncWrite};
 use smol::Async;
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "server"))]
 use super::reactor::{Direction, Orphaned, Reactor, Source};
 
 /// A TCP connection on smol's reactor, or, for a connection a server worker
@@ -34,7 +33,7 @@ enum Repr {
         io: Arc<Async<net::TcpStream>>,
         maybe_readable: bool,
     },
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", feature = "server"))]
     Worker(WorkerStream),
 }
 
@@ -43,7 +42,7 @@ impl TcpStream {
     pub fn get_ref(&self) -> &net::TcpStream {
         match &self.repr {
             Repr::Async { io, .. } => io.get_ref(),
-            #[cfg(target_os = "linux")]
+            #[cfg(all(target_os = "linux", feature = "server"))]
             Repr::Worker(stream) => &stream.io,
         }
     }
@@ -52,13 +51,15 @@ impl TcpStream {
     /// `SO_LINGER` of zero), which tells the peer that what it got was cut
     /// short, as a clean close cannot for a body that ends at the close.
     /// Unsent bytes are dropped.
+    #[cfg(feature = "server")]
     pub(crate) fn abort(&mut self) {
         // Best effort: a socket that refuses it is closed as usual.
-        let _ = rustix::net::sockopt::set_socket_linger(self.get_ref(), Some(Duration::ZERO));
+        let linger = Some(std::time::Duration::ZERO);
+        let _ = rustix::net::sockopt::set_socket_linger(self.get_ref(), linger);
     }
 
     /// A connection watched by a server worker's reactor.
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", feature = "server"))]
     pub(crate) fn on_worker(io: net::TcpStream, reactor: &Reactor) -> io::Result<TcpStream> {
         use std::os::fd::AsFd;
         io.set_nonblocking(true)?;
@@ -70,7 +71,7 @@ impl TcpStream {
 
     /// The worker that watched this connection has stopped: it moves to smol's
     /// reactor, through a duplicate of its descriptor.
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", feature = "server"))]
     fn leave_worker(&mut self) -> io::Result<()> {
         let io = Async::new(self.get_ref().try_clone()?)?;
         self.repr = Repr::Async {
@@ -131,6 +132,12 @@ fn poll_read_async(
 }
 
 impl AsyncRead for TcpStream {
+    // Without the worker reactor (client-only builds, other systems) the
+    // loop has one arm, which returns.
+    #[cfg_attr(
+        not(all(target_os = "linux", feature = "server")),
+        allow(clippy::never_loop)
+    )]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -142,7 +149,7 @@ impl AsyncRead for TcpStream {
                 Repr::Async { io, maybe_readable } => {
                     return poll_read_async(io, maybe_readable, cx, buf);
                 }
-                #[cfg(target_os = "linux")]
+                #[cfg(all(target_os = "linux", feature = "server"))]
                 Repr::Worker(stream) => match stream.poll_read(cx, buf) {
                     Ok(read) => return read,
                     Err(Orphaned) => {
@@ -165,6 +172,12 @@ impl AsyncWrite for TcpStream {
         self.poll_write_vectored(cx, &[io::IoSlice::new(buf)])
     }
 
+    // Without the worker reactor (client-only builds, other systems) the
+    // loop has one arm, which returns.
+    #[cfg_attr(
+        not(all(target_os = "linux", feature = "server")),
+        allow(clippy::never_loop)
+    )]
     fn poll_write_vectored(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -176,7 +189,7 @@ impl AsyncWrite for TcpStream {
                 Repr::Async { io, .. } => {
                     return Pin::new(&mut &**io).poll_write_vectored(cx, bufs);
                 }
-                #[cfg(target_os = "linux")]
+                #[cfg(all(target_os = "linux", feature = "server"))]
                 Repr::Worker(stream) => match stream.poll_write_vectored(cx, bufs) {
                     Ok(written) => return written,
                     Err(Orphaned) => {
@@ -207,14 +220,14 @@ impl AsyncWrite for TcpStream {
 /// A connection on a server worker's reactor. Its operations report
 /// [`Orphaned`] once the worker is gone; [`TcpStream`] then moves it to smol's
 /// reactor.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "server"))]
 #[derive(Debug)]
 struct WorkerStream {
     io: net::TcpStream,
     source: Arc<Source>,
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "server"))]
 impl WorkerStream {
     fn poll_read(
         &mut self,
@@ -268,7 +281,7 @@ impl WorkerStream {
 /// Writes with send(2) or sendmsg(2) rather than writev(2): a write through the
 /// file layer also takes the file-position lock and posts an fsnotify event,
 /// work a socket never needs, on every response.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "server"))]
 fn send_vectored(io: &net::TcpStream, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
     use rustix::net::{SendAncillaryBuffer, SendFlags, send, sendmsg};
     let sent = match bufs {
@@ -284,7 +297,7 @@ fn send_vectored(io: &net::TcpStream, bufs: &[io::IoSlice<'_>]) -> io::Result<us
     sent.map_err(io::Error::from)
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "server"))]
 impl Drop for WorkerStream {
     fn drop(&mut self) {
         use std::os::fd::AsFd;
@@ -305,6 +318,7 @@ pub enum MaybeTls {
     TlsServer(Box<futures_rustls::server::TlsStream<TcpStream>>),
 }
 
+#[cfg(feature = "server")]
 impl MaybeTls {
     /// See [`TcpStream::abort`]; over TLS no `close_notify` goes out either.
     pub(crate) fn abort(&mut self) {
