@@ -726,8 +726,8 @@ fn a_connection_the_server_closed_while_idle_refuses_the_next_request_unsent() {
 }
 
 #[test]
-fn requests_without_a_host_get_the_one_of_the_url_the_connection_was_opened_to() {
-    let (addr, heads) = heads_answered_204(3);
+fn requests_without_a_host_get_their_targets_authority_or_the_connections() {
+    let (addr, heads) = heads_answered_204(4);
     run(async {
         let mut conn = client_to(addr).await;
         conn.send(Request::new("GET", "/")).await.unwrap();
@@ -735,6 +735,9 @@ fn requests_without_a_host_get_the_one_of_the_url_the_connection_was_opened_to()
             .await
             .unwrap();
         conn.send(Request::new("GET", "http://example.org/x"))
+            .await
+            .unwrap();
+        conn.send(Request::new("CONNECT", "example.net:443"))
             .await
             .unwrap();
     });
@@ -754,6 +757,13 @@ fn requests_without_a_host_get_the_one_of_the_url_the_connection_was_opened_to()
     );
     assert_eq!(count(&third, "\r\nhost: "), 1, "{third}");
     assert!(third.contains("\r\nhost: example.org\r\n"), "{third}");
+    let fourth = heads.recv_timeout(LIMIT).unwrap().to_ascii_lowercase();
+    assert!(
+        fourth.starts_with("connect example.net:443 http/1.1\r\n"),
+        "{fourth}"
+    );
+    assert_eq!(count(&fourth, "\r\nhost: "), 1, "{fourth}");
+    assert!(fourth.contains("\r\nhost: example.net:443\r\n"), "{fourth}");
 }
 
 /// A raw server that answers `204` to each of `count` requests, handing on
@@ -1061,50 +1071,46 @@ fn a_host_address_that_never_answers_does_not_use_up_the_timeout() {
 /// gets no write timeout that ran from before the answer.
 #[test]
 fn a_pause_after_an_answer_during_a_blocked_upload_is_no_write_timeout() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
     const UPLOAD: usize = 64 << 20;
-    const BODY: usize = 8 << 20;
-    let addr = raw_server(|mut s| {
+    // More than the socket buffers between the two hold, so that the server
+    // is still writing it, not reading the upload, through the pause.
+    const BODY: usize = 32 << 20;
+    let body_written = Arc::new(AtomicBool::new(false));
+    let written = body_written.clone();
+    let addr = raw_server(move |mut s| {
+        socket2::SockRef::from(&s)
+            .set_send_buffer_size(64 << 10)
+            .unwrap();
         if read_through(&mut s, b"\r\n\r\n").is_none() {
             return;
         }
         // The upload fills the buffers and blocks, its write clock running.
-        std::thread::sleep(Duration::from_millis(300));
+        std::thread::sleep(Duration::from_millis(500));
         let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {BODY}\r\n\r\n");
         s.write_all(head.as_bytes()).unwrap();
         s.write_all(&vec![b'b'; BODY]).unwrap();
+        written.store(true, Ordering::SeqCst);
         let mut sink = [0u8; 1 << 16];
         while s.read(&mut sink).unwrap_or(0) > 0 {}
     });
     run(async {
         let url = Url::parse(&format!("http://{addr}/")).unwrap();
         let mut config = ConnectConfig::default();
-        config.client.write_timeout = Some(Duration::from_secs(1));
+        config.client.write_timeout = Some(Duration::from_secs(3));
         let mut conn = open(&url, &config).await.unwrap();
         let response = conn.send(upload(UPLOAD)).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
-        async_io::Timer::after(Duration::from_millis(1500)).await;
+        // Longer than the write timeout, from before the answer came.
+        async_io::Timer::after(Duration::from_millis(3500)).await;
+        assert!(
+            !body_written.load(Ordering::SeqCst),
+            "the buffers took the whole body: the upload never stayed blocked"
+        );
         let body = response.into_body().bytes(BODY).await.unwrap();
         assert_eq!(body.len(), BODY);
     });
-}
-
-/// `Expect: 100-continue` on a request without content is left out (a
-/// client must not send it there), and nothing waits for a 100.
-#[test]
-fn an_expectation_without_content_is_not_sent() {
-    let (addr, heads) = heads_answered_204(2);
-    run(async {
-        let mut conn = client_to(addr).await;
-        for method in ["GET", "POST"] {
-            let request = Request::new(method, "/").with_header("expect", "100-continue");
-            let response = conn.send(request).await.unwrap();
-            assert_eq!(response.status(), StatusCode::NO_CONTENT);
-        }
-    });
-    for _ in 0..2 {
-        let head = heads.recv_timeout(LIMIT).unwrap().to_ascii_lowercase();
-        assert!(!head.contains("expect"), "{head}");
-    }
 }
 
 #[test]

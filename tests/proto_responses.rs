@@ -3,8 +3,8 @@
 
 mod support;
 
-use lithe::proto::{Config, EMPTY_HEADER, Error, Event, Header, Leniency, RequestHead};
-use support::{Owned, bodies, client_after, client_events, error_of};
+use lithe::proto::{Config, Connection, Error, Header, Leniency, RequestHead};
+use support::{Owned, bodies, client_after, client_events, error_of, three_ways};
 
 fn statuses(events: &[Owned]) -> Vec<u16> {
     events
@@ -49,35 +49,27 @@ fn interim_responses_to_one_request_are_bounded() {
     assert_eq!(statuses(&ev), vec![103, 103]);
     assert_eq!(error_of(&ev), Some(Error::TooManyInterimResponses));
 
-    // Two requests in turn, each with as many as allowed.
-    let mut conn = client_after(config, "GET");
-    for round in 0..2 {
-        let mut headers = [EMPTY_HEADER; 8];
-        if round > 0 {
-            let host = [Header {
-                name: "Host",
-                value: b"a",
-            }];
-            let mut out = [0u8; 64];
-            conn.send_request(&RequestHead::new("GET", "/", &host), &mut out)
-                .unwrap();
-        }
-        let input = [interim(2), ok.to_vec()].concat();
-        let mut at = 0;
-        let mut statuses = Vec::new();
-        while at < input.len() {
-            let received = conn.receive(&input[at..], &mut headers).unwrap();
-            at += received.consumed;
-            match received.event {
-                Event::Response(head) => statuses.push(head.status.as_u16()),
-                Event::Data(_) | Event::End { .. } => {}
-                other => panic!("{other:?}"),
-            }
-        }
-        let received = conn.receive(&[], &mut headers).unwrap();
-        assert!(matches!(received.event, Event::End { .. }), "{received:?}");
-        assert_eq!(statuses, [103, 103, 200], "round {round}");
-    }
+    // Two requests in turn, each with as many as allowed: the count starts
+    // again with each request.
+    let twice = [interim(2), ok.to_vec(), interim(2), ok.to_vec()].concat();
+    let ev = three_ways(|| client_after(config, "GET"), &twice, send_next_get);
+    assert_eq!(statuses(&ev), vec![103, 103, 200, 103, 103, 200]);
+    assert!(
+        !ev.contains(&Owned::Error(Error::TooManyInterimResponses)),
+        "{ev:?}"
+    );
+}
+
+/// Client role: after each response, sends the next GET.
+fn send_next_get(conn: &mut Connection) {
+    let host = [Header {
+        name: "Host",
+        value: b"a",
+    }];
+    let mut out = [0u8; 64];
+    conn.send_request(&RequestHead::new("GET", "/", &host), &mut out)
+        .and_then(|_| conn.send_end(&[], &mut out))
+        .expect("the next request goes out");
 }
 
 #[test]

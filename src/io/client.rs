@@ -311,8 +311,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// as one; fields that disagree fail with `Error::Send`, nothing sent. With
     /// `Expect: 100-continue` the body waits for `100 Continue` (or
     /// [`ClientConfig::continue_timeout`]); a final response instead means the
-    /// body is not sent and the connection is not reused. Interim 1xx responses
-    /// are skipped, except `101`.
+    /// body is not sent and the connection is not reused (on a request without
+    /// content the expectation is left out). Interim 1xx responses are
+    /// skipped, except `101`, up to `Limits::max_interim_responses`
+    /// (`Error::Protocol(TooManyInterimResponses)` past it). A request without
+    /// Host gets the authority its target names, else the connection's
+    /// ([`with_host`](ClientConnection::with_host)).
     pub async fn send(
         &mut self,
         request: Request<Body>,

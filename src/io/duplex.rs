@@ -186,6 +186,55 @@ mod tests {
         }
     }
 
+    /// Writes to the stream it was woken for, from inside `wake`.
+    struct WriteOnWake {
+        stream: Mutex<DuplexStream>,
+        wrote: mpsc::Sender<usize>,
+    }
+
+    impl Wake for WriteOnWake {
+        fn wake(self: Arc<Self>) {
+            let mut stream = self.stream.lock().unwrap();
+            let mut cx = Context::from_waker(Waker::noop());
+            if let Poll::Ready(Ok(n)) = Pin::new(&mut *stream).poll_write(&mut cx, b"c") {
+                let _ = self.wrote.send(n);
+            }
+        }
+    }
+
+    /// As [`a_woken_reader_finds_the_pipe_unlocked`], for a writer waiting
+    /// for room that a read makes.
+    #[test]
+    fn a_woken_writer_finds_the_pipe_unlocked() {
+        let (wrote, written) = mpsc::channel();
+        std::thread::spawn(move || {
+            let (writer, mut reader) = duplex(2);
+            let state = Arc::new(WriteOnWake {
+                stream: Mutex::new(writer),
+                wrote,
+            });
+            let waker = Waker::from(state.clone());
+            {
+                // The pipe is full: the writer waits, leaving its waker.
+                let mut stream = state.stream.lock().unwrap();
+                let mut cx = Context::from_waker(&waker);
+                let full = Pin::new(&mut *stream).poll_write(&mut cx, b"ab");
+                assert!(matches!(full, Poll::Ready(Ok(2))));
+                assert!(
+                    Pin::new(&mut *stream)
+                        .poll_write(&mut cx, b"c")
+                        .is_pending()
+                );
+            }
+            let mut buf = [0u8; 2];
+            let mut cx = Context::from_waker(Waker::noop());
+            let read = Pin::new(&mut reader).poll_read(&mut cx, &mut buf);
+            assert!(matches!(read, Poll::Ready(Ok(2))));
+        });
+        let n = written.recv_timeout(Duration::from_secs(5));
+        assert_eq!(n.expect("the woken writer wrote"), 1);
+    }
+
     /// The pipe's lock is released before a waiting task is woken: a waker
     /// that polls the pipe at once finds it free (it deadlocked before).
     #[test]

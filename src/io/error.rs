@@ -68,7 +68,8 @@ pub enum Error {
         limit: usize,
     },
     /// The connection moved on without this body: it was read after the response
-    /// was sent, the connection closed, or reading it already failed.
+    /// was sent, or the connection closed. (A body whose reading failed
+    /// repeats that error instead.)
     BodyAbandoned,
     /// The connection cannot carry another request: the previous response was not
     /// read to its end, the server said it would close, or it has closed the

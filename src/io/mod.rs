@@ -20,7 +20,7 @@
 //! get the status `proto` names and `Connection: close`; memory per connection
 //! stays bounded (heads by the limits, bodies one chunk at a time, output
 //! batches by a cap) and an idle keep-alive connection keeps only small
-//! buffers (at most 256 bytes to read into, 512 to write from); a body cut
+//! buffers (at most 512 bytes each to read into and to write from); a body cut
 //! short is an error; pipelined bytes are never lost or misparsed; every wait
 //! on the peer is bounded by a timeout (by default: each can be turned off),
 //! while the service's future and the body and trailers it returns are

@@ -4,7 +4,7 @@
 //! One driver runs one connection, as one future, with no tasks of its own:
 //!
 //! * **Heads.** It reads until `proto` finds a whole head. Waiting for the first
-//!   byte is bounded by the idle timeout (a read buffer larger than 256 bytes
+//!   byte is bounded by the idle timeout (a read buffer larger than 512 bytes
 //!   is freed meanwhile);
 //!   once bytes trickle in, the whole head must arrive within the head timeout or
 //!   the client gets `408` and the connection closes. A malformed head gets the
@@ -197,22 +197,24 @@ where
 }
 
 /// [`serve_connection_until`] for a transport that can close abortively:
-/// `abort` makes its coming close a reset (a TCP `SO_LINGER` of zero), which
-/// the driver asks for when it leaves a close-delimited response cut short,
-/// as nothing else tells the client that the body did not end there.
+/// `reset_on_close(io, true)` makes its coming close, however it comes, a
+/// reset (a TCP `SO_LINGER` of zero), `false` a clean one again. The driver
+/// turns it on while a close-delimited body goes out and off at its end, so
+/// that one cut short (a failed stream, a task dropped at the end of a
+/// shutdown) is not taken for whole: nothing else says it did not end there.
 #[cfg(feature = "server")]
 pub(crate) async fn serve_connection_aborting<T, S>(
     io: T,
     service: S,
     config: &ServerConfig,
     shutdown: &Shutdown,
-    abort: fn(&mut T),
+    reset_on_close: fn(&mut T, bool),
 ) -> Result<(), Error>
 where
     T: Transport + 'static,
     S: Service,
 {
-    serve_with(io, &service, config, Some(shutdown), Some(abort)).await
+    serve_with(io, &service, config, Some(shutdown), Some(reset_on_close)).await
 }
 
 /// Serves requests on `io` until it closes or switches protocols.
@@ -226,14 +228,14 @@ async fn serve_with<T, S>(
     service: &S,
     config: &ServerConfig,
     shutdown: Option<&Shutdown>,
-    abort: Option<fn(&mut T)>,
+    reset_on_close: Option<fn(&mut T, bool)>,
 ) -> Result<(), Error>
 where
     T: Transport + 'static,
     S: Service,
 {
     let mut driver = Driver::new(io, config, shutdown);
-    driver.abort = abort;
+    driver.reset_on_close = reset_on_close;
     let ended = {
         let mut run = pin!(driver.run(service));
         poll_fn(|cx| {
@@ -317,8 +319,12 @@ enum Piece {
 
 struct Driver<'c, T> {
     io: T,
-    /// Makes the transport's close a reset (see [`serve_connection_aborting`]).
-    abort: Option<fn(&mut T)>,
+    /// Makes the transport's close a reset, or clean again (see
+    /// [`serve_connection_aborting`]).
+    reset_on_close: Option<fn(&mut T, bool)>,
+    /// The transport's close is a reset for now: a close-delimited body is
+    /// going out.
+    reset_armed: bool,
     conn: Connection,
     buf: ReadBuf,
     out: Output,
@@ -348,7 +354,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     fn new(io: T, config: &'c ServerConfig, shutdown: Option<&'c Shutdown>) -> Self {
         Driver {
             io,
-            abort: None,
+            reset_on_close: None,
+            reset_armed: false,
             conn: Connection::server(config.proto),
             buf: ReadBuf::default(),
             out: Output::default(),
@@ -380,7 +387,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 HeadStep::Request(parsed) => parsed,
                 HeadStep::NeedData => {
                     // Between reads, with every response written: the place
-                    // to let others run, holding no buffers meanwhile.
+                    // to let others run, holding only small buffers meanwhile.
                     if served > FAIR_SHARE {
                         served = 0;
                         self.buf.release();
@@ -484,14 +491,17 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                         // served, as the last (the shutdown makes it close).
                         HeadStep::Request(parsed) => return Ok(Some(parsed)),
                         HeadStep::Rejected(e) => Some(e),
-                        HeadStep::NeedData | HeadStep::Closed => None,
+                        // Part of one: it gets the shutdown's grace to come
+                        // whole (`poll_wait`), or a 408.
+                        HeadStep::NeedData => continue,
+                        HeadStep::Closed => None,
                     };
                     match rejected {
                         Some(e) => self.reject(e).await,
-                        // Part of one: closed over unread bytes, the
-                        // connection would be reset, and a reset may destroy
-                        // answers the peer has not read yet (some TCP stacks
-                        // discard received data on one): linger over them.
+                        // Closed over unread bytes, the connection would be
+                        // reset, and a reset may destroy answers the peer has
+                        // not read yet (some TCP stacks discard received data
+                        // on one): linger over them.
                         None => {
                             let _ = self.close(true).await;
                         }
@@ -576,7 +586,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             Poll::Ready(result) => Poll::Ready(result.map(Wait::Read).map_err(Error::from)),
             Poll::Pending => {
                 if idle {
-                    // Parked between requests: hold no buffers.
+                    // Parked between requests: hold only small buffers.
                     self.buf.release();
                     self.out.release();
                 }
@@ -989,8 +999,32 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     }
 
     /// Writes a body [`sent_body_now`](Self::sent_body_now) left, pumping the
-    /// request body meanwhile, and ends the message.
+    /// request body meanwhile, and ends the message. One that ends at the
+    /// close goes out with the transport's close made a reset where it can
+    /// be, until its end: cut short (a failed stream, or this task dropped at
+    /// the end of a shutdown) it must not end cleanly, as if whole.
     async fn send_body(&mut self, kind: Kind) -> Result<(), Error> {
+        let guarded = self.reset_on_close.is_some() && self.conn.our_body_ends_at_close();
+        if guarded {
+            self.arm_reset(true);
+        }
+        self.write_body(kind).await?;
+        if guarded {
+            self.arm_reset(false);
+        }
+        Ok(())
+    }
+
+    /// Makes the transport's close a reset (`on`), or clean again.
+    fn arm_reset(&mut self, on: bool) {
+        if let Some(reset_on_close) = self.reset_on_close {
+            reset_on_close(&mut self.io, on);
+            self.reset_armed = on;
+        }
+    }
+
+    /// [`send_body`](Self::send_body)'s writing.
+    async fn write_body(&mut self, kind: Kind) -> Result<(), Error> {
         let (mut stream, trailers) = match kind {
             Kind::Empty => return self.end_message(),
             Kind::Full(bytes) => {
@@ -1106,11 +1140,6 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         if self.body_done {
             return Ok(true);
         }
-        if !self.conn.is_keep_alive() {
-            // Closing anyway: the rest of the body is only lingered over
-            // (bounded by a second), not drained for the body timeout.
-            return Ok(false);
-        }
         // The response is out: a client that sends the rest slowly, byte by
         // byte within the body timeout each, would hold the connection long
         // after it, so the whole drain gets the body timeout once. A shutdown
@@ -1217,16 +1246,11 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         };
         // A response of ours cut short must not look ended: closing cleanly
         // (TLS's close_notify) would end a close-delimited body as if whole.
-        // Such a connection is only dropped, and a close-delimited body's is
-        // reset where the transport can (a plain TCP close would end it too).
+        // Such a connection is only dropped, and a close-delimited body's
+        // close is a reset where the transport can (`send_body`): a plain
+        // TCP close would end it too.
         let cut_short = self.conn.our_state() == State::SendBody;
-        let aborted = match self.abort {
-            Some(abort) if cut_short && self.conn.our_body_ends_at_close() => {
-                abort(&mut self.io);
-                true
-            }
-            _ => false,
-        };
+        let aborted = cut_short && self.reset_armed;
         self.conn.close();
         // Closing may itself write (TLS sends close_notify) and so wait on a peer
         // that does not read: not at all after a failed flush, and otherwise no

@@ -325,6 +325,8 @@ fn worker<M, S>(
         let mut in_a_row = 0;
         // Accepts that failed since the last that did not.
         let mut failing = 0u32;
+        // Failures of one connection each, retried at once, in a row.
+        let mut retried = 0u32;
         loop {
             // With a backlog to take, accepting never waits: the connections
             // already accepted get their turn now and then, and a shutdown is
@@ -358,8 +360,12 @@ fn worker<M, S>(
                 .and_then(|(stream, client)| Ok((adopt(stream, reactor.as_deref())?, client)));
             let (stream, client) = match adopted {
                 Ok(adopted) => adopted,
-                Err(e) if fails_one_connection(&e) => {
-                    // That connection is gone; the next is there to take.
+                // That connection is gone; the next is there to take. (Unless
+                // the same failure repeats, as a filter refusing every
+                // accept does: then it is waited out like the others, so
+                // the loop cannot spin.)
+                Err(e) if fails_one_connection(&e) && retried < RETRIED_AT_ONCE => {
+                    retried += 1;
                     log::debug!("lithe: accepting a connection failed ({e}); retrying");
                     continue;
                 }
@@ -381,6 +387,7 @@ fn worker<M, S>(
                 log::warn!("lithe: accepting connections again after {failing} failures");
             }
             failing = 0;
+            retried = 0;
             active.set(active.get() + 1);
             let (make_service, config, shutdown, active, ended) = (
                 make_service.clone(),
@@ -403,7 +410,7 @@ fn worker<M, S>(
                             service,
                             &config.connection,
                             &shutdown,
-                            MaybeTls::abort,
+                            MaybeTls::reset_on_close,
                         )
                         .await;
                         if let Err(e) = served {
@@ -439,31 +446,43 @@ fn worker<M, S>(
     smol::block_on(run_until_finished(&ex, main));
 }
 
+/// How many failed accepts that concern one connection each are retried at
+/// once in a row, before the next waits as other failures do.
+const RETRIED_AT_ONCE: u32 = 16;
+
 /// Whether a failed accept concerns only the connection it would have
 /// returned (reset or unreachable while queued, refused by a firewall), which
 /// accept(2) says to retry at once; anything else (out of descriptors or
 /// memory) is waited out, so that the loop cannot spin.
 fn fails_one_connection(error: &io::Error) -> bool {
-    use rustix::io::Errno;
-    let Some(errno) = error.raw_os_error().map(Errno::from_raw_os_error) else {
-        return false;
-    };
-    [
-        Errno::CONNABORTED,
-        Errno::PROTO,
-        Errno::PERM,
-        Errno::TIMEDOUT,
-        Errno::NETDOWN,
-        Errno::NETUNREACH,
-        Errno::HOSTUNREACH,
-        #[cfg(target_os = "linux")]
-        Errno::HOSTDOWN,
-        #[cfg(target_os = "linux")]
-        Errno::NONET,
-        Errno::NOPROTOOPT,
-        Errno::OPNOTSUPP,
-    ]
-    .contains(&errno)
+    use io::ErrorKind::*;
+    if matches!(
+        error.kind(),
+        ConnectionAborted
+            | ConnectionReset
+            | TimedOut
+            | PermissionDenied
+            | NetworkDown
+            | NetworkUnreachable
+            | HostUnreachable
+    ) {
+        return true;
+    }
+    // The network errors accept(2) passes on that have no kind of their own.
+    #[cfg(target_os = "linux")]
+    if let Some(errno) = error.raw_os_error() {
+        use rustix::io::Errno;
+        let errno = Errno::from_raw_os_error(errno);
+        return [
+            Errno::PROTO,
+            Errno::NOPROTOOPT,
+            Errno::HOSTDOWN,
+            Errno::NONET,
+            Errno::OPNOTSUPP,
+        ]
+        .contains(&errno);
+    }
+    false
 }
 
 /// Elsewhere than on Linux a worker has no reactor of its own.
@@ -590,7 +609,7 @@ async fn handshake(
     Some(MaybeTls::Plain(stream))
 }
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::fails_one_connection;
     use rustix::io::Errno;

@@ -47,15 +47,22 @@ impl TcpStream {
         }
     }
 
-    /// Makes the coming close of this connection abortive: a reset (TCP
-    /// `SO_LINGER` of zero), which tells the peer that what it got was cut
-    /// short, as a clean close cannot for a body that ends at the close.
-    /// Unsent bytes are dropped.
+    /// With `on`, makes the coming close of this connection, however it comes
+    /// (dropped included), abortive: a reset (TCP `SO_LINGER` of zero), which
+    /// tells the peer that what it got was cut short, as a clean close cannot
+    /// for a body that ends at the close; unsent bytes are dropped. Off, the
+    /// close is a clean one again. Linux only (rustix is a dependency there
+    /// alone); elsewhere the close stays clean.
     #[cfg(feature = "server")]
-    pub(crate) fn abort(&mut self) {
+    pub(crate) fn reset_on_close(&mut self, on: bool) {
         // Best effort: a socket that refuses it is closed as usual.
-        let linger = Some(std::time::Duration::ZERO);
-        let _ = rustix::net::sockopt::set_socket_linger(self.get_ref(), linger);
+        #[cfg(target_os = "linux")]
+        let _ = rustix::net::sockopt::set_socket_linger(
+            self.get_ref(),
+            on.then_some(std::time::Duration::ZERO),
+        );
+        #[cfg(not(target_os = "linux"))]
+        let _ = on;
     }
 
     /// A connection watched by a server worker's reactor.
@@ -320,14 +327,14 @@ pub enum MaybeTls {
 
 #[cfg(feature = "server")]
 impl MaybeTls {
-    /// See [`TcpStream::abort`]; over TLS no `close_notify` goes out either.
-    pub(crate) fn abort(&mut self) {
+    /// See [`TcpStream::reset_on_close`].
+    pub(crate) fn reset_on_close(&mut self, on: bool) {
         match self {
-            MaybeTls::Plain(tcp) => tcp.abort(),
+            MaybeTls::Plain(tcp) => tcp.reset_on_close(on),
             #[cfg(feature = "tls")]
-            MaybeTls::Tls(tls) => tls.get_mut().0.abort(),
+            MaybeTls::Tls(tls) => tls.get_mut().0.reset_on_close(on),
             #[cfg(feature = "tls")]
-            MaybeTls::TlsServer(tls) => tls.get_mut().0.abort(),
+            MaybeTls::TlsServer(tls) => tls.get_mut().0.reset_on_close(on),
         }
     }
 }
