@@ -1113,6 +1113,25 @@ fn a_pause_after_an_answer_during_a_blocked_upload_is_no_write_timeout() {
     });
 }
 
+/// `Expect: 100-continue` on a request without content is left out (a
+/// client must not send it there), and nothing waits for a 100.
+#[test]
+fn an_expectation_without_content_is_not_sent() {
+    let (addr, heads) = heads_answered_204(2);
+    run(async {
+        let mut conn = client_to(addr).await;
+        for method in ["GET", "POST"] {
+            let request = Request::new(method, "/").with_header("expect", "100-continue");
+            let response = conn.send(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        }
+    });
+    for _ in 0..2 {
+        let head = heads.recv_timeout(LIMIT).unwrap().to_ascii_lowercase();
+        assert!(!head.contains("expect"), "{head}");
+    }
+}
+
 #[test]
 fn a_refusal_during_an_upload_is_returned_at_once() {
     // The server refuses after the head and stops reading, but keeps the

@@ -1010,6 +1010,10 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         }
         self.write_body(kind).await?;
         if guarded {
+            // Its end may still be queued: a write that fails or times out
+            // from here on cuts it short too, so the reset stays until it is
+            // out.
+            poll_fn(|cx| self.poll_flush(cx)).await?;
             self.arm_reset(false);
         }
         Ok(())
