@@ -514,6 +514,26 @@ fn expect_100_continue_is_sent_only_when_the_body_is_read() {
     server.shutdown();
 }
 
+/// A response whose body holds the request body (an echo) but is not sent
+/// (a 204; a HEAD's answer) leaves nobody to read that body: no 100 invites
+/// it, and the connection closes after the answer.
+#[test]
+fn expect_100_continue_is_not_sent_for_a_body_held_by_a_response_never_sent() {
+    async fn echo_204(request: lithe::io::Request) -> lithe::io::Response {
+        lithe::io::Response::new(lithe::proto::StatusCode::NO_CONTENT)
+            .with_body(lithe::io::Body::stream(request.into_body()))
+    }
+    let server = server_with(echo_204, ServerConfig::default());
+    let mut s = socket(server.local_addr());
+    s.write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        .unwrap();
+    let reply = read_to_close(&mut s);
+    assert!(reply.starts_with("HTTP/1.1 204 No Content\r\n"), "{reply}");
+    assert!(!reply.contains("100 Continue"), "{reply}");
+    assert!(reply.contains("connection: close\r\n"), "{reply}");
+    server.shutdown();
+}
+
 #[test]
 fn head_responses_keep_content_length_and_send_no_body() {
     let server = server();

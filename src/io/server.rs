@@ -821,6 +821,17 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         }
         let bodiless_status = status.is_informational() || code == 204 || code == 304 || tunnel;
         let length = kind.len();
+        let no_body = matches!(kind, Kind::Empty);
+        // A body that will not be sent is dropped now: if it held the request
+        // body (an echo answering HEAD or 204), nobody is left to read that,
+        // which decides below whether to invite it with `100 Continue`.
+        let kind = match asked == Asked::Head || bodiless_status {
+            true => {
+                drop(kind);
+                Kind::Empty
+            }
+            false => kind,
+        };
         let (mut length_field, mut coding_field, mut dated) = (false, false, false);
         for (name, _) in headers.iter() {
             length_field |= name.eq_ignore_ascii_case("content-length");
@@ -863,7 +874,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // The length of a HEAD response is the one GET would have: a field
             // the service set says it, and an empty body says nothing about it
             // (RFC 9110 §8.6, §9.3.2), so no `Content-Length: 0`.
-            _ if asked == Asked::Head && (length_field || matches!(kind, Kind::Empty)) => None,
+            _ if asked == Asked::Head && (length_field || no_body) => None,
             // Given apart even beside the service's field, so that proto
             // refuses a field the body disagrees with: a 500, not a message
             // whose framing breaks midway.
