@@ -322,9 +322,6 @@ struct Driver<'c, T> {
     /// Makes the transport's close a reset, or clean again (see
     /// [`serve_connection_aborting`]).
     reset_on_close: Option<fn(&mut T, bool)>,
-    /// The transport's close is a reset for now: a close-delimited body is
-    /// going out.
-    reset_armed: bool,
     conn: Connection,
     buf: ReadBuf,
     out: Output,
@@ -355,7 +352,6 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         Driver {
             io,
             reset_on_close: None,
-            reset_armed: false,
             conn: Connection::server(config.proto),
             buf: ReadBuf::default(),
             out: Output::default(),
@@ -956,9 +952,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // A protocol switch: no body.
             return Ok(None);
         }
-        if asked == Asked::Head || bodiless_status {
-            return Ok(Some(Kind::Empty));
-        }
+        // Empty already for a HEAD or a bodiless status (dropped above).
         Ok(Some(kind))
     }
 
@@ -1034,7 +1028,6 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     fn arm_reset(&mut self, on: bool) {
         if let Some(reset_on_close) = self.reset_on_close {
             reset_on_close(&mut self.io, on);
-            self.reset_armed = on;
         }
     }
 
@@ -1265,7 +1258,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         // close is a reset where the transport can (`send_body`): a plain
         // TCP close would end it too.
         let cut_short = self.conn.our_state() == State::SendBody;
-        let aborted = cut_short && self.reset_armed;
+        // Armed by `send_body` for as long as such a body goes out.
+        let aborted =
+            cut_short && self.reset_on_close.is_some() && self.conn.our_body_ends_at_close();
         self.conn.close();
         // Closing may itself write (TLS sends close_notify) and so wait on a peer
         // that does not read: not at all after a failed flush, and otherwise no
