@@ -432,6 +432,35 @@ fn an_unread_small_body_is_drained_and_the_connection_kept() {
     server.shutdown();
 }
 
+/// A chunked body is drained only when its end is already in: its length is
+/// known in advance only then, and a response must say `connection: close`
+/// before the drain could find the body too long.
+#[test]
+fn an_unread_chunked_body_is_drained_only_once_its_end_is_in() {
+    let server = server();
+    let reply = exchange(
+        server.local_addr(),
+        b"POST /ignore HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\
+          5;note=x\r\nGET /\r\n0\r\nchecksum: 1\r\n\r\n\
+          GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(count(&reply, "HTTP/1.1 200 OK"), 2, "{reply}");
+    let first = reply.split("HTTP/1.1 200 OK").nth(1).unwrap();
+    assert!(!first.contains("connection: close"), "{reply}");
+    assert!(reply.ends_with("Hello, World!"), "{reply}");
+
+    // The last chunk has not come: the connection ends with the response.
+    let mut s = socket(server.local_addr());
+    s.write_all(
+        b"POST /ignore HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+    )
+    .unwrap();
+    let reply = read_to_close(&mut s);
+    assert_eq!(count(&reply, "HTTP/1.1"), 1, "{reply}");
+    assert!(reply.contains("connection: close\r\n"), "{reply}");
+    server.shutdown();
+}
+
 #[test]
 fn a_body_read_to_its_length_keeps_the_connection_however_large() {
     // The service stops at the declared length without asking once more for

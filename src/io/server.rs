@@ -102,7 +102,10 @@ pub struct ServerConfig {
     pub write_timeout: Option<Duration>,
     /// Bytes of an unread request body read and discarded after the response to
     /// keep the connection; a longer body closes it, as does one that takes
-    /// longer than `body_timeout` in all, or a shutdown. Default 64 KiB.
+    /// longer than `body_timeout` in all, or a shutdown. A chunked body states
+    /// no length, so it is drained only if its end has already arrived when
+    /// the response starts; otherwise the response says `Connection: close`.
+    /// Default 64 KiB.
     pub drain_limit: u64,
     /// Whether responses get a `Date` field with the current time when the
     /// service set none, as RFC 9110 §6.6.1 asks of an origin server with a
@@ -1115,7 +1118,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     }
 
     /// Whether the rest of the request body can be drained within the limit:
-    /// only a declared length can say so in advance.
+    /// a declared length says so in advance; a chunked body only when its end
+    /// has already arrived.
     fn drainable(&self) -> bool {
         match self.conn.incoming_body() {
             // What is left of it: a service that read the body to its length
@@ -1125,7 +1129,36 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 .body_left_to_receive()
                 .is_none_or(|left| left <= self.config.drain_limit),
             Some(BodyLength::Empty) | None => true,
-            Some(BodyLength::Chunked | BodyLength::UntilClose) => false,
+            Some(BodyLength::Chunked) => self.chunked_rest_is_buffered(),
+            Some(BodyLength::UntilClose) => false,
+        }
+    }
+
+    /// Whether the rest of a chunked request body, with no more data than the
+    /// drain limit, is already in the buffer: decoded on a copy of the
+    /// connection, so nothing is consumed. A small chunked upload the service
+    /// ignored (a 404, a refused login) then keeps its connection, as one of
+    /// a declared length does.
+    fn chunked_rest_is_buffered(&self) -> bool {
+        let mut conn = self.conn.clone();
+        let max_headers = self.config.proto.limits.max_headers;
+        let mut input = self.buf.filled();
+        let mut data = 0u64;
+        loop {
+            match next_body_step(&mut conn, input, max_headers) {
+                Ok(BodyStep::Data {
+                    consumed,
+                    data: (_, len),
+                }) if consumed > 0 => {
+                    data += len as u64;
+                    if data > self.config.drain_limit {
+                        return false;
+                    }
+                    input = &input[consumed..];
+                }
+                Ok(BodyStep::End { .. }) => return true,
+                _ => return false,
+            }
         }
     }
 
