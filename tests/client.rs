@@ -1684,3 +1684,46 @@ fn a_content_length_given_twice_goes_out_once() {
     assert!(head.contains("content-length: 5\r\n"), "{head}");
     assert_eq!(&body, b"hello");
 }
+
+/// A server gone away is a write error, never a `SIGPIPE`: a host that left
+/// the signal at its default (a C program embedding a Rust library; Rust's
+/// own `main` ignores it) would die of it. Runs again as a child of this test
+/// binary, where the signal is set back to its default.
+#[cfg(target_os = "linux")]
+#[test]
+fn writing_to_a_server_gone_away_is_an_error_not_a_sigpipe() {
+    const CHILD: &str = "LITHE_TEST_SIGPIPE_CHILD";
+    const NAME: &str = "writing_to_a_server_gone_away_is_an_error_not_a_sigpipe";
+    if std::env::var_os(CHILD).is_none() {
+        use std::os::unix::process::ExitStatusExt;
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", NAME, "--test-threads=1", "--nocapture"])
+            .env(CHILD, "1")
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "{status:?} (signal {:?})",
+            status.signal()
+        );
+        return;
+    }
+    unsafe extern "C" {
+        fn signal(signum: i32, handler: usize) -> usize;
+    }
+    const SIGPIPE: i32 = 13;
+    const SIG_DFL: usize = 0;
+    // SAFETY: sets a disposition this process alone depends on, before any
+    // thread of its own writes to a socket.
+    unsafe { signal(SIGPIPE, SIG_DFL) };
+    // Accepted and closed at once: the first write the client makes is
+    // answered with a reset, the next one fails.
+    let addr = raw_server(drop);
+    run(async {
+        let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
+        async_io::Timer::after(Duration::from_millis(100)).await;
+        let mut conn = ClientConnection::new(tcp, ClientConfig::default());
+        let result = conn.send(upload(4 << 20)).await;
+        assert!(result.is_err(), "{:?}", result.map(|r| r.status()));
+    });
+}

@@ -193,9 +193,7 @@ impl AsyncWrite for TcpStream {
         let this = self.get_mut();
         loop {
             match &mut this.repr {
-                Repr::Async { io, .. } => {
-                    return Pin::new(&mut &**io).poll_write_vectored(cx, bufs);
-                }
+                Repr::Async { io, .. } => return poll_write_async(io, cx, bufs),
                 #[cfg(all(target_os = "linux", feature = "server"))]
                 Repr::Worker(stream) => match stream.poll_write_vectored(cx, bufs) {
                     Ok(written) => return written,
@@ -285,10 +283,37 @@ impl WorkerStream {
     }
 }
 
-/// Writes with send(2) or sendmsg(2) rather than writev(2): a write through the
-/// file layer also takes the file-position lock and posts an fsnotify event,
-/// work a socket never needs, on every response.
-#[cfg(all(target_os = "linux", feature = "server"))]
+/// Writes to a socket on smol's reactor: with [`send_vectored`] on Linux, so
+/// that a peer gone away is an error, never a `SIGPIPE` (async-io's vectored
+/// write is a writev(2), which raises one, and a host that has not ignored
+/// the signal dies of it).
+fn poll_write_async(
+    io: &Async<net::TcpStream>,
+    cx: &mut Context<'_>,
+    bufs: &[io::IoSlice<'_>],
+) -> Poll<io::Result<usize>> {
+    #[cfg(target_os = "linux")]
+    loop {
+        match send_vectored(io.get_ref(), bufs) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return Poll::Ready(other),
+        }
+        match io.poll_writable(cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    return Pin::new(&mut &*io).poll_write_vectored(cx, bufs);
+}
+
+/// Writes with send(2) or sendmsg(2) rather than writev(2), with `MSG_NOSIGNAL`:
+/// a write through the file layer also takes the file-position lock and posts
+/// an fsnotify event, work a socket never needs, on every response, and raises
+/// `SIGPIPE` when the peer has gone.
+#[cfg(target_os = "linux")]
 fn send_vectored(io: &net::TcpStream, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
     use rustix::net::{SendAncillaryBuffer, SendFlags, send, sendmsg};
     let sent = match bufs {
