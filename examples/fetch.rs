@@ -84,8 +84,8 @@ async fn fetch(
 ) -> Result<(), Error> {
     let url = Url::parse(&args.url)?;
     // The client's default head limit (1 MiB) also fits `reflect`'s answers,
-    // which repeat the whole request, body included, in an X-Reflect header,
-    // for request bodies up to about 580 KiB.
+    // which repeat the whole request, body included, in an X-Reflect header
+    // (it reflects bodies up to 128 KiB).
     let mut config = ConnectConfig::default();
     if args.insecure {
         config.tls = Some(lithe::rt::tls::TlsConnector::dangerous_accept_any_certificate());

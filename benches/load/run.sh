@@ -3,7 +3,7 @@
 # and a parse-nothing ceiling (examples/peer_ceiling.rs), all driven by the same
 # load generator (wrk) in the same run, interleaved round by round.
 #
-#   bash benches/load/run.sh            # needs wrk: apt-get install wrk
+#   bash benches/load/run.sh            # needs wrk, python3, taskset, 2 cores
 #   DURATION=3 ROUNDS=3 bash benches/load/run.sh      # quicker, noisier
 #
 # Each server runs on one thread pinned to core 0; wrk (one thread, 50 keep-alive
@@ -23,25 +23,41 @@ cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-6}
 IDLE=${IDLE:-5000}
-command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 1; }
+fail() { echo "run.sh: $*" >&2; exit 1; }
+# Everything the run needs, checked before minutes of it are spent.
+command -v wrk >/dev/null || fail "wrk not found: apt-get install wrk"
+command -v python3 >/dev/null || fail "python3 not found: apt-get install python3"
+command -v taskset >/dev/null || fail "taskset not found: apt-get install util-linux"
+[ -r /proc/self/stat ] || fail "needs Linux's /proc"
+[ "$(nproc)" -ge 2 ] || fail "needs two cores (servers on core 0, wrk on core 1)"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for port in 18080 18081 18082; do
+  ! listening "$port" || fail "port $port is taken (a server left by an earlier run?)"
+done
 
 cargo build --release --example hello_server --example peer_hyper_hello --example peer_ceiling >&2
 bin=target/release/examples
-results=$(mktemp)
+work=$(mktemp -d)
+results=$work/results
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 start() { # name port command...
   local name=$1 port=$2; shift 2
-  taskset -c 0 "$@" >/dev/null 2>&1 &
+  taskset -c 0 "$@" >"$work/$name.log" 2>&1 &
   local pid=$!
   pids+=("$pid")
   for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+    listening "$port" && break
     sleep 0.05
   done
+  if ! kill -0 "$pid" 2>/dev/null || ! listening "$port"; then
+    cat "$work/$name.log" >&2
+    fail "$name did not start on port $port (its output is above)"
+  fi
   eval "pid_$name=$pid"
 }
 
@@ -65,9 +81,14 @@ for round in $(seq "$ROUNDS"); do
       pid_var="pid_$name"; pid=${!pid_var}
       script=(); [ "$mode" = pipelined ] && script=(-s benches/load/pipeline.lua)
       before=$(cpu_ticks "$pid")
-      out=$(taskset -c 1 wrk -t1 -c50 -d"${DURATION}s" --latency "${script[@]}" "http://127.0.0.1:$port/" -- 16)
+      out=$(taskset -c 1 wrk -t1 -c50 -d"${DURATION}s" --latency "${script[@]}" "http://127.0.0.1:$port/" -- 16) ||
+        fail "wrk failed against $name ($mode): $out"
       after=$(cpu_ticks "$pid")
       echo "$out" >&2
+      # A server answering errors must not be scored on its rate.
+      if grep -q "Non-2xx or 3xx responses" <<<"$out"; then
+        fail "$name answered errors ($mode); wrk's report is above"
+      fi
       printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$mode" "$name" "$((after - before))" "$(echo "$out" | tr '\n' '|')" >> "$results"
     done
   done
@@ -81,7 +102,7 @@ for name in lithe hyper; do
   idle_lines+="$name $line"$'\n'
 done
 
-python3 - "$results" "$(getconf CLK_TCK)" "$idle_lines" <<'PY'
+python3 - "$results" "$(getconf CLK_TCK)" "$idle_lines" <<'PY' || fail "summary failed; the raw results are in $results"
 import re, statistics, sys
 path, clk, idle = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 unit = {"us": 1e-3, "ms": 1.0, "s": 1e3}
@@ -92,9 +113,13 @@ for line in open(path):
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
     m = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
-    p99 = float(m.group(1)) * unit[m.group(2)]
+    p99 = float(m.group(1)) * unit[m.group(2)] if m else 0.0
     cpu_us = int(ticks) / clk * 1e6 / max(total, 1)
     rows.setdefault((mode, name), []).append((rps, p99, cpu_us))
+    # Timeouts and dropped connections skew the rate: said, not hidden.
+    e = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if e and any(int(n) for n in e.groups()):
+        print(f"warning: round {rnd} {mode} {name}: {e.group(0)}")
 print(f"\n{'workload':10} {'server':8} {'req/s':>10} {'p99 ms':>8} {'CPU us/req':>10}")
 med = {}
 for (mode, name), vals in sorted(rows.items()):
@@ -118,7 +143,8 @@ def ratio(mode, a, b, i):
 for mode in ("plain", "pipelined"):
     print(f"{mode:10} lithe/hyper: req/s {ratio(mode, 'lithe', 'hyper', 0)}  p99 {ratio(mode, 'lithe', 'hyper', 1)}"
           f"  CPU/req {ratio(mode, 'lithe', 'hyper', 2)}"
-          f"   lithe/ceiling: req/s {ratio(mode, 'lithe', 'ceiling', 0)}  CPU/req {ratio(mode, 'lithe', 'ceiling', 2)}")
+          f"   lithe/ceiling: req/s {ratio(mode, 'lithe', 'ceiling', 0)}  p99 {ratio(mode, 'lithe', 'ceiling', 1)}"
+          f"  CPU/req {ratio(mode, 'lithe', 'ceiling', 2)}")
 print()
 per = {}
 for line in idle.strip().splitlines():
@@ -128,3 +154,4 @@ for line in idle.strip().splitlines():
 if per.get("hyper"):
     print(f"idle memory lithe/hyper: {per['lithe'] / per['hyper']:.2f}x")
 PY
+rm -rf "$work"
