@@ -413,15 +413,36 @@ fn trailer_byte_limit() {
         input.extend_from_slice(b"\r\n\r\n");
         input
     };
-    // "Checksum: " (10) + value + CRLF + the final CRLF: 64 bytes in all.
-    let ev = server_events(config, &with_trailers(50));
+    // "Checksum: " (10) + value + CRLF: 64 bytes of fields (the final CRLF
+    // is not counted).
+    let ev = server_events(config, &with_trailers(52));
     assert_eq!(error_of(&ev), None);
     assert!(ev.iter().any(|e| matches!(
         e,
-        Owned::End { trailers } if trailers.len() == 1 && trailers[0].1.len() == 50
+        Owned::End { trailers } if trailers.len() == 1 && trailers[0].1.len() == 52
     )));
     assert_eq!(
-        error_of(&server_events(config, &with_trailers(51))),
+        error_of(&server_events(config, &with_trailers(53))),
+        Some(Error::TrailersTooLarge)
+    );
+    // A limit of 0 allows no trailer field, and a body without any still ends.
+    let none = Config {
+        limits: Limits {
+            max_trailer_bytes: 0,
+            ..Limits::default()
+        },
+        ..Config::default()
+    };
+    let bare =
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n";
+    let ev = server_events(none, bare);
+    assert_eq!(error_of(&ev), None);
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Owned::End { trailers } if trailers.is_empty()))
+    );
+    assert_eq!(
+        error_of(&server_events(none, &with_trailers(0))),
         Some(Error::TrailersTooLarge)
     );
     // Under the default 8 KiB, a trailer section of 16 KiB is refused too.
@@ -566,6 +587,74 @@ fn a_head_that_overflows_a_short_array_asks_for_a_larger_one() {
     assert_eq!(
         conn.receive(head, &mut [EMPTY_HEADER; 2]),
         Err(Error::TooManyHeaders)
+    );
+}
+
+/// With a short array, whole input and input in pieces agree: `HeadersFull`
+/// only for a head that is complete and breaks no rule the scanner checks, so
+/// a caller that answers it with 431 answers the same whatever the split.
+/// Empty lines before a request are ignored (RFC 9112 §2.2): a client that
+/// ends a body with an extra CRLF and then closes ends the connection
+/// cleanly, not with an incomplete message.
+#[test]
+fn an_extra_line_end_after_a_body_then_the_close_is_a_clean_end() {
+    let ev = events(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi\r\n");
+    assert_eq!(error_of(&ev), None, "{ev:?}");
+    assert_eq!(bodies(&ev), vec![b"hi".to_vec()]);
+    assert_eq!(ev.last(), Some(&Owned::ConnectionClosed));
+    // A request begun and cut off stays an error.
+    let ev = events(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi\r\nGET");
+    assert_eq!(error_of(&ev), Some(Error::IncompleteMessage));
+}
+
+#[test]
+fn a_short_array_gets_the_same_answer_whole_and_in_pieces() {
+    use lithe::proto::{Connection, EMPTY_HEADER, Event, Received};
+    /// What a connection says with a 2-field array to `input` given whole,
+    /// and given one byte more each time (the first answer that is not
+    /// `NeedData`).
+    fn answers(input: &[u8]) -> [Result<Event<'static, 'static>, Error>; 2] {
+        fn owned(r: Result<Received<'_, '_>, Error>) -> Result<Event<'static, 'static>, Error> {
+            r.map(|r| match r.event {
+                Event::NeedData => Event::NeedData,
+                Event::HeadersFull => Event::HeadersFull,
+                other => panic!("{other:?}"),
+            })
+        }
+        let whole =
+            owned(Connection::server(Config::default()).receive(input, &mut [EMPTY_HEADER; 2]));
+        let mut conn = Connection::server(Config::default());
+        let in_pieces = (1..=input.len())
+            .map(|end| owned(conn.receive(&input[..end], &mut [EMPTY_HEADER; 2])))
+            .find(|answer| *answer != Ok(Event::NeedData))
+            .unwrap_or(Ok(Event::NeedData));
+        [whole, in_pieces]
+    }
+    let start = b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n";
+    // Not complete yet: more is needed, whatever the array.
+    assert_eq!(answers(start), [Ok(Event::NeedData), Ok(Event::NeedData)]);
+    let mut complete = start.to_vec();
+    complete.extend_from_slice(b"\r\n");
+    assert_eq!(
+        answers(&complete),
+        [Ok(Event::HeadersFull), Ok(Event::HeadersFull)]
+    );
+    // Past the limit on the head's size, or with a bare LF after the fields the
+    // array holds: the rule, either way.
+    let mut too_large = start.to_vec();
+    while too_large.len() <= 16 * 1024 {
+        too_large.extend_from_slice(b"X-Filler: 0123456789abcdef\r\n");
+    }
+    too_large.extend_from_slice(b"\r\n");
+    assert_eq!(
+        answers(&too_large),
+        [Err(Error::HeadTooLarge), Err(Error::HeadTooLarge)]
+    );
+    let mut bare_lf = start.to_vec();
+    bare_lf.extend_from_slice(b"C: 3\n\r\n");
+    assert_eq!(
+        answers(&bare_lf),
+        [Err(Error::BareLineFeed), Err(Error::BareLineFeed)]
     );
 }
 

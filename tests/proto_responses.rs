@@ -3,8 +3,10 @@
 
 mod support;
 
-use lithe::proto::{Config, Connection, Error, Header, Leniency, RequestHead};
-use support::{Owned, bodies, client_after, client_events, error_of, three_ways};
+use lithe::proto::{
+    BodyLength, Config, Connection, EMPTY_HEADER, Error, Header, Leniency, RequestHead,
+};
+use support::{Owned, bodies, client_after, client_events, error_of, framing_of, three_ways};
 
 fn statuses(events: &[Owned]) -> Vec<u16> {
     events
@@ -145,6 +147,35 @@ fn obs_fold_in_responses_only_with_its_flag() {
     let ev = client_events(lenient, "GET", input);
     assert_eq!(error_of(&ev), None);
     assert_eq!(bodies(&ev), vec![Vec::<u8>::new()]);
+}
+
+/// Under the obs-fold leniency, proto reads its own fields (Connection,
+/// Transfer-Encoding) as a recipient must, each fold a space (RFC 9112 §5.2):
+/// a `close` on a continuation line still ends the connection.
+#[test]
+fn folded_framing_fields_are_read_unfolded() {
+    let lenient = Config {
+        leniency: Leniency {
+            allow_obs_fold_in_responses: true,
+            ..Leniency::default()
+        },
+        ..Config::default()
+    };
+    let folded_close =
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: foo,\r\n close\r\n\r\nhi";
+    let ev = client_events(lenient, "GET", folded_close);
+    assert_eq!(bodies(&ev), vec![b"hi".to_vec()]);
+    assert_eq!(ev.last(), Some(&Owned::ConnectionClosed), "{ev:?}");
+    let mut conn = client_after(lenient, "GET");
+    conn.receive(folded_close, &mut [EMPTY_HEADER; 8]).unwrap();
+    assert!(!conn.is_keep_alive());
+
+    let folded_coding =
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip,\r\n\tchunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n";
+    assert_eq!(
+        framing_of(client_after(lenient, "GET"), folded_coding),
+        Ok(BodyLength::Chunked)
+    );
 }
 
 #[test]

@@ -197,6 +197,22 @@ fn client_stops_waiting_for_100_when_it_sends_the_body_or_a_response_arrives() {
         (State::Idle, State::Idle)
     );
 
+    // Another interim response (103 Early Hints) neither answers the
+    // expectation nor ends the wait (RFC 9110 §10.1.1): a 417 may follow.
+    let mut conn = Connection::client(Config::default());
+    conn.send_request(&RequestHead::new("PUT", "/f", &fields), &mut out)
+        .unwrap();
+    assert_eq!(
+        receive_all(
+            &mut conn,
+            b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+        ),
+        ["response 103", "NeedData"]
+    );
+    assert!(conn.we_are_waiting_for_100_continue());
+    receive_all(&mut conn, b"HTTP/1.1 100 Continue\r\n\r\n");
+    assert!(!conn.we_are_waiting_for_100_continue());
+
     // A final response instead of 100: the client must not send the body after
     // all, and the connection cannot be reused without it.
     let mut conn = Connection::client(Config::default());

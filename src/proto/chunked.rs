@@ -347,7 +347,10 @@ impl ChunkedState {
         config: &Config,
     ) -> Result<(usize, Decoded<'b, 'h>), Error> {
         let rules = ScanRules {
-            max_bytes: config.limits.max_trailer_bytes,
+            // The limit is on the fields: the empty line that ends the
+            // section is not counted, so 0 allows none and every body still
+            // ends (a bare LF, under its leniency, leaves one byte more).
+            max_bytes: config.limits.max_trailer_bytes.saturating_add(2),
             max_first_line: usize::MAX,
             has_start_line: false,
             skip_leading_empty_lines: false,

@@ -448,7 +448,11 @@ impl Connection {
         if !self.peer_eof {
             return Ok(Received::new(0, Event::NeedData));
         }
-        if input.is_empty() && self.role == Role::Server {
+        // Empty lines before a request are ignored (RFC 9112 §2.2; some
+        // clients end a body with an extra CRLF): with nothing else, the
+        // connection ended cleanly between requests.
+        let nothing_begun = input.iter().all(|&b| b == b'\r' || b == b'\n');
+        if nothing_begun && self.role == Role::Server {
             self.states
                 .process(Role::Client, Transition::ConnectionClosed)
                 .map_err(|_| Error::IncompleteMessage)?;
@@ -480,7 +484,8 @@ impl Connection {
                     return Err(self.scanner_verdict(input, &rules));
                 }
                 FirstTry::ArrayFull(headers) if self.array_is_short(headers) => {
-                    return Ok(Received::new(0, Event::HeadersFull));
+                    let rules = self.head_rules(max_request_line, Error::RequestTargetTooLong);
+                    return self.array_full_verdict(input, &rules);
                 }
                 FirstTry::Scan(headers) | FirstTry::ArrayFull(headers) => headers,
             }
@@ -496,6 +501,23 @@ impl Connection {
             Ok(head) => self.accept_request(head, section.end),
             Err(error) => self.head_refused(error, short),
         }
+    }
+
+    /// A first attempt that ran out of a short header array: `HeadersFull` only
+    /// once the head is complete and passes the scanner's rules, as a head
+    /// arriving in pieces gets it (the scanner first, then httparse on the
+    /// whole), so that every split of the input gives the same events.
+    fn array_full_verdict<'b, 'h>(
+        &mut self,
+        input: &[u8],
+        rules: &ScanRules,
+    ) -> Result<Received<'b, 'h>, Error> {
+        if self.head_scanner.scan(input, rules)?.is_none() {
+            return self.incomplete_head(input);
+        }
+        // The retry with a larger array parses the head whole.
+        self.head_scanner = Scanner::new();
+        Ok(Received::new(0, Event::HeadersFull))
     }
 
     /// The error the scanner finds in a head httparse parsed but the bulk checks
@@ -551,7 +573,8 @@ impl Connection {
                     return Err(self.scanner_verdict(input, &rules));
                 }
                 FirstTry::ArrayFull(headers) if self.array_is_short(headers) => {
-                    return Ok(Received::new(0, Event::HeadersFull));
+                    let rules = self.head_rules(usize::MAX, Error::HeadTooLarge);
+                    return self.array_full_verdict(input, &rules);
                 }
                 FirstTry::Scan(headers) | FirstTry::ArrayFull(headers) => headers,
             }
@@ -599,8 +622,12 @@ impl Connection {
         let fields = FramingFields::read(head.headers)?;
         let status = head.status;
         self.head_scanner = Scanner::new();
-        // Any response ends the wait for 100 Continue.
-        self.expect_continue = false;
+        // `100 Continue` answers the expectation and a final response (or a
+        // switch) ends it; another interim response, such as `103 Early
+        // Hints`, does neither (RFC 9110 §10.1.1).
+        if !status.is_informational() || matches!(status.as_u16(), 100 | 101) {
+            self.expect_continue = false;
+        }
 
         let accepts_switch = self
             .request_method

@@ -363,12 +363,16 @@ impl Lowercase {
     }
 }
 
-/// Strips optional whitespace (SP / HTAB) from both ends.
+/// Strips optional whitespace (SP / HTAB) from both ends, and line breaks: a
+/// value holds one only as an obs-fold that
+/// [`allow_obs_fold_in_responses`](super::Leniency::allow_obs_fold_in_responses)
+/// let through, which a recipient reads as a space (RFC 9112 §5.2), so that
+/// `Connection: keep-alive,` folded before `close` still says `close`.
 pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = s {
+    while let [b' ' | b'\t' | b'\r' | b'\n', rest @ ..] = s {
         s = rest;
     }
-    while let [rest @ .., b' ' | b'\t'] = s {
+    while let [rest @ .., b' ' | b'\t' | b'\r' | b'\n'] = s {
         s = rest;
     }
     s

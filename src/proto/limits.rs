@@ -35,7 +35,9 @@ pub struct Limits {
     /// full line of extensions costs a thousand bytes of wire and parsing per
     /// byte of data, which size limits on the data never see.
     pub max_chunk_extension_bytes_per_body: usize,
-    /// The trailer section after the last chunk. Default 8 KiB.
+    /// The trailer fields after the last chunk, their line ends included but
+    /// not the empty line that ends the section (0 allows no trailer field).
+    /// Default 8 KiB.
     pub max_trailer_bytes: usize,
     /// A body's length: declared, accumulated over chunks, or counted as a body
     /// read until close arrives. Default `u64::MAX`
