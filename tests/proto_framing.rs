@@ -19,6 +19,57 @@ fn connect_2xx_becomes_a_tunnel_with_the_rest_handed_back() {
     );
 }
 
+/// Responses that RFC 9112 §6.3 rules 1 and 2 frame whatever their fields say
+/// (a HEAD's answer, a 1xx, 204 or 304, a 2xx to CONNECT) are read with a
+/// malformed Content-Length or Transfer-Encoding ignored, as those rules ask;
+/// their Connection field still counts. Any other response is refused.
+#[test]
+fn malformed_framing_fields_are_ignored_where_the_rules_frame_the_response() {
+    for field in [
+        "Content-Length: 1, 2",
+        "Content-Length: abc",
+        "Transfer-Encoding: chunked;x",
+    ] {
+        for (method, status) in [
+            ("HEAD", "200 OK"),
+            ("GET", "204 No Content"),
+            ("GET", "304 Not Modified"),
+            ("GET", "103 Early Hints"),
+        ] {
+            let mut input = format!("HTTP/1.1 {status}\r\n{field}\r\nConnection: close\r\n\r\n");
+            if status.starts_with('1') {
+                input.push_str("HTTP/1.1 204 No Content\r\n\r\n");
+            }
+            let ev = client_events(Config::default(), method, input.as_bytes());
+            assert_eq!(
+                support::error_of(&ev),
+                None,
+                "{method} {status} {field}: {ev:?}"
+            );
+            if !status.starts_with('1') {
+                let mut conn = client_after(Config::default(), method);
+                support::drive(
+                    &mut conn,
+                    input.as_bytes(),
+                    support::Split::Whole,
+                    false,
+                    support::no_response,
+                );
+                assert!(!conn.is_keep_alive(), "{method} {status} {field}");
+            }
+        }
+        let tunnel = format!("HTTP/1.1 200 OK\r\n{field}\r\n\r\ntunnel");
+        let ev = client_events(Config::default(), "CONNECT", tunnel.as_bytes());
+        assert!(
+            matches!(ev.last(), Some(support::Owned::SwitchedProtocol { rest }) if rest == b"tunnel"),
+            "{field}: {ev:?}"
+        );
+        let framed = format!("HTTP/1.1 200 OK\r\n{field}\r\n\r\n");
+        let ev = client_events(Config::default(), "GET", framed.as_bytes());
+        assert!(support::error_of(&ev).is_some(), "{field}: {ev:?}");
+    }
+}
+
 #[test]
 fn close_delimited_and_te_cl_responses_end_the_connection() {
     for (input, body) in [

@@ -619,8 +619,16 @@ impl Connection {
         head: ResponseHead<'b, 'h>,
         end: usize,
     ) -> Result<Received<'b, 'h>, Error> {
-        let fields = FramingFields::read(head.headers)?;
         let status = head.status;
+        let fields = match FramingFields::read(head.headers) {
+            Ok(fields) => fields,
+            // Its framing is not the fields' to say: a malformed one is
+            // ignored (rules 1 and 2 of RFC 9112 §6.3).
+            Err(_) if self.request_method.frames_regardless(status) => {
+                FramingFields::read_regardless_of_framing(head.headers)?
+            }
+            Err(error) => return Err(error),
+        };
         self.head_scanner = Scanner::new();
         // `100 Continue` answers the expectation and a final response (or a
         // switch) ends it; another interim response, such as `103 Early

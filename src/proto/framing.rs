@@ -88,8 +88,27 @@ impl FramingFields {
         Self::read_fields::<true>(headers)
     }
 
+    /// [`read`](FramingFields::read) for a response that RFC 9112 §6.3 rules
+    /// 1 and 2 frame whatever its fields say (see
+    /// [`RequestMethod::frames_regardless`]): Content-Length and
+    /// Transfer-Encoding are not looked at, so a malformed one is ignored as
+    /// those rules ask, and the rest (Connection) is still read.
+    /// (Only those two fields' values are ever refused, so this does not fail.)
+    pub(crate) fn read_regardless_of_framing(
+        headers: &[Header<'_>],
+    ) -> Result<FramingFields, Error> {
+        Self::read_fields_of::<false, false>(headers)
+    }
+
     #[inline(always)]
     fn read_fields<const SENT: bool>(headers: &[Header<'_>]) -> Result<FramingFields, Error> {
+        Self::read_fields_of::<SENT, true>(headers)
+    }
+
+    #[inline(always)]
+    fn read_fields_of<const SENT: bool, const FRAMING: bool>(
+        headers: &[Header<'_>],
+    ) -> Result<FramingFields, Error> {
         let mut fields = FramingFields {
             content_length: None,
             transfer_coding: TransferCoding::Absent,
@@ -135,10 +154,10 @@ impl FramingFields {
                         }
                     }
                 }
-                14 if CONTENT_LENGTH.matches(name) => {
+                14 if FRAMING && CONTENT_LENGTH.matches(name) => {
                     fields.add_content_length(header.value)?;
                 }
-                17 if TRANSFER_ENCODING.matches(name) => {
+                17 if FRAMING && TRANSFER_ENCODING.matches(name) => {
                     // Parameters may hold quoted strings, whose commas the
                     // list split below would cut: one peer would see a
                     // `chunked` where another sees a parameter. No coding in
@@ -469,6 +488,19 @@ impl RequestMethod {
     pub(crate) fn forbids_framing_fields(self, status: StatusCode) -> bool {
         status.is_informational()
             || status.as_u16() == 204
+            || (self == RequestMethod::Connect && status.is_success())
+    }
+
+    /// Whether a response with `status` to this method is framed whatever
+    /// its Content-Length and Transfer-Encoding say (RFC 9112 §6.3): rule 1,
+    /// no body in a response to HEAD or in a 1xx, 204 or 304; rule 2, a 2xx
+    /// to CONNECT is a tunnel.
+    pub(crate) fn frames_regardless(self, status: StatusCode) -> bool {
+        let code = status.as_u16();
+        self == RequestMethod::Head
+            || status.is_informational()
+            || code == 204
+            || code == 304
             || (self == RequestMethod::Connect && status.is_success())
     }
 
