@@ -561,6 +561,58 @@ fn no_body_for_204_and_304() {
     }
 }
 
+/// RFC 9110 §15.3.6: a 205 carries no content. Without framing it says so
+/// with `Content-Length: 0` (a client would otherwise read chunks, or to the
+/// close) and takes no data; a head declaring a body is refused.
+#[test]
+fn a_205_is_framed_empty_and_takes_no_content() {
+    let reset = StatusCode::new(205).unwrap();
+    let mut conn = server_after(b"POST /form HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n");
+    let wire = response_wire(&mut conn, &ResponseHead::new(reset, &[])).unwrap();
+    assert_eq!(
+        wire,
+        "HTTP/1.1 205 Reset Content\r\ncontent-length: 0\r\n\r\n"
+    );
+    assert_eq!(conn.send_data(b"x"), Err(SendError::BodyNotAllowed));
+    assert_eq!(conn.send_end(&[], &mut []), Ok(0));
+    // Both sides done: ready for the next request.
+    assert_eq!(conn.our_state(), State::Idle);
+
+    let zero = [Header {
+        name: "Content-Length",
+        value: b"0",
+    }];
+    let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let wire = response_wire(&mut conn, &ResponseHead::new(reset, &zero)).unwrap();
+    assert_eq!(
+        wire,
+        "HTTP/1.1 205 Reset Content\r\nContent-Length: 0\r\n\r\n"
+    );
+
+    for framing in [
+        Header {
+            name: "Content-Length",
+            value: b"5",
+        },
+        Header {
+            name: "Transfer-Encoding",
+            value: b"chunked",
+        },
+    ] {
+        let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(
+            response_wire(&mut conn, &ResponseHead::new(reset, &[framing])),
+            Err(SendError::BodyNotAllowed)
+        );
+    }
+    let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let mut out = [0u8; 128];
+    assert_eq!(
+        conn.send_response_sized(&ResponseHead::new(reset, &[]), 5, &mut out),
+        Err(SendError::BodyNotAllowed)
+    );
+}
+
 /// RFC 9110 §8.6 and RFC 9112 §6.1: a server MUST NOT send Content-Length or
 /// Transfer-Encoding in a 1xx or a 204, or in a 2xx to CONNECT (the response
 /// that turns the connection into a tunnel, whose bytes are no body).

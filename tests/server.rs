@@ -678,6 +678,13 @@ fn framing_and_persistence_fields_of_a_service_follow_the_response() {
             "/304" => Response::new(StatusCode::NOT_MODIFIED)
                 .with_header("content-length", "12")
                 .with_header("transfer-encoding", "chunked"),
+            // A 205 has no content (RFC 9110 §15.3.6): the body is left out.
+            "/205" => Response::new(StatusCode::new(205).unwrap())
+                .with_header("content-length", "4")
+                .with_body("form"),
+            "/205-stream" => Response::new(StatusCode::new(205).unwrap()).with_body(
+                lithe::io::Body::stream(futures_lite::stream::once(Ok(bytes::Bytes::from("form")))),
+            ),
             _ => Response::new(StatusCode::OK)
                 .with_header("connection", "keep-alive")
                 .with_body("x"),
@@ -699,6 +706,13 @@ fn framing_and_persistence_fields_of_a_service_follow_the_response() {
         get("/304"),
         "HTTP/1.1 304 Not Modified\r\ncontent-length: 12\r\nconnection: close\r\n\r\n"
     );
+    for path in ["/205", "/205-stream"] {
+        assert_eq!(
+            get(path),
+            "HTTP/1.1 205 Reset Content\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            "{path}"
+        );
+    }
     assert_eq!(
         get("/keep-alive"),
         "HTTP/1.1 200 OK\r\ncontent-length: 1\r\nconnection: close\r\n\r\nx"

@@ -21,7 +21,9 @@
 //!   the service named is left out); a HEAD answered with no body gets no
 //!   `Content-Length: 0`. Every final response gets a `Date` unless the service
 //!   set one ([`ServerConfig::date_header`]). A service's framing fields on a
-//!   `1xx`, `204` or tunnel are left out (a `304` keeps its length). A head
+//!   `1xx`, `204` or tunnel are left out (a `304` keeps its length); a `205`
+//!   has no content (RFC 9110 §15.3.6), so its body and framing fields are
+//!   left out and it goes with `Content-Length: 0`. A head
 //!   HTTP/1.1 cannot carry (an interim status, both framings where a body may
 //!   follow, a `Content-Length` the body disagrees with, or fields that
 //!   disagree with each other; fields that agree, `5, 5` or `05` beside `5`,
@@ -819,12 +821,15 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             self.close_after = true;
         }
         let bodiless_status = status.is_informational() || code == 204 || code == 304 || tunnel;
+        // A 205 has no content either (RFC 9110 §15.3.6), but says so with
+        // `Content-Length: 0`, which proto adds.
+        let reset_content = code == 205;
         let length = kind.len();
         let no_body = matches!(kind, Kind::Empty);
         // A body that will not be sent is dropped now: if it held the request
         // body (an echo answering HEAD or 204), nobody is left to read that,
         // which decides below whether to invite it with `100 Continue`.
-        let kind = match asked == Asked::Head || bodiless_status {
+        let kind = match asked == Asked::Head || bodiless_status || reset_content {
             true => {
                 drop(kind);
                 Kind::Empty
@@ -854,14 +859,15 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             coding_field = false;
         }
         // A 1xx, a 204 or a tunnel may not carry either framing field (RFC
-        // 9110 §8.6, RFC 9112 §6.1), and a 304 has no body to chunk: a
-        // service's own fields there are left out, as hyper does, rather than
-        // becoming a 500. A 304 keeps its length, the one GET would have.
-        if bodiless_status && coding_field {
+        // 9110 §8.6, RFC 9112 §6.1), a 304 has no body to chunk and a 205 no
+        // body at all: a service's own fields there are left out, as hyper
+        // does, rather than becoming a 500. A 304 keeps its length, the one
+        // GET would have.
+        if (bodiless_status || reset_content) && coding_field {
             headers.remove("transfer-encoding");
             coding_field = false;
         }
-        if length_field && bodiless_status && code != 304 {
+        if length_field && (bodiless_status || reset_content) && code != 304 {
             headers.remove("content-length");
             length_field = false;
         }
@@ -869,7 +875,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             headers.canonicalize_content_length();
         }
         let content_length = match length {
-            _ if bodiless_status || coding_field => None,
+            _ if bodiless_status || coding_field || reset_content => None,
             // The length of a HEAD response is the one GET would have: a field
             // the service set says it, and an empty body says nothing about it
             // (RFC 9110 §8.6, §9.3.2), so no `Content-Length: 0`.

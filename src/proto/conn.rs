@@ -868,7 +868,10 @@ impl Connection {
     /// added whenever the connection will not persist, and a `Connection`
     /// field of the head naming only `keep-alive` is then left out rather
     /// than contradict it. A 1xx, a 204 or a 2xx to CONNECT with a Content-Length or
-    /// Transfer-Encoding field is refused ([`SendError::FramingNotAllowed`]).
+    /// Transfer-Encoding field is refused ([`SendError::FramingNotAllowed`]). A 205
+    /// carries no content (RFC 9110 §15.3.6): without framing it gets
+    /// `Content-Length: 0`, and one declaring a body is refused
+    /// ([`SendError::BodyNotAllowed`]).
     ///
     /// With no request in progress, one final response may still be sent, after
     /// which the connection closes: the error response after
@@ -949,7 +952,20 @@ impl Connection {
         {
             return Err(SendError::FramingNotAllowed);
         }
-        let length = fields.take_given_length(length)?;
+        let mut length = fields.take_given_length(length)?;
+        if status.as_u16() == 205 {
+            // RFC 9110 §15.3.6: a 205 carries no content. Framed as empty: a
+            // client would otherwise read it as chunks, or to the close.
+            if fields.transfer_coding != TransferCoding::Absent
+                || fields.content_length.is_some_and(|n| n > 0)
+            {
+                return Err(SendError::BodyNotAllowed);
+            }
+            if fields.content_length.is_none() {
+                fields.content_length = Some(0);
+                length = Some(0);
+            }
+        }
         // RFC 9112 §6.2: a sender MUST NOT send both. A recipient would follow
         // Transfer-Encoding, but a hop that follows Content-Length would split
         // the stream elsewhere: the desync for which a request with both is

@@ -242,8 +242,9 @@ pub enum SendError {
     /// (RFC 9110 §8.6, RFC 9112 §6.1). A 304 or a HEAD response may state the
     /// length a GET would have had.
     FramingNotAllowed,
-    /// Body bytes for a message that has no body (HEAD response, 204, 304, 1xx, or
-    /// a request without Content-Length or Transfer-Encoding).
+    /// Body bytes for a message that has no body (HEAD response, 204, 205, 304,
+    /// 1xx, or a request without Content-Length or Transfer-Encoding), or a 205
+    /// head that declares some.
     BodyNotAllowed,
     /// Trailers on a message that is not chunked.
     TrailersNotAllowed,
