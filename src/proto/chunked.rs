@@ -10,12 +10,12 @@
 //! ```
 //!
 //! The decoder hands back chunk data as sub-slices of the input and never copies
-//! it. Chunk extensions are tolerated (nobody uses them) but bounded and checked
-//! for control bytes; the chunk-size is bounded to 16 hex digits so it cannot
+//! it. Chunk extensions are tolerated (nobody uses them) but bounded and held
+//! to their grammar; the chunk-size is bounded to 16 hex digits so it cannot
 //! overflow; the CRLF after each chunk's data is required.
 
 use super::error::Error;
-use super::head::Header;
+use super::head::{Header, is_tchar};
 use super::limits::{Config, Leniency, Limits};
 use super::scan::{ScanRules, Scanner};
 
@@ -24,11 +24,12 @@ use super::scan::{ScanRules, Scanner};
 enum Position {
     /// Reading chunk-size hex digits.
     Size { size: u64, digits: u8 },
-    /// After the size: whitespace and extensions up to CR. `len` counts their bytes.
+    /// After the size: whitespace and extensions up to CR, read by their
+    /// grammar. `len` counts their bytes.
     Extension {
         size: u64,
         len: usize,
-        semicolon: bool,
+        syntax: ExtensionSyntax,
     },
     /// Saw the CR ending the chunk line; LF must follow.
     SizeLf { size: u64 },
@@ -42,6 +43,78 @@ enum Position {
     Trailers,
     /// The whole body has been decoded.
     Done,
+}
+
+/// Where a chunk line is inside its extensions (RFC 9112 §7.1.1):
+///
+/// ```text
+/// chunk-ext     = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+/// chunk-ext-val = token / quoted-string
+/// ```
+///
+/// Nobody uses extensions, but a line that is not in this form is one that
+/// another hop may read differently (where it ends, which bytes are data), so
+/// it is refused, not skipped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ExtensionSyntax {
+    /// Whitespace after the size, before the first `;`.
+    BeforeSemicolon,
+    /// After a `;`: whitespace, then a name.
+    BeforeName,
+    /// In a name.
+    Name,
+    /// Whitespace after a name: `=` or the next `;` follows.
+    AfterName,
+    /// After `=`: whitespace, then a token or a quoted string.
+    BeforeValue,
+    /// In a token value.
+    TokenValue,
+    /// In a quoted value.
+    Quoted,
+    /// After a backslash in a quoted value.
+    QuotedPair,
+    /// Right after a quoted value's closing quote.
+    AfterQuoted,
+    /// Whitespace after a value: the next `;` follows.
+    AfterValue,
+}
+
+impl ExtensionSyntax {
+    /// Whether the chunk line may end here: after a name or a value.
+    fn may_end_line(self) -> bool {
+        matches!(
+            self,
+            ExtensionSyntax::Name | ExtensionSyntax::TokenValue | ExtensionSyntax::AfterQuoted
+        )
+    }
+
+    /// Where `byte` (not a line end) leads; `None` if the grammar has no
+    /// place for it.
+    fn next(self, byte: u8) -> Option<ExtensionSyntax> {
+        use ExtensionSyntax::*;
+        let space = matches!(byte, b' ' | b'\t');
+        Some(match (self, byte) {
+            (BeforeSemicolon, _) if space => BeforeSemicolon,
+            (BeforeSemicolon | Name | AfterName | TokenValue | AfterQuoted | AfterValue, b';') => {
+                BeforeName
+            }
+            (BeforeName, _) if space => BeforeName,
+            (BeforeName | Name, _) if is_tchar(byte) => Name,
+            (Name | AfterName, _) if space => AfterName,
+            (Name | AfterName, b'=') => BeforeValue,
+            (BeforeValue, _) if space => BeforeValue,
+            (BeforeValue, b'"') => Quoted,
+            (BeforeValue | TokenValue, _) if is_tchar(byte) => TokenValue,
+            (TokenValue | AfterQuoted | AfterValue, _) if space => AfterValue,
+            (Quoted, b'"') => AfterQuoted,
+            (Quoted, b'\\') => QuotedPair,
+            // qdtext: anything visible but `"` and `\`, whitespace, obs-text.
+            (Quoted, _) if space || matches!(byte, 0x21..=0x7e | 0x80..=0xff) => Quoted,
+            // quoted-pair: `\` before whitespace, a visible byte or obs-text.
+            (QuotedPair, _) if space || matches!(byte, 0x21..=0x7e | 0x80..=0xff) => Quoted,
+            _ => return None,
+        })
+    }
 }
 
 /// What one call to [`ChunkedDecoder::decode`] produced.
@@ -263,44 +336,44 @@ impl ChunkedState {
                 b';' => Position::Extension {
                     size,
                     len: 1,
-                    semicolon: true,
+                    syntax: ExtensionSyntax::BeforeName,
                 },
                 // BWS before the first `;`.
                 b' ' | b'\t' => Position::Extension {
                     size,
                     len: 1,
-                    semicolon: false,
+                    syntax: ExtensionSyntax::BeforeSemicolon,
                 },
                 _ => return Err(Error::InvalidChunkSize),
             },
-            Position::Extension {
-                size,
-                len,
-                semicolon,
-            } => match byte {
-                b'\r' if semicolon => {
+            Position::Extension { size, len, syntax } => match byte {
+                b'\r' if syntax.may_end_line() => {
                     self.extension_bytes += len;
                     Position::SizeLf { size }
                 }
-                b'\n' if semicolon && bare_lf_ok => {
+                b'\n' if syntax.may_end_line() && bare_lf_ok => {
                     self.extension_bytes += len;
                     self.end_of_chunk_line(size, limits)?
                 }
-                b'\n' if semicolon => return Err(Error::BareLineFeed),
-                b' ' | b'\t' | b';' | 0x21..=0x7e | 0x80..=0xff
-                    if semicolon || matches!(byte, b' ' | b'\t' | b';') =>
-                {
+                b'\n' if syntax.may_end_line() => return Err(Error::BareLineFeed),
+                _ => {
+                    let Some(syntax) = syntax.next(byte) else {
+                        // Whitespace after the size that leads to no `;`
+                        // makes the size itself malformed.
+                        return Err(match syntax {
+                            ExtensionSyntax::BeforeSemicolon => Error::InvalidChunkSize,
+                            _ => Error::InvalidChunkExtension,
+                        });
+                    };
                     if !self.extension_fits(len + 1, limits) {
                         return Err(Error::InvalidChunkExtension);
                     }
                     Position::Extension {
                         size,
                         len: len + 1,
-                        semicolon: semicolon || byte == b';',
+                        syntax,
                     }
                 }
-                _ if semicolon => return Err(Error::InvalidChunkExtension),
-                _ => return Err(Error::InvalidChunkSize),
             },
             Position::SizeLf { size } => match byte {
                 b'\n' => self.end_of_chunk_line(size, limits)?,

@@ -97,7 +97,9 @@ pub enum Error {
     /// [`Limits::max_chunk_extension_bytes`](super::Limits::max_chunk_extension_bytes)
     /// on one line or
     /// [`Limits::max_chunk_extension_bytes_per_body`](super::Limits::max_chunk_extension_bytes_per_body)
-    /// over a body, or containing control bytes (RFC 9112 §7.1.1). 400.
+    /// over a body, or not in the form RFC 9112 §7.1.1 gives them (`;` then a
+    /// token name, optionally `=` and a token or quoted string; whitespace
+    /// only around `;` and `=`). 400.
     InvalidChunkExtension,
     /// Chunk data not followed by CRLF (RFC 9112 §7.1). 400.
     MissingChunkDataCrlf,
