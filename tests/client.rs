@@ -1696,16 +1696,20 @@ fn writing_to_a_server_gone_away_is_an_error_not_a_sigpipe() {
     const NAME: &str = "writing_to_a_server_gone_away_is_an_error_not_a_sigpipe";
     if std::env::var_os(CHILD).is_none() {
         use std::os::unix::process::ExitStatusExt;
-        let status = std::process::Command::new(std::env::current_exe().unwrap())
+        let child = std::process::Command::new(std::env::current_exe().unwrap())
             .args(["--exact", NAME, "--test-threads=1", "--nocapture"])
             .env(CHILD, "1")
-            .status()
+            .output()
             .unwrap();
+        let status = child.status;
         assert!(
             status.success(),
             "{status:?} (signal {:?})",
             status.signal()
         );
+        // The child ran this test, not none (a stale NAME would match nothing).
+        let report = String::from_utf8_lossy(&child.stdout);
+        assert!(report.contains("test result: ok. 1 passed"), "{report}");
         return;
     }
     unsafe extern "C" {
@@ -1716,12 +1720,21 @@ fn writing_to_a_server_gone_away_is_an_error_not_a_sigpipe() {
     // SAFETY: sets a disposition this process alone depends on, before any
     // thread of its own writes to a socket.
     unsafe { signal(SIGPIPE, SIG_DFL) };
-    // Accepted and closed at once: the first write the client makes is
-    // answered with a reset, the next one fails.
-    let addr = raw_server(drop);
+    // Accepted and closed before the client writes: its close is a FIN
+    // (nothing unread), the first write the client makes is answered with a
+    // reset, and the next one fails with EPIPE, which is what raises the
+    // signal. (Closed with the request unread, it would reset at once, and
+    // the failure would be ECONNRESET, which raises none.)
+    let (closed, was_closed) = std::sync::mpsc::channel();
+    let addr = raw_server(move |s| {
+        drop(s);
+        closed.send(()).unwrap();
+    });
     run(async {
         let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
-        async_io::Timer::after(Duration::from_millis(100)).await;
+        was_closed.recv_timeout(LIMIT).unwrap();
+        // Time for the FIN to reach the client's socket.
+        async_io::Timer::after(Duration::from_millis(50)).await;
         let mut conn = ClientConnection::new(tcp, ClientConfig::default());
         let result = conn.send(upload(4 << 20)).await;
         assert!(result.is_err(), "{:?}", result.map(|r| r.status()));

@@ -611,6 +611,11 @@ fn a_205_is_framed_empty_and_takes_no_content() {
         conn.send_response_sized(&ResponseHead::new(reset, &[]), 5, &mut out),
         Err(SendError::BodyNotAllowed)
     );
+    // A 2xx to CONNECT opens a tunnel, whose head carries no length at all.
+    let mut conn = server_after(b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n");
+    let wire = response_wire(&mut conn, &ResponseHead::new(reset, &[])).unwrap();
+    assert_eq!(wire, "HTTP/1.1 205 Reset Content\r\n\r\n");
+    assert_eq!(conn.our_state(), State::SwitchedProtocol);
 }
 
 /// RFC 9110 §8.6 and RFC 9112 §6.1: a server MUST NOT send Content-Length or

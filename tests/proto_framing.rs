@@ -64,6 +64,17 @@ fn malformed_framing_fields_are_ignored_where_the_rules_frame_the_response() {
             matches!(ev.last(), Some(support::Owned::SwitchedProtocol { rest }) if rest == b"tunnel"),
             "{field}: {ev:?}"
         );
+        // HTTP/1.0 has no transfer codings: a Transfer-Encoding field is
+        // refused there, malformed or not (RFC 9112 §6.1).
+        if field.starts_with("Transfer-Encoding") {
+            let old = format!("HTTP/1.0 200 OK\r\n{field}\r\n\r\n");
+            let ev = client_events(Config::default(), "HEAD", old.as_bytes());
+            assert_eq!(
+                support::error_of(&ev),
+                Some(lithe::proto::Error::TransferEncodingInHttp10),
+                "{ev:?}"
+            );
+        }
         let framed = format!("HTTP/1.1 200 OK\r\n{field}\r\n\r\n");
         let ev = client_events(Config::default(), "GET", framed.as_bytes());
         assert!(support::error_of(&ev).is_some(), "{field}: {ev:?}");

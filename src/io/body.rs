@@ -108,7 +108,7 @@ impl Body {
     /// known only once the data has gone out, such as a checksum or timing.
     /// `trailers` is awaited after the last byte of data, for as long as it
     /// takes (as a stream that stalls is); a message that carries no body
-    /// (an answer to a HEAD, a 1xx, 204 or 304) drops it unawaited.
+    /// (an answer to a HEAD, a 1xx, 204, 205 or 304) drops it unawaited.
     ///
     /// Trailers ride on the chunked coding, so the body goes out chunked,
     /// whatever its length (a [`sized_stream`](Body::sized_stream)'s length

@@ -23,7 +23,7 @@
 //!   set one ([`ServerConfig::date_header`]). A service's framing fields on a
 //!   `1xx`, `204` or tunnel are left out (a `304` keeps its length); a `205`
 //!   has no content (RFC 9110 §15.3.6), so its body and framing fields are
-//!   left out and it goes with `Content-Length: 0`. A head
+//!   left out and it goes with `Content-Length: 0` (unless it opens a tunnel). A head
 //!   HTTP/1.1 cannot carry (an interim status, both framings where a body may
 //!   follow, a `Content-Length` the body disagrees with, or fields that
 //!   disagree with each other; fields that agree, `5, 5` or `05` beside `5`,

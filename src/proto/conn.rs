@@ -254,8 +254,10 @@ impl Connection {
         self.role == Role::Server && self.expect_continue && self.states.client == State::SendBody
     }
 
-    /// Client role: we sent `Expect: 100-continue` and have had no response yet;
-    /// wait for one (with a timeout) before sending the body.
+    /// Client role: we sent `Expect: 100-continue` and have had neither a
+    /// `100 Continue` nor a final response yet (another 1xx, such as `103
+    /// Early Hints`, leaves us waiting); wait for one (with a timeout) before
+    /// sending the body.
     pub fn we_are_waiting_for_100_continue(&self) -> bool {
         self.role == Role::Client && self.expect_continue && self.states.client == State::SendBody
     }
@@ -625,6 +627,16 @@ impl Connection {
             // Its framing is not the fields' to say: a malformed one is
             // ignored (rules 1 and 2 of RFC 9112 §6.3).
             Err(_) if self.request_method.frames_regardless(status) => {
+                // HTTP/1.0 has no transfer codings: there a Transfer-Encoding
+                // field is refused, malformed or not (RFC 9112 §6.1).
+                if head.version == Version::Http10
+                    && head
+                        .headers
+                        .iter()
+                        .any(|h| h.name.eq_ignore_ascii_case("transfer-encoding"))
+                {
+                    return Err(Error::TransferEncodingInHttp10);
+                }
                 FramingFields::read_regardless_of_framing(head.headers)?
             }
             Err(error) => return Err(error),
@@ -870,8 +882,8 @@ impl Connection {
     /// than contradict it. A 1xx, a 204 or a 2xx to CONNECT with a Content-Length or
     /// Transfer-Encoding field is refused ([`SendError::FramingNotAllowed`]). A 205
     /// carries no content (RFC 9110 §15.3.6): without framing it gets
-    /// `Content-Length: 0`, and one declaring a body is refused
-    /// ([`SendError::BodyNotAllowed`]).
+    /// `Content-Length: 0` (unless, to CONNECT, it opens a tunnel), and one
+    /// declaring a body is refused ([`SendError::BodyNotAllowed`]).
     ///
     /// With no request in progress, one final response may still be sent, after
     /// which the connection closes: the error response after
@@ -893,9 +905,10 @@ impl Connection {
     /// Content-Length must give the same value (or
     /// [`Error::ConflictingContentLength`]), and then only its field is
     /// written. As with the field itself, the status and the request decide
-    /// whether a body follows (none for HEAD, 1xx, 204, 304), and a 1xx, a 204
+    /// whether a body follows (none for HEAD, 1xx, 204, 304), a 1xx, a 204
     /// or a 2xx to CONNECT may carry no length at all
-    /// ([`SendError::FramingNotAllowed`], RFC 9110 §8.6).
+    /// ([`SendError::FramingNotAllowed`], RFC 9110 §8.6), and a 205 none but
+    /// 0 ([`SendError::BodyNotAllowed`], RFC 9110 §15.3.6).
     ///
     /// Callers that know the length (a buffered body) save formatting it and
     /// the connection reading it back.
@@ -953,9 +966,10 @@ impl Connection {
             return Err(SendError::FramingNotAllowed);
         }
         let mut length = fields.take_given_length(length)?;
-        if status.as_u16() == 205 {
+        if status.as_u16() == 205 && !method.forbids_framing_fields(status) {
             // RFC 9110 §15.3.6: a 205 carries no content. Framed as empty: a
-            // client would otherwise read it as chunks, or to the close.
+            // client would otherwise read it as chunks, or to the close. (To
+            // CONNECT it opens a tunnel, whose head may carry no length.)
             if fields.transfer_coding != TransferCoding::Absent
                 || fields.content_length.is_some_and(|n| n > 0)
             {

@@ -103,7 +103,7 @@ pub enum Error {
     InvalidChunkExtension,
     /// Chunk data not followed by CRLF (RFC 9112 §7.1). 400.
     MissingChunkDataCrlf,
-    /// The trailer section exceeds
+    /// The trailer fields exceed
     /// [`Limits::max_trailer_bytes`](super::Limits::max_trailer_bytes). 431.
     TrailersTooLarge,
     /// A malformed trailer field (RFC 9112 §7.1.2). 400.

@@ -36,8 +36,9 @@ pub struct Limits {
     /// byte of data, which size limits on the data never see.
     pub max_chunk_extension_bytes_per_body: usize,
     /// The trailer fields after the last chunk, their line ends included but
-    /// not the empty line that ends the section (0 allows no trailer field).
-    /// Default 8 KiB.
+    /// not the empty line that ends the section (0 allows no trailer field;
+    /// under [`Leniency::allow_bare_lf`] a section ended by a bare LF may have
+    /// one byte more). Default 8 KiB.
     pub max_trailer_bytes: usize,
     /// A body's length: declared, accumulated over chunks, or counted as a body
     /// read until close arrives. Default `u64::MAX`

@@ -316,6 +316,10 @@ fn poll_write_async(
 #[cfg(target_os = "linux")]
 fn send_vectored(io: &net::TcpStream, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
     use rustix::net::{SendAncillaryBuffer, SendFlags, send, sendmsg};
+    // More slices than IOV_MAX fail with EMSGSIZE, where writev(2) through
+    // std writes part: the first IOV_MAX go now, the rest in the next write.
+    const IOV_MAX: usize = 1024;
+    let bufs = &bufs[..bufs.len().min(IOV_MAX)];
     let sent = match bufs {
         [] => Ok(0),
         [only] => send(io, only, SendFlags::NOSIGNAL),
