@@ -4,7 +4,9 @@
 //!
 //! Layout: a feed header (see [`Feed::parse`](super::Feed::parse): piece lengths,
 //! leniencies, tight limits), then the request stream, written in those pieces
-//! and then closed. The service echoes each request body.
+//! and then closed. The service echoes each request body, except for a target
+//! that starts with [`IGNORED`]: that body is left unread, for the driver to
+//! drain (or to close the connection over), and the answer is `ignored`.
 //!
 //! Invariants:
 //! * the driver finishes once the stream is closed: no hang (the stable test
@@ -13,7 +15,9 @@
 //!   at most one error response;
 //! * when `proto` reads the whole stream without error and no request switches
 //!   protocols, the driver answers every request, in order, with 200 and the
-//!   request's body echoed: pipelined bytes are never lost or misparsed.
+//!   request's body echoed (or `ignored`): pipelined bytes are never lost or
+//!   misparsed. Only an answer that says `Connection: close` may be the last
+//!   before all are answered, and none follows it.
 
 use std::time::Duration;
 
@@ -25,6 +29,9 @@ use super::{Delivery, Feed, HEADER_SLOTS, Run, Seen, Us};
 
 /// How long one input may take before the target reports a hang.
 const HANG: Duration = Duration::from_secs(10);
+
+/// The target prefix for which the service leaves the request body unread.
+pub const IGNORED: &str = "/ignore";
 
 /// One final response as written by the driver.
 #[derive(Debug, PartialEq, Eq)]
@@ -46,13 +53,13 @@ pub fn server_driver(data: &[u8]) {
         Run::new(Connection::server(config), Us::Server, stream).deliver(&Delivery::Whole);
     let wire = drive(config, feed.lengths(), stream);
 
-    let methods: Vec<&str> = expected
+    let (methods, targets): (Vec<&str>, Vec<&str>) = expected
         .iter()
         .filter_map(|seen| match seen {
-            Seen::Request { method, .. } => Some(method.as_str()),
+            Seen::Request { method, target, .. } => Some((method.as_str(), target.as_str())),
             _ => None,
         })
-        .collect();
+        .unzip();
     let answers = parse_answers(&wire, &methods);
     assert!(
         answers.len() <= methods.len() + 1,
@@ -76,19 +83,27 @@ pub fn server_driver(data: &[u8]) {
     if !failed && !switches {
         let bodies = request_bodies(&expected);
         let complete = bodies.len();
+        // A body left unread that cannot be drained closes the connection.
+        let closed_early = answers.last().is_some_and(|a| a.closes);
         assert!(
-            answers.len() >= complete,
+            answers.len() >= complete || closed_early,
             "{complete} complete requests, {} responses",
             answers.len()
         );
         for (i, (answer, body)) in answers.iter().zip(&bodies).enumerate() {
             let body = if methods[i] == "HEAD" {
                 &[][..]
+            } else if targets[i].starts_with(IGNORED) {
+                b"ignored"
             } else {
                 body.as_slice()
             };
             assert_eq!(answer.status, 200, "response {i}");
-            assert_eq!(answer.body, body, "response {i} does not echo its request");
+            assert_eq!(answer.body, body, "response {i} does not answer its request");
+            assert!(
+                !answer.closes || i + 1 == answers.len(),
+                "response {i} closes the connection, yet more follow"
+            );
         }
     }
 }
@@ -119,6 +134,9 @@ pub fn drive(config: Config, lengths: impl Iterator<Item = usize>, stream: &[u8]
     };
     let server = async {
         let echo = |request: Request| async move {
+            if request.target().starts_with(IGNORED) {
+                return Response::new(StatusCode::OK).with_body("ignored");
+            }
             match request.into_body().bytes(1 << 20).await {
                 Ok(body) => Response::new(StatusCode::OK).with_body(body),
                 Err(_) => Response::new(StatusCode::INTERNAL_SERVER_ERROR),
