@@ -600,6 +600,10 @@ fn an_extra_line_end_after_a_body_then_the_close_is_a_clean_end() {
     assert_eq!(error_of(&ev), None, "{ev:?}");
     assert_eq!(bodies(&ev), vec![b"hi".to_vec()]);
     assert_eq!(ev.last(), Some(&Owned::ConnectionClosed));
+    // A line end cut short is no empty line: a CR alone before the close
+    // (which would refuse a request that followed it) is an error too.
+    let ev = events(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi\r");
+    assert_eq!(error_of(&ev), Some(Error::IncompleteMessage));
     // A request begun and cut off stays an error.
     let ev = events(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi\r\nGET");
     assert_eq!(error_of(&ev), Some(Error::IncompleteMessage));

@@ -99,7 +99,10 @@ pub fn server_driver(data: &[u8]) {
                 body.as_slice()
             };
             assert_eq!(answer.status, 200, "response {i}");
-            assert_eq!(answer.body, body, "response {i} does not answer its request");
+            assert_eq!(
+                answer.body, body,
+                "response {i} does not answer its request"
+            );
             assert!(
                 !answer.closes || i + 1 == answers.len(),
                 "response {i} closes the connection, yet more follow"

@@ -452,8 +452,9 @@ impl Connection {
         }
         // Empty lines before a request are ignored (RFC 9112 §2.2; some
         // clients end a body with an extra CRLF): with nothing else, the
-        // connection ended cleanly between requests.
-        let nothing_begun = input.iter().all(|&b| b == b'\r' || b == b'\n');
+        // connection ended cleanly between requests. A line end cut short (a
+        // lone CR) or one the scanner would refuse (a bare LF) is not empty.
+        let nothing_begun = only_empty_lines(input, self.config.leniency.allow_bare_lf);
         if nothing_begun && self.role == Role::Server {
             self.states
                 .process(Role::Client, Transition::ConnectionClosed)
@@ -1145,6 +1146,19 @@ impl Connection {
             .is_err()
         {
             self.states.fault(self.role);
+        }
+    }
+}
+
+/// Whether `input` is nothing but whole empty lines: CRLFs, or bare LFs where
+/// [`Leniency::allow_bare_lf`](super::Leniency::allow_bare_lf) accepts them.
+fn only_empty_lines(mut input: &[u8], bare_lf: bool) -> bool {
+    loop {
+        match input {
+            [] => return true,
+            [b'\r', b'\n', rest @ ..] => input = rest,
+            [b'\n', rest @ ..] if bare_lf => input = rest,
+            _ => return false,
         }
     }
 }
