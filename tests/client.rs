@@ -1274,6 +1274,23 @@ fn a_refusal_before_a_reset_is_returned_not_the_write_error() {
             assert!(!conn.is_reusable());
         });
     }
+    // An answer whose body ends at the close cannot be told whole once the
+    // connection was reset (a reset may discard what the server had not sent):
+    // the body's end is the reset's error, not a short success.
+    let transport = AnsweringPeer::new(
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\npartial",
+        Then::Reset,
+    );
+    run(async {
+        let mut conn = ClientConnection::new(transport, ClientConfig::default());
+        let response = conn.send(upload(1 << 20)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let error = response.into_body().text(100).await.unwrap_err();
+        assert!(
+            matches!(&error, Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+            "{error:?}"
+        );
+    });
     // A reset with nothing answered before it is the error it is.
     let transport = AnsweringPeer::new(b"", Then::Reset);
     run(async {

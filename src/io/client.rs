@@ -11,7 +11,10 @@
 //! connection alive. A close the server made while it was idle is found when
 //! the next request is sent, which is then refused unsent
 //! ([`Error::NotReusable`]). A body cut short by the server is an error, never
-//! a short success.
+//! a short success: one that ends at the close is an error too when the
+//! server reset the connection (as a server that answers without reading the
+//! whole upload and closes does), since a reset may discard what it had not
+//! sent yet.
 
 use core::pin::Pin;
 use core::task::{Context, Poll, ready};
@@ -87,6 +90,10 @@ pub struct ClientConnection<T> {
     /// The response body ended while the request body was still going out:
     /// its end is reported once the request is sent.
     response_ended: bool,
+    /// A write found the connection reset by the server. A reset may discard
+    /// what it had not sent yet, so a response body that ends at the close
+    /// cannot be told whole once one came: its end is the reset's error.
+    reset_by_peer: bool,
     /// The trailer fields of the last response body read to its end.
     trailers: Option<Headers>,
     /// The Host field of requests that set none.
@@ -215,6 +222,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             used: false,
             upload: None,
             response_ended: false,
+            reset_by_peer: false,
             trailers: None,
             host: None,
         }
@@ -410,6 +418,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                         // 413, a redirect, a 200) may have arrived first, and
                         // says more than the failure. (Not after a failure
                         // of the body's own stream.)
+                        self.note_reset(&e);
                         match self.out.has_failed() {
                             true => self.answer_already_here().await.ok_or(e)?,
                             false => return Err(e),
@@ -653,16 +662,26 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         response_ended: bool,
     ) -> Result<(), Error> {
         self.broken = true;
-        let peer_gone = matches!(&error, Error::Io(e) if matches!(
-            e.kind(),
-            std::io::ErrorKind::ConnectionReset
-                | std::io::ErrorKind::ConnectionAborted
-                | std::io::ErrorKind::BrokenPipe
-        ));
+        let peer_gone = self.note_reset(&error);
         match self.out.has_failed() && (peer_gone || response_ended) {
             true => Ok(()),
             false => Err(error),
         }
+    }
+
+    /// Whether a write failed with `error` because the server is gone (it
+    /// reset the connection, having answered without reading it all); if so,
+    /// remembered ([`reset_by_peer`](Self::reset_by_peer)).
+    fn note_reset(&mut self, error: &Error) -> bool {
+        let gone = self.out.has_failed()
+            && matches!(error, Error::Io(e) if matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+            ));
+        self.reset_by_peer |= gone;
+        gone
     }
 
     async fn flush(&mut self) -> Result<(), Error> {
@@ -753,6 +772,17 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             self.read_stall.progress();
         }
         match read {
+            Poll::Ready(Ok(0))
+                if self.reset_by_peer
+                    && self.conn.their_state() == State::SendBody
+                    && self.conn.incoming_body() == Some(proto::BodyLength::UntilClose) =>
+            {
+                // The end of this body is the reset, which may have cut it.
+                Poll::Ready(Err(Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "the server reset the connection: a body that ends at the close may be cut short",
+                ))))
+            }
             Poll::Ready(Ok(0)) => {
                 self.conn.receive_eof();
                 Poll::Ready(Ok(()))
