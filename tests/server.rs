@@ -1498,6 +1498,112 @@ fn a_client_pipelining_unread_bodies_does_not_hold_the_thread() {
     serves_a_share_per_poll(request.leak());
 }
 
+/// A response body whose stream is always ready, written to a peer that
+/// reads as fast, neither produces nor writes anything that waits: the
+/// connection still hands the thread back to the other connections on it
+/// while it goes out, not only at its end.
+#[test]
+fn an_always_ready_response_body_does_not_hold_the_thread() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const PIECES: usize = 4096;
+    let produced = Arc::new(AtomicUsize::new(0));
+    let counted = produced.clone();
+    let service = move |_: lithe::io::Request| {
+        let counted = counted.clone();
+        let piece = bytes::Bytes::from(vec![b'x'; 64 * 1024]);
+        let body = futures_lite::stream::iter((0..PIECES).map(move |_| {
+            counted.fetch_add(1, Ordering::Relaxed);
+            Ok(piece.clone())
+        }));
+        async move {
+            lithe::io::Response::new(lithe::proto::StatusCode::OK)
+                .with_body(lithe::io::Body::stream(body))
+        }
+    };
+    let config = ServerConfig::default();
+    // One request; the writes are taken whole at once.
+    let endless = Endless::new(b"GET /large HTTP/1.1\r\nHost: a\r\n\r\n", 1);
+    let mut connection = std::pin::pin!(lithe::io::serve_connection(endless, service, &config));
+    let mut before = 0;
+    for _ in 0..3 {
+        let poll = run(futures_lite::future::poll_once(connection.as_mut()));
+        assert!(poll.is_none(), "the connection ended: {poll:?}");
+        let so_far = produced.load(Ordering::Relaxed);
+        assert!(
+            so_far > before && so_far - before < PIECES / 4,
+            "{before} then {so_far} of {PIECES} pieces"
+        );
+        before = so_far;
+    }
+}
+
+/// A peer that never stops sending, reads always ready: answered (here, its
+/// head too large) and closed, the connection discards what follows for a
+/// while so that the answer is not lost to a reset, and hands the thread
+/// back to the other connections on it meanwhile.
+#[test]
+fn a_peer_flooding_a_closing_connection_does_not_hold_the_thread() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Endless bytes with no line end, counted.
+    struct Flood(Arc<AtomicUsize>);
+    impl futures_lite::AsyncRead for Flood {
+        fn poll_read(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut [u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            buf.fill(b'x');
+            self.0.fetch_add(buf.len(), Ordering::Relaxed);
+            std::task::Poll::Ready(Ok(buf.len()))
+        }
+    }
+    impl futures_lite::AsyncWrite for Flood {
+        fn poll_write(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            std::task::Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn poll_close(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+    let read = Arc::new(AtomicUsize::new(0));
+    let config = ServerConfig::default();
+    let service =
+        |_: lithe::io::Request| async { lithe::io::Response::new(lithe::proto::StatusCode::OK) };
+    let mut connection = std::pin::pin!(lithe::io::serve_connection(
+        Flood(read.clone()),
+        service,
+        &config
+    ));
+    let mut before = 0;
+    for _ in 0..3 {
+        let poll = run(futures_lite::future::poll_once(connection.as_mut()));
+        assert!(poll.is_none(), "the connection ended: {poll:?}");
+        let so_far = read.load(Ordering::Relaxed);
+        assert!(
+            so_far > before && so_far - before < 4 << 20,
+            "{before} then {so_far} bytes read"
+        );
+        before = so_far;
+    }
+}
+
 /// Bytes sent right behind a CONNECT are the tunnel's (RFC 9931): when the
 /// CONNECT is refused they must not be read as requests of their own, which
 /// a proxy in front may have let through for that CONNECT only.

@@ -76,10 +76,20 @@ const FAIR_SHARE: u32 = 64;
 /// most); reached by a client that keeps a whole head buffered behind every
 /// request.
 const BUFFERED_SHARE: u32 = 4 * FAIR_SHARE;
+/// Bytes, and pieces, of a streamed response body a connection writes before
+/// it lets the other tasks of its thread run: a body whose stream is always
+/// ready, sent to a peer that reads as fast, would otherwise hold the thread
+/// for its whole length, since neither producing nor writing ever waits.
+const BODY_SHARE_BYTES: usize = 1 << 20;
+const BODY_SHARE_PIECES: u32 = 256;
 /// After closing our side, what the peer still sends is read and discarded for
 /// at most this long and this many bytes, so that our last response is not lost
 /// to a reset.
 const LINGER: Duration = Duration::from_secs(1);
+/// Bytes discarded while lingering before the connection lets the other
+/// tasks of its thread run: a peer that sends as fast as we read would
+/// otherwise hold the thread for the whole linger.
+const LINGER_SHARE: usize = 256 * 1024;
 /// How long a head begun when a shutdown starts may still take to arrive,
 /// if the head timeout would give it longer: one trickled in (a slowloris)
 /// would otherwise hold the shutdown for the whole head timeout.
@@ -1057,7 +1067,12 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         // The length the head declared, whether the stream's or a
         // Content-Length field the service set.
         let mut pieces = HoldLast::new(self.conn.body_left_to_send());
+        let (mut share_bytes, mut share_pieces) = (0usize, 0u32);
         loop {
+            if share_bytes >= BODY_SHARE_BYTES || share_pieces >= BODY_SHARE_PIECES {
+                (share_bytes, share_pieces) = (0, 0);
+                futures_lite::future::yield_now().await;
+            }
             let next = self
                 .await_service_part(|cx| stream.as_mut().poll_next(cx))
                 .await?;
@@ -1068,6 +1083,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 // client sees an incomplete message, not a short success.
                 Some(Err(e)) => return Err(e.into()),
             };
+            share_bytes += piece.len();
+            share_pieces += 1;
             if let Some(piece) = pieces.admit(piece)? {
                 self.write_data(&piece).await?;
             }
@@ -1326,7 +1343,13 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         if linger && !aborted {
             let deadline = Instant::now() + LINGER;
             let mut discarded = 0usize;
-            while discarded < LINGER_BYTES {
+            let mut share = 0usize;
+            // Reads that never wait are held to the deadline too.
+            while discarded < LINGER_BYTES && Instant::now() < deadline {
+                if share >= LINGER_SHARE {
+                    share = 0;
+                    futures_lite::future::yield_now().await;
+                }
                 let read = poll_fn(|cx| match self.buf.poll_fill(&mut self.io, cx) {
                     Poll::Pending if self.read_deadline.poll_expired(cx, deadline) => {
                         Poll::Ready(Ok(0))
@@ -1338,6 +1361,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         discarded += n;
+                        share += n;
                         let all = self.buf.filled().len();
                         self.buf.advance(all);
                     }
