@@ -1757,3 +1757,54 @@ fn writing_to_a_server_gone_away_is_an_error_not_a_sigpipe() {
         assert!(result.is_err(), "{:?}", result.map(|r| r.status()));
     });
 }
+
+/// A server that trickles a response head, each byte well within the read
+/// timeout, is held to the head timeout from the head's first byte: it
+/// cannot hold the request for as long as it keeps trickling.
+#[test]
+fn a_trickled_response_head_is_held_to_the_head_timeout() {
+    /// Sends a GET under `config` to a server that trickles its answer's
+    /// head over about 1.2 s: the status, or the error, and how long it took.
+    fn against_a_trickling_server(config: ClientConfig) -> (Result<u16, Error>, Duration) {
+        let addr = raw_server(|mut s| {
+            if read_through(&mut s, b"\r\n\r\n").is_none() {
+                return;
+            }
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\n");
+            for _ in 0..60 {
+                std::thread::sleep(Duration::from_millis(20));
+                if s.write_all(b"x").is_err() {
+                    return;
+                }
+            }
+            let _ = s.write_all(b": 1\r\nContent-Length: 0\r\n\r\n");
+        });
+        run(async {
+            let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
+            let mut conn = ClientConnection::new(tcp, config);
+            let started = Instant::now();
+            let result = conn.send(get("/")).await.map(|r| r.status().as_u16());
+            (result, started.elapsed())
+        })
+    }
+    // Each byte is far within the read timeout: without a head timeout the
+    // head is waited for however long it trickles.
+    let unbounded = ClientConfig {
+        head_timeout: None,
+        ..ClientConfig::default()
+    };
+    let (result, took) = against_a_trickling_server(unbounded);
+    assert_eq!(result.unwrap(), 200);
+    assert!(took >= Duration::from_millis(1200), "{took:?}");
+    let bounded = ClientConfig {
+        head_timeout: Some(Duration::from_millis(300)),
+        ..ClientConfig::default()
+    };
+    let (result, took) = against_a_trickling_server(bounded);
+    let error = result.unwrap_err();
+    assert!(
+        matches!(error, Error::Timeout(lithe::io::Timeout::Head)),
+        "{error:?}"
+    );
+    assert!(took < Duration::from_millis(1000), "{took:?}");
+}

@@ -54,6 +54,14 @@ pub struct ClientConfig {
     pub read_timeout: Option<Duration>,
     /// How long a write may make no progress. Default 30 s.
     pub write_timeout: Option<Duration>,
+    /// How long a response head may take from its first byte to the end of
+    /// the final head (interim responses included). Default 30 s, as the
+    /// server's [`head_timeout`](super::ServerConfig::head_timeout): the read
+    /// timeout bounds each wait for bytes, this the whole head, so that a
+    /// server trickling one cannot hold the request. (A body has only the
+    /// read timeout between its bytes: bound a whole exchange where it is
+    /// awaited, if it must end by a deadline.)
+    pub head_timeout: Option<Duration>,
 }
 
 /// The default limit on a response head's bytes: 1 MiB.
@@ -68,6 +76,7 @@ impl Default for ClientConfig {
             continue_timeout: Duration::from_secs(1),
             read_timeout: Some(Duration::from_secs(30)),
             write_timeout: Some(Duration::from_secs(30)),
+            head_timeout: Some(Duration::from_secs(30)),
         }
     }
 }
@@ -80,6 +89,9 @@ pub struct ClientConnection<T> {
     out: Output,
     config: ClientConfig,
     read_stall: Stall,
+    /// When the response head under way must be whole: set at its first byte.
+    head_deadline: Option<Instant>,
+    head_timer: Deadline,
     /// Something went wrong, or the request was abandoned: no reuse.
     broken: bool,
     /// A request has gone out on this connection.
@@ -218,6 +230,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             out: Output::default(),
             config,
             read_stall: Stall::default(),
+            head_deadline: None,
+            head_timer: Deadline::default(),
             broken: false,
             used: false,
             upload: None,
@@ -335,6 +349,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         self.used = true;
         self.response_ended = false;
         self.trailers = None;
+        self.head_deadline = None;
         // A request without Host gets the authority its target names (an
         // absolute-form target, sent to a proxy, or a CONNECT's), as RFC 9112
         // §3.2 has it, else the connection's.
@@ -704,7 +719,17 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     fn poll_head_within(&mut self, cx: &mut Context<'_>, timed: bool) -> Poll<Result<Head, Error>> {
         loop {
             if let Some(head) = self.try_parse_head()? {
+                if !is_interim(head.status) {
+                    self.head_deadline = None;
+                }
                 return Poll::Ready(Ok(head));
+            }
+            if self.head_deadline.is_none() && !self.buf.is_empty() {
+                // The head has begun: it has the head timeout to be whole.
+                self.head_deadline = self
+                    .config
+                    .head_timeout
+                    .and_then(|limit| Instant::now().checked_add(limit));
             }
             match self.poll_read(cx, Awaiting::Head, timed) {
                 Poll::Ready(Ok(())) => {}
@@ -789,6 +814,14 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             }
             Poll::Ready(Ok(_)) => Poll::Ready(Ok(())),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e.into())),
+            Poll::Pending
+                if awaiting == Awaiting::Head
+                    && self
+                        .head_deadline
+                        .is_some_and(|at| self.head_timer.poll_expired(cx, at)) =>
+            {
+                Poll::Ready(Err(Error::Timeout(Timeout::Head)))
+            }
             Poll::Pending
                 if timed && self.read_stall.poll_stalled(cx, self.config.read_timeout) =>
             {

@@ -11,9 +11,10 @@ use crate::proto;
 pub enum Timeout {
     /// Opening the connection (DNS, TCP, TLS) took too long.
     Connect,
-    /// A message head trickled in for longer than allowed (server), or
-    /// reading a response head made no progress for the read timeout once
-    /// the request was sent (client).
+    /// A message head trickled in for longer than allowed (server, and
+    /// client from a response head's first byte), or reading a response head
+    /// made no progress for the read timeout once the request was sent
+    /// (client).
     Head,
     /// A keep-alive connection stayed idle for longer than allowed.
     Idle,
