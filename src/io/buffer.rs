@@ -2,9 +2,11 @@
 //! timer that bounds both.
 //!
 //! The read buffer is a [`BytesMut`]: body data and heads are handed out as
-//! [`Bytes`] slices of it without copying. A connection parked between requests
-//! gives its buffer back unless it is small ([`ReadBuf::release`]), so an idle
-//! connection costs at most [`READ_KEPT`] bytes of read buffer.
+//! [`Bytes`] slices of it without copying (a small piece of a buffer a large
+//! head grew is copied instead: [`ReadBuf::take_piece`]). A server connection
+//! parked between requests gives its buffer back unless it is small
+//! ([`ReadBuf::release`]), so an idle connection costs at most [`READ_KEPT`]
+//! bytes of read buffer; an idle client connection keeps up to 16 KiB.
 
 use core::cell::RefCell;
 use core::future::Future;
@@ -35,6 +37,9 @@ const IDLE_BUFFER_MIN: usize = 256;
 /// request head of a few hundred bytes (an API client's, with its
 /// authorization) would otherwise cost an allocation each.
 const READ_KEPT: usize = 512;
+/// Read buffers larger than this (grown past a usual read by a large head)
+/// hand out small body pieces as copies ([`ReadBuf::take_piece`]).
+const PIECE_COPIED_FROM: usize = 64 * 1024;
 /// Output buffers up to this size are kept while a connection is parked: a
 /// response per request would otherwise cost an allocation and its zeroing.
 /// Larger ones (a batch, a big head) are freed.
@@ -70,6 +75,21 @@ impl ReadBuf {
         self.buf.split_to(n).freeze()
     }
 
+    /// Consumes `consumed` bytes and hands out the body data at `at..at +
+    /// len` among them: a slice of the buffer, or a copy when the buffer has
+    /// grown large (a big head, a client's 1 MiB one) and the piece is a
+    /// small part of it, which a slice would keep alive whole for as long as
+    /// the caller holds the piece.
+    pub(crate) fn take_piece(&mut self, consumed: usize, at: usize, len: usize) -> Bytes {
+        let allocated = self.allocated.max(self.buf.capacity());
+        if allocated > PIECE_COPIED_FROM && len < allocated / 8 {
+            let piece = Bytes::copy_from_slice(&self.buf[at..at + len]);
+            self.buf.advance(consumed);
+            return piece;
+        }
+        self.split(consumed).slice(at..at + len)
+    }
+
     /// Takes everything left, e.g. for the protocol a connection switched to:
     /// copied, as a slice of the buffer would hold all of its allocation for
     /// as long as the connection it is handed to lives (a tunnel, a
@@ -85,7 +105,12 @@ impl ReadBuf {
     /// next request then reuses it (once the last one's head is dropped)
     /// instead of allocating again.
     pub(crate) fn release(&mut self) {
-        if self.buf.is_empty() && self.allocated.max(self.buf.capacity()) > READ_KEPT {
+        self.release_over(READ_KEPT);
+    }
+
+    /// [`release`](Self::release), keeping a buffer of up to `kept` bytes.
+    pub(crate) fn release_over(&mut self, kept: usize) {
+        if self.buf.is_empty() && self.allocated.max(self.buf.capacity()) > kept {
             self.buf = BytesMut::new();
             self.allocated = 0;
         }

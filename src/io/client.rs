@@ -67,6 +67,10 @@ pub struct ClientConfig {
 /// The default limit on a response head's bytes: 1 MiB.
 pub const RESPONSE_HEAD_LIMIT: usize = 1 << 20;
 
+/// Read buffers up to this size stay with a connection once its response is
+/// read: the next response would otherwise cost an allocation each.
+const IDLE_READ_KEPT: usize = 16 * 1024;
+
 impl Default for ClientConfig {
     fn default() -> Self {
         let mut proto = proto::Config::default();
@@ -841,6 +845,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// next request is sent ([`closed_while_idle`](Self::closed_while_idle)).
     fn watch_idle(&mut self, cx: &mut Context<'_>) {
         if self.is_reusable() {
+            // An idle connection (waiting in a pool, say) gives back a read
+            // buffer a large response head grew, as a parked server
+            // connection does; one of a usual size is kept for the next
+            // response rather than allocated again.
+            self.buf.release_over(IDLE_READ_KEPT);
+            self.out.release();
             self.look_for_close(cx);
         }
     }
@@ -873,13 +883,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                     consumed,
                     data: (at, len),
                 }) => {
-                    let piece = self.buf.split(consumed);
+                    let piece = self.buf.take_piece(consumed, at, len);
                     // The exchange moves: a write of the request body blocked
                     // meanwhile (the server waits for us to read) gets its
                     // whole timeout again, however long the caller pauses
                     // before asking for more.
                     self.out.restart_stall();
-                    return Poll::Ready(Some(Ok(piece.slice(at..at + len))));
+                    return Poll::Ready(Some(Ok(piece)));
                 }
                 Ok(BodyStep::End { consumed, trailers }) => {
                     self.trailers = Headers::trailers_from(&mut self.buf, consumed, trailers);

@@ -764,8 +764,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                     consumed,
                     data: (at, len),
                 } => {
-                    let piece = self.buf.split(consumed);
-                    return Poll::Ready(Ok(Piece::Data(piece.slice(at..at + len))));
+                    let piece = self.buf.take_piece(consumed, at, len);
+                    return Poll::Ready(Ok(Piece::Data(piece)));
                 }
                 BodyStep::End { consumed, trailers } => {
                     let trailers = Headers::trailers_from(&mut self.buf, consumed, trailers);
