@@ -307,6 +307,44 @@ fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     server.shutdown();
 }
 
+/// A connection that never begins a request is no keep-alive one: it has the
+/// head timeout (when shorter) to start, not the idle timeout, so silent
+/// connections cannot hold their slots for 75 s each. After a request, the
+/// idle timeout applies again.
+#[test]
+fn a_new_connection_has_the_head_timeout_to_begin_its_first_request() {
+    let config = ServerConfig {
+        head_timeout: Some(Duration::from_millis(300)),
+        idle_timeout: Some(Duration::from_secs(5)),
+        ..ServerConfig::default()
+    };
+    let server = server_with(routes, config);
+    let mut silent = socket(server.local_addr());
+    let started = Instant::now();
+    assert_eq!(
+        read_to_close(&mut silent),
+        "",
+        "nothing is sent to a silent connection"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(300) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+    // A connection that has had a request waits for the next one for the
+    // idle timeout: still open well past the head timeout.
+    let mut used = socket(server.local_addr());
+    used.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    read_until(&mut used, "Hello, World!");
+    std::thread::sleep(Duration::from_millis(900));
+    used.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let reply = read_to_close(&mut used);
+    assert_eq!(count(&reply, "Hello, World!"), 1, "{reply}");
+    server.shutdown();
+}
+
 #[test]
 fn the_default_idle_timeout_is_75_seconds() {
     assert_eq!(

@@ -102,6 +102,9 @@ pub struct ServerConfig {
     /// Parsing limits and leniencies.
     pub proto: proto::Config,
     /// How long a head may take from its first byte to its last. Default 30 s.
+    /// Also how long a new connection may take to begin its first request,
+    /// if that is shorter than `idle_timeout` (a connection opened and left
+    /// silent is not a keep-alive one; nginx's `client_header_timeout`).
     pub head_timeout: Option<Duration>,
     /// How long a keep-alive connection may wait for its next request. Default
     /// 75 s, like aiohttp.
@@ -360,6 +363,8 @@ struct Driver<'c, T> {
     http10_peer: bool,
     /// What the request in progress asks of its response's framing.
     asked: Asked,
+    /// No request has begun on this connection yet.
+    fresh: bool,
 }
 
 impl<'c, T: Transport + 'static> Driver<'c, T> {
@@ -382,6 +387,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             close_after: false,
             http10_peer: false,
             asked: Asked::Other,
+            fresh: true,
         }
     }
 
@@ -422,6 +428,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 upgrade,
                 asked,
             } = parsed;
+            self.fresh = false;
             self.body_done = feeder.is_none();
             self.feeder = feeder;
             self.body_error = None;
@@ -484,10 +491,23 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     async fn next_request(&mut self) -> Result<Option<Parsed>, Error> {
         let mut head_deadline = None;
         let mut idle_deadline = None;
+        // A connection that has sent nothing yet is no keep-alive one: it has
+        // the head timeout to begin its first request, if that is shorter, so
+        // that connections opened and left silent do not hold their slots
+        // for the idle timeout.
+        let idle_limit = match (
+            self.fresh,
+            self.config.idle_timeout,
+            self.config.head_timeout,
+        ) {
+            (true, Some(idle), Some(head)) => Some(idle.min(head)),
+            (true, None, head) => head,
+            (_, idle, _) => idle,
+        };
         loop {
             let idle = self.buf.is_empty();
             let (deadline, limit, timeout) = match idle {
-                true => (&mut idle_deadline, self.config.idle_timeout, Timeout::Idle),
+                true => (&mut idle_deadline, idle_limit, Timeout::Idle),
                 false => (&mut head_deadline, self.config.head_timeout, Timeout::Head),
             };
             match poll_fn(|cx| self.poll_wait(cx, idle, deadline, limit, timeout)).await {
