@@ -1169,6 +1169,54 @@ fn trickle_into(s: &std::net::TcpStream) -> std::thread::JoinHandle<()> {
     })
 }
 
+/// A request body trickled a byte at a time, each well within the body
+/// timeout, is held to a floor under its rate (`min_progress_bytes` within
+/// each body timeout of waiting): it cannot hold the connection and its
+/// service for as long as it cares to. With a floor of one byte, the same
+/// trickle is read to its end.
+#[test]
+fn a_request_body_trickled_below_the_progress_floor_times_out() {
+    /// POSTs 12 bytes to /collect a byte every 50 ms under `floor`; the
+    /// answer, and how long it took.
+    fn trickle(floor: u64) -> (String, Duration) {
+        let config = ServerConfig {
+            body_timeout: Some(Duration::from_millis(250)),
+            min_progress_bytes: floor,
+            ..ServerConfig::default()
+        };
+        let server = server_with(routes, config);
+        let mut s = socket(server.local_addr());
+        let started = Instant::now();
+        s.write_all(b"POST /collect HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\n")
+            .unwrap();
+        let mut writer = s.try_clone().unwrap();
+        let trickler = std::thread::spawn(move || {
+            for _ in 0..12 {
+                std::thread::sleep(Duration::from_millis(50));
+                if writer.write_all(b".").is_err() {
+                    break;
+                }
+            }
+        });
+        let reply = read_until(&mut s, "bytes");
+        let took = started.elapsed();
+        trickler.join().unwrap();
+        server.shutdown();
+        (reply, took)
+    }
+    let (reply, took) = trickle(1);
+    assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
+    assert!(reply.ends_with("got 12 bytes"), "{reply}");
+    assert!(took >= Duration::from_millis(600), "{took:?}");
+    let (reply, took) = trickle(4096);
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    assert!(
+        reply.contains("timed out reading a message body"),
+        "{reply}"
+    );
+    assert!(took < Duration::from_millis(600), "{took:?}");
+}
+
 /// After the response, the rest of an unread body is drained for the body
 /// timeout in all: a client sending it a byte at a time, each within the
 /// timeout, no longer holds the connection for as long as it cares to.

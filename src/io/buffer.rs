@@ -375,8 +375,9 @@ impl Output {
         }
     }
 
-    /// [`poll_send`](Output::poll_send), failing with
-    /// [`Timeout::Write`] once no byte has gone out for `limit`.
+    /// [`poll_send`](Output::poll_send), failing with [`Timeout::Write`] once
+    /// writing has blocked for `limit` in all without `floor` bytes going out
+    /// (see [`Stall::moved`]).
     pub(crate) fn poll_send_within<T: AsyncWrite + Unpin>(
         &mut self,
         io: &mut T,
@@ -384,6 +385,7 @@ impl Output {
         data: &[u8],
         suffix: &[u8],
         limit: Option<Duration>,
+        floor: u64,
     ) -> Poll<Result<(), Error>> {
         // Nothing buffered at all: written bytes whose flush is still pending
         // (`end` > 0 with everything written, over TLS) must be flushed again.
@@ -392,8 +394,10 @@ impl Output {
         }
         let before = self.written;
         let sent = self.poll_send(io, cx, data, suffix);
-        if sent.is_ready() || self.written != before {
+        if sent.is_ready() {
             self.stall.progress();
+        } else if self.written != before {
+            self.stall.moved(self.written.saturating_sub(before), floor);
         }
         let result = match sent {
             Poll::Ready(result) => result.map_err(Error::from),
@@ -485,31 +489,55 @@ impl Deadline {
     }
 }
 
-/// A timeout on waiting without progress: the clock starts when a wait first
-/// blocks and restarts at each [`progress`](Stall::progress).
+/// A timeout on waiting without progress: the clock runs while a wait is
+/// blocked and restarts at each [`progress`](Stall::progress), or once
+/// enough bytes have [`moved`](Stall::moved).
 #[derive(Debug, Default)]
 pub(crate) struct Stall {
     deadline: Deadline,
-    until: Option<Instant>,
+    /// The wait under way: when it began to block, and when it times out.
+    wait: Option<(Instant, Instant)>,
+    /// Time spent blocked since the last progress, in waits that ended.
+    waited: Duration,
+    /// Bytes moved since the last progress.
+    moved: u64,
 }
 
 impl Stall {
-    /// Something moved: the next wait gets a fresh `limit`.
+    /// The transfer ended or moved enough: the next wait gets a fresh limit.
     pub(crate) fn progress(&mut self) {
-        self.until = None;
+        self.wait = None;
+        self.waited = Duration::ZERO;
+        self.moved = 0;
     }
 
-    /// Whether the wait blocked for `limit` (never, without one); if not, the
-    /// task is woken when it may have.
+    /// `n` bytes moved. Progress once `floor` bytes have since the last: a
+    /// peer that trickles a byte just often enough does not reset the clock,
+    /// which counts the time spent waiting on it meanwhile.
+    pub(crate) fn moved(&mut self, n: usize, floor: u64) {
+        if let Some((began, _)) = self.wait.take() {
+            self.waited = self.waited.saturating_add(began.elapsed());
+        }
+        self.moved = self.moved.saturating_add(n as u64);
+        if self.moved >= floor {
+            self.progress();
+        }
+    }
+
+    /// Whether waiting has blocked for `limit` since the last progress
+    /// (never, without one); if not, the task is woken when it may have.
     pub(crate) fn poll_stalled(&mut self, cx: &mut Context<'_>, limit: Option<Duration>) -> bool {
         let Some(limit) = limit else { return false };
-        let until = match self.until {
-            Some(until) => until,
-            // A limit past what the clock can count is none.
-            None => match Instant::now().checked_add(limit) {
-                Some(until) => *self.until.insert(until),
-                None => return false,
-            },
+        let until = match self.wait {
+            Some((_, until)) => until,
+            None => {
+                let now = Instant::now();
+                // A limit past what the clock can count is none.
+                match now.checked_add(limit.saturating_sub(self.waited)) {
+                    Some(until) => self.wait.insert((now, until)).1,
+                    None => return false,
+                }
+            }
         };
         self.deadline.poll_expired(cx, until)
     }

@@ -716,8 +716,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         data: &[u8],
         suffix: &[u8],
     ) -> Poll<Result<(), Error>> {
+        // Any byte is progress: a client chose its server.
         self.out
-            .poll_send_within(&mut self.io, cx, data, suffix, self.config.write_timeout)
+            .poll_send_within(&mut self.io, cx, data, suffix, self.config.write_timeout, 1)
     }
 
     fn poll_head_within(&mut self, cx: &mut Context<'_>, timed: bool) -> Poll<Result<Head, Error>> {

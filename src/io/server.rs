@@ -4,14 +4,17 @@
 //! One driver runs one connection, as one future, with no tasks of its own:
 //!
 //! * **Heads.** It reads until `proto` finds a whole head. Waiting for the first
-//!   byte is bounded by the idle timeout (a read buffer larger than 512 bytes
-//!   is freed meanwhile);
+//!   byte is bounded by the idle timeout (by the head timeout, if shorter, on a
+//!   new connection; a read buffer larger than 512 bytes is freed meanwhile);
 //!   once bytes trickle in, the whole head must arrive within the head timeout or
 //!   the client gets `408` and the connection closes. A malformed head gets the
 //!   status `proto` names, with `Connection: close`, then the connection closes.
 //! * **Bodies.** While the service runs, and while the response is written, the
 //!   driver also *pumps* the request body: when the service asks for a chunk it
-//!   reads one (sending `100 Continue` first if the client waits for it). A body
+//!   reads one (sending `100 Continue` first if the client waits for it). Reading
+//!   a body, and writing a response, time out when the peer moves fewer than
+//!   [`ServerConfig::min_progress_bytes`] within the body (write) timeout of
+//!   waiting on it, not only when it goes silent. A body
 //!   the service left unread is drained up to [`ServerConfig::drain_limit`] after
 //!   the response (within the body timeout in all), or the connection is
 //!   closed: it is never parsed as a request. Neither are bytes already
@@ -115,6 +118,17 @@ pub struct ServerConfig {
     pub body_timeout: Option<Duration>,
     /// How long a write may make no progress. Default 60 s.
     pub write_timeout: Option<Duration>,
+    /// Bytes a request body must bring, and a response must have taken off
+    /// it, for a wait on the peer to count as progress: within each
+    /// `body_timeout` (`write_timeout`) of time spent waiting on the peer,
+    /// at least this many must move, or the wait times out. A floor under
+    /// the transfer rate, 4 KiB a minute by default (about 68 bytes a
+    /// second), against a peer that trickles one byte just often enough
+    /// never to time out, holding a connection and its service for as long
+    /// as it likes. Time the service spends not reading, or not writing, is
+    /// not counted. 1 makes the timeouts bound silence alone (for request
+    /// bodies that stream sparse messages by design).
+    pub min_progress_bytes: u64,
     /// Bytes of an unread request body read and discarded after the response to
     /// keep the connection; a longer body closes it, as does one that takes
     /// longer than `body_timeout` in all, or a shutdown. A chunked body states
@@ -137,6 +151,7 @@ impl Default for ServerConfig {
             idle_timeout: Some(Duration::from_secs(75)),
             body_timeout: Some(Duration::from_secs(60)),
             write_timeout: Some(Duration::from_secs(60)),
+            min_progress_bytes: 4 * 1024,
             drain_limit: 64 * 1024,
             date_header: true,
         }
@@ -431,6 +446,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             self.fresh = false;
             self.body_done = feeder.is_none();
             self.feeder = feeder;
+            self.body_stall.progress();
             self.body_error = None;
             self.close_after = false;
             self.http10_peer = request.version() == Version::Http10;
@@ -789,6 +805,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 }
                 BodyStep::End { consumed, trailers } => {
                     let trailers = Headers::trailers_from(&mut self.buf, consumed, trailers);
+                    // The next body starts its count afresh.
+                    self.body_stall.progress();
                     return Poll::Ready(Ok(Piece::End(trailers)));
                 }
                 BodyStep::NeedData { consumed } => self.buf.advance(consumed),
@@ -797,8 +815,12 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 }
             }
             let read = self.buf.poll_fill(&mut self.io, cx);
-            if read.is_ready() {
-                self.body_stall.progress();
+            match &read {
+                Poll::Ready(Ok(n)) if *n > 0 => {
+                    self.body_stall.moved(*n, self.config.min_progress_bytes)
+                }
+                Poll::Ready(_) => self.body_stall.progress(),
+                Poll::Pending => {}
             }
             match read {
                 Poll::Ready(Ok(0)) => self.conn.receive_eof(),
@@ -827,8 +849,14 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         data: &[u8],
         suffix: &[u8],
     ) -> Poll<Result<(), Error>> {
-        self.out
-            .poll_send_within(&mut self.io, cx, data, suffix, self.config.write_timeout)
+        self.out.poll_send_within(
+            &mut self.io,
+            cx,
+            data,
+            suffix,
+            self.config.write_timeout,
+            self.config.min_progress_bytes,
+        )
     }
 
     /// Serializes the head of a response and hands back the body still to
