@@ -1808,3 +1808,44 @@ fn a_trickled_response_head_is_held_to_the_head_timeout() {
     );
     assert!(took < Duration::from_millis(1000), "{took:?}");
 }
+
+/// Each head is held to the head timeout on its own: a `100 Continue` that
+/// trickles in two pieces is whole well within it, and the upload and final
+/// answer that follow may take longer than the head timeout in all.
+#[test]
+fn the_head_timeout_bounds_each_head_not_the_upload_after_100_continue() {
+    let addr = raw_server(|mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
+        let _ = s.write_all(b"HTTP/1.1 100 Cont");
+        std::thread::sleep(Duration::from_millis(50));
+        let _ = s.write_all(b"inue\r\n\r\n");
+        // The body is read slowly: 600 ms in all, twice the head timeout.
+        let mut body = [0u8; 4];
+        for _ in 0..3 {
+            std::thread::sleep(Duration::from_millis(200));
+            if s.read_exact(&mut body).is_err() {
+                return;
+            }
+        }
+        let _ = s.write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n");
+    });
+    let config = ClientConfig {
+        head_timeout: Some(Duration::from_millis(300)),
+        ..ClientConfig::default()
+    };
+    run(async {
+        let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
+        let mut conn = ClientConnection::new(tcp, config);
+        let pieces = futures_lite::stream::iter(
+            [b"abcd", b"efgh", b"ijkl"].map(|p| Ok(bytes::Bytes::from_static(p))),
+        );
+        let request = Request::new("PUT", "/")
+            .with_header("host", "t")
+            .with_header("expect", "100-continue")
+            .with_body(Body::sized_stream(12, pieces));
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(response.status().as_u16(), 201);
+    });
+}

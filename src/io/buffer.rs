@@ -118,8 +118,14 @@ impl ReadBuf {
 
     /// Makes room for `additional` more bytes, noting the allocation's size.
     fn reserve(&mut self, additional: usize) {
+        let before = self.buf.as_ptr();
         self.buf.reserve(additional);
-        self.allocated = self.allocated.max(self.buf.capacity());
+        self.allocated = match self.buf.as_ptr() == before {
+            true => self.allocated.max(self.buf.capacity()),
+            // A new allocation (the old one still held by what was split off
+            // it, or too small): its size is all there is now.
+            false => self.buf.capacity(),
+        };
     }
 
     /// Reads once from `io` while the buffer is empty, as a server connection

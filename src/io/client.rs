@@ -54,13 +54,16 @@ pub struct ClientConfig {
     pub read_timeout: Option<Duration>,
     /// How long a write may make no progress. Default 30 s.
     pub write_timeout: Option<Duration>,
-    /// How long a response head may take from its first byte to the end of
-    /// the final head (interim responses included). Default 30 s, as the
-    /// server's [`head_timeout`](super::ServerConfig::head_timeout): the read
-    /// timeout bounds each wait for bytes, this the whole head, so that a
-    /// server trickling one cannot hold the request. (A body has only the
-    /// read timeout between its bytes: bound a whole exchange where it is
-    /// awaited, if it must end by a deadline.)
+    /// How long a response head may take from its first byte to its last,
+    /// each interim one (`100 Continue`, `103 Early Hints`) and the final one
+    /// on its own. Default 30 s, as the server's
+    /// [`head_timeout`](super::ServerConfig::head_timeout): the read timeout
+    /// bounds each wait for bytes, this the whole head, so that a server
+    /// trickling one cannot hold the request. (Interim responses are bounded
+    /// in number by the limits' `max_interim_responses`, each wait between
+    /// them by the read timeout; a body has only the read timeout between its
+    /// bytes: bound a whole exchange where it is awaited, if it must end by a
+    /// deadline.)
     pub head_timeout: Option<Duration>,
 }
 
@@ -109,6 +112,8 @@ pub struct ClientConnection<T> {
     /// A write found the connection reset by the server. A reset may discard
     /// what it had not sent yet, so a response body that ends at the close
     /// cannot be told whole once one came: its end is the reset's error.
+    /// (Even when the server's FIN came first and the body was whole, if the
+    /// client had not read that far: the socket cannot tell which.)
     reset_by_peer: bool,
     /// The trailer fields of the last response body read to its end.
     trailers: Option<Headers>,
@@ -724,9 +729,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     fn poll_head_within(&mut self, cx: &mut Context<'_>, timed: bool) -> Poll<Result<Head, Error>> {
         loop {
             if let Some(head) = self.try_parse_head()? {
-                if !is_interim(head.status) {
-                    self.head_deadline = None;
-                }
+                // Each head is bounded on its own: after a `100 Continue` the
+                // body goes out and the server reads it, and after an Early
+                // Hints it may work a while before the final head.
+                self.head_deadline = None;
                 return Poll::Ready(Ok(head));
             }
             if self.head_deadline.is_none() && !self.buf.is_empty() {

@@ -18,9 +18,12 @@ pub enum Timeout {
     Head,
     /// A keep-alive connection stayed idle for longer than allowed.
     Idle,
-    /// No body bytes arrived for longer than allowed.
+    /// Body bytes did not arrive, or came too slowly (server: fewer than
+    /// `min_progress_bytes` within the body timeout of waiting), for longer
+    /// than allowed.
     Body,
-    /// The peer stopped reading what we write for longer than allowed.
+    /// The peer stopped reading what we write, or read it too slowly (server:
+    /// as for `Body`), for longer than allowed.
     Write,
 }
 

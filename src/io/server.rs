@@ -112,22 +112,30 @@ pub struct ServerConfig {
     /// How long a keep-alive connection may wait for its next request. Default
     /// 75 s, like aiohttp.
     pub idle_timeout: Option<Duration>,
-    /// How long a body read may wait for bytes. Default 60 s. Also how long,
-    /// in all, the rest of a body the service left unread may take to drain
-    /// after the response (see `drain_limit`).
+    /// How long reading a request body may wait on the client without
+    /// [`min_progress_bytes`](Self::min_progress_bytes) arriving. Default 60
+    /// s. Also how long, in all, the rest of a body the service left unread
+    /// may take to drain after the response (see `drain_limit`).
     pub body_timeout: Option<Duration>,
-    /// How long a write may make no progress. Default 60 s.
+    /// How long writing may wait on the client without
+    /// [`min_progress_bytes`](Self::min_progress_bytes) going out. Default 60
+    /// s.
     pub write_timeout: Option<Duration>,
-    /// Bytes a request body must bring, and a response must have taken off
-    /// it, for a wait on the peer to count as progress: within each
-    /// `body_timeout` (`write_timeout`) of time spent waiting on the peer,
-    /// at least this many must move, or the wait times out. A floor under
-    /// the transfer rate, 4 KiB a minute by default (about 68 bytes a
-    /// second), against a peer that trickles one byte just often enough
-    /// never to time out, holding a connection and its service for as long
-    /// as it likes. Time the service spends not reading, or not writing, is
-    /// not counted. 1 makes the timeouts bound silence alone (for request
-    /// bodies that stream sparse messages by design).
+    /// Bytes a request body must bring, and the transport must take of a
+    /// response, for a wait on the peer to count as progress: within each
+    /// `body_timeout` (`write_timeout`) of waiting, at least this many must
+    /// move, or the wait times out. A floor under the transfer rate, 4 KiB a
+    /// minute by default (about 68 bytes a second), against a peer that
+    /// trickles one byte just often enough never to time out, holding a
+    /// connection and its service for as long as it likes. The clock runs
+    /// from when a read or write first waits until enough has moved; time
+    /// between waits (the service busy, not reading) is not counted, though
+    /// a read the service abandoned mid-wait counts until the next one. What
+    /// counts for writes is what the transport accepts: a TLS stream takes
+    /// records into its buffer and flushes them out in batches, so over TLS
+    /// the floor is in effect coarser. 1 (or 0) makes the timeouts bound
+    /// silence alone (for request bodies that stream sparse messages by
+    /// design).
     pub min_progress_bytes: u64,
     /// Bytes of an unread request body read and discarded after the response to
     /// keep the connection; a longer body closes it, as does one that takes
@@ -521,7 +529,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             (_, idle, _) => idle,
         };
         loop {
-            let idle = self.buf.is_empty();
+            let idle = self.nothing_begun();
             let (deadline, limit, timeout) = match idle {
                 true => (&mut idle_deadline, idle_limit, Timeout::Idle),
                 false => (&mut head_deadline, self.config.head_timeout, Timeout::Head),
@@ -529,7 +537,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             match poll_fn(|cx| self.poll_wait(cx, idle, deadline, limit, timeout)).await {
                 Ok(Wait::Read(0)) => self.conn.receive_eof(),
                 Ok(Wait::Read(_)) => {}
-                Ok(Wait::Shutdown) if !self.buf.is_empty() => {
+                Ok(Wait::Shutdown) if !self.nothing_begun() => {
                     // The step is matched to its end before anything is
                     // awaited: held across an await, a parsed request would
                     // be room in every idle connection's future.
@@ -581,6 +589,14 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             self.reject(rejected).await;
             return Ok(None);
         }
+    }
+
+    /// Whether no request has begun since the last: nothing buffered, or only
+    /// the empty lines a client may send between requests (RFC 9112 §2.2, an
+    /// extra CRLF after a body), which leave the connection idle.
+    fn nothing_begun(&self) -> bool {
+        let input = self.buf.filled();
+        input.is_empty() || proto::only_empty_lines(input, self.config.proto.leniency.allow_bare_lf)
     }
 
     /// Waits for bytes while flushing what is pending. `idle`: between requests,
@@ -1260,6 +1276,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             .config
             .body_timeout
             .and_then(|limit| Instant::now().checked_add(limit));
+        // A wait the service's reads left open is not the drain's.
+        self.body_stall.progress();
         let mut drained = 0u64;
         loop {
             let piece = poll_fn(|cx| {

@@ -1152,7 +1152,7 @@ impl Connection {
 
 /// Whether `input` is nothing but whole empty lines: CRLFs, or bare LFs where
 /// [`Leniency::allow_bare_lf`](super::Leniency::allow_bare_lf) accepts them.
-fn only_empty_lines(mut input: &[u8], bare_lf: bool) -> bool {
+pub(crate) fn only_empty_lines(mut input: &[u8], bare_lf: bool) -> bool {
     loop {
         match input {
             [] => return true,
