@@ -2571,3 +2571,58 @@ fn a_content_length_list_from_the_service_goes_out_as_one_value() {
     assert!(reply.ends_with("\r\n\r\ndata"), "{reply}");
     server.shutdown();
 }
+
+/// A response read too slowly is held to the same floor as a request body:
+/// within each write timeout of waiting, `min_progress_bytes` must go out.
+/// Over a 512-byte pipe read 64 bytes every 40 ms (1.6 KB/s), a 2 KiB
+/// response takes over a second: written whole with a floor of one byte,
+/// cut off with a write timeout under the default floor (4 KiB per 250 ms
+/// of waiting here).
+#[test]
+fn a_response_read_below_the_progress_floor_times_out() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    /// Serves one GET over a slow reader under `floor`: the driver's result
+    /// and the bytes the client got.
+    fn slow_read(floor: u64) -> (Result<(), lithe::io::Error>, usize) {
+        let config = ServerConfig {
+            write_timeout: Some(Duration::from_millis(250)),
+            min_progress_bytes: floor,
+            ..ServerConfig::default()
+        };
+        let service = |_: lithe::io::Request| async {
+            lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body(vec![b'x'; 2048])
+        };
+        let (server_end, mut client_end) = lithe::io::duplex(512);
+        run(async {
+            let served = lithe::io::serve_connection(server_end, service, &config);
+            let client = async {
+                client_end
+                    .write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                    .await
+                    .unwrap();
+                let mut got = 0;
+                let mut piece = [0u8; 64];
+                loop {
+                    async_io::Timer::after(Duration::from_millis(40)).await;
+                    match client_end.read(&mut piece).await {
+                        Ok(0) | Err(_) => return got,
+                        Ok(n) => got += n,
+                    }
+                }
+            };
+            futures_lite::future::zip(served, client).await
+        })
+    }
+    let (served, got) = slow_read(1);
+    assert!(served.is_ok(), "{served:?}");
+    assert!(got > 2048, "{got} bytes");
+    let (served, got) = slow_read(4096);
+    assert!(
+        matches!(
+            served,
+            Err(lithe::io::Error::Timeout(lithe::io::Timeout::Write))
+        ),
+        "{served:?}"
+    );
+    assert!(got < 2048, "{got} bytes");
+}
