@@ -894,16 +894,16 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // proxy's 407 challenge is answered on the same connection.)
             self.close_after = true;
         }
-        let bodiless_status = status.is_informational() || code == 204 || code == 304 || tunnel;
-        // A 205 has no content either (RFC 9110 §15.3.6), but says so with
-        // `Content-Length: 0`, which proto adds.
-        let reset_content = code == 205;
+        // A 205 has no content either (RFC 9110 §15.3.6), though it says so
+        // with `Content-Length: 0`, which proto adds.
+        let bodiless_status =
+            status.is_informational() || matches!(code, 204 | 205 | 304) || tunnel;
         let length = kind.len();
         let no_body = matches!(kind, Kind::Empty);
         // A body that will not be sent is dropped now: if it held the request
         // body (an echo answering HEAD or 204), nobody is left to read that,
         // which decides below whether to invite it with `100 Continue`.
-        let kind = match asked == Asked::Head || bodiless_status || reset_content {
+        let kind = match asked == Asked::Head || bodiless_status {
             true => {
                 drop(kind);
                 Kind::Empty
@@ -937,11 +937,11 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         // body at all: a service's own fields there are left out, as hyper
         // does, rather than becoming a 500. A 304 keeps its length, the one
         // GET would have.
-        if (bodiless_status || reset_content) && coding_field {
+        if bodiless_status && coding_field {
             headers.remove("transfer-encoding");
             coding_field = false;
         }
-        if length_field && (bodiless_status || reset_content) && code != 304 {
+        if length_field && bodiless_status && code != 304 {
             headers.remove("content-length");
             length_field = false;
         }
@@ -949,7 +949,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             headers.canonicalize_content_length();
         }
         let content_length = match length {
-            _ if bodiless_status || coding_field || reset_content => None,
+            _ if bodiless_status || coding_field => None,
             // The length of a HEAD response is the one GET would have: a field
             // the service set says it, and an empty body says nothing about it
             // (RFC 9110 §8.6, §9.3.2), so no `Content-Length: 0`.

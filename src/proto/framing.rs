@@ -425,9 +425,8 @@ pub(crate) fn response_body_length(
     if te_present && version == Version::Http10 {
         return Err(Error::TransferEncodingInHttp10);
     }
-    let code = status.as_u16();
     // Rule 1: no body, whatever the fields say.
-    if method == RequestMethod::Head || status.is_informational() || code == 204 || code == 304 {
+    if method.response_has_no_body(status) {
         return Ok(ResponseFraming {
             body: BodyLength::Empty,
             must_close: false,
@@ -496,12 +495,14 @@ impl RequestMethod {
     /// no body in a response to HEAD or in a 1xx, 204 or 304; rule 2, a 2xx
     /// to CONNECT is a tunnel.
     pub(crate) fn frames_regardless(self, status: StatusCode) -> bool {
+        self.response_has_no_body(status) || (self == RequestMethod::Connect && status.is_success())
+    }
+
+    /// RFC 9112 §6.3 rule 1: a response to HEAD, and any 1xx, 204 or 304,
+    /// ends with its head.
+    pub(crate) fn response_has_no_body(self, status: StatusCode) -> bool {
         let code = status.as_u16();
-        self == RequestMethod::Head
-            || status.is_informational()
-            || code == 204
-            || code == 304
-            || (self == RequestMethod::Connect && status.is_success())
+        self == RequestMethod::Head || status.is_informational() || code == 204 || code == 304
     }
 
     /// Whether a response with `status` to this request accepts a protocol
