@@ -1,0 +1,314 @@
+//! Differential testing against hyper's server: the same bytes, sent to our
+//! server driver and to hyper's, must not be framed two ways.
+//!
+//! Two HTTP implementations in a chain (a proxy in front of a server) that
+//! both accept a message but disagree on where its body ends are the recipe
+//! for request smuggling: what one takes as body the other takes as the next
+//! request. Either may refuse what the other accepts (lithe is the stricter
+//! one in many places, as RFC 9112 lets a recipient be); what this test holds
+//! is that whenever both accept, they see the same requests with the same
+//! bodies, in the same order.
+//!
+//! The inputs are a pipelined pair: a first request whose framing fields,
+//! line endings and body are drawn from the shapes smuggling research uses
+//! (duplicated and malformed `Content-Length`, obfuscated `Transfer-Encoding`,
+//! odd chunk lines), then a plain second request, which only a server that
+//! framed the first one as its sender meant sees as `/second`.
+#![cfg(feature = "server")]
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use common::LIMIT;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use lithe::io::{Request, Response, ServerConfig, serve_connection};
+use lithe::proto::StatusCode;
+use proptest::prelude::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::compat::TokioAsyncReadCompatExt;
+
+/// What a service saw of one request: method, target, and its body (`None`
+/// where reading the body failed).
+type Seen = (String, String, Option<Vec<u8>>);
+
+/// The requests each server's service saw, in order.
+#[derive(Debug)]
+struct Outcome {
+    lithe: Vec<Seen>,
+    hyper: Vec<Seen>,
+}
+
+/// Bodies above this are not read whole (none of the inputs has one).
+const BODY_LIMIT: usize = 1 << 20;
+
+fn tokio_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Sends `input` to a server over an in-memory pipe, then closes the sending
+/// side and reads until the server closes.
+async fn exchange<S, F>(input: &[u8], serve: S)
+where
+    S: FnOnce(tokio::io::DuplexStream) -> F,
+    F: std::future::Future<Output = ()>,
+{
+    let (mut client, server) = tokio::io::duplex(1 << 16);
+    let client = async {
+        client.write_all(input).await.unwrap();
+        client.shutdown().await.unwrap();
+        let mut answer = Vec::new();
+        // The server may reset its side while data is unread; what it sent
+        // is not compared, only what its service saw.
+        let _ = client.read_to_end(&mut answer).await;
+    };
+    tokio::time::timeout(LIMIT, async { tokio::join!(client, serve(server)) })
+        .await
+        .expect("an exchange took too long");
+}
+
+/// What our server driver's service sees of `input`.
+async fn through_lithe(input: &[u8]) -> Vec<Seen> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let service = move |request: Request| {
+        let record = record.clone();
+        async move {
+            let (method, target) = (request.method().to_owned(), request.target().to_owned());
+            let body = request.into_body().bytes(BODY_LIMIT).await;
+            record
+                .lock()
+                .unwrap()
+                .push((method, target, body.ok().map(|b| b.to_vec())));
+            Response::new(StatusCode::OK)
+        }
+    };
+    exchange(input, |io| async move {
+        let _ = serve_connection(io.compat(), service, &ServerConfig::default()).await;
+    })
+    .await;
+    Arc::try_unwrap(seen).unwrap().into_inner().unwrap()
+}
+
+/// What hyper's service sees of `input`.
+async fn through_hyper(input: &[u8]) -> Vec<Seen> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let service =
+        hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            let record = record.clone();
+            async move {
+                let method = request.method().to_string();
+                let target = request.uri().to_string();
+                let body = request.into_body().collect().await;
+                record.lock().unwrap().push((
+                    method,
+                    target,
+                    body.ok().map(|b| b.to_bytes().to_vec()),
+                ));
+                Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::new())))
+            }
+        });
+    exchange(input, |io| async move {
+        // Keeps answering the requests it has read after the client's FIN,
+        // as ours does.
+        let _ = hyper::server::conn::http1::Builder::new()
+            .half_close(true)
+            .serve_connection(TokioIo::new(io), service)
+            .await;
+    })
+    .await;
+    Arc::try_unwrap(seen).unwrap().into_inner().unwrap()
+}
+
+fn run_both(input: &[u8]) -> Outcome {
+    tokio_runtime().block_on(async {
+        Outcome {
+            lithe: through_lithe(input).await,
+            hyper: through_hyper(input).await,
+        }
+    })
+}
+
+/// Where both servers took a request whole, they took the same one; a server
+/// that failed a body went no further.
+fn check_agreement(input: &[u8], outcome: &Outcome) -> Result<(), String> {
+    let describe = || {
+        format!(
+            "input {:?}\nlithe saw {:?}\nhyper saw {:?}",
+            String::from_utf8_lossy(input),
+            outcome.lithe,
+            outcome.hyper
+        )
+    };
+    for (name, seen) in [("lithe", &outcome.lithe), ("hyper", &outcome.hyper)] {
+        if let Some(failed) = seen.iter().position(|(_, _, body)| body.is_none()) {
+            if failed + 1 != seen.len() {
+                return Err(format!(
+                    "{name} read on after a failed body\n{}",
+                    describe()
+                ));
+            }
+        }
+    }
+    for (ours, theirs) in outcome.lithe.iter().zip(&outcome.hyper) {
+        let (Some(_), Some(_)) = (&ours.2, &theirs.2) else {
+            // One of them refused this body, and read nothing after it.
+            break;
+        };
+        if ours != theirs {
+            return Err(format!(
+                "the servers framed the input differently\n{}",
+                describe()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The second request of every input.
+const SECOND: &str = "GET /second HTTP/1.1\r\nHost: a\r\n\r\n";
+
+/// Framing fields, plain and in the shapes smuggling attempts use.
+const FRAMING_FIELDS: &[&str] = &[
+    "Content-Length: 5",
+    "Content-Length: 0",
+    "Content-Length: 11",
+    "content-length: 5",
+    "Content-Length:5",
+    "Content-Length:\t5\t",
+    "Content-Length: +5",
+    "Content-Length: -5",
+    "Content-Length: 05",
+    "Content-Length: 0x5",
+    "Content-Length: 5, 5",
+    "Content-Length: 5,5",
+    "Content-Length: 5, 11",
+    "Content-Length: 5 5",
+    "Content-Length: 5.0",
+    "Content-Length: ",
+    "Content-Length: 99999999999999999999",
+    "Content-Length : 5",
+    " Content-Length: 5",
+    "Content_Length: 5",
+    "Transfer-Encoding: chunked",
+    "transfer-encoding: CHUNKED",
+    "Transfer-Encoding:chunked",
+    "Transfer-Encoding: gzip, chunked",
+    "Transfer-Encoding: chunked, gzip",
+    "Transfer-Encoding: chunked, chunked",
+    "Transfer-Encoding: identity",
+    "Transfer-Encoding: identity, chunked",
+    "Transfer-Encoding: xchunked",
+    "Transfer-Encoding: chunked;q=1",
+    "Transfer-Encoding: \"chunked\"",
+    "Transfer-Encoding: ,chunked",
+    "Transfer-Encoding: chunked,",
+    "Transfer-Encoding: chunked\r\n ,gzip",
+    "Transfer-Encoding:\x0bchunked",
+    "Transfer-Encoding: \tchunked",
+    "Transfer-Encoding : chunked",
+    " Transfer-Encoding: chunked",
+    "Transfer-Encoding\r\n: chunked",
+    "Transfer_Encoding: chunked",
+    "Transfer-Encoding: ",
+    "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity",
+    "Transfer-Encoding: chunked\r\nContent-Length: 5",
+    "Content-Length: 5\r\n\tContent-Length: 11",
+    "X-Folded: a\r\n b",
+    "Connection: close",
+    "Connection: keep-alive",
+    "X-Filler: Transfer-Encoding: chunked",
+];
+
+/// Bodies: plain bytes, and chunked codings valid and not.
+const BODIES: &[&str] = &[
+    "",
+    "hello",
+    "hello world",
+    "5\r\nhello\r\n0\r\n\r\n",
+    "5;a=b\r\nhello\r\n0\r\n\r\n",
+    "5;a\r\nhello\r\n0\r\n\r\n",
+    "5 ;a=b\r\nhello\r\n0\r\n\r\n",
+    "5 \r\nhello\r\n0\r\n\r\n",
+    "05\r\nhello\r\n0\r\n\r\n",
+    "0000000000000000000005\r\nhello\r\n0\r\n\r\n",
+    "A\r\n0123456789\r\n0\r\n\r\n",
+    "a\r\n0123456789\r\n0\r\n\r\n",
+    "5;a=\"x\r\n\"\r\nhello\r\n0\r\n\r\n",
+    "5;a=\"b;c\"\r\nhello\r\n0\r\n\r\n",
+    "5\x00\r\nhello\r\n0\r\n\r\n",
+    "5\r\nhello\r\n\r\n0\r\n\r\n",
+    "5\r\nhello\r\n0\r\nX: a\r\n b\r\n\r\n",
+    "0x5\r\nhello\r\n0\r\n\r\n",
+    "+5\r\nhello\r\n0\r\n\r\n",
+    "5\nhello\n0\n\n",
+    "5\r\nhello\n0\r\n\r\n",
+    "5\r\nhello\r\n0\n\r\n",
+    "5\r\nhelloXX0\r\n\r\n",
+    "5\r\nhello\r\n0\r\nTrailer-Field: x\r\n\r\n",
+    "5\r\nhello\r\n0\r\nbad trailer\r\n\r\n",
+    "5\r\nhello\r\n0;x=y\r\n\r\n",
+    "5\r\nhello\r\n0\r\n",
+    "5\rhello\r\n0\r\n\r\n",
+    "ffffffffffffffffffff\r\nhello\r\n0\r\n\r\n",
+    "0\r\n\r\n",
+    "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n",
+    "5\r\nhello\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n",
+    "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n",
+];
+
+/// A first request from its parts, then [`SECOND`].
+fn input(method: &str, version: &str, fields: &[&str], bare_lf: bool, body: &str) -> Vec<u8> {
+    let end = if bare_lf { "\n" } else { "\r\n" };
+    let mut head = format!("{method} /first {version}{end}Host: a{end}");
+    for field in fields {
+        head.push_str(field);
+        head.push_str(end);
+    }
+    head.push_str(end);
+    [head.as_bytes(), body.as_bytes(), SECOND.as_bytes()].concat()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn both_servers_frame_alike_where_both_accept(
+        method in prop::sample::select(&["GET", "POST", "HEAD"][..]),
+        version in prop::sample::select(&["HTTP/1.1", "HTTP/1.1", "HTTP/1.1", "HTTP/1.0"][..]),
+        fields in prop::collection::vec(prop::sample::select(FRAMING_FIELDS), 0..=2),
+        bare_lf in prop::bool::weighted(0.1),
+        body in prop::sample::select(BODIES),
+    ) {
+        let input = input(method, version, &fields, bare_lf, body);
+        let outcome = run_both(&input);
+        if let Err(disagreement) = check_agreement(&input, &outcome) {
+            return Err(TestCaseError::fail(disagreement));
+        }
+    }
+}
+
+/// The comparison can fail: a plain request both accept is seen alike, and
+/// bodies framed two ways are told apart.
+#[test]
+fn agreement_check_sees_both_servers_and_tells_framings_apart() {
+    let plain = input("POST", "HTTP/1.1", &["Content-Length: 5"], false, "hello");
+    let outcome = run_both(&plain);
+    let expected = vec![
+        ("POST".into(), "/first".into(), Some(b"hello".to_vec())),
+        ("GET".into(), "/second".into(), Some(Vec::new())),
+    ];
+    assert_eq!(outcome.lithe, expected);
+    assert_eq!(outcome.hyper, expected);
+    assert_eq!(check_agreement(&plain, &outcome), Ok(()));
+
+    let mut split = outcome;
+    split.hyper[0].2 = Some(b"hell".to_vec());
+    assert!(check_agreement(&plain, &split).is_err());
+}
