@@ -2626,3 +2626,51 @@ fn a_response_read_below_the_progress_floor_times_out() {
     );
     assert!(got < 2048, "{got} bytes");
 }
+
+/// A transport that sends `honest` (if anything) and then claims a read of
+/// one byte more than the buffer it was given, as a broken adapter might.
+struct Overclaiming {
+    honest: &'static [u8],
+}
+
+impl futures_lite::AsyncRead for Overclaiming {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let n = match self.honest.len().min(buf.len()) {
+            0 => buf.len() + 1,
+            n => {
+                buf[..n].copy_from_slice(&self.honest[..n]);
+                self.honest = &self.honest[n..];
+                n
+            }
+        };
+        std::task::Poll::Ready(Ok(n))
+    }
+}
+
+swallows_writes!(Overclaiming);
+
+/// A read that claims more than the room it was given is an error of the
+/// connection, whether it is the first read of a request (into the thread's
+/// scratch) or one that continues a head (into the connection's buffer).
+#[test]
+fn a_transport_claiming_more_than_it_was_given_is_an_error_not_a_panic() {
+    for honest in [&b""[..], b"GET / HTTP/1.1\r\n"] {
+        let config = ServerConfig::default();
+        let service = |_: lithe::io::Request| async {
+            lithe::io::Response::new(lithe::proto::StatusCode::OK)
+        };
+        let served = run(lithe::io::serve_connection(
+            Overclaiming { honest },
+            service,
+            &config,
+        ));
+        assert!(
+            matches!(&served, Err(lithe::io::Error::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData),
+            "after {honest:?}: {served:?}"
+        );
+    }
+}

@@ -6,7 +6,9 @@
 //! head grew is copied instead: [`ReadBuf::take_piece`]). A server connection
 //! parked between requests gives its buffer back unless it is small
 //! ([`ReadBuf::release`]), so an idle connection costs at most [`READ_KEPT`]
-//! bytes of read buffer; an idle client connection keeps up to 16 KiB.
+//! bytes of read buffer (or what is left unread, copied: the empty lines a
+//! client may send after a request); an idle client connection keeps up to
+//! 16 KiB.
 
 use core::cell::RefCell;
 use core::future::Future;
@@ -101,18 +103,23 @@ impl ReadBuf {
         rest
     }
 
-    /// Frees the buffer's memory if it holds nothing, unless it is small: the
-    /// next request then reuses it (once the last one's head is dropped)
-    /// instead of allocating again.
+    /// Frees the buffer's memory, unless it is small: the next request then
+    /// reuses it (once the last one's head is dropped) instead of allocating
+    /// again. What is left unread (the empty lines a client may send after a
+    /// request, RFC 9112 §2.2) moves to a buffer of its own size.
     pub(crate) fn release(&mut self) {
         self.release_over(READ_KEPT);
     }
 
     /// [`release`](Self::release), keeping a buffer of up to `kept` bytes.
     pub(crate) fn release_over(&mut self, kept: usize) {
-        if self.buf.is_empty() && self.allocated.max(self.buf.capacity()) > kept {
-            self.buf = BytesMut::new();
-            self.allocated = 0;
+        let allocated = self.allocated.max(self.buf.capacity());
+        if allocated > kept && self.buf.len() <= allocated / 2 {
+            self.buf = match self.buf.is_empty() {
+                true => BytesMut::new(),
+                false => BytesMut::from(&self.buf[..]),
+            };
+            self.allocated = self.buf.capacity();
         }
     }
 
@@ -146,7 +153,9 @@ impl ReadBuf {
                 const { RefCell::new([0; IDLE_READ_SIZE]) };
         }
         let mut read = |scratch: &mut [u8; IDLE_READ_SIZE]| {
-            let result = Pin::new(&mut *io).poll_read(cx, scratch);
+            let result = Pin::new(&mut *io)
+                .poll_read(cx, scratch)
+                .map(read_within(IDLE_READ_SIZE));
             if let Poll::Ready(Ok(n)) = result {
                 if self.buf.capacity() - self.buf.len() < n {
                     // What arrived, rounded up: a small request gets a small
@@ -178,13 +187,27 @@ impl ReadBuf {
         }
         let room = (self.buf.capacity() - len).min(READ_SIZE);
         self.buf.resize(len + room, 0);
-        let result = Pin::new(io).poll_read(cx, &mut self.buf[len..]);
+        let result = Pin::new(io)
+            .poll_read(cx, &mut self.buf[len..])
+            .map(read_within(room));
         let got = match &result {
             Poll::Ready(Ok(n)) => *n,
             _ => 0,
         };
         self.buf.truncate(len + got);
         result
+    }
+}
+
+/// A read's result, refused if it claims more bytes than the buffer it was
+/// given (a transport breaking `AsyncRead`'s contract) rather than trusted.
+fn read_within(room: usize) -> impl FnOnce(io::Result<usize>) -> io::Result<usize> {
+    move |result| match result {
+        Ok(n) if n > room => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the transport reported reading more bytes than it was given room for",
+        )),
+        other => other,
     }
 }
 

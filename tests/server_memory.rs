@@ -1,0 +1,81 @@
+//! What a server connection parked between requests keeps: a counting global
+//! allocator watches the bytes held live. (One test in this binary, so no
+//! other test's allocations are counted with it.)
+#![cfg(feature = "std")]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+
+use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
+use lithe::io::{Request, Response, ServerConfig, duplex, serve_connection};
+use lithe::proto::StatusCode;
+
+struct Live;
+
+/// Bytes allocated and not yet freed, by every thread.
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Live {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Live = Live;
+
+/// A 15 KB head grows the read buffer; the connection parked after its
+/// response gives that buffer back, even when the client ended the request
+/// with an extra CRLF (RFC 9112 §2.2 lets a server ignore it), which stays
+/// buffered until the next request: only those bytes are kept.
+#[test]
+fn a_parked_server_connection_keeps_only_what_is_left_unread() {
+    let (mut client_end, server_end) = duplex(64 * 1024);
+    let mut request = b"GET / HTTP/1.1\r\nHost: t\r\nX-Large: ".to_vec();
+    request.resize(request.len() + 15_000, b'v');
+    request.extend_from_slice(b"\r\n\r\n\r\n");
+    let service = |_: Request| async { Response::new(StatusCode::OK).with_body("ok") };
+    let config = ServerConfig::default();
+    let server = async {
+        serve_connection(server_end, service, &config)
+            .await
+            .unwrap();
+    };
+    let client = async {
+        client_end.write_all(&request).await.unwrap();
+        let mut answer = Vec::new();
+        let mut byte = [0u8];
+        while !answer.ends_with(b"\r\n\r\nok") {
+            client_end.read_exact(&mut byte).await.unwrap();
+            answer.push(byte[0]);
+        }
+        drop(answer);
+        // The server writes the response before it parks: let it park.
+        for _ in 0..16 {
+            future::yield_now().await;
+        }
+        let parked = LIVE.load(Ordering::Relaxed);
+        // The end of the stream ends the connection, whose buffers go.
+        client_end.close().await.unwrap();
+        (parked, client_end)
+    };
+    let ((), (parked, client_end)) = future::block_on(future::zip(server, client));
+    let held = parked - LIVE.load(Ordering::Relaxed);
+    drop(client_end);
+    assert!(
+        held < 2048,
+        "the connection parked with an extra CRLF buffered held {held} bytes"
+    );
+}
