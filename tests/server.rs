@@ -2674,3 +2674,19 @@ fn a_transport_claiming_more_than_it_was_given_is_an_error_not_a_panic() {
         );
     }
 }
+
+/// A worker count past `MAX_THREADS` is refused up front, as a typed error:
+/// `usize::MAX` panicked sizing the listeners, and counts of billions made
+/// the process abort on a failed allocation.
+#[test]
+fn a_worker_count_past_the_maximum_is_refused() {
+    for threads in [lithe::rt::MAX_THREADS + 1, usize::MAX] {
+        let config = lithe::rt::ServeConfig {
+            threads,
+            ..lithe::rt::ServeConfig::default()
+        };
+        let bound = lithe::rt::Server::bind("127.0.0.1:0", routes, config);
+        let error = bound.expect_err("the count is refused");
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{error}");
+    }
+}

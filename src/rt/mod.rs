@@ -21,7 +21,7 @@ pub mod tls;
 #[cfg(feature = "client")]
 pub use connect::{ATTEMPT_HEAD_START, ConnectConfig, Url, connect, connect_any, open};
 #[cfg(feature = "server")]
-pub use serve::{ServeConfig, Server};
+pub use serve::{MAX_THREADS, ServeConfig, Server};
 pub use stream::{MaybeTls, TcpStream};
 
 /// Runs a future to completion on the current thread (smol's `block_on`): the

@@ -36,12 +36,18 @@ use super::reactor::Reactor;
 use super::stream::{MaybeTls, TcpStream};
 use crate::io::{ServerConfig, Service, Shutdown, serve_connection_aborting};
 
+/// The most worker threads a [`Server`] starts: a count past it is a mistake
+/// (each worker holds a thread and a listener descriptor), refused before
+/// anything starts rather than run until threads or descriptors run out.
+pub const MAX_THREADS: usize = 4096;
+
 /// How a [`Server`] runs.
 #[derive(Clone, Debug)]
 pub struct ServeConfig {
     /// How each connection behaves.
     pub connection: ServerConfig,
-    /// Worker threads; 0 means one per core this process may run on.
+    /// Worker threads; 0 means one per core this process may run on. More
+    /// than [`MAX_THREADS`] is refused (`InvalidInput`).
     pub threads: usize,
     /// How long a shutdown waits for requests in flight. Default 30 s.
     pub shutdown_timeout: Duration,
@@ -152,6 +158,12 @@ impl Server {
     {
         let threads = match config.threads {
             0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n if n > MAX_THREADS => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("ServeConfig::threads is {n}, over the {MAX_THREADS} allowed"),
+                ));
+            }
             n => n,
         };
         let listeners = listeners(addr, threads, config.reuse_port)?;
