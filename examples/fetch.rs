@@ -63,7 +63,10 @@ fn parse_args() -> Args {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: fetch [-X METHOD] [-d DATA] [-k] [--json] URL");
+    let _ = writeln!(
+        std::io::stderr(),
+        "usage: fetch [-X METHOD] [-d DATA] [-k] [--json] URL"
+    );
     std::process::exit(2);
 }
 
@@ -176,7 +179,8 @@ fn main() {
         },
     ));
     if let Err(e) = result {
-        eprintln!("fetch: {e}");
+        // Not eprintln!, which panics (exit 101) when stderr is closed.
+        let _ = writeln!(std::io::stderr(), "fetch: {e}");
         std::process::exit(1);
     }
 }
@@ -185,7 +189,7 @@ fn main() {
 /// nobody reads the rest, so stop instead of downloading it.
 fn write_or_exit(out: &mut impl Write, bytes: &[u8]) {
     if let Err(e) = out.write_all(bytes).and_then(|()| out.flush()) {
-        eprintln!("fetch: writing the output: {e}");
+        let _ = writeln!(std::io::stderr(), "fetch: writing the output: {e}");
         std::process::exit(1);
     }
 }

@@ -11,6 +11,8 @@
 //! (`HEAD` both, without the body), `POST /echo` streams the request body back
 //! as it arrives.
 
+use std::io::Write;
+
 use bytes::Bytes;
 use lithe::io::{Body, Request, Response};
 use lithe::proto::StatusCode;
@@ -119,7 +121,12 @@ fn main() {
             std::process::exit(1);
         }
     };
-    println!("listening on http://{}", server.local_addr());
+    // Not println!, which panics when stdout is closed: the server serves on.
+    let _ = writeln!(
+        std::io::stdout(),
+        "listening on http://{}",
+        server.local_addr()
+    );
     server.wait();
 }
 

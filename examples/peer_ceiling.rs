@@ -17,7 +17,10 @@ const RESPONSE: &[u8] =
 
 fn main() {
     let port: u16 = match std::env::args().skip(1).collect::<Vec<_>>().as_slice() {
-        [flag, port] if flag == "--port" => port.parse().expect("--port takes a number"),
+        [flag, port] if flag == "--port" => port.parse().unwrap_or_else(|_| {
+            eprintln!("--port takes a number");
+            std::process::exit(2)
+        }),
         _ => 8082,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -28,7 +31,16 @@ fn main() {
         let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
         eprintln!("ceiling listening on http://127.0.0.1:{port}");
         loop {
-            let (mut stream, _) = listener.accept().await.expect("accept");
+            // Out of descriptors (a load with many connections), or one that
+            // went before it was taken: wait a little and go on serving.
+            let (mut stream, _) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    eprintln!("ceiling: accept: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
             let _ = stream.set_nodelay(true);
             tokio::task::spawn(async move {
                 let mut buf = vec![0u8; 64 * 1024];

@@ -25,7 +25,10 @@ async fn hello(_: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>
 
 fn main() {
     let port: u16 = match std::env::args().skip(1).collect::<Vec<_>>().as_slice() {
-        [flag, port] if flag == "--port" => port.parse().expect("--port takes a number"),
+        [flag, port] if flag == "--port" => port.parse().unwrap_or_else(|_| {
+            eprintln!("--port takes a number");
+            std::process::exit(2)
+        }),
         _ => 8081,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -36,7 +39,16 @@ fn main() {
         let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
         eprintln!("hyper listening on http://127.0.0.1:{port}");
         loop {
-            let (stream, _) = listener.accept().await.expect("accept");
+            // Out of descriptors (a load with many connections), or one that
+            // went before it was taken: wait a little and go on serving.
+            let (stream, _) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    eprintln!("hyper: accept: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
             let _ = stream.set_nodelay(true);
             tokio::task::spawn(async move {
                 let _ = http1::Builder::new()

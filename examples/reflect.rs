@@ -20,6 +20,8 @@
 //! body that stalls gets 408. A `CONNECT` is answered 200 too, which makes the
 //! connection a tunnel: the answer is its head alone, the JSON in `X-Reflect`.
 
+use std::io::Write;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use lithe::io::{Request, Response};
@@ -101,6 +103,11 @@ fn main() {
             std::process::exit(1);
         }
     };
-    println!("reflecting on http://{}", server.local_addr());
+    // Not println!, which panics when stdout is closed: the server serves on.
+    let _ = writeln!(
+        std::io::stdout(),
+        "reflecting on http://{}",
+        server.local_addr()
+    );
     server.wait();
 }

@@ -415,3 +415,67 @@ fn reflect_reports_the_trailer_fields_of_a_chunked_body() {
         b"abc"
     );
 }
+
+/// The write end of a pipe whose read end is closed: writes to it fail
+/// (EPIPE), as a process's stdout does when whatever read it has gone.
+fn closed_pipe() -> std::io::PipeWriter {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    writer
+}
+
+/// The servers print their URL; with nobody reading stdout that fails, and
+/// they serve on regardless.
+#[test]
+fn the_servers_serve_on_when_stdout_is_closed() {
+    use std::io::{Read, Write};
+    for name in ["hello_server", "reflect"] {
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = free.local_addr().unwrap().port();
+        drop(free);
+        let child = Command::new(example(name))
+            .args(["--port", &port.to_string()])
+            .stdout(closed_pipe())
+            .spawn()
+            .unwrap();
+        let mut running = Running {
+            child,
+            url: String::new(),
+        };
+        let started = Instant::now();
+        let mut stream = loop {
+            if let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                break stream;
+            }
+            let exited = running.child.try_wait().unwrap();
+            assert!(exited.is_none(), "{name} exited: {exited:?}");
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{name} never listened"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        // A process whose main thread died printing would be gone by now
+        // (its workers may have answered a connection in the meantime).
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(running.child.try_wait().unwrap().is_none(), "{name} exited");
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).unwrap();
+        assert!(answer.starts_with(b"HTTP/1.1 200 "), "{name}: {answer:?}");
+    }
+}
+
+/// An error reported to a closed stderr still ends `fetch` with exit code 1
+/// (eprintln! would panic: 101).
+#[test]
+fn fetch_exits_with_1_on_an_error_when_stderr_is_closed() {
+    let status = Command::new(example("fetch"))
+        .arg("http://127.0.0.1:1/")
+        .stderr(closed_pipe())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1));
+}
