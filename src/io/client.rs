@@ -982,7 +982,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
         result
     }
 
-    /// The next chunk; `None` at the end of the body.
+    /// The next chunk; `None` at the end of the body. A chunk is a slice of
+    /// the connection's read buffer, not a copy: kept, it keeps that buffer
+    /// alive (a buffer grown past 64 KiB by a large head hands out copies of
+    /// small pieces instead); copy a small one kept for long.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
         poll_fn(|cx| self.poll_chunk(cx)).await.transpose()
     }
@@ -1001,7 +1004,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
         }
     }
 
-    /// The whole body, or [`Error::BodyTooLarge`] past `limit` bytes.
+    /// The whole body, or [`Error::BodyTooLarge`] past `limit` bytes. A body
+    /// that arrived in one chunk is that chunk, a slice of the read buffer
+    /// ([`chunk`](Self::chunk) says what that keeps alive).
     pub async fn bytes(mut self, limit: usize) -> Result<Bytes, Error> {
         collect(|cx| self.poll_chunk(cx), limit).await
     }

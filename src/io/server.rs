@@ -100,6 +100,23 @@ const SHUTDOWN_HEAD_GRACE: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 16 * 1024 * 1024;
 
 /// How a server connection behaves. The defaults suit a public server.
+///
+/// # Memory per connection
+///
+/// What a peer can make a connection hold is bounded by these settings,
+/// whatever it sends: a read buffer of up to about twice the head limit
+/// (`proto.limits.max_head_bytes`, 16 KiB by default) while a head
+/// arrives; request body data one chunk at a time, read only as the service
+/// asks for it; and up to 128 KiB of output (pipelined responses are batched
+/// to 64 KiB, plus the response that crossed it) for as long as a peer that
+/// does not read is allowed to stall (`write_timeout`,
+/// `min_progress_bytes`). Parked between requests, a connection keeps at
+/// most 512 bytes of each buffer. Body chunks and received header values
+/// are slices of the read buffer, not copies: one the service keeps keeps
+/// that buffer alive (a buffer grown past 64 KiB hands out copies of small
+/// pieces instead), so copy what is kept for long. Over TLS, rustls adds
+/// its own buffers (by default up to 64 KiB of records to send and 16 KiB
+/// of received plaintext).
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     /// Parsing limits and leniencies.

@@ -69,7 +69,10 @@ pub struct ServeConfig {
     /// it is below the process's descriptor limit (often 1,024 by default:
     /// raise that, or lower this). With `reuse_port`, a worker at its limit
     /// leaves the connections the kernel gives its own listener waiting,
-    /// even while other workers have room.
+    /// even while other workers have room. Memory is bounded per connection
+    /// too (see [`ServerConfig`]'s "Memory per connection": a few KB parked,
+    /// up to a few hundred KB for one a peer keeps busy), so this limit also
+    /// bounds what a flood of busy connections can take.
     pub max_connections: usize,
     /// Serve HTTPS with this acceptor.
     #[cfg(feature = "tls")]
