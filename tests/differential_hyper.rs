@@ -1,5 +1,6 @@
-//! Differential testing against hyper's server: the same bytes, sent to our
-//! server driver and to hyper's, must not be framed two ways.
+//! Differential testing against hyper: the same bytes, sent to our server
+//! driver and to hyper's, or answered to our client and to hyper's, must not
+//! be framed two ways.
 //!
 //! Two HTTP implementations in a chain (a proxy in front of a server) that
 //! both accept a message but disagree on where its body ends are the recipe
@@ -13,8 +14,10 @@
 //! line endings and body are drawn from the shapes smuggling research uses
 //! (duplicated and malformed `Content-Length`, obfuscated `Transfer-Encoding`,
 //! odd chunk lines), then a plain second request, which only a server that
-//! framed the first one as its sender meant sees as `/second`.
-#![cfg(feature = "server")]
+//! framed the first one as its sender meant sees as `/second`. The client
+//! side is the same with responses: a first response from the same shapes,
+//! then a second, and the clients must agree on the first one's body.
+#![cfg(all(feature = "server", feature = "client"))]
 
 mod common;
 
@@ -24,7 +27,9 @@ use bytes::Bytes;
 use common::LIMIT;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
-use lithe::io::{Request, Response, ServerConfig, serve_connection};
+use lithe::io::{
+    ClientConfig, ClientConnection, Request, Response, ServerConfig, serve_connection,
+};
 use lithe::proto::StatusCode;
 use proptest::prelude::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -311,4 +316,167 @@ fn agreement_check_sees_both_servers_and_tells_framings_apart() {
     let mut split = outcome;
     split.hyper[0].2 = Some(b"hell".to_vec());
     assert!(check_agreement(&plain, &split).is_err());
+}
+
+/// What a client made of a response: its status and its body (`None` where
+/// reading the body failed); `None` where the head was refused.
+type Got = Option<(u16, Option<Vec<u8>>)>;
+
+/// Serves `client` over an in-memory pipe with a peer that reads the
+/// request head, answers `response` (raw bytes) and closes.
+async fn answered<C, F>(response: &[u8], client: C) -> Got
+where
+    C: FnOnce(tokio::io::DuplexStream) -> F,
+    F: std::future::Future<Output = Got>,
+{
+    let (ours, mut peer) = tokio::io::duplex(1 << 16);
+    let peer = async move {
+        let mut request = Vec::new();
+        let mut byte = [0u8];
+        while !request.ends_with(b"\r\n\r\n") {
+            if peer.read_exact(&mut byte).await.is_err() {
+                return;
+            }
+            request.push(byte[0]);
+        }
+        let _ = peer.write_all(response).await;
+        let _ = peer.shutdown().await;
+        // Held open for reading until the client is done, so that what it
+        // sends does not meet a closed pipe.
+        let _ = peer.read_to_end(&mut Vec::new()).await;
+    };
+    let (got, ()) = tokio::time::timeout(LIMIT, async { tokio::join!(client(ours), peer) })
+        .await
+        .expect("an exchange took too long");
+    got
+}
+
+/// What our client connection makes of `response` to a `method` request.
+async fn lithe_client(method: &str, response: &[u8]) -> Got {
+    let method = method.to_owned();
+    answered(response, |io| async move {
+        let mut conn = ClientConnection::new(io.compat(), ClientConfig::default());
+        let request = Request::new(method, "/").with_header("host", "a");
+        let response = conn.send(request).await.ok()?;
+        let status = response.status().as_u16();
+        let body = response.into_body().bytes(BODY_LIMIT).await;
+        Some((status, body.ok().map(|b| b.to_vec())))
+    })
+    .await
+}
+
+/// What hyper's client connection makes of `response` to a `method` request.
+async fn hyper_client(method: &str, response: &[u8]) -> Got {
+    let method = hyper::Method::from_bytes(method.as_bytes()).unwrap();
+    answered(response, |io| async move {
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+            .await
+            .ok()?;
+        let exchange = async move {
+            let request = hyper::Request::builder()
+                .method(method)
+                .uri("/")
+                .header("host", "a")
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+            let response = sender.send_request(request).await.ok()?;
+            let status = response.status().as_u16();
+            let body = response.into_body().collect().await;
+            Some((status, body.ok().map(|b| b.to_bytes().to_vec())))
+        };
+        let (got, _) = tokio::join!(exchange, conn);
+        got
+    })
+    .await
+}
+
+/// The second response of every input.
+const SECOND_RESPONSE: &str = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond";
+
+/// A first response from its parts, then [`SECOND_RESPONSE`].
+fn response(status_line: &str, fields: &[&str], bare_lf: bool, body: &str) -> Vec<u8> {
+    let end = if bare_lf { "\n" } else { "\r\n" };
+    let mut head = format!("{status_line}{end}");
+    for field in fields {
+        head.push_str(field);
+        head.push_str(end);
+    }
+    head.push_str(end);
+    [head.as_bytes(), body.as_bytes(), SECOND_RESPONSE.as_bytes()].concat()
+}
+
+/// Whether hyper is known to read `response` against RFC 9110, so that a
+/// disagreement there is hyper's: it takes the last element of a
+/// Transfer-Encoding list as written, so `chunked,` is not chunked to it
+/// (RFC 9110 §5.6.1.2: a recipient ignores empty list elements).
+fn hyper_misreads(response: &[u8]) -> bool {
+    // Looked for on every line: the final head may follow interim ones, and
+    // no body of the inputs holds such a line.
+    String::from_utf8_lossy(response).lines().any(|line| {
+        let line = line.to_ascii_lowercase();
+        line.starts_with("transfer-encoding")
+            && line.trim_end_matches(['\r', ' ', '\t']).ends_with(',')
+    })
+}
+
+/// Status lines: final, bodiless by status, an interim before a final.
+const STATUS_LINES: &[&str] = &[
+    "HTTP/1.1 200 OK",
+    "HTTP/1.0 200 OK",
+    "HTTP/1.1 200",
+    "HTTP/1.1 204 No Content",
+    "HTTP/1.1 304 Not Modified",
+    "HTTP/1.1 404 Not Found",
+    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK",
+    "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn both_clients_frame_alike_where_both_accept(
+        method in prop::sample::select(&["GET", "GET", "GET", "HEAD"][..]),
+        status_line in prop::sample::select(STATUS_LINES),
+        fields in prop::collection::vec(prop::sample::select(FRAMING_FIELDS), 0..=2),
+        bare_lf in prop::bool::weighted(0.1),
+        body in prop::sample::select(BODIES),
+    ) {
+        let input = response(status_line, &fields, bare_lf, body);
+        let (ours, theirs) = tokio_runtime().block_on(async {
+            (lithe_client(method, &input).await, hyper_client(method, &input).await)
+        });
+        if let (Some((status, Some(body))), Some((their_status, Some(their_body)))) = (&ours, &theirs) {
+            let agree = (status, body) == (their_status, their_body);
+            prop_assert!(
+                agree || hyper_misreads(&input),
+                "the clients framed the response to {method} differently\ninput {:?}\nlithe got {ours:?}\nhyper got {theirs:?}",
+                String::from_utf8_lossy(&input)
+            );
+        }
+    }
+}
+
+/// The client side's comparison sees both clients: a plain response both
+/// read alike, and a response each frames its own way (the case
+/// [`hyper_misreads`] names) read two ways.
+#[test]
+fn both_clients_are_seen_and_a_known_misreading_differs() {
+    tokio_runtime().block_on(async {
+        let plain = response("HTTP/1.1 200 OK", &["Content-Length: 5"], false, "hello");
+        let expected = Some((200, Some(b"hello".to_vec())));
+        assert_eq!(lithe_client("GET", &plain).await, expected);
+        assert_eq!(hyper_client("GET", &plain).await, expected);
+
+        let listed = response(
+            "HTTP/1.1 200 OK",
+            &["Transfer-Encoding: chunked,"],
+            false,
+            "5\r\nhello\r\n0\r\n\r\n",
+        );
+        assert!(hyper_misreads(&listed));
+        assert_eq!(lithe_client("GET", &listed).await, expected);
+        let theirs = hyper_client("GET", &listed).await;
+        assert_ne!(theirs, expected, "hyper now reads `chunked,` as chunked");
+    });
 }
