@@ -297,6 +297,40 @@ proptest! {
             return Err(TestCaseError::fail(disagreement));
         }
     }
+
+    /// Byte-level mutations of valid pipelined requests: the bytes that
+    /// delimit HTTP/1.1 (CR, LF, SP, HTAB, NUL, `:`, `;`, `,`, digits) put in
+    /// or swapped in anywhere, where the shapes above put them only where
+    /// smuggling research looked.
+    #[test]
+    fn both_servers_frame_mutated_requests_alike_where_both_accept(
+        base in prop::sample::select(&[
+            "POST /first HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+            "POST /first HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;e=v\r\nhello\r\n0\r\nT: x\r\n\r\n",
+            "GET /first HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n",
+        ][..]),
+        mutations in prop::collection::vec(
+            (
+                any::<prop::sample::Index>(),
+                prop::sample::select(&b"\r\n \t\0:;,05aF"[..]),
+                any::<bool>(),
+            ),
+            1..=3,
+        ),
+    ) {
+        let mut input = [base.as_bytes(), SECOND.as_bytes()].concat();
+        for (at, byte, insert) in mutations {
+            let at = at.index(input.len());
+            match insert {
+                true => input.insert(at, byte),
+                false => input[at] = byte,
+            }
+        }
+        let outcome = run_both(&input);
+        if let Err(disagreement) = check_agreement(&input, &outcome) {
+            return Err(TestCaseError::fail(disagreement));
+        }
+    }
 }
 
 /// The comparison can fail: a plain request both accept is seen alike, and
