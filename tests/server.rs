@@ -1286,7 +1286,8 @@ fn a_body_trickling_in_after_the_response_is_drained_for_the_body_timeout_at_mos
 }
 
 /// A worker at its connection limit accepts no more until one ends: the
-/// next client waits in the kernel's backlog, then is served.
+/// next client waits in the kernel's backlog while the connection it has
+/// is busy (here, with a head begun), then is served.
 #[test]
 fn a_worker_at_its_connection_limit_accepts_once_one_ends() {
     let serve = lithe::rt::ServeConfig {
@@ -1297,12 +1298,9 @@ fn a_worker_at_its_connection_limit_accepts_once_one_ends() {
     };
     let server = lithe::rt::Server::bind("127.0.0.1:0", routes, serve).expect("bind");
     let mut first = socket(server.local_addr());
-    first
-        .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-        .unwrap();
-    let reply = read_until(&mut first, "Hello, World!");
-    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
-    // The first connection stays open, idle: the second is not served.
+    first.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+    // The first connection has a request begun, so it is not idle: the
+    // second is not served.
     let mut second = socket(server.local_addr());
     second
         .write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
@@ -1320,7 +1318,11 @@ fn a_worker_at_its_connection_limit_accepts_once_one_ends() {
         "{waiting:?}"
     );
     // Once the first ends, the second is accepted and answered.
-    drop(first);
+    first
+        .write_all(b"Host: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let reply = read_to_close(&mut first);
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
     second.set_read_timeout(Some(LIMIT)).unwrap();
     let reply = read_to_close(&mut second);
     assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
@@ -2689,4 +2691,147 @@ fn a_worker_count_past_the_maximum_is_refused() {
         let error = bound.expect_err("the count is refused");
         assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{error}");
     }
+}
+
+/// `Shutdown::close_idle` closes a connection waiting for its next request
+/// and leaves one whose request is being served alone, which answers, stays
+/// open and hears a later shutdown. Each connection is served on a thread
+/// of its own, so that each wakes only when told to.
+#[test]
+fn close_idle_closes_an_idle_connection_and_spares_a_busy_one() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    use lithe::io::{Request, Response, Shutdown, duplex, serve_connection_until};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Reads one response (a 2-byte body) whole.
+    async fn response(client: &mut lithe::io::DuplexStream) -> String {
+        let mut answer = Vec::new();
+        let mut byte = [0u8];
+        while !answer.ends_with(b"\r\n\r\nok") {
+            client.read_exact(&mut byte).await.unwrap();
+            answer.push(byte[0]);
+        }
+        String::from_utf8(answer).unwrap()
+    }
+
+    let signal = Shutdown::new();
+    let busy_started = Arc::new(AtomicBool::new(false));
+    let started = busy_started.clone();
+    let service = move |request: Request| {
+        let slow = request.path() == "/slow";
+        started.fetch_or(slow, Ordering::SeqCst);
+        async move {
+            if slow {
+                async_io::Timer::after(std::time::Duration::from_millis(200)).await;
+            }
+            Response::new(lithe::proto::StatusCode::OK).with_body("ok")
+        }
+    };
+    let serve = |io: lithe::io::DuplexStream| {
+        let (service, signal) = (service.clone(), signal.clone());
+        std::thread::spawn(move || {
+            let config = ServerConfig::default();
+            lithe::rt::block_on(serve_connection_until(io, service, &config, &signal))
+        })
+    };
+    let (idle_server, mut idle_client) = duplex(4096);
+    let (busy_server, mut busy_client) = duplex(4096);
+    let (idle_served, busy_served) = (serve(idle_server), serve(busy_server));
+    run(async {
+        idle_client
+            .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            .await
+            .unwrap();
+        response(&mut idle_client).await;
+        busy_client
+            .write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+            .await
+            .unwrap();
+        while !busy_started.load(Ordering::SeqCst) {
+            async_io::Timer::after(std::time::Duration::from_millis(1)).await;
+        }
+        signal.close_idle();
+        // The idle connection closes: the end of its stream.
+        let mut rest = Vec::new();
+        idle_client.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty(), "{rest:?}");
+        // The busy one answers, keeps alive, and serves another.
+        let answer = response(&mut busy_client).await;
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(!answer.contains("close"), "{answer}");
+        busy_client
+            .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            .await
+            .unwrap();
+        response(&mut busy_client).await;
+        // Idle in its turn, it still hears a shutdown (the close_idle it was
+        // spared has used up a wake-up).
+        signal.trigger();
+        let mut rest = Vec::new();
+        busy_client.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty(), "{rest:?}");
+    });
+    // The client ends are still open: each driver ends after its linger.
+    drop((idle_client, busy_client));
+    idle_served.join().unwrap().unwrap();
+    busy_served.join().unwrap().unwrap();
+}
+
+/// Closing idle connections leaves the signal untriggered.
+#[test]
+fn close_idle_does_not_trigger_the_signal() {
+    let signal = lithe::io::Shutdown::new();
+    signal.close_idle();
+    assert!(!signal.is_triggered());
+}
+
+/// A worker at its connection limit makes room for a client waiting in the
+/// backlog: the idle connections (one between requests, one connected with
+/// nothing sent) close, the busy one is answered, and the new client is
+/// served at once, not after the 75 s idle timeout.
+#[test]
+fn a_worker_at_its_connection_limit_closes_idle_connections_for_a_waiting_client() {
+    use std::time::Instant;
+    let service = |request: lithe::io::Request| async move {
+        if request.path() == "/slow" {
+            async_io::Timer::after(Duration::from_millis(1500)).await;
+        }
+        lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body("Hello, World!")
+    };
+    let config = lithe::rt::ServeConfig {
+        threads: 1,
+        max_connections: 3,
+        shutdown_timeout: Duration::from_secs(2),
+        ..lithe::rt::ServeConfig::default()
+    };
+    let server = lithe::rt::Server::bind("127.0.0.1:0", service, config).expect("bind");
+    let addr = server.local_addr();
+    let mut idle = socket(addr);
+    idle.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    read_until(&mut idle, "Hello, World!");
+    let mut silent = socket(addr);
+    let mut busy = socket(addr);
+    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    // The three are the worker's limit: the next waits in the backlog.
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    let mut waiting = socket(addr);
+    waiting
+        .write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let answer = read_to_close(&mut waiting);
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "served after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(read_to_close(&mut idle), "");
+    assert_eq!(read_to_close(&mut silent), "");
+    let answer = read_until(&mut busy, "Hello, World!");
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    server.shutdown();
 }

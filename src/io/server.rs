@@ -388,6 +388,12 @@ struct Driver<'c, T> {
     shutdown_listener: Option<EventListener>,
     /// The waker `shutdown_listener` was last polled with.
     shutdown_waker: Option<core::task::Waker>,
+    /// [`Shutdown::idle_closes`] when `shutdown_listener` was made: a larger
+    /// count means it may have fired since.
+    listener_idle_closes: u64,
+    /// [`Shutdown::idle_closes`] when the wait for the next request began: a
+    /// larger count while nothing has begun closes the connection.
+    idle_closes_seen: u64,
     read_deadline: Deadline,
     body_stall: Stall,
     /// The current request's body, while the service may read it.
@@ -419,6 +425,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             shutdown,
             shutdown_listener: None,
             shutdown_waker: None,
+            listener_idle_closes: 0,
+            idle_closes_seen: 0,
             read_deadline: Deadline::default(),
             body_stall: Stall::default(),
             feeder: None,
@@ -530,6 +538,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     /// Reads until a whole request head is buffered (the buffer holds none
     /// yet), rejecting malformed ones. `None` when the connection should close.
     async fn next_request(&mut self) -> Result<Option<Parsed>, Error> {
+        // Asked from now on, while nothing has begun, to close to make room.
+        self.idle_closes_seen = self.shutdown.map_or(0, Shutdown::idle_closes);
         let mut head_deadline = None;
         let mut idle_deadline = None;
         // A connection that has sent nothing yet is no keep-alive one: it has
@@ -560,7 +570,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                     // be room in every idle connection's future.
                     let rejected = match self.try_parse_head() {
                         // A whole request, sent before the peer could know:
-                        // served, as the last (the shutdown makes it close).
+                        // served, as the last (a shutdown makes it close; a
+                        // connection asked to close idle is busy now, and
+                        // stays).
                         HeadStep::Request(parsed) => return Ok(Some(parsed)),
                         HeadStep::Rejected(e) => Some(e),
                         // Part of one: it gets the shutdown's grace to come
@@ -631,7 +643,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
             return Poll::Ready(Err(e));
         }
-        if idle && self.poll_shutdown(cx) {
+        if idle && (self.poll_shutdown(cx) || self.asked_to_close_idle()) {
             // The next request may be on its way already, sent before the
             // peer could know: what is there is taken now (reads that do not
             // wait), to be served or lingered over (`next_request`). A head
@@ -686,7 +698,15 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         }
     }
 
-    /// Whether shutdown was triggered; if not, the task wakes when it is.
+    /// Whether [`Shutdown::close_idle`] was called since the wait for the
+    /// next request began.
+    fn asked_to_close_idle(&self) -> bool {
+        self.shutdown
+            .is_some_and(|shutdown| shutdown.idle_closes() != self.idle_closes_seen)
+    }
+
+    /// Whether shutdown was triggered; if not, the task wakes when it is (or
+    /// when idle connections are asked to close).
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> bool {
         let Some(shutdown) = self.shutdown else {
             return false;
@@ -696,14 +716,21 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 return true;
             }
             // A listener already registered with this task's waker will wake
-            // it: polling it again (a lock per idle wait) changes nothing.
+            // it: polling it again (a lock per idle wait) changes nothing,
+            // unless a close_idle has fired it since.
             let registered = self.shutdown_listener.is_some()
+                && self.listener_idle_closes == shutdown.idle_closes()
                 && self
                     .shutdown_waker
                     .as_ref()
                     .is_some_and(|waker| waker.will_wake(cx.waker()));
             if registered {
                 return false;
+            }
+            if self.shutdown_listener.is_none() {
+                // Counted before listening: a close_idle in between is seen
+                // by the count, one after by the listener.
+                self.listener_idle_closes = shutdown.idle_closes();
             }
             let listener = self
                 .shutdown_listener

@@ -1,9 +1,10 @@
 //! Graceful shutdown: a signal that tells connection drivers to finish the
-//! request in flight and then close, instead of waiting for another.
+//! request in flight and then close, instead of waiting for another; and a
+//! call that closes only the connections idle at that moment, to make room.
 
 use core::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use event_listener::{Event, EventListener};
 
@@ -24,6 +25,8 @@ pub struct Shutdown {
 #[derive(Default)]
 struct Inner {
     triggered: AtomicBool,
+    /// Calls of [`Shutdown::close_idle`] so far.
+    idle_closes: AtomicU64,
     event: Event,
 }
 
@@ -37,6 +40,31 @@ impl Shutdown {
     pub fn trigger(&self) {
         self.inner.triggered.store(true, Ordering::SeqCst);
         self.inner.event.notify(usize::MAX);
+    }
+
+    /// Asks every connection watching this signal that is idle now (waiting
+    /// between requests, or connected with nothing sent yet) to close,
+    /// leaving those busy with a request alone; the signal itself stays as
+    /// it was, so a connection that goes idle later is not affected. A
+    /// [`Server`](crate::rt::Server) at its connection limit does this to
+    /// make room (`ServeConfig::max_connections`). A client may find its
+    /// idle connection closed at any time (RFC 9112 §9.5), and reconnects.
+    ///
+    /// ```
+    /// use lithe::io::Shutdown;
+    /// let signal = Shutdown::new();
+    /// signal.close_idle();
+    /// assert!(!signal.is_triggered());
+    /// ```
+    pub fn close_idle(&self) {
+        self.inner.idle_closes.fetch_add(1, Ordering::SeqCst);
+        self.inner.event.notify(usize::MAX);
+    }
+
+    /// How many times [`close_idle`](Shutdown::close_idle) was called: a
+    /// connection idle since a count smaller than this one is to close.
+    pub(crate) fn idle_closes(&self) -> u64 {
+        self.inner.idle_closes.load(Ordering::SeqCst)
     }
 
     /// Whether [`trigger`](Shutdown::trigger) was called.
@@ -58,7 +86,8 @@ impl Shutdown {
         }
     }
 
-    /// A listener woken by [`trigger`](Shutdown::trigger); check
+    /// A listener woken by [`trigger`](Shutdown::trigger) and by
+    /// [`close_idle`](Shutdown::close_idle); check
     /// [`is_triggered`](Shutdown::is_triggered) after creating it.
     pub(crate) fn listen(&self) -> EventListener {
         self.inner.event.listen()

@@ -63,7 +63,11 @@ pub struct ServeConfig {
     /// handed to the service by a protocol switch: a tunnel or a WebSocket
     /// is the service's from then on, as is bounding them); past it the
     /// worker accepts no more until one ends, and new clients wait in the
-    /// kernel's backlog (while it has room). 0 for no limit. Default 25,000
+    /// kernel's backlog (while it has room). To make room for a client
+    /// waiting there, a worker at its limit (or out of descriptors) closes
+    /// its idle connections, those between requests or connected with
+    /// nothing sent yet, at most once a second ([`Shutdown::close_idle`]):
+    /// idle connections cannot hold the server's slots against new clients. 0 for no limit. Default 25,000
     /// per worker (as actix-web): the server's total is `threads` times this,
     /// which bounds the descriptors a flood of connections can take only if
     /// it is below the process's descriptor limit (often 1,024 by default:
@@ -317,12 +321,17 @@ fn worker<M, S>(
     listener: Async<StdListener>,
     make_service: M,
     config: Arc<ServeConfig>,
-    shutdown: Shutdown,
+    server_signal: Shutdown,
 ) where
     M: Fn(SocketAddr) -> S + 'static,
     S: Service + 'static,
 {
     let ex = Rc::new(LocalExecutor::new());
+    // The worker's connections watch a signal of its own, so that a worker at
+    // its limit closes its own idle connections, not every worker's; the
+    // server's signal is passed on to it.
+    let shutdown = Shutdown::new();
+    ex.spawn(pass_on(server_signal, shutdown.clone())).detach();
     let active = Rc::new(Cell::new(0usize));
     // Notified when a connection ends, for an accept loop at its limit.
     let ended = Rc::new(event_listener::Event::new());
@@ -342,6 +351,8 @@ fn worker<M, S>(
         let mut failing = 0u32;
         // Failures of one connection each, retried at once, in a row.
         let mut retried = 0u32;
+        // When the idle connections were last asked to close to make room.
+        let mut made_room = None;
         loop {
             // With a backlog to take, accepting never waits: the connections
             // already accepted get their turn now and then, and a shutdown is
@@ -356,10 +367,28 @@ fn worker<M, S>(
             }
             let limit = config.max_connections;
             if limit > 0 && active.get() >= limit {
-                // At the limit: accept again once a connection ends.
+                // At the limit: the next is accepted once a connection ends.
+                // A client waiting meanwhile gets room made for it: the idle
+                // connections close (and are asked again after a while, if
+                // none was idle and the client still waits).
                 let one_ends = ended.listen();
                 if active.get() >= limit {
-                    future::or(one_ends, shutdown.triggered()).await;
+                    let room_for_a_client = async {
+                        // A worker with room (they may share the listener)
+                        // takes the client if it can.
+                        if listener.readable().await.is_ok() {
+                            Timer::after(TAKEN_BY_ANOTHER_WITHIN).await;
+                            if client_waiting(listener.get_ref()) {
+                                make_room(&shutdown, &mut made_room);
+                            }
+                        }
+                        Timer::after(MAKE_ROOM_EVERY).await;
+                    };
+                    future::or(
+                        one_ends,
+                        future::or(shutdown.triggered(), room_for_a_client),
+                    )
+                    .await;
                 }
                 continue;
             }
@@ -388,7 +417,11 @@ fn worker<M, S>(
                     // Out of descriptors or memory, or something unforeseen:
                     // back off briefly instead of spinning. Said once per run
                     // of failures: a flood that exhausts descriptors would
-                    // otherwise write a line every 10 ms.
+                    // otherwise write a line every 10 ms. Out of descriptors,
+                    // the idle connections close to make room, as at the limit.
+                    if out_of_descriptors(&e) {
+                        make_room(&shutdown, &mut made_room);
+                    }
                     failing += 1;
                     match failing {
                         1 => log::warn!("lithe: accepting a connection failed ({e}); retrying"),
@@ -459,6 +492,78 @@ fn worker<M, S>(
         return run_on_reactor(&ex, &main, reactor);
     }
     smol::block_on(run_until_finished(&ex, main));
+}
+
+/// How often a worker short of room (at its connection limit, or out of
+/// descriptors) may ask its idle connections to close: each time wakes every
+/// connection of the worker, busy ones included.
+const MAKE_ROOM_EVERY: Duration = Duration::from_secs(1);
+
+/// How long a client waiting on a shared listener is left for a worker with
+/// room to take, before one at its limit makes room for it.
+const TAKEN_BY_ANOTHER_WITHIN: Duration = Duration::from_millis(10);
+
+/// Whether a client is waiting to be accepted on `listener` now.
+fn client_waiting(listener: &StdListener) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        let mut fds = [PollFd::new(listener, PollFlags::IN)];
+        let now = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        poll(&mut fds, Some(&now)).is_ok_and(|ready| ready > 0)
+    }
+    // Elsewhere the readiness that woke the worker is all there is to go by.
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = listener;
+        true
+    }
+}
+
+/// Asks the worker's idle connections to close, unless that was done less
+/// than [`MAKE_ROOM_EVERY`] ago (`last`).
+fn make_room(signal: &Shutdown, last: &mut Option<Instant>) {
+    let now = Instant::now();
+    if last.is_none_or(|at| now.duration_since(at) >= MAKE_ROOM_EVERY) {
+        *last = Some(now);
+        log::debug!("lithe: a worker short of room closes its idle connections");
+        signal.close_idle();
+    }
+}
+
+/// Passes the server's signal on to a worker's: its trigger, and each
+/// `close_idle` (a user's, through `Server::shutdown_signal`).
+async fn pass_on(server: Shutdown, worker: Shutdown) {
+    let mut idle_closes = server.idle_closes();
+    loop {
+        let listener = server.listen();
+        if server.is_triggered() {
+            worker.trigger();
+            return;
+        }
+        if server.idle_closes() != idle_closes {
+            idle_closes = server.idle_closes();
+            worker.close_idle();
+            continue;
+        }
+        listener.await;
+    }
+}
+
+/// Whether a failed accept ran out of descriptors, the process's or the
+/// system's.
+fn out_of_descriptors(error: &io::Error) -> bool {
+    #[cfg(target_os = "linux")]
+    if let Some(errno) = error.raw_os_error() {
+        use rustix::io::Errno;
+        let errno = Errno::from_raw_os_error(errno);
+        return errno == Errno::MFILE || errno == Errno::NFILE;
+    }
+    let _ = error;
+    false
 }
 
 /// How many failed accepts that concern one connection each are retried at
