@@ -3,37 +3,12 @@
 //! other test's allocations are counted with it.)
 #![cfg(feature = "std")]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
-
 use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
 use lithe::io::{ClientConfig, ClientConnection, Request, duplex};
 
-struct Live;
+mod live_bytes;
 
-/// Bytes allocated and not yet freed, by every thread.
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Live {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Live = Live;
+use live_bytes::live;
 
 /// A response head of 600 KiB (within the client's 1 MiB limit) grows the
 /// read buffer to hold it; once the response is read and the connection
@@ -73,10 +48,10 @@ fn an_idle_client_connection_gives_back_what_a_large_head_grew() {
         assert!(conn.is_reusable());
         // What the idle connection and the body hold is what dropping them
         // frees (the pipe stays: the server's end holds it too).
-        let before = LIVE.load(Ordering::Relaxed);
+        let before = live();
         drop(body);
         drop(conn);
-        let held = before - LIVE.load(Ordering::Relaxed);
+        let held = before - live();
         assert!(
             held < 64 * 1024,
             "the idle connection and its 2-byte body held {held} bytes"

@@ -3,38 +3,13 @@
 //! other test's allocations are counted with it.)
 #![cfg(feature = "std")]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
-
 use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
 use lithe::io::{Request, Response, ServerConfig, duplex, serve_connection};
 use lithe::proto::StatusCode;
 
-struct Live;
+mod live_bytes;
 
-/// Bytes allocated and not yet freed, by every thread.
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Live {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Live = Live;
+use live_bytes::live;
 
 /// A 15 KB head grows the read buffer; the connection parked after its
 /// response gives that buffer back, even when the client ended the request
@@ -66,13 +41,13 @@ fn a_parked_server_connection_keeps_only_what_is_left_unread() {
         for _ in 0..16 {
             future::yield_now().await;
         }
-        let parked = LIVE.load(Ordering::Relaxed);
+        let parked = live();
         // The end of the stream ends the connection, whose buffers go.
         client_end.close().await.unwrap();
         (parked, client_end)
     };
     let ((), (parked, client_end)) = future::block_on(future::zip(server, client));
-    let held = parked - LIVE.load(Ordering::Relaxed);
+    let held = parked - live();
     drop(client_end);
     assert!(
         held < 2048,
