@@ -117,7 +117,10 @@ fn main() {
     let server = match Server::bind(("127.0.0.1", port), handle, config) {
         Ok(server) => server,
         Err(e) => {
-            eprintln!("hello_server: cannot listen on 127.0.0.1:{port}: {e}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "hello_server: cannot listen on 127.0.0.1:{port}: {e}"
+            );
             std::process::exit(1);
         }
     };
@@ -131,6 +134,9 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: hello_server [--port PORT] [--threads N] [--reuse-port]");
+    let _ = writeln!(
+        std::io::stderr(),
+        "usage: hello_server [--port PORT] [--threads N] [--reuse-port]"
+    );
     std::process::exit(2);
 }

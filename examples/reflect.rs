@@ -90,7 +90,7 @@ fn main() {
         _ => None,
     };
     let Some(port) = port else {
-        eprintln!("usage: reflect [--port PORT]");
+        let _ = writeln!(std::io::stderr(), "usage: reflect [--port PORT]");
         std::process::exit(2);
     };
     let mut config = ServeConfig::default();
@@ -99,7 +99,10 @@ fn main() {
     let server = match Server::bind(("127.0.0.1", port), reflect, config) {
         Ok(server) => server,
         Err(e) => {
-            eprintln!("reflect: cannot listen on 127.0.0.1:{port}: {e}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "reflect: cannot listen on 127.0.0.1:{port}: {e}"
+            );
             std::process::exit(1);
         }
     };

@@ -468,6 +468,7 @@ fn the_servers_serve_on_when_stdout_is_closed() {
         let mut answer = Vec::new();
         stream.read_to_end(&mut answer).unwrap();
         assert!(answer.starts_with(b"HTTP/1.1 200 "), "{name}: {answer:?}");
+        assert!(running.child.try_wait().unwrap().is_none(), "{name} exited");
     }
 }
 

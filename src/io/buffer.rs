@@ -5,10 +5,10 @@
 //! [`Bytes`] slices of it without copying (a small piece of a buffer a large
 //! head grew is copied instead: [`ReadBuf::take_piece`]). A server connection
 //! parked between requests gives its buffer back unless it is small
-//! ([`ReadBuf::release`]), so an idle connection costs at most [`READ_KEPT`]
-//! bytes of read buffer (or what is left unread, copied: the empty lines a
-//! client may send after a request); an idle client connection keeps up to
-//! 16 KiB.
+//! ([`ReadBuf::release_parked`]), so an idle connection costs at most
+//! [`READ_KEPT`] bytes of read buffer (or what is left unread, copied: the
+//! empty lines a client may send after a request); an idle client connection
+//! keeps up to 16 KiB.
 
 use core::cell::RefCell;
 use core::future::Future;
@@ -103,24 +103,33 @@ impl ReadBuf {
         rest
     }
 
-    /// Frees the buffer's memory, unless it is small: the next request then
-    /// reuses it (once the last one's head is dropped) instead of allocating
-    /// again. What is left unread (the empty lines a client may send after a
-    /// request, RFC 9112 §2.2) moves to a buffer of its own size.
+    /// Frees the buffer's memory if it holds nothing, unless it is small: the
+    /// next request then reuses it (once the last one's head is dropped)
+    /// instead of allocating again.
     pub(crate) fn release(&mut self) {
         self.release_over(READ_KEPT);
     }
 
     /// [`release`](Self::release), keeping a buffer of up to `kept` bytes.
     pub(crate) fn release_over(&mut self, kept: usize) {
-        let allocated = self.allocated.max(self.buf.capacity());
-        if allocated > kept && self.buf.len() <= allocated / 2 {
-            self.buf = match self.buf.is_empty() {
-                true => BytesMut::new(),
-                false => BytesMut::from(&self.buf[..]),
-            };
-            self.allocated = self.buf.capacity();
+        if self.buf.is_empty() && self.allocated.max(self.buf.capacity()) > kept {
+            self.buf = BytesMut::new();
+            self.allocated = 0;
         }
+    }
+
+    /// [`release`](Self::release) for a server connection parked between
+    /// requests, whose buffer may still hold the empty lines a client may
+    /// send after a request (RFC 9112 §2.2): those move to a buffer of their
+    /// own size (same bytes at the same offsets), unless they fill most of
+    /// it.
+    pub(crate) fn release_parked(&mut self) {
+        let allocated = self.allocated.max(self.buf.capacity());
+        if self.buf.is_empty() || allocated <= READ_KEPT || self.buf.len() > allocated / 2 {
+            return self.release();
+        }
+        self.buf = BytesMut::from(&self.buf[..]);
+        self.allocated = self.buf.capacity();
     }
 
     /// Makes room for `additional` more bytes, noting the allocation's size.

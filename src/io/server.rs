@@ -111,7 +111,9 @@ const LINGER_BYTES: usize = 16 * 1024 * 1024;
 /// to 64 KiB, plus the response that crossed it) for as long as a peer that
 /// does not read is allowed to stall (`write_timeout`,
 /// `min_progress_bytes`). Parked between requests, a connection keeps at
-/// most 512 bytes of each buffer. Body chunks and received header values
+/// most 512 bytes of each buffer, besides any empty lines the client sent
+/// after a request (up to the head limit, which may keep the buffer they
+/// arrived in). Body chunks and received header values
 /// are slices of the read buffer, not copies: one the service keeps keeps
 /// that buffer alive (a buffer grown past 64 KiB hands out copies of small
 /// pieces instead), so copy what is kept for long. Over TLS, rustls adds
@@ -679,7 +681,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             Poll::Pending => {
                 if idle {
                     // Parked between requests: hold only small buffers.
-                    self.buf.release();
+                    self.buf.release_parked();
                     self.out.release();
                 }
                 // A limit past what the clock can count is none.
@@ -699,10 +701,18 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     }
 
     /// Whether [`Shutdown::close_idle`] was called since the wait for the
-    /// next request began.
-    fn asked_to_close_idle(&self) -> bool {
-        self.shutdown
-            .is_some_and(|shutdown| shutdown.idle_closes() != self.idle_closes_seen)
+    /// next request began, and this connection is one it closes.
+    fn asked_to_close_idle(&mut self) -> bool {
+        let Some(shutdown) = self.shutdown else {
+            return false;
+        };
+        let idle_closes = shutdown.idle_closes();
+        if idle_closes == self.idle_closes_seen {
+            return false;
+        }
+        // Asked once: spared, the connection waits on.
+        self.idle_closes_seen = idle_closes;
+        shutdown.take_idle_ticket()
     }
 
     /// Whether shutdown was triggered; if not, the task wakes when it is (or

@@ -4,7 +4,7 @@
 
 use core::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use event_listener::{Event, EventListener};
 
@@ -25,8 +25,10 @@ pub struct Shutdown {
 #[derive(Default)]
 struct Inner {
     triggered: AtomicBool,
-    /// Calls of [`Shutdown::close_idle`] so far.
+    /// Calls of [`Shutdown::close_idle`] (and `close_some_idle`) so far.
     idle_closes: AtomicU64,
+    /// How many more idle connections the last of those calls may close.
+    idle_tickets: AtomicUsize,
     event: Event,
 }
 
@@ -43,11 +45,12 @@ impl Shutdown {
     }
 
     /// Asks every connection watching this signal that is idle now (waiting
-    /// between requests, or connected with nothing sent yet) to close,
+    /// between requests, or connected with nothing sent yet; a TLS handshake
+    /// in progress is not watched) to close,
     /// leaving those busy with a request alone; the signal itself stays as
     /// it was, so a connection that goes idle later is not affected. A
-    /// [`Server`](crate::rt::Server) at its connection limit does this to
-    /// make room (`ServeConfig::max_connections`). A client may find its
+    /// [`Server`](crate::rt::Server) at its connection limit closes some
+    /// of them this way to make room (`ServeConfig::max_connections`). A client may find its
     /// idle connection closed at any time (RFC 9112 §9.5), and reconnects.
     ///
     /// ```
@@ -57,14 +60,32 @@ impl Shutdown {
     /// assert!(!signal.is_triggered());
     /// ```
     pub fn close_idle(&self) {
+        self.close_some_idle(usize::MAX);
+    }
+
+    /// [`close_idle`](Shutdown::close_idle), closing at most `n` of them:
+    /// the first to take their turn, which are, as their listeners are woken
+    /// in the order they were made, roughly the longest connected of the
+    /// idle ones.
+    pub(crate) fn close_some_idle(&self, n: usize) {
+        self.inner.idle_tickets.store(n, Ordering::SeqCst);
         self.inner.idle_closes.fetch_add(1, Ordering::SeqCst);
         self.inner.event.notify(usize::MAX);
     }
 
     /// How many times [`close_idle`](Shutdown::close_idle) was called: a
-    /// connection idle since a count smaller than this one is to close.
+    /// connection idle since a count smaller than this one may close.
     pub(crate) fn idle_closes(&self) -> u64 {
         self.inner.idle_closes.load(Ordering::SeqCst)
+    }
+
+    /// Whether an idle connection asked to close may: one of the `n` the
+    /// last call allows.
+    pub(crate) fn take_idle_ticket(&self) -> bool {
+        self.inner
+            .idle_tickets
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
     }
 
     /// Whether [`trigger`](Shutdown::trigger) was called.

@@ -65,9 +65,13 @@ pub struct ServeConfig {
     /// worker accepts no more until one ends, and new clients wait in the
     /// kernel's backlog (while it has room). To make room for a client
     /// waiting there, a worker at its limit (or out of descriptors) closes
-    /// its idle connections, those between requests or connected with
-    /// nothing sent yet, at most once a second ([`Shutdown::close_idle`]):
-    /// idle connections cannot hold the server's slots against new clients. 0 for no limit. Default 25,000
+    /// up to 64 of its idle connections, those between requests or
+    /// connected with nothing sent yet (over TLS: with the handshake done),
+    /// roughly the longest connected first, at most once a second (as
+    /// [`Shutdown::close_idle`] does to all of them): idle connections do
+    /// not hold the server's slots against new clients for their whole
+    /// timeout. (Off Linux, workers sharing a listener, as they do without
+    /// `reuse_port`, make room only when out of descriptors.) 0 for no limit. Default 25,000
     /// per worker (as actix-web): the server's total is `threads` times this,
     /// which bounds the descriptors a flood of connections can take only if
     /// it is below the process's descriptor limit (often 1,024 by default:
@@ -175,6 +179,8 @@ impl Server {
         };
         let listeners = listeners(addr, threads, config.reuse_port)?;
         let addr = listeners[0].local_addr()?;
+        // Clones of one socket, which every worker accepts from.
+        let shared = listeners.len() > 1 && !(cfg!(target_os = "linux") && config.reuse_port);
         let shutdown = Shutdown::new();
         let config = Arc::new(config);
         let mut workers = Vec::with_capacity(threads);
@@ -185,7 +191,7 @@ impl Server {
             let spawned = Async::new(listener).and_then(|listener| {
                 std::thread::Builder::new()
                     .name(format!("lithe-worker-{i}"))
-                    .spawn(move || worker(listener, make_service, config, signal))
+                    .spawn(move || worker(listener, shared, make_service, config, signal))
             });
             match spawned {
                 Ok(worker) => workers.push(worker),
@@ -319,6 +325,7 @@ fn reuse_port_listener(addr: SocketAddr) -> io::Result<StdListener> {
 
 fn worker<M, S>(
     listener: Async<StdListener>,
+    shared: bool,
     make_service: M,
     config: Arc<ServeConfig>,
     server_signal: Shutdown,
@@ -374,11 +381,13 @@ fn worker<M, S>(
                 let one_ends = ended.listen();
                 if active.get() >= limit {
                     let room_for_a_client = async {
-                        // A worker with room (they may share the listener)
-                        // takes the client if it can.
                         if listener.readable().await.is_ok() {
-                            Timer::after(TAKEN_BY_ANOTHER_WITHIN).await;
-                            if client_waiting(listener.get_ref()) {
+                            // On a shared listener a worker with room takes
+                            // the client if it can.
+                            if shared {
+                                Timer::after(TAKEN_BY_ANOTHER_WITHIN).await;
+                            }
+                            if !shared || client_waiting(listener.get_ref()) {
                                 make_room(&shutdown, &mut made_room);
                             }
                         }
@@ -498,12 +507,17 @@ fn worker<M, S>(
 /// descriptors) may ask its idle connections to close: each time wakes every
 /// connection of the worker, busy ones included.
 const MAKE_ROOM_EVERY: Duration = Duration::from_secs(1);
+/// How many idle connections a worker short of room closes at a time (nginx
+/// closes 32 when it runs out): enough for the clients a second brings, not
+/// so many that one client costs every idle client its connection.
+const MAKE_ROOM_FOR: usize = 64;
 
 /// How long a client waiting on a shared listener is left for a worker with
 /// room to take, before one at its limit makes room for it.
 const TAKEN_BY_ANOTHER_WITHIN: Duration = Duration::from_millis(10);
 
-/// Whether a client is waiting to be accepted on `listener` now.
+/// Whether a client is still waiting to be accepted on the shared `listener`
+/// now, no worker with room having taken it.
 fn client_waiting(listener: &StdListener) -> bool {
     #[cfg(target_os = "linux")]
     {
@@ -515,22 +529,23 @@ fn client_waiting(listener: &StdListener) -> bool {
         };
         poll(&mut fds, Some(&now)).is_ok_and(|ready| ready > 0)
     }
-    // Elsewhere the readiness that woke the worker is all there is to go by.
+    // Elsewhere that cannot be told without accepting: a worker at its limit
+    // on a shared listener makes room only when out of descriptors.
     #[cfg(not(target_os = "linux"))]
     {
         let _ = listener;
-        true
+        false
     }
 }
 
-/// Asks the worker's idle connections to close, unless that was done less
-/// than [`MAKE_ROOM_EVERY`] ago (`last`).
+/// Asks [`MAKE_ROOM_FOR`] of the worker's idle connections to close, unless
+/// that was done less than [`MAKE_ROOM_EVERY`] ago (`last`).
 fn make_room(signal: &Shutdown, last: &mut Option<Instant>) {
     let now = Instant::now();
     if last.is_none_or(|at| now.duration_since(at) >= MAKE_ROOM_EVERY) {
         *last = Some(now);
-        log::debug!("lithe: a worker short of room closes its idle connections");
-        signal.close_idle();
+        log::debug!("lithe: a worker short of room closes idle connections");
+        signal.close_some_idle(MAKE_ROOM_FOR);
     }
 }
 
