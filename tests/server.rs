@@ -2906,3 +2906,40 @@ fn a_worker_at_its_connection_limit_closes_a_bounded_number_of_idle_connections(
     assert!((1..=64).contains(&closed), "{closed} closed");
     server.shutdown();
 }
+
+/// `close_idle` on a running server's signal reaches its workers'
+/// connections: an idle one closes, and the server goes on serving.
+#[test]
+fn close_idle_on_a_server_closes_its_idle_connections_and_it_serves_on() {
+    let config = lithe::rt::ServeConfig {
+        threads: 2,
+        shutdown_timeout: Duration::from_secs(2),
+        ..lithe::rt::ServeConfig::default()
+    };
+    let server = lithe::rt::Server::bind("127.0.0.1:0", routes, config).expect("bind");
+    let addr = server.local_addr();
+    let mut idle = socket(addr);
+    idle.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    read_until(&mut idle, "Hello, World!");
+    // Asked again until it closes: it may not be waiting for its next
+    // request yet when first asked.
+    idle.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        server.shutdown_signal().close_idle();
+        match std::io::Read::read(&mut idle, &mut [0u8; 1]) {
+            Ok(0) => break,
+            Ok(_) => panic!("the idle connection sent something"),
+            Err(_) => assert!(started.elapsed() < LIMIT, "never closed"),
+        }
+    }
+    assert!(!server.shutdown_signal().is_triggered());
+    let answer = exchange(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    server.shutdown();
+}
