@@ -390,9 +390,9 @@ struct Driver<'c, T> {
     shutdown_listener: Option<EventListener>,
     /// The waker `shutdown_listener` was last polled with.
     shutdown_waker: Option<core::task::Waker>,
-    /// [`Shutdown::idle_closes`] when `shutdown_listener` was made: a larger
-    /// count means it may have fired since.
-    listener_idle_closes: u64,
+    /// [`Shutdown::idle_notified`] when `shutdown_listener` was made or last
+    /// found waiting: a larger count means it may have fired since.
+    listener_idle_notified: u64,
     /// [`Shutdown::idle_closes`] when the wait for the next request began: a
     /// larger count while nothing has begun closes the connection.
     idle_closes_seen: u64,
@@ -427,7 +427,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             shutdown,
             shutdown_listener: None,
             shutdown_waker: None,
-            listener_idle_closes: 0,
+            listener_idle_notified: 0,
             idle_closes_seen: 0,
             read_deadline: Deadline::default(),
             body_stall: Stall::default(),
@@ -725,22 +725,21 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             if shutdown.is_triggered() {
                 return true;
             }
+            // Read before the listener is looked at: a close_idle counted
+            // later may have fired it, one counted earlier has not (or it
+            // would be seen fired below).
+            let notified = shutdown.idle_notified();
             // A listener already registered with this task's waker will wake
             // it: polling it again (a lock per idle wait) changes nothing,
-            // unless a close_idle has fired it since.
+            // unless a close_idle has fired it since, using up its wake-up.
             let registered = self.shutdown_listener.is_some()
-                && self.listener_idle_closes == shutdown.idle_closes()
+                && self.listener_idle_notified == notified
                 && self
                     .shutdown_waker
                     .as_ref()
                     .is_some_and(|waker| waker.will_wake(cx.waker()));
             if registered {
                 return false;
-            }
-            if self.shutdown_listener.is_none() {
-                // Counted before listening: a close_idle in between is seen
-                // by the count, one after by the listener.
-                self.listener_idle_closes = shutdown.idle_closes();
             }
             let listener = self
                 .shutdown_listener
@@ -755,6 +754,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 }
                 Poll::Pending => {
                     self.shutdown_waker = Some(cx.waker().clone());
+                    self.listener_idle_notified = notified;
                     return false;
                 }
             }

@@ -29,6 +29,10 @@ struct Inner {
     idle_closes: AtomicU64,
     /// How many more idle connections the last of those calls may close.
     idle_tickets: AtomicUsize,
+    /// Those calls whose wake-up is done: counted after `event` is notified,
+    /// so a listener made after a count was read may have been notified
+    /// only by calls counted later.
+    idle_notified: AtomicU64,
     event: Event,
 }
 
@@ -64,13 +68,21 @@ impl Shutdown {
     }
 
     /// [`close_idle`](Shutdown::close_idle), closing at most `n` of them:
-    /// the first to take their turn, which are, as their listeners are woken
-    /// in the order they were made, roughly the longest connected of the
-    /// idle ones.
+    /// the first to take their turn, which are, as listeners are woken in
+    /// the order they were made, roughly the longest connected, after those
+    /// an earlier call found busy.
     pub(crate) fn close_some_idle(&self, n: usize) {
         self.inner.idle_tickets.store(n, Ordering::SeqCst);
         self.inner.idle_closes.fetch_add(1, Ordering::SeqCst);
         self.inner.event.notify(usize::MAX);
+        self.inner.idle_notified.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// How many calls of [`close_idle`](Shutdown::close_idle) have notified
+    /// the listeners: one made, or found waiting, when this was smaller may
+    /// have been fired by them.
+    pub(crate) fn idle_notified(&self) -> u64 {
+        self.inner.idle_notified.load(Ordering::SeqCst)
     }
 
     /// How many times [`close_idle`](Shutdown::close_idle) was called: a

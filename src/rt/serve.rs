@@ -70,8 +70,10 @@ pub struct ServeConfig {
     /// roughly the longest connected first, at most once a second (as
     /// [`Shutdown::close_idle`] does to all of them): idle connections do
     /// not hold the server's slots against new clients for their whole
-    /// timeout. (Off Linux, workers sharing a listener, as they do without
-    /// `reuse_port`, make room only when out of descriptors.) 0 for no limit. Default 25,000
+    /// timeout. (Off Linux, where whether a client waits for a worker that
+    /// shares its listener with others cannot be told, workers make room
+    /// only with a listener of their own, `threads: 1`, and not when out of
+    /// descriptors.) 0 for no limit. Default 25,000
     /// per worker (as actix-web): the server's total is `threads` times this,
     /// which bounds the descriptors a flood of connections can take only if
     /// it is below the process's descriptor limit (often 1,024 by default:
