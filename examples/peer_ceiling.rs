@@ -9,6 +9,7 @@
 //! cargo run --release --example peer_ceiling -- --port 8082
 //! ```
 
+use std::io::Write;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -30,13 +31,20 @@ fn main() {
     runtime.block_on(async move {
         let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
         eprintln!("ceiling listening on http://127.0.0.1:{port}");
+        let mut failing = false;
         loop {
             // Out of descriptors (a load with many connections), or one that
-            // went before it was taken: wait a little and go on serving.
+            // went before it was taken: wait a little and go on serving, saying
+            // so once per run of failures.
             let (mut stream, _) = match listener.accept().await {
-                Ok(accepted) => accepted,
+                Ok(accepted) => {
+                    failing = false;
+                    accepted
+                }
                 Err(e) => {
-                    eprintln!("ceiling: accept: {e}");
+                    if !std::mem::replace(&mut failing, true) {
+                        let _ = writeln!(std::io::stderr(), "ceiling: accept: {e}");
+                    }
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                     continue;
                 }

@@ -7,6 +7,7 @@
 //! ```
 
 use std::convert::Infallible;
+use std::io::Write;
 
 use http_body_util::Full;
 use hyper::body::Bytes;
@@ -38,13 +39,20 @@ fn main() {
     runtime.block_on(async move {
         let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
         eprintln!("hyper listening on http://127.0.0.1:{port}");
+        let mut failing = false;
         loop {
             // Out of descriptors (a load with many connections), or one that
-            // went before it was taken: wait a little and go on serving.
+            // went before it was taken: wait a little and go on serving, saying
+            // so once per run of failures.
             let (stream, _) = match listener.accept().await {
-                Ok(accepted) => accepted,
+                Ok(accepted) => {
+                    failing = false;
+                    accepted
+                }
                 Err(e) => {
-                    eprintln!("hyper: accept: {e}");
+                    if !std::mem::replace(&mut failing, true) {
+                        let _ = writeln!(std::io::stderr(), "hyper: accept: {e}");
+                    }
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                     continue;
                 }

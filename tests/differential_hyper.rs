@@ -24,7 +24,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use common::LIMIT;
+use common::{LIMIT, tokio_runtime};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use lithe::io::{
@@ -48,13 +48,6 @@ struct Outcome {
 
 /// Bodies above this are not read whole (none of the inputs has one).
 const BODY_LIMIT: usize = 1 << 20;
-
-fn tokio_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// Sends `input` to a server over an in-memory pipe, then closes the sending
 /// side and reads until the server closes.

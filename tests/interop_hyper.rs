@@ -17,13 +17,6 @@ use lithe::io::{Body, ClientConfig, ClientConnection, Request, ServerConfig, ser
 use lithe::proto::StatusCode;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
-fn tokio_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// Runs `future` under tokio, bounded by [`LIMIT`].
 fn run_tokio<T>(future: impl std::future::Future<Output = T>) -> T {
     tokio_runtime().block_on(async {

@@ -6,9 +6,9 @@
 //! head grew is copied instead: [`ReadBuf::take_piece`]). A server connection
 //! parked between requests gives its buffer back unless it is small
 //! ([`ReadBuf::release_parked`]), so an idle connection costs at most
-//! [`READ_KEPT`] bytes of read buffer (or what is left unread, copied: the
-//! empty lines a client may send after a request); an idle client connection
-//! keeps up to 16 KiB.
+//! [`READ_KEPT`] bytes of read buffer, besides the empty lines a client may
+//! send after a request (copied out, unless they fill most of their
+//! buffer); an idle client connection keeps up to 16 KiB.
 
 use core::cell::RefCell;
 use core::future::Future;

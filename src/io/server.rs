@@ -242,7 +242,8 @@ where
 /// [`serve_connection`], also stopping between requests once `shutdown` is
 /// triggered (the request in flight is finished first; a request whose head
 /// has begun to arrive gets a second more, within the head timeout, to come
-/// whole and be served as the last, or is answered `408`).
+/// whole and be served as the last, or is answered `408`), and closing when
+/// idle at a [`Shutdown::close_idle`].
 pub async fn serve_connection_until<T, S>(
     io: T,
     service: S,
@@ -388,13 +389,8 @@ struct Driver<'c, T> {
     config: &'c ServerConfig,
     shutdown: Option<&'c Shutdown>,
     shutdown_listener: Option<EventListener>,
-    /// The waker `shutdown_listener` was last polled with.
-    shutdown_waker: Option<core::task::Waker>,
-    /// [`Shutdown::idle_notified`] when `shutdown_listener` was made or last
-    /// found waiting: a larger count means it may have fired since.
-    listener_idle_notified: u64,
-    /// [`Shutdown::idle_closes`] when the wait for the next request began: a
-    /// larger count while nothing has begun closes the connection.
+    /// The close_idle calls begun when the wait for the next request began:
+    /// more while nothing has begun may close the connection.
     idle_closes_seen: u64,
     read_deadline: Deadline,
     body_stall: Stall,
@@ -426,8 +422,6 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             config,
             shutdown,
             shutdown_listener: None,
-            shutdown_waker: None,
-            listener_idle_notified: 0,
             idle_closes_seen: 0,
             read_deadline: Deadline::default(),
             body_stall: Stall::default(),
@@ -578,7 +572,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                         HeadStep::Request(parsed) => return Ok(Some(parsed)),
                         HeadStep::Rejected(e) => Some(e),
                         // Part of one: it gets the shutdown's grace to come
-                        // whole (`poll_wait`), or a 408.
+                        // whole (`poll_wait`), or a 408 (after a close_idle,
+                        // the head timeout, as any head).
                         HeadStep::NeedData => continue,
                         HeadStep::Closed => None,
                     };
@@ -725,22 +720,10 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             if shutdown.is_triggered() {
                 return true;
             }
-            // Read before the listener is looked at: a close_idle counted
-            // later may have fired it, one counted earlier has not (or it
-            // would be seen fired below).
-            let notified = shutdown.idle_notified();
-            // A listener already registered with this task's waker will wake
-            // it: polling it again (a lock per idle wait) changes nothing,
-            // unless a close_idle has fired it since, using up its wake-up.
-            let registered = self.shutdown_listener.is_some()
-                && self.listener_idle_notified == notified
-                && self
-                    .shutdown_waker
-                    .as_ref()
-                    .is_some_and(|waker| waker.will_wake(cx.waker()));
-            if registered {
-                return false;
-            }
+            // Polled at every wait, not trusted once registered: something
+            // other than a trigger may fire it (a close_idle, or the
+            // notification a listener dropped unread passes on), and a
+            // fired listener is not woken by a later trigger.
             let listener = self
                 .shutdown_listener
                 .get_or_insert_with(|| shutdown.listen());
@@ -748,15 +731,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 return true;
             }
             match core::pin::Pin::new(listener).poll(cx) {
-                Poll::Ready(()) => {
-                    self.shutdown_listener = None;
-                    self.shutdown_waker = None;
-                }
-                Poll::Pending => {
-                    self.shutdown_waker = Some(cx.waker().clone());
-                    self.listener_idle_notified = notified;
-                    return false;
-                }
+                Poll::Ready(()) => self.shutdown_listener = None,
+                Poll::Pending => return false,
             }
         }
     }

@@ -25,14 +25,11 @@ pub struct Shutdown {
 #[derive(Default)]
 struct Inner {
     triggered: AtomicBool,
-    /// Calls of [`Shutdown::close_idle`] (and `close_some_idle`) so far.
+    /// Calls of [`Shutdown::close_idle`] (and `close_some_idle`) so far,
+    /// counted before `event` is notified.
     idle_closes: AtomicU64,
     /// How many more idle connections the last of those calls may close.
     idle_tickets: AtomicUsize,
-    /// Those calls whose wake-up is done: counted after `event` is notified,
-    /// so a listener made after a count was read may have been notified
-    /// only by calls counted later.
-    idle_notified: AtomicU64,
     event: Event,
 }
 
@@ -50,12 +47,13 @@ impl Shutdown {
 
     /// Asks every connection watching this signal that is idle now (waiting
     /// between requests, or connected with nothing sent yet; a TLS handshake
-    /// in progress is not watched) to close,
-    /// leaving those busy with a request alone; the signal itself stays as
-    /// it was, so a connection that goes idle later is not affected. A
-    /// [`Server`](crate::rt::Server) at its connection limit closes some
-    /// of them this way to make room (`ServeConfig::max_connections`). A client may find its
-    /// idle connection closed at any time (RFC 9112 §9.5), and reconnects.
+    /// in progress is not watched) to close, leaving those busy with a
+    /// request alone; the signal itself stays as it was, so a connection
+    /// that goes idle later is not affected. A
+    /// [`Server`](crate::rt::Server) at its connection limit closes some of
+    /// them this way to make room (`ServeConfig::max_connections`). A client
+    /// may find its idle connection closed at any time (RFC 9112 §9.5), and
+    /// reconnects.
     ///
     /// ```
     /// use lithe::io::Shutdown;
@@ -75,18 +73,10 @@ impl Shutdown {
         self.inner.idle_tickets.store(n, Ordering::SeqCst);
         self.inner.idle_closes.fetch_add(1, Ordering::SeqCst);
         self.inner.event.notify(usize::MAX);
-        self.inner.idle_notified.fetch_add(1, Ordering::SeqCst);
-    }
-
-    /// How many calls of [`close_idle`](Shutdown::close_idle) have notified
-    /// the listeners: one made, or found waiting, when this was smaller may
-    /// have been fired by them.
-    pub(crate) fn idle_notified(&self) -> u64 {
-        self.inner.idle_notified.load(Ordering::SeqCst)
     }
 
     /// How many times [`close_idle`](Shutdown::close_idle) was called: a
-    /// connection idle since a count smaller than this one may close.
+    /// connection idle since fewer calls may close.
     pub(crate) fn idle_closes(&self) -> u64 {
         self.inner.idle_closes.load(Ordering::SeqCst)
     }

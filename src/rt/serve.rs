@@ -67,13 +67,14 @@ pub struct ServeConfig {
     /// waiting there, a worker at its limit (or out of descriptors) closes
     /// up to 64 of its idle connections, those between requests or
     /// connected with nothing sent yet (over TLS: with the handshake done),
-    /// roughly the longest connected first, at most once a second (as
-    /// [`Shutdown::close_idle`] does to all of them): idle connections do
-    /// not hold the server's slots against new clients for their whole
-    /// timeout. (Off Linux, where whether a client waits for a worker that
-    /// shares its listener with others cannot be told, workers make room
-    /// only with a listener of their own, `threads: 1`, and not when out of
-    /// descriptors.) 0 for no limit. Default 25,000
+    /// roughly the longest connected first, at most once a second (workers
+    /// sharing a listener, as without `reuse_port`, take turns: one of them
+    /// a second); [`Shutdown::close_idle`] does it to all of them. Idle
+    /// connections do not hold the server's slots against new clients for
+    /// their whole timeout. (Off Linux, where whether a client waits for a
+    /// worker that shares its listener with others cannot be told, workers
+    /// make room only with a listener of their own, `threads: 1`, and not
+    /// when out of descriptors.) 0 for no limit. Default 25,000
     /// per worker (as actix-web): the server's total is `threads` times this,
     /// which bounds the descriptors a flood of connections can take only if
     /// it is below the process's descriptor limit (often 1,024 by default:
@@ -179,10 +180,10 @@ impl Server {
             }
             n => n,
         };
-        let listeners = listeners(addr, threads, config.reuse_port)?;
+        let (listeners, shared) = listeners(addr, threads, config.reuse_port)?;
         let addr = listeners[0].local_addr()?;
-        // Clones of one socket, which every worker accepts from.
-        let shared = listeners.len() > 1 && !(cfg!(target_os = "linux") && config.reuse_port);
+        // Workers that share a listener make room for its clients together.
+        let shared_room = shared.then(|| Arc::new(RoomMade::default()));
         let shutdown = Shutdown::new();
         let config = Arc::new(config);
         let mut workers = Vec::with_capacity(threads);
@@ -190,10 +191,14 @@ impl Server {
         while let Some((i, listener)) = listeners.next() {
             let (make_service, config, signal) =
                 (make_service.clone(), config.clone(), shutdown.clone());
+            let room = match &shared_room {
+                Some(room) => Arc::clone(room),
+                None => Arc::new(RoomMade::default()),
+            };
             let spawned = Async::new(listener).and_then(|listener| {
                 std::thread::Builder::new()
                     .name(format!("lithe-worker-{i}"))
-                    .spawn(move || worker(listener, shared, make_service, config, signal))
+                    .spawn(move || worker(listener, shared, room, make_service, config, signal))
             });
             match spawned {
                 Ok(worker) => workers.push(worker),
@@ -222,7 +227,9 @@ impl Server {
         self.addr
     }
 
-    /// The signal that stops the server; trigger it from anywhere.
+    /// The signal that stops the server; trigger it from anywhere. Its
+    /// [`close_idle`](Shutdown::close_idle) closes the connections idle at
+    /// that moment, on every worker, and the server serves on.
     pub fn shutdown_signal(&self) -> Shutdown {
         self.shutdown.clone()
     }
@@ -266,12 +273,13 @@ const ACCEPTS_IN_A_ROW: u32 = 64;
 const LISTEN_BACKLOG: i32 = 1024;
 
 /// One nonblocking listener per worker: clones of one socket, or, with
-/// `reuse_port` on Linux, sockets of their own bound to the same address.
+/// `reuse_port` on Linux, sockets of their own bound to the same address;
+/// and whether they are clones (a shared listener).
 fn listeners(
     addr: impl ToSocketAddrs,
     count: usize,
     reuse_port: bool,
-) -> io::Result<Vec<StdListener>> {
+) -> io::Result<(Vec<StdListener>, bool)> {
     #[cfg(target_os = "linux")]
     if reuse_port {
         let addr = addr
@@ -285,7 +293,7 @@ fn listeners(
         for _ in 1..count {
             all.push(reuse_port_listener(addr)?);
         }
-        return Ok(all);
+        return Ok((all, false));
     }
     #[cfg(not(target_os = "linux"))]
     let _ = reuse_port;
@@ -301,7 +309,7 @@ fn listeners(
         all.push(listener.try_clone()?);
     }
     all.push(listener);
-    Ok(all)
+    Ok((all, count > 1))
 }
 
 /// A nonblocking listener on `addr` with `SO_REUSEPORT`.
@@ -328,6 +336,7 @@ fn reuse_port_listener(addr: SocketAddr) -> io::Result<StdListener> {
 fn worker<M, S>(
     listener: Async<StdListener>,
     shared: bool,
+    room: Arc<RoomMade>,
     make_service: M,
     config: Arc<ServeConfig>,
     server_signal: Shutdown,
@@ -360,8 +369,6 @@ fn worker<M, S>(
         let mut failing = 0u32;
         // Failures of one connection each, retried at once, in a row.
         let mut retried = 0u32;
-        // When the idle connections were last asked to close to make room.
-        let mut made_room = None;
         loop {
             // With a backlog to take, accepting never waits: the connections
             // already accepted get their turn now and then, and a shutdown is
@@ -383,6 +390,9 @@ fn worker<M, S>(
                 let one_ends = ended.listen();
                 if active.get() >= limit {
                     let room_for_a_client = async {
+                        if shared && !CAN_TELL_A_CLIENT_WAITS {
+                            return future::pending().await;
+                        }
                         if listener.readable().await.is_ok() {
                             // On a shared listener a worker with room takes
                             // the client if it can.
@@ -390,7 +400,7 @@ fn worker<M, S>(
                                 Timer::after(TAKEN_BY_ANOTHER_WITHIN).await;
                             }
                             if !shared || client_waiting(listener.get_ref()) {
-                                make_room(&shutdown, &mut made_room);
+                                room.make(&shutdown);
                             }
                         }
                         Timer::after(MAKE_ROOM_EVERY).await;
@@ -431,7 +441,7 @@ fn worker<M, S>(
                     // otherwise write a line every 10 ms. Out of descriptors,
                     // the idle connections close to make room, as at the limit.
                     if out_of_descriptors(&e) {
-                        make_room(&shutdown, &mut made_room);
+                        room.make(&shutdown);
                     }
                     failing += 1;
                     match failing {
@@ -518,6 +528,11 @@ const MAKE_ROOM_FOR: usize = 64;
 /// room to take, before one at its limit makes room for it.
 const TAKEN_BY_ANOTHER_WITHIN: Duration = Duration::from_millis(10);
 
+/// Whether [`client_waiting`] can tell: elsewhere than on Linux, only
+/// accepting would, so workers at their limit on a shared listener do not
+/// make room for its clients.
+const CAN_TELL_A_CLIENT_WAITS: bool = cfg!(target_os = "linux");
+
 /// Whether a client is still waiting to be accepted on the shared `listener`
 /// now, no worker with room having taken it.
 fn client_waiting(listener: &StdListener) -> bool {
@@ -531,8 +546,6 @@ fn client_waiting(listener: &StdListener) -> bool {
         };
         poll(&mut fds, Some(&now)).is_ok_and(|ready| ready > 0)
     }
-    // Elsewhere that cannot be told without accepting: a worker at its limit
-    // on a shared listener makes room only when out of descriptors.
     #[cfg(not(target_os = "linux"))]
     {
         let _ = listener;
@@ -540,14 +553,26 @@ fn client_waiting(listener: &StdListener) -> bool {
     }
 }
 
-/// Asks [`MAKE_ROOM_FOR`] of the worker's idle connections to close, unless
-/// that was done less than [`MAKE_ROOM_EVERY`] ago (`last`).
-fn make_room(signal: &Shutdown, last: &mut Option<Instant>) {
-    let now = Instant::now();
-    if last.is_none_or(|at| now.duration_since(at) >= MAKE_ROOM_EVERY) {
-        *last = Some(now);
-        log::debug!("lithe: a worker short of room closes idle connections");
-        signal.close_some_idle(MAKE_ROOM_FOR);
+/// When room was last made, by a worker or (shared) by any of the workers
+/// of one listener: they all see its clients waiting, and one of them
+/// making room is enough.
+#[derive(Default)]
+struct RoomMade(std::sync::Mutex<Option<Instant>>);
+
+impl RoomMade {
+    /// Asks [`MAKE_ROOM_FOR`] of `signal`'s idle connections to close, unless
+    /// room was made less than [`MAKE_ROOM_EVERY`] ago.
+    fn make(&self, signal: &Shutdown) {
+        let now = Instant::now();
+        let mut last = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if last.is_none_or(|at| now.duration_since(at) >= MAKE_ROOM_EVERY) {
+            *last = Some(now);
+            log::debug!("lithe: a worker short of room closes idle connections");
+            signal.close_some_idle(MAKE_ROOM_FOR);
+        }
     }
 }
 
@@ -561,8 +586,9 @@ async fn pass_on(server: Shutdown, worker: Shutdown) {
             worker.trigger();
             return;
         }
-        if server.idle_closes() != idle_closes {
-            idle_closes = server.idle_closes();
+        let now = server.idle_closes();
+        if now != idle_closes {
+            idle_closes = now;
             worker.close_idle();
             continue;
         }

@@ -180,3 +180,12 @@ pub fn wait_until(flag: &std::sync::atomic::AtomicBool, what: &str) {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// A one-thread tokio runtime with its timers and I/O, for the tests that run
+/// hyper or run our drivers under tokio.
+pub fn tokio_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
