@@ -389,6 +389,8 @@ struct Driver<'c, T> {
     config: &'c ServerConfig,
     shutdown: Option<&'c Shutdown>,
     shutdown_listener: Option<EventListener>,
+    /// The waker `shutdown_listener` was last polled with.
+    shutdown_waker: Option<core::task::Waker>,
     /// The close_idle calls begun when the wait for the next request began:
     /// more while nothing has begun may close the connection.
     idle_closes_seen: u64,
@@ -422,6 +424,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             config,
             shutdown,
             shutdown_listener: None,
+            shutdown_waker: None,
             idle_closes_seen: 0,
             read_deadline: Deadline::default(),
             body_stall: Stall::default(),
@@ -720,10 +723,22 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             if shutdown.is_triggered() {
                 return true;
             }
-            // Polled at every wait, not trusted once registered: something
-            // other than a trigger may fire it (a close_idle, or the
-            // notification a listener dropped unread passes on), and a
-            // fired listener is not woken by a later trigger.
+            // A listener already registered with this task's waker will wake
+            // it: polling it again (a lock per idle wait) changes nothing,
+            // unless it has been fired since. Something other than a trigger
+            // can fire it (a close_idle, or the notification a listener
+            // dropped unread passes on), and a fired listener is not woken
+            // by a later trigger: while any listener of the signal is fired
+            // and unread, it is polled.
+            let registered = self.shutdown_listener.is_some()
+                && !shutdown.has_unread_wake()
+                && self
+                    .shutdown_waker
+                    .as_ref()
+                    .is_some_and(|waker| waker.will_wake(cx.waker()));
+            if registered {
+                return false;
+            }
             let listener = self
                 .shutdown_listener
                 .get_or_insert_with(|| shutdown.listen());
@@ -731,8 +746,14 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 return true;
             }
             match core::pin::Pin::new(listener).poll(cx) {
-                Poll::Ready(()) => self.shutdown_listener = None,
-                Poll::Pending => return false,
+                Poll::Ready(()) => {
+                    self.shutdown_listener = None;
+                    self.shutdown_waker = None;
+                }
+                Poll::Pending => {
+                    self.shutdown_waker = Some(cx.waker().clone());
+                    return false;
+                }
             }
         }
     }

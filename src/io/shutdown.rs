@@ -109,6 +109,13 @@ impl Shutdown {
         }
     }
 
+    /// Whether a listener of this signal has been fired and not yet
+    /// polled since: until then, one whose connection relies on it to be
+    /// woken may be that one. (A single atomic load.)
+    pub(crate) fn has_unread_wake(&self) -> bool {
+        self.inner.event.is_notified()
+    }
+
     /// A listener woken by [`trigger`](Shutdown::trigger) and by
     /// [`close_idle`](Shutdown::close_idle); check
     /// [`is_triggered`](Shutdown::is_triggered) after creating it.
