@@ -30,6 +30,9 @@ struct Inner {
     idle_closes: AtomicU64,
     /// How many more idle connections the last of those calls may close.
     idle_tickets: AtomicUsize,
+    /// Calls notifying `event` at the moment: event-listener publishes how
+    /// many listeners are fired and unread only once a notify is done.
+    notifying: AtomicUsize,
     event: Event,
 }
 
@@ -42,7 +45,14 @@ impl Shutdown {
     /// Asks every connection watching this signal to stop after its current request.
     pub fn trigger(&self) {
         self.inner.triggered.store(true, Ordering::SeqCst);
+        self.notify_all();
+    }
+
+    /// Wakes every listener, counted as notifying meanwhile.
+    fn notify_all(&self) {
+        self.inner.notifying.fetch_add(1, Ordering::SeqCst);
         self.inner.event.notify(usize::MAX);
+        self.inner.notifying.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// Asks every connection watching this signal that is idle now (waiting
@@ -72,7 +82,13 @@ impl Shutdown {
     pub(crate) fn close_some_idle(&self, n: usize) {
         self.inner.idle_tickets.store(n, Ordering::SeqCst);
         self.inner.idle_closes.fetch_add(1, Ordering::SeqCst);
-        self.inner.event.notify(usize::MAX);
+        self.notify_all();
+    }
+
+    /// How many of the `n` idle connections the last close_idle allows to
+    /// close have not (yet) closed.
+    pub(crate) fn idle_tickets_left(&self) -> usize {
+        self.inner.idle_tickets.load(Ordering::SeqCst)
     }
 
     /// How many times [`close_idle`](Shutdown::close_idle) was called: a
@@ -109,11 +125,14 @@ impl Shutdown {
         }
     }
 
-    /// Whether a listener of this signal has been fired and not yet
+    /// Whether a listener of this signal may have been fired and not yet
     /// polled since: until then, one whose connection relies on it to be
-    /// woken may be that one. (A single atomic load.)
+    /// woken may be that one. Two atomic loads: event-listener counts the
+    /// listeners fired and unread (the notification a listener dropped
+    /// unread passes on included) but publishes the count only once a
+    /// notify is done, so a notify in progress counts too.
     pub(crate) fn has_unread_wake(&self) -> bool {
-        self.inner.event.is_notified()
+        self.inner.notifying.load(Ordering::SeqCst) > 0 || self.inner.event.is_notified()
     }
 
     /// A listener woken by [`trigger`](Shutdown::trigger) and by

@@ -399,8 +399,17 @@ fn worker<M, S>(
                             if shared {
                                 Timer::after(TAKEN_BY_ANOTHER_WITHIN).await;
                             }
-                            if !shared || client_waiting(listener.get_ref()) {
-                                room.make(&shutdown);
+                            if (!shared || client_waiting(listener.get_ref()))
+                                && room.make(&shutdown)
+                            {
+                                // Its idle connections take their tickets
+                                // meanwhile (on this thread). None taken: none
+                                // was idle here, and another worker of the
+                                // listener may make room instead.
+                                Timer::after(TAKEN_BY_ANOTHER_WITHIN).await;
+                                if shutdown.idle_tickets_left() == MAKE_ROOM_FOR {
+                                    room.forget();
+                                }
                             }
                         }
                         Timer::after(MAKE_ROOM_EVERY).await;
@@ -441,7 +450,7 @@ fn worker<M, S>(
                     // otherwise write a line every 10 ms. Out of descriptors,
                     // the idle connections close to make room, as at the limit.
                     if out_of_descriptors(&e) {
-                        room.make(&shutdown);
+                        let _ = room.make(&shutdown);
                     }
                     failing += 1;
                     match failing {
@@ -555,24 +564,35 @@ fn client_waiting(listener: &StdListener) -> bool {
 
 /// When room was last made, by a worker or (shared) by any of the workers
 /// of one listener: they all see its clients waiting, and one of them
-/// making room is enough.
+/// making room is enough (if it had an idle connection to close).
 #[derive(Default)]
 struct RoomMade(std::sync::Mutex<Option<Instant>>);
 
 impl RoomMade {
     /// Asks [`MAKE_ROOM_FOR`] of `signal`'s idle connections to close, unless
-    /// room was made less than [`MAKE_ROOM_EVERY`] ago.
-    fn make(&self, signal: &Shutdown) {
+    /// room was made less than [`MAKE_ROOM_EVERY`] ago; whether it asked.
+    fn make(&self, signal: &Shutdown) -> bool {
         let now = Instant::now();
         let mut last = self
             .0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if last.is_none_or(|at| now.duration_since(at) >= MAKE_ROOM_EVERY) {
-            *last = Some(now);
-            log::debug!("lithe: a worker short of room closes idle connections");
-            signal.close_some_idle(MAKE_ROOM_FOR);
+        if last.is_some_and(|at| now.duration_since(at) < MAKE_ROOM_EVERY) {
+            return false;
         }
+        *last = Some(now);
+        log::debug!("lithe: a worker short of room closes idle connections");
+        signal.close_some_idle(MAKE_ROOM_FOR);
+        true
+    }
+
+    /// Lets the next worker short of room make it at once: the last asked
+    /// found no idle connection to close.
+    fn forget(&self) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
     }
 }
 
