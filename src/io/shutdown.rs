@@ -87,6 +87,7 @@ impl Shutdown {
 
     /// How many of the `n` idle connections the last close_idle allows to
     /// close have not (yet) closed.
+    #[cfg(feature = "server")]
     pub(crate) fn idle_tickets_left(&self) -> usize {
         self.inner.idle_tickets.load(Ordering::SeqCst)
     }
