@@ -48,11 +48,19 @@ impl Shutdown {
         self.notify_all();
     }
 
-    /// Wakes every listener, counted as notifying meanwhile.
+    /// Wakes every listener, counted as notifying meanwhile (a waker that
+    /// panics included: left counted, every driver would poll its listener
+    /// at every wait from then on).
     fn notify_all(&self) {
+        struct Notifying<'a>(&'a AtomicUsize);
+        impl Drop for Notifying<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
         self.inner.notifying.fetch_add(1, Ordering::SeqCst);
+        let _counted = Notifying(&self.inner.notifying);
         self.inner.event.notify(usize::MAX);
-        self.inner.notifying.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// Asks every connection watching this signal that is idle now (waiting

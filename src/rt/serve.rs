@@ -369,6 +369,8 @@ fn worker<M, S>(
         let mut failing = 0u32;
         // Failures of one connection each, retried at once, in a row.
         let mut retried = 0u32;
+        // When this worker last asked its idle connections to make room.
+        let mut asked_here = None;
         loop {
             // With a backlog to take, accepting never waits: the connections
             // already accepted get their turn now and then, and a shutdown is
@@ -399,16 +401,18 @@ fn worker<M, S>(
                             if shared {
                                 Timer::after(TAKEN_BY_ANOTHER_WITHIN).await;
                             }
-                            if (!shared || client_waiting(listener.get_ref()))
-                                && room.make(&shutdown)
-                            {
+                            let asked = match !shared || client_waiting(listener.get_ref()) {
+                                true => room.make(&shutdown, &mut asked_here),
+                                false => None,
+                            };
+                            if let Some(asked) = asked {
                                 // Its idle connections take their tickets
                                 // meanwhile (on this thread). None taken: none
                                 // was idle here, and another worker of the
                                 // listener may make room instead.
                                 Timer::after(TAKEN_BY_ANOTHER_WITHIN).await;
                                 if shutdown.idle_tickets_left() == MAKE_ROOM_FOR {
-                                    room.forget();
+                                    room.forget(asked);
                                 }
                             }
                         }
@@ -450,7 +454,7 @@ fn worker<M, S>(
                     // otherwise write a line every 10 ms. Out of descriptors,
                     // the idle connections close to make room, as at the limit.
                     if out_of_descriptors(&e) {
-                        let _ = room.make(&shutdown);
+                        let _ = room.make(&shutdown, &mut asked_here);
                     }
                     failing += 1;
                     match failing {
@@ -570,29 +574,39 @@ struct RoomMade(std::sync::Mutex<Option<Instant>>);
 
 impl RoomMade {
     /// Asks [`MAKE_ROOM_FOR`] of `signal`'s idle connections to close, unless
-    /// room was made less than [`MAKE_ROOM_EVERY`] ago; whether it asked.
-    fn make(&self, signal: &Shutdown) -> bool {
+    /// room was made less than [`MAKE_ROOM_EVERY`] ago, or this worker asked
+    /// that recently (`asked_here`: each round wakes all its connections);
+    /// when it asked.
+    fn make(&self, signal: &Shutdown, asked_here: &mut Option<Instant>) -> Option<Instant> {
         let now = Instant::now();
+        let recent = |at: Option<Instant>| at.is_some_and(|at| now - at < MAKE_ROOM_EVERY);
+        if recent(*asked_here) {
+            return None;
+        }
         let mut last = self
             .0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if last.is_some_and(|at| now.duration_since(at) < MAKE_ROOM_EVERY) {
-            return false;
+        if recent(*last) {
+            return None;
         }
-        *last = Some(now);
+        (*last, *asked_here) = (Some(now), Some(now));
         log::debug!("lithe: a worker short of room closes idle connections");
         signal.close_some_idle(MAKE_ROOM_FOR);
-        true
+        Some(now)
     }
 
-    /// Lets the next worker short of room make it at once: the last asked
-    /// found no idle connection to close.
-    fn forget(&self) {
-        *self
+    /// Lets another worker short of room make it at once, the round asked
+    /// `at` having found no idle connection to close (unless a later round
+    /// has taken the turn since).
+    fn forget(&self, at: Instant) {
+        let mut last = self
             .0
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if *last == Some(at) {
+            *last = None;
+        }
     }
 }
 
