@@ -583,10 +583,7 @@ impl RoomMade {
         if recent(*asked_here) {
             return None;
         }
-        let mut last = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut last = self.last();
         if recent(*last) {
             return None;
         }
@@ -596,14 +593,19 @@ impl RoomMade {
         Some(now)
     }
 
+    /// The instant room was last made, locked (a poisoned lock still holds
+    /// a good instant).
+    fn last(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Lets another worker short of room make it at once, the round asked
     /// `at` having found no idle connection to close (unless a later round
     /// has taken the turn since).
     fn forget(&self, at: Instant) {
-        let mut last = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut last = self.last();
         if *last == Some(at) {
             *last = None;
         }
