@@ -704,13 +704,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         let Some(shutdown) = self.shutdown else {
             return false;
         };
-        let idle_closes = shutdown.idle_closes();
-        if idle_closes == self.idle_closes_seen {
-            return false;
-        }
         // Asked once: spared, the connection waits on.
-        self.idle_closes_seen = idle_closes;
-        shutdown.take_idle_ticket()
+        shutdown.asks_to_close(&mut self.idle_closes_seen)
     }
 
     /// Whether shutdown was triggered; if not, the task wakes when it is (or
@@ -1645,5 +1640,83 @@ mod future_size {
             waiting < rejecting + parsed,
             "waiting {waiting} bytes, rejecting {rejecting}, a parsed request {parsed}"
         );
+    }
+}
+
+#[cfg(all(test, feature = "server"))]
+mod idle_closes {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll, Waker};
+
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::io::{DuplexStream, duplex};
+
+    type Served<'s> = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 's>>;
+
+    /// Polls each connection once, keeping those still open; how many ended.
+    fn poll_all(connections: &mut Vec<Served<'_>>) -> usize {
+        let mut cx = Context::from_waker(Waker::noop());
+        let before = connections.len();
+        connections.retain_mut(|served| match served.as_mut().poll(&mut cx) {
+            Poll::Ready(result) => {
+                result.expect("the connection ends cleanly");
+                false
+            }
+            Poll::Pending => true,
+        });
+        before - connections.len()
+    }
+
+    /// Connections idle between requests, on one signal, each with its client.
+    fn idle_connections(signal: &Shutdown, count: usize) -> (Vec<Served<'_>>, Vec<DuplexStream>) {
+        let service = |_: Request| async { Response::new(StatusCode::OK).with_body("ok") };
+        let config: &'static ServerConfig = Box::leak(Box::default());
+        let (mut connections, mut clients) = (Vec::new(), Vec::new());
+        for _ in 0..count {
+            let (server, mut client) = duplex(4096);
+            let served: Served<'_> =
+                Box::pin(serve_connection_until(server, service, config, signal));
+            connections.push(served);
+            futures_lite::future::block_on(client.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
+                .unwrap();
+            clients.push(client);
+        }
+        assert_eq!(poll_all(&mut connections), 0);
+        for client in &mut clients {
+            let mut answer = [0u8; 512];
+            let n = futures_lite::future::block_on(client.read(&mut answer)).unwrap();
+            assert!(answer[..n].ends_with(b"\r\n\r\nok"), "{:?}", &answer[..n]);
+        }
+        // Answered, each waits for its next request.
+        assert_eq!(poll_all(&mut connections), 0);
+        (connections, clients)
+    }
+
+    /// A capped round of closes (the server making room at its connection
+    /// limit) right after a user's `close_idle`, before the connections have
+    /// heard either, does not cap the user's: every idle one closes.
+    #[test]
+    fn a_capped_round_does_not_cap_a_close_idle_before_it() {
+        let signal = Shutdown::new();
+        let (mut connections, _clients) = idle_connections(&signal, 4);
+        signal.close_idle();
+        signal.close_some_idle(1);
+        assert_eq!(poll_all(&mut connections), 4);
+    }
+
+    /// A capped round alone closes as many as it allows, and the next capped
+    /// round as many again.
+    #[test]
+    fn a_capped_round_closes_as_many_as_it_allows() {
+        let signal = Shutdown::new();
+        let (mut connections, _clients) = idle_connections(&signal, 4);
+        signal.close_some_idle(1);
+        assert_eq!(poll_all(&mut connections), 1);
+        signal.close_some_idle(2);
+        assert_eq!(poll_all(&mut connections), 2);
+        assert_eq!(connections.len(), 1);
     }
 }

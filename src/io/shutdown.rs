@@ -25,10 +25,13 @@ pub struct Shutdown {
 #[derive(Default)]
 struct Inner {
     triggered: AtomicBool,
-    /// Calls of [`Shutdown::close_idle`] (and `close_some_idle`) so far,
-    /// counted before `event` is notified.
+    /// Calls of [`Shutdown::close_idle`] and `close_some_idle` so far, counted
+    /// before `event` is notified: all of them in the low half, those of
+    /// `close_idle` alone in the high half, so that one load tells a
+    /// connection both whether it was asked and whether it was asked without
+    /// a cap (which a capped call just after must not take back).
     idle_closes: AtomicU64,
-    /// How many more idle connections the last of those calls may close.
+    /// How many more idle connections the last `close_some_idle` may close.
     idle_tickets: AtomicUsize,
     /// Calls notifying `event` at the moment: event-listener publishes how
     /// many listeners are fired and unread only once a notify is done.
@@ -80,39 +83,67 @@ impl Shutdown {
     /// assert!(!signal.is_triggered());
     /// ```
     pub fn close_idle(&self) {
-        self.close_some_idle(usize::MAX);
+        self.count_idle_close(true);
+        self.notify_all();
     }
 
     /// [`close_idle`](Shutdown::close_idle), closing at most `n` of them:
     /// the first to take their turn, which are, as listeners are woken in
     /// the order they were made, roughly the longest connected, after those
-    /// an earlier call found busy.
+    /// an earlier call found busy. A `close_idle` not yet heard by all the
+    /// connections it concerns still closes each of them.
+    #[cfg(feature = "server")]
     pub(crate) fn close_some_idle(&self, n: usize) {
         self.inner.idle_tickets.store(n, Ordering::SeqCst);
-        self.inner.idle_closes.fetch_add(1, Ordering::SeqCst);
+        self.count_idle_close(false);
         self.notify_all();
     }
 
-    /// How many of the `n` idle connections the last close_idle allows to
-    /// close have not (yet) closed.
+    /// Counts a call in `idle_closes`, each half wrapping on its own.
+    fn count_idle_close(&self, uncapped: bool) {
+        let count = |calls: u64| {
+            let (uncapped_calls, all_calls) = ((calls >> 32) as u32, calls as u32);
+            let uncapped_calls = uncapped_calls.wrapping_add(u32::from(uncapped));
+            Some(u64::from(uncapped_calls) << 32 | u64::from(all_calls.wrapping_add(1)))
+        };
+        let _ = self
+            .inner
+            .idle_closes
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, count);
+    }
+
+    /// How many of the `n` idle connections the last `close_some_idle`
+    /// allows to close have not (yet) closed.
     #[cfg(feature = "server")]
     pub(crate) fn idle_tickets_left(&self) -> usize {
         self.inner.idle_tickets.load(Ordering::SeqCst)
     }
 
-    /// How many times [`close_idle`](Shutdown::close_idle) was called: a
-    /// connection idle since fewer calls may close.
+    /// The calls of [`close_idle`](Shutdown::close_idle) and
+    /// `close_some_idle` so far, as a value that changes with each: a
+    /// connection idle since an earlier value may be asked to close
+    /// ([`asks_to_close`](Shutdown::asks_to_close)).
     pub(crate) fn idle_closes(&self) -> u64 {
         self.inner.idle_closes.load(Ordering::SeqCst)
     }
 
-    /// Whether an idle connection asked to close may: one of the `n` the
-    /// last call allows.
-    pub(crate) fn take_idle_ticket(&self) -> bool {
-        self.inner
-            .idle_tickets
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
+    /// Whether a connection idle since `seen` (a value of `idle_closes`) is
+    /// asked to close by a call made since, and is one it closes: every
+    /// connection after a `close_idle`, one of the `n` after
+    /// `close_some_idle(n)`. Each call is answered once: `seen` moves on.
+    pub(crate) fn asks_to_close(&self, seen: &mut u64) -> bool {
+        let now = self.idle_closes();
+        if now == *seen {
+            return false;
+        }
+        let uncapped = now >> 32 != *seen >> 32;
+        *seen = now;
+        uncapped
+            || self
+                .inner
+                .idle_tickets
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
     }
 
     /// Whether [`trigger`](Shutdown::trigger) was called.
