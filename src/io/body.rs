@@ -13,7 +13,7 @@ use core::task::{Context, Poll, Waker, ready};
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_lite::Stream;
 use futures_lite::future::poll_fn;
 
@@ -225,9 +225,9 @@ pub(crate) async fn collect(
     limit: usize,
 ) -> Result<Bytes, Error> {
     // The first chunk is kept as it is; from the second on, all are copied
-    // into one buffer, so at most `limit` bytes are held (plus growth slack).
+    // into one buffer, so at most `limit` bytes are held.
     let mut first: Option<Bytes> = None;
-    let mut all = BytesMut::new();
+    let mut all = Vec::new();
     while let Some(chunk) = poll_fn(&mut poll_next).await {
         let chunk = chunk?;
         let have = first.as_ref().map_or(all.len(), Bytes::len);
@@ -237,14 +237,29 @@ pub(crate) async fn collect(
         match first.take() {
             None if all.is_empty() => first = Some(chunk),
             Some(kept) => {
-                all.reserve(kept.len() + chunk.len());
+                grow_within(&mut all, kept.len() + chunk.len(), limit);
                 all.extend_from_slice(&kept);
                 all.extend_from_slice(&chunk);
             }
-            None => all.extend_from_slice(&chunk),
+            None => {
+                grow_within(&mut all, chunk.len(), limit);
+                all.extend_from_slice(&chunk);
+            }
         }
     }
-    Ok(first.unwrap_or_else(|| all.freeze()))
+    Ok(first.unwrap_or_else(|| Bytes::from(all)))
+}
+
+/// Makes room in `all` for `more` bytes, doubling as a vector does but never
+/// past `limit` (which `all.len() + more` is within): doubling alone made the
+/// buffer of a body just over half the limit, and the `Bytes` it becomes,
+/// hold up to twice the limit.
+fn grow_within(all: &mut Vec<u8>, more: usize, limit: usize) {
+    let needed = all.len() + more;
+    if needed > all.capacity() {
+        let capacity = needed.max(all.capacity() * 2).min(limit);
+        all.reserve_exact(capacity - all.len());
+    }
 }
 
 /// The pieces of a streamed body on their way out, checked against its
