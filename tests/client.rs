@@ -725,6 +725,50 @@ fn a_connection_the_server_closed_while_idle_refuses_the_next_request_unsent() {
     });
 }
 
+/// `try_send` gives back a request the connection refused unsent (its
+/// server closed it while idle), streamed body unread, and it goes whole on
+/// a fresh connection; `send` would have dropped it.
+#[test]
+fn try_send_gives_back_a_request_refused_unsent() {
+    run(async {
+        let config = ServerConfig {
+            idle_timeout: Some(Duration::from_millis(100)),
+            ..ServerConfig::default()
+        };
+        let echo = |request: Request| async move {
+            let body = request.into_body().bytes(1024).await.unwrap();
+            Response::new(StatusCode::OK).with_body(body)
+        };
+        let (first_server, first_client) = duplex(1024);
+        let (second_server, second_client) = duplex(1024);
+        // The fresh connection waits unused meanwhile: the default timeouts.
+        let fresh_config = ServerConfig::default();
+        let servers = futures_lite::future::zip(
+            serve_connection(first_server, echo, &config),
+            serve_connection(second_server, echo, &fresh_config),
+        );
+        let client = async {
+            let mut first = ClientConnection::new(first_client, ClientConfig::default());
+            let answer = first.send(get("/")).await.unwrap();
+            answer.into_body().bytes(100).await.unwrap();
+            async_io::Timer::after(Duration::from_millis(400)).await;
+            let chunks = ["up", "load"].map(|piece| Ok(bytes::Bytes::from(piece)));
+            let upload = Request::new("POST", "/")
+                .with_header("host", "t")
+                .with_body(Body::stream(futures_lite::stream::iter(chunks)));
+            let refused = first.try_send(upload).await.unwrap_err();
+            assert!(matches!(refused.error(), Error::NotReusable), "{refused}");
+            let upload = refused.into_request().expect("refused unsent");
+            let mut second = ClientConnection::new(second_client, ClientConfig::default());
+            let answer = second.send(upload).await.unwrap();
+            assert_eq!(answer.into_body().bytes(100).await.unwrap(), "upload");
+        };
+        let ((), (first_served, second_served)) = futures_lite::future::zip(client, servers).await;
+        first_served.unwrap();
+        second_served.unwrap();
+    });
+}
+
 #[test]
 fn requests_without_a_host_get_their_targets_authority_or_the_connections() {
     let (addr, heads) = heads_answered_204(4);

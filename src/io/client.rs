@@ -348,13 +348,81 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// (`Error::Protocol(TooManyInterimResponses)` past it). A request without
     /// Host gets the authority its target names, else the connection's
     /// ([`with_host`](ClientConnection::with_host)).
+    ///
+    /// A request refused as [`Error::NotReusable`] is dropped: to have it
+    /// back (its body may be a stream, which can be read only once), send it
+    /// with [`try_send`](Self::try_send).
     pub async fn send(
         &mut self,
         request: Request<Body>,
     ) -> Result<Response<ResponseBody<'_, T>>, Error> {
-        if !self.is_reusable() || self.closed_while_idle().await {
+        if !self.can_send().await {
             return Err(Error::NotReusable);
         }
+        self.send_now(request).await
+    }
+
+    /// [`send`](Self::send), giving `request` back when the connection
+    /// refused it with none of it sent ([`Error::NotReusable`]), so that it
+    /// can go on a fresh connection, streamed body and all; other errors
+    /// come without it, as some of it may have gone out.
+    ///
+    /// ```
+    /// use lithe::io::{
+    ///     Body, ClientConfig, ClientConnection, Error, Request, Response, ServerConfig,
+    ///     duplex, serve_connection,
+    /// };
+    /// use lithe::proto::StatusCode;
+    ///
+    /// # futures_lite::future::block_on(async {
+    /// let (client_end, server_end) = duplex(4096);
+    /// let service = |_: Request| async {
+    ///     Response::new(StatusCode::OK).with_header("connection", "close")
+    /// };
+    /// let config = ServerConfig::default();
+    /// let client = async {
+    ///     let mut conn = ClientConnection::new(client_end, ClientConfig::default())
+    ///         .with_host("example.com");
+    ///     conn.send(Request::new("GET", "/")).await.unwrap();
+    ///     // The server said it would close: the upload is refused unsent.
+    ///     let chunks = futures_lite::stream::iter([Ok(bytes::Bytes::from("data"))]);
+    ///     let upload = Request::new("PUT", "/a").with_body(Body::stream(chunks));
+    ///     let refused = conn.try_send(upload).await.unwrap_err();
+    ///     assert!(matches!(refused.error(), Error::NotReusable));
+    ///     let upload = refused.into_request().expect("nothing of it was sent");
+    ///     assert_eq!(upload.method(), "PUT");
+    /// };
+    /// let server = async { serve_connection(server_end, service, &config).await.unwrap() };
+    /// futures_lite::future::zip(client, server).await;
+    /// # });
+    /// ```
+    pub async fn try_send(
+        &mut self,
+        request: Request<Body>,
+    ) -> Result<Response<ResponseBody<'_, T>>, TrySendError> {
+        if !self.can_send().await {
+            return Err(TrySendError {
+                error: Error::NotReusable,
+                request: Some(request),
+            });
+        }
+        self.send_now(request).await.map_err(|error| TrySendError {
+            error,
+            request: None,
+        })
+    }
+
+    /// Whether a request may go out now: [`is_reusable`](Self::is_reusable),
+    /// and the server has not closed the connection since.
+    async fn can_send(&mut self) -> bool {
+        self.is_reusable() && !self.closed_while_idle().await
+    }
+
+    /// [`send`](Self::send), the connection found able to carry `request`.
+    async fn send_now(
+        &mut self,
+        request: Request<Body>,
+    ) -> Result<Response<ResponseBody<'_, T>>, Error> {
         self.used = true;
         self.response_ended = false;
         self.trailers = None;
@@ -1039,5 +1107,59 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Stream for ResponseBody<'_, T> {
         }
         body.poll_chunk(cx)
             .map(|item| item.map(|r| r.map_err(std::io::Error::from)))
+    }
+}
+
+/// The error of [`ClientConnection::try_send`]: what failed, and the request
+/// when none of it was sent.
+pub struct TrySendError {
+    error: Error,
+    request: Option<Request<Body>>,
+}
+
+impl TrySendError {
+    /// What failed.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// The request, if none of it was sent ([`Error::NotReusable`]): it may go
+    /// on another connection as it is.
+    pub fn into_request(self) -> Option<Request<Body>> {
+        self.request
+    }
+
+    /// What failed, the request dropped.
+    pub fn into_error(self) -> Error {
+        self.error
+    }
+}
+
+impl core::fmt::Debug for TrySendError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TrySendError")
+            .field("error", &self.error)
+            .field("request", &self.request)
+            .finish()
+    }
+}
+
+impl core::fmt::Display for TrySendError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(&self.error, f)
+    }
+}
+
+/// The request's error's message is this one's: its source is what that
+/// error wraps, as [`Error`]'s own.
+impl std::error::Error for TrySendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.error)
+    }
+}
+
+impl From<TrySendError> for Error {
+    fn from(e: TrySendError) -> Self {
+        e.error
     }
 }

@@ -78,7 +78,9 @@ pub enum Error {
     /// The connection cannot carry another request: the previous response was not
     /// read to its end, the server said it would close, or it has closed the
     /// connection (or sent bytes unasked) since. Nothing of the request was
-    /// sent: it may go on a fresh connection.
+    /// sent: it may go on a fresh connection
+    /// ([`ClientConnection::try_send`](super::ClientConnection::try_send)
+    /// gives it back).
     NotReusable,
     /// The URL is not one this client can fetch.
     InvalidUrl(&'static str),

@@ -63,7 +63,7 @@ mod shutdown;
 mod upgrade;
 
 pub use body::{Body, BoxStream, Incoming};
-pub use client::{ClientConfig, ClientConnection, RESPONSE_HEAD_LIMIT, ResponseBody};
+pub use client::{ClientConfig, ClientConnection, RESPONSE_HEAD_LIMIT, ResponseBody, TrySendError};
 pub use duplex::{DuplexStream, duplex};
 pub use error::{Error, Timeout};
 pub use message::{ByteStr, Headers, Request, Response};
