@@ -75,6 +75,10 @@ impl AsyncRead for DuplexStream {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
+        // Nothing asked for is had at once, as from std's `Read`.
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
         let mut pipe = lock(&self.read);
         let available = pipe.bytes.len() - pipe.read;
         if available == 0 {
@@ -114,6 +118,10 @@ impl AsyncWrite for DuplexStream {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         }
         let room = pipe.capacity - (pipe.bytes.len() - pipe.read);
+        // Nothing to write is written at once, however full the pipe.
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
         if room == 0 {
             pipe.writer = Some(cx.waker().clone());
             return Poll::Pending;
@@ -262,5 +270,26 @@ mod tests {
         });
         let read = arrived.recv_timeout(Duration::from_secs(5));
         assert_eq!(read.expect("the woken reader read"), b"hi");
+    }
+
+    /// Empty reads and writes return at once, as std's do: a read with
+    /// nothing buffered, a write to a full pipe.
+    #[test]
+    fn empty_reads_and_writes_return_at_once() {
+        let (mut a, mut b) = duplex(1);
+        let mut cx = Context::from_waker(Waker::noop());
+        let read = Pin::new(&mut b).poll_read(&mut cx, &mut []);
+        assert!(matches!(read, Poll::Ready(Ok(0))), "{read:?}");
+        let write = Pin::new(&mut a).poll_write(&mut cx, b"x");
+        assert!(matches!(write, Poll::Ready(Ok(1))), "{write:?}");
+        let write = Pin::new(&mut a).poll_write(&mut cx, b"");
+        assert!(matches!(write, Poll::Ready(Ok(0))), "{write:?}");
+        // What was written is still there to read.
+        let mut byte = [0u8];
+        let read = Pin::new(&mut b).poll_read(&mut cx, &mut byte);
+        assert!(
+            matches!(read, Poll::Ready(Ok(1))) && byte == *b"x",
+            "{read:?}"
+        );
     }
 }
