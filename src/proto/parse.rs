@@ -90,7 +90,7 @@ pub(crate) fn try_whole_request<'b, 'h>(
 }
 
 /// The response twin of [`try_whole_request`].
-#[inline]
+#[inline(always)]
 pub(crate) fn try_whole_response<'b, 'h>(
     input: &'b [u8],
     headers: &'h mut [Header<'b>],
