@@ -391,8 +391,8 @@ struct Driver<'c, T> {
     shutdown_listener: Option<EventListener>,
     /// The waker `shutdown_listener` was last polled with.
     shutdown_waker: Option<core::task::Waker>,
-    /// The close_idle calls begun when the wait for the next request began:
-    /// more while nothing has begun may close the connection.
+    /// `Shutdown::idle_closes` when the wait for the next request began: a
+    /// call since, while nothing has begun, may close the connection.
     idle_closes_seen: u64,
     read_deadline: Deadline,
     body_stall: Stall,
@@ -1671,13 +1671,16 @@ mod idle_closes {
     }
 
     /// Connections idle between requests, on one signal, each with its client.
-    fn idle_connections(signal: &Shutdown, count: usize) -> (Vec<Served<'_>>, Vec<DuplexStream>) {
+    fn idle_connections<'s>(
+        signal: &'s Shutdown,
+        config: &'s ServerConfig,
+        count: usize,
+    ) -> (Vec<Served<'s>>, Vec<DuplexStream>) {
         let service = |_: Request| async { Response::new(StatusCode::OK).with_body("ok") };
-        let config: &'static ServerConfig = Box::leak(Box::default());
         let (mut connections, mut clients) = (Vec::new(), Vec::new());
         for _ in 0..count {
             let (server, mut client) = duplex(4096);
-            let served: Served<'_> =
+            let served: Served<'s> =
                 Box::pin(serve_connection_until(server, service, config, signal));
             connections.push(served);
             futures_lite::future::block_on(client.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
@@ -1700,23 +1703,37 @@ mod idle_closes {
     /// heard either, does not cap the user's: every idle one closes.
     #[test]
     fn a_capped_round_does_not_cap_a_close_idle_before_it() {
-        let signal = Shutdown::new();
-        let (mut connections, _clients) = idle_connections(&signal, 4);
+        let (signal, config) = (Shutdown::new(), ServerConfig::default());
+        let (mut connections, _clients) = idle_connections(&signal, &config, 4);
         signal.close_idle();
         signal.close_some_idle(1);
         assert_eq!(poll_all(&mut connections), 4);
+        assert_eq!(signal.idle_closed(), 4);
+    }
+
+    /// Nor does one just before it: the later `close_idle` closes them all.
+    #[test]
+    fn a_close_idle_after_a_capped_round_closes_every_idle_connection() {
+        let (signal, config) = (Shutdown::new(), ServerConfig::default());
+        let (mut connections, _clients) = idle_connections(&signal, &config, 4);
+        signal.close_some_idle(1);
+        signal.close_idle();
+        assert_eq!(poll_all(&mut connections), 4);
+        assert_eq!(signal.idle_closed(), 4);
     }
 
     /// A capped round alone closes as many as it allows, and the next capped
-    /// round as many again.
+    /// round as many again; each close is counted.
     #[test]
     fn a_capped_round_closes_as_many_as_it_allows() {
-        let signal = Shutdown::new();
-        let (mut connections, _clients) = idle_connections(&signal, 4);
+        let (signal, config) = (Shutdown::new(), ServerConfig::default());
+        let (mut connections, _clients) = idle_connections(&signal, &config, 4);
         signal.close_some_idle(1);
         assert_eq!(poll_all(&mut connections), 1);
+        assert_eq!(signal.idle_closed(), 1);
         signal.close_some_idle(2);
         assert_eq!(poll_all(&mut connections), 2);
         assert_eq!(connections.len(), 1);
+        assert_eq!(signal.idle_closed(), 3);
     }
 }

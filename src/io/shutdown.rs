@@ -33,6 +33,8 @@ struct Inner {
     idle_closes: AtomicU64,
     /// How many more idle connections the last `close_some_idle` may close.
     idle_tickets: AtomicUsize,
+    /// Connections closed as asked so far, by either kind of call.
+    idle_closed: AtomicUsize,
     /// Calls notifying `event` at the moment: event-listener publishes how
     /// many listeners are fired and unread only once a notify is done.
     notifying: AtomicUsize,
@@ -99,7 +101,8 @@ impl Shutdown {
         self.notify_all();
     }
 
-    /// Counts a call in `idle_closes`, each half wrapping on its own.
+    /// Counts a call in `idle_closes`, each half wrapping on its own: a carry
+    /// out of the low half would read as a `close_idle`.
     fn count_idle_close(&self, uncapped: bool) {
         let count = |calls: u64| {
             let (uncapped_calls, all_calls) = ((calls >> 32) as u32, calls as u32);
@@ -112,11 +115,12 @@ impl Shutdown {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, count);
     }
 
-    /// How many of the `n` idle connections the last `close_some_idle`
-    /// allows to close have not (yet) closed.
+    /// How many connections have closed as asked by
+    /// [`close_idle`](Shutdown::close_idle) or `close_some_idle`: a round
+    /// that leaves it unchanged found nothing idle.
     #[cfg(feature = "server")]
-    pub(crate) fn idle_tickets_left(&self) -> usize {
-        self.inner.idle_tickets.load(Ordering::SeqCst)
+    pub(crate) fn idle_closed(&self) -> usize {
+        self.inner.idle_closed.load(Ordering::SeqCst)
     }
 
     /// The calls of [`close_idle`](Shutdown::close_idle) and
@@ -138,12 +142,16 @@ impl Shutdown {
         }
         let uncapped = now >> 32 != *seen >> 32;
         *seen = now;
-        uncapped
+        let closes = uncapped
             || self
                 .inner
                 .idle_tickets
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                .is_ok()
+                .is_ok();
+        if closes {
+            self.inner.idle_closed.fetch_add(1, Ordering::SeqCst);
+        }
+        closes
     }
 
     /// Whether [`trigger`](Shutdown::trigger) was called.

@@ -401,17 +401,19 @@ fn worker<M, S>(
                             if shared {
                                 Timer::after(TAKEN_BY_ANOTHER_WITHIN).await;
                             }
+                            let closed = shutdown.idle_closed();
                             let asked = match !shared || client_waiting(listener.get_ref()) {
                                 true => room.make(&shutdown, &mut asked_here),
                                 false => None,
                             };
                             if let Some(asked) = asked {
-                                // Its idle connections take their tickets
-                                // meanwhile (on this thread). None taken: none
-                                // was idle here, and another worker of the
-                                // listener may make room instead.
+                                // Its idle connections close meanwhile (on this
+                                // thread), as this round or a user's
+                                // close_idle asks. None closed: none was idle
+                                // here, and another worker of the listener may
+                                // make room instead.
                                 Timer::after(TAKEN_BY_ANOTHER_WITHIN).await;
-                                if shutdown.idle_tickets_left() == MAKE_ROOM_FOR {
+                                if shutdown.idle_closed() == closed {
                                     room.forget(asked);
                                 }
                             }
