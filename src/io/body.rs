@@ -247,13 +247,17 @@ pub(crate) async fn collect(
             }
         }
     }
+    if all.capacity() - all.len() > all.len() / 4 {
+        // Doubling may have left much of the buffer unused, which the
+        // `Bytes` would keep for as long as the caller holds the body.
+        all.shrink_to_fit();
+    }
     Ok(first.unwrap_or_else(|| Bytes::from(all)))
 }
 
 /// Makes room in `all` for `more` bytes, doubling as a vector does but never
 /// past `limit` (which `all.len() + more` is within): doubling alone made the
-/// buffer of a body just over half the limit, and the `Bytes` it becomes,
-/// hold up to twice the limit.
+/// buffer of a body just over half the limit reach up to twice the limit.
 fn grow_within(all: &mut Vec<u8>, more: usize, limit: usize) {
     let needed = all.len() + more;
     if needed > all.capacity() {
