@@ -756,9 +756,9 @@ fn try_send_gives_back_a_request_refused_unsent() {
             let upload = Request::new("POST", "/")
                 .with_header("host", "t")
                 .with_body(Body::stream(futures_lite::stream::iter(chunks)));
-            let refused = first.try_send(upload).await.unwrap_err();
-            assert!(matches!(refused.error(), Error::NotReusable), "{refused}");
-            let upload = refused.into_request().expect("refused unsent");
+            let mut refused = first.try_send(upload).await.unwrap_err();
+            let upload = refused.take_request().expect("refused unsent");
+            assert!(matches!(refused.into_error(), Error::NotReusable));
             let mut second = ClientConnection::new(second_client, ClientConfig::default());
             let answer = second.send(upload).await.unwrap();
             assert_eq!(answer.into_body().bytes(100).await.unwrap(), "upload");

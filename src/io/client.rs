@@ -1112,6 +1112,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Stream for ResponseBody<'_, T> {
 
 /// The error of [`ClientConnection::try_send`]: what failed, and the request
 /// when none of it was sent.
+///
+/// It is `Send` but not `Sync` (a request's body may be a stream that is
+/// not): to box it as `dyn Error + Send + Sync` (`anyhow`), take the
+/// request out, or turn it into the [`Error`] alone with `into_error` or
+/// `?`.
+#[derive(Debug)]
 pub struct TrySendError {
     error: Error,
     request: Option<Request<Body>>,
@@ -1123,8 +1129,14 @@ impl TrySendError {
         &self.error
     }
 
-    /// The request, if none of it was sent ([`Error::NotReusable`]): it may go
-    /// on another connection as it is.
+    /// Takes the request out, if none of it was sent
+    /// ([`Error::NotReusable`]): it may go on another connection as it is.
+    /// The error stays.
+    pub fn take_request(&mut self) -> Option<Request<Body>> {
+        self.request.take()
+    }
+
+    /// The request, if none of it was sent, the error dropped.
     pub fn into_request(self) -> Option<Request<Body>> {
         self.request
     }
@@ -1132,15 +1144,6 @@ impl TrySendError {
     /// What failed, the request dropped.
     pub fn into_error(self) -> Error {
         self.error
-    }
-}
-
-impl core::fmt::Debug for TrySendError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("TrySendError")
-            .field("error", &self.error)
-            .field("request", &self.request)
-            .finish()
     }
 }
 

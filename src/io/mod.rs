@@ -13,7 +13,7 @@
 //! | [`Body`], [`Incoming`], [`ResponseBody`] | bodies as streams of `Bytes` |
 //! | [`OnUpgrade`], [`Upgraded`] | the raw connection after a protocol switch |
 //! | [`Shutdown`] | a graceful-shutdown signal for server connections |
-//! | [`Error`], [`Timeout`] | what can go wrong, typed |
+//! | [`Error`], [`Timeout`], [`TrySendError`] | what can go wrong, typed |
 //! | [`duplex`] | an in-memory pipe, for tests and in-process pairs |
 //!
 //! The guarantees the drivers keep, whatever the peer sends: malformed requests
