@@ -75,7 +75,7 @@ impl AsyncRead for DuplexStream {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        // Nothing asked for is had at once, as from std's `Read`.
+        // An empty read never waits, as std's `Read` promises.
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
@@ -117,11 +117,11 @@ impl AsyncWrite for DuplexStream {
         if pipe.closed {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         }
-        let room = pipe.capacity - (pipe.bytes.len() - pipe.read);
-        // Nothing to write is written at once, however full the pipe.
+        // A full pipe makes no empty write wait: std's never does.
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
+        let room = pipe.capacity - (pipe.bytes.len() - pipe.read);
         if room == 0 {
             pipe.writer = Some(cx.waker().clone());
             return Poll::Pending;
