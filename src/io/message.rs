@@ -20,13 +20,13 @@ use crate::proto::{
 /// spans turn the parser's borrowed pieces into shared slices of it.
 pub(crate) type Span = (usize, usize);
 
-/// The span of `piece`, a sub-slice of `input`.
 /// Whether a response with `status` is interim, one before the final
 /// response (1xx, but `101`, which switches protocols, is final).
 pub(crate) fn is_interim(status: StatusCode) -> bool {
     status.is_informational() && status.as_u16() != 101
 }
 
+/// The span of `piece`, a sub-slice of `input`.
 pub(crate) fn span(input: &[u8], piece: &[u8]) -> Span {
     // An empty piece may be a constant rather than a slice of the input (httparse
     // answers a missing reason phrase, or one in obs-text, with a static "").
@@ -414,12 +414,18 @@ impl Headers {
         self.get(name).is_some()
     }
 
-    /// Adds a field after the others.
+    /// Adds a field after the others. The field is not checked here: one
+    /// that cannot be sent (a line break in the value, a name that is no
+    /// token) fails its message when it is sent; [`try_append`](Headers::try_append)
+    /// refuses it at once.
     pub fn append(&mut self, name: impl Into<ByteStr>, value: impl Into<Bytes>) {
         self.add((name.into(), value.into()));
     }
 
-    /// Replaces every field named `name` by one with `value`.
+    /// Replaces every field named `name` by one with `value`, which comes
+    /// after all the others (where http's `HeaderMap` keeps the first one's
+    /// place). Not checked here, as with [`append`](Headers::append);
+    /// [`try_insert`](Headers::try_insert) is.
     pub fn insert(&mut self, name: impl Into<ByteStr>, value: impl Into<Bytes>) {
         let name = name.into();
         self.remove(&name);
@@ -752,8 +758,10 @@ impl<B> Request<B> {
     }
 
     /// The path: the target up to `?`, without the scheme and authority of an
-    /// absolute-form target (`http://host/path`, as sent to proxies); as
-    /// sent, not percent-decoded (`%2F` stays `%2F`).
+    /// absolute-form target (`http://host/path`, as sent to proxies), and
+    /// empty for a CONNECT's authority-form target, which names none (as
+    /// `http::Uri::path` has it); as sent, not percent-decoded (`%2F` stays
+    /// `%2F`).
     ///
     /// ```
     /// use lithe::io::Request;
@@ -762,6 +770,7 @@ impl<B> Request<B> {
     /// assert_eq!(Request::new("GET", "http://example.com").path(), "/");
     /// assert_eq!(Request::new("GET", "http://example.com?a/b").path(), "/");
     /// assert_eq!(Request::new("OPTIONS", "*").path(), "*");
+    /// assert_eq!(Request::new("CONNECT", "example.com:443").path(), "");
     /// ```
     pub fn path(&self) -> &str {
         let target = self.target();
@@ -773,7 +782,9 @@ impl<B> Request<B> {
                     Some(at) if rest.as_bytes()[at] == b'/' => &rest[at..],
                     _ => "/",
                 },
-                None => target,
+                // `*`, or a CONNECT's authority-form, which has no path.
+                None if target == "*" => target,
+                None => "",
             },
         };
         // A plain loop, not `str::find` or memchr: targets are short (often
@@ -818,18 +829,20 @@ impl<B> Request<B> {
     /// // An origin-form target is never read as a URL, whatever its query holds.
     /// let origin = Request::new("GET", "/a?next=http://b/").with_header("Host", "a");
     /// assert_eq!(origin.host(), Some("a"));
+    /// // Userinfo makes a target invalid (a server refuses it): Host is taken.
+    /// let userinfo = Request::new("GET", "http://u@evil/").with_header("Host", "good");
+    /// assert_eq!(userinfo.host(), Some("good"));
     /// ```
     pub fn host(&self) -> Option<&str> {
         let target = self.target();
         let named = match TargetForm::of(target) {
             TargetForm::Authority if self.method() == "CONNECT" => Some(target),
-            TargetForm::Absolute => target.split_once("://").and_then(|(_, rest)| {
-                let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-                // Userinfo is not to be sent (RFC 9110 §4.2.4); what follows
-                // it is the host.
-                let host = authority.rsplit('@').next().unwrap_or("");
-                Some(host).filter(|host| !host.is_empty())
-            }),
+            // An authority that is empty or holds userinfo (RFC 9110 §4.2.4)
+            // makes the target no absolute-form at all: the Host field is
+            // taken instead.
+            TargetForm::Absolute => target
+                .split_once("://")
+                .and_then(|(_, rest)| rest.split(['/', '?']).next()),
             _ => None,
         };
         named.or_else(|| self.headers().get_str("host"))
@@ -859,7 +872,8 @@ impl<B> Request<B> {
         &mut self.headers
     }
 
-    /// The same request with one more header field.
+    /// The same request with one more header field, not checked here (see
+    /// [`Headers::append`]).
     #[inline]
     pub fn with_header(mut self, name: impl Into<ByteStr>, value: impl Into<Bytes>) -> Self {
         self.headers.append(name, value);
@@ -971,7 +985,8 @@ impl<B> Response<B> {
         &mut self.headers
     }
 
-    /// The same response with one more header field.
+    /// The same response with one more header field, not checked here (see
+    /// [`Headers::append`]).
     #[inline]
     pub fn with_header(mut self, name: impl Into<ByteStr>, value: impl Into<Bytes>) -> Self {
         self.headers.append(name, value);

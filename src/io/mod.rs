@@ -8,13 +8,14 @@
 //!
 //! | item | what it is |
 //! |---|---|
-//! | [`serve_connection`], [`serve_connection_until`] | the server driver: requests in, a [`Service`]'s responses out |
-//! | [`ClientConnection`] | the client side: send a [`Request`], read a [`Response`] |
-//! | [`Body`], [`Incoming`], [`ResponseBody`] | bodies as streams of `Bytes` |
+//! | [`serve_connection`], [`serve_connection_until`], [`ServerConfig`] | the server driver: requests in, a [`Service`]'s responses out |
+//! | [`ClientConnection`], [`ClientConfig`] | the client side: send a [`Request`], read a [`Response`] |
+//! | [`Headers`], [`ByteStr`] | header fields, and the shared strings of names, methods and targets |
+//! | [`Body`], [`Incoming`], [`ResponseBody`], [`BoxStream`] | bodies as streams of `Bytes` |
 //! | [`OnUpgrade`], [`Upgraded`] | the raw connection after a protocol switch |
 //! | [`Shutdown`] | a graceful-shutdown signal for server connections |
 //! | [`Error`], [`Timeout`], [`TrySendError`] | what can go wrong, typed |
-//! | [`duplex`] | an in-memory pipe, for tests and in-process pairs |
+//! | [`duplex`], [`DuplexStream`] | an in-memory pipe, for tests and in-process pairs |
 //!
 //! The guarantees the drivers keep, whatever the peer sends: malformed requests
 //! get the status `proto` names and `Connection: close`; memory per connection
@@ -22,8 +23,7 @@
 //! batches by a cap) and an idle keep-alive connection keeps only small
 //! buffers (at most 512 bytes each to read into and to write from, once the
 //! peer has taken what was written, besides any empty lines it sent after a
-//! request); a body cut
-//! short is an error; pipelined bytes are never lost or misparsed; every wait
+//! request); a body cut short is an error; pipelined bytes are never lost or misparsed; every wait
 //! on the peer is bounded by a timeout (by default: each can be turned off),
 //! while the service's future and the body and trailers it returns are
 //! awaited as long as they take.
