@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use lithe::io::{
     Body, ClientConfig, ClientConnection, Error, RESPONSE_HEAD_LIMIT, Request, Response,
-    ServerConfig, duplex, serve_connection,
+    ServerConfig, Timeout, duplex, serve_connection,
 };
 use lithe::proto::{self, StatusCode};
 use lithe::rt::{ConnectConfig, Url, connect, open};
@@ -766,6 +766,168 @@ fn try_send_gives_back_a_request_refused_unsent() {
         let ((), (first_served, second_served)) = futures_lite::future::zip(client, servers).await;
         first_served.unwrap();
         second_served.unwrap();
+    });
+}
+
+/// A client whose exchanges must each end within `total`.
+async fn client_within(addr: SocketAddr, total: Duration) -> ClientConnection<lithe::rt::MaybeTls> {
+    let url = Url::parse(&format!("http://{addr}/")).unwrap();
+    let mut config = ConnectConfig::default();
+    config.client.total_timeout = Some(total);
+    open(&url, &config).await.unwrap()
+}
+
+/// A server that answers each request with `head`, then trickles `body`
+/// a byte every 20 ms: each wait is short, the whole is not.
+fn trickling(head: &'static [u8], body: &'static [u8], requests: usize) -> SocketAddr {
+    raw_server(move |mut s| {
+        for _ in 0..requests {
+            if read_through(&mut s, b"\r\n\r\n").is_none() {
+                return;
+            }
+            s.write_all(head).unwrap();
+            for byte in body.chunks(1) {
+                std::thread::sleep(Duration::from_millis(20));
+                if s.write_all(byte).is_err() {
+                    return;
+                }
+            }
+        }
+    })
+}
+
+/// `total_timeout` bounds a whole exchange where each wait is within its
+/// own timeout: a body trickled steadily fails at the total, and the
+/// connection is not reused.
+#[test]
+fn the_total_timeout_ends_a_body_that_trickles_on() {
+    let addr = trickling(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",
+        &[b'b'; 100],
+        1,
+    );
+    run(async {
+        let mut conn = client_within(addr, Duration::from_millis(300)).await;
+        let started = Instant::now();
+        let response = conn.send(get("/")).await.unwrap();
+        let error = response.into_body().bytes(1000).await.unwrap_err();
+        assert!(matches!(error, Error::Timeout(Timeout::Total)), "{error:?}");
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_secs(1),
+            "{took:?}"
+        );
+        assert!(!conn.is_reusable());
+    });
+}
+
+/// Interim responses, each a head of its own within the head timeout,
+/// cannot hold a request past its total.
+#[test]
+fn the_total_timeout_ends_a_stream_of_interim_responses() {
+    let addr = raw_server(|mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
+        for _ in 0..40 {
+            if s.write_all(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n")
+                .is_err()
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    run(async {
+        let mut conn = client_within(addr, Duration::from_millis(300)).await;
+        let started = Instant::now();
+        let error = conn.send(get("/")).await.unwrap_err();
+        assert!(matches!(error, Error::Timeout(Timeout::Total)), "{error:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+    });
+}
+
+/// A request body whose stream stalls, waited for as long as it stalls by
+/// the other timeouts, is bounded by the total.
+#[test]
+fn the_total_timeout_ends_a_request_body_that_stalls() {
+    // Reads the head, then waits for the body, in vain.
+    let addr = raw_server(|mut s| {
+        read_through(&mut s, b"\r\n\r\n");
+        std::thread::sleep(Duration::from_secs(2));
+    });
+    run(async {
+        let mut conn = client_within(addr, Duration::from_millis(300)).await;
+        use futures_lite::StreamExt;
+        let first =
+            futures_lite::stream::once(Ok::<_, std::io::Error>(bytes::Bytes::from("start")));
+        let stalled = first.chain(futures_lite::stream::pending());
+        let upload = Request::new("POST", "/")
+            .with_header("host", "t")
+            .with_body(Body::stream(stalled));
+        let started = Instant::now();
+        let error = conn.send(upload).await.unwrap_err();
+        assert!(matches!(error, Error::Timeout(Timeout::Total)), "{error:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+    });
+}
+
+/// Nor one that stalls after the response has ended: the response body is
+/// reported over only once the request is all sent, and the total ends that
+/// wait.
+#[test]
+fn the_total_timeout_ends_a_request_body_that_stalls_after_the_answer() {
+    // Answers at once, whole, then waits for the body, in vain.
+    let addr = raw_server(|mut s| {
+        read_through(&mut s, b"\r\n\r\n");
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .unwrap();
+        std::thread::sleep(Duration::from_secs(2));
+    });
+    run(async {
+        use futures_lite::StreamExt;
+        let mut conn = client_within(addr, Duration::from_millis(300)).await;
+        let first =
+            futures_lite::stream::once(Ok::<_, std::io::Error>(bytes::Bytes::from("start")));
+        let stalled = first.chain(futures_lite::stream::pending());
+        let upload = Request::new("POST", "/")
+            .with_header("host", "t")
+            .with_body(Body::stream(stalled));
+        let started = Instant::now();
+        let response = conn.send(upload).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let error = response.into_body().bytes(100).await.unwrap_err();
+        assert!(matches!(error, Error::Timeout(Timeout::Total)), "{error:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(!conn.is_reusable());
+    });
+}
+
+/// The total is each exchange's own: three that each take a third of it
+/// or more all succeed on one connection.
+#[test]
+fn the_total_timeout_starts_again_with_each_exchange() {
+    let addr = trickling(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", b"01234", 3);
+    run(async {
+        // Each body takes 100 ms at least.
+        let mut conn = client_within(addr, Duration::from_millis(300)).await;
+        for _ in 0..3 {
+            let response = conn.send(get("/")).await.unwrap();
+            assert_eq!(response.into_body().bytes(100).await.unwrap(), "01234");
+            assert!(conn.is_reusable());
+        }
     });
 }
 

@@ -62,9 +62,18 @@ pub struct ClientConfig {
     /// trickling one cannot hold the request. (Interim responses are bounded
     /// in number by the limits' `max_interim_responses`, each wait between
     /// them by the read timeout; a body has only the read timeout between its
-    /// bytes: bound a whole exchange where it is awaited, if it must end by a
-    /// deadline.)
+    /// bytes: [`total_timeout`](Self::total_timeout) bounds a whole
+    /// exchange.)
     pub head_timeout: Option<Duration>,
+    /// How long one exchange may take in all: from [`send`](ClientConnection::send)
+    /// until the response body has been read to its end and the request body
+    /// is all sent, interim responses, a server that answers slowly but
+    /// steadily, and a request body stream that stalls included. Past it,
+    /// whatever waits fails with [`Timeout::Total`] and the connection is not
+    /// reused. Default none, as reqwest's `timeout` and hyper (aiohttp's
+    /// `total` is 5 minutes): a download may take as long as it keeps
+    /// moving, each wait bounded by the timeouts above.
+    pub total_timeout: Option<Duration>,
 }
 
 /// The default limit on a response head's bytes: 1 MiB.
@@ -84,6 +93,7 @@ impl Default for ClientConfig {
             read_timeout: Some(Duration::from_secs(30)),
             write_timeout: Some(Duration::from_secs(30)),
             head_timeout: Some(Duration::from_secs(30)),
+            total_timeout: None,
         }
     }
 }
@@ -99,6 +109,9 @@ pub struct ClientConnection<T> {
     /// When the response head under way must be whole: set at its first byte.
     head_deadline: Option<Instant>,
     head_timer: Deadline,
+    /// When the exchange under way must be over ([`ClientConfig::total_timeout`]).
+    total_deadline: Option<Instant>,
+    total_timer: Deadline,
     /// Something went wrong, or the request was abandoned: no reuse.
     broken: bool,
     /// A request has gone out on this connection.
@@ -241,6 +254,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             read_stall: Stall::default(),
             head_deadline: None,
             head_timer: Deadline::default(),
+            total_deadline: None,
+            total_timer: Deadline::default(),
             broken: false,
             used: false,
             upload: None,
@@ -427,6 +442,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         self.response_ended = false;
         self.trailers = None;
         self.head_deadline = None;
+        self.total_deadline = self
+            .config
+            .total_timeout
+            .and_then(|limit| Instant::now().checked_add(limit));
         // A request without Host gets the authority its target names (an
         // absolute-form target, sent to a proxy, or a CONNECT's), as RFC 9112
         // §3.2 has it, else the connection's.
@@ -540,7 +559,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         if empty && self.upload.is_some() {
             // No body to stream back: the request is finished first, as it
             // would be had the answer come after it.
-            if let Err(e) = poll_fn(|cx| self.poll_upload(cx)).await {
+            let upload = poll_fn(|cx| match self.poll_upload(cx) {
+                Poll::Pending if self.total_expired(cx) => {
+                    Poll::Ready(Err(Error::Timeout(Timeout::Total)))
+                }
+                sent => sent,
+            });
+            if let Err(e) = upload.await {
                 self.upload_failed_after_answer(e, true)?;
             }
         }
@@ -790,8 +815,36 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         suffix: &[u8],
     ) -> Poll<Result<(), Error>> {
         // Any byte is progress: a client chose its server.
-        self.out
-            .poll_send_within(&mut self.io, cx, data, suffix, self.config.write_timeout, 1)
+        let sent =
+            self.out
+                .poll_send_within(&mut self.io, cx, data, suffix, self.config.write_timeout, 1);
+        match sent {
+            Poll::Pending if self.total_expired(cx) => {
+                Poll::Ready(Err(Error::Timeout(Timeout::Total)))
+            }
+            sent => sent,
+        }
+    }
+
+    /// Whether the exchange under way has run past its
+    /// [`total_timeout`](ClientConfig::total_timeout); if not, the task is
+    /// woken when it does.
+    fn total_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        self.total_deadline
+            .is_some_and(|at| self.total_timer.poll_expired(cx, at))
+    }
+
+    /// A wait of the response body on the request body still going out
+    /// (its stream may stall), bounded by the total timeout.
+    fn wait_for_upload(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        match self.total_expired(cx) {
+            true => {
+                self.broken = true;
+                self.upload = None;
+                Poll::Ready(Some(Err(Error::Timeout(Timeout::Total))))
+            }
+            false => Poll::Pending,
+        }
     }
 
     fn poll_head_within(&mut self, cx: &mut Context<'_>, timed: bool) -> Poll<Result<Head, Error>> {
@@ -893,6 +946,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             }
             Poll::Ready(Ok(_)) => Poll::Ready(Ok(())),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e.into())),
+            Poll::Pending if self.total_expired(cx) => {
+                Poll::Ready(Err(Error::Timeout(Timeout::Total)))
+            }
             Poll::Pending
                 if awaiting == Awaiting::Head
                     && self
@@ -919,6 +975,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// that a close arriving while the connection is idle is found when the
     /// next request is sent ([`closed_while_idle`](Self::closed_while_idle)).
     fn watch_idle(&mut self, cx: &mut Context<'_>) {
+        // The exchange is over: its timer goes, rather than wake the task
+        // for nothing later.
+        self.total_deadline = None;
+        self.total_timer = Deadline::default();
         if self.is_reusable() {
             // An idle connection (waiting in a pool, say) gives back a read
             // buffer a large response head grew, as a parked server
@@ -941,7 +1001,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             // The response ended first: it is reported over once the request
             // is all sent, and the connection can carry the next.
             if self.upload.is_some() {
-                return Poll::Pending;
+                return self.wait_for_upload(cx);
             }
             self.response_ended = false;
             self.watch_idle(cx);
@@ -970,7 +1030,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                     self.trailers = Headers::trailers_from(&mut self.buf, consumed, trailers);
                     if self.upload.is_some() {
                         self.response_ended = true;
-                        return Poll::Pending;
+                        return self.wait_for_upload(cx);
                     }
                     self.watch_idle(cx);
                     return Poll::Ready(None);

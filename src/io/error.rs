@@ -25,6 +25,9 @@ pub enum Timeout {
     /// The peer stopped reading what we write, or read it too slowly (server:
     /// as for `Body`), for longer than allowed.
     Write,
+    /// A whole exchange took longer than allowed (client:
+    /// [`ClientConfig::total_timeout`](super::ClientConfig::total_timeout)).
+    Total,
 }
 
 impl Timeout {
@@ -35,6 +38,7 @@ impl Timeout {
             Timeout::Idle => "idle keep-alive timeout",
             Timeout::Body => "timed out reading a message body",
             Timeout::Write => "timed out writing to the peer",
+            Timeout::Total => "the exchange took longer than its total timeout",
         }
     }
 }
