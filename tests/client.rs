@@ -771,10 +771,45 @@ fn try_send_gives_back_a_request_refused_unsent() {
 
 /// A client whose exchanges must each end within `total`.
 async fn client_within(addr: SocketAddr, total: Duration) -> ClientConnection<lithe::rt::MaybeTls> {
+    let config = ClientConfig {
+        total_timeout: Some(total),
+        ..ClientConfig::default()
+    };
+    client_with(addr, config).await
+}
+
+async fn client_with(
+    addr: SocketAddr,
+    client: ClientConfig,
+) -> ClientConnection<lithe::rt::MaybeTls> {
     let url = Url::parse(&format!("http://{addr}/")).unwrap();
-    let mut config = ConnectConfig::default();
-    config.client.total_timeout = Some(total);
+    let config = ConnectConfig {
+        client,
+        ..ConnectConfig::default()
+    };
     open(&url, &config).await.unwrap()
+}
+
+/// A request body that sends one piece, then stalls for good.
+fn stalling_upload() -> Request<Body> {
+    use futures_lite::StreamExt;
+    let first = futures_lite::stream::once(Ok::<_, std::io::Error>(bytes::Bytes::from("start")));
+    let stalled = first.chain(futures_lite::stream::pending());
+    Request::new("POST", "/")
+        .with_header("host", "t")
+        .with_body(Body::stream(stalled))
+}
+
+/// Asserts that `exchange` fails with the total timeout within a second.
+async fn fails_at_the_total<T: std::fmt::Debug>(exchange: impl Future<Output = Result<T, Error>>) {
+    let started = Instant::now();
+    let error = exchange.await.unwrap_err();
+    assert!(matches!(error, Error::Timeout(Timeout::Total)), "{error:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 /// A server that answers each request with `head`, then trickles `body`
@@ -862,21 +897,7 @@ fn the_total_timeout_ends_a_request_body_that_stalls() {
     });
     run(async {
         let mut conn = client_within(addr, Duration::from_millis(300)).await;
-        use futures_lite::StreamExt;
-        let first =
-            futures_lite::stream::once(Ok::<_, std::io::Error>(bytes::Bytes::from("start")));
-        let stalled = first.chain(futures_lite::stream::pending());
-        let upload = Request::new("POST", "/")
-            .with_header("host", "t")
-            .with_body(Body::stream(stalled));
-        let started = Instant::now();
-        let error = conn.send(upload).await.unwrap_err();
-        assert!(matches!(error, Error::Timeout(Timeout::Total)), "{error:?}");
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "{:?}",
-            started.elapsed()
-        );
+        fails_at_the_total(conn.send(stalling_upload())).await;
     });
 }
 
@@ -893,37 +914,152 @@ fn the_total_timeout_ends_a_request_body_that_stalls_after_the_answer() {
         std::thread::sleep(Duration::from_secs(2));
     });
     run(async {
-        use futures_lite::StreamExt;
         let mut conn = client_within(addr, Duration::from_millis(300)).await;
-        let first =
-            futures_lite::stream::once(Ok::<_, std::io::Error>(bytes::Bytes::from("start")));
-        let stalled = first.chain(futures_lite::stream::pending());
-        let upload = Request::new("POST", "/")
-            .with_header("host", "t")
-            .with_body(Body::stream(stalled));
-        let started = Instant::now();
-        let response = conn.send(upload).await.unwrap();
+        let response = conn.send(stalling_upload()).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
-        let error = response.into_body().bytes(100).await.unwrap_err();
-        assert!(matches!(error, Error::Timeout(Timeout::Total)), "{error:?}");
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "{:?}",
-            started.elapsed()
-        );
+        fails_at_the_total(response.into_body().bytes(100)).await;
         assert!(!conn.is_reusable());
     });
 }
 
-/// The total is each exchange's own: three that each take a third of it
+/// Nor one answered by a bodiless status (the request is finished before
+/// `send` returns such an answer), here one there at once, so that nothing
+/// waited before the wait for the request body.
+#[test]
+fn the_total_timeout_ends_a_request_body_that_stalls_after_a_bodiless_answer() {
+    run(async {
+        use futures_lite::AsyncWriteExt;
+        let (client_end, mut server_end) = duplex(64 * 1024);
+        server_end
+            .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+            .await
+            .unwrap();
+        let config = ClientConfig {
+            total_timeout: Some(Duration::from_millis(300)),
+            ..ClientConfig::default()
+        };
+        let mut conn = ClientConnection::new(client_end, config);
+        fails_at_the_total(conn.send(stalling_upload())).await;
+        drop(server_end);
+    });
+}
+
+/// A server that stops reading a large request body holds the writes until
+/// the total (the write timeout is 30 s).
+#[test]
+fn the_total_timeout_ends_an_upload_the_server_stops_reading() {
+    let addr = raw_server(|mut s| {
+        read_through(&mut s, b"\r\n\r\n");
+        std::thread::sleep(Duration::from_secs(2));
+    });
+    run(async {
+        let mut conn = client_within(addr, Duration::from_millis(300)).await;
+        fails_at_the_total(conn.send(upload(64 << 20))).await;
+    });
+}
+
+/// The wait for `100 Continue` is bounded by the total too, however long
+/// the continue timeout.
+#[test]
+fn the_total_timeout_ends_a_wait_for_100_continue() {
+    let addr = raw_server(|mut s| {
+        read_through(&mut s, b"\r\n\r\n");
+        std::thread::sleep(Duration::from_secs(2));
+    });
+    run(async {
+        let config = ClientConfig {
+            continue_timeout: Duration::from_secs(10),
+            total_timeout: Some(Duration::from_millis(300)),
+            ..ClientConfig::default()
+        };
+        let mut conn = client_with(addr, config).await;
+        let request = upload(10).with_header("expect", "100-continue");
+        fails_at_the_total(conn.send(request)).await;
+    });
+}
+
+/// A peer whose reads are always ready: a response head declaring a huge
+/// body, then that body for ever; it takes whatever is written.
+struct Endless {
+    head: &'static [u8],
+}
+
+impl futures_lite::AsyncRead for Endless {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let n = match self.head.len() {
+            0 => {
+                buf.fill(b'b');
+                buf.len()
+            }
+            left => {
+                let n = left.min(buf.len());
+                buf[..n].copy_from_slice(&self.head[..n]);
+                self.head = &self.head[n..];
+                n
+            }
+        };
+        std::task::Poll::Ready(Ok(n))
+    }
+}
+
+impl futures_lite::AsyncWrite for Endless {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// A body always there to read never waits: the total ends it all the same,
+/// however slowly the caller reads.
+#[test]
+fn the_total_timeout_ends_a_body_read_slower_than_it_comes() {
+    run(async {
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\n\r\n";
+        let config = ClientConfig {
+            total_timeout: Some(Duration::from_millis(300)),
+            ..ClientConfig::default()
+        };
+        let mut conn = ClientConnection::new(Endless { head }, config);
+        let response = conn.send(get("/")).await.unwrap();
+        let mut body = response.into_body();
+        let read_slowly = async {
+            loop {
+                body.chunk().await?;
+                async_io::Timer::after(Duration::from_millis(20)).await;
+            }
+        };
+        fails_at_the_total::<()>(read_slowly).await;
+    });
+}
+
+/// The total is each exchange's own: five that each take a quarter of it
 /// or more all succeed on one connection.
 #[test]
 fn the_total_timeout_starts_again_with_each_exchange() {
-    let addr = trickling(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", b"01234", 3);
+    let addr = trickling(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", b"01234", 5);
     run(async {
         // Each body takes 100 ms at least.
-        let mut conn = client_within(addr, Duration::from_millis(300)).await;
-        for _ in 0..3 {
+        let mut conn = client_within(addr, Duration::from_millis(400)).await;
+        for _ in 0..5 {
             let response = conn.send(get("/")).await.unwrap();
             assert_eq!(response.into_body().bytes(100).await.unwrap(), "01234");
             assert!(conn.is_reusable());

@@ -50,7 +50,8 @@ pub struct ClientConfig {
     /// may be reading it before it answers, and the writes have their own
     /// timeout. Default 30 s. (A request body whose own stream stalls is
     /// waited for as long as it stalls, as the server's driver waits for a
-    /// service: bound it where it is produced.)
+    /// service: bound it where it is produced, or bound the whole exchange
+    /// with [`total_timeout`](Self::total_timeout).)
     pub read_timeout: Option<Duration>,
     /// How long a write may make no progress. Default 30 s.
     pub write_timeout: Option<Duration>,
@@ -69,8 +70,9 @@ pub struct ClientConfig {
     /// until the response body has been read to its end and the request body
     /// is all sent, interim responses, a server that answers slowly but
     /// steadily, and a request body stream that stalls included. Past it,
-    /// whatever waits fails with [`Timeout::Total`] and the connection is not
-    /// reused. Default none, as reqwest's `timeout` and hyper (aiohttp's
+    /// the next step of the exchange (a wait, a read of the response body, a
+    /// piece of the request body) fails with [`Timeout::Total`] and the
+    /// connection is not reused. Default none, as reqwest's `timeout` and hyper (aiohttp's
     /// `total` is 5 minutes): a download may take as long as it keeps
     /// moving, each wait bounded by the timeouts above.
     pub total_timeout: Option<Duration>,
@@ -442,6 +444,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         self.response_ended = false;
         self.trailers = None;
         self.head_deadline = None;
+        // A timer an exchange that failed left armed goes with it.
+        self.total_timer = Deadline::default();
         self.total_deadline = self
             .config
             .total_timeout
@@ -657,6 +661,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         let Some(mut upload) = self.upload.take() else {
             return Poll::Ready(Ok(()));
         };
+        if self.total_passed() {
+            // A body that never waits (a ready stream, a socket with room)
+            // is ended here: the total's timer fires only on a wait.
+            self.broken = true;
+            return Poll::Ready(Err(Error::Timeout(Timeout::Total)));
+        }
         let sent = self.poll_upload_of(&mut upload, cx);
         match &sent {
             Poll::Pending => self.upload = Some(upload),
@@ -827,11 +837,24 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     }
 
     /// Whether the exchange under way has run past its
-    /// [`total_timeout`](ClientConfig::total_timeout); if not, the task is
-    /// woken when it does.
+    /// [`total_timeout`](ClientConfig::total_timeout), looked at without a
+    /// timer: for the steps that do not wait.
+    fn total_passed(&self) -> bool {
+        self.total_deadline.is_some_and(|at| Instant::now() >= at)
+    }
+
+    /// [`total_passed`](Self::total_passed) for a step about to wait: if not
+    /// passed, the task is woken when it does.
     fn total_expired(&mut self, cx: &mut Context<'_>) -> bool {
         self.total_deadline
             .is_some_and(|at| self.total_timer.poll_expired(cx, at))
+    }
+
+    /// The exchange is over: its total's timer goes, rather than wake the
+    /// task for nothing later. (One that fails leaves it to the next `send`.)
+    fn end_total(&mut self) {
+        self.total_deadline = None;
+        self.total_timer = Deadline::default();
     }
 
     /// A wait of the response body on the request body still going out
@@ -975,10 +998,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// that a close arriving while the connection is idle is found when the
     /// next request is sent ([`closed_while_idle`](Self::closed_while_idle)).
     fn watch_idle(&mut self, cx: &mut Context<'_>) {
-        // The exchange is over: its timer goes, rather than wake the task
-        // for nothing later.
-        self.total_deadline = None;
-        self.total_timer = Deadline::default();
+        self.end_total();
         if self.is_reusable() {
             // An idle connection (waiting in a pool, say) gives back a read
             // buffer a large response head grew, as a parked server
@@ -991,6 +1011,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     }
 
     fn poll_body_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        if self.total_passed() {
+            // A body always there to read (a server faster than its reader)
+            // never waits, where the total's timer would fire.
+            self.broken = true;
+            self.upload = None;
+            return Poll::Ready(Some(Err(Error::Timeout(Timeout::Total))));
+        }
         // The request body goes on while the response body is read.
         if let Poll::Ready(Err(e)) = self.poll_upload(cx) {
             if let Err(e) = self.upload_failed_after_answer(e, self.response_ended) {
@@ -1042,6 +1069,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                     if self.upload.take().is_some() {
                         self.broken = true;
                     }
+                    self.end_total();
                     return Poll::Ready(None);
                 }
             }

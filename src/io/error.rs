@@ -6,8 +6,9 @@ use std::io;
 
 use crate::proto;
 
-/// Which timeout fired.
+/// Which timeout fired. (More may come: a match needs a wildcard arm.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Timeout {
     /// Opening the connection (DNS, TCP, TLS) took too long.
     Connect,

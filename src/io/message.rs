@@ -759,9 +759,9 @@ impl<B> Request<B> {
 
     /// The path: the target up to `?`, without the scheme and authority of an
     /// absolute-form target (`http://host/path`, as sent to proxies), and
-    /// empty for a CONNECT's authority-form target, which names none (as
-    /// `http::Uri::path` has it); as sent, not percent-decoded (`%2F` stays
-    /// `%2F`).
+    /// empty for a target that names no path, as a CONNECT's authority-form
+    /// one (as `http::Uri::path` has it); as sent, not percent-decoded (`%2F`
+    /// stays `%2F`).
     ///
     /// ```
     /// use lithe::io::Request;
