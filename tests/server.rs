@@ -1556,34 +1556,6 @@ impl futures_lite::AsyncRead for Endless {
     }
 }
 
-/// Implements `AsyncWrite` for an in-memory transport that takes every write
-/// whole at once, as a peer reading as fast as we write does.
-macro_rules! swallows_writes {
-    ($transport:ty) => {
-        impl futures_lite::AsyncWrite for $transport {
-            fn poll_write(
-                self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-                buf: &[u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                std::task::Poll::Ready(Ok(buf.len()))
-            }
-            fn poll_flush(
-                self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(Ok(()))
-            }
-            fn poll_close(
-                self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(Ok(()))
-            }
-        }
-    };
-}
-
 swallows_writes!(Endless);
 
 /// Polls a server connection fed `request` 10,000 times, three times over:

@@ -381,8 +381,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
 
     /// [`send`](Self::send), giving `request` back when the connection
     /// refused it with none of it sent ([`Error::NotReusable`]), so that it
-    /// can go on a fresh connection, streamed body and all; other errors
-    /// come without it, as some of it may have gone out.
+    /// can go on a fresh connection, streamed body and all. Other errors
+    /// come without it: some of it may have gone out, or (`Error::Send`) it
+    /// cannot go out as it is.
     ///
     /// ```
     /// use lithe::io::{
@@ -444,8 +445,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         self.response_ended = false;
         self.trailers = None;
         self.head_deadline = None;
-        // A timer an exchange that failed left armed goes with it.
-        self.total_timer = Deadline::default();
         self.total_deadline = self
             .config
             .total_timeout
@@ -851,7 +850,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     }
 
     /// The exchange is over: its total's timer goes, rather than wake the
-    /// task for nothing later. (One that fails leaves it to the next `send`.)
+    /// task for nothing later. (One that fails keeps it until the connection
+    /// goes, as it is not reused: one wake for nothing at most.)
     fn end_total(&mut self) {
         self.total_deadline = None;
         self.total_timer = Deadline::default();
@@ -1202,9 +1202,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Stream for ResponseBody<'_, T> {
 /// when none of it was sent.
 ///
 /// It is `Send` but not `Sync` (a request's body may be a stream that is
-/// not): to box it as `dyn Error + Send + Sync` (`anyhow`), take the
-/// request out, or turn it into the [`Error`] alone with `into_error` or
-/// `?`.
+/// not), even with the request taken out: to box it as
+/// `dyn Error + Send + Sync` (`anyhow`), take the request out if it is
+/// wanted ([`take_request`](Self::take_request)), then box the [`Error`]
+/// alone ([`into_error`](Self::into_error), or `?`).
 #[derive(Debug)]
 pub struct TrySendError {
     error: Error,

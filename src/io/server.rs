@@ -391,8 +391,9 @@ struct Driver<'c, T> {
     shutdown_listener: Option<EventListener>,
     /// The waker `shutdown_listener` was last polled with.
     shutdown_waker: Option<core::task::Waker>,
-    /// `Shutdown::idle_closes` when the wait for the next request began: a
-    /// call since, while nothing has begun, may close the connection.
+    /// `Shutdown::idle_closes` when the wait for the next request began,
+    /// moved on past each call answered since: a call after it, while
+    /// nothing has begun, may close the connection.
     idle_closes_seen: u64,
     read_deadline: Deadline,
     body_stall: Stall,

@@ -189,3 +189,40 @@ pub fn tokio_runtime() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// Implements `AsyncWrite` for an in-memory transport that takes every write
+/// whole at once, as a peer reading as fast as we write does.
+#[allow(
+    unused_macros,
+    reason = "used by some of the binaries that include this module"
+)]
+macro_rules! swallows_writes {
+    ($transport:ty) => {
+        impl futures_lite::AsyncWrite for $transport {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                std::task::Poll::Ready(Ok(buf.len()))
+            }
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+        }
+    };
+}
+#[allow(
+    unused_imports,
+    reason = "used by some of the binaries that include this module"
+)]
+pub(crate) use swallows_writes;
