@@ -89,10 +89,8 @@ pub(crate) fn try_whole_request<'b, 'h>(
     }
 }
 
-/// The response twin of [`try_whole_request`]. Inlined by force: left to
-/// itself LLVM kept it out of line (its request twin it inlines), and its
-/// result went through memory, 50 instructions a response head.
-#[inline(always)]
+/// The response twin of [`try_whole_request`].
+#[inline]
 pub(crate) fn try_whole_response<'b, 'h>(
     input: &'b [u8],
     headers: &'h mut [Header<'b>],
