@@ -578,6 +578,39 @@ impl Drop for Headers {
     }
 }
 
+/// Appends each field after the others, as [`Headers::append`] does (so not
+/// checked here either).
+///
+/// ```
+/// use lithe::io::Headers;
+/// let mut headers = Headers::new();
+/// headers.extend([("accept", "text/html"), ("accept", "*/*")]);
+/// assert_eq!(headers.get_all("Accept").count(), 2);
+/// ```
+impl<N: Into<ByteStr>, V: Into<Bytes>> Extend<(N, V)> for Headers {
+    fn extend<I: IntoIterator<Item = (N, V)>>(&mut self, fields: I) {
+        for (name, value) in fields {
+            self.append(name, value);
+        }
+    }
+}
+
+/// The fields in order, as [`Extend`] appends them.
+///
+/// ```
+/// use lithe::io::Headers;
+/// let headers: Headers = [("host", "example.com"), ("accept", "*/*")].into_iter().collect();
+/// assert_eq!(headers.get_str("Host"), Some("example.com"));
+/// assert_eq!(headers.len(), 2);
+/// ```
+impl<N: Into<ByteStr>, V: Into<Bytes>> FromIterator<(N, V)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(fields: I) -> Self {
+        let mut headers = Headers::new();
+        headers.extend(fields);
+        headers
+    }
+}
+
 /// Equal when they hold the same fields in the same order, however each was
 /// made, names compared case-insensitively and values exactly.
 ///
@@ -881,6 +914,17 @@ impl<B> Request<B> {
     }
 
     /// The body.
+    ///
+    /// ```
+    /// use lithe::io::Request;
+    /// let request = Request::new("POST", "/notes").with_body("hi");
+    /// assert_eq!(request.body().len(), Some(2));
+    /// ```
+    pub fn body(&self) -> &B {
+        &self.body
+    }
+
+    /// The body, to read or replace.
     pub fn body_mut(&mut self) -> &mut B {
         &mut self.body
     }
