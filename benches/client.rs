@@ -107,24 +107,23 @@ fn fetch_with_hyper(input: &'static [u8], capture: Capture) -> Vec<Vec<u8>> {
 
 fn sequential(c: &mut Criterion) {
     let input: &'static [u8] = RESPONSE.repeat(REQUESTS).leak();
-    // Both read every response whole, and send comparable requests: checked
-    // once, outside timing.
+    // Both read every response whole, and send the same requests, byte for
+    // byte: checked once, outside timing.
     let requests = |fetch: &dyn Fn(Capture) -> Vec<Vec<u8>>| {
         let capture = Arc::new(Mutex::new(Vec::new()));
         let bodies = fetch(Some(capture.clone()));
         assert_eq!(bodies, vec![BODY.to_vec(); REQUESTS]);
-        let sent = capture.lock().unwrap();
-        String::from_utf8_lossy(&sent)
+        let sent = capture.lock().unwrap().clone();
+        let count = String::from_utf8_lossy(&sent)
             .matches("GET / HTTP/1.1\r\n")
-            .count()
+            .count();
+        assert_eq!(count, REQUESTS);
+        sent
     };
     assert_eq!(
-        requests(&|capture| fetch_with_lithe(input, capture)),
-        REQUESTS
-    );
-    assert_eq!(
-        requests(&|capture| fetch_with_hyper(input, capture)),
-        REQUESTS
+        String::from_utf8_lossy(&requests(&|capture| fetch_with_lithe(input, capture))),
+        String::from_utf8_lossy(&requests(&|capture| fetch_with_hyper(input, capture))),
+        "lithe's requests against hyper's"
     );
 
     let lithe_run = || {

@@ -113,19 +113,30 @@ fn serve_with_hyper(input: &'static [u8], depth: usize, capture: Capture) {
 fn serve(c: &mut Criterion, group: &str, depth: usize) {
     let input: &'static [u8] = REQUEST.repeat(REQUESTS).leak();
     let config = ServerConfig::default();
-    // Both answer every request, checked once outside timing.
+    // Both answer every request, with as many bytes (the fields may come in
+    // another order; both carry a date of the same length): checked once,
+    // outside timing.
     let answers = |serve: &dyn Fn(Capture)| {
         let capture = Arc::new(Mutex::new(Vec::new()));
         serve(Some(capture.clone()));
         let output = capture.lock().unwrap();
         let text = String::from_utf8_lossy(&output);
         let heads = text.matches("HTTP/1.1 200 OK\r\n").count();
-        (heads, text.matches(RESPONSE_BODY).count())
+        (heads, text.matches(RESPONSE_BODY).count(), output.len())
     };
     let lithe = answers(&|capture| serve_with_lithe(input, depth, &config, capture));
     let hyper = answers(&|capture| serve_with_hyper(input, depth, capture));
-    assert_eq!(lithe, (REQUESTS, REQUESTS), "lithe's responses");
-    assert_eq!(hyper, (REQUESTS, REQUESTS), "hyper's responses");
+    assert_eq!(
+        (lithe.0, lithe.1),
+        (REQUESTS, REQUESTS),
+        "lithe's responses"
+    );
+    assert_eq!(
+        (hyper.0, hyper.1),
+        (REQUESTS, REQUESTS),
+        "hyper's responses"
+    );
+    assert_eq!(lithe.2, hyper.2, "bytes written: lithe's, then hyper's");
 
     let lithe_run = || serve_with_lithe(input, depth, &config, None);
     let hyper_run = || serve_with_hyper(input, depth, None);

@@ -73,23 +73,25 @@ impl Memory {
         n
     }
 
-    fn read_into(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<usize> {
+    /// The next bytes a read of up to `room` bytes gets, taken from the
+    /// input; pending (the task to be woken) when there are none yet. The
+    /// caller copies them: each side into its own kind of buffer, so that
+    /// neither pays for preparing one (tokio's `initialize_unfilled` zeroes
+    /// all of the uninitialised room hyper hands over, which a socket read
+    /// never does).
+    fn next_piece(&mut self, cx: &mut Context<'_>, room: usize) -> Poll<&'static [u8]> {
         let allowed = self.owed.unwrap_or(usize::MAX);
         if self.input.is_empty() || allowed == 0 {
             self.reader = Some(cx.waker().clone());
             return Poll::Pending;
         }
-        let n = buf
-            .len()
-            .min(self.read_size)
-            .min(self.input.len())
-            .min(allowed);
-        buf[..n].copy_from_slice(&self.input[..n]);
-        self.input = &self.input[n..];
+        let n = room.min(self.read_size).min(self.input.len()).min(allowed);
+        let (piece, rest) = self.input.split_at(n);
+        self.input = rest;
         if let Some(owed) = &mut self.owed {
             *owed -= n;
         }
-        Poll::Ready(n)
+        Poll::Ready(piece)
     }
 }
 
@@ -99,7 +101,10 @@ impl futures_io::AsyncRead for Memory {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.read_into(cx, buf).map(Ok)
+        self.next_piece(cx, buf.len()).map(|piece| {
+            buf[..piece.len()].copy_from_slice(piece);
+            Ok(piece.len())
+        })
     }
 }
 
@@ -135,8 +140,8 @@ impl tokio::io::AsyncRead for Memory {
         cx: &mut Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let n = std::task::ready!(self.read_into(cx, buf.initialize_unfilled()));
-        buf.advance(n);
+        let piece = std::task::ready!(self.next_piece(cx, buf.remaining()));
+        buf.put_slice(piece);
         Poll::Ready(Ok(()))
     }
 }
