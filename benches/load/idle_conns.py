@@ -18,6 +18,17 @@ def rss_kib(pid):
     raise RuntimeError("no VmRSS")
 
 
+def still_open(s):
+    """False once the server has closed `s` (a read would end it), else True."""
+    s.setblocking(False)
+    try:
+        return s.recv(1, socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        return True
+    finally:
+        s.setblocking(True)
+
+
 def main():
     port, pid = int(sys.argv[1]), int(sys.argv[2])
     n = int(sys.argv[3]) if len(sys.argv) > 3 else 5000
@@ -37,6 +48,11 @@ def main():
         conns.append(s)
     time.sleep(1.0)
     after = rss_kib(pid)
+    # Every connection must still be open as the RSS is read, or the bytes
+    # per connection would divide by connections the server no longer holds.
+    closed = sum(1 for s in conns if not still_open(s))
+    if closed:
+        raise RuntimeError(f"the server closed {closed} of the {n} idle connections")
     print(before, after, (after - before) * 1024 // n)
     for s in conns:
         s.close()

@@ -15,8 +15,10 @@
 # them) and server CPU time per request
 # (from /proc/PID/stat), the median over the rounds, and the ratios lithe/hyper
 # and lithe/ceiling (the median of the ratios within each round, which the
-# host's drifting speed affects least). Last, lithe's and hyper's RSS with
-# IDLE (default 5,000) idle keep-alive connections (benches/load/idle_conns.py).
+# host's drifting speed affects least), with the share of the time wrk itself
+# was busy (a warning past 95 %: then wrk, not the server, may set the rate).
+# Last, lithe's and hyper's RSS with IDLE (default 5,000) idle keep-alive
+# connections, all checked still open (benches/load/idle_conns.py).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -81,15 +83,18 @@ for round in $(seq "$ROUNDS"); do
       pid_var="pid_$name"; pid=${!pid_var}
       script=(); [ "$mode" = pipelined ] && script=(-s benches/load/pipeline.lua)
       before=$(cpu_ticks "$pid")
-      out=$(taskset -c 1 wrk -t1 -c50 -d"${DURATION}s" --latency "${script[@]}" "http://127.0.0.1:$port/" -- 16) ||
-        fail "wrk failed against $name ($mode): $out"
+      # wrk's own CPU time too: a load generator busy all the time caps every
+      # server at its speed, and the req/s ratios shrink towards 1.
+      out=$( { TIMEFORMAT='%U %S %R'; time taskset -c 1 wrk -t1 -c50 -d"${DURATION}s" --latency "${script[@]}" "http://127.0.0.1:$port/" -- 16; } 2>"$work/wrk.time") ||
+        fail "wrk failed against $name ($mode): $out $(cat "$work/wrk.time")"
       after=$(cpu_ticks "$pid")
+      wrk_busy=$(tail -n 1 "$work/wrk.time" | awk '{ printf "%.2f", ($1 + $2) / $3 }')
       echo "$out" >&2
       # A server answering errors must not be scored on its rate.
       if grep -q "Non-2xx or 3xx responses" <<<"$out"; then
         fail "$name answered errors ($mode); wrk's report is above"
       fi
-      printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$mode" "$name" "$((after - before))" "$(echo "$out" | tr '\n' '|')" >> "$results"
+      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$mode" "$name" "$((after - before))" "$wrk_busy" "$(echo "$out" | tr '\n' '|')" >> "$results"
     done
   done
 done
@@ -106,9 +111,9 @@ python3 - "$results" "$(getconf CLK_TCK)" "$idle_lines" <<'PY' || fail "summary 
 import re, statistics, sys
 path, clk, idle = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 unit = {"us": 1e-3, "ms": 1.0, "s": 1e3}
-rows = {}
+rows, busy = {}, {}
 for line in open(path):
-    rnd, mode, name, ticks, out = line.rstrip("\n").split("\t", 4)
+    rnd, mode, name, ticks, wrk_busy, out = line.rstrip("\n").split("\t", 5)
     out = out.replace("|", "\n")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
@@ -116,11 +121,12 @@ for line in open(path):
     p99 = float(m.group(1)) * unit[m.group(2)] if m else 0.0
     cpu_us = int(ticks) / clk * 1e6 / max(total, 1)
     rows.setdefault((mode, name), []).append((rps, p99, cpu_us))
+    busy.setdefault((mode, name), []).append(float(wrk_busy))
     # Timeouts and dropped connections skew the rate: said, not hidden.
     e = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     if e and any(int(n) for n in e.groups()):
         print(f"warning: round {rnd} {mode} {name}: {e.group(0)}")
-print(f"\n{'workload':10} {'server':8} {'req/s':>10} {'p99 ms':>8} {'CPU us/req':>10}")
+print(f"\n{'workload':10} {'server':8} {'req/s':>10} {'p99 ms':>8} {'CPU us/req':>10} {'wrk busy':>8}")
 med = {}
 for (mode, name), vals in sorted(rows.items()):
     m = tuple(statistics.median(v[i] for v in vals) for i in range(3))
@@ -128,7 +134,11 @@ for (mode, name), vals in sorted(rows.items()):
     # Pipelined, wrk times the batches a script sends (and often reports 0):
     # no figure for any server.
     p99 = f"{m[1]:8.2f}" if m[1] and mode == "plain" else f"{'n/a':>8}"
-    print(f"{mode:10} {name:8} {m[0]:10.0f} {p99} {m[2]:10.2f}")
+    wrk = statistics.median(busy[(mode, name)])
+    print(f"{mode:10} {name:8} {m[0]:10.0f} {p99} {m[2]:10.2f} {wrk:8.0%}")
+    if wrk >= 0.95:
+        print(f"warning: wrk was busy {wrk:.0%} of the time against {name} ({mode}):"
+              " the load generator, not the server, may set that rate")
 print()
 # The machine's speed drifts between rounds (shared hosts), so each ratio is
 # taken within a round, where the servers ran seconds apart, and the median of
