@@ -66,15 +66,15 @@ pub struct ClientConfig {
     /// bytes: [`total_timeout`](Self::total_timeout) bounds a whole
     /// exchange.)
     pub head_timeout: Option<Duration>,
-    /// How long one exchange may take in all: from [`send`](ClientConnection::send)
-    /// until the response body has been read to its end and the request body
+    /// How long one exchange may take in all: from
+    /// [`send`](ClientConnection::send) until the response body has been read to its end and the request body
     /// is all sent, interim responses, a server that answers slowly but
     /// steadily, and a request body stream that stalls included. Past it,
     /// the next step of the exchange (a wait, a read of the response body, a
     /// piece of the request body) fails with [`Timeout::Total`] and the
-    /// connection is not reused. Default none, as reqwest's `timeout` and hyper (aiohttp's
-    /// `total` is 5 minutes): a download may take as long as it keeps
-    /// moving, each wait bounded by the timeouts above.
+    /// connection is not reused. Default none, as reqwest's `timeout` and
+    /// hyper (aiohttp's `total` is 5 minutes): a download may take as long as
+    /// it keeps moving, each wait bounded by the timeouts above.
     pub total_timeout: Option<Duration>,
 }
 
@@ -562,11 +562,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         if empty && self.upload.is_some() {
             // No body to stream back: the request is finished first, as it
             // would be had the answer come after it.
-            let upload = poll_fn(|cx| match self.poll_upload(cx) {
-                Poll::Pending if self.total_expired(cx) => {
-                    Poll::Ready(Err(Error::Timeout(Timeout::Total)))
-                }
-                sent => sent,
+            let upload = poll_fn(|cx| {
+                let sent = self.poll_upload(cx);
+                self.within_total(cx, sent)
             });
             if let Err(e) = upload.await {
                 self.upload_failed_after_answer(e, true)?;
@@ -827,11 +825,21 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         let sent =
             self.out
                 .poll_send_within(&mut self.io, cx, data, suffix, self.config.write_timeout, 1);
-        match sent {
+        self.within_total(cx, sent)
+    }
+
+    /// `step`, unless it waits past the exchange's total timeout: then that
+    /// error.
+    fn within_total<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        step: Poll<Result<R, Error>>,
+    ) -> Poll<Result<R, Error>> {
+        match step {
             Poll::Pending if self.total_expired(cx) => {
                 Poll::Ready(Err(Error::Timeout(Timeout::Total)))
             }
-            sent => sent,
+            step => step,
         }
     }
 

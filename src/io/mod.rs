@@ -23,10 +23,10 @@
 //! batches by a cap) and an idle keep-alive connection keeps only small
 //! buffers (at most 512 bytes each to read into and to write from, once the
 //! peer has taken what was written, besides any empty lines it sent after a
-//! request); a body cut short is an error; pipelined bytes are never lost or misparsed; every wait
-//! on the peer is bounded by a timeout (by default: each can be turned off),
-//! while the service's future and the body and trailers it returns are
-//! awaited as long as they take.
+//! request); a body cut short is an error; pipelined bytes are never lost or
+//! misparsed; every wait on the peer is bounded by a timeout (by default:
+//! each can be turned off), while the service's future and the body and
+//! trailers it returns are awaited as long as they take.
 //!
 //! ```
 //! use lithe::io::{serve_connection, ClientConnection, ClientConfig, Request, Response, ServerConfig};
