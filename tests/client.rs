@@ -105,8 +105,19 @@ fn answering_before_reading(reply: &'static [u8], body_len: usize) -> SocketAddr
 }
 
 async fn client_to(addr: SocketAddr) -> ClientConnection<lithe::rt::MaybeTls> {
+    client_with(addr, ClientConfig::default()).await
+}
+
+async fn client_with(
+    addr: SocketAddr,
+    client: ClientConfig,
+) -> ClientConnection<lithe::rt::MaybeTls> {
     let url = Url::parse(&format!("http://{addr}/")).unwrap();
-    open(&url, &ConnectConfig::default()).await.unwrap()
+    let config = ConnectConfig {
+        client,
+        ..ConnectConfig::default()
+    };
+    open(&url, &config).await.unwrap()
 }
 
 #[test]
@@ -769,25 +780,27 @@ fn try_send_gives_back_a_request_refused_unsent() {
     });
 }
 
-/// A client whose exchanges must each end within `total`.
-async fn client_within(addr: SocketAddr, total: Duration) -> ClientConnection<lithe::rt::MaybeTls> {
-    let config = ClientConfig {
+/// A client's settings with each exchange to end within `total`.
+fn within(total: Duration) -> ClientConfig {
+    ClientConfig {
         total_timeout: Some(total),
         ..ClientConfig::default()
-    };
-    client_with(addr, config).await
+    }
 }
 
-async fn client_with(
-    addr: SocketAddr,
-    client: ClientConfig,
-) -> ClientConnection<lithe::rt::MaybeTls> {
-    let url = Url::parse(&format!("http://{addr}/")).unwrap();
-    let config = ConnectConfig {
-        client,
-        ..ConnectConfig::default()
-    };
-    open(&url, &config).await.unwrap()
+/// A client whose exchanges must each end within `total`.
+async fn client_within(addr: SocketAddr, total: Duration) -> ClientConnection<lithe::rt::MaybeTls> {
+    client_with(addr, within(total)).await
+}
+
+/// A server that reads a request head, sends `reply` (nothing, if empty),
+/// then holds the connection for 2 s reading nothing more.
+fn answering_then_silent(reply: &'static [u8]) -> SocketAddr {
+    raw_server(move |mut s| {
+        read_through(&mut s, b"\r\n\r\n");
+        s.write_all(reply).unwrap();
+        std::thread::sleep(Duration::from_secs(2));
+    })
 }
 
 /// A request body that sends one piece, then stalls for good.
@@ -884,10 +897,7 @@ fn the_total_timeout_ends_a_stream_of_interim_responses() {
 #[test]
 fn the_total_timeout_ends_a_request_body_that_stalls() {
     // Reads the head, then waits for the body, in vain.
-    let addr = raw_server(|mut s| {
-        read_through(&mut s, b"\r\n\r\n");
-        std::thread::sleep(Duration::from_secs(2));
-    });
+    let addr = answering_then_silent(b"");
     run(async {
         let mut conn = client_within(addr, Duration::from_millis(300)).await;
         fails_at_the_total(conn.send(stalling_upload())).await;
@@ -900,12 +910,7 @@ fn the_total_timeout_ends_a_request_body_that_stalls() {
 #[test]
 fn the_total_timeout_ends_a_request_body_that_stalls_after_the_answer() {
     // Answers at once, whole, then waits for the body, in vain.
-    let addr = raw_server(|mut s| {
-        read_through(&mut s, b"\r\n\r\n");
-        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            .unwrap();
-        std::thread::sleep(Duration::from_secs(2));
-    });
+    let addr = answering_then_silent(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
     run(async {
         let mut conn = client_within(addr, Duration::from_millis(300)).await;
         let response = conn.send(stalling_upload()).await.unwrap();
@@ -927,10 +932,7 @@ fn the_total_timeout_ends_a_request_body_that_stalls_after_a_bodiless_answer() {
             .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
             .await
             .unwrap();
-        let config = ClientConfig {
-            total_timeout: Some(Duration::from_millis(300)),
-            ..ClientConfig::default()
-        };
+        let config = within(Duration::from_millis(300));
         let mut conn = ClientConnection::new(client_end, config);
         fails_at_the_total(conn.send(stalling_upload())).await;
         drop(server_end);
@@ -941,10 +943,7 @@ fn the_total_timeout_ends_a_request_body_that_stalls_after_a_bodiless_answer() {
 /// the total (the write timeout is 30 s).
 #[test]
 fn the_total_timeout_ends_an_upload_the_server_stops_reading() {
-    let addr = raw_server(|mut s| {
-        read_through(&mut s, b"\r\n\r\n");
-        std::thread::sleep(Duration::from_secs(2));
-    });
+    let addr = answering_then_silent(b"");
     run(async {
         let mut conn = client_within(addr, Duration::from_millis(300)).await;
         fails_at_the_total(conn.send(upload(64 << 20))).await;
@@ -955,15 +954,11 @@ fn the_total_timeout_ends_an_upload_the_server_stops_reading() {
 /// the continue timeout.
 #[test]
 fn the_total_timeout_ends_a_wait_for_100_continue() {
-    let addr = raw_server(|mut s| {
-        read_through(&mut s, b"\r\n\r\n");
-        std::thread::sleep(Duration::from_secs(2));
-    });
+    let addr = answering_then_silent(b"");
     run(async {
         let config = ClientConfig {
             continue_timeout: Duration::from_secs(10),
-            total_timeout: Some(Duration::from_millis(300)),
-            ..ClientConfig::default()
+            ..within(Duration::from_millis(300))
         };
         let mut conn = client_with(addr, config).await;
         let request = upload(10).with_header("expect", "100-continue");
@@ -1007,11 +1002,7 @@ swallows_writes!(Endless);
 fn the_total_timeout_ends_a_body_read_slower_than_it_comes() {
     run(async {
         let head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\n\r\n";
-        let config = ClientConfig {
-            total_timeout: Some(Duration::from_millis(300)),
-            ..ClientConfig::default()
-        };
-        let mut conn = ClientConnection::new(Endless { head }, config);
+        let mut conn = ClientConnection::new(Endless { head }, within(Duration::from_millis(300)));
         let response = conn.send(get("/")).await.unwrap();
         let mut body = response.into_body();
         let read_slowly = async {
