@@ -1,22 +1,25 @@
 #!/usr/bin/env bash
 # Load benchmark: lithe's hello_server against hyper (examples/peer_hyper_hello.rs)
-# and a parse-nothing ceiling (examples/peer_ceiling.rs), all driven by the same
-# load generator (wrk) in the same run, interleaved round by round.
+# and a parse-nothing ceiling (examples/peer_ceiling.rs), each workload driven by
+# the same load generator for all three in the same run, interleaved round by
+# round.
 #
 #   bash benches/load/run.sh            # needs wrk, python3, taskset, 2 cores
 #   DURATION=3 ROUNDS=3 bash benches/load/run.sh      # quicker, noisier
 #
-# Each server runs on one thread pinned to core 0; wrk (one thread, 50 keep-alive
-# connections) is pinned to core 1. The order of the servers rotates from round
-# to round, so each goes first equally often (six rounds by default). Two
-# workloads: plain keep-alive, and pipelined 16 deep (benches/load/pipeline.lua).
-# Reported per server: requests/s, p99 latency (plain only: wrk times the
-# batches a script pipelines, not requests, and reports no percentiles for
-# them) and server CPU time per request
+# Each server runs on one thread pinned to core 0; the load generator (one
+# thread, 50 keep-alive connections) is pinned to core 1. The order of the
+# servers rotates from round to round, so each goes first equally often (six
+# rounds by default). Two workloads: plain keep-alive, driven by wrk, and
+# pipelined 16 deep, driven by examples/load_pipelined.rs (wrk pipelines
+# through a Lua script, but then it times batches, and its percentiles come out
+# as 0; load_pipelined times every request).
+# Reported per server: requests/s, p99 latency and server CPU time per request
 # (from /proc/PID/stat), the median over the rounds, and the ratios lithe/hyper
 # and lithe/ceiling (the median of the ratios within each round, which the
-# host's drifting speed affects least), with the share of the time wrk itself
-# was busy (a warning past 95 %: then wrk, not the server, may set the rate).
+# host's drifting speed affects least), with the share of the time the load
+# generator itself was busy (a warning past 95 %: then it, not the server, may
+# set the rate).
 # Last, lithe's and hyper's RSS with IDLE (default 5,000) idle keep-alive
 # connections, all checked still open (benches/load/idle_conns.py).
 set -euo pipefail
@@ -31,7 +34,7 @@ command -v wrk >/dev/null || fail "wrk not found: apt-get install wrk"
 command -v python3 >/dev/null || fail "python3 not found: apt-get install python3"
 command -v taskset >/dev/null || fail "taskset not found: apt-get install util-linux"
 [ -r /proc/self/stat ] || fail "needs Linux's /proc"
-[ "$(nproc)" -ge 2 ] || fail "needs two cores (servers on core 0, wrk on core 1)"
+[ "$(nproc)" -ge 2 ] || fail "needs two cores (servers on core 0, the load generator on core 1)"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -39,7 +42,7 @@ for port in 18080 18081 18082; do
   ! listening "$port" || fail "port $port is taken (a server left by an earlier run?)"
 done
 
-cargo build --release --example hello_server --example peer_hyper_hello --example peer_ceiling >&2
+cargo build --release --example hello_server --example peer_hyper_hello --example peer_ceiling --example load_pipelined >&2
 bin=target/release/examples
 work=$(mktemp -d)
 results=$work/results
@@ -81,20 +84,24 @@ for round in $(seq "$ROUNDS"); do
     for name in "${order[@]}"; do
       case $name in lithe) port=18080 ;; hyper) port=18081 ;; ceiling) port=18082 ;; esac
       pid_var="pid_$name"; pid=${!pid_var}
-      script=(); [ "$mode" = pipelined ] && script=(-s benches/load/pipeline.lua)
+      if [ "$mode" = pipelined ]; then
+        load=("$bin/load_pipelined" --port "$port" --connections 50 --depth 16 --duration "$DURATION")
+      else
+        load=(wrk -t1 -c50 -d"${DURATION}s" --latency "http://127.0.0.1:$port/")
+      fi
       before=$(cpu_ticks "$pid")
-      # wrk's own CPU time too: a load generator busy all the time caps every
+      # The generator's own CPU time too: one busy all the time caps every
       # server at its speed, and the req/s ratios shrink towards 1.
-      out=$( { TIMEFORMAT='%U %S %R'; time taskset -c 1 wrk -t1 -c50 -d"${DURATION}s" --latency "${script[@]}" "http://127.0.0.1:$port/" -- 16; } 2>"$work/wrk.time") ||
-        fail "wrk failed against $name ($mode): $out $(cat "$work/wrk.time")"
+      out=$( { TIMEFORMAT='%U %S %R'; time taskset -c 1 "${load[@]}"; } 2>"$work/load.time") ||
+        fail "${load[0]} failed against $name ($mode): $out $(cat "$work/load.time")"
       after=$(cpu_ticks "$pid")
-      wrk_busy=$(tail -n 1 "$work/wrk.time" | awk '{ printf "%.2f", ($1 + $2) / $3 }')
+      load_busy=$(tail -n 1 "$work/load.time" | awk '{ printf "%.2f", ($1 + $2) / $3 }')
       echo "$out" >&2
       # A server answering errors must not be scored on its rate.
       if grep -q "Non-2xx or 3xx responses" <<<"$out"; then
-        fail "$name answered errors ($mode); wrk's report is above"
+        fail "$name answered errors ($mode); the load report is above"
       fi
-      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$mode" "$name" "$((after - before))" "$wrk_busy" "$(echo "$out" | tr '\n' '|')" >> "$results"
+      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$mode" "$name" "$((after - before))" "$load_busy" "$(echo "$out" | tr '\n' '|')" >> "$results"
     done
   done
 done
@@ -113,7 +120,7 @@ path, clk, idle = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 unit = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 rows, busy = {}, {}
 for line in open(path):
-    rnd, mode, name, ticks, wrk_busy, out = line.rstrip("\n").split("\t", 5)
+    rnd, mode, name, ticks, load_busy, out = line.rstrip("\n").split("\t", 5)
     out = out.replace("|", "\n")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
@@ -121,33 +128,26 @@ for line in open(path):
     p99 = float(m.group(1)) * unit[m.group(2)] if m else 0.0
     cpu_us = int(ticks) / clk * 1e6 / max(total, 1)
     rows.setdefault((mode, name), []).append((rps, p99, cpu_us))
-    busy.setdefault((mode, name), []).append(float(wrk_busy))
+    busy.setdefault((mode, name), []).append(float(load_busy))
     # Timeouts and dropped connections skew the rate: said, not hidden.
     e = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     if e and any(int(n) for n in e.groups()):
         print(f"warning: round {rnd} {mode} {name}: {e.group(0)}")
-print(f"\n{'workload':10} {'server':8} {'req/s':>10} {'p99 ms':>8} {'CPU us/req':>10} {'wrk busy':>8}")
+print(f"\n{'workload':10} {'server':8} {'req/s':>10} {'p99 ms':>8} {'CPU us/req':>10} {'load busy':>9}")
 med = {}
 for (mode, name), vals in sorted(rows.items()):
     m = tuple(statistics.median(v[i] for v in vals) for i in range(3))
     med[(mode, name)] = m
-    # Pipelined, wrk times the batches a script sends (and often reports 0):
-    # no figure for any server.
-    p99 = f"{m[1]:8.2f}" if m[1] and mode == "plain" else f"{'n/a':>8}"
-    wrk = statistics.median(busy[(mode, name)])
-    print(f"{mode:10} {name:8} {m[0]:10.0f} {p99} {m[2]:10.2f} {wrk:8.0%}")
-    if wrk >= 0.95:
-        print(f"warning: wrk was busy {wrk:.0%} of the time against {name} ({mode}):"
-              " the load generator, not the server, may set that rate")
+    busy_share = statistics.median(busy[(mode, name)])
+    print(f"{mode:10} {name:8} {m[0]:10.0f} {m[1]:8.2f} {m[2]:10.2f} {busy_share:9.0%}")
+    if busy_share >= 0.95:
+        print(f"warning: the load generator was busy {busy_share:.0%} of the time against {name} ({mode}):"
+              " it, not the server, may set that rate")
 print()
 # The machine's speed drifts between rounds (shared hosts), so each ratio is
 # taken within a round, where the servers ran seconds apart, and the median of
 # those per-round ratios is reported.
 def ratio(mode, a, b, i):
-    # wrk reports latency percentiles of 0 when a script pipelines requests
-    # (it times batches, not requests): no figure, not a ratio of 0.
-    if i == 1 and mode != "plain":
-        return "n/a"
     pairs = [x[i] / y[i] for x, y in zip(rows[(mode, a)], rows[(mode, b)]) if x[i] and y[i]]
     return f"{statistics.median(pairs):.2f}x" if pairs else "n/a"
 for mode in ("plain", "pipelined"):
