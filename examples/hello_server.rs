@@ -14,7 +14,7 @@
 use std::io::Write;
 
 use bytes::Bytes;
-use lithe::io::{Body, Request, Response};
+use lithe::io::{Body, FieldValue, Request, Response};
 use lithe::proto::StatusCode;
 use lithe::rt::{ServeConfig, Server};
 
@@ -42,10 +42,7 @@ async fn handle(request: Request) -> Response {
             }
         }
         ("POST", "/echo") => {
-            let content_type = request
-                .headers()
-                .get("content-type")
-                .map(bytes::Bytes::copy_from_slice);
+            let content_type = request.headers().get("content-type").map(FieldValue::from);
             let length = request
                 .headers()
                 .get_str("content-length")

@@ -28,6 +28,7 @@ use futures_lite::future::poll_fn;
 use super::body::{Body, BoxStream, BoxTrailers, HoldLast, Kind, collect, into_text};
 use super::buffer::{COALESCE, Deadline, Output, ReadBuf, Stall};
 use super::error::{Error, Timeout};
+use super::field_value::FieldValue;
 use super::message::{
     BodyStep, ByteStr, Headers, Request, Response, Span, field_spans, is_interim, next_body_step,
     parse_with_growing_fields, span,
@@ -455,8 +456,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         let host = match request.headers().contains("host") {
             true => None,
             false => match request.host() {
-                Some(named) => Some(Bytes::copy_from_slice(named.as_bytes())),
-                None => self.host.clone(),
+                Some(named) => Some(FieldValue::from(named)),
+                None => self.host.clone().map(FieldValue::from),
             },
         };
         let (method, target, version, mut headers, body) = request.into_parts();

@@ -10,6 +10,7 @@ use core::ops::Deref;
 use bytes::Bytes;
 
 use super::body::{Body, Incoming};
+use super::field_value::FieldValue;
 use super::upgrade::OnUpgrade;
 use crate::proto::{
     self, Connection, EMPTY_HEADER, Event, Header, Received, StatusCode, TargetForm, Version,
@@ -159,9 +160,7 @@ mod spare {
     use core::cell::Cell;
     use std::thread::LocalKey;
 
-    use bytes::Bytes;
-
-    use super::{ByteStr, Span};
+    use super::{ByteStr, FieldValue, Span};
 
     /// Larger vectors are freed rather than kept: as many fields as the larger
     /// header array on the stack holds, so a spare never outgrows a usual head.
@@ -169,7 +168,7 @@ mod spare {
 
     thread_local! {
         pub(super) static SPANS: Cell<Vec<(Span, Span)>> = const { Cell::new(Vec::new()) };
-        pub(super) static ADDED: Cell<Vec<(ByteStr, Bytes)>> = const { Cell::new(Vec::new()) };
+        pub(super) static ADDED: Cell<Vec<(ByteStr, FieldValue)>> = const { Cell::new(Vec::new()) };
     }
 
     /// The thread's spare, or a new empty vector.
@@ -319,11 +318,11 @@ pub struct Headers {
     /// (name, value) spans of the received fields, in order.
     received: Vec<(Span, Span)>,
     /// Fields added since, in order, after the received ones.
-    added: Vec<(ByteStr, Bytes)>,
+    added: Vec<(ByteStr, FieldValue)>,
 }
 
 /// `field` if `proto` would send it.
-fn sendable(field: (ByteStr, Bytes)) -> Result<(ByteStr, Bytes), proto::SendError> {
+fn sendable(field: (ByteStr, FieldValue)) -> Result<(ByteStr, FieldValue), proto::SendError> {
     proto::validate_fields(&[Header {
         name: &field.0,
         value: &field.1,
@@ -418,7 +417,7 @@ impl Headers {
     /// that cannot be sent (a line break in the value, a name that is no
     /// token) fails its message when it is sent; [`try_append`](Headers::try_append)
     /// refuses it at once.
-    pub fn append(&mut self, name: impl Into<ByteStr>, value: impl Into<Bytes>) {
+    pub fn append(&mut self, name: impl Into<ByteStr>, value: impl Into<FieldValue>) {
         self.add((name.into(), value.into()));
     }
 
@@ -426,7 +425,7 @@ impl Headers {
     /// after all the others (where http's `HeaderMap` keeps the first one's
     /// place). Not checked here, as with [`append`](Headers::append);
     /// [`try_insert`](Headers::try_insert) is.
-    pub fn insert(&mut self, name: impl Into<ByteStr>, value: impl Into<Bytes>) {
+    pub fn insert(&mut self, name: impl Into<ByteStr>, value: impl Into<FieldValue>) {
         let name = name.into();
         self.remove(&name);
         self.add((name, value.into()));
@@ -460,7 +459,7 @@ impl Headers {
     pub fn try_append(
         &mut self,
         name: impl Into<ByteStr>,
-        value: impl Into<Bytes>,
+        value: impl Into<FieldValue>,
     ) -> Result<(), proto::SendError> {
         let field = sendable((name.into(), value.into()))?;
         self.add(field);
@@ -485,14 +484,14 @@ impl Headers {
     pub fn try_insert(
         &mut self,
         name: impl Into<ByteStr>,
-        value: impl Into<Bytes>,
+        value: impl Into<FieldValue>,
     ) -> Result<(), proto::SendError> {
         let (name, value) = sendable((name.into(), value.into()))?;
         self.insert(name, value);
         Ok(())
     }
 
-    fn add(&mut self, field: (ByteStr, Bytes)) {
+    fn add(&mut self, field: (ByteStr, FieldValue)) {
         if self.added.capacity() == 0 {
             self.added = spare::take(&spare::ADDED);
         }
@@ -587,7 +586,7 @@ impl Drop for Headers {
 /// headers.extend([("accept", "text/html"), ("accept", "*/*")]);
 /// assert_eq!(headers.get_all("Accept").count(), 2);
 /// ```
-impl<N: Into<ByteStr>, V: Into<Bytes>> Extend<(N, V)> for Headers {
+impl<N: Into<ByteStr>, V: Into<FieldValue>> Extend<(N, V)> for Headers {
     fn extend<I: IntoIterator<Item = (N, V)>>(&mut self, fields: I) {
         for (name, value) in fields {
             self.append(name, value);
@@ -603,7 +602,7 @@ impl<N: Into<ByteStr>, V: Into<Bytes>> Extend<(N, V)> for Headers {
 /// assert_eq!(headers.get_str("Host"), Some("example.com"));
 /// assert_eq!(headers.len(), 2);
 /// ```
-impl<N: Into<ByteStr>, V: Into<Bytes>> FromIterator<(N, V)> for Headers {
+impl<N: Into<ByteStr>, V: Into<FieldValue>> FromIterator<(N, V)> for Headers {
     fn from_iter<I: IntoIterator<Item = (N, V)>>(fields: I) -> Self {
         let mut headers = Headers::new();
         headers.extend(fields);
@@ -908,7 +907,7 @@ impl<B> Request<B> {
     /// The same request with one more header field, not checked here (see
     /// [`Headers::append`]).
     #[inline]
-    pub fn with_header(mut self, name: impl Into<ByteStr>, value: impl Into<Bytes>) -> Self {
+    pub fn with_header(mut self, name: impl Into<ByteStr>, value: impl Into<FieldValue>) -> Self {
         self.headers.append(name, value);
         self
     }
@@ -1032,7 +1031,7 @@ impl<B> Response<B> {
     /// The same response with one more header field, not checked here (see
     /// [`Headers::append`]).
     #[inline]
-    pub fn with_header(mut self, name: impl Into<ByteStr>, value: impl Into<Bytes>) -> Self {
+    pub fn with_header(mut self, name: impl Into<ByteStr>, value: impl Into<FieldValue>) -> Self {
         self.headers.append(name, value);
         self
     }

@@ -10,7 +10,7 @@
 //! |---|---|
 //! | [`serve_connection`], [`serve_connection_until`], [`ServerConfig`] | the server driver: requests in, a [`Service`]'s responses out |
 //! | [`ClientConnection`], [`ClientConfig`] | the client side: send a [`Request`], read a [`Response`] |
-//! | [`Headers`], [`ByteStr`] | header fields, and the shared strings of names, methods and targets |
+//! | [`Headers`], [`FieldValue`], [`ByteStr`] | header fields, their values, and the shared strings of names, methods and targets |
 //! | [`Body`], [`Incoming`], [`ResponseBody`], [`BoxStream`] | bodies as streams of `Bytes` |
 //! | [`OnUpgrade`], [`Upgraded`] | the raw connection after a protocol switch |
 //! | [`Shutdown`] | a graceful-shutdown signal for server connections |
@@ -57,6 +57,7 @@ mod client;
 mod date;
 mod duplex;
 mod error;
+mod field_value;
 mod message;
 mod server;
 mod shutdown;
@@ -66,6 +67,7 @@ pub use body::{Body, BoxStream, Incoming};
 pub use client::{ClientConfig, ClientConnection, RESPONSE_HEAD_LIMIT, ResponseBody, TrySendError};
 pub use duplex::{DuplexStream, duplex};
 pub use error::{Error, Timeout};
+pub use field_value::FieldValue;
 pub use message::{ByteStr, Headers, Request, Response};
 #[cfg(feature = "server")]
 pub(crate) use server::serve_connection_aborting;

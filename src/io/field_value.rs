@@ -1,0 +1,198 @@
+//! [`FieldValue`]: the value of a header field added to a message.
+//!
+//! A value may come from anywhere: a literal, a `String` built for the
+//! message, a token borrowed from the caller's state, a field of another
+//! message. Borrowed bytes are copied, since a message outlives the borrow;
+//! short ones, as most values are, into the value itself, so that copying a
+//! literal such as `text/plain` costs no allocation. Owned and shared bytes
+//! are kept as they are.
+
+use core::fmt;
+use core::ops::Deref;
+
+use bytes::{Bytes, BytesMut};
+
+/// Values up to this many bytes are held inline; the size keeps a
+/// `FieldValue` at 40 bytes, a `Bytes` and its tag.
+const INLINE: usize = 38;
+
+/// The value of a header field: bytes, held inline when short and copied from
+/// a borrow, or shared with the [`Bytes`] (or `String`, `Vec<u8>`) they came
+/// in, without a copy.
+///
+/// Any `&str`, `&[u8]`, `String`, `Vec<u8>` or [`Bytes`] converts into one, so
+/// [`Headers::append`](super::Headers::append) and the messages'
+/// `with_header` take a value borrowed for as short a time as the call:
+///
+/// ```
+/// use lithe::io::Request;
+///
+/// let token = String::from("Bearer 8f2a4c1e9b7d");
+/// let request = Request::new("GET", "/").with_header("authorization", token.as_str());
+/// assert_eq!(request.headers().get("authorization"), Some(token.as_bytes()));
+/// ```
+///
+/// A long literal is copied like any borrowed value;
+/// [`from_static`](FieldValue::from_static) shares it instead.
+#[derive(Clone)]
+pub struct FieldValue(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Shared(Bytes),
+}
+
+impl FieldValue {
+    /// A value that refers to `bytes` without copying them, whatever their
+    /// length.
+    ///
+    /// ```
+    /// use lithe::io::FieldValue;
+    ///
+    /// const POLICY: FieldValue = FieldValue::from_static(b"default-src 'self'; img-src *; frame-ancestors 'none'");
+    /// assert!(POLICY.starts_with(b"default-src"));
+    /// ```
+    pub const fn from_static(bytes: &'static [u8]) -> Self {
+        FieldValue(Repr::Shared(Bytes::from_static(bytes)))
+    }
+
+    /// A copy of `bytes`: inline when short, else in a new buffer.
+    // Inlined, so that a literal's length is known where it is copied: no
+    // length test, and a few moves instead of a `memcpy` call.
+    #[inline]
+    fn copy_of(bytes: &[u8]) -> Self {
+        if bytes.len() > INLINE {
+            return FieldValue(Repr::Shared(Bytes::copy_from_slice(bytes)));
+        }
+        let mut inline = [0; INLINE];
+        inline[..bytes.len()].copy_from_slice(bytes);
+        FieldValue(Repr::Inline {
+            // At most INLINE, which fits.
+            len: bytes.len() as u8,
+            bytes: inline,
+        })
+    }
+
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Repr::Shared(shared) => shared,
+        }
+    }
+}
+
+impl Deref for FieldValue {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl AsRef<[u8]> for FieldValue {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl PartialEq for FieldValue {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for FieldValue {}
+
+impl fmt::Debug for FieldValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{}\"", self.as_bytes().escape_ascii())
+    }
+}
+
+impl From<&str> for FieldValue {
+    #[inline]
+    fn from(value: &str) -> Self {
+        FieldValue::copy_of(value.as_bytes())
+    }
+}
+
+impl From<&String> for FieldValue {
+    #[inline]
+    fn from(value: &String) -> Self {
+        FieldValue::copy_of(value.as_bytes())
+    }
+}
+
+impl From<&[u8]> for FieldValue {
+    #[inline]
+    fn from(value: &[u8]) -> Self {
+        FieldValue::copy_of(value)
+    }
+}
+
+impl<const N: usize> From<&[u8; N]> for FieldValue {
+    #[inline]
+    fn from(value: &[u8; N]) -> Self {
+        FieldValue::copy_of(value)
+    }
+}
+
+impl From<String> for FieldValue {
+    fn from(value: String) -> Self {
+        FieldValue(Repr::Shared(Bytes::from(value)))
+    }
+}
+
+impl From<Vec<u8>> for FieldValue {
+    fn from(value: Vec<u8>) -> Self {
+        FieldValue(Repr::Shared(Bytes::from(value)))
+    }
+}
+
+impl From<Bytes> for FieldValue {
+    fn from(value: Bytes) -> Self {
+        FieldValue(Repr::Shared(value))
+    }
+}
+
+impl From<BytesMut> for FieldValue {
+    fn from(value: BytesMut) -> Self {
+        FieldValue(Repr::Shared(value.freeze()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_is_forty_bytes() {
+        assert_eq!(core::mem::size_of::<FieldValue>(), 40);
+    }
+
+    #[test]
+    fn short_borrowed_values_are_held_inline_and_long_ones_copied() {
+        let exactly = "x".repeat(INLINE);
+        let longer = "x".repeat(INLINE + 1);
+        for text in ["", "text/plain", exactly.as_str()] {
+            let value = FieldValue::from(text);
+            assert!(matches!(value.0, Repr::Inline { .. }), "{text:?}");
+            assert_eq!(value.as_bytes(), text.as_bytes());
+        }
+        let value = FieldValue::from(longer.as_str());
+        assert!(matches!(&value.0, Repr::Shared(b) if b.as_ptr() != longer.as_ptr()));
+        assert_eq!(value.as_bytes(), longer.as_bytes());
+    }
+
+    #[test]
+    fn owned_and_static_values_are_shared_without_a_copy() {
+        let owned = String::from("text/plain");
+        let at = owned.as_ptr();
+        assert_eq!(FieldValue::from(owned).as_ptr(), at);
+        static LONG: &[u8] = b"default-src 'self'; img-src *; frame-ancestors 'none'";
+        assert_eq!(FieldValue::from_static(LONG).as_ptr(), LONG.as_ptr());
+        let shared = Bytes::from_static(b"gzip");
+        assert_eq!(FieldValue::from(shared.clone()).as_ptr(), shared.as_ptr());
+    }
+}
