@@ -1592,6 +1592,84 @@ fn a_client_that_never_stops_pipelining_does_not_hold_the_thread() {
     serves_a_share_per_poll(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
 }
 
+/// A transport whose every read waits once (waking its task at once) before
+/// it brings the next request, as a client's does that sends each request
+/// after reading the previous answer; it counts those waits. Once `left`
+/// requests are read it waits for good, as an idle client does.
+struct WaitsBeforeEachRequest {
+    request: &'static [u8],
+    left: usize,
+    ready: bool,
+    waits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl futures_lite::AsyncRead for WaitsBeforeEachRequest {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if self.left == 0 {
+            return std::task::Poll::Pending;
+        }
+        if !self.ready {
+            self.ready = true;
+            self.waits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        self.ready = false;
+        self.left -= 1;
+        buf[..self.request.len()].copy_from_slice(self.request);
+        std::task::Poll::Ready(Ok(self.request.len()))
+    }
+}
+
+swallows_writes!(WaitsBeforeEachRequest);
+
+/// A connection whose reads wait for its peer lets the other tasks run at
+/// each wait, and is not made to yield besides: a yield would only send it
+/// to the back of the queue, behind the connections it was not holding up
+/// (on a loaded server, a longer wait for one request in four of a client
+/// pipelining 16 at a time). Every poll that returns pending is one where
+/// the transport waited.
+#[test]
+fn a_connection_that_waits_for_its_peer_is_not_made_to_yield_besides() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const REQUESTS: usize = 1_000;
+    let served = Arc::new(AtomicUsize::new(0));
+    let counted = served.clone();
+    let service = move |_: lithe::io::Request| {
+        counted.fetch_add(1, Ordering::Relaxed);
+        async { lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body("ok") }
+    };
+    let waits = Arc::new(AtomicUsize::new(0));
+    let transport = WaitsBeforeEachRequest {
+        request: b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        left: REQUESTS,
+        ready: false,
+        waits: waits.clone(),
+    };
+    let config = ServerConfig::default();
+    let connection = lithe::io::serve_connection(transport, service, &config);
+    let mut connection = std::pin::pin!(connection);
+    let mut pending_polls = 0;
+    while served.load(Ordering::Relaxed) < REQUESTS && pending_polls < 10 * REQUESTS {
+        let poll = run(futures_lite::future::poll_once(connection.as_mut()));
+        assert!(poll.is_none(), "the connection ended: {poll:?}");
+        pending_polls += 1;
+    }
+    assert_eq!(served.load(Ordering::Relaxed), REQUESTS);
+    // The last poll served the last request and waits for good, uncounted.
+    assert_eq!(
+        (pending_polls, waits.load(Ordering::Relaxed)),
+        (REQUESTS + 1, REQUESTS),
+        "polls that returned pending, and the transport's waits"
+    );
+}
+
 /// Bodies of a declared length the service leaves unread are drained by
 /// the connection, which reads on without waiting. When the read that
 /// brings a body's end brings the next head too, the connection never runs

@@ -35,7 +35,7 @@
 //!   responses leave in one write; the responses to
 //!   pipelined requests already buffered are batched into one write, which
 //!   still goes out if a later response fails, and a connection lets the other
-//!   tasks of its thread run after 64 requests.
+//!   tasks of its thread run after 64 requests served without waiting.
 //! * **Upgrades.** After a `101` (or a `2xx` to `CONNECT`) the connection and the
 //!   bytes after the head go to the request's [`OnUpgrade`](super::OnUpgrade).
 
@@ -66,11 +66,14 @@ use crate::proto::{
 
 /// Responses to pipelined requests are batched up to this many bytes.
 const MAX_BATCH: usize = 64 * 1024;
-/// Requests a connection serves before it lets the other tasks of its thread
-/// run, at its next read: a client that keeps its pipeline full (and reads as
-/// fast) would otherwise hold the thread, since neither reading nor writing
-/// ever waits. (hyper yields after 16 requests; yielding at a read keeps a
-/// batch of pipelined responses together.)
+/// Requests a connection serves without waiting for its peer before it lets
+/// the other tasks of its thread run, at its next read: a client that keeps
+/// its pipeline full (and reads as fast) would otherwise hold the thread,
+/// since neither reading nor writing ever waits. A connection whose read
+/// waits has let the others run, and starts its count over: yielding it
+/// too would only send it to the back of the queue, behind connections it
+/// was not holding up. (hyper yields after 16 requests in one poll; yielding
+/// at a read keeps a batch of pipelined responses together.)
 const FAIR_SHARE: u32 = 64;
 /// Requests served without the buffer running dry (no read to yield at)
 /// before the connection flushes and yields all the same. Larger than
@@ -412,6 +415,9 @@ struct Driver<'c, T> {
     asked: Asked,
     /// No request has begun on this connection yet.
     fresh: bool,
+    /// A read for the next request found nothing and waited: the connection
+    /// let the other tasks run then, and its fair share starts over.
+    waited_for_request: bool,
 }
 
 impl<'c, T: Transport + 'static> Driver<'c, T> {
@@ -436,11 +442,13 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             http10_peer: false,
             asked: Asked::Other,
             fresh: true,
+            waited_for_request: false,
         }
     }
 
     async fn run<S: Service>(&mut self, service: &S) -> Result<Ended, Error> {
-        // Requests served since this connection last let others run.
+        // Requests served since this connection last let others run, by
+        // yielding or by waiting for its peer.
         let mut served = 0;
         loop {
             served += 1;
@@ -459,7 +467,11 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                         self.out.release();
                         futures_lite::future::yield_now().await;
                     }
-                    match self.next_request().await? {
+                    let next = self.next_request().await?;
+                    if core::mem::take(&mut self.waited_for_request) {
+                        served = 0;
+                    }
+                    match next {
                         Some(parsed) => parsed,
                         None => return self.close(false).await.map(|()| Ended::Closed),
                     }
@@ -678,6 +690,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             }
             Poll::Ready(result) => Poll::Ready(result.map(Wait::Read).map_err(Error::from)),
             Poll::Pending => {
+                self.waited_for_request = true;
                 if idle {
                     // Parked between requests: hold only small buffers.
                     self.buf.release_parked();
