@@ -1913,14 +1913,12 @@ fn an_upload_to_a_server_that_stops_reading_times_out() {
     }
 }
 
-/// Trailer fields go both ways: the client's request body carries them, the
-/// service reads them and answers with a body that carries them back, which
-/// the client reads once the body is done.
+/// Header values borrowed for the call go out whole: the server answers with
+/// values borrowed from the request, the client sends values borrowed from
+/// its own strings, a short one (held inline) and one longer than the inline
+/// room (copied to the heap).
 #[test]
 fn header_values_borrowed_for_the_call_are_sent_whole() {
-    // The server answers with values borrowed from the request; the client
-    // sends values borrowed from its own strings: a short one (held inline)
-    // and one longer than the inline room (copied to the heap).
     async fn echo_fields(request: Request<lithe::io::Incoming>) -> Response {
         let mut response = Response::new(StatusCode::OK);
         for name in ["x-short", "x-long"] {
@@ -1945,6 +1943,9 @@ fn header_values_borrowed_for_the_call_are_sent_whole() {
     });
 }
 
+/// Trailer fields go both ways: the client's request body carries them, the
+/// service reads them and answers with a body that carries them back, which
+/// the client reads once the body is done.
 #[test]
 fn trailers_travel_with_request_and_response_bodies() {
     use lithe::io::{Headers, Incoming};

@@ -1558,19 +1558,28 @@ impl futures_lite::AsyncRead for Endless {
 
 swallows_writes!(Endless);
 
+/// A service that answers `200 ok` at once, and the count of requests it
+/// has answered.
+fn counting_service() -> (
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    impl Fn(lithe::io::Request) -> std::future::Ready<lithe::io::Response> + Clone + Send + 'static,
+) {
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = served.clone();
+    let service = move |_: lithe::io::Request| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        std::future::ready(lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body("ok"))
+    };
+    (served, service)
+}
+
 /// Polls a server connection fed `request` 10,000 times, three times over:
 /// each poll must serve a share (at least one request, far fewer than all)
 /// and hand the thread back to the other connections on it.
 fn serves_a_share_per_poll(request: &'static [u8]) {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::Ordering;
 
-    let served = Arc::new(AtomicUsize::new(0));
-    let counted = served.clone();
-    let service = move |_: lithe::io::Request| {
-        counted.fetch_add(1, Ordering::Relaxed);
-        async { lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body("ok") }
-    };
+    let (served, service) = counting_service();
     let config = ServerConfig::default();
     let endless = Endless::new(request, 10_000);
     let mut connection = std::pin::pin!(lithe::io::serve_connection(endless, service, &config));
@@ -1614,7 +1623,8 @@ impl futures_lite::AsyncRead for WaitsBeforeEachRequest {
         }
         if !self.ready {
             self.ready = true;
-            self.waits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.waits
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             cx.waker().wake_by_ref();
             return std::task::Poll::Pending;
         }
@@ -1639,12 +1649,7 @@ fn a_connection_that_waits_for_its_peer_is_not_made_to_yield_besides() {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     const REQUESTS: usize = 1_000;
-    let served = Arc::new(AtomicUsize::new(0));
-    let counted = served.clone();
-    let service = move |_: lithe::io::Request| {
-        counted.fetch_add(1, Ordering::Relaxed);
-        async { lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body("ok") }
-    };
+    let (served, service) = counting_service();
     let waits = Arc::new(AtomicUsize::new(0));
     let transport = WaitsBeforeEachRequest {
         request: b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",

@@ -14,7 +14,10 @@
 # pipelined 16 deep, driven by examples/load_pipelined.rs (wrk pipelines
 # through a Lua script, but then it times batches, and its percentiles come out
 # as 0; load_pipelined times every request).
-# Reported per server: requests/s, p99 latency and server CPU time per request
+# Reported per server: requests/s, p99 latency (plain: wrk's, which it corrects
+# for coordinated omission; pipelined: each request's time from its batch's
+# write to its answer, uncorrected; compare within a workload, not across)
+# and server CPU time per request
 # (from /proc/PID/stat), the median over the rounds, and the ratios lithe/hyper
 # and lithe/ceiling (the median of the ratios within each round, which the
 # host's drifting speed affects least), with the share of the time the load

@@ -134,7 +134,7 @@ pub struct ClientConnection<T> {
     /// The trailer fields of the last response body read to its end.
     trailers: Option<Headers>,
     /// The Host field of requests that set none.
-    host: Option<Bytes>,
+    host: Option<FieldValue>,
 }
 
 /// A request body on its way out, sent as the connection is polled.
@@ -283,7 +283,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// # let _ = conn;
     /// ```
     pub fn with_host(mut self, authority: impl Into<String>) -> Self {
-        self.host = Some(Bytes::from(authority.into()));
+        // Copied, inline when short, as most authorities are: each request
+        // that sets no Host takes a copy of its own.
+        self.host = Some(FieldValue::from(authority.into().as_str()));
         self
     }
 
@@ -457,7 +459,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             true => None,
             false => match request.host() {
                 Some(named) => Some(FieldValue::from(named)),
-                None => self.host.clone().map(FieldValue::from),
+                None => self.host.clone(),
             },
         };
         let (method, target, version, mut headers, body) = request.into_parts();

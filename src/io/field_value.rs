@@ -9,6 +9,7 @@
 
 use core::fmt;
 use core::ops::Deref;
+use std::borrow::Cow;
 
 use bytes::{Bytes, BytesMut};
 
@@ -20,7 +21,8 @@ const INLINE: usize = 38;
 /// a borrow, or shared with the [`Bytes`] (or `String`, `Vec<u8>`) they came
 /// in, without a copy.
 ///
-/// Any `&str`, `&[u8]`, `String`, `Vec<u8>` or [`Bytes`] converts into one, so
+/// Any `&str`, `&[u8]`, `String`, `Vec<u8>` or [`Bytes`] (and their boxed,
+/// borrowed and `Cow` forms) converts into one, so
 /// [`Headers::append`](super::Headers::append) and the messages'
 /// `with_header` take a value borrowed for as short a time as the call:
 ///
@@ -106,8 +108,14 @@ impl Eq for FieldValue {}
 
 impl fmt::Debug for FieldValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "\"{}\"", self.as_bytes().escape_ascii())
+        write_quoted(self.as_bytes(), f)
     }
+}
+
+/// Writes a value as a `Debug` shows it: quoted, escaped once where not
+/// printable ASCII (as a byte string literal would be).
+pub(crate) fn write_quoted(value: &[u8], f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    write!(f, "\"{}\"", value.escape_ascii())
 }
 
 impl From<&str> for FieldValue {
@@ -135,6 +143,41 @@ impl<const N: usize> From<&[u8; N]> for FieldValue {
     #[inline]
     fn from(value: &[u8; N]) -> Self {
         FieldValue::copy_of(value)
+    }
+}
+
+impl From<&Vec<u8>> for FieldValue {
+    #[inline]
+    fn from(value: &Vec<u8>) -> Self {
+        FieldValue::copy_of(value)
+    }
+}
+
+/// Shares the bytes (a reference count), as a clone of `value` would.
+impl From<&Bytes> for FieldValue {
+    fn from(value: &Bytes) -> Self {
+        FieldValue(Repr::Shared(value.clone()))
+    }
+}
+
+impl From<Cow<'_, str>> for FieldValue {
+    fn from(value: Cow<'_, str>) -> Self {
+        match value {
+            Cow::Borrowed(borrowed) => FieldValue::copy_of(borrowed.as_bytes()),
+            Cow::Owned(owned) => FieldValue::from(owned),
+        }
+    }
+}
+
+impl From<Box<str>> for FieldValue {
+    fn from(value: Box<str>) -> Self {
+        FieldValue::from(String::from(value))
+    }
+}
+
+impl From<Box<[u8]>> for FieldValue {
+    fn from(value: Box<[u8]>) -> Self {
+        FieldValue(Repr::Shared(Bytes::from(value)))
     }
 }
 
@@ -194,5 +237,21 @@ mod tests {
         assert_eq!(FieldValue::from_static(LONG).as_ptr(), LONG.as_ptr());
         let shared = Bytes::from_static(b"gzip");
         assert_eq!(FieldValue::from(shared.clone()).as_ptr(), shared.as_ptr());
+        assert_eq!(FieldValue::from(&shared).as_ptr(), shared.as_ptr());
+        let boxed: Box<[u8]> = Box::from(&b"deflate"[..]);
+        let at = boxed.as_ptr();
+        assert_eq!(FieldValue::from(boxed).as_ptr(), at);
+        let owned: Cow<'_, str> = Cow::Owned(String::from("br"));
+        let at = owned.as_ptr();
+        assert_eq!(FieldValue::from(owned).as_ptr(), at);
+        let borrowed = FieldValue::from(Cow::Borrowed("zstd"));
+        assert!(matches!(borrowed.0, Repr::Inline { .. }));
+        assert_eq!(borrowed.as_bytes(), b"zstd");
+    }
+
+    #[test]
+    fn debug_shows_the_value_quoted_and_escaped() {
+        let value = FieldValue::from("caf\u{e9} \"x\"");
+        assert_eq!(format!("{value:?}"), r#""caf\xc3\xa9 \"x\"""#);
     }
 }

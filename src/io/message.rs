@@ -10,7 +10,7 @@ use core::ops::Deref;
 use bytes::Bytes;
 
 use super::body::{Body, Incoming};
-use super::field_value::FieldValue;
+use super::field_value::{FieldValue, write_quoted};
 use super::upgrade::OnUpgrade;
 use crate::proto::{
     self, Connection, EMPTY_HEADER, Event, Header, Received, StatusCode, TargetForm, Version,
@@ -671,14 +671,14 @@ impl fmt::Debug for Headers {
     }
 }
 
-/// A field value as `Headers`' `Debug` shows it: quoted, escaped once where
-/// not printable ASCII (as a byte string literal would be), or `<redacted>`.
+/// A field value as `Headers`' `Debug` shows it: as [`FieldValue`]'s does, or
+/// `<redacted>`.
 struct ShownValue<'a>(Option<&'a [u8]>);
 
 impl fmt::Debug for ShownValue<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            Some(value) => write!(f, "\"{}\"", value.escape_ascii()),
+            Some(value) => write_quoted(value, f),
             None => f.write_str("<redacted>"),
         }
     }
