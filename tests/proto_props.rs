@@ -378,4 +378,161 @@ proptest! {
         all.extend_from_slice(&input);
         support::server_events(Config::default(), &all);
     }
+
+}
+
+proptest! {
+    // Cheap cases (most streams end early, in an error or a head), and the
+    // widest net here: eight times the others' count.
+    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+    /// Request streams built the way requests are (a start line, fields made
+    /// of the framing fields' names and values, the empty line, a body of
+    /// chunk lines or data), several in a row, now and then with a stray byte
+    /// let in anywhere, under any leniency: such streams reach framing, bodies
+    /// and pipelining, where random bytes stop at the request line. Any split
+    /// gives the same events, and a request appended after a stream that ends
+    /// cleanly is read as exactly that request.
+    #[test]
+    fn message_shaped_requests_split_alike(
+        stream in message_stream(REQUEST_LINES),
+        leniency in leniency(),
+    ) {
+        let config = Config { leniency, ..Config::default() };
+        support::server_events(config, &stream);
+    }
+
+    /// The same for responses, read by a client after each kind of request
+    /// whose answer is framed differently.
+    #[test]
+    fn message_shaped_responses_split_alike(
+        stream in message_stream(STATUS_LINES),
+        leniency in leniency(),
+        method in prop::sample::select(vec!["GET", "HEAD", "CONNECT", "POST"]),
+    ) {
+        let config = Config { leniency, ..Config::default() };
+        support::client_events(config, method, &stream);
+    }
+}
+
+const REQUEST_LINES: &[&str] = &[
+    "GET / HTTP/1.1\r\nHost: a\r\n",
+    "POST /p HTTP/1.1\r\nHost: a\r\n",
+    "PUT /p HTTP/1.0\r\n",
+    "HEAD / HTTP/1.1\r\nHost: a\r\n",
+    "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n",
+    "GET / HTTP/1.1\r\n",
+];
+const STATUS_LINES: &[&str] = &[
+    "HTTP/1.1 200 OK\r\n",
+    "HTTP/1.0 200 OK\r\n",
+    "HTTP/1.1 100 Continue\r\n",
+    "HTTP/1.1 101 Switching Protocols\r\n",
+    "HTTP/1.1 204 No Content\r\n",
+    "HTTP/1.1 304 Not Modified\r\n",
+];
+
+/// One to three messages, each a start line from `start_lines`, fields whose
+/// names and values are the ones framing turns on (mostly well-formed), the
+/// empty line (mostly) and body pieces; a fifth of the streams get one byte
+/// of any value put anywhere.
+fn message_stream(start_lines: &'static [&'static str]) -> impl Strategy<Value = Vec<u8>> {
+    const NAMES: &[&str] = &[
+        "Content-Length",
+        "Transfer-Encoding",
+        "transfer-encoding",
+        "Connection",
+        "Expect",
+        "Upgrade",
+        "Trailer",
+        "Host",
+        "X-Other",
+    ];
+    const COLONS: &[&str] = &[": ", ": ", ": ", ":", " : ", ":\t"];
+    const VALUES: &[&str] = &[
+        "chunked",
+        "chunked",
+        "CHUNKED",
+        "gzip",
+        ", ",
+        "identity",
+        "5",
+        "0",
+        "05",
+        "+5",
+        "3",
+        "close",
+        "keep-alive",
+        "100-continue",
+        "upgrade",
+        "x",
+        " ",
+        ";q=1",
+    ];
+    const LINE_ENDS: &[&str] = &["\r\n", "\r\n", "\r\n", "\r\n", "\n", "\r\n "];
+    const BODY: &[&str] = &[
+        "hello",
+        "abc",
+        "5\r\nhello\r\n",
+        "3;e=x\r\nabc\r\n",
+        "0\r\n\r\n",
+        "0\r\n",
+        "t: v\r\n",
+        "\r\n",
+        "ffffffffffffffff\r\n",
+        "5\r\nhel",
+    ];
+    // Most fields are well-formed, as most of a real head is; the rest are
+    // names and values mixed at random.
+    const FIELDS: &[&str] = &[
+        "Content-Length: 5\r\n",
+        "Content-Length: 0\r\n",
+        "Transfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: gzip, chunked\r\n",
+        "Connection: close\r\n",
+        "Connection: keep-alive\r\n",
+        "Expect: 100-continue\r\n",
+        "Upgrade: x\r\n",
+        "Trailer: t\r\n",
+        "X-Other: x\r\n",
+        "X-Other: x\r\n",
+        "X-Other: x\r\n",
+    ];
+    let select =
+        |words: &'static [&'static str]| prop::sample::select(words).prop_map(str::as_bytes);
+    let mixed = (
+        select(NAMES),
+        select(COLONS),
+        proptest::collection::vec(select(VALUES), 0..3),
+        select(LINE_ENDS),
+    )
+        .prop_map(|(name, colon, values, end)| [name, colon, &values.concat(), end].concat());
+    let field = prop_oneof![4 => select(FIELDS).prop_map(<[u8]>::to_vec), 1 => mixed];
+    let message = (
+        select(start_lines),
+        proptest::collection::vec(field, 0..4),
+        prop::sample::select(&["\r\n", "\r\n", "\r\n", "\r\n", "\n", ""][..]),
+        proptest::collection::vec(select(BODY), 0..4),
+    )
+        .prop_map(|(start, fields, end, body)| {
+            [start, &fields.concat(), end.as_bytes(), &body.concat()].concat()
+        });
+    let stray = proptest::option::weighted(0.2, (any::<prop::sample::Index>(), any::<u8>()));
+    (proptest::collection::vec(message, 1..4), stray).prop_map(|(messages, stray)| {
+        let mut stream = messages.concat();
+        if let Some((at, byte)) = stray {
+            stream.insert(at.index(stream.len() + 1), byte);
+        }
+        stream
+    })
+}
+
+fn leniency() -> impl Strategy<Value = lithe::proto::Leniency> {
+    (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(bare_lf, fold, space)| {
+        lithe::proto::Leniency {
+            allow_bare_lf: bare_lf,
+            allow_obs_fold_in_responses: fold,
+            allow_space_before_colon_in_responses: space,
+        }
+    })
 }

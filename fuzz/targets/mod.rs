@@ -453,6 +453,7 @@ impl<'i> Run<'i> {
                 Event::HeadersFull => unreachable!("handled above"),
                 Event::Request(head) => {
                     assert!(consumed > 0, "a head consumes its bytes");
+                    self.check_head_limits(consumed, head.headers.len());
                     self.trace.push(Seen::Request {
                         method: head.method.to_owned(),
                         target: head.target.to_owned(),
@@ -463,6 +464,7 @@ impl<'i> Run<'i> {
                 }
                 Event::Response(head) => {
                     assert!(consumed > 0, "a head consumes its bytes");
+                    self.check_head_limits(consumed, head.headers.len());
                     let status = head.status.as_u16();
                     self.trace.push(Seen::Response {
                         version: head.version,
@@ -525,6 +527,14 @@ impl<'i> Run<'i> {
                         !self.eof,
                         "NeedData after the end of the stream: a reader would wait forever"
                     );
+                    // Between messages a head is awaited: more than its limit
+                    // buffered and still waiting would be unbounded buffering.
+                    let limit = self.conn.config().limits.max_head_bytes;
+                    assert!(
+                        self.body.is_some() || offered.len() <= limit,
+                        "NeedData with {} bytes of a head offered, over the {limit}-byte limit",
+                        offered.len()
+                    );
                     return Flow::Wait;
                 }
                 Event::Paused => return Flow::Wait,
@@ -541,6 +551,22 @@ impl<'i> Run<'i> {
                 }
             }
         }
+    }
+
+    /// A head was accepted in `consumed` bytes with `fields` fields: both
+    /// within the configured limits.
+    fn check_head_limits(&self, consumed: usize, fields: usize) {
+        let limits = &self.conn.config().limits;
+        assert!(
+            consumed <= limits.max_head_bytes,
+            "a head of {consumed} bytes accepted, over the {}-byte limit",
+            limits.max_head_bytes
+        );
+        assert!(
+            fields <= limits.max_headers,
+            "a head of {fields} fields accepted, over the limit of {}",
+            limits.max_headers
+        );
     }
 
     fn open_message(&mut self) {
@@ -571,12 +597,14 @@ impl<'i> Run<'i> {
 }
 
 /// Runs `stream` through fresh connections delivered whole, byte by byte and in
-/// the feed's pieces; all three traces must agree.
+/// the feed's pieces; all three traces must agree, and so must where each
+/// message ended in the stream: a split that moved a boundary (the smuggler's
+/// aim) with the same events would otherwise pass.
 fn check_stream(make: impl Fn() -> Connection, us: Us, feed: &Feed, stream: &[u8]) {
-    let whole = Run::new(make(), us, stream).deliver(&Delivery::Whole);
-    let bytewise = Run::new(make(), us, stream).deliver(&Delivery::ByteByByte);
+    let whole = Run::new(make(), us, stream).deliver_with_ends(&Delivery::Whole);
+    let bytewise = Run::new(make(), us, stream).deliver_with_ends(&Delivery::ByteByByte);
     assert_eq!(whole, bytewise, "byte-by-byte delivery changed the events");
-    let pieces = Run::new(make(), us, stream).deliver(&Delivery::Pieces(feed));
+    let pieces = Run::new(make(), us, stream).deliver_with_ends(&Delivery::Pieces(feed));
     assert_eq!(
         whole, pieces,
         "delivery in pieces {:?} changed the events",

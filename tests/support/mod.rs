@@ -151,6 +151,16 @@ pub fn drive(
                 continue;
             }
             Event::Paused if eof && !eof_sent && all_offered => need_input = true,
+            // A client with no request outstanding waits on us, but bytes
+            // that arrive meanwhile are unsolicited whatever the split: fed
+            // on, they meet the error the whole input meets at once.
+            Event::Paused
+                if conn.role() == lithe::proto::Role::Client
+                    && conn.our_state() == lithe::proto::State::Idle
+                    && fed < input.len() =>
+            {
+                need_input = true
+            }
             Event::Paused => {
                 push(&mut events, Owned::Paused);
                 return events;
