@@ -225,6 +225,127 @@ impl Method {
     }
 }
 
+impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Connect => "CONNECT",
+            Method::PostWithBody => "POST",
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// RFC 9112 §6.3, worked out apart from proto: the framing of a head proto
+// accepted. Where the RFC leaves a choice, lithe's documented one: a request
+// takes `chunked` alone, and a Content-Length of 0 is no body.
+
+/// The elements of every field named `name` taken as one list (RFC 9110
+/// §5.6.1: empty elements and the whitespace around them do not count, a
+/// folded line's break included, as unfolding makes it a space);
+/// `None` when there is no such field.
+fn list_of(fields: &Fields, name: &str) -> Option<Vec<Vec<u8>>> {
+    let mut values = fields
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .peekable();
+    values.peek()?;
+    let elements = values
+        .flat_map(|(_, value)| value.split(|&b| b == b','))
+        .map(|e| {
+            let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+            let start = e.iter().position(|b| !is_space(b));
+            let end = e.iter().rposition(|b| !is_space(b));
+            match (start, end) {
+                (Some(start), Some(end)) => e[start..=end].to_vec(),
+                _ => Vec::new(),
+            }
+        })
+        .filter(|e| !e.is_empty())
+        .collect();
+    Some(elements)
+}
+
+/// The one length every Content-Length element states, as a body length; an
+/// accepted head has one.
+fn content_length(elements: &[Vec<u8>]) -> BodyLength {
+    let lengths: Vec<u64> = elements
+        .iter()
+        .map(|e| {
+            assert!(
+                !e.is_empty() && e.iter().all(u8::is_ascii_digit),
+                "an accepted Content-Length element is not digits: {:?}",
+                e.escape_ascii().to_string()
+            );
+            std::str::from_utf8(e)
+                .unwrap()
+                .parse()
+                .expect("an accepted Content-Length fits a u64")
+        })
+        .collect();
+    assert!(
+        !lengths.is_empty(),
+        "an accepted Content-Length with no value"
+    );
+    assert!(
+        lengths.windows(2).all(|w| w[0] == w[1]),
+        "Content-Length values that differ were accepted: {lengths:?}"
+    );
+    match lengths[0] {
+        0 => BodyLength::Empty,
+        n => BodyLength::Length(n),
+    }
+}
+
+/// A request's framing: `chunked` alone, a Content-Length, or no body.
+fn request_framing(fields: &Fields, version: Version) -> BodyLength {
+    let lengths = list_of(fields, "content-length");
+    if let Some(codings) = list_of(fields, "transfer-encoding") {
+        assert_eq!(
+            version,
+            Version::Http11,
+            "Transfer-Encoding accepted in HTTP/1.0"
+        );
+        assert!(
+            lengths.is_none(),
+            "Transfer-Encoding and Content-Length accepted together"
+        );
+        assert!(
+            codings.len() == 1 && codings[0].eq_ignore_ascii_case(b"chunked"),
+            "a request accepted with codings other than chunked alone: {codings:?}"
+        );
+        return BodyLength::Chunked;
+    }
+    lengths.map_or(BodyLength::Empty, |l| content_length(&l))
+}
+
+/// A final response's framing, to a request with `method`.
+fn response_framing(fields: &Fields, version: Version, status: u16, method: &str) -> BodyLength {
+    let codings = list_of(fields, "transfer-encoding");
+    assert!(
+        codings.is_none() || version == Version::Http11,
+        "Transfer-Encoding accepted in HTTP/1.0"
+    );
+    // Rules 1 and 2: no body whatever the fields say (a CONNECT's 2xx switches
+    // protocols and opens no message).
+    if method == "HEAD" || status == 204 || status == 304 {
+        return BodyLength::Empty;
+    }
+    if let Some(codings) = codings {
+        // Rule 4: chunked last frames the body; any other final coding, the close.
+        let last = codings
+            .last()
+            .expect("an accepted Transfer-Encoding names a coding");
+        let coding = last.split(|&b| b == b';').next().unwrap_or_default();
+        return match coding.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+            true => BodyLength::Chunked,
+            false => BodyLength::UntilClose,
+        };
+    }
+    list_of(fields, "content-length").map_or(BodyLength::UntilClose, |l| content_length(&l))
+}
+
 /// Sends the client's request and its whole body.
 fn send_request(conn: &mut Connection, method: Method) {
     let mut out = [0u8; 256];
@@ -574,6 +695,29 @@ impl<'i> Run<'i> {
         self.body = Some(Vec::new());
         self.framing = self.conn.incoming_body();
         assert!(self.framing.is_some(), "a final head without framing");
+        let request_method = match self.us {
+            Us::Server => None,
+            Us::Client(method) | Us::EagerClient(method) => Some(method.name()),
+            // What the reader's peer asked is not known here.
+            Us::Reader => return,
+        };
+        let expected = match self.trace.last() {
+            Some(Seen::Request {
+                version, headers, ..
+            }) => request_framing(headers, *version),
+            Some(Seen::Response {
+                version,
+                status,
+                headers,
+                ..
+            }) => response_framing(headers, *version, *status, request_method.unwrap_or("GET")),
+            other => unreachable!("a message opened after {other:?}"),
+        };
+        assert_eq!(
+            self.framing,
+            Some(expected),
+            "the framing proto chose for an accepted head is not RFC 9112 §6.3's"
+        );
     }
 
     /// After an error, every later receive returns it again, whatever is offered.
