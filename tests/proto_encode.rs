@@ -182,6 +182,15 @@ fn nothing_can_inject_a_line_break() {
         response_wire(&mut server, &head),
         Err(SendError::InvalidReasonPhrase)
     );
+    // Bytes past ASCII (obs-text) too: httparse reads such a reason as empty.
+    let head = ResponseHead {
+        reason: "Sehr gut, d\u{fc}rfte passen",
+        ..ResponseHead::new(StatusCode::OK, &[])
+    };
+    assert_eq!(
+        response_wire(&mut server, &head),
+        Err(SendError::InvalidReasonPhrase)
+    );
     let bad_trailer = [Header {
         name: "T",
         value: b"\r\n",

@@ -225,7 +225,8 @@ pub enum SendError {
     /// [`TargetForm`](super::TargetForm): authority-form with CONNECT only,
     /// `*` with OPTIONS only, no fragment, no userinfo).
     InvalidRequestTarget,
-    /// A reason phrase containing CR, LF or other control bytes.
+    /// A reason phrase containing CR, LF or other control bytes, or bytes
+    /// past ASCII (obs-text, which recipients may read as no reason at all).
     InvalidReasonPhrase,
     /// An HTTP/1.1 request without a Host header field.
     MissingHost,
