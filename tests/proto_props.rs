@@ -378,7 +378,6 @@ proptest! {
         all.extend_from_slice(&input);
         support::server_events(Config::default(), &all);
     }
-
 }
 
 proptest! {

@@ -884,7 +884,10 @@ impl Connection {
     /// Transfer-Encoding field is refused ([`SendError::FramingNotAllowed`]). A 205
     /// carries no content (RFC 9110 §15.3.6): without framing it gets
     /// `Content-Length: 0` (unless, to CONNECT, it opens a tunnel), and one
-    /// declaring a body is refused ([`SendError::BodyNotAllowed`]).
+    /// declaring a body is refused ([`SendError::BodyNotAllowed`]). A reason
+    /// phrase past visible ASCII, tab and space is refused
+    /// ([`SendError::InvalidReasonPhrase`]): obs-text would reach the peer's
+    /// parser as no reason at all.
     ///
     /// With no request in progress, one final response may still be sent, after
     /// which the connection closes: the error response after

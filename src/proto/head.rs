@@ -108,7 +108,9 @@ pub struct ResponseHead<'b, 'h> {
     pub version: Version,
     /// The status code.
     pub status: StatusCode,
-    /// The reason phrase; may be empty. Clients must not rely on it.
+    /// The reason phrase; may be empty. Clients must not rely on it. One
+    /// sent may hold tabs, spaces and visible ASCII only
+    /// ([`SendError::InvalidReasonPhrase`](super::SendError::InvalidReasonPhrase)).
     pub reason: &'b str,
     /// The header fields in the order received.
     pub headers: &'h [Header<'b>],
