@@ -1110,7 +1110,8 @@ fn send_body(conn: &mut Connection, body: &Body, wire: &mut Vec<u8>) {
 
 /// [`send_head`], where a head with a stray byte in `poisoned` part may be
 /// refused instead, for that part: then the connection must still be
-/// `before`, and false says nothing was sent.
+/// `before` (the caller sends the clean head on it next), and false says
+/// nothing was sent.
 fn sent_head(
     result: Result<usize, lithe::proto::SendError>,
     poisoned: Option<Part>,
@@ -1198,8 +1199,9 @@ enum Part {
 /// a field the connection reads, so the head means what it did): into a
 /// value as it is, into the text parts as the character of that code point
 /// (two bytes past ASCII, since they are `str`). The serializer must then
-/// refuse the head for that part, or send one that parses back as it now is.
-/// Which part took the byte. Read after the rest of the description, and
+/// refuse the head for that part, leaving the connection as it was (the
+/// clean head then makes the trip on it), or send one that parses back as
+/// it now is. Which part took the byte. Read after the rest of the description, and
 /// chosen by a non-zero byte: an input used up earlier (past its end every
 /// byte reads as 0) describes its message untouched.
 fn poison(
@@ -1336,7 +1338,8 @@ fn roundtrip_request(src: &mut Source<'_>) {
         Framing::Unframed => body.bytes.clear(),
     }
     let step = src.byte();
-    let poisoned = poison(
+    let mut clean = Some((method.clone(), target.clone(), all.clone()));
+    let mut poisoned = poison(
         src,
         &[Part::Method, Part::Line, Part::Name, Part::Value],
         Some(&mut method),
@@ -1347,16 +1350,22 @@ fn roundtrip_request(src: &mut Source<'_>) {
     let mut client = Connection::client(Config::default());
     let mut wire = Vec::new();
     let mut out = vec![0u8; 16 * 1024];
-    let fields = borrow_fields(&all);
-    let head = RequestHead {
-        method: &method,
-        target: &target,
-        version,
-        headers: &fields,
-    };
-    let result = client.send_request(&head, &mut out);
-    if !sent_head(result, poisoned, &client, State::Idle, &out, &mut wire) {
-        return;
+    loop {
+        let fields = borrow_fields(&all);
+        let head = RequestHead {
+            method: &method,
+            target: &target,
+            version,
+            headers: &fields,
+        };
+        let result = client.send_request(&head, &mut out);
+        if sent_head(result, poisoned, &client, State::Idle, &out, &mut wire) {
+            break;
+        }
+        // Refused, the connection as it was: the head without the stray byte
+        // goes on the same connection, and the trip is made with it.
+        (method, target, all) = clean.take().expect("only a poisoned head is refused");
+        poisoned = None;
     }
     send_body(&mut client, &body, &mut wire);
 
@@ -1465,30 +1474,36 @@ fn roundtrip_response(src: &mut Source<'_>) {
             headers: Vec::new(),
         });
     }
-    let poisoned = poison(
+    let mut clean = Some((reason.clone(), all.clone()));
+    let mut poisoned = poison(
         src,
         &[Part::Line, Part::Name, Part::Value],
         None,
         &mut reason,
         &mut all,
     );
-    let fields = borrow_fields(&all);
-    let head = ResponseHead {
-        version,
-        status,
-        reason: &reason,
-        headers: &fields,
-    };
-    let result = server.send_response(&head, &mut out);
-    if !sent_head(
-        result,
-        poisoned,
-        &server,
-        State::SendResponse,
-        &out,
-        &mut wire,
-    ) {
-        return;
+    loop {
+        let fields = borrow_fields(&all);
+        let head = ResponseHead {
+            version,
+            status,
+            reason: &reason,
+            headers: &fields,
+        };
+        let result = server.send_response(&head, &mut out);
+        if sent_head(
+            result,
+            poisoned,
+            &server,
+            State::SendResponse,
+            &out,
+            &mut wire,
+        ) {
+            break;
+        }
+        // As for a request: the clean head goes on the same connection.
+        (reason, all) = clean.take().expect("only a poisoned head is refused");
+        poisoned = None;
     }
     send_body(&mut server, &body, &mut wire);
 
