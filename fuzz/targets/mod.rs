@@ -223,9 +223,7 @@ impl Method {
             Method::PostWithBody,
         ][usize::from(b & 3)]
     }
-}
 
-impl Method {
     fn name(self) -> &'static str {
         match self {
             Method::Get => "GET",
