@@ -1199,9 +1199,9 @@ enum Part {
 /// (two bytes past ASCII, since they are `str`). The serializer must then
 /// refuse the head for that part, leaving the connection as it was (the
 /// clean head then makes the trip on it), or send one that parses back as
-/// it now is. Which part took the byte. Read after the rest of the description, and
-/// chosen by a non-zero byte: an input used up earlier (past its end every
-/// byte reads as 0) describes its message untouched.
+/// it now is. Returns which part took the byte. Read after the rest of the
+/// description, and chosen by a non-zero byte: an input used up earlier
+/// (past its end every byte reads as 0) describes its message untouched.
 fn poison(
     src: &mut Source<'_>,
     parts: &[Part],
@@ -1263,8 +1263,8 @@ fn insert_char(text: &mut String, at: usize, byte: u8) {
 
 /// Interprets the input as a valid message, serializes it with one role and
 /// parses it back with the other: head, body and trailers must survive. One
-/// head in eight has a byte of any value put into it: refused, or surviving
-/// the trip as it is.
+/// head in eight gets a stray byte (see [`poison`]): refused for it, the
+/// clean head then making the trip, or surviving the trip as it is.
 pub fn roundtrip(data: &[u8]) {
     let mut src = Source { data };
     if src.flag() {
