@@ -2,8 +2,9 @@
 //! (`lithe::io::ClientConnection`) reading an arbitrary response stream over an
 //! in-memory pipe, checked against what `proto` alone reads from the same bytes.
 //!
-//! Layout: a method byte and a feed header, as for
-//! [`client_response`](super::client_response), then the response stream. The
+//! Layout: a method byte (its low two bits: the first four requests of
+//! [`client_response`](super::client_response)) and a feed header, then the
+//! response stream. The
 //! client sends its request again while the connection stays reusable, and
 //! reads each body to its end. The peer answers as a server does, only what it
 //! was asked: the stream is cut where `proto` found each message to end, and
@@ -140,6 +141,8 @@ fn request(method: Method) -> Request<Body> {
         Method::Head => Request::new("HEAD", "/"),
         Method::Connect => Request::new("CONNECT", "example.com:443"),
         Method::PostWithBody => Request::new("POST", "/submit").with_body("hello"),
+        // `Method::from_byte` gives the first four alone.
+        other => unreachable!("client_driver sends no {other:?}"),
     };
     request.with_header("Host", "example.com")
 }

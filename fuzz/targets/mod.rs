@@ -20,7 +20,7 @@
 //! | target | layout |
 //! |---|---|
 //! | [`server_stream`] | feed header, request stream |
-//! | [`client_response`] | method byte (GET, HEAD, CONNECT, POST with body), feed header, response stream |
+//! | [`client_response`] | method byte (GET, HEAD, CONNECT, POST with body; with bit 2 set, GET over HTTP/1.0, with `Connection: close` or proposing an Upgrade, POST with `Expect: 100-continue`), feed header, response stream |
 //! | [`chunked`] | feed header, chunked body |
 //! | [`roundtrip`] | a description of one message, read by [`Source`] |
 //! | [`driver::server_driver`] | feed header, request stream, through the async server driver |
@@ -212,9 +212,18 @@ enum Method {
     Head,
     Connect,
     PostWithBody,
+    /// A GET over HTTP/1.0: the connection ends with its answer.
+    GetHttp10,
+    /// A GET with `Connection: close`.
+    GetClosing,
+    /// A GET proposing `Upgrade: websocket`: a 101 switches protocols.
+    GetUpgrading,
+    /// The POST with `Expect: 100-continue`, its body sent without waiting.
+    PostExpecting,
 }
 
 impl Method {
+    /// The first four, which both client targets send.
     fn from_byte(b: u8) -> Method {
         [
             Method::Get,
@@ -224,12 +233,25 @@ impl Method {
         ][usize::from(b & 3)]
     }
 
+    /// All eight, for the targets that drive proto alone.
+    fn from_byte_wide(b: u8) -> Method {
+        match b & 4 {
+            0 => Method::from_byte(b),
+            _ => [
+                Method::GetHttp10,
+                Method::GetClosing,
+                Method::GetUpgrading,
+                Method::PostExpecting,
+            ][usize::from(b & 3)],
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
-            Method::Get => "GET",
+            Method::Get | Method::GetHttp10 | Method::GetClosing | Method::GetUpgrading => "GET",
             Method::Head => "HEAD",
             Method::Connect => "CONNECT",
-            Method::PostWithBody => "POST",
+            Method::PostWithBody | Method::PostExpecting => "POST",
         }
     }
 }
@@ -358,24 +380,40 @@ fn send_request(conn: &mut Connection, method: Method) {
         name: "Host",
         value: b"example.com",
     };
+    let field = |name, value| Header { name, value };
+    let length = field("Content-Length", b"5");
     let (name, target, fields, body): (&str, &str, &[Header<'_>], &[u8]) = match method {
-        Method::Get => ("GET", "/", &[host], b""),
+        Method::Get | Method::GetHttp10 => ("GET", "/", &[host], b""),
         Method::Head => ("HEAD", "/", &[host], b""),
         Method::Connect => ("CONNECT", "example.com:443", &[host], b""),
-        Method::PostWithBody => (
-            "POST",
-            "/submit",
+        Method::PostWithBody => ("POST", "/submit", &[host, length], b"hello"),
+        Method::GetClosing => ("GET", "/", &[host, field("Connection", b"close")], b""),
+        Method::GetUpgrading => (
+            "GET",
+            "/chat",
             &[
                 host,
-                Header {
-                    name: "Content-Length",
-                    value: b"5",
-                },
+                field("Connection", b"upgrade"),
+                field("Upgrade", b"websocket"),
             ],
+            b"",
+        ),
+        Method::PostExpecting => (
+            "POST",
+            "/submit",
+            &[host, length, field("Expect", b"100-continue")],
             b"hello",
         ),
     };
-    conn.send_request(&RequestHead::new(name, target, fields), &mut out)
+    let version = match method {
+        Method::GetHttp10 => Version::Http10,
+        _ => Version::Http11,
+    };
+    let head = RequestHead {
+        version,
+        ..RequestHead::new(name, target, fields)
+    };
+    conn.send_request(&head, &mut out)
         .expect("a valid request on an idle connection is accepted");
     if !body.is_empty() {
         let frame = conn.send_data(body).expect("the declared body is accepted");
@@ -796,7 +834,7 @@ pub fn client_response(data: &[u8]) {
     let config = feed.config();
     check_stream(
         || Connection::client(config),
-        Us::Client(Method::from_byte(method)),
+        Us::Client(Method::from_byte_wide(method)),
         &feed,
         stream,
     );
