@@ -194,7 +194,8 @@ pub enum Seen {
 /// What our side does between receives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Us {
-    /// Answer each complete request with an empty 200.
+    /// Answer `100 Continue` to a request that waits for it, and each complete
+    /// request with an empty 200.
     Server,
     /// Send this request whenever the connection is idle and bytes are waiting.
     Client(Method),
@@ -426,6 +427,18 @@ fn send_request(conn: &mut Connection, method: Method) {
     conn.send_end(&[], &mut out).expect("the body is complete");
 }
 
+/// Sends `100 Continue`, as a server that reads the body does (RFC 9110
+/// §10.1.1): the body the client held back follows, read as any other.
+fn send_continue(conn: &mut Connection) {
+    let mut out = [0u8; 64];
+    conn.send_response(&ResponseHead::new(StatusCode::CONTINUE, &[]), &mut out)
+        .expect("a 100 Continue is owed to a client waiting for one");
+    assert!(
+        !conn.they_are_waiting_for_100_continue(),
+        "still waiting after 100 Continue"
+    );
+}
+
 /// Sends an empty 200 response; to CONNECT (`tunnel`) it opens the tunnel,
 /// and carries no Content-Length (RFC 9110 §8.6).
 fn send_empty_response(conn: &mut Connection, tunnel: bool) {
@@ -625,6 +638,9 @@ impl<'i> Run<'i> {
                         headers: own_fields(head.headers),
                     });
                     self.open_message();
+                    if self.us == Us::Server && self.conn.they_are_waiting_for_100_continue() {
+                        send_continue(&mut self.conn);
+                    }
                 }
                 Event::Response(head) => {
                     assert!(consumed > 0, "a head consumes its bytes");
@@ -815,8 +831,9 @@ fn check_stream(make: impl Fn() -> Connection, us: Us, feed: &Feed, stream: &[u8
 // ---------------------------------------------------------------------------
 // Targets
 
-/// A server reading a request stream (pipelined requests welcome); each request
-/// that ends is answered with an empty 200 so the next can be read.
+/// A server reading a request stream (pipelined requests welcome); a request
+/// that waits for `100 Continue` gets it, and each request that ends is
+/// answered with an empty 200 so the next can be read.
 pub fn server_stream(data: &[u8]) {
     let (feed, stream) = Feed::parse(data);
     let config = feed.config();
