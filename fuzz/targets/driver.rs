@@ -52,7 +52,7 @@ pub fn server_driver(data: &[u8]) {
     // The proto runs offer HEADER_SLOTS headers; the driver must see the same cap.
     config.limits.max_headers = config.limits.max_headers.min(HEADER_SLOTS);
     let expected =
-        Run::new(Connection::server(config), Us::Server, stream).deliver(&Delivery::Whole);
+        Run::new(Connection::server(config), Us::PlainServer, stream).deliver(&Delivery::Whole);
     let wire = drive(config, feed.lengths(), stream);
 
     let (methods, targets): (Vec<&str>, Vec<&str>) = expected

@@ -194,9 +194,13 @@ pub enum Seen {
 /// What our side does between receives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Us {
-    /// Answer `100 Continue` to a request that waits for it, and each complete
-    /// request with an empty 200.
+    /// Answer requests as [`server_stream`] describes: early or at their end,
+    /// with `100 Continue` first if awaited, a 101 or an empty 200.
     Server,
+    /// Answer every request at its end with an empty 200 (declining any
+    /// Upgrade), with `100 Continue` first if awaited: what the service of
+    /// [`driver::server_driver`] does, so its run predicts the driver's answers.
+    PlainServer,
     /// Send this request whenever the connection is idle and bytes are waiting.
     Client(Method),
     /// Send this request whenever the connection is idle, bytes or not, as a
@@ -204,6 +208,12 @@ enum Us {
     EagerClient(Method),
     /// Only read: whatever our side owes was sent before reading began.
     Reader,
+}
+
+impl Us {
+    fn is_server(self) -> bool {
+        matches!(self, Us::Server | Us::PlainServer)
+    }
 }
 
 /// The requests [`client_response`] can send.
@@ -456,6 +466,39 @@ fn send_empty_response(conn: &mut Connection, tunnel: bool) {
     }
 }
 
+/// Whether the server answers a request (other than CONNECT) from its head,
+/// before reading its body, as a server refusing an upload does: one target
+/// length in four, so mutations of any request find both ways.
+fn answers_early(target: &str) -> bool {
+    target.len() % 4 == 2
+}
+
+/// Accepts the Upgrade a request proposed: a 101, after which the connection
+/// belongs to the new protocol.
+fn send_switching_protocols(conn: &mut Connection) {
+    let mut out = [0u8; 256];
+    let fields = [
+        Header {
+            name: "Connection",
+            value: b"upgrade",
+        },
+        Header {
+            name: "Upgrade",
+            value: b"websocket",
+        },
+    ];
+    conn.send_response(
+        &ResponseHead::new(StatusCode::SWITCHING_PROTOCOLS, &fields),
+        &mut out,
+    )
+    .expect("a 101 may accept the Upgrade a request proposed");
+    assert_eq!(
+        conn.our_state(),
+        State::SwitchedProtocol,
+        "a 101 sent did not switch protocols"
+    );
+}
+
 /// Answers a request that failed to parse, as the docs of `send_response` allow
 /// once after an error: the status the error names, then close.
 fn send_error_response(conn: &mut Connection, error: Error) {
@@ -586,8 +629,16 @@ impl<'i> Run<'i> {
                         self.trace.push(Seen::Body(body));
                     }
                     self.trace.push(Seen::Failed(error));
-                    if self.us == Us::Server {
-                        send_error_response(&mut self.conn, error);
+                    if self.us.is_server() {
+                        if matches!(self.conn.our_state(), State::Idle | State::SendResponse) {
+                            send_error_response(&mut self.conn, error);
+                        } else {
+                            // Answered early: the error only ends the connection.
+                            assert!(
+                                !self.conn.is_keep_alive(),
+                                "the connection persisted after an error"
+                            );
+                        }
                     }
                     return Flow::Stop;
                 }
@@ -638,8 +689,13 @@ impl<'i> Run<'i> {
                         headers: own_fields(head.headers),
                     });
                     self.open_message();
-                    if self.us == Us::Server && self.conn.they_are_waiting_for_100_continue() {
-                        send_continue(&mut self.conn);
+                    if self.us.is_server() {
+                        let varied = self.us == Us::Server;
+                        if varied && head.method != "CONNECT" && answers_early(head.target) {
+                            send_empty_response(&mut self.conn, false);
+                        } else if self.conn.they_are_waiting_for_100_continue() {
+                            send_continue(&mut self.conn);
+                        }
                     }
                 }
                 Event::Response(head) => {
@@ -694,12 +750,8 @@ impl<'i> Run<'i> {
                     self.trace.push(Seen::End {
                         trailers: own_fields(trailers),
                     });
-                    if self.us == Us::Server {
-                        let connect = self.trace.iter().rev().find_map(|seen| match seen {
-                            Seen::Request { method, .. } => Some(method == "CONNECT"),
-                            _ => None,
-                        });
-                        send_empty_response(&mut self.conn, connect == Some(true));
+                    if self.us.is_server() {
+                        self.answer_request_end();
                     }
                 }
                 Event::NeedData => {
@@ -733,6 +785,32 @@ impl<'i> Run<'i> {
         }
     }
 
+    /// The server's answer once a request has ended, unless it answered the
+    /// head early: [`Us::Server`] accepts a proposed Upgrade with a 101 when
+    /// the target's length is odd (the next receive must report the switch);
+    /// otherwise an empty 200, which to CONNECT opens the tunnel.
+    fn answer_request_end(&mut self) {
+        if self.conn.our_state() != State::SendResponse {
+            return;
+        }
+        let (connect, target_len) = self
+            .trace
+            .iter()
+            .rev()
+            .find_map(|seen| match seen {
+                Seen::Request { method, target, .. } => Some((method == "CONNECT", target.len())),
+                _ => None,
+            })
+            .expect("a request ended that never began");
+        let upgrading = self.conn.their_state() == State::MightSwitchProtocol && !connect;
+        if upgrading && self.us == Us::Server && target_len % 2 == 1 {
+            send_switching_protocols(&mut self.conn);
+            self.switching = true;
+        } else {
+            send_empty_response(&mut self.conn, connect);
+        }
+    }
+
     /// A head was accepted in `consumed` bytes with `fields` fields: both
     /// within the configured limits.
     fn check_head_limits(&self, consumed: usize, fields: usize) {
@@ -755,7 +833,7 @@ impl<'i> Run<'i> {
         self.framing = self.conn.incoming_body();
         assert!(self.framing.is_some(), "a final head without framing");
         let request_method = match self.us {
-            Us::Server => None,
+            Us::Server | Us::PlainServer => None,
             Us::Client(method) | Us::EagerClient(method) => Some(method.name()),
             // roundtrip's reader: a request needs no method; a response
             // answers the GET it sends first.
@@ -831,9 +909,11 @@ fn check_stream(make: impl Fn() -> Connection, us: Us, feed: &Feed, stream: &[u8
 // ---------------------------------------------------------------------------
 // Targets
 
-/// A server reading a request stream (pipelined requests welcome); a request
-/// that waits for `100 Continue` gets it, and each request that ends is
-/// answered with an empty 200 so the next can be read.
+/// A server reading a request stream (pipelined requests welcome). A request
+/// whose target length is 2 mod 4 is answered from its head, before its body;
+/// otherwise one that waits for `100 Continue` gets it, and once it ends, an
+/// Upgrade it proposed is accepted with a 101 when its target length is odd,
+/// and anything else gets an empty 200 so the next can be read.
 pub fn server_stream(data: &[u8]) {
     let (feed, stream) = Feed::parse(data);
     let config = feed.config();
