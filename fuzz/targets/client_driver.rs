@@ -2,9 +2,10 @@
 //! (`lithe::io::ClientConnection`) reading an arbitrary response stream over an
 //! in-memory pipe, checked against what `proto` alone reads from the same bytes.
 //!
-//! Layout: a method byte (its low two bits: the first four requests of
-//! [`client_response`](super::client_response)) and a feed header, then the
-//! response stream. The
+//! Layout: a method byte (its low three bits: the requests of
+//! [`client_response`](super::client_response), but for the POST that expects
+//! 100-continue, see [`method_of`]) and a feed header, then the response
+//! stream. The
 //! client sends its request again while the connection stays reusable, and
 //! reads each body to its end. The peer answers as a server does, only what it
 //! was asked: the stream is cut where `proto` found each message to end, and
@@ -26,7 +27,7 @@ use std::time::Duration;
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
 use lithe::io::{Body, ClientConfig, ClientConnection, Request, duplex};
-use lithe::proto::Connection;
+use lithe::proto::{Connection, Version};
 
 use super::{Delivery, Feed, Fields, Method, Run, Seen, Us};
 
@@ -61,7 +62,7 @@ pub fn client_driver(data: &[u8]) {
     let Some((&method, rest)) = data.split_first() else {
         return;
     };
-    let method = Method::from_byte(method);
+    let method = method_of(method);
     let (feed, stream) = Feed::parse(rest);
     let config = feed.config();
     let (trace, ends) = Run::new(Connection::client(config), Us::EagerClient(method), stream)
@@ -134,15 +135,31 @@ fn outcomes(trace: &[Seen], stream: &[u8]) -> Vec<Outcome> {
     outcomes
 }
 
-/// The request [`client_response`](super::client_response) sends for `method`.
+/// The request a method byte picks: as [`Method::from_byte`] does, but
+/// for the POST with `Expect: 100-continue`, which is the plain POST here:
+/// the client holds its body back until the 100, and the peer, which answers
+/// whole requests, would leave it waiting out its timeout.
+fn method_of(byte: u8) -> Method {
+    match Method::from_byte(byte) {
+        Method::PostExpecting => Method::PostWithBody,
+        method => method,
+    }
+}
+
+/// The request [`client_response`](super::client_response) sends for `method`,
+/// through the client's API.
 fn request(method: Method) -> Request<Body> {
     let request = match method {
         Method::Get => Request::new("GET", "/"),
         Method::Head => Request::new("HEAD", "/"),
         Method::Connect => Request::new("CONNECT", "example.com:443"),
         Method::PostWithBody => Request::new("POST", "/submit").with_body("hello"),
-        // `Method::from_byte` gives the first four alone.
-        other => unreachable!("client_driver sends no {other:?}"),
+        Method::GetHttp10 => Request::new("GET", "/").with_version(Version::Http10),
+        Method::GetClosing => Request::new("GET", "/").with_header("Connection", "close"),
+        Method::GetUpgrading => Request::new("GET", "/chat")
+            .with_header("Connection", "upgrade")
+            .with_header("Upgrade", "websocket"),
+        Method::PostExpecting => unreachable!("method_of sends the plain POST instead"),
     };
     request.with_header("Host", "example.com")
 }

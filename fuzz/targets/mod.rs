@@ -234,27 +234,18 @@ enum Method {
 }
 
 impl Method {
-    /// The first four, which both client targets send.
+    /// The request a method byte's low three bits pick.
     fn from_byte(b: u8) -> Method {
         [
             Method::Get,
             Method::Head,
             Method::Connect,
             Method::PostWithBody,
-        ][usize::from(b & 3)]
-    }
-
-    /// All eight, for the targets that drive proto alone.
-    fn from_byte_wide(b: u8) -> Method {
-        match b & 4 {
-            0 => Method::from_byte(b),
-            _ => [
-                Method::GetHttp10,
-                Method::GetClosing,
-                Method::GetUpgrading,
-                Method::PostExpecting,
-            ][usize::from(b & 3)],
-        }
+            Method::GetHttp10,
+            Method::GetClosing,
+            Method::GetUpgrading,
+            Method::PostExpecting,
+        ][usize::from(b & 7)]
     }
 
     fn name(self) -> &'static str {
@@ -931,7 +922,7 @@ pub fn client_response(data: &[u8]) {
     let config = feed.config();
     check_stream(
         || Connection::client(config),
-        Us::Client(Method::from_byte_wide(method)),
+        Us::Client(Method::from_byte(method)),
         &feed,
         stream,
     );
