@@ -273,6 +273,84 @@ proptest! {
         prop_assert_eq!(events, expected_events(head, &m));
     }
 
+    /// Responses without content parse back as sent under any split, and the
+    /// bytes after them are left for what follows: any final status to HEAD
+    /// (its Content-Length describes the GET answer, RFC 9110 §9.3.2), 204 and
+    /// 304 to GET, and a 2xx to CONNECT, after which the bytes are the
+    /// tunnel's.
+    #[test]
+    fn responses_without_content_round_trip_under_any_split(
+        (method, code) in prop_oneof![
+            (200u16..=599)
+                .prop_filter("framing refused", |c| ![204, 205].contains(c))
+                .prop_map(|c| ("HEAD", c)),
+            prop_oneof![Just(204u16), Just(304)].prop_map(|c| ("GET", c)),
+            (200u16..=299).prop_map(|c| ("CONNECT", c)),
+        ],
+        random_fields in fields(),
+        length in any::<u32>(),
+        after in proptest::collection::vec(any::<u8>(), 0..64),
+        cuts in proptest::collection::vec(1usize..64, 1..8),
+    ) {
+        let mut server = Connection::server(Config::default());
+        let request = match method {
+            "CONNECT" => "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n".to_string(),
+            _ => format!("{method} / HTTP/1.1\r\nHost: a\r\n\r\n"),
+        };
+        let mut headers = [EMPTY_HEADER; 4];
+        let r = server.receive(request.as_bytes(), &mut headers).unwrap();
+        server.receive(&request.as_bytes()[r.consumed..], &mut headers).unwrap();
+
+        let mut fields = random_fields;
+        if method == "HEAD" {
+            fields.push(("Content-Length".into(), length.to_string().into_bytes()));
+        }
+        let views = as_headers(&fields);
+        let head = ResponseHead::new(StatusCode::new(code).unwrap(), &views);
+        let mut wire = vec![0u8; 8192];
+        let head_len = server.send_response(&head, &mut wire).unwrap();
+        wire.truncate(head_len);
+        if method != "CONNECT" {
+            prop_assert_eq!(server.send_data(b"x").err(), Some(SendError::BodyNotAllowed));
+            let mut out = [0u8; 16];
+            prop_assert_eq!(server.send_end(&[], &mut out), Ok(0));
+        }
+        wire.extend_from_slice(&after);
+
+        let mut client = support::client_after(Config::default(), method);
+        let mut events = Vec::new();
+        let (mut fed, mut consumed) = (0, 0);
+        let mut cut = cuts.iter().cycle();
+        loop {
+            let mut headers = [EMPTY_HEADER; 64];
+            let r = client.receive(&wire[consumed..fed], &mut headers).unwrap();
+            consumed += r.consumed;
+            match r.event {
+                Event::Response(h) => events.push(support::owned_response(&h)),
+                Event::End { trailers } => {
+                    events.push(Owned::End { trailers: owned_headers(trailers) });
+                    break;
+                }
+                Event::SwitchedProtocol => break,
+                Event::NeedData if fed < wire.len() => {
+                    fed = (fed + *cut.next().unwrap()).min(wire.len());
+                }
+                other => prop_assert!(false, "unexpected {:?}", other),
+            }
+        }
+        prop_assert_eq!(consumed, head_len, "the response took bytes that follow it");
+        let mut expected = vec![Owned::Response {
+            status: code,
+            reason: StatusCode::new(code).unwrap().canonical_reason().unwrap_or("").into(),
+            version: "HTTP/1.1".into(),
+            headers: fields,
+        }];
+        if method != "CONNECT" {
+            expected.push(Owned::End { trailers: Vec::new() });
+        }
+        prop_assert_eq!(events, expected);
+    }
+
     #[test]
     fn a_length_given_apart_serializes_as_the_field_would(
         m in message().prop_filter("sized bodies", |m| !m.chunked),
