@@ -326,6 +326,54 @@ proptest! {
     }
 }
 
+/// The byte streams of the committed fuzz seeds of `target`
+/// (fuzz/corpus/<target>: smuggling attempts, pipelines, malformed framing,
+/// written by hand or kept from fuzzing), each with the byte before its feed
+/// header when `method_byte` (client_response's seeds open with one), and
+/// the file's path. The feed header (see fuzz/targets/mod.rs, `Feed::parse`:
+/// a flags byte whose low four bits count the piece lengths after it) is
+/// left out: the streams go whole to implementations in their default
+/// configuration.
+fn fuzz_seeds(target: &str, method_byte: bool) -> Vec<(std::path::PathBuf, u8, Vec<u8>)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
+    let mut seeds = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("the fuzz seeds are committed") {
+        let path = entry.unwrap().path();
+        let seed = std::fs::read(&path).unwrap();
+        let (method, rest) = match (method_byte, seed.split_first()) {
+            (true, Some((&method, rest))) => (method, rest),
+            (true, None) => continue,
+            (false, _) => (0, &seed[..]),
+        };
+        let Some((&flags, rest)) = rest.split_first() else {
+            continue;
+        };
+        let stream = rest[usize::from(flags & 0x0f).min(rest.len())..].to_vec();
+        seeds.push((path, method, stream));
+    }
+    seeds
+}
+
+/// The request streams of the server targets' fuzz seeds, sent to both
+/// servers: where both accept, they agree.
+#[test]
+fn both_servers_frame_the_fuzz_seeds_alike_where_both_accept() {
+    let seeds = [
+        fuzz_seeds("server_stream", false),
+        fuzz_seeds("server_driver", false),
+    ]
+    .concat();
+    assert!(seeds.len() > 100, "only {} seeds found", seeds.len());
+    for (path, _, stream) in seeds {
+        let outcome = run_both(&stream);
+        if let Err(disagreement) = check_agreement(&stream, &outcome) {
+            panic!("{}: {disagreement}", path.display());
+        }
+    }
+}
+
 /// The comparison can fail: a plain request both accept is seen alike, and
 /// bodies framed two ways are told apart.
 #[test]
@@ -526,4 +574,43 @@ fn both_clients_are_seen_and_a_known_misreading_differs() {
             "hyper reads `chunked,` otherwise now"
         );
     });
+}
+
+/// The response streams of client_response's fuzz seeds that answer a GET or
+/// a HEAD (method byte 0 or 1 of eight, as fuzz/targets/mod.rs
+/// `Method::from_byte` picks; the others send requests these clients are
+/// not asked for), read by both clients: where both read a body, they read
+/// the same one, or hyper the one [`hyper_misreading`] names.
+#[test]
+fn both_clients_frame_the_fuzz_seeds_alike_where_both_accept() {
+    let seeds = fuzz_seeds("client_response", true);
+    let mut compared = 0;
+    for (path, method_byte, stream) in seeds {
+        let method = match method_byte & 7 {
+            0 => "GET",
+            1 => "HEAD",
+            _ => continue,
+        };
+        let (ours, theirs) = tokio_runtime().block_on(async {
+            (
+                lithe_client(method, &stream).await,
+                hyper_client(method, &stream).await,
+            )
+        });
+        if let (Some((status, Some(body))), Some((their_status, Some(their_body)))) =
+            (&ours, &theirs)
+        {
+            let agree = (status, body) == (their_status, their_body);
+            let hyper_misread =
+                status == their_status && hyper_misreading(&stream).as_ref() == Some(their_body);
+            assert!(
+                agree || hyper_misread,
+                "{}: the clients framed the response to {method} differently\n\
+                 lithe got {ours:?}\nhyper got {theirs:?}",
+                path.display()
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared > 10, "only {compared} seeds read by both clients");
 }
