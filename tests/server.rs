@@ -1955,6 +1955,70 @@ fn a_protocol_switch_during_shutdown_keeps_its_connection_upgrade() {
     assert!(!head.contains("close"), "{head}");
 }
 
+/// A service may accept an Upgrade without reading the request's body (h2c's
+/// upgrade carries one): HTTP ends with the request, so the driver reads the
+/// body to its end first, after `100 Continue` when the client waits for
+/// one, then sends the 101; the new protocol starts at the byte after the
+/// body. A body too long to drain leaves the switch unsent: 500, closed.
+#[test]
+fn a_switch_answered_before_the_body_is_read_waits_for_its_end() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    async fn echo_four_bytes(mut request: lithe::io::Request) -> lithe::io::Response {
+        let on_upgrade = request.upgrade().expect("the request proposes a switch");
+        std::thread::spawn(move || {
+            lithe::rt::block_on(async move {
+                // No switch (the body too long) resolves to an error.
+                if let Ok(mut io) = on_upgrade.await {
+                    let mut buf = [0u8; 4];
+                    io.read_exact(&mut buf).await.unwrap();
+                    io.write_all(&buf).await.unwrap();
+                    io.flush().await.unwrap();
+                }
+            })
+        });
+        lithe::io::Response::new(lithe::proto::StatusCode::SWITCHING_PROTOCOLS)
+            .with_header("connection", "upgrade")
+            .with_header("upgrade", "h2c")
+    }
+    const HEAD: &str = "POST / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\
+                        Content-Length: 5\r\n";
+    const SWITCHED: &str =
+        "HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: h2c\r\n\r\n";
+    let server = server_with(echo_four_bytes, ServerConfig::default());
+
+    let mut s = socket(server.local_addr());
+    s.write_all(format!("{HEAD}\r\nhelloping").as_bytes())
+        .unwrap();
+    assert_eq!(without_date(&read_until(&mut s, "\r\n\r\n")), SWITCHED);
+    assert_eq!(read_until(&mut s, "ping"), "ping");
+
+    let mut s = socket(server.local_addr());
+    s.write_all(format!("{HEAD}Expect: 100-continue\r\n\r\n").as_bytes())
+        .unwrap();
+    assert_eq!(
+        read_until(&mut s, "\r\n\r\n"),
+        "HTTP/1.1 100 Continue\r\n\r\n"
+    );
+    s.write_all(b"helloping").unwrap();
+    assert_eq!(without_date(&read_until(&mut s, "\r\n\r\n")), SWITCHED);
+    assert_eq!(read_until(&mut s, "ping"), "ping");
+    server.shutdown();
+
+    let config = ServerConfig {
+        drain_limit: 4,
+        ..ServerConfig::default()
+    };
+    let server = server_with(echo_four_bytes, config);
+    let reply = exchange(
+        server.local_addr(),
+        format!("{HEAD}\r\nhelloping").as_bytes(),
+    );
+    assert!(reply.starts_with("HTTP/1.1 500 "), "{reply}");
+    assert!(reply.contains("\r\nconnection: close\r\n"), "{reply}");
+    assert!(!reply.contains("101"), "{reply}");
+    server.shutdown();
+}
+
 #[test]
 fn a_connect_tunnel_gets_no_content_length_and_the_raw_connection() {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};

@@ -21,13 +21,14 @@
 //!   answer that says `Connection: close` may be the last before all are
 //!   answered, and none follows it.
 
+use std::cell::RefCell;
 use std::time::Duration;
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
-use lithe::io::{Request, Response, ServerConfig, duplex, serve_connection};
+use lithe::io::{OnUpgrade, Request, Response, ServerConfig, duplex, serve_connection};
 use lithe::proto::{Config, Connection, EMPTY_HEADER, Event, Header, RequestHead, StatusCode};
 
-use super::{Delivery, Feed, HEADER_SLOTS, Run, Seen, Us};
+use super::{Delivery, Feed, HEADER_SLOTS, Run, Seen, Us, accepts_upgrade};
 
 /// How long one input may take before the target reports a hang.
 const HANG: Duration = Duration::from_secs(10);
@@ -62,7 +63,23 @@ pub fn server_driver(data: &[u8]) {
             _ => None,
         })
         .unzip();
-    let answers = parse_answers(&wire, &methods);
+    // The request after which proto's run switched protocols (a 101 to an
+    // Upgrade the service accepts, or a CONNECT's 200), and the bytes after
+    // its head, which the new protocol echoes.
+    let switched = expected
+        .iter()
+        .position(|seen| matches!(seen, Seen::Switched { .. }))
+        .map(|at| {
+            let Seen::Switched { rest } = expected[at] else {
+                unreachable!("found above")
+            };
+            let requests = expected[..at]
+                .iter()
+                .filter(|seen| matches!(seen, Seen::Request { .. }))
+                .count();
+            (requests - 1, &stream[stream.len() - rest..])
+        });
+    let (answers, switch) = parse_answers_until_switch(&wire, &methods, switched.map(|s| s.0));
     assert!(
         answers.len() <= methods.len() + 1,
         "{} responses to {} requests",
@@ -70,16 +87,12 @@ pub fn server_driver(data: &[u8]) {
         methods.len()
     );
 
-    // The service answers every request 200, so an Upgrade is declined and
-    // the connection goes on as HTTP; a CONNECT's 200 opens a tunnel, which
-    // proto's run does not follow the driver into: the requests before the
-    // first CONNECT are checked.
-    let tunnel = methods.iter().position(|m| *m == "CONNECT");
     // The requests read whole, before any fault: a stream that ends in a
     // malformed request (a smuggling attempt among them) has them
-    // answered like any others, its error response after them.
+    // answered like any others, its error response after them. A switch
+    // ends HTTP: the requests before it are answered 200.
     let mut bodies = request_bodies(&expected);
-    bodies.truncate(tunnel.unwrap_or(usize::MAX));
+    bodies.truncate(switched.map_or(usize::MAX, |s| s.0));
     let complete = bodies.len();
     // A body left unread that cannot be drained closes the connection:
     // only after an ignored request may the answers stop short.
@@ -110,6 +123,22 @@ pub fn server_driver(data: &[u8]) {
             "response {i} closes the connection, yet more follow"
         );
     }
+    // After the switch, the new protocol has every byte that followed the
+    // head, once and in order: none kept as HTTP, none lost.
+    if let Some((index, rest)) = switched.filter(|_| !closed_early) {
+        let status = match methods[index] {
+            "CONNECT" => 200,
+            _ => 101,
+        };
+        assert_eq!(
+            switch,
+            Some(Switch {
+                status,
+                rest: rest.to_vec()
+            }),
+            "the switch after request {index}"
+        );
+    }
 }
 
 /// The bodies of the requests `proto` read to their end, in order.
@@ -137,16 +166,46 @@ pub fn drive(config: Config, lengths: impl Iterator<Item = usize>, stream: &[u8]
         ..ServerConfig::default()
     };
     let server = async {
-        let echo = |request: Request| async move {
-            if request.target().starts_with(IGNORED) {
-                return Response::new(StatusCode::OK).with_body("ignored");
+        // The connection a switch hands over, once the driver has sent its
+        // answer and returned.
+        let switch: RefCell<Option<OnUpgrade>> = RefCell::new(None);
+        let echo = |mut request: Request| {
+            let upgrade = request.upgrade();
+            let connect = request.method() == "CONNECT";
+            // As the proto run's server decides (`accepts_upgrade`).
+            let accepted = upgrade.is_some() && !connect && accepts_upgrade(request.target());
+            if accepted || connect {
+                *switch.borrow_mut() = upgrade;
             }
-            match request.into_body().bytes(1 << 20).await {
-                Ok(body) => Response::new(StatusCode::OK).with_body(body),
-                Err(_) => Response::new(StatusCode::INTERNAL_SERVER_ERROR),
+            async move {
+                if accepted {
+                    return Response::new(StatusCode::SWITCHING_PROTOCOLS)
+                        .with_header("connection", "upgrade")
+                        .with_header("upgrade", "websocket");
+                }
+                if request.target().starts_with(IGNORED) {
+                    return Response::new(StatusCode::OK).with_body("ignored");
+                }
+                match request.into_body().bytes(1 << 20).await {
+                    Ok(body) => Response::new(StatusCode::OK).with_body(body),
+                    Err(_) => Response::new(StatusCode::INTERNAL_SERVER_ERROR),
+                }
             }
         };
         let _ = serve_connection(server_end, echo, &server_config).await;
+        // The new protocol echoes what it reads, the bytes that came with the
+        // head first, until the peer is done; the driver may have declined
+        // (an error answer to CONNECT), which leaves nothing to do.
+        let on_upgrade = switch.borrow_mut().take();
+        if let Some(Ok(mut io)) = match on_upgrade {
+            Some(on_upgrade) => Some(on_upgrade.await),
+            None => None,
+        } {
+            let mut bytes = Vec::new();
+            let _ = io.read_to_end(&mut bytes).await;
+            let _ = io.write_all(&bytes).await;
+            let _ = io.close().await;
+        }
     };
     let client = feed_and_collect(client_end, stream, lengths);
     let hang = async {
@@ -188,12 +247,44 @@ pub async fn feed_and_collect(
     future::zip(write, read).await.1
 }
 
-/// Parses the driver's output as responses to requests with `methods`.
-pub fn parse_answers(mut wire: &[u8], methods: &[&str]) -> Vec<Answer> {
+/// A protocol switch in the driver's output.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Switch {
+    /// The status that switched: 101, or 2xx to CONNECT.
+    pub status: u16,
+    /// Everything written after that response's head.
+    pub rest: Vec<u8>,
+}
+
+/// Parses the driver's output as responses to requests with `methods`
+/// (a CONNECT's answer read as a GET's: its tunnel is not followed).
+pub fn parse_answers(wire: &[u8], methods: &[&str]) -> Vec<Answer> {
+    parse_answers_until_switch(wire, methods, None).0
+}
+
+/// [`parse_answers`], where the request numbered `switch_at` proposes a
+/// switch (`Upgrade: websocket`, or the CONNECT it is): a response that
+/// accepts it ends the answers, and what follows is the new protocol's.
+pub fn parse_answers_until_switch(
+    mut wire: &[u8],
+    methods: &[&str],
+    switch_at: Option<usize>,
+) -> (Vec<Answer>, Option<Switch>) {
     let host = [Header {
         name: "Host",
         value: b"x",
     }];
+    let upgrading = [
+        host[0],
+        Header {
+            name: "Connection",
+            value: b"upgrade",
+        },
+        Header {
+            name: "Upgrade",
+            value: b"websocket",
+        },
+    ];
     let mut client = Connection::client(Config::default());
     let mut answers = Vec::new();
     let mut current: Option<Answer> = None;
@@ -203,19 +294,27 @@ pub fn parse_answers(mut wire: &[u8], methods: &[&str]) -> Vec<Answer> {
     loop {
         if !outstanding {
             if wire.is_empty() {
-                return answers;
+                return (answers, None);
             }
             outstanding = true;
             let method = methods.get(answers.len()).copied().unwrap_or("GET");
-            let method = if method == "CONNECT" { "GET" } else { method };
-            // Room for the request line whatever the method's length.
-            let mut scratch = vec![0u8; method.len() + 64];
+            let switching = switch_at == Some(answers.len());
+            let head = match (method, switching) {
+                ("CONNECT", true) => RequestHead::new("CONNECT", "x:443", &host),
+                ("CONNECT", false) => RequestHead::new("GET", "/", &host),
+                (method, true) => RequestHead::new(method, "/", &upgrading),
+                (method, false) => RequestHead::new(method, "/", &host),
+            };
+            // Room for the head whatever the method's length.
+            let mut scratch = vec![0u8; method.len() + 128];
             client
-                .send_request(&RequestHead::new(method, "/", &host), &mut scratch)
+                .send_request(&head, &mut scratch)
                 .expect("a request to parse the next response against");
-            client
-                .send_end(&[], &mut scratch)
-                .expect("an empty request body");
+            if client.our_state() == lithe::proto::State::SendBody {
+                client
+                    .send_end(&[], &mut scratch)
+                    .expect("an empty request body");
+            }
         }
         let mut headers = [EMPTY_HEADER; 64];
         let received = client.receive(wire, &mut headers).unwrap_or_else(|e| {
@@ -246,7 +345,15 @@ pub fn parse_answers(mut wire: &[u8], methods: &[&str]) -> Vec<Answer> {
                 answers.push(current.take().expect("an end follows a head"));
                 outstanding = false;
             }
-            Event::ConnectionClosed | Event::Paused | Event::SwitchedProtocol => return answers,
+            Event::SwitchedProtocol => {
+                let status = match current.take() {
+                    Some(answer) => answer.status,
+                    None => 101,
+                };
+                let rest = wire.to_vec();
+                return (answers, Some(Switch { status, rest }));
+            }
+            Event::ConnectionClosed | Event::Paused => return (answers, None),
             Event::NeedData => unreachable!("end of stream was signalled"),
             Event::HeadersFull => unreachable!("the driver's answers have few fields"),
             Event::Request(_) => unreachable!("a client connection reads responses"),

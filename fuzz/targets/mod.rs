@@ -197,9 +197,10 @@ enum Us {
     /// Answer requests as [`server_stream`] describes: early or at their end,
     /// with `100 Continue` first if awaited, a 101 or an empty 200.
     Server,
-    /// Answer every request at its end with an empty 200 (declining any
-    /// Upgrade), with `100 Continue` first if awaited: what the service of
-    /// [`driver::server_driver`] does, so its run predicts the driver's answers.
+    /// Answer every request at its end, with `100 Continue` first if
+    /// awaited: a 101 to an Upgrade [`accepts_upgrade`] takes, an empty 200
+    /// to anything else. What the service of [`driver::server_driver`] does,
+    /// so its run predicts the driver's answers.
     PlainServer,
     /// Send this request whenever the connection is idle and bytes are waiting.
     Client(Method),
@@ -455,6 +456,17 @@ fn send_empty_response(conn: &mut Connection, tunnel: bool) {
         conn.send_end(&[], &mut out)
             .expect("an empty body is complete");
     }
+}
+
+/// Whether the server accepts the Upgrade a request with this target
+/// proposes: when the target's length is odd, so mutations of any request
+/// find both ways.
+pub fn accepts_upgrade(target: &str) -> bool {
+    accepts_upgrade_of_length(target.len())
+}
+
+fn accepts_upgrade_of_length(target_len: usize) -> bool {
+    target_len % 2 == 1
 }
 
 /// Whether the server answers a request (other than CONNECT) from its head,
@@ -777,9 +789,9 @@ impl<'i> Run<'i> {
     }
 
     /// The server's answer once a request has ended, unless it answered the
-    /// head early: [`Us::Server`] accepts a proposed Upgrade with a 101 when
-    /// the target's length is odd (the next receive must report the switch);
-    /// otherwise an empty 200, which to CONNECT opens the tunnel.
+    /// head early: a 101 accepting a proposed Upgrade when
+    /// [`accepts_upgrade`] says so (the next receive must report the
+    /// switch); otherwise an empty 200, which to CONNECT opens the tunnel.
     fn answer_request_end(&mut self) {
         if self.conn.our_state() != State::SendResponse {
             return;
@@ -794,7 +806,7 @@ impl<'i> Run<'i> {
             })
             .expect("a request ended that never began");
         let upgrading = self.conn.their_state() == State::MightSwitchProtocol && !connect;
-        if upgrading && self.us == Us::Server && target_len % 2 == 1 {
+        if upgrading && accepts_upgrade_of_length(target_len) {
             send_switching_protocols(&mut self.conn);
             self.switching = true;
         } else {
@@ -903,8 +915,9 @@ fn check_stream(make: impl Fn() -> Connection, us: Us, feed: &Feed, stream: &[u8
 /// A server reading a request stream (pipelined requests welcome). A request
 /// whose target length is 2 mod 4 is answered from its head, before its body;
 /// otherwise one that waits for `100 Continue` gets it, and once it ends, an
-/// Upgrade it proposed is accepted with a 101 when its target length is odd,
-/// and anything else gets an empty 200 so the next can be read.
+/// Upgrade it proposed is accepted with a 101 when its target length is odd
+/// ([`accepts_upgrade`]), and anything else gets an empty 200 so the next can
+/// be read.
 pub fn server_stream(data: &[u8]) {
     let (feed, stream) = Feed::parse(data);
     let config = feed.config();

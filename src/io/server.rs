@@ -38,6 +38,9 @@
 //!   tasks of its thread run after 64 requests served without waiting.
 //! * **Upgrades.** After a `101` (or a `2xx` to `CONNECT`) the connection and the
 //!   bytes after the head go to the request's [`OnUpgrade`](super::OnUpgrade).
+//!   A switch answered before the request's body was read waits for its end:
+//!   the body is drained first (`100 Continue` first if awaited), or, too
+//!   long to drain, the answer is a 500 and the connection closes.
 
 use core::future::Future;
 use core::pin::pin;
@@ -497,13 +500,25 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             self.http10_peer = request.version() == Version::Http10;
             self.asked = asked;
 
+            let proposes_switch = upgrade.is_some();
             let mut future = pin!(service.call(request));
+            // A switch answered before the request's body was read to its end
+            // waits for that end: boxed, so every connection's future does not
+            // carry room for a response through the awaits.
+            let mut switch_waiting: Option<Box<Response>> = None;
             // The head is serialized where the response comes out of the
             // service, so only its body travels on through the awaits below.
-            let body = poll_fn(|cx| {
+            let mut body = poll_fn(|cx| {
                 if let Poll::Ready(response) = future.as_mut().poll(cx) {
                     // Passed on from each arm: rebinding it first is a copy.
                     return Poll::Ready(match self.body_error {
+                        None if proposes_switch
+                            && !self.body_done
+                            && switches(response.status(), asked) =>
+                        {
+                            switch_waiting = Some(Box::new(response));
+                            Ok(None)
+                        }
                         None => self.start_response(response, asked),
                         Some(e) => self.start_response(error_response(e), asked),
                     });
@@ -515,6 +530,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 Poll::Pending
             })
             .await?;
+            if let Some(response) = switch_waiting {
+                body = self.switch_after_the_body(*response, asked).await?;
+            }
             if let Some(body) = body {
                 if !self.sent_body_now(&body)? {
                     self.send_body(body).await?;
@@ -1367,9 +1385,50 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                     return Ok(true);
                 }
                 Err(Error::Io(e)) => return Err(e.into()),
-                Err(_) => return Ok(false),
+                Err(e) => {
+                    // Kept for an answer not sent yet (a switch waits for
+                    // the body); after one, nothing reads it.
+                    if let Error::Protocol(p) = e {
+                        self.body_error = Some(p);
+                    }
+                    return Ok(false);
+                }
             }
         }
+    }
+
+    /// Answers with a response that switches protocols, which the service
+    /// gave before the request's body was read to its end: HTTP ends with
+    /// the request (RFC 9110 §7.8; h2c's upgrade carries a body), so its
+    /// body is read and dropped first, as after any response that leaves it
+    /// unread (within [`ServerConfig::drain_limit`] and the body timeout),
+    /// after `100 Continue` if the client waits for one (RFC 9110 §10.1.1: a
+    /// 101 follows the 100). A body that cannot be read to its end leaves
+    /// the switch unsent: 500, and the connection closes.
+    async fn switch_after_the_body(
+        &mut self,
+        response: Response,
+        asked: Asked,
+    ) -> Result<Option<Kind>, Error> {
+        if self.conn.they_are_waiting_for_100_continue() {
+            self.queue_continue();
+        }
+        if self.finish_body().await? {
+            return self.start_response(response, asked);
+        }
+        self.close_after = true;
+        let answer = match self.body_error {
+            // A malformed body gets the status proto names, as ever.
+            Some(e) => error_response(e),
+            None => {
+                log::warn!(
+                    "lithe: the request body before a protocol switch was too long to \
+                     drain or too slow; answered 500 instead"
+                );
+                Response::new(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+        };
+        self.start_response(answer, asked)
     }
 
     /// Hands the connection to whoever waits for the protocol switch.
@@ -1506,6 +1565,15 @@ enum Asked {
     /// CONNECT: a 2xx turns the connection into a tunnel.
     Connect,
     Other,
+}
+
+/// Whether `status` switches protocols in answer to a request that
+/// proposes a switch: 101 to an Upgrade, a 2xx to CONNECT.
+fn switches(status: StatusCode, asked: Asked) -> bool {
+    match asked {
+        Asked::Connect => status.is_success(),
+        _ => status == StatusCode::SWITCHING_PROTOCOLS,
+    }
 }
 
 impl Asked {
