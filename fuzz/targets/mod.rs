@@ -1191,6 +1191,9 @@ enum Framing {
     /// No framing field: no body in a request; in a response, chunked (added by
     /// the connection) for HTTP/1.1 and close-delimited for HTTP/1.0.
     Unframed,
+    /// The length given apart from the head (`send_request_sized`,
+    /// `send_response_sized`): the connection adds the field.
+    LengthGiven,
 }
 
 /// A described body and how to send it.
@@ -1201,6 +1204,14 @@ struct Body {
     pieces: Vec<usize>,
     trailers: Fields,
 }
+
+/// The framings a round trip picks from.
+const FRAMINGS: &[Framing] = &[
+    Framing::ContentLength,
+    Framing::Chunked,
+    Framing::Unframed,
+    Framing::LengthGiven,
+];
 
 fn body(src: &mut Source<'_>, framing: Framing) -> Body {
     let len = usize::from(u16::from_le_bytes([src.byte(), src.byte()]) % 4096);
@@ -1456,7 +1467,7 @@ fn roundtrip_request(src: &mut Source<'_>) {
     } else {
         Version::Http11
     };
-    let mut framing = src.pick(&[Framing::ContentLength, Framing::Chunked, Framing::Unframed]);
+    let mut framing = src.pick(FRAMINGS);
     if version == Version::Http10 && framing == Framing::Chunked {
         framing = Framing::ContentLength;
     }
@@ -1473,7 +1484,9 @@ fn roundtrip_request(src: &mut Source<'_>) {
         )),
         Framing::Chunked => all.push(("Transfer-Encoding".to_owned(), b"chunked".to_vec())),
         Framing::Unframed => body.bytes.clear(),
+        Framing::LengthGiven => {}
     }
+    let given = (framing == Framing::LengthGiven).then_some(body.bytes.len() as u64);
     let step = src.byte();
     let mut clean = Some((method.clone(), target.clone(), all.clone()));
     let mut poisoned = poison(
@@ -1495,7 +1508,10 @@ fn roundtrip_request(src: &mut Source<'_>) {
             version,
             headers: &fields,
         };
-        let result = client.send_request(&head, &mut out);
+        let result = match given {
+            Some(length) => client.send_request_sized(&head, length, &mut out),
+            None => client.send_request(&head, &mut out),
+        };
         if sent_head(result, poisoned, &client, State::Idle, &out, &mut wire) {
             break;
         }
@@ -1508,11 +1524,16 @@ fn roundtrip_request(src: &mut Source<'_>) {
 
     let seen = receive_all(Connection::server(Config::default()), &wire, step);
     let method_is_connect = method == "CONNECT";
+    let mut headers = as_received(&all);
+    if let Some(length) = given {
+        // After the head's own fields, as the docs of send_request_sized show.
+        headers.push(("content-length".to_owned(), length.to_string().into_bytes()));
+    }
     let mut expected = vec![Seen::Request {
         method,
         target,
         version,
-        headers: as_received(&all),
+        headers,
     }];
     if !body.bytes.is_empty() {
         expected.push(Seen::Body(body.bytes));
@@ -1549,9 +1570,10 @@ fn roundtrip_response(src: &mut Source<'_>) {
     let no_body = matches!(status.as_u16(), 204 | 304);
     // A 204 may carry no Content-Length (RFC 9110 §8.6); a 304 may.
     let length_field_allowed = status.as_u16() != 204;
-    let mut framing = src.pick(&[Framing::ContentLength, Framing::Chunked, Framing::Unframed]);
+    let mut framing = src.pick(FRAMINGS);
     if version == Version::Http10 && framing == Framing::Chunked
-        || no_body && framing != Framing::ContentLength
+        || no_body && !matches!(framing, Framing::ContentLength | Framing::LengthGiven)
+        || !length_field_allowed && framing == Framing::LengthGiven
     {
         framing = Framing::ContentLength;
     }
@@ -1568,8 +1590,9 @@ fn roundtrip_response(src: &mut Source<'_>) {
             // The connection frames it as chunked; trailers may ride along.
             body.trailers = trailer_fields(src);
         }
-        Framing::Unframed => {}
+        Framing::Unframed | Framing::LengthGiven => {}
     }
+    let given = (framing == Framing::LengthGiven).then_some(body.bytes.len() as u64);
     if no_body {
         // 204 and 304 carry no body whatever their Content-Length says.
         body.bytes.clear();
@@ -1627,7 +1650,10 @@ fn roundtrip_response(src: &mut Source<'_>) {
             reason: &reason,
             headers: &fields,
         };
-        let result = server.send_response(&head, &mut out);
+        let result = match given {
+            Some(length) => server.send_response_sized(&head, length, &mut out),
+            None => server.send_response(&head, &mut out),
+        };
         if sent_head(
             result,
             poisoned,
@@ -1648,8 +1674,12 @@ fn roundtrip_response(src: &mut Source<'_>) {
     let Some(Seen::Response { headers: got, .. }) = seen.get(expected.len()) else {
         panic!("no final response in {seen:?}");
     };
-    // The connection may have added framing and persistence fields after ours.
-    let sent = as_received(&all);
+    // The connection may have added framing and persistence fields after
+    // ours, and the length given apart first among them.
+    let mut sent = as_received(&all);
+    if let Some(length) = given {
+        sent.push(("content-length".to_owned(), length.to_string().into_bytes()));
+    }
     assert!(
         got.len() >= sent.len() && got[..sent.len()] == sent[..],
         "fields changed: {got:?}"
