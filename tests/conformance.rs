@@ -290,6 +290,7 @@ fn conformance_cases_through_the_server_driver() {
             Config::default(),
             std::iter::repeat(usize::MAX),
             &case.message,
+            false,
         );
         let methods: Vec<String> = run_proto(case)
             .iter()

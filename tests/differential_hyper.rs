@@ -20,6 +20,8 @@
 #![cfg(all(feature = "server", feature = "client"))]
 
 mod common;
+#[path = "../fuzz/targets/mod.rs"]
+mod targets;
 
 use std::sync::{Arc, Mutex};
 
@@ -330,10 +332,9 @@ proptest! {
 /// (fuzz/corpus/<target>: smuggling attempts, pipelines, malformed framing,
 /// written by hand or kept from fuzzing), each with the byte before its feed
 /// header when `method_byte` (client_response's seeds open with one), and
-/// the file's path. The feed header (see fuzz/targets/mod.rs, `Feed::parse`:
-/// a flags byte whose low four bits count the piece lengths after it) is
-/// left out: the streams go whole to implementations in their default
-/// configuration.
+/// the file's path. The feed header (`Feed::parse`: how the targets cut the
+/// stream, and their configuration) is left out: the streams go whole to
+/// implementations in their default configuration.
 fn fuzz_seeds(target: &str, method_byte: bool) -> Vec<(std::path::PathBuf, u8, Vec<u8>)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fuzz/corpus")
@@ -347,11 +348,8 @@ fn fuzz_seeds(target: &str, method_byte: bool) -> Vec<(std::path::PathBuf, u8, V
             (true, None) => continue,
             (false, _) => (0, &seed[..]),
         };
-        let Some((&flags, rest)) = rest.split_first() else {
-            continue;
-        };
-        let stream = rest[usize::from(flags & 0x0f).min(rest.len())..].to_vec();
-        seeds.push((path, method, stream));
+        let (_, stream) = targets::Feed::parse(rest);
+        seeds.push((path, method, stream.to_vec()));
     }
     seeds
 }

@@ -5,7 +5,7 @@ mod support;
 
 use lithe::proto::{
     ChunkedDecoder, Config, Connection, DataFrame, Decoded, EMPTY_HEADER, Event, Header,
-    RequestHead, ResponseHead, SendError, StatusCode, is_header_section_only,
+    RequestHead, ResponseHead, SendError, State, StatusCode, is_header_section_only,
 };
 use proptest::prelude::*;
 use support::{Owned, owned_headers};
@@ -319,6 +319,10 @@ proptest! {
             prop_assert_eq!(server.send_data(b"x").err(), Some(SendError::BodyNotAllowed));
             let mut out = [0u8; 16];
             prop_assert_eq!(server.send_end(&[], &mut out), Ok(0));
+        } else {
+            // The bytes are the tunnel's now: HTTP sends nothing more.
+            prop_assert_eq!(server.our_state(), State::SwitchedProtocol);
+            prop_assert!(server.send_data(b"x").is_err());
         }
         wire.extend_from_slice(&after);
 

@@ -275,7 +275,7 @@ fn fragments_and_empty_authorities_are_refused_in_targets() {
         "/#",
         "http://a.example/x#y",
         // Long ones, the '#' first, in the middle and last.
-        "#/articles/2024/sans-io-http?ref=home",
+        "/#articles/2024/sans-io-http?ref=home",
         "/articles/2024/sans#io-http?ref=home",
         "/articles/2024/sans-io-http?ref=home#",
         "/0123456789abcd#",

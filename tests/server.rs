@@ -1911,6 +1911,57 @@ fn a_request_body_stream_ends_after_its_error() {
     server.shutdown();
 }
 
+/// A 101 given before the request's body arrived waits for the body; a
+/// shutdown meanwhile does not cut that wait short (the switch is the
+/// answer the body was read for), and the body's bytes are not the new
+/// protocol's.
+#[test]
+fn a_switch_held_for_its_body_survives_a_shutdown() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    use lithe::io::{Request, Response, Shutdown, duplex, serve_connection_until};
+    let shutdown = Shutdown::new();
+    let signal = shutdown.clone();
+    let service = move |mut request: Request| {
+        signal.trigger();
+        let on_upgrade = request.upgrade().expect("the request proposes a switch");
+        async move {
+            drop(on_upgrade);
+            Response::new(lithe::proto::StatusCode::SWITCHING_PROTOCOLS)
+                .with_header("connection", "upgrade")
+                .with_header("upgrade", "h2c")
+        }
+    };
+    let (server_end, mut client_end) = duplex(4096);
+    let head = run(async {
+        let config = ServerConfig::default();
+        let served = serve_connection_until(server_end, service, &config, &shutdown);
+        let client = async {
+            client_end
+                .write_all(
+                    b"POST / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\
+                      Content-Length: 5\r\n\r\n",
+                )
+                .await
+                .unwrap();
+            // The service has answered (and the shutdown begun) before the body.
+            async_io::Timer::after(Duration::from_millis(50)).await;
+            client_end.write_all(b"hello").await.unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8];
+            while !head.ends_with(b"\r\n\r\n") {
+                client_end.read_exact(&mut byte).await.unwrap();
+                head.push(byte[0]);
+            }
+            String::from_utf8(head).unwrap()
+        };
+        futures_lite::future::zip(served, client).await.1
+    });
+    assert!(
+        head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{head}"
+    );
+}
+
 #[test]
 fn a_protocol_switch_during_shutdown_keeps_its_connection_upgrade() {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};
@@ -2002,6 +2053,21 @@ fn a_switch_answered_before_the_body_is_read_waits_for_its_end() {
     s.write_all(b"helloping").unwrap();
     assert_eq!(without_date(&read_until(&mut s, "\r\n\r\n")), SWITCHED);
     assert_eq!(read_until(&mut s, "ping"), "ping");
+
+    // Chunked, to its last chunk; a malformed chunk gets proto's 400.
+    const CHUNKED: &str = "POST / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n\
+                           Upgrade: h2c\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
+    let mut s = socket(server.local_addr());
+    s.write_all(format!("{CHUNKED}0\r\n\r\nping").as_bytes())
+        .unwrap();
+    assert_eq!(without_date(&read_until(&mut s, "\r\n\r\n")), SWITCHED);
+    assert_eq!(read_until(&mut s, "ping"), "ping");
+    let reply = exchange(
+        server.local_addr(),
+        format!("{CHUNKED}XX0\r\n\r\nping").as_bytes(),
+    );
+    assert!(reply.starts_with("HTTP/1.1 400 "), "{reply}");
+    assert!(reply.contains("\r\nconnection: close\r\n"), "{reply}");
     server.shutdown();
 
     let config = ServerConfig {
@@ -2016,6 +2082,27 @@ fn a_switch_answered_before_the_body_is_read_waits_for_its_end() {
     assert!(reply.starts_with("HTTP/1.1 500 "), "{reply}");
     assert!(reply.contains("\r\nconnection: close\r\n"), "{reply}");
     assert!(!reply.contains("101"), "{reply}");
+    // A length past the limit is not invited: no 100 before the refusal.
+    let reply = exchange(
+        server.local_addr(),
+        format!("{HEAD}Expect: 100-continue\r\n\r\n").as_bytes(),
+    );
+    assert!(reply.starts_with("HTTP/1.1 500 "), "{reply}");
+    server.shutdown();
+
+    // A tunnel opened over a CONNECT's unread body would lose its first
+    // bytes to the drain: that stays a 500 (the body drained after it, the
+    // connection goes on as HTTP).
+    async fn tunnel_unread(mut request: lithe::io::Request) -> lithe::io::Response {
+        drop(request.upgrade());
+        lithe::io::Response::new(lithe::proto::StatusCode::OK)
+    }
+    let server = server_with(tunnel_unread, ServerConfig::default());
+    let mut s = socket(server.local_addr());
+    s.write_all(b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 5\r\n\r\nhello")
+        .unwrap();
+    let reply = read_until(&mut s, "\r\n\r\n");
+    assert!(reply.starts_with("HTTP/1.1 500 "), "{reply}");
     server.shutdown();
 }
 

@@ -6,20 +6,26 @@
 //! leniencies, tight limits), then the request stream, written in those pieces
 //! and then closed. The service echoes each request body, except for a target
 //! that starts with [`IGNORED`]: that body is left unread, for the driver to
-//! drain (or to close the connection over), and the answer is `ignored`.
+//! drain (or to close the connection over), and the answer is `ignored`. It
+//! accepts an Upgrade as [`accepts_upgrade`] says (a 101, its body left
+//! unread), and a CONNECT's 200 opens a tunnel; after either, the new
+//! protocol echoes every byte it reads.
 //!
 //! Invariants:
 //! * the driver finishes once the stream is closed: no hang (the stable test
 //!   bounds it with a timer; libFuzzer with `-timeout`);
 //! * what it writes parses as HTTP/1.1 responses, one per request at most, plus
 //!   at most one error response;
-//! * up to the first CONNECT (whose 200 opens a tunnel), the driver
-//!   answers every request `proto` reads to its end, in order, with 200 and
-//!   the request's body echoed (or `ignored`), whether or not `proto` finds a
-//!   fault after them: pipelined bytes are never lost or misparsed, and the
-//!   requests before a malformed one are served as `proto` read them. Only an
-//!   answer that says `Connection: close` may be the last before all are
-//!   answered, and none follows it.
+//! * up to a protocol switch, the driver answers every request `proto` reads
+//!   to its end, in order, with 200 and the request's body echoed (or
+//!   `ignored`), whether or not `proto` finds a fault after them: pipelined
+//!   bytes are never lost or misparsed, and the requests before a malformed
+//!   one are served as `proto` read them. Only an answer that says
+//!   `Connection: close` may be the last before all are answered, and none
+//!   follows it;
+//! * where `proto` switched protocols, the driver does so with the same
+//!   status, and the new protocol reads exactly the bytes after the switching
+//!   request (its head and any body), once and in order.
 
 use std::cell::RefCell;
 use std::time::Duration;
@@ -54,7 +60,7 @@ pub fn server_driver(data: &[u8]) {
     config.limits.max_headers = config.limits.max_headers.min(HEADER_SLOTS);
     let expected =
         Run::new(Connection::server(config), Us::PlainServer, stream).deliver(&Delivery::Whole);
-    let wire = drive(config, feed.lengths(), stream);
+    let wire = drive(config, feed.lengths(), stream, true);
 
     let (methods, targets): (Vec<&str>, Vec<&str>) = expected
         .iter()
@@ -65,7 +71,7 @@ pub fn server_driver(data: &[u8]) {
         .unzip();
     // The request after which proto's run switched protocols (a 101 to an
     // Upgrade the service accepts, or a CONNECT's 200), and the bytes after
-    // its head, which the new protocol echoes.
+    // it (head and body), which the new protocol echoes.
     let switched = expected
         .iter()
         .position(|seen| matches!(seen, Seen::Switched { .. }))
@@ -157,8 +163,15 @@ fn request_bodies(trace: &[Seen]) -> Vec<Vec<u8>> {
 }
 
 /// Runs the driver with an echoing service over `stream`, delivered in pieces of
-/// the given `lengths` then closed; returns everything it wrote.
-pub fn drive(config: Config, lengths: impl Iterator<Item = usize>, stream: &[u8]) -> Vec<u8> {
+/// the given `lengths` then closed; returns everything it wrote. With
+/// `accept_upgrades`, the service accepts an Upgrade as [`accepts_upgrade`]
+/// says; without, it declines every one with its 200.
+pub fn drive(
+    config: Config,
+    lengths: impl Iterator<Item = usize>,
+    stream: &[u8],
+    accept_upgrades: bool,
+) -> Vec<u8> {
     let (server_end, client_end) = duplex(64 * 1024);
     let server_config = ServerConfig {
         proto: config,
@@ -173,7 +186,10 @@ pub fn drive(config: Config, lengths: impl Iterator<Item = usize>, stream: &[u8]
             let upgrade = request.upgrade();
             let connect = request.method() == "CONNECT";
             // As the proto run's server decides (`accepts_upgrade`).
-            let accepted = upgrade.is_some() && !connect && accepts_upgrade(request.target());
+            let accepted = accept_upgrades
+                && upgrade.is_some()
+                && !connect
+                && accepts_upgrade(request.target());
             if accepted || connect {
                 *switch.borrow_mut() = upgrade;
             }
@@ -325,7 +341,9 @@ pub fn parse_answers_until_switch(
         });
         wire = &wire[received.consumed..];
         match received.event {
-            Event::Response(head) if head.status.is_informational() => {}
+            // Interim: the final response follows (a 101 is final here, and
+            // switches).
+            Event::Response(head) if head.status.is_informational() && head.status != 101 => {}
             Event::Response(head) => {
                 let closes = head
                     .header("connection")
@@ -346,10 +364,10 @@ pub fn parse_answers_until_switch(
                 outstanding = false;
             }
             Event::SwitchedProtocol => {
-                let status = match current.take() {
-                    Some(answer) => answer.status,
-                    None => 101,
-                };
+                let status = current
+                    .take()
+                    .expect("a switch follows its response")
+                    .status;
                 let rest = wire.to_vec();
                 return (answers, Some(Switch { status, rest }));
             }

@@ -633,14 +633,10 @@ impl<'i> Run<'i> {
                     }
                     self.trace.push(Seen::Failed(error));
                     if self.us.is_server() {
+                        // Answered early, nothing more is owed: the error
+                        // only ends the connection.
                         if matches!(self.conn.our_state(), State::Idle | State::SendResponse) {
                             send_error_response(&mut self.conn, error);
-                        } else {
-                            // Answered early: the error only ends the connection.
-                            assert!(
-                                !self.conn.is_keep_alive(),
-                                "the connection persisted after an error"
-                            );
                         }
                     }
                     return Flow::Stop;
@@ -695,7 +691,15 @@ impl<'i> Run<'i> {
                     if self.us.is_server() {
                         let varied = self.us == Us::Server;
                         if varied && head.method != "CONNECT" && answers_early(head.target) {
+                            let awaited = self.conn.they_are_waiting_for_100_continue();
                             send_empty_response(&mut self.conn, false);
+                            // The client may still send the body it held back,
+                            // or not: nothing after it can be read as a request.
+                            assert!(
+                                !awaited || !self.conn.is_keep_alive(),
+                                "a final answer to a client awaiting 100 Continue kept \
+                                 the connection"
+                            );
                         } else if self.conn.they_are_waiting_for_100_continue() {
                             send_continue(&mut self.conn);
                         }

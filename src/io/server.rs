@@ -38,9 +38,11 @@
 //!   tasks of its thread run after 64 requests served without waiting.
 //! * **Upgrades.** After a `101` (or a `2xx` to `CONNECT`) the connection and the
 //!   bytes after the head go to the request's [`OnUpgrade`](super::OnUpgrade).
-//!   A switch answered before the request's body was read waits for its end:
-//!   the body is drained first (`100 Continue` first if awaited), or, too
-//!   long to drain, the answer is a 500 and the connection closes.
+//!   A 101 answered before the request's body was read waits for its end:
+//!   the body is drained first (`100 Continue` first if awaited), and a body
+//!   the service still holds is cut off; too long to drain, the answer is a
+//!   500 and the connection closes. (A 2xx to a CONNECT that has a body is a
+//!   500 unless the service read the body.)
 
 use core::future::Future;
 use core::pin::pin;
@@ -514,7 +516,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                     return Poll::Ready(match self.body_error {
                         None if proposes_switch
                             && !self.body_done
-                            && switches(response.status(), asked) =>
+                            && asked != Asked::Connect
+                            && response.status() == StatusCode::SWITCHING_PROTOCOLS =>
                         {
                             switch_waiting = Some(Box::new(response));
                             Ok(None)
@@ -541,7 +544,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // finish_body would return at once without a feeder (no request
             // body): checking here spares building and polling its future.
             let keep = match self.feeder.is_some() {
-                true => self.finish_body().await?,
+                true => self.finish_body(Drain::UntilShutdown).await?,
                 false => true,
             };
 
@@ -1333,9 +1336,10 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         Ok(())
     }
 
-    /// After the response: finishes the request body (drains what the service
-    /// left unread, within bounds). Whether the connection may go on.
-    async fn finish_body(&mut self) -> Result<bool, Error> {
+    /// Finishes the request body (drains what the service left unread, within
+    /// bounds): after the response, or before a 101 that waits for it (see
+    /// [`Drain`]). Whether the connection may go on.
+    async fn finish_body(&mut self, drain: Drain) -> Result<bool, Error> {
         let Some(feeder) = self.feeder.take() else {
             return Ok(true);
         };
@@ -1346,10 +1350,10 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         if self.body_done {
             return Ok(true);
         }
-        // The response is out: a client that sends the rest slowly, byte by
-        // byte within the body timeout each, would hold the connection long
-        // after it, so the whole drain gets the body timeout once. A shutdown
-        // ends it too: the response it waited for is out.
+        // A client that sends the rest slowly, byte by byte within the body
+        // timeout each, would hold the connection long after the response,
+        // so the whole drain gets the body timeout once. After the response,
+        // a shutdown ends it too: that response is what it waited for.
         let deadline = self
             .config
             .body_timeout
@@ -1367,7 +1371,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                     ready => return ready,
                 }
                 let expired = deadline.is_some_and(|at| self.read_deadline.poll_expired(cx, at));
-                match expired || self.poll_shutdown(cx) {
+                let shut_down = drain == Drain::UntilShutdown && self.poll_shutdown(cx);
+                match expired || shut_down {
                     true => Poll::Ready(Err(Error::Timeout(Timeout::Body))),
                     false => Poll::Pending,
                 }
@@ -1397,33 +1402,42 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         }
     }
 
-    /// Answers with a response that switches protocols, which the service
-    /// gave before the request's body was read to its end: HTTP ends with
-    /// the request (RFC 9110 §7.8; h2c's upgrade carries a body), so its
-    /// body is read and dropped first, as after any response that leaves it
-    /// unread (within [`ServerConfig::drain_limit`] and the body timeout),
-    /// after `100 Continue` if the client waits for one (RFC 9110 §10.1.1: a
-    /// 101 follows the 100). A body that cannot be read to its end leaves
-    /// the switch unsent: 500, and the connection closes.
+    /// Answers with a 101, which the service gave before the request's body
+    /// was read to its end: HTTP ends with the request (RFC 9110 §7.8; h2c's
+    /// upgrade carries a body), so its body is read and dropped first, as
+    /// after any response that leaves it unread (within
+    /// [`ServerConfig::drain_limit`] and the body timeout, a shutdown
+    /// meanwhile aside: the switch is the answer it waits for), after
+    /// `100 Continue` if the client waits for one (RFC 9110 §10.1.1: a 101
+    /// follows the 100). A body that cannot be read to its end, or whose
+    /// length is past the drain limit (not invited then), leaves the switch
+    /// unsent: 500, or the status proto names for a malformed body, and the
+    /// connection closes.
     async fn switch_after_the_body(
         &mut self,
         response: Response,
         asked: Asked,
     ) -> Result<Option<Kind>, Error> {
-        if self.conn.they_are_waiting_for_100_continue() {
-            self.queue_continue();
+        let too_long = self
+            .conn
+            .body_left_to_receive()
+            .is_some_and(|left| left > self.config.drain_limit);
+        if !too_long {
+            if self.conn.they_are_waiting_for_100_continue() {
+                self.queue_continue();
+            }
+            if self.finish_body(Drain::UntilTheEnd).await? {
+                return self.start_response(response, asked);
+            }
         }
-        if self.finish_body().await? {
-            return self.start_response(response, asked);
-        }
+        // The feeder, if still held, finds close_after when the loop ends it.
         self.close_after = true;
         let answer = match self.body_error {
-            // A malformed body gets the status proto names, as ever.
             Some(e) => error_response(e),
             None => {
                 log::warn!(
-                    "lithe: the request body before a protocol switch was too long to \
-                     drain or too slow; answered 500 instead"
+                    "lithe: the request body before a protocol switch was longer than the \
+                     drain limit or too slow; answered 500 instead"
                 );
                 Response::new(StatusCode::INTERNAL_SERVER_ERROR)
             }
@@ -1567,13 +1581,13 @@ enum Asked {
     Other,
 }
 
-/// Whether `status` switches protocols in answer to a request that
-/// proposes a switch: 101 to an Upgrade, a 2xx to CONNECT.
-fn switches(status: StatusCode, asked: Asked) -> bool {
-    match asked {
-        Asked::Connect => status.is_success(),
-        _ => status == StatusCode::SWITCHING_PROTOCOLS,
-    }
+/// How long [`Driver::finish_body`] may go on reading a body nobody reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Drain {
+    /// Its response is out: a shutdown ends the drain (and the connection).
+    UntilShutdown,
+    /// Its response waits for the body's end: a shutdown does not end it.
+    UntilTheEnd,
 }
 
 impl Asked {

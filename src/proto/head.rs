@@ -226,9 +226,10 @@ impl TargetForm {
     }
 }
 
-/// Whether a target holds `#`. core's search costs more set-up than a
-/// short target takes to scan (a bare `/` is the usual one), and more than
-/// `memchr`'s vectored one on a long target.
+/// Whether a target holds `#`: a long target is searched with `memchr`
+/// (vectored; core's own search set up for longer than that takes), a short
+/// one, a bare `/` most often, with core's plain loop, which needs no set-up
+/// at all.
 fn has_fragment(target: &[u8]) -> bool {
     match target.len() {
         0..16 => target.contains(&b'#'),
