@@ -6,7 +6,9 @@
 //! leniencies, tight limits), then the request stream, written in those pieces
 //! and then closed. The service echoes each request body, except for a target
 //! that starts with [`IGNORED`]: that body is left unread, for the driver to
-//! drain (or to close the connection over), and the answer is `ignored`. It
+//! drain (or to close the connection over), and the answer is `ignored`. An
+//! echo goes out whole, as a sized stream or as a stream of unknown length
+//! ([`answer_form`]). It
 //! accepts an Upgrade as [`accepts_upgrade`] says (a 101, its body left
 //! unread), and a CONNECT's 200 opens a tunnel; after either, the new
 //! protocol echoes every byte it reads.
@@ -31,8 +33,10 @@ use std::cell::RefCell;
 use std::time::Duration;
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
-use lithe::io::{OnUpgrade, Request, Response, ServerConfig, duplex, serve_connection};
-use lithe::proto::{Config, Connection, EMPTY_HEADER, Event, Header, RequestHead, StatusCode};
+use lithe::io::{Body, OnUpgrade, Request, Response, ServerConfig, duplex, serve_connection};
+use lithe::proto::{
+    Config, Connection, EMPTY_HEADER, Event, Header, RequestHead, StatusCode, Version,
+};
 
 use super::{Delivery, Feed, HEADER_SLOTS, Run, Seen, Us, accepts_upgrade};
 
@@ -69,6 +73,13 @@ pub fn server_driver(data: &[u8]) {
             _ => None,
         })
         .unzip();
+    let http10: Vec<bool> = expected
+        .iter()
+        .filter_map(|seen| match seen {
+            Seen::Request { version, .. } => Some(*version == Version::Http10),
+            _ => None,
+        })
+        .collect();
     // The request after which proto's run switched protocols (a 101 to an
     // Upgrade the service accepts, or a CONNECT's 200), and the bytes after
     // it (head and body), which the new protocol echoes.
@@ -100,12 +111,14 @@ pub fn server_driver(data: &[u8]) {
     let mut bodies = request_bodies(&expected);
     bodies.truncate(switched.map_or(usize::MAX, |s| s.0));
     let complete = bodies.len();
-    // A body left unread that cannot be drained closes the connection:
-    // only after an ignored request may the answers stop short.
+    // A body left unread that cannot be drained closes the connection, and
+    // so does a body of unknown length to an HTTP/1.0 client (the close
+    // delimits it): only after such a request may the answers stop short.
     let closed_early = answers.last().is_some_and(|a| a.closes)
-        && targets
-            .get(answers.len() - 1)
-            .is_some_and(|t| t.starts_with(IGNORED));
+        && targets.get(answers.len() - 1).is_some_and(|t| {
+            t.starts_with(IGNORED)
+                || http10[answers.len() - 1] && answer_form(t) == AnswerForm::Stream
+        });
     assert!(
         answers.len() >= complete || closed_early,
         "{complete} complete requests, {} responses",
@@ -164,13 +177,14 @@ fn request_bodies(trace: &[Seen]) -> Vec<Vec<u8>> {
 
 /// Runs the driver with an echoing service over `stream`, delivered in pieces of
 /// the given `lengths` then closed; returns everything it wrote. With
-/// `accept_upgrades`, the service accepts an Upgrade as [`accepts_upgrade`]
-/// says; without, it declines every one with its 200.
+/// `varied`, the service accepts an Upgrade as [`accepts_upgrade`] says and
+/// sends each echo in the form [`answer_form`] says; without, it declines
+/// every Upgrade with its 200 and sends each echo whole.
 pub fn drive(
     config: Config,
     lengths: impl Iterator<Item = usize>,
     stream: &[u8],
-    accept_upgrades: bool,
+    varied: bool,
 ) -> Vec<u8> {
     let (server_end, client_end) = duplex(64 * 1024);
     let server_config = ServerConfig {
@@ -186,10 +200,8 @@ pub fn drive(
             let upgrade = request.upgrade();
             let connect = request.method() == "CONNECT";
             // As the proto run's server decides (`accepts_upgrade`).
-            let accepted = accept_upgrades
-                && upgrade.is_some()
-                && !connect
-                && accepts_upgrade(request.target());
+            let accepted =
+                varied && upgrade.is_some() && !connect && accepts_upgrade(request.target());
             if accepted || connect {
                 *switch.borrow_mut() = upgrade;
             }
@@ -202,8 +214,12 @@ pub fn drive(
                 if request.target().starts_with(IGNORED) {
                     return Response::new(StatusCode::OK).with_body("ignored");
                 }
+                let form = match varied {
+                    true => answer_form(request.target()),
+                    false => AnswerForm::Whole,
+                };
                 match request.into_body().bytes(1 << 20).await {
-                    Ok(body) => Response::new(StatusCode::OK).with_body(body),
+                    Ok(body) => Response::new(StatusCode::OK).with_body(echo_body(body, form)),
                     Err(_) => Response::new(StatusCode::INTERNAL_SERVER_ERROR),
                 }
             }
@@ -229,6 +245,40 @@ pub fn drive(
         panic!("the server driver hung");
     };
     future::block_on(future::or(future::zip(server, client), hang)).1
+}
+
+/// How the service sends an echoed body: as one piece, as a stream of the
+/// declared length, or as a stream of unknown length (chunked, or to an
+/// HTTP/1.0 client delimited by the close), by the target's length mod 3.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum AnswerForm {
+    Whole,
+    SizedStream,
+    Stream,
+}
+
+/// The form the service answers a request with this target in.
+pub fn answer_form(target: &str) -> AnswerForm {
+    [
+        AnswerForm::Whole,
+        AnswerForm::SizedStream,
+        AnswerForm::Stream,
+    ][target.len() % 3]
+}
+
+/// `body` as the service sends it in `form`: the streams yield it in pieces
+/// of up to seven bytes.
+fn echo_body(body: bytes::Bytes, form: AnswerForm) -> Body {
+    let pieces: Vec<std::io::Result<bytes::Bytes>> = (0..body.len())
+        .step_by(7)
+        .map(|at| Ok(body.slice(at..body.len().min(at + 7))))
+        .collect();
+    let stream = futures_lite::stream::iter(pieces);
+    match form {
+        AnswerForm::Whole => Body::from(body),
+        AnswerForm::SizedStream => Body::sized_stream(body.len() as u64, stream),
+        AnswerForm::Stream => Body::stream(stream),
+    }
 }
 
 /// The peer's side of a driver run: writes `stream` into `end` in pieces of
