@@ -504,7 +504,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
 
             let proposes_switch = upgrade.is_some();
             let mut future = pin!(service.call(request));
-            // A switch answered before the request's body was read to its end
+            // A 101 answered before the request's body was read to its end
             // waits for that end: boxed, so every connection's future does not
             // carry room for a response through the awaits.
             let mut switch_waiting: Option<Box<Response>> = None;
@@ -1581,15 +1581,6 @@ enum Asked {
     Other,
 }
 
-/// How long [`Driver::finish_body`] may go on reading a body nobody reads.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Drain {
-    /// Its response is out: a shutdown ends the drain (and the connection).
-    UntilShutdown,
-    /// Its response waits for the body's end: a shutdown does not end it.
-    UntilTheEnd,
-}
-
 impl Asked {
     fn of(method: &str) -> Asked {
         match method {
@@ -1598,6 +1589,15 @@ impl Asked {
             _ => Asked::Other,
         }
     }
+}
+
+/// How long [`Driver::finish_body`] may go on reading a body nobody reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Drain {
+    /// Its response is out: a shutdown ends the drain (and the connection).
+    UntilShutdown,
+    /// Its response waits for the body's end: a shutdown does not end it.
+    UntilTheEnd,
 }
 
 /// Why no request head was parsed.
