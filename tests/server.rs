@@ -2082,7 +2082,30 @@ fn a_switch_answered_before_the_body_is_read_waits_for_its_end() {
     assert!(reply.starts_with("HTTP/1.1 500 "), "{reply}");
     assert!(reply.contains("\r\nconnection: close\r\n"), "{reply}");
     assert!(!reply.contains("101"), "{reply}");
-    // A length past the limit is not invited: no 100 before the refusal.
+    // A length past the limit is not invited: no 100 before the refusal,
+    // whether the service dropped the body or still holds it.
+    let reply = exchange(
+        server.local_addr(),
+        format!("{HEAD}Expect: 100-continue\r\n\r\n").as_bytes(),
+    );
+    assert!(reply.starts_with("HTTP/1.1 500 "), "{reply}");
+    server.shutdown();
+    async fn holding_the_body(mut request: lithe::io::Request) -> lithe::io::Response {
+        drop(request.upgrade());
+        let body = request.into_body();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(body);
+        });
+        lithe::io::Response::new(lithe::proto::StatusCode::SWITCHING_PROTOCOLS)
+            .with_header("connection", "upgrade")
+            .with_header("upgrade", "h2c")
+    }
+    let config = ServerConfig {
+        drain_limit: 4,
+        ..ServerConfig::default()
+    };
+    let server = server_with(holding_the_body, config);
     let reply = exchange(
         server.local_addr(),
         format!("{HEAD}Expect: 100-continue\r\n\r\n").as_bytes(),
@@ -2091,18 +2114,21 @@ fn a_switch_answered_before_the_body_is_read_waits_for_its_end() {
     server.shutdown();
 
     // A tunnel opened over a CONNECT's unread body would lose its first
-    // bytes to the drain: that stays a 500 (the body drained after it, the
-    // connection goes on as HTTP).
+    // bytes to the drain: that stays a 500, and as after any refused
+    // CONNECT, the bytes behind it are not read as requests.
     async fn tunnel_unread(mut request: lithe::io::Request) -> lithe::io::Response {
         drop(request.upgrade());
         lithe::io::Response::new(lithe::proto::StatusCode::OK)
     }
     let server = server_with(tunnel_unread, ServerConfig::default());
-    let mut s = socket(server.local_addr());
-    s.write_all(b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 5\r\n\r\nhello")
-        .unwrap();
-    let reply = read_until(&mut s, "\r\n\r\n");
+    let reply = exchange(
+        server.local_addr(),
+        b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 5\r\n\r\nhello\
+          GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
     assert!(reply.starts_with("HTTP/1.1 500 "), "{reply}");
+    assert!(reply.contains("\r\nconnection: close\r\n"), "{reply}");
+    assert_eq!(reply.matches("HTTP/1.1 ").count(), 1, "{reply}");
     server.shutdown();
 }
 

@@ -8,10 +8,9 @@
 //! that starts with [`IGNORED`]: that body is left unread, for the driver to
 //! drain (or to close the connection over), and the answer is `ignored`. An
 //! echo goes out whole, as a sized stream or as a stream of unknown length
-//! ([`answer_form`]). It
-//! accepts an Upgrade as [`accepts_upgrade`] says (a 101, its body left
-//! unread), and a CONNECT's 200 opens a tunnel; after either, the new
-//! protocol echoes every byte it reads.
+//! ([`answer_form`]). The service accepts an Upgrade as [`accepts_upgrade`]
+//! says (a 101, its body left unread), and a CONNECT's 200 opens a tunnel;
+//! after either, the new protocol echoes every byte it reads.
 //!
 //! Invariants:
 //! * the driver finishes once the stream is closed: no hang (the stable test
@@ -116,8 +115,9 @@ pub fn server_driver(data: &[u8]) {
     // delimits it): only after such a request may the answers stop short.
     let closed_early = answers.last().is_some_and(|a| a.closes)
         && targets.get(answers.len() - 1).is_some_and(|t| {
+            let last = answers.len() - 1;
             t.starts_with(IGNORED)
-                || http10[answers.len() - 1] && answer_form(t) == AnswerForm::Stream
+                || http10[last] && methods[last] != "HEAD" && answer_form(t) == AnswerForm::Stream
         });
     assert!(
         answers.len() >= complete || closed_early,
@@ -142,8 +142,12 @@ pub fn server_driver(data: &[u8]) {
             "response {i} closes the connection, yet more follow"
         );
     }
+    // A connection closed short of the switch never switched.
+    if closed_early {
+        assert_eq!(switch, None, "a switch after a closing answer");
+    }
     // After the switch, the new protocol has every byte that followed the
-    // head, once and in order: none kept as HTTP, none lost.
+    // request, once and in order: none kept as HTTP, none lost.
     if let Some((index, rest)) = switched.filter(|_| !closed_early) {
         let status = match methods[index] {
             "CONNECT" => 200,
@@ -252,8 +256,11 @@ pub fn drive(
 /// HTTP/1.0 client delimited by the close), by the target's length mod 3.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum AnswerForm {
+    /// One piece: `Content-Length`.
     Whole,
+    /// A stream of the declared length: `Content-Length`, sent piece by piece.
     SizedStream,
+    /// A stream of unknown length: chunked, or to HTTP/1.0 until the close.
     Stream,
 }
 

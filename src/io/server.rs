@@ -142,7 +142,9 @@ pub struct ServerConfig {
     /// How long reading a request body may wait on the client without
     /// [`min_progress_bytes`](Self::min_progress_bytes) arriving. Default 60
     /// s. Also how long, in all, the rest of a body the service left unread
-    /// may take to drain after the response (see `drain_limit`).
+    /// may take to drain after the response, or before a 101 that waits for
+    /// it (see `drain_limit`); with `None`, a held 101 waits on a silent
+    /// client for as long as the connection stays open.
     pub body_timeout: Option<Duration>,
     /// How long writing may wait on the client without
     /// [`min_progress_bytes`](Self::min_progress_bytes) going out. Default 60
@@ -169,7 +171,9 @@ pub struct ServerConfig {
     /// longer than `body_timeout` in all, or a shutdown. A chunked body states
     /// no length, so it is drained only if its end has already arrived when
     /// the response starts; otherwise the response says `Connection: close`.
-    /// Default 64 KiB.
+    /// A 101 the service gave before the body was read waits for the drain
+    /// (chunked too, and a shutdown does not end it): a body past this limit
+    /// gets a 500 instead, and the connection closes. Default 64 KiB.
     pub drain_limit: u64,
     /// Whether responses get a `Date` field with the current time when the
     /// service set none, as RFC 9110 §6.6.1 asks of an origin server with a
@@ -1097,6 +1101,10 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                     "lithe: the service answered with an interim status ({code}); answered 500 instead"
                 ),
             }
+            // A CONNECT refused this way (a 2xx over a body the service left
+            // unread) closes as any refused CONNECT does: the bytes behind
+            // it may be the tunnel's the client took as opened.
+            self.close_after |= asked == Asked::Connect;
             let status = StatusCode::INTERNAL_SERVER_ERROR;
             let date = self.date(status);
             let (mut fields, mut count) = own_fields(EMPTY_BODY, &date);
@@ -1430,7 +1438,11 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 return self.start_response(response, asked);
             }
         }
-        // The feeder, if still held, finds close_after when the loop ends it.
+        // Nobody reads the body now: a client waiting to send it is not
+        // invited to (start_response sends 100 to a body still wanted).
+        if let Some(feeder) = self.feeder.take() {
+            feeder.abandon();
+        }
         self.close_after = true;
         let answer = match self.body_error {
             Some(e) => error_response(e),
