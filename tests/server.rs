@@ -1911,64 +1911,26 @@ fn a_request_body_stream_ends_after_its_error() {
     server.shutdown();
 }
 
-/// A 101 given before the request's body arrived waits for the body; a
-/// shutdown meanwhile does not cut that wait short (the switch is the
-/// answer the body was read for), and the body's bytes are not the new
-/// protocol's.
-#[test]
-fn a_switch_held_for_its_body_survives_a_shutdown() {
-    use futures_lite::{AsyncReadExt, AsyncWriteExt};
-    use lithe::io::{Request, Response, Shutdown, duplex, serve_connection_until};
-    let shutdown = Shutdown::new();
-    let signal = shutdown.clone();
-    let service = move |mut request: Request| {
-        signal.trigger();
-        let on_upgrade = request.upgrade().expect("the request proposes a switch");
-        async move {
-            drop(on_upgrade);
-            Response::new(lithe::proto::StatusCode::SWITCHING_PROTOCOLS)
-                .with_header("connection", "upgrade")
-                .with_header("upgrade", "h2c")
-        }
-    };
-    let (server_end, mut client_end) = duplex(4096);
-    let head = run(async {
-        let config = ServerConfig::default();
-        let served = serve_connection_until(server_end, service, &config, &shutdown);
-        let client = async {
-            client_end
-                .write_all(
-                    b"POST / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\
-                      Content-Length: 5\r\n\r\n",
-                )
-                .await
-                .unwrap();
-            // The service has answered (and the shutdown begun) before the body.
-            async_io::Timer::after(Duration::from_millis(50)).await;
-            client_end.write_all(b"hello").await.unwrap();
-            let mut head = Vec::new();
-            let mut byte = [0u8];
-            while !head.ends_with(b"\r\n\r\n") {
-                client_end.read_exact(&mut byte).await.unwrap();
-                head.push(byte[0]);
-            }
-            String::from_utf8(head).unwrap()
-        };
-        futures_lite::future::zip(served, client).await.1
-    });
-    assert!(
-        head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
-        "{head}"
-    );
+/// Reads one response head from `io`, byte by byte (nothing after it).
+async fn read_head(io: &mut lithe::io::DuplexStream) -> String {
+    use futures_lite::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut byte = [0u8];
+    while !head.ends_with(b"\r\n\r\n") {
+        io.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    String::from_utf8(head).unwrap()
 }
 
-#[test]
-fn a_protocol_switch_during_shutdown_keeps_its_connection_upgrade() {
-    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+/// Sends `head` to a service that begins a shutdown and answers with a 101
+/// for `protocol`, then, 50 ms later (the answer given, the shutdown begun),
+/// `body`; returns the head of the driver's answer.
+fn switch_during_shutdown(head: &[u8], body: &[u8], protocol: &'static str) -> String {
+    use futures_lite::AsyncWriteExt;
     use lithe::io::{Request, Response, Shutdown, duplex, serve_connection_until};
     let shutdown = Shutdown::new();
     let signal = shutdown.clone();
-    // The shutdown begins while the upgrade request is being answered.
     let service = move |mut request: Request| {
         signal.trigger();
         let on_upgrade = request.upgrade();
@@ -1976,28 +1938,48 @@ fn a_protocol_switch_during_shutdown_keeps_its_connection_upgrade() {
             assert!(on_upgrade.is_some(), "the request proposes a switch");
             Response::new(lithe::proto::StatusCode::SWITCHING_PROTOCOLS)
                 .with_header("connection", "upgrade")
-                .with_header("upgrade", "websocket")
+                .with_header("upgrade", protocol)
         }
     };
     let (server_end, mut client_end) = duplex(4096);
-    let head = run(async {
+    run(async {
         let config = ServerConfig::default();
         let served = serve_connection_until(server_end, service, &config, &shutdown);
         let client = async {
-            client_end
-                .write_all(b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n")
-                .await
-                .unwrap();
-            let mut head = Vec::new();
-            let mut byte = [0u8];
-            while !head.ends_with(b"\r\n\r\n") {
-                client_end.read_exact(&mut byte).await.unwrap();
-                head.push(byte[0]);
-            }
-            String::from_utf8(head).unwrap()
+            client_end.write_all(head).await.unwrap();
+            async_io::Timer::after(Duration::from_millis(50)).await;
+            client_end.write_all(body).await.unwrap();
+            read_head(&mut client_end).await
         };
         futures_lite::future::zip(served, client).await.1
-    });
+    })
+}
+
+/// A 101 given before the request's body arrived waits for the body; a
+/// shutdown meanwhile does not cut that wait short: the switch is the
+/// answer the body was read for.
+#[test]
+fn a_switch_held_for_its_body_survives_a_shutdown() {
+    let head = switch_during_shutdown(
+        b"POST / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\
+          Content-Length: 5\r\n\r\n",
+        b"hello",
+        "h2c",
+    );
+    assert!(
+        head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{head}"
+    );
+}
+
+/// The shutdown begins while the upgrade request is being answered.
+#[test]
+fn a_protocol_switch_during_shutdown_keeps_its_connection_upgrade() {
+    let head = switch_during_shutdown(
+        b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
+        b"",
+        "websocket",
+    );
     assert!(
         head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
         "{head}"

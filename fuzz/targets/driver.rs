@@ -37,7 +37,7 @@ use lithe::proto::{
     Config, Connection, EMPTY_HEADER, Event, Header, RequestHead, StatusCode, Version,
 };
 
-use super::{Delivery, Feed, HEADER_SLOTS, Run, Seen, Us, accepts_upgrade};
+use super::{Delivery, Feed, HEADER_SLOTS, Run, Seen, UPGRADE_TO_WEBSOCKET, Us, accepts_upgrade};
 
 /// How long one input may take before the target reports a hang.
 const HANG: Duration = Duration::from_secs(10);
@@ -347,17 +347,8 @@ pub fn parse_answers_until_switch(
         name: "Host",
         value: b"x",
     }];
-    let upgrading = [
-        host[0],
-        Header {
-            name: "Connection",
-            value: b"upgrade",
-        },
-        Header {
-            name: "Upgrade",
-            value: b"websocket",
-        },
-    ];
+    let [connection, upgrade] = UPGRADE_TO_WEBSOCKET;
+    let upgrading = [host[0], connection, upgrade];
     let mut client = Connection::client(Config::default());
     let mut answers = Vec::new();
     let mut current: Option<Answer> = None;

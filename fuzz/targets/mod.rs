@@ -478,22 +478,24 @@ fn answers_early(target: &str) -> bool {
     target.len() % 4 == 2
 }
 
+/// The fields that propose a switch to WebSocket, or accept one.
+pub const UPGRADE_TO_WEBSOCKET: [Header<'static>; 2] = [
+    Header {
+        name: "Connection",
+        value: b"upgrade",
+    },
+    Header {
+        name: "Upgrade",
+        value: b"websocket",
+    },
+];
+
 /// Accepts the Upgrade a request proposed: a 101, after which the connection
 /// belongs to the new protocol.
 fn send_switching_protocols(conn: &mut Connection) {
     let mut out = [0u8; 256];
-    let fields = [
-        Header {
-            name: "Connection",
-            value: b"upgrade",
-        },
-        Header {
-            name: "Upgrade",
-            value: b"websocket",
-        },
-    ];
     conn.send_response(
-        &ResponseHead::new(StatusCode::SWITCHING_PROTOCOLS, &fields),
+        &ResponseHead::new(StatusCode::SWITCHING_PROTOCOLS, &UPGRADE_TO_WEBSOCKET),
         &mut out,
     )
     .expect("a 101 may accept the Upgrade a request proposed");
