@@ -2064,6 +2064,13 @@ fn a_switch_answered_before_the_body_is_read_waits_for_its_end() {
     assert!(reply.starts_with("HTTP/1.1 500 "), "{reply}");
     assert!(reply.contains("\r\nconnection: close\r\n"), "{reply}");
     assert!(!reply.contains("101"), "{reply}");
+    // A chunked body states no length: the drain finds it too long.
+    let reply = exchange(
+        server.local_addr(),
+        format!("{CHUNKED}0\r\n\r\nping").as_bytes(),
+    );
+    assert!(reply.starts_with("HTTP/1.1 500 "), "{reply}");
+    assert!(reply.contains("\r\nconnection: close\r\n"), "{reply}");
     // A length past the limit is not invited: no 100 before the refusal,
     // whether the service dropped the body or still holds it.
     let reply = exchange(

@@ -229,8 +229,8 @@ pub fn drive(
             }
         };
         let _ = serve_connection(server_end, echo, &server_config).await;
-        // The new protocol echoes what it reads, the bytes that came with the
-        // head first, until the peer is done; the driver may have declined
+        // The new protocol echoes what it reads, the bytes the driver read
+        // past the request first, until the peer is done; the driver may have declined
         // (an error answer to CONNECT), which leaves nothing to do.
         let on_upgrade = switch.borrow_mut().take();
         if let Some(Ok(mut io)) = match on_upgrade {
