@@ -117,7 +117,7 @@ pub fn server_driver(data: &[u8]) {
         && targets.get(answers.len() - 1).is_some_and(|t| {
             let last = answers.len() - 1;
             t.starts_with(IGNORED)
-                || http10[last] && methods[last] != "HEAD" && answer_form(t) == AnswerForm::Stream
+                || http10[last] && methods[last] != "HEAD" && answer_form(t).is_unsized()
         });
     assert!(
         answers.len() >= complete || closed_early,
@@ -222,6 +222,10 @@ pub fn drive(
                     true => answer_form(request.target()),
                     false => AnswerForm::Whole,
                 };
+                if form == AnswerForm::Piped {
+                    let body = Body::stream(request.into_body());
+                    return Response::new(StatusCode::OK).with_body(body);
+                }
                 match request.into_body().bytes(1 << 20).await {
                     Ok(body) => Response::new(StatusCode::OK).with_body(echo_body(body, form)),
                     Err(_) => Response::new(StatusCode::INTERNAL_SERVER_ERROR),
@@ -251,9 +255,10 @@ pub fn drive(
     future::block_on(future::or(future::zip(server, client), hang)).1
 }
 
-/// How the service sends an echoed body: as one piece, as a stream of the
-/// declared length, or as a stream of unknown length (chunked, or to an
-/// HTTP/1.0 client delimited by the close), by the target's length mod 3.
+/// How the service sends an echoed body, by the target's length mod 4: read
+/// whole first, then sent as one piece, as a stream of the declared length,
+/// or as a stream of unknown length; or piped, the request body's own stream
+/// answered as it arrives (`hello_server`'s `/echo`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum AnswerForm {
     /// One piece: `Content-Length`.
@@ -262,6 +267,17 @@ pub enum AnswerForm {
     SizedStream,
     /// A stream of unknown length: chunked, or to HTTP/1.0 until the close.
     Stream,
+    /// The request body's stream, answered before it is read: chunked, or
+    /// to HTTP/1.0 until the close; a body that fails cuts the answer short.
+    Piped,
+}
+
+impl AnswerForm {
+    /// Whether its length is unknown: to an HTTP/1.0 client, the close
+    /// delimits it.
+    fn is_unsized(self) -> bool {
+        matches!(self, AnswerForm::Stream | AnswerForm::Piped)
+    }
 }
 
 /// The form the service answers a request with this target in.
@@ -270,7 +286,8 @@ pub fn answer_form(target: &str) -> AnswerForm {
         AnswerForm::Whole,
         AnswerForm::SizedStream,
         AnswerForm::Stream,
-    ][target.len() % 3]
+        AnswerForm::Piped,
+    ][target.len() % 4]
 }
 
 /// `body` as the service sends it in `form`: the streams yield it in pieces
@@ -284,7 +301,7 @@ fn echo_body(body: bytes::Bytes, form: AnswerForm) -> Body {
     match form {
         AnswerForm::Whole => Body::from(body),
         AnswerForm::SizedStream => Body::sized_stream(body.len() as u64, stream),
-        AnswerForm::Stream => Body::stream(stream),
+        AnswerForm::Stream | AnswerForm::Piped => Body::stream(stream),
     }
 }
 
@@ -337,7 +354,8 @@ pub fn parse_answers(wire: &[u8], methods: &[&str]) -> Vec<Answer> {
 
 /// [`parse_answers`], where the request numbered `switch_at` proposes a
 /// switch (`Upgrade: websocket`, or the CONNECT it is): a response that
-/// accepts it ends the answers, and what follows is the new protocol's.
+/// accepts it ends the answers, and what follows is the new protocol's. A
+/// response whose body the output ends inside is left out.
 pub fn parse_answers_until_switch(
     mut wire: &[u8],
     methods: &[&str],
@@ -381,12 +399,18 @@ pub fn parse_answers_until_switch(
             }
         }
         let mut headers = [EMPTY_HEADER; 64];
-        let received = client.receive(wire, &mut headers).unwrap_or_else(|e| {
-            panic!(
+        let received = match client.receive(wire, &mut headers) {
+            Ok(received) => received,
+            // An answer cut short where the output ends: a piped body that
+            // failed. Not an answer (the request it answered is none).
+            Err(lithe::proto::Error::IncompleteMessage) if current.is_some() => {
+                return (answers, None);
+            }
+            Err(e) => panic!(
                 "the driver wrote an invalid response ({e}): {:?}",
                 String::from_utf8_lossy(wire)
-            )
-        });
+            ),
+        };
         wire = &wire[received.consumed..];
         match received.event {
             // Interim: the final response follows (a 101 is final here, and
