@@ -2052,11 +2052,11 @@ fn a_switch_answered_before_the_body_is_read_waits_for_its_end() {
     assert!(reply.contains("\r\nconnection: close\r\n"), "{reply}");
     server.shutdown();
 
-    let config = ServerConfig {
+    let small_drain = ServerConfig {
         drain_limit: 4,
         ..ServerConfig::default()
     };
-    let server = server_with(echo_four_bytes, config);
+    let server = server_with(echo_four_bytes, small_drain.clone());
     let reply = exchange(
         server.local_addr(),
         format!("{HEAD}\r\nhelloping").as_bytes(),
@@ -2090,11 +2090,7 @@ fn a_switch_answered_before_the_body_is_read_waits_for_its_end() {
             .with_header("connection", "upgrade")
             .with_header("upgrade", "h2c")
     }
-    let config = ServerConfig {
-        drain_limit: 4,
-        ..ServerConfig::default()
-    };
-    let server = server_with(holding_the_body, config);
+    let server = server_with(holding_the_body, small_drain);
     let reply = exchange(
         server.local_addr(),
         format!("{HEAD}Expect: 100-continue\r\n\r\n").as_bytes(),

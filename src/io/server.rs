@@ -1293,6 +1293,14 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         }
     }
 
+    /// Whether the body has a length, and more of it is still to come than
+    /// [`ServerConfig::drain_limit`] lets the driver read and drop.
+    fn length_left_past_drain_limit(&self) -> bool {
+        self.conn
+            .body_left_to_receive()
+            .is_some_and(|left| left > self.config.drain_limit)
+    }
+
     /// Whether the rest of the request body can be drained within the limit:
     /// a declared length says so in advance; a chunked body only when its end
     /// has already arrived.
@@ -1300,10 +1308,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         match self.conn.incoming_body() {
             // What is left of it: a service that read the body to its length
             // without asking once more for its end leaves nothing to drain.
-            Some(BodyLength::Length(_)) => self
-                .conn
-                .body_left_to_receive()
-                .is_none_or(|left| left <= self.config.drain_limit),
+            Some(BodyLength::Length(_)) => !self.length_left_past_drain_limit(),
             Some(BodyLength::Empty) | None => true,
             Some(BodyLength::Chunked) => self.chunked_rest_is_buffered(),
             Some(BodyLength::UntilClose) => false,
@@ -1426,11 +1431,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         response: Response,
         asked: Asked,
     ) -> Result<Option<Kind>, Error> {
-        let too_long = self
-            .conn
-            .body_left_to_receive()
-            .is_some_and(|left| left > self.config.drain_limit);
-        if !too_long {
+        if !self.length_left_past_drain_limit() {
             if self.conn.they_are_waiting_for_100_continue() {
                 self.queue_continue();
             }
