@@ -10,8 +10,9 @@
 # (`cargo install cargo-fuzz`). Each target starts from its committed seed corpus
 # in fuzz/corpus/<target>/ plus what earlier runs found, and uses the dictionary
 # fuzz/http.dict. New inputs that reach new code go to the git-ignored
-# fuzz/artifacts/corpus/<target>/, so the committed corpus stays small: copy the
-# few worth keeping into fuzz/corpus/<target>/ by hand. A crash stops that
+# fuzz/artifacts/corpus/<target>/; scripts/fuzz-keep.sh then keeps those that
+# reach code nothing committed reaches in fuzz/corpus/<target>/found/, for the
+# stable replay in CI (libFuzzer reads that folder too). A crash stops that
 # target (the others still run, then the script exits non-zero) and leaves its
 # input in fuzz/artifacts/<target>/; reproduce it with
 # `cargo +nightly fuzz run <target> fuzz/artifacts/<target>/crash-...`, or on

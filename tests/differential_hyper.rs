@@ -79,7 +79,8 @@ async fn through_lithe(input: &[u8]) -> Vec<Seen> {
     let service = move |request: Request| {
         let record = record.clone();
         async move {
-            let (method, target) = (request.method().to_owned(), request.target().to_owned());
+            let method = request.method().to_owned();
+            let target = as_hyper_renders(request.target());
             let body = request.into_body().bytes(BODY_LIMIT).await;
             record
                 .lock()
@@ -93,6 +94,26 @@ async fn through_lithe(input: &[u8]) -> Vec<Seen> {
     })
     .await;
     Arc::try_unwrap(seen).unwrap().into_inner().unwrap()
+}
+
+/// A request-target as hyper's `Uri` prints it, for comparison: an
+/// absolute-form target with an empty path gains the "/" it stands for (RFC
+/// 9110 §4.2.3: `http://a` and `http://a/` are the same resource). lithe hands
+/// the target on as it was sent.
+fn as_hyper_renders(target: &str) -> String {
+    let scheme_end = match target.find("://") {
+        Some(at) if !target.starts_with('/') => at,
+        _ => return target.to_owned(),
+    };
+    let authority_start = scheme_end + "://".len();
+    let path_start = target[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(target.len(), |at| authority_start + at);
+    if target[path_start..].starts_with('/') {
+        target.to_owned()
+    } else {
+        format!("{}/{}", &target[..path_start], &target[path_start..])
+    }
 }
 
 /// What hyper's service sees of `input`.
@@ -330,7 +351,7 @@ proptest! {
 
 /// The byte streams of the committed fuzz seeds of `target`
 /// (fuzz/corpus/<target>: smuggling attempts, pipelines, malformed framing,
-/// written by hand or kept from fuzzing), each with the byte before its feed
+/// written by hand; and in its found/ folder, what fuzzing reached), each with the byte before its feed
 /// header when `method_byte` (client_response's seeds open with one), and
 /// the file's path. The feed header (`Feed::parse`: how the targets cut the
 /// stream, and their configuration) is left out: the streams go whole to
@@ -339,9 +360,11 @@ fn fuzz_seeds(target: &str, method_byte: bool) -> Vec<(std::path::PathBuf, u8, V
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fuzz/corpus")
         .join(target);
+    let found = std::fs::read_dir(dir.join("found")).into_iter().flatten();
+    let entries = std::fs::read_dir(&dir).expect("the fuzz seeds are committed");
+    let paths = entries.chain(found).map(|entry| entry.unwrap().path());
     let mut seeds = Vec::new();
-    for entry in std::fs::read_dir(&dir).expect("the fuzz seeds are committed") {
-        let path = entry.unwrap().path();
+    for path in paths.filter(|path| path.is_file()) {
         let seed = std::fs::read(&path).unwrap();
         let (method, rest) = match (method_byte, seed.split_first()) {
             (true, Some((&method, rest))) => (method, rest),

@@ -24,20 +24,31 @@ fn generated_count() -> usize {
         .unwrap_or(3000)
 }
 
+/// A target's committed inputs: the hand-written seeds in `fuzz/corpus/<name>/`,
+/// then the fuzzer's finds kept in its `found/` folder (see `scripts/fuzz.sh`).
 fn corpus(name: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fuzz/corpus")
         .join(name);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
+    let mut files = files_in(&dir);
+    files.extend(files_in(&dir.join("found")));
+    files
+        .into_iter()
+        .map(|p| {
+            let bytes = std::fs::read(&p).expect("readable corpus file");
+            (p, bytes)
+        })
+        .collect()
+}
+
+/// The files (not folders) directly in `dir`, sorted; none if it does not exist.
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut files: Vec<_> = entries
         .map(|e| e.expect("readable corpus directory").path())
         .filter(|p| p.is_file())
-        .map(|p| {
-            let bytes = std::fs::read(&p).expect("readable corpus file");
-            (p, bytes)
-        })
         .collect();
     files.sort();
     files

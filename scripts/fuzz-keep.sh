@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Keep what fuzzing found: rebuild each target's committed fuzz/corpus/<target>/found/
+# as the smallest set of inputs (libFuzzer's -merge) that reaches code the
+# hand-written seeds in fuzz/corpus/<target>/ do not, drawn from found/ itself and
+# from the git-ignored fuzz/artifacts/corpus/<target>/ that scripts/fuzz.sh fills.
+# Then commit found/: tests/fuzz_corpus.rs replays it on stable in CI.
+#
+# Usage: scripts/fuzz-keep.sh [target...]   (default: every target)
+#
+# Coverage here is edges alone (no hit counts, no value profile): counting those
+# too keeps four times as many inputs for little more code reached.
+# Needs what scripts/fuzz.sh needs (nightly, cargo-fuzz).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+    targets=(server_stream client_response chunked roundtrip server_driver client_driver)
+fi
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+for target in "${targets[@]}"; do
+    seeds="fuzz/corpus/$target"
+    found="$seeds/found"
+    mkdir -p "$found" "fuzz/artifacts/corpus/$target"
+    # The seeds go in first, so only inputs adding to them are merged in.
+    merged="$work/$target"
+    mkdir -p "$merged"
+    find "$seeds" -maxdepth 1 -type f -exec cp {} "$merged/" \;
+    cargo +nightly fuzz run "$target" "$merged" "$found" "fuzz/artifacts/corpus/$target" -- \
+        -merge=1 -use_counters=0 -use_value_profile=0 -dict=fuzz/http.dict \
+        >"$work/$target.log" 2>&1 || {
+        cat "$work/$target.log"
+        exit 1
+    }
+    find "$found" -maxdepth 1 -type f -delete
+    for input in "$merged"/*; do
+        name="$(basename "$input")"
+        [ -e "$seeds/$name" ] || cp "$input" "$found/"
+    done
+    echo "$target: $(find "$found" -type f | wc -l) inputs kept beyond the seeds"
+done
