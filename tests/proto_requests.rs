@@ -241,6 +241,8 @@ fn host_fields_that_are_not_a_host_and_port_are_refused() {
         "[::1]",
         "[::1]:80",
         "127.0.0.1:1",
+        // RFC 3986 §3.2.3: the port may be empty.
+        "a.example:",
         "",
     ] {
         let request = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
@@ -252,6 +254,8 @@ fn host_fields_that_are_not_a_host_and_port_are_refused() {
         "a, b",
         "a:80:81",
         "a:x",
+        "a:8x80",
+        ":80",
         "[::1",
         "a b",
     ] {
