@@ -279,6 +279,68 @@ fn a_handshake_that_never_comes_is_dropped_after_its_timeout() {
     server.shutdown();
 }
 
+/// A server limited to one connection, with a handshake timeout of `timeout`.
+fn one_connection_https_server(cert: &str, key: &str, timeout: Duration) -> Server {
+    let config = ServeConfig {
+        threads: 1,
+        shutdown_timeout: Duration::from_secs(2),
+        tls: Some(TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap()),
+        tls_handshake_timeout: Some(timeout),
+        max_connections: 1,
+        ..ServeConfig::default()
+    };
+    Server::bind("127.0.0.1:0", routes, config).unwrap()
+}
+
+/// A connection that has not begun its hello is idle, as one that has not
+/// begun its request is over plain HTTP: a worker at its limit closes it to
+/// make room for a waiting client, long before its handshake would time out.
+#[test]
+fn a_connection_that_never_says_hello_is_closed_to_make_room() {
+    let (cert, key) = certificate();
+    let server = one_connection_https_server(&cert, &key, Duration::from_secs(30));
+    let mut silent = socket(server.local_addr());
+    // Accepted (so holding the one slot) before the client comes.
+    std::thread::sleep(Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    assert_served(server.local_addr(), &cert);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let mut byte = [0u8; 1];
+    let read = std::io::Read::read(&mut silent, &mut byte);
+    assert!(
+        matches!(&read, Ok(0))
+            || matches!(&read, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "{read:?}"
+    );
+    server.shutdown();
+}
+
+/// Once its hello has begun, a handshake is under way, as a head begun is:
+/// it keeps its slot until it ends (here, at its timeout), and the waiting
+/// client is served after that.
+#[test]
+fn a_hello_begun_is_not_closed_to_make_room() {
+    let (cert, key) = certificate();
+    let timeout = Duration::from_millis(1500);
+    let server = one_connection_https_server(&cert, &key, timeout);
+    let started = std::time::Instant::now();
+    let mut begun = socket(server.local_addr());
+    // The first byte of a TLS record carrying a handshake message.
+    std::io::Write::write_all(&mut begun, &[0x16]).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_served(server.local_addr(), &cert);
+    let waited = started.elapsed();
+    assert!(
+        waited >= timeout && waited < timeout + Duration::from_secs(5),
+        "{waited:?}"
+    );
+    server.shutdown();
+}
+
 #[test]
 fn shutdown_does_not_wait_for_a_handshake_that_never_starts() {
     let (cert, key) = certificate();

@@ -69,8 +69,8 @@ impl Shutdown {
     }
 
     /// Asks every connection watching this signal that is idle now (waiting
-    /// between requests, or connected with nothing sent yet; a TLS handshake
-    /// in progress is not watched) to close, leaving those busy with a
+    /// between requests, or connected with nothing sent yet, over TLS too;
+    /// a TLS handshake under way is busy) to close, leaving those busy with a
     /// request alone; the signal itself stays as it was, so a connection
     /// that goes idle later is not affected. A
     /// [`Server`](crate::rt::Server) at its connection limit closes some of

@@ -66,7 +66,8 @@ pub struct ServeConfig {
     /// kernel's backlog (while it has room). To make room for a client
     /// waiting there, a worker at its limit (or out of descriptors) closes
     /// up to 64 of its idle connections, those between requests or
-    /// connected with nothing sent yet (over TLS: with the handshake done),
+    /// connected with nothing sent yet (over TLS: no hello begun, or the
+    /// handshake done and no request begun),
     /// roughly the longest connected first, at most once a second (workers
     /// sharing a listener, as without `reuse_port`, take turns: one of them
     /// a second); [`Shutdown::close_idle`] does it to all of them. Idle
@@ -88,9 +89,11 @@ pub struct ServeConfig {
     /// Serve HTTPS with this acceptor.
     #[cfg(feature = "tls")]
     pub tls: Option<super::tls::TlsAcceptor>,
-    /// How long a TLS handshake may take, from its start to its end; `None`
-    /// for no limit. Default 10 s: a client that connects and never finishes
-    /// its handshake holds a descriptor meanwhile.
+    /// How long a TLS handshake may take, from the connection's accept to
+    /// the handshake's end; `None` for no limit. Default 10 s: a client that
+    /// begins its hello and never finishes the handshake holds a descriptor
+    /// meanwhile (one that sends nothing is idle: it is closed sooner when
+    /// its worker makes room, see `max_connections`).
     #[cfg(feature = "tls")]
     pub tls_handshake_timeout: Option<Duration>,
 }
@@ -778,7 +781,12 @@ async fn run_until_finished(ex: &LocalExecutor<'_>, main: smol::Task<()>) {
 
 /// The TLS handshake, when configured, bounded by its own timeout and given
 /// up on shutdown: like an idle connection, one without a request yet has
-/// nothing in flight to let finish.
+/// nothing in flight to let finish. Until its first byte comes it is idle
+/// too, and closes when idle connections are asked to (a worker at its
+/// connection limit making room): a flood of connects that never say hello
+/// would otherwise hold their slots for the whole handshake timeout, where
+/// the same flood over plain HTTP is closed to make room. Once the hello has
+/// begun, the handshake is in flight, as a head begun is.
 async fn handshake(
     stream: TcpStream,
     config: &ServeConfig,
@@ -787,6 +795,27 @@ async fn handshake(
     #[cfg(feature = "tls")]
     if let Some(acceptor) = &config.tls {
         let limit = config.tls_handshake_timeout.unwrap_or(Duration::MAX);
+        let mut timer = Timer::after(limit);
+        let mut stream = stream;
+        let hello_begun = async {
+            future::poll_fn(|cx| stream.poll_readable(cx))
+                .await
+                .inspect_err(|e| {
+                    log::debug!("lithe: a connection failed before its TLS hello: {e}")
+                })
+                .ok()
+        };
+        let given_up = async {
+            future::or(
+                async {
+                    (&mut timer).await;
+                },
+                closes_while_idle(shutdown),
+            )
+            .await;
+            None
+        };
+        future::or(hello_begun, given_up).await?;
         let accept = async {
             acceptor
                 .accept(stream)
@@ -795,7 +824,7 @@ async fn handshake(
                 .ok()
         };
         let timeout = async {
-            Timer::after(limit).await;
+            timer.await;
             None
         };
         let stop = async {
@@ -808,6 +837,20 @@ async fn handshake(
     }
     let _ = (config, shutdown);
     Some(MaybeTls::Plain(stream))
+}
+
+/// Completes when a connection idle from now on is to close: at a shutdown,
+/// or when idle connections are asked to and this one is among those closed.
+#[cfg(feature = "tls")]
+async fn closes_while_idle(shutdown: &Shutdown) {
+    let mut seen = shutdown.idle_closes();
+    loop {
+        let listener = shutdown.listen();
+        if shutdown.is_triggered() || shutdown.asks_to_close(&mut seen) {
+            return;
+        }
+        listener.await;
+    }
 }
 
 #[cfg(all(test, target_os = "linux"))]

@@ -76,6 +76,27 @@ impl TcpStream {
         })
     }
 
+    /// Completes once a read would not wait: the peer has sent something,
+    /// which stays unread, or has closed. A server tells by it a connection
+    /// that has sent nothing yet, so has nothing in flight.
+    #[cfg(all(feature = "server", feature = "tls"))]
+    pub(crate) fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            match &mut self.repr {
+                Repr::Async { io, .. } => return poll_readable_async(io, cx),
+                #[cfg(target_os = "linux")]
+                Repr::Worker(stream) => match stream.poll_readable(cx) {
+                    Ok(ready) => return ready,
+                    Err(Orphaned) => {
+                        if let Err(e) = self.leave_worker() {
+                            return Poll::Ready(Err(e));
+                        }
+                    }
+                },
+            }
+        }
+    }
+
     /// The worker that watched this connection has stopped: it moves to smol's
     /// reactor, through a duplicate of its descriptor.
     #[cfg(all(target_os = "linux", feature = "server"))]
@@ -134,6 +155,24 @@ fn poll_read_async(
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => *maybe_readable = false,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Poll::Ready(Err(e)),
+        }
+    }
+}
+
+/// [`TcpStream::poll_readable`] on smol's reactor.
+#[cfg(all(feature = "server", feature = "tls"))]
+fn poll_readable_async(io: &Async<net::TcpStream>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    loop {
+        match io.get_ref().peek(&mut [0]) {
+            Ok(_) => return Poll::Ready(Ok(())),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Poll::Ready(Err(e)),
+        }
+        match io.poll_readable(cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
         }
     }
 }
@@ -253,6 +292,25 @@ impl WorkerStream {
                     }
                     return Ok(Poll::Ready(Ok(n)));
                 }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.source.clear(Direction::Read, tick);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Ok(Poll::Ready(Err(e))),
+            }
+        }
+    }
+
+    /// [`TcpStream::poll_readable`] on the worker's reactor.
+    #[cfg(feature = "tls")]
+    fn poll_readable(&mut self, cx: &mut Context<'_>) -> Result<Poll<io::Result<()>>, Orphaned> {
+        loop {
+            let tick = match self.source.poll_ready(Direction::Read, cx) {
+                Poll::Ready(tick) => tick?,
+                Poll::Pending => return Ok(Poll::Pending),
+            };
+            match self.io.peek(&mut [0]) {
+                Ok(_) => return Ok(Poll::Ready(Ok(()))),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.source.clear(Direction::Read, tick);
                 }
