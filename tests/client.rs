@@ -1419,6 +1419,70 @@ fn a_pause_after_an_answer_during_a_blocked_upload_is_no_write_timeout() {
     });
 }
 
+/// A caller that polls the body, finds nothing yet (the upload blocked, its
+/// write clock starting), and goes away for longer than the write timeout,
+/// comes back to the response the server sent meanwhile (which is why the
+/// server stopped reading the upload), not to a write timeout.
+#[test]
+fn a_pause_after_a_pending_poll_of_the_body_is_no_write_timeout() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const UPLOAD: usize = 64 << 20;
+    // More than the socket buffers between the two hold, so that the server
+    // is still writing it, not reading the upload, through the pause.
+    const BODY: usize = 32 << 20;
+    let body_written = Arc::new(AtomicBool::new(false));
+    let written = body_written.clone();
+    let addr = raw_server(move |mut s| {
+        socket2::SockRef::from(&s)
+            .set_send_buffer_size(64 << 10)
+            .unwrap();
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
+        // The upload fills the buffers and blocks.
+        std::thread::sleep(Duration::from_millis(300));
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {BODY}\r\n\r\nb");
+        s.write_all(head.as_bytes()).unwrap();
+        // The client reads that byte and polls again, finding nothing.
+        std::thread::sleep(Duration::from_millis(500));
+        s.write_all(&vec![b'b'; BODY - 1]).unwrap();
+        written.store(true, Ordering::SeqCst);
+        let mut sink = [0u8; 1 << 16];
+        while s.read(&mut sink).unwrap_or(0) > 0 {}
+    });
+    run(async {
+        let url = Url::parse(&format!("http://{addr}/")).unwrap();
+        let mut config = ConnectConfig::default();
+        config.client.write_timeout = Some(Duration::from_secs(2));
+        let mut conn = open(&url, &config).await.unwrap();
+        let response = conn.send(upload(UPLOAD)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let mut body = response.into_body();
+        let first = body.chunk().await.unwrap().unwrap();
+        assert_eq!(&first[..], b"b");
+        // A poll that finds nothing to read, the upload still blocked: the
+        // write's clock runs from here.
+        let nothing = futures_lite::future::or(async { Some(body.chunk().await) }, async {
+            async_io::Timer::after(Duration::from_millis(200)).await;
+            None
+        })
+        .await;
+        assert!(nothing.is_none(), "{nothing:?}");
+        // Longer than the write timeout.
+        async_io::Timer::after(Duration::from_millis(2500)).await;
+        assert!(
+            !body_written.load(Ordering::SeqCst),
+            "the buffers took the whole body: the server never waited on us"
+        );
+        let mut got = 1;
+        while let Some(piece) = body.chunk().await.unwrap() {
+            got += piece.len();
+        }
+        assert_eq!(got, BODY);
+    });
+}
+
 /// `Expect: 100-continue` on a request without content is left out (a
 /// client must not send it there), and nothing waits for a 100.
 #[test]

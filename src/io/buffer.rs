@@ -287,6 +287,12 @@ impl Output {
         self.stall.progress();
     }
 
+    /// Whether a blocked write has waited out its timeout by now (it times
+    /// out when next polled).
+    pub(crate) fn stall_has_expired(&self) -> bool {
+        self.stall.has_expired()
+    }
+
     /// Whether a write failed or timed out, after which writing again would
     /// only fail again, or wait out another timeout.
     pub(crate) fn has_failed(&self) -> bool {
@@ -560,6 +566,11 @@ impl Stall {
         if self.moved >= floor {
             self.progress();
         }
+    }
+
+    /// Whether the wait under way has passed its limit.
+    pub(crate) fn has_expired(&self) -> bool {
+        self.wait.is_some_and(|(_, until)| Instant::now() >= until)
     }
 
     /// Whether waiting has blocked for `limit` since the last progress

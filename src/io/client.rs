@@ -352,7 +352,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// stopped reading until the write timed out), an answer already there
     /// (a 413, a redirect, a 200) is returned rather than the write's error,
     /// and an answer that came before is read on: only the connection is
-    /// lost.
+    /// lost. (A write that times out while that answer's body still goes on
+    /// is the body's error: see [`ResponseBody`].)
     ///
     /// A body of known length goes out with `Content-Length` (an empty one
     /// only on `POST`, `PUT` and `PATCH`), a stream of unknown length chunked,
@@ -1029,9 +1030,16 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             self.upload = None;
             return Poll::Ready(Some(Err(Error::Timeout(Timeout::Total))));
         }
-        // The request body goes on while the response body is read.
-        if let Poll::Ready(Err(e)) = self.poll_upload(cx) {
-            if let Err(e) = self.upload_failed_after_answer(e, self.response_ended) {
+        // The request body goes on while the response body is read. A write
+        // blocked past its timeout while the caller was away (not polling)
+        // may be the server waiting for us to read what it sent meanwhile:
+        // what there is to read goes first (a piece of it restarts the
+        // write's clock), and only with nothing to read does the write time
+        // out.
+        let read_first =
+            self.upload.is_some() && !self.response_ended && self.out.stall_has_expired();
+        if !read_first {
+            if let Err(e) = self.drive_upload_during_body(cx) {
                 return Poll::Ready(Some(Err(e)));
             }
         }
@@ -1092,8 +1100,24 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                     self.broken = true;
                     return Poll::Ready(Some(Err(e)));
                 }
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    if read_first {
+                        if let Err(e) = self.drive_upload_during_body(cx) {
+                            return Poll::Ready(Some(Err(e)));
+                        }
+                    }
+                    return Poll::Pending;
+                }
             }
+        }
+    }
+
+    /// Drives the request body on while the response body is read: an error
+    /// is one that ends the response too (see `upload_failed_after_answer`).
+    fn drive_upload_during_body(&mut self, cx: &mut Context<'_>) -> Result<(), Error> {
+        match self.poll_upload(cx) {
+            Poll::Ready(Err(e)) => self.upload_failed_after_answer(e, self.response_ended),
+            _ => Ok(()),
         }
     }
 }
@@ -1114,11 +1138,16 @@ impl<T> core::fmt::Debug for ClientConnection<T> {
 /// rest of it is sent as this body is polled: its end is reported once the
 /// request is all sent. A failure of the request body's own stream (or a
 /// sized stream overrunning) comes back from here; a transport that fails
-/// to take the rest (a reset or a write timeout of a server that answered
-/// without reading it all) only makes the connection unusable, and the
-/// response reads on for as long as the connection gives it. Dropping the
-/// body before its end abandons the request: the server sees it cut off,
-/// and the connection is not reused.
+/// to take the rest (a reset of a server that answered without reading it
+/// all, or a write timeout once the response has ended) only makes the
+/// connection unusable, and the response reads on for as long as the
+/// connection gives it. A write that times out while the response still
+/// goes on, with nothing of it to read, is this body's error: each side
+/// would wait on the other. (Time the caller spends away, not polling, is
+/// not held against the server: what it sent meanwhile is read first.)
+/// Dropping the body before its end abandons the request: the connection
+/// is not reused, and the server sees the request cut off once the
+/// connection is dropped.
 ///
 /// After an error every later poll fails too, with the same error: a body
 /// cut short never reads as one that ended. (As a `Stream` it ends after
