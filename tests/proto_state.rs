@@ -4,8 +4,8 @@
 mod support;
 
 use lithe::proto::{
-    Config, Connection, EMPTY_HEADER, Error, Event, Header, RequestHead, ResponseHead, SendError,
-    State, StatusCode,
+    BodyLength, Config, Connection, EMPTY_HEADER, Error, Event, Header, RequestHead, ResponseHead,
+    SendError, State, StatusCode,
 };
 
 const HOST: [Header<'static>; 1] = [Header {
@@ -567,4 +567,46 @@ fn an_unsolicited_408_before_any_request_closes_the_connection() {
         fresh.send_response(&ResponseHead::new(StatusCode::CONTINUE, &[]), &mut out),
         Err(SendError::InvalidState)
     );
+}
+
+/// A field is read as Host, Expect, Upgrade, Connection, Content-Length or
+/// Transfer-Encoding by its whole name: one with the same length and first
+/// letter (all a field is first tested on) and another last letter is any
+/// other field. Each case is checked against the real name, so it shows the
+/// field would have counted.
+#[test]
+fn fields_named_almost_like_the_framing_fields_are_other_fields() {
+    /// What a request with `field` (after `Host: a` and `others`) made of:
+    /// 100-continue, Upgrade, keep-alive, body framing.
+    type Seen = (bool, bool, bool, Option<BodyLength>);
+    fn received(field: &str, others: &str) -> (Result<(), Error>, Seen) {
+        let mut conn = Connection::server(Config::default());
+        let mut headers = [EMPTY_HEADER; 16];
+        let head = format!("POST /f HTTP/1.1\r\nHost: a\r\n{others}{field}\r\n\r\n");
+        let result = conn.receive(head.as_bytes(), &mut headers).map(|_| ());
+        let seen = (
+            conn.they_are_waiting_for_100_continue(),
+            conn.they_proposed_a_switch(),
+            conn.is_keep_alive(),
+            conn.incoming_body(),
+        );
+        (result, seen)
+    }
+    for (real, almost, value, others) in [
+        ("Expect", "Expecx", "100-continue", "Content-Length: 2\r\n"),
+        ("Upgrade", "Upgradx", "h2c", "Connection: upgrade\r\n"),
+        ("Connection", "Connectiox", "close", ""),
+        ("Content-Length", "Content-Lengtx", "5", ""),
+        ("Transfer-Encoding", "Transfer-Encodinx", "chunked", ""),
+    ] {
+        let counted = received(&format!("{real}: {value}"), others);
+        let ignored = received(&format!("{almost}: {value}"), others);
+        let other = received(&format!("X-Other: {value}"), others);
+        assert_eq!(counted.0, Ok(()), "{real}");
+        assert_ne!(counted, ignored, "{real} against {almost}");
+        assert_eq!(ignored, other, "{almost}");
+    }
+    // A Host is read once: another is refused, a near name is not one.
+    assert_eq!(received("Host: b", "").0, Err(Error::DuplicateHost));
+    assert_eq!(received("Hosx: b", "").0, Ok(()));
 }
