@@ -257,6 +257,10 @@ fn host_fields_that_are_not_a_host_and_port_are_refused() {
         "a:8x80",
         ":80",
         "[::1",
+        "[::1]x",
+        "[::1]:8x",
+        "[zz]",
+        "[zz]:80",
         "a b",
     ] {
         let request = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
