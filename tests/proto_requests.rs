@@ -313,6 +313,41 @@ fn userinfo_in_an_absolute_target_is_refused() {
     }
 }
 
+/// An absolute-form target's authority stands for the Host field (RFC 9112
+/// §3.2.2) and is held to its rule, `uri-host [ ":" port ]`: anything else
+/// is a name a hop in front may read otherwise (`a\b` as the host `a`, a
+/// second port), and a service routing on it would route on that.
+#[test]
+fn an_absolute_target_whose_authority_is_no_host_and_port_is_refused() {
+    for target in [
+        "http://evil.example\\.good.example/",
+        "http://a.example:80:81/",
+        "http://x\"y/",
+        "http://g\u{43e}ogle.example/",
+        "http://:80/",
+        "http://a.example:8x/",
+        "http://[::1/",
+        "http://[zz]/",
+    ] {
+        let request = format!("GET {target} HTTP/1.1\r\nHost: a.example\r\n\r\n");
+        let ev = events(request.as_bytes());
+        assert_eq!(error_of(&ev), Some(Error::InvalidRequestTarget), "{target}");
+    }
+    for (target, authority) in [
+        ("http://a.example:8080/x", "a.example:8080"),
+        ("http://a.example:/x", "a.example:"),
+        ("http://[::1]/", "[::1]"),
+        ("http://[::1]:80?q", "[::1]:80"),
+        ("https://127.0.0.1", "127.0.0.1"),
+        ("http://a%2Db.example/", "a%2Db.example"),
+    ] {
+        let request = format!("GET {target} HTTP/1.1\r\nHost: {authority}\r\n\r\n");
+        let ev = events(request.as_bytes());
+        assert_eq!(error_of(&ev), None, "{target}");
+        assert_eq!(request_line(&ev, 0).1, target);
+    }
+}
+
 #[test]
 fn bare_lf_is_accepted_only_with_its_leniency_flag() {
     let input = b"GET / HTTP/1.1\nHost: a\n\nGET /2 HTTP/1.1\nHost: a\n\n";

@@ -169,6 +169,10 @@ impl TargetForm {
     /// assert_eq!(TargetForm::of("http://user:pw@x.example/"), TargetForm::Invalid);
     /// assert_eq!(TargetForm::of("http://x.example/a@b"), TargetForm::Absolute);
     /// assert_eq!(TargetForm::of("http:///a"), TargetForm::Invalid);
+    /// // The authority is held to the Host field's rule.
+    /// assert_eq!(TargetForm::of("http://[::1]:8080/"), TargetForm::Absolute);
+    /// assert_eq!(TargetForm::of("http://a\\b.example/"), TargetForm::Invalid);
+    /// assert_eq!(TargetForm::of("http://a:1:2/"), TargetForm::Invalid);
     /// assert_eq!(TargetForm::of("/a#b"), TargetForm::Invalid);
     /// ```
     pub fn of(target: &str) -> TargetForm {
@@ -192,11 +196,13 @@ impl TargetForm {
                             .position(|&b| matches!(b, b'/' | b'?' | b'#'))
                             .unwrap_or(after.len());
                         // An http URI with an empty host is invalid (RFC 9110
-                        // §4.2.1), and userinfo is an error (§4.2.4).
-                        let authority = &after[..authority_end];
-                        return match authority.is_empty() || authority.contains(&b'@') {
-                            true => TargetForm::Invalid,
-                            false => TargetForm::Absolute,
+                        // §4.2.1), and userinfo is an error (§4.2.4). The
+                        // authority stands for the Host field (RFC 9112
+                        // §3.2.2), so it is held to the same rule: a hop in
+                        // front may read `a\b.example` or `a:1:2` otherwise.
+                        return match is_host_and_port(&after[..authority_end]) {
+                            true => TargetForm::Absolute,
+                            false => TargetForm::Invalid,
                         };
                     }
                 }
@@ -241,6 +247,18 @@ fn is_scheme(s: &[u8]) -> bool {
     matches!(s.first(), Some(b) if b.is_ascii_alphabetic())
         && s.iter()
             .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+}
+
+/// `uri-host [ ":" port ]` (RFC 3986 §3.2): an authority without userinfo.
+fn is_host_and_port(authority: &[u8]) -> bool {
+    let (host, port) = match authority.iter().rposition(|&b| b == b':') {
+        // An IP literal's colons are inside its brackets.
+        Some(colon) if !authority[colon..].contains(&b']') => {
+            (&authority[..colon], &authority[colon + 1..])
+        }
+        _ => (authority, &b""[..]),
+    };
+    is_host(host) && port.iter().all(u8::is_ascii_digit)
 }
 
 /// `uri-host` (RFC 3986 §3.2.2): an IP literal in brackets, or a reg-name /
