@@ -1774,6 +1774,58 @@ fn a_sized_body_that_overruns_never_leaves_a_complete_request_on_the_wire() {
     }
 }
 
+/// A Content-Length field the body disagrees with is refused before
+/// anything is sent, and a sized stream under a Transfer-Encoding field the
+/// caller set is held to its length: neither leaves a request the server
+/// could take whole.
+#[test]
+fn framing_fields_the_body_disagrees_with_never_make_a_whole_request() {
+    for case in ["length field", "coding field"] {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let addr = raw_server(move |mut s| {
+            let mut seen = Vec::new();
+            let _ = s.read_to_end(&mut seen);
+            tx.send(seen).unwrap();
+        });
+        run(async {
+            let mut conn = client_to(addr).await;
+            let request = Request::new("POST", "/").with_header("host", "t");
+            let request = match case {
+                "length field" => request
+                    .with_header("content-length", "10")
+                    .with_body("hello"),
+                _ => request
+                    .with_header("transfer-encoding", "chunked")
+                    .with_body(Body::sized_stream(
+                        5,
+                        futures_lite::stream::iter([Ok(bytes::Bytes::from_static(b"abc"))]),
+                    )),
+            };
+            let error = conn.send(request).await.unwrap_err();
+            match case {
+                // Refused whole, nothing sent: the connection stays as it was.
+                "length field" => assert!(
+                    matches!(
+                        error,
+                        Error::Send(proto::SendError::InvalidFraming(
+                            proto::Error::ConflictingContentLength
+                        ))
+                    ),
+                    "{error:?}"
+                ),
+                _ => assert!(!conn.is_reusable(), "{error:?}"),
+            }
+            drop(conn);
+        });
+        let seen = String::from_utf8(rx.recv_timeout(LIMIT).unwrap()).unwrap();
+        match case {
+            "length field" => assert_eq!(seen, "", "nothing sent"),
+            // Cut short wherever it stops: never with its last chunk.
+            _ => assert!(!seen.contains("\r\n0\r\n"), "{seen}"),
+        }
+    }
+}
+
 #[test]
 fn bytes_past_the_end_of_a_response_make_the_connection_unusable() {
     for (method, reply) in [

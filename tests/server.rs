@@ -2645,37 +2645,53 @@ fn trailers_are_sent_where_the_framing_and_the_fields_allow() {
     server.shutdown();
 }
 
-/// A sized stream given trailers goes out chunked, and its declared length
-/// still holds: a stream that yields fewer or more bytes leaves the message
-/// cut short (no last chunk, no trailers), never a whole one.
+/// A sized stream that goes out chunked, given trailers or under a
+/// `Transfer-Encoding` field the service sets, is still held to its declared
+/// length: a stream that yields fewer or more bytes leaves the message cut
+/// short (no last chunk, no trailers), never a whole one.
 #[test]
-fn a_sized_stream_with_trailers_is_held_to_its_length() {
+fn a_sized_stream_that_goes_chunked_is_held_to_its_length() {
     use lithe::io::{Body, Headers, Request, Response};
     async fn declared_five(request: Request) -> Response {
-        let yielded: &'static [u8] = match request.path() {
-            "/short" => b"data",
-            "/long" => b"data plus",
+        let path = request.path();
+        let yielded: &'static [u8] = match path.rsplit('/').next() {
+            Some("short") => b"data",
+            Some("long") => b"data plus",
             _ => b"five!",
         };
         let stream = futures_lite::stream::iter([Ok(bytes::Bytes::from_static(yielded))]);
-        let body = Body::sized_stream(5, stream).with_trailers(async {
-            let mut trailers = Headers::new();
-            trailers.append("checksum", "5f");
-            trailers
-        });
-        Response::new(lithe::proto::StatusCode::OK).with_body(body)
+        let body = Body::sized_stream(5, stream);
+        let response = Response::new(lithe::proto::StatusCode::OK);
+        match path.starts_with("/field") {
+            true => response
+                .with_header("transfer-encoding", "chunked")
+                .with_body(body),
+            false => response.with_body(body.with_trailers(async {
+                let mut trailers = Headers::new();
+                trailers.append("checksum", "5f");
+                trailers
+            })),
+        }
     }
     let server = server_with(declared_five, ServerConfig::default());
-    for (path, whole) in [("/", true), ("/short", false), ("/long", false)] {
+    for (path, whole) in [
+        ("/", true),
+        ("/short", false),
+        ("/long", false),
+        ("/field/", true),
+        ("/field/short", false),
+        ("/field/long", false),
+    ] {
         let request = format!("GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
         let reply = exchange(server.local_addr(), request.as_bytes());
         assert!(reply.contains("transfer-encoding: chunked\r\n"), "{reply}");
         assert_eq!(reply.contains("\r\n0\r\n"), whole, "{path}: {reply}");
         if whole {
-            assert!(
-                reply.ends_with("\r\n\r\n5\r\nfive!\r\n0\r\nchecksum: 5f\r\n\r\n"),
-                "{reply}"
-            );
+            let end = match path {
+                "/" => "\r\n\r\n5\r\nfive!\r\n0\r\nchecksum: 5f\r\n\r\n",
+                _ => "\r\n\r\n5\r\nfive!\r\n0\r\n\r\n",
+            };
+            assert!(reply.ends_with(end), "{reply}");
         }
     }
     server.shutdown();

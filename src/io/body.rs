@@ -58,6 +58,24 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
+    /// The same body going out chunked (under trailers, or a
+    /// `Transfer-Encoding` field the message sets): a sized stream's length
+    /// is no longer in the head for `proto` to hold it to, so the stream is
+    /// held to it here, and one that yields more or fewer bytes cuts the
+    /// message short instead of ending it whole.
+    pub(crate) fn chunked_keeping_length(self) -> Kind {
+        match self {
+            Kind::Stream {
+                len: Some(len),
+                stream,
+            } => Kind::Stream {
+                len: None,
+                stream: Box::pin(Exactly { stream, left: len }),
+            },
+            other => other,
+        }
+    }
+
     /// The length in bytes, when known.
     pub(crate) fn len(&self) -> Option<u64> {
         match self {
@@ -91,7 +109,11 @@ impl Body {
     /// A streamed body of exactly `len` bytes; yielding more or fewer is an error
     /// that aborts the connection. The piece that completes `len` is held until
     /// the stream ends, so a stream that then fails or goes on never leaves a
-    /// complete message on the wire.
+    /// complete message on the wire. (Except with `len` 0, where the head
+    /// alone is the whole message and may go out before the stream ends: for
+    /// no content, give [`Body::empty`].) The same holds for a stream under a
+    /// `Content-Length` field, and a sized stream under a `Transfer-Encoding`
+    /// field is held to `len` all the same.
     pub fn sized_stream(
         len: u64,
         stream: impl Stream<Item = io::Result<Bytes>> + Send + 'static,
@@ -135,14 +157,10 @@ impl Body {
     /// assert_eq!(body.len(), None);
     /// ```
     pub fn with_trailers(self, trailers: impl Future<Output = Headers> + Send + 'static) -> Self {
-        let stream: BoxStream = match self.kind {
+        let stream: BoxStream = match self.kind.chunked_keeping_length() {
             Kind::Empty => Box::pin(futures_lite::stream::empty()),
             Kind::Full(bytes) => Box::pin(futures_lite::stream::once(Ok(bytes))),
-            Kind::Stream {
-                len: Some(len),
-                stream,
-            } => Box::pin(Exactly { stream, left: len }),
-            Kind::Stream { len: None, stream } => stream,
+            Kind::Stream { stream, .. } => stream,
             Kind::Trailed(trailed) => trailed.0,
         };
         Body {
@@ -312,10 +330,9 @@ impl HoldLast {
     }
 }
 
-/// A [`Body::sized_stream`]'s stream once it goes chunked (to carry
-/// trailers): the declared length is no longer in the head for `proto` to
-/// hold it to, so a stream that yields more or fewer bytes fails here, and the
-/// message is cut short instead of ending whole.
+/// A [`Body::sized_stream`]'s stream once it goes chunked
+/// ([`Kind::chunked_keeping_length`]): it fails where the stream yields more
+/// or fewer bytes than declared.
 struct Exactly {
     stream: BoxStream,
     left: u64,

@@ -484,9 +484,18 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         if length_field {
             headers.canonicalize_content_length();
         }
-        let framed = length_field || headers.contains("transfer-encoding");
+        let coding_field = headers.contains("transfer-encoding");
+        let kind = match coding_field {
+            true => kind.chunked_keeping_length(),
+            false => kind,
+        };
         let (content_length, chunked) = match length {
-            _ if framed => (None, None),
+            _ if coding_field => (None, None),
+            // Given apart even beside the caller's field, so that proto
+            // refuses a field the body disagrees with before anything is
+            // sent, not midway through the body.
+            Some(n) if length_field => (Some(n), None),
+            _ if length_field => (None, None),
             Some(0) if !matches!(&*method, "POST" | "PUT" | "PATCH") => (None, None),
             Some(n) => (Some(n), None),
             None => (

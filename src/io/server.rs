@@ -1033,6 +1033,10 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         if length_field {
             headers.canonicalize_content_length();
         }
+        let kind = match coding_field {
+            true => kind.chunked_keeping_length(),
+            false => kind,
+        };
         let content_length = match length {
             _ if bodiless_status || coding_field => None,
             // The length of a HEAD response is the one GET would have: a field
