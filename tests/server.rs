@@ -1803,6 +1803,33 @@ fn early_data_behind_a_refused_connect_is_not_served() {
     server.shutdown();
 }
 
+/// The bytes behind a refused CONNECT are seen even when its head filled
+/// the read that brought it exactly (2,048 bytes, a parked connection's
+/// read), the rest still unread in the socket when the answer is made.
+#[test]
+fn early_data_behind_a_refused_connect_that_fills_a_read_is_not_served() {
+    use std::sync::{Arc, Mutex};
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let service = move |request: lithe::io::Request| {
+        log.lock().unwrap().push(request.method().to_owned());
+        async { lithe::io::Response::new(lithe::proto::StatusCode::FORBIDDEN).with_body("no") }
+    };
+    let server = server_with(service, ServerConfig::default());
+    let start = "CONNECT internal:443 HTTP/1.1\r\nHost: internal:443\r\nX-Pad: ";
+    let pad = "a".repeat(2048 - start.len() - "\r\n\r\n".len());
+    let connect = format!("{start}{pad}\r\n\r\n");
+    assert_eq!(connect.len(), 2048);
+    let input = format!("{connect}DELETE /everything HTTP/1.1\r\nHost: internal\r\n\r\n");
+    let reply = exchange(server.local_addr(), input.as_bytes());
+    assert!(
+        without_date(&reply).starts_with("HTTP/1.1 403 Forbidden\r\nconnection: close\r\n"),
+        "{reply}"
+    );
+    assert_eq!(*seen.lock().unwrap(), ["CONNECT"]);
+    server.shutdown();
+}
+
 /// Without bytes behind it, a refused CONNECT keeps its connection: a
 /// proxy's 407 challenge is answered on the same connection (as NTLM and
 /// Negotiate need).

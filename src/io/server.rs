@@ -516,6 +516,22 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // service, so only its body travels on through the awaits below.
             let mut body = poll_fn(|cx| {
                 if let Poll::Ready(response) = future.as_mut().poll(cx) {
+                    if asked == Asked::Connect
+                        && !response.status().is_success()
+                        && self.buf.is_empty()
+                    {
+                        // Bytes behind a refused CONNECT close the connection
+                        // (start_response): those already in the socket count
+                        // too, though no read has taken them yet (the head
+                        // filled the last one exactly). A read that does not
+                        // wait: an end of stream or error it meets leaves the
+                        // next read an end of stream. (Bytes still on their
+                        // way are read as a request, as if sent after the
+                        // answer: only closing after every refusal would stop
+                        // those, at the cost of a proxy's 407 challenge on the
+                        // same connection.)
+                        let _ = self.buf.poll_fill_idle(&mut self.io, cx);
+                    }
                     // Passed on from each arm: rebinding it first is a copy.
                     return Poll::Ready(match self.body_error {
                         None if proposes_switch
