@@ -643,6 +643,30 @@ fn expect_100_continue_is_not_sent_for_a_body_held_by_a_response_never_sent() {
     server.shutdown();
 }
 
+/// An echo whose head cannot be sent (both framing fields) held the request
+/// body, so the client was invited to send it; the 500 that replaces the
+/// head drops that body, and with more of it to come than the drain limit
+/// takes, the 500 says the connection closes.
+#[test]
+fn a_500_for_an_unsendable_echo_says_the_connection_closes_when_its_body_cannot_be_drained() {
+    async fn bad_echo(request: lithe::io::Request) -> lithe::io::Response {
+        lithe::io::Response::new(lithe::proto::StatusCode::OK)
+            .with_header("content-length", "4")
+            .with_header("transfer-encoding", "chunked")
+            .with_body(lithe::io::Body::stream(request.into_body()))
+    }
+    let server = server_with(bad_echo, ServerConfig::default());
+    let mut s = socket(server.local_addr());
+    s.write_all(
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10000000\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .unwrap();
+    let reply = read_until(&mut s, "HTTP/1.1 500");
+    let reply = reply + &read_until(&mut s, "\r\n\r\n");
+    assert!(reply.contains("connection: close\r\n"), "{reply}");
+    server.shutdown();
+}
+
 #[test]
 fn head_responses_keep_content_length_and_send_no_body() {
     let server = server();

@@ -1125,6 +1125,13 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // unread) closes as any refused CONNECT does: the bytes behind
             // it may be the tunnel's the client took as opened.
             self.close_after |= asked == Asked::Connect;
+            // The service's body goes unsent: if it held the request's (an
+            // echo), nobody reads that now, and more of it than can be
+            // drained (invited already, perhaps, with 100 Continue) means the
+            // connection ends here, which the 500 says.
+            drop(kind);
+            let unread = self.feeder.as_ref().is_none_or(Feeder::is_dropped);
+            self.close_after |= !self.body_done && unread && !self.drainable();
             let status = StatusCode::INTERNAL_SERVER_ERROR;
             let date = self.date(status);
             let (mut fields, mut count) = own_fields(EMPTY_BODY, &date);
