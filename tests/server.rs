@@ -2913,6 +2913,38 @@ fn a_response_read_below_the_progress_floor_times_out() {
     assert!(got < 2048, "{got} bytes");
 }
 
+/// A write that times out while the driver waits on an unread request body
+/// (the response queued whole, the client reading nothing) ends the
+/// connection with that timeout, as `serve_connection` documents.
+#[test]
+fn a_write_timeout_while_draining_is_the_connections_error() {
+    use futures_lite::AsyncWriteExt;
+    let config = ServerConfig {
+        write_timeout: Some(Duration::from_millis(250)),
+        ..ServerConfig::default()
+    };
+    let service = |_: lithe::io::Request| async {
+        lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body(vec![b'x'; 4096])
+    };
+    let (server_end, mut client_end) = lithe::io::duplex(512);
+    let served = run(async {
+        client_end
+            .write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc")
+            .await
+            .unwrap();
+        let served = lithe::io::serve_connection(server_end, service, &config).await;
+        drop(client_end);
+        served
+    });
+    assert!(
+        matches!(
+            served,
+            Err(lithe::io::Error::Timeout(lithe::io::Timeout::Write))
+        ),
+        "{served:?}"
+    );
+}
+
 /// A transport that sends `honest` (if anything) and then claims a read of
 /// one byte more than the buffer it was given, as a broken adapter might.
 struct Overclaiming {

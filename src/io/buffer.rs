@@ -277,8 +277,8 @@ pub(crate) struct Output {
     written: usize,
     /// How long writing has made no progress.
     stall: Stall,
-    /// A write failed or timed out: the transport is broken or stalled.
-    failed: bool,
+    /// How a write failed or timed out: the transport is broken or stalled.
+    failure: Option<Error>,
 }
 
 impl Output {
@@ -296,7 +296,12 @@ impl Output {
     /// Whether a write failed or timed out, after which writing again would
     /// only fail again, or wait out another timeout.
     pub(crate) fn has_failed(&self) -> bool {
-        self.failed
+        self.failure.is_some()
+    }
+
+    /// The error a write failed with, for a caller that finds it failed later.
+    pub(crate) fn failure(&self) -> Option<Error> {
+        self.failure.as_ref().map(Error::duplicate)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -450,7 +455,9 @@ impl Output {
             }
             Poll::Pending => return Poll::Pending,
         };
-        self.failed |= result.is_err();
+        if let (Err(e), None) = (&result, &self.failure) {
+            self.failure = Some(e.duplicate());
+        }
         Poll::Ready(result)
     }
 

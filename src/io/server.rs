@@ -1542,10 +1542,11 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     /// sends for a moment, so the kernel does not reset the connection before the
     /// peer has read our last response.
     async fn close(&mut self, linger: bool) -> Result<(), Error> {
-        let flushed = match self.out.has_failed() {
-            // Writing again would fail again, or wait out another timeout.
-            true => Err(Error::Io(std::io::ErrorKind::BrokenPipe.into())),
-            false => poll_fn(|cx| self.poll_flush(cx)).await,
+        let flushed = match self.out.failure() {
+            // Writing again would fail again, or wait out another timeout:
+            // the connection ends with what the write failed with.
+            Some(failure) => Err(failure),
+            None => poll_fn(|cx| self.poll_flush(cx)).await,
         };
         // A response of ours cut short must not look ended: closing cleanly
         // (TLS's close_notify) would end a close-delimited body as if whole.
