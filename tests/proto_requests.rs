@@ -796,3 +796,92 @@ fn a_trailer_section_that_overflows_a_short_array_asks_for_a_larger_one() {
         Some(Error::TooManyHeaders)
     );
 }
+
+/// The chunked decoder's own limits, leniency and end: a body as long as
+/// `max_body_bytes` is read and one byte more refused, across chunks too;
+/// extension bytes count against the per-body limit across chunks; with
+/// `allow_bare_lf`, LF alone ends chunk lines (extensions included), data
+/// and trailers, and without it is refused; `is_done` only at the end.
+#[test]
+fn the_chunked_decoder_holds_its_limits_and_leniency() {
+    use lithe::proto::{ChunkedDecoder, Decoded, EMPTY_HEADER};
+    /// Decodes `input` whole: the data, and whether the body ended.
+    fn decode(limits: Limits, leniency: Leniency, input: &[u8]) -> Result<(Vec<u8>, bool), Error> {
+        let mut decoder = ChunkedDecoder::new(limits, leniency);
+        let (mut body, mut rest) = (Vec::new(), input);
+        loop {
+            let mut trailers = [EMPTY_HEADER; 4];
+            let (consumed, decoded) = decoder.decode(rest, &mut trailers)?;
+            rest = &rest[consumed..];
+            match decoded {
+                Decoded::Data(data) => body.extend_from_slice(data),
+                Decoded::End { .. } => {
+                    assert!(decoder.is_done());
+                    return Ok((body, true));
+                }
+                _ => {
+                    assert!(!decoder.is_done());
+                    return Ok((body, false));
+                }
+            }
+        }
+    }
+    let strict = Leniency::default();
+    let ten = Limits {
+        max_body_bytes: 10,
+        ..Limits::default()
+    };
+    let whole = |data: &str| Ok((data.as_bytes().to_vec(), true));
+    assert_eq!(
+        decode(ten, strict, b"a\r\n0123456789\r\n0\r\n\r\n"),
+        whole("0123456789")
+    );
+    assert_eq!(
+        decode(ten, strict, b"b\r\n0123456789a\r\n0\r\n\r\n"),
+        Err(Error::BodyTooLarge)
+    );
+    assert_eq!(
+        decode(ten, strict, b"5\r\n01234\r\n6\r\n"),
+        Err(Error::BodyTooLarge)
+    );
+    assert_eq!(
+        decode(ten, strict, b"5\r\n01234"),
+        Ok((b"01234".to_vec(), false))
+    );
+
+    // Five extension bytes a chunk: two fit in ten, the third does not.
+    let extensions = Limits {
+        max_chunk_extension_bytes_per_body: 10,
+        ..Limits::default()
+    };
+    let two = b"1;abcd\r\nx\r\n1;abcd\r\ny\r\n0\r\n\r\n";
+    assert_eq!(decode(extensions, strict, two), whole("xy"));
+    let three = b"1;abcd\r\nx\r\n1;abcd\r\ny\r\n1;abcd\r\nz\r\n0\r\n\r\n";
+    assert_eq!(
+        decode(extensions, strict, three),
+        Err(Error::InvalidChunkExtension)
+    );
+
+    let bare = b"3\nabc\n3;x\ndef\n0\nExpires: never\n\n";
+    let lenient = Leniency {
+        allow_bare_lf: true,
+        ..Leniency::default()
+    };
+    assert_eq!(decode(Limits::default(), lenient, bare), whole("abcdef"));
+    assert_eq!(
+        decode(Limits::default(), strict, bare),
+        Err(Error::BareLineFeed)
+    );
+    // Extensions on lines LF alone ends count as well.
+    let three = b"1;abcd\nx\n1;abcd\ny\n1;abcd\nz\n0\n\n";
+    assert_eq!(
+        decode(extensions, lenient, three),
+        Err(Error::InvalidChunkExtension)
+    );
+    for line_feed_alone in [&b"3\r\nabc\n0\r\n\r\n"[..], b"3;x\nabc\r\n0\r\n\r\n"] {
+        assert_eq!(
+            decode(Limits::default(), lenient, line_feed_alone),
+            whole("abc")
+        );
+    }
+}
