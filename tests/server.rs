@@ -1353,6 +1353,36 @@ fn a_worker_at_its_connection_limit_accepts_once_one_ends() {
     server.shutdown();
 }
 
+/// A connection that closes after its response (here an HTTP/1.0 request
+/// answered by a stream, which the close delimits) does not first drain the
+/// request body the service left unread: the client sees the response end
+/// at once, not after the body timeout.
+#[test]
+fn a_closing_connection_does_not_drain_before_its_close() {
+    use lithe::io::{Body, Request, Response};
+    async fn stream_ignoring_the_body(_: Request) -> Response {
+        let pieces = futures_lite::stream::iter([Ok(bytes::Bytes::from_static(b"streamed"))]);
+        Response::new(lithe::proto::StatusCode::OK).with_body(Body::stream(pieces))
+    }
+    let config = ServerConfig {
+        body_timeout: Some(Duration::from_secs(8)),
+        ..ServerConfig::default()
+    };
+    let server = server_with(stream_ignoring_the_body, config);
+    let mut s = socket(server.local_addr());
+    s.write_all(b"POST / HTTP/1.0\r\nContent-Length: 60000\r\n\r\nabc")
+        .unwrap();
+    let started = Instant::now();
+    let reply = read_to_close(&mut s);
+    assert!(reply.ends_with("\r\n\r\nstreamed"), "{reply}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    server.shutdown();
+}
+
 /// A shutdown ends a drain at once: the response it waited on is out.
 #[test]
 fn a_shutdown_ends_the_drain_of_an_unread_body() {

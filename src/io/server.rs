@@ -173,7 +173,10 @@ pub struct ServerConfig {
     /// the response starts; otherwise the response says `Connection: close`.
     /// A 101 the service gave before the body was read waits for the drain
     /// (chunked too, and a shutdown does not end it): a body past this limit
-    /// gets a 500 instead, and the connection closes. Default 64 KiB.
+    /// gets a 500 instead, and the connection closes. A connection that
+    /// closes after the response anyway (`Connection: close`, HTTP/1.0, a
+    /// response the close delimits) is not drained: it closes at once,
+    /// lingering briefly over what still arrives. Default 64 KiB.
     pub drain_limit: u64,
     /// Whether responses get a `Date` field with the current time when the
     /// service set none, as RFC 9110 §6.6.1 asks of an origin server with a
@@ -563,9 +566,20 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             }
             // finish_body would return at once without a feeder (no request
             // body): checking here spares building and polling its future.
-            let keep = match self.feeder.is_some() {
-                true => self.finish_body(Drain::UntilShutdown).await?,
-                false => true,
+            let keep = match self.feeder.take() {
+                // Closing anyway (the request or the response said so): the
+                // rest of the body is not drained, which would hold back the
+                // close, and with it the end of a response the close
+                // delimits; the close lingers over what follows.
+                Some(feeder) if !self.conn.is_keep_alive() => {
+                    feeder.abandon();
+                    false
+                }
+                Some(feeder) => {
+                    self.feeder = Some(feeder);
+                    self.finish_body(Drain::UntilShutdown).await?
+                }
+                None => true,
             };
 
             match self.conn.our_state() {
