@@ -1483,6 +1483,54 @@ fn a_pause_after_a_pending_poll_of_the_body_is_no_write_timeout() {
     });
 }
 
+/// The same pause, with the response's end (and nothing else) arriving
+/// meanwhile while the server no longer reads the upload: the body ends
+/// (the write timeout, the response whole, only loses the connection)
+/// rather than waiting for a wake that never comes.
+#[test]
+fn a_pause_over_which_the_response_ends_ends_the_body() {
+    let addr = raw_server(move |mut s| {
+        socket2::SockRef::from(&s)
+            .set_recv_buffer_size(64 << 10)
+            .unwrap();
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
+        // The upload fills the buffers and blocks; it is never read.
+        std::thread::sleep(Duration::from_millis(300));
+        s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nb\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        s.write_all(b"0\r\n\r\n").unwrap();
+        std::thread::sleep(LIMIT);
+    });
+    run(async {
+        let url = Url::parse(&format!("http://{addr}/")).unwrap();
+        let mut config = ConnectConfig::default();
+        config.client.write_timeout = Some(Duration::from_secs(2));
+        let mut conn = open(&url, &config).await.unwrap();
+        let response = conn.send(upload(64 << 20)).await.unwrap();
+        let mut body = response.into_body();
+        assert_eq!(&body.chunk().await.unwrap().unwrap()[..], b"b");
+        let nothing = futures_lite::future::or(async { Some(body.chunk().await) }, async {
+            async_io::Timer::after(Duration::from_millis(200)).await;
+            None
+        })
+        .await;
+        assert!(nothing.is_none(), "{nothing:?}");
+        async_io::Timer::after(Duration::from_millis(2500)).await;
+        let started = Instant::now();
+        assert_eq!(body.chunk().await.unwrap(), None);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        drop(body);
+        assert!(!conn.is_reusable());
+    });
+}
+
 /// `Expect: 100-continue` on a request without content is left out (a
 /// client must not send it there), and nothing waits for a 100.
 #[test]

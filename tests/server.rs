@@ -1354,11 +1354,11 @@ fn a_worker_at_its_connection_limit_accepts_once_one_ends() {
 }
 
 /// A connection that closes after its response (here an HTTP/1.0 request
-/// answered by a stream, which the close delimits) does not first drain the
-/// request body the service left unread: the client sees the response end
-/// at once, not after the body timeout.
+/// answered by a stream, which the close delimits) ends its sending side
+/// before it drains the request body the service left unread: the client
+/// sees the response end at once, not after the drain's body timeout.
 #[test]
-fn a_closing_connection_does_not_drain_before_its_close() {
+fn a_closing_connection_ends_its_response_before_draining() {
     use lithe::io::{Body, Request, Response};
     async fn stream_ignoring_the_body(_: Request) -> Response {
         let pieces = futures_lite::stream::iter([Ok(bytes::Bytes::from_static(b"streamed"))]);

@@ -1045,7 +1045,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         // what there is to read goes first (a piece of it restarts the
         // write's clock), and only with nothing to read does the write time
         // out.
-        let read_first =
+        let mut read_first =
             self.upload.is_some() && !self.response_ended && self.out.stall_has_expired();
         if !read_first {
             if let Err(e) = self.drive_upload_during_body(cx) {
@@ -1085,6 +1085,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                     self.trailers = Headers::trailers_from(&mut self.buf, consumed, trailers);
                     if self.upload.is_some() {
                         self.response_ended = true;
+                        if read_first {
+                            // The upload, not driven in this poll yet, goes
+                            // on first (with the response whole, its timeout
+                            // only loses the connection): polled again, it is.
+                            return self.poll_body_chunk(cx);
+                        }
                         return self.wait_for_upload(cx);
                     }
                     self.watch_idle(cx);
@@ -1113,6 +1119,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                     if read_first {
                         if let Err(e) = self.drive_upload_during_body(cx) {
                             return Poll::Ready(Some(Err(e)));
+                        }
+                        if self.upload.is_none() {
+                            // All sent now (or given up, the answer
+                            // standing): the read waits again, timed.
+                            read_first = false;
+                            continue;
                         }
                     }
                     return Poll::Pending;

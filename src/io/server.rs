@@ -175,8 +175,8 @@ pub struct ServerConfig {
     /// (chunked too, and a shutdown does not end it): a body past this limit
     /// gets a 500 instead, and the connection closes. A connection that
     /// closes after the response anyway (`Connection: close`, HTTP/1.0, a
-    /// response the close delimits) is not drained: it closes at once,
-    /// lingering briefly over what still arrives. Default 64 KiB.
+    /// response the close delimits) ends its sending side first, so that
+    /// the client sees the response end before the drain. Default 64 KiB.
     pub drain_limit: u64,
     /// Whether responses get a `Date` field with the current time when the
     /// service set none, as RFC 9110 §6.6.1 asks of an origin server with a
@@ -566,20 +566,20 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             }
             // finish_body would return at once without a feeder (no request
             // body): checking here spares building and polling its future.
-            let keep = match self.feeder.take() {
-                // Closing anyway (the request or the response said so): the
-                // rest of the body is not drained, which would hold back the
-                // close, and with it the end of a response the close
-                // delimits; the close lingers over what follows.
-                Some(feeder) if !self.conn.is_keep_alive() => {
-                    feeder.abandon();
-                    false
-                }
-                Some(feeder) => {
-                    self.feeder = Some(feeder);
+            let keep = match self.feeder.is_some() {
+                // Closing anyway (the request or the response said so): our
+                // side ends first, so that the peer sees the response end
+                // (one the close delimits ends only there), then the unread
+                // body is drained as on any connection, that what still
+                // arrives draws no reset, which could cost the peer the
+                // response.
+                true if !self.conn.is_keep_alive() => {
+                    poll_fn(|cx| self.poll_flush(cx)).await?;
+                    self.close_sending().await;
                     self.finish_body(Drain::UntilShutdown).await?
                 }
-                None => true,
+                true => self.finish_body(Drain::UntilShutdown).await?,
+                false => true,
             };
 
             match self.conn.our_state() {
@@ -1555,6 +1555,26 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     /// Flushes, closes our side and, with `linger`, reads what the peer still
     /// sends for a moment, so the kernel does not reset the connection before the
     /// peer has read our last response.
+    /// Ends our side of the stream (TCP's FIN, TLS's close_notify), the
+    /// peer's side still read; no longer than any write may take.
+    async fn close_sending(&mut self) {
+        let deadline = self
+            .config
+            .write_timeout
+            .and_then(|t| Instant::now().checked_add(t));
+        let _ = poll_fn(
+            |cx| match core::pin::Pin::new(&mut self.io).poll_close(cx) {
+                Poll::Pending
+                    if deadline.is_some_and(|at| self.read_deadline.poll_expired(cx, at)) =>
+                {
+                    Poll::Ready(Ok(()))
+                }
+                other => other,
+            },
+        )
+        .await;
+    }
+
     async fn close(&mut self, linger: bool) -> Result<(), Error> {
         let flushed = match self.out.failure() {
             // Writing again would fail again, or wait out another timeout:
@@ -1576,21 +1596,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         // that does not read: not at all after a failed flush, and otherwise no
         // longer than any write may.
         if flushed.is_ok() && !cut_short {
-            let deadline = self
-                .config
-                .write_timeout
-                .and_then(|t| Instant::now().checked_add(t));
-            let _ = poll_fn(
-                |cx| match core::pin::Pin::new(&mut self.io).poll_close(cx) {
-                    Poll::Pending
-                        if deadline.is_some_and(|at| self.read_deadline.poll_expired(cx, at)) =>
-                    {
-                        Poll::Ready(Ok(()))
-                    }
-                    other => other,
-                },
-            )
-            .await;
+            self.close_sending().await;
         }
         flushed?;
         // After an abort, what the peer still sends can only delay the reset.
