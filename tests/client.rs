@@ -1372,6 +1372,62 @@ fn a_host_address_that_never_answers_does_not_use_up_the_timeout() {
     server.shutdown();
 }
 
+/// An upload more than the socket buffers between client and server hold.
+const BLOCKED_UPLOAD: usize = 64 << 20;
+
+/// A raw server that reads a request's head, leaves the upload behind it to
+/// fill the buffers and block for `blocked`, then plays `answer`.
+fn server_blocking_the_upload(
+    blocked: Duration,
+    answer: impl FnOnce(&mut std::net::TcpStream) + Send + 'static,
+) -> SocketAddr {
+    raw_server(move |mut s| {
+        // Small, so that a large answer stays unsent (the server blocked on
+        // it, not reading the upload) while the client pauses.
+        socket2::SockRef::from(&s)
+            .set_send_buffer_size(64 << 10)
+            .unwrap();
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
+        std::thread::sleep(blocked);
+        answer(&mut s);
+    })
+}
+
+/// A client whose writes time out after `write_timeout`.
+async fn client_with_write_timeout(
+    addr: SocketAddr,
+    write_timeout: Duration,
+) -> ClientConnection<lithe::rt::MaybeTls> {
+    let config = ClientConfig {
+        write_timeout: Some(write_timeout),
+        ..ClientConfig::default()
+    };
+    client_with(addr, config).await
+}
+
+/// Polls `body` once, finding nothing to read within 200 ms (the upload
+/// blocked: its write clock runs from here), then pauses for `pause`.
+async fn find_nothing_then_pause(
+    body: &mut lithe::io::ResponseBody<'_, lithe::rt::MaybeTls>,
+    pause: Duration,
+) {
+    let nothing = futures_lite::future::or(async { Some(body.chunk().await) }, async {
+        async_io::Timer::after(Duration::from_millis(200)).await;
+        None
+    })
+    .await;
+    assert!(nothing.is_none(), "{nothing:?}");
+    async_io::Timer::after(pause).await;
+}
+
+/// Reads what is left of `s`'s upload until the client closes.
+fn read_the_rest(s: &mut std::net::TcpStream) {
+    let mut sink = [0u8; 1 << 16];
+    while s.read(&mut sink).unwrap_or(0) > 0 {}
+}
+
 /// An answer that arrives while the upload is blocked (the server answers
 /// first, then reads) is progress: a caller pausing before it reads the body
 /// gets no write timeout that ran from before the answer.
@@ -1379,34 +1435,22 @@ fn a_host_address_that_never_answers_does_not_use_up_the_timeout() {
 fn a_pause_after_an_answer_during_a_blocked_upload_is_no_write_timeout() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
-    const UPLOAD: usize = 64 << 20;
     // More than the socket buffers between the two hold, so that the server
     // is still writing it, not reading the upload, through the pause.
     const BODY: usize = 32 << 20;
     let body_written = Arc::new(AtomicBool::new(false));
     let written = body_written.clone();
-    let addr = raw_server(move |mut s| {
-        socket2::SockRef::from(&s)
-            .set_send_buffer_size(64 << 10)
-            .unwrap();
-        if read_through(&mut s, b"\r\n\r\n").is_none() {
-            return;
-        }
-        // The upload fills the buffers and blocks, its write clock running.
-        std::thread::sleep(Duration::from_millis(500));
+    // The upload's write clock runs meanwhile.
+    let addr = server_blocking_the_upload(Duration::from_millis(500), move |s| {
         let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {BODY}\r\n\r\n");
         s.write_all(head.as_bytes()).unwrap();
         s.write_all(&vec![b'b'; BODY]).unwrap();
         written.store(true, Ordering::SeqCst);
-        let mut sink = [0u8; 1 << 16];
-        while s.read(&mut sink).unwrap_or(0) > 0 {}
+        read_the_rest(s);
     });
     run(async {
-        let url = Url::parse(&format!("http://{addr}/")).unwrap();
-        let mut config = ConnectConfig::default();
-        config.client.write_timeout = Some(Duration::from_secs(3));
-        let mut conn = open(&url, &config).await.unwrap();
-        let response = conn.send(upload(UPLOAD)).await.unwrap();
+        let mut conn = client_with_write_timeout(addr, Duration::from_secs(3)).await;
+        let response = conn.send(upload(BLOCKED_UPLOAD)).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         // Longer than the write timeout, from before the answer came.
         async_io::Timer::after(Duration::from_millis(3500)).await;
@@ -1427,50 +1471,25 @@ fn a_pause_after_an_answer_during_a_blocked_upload_is_no_write_timeout() {
 fn a_pause_after_a_pending_poll_of_the_body_is_no_write_timeout() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
-    const UPLOAD: usize = 64 << 20;
-    // More than the socket buffers between the two hold, so that the server
-    // is still writing it, not reading the upload, through the pause.
     const BODY: usize = 32 << 20;
     let body_written = Arc::new(AtomicBool::new(false));
     let written = body_written.clone();
-    let addr = raw_server(move |mut s| {
-        socket2::SockRef::from(&s)
-            .set_send_buffer_size(64 << 10)
-            .unwrap();
-        if read_through(&mut s, b"\r\n\r\n").is_none() {
-            return;
-        }
-        // The upload fills the buffers and blocks.
-        std::thread::sleep(Duration::from_millis(300));
+    let addr = server_blocking_the_upload(Duration::from_millis(300), move |s| {
         let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {BODY}\r\n\r\nb");
         s.write_all(head.as_bytes()).unwrap();
         // The client reads that byte and polls again, finding nothing.
         std::thread::sleep(Duration::from_millis(500));
         s.write_all(&vec![b'b'; BODY - 1]).unwrap();
         written.store(true, Ordering::SeqCst);
-        let mut sink = [0u8; 1 << 16];
-        while s.read(&mut sink).unwrap_or(0) > 0 {}
+        read_the_rest(s);
     });
     run(async {
-        let url = Url::parse(&format!("http://{addr}/")).unwrap();
-        let mut config = ConnectConfig::default();
-        config.client.write_timeout = Some(Duration::from_secs(2));
-        let mut conn = open(&url, &config).await.unwrap();
-        let response = conn.send(upload(UPLOAD)).await.unwrap();
+        let mut conn = client_with_write_timeout(addr, Duration::from_secs(2)).await;
+        let response = conn.send(upload(BLOCKED_UPLOAD)).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         let mut body = response.into_body();
-        let first = body.chunk().await.unwrap().unwrap();
-        assert_eq!(&first[..], b"b");
-        // A poll that finds nothing to read, the upload still blocked: the
-        // write's clock runs from here.
-        let nothing = futures_lite::future::or(async { Some(body.chunk().await) }, async {
-            async_io::Timer::after(Duration::from_millis(200)).await;
-            None
-        })
-        .await;
-        assert!(nothing.is_none(), "{nothing:?}");
-        // Longer than the write timeout.
-        async_io::Timer::after(Duration::from_millis(2500)).await;
+        assert_eq!(&body.chunk().await.unwrap().unwrap()[..], b"b");
+        find_nothing_then_pause(&mut body, Duration::from_millis(2500)).await;
         assert!(
             !body_written.load(Ordering::SeqCst),
             "the buffers took the whole body: the server never waited on us"
@@ -1489,36 +1508,20 @@ fn a_pause_after_a_pending_poll_of_the_body_is_no_write_timeout() {
 /// rather than waiting for a wake that never comes.
 #[test]
 fn a_pause_over_which_the_response_ends_ends_the_body() {
-    let addr = raw_server(move |mut s| {
-        socket2::SockRef::from(&s)
-            .set_recv_buffer_size(64 << 10)
-            .unwrap();
-        if read_through(&mut s, b"\r\n\r\n").is_none() {
-            return;
-        }
-        // The upload fills the buffers and blocks; it is never read.
-        std::thread::sleep(Duration::from_millis(300));
+    let addr = server_blocking_the_upload(Duration::from_millis(300), |s| {
         s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nb\r\n")
             .unwrap();
         std::thread::sleep(Duration::from_millis(500));
         s.write_all(b"0\r\n\r\n").unwrap();
+        // The upload is never read.
         std::thread::sleep(LIMIT);
     });
     run(async {
-        let url = Url::parse(&format!("http://{addr}/")).unwrap();
-        let mut config = ConnectConfig::default();
-        config.client.write_timeout = Some(Duration::from_secs(2));
-        let mut conn = open(&url, &config).await.unwrap();
-        let response = conn.send(upload(64 << 20)).await.unwrap();
+        let mut conn = client_with_write_timeout(addr, Duration::from_secs(2)).await;
+        let response = conn.send(upload(BLOCKED_UPLOAD)).await.unwrap();
         let mut body = response.into_body();
         assert_eq!(&body.chunk().await.unwrap().unwrap()[..], b"b");
-        let nothing = futures_lite::future::or(async { Some(body.chunk().await) }, async {
-            async_io::Timer::after(Duration::from_millis(200)).await;
-            None
-        })
-        .await;
-        assert!(nothing.is_none(), "{nothing:?}");
-        async_io::Timer::after(Duration::from_millis(2500)).await;
+        find_nothing_then_pause(&mut body, Duration::from_millis(2500)).await;
         let started = Instant::now();
         assert_eq!(body.chunk().await.unwrap(), None);
         assert!(
