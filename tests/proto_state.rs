@@ -610,3 +610,21 @@ fn fields_named_almost_like_the_framing_fields_are_other_fields() {
     assert_eq!(received("Host: b", "").0, Err(Error::DuplicateHost));
     assert_eq!(received("Hosx: b", "").0, Ok(()));
 }
+
+/// A caller that offers fewer bytes than before (a buffer it rebuilt, a
+/// mistake) gets a scan from the start, not a panic or a head cut at the
+/// old position.
+#[test]
+fn offering_fewer_bytes_than_before_starts_the_scan_over() {
+    let mut conn = Connection::server(Config::default());
+    let mut headers = [EMPTY_HEADER; 8];
+    let partial = conn.receive(b"GET / HTTP/1.1\r\nHo", &mut headers).unwrap();
+    assert_eq!((partial.consumed, partial.event), (0, Event::NeedData));
+    let fewer = conn.receive(b"GET", &mut headers).unwrap();
+    assert_eq!((fewer.consumed, fewer.event), (0, Event::NeedData));
+    let head = b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n";
+    assert_eq!(
+        receive_all(&mut conn, head),
+        ["request /x", "end", "Paused"]
+    );
+}
