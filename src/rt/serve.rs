@@ -436,7 +436,9 @@ fn worker<M, S>(
                 shutdown.triggered().await;
                 None
             };
-            let Some(accepted) = future::or(accept, stop).await else {
+            // The trigger first: with both ready, no connection is taken
+            // after it.
+            let Some(accepted) = future::or(stop, accept).await else {
                 break;
             };
             let adopted = accepted
