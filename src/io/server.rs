@@ -570,7 +570,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 // Closing anyway (the request or the response said so): our
                 // side ends first, so that the peer sees the response end
                 // (one the close delimits ends only there), then the unread
-                // body is drained as on any connection, that what still
+                // body is drained as on any connection, so that what still
                 // arrives draws no reset, which could cost the peer the
                 // response.
                 true if !self.conn.is_keep_alive() => {
@@ -1552,9 +1552,6 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         }
     }
 
-    /// Flushes, closes our side and, with `linger`, reads what the peer still
-    /// sends for a moment, so the kernel does not reset the connection before the
-    /// peer has read our last response.
     /// Ends our side of the stream (TCP's FIN, TLS's close_notify), the
     /// peer's side still read; no longer than any write may take.
     async fn close_sending(&mut self) {
@@ -1575,6 +1572,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         .await;
     }
 
+    /// Flushes, closes our side and, with `linger`, reads what the peer still
+    /// sends for a moment, so the kernel does not reset the connection before the
+    /// peer has read our last response.
     async fn close(&mut self, linger: bool) -> Result<(), Error> {
         let flushed = match self.out.failure() {
             // Writing again would fail again, or wait out another timeout:
