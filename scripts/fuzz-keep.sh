@@ -25,16 +25,21 @@ for target in "${targets[@]}"; do
     seeds="fuzz/corpus/$target"
     found="$seeds/found"
     mkdir -p "$found" "fuzz/artifacts/corpus/$target"
-    # The seeds go in first, so only inputs adding to them are merged in.
+    # The seeds go in first, so only inputs adding to them are merged in;
+    # then what found/ holds, then the new finds: what was kept before stays
+    # (unless the seeds now reach its code), and a new find is kept only for
+    # code neither reaches, so the committed folder changes little.
     merged="$work/$target"
     mkdir -p "$merged"
     find "$seeds" -maxdepth 1 -type f -exec cp {} "$merged/" \;
-    cargo +nightly fuzz run "$target" "$merged" "$found" "fuzz/artifacts/corpus/$target" -- \
-        -merge=1 -use_counters=0 -use_value_profile=0 -dict=fuzz/http.dict \
-        >"$work/$target.log" 2>&1 || {
-        cat "$work/$target.log"
-        exit 1
-    }
+    for more in "$found" "fuzz/artifacts/corpus/$target"; do
+        cargo +nightly fuzz run "$target" "$merged" "$more" -- \
+            -merge=1 -use_counters=0 -use_value_profile=0 -dict=fuzz/http.dict \
+            >"$work/$target.log" 2>&1 || {
+            cat "$work/$target.log"
+            exit 1
+        }
+    done
     find "$found" -maxdepth 1 -type f -delete
     for input in "$merged"/*; do
         name="$(basename "$input")"
