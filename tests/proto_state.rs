@@ -5,7 +5,7 @@ mod support;
 
 use lithe::proto::{
     BodyLength, Config, Connection, EMPTY_HEADER, Error, Event, Header, RequestHead, ResponseHead,
-    SendError, State, StatusCode,
+    SendError, State, StatusCode, Version,
 };
 
 const HOST: [Header<'static>; 1] = [Header {
@@ -235,6 +235,14 @@ fn no_interim_response_to_http10() {
     let mut out = [0u8; 64];
     assert_eq!(
         conn.send_response(&ResponseHead::new(StatusCode::CONTINUE, &[]), &mut out),
+        Err(SendError::InvalidState)
+    );
+    // Nor a 101 to a request that proposed no switch.
+    let mut conn = Connection::server(Config::default());
+    receive_all(&mut conn, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let switching = ResponseHead::new(StatusCode::SWITCHING_PROTOCOLS, &[]);
+    assert_eq!(
+        conn.send_response(&switching, &mut out),
         Err(SendError::InvalidState)
     );
 }
@@ -626,5 +634,95 @@ fn offering_fewer_bytes_than_before_starts_the_scan_over() {
     assert_eq!(
         receive_all(&mut conn, head),
         ["request /x", "end", "Paused"]
+    );
+}
+
+/// What a client's request head sets up on its side: a wait for 100
+/// Continue only for an HTTP/1.1 request with content that asks for it,
+/// ended by its first body byte; keep-alive ended by its own
+/// `Connection: close`; and a second Host refused before anything is
+/// written.
+#[test]
+fn a_clients_request_head_sets_its_own_expectation_and_keep_alive() {
+    fn sent(version: Version, fields: &[(&'static str, &'static [u8])]) -> Connection {
+        let fields: Vec<Header<'_>> = fields
+            .iter()
+            .map(|&(name, value)| Header { name, value })
+            .collect();
+        let mut conn = Connection::client(Config::default());
+        let mut out = [0u8; 256];
+        let head = RequestHead {
+            method: "PUT",
+            target: "/f",
+            version,
+            headers: &fields,
+        };
+        conn.send_request(&head, &mut out).unwrap();
+        conn
+    }
+    let host: (&str, &[u8]) = ("Host", b"a");
+    let expect: (&str, &[u8]) = ("Expect", b"100-continue");
+    let two: (&str, &[u8]) = ("Content-Length", b"2");
+    let none: (&str, &[u8]) = ("Content-Length", b"0");
+
+    let mut waiting = sent(Version::Http11, &[host, expect, two]);
+    assert!(waiting.we_are_waiting_for_100_continue());
+    // Sending the body without waiting longer ends the wait.
+    waiting.send_data(b"o").unwrap();
+    assert!(!waiting.we_are_waiting_for_100_continue());
+    assert!(!sent(Version::Http10, &[host, expect, two]).we_are_waiting_for_100_continue());
+    assert!(!sent(Version::Http11, &[host, expect, none]).we_are_waiting_for_100_continue());
+
+    assert!(sent(Version::Http11, &[host, two]).is_keep_alive());
+    let close: (&str, &[u8]) = ("Connection", b"close");
+    assert!(!sent(Version::Http11, &[host, close, two]).is_keep_alive());
+
+    let mut conn = Connection::client(Config::default());
+    let fields = [
+        Header {
+            name: "Host",
+            value: b"a",
+        },
+        Header {
+            name: "Host",
+            value: b"b",
+        },
+    ];
+    let mut out = [0u8; 256];
+    assert_eq!(
+        conn.send_request(&RequestHead::new("GET", "/", &fields), &mut out),
+        Err(SendError::InvalidFraming(Error::DuplicateHost))
+    );
+}
+
+/// A server's side: a client that sends its body without waiting for 100
+/// Continue is no longer waiting once data arrives (and is until then), an
+/// HTTP/1.0 client gets no interim response at all (RFC 9110 §15.2), and a
+/// request that proposed no switch gets no 101.
+#[test]
+fn a_server_neither_invites_a_body_already_coming_nor_sends_1xx_to_http10() {
+    let mut conn = Connection::server(Config::default());
+    let head = b"PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok";
+    let mut headers = [EMPTY_HEADER; 8];
+    let received = conn.receive(head, &mut headers).unwrap();
+    assert!(matches!(received.event, Event::Request(_)));
+    assert!(conn.they_are_waiting_for_100_continue());
+    // Nothing of the body yet: still waiting.
+    let mut none = [EMPTY_HEADER; 1];
+    let nothing = conn.receive(b"", &mut none).unwrap();
+    assert_eq!(nothing.event, Event::NeedData);
+    assert!(conn.they_are_waiting_for_100_continue());
+    let rest = &head[received.consumed..];
+    let mut more = [EMPTY_HEADER; 1];
+    let received = conn.receive(rest, &mut more).unwrap();
+    assert_eq!(received.event, Event::Data(b"ok"));
+    assert!(!conn.they_are_waiting_for_100_continue());
+
+    let mut conn = Connection::server(Config::default());
+    receive_all(&mut conn, b"GET / HTTP/1.0\r\n\r\n");
+    let mut out = [0u8; 64];
+    assert_eq!(
+        conn.send_response(&ResponseHead::new(StatusCode::CONTINUE, &[]), &mut out),
+        Err(SendError::InvalidState)
     );
 }
