@@ -1534,6 +1534,66 @@ fn a_pause_over_which_the_response_ends_ends_the_body() {
     });
 }
 
+/// After such a pause, during which the server read the upload again, the
+/// rest of the upload goes out on the next poll; the body read that follows
+/// is bounded by the read timeout again (it is not while an upload goes on),
+/// so a server that then goes silent is a timeout, not a wait for ever.
+#[test]
+fn a_pause_that_lets_the_upload_finish_leaves_the_body_read_timed() {
+    use futures_lite::future::{or, zip};
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    const PIPE: usize = 4096;
+    run(async {
+        let (client_end, mut server_end) = duplex(PIPE);
+        let config = ClientConfig {
+            write_timeout: Some(Duration::from_millis(500)),
+            read_timeout: Some(Duration::from_millis(500)),
+            ..ClientConfig::default()
+        };
+        let mut conn = ClientConnection::new(client_end, config);
+        let server = async {
+            // The head and the first of the upload fill the pipe, and block.
+            async_io::Timer::after(Duration::from_millis(200)).await;
+            server_end
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nb")
+                .await
+                .unwrap();
+            // During the client's pause, the pipe is read empty; then silence.
+            async_io::Timer::after(Duration::from_millis(800)).await;
+            let mut taken = vec![0u8; PIPE];
+            assert!(server_end.read(&mut taken).await.unwrap() > 0);
+            async_io::Timer::after(LIMIT).await;
+        };
+        let client = async {
+            let response = conn.send(upload(PIPE + 1000)).await.unwrap();
+            let mut body = response.into_body();
+            assert_eq!(&body.chunk().await.unwrap().unwrap()[..], b"b");
+            let nothing = or(async { Some(body.chunk().await) }, async {
+                async_io::Timer::after(Duration::from_millis(100)).await;
+                None
+            })
+            .await;
+            assert!(nothing.is_none(), "{nothing:?}");
+            async_io::Timer::after(Duration::from_millis(1500)).await;
+            let started = Instant::now();
+            let ended = or(async { Some(body.chunk().await) }, async {
+                async_io::Timer::after(Duration::from_secs(3)).await;
+                None
+            })
+            .await;
+            assert!(
+                matches!(ended, Some(Err(Error::Timeout(Timeout::Body)))),
+                "{ended:?} after {:?}",
+                started.elapsed()
+            );
+        };
+        or(client, async {
+            zip(server, async_io::Timer::after(LIMIT)).await;
+        })
+        .await;
+    });
+}
+
 /// `Expect: 100-continue` on a request without content is left out (a
 /// client must not send it there), and nothing waits for a 100.
 #[test]
