@@ -1046,3 +1046,92 @@ fn every_byte_at_every_position_gets_the_per_byte_verdict() {
         }
     }
 }
+
+/// Values are checked eight bytes at a time: a control byte or DEL at any
+/// position of a long value is still refused (a tab allowed), and the word
+/// check neither lets one through nor refuses a visible or obs-text byte.
+#[test]
+fn a_control_byte_anywhere_in_a_long_value_is_refused() {
+    let mut out = [0u8; 256];
+    let mut send = |value: &[u8]| {
+        let fields = [HOST, Header { name: "X", value }];
+        Connection::client(Config::default())
+            .send_request(&RequestHead::new("GET", "/", &fields), &mut out)
+    };
+    for at in 0..24 {
+        for bad in [b'\r', b'\n', 0, 0x01, 0x1f, 0x7f] {
+            let mut value = [b'a'; 24];
+            value[at] = bad;
+            assert_eq!(
+                send(&value),
+                Err(SendError::InvalidHeaderValue),
+                "{bad:#x} at {at}"
+            );
+        }
+        for good in [b'\t', b' ', b'~', b'!', 0x80, 0xff] {
+            let mut value = [b'a'; 24];
+            value[at] = good;
+            assert!(send(&value).is_ok(), "{good:#x} at {at}");
+        }
+    }
+}
+
+/// A space in a request-target would split the request line: refused, as
+/// any byte up to and including SP is.
+#[test]
+fn a_space_or_control_in_a_target_is_refused() {
+    let mut out = [0u8; 128];
+    for target in ["/a b", "/a\tb", "/a\x7fb", " /"] {
+        let mut conn = Connection::client(Config::default());
+        assert_eq!(
+            conn.send_request(&RequestHead::new("GET", target, &[HOST]), &mut out),
+            Err(SendError::InvalidRequestTarget),
+            "{target:?}"
+        );
+    }
+}
+
+/// The fields the serializer adds (a length, `chunked`, `connection:
+/// close`, `connection: keep-alive`) count in the size it needs: a buffer of
+/// exactly that size takes the head, one byte less takes nothing.
+#[test]
+fn the_fields_the_serializer_adds_count_in_the_size_it_needs() {
+    // (request the server answers, the response's fields, its length apart)
+    let cases: [(&[u8], &[Header<'_>], Option<u64>); 4] = [
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &[], Some(12345)),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &[], None),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            &[],
+            Some(5),
+        ),
+        (
+            b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+            &[],
+            Some(5),
+        ),
+    ];
+    for (request, fields, length) in cases {
+        let head = ResponseHead::new(StatusCode::OK, fields);
+        let send = |conn: &mut Connection, out: &mut [u8]| match length {
+            Some(n) => conn.send_response_sized(&head, n, out),
+            None => conn.send_response(&head, out),
+        };
+        let mut big = [0u8; 256];
+        let needed = send(&mut server_after(request), &mut big).unwrap();
+        let wire = String::from_utf8_lossy(&big[..needed]).into_owned();
+        let mut exact = vec![0u8; needed];
+        assert_eq!(
+            send(&mut server_after(request), &mut exact),
+            Ok(needed),
+            "{wire}"
+        );
+        assert_eq!(&exact[..], &big[..needed]);
+        let mut short = vec![0u8; needed - 1];
+        assert_eq!(
+            send(&mut server_after(request), &mut short),
+            Err(SendError::BufferTooSmall { needed }),
+            "{wire}"
+        );
+    }
+}
