@@ -20,6 +20,7 @@
 #![cfg(all(feature = "server", feature = "client"))]
 
 mod common;
+mod fuzz_inputs;
 #[path = "../fuzz/targets/mod.rs"]
 mod targets;
 
@@ -350,22 +351,15 @@ proptest! {
 }
 
 /// The byte streams of the committed fuzz seeds of `target`
-/// (fuzz/corpus/<target>: smuggling attempts, pipelines, malformed framing,
-/// written by hand; and in its found/ folder, what fuzzing reached), each with the byte before its feed
-/// header when `method_byte` (client_response's seeds open with one), and
+/// (smuggling attempts, pipelines, malformed framing, written by hand; and
+/// what fuzzing reached: see `fuzz_inputs`), each with the byte before its
+/// feed header when `method_byte` (client_response's seeds open with one), and
 /// the file's path. The feed header (`Feed::parse`: how the targets cut the
 /// stream, and their configuration) is left out: the streams go whole to
 /// implementations in their default configuration.
 fn fuzz_seeds(target: &str, method_byte: bool) -> Vec<(std::path::PathBuf, u8, Vec<u8>)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/corpus")
-        .join(target);
-    let found = std::fs::read_dir(dir.join("found")).into_iter().flatten();
-    let entries = std::fs::read_dir(&dir).expect("the fuzz seeds are committed");
-    let paths = entries.chain(found).map(|entry| entry.unwrap().path());
     let mut seeds = Vec::new();
-    for path in paths.filter(|path| path.is_file()) {
-        let seed = std::fs::read(&path).unwrap();
+    for (path, seed) in fuzz_inputs::committed(target) {
         let (method, rest) = match (method_byte, seed.split_first()) {
             (true, Some((&method, rest))) => (method, rest),
             (true, None) => continue,

@@ -7,11 +7,11 @@
 //! The target logic lives in `fuzz/targets/mod.rs`, shared with the cargo-fuzz
 //! binaries; see `scripts/fuzz.sh` to fuzz for real.
 
+mod fuzz_inputs;
 #[path = "../fuzz/targets/mod.rs"]
 mod targets;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
 
 type Target = fn(&[u8]);
 
@@ -22,36 +22,6 @@ fn generated_count() -> usize {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(3000)
-}
-
-/// A target's committed inputs: the hand-written seeds in `fuzz/corpus/<name>/`,
-/// then the fuzzer's finds kept in its `found/` folder (see `scripts/fuzz.sh`).
-fn corpus(name: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/corpus")
-        .join(name);
-    let mut files = files_in(&dir);
-    files.extend(files_in(&dir.join("found")));
-    files
-        .into_iter()
-        .map(|p| {
-            let bytes = std::fs::read(&p).expect("readable corpus file");
-            (p, bytes)
-        })
-        .collect()
-}
-
-/// The files (not folders) directly in `dir`, sorted; none if it does not exist.
-fn files_in(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<_> = entries
-        .map(|e| e.expect("readable corpus directory").path())
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    files
 }
 
 /// Runs every input, then fails describing the first few that panicked.
@@ -104,7 +74,7 @@ fn run_all(target: Target, inputs: impl IntoIterator<Item = (String, Vec<u8>)>) 
 }
 
 fn replay_corpus(name: &str, target: Target) {
-    let files = corpus(name);
+    let files = fuzz_inputs::committed(name);
     let count = run_all(
         target,
         files
@@ -238,7 +208,10 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
 }
 
 fn generated(name: &str, target: Target, seed: u64, make: impl Fn(&mut Rng) -> Vec<u8>) {
-    let seeds: Vec<Vec<u8>> = corpus(name).into_iter().map(|(_, bytes)| bytes).collect();
+    let seeds: Vec<Vec<u8>> = fuzz_inputs::committed(name)
+        .into_iter()
+        .map(|(_, bytes)| bytes)
+        .collect();
     let mut rng = Rng(seed);
     let inputs: Vec<(String, Vec<u8>)> = (0..generated_count())
         .map(|i| {
