@@ -1078,20 +1078,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // whose framing breaks midway.
             length => length,
         };
-        if !self.body_done {
-            let unread = self.feeder.as_ref().is_none_or(Feeder::is_dropped);
-            if self.conn.they_are_waiting_for_100_continue() {
-                match unread {
-                    // Someone still holds the body and may read it while we respond.
-                    false => self.queue_continue(),
-                    // Nobody will read it: do not let the client send it.
-                    true => self.close_after = true,
-                }
-            } else if unread && !self.drainable() {
-                // Too much to drain: say now that the connection ends here.
-                self.close_after = true;
-            }
-        }
+        self.settle_the_request_body();
         // A shutdown ends HTTP on this connection, which a protocol switch does
         // anyway; `Connection: close` would replace the `Connection: upgrade`
         // the switch needs, and the client would refuse it.
@@ -1140,12 +1127,10 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // it may be the tunnel's the client took as opened.
             self.close_after |= asked == Asked::Connect;
             // The service's body goes unsent: if it held the request's (an
-            // echo), nobody reads that now, and more of it than can be
-            // drained (invited already, perhaps, with 100 Continue) means the
-            // connection ends here, which the 500 says.
+            // echo), nobody reads that now (invited already, perhaps, with 100
+            // Continue), which the 500 must settle again.
             drop(kind);
-            let unread = self.feeder.as_ref().is_none_or(Feeder::is_dropped);
-            self.close_after |= !self.body_done && unread && !self.drainable();
+            self.settle_the_request_body();
             let status = StatusCode::INTERNAL_SERVER_ERROR;
             let date = self.date(status);
             let (mut fields, mut count) = own_fields(EMPTY_BODY, &date);
@@ -1331,6 +1316,28 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 })
                 .await
             }
+        }
+    }
+
+    /// Before a response head: what becomes of a request body not read to
+    /// its end yet. A client waiting for `100 Continue` gets it if someone
+    /// still holds the body (and may read it while we respond), or the
+    /// connection closes after the response if nobody will (the client must
+    /// not be left to send it); a body nobody reads with more of it to come
+    /// than can be drained closes the connection after the response, which
+    /// the head says.
+    fn settle_the_request_body(&mut self) {
+        if self.body_done {
+            return;
+        }
+        let unread = self.feeder.as_ref().is_none_or(Feeder::is_dropped);
+        if self.conn.they_are_waiting_for_100_continue() {
+            match unread {
+                false => self.queue_continue(),
+                true => self.close_after = true,
+            }
+        } else if unread && !self.drainable() {
+            self.close_after = true;
         }
     }
 
