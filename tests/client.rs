@@ -950,6 +950,61 @@ fn the_total_timeout_ends_an_upload_the_server_stops_reading() {
     });
 }
 
+/// A request body whose stream is always ready never waits, so the total's
+/// timer never fires on it: the upload looks at the total between pieces,
+/// whether they are empty (nothing is written, and the thread was held for
+/// ever) or each slow to make (the whole body went out long after the
+/// total). A watchdog turns a hang into a failure.
+#[test]
+fn the_total_timeout_ends_a_request_body_stream_that_never_waits() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const SLOW_PIECES: usize = 200;
+    for slow in [false, true] {
+        let taken = Arc::new(AtomicUsize::new(0));
+        let counter = taken.clone();
+        let pieces = futures_lite::stream::repeat_with(move || {
+            counter.fetch_add(1, Ordering::Relaxed);
+            if slow {
+                std::thread::sleep(Duration::from_millis(5));
+                return Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"x"));
+            }
+            Ok(bytes::Bytes::new())
+        });
+        let body = match slow {
+            true => Body::stream(futures_lite::StreamExt::take(pieces, SLOW_PIECES)),
+            false => Body::stream(pieces),
+        };
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let result = run(async {
+                let (client_end, server_end) = duplex(64 * 1024);
+                let mut conn =
+                    ClientConnection::new(client_end, within(Duration::from_millis(100)));
+                let request = Request::new("POST", "/")
+                    .with_header("host", "t")
+                    .with_body(body);
+                let result = conn.send(request).await.map(|_| ());
+                drop(server_end);
+                result
+            });
+            let _ = done.send(result);
+        });
+        let result = finished
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("slow {slow}: the upload still runs after 20 s"));
+        let error = result.unwrap_err();
+        assert!(
+            matches!(error, Error::Timeout(Timeout::Total)),
+            "slow {slow}: {error:?}"
+        );
+        if slow {
+            let taken = taken.load(Ordering::Relaxed);
+            assert!(taken < SLOW_PIECES, "all {taken} pieces were taken");
+        }
+    }
+}
+
 /// The wait for `100 Continue` is bounded by the total too, however long
 /// the continue timeout.
 #[test]

@@ -284,6 +284,16 @@ fn grow_within(all: &mut Vec<u8>, more: usize, limit: usize) {
     }
 }
 
+/// Bytes, and pieces, of a streamed body a connection sends before it lets
+/// the other tasks of its thread run (and a client looks at its total
+/// timeout): a body whose stream is always ready, sent to a peer that reads
+/// as fast, or made of empty pieces that write nothing, would otherwise hold
+/// the thread for its whole length, since neither producing nor writing ever
+/// waits.
+pub(crate) const BODY_SHARE_BYTES: usize = 1 << 20;
+/// See [`BODY_SHARE_BYTES`].
+pub(crate) const BODY_SHARE_PIECES: u32 = 256;
+
 /// The pieces of a streamed body on their way out, checked against its
 /// declared length: the piece that completes the length is held until the
 /// stream has ended, so that a stream which then fails or goes on leaves the

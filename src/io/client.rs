@@ -25,7 +25,10 @@ use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::Stream;
 use futures_lite::future::poll_fn;
 
-use super::body::{Body, BoxStream, BoxTrailers, HoldLast, Kind, collect, into_text};
+use super::body::{
+    BODY_SHARE_BYTES, BODY_SHARE_PIECES, Body, BoxStream, BoxTrailers, HoldLast, Kind, collect,
+    into_text,
+};
 use super::buffer::{COALESCE, Deadline, Output, ReadBuf, Stall};
 use super::error::{Error, Timeout};
 use super::field_value::FieldValue;
@@ -694,7 +697,18 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         upload: &mut Upload,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), Error>> {
+        let (mut share_bytes, mut share_pieces) = (0usize, 0u32);
         loop {
+            let shared_out = share_bytes >= BODY_SHARE_BYTES || share_pieces >= BODY_SHARE_PIECES;
+            if shared_out || (share_pieces > 0 && self.total_passed()) {
+                // A stream that is always ready, to a socket that always has
+                // room (or in empty pieces, which write nothing), never
+                // waits, and so never meets the total's timer: let the
+                // thread's other tasks run, and come back by `poll_upload`,
+                // which ends a body past the total.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
             if let Some((data, suffix)) = &upload.writing {
                 ready!(self.poll_send(cx, data, suffix))?;
                 upload.writing = None;
@@ -712,7 +726,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                 Some(Source::Stream(mut stream)) => match stream.as_mut().poll_next(cx) {
                     Poll::Ready(Some(piece)) => {
                         upload.source = Some(Source::Stream(stream));
-                        Some(piece?)
+                        let piece = piece?;
+                        share_bytes += piece.len();
+                        share_pieces += 1;
+                        Some(piece)
                     }
                     Poll::Ready(None) => None,
                     Poll::Pending => {

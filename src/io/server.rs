@@ -54,7 +54,7 @@ use bytes::Bytes;
 use event_listener::EventListener;
 use futures_lite::future::poll_fn;
 
-use super::body::{Feeder, HoldLast, Incoming, Kind};
+use super::body::{BODY_SHARE_BYTES, BODY_SHARE_PIECES, Feeder, HoldLast, Incoming, Kind};
 use super::buffer::{COALESCE, Deadline, Output, ReadBuf, Stall};
 use super::date;
 use super::error::{Error, Timeout};
@@ -87,12 +87,6 @@ const FAIR_SHARE: u32 = 64;
 /// most); reached by a client that keeps a whole head buffered behind every
 /// request.
 const BUFFERED_SHARE: u32 = 4 * FAIR_SHARE;
-/// Bytes, and pieces, of a streamed response body a connection writes before
-/// it lets the other tasks of its thread run: a body whose stream is always
-/// ready, sent to a peer that reads as fast, would otherwise hold the thread
-/// for its whole length, since neither producing nor writing ever waits.
-const BODY_SHARE_BYTES: usize = 1 << 20;
-const BODY_SHARE_PIECES: u32 = 256;
 /// After closing our side, what the peer still sends is read and discarded for
 /// at most this long and this many bytes, so that our last response is not lost
 /// to a reset.
