@@ -1179,12 +1179,14 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     /// copied next to its head (the loop flushes a batch grown too large).
     /// Whether it did, and ended the message; any other body is for
     /// [`send_body`](Self::send_body). Most responses end here, which spares
-    /// building and polling that future.
+    /// building and polling that future. A body that ends at the close goes
+    /// there too, however small: its flush may still fail, and only
+    /// `send_body` keeps the close a reset until the body is out.
     #[inline]
     fn sent_body_now(&mut self, kind: &Kind) -> Result<bool, Error> {
         match kind {
             Kind::Empty => {}
-            Kind::Full(bytes) if bytes.len() <= COALESCE => {
+            Kind::Full(bytes) if bytes.len() <= COALESCE && !self.conn.our_body_ends_at_close() => {
                 if !bytes.is_empty() {
                     self.out.queue_data(&mut self.conn, bytes)?;
                 }
@@ -1893,5 +1895,137 @@ mod idle_closes {
         assert_eq!(poll_all(&mut connections), 2);
         assert_eq!(connections.len(), 1);
         assert_eq!(signal.idle_closed(), 3);
+    }
+}
+
+#[cfg(all(test, feature = "server"))]
+mod close_delimited_reset {
+    use std::io;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::task::{Context, Poll};
+
+    use futures_io::{AsyncRead, AsyncWrite};
+    use futures_lite::future::block_on;
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::io::{DuplexStream, duplex};
+
+    /// A pipe end that tells, once dropped, whether its close was to be a
+    /// reset: what `rt` makes a TCP `SO_LINGER` of zero.
+    struct Abortable {
+        pipe: DuplexStream,
+        reset_armed: bool,
+        closed_with_reset: Arc<AtomicBool>,
+    }
+
+    impl Drop for Abortable {
+        fn drop(&mut self) {
+            self.closed_with_reset
+                .store(self.reset_armed, Ordering::Relaxed);
+        }
+    }
+
+    impl AsyncRead for Abortable {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            Pin::new(&mut self.pipe).poll_read(cx, buf)
+        }
+    }
+
+    impl AsyncWrite for Abortable {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Pin::new(&mut self.pipe).poll_write(cx, buf)
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.pipe).poll_flush(cx)
+        }
+
+        fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.pipe).poll_close(cx)
+        }
+    }
+
+    /// Serves one GET whose answer, 4 KiB under a coding the service named
+    /// (`gzip`: not `chunked`), ends at the close, over a 1 KiB pipe; the
+    /// client reads it whole or not at all. What the connection ended with,
+    /// the bytes the client read, and whether its close was a reset.
+    fn serve_gzip_answer(client_reads: bool) -> (Result<(), Error>, Vec<u8>, bool) {
+        let service = |_: Request| async {
+            Response::new(StatusCode::OK)
+                .with_header("transfer-encoding", "gzip")
+                .with_body(vec![b'x'; 4096])
+        };
+        let config = ServerConfig {
+            write_timeout: Some(Duration::from_millis(100)),
+            ..ServerConfig::default()
+        };
+        let (pipe, mut client) = duplex(1024);
+        let closed_with_reset = Arc::new(AtomicBool::new(false));
+        let transport = Abortable {
+            pipe,
+            reset_armed: false,
+            closed_with_reset: closed_with_reset.clone(),
+        };
+        let shutdown = Shutdown::new();
+        let (served, read) = block_on(async {
+            client
+                .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+                .await
+                .unwrap();
+            let served =
+                serve_connection_aborting(transport, service, &config, &shutdown, |io, on| {
+                    io.reset_armed = on
+                });
+            // A client that reads hangs up once it has read the close; one
+            // that does not stays connected until the server gives up.
+            let reading = async move {
+                let mut read = Vec::new();
+                if client_reads {
+                    client.read_to_end(&mut read).await.unwrap();
+                    return (read, None);
+                }
+                (read, Some(client))
+            };
+            futures_lite::future::zip(served, reading).await
+        });
+        (served, read.0, closed_with_reset.load(Ordering::Relaxed))
+    }
+
+    /// A body small enough to be copied next to its head still ends at the
+    /// close: one whose write times out must close with a reset, or the
+    /// client takes the part it got for the whole.
+    #[test]
+    fn a_small_close_delimited_body_cut_short_by_a_write_timeout_closes_with_a_reset() {
+        let (served, _, reset) = serve_gzip_answer(false);
+        assert!(
+            matches!(served, Err(Error::Timeout(Timeout::Write))),
+            "{served:?}"
+        );
+        assert!(reset, "a clean close would end the body as if whole");
+    }
+
+    /// Read whole, the same answer ends with a clean close.
+    #[test]
+    fn a_small_close_delimited_body_sent_whole_closes_cleanly() {
+        let (served, read, reset) = serve_gzip_answer(true);
+        served.expect("the connection ends cleanly");
+        let read = String::from_utf8_lossy(&read);
+        assert!(read.starts_with("HTTP/1.1 200 OK\r\n"), "{read}");
+        assert!(
+            read.ends_with(&format!("\r\n\r\n{}", "x".repeat(4096))),
+            "{read}"
+        );
+        assert!(!reset);
     }
 }
