@@ -3023,6 +3023,79 @@ fn a_transport_claiming_more_than_it_was_given_is_an_error_not_a_panic() {
     }
 }
 
+/// A transport that writes `written` on its first read but counts `claimed`
+/// bytes (no more than it was given room for), then ends: an adapter that
+/// miscounts.
+struct Miscounting {
+    written: &'static [u8],
+    claimed: usize,
+    read: bool,
+}
+
+impl futures_lite::AsyncRead for Miscounting {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if self.read {
+            return std::task::Poll::Ready(Ok(0));
+        }
+        self.read = true;
+        buf[..self.written.len()].copy_from_slice(self.written);
+        std::task::Poll::Ready(Ok(self.claimed.min(buf.len())))
+    }
+}
+
+swallows_writes!(Miscounting);
+
+/// Connections of one thread read their first bytes through one scratch
+/// array: a transport that counts bytes it did not write finds zeros there
+/// (a 400), not the request another connection read before it, whose
+/// credentials the service would have been handed as its own.
+#[test]
+fn a_miscounting_transport_reads_nothing_of_another_connections_request() {
+    use std::sync::{Arc, Mutex};
+    const REQUEST: &[u8] = b"GET /a HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer s3cret\r\n\r\n";
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let recorded = seen.clone();
+    let service = move |request: lithe::io::Request| {
+        let authorization = request
+            .headers()
+            .get_str("authorization")
+            .map(str::to_owned);
+        recorded
+            .lock()
+            .unwrap()
+            .push((request.target().to_owned(), authorization));
+        async { lithe::io::Response::new(lithe::proto::StatusCode::OK) }
+    };
+    let config = ServerConfig::default();
+    let honest = Miscounting {
+        written: REQUEST,
+        claimed: REQUEST.len(),
+        read: false,
+    };
+    let miscounting = Miscounting {
+        written: b"GET /b HTTP/1.1\r\n",
+        claimed: REQUEST.len(),
+        read: false,
+    };
+    run(async {
+        lithe::io::serve_connection(honest, &service, &config)
+            .await
+            .expect("the honest connection ends cleanly");
+        // Whatever it ends with, the service must not see its request.
+        let _ = lithe::io::serve_connection(miscounting, &service, &config).await;
+    });
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        *seen,
+        [("/a".to_owned(), Some("Bearer s3cret".to_owned()))],
+        "the second connection was served another's request"
+    );
+}
+
 /// A worker count past `MAX_THREADS` is refused up front, as a typed error:
 /// `usize::MAX` panicked sizing the listeners, and counts of billions made
 /// the process abort on a failed allocation.

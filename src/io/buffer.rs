@@ -156,7 +156,7 @@ impl ReadBuf {
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<usize>> {
         thread_local! {
-            // One per thread, zeroed once: every parked connection of the
+            // One per thread, kept zeroed: every parked connection of the
             // thread reads through it.
             static SCRATCH: RefCell<[u8; IDLE_READ_SIZE]> =
                 const { RefCell::new([0; IDLE_READ_SIZE]) };
@@ -173,6 +173,10 @@ impl ReadBuf {
                     self.reserve(n.next_power_of_two().max(IDLE_BUFFER_MIN));
                 }
                 self.buf.extend_from_slice(&scratch[..n]);
+                // Another connection's read lands here next: one whose
+                // transport counts bytes it did not write must find zeros
+                // there, not this connection's request (its credentials).
+                scratch[..n].fill(0);
             }
             result
         };
