@@ -726,3 +726,98 @@ fn a_server_neither_invites_a_body_already_coming_nor_sends_1xx_to_http10() {
         Err(SendError::InvalidState)
     );
 }
+
+/// A request without content waits for no `100 Continue`, whatever its
+/// Expect field says: the server side judges it as the client side does.
+#[test]
+fn a_request_without_content_waits_for_no_100_continue() {
+    for (head, waits) in [
+        (
+            &b"GET /f HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n"[..],
+            false,
+        ),
+        (
+            b"PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
+            true,
+        ),
+    ] {
+        let mut conn = Connection::server(Config::default());
+        let mut headers = [EMPTY_HEADER; 16];
+        let received = conn.receive(head, &mut headers).unwrap();
+        assert!(matches!(received.event, Event::Request(_)), "{received:?}");
+        assert_eq!(
+            conn.they_are_waiting_for_100_continue(),
+            waits,
+            "{}",
+            String::from_utf8_lossy(head)
+        );
+    }
+}
+
+/// A client that has read the server's close by the end of a response does
+/// not offer the connection for another request: it would go to nobody,
+/// and the caller could not tell whether it was acted on.
+#[test]
+fn a_client_that_read_the_close_is_not_reused() {
+    let mut conn = Connection::client(Config::default());
+    let mut out = [0u8; 128];
+    conn.send_request(&RequestHead::new("GET", "/", &HOST), &mut out)
+        .unwrap();
+    conn.send_end(&[], &mut out).unwrap();
+    conn.receive_eof();
+    let events = receive_all(&mut conn, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    assert_eq!(
+        events,
+        ["response 200", "data ok", "end", "ConnectionClosed"]
+    );
+    assert!(!conn.is_keep_alive());
+    assert_eq!(
+        (conn.our_state(), conn.their_state()),
+        (State::MustClose, State::Closed)
+    );
+    assert_eq!(
+        conn.send_request(&RequestHead::new("GET", "/", &HOST), &mut out),
+        Err(SendError::InvalidState)
+    );
+    // Without the close, the same exchange leaves it reusable.
+    let mut conn = Connection::client(Config::default());
+    conn.send_request(&RequestHead::new("GET", "/", &HOST), &mut out)
+        .unwrap();
+    conn.send_end(&[], &mut out).unwrap();
+    let events = receive_all(&mut conn, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    assert_eq!(events, ["response 200", "data ok", "end", "Paused"]);
+    assert!(conn.is_keep_alive());
+    assert!(
+        conn.send_request(&RequestHead::new("GET", "/", &HOST), &mut out)
+            .is_ok()
+    );
+}
+
+/// After a protocol switch the connection is no longer HTTP's: closing it
+/// leaves both sides switched, not our side in error.
+#[test]
+fn closing_after_a_switch_leaves_both_sides_switched() {
+    let mut conn = Connection::server(Config::default());
+    let input = b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+    assert_eq!(
+        receive_all(&mut conn, input),
+        ["request /ws", "end", "Paused"]
+    );
+    let upgrade = [
+        Header {
+            name: "Connection",
+            value: b"Upgrade",
+        },
+        Header {
+            name: "Upgrade",
+            value: b"websocket",
+        },
+    ];
+    respond(&mut conn, StatusCode::SWITCHING_PROTOCOLS, &upgrade, b"");
+    conn.close();
+    assert_eq!(
+        (conn.our_state(), conn.their_state()),
+        (State::SwitchedProtocol, State::SwitchedProtocol)
+    );
+    assert!(!conn.is_keep_alive());
+}

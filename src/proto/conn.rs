@@ -32,7 +32,8 @@ pub enum Event<'b, 'h> {
     /// A request head (server role). Body events follow, then [`Event::End`].
     Request(RequestHead<'b, 'h>),
     /// A response head (client role): a 1xx interim response, or the final one
-    /// followed by its body events and [`Event::End`].
+    /// followed by its body events and [`Event::End`] (or, for a `101` or a
+    /// `2xx` to CONNECT, by [`Event::SwitchedProtocol`]).
     Response(ResponseHead<'b, 'h>),
     /// Body data: a sub-slice of the input, never copied.
     Data(&'b [u8]),
@@ -551,7 +552,10 @@ impl Connection {
 
         self.request_method = RequestMethod::of(head.method);
         self.request_version = head.version;
-        self.expect_continue = fields.expect_continue && head.version == Version::Http11;
+        // As the client side judges it: a request without content waits
+        // for nothing (RFC 9110 §10.1.1 lets the server omit the 100).
+        self.expect_continue =
+            fields.expect_continue && head.version == Version::Http11 && body != BodyLength::Empty;
         self.states.keep_alive &= fields.keep_alive(head.version);
         self.states.switch_proposed =
             self.request_method == RequestMethod::Connect || fields.proposes_upgrade(head.version);
@@ -780,6 +784,16 @@ impl Connection {
             self.body_reader = None;
             self.their_body = None;
             self.body_writer = None;
+            if self.peer_eof && self.role == Role::Client {
+                // The server has closed: a next request would go to nobody,
+                // and the caller could not tell whether it was acted on. (A
+                // client that closes its sending side may have pipelined
+                // requests before it, which a server still serves.)
+                self.states.keep_alive = false;
+                let _ = self
+                    .states
+                    .process(Role::Server, Transition::ConnectionClosed);
+            }
         }
     }
 
@@ -1140,9 +1154,14 @@ impl Connection {
     }
 
     /// Records that we close the connection. Closing in the middle of a message
-    /// abandons it: our side goes to [`State::Error`].
+    /// abandons it: our side goes to [`State::Error`]. After a protocol switch
+    /// the connection is no longer HTTP's, and both sides stay
+    /// [`State::SwitchedProtocol`].
     pub fn close(&mut self) {
         self.states.keep_alive = false;
+        if self.our_state() == State::SwitchedProtocol {
+            return;
+        }
         if self
             .states
             .process(self.role, Transition::ConnectionClosed)

@@ -111,8 +111,9 @@ pub enum Error {
     /// The peer closed the connection in the middle of a message: a body cut short
     /// is an error, never a short success. 400.
     IncompleteMessage,
-    /// A 101 response to a request that proposed no upgrade, or a second request
-    /// sent on a connection that switched protocols. 400.
+    /// A switch the request did not allow for: a 101 to a request that
+    /// proposed no upgrade (or to CONNECT), or a 101 or a CONNECT's 2xx
+    /// before the request has been sent whole. 400.
     UnexpectedSwitch,
     /// The peer sent bytes where none may follow, such as a response that arrived
     /// before any request was sent. 400.
