@@ -296,6 +296,35 @@ fn fragments_and_empty_authorities_are_refused_in_targets() {
     }
 }
 
+/// A target of none of the four forms (RFC 9112 §3.2) is refused: an
+/// asterisk with more after it, or a scheme (RFC 3986 §3.1: a letter, then
+/// letters, digits, `+`, `-`, `.`) that begins with a digit or holds `_`,
+/// which is no absolute-form and, with no port after its last colon, no
+/// authority-form either.
+#[test]
+fn a_target_of_no_form_is_refused() {
+    for (method, target) in [
+        ("OPTIONS", "*x"),
+        ("OPTIONS", "**"),
+        ("GET", "1http://a.example/"),
+        ("GET", "h_tp://a.example/"),
+    ] {
+        let request = format!("{method} {target} HTTP/1.1\r\nHost: a.example\r\n\r\n");
+        let ev = events(request.as_bytes());
+        assert_eq!(error_of(&ev), Some(Error::InvalidRequestTarget), "{target}");
+    }
+    // Their near neighbours are served.
+    for (method, target) in [
+        ("OPTIONS", "*"),
+        ("GET", "h1+.-://a.example/"),
+        ("GET", "H://a.example/"),
+    ] {
+        let request = format!("{method} {target} HTTP/1.1\r\nHost: a.example\r\n\r\n");
+        let ev = events(request.as_bytes());
+        assert_eq!(error_of(&ev), None, "{target}: {ev:?}");
+    }
+}
+
 /// RFC 9110 §4.2.4: userinfo in an http(s) target is to be treated as an
 /// error: it serves to disguise the authority (`http://bank.example@evil/`)
 /// and carries credentials into every log that records the target.
@@ -882,6 +911,48 @@ fn the_chunked_decoder_holds_its_limits_and_leniency() {
         assert_eq!(
             decode(Limits::default(), lenient, line_feed_alone),
             whole("abc")
+        );
+    }
+}
+
+/// The default limits are the documented ones (`Limits`' rustdoc), each
+/// reached exactly: a 16 KiB head, an 8 KiB target and 8 KiB of trailer
+/// fields are taken, one byte more is refused with the limit's error.
+#[test]
+fn the_default_limits_are_the_documented_ones() {
+    // A head of `len` bytes: its filler field takes what the rest leaves.
+    let head_of = |len: usize| {
+        let fixed = "GET / HTTP/1.1\r\nHost: a\r\nX: \r\n\r\n".len();
+        format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+            "v".repeat(len - fixed)
+        )
+    };
+    let target_of =
+        |len: usize| format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "t".repeat(len - 1));
+    // Trailer fields of `len` bytes, line end included, then the empty line.
+    let trailers_of = |len: usize| {
+        let fixed = "X: \r\n".len();
+        format!(
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: {}\r\n\r\n",
+            "v".repeat(len - fixed)
+        )
+    };
+    type MessageOf = fn(usize) -> String;
+    let cases: [(&str, MessageOf, usize, Error); 3] = [
+        ("head", head_of, 16 * 1024, Error::HeadTooLarge),
+        ("target", target_of, 8 * 1024, Error::RequestTargetTooLong),
+        ("trailers", trailers_of, 8 * 1024, Error::TrailersTooLarge),
+    ];
+    for (what, message_of, limit, error) in cases {
+        let at_limit = events(message_of(limit).as_bytes());
+        assert_eq!(error_of(&at_limit), None, "{what} of {limit} bytes");
+        let over = events(message_of(limit + 1).as_bytes());
+        assert_eq!(
+            error_of(&over),
+            Some(error),
+            "{what} of {} bytes",
+            limit + 1
         );
     }
 }

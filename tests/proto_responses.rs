@@ -250,3 +250,57 @@ fn body_limit_applies_to_a_body_read_until_close() {
         assert!(ev.contains(&Owned::Data(b"0123456789".to_vec())));
     }
 }
+
+/// A received response head looks its fields up by name ignoring case, and
+/// gives the first of several.
+#[test]
+fn a_response_head_gives_the_first_field_of_a_name_ignoring_case() {
+    let mut conn = client_after(Config::default(), "GET");
+    let mut headers = [EMPTY_HEADER; 8];
+    let input = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: a\r\nvary: b\r\nContent-Length: 0\r\n\r\n";
+    let received = conn.receive(input, &mut headers).expect("the head parses");
+    let lithe::proto::Event::Response(head) = received.event else {
+        panic!("{received:?}")
+    };
+    assert_eq!(head.header("content-type"), Some(&b"text/plain"[..]));
+    assert_eq!(head.header("VARY"), Some(&b"a"[..]));
+    assert_eq!(head.header("content-encoding"), None);
+}
+
+/// Each status from 100 to 999 is in the class its first digit names, and
+/// in no other; 6xx to 9xx are in none (RFC 9110 §15).
+#[test]
+fn every_status_is_in_the_class_of_its_first_digit() {
+    use lithe::proto::StatusCode;
+    for code in 100..=999u16 {
+        let status = StatusCode::new(code).expect("a three-digit status");
+        let classes = [
+            status.is_informational(),
+            status.is_success(),
+            status.is_redirection(),
+            status.is_client_error(),
+            status.is_server_error(),
+        ];
+        let expected: [bool; 5] =
+            core::array::from_fn(|class| usize::from(code / 100) == class + 1);
+        assert_eq!(classes, expected, "{code}");
+    }
+    assert_eq!(StatusCode::new(99), None);
+    assert_eq!(StatusCode::new(1000), None);
+}
+
+/// A status compares with its number either way round, and prints as its
+/// number (Debug) or with its reason phrase where it has one (Display).
+#[test]
+fn a_status_compares_with_and_prints_as_its_number() {
+    use lithe::proto::StatusCode;
+    let not_found = StatusCode::NOT_FOUND;
+    assert!(not_found == 404);
+    assert!(404 == not_found);
+    assert!(not_found != 405);
+    assert!(403 != not_found);
+    assert_eq!(format!("{not_found:?}"), "404");
+    assert_eq!(format!("{not_found}"), "404 Not Found");
+    let unnamed = StatusCode::new(599).unwrap();
+    assert_eq!(format!("{unnamed:?} / {unnamed}"), "599 / 599");
+}
