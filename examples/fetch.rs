@@ -45,7 +45,12 @@ fn parse_args() -> Args {
         .map(|arg| arg.into_string().unwrap_or_else(|_| usage()));
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            "-X" => args.method = it.next().unwrap_or_else(|| usage()),
+            "-X" => {
+                args.method = it.next().unwrap_or_else(|| usage());
+                if args.method.is_empty() {
+                    usage();
+                }
+            }
             "-d" => args.data = Some(it.next().unwrap_or_else(|| usage())),
             "-k" => args.insecure = true,
             "--json" => args.json = true,

@@ -21,9 +21,11 @@
 //! get the status `proto` names and `Connection: close`; memory per connection
 //! stays bounded (heads by the limits, bodies one chunk at a time, output
 //! batches by a cap) and an idle keep-alive connection keeps only small
-//! buffers (at most 512 bytes each to read into and to write from, once the
-//! peer has taken what was written, besides any empty lines it sent after a
-//! request); a body cut short is an error; pipelined bytes are never lost or
+//! buffers (a server's: at most 512 bytes each to read into and to write
+//! from, once the peer has taken what was written, besides any empty lines
+//! it sent after a request; a pooled client's: at most 16 KiB to read into,
+//! so that large response heads cost no allocation each); a body cut short
+//! is an error; pipelined bytes are never lost or
 //! misparsed; every wait on the peer is bounded by a timeout (by default:
 //! each can be turned off), while the service's future and the body and
 //! trailers it returns are awaited as long as they take.
