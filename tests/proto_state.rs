@@ -754,45 +754,6 @@ fn a_request_without_content_waits_for_no_100_continue() {
     }
 }
 
-/// A client that has read the server's close by the end of a response does
-/// not offer the connection for another request: it would go to nobody,
-/// and the caller could not tell whether it was acted on.
-#[test]
-fn a_client_that_read_the_close_is_not_reused() {
-    let mut conn = Connection::client(Config::default());
-    let mut out = [0u8; 128];
-    conn.send_request(&RequestHead::new("GET", "/", &HOST), &mut out)
-        .unwrap();
-    conn.send_end(&[], &mut out).unwrap();
-    conn.receive_eof();
-    let events = receive_all(&mut conn, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-    assert_eq!(
-        events,
-        ["response 200", "data ok", "end", "ConnectionClosed"]
-    );
-    assert!(!conn.is_keep_alive());
-    assert_eq!(
-        (conn.our_state(), conn.their_state()),
-        (State::MustClose, State::Closed)
-    );
-    assert_eq!(
-        conn.send_request(&RequestHead::new("GET", "/", &HOST), &mut out),
-        Err(SendError::InvalidState)
-    );
-    // Without the close, the same exchange leaves it reusable.
-    let mut conn = Connection::client(Config::default());
-    conn.send_request(&RequestHead::new("GET", "/", &HOST), &mut out)
-        .unwrap();
-    conn.send_end(&[], &mut out).unwrap();
-    let events = receive_all(&mut conn, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-    assert_eq!(events, ["response 200", "data ok", "end", "Paused"]);
-    assert!(conn.is_keep_alive());
-    assert!(
-        conn.send_request(&RequestHead::new("GET", "/", &HOST), &mut out)
-            .is_ok()
-    );
-}
-
 /// After a protocol switch the connection is no longer HTTP's: closing it
 /// leaves both sides switched, not our side in error.
 #[test]

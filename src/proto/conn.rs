@@ -784,16 +784,6 @@ impl Connection {
             self.body_reader = None;
             self.their_body = None;
             self.body_writer = None;
-            if self.peer_eof && self.role == Role::Client {
-                // The server has closed: a next request would go to nobody,
-                // and the caller could not tell whether it was acted on. (A
-                // client that closes its sending side may have pipelined
-                // requests before it, which a server still serves.)
-                self.states.keep_alive = false;
-                let _ = self
-                    .states
-                    .process(Role::Server, Transition::ConnectionClosed);
-            }
         }
     }
 
