@@ -156,6 +156,42 @@ fn bad_pem_input_is_an_error() {
     assert!(TlsConnector::with_pem_roots(key.as_bytes()).is_err());
 }
 
+/// A key that is not the certificate's is refused, and the refusal keeps
+/// rustls' own error for the caller to look at, as a failed handshake's does.
+#[test]
+fn a_key_that_is_not_the_certificates_is_refused_with_rustls_error() {
+    let ((cert, _), (_, other_key)) = (certificate(), certificate());
+    let error = TlsAcceptor::from_pem(cert.as_bytes(), other_key.as_bytes()).unwrap_err();
+    let lithe::io::Error::Io(io) = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
+    let source = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>());
+    assert!(
+        matches!(
+            source,
+            Some(rustls::Error::InconsistentKeys(
+                rustls::InconsistentKeys::KeyMismatch
+            ))
+        ),
+        "{error:?}"
+    );
+}
+
+/// What the URL alone rules out is refused before anything goes out: an
+/// https host that passes as a URL's but cannot name a TLS server (rustls
+/// takes letters, digits, `-` and `_` in a name) is an invalid URL, not a
+/// lookup, a connect and then an I/O error.
+#[test]
+fn an_https_host_that_cannot_name_a_tls_server_is_refused_unlooked_up() {
+    let url = Url::parse("https://a!b.example/").expect("a valid URL host");
+    let error = run(open(&url, &ConnectConfig::default())).unwrap_err();
+    assert!(
+        matches!(error, lithe::io::Error::InvalidUrl(_)),
+        "{error:?}"
+    );
+}
+
 #[test]
 fn connectors_and_acceptors_take_a_rustls_configuration_of_the_callers() {
     use rustls::pki_types::pem::PemObject;
@@ -232,6 +268,59 @@ fn a_tls_client_leaving_an_idle_connection_without_close_notify_has_closed() {
     });
     let result = served.join().unwrap();
     assert!(result.is_ok(), "{result:?}");
+}
+
+/// Over TLS the end of a close-delimited body is the server's close_notify:
+/// the TCP connection ending without one (an attacker's injected FIN, a
+/// server cut off) is a body cut short, an error, never a short success.
+#[test]
+fn a_close_delimited_body_ends_with_close_notify_not_a_bare_tcp_close() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    let (cert, key) = certificate();
+    for says_close_notify in [true, false] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let acceptor = TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
+        let server = std::thread::spawn(move || {
+            let (tcp, _) = listener.accept().unwrap();
+            run(async {
+                let tcp = lithe::rt::TcpStream::from(async_io::Async::new(tcp).unwrap());
+                let mut tls = acceptor.accept(tcp).await.unwrap();
+                let mut head = Vec::new();
+                let mut byte = [0u8];
+                while !head.ends_with(b"\r\n\r\n") {
+                    tls.read_exact(&mut byte).await.unwrap();
+                    head.push(byte[0]);
+                }
+                tls.write_all(b"HTTP/1.1 200 OK\r\n\r\npartial")
+                    .await
+                    .unwrap();
+                tls.flush().await.unwrap();
+                if says_close_notify {
+                    tls.close().await.unwrap();
+                }
+                // Dropped: the TCP connection ends, with or without the
+                // close_notify before it.
+            })
+        });
+        let body = run(async {
+            let mut conn = open(&url(addr, "/"), &trusting(&cert)).await.unwrap();
+            let response = conn.send(Request::new("GET", "/")).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            response.into_body().bytes(1 << 20).await
+        });
+        server.join().unwrap();
+        match says_close_notify {
+            true => assert_eq!(body.expect("the whole body"), "partial"),
+            false => {
+                let error = body.expect_err("a body cut short");
+                assert!(
+                    matches!(&error, lithe::io::Error::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof),
+                    "{error:?}"
+                );
+            }
+        }
+    }
 }
 
 /// A client that connects and never sends its ClientHello is dropped after

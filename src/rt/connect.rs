@@ -292,6 +292,15 @@ async fn with_timeout<T>(
 /// Requests sent on it without a Host field get the URL's authority as
 /// theirs ([`ClientConnection::with_host`]).
 pub async fn open(url: &Url, config: &ConnectConfig) -> Result<ClientConnection<MaybeTls>, Error> {
+    // What the URL alone rules out is refused before a lookup or a connect.
+    #[cfg(not(feature = "tls"))]
+    if url.is_https() {
+        return Err(Error::InvalidUrl("https needs the `tls` feature"));
+    }
+    #[cfg(feature = "tls")]
+    if url.is_https() && !super::tls::is_server_name(url.host()) {
+        return Err(Error::InvalidUrl("the host cannot name a TLS server"));
+    }
     let stream = with_timeout(
         async {
             // One timeout for DNS, TCP and TLS together: this one.

@@ -24,8 +24,16 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(ring::default_provider())
 }
 
-fn invalid(e: impl fmt::Display) -> Error {
-    Error::Io(io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
+/// Setup input refused: the rustls or pki-types error is kept as the
+/// source (a caller can downcast it), as a handshake's is.
+fn invalid(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
+    Error::Io(io::Error::new(io::ErrorKind::InvalidInput, e))
+}
+
+/// Whether `host` (a URL's, as [`Url::host`](crate::rt::Url::host) gives
+/// it) can name a TLS server: a DNS name rustls accepts, or an IP address.
+pub(crate) fn is_server_name(host: &str) -> bool {
+    ServerName::try_from(host).is_ok()
 }
 
 const ALPN_HTTP11: &[u8] = b"http/1.1";
