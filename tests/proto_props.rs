@@ -614,11 +614,12 @@ fn message_stream(start_lines: &'static [&'static str]) -> impl Strategy<Value =
 }
 
 fn leniency() -> impl Strategy<Value = lithe::proto::Leniency> {
-    (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(bare_lf, fold, space)| {
-        lithe::proto::Leniency {
+    (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+        |(bare_lf, fold, space, padded)| lithe::proto::Leniency {
             allow_bare_lf: bare_lf,
             allow_obs_fold_in_responses: fold,
             allow_space_before_colon_in_responses: space,
-        }
-    })
+            allow_padded_chunk_lines_in_responses: padded,
+        },
+    )
 }

@@ -531,13 +531,15 @@ fn trailer_byte_limit() {
 }
 
 /// The leniencies named for responses leave requests strict: a server with
-/// every one of them on still refuses obs-fold and a space before a colon.
+/// every one of them on still refuses obs-fold, a space before a colon and a
+/// padded chunk line.
 #[test]
 fn response_leniencies_do_not_apply_to_requests() {
     let lenient = Config {
         leniency: Leniency {
             allow_obs_fold_in_responses: true,
             allow_space_before_colon_in_responses: true,
+            allow_padded_chunk_lines_in_responses: true,
             ..Leniency::default()
         },
         ..Config::default()
@@ -548,6 +550,13 @@ fn response_leniencies_do_not_apply_to_requests() {
             b"GET / HTTP/1.1\r\nHost: a\r\nX-Folded: a\r\n b\r\n\r\n"
         )),
         Some(Error::ObsoleteLineFolding)
+    );
+    assert_eq!(
+        error_of(&server_events(
+            lenient,
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n"
+        )),
+        Some(Error::InvalidChunkSize)
     );
     assert_eq!(
         error_of(&server_events(

@@ -196,6 +196,58 @@ fn space_before_colon_in_responses_only_with_its_flag() {
     assert!(matches!(&ev[0], Owned::Response { headers, .. } if headers[0].0 == "Server"));
 }
 
+/// Whitespace before a response's chunk line ends (after the size, an
+/// extension's name or its value), as some servers pad the size, is read
+/// only with its flag; hex digits after it are refused even then. Each case
+/// three ways (whole, byte by byte, 7-byte pieces), and through the
+/// standalone decoder.
+#[test]
+fn padded_chunk_lines_in_responses_only_with_their_flag() {
+    let lenient = Config {
+        leniency: Leniency {
+            allow_padded_chunk_lines_in_responses: true,
+            ..Leniency::default()
+        },
+        ..Config::default()
+    };
+    let response = |lines: &str| {
+        format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{lines}0\r\n\r\n")
+    };
+    for (line, strict_error) in [
+        ("5 \r\n", Error::InvalidChunkSize),
+        ("5\t\t\r\n", Error::InvalidChunkSize),
+        ("5 ;a=b\t\r\n", Error::InvalidChunkExtension),
+        ("5;a \r\n", Error::InvalidChunkExtension),
+        ("5;a=\"b\" \r\n", Error::InvalidChunkExtension),
+    ] {
+        let input = response(&format!("{line}hello\r\n"));
+        let strict = client_events(Config::default(), "GET", input.as_bytes());
+        assert_eq!(error_of(&strict), Some(strict_error), "{line:?}");
+        let ev = client_events(lenient, "GET", input.as_bytes());
+        assert_eq!(error_of(&ev), None, "{line:?}");
+        assert_eq!(bodies(&ev), vec![b"hello".to_vec()], "{line:?}");
+
+        let mut decoder = lithe::proto::ChunkedDecoder::new(lenient.limits, lenient.leniency);
+        let body = format!("{line}hello\r\n0\r\n\r\n");
+        let mut headers = [EMPTY_HEADER; 4];
+        let (consumed, decoded) = decoder.decode(body.as_bytes(), &mut headers).unwrap();
+        assert_eq!(decoded, lithe::proto::Decoded::Data(b"hello"), "{line:?}");
+        assert!(consumed < body.len());
+    }
+    // Still no place for anything but whitespace, nor for a line that
+    // names no extension after its `;` or gives a name no value after `=`.
+    for (line, error) in [
+        ("5 3\r\n", Error::InvalidChunkSize),
+        ("5 x\r\n", Error::InvalidChunkSize),
+        ("5; \r\n", Error::InvalidChunkExtension),
+        ("5;a= \r\n", Error::InvalidChunkExtension),
+    ] {
+        let input = response(&format!("{line}hello\r\n"));
+        let ev = client_events(lenient, "GET", input.as_bytes());
+        assert_eq!(error_of(&ev), Some(error), "{line:?}");
+    }
+}
+
 #[test]
 fn head_response_then_next_cycle() {
     let ev = client_events(

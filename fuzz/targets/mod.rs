@@ -64,8 +64,10 @@ impl Feed {
     /// Reads a feed header off the front of `data`; returns it and the stream.
     ///
     /// Header byte: bits 0-3 piece count, bit 4 `allow_bare_lf`, bit 5
-    /// `allow_obs_fold_in_responses`, bit 6 `allow_space_before_colon_in_responses`,
-    /// bit 7 tight limits (so limit checks meet split points often).
+    /// `allow_obs_fold_in_responses`, bit 6 the two whitespace leniencies of
+    /// responses (`allow_space_before_colon_in_responses`,
+    /// `allow_padded_chunk_lines_in_responses`), bit 7 tight limits (so limit
+    /// checks meet split points often).
     pub fn parse(data: &[u8]) -> (Feed, &[u8]) {
         let Some((&flags, rest)) = data.split_first() else {
             return (
@@ -86,6 +88,7 @@ impl Feed {
             allow_bare_lf: flags & 0x10 != 0,
             allow_obs_fold_in_responses: flags & 0x20 != 0,
             allow_space_before_colon_in_responses: flags & 0x40 != 0,
+            allow_padded_chunk_lines_in_responses: flags & 0x40 != 0,
         };
         let limits = if flags & 0x80 != 0 {
             Limits {

@@ -80,12 +80,13 @@ enum ExtensionSyntax {
 }
 
 impl ExtensionSyntax {
-    /// Whether the chunk line may end here: after a name or a value.
-    fn may_end_line(self) -> bool {
-        matches!(
-            self,
-            ExtensionSyntax::Name | ExtensionSyntax::TokenValue | ExtensionSyntax::AfterQuoted
-        )
+    /// Whether the chunk line may end here: after a name or a value, or,
+    /// for a `padded` line, after whitespace that follows the size, a name
+    /// or a value.
+    fn may_end_line(self, padded: bool) -> bool {
+        use ExtensionSyntax::*;
+        matches!(self, Name | TokenValue | AfterQuoted)
+            || padded && matches!(self, BeforeSemicolon | AfterName | AfterValue)
     }
 
     /// Where `byte` (not a line end) leads; `None` if the grammar has no
@@ -183,7 +184,7 @@ impl ChunkedDecoder {
     /// A decoder at the start of a chunked body.
     pub const fn new(limits: Limits, leniency: Leniency) -> Self {
         ChunkedDecoder {
-            state: ChunkedState::new(),
+            state: ChunkedState::new(leniency.allow_padded_chunk_lines_in_responses),
             config: Config { limits, leniency },
         }
     }
@@ -217,16 +218,22 @@ pub(crate) struct ChunkedState {
     /// Chunk-extension bytes of the chunk lines before the current one.
     extension_bytes: usize,
     trailer_scanner: Scanner,
+    /// Whether whitespace may end a chunk line
+    /// ([`Leniency::allow_padded_chunk_lines_in_responses`]): decided when
+    /// the body starts, since a connection's config holds it for responses
+    /// only.
+    padded_lines: bool,
 }
 
 impl ChunkedState {
-    /// The start of a chunked body.
-    pub(crate) const fn new() -> Self {
+    /// The start of a chunked body, its chunk lines `padded` or not.
+    pub(crate) const fn new(padded_lines: bool) -> Self {
         ChunkedState {
             position: Position::Size { size: 0, digits: 0 },
             total: 0,
             extension_bytes: 0,
             trailer_scanner: Scanner::new(),
+            padded_lines,
         }
     }
 
@@ -347,15 +354,17 @@ impl ChunkedState {
                 _ => return Err(Error::InvalidChunkSize),
             },
             Position::Extension { size, len, syntax } => match byte {
-                b'\r' if syntax.may_end_line() => {
+                b'\r' if syntax.may_end_line(self.padded_lines) => {
                     self.extension_bytes += len;
                     Position::SizeLf { size }
                 }
-                b'\n' if syntax.may_end_line() && bare_lf_ok => {
+                b'\n' if syntax.may_end_line(self.padded_lines) && bare_lf_ok => {
                     self.extension_bytes += len;
                     self.end_of_chunk_line(size, limits)?
                 }
-                b'\n' if syntax.may_end_line() => return Err(Error::BareLineFeed),
+                b'\n' if syntax.may_end_line(self.padded_lines) => {
+                    return Err(Error::BareLineFeed);
+                }
                 _ => {
                     let Some(syntax) = syntax.next(byte) else {
                         // Whitespace after the size that leads to no `;`

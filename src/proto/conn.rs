@@ -700,7 +700,10 @@ impl Connection {
         self.body_reader = Some(match body {
             BodyLength::Empty => BodyReader::Length(0),
             BodyLength::Length(n) => BodyReader::Length(n),
-            BodyLength::Chunked => BodyReader::Chunked(ChunkedState::new()),
+            BodyLength::Chunked => BodyReader::Chunked(ChunkedState::new(
+                self.role == Role::Client
+                    && self.config.leniency.allow_padded_chunk_lines_in_responses,
+            )),
             BodyLength::UntilClose => BodyReader::UntilClose(0),
         });
     }

@@ -96,6 +96,18 @@ pub struct Leniency {
     /// Opens: header confusion, where `Content-Length :` is a framing header to us
     /// and an unknown one to another hop.
     pub allow_space_before_colon_in_responses: bool,
+    /// Accept whitespace before the end of a response's chunk line: after
+    /// the size (`5 \r\n`), or after an extension's name or value. RFC 9112
+    /// §7.1.1 allows it only before a `;`, but some servers pad the size
+    /// (older Tomcat, ESPAsyncWebServer), and hyper, h11 and Go read such
+    /// lines. Hex digits after the whitespace are still refused. Requests
+    /// never get this; a standalone
+    /// [`ChunkedDecoder`](super::ChunkedDecoder) applies it whenever set.
+    ///
+    /// Opens: little on its own (the size read is the one written); a hop
+    /// that refuses the line ends the exchange rather than reading another
+    /// body.
+    pub allow_padded_chunk_lines_in_responses: bool,
 }
 
 /// Everything a [`Connection`](super::Connection) is configured with.
