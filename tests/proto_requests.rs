@@ -3,8 +3,8 @@
 
 mod support;
 
-use lithe::proto::{Config, Error, Leniency, Limits};
-use support::{Owned, bodies, error_of, server_events};
+use lithe::proto::{Config, Connection, Error, Leniency, Limits};
+use support::{Owned, Split, answer_empty, bodies, drive, error_of, server_events};
 
 fn events(input: &[u8]) -> Vec<Owned> {
     server_events(Config::default(), input)
@@ -962,6 +962,43 @@ fn the_default_limits_are_the_documented_ones() {
             Some(error),
             "{what} of {} bytes",
             limit + 1
+        );
+    }
+}
+
+/// A request line whose first byte cannot begin a method (a token) is
+/// refused as soon as that byte arrives: a TLS ClientHello sent to a plain
+/// port has no line end within the first-line cap, and would otherwise wait
+/// out the head timeout. Without the peer's close here, so that nothing but
+/// the first byte can decide; the same however the bytes arrive.
+#[test]
+fn a_request_line_that_cannot_begin_a_method_is_refused_at_its_first_byte() {
+    let hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+    for input in [
+        &hello[..],
+        b"\x00",
+        b" GET / HTTP/1.1",
+        b"\r\n\r\n{GET",
+        b"\x7f",
+    ] {
+        for split in [Split::Whole, Split::ByteByByte] {
+            let mut conn = Connection::server(Config::default());
+            let events = drive(&mut conn, input, split, false, answer_empty);
+            assert_eq!(
+                error_of(&events),
+                Some(Error::InvalidRequestLine),
+                "{input:?} {split:?}: {events:?}"
+            );
+        }
+    }
+    // A token's first byte waits for the rest of the line, as before.
+    for input in [&b"G"[..], b"\r\n!", b"~GET"] {
+        let mut conn = Connection::server(Config::default());
+        let events = drive(&mut conn, input, Split::ByteByByte, false, answer_empty);
+        assert_eq!(
+            events.last(),
+            Some(&Owned::NeedData),
+            "{input:?}: {events:?}"
         );
     }
 }

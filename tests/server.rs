@@ -3023,6 +3023,46 @@ fn a_transport_claiming_more_than_it_was_given_is_an_error_not_a_panic() {
     }
 }
 
+/// A TLS ClientHello sent to a plain-HTTP port is answered 400 and closed
+/// at once: its first byte cannot begin a request line, and the hello has
+/// no line end for the request line's cap to meet, so it would otherwise
+/// hold the connection for the whole head timeout (a minute here).
+#[test]
+fn a_tls_hello_on_a_plain_port_is_refused_at_once() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    let config = ServerConfig {
+        head_timeout: Some(Duration::from_secs(60)),
+        ..ServerConfig::default()
+    };
+    let service =
+        |_: lithe::io::Request| async { lithe::io::Response::new(lithe::proto::StatusCode::OK) };
+    // A ClientHello's record header and the start of its body; no LF.
+    let mut hello = vec![
+        0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+    ];
+    hello.resize(517, 0x42);
+    let (server_end, mut client_end) = lithe::io::duplex(4096);
+    let started = std::time::Instant::now();
+    let reply = run(async {
+        client_end.write_all(&hello).await.unwrap();
+        let served = lithe::io::serve_connection(server_end, service, &config);
+        let reading = async {
+            let mut reply = Vec::new();
+            client_end.read_to_end(&mut reply).await.unwrap();
+            reply
+        };
+        futures_lite::future::zip(served, reading).await.1
+    });
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{reply}");
+    assert!(reply.contains("connection: close\r\n"), "{reply}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 /// A transport that writes `written` on its first read but counts `claimed`
 /// bytes (no more than it was given room for), then ends: an adapter that
 /// miscounts.

@@ -440,6 +440,7 @@ impl ChunkedState {
             allow_obs_fold: false,
             too_large: Error::TrailersTooLarge,
             first_line_too_long: Error::TrailersTooLarge,
+            first_byte: None,
         };
         let section = &input[start..];
         let Some(found) = self.trailer_scanner.scan(section, &rules)? else {

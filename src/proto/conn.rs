@@ -12,12 +12,12 @@ use super::framing::{
     BodyLength, FramingFields, RequestMethod, TransferCoding, request_body_length,
     response_body_length,
 };
-use super::head::{Header, RequestHead, ResponseHead, Version};
+use super::head::{Header, RequestHead, ResponseHead, Version, is_tchar};
 use super::limits::Config;
 use super::parse::{
     FirstTry, parse_request, parse_response, try_whole_request, try_whole_response,
 };
-use super::scan::{ScanRules, Scanner};
+use super::scan::{FirstByte, ScanRules, Scanner};
 use super::state::{Role, Settled, State, States, Transition};
 
 /// Bytes a request line may hold beyond its target while it trickles in: the
@@ -443,6 +443,15 @@ impl Connection {
                 && self.config.leniency.allow_obs_fold_in_responses,
             too_large: Error::HeadTooLarge,
             first_line_too_long,
+            // A method is a token: a request line that begins otherwise is
+            // none. (Responses are left to the whole line's diagnosis.)
+            first_byte: match self.role {
+                Role::Server => Some(FirstByte {
+                    valid: is_tchar,
+                    error: Error::InvalidRequestLine,
+                }),
+                Role::Client => None,
+            },
         }
     }
 

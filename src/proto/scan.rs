@@ -34,6 +34,20 @@ pub(crate) struct ScanRules {
     pub too_large: Error,
     /// The error when `max_first_line` is crossed.
     pub first_line_too_long: Error,
+    /// What the start line's first byte must be, and the error if it is
+    /// not: refused as soon as it arrives, not once the line ends (a TLS
+    /// hello sent to a plain port has no line end within the first-line
+    /// cap, and would wait out the head timeout). `None`: any byte.
+    pub first_byte: Option<FirstByte>,
+}
+
+/// A rule on the first byte of a start line (see [`ScanRules::first_byte`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FirstByte {
+    /// Whether a byte may begin the line.
+    pub valid: fn(u8) -> bool,
+    /// The error for one that may not.
+    pub error: Error,
 }
 
 /// Where a complete section lies in the input.
@@ -88,6 +102,18 @@ impl Scanner {
         }
         loop {
             let first_line_pending = rules.has_start_line && !self.seen_line;
+            if let (true, Some(FirstByte { valid, error })) = (first_line_pending, rules.first_byte)
+            {
+                // Checked once, when the line's first byte is the next to
+                // look at; an empty line before a request is skipped first.
+                if self.pos == self.line_start
+                    && input
+                        .get(self.pos)
+                        .is_some_and(|&b| !matches!(b, b'\r' | b'\n') && !valid(b))
+                {
+                    return Err(error);
+                }
+            }
             let (cap, cap_error) = if first_line_pending
                 && self.line_start.saturating_add(rules.max_first_line) < rules.max_bytes
             {
