@@ -879,6 +879,14 @@ fn trailers_may_not_carry_framing_routing_or_connection_fields() {
         "Cache-Control",
         "content-type",
         "Content-Encoding",
+        // Request modifiers and response control data.
+        "If-None-Match",
+        "if-range",
+        "Accept-Encoding",
+        "Location",
+        "Retry-After",
+        "Vary",
+        "Date",
     ] {
         let trailer = [Header { name, value: b"1" }];
         assert_eq!(
@@ -1134,4 +1142,15 @@ fn the_fields_the_serializer_adds_count_in_the_size_it_needs() {
             "{wire}"
         );
     }
+}
+
+/// No bytes are no chunk: framing an empty piece by hand frames nothing,
+/// rather than `0\r\n\r\n`, the last chunk, which would end the body
+/// mid-stream. (`ChunkPrefix::new(0)` is that last chunk's line.)
+#[test]
+fn an_empty_chunk_frames_nothing() {
+    assert_eq!(DataFrame::chunk(0), DataFrame::BARE);
+    assert_eq!(DataFrame::chunk(0).overhead(), 0);
+    assert_eq!(DataFrame::chunk(1).prefix.as_bytes(), b"1\r\n");
+    assert_eq!(lithe::proto::ChunkPrefix::new(0).as_bytes(), b"0\r\n");
 }

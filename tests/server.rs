@@ -3063,6 +3063,44 @@ fn a_tls_hello_on_a_plain_port_is_refused_at_once() {
     );
 }
 
+/// A head the service built larger than any peer reads (17 MiB of one
+/// field, shared, so that the test holds 1 MiB) is answered 500 rather than
+/// allocated: past 16 MiB the driver refuses to serialize a head.
+#[test]
+fn a_response_head_past_the_outgoing_limit_is_a_500() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    let service = |_: lithe::io::Request| async {
+        let value = bytes::Bytes::from(vec![b'v'; 1 << 20]);
+        let mut response = lithe::io::Response::new(lithe::proto::StatusCode::OK);
+        for _ in 0..17 {
+            response.headers_mut().append("x-large", value.clone());
+        }
+        response
+    };
+    let config = ServerConfig::default();
+    let (server_end, mut client_end) = lithe::io::duplex(64 * 1024);
+    let reply = run(async {
+        client_end
+            .write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let served = lithe::io::serve_connection(server_end, service, &config);
+        let reading = async {
+            let mut reply = Vec::new();
+            client_end.read_to_end(&mut reply).await.unwrap();
+            reply
+        };
+        futures_lite::future::zip(served, reading).await.1
+    });
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(
+        reply.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+        "{}",
+        &reply[..reply.len().min(200)]
+    );
+    assert!(!reply.contains("x-large"));
+}
+
 /// A transport that writes `written` on its first read but counts `claimed`
 /// bytes (no more than it was given room for), then ends: an adapter that
 /// miscounts.

@@ -28,6 +28,11 @@ use crate::proto::{Connection, Header, SendError, is_header_section_only};
 /// Body pieces up to this size are copied next to their framing and head: one
 /// write. Larger ones go out uncopied in a vectored write.
 pub(crate) const COALESCE: usize = 16 * 1024;
+/// The largest head (or trailer section) the drivers serialize: 16 MiB,
+/// sixteen times the largest response head lithe's own client reads and
+/// far past what servers accept (8 to 64 KiB), so that a head built too
+/// large is an error, not an allocation that may abort the process.
+pub(crate) const OUTGOING_HEAD_LIMIT: usize = 16 << 20;
 /// How much a single read asks for.
 const READ_SIZE: usize = 8 * 1024;
 /// How much a read into an empty buffer asks for: a request or a batch of
@@ -379,8 +384,11 @@ impl Output {
             }
             match self.serialize(|b| conn.send_end(&fields, b)) {
                 Ok(_) => return Ok(()),
-                // A length, or close-delimited: nowhere to put them.
-                Err(SendError::TrailersNotAllowed) => {}
+                // A length, or close-delimited: nowhere to put them, as
+                // `Body::with_trailers` says; said here too, as the rest are.
+                Err(SendError::TrailersNotAllowed) => {
+                    log::debug!("lithe: trailer fields left out: the body is not chunked");
+                }
                 Err(e @ (SendError::InvalidHeaderName | SendError::InvalidHeaderValue)) => {
                     log::warn!("lithe: trailer fields left out: {e}");
                 }
@@ -414,7 +422,9 @@ impl Output {
         &mut self,
         mut write: impl FnMut(&mut [u8]) -> Result<usize, SendError>,
     ) -> Result<usize, SendError> {
-        // Room for a typical head; a larger one is retried at the size it needs.
+        // Room for a typical head; a larger one is retried at the size it
+        // needs, up to a bound: past it the head is refused, not allocated
+        // (a size proto cannot even count comes as `usize::MAX`).
         let mut room = 256;
         loop {
             match write(self.room(room)) {
@@ -422,7 +432,11 @@ impl Output {
                     self.end += n;
                     return Ok(n);
                 }
-                Err(SendError::BufferTooSmall { needed }) if needed > room => room = needed,
+                Err(SendError::BufferTooSmall { needed })
+                    if needed > room && needed <= OUTGOING_HEAD_LIMIT =>
+                {
+                    room = needed
+                }
                 Err(e) => return Err(e),
             }
         }

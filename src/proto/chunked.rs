@@ -486,7 +486,10 @@ pub struct ChunkPrefix {
 }
 
 impl ChunkPrefix {
-    /// The prefix for a chunk of `size` bytes.
+    /// The prefix for a chunk of `size` bytes. `0` gives `0\r\n`, the line
+    /// of the last chunk, which ends the body: a data chunk has at least one
+    /// byte ([`DataFrame::chunk`](super::DataFrame::chunk) frames none as
+    /// none).
     pub const fn new(size: u64) -> ChunkPrefix {
         let mut bytes = [0u8; 18];
         let digits = if size == 0 {

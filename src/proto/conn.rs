@@ -1099,8 +1099,9 @@ impl Connection {
     /// write around it: write `frame.prefix`, `data`, then `frame.suffix` (one
     /// vectored write; the data is never copied).
     ///
-    /// Errors if the message has no body, or if `data` would exceed the declared
-    /// Content-Length; nothing is accounted then.
+    /// Errors if `data` is not empty and the message has no body, or if it
+    /// would exceed the declared Content-Length; nothing is accounted then.
+    /// Empty data is no chunk: its frame is [`DataFrame::BARE`].
     pub fn send_data(&mut self, data: &[u8]) -> Result<DataFrame, SendError> {
         if self.our_state() != State::SendBody {
             return Err(SendError::InvalidState);
@@ -1127,7 +1128,11 @@ impl Connection {
 
     /// Ends our message: for a chunked body writes the last chunk and `trailers`
     /// into `out`; for others writes nothing and checks the declared length was
-    /// met. Returns the bytes written.
+    /// met. Returns the bytes written. Trailers on a body that is not chunked
+    /// are [`SendError::TrailersNotAllowed`], and fields that belong in the
+    /// header section [`SendError::ForbiddenTrailer`]
+    /// ([`is_header_section_only`](super::is_header_section_only)); nothing
+    /// is written then.
     pub fn send_end(
         &mut self,
         trailers: &[Header<'_>],

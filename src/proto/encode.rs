@@ -125,7 +125,7 @@ pub(crate) fn validate_fields(fields: &[Header<'_>]) -> Result<(), SendError> {
 /// read, which a recipient has settled by the time trailers arrive, and one
 /// that merges trailers into the header section would be misled by them (RFC
 /// 9110 §6.5.1 names these kinds; the list holds their common fields).
-const HEADER_SECTION_ONLY: [&str; 23] = [
+const HEADER_SECTION_ONLY: [&str; 38] = [
     "content-length",
     "transfer-encoding",
     "trailer",
@@ -149,6 +149,25 @@ const HEADER_SECTION_ONLY: [&str; 23] = [
     "content-type",
     "content-encoding",
     "content-range",
+    // Request modifiers: conditionals and content negotiation (RFC 9110
+    // §13, §12.5), settled before the content is read.
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "if-unmodified-since",
+    "if-range",
+    "accept",
+    "accept-charset",
+    "accept-encoding",
+    "accept-language",
+    // Response control data (RFC 9110 §15, §10.2; RFC 9111 §5), acted on
+    // with the status.
+    "location",
+    "retry-after",
+    "vary",
+    "age",
+    "expires",
+    "date",
 ];
 
 /// Whether a field named `name` belongs in the header section only, and so
@@ -418,9 +437,17 @@ impl DataFrame {
         suffix: b"",
     };
 
-    /// The framing of one chunk of `len` bytes (`len` > 0: an empty chunk would end
-    /// the body).
+    /// The framing of one chunk of `len` bytes. No bytes are no chunk: `0`
+    /// gives [`DataFrame::BARE`], since a chunk of size 0 would end the body.
+    ///
+    /// ```
+    /// use lithe::proto::DataFrame;
+    /// assert_eq!(DataFrame::chunk(0), DataFrame::BARE);
+    /// ```
     pub const fn chunk(len: u64) -> DataFrame {
+        if len == 0 {
+            return DataFrame::BARE;
+        }
         DataFrame {
             prefix: ChunkPrefix::new(len),
             suffix: b"\r\n",

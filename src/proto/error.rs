@@ -257,9 +257,10 @@ pub enum SendError {
     /// (Host, Max-Forwards), the connection (Connection, Keep-Alive,
     /// Proxy-Connection, Upgrade, TE, Expect), authentication (Authorization,
     /// Proxy-Authorization, WWW-Authenticate, Proxy-Authenticate, Cookie,
-    /// Set-Cookie), request modifiers (Range), response controls
-    /// (Cache-Control, Pragma) or the content's format (Content-Type,
-    /// Content-Encoding, Content-Range).
+    /// Set-Cookie), request modifiers (Range, the If-* conditionals, the
+    /// Accept* fields), response controls (Cache-Control, Pragma, Location,
+    /// Retry-After, Vary, Age, Expires, Date) or the content's format
+    /// (Content-Type, Content-Encoding, Content-Range).
     ForbiddenTrailer,
     /// A `101 Switching Protocols` without an Upgrade field naming the
     /// protocol switched to, which RFC 9110 §15.2.2 requires.
