@@ -39,6 +39,11 @@ struct Options {
     duration: Duration,
 }
 
+/// Bounds on the options: far past any run on one machine.
+const MAX_CONNECTIONS: u64 = 100_000;
+const MAX_DEPTH: u64 = 4096;
+const MAX_SECONDS: u64 = 24 * 3600;
+
 fn options() -> Result<Options, String> {
     let mut options = Options {
         port: 8080,
@@ -49,18 +54,22 @@ fn options() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} takes a value"))?;
-        let number = || {
+        // Bounded, so that a slip of the keyboard is an error rather than a
+        // panic, or memory for billions of connections or requests.
+        let number = |max: u64| {
             value
                 .parse::<u64>()
                 .ok()
-                .filter(|&n| n > 0)
-                .ok_or(format!("{flag} takes a positive number, not {value:?}"))
+                .filter(|&n| (1..=max).contains(&n))
+                .ok_or(format!(
+                    "{flag} takes a number from 1 to {max}, not {value:?}"
+                ))
         };
         match flag.as_str() {
-            "--port" => options.port = u16::try_from(number()?).map_err(|e| e.to_string())?,
-            "--connections" => options.connections = number()? as usize,
-            "--depth" => options.depth = number()? as usize,
-            "--duration" => options.duration = Duration::from_secs(number()?),
+            "--port" => options.port = number(u64::from(u16::MAX))? as u16,
+            "--connections" => options.connections = number(MAX_CONNECTIONS)? as usize,
+            "--depth" => options.depth = number(MAX_DEPTH)? as usize,
+            "--duration" => options.duration = Duration::from_secs(number(MAX_SECONDS)?),
             _ => return Err(format!("unknown option {flag}")),
         }
     }

@@ -30,14 +30,23 @@ fn main() {
             eprintln!("--port takes a number");
             std::process::exit(2)
         }),
-        _ => 8081,
+        [] => 8081,
+        _ => {
+            eprintln!("usage: peer_hyper_hello [--port P]");
+            std::process::exit(2)
+        }
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     runtime.block_on(async move {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap_or_else(|e| {
+                eprintln!("cannot listen on 127.0.0.1:{port}: {e}");
+                std::process::exit(1)
+            });
         eprintln!("hyper listening on http://127.0.0.1:{port}");
         let mut failing = false;
         loop {
