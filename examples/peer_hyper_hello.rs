@@ -1,6 +1,8 @@
 //! The peer in the load benchmark (`benches/load/run.sh`): hyper's HTTP/1.1
 //! hello-world server on one tokio thread, with its best settings for the
-//! workload (pipelined responses flushed together).
+//! workload (pipelined responses flushed together, a header built from
+//! static bytes) and its defaults otherwise: its timer is given, so that its
+//! 30 s header-read timeout runs, as lithe's timeouts do.
 //!
 //! ```text
 //! cargo run --release --example peer_hyper_hello -- --port 8081
@@ -11,17 +13,19 @@ use std::io::Write;
 
 use http_body_util::Full;
 use hyper::body::Bytes;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 async fn hello(_: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    Ok(Response::builder()
-        .header("content-type", "text/plain")
-        .body(Full::new(Bytes::from_static(b"Hello, World!")))
-        .expect("static response"))
+    let mut response = Response::new(Full::new(Bytes::from_static(b"Hello, World!")));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    Ok(response)
 }
 
 fn main() {
@@ -69,6 +73,7 @@ fn main() {
             let _ = stream.set_nodelay(true);
             tokio::task::spawn(async move {
                 let _ = http1::Builder::new()
+                    .timer(TokioTimer::new())
                     .pipeline_flush(true)
                     .serve_connection(TokioIo::new(stream), service_fn(hello))
                     .await;

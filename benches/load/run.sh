@@ -7,10 +7,12 @@
 #   bash benches/load/run.sh            # needs wrk, python3, taskset, 2 cores
 #   DURATION=3 ROUNDS=3 bash benches/load/run.sh      # quicker, noisier
 #
-# Each server runs on one thread pinned to core 0; the load generator (one
-# thread, 50 keep-alive connections) is pinned to core 1. The order of the
-# servers rotates from round to round, so each goes first equally often (six
-# rounds by default). Two workloads: plain keep-alive, driven by wrk, and
+# Each server is pinned to core 0 (lithe's `--threads 1` runs one worker, its
+# main thread and async-io's reactor thread; all count in its CPU time); the
+# load generator (one thread, 50 keep-alive connections) is pinned to core 1.
+# The order of the servers changes from round to round through all six (six
+# rounds by default), so each goes first, and before each other, equally
+# often. Two workloads: plain keep-alive, driven by wrk, and
 # pipelined 16 deep, driven by examples/load_pipelined.rs (wrk pipelines
 # through a Lua script, but then it times batches, and its percentiles come out
 # as 0; load_pipelined times every request).
@@ -23,8 +25,9 @@
 # host's drifting speed affects least), with the share of the time the load
 # generator itself was busy (a warning past 95 %: then it, not the server, may
 # set the rate).
-# Last, lithe's and hyper's RSS with IDLE (default 5,000) idle keep-alive
-# connections, all checked still open (benches/load/idle_conns.py).
+# And lithe's and hyper's RSS with IDLE (default 5,000) idle keep-alive
+# connections, all checked still open (benches/load/idle_conns.py), measured
+# first, on the fresh servers.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -75,14 +78,29 @@ start ceiling 18082 "$bin/peer_ceiling" --port 18082
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-servers=(lithe hyper ceiling)
+# Idle memory first, while the servers are fresh: after the load runs their
+# allocators hold freed memory that new connections reuse without growing
+# the RSS, which would understate each one's cost (by how much depends on
+# the allocator, so not alike for both).
+idle_lines=""
+for name in lithe hyper; do
+  case $name in lithe) port=18080 ;; hyper) port=18081 ;; esac
+  pid_var="pid_$name"; pid=${!pid_var}
+  line=$(python3 benches/load/idle_conns.py "$port" "$pid" "$IDLE")
+  idle_lines+="$name $line"$'\n'
+done
+
+# The six orders of the three servers, a round each in turn.
+orders=("lithe hyper ceiling" "hyper ceiling lithe" "ceiling lithe hyper"
+        "lithe ceiling hyper" "hyper lithe ceiling" "ceiling hyper lithe")
 for round in $(seq "$ROUNDS"); do
-  # Each round starts with a different server. Where a run falls in the round
-  # moves its figures (measured: the first plain run of a round, which follows
-  # the previous round's pipelined runs, cost up to 10 % more CPU per request),
-  # and a fixed order charged that to the same server every round.
-  shift_by=$(( (round - 1) % ${#servers[@]} ))
-  order=("${servers[@]:shift_by}" "${servers[@]:0:shift_by}")
+  # Each round runs the servers in another order. Where a run falls in the
+  # round moves its figures (measured: the first plain run of a round, which
+  # follows the previous round's pipelined runs, cost up to 10 % more CPU per
+  # request), and a fixed order charged that to the same server every round;
+  # over six rounds each server goes first, and before each other, equally
+  # often.
+  read -r -a order <<<"${orders[$(( (round - 1) % ${#orders[@]} ))]}"
   for mode in plain pipelined; do
     for name in "${order[@]}"; do
       case $name in lithe) port=18080 ;; hyper) port=18081 ;; ceiling) port=18082 ;; esac
@@ -107,14 +125,6 @@ for round in $(seq "$ROUNDS"); do
       printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$mode" "$name" "$((after - before))" "$load_busy" "$(echo "$out" | tr '\n' '|')" >> "$results"
     done
   done
-done
-
-idle_lines=""
-for name in lithe hyper; do
-  case $name in lithe) port=18080 ;; hyper) port=18081 ;; esac
-  pid_var="pid_$name"; pid=${!pid_var}
-  line=$(python3 benches/load/idle_conns.py "$port" "$pid" "$IDLE")
-  idle_lines+="$name $line"$'\n'
 done
 
 python3 - "$results" "$(getconf CLK_TCK)" "$idle_lines" <<'PY' || fail "summary failed; the raw results are in $results"
