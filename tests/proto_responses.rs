@@ -234,6 +234,25 @@ fn padded_chunk_lines_in_responses_only_with_their_flag() {
         assert_eq!(decoded, lithe::proto::Decoded::Data(b"hello"), "{line:?}");
         assert!(consumed < body.len());
     }
+    // The padding is chunk-extension bytes, held to both limits: none
+    // allowed, or two for the whole body (the third padded line is over).
+    let limited = |max_chunk_extension_bytes, max_chunk_extension_bytes_per_body| Config {
+        limits: lithe::proto::Limits {
+            max_chunk_extension_bytes,
+            max_chunk_extension_bytes_per_body,
+            ..lithe::proto::Limits::default()
+        },
+        ..lenient
+    };
+    let input = response("5 \r\nhello\r\n");
+    let ev = client_events(limited(0, 16), "GET", input.as_bytes());
+    assert_eq!(error_of(&ev), Some(Error::InvalidChunkExtension));
+    let input = response(&"1 \r\nx\r\n".repeat(3));
+    let ev = client_events(limited(16, 2), "GET", input.as_bytes());
+    assert_eq!(error_of(&ev), Some(Error::InvalidChunkExtension));
+    let input = response(&"1 \r\nx\r\n".repeat(2));
+    let ev = client_events(limited(16, 2), "GET", input.as_bytes());
+    assert_eq!(bodies(&ev), vec![b"xx".to_vec()]);
     // Still no place for anything but whitespace, nor for a line that
     // names no extension after its `;` or gives a name no value after `=`.
     for (line, error) in [

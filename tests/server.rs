@@ -3101,6 +3101,51 @@ fn a_response_head_past_the_outgoing_limit_is_a_500() {
     assert!(!reply.contains("x-large"));
 }
 
+/// Trailers past the same bound are left out, the message kept whole: the
+/// body arrives, then the last chunk with no fields.
+#[test]
+fn trailers_past_the_outgoing_limit_are_left_out_and_the_body_ends_whole() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    let service = |_: lithe::io::Request| async {
+        let trailers = async {
+            let value = bytes::Bytes::from(vec![b'v'; 1 << 20]);
+            let mut trailers = lithe::io::Headers::new();
+            for _ in 0..17 {
+                trailers.append("x-large", value.clone());
+            }
+            trailers
+        };
+        lithe::io::Response::new(lithe::proto::StatusCode::OK)
+            .with_body(lithe::io::Body::from("body").with_trailers(trailers))
+    };
+    let config = ServerConfig::default();
+    let (server_end, mut client_end) = lithe::io::duplex(64 * 1024);
+    let reply = run(async {
+        client_end
+            .write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let served = lithe::io::serve_connection(server_end, service, &config);
+        let reading = async {
+            let mut reply = Vec::new();
+            client_end.read_to_end(&mut reply).await.unwrap();
+            reply
+        };
+        futures_lite::future::zip(served, reading).await.1
+    });
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(
+        reply.starts_with("HTTP/1.1 200 OK\r\n"),
+        "{}",
+        &reply[..reply.len().min(200)]
+    );
+    assert!(
+        reply.ends_with("\r\n\r\n4\r\nbody\r\n0\r\n\r\n"),
+        "{}",
+        &reply[..reply.len().min(300)]
+    );
+}
+
 /// A transport that writes `written` on its first read but counts `claimed`
 /// bytes (no more than it was given room for), then ends: an adapter that
 /// miscounts.
@@ -3130,7 +3175,9 @@ swallows_writes!(Miscounting);
 /// Connections of one thread read their first bytes through one scratch
 /// array: a transport that counts bytes it did not write finds zeros there
 /// (a 400), not the request another connection read before it, whose
-/// credentials the service would have been handed as its own.
+/// credentials the service would have been handed as its own. (Zeroed are
+/// the bytes each read counted: one that wrote past its count leaves the
+/// rest, for a second faulty transport to find.)
 #[test]
 fn a_miscounting_transport_reads_nothing_of_another_connections_request() {
     use std::sync::{Arc, Mutex};

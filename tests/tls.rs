@@ -144,7 +144,17 @@ fn the_explicit_opt_out_accepts_a_self_signed_server() {
 fn bad_pem_input_is_an_error() {
     assert!(TlsAcceptor::from_pem(b"not pem", b"not pem").is_err());
     let (cert, key) = certificate();
-    assert!(TlsAcceptor::from_pem(cert.as_bytes(), b"").is_err());
+    // No key: the error says what was missing, pki-types' error its source.
+    let error = TlsAcceptor::from_pem(cert.as_bytes(), b"").unwrap_err();
+    assert!(error.to_string().contains("private key"), "{error}");
+    let lithe::io::Error::Io(io) = &error else {
+        panic!("{error:?}")
+    };
+    let source = io.get_ref().and_then(std::error::Error::source);
+    assert!(
+        source.is_some_and(|e| e.is::<rustls::pki_types::pem::Error>()),
+        "{error:?}"
+    );
     // rustls reads no encrypted key; the error says why.
     let encrypted =
         b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";

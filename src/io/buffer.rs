@@ -389,7 +389,12 @@ impl Output {
                 Err(SendError::TrailersNotAllowed) => {
                     log::debug!("lithe: trailer fields left out: the body is not chunked");
                 }
-                Err(e @ (SendError::InvalidHeaderName | SendError::InvalidHeaderValue)) => {
+                // Past OUTGOING_HEAD_LIMIT too: left out, the message whole.
+                Err(
+                    e @ (SendError::InvalidHeaderName
+                    | SendError::InvalidHeaderValue
+                    | SendError::BufferTooSmall { .. }),
+                ) => {
                     log::warn!("lithe: trailer fields left out: {e}");
                 }
                 Err(e) => return Err(e),

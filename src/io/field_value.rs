@@ -249,6 +249,25 @@ mod tests {
         assert_eq!(borrowed.as_bytes(), b"zstd");
     }
 
+    /// Values compare by their bytes, however each is held, and lend them
+    /// as `AsRef<[u8]>`.
+    #[test]
+    fn values_compare_and_lend_their_bytes_however_held() {
+        let long = "x".repeat(INLINE + 1);
+        let inline = FieldValue::from("text/plain");
+        let shared = FieldValue::from(Bytes::from_static(b"text/plain"));
+        let copied = FieldValue::from(long.as_str());
+        assert!(matches!(inline.0, Repr::Inline { .. }));
+        assert!(matches!(shared.0, Repr::Shared(_)));
+        assert_eq!(inline, shared);
+        assert_ne!(inline, FieldValue::from("text/html"));
+        assert_ne!(inline, copied);
+        assert_eq!(copied, FieldValue::from(String::from(long.as_str())));
+        let lent: &[u8] = shared.as_ref();
+        assert_eq!(lent, b"text/plain");
+        assert_eq!(AsRef::<[u8]>::as_ref(&copied), long.as_bytes());
+    }
+
     #[test]
     fn debug_shows_the_value_quoted_and_escaped() {
         let value = FieldValue::from("caf\u{e9} \"x\"");

@@ -354,6 +354,14 @@ impl ChunkedState {
                 _ => return Err(Error::InvalidChunkSize),
             },
             Position::Extension { size, len, syntax } => match byte {
+                // Whitespace after the size is counted with the byte after
+                // it, which a padded line may end with: checked here then.
+                b'\r' | b'\n'
+                    if syntax.may_end_line(self.padded_lines)
+                        && !self.extension_fits(len, limits) =>
+                {
+                    return Err(Error::InvalidChunkExtension);
+                }
                 b'\r' if syntax.may_end_line(self.padded_lines) => {
                     self.extension_bytes += len;
                     Position::SizeLf { size }

@@ -30,6 +30,30 @@ fn invalid(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
     Error::Io(io::Error::new(io::ErrorKind::InvalidInput, e))
 }
 
+/// A PEM input that holds no usable item of the kind wanted; the pki-types
+/// error is its source.
+#[derive(Debug)]
+struct PemRefused {
+    wanted: &'static str,
+    error: rustls::pki_types::pem::Error,
+}
+
+impl fmt::Display for PemRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "no usable {} in the PEM input: {}",
+            self.wanted, self.error
+        )
+    }
+}
+
+impl std::error::Error for PemRefused {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
 /// Whether `host` (a URL's, as [`Url::host`](crate::rt::Url::host) gives
 /// it) can name a TLS server: a DNS name rustls accepts, or an IP address.
 pub(crate) fn is_server_name(host: &str) -> bool {
@@ -153,7 +177,10 @@ impl TlsAcceptor {
             // rustls reads no encrypted key: say so, rather than "no items".
             match key_pem.windows(9).any(|w| w == b"ENCRYPTED") {
                 true => invalid("the private key is encrypted: decrypt it first"),
-                false => invalid(format!("no usable private key in the PEM input: {e}")),
+                false => invalid(PemRefused {
+                    wanted: "private key",
+                    error: e,
+                }),
             }
         })?;
         let config = rustls::ServerConfig::builder_with_provider(provider())
