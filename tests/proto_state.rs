@@ -13,6 +13,19 @@ const HOST: [Header<'static>; 1] = [Header {
     value: b"a",
 }];
 
+/// `Connection: Upgrade` and `Upgrade: websocket`, proposing or accepting
+/// the switch.
+const UPGRADE_TO_WEBSOCKET: [Header<'static>; 2] = [
+    Header {
+        name: "Connection",
+        value: b"Upgrade",
+    },
+    Header {
+        name: "Upgrade",
+        value: b"websocket",
+    },
+];
+
 fn receive_all(conn: &mut Connection, mut input: &[u8]) -> Vec<String> {
     let mut seen = Vec::new();
     loop {
@@ -262,16 +275,7 @@ fn upgrade_accepted_hands_back_the_bytes_after_the_head() {
         conn.receive(rest, &mut headers).unwrap().event,
         Event::Paused
     );
-    let upgrade = [
-        Header {
-            name: "Connection",
-            value: b"Upgrade",
-        },
-        Header {
-            name: "Upgrade",
-            value: b"websocket",
-        },
-    ];
+    let upgrade = UPGRADE_TO_WEBSOCKET;
     let wire = respond(&mut conn, StatusCode::SWITCHING_PROTOCOLS, &upgrade, b"");
     assert!(wire.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
     assert_eq!(
@@ -764,16 +768,7 @@ fn closing_after_a_switch_leaves_both_sides_switched() {
         receive_all(&mut conn, input),
         ["request /ws", "end", "Paused"]
     );
-    let upgrade = [
-        Header {
-            name: "Connection",
-            value: b"Upgrade",
-        },
-        Header {
-            name: "Upgrade",
-            value: b"websocket",
-        },
-    ];
+    let upgrade = UPGRADE_TO_WEBSOCKET;
     respond(&mut conn, StatusCode::SWITCHING_PROTOCOLS, &upgrade, b"");
     conn.close();
     assert_eq!(

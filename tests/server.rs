@@ -3023,13 +3023,34 @@ fn a_transport_claiming_more_than_it_was_given_is_an_error_not_a_panic() {
     }
 }
 
+/// What `service` answers to `request` over an in-memory pipe, read until
+/// the server closes.
+fn answer_in_memory<S: lithe::io::Service>(
+    service: S,
+    config: &ServerConfig,
+    request: &[u8],
+) -> String {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    let (server_end, mut client_end) = lithe::io::duplex(64 * 1024);
+    let reply = run(async {
+        client_end.write_all(request).await.unwrap();
+        let served = lithe::io::serve_connection(server_end, service, config);
+        let reading = async {
+            let mut reply = Vec::new();
+            client_end.read_to_end(&mut reply).await.unwrap();
+            reply
+        };
+        futures_lite::future::zip(served, reading).await.1
+    });
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
 /// A TLS ClientHello sent to a plain-HTTP port is answered 400 and closed
 /// at once: its first byte cannot begin a request line, and the hello has
 /// no line end for the request line's cap to meet, so it would otherwise
 /// hold the connection for the whole head timeout (a minute here).
 #[test]
 fn a_tls_hello_on_a_plain_port_is_refused_at_once() {
-    use futures_lite::{AsyncReadExt, AsyncWriteExt};
     let config = ServerConfig {
         head_timeout: Some(Duration::from_secs(60)),
         ..ServerConfig::default()
@@ -3041,19 +3062,8 @@ fn a_tls_hello_on_a_plain_port_is_refused_at_once() {
         0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
     ];
     hello.resize(517, 0x42);
-    let (server_end, mut client_end) = lithe::io::duplex(4096);
     let started = std::time::Instant::now();
-    let reply = run(async {
-        client_end.write_all(&hello).await.unwrap();
-        let served = lithe::io::serve_connection(server_end, service, &config);
-        let reading = async {
-            let mut reply = Vec::new();
-            client_end.read_to_end(&mut reply).await.unwrap();
-            reply
-        };
-        futures_lite::future::zip(served, reading).await.1
-    });
-    let reply = String::from_utf8_lossy(&reply);
+    let reply = answer_in_memory(service, &config, &hello);
     assert!(reply.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{reply}");
     assert!(reply.contains("connection: close\r\n"), "{reply}");
     assert!(
@@ -3063,36 +3073,30 @@ fn a_tls_hello_on_a_plain_port_is_refused_at_once() {
     );
 }
 
-/// A head the service built larger than any peer reads (17 MiB of one
-/// field, shared, so that the test holds 1 MiB) is answered 500 rather than
-/// allocated: past 16 MiB the driver refuses to serialize a head.
+/// 17 MiB of fields, all sharing one 1 MiB value: past what the driver
+/// serializes, held in 1 MiB.
+fn fields_of_17_mib() -> lithe::io::Headers {
+    let value = bytes::Bytes::from(vec![b'v'; 1 << 20]);
+    let mut fields = lithe::io::Headers::new();
+    for _ in 0..17 {
+        fields.append("x-large", value.clone());
+    }
+    fields
+}
+
+const GET_AND_CLOSE: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+
+/// A head the service built larger than any peer reads is answered 500
+/// rather than allocated: past 16 MiB the driver refuses to serialize a
+/// head.
 #[test]
 fn a_response_head_past_the_outgoing_limit_is_a_500() {
-    use futures_lite::{AsyncReadExt, AsyncWriteExt};
     let service = |_: lithe::io::Request| async {
-        let value = bytes::Bytes::from(vec![b'v'; 1 << 20]);
         let mut response = lithe::io::Response::new(lithe::proto::StatusCode::OK);
-        for _ in 0..17 {
-            response.headers_mut().append("x-large", value.clone());
-        }
+        *response.headers_mut() = fields_of_17_mib();
         response
     };
-    let config = ServerConfig::default();
-    let (server_end, mut client_end) = lithe::io::duplex(64 * 1024);
-    let reply = run(async {
-        client_end
-            .write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-            .await
-            .unwrap();
-        let served = lithe::io::serve_connection(server_end, service, &config);
-        let reading = async {
-            let mut reply = Vec::new();
-            client_end.read_to_end(&mut reply).await.unwrap();
-            reply
-        };
-        futures_lite::future::zip(served, reading).await.1
-    });
-    let reply = String::from_utf8_lossy(&reply);
+    let reply = answer_in_memory(service, &ServerConfig::default(), GET_AND_CLOSE);
     assert!(
         reply.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
         "{}",
@@ -3105,35 +3109,12 @@ fn a_response_head_past_the_outgoing_limit_is_a_500() {
 /// body arrives, then the last chunk with no fields.
 #[test]
 fn trailers_past_the_outgoing_limit_are_left_out_and_the_body_ends_whole() {
-    use futures_lite::{AsyncReadExt, AsyncWriteExt};
     let service = |_: lithe::io::Request| async {
-        let trailers = async {
-            let value = bytes::Bytes::from(vec![b'v'; 1 << 20]);
-            let mut trailers = lithe::io::Headers::new();
-            for _ in 0..17 {
-                trailers.append("x-large", value.clone());
-            }
-            trailers
-        };
+        let trailers = async { fields_of_17_mib() };
         lithe::io::Response::new(lithe::proto::StatusCode::OK)
             .with_body(lithe::io::Body::from("body").with_trailers(trailers))
     };
-    let config = ServerConfig::default();
-    let (server_end, mut client_end) = lithe::io::duplex(64 * 1024);
-    let reply = run(async {
-        client_end
-            .write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-            .await
-            .unwrap();
-        let served = lithe::io::serve_connection(server_end, service, &config);
-        let reading = async {
-            let mut reply = Vec::new();
-            client_end.read_to_end(&mut reply).await.unwrap();
-            reply
-        };
-        futures_lite::future::zip(served, reading).await.1
-    });
-    let reply = String::from_utf8_lossy(&reply);
+    let reply = answer_in_memory(service, &ServerConfig::default(), GET_AND_CLOSE);
     assert!(
         reply.starts_with("HTTP/1.1 200 OK\r\n"),
         "{}",
