@@ -1154,3 +1154,51 @@ fn an_empty_chunk_frames_nothing() {
     assert_eq!(DataFrame::chunk(1).prefix.as_bytes(), b"1\r\n");
     assert_eq!(lithe::proto::ChunkPrefix::new(0).as_bytes(), b"0\r\n");
 }
+
+/// A CONNECT request has no content (RFC 9110 §9.3.6): one declaring some
+/// is refused before anything is written, as the server side refuses it;
+/// `Content-Length: 0` declares none and goes out.
+#[test]
+fn a_connect_request_declaring_content_is_refused_unsent() {
+    let mut out = [0u8; 256];
+    for (name, value) in [
+        ("Content-Length", &b"5"[..]),
+        ("Transfer-Encoding", b"chunked"),
+    ] {
+        let mut conn = Connection::client(Config::default());
+        let fields = [
+            Header {
+                name: "Host",
+                value: b"a.example:443",
+            },
+            Header { name, value },
+        ];
+        assert_eq!(
+            conn.send_request(
+                &RequestHead::new("CONNECT", "a.example:443", &fields),
+                &mut out
+            ),
+            Err(SendError::InvalidFraming(Error::ContentInConnect)),
+            "{name}"
+        );
+        assert_eq!(conn.our_state(), lithe::proto::State::Idle);
+    }
+    let mut conn = Connection::client(Config::default());
+    let fields = [
+        Header {
+            name: "Host",
+            value: b"a.example:443",
+        },
+        Header {
+            name: "Content-Length",
+            value: b"0",
+        },
+    ];
+    assert!(
+        conn.send_request(
+            &RequestHead::new("CONNECT", "a.example:443", &fields),
+            &mut out
+        )
+        .is_ok()
+    );
+}

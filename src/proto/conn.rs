@@ -556,10 +556,11 @@ impl Connection {
             _ if !fields.host_valid => return Err(Error::InvalidHost),
             _ => {}
         }
-        let body = request_body_length(&fields, head.version)?;
+        let method = RequestMethod::of(head.method);
+        let body = request_body_length(&fields, head.version, method)?;
         self.check_body_limit(body)?;
 
-        self.request_method = RequestMethod::of(head.method);
+        self.request_method = method;
         self.request_version = head.version;
         // As the client side judges it: a request without content waits
         // for nothing (RFC 9110 §10.1.1 lets the server omit the 100).
@@ -864,14 +865,16 @@ impl Connection {
             _ if !fields.host_valid => return Err(SendError::InvalidFraming(Error::InvalidHost)),
             _ => {}
         }
-        let body = request_body_length(&fields, head.version).map_err(SendError::InvalidFraming)?;
+        let method = RequestMethod::of(head.method);
+        let body = request_body_length(&fields, head.version, method)
+            .map_err(SendError::InvalidFraming)?;
         let added = AddedFields {
             content_length: length,
             ..AddedFields::default()
         };
         let written = encode::write_request(head, added, out)?;
 
-        self.request_method = RequestMethod::of(head.method);
+        self.request_method = method;
         self.request_version = head.version;
         self.expect_continue =
             fields.expect_continue && head.version == Version::Http11 && body != BodyLength::Empty;

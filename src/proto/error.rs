@@ -78,8 +78,12 @@ pub enum Error {
     TransferEncodingInHttp10,
     /// A request whose final transfer coding is not `chunked`, so its length cannot be
     /// determined (RFC 9112 §6.3, rule 4), or `chunked` applied more than once
-    /// (RFC 9112 §7). 400.
+    /// (RFC 9112 §6.1). 400.
     ChunkedNotFinal,
+    /// A CONNECT request that declares content (a Content-Length above 0,
+    /// or a Transfer-Encoding): it has none (RFC 9110 §9.3.6), and what
+    /// follows its head belongs to the tunnel. 400.
+    ContentInConnect,
     /// A malformed Transfer-Encoding list: an element that is not a token. 400.
     InvalidTransferEncoding,
     /// A request transfer coding other than `chunked`, which this implementation
@@ -171,6 +175,7 @@ impl Error {
             }
             Error::TransferEncodingInHttp10 => "Transfer-Encoding in an HTTP/1.0 message",
             Error::ChunkedNotFinal => "chunked is not the final transfer coding, or repeated",
+            Error::ContentInConnect => "a CONNECT request declares content",
             Error::InvalidTransferEncoding => "invalid Transfer-Encoding",
             Error::UnsupportedTransferCoding => "unsupported transfer coding",
             Error::BodyTooLarge => "body too large",

@@ -58,7 +58,7 @@ const FRAMING_NAMES: [Lowercase; 6] = [
 pub(crate) struct FramingFields {
     pub content_length: Option<u64>,
     pub transfer_coding: TransferCoding,
-    /// `chunked` is applied more than once (RFC 9112 §7: MUST NOT), which no
+    /// `chunked` is applied more than once (RFC 9112 §6.1: MUST NOT), which no
     /// framing can make sense of in either direction.
     pub chunked_repeated: bool,
     pub connection_close: bool,
@@ -380,7 +380,21 @@ fn parse_content_length(digits: &[u8]) -> Result<u64, Error> {
 pub(crate) fn request_body_length(
     fields: &FramingFields,
     version: Version,
+    method: RequestMethod,
 ) -> Result<BodyLength, Error> {
+    let body = request_framing(fields, version)?;
+    // RFC 9110 §9.3.6: a CONNECT request has no content, and what follows
+    // its head is the tunnel's. A hop reading a declared body there would
+    // take tunnel bytes for it, or, after a refused CONNECT, the bytes past
+    // it for a request.
+    if method == RequestMethod::Connect && body != BodyLength::Empty {
+        return Err(Error::ContentInConnect);
+    }
+    Ok(body)
+}
+
+/// What a request's framing fields say its body is (RFC 9112 §6.3).
+fn request_framing(fields: &FramingFields, version: Version) -> Result<BodyLength, Error> {
     if fields.transfer_coding != TransferCoding::Absent {
         if version == Version::Http10 {
             return Err(Error::TransferEncodingInHttp10);
