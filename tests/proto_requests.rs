@@ -391,6 +391,11 @@ fn bare_lf_is_accepted_only_with_its_leniency_flag() {
     assert_eq!(error_of(&ev), None);
     assert_eq!(request_line(&ev, 1).1, "/2");
     assert_eq!(error_of(&events(input)), Some(Error::BareLineFeed));
+    // Empty lines alone, then the close, end the connection cleanly; with
+    // the flag a bare LF is such a line too.
+    let ev = server_events(lenient, b"\n\r\n\n");
+    assert_eq!(ev, [Owned::ConnectionClosed]);
+    assert_eq!(error_of(&events(b"\n")), Some(Error::BareLineFeed));
 }
 
 #[test]

@@ -777,3 +777,113 @@ fn closing_after_a_switch_leaves_both_sides_switched() {
     );
     assert!(!conn.is_keep_alive());
 }
+
+/// Sending data ends the wait for `100 Continue` only when there is data:
+/// an empty piece sends nothing, so the client still waits.
+#[test]
+fn an_empty_piece_does_not_end_the_wait_for_100_continue() {
+    let fields = [
+        HOST[0],
+        Header {
+            name: "Expect",
+            value: b"100-continue",
+        },
+        Header {
+            name: "Content-Length",
+            value: b"2",
+        },
+    ];
+    let mut out = [0u8; 256];
+    let mut conn = Connection::client(Config::default());
+    conn.send_request(&RequestHead::new("PUT", "/f", &fields), &mut out)
+        .unwrap();
+    assert_eq!(conn.send_data(b""), Ok(lithe::proto::DataFrame::BARE));
+    assert!(conn.we_are_waiting_for_100_continue());
+    conn.send_data(b"o").unwrap();
+    assert!(!conn.we_are_waiting_for_100_continue());
+}
+
+/// Only a server sends responses: a client refuses to, in whatever state
+/// (one that has sent a request, whose server side owes a response, too).
+#[test]
+fn a_client_sends_no_response() {
+    let mut out = [0u8; 256];
+    let mut conn = Connection::client(Config::default());
+    let ok = ResponseHead::new(StatusCode::OK, &[]);
+    assert_eq!(
+        conn.send_response(&ok, &mut out),
+        Err(SendError::InvalidState)
+    );
+    conn.send_request(&RequestHead::new("GET", "/", &HOST), &mut out)
+        .unwrap();
+    conn.send_end(&[], &mut out).unwrap();
+    assert_eq!(conn.their_state(), State::SendResponse);
+    assert_eq!(
+        conn.send_response(&ok, &mut out),
+        Err(SendError::InvalidState)
+    );
+    assert_eq!(
+        conn.send_response_sized(&ok, 0, &mut out),
+        Err(SendError::InvalidState)
+    );
+}
+
+/// A switch before the request is sent whole is refused (stricter than
+/// h11, failing closed): the client sending an upgrade request with a body
+/// it has not finished refuses a 101, and the server may not send one
+/// before the request's body has ended.
+#[test]
+fn no_switch_before_the_request_has_ended() {
+    let mut fields = vec![HOST[0]];
+    fields.extend(UPGRADE_TO_WEBSOCKET);
+    fields.push(Header {
+        name: "Content-Length",
+        value: b"3",
+    });
+    let mut out = [0u8; 256];
+    let mut client = Connection::client(Config::default());
+    client
+        .send_request(&RequestHead::new("POST", "/ws", &fields), &mut out)
+        .unwrap();
+    let mut headers = [EMPTY_HEADER; 8];
+    let switching =
+        b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+    assert_eq!(
+        client.receive(switching, &mut headers).err(),
+        Some(Error::UnexpectedSwitch)
+    );
+
+    let mut server = Connection::server(Config::default());
+    let head = b"POST /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 3\r\n\r\n";
+    assert_eq!(receive_all(&mut server, head), ["request /ws", "NeedData"]);
+    let switch = ResponseHead::new(StatusCode::SWITCHING_PROTOCOLS, &UPGRADE_TO_WEBSOCKET);
+    assert!(server.send_response(&switch, &mut out).is_err());
+    assert_eq!(
+        receive_all(&mut server, b"abc"),
+        ["data abc", "end", "Paused"]
+    );
+    assert!(server.send_response(&switch, &mut out).is_ok());
+}
+
+/// The server's close between exchanges leaves the client nothing to send
+/// on: it must close too.
+#[test]
+fn a_client_whose_server_closed_between_exchanges_must_close() {
+    let mut out = [0u8; 256];
+    let mut conn = Connection::client(Config::default());
+    conn.send_request(&RequestHead::new("GET", "/", &HOST), &mut out)
+        .unwrap();
+    conn.send_end(&[], &mut out).unwrap();
+    let events = receive_all(&mut conn, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(events, ["response 200", "end", "Paused"]);
+    conn.receive_eof();
+    assert_eq!(receive_all(&mut conn, b""), ["ConnectionClosed"]);
+    assert_eq!(
+        (conn.our_state(), conn.their_state()),
+        (State::MustClose, State::Closed)
+    );
+    assert_eq!(
+        conn.send_request(&RequestHead::new("GET", "/", &HOST), &mut out),
+        Err(SendError::InvalidState)
+    );
+}
