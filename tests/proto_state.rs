@@ -13,6 +13,28 @@ const HOST: [Header<'static>; 1] = [Header {
     value: b"a",
 }];
 
+/// A request's fields announcing two bytes of body and waiting for `100
+/// Continue` before sending them.
+const EXPECTING_TWO_BYTES: [Header<'static>; 3] = [
+    HOST[0],
+    Header {
+        name: "Expect",
+        value: b"100-continue",
+    },
+    Header {
+        name: "Content-Length",
+        value: b"2",
+    },
+];
+
+/// A client that has sent a request with [`EXPECTING_TWO_BYTES`] and waits.
+fn client_expecting_two_bytes() -> Connection {
+    let mut conn = Connection::client(Config::default());
+    let head = RequestHead::new("PUT", "/f", &EXPECTING_TWO_BYTES);
+    conn.send_request(&head, &mut [0u8; 256]).unwrap();
+    conn
+}
+
 /// `Connection: Upgrade` and `Upgrade: websocket`, proposing or accepting
 /// the switch.
 const UPGRADE_TO_WEBSOCKET: [Header<'static>; 2] = [
@@ -172,24 +194,8 @@ fn an_expect_list_naming_100_continue_is_honoured() {
 
 #[test]
 fn client_stops_waiting_for_100_when_it_sends_the_body_or_a_response_arrives() {
-    let fields = [
-        Header {
-            name: "Host",
-            value: b"a",
-        },
-        Header {
-            name: "Expect",
-            value: b"100-continue",
-        },
-        Header {
-            name: "Content-Length",
-            value: b"2",
-        },
-    ];
     let mut out = [0u8; 256];
-    let mut conn = Connection::client(Config::default());
-    conn.send_request(&RequestHead::new("PUT", "/f", &fields), &mut out)
-        .unwrap();
+    let mut conn = client_expecting_two_bytes();
     assert!(conn.we_are_waiting_for_100_continue());
     assert_eq!(
         receive_all(&mut conn, b"HTTP/1.1 100 Continue\r\n\r\n"),
@@ -212,9 +218,7 @@ fn client_stops_waiting_for_100_when_it_sends_the_body_or_a_response_arrives() {
 
     // Another interim response (103 Early Hints) neither answers the
     // expectation nor ends the wait (RFC 9110 §10.1.1): a 417 may follow.
-    let mut conn = Connection::client(Config::default());
-    conn.send_request(&RequestHead::new("PUT", "/f", &fields), &mut out)
-        .unwrap();
+    let mut conn = client_expecting_two_bytes();
     assert_eq!(
         receive_all(
             &mut conn,
@@ -228,9 +232,7 @@ fn client_stops_waiting_for_100_when_it_sends_the_body_or_a_response_arrives() {
 
     // A final response instead of 100: the client must not send the body after
     // all, and the connection cannot be reused without it.
-    let mut conn = Connection::client(Config::default());
-    conn.send_request(&RequestHead::new("PUT", "/f", &fields), &mut out)
-        .unwrap();
+    let mut conn = client_expecting_two_bytes();
     receive_all(
         &mut conn,
         b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n",
@@ -782,21 +784,7 @@ fn closing_after_a_switch_leaves_both_sides_switched() {
 /// an empty piece sends nothing, so the client still waits.
 #[test]
 fn an_empty_piece_does_not_end_the_wait_for_100_continue() {
-    let fields = [
-        HOST[0],
-        Header {
-            name: "Expect",
-            value: b"100-continue",
-        },
-        Header {
-            name: "Content-Length",
-            value: b"2",
-        },
-    ];
-    let mut out = [0u8; 256];
-    let mut conn = Connection::client(Config::default());
-    conn.send_request(&RequestHead::new("PUT", "/f", &fields), &mut out)
-        .unwrap();
+    let mut conn = client_expecting_two_bytes();
     assert_eq!(conn.send_data(b""), Ok(lithe::proto::DataFrame::BARE));
     assert!(conn.we_are_waiting_for_100_continue());
     conn.send_data(b"o").unwrap();
