@@ -354,24 +354,21 @@ impl ChunkedState {
                 _ => return Err(Error::InvalidChunkSize),
             },
             Position::Extension { size, len, syntax } => match byte {
-                // Whitespace after the size is counted with the byte after
-                // it, which a padded line may end with: checked here then.
-                b'\r' | b'\n'
-                    if syntax.may_end_line(self.padded_lines)
-                        && !self.extension_fits(len, limits) =>
-                {
-                    return Err(Error::InvalidChunkExtension);
-                }
-                b'\r' if syntax.may_end_line(self.padded_lines) => {
+                b'\r' | b'\n' if syntax.may_end_line(self.padded_lines) => {
+                    // Whitespace after the size is counted with the byte
+                    // after it, which a padded line may end with: checked
+                    // here then.
+                    if !self.extension_fits(len, limits) {
+                        return Err(Error::InvalidChunkExtension);
+                    }
+                    if byte == b'\n' && !bare_lf_ok {
+                        return Err(Error::BareLineFeed);
+                    }
                     self.extension_bytes += len;
-                    Position::SizeLf { size }
-                }
-                b'\n' if syntax.may_end_line(self.padded_lines) && bare_lf_ok => {
-                    self.extension_bytes += len;
-                    self.end_of_chunk_line(size, limits)?
-                }
-                b'\n' if syntax.may_end_line(self.padded_lines) => {
-                    return Err(Error::BareLineFeed);
+                    match byte {
+                        b'\r' => Position::SizeLf { size },
+                        _ => self.end_of_chunk_line(size, limits)?,
+                    }
                 }
                 _ => {
                     let Some(syntax) = syntax.next(byte) else {

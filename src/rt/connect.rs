@@ -305,11 +305,9 @@ pub async fn open(url: &Url, config: &ConnectConfig) -> Result<ClientConnection<
         async {
             // One timeout for DNS, TCP and TLS together: this one.
             let tcp = connected(resolve_and_race(url.host(), url.port()).await?)?;
-            if !url.is_https() {
-                return Ok(MaybeTls::Plain(tcp));
-            }
+            // Without the `tls` feature, https was refused above.
             #[cfg(feature = "tls")]
-            {
+            if url.is_https() {
                 let default;
                 let tls = match &config.tls {
                     Some(tls) => tls,
@@ -318,10 +316,9 @@ pub async fn open(url: &Url, config: &ConnectConfig) -> Result<ClientConnection<
                         &default
                     }
                 };
-                Ok(MaybeTls::Tls(Box::new(tls.connect(url.host(), tcp).await?)))
+                return Ok(MaybeTls::Tls(Box::new(tls.connect(url.host(), tcp).await?)));
             }
-            #[cfg(not(feature = "tls"))]
-            Err(Error::InvalidUrl("https needs the `tls` feature"))
+            Ok(MaybeTls::Plain(tcp))
         },
         config.connect_timeout,
     )

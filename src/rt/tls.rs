@@ -30,27 +30,20 @@ fn invalid(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
     Error::Io(io::Error::new(io::ErrorKind::InvalidInput, e))
 }
 
-/// A PEM input that holds no usable item of the kind wanted; the pki-types
-/// error is its source.
+/// A PEM input that holds no usable private key; the pki-types error is
+/// its source.
 #[derive(Debug)]
-struct PemRefused {
-    wanted: &'static str,
-    error: rustls::pki_types::pem::Error,
-}
+struct NoUsableKey(rustls::pki_types::pem::Error);
 
-impl fmt::Display for PemRefused {
+impl fmt::Display for NoUsableKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "no usable {} in the PEM input: {}",
-            self.wanted, self.error
-        )
+        write!(f, "no usable private key in the PEM input: {}", self.0)
     }
 }
 
-impl std::error::Error for PemRefused {
+impl std::error::Error for NoUsableKey {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.error)
+        Some(&self.0)
     }
 }
 
@@ -177,10 +170,7 @@ impl TlsAcceptor {
             // rustls reads no encrypted key: say so, rather than "no items".
             match key_pem.windows(9).any(|w| w == b"ENCRYPTED") {
                 true => invalid("the private key is encrypted: decrypt it first"),
-                false => invalid(PemRefused {
-                    wanted: "private key",
-                    error: e,
-                }),
+                false => invalid(NoUsableKey(e)),
             }
         })?;
         let config = rustls::ServerConfig::builder_with_provider(provider())
