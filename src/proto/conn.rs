@@ -549,7 +549,8 @@ impl Connection {
         head: RequestHead<'b, 'h>,
         end: usize,
     ) -> Result<Received<'b, 'h>, Error> {
-        let fields = FramingFields::read(head.headers)?;
+        let mut fields = FramingFields::NONE;
+        fields.read_received(head.headers)?;
         match (fields.host_count, head.version) {
             (0, Version::Http11) => return Err(Error::MissingHost),
             (2.., _) => return Err(Error::DuplicateHost),
@@ -637,8 +638,9 @@ impl Connection {
         end: usize,
     ) -> Result<Received<'b, 'h>, Error> {
         let status = head.status;
-        let fields = match FramingFields::read(head.headers) {
-            Ok(fields) => fields,
+        let mut fields = FramingFields::NONE;
+        match fields.read_received(head.headers) {
+            Ok(()) => {}
             // Its framing is not the fields' to say: a malformed one is
             // ignored (rules 1 and 2 of RFC 9112 §6.3).
             Err(_) if self.request_method.frames_regardless(status) => {
@@ -652,10 +654,11 @@ impl Connection {
                 {
                     return Err(Error::TransferEncodingInHttp10);
                 }
-                FramingFields::read_regardless_of_framing(head.headers)?
+                // What the failed read left is partial: read again.
+                fields = FramingFields::read_regardless_of_framing(head.headers)?;
             }
             Err(error) => return Err(error),
-        };
+        }
         self.head_scanner = Scanner::new();
         // `100 Continue` answers the expectation and a final response (or a
         // switch) ends it; another interim response, such as `103 Early
@@ -855,8 +858,10 @@ impl Connection {
             return Err(SendError::InvalidState);
         }
         encode::validate_request(head)?;
-        let mut fields =
-            FramingFields::read_sent(head.headers).map_err(SendError::InvalidFraming)?;
+        let mut fields = FramingFields::NONE;
+        fields
+            .read_sent(head.headers)
+            .map_err(SendError::InvalidFraming)?;
         fields.check_sent_content_length(head.headers)?;
         let length = fields.take_given_length(length)?;
         match (fields.host_count, head.version) {
@@ -972,8 +977,10 @@ impl Connection {
             return Err(SendError::InvalidState);
         }
         encode::validate_response(head)?;
-        let mut fields =
-            FramingFields::read_sent(head.headers).map_err(SendError::InvalidFraming)?;
+        let mut fields = FramingFields::NONE;
+        fields
+            .read_sent(head.headers)
+            .map_err(SendError::InvalidFraming)?;
         fields.check_sent_content_length(head.headers)?;
         let status = head.status;
         let (method, peer_version) = if unsolicited {
