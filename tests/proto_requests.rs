@@ -89,14 +89,14 @@ fn chunk_extension_limit_counts_every_byte() {
     assert_eq!(bodies(&ev), vec![b"hi".to_vec()]);
     assert_eq!(
         error_of(&server_events(with_limit(3), request(";a=1").as_bytes())),
-        Some(Error::InvalidChunkExtension)
+        Some(Error::ChunkExtensionsTooLong)
     );
     // A limit of 0 allows no extension at all, not even a one-letter name
     // (which a limit of 2 allows).
     for extension in [";a", " ;a"] {
         assert_eq!(
             error_of(&server_events(with_limit(0), request(extension).as_bytes())),
-            Some(Error::InvalidChunkExtension)
+            Some(Error::ChunkExtensionsTooLong)
         );
     }
     let ev = server_events(with_limit(2), request(";a").as_bytes());
@@ -128,13 +128,13 @@ fn chunk_extension_limit_also_counts_over_the_body() {
     let ev = server_events(with_limit(15), request(3, ";abcd").as_bytes());
     assert_eq!(bodies(&ev), vec![b"xxx".to_vec()]);
     let ev = server_events(with_limit(14), request(3, ";abcd").as_bytes());
-    assert_eq!(error_of(&ev), Some(Error::InvalidChunkExtension));
+    assert_eq!(error_of(&ev), Some(Error::ChunkExtensionsTooLong));
     // The default allows 16 KiB: sixteen lines of 1,000 bytes, not seventeen.
     let line = format!(";{}", "a".repeat(999));
     let ev = server_events(Config::default(), request(16, &line).as_bytes());
     assert_eq!(bodies(&ev), vec![vec![b'x'; 16]]);
     let ev = server_events(Config::default(), request(17, &line).as_bytes());
-    assert_eq!(error_of(&ev), Some(Error::InvalidChunkExtension));
+    assert_eq!(error_of(&ev), Some(Error::ChunkExtensionsTooLong));
 }
 
 #[test]
@@ -396,6 +396,30 @@ fn bare_lf_is_accepted_only_with_its_leniency_flag() {
     let ev = server_events(lenient, b"\n\r\n\n");
     assert_eq!(ev, [Owned::ConnectionClosed]);
     assert_eq!(error_of(&events(b"\n")), Some(Error::BareLineFeed));
+}
+
+/// `allow_bare_lf` is for heads (and trailers): the body of a request whose
+/// head ends its lines in LF is still framed by CRLF alone. Read otherwise,
+/// `1;a\nX\r\n` is one byte of data to us and an extension `;a\nX` to a hop
+/// that ends chunk lines at CRLF only (Go's CVE-2025-22871).
+#[test]
+fn bare_lf_leniency_stops_at_the_chunk_lines() {
+    let lenient = Config {
+        leniency: Leniency {
+            allow_bare_lf: true,
+            ..Leniency::default()
+        },
+        ..Config::default()
+    };
+    let head = "POST /u HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n";
+    let ev = server_events(lenient, format!("{head}1;a\nX\r\n0\r\n\r\n").as_bytes());
+    assert_eq!(error_of(&ev), Some(Error::BareLineFeed));
+    assert_eq!(bodies(&ev), Vec::<Vec<u8>>::new());
+    let ev = server_events(lenient, format!("{head}1\r\nX\n0\r\n\r\n").as_bytes());
+    assert_eq!(error_of(&ev), Some(Error::MissingChunkDataCrlf));
+    let ev = server_events(lenient, format!("{head}1\r\nX\r\n0\r\n\r\n").as_bytes());
+    assert_eq!(error_of(&ev), None);
+    assert_eq!(bodies(&ev), vec![b"X".to_vec()]);
 }
 
 #[test]
@@ -842,9 +866,9 @@ fn a_trailer_section_that_overflows_a_short_array_asks_for_a_larger_one() {
 
 /// The chunked decoder's own limits, leniency and end: a body as long as
 /// `max_body_bytes` is read and one byte more refused, across chunks too;
-/// extension bytes count against the per-body limit across chunks; with
-/// `allow_bare_lf`, LF alone ends chunk lines (extensions included), data
-/// and trailers, and without it is refused; `is_done` only at the end.
+/// extension bytes count against the per-body limit across chunks; LF alone
+/// ends no chunk line and no chunk data, with `allow_bare_lf` or without, and
+/// ends trailer lines only with it; `is_done` only at the end.
 #[test]
 fn the_chunked_decoder_holds_its_limits_and_leniency() {
     use lithe::proto::{ChunkedDecoder, Decoded, EMPTY_HEADER};
@@ -902,31 +926,50 @@ fn the_chunked_decoder_holds_its_limits_and_leniency() {
     let three = b"1;abcd\r\nx\r\n1;abcd\r\ny\r\n1;abcd\r\nz\r\n0\r\n\r\n";
     assert_eq!(
         decode(extensions, strict, three),
+        Err(Error::ChunkExtensionsTooLong)
+    );
+    // Malformed is not too long: named apart.
+    assert_eq!(
+        decode(extensions, strict, b"1;a b\r\nx\r\n0\r\n\r\n"),
         Err(Error::InvalidChunkExtension)
     );
 
-    let bare = b"3\nabc\n3;x\ndef\n0\nExpires: never\n\n";
+    // A bare LF ends no chunk line, nor a chunk's data, even where heads may
+    // end lines with one (RFC 9112 §2.2 allows it in the start line and
+    // fields only): a hop ending chunk lines at CRLF alone reads `;x\nabc`
+    // as an extension. Trailer fields are fields: there it is taken.
     let lenient = Leniency {
         allow_bare_lf: true,
         ..Leniency::default()
     };
-    assert_eq!(decode(Limits::default(), lenient, bare), whole("abcdef"));
+    for chunk_line_feed_alone in [
+        &b"3\nabc\r\n0\r\n\r\n"[..],
+        b"3;x\nabc\r\n0\r\n\r\n",
+        b"3\r\nabc\r\n0\n\r\n",
+        b"3\r\nabc\n0\r\n\r\n",
+    ] {
+        for leniency in [strict, lenient] {
+            let expected = match chunk_line_feed_alone.starts_with(b"3\r\nabc\n") {
+                true => Error::MissingChunkDataCrlf,
+                false => Error::BareLineFeed,
+            };
+            assert_eq!(
+                decode(Limits::default(), leniency, chunk_line_feed_alone),
+                Err(expected),
+                "{:?}",
+                String::from_utf8_lossy(chunk_line_feed_alone)
+            );
+        }
+    }
+    let bare_trailers = b"3\r\nabc\r\n0\r\nExpires: never\n\n";
     assert_eq!(
-        decode(Limits::default(), strict, bare),
+        decode(Limits::default(), lenient, bare_trailers),
+        whole("abc")
+    );
+    assert_eq!(
+        decode(Limits::default(), strict, bare_trailers),
         Err(Error::BareLineFeed)
     );
-    // Extensions on lines LF alone ends count as well.
-    let three = b"1;abcd\nx\n1;abcd\ny\n1;abcd\nz\n0\n\n";
-    assert_eq!(
-        decode(extensions, lenient, three),
-        Err(Error::InvalidChunkExtension)
-    );
-    for line_feed_alone in [&b"3\r\nabc\n0\r\n\r\n"[..], b"3;x\nabc\r\n0\r\n\r\n"] {
-        assert_eq!(
-            decode(Limits::default(), lenient, line_feed_alone),
-            whole("abc")
-        );
-    }
 }
 
 /// The default limits are the documented ones (`Limits`' rustdoc), each

@@ -246,10 +246,10 @@ fn padded_chunk_lines_in_responses_only_with_their_flag() {
     };
     let input = response("5 \r\nhello\r\n");
     let ev = client_events(limited(0, 16), "GET", input.as_bytes());
-    assert_eq!(error_of(&ev), Some(Error::InvalidChunkExtension));
+    assert_eq!(error_of(&ev), Some(Error::ChunkExtensionsTooLong));
     let input = response(&"1 \r\nx\r\n".repeat(3));
     let ev = client_events(limited(16, 2), "GET", input.as_bytes());
-    assert_eq!(error_of(&ev), Some(Error::InvalidChunkExtension));
+    assert_eq!(error_of(&ev), Some(Error::ChunkExtensionsTooLong));
     let input = response(&"1 \r\nx\r\n".repeat(2));
     let ev = client_events(limited(16, 2), "GET", input.as_bytes());
     assert_eq!(bodies(&ev), vec![b"xx".to_vec()]);

@@ -17,7 +17,7 @@
 use super::error::Error;
 use super::head::{Header, is_tchar};
 use super::limits::{Config, Leniency, Limits};
-use super::scan::{ScanRules, Scanner};
+use super::scan::{ScanRules, Scanner, has_bare_cr};
 
 /// Where the decoder is inside the chunked body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -316,8 +316,12 @@ impl ChunkedState {
     }
 
     /// One byte of chunk-line or post-data framing.
+    // A bare LF ends no line here, whatever `Leniency::allow_bare_lf` says:
+    // RFC 9112 §2.2 lets a recipient take one in the start line and fields
+    // only, and a hop that ends a chunk line at CRLF alone reads the bytes
+    // after such an LF as extensions, where we read them as data (Go's
+    // CVE-2025-22871).
     fn step(&mut self, byte: u8, config: &Config) -> Result<Position, Error> {
-        let bare_lf_ok = config.leniency.allow_bare_lf;
         let limits = &config.limits;
         Ok(match self.position {
             Position::Size { size, digits } => match byte {
@@ -332,13 +336,12 @@ impl ChunkedState {
                 }
                 _ if digits == 0 => return Err(Error::InvalidChunkSize),
                 b'\r' => Position::SizeLf { size },
-                b'\n' if bare_lf_ok => self.end_of_chunk_line(size, limits)?,
                 b'\n' => return Err(Error::BareLineFeed),
                 // Every extension byte counts, the first included: a limit of
                 // 0 allows none. (BWS before it is counted, and refused, with
                 // the next byte.)
                 b';' if !self.extension_fits(1, limits) => {
-                    return Err(Error::InvalidChunkExtension);
+                    return Err(Error::ChunkExtensionsTooLong);
                 }
                 b';' => Position::Extension {
                     size,
@@ -359,16 +362,15 @@ impl ChunkedState {
                     // after it, which a padded line may end with: checked
                     // here then.
                     if !self.extension_fits(len, limits) {
-                        return Err(Error::InvalidChunkExtension);
+                        return Err(Error::ChunkExtensionsTooLong);
                     }
-                    if byte == b'\n' && !bare_lf_ok {
+                    if byte == b'\n' {
                         return Err(Error::BareLineFeed);
                     }
-                    self.extension_bytes += len;
-                    match byte {
-                        b'\r' => Position::SizeLf { size },
-                        _ => self.end_of_chunk_line(size, limits)?,
-                    }
+                    // Saturating: under a limit of usize::MAX the sum could
+                    // pass it (a 32-bit target, 4 GiB of extensions).
+                    self.extension_bytes = self.extension_bytes.saturating_add(len);
+                    Position::SizeLf { size }
                 }
                 _ => {
                     let Some(syntax) = syntax.next(byte) else {
@@ -379,14 +381,11 @@ impl ChunkedState {
                             _ => Error::InvalidChunkExtension,
                         });
                     };
-                    if !self.extension_fits(len + 1, limits) {
-                        return Err(Error::InvalidChunkExtension);
+                    let len = len.saturating_add(1);
+                    if !self.extension_fits(len, limits) {
+                        return Err(Error::ChunkExtensionsTooLong);
                     }
-                    Position::Extension {
-                        size,
-                        len: len + 1,
-                        syntax,
-                    }
+                    Position::Extension { size, len, syntax }
                 }
             },
             Position::SizeLf { size } => match byte {
@@ -395,7 +394,6 @@ impl ChunkedState {
             },
             Position::DataCr => match byte {
                 b'\r' => Position::DataLf,
-                b'\n' if bare_lf_ok => Position::Size { size: 0, digits: 0 },
                 _ => return Err(Error::MissingChunkDataCrlf),
             },
             Position::DataLf => match byte {
@@ -460,6 +458,11 @@ impl ChunkedState {
                 return Ok((start, Decoded::TrailersFull));
             }
             Err(httparse::Error::TooManyHeaders) => return Err(Error::TooManyHeaders),
+            // As a head's fields are judged: a CR the scanner let pass (it
+            // checks line ends only) is named for what it is.
+            Ok(httparse::Status::Partial) | Err(_) if has_bare_cr(&section[..found.end]) => {
+                return Err(Error::BareCarriageReturn);
+            }
             Ok(httparse::Status::Partial) | Err(_) => return Err(Error::InvalidTrailer),
         };
         self.position = Position::Done;

@@ -26,8 +26,10 @@ pub enum Error {
     /// The request-target exceeds
     /// [`Limits::max_request_target_bytes`](super::Limits::max_request_target_bytes). 414.
     RequestTargetTooLong,
-    /// A line ended in LF without the CR before it (RFC 9112 §2.2); accepted only
-    /// with [`Leniency::allow_bare_lf`](super::Leniency::allow_bare_lf). 400.
+    /// A line ended in LF without the CR before it (RFC 9112 §2.2). In a head
+    /// or a trailer section accepted with
+    /// [`Leniency::allow_bare_lf`](super::Leniency::allow_bare_lf); a chunk
+    /// line, or the end of a chunk's data, never. 400.
     BareLineFeed,
     /// A CR not followed by LF (RFC 9112 §2.2). 400.
     BareCarriageReturn,
@@ -97,14 +99,17 @@ pub enum Error {
     InvalidChunkSize,
     /// A chunk-size with more digits than a `u64` holds. 400.
     ChunkSizeTooLarge,
+    /// A chunk extension not in the form RFC 9112 §7.1.1 gives it (`;` then a
+    /// token name, optionally `=` and a token or quoted string; whitespace
+    /// only around `;` and `=`). 400.
+    InvalidChunkExtension,
     /// Chunk extensions longer than
     /// [`Limits::max_chunk_extension_bytes`](super::Limits::max_chunk_extension_bytes)
     /// on one line or
     /// [`Limits::max_chunk_extension_bytes_per_body`](super::Limits::max_chunk_extension_bytes_per_body)
-    /// over a body, or not in the form RFC 9112 §7.1.1 gives them (`;` then a
-    /// token name, optionally `=` and a token or quoted string; whitespace
-    /// only around `;` and `=`). 400.
-    InvalidChunkExtension,
+    /// over a body: framing sent in place of data (RFC 9112 §7.1.1 lets a
+    /// recipient limit it). 400.
+    ChunkExtensionsTooLong,
     /// Chunk data not followed by CRLF (RFC 9112 §7.1). 400.
     MissingChunkDataCrlf,
     /// The trailer fields exceed
@@ -181,7 +186,8 @@ impl Error {
             Error::BodyTooLarge => "body too large",
             Error::InvalidChunkSize => "invalid chunk size",
             Error::ChunkSizeTooLarge => "chunk size too large",
-            Error::InvalidChunkExtension => "invalid or too long chunk extension",
+            Error::InvalidChunkExtension => "invalid chunk extension",
+            Error::ChunkExtensionsTooLong => "chunk extensions too long",
             Error::MissingChunkDataCrlf => "chunk data not followed by CRLF",
             Error::TrailersTooLarge => "trailer section too large",
             Error::InvalidTrailer => "invalid trailer field",

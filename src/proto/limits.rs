@@ -76,7 +76,11 @@ impl Default for Limits {
 /// peer known to need it: each opens a door an attacker may use.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Leniency {
-    /// Accept a bare LF as a line ending in heads and chunk lines.
+    /// Accept a bare LF as a line ending in heads and trailer sections, where
+    /// RFC 9112 §2.2 lets a recipient take one. Chunk lines and the line end
+    /// after a chunk's data still need CRLF: the RFC allows no other there,
+    /// and a hop that reads such an LF as part of a chunk extension ends the
+    /// chunk elsewhere (Go's CVE-2025-22871).
     ///
     /// Opens: request smuggling through a front end that splits lines only at
     /// CRLF and so sees a different message boundary than we do.
