@@ -623,6 +623,41 @@ fn expect_100_continue_is_sent_only_when_the_body_is_read() {
     server.shutdown();
 }
 
+/// A service's future that keeps the request after it is done (written by
+/// hand; an `async` block drops what it captured when it finishes) leaves
+/// the body unread all the same: no 100 invites it, and a body past the
+/// drain limit makes the answer say the connection closes.
+#[test]
+fn a_body_held_by_a_finished_service_future_is_not_awaited() {
+    /// Answers 404 at once and keeps the request for as long as it lives.
+    struct Holding(#[allow(dead_code)] lithe::io::Request);
+    impl std::future::Future for Holding {
+        type Output = lithe::io::Response;
+        fn poll(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<lithe::io::Response> {
+            std::task::Poll::Ready(lithe::io::Response::new(
+                lithe::proto::StatusCode::NOT_FOUND,
+            ))
+        }
+    }
+    let server = server_with(Holding, ServerConfig::default());
+    for expect in ["", "Expect: 100-continue\r\n"] {
+        let mut s = socket(server.local_addr());
+        let head =
+            format!("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10000000\r\n{expect}\r\n");
+        s.write_all(head.as_bytes()).unwrap();
+        let reply = read_until(&mut s, "\r\n\r\n");
+        assert!(
+            reply.starts_with("HTTP/1.1 404 Not Found\r\n"),
+            "{expect}{reply}"
+        );
+        assert!(reply.contains("connection: close\r\n"), "{expect}{reply}");
+    }
+    server.shutdown();
+}
+
 /// A response whose body holds the request body (an echo) but is not sent
 /// (a 204; a HEAD's answer) leaves nobody to read that body: no 100 invites
 /// it, and the connection closes after the answer.

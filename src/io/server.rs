@@ -504,7 +504,11 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             self.asked = asked;
 
             let proposes_switch = upgrade.is_some();
-            let mut future = pin!(service.call(request));
+            // In an Option, to be dropped the moment it is done, not at the
+            // end of the exchange: a future that holds the request (one
+            // written by hand can) would keep its body wanted, inviting it
+            // with a 100 Continue and answering as if it were to be read.
+            let mut future = pin!(Some(service.call(request)));
             // A 101 answered before the request's body was read to its end
             // waits for that end: boxed, so every connection's future does not
             // carry room for a response through the awaits.
@@ -512,7 +516,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // The head is serialized where the response comes out of the
             // service, so only its body travels on through the awaits below.
             let mut body = poll_fn(|cx| {
-                if let Poll::Ready(response) = future.as_mut().poll(cx) {
+                let polled = future.as_mut().as_pin_mut().map(|f| f.poll(cx));
+                if let Some(Poll::Ready(response)) = polled {
+                    future.set(None);
                     if asked == Asked::Connect
                         && !response.status().is_success()
                         && self.buf.is_empty()
