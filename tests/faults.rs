@@ -523,6 +523,100 @@ fn a_flush_that_must_be_retried_is_retried_by_both_roles() {
     });
 }
 
+/// A transport that reports `extra` bytes more written than it was given,
+/// and reads `input`, then waits for ever.
+struct OverclaimingWrites {
+    input: &'static [u8],
+    extra: usize,
+}
+
+impl futures_lite::AsyncRead for OverclaimingWrites {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if self.input.is_empty() {
+            return std::task::Poll::Pending;
+        }
+        let n = buf.len().min(self.input.len());
+        buf[..n].copy_from_slice(&self.input[..n]);
+        self.input = &self.input[n..];
+        std::task::Poll::Ready(Ok(n))
+    }
+}
+
+impl futures_lite::AsyncWrite for OverclaimingWrites {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::Poll::Ready(Ok(buf.len().saturating_add(self.extra)))
+    }
+
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let offered: usize = bufs.iter().map(|b| b.len()).sum();
+        std::task::Poll::Ready(Ok(offered.saturating_add(self.extra)))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// A write that claims more than it was given is an error of the
+/// connection, for both roles: counted, one byte more left the message cut
+/// short and reported whole, and a count near `usize::MAX` overflowed (a
+/// panic in a debug build).
+#[test]
+fn a_transport_claiming_to_write_more_than_it_was_given_is_an_error() {
+    use lithe::io::{ClientConfig, ClientConnection, Error, serve_connection};
+    let invalid_data =
+        |e: &Error| matches!(e, Error::Io(e) if e.kind() == std::io::ErrorKind::InvalidData);
+    for extra in [1, usize::MAX] {
+        let transport = OverclaimingWrites {
+            input: b"GET / HTTP/1.1\r\nHost: t\r\n\r\n",
+            extra,
+        };
+        let served = run(serve_connection(
+            transport,
+            common::routes,
+            &ServerConfig::default(),
+        ));
+        assert!(
+            served.as_ref().is_err_and(invalid_data),
+            "server, {extra} more: {served:?}"
+        );
+
+        let transport = OverclaimingWrites { input: b"", extra };
+        let sent = run(async {
+            let mut conn = ClientConnection::new(transport, ClientConfig::default());
+            conn.send(Request::new("GET", "/").with_header("host", "t"))
+                .await
+                .map(|_| ())
+        });
+        assert!(
+            sent.as_ref().is_err_and(invalid_data),
+            "client, {extra} more: {sent:?}"
+        );
+    }
+}
+
 #[test]
 fn a_body_reader_gets_an_error_once_its_connection_driver_is_gone() {
     use futures_lite::AsyncWriteExt;

@@ -522,6 +522,15 @@ impl Output {
             }
             match Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count]) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                // Counted as written, the bytes past what was offered would be
+                // bytes of the message never sent, reported sent: a message
+                // cut short, or an overflow of the count.
+                Poll::Ready(Ok(n)) if n > total - self.written => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "the transport reported writing more bytes than it was given",
+                    )));
+                }
                 Poll::Ready(Ok(n)) => self.written += n,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
