@@ -60,6 +60,10 @@ pub(crate) struct ReadBuf {
     /// counts only the room after the bytes split off, which the allocation
     /// still holds.
     allocated: usize,
+    /// How many of the unconsumed bytes are known to be whole empty lines
+    /// ([`holds_only_empty_lines`](Self::holds_only_empty_lines)); 0 once
+    /// any is consumed.
+    empty_lines: usize,
 }
 
 impl ReadBuf {
@@ -72,13 +76,35 @@ impl ReadBuf {
         self.buf.is_empty()
     }
 
+    /// Whether the unconsumed bytes are nothing but whole empty lines: CRLFs,
+    /// or bare LFs where `bare_lf` allows them (what a client may send
+    /// between requests, RFC 9112 §2.2). Each call looks only at the bytes
+    /// past those it found empty before, so a peer sending empty lines a few
+    /// bytes at a time costs linear time in all, not a rescan of everything
+    /// it sent on every read.
+    pub(crate) fn holds_only_empty_lines(&mut self, bare_lf: bool) -> bool {
+        let mut at = self.empty_lines;
+        let only = loop {
+            match self.buf[at..] {
+                [] => break true,
+                [b'\r', b'\n', ..] => at += 2,
+                [b'\n', ..] if bare_lf => at += 1,
+                _ => break false,
+            }
+        };
+        self.empty_lines = at;
+        only
+    }
+
     /// Drops `n` consumed bytes.
     pub(crate) fn advance(&mut self, n: usize) {
+        self.empty_lines = 0;
         self.buf.advance(n);
     }
 
     /// Takes the first `n` bytes out as a shared buffer, without copying.
     pub(crate) fn split(&mut self, n: usize) -> Bytes {
+        self.empty_lines = 0;
         self.buf.split_to(n).freeze()
     }
 
@@ -91,7 +117,7 @@ impl ReadBuf {
         let allocated = self.allocated.max(self.buf.capacity());
         if allocated > PIECE_COPIED_FROM && len < allocated / 8 {
             let piece = Bytes::copy_from_slice(&self.buf[at..at + len]);
-            self.buf.advance(consumed);
+            self.advance(consumed);
             return piece;
         }
         self.split(consumed).slice(at..at + len)
@@ -103,8 +129,7 @@ impl ReadBuf {
     /// WebSocket), where what is left is a few bytes or none.
     pub(crate) fn take_all(&mut self) -> Bytes {
         let rest = Bytes::copy_from_slice(&self.buf);
-        self.buf = BytesMut::new();
-        self.allocated = 0;
+        *self = ReadBuf::default();
         rest
     }
 
@@ -118,8 +143,7 @@ impl ReadBuf {
     /// [`release`](Self::release), keeping a buffer of up to `kept` bytes.
     pub(crate) fn release_over(&mut self, kept: usize) {
         if self.buf.is_empty() && self.allocated.max(self.buf.capacity()) > kept {
-            self.buf = BytesMut::new();
-            self.allocated = 0;
+            *self = ReadBuf::default();
         }
     }
 
@@ -649,6 +673,45 @@ mod tests {
             drop(buf.split(arrived));
             buf.release();
             assert_eq!(buf.buf.capacity() > 0, kept, "{arrived} bytes read");
+        }
+    }
+
+    /// Empty lines arriving a few bytes at a time are judged from where the
+    /// last look stopped, with the verdict a look at all of them gives; what
+    /// is consumed starts the count again.
+    #[test]
+    fn empty_lines_are_judged_from_where_the_last_look_stopped() {
+        fn all_empty_lines(mut input: &[u8], bare_lf: bool) -> bool {
+            loop {
+                match input {
+                    [] => return true,
+                    [b'\r', b'\n', rest @ ..] => input = rest,
+                    [b'\n', rest @ ..] if bare_lf => input = rest,
+                    _ => return false,
+                }
+            }
+        }
+        let mut cx = Context::from_waker(core::task::Waker::noop());
+        let pieces: [&[u8]; 7] = [b"\r", b"\n\r\n", b"\r", b"\n\n", b"\r\n", b"G", b"\r\n"];
+        for bare_lf in [false, true] {
+            let mut buf = ReadBuf::default();
+            for piece in pieces {
+                let mut io = futures_lite::io::Cursor::new(piece);
+                assert!(matches!(
+                    buf.poll_fill(&mut io, &mut cx),
+                    Poll::Ready(Ok(_))
+                ));
+                let expected = all_empty_lines(buf.filled(), bare_lf);
+                assert_eq!(buf.holds_only_empty_lines(bare_lf), expected, "{piece:?}");
+                // Where the look stopped: past whole empty lines only.
+                let known = &buf.filled()[..buf.empty_lines];
+                assert!(all_empty_lines(known, bare_lf), "{piece:?}");
+            }
+            // `\r\n\r\n\r\n`, then `\n` (LF alone) stops a strict look.
+            assert_eq!(buf.empty_lines, if bare_lf { 9 } else { 6 });
+            drop(buf.split(1));
+            assert_eq!(buf.empty_lines, 0);
+            assert!(!buf.holds_only_empty_lines(bare_lf));
         }
     }
 }

@@ -691,9 +691,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     /// Whether no request has begun since the last: nothing buffered, or only
     /// the empty lines a client may send between requests (RFC 9112 §2.2, an
     /// extra CRLF after a body), which leave the connection idle.
-    fn nothing_begun(&self) -> bool {
-        let input = self.buf.filled();
-        input.is_empty() || proto::only_empty_lines(input, self.config.proto.leniency.allow_bare_lf)
+    fn nothing_begun(&mut self) -> bool {
+        let bare_lf = self.config.proto.leniency.allow_bare_lf;
+        self.buf.is_empty() || self.buf.holds_only_empty_lines(bare_lf)
     }
 
     /// Waits for bytes while flushing what is pending. `idle`: between requests,

@@ -60,8 +60,6 @@ pub mod state;
 mod status;
 
 pub use chunked::{ChunkPrefix, ChunkedDecoder, Decoded};
-#[cfg(feature = "std")]
-pub(crate) use conn::only_empty_lines;
 pub use conn::{Connection, Event, Received};
 #[cfg(feature = "std")]
 pub(crate) use encode::validate_fields;
