@@ -2612,6 +2612,51 @@ fn a_shutdown_serves_a_request_already_sent_as_the_last() {
     }
 }
 
+/// The same on a server's worker, whose parked connections skip the read
+/// that finds no readiness: a request that reached the socket while the
+/// worker was busy (a service blocking it), so before the worker could
+/// poll epoll for it, is read and served when the shutdown wakes its
+/// connection, not closed over (a reset, the request lost).
+#[test]
+fn a_shutdown_serves_a_request_its_busy_worker_has_not_polled_for() {
+    let (started, blocking) = std::sync::mpsc::channel::<()>();
+    let service = move |request: lithe::io::Request| {
+        let started = started.clone();
+        async move {
+            if request.path() == "/say/blocked" {
+                let _ = started.send(());
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            routes(request).await
+        }
+    };
+    let server = server_with(service, ServerConfig::default());
+    let addr = server.local_addr();
+    let mut parked = socket(addr);
+    parked
+        .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    read_until(&mut parked, "Hello, World!");
+    let mut busy = socket(addr);
+    busy.write_all(b"GET /say/blocked HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    // The worker (the only one) is inside the service for half a second.
+    blocking.recv_timeout(LIMIT).unwrap();
+    parked
+        .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let signal = server.shutdown_signal();
+    signal.trigger();
+    let reply = read_to_close(&mut parked);
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.contains("connection: close\r\n"), "{reply}");
+    assert!(reply.ends_with("Hello, World!"), "{reply}");
+    let reply = read_to_close(&mut busy);
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.ends_with("blocked"), "{reply}");
+    server.wait();
+}
+
 /// Part of a request, there when the shutdown began, gets the shutdown's
 /// grace to come whole; a client that ended its side there is answered 400,
 /// as without a shutdown, and the connection closes cleanly: closed over

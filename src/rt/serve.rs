@@ -702,7 +702,7 @@ fn adopt(stream: std::net::TcpStream, reactor: Option<&Reactor>) -> io::Result<T
     match reactor {
         #[cfg(target_os = "linux")]
         Some(reactor) => TcpStream::on_worker(stream, reactor),
-        _ => Ok(TcpStream::from(Async::new(stream)?)),
+        _ => Ok(TcpStream::accepted(Async::new(stream)?)),
     }
 }
 

@@ -1,5 +1,5 @@
-//! [`TcpStream`], a TCP connection that skips the read syscall it knows would
-//! block, and [`MaybeTls`]: a TCP connection, plain or wrapped in TLS, as one
+//! [`TcpStream`], a TCP connection whose server side skips the read syscall
+//! it knows would block, and [`MaybeTls`]: a TCP connection, plain or wrapped in TLS, as one
 //! stream type.
 
 use core::pin::Pin;
@@ -18,10 +18,13 @@ use super::reactor::{Direction, Orphaned, Reactor, Source};
 /// accepted on Linux, on the worker's own edge-triggered epoll set
 /// (see `rt::reactor`).
 ///
-/// On smol's reactor it remembers when a read came back short, which means the
-/// kernel's receive buffer was empty, and then waits for readiness instead of
-/// issuing a read that would fail with `WouldBlock`: one system call less per
-/// request on a keep-alive connection.
+/// A connection a server accepted remembers when a read came back short,
+/// which means the kernel's receive buffer was empty, and the next read that
+/// finds no readiness waits for it instead of issuing a read that would fail
+/// with `WouldBlock`: one system call less per request on a keep-alive
+/// connection. Any other read makes the system call, so that a read polled
+/// to learn what is there now (a client's look for a server's close) learns
+/// it, whether or not the reactor has reported it yet.
 #[derive(Debug)]
 pub struct TcpStream {
     repr: Repr,
@@ -32,9 +35,45 @@ enum Repr {
     Async {
         io: Arc<Async<net::TcpStream>>,
         maybe_readable: bool,
+        skip: SkipAfterShortRead,
     },
     #[cfg(all(target_os = "linux", feature = "server"))]
     Worker(WorkerStream),
+}
+
+/// Whether a read that finds the socket not ready may be skipped: only the
+/// first after a short read, on a connection a server accepted. That one is
+/// the connection going back to wait for its next request. A later one was
+/// woken by something other than the socket (a shutdown, a request to close
+/// if idle) and asks what is there now: bytes the reactor has not reported
+/// yet must not be taken for none, or a request already sent would be
+/// closed over (a reset) rather than served.
+#[derive(Clone, Copy, Debug)]
+struct SkipAfterShortRead {
+    enabled: bool,
+    armed: bool,
+}
+
+impl SkipAfterShortRead {
+    const NEVER: SkipAfterShortRead = SkipAfterShortRead {
+        enabled: false,
+        armed: false,
+    };
+    #[cfg(feature = "server")]
+    const ONCE: SkipAfterShortRead = SkipAfterShortRead {
+        enabled: true,
+        armed: false,
+    };
+
+    /// A read returned `n` bytes of the `asked`.
+    fn after_read(&mut self, n: usize, asked: usize) {
+        self.armed = self.enabled && n > 0 && n < asked;
+    }
+
+    /// Whether to skip this read, which disarms it.
+    fn take(&mut self) -> bool {
+        core::mem::replace(&mut self.armed, false)
+    }
 }
 
 impl TcpStream {
@@ -72,8 +111,24 @@ impl TcpStream {
         io.set_nonblocking(true)?;
         let source = reactor.register(io.as_fd())?;
         Ok(TcpStream {
-            repr: Repr::Worker(WorkerStream { io, source }),
+            repr: Repr::Worker(WorkerStream {
+                io,
+                source,
+                skip: SkipAfterShortRead::ONCE,
+            }),
         })
+    }
+
+    /// A connection a server accepted, on smol's reactor.
+    #[cfg(feature = "server")]
+    pub(crate) fn accepted(io: Async<net::TcpStream>) -> TcpStream {
+        TcpStream {
+            repr: Repr::Async {
+                io: Arc::new(io),
+                maybe_readable: true,
+                skip: SkipAfterShortRead::ONCE,
+            },
+        }
     }
 
     /// Completes once a read would not wait: the peer has sent something,
@@ -105,6 +160,7 @@ impl TcpStream {
         self.repr = Repr::Async {
             io: Arc::new(io),
             maybe_readable: true,
+            skip: SkipAfterShortRead::ONCE,
         };
         Ok(())
     }
@@ -116,6 +172,7 @@ impl From<Async<net::TcpStream>> for TcpStream {
             repr: Repr::Async {
                 io: Arc::new(io),
                 maybe_readable: true,
+                skip: SkipAfterShortRead::NEVER,
             },
         }
     }
@@ -127,29 +184,37 @@ impl From<smol::net::TcpStream> for TcpStream {
             repr: Repr::Async {
                 io: stream.into(),
                 maybe_readable: true,
+                skip: SkipAfterShortRead::NEVER,
             },
         }
     }
 }
 
-/// Reads from a socket on smol's reactor, skipping reads known to block.
+/// Reads from a socket on smol's reactor, skipping a read known to block
+/// where `skip` allows.
 fn poll_read_async(
     io: &Async<net::TcpStream>,
     maybe_readable: &mut bool,
+    skip: &mut SkipAfterShortRead,
     cx: &mut Context<'_>,
     buf: &mut [u8],
 ) -> Poll<io::Result<usize>> {
+    let mut tried = false;
     loop {
         if !*maybe_readable {
             match io.poll_readable(cx) {
                 Poll::Ready(Ok(())) => *maybe_readable = true,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending if tried || skip.take() => return Poll::Pending,
+                // Read anyway, once (the task is woken at readiness all the same).
+                Poll::Pending => {}
             }
         }
+        tried = true;
         match io.get_ref().read(buf) {
             Ok(n) => {
                 *maybe_readable = n == buf.len() && n > 0;
+                skip.after_read(n, buf.len());
                 return Poll::Ready(Ok(n));
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => *maybe_readable = false,
@@ -192,8 +257,12 @@ impl AsyncRead for TcpStream {
         let this = self.get_mut();
         loop {
             match &mut this.repr {
-                Repr::Async { io, maybe_readable } => {
-                    return poll_read_async(io, maybe_readable, cx, buf);
+                Repr::Async {
+                    io,
+                    maybe_readable,
+                    skip,
+                } => {
+                    return poll_read_async(io, maybe_readable, skip, cx, buf);
                 }
                 #[cfg(all(target_os = "linux", feature = "server"))]
                 Repr::Worker(stream) => match stream.poll_read(cx, buf) {
@@ -269,6 +338,7 @@ impl AsyncWrite for TcpStream {
 struct WorkerStream {
     io: net::TcpStream,
     source: Arc<Source>,
+    skip: SkipAfterShortRead,
 }
 
 #[cfg(all(target_os = "linux", feature = "server"))]
@@ -278,22 +348,31 @@ impl WorkerStream {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Result<Poll<io::Result<usize>>, Orphaned> {
+        let mut tried = false;
         loop {
             let tick = match self.source.poll_ready(Direction::Read, cx) {
-                Poll::Ready(tick) => tick?,
-                Poll::Pending => return Ok(Poll::Pending),
+                Poll::Ready(tick) => Some(tick?),
+                Poll::Pending if tried || self.skip.take() => return Ok(Poll::Pending),
+                // Read anyway, once: bytes may have come that the worker has
+                // not polled epoll for yet (the task is woken at their edge
+                // all the same).
+                Poll::Pending => None,
             };
+            tried = true;
             match (&self.io).read(buf) {
                 Ok(n) => {
                     // Edge-triggered: a short read drained the socket, so the
                     // next read waits for the next edge instead of failing.
-                    if n < buf.len() && n > 0 {
+                    if let Some(tick) = tick.filter(|_| n < buf.len() && n > 0) {
                         self.source.drained(tick);
                     }
+                    self.skip.after_read(n, buf.len());
                     return Ok(Poll::Ready(Ok(n)));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.source.clear(Direction::Read, tick);
+                    if let Some(tick) = tick {
+                        self.source.clear(Direction::Read, tick);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Ok(Poll::Ready(Err(e))),
@@ -301,18 +380,24 @@ impl WorkerStream {
         }
     }
 
-    /// [`TcpStream::poll_readable`] on the worker's reactor.
+    /// [`TcpStream::poll_readable`] on the worker's reactor: a look at the
+    /// socket, once, even where the worker has seen no edge yet.
     #[cfg(feature = "tls")]
     fn poll_readable(&mut self, cx: &mut Context<'_>) -> Result<Poll<io::Result<()>>, Orphaned> {
+        let mut tried = false;
         loop {
             let tick = match self.source.poll_ready(Direction::Read, cx) {
-                Poll::Ready(tick) => tick?,
-                Poll::Pending => return Ok(Poll::Pending),
+                Poll::Ready(tick) => Some(tick?),
+                Poll::Pending if tried => return Ok(Poll::Pending),
+                Poll::Pending => None,
             };
+            tried = true;
             match self.io.peek(&mut [0]) {
                 Ok(_) => return Ok(Poll::Ready(Ok(()))),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.source.clear(Direction::Read, tick);
+                    if let Some(tick) = tick {
+                        self.source.clear(Direction::Read, tick);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Ok(Poll::Ready(Err(e))),
