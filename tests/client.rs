@@ -469,13 +469,21 @@ fn without_100_continue_the_body_goes_after_the_timeout() {
 /// timeout is shorter: the server may be waiting for the body meanwhile.
 #[test]
 fn a_continue_timeout_longer_than_the_read_timeout_is_waited_out() {
-    let (addr, _) = answering_after_the_first_body_byte();
+    // Timings wide enough for a loaded machine: the response has the whole
+    // read timeout to come once the body is out.
+    let (addr, rx) = answering_after_the_first_body_byte();
     let config = ClientConfig {
-        continue_timeout: Duration::from_millis(400),
-        read_timeout: Some(Duration::from_millis(100)),
+        continue_timeout: Duration::from_millis(1500),
+        read_timeout: Some(Duration::from_millis(500)),
         ..ClientConfig::default()
     };
-    put_expecting_continue(addr, config);
+    let sent_at = put_expecting_continue(addr, config);
+    // The body went after the continue timeout, not cut short at the read
+    // timeout.
+    let (body, arrived_at) = rx.recv().unwrap();
+    assert_eq!(body, b'x');
+    let waited = arrived_at - sent_at;
+    assert!(waited >= Duration::from_millis(1500), "{waited:?}");
 }
 
 #[test]
@@ -495,17 +503,17 @@ fn the_response_gets_its_whole_read_timeout_after_an_upload_that_outlasts_it() {
         let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
         let config = ClientConfig {
             continue_timeout: Duration::from_millis(50),
-            read_timeout: Some(Duration::from_millis(300)),
+            read_timeout: Some(Duration::from_millis(1000)),
             ..ClientConfig::default()
         };
         let mut conn = ClientConnection::new(tcp, config);
-        // Five chunks 100 ms apart: the upload takes longer than the read timeout,
+        // Five chunks 300 ms apart: the upload takes longer than the read timeout,
         // whose clock must start only once the request is sent.
         let slow = futures_lite::stream::unfold(0, |i| async move {
             if i == 5 {
                 return None;
             }
-            async_io::Timer::after(Duration::from_millis(100)).await;
+            async_io::Timer::after(Duration::from_millis(300)).await;
             Some((Ok(bytes::Bytes::from_static(b"data")), i + 1))
         });
         let request = Request::new("PUT", "/")
@@ -1115,13 +1123,21 @@ fn the_total_timeout_ends_a_body_read_slower_than_it_comes() {
 /// or more all succeed on one connection.
 #[test]
 fn the_total_timeout_starts_again_with_each_exchange() {
-    let addr = trickling(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", b"01234", 5);
+    let addr = trickling(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n",
+        b"0123456789abc",
+        5,
+    );
     run(async {
-        // Each body takes 100 ms at least.
-        let mut conn = client_within(addr, Duration::from_millis(400)).await;
+        // Each body takes 260 ms at least, the five 1.3 s: more than one
+        // total, with room for a loaded machine in each.
+        let mut conn = client_within(addr, Duration::from_millis(1000)).await;
         for _ in 0..5 {
             let response = conn.send(get("/")).await.unwrap();
-            assert_eq!(response.into_body().bytes(100).await.unwrap(), "01234");
+            assert_eq!(
+                response.into_body().bytes(100).await.unwrap(),
+                "0123456789abc"
+            );
             assert!(conn.is_reusable());
         }
     });
