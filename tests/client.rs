@@ -1458,13 +1458,16 @@ fn a_host_address_that_never_answers_does_not_use_up_the_timeout() {
         let took = started.elapsed();
         assert!(took >= ATTEMPT_HEAD_START && took < LIMIT / 4, "{took:?}");
         drop(stream);
-        let started = std::time::Instant::now();
-        connect_any(&[refused_addr, working], LIMIT).await.unwrap();
-        assert!(
-            started.elapsed() < ATTEMPT_HEAD_START,
-            "{:?}",
-            started.elapsed()
-        );
+        // The bound is the quantity under test, so a stall of the test's
+        // thread could pass it: the best of three. (Were the head start
+        // waited out, every attempt would take it.)
+        let mut fastest = Duration::MAX;
+        for _ in 0..3 {
+            let started = std::time::Instant::now();
+            connect_any(&[refused_addr, working], LIMIT).await.unwrap();
+            fastest = fastest.min(started.elapsed());
+        }
+        assert!(fastest < ATTEMPT_HEAD_START, "{fastest:?}");
         // None answers: the last error, not a hang.
         let none = connect_any(&[refused_addr], LIMIT).await;
         assert!(matches!(none, Err(Error::Io(_))), "{none:?}");
@@ -2497,18 +2500,20 @@ fn the_head_timeout_bounds_each_head_not_the_upload_after_100_continue() {
         let _ = s.write_all(b"HTTP/1.1 100 Cont");
         std::thread::sleep(Duration::from_millis(50));
         let _ = s.write_all(b"inue\r\n\r\n");
-        // The body is read slowly: 600 ms in all, twice the head timeout.
+        // The body is read slowly: 2.1 s in all, twice the head timeout.
         let mut body = [0u8; 4];
         for _ in 0..3 {
-            std::thread::sleep(Duration::from_millis(200));
+            std::thread::sleep(Duration::from_millis(700));
             if s.read_exact(&mut body).is_err() {
                 return;
             }
         }
         let _ = s.write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n");
     });
+    // Wide enough that the 100's two pieces arrive within it on a loaded
+    // machine.
     let config = ClientConfig {
-        head_timeout: Some(Duration::from_millis(300)),
+        head_timeout: Some(Duration::from_millis(1000)),
         ..ClientConfig::default()
     };
     run(async {
