@@ -961,6 +961,17 @@ fn the_chunked_decoder_holds_its_limits_and_leniency() {
             );
         }
     }
+    // A bare CR in a trailer section is named as in a head, also when the
+    // section has more fields than the array offered (4 here): the same
+    // error whatever array the caller gives.
+    assert_eq!(
+        decode(
+            Limits::default(),
+            strict,
+            b"0\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\nF: 6\rx\r\n\r\n"
+        ),
+        Err(Error::BareCarriageReturn)
+    );
     let bare_trailers = b"3\r\nabc\r\n0\r\nExpires: never\n\n";
     assert_eq!(
         decode(Limits::default(), lenient, bare_trailers),

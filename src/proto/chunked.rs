@@ -452,17 +452,18 @@ impl ChunkedState {
         let limit = trailers.len().min(config.limits.max_headers);
         let fields = match httparse::parse_headers(&section[..found.end], &mut trailers[..limit]) {
             Ok(httparse::Status::Complete((_, fields))) => fields,
+            // As a head's fields are judged: a CR the scanner let pass (it
+            // checks line ends only) is named for what it is, whatever else
+            // httparse met first.
+            Ok(httparse::Status::Partial) | Err(_) if has_bare_cr(&section[..found.end]) => {
+                return Err(Error::BareCarriageReturn);
+            }
             Err(httparse::Error::TooManyHeaders) if limit < config.limits.max_headers => {
                 // The retry with a larger array scans the section again.
                 self.trailer_scanner = Scanner::new();
                 return Ok((start, Decoded::TrailersFull));
             }
             Err(httparse::Error::TooManyHeaders) => return Err(Error::TooManyHeaders),
-            // As a head's fields are judged: a CR the scanner let pass (it
-            // checks line ends only) is named for what it is.
-            Ok(httparse::Status::Partial) | Err(_) if has_bare_cr(&section[..found.end]) => {
-                return Err(Error::BareCarriageReturn);
-            }
             Ok(httparse::Status::Partial) | Err(_) => return Err(Error::InvalidTrailer),
         };
         self.position = Position::Done;

@@ -28,8 +28,9 @@ pub enum Error {
     RequestTargetTooLong,
     /// A line ended in LF without the CR before it (RFC 9112 §2.2). In a head
     /// or a trailer section accepted with
-    /// [`Leniency::allow_bare_lf`](super::Leniency::allow_bare_lf); a chunk
-    /// line, or the end of a chunk's data, never. 400.
+    /// [`Leniency::allow_bare_lf`](super::Leniency::allow_bare_lf); in a
+    /// chunk line never. (After a chunk's data, LF alone is
+    /// [`MissingChunkDataCrlf`](Error::MissingChunkDataCrlf).) 400.
     BareLineFeed,
     /// A CR not followed by LF (RFC 9112 §2.2). 400.
     BareCarriageReturn,

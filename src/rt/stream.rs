@@ -43,11 +43,11 @@ enum Repr {
 
 /// Whether a read that finds the socket not ready may be skipped: only the
 /// first after a short read, on a connection a server accepted. That one is
-/// the connection going back to wait for its next request. A later one was
-/// woken by something other than the socket (a shutdown, a request to close
-/// if idle) and asks what is there now: bytes the reactor has not reported
-/// yet must not be taken for none, or a request already sent would be
-/// closed over (a reset) rather than served.
+/// most often the connection going back to wait for its next request. A
+/// later one was woken by something other than the socket (a shutdown, a
+/// request to close if idle) and asks what is there now: bytes the reactor
+/// has not reported yet must not be taken for none, or a request already
+/// sent would be closed over (a reset) rather than served.
 #[derive(Clone, Copy, Debug)]
 struct SkipAfterShortRead {
     enabled: bool,
@@ -598,5 +598,77 @@ mod tests {
 
         assert_eq!(read(&mut stream), Some(10));
         assert_eq!(read(&mut stream), Some(0), "the end of the stream was lost");
+    }
+
+    /// Waits until `n` bytes (or the end of the stream, for 0) can be read
+    /// from `socket`, without reading them or touching any reactor.
+    fn wait_for_bytes(socket: &std::net::TcpStream, n: usize) {
+        let mut seen = vec![0u8; n.max(1)];
+        let started = std::time::Instant::now();
+        loop {
+            match socket.peek(&mut seen) {
+                Ok(got) if (n == 0 && got == 0) || (n > 0 && got >= n) => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("{e}"),
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "nothing arrived"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// A client's stream reads what is there when polled, whatever the
+    /// reactor has reported: a close that came after a short read is found
+    /// by the next poll (the look for a close before reusing a connection).
+    #[test]
+    fn a_client_stream_reads_without_waiting_for_readiness() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client_side = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut peer, _) = listener.accept().unwrap();
+        let probe = client_side.try_clone().unwrap();
+        let mut stream = TcpStream::from(smol::Async::new(client_side).unwrap());
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut buf = [0u8; 64];
+        peer.write_all(b"answer").unwrap();
+        wait_for_bytes(&probe, 6);
+        let read = Pin::new(&mut stream).poll_read(&mut cx, &mut buf);
+        assert!(matches!(read, Poll::Ready(Ok(6))), "{read:?}");
+        peer.shutdown(Shutdown::Write).unwrap();
+        wait_for_bytes(&probe, 0);
+        let read = Pin::new(&mut stream).poll_read(&mut cx, &mut buf);
+        assert!(matches!(read, Poll::Ready(Ok(0))), "{read:?}");
+    }
+
+    /// A server's stream skips the first read that finds no readiness after
+    /// a short read, and no other: bytes the worker has not polled epoll for
+    /// are read by the next poll.
+    #[test]
+    fn a_server_stream_skips_one_read_after_a_short_one() {
+        let reactor = Reactor::new().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        let probe = accepted.try_clone().unwrap();
+        let mut stream = TcpStream::on_worker(accepted, &reactor).unwrap();
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut buf = [0u8; 64];
+        let mut read = |stream: &mut TcpStream| match Pin::new(stream).poll_read(&mut cx, &mut buf)
+        {
+            Poll::Ready(result) => Some(result.unwrap()),
+            Poll::Pending => None,
+        };
+        peer.write_all(b"first").unwrap();
+        wait_for_bytes(&probe, 5);
+        reactor.wait(Some(Duration::from_secs(1))).unwrap();
+        assert_eq!(read(&mut stream), Some(5));
+        // Short: the next poll is skipped, whatever has come since.
+        peer.write_all(b"second").unwrap();
+        wait_for_bytes(&probe, 6);
+        assert_eq!(read(&mut stream), None);
+        // The one after reads, though the worker has not polled epoll.
+        assert_eq!(read(&mut stream), Some(6));
     }
 }
