@@ -1,6 +1,6 @@
 //! [`TcpStream`], a TCP connection whose server side skips the read syscall
-//! it knows would block, and [`MaybeTls`]: a TCP connection, plain or wrapped in TLS, as one
-//! stream type.
+//! it knows would block, and [`MaybeTls`]: a TCP connection, plain or wrapped
+//! in TLS, as one stream type.
 
 use core::pin::Pin;
 use core::task::{Context, Poll};
@@ -572,13 +572,24 @@ mod tests {
     use super::TcpStream;
     use crate::rt::reactor::Reactor;
 
+    /// A connection accepted onto `reactor`: the peer's end, a duplicate of
+    /// the accepted descriptor (to peek at what has arrived), the stream.
+    fn on_worker(reactor: &Reactor) -> (std::net::TcpStream, std::net::TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        let probe = accepted.try_clone().unwrap();
+        (
+            peer,
+            probe,
+            TcpStream::on_worker(accepted, reactor).unwrap(),
+        )
+    }
+
     #[test]
     fn an_end_of_stream_reported_with_the_last_data_is_read() {
         let reactor = Reactor::new().unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (accepted, _) = listener.accept().unwrap();
-        let mut stream = TcpStream::on_worker(accepted, &reactor).unwrap();
+        let (mut peer, _, mut stream) = on_worker(&reactor);
         let mut cx = Context::from_waker(Waker::noop());
         let mut buf = [0u8; 64];
         let mut read = |stream: &mut TcpStream| match Pin::new(stream).poll_read(&mut cx, &mut buf)
@@ -648,11 +659,7 @@ mod tests {
     #[test]
     fn a_server_stream_skips_one_read_after_a_short_one() {
         let reactor = Reactor::new().unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (accepted, _) = listener.accept().unwrap();
-        let probe = accepted.try_clone().unwrap();
-        let mut stream = TcpStream::on_worker(accepted, &reactor).unwrap();
+        let (mut peer, probe, mut stream) = on_worker(&reactor);
         let mut cx = Context::from_waker(Waker::noop());
         let mut buf = [0u8; 64];
         let mut read = |stream: &mut TcpStream| match Pin::new(stream).poll_read(&mut cx, &mut buf)
