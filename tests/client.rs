@@ -1523,10 +1523,13 @@ async fn client_with_write_timeout(
 }
 
 /// Polls `body` once, finding nothing to read within 200 ms (the upload
-/// blocked: its write clock runs from here), then pauses for `pause`.
+/// blocked: its write clock runs from here), tells the server through
+/// `looked` (which sends the rest only then, so that nothing can come
+/// within those 200 ms however slow the machine), then pauses for `pause`.
 async fn find_nothing_then_pause(
     body: &mut lithe::io::ResponseBody<'_, lithe::rt::MaybeTls>,
     pause: Duration,
+    looked: std::sync::mpsc::Sender<()>,
 ) {
     let nothing = futures_lite::future::or(async { Some(body.chunk().await) }, async {
         async_io::Timer::after(Duration::from_millis(200)).await;
@@ -1534,6 +1537,7 @@ async fn find_nothing_then_pause(
     })
     .await;
     assert!(nothing.is_none(), "{nothing:?}");
+    looked.send(()).unwrap();
     async_io::Timer::after(pause).await;
 }
 
@@ -1589,11 +1593,12 @@ fn a_pause_after_a_pending_poll_of_the_body_is_no_write_timeout() {
     const BODY: usize = 32 << 20;
     let body_written = Arc::new(AtomicBool::new(false));
     let written = body_written.clone();
+    let (looked, client_looked) = std::sync::mpsc::channel();
     let addr = server_blocking_the_upload(Duration::from_millis(300), move |s| {
         let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {BODY}\r\n\r\nb");
         s.write_all(head.as_bytes()).unwrap();
         // The client reads that byte and polls again, finding nothing.
-        std::thread::sleep(Duration::from_millis(500));
+        client_looked.recv_timeout(LIMIT).unwrap();
         s.write_all(&vec![b'b'; BODY - 1]).unwrap();
         written.store(true, Ordering::SeqCst);
         read_the_rest(s);
@@ -1604,7 +1609,7 @@ fn a_pause_after_a_pending_poll_of_the_body_is_no_write_timeout() {
         assert_eq!(response.status(), StatusCode::OK);
         let mut body = response.into_body();
         assert_eq!(&body.chunk().await.unwrap().unwrap()[..], b"b");
-        find_nothing_then_pause(&mut body, Duration::from_millis(2500)).await;
+        find_nothing_then_pause(&mut body, Duration::from_millis(2500), looked).await;
         assert!(
             !body_written.load(Ordering::SeqCst),
             "the buffers took the whole body: the server never waited on us"
@@ -1623,10 +1628,11 @@ fn a_pause_after_a_pending_poll_of_the_body_is_no_write_timeout() {
 /// rather than waiting for a wake that never comes.
 #[test]
 fn a_pause_over_which_the_response_ends_ends_the_body() {
-    let addr = server_blocking_the_upload(Duration::from_millis(300), |s| {
+    let (looked, client_looked) = std::sync::mpsc::channel();
+    let addr = server_blocking_the_upload(Duration::from_millis(300), move |s| {
         s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nb\r\n")
             .unwrap();
-        std::thread::sleep(Duration::from_millis(500));
+        client_looked.recv_timeout(LIMIT).unwrap();
         s.write_all(b"0\r\n\r\n").unwrap();
         // The upload is never read.
         std::thread::sleep(LIMIT);
@@ -1636,7 +1642,7 @@ fn a_pause_over_which_the_response_ends_ends_the_body() {
         let response = conn.send(upload(BLOCKED_UPLOAD)).await.unwrap();
         let mut body = response.into_body();
         assert_eq!(&body.chunk().await.unwrap().unwrap()[..], b"b");
-        find_nothing_then_pause(&mut body, Duration::from_millis(2500)).await;
+        find_nothing_then_pause(&mut body, Duration::from_millis(2500), looked).await;
         let started = Instant::now();
         assert_eq!(body.chunk().await.unwrap(), None);
         assert!(
