@@ -23,7 +23,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 
 use super::error::{Error, Timeout};
 use super::message::Headers;
-use crate::proto::{Connection, Header, SendError, is_header_section_only};
+use crate::proto::{self, Connection, Header, SendError, is_header_section_only};
 
 /// Body pieces up to this size are copied next to their framing and head: one
 /// write. Larger ones go out uncopied in a vectored write.
@@ -83,17 +83,8 @@ impl ReadBuf {
     /// bytes at a time costs linear time in all, not a rescan of everything
     /// it sent on every read.
     pub(crate) fn holds_only_empty_lines(&mut self, bare_lf: bool) -> bool {
-        let mut at = self.empty_lines;
-        let only = loop {
-            match self.buf[at..] {
-                [] => break true,
-                [b'\r', b'\n', ..] => at += 2,
-                [b'\n', ..] if bare_lf => at += 1,
-                _ => break false,
-            }
-        };
-        self.empty_lines = at;
-        only
+        self.empty_lines += proto::empty_lines_len(&self.buf[self.empty_lines..], bare_lf);
+        self.empty_lines == self.buf.len()
     }
 
     /// Drops `n` consumed bytes.
@@ -681,16 +672,9 @@ mod tests {
     /// is consumed starts the count again.
     #[test]
     fn empty_lines_are_judged_from_where_the_last_look_stopped() {
-        fn all_empty_lines(mut input: &[u8], bare_lf: bool) -> bool {
-            loop {
-                match input {
-                    [] => return true,
-                    [b'\r', b'\n', rest @ ..] => input = rest,
-                    [b'\n', rest @ ..] if bare_lf => input = rest,
-                    _ => return false,
-                }
-            }
-        }
+        // A look at everything from the start.
+        let all_empty_lines =
+            |input: &[u8], bare_lf| proto::empty_lines_len(input, bare_lf) == input.len();
         let mut cx = Context::from_waker(core::task::Waker::noop());
         let pieces: [&[u8]; 7] = [b"\r", b"\n\r\n", b"\r", b"\n\n", b"\r\n", b"G", b"\r\n"];
         for bare_lf in [false, true] {
@@ -713,5 +697,18 @@ mod tests {
             assert_eq!(buf.empty_lines, 0);
             assert!(!buf.holds_only_empty_lines(bare_lf));
         }
+        // Advancing past bytes starts the count again too (a count left
+        // past the end would slice out of bounds).
+        let mut buf = ReadBuf::default();
+        let mut io = futures_lite::io::Cursor::new(b"\r\n\r\n");
+        assert!(matches!(
+            buf.poll_fill(&mut io, &mut cx),
+            Poll::Ready(Ok(4))
+        ));
+        assert!(buf.holds_only_empty_lines(false));
+        buf.advance(2);
+        assert_eq!(buf.empty_lines, 0);
+        assert!(buf.holds_only_empty_lines(false));
+        assert_eq!(buf.empty_lines, 2);
     }
 }

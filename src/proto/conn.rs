@@ -1191,13 +1191,20 @@ impl Connection {
 
 /// Whether `input` is nothing but whole empty lines: CRLFs, or bare LFs where
 /// [`Leniency::allow_bare_lf`](super::Leniency::allow_bare_lf) accepts them.
-pub(crate) fn only_empty_lines(mut input: &[u8], bare_lf: bool) -> bool {
+pub(crate) fn only_empty_lines(input: &[u8], bare_lf: bool) -> bool {
+    empty_lines_len(input, bare_lf) == input.len()
+}
+
+/// How many bytes at the start of `input` are whole empty lines, as
+/// [`only_empty_lines`] counts them (what a client may send between
+/// requests, RFC 9112 §2.2).
+pub(crate) fn empty_lines_len(input: &[u8], bare_lf: bool) -> usize {
+    let mut at = 0;
     loop {
-        match input {
-            [] => return true,
-            [b'\r', b'\n', rest @ ..] => input = rest,
-            [b'\n', rest @ ..] if bare_lf => input = rest,
-            _ => return false,
+        match input[at..] {
+            [b'\r', b'\n', ..] => at += 2,
+            [b'\n', ..] if bare_lf => at += 1,
+            _ => return at,
         }
     }
 }

@@ -60,6 +60,8 @@ pub mod state;
 mod status;
 
 pub use chunked::{ChunkPrefix, ChunkedDecoder, Decoded};
+#[cfg(feature = "std")]
+pub(crate) use conn::empty_lines_len;
 pub use conn::{Connection, Event, Received};
 #[cfg(feature = "std")]
 pub(crate) use encode::validate_fields;

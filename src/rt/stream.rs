@@ -586,19 +586,21 @@ mod tests {
         )
     }
 
+    /// One poll of a read into 64 bytes: how many came, `None` if pending.
+    fn read_now(stream: &mut TcpStream) -> Option<usize> {
+        let mut cx = Context::from_waker(Waker::noop());
+        match Pin::new(stream).poll_read(&mut cx, &mut [0u8; 64]) {
+            Poll::Ready(result) => Some(result.unwrap()),
+            Poll::Pending => None,
+        }
+    }
+
     #[test]
     fn an_end_of_stream_reported_with_the_last_data_is_read() {
         let reactor = Reactor::new().unwrap();
         let (mut peer, _, mut stream) = on_worker(&reactor);
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut buf = [0u8; 64];
-        let mut read = |stream: &mut TcpStream| match Pin::new(stream).poll_read(&mut cx, &mut buf)
-        {
-            Poll::Ready(result) => Some(result.unwrap()),
-            Poll::Pending => None,
-        };
         // Nothing has arrived: the stream learns that reads block.
-        assert_eq!(read(&mut stream), None);
+        assert_eq!(read_now(&mut stream), None);
 
         // The data and the end of the stream both arrive before the worker
         // looks, so one edge-triggered event reports them together.
@@ -607,8 +609,12 @@ mod tests {
         std::thread::sleep(Duration::from_millis(50));
         reactor.wait(Some(Duration::from_secs(1))).unwrap();
 
-        assert_eq!(read(&mut stream), Some(10));
-        assert_eq!(read(&mut stream), Some(0), "the end of the stream was lost");
+        assert_eq!(read_now(&mut stream), Some(10));
+        assert_eq!(
+            read_now(&mut stream),
+            Some(0),
+            "the end of the stream was lost"
+        );
     }
 
     /// Waits until `n` bytes (or the end of the stream, for 0) can be read
@@ -641,16 +647,12 @@ mod tests {
         let (mut peer, _) = listener.accept().unwrap();
         let probe = client_side.try_clone().unwrap();
         let mut stream = TcpStream::from(smol::Async::new(client_side).unwrap());
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut buf = [0u8; 64];
         peer.write_all(b"answer").unwrap();
         wait_for_bytes(&probe, 6);
-        let read = Pin::new(&mut stream).poll_read(&mut cx, &mut buf);
-        assert!(matches!(read, Poll::Ready(Ok(6))), "{read:?}");
+        assert_eq!(read_now(&mut stream), Some(6));
         peer.shutdown(Shutdown::Write).unwrap();
         wait_for_bytes(&probe, 0);
-        let read = Pin::new(&mut stream).poll_read(&mut cx, &mut buf);
-        assert!(matches!(read, Poll::Ready(Ok(0))), "{read:?}");
+        assert_eq!(read_now(&mut stream), Some(0));
     }
 
     /// A server's stream skips the first read that finds no readiness after
@@ -660,22 +662,15 @@ mod tests {
     fn a_server_stream_skips_one_read_after_a_short_one() {
         let reactor = Reactor::new().unwrap();
         let (mut peer, probe, mut stream) = on_worker(&reactor);
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut buf = [0u8; 64];
-        let mut read = |stream: &mut TcpStream| match Pin::new(stream).poll_read(&mut cx, &mut buf)
-        {
-            Poll::Ready(result) => Some(result.unwrap()),
-            Poll::Pending => None,
-        };
         peer.write_all(b"first").unwrap();
         wait_for_bytes(&probe, 5);
         reactor.wait(Some(Duration::from_secs(1))).unwrap();
-        assert_eq!(read(&mut stream), Some(5));
+        assert_eq!(read_now(&mut stream), Some(5));
         // Short: the next poll is skipped, whatever has come since.
         peer.write_all(b"second").unwrap();
         wait_for_bytes(&probe, 6);
-        assert_eq!(read(&mut stream), None);
+        assert_eq!(read_now(&mut stream), None);
         // The one after reads, though the worker has not polled epoll.
-        assert_eq!(read(&mut stream), Some(6));
+        assert_eq!(read_now(&mut stream), Some(6));
     }
 }
