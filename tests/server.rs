@@ -624,6 +624,34 @@ fn expect_100_continue_is_sent_only_when_the_body_is_read() {
     server.shutdown();
 }
 
+/// A client may send its body without waiting for the 100 it asked for (RFC
+/// 9110 §10.1.1). Once all of it has arrived, a service that ignores it
+/// leaves nothing in doubt: no 100, the body is dropped, and the connection
+/// goes on to the next request. (Whether more is still to come would be in
+/// doubt, so a body not all there yet closes the connection, as above.)
+#[test]
+fn a_body_sent_whole_without_waiting_for_100_continue_keeps_the_connection() {
+    let server = server();
+    let bodies = [
+        "Content-Length: 4\r\n\r\nping",
+        "Transfer-Encoding: chunked\r\n\r\n4\r\nping\r\n0\r\n\r\n",
+    ];
+    for body in bodies {
+        let mut s = socket(server.local_addr());
+        let requests = format!(
+            "POST /ignore HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n{body}\
+             GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        );
+        s.write_all(requests.as_bytes()).unwrap();
+        let reply = read_to_close(&mut s);
+        assert!(!reply.contains("100 Continue"), "{body}: {reply}");
+        assert_eq!(count(&reply, "HTTP/1.1 200 OK"), 2, "{body}: {reply}");
+        assert_eq!(count(&reply, "connection: close"), 1, "{body}: {reply}");
+        assert!(reply.ends_with("Hello, World!"), "{body}: {reply}");
+    }
+    server.shutdown();
+}
+
 /// A service's future that keeps the request after it is done (written by
 /// hand; an `async` block drops what it captured when it finishes) leaves
 /// the body unread all the same: no 100 invites it, and a body past the

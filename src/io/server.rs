@@ -1336,10 +1336,44 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         if self.conn.they_are_waiting_for_100_continue() {
             match unread {
                 false => self.queue_continue(),
+                // Sent without waiting for the 100 (RFC 9110 §10.1.1 lets a
+                // client), the body is no longer in doubt: read and dropped
+                // before the answer, it leaves the connection open.
+                true if self.drop_buffered_body() => {}
                 true => self.close_after = true,
             }
         } else if unread && !self.drainable() {
             self.close_after = true;
+        }
+    }
+
+    /// Reads and drops the rest of the request body if all of it, within the
+    /// drain limit, is in the buffer already; whether it did. Nothing is
+    /// consumed otherwise.
+    fn drop_buffered_body(&mut self) -> bool {
+        let whole = match self.conn.incoming_body() {
+            Some(BodyLength::Length(_)) => self.conn.body_left_to_receive().is_some_and(|left| {
+                left <= self.buf.filled().len() as u64 && left <= self.config.drain_limit
+            }),
+            Some(BodyLength::Chunked) => self.chunked_rest_is_buffered(),
+            _ => false,
+        };
+        if !whole {
+            return false;
+        }
+        let max_headers = self.config.proto.limits.max_headers;
+        loop {
+            match next_body_step(&mut self.conn, self.buf.filled(), max_headers) {
+                Ok(BodyStep::Data { consumed, .. }) if consumed > 0 => self.buf.advance(consumed),
+                Ok(BodyStep::End { consumed, .. }) => {
+                    self.buf.advance(consumed);
+                    self.body_done = true;
+                    self.body_stall.progress();
+                    return true;
+                }
+                // Not reached: the whole body was found buffered above.
+                _ => return false,
+            }
         }
     }
 
