@@ -17,7 +17,7 @@
 use super::error::Error;
 use super::head::{Header, is_tchar};
 use super::limits::{Config, Leniency, Limits};
-use super::scan::{ScanRules, Scanner, has_bare_cr};
+use super::scan::{ScanRules, Scanner, cut_short, has_bare_cr};
 
 /// Where the decoder is inside the chunked body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -422,6 +422,17 @@ impl ChunkedState {
             return Err(Error::BodyTooLarge);
         }
         Ok(Position::Data { remaining: size })
+    }
+
+    /// The error for a body the peer ended with `rest` unconsumed: a trailer
+    /// section cut short is judged as a head is (see [`cut_short`]); anything
+    /// else is incomplete. (Unconsumed chunk framing holds no bare CR: the
+    /// chunk line's reader refuses one as it arrives.)
+    pub(crate) fn cut_short(&self, rest: &[u8]) -> Error {
+        match self.position {
+            Position::Trailers => cut_short(rest),
+            _ => Error::IncompleteMessage,
+        }
     }
 
     fn decode_trailers<'b, 'h>(

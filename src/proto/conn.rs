@@ -17,7 +17,7 @@ use super::limits::Config;
 use super::parse::{
     FirstTry, parse_request, parse_response, try_whole_request, try_whole_response,
 };
-use super::scan::{FirstByte, ScanRules, Scanner};
+use super::scan::{FirstByte, ScanRules, Scanner, cut_short};
 use super::state::{Role, Settled, State, States, Transition};
 
 /// Bytes a request line may hold beyond its target while it trickles in: the
@@ -471,7 +471,7 @@ impl Connection {
                 .map_err(|_| Error::IncompleteMessage)?;
             return Ok(Received::new(0, Event::ConnectionClosed));
         }
-        Err(Error::IncompleteMessage)
+        Err(cut_short(input))
     }
 
     #[inline(always)]
@@ -764,7 +764,7 @@ impl Connection {
             BodyReader::Chunked(decoder) => match decoder.decode(input, headers, &self.config)? {
                 (n, Decoded::Data(data)) => Received::new(n, Event::Data(data)),
                 (n, Decoded::End { trailers }) => return self.end_of_message(n, trailers),
-                (_, Decoded::NeedData) if eof => return Err(Error::IncompleteMessage),
+                (n, Decoded::NeedData) if eof => return Err(decoder.cut_short(&input[n..])),
                 (n, Decoded::NeedData) => Received::new(n, Event::NeedData),
                 (n, Decoded::TrailersFull) => Received::new(n, Event::HeadersFull),
             },

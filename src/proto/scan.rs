@@ -175,3 +175,15 @@ pub(crate) fn has_bare_cr(bytes: &[u8]) -> bool {
     }
     false
 }
+
+/// The error for a head or trailer section the peer ended before its empty
+/// line: a CR already sent that no LF follows is named (as it would be had the
+/// section been completed), or the message is incomplete. A CR that is the
+/// last byte may be a line end cut short, so it does not count.
+pub(crate) fn cut_short(section: &[u8]) -> Error {
+    let before_last_cr = section.strip_suffix(b"\r").unwrap_or(section);
+    match has_bare_cr(before_last_cr) {
+        true => Error::BareCarriageReturn,
+        false => Error::IncompleteMessage,
+    }
+}
