@@ -24,6 +24,7 @@ use std::io;
 use std::net::{SocketAddr, TcpListener as StdListener, ToSocketAddrs};
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
+use std::slice;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -64,13 +65,15 @@ pub struct ServeConfig {
     /// is the service's from then on, as is bounding them); past it the
     /// worker accepts no more until one ends, and new clients wait in the
     /// kernel's backlog (while it has room). To make room for a client
-    /// waiting there, a worker at its limit (or out of descriptors) closes
-    /// up to 64 of its idle connections, those between requests or
-    /// connected with nothing sent yet (over TLS: no hello begun, or the
-    /// handshake done and no request begun),
-    /// roughly the longest connected first, at most once a second (workers
-    /// sharing a listener, as without `reuse_port`, take turns: one of them
-    /// a second); [`Shutdown::close_idle`] does it to all of them. Idle
+    /// waiting there, a worker at its limit closes up to 64 of its idle
+    /// connections, those between requests or connected with nothing sent
+    /// yet (over TLS: no hello begun, or the handshake done and no request
+    /// begun), roughly the longest connected first, at most once a second
+    /// (workers sharing a listener, as without `reuse_port`, take turns:
+    /// one of them a second); out of descriptors, which is the process's
+    /// shortage, not one worker's, every worker closes up to 64 of its idle
+    /// connections, at most once a second in all;
+    /// [`Shutdown::close_idle`] closes all of them. Idle
     /// connections do not hold the server's slots against new clients for
     /// their whole timeout. (Off Linux, where whether a client waits for a
     /// worker that shares its listener with others cannot be told, workers
@@ -187,6 +190,13 @@ impl Server {
         let addr = listeners[0].local_addr()?;
         // Workers that share a listener make room for its clients together.
         let shared_room = shared.then(|| Arc::new(RoomMade::default()));
+        // Out of descriptors, all of them make room: the shortage is the
+        // process's (or the system's), and any worker's idle connections
+        // relieve it.
+        let everyone = Arc::new(Everyone {
+            room: RoomMade::default(),
+            signals: (0..threads).map(|_| Shutdown::new()).collect(),
+        });
         let shutdown = Shutdown::new();
         let config = Arc::new(config);
         let mut workers = Vec::with_capacity(threads);
@@ -198,10 +208,15 @@ impl Server {
                 Some(room) => Arc::clone(room),
                 None => Arc::new(RoomMade::default()),
             };
+            let rooms = Rooms {
+                listener: room,
+                everyone: Arc::clone(&everyone),
+                worker: i,
+            };
             let spawned = Async::new(listener).and_then(|listener| {
                 std::thread::Builder::new()
                     .name(format!("lithe-worker-{i}"))
-                    .spawn(move || worker(listener, shared, room, make_service, config, signal))
+                    .spawn(move || worker(listener, shared, rooms, make_service, config, signal))
             });
             match spawned {
                 Ok(worker) => workers.push(worker),
@@ -339,7 +354,7 @@ fn reuse_port_listener(addr: SocketAddr) -> io::Result<StdListener> {
 fn worker<M, S>(
     listener: Async<StdListener>,
     shared: bool,
-    room: Arc<RoomMade>,
+    rooms: Rooms,
     make_service: M,
     config: Arc<ServeConfig>,
     server_signal: Shutdown,
@@ -351,7 +366,8 @@ fn worker<M, S>(
     // The worker's connections watch a signal of its own, so that a worker at
     // its limit closes its own idle connections, not every worker's; the
     // server's signal is passed on to it.
-    let shutdown = Shutdown::new();
+    let shutdown = rooms.everyone.signals[rooms.worker].clone();
+    let room = rooms.listener;
     ex.spawn(pass_on(server_signal, shutdown.clone())).detach();
     let active = Rc::new(Cell::new(0usize));
     // Notified when a connection ends, for an accept loop at its limit.
@@ -372,8 +388,9 @@ fn worker<M, S>(
         let mut failing = 0u32;
         // Failures of one connection each, retried at once, in a row.
         let mut retried = 0u32;
-        // When this worker last asked its idle connections to make room.
-        let mut asked_here = None;
+        // When this worker last asked its idle connections to make room, and
+        // when every worker's, out of descriptors.
+        let (mut asked_here, mut asked_everyone) = (None, None);
         loop {
             // With a backlog to take, accepting never waits: the connections
             // already accepted get their turn now and then, and a shutdown is
@@ -406,7 +423,7 @@ fn worker<M, S>(
                             }
                             let closed = shutdown.idle_closed();
                             let asked = match !shared || client_waiting(listener.get_ref()) {
-                                true => room.make(&shutdown, &mut asked_here),
+                                true => room.make(slice::from_ref(&shutdown), &mut asked_here),
                                 false => None,
                             };
                             if let Some(asked) = asked {
@@ -459,9 +476,11 @@ fn worker<M, S>(
                     // back off briefly instead of spinning. Said once per run
                     // of failures: a flood that exhausts descriptors would
                     // otherwise write a line every 10 ms. Out of descriptors,
-                    // the idle connections close to make room, as at the limit.
+                    // the idle connections close to make room, as at the limit,
+                    // on every worker.
                     if out_of_descriptors(&e) {
-                        let _ = room.make(&shutdown, &mut asked_here);
+                        let everyone = &rooms.everyone;
+                        let _ = everyone.room.make(&everyone.signals, &mut asked_everyone);
                     }
                     failing += 1;
                     match failing {
@@ -573,6 +592,24 @@ fn client_waiting(listener: &StdListener) -> bool {
     }
 }
 
+/// Where a worker makes room: for its listener's clients, among its own
+/// connections; out of descriptors, among every worker's.
+struct Rooms {
+    /// Shared with the other workers of a shared listener.
+    listener: Arc<RoomMade>,
+    /// Shared by all the server's workers.
+    everyone: Arc<Everyone>,
+    /// This worker's index in `everyone.signals`.
+    worker: usize,
+}
+
+/// Every worker of a server, by the signal its connections watch.
+struct Everyone {
+    /// When they were last all asked to make room.
+    room: RoomMade,
+    signals: Vec<Shutdown>,
+}
+
 /// When room was last made, by a worker or (shared) by any of the workers
 /// of one listener: they all see its clients waiting, and one of them
 /// making room is enough (if it had an idle connection to close).
@@ -580,11 +617,11 @@ fn client_waiting(listener: &StdListener) -> bool {
 struct RoomMade(std::sync::Mutex<Option<Instant>>);
 
 impl RoomMade {
-    /// Asks [`MAKE_ROOM_FOR`] of `signal`'s idle connections to close, unless
-    /// room was made less than [`MAKE_ROOM_EVERY`] ago, or this worker asked
-    /// that recently (`asked_here`: each round wakes all its connections);
-    /// when it asked.
-    fn make(&self, signal: &Shutdown, asked_here: &mut Option<Instant>) -> Option<Instant> {
+    /// Asks [`MAKE_ROOM_FOR`] of the idle connections of each of `signals`
+    /// to close, unless room was made less than [`MAKE_ROOM_EVERY`] ago, or
+    /// this worker asked that recently (`asked_here`: each round wakes all
+    /// the connections it asks); when it asked.
+    fn make(&self, signals: &[Shutdown], asked_here: &mut Option<Instant>) -> Option<Instant> {
         let now = Instant::now();
         let recent = |at: Option<Instant>| at.is_some_and(|at| now - at < MAKE_ROOM_EVERY);
         if recent(*asked_here) {
@@ -596,7 +633,9 @@ impl RoomMade {
         }
         (*last, *asked_here) = (Some(now), Some(now));
         log::debug!("lithe: a worker short of room closes idle connections");
-        signal.close_some_idle(MAKE_ROOM_FOR);
+        for signal in signals {
+            signal.close_some_idle(MAKE_ROOM_FOR);
+        }
         Some(now)
     }
 
