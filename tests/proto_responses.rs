@@ -62,6 +62,29 @@ fn interim_responses_to_one_request_are_bounded() {
     );
 }
 
+/// The largest limit bounds them too: `u16::MAX` allowed, the next refused.
+#[test]
+fn the_largest_interim_response_limit_is_a_limit() {
+    let config = Config {
+        limits: lithe::proto::Limits {
+            max_interim_responses: u16::MAX,
+            ..Default::default()
+        },
+        ..Config::default()
+    };
+    let mut conn = client_after(config, "GET");
+    let interim = b"HTTP/1.1 102 Processing\r\n\r\n";
+    let mut headers = [EMPTY_HEADER; 4];
+    for _ in 0..u16::MAX {
+        let received = conn.receive(interim, &mut headers).unwrap();
+        assert_eq!(received.consumed, interim.len());
+    }
+    assert_eq!(
+        conn.receive(interim, &mut headers).map(|r| r.consumed),
+        Err(Error::TooManyInterimResponses)
+    );
+}
+
 /// Client role: after each response, sends the next GET.
 fn send_next_get(conn: &mut Connection) {
     let host = [Header {

@@ -678,10 +678,11 @@ impl Connection {
             return Ok(Received::new(end, Event::Response(head)));
         }
         if status.is_informational() {
-            self.interim_responses = self.interim_responses.saturating_add(1);
-            if self.interim_responses > self.config.limits.max_interim_responses {
+            // Counted after the check: the largest limit is a limit too.
+            if self.interim_responses >= self.config.limits.max_interim_responses {
                 return Err(Error::TooManyInterimResponses);
             }
+            self.interim_responses += 1;
             self.states
                 .process(Role::Server, Transition::Informational)
                 .map_err(|_| Error::UnexpectedData)?;
