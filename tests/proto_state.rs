@@ -491,6 +491,7 @@ fn eof_between_messages_is_a_clean_close_on_both_roles() {
     );
     assert_eq!(server.their_state(), State::Closed);
     assert_eq!(server.our_state(), State::MustClose);
+    assert!(!server.is_keep_alive());
 
     let mut client = Connection::client(Config::default());
     client.receive_eof();
@@ -498,6 +499,39 @@ fn eof_between_messages_is_a_clean_close_on_both_roles() {
         client.receive(b"", &mut headers).unwrap().event,
         Event::ConnectionClosed
     );
+}
+
+/// A client that sends its request and then closes its side (a FIN after
+/// the request, as `curl` with a half-close or a load balancer's health check
+/// does) still gets its response, and that response says the connection
+/// closes: no further request can come.
+#[test]
+fn a_response_owed_after_the_client_closed_says_connection_close() {
+    let mut server = Connection::server(Config::default());
+    let mut headers = [EMPTY_HEADER; 4];
+    let request = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    let received = server.receive(request, &mut headers).unwrap();
+    assert!(matches!(received.event, Event::Request(_)));
+    assert_eq!(
+        server.receive(b"", &mut headers).unwrap().event,
+        Event::End { trailers: &[] }
+    );
+    server.receive_eof();
+    assert_eq!(
+        server.receive(b"", &mut headers).unwrap().event,
+        Event::ConnectionClosed
+    );
+    assert!(!server.is_keep_alive());
+    let mut out = [0u8; 128];
+    let n = server
+        .send_response_sized(&ResponseHead::new(StatusCode::OK, &[]), 0, &mut out)
+        .unwrap();
+    assert_eq!(
+        &out[..n],
+        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    );
+    server.send_end(&[], &mut out).unwrap();
+    assert_eq!(server.our_state(), State::MustClose);
 }
 
 #[test]

@@ -24,8 +24,8 @@
 //!
 //! * **Keep-alive.** If either message of the cycle said the connection will not
 //!   persist (`Connection: close`, HTTP/1.0 without `keep-alive`, a
-//!   close-delimited body, an error), a side reaching `Done` goes on to
-//!   `MustClose`: it will send nothing more.
+//!   close-delimited body, an error), or a side has closed, a side reaching
+//!   `Done` goes on to `MustClose`: it will send nothing more.
 //! * **Next cycle.** When both sides are `Done` and the connection persists, both
 //!   return to `Idle` and the next request may be read. Until then a server that
 //!   has read a whole request is *paused*: pipelined bytes wait in the caller's
@@ -237,6 +237,8 @@ impl States {
             // The server learns it owes a response when the request head is sent.
             Transition::Request => self.server = State::SendResponse,
             Transition::Response => self.switch_proposed = false,
+            // No cycle follows a close: a response still owed says so.
+            Transition::ConnectionClosed => self.keep_alive = false,
             _ => {}
         }
         Ok(self.settle())
