@@ -2946,6 +2946,47 @@ fn panics_in_making_the_answer_or_its_body_lose_only_that_answer() {
     server.shutdown();
 }
 
+/// A response body that fails midway leaves its answer cut short, and the
+/// client learns it at once: a body with a length or chunks shows itself
+/// incomplete, so the connection closes cleanly (a FIN) rather than after the
+/// second the server lingers to read, which a client waiting for the rest
+/// never ends.
+#[test]
+fn a_response_body_that_fails_midway_ends_the_connection_at_once() {
+    use lithe::io::{Body, Request, Response};
+    async fn failing(request: Request) -> Response {
+        let failure = || std::io::Error::other("the body failed (expected by this test)");
+        let pieces =
+            futures_lite::stream::iter([Ok(bytes::Bytes::from_static(b"first")), Err(failure())]);
+        let body = match request.path() {
+            "/sized" => Body::sized_stream(10, pieces),
+            _ => Body::stream(pieces),
+        };
+        Response::new(lithe::proto::StatusCode::OK).with_body(body)
+    }
+    let server = server_with(failing, ServerConfig::default());
+    for (path, framing) in [
+        ("/chunked", "transfer-encoding: chunked\r\n"),
+        ("/sized", "content-length: 10\r\n"),
+    ] {
+        let mut s = socket(server.local_addr());
+        let request = format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n");
+        s.write_all(request.as_bytes()).unwrap();
+        let head = read_until(&mut s, "\r\n\r\n");
+        assert!(head.contains(framing), "{head}");
+        let started = Instant::now();
+        let rest = read_to_close(&mut s);
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "{path}: closed after {:?}",
+            started.elapsed()
+        );
+        assert!(rest.contains("first"), "{path}: {rest}");
+        assert!(!rest.ends_with("0\r\n\r\n"), "{path}: {rest}");
+    }
+    server.shutdown();
+}
+
 /// Trailers that take time to make are waited for; a HEAD answer, which has
 /// no body, goes without them and the connection goes on.
 #[test]

@@ -1629,16 +1629,18 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         // (TLS's close_notify) would end a close-delimited body as if whole.
         // Such a connection is only dropped, and a close-delimited body's
         // close is a reset where the transport can (`send_body`): a plain
-        // TCP close would end it too.
+        // TCP close would end it too. A body with a length or chunks says
+        // itself that it is cut short: its close is a clean one, so that
+        // the peer learns at once, not after the linger below.
         let cut_short = self.conn.our_state() == State::SendBody;
+        let ends_at_close = cut_short && self.conn.our_body_ends_at_close();
         // Armed by `send_body` for as long as such a body goes out.
-        let aborted =
-            cut_short && self.reset_on_close.is_some() && self.conn.our_body_ends_at_close();
+        let aborted = ends_at_close && self.reset_on_close.is_some();
         self.conn.close();
         // Closing may itself write (TLS sends close_notify) and so wait on a peer
         // that does not read: not at all after a failed flush, and otherwise no
         // longer than any write may.
-        if flushed.is_ok() && !cut_short {
+        if flushed.is_ok() && !ends_at_close {
             self.close_sending().await;
         }
         flushed?;
