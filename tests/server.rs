@@ -2987,6 +2987,139 @@ fn a_response_body_that_fails_midway_ends_the_connection_at_once() {
     server.shutdown();
 }
 
+/// A service whose future is dropped reports it on `dropped`: a long poll
+/// that never answers (`/wait`), one that answers after 200 ms (`/slow`), a
+/// response body that never ends (`/stream`); anything else, at once.
+fn abandonable(
+    dropped: std::sync::mpsc::Sender<&'static str>,
+) -> impl Fn(
+    lithe::io::Request,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = lithe::io::Response> + Send>>
++ Clone
++ Send
++ 'static {
+    use lithe::io::{Body, Response};
+    use lithe::proto::StatusCode;
+    /// Sends its name when dropped.
+    struct Guard(&'static str, std::sync::mpsc::Sender<&'static str>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let _ = self.1.send(self.0);
+        }
+    }
+    move |request: lithe::io::Request| {
+        let dropped = dropped.clone();
+        Box::pin(async move {
+            match request.path() {
+                "/wait" => {
+                    let _guard = Guard("wait", dropped);
+                    std::future::pending::<()>().await;
+                    unreachable!()
+                }
+                "/slow" => {
+                    async_io::Timer::after(Duration::from_millis(200)).await;
+                    Response::new(StatusCode::OK).with_body("slow")
+                }
+                "/stream" => {
+                    let guard = Guard("stream", dropped);
+                    let first = futures_lite::stream::once(Ok(bytes::Bytes::from_static(b"first")));
+                    let rest = futures_lite::stream::poll_fn(move |_| {
+                        let _held = &guard;
+                        std::task::Poll::Pending
+                    });
+                    Response::new(StatusCode::OK)
+                        .with_body(Body::stream(futures_lite::StreamExt::chain(first, rest)))
+                }
+                _ => Response::new(StatusCode::OK).with_body("at once"),
+            }
+        })
+    }
+}
+
+/// The ways a client leaves a connection, by name.
+type Goodbye = (&'static str, fn(std::net::TcpStream));
+
+/// Closing (with nothing unread: a FIN), ending the sending side, resetting.
+const GOODBYES: [Goodbye; 3] = [
+    ("closes", |s| drop(s)),
+    ("half-closes", |s| {
+        s.shutdown(std::net::Shutdown::Write).unwrap()
+    }),
+    ("resets", |s| {
+        socket2::SockRef::from(&s)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(s)
+    }),
+];
+
+/// Without `half_close`, a client that goes away while its request is being
+/// worked on (it closes, half-closes or resets the connection) abandons that
+/// request: the service's future, or its response body, is dropped, and the
+/// connection closes, rather than holding its slot until the service answers
+/// nobody. Answers pipelined before it still go out.
+#[test]
+fn without_half_close_a_client_that_goes_away_abandons_its_request() {
+    let (dropped, abandoned) = std::sync::mpsc::channel();
+    let config = ServerConfig {
+        half_close: false,
+        ..ServerConfig::default()
+    };
+    let server = server_with(abandonable(dropped), config);
+    for (goodbye, leave) in GOODBYES {
+        for (path, dropped) in [("/wait", "wait"), ("/stream", "stream")] {
+            let mut s = socket(server.local_addr());
+            let requests = format!(
+                "GET /first HTTP/1.1\r\nHost: a\r\n\r\nGET {path} HTTP/1.1\r\nHost: a\r\n\r\n"
+            );
+            s.write_all(requests.as_bytes()).unwrap();
+            // The answer pipelined before (and, for the stream, its head and
+            // first piece: all that will come).
+            let last = if path == "/stream" {
+                "first\r\n"
+            } else {
+                "at once"
+            };
+            let reply = read_until(&mut s, last);
+            assert!(
+                reply.contains("\r\n\r\nat once"),
+                "{goodbye} {path}: {reply}"
+            );
+            leave(s);
+            assert_eq!(
+                abandoned.recv_timeout(Duration::from_secs(5)),
+                Ok(dropped),
+                "{goodbye} {path}"
+            );
+        }
+    }
+    server.shutdown();
+}
+
+/// By default (`half_close`), a client that ends its side after its request
+/// is answered all the same; one that resets the connection abandons it.
+#[test]
+fn by_default_a_client_that_ends_its_side_is_still_answered() {
+    let (dropped, abandoned) = std::sync::mpsc::channel();
+    let server = server_with(abandonable(dropped), ServerConfig::default());
+    let mut s = socket(server.local_addr());
+    s.write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let reply = read_to_close(&mut s);
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\nslow"), "{reply}");
+
+    let (_, reset) = GOODBYES[2];
+    let mut s = socket(server.local_addr());
+    s.write_all(b"GET /wait HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    reset(s);
+    assert_eq!(abandoned.recv_timeout(Duration::from_secs(5)), Ok("wait"));
+    server.shutdown();
+}
+
 /// Trailers that take time to make are waited for; a HEAD answer, which has
 /// no body, goes without them and the connection goes on.
 #[test]

@@ -47,6 +47,7 @@
 use core::future::Future;
 use core::pin::pin;
 use core::task::{Context, Poll};
+use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
@@ -177,6 +178,21 @@ pub struct ServerConfig {
     /// clock (1xx responses excepted). Default `true`; turn it off for a
     /// server without a trustworthy clock, or when a proxy in front adds it.
     pub date_header: bool,
+    /// Whether a client that ends its sending side (TCP's FIN, TLS's
+    /// close_notify) after its request still gets the answer. While the
+    /// service works on a request whose body is all read, with nothing else
+    /// buffered, the connection is watched: a client that resets it is gone,
+    /// and so, unless this is `true`, is one that ends its side. Its request
+    /// is then abandoned: the service's future (or its response body) is
+    /// dropped, which cancels it, and the connection closes at once, rather
+    /// than holding its slot until a long poll or a stalled stream yields an
+    /// answer nobody reads. Answers to requests pipelined before it still go
+    /// out. Default `true`, as aiohttp: clients that write a request and end
+    /// their side at once (`nc -N`, a test over a pipe) are answered, and
+    /// only a reset abandons a request. `false` abandons on either, as hyper
+    /// and nginx do: a client that hangs up (a closed browser tab, a
+    /// cancelled `curl`) ends its FIN, not a reset, most often.
+    pub half_close: bool,
 }
 
 impl Default for ServerConfig {
@@ -190,6 +206,7 @@ impl Default for ServerConfig {
             min_progress_bytes: 4 * 1024,
             drain_limit: 64 * 1024,
             date_header: true,
+            half_close: true,
         }
     }
 }
@@ -424,6 +441,8 @@ struct Driver<'c, T> {
     /// A read for the next request found nothing and waited: the connection
     /// let the other tasks run then, and its fair share starts over.
     waited_for_request: bool,
+    /// The client ended its sending side (half-closed, with `half_close`).
+    client_ended: bool,
 }
 
 impl<'c, T: Transport + 'static> Driver<'c, T> {
@@ -448,6 +467,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             http10_peer: false,
             asked: Asked::Other,
             fresh: true,
+            client_ended: false,
             waited_for_request: false,
         }
     }
@@ -550,6 +570,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                     });
                 }
                 self.poll_pump(cx);
+                if let Poll::Ready(gone) = self.poll_client_gone(cx) {
+                    return Poll::Ready(Err(gone));
+                }
                 if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
                     return Poll::Ready(Err(e));
                 }
@@ -914,6 +937,32 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             }
         }
         self.feeder = Some(feeder);
+    }
+
+    /// Whether the client has gone while the service works on its request
+    /// (see [`ServerConfig::half_close`]): the error to end the connection
+    /// with if so. Looked at only while no request body is left to read
+    /// (those reads are the body's) and nothing is buffered, so what a read
+    /// brings (the next request, pipelined) is held within one small read.
+    fn poll_client_gone(&mut self, cx: &mut Context<'_>) -> Poll<Error> {
+        if self.client_ended || !self.body_done || !self.buf.is_empty() {
+            return Poll::Pending;
+        }
+        match self.buf.poll_fill_idle(&mut self.io, cx) {
+            Poll::Ready(Ok(0)) => {
+                self.client_ended = true;
+                self.conn.receive_eof();
+                match self.config.half_close {
+                    true => Poll::Pending,
+                    false => Poll::Ready(Error::Io(io::Error::new(
+                        io::ErrorKind::ConnectionAborted,
+                        "the client closed the connection before its answer",
+                    ))),
+                }
+            }
+            Poll::Ready(Ok(_)) | Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(Error::Io(e)),
+        }
     }
 
     fn queue_continue(&mut self) {
@@ -1295,6 +1344,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 return Poll::Ready(Ok(ready));
             }
             self.poll_pump(cx);
+            if let Poll::Ready(gone) = self.poll_client_gone(cx) {
+                return Poll::Ready(Err(gone));
+            }
             if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
                 return Poll::Ready(Err(e));
             }
