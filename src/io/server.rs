@@ -191,7 +191,7 @@ pub struct ServerConfig {
     /// their side at once (`nc -N`, a test over a pipe) are answered, and
     /// only a reset abandons a request. `false` abandons on either, as hyper
     /// and nginx do: a client that hangs up (a closed browser tab, a
-    /// cancelled `curl`) ends its FIN, not a reset, most often.
+    /// cancelled `curl`) most often sends a FIN, not a reset.
     pub half_close: bool,
 }
 
