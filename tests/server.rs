@@ -3036,20 +3036,29 @@ fn abandonable(
     }
 }
 
-/// The ways a client leaves a connection, by name.
-type Goodbye = (&'static str, fn(std::net::TcpStream));
+/// The ways a client leaves a connection, by name: what it keeps to read from.
+type Goodbye = (
+    &'static str,
+    fn(std::net::TcpStream) -> Option<std::net::TcpStream>,
+);
 
-/// Closing (with nothing unread: a FIN), ending the sending side, resetting.
+/// Closing (with nothing unread: a FIN), ending the sending side (and still
+/// reading), resetting.
 const GOODBYES: [Goodbye; 3] = [
-    ("closes", |s| drop(s)),
+    ("closes", |s| {
+        drop(s);
+        None
+    }),
     ("half-closes", |s| {
-        s.shutdown(std::net::Shutdown::Write).unwrap()
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        Some(s)
     }),
     ("resets", |s| {
         socket2::SockRef::from(&s)
             .set_linger(Some(Duration::ZERO))
             .unwrap();
-        drop(s)
+        drop(s);
+        None
     }),
 ];
 
@@ -3085,12 +3094,17 @@ fn without_half_close_a_client_that_goes_away_abandons_its_request() {
                 reply.contains("\r\n\r\nat once"),
                 "{goodbye} {path}: {reply}"
             );
-            leave(s);
+            let kept = leave(s);
             assert_eq!(
                 abandoned.recv_timeout(Duration::from_secs(5)),
                 Ok(dropped),
                 "{goodbye} {path}"
             );
+            // Still reading, a half-closed client sees the connection end
+            // with nothing more.
+            if let Some(mut s) = kept {
+                assert_eq!(read_to_close(&mut s), "", "{goodbye} {path}");
+            }
         }
     }
     server.shutdown();

@@ -253,10 +253,11 @@ where
 /// stream under a `Content-Length` the service set, yielding more or fewer
 /// bytes than declared; a stream that failed: the connection is closed
 /// mid-message rather than left looking complete, after the responses finished
-/// before it). The transport is then dropped without `poll_close`, so no TLS
-/// `close_notify` ends a body delimited by the close as if whole; over plain
-/// TCP only a reset can say it, which `rt::Server` sends and this function,
-/// knowing nothing of the transport, cannot.
+/// before it). A body with a length or chunks shows itself cut short, and its
+/// connection's sending side is closed as usual; one delimited by the close
+/// is dropped without `poll_close`, so no TLS `close_notify` ends it as if
+/// whole; over plain TCP only a reset can say it, which `rt::Server` sends
+/// and this function, knowing nothing of the transport, cannot.
 pub async fn serve_connection<T, S>(io: T, service: S, config: &ServerConfig) -> Result<(), Error>
 where
     T: Transport + 'static,
@@ -569,8 +570,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                         Some(e) => self.start_response(error_response(e), asked),
                     });
                 }
+                let body_was_done = self.body_done;
                 self.poll_pump(cx);
-                if let Poll::Ready(gone) = self.poll_client_gone(cx) {
+                if let Poll::Ready(gone) = self.poll_client_gone(cx, body_was_done) {
                     return Poll::Ready(Err(gone));
                 }
                 if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
@@ -941,27 +943,45 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
 
     /// Whether the client has gone while the service works on its request
     /// (see [`ServerConfig::half_close`]): the error to end the connection
-    /// with if so. Looked at only while no request body is left to read
-    /// (those reads are the body's) and nothing is buffered, so what a read
-    /// brings (the next request, pipelined) is held within one small read.
-    fn poll_client_gone(&mut self, cx: &mut Context<'_>) -> Poll<Error> {
-        if self.client_ended || !self.body_done || !self.buf.is_empty() {
+    /// with if so. Looked at only once the request body was read to its end
+    /// (or failed) before this poll (`body_was_done`: reads before are the
+    /// body's, and a body ended in this poll wakes the service, which most
+    /// often answers at its next poll, without this read), and while nothing
+    /// is buffered, so what a read brings (the next request, pipelined) is
+    /// held within one small read. A body the service left unread is not
+    /// watched: its bytes are still to come.
+    ///
+    /// A service still pending at its first poll so costs a read that finds
+    /// nothing: `rt`'s transport spares the first read after a request that
+    /// would, and this one takes that turn from the read for the next
+    /// request.
+    fn poll_client_gone(&mut self, cx: &mut Context<'_>, body_was_done: bool) -> Poll<Error> {
+        if self.client_ended || !body_was_done || !self.buf.is_empty() {
             return Poll::Pending;
         }
         match self.buf.poll_fill_idle(&mut self.io, cx) {
-            Poll::Ready(Ok(0)) => {
-                self.client_ended = true;
-                self.conn.receive_eof();
-                match self.config.half_close {
-                    true => Poll::Pending,
-                    false => Poll::Ready(Error::Io(io::Error::new(
-                        io::ErrorKind::ConnectionAborted,
-                        "the client closed the connection before its answer",
-                    ))),
-                }
-            }
+            Poll::Ready(Ok(0)) => self.client_closed(),
+            // A TLS client that leaves without close_notify has closed, as
+            // between requests (`poll_wait`).
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => self.client_closed(),
             Poll::Ready(Ok(_)) | Poll::Pending => Poll::Pending,
             Poll::Ready(Err(e)) => Poll::Ready(Error::Io(e)),
+        }
+    }
+
+    /// The client ended its side while its request is served: gone, unless
+    /// [`ServerConfig::half_close`]. (Proto learns of the end only at the
+    /// next parse, after the answer, which so goes without `connection:
+    /// close`; the connection closes right after it all the same.)
+    fn client_closed(&mut self) -> Poll<Error> {
+        self.client_ended = true;
+        self.conn.receive_eof();
+        match self.config.half_close {
+            true => Poll::Pending,
+            false => Poll::Ready(Error::Io(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the client closed the connection before its answer",
+            ))),
         }
     }
 
@@ -1343,8 +1363,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             if let Poll::Ready(ready) = part(cx) {
                 return Poll::Ready(Ok(ready));
             }
+            let body_was_done = self.body_done;
             self.poll_pump(cx);
-            if let Poll::Ready(gone) = self.poll_client_gone(cx) {
+            if let Poll::Ready(gone) = self.poll_client_gone(cx, body_was_done) {
                 return Poll::Ready(Err(gone));
             }
             if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
