@@ -570,15 +570,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                         Some(e) => self.start_response(error_response(e), asked),
                     });
                 }
-                let body_was_done = self.body_done;
-                self.poll_pump(cx);
-                if let Poll::Ready(gone) = self.poll_client_gone(cx, body_was_done) {
-                    return Poll::Ready(Err(gone));
-                }
-                if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
-                    return Poll::Ready(Err(e));
-                }
-                Poll::Pending
+                self.poll_meanwhile(cx).map(Err)
             })
             .await?;
             if let Some(response) = switch_waiting {
@@ -758,16 +750,14 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             }
         }
         let read = match idle {
-            true => self.buf.poll_fill_idle(&mut self.io, cx),
+            // Between requests nothing can be cut short.
+            true => self
+                .buf
+                .poll_fill_idle(&mut self.io, cx)
+                .map(closed_without_notify_as_end),
             false => self.buf.poll_fill(&mut self.io, cx),
         };
         match read {
-            // Between requests nothing can be cut short: a TLS client that
-            // leaves without close_notify (most do, dropping the connection)
-            // has closed, as over plain TCP.
-            Poll::Ready(Err(e)) if idle && e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                Poll::Ready(Ok(Wait::Read(0)))
-            }
             Poll::Ready(result) => Poll::Ready(result.map(Wait::Read).map_err(Error::from)),
             Poll::Pending => {
                 self.waited_for_request = true;
@@ -941,6 +931,22 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         self.feeder = Some(feeder);
     }
 
+    /// What goes on while the service's code (its future, its response
+    /// body, its trailers) is pending: the request body pumped to it, the
+    /// client watched, what is queued written. `Ready` with the error that
+    /// ends the connection.
+    fn poll_meanwhile(&mut self, cx: &mut Context<'_>) -> Poll<Error> {
+        let body_was_done = self.body_done;
+        self.poll_pump(cx);
+        if let Poll::Ready(gone) = self.poll_client_gone(cx, body_was_done) {
+            return Poll::Ready(gone);
+        }
+        match self.poll_flush(cx) {
+            Poll::Ready(Err(e)) => Poll::Ready(e),
+            _ => Poll::Pending,
+        }
+    }
+
     /// Whether the client has gone while the service works on its request
     /// (see [`ServerConfig::half_close`]): the error to end the connection
     /// with if so. Looked at only once the request body was read to its end
@@ -959,11 +965,10 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         if self.client_ended || !body_was_done || !self.buf.is_empty() {
             return Poll::Pending;
         }
-        match self.buf.poll_fill_idle(&mut self.io, cx) {
+        // Nothing of the request is left to cut short.
+        let read = self.buf.poll_fill_idle(&mut self.io, cx);
+        match read.map(closed_without_notify_as_end) {
             Poll::Ready(Ok(0)) => self.client_closed(),
-            // A TLS client that leaves without close_notify has closed, as
-            // between requests (`poll_wait`).
-            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => self.client_closed(),
             Poll::Ready(Ok(_)) | Poll::Pending => Poll::Pending,
             Poll::Ready(Err(e)) => Poll::Ready(Error::Io(e)),
         }
@@ -1363,15 +1368,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             if let Poll::Ready(ready) = part(cx) {
                 return Poll::Ready(Ok(ready));
             }
-            let body_was_done = self.body_done;
-            self.poll_pump(cx);
-            if let Poll::Ready(gone) = self.poll_client_gone(cx, body_was_done) {
-                return Poll::Ready(Err(gone));
-            }
-            if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
-                return Poll::Ready(Err(e));
-            }
-            Poll::Pending
+            self.poll_meanwhile(cx).map(Err)
         })
         .await
     }
@@ -1747,6 +1744,16 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             }
         }
         Ok(())
+    }
+}
+
+/// A read's result, a TLS client that left without close_notify (most do,
+/// dropping the connection) taken as one that closed, as over plain TCP: for
+/// reads where nothing of a message can be cut short.
+fn closed_without_notify_as_end(read: io::Result<usize>) -> io::Result<usize> {
+    match read {
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+        other => other,
     }
 }
 
