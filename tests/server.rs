@@ -3111,7 +3111,8 @@ fn without_half_close_a_client_that_goes_away_abandons_its_request() {
 }
 
 /// By default (`half_close`), a client that ends its side after its request
-/// is answered all the same; one that resets the connection abandons it.
+/// is answered all the same (with `connection: close`: no request can
+/// follow); one that resets the connection abandons it.
 #[test]
 fn by_default_a_client_that_ends_its_side_is_still_answered() {
     let (dropped, abandoned) = std::sync::mpsc::channel();
@@ -3123,6 +3124,8 @@ fn by_default_a_client_that_ends_its_side_is_still_answered() {
     let reply = read_to_close(&mut s);
     assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
     assert!(reply.ends_with("\r\n\r\nslow"), "{reply}");
+    // Nothing can follow the request: the answer says so.
+    assert!(reply.contains("\r\nconnection: close\r\n"), "{reply}");
 
     // The answer to the request before it shows the long poll is under way.
     let (_, reset) = GOODBYES[2];

@@ -188,8 +188,9 @@ pub struct ServerConfig {
     /// than holding its slot until a long poll or a stalled stream yields an
     /// answer nobody reads. Answers to requests pipelined before it still go
     /// out. Default `true`, as aiohttp: clients that write a request and end
-    /// their side at once (`nc -N`, a test over a pipe) are answered, and
-    /// only a reset abandons a request. `false` abandons on either, as hyper
+    /// their side at once (`nc -N`, a test over a pipe) are answered (with
+    /// `connection: close`, when the watch saw the end first), and only a
+    /// reset abandons a request. `false` abandons on either, as hyper
     /// and nginx do: a client that hangs up (a closed browser tab, a
     /// cancelled `curl`) most often sends a FIN, not a reset.
     pub half_close: bool,
@@ -975,12 +976,15 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     }
 
     /// The client ended its side while its request is served: gone, unless
-    /// [`ServerConfig::half_close`]. (Proto learns of the end only at the
-    /// next parse, after the answer, which so goes without `connection:
-    /// close`; the connection closes right after it all the same.)
+    /// [`ServerConfig::half_close`]. Nothing is buffered (see
+    /// [`poll_client_gone`](Self::poll_client_gone)), so no request can
+    /// follow: proto is told now, and the answer says `connection: close`.
     fn client_closed(&mut self) -> Poll<Error> {
         self.client_ended = true;
         self.conn.receive_eof();
+        // With nothing left to parse, this is the close itself (the client
+        // having sent all of its request), which ends keep-alive.
+        let _ = self.conn.receive(&[], &mut []);
         match self.config.half_close {
             true => Poll::Pending,
             false => Poll::Ready(Error::Io(io::Error::new(
