@@ -522,7 +522,10 @@ impl Incoming {
 
     /// The next chunk; `None` at the end of the body. A chunk is a slice of
     /// the connection's read buffer, not a copy: kept, it keeps that buffer
-    /// (tens of KiB at most) alive; copy a small one kept for long.
+    /// alive (tens of KiB with the default head limit; a buffer grown past
+    /// 64 KiB by a larger head hands out copies of small pieces, but a piece
+    /// of an eighth of it or more still keeps it whole); copy a small one
+    /// kept for long.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
         poll_fn(|cx| self.poll_chunk(cx)).await.transpose()
     }

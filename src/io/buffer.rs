@@ -259,7 +259,8 @@ mod spare_output {
     }
 
     /// Keeps `buf`, initialized bytes and all, unless the spare is larger or
-    /// `buf` is over [`MAX`].
+    /// `buf` is over [`MAX`] (in initialized bytes: its allocation may be up
+    /// to twice that, as vectors grow).
     pub(super) fn put(buf: Vec<u8>) {
         if buf.len() > MAX {
             return;

@@ -1219,7 +1219,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
     /// The next chunk; `None` at the end of the body. A chunk is a slice of
     /// the connection's read buffer, not a copy: kept, it keeps that buffer
     /// alive (a buffer grown past 64 KiB by a large head hands out copies of
-    /// small pieces instead); copy a small one kept for long.
+    /// small pieces, but a piece of an eighth of it or more still keeps it
+    /// whole); copy a small one kept for long.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
         poll_fn(|cx| self.poll_chunk(cx)).await.transpose()
     }
