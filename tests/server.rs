@@ -1793,6 +1793,55 @@ fn a_connection_that_waits_for_its_peer_is_not_made_to_yield_besides() {
     );
 }
 
+/// A shutdown that lands while a request is served asks the connection
+/// what is there now, and a request already sent is served as the last,
+/// even over a transport that puts off the read (`rt`'s skips the first
+/// read after a short one, counting on readiness to come; this one waits
+/// once before each request, waking its task): taken for none, the request
+/// would be closed over, which a kernel answers with a reset that may
+/// destroy the answer before it.
+#[test]
+fn a_shutdown_during_a_request_serves_the_next_one_a_read_put_off() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let shutdown = Arc::new(lithe::io::Shutdown::new());
+    let served = Arc::new(AtomicUsize::new(0));
+    let service = {
+        let (shutdown, served) = (shutdown.clone(), served.clone());
+        move |_: lithe::io::Request| {
+            served.fetch_add(1, Ordering::Relaxed);
+            // Triggered once the head is out, keep-alive, as the body ends.
+            let shutdown = shutdown.clone();
+            let mut pieces = 0;
+            let body = futures_lite::stream::poll_fn(move |_| {
+                pieces += 1;
+                if pieces > 1 {
+                    shutdown.trigger();
+                    return std::task::Poll::Ready(None);
+                }
+                std::task::Poll::Ready(Some(Ok(bytes::Bytes::from_static(b"ok"))))
+            });
+            std::future::ready(
+                lithe::io::Response::new(lithe::proto::StatusCode::OK)
+                    .with_body(lithe::io::Body::stream(body)),
+            )
+        }
+    };
+    let transport = WaitsBeforeEachRequest {
+        request: b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        left: 2,
+        ready: false,
+        waits: Arc::new(AtomicUsize::new(0)),
+    };
+    let config = ServerConfig::default();
+    run(lithe::io::serve_connection_until(
+        transport, service, &config, &shutdown,
+    ))
+    .unwrap();
+    assert_eq!(served.load(Ordering::Relaxed), 2);
+}
+
 /// Bodies of a declared length the service leaves unread are drained by
 /// the connection, which reads on without waiting. When the read that
 /// brings a body's end brings the next head too, the connection never runs
@@ -1946,6 +1995,36 @@ fn early_data_behind_a_refused_connect_that_fills_a_read_is_not_served() {
     );
     assert_eq!(*seen.lock().unwrap(), ["CONNECT"]);
     server.shutdown();
+}
+
+/// The same when the transport puts off the read that looks for them
+/// (`rt`'s skips the first read after a short one, counting on readiness
+/// to come; this one waits once before each head, waking its task): the
+/// CONNECT behind the refused one is found, not served.
+#[test]
+fn early_data_behind_a_refused_connect_is_found_through_a_read_put_off() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let served = Arc::new(AtomicUsize::new(0));
+    let service = {
+        let served = served.clone();
+        move |_: lithe::io::Request| {
+            served.fetch_add(1, Ordering::Relaxed);
+            std::future::ready(lithe::io::Response::new(
+                lithe::proto::StatusCode::FORBIDDEN,
+            ))
+        }
+    };
+    let transport = WaitsBeforeEachRequest {
+        request: b"CONNECT internal:443 HTTP/1.1\r\nHost: internal:443\r\n\r\n",
+        left: 2,
+        ready: false,
+        waits: Arc::new(AtomicUsize::new(0)),
+    };
+    let config = ServerConfig::default();
+    run(lithe::io::serve_connection(transport, service, &config)).unwrap();
+    assert_eq!(served.load(Ordering::Relaxed), 1);
 }
 
 /// Without bytes behind it, a refused CONNECT keeps its connection: a

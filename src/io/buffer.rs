@@ -164,6 +164,22 @@ impl ReadBuf {
         };
     }
 
+    /// [`poll_fill_idle`](Self::poll_fill_idle) asking what is there now,
+    /// not waiting for what may come: a transport may put off a read it
+    /// expects to find nothing (`rt`'s server side does, the first after a
+    /// short read, counting on readiness to wake the task), but asked again
+    /// at once it reads. Bytes the reactor has not reported yet are found.
+    pub(crate) fn poll_fill_now<T: AsyncRead + Unpin>(
+        &mut self,
+        io: &mut T,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<usize>> {
+        match self.poll_fill_idle(io, cx) {
+            Poll::Pending => self.poll_fill_idle(io, cx),
+            read => read,
+        }
+    }
+
     /// Reads once from `io` while the buffer is empty, as a server connection
     /// parked between requests does, or a client awaiting a response or
     /// looking for a close while idle: the read

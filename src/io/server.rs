@@ -166,6 +166,12 @@ pub struct ServerConfig {
     /// longer than `body_timeout` in all, or a shutdown. A chunked body states
     /// no length, so it is drained only if its end has already arrived when
     /// the response starts; otherwise the response says `Connection: close`.
+    /// (That is decided as the response starts, for a body the service
+    /// dropped unread. One it still holds then, in its response body or a
+    /// task of its own, may yet be read: the head keeps the connection, a
+    /// client waiting for `100 Continue` gets it, and what is left of the
+    /// body when the response ends is drained the same way, or the
+    /// connection closes.)
     /// A 101 the service gave before the body was read waits for the drain
     /// (chunked too, and a shutdown does not end it): a body past this limit
     /// gets a 500 instead, and the connection closes. A connection that
@@ -555,7 +561,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                         // answer: only closing after every refusal would stop
                         // those, at the cost of a proxy's 407 challenge on the
                         // same connection.)
-                        let _ = self.buf.poll_fill_idle(&mut self.io, cx);
+                        let _ = self.buf.poll_fill_now(&mut self.io, cx);
                     }
                     // Passed on from each arm: rebinding it first is a copy.
                     return Poll::Ready(match self.body_error {
@@ -734,7 +740,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // peer could know: what is there is taken now (reads that do not
             // wait), to be served or lingered over (`next_request`). A head
             // larger than one idle read takes more of them.
-            let mut read = self.buf.poll_fill_idle(&mut self.io, cx);
+            let mut read = self.buf.poll_fill_now(&mut self.io, cx);
             while matches!(read, Poll::Ready(Ok(n)) if n > 0)
                 && self.buf.filled().len() <= self.config.proto.limits.max_head_bytes
             {

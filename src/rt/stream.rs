@@ -47,7 +47,10 @@ enum Repr {
 /// later one was woken by something other than the socket (a shutdown, a
 /// request to close if idle) and asks what is there now: bytes the reactor
 /// has not reported yet must not be taken for none, or a request already
-/// sent would be closed over (a reset) rather than served.
+/// sent would be closed over (a reset) rather than served. Where `io` asks
+/// what is there now before any wait (a shutdown seen as a response ends,
+/// a refused CONNECT), it reads again at once after a `Pending`, and that
+/// read is made.
 #[derive(Clone, Copy, Debug)]
 struct SkipAfterShortRead {
     enabled: bool,
