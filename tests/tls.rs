@@ -15,8 +15,7 @@ use lithe::rt::{ConnectConfig, MaybeTls, ServeConfig, Server, Url, open};
 
 /// A self-signed certificate for `localhost` and its key, as PEM.
 fn certificate() -> (String, String) {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    (certified.cert.pem(), certified.key_pair.serialize_pem())
+    certificate_for(&["localhost"])
 }
 
 fn https_server(cert: &str, key: &str) -> Server {
@@ -95,26 +94,86 @@ fn https_round_trip_with_custom_roots_and_alpn() {
     server.shutdown();
 }
 
+/// A self-signed certificate for `names` and its key, as PEM.
+fn certificate_for(names: &[&str]) -> (String, String) {
+    let names = names
+        .iter()
+        .map(|name| name.to_string())
+        .collect::<Vec<_>>();
+    let certified = rcgen::generate_simple_self_signed(names).unwrap();
+    (certified.cert.pem(), certified.key_pair.serialize_pem())
+}
+
+/// Why the handshake refused the server's certificate, if that is what
+/// `error` is.
+fn certificate_refusal(error: &lithe::io::Error) -> Option<rustls::CertificateError> {
+    let lithe::io::Error::Io(io) = error else {
+        return None;
+    };
+    match io.get_ref()?.downcast_ref::<rustls::Error>()? {
+        rustls::Error::InvalidCertificate(refusal) => Some(refusal.clone()),
+        _ => None,
+    }
+}
+
 #[test]
 fn certificates_are_verified_by_default() {
     let (cert, key) = certificate();
     let server = https_server(&cert, &key);
     run(async {
         // The default connector trusts the webpki roots only: a self-signed
-        // certificate is refused.
-        let result = open(&url(server.local_addr(), "/"), &ConnectConfig::default()).await;
-        let error = result.expect_err("self-signed certificate accepted");
-        // Refused for its certificate, not for some other failure.
-        assert!(error.to_string().contains("certificate"), "{error}");
+        // certificate is refused, as one no root vouches for.
+        let error = open(&url(server.local_addr(), "/"), &ConnectConfig::default())
+            .await
+            .expect_err("self-signed certificate accepted");
+        assert_eq!(
+            certificate_refusal(&error),
+            Some(rustls::CertificateError::UnknownIssuer),
+            "{error}"
+        );
 
-        // Roots that do not match the name are refused too.
+        // So is one signed by another key than the root trusted, though
+        // both are for the name, under the same issuer name (rcgen's): its
+        // signature does not verify.
         let (other, _) = certificate();
-        let config = trusting(&other);
-        let error = open(&url(server.local_addr(), "/"), &config)
+        let error = open(&url(server.local_addr(), "/"), &trusting(&other))
             .await
             .expect_err("a certificate no root vouches for accepted");
-        assert!(error.to_string().contains("certificate"), "{error}");
+        assert_eq!(
+            certificate_refusal(&error),
+            Some(rustls::CertificateError::BadSignature),
+            "{error}"
+        );
     });
+    server.shutdown();
+}
+
+/// A certificate the client trusts, but made for another name than the
+/// one it connects to, is refused for its name.
+#[test]
+fn a_trusted_certificate_for_another_name_is_refused() {
+    let (cert, key) = certificate_for(&["other.example"]);
+    let server = https_server(&cert, &key);
+    run(async {
+        let error = open(&url(server.local_addr(), "/"), &trusting(&cert))
+            .await
+            .expect_err("a certificate for another name accepted");
+        assert!(
+            matches!(
+                certificate_refusal(&error),
+                Some(
+                    rustls::CertificateError::NotValidForName
+                        | rustls::CertificateError::NotValidForNameContext { .. }
+                )
+            ),
+            "{error}"
+        );
+    });
+    server.shutdown();
+    // Made for the name too, it is accepted.
+    let (cert, key) = certificate_for(&["other.example", "localhost"]);
+    let server = https_server(&cert, &key);
+    assert_served(server.local_addr(), &cert);
     server.shutdown();
 }
 
