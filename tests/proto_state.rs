@@ -879,7 +879,10 @@ fn no_switch_before_the_request_has_ended() {
     let head = b"POST /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 3\r\n\r\n";
     assert_eq!(receive_all(&mut server, head), ["request /ws", "NeedData"]);
     let switch = ResponseHead::new(StatusCode::SWITCHING_PROTOCOLS, &UPGRADE_TO_WEBSOCKET);
-    assert!(server.send_response(&switch, &mut out).is_err());
+    assert_eq!(
+        server.send_response(&switch, &mut out),
+        Err(SendError::InvalidState)
+    );
     assert_eq!(
         receive_all(&mut server, b"abc"),
         ["data abc", "end", "Paused"]
