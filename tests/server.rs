@@ -84,6 +84,9 @@ fn pipelined_bytes_split_anywhere_are_kept() {
     let requests =
         b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
     let mut s = socket(server.local_addr());
+    // Each piece its own segment (split_stress.rs cuts at every point, in
+    // memory; this goes through the kernel).
+    s.set_nodelay(true).unwrap();
     for piece in requests.chunks(7) {
         s.write_all(piece).unwrap();
         std::thread::sleep(Duration::from_millis(2));
@@ -396,8 +399,11 @@ fn the_default_idle_timeout_is_75_seconds() {
     );
 }
 
+/// A request body cut short by the client's end is answered 400, naming
+/// the cause, whatever the service made of it (`/collect` reads it whole;
+/// the next test shows the service sees the error).
 #[test]
-fn a_body_cut_short_reaches_the_service_as_an_error() {
+fn a_body_cut_short_is_answered_400_with_its_cause() {
     let server = server();
     let mut s = socket(server.local_addr());
     s.write_all(b"POST /collect HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc")
@@ -406,6 +412,13 @@ fn a_body_cut_short_reaches_the_service_as_an_error() {
     let reply = read_to_close(&mut s);
     assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
     assert!(!reply.contains("got 3 bytes"), "{reply}");
+    assert!(reply.contains("connection: close\r\n"), "{reply}");
+    assert!(
+        reply.ends_with(
+            "\r\n\r\n400 Bad Request: connection closed before the message was complete\n"
+        ),
+        "{reply}"
+    );
     server.shutdown();
 }
 
@@ -727,7 +740,9 @@ fn a_500_for_an_unsendable_echo_says_the_connection_closes_when_its_body_cannot_
     .unwrap();
     let reply = read_until(&mut s, "HTTP/1.1 500");
     let reply = reply + &read_until(&mut s, "\r\n\r\n");
-    assert!(reply.contains("connection: close\r\n"), "{reply}");
+    // (read_until stops at the end of the stream too: the 500 is looked for.)
+    let at = reply.find("HTTP/1.1 500 ").expect(&reply);
+    assert!(reply[at..].contains("connection: close\r\n"), "{reply}");
     server.shutdown();
 }
 
@@ -822,8 +837,10 @@ fn no_content_responses_carry_no_body_and_no_length() {
         server.local_addr(),
         b"GET /nocontent HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
     );
-    assert!(reply.starts_with("HTTP/1.1 204 No Content\r\n"), "{reply}");
-    assert!(!reply.contains("content-length"), "{reply}");
+    assert_eq!(
+        without_date(&reply),
+        "HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n"
+    );
     server.shutdown();
 }
 
@@ -1144,9 +1161,9 @@ fn a_shutdown_waits_briefly_for_a_head_begun() {
         let started = Instant::now();
         run(driver).unwrap();
         // A second of grace and one of lingering, against the head
-        // timeout's 30.
+        // timeout's 30 (and the 10 s after which `run` gives up).
         let took = started.elapsed();
-        assert!(took < Duration::from_secs(10), "{took:?}");
+        assert!(took < Duration::from_secs(5), "{took:?}");
         let reply = read_to_close(&mut client);
         match rest {
             None => assert!(reply.starts_with("HTTP/1.1 408 "), "{reply}"),
@@ -1354,6 +1371,9 @@ fn a_request_body_trickled_below_the_progress_floor_times_out() {
 fn a_body_trickling_in_after_the_response_is_drained_for_the_body_timeout_at_most() {
     let config = ServerConfig {
         body_timeout: Some(Duration::from_millis(300)),
+        // No floor under the rate: only the drain's deadline can end it
+        // (the trickle goes on for 10 s).
+        min_progress_bytes: 1,
         ..ServerConfig::default()
     };
     let server = server_with(routes, config);
@@ -2380,11 +2400,14 @@ fn whole_body_helpers_enforce_their_limit_and_utf8() {
         b"POST /text HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\n\xff\xfe";
     let reply = exchange(server.local_addr(), bad);
     assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    // The service's answer (`/text` says the error), for not being UTF-8.
+    assert!(reply.contains("invalid utf-8"), "{reply}");
     let long = format!(
         "POST /text HTTP/1.1\r\nHost: a\r\nContent-Length: 17\r\nConnection: close\r\n\r\n{}",
         "a".repeat(17)
     );
     let reply = exchange(server.local_addr(), long.as_bytes());
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
     assert!(reply.contains("body larger than 16 bytes"), "{reply}");
     server.shutdown();
 }
@@ -3451,8 +3474,10 @@ fn a_tls_hello_on_a_plain_port_is_refused_at_once() {
     let reply = answer_in_memory(service, &config, &hello);
     assert!(reply.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{reply}");
     assert!(reply.contains("connection: close\r\n"), "{reply}");
+    // Milliseconds, against the head timeout's minute (and the 10 s after
+    // which the in-memory exchange gives up).
     assert!(
-        started.elapsed() < Duration::from_secs(10),
+        started.elapsed() < Duration::from_secs(5),
         "{:?}",
         started.elapsed()
     );
@@ -3764,6 +3789,7 @@ fn a_worker_at_its_connection_limit_closes_idle_connections_for_a_waiting_client
             answer.starts_with("HTTP/1.1 200 OK\r\n"),
             "{idle_kind}: {answer}"
         );
+        assert!(answer.ends_with("Hello, World!"), "{idle_kind}: {answer}");
         server.shutdown();
     }
 }
