@@ -1,8 +1,8 @@
 //! The conformance suite: raw messages and their expected outcomes, kept as data in
 //! `tests/conformance/*.http`, one file per RFC 9112 / RFC 9110 section.
 //!
-//! Each case runs against `proto` directly, three ways (whole input, byte by byte,
-//! 7-byte pieces, via `support::three_ways`), and each server-role case also runs
+//! Each case runs against `proto` directly, four ways (whole input, byte by byte,
+//! 7-byte pieces, pieces of varied sizes, via `support::four_ways`), and each server-role case also runs
 //! through the async server driver (`lithe::io::serve_connection`) over an
 //! in-memory pipe: a rejected message must get the status its error names with
 //! `Connection: close`; accepted ones must each get a response echoing their body.
@@ -39,7 +39,7 @@ mod support;
 mod targets;
 
 use lithe::proto::{BodyLength, Config, Connection};
-use support::{Owned, answer_empty, bodies, client_after, error_of, no_response, three_ways};
+use support::{Owned, answer_empty, bodies, client_after, error_of, four_ways, no_response};
 
 #[derive(Debug, Default)]
 struct Case {
@@ -169,9 +169,9 @@ fn load_cases() -> Vec<Case> {
 fn run_proto(case: &Case) -> Vec<Owned> {
     let config = Config::default();
     match case.role.split_whitespace().collect::<Vec<_>>().as_slice() {
-        ["server"] => three_ways(|| Connection::server(config), &case.message, answer_empty),
+        ["server"] => four_ways(|| Connection::server(config), &case.message, answer_empty),
         ["client", method] => {
-            three_ways(|| client_after(config, method), &case.message, no_response)
+            four_ways(|| client_after(config, method), &case.message, no_response)
         }
         other => panic!("{}: unknown role {other:?}", case.name),
     }

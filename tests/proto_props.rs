@@ -456,6 +456,92 @@ proptest! {
         prop_assert!(buf.is_empty());
     }
 
+    /// Chunked bodies written by hand, as other senders write them (hex in
+    /// either case, leading zeros, chunk extensions, a trailer section),
+    /// decode to the data and trailers they were made of under any cuts,
+    /// most of them of one to three bytes, so that cuts fall inside chunk
+    /// lines, CRLFs and trailer lines.
+    #[test]
+    fn chunked_bodies_of_other_senders_decode_under_any_cuts(
+        chunks in proptest::collection::vec(
+            (
+                proptest::collection::vec(any::<u8>(), 1..600),
+                any::<bool>(),
+                0usize..3,
+                prop::sample::select(vec!["", ";a", ";a=b", ";name=\"quoted value\"", ";x;y=1"]),
+            ),
+            0..6,
+        ),
+        trailers in proptest::collection::vec(
+            (
+                prop::sample::select(vec!["Server-Timing", "x-checksum", "Expires"]),
+                // Without the whitespace around it, which is not the value's.
+                "([a-zA-Z0-9]([a-zA-Z0-9=;,. ]{0,20}[a-zA-Z0-9])?)?",
+            ),
+            0..4,
+        ),
+        last_extension in prop::sample::select(vec!["", ";end"]),
+        cuts in proptest::collection::vec(prop_oneof![3 => 1usize..4, 1 => 1usize..2000], 1..16),
+    ) {
+        let mut wire = Vec::new();
+        for (data, upper, zeros, extension) in &chunks {
+            let size = match upper {
+                true => format!("{:X}", data.len()),
+                false => format!("{:x}", data.len()),
+            };
+            wire.extend_from_slice("0".repeat(*zeros).as_bytes());
+            wire.extend_from_slice(size.as_bytes());
+            wire.extend_from_slice(extension.as_bytes());
+            wire.extend_from_slice(b"\r\n");
+            wire.extend_from_slice(data);
+            wire.extend_from_slice(b"\r\n");
+        }
+        wire.extend_from_slice(format!("0{last_extension}\r\n").as_bytes());
+        for (name, value) in &trailers {
+            wire.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+        }
+        wire.extend_from_slice(b"\r\n");
+
+        let mut decoder = ChunkedDecoder::default();
+        let mut decoded = Vec::new();
+        let mut buf: Vec<u8> = Vec::new();
+        let mut fed = 0;
+        let mut cut = cuts.iter().cycle();
+        let got_trailers = loop {
+            let mut fields = [EMPTY_HEADER; 8];
+            let (consumed, out) = decoder.decode(&buf, &mut fields).unwrap();
+            prop_assert!(consumed <= buf.len());
+            match out {
+                Decoded::Data(d) => decoded.extend_from_slice(d),
+                Decoded::End { trailers } => {
+                    let owned = owned_headers(trailers);
+                    buf.drain(..consumed);
+                    break owned;
+                }
+                Decoded::TrailersFull => unreachable!("at most 3 trailers, room for 8"),
+                Decoded::NeedData => {
+                    prop_assert!(fed < wire.len());
+                    let n = (*cut.next().unwrap()).min(wire.len() - fed);
+                    buf.drain(..consumed);
+                    buf.extend_from_slice(&wire[fed..fed + n]);
+                    fed += n;
+                    continue;
+                }
+            }
+            buf.drain(..consumed);
+        };
+        prop_assert!(decoder.is_done());
+        let data: Vec<u8> = chunks.iter().flat_map(|(d, ..)| d.iter().copied()).collect();
+        prop_assert_eq!(decoded, data);
+        let expected: Vec<(String, Vec<u8>)> = trailers
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
+            .collect();
+        prop_assert_eq!(got_trailers, expected);
+        prop_assert_eq!(fed, wire.len());
+        prop_assert!(buf.is_empty());
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic_and_splits_agree(
         input in proptest::collection::vec(prop_oneof![any::<u8>(), Just(b'\r'), Just(b'\n'), Just(b':'), Just(b' ')], 0..400),

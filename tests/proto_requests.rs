@@ -1,5 +1,6 @@
-//! Server role: reading requests. Every case runs three ways (whole input, byte
-//! by byte, 7-byte pieces) and must give the same events each way.
+//! Server role: reading requests. Every case runs four ways (whole input, byte
+//! by byte, 7-byte pieces, pieces of varied sizes) and must give the same
+//! events each way.
 
 mod support;
 
@@ -436,7 +437,7 @@ fn a_request_line_ending_in_a_bare_lf_is_measured_without_a_cr() {
     };
     // A request line as long as allowed (the target limit plus 64 bytes) when it
     // ends in LF alone, one byte too long with CRLF: the same verdict however the
-    // head arrives (`server_events` compares three splits).
+    // head arrives (`server_events` compares four splits).
     let method = "M".repeat(53);
     let target = format!("/{}", "t".repeat(99));
     let line = format!("{method} {target} HTTP/1.1\n");

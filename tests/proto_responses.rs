@@ -1,12 +1,12 @@
-//! Client role: reading responses, each case three ways (whole, byte by byte,
-//! 7-byte pieces), plus the response leniency flags.
+//! Client role: reading responses, each case four ways (whole, byte by byte,
+//! 7-byte pieces, pieces of varied sizes), plus the response leniency flags.
 
 mod support;
 
 use lithe::proto::{
     BodyLength, Config, Connection, EMPTY_HEADER, Error, Header, Leniency, RequestHead,
 };
-use support::{Owned, bodies, client_after, client_events, error_of, framing_of, three_ways};
+use support::{Owned, bodies, client_after, client_events, error_of, four_ways, framing_of};
 
 fn statuses(events: &[Owned]) -> Vec<u16> {
     events
@@ -54,7 +54,7 @@ fn interim_responses_to_one_request_are_bounded() {
     // Two requests in turn, each with as many as allowed: the count starts
     // again with each request.
     let twice = [interim(2), ok.to_vec(), interim(2), ok.to_vec()].concat();
-    let ev = three_ways(|| client_after(config, "GET"), &twice, send_next_get);
+    let ev = four_ways(|| client_after(config, "GET"), &twice, send_next_get);
     assert_eq!(statuses(&ev), vec![103, 103, 200, 103, 103, 200]);
     assert!(
         !ev.contains(&Owned::Error(Error::TooManyInterimResponses)),
@@ -222,7 +222,7 @@ fn space_before_colon_in_responses_only_with_its_flag() {
 /// Whitespace before a response's chunk line ends (after the size, an
 /// extension's name or its value), as some servers pad the size, is read
 /// only with its flag; hex digits after it are refused even then. Each case
-/// three ways (whole, byte by byte, 7-byte pieces), and through the
+/// four ways (whole, byte by byte, 7-byte pieces, varied pieces), and through the
 /// standalone decoder.
 #[test]
 fn padded_chunk_lines_in_responses_only_with_their_flag() {

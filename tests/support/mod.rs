@@ -49,15 +49,39 @@ pub enum Split {
     Whole,
     ByteByByte,
     Every(usize),
+    /// Pieces of sizes drawn from a xorshift generator with this (nonzero)
+    /// seed: mostly 1 to 16 bytes, now and then up to 512, so that a piece
+    /// that ends inside a line is followed by one that brings several.
+    Varied(u64),
 }
 
 impl Split {
-    fn piece(self) -> usize {
+    /// The size of the next piece.
+    fn piece(&mut self) -> usize {
         match self {
             Split::Whole => usize::MAX,
             Split::ByteByByte => 1,
-            Split::Every(n) => n,
+            Split::Every(n) => *n,
+            Split::Varied(state) => {
+                *state ^= *state << 13;
+                *state ^= *state >> 7;
+                *state ^= *state << 17;
+                let drawn = (*state >> 8) as usize;
+                match drawn % 8 {
+                    0 => 1 + (drawn >> 3) % 512,
+                    _ => 1 + (drawn >> 3) % 16,
+                }
+            }
         }
+    }
+
+    /// A varied split whose sizes follow from `input`: the same input is
+    /// cut the same way on every run, different inputs differently.
+    pub fn varied_for(input: &[u8]) -> Split {
+        let seed = input.iter().fold(0x9e37_79b9_7f4a_7c15_u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        Split::Varied(seed | 1)
     }
 }
 
@@ -91,7 +115,7 @@ pub fn answer_empty(conn: &mut Connection) {
 pub fn drive(
     conn: &mut Connection,
     input: &[u8],
-    split: Split,
+    mut split: Split,
     eof: bool,
     respond: Responder,
 ) -> Vec<Owned> {
@@ -220,17 +244,17 @@ pub fn owned_response(h: &ResponseHead<'_, '_>) -> Owned {
 pub const NEXT_REQUEST: &[u8] = b"GET /next HTTP/1.1\r\nHost: next\r\n\r\n";
 
 /// Server role: the events for `input` (with EOF after it), checked to be the same
-/// whole, byte by byte, and in 7-byte pieces; and, when the input ends cleanly
+/// whole, byte by byte, in 7-byte pieces and in pieces of varied sizes; and, when the input ends cleanly
 /// between messages, the same again with [`NEXT_REQUEST`] appended, which must then
 /// be read as one more request.
 pub fn server_events(config: Config, input: &[u8]) -> Vec<Owned> {
-    let whole = three_ways(|| Connection::server(config), input, answer_empty);
+    let whole = four_ways(|| Connection::server(config), input, answer_empty);
     let mut conn = Connection::server(config);
     drive(&mut conn, input, Split::Whole, true, answer_empty);
     if whole.last() == Some(&Owned::ConnectionClosed) && conn.is_keep_alive() {
         let mut appended = input.to_vec();
         appended.extend_from_slice(NEXT_REQUEST);
-        let with_next = three_ways(|| Connection::server(config), &appended, answer_empty);
+        let with_next = four_ways(|| Connection::server(config), &appended, answer_empty);
         let prefix = &whole[..whole.len() - 1];
         assert_eq!(
             &with_next[..prefix.len()],
@@ -258,10 +282,18 @@ pub fn server_events(config: Config, input: &[u8]) -> Vec<Owned> {
     whole
 }
 
-/// Runs the same input under three splits on fresh connections and asserts the
-/// events agree; returns them.
-pub fn three_ways(make: impl Fn() -> Connection, input: &[u8], respond: Responder) -> Vec<Owned> {
-    let mut runs = [Split::Whole, Split::ByteByByte, Split::Every(7)].map(|split| {
+/// Runs the same input under four splits on fresh connections (whole, byte
+/// by byte, 7-byte pieces, and pieces of sizes varied by
+/// [`Split::varied_for`] the input) and asserts the events agree; returns
+/// them.
+pub fn four_ways(make: impl Fn() -> Connection, input: &[u8], respond: Responder) -> Vec<Owned> {
+    let splits = [
+        Split::Whole,
+        Split::ByteByByte,
+        Split::Every(7),
+        Split::varied_for(input),
+    ];
+    let mut runs = splits.map(|split| {
         let mut conn = make();
         drive(&mut conn, input, split, true, respond)
     });
@@ -273,6 +305,11 @@ pub fn three_ways(make: impl Fn() -> Connection, input: &[u8], respond: Responde
     assert_eq!(
         whole, runs[2],
         "7-byte-piece run differs from whole-input run"
+    );
+    assert_eq!(
+        whole, runs[3],
+        "run in pieces of varied sizes ({:?}) differs from whole-input run",
+        splits[3]
     );
     whole
 }
@@ -326,9 +363,9 @@ pub fn client_after(config: Config, method: &str) -> Connection {
 pub fn no_response(_: &mut Connection) {}
 
 /// Client role: the events for the response `input` to a `method` request, checked
-/// the same under three splits.
+/// the same under four splits.
 pub fn client_events(config: Config, method: &str, input: &[u8]) -> Vec<Owned> {
-    three_ways(|| client_after(config, method), input, no_response)
+    four_ways(|| client_after(config, method), input, no_response)
 }
 
 /// The framing the connection chose for the first message in `input` (whole), or
