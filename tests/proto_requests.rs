@@ -483,6 +483,38 @@ fn head_size_limit_is_enforced_at_the_same_byte_whatever_the_split() {
     );
 }
 
+/// Empty lines before a request count toward the head limit; when they
+/// fill it exactly, the byte after them is past the limit, whatever it is:
+/// one that could not begin a request line is not looked at, as it is not
+/// when the limit is reached before it arrives. (Found by fuzzing: whole,
+/// the bad first byte was named; byte by byte, the limit.)
+#[test]
+fn empty_lines_that_fill_the_head_limit_leave_nothing_after_them_to_judge() {
+    let config = Config {
+        limits: Limits {
+            max_head_bytes: 64,
+            ..Limits::default()
+        },
+        ..Config::default()
+    };
+    for next in [&b"\x0e"[..], b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"] {
+        let mut input = b"\r\n".repeat(32);
+        input.extend_from_slice(next);
+        assert_eq!(
+            error_of(&server_events(config, &input)),
+            Some(Error::HeadTooLarge),
+            "{next:?}"
+        );
+    }
+    // One empty line fewer, the byte after them is within the limit.
+    let mut input = b"\r\n".repeat(31);
+    input.extend_from_slice(b"\x0e");
+    assert_eq!(
+        error_of(&server_events(config, &input)),
+        Some(Error::InvalidRequestLine)
+    );
+}
+
 #[test]
 fn header_count_limit() {
     let config = Config {

@@ -106,7 +106,10 @@ impl Scanner {
             {
                 // Checked once, when the line's first byte is the next to
                 // look at; an empty line before a request is skipped first.
+                // A byte past the size limit is not looked at: reached
+                // before it arrives, the limit is the error (below).
                 if self.pos == self.line_start
+                    && self.pos < rules.max_bytes
                     && input
                         .get(self.pos)
                         .is_some_and(|&b| !matches!(b, b'\r' | b'\n') && !valid(b))
