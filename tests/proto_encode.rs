@@ -4,8 +4,8 @@
 mod support;
 
 use lithe::proto::{
-    Config, Connection, DataFrame, EMPTY_HEADER, Error, Event, Header, RequestHead, ResponseHead,
-    SendError, State, StatusCode, Version,
+    BodyLength, Config, Connection, DataFrame, EMPTY_HEADER, Error, Event, Header, RequestHead,
+    ResponseHead, SendError, State, StatusCode, Version,
 };
 
 const HOST: Header<'static> = Header {
@@ -964,20 +964,37 @@ fn a_length_given_apart_from_the_head_frames_it_as_a_content_length_field_would(
     assert_eq!(conn.send_data(b"abcde"), Ok(DataFrame::BARE));
     assert_eq!(conn.send_end(&[], &mut out), Ok(0));
 
-    // The largest length, digit for digit; and a length the buffer cannot
-    // hold with the head is refused whole.
+    // The largest length a receiver takes (19 digits), digit for digit; one
+    // more, which would be refused on receipt, is refused here, changing
+    // nothing; and a length the buffer cannot hold with the head is refused
+    // whole.
+    let largest = 9_999_999_999_999_999_999_u64;
     let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
     let head = ResponseHead::new(StatusCode::OK, &[]);
-    let expected = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", u64::MAX);
+    for too_long in [largest + 1, u64::MAX] {
+        assert_eq!(
+            conn.send_response_sized(&head, too_long, &mut out),
+            Err(SendError::InvalidFraming(Error::InvalidContentLength))
+        );
+    }
+    let expected = format!("HTTP/1.1 200 OK\r\ncontent-length: {largest}\r\n\r\n");
     let mut short = vec![0u8; expected.len() - 1];
     assert_eq!(
-        conn.send_response_sized(&head, u64::MAX, &mut short),
+        conn.send_response_sized(&head, largest, &mut short),
         Err(SendError::BufferTooSmall {
             needed: expected.len()
         })
     );
-    let n = conn.send_response_sized(&head, u64::MAX, &mut out).unwrap();
+    let n = conn.send_response_sized(&head, largest, &mut out).unwrap();
     assert_eq!(&out[..n], expected.as_bytes());
+    let mut client = Connection::client(Config::default());
+    let mut scratch = [0u8; 64];
+    client
+        .send_request(&RequestHead::new("GET", "/", &[HOST]), &mut scratch)
+        .unwrap();
+    let mut fields = [EMPTY_HEADER; 4];
+    client.receive(&out[..n], &mut fields).unwrap();
+    assert_eq!(client.incoming_body(), Some(BodyLength::Length(largest)));
 
     // A head with its own Content-Length: the same value is written once,
     // another is a conflict and changes nothing.

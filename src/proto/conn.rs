@@ -297,7 +297,8 @@ impl Connection {
     /// a message without a body): `None` for a chunked or close-delimited
     /// body, and when no message of ours is under way (before its head, after
     /// its end). Right after the head it is the declared length, whoever
-    /// wrote the field.
+    /// wrote the field, unless the message has no body whatever its fields
+    /// say (a HEAD or 304 response stating a GET's length): `Some(0)`.
     ///
     /// ```
     /// use lithe::proto::{Config, Connection, Header, RequestHead};

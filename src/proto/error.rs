@@ -259,8 +259,9 @@ pub enum SendError {
     /// length a GET would have had.
     FramingNotAllowed,
     /// Body bytes for a message that has no body (HEAD response, 204, 205, 304,
-    /// 1xx, or a request without Content-Length or Transfer-Encoding), or a 205
-    /// head that declares some.
+    /// or a request without Content-Length or Transfer-Encoding), or a 205
+    /// head that declares some. (Data after a 1xx is `InvalidState`: the
+    /// final response is still owed.)
     BodyNotAllowed,
     /// Trailers on a message that is not chunked.
     TrailersNotAllowed,

@@ -273,6 +273,11 @@ impl FramingFields {
         let Some(n) = given else {
             return Ok(None);
         };
+        // As a field it would be refused on receipt (more than 19 digits):
+        // what we send must parse back.
+        if n > MAX_CONTENT_LENGTH {
+            return Err(SendError::InvalidFraming(Error::InvalidContentLength));
+        }
         let in_head = self.content_length.is_some();
         self.set_content_length(n)
             .map_err(SendError::InvalidFraming)?;
@@ -367,6 +372,10 @@ pub(crate) fn list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
         .map(trim_ows)
         .filter(|e| !e.is_empty())
 }
+
+/// The largest Content-Length: 19 digits, which every u64 of up to that
+/// many fits.
+pub(crate) const MAX_CONTENT_LENGTH: u64 = 9_999_999_999_999_999_999;
 
 /// At most 19 digits: every such number fits a u64, so no sign, space, or
 /// overflow can slip through.
