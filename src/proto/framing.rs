@@ -373,9 +373,9 @@ pub(crate) fn list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
         .filter(|e| !e.is_empty())
 }
 
-/// The largest Content-Length: 19 digits, which every u64 of up to that
-/// many fits.
-pub(crate) const MAX_CONTENT_LENGTH: u64 = 9_999_999_999_999_999_999;
+/// The largest Content-Length received (see [`parse_content_length`]): the
+/// largest number of 19 digits.
+const MAX_CONTENT_LENGTH: u64 = 9_999_999_999_999_999_999;
 
 /// At most 19 digits: every such number fits a u64, so no sign, space, or
 /// overflow can slip through.
