@@ -1,5 +1,5 @@
 //! Async HTTP/1.1 drivers over any `futures_io::AsyncRead + AsyncWrite + Unpin`
-//! (`Send + 'static` too for the server: [`Transport`]).
+//! (for the server also `Send`, which [`Transport`] names, and `'static`).
 //!
 //! This layer binds the sans-IO [`proto`](crate::proto) core to async I/O without
 //! naming a runtime: the same code runs under smol (see `rt`), async-std, or

@@ -41,8 +41,9 @@
 //!   A 101 answered before the request's body was read waits for its end:
 //!   the body is drained first (`100 Continue` first if awaited), and a body
 //!   the service still holds is cut off; too long to drain, the answer is a
-//!   500 and the connection closes. (A 2xx to a CONNECT that has a body is a
-//!   500 unless the service read the body.)
+//!   500 and the connection closes. (A CONNECT that declares content never
+//!   reaches the service: proto refuses it with 400, and the connection
+//!   closes.)
 
 use core::future::Future;
 use core::pin::pin;
@@ -1206,9 +1207,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                     "lithe: the service answered with an interim status ({code}); answered 500 instead"
                 ),
             }
-            // A CONNECT refused this way (a 2xx over a body the service left
-            // unread) closes as any refused CONNECT does: the bytes behind
-            // it may be the tunnel's the client took as opened.
+            // A CONNECT refused this way (its 2xx could not be sent) closes
+            // as any refused CONNECT does: the bytes behind it may be the
+            // tunnel's the client took as opened.
             self.close_after |= asked == Asked::Connect;
             // The service's body goes unsent: if it held the request's (an
             // echo), nobody reads that now (invited already, perhaps, with 100

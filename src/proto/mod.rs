@@ -10,8 +10,12 @@
 //!    [`Connection::receive`] with an array of [`Header`]s to parse into. It
 //!    returns how many bytes it consumed and an [`Event`] that borrows from your
 //!    buffer: a head, body [`Data`](Event::Data) (a sub-slice, never copied), the
-//!    [`End`](Event::End) of a message, or [`NeedData`](Event::NeedData). When the
-//!    peer closes, call [`Connection::receive_eof`].
+//!    [`End`](Event::End) of a message, [`NeedData`](Event::NeedData) (read
+//!    more), [`HeadersFull`](Event::HeadersFull) (call again with a larger
+//!    header array), [`Paused`](Event::Paused) (send your side before more is
+//!    parsed), [`SwitchedProtocol`](Event::SwitchedProtocol) or
+//!    [`ConnectionClosed`](Event::ConnectionClosed). When the peer closes,
+//!    call [`Connection::receive_eof`].
 //! 2. To send, serialize a head into your output buffer with
 //!    [`Connection::send_request`] or [`Connection::send_response`]; for each
 //!    piece of body call [`Connection::send_data`], which returns the framing

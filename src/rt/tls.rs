@@ -1,5 +1,6 @@
 //! TLS with rustls (ring provider): a client connector that verifies
-//! certificates by default, and a server acceptor that loads PEM files.
+//! certificates by default, and a server acceptor made from PEM bytes (a
+//! certificate chain and its key, as read from files).
 //!
 //! Both speak TLS 1.2 and 1.3 and offer ALPN `http/1.1`. The only way lithe
 //! offers to skip certificate verification is the loudly named
