@@ -7,6 +7,11 @@
 //!   same service (pipelined responses flushed together, its header built
 //!   from static bytes, and its timer given so that its default header-read
 //!   timeout runs as lithe's timeouts do, as in the load benchmark's peer).
+//!   Its timer costs it a clock reading and a boxed sleep per request head,
+//!   where lithe arms its deadlines only when a read waits (here, never).
+//! * `pipelined/hyper_untimed`: the same without a timer, so without a
+//!   header-read timeout (hyper's default when given none): what a hyper
+//!   deployment that does not bound a slow head pays.
 //!
 //! Both read 1,024 requests of the kind wrk sends, arriving 16 at a time (one
 //! read each; `pipelined`) or one at a time (`one_per_read`, where every
@@ -100,17 +105,18 @@ fn serve_with_lithe(input: &'static [u8], depth: usize, config: &ServerConfig, c
     drive(serve_connection(io, lithe_hello, config));
 }
 
-fn serve_with_hyper(input: &'static [u8], depth: usize, capture: Capture) {
+/// hyper, with its header-read timeout when `timer` (as lithe's timeouts
+/// run), or without it (hyper's default when it is given no timer).
+fn serve_with_hyper(input: &'static [u8], depth: usize, timer: bool, capture: Capture) {
     let io = Memory::new(input, REQUEST.len() * depth, capture);
-    drive(
-        hyper::server::conn::http1::Builder::new()
-            .timer(hyper_util::rt::TokioTimer::new())
-            .pipeline_flush(true)
-            .serve_connection(
-                hyper_util::rt::TokioIo::new(io),
-                hyper::service::service_fn(hyper_hello),
-            ),
-    );
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    if timer {
+        builder.timer(hyper_util::rt::TokioTimer::new());
+    }
+    drive(builder.pipeline_flush(true).serve_connection(
+        hyper_util::rt::TokioIo::new(io),
+        hyper::service::service_fn(hyper_hello),
+    ));
 }
 
 /// `REQUESTS` requests, `depth` per read, served by each side in turn.
@@ -136,7 +142,7 @@ fn serve(c: &mut Criterion, group: &str, depth: usize) {
         (heads, text.matches(RESPONSE_BODY).count(), output.len())
     };
     let lithe = answers(&|capture| serve_with_lithe(input, depth, &config, capture));
-    let hyper = answers(&|capture| serve_with_hyper(input, depth, capture));
+    let hyper = answers(&|capture| serve_with_hyper(input, depth, true, capture));
     assert_eq!(
         (lithe.0, lithe.1),
         (REQUESTS, REQUESTS),
@@ -150,17 +156,25 @@ fn serve(c: &mut Criterion, group: &str, depth: usize) {
     assert_eq!(lithe.2, hyper.2, "bytes written: lithe's, then hyper's");
 
     let lithe_run = || serve_with_lithe(input, depth, &config, None);
-    let hyper_run = || serve_with_hyper(input, depth, None);
+    let hyper_run = || serve_with_hyper(input, depth, true, None);
+    let untimed_hyper_run = || serve_with_hyper(input, depth, false, None);
     let mut bench = c.benchmark_group(group);
     bench.throughput(Throughput::Elements(REQUESTS as u64));
     bench.bench_function("lithe", |b| b.iter(lithe_run));
     bench.bench_function("hyper", |b| b.iter(hyper_run));
+    bench.bench_function("hyper_untimed", |b| b.iter(untimed_hyper_run));
     bench.finish();
     report_interleaved(
         &format!("{group}: lithe's speed / hyper's"),
         1,
         lithe_run,
         hyper_run,
+    );
+    report_interleaved(
+        &format!("{group}: lithe's speed / hyper's without a header timeout"),
+        1,
+        lithe_run,
+        untimed_hyper_run,
     );
 }
 

@@ -5,7 +5,9 @@
 # round.
 #
 #   bash benches/load/run.sh            # needs wrk, python3, taskset, 2 cores
-#   DURATION=3 ROUNDS=3 bash benches/load/run.sh      # quicker, noisier
+#   DURATION=3 bash benches/load/run.sh      # quicker, noisier
+#   (ROUNDS other than a multiple of 6 leaves the servers' order unbalanced:
+#   the script warns.)
 #
 # Each server is pinned to core 0 (lithe's `--threads 1` runs one worker, its
 # main thread and async-io's reactor thread; all count in its CPU time); the
@@ -91,6 +93,7 @@ for name in lithe hyper; do
 done
 
 # The six orders of the three servers, a round each in turn.
+(( ROUNDS % 6 == 0 )) || echo "run.sh: warning: ROUNDS=$ROUNDS is not a multiple of 6: some servers go first more often than others" >&2
 orders=("lithe hyper ceiling" "hyper ceiling lithe" "ceiling lithe hyper"
         "lithe ceiling hyper" "hyper lithe ceiling" "ceiling hyper lithe")
 for round in $(seq "$ROUNDS"); do
