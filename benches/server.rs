@@ -143,6 +143,8 @@ fn serve(c: &mut Criterion, group: &str, depth: usize) {
     };
     let lithe = answers(&|capture| serve_with_lithe(input, depth, &config, capture));
     let hyper = answers(&|capture| serve_with_hyper(input, depth, true, capture));
+    let untimed_hyper = answers(&|capture| serve_with_hyper(input, depth, false, capture));
+    assert_eq!(hyper, untimed_hyper, "hyper's responses, timed and not");
     assert_eq!(
         (lithe.0, lithe.1),
         (REQUESTS, REQUESTS),

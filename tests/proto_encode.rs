@@ -989,6 +989,12 @@ fn a_length_given_apart_from_the_head_frames_it_as_a_content_length_field_would(
     assert_eq!(&out[..n], expected.as_bytes());
     let mut client = Connection::client(Config::default());
     let mut scratch = [0u8; 64];
+    // (A request's length is held to the same cap.)
+    let post = RequestHead::new("POST", "/", &[HOST]);
+    assert_eq!(
+        client.send_request_sized(&post, largest + 1, &mut scratch),
+        Err(SendError::InvalidFraming(Error::InvalidContentLength))
+    );
     client
         .send_request(&RequestHead::new("GET", "/", &[HOST]), &mut scratch)
         .unwrap();

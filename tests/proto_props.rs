@@ -180,10 +180,7 @@ type OwnedFields = Vec<(String, Vec<u8>)>;
 /// sizes in `cuts` (in turn, over and over), checking that each piece of
 /// data is a sub-slice of what was offered and that the body ends exactly
 /// at the end of `wire`; returns the data and the trailers.
-fn decode_in_cuts(
-    wire: &[u8],
-    cuts: &[usize],
-) -> Result<(Vec<u8>, OwnedFields), TestCaseError> {
+fn decode_in_cuts(wire: &[u8], cuts: &[usize]) -> Result<(Vec<u8>, OwnedFields), TestCaseError> {
     let mut decoder = ChunkedDecoder::default();
     let mut decoded = Vec::new();
     let mut buf: Vec<u8> = Vec::new();

@@ -133,15 +133,21 @@ fn certificates_are_verified_by_default() {
         );
 
         // So is one signed by another key than the root trusted, though
-        // both are for the name, under the same issuer name (rcgen's): its
-        // signature does not verify.
+        // both are for the name: under the same issuer name (rcgen's), its
+        // signature does not verify against that root (webpki, which matches
+        // roots by name today, says so; by key, it would find no issuer).
         let (other, _) = certificate();
         let error = open(&url(server.local_addr(), "/"), &trusting(&other))
             .await
             .expect_err("a certificate no root vouches for accepted");
-        assert_eq!(
-            certificate_refusal(&error),
-            Some(rustls::CertificateError::BadSignature),
+        assert!(
+            matches!(
+                certificate_refusal(&error),
+                Some(
+                    rustls::CertificateError::BadSignature
+                        | rustls::CertificateError::UnknownIssuer
+                )
+            ),
             "{error}"
         );
     });

@@ -196,8 +196,9 @@ pub struct ServerConfig {
     /// answer nobody reads. Answers to requests pipelined before it still go
     /// out. Default `true`, as aiohttp: clients that write a request and end
     /// their side at once (`nc -N`, a test over a pipe) are answered (with
-    /// `connection: close`, when the watch saw the end first), and only a
-    /// reset abandons a request. `false` abandons on either, as hyper
+    /// `connection: close` when the watch saw the end first, unless the
+    /// request proposed a protocol switch, which the answer may still
+    /// accept), and only a reset abandons a request. `false` abandons on either, as hyper
     /// and nginx do: a client that hangs up (a closed browser tab, a
     /// cancelled `curl`) most often sends a FIN, not a reset.
     pub half_close: bool,
@@ -985,7 +986,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     /// The client ended its side while its request is served: gone, unless
     /// [`ServerConfig::half_close`]. Nothing is buffered (see
     /// [`poll_client_gone`](Self::poll_client_gone)), so no request can
-    /// follow: proto is told now, and the answer says `connection: close`.
+    /// follow: proto is told now, and the answer says `connection: close`
+    /// (unless the request proposed a switch: proto keeps that open to a
+    /// 101 until the answer, and the connection closes at the next read).
     fn client_closed(&mut self) -> Poll<Error> {
         self.client_ended = true;
         self.conn.receive_eof();
@@ -1207,9 +1210,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                     "lithe: the service answered with an interim status ({code}); answered 500 instead"
                 ),
             }
-            // A CONNECT refused this way (its 2xx could not be sent) closes
-            // as any refused CONNECT does: the bytes behind it may be the
-            // tunnel's the client took as opened.
+            // A CONNECT answered this way (its response could not be sent)
+            // closes as any refused CONNECT does: the bytes behind it may be
+            // the tunnel's the client took as opened.
             self.close_after |= asked == Asked::Connect;
             // The service's body goes unsent: if it held the request's (an
             // echo), nobody reads that now (invited already, perhaps, with 100

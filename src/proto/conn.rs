@@ -830,6 +830,8 @@ impl Connection {
     /// the connection writes itself. A head that also carries its own
     /// Content-Length must give the same value (or
     /// [`Error::ConflictingContentLength`]), and then only its field is written.
+    /// A length of more than 19 digits, which no receiver takes, is
+    /// [`Error::InvalidContentLength`].
     ///
     /// ```
     /// use lithe::proto::{Config, Connection, Header, RequestHead};
@@ -934,7 +936,8 @@ impl Connection {
     /// the connection writes itself. A head that also carries its own
     /// Content-Length must give the same value (or
     /// [`Error::ConflictingContentLength`]), and then only its field is
-    /// written. As with the field itself, the status and the request decide
+    /// written; a length of more than 19 digits, which no receiver takes, is
+    /// [`Error::InvalidContentLength`]. As with the field itself, the status and the request decide
     /// whether a body follows (none for HEAD, 1xx, 204, 304), a 1xx, a 204
     /// or a 2xx to CONNECT may carry no length at all
     /// ([`SendError::FramingNotAllowed`], RFC 9110 §8.6), and a 205 none but
