@@ -1772,6 +1772,18 @@ impl futures_lite::AsyncRead for WaitsBeforeEachRequest {
     }
 }
 
+impl WaitsBeforeEachRequest {
+    /// `left` copies of `request`, each after a wait, its waits uncounted.
+    fn new(request: &'static [u8], left: usize) -> Self {
+        WaitsBeforeEachRequest {
+            request,
+            left,
+            ready: false,
+            waits: std::sync::Arc::default(),
+        }
+    }
+}
+
 swallows_writes!(WaitsBeforeEachRequest);
 
 /// A connection whose reads wait for its peer lets the other tasks run at
@@ -1847,12 +1859,7 @@ fn a_shutdown_during_a_request_serves_the_next_one_a_read_put_off() {
             )
         }
     };
-    let transport = WaitsBeforeEachRequest {
-        request: b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
-        left: 2,
-        ready: false,
-        waits: Arc::new(AtomicUsize::new(0)),
-    };
+    let transport = WaitsBeforeEachRequest::new(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 2);
     let config = ServerConfig::default();
     run(lithe::io::serve_connection_until(
         transport, service, &config, &shutdown,
@@ -2035,12 +2042,10 @@ fn early_data_behind_a_refused_connect_is_found_through_a_read_put_off() {
             ))
         }
     };
-    let transport = WaitsBeforeEachRequest {
-        request: b"CONNECT internal:443 HTTP/1.1\r\nHost: internal:443\r\n\r\n",
-        left: 2,
-        ready: false,
-        waits: Arc::new(AtomicUsize::new(0)),
-    };
+    let transport = WaitsBeforeEachRequest::new(
+        b"CONNECT internal:443 HTTP/1.1\r\nHost: internal:443\r\n\r\n",
+        2,
+    );
     let config = ServerConfig::default();
     run(lithe::io::serve_connection(transport, service, &config)).unwrap();
     assert_eq!(served.load(Ordering::Relaxed), 1);

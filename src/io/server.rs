@@ -198,9 +198,9 @@ pub struct ServerConfig {
     /// their side at once (`nc -N`, a test over a pipe) are answered (with
     /// `connection: close` when the watch saw the end first, unless the
     /// request proposed a protocol switch, which the answer may still
-    /// accept), and only a reset abandons a request. `false` abandons on either, as hyper
-    /// and nginx do: a client that hangs up (a closed browser tab, a
-    /// cancelled `curl`) most often sends a FIN, not a reset.
+    /// accept), and only a reset abandons a request. `false` abandons on
+    /// either, as hyper and nginx do: a client that hangs up (a closed
+    /// browser tab, a cancelled `curl`) most often sends a FIN, not a reset.
     pub half_close: bool,
 }
 

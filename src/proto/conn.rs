@@ -937,9 +937,9 @@ impl Connection {
     /// Content-Length must give the same value (or
     /// [`Error::ConflictingContentLength`]), and then only its field is
     /// written; a length of more than 19 digits, which no receiver takes, is
-    /// [`Error::InvalidContentLength`]. As with the field itself, the status and the request decide
-    /// whether a body follows (none for HEAD, 1xx, 204, 304), a 1xx, a 204
-    /// or a 2xx to CONNECT may carry no length at all
+    /// [`Error::InvalidContentLength`]. As with the field itself, the status
+    /// and the request decide whether a body follows (none for HEAD, 1xx,
+    /// 204, 304), a 1xx, a 204 or a 2xx to CONNECT may carry no length at all
     /// ([`SendError::FramingNotAllowed`], RFC 9110 §8.6), and a 205 none but
     /// 0 ([`SendError::BodyNotAllowed`], RFC 9110 §15.3.6).
     ///

@@ -373,14 +373,17 @@ pub(crate) fn list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
         .filter(|e| !e.is_empty())
 }
 
-/// The largest Content-Length received (see [`parse_content_length`]): the
-/// largest number of 19 digits.
-const MAX_CONTENT_LENGTH: u64 = 9_999_999_999_999_999_999;
+/// The most digits a Content-Length may have: every number of that many fits
+/// a u64, so no sign, space, or overflow can slip through.
+const CONTENT_LENGTH_DIGITS: u32 = 19;
 
-/// At most 19 digits: every such number fits a u64, so no sign, space, or
-/// overflow can slip through.
+/// The largest Content-Length received, and so sent: the largest number of
+/// [`CONTENT_LENGTH_DIGITS`] digits.
+const MAX_CONTENT_LENGTH: u64 = 10u64.pow(CONTENT_LENGTH_DIGITS) - 1;
+
+/// At most [`CONTENT_LENGTH_DIGITS`] digits, and nothing else.
 fn parse_content_length(digits: &[u8]) -> Result<u64, Error> {
-    if digits.is_empty() || digits.len() > 19 {
+    if digits.is_empty() || digits.len() > CONTENT_LENGTH_DIGITS as usize {
         return Err(Error::InvalidContentLength);
     }
     digits.iter().try_fold(0u64, |n, &b| {
