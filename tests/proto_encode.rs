@@ -308,7 +308,15 @@ fn a_head_goes_out_only_in_the_form_a_strict_recipient_accepts() {
         let sent = client.send_request(&RequestHead::new("GET", "/", &fields), &mut out);
         assert!(sent.is_ok(), "{}: {sent:?}", String::from_utf8_lossy(host));
     }
-    for host in [&b"a@b"[..], b"a/x", b"a, b", b"a:8x", b"[::1"] {
+    for host in [
+        &b"a@b"[..],
+        b"a/x",
+        b"a, b",
+        b"a:8x",
+        b"[::1",
+        b"a%zz",
+        b"a%2",
+    ] {
         let fields = [Header {
             name: "Host",
             value: host,

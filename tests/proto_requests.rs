@@ -245,6 +245,9 @@ fn host_fields_that_are_not_a_host_and_port_are_refused() {
         // RFC 3986 §3.2.3: the port may be empty.
         "a.example:",
         "",
+        // A `%` escape (RFC 3986 §2.1), with a port or not.
+        "a%2Db.example",
+        "a%2db:80",
     ] {
         let request = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
         assert_eq!(error_of(&events(request.as_bytes())), None, "{host:?}");
@@ -263,6 +266,12 @@ fn host_fields_that_are_not_a_host_and_port_are_refused() {
         "[zz]",
         "[zz]:80",
         "a b",
+        // `%` begins pct-encoded: two hex digits must follow it.
+        "a%zz",
+        "a%2",
+        "a%",
+        "%",
+        "a%g0:80",
     ] {
         let request = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
         assert_eq!(
@@ -358,6 +367,8 @@ fn an_absolute_target_whose_authority_is_no_host_and_port_is_refused() {
         "http://a.example:8x/",
         "http://[::1/",
         "http://[zz]/",
+        "http://a%zz.example/",
+        "http://a%2/",
     ] {
         let request = format!("GET {target} HTTP/1.1\r\nHost: a.example\r\n\r\n");
         let ev = events(request.as_bytes());

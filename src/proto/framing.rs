@@ -8,7 +8,9 @@
 //! `chunked`.
 
 use super::error::{Error, SendError};
-use super::head::{Header, Lowercase, Version, is_host, is_reg_name_byte, is_token, trim_ows};
+use super::head::{
+    Header, Lowercase, Version, is_host_and_port, is_reg_name_byte, is_token, trim_ows,
+};
 use super::status::StatusCode;
 
 /// How the body of a message is delimited.
@@ -568,24 +570,14 @@ fn is_host_field_value(value: &[u8]) -> bool {
             Some(at) => at > 0 && value[at + 1..].iter().all(u8::is_ascii_digit),
             None => false,
         },
-        // An IP literal in brackets, with a port or not.
-        _ => {
-            let Some(close) = value.iter().position(|&b| b == b']') else {
-                return false;
-            };
-            let (host, rest) = value.split_at(close + 1);
-            is_host(host)
-                && match rest {
-                    [] => true,
-                    [b':', port @ ..] => port.iter().all(u8::is_ascii_digit),
-                    _ => false,
-                }
-        }
+        // An IP literal in brackets or a `%` escape: the whole rule.
+        _ => is_host_and_port(value),
     }
 }
 
-/// The class of a byte in a Host value: 0 in a reg-name or IPv4 address,
-/// [`COLON`] before a port, [`OTHER`] anything else.
+/// The class of a byte in a Host value: 0 for one that may stand alone in a
+/// reg-name or IPv4 address, [`COLON`] before a port, [`OTHER`] anything
+/// else.
 const COLON: u8 = 1;
 /// See [`COLON`].
 const OTHER: u8 = 2;

@@ -171,6 +171,8 @@ impl TargetForm {
     /// assert_eq!(TargetForm::of("http:///a"), TargetForm::Invalid);
     /// // The authority is held to the Host field's rule.
     /// assert_eq!(TargetForm::of("http://[::1]:8080/"), TargetForm::Absolute);
+    /// assert_eq!(TargetForm::of("x%2Dy.example:443"), TargetForm::Authority);
+    /// assert_eq!(TargetForm::of("x%zz.example:443"), TargetForm::Invalid);
     /// assert_eq!(TargetForm::of("http://a\\b.example/"), TargetForm::Invalid);
     /// assert_eq!(TargetForm::of("http://a:1:2/"), TargetForm::Invalid);
     /// assert_eq!(TargetForm::of("/a#b"), TargetForm::Invalid);
@@ -250,7 +252,7 @@ fn is_scheme(s: &[u8]) -> bool {
 }
 
 /// `uri-host [ ":" port ]` (RFC 3986 §3.2): an authority without userinfo.
-fn is_host_and_port(authority: &[u8]) -> bool {
+pub(crate) fn is_host_and_port(authority: &[u8]) -> bool {
     let (host, port) = match authority.iter().rposition(|&b| b == b':') {
         // An IP literal's colons are inside its brackets.
         Some(colon) if !authority[colon..].contains(&b']') => {
@@ -271,10 +273,32 @@ pub(crate) fn is_host(host: &[u8]) -> bool {
                     .iter()
                     .all(|&b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'))
         }
-        _ => !host.is_empty() && host.iter().all(|&b| is_reg_name_byte(b)),
+        _ => !host.is_empty() && is_reg_name(host),
     }
 }
 
+/// `reg-name = *( unreserved / pct-encoded / sub-delims )`, which an IPv4
+/// address also is: a `%` begins a `pct-encoded` and needs two hex digits
+/// after it (`a%zz` or a final `a%2` is no name, and hops disagree on what
+/// they would decode it to).
+fn is_reg_name(host: &[u8]) -> bool {
+    let mut rest = host;
+    while let [first, after @ ..] = rest {
+        rest = match (first, after) {
+            (b'%', [high, low, after @ ..])
+                if high.is_ascii_hexdigit() && low.is_ascii_hexdigit() =>
+            {
+                after
+            }
+            (&b, _) if is_reg_name_byte(b) => after,
+            _ => return false,
+        };
+    }
+    true
+}
+
+/// A byte that may stand alone in a reg-name: unreserved or a sub-delim
+/// (`%` begins a `pct-encoded` triple, which [`is_reg_name`] reads whole).
 pub(crate) const fn is_reg_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
@@ -282,7 +306,6 @@ pub(crate) const fn is_reg_name_byte(b: u8) -> bool {
             b'-' | b'.'
                 | b'_'
                 | b'~'
-                | b'%'
                 | b'!'
                 | b'$'
                 | b'&'
