@@ -395,6 +395,76 @@ fn a_101_without_an_upgrade_field_is_refused() {
     assert!(wire.contains("Upgrade: ws\r\n"), "{wire}");
 }
 
+/// RFC 9110 §7.8: a sender of Upgrade also sends the `upgrade` connection
+/// option. Without it a server sees no proposal, and a browser fails the
+/// 101 that answers its WebSocket handshake; so it is added, once.
+#[test]
+fn an_upgrade_field_goes_out_with_its_connection_option() {
+    let upgrade = Header {
+        name: "Upgrade",
+        value: b"websocket",
+    };
+    let connection = |value: &'static [u8]| Header {
+        name: "Connection",
+        value,
+    };
+    let request = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n";
+    let switch = |fields: &[Header<'_>]| {
+        response_wire(
+            &mut server_after(request),
+            &ResponseHead::new(StatusCode::SWITCHING_PROTOCOLS, fields),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        switch(&[upgrade]),
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nconnection: upgrade\r\n\r\n"
+    );
+    assert_eq!(
+        switch(&[connection(b"Upgrade"), upgrade]),
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+    );
+
+    // A request: the option makes it a proposal, to us as to the server.
+    let mut out = [0u8; 256];
+    let mut client = Connection::client(Config::default());
+    let fields = [HOST, upgrade];
+    let n = client
+        .send_request(&RequestHead::new("GET", "/", &fields), &mut out)
+        .unwrap();
+    assert_eq!(
+        &out[..n],
+        b"GET / HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nconnection: upgrade\r\n\r\n"
+    );
+    let server = server_after(&out[..n]);
+    assert_eq!(server.their_state(), State::MightSwitchProtocol);
+    client.send_end(&[], &mut out).unwrap();
+    let mut headers = [EMPTY_HEADER; 4];
+    let answer =
+        b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n";
+    let received = client.receive(answer, &mut headers).unwrap();
+    assert!(matches!(received.event, Event::Response(_)), "{received:?}");
+    assert_eq!(client.our_state(), State::SwitchedProtocol);
+
+    // Named already, among other options: nothing added.
+    let fields = [HOST, connection(b"keep-alive, Upgrade"), upgrade];
+    let mut client = Connection::client(Config::default());
+    let n = client
+        .send_request(&RequestHead::new("GET", "/", &fields), &mut out)
+        .unwrap();
+    let wire = String::from_utf8_lossy(&out[..n]);
+    assert!(!wire.contains("connection: upgrade"), "{wire}");
+    // HTTP/1.0 has no upgrade (RFC 9110 §7.8: a server ignores it there).
+    let fields = [upgrade];
+    let head = RequestHead {
+        version: Version::Http10,
+        ..RequestHead::new("GET", "/", &fields)
+    };
+    let mut client = Connection::client(Config::default());
+    let n = client.send_request(&head, &mut out).unwrap();
+    assert_eq!(&out[..n], b"GET / HTTP/1.0\r\nUpgrade: websocket\r\n\r\n");
+}
+
 #[test]
 fn content_length_is_enforced_both_ways() {
     let mut out = [0u8; 256];

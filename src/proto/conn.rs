@@ -807,7 +807,10 @@ impl Connection {
 
     /// Client role: serializes a request head into `out`, returning the bytes
     /// written. The body framing follows the head: `Content-Length`,
-    /// `Transfer-Encoding: chunked`, or (with neither) no body.
+    /// `Transfer-Encoding: chunked`, or (with neither) no body. An HTTP/1.1
+    /// head with an `Upgrade` field proposes a switch: `Connection: upgrade`
+    /// is added unless its `Connection` fields name that option already
+    /// (RFC 9110 §7.8).
     ///
     /// ```
     /// use lithe::proto::{Config, Connection, Header, RequestHead};
@@ -877,10 +880,16 @@ impl Connection {
         let method = RequestMethod::of(head.method);
         let body = request_body_length(&fields, head.version, method)
             .map_err(SendError::InvalidFraming)?;
+        // A proposal to upgrade names `upgrade` as a connection option too
+        // (RFC 9110 §7.8); without it a server would not see one.
         let added = AddedFields {
             content_length: length,
+            upgrade: head.version == Version::Http11
+                && fields.has_upgrade
+                && !fields.connection_upgrade,
             ..AddedFields::default()
         };
+        fields.connection_upgrade |= added.upgrade;
         let written = encode::write_request(head, added, out)?;
 
         self.request_method = method;
@@ -902,7 +911,8 @@ impl Connection {
     ///
     /// A 1xx other than 101 is an interim response; the final one follows. 101
     /// (to an Upgrade request, naming the protocol in an Upgrade field:
-    /// [`SendError::MissingUpgrade`]) and 2xx (to CONNECT) switch protocols. For other
+    /// [`SendError::MissingUpgrade`]; `Connection: upgrade` is added unless
+    /// the head names that option) and 2xx (to CONNECT) switch protocols. For other
     /// responses the body framing follows the head; with neither Content-Length nor
     /// Transfer-Encoding, `Transfer-Encoding: chunked` is added for HTTP/1.1 peers
     /// and the body is close-delimited for HTTP/1.0 ones. `Connection: close` is
@@ -1048,7 +1058,11 @@ impl Connection {
             if status.as_u16() == 101 && !fields.has_upgrade {
                 return Err(SendError::MissingUpgrade);
             }
-            let written = encode::write_response(head, added_length, out)?;
+            let added = AddedFields {
+                upgrade: status.as_u16() == 101 && !fields.connection_upgrade,
+                ..added_length
+            };
+            let written = encode::write_response(head, added, out)?;
             // Only 100 answers the expectation (RFC 9110 §10.1.1): after a 103
             // the client still waits for it. A switch ends the exchange.
             if switches || status.as_u16() == 100 {

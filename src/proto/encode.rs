@@ -22,12 +22,17 @@ pub(crate) struct AddedFields {
     pub close: bool,
     /// `Connection: keep-alive`, to an HTTP/1.0 peer that asked for persistence.
     pub keep_alive: bool,
+    /// `Connection: upgrade`, for a head with an `Upgrade` field whose own
+    /// `Connection` fields do not name it (RFC 9110 §7.8: a sender of
+    /// Upgrade must).
+    pub upgrade: bool,
 }
 
 const CONTENT_LENGTH: &[u8] = b"content-length: ";
 const CHUNKED: &[u8] = b"transfer-encoding: chunked\r\n";
 const CLOSE: &[u8] = b"connection: close\r\n";
 const KEEP_ALIVE: &[u8] = b"connection: keep-alive\r\n";
+const UPGRADE: &[u8] = b"connection: upgrade\r\n";
 
 impl AddedFields {
     /// The bytes of the added lines, `length` being `content_length` measured.
@@ -38,6 +43,7 @@ impl AddedFields {
             + usize::from(self.chunked) * CHUNKED.len()
             + usize::from(self.close) * CLOSE.len()
             + usize::from(self.keep_alive) * KEEP_ALIVE.len()
+            + usize::from(self.upgrade) * UPGRADE.len()
     }
 
     #[inline(always)]
@@ -51,6 +57,7 @@ impl AddedFields {
             (self.chunked, CHUNKED),
             (self.close, CLOSE),
             (self.keep_alive, KEEP_ALIVE),
+            (self.upgrade, UPGRADE),
         ] {
             if on {
                 cursor.put(line);
