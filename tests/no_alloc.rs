@@ -5,8 +5,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use lithe::proto::{
-    ChunkedDecoder, Config, Connection, EMPTY_HEADER, Event, Header, RequestHead, ResponseHead,
-    StatusCode,
+    ChunkedDecoder, Config, Connection, Decoded, EMPTY_HEADER, Event, Header, RequestHead,
+    ResponseHead, StatusCode,
 };
 
 struct Counting;
@@ -66,6 +66,7 @@ fn a_full_exchange_allocates_nothing() {
     let mut out = [0u8; 1024];
     let mut requests = 0usize;
     let mut body_bytes = 0usize;
+    let (mut decoded_bytes, mut decoded_trailers) = (0usize, 0usize);
     let n = allocations_in(|| {
         let mut server = Connection::server(Config::default());
         let mut input = &request[..];
@@ -142,16 +143,32 @@ fn a_full_exchange_allocates_nothing() {
         );
         assert!(err.is_err());
 
+        // The standalone decoder, to its end: data, last chunk, trailers.
         let mut decoder = ChunkedDecoder::default();
-        let mut trailers = [EMPTY_HEADER; 2];
-        decoder
-            .decode(b"3\r\nabc\r\n0\r\n\r\n", &mut trailers)
-            .unwrap();
+        let mut rest = &b"3\r\nabc\r\n0\r\nT: v\r\n\r\n"[..];
+        loop {
+            let mut trailers = [EMPTY_HEADER; 2];
+            let (used, decoded) = decoder.decode(rest, &mut trailers).unwrap();
+            rest = &rest[used..];
+            match decoded {
+                Decoded::Data(data) => decoded_bytes += data.len(),
+                Decoded::End { trailers } => {
+                    decoded_trailers = trailers.len();
+                    break;
+                }
+                other => panic!("the whole body was given: {other:?}"),
+            }
+        }
     });
     assert_eq!(
         (requests, body_bytes),
         (2, 11),
         "the exchange did not run to the end"
+    );
+    assert_eq!(
+        (decoded_bytes, decoded_trailers),
+        (3, 1),
+        "the decoder did not run to the end"
     );
     assert_eq!(n, 0, "proto allocated {n} times");
 }

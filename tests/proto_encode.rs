@@ -1123,9 +1123,9 @@ fn a_length_given_apart_from_the_head_frames_it_as_a_content_length_field_would(
     );
 }
 
-/// Names and values are checked a word at a time with a fast path for the
-/// usual bytes: every ASCII byte (every byte, for values) at every position of
-/// a 17-byte field must still get exactly the per-byte verdict.
+/// Values are checked a word at a time (names a byte at a time, by table):
+/// every ASCII byte (every byte, for values) at every position of a 17-byte
+/// field must still get exactly the per-byte verdict.
 #[test]
 fn every_byte_at_every_position_gets_the_per_byte_verdict() {
     let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);

@@ -220,6 +220,24 @@ fn bad_pem_input_is_an_error() {
         source.is_some_and(|e| e.is::<rustls::pki_types::pem::Error>()),
         "{error:?}"
     );
+    // Walked as a chain, each cause is named once.
+    let mut chain = vec![error.to_string()];
+    let mut cause = std::error::Error::source(&error);
+    while let Some(e) = cause {
+        chain.push(e.to_string());
+        cause = e.source();
+    }
+    assert_eq!(
+        chain.iter().filter(|m| m.contains("private key")).count(),
+        1,
+        "{chain:?}"
+    );
+    let pem_message = source.unwrap().to_string();
+    assert_eq!(
+        chain.iter().filter(|m| m.contains(&pem_message)).count(),
+        1,
+        "{chain:?}"
+    );
     // rustls reads no encrypted key; the error says why.
     let encrypted =
         b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";

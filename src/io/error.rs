@@ -145,8 +145,29 @@ impl std::error::Error for Error {
     }
 }
 
+/// An I/O error, unless it carries one of ours: a lithe error that went
+/// through `io::Error` (a body read as a `Stream` or `AsyncRead` reports
+/// its errors so) comes back as itself, its kind kept.
+///
+/// ```
+/// use std::io;
+/// use lithe::io::{Error, Timeout};
+///
+/// let through_io: io::Error = Error::Timeout(Timeout::Body).into();
+/// assert_eq!(through_io.kind(), io::ErrorKind::TimedOut);
+/// assert!(matches!(Error::from(through_io), Error::Timeout(Timeout::Body)));
+///
+/// let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+/// assert!(matches!(Error::from(refused), Error::Io(e) if e.kind() == io::ErrorKind::ConnectionRefused));
+/// ```
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
+        if e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+            let inner = e.into_inner().expect("checked above: a custom error");
+            return *inner
+                .downcast::<Error>()
+                .expect("checked above: one of ours");
+        }
         Error::Io(e)
     }
 }

@@ -128,7 +128,8 @@ pub enum Decoded<'b, 'h> {
         /// The trailer fields; usually empty.
         trailers: &'h [Header<'b>],
     },
-    /// The input ended inside framing; offer more bytes.
+    /// The input ended before the next event (inside framing, chunk data or
+    /// the trailer section); offer more bytes.
     NeedData,
     /// The trailer section has more fields than the `trailers` array holds,
     /// and the array is shorter than
@@ -172,6 +173,8 @@ pub enum Decoded<'b, 'h> {
 pub struct ChunkedDecoder {
     state: ChunkedState,
     config: Config,
+    /// The error that ended the body, returned again by every later call.
+    failed: Option<Error>,
 }
 
 impl Default for ChunkedDecoder {
@@ -186,6 +189,7 @@ impl ChunkedDecoder {
         ChunkedDecoder {
             state: ChunkedState::new(leniency.allow_padded_chunk_lines_in_responses),
             config: Config { limits, leniency },
+            failed: None,
         }
     }
 
@@ -198,12 +202,33 @@ impl ChunkedDecoder {
     /// held. Framing bytes are consumed as they arrive, except the trailer section,
     /// which is consumed whole once complete: until then `NeedData` comes back
     /// with the trailer bytes unconsumed, and they must be offered again.
+    ///
+    /// An error is final: the body cannot be framed past it, and every later
+    /// call returns the same error.
+    ///
+    /// ```
+    /// use lithe::proto::{ChunkedDecoder, EMPTY_HEADER, Error};
+    ///
+    /// let mut decoder = ChunkedDecoder::default();
+    /// let mut trailers = [EMPTY_HEADER; 0];
+    /// let refused = decoder.decode(b"5x\r\n", &mut trailers);
+    /// assert_eq!(refused, Err(Error::InvalidChunkSize));
+    /// let again = decoder.decode(b"0\r\n\r\n", &mut trailers);
+    /// assert_eq!(again, Err(Error::InvalidChunkSize));
+    /// ```
     pub fn decode<'b, 'h>(
         &mut self,
         input: &'b [u8],
         trailers: &'h mut [Header<'b>],
     ) -> Result<(usize, Decoded<'b, 'h>), Error> {
-        self.state.decode(input, trailers, &self.config)
+        if let Some(error) = self.failed {
+            return Err(error);
+        }
+        let decoded = self.state.decode(input, trailers, &self.config);
+        if let Err(error) = decoded {
+            self.failed = Some(error);
+        }
+        decoded
     }
 }
 

@@ -2,8 +2,8 @@
 //! go around body data.
 //!
 //! Every byte that reaches the buffer has been validated first: a method or name
-//! that is not a token, or a value with CR, LF, NUL or another control byte, is a
-//! [`SendError`], never bytes on the wire. Serialization measures before it
+//! that is not a token, or a value with CR, LF, NUL or another control byte
+//! than HTAB, is a [`SendError`], never bytes on the wire. Serialization measures before it
 //! writes, so a buffer too small gets nothing half-written.
 
 use super::chunked::ChunkPrefix;

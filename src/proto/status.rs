@@ -22,7 +22,8 @@ macro_rules! status_codes {
         impl StatusCode {
             $($(#[$doc])* pub const $name: StatusCode = StatusCode($code);)*
 
-            /// The reason phrase RFC 9110 registers for this code, if any.
+            /// The reason phrase the IANA HTTP Status Code Registry gives this
+            /// code, if any.
             #[inline]
             pub const fn canonical_reason(self) -> Option<&'static str> {
                 match self.0 {

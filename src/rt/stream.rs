@@ -487,8 +487,11 @@ impl Drop for WorkerStream {
     }
 }
 
-/// A TCP stream, with or without TLS.
+/// A TCP stream, with or without TLS. (The TLS variants exist with the
+/// `tls` feature, which any crate in a build may turn on: a match needs a
+/// wildcard arm.)
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum MaybeTls {
     /// Plain TCP.
     Plain(TcpStream),

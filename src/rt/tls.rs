@@ -25,20 +25,22 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(ring::default_provider())
 }
 
-/// Setup input refused: the rustls or pki-types error is kept as the
-/// source (a caller can downcast it), as a handshake's is.
+/// Setup input refused: the rustls or pki-types error is kept inside the
+/// `io::Error`, as a handshake's is (a caller reaches it through
+/// `Error::Io(e)` and `e.get_ref()`, or that error's source, and can
+/// downcast it; `io::Error`'s own `source` skips the error it holds).
 fn invalid(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
     Error::Io(io::Error::new(io::ErrorKind::InvalidInput, e))
 }
 
 /// A PEM input that holds no usable private key; the pki-types error is
-/// its source.
+/// its source, and only there (a chain names each cause once).
 #[derive(Debug)]
 struct NoUsableKey(rustls::pki_types::pem::Error);
 
 impl fmt::Display for NoUsableKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "no usable private key in the PEM input: {}", self.0)
+        f.write_str("no usable private key in the PEM input")
     }
 }
 
