@@ -1340,8 +1340,8 @@ fn trailer_sections_are_read_up_to_the_header_limit() {
 #[test]
 fn connect_fails_fast_when_refused_and_times_out_when_unanswered() {
     run(async {
-        // Nothing listens on port 1 of 127.0.0.1: refused at once, not a timeout.
-        let refused = connect("127.0.0.1", 1, LIMIT).await;
+        // Nothing listens there: refused at once, not a timeout.
+        let refused = connect("127.0.0.1", refused_port(), LIMIT).await;
         assert!(matches!(refused, Err(Error::Io(_))), "{refused:?}");
     });
     let (_silent, addr) = unanswering_address();
@@ -1459,7 +1459,7 @@ fn a_host_address_that_never_answers_does_not_use_up_the_timeout() {
     use lithe::rt::{ATTEMPT_HEAD_START, connect_any};
     let (_silent, silent_addr) = unanswering_address();
     // An address nothing listens on: refused at once.
-    let refused_addr = SocketAddr::from(([127, 0, 0, 1], 1));
+    let refused_addr = SocketAddr::from(([127, 0, 0, 1], refused_port()));
     let server = server();
     let working = server.local_addr();
     run(async {

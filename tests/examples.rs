@@ -4,6 +4,8 @@
 //! alone (`cargo test --test examples`) does not, and fails if they are missing.
 #![cfg(all(feature = "server", feature = "client", feature = "tls"))]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -140,7 +142,8 @@ fn hello_server_answers_fetch_in_text_and_json() {
 #[test]
 fn fetch_reports_errors_as_json_with_exit_code_1() {
     // A port nothing listens on: connection refused.
-    let (ok, json) = fetch(&["--json", "http://127.0.0.1:1/"]);
+    let url = format!("http://127.0.0.1:{}/", common::refused_port());
+    let (ok, json) = fetch(&["--json", &url]);
     assert!(!ok);
     let v: Value = serde_json::from_str(&json).unwrap();
     assert!(v["error"].as_str().unwrap().contains("refused"), "{json}");
@@ -537,7 +540,7 @@ fn the_servers_serve_on_when_stdout_is_closed() {
 #[test]
 fn fetch_exits_with_1_on_an_error_when_stderr_is_closed() {
     let status = Command::new(example("fetch"))
-        .arg("http://127.0.0.1:1/")
+        .arg(format!("http://127.0.0.1:{}/", common::refused_port()))
         .stderr(closed_pipe())
         .status()
         .unwrap();

@@ -14,6 +14,14 @@ use lithe::rt::{ServeConfig, Server};
 /// How long any single test step may take.
 pub const LIMIT: Duration = Duration::from_secs(10);
 
+/// A port of 127.0.0.1 that nothing listens on: one the system just gave
+/// a listener, closed again (ephemeral ports are handed out in turn, so it
+/// is not given again at once), rather than a fixed port some host may use.
+pub fn refused_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("a bound address").port()
+}
+
 /// Starts a one-thread server for `service` with `config` on 127.0.0.1:0.
 pub fn server_with<S>(service: S, config: ServerConfig) -> Server
 where
