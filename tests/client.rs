@@ -93,10 +93,31 @@ fn scripted(replies: Vec<&'static [u8]>) -> SocketAddr {
     })
 }
 
-/// A server on 127.0.0.1 that, for each of two requests, answers `reply` at
-/// once and only then reads a POST's body of `body_len` bytes, all `p`.
-fn answering_before_reading(reply: &'static [u8], body_len: usize) -> SocketAddr {
+/// [`scripted`], but the connection stays open after the last reply (until
+/// the client sends more or closes it): what the client concludes about it
+/// comes from the replies alone, not from a close it would find.
+fn scripted_then_held(replies: Vec<&'static [u8]>) -> SocketAddr {
     raw_server(move |mut s| {
+        for reply in replies {
+            if read_through(&mut s, b"\r\n\r\n").is_none() {
+                return;
+            }
+            s.write_all(reply).unwrap();
+        }
+        hold_open(&mut s);
+    })
+}
+
+/// A server on 127.0.0.1 that, for each of two requests, answers `reply` at
+/// once and only then reads a POST's body of `body_len` bytes; whether each
+/// body arrived whole and all `p` goes to the receiver (a panic on the
+/// server's thread would fail no test).
+fn answering_before_reading(
+    reply: &'static [u8],
+    body_len: usize,
+) -> (SocketAddr, std::sync::mpsc::Receiver<bool>) {
+    let (bodies, received) = std::sync::mpsc::channel();
+    let addr = raw_server(move |mut s| {
         for _ in 0..2 {
             let Some(head) = read_through(&mut s, b"\r\n\r\n") else {
                 return;
@@ -104,11 +125,12 @@ fn answering_before_reading(reply: &'static [u8], body_len: usize) -> SocketAddr
             s.write_all(reply).unwrap();
             if head.starts_with(b"POST") {
                 let mut body = vec![0u8; body_len];
-                s.read_exact(&mut body).unwrap();
-                assert!(body.iter().all(|&b| b == b'p'));
+                let whole = s.read_exact(&mut body).is_ok();
+                let _ = bodies.send(whole && body.iter().all(|&b| b == b'p'));
             }
         }
-    })
+    });
+    (addr, received)
 }
 
 async fn client_to(addr: SocketAddr) -> ClientConnection<lithe::rt::MaybeTls> {
@@ -158,13 +180,12 @@ fn requests_reuse_one_connection_to_our_server() {
             .unwrap();
         assert_eq!(&body[..], b"ping");
         // A body left unread past a limit leaves the connection unusable.
-        let too_small = conn
-            .send(get("/"))
-            .await
-            .unwrap()
-            .into_body()
-            .bytes(5)
-            .await;
+        // (The echo comes back chunked, piece by piece; a sized body whose
+        // piece over the limit held all of it would have been read whole.)
+        let echo = Request::new("POST", "/echo")
+            .with_header("host", "t")
+            .with_body(vec![b'x'; 64 << 10]);
+        let too_small = conn.send(echo).await.unwrap().into_body().bytes(5).await;
         assert!(matches!(too_small, Err(Error::BodyTooLarge { limit: 5 })));
         assert!(!conn.is_reusable());
     });
@@ -278,7 +299,7 @@ fn a_body_answered_early_without_a_body_is_sent_whole_first() {
     // unread and the connection used again; and a body whose stream fails is
     // an error, not the 204.
     const BODY: usize = 8 << 20;
-    let addr = answering_before_reading(b"HTTP/1.1 204 No Content\r\n\r\n", BODY);
+    let (addr, bodies) = answering_before_reading(b"HTTP/1.1 204 No Content\r\n\r\n", BODY);
     run(async {
         let mut conn = client_to(addr).await;
         let request = Request::new("POST", "/").with_body(vec![b'p'; BODY]);
@@ -289,6 +310,7 @@ fn a_body_answered_early_without_a_body_is_sent_whole_first() {
         let again = conn.send(get("/")).await.unwrap();
         assert_eq!(again.status().as_u16(), 204);
     });
+    assert_eq!(bodies.recv_timeout(LIMIT), Ok(true), "the body, whole");
     let addr = raw_server(|mut s| {
         if read_through(&mut s, b"\r\n\r\n").is_some() {
             s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
@@ -323,7 +345,8 @@ fn a_response_that_ends_before_the_request_body_is_over_once_the_body_is_sent() 
     // whole before the request is, and the connection goes on only once the
     // request body has all gone out.
     const BODY: usize = 8 << 20;
-    let addr = answering_before_reading(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", BODY);
+    let (addr, bodies) =
+        answering_before_reading(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", BODY);
     run(async {
         let mut conn = client_to(addr).await;
         let request = Request::new("POST", "/").with_body(vec![b'p'; BODY]);
@@ -333,6 +356,7 @@ fn a_response_that_ends_before_the_request_body_is_over_once_the_body_is_sent() 
         let again = conn.send(get("/")).await.unwrap();
         assert_eq!(&again.into_body().bytes(100).await.unwrap()[..], b"ok");
     });
+    assert_eq!(bodies.recv_timeout(LIMIT), Ok(true), "the body, whole");
 }
 
 #[test]
@@ -708,7 +732,8 @@ fn a_missing_or_undecodable_reason_phrase_reads_as_empty() {
 
 #[test]
 fn a_connection_the_server_closes_is_not_reused() {
-    let addr = scripted(vec![
+    // Said, not done: the server keeps the connection open.
+    let addr = scripted_then_held(vec![
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
     ]);
     run(async {
@@ -1728,22 +1753,47 @@ fn a_pause_that_lets_the_upload_finish_leaves_the_body_read_timed() {
 }
 
 /// `Expect: 100-continue` on a request without content is left out (a
-/// client must not send it there), and nothing waits for a 100.
+/// client must not send it there), and nothing waits for a 100: whether the
+/// body alone is empty or a `Content-Length: 0` says so too.
 #[test]
 fn an_expectation_without_content_is_not_sent() {
-    let (addr, heads) = heads_answered_204(2);
+    let (addr, heads) = heads_answered_204(3);
     run(async {
         let mut conn = client_to(addr).await;
-        for method in ["GET", "POST"] {
-            let request = Request::new(method, "/").with_header("expect", "100-continue");
+        for (method, length_field) in [("GET", false), ("POST", false), ("POST", true)] {
+            let mut request = Request::new(method, "/").with_header("expect", "100-continue");
+            if length_field {
+                request = request.with_header("content-length", "0");
+            }
             let response = conn.send(request).await.unwrap();
             assert_eq!(response.status(), StatusCode::NO_CONTENT);
         }
     });
-    for _ in 0..2 {
+    for _ in 0..3 {
         let head = heads.recv_timeout(LIMIT).unwrap().to_ascii_lowercase();
         assert!(!head.contains("expect"), "{head}");
     }
+}
+
+/// A body read to its last declared byte has ended the response: a caller
+/// that stops there (not polling on to the end it would be told of) leaves
+/// the connection ready for the next request.
+#[test]
+fn a_body_read_to_its_declared_length_leaves_the_connection_reusable() {
+    let addr = scripted(vec![
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext",
+    ]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        let response = conn.send(Request::new("GET", "/")).await.unwrap();
+        let mut body = response.into_body();
+        assert_eq!(&body.chunk().await.unwrap().unwrap()[..], b"ok");
+        drop(body);
+        assert!(conn.is_reusable());
+        let response = conn.send(Request::new("GET", "/")).await.unwrap();
+        assert_eq!(response.into_body().text(100).await.unwrap(), "next");
+    });
 }
 
 #[test]
@@ -2091,7 +2141,7 @@ fn bytes_past_the_end_of_a_response_make_the_connection_unusable() {
             b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n\r\n",
         ),
     ] {
-        let addr = scripted(vec![reply]);
+        let addr = scripted_then_held(vec![reply]);
         run(async {
             let mut conn = client_to(addr).await;
             let request = Request::new(method, "/").with_header("host", "t");
@@ -2198,6 +2248,54 @@ fn an_upgrade_hands_over_the_connection() {
     s.write_all(b"lo").unwrap();
     assert_eq!(read_until(&mut s, "hello"), "hello");
     server.shutdown();
+}
+
+/// A 101 ends the response at its head: the client hands over the
+/// connection, with the bytes of the new protocol that came behind the head,
+/// and both sides speak it.
+#[test]
+fn a_101_hands_the_client_the_connection_and_the_bytes_behind_its_head() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    let (heads, head) = std::sync::mpsc::channel();
+    let addr = raw_server(move |mut s| {
+        let Some(request) = read_through(&mut s, b"\r\n\r\n") else {
+            return;
+        };
+        let _ = heads.send(String::from_utf8_lossy(&request).to_ascii_lowercase());
+        s.write_all(b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\nearly")
+            .unwrap();
+        let mut ping = [0u8; 4];
+        if s.read_exact(&mut ping).is_ok() {
+            s.write_all(&ping).unwrap();
+        }
+    });
+    run(async {
+        let mut conn = client_to(addr).await;
+        let request = Request::new("GET", "/").with_header("upgrade", "echo");
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+        assert_eq!(response.into_body().bytes(100).await.unwrap(), "");
+        assert!(!conn.is_reusable());
+        let (mut io, rest) = conn.into_parts();
+        // Behind the head in the same read, or in a later one.
+        let mut early = rest.to_vec();
+        while early.len() < 5 {
+            let mut more = [0u8; 8];
+            let n = io.read(&mut more).await.unwrap();
+            assert!(n > 0, "the stream ended after {early:?}");
+            early.extend_from_slice(&more[..n]);
+        }
+        assert_eq!(early, b"early");
+        io.write_all(b"ping").await.unwrap();
+        io.flush().await.unwrap();
+        let mut pong = [0u8; 4];
+        io.read_exact(&mut pong).await.unwrap();
+        assert_eq!(&pong, b"ping");
+    });
+    // The proposal named its connection option, which the caller left out.
+    let head = head.recv_timeout(LIMIT).unwrap();
+    assert!(head.contains("\r\nupgrade: echo\r\n"), "{head}");
+    assert!(head.contains("\r\nconnection: upgrade\r\n"), "{head}");
 }
 
 #[test]

@@ -347,7 +347,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// The response comes back as soon as its head arrives, even while the
     /// request body is still going out (a server that answers as it reads,
     /// such as an echo): the rest of the request is then sent as the response
-    /// body is read, which ends only once the request is all sent. An answer
+    /// body is read, which ends only once the request is all sent. (An
+    /// answer without a body, to HEAD, a 204, a 304 or a length of 0, has
+    /// no body to carry the rest: it comes back once the request is all sent,
+    /// or its sending has failed; a request body stream that waits for its
+    /// next piece holds it back meanwhile.) An answer
     /// that refuses the body (an error status, a `101`, or a redirect or the
     /// like that closes the connection) stops it instead, and the connection
     /// is not reused; a `2xx` never does. If a write fails because the server
@@ -473,9 +477,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         let kind = body.into_kind();
         let length = kind.len();
         let length_field = headers.contains("content-length");
-        if length == Some(0) && !length_field && headers.contains("expect") {
+        if length == Some(0) && headers.contains("expect") {
             // No content, nothing to wait for: a client must not send the
-            // expectation without it (RFC 9110 §10.1.1).
+            // expectation without it (RFC 9110 §10.1.1), whether or not a
+            // `Content-Length: 0` says so (one that says otherwise is
+            // refused below, nothing sent).
             let only_continue = headers
                 .get_all("expect")
                 .flat_map(proto::framing::list)
@@ -1096,6 +1102,19 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                     // whole timeout again, however long the caller pauses
                     // before asking for more.
                     self.out.restart_stall();
+                    if self.conn.body_left_to_receive() == Some(0) {
+                        // The last declared byte ends the response: taken
+                        // now (it needs no read), a caller that stops at the
+                        // length it was told leaves the connection ready for
+                        // the next request. The next poll reports the end.
+                        if let Ok(BodyStep::End { consumed, trailers }) =
+                            next_body_step(&mut self.conn, self.buf.filled(), max_headers)
+                        {
+                            self.trailers =
+                                Headers::trailers_from(&mut self.buf, consumed, trailers);
+                            self.response_ended = true;
+                        }
+                    }
                     return Poll::Ready(Some(Ok(piece)));
                 }
                 Ok(BodyStep::End { consumed, trailers }) => {
