@@ -1230,6 +1230,26 @@ fn heads_answered_204(count: usize) -> (SocketAddr, std::sync::mpsc::Receiver<St
     (addr, rx)
 }
 
+/// A body that is not UTF-8, asked for as text, says so: nothing failed in
+/// the transport or the message, and the connection goes on.
+#[test]
+fn a_body_that_is_not_utf8_read_as_text_is_named_so() {
+    let addr = scripted_then_held(vec![
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n\xff\xfe",
+    ]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        let response = conn.send(get("/")).await.unwrap();
+        let error = response.into_body().text(100).await.unwrap_err();
+        assert!(
+            matches!(&error, Error::NotUtf8(e) if e.valid_up_to() == 0),
+            "{error:?}"
+        );
+        assert!(!error.is_protocol());
+        assert!(conn.is_reusable());
+    });
+}
+
 #[test]
 fn a_garbled_response_is_a_protocol_error() {
     let addr = scripted(vec![

@@ -370,10 +370,9 @@ impl Stream for Exactly {
     }
 }
 
-/// `bytes` as a `String`, or an [`Error::Io`] of kind `InvalidData`.
+/// `bytes` as a `String`, or [`Error::NotUtf8`].
 pub(crate) fn into_text(bytes: Bytes) -> Result<String, Error> {
-    String::from_utf8(bytes.into())
-        .map_err(|e| Error::Io(io::Error::new(io::ErrorKind::InvalidData, e)))
+    String::from_utf8(bytes.into()).map_err(|e| Error::NotUtf8(e.utf8_error()))
 }
 
 /// Where the body's chunks come from, shared by the reader and the driver.

@@ -92,6 +92,9 @@ pub enum Error {
     /// The protocol switch did not happen: the response was not `101` (or `2xx`
     /// to `CONNECT`), or the connection closed first.
     NotUpgraded,
+    /// A body asked for as text is not UTF-8 (the transport and the
+    /// message are fine).
+    NotUtf8(core::str::Utf8Error),
 }
 
 impl Error {
@@ -114,6 +117,7 @@ impl Error {
             Error::NotReusable => Error::NotReusable,
             Error::InvalidUrl(why) => Error::InvalidUrl(why),
             Error::NotUpgraded => Error::NotUpgraded,
+            Error::NotUtf8(e) => Error::NotUtf8(*e),
         }
     }
 }
@@ -130,6 +134,7 @@ impl fmt::Display for Error {
             Error::NotReusable => f.write_str("connection cannot carry another request"),
             Error::InvalidUrl(why) => write!(f, "invalid URL: {why}"),
             Error::NotUpgraded => f.write_str("the connection did not switch protocols"),
+            Error::NotUtf8(e) => write!(f, "body is not UTF-8: {e}"),
         }
     }
 }
@@ -189,6 +194,7 @@ impl From<Error> for io::Error {
         match e {
             Error::Io(e) => e,
             Error::Timeout(_) => io::Error::new(io::ErrorKind::TimedOut, e),
+            Error::NotUtf8(_) => io::Error::new(io::ErrorKind::InvalidData, e),
             other => io::Error::other(other),
         }
     }
