@@ -2241,6 +2241,48 @@ fn a_protocol_switch_during_shutdown_keeps_its_connection_upgrade() {
 /// body to its end first, after `100 Continue` when the client waits for
 /// one, then sends the 101; the new protocol starts at the byte after the
 /// body. A body too long to drain leaves the switch unsent: 500, closed.
+/// A switch answered after the service read the request's body to its end
+/// hands over a connection whose sending side is open, whatever the request
+/// said of closing (`Connection: upgrade, close`: the close is HTTP's, and
+/// HTTP ends with the switch).
+#[test]
+fn a_switch_after_the_body_was_read_keeps_both_directions() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    async fn read_then_switch(mut request: lithe::io::Request) -> lithe::io::Response {
+        let on_upgrade = request.upgrade().expect("the request proposes a switch");
+        let body = request.into_body().bytes(100).await.unwrap();
+        assert_eq!(&body[..], b"hello");
+        std::thread::spawn(move || {
+            lithe::rt::block_on(async move {
+                let mut io = on_upgrade.await.unwrap();
+                let mut buf = [0u8; 4];
+                io.read_exact(&mut buf).await.unwrap();
+                io.write_all(&buf).await.unwrap();
+                io.flush().await.unwrap();
+            })
+        });
+        lithe::io::Response::new(lithe::proto::StatusCode::SWITCHING_PROTOCOLS)
+            .with_header("upgrade", "h2c")
+    }
+    let server = server_with(read_then_switch, ServerConfig::default());
+    for connection in ["upgrade", "upgrade, close"] {
+        let mut s = socket(server.local_addr());
+        let head = format!(
+            "POST / HTTP/1.1\r\nHost: a\r\nConnection: {connection}\r\nUpgrade: h2c\r\n\
+             Content-Length: 5\r\n\r\nhello"
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        assert_eq!(
+            without_date(&read_until(&mut s, "\r\n\r\n")),
+            "HTTP/1.1 101 Switching Protocols\r\nupgrade: h2c\r\nconnection: upgrade\r\n\r\n",
+            "{connection}"
+        );
+        s.write_all(b"ping").unwrap();
+        assert_eq!(read_until(&mut s, "ping"), "ping", "{connection}");
+    }
+    server.shutdown();
+}
+
 #[test]
 fn a_switch_answered_before_the_body_is_read_waits_for_its_end() {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};

@@ -22,7 +22,8 @@
 # for coordinated omission; pipelined: each request's time from its batch's
 # write to its answer, uncorrected; compare within a workload, not across)
 # and server CPU time per request
-# (from /proc/PID/stat), the median over the rounds, and the ratios lithe/hyper
+# (from /proc/PID/stat), the median over the rounds, with the share of the
+# run's time the server was busy (its CPU time over the run's), and the ratios lithe/hyper
 # and lithe/ceiling (the median of the ratios within each round, which the
 # host's drifting speed affects least), with the share of the time the load
 # generator itself was busy (a warning past 95 %: then it, not the server, may
@@ -120,12 +121,13 @@ for round in $(seq "$ROUNDS"); do
         fail "${load[0]} failed against $name ($mode): $out $(cat "$work/load.time")"
       after=$(cpu_ticks "$pid")
       load_busy=$(tail -n 1 "$work/load.time" | awk '{ printf "%.2f", ($1 + $2) / $3 }')
+      load_seconds=$(tail -n 1 "$work/load.time" | awk '{ print $3 }')
       echo "$out" >&2
       # A server answering errors must not be scored on its rate.
       if grep -q "Non-2xx or 3xx responses" <<<"$out"; then
         fail "$name answered errors ($mode); the load report is above"
       fi
-      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$mode" "$name" "$((after - before))" "$load_busy" "$(echo "$out" | tr '\n' '|')" >> "$results"
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$mode" "$name" "$((after - before))" "$load_busy" "$load_seconds" "$(echo "$out" | tr '\n' '|')" >> "$results"
     done
   done
 done
@@ -134,9 +136,9 @@ python3 - "$results" "$(getconf CLK_TCK)" "$idle_lines" <<'PY' || fail "summary 
 import re, statistics, sys
 path, clk, idle = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 unit = {"us": 1e-3, "ms": 1.0, "s": 1e3}
-rows, busy = {}, {}
+rows, busy, server_busy = {}, {}, {}
 for line in open(path):
-    rnd, mode, name, ticks, load_busy, out = line.rstrip("\n").split("\t", 5)
+    rnd, mode, name, ticks, load_busy, seconds, out = line.rstrip("\n").split("\t", 6)
     out = out.replace("|", "\n")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
@@ -145,17 +147,22 @@ for line in open(path):
     cpu_us = int(ticks) / clk * 1e6 / max(total, 1)
     rows.setdefault((mode, name), []).append((rps, p99, cpu_us))
     busy.setdefault((mode, name), []).append(float(load_busy))
+    # The server's CPU time over the run's: near 100 % it, not the load
+    # generator, set the rate (it has one core; lithe's reactor thread
+    # shares it).
+    server_busy.setdefault((mode, name), []).append(int(ticks) / clk / max(float(seconds), 1e-9))
     # Timeouts and dropped connections skew the rate: said, not hidden.
     e = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     if e and any(int(n) for n in e.groups()):
         print(f"warning: round {rnd} {mode} {name}: {e.group(0)}")
-print(f"\n{'workload':10} {'server':8} {'req/s':>10} {'p99 ms':>8} {'CPU us/req':>10} {'load busy':>9}")
+print(f"\n{'workload':10} {'server':8} {'req/s':>10} {'p99 ms':>8} {'CPU us/req':>10} {'load busy':>9} {'server busy':>11}")
 med = {}
 for (mode, name), vals in sorted(rows.items()):
     m = tuple(statistics.median(v[i] for v in vals) for i in range(3))
     med[(mode, name)] = m
     busy_share = statistics.median(busy[(mode, name)])
-    print(f"{mode:10} {name:8} {m[0]:10.0f} {m[1]:8.2f} {m[2]:10.2f} {busy_share:9.0%}")
+    server_share = statistics.median(server_busy[(mode, name)])
+    print(f"{mode:10} {name:8} {m[0]:10.0f} {m[1]:8.2f} {m[2]:10.2f} {busy_share:9.0%} {server_share:11.0%}")
     if busy_share >= 0.95:
         print(f"warning: the load generator was busy {busy_share:.0%} of the time against {name} ({mode}):"
               " it, not the server, may set that rate")

@@ -598,8 +598,12 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 // (one the close delimits ends only there), then the unread
                 // body is drained as on any connection, so that what still
                 // arrives draws no reset, which could cost the peer the
-                // response.
-                true if !self.conn.is_keep_alive() => {
+                // response. (A switch is no close: the new protocol has the
+                // connection, both ways; its request body was read to its
+                // end before the 101 went out.)
+                true if !self.conn.is_keep_alive()
+                    && self.conn.our_state() != State::SwitchedProtocol =>
+                {
                     poll_fn(|cx| self.poll_flush(cx)).await?;
                     self.close_sending().await;
                     self.finish_body(Drain::UntilShutdown).await?
