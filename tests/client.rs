@@ -1777,7 +1777,7 @@ fn a_pause_that_lets_the_upload_finish_leaves_the_body_read_timed() {
 /// body alone is empty or a `Content-Length: 0` says so too.
 #[test]
 fn an_expectation_without_content_is_not_sent() {
-    let (addr, heads) = heads_answered_204(3);
+    let (addr, heads) = heads_answered_204(4);
     run(async {
         let mut conn = client_to(addr).await;
         for (method, length_field) in [("GET", false), ("POST", false), ("POST", true)] {
@@ -1788,8 +1788,16 @@ fn an_expectation_without_content_is_not_sent() {
             let response = conn.send(request).await.unwrap();
             assert_eq!(response.status(), StatusCode::NO_CONTENT);
         }
+        // A stream, whose length is not known, under `Content-Length: 0`.
+        let nothing = futures_lite::stream::empty::<std::io::Result<bytes::Bytes>>();
+        let request = Request::new("POST", "/")
+            .with_header("expect", "100-continue")
+            .with_header("content-length", "0")
+            .with_body(Body::stream(nothing));
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
     });
-    for _ in 0..3 {
+    for _ in 0..4 {
         let head = heads.recv_timeout(LIMIT).unwrap().to_ascii_lowercase();
         assert!(!head.contains("expect"), "{head}");
     }
@@ -1813,6 +1821,52 @@ fn a_body_read_to_its_declared_length_leaves_the_connection_reusable() {
         assert!(conn.is_reusable());
         let response = conn.send(Request::new("GET", "/")).await.unwrap();
         assert_eq!(response.into_body().text(100).await.unwrap(), "next");
+    });
+}
+
+/// A response taken whole with its last byte is over: a total timeout
+/// that passes before the caller asks again fails nothing.
+#[test]
+fn a_body_taken_whole_outlives_the_total_timeout() {
+    let addr = scripted_then_held(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"]);
+    run(async {
+        let config = ClientConfig {
+            total_timeout: Some(Duration::from_millis(300)),
+            ..ClientConfig::default()
+        };
+        let mut conn = client_with(addr, config).await;
+        let response = conn.send(get("/")).await.unwrap();
+        let mut body = response.into_body();
+        assert_eq!(&body.chunk().await.unwrap().unwrap()[..], b"ok");
+        async_io::Timer::after(Duration::from_millis(400)).await;
+        assert!(matches!(body.chunk().await, Ok(None)));
+        drop(body);
+        assert!(conn.is_reusable());
+    });
+}
+
+/// A request body stream that fails is this connection's I/O error, even
+/// when what failed is a lithe error of another connection (a proxied
+/// body's): the server did nothing wrong.
+#[test]
+fn an_upload_failing_with_another_connections_error_is_an_io_error() {
+    let addr = scripted_then_held(vec![]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        let upstream = Error::Protocol(lithe::proto::Error::InvalidChunkSize);
+        let failing = futures_lite::stream::once(Err(std::io::Error::from(upstream)));
+        let request = Request::new("POST", "/").with_body(Body::stream(failing));
+        let error = conn.send(request).await.unwrap_err();
+        assert!(!error.is_protocol(), "{error:?}");
+        let Error::Io(io) = &error else {
+            panic!("{error:?}")
+        };
+        assert!(
+            io.get_ref()
+                .and_then(|e| e.downcast_ref::<Error>())
+                .is_some_and(Error::is_protocol),
+            "{error:?}"
+        );
     });
 }
 

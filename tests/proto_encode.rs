@@ -424,6 +424,36 @@ fn an_upgrade_field_goes_out_with_its_connection_option() {
         switch(&[connection(b"Upgrade"), upgrade]),
         "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
     );
+    // Any response that sends Upgrade: a 426 names what the client must
+    // switch to.
+    let tls = Header {
+        name: "Upgrade",
+        value: b"TLS/1.3",
+    };
+    let wire = response_wire(
+        &mut server_after(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+        &ResponseHead::new(StatusCode::new(426).unwrap(), &[tls]),
+    )
+    .unwrap();
+    assert!(wire.contains("\r\nUpgrade: TLS/1.3\r\n"), "{wire}");
+    assert_eq!(
+        wire.matches("\r\nconnection: upgrade\r\n").count(),
+        1,
+        "{wire}"
+    );
+    // A value that names no protocol is none: a 101 with it is refused,
+    // a request with it proposes nothing, and nothing is added to either.
+    let no_protocol = Header {
+        name: "Upgrade",
+        value: b" , ",
+    };
+    assert_eq!(
+        response_wire(
+            &mut server_after(request),
+            &ResponseHead::new(StatusCode::SWITCHING_PROTOCOLS, &[no_protocol]),
+        ),
+        Err(SendError::MissingUpgrade)
+    );
 
     // A request: the option makes it a proposal, to us as to the server.
     let mut out = [0u8; 256];
@@ -445,6 +475,16 @@ fn an_upgrade_field_goes_out_with_its_connection_option() {
     let received = client.receive(answer, &mut headers).unwrap();
     assert!(matches!(received.event, Event::Response(_)), "{received:?}");
     assert_eq!(client.our_state(), State::SwitchedProtocol);
+
+    let mut client = Connection::client(Config::default());
+    let fields = [HOST, no_protocol];
+    let n = client
+        .send_request(&RequestHead::new("GET", "/", &fields), &mut out)
+        .unwrap();
+    let wire = String::from_utf8_lossy(&out[..n]);
+    assert!(!wire.contains("connection"), "{wire}");
+    let server = server_after(&out[..n]);
+    assert_eq!(server.their_state(), State::Done);
 
     // Named already, among other options: nothing added.
     let fields = [HOST, connection(b"keep-alive, Upgrade"), upgrade];

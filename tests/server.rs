@@ -2236,11 +2236,6 @@ fn a_protocol_switch_during_shutdown_keeps_its_connection_upgrade() {
     assert!(!head.contains("close"), "{head}");
 }
 
-/// A service may accept an Upgrade without reading the request's body (h2c's
-/// upgrade carries one): HTTP ends with the request, so the driver reads the
-/// body to its end first, after `100 Continue` when the client waits for
-/// one, then sends the 101; the new protocol starts at the byte after the
-/// body. A body too long to drain leaves the switch unsent: 500, closed.
 /// A switch answered after the service read the request's body to its end
 /// hands over a connection whose sending side is open, whatever the request
 /// said of closing (`Connection: upgrade, close`: the close is HTTP's, and
@@ -2283,6 +2278,11 @@ fn a_switch_after_the_body_was_read_keeps_both_directions() {
     server.shutdown();
 }
 
+/// A service may accept an Upgrade without reading the request's body (h2c's
+/// upgrade carries one): HTTP ends with the request, so the driver reads the
+/// body to its end first, after `100 Continue` when the client waits for
+/// one, then sends the 101; the new protocol starts at the byte after the
+/// body. A body too long to drain leaves the switch unsent: 500, closed.
 #[test]
 fn a_switch_answered_before_the_body_is_read_waits_for_its_end() {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};

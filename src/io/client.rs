@@ -125,8 +125,9 @@ pub struct ClientConnection<T> {
     /// The request body still going out: driven while the response head is
     /// awaited, then while its body is read (full duplex).
     upload: Option<Upload>,
-    /// The response body ended while the request body was still going out:
-    /// its end is reported once the request is sent.
+    /// The response body ended before its end was reported: with its last
+    /// declared byte (reported on the next poll), or while the request body
+    /// was still going out (reported once the request is sent).
     response_ended: bool,
     /// A write found the connection reset by the server. A reset may discard
     /// what it had not sent yet, so a response body that ends at the close
@@ -477,11 +478,14 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         let kind = body.into_kind();
         let length = kind.len();
         let length_field = headers.contains("content-length");
-        if length == Some(0) && headers.contains("expect") {
-            // No content, nothing to wait for: a client must not send the
-            // expectation without it (RFC 9110 §10.1.1), whether or not a
-            // `Content-Length: 0` says so (one that says otherwise is
-            // refused below, nothing sent).
+        // No content, nothing to wait for: a client must not send the
+        // expectation without it (RFC 9110 §10.1.1). An empty body says so,
+        // or a `Content-Length: 0` field (a stream's length is not known;
+        // one that yields bytes is refused as it goes).
+        let no_content = length == Some(0)
+            || (length_field
+                && proto::framing::agreed_length(headers.get_all("content-length")) == Some(0));
+        if no_content && headers.contains("expect") {
             let only_continue = headers
                 .get_all("expect")
                 .flat_map(proto::framing::list)
@@ -732,7 +736,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                 Some(Source::Stream(mut stream)) => match stream.as_mut().poll_next(cx) {
                     Poll::Ready(Some(piece)) => {
                         upload.source = Some(Source::Stream(stream));
-                        let piece = piece?;
+                        // The caller's stream failed: an I/O error, even one
+                        // that holds a lithe error of another connection (a
+                        // proxied body), which is not this server's doing.
+                        let piece = piece.map_err(Error::Io)?;
                         share_bytes += piece.len();
                         share_pieces += 1;
                         Some(piece)
@@ -1055,6 +1062,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     }
 
     fn poll_body_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        if self.response_ended && self.upload.is_none() {
+            // Whole already (taken with its last byte): no deadline can
+            // fail it any more.
+            self.response_ended = false;
+            self.watch_idle(cx);
+            return Poll::Ready(None);
+        }
         if self.total_passed() {
             // A body always there to read (a server faster than its reader)
             // never waits, where the total's timer would fire.

@@ -1172,8 +1172,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         };
         self.settle_the_request_body();
         // A shutdown ends HTTP on this connection, which a protocol switch does
-        // anyway; `Connection: close` would replace the `Connection: upgrade`
-        // the switch needs, and the client would refuse it.
+        // anyway; `Connection: close` beside the `Connection: upgrade` the
+        // switch needs would contradict it.
         let switches = code == 101 || tunnel;
         if self.shutdown.is_some_and(Shutdown::is_triggered) && !switches {
             // Shutting down: this is the connection's last response.
@@ -1354,7 +1354,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 Some(Ok(piece)) => piece,
                 // The body is cut short: close without ending it, so the
                 // client sees an incomplete message, not a short success.
-                Some(Err(e)) => return Err(e.into()),
+                // (An I/O error of the service's stream, even one holding a
+                // lithe error of another connection, a proxied body's.)
+                Some(Err(e)) => return Err(Error::Io(e)),
             };
             share_bytes += piece.len();
             share_pieces += 1;

@@ -911,8 +911,9 @@ impl Connection {
     ///
     /// A 1xx other than 101 is an interim response; the final one follows. 101
     /// (to an Upgrade request, naming the protocol in an Upgrade field:
-    /// [`SendError::MissingUpgrade`]; `Connection: upgrade` is added unless
-    /// the head names that option) and 2xx (to CONNECT) switch protocols. For other
+    /// [`SendError::MissingUpgrade`]) and 2xx (to CONNECT) switch protocols;
+    /// any response with an Upgrade field (a 101, a 426) gets `Connection:
+    /// upgrade` unless the head names that option (RFC 9110 §7.8). For other
     /// responses the body framing follows the head; with neither Content-Length nor
     /// Transfer-Encoding, `Transfer-Encoding: chunked` is added for HTTP/1.1 peers
     /// and the body is close-delimited for HTTP/1.0 ones. `Connection: close` is
@@ -1034,8 +1035,11 @@ impl Connection {
                 Error::ContentLengthWithTransferEncoding,
             ));
         }
+        // A sender of Upgrade names `upgrade` as a connection option too
+        // (RFC 9110 §7.8): a 101's, a 426's, one that advertises a protocol.
         let added_length = AddedFields {
             content_length: length,
+            upgrade: fields.has_upgrade && !fields.connection_upgrade,
             ..AddedFields::default()
         };
 
@@ -1058,11 +1062,7 @@ impl Connection {
             if status.as_u16() == 101 && !fields.has_upgrade {
                 return Err(SendError::MissingUpgrade);
             }
-            let added = AddedFields {
-                upgrade: status.as_u16() == 101 && !fields.connection_upgrade,
-                ..added_length
-            };
-            let written = encode::write_response(head, added, out)?;
+            let written = encode::write_response(head, added_length, out)?;
             // Only 100 answers the expectation (RFC 9110 §10.1.1): after a 103
             // the client still waits for it. A switch ends the exchange.
             if switches || status.as_u16() == 100 {

@@ -149,9 +149,10 @@ impl FramingFields {
                     fields.expect_continue |=
                         list(header.value).any(|e| e.eq_ignore_ascii_case(b"100-continue"));
                 }
-                // An empty one names no protocol: it proposes or confirms nothing.
+                // One that names no protocol (empty, or `,`) proposes or
+                // confirms nothing.
                 7 if UPGRADE.matches(name) => {
-                    fields.has_upgrade |= !as_read::<SENT>(header.value).is_empty();
+                    fields.has_upgrade |= list(header.value).next().is_some();
                 }
                 10 if CONNECTION.matches(name) => {
                     // One option is the common case: match the value whole before

@@ -15,8 +15,9 @@ use lithe::rt::{ServeConfig, Server};
 pub const LIMIT: Duration = Duration::from_secs(10);
 
 /// A port of 127.0.0.1 that nothing listens on: one the system just gave
-/// a listener, closed again (ephemeral ports are handed out in turn, so it
-/// is not given again at once), rather than a fixed port some host may use.
+/// a listener, closed again, rather than a fixed port some host may use.
+/// (The system picks among tens of thousands from a random start, so a test
+/// binding port 0 meanwhile is unlikely to be given this one.)
 pub fn refused_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     listener.local_addr().expect("a bound address").port()
