@@ -2462,6 +2462,62 @@ fn whole_body_helpers_enforce_their_limit_and_utf8() {
     server.shutdown();
 }
 
+/// A service whose response does not wait for its request body, read
+/// meanwhile by a task of its own: a client that sends its whole body
+/// before it reads (as simple clients do) gets the response whole. While
+/// the response's batches wait to go out (the client reads nothing yet),
+/// the driver goes on feeding the body to that task, or each side would
+/// wait on the other until the write timeout.
+#[test]
+fn a_response_going_out_in_small_pieces_lets_the_body_be_read_meanwhile() {
+    use std::io::Read;
+    // More than loopback's socket buffers hold on both sides, so the body
+    // cannot all go out unread.
+    const BODY: usize = 16 << 20;
+    const PIECES: usize = 4096;
+    const PIECE: usize = 1024;
+    async fn independent(request: lithe::io::Request) -> lithe::io::Response {
+        let body = request.into_body();
+        // What it gets depends on what the response leaves it: the body
+        // is abandoned once the response has gone out.
+        std::thread::spawn(move || lithe::rt::block_on(body.bytes(BODY)));
+        let pieces = futures_lite::stream::iter(
+            (0..PIECES).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'r'; PIECE]))),
+        );
+        lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body(
+            lithe::io::Body::sized_stream((PIECES * PIECE) as u64, pieces),
+        )
+    }
+    let config = ServerConfig {
+        write_timeout: Some(Duration::from_secs(10)),
+        ..ServerConfig::default()
+    };
+    let server = server_with(independent, config);
+    let mut s = socket(server.local_addr());
+    s.set_write_timeout(Some(LIMIT)).unwrap();
+    s.write_all(
+        format!(
+            "POST / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: {BODY}\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let started = Instant::now();
+    s.write_all(&vec![b'q'; BODY]).unwrap();
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).unwrap();
+    let head_end = reply.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(reply.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert_eq!(reply.len() - head_end, PIECES * PIECE);
+    // Well within the write timeout, which would end a deadlock.
+    assert!(
+        started.elapsed() < Duration::from_secs(9),
+        "{:?}",
+        started.elapsed()
+    );
+    server.shutdown();
+}
+
 #[test]
 fn a_large_response_waits_for_a_client_that_pauses_and_arrives_whole() {
     let server = server();

@@ -1399,7 +1399,17 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             return Ok(());
         }
         match self.out.queue_data(&mut self.conn, data)? {
-            None if self.out.len() > MAX_BATCH => poll_fn(|cx| self.poll_flush(cx)).await,
+            // The request body goes on to whoever reads it while the batch
+            // waits to go out, as while a large piece does: a client that
+            // sends all its body before it reads would otherwise wait on us
+            // as we wait on it.
+            None if self.out.len() > MAX_BATCH => {
+                poll_fn(|cx| {
+                    self.poll_pump(cx);
+                    self.poll_flush(cx)
+                })
+                .await
+            }
             None => Ok(()),
             Some(suffix) => {
                 poll_fn(|cx| {
