@@ -54,12 +54,23 @@ pub(crate) struct Reactor {
     ready: RefCell<Vec<(Arc<Source>, Edges)>>,
 }
 
-#[derive(Debug)]
 struct Shared {
     epoll: OwnedFd,
     notify: OwnedFd,
     sources: Mutex<Slots>,
     sleep: AtomicU8,
+}
+
+/// The descriptors alone: the table of sources holds one entry per
+/// connection the worker has had at once (tens of thousands), which a
+/// stream's `Debug` would otherwise print whole, under its lock.
+impl core::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Shared")
+            .field("epoll", &self.epoll)
+            .field("notify", &self.notify)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Registered sources by key; keys of dropped sources are reused.
@@ -141,8 +152,9 @@ impl Reactor {
         })
     }
 
-    /// Adds `fd`, edge-triggered for both directions, until the returned source
-    /// is dropped.
+    /// Adds `fd`, edge-triggered for both directions, until
+    /// [`Source::deregister`] removes it (dropping the source only frees its
+    /// key, which a later source may take: deregister first).
     pub(crate) fn register(&self, fd: BorrowedFd<'_>) -> io::Result<Arc<Source>> {
         let mut slots = lock(&self.shared.sources);
         let key = slots.free.pop().unwrap_or_else(|| {
@@ -305,6 +317,9 @@ impl Source {
     /// A read returned less than it asked for, so the data is drained: wait for
     /// the next edge as after a `WouldBlock`, unless the peer has closed (the
     /// next read returns the end of the stream, and no edge will come for it).
+    /// (TCP urgent data is the exception: a read stops at its mark, short,
+    /// with bytes still queued behind it. A peer that sends it stalls only
+    /// its own connection, until a timeout ends it; HTTP has no use for it.)
     pub(crate) fn drained(&self, tick: u64) {
         let mut state = lock(&self.state);
         if state.ticks[Direction::Read as usize] == tick && !state.read_closed {
