@@ -485,6 +485,10 @@ fn an_upgrade_field_goes_out_with_its_connection_option() {
     assert!(!wire.contains("connection"), "{wire}");
     let server = server_after(&out[..n]);
     assert_eq!(server.their_state(), State::Done);
+    // Received the same way: with its connection option, still no proposal.
+    let server =
+        server_after(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: ,\r\n\r\n");
+    assert_eq!(server.their_state(), State::Done);
 
     // Named already, among other options: nothing added.
     let fields = [HOST, connection(b"keep-alive, Upgrade"), upgrade];

@@ -952,6 +952,46 @@ impl futures_lite::AsyncWrite for CountingWrites {
     }
 }
 
+/// A service that echoes the request body: when the body fails (a
+/// malformed chunk), the connection's error is the peer's, not an I/O
+/// error of the service's stream, which only passed it on.
+#[test]
+fn an_echo_cut_short_by_its_request_body_reports_the_peers_error() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    async fn echo(request: lithe::io::Request) -> lithe::io::Response {
+        lithe::io::Response::new(lithe::proto::StatusCode::OK)
+            .with_body(lithe::io::Body::stream(request.into_body()))
+    }
+    let (server_end, mut client_end) = lithe::io::duplex(1 << 16);
+    let (served, reply) = run(async {
+        let config = ServerConfig::default();
+        let served = lithe::io::serve_connection(server_end, echo, &config);
+        let client = async move {
+            client_end
+                .write_all(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nping\r\nzz\r\n")
+                .await
+                .unwrap();
+            let mut reply = Vec::new();
+            let _ = client_end.read_to_end(&mut reply).await;
+            reply
+        };
+        futures_lite::future::zip(served, client).await
+    });
+    assert!(
+        matches!(
+            served,
+            Err(lithe::io::Error::Protocol(
+                lithe::proto::Error::InvalidChunkSize
+            ))
+        ),
+        "{served:?}"
+    );
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    // Cut short: never the last chunk.
+    assert!(!reply.ends_with("0\r\n\r\n"), "{reply}");
+}
+
 #[test]
 fn a_small_response_leaves_in_one_write() {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};
@@ -2493,8 +2533,14 @@ fn a_response_going_out_in_small_pieces_lets_the_body_be_read_meanwhile() {
         ..ServerConfig::default()
     };
     let server = server_with(independent, config);
-    let mut s = socket(server.local_addr());
+    // A small receive window on our side, so that the response cannot wait
+    // in our socket's buffer while we send, whatever the host's defaults.
+    let client = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    client.set_recv_buffer_size(16 << 10).unwrap();
+    client.connect(&server.local_addr().into()).unwrap();
+    let mut s = std::net::TcpStream::from(client);
     s.set_write_timeout(Some(LIMIT)).unwrap();
+    s.set_read_timeout(Some(LIMIT)).unwrap();
     s.write_all(
         format!(
             "POST / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: {BODY}\r\n\r\n"

@@ -604,7 +604,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 true if !self.conn.is_keep_alive()
                     && self.conn.our_state() != State::SwitchedProtocol =>
                 {
-                    poll_fn(|cx| self.poll_flush(cx)).await?;
+                    poll_fn(|cx| self.poll_flush_pumping(cx)).await?;
                     self.close_sending().await;
                     self.finish_body(Drain::UntilShutdown).await?
                 }
@@ -1064,6 +1064,19 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         self.poll_send(cx, &[], &[])
     }
 
+    /// [`poll_flush`](Self::poll_flush) for our body's batches: while they
+    /// wait to go out, the request body goes on to whoever reads it (a
+    /// task of the service's own), as while a large piece does. A client
+    /// that sends all its body before it reads would otherwise wait on us
+    /// as we wait on it, until the write timeout.
+    fn poll_flush_pumping(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let flushed = self.poll_flush(cx);
+        if flushed.is_pending() {
+            self.poll_pump(cx);
+        }
+        flushed
+    }
+
     /// Writes what is pending, then `data` and `suffix`, bounded by the write
     /// timeout.
     fn poll_send(
@@ -1310,7 +1323,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // Its end may still be queued: a write that fails or times out
             // from here on cuts it short too, so the reset stays until it is
             // out.
-            poll_fn(|cx| self.poll_flush(cx)).await?;
+            poll_fn(|cx| self.poll_flush_pumping(cx)).await?;
             self.arm_reset(false);
         }
         Ok(())
@@ -1354,9 +1367,16 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 Some(Ok(piece)) => piece,
                 // The body is cut short: close without ending it, so the
                 // client sees an incomplete message, not a short success.
-                // (An I/O error of the service's stream, even one holding a
-                // lithe error of another connection, a proxied body's.)
-                Some(Err(e)) => return Err(Error::Io(e)),
+                // The error is the service's stream's, an I/O error even if
+                // it holds a lithe error of another connection (a proxied
+                // body's), unless this request's body failed (an echo's
+                // stream is that body): then the peer's is the cause.
+                Some(Err(e)) => {
+                    return Err(match self.body_error {
+                        Some(cause) => Error::Protocol(cause),
+                        None => Error::Io(e),
+                    });
+                }
             };
             share_bytes += piece.len();
             share_pieces += 1;
@@ -1399,17 +1419,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             return Ok(());
         }
         match self.out.queue_data(&mut self.conn, data)? {
-            // The request body goes on to whoever reads it while the batch
-            // waits to go out, as while a large piece does: a client that
-            // sends all its body before it reads would otherwise wait on us
-            // as we wait on it.
-            None if self.out.len() > MAX_BATCH => {
-                poll_fn(|cx| {
-                    self.poll_pump(cx);
-                    self.poll_flush(cx)
-                })
-                .await
-            }
+            None if self.out.len() > MAX_BATCH => poll_fn(|cx| self.poll_flush_pumping(cx)).await,
             None => Ok(()),
             Some(suffix) => {
                 poll_fn(|cx| {
