@@ -487,7 +487,14 @@ fn worker<M, S>(
                         1 => log::warn!("lithe: accepting a connection failed ({e}); retrying"),
                         _ => log::debug!("lithe: accepting a connection failed ({e}); retrying"),
                     }
-                    Timer::after(Duration::from_millis(10)).await;
+                    // A shutdown meanwhile ends the wait (the loop sees it).
+                    future::or(
+                        async {
+                            Timer::after(Duration::from_millis(10)).await;
+                        },
+                        shutdown.triggered(),
+                    )
+                    .await;
                     continue;
                 }
             };
@@ -542,9 +549,32 @@ fn worker<M, S>(
         // handshakes into the backlog, for clients nobody will answer.
         drop(listener);
         // A timeout past what the clock can count waits for every connection.
+        // Each connection's end wakes the drain (listening first, then
+        // looking, so that no end goes unseen).
         let deadline = Instant::now().checked_add(config.shutdown_timeout);
-        while active.get() > 0 && deadline.is_none_or(|at| Instant::now() < at) {
-            Timer::after(Duration::from_millis(10)).await;
+        loop {
+            let one_ends = ended.listen();
+            if active.get() == 0 {
+                break;
+            }
+            let Some(at) = deadline else {
+                one_ends.await;
+                continue;
+            };
+            let timed_out = future::or(
+                async {
+                    one_ends.await;
+                    false
+                },
+                async {
+                    Timer::at(at).await;
+                    true
+                },
+            )
+            .await;
+            if timed_out {
+                break;
+            }
         }
     });
     #[cfg(target_os = "linux")]
