@@ -31,7 +31,8 @@
 //!   has read a whole request is *paused*: pipelined bytes wait in the caller's
 //!   buffer, never parsed early and never lost.
 //! * **Protocol switch.** A request that proposes one (`Upgrade` with
-//!   `Connection: upgrade`, or `CONNECT`) leaves the client in
+//!   `Connection: upgrade`, which a client's head with an `Upgrade` field
+//!   gets when it lacks it, or `CONNECT`) leaves the client in
 //!   `MightSwitchProtocol` rather than `Done`. The server's answer decides: `101`
 //!   (for Upgrade) or `2xx` (for CONNECT) moves both sides to `SwitchedProtocol`,
 //!   after which the bytes are no longer HTTP and belong to the caller; any other
