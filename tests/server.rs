@@ -2276,26 +2276,37 @@ fn a_protocol_switch_during_shutdown_keeps_its_connection_upgrade() {
     assert!(!head.contains("close"), "{head}");
 }
 
+/// Speaks the new protocol on a thread of its own once the switch is made:
+/// reads four bytes and answers `reply`, or echoes them (`None`). A switch
+/// that does not happen ends it quietly.
+fn answer_four_bytes_after_the_switch(
+    on_upgrade: lithe::io::OnUpgrade,
+    reply: Option<&'static [u8]>,
+) {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    std::thread::spawn(move || {
+        lithe::rt::block_on(async move {
+            if let Ok(mut io) = on_upgrade.await {
+                let mut buf = [0u8; 4];
+                io.read_exact(&mut buf).await.unwrap();
+                io.write_all(reply.unwrap_or(&buf)).await.unwrap();
+                io.flush().await.unwrap();
+            }
+        })
+    });
+}
+
 /// A switch answered after the service read the request's body to its end
 /// hands over a connection whose sending side is open, whatever the request
 /// said of closing (`Connection: upgrade, close`: the close is HTTP's, and
 /// HTTP ends with the switch).
 #[test]
 fn a_switch_after_the_body_was_read_keeps_both_directions() {
-    use futures_lite::{AsyncReadExt, AsyncWriteExt};
     async fn read_then_switch(mut request: lithe::io::Request) -> lithe::io::Response {
         let on_upgrade = request.upgrade().expect("the request proposes a switch");
         let body = request.into_body().bytes(100).await.unwrap();
         assert_eq!(&body[..], b"hello");
-        std::thread::spawn(move || {
-            lithe::rt::block_on(async move {
-                let mut io = on_upgrade.await.unwrap();
-                let mut buf = [0u8; 4];
-                io.read_exact(&mut buf).await.unwrap();
-                io.write_all(&buf).await.unwrap();
-                io.flush().await.unwrap();
-            })
-        });
+        answer_four_bytes_after_the_switch(on_upgrade, None);
         lithe::io::Response::new(lithe::proto::StatusCode::SWITCHING_PROTOCOLS)
             .with_header("upgrade", "h2c")
     }
@@ -2325,20 +2336,10 @@ fn a_switch_after_the_body_was_read_keeps_both_directions() {
 /// body. A body too long to drain leaves the switch unsent: 500, closed.
 #[test]
 fn a_switch_answered_before_the_body_is_read_waits_for_its_end() {
-    use futures_lite::{AsyncReadExt, AsyncWriteExt};
     async fn echo_four_bytes(mut request: lithe::io::Request) -> lithe::io::Response {
         let on_upgrade = request.upgrade().expect("the request proposes a switch");
-        std::thread::spawn(move || {
-            lithe::rt::block_on(async move {
-                // No switch (the body too long) resolves to an error.
-                if let Ok(mut io) = on_upgrade.await {
-                    let mut buf = [0u8; 4];
-                    io.read_exact(&mut buf).await.unwrap();
-                    io.write_all(&buf).await.unwrap();
-                    io.flush().await.unwrap();
-                }
-            })
-        });
+        // No switch (the body too long) resolves to an error.
+        answer_four_bytes_after_the_switch(on_upgrade, None);
         lithe::io::Response::new(lithe::proto::StatusCode::SWITCHING_PROTOCOLS)
             .with_header("connection", "upgrade")
             .with_header("upgrade", "h2c")
@@ -2450,18 +2451,9 @@ fn a_switch_answered_before_the_body_is_read_waits_for_its_end() {
 
 #[test]
 fn a_connect_tunnel_gets_no_content_length_and_the_raw_connection() {
-    use futures_lite::{AsyncReadExt, AsyncWriteExt};
     async fn tunnel(mut request: lithe::io::Request) -> lithe::io::Response {
         let on_upgrade = request.upgrade().expect("CONNECT proposes a switch");
-        std::thread::spawn(move || {
-            lithe::rt::block_on(async move {
-                let mut io = on_upgrade.await.unwrap();
-                let mut buf = [0u8; 4];
-                io.read_exact(&mut buf).await.unwrap();
-                io.write_all(b"pong").await.unwrap();
-                io.flush().await.unwrap();
-            })
-        });
+        answer_four_bytes_after_the_switch(on_upgrade, Some(b"pong"));
         lithe::io::Response::new(lithe::proto::StatusCode::OK)
     }
     let server = server_with(tunnel, ServerConfig::default());
