@@ -959,7 +959,9 @@ impl<B> Request<B> {
 #[derive(Debug)]
 pub struct Response<B = Body> {
     status: StatusCode,
-    reason: ByteStr,
+    /// A reason phrase other than the status's registered one (received
+    /// ones only): boxed, as it is rare, so that a response stays small.
+    reason: Option<Box<ByteStr>>,
     version: Version,
     headers: Headers,
     body: B,
@@ -971,7 +973,7 @@ impl Response<Body> {
     pub fn new(status: StatusCode) -> Self {
         Response {
             status,
-            reason: ByteStr::from_static(status.canonical_reason().unwrap_or("")),
+            reason: None,
             version: Version::Http11,
             headers: Headers::new(),
             body: Body::empty(),
@@ -994,9 +996,10 @@ impl<B> Response<B> {
         headers: Headers,
         body: B,
     ) -> Self {
+        let canonical = status.canonical_reason().unwrap_or("");
         Response {
             status,
-            reason,
+            reason: (reason.as_str() != canonical).then(|| Box::new(reason)),
             version,
             headers,
             body,
@@ -1010,7 +1013,10 @@ impl<B> Response<B> {
 
     /// The reason phrase.
     pub fn reason(&self) -> &str {
-        &self.reason
+        match &self.reason {
+            Some(reason) => reason,
+            None => self.status.canonical_reason().unwrap_or(""),
+        }
     }
 
     /// The protocol version.
@@ -1053,7 +1059,11 @@ impl<B> Response<B> {
 
     /// The head and the body apart.
     pub(crate) fn into_parts(self) -> (StatusCode, ByteStr, Headers, B) {
-        (self.status, self.reason, self.headers, self.body)
+        let reason = match self.reason {
+            Some(reason) => *reason,
+            None => ByteStr::from_static(self.status.canonical_reason().unwrap_or("")),
+        };
+        (self.status, reason, self.headers, self.body)
     }
 }
 
