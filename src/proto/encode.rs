@@ -3,8 +3,8 @@
 //!
 //! Every byte that reaches the buffer has been validated first: a method or name
 //! that is not a token, or a value with CR, LF, NUL or another control byte
-//! than HTAB, is a [`SendError`], never bytes on the wire. Serialization measures before it
-//! writes, so a buffer too small gets nothing half-written.
+//! than HTAB, is a [`SendError`], never bytes on the wire. Serialization
+//! measures before it writes, so a buffer too small gets nothing half-written.
 
 use super::chunked::ChunkPrefix;
 use super::error::SendError;
