@@ -836,6 +836,16 @@ fn a_304_and_a_head_response_keep_their_length() {
         (b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n", StatusCode::OK),
     ] {
         let mut conn = server_after(request);
+        // The fields the message would have had are held to the same
+        // rules: `chunked` twice frames nothing, body or not.
+        let twice = [Header {
+            name: "Transfer-Encoding",
+            value: b"chunked, chunked",
+        }];
+        assert_eq!(
+            response_wire(&mut conn, &ResponseHead::new(status, &twice)),
+            Err(SendError::InvalidFraming(Error::ChunkedNotFinal))
+        );
         let wire = response_wire(&mut conn, &ResponseHead::new(status, &fields)).unwrap();
         assert!(wire.contains("\r\nContent-Length: 1234\r\n"), "{wire}");
         assert_eq!(conn.send_data(b"x"), Err(SendError::BodyNotAllowed));

@@ -1035,6 +1035,12 @@ impl Connection {
                 Error::ContentLengthWithTransferEncoding,
             ));
         }
+        // `chunked` twice frames nothing (RFC 9112 §7): refused here, for
+        // every response, as a head without a body (to HEAD, a 304) shows
+        // the fields the message would have had.
+        if fields.chunked_repeated {
+            return Err(SendError::InvalidFraming(Error::ChunkedNotFinal));
+        }
         // A sender of Upgrade names `upgrade` as a connection option too
         // (RFC 9110 §7.8): a 101's, a 426's, one that advertises a protocol.
         let added_length = AddedFields {
