@@ -1815,6 +1815,9 @@ fn a_body_read_to_its_declared_length_leaves_the_connection_reusable() {
     run(async {
         let mut conn = client_to(addr).await;
         let response = conn.send(Request::new("GET", "/")).await.unwrap();
+        // The registered phrase, kept as none, reads (and prints) as itself.
+        assert_eq!(response.reason(), "OK");
+        assert!(format!("{response:?}").contains("reason: \"OK\""));
         let mut body = response.into_body();
         assert_eq!(&body.chunk().await.unwrap().unwrap()[..], b"ok");
         drop(body);

@@ -956,7 +956,6 @@ impl<B> Request<B> {
 /// assert_eq!(res.status(), StatusCode::OK);
 /// assert_eq!(res.body().len(), Some(13));
 /// ```
-#[derive(Debug)]
 pub struct Response<B = Body> {
     status: StatusCode,
     /// A reason phrase other than the status's registered one (received
@@ -965,6 +964,18 @@ pub struct Response<B = Body> {
     version: Version,
     headers: Headers,
     body: B,
+}
+
+impl<B: fmt::Debug> fmt::Debug for Response<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("reason", &self.reason())
+            .field("version", &self.version)
+            .field("headers", &self.headers)
+            .field("body", &self.body)
+            .finish()
+    }
 }
 
 impl Response<Body> {

@@ -551,13 +551,16 @@ fn worker<M, S>(
         // A timeout past what the clock can count waits for every connection.
         // Each connection's end wakes the drain (listening first, then
         // looking, so that no end goes unseen).
-        let deadline = Instant::now().checked_add(config.shutdown_timeout);
+        // One timer for the whole drain, however many ends wake it.
+        let mut deadline = Instant::now()
+            .checked_add(config.shutdown_timeout)
+            .map(Timer::at);
         loop {
             let one_ends = ended.listen();
             if active.get() == 0 {
                 break;
             }
-            let Some(at) = deadline else {
+            let Some(timer) = deadline.as_mut() else {
                 one_ends.await;
                 continue;
             };
@@ -567,7 +570,7 @@ fn worker<M, S>(
                     false
                 },
                 async {
-                    Timer::at(at).await;
+                    timer.await;
                     true
                 },
             )
