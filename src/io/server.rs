@@ -1064,17 +1064,27 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         self.poll_send(cx, &[], &[])
     }
 
-    /// [`poll_flush`](Self::poll_flush) for our body's batches: while they
-    /// wait to go out, the request body goes on to whoever reads it (a
-    /// task of the service's own), as while a large piece does. A client
-    /// that sends all its body before it reads would otherwise wait on us
-    /// as we wait on it, until the write timeout.
-    fn poll_flush_pumping(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let flushed = self.poll_flush(cx);
-        if flushed.is_pending() {
+    /// [`poll_send`](Self::poll_send) for our body: while it waits to go
+    /// out, the request body goes on to whoever reads it (a task of the
+    /// service's own). A client that sends all its body before it reads
+    /// would otherwise wait on us as we wait on it, until the write timeout.
+    fn poll_send_pumping(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &[u8],
+        suffix: &[u8],
+    ) -> Poll<Result<(), Error>> {
+        let sent = self.poll_send(cx, data, suffix);
+        if sent.is_pending() {
             self.poll_pump(cx);
         }
-        flushed
+        sent
+    }
+
+    /// [`poll_flush`](Self::poll_flush), pumping as
+    /// [`poll_send_pumping`](Self::poll_send_pumping) does.
+    fn poll_flush_pumping(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.poll_send_pumping(cx, &[], &[])
     }
 
     /// Writes what is pending, then `data` and `suffix`, bounded by the write
@@ -1421,13 +1431,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         match self.out.queue_data(&mut self.conn, data)? {
             None if self.out.len() > MAX_BATCH => poll_fn(|cx| self.poll_flush_pumping(cx)).await,
             None => Ok(()),
-            Some(suffix) => {
-                poll_fn(|cx| {
-                    self.poll_pump(cx);
-                    self.poll_send(cx, data, suffix)
-                })
-                .await
-            }
+            Some(suffix) => poll_fn(|cx| self.poll_send_pumping(cx, data, suffix)).await,
         }
     }
 
