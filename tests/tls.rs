@@ -336,6 +336,70 @@ fn connectors_and_acceptors_take_a_rustls_configuration_of_the_callers() {
     server.shutdown();
 }
 
+/// Records the server name each ClientHello carried, and answers with one
+/// certificate whatever it was.
+#[derive(Debug)]
+struct RecordingResolver {
+    key: std::sync::Arc<rustls::sign::CertifiedKey>,
+    seen: std::sync::Mutex<Vec<Option<String>>>,
+}
+
+impl rustls::server::ResolvesServerCert for RecordingResolver {
+    fn resolve(
+        &self,
+        hello: rustls::server::ClientHello<'_>,
+    ) -> Option<std::sync::Arc<rustls::sign::CertifiedKey>> {
+        let name = hello.server_name().map(str::to_string);
+        self.seen.lock().unwrap().push(name);
+        Some(self.key.clone())
+    }
+}
+
+/// SNI names the host of a URL that names one, and is left out for an IP
+/// address (RFC 6066 §3 allows only host names there).
+#[test]
+fn sni_carries_a_host_name_and_never_an_ip_address() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use std::sync::{Arc, Mutex};
+    let (cert, key) = certificate_for(&["localhost", "127.0.0.1"]);
+    let provider = rustls::crypto::ring::default_provider();
+    let chain = vec![CertificateDer::from_pem_slice(cert.as_bytes()).unwrap()];
+    let certified = rustls::sign::CertifiedKey::from_der(
+        chain,
+        PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
+        &provider,
+    )
+    .unwrap();
+    let resolver = Arc::new(RecordingResolver {
+        key: Arc::new(certified),
+        seen: Mutex::new(Vec::new()),
+    });
+    let server_config = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_cert_resolver(resolver.clone());
+    let config = ServeConfig {
+        threads: 1,
+        tls: Some(TlsAcceptor::from_config(server_config)),
+        ..ServeConfig::default()
+    };
+    let server = Server::bind("127.0.0.1:0", routes, config).unwrap();
+    let port = server.local_addr().port();
+    run(async {
+        for host in ["localhost", "127.0.0.1"] {
+            let url = Url::parse(&format!("https://{host}:{port}/")).unwrap();
+            let mut conn = open(&url, &trusting(&cert)).await.unwrap();
+            let response = conn.send(Request::new("GET", "/")).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{host}");
+        }
+    });
+    server.shutdown();
+    let seen = resolver.seen.lock().unwrap().clone();
+    assert_eq!(seen, [Some("localhost".to_string()), None]);
+}
+
 #[test]
 fn a_tls_client_leaving_an_idle_connection_without_close_notify_has_closed() {
     // Most clients (lithe's, reqwest, hyper-rustls) drop a connection rather

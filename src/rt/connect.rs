@@ -171,6 +171,9 @@ impl Default for ConnectConfig {
 /// Resolves `host` and connects over TCP to the first of its addresses that
 /// answers (see [`connect_any`]), giving up after `timeout`, resolution
 /// included.
+///
+/// `host` is a name or an IP address as written in a URL without its
+/// brackets: `::1`, not `[::1]` ([`Url::host`] gives it so).
 pub async fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Error> {
     connected(with_timeout(resolve_and_race(host, port), timeout).await?)
 }
@@ -188,6 +191,10 @@ async fn resolve_and_race(host: &str, port: u16) -> Result<smol::net::TcpStream,
 /// or as soon as it fails, and the ones already started keep going (RFC 8305,
 /// "Happy Eyeballs"): an address that silently drops packets, as unreachable
 /// IPv6 often does, delays the connection instead of using up the timeout.
+///
+/// When every attempt fails, the error is the last attempt's; when the
+/// timeout comes first, it is [`Timeout::Connect`], whatever failed before.
+/// With no addresses at all, it is an I/O error of kind `NotFound`.
 pub async fn connect_any(addresses: &[SocketAddr], timeout: Duration) -> Result<TcpStream, Error> {
     connected(with_timeout(race(addresses), timeout).await?)
 }

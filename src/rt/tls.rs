@@ -134,6 +134,9 @@ impl TlsConnector {
     /// Runs the TLS handshake over `io` for server name `host`, for as long
     /// as it takes: [`open`](crate::rt::open) bounds it with its connect
     /// timeout; a caller of its own should race it against a timer.
+    ///
+    /// `host` is a DNS name or an IP address without brackets (`::1`); only
+    /// a name is sent as SNI.
     pub async fn connect<T>(
         &self,
         host: &str,
