@@ -102,7 +102,10 @@ fn main() {
         }
         match (arg.as_str(), args.next()) {
             ("--port", Some(v)) => port = v.parse().unwrap_or_else(|_| usage()),
-            ("--threads", Some(v)) => threads = v.parse().unwrap_or_else(|_| usage()),
+            ("--threads", Some(v)) => match v.parse() {
+                Ok(n) if n <= lithe::rt::MAX_THREADS => threads = n,
+                _ => usage(),
+            },
             _ => usage(),
         }
     }

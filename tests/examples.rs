@@ -109,6 +109,9 @@ fn hello_server_answers_fetch_in_text_and_json() {
     let (ok, json) = fetch(&["--json", &format!("{}/bytes/1000", server.url)]);
     assert!(ok);
     let v: Value = serde_json::from_str(&json).unwrap();
+    let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["body_b64", "headers", "status", "version"]);
     assert_eq!(v["status"], 200);
     assert_eq!(v["version"], "HTTP/1.1");
     assert!(
@@ -545,4 +548,198 @@ fn fetch_exits_with_1_on_an_error_when_stderr_is_closed() {
         .status()
         .unwrap();
     assert_eq!(status.code(), Some(1));
+}
+
+/// Runs example `name` with `args` to its end, within a time bound.
+fn run_to_end(name: &str, args: &[&str]) -> std::process::Output {
+    let (done, finished) = std::sync::mpsc::channel();
+    let mut command = Command::new(example(name));
+    command.args(args);
+    std::thread::spawn(move || done.send(command.output()));
+    finished
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap()
+        .unwrap()
+}
+
+/// The README's first command (`demo`) and the sans-IO example run to the
+/// end and show what they say they do.
+#[test]
+fn the_readme_examples_run_to_completion() {
+    for (name, shown) in [
+        (
+            "demo",
+            &[
+                "GET /        -> 200 OK: \"Hello, World!\"",
+                "POST /echo   -> 200 OK: \"streamed back by the server\"",
+                "GET /missing -> 404 Not Found",
+                "reusable = true",
+                "server shut down",
+            ][..],
+        ),
+        (
+            "proto_roundtrip",
+            &[
+                "server: end of request, 1 trailer(s)",
+                "client: data \"Hello, World!\"",
+                "both sides now Idle",
+            ][..],
+        ),
+    ] {
+        let out = run_to_end(name, &[]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{name}: {out:?}");
+        for line in shown {
+            assert!(
+                stdout.contains(line),
+                "{name} does not show {line:?}:\n{stdout}"
+            );
+        }
+    }
+}
+
+/// The address of a server started by [`start`].
+fn addr_of(server: &Running) -> std::net::SocketAddr {
+    server
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn hello_server_answers_head_without_a_body_and_keeps_the_length() {
+    let server = start("hello_server");
+    for (path, length) in [("/", "13"), ("/bytes/5000", "5000")] {
+        let (ok, json) = fetch(&["--json", "-X", "HEAD", &format!("{}{path}", server.url)]);
+        assert!(ok, "{json}");
+        let v: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["status"], 200, "{path}");
+        assert_eq!(v["body_b64"], "", "{path}");
+        let headers = v["headers"].as_array().unwrap();
+        assert!(
+            headers
+                .iter()
+                .any(|h| h[0] == "content-length" && h[1] == length),
+            "{path}: {json}"
+        );
+    }
+}
+
+#[test]
+fn hello_server_echoes_a_chunked_body_chunked() {
+    let server = start("hello_server");
+    let reply = common::exchange(
+        addr_of(&server),
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\
+          Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n\
+          5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+    );
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(head.contains("\r\ntransfer-encoding: chunked"), "{reply}");
+    assert!(head.contains("\r\ncontent-type: text/plain"), "{reply}");
+    // The pieces as they came, in chunks of the server's choosing.
+    let mut decoder = lithe::proto::ChunkedDecoder::default();
+    let (mut input, mut data) = (body.as_bytes(), Vec::new());
+    let mut trailers = [lithe::proto::EMPTY_HEADER; 4];
+    while !decoder.is_done() {
+        let (used, decoded) = decoder.decode(input, &mut trailers).unwrap();
+        if let lithe::proto::Decoded::Data(piece) = decoded {
+            data.extend_from_slice(piece);
+        }
+        assert!(used > 0 || decoder.is_done(), "stuck at {input:?}");
+        input = &input[used..];
+    }
+    assert_eq!(data, b"hello world");
+    assert!(input.is_empty(), "{input:?}");
+}
+
+#[test]
+fn reflect_reports_an_http_10_request_with_its_field_bytes_exact() {
+    use std::io::Write;
+    let server = start("reflect");
+    let mut s = common::socket(addr_of(&server));
+    s.write_all(b"GET /caf%C3%A9?q=\xc3\xa9 HTTP/1.0\r\nX-Mixed-Case: caf\xe9\r\n\r\n")
+        .unwrap();
+    let mut reply = Vec::new();
+    std::io::Read::read_to_end(&mut s, &mut reply).unwrap();
+    let at = reply.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let reflected: Value = serde_json::from_slice(&reply[at + 4..]).unwrap();
+    assert_eq!(reflected["version"], "HTTP/1.0");
+    assert_eq!(reflected["target"], "/caf%C3%A9?q=\u{e9}");
+    let fields: Vec<(Vec<u8>, Vec<u8>)> = reflected["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                B64.decode(h[0].as_str().unwrap()).unwrap(),
+                B64.decode(h[1].as_str().unwrap()).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(fields, [(b"X-Mixed-Case".to_vec(), b"caf\xe9".to_vec())]);
+}
+
+#[test]
+fn bad_arguments_are_usage_errors_with_exit_code_2() {
+    let url = "http://127.0.0.1:1/";
+    let cases: &[(&str, &[&str])] = &[
+        ("fetch", &[]),
+        ("fetch", &["--nope", url]),
+        ("fetch", &[url, "-X"]),
+        ("fetch", &["-X", "", url]),
+        ("fetch", &[url, url]),
+        ("hello_server", &["--threads", "4097"]),
+        ("hello_server", &["--threads", "-1"]),
+        ("reflect", &["--port"]),
+    ];
+    for (name, args) in cases {
+        let out = run_to_end(name, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name} {args:?}: {stderr}");
+        assert!(stderr.starts_with("usage:"), "{name} {args:?}: {stderr}");
+    }
+}
+
+/// fetch over HTTPS: a self-signed server is refused by default and
+/// accepted with `-k`.
+#[test]
+fn fetch_speaks_https_and_verifies_unless_told_not_to() {
+    use lithe::rt::tls::TlsAcceptor;
+    use lithe::rt::{ServeConfig, Server};
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let config = ServeConfig {
+        threads: 1,
+        tls: Some(
+            TlsAcceptor::from_pem(
+                certified.cert.pem().as_bytes(),
+                certified.key_pair.serialize_pem().as_bytes(),
+            )
+            .unwrap(),
+        ),
+        ..ServeConfig::default()
+    };
+    let server = Server::bind("127.0.0.1:0", common::routes, config).unwrap();
+    let url = format!("https://localhost:{}/", server.local_addr().port());
+
+    let (ok, json) = fetch(&["--json", &url]);
+    assert!(!ok, "{json}");
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        v["error"].as_str().unwrap().contains("certificate"),
+        "{json}"
+    );
+
+    let (ok, json) = fetch(&["--json", "-k", &url]);
+    assert!(ok, "{json}");
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["status"], 200);
+    assert_eq!(
+        B64.decode(v["body_b64"].as_str().unwrap()).unwrap(),
+        b"Hello, World!"
+    );
+    server.shutdown();
 }
