@@ -192,6 +192,34 @@ fn requests_reuse_one_connection_to_our_server() {
     server.shutdown();
 }
 
+/// `bytes(limit)` takes a body of exactly `limit` bytes and refuses one byte
+/// more, whether the body came as one piece or as several.
+#[test]
+fn collecting_a_body_takes_exactly_its_limit() {
+    let replies: [&'static [u8]; 2] = [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabcdefghi",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+          3\r\nabc\r\n4\r\ndefg\r\n2\r\nhi\r\n0\r\n\r\n",
+    ];
+    for reply in replies {
+        for limit in [9, 8] {
+            let addr = scripted(vec![reply]);
+            run(async {
+                let mut conn = client_to(addr).await;
+                let response = conn.send(get("/")).await.unwrap();
+                let collected = response.into_body().bytes(limit).await;
+                match limit {
+                    9 => assert_eq!(&collected.unwrap()[..], b"abcdefghi"),
+                    _ => assert!(
+                        matches!(collected, Err(Error::BodyTooLarge { limit: 8 })),
+                        "{collected:?}"
+                    ),
+                }
+            });
+        }
+    }
+}
+
 #[test]
 fn a_streamed_request_body_goes_out_chunked() {
     // A raw server that reports the request as it arrived, chunk framing and all.

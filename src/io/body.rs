@@ -649,7 +649,10 @@ impl Feeder {
         self.finish_with(|s| s.end = End::Failed(error));
     }
 
-    /// The driver moved on without finishing the body.
+    /// The driver moved on without finishing the body. Unlike a drop, this
+    /// also takes back a chunk handed over and not yet read: the response is
+    /// under way or the connection is closing, so its memory is freed now,
+    /// and the reader's next poll gets the error.
     pub(crate) fn abandon(&self) {
         self.finish_with(|s| {
             s.chunk = None;

@@ -320,6 +320,10 @@ pub(crate) struct Output {
     stall: Stall,
     /// How a write failed or timed out: the transport is broken or stalled.
     failure: Option<Error>,
+    /// Whether a send of a piece beside the queued bytes has begun and not
+    /// finished: bytes queued now would go out before the rest of it.
+    #[cfg(debug_assertions)]
+    piece_in_flight: bool,
 }
 
 impl Output {
@@ -360,6 +364,13 @@ impl Output {
 
     /// Room for `n` more bytes after `end`, initialized.
     fn room(&mut self, n: usize) -> &mut [u8] {
+        // `poll_send` counts what it wrote across the queued bytes and the
+        // piece after them: bytes queued mid-send would shift that count.
+        #[cfg(debug_assertions)]
+        debug_assert!(
+            !self.piece_in_flight,
+            "bytes queued before a piece in flight"
+        );
         let needed = self.end + n;
         if self.buf.len() < needed {
             self.grow(needed);
@@ -520,6 +531,24 @@ impl Output {
     /// (vectored) writes as the transport allows. Call again with the same
     /// arguments until it is ready.
     pub(crate) fn poll_send<T: AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut T,
+        cx: &mut Context<'_>,
+        data: &[u8],
+        suffix: &[u8],
+    ) -> Poll<io::Result<()>> {
+        let sent = self.poll_write_all(io, cx, data, suffix);
+        #[cfg(debug_assertions)]
+        {
+            // After an error nothing more goes out: only a pending piece counts.
+            self.piece_in_flight = sent.is_pending() && !(data.is_empty() && suffix.is_empty());
+        }
+        sent
+    }
+
+    /// [`poll_send`](Output::poll_send) itself, without the debug check.
+    #[inline(always)]
+    fn poll_write_all<T: AsyncWrite + Unpin>(
         &mut self,
         io: &mut T,
         cx: &mut Context<'_>,
