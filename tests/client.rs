@@ -1040,7 +1040,8 @@ fn the_total_timeout_ends_a_request_body_that_stalls_after_a_bodiless_answer() {
             .await
             .unwrap();
         let config = within(Duration::from_millis(300));
-        let mut conn = ClientConnection::new(client_end, config);
+        // The answer waits in the pipe for the request to begin.
+        let mut conn = ClientConnection::new(OnceAsked::new(client_end), config);
         fails_at_the_total(conn.send(stalling_upload())).await;
         drop(server_end);
     });
@@ -1128,7 +1129,66 @@ fn the_total_timeout_ends_a_wait_for_100_continue() {
     });
 }
 
-/// A peer whose reads are always ready: a response head declaring a huge
+/// `peer`, whose reads wait until something is written to it: a server
+/// that answers only once asked. (A transport readable before any request
+/// holds bytes sent unasked, and the client refuses it unsent.)
+struct OnceAsked<T> {
+    peer: T,
+    asked: bool,
+    reader: Option<std::task::Waker>,
+}
+
+impl<T> OnceAsked<T> {
+    fn new(peer: T) -> Self {
+        OnceAsked {
+            peer,
+            asked: false,
+            reader: None,
+        }
+    }
+}
+
+impl<T: futures_lite::AsyncRead + Unpin> futures_lite::AsyncRead for OnceAsked<T> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if !self.asked {
+            self.reader = Some(cx.waker().clone());
+            return std::task::Poll::Pending;
+        }
+        std::pin::Pin::new(&mut self.peer).poll_read(cx, buf)
+    }
+}
+
+impl<T: futures_lite::AsyncWrite + Unpin> futures_lite::AsyncWrite for OnceAsked<T> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.asked = true;
+        if let Some(reader) = self.reader.take() {
+            reader.wake();
+        }
+        std::pin::Pin::new(&mut self.peer).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.peer).poll_flush(cx)
+    }
+    fn poll_close(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.peer).poll_close(cx)
+    }
+}
+
+/// A peer whose reads are always ready once asked: a response head declaring a huge
 /// body, then that body for ever; it takes whatever is written.
 struct Endless {
     head: &'static [u8],
@@ -1164,7 +1224,10 @@ swallows_writes!(Endless);
 fn the_total_timeout_ends_a_body_read_slower_than_it_comes() {
     run(async {
         let head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\n\r\n";
-        let mut conn = ClientConnection::new(Endless { head }, within(Duration::from_millis(300)));
+        let mut conn = ClientConnection::new(
+            OnceAsked::new(Endless { head }),
+            within(Duration::from_millis(300)),
+        );
         let response = conn.send(get("/")).await.unwrap();
         let mut body = response.into_body();
         let read_slowly = async {
@@ -1855,25 +1918,64 @@ fn a_body_read_to_its_declared_length_leaves_the_connection_reusable() {
     });
 }
 
-/// A response taken whole with its last byte is over: a total timeout
-/// that passes before the caller asks again fails nothing.
+/// A response whose end has arrived is over: a total timeout that passes
+/// before the caller asks for that end fails nothing, whether the end came
+/// with the last declared byte or as the last chunk.
 #[test]
-fn a_body_taken_whole_outlives_the_total_timeout() {
-    let addr = scripted_then_held(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"]);
-    run(async {
-        let config = ClientConfig {
-            total_timeout: Some(Duration::from_secs(1)),
-            ..ClientConfig::default()
-        };
-        let mut conn = client_with(addr, config).await;
-        let response = conn.send(get("/")).await.unwrap();
-        let mut body = response.into_body();
-        assert_eq!(&body.chunk().await.unwrap().unwrap()[..], b"ok");
-        async_io::Timer::after(Duration::from_millis(1200)).await;
-        assert!(matches!(body.chunk().await, Ok(None)));
-        drop(body);
-        assert!(conn.is_reusable());
-    });
+fn a_body_received_whole_outlives_the_total_timeout() {
+    let replies: [&'static [u8]; 2] = [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+    ];
+    for reply in replies {
+        let addr = scripted_then_held(vec![reply]);
+        run(async {
+            let config = ClientConfig {
+                total_timeout: Some(Duration::from_millis(500)),
+                ..ClientConfig::default()
+            };
+            let mut conn = client_with(addr, config).await;
+            let response = conn.send(get("/")).await.unwrap();
+            let mut body = response.into_body();
+            assert_eq!(&body.chunk().await.unwrap().unwrap()[..], b"ok");
+            async_io::Timer::after(Duration::from_millis(700)).await;
+            let end = body.chunk().await;
+            assert!(matches!(end, Ok(None)), "{end:?}");
+            drop(body);
+            assert!(conn.is_reusable());
+        });
+    }
+}
+
+/// What a server sent or did before the first request, on a connection
+/// left open a while (one opened ahead, as a pool does), is found before
+/// that request is written: a stray answer is taken for none, a close
+/// loses the request nothing.
+#[test]
+fn a_fresh_connection_closed_or_answered_before_its_first_request_refuses_it_unsent() {
+    let replies: [&'static [u8]; 2] = [
+        b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        b"",
+    ];
+    for reply in replies {
+        let addr = raw_server(move |mut s| {
+            s.write_all(reply).unwrap();
+        });
+        run(async {
+            let mut conn = client_to(addr).await;
+            async_io::Timer::after(Duration::from_millis(100)).await;
+            let refused = match conn.try_send(get("/")).await {
+                Ok(response) => panic!("answered {}", response.status()),
+                Err(refused) => refused,
+            };
+            assert!(
+                matches!(refused.error(), Error::NotReusable),
+                "{:?}",
+                refused.error()
+            );
+            assert!(refused.into_request().is_some());
+        });
+    }
 }
 
 /// A request body stream that fails is this connection's I/O error, even
@@ -1937,8 +2039,8 @@ enum Then {
     Stall,
 }
 
-/// A server seen through its transport: its `reply` can be read at once,
-/// and it takes the first `accepts` bytes of the request, then does `then`.
+/// A server seen through its transport (once asked: see [`OnceAsked`]):
+/// its `reply` can be read at once, and it takes the first `accepts` bytes of the request, then does `then`.
 /// (Over real sockets which of the reply and the reset the client meets
 /// first is timing; a reset can even discard a reply not yet sent.)
 struct AnsweringPeer {
@@ -2036,7 +2138,7 @@ fn a_refusal_before_a_reset_is_returned_not_the_write_error() {
     ] {
         let transport = AnsweringPeer::new(reply, Then::Reset);
         run(async {
-            let mut conn = ClientConnection::new(transport, ClientConfig::default());
+            let mut conn = ClientConnection::new(OnceAsked::new(transport), ClientConfig::default());
             let response = conn.send(upload(1 << 20)).await.unwrap();
             assert_eq!(response.status().as_u16(), status);
             assert_eq!(response.into_body().text(100).await.unwrap(), text);
@@ -2051,7 +2153,7 @@ fn a_refusal_before_a_reset_is_returned_not_the_write_error() {
         Then::Reset,
     );
     run(async {
-        let mut conn = ClientConnection::new(transport, ClientConfig::default());
+        let mut conn = ClientConnection::new(OnceAsked::new(transport), ClientConfig::default());
         let response = conn.send(upload(1 << 20)).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         let error = response.into_body().text(100).await.unwrap_err();
@@ -2063,7 +2165,7 @@ fn a_refusal_before_a_reset_is_returned_not_the_write_error() {
     // A reset with nothing answered before it is the error it is.
     let transport = AnsweringPeer::new(b"", Then::Reset);
     run(async {
-        let mut conn = ClientConnection::new(transport, ClientConfig::default());
+        let mut conn = ClientConnection::new(OnceAsked::new(transport), ClientConfig::default());
         let error = conn.send(upload(1 << 20)).await.unwrap_err();
         assert!(
             matches!(&error, Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
@@ -2091,7 +2193,7 @@ fn an_answer_outlives_an_upload_that_then_times_out() {
     ] {
         let transport = AnsweringPeer::new(reply, Then::Stall);
         run(async {
-            let mut conn = ClientConnection::new(transport, config.clone());
+            let mut conn = ClientConnection::new(OnceAsked::new(transport), config.clone());
             let response = conn.send(upload(1 << 20)).await.unwrap();
             assert_eq!(response.status().as_u16(), status);
             assert_eq!(response.into_body().text(100).await.unwrap(), text);
@@ -2116,7 +2218,7 @@ fn a_write_timeout_before_the_response_ends_is_the_error() {
         Then::Stall,
     );
     run(async {
-        let mut conn = ClientConnection::new(transport, config);
+        let mut conn = ClientConnection::new(OnceAsked::new(transport), config);
         let request = Request::new("POST", "/echo")
             .with_header("host", "t")
             .with_body(vec![b'u'; 1 << 20]);

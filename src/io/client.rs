@@ -120,8 +120,6 @@ pub struct ClientConnection<T> {
     total_timer: Deadline,
     /// Something went wrong, or the request was abandoned: no reuse.
     broken: bool,
-    /// A request has gone out on this connection.
-    used: bool,
     /// The request body still going out: driven while the response head is
     /// awaited, then while its body is read (full duplex).
     upload: Option<Upload>,
@@ -264,7 +262,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             total_deadline: None,
             total_timer: Deadline::default(),
             broken: false,
-            used: false,
             upload: None,
             response_ended: false,
             reset_by_peer: false,
@@ -315,8 +312,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// written, so that the request can go on a fresh connection instead of
     /// failing (sent or not, the caller could not tell) on this one. The
     /// server may still close it later, while the request is on its way.
+    ///
+    /// A fresh connection is looked at too: one opened ahead of its first
+    /// request (as a pool does) has been idle as well.
     async fn closed_while_idle(&mut self) -> bool {
-        self.used && poll_fn(|cx| Poll::Ready(self.look_for_close(cx))).await
+        poll_fn(|cx| Poll::Ready(self.look_for_close(cx))).await
     }
 
     /// Reads once without waiting, on a connection with no exchange under
@@ -453,7 +453,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         &mut self,
         request: Request<Body>,
     ) -> Result<Response<ResponseBody<'_, T>>, Error> {
-        self.used = true;
         self.response_ended = false;
         self.trailers = None;
         self.head_deadline = None;
@@ -1070,6 +1069,19 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             return Poll::Ready(None);
         }
         if self.total_passed() {
+            // A body whose end is here already is over, as one taken with its
+            // last byte is: no deadline fails it. (Whatever else comes next
+            // is not read: the exchange fails.)
+            let max_headers = self.config.proto.limits.max_headers;
+            if self.upload.is_none() {
+                if let Ok(BodyStep::End { consumed, trailers }) =
+                    next_body_step(&mut self.conn, self.buf.filled(), max_headers)
+                {
+                    self.trailers = Headers::trailers_from(&mut self.buf, consumed, trailers);
+                    self.watch_idle(cx);
+                    return Poll::Ready(None);
+                }
+            }
             // A body always there to read (a server faster than its reader)
             // never waits, where the total's timer would fire.
             self.broken = true;
