@@ -337,10 +337,18 @@ fn a_head_goes_out_only_in_the_form_a_strict_recipient_accepts() {
         ("GET", "*", false),
         ("CONNECT", "example.com:443", true),
         ("OPTIONS", "*", true),
-        ("GET", "http://a/", true),
+        ("GET", "http://example.com/", true),
     ] {
         let mut client = Connection::client(Config::default());
-        let sent = client.send_request(&RequestHead::new(method, target, &[HOST]), &mut out);
+        // The Host of a target with an authority is that authority.
+        let host = Header {
+            name: "Host",
+            value: match method {
+                "CONNECT" => b"example.com:443",
+                _ => HOST.value,
+            },
+        };
+        let sent = client.send_request(&RequestHead::new(method, target, &[host]), &mut out);
         match fits {
             true => assert!(sent.is_ok(), "{method} {target}: {sent:?}"),
             false => assert_eq!(
@@ -1365,4 +1373,91 @@ fn a_connect_request_declaring_content_is_refused_unsent() {
         )
         .is_ok()
     );
+}
+
+/// RFC 9110 §9.3.8: a TRACE request carries no content; one declaring
+/// some is refused unsent. (A length of 0 declares none.)
+#[test]
+fn a_trace_request_declaring_content_is_refused_unsent() {
+    let mut out = [0u8; 256];
+    for (name, value) in [
+        ("Content-Length", &b"5"[..]),
+        ("Transfer-Encoding", b"chunked"),
+    ] {
+        let mut conn = Connection::client(Config::default());
+        let fields = [HOST, Header { name, value }];
+        assert_eq!(
+            conn.send_request(&RequestHead::new("TRACE", "/", &fields), &mut out),
+            Err(SendError::BodyNotAllowed),
+            "{name}"
+        );
+        assert_eq!(conn.our_state(), lithe::proto::State::Idle);
+    }
+    let mut conn = Connection::client(Config::default());
+    assert_eq!(
+        conn.send_request_sized(&RequestHead::new("TRACE", "/", &[HOST]), 5, &mut out),
+        Err(SendError::BodyNotAllowed)
+    );
+    for head in [
+        RequestHead::new("TRACE", "/", &[HOST]),
+        RequestHead::new(
+            "TRACE",
+            "/",
+            &[
+                HOST,
+                Header {
+                    name: "Content-Length",
+                    value: b"0",
+                },
+            ],
+        ),
+    ] {
+        let mut conn = Connection::client(Config::default());
+        assert!(conn.send_request(&head, &mut out).is_ok(), "{head:?}");
+    }
+}
+
+/// RFC 9112 §3.2: the Host of a request whose target carries an authority
+/// is that authority (ignoring case); another is refused unsent, as a hop
+/// routing on Host and one routing on the target would part ways.
+#[test]
+fn a_host_other_than_the_targets_authority_is_refused_unsent() {
+    let mut out = [0u8; 256];
+    let host = |value: &'static [u8]| Header {
+        name: "Host",
+        value,
+    };
+    for (method, target, value, agrees) in [
+        ("GET", "http://a.example/x", &b"a.example"[..], true),
+        ("GET", "http://A.Example:8080?q", b" a.example:8080 ", true),
+        ("GET", "https://[::1]:443/", b"[::1]:443", true),
+        ("CONNECT", "a.example:443", b"A.EXAMPLE:443", true),
+        ("GET", "/x", b"anything.example", true),
+        ("OPTIONS", "*", b"a.example", true),
+        ("GET", "http://a.example/x", b"b.example", false),
+        ("GET", "http://a.example/x", b"a.example:80", false),
+        ("GET", "http://a.example:8080/", b"a.example", false),
+        ("CONNECT", "a.example:443", b"b.example:443", false),
+        ("CONNECT", "a.example:443", b"a.example", false),
+    ] {
+        let fields = [host(value)];
+        let mut conn = Connection::client(Config::default());
+        let sent = conn.send_request(&RequestHead::new(method, target, &fields), &mut out);
+        match agrees {
+            true => assert!(sent.is_ok(), "{target} {value:?}: {sent:?}"),
+            false => {
+                assert_eq!(
+                    sent,
+                    Err(SendError::InvalidFraming(Error::InvalidHost)),
+                    "{target} {value:?}"
+                );
+                assert_eq!(conn.our_state(), lithe::proto::State::Idle);
+            }
+        }
+    }
+    // HTTP/1.0 may go without Host: nothing to compare.
+    let mut conn = Connection::client(Config::default());
+    let mut head = RequestHead::new("GET", "http://a.example/", &[]);
+    head.version = lithe::proto::Version::Http10;
+    assert!(conn.send_request(&head, &mut out).is_ok());
 }

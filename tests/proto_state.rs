@@ -480,6 +480,43 @@ fn an_error_response_of_unknown_length_is_close_delimited() {
     assert_eq!(conn.our_state(), State::MustClose);
 }
 
+/// RFC 9112 §6.1: Transfer-Encoding goes only to a request that said
+/// HTTP/1.1; an unsolicited response (the request unread, or unreadable)
+/// may carry none, even when the caller names one itself.
+#[test]
+fn an_unsolicited_response_carries_no_transfer_encoding() {
+    let chunked = [Header {
+        name: "Transfer-Encoding",
+        value: b"chunked",
+    }];
+    let mut headers = [EMPTY_HEADER; 16];
+    let failed = |conn: &mut Connection, headers: &mut [Header<'static>]| {
+        conn.receive(b"GET / HTTP/1.0\r\nContent-Length: x\r\n\r\n", headers)
+            .unwrap_err()
+    };
+    for unread in [false, true] {
+        let mut conn = Connection::server(Config::default());
+        if unread {
+            failed(&mut conn, &mut headers);
+        }
+        let states = (conn.our_state(), conn.their_state());
+        let mut out = [0u8; 256];
+        let status = if unread { 400 } else { 408 };
+        assert_eq!(
+            conn.send_response(
+                &ResponseHead::new(StatusCode::new(status).unwrap(), &chunked),
+                &mut out
+            ),
+            Err(SendError::InvalidFraming(Error::TransferEncodingInHttp10)),
+            "{status}"
+        );
+        assert_eq!((conn.our_state(), conn.their_state()), states);
+        // Without the field it goes, close-delimited.
+        let plain = ResponseHead::new(StatusCode::new(status).unwrap(), &[]);
+        assert!(conn.send_response(&plain, &mut out).is_ok(), "{status}");
+    }
+}
+
 #[test]
 fn eof_between_messages_is_a_clean_close_on_both_roles() {
     let mut server = Connection::server(Config::default());

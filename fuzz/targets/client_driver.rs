@@ -161,7 +161,9 @@ fn request(method: Method) -> Request<Body> {
             .with_header("Upgrade", "websocket"),
         Method::PostExpecting => unreachable!("method_of sends the plain POST instead"),
     };
-    request.with_header("Host", "example.com")
+    // A target with an authority has it for Host too (RFC 9112 §3.2).
+    let host = request.host().unwrap_or("example.com").to_owned();
+    request.with_header("Host", host)
 }
 
 /// Runs the client against a peer answering from `stream`, one part (up to

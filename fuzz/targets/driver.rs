@@ -365,6 +365,10 @@ pub fn parse_answers_until_switch(
         name: "Host",
         value: b"x",
     }];
+    let tunnel_host = [Header {
+        name: "Host",
+        value: b"x:443",
+    }];
     let [connection, upgrade] = UPGRADE_TO_WEBSOCKET;
     let upgrading = [host[0], connection, upgrade];
     let mut client = Connection::client(Config::default());
@@ -382,7 +386,8 @@ pub fn parse_answers_until_switch(
             let method = methods.get(answers.len()).copied().unwrap_or("GET");
             let switching = switch_at == Some(answers.len());
             let head = match (method, switching) {
-                ("CONNECT", true) => RequestHead::new("CONNECT", "x:443", &host),
+                // Its Host is its target (RFC 9112 §3.2).
+                ("CONNECT", true) => RequestHead::new("CONNECT", "x:443", &tunnel_host),
                 ("CONNECT", false) => RequestHead::new("GET", "/", &host),
                 (method, true) => RequestHead::new(method, "/", &upgrading),
                 (method, false) => RequestHead::new(method, "/", &host),

@@ -384,9 +384,13 @@ fn response_framing(fields: &Fields, version: Version, status: u16, method: &str
 /// Sends the client's request and its whole body.
 fn send_request(conn: &mut Connection, method: Method) {
     let mut out = [0u8; 256];
+    // A target with an authority has it for Host too (RFC 9112 §3.2).
     let host = Header {
         name: "Host",
-        value: b"example.com",
+        value: match method {
+            Method::Connect => b"example.com:443",
+            _ => b"example.com",
+        },
     };
     let field = |name, value| Header { name, value };
     let length = field("Content-Length", b"5");
@@ -1404,12 +1408,16 @@ fn poison(
 
 /// Whether `error` is the serializer's refusal of a stray byte in `part` of
 /// a request (`request`) or a response head. A method that no longer fits its
-/// target's form (a CONNECT that is one no more) is refused for the target.
+/// target's form (a CONNECT that is one no more) is refused for the target;
+/// a target whose authority is no longer the Host field's, for the Host.
 fn refuses_part(error: lithe::proto::SendError, part: Part, request: bool) -> bool {
     use lithe::proto::SendError as E;
     match part {
         Part::Method => matches!(error, E::InvalidMethod | E::InvalidRequestTarget),
-        Part::Line if request => error == E::InvalidRequestTarget,
+        Part::Line if request => matches!(
+            error,
+            E::InvalidRequestTarget | E::InvalidFraming(lithe::proto::Error::InvalidHost)
+        ),
         Part::Line => error == E::InvalidReasonPhrase,
         Part::Name => error == E::InvalidHeaderName,
         Part::Value => error == E::InvalidHeaderValue,
@@ -1492,7 +1500,12 @@ fn roundtrip_request(src: &mut Source<'_>) {
     }
     let mut all = Vec::new();
     if version == Version::Http11 || src.flag() {
-        all.push(("Host".to_owned(), b"example.com".to_vec()));
+        // A target with an authority has it for Host too (RFC 9112 §3.2).
+        let host = match method.as_str() {
+            "CONNECT" => target.as_bytes(),
+            _ => b"example.com",
+        };
+        all.push(("Host".to_owned(), host.to_vec()));
     }
     all.extend(fields(src, 8));
     let mut body = body(src, framing);

@@ -9,8 +9,8 @@ use super::chunked::{ChunkedState, Decoded};
 use super::encode::{self, AddedFields, DataFrame};
 use super::error::{Error, SendError};
 use super::framing::{
-    BodyLength, FramingFields, RequestMethod, TransferCoding, request_body_length,
-    response_body_length,
+    BodyLength, FramingFields, RequestMethod, TransferCoding, host_names_the_targets_authority,
+    request_body_length, response_body_length,
 };
 use super::head::{Header, RequestHead, ResponseHead, Version, is_tchar};
 use super::limits::Config;
@@ -810,7 +810,8 @@ impl Connection {
     /// `Transfer-Encoding: chunked`, or (with neither) no body. An HTTP/1.1
     /// head with an `Upgrade` field proposes a switch: `Connection: upgrade`
     /// is added unless its `Connection` fields name that option already
-    /// (RFC 9110 §7.8).
+    /// (RFC 9110 §7.8). A target that names an authority (`http://a/`, or
+    /// CONNECT's `a:443`) must have it for Host as well (RFC 9112 §3.2).
     ///
     /// ```
     /// use lithe::proto::{Config, Connection, Header, RequestHead};
@@ -877,9 +878,17 @@ impl Connection {
             _ if !fields.host_valid => return Err(SendError::InvalidFraming(Error::InvalidHost)),
             _ => {}
         }
+        if !host_names_the_targets_authority(head) {
+            return Err(SendError::InvalidFraming(Error::InvalidHost));
+        }
         let method = RequestMethod::of(head.method);
         let body = request_body_length(&fields, head.version, method)
             .map_err(SendError::InvalidFraming)?;
+        // RFC 9110 §9.3.8: a client must not send content in a TRACE request
+        // (what the server echoes back is the request as it arrived).
+        if body != BodyLength::Empty && head.method == "TRACE" {
+            return Err(SendError::BodyNotAllowed);
+        }
         // A proposal to upgrade names `upgrade` as a connection option too
         // (RFC 9110 §7.8); without it a server would not see one.
         let added = AddedFields {
@@ -933,7 +942,9 @@ impl Connection {
     /// [`receive`](Connection::receive) failed (e.g. with [`Error::status`]), or
     /// an unsolicited one before any request arrived (408 when a head takes too
     /// long, 503 when shedding load; RFC 9110 §15.5.9). The peer's version being
-    /// unknown, such a response without a length is close-delimited.
+    /// unknown, such a response without a length is close-delimited, and one
+    /// with a Transfer-Encoding field is refused
+    /// ([`Error::TransferEncodingInHttp10`]).
     pub fn send_response(
         &mut self,
         head: &ResponseHead<'_, '_>,
@@ -1082,7 +1093,11 @@ impl Connection {
 
         let framing = response_body_length(&fields, head.version, status, method)
             .map_err(SendError::InvalidFraming)?;
-        if fields.transfer_coding != TransferCoding::Absent && peer_version == Version::Http10 {
+        // Transfer-Encoding goes only to a request that said HTTP/1.1 (RFC
+        // 9112 §6.1): not to an HTTP/1.0 one, nor to one never read.
+        if fields.transfer_coding != TransferCoding::Absent
+            && (peer_version == Version::Http10 || unsolicited)
+        {
             return Err(SendError::InvalidFraming(Error::TransferEncodingInHttp10));
         }
         let mut added = added_length;

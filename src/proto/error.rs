@@ -245,7 +245,9 @@ pub enum SendError {
     MissingHost,
     /// A head whose framing headers are contradictory or invalid (the same rules
     /// [`Error`] enforces on received messages), a Host that is not
-    /// `host[:port]`, or a Content-Length that is not one field of digits
+    /// `host[:port]` or, for a target that names an authority (absolute-form,
+    /// or CONNECT's authority-form), not that authority (RFC 9112 §3.2;
+    /// [`Error::InvalidHost`]), or a Content-Length that is not one field of digits
     /// alone: a recipient accepts a list of equal values, but a sender may
     /// not send one (RFC 9110 §8.6).
     InvalidFraming(Error),
@@ -259,8 +261,9 @@ pub enum SendError {
     /// length a GET would have had.
     FramingNotAllowed,
     /// Body bytes for a message that has no body (HEAD response, 204, 205, 304,
-    /// or a request without Content-Length or Transfer-Encoding), or a 205
-    /// head that declares some. (Data after a 1xx is `InvalidState`: the
+    /// or a request without Content-Length or Transfer-Encoding), or a head
+    /// that declares some where none may be: a 205, a TRACE request (RFC
+    /// 9110 §9.3.8). (Data after a 1xx is `InvalidState`: the
     /// final response is still owed.)
     BodyNotAllowed,
     /// Trailers on a message that is not chunked.

@@ -9,7 +9,7 @@
 
 use super::error::{Error, SendError};
 use super::head::{
-    Header, Lowercase, Version, is_host_and_port, is_reg_name_byte, is_token, trim_ows,
+    Header, Lowercase, RequestHead, Version, is_host_and_port, is_reg_name_byte, is_token, trim_ows,
 };
 use super::status::StatusCode;
 
@@ -552,6 +552,36 @@ impl RequestMethod {
             (_, code) => Some(code == 101),
         }
     }
+}
+
+/// Whether a request we send whose target carries an authority (absolute-form,
+/// or authority-form with CONNECT) has a Host field naming that authority, as
+/// RFC 9112 §3.2 has a client send it: a hop that routes on Host and one that
+/// routes on the target would otherwise send it to different places. Host
+/// and port are compared ignoring case. A target without an authority
+/// (origin-form, `*`) or a request without Host (HTTP/1.0) passes. The target
+/// has passed [`TargetForm`](super::TargetForm)'s checks.
+pub(crate) fn host_names_the_targets_authority(head: &RequestHead<'_, '_>) -> bool {
+    let target = head.target.as_bytes();
+    if matches!(target.first(), None | Some(b'/' | b'*')) {
+        return true;
+    }
+    let authority = match target.windows(3).position(|w| w == b"://") {
+        // absolute-form: the authority ends at the path, query or fragment.
+        Some(at) if head.method != "CONNECT" => {
+            let after = &target[at + 3..];
+            let end = after
+                .iter()
+                .position(|&b| matches!(b, b'/' | b'?' | b'#'))
+                .unwrap_or(after.len());
+            &after[..end]
+        }
+        _ => target,
+    };
+    head.headers
+        .iter()
+        .filter(|field| HOST.matches(field.name.as_bytes()))
+        .all(|field| trim_ows(field.value).eq_ignore_ascii_case(authority))
 }
 
 /// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2), or empty: a server MUST

@@ -341,14 +341,15 @@ pub fn bodies(events: &[Owned]) -> Vec<Vec<u8>> {
 /// body) and now waits for the response.
 pub fn client_after(config: Config, method: &str) -> Connection {
     let mut conn = Connection::client(config);
-    let target = if method == "CONNECT" {
-        "a.example:443"
+    // A target with an authority has it for Host too (RFC 9112 §3.2).
+    let (target, host): (_, &[u8]) = if method == "CONNECT" {
+        ("a.example:443", b"a.example:443")
     } else {
-        "/"
+        ("/", b"a.example")
     };
     let fields = [Header {
         name: "Host",
-        value: b"a.example",
+        value: host,
     }];
     let mut out = [0u8; 256];
     conn.send_request(&RequestHead::new(method, target, &fields), &mut out)
