@@ -220,6 +220,31 @@ fn collecting_a_body_takes_exactly_its_limit() {
     }
 }
 
+/// A request body stream always ready with empty pieces (a busy poll)
+/// writes nothing, but what was queued before it still goes out: here the
+/// server answers once it has seen that, refusing the rest.
+#[test]
+fn an_upload_of_endless_empty_pieces_still_sends_what_came_before() {
+    use futures_lite::StreamExt;
+    let addr = raw_server(|mut s| {
+        if read_through(&mut s, b"5\r\nhello\r\n").is_some() {
+            let refusal = b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\
+                Connection: close\r\n\r\n";
+            s.write_all(refusal).unwrap();
+        }
+    });
+    run(async {
+        let mut conn = client_to(addr).await;
+        let hello = futures_lite::stream::once(Ok(bytes::Bytes::from_static(b"hello")));
+        let empty = futures_lite::stream::repeat_with(|| Ok(bytes::Bytes::new()));
+        let request = Request::new("POST", "/")
+            .with_header("host", "t")
+            .with_body(Body::stream(hello.chain(empty)));
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(response.status().as_u16(), 413);
+    });
+}
+
 #[test]
 fn a_streamed_request_body_goes_out_chunked() {
     // A raw server that reports the request as it arrived, chunk framing and all.

@@ -60,8 +60,19 @@ async fn service(request: Request) -> Response {
                 trailers
             }))
         }
+        // A stream that ends short of the length it declared: under a
+        // Content-Length, and chunked under trailers.
+        "/short" => Response::new(StatusCode::OK).with_body(short_of_its_length()),
+        "/short-chunked" => Response::new(StatusCode::OK)
+            .with_body(short_of_its_length().with_trailers(async { Headers::new() })),
         _ => Response::new(StatusCode::OK).with_body("fine"),
     }
+}
+
+/// A body declaring 10 bytes that yields 5.
+fn short_of_its_length() -> Body {
+    let first = bytes::Bytes::from_static(b"first");
+    Body::sized_stream(10, futures_lite::stream::once(Ok(first)))
 }
 
 #[test]
@@ -104,5 +115,25 @@ fn failures_nobody_else_sees_are_logged() {
     let left_out = logged("trailer fields left out");
     assert_eq!(left_out.len(), 1, "{left_out:?}");
     assert_eq!(left_out[0].0, log::Level::Warn);
+
+    for (path, framing) in [
+        ("/short", "content-length: 10"),
+        ("/short-chunked", "chunked"),
+    ] {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n");
+        let reply = exchange(addr, request.as_bytes());
+        assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+        assert!(reply.contains(framing), "{reply}");
+        assert!(!reply.ends_with("\r\n0\r\n\r\n"), "{reply}");
+    }
+    let cut_short = logged("does not fit its head");
+    assert_eq!(cut_short.len(), 2, "{cut_short:?}");
+    assert!(
+        cut_short
+            .iter()
+            .all(|(level, _)| *level == log::Level::Warn)
+    );
+    assert!(cut_short[0].1.contains("fewer body bytes"), "{cut_short:?}");
+    assert!(cut_short[1].1.contains("ended short"), "{cut_short:?}");
     server.shutdown();
 }

@@ -1162,6 +1162,81 @@ fn graceful_shutdown_closes_idle_connections_and_stops_accepting() {
     assert!(std::net::TcpStream::connect(addr).is_err());
 }
 
+/// A response body stream always ready with empty pieces (a busy poll)
+/// writes nothing, but what was queued before it still goes out, and a
+/// client that leaves is noticed: the stream is dropped, not polled until
+/// the shutdown.
+#[test]
+fn a_body_stream_of_endless_empty_pieces_is_flushed_and_watched() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    /// Sets its flag when dropped.
+    struct Dropped(Arc<AtomicBool>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = dropped.clone();
+    let service = move |_: lithe::io::Request| {
+        let guard = Dropped(flag.clone());
+        async move {
+            use futures_lite::StreamExt;
+            let hello = futures_lite::stream::once(Ok(bytes::Bytes::from_static(b"hello")));
+            let empty = futures_lite::stream::repeat_with(move || {
+                let _held = &guard;
+                Ok(bytes::Bytes::new())
+            });
+            let body = lithe::io::Body::stream(hello.chain(empty));
+            lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body(body)
+        }
+    };
+    let config = ServerConfig {
+        half_close: false,
+        ..ServerConfig::default()
+    };
+    let server = server_with(service, config);
+    let mut s = socket(server.local_addr());
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    let seen = read_until(&mut s, "5\r\nhello\r\n");
+    assert!(seen.ends_with("5\r\nhello\r\n"), "{seen}");
+    drop(s);
+    let started = Instant::now();
+    while !dropped.load(Ordering::SeqCst) {
+        assert!(started.elapsed() < Duration::from_secs(2), "still polled");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    server.shutdown();
+}
+
+/// A handler that shuts its own server down (a `/stop` endpoint) answers,
+/// and the server stops: `shutdown` on a worker does not wait for that
+/// worker, which would be waiting for itself.
+#[test]
+fn a_handler_may_shut_its_own_server_down() {
+    use std::sync::{Arc, Mutex};
+    let slot: Arc<Mutex<Option<lithe::rt::Server>>> = Arc::new(Mutex::new(None));
+    let held = slot.clone();
+    let service = move |_: lithe::io::Request| {
+        let held = held.clone();
+        async move {
+            let server = held.lock().unwrap().take();
+            if let Some(server) = server {
+                server.shutdown();
+            }
+            lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body("stopping")
+        }
+    };
+    let server = server_with(service, ServerConfig::default());
+    let addr = server.local_addr();
+    *slot.lock().unwrap() = Some(server);
+    let reply = exchange(addr, b"GET /stop HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\nstopping"), "{reply}");
+    assert!(std::net::TcpStream::connect(addr).is_err());
+}
+
 /// A head begun when the shutdown starts gets a moment to arrive, not the
 /// whole head timeout: a client trickling one in (a slowloris) would hold the
 /// shutdown as long. Whole within it, it is served as the last request; not,

@@ -348,11 +348,35 @@ struct Exactly {
     left: u64,
 }
 
+/// How an [`Exactly`] stream failed: its source broke the length it
+/// declared, a bug of the caller's (which the server logs), not the peer's.
+#[derive(Debug)]
+struct LengthMismatch(&'static str);
+
+impl core::fmt::Display for LengthMismatch {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for LengthMismatch {}
+
+/// Whether `error` is an [`Exactly`] stream's: a sized stream that yielded
+/// more or fewer bytes than it declared.
+pub(crate) fn is_length_mismatch(error: &io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(|inner| inner.is::<LengthMismatch>())
+}
+
 impl Stream for Exactly {
     type Item = io::Result<Bytes>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let mismatch = |what| Some(Err(io::Error::new(io::ErrorKind::InvalidData, what)));
+        let mismatch = |what| {
+            let error = io::Error::new(io::ErrorKind::InvalidData, LengthMismatch(what));
+            Some(Err(error))
+        };
         Poll::Ready(match ready!(self.stream.as_mut().poll_next(cx)) {
             Some(Ok(piece)) => match self.left.checked_sub(piece.len() as u64) {
                 Some(left) => {

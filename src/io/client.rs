@@ -714,7 +714,14 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                 // room (or in empty pieces, which write nothing), never
                 // waits, and so never meets the total's timer: let the
                 // thread's other tasks run, and come back by `poll_upload`,
-                // which ends a body past the total.
+                // which ends a body past the total. What is queued goes out
+                // meanwhile: empty pieces queue nothing, but the pieces
+                // before them may wait in the batch.
+                if upload.writing.is_none() {
+                    if let Poll::Ready(Err(e)) = self.poll_send(cx, &[], &[]) {
+                        return Poll::Ready(Err(e));
+                    }
+                }
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }

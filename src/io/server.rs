@@ -56,7 +56,9 @@ use bytes::Bytes;
 use event_listener::EventListener;
 use futures_lite::future::poll_fn;
 
-use super::body::{BODY_SHARE_BYTES, BODY_SHARE_PIECES, Feeder, HoldLast, Incoming, Kind};
+use super::body::{
+    BODY_SHARE_BYTES, BODY_SHARE_PIECES, Feeder, HoldLast, Incoming, Kind, is_length_mismatch,
+};
 use super::buffer::{COALESCE, Deadline, Output, ReadBuf, Stall};
 use super::date;
 use super::error::{Error, Timeout};
@@ -1328,7 +1330,17 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         if guarded {
             self.arm_reset(true);
         }
-        self.write_body(kind).await?;
+        if let Err(e) = self.write_body(kind).await {
+            // The body broke the framing its head declared: the service's
+            // bug, which only a client sees, as a response cut short.
+            if matches!(&e, Error::Send(_)) || matches!(&e, Error::Io(io) if is_length_mismatch(io))
+            {
+                log::warn!(
+                    "lithe: the service's response body does not fit its head ({e}); it was cut short"
+                );
+            }
+            return Err(e);
+        }
         if guarded {
             // Its end may still be queued: a write that fails or times out
             // from here on cuts it short too, so the reset stays until it is
@@ -1367,6 +1379,13 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         loop {
             if share_bytes >= BODY_SHARE_BYTES || share_pieces >= BODY_SHARE_PIECES {
                 (share_bytes, share_pieces) = (0, 0);
+                // A stream always ready (one that polls busily, or yields
+                // empty pieces, which write nothing) never lets what goes on
+                // meanwhile run: what is queued would not go out, nor a
+                // client gone be noticed. One look at both per share.
+                if let Poll::Ready(e) = poll_fn(|cx| Poll::Ready(self.poll_meanwhile(cx))).await {
+                    return Err(e);
+                }
                 futures_lite::future::yield_now().await;
             }
             let next = self

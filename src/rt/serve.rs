@@ -254,15 +254,25 @@ impl Server {
 
     /// Stops accepting, lets requests in flight finish (within the shutdown
     /// timeout), closes idle connections, and waits for the workers.
+    ///
+    /// From a handler, trigger [`shutdown_signal`](Self::shutdown_signal)
+    /// instead and return: called on a worker, this waits for the others
+    /// (not for its own, which cannot finish while it waits), and meanwhile
+    /// that worker's connections, the caller's included, make no progress.
     pub fn shutdown(self) {
         self.shutdown.trigger();
         self.wait();
     }
 
-    /// Blocks until the server has shut down.
+    /// Blocks until the server has shut down. On one of the server's own
+    /// workers (from a handler) it does not wait for that worker, which
+    /// would wait for itself: see [`shutdown`](Self::shutdown).
     pub fn wait(self) {
+        let current = std::thread::current().id();
         for worker in self.workers {
-            let _ = worker.join();
+            if worker.thread().id() != current {
+                let _ = worker.join();
+            }
         }
     }
 }
