@@ -31,6 +31,12 @@ pub enum Timeout {
     Total,
 }
 
+impl fmt::Display for Timeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Timeout {
     fn as_str(self) -> &'static str {
         match self {
@@ -102,6 +108,21 @@ impl Error {
     /// our own limits).
     pub fn is_protocol(&self) -> bool {
         matches!(self, Error::Protocol(_))
+    }
+
+    /// Which timeout fired, if the error is one.
+    ///
+    /// ```
+    /// use lithe::io::{Error, Timeout};
+    /// assert_eq!(Error::Timeout(Timeout::Connect).timeout(), Some(Timeout::Connect));
+    /// assert_eq!(Error::NotReusable.timeout(), None);
+    /// assert_eq!(Timeout::Connect.to_string(), "connect timeout");
+    /// ```
+    pub fn timeout(&self) -> Option<Timeout> {
+        match self {
+            Error::Timeout(which) => Some(*which),
+            _ => None,
+        }
     }
 
     /// The same error again, for a reader asking again after it was reported

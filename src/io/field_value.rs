@@ -22,7 +22,8 @@ const INLINE: usize = 38;
 /// in, without a copy.
 ///
 /// Any `&str`, `&[u8]`, `String`, `Vec<u8>` or [`Bytes`] (and their boxed,
-/// borrowed and `Cow` forms) converts into one, so
+/// borrowed and `Cow` forms) converts into one, as does a `u64` or `usize`
+/// (its decimal digits), so
 /// [`Headers::append`](super::Headers::append) and the messages'
 /// `with_header` take a value borrowed for as short a time as the call:
 ///
@@ -166,6 +167,52 @@ impl From<Cow<'_, str>> for FieldValue {
             Cow::Borrowed(borrowed) => FieldValue::copy_of(borrowed.as_bytes()),
             Cow::Owned(owned) => FieldValue::from(owned),
         }
+    }
+}
+
+/// ```
+/// use std::borrow::Cow;
+/// use lithe::io::FieldValue;
+/// let raw: Cow<'_, [u8]> = Cow::Borrowed(b"caf\xe9");
+/// assert_eq!(&FieldValue::from(raw)[..], b"caf\xe9");
+/// ```
+impl From<Cow<'_, [u8]>> for FieldValue {
+    fn from(value: Cow<'_, [u8]>) -> Self {
+        match value {
+            Cow::Borrowed(borrowed) => FieldValue::copy_of(borrowed),
+            Cow::Owned(owned) => FieldValue::from(owned),
+        }
+    }
+}
+
+/// Its decimal digits, as a length or a count is written.
+///
+/// ```
+/// use lithe::io::Request;
+/// let request = Request::new("PUT", "/").with_header("content-length", 1234u64);
+/// assert_eq!(request.headers().get("content-length"), Some(&b"1234"[..]));
+/// ```
+impl From<u64> for FieldValue {
+    fn from(n: u64) -> Self {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut rest = n;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        FieldValue::copy_of(&digits[at..])
+    }
+}
+
+/// Its decimal digits, as for `u64`.
+impl From<usize> for FieldValue {
+    fn from(n: usize) -> Self {
+        FieldValue::from(n as u64)
     }
 }
 

@@ -6,6 +6,7 @@
 
 use core::fmt;
 use core::ops::Deref;
+use std::borrow::Cow;
 
 use bytes::Bytes;
 
@@ -279,6 +280,26 @@ impl From<String> for ByteStr {
     }
 }
 
+/// A copy: only a `&'static str` is shared as it is.
+impl From<&String> for ByteStr {
+    fn from(s: &String) -> Self {
+        ByteStr::from(s.clone())
+    }
+}
+
+impl From<Box<str>> for ByteStr {
+    fn from(s: Box<str>) -> Self {
+        ByteStr::from(String::from(s))
+    }
+}
+
+/// A borrowed one is copied: only a `&'static str` is shared as it is.
+impl From<Cow<'_, str>> for ByteStr {
+    fn from(s: Cow<'_, str>) -> Self {
+        ByteStr::from(s.into_owned())
+    }
+}
+
 impl PartialEq<str> for ByteStr {
     fn eq(&self, other: &str) -> bool {
         self.as_str() == other
@@ -319,6 +340,51 @@ pub struct Headers {
     received: Vec<(Span, Span)>,
     /// Fields added since, in order, after the received ones.
     added: Vec<(ByteStr, FieldValue)>,
+}
+
+/// The fields of [`Headers`] in order: see [`Headers::iter`].
+#[derive(Clone)]
+pub struct HeadersIter<'a> {
+    headers: &'a Headers,
+    received: core::slice::Iter<'a, (Span, Span)>,
+    added: core::slice::Iter<'a, (ByteStr, FieldValue)>,
+}
+
+impl<'a> Iterator for HeadersIter<'a> {
+    type Item = (&'a str, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(spans) = self.received.next() {
+            return Some(self.headers.received_field(spans));
+        }
+        self.added.next().map(|(n, v)| (n.as_str(), &v[..]))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.received.len() + self.added.len();
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for HeadersIter<'_> {}
+
+/// The count of fields left, not the fields: values may be secrets, which
+/// only [`Headers`]' own `Debug` knows to hide.
+impl fmt::Debug for HeadersIter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HeadersIter")
+            .field("left", &self.len())
+            .finish()
+    }
+}
+
+impl<'a> IntoIterator for &'a Headers {
+    type Item = (&'a str, &'a [u8]);
+    type IntoIter = HeadersIter<'a>;
+
+    fn into_iter(self) -> HeadersIter<'a> {
+        self.iter()
+    }
 }
 
 /// `field` if `proto` would send it.
@@ -415,8 +481,10 @@ impl Headers {
 
     /// Adds a field after the others. The field is not checked here: one
     /// that cannot be sent (a line break in the value, a name that is no
-    /// token) fails its message when it is sent; [`try_append`](Headers::try_append)
-    /// refuses it at once.
+    /// token) fails its message when it is sent: a request's send returns
+    /// `Error::Send` with nothing sent; a service's response is answered
+    /// with a 500 instead, and a warning logged.
+    /// [`try_append`](Headers::try_append) refuses it at once.
     pub fn append(&mut self, name: impl Into<ByteStr>, value: impl Into<FieldValue>) {
         self.add((name.into(), value.into()));
     }
@@ -520,11 +588,23 @@ impl Headers {
         self.added.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
     }
 
-    /// The fields in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        let received = self.received.iter().map(|spans| self.received_field(spans));
-        let added = self.added.iter().map(|(n, v)| (n.as_str(), &v[..]));
-        received.chain(added)
+    /// The fields in order, as (name, value); `&headers` iterates the same.
+    ///
+    /// ```
+    /// use lithe::io::Headers;
+    /// let headers: Headers = [("a", "1"), ("b", "2")].into_iter().collect();
+    /// let mut names = Vec::new();
+    /// for (name, _value) in &headers {
+    ///     names.push(name);
+    /// }
+    /// assert_eq!(names, ["a", "b"]);
+    /// ```
+    pub fn iter(&self) -> HeadersIter<'_> {
+        HeadersIter {
+            headers: self,
+            received: self.received.iter(),
+            added: self.added.iter(),
+        }
     }
 
     /// The number of fields.
@@ -726,6 +806,20 @@ impl<B: fmt::Debug> fmt::Debug for Request<B> {
 
 impl Request<Body> {
     /// An HTTP/1.1 request to send, with no headers and an empty body.
+    ///
+    /// Neither part is checked here: a method that is not a token or a
+    /// target no form takes fails the send (`Error::Send` with
+    /// [`InvalidMethod`](crate::proto::SendError::InvalidMethod) or
+    /// [`InvalidRequestTarget`](crate::proto::SendError::InvalidRequestTarget)),
+    /// with nothing sent. A target that is not `'static` comes as a `String`
+    /// (or `&String`, copied):
+    ///
+    /// ```
+    /// use lithe::io::Request;
+    /// let path = format!("/items/{}", 7);
+    /// let request = Request::new("GET", &path);
+    /// assert_eq!(request.target(), "/items/7");
+    /// ```
     pub fn new(method: impl Into<ByteStr>, target: impl Into<ByteStr>) -> Self {
         Request {
             method: method.into(),
@@ -939,6 +1033,40 @@ impl<B> Request<B> {
     /// `2xx` to `CONNECT`) response has been sent. `None` for other requests
     /// (an `Upgrade` field alone proposes nothing, and a `101` to it would be
     /// answered 500), or once taken.
+    ///
+    /// The future resolves only once the service has *returned* its
+    /// response and the driver has sent it: awaited inside the service, it
+    /// waits for ever. Hand it to a task of its own, then return the switch:
+    ///
+    /// ```no_run
+    /// use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    /// use lithe::io::{Request, Response};
+    /// use lithe::proto::StatusCode;
+    ///
+    /// async fn echo_protocol(mut request: Request) -> Response {
+    ///     let Some(on_upgrade) = request.upgrade() else {
+    ///         return Response::new(StatusCode::UPGRADE_REQUIRED).with_header("upgrade", "echo");
+    ///     };
+    ///     // A thread here; a task of the executor in practice.
+    ///     std::thread::spawn(move || {
+    ///         futures_lite::future::block_on(async move {
+    ///             let Ok(mut io) = on_upgrade.await else { return };
+    ///             let mut buf = [0u8; 1024];
+    ///             while let Ok(n @ 1..) = io.read(&mut buf).await {
+    ///                 if io.write_all(&buf[..n]).await.is_err() {
+    ///                     break;
+    ///                 }
+    ///             }
+    ///         })
+    ///     });
+    ///     Response::new(StatusCode::SWITCHING_PROTOCOLS).with_header("upgrade", "echo")
+    /// }
+    /// ```
+    ///
+    /// Taken, and answered with anything but the switch, it resolves to
+    /// [`Error::NotUpgraded`](super::Error::NotUpgraded) once that response
+    /// is written, and the connection goes on with HTTP. Answered with the
+    /// switch but not taken, the connection is closed after the response.
     pub fn upgrade(&mut self) -> Option<OnUpgrade> {
         self.upgrade.take()
     }

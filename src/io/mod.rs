@@ -70,7 +70,7 @@ pub use client::{ClientConfig, ClientConnection, RESPONSE_HEAD_LIMIT, ResponseBo
 pub use duplex::{DuplexStream, duplex};
 pub use error::{Error, Timeout};
 pub use field_value::FieldValue;
-pub use message::{ByteStr, Headers, Request, Response};
+pub use message::{ByteStr, Headers, HeadersIter, Request, Response};
 #[cfg(feature = "server")]
 pub(crate) use server::serve_connection_aborting;
 pub use server::{ServerConfig, Service, serve_connection, serve_connection_until};
