@@ -511,9 +511,15 @@ fn an_unsolicited_response_carries_no_transfer_encoding() {
             "{status}"
         );
         assert_eq!((conn.our_state(), conn.their_state()), states);
-        // Without the field it goes, close-delimited.
+        // Without the field it goes, close-delimited: no framing of its own.
         let plain = ResponseHead::new(StatusCode::new(status).unwrap(), &[]);
-        assert!(conn.send_response(&plain, &mut out).is_ok(), "{status}");
+        let n = conn.send_response(&plain, &mut out).unwrap();
+        let expected = match status {
+            400 => &b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n"[..],
+            _ => b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\n\r\n",
+        };
+        assert_eq!(&out[..n], expected, "{status}");
+        assert_eq!(conn.send_data(b"x").unwrap().overhead(), 0, "{status}");
     }
 }
 
@@ -773,11 +779,11 @@ fn a_clients_request_head_sets_its_own_expectation_and_keep_alive() {
 }
 
 /// A server's side: a client that sends its body without waiting for 100
-/// Continue is no longer waiting once data arrives (and is until then), an
-/// HTTP/1.0 client gets no interim response at all (RFC 9110 §15.2), and a
-/// request that proposed no switch gets no 101.
+/// Continue is no longer waiting once data arrives (and is until then), and
+/// a request that proposed no switch gets no 101. (An HTTP/1.0 client gets
+/// no interim response at all: `no_interim_response_to_http10`.)
 #[test]
-fn a_server_neither_invites_a_body_already_coming_nor_sends_1xx_to_http10() {
+fn a_server_neither_invites_a_body_already_coming_nor_switches_unasked() {
     let mut conn = Connection::server(Config::default());
     let head = b"PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok";
     let mut headers = [EMPTY_HEADER; 8];
@@ -796,12 +802,24 @@ fn a_server_neither_invites_a_body_already_coming_nor_sends_1xx_to_http10() {
     assert!(!conn.they_are_waiting_for_100_continue());
 
     let mut conn = Connection::server(Config::default());
-    receive_all(&mut conn, b"GET / HTTP/1.0\r\n\r\n");
-    let mut out = [0u8; 64];
+    receive_all(&mut conn, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let upgrade = [
+        Header {
+            name: "Connection",
+            value: b"upgrade",
+        },
+        Header {
+            name: "Upgrade",
+            value: b"websocket",
+        },
+    ];
+    let switch = ResponseHead::new(StatusCode::SWITCHING_PROTOCOLS, &upgrade);
+    let mut out = [0u8; 128];
     assert_eq!(
-        conn.send_response(&ResponseHead::new(StatusCode::CONTINUE, &[]), &mut out),
+        conn.send_response(&switch, &mut out),
         Err(SendError::InvalidState)
     );
+    assert_eq!(conn.our_state(), State::SendResponse);
 }
 
 /// A request without content waits for no `100 Continue`, whatever its
