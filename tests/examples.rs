@@ -53,13 +53,24 @@ fn start(name: &str) -> Running {
     start_command(command)
 }
 
-/// Starts `command`, a server given port 0, and reads the URL it prints.
+/// Starts `command`, a server given port 0, and reads the URL it prints
+/// (within a time bound: a server that never prints fails the test).
 fn start_command(mut command: Command) -> Running {
     let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (sent, printed) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let read = BufReader::new(stdout).read_line(&mut line);
+        let _ = sent.send(read.map(|_| line));
+    });
+    let line = match printed.recv_timeout(Duration::from_secs(20)) {
+        Ok(line) => line.unwrap(),
+        Err(_) => {
+            let _ = child.kill();
+            panic!("the server printed no URL within 20 s");
+        }
+    };
     let url = line
         .split_whitespace()
         .last()
@@ -383,7 +394,9 @@ fn out_of_descriptors_hello_server_closes_idle_connections_on_every_worker() {
         .count();
     // 120 connections cannot all be open under 48 descriptors.
     assert!(closed >= 120 - 48, "{closed} closed");
-    assert!(slowest < Duration::from_millis(2500), "{slowest:?}");
+    // Under the 3 s the old behaviour took at best, with about two rounds'
+    // margin for a loaded host.
+    assert!(slowest < Duration::from_millis(2900), "{slowest:?}");
 }
 
 #[test]

@@ -290,6 +290,8 @@ fn padded_chunk_lines_in_responses_only_with_their_flag() {
     }
 }
 
+/// A HEAD's answer has no body whatever its Content-Length says, and the
+/// next exchange reads its response from the byte after that head.
 #[test]
 fn head_response_then_next_cycle() {
     let ev = client_events(
@@ -299,6 +301,24 @@ fn head_response_then_next_cycle() {
     );
     assert_eq!(bodies(&ev), vec![Vec::<u8>::new()]);
     assert_eq!(ev.last(), Some(&Owned::ConnectionClosed));
+
+    let head = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
+    let next = b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok";
+    let both = [&head[..], &next[..]].concat();
+    let ev = four_ways(
+        || client_after(Config::default(), "HEAD"),
+        &both,
+        send_next_get,
+    );
+    assert_eq!(statuses(&ev), vec![200, 201]);
+    assert_eq!(bodies(&ev), vec![Vec::new(), b"ok".to_vec()]);
+    // The third request, sent after the second answer, gets none before
+    // the input ends.
+    assert_eq!(ev.last(), Some(&Owned::Error(Error::IncompleteMessage)));
+    assert_eq!(
+        ev.iter().filter(|e| matches!(e, Owned::Error(_))).count(),
+        1
+    );
 }
 
 #[test]
