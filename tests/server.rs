@@ -1211,6 +1211,37 @@ fn a_body_stream_of_endless_empty_pieces_is_flushed_and_watched() {
     server.shutdown();
 }
 
+/// An Upgrade the service refuses (a 426, keeping the connection) is no
+/// switch: the bytes after that request's head are the next request, and
+/// are answered as one.
+#[test]
+fn a_refused_upgrade_on_a_kept_connection_serves_the_next_request() {
+    async fn refusing(request: lithe::io::Request) -> lithe::io::Response {
+        use lithe::proto::StatusCode;
+        match request.headers().contains("upgrade") {
+            true => lithe::io::Response::new(StatusCode::UPGRADE_REQUIRED)
+                .with_header("upgrade", "h3")
+                .with_body("not that one"),
+            false => lithe::io::Response::new(StatusCode::OK).with_body(request.path().to_owned()),
+        }
+    }
+    let server = server_with(refusing, ServerConfig::default());
+    let reply = exchange(
+        server.local_addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\r\n\
+          GET /next HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(count(&reply, "HTTP/1.1 "), 2, "{reply}");
+    assert!(
+        reply.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
+        "{reply}"
+    );
+    let second = reply.find("\r\nnot that oneHTTP/1.1 200 OK\r\n");
+    assert!(second.is_some(), "{reply}");
+    assert!(reply.ends_with("\r\n\r\n/next"), "{reply}");
+    server.shutdown();
+}
+
 /// A handler that shuts its own server down (a `/stop` endpoint) answers,
 /// and the server stops: `shutdown` on a worker does not wait for that
 /// worker, which would be waiting for itself.
