@@ -494,6 +494,33 @@ fn head_size_limit_is_enforced_at_the_same_byte_whatever_the_split() {
     );
 }
 
+/// A head limit below the request line's leaves that line bounded by it:
+/// a line that fills it is the target too long (414), under any split; a
+/// head that outgrows it with its fields is too large (431).
+#[test]
+fn a_request_line_that_fills_a_smaller_head_limit_is_414() {
+    let config = Config {
+        limits: Limits {
+            max_head_bytes: 1024,
+            ..Limits::default()
+        },
+        ..Config::default()
+    };
+    let long_line = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(2000));
+    assert_eq!(
+        error_of(&server_events(config, long_line.as_bytes())),
+        Some(Error::RequestTargetTooLong)
+    );
+    let long_field = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+        "a".repeat(2000)
+    );
+    assert_eq!(
+        error_of(&server_events(config, long_field.as_bytes())),
+        Some(Error::HeadTooLarge)
+    );
+}
+
 /// Empty lines before a request count toward the head limit; when they
 /// fill it exactly, the byte after them is past the limit, whatever it is:
 /// one that could not begin a request line is not looked at, as it is not

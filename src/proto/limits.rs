@@ -18,6 +18,9 @@ pub struct Limits {
     /// The whole head: start line, header fields and the empty line ending them.
     /// Default 16 KiB (nginx and aiohttp accept about 8 KiB per line); lithe's
     /// client uses 1 MiB for response heads (`io::RESPONSE_HEAD_LIMIT`).
+    /// Set below a request line's limit (the target's and 64 bytes), it
+    /// bounds the request line too: one that reaches it is still
+    /// `RequestTargetTooLong` (414), not `HeadTooLarge` (431).
     pub max_head_bytes: usize,
     /// Header fields in one head, and in one trailer section. Default 100 (as
     /// hyper). A shorter header array passed to `receive` makes a head or
@@ -27,7 +30,9 @@ pub struct Limits {
     /// The request-target. Default 8 KiB, the size RFC 9112 §3 recommends at least.
     pub max_request_target_bytes: usize,
     /// Chunk extensions on one chunk line (`;name=value...`), every byte from the
-    /// first `;` or the whitespace before it; 0 allows none. Default 1 KiB: real
+    /// first `;` or the whitespace before it (or padding after the size, where
+    /// [`Leniency::allow_padded_chunk_lines_in_responses`] accepts it); 0
+    /// allows none. Default 1 KiB: real
     /// peers send none, and an unbounded extension is a slow-drip attack.
     pub max_chunk_extension_bytes: usize,
     /// Chunk extensions over all the chunk lines of one body together. Default
@@ -94,8 +99,10 @@ pub struct Leniency {
     /// (RFC 9112 §5.2). lithe's own serializer refuses such a value.
     ///
     /// Opens: response splitting where a proxy unfolds differently than we do.
+    /// (The head only: a folded trailer line is still refused.)
     pub allow_obs_fold_in_responses: bool,
-    /// Accept whitespace between a response header's name and its colon.
+    /// Accept whitespace between a response header's name and its colon (in
+    /// the head only: not in trailers).
     ///
     /// Opens: header confusion, where `Content-Length :` is a framing header to us
     /// and an unknown one to another hop.
@@ -107,6 +114,14 @@ pub struct Leniency {
     /// lines. Hex digits after the whitespace are still refused. Requests
     /// never get this; a standalone
     /// [`ChunkedDecoder`](super::ChunkedDecoder) applies it whenever set.
+    ///
+    /// The padding counts as chunk-extension bytes, toward both
+    /// [`Limits::max_chunk_extension_bytes`] and
+    /// [`Limits::max_chunk_extension_bytes_per_body`]: unbounded otherwise,
+    /// it would be the slow drip those limits stop. With the first at 0 this
+    /// allows nothing; a long stream from a server that pads every chunk
+    /// (two spaces on each of ESPAsyncWebServer's) may need a larger second
+    /// one, or it ends in `ChunkExtensionsTooLong`.
     ///
     /// Opens: little on its own (the size read is the one written); a hop
     /// that refuses the line ends the exchange rather than reading another

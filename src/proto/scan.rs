@@ -124,6 +124,13 @@ impl Scanner {
                     self.line_start + rules.max_first_line,
                     rules.first_line_too_long,
                 )
+            } else if first_line_pending && self.line_start <= rules.max_bytes / 2 {
+                // A head limit no larger than the first line's: a first line
+                // that fills most of it is still the line too long (414, not
+                // 431: the client should shorten its target, not its
+                // fields). Empty lines before it that took most of the room
+                // leave the head too large.
+                (rules.max_bytes, rules.first_line_too_long)
             } else {
                 (rules.max_bytes, rules.too_large)
             };
