@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Load benchmark: lithe's hello_server against hyper (examples/peer_hyper_hello.rs)
+# Load benchmark: lithe's hello_server against hyper (examples/peer_hyper_hello.rs,
+# with its 30 s header-read timeout on, as lithe has its timeouts on; benches/server.rs
+# measures hyper without it too)
 # and a parse-nothing ceiling (examples/peer_ceiling.rs), each workload driven by
 # the same load generator for all three in the same run, interleaved round by
 # round.
@@ -171,8 +173,13 @@ print()
 # taken within a round, where the servers ran seconds apart, and the median of
 # those per-round ratios is reported.
 def ratio(mode, a, b, i):
-    pairs = [x[i] / y[i] for x, y in zip(rows[(mode, a)], rows[(mode, b)]) if x[i] and y[i]]
+    both = list(zip(rows[(mode, a)], rows[(mode, b)]))
+    pairs = [x[i] / y[i] for x, y in both if x[i] and y[i]]
+    if len(pairs) < len(both):
+        print(f"warning: {len(both) - len(pairs)} round(s) of {mode} left out of a {a}/{b} ratio"
+              " (a figure of 0 or missing)")
     return f"{statistics.median(pairs):.2f}x" if pairs else "n/a"
+print("(hyper runs with its header-read timeout on)")
 for mode in ("plain", "pipelined"):
     print(f"{mode:10} lithe/hyper: req/s {ratio(mode, 'lithe', 'hyper', 0)}  p99 {ratio(mode, 'lithe', 'hyper', 1)}"
           f"  CPU/req {ratio(mode, 'lithe', 'hyper', 2)}"
