@@ -78,6 +78,12 @@ impl Shutdown {
     /// may find its idle connection closed at any time (RFC 9112 §9.5), and
     /// reconnects.
     ///
+    /// Busy means a request's bytes have been read: over TLS, a request whose
+    /// first record has only partly arrived has no bytes to show yet, so
+    /// its connection counts as idle and closes (as hyper's would). Its
+    /// client sees the close (a reset) instead of an answer, as with any
+    /// request that crosses a close in flight.
+    ///
     /// ```
     /// use lithe::io::Shutdown;
     /// let signal = Shutdown::new();
