@@ -52,6 +52,7 @@ impl std::error::Error for NoUsableKey {
 
 /// Whether `host` (a URL's, as [`Url::host`](crate::rt::Url::host) gives
 /// it) can name a TLS server: a DNS name rustls accepts, or an IP address.
+#[cfg(feature = "client")]
 pub(crate) fn is_server_name(host: &str) -> bool {
     ServerName::try_from(host).is_ok()
 }
