@@ -1,7 +1,7 @@
 //! The server driver fed pipelined requests of every framing, split at random
 //! points, through an in-memory pipe: every body comes back, in order, whatever
 //! the splits. A deterministic xorshift generator keeps failures reproducible.
-#![cfg(feature = "std")]
+#![cfg(feature = "server")]
 
 mod common;
 

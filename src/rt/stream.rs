@@ -565,7 +565,7 @@ impl AsyncWrite for MaybeTls {
     }
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(all(test, target_os = "linux", feature = "server"))]
 mod tests {
     use std::io::Write;
     use std::net::{Shutdown, TcpListener};
