@@ -279,15 +279,16 @@ fn chunked_decode(c: &mut Criterion) {
     // Both sides write into the one sink here too: which two allocations
     // they copied into would move the ratio as much as the work does.
     let sink = std::cell::RefCell::new(sink);
+    let decode = || {
+        let mut sink = sink.borrow_mut();
+        sink.clear();
+        decode_into(black_box(&encoded), &mut sink);
+        black_box(&*sink);
+    };
     report_interleaved(
         "chunked_decode: lithe's speed / plain copy's",
         4,
-        || {
-            let mut sink = sink.borrow_mut();
-            sink.clear();
-            decode_into(black_box(&encoded), &mut sink);
-            black_box(&*sink);
-        },
+        decode,
         || {
             let mut sink = sink.borrow_mut();
             sink.clear();
@@ -304,12 +305,7 @@ fn chunked_decode(c: &mut Criterion) {
     report_interleaved(
         "chunked_decode: lithe's speed / one copy of as many bytes",
         4,
-        || {
-            let mut sink = sink.borrow_mut();
-            sink.clear();
-            decode_into(black_box(&encoded), &mut sink);
-            black_box(&*sink);
-        },
+        decode,
         || {
             let mut sink = sink.borrow_mut();
             sink.clear();
