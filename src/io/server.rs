@@ -438,8 +438,9 @@ struct Driver<'c, T> {
     /// The current request's body, while the service may read it.
     feeder: Option<Feeder>,
     body_done: bool,
-    /// The request body broke the protocol: answer with this error's status.
-    body_error: Option<proto::Error>,
+    /// The request body failed by the client's doing: the answer is this
+    /// fault's, whatever the service's.
+    body_error: Option<BodyFault>,
     /// The connection cannot carry another request after this response: the
     /// request body failed, or we answered without `100 Continue`, so the
     /// client will not send it.
@@ -578,7 +579,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                             Ok(None)
                         }
                         None => self.start_response(response, asked),
-                        Some(e) => self.start_response(error_response(e), asked),
+                        Some(fault) => self.start_response(fault.response(), asked),
                     });
                 }
                 self.poll_meanwhile(cx).map(Err)
@@ -936,9 +937,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 Poll::Ready(Err(e)) => {
                     self.body_done = true;
                     self.close_after = true;
-                    if let Error::Protocol(p) = e {
-                        self.body_error = Some(p);
-                    }
+                    self.body_error = BodyFault::of(&e);
                     feeder.fail(e);
                 }
             }
@@ -1402,7 +1401,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 // stream is that body): then the peer's is the cause.
                 Some(Err(e)) => {
                     return Err(match self.body_error {
-                        Some(cause) => Error::Protocol(cause),
+                        Some(cause) => cause.error(),
                         None => Error::Io(e),
                     });
                 }
@@ -1623,9 +1622,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 Err(e) => {
                     // Kept for an answer not sent yet (a switch waits for
                     // the body); after one, nothing reads it.
-                    if let Error::Protocol(p) = e {
-                        self.body_error = Some(p);
-                    }
+                    self.body_error = BodyFault::of(&e);
                     return Ok(false);
                 }
             }
@@ -1663,7 +1660,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         }
         self.close_after = true;
         let answer = match self.body_error {
-            Some(e) => error_response(e),
+            Some(fault) => fault.response(),
             None => {
                 log::warn!(
                     "lithe: the request body before a protocol switch was longer than the \
@@ -1929,7 +1926,12 @@ fn panicked_response() -> Response {
 
 /// The response to a request whose body broke the protocol.
 fn error_response(error: proto::Error) -> Response {
-    let status = error.status();
+    refusal(error.status(), error)
+}
+
+/// A refusal with `status` and a line of text saying why; the connection
+/// closes after it.
+fn refusal(status: StatusCode, why: impl core::fmt::Display) -> Response {
     Response::new(status)
         .with_header("content-type", "text/plain; charset=utf-8")
         .with_header("connection", "close")
@@ -1937,8 +1939,45 @@ fn error_response(error: proto::Error) -> Response {
             "{} {}: {}\n",
             status.as_u16(),
             status.canonical_reason().unwrap_or(""),
-            error
+            why
         ))
+}
+
+/// How a request body failed by the client's doing: what the client is
+/// answered, whatever the service made of the failure (it saw the error as
+/// it read).
+#[derive(Clone, Copy, Debug)]
+enum BodyFault {
+    /// The body broke the protocol: the status proto names (400, 413, ...).
+    Malformed(proto::Error),
+    /// The body stopped coming, or came too slowly: 408, as nginx answers.
+    TimedOut,
+}
+
+impl BodyFault {
+    /// The fault behind a body's read error, if the client is to blame.
+    fn of(error: &Error) -> Option<BodyFault> {
+        match error {
+            Error::Protocol(p) => Some(BodyFault::Malformed(*p)),
+            Error::Timeout(Timeout::Body) => Some(BodyFault::TimedOut),
+            _ => None,
+        }
+    }
+
+    fn response(self) -> Response {
+        match self {
+            BodyFault::Malformed(p) => error_response(p),
+            BodyFault::TimedOut => refusal(StatusCode::REQUEST_TIMEOUT, Timeout::Body),
+        }
+    }
+
+    /// The error the connection ends with.
+    fn error(self) -> Error {
+        match self {
+            BodyFault::Malformed(p) => Error::Protocol(p),
+            BodyFault::TimedOut => Error::Timeout(Timeout::Body),
+        }
+    }
 }
 
 impl<T> core::fmt::Debug for Driver<'_, T> {
