@@ -139,7 +139,9 @@ pub struct ServerConfig {
     pub idle_timeout: Option<Duration>,
     /// How long reading a request body may wait on the client without
     /// [`min_progress_bytes`](Self::min_progress_bytes) arriving. Default 60
-    /// s. Also how long, in all, the rest of a body the service left unread
+    /// s. The service reading it gets `Error::Timeout(Timeout::Body)`; the
+    /// client gets `408 Request Timeout` (whatever the service answers), and
+    /// the connection closes. Also how long, in all, the rest of a body the service left unread
     /// may take to drain after the response, or before a 101 that waits for
     /// it (see `drain_limit`); with `None`, a held 101 waits on a silent
     /// client for as long as the connection stays open.
