@@ -1446,11 +1446,7 @@ fn a_host_other_than_the_targets_authority_is_refused_unsent() {
         match agrees {
             true => assert!(sent.is_ok(), "{target} {value:?}: {sent:?}"),
             false => {
-                assert_eq!(
-                    sent,
-                    Err(SendError::InvalidFraming(Error::InvalidHost)),
-                    "{target} {value:?}"
-                );
+                assert_eq!(sent, Err(SendError::HostMismatch), "{target} {value:?}");
                 assert_eq!(conn.our_state(), lithe::proto::State::Idle);
             }
         }

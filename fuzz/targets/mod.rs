@@ -1414,10 +1414,7 @@ fn refuses_part(error: lithe::proto::SendError, part: Part, request: bool) -> bo
     use lithe::proto::SendError as E;
     match part {
         Part::Method => matches!(error, E::InvalidMethod | E::InvalidRequestTarget),
-        Part::Line if request => matches!(
-            error,
-            E::InvalidRequestTarget | E::InvalidFraming(lithe::proto::Error::InvalidHost)
-        ),
+        Part::Line if request => matches!(error, E::InvalidRequestTarget | E::HostMismatch),
         Part::Line => error == E::InvalidReasonPhrase,
         Part::Name => error == E::InvalidHeaderName,
         Part::Value => error == E::InvalidHeaderValue,

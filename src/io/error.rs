@@ -104,13 +104,18 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether the error means the peer broke the protocol (as opposed to I/O or
-    /// our own limits).
+    /// Whether `proto` refused what the peer sent: it broke HTTP/1.1, or one
+    /// of the limits on what a peer may send
+    /// ([`proto::Error::is_limit`](crate::proto::Error::is_limit) tells
+    /// which). Not for I/O, timeouts, or a limit given to collect a body
+    /// ([`Error::BodyTooLarge`]).
     pub fn is_protocol(&self) -> bool {
         matches!(self, Error::Protocol(_))
     }
 
-    /// Which timeout fired, if the error is one.
+    /// Which of lithe's timeouts fired, if the error is one. (A timeout the
+    /// operating system reports, as a connect's `ETIMEDOUT`, is an
+    /// [`Error::Io`] of kind `TimedOut`.)
     ///
     /// ```
     /// use lithe::io::{Error, Timeout};
@@ -129,7 +134,11 @@ impl Error {
     /// (an I/O error keeps its kind and message, not its source).
     pub(crate) fn duplicate(&self) -> Error {
         match self {
-            Error::Io(e) => Error::Io(io::Error::new(e.kind(), e.to_string())),
+            // The OS's own error code, where there is one, survives.
+            Error::Io(e) => Error::Io(match e.raw_os_error() {
+                Some(code) => io::Error::from_raw_os_error(code),
+                None => io::Error::new(e.kind(), e.to_string()),
+            }),
             Error::Protocol(e) => Error::Protocol(*e),
             Error::Send(e) => Error::Send(*e),
             Error::Timeout(t) => Error::Timeout(*t),
@@ -210,12 +219,24 @@ impl From<proto::SendError> for Error {
     }
 }
 
+/// The error inside an `io::Error` of the kind that fits: `TimedOut` for a
+/// timeout, `InvalidData` for what the peer sent or bytes that are not
+/// UTF-8, `Other` for the rest; converted back, it is the same error.
+///
+/// ```
+/// use std::io;
+/// use lithe::io::Error;
+/// let refused = Error::Protocol(lithe::proto::Error::InvalidChunkSize);
+/// let as_io = io::Error::from(refused);
+/// assert_eq!(as_io.kind(), io::ErrorKind::InvalidData);
+/// assert!(matches!(Error::from(as_io), Error::Protocol(lithe::proto::Error::InvalidChunkSize)));
+/// ```
 impl From<Error> for io::Error {
     fn from(e: Error) -> Self {
         match e {
             Error::Io(e) => e,
             Error::Timeout(_) => io::Error::new(io::ErrorKind::TimedOut, e),
-            Error::NotUtf8(_) => io::Error::new(io::ErrorKind::InvalidData, e),
+            Error::NotUtf8(_) | Error::Protocol(_) => io::Error::new(io::ErrorKind::InvalidData, e),
             other => io::Error::other(other),
         }
     }

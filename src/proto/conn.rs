@@ -811,7 +811,8 @@ impl Connection {
     /// head with an `Upgrade` field proposes a switch: `Connection: upgrade`
     /// is added unless its `Connection` fields name that option already
     /// (RFC 9110 §7.8). A target that names an authority (`http://a/`, or
-    /// CONNECT's `a:443`) must have it for Host as well (RFC 9112 §3.2).
+    /// CONNECT's `a:443`) must have it for Host as well (RFC 9112 §3.2;
+    /// [`SendError::HostMismatch`]).
     ///
     /// ```
     /// use lithe::proto::{Config, Connection, Header, RequestHead};
@@ -879,7 +880,7 @@ impl Connection {
             _ => {}
         }
         if !host_names_the_targets_authority(head) {
-            return Err(SendError::InvalidFraming(Error::InvalidHost));
+            return Err(SendError::HostMismatch);
         }
         let method = RequestMethod::of(head.method);
         let body = request_body_length(&fields, head.version, method)

@@ -50,7 +50,9 @@ pub enum Error {
     InvalidStatusLine,
     /// The version is not `HTTP/<digit>.<digit>`. 400.
     InvalidVersion,
-    /// A well-formed version other than HTTP/1.0 or HTTP/1.1. 505.
+    /// A well-formed version other than HTTP/1.0 or HTTP/1.1. 505. (RFC
+    /// 9110 §2.5 suggests reading a higher 1.x as 1.1; the parser underneath,
+    /// httparse, refuses it, and no client sends one.)
     UnsupportedVersion,
     /// A header field name that is not a token, including whitespace between the
     /// name and its colon (RFC 9112 §5.1). 400.
@@ -155,6 +157,28 @@ impl Error {
         }
     }
 
+    /// Whether the message broke one of our [`Limits`](super::Limits) on
+    /// what a peer may send, rather than HTTP/1.1 itself: a lower limit may
+    /// be all it took.
+    ///
+    /// ```
+    /// use lithe::proto::Error;
+    /// assert!(Error::HeadTooLarge.is_limit());
+    /// assert!(!Error::InvalidChunkSize.is_limit());
+    /// ```
+    pub const fn is_limit(self) -> bool {
+        matches!(
+            self,
+            Error::HeadTooLarge
+                | Error::TooManyHeaders
+                | Error::RequestTargetTooLong
+                | Error::TrailersTooLarge
+                | Error::ChunkExtensionsTooLong
+                | Error::BodyTooLarge
+                | Error::TooManyInterimResponses
+        )
+    }
+
     /// A short description of the rule that broke.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -168,7 +192,7 @@ impl Error {
             Error::InvalidRequestTarget => "invalid request-target",
             Error::InvalidStatusLine => "invalid status line",
             Error::InvalidVersion => "invalid HTTP version",
-            Error::UnsupportedVersion => "unsupported HTTP version",
+            Error::UnsupportedVersion => "unsupported HTTP version (1.0 and 1.1 are supported)",
             Error::InvalidHeaderName => "invalid header field name",
             Error::InvalidHeaderValue => "invalid header field value",
             Error::MissingHost => "HTTP/1.1 request without Host",
@@ -183,7 +207,7 @@ impl Error {
             Error::ChunkedNotFinal => "chunked is not the final transfer coding, or repeated",
             Error::ContentInConnect => "a CONNECT request declares content",
             Error::InvalidTransferEncoding => "invalid Transfer-Encoding",
-            Error::UnsupportedTransferCoding => "unsupported transfer coding",
+            Error::UnsupportedTransferCoding => "unsupported transfer coding (only chunked is)",
             Error::BodyTooLarge => "body too large",
             Error::InvalidChunkSize => "invalid chunk size",
             Error::ChunkSizeTooLarge => "chunk size too large",
@@ -243,11 +267,15 @@ pub enum SendError {
     InvalidReasonPhrase,
     /// An HTTP/1.1 request without a Host header field.
     MissingHost,
+    /// A request whose target names an authority (absolute-form, or
+    /// CONNECT's authority-form) with a Host field that names another: RFC
+    /// 9112 §3.2 has the client send that authority as Host, and a hop
+    /// routing on Host would send the request elsewhere than one routing on
+    /// the target.
+    HostMismatch,
     /// A head whose framing headers are contradictory or invalid (the same rules
     /// [`Error`] enforces on received messages), a Host that is not
-    /// `host[:port]` or, for a target that names an authority (absolute-form,
-    /// or CONNECT's authority-form), not that authority (RFC 9112 §3.2;
-    /// [`Error::InvalidHost`]), or a Content-Length that is not one field of digits
+    /// `host[:port]`, or a Content-Length that is not one field of digits
     /// alone: a recipient accepts a list of equal values, but a sender may
     /// not send one (RFC 9110 §8.6).
     InvalidFraming(Error),
@@ -296,6 +324,9 @@ impl fmt::Display for SendError {
             SendError::InvalidRequestTarget => f.write_str("invalid request-target"),
             SendError::InvalidReasonPhrase => f.write_str("invalid reason phrase"),
             SendError::MissingHost => f.write_str("HTTP/1.1 request without Host"),
+            SendError::HostMismatch => {
+                f.write_str("Host does not name the authority of the request-target")
+            }
             SendError::InvalidFraming(e) => write!(f, "invalid framing: {e}"),
             SendError::BodyTooLong => f.write_str("more body bytes than Content-Length"),
             SendError::BodyTooShort => f.write_str("fewer body bytes than Content-Length"),
