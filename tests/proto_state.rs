@@ -419,6 +419,9 @@ fn out_of_order_calls_are_errors_and_change_nothing() {
     assert_eq!(client.send_end(&[], &mut out), Err(SendError::InvalidState));
 }
 
+/// Bytes from the server before any request are an error of the server's,
+/// and the client, idle, must close too: its state says so, and a request
+/// is refused.
 #[test]
 fn response_bytes_before_any_request_are_unexpected() {
     let mut client = Connection::client(Config::default());
@@ -426,6 +429,14 @@ fn response_bytes_before_any_request_are_unexpected() {
     assert_eq!(
         client.receive(b"HTTP/1.1 200 OK\r\n\r\n", &mut headers),
         Err(Error::UnexpectedData)
+    );
+    assert_eq!(client.their_state(), State::Error);
+    assert_eq!(client.our_state(), State::MustClose);
+    assert!(!client.is_keep_alive());
+    let mut out = [0u8; 64];
+    assert_eq!(
+        client.send_request(&RequestHead::new("GET", "/", &HOST), &mut out),
+        Err(SendError::InvalidState)
     );
 }
 

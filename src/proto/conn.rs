@@ -327,6 +327,9 @@ impl Connection {
     /// `upgrade` in its Connection field beside an Upgrade field, or a `2xx`
     /// to `CONNECT`). An Upgrade field alone proposes nothing (RFC 9110
     /// §7.8: a hop that did not name it in Connection should have removed it).
+    /// True from the request's head on; the switching response may go once
+    /// the request's end has been received too (`Event::End`, which follows
+    /// at once for a request without a body): before it, it is `InvalidState`.
     ///
     /// ```
     /// use lithe::proto::{Config, Connection, EMPTY_HEADER};

@@ -247,8 +247,9 @@ pub enum SendError {
         /// The number of bytes the serialized piece needs.
         needed: usize,
     },
-    /// The call does not fit the connection's state: a request from a server, a
-    /// response before a request arrived, body data before a head, and so on.
+    /// The call does not fit the connection's state: a request from a server,
+    /// an interim response before a request arrived, a second final
+    /// response, body data before a head, and so on.
     InvalidState,
     /// A header name that is not a token.
     InvalidHeaderName,

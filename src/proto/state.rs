@@ -17,15 +17,23 @@
 //! ```
 //!
 //! From `Idle`, `Done` or `MustClose` a side may close (`ConnectionClosed` →
-//! `Closed`). Any protocol error moves the offending side to `Error`.
+//! `Closed`; again from `Closed`, which stays). Any protocol error moves the
+//! offending side to `Error`; a call of ours that is refused (a `SendError`)
+//! changes no state. Closing our side in the middle of a message, or while a
+//! switch is undecided, is an error too.
 //!
 //! The two machines are coupled by rules that fire after every event, in
 //! `States::settle`:
 //!
 //! * **Keep-alive.** If either message of the cycle said the connection will not
 //!   persist (`Connection: close`, HTTP/1.0 without `keep-alive`, a
-//!   close-delimited body, an error), or a side has closed, a side reaching
-//!   `Done` goes on to `MustClose`: it will send nothing more.
+//!   close-delimited body, a response with both Content-Length and
+//!   Transfer-Encoding, an error), if the server answered finally while the
+//!   client still waited for `100 Continue` to send a body (which then never
+//!   comes), if the response was unsolicited, or if a side has closed, a side
+//!   reaching `Done` goes on to `MustClose`: it will send nothing more. (The
+//!   connection works these inputs out from the heads and hands them to the
+//!   table.)
 //! * **Next cycle.** When both sides are `Done` and the connection persists, both
 //!   return to `Idle` and the next request may be read. Until then a server that
 //!   has read a whole request is *paused*: pipelined bytes wait in the caller's
@@ -33,12 +41,16 @@
 //! * **Protocol switch.** A request that proposes one (`Upgrade` with
 //!   `Connection: upgrade`, which a client's head with an `Upgrade` field
 //!   gets when it lacks it, or `CONNECT`) leaves the client in
-//!   `MightSwitchProtocol` rather than `Done`. The server's answer decides: `101`
+//!   `MightSwitchProtocol` rather than `Done`, once its message has ended (a
+//!   server answers the switch only after receiving the request's end, even
+//!   an empty body's). The server's answer decides: `101`
 //!   (for Upgrade) or `2xx` (for CONNECT) moves both sides to `SwitchedProtocol`,
 //!   after which the bytes are no longer HTTP and belong to the caller; any other
 //!   final response returns the client to `Done`.
 //! * **Closing.** If one side closes while the other is `Idle` or `Done`, or
-//!   errs while the other is `Done`, the other must close too.
+//!   errs while the other is `Done`, the other must close too; so must a
+//!   client `Idle` when the server errs (it sent bytes unasked). (A server
+//!   `Idle` when the client errs may still answer once: below.)
 //!
 //! 1xx interim responses do not end the server's `SendResponse` state; the final
 //! response does. A server with no request in progress (the client `Idle`, or
@@ -75,7 +87,9 @@ pub enum State {
     SendBody,
     /// The message is complete; waiting for the other side to finish the cycle.
     Done,
-    /// The message is complete and the connection will not be reused.
+    /// This side will send nothing more and the connection will not be
+    /// reused: its message is complete, or (from `Idle`) it never began one
+    /// before the other side closed or failed.
     MustClose,
     /// This side has closed the connection.
     Closed,
@@ -274,7 +288,9 @@ impl States {
             match (self.client, self.server) {
                 (MightSwitchProtocol, SwitchedProtocol) => self.client = SwitchedProtocol,
                 (Closed, Idle | Done) | (Error, Done) => self.server = MustClose,
-                (Idle | Done, Closed) | (Done, Error) => self.client = MustClose,
+                // A server that errs with no request in progress sent bytes
+                // unasked: the client cannot send another request either.
+                (Idle | Done, Closed | Error) => self.client = MustClose,
                 (Done, Done) => {
                     *self = States {
                         keep_alive: true,
