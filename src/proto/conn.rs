@@ -1002,7 +1002,7 @@ impl Connection {
         out: &mut [u8],
     ) -> Result<usize, SendError> {
         let unsolicited = self.states.server == State::Idle
-            && matches!(self.states.client, State::Error | State::Idle);
+            && self.states.allows(Role::Server, Transition::Unsolicited);
         if self.role != Role::Server || !(self.states.server == State::SendResponse || unsolicited)
         {
             return Err(SendError::InvalidState);
@@ -1137,14 +1137,15 @@ impl Connection {
             keep_alive && peer_version == Version::Http10 && !fields.connection_keep_alive;
         let written = encode::write_response(head, added, out)?;
 
-        if unsolicited {
-            self.states.server = State::SendResponse;
-        }
         self.states.keep_alive = keep_alive;
         self.expect_continue = false;
         self.body_writer = Some(writer);
+        let transition = match unsolicited {
+            true => Transition::Unsolicited,
+            false => Transition::Response,
+        };
         self.states
-            .process(Role::Server, Transition::Response)
+            .process(Role::Server, transition)
             .map_err(|_| SendError::InvalidState)?;
         Ok(written)
     }

@@ -12,8 +12,10 @@
 //! ```text
 //!  client:  Idle ──Request──▶ SendBody ──EndOfMessage──▶ Done
 //!  server:  Idle ──(client's Request)──▶ SendResponse ──Response──▶ SendBody
-//!                                          │  ▲                       │
-//!                                          └──┘ Informational (1xx)   └──EndOfMessage──▶ Done
+//!            │                             │  ▲                       │  ▲
+//!            │                             └──┘ Informational (1xx)   │  │
+//!            └──Unsolicited (client Idle or Error)────────────────────┼──┘
+//!                                                                     └──EndOfMessage──▶ Done
 //! ```
 //!
 //! From `Idle`, `Done` or `MustClose` a side may close (`ConnectionClosed` →
@@ -55,7 +57,7 @@
 //! 1xx interim responses do not end the server's `SendResponse` state; the final
 //! response does. A server with no request in progress (the client `Idle`, or
 //! in `Error` after a malformed request) may still send one final response, the
-//! error or timeout answer, and then must close.
+//! error or timeout answer (`Unsolicited`), and then must close.
 
 /// Which side of the connection we are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -110,6 +112,10 @@ pub(crate) enum Transition {
     Informational,
     /// A final response head (sent by the server).
     Response,
+    /// A final response with no request in progress (sent by the server): the
+    /// answer to a request that failed to parse, or a 408 or 503 before any.
+    /// The connection closes after it.
+    Unsolicited,
     /// A response accepting the proposed switch: 101, or 2xx to CONNECT.
     SwitchAccepted,
     /// The end of a message body.
@@ -137,6 +143,7 @@ const fn next_state(side: Role, state: State, transition: Transition) -> Option<
         (Role::Client, Idle, Request) => Some(SendBody),
         (Role::Server, SendResponse, Informational) => Some(SendResponse),
         (Role::Server, SendResponse, Response) => Some(SendBody),
+        (Role::Server, Idle, Unsolicited) => Some(SendBody),
         (Role::Server, SendResponse, SwitchAccepted) => Some(SwitchedProtocol),
         (_, SendBody, EndOfMessage) => Some(Done),
         (_, Idle | Done | MustClose | Closed, ConnectionClosed) => Some(Closed),
@@ -189,6 +196,12 @@ impl States {
             return false;
         }
         if transition == Transition::Request && self.server != State::Idle {
+            return false;
+        }
+        // Only while no request is in progress: none yet, or one that failed.
+        if transition == Transition::Unsolicited
+            && !matches!(self.client, State::Idle | State::Error)
+        {
             return false;
         }
         next_state(side, self.get(side), transition).is_some()
@@ -252,6 +265,8 @@ impl States {
             // The server learns it owes a response when the request head is sent.
             Transition::Request => self.server = State::SendResponse,
             Transition::Response => self.switch_proposed = false,
+            // The peer's version and what it would send next are unknown.
+            Transition::Unsolicited => self.keep_alive = false,
             // No cycle follows a close: a response still owed says so.
             Transition::ConnectionClosed => self.keep_alive = false,
             _ => {}
@@ -331,6 +346,7 @@ mod tests {
             Transition::Request,
             Transition::Informational,
             Transition::Response,
+            Transition::Unsolicited,
             Transition::SwitchAccepted,
             Transition::EndOfMessage,
             Transition::ConnectionClosed,
@@ -363,6 +379,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 9 * 9 * 2 * 2 * 2 * 6);
+        assert_eq!(checked, 9 * 9 * 2 * 2 * 2 * 7);
     }
 }
