@@ -220,6 +220,40 @@ fn collecting_a_body_takes_exactly_its_limit() {
     }
 }
 
+/// A fresh connection whose first read fails before anything was sent (the
+/// server reset it, as one refusing a TLS client does with an alert) gives
+/// that error, not `NotReusable`, and the request back.
+#[test]
+fn a_fresh_connection_reset_before_its_first_request_reports_the_reset() {
+    let (connected, client_connected) = std::sync::mpsc::channel();
+    let (done, server_done) = std::sync::mpsc::channel();
+    let addr = raw_server(move |s| {
+        // Once the client has its connection (a reset before it would fail
+        // the connect instead).
+        let _ = client_connected.recv_timeout(LIMIT);
+        let socket = socket2::Socket::from(s);
+        socket.set_linger(Some(Duration::ZERO)).unwrap();
+        drop(socket);
+        let _ = done.send(());
+    });
+    run(async {
+        let mut conn = client_to(addr).await;
+        connected.send(()).unwrap();
+        server_done.recv_timeout(LIMIT).unwrap();
+        let refused = match conn.try_send(get("/")).await {
+            Ok(response) => panic!("answered {}", response.status()),
+            Err(refused) => refused,
+        };
+        assert!(
+            matches!(refused.error(), Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+            "{:?}",
+            refused.error()
+        );
+        assert!(refused.into_request().is_some());
+        assert!(!conn.is_reusable());
+    });
+}
+
 /// A request body stream always ready with empty pieces (a busy poll)
 /// writes nothing, but what was queued before it still goes out: here the
 /// server answers once it has seen that, refusing the rest.

@@ -120,6 +120,8 @@ pub struct ClientConnection<T> {
     total_timer: Deadline,
     /// Something went wrong, or the request was abandoned: no reuse.
     broken: bool,
+    /// A request has gone out on this connection.
+    used: bool,
     /// The request body still going out: driven while the response head is
     /// awaited, then while its body is read (full duplex).
     upload: Option<Upload>,
@@ -262,6 +264,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             total_deadline: None,
             total_timer: Deadline::default(),
             broken: false,
+            used: false,
             upload: None,
             response_ended: false,
             reset_by_peer: false,
@@ -314,24 +317,32 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// server may still close it later, while the request is on its way.
     ///
     /// A fresh connection is looked at too: one opened ahead of its first
-    /// request (as a pool does) has been idle as well.
-    async fn closed_while_idle(&mut self) -> bool {
-        poll_fn(|cx| Poll::Ready(self.look_for_close(cx))).await
+    /// request (as a pool does) has been idle as well. There a read that
+    /// fails says more than that the connection cannot be used (a TLS
+    /// alert, a reset as the server refused it): that error is returned.
+    async fn closed_while_idle(&mut self) -> Result<(), Error> {
+        match poll_fn(|cx| Poll::Ready(self.look_for_close(cx))).await {
+            Ok(false) => Ok(()),
+            Err(e) if !self.used => Err(Error::Io(e)),
+            Ok(true) | Err(_) => Err(Error::NotReusable),
+        }
     }
 
     /// Reads once without waiting, on a connection with no exchange under
     /// way: whether the server closed it or sent bytes unasked, which make it
-    /// unusable. Otherwise the transport now watches for either.
-    fn look_for_close(&mut self, cx: &mut Context<'_>) -> bool {
+    /// unusable, or the error the read met. Otherwise the transport now
+    /// watches for either.
+    fn look_for_close(&mut self, cx: &mut Context<'_>) -> std::io::Result<bool> {
         let closed = match self.buf.poll_fill_idle(&mut self.io, cx) {
-            Poll::Pending => false,
+            Poll::Pending => Ok(false),
             Poll::Ready(Ok(0)) => {
                 self.conn.receive_eof();
-                true
+                Ok(true)
             }
-            Poll::Ready(_) => true,
+            Poll::Ready(Ok(_)) => Ok(true),
+            Poll::Ready(Err(e)) => Err(e),
         };
-        self.broken |= closed;
+        self.broken |= !matches!(closed, Ok(false));
         closed
     }
 
@@ -380,19 +391,20 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     ///
     /// A request refused as [`Error::NotReusable`] is dropped: to have it
     /// back (its body may be a stream, which can be read only once), send it
-    /// with [`try_send`](Self::try_send).
+    /// with [`try_send`](Self::try_send). On a fresh connection a read that
+    /// failed before anything was sent (a TLS alert, a reset) is returned
+    /// as the `Error::Io` it is, the request unsent too.
     pub async fn send(
         &mut self,
         request: Request<Body>,
     ) -> Result<Response<ResponseBody<'_, T>>, Error> {
-        if !self.can_send().await {
-            return Err(Error::NotReusable);
-        }
+        self.can_send().await?;
         self.send_now(request).await
     }
 
     /// [`send`](Self::send), giving `request` back when the connection
-    /// refused it with none of it sent ([`Error::NotReusable`]), so that it
+    /// refused it with none of it sent ([`Error::NotReusable`], or a fresh
+    /// connection's failed read), so that it
     /// can go on a fresh connection, streamed body and all. Other errors
     /// come without it: some of it may have gone out, or (`Error::Send`) it
     /// cannot go out as it is.
@@ -430,9 +442,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         &mut self,
         request: Request<Body>,
     ) -> Result<Response<ResponseBody<'_, T>>, TrySendError> {
-        if !self.can_send().await {
+        if let Err(error) = self.can_send().await {
             return Err(TrySendError {
-                error: Error::NotReusable,
+                error,
                 request: Some(request),
             });
         }
@@ -444,8 +456,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
 
     /// Whether a request may go out now: [`is_reusable`](Self::is_reusable),
     /// and the server has not closed the connection since.
-    async fn can_send(&mut self) -> bool {
-        self.is_reusable() && !self.closed_while_idle().await
+    async fn can_send(&mut self) -> Result<(), Error> {
+        if !self.is_reusable() {
+            return Err(Error::NotReusable);
+        }
+        self.closed_while_idle().await
     }
 
     /// [`send`](Self::send), the connection found able to carry `request`.
@@ -453,6 +468,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         &mut self,
         request: Request<Body>,
     ) -> Result<Response<ResponseBody<'_, T>>, Error> {
+        self.used = true;
         self.response_ended = false;
         self.trailers = None;
         self.head_deadline = None;
@@ -1063,7 +1079,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             // response rather than allocated again.
             self.buf.release_over(IDLE_READ_KEPT);
             self.out.release();
-            self.look_for_close(cx);
+            let _ = self.look_for_close(cx);
         }
     }
 
