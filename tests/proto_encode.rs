@@ -1418,8 +1418,10 @@ fn a_trace_request_declaring_content_is_refused_unsent() {
 }
 
 /// RFC 9112 §3.2: the Host of a request whose target carries an authority
-/// is that authority (ignoring case); another is refused unsent, as a hop
-/// routing on Host and one routing on the target would part ways.
+/// is that authority (ignoring case, a port left out being the scheme's
+/// default, and a CONNECT's Host free to leave its port out, as RFC 9110
+/// §9.3.6's example does); another is refused unsent, as a hop routing on
+/// Host and one routing on the target would part ways.
 #[test]
 fn a_host_other_than_the_targets_authority_is_refused_unsent() {
     let mut out = [0u8; 256];
@@ -1432,13 +1434,27 @@ fn a_host_other_than_the_targets_authority_is_refused_unsent() {
         ("GET", "http://A.Example:8080?q", b" a.example:8080 ", true),
         ("GET", "https://[::1]:443/", b"[::1]:443", true),
         ("CONNECT", "a.example:443", b"A.EXAMPLE:443", true),
+        (
+            "CONNECT",
+            "server.example.com:80",
+            b"server.example.com",
+            true,
+        ),
+        ("CONNECT", "[::1]:443", b"[::1]", true),
         ("GET", "/x", b"anything.example", true),
         ("OPTIONS", "*", b"a.example", true),
+        ("GET", "http://a.example/x", b"a.example:80", true),
+        ("GET", "http://a.example:80/x", b"a.example", true),
+        ("GET", "http://a.example:/x", b"a.example", true),
+        ("GET", "https://a.example/", b"a.example:443", true),
         ("GET", "http://a.example/x", b"b.example", false),
-        ("GET", "http://a.example/x", b"a.example:80", false),
+        ("GET", "http://a.example/x", b"a.example:443", false),
+        ("GET", "https://a.example/", b"a.example:80", false),
         ("GET", "http://a.example:8080/", b"a.example", false),
+        ("GET", "http://[::1]:8080/", b"[::1]", false),
         ("CONNECT", "a.example:443", b"b.example:443", false),
-        ("CONNECT", "a.example:443", b"a.example", false),
+        ("CONNECT", "a.example:443", b"a.example:80", false),
+        ("CONNECT", "a.example:443", b"b.example", false),
     ] {
         let fields = [host(value)];
         let mut conn = Connection::client(Config::default());

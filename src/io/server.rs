@@ -140,7 +140,8 @@ pub struct ServerConfig {
     /// How long reading a request body may wait on the client without
     /// [`min_progress_bytes`](Self::min_progress_bytes) arriving. Default 60
     /// s. The service reading it gets `Error::Timeout(Timeout::Body)`; the
-    /// client gets `408 Request Timeout` (whatever the service answers), and
+    /// client gets `408 Request Timeout` in place of the service's answer if
+    /// that has not begun to go out (else the response is cut short), and
     /// the connection closes. Also how long, in all, the rest of a body the service left unread
     /// may take to drain after the response, or before a 101 that waits for
     /// it (see `drain_limit`); with `None`, a held 101 waits on a silent
@@ -1640,8 +1641,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     /// `100 Continue` if the client waits for one (RFC 9110 §10.1.1: a 101
     /// follows the 100). A body that cannot be read to its end, or whose
     /// length is past the drain limit (not invited then), leaves the switch
-    /// unsent: 500, or the status proto names for a malformed body, and the
-    /// connection closes.
+    /// unsent: 500, or the status proto names for a malformed body, or 408
+    /// for one that stopped coming; and the connection closes.
     async fn switch_after_the_body(
         &mut self,
         response: Response,
@@ -1666,7 +1667,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             None => {
                 log::warn!(
                     "lithe: the request body before a protocol switch was longer than the \
-                     drain limit or too slow; answered 500 instead"
+                     drain limit; answered 500 instead"
                 );
                 Response::new(StatusCode::INTERNAL_SERVER_ERROR)
             }
@@ -1688,12 +1689,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     async fn reject(&mut self, error: proto::Error) {
         let status = error.status();
         log::debug!("lithe: refused a request: {error} ({})", status.as_u16());
-        let text = format!(
-            "{} {}: {}\n",
-            status.as_u16(),
-            status.canonical_reason().unwrap_or(""),
-            error
-        );
+        let text = refusal_text(status, error);
         let content_type = Header {
             name: "content-type",
             value: b"text/plain; charset=utf-8",
@@ -1937,12 +1933,17 @@ fn refusal(status: StatusCode, why: impl core::fmt::Display) -> Response {
     Response::new(status)
         .with_header("content-type", "text/plain; charset=utf-8")
         .with_header("connection", "close")
-        .with_body(format!(
-            "{} {}: {}\n",
-            status.as_u16(),
-            status.canonical_reason().unwrap_or(""),
-            why
-        ))
+        .with_body(refusal_text(status, why))
+}
+
+/// What a refusal says: `400 Bad Request: invalid header field value`.
+fn refusal_text(status: StatusCode, why: impl core::fmt::Display) -> String {
+    format!(
+        "{} {}: {}\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
+        why
+    )
 }
 
 /// How a request body failed by the client's doing: what the client is

@@ -557,31 +557,64 @@ impl RequestMethod {
 /// Whether a request we send whose target carries an authority (absolute-form,
 /// or authority-form with CONNECT) has a Host field naming that authority, as
 /// RFC 9112 §3.2 has a client send it: a hop that routes on Host and one that
-/// routes on the target would otherwise send it to different places. Host
-/// and port are compared ignoring case. A target without an authority
-/// (origin-form, `*`) or a request without Host (HTTP/1.0) passes. The target
-/// has passed [`TargetForm`](super::TargetForm)'s checks.
+/// routes on the target would otherwise send it to different places. Hosts
+/// are compared ignoring case; a port left out (or empty) is the scheme's
+/// default (80 for `http`, 443 for `https`), and a CONNECT's Host may leave
+/// out the target's port altogether (RFC 9110 §9.3.6's own example does). A
+/// target without an authority (origin-form, `*`) or a request without Host
+/// (HTTP/1.0) passes. The target has passed
+/// [`TargetForm`](super::TargetForm)'s checks.
 pub(crate) fn host_names_the_targets_authority(head: &RequestHead<'_, '_>) -> bool {
     let target = head.target.as_bytes();
     if matches!(target.first(), None | Some(b'/' | b'*')) {
         return true;
     }
-    let authority = match target.windows(3).position(|w| w == b"://") {
-        // absolute-form: the authority ends at the path, query or fragment.
-        Some(at) if head.method != "CONNECT" => {
-            let after = &target[at + 3..];
-            let end = after
-                .iter()
-                .position(|&b| matches!(b, b'/' | b'?' | b'#'))
-                .unwrap_or(after.len());
-            &after[..end]
-        }
-        _ => target,
-    };
+    let connect = head.method == "CONNECT";
+    let (authority, default_port): (&[u8], &[u8]) =
+        match target.windows(3).position(|w| w == b"://") {
+            // absolute-form: the authority ends at the path, query or fragment.
+            Some(at) if !connect => {
+                let after = &target[at + 3..];
+                let end = after
+                    .iter()
+                    .position(|&b| matches!(b, b'/' | b'?' | b'#'))
+                    .unwrap_or(after.len());
+                let scheme = &target[..at];
+                let default_port: &[u8] = if scheme.eq_ignore_ascii_case(b"http") {
+                    b"80"
+                } else if scheme.eq_ignore_ascii_case(b"https") {
+                    b"443"
+                } else {
+                    b""
+                };
+                (&after[..end], default_port)
+            }
+            _ => (target, b""),
+        };
+    let (host, port) = host_and_port(authority, default_port);
     head.headers
         .iter()
         .filter(|field| HOST.matches(field.name.as_bytes()))
-        .all(|field| trim_ows(field.value).eq_ignore_ascii_case(authority))
+        .all(|field| {
+            let (their_host, their_port) = host_and_port(trim_ows(field.value), default_port);
+            their_host.eq_ignore_ascii_case(host)
+                && (their_port == port || (connect && their_port.is_empty()))
+        })
+}
+
+/// An authority's host and port, the port `default` where it is left out or
+/// empty (an IP literal's colons are inside its brackets).
+fn host_and_port<'a>(authority: &'a [u8], default: &'a [u8]) -> (&'a [u8], &'a [u8]) {
+    match authority.iter().rposition(|&b| b == b':') {
+        Some(colon) if !authority[colon..].contains(&b']') => {
+            let port = &authority[colon + 1..];
+            (
+                &authority[..colon],
+                if port.is_empty() { default } else { port },
+            )
+        }
+        _ => (authority, default),
+    }
 }
 
 /// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2), or empty: a server MUST
