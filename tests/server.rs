@@ -243,6 +243,11 @@ fn a_head_that_keeps_trickling_gets_408_at_its_deadline() {
         "{reply}"
     );
     assert!(reply.contains("connection: close\r\n"), "{reply}");
+    // A line saying why, as every refusal has.
+    assert!(
+        reply.ends_with("\r\n\r\n408 Request Timeout: timed out reading a message head\n"),
+        "{reply}"
+    );
     assert!(took < Duration::from_secs(2), "{took:?}");
     // Ends the trickle: its clone of the socket can write no more.
     let _ = s.shutdown(std::net::Shutdown::Both);

@@ -698,16 +698,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 }
                 Ok(Wait::Shutdown) | Err(Error::Timeout(Timeout::Idle)) => return Ok(None),
                 Err(Error::Timeout(Timeout::Head)) => {
-                    // An unsolicited final response: proto adds Connection: close.
-                    let status = StatusCode::REQUEST_TIMEOUT;
-                    let date = self.date(status);
-                    let (fields, count) = own_fields(EMPTY_BODY, &date);
-                    let head = ResponseHead::new(status, &fields[..count]);
-                    let conn = &mut self.conn;
-                    if self.out.serialize(|b| conn.send_response(&head, b)).is_ok() {
-                        let _ = conn.send_end(&[], &mut []);
-                    }
-                    let _ = self.close(true).await;
+                    self.refuse(StatusCode::REQUEST_TIMEOUT, Timeout::Head)
+                        .await;
                     return Ok(None);
                 }
                 Err(e) => return Err(e),
@@ -1689,7 +1681,14 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     async fn reject(&mut self, error: proto::Error) {
         let status = error.status();
         log::debug!("lithe: refused a request: {error} ({})", status.as_u16());
-        let text = refusal_text(status, error);
+        self.refuse(status, error).await;
+    }
+
+    /// Answers with `status` and a line saying `why`, no request in progress
+    /// (an unsolicited response: proto adds `Connection: close`), then
+    /// closes.
+    async fn refuse(&mut self, status: StatusCode, why: impl core::fmt::Display) {
+        let text = refusal_text(status, why);
         let content_type = Header {
             name: "content-type",
             value: b"text/plain; charset=utf-8",
