@@ -45,7 +45,7 @@ impl Timeout {
             Timeout::Idle => "idle keep-alive timeout",
             Timeout::Body => "timed out reading a message body",
             Timeout::Write => "timed out writing to the peer",
-            Timeout::Total => "the exchange took longer than its total timeout",
+            Timeout::Total => "total exchange timeout",
         }
     }
 }

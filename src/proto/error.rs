@@ -205,7 +205,7 @@ impl Error {
             }
             Error::TransferEncodingInHttp10 => "Transfer-Encoding in an HTTP/1.0 message",
             Error::ChunkedNotFinal => "chunked is not the final transfer coding, or repeated",
-            Error::ContentInConnect => "a CONNECT request declares content",
+            Error::ContentInConnect => "CONNECT request with content",
             Error::InvalidTransferEncoding => "invalid Transfer-Encoding",
             Error::UnsupportedTransferCoding => "unsupported transfer coding (only chunked is)",
             Error::BodyTooLarge => "body too large",
@@ -337,9 +337,9 @@ impl fmt::Display for SendError {
             SendError::BodyNotAllowed => f.write_str("this message has no body"),
             SendError::TrailersNotAllowed => f.write_str("trailers need chunked framing"),
             SendError::ForbiddenTrailer => {
-                f.write_str("a field that belongs in the header section in trailers")
+                f.write_str("field in trailers that belongs in the header section")
             }
-            SendError::MissingUpgrade => f.write_str("a 101 response without an Upgrade field"),
+            SendError::MissingUpgrade => f.write_str("101 response without an Upgrade field"),
         }
     }
 }
