@@ -1921,11 +1921,6 @@ fn panicked_response() -> Response {
         .with_body("500 Internal Server Error\n")
 }
 
-/// The response to a request whose body broke the protocol.
-fn error_response(error: proto::Error) -> Response {
-    refusal(error.status(), error)
-}
-
 /// A refusal with `status` and a line of text saying why; the connection
 /// closes after it.
 fn refusal(status: StatusCode, why: impl core::fmt::Display) -> Response {
@@ -1968,7 +1963,7 @@ impl BodyFault {
 
     fn response(self) -> Response {
         match self {
-            BodyFault::Malformed(p) => error_response(p),
+            BodyFault::Malformed(p) => refusal(p.status(), p),
             BodyFault::TimedOut => refusal(StatusCode::REQUEST_TIMEOUT, Timeout::Body),
         }
     }

@@ -9,7 +9,8 @@
 
 use super::error::{Error, SendError};
 use super::head::{
-    Header, Lowercase, RequestHead, Version, is_host_and_port, is_reg_name_byte, is_token, trim_ows,
+    Header, Lowercase, RequestHead, Version, is_host_and_port, is_reg_name_byte, is_token,
+    scheme_and_authority, split_host_and_port, trim_ows,
 };
 use super::status::StatusCode;
 
@@ -570,27 +571,19 @@ pub(crate) fn host_names_the_targets_authority(head: &RequestHead<'_, '_>) -> bo
         return true;
     }
     let connect = head.method == "CONNECT";
-    let (authority, default_port): (&[u8], &[u8]) =
-        match target.windows(3).position(|w| w == b"://") {
-            // absolute-form: the authority ends at the path, query or fragment.
-            Some(at) if !connect => {
-                let after = &target[at + 3..];
-                let end = after
-                    .iter()
-                    .position(|&b| matches!(b, b'/' | b'?' | b'#'))
-                    .unwrap_or(after.len());
-                let scheme = &target[..at];
-                let default_port: &[u8] = if scheme.eq_ignore_ascii_case(b"http") {
-                    b"80"
-                } else if scheme.eq_ignore_ascii_case(b"https") {
-                    b"443"
-                } else {
-                    b""
-                };
-                (&after[..end], default_port)
-            }
-            _ => (target, b""),
-        };
+    let (authority, default_port): (&[u8], &[u8]) = match scheme_and_authority(target) {
+        Some((scheme, authority)) if !connect => {
+            let default_port: &[u8] = if scheme.eq_ignore_ascii_case(b"http") {
+                b"80"
+            } else if scheme.eq_ignore_ascii_case(b"https") {
+                b"443"
+            } else {
+                b""
+            };
+            (authority, default_port)
+        }
+        _ => (target, b""),
+    };
     let (host, port) = host_and_port(authority, default_port);
     head.headers
         .iter()
@@ -603,17 +596,11 @@ pub(crate) fn host_names_the_targets_authority(head: &RequestHead<'_, '_>) -> bo
 }
 
 /// An authority's host and port, the port `default` where it is left out or
-/// empty (an IP literal's colons are inside its brackets).
+/// empty.
 fn host_and_port<'a>(authority: &'a [u8], default: &'a [u8]) -> (&'a [u8], &'a [u8]) {
-    match authority.iter().rposition(|&b| b == b':') {
-        Some(colon) if !authority[colon..].contains(&b']') => {
-            let port = &authority[colon + 1..];
-            (
-                &authority[..colon],
-                if port.is_empty() { default } else { port },
-            )
-        }
-        _ => (authority, default),
+    match split_host_and_port(authority) {
+        (host, []) => (host, default),
+        split => split,
     }
 }
 

@@ -189,24 +189,16 @@ impl TargetForm {
             Some(b'/') => TargetForm::Origin,
             Some(b'*') if bytes.len() == 1 => TargetForm::Asterisk,
             Some(_) => {
-                if let Some(colon) = bytes.iter().position(|&b| b == b':') {
-                    let (scheme, rest) = bytes.split_at(colon);
-                    if rest.starts_with(b"://") && is_scheme(scheme) {
-                        let after = &rest[3..];
-                        let authority_end = after
-                            .iter()
-                            .position(|&b| matches!(b, b'/' | b'?' | b'#'))
-                            .unwrap_or(after.len());
-                        // An http URI with an empty host is invalid (RFC 9110
-                        // §4.2.1), and userinfo is an error (§4.2.4). The
-                        // authority stands for the Host field (RFC 9112
-                        // §3.2.2), so it is held to the same rule: a hop in
-                        // front may read `a\b.example` or `a:1:2` otherwise.
-                        return match is_host_and_port(&after[..authority_end]) {
-                            true => TargetForm::Absolute,
-                            false => TargetForm::Invalid,
-                        };
-                    }
+                if let Some((_, authority)) = scheme_and_authority(bytes) {
+                    // An http URI with an empty host is invalid (RFC 9110
+                    // §4.2.1), and userinfo is an error (§4.2.4). The
+                    // authority stands for the Host field (RFC 9112
+                    // §3.2.2), so it is held to the same rule: a hop in
+                    // front may read `a\b.example` or `a:1:2` otherwise.
+                    return match is_host_and_port(authority) {
+                        true => TargetForm::Absolute,
+                        false => TargetForm::Invalid,
+                    };
                 }
                 // authority-form = uri-host ":" port. The port follows the last
                 // colon, so an IPv6 literal keeps its colons in the host.
@@ -245,6 +237,20 @@ fn has_fragment(target: &[u8]) -> bool {
     }
 }
 
+/// The scheme and authority of a target shaped as absolute-form
+/// (`scheme://authority`, then a path, query or fragment, or nothing), the
+/// authority as written, not yet checked; `None` for any other shape.
+pub(crate) fn scheme_and_authority(target: &[u8]) -> Option<(&[u8], &[u8])> {
+    let colon = target.iter().position(|&b| b == b':')?;
+    let (scheme, rest) = target.split_at(colon);
+    let after = rest.strip_prefix(b"://").filter(|_| is_scheme(scheme))?;
+    let end = after
+        .iter()
+        .position(|&b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(after.len());
+    Some((scheme, &after[..end]))
+}
+
 fn is_scheme(s: &[u8]) -> bool {
     matches!(s.first(), Some(b) if b.is_ascii_alphabetic())
         && s.iter()
@@ -253,14 +259,20 @@ fn is_scheme(s: &[u8]) -> bool {
 
 /// `uri-host [ ":" port ]` (RFC 3986 §3.2): an authority without userinfo.
 pub(crate) fn is_host_and_port(authority: &[u8]) -> bool {
-    let (host, port) = match authority.iter().rposition(|&b| b == b':') {
-        // An IP literal's colons are inside its brackets.
+    let (host, port) = split_host_and_port(authority);
+    is_host(host) && port.iter().all(u8::is_ascii_digit)
+}
+
+/// An authority's host and its port (empty where there is none), not
+/// checked: the port follows the last colon outside an IP literal's
+/// brackets.
+pub(crate) fn split_host_and_port(authority: &[u8]) -> (&[u8], &[u8]) {
+    match authority.iter().rposition(|&b| b == b':') {
         Some(colon) if !authority[colon..].contains(&b']') => {
             (&authority[..colon], &authority[colon + 1..])
         }
-        _ => (authority, &b""[..]),
-    };
-    is_host(host) && port.iter().all(u8::is_ascii_digit)
+        _ => (authority, &[]),
+    }
 }
 
 /// `uri-host` (RFC 3986 §3.2.2): an IP literal in brackets, or a reg-name /
