@@ -576,7 +576,7 @@ impl Headers {
             return;
         }
         if let Some(length) = proto::framing::agreed_length(self.get_all("content-length")) {
-            self.insert("content-length", length.to_string());
+            self.insert("content-length", length);
         }
     }
 
