@@ -1083,6 +1083,21 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         }
     }
 
+    /// Takes the response body's end (and its trailers) from the bytes
+    /// already read, if that is what they hold next: whether it did. (Any
+    /// other step is parsed and not taken: the caller fails the exchange
+    /// then, or knows the end is next.)
+    fn took_buffered_end(&mut self) -> bool {
+        let max_headers = self.config.proto.limits.max_headers;
+        let Ok(BodyStep::End { consumed, trailers }) =
+            next_body_step(&mut self.conn, self.buf.filled(), max_headers)
+        else {
+            return false;
+        };
+        self.trailers = Headers::trailers_from(&mut self.buf, consumed, trailers);
+        true
+    }
+
     fn poll_body_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
         if self.response_ended && self.upload.is_none() {
             // Whole already (taken with its last byte): no deadline can
@@ -1095,15 +1110,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             // A body whose end is here already is over, as one taken with its
             // last byte is: no deadline fails it. (Whatever else comes next
             // is not read: the exchange fails.)
-            let max_headers = self.config.proto.limits.max_headers;
-            if self.upload.is_none() {
-                if let Ok(BodyStep::End { consumed, trailers }) =
-                    next_body_step(&mut self.conn, self.buf.filled(), max_headers)
-                {
-                    self.trailers = Headers::trailers_from(&mut self.buf, consumed, trailers);
-                    self.watch_idle(cx);
-                    return Poll::Ready(None);
-                }
+            if self.upload.is_none() && self.took_buffered_end() {
+                self.watch_idle(cx);
+                return Poll::Ready(None);
             }
             // A body always there to read (a server faster than its reader)
             // never waits, where the total's timer would fire.
@@ -1156,13 +1165,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                         // now (it needs no read), a caller that stops at the
                         // length it was told leaves the connection ready for
                         // the next request. The next poll reports the end.
-                        if let Ok(BodyStep::End { consumed, trailers }) =
-                            next_body_step(&mut self.conn, self.buf.filled(), max_headers)
-                        {
-                            self.trailers =
-                                Headers::trailers_from(&mut self.buf, consumed, trailers);
-                            self.response_ended = true;
-                        }
+                        self.response_ended = self.took_buffered_end();
                     }
                     return Poll::Ready(Some(Ok(piece)));
                 }
