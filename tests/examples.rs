@@ -324,8 +324,7 @@ fn reflect_refuses_a_body_past_its_limit_with_413() {
     // 128 KiB is the most X-Reflect can repeat within hyper's and lithe's
     // response head limits. Sent by hand: one argument to fetch cannot be that
     // long, and the declared length alone is refused, before any of the body.
-    let addr = server.url.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let mut stream = std::net::TcpStream::connect(addr_of(&server)).unwrap();
     stream
         .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 131073\r\n\r\n")
         .unwrap();
@@ -357,12 +356,12 @@ fn out_of_descriptors_hello_server_closes_idle_connections_on_every_worker() {
         .arg(r#"ulimit -n 48 && exec "$0" --port 0 --threads 2"#)
         .arg(example("hello_server"));
     let server = start_command(command);
-    let addr = server.url.trim_start_matches("http://").to_string();
+    let addr = addr_of(&server);
     let mut idle = Vec::new();
     let mut slowest = Duration::ZERO;
     for i in 0..120 {
         let started = Instant::now();
-        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
@@ -462,8 +461,7 @@ fn fetch_json_refuses_a_body_it_cannot_hold() {
 fn reflect_reports_the_trailer_fields_of_a_chunked_body() {
     use std::io::{Read, Write};
     let server = start("reflect");
-    let addr = server.url.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let mut stream = std::net::TcpStream::connect(addr_of(&server)).unwrap();
     stream
         .write_all(
             b"POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\

@@ -1273,11 +1273,7 @@ fn a_handler_may_shut_its_own_server_down() {
     assert!(reply.ends_with("\r\n\r\nstopping"), "{reply}");
     // The listener closes once the worker's accept loop sees the signal,
     // which may come just after this answer.
-    let waited = Instant::now();
-    while std::net::TcpStream::connect(addr).is_ok() {
-        assert!(waited.elapsed() < LIMIT, "still accepting connections");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until_refused(addr);
 }
 
 /// A head begun when the shutdown starts gets a moment to arrive, not the
@@ -1711,11 +1707,7 @@ fn graceful_shutdown_lets_a_request_in_flight_finish() {
     let shutdown = std::thread::spawn(move || server.shutdown());
     // While the request is in flight, new connections come to be refused
     // rather than left in the listening socket's backlog.
-    let waited = Instant::now();
-    while std::net::TcpStream::connect(addr).is_ok() {
-        assert!(waited.elapsed() < LIMIT, "still accepting connections");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until_refused(addr);
     release.store(true, Ordering::SeqCst);
     let reply = read_to_close(&mut s);
     assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");

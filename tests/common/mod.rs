@@ -112,6 +112,16 @@ pub fn read_until(s: &mut TcpStream, suffix: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Waits until connections to `addr` are refused (its listener closed),
+/// failing the test past [`LIMIT`].
+pub fn wait_until_refused(addr: SocketAddr) {
+    let waited = std::time::Instant::now();
+    while TcpStream::connect(addr).is_ok() {
+        assert!(waited.elapsed() < LIMIT, "still accepting connections");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Runs `future` on smol, failing the test if it takes longer than [`LIMIT`].
 pub fn run<T>(future: impl Future<Output = T>) -> T {
     lithe::rt::block_on(futures_lite::future::or(future, async {
