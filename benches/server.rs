@@ -20,7 +20,8 @@
 //! which the load benchmark (`benches/load/run.sh`) shows only through the
 //! noise of the kernel's loopback and a shared machine.
 //!
-//! Run with `cargo bench --bench server`.
+//! Run with `cargo bench --bench server`; a filter naming one group
+//! (`-- pipelined`) runs that group alone, its interleaved ratios included.
 
 #[path = "support/interleaved.rs"]
 mod interleaved;
@@ -35,7 +36,7 @@ use std::task::{Context, Wake, Waker};
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use interleaved::report_interleaved;
+use interleaved::{group_is_selected, report_interleaved};
 use lithe::io::{Request, Response, ServerConfig, serve_connection};
 use lithe::proto::StatusCode;
 use memory::Memory;
@@ -121,6 +122,9 @@ fn serve_with_hyper(input: &'static [u8], depth: usize, timer: bool, capture: Ca
 
 /// `REQUESTS` requests, `depth` per read, served by each side in turn.
 fn serve(c: &mut Criterion, group: &str, depth: usize) {
+    if !group_is_selected(group) {
+        return;
+    }
     let input: &'static [u8] = REQUEST.repeat(REQUESTS).leak();
     let config = ServerConfig::default();
     // hyper's timer sleeps on tokio's clock, which needs a runtime to be

@@ -41,3 +41,39 @@ pub fn report_interleaved(
         ratios[3 * PAIRS / 4]
     );
 }
+
+/// Whether the command line's filter (`cargo bench --bench server --
+/// pipelined`) leaves `group` to run: its interleaved report is skipped when
+/// the filter names another group, so that a profile of one group holds
+/// that group alone. Approximates criterion's regex match by prefixes,
+/// which covers the `group` and `group/function` filters.
+#[allow(dead_code, reason = "not every benchmark has groups to skip")]
+pub fn group_is_selected(group: &str) -> bool {
+    // criterion's options that take a value (`--profile-time 1`).
+    const TAKES_VALUE: &[&str] = &[
+        "--baseline",
+        "--color",
+        "--confidence-level",
+        "--format",
+        "--load-baseline",
+        "--measurement-time",
+        "--noise-threshold",
+        "--nresamples",
+        "--output-format",
+        "--plotting-backend",
+        "--profile-time",
+        "--sample-size",
+        "--save-baseline",
+        "--significance-level",
+        "--warm-up-time",
+    ];
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if TAKES_VALUE.contains(&arg.as_str()) {
+            args.next();
+        } else if !arg.starts_with('-') {
+            return group.starts_with(&arg) || arg.starts_with(group);
+        }
+    }
+    true
+}
