@@ -251,6 +251,19 @@ fn reflect_describes_each_request_in_the_body_and_x_reflect() {
     let response: Value = serde_json::from_str(&json).unwrap();
     let body = B64.decode(response["body_b64"].as_str().unwrap()).unwrap();
     let reflected: Value = serde_json::from_slice(&body).unwrap();
+    // Exactly the keys issue 3 names (no trailers were sent).
+    let mut keys: Vec<&str> = reflected
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        ["body_b64", "headers", "method", "target", "version"],
+        "{reflected}"
+    );
     assert_eq!(reflected["method"], "PUT");
     assert_eq!(reflected["target"], "/a/b?c=d");
     assert_eq!(reflected["version"], "HTTP/1.1");
@@ -664,6 +677,92 @@ fn hello_server_echoes_a_chunked_body_chunked() {
     }
     assert_eq!(data, b"hello world");
     assert!(input.is_empty(), "{input:?}");
+}
+
+/// The bytes after the first head of `reply`, which should begin the next
+/// response when the first one had no body.
+fn after_first_head(reply: &str) -> (&str, &str) {
+    let end = reply.find("\r\n\r\n").expect("a whole head") + 4;
+    reply.split_at(end)
+}
+
+#[test]
+fn hello_server_sends_no_body_bytes_after_a_head_answer() {
+    // A client that trusts the head (as every client must for HEAD) reads the
+    // next response right after it: a stray body byte would be read as that.
+    let server = start("hello_server");
+    for path in ["/", "/bytes/100000"] {
+        let request = format!(
+            "HEAD {path} HTTP/1.1\r\nHost: a\r\n\r\n\
+             GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        );
+        let reply = common::exchange(addr_of(&server), request.as_bytes());
+        let (head, rest) = after_first_head(&reply);
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{path}: {reply}");
+        assert!(rest.starts_with("HTTP/1.1 200 OK\r\n"), "{path}: {reply}");
+        assert!(rest.ends_with("\r\n\r\nHello, World!"), "{path}: {reply}");
+    }
+}
+
+#[test]
+fn reflect_answers_head_with_the_json_in_its_header_alone() {
+    let server = start("reflect");
+    let reply = common::exchange(
+        addr_of(&server),
+        b"HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    let (head, rest) = after_first_head(&reply);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    // The GET's JSON says "GET", one byte shorter than "HEAD": a length the
+    // HEAD answer gave for its own JSON would not be the GET's (RFC 9110
+    // §8.6), so it gives none.
+    assert!(
+        !head.to_ascii_lowercase().contains("\r\ncontent-length:"),
+        "{head}"
+    );
+    let reflect_field = head
+        .split("\r\n")
+        .find_map(|line| line.strip_prefix("x-reflect: "))
+        .expect("an X-Reflect field");
+    let reflected: Value = serde_json::from_slice(&B64.decode(reflect_field).unwrap()).unwrap();
+    assert_eq!(reflected["method"], "HEAD");
+    // The GET's answer follows the HEAD's head at once.
+    let (get_head, get_body) = after_first_head(rest);
+    assert!(get_head.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    let get: Value = serde_json::from_str(get_body).unwrap();
+    assert_eq!(get["method"], "GET");
+}
+
+#[test]
+fn hello_server_echoes_each_piece_before_the_body_ends() {
+    use std::io::{Read, Write};
+    // An echo that collected the body before answering would send nothing
+    // until the last chunk, which is held back here until "hello" is back.
+    let server = start("hello_server");
+    let mut s = common::socket(addr_of(&server));
+    s.write_all(
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\
+          Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+    )
+    .unwrap();
+    let mut received = Vec::new();
+    let mut piece = [0u8; 1024];
+    while !String::from_utf8_lossy(&received).contains("hello") {
+        match s.read(&mut piece) {
+            Ok(0) => panic!("closed early: {}", String::from_utf8_lossy(&received)),
+            Ok(n) => received.extend_from_slice(&piece[..n]),
+            Err(e) => panic!(
+                "nothing echoed before the body ended ({e}): {}",
+                String::from_utf8_lossy(&received)
+            ),
+        }
+    }
+    s.write_all(b"0\r\n\r\n").unwrap();
+    let rest = common::read_to_close(&mut s);
+    let reply = String::from_utf8_lossy(&received).into_owned() + &rest;
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.ends_with("\r\n0\r\n\r\n"), "{reply}");
 }
 
 #[test]
