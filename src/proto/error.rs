@@ -100,7 +100,9 @@ pub enum Error {
     BodyTooLarge,
     /// A chunk-size that is not hexadecimal digits (RFC 9112 §7.1). 400.
     InvalidChunkSize,
-    /// A chunk-size with more digits than a `u64` holds. 400.
+    /// A chunk-size of more than 16 hexadecimal digits, the most a `u64`
+    /// holds. Leading zeros count: the digits are bounded, not only the value
+    /// (h11 and Go bound them too; hyper and nginx read any run of zeros). 400.
     ChunkSizeTooLarge,
     /// A chunk extension not in the form RFC 9112 §7.1.1 gives it (`;` then a
     /// token name, optionally `=` and a token or quoted string; whitespace
