@@ -705,6 +705,36 @@ fn a_body_held_by_a_finished_service_future_is_not_awaited() {
     server.shutdown();
 }
 
+/// A body handed to work outlasting the response (a thread that reads it
+/// later) is abandoned once a response that goes out at once has gone: no
+/// 100 invites it, and the head says the connection closes, as for a body
+/// nobody holds (`Incoming`'s docs: such work reads the body first).
+#[test]
+fn a_body_handed_to_another_thread_is_not_invited_when_the_answer_goes_at_once() {
+    async fn queued(request: lithe::io::Request) -> lithe::io::Response {
+        let body = request.into_body();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(body);
+        });
+        lithe::io::Response::new(lithe::proto::StatusCode::ACCEPTED).with_body("queued")
+    }
+    let server = server_with(queued, ServerConfig::default());
+    for expect in ["", "Expect: 100-continue\r\n"] {
+        let mut s = socket(server.local_addr());
+        let head =
+            format!("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10000000\r\n{expect}\r\n");
+        s.write_all(head.as_bytes()).unwrap();
+        let reply = read_until(&mut s, "queued");
+        assert!(
+            reply.starts_with("HTTP/1.1 202 Accepted\r\n"),
+            "{expect}{reply}"
+        );
+        assert!(reply.contains("connection: close\r\n"), "{expect}{reply}");
+    }
+    server.shutdown();
+}
+
 /// A response whose body holds the request body (an echo) but is not sent
 /// (a 204; a HEAD's answer) leaves nobody to read that body: no 100 invites
 /// it, and the connection closes after the answer.

@@ -1189,7 +1189,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // whose framing breaks midway.
             length => length,
         };
-        self.settle_the_request_body();
+        self.settle_the_request_body(goes_out_at_once(&kind));
         // A shutdown ends HTTP on this connection, which a protocol switch does
         // anyway; `Connection: close` beside the `Connection: upgrade` the
         // switch needs would contradict it.
@@ -1241,7 +1241,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // echo), nobody reads that now (invited already, perhaps, with 100
             // Continue), which the 500 must settle again.
             drop(kind);
-            self.settle_the_request_body();
+            self.settle_the_request_body(true);
             let status = StatusCode::INTERNAL_SERVER_ERROR;
             let date = self.date(status);
             let (mut fields, mut count) = own_fields(EMPTY_BODY, &date);
@@ -1303,7 +1303,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     fn sent_body_now(&mut self, kind: &Kind) -> Result<bool, Error> {
         match kind {
             Kind::Empty => {}
-            Kind::Full(bytes) if bytes.len() <= COALESCE && !self.conn.our_body_ends_at_close() => {
+            Kind::Full(bytes) if goes_out_at_once(kind) && !self.conn.our_body_ends_at_close() => {
                 if !bytes.is_empty() {
                     self.out.queue_data(&mut self.conn, bytes)?;
                 }
@@ -1454,12 +1454,15 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     /// connection closes after the response if nobody will (the client must
     /// not be left to send it); a body nobody reads with more of it to come
     /// than can be drained closes the connection after the response, which
-    /// the head says.
-    fn settle_the_request_body(&mut self) {
+    /// the head says. `answered_at_once`: the response goes out whole with
+    /// no wait ([`goes_out_at_once`]), after which the body is abandoned, so
+    /// a body still held (by a task the service handed it to) is one nobody
+    /// will read.
+    fn settle_the_request_body(&mut self, answered_at_once: bool) {
         if self.body_done {
             return;
         }
-        let unread = self.feeder.as_ref().is_none_or(Feeder::is_dropped);
+        let unread = answered_at_once || self.feeder.as_ref().is_none_or(Feeder::is_dropped);
         if self.conn.they_are_waiting_for_100_continue() {
             match unread {
                 false => self.queue_continue(),
@@ -1864,6 +1867,17 @@ struct RequestSpans {
 }
 
 /// Parses a request head from `input`, its fields into `headers`.
+/// Whether a response body is sent with its head, with no wait in which a
+/// request body could still be read (see `sent_body_now`): none, or a whole
+/// one small enough to be copied next to the head.
+fn goes_out_at_once(kind: &Kind) -> bool {
+    match kind {
+        Kind::Empty => true,
+        Kind::Full(bytes) => bytes.len() <= COALESCE,
+        Kind::Stream { .. } | Kind::Trailed(_) => false,
+    }
+}
+
 fn parse_request<'b>(
     conn: &mut Connection,
     input: &'b [u8],
