@@ -482,6 +482,49 @@ fn expect_100_continue_round_trip_with_our_server() {
     server.shutdown();
 }
 
+/// A server that answers 2xx at once, without 100 Continue and keeping the
+/// connection, then reads the body (an echo, as hyper's server answers one):
+/// the body goes out, as the response body is read, and the connection
+/// carries the next request. (Before, the body was never sent and the read
+/// of the echo waited out the read timeout.)
+#[test]
+fn a_2xx_kept_alive_instead_of_100_continue_still_gets_the_body() {
+    let addr = raw_server(|mut s| {
+        for _ in 0..2 {
+            if read_through(&mut s, b"\r\n\r\n").is_none() {
+                return;
+            }
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+                .unwrap();
+            let mut body = [0u8; 5];
+            if s.read_exact(&mut body).is_err() {
+                return;
+            }
+            s.write_all(&body).unwrap();
+        }
+        hold_open(&mut s);
+    });
+    run(async {
+        let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
+        let config = ClientConfig {
+            // Longer than the test's limit: the body must not wait for it.
+            continue_timeout: Duration::from_secs(30),
+            ..ClientConfig::default()
+        };
+        let mut conn = ClientConnection::new(tcp, config);
+        for body in ["hello", "again"] {
+            let request = Request::new("POST", "/echo")
+                .with_header("host", "t")
+                .with_header("expect", "100-continue")
+                .with_body(body);
+            let response = conn.send(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(response.into_body().text(100).await.unwrap(), body);
+            assert!(conn.is_reusable());
+        }
+    });
+}
+
 /// A timeout longer than the clock can count (`Duration::MAX`) is no
 /// timeout, on either side: adding it to the time now overflowed, a panic
 /// that lost the connection.
@@ -2210,6 +2253,21 @@ fn a_refusal_before_a_reset_is_returned_not_the_write_error() {
             assert!(!conn.is_reusable());
         });
     }
+    // The same while waiting for 100 Continue: a head too large for the
+    // server to take whole fails to go out, and the refusal is returned.
+    let transport = AnsweringPeer::new(
+        b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        Then::Reset,
+    );
+    run(async {
+        let mut conn = ClientConnection::new(OnceAsked::new(transport), ClientConfig::default());
+        let request = upload(10)
+            .with_header("x-pad", "p".repeat(2048))
+            .with_header("expect", "100-continue");
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(response.status().as_u16(), 431);
+        assert!(!conn.is_reusable());
+    });
     // An answer whose body ends at the close cannot be told whole once the
     // connection was reset (a reset may discard what the server had not sent):
     // the body's end is the reset's error, not a short success.

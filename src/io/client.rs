@@ -382,7 +382,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// as one; fields that disagree fail with `Error::Send`, nothing sent. With
     /// `Expect: 100-continue` the body waits for `100 Continue` (or
     /// [`ClientConfig::continue_timeout`]); a final response instead means the
-    /// body is not sent and the connection is not reused (on a request without
+    /// body is not sent and the connection is not reused, unless it is a 2xx
+    /// that keeps the connection (the server reads the body as it answers, RFC
+    /// 9110 §10.1.1), which gets the body as it is read (on a request without
     /// content the expectation is left out). Interim 1xx responses are
     /// skipped, except `101`, up to `Limits::max_interim_responses`
     /// (`Error::Protocol(TooManyInterimResponses)` past it). A request without
@@ -550,9 +552,34 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
 
         let mut early = None;
         if self.conn.we_are_waiting_for_100_continue() {
-            early = self.await_continue().await?;
+            early = match self.await_continue().await {
+                Ok(early) => early,
+                // The head could not be written whole: as without the
+                // expectation (below), an answer already there says more.
+                Err(e) => {
+                    self.broken = true;
+                    self.note_reset(&e);
+                    match self.out.has_failed() {
+                        true => Some(self.answer_already_here().await.ok_or(e)?),
+                        false => return Err(e),
+                    }
+                }
+            };
         }
         let head = match early {
+            // A 2xx that keeps the connection, without 100 Continue: the
+            // server goes on reading the body (RFC 9110 §10.1.1 has one that
+            // will not say so; hyper's server answers an echo this way), so it
+            // goes out as after the continue timeout, as the response body is
+            // read (not after a failed write: nothing more goes out).
+            Some(head)
+                if head.status.is_success()
+                    && self.conn.is_keep_alive()
+                    && !self.out.has_failed() =>
+            {
+                self.upload = Some(Upload::new(kind, self.conn.body_left_to_send()));
+                head
+            }
             Some(head) => {
                 // Answered before the body was asked for: it is never sent, so
                 // this connection cannot carry another request.
