@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use common::*;
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use lithe::io::{Body, ClientConfig, ClientConnection, Request, ServerConfig, serve_connection};
@@ -83,16 +84,23 @@ fn hyper_client_against_our_server() {
     server.shutdown();
 }
 
+/// hyper's answers: `/stream-echo` streams the request body back as it comes
+/// (its head goes out at once, before any of the body is read: hyper then
+/// sends no `100 Continue`), `/echo` collects it first.
 async fn hyper_routes(
     request: hyper::Request<hyper::body::Incoming>,
-) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+) -> Result<hyper::Response<UnsyncBoxBody<Bytes, hyper::Error>>, Infallible> {
     let path = request.uri().path().to_string();
+    if path == "/stream-echo" {
+        return Ok(hyper::Response::new(request.into_body().boxed_unsync()));
+    }
     let body = request.into_body().collect().await.unwrap().to_bytes();
     let reply = match path.as_str() {
         "/echo" => body,
         _ => Bytes::from_static(b"from hyper"),
     };
-    Ok(hyper::Response::new(Full::new(reply)))
+    let full = Full::new(reply).map_err(|never: Infallible| match never {});
+    Ok(hyper::Response::new(full.boxed_unsync()))
 }
 
 /// A hyper server on 127.0.0.1 in its own thread; serves until the process ends.
@@ -151,6 +159,27 @@ fn our_client_against_a_hyper_server() {
             .unwrap();
         let expected: String = (0..50).map(|i| format!("<{i}>")).collect();
         assert_eq!(body, expected.as_bytes());
+
+        // Expecting 100 Continue, which hyper does not send once its answer
+        // has begun: its 200 asks for the body all the same, and gets it.
+        let config = ClientConfig {
+            continue_timeout: LIMIT * 3,
+            ..ClientConfig::default()
+        };
+        let tcp = lithe::rt::connect("127.0.0.1", addr.port(), LIMIT)
+            .await
+            .unwrap();
+        let mut conn = ClientConnection::new(tcp, config);
+        for text in ["first", "second"] {
+            let request = Request::new("PUT", "/stream-echo")
+                .with_header("host", "t")
+                .with_header("expect", "100-continue")
+                .with_body(text);
+            let response = conn.send(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(response.into_body().text(100).await.unwrap(), text);
+            assert!(conn.is_reusable());
+        }
     });
 }
 
