@@ -249,6 +249,60 @@ fn bad_pem_input_is_an_error() {
     assert!(TlsConnector::with_pem_roots(key.as_bytes()).is_err());
 }
 
+/// A client choosing its protocol by ALPN: `http/1.0` (as `curl --http1.0`
+/// offers it) is served, `h2` alone is refused in the handshake, and a
+/// client offering both versions gets `http/1.1`. (The server refused every
+/// client that did not offer `http/1.1`.)
+#[test]
+fn the_server_accepts_alpn_http_1_0_and_refuses_h2() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    let (cert, key) = certificate();
+    let server = https_server(&cert, &key);
+    let port = server.local_addr().port();
+    let handshake = |offered: &[&[u8]]| {
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(rustls::pki_types::pem::PemObject::from_pem_slice(cert.as_bytes()).unwrap())
+            .unwrap();
+        let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        config.alpn_protocols = offered.iter().map(|p| p.to_vec()).collect();
+        let connector = futures_rustls::TlsConnector::from(std::sync::Arc::new(config));
+        async move {
+            let tcp = lithe::rt::connect("127.0.0.1", port, LIMIT).await.unwrap();
+            let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+            connector.connect(name, tcp).await
+        }
+    };
+    run(async {
+        let mut tls = handshake(&[b"http/1.0"])
+            .await
+            .expect("an http/1.0 handshake");
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.0"[..]));
+        tls.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        tls.read_to_end(&mut answer).await.unwrap();
+        assert!(answer.starts_with(b"HTTP/1.1 200 OK\r\n"), "{answer:?}");
+
+        let both = handshake(&[b"http/1.0", b"http/1.1"]).await.unwrap();
+        assert_eq!(both.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+
+        let error = handshake(&[b"h2"]).await.unwrap_err();
+        assert!(
+            error.to_string().contains("NoApplicationProtocol"),
+            "{error}"
+        );
+    });
+    server.shutdown();
+}
+
 /// A key that is not the certificate's is refused, and the refusal keeps
 /// rustls' own error for the caller to look at, as a failed handshake's does.
 #[test]

@@ -2,7 +2,10 @@
 //! certificates by default, and a server acceptor made from PEM bytes (a
 //! certificate chain and its key, as read from files).
 //!
-//! Both speak TLS 1.2 and 1.3 and offer ALPN `http/1.1`. The only way lithe
+//! Both speak TLS 1.2 and 1.3. The client offers ALPN `http/1.1`; the server
+//! accepts `http/1.1` and `http/1.0` (preferring the first, as nginx does), so
+//! an HTTP/1.0 client that names its version (`curl --http1.0`) is served,
+//! and refuses a client that offers only `h2`. The only way lithe
 //! offers to skip certificate verification is the loudly named
 //! [`TlsConnector::dangerous_accept_any_certificate`], for self-signed test
 //! servers; a rustls configuration given to [`TlsConnector::from_config`]
@@ -58,6 +61,10 @@ pub(crate) fn is_server_name(host: &str) -> bool {
 }
 
 const ALPN_HTTP11: &[u8] = b"http/1.1";
+
+/// What the server accepts, in its order of preference (rustls picks the
+/// server's first that the client offers): the versions lithe serves.
+const ALPN_SERVED: [&[u8]; 2] = [ALPN_HTTP11, b"http/1.0"];
 
 /// Opens TLS connections to servers.
 #[derive(Clone)]
@@ -191,9 +198,10 @@ impl TlsAcceptor {
 
     /// An acceptor with a rustls configuration of the caller's (client
     /// certificates, a certificate chosen by SNI or reloaded while running...);
-    /// its ALPN is set to `http/1.1`, the only protocol lithe speaks.
+    /// its ALPN is set to `http/1.1` and `http/1.0`, the protocols lithe
+    /// serves.
     pub fn from_config(mut config: rustls::ServerConfig) -> Self {
-        config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
+        config.alpn_protocols = ALPN_SERVED.iter().map(|p| p.to_vec()).collect();
         TlsAcceptor {
             inner: futures_rustls::TlsAcceptor::from(Arc::new(config)),
         }
