@@ -25,7 +25,8 @@
 //! the reported throughputs is a ratio of speeds. Each `parse_head` case and
 //! `chunked_decode` also print that ratio taken from interleaved pairs of timed
 //! batches, which a host whose speed drifts (a shared VM) disturbs least; they
-//! are printed whenever their group runs, whatever the filter.
+//! are printed whenever their group runs, unless the filter names another
+//! case (`-- parse_head/lithe/small_request` prints that case's alone).
 //!
 //! Run with `cargo bench --bench proto`; add a filter such as
 //! `cargo bench --bench proto -- parse_head/lithe` to run a subset. Settings are
@@ -39,7 +40,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use interleaved::report_interleaved;
+use interleaved::{filter_allows, report_interleaved};
 use lithe::proto::{
     ChunkPrefix, ChunkedDecoder, Config, Connection, Decoded, EMPTY_HEADER, Event, Header,
     RequestHead,
@@ -150,6 +151,14 @@ fn parse_head(c: &mut Criterion) {
             b.iter(|| httparse_parse(input, is_request, &mut headers))
         });
 
+        // Skipped when a filter names another case (`parse_head/lithe/small_request`).
+        let selected = filter_allows(|filter| {
+            "parse_head".starts_with(filter)
+                || (filter.starts_with("parse_head") && filter.ends_with(name))
+        });
+        if !selected {
+            continue;
+        }
         let mut lithe_headers = [EMPTY_HEADER; 64];
         let mut peer_headers = [EMPTY_HEADER; 64];
         report_interleaved(
@@ -275,6 +284,12 @@ fn chunked_decode(c: &mut Criterion) {
     }
     assert_eq!(sink, payload, "the baseline copies the same bytes");
     group.finish();
+    let group_selected = filter_allows(|filter| {
+        "chunked_decode".starts_with(filter) || filter.starts_with("chunked_decode")
+    });
+    if !group_selected {
+        return;
+    }
 
     // Both sides write into the one sink here too: which two allocations
     // they copied into would move the ratio as much as the work does.

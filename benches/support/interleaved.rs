@@ -43,12 +43,11 @@ pub fn report_interleaved(
 }
 
 /// Whether the command line's filter (`cargo bench --bench server --
-/// pipelined`) leaves `group` to run: its interleaved report is skipped when
-/// the filter names another group, so that a profile of one group holds
-/// that group alone. Approximates criterion's regex match by prefixes,
-/// which covers the `group` and `group/function` filters.
+/// pipelined`), if there is one, passes `selects`: a benchmark skips the
+/// interleaved report of a group or case the filter leaves out, so that a
+/// profile of one case holds that case alone.
 #[allow(dead_code, reason = "not every benchmark has groups to skip")]
-pub fn group_is_selected(group: &str) -> bool {
+pub fn filter_allows(selects: impl Fn(&str) -> bool) -> bool {
     // criterion's options that take a value (`--profile-time 1`).
     const TAKES_VALUE: &[&str] = &[
         "--baseline",
@@ -72,7 +71,7 @@ pub fn group_is_selected(group: &str) -> bool {
         if TAKES_VALUE.contains(&arg.as_str()) {
             args.next();
         } else if !arg.starts_with('-') {
-            return group.starts_with(&arg) || arg.starts_with(group);
+            return selects(&arg);
         }
     }
     true
