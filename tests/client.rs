@@ -279,6 +279,56 @@ fn an_upload_of_endless_empty_pieces_still_sends_what_came_before() {
     });
 }
 
+/// The Host the client fills in goes first (RFC 9110 §7.2: a user agent
+/// SHOULD send it as the first field), whether from the connection or from
+/// an absolute-form target; one the caller set stays where it was set.
+#[test]
+fn the_host_the_client_adds_is_the_first_field() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let addr = raw_server(move |mut s| {
+        for _ in 0..3 {
+            let Some(seen) = read_through(&mut s, b"\r\n\r\n") else {
+                return;
+            };
+            tx.send(String::from_utf8(seen).unwrap()).unwrap();
+            s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").unwrap();
+        }
+        hold_open(&mut s);
+    });
+    run(async {
+        let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
+        let mut conn = ClientConnection::new(tcp, ClientConfig::default()).with_host("example.com");
+        for request in [
+            Request::new("GET", "/").with_header("accept", "*/*"),
+            Request::new("GET", "http://other.example/x").with_header("accept", "*/*"),
+            Request::new("GET", "/")
+                .with_header("accept", "*/*")
+                .with_header("host", "set.example"),
+        ] {
+            let response = conn.send(request).await.unwrap();
+            assert_eq!(response.status().as_u16(), 204);
+        }
+    });
+    let heads: Vec<String> = rx.iter().collect();
+    assert!(
+        heads[0].starts_with("GET / HTTP/1.1\r\nhost: example.com\r\naccept: */*\r\n"),
+        "{}",
+        heads[0]
+    );
+    assert!(
+        heads[1].starts_with(
+            "GET http://other.example/x HTTP/1.1\r\nhost: other.example\r\naccept: */*\r\n"
+        ),
+        "{}",
+        heads[1]
+    );
+    assert!(
+        heads[2].starts_with("GET / HTTP/1.1\r\naccept: */*\r\nhost: set.example\r\n"),
+        "{}",
+        heads[2]
+    );
+}
+
 #[test]
 fn a_streamed_request_body_goes_out_chunked() {
     // A raw server that reports the request as it arrived, chunk framing and all.

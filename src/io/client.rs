@@ -489,9 +489,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             },
         };
         let (method, target, version, mut headers, body) = request.into_parts();
-        if let Some(host) = host {
-            headers.append("host", host);
-        }
         let kind = body.into_kind();
         let length = kind.len();
         let length_field = headers.contains("content-length");
@@ -536,8 +533,14 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                 }),
             ),
         };
+        // First, as RFC 9110 §7.2 asks of a user agent (curl and aiohttp
+        // send it so).
+        let host = host.as_ref().map(|value| Header {
+            name: "host",
+            value,
+        });
         let (conn, out) = (&mut self.conn, &mut self.out);
-        headers.with_proto(chunked, |fields| {
+        headers.with_proto(host, chunked, |fields| {
             let head = RequestHead {
                 method: &method,
                 target: &target,

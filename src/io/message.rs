@@ -617,11 +617,13 @@ impl Headers {
         self.len() == 0
     }
 
-    /// Calls `f` with borrowed views of the fields, then `extra`, for the
-    /// `proto` encoder: on the stack when they are few, as they usually are.
+    /// Calls `f` with borrowed views of `first`, the fields, then `last`, for
+    /// the `proto` encoder: on the stack when they are few, as they usually
+    /// are.
     pub(crate) fn with_proto<R>(
         &self,
-        extra: Option<Header<'_>>,
+        first: Option<Header<'_>>,
+        last: Option<Header<'_>>,
         f: impl FnOnce(&[Header<'_>]) -> R,
     ) -> R {
         /// Views in a stack array of `N`, which must hold them all.
@@ -636,13 +638,13 @@ impl Headers {
             }
             f(&array[..count])
         }
-        let views = self
-            .iter()
-            .map(|(name, value)| Header { name, value })
-            .chain(extra);
+        let views = first
+            .into_iter()
+            .chain(self.iter().map(|(name, value)| Header { name, value }))
+            .chain(last);
         // Most responses carry a few fields: an array sized for them costs
         // less to fill than one sized for many.
-        match self.len() + usize::from(extra.is_some()) {
+        match self.len() + usize::from(first.is_some()) + usize::from(last.is_some()) {
             count @ 0..=4 => on_stack::<4, R>(views, count, f),
             count @ 5..=16 => on_stack::<16, R>(views, count, f),
             _ => f(&views.collect::<Vec<_>>()),

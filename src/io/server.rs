@@ -1208,7 +1208,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         let date_field = date_field(&date);
         let (conn, out) = (&mut self.conn, &mut self.out);
         let written = (!interim).then(|| {
-            headers.with_proto(date_field, |fields| {
+            headers.with_proto(None, date_field, |fields| {
                 let head = ResponseHead {
                     version: Version::Http11,
                     status,
