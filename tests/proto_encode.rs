@@ -704,6 +704,50 @@ fn no_body_for_204_and_304() {
     }
 }
 
+/// A declared `Content-Length: 0` is a length like any other: a byte past
+/// it is `BodyTooLong`, as past a declared 2, not `BodyNotAllowed`, which
+/// names messages that have no body whatever their fields say.
+#[test]
+fn bytes_past_a_declared_length_of_zero_are_too_many() {
+    let host = [Header {
+        name: "Host",
+        value: b"a",
+    }];
+    let zero = [
+        host[0],
+        Header {
+            name: "Content-Length",
+            value: b"0",
+        },
+    ];
+    let mut out = [0u8; 128];
+    let mut sized = Connection::client(Config::default());
+    sized
+        .send_request_sized(&RequestHead::new("POST", "/", &host), 0, &mut out)
+        .unwrap();
+    let mut by_field = Connection::client(Config::default());
+    by_field
+        .send_request(&RequestHead::new("POST", "/", &zero), &mut out)
+        .unwrap();
+    let mut server = server_after(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    server
+        .send_response_sized(&ResponseHead::new(StatusCode::OK, &[]), 0, &mut out)
+        .unwrap();
+    // A client's message ends (the response is to come); the server's ends
+    // the exchange.
+    for (mut conn, after) in [
+        (sized, State::Done),
+        (by_field, State::Done),
+        (server, State::Idle),
+    ] {
+        assert_eq!(conn.send_data(b"x"), Err(SendError::BodyTooLong));
+        assert_eq!(conn.body_left_to_send(), Some(0));
+        assert_eq!(conn.send_data(b""), Ok(DataFrame::BARE));
+        assert_eq!(conn.send_end(&[], &mut out), Ok(0));
+        assert_eq!(conn.our_state(), after);
+    }
+}
+
 /// RFC 9110 §15.3.6: a 205 carries no content. Without framing it says so
 /// with `Content-Length: 0` (a client would otherwise read chunks, or to the
 /// close) and takes no data; a head declaring a body is refused.

@@ -124,7 +124,9 @@ enum BodyWriter {
 impl BodyWriter {
     fn for_body(body: BodyLength) -> BodyWriter {
         match body {
-            BodyLength::Empty | BodyLength::Length(0) => BodyWriter::Empty,
+            BodyLength::Empty => BodyWriter::Empty,
+            // A declared 0 is a length: bytes past it are too many
+            // (`BodyTooLong`), not a body where none may be.
             BodyLength::Length(n) => BodyWriter::Length(n),
             BodyLength::Chunked => BodyWriter::Chunked,
             BodyLength::UntilClose => BodyWriter::UntilClose,
@@ -912,7 +914,12 @@ impl Connection {
         self.states.keep_alive &= fields.keep_alive(head.version);
         self.states.switch_proposed =
             self.request_method == RequestMethod::Connect || fields.proposes_upgrade(head.version);
-        self.body_writer = Some(BodyWriter::for_body(body));
+        // A declared 0 reads as no body, but sends as a length (see
+        // `BodyWriter::for_body`).
+        self.body_writer = Some(match fields.content_length {
+            Some(0) => BodyWriter::Length(0),
+            _ => BodyWriter::for_body(body),
+        });
         self.states
             .process(Role::Client, Transition::Request)
             .map_err(|_| SendError::InvalidState)?;
@@ -1117,6 +1124,16 @@ impl Connection {
             {
                 added.chunked = true;
                 BodyWriter::Chunked
+            }
+            // Its `Content-Length: 0` says that it has no content at all.
+            _ if status.as_u16() == 205 => BodyWriter::Empty,
+            // A declared 0 reads as no body, but sends as a length (see
+            // `BodyWriter::for_body`), where a body could be.
+            BodyLength::Empty
+                if fields.content_length == Some(0)
+                    && !self.request_method.response_has_no_body(status) =>
+            {
+                BodyWriter::Length(0)
             }
             body => BodyWriter::for_body(body),
         };
