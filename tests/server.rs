@@ -2476,7 +2476,7 @@ fn a_switch_after_the_body_was_read_keeps_both_directions() {
 /// upgrade carries one): HTTP ends with the request, so the driver reads the
 /// body to its end first, after `100 Continue` when the client waits for
 /// one, then sends the 101; the new protocol starts at the byte after the
-/// body. A body too long to drain leaves the switch unsent: 500, closed.
+/// body. A body too long to drain leaves the switch unsent: 413, closed.
 #[test]
 fn a_switch_answered_before_the_body_is_read_waits_for_its_end() {
     async fn echo_four_bytes(mut request: lithe::io::Request) -> lithe::io::Response {
@@ -2535,15 +2535,19 @@ fn a_switch_answered_before_the_body_is_read_waits_for_its_end() {
         server.local_addr(),
         format!("{HEAD}\r\nhelloping").as_bytes(),
     );
-    assert!(reply.starts_with("HTTP/1.1 500 "), "{reply}");
+    assert!(reply.starts_with("HTTP/1.1 413 "), "{reply}");
     assert!(reply.contains("\r\nconnection: close\r\n"), "{reply}");
+    assert!(
+        reply.ends_with("request body too long to read before switching protocols\n"),
+        "{reply}"
+    );
     assert!(!reply.contains("101"), "{reply}");
     // A chunked body states no length: the drain finds it too long.
     let reply = exchange(
         server.local_addr(),
         format!("{CHUNKED}0\r\n\r\nping").as_bytes(),
     );
-    assert!(reply.starts_with("HTTP/1.1 500 "), "{reply}");
+    assert!(reply.starts_with("HTTP/1.1 413 "), "{reply}");
     assert!(reply.contains("\r\nconnection: close\r\n"), "{reply}");
     // A length past the limit is not invited: no 100 before the refusal,
     // whether the service dropped the body or still holds it.
@@ -2551,7 +2555,7 @@ fn a_switch_answered_before_the_body_is_read_waits_for_its_end() {
         server.local_addr(),
         format!("{HEAD}Expect: 100-continue\r\n\r\n").as_bytes(),
     );
-    assert!(reply.starts_with("HTTP/1.1 500 "), "{reply}");
+    assert!(reply.starts_with("HTTP/1.1 413 "), "{reply}");
     server.shutdown();
     async fn holding_the_body(mut request: lithe::io::Request) -> lithe::io::Response {
         drop(request.upgrade());
@@ -2569,7 +2573,7 @@ fn a_switch_answered_before_the_body_is_read_waits_for_its_end() {
         server.local_addr(),
         format!("{HEAD}Expect: 100-continue\r\n\r\n").as_bytes(),
     );
-    assert!(reply.starts_with("HTTP/1.1 500 "), "{reply}");
+    assert!(reply.starts_with("HTTP/1.1 413 "), "{reply}");
     server.shutdown();
 
     // A CONNECT has no content (RFC 9110 §9.3.6): one declaring some never

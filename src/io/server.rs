@@ -1657,14 +1657,17 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             feeder.abandon();
         }
         self.close_after = true;
+        // More content than this server takes before a switch: the client's
+        // to change (413, RFC 9110 §15.5.14), and a client can send it at
+        // will, so no warning.
         let answer = match self.body_error {
             Some(fault) => fault.response(),
             None => {
-                log::warn!(
+                log::debug!(
                     "lithe: the request body before a protocol switch was longer than the \
-                     drain limit; answered 500 instead"
+                     drain limit; answered 413 instead"
                 );
-                Response::new(StatusCode::INTERNAL_SERVER_ERROR)
+                refusal(StatusCode::CONTENT_TOO_LARGE, TOO_LONG_TO_SWITCH)
             }
         };
         self.start_response(answer, asked)
@@ -1937,6 +1940,9 @@ fn panicked_response() -> Response {
 
 /// A refusal with `status` and a line of text saying why; the connection
 /// closes after it.
+/// Why a switch was refused over a request body past the drain limit.
+const TOO_LONG_TO_SWITCH: &str = "request body too long to read before switching protocols";
+
 fn refusal(status: StatusCode, why: impl core::fmt::Display) -> Response {
     Response::new(status)
         .with_header("content-type", "text/plain; charset=utf-8")
