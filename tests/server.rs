@@ -3155,6 +3155,111 @@ fn an_upgrade_refused_resolves_to_not_upgraded_however_often_polled() {
     }
 }
 
+/// An upgrade taken but not granted resolves once the response is written,
+/// not once the exchange is over: here the request's body is left unread
+/// and its rest held back, so the drain after the response waits on it.
+#[test]
+fn an_upgrade_refused_resolves_once_the_response_is_written() {
+    use futures_lite::AsyncWriteExt;
+    use lithe::io::{Error, Request, Response, duplex, serve_connection};
+    let (resolved_tx, resolved) = std::sync::mpsc::channel();
+    let service = move |mut request: Request| {
+        let on_upgrade = request.upgrade().expect("the request proposes a switch");
+        let resolved_tx = resolved_tx.clone();
+        std::thread::spawn(move || {
+            let outcome = futures_lite::future::block_on(on_upgrade);
+            let _ = resolved_tx.send(matches!(outcome, Err(Error::NotUpgraded)));
+        });
+        async { Response::new(lithe::proto::StatusCode::OK).with_body("no") }
+    };
+    let (server_end, mut client_end) = duplex(4096);
+    run(async {
+        let config = ServerConfig::default();
+        let served = serve_connection(server_end, service, &config);
+        let client = async {
+            client_end
+                .write_all(
+                    b"POST / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: x\r\n\
+                      Content-Length: 10\r\n\r\nhello",
+                )
+                .await
+                .unwrap();
+            let head = read_head(&mut client_end).await;
+            assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+            // The drain waits for the other five bytes, held back until the
+            // upgrade has resolved.
+            let resolved = smol::unblock(move || resolved.recv_timeout(LIMIT / 2)).await;
+            assert_eq!(resolved, Ok(true));
+            client_end.write_all(b"world").await.unwrap();
+            client_end.close().await.unwrap();
+        };
+        futures_lite::future::zip(served, client).await.0.unwrap();
+    });
+}
+
+/// A 101 may switch only to a protocol the request offered (RFC 9110 §7.8),
+/// compared without regard to case: one naming another is the service's
+/// mistake, answered 500.
+#[test]
+fn a_switch_to_a_protocol_not_offered_is_answered_500() {
+    use lithe::io::{Request, Response};
+    async fn to_h2c(mut request: Request) -> Response {
+        let _ = request.upgrade();
+        let protocol = request.target().trim_start_matches('/').to_string();
+        Response::new(lithe::proto::StatusCode::SWITCHING_PROTOCOLS)
+            .with_header("connection", "upgrade")
+            .with_header("upgrade", protocol)
+    }
+    let server = server_with(to_h2c, ServerConfig::default());
+    let offer = "Connection: upgrade\r\nUpgrade: h2c, WebSocket\r\n\r\n";
+    for (target, switched) in [("h2c", true), ("websocket", true), ("h3", false)] {
+        let mut s = socket(server.local_addr());
+        let request = format!("GET /{target} HTTP/1.1\r\nHost: a\r\n{offer}");
+        s.write_all(request.as_bytes()).unwrap();
+        let head = read_until(&mut s, "\r\n\r\n");
+        let status = match switched {
+            true => "HTTP/1.1 101 Switching Protocols\r\n",
+            false => "HTTP/1.1 500 Internal Server Error\r\n",
+        };
+        assert!(head.starts_with(status), "{target}: {head}");
+    }
+    server.shutdown();
+}
+
+/// A 101 the driver cannot send (the request proposed no switch) becomes a
+/// 500, which during a shutdown is the connection's last response, and
+/// says so as every other does.
+#[test]
+fn a_500_in_place_of_a_switch_during_a_shutdown_says_close() {
+    use futures_lite::AsyncWriteExt;
+    use lithe::io::{Request, Response, Shutdown, duplex, serve_connection_until};
+    let shutdown = Shutdown::new();
+    let signal = shutdown.clone();
+    let service = move |_: Request| {
+        signal.trigger();
+        async {
+            Response::new(lithe::proto::StatusCode::SWITCHING_PROTOCOLS)
+                .with_header("connection", "upgrade")
+                .with_header("upgrade", "websocket")
+        }
+    };
+    let (server_end, mut client_end) = duplex(4096);
+    let head = run(async {
+        let config = ServerConfig::default();
+        let served = serve_connection_until(server_end, service, &config, &shutdown);
+        let client = async {
+            client_end
+                .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+                .await
+                .unwrap();
+            read_head(&mut client_end).await
+        };
+        futures_lite::future::zip(served, client).await.1
+    });
+    assert!(head.starts_with("HTTP/1.1 500 "), "{head}");
+    assert!(head.contains("connection: close\r\n"), "{head}");
+}
+
 /// A service is offered an upgrade only where its `101` can be sent: an
 /// `Upgrade` field alone, or in HTTP/1.0, proposes nothing (the switch would
 /// be refused, and the `101` answered 500 instead).

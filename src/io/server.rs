@@ -459,6 +459,10 @@ struct Driver<'c, T> {
     waited_for_request: bool,
     /// The client ended its sending side (half-closed, with `half_close`).
     client_ended: bool,
+    /// The protocols the request in progress offers to switch to (its
+    /// Upgrade fields' values, joined by commas), when it proposes a switch:
+    /// a 101 may name no other (RFC 9110 §7.8).
+    offered_protocols: Option<Box<[u8]>>,
 }
 
 impl<'c, T: Transport + 'static> Driver<'c, T> {
@@ -485,6 +489,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             fresh: true,
             client_ended: false,
             waited_for_request: false,
+            offered_protocols: None,
         }
     }
 
@@ -596,6 +601,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                     self.send_body(body).await?;
                 }
             }
+            // The response is written: an upgrade that did not happen
+            // resolves now (`NotUpgraded`), not after a drain or a linger.
+            let upgrade = upgrade.filter(|_| self.conn.our_state() == State::SwitchedProtocol);
             // finish_body would return at once without a feeder (no request
             // body): checking here spares building and polling its future.
             let keep = match self.feeder.is_some() {
@@ -905,6 +913,10 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             body,
             on_upgrade,
         );
+        self.offered_protocols = upgrade.as_ref().map(|_| {
+            let offered: Vec<&[u8]> = request.headers().get_all("upgrade").collect();
+            offered.join(&b","[..]).into_boxed_slice()
+        });
         HeadStep::Request(Parsed {
             request,
             feeder,
@@ -1204,10 +1216,13 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         // An interim status is no answer: `proto` would send it as one and go
         // on waiting for the final response, which this service will not give.
         let interim = is_interim(status);
+        // A 101 that names a protocol the client did not offer switches to
+        // something it may not speak (RFC 9110 §7.8).
+        let unoffered = code == 101 && !self.offers_every_protocol(&headers);
         let date = if dated { None } else { self.date(status) };
         let date_field = date_field(&date);
         let (conn, out) = (&mut self.conn, &mut self.out);
-        let written = (!interim).then(|| {
+        let written = (!interim && !unoffered).then(|| {
             headers.with_proto(None, date_field, |fields| {
                 let head = ResponseHead {
                     version: Version::Http11,
@@ -1229,14 +1244,20 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 Some(Err(e)) => log::warn!(
                     "lithe: the service's {code} response cannot be sent ({e}); answered 500 instead"
                 ),
+                None if unoffered => log::warn!(
+                    "lithe: the service's 101 switches to a protocol the request did not offer \
+                     in its Upgrade field; answered 500 instead"
+                ),
                 _ => log::warn!(
                     "lithe: the service answered with an interim status ({code}); answered 500 instead"
                 ),
             }
             // A CONNECT answered this way (its response could not be sent)
             // closes as any refused CONNECT does: the bytes behind it may be
-            // the tunnel's the client took as opened.
-            self.close_after |= asked == Asked::Connect;
+            // the tunnel's the client took as opened. A 500 in place of a
+            // switch is the last response of a shutdown as any other is.
+            self.close_after |=
+                asked == Asked::Connect || self.shutdown.is_some_and(Shutdown::is_triggered);
             // The service's body goes unsent: if it held the request's (an
             // echo), nobody reads that now (invited already, perhaps, with 100
             // Continue), which the 500 must settle again.
@@ -1870,6 +1891,21 @@ struct RequestSpans {
 }
 
 /// Parses a request head from `input`, its fields into `headers`.
+impl<T> Driver<'_, T> {
+    /// Whether every protocol the response's Upgrade fields name is one the
+    /// request offered (compared without regard to case). A 101 without an
+    /// Upgrade field passes here and is proto's to refuse.
+    fn offers_every_protocol(&self, response: &Headers) -> bool {
+        let offered = self.offered_protocols.as_deref().unwrap_or_default();
+        response
+            .get_all("upgrade")
+            .flat_map(proto::framing::list)
+            .all(|chosen| {
+                proto::framing::list(offered).any(|offer| offer.eq_ignore_ascii_case(chosen))
+            })
+    }
+}
+
 /// Whether a response body is sent with its head, with no wait in which a
 /// request body could still be read (see `sent_body_now`): none, or a whole
 /// one small enough to be copied next to the head.
