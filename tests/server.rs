@@ -310,9 +310,59 @@ fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let started = Instant::now();
     s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
     let reply = read_to_close(&mut s);
-    assert_eq!(count(&reply, "Hello, World!"), 1, "{reply}");
+    // The answer, then the close with nothing after it (no 408: no request
+    // had begun).
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\nHello, World!"), "{reply}");
+    assert_eq!(count(&reply, "HTTP/1.1"), 1, "{reply}");
     assert!(started.elapsed() >= Duration::from_millis(300));
     server.shutdown();
+}
+
+/// Empty lines between requests leave the connection idle (RFC 9112 §2.2),
+/// even sent a byte at a time: a CR alone begins a head (and its timeout),
+/// but the LF that makes it an empty line ends that, and a later head has
+/// its whole timeout from its own first byte.
+#[test]
+fn an_empty_line_sent_a_byte_at_a_time_leaves_no_head_deadline_behind() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    use lithe::io::{duplex, serve_connection};
+    let config = ServerConfig {
+        head_timeout: Some(Duration::from_millis(200)),
+        idle_timeout: Some(Duration::from_secs(5)),
+        ..ServerConfig::default()
+    };
+    let (server_end, mut client_end) = duplex(4096);
+    let reply = run(async {
+        let served = serve_connection(server_end, routes, &config);
+        let client = async {
+            let pause = |ms| async_io::Timer::after(Duration::from_millis(ms));
+            client_end
+                .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+                .await
+                .unwrap();
+            let first = read_head(&mut client_end).await;
+            assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{first}");
+            let mut body = [0u8; 13];
+            client_end.read_exact(&mut body).await.unwrap();
+            client_end.write_all(b"\r").await.unwrap();
+            pause(50).await;
+            client_end.write_all(b"\n").await.unwrap();
+            // Past the head timeout from the lone CR, within the idle one.
+            pause(400).await;
+            client_end.write_all(b"\r").await.unwrap();
+            pause(20).await;
+            let _ = client_end
+                .write_all(b"\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                .await;
+            let mut rest = Vec::new();
+            let _ = client_end.read_to_end(&mut rest).await;
+            String::from_utf8(rest).unwrap()
+        };
+        futures_lite::future::zip(served, client).await.1
+    });
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.ends_with("Hello, World!"), "{reply}");
 }
 
 /// A connection that never begins a request is no keep-alive one: it has the

@@ -141,8 +141,9 @@ pub struct ServerConfig {
     /// [`min_progress_bytes`](Self::min_progress_bytes) arriving. Default 60
     /// s. The service reading it gets `Error::Timeout(Timeout::Body)`; the
     /// client gets `408 Request Timeout` in place of the service's answer if
-    /// that has not begun to go out (else the response is cut short), and
-    /// the connection closes. Also how long, in all, the rest of a body the service left unread
+    /// that has not begun to go out (else that answer goes out whole, unless
+    /// its body fails on the request body's error, as an echo's does, which
+    /// cuts it short), and the connection closes. Also how long, in all, the rest of a body the service left unread
     /// may take to drain after the response, or before a 101 that waits for
     /// it (see `drain_limit`); with `None`, a held 101 waits on a silent
     /// client for as long as the connection stays open.
@@ -668,6 +669,12 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         };
         loop {
             let idle = self.nothing_begun();
+            if idle {
+                // A lone CR (a head begun) that an LF made an empty line
+                // leaves the connection idle again: the next head's
+                // deadline runs from its own first byte.
+                head_deadline = None;
+            }
             let (deadline, limit, timeout) = match idle {
                 true => (&mut idle_deadline, idle_limit, Timeout::Idle),
                 false => (&mut head_deadline, self.config.head_timeout, Timeout::Head),
