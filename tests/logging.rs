@@ -81,6 +81,8 @@ fn failures_nobody_else_sees_are_logged() {
     static LOGGER: Capture = Capture;
     log::set_logger(&LOGGER).expect("the only logger of this binary");
     log::set_max_level(log::LevelFilter::Trace);
+    #[cfg(feature = "tls")]
+    tls_peers_cannot_make_the_server_warn();
     let server = server_with(service, ServerConfig::default());
     let addr = server.local_addr();
 
@@ -137,4 +139,45 @@ fn failures_nobody_else_sees_are_logged() {
     assert!(cut_short[0].1.contains("fewer body bytes"), "{cut_short:?}");
     assert!(cut_short[1].1.contains("ended short"), "{cut_short:?}");
     server.shutdown();
+}
+
+/// What any client can send a TLS server at will (warning alerts, a
+/// handshake message out of turn) is no warning of the server's: a log
+/// flood a peer could cause. (rustls logs such input at warn when its
+/// `logging` feature is on, which lithe leaves off.)
+#[cfg(feature = "tls")]
+fn tls_peers_cannot_make_the_server_warn() {
+    use std::io::{Read, Write};
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let acceptor = lithe::rt::tls::TlsAcceptor::from_pem(
+        certified.cert.pem().as_bytes(),
+        certified.key_pair.serialize_pem().as_bytes(),
+    )
+    .unwrap();
+    let config = lithe::rt::ServeConfig {
+        threads: 1,
+        tls: Some(acceptor),
+        ..lithe::rt::ServeConfig::default()
+    };
+    let server = lithe::rt::Server::bind("127.0.0.1:0", service, config).unwrap();
+    // Five warning alerts (close_notify at level 1; rustls takes four, and
+    // ends the handshake at the fifth), then a Finished message where a
+    // ClientHello belongs.
+    let warning_alert: &[u8] = &[0x15, 0x03, 0x01, 0x00, 0x02, 0x01, 0x00];
+    let finished_first: &[u8] = &[0x16, 0x03, 0x01, 0x00, 0x04, 0x14, 0x00, 0x00, 0x00];
+    for input in [warning_alert.repeat(5), finished_first.to_vec()] {
+        let mut s = socket(server.local_addr());
+        s.write_all(&input).unwrap();
+        // The server answers with an alert of its own, or nothing, and closes.
+        let _ = s.read_to_end(&mut Vec::new());
+    }
+    server.shutdown();
+    let loud: Vec<_> = RECORDS
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(level, _)| *level <= log::Level::Warn)
+        .cloned()
+        .collect();
+    assert!(loud.is_empty(), "{loud:?}");
 }
