@@ -139,6 +139,65 @@ fn failures_nobody_else_sees_are_logged() {
     assert!(cut_short[0].1.contains("fewer body bytes"), "{cut_short:?}");
     assert!(cut_short[1].1.contains("ended short"), "{cut_short:?}");
     server.shutdown();
+
+    #[cfg(target_os = "linux")]
+    failed_accepts_are_warned_of_once_a_while();
+}
+
+/// Out of descriptors while clients come and go, accepts fail and succeed
+/// by turns: the warnings come at most once a while (10 s), not once per
+/// run of failures, which here would be one every few milliseconds.
+#[cfg(target_os = "linux")]
+fn failed_accepts_are_warned_of_once_a_while() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    use std::time::{Duration, Instant};
+    let config = lithe::rt::ServeConfig {
+        threads: 1,
+        ..lithe::rt::ServeConfig::default()
+    };
+    let server = lithe::rt::Server::bind("127.0.0.1:0", service, config).unwrap();
+    let addr = server.local_addr();
+    let open_now = std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let limit = getrlimit(Resource::Nofile);
+    let lowered = Rlimit {
+        current: Some(open_now as u64 + 8),
+        maximum: limit.maximum,
+    };
+    setrlimit(Resource::Nofile, lowered).unwrap();
+    // Clients that connect and say nothing: each holds a descriptor here and
+    // one in the server once accepted. The oldest goes every few
+    // milliseconds, which lets one more accept through.
+    let mut clients = std::collections::VecDeque::new();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(1500) {
+        if let Ok(client) = std::net::TcpStream::connect(addr) {
+            clients.push_back(client);
+        }
+        if clients.len() > 6 {
+            clients.pop_front();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(clients);
+    setrlimit(Resource::Nofile, limit).unwrap();
+    // Its worker has ended: everything it logged is here.
+    server.shutdown();
+    let failed: Vec<_> = RECORDS
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, message)| message.contains("accepting a connection failed"))
+        .cloned()
+        .collect();
+    let warned = failed
+        .iter()
+        .filter(|(level, _)| *level == log::Level::Warn)
+        .count();
+    assert!(
+        failed.len() > warned,
+        "no failure after the first: {failed:?}"
+    );
+    assert_eq!(warned, 1, "{failed:?}");
 }
 
 /// What any client can send a TLS server at will (warning alerts, a

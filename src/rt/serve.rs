@@ -394,8 +394,12 @@ fn worker<M, S>(
         let (ex, reactor) = spawner;
         // Accepts since the connections' tasks last had a turn.
         let mut in_a_row = 0;
-        // Accepts that failed since the last that did not.
-        let mut failing = 0u32;
+        // Failed accepts not yet reported at warn, and when the last warning
+        // was: at most one a `ACCEPT_WARNING_EVERY`, however the failures
+        // come (a run of them, or one now and then between accepts, as when
+        // descriptors stay exhausted while connections come and go).
+        let mut unreported = 0u64;
+        let mut warned_at: Option<Instant> = None;
         // Failures of one connection each, retried at once, in a row.
         let mut retried = 0u32;
         // When this worker last asked its idle connections to make room, and
@@ -483,19 +487,26 @@ fn worker<M, S>(
                 }
                 Err(e) => {
                     // Out of descriptors or memory, or something unforeseen:
-                    // back off briefly instead of spinning. Said once per run
-                    // of failures: a flood that exhausts descriptors would
-                    // otherwise write a line every 10 ms. Out of descriptors,
-                    // the idle connections close to make room, as at the limit,
-                    // on every worker.
+                    // back off briefly instead of spinning. Warned of at
+                    // most once a while: a flood that exhausts descriptors
+                    // would otherwise write a line every 10 ms. Out of
+                    // descriptors, the idle connections close to make room,
+                    // as at the limit, on every worker.
                     if out_of_descriptors(&e) {
                         let everyone = &rooms.everyone;
                         let _ = everyone.room.make(&everyone.signals, &mut asked_everyone);
                     }
-                    failing += 1;
-                    match failing {
-                        1 => log::warn!("lithe: accepting a connection failed ({e}); retrying"),
-                        _ => log::debug!("lithe: accepting a connection failed ({e}); retrying"),
+                    unreported += 1;
+                    let now = Instant::now();
+                    if warned_at.is_none_or(|at| now - at >= ACCEPT_WARNING_EVERY) {
+                        log::warn!(
+                            "lithe: accepting a connection failed ({e}); retrying \
+                             ({unreported} failed since the last warning)"
+                        );
+                        warned_at = Some(now);
+                        unreported = 0;
+                    } else {
+                        log::debug!("lithe: accepting a connection failed ({e}); retrying");
                     }
                     // A shutdown meanwhile ends the wait (the loop sees it).
                     future::or(
@@ -508,10 +519,6 @@ fn worker<M, S>(
                     continue;
                 }
             };
-            if failing > 1 {
-                log::warn!("lithe: accepting connections again after {failing} failures");
-            }
-            failing = 0;
             retried = 0;
             active.set(active.get() + 1);
             let (make_service, config, shutdown, active, ended) = (
@@ -601,6 +608,10 @@ fn worker<M, S>(
 /// descriptors) may ask its idle connections to close: each time wakes every
 /// connection of the worker, busy ones included.
 const MAKE_ROOM_EVERY: Duration = Duration::from_secs(1);
+
+/// How often failed accepts are warned of, at most (the others are debug
+/// lines): a peer that keeps descriptors exhausted must not flood the log.
+const ACCEPT_WARNING_EVERY: Duration = Duration::from_secs(10);
 /// How many idle connections a worker short of room closes at a time (nginx
 /// closes 32 when it runs out): enough for the clients a second brings, not
 /// so many that one client costs every idle client its connection.
