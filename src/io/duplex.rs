@@ -32,7 +32,8 @@ pub struct DuplexStream {
 }
 
 /// Two connected streams: what one writes the other reads. Each direction buffers
-/// at most `capacity` bytes; writers wait beyond that (backpressure). Closing or
+/// at most `capacity` bytes; writers wait beyond that (backpressure). A
+/// `capacity` of 0 is taken as 1 (nothing could ever be written). Closing or
 /// dropping one end is the end of the stream for the other.
 ///
 /// ```

@@ -66,7 +66,7 @@ use super::message::{
     BodyStep, ByteStr, Headers, Request, Response, Span, field_spans, is_interim, next_body_step,
     parse_with_growing_fields, span,
 };
-use super::shutdown::Shutdown;
+use super::shutdown::{IdleClose, Shutdown};
 use super::upgrade::{OnUpgrade, Transport, UpgradeSender, Upgraded};
 use crate::proto::{
     self, BodyLength, Connection, EMPTY_HEADER, Event, Header, ResponseHead, State, StatusCode,
@@ -285,7 +285,9 @@ where
 /// triggered (the request in flight is finished first; a request whose head
 /// has begun to arrive gets a second more, within the head timeout, to come
 /// whole and be served as the last, or is answered `408`), and closing when
-/// idle at a [`Shutdown::close_idle`].
+/// idle at a [`Shutdown::close_idle`] (one made once the future has first
+/// been polled: a call before that concerns connections already being
+/// served, not this one).
 pub async fn serve_connection_until<T, S>(
     io: T,
     service: S,
@@ -460,6 +462,9 @@ struct Driver<'c, T> {
     waited_for_request: bool,
     /// The client ended its sending side (half-closed, with `half_close`).
     client_ended: bool,
+    /// A close this connection was granted while idle (`close_idle`), until
+    /// it has closed, or found a request and handed the close back.
+    idle_close: Option<IdleClose>,
     /// The protocols the request in progress offers to switch to (its
     /// Upgrade fields' values, joined by commas), when it proposes a switch:
     /// a 101 may name no other (RFC 9110 §7.8).
@@ -491,6 +496,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             client_ended: false,
             waited_for_request: false,
             offered_protocols: None,
+            idle_close: None,
         }
     }
 
@@ -691,12 +697,18 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                         // served, as the last (a shutdown makes it close; a
                         // connection asked to close idle is busy now, and
                         // stays).
-                        HeadStep::Request(parsed) => return Ok(Some(parsed)),
+                        HeadStep::Request(parsed) => {
+                            self.spare_the_idle_close();
+                            return Ok(Some(parsed));
+                        }
                         HeadStep::Rejected(e) => Some(e),
                         // Part of one: it gets the shutdown's grace to come
                         // whole (`poll_wait`), or a 408 (after a close_idle,
                         // the head timeout, as any head).
-                        HeadStep::NeedData => continue,
+                        HeadStep::NeedData => {
+                            self.spare_the_idle_close();
+                            continue;
+                        }
                         HeadStep::Closed => None,
                     };
                     match rejected {
@@ -809,13 +821,23 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     }
 
     /// Whether [`Shutdown::close_idle`] was called since the wait for the
-    /// next request began, and this connection is one it closes.
+    /// next request began, and this connection is one it closes (the close
+    /// kept in `idle_close`, to be handed back if a request is found).
     fn asked_to_close_idle(&mut self) -> bool {
         let Some(shutdown) = self.shutdown else {
             return false;
         };
         // Asked once: spared, the connection waits on.
-        shutdown.asks_to_close(&mut self.idle_closes_seen)
+        self.idle_close = shutdown.asks_to_close(&mut self.idle_closes_seen);
+        self.idle_close.is_some()
+    }
+
+    /// A connection asked to close idle found a request (or part of one)
+    /// already sent, and stays: the close is handed back, not counted.
+    fn spare_the_idle_close(&mut self) {
+        if let (Some(shutdown), Some(close)) = (self.shutdown, self.idle_close.take()) {
+            shutdown.spare(close);
+        }
     }
 
     /// Whether shutdown was triggered; if not, the task wakes when it is (or
@@ -2164,6 +2186,32 @@ mod idle_closes {
         signal.close_idle();
         assert_eq!(poll_all(&mut connections), 4);
         assert_eq!(signal.idle_closed(), 4);
+    }
+
+    /// A connection a round picks that finds a request already sent stays,
+    /// and hands its close back: not counted as closed, and its ticket goes
+    /// to another idle connection of the round.
+    #[test]
+    fn a_connection_picked_but_busy_hands_its_close_back() {
+        let (signal, config) = (Shutdown::new(), ServerConfig::default());
+        let (mut connections, mut clients) = idle_connections(&signal, &config, 2);
+        // The first's next request is there before it hears the round.
+        futures_lite::future::block_on(clients[0].write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
+            .unwrap();
+        signal.close_some_idle(1);
+        // It is served; the other one closes in its place.
+        assert_eq!(poll_all(&mut connections), 1);
+        assert_eq!(connections.len(), 1);
+        assert_eq!(signal.idle_closed(), 1);
+        let mut answer = [0u8; 512];
+        let n = futures_lite::future::block_on(clients[0].read(&mut answer)).unwrap();
+        assert!(answer[..n].ends_with(b"\r\n\r\nok"), "{:?}", &answer[..n]);
+        // A round with nobody else idle closes nothing, and counts nothing.
+        futures_lite::future::block_on(clients[0].write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
+            .unwrap();
+        signal.close_some_idle(1);
+        assert_eq!(poll_all(&mut connections), 0);
+        assert_eq!(signal.idle_closed(), 1);
     }
 
     /// A capped round alone closes as many as it allows, and the next capped

@@ -141,23 +141,40 @@ impl Shutdown {
     /// asked to close by a call made since, and is one it closes: every
     /// connection after a `close_idle`, one of the `n` after
     /// `close_some_idle(n)`. Each call is answered once: `seen` moves on.
-    pub(crate) fn asks_to_close(&self, seen: &mut u64) -> bool {
+    /// The close is counted in `idle_closed` now; a connection that finds a
+    /// request arrived meanwhile, and stays, hands it back
+    /// ([`spare`](Shutdown::spare)).
+    pub(crate) fn asks_to_close(&self, seen: &mut u64) -> Option<IdleClose> {
         let now = self.idle_closes();
         if now == *seen {
-            return false;
+            return None;
         }
         let uncapped = now >> 32 != *seen >> 32;
         *seen = now;
-        let closes = uncapped
-            || self
-                .inner
-                .idle_tickets
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                .is_ok();
-        if closes {
-            self.inner.idle_closed.fetch_add(1, Ordering::SeqCst);
+        let close = match uncapped {
+            true => IdleClose { ticket: false },
+            false => {
+                self.inner
+                    .idle_tickets
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .ok()?;
+                IdleClose { ticket: true }
+            }
+        };
+        self.inner.idle_closed.fetch_add(1, Ordering::SeqCst);
+        Some(close)
+    }
+
+    /// Takes back a close [`asks_to_close`](Shutdown::asks_to_close) granted
+    /// to a connection that turned out busy (a request had arrived): it is
+    /// not counted as closed, and a capped round's ticket goes to another
+    /// idle connection (one woken by the same round that has not answered
+    /// yet).
+    pub(crate) fn spare(&self, close: IdleClose) {
+        self.inner.idle_closed.fetch_sub(1, Ordering::SeqCst);
+        if close.ticket {
+            self.inner.idle_tickets.fetch_add(1, Ordering::SeqCst);
         }
-        closes
     }
 
     /// Whether [`trigger`](Shutdown::trigger) was called.
@@ -195,6 +212,15 @@ impl Shutdown {
     pub(crate) fn listen(&self) -> EventListener {
         self.inner.event.listen()
     }
+}
+
+/// A close granted to an idle connection by
+/// [`Shutdown::asks_to_close`], to be handed back if the connection stays.
+#[derive(Debug)]
+#[must_use = "a close granted is made, or handed back with `Shutdown::spare`"]
+pub(crate) struct IdleClose {
+    /// Taken from a capped round's (`close_some_idle`) tickets.
+    ticket: bool,
 }
 
 impl fmt::Debug for Shutdown {

@@ -941,7 +941,7 @@ async fn closes_while_idle(shutdown: &Shutdown) {
     let mut seen = shutdown.idle_closes();
     loop {
         let listener = shutdown.listen();
-        if shutdown.is_triggered() || shutdown.asks_to_close(&mut seen) {
+        if shutdown.is_triggered() || shutdown.asks_to_close(&mut seen).is_some() {
             return;
         }
         listener.await;
