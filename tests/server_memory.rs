@@ -1,6 +1,7 @@
-//! What a server connection parked between requests keeps: a counting global
-//! allocator watches the bytes held live. (One test in this binary, so no
-//! other test's allocations are counted with it.)
+//! What a server connection keeps while parked between requests, or while
+//! its service takes its time: a counting global allocator watches the bytes
+//! held live by each test's thread (so no other test's allocations are
+//! counted with it).
 #![cfg(feature = "std")]
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
@@ -52,5 +53,43 @@ fn a_parked_server_connection_keeps_only_what_is_left_unread() {
     assert!(
         held < 2048,
         "the connection parked with an extra CRLF buffered held {held} bytes"
+    );
+}
+
+/// A 15 KB head grows the read buffer; while the service takes its time (a
+/// long poll, say), the request dropped, the connection does not hold that
+/// buffer.
+#[test]
+fn a_connection_waiting_on_its_service_keeps_no_large_read_buffer() {
+    let (mut client_end, server_end) = duplex(64 * 1024);
+    let mut request = b"GET / HTTP/1.1\r\nHost: t\r\nX-Large: ".to_vec();
+    request.resize(request.len() + 15_000, b'v');
+    request.extend_from_slice(b"\r\n\r\n");
+    let service = |request: Request| async move {
+        drop(request);
+        future::pending::<Response>().await
+    };
+    let config = ServerConfig::default();
+    let server = async {
+        let _ = serve_connection(server_end, service, &config).await;
+    };
+    let client = async {
+        client_end.write_all(&request).await.unwrap();
+        // Let the server read the head and call the service.
+        for _ in 0..16 {
+            future::yield_now().await;
+        }
+        live()
+    };
+    // The client's end drops the server's future, and what it held.
+    let waiting = future::block_on(future::or(client, async {
+        server.await;
+        unreachable!("the service never answers")
+    }));
+    let held = waiting - live();
+    drop(client_end);
+    assert!(
+        held < 4096,
+        "the connection waiting on its service held {held} bytes"
     );
 }

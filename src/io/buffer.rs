@@ -131,6 +131,14 @@ impl ReadBuf {
         self.release_over(READ_KEPT);
     }
 
+    /// [`release`](Self::release) of a buffer larger than an idle read
+    /// makes (one a large head grew), keeping one that size: for a
+    /// connection that waits on its service with nothing buffered, where
+    /// freeing a usual small buffer would cost an allocation per request.
+    pub(crate) fn release_large(&mut self) {
+        self.release_over(IDLE_READ_SIZE);
+    }
+
     /// [`release`](Self::release), keeping a buffer of up to `kept` bytes.
     pub(crate) fn release_over(&mut self, kept: usize) {
         if self.buf.is_empty() && self.allocated.max(self.buf.capacity()) > kept {

@@ -1019,7 +1019,13 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         let read = self.buf.poll_fill_idle(&mut self.io, cx);
         match read.map(closed_without_notify_as_end) {
             Poll::Ready(Ok(0)) => self.client_closed(),
-            Poll::Ready(Ok(_)) | Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(_)) => Poll::Pending,
+            Poll::Pending => {
+                // The service may take long (a long poll, a stream): what a
+                // large head grew is not held meanwhile.
+                self.buf.release_large();
+                Poll::Pending
+            }
             Poll::Ready(Err(e)) => Poll::Ready(Error::Io(e)),
         }
     }
