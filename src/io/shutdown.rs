@@ -25,6 +25,10 @@ pub struct Shutdown {
 #[derive(Default)]
 struct Inner {
     triggered: AtomicBool,
+    /// A signal whose trigger is this one's too, seen at once (a worker's
+    /// signal, whose wake-ups a task passes on, reads the server's flag):
+    /// `None` for a signal of its own.
+    parent: Option<Shutdown>,
     /// Calls of [`Shutdown::close_idle`] and `close_some_idle` so far, counted
     /// before `event` is notified: all of them in the low half, those of
     /// `close_idle` alone in the high half, so that one load tells a
@@ -45,6 +49,21 @@ impl Shutdown {
     /// A signal not yet triggered.
     pub fn new() -> Self {
         Shutdown::default()
+    }
+
+    /// A signal of its own (its `close_idle` rounds, its listeners) that is
+    /// triggered whenever `parent` is: [`is_triggered`](Shutdown::is_triggered)
+    /// reads the parent's flag too, so a response begun after the parent's
+    /// trigger says it is the last, before anything wakes this signal's
+    /// listeners (whoever made it passes the parent's wake-ups on).
+    #[cfg(feature = "server")]
+    pub(crate) fn child_of(parent: &Shutdown) -> Self {
+        Shutdown {
+            inner: Arc::new(Inner {
+                parent: Some(parent.clone()),
+                ..Inner::default()
+            }),
+        }
     }
 
     /// Asks every connection watching this signal to stop after its current request.
@@ -180,6 +199,11 @@ impl Shutdown {
     /// Whether [`trigger`](Shutdown::trigger) was called.
     pub fn is_triggered(&self) -> bool {
         self.inner.triggered.load(Ordering::SeqCst)
+            || self
+                .inner
+                .parent
+                .as_ref()
+                .is_some_and(Shutdown::is_triggered)
     }
 
     /// Completes once the signal is triggered.

@@ -193,11 +193,16 @@ impl Server {
         // Out of descriptors, all of them make room: the shortage is the
         // process's (or the system's), and any worker's idle connections
         // relieve it.
+        let shutdown = Shutdown::new();
         let everyone = Arc::new(Everyone {
             room: RoomMade::default(),
-            signals: (0..threads).map(|_| Shutdown::new()).collect(),
+            // Triggered with the server's at once (a handler's trigger is
+            // seen by the response it is writing); its wake-ups and
+            // close_idle calls are passed on (`pass_on`).
+            signals: (0..threads)
+                .map(|_| Shutdown::child_of(&shutdown))
+                .collect(),
         });
-        let shutdown = Shutdown::new();
         let config = Arc::new(config);
         let mut workers = Vec::with_capacity(threads);
         let mut listeners = listeners.into_iter().enumerate();
