@@ -15,7 +15,7 @@ use std::io::Write;
 
 use bytes::Bytes;
 use lithe::io::{Body, FieldValue, Request, Response};
-use lithe::proto::StatusCode;
+use lithe::proto::{MAX_CONTENT_LENGTH, StatusCode};
 use lithe::rt::{ServeConfig, Server};
 
 /// What `/bytes/N` sends, in slices: no body costs an allocation, whatever N.
@@ -28,9 +28,10 @@ async fn handle(request: Request) -> Response {
             .with_body("Hello, World!"),
         ("GET" | "HEAD", path) if path.starts_with("/bytes/") => {
             let digits = &path["/bytes/".len()..];
-            // Digits only: `parse` would also take a leading `+`.
+            // Digits only: `parse` would also take a leading `+`. A length
+            // past what a Content-Length may say cannot be sent.
             match digits.parse::<u64>() {
-                Ok(n) if digits.bytes().all(|b| b.is_ascii_digit()) => {
+                Ok(n) if digits.bytes().all(|b| b.is_ascii_digit()) && n <= MAX_CONTENT_LENGTH => {
                     Response::new(StatusCode::OK)
                         .with_header("content-type", "application/octet-stream")
                         .with_body(x_bytes(n))

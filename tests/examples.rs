@@ -216,7 +216,15 @@ fn hello_server_bytes_route_streams_any_length_and_refuses_what_is_not_a_number(
         let body = B64.decode(v["body_b64"].as_str().unwrap()).unwrap();
         assert!(body.len() == n && body.iter().all(|&b| b == b'x'), "{n}");
     }
-    for bad in ["+5", "", "5x", "99999999999999999999999"] {
+    // 10^19 fits a u64 but no Content-Length (it was answered 500, with a
+    // warning in the server's log).
+    for bad in [
+        "+5",
+        "",
+        "5x",
+        "99999999999999999999999",
+        "10000000000000000000",
+    ] {
         let (ok, json) = fetch(&["--json", &format!("{}/bytes/{bad}", server.url)]);
         assert!(ok);
         let v: Value = serde_json::from_str(&json).unwrap();

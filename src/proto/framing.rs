@@ -381,9 +381,15 @@ pub(crate) fn list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// a u64, so no sign, space, or overflow can slip through.
 const CONTENT_LENGTH_DIGITS: u32 = 19;
 
-/// The largest Content-Length received, and so sent: the largest number of
-/// [`CONTENT_LENGTH_DIGITS`] digits.
-const MAX_CONTENT_LENGTH: u64 = 10u64.pow(CONTENT_LENGTH_DIGITS) - 1;
+/// The largest Content-Length lithe receives, and so sends (a body of a
+/// larger known length is refused: `InvalidFraming(InvalidContentLength)`):
+/// 10¹⁹ − 1, the largest number of 19 digits, as every number of that many
+/// fits a `u64`, so no sign, space, or overflow can slip through.
+///
+/// ```
+/// assert_eq!(lithe::proto::MAX_CONTENT_LENGTH, 9_999_999_999_999_999_999);
+/// ```
+pub const MAX_CONTENT_LENGTH: u64 = 10u64.pow(CONTENT_LENGTH_DIGITS) - 1;
 
 /// At most [`CONTENT_LENGTH_DIGITS`] digits, and nothing else.
 fn parse_content_length(digits: &[u8]) -> Result<u64, Error> {

@@ -71,7 +71,7 @@ pub use conn::{Connection, Event, Received};
 pub(crate) use encode::validate_fields;
 pub use encode::{DataFrame, is_header_section_only};
 pub use error::{Error, SendError};
-pub use framing::BodyLength;
+pub use framing::{BodyLength, MAX_CONTENT_LENGTH};
 pub use head::{EMPTY_HEADER, Header, RequestHead, ResponseHead, TargetForm, Version};
 pub use limits::{Config, Leniency, Limits};
 #[cfg(feature = "alloc")]
