@@ -2942,6 +2942,33 @@ fn reuse_port_workers_share_one_port_and_answer_every_connection() {
     server.shutdown();
 }
 
+/// An address that does not bind (one not on this host, as `::1` is on a
+/// host without IPv6) gives way to the next the name resolved to, with
+/// `reuse_port` as without it.
+#[test]
+fn bind_tries_each_address_until_one_binds() {
+    let addrs = [
+        std::net::SocketAddr::from(([192, 0, 2, 1], 0)),
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+    ];
+    for reuse_port in [false, true] {
+        let config = lithe::rt::ServeConfig {
+            threads: 2,
+            reuse_port,
+            shutdown_timeout: Duration::from_secs(2),
+            ..Default::default()
+        };
+        let server = lithe::rt::Server::bind(&addrs[..], routes, config).expect("bind");
+        assert!(server.local_addr().ip().is_loopback(), "{reuse_port}");
+        let reply = exchange(
+            server.local_addr(),
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        );
+        assert!(reply.ends_with("Hello, World!"), "{reuse_port}: {reply}");
+        server.shutdown();
+    }
+}
+
 #[test]
 fn the_target_survives_the_service_replacing_the_headers() {
     // A received request's target is read from the head its headers keep;

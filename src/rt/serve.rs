@@ -58,7 +58,8 @@ pub struct ServeConfig {
     /// Default false. The port is then shared with any other socket of the
     /// same user that sets the option too: a second server (a stale
     /// instance) binds without an error, and the kernel splits the clients
-    /// between them. Only the first address the name resolves to is bound.
+    /// between them. The first address the name resolves to that binds is
+    /// the one bound, as without the option.
     pub reuse_port: bool,
     /// Connections a worker serves at once, idle ones included (not those
     /// handed to the service by a protocol switch: a tunnel or a WebSocket
@@ -222,6 +223,18 @@ impl Server {
                 std::thread::Builder::new()
                     .name(format!("lithe-worker-{i}"))
                     .spawn(move || worker(listener, shared, rooms, make_service, config, signal))
+                    // Out of threads is EAGAIN, which reads as WouldBlock
+                    // ("resource temporarily unavailable"): say what failed.
+                    .map_err(|e| {
+                        let kind = match e.kind() {
+                            io::ErrorKind::WouldBlock => io::ErrorKind::Other,
+                            kind => kind,
+                        };
+                        io::Error::new(
+                            kind,
+                            format!("starting worker thread {} of {threads}: {e}", i + 1),
+                        )
+                    })
             });
             match spawned {
                 Ok(worker) => workers.push(worker),
@@ -315,11 +328,20 @@ fn listeners(
 ) -> io::Result<(Vec<StdListener>, bool)> {
     #[cfg(target_os = "linux")]
     if reuse_port {
-        let addr = addr
-            .to_socket_addrs()?
-            .next()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))?;
-        let first = reuse_port_listener(addr)?;
+        // Each address the name resolves to in turn, until one binds, as
+        // `TcpListener::bind` does (`localhost` may give `::1` first on a
+        // host without IPv6); the last error if none does.
+        let mut bound = Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the address resolved to nothing",
+        ));
+        for addr in addr.to_socket_addrs()? {
+            bound = reuse_port_listener(addr);
+            if bound.is_ok() {
+                break;
+            }
+        }
+        let first = bound?;
         // Port 0 resolves on the first bind; the others join that port.
         let addr = first.local_addr()?;
         let mut all = vec![first];
