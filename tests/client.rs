@@ -540,7 +540,7 @@ fn expect_100_continue_round_trip_with_our_server() {
 #[test]
 fn a_2xx_kept_alive_instead_of_100_continue_still_gets_the_body() {
     let addr = raw_server(|mut s| {
-        for _ in 0..2 {
+        for _ in 0..3 {
             if read_through(&mut s, b"\r\n\r\n").is_none() {
                 return;
             }
@@ -562,15 +562,20 @@ fn a_2xx_kept_alive_instead_of_100_continue_still_gets_the_body() {
             ..ClientConfig::default()
         };
         let mut conn = ClientConnection::new(tcp, config);
-        for body in ["hello", "again"] {
-            let request = Request::new("POST", "/echo")
+        // The last says close: the server's answer, not ours, tells whether
+        // it reads on.
+        for (body, close) in [("hello", false), ("again", false), ("final", true)] {
+            let mut request = Request::new("POST", "/echo")
                 .with_header("host", "t")
                 .with_header("expect", "100-continue")
                 .with_body(body);
+            if close {
+                request = request.with_header("connection", "close");
+            }
             let response = conn.send(request).await.unwrap();
             assert_eq!(response.status(), StatusCode::OK);
             assert_eq!(response.into_body().text(100).await.unwrap(), body);
-            assert!(conn.is_reusable());
+            assert_eq!(conn.is_reusable(), !close);
         }
     });
 }

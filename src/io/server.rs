@@ -1925,7 +1925,6 @@ struct RequestSpans {
     asked: Asked,
 }
 
-/// Parses a request head from `input`, its fields into `headers`.
 impl<T> Driver<'_, T> {
     /// Whether every protocol the response's Upgrade fields name is one the
     /// request offered (compared without regard to case). A 101 without an
@@ -1952,6 +1951,7 @@ fn goes_out_at_once(kind: &Kind) -> bool {
     }
 }
 
+/// Parses a request head from `input`, its fields into `headers`.
 fn parse_request<'b>(
     conn: &mut Connection,
     input: &'b [u8],
@@ -2009,11 +2009,11 @@ fn panicked_response() -> Response {
         .with_body("500 Internal Server Error\n")
 }
 
-/// A refusal with `status` and a line of text saying why; the connection
-/// closes after it.
 /// Why a switch was refused over a request body past the drain limit.
 const TOO_LONG_TO_SWITCH: &str = "request body too long to read before switching protocols";
 
+/// A refusal with `status` and a line of text saying why; the connection
+/// closes after it.
 fn refusal(status: StatusCode, why: impl core::fmt::Display) -> Response {
     Response::new(status)
         .with_header("content-type", "text/plain; charset=utf-8")
