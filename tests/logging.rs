@@ -145,14 +145,16 @@ fn failures_nobody_else_sees_are_logged() {
 }
 
 /// Out of descriptors while clients come and go, accepts fail and succeed
-/// by turns: the warnings come at most once a while (10 s), not once per
-/// run of failures, which here would be one every few milliseconds.
+/// by turns: the warnings come at most once a while (10 s) for the whole
+/// server (two workers on one listener, which fail together), not once per
+/// run of failures, which here would be one every few milliseconds; and
+/// at most one line says accepting works again.
 #[cfg(target_os = "linux")]
 fn failed_accepts_are_warned_of_once_a_while() {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     use std::time::{Duration, Instant};
     let config = lithe::rt::ServeConfig {
-        threads: 1,
+        threads: 2,
         ..lithe::rt::ServeConfig::default()
     };
     let server = lithe::rt::Server::bind("127.0.0.1:0", service, config).unwrap();
@@ -198,6 +200,13 @@ fn failed_accepts_are_warned_of_once_a_while() {
         "no failure after the first: {failed:?}"
     );
     assert_eq!(warned, 1, "{failed:?}");
+    let recovered = RECORDS
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, message)| message.contains("accepting connections again"))
+        .count();
+    assert!(recovered <= 1, "{recovered} lines of recovery");
 }
 
 /// What any client can send a TLS server at will (warning alerts, a

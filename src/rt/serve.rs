@@ -197,6 +197,7 @@ impl Server {
         let shutdown = Shutdown::new();
         let everyone = Arc::new(Everyone {
             room: RoomMade::default(),
+            accept_failures: AcceptFailures::default(),
             // Triggered with the server's at once (a handler's trigger is
             // seen by the response it is writing); its wake-ups and
             // close_idle calls are passed on (`pass_on`).
@@ -421,12 +422,9 @@ fn worker<M, S>(
         let (ex, reactor) = spawner;
         // Accepts since the connections' tasks last had a turn.
         let mut in_a_row = 0;
-        // Failed accepts not yet reported at warn, and when the last warning
-        // was: at most one a `ACCEPT_WARNING_EVERY`, however the failures
-        // come (a run of them, or one now and then between accepts, as when
-        // descriptors stay exhausted while connections come and go).
-        let mut unreported = 0u64;
-        let mut warned_at: Option<Instant> = None;
+        // Whether the last accept failed (a success after it may be the
+        // recovery the log is to hear of: `AcceptFailures`).
+        let mut failing = false;
         // Failures of one connection each, retried at once, in a row.
         let mut retried = 0u32;
         // When this worker last asked its idle connections to make room, and
@@ -523,18 +521,8 @@ fn worker<M, S>(
                         let everyone = &rooms.everyone;
                         let _ = everyone.room.make(&everyone.signals, &mut asked_everyone);
                     }
-                    unreported += 1;
-                    let now = Instant::now();
-                    if warned_at.is_none_or(|at| now - at >= ACCEPT_WARNING_EVERY) {
-                        log::warn!(
-                            "lithe: accepting a connection failed ({e}); retrying \
-                             ({unreported} failed since the last warning)"
-                        );
-                        warned_at = Some(now);
-                        unreported = 0;
-                    } else {
-                        log::debug!("lithe: accepting a connection failed ({e}); retrying");
-                    }
+                    failing = true;
+                    rooms.everyone.accept_failures.failed(&e);
                     // A shutdown meanwhile ends the wait (the loop sees it).
                     future::or(
                         async {
@@ -547,6 +535,9 @@ fn worker<M, S>(
                 }
             };
             retried = 0;
+            if core::mem::take(&mut failing) {
+                rooms.everyone.accept_failures.accepted();
+            }
             active.set(active.get() + 1);
             let (make_service, config, shutdown, active, ended) = (
                 make_service.clone(),
@@ -639,6 +630,62 @@ const MAKE_ROOM_EVERY: Duration = Duration::from_secs(1);
 /// How often failed accepts are warned of, at most (the others are debug
 /// lines): a peer that keeps descriptors exhausted must not flood the log.
 const ACCEPT_WARNING_EVERY: Duration = Duration::from_secs(10);
+
+/// Failed accepts on any of a server's workers, reported to the log: a
+/// warning at most every [`ACCEPT_WARNING_EVERY`] for the whole server
+/// (workers of a shared listener all fail at once), however the failures
+/// come (in a run, or one now and then between accepts, as while
+/// descriptors stay exhausted and connections come and go), and after a
+/// warning, one line when an accept succeeds again, with the failures since.
+#[derive(Default)]
+struct AcceptFailures(std::sync::Mutex<FailuresSeen>);
+
+#[derive(Default)]
+struct FailuresSeen {
+    /// When the last warning was.
+    warned_at: Option<Instant>,
+    /// Failures since the last line that counted them.
+    unreported: u64,
+    /// A warning was given and no accept has succeeded since.
+    warned_unrecovered: bool,
+}
+
+impl AcceptFailures {
+    /// An accept failed with `error` (the lock is taken on failures only).
+    fn failed(&self, error: &io::Error) {
+        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        seen.unreported += 1;
+        let now = Instant::now();
+        if seen
+            .warned_at
+            .is_some_and(|at| now - at < ACCEPT_WARNING_EVERY)
+        {
+            log::debug!("lithe: accepting a connection failed ({error}); retrying");
+            return;
+        }
+        log::warn!(
+            "lithe: accepting a connection failed ({error}); retrying ({} failed since the \
+             last warning; failures within {} s of one go to debug)",
+            seen.unreported,
+            ACCEPT_WARNING_EVERY.as_secs()
+        );
+        seen.warned_at = Some(now);
+        seen.unreported = 0;
+        seen.warned_unrecovered = true;
+    }
+
+    /// An accept succeeded after one that failed.
+    fn accepted(&self) {
+        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if core::mem::take(&mut seen.warned_unrecovered) {
+            log::info!(
+                "lithe: accepting connections again ({} more failed since the warning)",
+                seen.unreported
+            );
+            seen.unreported = 0;
+        }
+    }
+}
 /// How many idle connections a worker short of room closes at a time (nginx
 /// closes 32 when it runs out): enough for the clients a second brings, not
 /// so many that one client costs every idle client its connection.
@@ -688,6 +735,8 @@ struct Rooms {
 struct Everyone {
     /// When they were last all asked to make room.
     room: RoomMade,
+    /// Failed accepts, as the log hears of them, for the whole server.
+    accept_failures: AcceptFailures,
     signals: Vec<Shutdown>,
 }
 
