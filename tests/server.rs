@@ -328,8 +328,8 @@ fn an_empty_line_sent_a_byte_at_a_time_leaves_no_head_deadline_behind() {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};
     use lithe::io::{duplex, serve_connection};
     let config = ServerConfig {
-        head_timeout: Some(Duration::from_millis(200)),
-        idle_timeout: Some(Duration::from_secs(5)),
+        head_timeout: Some(Duration::from_secs(1)),
+        idle_timeout: Some(Duration::from_secs(8)),
         ..ServerConfig::default()
     };
     let (server_end, mut client_end) = duplex(4096);
@@ -348,8 +348,9 @@ fn an_empty_line_sent_a_byte_at_a_time_leaves_no_head_deadline_behind() {
             client_end.write_all(b"\r").await.unwrap();
             pause(50).await;
             client_end.write_all(b"\n").await.unwrap();
-            // Past the head timeout from the lone CR, within the idle one.
-            pause(400).await;
+            // Past the head timeout from the lone CR, within the idle one
+            // (the pauses around it are short against the head timeout).
+            pause(1500).await;
             client_end.write_all(b"\r").await.unwrap();
             pause(20).await;
             let _ = client_end
@@ -3125,12 +3126,16 @@ fn a_shutdown_serves_a_request_already_sent_as_the_last() {
 #[test]
 fn a_shutdown_serves_a_request_its_busy_worker_has_not_polled_for() {
     let (started, blocking) = std::sync::mpsc::channel::<()>();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let released = std::sync::Arc::new(std::sync::Mutex::new(released));
     let service = move |request: lithe::io::Request| {
-        let started = started.clone();
+        let (started, released) = (started.clone(), released.clone());
         async move {
             if request.path() == "/say/blocked" {
                 let _ = started.send(());
-                std::thread::sleep(Duration::from_millis(500));
+                // Blocks the worker until the test has sent the next requests
+                // and begun the shutdown.
+                let _ = released.lock().unwrap().recv_timeout(LIMIT);
             }
             routes(request).await
         }
@@ -3145,14 +3150,17 @@ fn a_shutdown_serves_a_request_its_busy_worker_has_not_polled_for() {
     let mut busy = socket(addr);
     busy.write_all(b"GET /say/blocked HTTP/1.1\r\nHost: a\r\n\r\n")
         .unwrap();
-    // The worker (the only one) is inside the service for half a second.
-    // Both connections send their next request meanwhile.
+    // The worker (the only one) is inside the service until released. Both
+    // connections send their next request meanwhile.
     blocking.recv_timeout(LIMIT).unwrap();
     for s in [&mut parked, &mut busy] {
         s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
     }
     let signal = server.shutdown_signal();
     signal.trigger();
+    // A moment for loopback to deliver those requests, then the worker goes on.
+    std::thread::sleep(Duration::from_millis(50));
+    release.send(()).unwrap();
     let reply = read_to_close(&mut parked);
     assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
     assert!(reply.contains("connection: close\r\n"), "{reply}");
