@@ -620,6 +620,10 @@ impl Headers {
     /// Calls `f` with borrowed views of `first`, the fields, then `last`, for
     /// the `proto` encoder: on the stack when they are few, as they usually
     /// are.
+    // Inlined into its two callers, on the path of every message: called,
+    // its arguments and the views cost a copy more (about 4% of a
+    // pipelined request's instructions).
+    #[inline(always)]
     pub(crate) fn with_proto<R>(
         &self,
         first: Option<Header<'_>>,
@@ -627,6 +631,7 @@ impl Headers {
         f: impl FnOnce(&[Header<'_>]) -> R,
     ) -> R {
         /// Views in a stack array of `N`, which must hold them all.
+        #[inline(always)]
         fn on_stack<'a, const N: usize, R>(
             views: impl Iterator<Item = Header<'a>>,
             count: usize,
@@ -638,16 +643,30 @@ impl Headers {
             }
             f(&array[..count])
         }
-        let views = first
-            .into_iter()
-            .chain(self.iter().map(|(name, value)| Header { name, value }))
-            .chain(last);
-        // Most responses carry a few fields: an array sized for them costs
-        // less to fill than one sized for many.
-        match self.len() + usize::from(first.is_some()) + usize::from(last.is_some()) {
-            count @ 0..=4 => on_stack::<4, R>(views, count, f),
-            count @ 5..=16 => on_stack::<16, R>(views, count, f),
-            _ => f(&views.collect::<Vec<_>>()),
+        /// Most messages carry a few fields: an array sized for them costs
+        /// less to fill than one sized for many.
+        #[inline(always)]
+        fn sized<'a, R>(
+            views: impl Iterator<Item = Header<'a>>,
+            count: usize,
+            f: impl FnOnce(&[Header<'_>]) -> R,
+        ) -> R {
+            match count {
+                0..=4 => on_stack::<4, R>(views, count, f),
+                5..=16 => on_stack::<16, R>(views, count, f),
+                _ => f(&views.collect::<Vec<_>>()),
+            }
+        }
+        let fields = self.iter().map(|(name, value)| Header { name, value });
+        let count = self.len() + usize::from(last.is_some());
+        // Apart: a response (never a `first`) iterates one chain less.
+        match first {
+            None => sized(fields.chain(last), count, f),
+            Some(first) => sized(
+                core::iter::once(first).chain(fields).chain(last),
+                count + 1,
+                f,
+            ),
         }
     }
 }
@@ -1202,6 +1221,7 @@ impl<B> Response<B> {
     }
 
     /// The head and the body apart.
+    #[inline]
     pub(crate) fn into_parts(self) -> (StatusCode, ByteStr, Headers, B) {
         let reason = match self.reason {
             Some(reason) => *reason,

@@ -934,6 +934,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             }
             false => (None, None),
         };
+        // Read from the spans before the request is built: looked up in the
+        // request, it would be built apart and moved (a copy per request).
+        self.offered_protocols = upgrade.as_ref().map(|_| offered_protocols(&head, &spans));
         let request = Request::received(
             ByteStr::method(&head, method),
             target,
@@ -942,10 +945,6 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             body,
             on_upgrade,
         );
-        self.offered_protocols = upgrade.as_ref().map(|_| {
-            let offered: Vec<&[u8]> = request.headers().get_all("upgrade").collect();
-            offered.join(&b","[..]).into_boxed_slice()
-        });
         HeadStep::Request(Parsed {
             request,
             feeder,
@@ -1938,6 +1937,17 @@ impl<T> Driver<'_, T> {
                 proto::framing::list(offered).any(|offer| offer.eq_ignore_ascii_case(chosen))
             })
     }
+}
+
+/// The values of a received head's Upgrade fields, joined by commas.
+fn offered_protocols(head: &[u8], spans: &[(Span, Span)]) -> Box<[u8]> {
+    let at = |(start, len): Span| &head[start..start + len];
+    let offered: Vec<&[u8]> = spans
+        .iter()
+        .filter(|&&(name, _)| at(name).eq_ignore_ascii_case(b"upgrade"))
+        .map(|&(_, value)| at(value))
+        .collect();
+    offered.join(&b","[..]).into_boxed_slice()
 }
 
 /// Whether a response body is sent with its head, with no wait in which a
