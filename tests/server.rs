@@ -3350,6 +3350,35 @@ fn a_500_in_place_of_a_switch_during_a_shutdown_says_close() {
     assert!(head.contains("connection: close\r\n"), "{head}");
 }
 
+/// Trailers a response cannot carry (its body delimited by the close, to an
+/// HTTP/1.0 client, or by a Content-Length field the service set) are left
+/// out unawaited: the message ends with its data, not when (here, never) the
+/// trailers' future resolves.
+#[test]
+fn trailers_left_out_are_not_waited_for() {
+    use lithe::io::{Body, Headers, Request, Response};
+    async fn never(request: Request) -> Response {
+        let body = Body::from("data").with_trailers(std::future::pending::<Headers>());
+        let response = Response::new(lithe::proto::StatusCode::OK);
+        match request.path() {
+            "/length" => response.with_header("content-length", "4").with_body(body),
+            _ => response.with_body(body),
+        }
+    }
+    let server = server_with(never, ServerConfig::default());
+    let reply = exchange(server.local_addr(), b"GET / HTTP/1.0\r\n\r\n");
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\ndata"), "{reply}");
+    let reply = exchange(
+        server.local_addr(),
+        b"GET /length HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET /length HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(count(&reply, "HTTP/1.1 200 OK"), 2, "{reply}");
+    assert!(reply.ends_with("\r\n\r\ndata"), "{reply}");
+    server.shutdown();
+}
+
 /// A service is offered an upgrade only where its `101` can be sent: an
 /// `Upgrade` field alone, or in HTTP/1.0, proposes nothing (the switch would
 /// be refused, and the `101` answered 500 instead).

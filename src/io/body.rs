@@ -138,7 +138,7 @@ impl Body {
     /// Called again, the later trailers replace the earlier. Where it cannot
     /// (in a response to an HTTP/1.0 request, whose body is then delimited by
     /// the close, or under a `Content-Length` field set on the message) they
-    /// are left out. So is each field that belongs in the header section
+    /// are left out, the future dropped unawaited. So is each field that belongs in the header section
     /// ([`is_header_section_only`](crate::proto::is_header_section_only):
     /// framing, routing, authentication, content format; RFC 9110 §6.5.1),
     /// and all of them if one is not a valid field, with a warning to the

@@ -1468,6 +1468,14 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         let Some(mut trailers) = trailers else {
             return self.end_message();
         };
+        // Trailers ride on chunks: on a body with a length or delimited by
+        // the close they are left out (`Body::with_trailers`), unawaited, so
+        // that the message's end does not wait on fields that go nowhere.
+        if self.conn.body_left_to_send().is_some() || self.conn.our_body_ends_at_close() {
+            drop(trailers);
+            log::debug!("lithe: trailer fields left out: the body is not chunked");
+            return self.end_message();
+        }
         let trailers = self
             .await_service_part(|cx| trailers.as_mut().poll(cx))
             .await?;
