@@ -12,6 +12,14 @@ mod live_bytes;
 
 use live_bytes::live;
 
+/// A request head of about 15 KB, which grows a connection's read buffer.
+fn large_head() -> Vec<u8> {
+    let mut head = b"GET / HTTP/1.1\r\nHost: t\r\nX-Large: ".to_vec();
+    head.resize(head.len() + 15_000, b'v');
+    head.extend_from_slice(b"\r\n\r\n");
+    head
+}
+
 /// A 15 KB head grows the read buffer; the connection parked after its
 /// response gives that buffer back, even when the client ended the request
 /// with an extra CRLF (RFC 9112 §2.2 lets a server ignore it), which stays
@@ -19,9 +27,8 @@ use live_bytes::live;
 #[test]
 fn a_parked_server_connection_keeps_only_what_is_left_unread() {
     let (mut client_end, server_end) = duplex(64 * 1024);
-    let mut request = b"GET / HTTP/1.1\r\nHost: t\r\nX-Large: ".to_vec();
-    request.resize(request.len() + 15_000, b'v');
-    request.extend_from_slice(b"\r\n\r\n\r\n");
+    let mut request = large_head();
+    request.extend_from_slice(b"\r\n");
     let service = |_: Request| async { Response::new(StatusCode::OK).with_body("ok") };
     let config = ServerConfig::default();
     let server = async {
@@ -62,9 +69,7 @@ fn a_parked_server_connection_keeps_only_what_is_left_unread() {
 #[test]
 fn a_connection_waiting_on_its_service_keeps_no_large_read_buffer() {
     let (mut client_end, server_end) = duplex(64 * 1024);
-    let mut request = b"GET / HTTP/1.1\r\nHost: t\r\nX-Large: ".to_vec();
-    request.resize(request.len() + 15_000, b'v');
-    request.extend_from_slice(b"\r\n\r\n");
+    let request = large_head();
     let service = |request: Request| async move {
         drop(request);
         future::pending::<Response>().await
