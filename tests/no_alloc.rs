@@ -67,6 +67,7 @@ fn a_full_exchange_allocates_nothing() {
     let mut requests = 0usize;
     let mut body_bytes = 0usize;
     let (mut decoded_bytes, mut decoded_trailers) = (0usize, 0usize);
+    let mut client_events = 0usize;
     let n = allocations_in(|| {
         let mut server = Connection::server(Config::default());
         let mut input = &request[..];
@@ -130,10 +131,76 @@ fn a_full_exchange_allocates_nothing() {
                 &mut out,
             )
             .unwrap();
+        // Its response, chunked with a trailer, read to its end.
         let mut headers = [EMPTY_HEADER; 16];
-        let response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-        let r = client.receive(response, &mut headers).unwrap();
+        let response = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+            2\r\nok\r\n0\r\nT: v\r\n\r\n";
+        let mut rest = &response[..];
+        loop {
+            let r = client.receive(rest, &mut headers).unwrap();
+            rest = &rest[r.consumed..];
+            match r.event {
+                Event::Response(_) | Event::Data(_) => client_events += 1,
+                Event::End { trailers } => {
+                    client_events += trailers.len();
+                    break;
+                }
+                other => panic!("the whole response was given: {other:?}"),
+            }
+        }
+
+        // Sized heads, a chunked body with trailers sent by a server, and a
+        // response delimited by the close read to its end.
+        let host = [Header {
+            name: "Host",
+            value: b"example.com",
+        }];
+        let mut client = Connection::client(Config::default());
+        client
+            .send_request_sized(&RequestHead::new("POST", "/", &host), 2, &mut out)
+            .unwrap();
+        client.send_data(b"hi").unwrap();
+        client.send_end(&[], &mut out).unwrap();
+        let mut server = Connection::server(Config::default());
+        let sized = b"POST / HTTP/1.1\r\nHost: example.com\r\nContent-Length: 2\r\n\r\nhi";
+        let mut rest = &sized[..];
+        while !matches!(server.our_state(), lithe::proto::State::SendResponse) {
+            let r = server.receive(rest, &mut headers).unwrap();
+            rest = &rest[r.consumed..];
+        }
+        server
+            .send_response(&ResponseHead::new(StatusCode::OK, &[]), &mut out)
+            .unwrap();
+        std::hint::black_box(server.send_data(b"chunk").unwrap());
+        let trailer = [Header {
+            name: "T",
+            value: b"v",
+        }];
+        server.send_end(&trailer, &mut out).unwrap();
+        let mut server = Connection::server(Config::default());
+        server
+            .receive(b"GET / HTTP/1.0\r\n\r\n", &mut headers)
+            .unwrap();
+        server.receive(b"", &mut headers).unwrap();
+        server
+            .send_response_sized(&ResponseHead::new(StatusCode::OK, &[]), 2, &mut out)
+            .unwrap();
+        let mut client = Connection::client(Config::default());
+        client
+            .send_request(&RequestHead::new("GET", "/", &host), &mut out)
+            .unwrap();
+        let until_close = b"HTTP/1.1 200 OK\r\n\r\nbody";
+        let r = client.receive(until_close, &mut headers).unwrap();
         assert!(matches!(r.event, Event::Response(_)));
+        let r = client
+            .receive(&until_close[r.consumed..], &mut headers)
+            .unwrap();
+        assert!(matches!(r.event, Event::Data(b"body")));
+        client.receive_eof();
+        let r = client.receive(b"", &mut headers).unwrap();
+        if matches!(r.event, Event::End { .. }) {
+            client_events += 1;
+        }
 
         // Errors are values too: no formatting, no boxing.
         let mut bad = Connection::server(Config::default());
@@ -169,6 +236,11 @@ fn a_full_exchange_allocates_nothing() {
         (decoded_bytes, decoded_trailers),
         (3, 1),
         "the decoder did not run to the end"
+    );
+    // Head, data, trailer; the close-delimited body's end.
+    assert_eq!(
+        client_events, 4,
+        "the responses were not read to their ends"
     );
     assert_eq!(n, 0, "proto allocated {n} times");
 }

@@ -94,31 +94,60 @@ fn exercise() -> Result<(), i32> {
         return Err(6);
     }
 
-    // Server answers; client parses the response.
-    let mut out = [0u8; 128];
-    let fields = [Header {
-        name: "Content-Length",
-        value: b"2",
-    }];
-    let n = server
-        .send_response(&ResponseHead::new(StatusCode::OK, &fields), &mut out)
+    // Server answers chunked, with a trailer; client parses the response
+    // through its framing to its end.
+    let mut out = [0u8; 256];
+    let mut n = server
+        .send_response(&ResponseHead::new(StatusCode::OK, &[]), &mut out)
         .map_err(|_| 7)?;
-    server.send_data(b"ok").map_err(|_| 8)?;
-    out[n..n + 2].copy_from_slice(b"ok");
-    server.send_end(&[], &mut []).map_err(|_| 9)?;
-    let mut headers = [EMPTY_HEADER; 8];
-    let r = client
-        .receive(&out[..n + 2], &mut headers)
-        .map_err(|_| 10)?;
-    if !matches!(r.event, Event::Response(head) if head.status == StatusCode::OK) {
-        return Err(11);
+    let reply = b"ok";
+    let frame = server.send_data(reply).map_err(|_| 8)?;
+    for piece in [frame.prefix.as_bytes(), &reply[..], frame.suffix] {
+        out[n..n + piece.len()].copy_from_slice(piece);
+        n += piece.len();
+    }
+    let trailer = [Header {
+        name: "Checksum",
+        value: b"c0ffee",
+    }];
+    n += server.send_end(&trailer, &mut out[n..]).map_err(|_| 9)?;
+    let mut input = &out[..n];
+    let (mut got_head, mut got_reply) = (false, false);
+    let got_trailer = loop {
+        let mut headers = [EMPTY_HEADER; 8];
+        let r = client.receive(input, &mut headers).map_err(|_| 10)?;
+        input = &input[r.consumed..];
+        match r.event {
+            Event::Response(head) if head.status == StatusCode::OK => got_head = true,
+            Event::Data(d) if d == reply => got_reply = true,
+            Event::End { trailers } => {
+                break matches!(trailers, [t] if t.name == "Checksum" && t.value == b"c0ffee");
+            }
+            _ => return Err(11),
+        }
+    };
+    if !(got_head && got_reply && got_trailer && input.is_empty()) {
+        return Err(12);
     }
 
-    // The standalone chunked decoder.
+    // The standalone chunked decoder, to its trailers and end.
     let mut decoder = ChunkedDecoder::default();
     let mut trailers = [EMPTY_HEADER; 2];
-    match decoder.decode(b"3\r\nabc\r\n", &mut trailers) {
-        Ok((_, Decoded::Data(b"abc"))) => Ok(()),
-        _ => Err(12),
+    let mut input: &[u8] = b"3\r\nabc\r\n0\r\nT: v\r\n\r\n";
+    let mut data_seen = false;
+    loop {
+        let (used, decoded) = decoder.decode(input, &mut trailers).map_err(|_| 13)?;
+        input = &input[used..];
+        match decoded {
+            Decoded::Data(b"abc") => data_seen = true,
+            Decoded::End { trailers: fields } => {
+                let trailer = matches!(fields, [t] if t.name == "T" && t.value == b"v");
+                return match data_seen && trailer && input.is_empty() {
+                    true => Ok(()),
+                    false => Err(14),
+                };
+            }
+            _ => return Err(15),
+        }
     }
 }
