@@ -41,7 +41,7 @@
 //!   A 101 answered before the request's body was read waits for its end:
 //!   the body is drained first (`100 Continue` first if awaited), and a body
 //!   the service still holds is cut off; too long to drain, the answer is a
-//!   500 and the connection closes. (A CONNECT that declares content never
+//!   413 and the connection closes. (A CONNECT that declares content never
 //!   reaches the service: proto refuses it with 400, and the connection
 //!   closes.)
 
@@ -181,7 +181,7 @@ pub struct ServerConfig {
     /// connection closes.)
     /// A 101 the service gave before the body was read waits for the drain
     /// (chunked too, and a shutdown does not end it): a body past this limit
-    /// gets a 500 instead, and the connection closes. A connection that
+    /// gets a 413 instead, and the connection closes. A connection that
     /// closes after the response anyway (`Connection: close`, HTTP/1.0, a
     /// response the close delimits) ends its sending side first, so that
     /// the client sees the response end before the drain. Default 64 KiB.
@@ -1699,7 +1699,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     /// `100 Continue` if the client waits for one (RFC 9110 §10.1.1: a 101
     /// follows the 100). A body that cannot be read to its end, or whose
     /// length is past the drain limit (not invited then), leaves the switch
-    /// unsent: 500, or the status proto names for a malformed body, or 408
+    /// unsent: 413, or the status proto names for a malformed body, or 408
     /// for one that stopped coming; and the connection closes.
     async fn switch_after_the_body(
         &mut self,
