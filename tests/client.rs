@@ -346,6 +346,43 @@ fn the_host_the_client_adds_is_the_first_field() {
     );
 }
 
+/// Trailers a request cannot carry (under a Content-Length field the caller
+/// set) are left out unawaited: the request ends with its data, not when
+/// (here, never) the trailers' future resolves.
+#[test]
+fn request_trailers_left_out_are_not_waited_for() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let addr = raw_server(move |mut s| {
+        let Some(head) = read_through(&mut s, b"\r\n\r\n") else {
+            return;
+        };
+        let mut body = [0u8; 7];
+        s.read_exact(&mut body).unwrap();
+        tx.send((String::from_utf8(head).unwrap(), body)).unwrap();
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .unwrap();
+        hold_open(&mut s);
+    });
+    run(async {
+        let mut conn = client_to(addr).await;
+        let body = Body::from("payload").with_trailers(futures_lite::future::pending());
+        let request = Request::new("POST", "/")
+            .with_header("host", "t")
+            .with_header("content-length", "7")
+            .with_body(body);
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(response.into_body().text(10).await.unwrap(), "ok");
+        assert!(conn.is_reusable());
+    });
+    let (head, body) = rx.recv().unwrap();
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("\r\ncontent-length: 7\r\n"),
+        "{head}"
+    );
+    assert_eq!(&body, b"payload");
+}
+
 #[test]
 fn a_streamed_request_body_goes_out_chunked() {
     // A raw server that reports the request as it arrived, chunk framing and all.

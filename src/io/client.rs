@@ -832,6 +832,17 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                     match core::mem::replace(&mut upload.pieces, HoldLast::new(None)).finish() {
                         Some(last) => self.queue_piece(upload, last)?,
                         None => {
+                            // Trailers ride on chunks: on a body with a
+                            // length they are left out (`Body::with_trailers`),
+                            // unawaited, so that the request's end does not
+                            // wait on fields that go nowhere.
+                            if upload.trailers.is_some() && self.conn.body_left_to_send().is_some()
+                            {
+                                upload.trailers = None;
+                                log::debug!(
+                                    "lithe: trailer fields left out: the body is not chunked"
+                                );
+                            }
                             let trailers = match &mut upload.trailers {
                                 None => None,
                                 Some(future) => match future.as_mut().poll(cx) {
