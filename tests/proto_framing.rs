@@ -87,6 +87,25 @@ fn malformed_framing_fields_are_ignored_where_the_rules_frame_the_response() {
     }
 }
 
+/// Transfer-Encoding in an HTTP/1.0 response is faulty framing whatever the
+/// status (RFC 9112 §6.1): an interim one too, which has no body to frame
+/// (it was taken before the check, which only final responses reached).
+#[test]
+fn transfer_encoding_in_an_http_10_interim_response_is_refused() {
+    for interim in ["100 Continue", "103 Early Hints"] {
+        let input = format!(
+            "HTTP/1.0 {interim}\r\nTransfer-Encoding: chunked\r\n\r\n\
+             HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+        );
+        let ev = client_events(Config::default(), "GET", input.as_bytes());
+        assert_eq!(
+            support::error_of(&ev),
+            Some(lithe::proto::Error::TransferEncodingInHttp10),
+            "{interim}: {ev:?}"
+        );
+    }
+}
+
 #[test]
 fn close_delimited_and_te_cl_responses_end_the_connection() {
     for (input, body) in [

@@ -646,6 +646,15 @@ impl Connection {
         let status = head.status;
         let mut fields = FramingFields::NONE;
         match fields.read_received(head.headers) {
+            // HTTP/1.0 has no transfer codings (RFC 9112 §6.1): the field is
+            // faulty framing whatever the status, an interim or switching
+            // one included (before those return below).
+            Ok(())
+                if head.version == Version::Http10
+                    && fields.transfer_coding != TransferCoding::Absent =>
+            {
+                return Err(Error::TransferEncodingInHttp10);
+            }
             Ok(()) => {}
             // Its framing is not the fields' to say: a malformed one is
             // ignored (rules 1 and 2 of RFC 9112 §6.3).
