@@ -704,6 +704,60 @@ fn no_body_for_204_and_304() {
     }
 }
 
+/// A Transfer-Encoding we send has no empty list element (RFC 9110
+/// §5.6.1.1): a recipient tolerates one, but some (hyper) take the empty
+/// last element for a coding other than `chunked` and read to the close,
+/// so the chunks would reach them as the body. Nothing is written then.
+#[test]
+fn a_transfer_encoding_with_an_empty_element_is_not_sent() {
+    let refused = Err(SendError::InvalidFraming(Error::InvalidTransferEncoding));
+    for value in [
+        &b"chunked,"[..],
+        b"chunked , ",
+        b", chunked",
+        b"gzip,,chunked",
+    ] {
+        let field = [Header {
+            name: "Transfer-Encoding",
+            value,
+        }];
+        let mut server = server_after(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        let mut out = [0u8; 256];
+        assert_eq!(
+            server.send_response(&ResponseHead::new(StatusCode::OK, &field), &mut out),
+            refused,
+            "{value:?}"
+        );
+        assert_eq!(server.our_state(), State::SendResponse);
+        let fields = [
+            Header {
+                name: "Host",
+                value: b"a",
+            },
+            field[0],
+        ];
+        let mut client = Connection::client(Config::default());
+        assert_eq!(
+            client.send_request(&RequestHead::new("POST", "/", &fields), &mut out),
+            refused,
+            "{value:?}"
+        );
+        assert_eq!(client.our_state(), State::Idle);
+    }
+    // The list written as a recipient reads it first time goes.
+    let field = [Header {
+        name: "Transfer-Encoding",
+        value: b"gzip, chunked",
+    }];
+    let mut server = server_after(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let mut out = [0u8; 256];
+    assert!(
+        server
+            .send_response(&ResponseHead::new(StatusCode::OK, &field), &mut out)
+            .is_ok()
+    );
+}
+
 /// A declared `Content-Length: 0` is a length like any other: a byte past
 /// it is `BodyTooLong`, as past a declared 2, not `BodyNotAllowed`, which
 /// names messages that have no body whatever their fields say.

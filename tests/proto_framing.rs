@@ -87,6 +87,39 @@ fn malformed_framing_fields_are_ignored_where_the_rules_frame_the_response() {
     }
 }
 
+/// A transfer coding's parameters are `token = token` (RFC 9112 §7.3): one
+/// a hop cannot read (obs-text, no `=`) may make it drop the field and frame
+/// the message otherwise, so it is refused, in a request and in a response;
+/// a well-formed one is not.
+#[test]
+fn a_transfer_parameter_that_is_not_token_equals_token_is_refused() {
+    for parameter in [&b"x=\x80"[..], b"x", b"=1", b"x=1 2", b"x=\x01"] {
+        let mut value = b"gzip;".to_vec();
+        value.extend_from_slice(parameter);
+        value.extend_from_slice(b", chunked");
+        let mut response = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: ".to_vec();
+        response.extend_from_slice(&value);
+        response.extend_from_slice(b"\r\n\r\n0\r\n\r\n");
+        let ev = client_events(Config::default(), "GET", &response);
+        assert!(support::error_of(&ev).is_some(), "{parameter:?}: {ev:?}");
+        let mut request = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ".to_vec();
+        request.extend_from_slice(&value);
+        request.extend_from_slice(b"\r\n\r\n0\r\n\r\n");
+        let mut conn = lithe::proto::Connection::server(Config::default());
+        let mut headers = [lithe::proto::EMPTY_HEADER; 8];
+        assert!(
+            conn.receive(&request, &mut headers).is_err(),
+            "{parameter:?}"
+        );
+    }
+    let ev = client_events(
+        Config::default(),
+        "GET",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip ; level = 1, chunked\r\n\r\n0\r\n\r\n",
+    );
+    assert_eq!(support::error_of(&ev), None, "{ev:?}");
+}
+
 /// Transfer-Encoding in an HTTP/1.0 response is faulty framing whatever the
 /// status (RFC 9112 §6.1): an interim one too, which has no body to frame
 /// (it was taken before the check, which only final responses reached).

@@ -886,6 +886,7 @@ impl Connection {
             .read_sent(head.headers)
             .map_err(SendError::InvalidFraming)?;
         fields.check_sent_content_length(head.headers)?;
+        fields.check_sent_transfer_encoding(head.headers)?;
         let length = fields.take_given_length(length)?;
         match (fields.host_count, head.version) {
             (0, Version::Http11) => return Err(SendError::MissingHost),
@@ -1029,6 +1030,7 @@ impl Connection {
             .read_sent(head.headers)
             .map_err(SendError::InvalidFraming)?;
         fields.check_sent_content_length(head.headers)?;
+        fields.check_sent_transfer_encoding(head.headers)?;
         let status = head.status;
         let (method, peer_version) = if unsolicited {
             (RequestMethod::Other, head.version)

@@ -192,6 +192,13 @@ impl FramingFields {
                         if is_chunked && parts.next().is_some() {
                             return Err(Error::InvalidTransferEncoding);
                         }
+                        // Another coding's are `token BWS "=" BWS token`
+                        // (quotes refused above): a hop that cannot read
+                        // one (obs-text in it, say) may drop the field and
+                        // frame the message otherwise.
+                        if !parts.all(is_transfer_parameter) {
+                            return Err(Error::InvalidTransferEncoding);
+                        }
                         // A coding after `chunked` is left to `transfer_coding`
                         // (not final: refused in a request, read until close in a
                         // response); `chunked` twice is refused in both.
@@ -248,6 +255,29 @@ impl FramingFields {
         match is_one_length(values) {
             true => Ok(()),
             false => Err(SendError::InvalidFraming(Error::InvalidContentLength)),
+        }
+    }
+
+    /// A head we send names its transfer codings as a recipient must read
+    /// them first time: no empty list element (RFC 9110 §5.6.1.1: a sender
+    /// MUST NOT generate one), which a recipient tolerates on receipt, but
+    /// some read as a last coding that is not `chunked` (hyper: until the
+    /// close). Looked at only when the head has a Transfer-Encoding at all.
+    pub(crate) fn check_sent_transfer_encoding(
+        &self,
+        headers: &[Header<'_>],
+    ) -> Result<(), SendError> {
+        if self.transfer_coding == TransferCoding::Absent {
+            return Ok(());
+        }
+        let empty_element = headers
+            .iter()
+            .filter(|h| TRANSFER_ENCODING.matches(h.name.as_bytes()))
+            .flat_map(|h| h.value.split(|&b| b == b','))
+            .any(|element| trim_ows(element).is_empty());
+        match empty_element {
+            true => Err(SendError::InvalidFraming(Error::InvalidTransferEncoding)),
+            false => Ok(()),
         }
     }
 
@@ -367,6 +397,16 @@ pub(crate) fn agreed_length<'v>(values: impl Iterator<Item = &'v [u8]>) -> Optio
         agreed = Some(n);
     }
     agreed
+}
+
+/// `transfer-parameter = token BWS "=" BWS token` (RFC 9112 §7.3), the
+/// quoted-string form aside (refused before), with the whitespace before it.
+fn is_transfer_parameter(parameter: &[u8]) -> bool {
+    let mut halves = parameter.splitn(2, |&b| b == b'=');
+    let (Some(name), Some(value)) = (halves.next(), halves.next()) else {
+        return false;
+    };
+    is_token(trim_ows(name)) && is_token(trim_ows(value))
 }
 
 /// The non-empty, whitespace-trimmed elements of a comma-separated field value.
