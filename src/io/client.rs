@@ -383,9 +383,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// `Expect: 100-continue` the body waits for `100 Continue` (or
     /// [`ClientConfig::continue_timeout`]); a final response instead means the
     /// body is not sent and the connection is not reused, unless it is a 2xx
-    /// that does not say the connection closes (the server reads the body as
-    /// it answers, RFC 9110 §10.1.1), which gets the body as it is read (on a
-    /// request without content the expectation is left out). Interim 1xx responses are
+    /// (the server may read the body as it answers, RFC 9110 §10.1.1), which
+    /// gets the body as it is read, as without the expectation (on a request
+    /// without content the expectation is left out). Interim 1xx responses are
     /// skipped, except `101`, up to `Limits::max_interim_responses`
     /// (`Error::Protocol(TooManyInterimResponses)` past it). A request without
     /// Host gets the authority its target names, else the connection's
@@ -570,17 +570,14 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             };
         }
         let head = match early {
-            // A 2xx that keeps the connection, without 100 Continue: the
-            // server goes on reading the body (RFC 9110 §10.1.1 has one that
-            // will not say so; hyper's server answers an echo this way), so it
+            // A 2xx without 100 Continue: the server may read the body as it
+            // answers (hyper's server answers an echo this way, and adds
+            // `Connection: close` when our request asked for it), so the body
             // goes out as after the continue timeout, as the response body is
-            // read (not after a failed write: nothing more goes out).
-            // (The response's own word: our request may have said close.)
-            Some(head)
-                if head.status.is_success()
-                    && !self.response_closes(&head)
-                    && !self.out.has_failed() =>
-            {
+            // read, as it does after a 2xx without the expectation, closing
+            // after or not (`answer`). Not after a failed write: nothing more
+            // goes out.
+            Some(head) if head.status.is_success() && !self.out.has_failed() => {
                 self.upload = Some(Upload::new(kind, self.conn.body_left_to_send()));
                 head
             }
@@ -659,21 +656,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                 failed: None,
             },
         ))
-    }
-
-    /// Whether the response says the connection ends after it, whatever the
-    /// request said: `Connection: close`, HTTP/1.0 without `keep-alive`, or
-    /// a body the close delimits.
-    fn response_closes(&self, head: &Head) -> bool {
-        let says = |option: &[u8]| {
-            head.headers
-                .get_all("connection")
-                .flat_map(proto::framing::list)
-                .any(|o| o.eq_ignore_ascii_case(option))
-        };
-        says(b"close")
-            || (head.version == Version::Http10 && !says(b"keep-alive"))
-            || self.conn.incoming_body() == Some(proto::BodyLength::UntilClose)
     }
 
     /// Flushes the head and waits for `100 Continue`, a final response (returned)

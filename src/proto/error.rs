@@ -89,7 +89,10 @@ pub enum Error {
     /// or a Transfer-Encoding): it has none (RFC 9110 §9.3.6), and what
     /// follows its head belongs to the tunnel. 400.
     ContentInConnect,
-    /// A malformed Transfer-Encoding list: an element that is not a token. 400.
+    /// A malformed Transfer-Encoding list: an element that is not a token, a
+    /// parameter that is not `token=token` (or any on `chunked`), a quoted
+    /// string, no element at all; in a field we send, an empty element too.
+    /// 400.
     InvalidTransferEncoding,
     /// A request transfer coding other than `chunked`, which this implementation
     /// does not decode (RFC 9112 §6.1). 501.
