@@ -209,11 +209,18 @@ pub fn drive(
             if accepted || connect {
                 *switch.borrow_mut() = upgrade;
             }
+            // A 101 names protocols the request offered (the driver answers
+            // 500 to any other): the ones it offered, whatever they are.
+            let offered = request
+                .headers()
+                .get_all("upgrade")
+                .collect::<Vec<_>>()
+                .join(&b","[..]);
             async move {
                 if accepted {
                     return Response::new(StatusCode::SWITCHING_PROTOCOLS)
                         .with_header("connection", "upgrade")
-                        .with_header("upgrade", "websocket");
+                        .with_header("upgrade", offered);
                 }
                 if request.target().starts_with(IGNORED) {
                     return Response::new(StatusCode::OK).with_body("ignored");
