@@ -28,19 +28,24 @@ impl log::Log for Capture {
     fn flush(&self) {}
 }
 
+/// The records logged so far that contain `text`.
+fn records_with(text: &str) -> Vec<(log::Level, String)> {
+    RECORDS
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, message)| message.contains(text))
+        .cloned()
+        .collect()
+}
+
 /// The records that contain `text`, once there are `count` (the worker may
 /// log just after the client saw the connection end), or what there is
 /// after a while.
 fn logged(text: &str, count: usize) -> Vec<(log::Level, String)> {
     let started = std::time::Instant::now();
     loop {
-        let found: Vec<_> = RECORDS
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(_, message)| message.contains(text))
-            .cloned()
-            .collect();
+        let found = records_with(text);
         if found.len() >= count || started.elapsed() > LIMIT / 2 {
             return found;
         }
@@ -182,15 +187,15 @@ fn failed_accepts_are_warned_of_once_a_while() {
     }
     drop(clients);
     setrlimit(Resource::Nofile, limit).unwrap();
-    // Its worker has ended: everything it logged is here.
+    // With room again, an accept succeeds (if none did since the warning).
+    let reply = exchange(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    // Its workers have ended: everything they logged is here.
     server.shutdown();
-    let failed: Vec<_> = RECORDS
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(_, message)| message.contains("accepting a connection failed"))
-        .cloned()
-        .collect();
+    let failed = records_with("accepting a connection failed");
     let warned = failed
         .iter()
         .filter(|(level, _)| *level == log::Level::Warn)
@@ -200,15 +205,9 @@ fn failed_accepts_are_warned_of_once_a_while() {
         "no failure after the first: {failed:?}"
     );
     assert_eq!(warned, 1, "{failed:?}");
-    // The accepts that worked again after the warning, said once (the next
-    // warning is 10 s away).
-    let recovered: Vec<_> = RECORDS
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(_, message)| message.contains("accepting connections again"))
-        .cloned()
-        .collect();
+    // Accepting works again after the warning, said once (the next warning
+    // is 10 s away).
+    let recovered = records_with("accepting connections again");
     assert_eq!(recovered.len(), 1, "{recovered:?}");
     assert_eq!(recovered[0].0, log::Level::Info, "{recovered:?}");
 }

@@ -26,6 +26,7 @@ use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::slice;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -422,9 +423,6 @@ fn worker<M, S>(
         let (ex, reactor) = spawner;
         // Accepts since the connections' tasks last had a turn.
         let mut in_a_row = 0;
-        // Whether the last accept failed (a success after it may be the
-        // recovery the log is to hear of: `AcceptFailures`).
-        let mut failing = false;
         // Failures of one connection each, retried at once, in a row.
         let mut retried = 0u32;
         // When this worker last asked its idle connections to make room, and
@@ -521,7 +519,6 @@ fn worker<M, S>(
                         let everyone = &rooms.everyone;
                         let _ = everyone.room.make(&everyone.signals, &mut asked_everyone);
                     }
-                    failing = true;
                     rooms.everyone.accept_failures.failed(&e);
                     // A shutdown meanwhile ends the wait (the loop sees it).
                     future::or(
@@ -535,9 +532,7 @@ fn worker<M, S>(
                 }
             };
             retried = 0;
-            if core::mem::take(&mut failing) {
-                rooms.everyone.accept_failures.accepted();
-            }
+            rooms.everyone.accept_failures.accepted();
             active.set(active.get() + 1);
             let (make_service, config, shutdown, active, ended) = (
                 make_service.clone(),
@@ -636,9 +631,15 @@ const ACCEPT_WARNING_EVERY: Duration = Duration::from_secs(10);
 /// (workers of a shared listener all fail at once), however the failures
 /// come (in a run, or one now and then between accepts, as while
 /// descriptors stay exhausted and connections come and go), and after a
-/// warning, one line when an accept succeeds again, with the failures since.
+/// warning, one line when an accept (on any worker) succeeds again, with the
+/// failures since.
 #[derive(Default)]
-struct AcceptFailures(std::sync::Mutex<FailuresSeen>);
+struct AcceptFailures {
+    seen: std::sync::Mutex<FailuresSeen>,
+    /// A warning was given and no accept has succeeded since: read at every
+    /// accept, so kept apart from the lock, which failures alone take.
+    warned_unrecovered: AtomicBool,
+}
 
 #[derive(Default)]
 struct FailuresSeen {
@@ -646,14 +647,12 @@ struct FailuresSeen {
     warned_at: Option<Instant>,
     /// Failures since the last line that counted them.
     unreported: u64,
-    /// A warning was given and no accept has succeeded since.
-    warned_unrecovered: bool,
 }
 
 impl AcceptFailures {
-    /// An accept failed with `error` (the lock is taken on failures only).
+    /// An accept failed with `error`.
     fn failed(&self, error: &io::Error) {
-        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         seen.unreported += 1;
         let now = Instant::now();
         if seen
@@ -671,13 +670,17 @@ impl AcceptFailures {
         );
         seen.warned_at = Some(now);
         seen.unreported = 0;
-        seen.warned_unrecovered = true;
+        self.warned_unrecovered.store(true, Ordering::Relaxed);
     }
 
-    /// An accept succeeded after one that failed.
+    /// An accept succeeded: the recovery, if a warning is unanswered.
+    #[inline]
     fn accepted(&self) {
-        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if core::mem::take(&mut seen.warned_unrecovered) {
+        if !self.warned_unrecovered.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if self.warned_unrecovered.swap(false, Ordering::Relaxed) {
             log::info!(
                 "lithe: accepting connections again ({} more failed since the warning)",
                 seen.unreported
