@@ -3372,6 +3372,56 @@ fn trailers_left_out_are_not_waited_for() {
     server.shutdown();
 }
 
+/// A close the driver decides (here, an ignored upload past the drain limit)
+/// is added to the options the service named in its Connection field, not
+/// put in their place: a field it declared hop-by-hop stays declared so, for
+/// a proxy in front to strip (RFC 9110 §7.6.1). A `keep-alive` it named is
+/// what the close contradicts, and goes.
+#[test]
+fn a_close_the_driver_decides_keeps_the_services_connection_options() {
+    use lithe::io::{Request, Response};
+    use lithe::proto::StatusCode;
+    async fn hop(_: Request) -> Response {
+        Response::new(StatusCode::OK)
+            .with_header("connection", "x-hop, keep-alive")
+            .with_header("x-hop", "next hop only")
+            .with_body("ok")
+    }
+    let server = server_with(hop, ServerConfig::default());
+    let reply = exchange(
+        server.local_addr(),
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\nabc",
+    );
+    let connection: Vec<&str> = reply
+        .lines()
+        .filter(|line| line.to_ascii_lowercase().starts_with("connection:"))
+        .collect();
+    assert_eq!(connection, ["connection: x-hop, close"], "{reply}");
+    server.shutdown();
+}
+
+/// A response that cannot be sent becomes a 500; if the service's said the
+/// connection closes, so does the 500's (a request after it is not served).
+#[test]
+fn a_500_in_place_of_a_closing_response_still_closes() {
+    use lithe::io::{Request, Response};
+    use lithe::proto::StatusCode;
+    async fn bad(_: Request) -> Response {
+        Response::new(StatusCode::OK)
+            .with_header("connection", "close")
+            .with_header("content-length", "3")
+            .with_body("hello")
+    }
+    let server = server_with(bad, ServerConfig::default());
+    let reply = exchange(
+        server.local_addr(),
+        b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(count(&reply, "HTTP/1.1 500"), 1, "{reply}");
+    assert!(reply.contains("connection: close\r\n"), "{reply}");
+    server.shutdown();
+}
+
 /// A service is offered an upgrade only where its `101` can be sent: an
 /// `Upgrade` field alone, or in HTTP/1.0, proposes nothing (the switch would
 /// be refused, and the `101` answered 500 instead).

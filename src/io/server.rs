@@ -1245,7 +1245,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             self.close_after = true;
         }
         if self.close_after {
-            headers.insert("connection", "close");
+            say_close(&mut headers);
         }
         // An interim status is no answer: `proto` would send it as one and go
         // on waiting for the final response, which this service will not give.
@@ -1290,8 +1290,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // closes as any refused CONNECT does: the bytes behind it may be
             // the tunnel's the client took as opened. A 500 in place of a
             // switch is the last response of a shutdown as any other is.
-            self.close_after |=
-                asked == Asked::Connect || self.shutdown.is_some_and(Shutdown::is_triggered);
+            self.close_after |= asked == Asked::Connect
+                || self.shutdown.is_some_and(Shutdown::is_triggered)
+                || names_option(&headers, b"close");
             // The service's body goes unsent: if it held the request's (an
             // echo), nobody reads that now (invited already, perhaps, with 100
             // Continue), which the 500 must settle again.
@@ -1956,6 +1957,35 @@ fn offered_protocols(head: &[u8], spans: &[(Span, Span)]) -> Box<[u8]> {
         .map(|&(_, value)| at(value))
         .collect();
     offered.join(&b","[..]).into_boxed_slice()
+}
+
+/// Whether the Connection fields of `headers` name `option`.
+fn names_option(headers: &Headers, option: &[u8]) -> bool {
+    headers
+        .get_all("connection")
+        .flat_map(proto::framing::list)
+        .any(|named| named.eq_ignore_ascii_case(option))
+}
+
+/// Makes the head say the connection closes after it (the driver's own
+/// decision), keeping every other option the service named (fields it
+/// declared hop-by-hop, which a proxy in front must then strip: RFC 9110
+/// §7.6.1) but `keep-alive`, which the close contradicts.
+fn say_close(headers: &mut Headers) {
+    if names_option(headers, b"close") {
+        return;
+    }
+    let mut options: Vec<u8> = Vec::new();
+    for option in headers
+        .get_all("connection")
+        .flat_map(proto::framing::list)
+        .filter(|named| !named.eq_ignore_ascii_case(b"keep-alive"))
+    {
+        options.extend_from_slice(option);
+        options.extend_from_slice(b", ");
+    }
+    options.extend_from_slice(b"close");
+    headers.insert("connection", options);
 }
 
 /// Whether a response body is sent with its head, with no wait in which a
