@@ -332,6 +332,10 @@ impl fmt::Display for ByteStr {
 /// reference count per field, and at most one small allocation whatever its
 /// field count (none once the thread has dropped a message: see `spare`).
 /// Fields added later come after them in order.
+///
+/// Fields a Connection field names (hop-by-hop, RFC 9110 §7.6.1) are kept
+/// as received and sent as given: an origin server or a user agent need not
+/// strip them, but a proxy built on lithe must, before passing a message on.
 #[derive(Clone, Default)]
 pub struct Headers {
     /// The received head that `received` points into.
