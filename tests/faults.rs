@@ -449,6 +449,41 @@ fn closing_a_connection_never_waits_on_a_peer_that_does_not_read() {
     }
 }
 
+/// A stuck close is waited on once per connection, however many paths end
+/// it: after a response that asked to close a request with a body (closed
+/// before the body's drain, then again at the end), and after a refusal
+/// (closed by the refusal, then again by the loop). Each wait was bounded by
+/// the write timeout on its own, so the connection took twice that.
+#[test]
+fn a_stuck_close_is_waited_on_once() {
+    use futures_lite::AsyncWriteExt;
+    let config = ServerConfig {
+        write_timeout: Some(Duration::from_secs(2)),
+        ..ServerConfig::default()
+    };
+    for request in [
+        &b"POST / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx"[..],
+        b"GET / HTTP/1.1\r\n\r\n",
+    ] {
+        let (server_end, mut client_end) = lithe::io::duplex(1 << 16);
+        let transport = StuckPeer {
+            pipe: server_end,
+            room: 1 << 20,
+        };
+        let started = Instant::now();
+        run(async {
+            client_end.write_all(request).await.unwrap();
+            // Nothing more comes: the linger ends at once.
+            client_end.close().await.unwrap();
+            let _ = lithe::io::serve_connection(transport, common::routes, &config).await;
+        });
+        // One write timeout (2 s), not two (4 s); the rest is a loaded
+        // machine's.
+        let took = started.elapsed();
+        assert!(took < Duration::from_millis(3500), "{request:?}: {took:?}");
+    }
+}
+
 /// A transport over an in-memory pipe that holds what is written until a flush,
 /// and whose every flush needs a second call, as a TLS stream's does when its
 /// socket is full: the first returns Pending (and asks to be polled again).

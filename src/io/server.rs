@@ -465,6 +465,9 @@ struct Driver<'c, T> {
     /// A close this connection was granted while idle (`close_idle`), until
     /// it has closed, or found a request and handed the close back.
     idle_close: Option<IdleClose>,
+    /// Our sending side was closed (or that was tried, within the write
+    /// timeout).
+    sending_closed: bool,
     /// The protocols the request in progress offers to switch to (its
     /// Upgrade fields' values, joined by commas), when it proposes a switch:
     /// a 101 may name no other (RFC 9110 §7.8).
@@ -497,6 +500,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             waited_for_request: false,
             offered_protocols: None,
             idle_close: None,
+            sending_closed: false,
         }
     }
 
@@ -1795,6 +1799,12 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     /// Ends our side of the stream (TCP's FIN, TLS's close_notify), the
     /// peer's side still read; no longer than any write may take.
     async fn close_sending(&mut self) {
+        // Once: a second call (the close after a close that the response
+        // asked for, or after a refusal) would wait out another write
+        // timeout on a peer that does not read.
+        if core::mem::replace(&mut self.sending_closed, true) {
+            return;
+        }
         let deadline = self
             .config
             .write_timeout
