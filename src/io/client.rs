@@ -558,15 +558,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             early = match self.await_continue().await {
                 Ok(early) => early,
                 // The head could not be written whole: as without the
-                // expectation (below), an answer already there says more.
-                Err(e) => {
-                    self.broken = true;
-                    self.note_reset(&e);
-                    match self.out.has_failed() {
-                        true => Some(self.answer_already_here().await.ok_or(e)?),
-                        false => return Err(e),
-                    }
-                }
+                // expectation (below).
+                Err(e) => Some(self.answer_despite(e).await?),
             };
         }
         let head = match early {
@@ -591,22 +584,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                 self.upload = Some(Upload::new(kind, self.conn.body_left_to_send()));
                 match self.answer().await {
                     Ok(head) => head,
-                    Err(e) => {
-                        self.broken = true;
-                        self.upload = None;
-                        // A server that answers without reading the body
-                        // and closes makes its kernel reset the connection,
-                        // which fails our next write (one that stops reading
-                        // without closing makes it time out); its answer (a
-                        // 413, a redirect, a 200) may have arrived first, and
-                        // says more than the failure. (Not after a failure
-                        // of the body's own stream.)
-                        self.note_reset(&e);
-                        match self.out.has_failed() {
-                            true => self.answer_already_here().await.ok_or(e)?,
-                            false => return Err(e),
-                        }
-                    }
+                    Err(e) => self.answer_despite(e).await?,
                 }
             }
         };
@@ -857,6 +835,23 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             None => upload.flush = self.out.len() >= COALESCE,
         }
         Ok(())
+    }
+
+    /// The exchange failed with `error` before its answer was read: the
+    /// connection is lost, but if a write failed, the answer may be there.
+    /// A server that answers without reading the body and closes makes its
+    /// kernel reset the connection, which fails our next write (one that
+    /// stops reading without closing makes it time out); its answer (a 413, a
+    /// redirect, a 200) may have arrived first, and says more than the
+    /// failure. (Not after a failure of the body's own stream, or of a read.)
+    async fn answer_despite(&mut self, error: Error) -> Result<Head, Error> {
+        self.broken = true;
+        self.upload = None;
+        self.note_reset(&error);
+        match self.out.has_failed() {
+            true => self.answer_already_here().await.ok_or(error),
+            false => Err(error),
+        }
     }
 
     /// The answer, if it can be read without waiting: after a failed write,
