@@ -39,6 +39,15 @@ fn raw_server(handle: impl FnOnce(std::net::TcpStream) + Send + 'static) -> Sock
     addr
 }
 
+/// Reads a request's head and a body of `len` bytes after it; `None` if the
+/// stream ends first.
+fn read_request(s: &mut std::net::TcpStream, len: usize) -> Option<(String, Vec<u8>)> {
+    let head = read_through(s, b"\r\n\r\n")?;
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).ok()?;
+    Some((String::from_utf8(head).unwrap(), body))
+}
+
 /// Waits until what a server sent or did on `tcp` (bytes, its close, a
 /// reset) has reached this end: the server having done it says nothing of
 /// when loopback delivers it on a loaded machine.
@@ -353,12 +362,10 @@ fn the_host_the_client_adds_is_the_first_field() {
 fn request_trailers_left_out_are_not_waited_for() {
     let (tx, rx) = std::sync::mpsc::channel();
     let addr = raw_server(move |mut s| {
-        let Some(head) = read_through(&mut s, b"\r\n\r\n") else {
+        let Some(request) = read_request(&mut s, 7) else {
             return;
         };
-        let mut body = [0u8; 7];
-        s.read_exact(&mut body).unwrap();
-        tx.send((String::from_utf8(head).unwrap(), body)).unwrap();
+        tx.send(request).unwrap();
         s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
             .unwrap();
         hold_open(&mut s);
@@ -380,7 +387,7 @@ fn request_trailers_left_out_are_not_waited_for() {
             .contains("\r\ncontent-length: 7\r\n"),
         "{head}"
     );
-    assert_eq!(&body, b"payload");
+    assert_eq!(body, b"payload");
 }
 
 #[test]
@@ -622,19 +629,7 @@ fn a_2xx_kept_alive_instead_of_100_continue_still_gets_the_body() {
         };
         let mut conn = ClientConnection::new(tcp, config);
         // The last says close, and so does the answer.
-        for (body, close) in [("hello", false), ("again", false), ("final", true)] {
-            let mut request = Request::new("POST", "/echo")
-                .with_header("host", "t")
-                .with_header("expect", "100-continue")
-                .with_body(body);
-            if close {
-                request = request.with_header("connection", "close");
-            }
-            let response = conn.send(request).await.unwrap();
-            assert_eq!(response.status(), StatusCode::OK);
-            assert_eq!(response.into_body().text(100).await.unwrap(), body);
-            assert_eq!(conn.is_reusable(), !close);
-        }
+        echo_expecting_continue(&mut conn, "POST", "/echo", ["hello", "again", "final"]).await;
     });
 }
 
@@ -2915,17 +2910,14 @@ fn trailers_travel_with_request_and_response_bodies() {
 fn a_content_length_given_twice_goes_out_once() {
     let (tx, rx) = std::sync::mpsc::channel();
     let addr = raw_server(move |mut s| {
-        let Some(head) = read_through(&mut s, b"\r\n\r\n") else {
+        let Some((head, body)) = read_request(&mut s, 5) else {
             return;
         };
-        let mut body = [0u8; 5];
-        s.read_exact(&mut body).unwrap();
         s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").unwrap();
         // What comes after the refused request: the next one, whole.
         let next = read_through(&mut s, b"\r\n\r\n").unwrap_or_default();
         s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").unwrap();
-        tx.send((String::from_utf8(head).unwrap(), body, next))
-            .unwrap();
+        tx.send((head, body, next)).unwrap();
         hold_open(&mut s);
     });
     run(async {
@@ -2961,7 +2953,7 @@ fn a_content_length_given_twice_goes_out_once() {
         "{head}"
     );
     assert!(head.contains("content-length: 5\r\n"), "{head}");
-    assert_eq!(&body, b"hello");
+    assert_eq!(body, b"hello");
 }
 
 /// A server gone away is a write error, never a `SIGPIPE`: a host that left

@@ -814,17 +814,7 @@ fn a_server_neither_invites_a_body_already_coming_nor_switches_unasked() {
 
     let mut conn = Connection::server(Config::default());
     receive_all(&mut conn, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
-    let upgrade = [
-        Header {
-            name: "Connection",
-            value: b"upgrade",
-        },
-        Header {
-            name: "Upgrade",
-            value: b"websocket",
-        },
-    ];
-    let switch = ResponseHead::new(StatusCode::SWITCHING_PROTOCOLS, &upgrade);
+    let switch = ResponseHead::new(StatusCode::SWITCHING_PROTOCOLS, &UPGRADE_TO_WEBSOCKET);
     let mut out = [0u8; 128];
     assert_eq!(
         conn.send_response(&switch, &mut out),

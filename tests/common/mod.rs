@@ -245,3 +245,33 @@ macro_rules! swallows_writes {
     reason = "used by some of the binaries that include this module"
 )]
 pub(crate) use swallows_writes;
+
+/// Sends `texts` in turn to an echo at `target`, each with `Expect:
+/// 100-continue` and the last with `Connection: close`, to a server that
+/// answers 200 at once, without a 100, and then reads the body (hyper's
+/// streaming echo; the close it is asked for, it repeats): each comes back
+/// whole, and the connection is reusable until the last.
+#[cfg(feature = "client")]
+pub async fn echo_expecting_continue<T>(
+    conn: &mut lithe::io::ClientConnection<T>,
+    method: &'static str,
+    target: &'static str,
+    texts: [&'static str; 3],
+) where
+    T: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin,
+{
+    for (i, text) in texts.into_iter().enumerate() {
+        let close = i == texts.len() - 1;
+        let mut request = Request::new(method, target)
+            .with_header("host", "t")
+            .with_header("expect", "100-continue")
+            .with_body(text);
+        if close {
+            request = request.with_header("connection", "close");
+        }
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.into_body().text(100).await.unwrap(), text);
+        assert_eq!(conn.is_reusable(), !close);
+    }
+}
