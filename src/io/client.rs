@@ -501,8 +501,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                 && proto::framing::agreed_length(headers.get_all("content-length")) == Some(0));
         if no_content && headers.contains("expect") {
             let only_continue = headers
-                .get_all("expect")
-                .flat_map(proto::framing::list)
+                .elements("expect")
                 .all(|e| e.eq_ignore_ascii_case(b"100-continue"));
             if only_continue {
                 headers.remove("expect");

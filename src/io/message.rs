@@ -478,6 +478,13 @@ impl Headers {
             .map(|(_, v)| v)
     }
 
+    /// The elements of every field named `name`, each read as a
+    /// comma-separated list (Connection, Transfer-Encoding, Expect, ...),
+    /// trimmed, empty ones left out.
+    pub(crate) fn elements<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.get_all(name).flat_map(crate::proto::framing::list)
+    }
+
     /// Whether a field named `name` is present.
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()

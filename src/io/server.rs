@@ -1194,8 +1194,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         }
         let only_chunked = || {
             headers
-                .get_all("transfer-encoding")
-                .flat_map(proto::framing::list)
+                .elements("transfer-encoding")
                 .all(|coding| coding.eq_ignore_ascii_case(b"chunked"))
         };
         if coding_field && self.http10_peer && only_chunked() {
@@ -1949,12 +1948,9 @@ impl<T> Driver<'_, T> {
     /// Upgrade field passes here and is proto's to refuse.
     fn offers_every_protocol(&self, response: &Headers) -> bool {
         let offered = self.offered_protocols.as_deref().unwrap_or_default();
-        response
-            .get_all("upgrade")
-            .flat_map(proto::framing::list)
-            .all(|chosen| {
-                proto::framing::list(offered).any(|offer| offer.eq_ignore_ascii_case(chosen))
-            })
+        response.elements("upgrade").all(|chosen| {
+            proto::framing::list(offered).any(|offer| offer.eq_ignore_ascii_case(chosen))
+        })
     }
 }
 
@@ -1972,8 +1968,7 @@ fn offered_protocols(head: &[u8], spans: &[(Span, Span)]) -> Box<[u8]> {
 /// Whether the Connection fields of `headers` name `option`.
 fn names_option(headers: &Headers, option: &[u8]) -> bool {
     headers
-        .get_all("connection")
-        .flat_map(proto::framing::list)
+        .elements("connection")
         .any(|named| named.eq_ignore_ascii_case(option))
 }
 
@@ -1987,8 +1982,7 @@ fn say_close(headers: &mut Headers) {
     }
     let mut options: Vec<u8> = Vec::new();
     for option in headers
-        .get_all("connection")
-        .flat_map(proto::framing::list)
+        .elements("connection")
         .filter(|named| !named.eq_ignore_ascii_case(b"keep-alive"))
     {
         options.extend_from_slice(option);
