@@ -39,6 +39,26 @@ fn raw_server(handle: impl FnOnce(std::net::TcpStream) + Send + 'static) -> Sock
     addr
 }
 
+/// Once the server says it did what it does to a fresh connection (sent
+/// bytes, closed, reset), and that has reached `tcp`, a GET that must be
+/// refused unsent: the connection and the refusal.
+async fn refused_once_done(
+    tcp: lithe::rt::TcpStream,
+    server_done: &std::sync::mpsc::Receiver<()>,
+) -> (
+    ClientConnection<lithe::rt::TcpStream>,
+    lithe::io::TrySendError,
+) {
+    server_done.recv_timeout(LIMIT).unwrap();
+    until_delivered(&tcp);
+    let mut conn = ClientConnection::new(tcp, ClientConfig::default());
+    let refused = match conn.try_send(get("/")).await {
+        Ok(response) => panic!("answered {}", response.status()),
+        Err(refused) => refused,
+    };
+    (conn, refused)
+}
+
 /// Reads a request's head and a body of `len` bytes after it; `None` if the
 /// stream ends first.
 fn read_request(s: &mut std::net::TcpStream, len: usize) -> Option<(String, Vec<u8>)> {
@@ -263,13 +283,7 @@ fn a_fresh_connection_reset_before_its_first_request_reports_the_reset() {
     run(async {
         let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
         connected.send(()).unwrap();
-        server_done.recv_timeout(LIMIT).unwrap();
-        until_delivered(&tcp);
-        let mut conn = ClientConnection::new(tcp, ClientConfig::default());
-        let refused = match conn.try_send(get("/")).await {
-            Ok(response) => panic!("answered {}", response.status()),
-            Err(refused) => refused,
-        };
+        let (conn, refused) = refused_once_done(tcp, &server_done).await;
         assert!(
             matches!(refused.error(), Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
             "{:?}",
@@ -2179,13 +2193,7 @@ fn a_fresh_connection_closed_or_answered_before_its_first_request_refuses_it_uns
         });
         run(async {
             let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
-            server_done.recv_timeout(LIMIT).unwrap();
-            until_delivered(&tcp);
-            let mut conn = ClientConnection::new(tcp, ClientConfig::default());
-            let refused = match conn.try_send(get("/")).await {
-                Ok(response) => panic!("answered {}", response.status()),
-                Err(refused) => refused,
-            };
+            let (_, refused) = refused_once_done(tcp, &server_done).await;
             assert!(
                 matches!(refused.error(), Error::NotReusable),
                 "{:?}",
