@@ -873,6 +873,20 @@ fn a_body_cut_short_is_an_error_not_a_short_success() {
         assert!(body.next().await.unwrap().is_err());
         assert!(body.next().await.is_none());
     });
+    // An error `chunk` gave is not one the stream gave: read on as a
+    // stream (a proxy forwarding the rest after sniffing the start), the
+    // body reports it once before it ends, never ending as if complete.
+    let addr = scripted(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"]);
+    run(async {
+        use futures_lite::StreamExt;
+        let mut conn = client_to(addr).await;
+        let mut body = conn.send(get("/")).await.unwrap().into_body();
+        assert_eq!(&body.chunk().await.unwrap().unwrap()[..], b"abc");
+        assert!(body.chunk().await.is_err());
+        let streamed = body.next().await;
+        assert!(matches!(streamed, Some(Err(_))), "{streamed:?}");
+        assert!(body.next().await.is_none());
+    });
 }
 
 #[test]

@@ -631,6 +631,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                 conn: self,
                 done,
                 failed: None,
+                error_streamed: false,
             },
         ))
     }
@@ -1299,6 +1300,10 @@ pub struct ResponseBody<'c, T> {
     done: bool,
     /// The error reading failed with, given again to a reader that asks again.
     failed: Option<Error>,
+    /// Whether the `Stream` itself has given the error: it ends only then,
+    /// so an error `chunk` gave is still reported to a reader going on as a
+    /// stream, never read as a clean end.
+    error_streamed: bool,
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
@@ -1373,11 +1378,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Stream for ResponseBody<'_, T> {
     /// otherwise never see its end).
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let body = self.get_mut();
-        if body.failed.is_some() {
+        if body.error_streamed {
             return Poll::Ready(None);
         }
-        body.poll_chunk(cx)
-            .map(|item| item.map(|r| r.map_err(std::io::Error::from)))
+        let item = body.poll_chunk(cx);
+        body.error_streamed = matches!(item, Poll::Ready(Some(Err(_))));
+        item.map(|item| item.map(|r| r.map_err(std::io::Error::from)))
     }
 }
 
