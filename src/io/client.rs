@@ -57,7 +57,11 @@ pub struct ClientConfig {
     /// service: bound it where it is produced, or bound the whole exchange
     /// with [`total_timeout`](Self::total_timeout).)
     pub read_timeout: Option<Duration>,
-    /// How long a write may make no progress. Default 30 s.
+    /// How long a write may make no progress. Default 30 s. What counts is
+    /// what the transport takes: a TLS stream takes up to 64 KiB into its
+    /// buffer (rustls's), whose draining counts nothing, so over TLS a
+    /// server reading the upload slower than about 64 KiB per this timeout
+    /// fails it though bytes keep moving.
     pub write_timeout: Option<Duration>,
     /// How long a response head may take from its first byte to its last,
     /// each interim one (`100 Continue`, `103 Early Hints`) and the final one

@@ -162,10 +162,15 @@ pub struct ServerConfig {
     /// from when a read or write first waits until enough has moved; time
     /// between waits (the service busy, not reading) is not counted, though
     /// a read the service abandoned mid-wait counts until the next one. What
-    /// counts for writes is what the transport accepts: a TLS stream takes
-    /// records into its buffer and flushes them out in batches, so over TLS
-    /// the floor is in effect coarser. 1 (or 0) makes the timeouts bound
-    /// silence alone (for request bodies that stream sparse messages by
+    /// counts for writes is what the transport accepts, and for reads what
+    /// it hands over. Over TLS that is coarser than the socket's traffic: a
+    /// read gets nothing until a whole record (up to 16 KiB) has arrived,
+    /// and a write's bytes go into the TLS stream's buffer (up to 64 KiB
+    /// with rustls), whose draining counts nothing, so the last of a
+    /// response must drain within `write_timeout`: over TLS a client
+    /// reading slower than about 64 KiB per `write_timeout` is cut off
+    /// whatever this floor. 1 (or 0) makes the timeouts bound silence alone
+    /// over plain TCP (for request bodies that stream sparse messages by
     /// design).
     pub min_progress_bytes: u64,
     /// Bytes of an unread request body read and discarded after the response to
