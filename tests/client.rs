@@ -2760,6 +2760,75 @@ fn a_101_hands_the_client_the_connection_and_the_bytes_behind_its_head() {
     assert!(head.contains("\r\nconnection: upgrade\r\n"), "{head}");
 }
 
+/// A server may answer 101 as soon as it has read the head (Node's upgrade
+/// event does). The switch follows the request's end (RFC 9113 §3.2's
+/// rule for h2c, proto's as h11's): a body already queued whole goes out
+/// before the 101 comes back, so the new protocol's first bytes follow
+/// it; a body still being written makes the 101 `UnexpectedSwitch`, never a
+/// connection handed over with the request cut short.
+#[test]
+fn a_101_before_the_request_body_is_written_follows_the_request() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    async fn switch_early(mut server_end: lithe::io::DuplexStream) -> Vec<u8> {
+        let mut seen = Vec::new();
+        while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+            let mut more = [0u8; 256];
+            let n = server_end.read(&mut more).await.unwrap();
+            assert!(n > 0, "closed before the head's end");
+            seen.extend_from_slice(&more[..n]);
+        }
+        server_end
+            .write_all(
+                b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: foo\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        // The rest, until the client closes its end.
+        let _ = server_end.read_to_end(&mut seen).await;
+        let body_start = seen.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        seen.split_off(body_start)
+    }
+    fn upgrade_with_body(len: usize) -> Request<Body> {
+        Request::new("POST", "/")
+            .with_header("host", "a")
+            .with_header("upgrade", "foo")
+            .with_body(vec![b'x'; len])
+    }
+    // 10,000 bytes: one batch, queued whole with the request's end, while
+    // the pipe takes 1 KiB.
+    run(async {
+        let (server_end, client_end) = duplex(1024);
+        let mut conn = ClientConnection::new(client_end, ClientConfig::default());
+        let client = async move {
+            let response = conn.send(upgrade_with_body(10_000)).await.unwrap();
+            assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+            drop(response);
+            let (mut io, _) = conn.into_parts();
+            io.write_all(b"NEWPROTO").await.unwrap();
+        };
+        let ((), after_head) = futures_lite::future::zip(client, switch_early(server_end)).await;
+        let mut expected = vec![b'x'; 10_000];
+        expected.extend_from_slice(b"NEWPROTO");
+        assert_eq!(after_head.len(), expected.len());
+        assert!(after_head == expected, "the request body cut short");
+    });
+    // 100,000 bytes: still being written when the 101 comes.
+    run(async {
+        let (server_end, client_end) = duplex(1024);
+        let mut conn = ClientConnection::new(client_end, ClientConfig::default());
+        let client = async move {
+            let error = conn.send(upgrade_with_body(100_000)).await.unwrap_err();
+            assert!(
+                matches!(error, Error::Protocol(proto::Error::UnexpectedSwitch)),
+                "{error:?}"
+            );
+            assert!(!conn.is_reusable());
+            drop(conn);
+        };
+        futures_lite::future::zip(client, switch_early(server_end)).await;
+    });
+}
+
 #[test]
 fn a_response_that_stops_arriving_times_out() {
     let addr = raw_server(|mut s| {

@@ -368,9 +368,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// no body to carry the rest: it comes back once the request is all sent,
     /// or its sending has failed; a request body stream that waits for its
     /// next piece holds it back meanwhile.) An answer
-    /// that refuses the body (an error status, a `101`, or a redirect or the
-    /// like that closes the connection) stops it instead, and the connection
-    /// is not reused; a `2xx` never does. If a write fails because the server
+    /// that refuses the body (an error status, or a redirect or the like that
+    /// closes the connection) stops it instead, and the connection is not
+    /// reused; a `2xx` never does. A `101` is taken only once the request has
+    /// ended (proto's rule, as h11's; sooner it is
+    /// `Error::Protocol(UnexpectedSwitch)`), and comes back once the request
+    /// is all written, so that the new protocol's first bytes follow it. If a write fails because the server
     /// answered without reading the body all (it reset the connection, or
     /// stopped reading until the write timed out), an answer already there
     /// (a 413, a redirect, a 200) is returned rather than the write's error,
@@ -612,11 +615,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         if empty && self.upload.is_some() {
             // No body to stream back: the request is finished first, as it
             // would be had the answer come after it.
-            let upload = poll_fn(|cx| {
-                let sent = self.poll_upload(cx);
-                self.within_total(cx, sent)
-            });
-            if let Err(e) = upload.await {
+            if let Err(e) = self.finish_upload().await {
                 self.upload_failed_after_answer(e, true)?;
             }
         }
@@ -672,9 +671,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// Sends the request body while waiting for the response head, and
     /// returns the head as soon as it arrives: the body goes on as the
     /// response body is read (full duplex, as an echo or a transcoding server
-    /// needs), unless the answer refuses it (an error status, a switch, or a
-    /// non-2xx answer that closes the connection), which stops it and leaves
-    /// the connection unusable. Interim responses are skipped. Reads have no
+    /// needs), unless the answer refuses it (an error status, or a non-2xx
+    /// answer that closes the connection), which stops it and leaves the
+    /// connection unusable. A switch comes only after the request's end,
+    /// which goes out first. Interim responses are skipped. Reads have no
     /// timeout while the body goes out (its writes have theirs); once it is
     /// sent, the read timeout runs from there.
     async fn answer(&mut self) -> Result<Head, Error> {
@@ -693,13 +693,32 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             // A 2xx leaves the body going (the server may be reading it as it
             // answers, closing after or not); an error status refuses it, as
             // does a redirect or the like that closes the connection.
-            let refused = code >= 400 || code == 101 || (code >= 300 && !self.conn.is_keep_alive());
+            let refused = code >= 400 || (code >= 300 && !self.conn.is_keep_alive());
+            if code == 101 {
+                // proto takes a 101 only once the request has ended (sooner is
+                // `UnexpectedSwitch`), so what is left is its end, queued: it
+                // goes out before the caller writes the new protocol's first
+                // bytes, which would otherwise land in the request body.
+                self.finish_upload()
+                    .await
+                    .inspect_err(|_| self.broken = true)?;
+            }
             if self.upload.is_some() && refused {
                 self.upload = None;
                 self.broken = true;
             }
             return Ok(head);
         }
+    }
+
+    /// [`poll_upload`](Self::poll_upload) until the request is all sent, within
+    /// the total timeout.
+    async fn finish_upload(&mut self) -> Result<(), Error> {
+        poll_fn(|cx| {
+            let sent = self.poll_upload(cx);
+            self.within_total(cx, sent)
+        })
+        .await
     }
 
     /// Drives the request body: writes what is queued, takes the next pieces
