@@ -277,7 +277,7 @@ where
 /// connection's sending side is closed as usual; one delimited by the close
 /// is dropped without `poll_close`, so no TLS `close_notify` ends it as if
 /// whole; over plain TCP only a reset can say it, which `rt::Server` sends
-/// and this function, knowing nothing of the transport, cannot.
+/// (on Linux) and this function, knowing nothing of the transport, cannot.
 pub async fn serve_connection<T, S>(io: T, service: S, config: &ServerConfig) -> Result<(), Error>
 where
     T: Transport + 'static,
