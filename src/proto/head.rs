@@ -165,6 +165,8 @@ impl TargetForm {
     /// assert_eq!(TargetForm::of("https://x.example/"), TargetForm::Absolute);
     /// assert_eq!(TargetForm::of("x.example:443"), TargetForm::Authority);
     /// assert_eq!(TargetForm::of("[::1]:443"), TargetForm::Authority);
+    /// assert_eq!(TargetForm::of("x.example:65535"), TargetForm::Authority);
+    /// assert_eq!(TargetForm::of("x.example:65536"), TargetForm::Invalid);
     /// assert_eq!(TargetForm::of("*"), TargetForm::Asterisk);
     /// assert_eq!(TargetForm::of("http://user:pw@x.example/"), TargetForm::Invalid);
     /// assert_eq!(TargetForm::of("http://x.example/a@b"), TargetForm::Absolute);
@@ -204,7 +206,7 @@ impl TargetForm {
                 // colon, so an IPv6 literal keeps its colons in the host.
                 if let Some(colon) = bytes.iter().rposition(|&b| b == b':') {
                     let (host, port) = (&bytes[..colon], &bytes[colon + 1..]);
-                    if is_host(host) && !port.is_empty() && port.iter().all(u8::is_ascii_digit) {
+                    if is_host(host) && is_port_number(port) {
                         return TargetForm::Authority;
                     }
                 }
@@ -224,6 +226,21 @@ impl TargetForm {
             TargetForm::Invalid => false,
         }
     }
+}
+
+/// Whether `port` is a port a CONNECT may name: digits (leading zeros
+/// allowed) whose value fits a TCP port. RFC 9110 §9.3.6 has a server reject
+/// an empty or invalid one; past 65535, a hop that wraps the number around
+/// (`99999` as 34463) would connect where an access rule did not look.
+fn is_port_number(port: &[u8]) -> bool {
+    let mut value = 0u32;
+    !port.is_empty()
+        && port.iter().all(|&b| {
+            value = value
+                .saturating_mul(10)
+                .saturating_add(u32::from(b.wrapping_sub(b'0')));
+            b.is_ascii_digit() && value <= u32::from(u16::MAX)
+        })
 }
 
 /// Whether a target holds `#`: a long target is searched with `memchr`
