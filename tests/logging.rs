@@ -54,6 +54,10 @@ fn logged(text: &str, count: usize) -> Vec<(log::Level, String)> {
 }
 
 async fn service(request: Request) -> Response {
+    if request.headers().get("x-switch").is_some() {
+        // A switch, whatever the request proposed.
+        return Response::new(StatusCode::SWITCHING_PROTOCOLS).with_header("upgrade", "websocket");
+    }
     match request.path() {
         // A line break in a value could inject a field: never sent.
         "/bad-header" => Response::new(StatusCode::OK).with_header("x-note", "a\r\nset-cookie: x"),
@@ -123,6 +127,31 @@ fn failures_nobody_else_sees_are_logged() {
     let left_out = logged("trailer fields left out", 1);
     assert_eq!(left_out.len(), 1, "{left_out:?}");
     assert_eq!(left_out[0].0, log::Level::Warn);
+
+    // A 101 to a request that proposed no switch: the warning says so,
+    // rather than blame the protocol, which the request did name.
+    for request in [
+        &b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: close\r\nX-Switch: 1\r\n\r\n"[..],
+        b"CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\nX-Switch: 1\r\n\r\n",
+    ] {
+        let reply = exchange(addr, request);
+        assert!(reply.starts_with("HTTP/1.1 500 "), "{reply}");
+    }
+    let unproposed = logged("proposed no switch", 2);
+    assert_eq!(unproposed.len(), 2, "{unproposed:?}");
+    assert!(
+        unproposed
+            .iter()
+            .all(|(level, _)| *level == log::Level::Warn)
+    );
+    assert!(records_with("did not offer").is_empty());
+    // One that proposed another protocol: that is what the warning names.
+    let reply = exchange(
+        addr,
+        b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: upgrade, close\r\nX-Switch: 1\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 500 "), "{reply}");
+    assert_eq!(logged("did not offer", 1).len(), 1);
 
     for (path, framing) in [
         ("/short", "content-length: 10"),

@@ -1258,13 +1258,17 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         // An interim status is no answer: `proto` would send it as one and go
         // on waiting for the final response, which this service will not give.
         let interim = is_interim(status);
-        // A 101 that names a protocol the client did not offer switches to
+        // A 101 answers only a request that proposed a switch (an Upgrade
+        // field with the `upgrade` connection option; never a CONNECT), and
+        // one that names a protocol the client did not offer switches to
         // something it may not speak (RFC 9110 §7.8).
-        let unoffered = code == 101 && !self.offers_every_protocol(&headers);
+        let unproposed =
+            code == 101 && (self.offered_protocols.is_none() || asked == Asked::Connect);
+        let unoffered = code == 101 && !unproposed && !self.offers_every_protocol(&headers);
         let date = if dated { None } else { self.date(status) };
         let date_field = date_field(&date);
         let (conn, out) = (&mut self.conn, &mut self.out);
-        let written = (!interim && !unoffered).then(|| {
+        let written = (!interim && !unproposed && !unoffered).then(|| {
             headers.with_proto(None, date_field, |fields| {
                 let head = ResponseHead {
                     version: Version::Http11,
@@ -1285,6 +1289,11 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             match written {
                 Some(Err(e)) => log::warn!(
                     "lithe: the service's {code} response cannot be sent ({e}); answered 500 instead"
+                ),
+                None if unproposed => log::warn!(
+                    "lithe: the service's 101 answers a request that proposed no switch \
+                     (an Upgrade field with the `upgrade` connection option, not a CONNECT); \
+                     answered 500 instead"
                 ),
                 None if unoffered => log::warn!(
                     "lithe: the service's 101 switches to a protocol the request did not offer \
