@@ -664,7 +664,7 @@ impl AcceptFailures {
         }
         log::warn!(
             "lithe: accepting a connection failed ({error}); retrying ({} failed since the \
-             last warning; failures within {} s of one go to debug)",
+             last line that counted them; failures within {} s of one go to debug)",
             seen.unreported,
             ACCEPT_WARNING_EVERY.as_secs()
         );
