@@ -1116,15 +1116,19 @@ impl<'a> Source<'a> {
 
     /// Up to `max` bytes of field-value: visible bytes, obs-text, SP and HTAB;
     /// controls are mapped to letters.
+    /// A value the serializer sends: field-vchar, SP and HTAB, neither of
+    /// those at an end (a recipient strips them there).
     fn field_value(&mut self, max: usize) -> Vec<u8> {
         let len = usize::from(self.byte()) % (max + 1);
-        self.bytes(len)
+        let value: Vec<u8> = self
+            .bytes(len)
             .iter()
             .map(|&b| match b {
                 b'\t' | b' '..=0x7e | 0x80..=0xff => b,
                 _ => b'a' + b % 26,
             })
-            .collect()
+            .collect();
+        value.trim_ascii().to_vec()
     }
 
     /// Printable ASCII with no leading or trailing space.

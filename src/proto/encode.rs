@@ -221,11 +221,18 @@ const fn is_field_value_byte(b: u8) -> bool {
 /// [`is_field_value_byte`] as a table: one load per byte.
 static FIELD_VALUE: [bool; 256] = byte_table!(is_field_value_byte);
 
-/// Whether every byte of `value` passes [`is_field_value_byte`]. Every
-/// outgoing value passes here, so eight bytes are looked at together: a word
-/// with no byte below SP and no DEL is valid whole, and only a word with one
-/// (usually a tab) is checked byte by byte.
+/// Whether every byte of `value` passes [`is_field_value_byte`], and it
+/// neither begins nor ends with SP or HTAB: field-content does not (RFC 9110
+/// §5.5), and a recipient strips them, so such a value would not arrive as
+/// sent (h11 refuses it too). Every outgoing value passes here, so eight
+/// bytes are looked at together: a word with no byte below SP and no DEL is
+/// valid whole, and only a word with one (usually a tab) is checked byte by
+/// byte.
 fn is_field_value(value: &[u8]) -> bool {
+    let is_ows = |b: Option<&u8>| matches!(b, Some(b' ' | b'\t'));
+    if is_ows(value.first()) || is_ows(value.last()) {
+        return false;
+    }
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGH_BITS: u64 = u64::from_ne_bytes([0x80; 8]);
     let bytewise = |bytes: &[u8]| bytes.iter().all(|&b| FIELD_VALUE[usize::from(b)]);

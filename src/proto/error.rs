@@ -259,7 +259,8 @@ pub enum SendError {
     /// A header name that is not a token.
     InvalidHeaderName,
     /// A header value containing CR, LF, NUL or another control byte, which could
-    /// inject a line break.
+    /// inject a line break, or beginning or ending with a space or tab, which a
+    /// recipient strips (RFC 9110 §5.5): it would not arrive as sent.
     InvalidHeaderValue,
     /// A method that is not a token.
     InvalidMethod,
