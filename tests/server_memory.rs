@@ -98,3 +98,108 @@ fn a_connection_waiting_on_its_service_keeps_no_large_read_buffer() {
         "the connection waiting on its service held {held} bytes"
     );
 }
+
+/// A request proposing a switch to protocols the service declines (it
+/// answers 200, as any service without them does): the connection parked
+/// after it keeps no copy of the 15 KB of protocols offered.
+#[test]
+fn a_parked_connection_keeps_no_declined_upgrade_offer() {
+    let (mut client_end, server_end) = duplex(64 * 1024);
+    let mut request = b"GET / HTTP/1.1\r\nHost: t\r\nConnection: upgrade\r\nUpgrade: ".to_vec();
+    request.resize(request.len() + 15_000, b'x');
+    request.extend_from_slice(b"\r\n\r\n");
+    let service = |_: Request| async { Response::new(StatusCode::OK).with_body("ok") };
+    let config = ServerConfig::default();
+    let server = async {
+        serve_connection(server_end, service, &config)
+            .await
+            .unwrap();
+    };
+    let client = async {
+        client_end.write_all(&request).await.unwrap();
+        drop(request);
+        let mut answer = Vec::new();
+        let mut byte = [0u8];
+        while !answer.ends_with(b"\r\n\r\nok") {
+            client_end.read_exact(&mut byte).await.unwrap();
+            answer.push(byte[0]);
+        }
+        drop(answer);
+        for _ in 0..16 {
+            future::yield_now().await;
+        }
+        let parked = live();
+        client_end.close().await.unwrap();
+        (parked, client_end)
+    };
+    let ((), (parked, client_end)) = future::block_on(future::zip(server, client));
+    let held = parked - live();
+    drop(client_end);
+    assert!(
+        held < 2048,
+        "the connection parked after a declined switch held {held} bytes"
+    );
+}
+
+/// While the service takes its time on a request, what earlier work grew
+/// is not held: the output buffer a batch of pipelined answers grew (five
+/// 16 KB bodies), and the read buffer a large head grew, the next request,
+/// pipelined behind, kept in a buffer its size.
+#[test]
+fn a_connection_waiting_on_its_service_keeps_no_buffer_earlier_work_grew() {
+    let service = |request: Request| async move {
+        match request.path() {
+            "/wait" => {
+                drop(request);
+                future::pending::<Response>().await
+            }
+            _ => Response::new(StatusCode::OK).with_body(vec![b'b'; 16_000]),
+        }
+    };
+    let large_wait = {
+        let mut head = large_head();
+        head.splice(5..5, *b"wait");
+        head
+    };
+    let small_get = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n".to_vec();
+    for (pipelined, answers) in [
+        (
+            [
+                small_get.repeat(5),
+                b"GET /wait HTTP/1.1\r\nHost: t\r\n\r\n".to_vec(),
+            ]
+            .concat(),
+            5,
+        ),
+        ([large_wait, small_get].concat(), 0),
+    ] {
+        let (mut client_end, server_end) = duplex(256 * 1024);
+        let config = ServerConfig::default();
+        let server = async {
+            let _ = serve_connection(server_end, service, &config).await;
+        };
+        let client = async {
+            client_end.write_all(&pipelined).await.unwrap();
+            let mut read = 0;
+            let mut buf = vec![0u8; 64 * 1024];
+            while read < answers * 16_000 {
+                read += client_end.read(&mut buf).await.unwrap();
+            }
+            drop(buf);
+            for _ in 0..16 {
+                future::yield_now().await;
+            }
+            live()
+        };
+        let waiting = future::block_on(future::or(client, async {
+            server.await;
+            unreachable!("the service never answers /wait")
+        }));
+        let held = waiting - live();
+        drop(client_end);
+        assert!(
+            held < 4096,
+            "the connection waiting on its service after {answers} answers held {held} bytes"
+        );
+    }
+}

@@ -51,6 +51,13 @@ const PIECE_COPIED_FROM: usize = 64 * 1024;
 /// response per request would otherwise cost an allocation and its zeroing.
 /// Larger ones (a batch, a big head) are freed.
 const OUTPUT_KEPT: usize = 512;
+/// Output buffers up to this size are kept while a service takes its time:
+/// a streamed body's pieces, copied up to [`COALESCE`] next to their framing,
+/// grow one this far.
+const OUTPUT_KEPT_WHILE_SERVING: usize = 2 * COALESCE;
+/// Read buffers up to this size are kept whole, with the next request in
+/// them, while a service takes its time: usual reads grow one this far.
+const READ_KEPT_WHILE_SERVING: usize = 2 * READ_SIZE;
 
 /// Bytes read from the peer and not yet consumed.
 #[derive(Debug, Default)]
@@ -137,6 +144,18 @@ impl ReadBuf {
     /// freeing a usual small buffer would cost an allocation per request.
     pub(crate) fn release_large(&mut self) {
         self.release_over(IDLE_READ_SIZE);
+    }
+
+    /// For a buffer that still holds bytes (a request pipelined behind one
+    /// being served) and that a large head grew past what usual reads do:
+    /// those bytes move to a buffer of their own size, unless they fill most
+    /// of it.
+    pub(crate) fn release_large_keeping_rest(&mut self) {
+        let allocated = self.allocated.max(self.buf.capacity());
+        if allocated > READ_KEPT_WHILE_SERVING && self.buf.len() <= allocated / 2 {
+            self.buf = BytesMut::from(&self.buf[..]);
+            self.allocated = self.buf.capacity();
+        }
     }
 
     /// [`release`](Self::release), keeping a buffer of up to `kept` bytes.
@@ -365,7 +384,19 @@ impl Output {
     /// a larger one goes to the thread's spare, for the next connection that
     /// needs one.
     pub(crate) fn release(&mut self) {
-        if self.end == 0 && self.buf.capacity() > OUTPUT_KEPT {
+        self.release_over(OUTPUT_KEPT);
+    }
+
+    /// [`release`](Self::release) of a buffer larger than a streamed body's
+    /// pieces grow (a batch of pipelined answers grew it), for a connection
+    /// whose service takes its time: a stream of small pieces keeps its
+    /// buffer, rather than pass it through the thread's spare at every wait.
+    pub(crate) fn release_large(&mut self) {
+        self.release_over(OUTPUT_KEPT_WHILE_SERVING);
+    }
+
+    fn release_over(&mut self, kept: usize) {
+        if self.end == 0 && self.buf.capacity() > kept {
             spare_output::put(core::mem::take(&mut self.buf));
         }
     }

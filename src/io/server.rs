@@ -122,7 +122,10 @@ const LINGER_BYTES: usize = 16 * 1024 * 1024;
 /// arrived in). Body chunks and received header values
 /// are slices of the read buffer, not copies: one the service keeps keeps
 /// that buffer alive (a buffer grown past 64 KiB hands out copies of small
-/// pieces instead), so copy what is kept for long. Over TLS, rustls adds
+/// pieces instead), so copy what is kept for long. While the service takes
+/// its time (a long poll, a stream), with its request read, a connection
+/// keeps at most 32 KiB of output buffer and 16 KiB of read buffer (more
+/// only to hold bytes pipelined behind, in at most twice their size). Over TLS, rustls adds
 /// its own buffers (by default up to 64 KiB of records to send and 16 KiB
 /// of received plaintext).
 #[derive(Clone, Debug)]
@@ -475,7 +478,8 @@ struct Driver<'c, T> {
     sending_closed: bool,
     /// The protocols the request in progress offers to switch to (its
     /// Upgrade fields' values, joined by commas), when it proposes a switch:
-    /// a 101 may name no other (RFC 9110 §7.8).
+    /// a 101 may name no other (RFC 9110 §7.8). Taken by its response, so
+    /// that a connection parked after a declined switch does not keep them.
     offered_protocols: Option<Box<[u8]>>,
 }
 
@@ -1001,7 +1005,14 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         }
         match self.poll_flush(cx) {
             Poll::Ready(Err(e)) => Poll::Ready(e),
-            _ => Poll::Pending,
+            Poll::Ready(Ok(())) => {
+                // The service may take long (a long poll, a stream): an
+                // output buffer a batch of pipelined answers grew is not
+                // held meanwhile (it goes to the thread's spare).
+                self.out.release_large();
+                Poll::Pending
+            }
+            Poll::Pending => Poll::Pending,
         }
     }
 
@@ -1020,6 +1031,12 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     /// would, and this one takes that turn from the read for the next
     /// request.
     fn poll_client_gone(&mut self, cx: &mut Context<'_>, body_was_done: bool) -> Poll<Error> {
+        if body_was_done && !self.buf.is_empty() {
+            // The next request, pipelined, waits for as long as the service
+            // takes: kept in a buffer of its own size, not in one a large
+            // head before it grew.
+            self.buf.release_large_keeping_rest();
+        }
         if self.client_ended || !body_was_done || !self.buf.is_empty() {
             return Poll::Pending;
         }
@@ -1262,9 +1279,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         // field with the `upgrade` connection option; never a CONNECT), and
         // one that names a protocol the client did not offer switches to
         // something it may not speak (RFC 9110 §7.8).
-        let unproposed =
-            code == 101 && (self.offered_protocols.is_none() || asked == Asked::Connect);
-        let unoffered = code == 101 && !unproposed && !self.offers_every_protocol(&headers);
+        let offered = self.offered_protocols.take();
+        let unproposed = code == 101 && (offered.is_none() || asked == Asked::Connect);
+        let unoffered = code == 101 && !unproposed && !offers_every_protocol(offered, &headers);
         let date = if dated { None } else { self.date(status) };
         let date_field = date_field(&date);
         let (conn, out) = (&mut self.conn, &mut self.out);
@@ -1956,16 +1973,14 @@ struct RequestSpans {
     asked: Asked,
 }
 
-impl<T> Driver<'_, T> {
-    /// Whether every protocol the response's Upgrade fields name is one the
-    /// request offered (compared without regard to case). A 101 without an
-    /// Upgrade field passes here and is proto's to refuse.
-    fn offers_every_protocol(&self, response: &Headers) -> bool {
-        let offered = self.offered_protocols.as_deref().unwrap_or_default();
-        response.elements("upgrade").all(|chosen| {
-            proto::framing::list(offered).any(|offer| offer.eq_ignore_ascii_case(chosen))
-        })
-    }
+/// Whether every protocol the response's Upgrade fields name is one the
+/// request `offered` (compared without regard to case). A 101 without an
+/// Upgrade field passes here and is proto's to refuse.
+fn offers_every_protocol(offered: Option<Box<[u8]>>, response: &Headers) -> bool {
+    let offered = offered.as_deref().unwrap_or_default();
+    response
+        .elements("upgrade")
+        .all(|chosen| proto::framing::list(offered).any(|offer| offer.eq_ignore_ascii_case(chosen)))
 }
 
 /// The values of a received head's Upgrade fields, joined by commas.
