@@ -2213,6 +2213,10 @@ fn a_fresh_connection_closed_or_answered_before_its_first_request_refuses_it_uns
                 "{:?}",
                 refused.error()
             );
+            // Said so as fits a connection that carried no request yet.
+            let said = refused.error().to_string();
+            assert!(!said.contains("another"), "{said}");
+            assert!(said.contains("closed by the server"), "{said}");
             assert!(refused.into_request().is_some());
         });
     }

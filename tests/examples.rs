@@ -97,11 +97,12 @@ fn exit_within(mut running: Running, limit: Duration) -> std::process::Output {
     }
 }
 
-/// Runs the fetch example with `args`, within a time bound.
-fn fetch(args: &[&str]) -> (bool, String) {
+/// Runs the fetch example with `args`, within a time bound: its exit code
+/// (issue 3: 1 on an error) and what it printed.
+fn fetch(args: &[&str]) -> (Option<i32>, String) {
     let out = run_to_end("fetch", args);
     (
-        out.status.success(),
+        out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
     )
 }
@@ -109,14 +110,14 @@ fn fetch(args: &[&str]) -> (bool, String) {
 #[test]
 fn hello_server_answers_fetch_in_text_and_json() {
     let server = start("hello_server");
-    let (ok, text) = fetch(&[&format!("{}/", server.url)]);
-    assert!(ok);
+    let (code, text) = fetch(&[&format!("{}/", server.url)]);
+    assert_eq!(code, Some(0));
     assert!(text.starts_with("HTTP/1.1 200 OK\n"), "{text}");
     assert!(text.contains("content-type: text/plain\n"), "{text}");
     assert!(text.ends_with("\n\nHello, World!"), "{text}");
 
-    let (ok, json) = fetch(&["--json", &format!("{}/bytes/1000", server.url)]);
-    assert!(ok);
+    let (code, json) = fetch(&["--json", &format!("{}/bytes/1000", server.url)]);
+    assert_eq!(code, Some(0));
     let v: Value = serde_json::from_str(&json).unwrap();
     let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort_unstable();
@@ -135,7 +136,7 @@ fn hello_server_answers_fetch_in_text_and_json() {
         vec![b'x'; 1000]
     );
 
-    let (ok, json) = fetch(&[
+    let (code, json) = fetch(&[
         "--json",
         "-X",
         "POST",
@@ -143,7 +144,7 @@ fn hello_server_answers_fetch_in_text_and_json() {
         "echo me",
         &format!("{}/echo", server.url),
     ]);
-    assert!(ok);
+    assert_eq!(code, Some(0));
     let v: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(
         B64.decode(v["body_b64"].as_str().unwrap()).unwrap(),
@@ -155,8 +156,8 @@ fn hello_server_answers_fetch_in_text_and_json() {
 fn fetch_reports_errors_as_json_with_exit_code_1() {
     // A port nothing listens on: connection refused.
     let url = format!("http://127.0.0.1:{}/", common::refused_port());
-    let (ok, json) = fetch(&["--json", &url]);
-    assert!(!ok);
+    let (code, json) = fetch(&["--json", &url]);
+    assert_eq!(code, Some(1));
     let v: Value = serde_json::from_str(&json).unwrap();
     assert!(v["error"].as_str().unwrap().contains("refused"), "{json}");
 }
@@ -182,8 +183,8 @@ fn answering(reply: &'static [u8]) -> String {
 #[test]
 fn fetch_reports_a_protocol_error_as_json_with_exit_code_1() {
     let url = answering(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab");
-    let (ok, json) = fetch(&["--json", &url]);
-    assert!(!ok);
+    let (code, json) = fetch(&["--json", &url]);
+    assert_eq!(code, Some(1));
     let v: Value = serde_json::from_str(&json).unwrap();
     assert!(
         v["error"].as_str().unwrap().contains("Content-Length"),
@@ -209,8 +210,8 @@ fn hello_server_bytes_route_streams_any_length_and_refuses_what_is_not_a_number(
     let server = start("hello_server");
     // Past the 64 KiB slice the server sends from: a stream of slices.
     for n in [0usize, 65_536, 200_001] {
-        let (ok, json) = fetch(&["--json", &format!("{}/bytes/{n}", server.url)]);
-        assert!(ok);
+        let (code, json) = fetch(&["--json", &format!("{}/bytes/{n}", server.url)]);
+        assert_eq!(code, Some(0));
         let v: Value = serde_json::from_str(&json).unwrap();
         assert_eq!(v["status"], 200);
         let body = B64.decode(v["body_b64"].as_str().unwrap()).unwrap();
@@ -225,8 +226,8 @@ fn hello_server_bytes_route_streams_any_length_and_refuses_what_is_not_a_number(
         "99999999999999999999999",
         "10000000000000000000",
     ] {
-        let (ok, json) = fetch(&["--json", &format!("{}/bytes/{bad}", server.url)]);
-        assert!(ok);
+        let (code, json) = fetch(&["--json", &format!("{}/bytes/{bad}", server.url)]);
+        assert_eq!(code, Some(0));
         let v: Value = serde_json::from_str(&json).unwrap();
         assert_eq!(v["status"], 400, "/bytes/{bad}");
     }
@@ -247,7 +248,7 @@ fn a_port_that_is_not_a_number_is_a_usage_error() {
 #[test]
 fn reflect_describes_each_request_in_the_body_and_x_reflect() {
     let server = start("reflect");
-    let (ok, json) = fetch(&[
+    let (code, json) = fetch(&[
         "--json",
         "-X",
         "PUT",
@@ -255,7 +256,7 @@ fn reflect_describes_each_request_in_the_body_and_x_reflect() {
         "payload",
         &format!("{}/a/b?c=d", server.url),
     ]);
-    assert!(ok);
+    assert_eq!(code, Some(0));
     let response: Value = serde_json::from_str(&json).unwrap();
     let body = B64.decode(response["body_b64"].as_str().unwrap()).unwrap();
     let reflected: Value = serde_json::from_slice(&body).unwrap();
@@ -305,7 +306,7 @@ fn reflect_describes_each_request_in_the_body_and_x_reflect() {
 
     // A body large enough to take X-Reflect past the default head limit.
     let large = "r".repeat(100_000);
-    let (ok, json) = fetch(&[
+    let (code, json) = fetch(&[
         "--json",
         "-X",
         "POST",
@@ -313,7 +314,7 @@ fn reflect_describes_each_request_in_the_body_and_x_reflect() {
         &large,
         &format!("{}/large", server.url),
     ]);
-    assert!(ok, "{json}");
+    assert_eq!(code, Some(0), "{json}");
     let response: Value = serde_json::from_str(&json).unwrap();
     let body = B64.decode(response["body_b64"].as_str().unwrap()).unwrap();
     let reflected: Value = serde_json::from_slice(&body).unwrap();
@@ -323,8 +324,8 @@ fn reflect_describes_each_request_in_the_body_and_x_reflect() {
     );
 
     // HEAD answers carry it in the header only.
-    let (ok, json) = fetch(&["--json", "-X", "HEAD", &format!("{}/h", server.url)]);
-    assert!(ok);
+    let (code, json) = fetch(&["--json", "-X", "HEAD", &format!("{}/h", server.url)]);
+    assert_eq!(code, Some(0));
     let response: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(response["body_b64"], "");
     let header = response["headers"]
@@ -425,8 +426,8 @@ fn hello_server_names_the_allowed_methods_in_a_405() {
         ("/bytes/5", "GET, HEAD"),
         ("/echo", "POST"),
     ] {
-        let (ok, json) = fetch(&["--json", "-X", "DELETE", &format!("{}{path}", server.url)]);
-        assert!(ok, "{json}");
+        let (code, json) = fetch(&["--json", "-X", "DELETE", &format!("{}{path}", server.url)]);
+        assert_eq!(code, Some(0), "{json}");
         let response: Value = serde_json::from_str(&json).unwrap();
         assert_eq!(response["status"], 405, "{path}");
         let allow = response["headers"]
@@ -469,8 +470,8 @@ fn a_port_in_use_is_reported_with_exit_code_1() {
 fn fetch_json_refuses_a_body_it_cannot_hold() {
     let server = start("hello_server");
     // Past the 64 MiB `--json` collects: an error, not a process out of memory.
-    let (ok, json) = fetch(&["--json", &format!("{}/bytes/70000000", server.url)]);
-    assert!(!ok);
+    let (code, json) = fetch(&["--json", &format!("{}/bytes/70000000", server.url)]);
+    assert_eq!(code, Some(1));
     let v: Value = serde_json::from_str(&json).unwrap();
     assert!(
         v["error"].as_str().unwrap().contains("larger than"),
@@ -643,8 +644,8 @@ fn addr_of(server: &Running) -> std::net::SocketAddr {
 fn hello_server_answers_head_without_a_body_and_keeps_the_length() {
     let server = start("hello_server");
     for (path, length) in [("/", "13"), ("/bytes/5000", "5000")] {
-        let (ok, json) = fetch(&["--json", "-X", "HEAD", &format!("{}{path}", server.url)]);
-        assert!(ok, "{json}");
+        let (code, json) = fetch(&["--json", "-X", "HEAD", &format!("{}{path}", server.url)]);
+        assert_eq!(code, Some(0), "{json}");
         let v: Value = serde_json::from_str(&json).unwrap();
         assert_eq!(v["status"], 200, "{path}");
         assert_eq!(v["body_b64"], "", "{path}");
@@ -842,16 +843,16 @@ fn fetch_speaks_https_and_verifies_unless_told_not_to() {
     let server = Server::bind("127.0.0.1:0", common::routes, config).unwrap();
     let url = format!("https://localhost:{}/", server.local_addr().port());
 
-    let (ok, json) = fetch(&["--json", &url]);
-    assert!(!ok, "{json}");
+    let (code, json) = fetch(&["--json", &url]);
+    assert_eq!(code, Some(1), "{json}");
     let v: Value = serde_json::from_str(&json).unwrap();
     assert!(
         v["error"].as_str().unwrap().contains("certificate"),
         "{json}"
     );
 
-    let (ok, json) = fetch(&["--json", "-k", &url]);
-    assert!(ok, "{json}");
+    let (code, json) = fetch(&["--json", "-k", &url]);
+    assert_eq!(code, Some(0), "{json}");
     let v: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["status"], 200);
     assert_eq!(

@@ -88,7 +88,8 @@ pub enum Error {
     BodyAbandoned,
     /// The connection cannot carry another request: the previous response was not
     /// read to its end, the server said it would close, or it has closed the
-    /// connection (or sent bytes unasked) since. Nothing of the request was
+    /// connection (or sent bytes unasked) since, which a server can do before
+    /// the first request on a fresh one too. Nothing of the request was
     /// sent: it may go on a fresh connection
     /// ([`ClientConnection::try_send`](super::ClientConnection::try_send)
     /// gives it back).
@@ -161,7 +162,12 @@ impl fmt::Display for Error {
             Error::Timeout(t) => f.write_str(t.as_str()),
             Error::BodyTooLarge { limit } => write!(f, "body larger than {limit} bytes"),
             Error::BodyAbandoned => f.write_str("body abandoned: the connection moved on"),
-            Error::NotReusable => f.write_str("connection cannot carry another request"),
+            // Worded for a fresh connection too, which a server can close
+            // (or send bytes on unasked) before the first request goes out.
+            Error::NotReusable => f.write_str(
+                "the connection cannot carry a request (closed by the server, \
+                 spent, or sent bytes unasked); nothing was sent",
+            ),
             Error::InvalidUrl(why) => write!(f, "invalid URL: {why}"),
             Error::NotUpgraded => f.write_str("the connection did not switch protocols"),
             Error::NotUtf8(e) => write!(f, "body is not UTF-8: {e}"),
