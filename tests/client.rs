@@ -2765,8 +2765,9 @@ fn a_101_hands_the_client_the_connection_and_the_bytes_behind_its_head() {
 }
 
 /// A server may answer 101 as soon as it has read the head (Node's upgrade
-/// event does). The switch follows the request's end (RFC 9113 §3.2's
-/// rule for h2c, proto's as h11's): a body already queued whole goes out
+/// event does). The switch follows the request's end (RFC 7540 §3.2's
+/// rule for h2c; proto refuses a 101 sooner, stricter than h11): a body
+/// already queued whole goes out
 /// before the 101 comes back, so the new protocol's first bytes follow
 /// it; a body still being written makes the 101 `UnexpectedSwitch`, never a
 /// connection handed over with the request cut short.

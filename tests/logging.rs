@@ -133,16 +133,18 @@ fn failures_nobody_else_sees_are_logged() {
     for request in [
         &b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: close\r\nX-Switch: 1\r\n\r\n"[..],
         b"CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\nX-Switch: 1\r\n\r\n",
+        // HTTP/1.0 has no protocol switch (RFC 9110 §7.8).
+        b"GET /ws HTTP/1.0\r\nUpgrade: websocket\r\nConnection: upgrade\r\nX-Switch: 1\r\n\r\n",
     ] {
         let reply = exchange(addr, request);
         assert!(reply.starts_with("HTTP/1.1 500 "), "{reply}");
     }
-    let unproposed = logged("proposed no switch", 2);
-    assert_eq!(unproposed.len(), 2, "{unproposed:?}");
+    let unproposed = logged("proposed no switch", 3);
+    assert_eq!(unproposed.len(), 3, "{unproposed:?}");
     assert!(
         unproposed
             .iter()
-            .all(|(level, _)| *level == log::Level::Warn)
+            .all(|(level, said)| *level == log::Level::Warn && said.contains("HTTP/1.1"))
     );
     assert!(records_with("did not offer").is_empty());
     // One that proposed another protocol: that is what the warning names.

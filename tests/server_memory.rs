@@ -65,38 +65,44 @@ fn a_parked_server_connection_keeps_only_what_is_left_unread() {
 
 /// A 15 KB head grows the read buffer; while the service takes its time (a
 /// long poll, say), the request dropped, the connection does not hold that
-/// buffer.
+/// buffer, whether or not the client ended its side after the request
+/// (`half_close`, the default, lets the service go on).
 #[test]
 fn a_connection_waiting_on_its_service_keeps_no_large_read_buffer() {
-    let (mut client_end, server_end) = duplex(64 * 1024);
-    let request = large_head();
-    let service = |request: Request| async move {
-        drop(request);
-        future::pending::<Response>().await
-    };
-    let config = ServerConfig::default();
-    let server = async {
-        let _ = serve_connection(server_end, service, &config).await;
-    };
-    let client = async {
-        client_end.write_all(&request).await.unwrap();
-        // Let the server read the head and call the service.
-        for _ in 0..16 {
-            future::yield_now().await;
-        }
-        live()
-    };
-    // The client's end drops the server's future, and what it held.
-    let waiting = future::block_on(future::or(client, async {
-        server.await;
-        unreachable!("the service never answers")
-    }));
-    let held = waiting - live();
-    drop(client_end);
-    assert!(
-        held < 4096,
-        "the connection waiting on its service held {held} bytes"
-    );
+    for half_closed in [false, true] {
+        let (mut client_end, server_end) = duplex(64 * 1024);
+        let request = large_head();
+        let service = |request: Request| async move {
+            drop(request);
+            future::pending::<Response>().await
+        };
+        let config = ServerConfig::default();
+        let server = async {
+            let _ = serve_connection(server_end, service, &config).await;
+        };
+        let client = async {
+            client_end.write_all(&request).await.unwrap();
+            if half_closed {
+                client_end.close().await.unwrap();
+            }
+            // Let the server read the head and call the service.
+            for _ in 0..16 {
+                future::yield_now().await;
+            }
+            live()
+        };
+        // The client's end drops the server's future, and what it held.
+        let waiting = future::block_on(future::or(client, async {
+            server.await;
+            unreachable!("the service never answers")
+        }));
+        let held = waiting - live();
+        drop(client_end);
+        assert!(
+            held < 4096,
+            "the connection waiting on its service held {held} bytes (half-closed: {half_closed})"
+        );
+    }
 }
 
 /// A request proposing a switch to protocols the service declines (it

@@ -371,9 +371,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// that refuses the body (an error status, or a redirect or the like that
     /// closes the connection) stops it instead, and the connection is not
     /// reused; a `2xx` never does. A `101` is taken only once the request has
-    /// ended (proto's rule, as h11's; sooner it is
-    /// `Error::Protocol(UnexpectedSwitch)`), and comes back once the request
-    /// is all written, so that the new protocol's first bytes follow it. If a write fails because the server
+    /// ended (proto's rule, stricter than h11, which holds the switch until
+    /// then; sooner it is `Error::Protocol(UnexpectedSwitch)`), and comes
+    /// back once the request is all written, so that the new protocol's
+    /// first bytes follow it. If a write fails because the server
     /// answered without reading the body all (it reset the connection, or
     /// stopped reading until the write timed out), an answer already there
     /// (a 413, a redirect, a 200) is returned rather than the write's error,

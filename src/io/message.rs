@@ -512,7 +512,8 @@ impl Headers {
 
     /// [`append`](Headers::append), if the field is well-formed: `name` a
     /// token and `value` free of control characters other than tab (no CR, LF
-    /// or NUL that could end the line). Every field is checked so when its
+    /// or NUL that could end the line), neither beginning nor ending with a
+    /// space or tab (a recipient strips those, RFC 9110 §5.5). Every field is checked so when its
     /// message is sent, where a bad one fails the whole message (a server
     /// answers 500 instead; in trailers, all of them are left out); checking
     /// here refuses a value from outside (user input, an upstream's field)
@@ -531,6 +532,7 @@ impl Headers {
     ///     Err(SendError::InvalidHeaderValue)
     /// );
     /// assert_eq!(headers.try_append("bad name", "v"), Err(SendError::InvalidHeaderName));
+    /// assert_eq!(headers.try_append("x-note", "v "), Err(SendError::InvalidHeaderValue));
     /// assert!(headers.is_empty());
     /// headers.try_append("x-note", "fine").unwrap();
     /// assert_eq!(headers.get("x-note"), Some(&b"fine"[..]));

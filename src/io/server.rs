@@ -1043,7 +1043,12 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         // Nothing of the request is left to cut short.
         let read = self.buf.poll_fill_idle(&mut self.io, cx);
         match read.map(closed_without_notify_as_end) {
-            Poll::Ready(Ok(0)) => self.client_closed(),
+            Poll::Ready(Ok(0)) => {
+                // With `half_close` the service goes on, for as long as it
+                // takes: as below.
+                self.buf.release_large();
+                self.client_closed()
+            }
             Poll::Ready(Ok(_)) => Poll::Pending,
             Poll::Pending => {
                 // The service may take long (a long poll, a stream): what a
@@ -1309,8 +1314,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 ),
                 None if unproposed => log::warn!(
                     "lithe: the service's 101 answers a request that proposed no switch \
-                     (an Upgrade field with the `upgrade` connection option, not a CONNECT); \
-                     answered 500 instead"
+                     (only an HTTP/1.1 request with an Upgrade field and the `upgrade` \
+                     connection option proposes one, never a CONNECT); answered 500 instead"
                 ),
                 None if unoffered => log::warn!(
                     "lithe: the service's 101 switches to a protocol the request did not offer \

@@ -30,9 +30,12 @@
 //! * **Keep-alive.** If either message of the cycle said the connection will not
 //!   persist (`Connection: close`, HTTP/1.0 without `keep-alive`, a
 //!   close-delimited body, a response with both Content-Length and
-//!   Transfer-Encoding, an error), if the server answered finally while the
-//!   client still waited for `100 Continue` to send a body (which then never
-//!   comes), if the response was unsolicited, or if a side has closed, a side
+//!   Transfer-Encoding, an error), if (on the server's side) it answered
+//!   finally while the client still waited for `100 Continue` to send a body
+//!   it may then never send (a client that sends it all the same may reuse
+//!   the connection: the server that answered early without closing reads
+//!   on, RFC 9110 §10.1.1), if the response was unsolicited, or if a side
+//!   has closed, a side
 //!   reaching `Done` goes on to `MustClose`: it will send nothing more. (The
 //!   connection works these inputs out from the heads and hands them to the
 //!   table.)
