@@ -2765,12 +2765,12 @@ fn a_101_hands_the_client_the_connection_and_the_bytes_behind_its_head() {
 }
 
 /// A server may answer 101 as soon as it has read the head (Node's upgrade
-/// event does). The switch follows the request's end (RFC 7540 §3.2's
-/// rule for h2c; proto refuses a 101 sooner, stricter than h11): a body
-/// already queued whole goes out
-/// before the 101 comes back, so the new protocol's first bytes follow
-/// it; a body still being written makes the 101 `UnexpectedSwitch`, never a
-/// connection handed over with the request cut short.
+/// event does). The switch follows the request's end (RFC 7540 §3.2's rule
+/// for h2c; proto refuses a 101 sooner, stricter than h11): a body already
+/// queued whole goes out before the 101 comes back, so the new protocol's
+/// first bytes follow it; a body still being written makes the 101
+/// `UnexpectedSwitch`, never a connection handed over with the request cut
+/// short.
 #[test]
 fn a_101_before_the_request_body_is_written_follows_the_request() {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};
