@@ -121,6 +121,10 @@ async fn fetch(
     while let Some(chunk) = body.chunk().await? {
         on_chunk(&chunk)?;
     }
+    // Over TLS, `close` sends the closure alert a client owes the server
+    // (RFC 9112 §9.8). The response is whole already: a server that went
+    // first (it reset the connection) fails nothing that matters here.
+    let _ = conn.close().await;
     Ok(())
 }
 

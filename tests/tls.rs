@@ -456,9 +456,9 @@ fn sni_carries_a_host_name_and_never_an_ip_address() {
 
 #[test]
 fn a_tls_client_leaving_an_idle_connection_without_close_notify_has_closed() {
-    // Most clients (lithe's, reqwest, hyper-rustls) drop a connection rather
-    // than send close_notify: between requests that cuts nothing short, so
-    // the connection ends as it does over plain TCP.
+    // A client may drop a connection rather than send close_notify (lithe's
+    // does unless closed with `close`): between requests that cuts nothing
+    // short, so the connection ends as it does over plain TCP.
     let (cert, key) = certificate();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -479,6 +479,53 @@ fn a_tls_client_leaving_an_idle_connection_without_close_notify_has_closed() {
     });
     let result = served.join().unwrap();
     assert!(result.is_ok(), "{result:?}");
+}
+
+/// RFC 9112 §9.8: a client sends the closure alert before it closes.
+/// `close` does, so the server reads the end of the stream; a connection
+/// dropped does not, and the server's read finds the TCP end unannounced.
+#[test]
+fn a_tls_client_that_closes_sends_close_notify() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    let (cert, key) = certificate();
+    for closes in [true, false] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let acceptor = TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
+        let server = std::thread::spawn(move || {
+            let (tcp, _) = listener.accept().unwrap();
+            run(async {
+                let tcp = lithe::rt::TcpStream::from(async_io::Async::new(tcp).unwrap());
+                let mut tls = acceptor.accept(tcp).await.unwrap();
+                let mut head = Vec::new();
+                let mut byte = [0u8];
+                while !head.ends_with(b"\r\n\r\n") {
+                    tls.read_exact(&mut byte).await.unwrap();
+                    head.push(byte[0]);
+                }
+                tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    .await
+                    .unwrap();
+                tls.flush().await.unwrap();
+                let mut rest = Vec::new();
+                tls.read_to_end(&mut rest).await.map(|_| rest)
+            })
+        });
+        run(async {
+            let mut conn = open(&url(addr, "/"), &trusting(&cert)).await.unwrap();
+            let response = conn.send(Request::new("GET", "/")).await.unwrap();
+            assert_eq!(&response.into_body().bytes(100).await.unwrap()[..], b"ok");
+            match closes {
+                true => conn.close().await.unwrap(),
+                false => drop(conn),
+            }
+        });
+        let end = server.join().unwrap();
+        match closes {
+            true => assert_eq!(end.unwrap(), b""),
+            false => assert_eq!(end.unwrap_err().kind(), std::io::ErrorKind::UnexpectedEof),
+        }
+    }
 }
 
 /// Over TLS the end of a close-delimited body is the server's close_notify:

@@ -350,6 +350,41 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         closed
     }
 
+    /// Ends the connection as a client should: closes our sending side,
+    /// which over TLS first sends the closure alert (`close_notify`) that
+    /// RFC 9112 §9.8 asks of a client before it closes; within the write
+    /// timeout ([`Timeout::Write`] past it). Dropping a connection closes
+    /// its transport without that: over TLS the server sees it end
+    /// unannounced (between requests nothing is cut short, every request
+    /// being framed, but servers may log it as an error).
+    ///
+    /// ```
+    /// use lithe::io::{ClientConfig, ClientConnection, duplex};
+    /// use futures_lite::AsyncReadExt;
+    /// # futures_lite::future::block_on(async {
+    /// let (mut server_end, client_end) = duplex(1024);
+    /// let conn = ClientConnection::new(client_end, ClientConfig::default());
+    /// conn.close().await.unwrap();
+    /// // The server reads the end of the stream.
+    /// assert_eq!(server_end.read(&mut [0u8; 16]).await.unwrap(), 0);
+    /// # });
+    /// ```
+    pub async fn close(mut self) -> Result<(), Error> {
+        let deadline = self
+            .config
+            .write_timeout
+            .and_then(|limit| Instant::now().checked_add(limit));
+        let mut timer = Deadline::default();
+        poll_fn(|cx| match Pin::new(&mut self.io).poll_close(cx) {
+            Poll::Ready(closed) => Poll::Ready(closed.map_err(Error::from)),
+            Poll::Pending if deadline.is_some_and(|at| timer.poll_expired(cx, at)) => {
+                Poll::Ready(Err(Error::Timeout(Timeout::Write)))
+            }
+            Poll::Pending => Poll::Pending,
+        })
+        .await
+    }
+
     /// The transport and the bytes read from it but not consumed: after a
     /// protocol switch, the start of the new protocol.
     pub fn into_parts(mut self) -> (T, Bytes) {
