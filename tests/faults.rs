@@ -709,3 +709,105 @@ fn a_body_reader_gets_an_error_once_its_connection_driver_is_gone() {
     assert!(matches!(read, Err(Error::BodyAbandoned)), "{read:?}");
     drop(client_end);
 }
+
+/// A transport that gives `input`, then fails every read with an error of
+/// its own type.
+struct FailsAfter {
+    input: &'static [u8],
+}
+
+/// The transport's own error, which a service may want to tell apart.
+#[derive(Debug)]
+struct TransportFault;
+
+impl std::fmt::Display for TransportFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the transport broke")
+    }
+}
+
+impl std::error::Error for TransportFault {}
+
+impl futures_lite::AsyncRead for FailsAfter {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if self.input.is_empty() {
+            return std::task::Poll::Ready(Err(std::io::Error::other(TransportFault)));
+        }
+        let n = buf.len().min(self.input.len());
+        buf[..n].copy_from_slice(&self.input[..n]);
+        self.input = &self.input[n..];
+        std::task::Poll::Ready(Ok(n))
+    }
+}
+
+impl futures_lite::AsyncWrite for FailsAfter {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// A request body whose transport fails gives the service that failure
+/// itself the first time (its own type, to downcast), and the same error
+/// again, as a copy, after.
+#[test]
+fn a_request_body_failed_by_the_transport_gives_the_service_its_error() {
+    use lithe::io::{Error, serve_connection};
+    let io = FailsAfter {
+        input: b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc",
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let service = {
+        let seen = seen.clone();
+        move |request: Request| {
+            let seen = seen.clone();
+            async move {
+                let mut body = request.into_body();
+                loop {
+                    match body.chunk().await {
+                        Ok(Some(_)) => continue,
+                        Ok(None) => break,
+                        Err(e) => {
+                            let ours = matches!(&e, Error::Io(io)
+                                if io.get_ref().is_some_and(|inner| inner.is::<TransportFault>()));
+                            seen.lock().unwrap().push((ours, e.to_string()));
+                            if seen.lock().unwrap().len() == 2 {
+                                break;
+                            }
+                        }
+                    }
+                }
+                Response::new(StatusCode::OK)
+            }
+        }
+    };
+    let _ = futures_lite::future::block_on(serve_connection(io, service, &ServerConfig::default()));
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(
+        seen[0].0,
+        "the first error is not the transport's own: {seen:?}"
+    );
+    assert!(seen[1].1.contains("the transport broke"), "{seen:?}");
+}

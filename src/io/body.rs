@@ -517,10 +517,11 @@ impl Incoming {
             }
             End::Failed(e) => {
                 // Asked again, it fails again with the same error, not as if
-                // the connection had moved on.
-                let again = e.duplicate();
-                s.end = End::Failed(e);
-                return Poll::Ready(Some(Err(again)));
+                // the connection had moved on. The first reader gets the
+                // error itself (a transport's own, to downcast), later ones
+                // a copy.
+                s.end = End::Failed(e.duplicate());
+                return Poll::Ready(Some(Err(e)));
             }
             End::Abandoned => return Poll::Ready(Some(Err(Error::BodyAbandoned))),
             End::ErrorReported(e) => {
