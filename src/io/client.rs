@@ -542,12 +542,17 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         let no_content = length == Some(0)
             || (length_field
                 && proto::framing::agreed_length(headers.get_all("content-length")) == Some(0));
-        if no_content && headers.contains("expect") {
-            let only_continue = headers
+        let is_continue = |e: &[u8]| e.eq_ignore_ascii_case(b"100-continue");
+        if no_content && headers.elements("expect").any(is_continue) {
+            // That member alone goes: another expectation is the caller's.
+            let others = headers
                 .elements("expect")
-                .all(|e| e.eq_ignore_ascii_case(b"100-continue"));
-            if only_continue {
-                headers.remove("expect");
+                .filter(|e| !is_continue(e))
+                .collect::<Vec<_>>()
+                .join(&b", "[..]);
+            headers.remove("expect");
+            if !others.is_empty() {
+                headers.append("expect", others);
             }
         }
         if length_field {
