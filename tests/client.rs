@@ -2152,6 +2152,59 @@ fn an_expectation_without_content_is_not_sent() {
     }
 }
 
+/// A server that answered in HTTP/1.0 on this connection may not read a
+/// chunked body (RFC 9112 §6.1: a client must know the server handles
+/// HTTP/1.1 first): a body of unknown length is refused with nothing sent
+/// (curl refuses so too), and the connection goes on with one of known
+/// length.
+#[test]
+fn no_chunked_upload_to_a_server_that_answered_in_http10() {
+    let (heads, head) = std::sync::mpsc::channel();
+    let addr = raw_server(move |mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
+        s.write_all(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok")
+            .unwrap();
+        let Some((request, body)) = read_request(&mut s, 4) else {
+            return;
+        };
+        let _ = heads.send((request, body));
+        s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 4\r\n\r\nnext")
+            .unwrap();
+    });
+    run(async {
+        let mut conn = client_to(addr).await;
+        let response = conn.send(get("/")).await.unwrap();
+        assert_eq!(response.into_body().bytes(100).await.unwrap(), "ok");
+        assert!(conn.is_reusable());
+        let pieces = futures_lite::stream::iter([Ok(bytes::Bytes::from("data"))]);
+        let streamed = Request::new("POST", "/").with_body(Body::stream(pieces));
+        let error = conn.send(streamed).await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::Send(proto::SendError::InvalidFraming(
+                    proto::Error::TransferEncodingInHttp10
+                ))
+            ),
+            "{error:?}"
+        );
+        // Nothing went out: the next request is the server's next.
+        let sized = Request::new("POST", "/").with_body("data");
+        let response = conn.send(sized).await.unwrap();
+        assert_eq!(response.into_body().bytes(100).await.unwrap(), "next");
+    });
+    let (request, body) = head.recv_timeout(LIMIT).unwrap();
+    assert!(
+        request
+            .to_ascii_lowercase()
+            .contains("\r\ncontent-length: 4\r\n"),
+        "{request}"
+    );
+    assert_eq!(body, b"data");
+}
+
 /// A body read to its last declared byte has ended the response: a caller
 /// that stops there (not polling on to the end it would be told of) leaves
 /// the connection ready for the next request.

@@ -126,6 +126,9 @@ pub struct ClientConnection<T> {
     broken: bool,
     /// A request has gone out on this connection.
     used: bool,
+    /// The last response on this connection was HTTP/1.0: the server may
+    /// not read a chunked request body (RFC 9112 §6.1), so none is sent.
+    server_http10: bool,
     /// The request body still going out: driven while the response head is
     /// awaited, then while its body is read (full duplex).
     upload: Option<Upload>,
@@ -269,6 +272,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             total_timer: Deadline::default(),
             broken: false,
             used: false,
+            server_http10: false,
             upload: None,
             response_ended: false,
             reset_by_peer: false,
@@ -420,7 +424,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// A body of known length goes out with `Content-Length` (an empty one
     /// only on `POST`, `PUT` and `PATCH`), a stream of unknown length chunked,
     /// unless the request sets its own framing; an HTTP/1.0 request cannot
-    /// carry a body of unknown length or trailers (`Error::Send`).
+    /// carry a body of unknown length or trailers (`Error::Send`), nor can
+    /// any request chunked once the server has answered in HTTP/1.0 on this
+    /// connection (RFC 9112 §6.1; nothing is sent).
     /// `Content-Length` fields that agree (`5, 5`, or `05` beside `5`) go out
     /// as one; fields that disagree fail with `Error::Send`, nothing sent. With
     /// `Expect: 100-continue` the body waits for `100 Continue` (or
@@ -563,6 +569,14 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             true => kind.chunked_keeping_length(),
             false => kind,
         };
+        if self.server_http10 && (coding_field || (length.is_none() && !length_field)) {
+            // Chunked to a server that answered in HTTP/1.0 on this very
+            // connection, which would take the chunks for requests (curl
+            // refuses so too). Nothing is sent.
+            return Err(Error::Send(proto::SendError::InvalidFraming(
+                proto::Error::TransferEncodingInHttp10,
+            )));
+        }
         let (content_length, chunked) = match length {
             _ if coding_field => (None, None),
             // Given apart even beside the caller's field, so that proto
@@ -645,6 +659,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             version,
             headers,
         } = head;
+        self.server_http10 = version == Version::Http10;
         // A body empty by its framing (HEAD, 204, 304, Content-Length: 0) ends
         // with the head, so a response dropped unread leaves the connection
         // reusable; proto ends it without input. (Unless the request body is
