@@ -986,6 +986,7 @@ impl<B> Request<B> {
     /// assert_eq!(proxied.host(), Some("example.org"));
     /// assert_eq!(Request::new("CONNECT", "example.net:443").host(), Some("example.net:443"));
     /// assert_eq!(Request::new("GET", "/").host(), None);
+    /// assert_eq!(Request::new("GET", "/").with_header("Host", "").host(), None);
     /// // An origin-form target is never read as a URL, whatever its query holds.
     /// let origin = Request::new("GET", "/a?next=http://b/").with_header("Host", "a");
     /// assert_eq!(origin.host(), Some("a"));
@@ -1005,7 +1006,13 @@ impl<B> Request<B> {
                 .and_then(|(_, rest)| rest.split(['/', '?']).next()),
             _ => None,
         };
-        named.or_else(|| self.headers().get_str("host"))
+        // An empty Host names no host (RFC 9112 §3.3: the authority is
+        // then empty; a client sends one for a target without any).
+        named.or_else(|| {
+            self.headers()
+                .get_str("host")
+                .filter(|host| !host.is_empty())
+        })
     }
 
     /// The protocol version.

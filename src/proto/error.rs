@@ -41,10 +41,10 @@ pub enum Error {
     ObsoleteLineFolding,
     /// The method is not a token (RFC 9110 §9.1), or the request line is malformed. 400.
     InvalidRequestLine,
-    /// The request-target has a forbidden byte or does not fit its method
-    /// (RFC 9112 §3.2: authority-form with CONNECT and only there; origin- and
-    /// absolute-form with any other method; asterisk-form only with OPTIONS).
-    /// 400.
+    /// The request-target has a forbidden byte (bytes past ASCII pass only
+    /// as UTF-8) or does not fit its method (RFC 9112 §3.2: authority-form
+    /// with CONNECT and only there; origin- and absolute-form with any other
+    /// method; asterisk-form only with OPTIONS). 400.
     InvalidRequestTarget,
     /// The status line is malformed (RFC 9112 §4). 400.
     InvalidStatusLine,

@@ -269,7 +269,12 @@ fn diagnose_request_line(line: &[u8]) -> Error {
     if !is_token(method) {
         return Error::InvalidRequestLine;
     }
-    if target.is_empty() || !target.iter().all(|&b| b > 0x20 && b != 0x7f) {
+    // Bytes past ASCII pass only as UTF-8 (httparse reads the target as a
+    // `str`): other ones are the target's fault, not the line's.
+    if target.is_empty()
+        || !target.iter().all(|&b| b > 0x20 && b != 0x7f)
+        || core::str::from_utf8(target).is_err()
+    {
         return Error::InvalidRequestTarget;
     }
     diagnose_version(version)
