@@ -49,9 +49,17 @@ pub struct ServeConfig {
     /// How each connection behaves.
     pub connection: ServerConfig,
     /// Worker threads; 0 means one per core this process may run on. More
-    /// than [`MAX_THREADS`] is refused (`InvalidInput`).
+    /// than [`MAX_THREADS`] is refused (`InvalidInput`). Each worker runs its
+    /// connections on one thread, none taken over by another: a service that
+    /// blocks its thread (a synchronous call, long CPU work) holds up every
+    /// connection of its worker, their timeouts and a shutdown with them.
+    /// Run such work apart (`smol::unblock`, a thread pool) and await it.
     pub threads: usize,
-    /// How long a shutdown waits for requests in flight. Default 30 s.
+    /// How long a shutdown waits for requests in flight. Default 30 s. Those
+    /// still running then are dropped mid-request, their service futures
+    /// with them: the client gets no answer, the connection closed (reset
+    /// where a close would read as a body's end). A service blocking its
+    /// thread is not interrupted: the shutdown waits for it.
     pub shutdown_timeout: Duration,
     /// Give each worker a listener of its own on the same port (`SO_REUSEPORT`,
     /// Linux only; ignored elsewhere), so the kernel spreads connections over
