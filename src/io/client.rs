@@ -425,8 +425,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// only on `POST`, `PUT` and `PATCH`), a stream of unknown length chunked,
     /// unless the request sets its own framing; an HTTP/1.0 request cannot
     /// carry a body of unknown length or trailers (`Error::Send`), nor can
-    /// any request chunked once the server has answered in HTTP/1.0 on this
-    /// connection (RFC 9112 §6.1; nothing is sent).
+    /// any request that would go chunked while the last response on this
+    /// connection was HTTP/1.0 ([`Error::ChunkedToHttp10`], nothing sent).
     /// `Content-Length` fields that agree (`5, 5`, or `05` beside `5`) go out
     /// as one; fields that disagree fail with `Error::Send`, nothing sent. With
     /// `Expect: 100-continue` the body waits for `100 Continue` (or
@@ -449,13 +449,14 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         &mut self,
         request: Request<Body>,
     ) -> Result<Response<ResponseBody<'_, T>>, Error> {
-        self.can_send().await?;
+        self.can_carry(&request).await?;
         self.send_now(request).await
     }
 
     /// [`send`](Self::send), giving `request` back when the connection
-    /// refused it with none of it sent ([`Error::NotReusable`], or a fresh
-    /// connection's failed read), so that it
+    /// refused it with none of it sent ([`Error::NotReusable`],
+    /// [`Error::ChunkedToHttp10`], or a fresh connection's failed read), so
+    /// that it
     /// can go on a fresh connection, streamed body and all. Other errors
     /// come without it: some of it may have gone out, or (`Error::Send`) it
     /// cannot go out as it is.
@@ -493,7 +494,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         &mut self,
         request: Request<Body>,
     ) -> Result<Response<ResponseBody<'_, T>>, TrySendError> {
-        if let Err(error) = self.can_send().await {
+        if let Err(error) = self.can_carry(&request).await {
             return Err(TrySendError {
                 error,
                 request: Some(request),
@@ -505,13 +506,23 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         })
     }
 
-    /// Whether a request may go out now: [`is_reusable`](Self::is_reusable),
-    /// and the server has not closed the connection since.
-    async fn can_send(&mut self) -> Result<(), Error> {
+    /// Whether `request` may go out now: [`is_reusable`](Self::is_reusable),
+    /// the server has not closed the connection since, and it would not go
+    /// chunked to a server that last answered in HTTP/1.0.
+    async fn can_carry(&mut self, request: &Request<Body>) -> Result<(), Error> {
         if !self.is_reusable() {
             return Err(Error::NotReusable);
         }
-        self.closed_while_idle().await
+        self.closed_while_idle().await?;
+        let headers = request.headers();
+        let chunked = headers.contains("transfer-encoding")
+            || (request.body().len().is_none() && !headers.contains("content-length"));
+        match self.server_http10 && chunked {
+            // That server would take the chunks for requests (curl refuses
+            // so too).
+            true => Err(Error::ChunkedToHttp10),
+            false => Ok(()),
+        }
     }
 
     /// [`send`](Self::send), the connection found able to carry `request`.
@@ -551,13 +562,16 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         let is_continue = |e: &[u8]| e.eq_ignore_ascii_case(b"100-continue");
         if no_content && headers.elements("expect").any(is_continue) {
             // That member alone goes: another expectation is the caller's.
+            // (A list with a quoted string, which a comma inside would split
+            // here, is left out whole: rewritten, its value could change.)
             let others = headers
                 .elements("expect")
                 .filter(|e| !is_continue(e))
-                .collect::<Vec<_>>()
-                .join(&b", "[..]);
+                .collect::<Vec<_>>();
+            let quoted = others.iter().any(|e| e.contains(&b'"'));
+            let others = (!others.is_empty() && !quoted).then(|| others.join(&b", "[..]));
             headers.remove("expect");
-            if !others.is_empty() {
+            if let Some(others) = others {
                 headers.append("expect", others);
             }
         }
@@ -569,14 +583,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             true => kind.chunked_keeping_length(),
             false => kind,
         };
-        if self.server_http10 && (coding_field || (length.is_none() && !length_field)) {
-            // Chunked to a server that answered in HTTP/1.0 on this very
-            // connection, which would take the chunks for requests (curl
-            // refuses so too). Nothing is sent.
-            return Err(Error::Send(proto::SendError::InvalidFraming(
-                proto::Error::TransferEncodingInHttp10,
-            )));
-        }
         let (content_length, chunked) = match length {
             _ if coding_field => (None, None),
             // Given apart even beside the caller's field, so that proto

@@ -102,6 +102,14 @@ pub enum Error {
     /// A body asked for as text is not UTF-8 (the transport and the
     /// message are fine).
     NotUtf8(core::str::Utf8Error),
+    /// A request that would go chunked (a body of unknown length, trailers,
+    /// or its own `Transfer-Encoding`) on a connection whose last response
+    /// was HTTP/1.0: that server may not read chunks, and would take them
+    /// for requests (RFC 9112 §6.1). Nothing was sent: the request may go
+    /// on a fresh connection
+    /// ([`ClientConnection::try_send`](super::ClientConnection::try_send)
+    /// gives it back), or with a known length on this one.
+    ChunkedToHttp10,
 }
 
 impl Error {
@@ -149,6 +157,7 @@ impl Error {
             Error::InvalidUrl(why) => Error::InvalidUrl(why),
             Error::NotUpgraded => Error::NotUpgraded,
             Error::NotUtf8(e) => Error::NotUtf8(*e),
+            Error::ChunkedToHttp10 => Error::ChunkedToHttp10,
         }
     }
 }
@@ -171,6 +180,10 @@ impl fmt::Display for Error {
             Error::InvalidUrl(why) => write!(f, "invalid URL: {why}"),
             Error::NotUpgraded => f.write_str("the connection did not switch protocols"),
             Error::NotUtf8(e) => write!(f, "body is not UTF-8: {e}"),
+            Error::ChunkedToHttp10 => f.write_str(
+                "a chunked request cannot go to a server that answered in HTTP/1.0; \
+                 nothing was sent",
+            ),
         }
     }
 }
