@@ -151,6 +151,11 @@ pub struct Server {
 
 impl Server {
     /// Binds `addr` and starts serving with `service` on worker threads.
+    /// Each connection gets a clone of it (so `Clone + Send`), and its
+    /// futures run on their connection's worker alone: they need not be
+    /// `Send`. State that cannot cross threads (an `Rc`) is made per
+    /// connection, on its worker, with
+    /// [`bind_per_connection`](Server::bind_per_connection).
     pub fn bind<S>(addr: impl ToSocketAddrs, service: S, config: ServeConfig) -> io::Result<Server>
     where
         S: Service + Clone + Send + 'static,
