@@ -57,8 +57,9 @@ pub struct ServeConfig {
     pub threads: usize,
     /// How long a shutdown waits for requests in flight. Default 30 s. Those
     /// still running then are dropped mid-request, their service futures
-    /// with them: the client gets no answer, the connection closed (reset
-    /// where a close would read as a body's end). A service blocking its
+    /// with them: the client gets no answer, or one cut short, the
+    /// connection closed (on Linux reset where a close would read as a
+    /// body's end; elsewhere closed plainly). A service blocking its
     /// thread is not interrupted: the shutdown waits for it.
     pub shutdown_timeout: Duration,
     /// Give each worker a listener of its own on the same port (`SO_REUSEPORT`,
