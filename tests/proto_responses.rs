@@ -153,6 +153,24 @@ fn truncated_response_bodies_are_errors() {
     assert_eq!(error_of(&ev), Some(Error::IncompleteMessage));
 }
 
+/// A status line begins `HTTP/`: a peer whose first byte is anything else
+/// is no HTTP server (here a TLS alert, what a TLS port answers a plain
+/// request with), refused at that byte, not waited on for a line end, nor
+/// taken for a response cut short when it closes.
+#[test]
+fn a_response_that_does_not_begin_http_is_refused_at_its_first_byte() {
+    let alert = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32];
+    let ev = client_events(Config::default(), "GET", &alert);
+    assert_eq!(error_of(&ev), Some(Error::InvalidVersion));
+    let mut conn = client_after(Config::default(), "GET");
+    let mut headers = [EMPTY_HEADER; 4];
+    let refused = conn.receive(&alert[..1], &mut headers).map(|r| r.consumed);
+    assert_eq!(refused, Err(Error::InvalidVersion));
+    // A whole line that begins otherwise says the same.
+    let ev = client_events(Config::default(), "GET", b"XTTP/1.1 200 OK\r\n\r\n");
+    assert_eq!(error_of(&ev), Some(Error::InvalidVersion));
+}
+
 #[test]
 fn obs_fold_in_responses_only_with_its_flag() {
     let input = b"HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\nContent-Length: 0\r\n\r\n";

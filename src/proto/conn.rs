@@ -450,13 +450,18 @@ impl Connection {
             too_large: Error::HeadTooLarge,
             first_line_too_long,
             // A method is a token: a request line that begins otherwise is
-            // none. (Responses are left to the whole line's diagnosis.)
+            // none. A status line begins `HTTP/`: a peer that does not (a TLS
+            // alert from a port that speaks TLS, a banner) is no HTTP server,
+            // said at once rather than as a response cut short at its close.
             first_byte: match self.role {
                 Role::Server => Some(FirstByte {
                     valid: is_tchar,
                     error: Error::InvalidRequestLine,
                 }),
-                Role::Client => None,
+                Role::Client => Some(FirstByte {
+                    valid: |b| b == b'H',
+                    error: Error::InvalidVersion,
+                }),
             },
         }
     }
