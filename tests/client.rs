@@ -294,6 +294,84 @@ fn a_fresh_connection_reset_before_its_first_request_reports_the_reset() {
     });
 }
 
+/// A transport that reads nothing until told to fail, then fails every read
+/// with a reset; it takes every write (counted).
+struct ResetOnCue {
+    reset: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    written: usize,
+}
+
+impl futures_lite::AsyncRead for ResetOnCue {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        _: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.reset.load(std::sync::atomic::Ordering::SeqCst) {
+            true => std::task::Poll::Ready(Err(std::io::ErrorKind::ConnectionReset.into())),
+            false => std::task::Poll::Pending,
+        }
+    }
+}
+
+impl futures_lite::AsyncWrite for ResetOnCue {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.written += buf.len();
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// A request refused before any of it went out (`Error::Send`) leaves the
+/// connection fresh: a reset found before the next request is still the
+/// `Error::Io` it is, the request handed back.
+#[test]
+fn a_request_refused_unsent_leaves_a_fresh_connection_fresh() {
+    let reset = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let io = ResetOnCue {
+        reset: reset.clone(),
+        written: 0,
+    };
+    run(async {
+        let mut conn = ClientConnection::new(io, ClientConfig::default());
+        let invalid = Request::new("GET", "/")
+            .with_header("host", "a")
+            .with_header("x-note", "a\r\nb");
+        let error = conn.send(invalid).await.unwrap_err();
+        assert!(matches!(error, Error::Send(_)), "{error:?}");
+        reset.store(true, std::sync::atomic::Ordering::SeqCst);
+        let refused = match conn.try_send(get("/")).await {
+            Ok(response) => panic!("answered {}", response.status()),
+            Err(refused) => refused,
+        };
+        assert!(
+            matches!(refused.error(), Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+            "{:?}",
+            refused.error()
+        );
+        assert!(refused.into_request().is_some());
+        let (io, _) = conn.into_parts();
+        assert_eq!(io.written, 0);
+    });
+}
+
 /// A request body stream always ready with empty pieces (a busy poll)
 /// writes nothing, but what was queued before it still goes out: here the
 /// server answers once it has seen that, refusing the rest.

@@ -530,7 +530,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         &mut self,
         request: Request<Body>,
     ) -> Result<Response<ResponseBody<'_, T>>, Error> {
-        self.used = true;
         self.response_ended = false;
         self.trailers = None;
         self.head_deadline = None;
@@ -619,6 +618,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                 None => conn.send_request(&head, b),
             })
         })?;
+        // Only now: a request refused before (`Error::Send`) has not gone out.
+        self.used = true;
 
         let mut early = None;
         if self.conn.we_are_waiting_for_100_continue() {
