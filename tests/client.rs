@@ -372,6 +372,33 @@ fn a_request_refused_unsent_leaves_a_fresh_connection_fresh() {
     });
 }
 
+/// A head past the 16 MiB the drivers serialize is refused as that limit,
+/// not as a buffer the caller could make larger, with nothing sent.
+#[test]
+fn a_head_past_what_the_client_serializes_is_named_so() {
+    let io = ResetOnCue {
+        reset: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        written: 0,
+    };
+    run(async {
+        let mut conn = ClientConnection::new(io, ClientConfig::default());
+        let huge = Request::new("GET", "/")
+            .with_header("host", "a")
+            .with_header("x-huge", "a".repeat(17 << 20));
+        let error = conn.send(huge).await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::Send(proto::SendError::HeadTooLarge { limit }) if limit == 16 << 20
+            ),
+            "{error:?}"
+        );
+        assert!(!error.to_string().contains("buffer"), "{error}");
+        let (io, _) = conn.into_parts();
+        assert_eq!(io.written, 0);
+    });
+}
+
 /// A request body stream always ready with empty pieces (a busy poll)
 /// writes nothing, but what was queued before it still goes out: here the
 /// server answers once it has seen that, refusing the rest.

@@ -475,7 +475,7 @@ impl Output {
                 Err(
                     e @ (SendError::InvalidHeaderName
                     | SendError::InvalidHeaderValue
-                    | SendError::BufferTooSmall { .. }),
+                    | SendError::HeadTooLarge { .. }),
                 ) => {
                     log::warn!("lithe: trailer fields left out: {e}");
                 }
@@ -523,6 +523,13 @@ impl Output {
                     if needed > room && needed <= OUTGOING_HEAD_LIMIT =>
                 {
                     room = needed
+                }
+                // Past the bound (or a size proto cannot count): our limit,
+                // not a buffer the caller could make larger.
+                Err(SendError::BufferTooSmall { needed }) if needed > OUTGOING_HEAD_LIMIT => {
+                    return Err(SendError::HeadTooLarge {
+                        limit: OUTGOING_HEAD_LIMIT,
+                    });
                 }
                 Err(e) => return Err(e),
             }

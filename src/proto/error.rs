@@ -316,6 +316,14 @@ pub enum SendError {
     /// A `101 Switching Protocols` without an Upgrade field naming the
     /// protocol switched to, which RFC 9110 §15.2.2 requires.
     MissingUpgrade,
+    /// A head or trailer section larger than the sender serializes: `io`'s
+    /// drivers take up to 16 MiB (`limit`), far past what any recipient
+    /// accepts, rather than allocate without bound. (proto itself, writing
+    /// into the caller's buffer, says [`BufferTooSmall`](Self::BufferTooSmall).)
+    HeadTooLarge {
+        /// The most bytes the sender serializes.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for SendError {
@@ -346,6 +354,9 @@ impl fmt::Display for SendError {
                 f.write_str("field in trailers that belongs in the header section")
             }
             SendError::MissingUpgrade => f.write_str("101 response without an Upgrade field"),
+            SendError::HeadTooLarge { limit } => {
+                write!(f, "head larger than the {limit} bytes a message may send")
+            }
         }
     }
 }
