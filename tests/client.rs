@@ -2310,6 +2310,22 @@ fn no_chunked_upload_to_a_server_that_answered_in_http10() {
             .with_body("data");
         let error = conn.send(coded).await.unwrap_err();
         assert!(matches!(error, Error::ChunkedToHttp10), "{error:?}");
+        // An HTTP/1.0 request cannot go chunked on any connection: that
+        // error, not this one, and nothing handed back for another.
+        let pieces = futures_lite::stream::iter([Ok(bytes::Bytes::from("data"))]);
+        let http10 = Request::new("POST", "/")
+            .with_version(lithe::proto::Version::Http10)
+            .with_body(Body::stream(pieces));
+        let refused = match conn.try_send(http10).await {
+            Ok(response) => panic!("sent, answered {}", response.status()),
+            Err(refused) => refused,
+        };
+        assert!(
+            matches!(refused.error(), Error::Send(_)),
+            "{:?}",
+            refused.error()
+        );
+        assert!(refused.into_request().is_none());
         // Nothing went out: the next request is the server's next.
         let sized = Request::new("POST", "/").with_body("data");
         let response = conn.send(sized).await.unwrap();

@@ -514,9 +514,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             return Err(Error::NotReusable);
         }
         self.closed_while_idle().await?;
+        // (An HTTP/1.0 request never goes chunked: one that would is
+        // `Error::Send` on any connection.)
         let headers = request.headers();
-        let chunked = headers.contains("transfer-encoding")
-            || (request.body().len().is_none() && !headers.contains("content-length"));
+        let chunked = request.version() == Version::Http11
+            && (headers.contains("transfer-encoding")
+                || (request.body().len().is_none() && !headers.contains("content-length")));
         match self.server_http10 && chunked {
             // That server would take the chunks for requests (curl refuses
             // so too).
