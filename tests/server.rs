@@ -825,6 +825,38 @@ fn a_500_for_an_unsendable_echo_says_the_connection_closes_when_its_body_cannot_
     server.shutdown();
 }
 
+/// A HEAD request the driver refuses (malformed, or its head too slow)
+/// gets the refusal's head alone (RFC 9110 §9.3.2): text after it would be
+/// read as the start of the next response by a client that pipelined one.
+#[test]
+fn a_refused_head_request_gets_no_content() {
+    let config = ServerConfig {
+        head_timeout: Some(Duration::from_millis(300)),
+        ..ServerConfig::default()
+    };
+    let server = server_with(routes, config);
+    let addr = server.local_addr();
+    for (request, status) in [
+        (&b"HEAD / HTTP/1.1\r\n\r\n"[..], "400"),
+        (b"\r\nHEAD / HTTP/2.0\r\nHost: a\r\n\r\n", "505"),
+        (b"HEAD / HTTP/1.1\r\nHost: a\r\n", "408"),
+    ] {
+        let reply = exchange(addr, request);
+        assert!(reply.starts_with(&format!("HTTP/1.1 {status} ")), "{reply}");
+        assert!(reply.ends_with("\r\n\r\n"), "{reply}");
+        assert!(
+            reply
+                .to_ascii_lowercase()
+                .contains("\r\nconnection: close\r\n"),
+            "{reply}"
+        );
+    }
+    // Another method still gets the text saying why.
+    let reply = exchange(addr, b"GET / HTTP/1.1\r\n\r\n");
+    assert!(reply.ends_with("without Host\n"), "{reply}");
+    server.shutdown();
+}
+
 #[test]
 fn head_responses_keep_content_length_and_send_no_body() {
     let server = server();

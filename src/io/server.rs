@@ -1805,15 +1805,25 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         let date = self.date(status);
         let (fields, count) = own_fields(content_type, &date);
         let head = ResponseHead::new(status, &fields[..count]);
+        // A HEAD request gets no content, refused or not (RFC 9110 §9.3.2):
+        // its method is read from the line refused, which proto did not
+        // take. The head goes out without a length (the connection closes).
+        let to_head = begins_head_request(self.buf.filled());
         let conn = &mut self.conn;
         let length = text.len() as u64;
-        if self
-            .out
-            .serialize(|b| conn.send_response_sized(&head, length, b))
-            .is_ok()
-            && conn.send_data(text.as_bytes()).is_ok()
-        {
-            self.out.extend(text.as_bytes());
+        let sent = match to_head {
+            true => self.out.serialize(|b| conn.send_response(&head, b)).is_ok(),
+            false => {
+                self.out
+                    .serialize(|b| conn.send_response_sized(&head, length, b))
+                    .is_ok()
+                    && conn.send_data(text.as_bytes()).is_ok()
+            }
+        };
+        if sent {
+            if !to_head {
+                self.out.extend(text.as_bytes());
+            }
             // Ended, so that closing sends our FIN at once: a message left
             // open is closed only after the linger.
             let _ = conn.send_end(&[], &mut []);
@@ -1976,6 +1986,15 @@ struct RequestSpans {
     spans: Vec<(Span, Span)>,
     upgrade: bool,
     asked: Asked,
+}
+
+/// Whether `input`, past any empty lines, begins a HEAD request line.
+fn begins_head_request(input: &[u8]) -> bool {
+    let start = input
+        .iter()
+        .position(|&b| !matches!(b, b'\r' | b'\n'))
+        .unwrap_or(input.len());
+    input[start..].starts_with(b"HEAD ")
 }
 
 /// Whether every protocol the response's Upgrade fields name is one the
