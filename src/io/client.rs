@@ -1289,6 +1289,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                         // length it was told leaves the connection ready for
                         // the next request. The next poll reports the end.
                         self.response_ended = self.took_buffered_end();
+                        if self.response_ended && self.upload.is_none() {
+                            // Idle from here for a caller that stops: what an
+                            // idle connection gives back goes now.
+                            self.watch_idle(cx);
+                        }
                     }
                     return Poll::Ready(Some(Ok(piece)));
                 }
