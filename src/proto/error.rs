@@ -17,7 +17,8 @@ use super::status::StatusCode;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Error {
-    /// The head (start line and header fields) exceeds
+    /// The head (start line and header fields, and any empty lines before a
+    /// request line) exceeds
     /// [`Limits::max_head_bytes`](super::Limits::max_head_bytes). 431.
     HeadTooLarge,
     /// More fields in a head or a trailer section than

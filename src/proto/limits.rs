@@ -15,8 +15,10 @@
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// The whole head: start line, header fields and the empty line ending them.
-    /// Default 16 KiB (nginx and aiohttp accept about 8 KiB per line); lithe's
+    /// The whole head: start line, header fields and the empty line ending them,
+    /// and on the server any empty lines before the request line (RFC 9112
+    /// §2.2 lets a client send them; counted, they cannot grow the buffer
+    /// without bound). Default 16 KiB (nginx and aiohttp accept about 8 KiB per line); lithe's
     /// client uses 1 MiB for response heads (`io::RESPONSE_HEAD_LIMIT`).
     /// Set below a request line's limit (the target's and 64 bytes), it
     /// bounds the request line too: one that reaches it is still
