@@ -440,9 +440,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// Host gets the authority its target names, else the connection's
     /// ([`with_host`](ClientConnection::with_host)).
     ///
-    /// A request refused as [`Error::NotReusable`] is dropped: to have it
-    /// back (its body may be a stream, which can be read only once), send it
-    /// with [`try_send`](Self::try_send). On a fresh connection a read that
+    /// A request refused as [`Error::NotReusable`] or
+    /// [`Error::ChunkedToHttp10`] is dropped: to have it back (its body may
+    /// be a stream, which can be read only once), send it with
+    /// [`try_send`](Self::try_send). On a fresh connection a read that
     /// failed before anything was sent (a TLS alert, a reset) is returned
     /// as the `Error::Io` it is, the request unsent too.
     pub async fn send(
@@ -1501,9 +1502,9 @@ impl TrySendError {
         &self.error
     }
 
-    /// Takes the request out, if none of it was sent
-    /// ([`Error::NotReusable`]): it may go on another connection as it is.
-    /// The error stays.
+    /// Takes the request out, if none of it was sent ([`Error::NotReusable`],
+    /// [`Error::ChunkedToHttp10`], or a fresh connection's failed read): it
+    /// may go on another connection as it is. The error stays.
     pub fn take_request(&mut self) -> Option<Request<Body>> {
         self.request.take()
     }
