@@ -484,7 +484,7 @@ fn both_servers_frame_the_fuzz_seeds_alike_where_both_accept() {
         compared > 100,
         "only {compared} seeds taken by both servers"
     );
-    // Deterministic (the committed seeds): 85 at this writing.
+    // Deterministic (the committed seeds): 86 at this writing.
     assert!(
         bodies > 40,
         "only {bodies} seeds with a body taken by both servers"
@@ -791,7 +791,7 @@ fn both_clients_frame_the_fuzz_seeds_alike_where_both_accept() {
         }
     }
     assert!(compared > 10, "only {compared} seeds read by both clients");
-    // Deterministic (the committed seeds): 46 at this writing.
+    // Deterministic (the committed seeds): 47 at this writing.
     assert!(
         bodies > 20,
         "only {bodies} seeds with a body read by both clients"
