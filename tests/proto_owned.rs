@@ -46,3 +46,40 @@ fn owned_response_head_round_trip() {
         ResponseHead::new(StatusCode::NOT_FOUND, &fields)
     );
 }
+
+/// The version and the reason are copied as received, not assumed: an
+/// HTTP/1.0 head stays one, a reason other than the status's usual one
+/// stays; `header` gives the first of several fields of a name.
+#[test]
+fn owned_heads_keep_version_reason_and_field_order() {
+    let mut server = Connection::server(Config::default());
+    let mut headers = [EMPTY_HEADER; 8];
+    let wire = b"GET / HTTP/1.0\r\nX-Tag: v1\r\nX-Tag: v2\r\n\r\n";
+    let owned = match server.receive(wire, &mut headers).unwrap().event {
+        Event::Request(head) => OwnedRequestHead::from(&head),
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(owned.version, Version::Http10);
+    assert_eq!(owned.header("x-tag"), Some(&b"v1"[..]));
+
+    let mut client = Connection::client(Config::default());
+    let mut out = [0u8; 128];
+    let host = [lithe::proto::Header {
+        name: "Host",
+        value: b"a",
+    }];
+    client
+        .send_request(&lithe::proto::RequestHead::new("GET", "/", &host), &mut out)
+        .unwrap();
+    let mut headers = [EMPTY_HEADER; 8];
+    let wire = b"HTTP/1.0 200 Fine\r\nContent-Length: 0\r\n\r\n";
+    let owned = match client.receive(wire, &mut headers).unwrap().event {
+        Event::Response(head) => OwnedResponseHead::from(&head),
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(
+        (owned.version, owned.reason.as_str()),
+        (Version::Http10, "Fine")
+    );
+    assert_eq!(owned.status, StatusCode::OK);
+}
