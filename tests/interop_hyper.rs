@@ -231,3 +231,53 @@ fn server_driver_and_client_connection_run_under_tokio() {
         );
     });
 }
+
+/// Under tokio's multi-thread runtime, whose spawned tasks must be `Send`
+/// and may move between threads: the server driver with a service that is
+/// `Send` but not `Sync` (a `Cell` counter, as per-connection state is
+/// kept), and a client's exchanges, each spawned; and a lithe timeout (the
+/// server's idle one) firing there, which closes the connection.
+#[test]
+fn spawned_on_tokios_multi_thread_runtime() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let idle = std::time::Duration::from_millis(200);
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let served = std::cell::Cell::new(0u32);
+            let service = move |_: Request| {
+                served.set(served.get() + 1);
+                let n = served.get();
+                async move { lithe::io::Response::new(StatusCode::OK).with_body(format!("request {n}")) }
+            };
+            let config = ServerConfig {
+                idle_timeout: Some(idle),
+                ..ServerConfig::default()
+            };
+            serve_connection(stream.compat(), service, &config).await
+        });
+        let client = tokio::spawn(async move {
+            let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let mut conn = ClientConnection::new(stream.compat(), ClientConfig::default());
+            for i in 1..=3 {
+                let request = Request::new("GET", "/").with_header("host", "t");
+                let response = conn.send(request).await.unwrap();
+                let body = response.into_body().bytes(100).await.unwrap();
+                assert_eq!(body, format!("request {i}").as_bytes());
+            }
+            (conn, std::time::Instant::now())
+        });
+        let (conn, idle_from) = tokio::time::timeout(LIMIT, client).await.unwrap().unwrap();
+        // The connection held open, the server ends it by its idle timeout.
+        let ended = tokio::time::timeout(LIMIT, server).await.unwrap().unwrap();
+        assert!(ended.is_ok(), "{ended:?}");
+        assert!(idle_from.elapsed() >= idle, "{:?}", idle_from.elapsed());
+        drop(conn);
+    });
+}

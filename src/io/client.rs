@@ -450,7 +450,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         &mut self,
         request: Request<Body>,
     ) -> Result<Response<ResponseBody<'_, T>>, Error> {
-        self.can_carry(&request).await?;
+        self.can_carry(goes_chunked(&request)).await?;
         self.send_now(request).await
     }
 
@@ -495,7 +495,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         &mut self,
         request: Request<Body>,
     ) -> Result<Response<ResponseBody<'_, T>>, TrySendError> {
-        if let Err(error) = self.can_carry(&request).await {
+        if let Err(error) = self.can_carry(goes_chunked(&request)).await {
             return Err(TrySendError {
                 error,
                 request: Some(request),
@@ -507,20 +507,14 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         })
     }
 
-    /// Whether `request` may go out now: [`is_reusable`](Self::is_reusable),
+    /// Whether a request may go out now: [`is_reusable`](Self::is_reusable),
     /// the server has not closed the connection since, and it would not go
-    /// chunked to a server that last answered in HTTP/1.0.
-    async fn can_carry(&mut self, request: &Request<Body>) -> Result<(), Error> {
+    /// chunked ([`goes_chunked`]) to a server that last answered in HTTP/1.0.
+    async fn can_carry(&mut self, chunked: bool) -> Result<(), Error> {
         if !self.is_reusable() {
             return Err(Error::NotReusable);
         }
         self.closed_while_idle().await?;
-        // (An HTTP/1.0 request never goes chunked: one that would is
-        // `Error::Send` on any connection.)
-        let headers = request.headers();
-        let chunked = request.version() == Version::Http11
-            && (headers.contains("transfer-encoding")
-                || (request.body().len().is_none() && !headers.contains("content-length")));
         match self.server_http10 && chunked {
             // That server would take the chunks for requests (curl refuses
             // so too).
@@ -1480,6 +1474,18 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Stream for ResponseBody<'_, T> {
         body.error_streamed = matches!(item, Poll::Ready(Some(Err(_))));
         item.map(|item| item.map(|r| r.map_err(std::io::Error::from)))
     }
+}
+
+/// Whether `request` goes out chunked: its own Transfer-Encoding, or a body
+/// of unknown length without a Content-Length. (An HTTP/1.0 request never
+/// does: one that would is `Error::Send` on any connection.) Asked before
+/// any await: a reference to the request held across one would make
+/// `send`'s future not `Send` (a body stream is not `Sync`).
+fn goes_chunked(request: &Request<Body>) -> bool {
+    let headers = request.headers();
+    request.version() == Version::Http11
+        && (headers.contains("transfer-encoding")
+            || (request.body().len().is_none() && !headers.contains("content-length")))
 }
 
 /// The error of [`ClientConnection::try_send`]: what failed, and the request

@@ -269,6 +269,10 @@ where
 
 /// Serves requests on one connection until it closes.
 ///
+/// Runs under any executor. The future is `Send` (for a work-stealing
+/// executor's `spawn`) when the service and its futures are: the service
+/// need not be `Sync`, so per-connection state may sit in a `Cell`.
+///
 /// Returns `Ok` when the connection ended the way HTTP allows (the client closed,
 /// a timeout, a rejected request, a protocol switch) and `Err` on I/O failure,
 /// on a write that timed out ([`Timeout::Write`]), or when a response body broke
@@ -281,12 +285,16 @@ where
 /// is dropped without `poll_close`, so no TLS `close_notify` ends it as if
 /// whole; over plain TCP only a reset can say it, which `rt::Server` sends
 /// (on Linux) and this function, knowing nothing of the transport, cannot.
-pub async fn serve_connection<T, S>(io: T, service: S, config: &ServerConfig) -> Result<(), Error>
+pub async fn serve_connection<T, S>(
+    io: T,
+    mut service: S,
+    config: &ServerConfig,
+) -> Result<(), Error>
 where
     T: Transport + 'static,
     S: Service,
 {
-    serve_with(io, &service, config, None, None).await
+    serve_with(io, &mut service, config, None, None).await
 }
 
 /// [`serve_connection`], also stopping between requests once `shutdown` is
@@ -298,7 +306,7 @@ where
 /// served, not this one).
 pub async fn serve_connection_until<T, S>(
     io: T,
-    service: S,
+    mut service: S,
     config: &ServerConfig,
     shutdown: &Shutdown,
 ) -> Result<(), Error>
@@ -306,7 +314,7 @@ where
     T: Transport + 'static,
     S: Service,
 {
-    serve_with(io, &service, config, Some(shutdown), None).await
+    serve_with(io, &mut service, config, Some(shutdown), None).await
 }
 
 /// [`serve_connection_until`] for a transport that can close abortively:
@@ -318,7 +326,7 @@ where
 #[cfg(feature = "server")]
 pub(crate) async fn serve_connection_aborting<T, S>(
     io: T,
-    service: S,
+    mut service: S,
     config: &ServerConfig,
     shutdown: &Shutdown,
     reset_on_close: fn(&mut T, bool),
@@ -327,7 +335,14 @@ where
     T: Transport + 'static,
     S: Service,
 {
-    serve_with(io, &service, config, Some(shutdown), Some(reset_on_close)).await
+    serve_with(
+        io,
+        &mut service,
+        config,
+        Some(shutdown),
+        Some(reset_on_close),
+    )
+    .await
 }
 
 /// Serves requests on `io` until it closes or switches protocols.
@@ -338,7 +353,9 @@ where
 /// function or of `run`) would hold it twice in every connection's future.
 async fn serve_with<T, S>(
     io: T,
-    service: &S,
+    // `&mut`: held across awaits, it leaves the future `Send` with a
+    // service that is `Send` but not `Sync` (a `Cell` counter).
+    service: &mut S,
     config: &ServerConfig,
     shutdown: Option<&Shutdown>,
     reset_on_close: Option<fn(&mut T, bool)>,
@@ -513,7 +530,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         }
     }
 
-    async fn run<S: Service>(&mut self, service: &S) -> Result<Ended, Error> {
+    async fn run<S: Service>(&mut self, service: &mut S) -> Result<Ended, Error> {
         // Requests served since this connection last let others run, by
         // yielding or by waiting for its peer.
         let mut served = 0;
@@ -2190,11 +2207,11 @@ mod future_size {
     fn a_connection_future_holds_the_driver_once() {
         let config = ServerConfig::default();
         let io = || futures_lite::io::Cursor::new(Vec::<u8>::new());
-        let service = |_: Request| async { Response::new(StatusCode::OK) };
+        let mut service = |_: Request| async { Response::new(StatusCode::OK) };
         let mut driver = Driver::new(io(), &config, None);
         let driver_size = core::mem::size_of_val(&driver);
-        let loop_size = core::mem::size_of_val(&driver.run(&service));
-        let connection = serve_with(io(), &service, &config, None, None);
+        let loop_size = core::mem::size_of_val(&driver.run(&mut service));
+        let connection = serve_with(io(), &mut service, &config, None, None);
         let connection_size = core::mem::size_of_val(&connection);
         assert!(
             connection_size < driver_size + loop_size + 256,
