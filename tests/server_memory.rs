@@ -20,15 +20,10 @@ fn large_head() -> Vec<u8> {
     head
 }
 
-/// A 15 KB head grows the read buffer; the connection parked after its
-/// response gives that buffer back, even when the client ended the request
-/// with an extra CRLF (RFC 9112 §2.2 lets a server ignore it), which stays
-/// buffered until the next request: only those bytes are kept.
-#[test]
-fn a_parked_server_connection_keeps_only_what_is_left_unread() {
+/// The bytes a connection served `request` (answered "ok") holds once
+/// parked: what it frees when the client then ends the connection.
+fn held_once_parked(request: Vec<u8>) -> isize {
     let (mut client_end, server_end) = duplex(64 * 1024);
-    let mut request = large_head();
-    request.extend_from_slice(b"\r\n");
     let service = |_: Request| async { Response::new(StatusCode::OK).with_body("ok") };
     let config = ServerConfig::default();
     let server = async {
@@ -38,6 +33,7 @@ fn a_parked_server_connection_keeps_only_what_is_left_unread() {
     };
     let client = async {
         client_end.write_all(&request).await.unwrap();
+        drop(request);
         let mut answer = Vec::new();
         let mut byte = [0u8];
         while !answer.ends_with(b"\r\n\r\nok") {
@@ -57,6 +53,18 @@ fn a_parked_server_connection_keeps_only_what_is_left_unread() {
     let ((), (parked, client_end)) = future::block_on(future::zip(server, client));
     let held = parked - live();
     drop(client_end);
+    held
+}
+
+/// A 15 KB head grows the read buffer; the connection parked after its
+/// response gives that buffer back, even when the client ended the request
+/// with an extra CRLF (RFC 9112 §2.2 lets a server ignore it), which stays
+/// buffered until the next request: only those bytes are kept.
+#[test]
+fn a_parked_server_connection_keeps_only_what_is_left_unread() {
+    let mut request = large_head();
+    request.extend_from_slice(b"\r\n");
+    let held = held_once_parked(request);
     assert!(
         held < 2048,
         "the connection parked with an extra CRLF buffered held {held} bytes"
@@ -110,37 +118,10 @@ fn a_connection_waiting_on_its_service_keeps_no_large_read_buffer() {
 /// after it keeps no copy of the 15 KB of protocols offered.
 #[test]
 fn a_parked_connection_keeps_no_declined_upgrade_offer() {
-    let (mut client_end, server_end) = duplex(64 * 1024);
     let mut request = b"GET / HTTP/1.1\r\nHost: t\r\nConnection: upgrade\r\nUpgrade: ".to_vec();
     request.resize(request.len() + 15_000, b'x');
     request.extend_from_slice(b"\r\n\r\n");
-    let service = |_: Request| async { Response::new(StatusCode::OK).with_body("ok") };
-    let config = ServerConfig::default();
-    let server = async {
-        serve_connection(server_end, service, &config)
-            .await
-            .unwrap();
-    };
-    let client = async {
-        client_end.write_all(&request).await.unwrap();
-        drop(request);
-        let mut answer = Vec::new();
-        let mut byte = [0u8];
-        while !answer.ends_with(b"\r\n\r\nok") {
-            client_end.read_exact(&mut byte).await.unwrap();
-            answer.push(byte[0]);
-        }
-        drop(answer);
-        for _ in 0..16 {
-            future::yield_now().await;
-        }
-        let parked = live();
-        client_end.close().await.unwrap();
-        (parked, client_end)
-    };
-    let ((), (parked, client_end)) = future::block_on(future::zip(server, client));
-    let held = parked - live();
-    drop(client_end);
+    let held = held_once_parked(request);
     assert!(
         held < 2048,
         "the connection parked after a declined switch held {held} bytes"
