@@ -265,13 +265,17 @@ fn spawned_on_tokios_multi_thread_runtime() {
         let client = tokio::spawn(async move {
             let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
             let mut conn = ClientConnection::new(stream.compat(), ClientConfig::default());
+            // Taken before the last request: the server's idle clock starts
+            // only once it has answered it, later.
+            let mut idle_from = std::time::Instant::now();
             for i in 1..=3 {
+                idle_from = std::time::Instant::now();
                 let request = Request::new("GET", "/").with_header("host", "t");
                 let response = conn.send(request).await.unwrap();
                 let body = response.into_body().bytes(100).await.unwrap();
                 assert_eq!(body, format!("request {i}").as_bytes());
             }
-            (conn, std::time::Instant::now())
+            (conn, idle_from)
         });
         let (conn, idle_from) = tokio::time::timeout(LIMIT, client).await.unwrap().unwrap();
         // The connection held open, the server ends it by its idle timeout.
