@@ -825,6 +825,78 @@ fn a_500_for_an_unsendable_echo_says_the_connection_closes_when_its_body_cannot_
     server.shutdown();
 }
 
+/// A received body sent on (an echo here, a proxy's upstream request
+/// alike) with `Body::from` keeps what is known of its length: none for a
+/// GET (no chunked empty body), a declared length as `Content-Length` (what
+/// is left of it once some was read), chunked only when it came chunked.
+#[test]
+fn a_received_body_sent_on_keeps_its_length() {
+    use lithe::io::{Body, Request, Response};
+    use lithe::proto::StatusCode;
+    let echo = |request: Request| async move {
+        let mut body = request.into_body();
+        if body.len() == Some(10) {
+            // Read a piece first: what goes on is what is left.
+            let first = body.chunk().await.unwrap().unwrap();
+            assert_eq!(body.len(), Some(10 - first.len() as u64));
+        }
+        Response::new(StatusCode::OK).with_body(Body::from(body))
+    };
+    let server = server_with(echo, ServerConfig::default());
+    let addr = server.local_addr();
+    let reply = exchange(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert!(
+        reply
+            .to_ascii_lowercase()
+            .contains("\r\ncontent-length: 0\r\n"),
+        "{reply}"
+    );
+    assert!(
+        !reply.to_ascii_lowercase().contains("transfer-encoding"),
+        "{reply}"
+    );
+    let reply = exchange(
+        addr,
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+    );
+    assert!(
+        reply
+            .to_ascii_lowercase()
+            .contains("\r\ncontent-length: 5\r\n"),
+        "{reply}"
+    );
+    assert!(reply.ends_with("\r\n\r\nhello"), "{reply}");
+    let mut s = socket(addr);
+    s.write_all(
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhello",
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    s.write_all(b"world").unwrap();
+    let reply = read_to_close(&mut s);
+    assert!(reply.ends_with("\r\n\r\nworld"), "{reply}");
+    assert!(
+        reply
+            .to_ascii_lowercase()
+            .contains("\r\ncontent-length: 5\r\n"),
+        "{reply}"
+    );
+    let reply = exchange(
+        addr,
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    );
+    assert!(
+        reply
+            .to_ascii_lowercase()
+            .contains("\r\ntransfer-encoding: chunked\r\n"),
+        "{reply}"
+    );
+    server.shutdown();
+}
+
 /// A HEAD request the driver refuses (malformed, or its head too slow)
 /// gets the refusal's head alone (RFC 9110 §9.3.2): text after it would be
 /// read as the start of the next response by a client that pipelined one.

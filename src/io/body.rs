@@ -230,6 +230,25 @@ impl From<String> for Body {
     }
 }
 
+/// The request body a server's service received, sent on (a proxy, an
+/// echo) with what is known of its length ([`Incoming::len`]): none stays
+/// none, a declared length goes as `Content-Length` (the stream held to it),
+/// and a chunked body goes chunked.
+///
+/// ```
+/// use lithe::io::{Body, Incoming};
+/// assert!(Body::from(Incoming::empty()).is_empty());
+/// ```
+impl From<Incoming> for Body {
+    fn from(incoming: Incoming) -> Self {
+        match incoming.len() {
+            Some(0) => Body::empty(),
+            Some(len) => Body::sized_stream(len, incoming),
+            None => Body::stream(incoming),
+        }
+    }
+}
+
 impl From<Vec<u8>> for Body {
     fn from(v: Vec<u8>) -> Self {
         Body::from(Bytes::from(v))
@@ -412,6 +431,8 @@ struct Slot {
     dropped: bool,
     /// The trailer fields, once the body has ended.
     trailers: Option<Headers>,
+    /// The bytes still to come, when the head declared a length.
+    left: Option<u64>,
 }
 
 #[derive(Default)]
@@ -434,8 +455,11 @@ fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
 /// asks for them.
 ///
 /// Read it with [`chunk`](Incoming::chunk), collect it with
-/// [`bytes`](Incoming::bytes), or use it as a [`Stream`] (for example to send it
-/// back with [`Body::stream`]).
+/// [`bytes`](Incoming::bytes), or use it as a [`Stream`]. To send it on (a
+/// proxy, an echo) make it a [`Body`] with `Body::from`, which keeps what is
+/// known of its length: none (a GET's), the bytes a Content-Length has yet
+/// to bring, or unknown (chunked); [`Body::stream`] would make every body,
+/// even none, one of unknown length, chunked.
 ///
 /// It is read while the request is served, its response included: what is
 /// left once the response has gone out is drained (up to
@@ -453,9 +477,13 @@ impl Incoming {
         Incoming { slot: None }
     }
 
-    /// A body and the handle its driver feeds it through.
-    pub(crate) fn channel() -> (Incoming, Feeder) {
-        let slot = Arc::new(Mutex::new(Slot::default()));
+    /// A body of `declared` bytes, if its head said, and the handle its
+    /// driver feeds it through.
+    pub(crate) fn channel(declared: Option<u64>) -> (Incoming, Feeder) {
+        let slot = Arc::new(Mutex::new(Slot {
+            left: declared,
+            ..Slot::default()
+        }));
         (
             Incoming {
                 slot: Some(slot.clone()),
@@ -467,6 +495,21 @@ impl Incoming {
     /// Whether the body is known to have no bytes.
     pub fn is_empty(&self) -> bool {
         self.slot.is_none()
+    }
+
+    /// The bytes still to come, when known: 0 for a request without a
+    /// body, what its `Content-Length` declared less what has been read, and
+    /// `None` for a chunked one.
+    ///
+    /// ```
+    /// use lithe::io::Incoming;
+    /// assert_eq!(Incoming::empty().len(), Some(0));
+    /// ```
+    pub fn len(&self) -> Option<u64> {
+        match &self.slot {
+            None => Some(0),
+            Some(slot) => lock(slot).left,
+        }
     }
 
     /// The trailer fields that followed a chunked body (RFC 9112 §7.1.2),
@@ -507,6 +550,7 @@ impl Incoming {
         };
         let mut s = lock(slot);
         if let Some(chunk) = s.chunk.take() {
+            s.left = s.left.map(|left| left.saturating_sub(chunk.len() as u64));
             return Poll::Ready(Some(Ok(chunk)));
         }
         match core::mem::replace(&mut s.end, End::Abandoned) {

@@ -952,8 +952,12 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 let _ = self.conn.receive(&[], &mut []);
                 (Incoming::empty(), None)
             }
-            Some(_) => {
-                let (body, feeder) = Incoming::channel();
+            Some(length) => {
+                let declared = match length {
+                    BodyLength::Length(n) => Some(n),
+                    _ => None,
+                };
+                let (body, feeder) = Incoming::channel(declared);
                 (body, Some(feeder))
             }
         };
