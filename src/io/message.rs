@@ -333,9 +333,13 @@ impl fmt::Display for ByteStr {
 /// field count (none once the thread has dropped a message: see `spare`).
 /// Fields added later come after them in order.
 ///
-/// Fields a Connection field names (hop-by-hop, RFC 9110 §7.6.1) are kept
-/// as received and sent as given: an origin server or a user agent need not
-/// strip them, but a proxy built on lithe must, before passing a message on.
+/// Hop-by-hop fields (RFC 9110 §7.6.1) are kept as received and sent as
+/// given: an origin server or a user agent need not strip them, but a proxy
+/// built on lithe must, before passing a message on: `Connection` and the
+/// fields it names, `Keep-Alive`, `Proxy-Connection`, `TE`, `Upgrade`
+/// (a lone one becomes a proposal when sent), and the framing fields
+/// `Transfer-Encoding` and `Content-Length`, which the next hop's body sets
+/// again (a received body sent on with `Body::from` keeps its length).
 #[derive(Clone, Default)]
 pub struct Headers {
     /// The received head that `received` points into.
