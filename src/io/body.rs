@@ -492,7 +492,8 @@ impl Incoming {
         )
     }
 
-    /// Whether the body is known to have no bytes.
+    /// Whether the request has no body at all (one read to its end may
+    /// have no bytes left, [`len`](Self::len) `Some(0)`, and is not this).
     pub fn is_empty(&self) -> bool {
         self.slot.is_none()
     }

@@ -337,9 +337,10 @@ impl fmt::Display for ByteStr {
 /// given: an origin server or a user agent need not strip them, but a proxy
 /// built on lithe must, before passing a message on: `Connection` and the
 /// fields it names, `Keep-Alive`, `Proxy-Connection`, `TE`, `Upgrade`
-/// (a lone one becomes a proposal when sent), and the framing fields
-/// `Transfer-Encoding` and `Content-Length`, which the next hop's body sets
-/// again (a received body sent on with `Body::from` keeps its length).
+/// (a lone one becomes a proposal when sent) and `Transfer-Encoding`; and
+/// `Content-Length` where the body sent on frames the message again (a
+/// request body sent on with `Body::from` keeps its length), not on an
+/// answer to HEAD or a 304, where it states the GET's length.
 #[derive(Clone, Default)]
 pub struct Headers {
     /// The received head that `received` points into.
