@@ -247,6 +247,37 @@ fn bad_pem_input_is_an_error() {
     // a failure at every handshake later.
     assert!(TlsConnector::with_pem_roots(b"").is_err());
     assert!(TlsConnector::with_pem_roots(key.as_bytes()).is_err());
+    // Certificates that cannot be read are said to be the caller's
+    // certificates, not a peer's, nor a section named by its bytes.
+    let not_der = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    let cut_short = b"-----BEGIN CERTIFICATE-----\nMIIB\n";
+    for (error, input) in [
+        (
+            TlsAcceptor::from_pem(not_der, key.as_bytes()).unwrap_err(),
+            "certificate PEM",
+        ),
+        (
+            TlsAcceptor::from_pem(cut_short, key.as_bytes()).unwrap_err(),
+            "certificate PEM",
+        ),
+        (
+            TlsConnector::with_pem_roots(not_der).err().unwrap(),
+            "PEM roots",
+        ),
+        (
+            TlsConnector::with_pem_roots(cut_short).err().unwrap(),
+            "PEM roots",
+        ),
+    ] {
+        let said = error.to_string();
+        assert!(
+            said.contains(&format!("a certificate in the {input} cannot be read")),
+            "{said}"
+        );
+        assert!(!said.contains("peer"), "{said}");
+        // The parser's own words follow as the source.
+        assert!(std::error::Error::source(&error).is_some(), "{error:?}");
+    }
 }
 
 /// A client choosing its protocol by ALPN: `http/1.0` (as `curl --http1.0`

@@ -53,6 +53,35 @@ impl std::error::Error for NoUsableKey {
     }
 }
 
+/// Certificates in a PEM input that cannot be read (a section cut short, a
+/// block that is no certificate), said as the caller's certificates: the
+/// parser's own words name a section by its bytes, or a peer that is not
+/// there. Its error is the source.
+#[derive(Debug)]
+struct BadCertificates {
+    input: &'static str,
+    cause: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl fmt::Display for BadCertificates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a certificate in the {} cannot be read", self.input)
+    }
+}
+
+impl std::error::Error for BadCertificates {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.cause)
+    }
+}
+
+/// [`BadCertificates`] in `input`, as the error setup returns.
+fn bad_certificates(
+    input: &'static str,
+) -> impl Fn(Box<dyn std::error::Error + Send + Sync>) -> Error {
+    move |cause| invalid(BadCertificates { input, cause })
+}
+
 /// Whether `host` (a URL's, as [`Url::host`](crate::rt::Url::host) gives
 /// it) can name a TLS server: a DNS name rustls accepts, or an IP address.
 #[cfg(feature = "client")]
@@ -102,8 +131,10 @@ impl TlsConnector {
     /// without a certificate is an error, not a connector that trusts nothing.
     pub fn with_pem_roots(pem: &[u8]) -> Result<Self, Error> {
         let mut roots = RootCertStore::empty();
+        let bad = bad_certificates("PEM roots");
         for cert in CertificateDer::pem_slice_iter(pem) {
-            roots.add(cert.map_err(invalid)?).map_err(invalid)?;
+            let cert = cert.map_err(|e| bad(e.into()))?;
+            roots.add(cert).map_err(|e| bad(e.into()))?;
         }
         if roots.is_empty() {
             return Err(invalid("no certificate in the PEM roots"));
@@ -174,9 +205,10 @@ impl TlsAcceptor {
     /// An acceptor for the certificate chain in `cert_pem` (leaf first) and the
     /// private key in `key_pem` (PKCS#8, PKCS#1 or SEC1).
     pub fn from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<Self, Error> {
+        let bad = bad_certificates("certificate PEM");
         let chain = CertificateDer::pem_slice_iter(cert_pem)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(invalid)?;
+            .map_err(|e| bad(e.into()))?;
         if chain.is_empty() {
             return Err(invalid("no certificate in the PEM input"));
         }
@@ -192,7 +224,11 @@ impl TlsAcceptor {
             .map_err(invalid)?
             .with_no_client_auth()
             .with_single_cert(chain, key)
-            .map_err(invalid)?;
+            .map_err(|e| match e {
+                // rustls words it for a peer's: ours is not valid DER.
+                rustls::Error::InvalidCertificate(_) => bad(e.into()),
+                other => invalid(other),
+            })?;
         Ok(TlsAcceptor::from_config(config))
     }
 
