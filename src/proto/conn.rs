@@ -17,7 +17,7 @@ use super::limits::Config;
 use super::parse::{
     FirstTry, parse_request, parse_response, try_whole_request, try_whole_response,
 };
-use super::scan::{FirstByte, ScanRules, Scanner, cut_short};
+use super::scan::{FirstByte, ScanRules, Scanner, cut_short, has_bare_cr};
 use super::state::{Role, Settled, State, States, Transition};
 
 /// Bytes a request line may hold beyond its target while it trickles in: the
@@ -536,8 +536,14 @@ impl Connection {
         input: &[u8],
         rules: &ScanRules,
     ) -> Result<Received<'b, 'h>, Error> {
-        if self.head_scanner.scan(input, rules)?.is_none() {
+        let Some(section) = self.head_scanner.scan(input, rules)? else {
             return self.incomplete_head(input);
+        };
+        // The scanner judges line ends alone: a bare CR inside a line is
+        // httparse's to refuse, which a head in pieces meets first (as
+        // `diagnose` names it), whatever the array's length.
+        if has_bare_cr(&input[section.start..section.end]) {
+            return Err(Error::BareCarriageReturn);
         }
         // The retry with a larger array parses the head whole.
         self.head_scanner = Scanner::new();
