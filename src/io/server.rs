@@ -125,9 +125,9 @@ const LINGER_BYTES: usize = 16 * 1024 * 1024;
 /// pieces instead), so copy what is kept for long. While the service takes
 /// its time (a long poll, a stream), with its request read, a connection
 /// keeps at most 32 KiB of output buffer and 16 KiB of read buffer (more
-/// only to hold bytes pipelined behind, in at most twice their size). Over TLS, rustls adds
-/// its own buffers (by default up to 64 KiB of records to send and 16 KiB
-/// of received plaintext).
+/// only to hold bytes pipelined behind, in at most twice their size). Over
+/// TLS, rustls adds its own buffers (by default up to 64 KiB of records to
+/// send and 16 KiB of received plaintext).
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     /// Parsing limits and leniencies.
