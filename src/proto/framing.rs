@@ -399,7 +399,7 @@ pub(crate) fn agreed_length<'v>(values: impl Iterator<Item = &'v [u8]>) -> Optio
     agreed
 }
 
-/// `transfer-parameter = token BWS "=" BWS token` (RFC 9110 §10.1.4, quoted values refused), the
+/// `transfer-parameter = token BWS "=" BWS token` (RFC 9110 §10.1.4), the
 /// quoted-string form aside (refused before), with the whitespace before it.
 fn is_transfer_parameter(parameter: &[u8]) -> bool {
     let mut halves = parameter.splitn(2, |&b| b == b'=');
