@@ -151,8 +151,15 @@ impl ReadBuf {
     /// those bytes move to a buffer of their own size, unless they fill most
     /// of it.
     pub(crate) fn release_large_keeping_rest(&mut self) {
+        self.shrink_to_rest_over(READ_KEPT_WHILE_SERVING);
+    }
+
+    /// Moves what is buffered to a buffer of its own size (same bytes at the
+    /// same offsets) when the allocation is larger than `kept` and those
+    /// bytes fill at most half of it.
+    fn shrink_to_rest_over(&mut self, kept: usize) {
         let allocated = self.allocated.max(self.buf.capacity());
-        if allocated > READ_KEPT_WHILE_SERVING && self.buf.len() <= allocated / 2 {
+        if allocated > kept && self.buf.len() <= allocated / 2 {
             self.buf = BytesMut::from(&self.buf[..]);
             self.allocated = self.buf.capacity();
         }
@@ -171,12 +178,10 @@ impl ReadBuf {
     /// own size (same bytes at the same offsets), unless they fill most of
     /// it.
     pub(crate) fn release_parked(&mut self) {
-        let allocated = self.allocated.max(self.buf.capacity());
-        if self.buf.is_empty() || allocated <= READ_KEPT || self.buf.len() > allocated / 2 {
-            return self.release();
+        match self.buf.is_empty() {
+            true => self.release(),
+            false => self.shrink_to_rest_over(READ_KEPT),
         }
-        self.buf = BytesMut::from(&self.buf[..]);
-        self.allocated = self.buf.capacity();
     }
 
     /// Makes room for `additional` more bytes, noting the allocation's size.
@@ -644,6 +649,23 @@ impl Output {
             }
         }
     }
+}
+
+/// Closes `io`'s sending side (over TLS, its closure alert first), waiting
+/// no longer than `limit` (without one, as long as it takes) on `timer`:
+/// `None` once that has passed.
+pub(crate) async fn close_within<T: AsyncWrite + Unpin>(
+    io: &mut T,
+    limit: Option<Duration>,
+    timer: &mut Deadline,
+) -> Option<io::Result<()>> {
+    let deadline = limit.and_then(|limit| Instant::now().checked_add(limit));
+    futures_lite::future::poll_fn(|cx| match Pin::new(&mut *io).poll_close(cx) {
+        Poll::Ready(closed) => Poll::Ready(Some(closed)),
+        Poll::Pending if deadline.is_some_and(|at| timer.poll_expired(cx, at)) => Poll::Ready(None),
+        Poll::Pending => Poll::Pending,
+    })
+    .await
 }
 
 /// A timer armed lazily and re-armed rarely: while deadlines keep moving later,

@@ -29,7 +29,7 @@ use super::body::{
     BODY_SHARE_BYTES, BODY_SHARE_PIECES, Body, BoxStream, BoxTrailers, HoldLast, Kind, collect,
     into_text,
 };
-use super::buffer::{COALESCE, Deadline, Output, ReadBuf, Stall};
+use super::buffer::{COALESCE, Deadline, Output, ReadBuf, Stall, close_within};
 use super::error::{Error, Timeout};
 use super::field_value::FieldValue;
 use super::message::{
@@ -374,19 +374,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// # });
     /// ```
     pub async fn close(mut self) -> Result<(), Error> {
-        let deadline = self
-            .config
-            .write_timeout
-            .and_then(|limit| Instant::now().checked_add(limit));
-        let mut timer = Deadline::default();
-        poll_fn(|cx| match Pin::new(&mut self.io).poll_close(cx) {
-            Poll::Ready(closed) => Poll::Ready(closed.map_err(Error::from)),
-            Poll::Pending if deadline.is_some_and(|at| timer.poll_expired(cx, at)) => {
-                Poll::Ready(Err(Error::Timeout(Timeout::Write)))
-            }
-            Poll::Pending => Poll::Pending,
-        })
-        .await
+        let limit = self.config.write_timeout;
+        match close_within(&mut self.io, limit, &mut Deadline::default()).await {
+            Some(closed) => closed.map_err(Error::from),
+            None => Err(Error::Timeout(Timeout::Write)),
+        }
     }
 
     /// The transport and the bytes read from it but not consumed: after a

@@ -59,7 +59,7 @@ use futures_lite::future::poll_fn;
 use super::body::{
     BODY_SHARE_BYTES, BODY_SHARE_PIECES, Feeder, HoldLast, Incoming, Kind, is_length_mismatch,
 };
-use super::buffer::{COALESCE, Deadline, Output, ReadBuf, Stall};
+use super::buffer::{COALESCE, Deadline, Output, ReadBuf, Stall, close_within};
 use super::date;
 use super::error::{Error, Timeout};
 use super::message::{
@@ -1063,20 +1063,13 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         }
         // Nothing of the request is left to cut short.
         let read = self.buf.poll_fill_idle(&mut self.io, cx);
+        // The service may take long (a long poll, a stream, on after the
+        // client's half close): what a large head grew is not held
+        // meanwhile. (A read that brought the next request leaves it.)
+        self.buf.release_large();
         match read.map(closed_without_notify_as_end) {
-            Poll::Ready(Ok(0)) => {
-                // With `half_close` the service goes on, for as long as it
-                // takes: as below.
-                self.buf.release_large();
-                self.client_closed()
-            }
-            Poll::Ready(Ok(_)) => Poll::Pending,
-            Poll::Pending => {
-                // The service may take long (a long poll, a stream): what a
-                // large head grew is not held meanwhile.
-                self.buf.release_large();
-                Poll::Pending
-            }
+            Poll::Ready(Ok(0)) => self.client_closed(),
+            Poll::Ready(Ok(_)) | Poll::Pending => Poll::Pending,
             Poll::Ready(Err(e)) => Poll::Ready(Error::Io(e)),
         }
     }
@@ -1835,16 +1828,18 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         let sent = match to_head {
             true => self.out.serialize(|b| conn.send_response(&head, b)).is_ok(),
             false => {
-                self.out
+                let sent = self
+                    .out
                     .serialize(|b| conn.send_response_sized(&head, length, b))
                     .is_ok()
-                    && conn.send_data(text.as_bytes()).is_ok()
+                    && conn.send_data(text.as_bytes()).is_ok();
+                if sent {
+                    self.out.extend(text.as_bytes());
+                }
+                sent
             }
         };
         if sent {
-            if !to_head {
-                self.out.extend(text.as_bytes());
-            }
             // Ended, so that closing sends our FIN at once: a message left
             // open is closed only after the linger.
             let _ = conn.send_end(&[], &mut []);
@@ -1871,21 +1866,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         if core::mem::replace(&mut self.sending_closed, true) {
             return;
         }
-        let deadline = self
-            .config
-            .write_timeout
-            .and_then(|t| Instant::now().checked_add(t));
-        let _ = poll_fn(
-            |cx| match core::pin::Pin::new(&mut self.io).poll_close(cx) {
-                Poll::Pending
-                    if deadline.is_some_and(|at| self.read_deadline.poll_expired(cx, at)) =>
-                {
-                    Poll::Ready(Ok(()))
-                }
-                other => other,
-            },
-        )
-        .await;
+        let limit = self.config.write_timeout;
+        let _ = close_within(&mut self.io, limit, &mut self.read_deadline).await;
     }
 
     /// Flushes, closes our side and, with `linger`, reads what the peer still
