@@ -869,6 +869,35 @@ fn a_continue_timeout_longer_than_the_read_timeout_is_waited_out() {
     assert!(waited >= Duration::from_millis(1500), "{waited:?}");
 }
 
+/// A continue timeout past what the clock can count is no timeout, as a long
+/// one is: the wait for `100 Continue` outlasts the read timeout, and the
+/// body goes once it comes.
+#[test]
+fn a_continue_timeout_past_the_clock_waits_for_the_100_past_the_read_timeout() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let addr = raw_server(move |mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(800));
+        s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").unwrap();
+        let mut byte = [0u8];
+        if s.read(&mut byte).unwrap_or(0) == 1 {
+            let _ = tx.send(byte[0]);
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .unwrap();
+        }
+    });
+    let config = ClientConfig {
+        continue_timeout: Duration::MAX,
+        read_timeout: Some(Duration::from_millis(300)),
+        ..ClientConfig::default()
+    };
+    let sent_at = put_expecting_continue(addr, config);
+    assert_eq!(rx.recv().unwrap(), b'x');
+    assert!(sent_at.elapsed() >= Duration::from_millis(800));
+}
+
 #[test]
 fn the_response_gets_its_whole_read_timeout_after_an_upload_that_outlasts_it() {
     // A server that never sends 100 Continue, reads the chunked body to its end,

@@ -47,7 +47,10 @@ pub struct ClientConfig {
     /// head hyper's accepts (about 400 KiB) could not talk to that server.
     pub proto: proto::Config,
     /// How long to wait for `100 Continue` before sending the body anyway.
-    /// Default 1 s.
+    /// Default 1 s. The read timeout does not cut this wait short; one past
+    /// what the clock can count (`Duration::MAX`) waits for the `100` or the
+    /// answer without limit ([`total_timeout`](Self::total_timeout) still
+    /// bounds the exchange).
     pub continue_timeout: Duration,
     /// How long a read may wait for bytes (response head or body), counted
     /// from the end of the request body: while it still goes out, the server
@@ -697,13 +700,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     async fn await_continue(&mut self) -> Result<Option<Head>, Error> {
         self.flush().await?;
         // Counted from when the head has gone out; a timeout past what the
-        // clock can count waits for the answer.
+        // clock can count is none, as a long one would be.
         let deadline = Instant::now().checked_add(self.config.continue_timeout);
         let mut continue_timer = Deadline::default();
         loop {
             // The continue timeout bounds this wait, however it compares with
-            // the read timeout; without one, the read timeout does.
-            let head = poll_fn(|cx| match self.poll_head_within(cx, deadline.is_none()) {
+            // the read timeout: the server may be waiting for the body.
+            let head = poll_fn(|cx| match self.poll_head_within(cx, false) {
                 Poll::Ready(result) => Poll::Ready(result.map(Some)),
                 Poll::Pending if deadline.is_some_and(|at| continue_timer.poll_expired(cx, at)) => {
                     Poll::Ready(Ok(None))
