@@ -181,3 +181,70 @@ fn close_delimited_and_te_cl_responses_end_the_connection() {
         assert!(!conn.is_keep_alive());
     }
 }
+
+/// Lengths past what a 32-bit `usize` holds (4 GiB and one byte) are counted
+/// in full whatever the target, not cut to their low 32 bits (which would
+/// make this one byte): a declared length and a chunk size, received, and a
+/// declared length sent. (`cargo test --no-default-features --target
+/// i686-unknown-linux-gnu` runs this where `usize` has 32 bits.)
+#[test]
+fn lengths_past_four_gib_are_counted_in_full() {
+    use lithe::proto::{Connection, EMPTY_HEADER, Event, Header, RequestHead};
+    const LEN: u64 = (1 << 32) + 1;
+    /// The body data `conn` hands on from `pieces`, each offered once the one
+    /// before has been taken.
+    fn data_of(conn: &mut Connection, pieces: &[&[u8]]) -> Vec<u8> {
+        let mut data = Vec::new();
+        for piece in pieces {
+            let mut rest = *piece;
+            while !rest.is_empty() {
+                let mut headers = [EMPTY_HEADER; 4];
+                let received = conn.receive(rest, &mut headers).expect("a valid message");
+                if let Event::Data(bytes) = received.event {
+                    data.extend_from_slice(bytes);
+                }
+                if received.consumed == 0 {
+                    // The rest waits for more bytes: the next piece.
+                    break;
+                }
+                rest = &rest[received.consumed..];
+            }
+        }
+        data
+    }
+
+    let head = format!("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: {LEN}\r\n\r\n");
+    let mut conn = Connection::server(Config::default());
+    assert_eq!(
+        data_of(&mut conn, &[head.as_bytes(), b"hello", b"world"]),
+        b"helloworld"
+    );
+    assert_eq!(conn.body_left_to_receive(), Some(LEN - 10));
+
+    let head = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let mut conn = Connection::server(Config::default());
+    // A chunk of 0x100000001 bytes: past its first byte, still data.
+    let data = data_of(
+        &mut conn,
+        &[head.as_bytes(), b"100000001\r\nhe", b"llo\r\n"],
+    );
+    assert_eq!(data, b"hello\r\n");
+
+    let length = LEN.to_string();
+    let fields = [
+        Header {
+            name: "host",
+            value: b"a",
+        },
+        Header {
+            name: "content-length",
+            value: length.as_bytes(),
+        },
+    ];
+    let mut conn = Connection::client(Config::default());
+    let mut out = [0u8; 128];
+    conn.send_request(&RequestHead::new("PUT", "/", &fields), &mut out)
+        .expect("a head that fits");
+    conn.send_data(b"hello").expect("within the length");
+    assert_eq!(conn.body_left_to_send(), Some(LEN - 5));
+}
