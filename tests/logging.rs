@@ -126,7 +126,10 @@ fn failures_nobody_else_sees_are_logged() {
     assert!(reply.ends_with("\r\n0\r\n\r\n"), "{reply}");
     let left_out = logged("trailer fields left out", 1);
     assert_eq!(left_out.len(), 1, "{left_out:?}");
-    assert_eq!(left_out[0].0, log::Level::Warn);
+    assert!(left_out[0].1.contains("set-cookie"), "{left_out:?}");
+    // At debug level: a service passing a client's trailers on would let
+    // any client fill the log otherwise.
+    assert_eq!(left_out[0].0, log::Level::Debug);
 
     // A 101 to a request that proposed no switch: the warning says so,
     // rather than blame the protocol, which the request did name.

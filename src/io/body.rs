@@ -138,11 +138,13 @@ impl Body {
     /// Called again, the later trailers replace the earlier. Where it cannot
     /// (in a response to an HTTP/1.0 request, whose body is then delimited by
     /// the close, or under a `Content-Length` field set on the message) they
-    /// are left out, the future dropped unawaited. So is each field that belongs in the header section
+    /// are left out, the future dropped unawaited. So is each field that
+    /// belongs in the header section
     /// ([`is_header_section_only`](crate::proto::is_header_section_only):
     /// framing, routing, authentication, content format; RFC 9110 §6.5.1),
-    /// and all of them if one is not a valid field, with a warning to the
-    /// `log` facade; the message itself goes out all the same. An HTTP/1.0
+    /// said to the `log` facade at debug level (trailers passed on from a
+    /// peer carry what the peer chose), and all of them if one is not a valid
+    /// field, with a warning; the message itself goes out all the same. An HTTP/1.0
     /// request has no chunked coding: sending one with such a body (and no
     /// `Content-Length` field) fails with `Error::Send`, nothing sent.
     ///

@@ -450,8 +450,8 @@ impl Output {
 
     /// Queues the end of `conn`'s body, with `trailers` where the framing can
     /// carry them (chunked): each field that belongs in the header section
-    /// is left out, and all of them if one is not a valid field, with a
-    /// warning; the message is whole either way.
+    /// is left out (said at debug level), and all of them if one is not a
+    /// valid field, with a warning; the message is whole either way.
     pub(crate) fn queue_end(
         &mut self,
         conn: &mut Connection,
@@ -463,8 +463,10 @@ impl Output {
                 .map(|(name, value)| Header { name, value })
                 .partition(|field| !is_header_section_only(field.name));
             if !refused.is_empty() {
+                // At debug level: a proxy passing a client's trailers on
+                // passes on what the client chose to send.
                 let names: Vec<&str> = refused.iter().map(|field| field.name).collect();
-                log::warn!(
+                log::debug!(
                     "lithe: trailer fields left out: {} belong in the header section",
                     names.join(", ")
                 );

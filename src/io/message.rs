@@ -1082,7 +1082,9 @@ impl<B> Request<B> {
     ///
     /// The future resolves only once the service has *returned* its
     /// response and the driver has sent it: awaited inside the service, it
-    /// waits for ever. Hand it to a task of its own, then return the switch:
+    /// waits for ever. Hand it to a task of its own, then return the switch,
+    /// having checked first that the request offers the protocol (a `101` may
+    /// switch only to one it names, and a `CONNECT` is answered `2xx`):
     ///
     /// ```no_run
     /// use futures_lite::{AsyncReadExt, AsyncWriteExt};
@@ -1090,8 +1092,14 @@ impl<B> Request<B> {
     /// use lithe::proto::StatusCode;
     ///
     /// async fn echo_protocol(mut request: Request) -> Response {
-    ///     let Some(on_upgrade) = request.upgrade() else {
-    ///         return Response::new(StatusCode::UPGRADE_REQUIRED).with_header("upgrade", "echo");
+    ///     let offers_echo = request.method() != "CONNECT"
+    ///         && (request.headers().get_all("upgrade"))
+    ///             .flat_map(|value| value.split(|&b| b == b','))
+    ///             .any(|protocol| protocol.trim_ascii().eq_ignore_ascii_case(b"echo"));
+    ///     let (true, Some(on_upgrade)) = (offers_echo, request.upgrade()) else {
+    ///         return Response::new(StatusCode::UPGRADE_REQUIRED)
+    ///             .with_header("upgrade", "echo")
+    ///             .with_header("connection", "upgrade");
     ///     };
     ///     // A thread here; a task of the executor in practice.
     ///     std::thread::spawn(move || {
