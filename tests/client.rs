@@ -2355,6 +2355,24 @@ fn no_chunked_upload_to_a_server_that_answered_in_http10() {
             refused.error()
         );
         assert!(refused.into_request().is_none());
+        // Nor can one whose own Transfer-Encoding does not end in chunked, or
+        // comes with a Content-Length: chunked or not, no connection takes it.
+        for (coding, length) in [("gzip", None), ("chunked", Some("4"))] {
+            let mut invalid = Request::new("POST", "/").with_header("transfer-encoding", coding);
+            if let Some(length) = length {
+                invalid = invalid.with_header("content-length", length);
+            }
+            let refused = match conn.try_send(invalid.with_body("data")).await {
+                Ok(response) => panic!("sent, answered {}", response.status()),
+                Err(refused) => refused,
+            };
+            assert!(
+                matches!(refused.error(), Error::Send(_)),
+                "{coding}: {:?}",
+                refused.error()
+            );
+            assert!(refused.into_request().is_none());
+        }
         // Nothing went out: the next request is the server's next.
         let sized = Request::new("POST", "/").with_body("data");
         let response = conn.send(sized).await.unwrap();

@@ -1471,16 +1471,23 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Stream for ResponseBody<'_, T> {
     }
 }
 
-/// Whether `request` goes out chunked: its own Transfer-Encoding, or a body
-/// of unknown length without a Content-Length. (An HTTP/1.0 request never
-/// does: one that would is `Error::Send` on any connection.) Asked before
-/// any await: a reference to the request held across one would make
-/// `send`'s future not `Send` (a body stream is not `Sync`).
+/// Whether `request` goes out chunked: its own Transfer-Encoding ending in
+/// chunked, or a body of unknown length without either framing field. (One
+/// that would go otherwise framed, an HTTP/1.0 request that would go chunked,
+/// a Transfer-Encoding ending in another coding or beside a Content-Length,
+/// is `Error::Send` on any connection.) Asked before any await: a reference
+/// to the request held across one would make `send`'s future not `Send` (a
+/// body stream is not `Sync`).
 fn goes_chunked(request: &Request<Body>) -> bool {
     let headers = request.headers();
-    request.version() == Version::Http11
-        && (headers.contains("transfer-encoding")
-            || (request.body().len().is_none() && !headers.contains("content-length")))
+    if request.version() != Version::Http11 || headers.contains("content-length") {
+        return false;
+    }
+    match headers.contains("transfer-encoding") {
+        true => (headers.elements("transfer-encoding").last())
+            .is_some_and(|coding| coding.eq_ignore_ascii_case(b"chunked")),
+        false => request.body().len().is_none(),
+    }
 }
 
 /// The error of [`ClientConnection::try_send`]: what failed, and the request

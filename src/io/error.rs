@@ -103,7 +103,7 @@ pub enum Error {
     /// message are fine).
     NotUtf8(core::str::Utf8Error),
     /// A request that would go chunked (a body of unknown length, trailers,
-    /// or its own `Transfer-Encoding`) on a connection whose last response
+    /// or its own `Transfer-Encoding: chunked`) on a connection whose last response
     /// was HTTP/1.0: that server may not read chunks, and would take them
     /// for requests (RFC 9112 §6.1). Nothing was sent: the request may go
     /// on a fresh connection
