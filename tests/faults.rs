@@ -789,3 +789,162 @@ fn a_request_body_failed_by_the_transport_gives_the_service_its_error() {
     );
     assert!(seen[1].1.contains("the transport broke"), "{seen:?}");
 }
+
+/// A transport over an in-memory pipe that moves one byte per call, and
+/// only every other call: the others return Pending (asking to be polled
+/// again). Its vectored write is the default one, which writes from the
+/// first non-empty slice alone.
+struct Trickles {
+    pipe: lithe::io::DuplexStream,
+    reads: u64,
+    writes: u64,
+}
+
+/// Whether the call numbered `calls` (then counted) is one that waits.
+fn waits_this_time(calls: &mut u64, cx: &mut std::task::Context<'_>) -> bool {
+    *calls += 1;
+    if *calls % 2 == 1 {
+        cx.waker().wake_by_ref();
+        return true;
+    }
+    false
+}
+
+impl futures_lite::AsyncRead for Trickles {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if waits_this_time(&mut self.reads, cx) {
+            return std::task::Poll::Pending;
+        }
+        let one = buf.len().min(1);
+        std::pin::Pin::new(&mut self.pipe).poll_read(cx, &mut buf[..one])
+    }
+}
+
+impl futures_lite::AsyncWrite for Trickles {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if waits_this_time(&mut self.writes, cx) {
+            return std::task::Poll::Pending;
+        }
+        let one = buf.len().min(1);
+        std::pin::Pin::new(&mut self.pipe).poll_write(cx, &buf[..one])
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.pipe).poll_flush(cx)
+    }
+
+    fn poll_close(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.pipe).poll_close(cx)
+    }
+}
+
+/// Two pieces past the size the drivers copy (16 KiB), so each goes out as
+/// its own write, between its chunk's size line and line end.
+fn large_pieces() -> lithe::io::Body {
+    let pieces =
+        [vec![b'a'; 20_000], vec![b'b'; 17_000]].map(|piece| Ok(bytes::Bytes::from(piece)));
+    lithe::io::Body::stream(futures_lite::stream::iter(pieces))
+}
+
+fn large_pieces_joined() -> Vec<u8> {
+    [vec![b'a'; 20_000], vec![b'b'; 17_000]].concat()
+}
+
+/// Writes cut at every byte (inside a chunk's size line, between it and the
+/// data, between the data and its line end) and reads of one byte, each
+/// after a Pending: both roles put exactly the bytes of the message on the
+/// wire, a chunked upload and a chunked response of large pieces, with
+/// trailers, and the head of the next request on the same connection.
+#[test]
+fn both_roles_send_large_chunks_whole_over_a_transport_moving_a_byte_at_a_time() {
+    use lithe::io::{ClientConfig, ClientConnection, Headers, duplex, serve_connection};
+    let (server_end, client_end) = duplex(1 << 16);
+    let trickle = |pipe| Trickles {
+        pipe,
+        reads: 0,
+        writes: 0,
+    };
+    async fn service(mut request: Request) -> Response {
+        if request.path() == "/download" {
+            return Response::new(StatusCode::OK).with_body(large_pieces().with_trailers(async {
+                let mut trailers = Headers::new();
+                trailers.append("checksum", "sent");
+                trailers
+            }));
+        }
+        let body = request.body_mut();
+        let mut received = Vec::new();
+        loop {
+            match body.chunk().await {
+                Ok(Some(piece)) => received.extend_from_slice(&piece),
+                Ok(None) => break,
+                Err(e) => return Response::new(StatusCode::BAD_REQUEST).with_body(e.to_string()),
+            }
+        }
+        if received != large_pieces_joined() {
+            let said = format!("{} bytes", received.len());
+            return Response::new(StatusCode::BAD_REQUEST).with_body(said);
+        }
+        let checksum = body
+            .trailers()
+            .and_then(|t| t.get("checksum").map(<[u8]>::to_vec));
+        Response::new(StatusCode::OK).with_body(checksum.unwrap_or_default())
+    }
+    run(async {
+        let config = ServerConfig::default();
+        let server = serve_connection(trickle(server_end), service, &config);
+        let client = async {
+            let mut conn = ClientConnection::new(trickle(client_end), ClientConfig::default());
+            let upload = Request::new("POST", "/upload")
+                .with_header("host", "t")
+                .with_body(large_pieces().with_trailers(async {
+                    let mut trailers = Headers::new();
+                    trailers.append("checksum", "received");
+                    trailers
+                }));
+            let response = conn.send(upload).await.unwrap();
+            let status = response.status();
+            let body = response.into_body().text(100).await.unwrap();
+            assert_eq!((status, body.as_str()), (StatusCode::OK, "received"));
+            let download = Request::new("GET", "/download").with_header("host", "t");
+            let mut response = conn.send(download).await.unwrap();
+            let mut received = Vec::new();
+            while let Some(piece) = response.body_mut().chunk().await.unwrap() {
+                received.extend_from_slice(&piece);
+            }
+            assert!(
+                received == large_pieces_joined(),
+                "{} bytes",
+                received.len()
+            );
+            let trailers = response.body_mut().trailers().expect("trailers");
+            assert_eq!(trailers.get("checksum"), Some(&b"sent"[..]));
+        };
+        let limit = async {
+            async_io::Timer::after(LIMIT * 3).await;
+            panic!("the exchange did not finish");
+        };
+        futures_lite::future::or(
+            futures_lite::future::or(client, async {
+                let _ = server.await;
+                panic!("the server ended before the client");
+            }),
+            limit,
+        )
+        .await;
+    });
+}
