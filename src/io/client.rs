@@ -286,7 +286,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
 
     /// The same connection, giving requests sent without a Host field
     /// (HTTP/1.1 requires one) `authority` as theirs, as reqwest and aiohttp
-    /// do; [`rt::open`](crate::rt::open) sets the URL's. A request whose
+    /// do; `rt::open` sets the URL's. A request whose
     /// target names its authority (`http://example.org/a`, sent to a proxy,
     /// or a `CONNECT`'s `example.org:443`) gets that one instead.
     ///

@@ -91,8 +91,8 @@ impl Shutdown {
     /// between requests, or connected with nothing sent yet, over TLS too;
     /// a TLS handshake under way is busy) to close, leaving those busy with a
     /// request alone; the signal itself stays as it was, so a connection
-    /// that goes idle later is not affected. A
-    /// [`Server`](crate::rt::Server) at its connection limit closes some of
+    /// that goes idle later is not affected. An `rt::Server` at its
+    /// connection limit closes some of
     /// them this way to make room (`ServeConfig::max_connections`). A client
     /// may find its idle connection closed at any time (RFC 9112 §9.5), and
     /// reconnects.
