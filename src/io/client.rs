@@ -1471,22 +1471,26 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Stream for ResponseBody<'_, T> {
     }
 }
 
-/// Whether `request` goes out chunked: its own Transfer-Encoding ending in
-/// chunked, or a body of unknown length without either framing field. (One
-/// that would go otherwise framed, an HTTP/1.0 request that would go chunked,
-/// a Transfer-Encoding ending in another coding or beside a Content-Length,
-/// is `Error::Send` on any connection.) Asked before any await: a reference
-/// to the request held across one would make `send`'s future not `Send` (a
-/// body stream is not `Sync`).
+/// Whether `request` goes out chunked, as proto frames a request it sends:
+/// under a lone `Transfer-Encoding: chunked` (one field, one coding), or for
+/// a body of unknown length without either framing field. Any other
+/// Transfer-Encoding (another coding, `chunked` twice, an empty element), one
+/// beside a Content-Length, an HTTP/1.0 request that would go chunked and a
+/// TRACE or CONNECT with content are `Error::Send` on any connection. Asked
+/// before any await: a reference to the request held across one would make
+/// `send`'s future not `Send` (a body stream is not `Sync`).
 fn goes_chunked(request: &Request<Body>) -> bool {
     let headers = request.headers();
-    if request.version() != Version::Http11 || headers.contains("content-length") {
+    if request.version() != Version::Http11
+        || headers.contains("content-length")
+        || matches!(request.method(), "TRACE" | "CONNECT")
+    {
         return false;
     }
-    match headers.contains("transfer-encoding") {
-        true => (headers.elements("transfer-encoding").last())
-            .is_some_and(|coding| coding.eq_ignore_ascii_case(b"chunked")),
-        false => request.body().len().is_none(),
+    let mut codings = headers.get_all("transfer-encoding");
+    match codings.next() {
+        Some(coding) => coding.eq_ignore_ascii_case(b"chunked") && codings.next().is_none(),
+        None => request.body().len().is_none(),
     }
 }
 
