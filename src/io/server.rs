@@ -111,8 +111,9 @@ const LINGER_BYTES: usize = 16 * 1024 * 1024;
 ///
 /// What a peer can make a connection hold is bounded by these settings,
 /// whatever it sends: a read buffer of up to about twice the head limit
-/// (`proto.limits.max_head_bytes`, 16 KiB by default) while a head
-/// arrives; request body data one chunk at a time, read only as the service
+/// (`proto.limits.max_head_bytes`, 16 KiB by default), or the limit and the
+/// 8 KiB a read takes when that is more (a head limit below 8 KiB saves
+/// less), while a head arrives; request body data one chunk at a time, read only as the service
 /// asks for it; and up to 128 KiB of output (pipelined responses are batched
 /// to 64 KiB, plus the response that crossed it) for as long as a peer that
 /// does not read is allowed to stall (`write_timeout`,
