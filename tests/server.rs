@@ -366,6 +366,52 @@ fn an_empty_line_sent_a_byte_at_a_time_leaves_no_head_deadline_behind() {
     assert!(reply.ends_with("Hello, World!"), "{reply}");
 }
 
+/// An empty line after a request (RFC 9112 §2.2: ignored) does not start
+/// the idle clock while the response is still going out: a client reading a
+/// response that takes longer than the idle timeout to drain is still
+/// answered its next request.
+#[test]
+fn an_empty_line_after_a_request_starts_no_idle_clock_before_the_response_is_out() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    use lithe::io::{Request, Response, duplex, serve_connection};
+    use lithe::proto::StatusCode;
+    const BODY: usize = 16_000;
+    let config = ServerConfig {
+        idle_timeout: Some(Duration::from_millis(300)),
+        ..ServerConfig::default()
+    };
+    async fn large(_: Request) -> Response {
+        Response::new(StatusCode::OK).with_body(vec![b'x'; BODY])
+    }
+    // Far smaller than the response: it drains as the client reads.
+    let (server_end, mut client_end) = duplex(1024);
+    let reply = run(async {
+        let served = serve_connection(server_end, large, &config);
+        let client = async {
+            client_end
+                .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n\r\n")
+                .await
+                .unwrap();
+            let first = read_head(&mut client_end).await;
+            assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{first}");
+            // About 1.3 s to read: well past the idle timeout.
+            let mut body = vec![0u8; BODY];
+            for piece in body.chunks_mut(512) {
+                async_io::Timer::after(Duration::from_millis(40)).await;
+                client_end.read_exact(piece).await.unwrap();
+            }
+            let _ = client_end
+                .write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                .await;
+            let mut rest = Vec::new();
+            let _ = client_end.read_to_end(&mut rest).await;
+            String::from_utf8_lossy(&rest).into_owned()
+        };
+        futures_lite::future::zip(served, client).await.1
+    });
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply:.80}");
+}
+
 /// A connection that never begins a request is no keep-alive one: it has the
 /// head timeout (when shorter) to start, not the idle timeout, so silent
 /// connections cannot hold their slots for 75 s each. After a request, the

@@ -669,7 +669,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 State::Idle | State::Done if keep && self.conn.is_keep_alive() => {}
                 _ => return self.close(true).await.map(|()| Ended::Closed),
             }
-            if self.buf.is_empty() || self.out.len() >= MAX_BATCH {
+            // Nothing pipelined behind (empty lines are nothing, RFC 9112
+            // §2.2): the responses go now, before the idle clock starts.
+            if self.nothing_begun() || self.out.len() >= MAX_BATCH {
                 poll_fn(|cx| self.poll_flush(cx)).await?;
             }
             // The next request is already buffered when a client keeps its
