@@ -299,8 +299,11 @@ where
 }
 
 /// [`serve_connection`], also stopping between requests once `shutdown` is
-/// triggered (the request in flight is finished first; a request whose head
-/// has begun to arrive gets a second more, within the head timeout, to come
+/// triggered (the request in flight is finished first, its response saying
+/// `Connection: close` if its head goes out after the trigger, and nothing
+/// pipelined behind such a response is served, as RFC 9112 §9.6 asks; a
+/// request whose head has begun to arrive while the connection waits
+/// between requests gets a second more, within the head timeout, to come
 /// whole and be served as the last, or is answered `408`), and closing when
 /// idle at a [`Shutdown::close_idle`] (one made once the future has first
 /// been polled: a call before that concerns connections already being
