@@ -75,7 +75,33 @@ async fn service(request: Request) -> Response {
         "/short" => Response::new(StatusCode::OK).with_body(short_of_its_length()),
         "/short-chunked" => Response::new(StatusCode::OK)
             .with_body(short_of_its_length().with_trailers(async { Headers::new() })),
+        "/drop-panics" => {
+            Response::new(StatusCode::OK).with_body(Body::stream(PanicsOnDrop(false)))
+        }
         _ => Response::new(StatusCode::OK).with_body("fine"),
+    }
+}
+
+/// A body of one piece whose stream panics when dropped, once it has ended.
+struct PanicsOnDrop(bool);
+
+impl futures_lite::Stream for PanicsOnDrop {
+    type Item = std::io::Result<bytes::Bytes>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let ended = std::mem::replace(&mut self.0, true);
+        std::task::Poll::Ready((!ended).then(|| Ok(bytes::Bytes::from_static(b"whole"))))
+    }
+}
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("the body panicked when dropped (expected by this test)");
+        }
     }
 }
 
@@ -168,6 +194,14 @@ fn failures_nobody_else_sees_are_logged() {
         assert!(reply.contains(framing), "{reply}");
         assert!(!reply.ends_with("\r\n0\r\n\r\n"), "{reply}");
     }
+    // A body that panics once its message is whole: said so, not "cut short".
+    let reply = exchange(addr, b"GET /drop-panics HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert!(reply.ends_with("5\r\nwhole\r\n0\r\n\r\n"), "{reply}");
+    let whole = logged("after its response was whole", 1);
+    assert_eq!(whole.len(), 1, "{whole:?}");
+    assert_eq!(whole[0].0, log::Level::Error);
+    assert!(records_with("panicked; its response is cut short").is_empty());
+
     let cut_short = logged("does not fit its head", 2);
     assert_eq!(cut_short.len(), 2, "{cut_short:?}");
     assert!(

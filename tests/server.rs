@@ -3756,6 +3756,69 @@ fn panics_in_making_the_answer_or_its_body_lose_only_that_answer() {
     server.shutdown();
 }
 
+/// A request body the client broke is answered with its fault's status even
+/// when the service panics on the read's error (an `unwrap`), as when it
+/// answers: the client is to blame, not the server.
+#[test]
+fn a_service_panicking_on_a_malformed_body_still_answers_its_4xx() {
+    use lithe::io::{Request, Response};
+    async fn unwrapping(request: Request) -> Response {
+        let body = request
+            .into_body()
+            .bytes(1 << 20)
+            .await
+            .expect("a body (the client breaks it: expected by this test)");
+        Response::new(lithe::proto::StatusCode::OK).with_body(body)
+    }
+    let server = server_with(unwrapping, ServerConfig::default());
+    let reply = exchange(
+        server.local_addr(),
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 400 "), "{reply}");
+    assert!(reply.contains("connection: close\r\n"), "{reply}");
+    server.shutdown();
+}
+
+/// A response cut short by its body's panic is an error of
+/// `serve_connection`, as one cut short by a failing stream is; a panic
+/// answered 500 is not.
+#[test]
+fn serve_connection_reports_a_response_a_panic_cut_short() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt, StreamExt};
+    use lithe::io::{Body, Request, Response, duplex, serve_connection};
+    async fn panicking(request: Request) -> Response {
+        if request.path() == "/in-service" {
+            panic!("the service panicked (expected by this test)");
+        }
+        let pieces = futures_lite::stream::iter(0..2).map(|i| {
+            if i == 1 {
+                panic!("the body panicked (expected by this test)");
+            }
+            Ok(bytes::Bytes::from_static(b"first"))
+        });
+        Response::new(lithe::proto::StatusCode::OK).with_body(Body::stream(pieces))
+    }
+    for (path, cut_short) in [("/in-body", true), ("/in-service", false)] {
+        let (server_end, mut client_end) = duplex(4096);
+        let (served, reply) = run(async {
+            let config = ServerConfig::default();
+            let served = serve_connection(server_end, panicking, &config);
+            let client = async {
+                let request = format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n");
+                client_end.write_all(request.as_bytes()).await.unwrap();
+                let mut reply = Vec::new();
+                let _ = client_end.read_to_end(&mut reply).await;
+                String::from_utf8_lossy(&reply).into_owned()
+            };
+            futures_lite::future::zip(served, client).await
+        });
+        assert_eq!(served.is_err(), cut_short, "{path}: {served:?} {reply}");
+        let status = if cut_short { "200" } else { "500" };
+        assert!(reply.starts_with(&format!("HTTP/1.1 {status} ")), "{reply}");
+    }
+}
+
 /// A response body that fails midway leaves its answer cut short, and the
 /// client learns it at once: a body with a length or chunks shows itself
 /// incomplete, so the connection closes cleanly (a FIN) rather than after the

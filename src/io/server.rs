@@ -279,9 +279,9 @@ where
 /// on a write that timed out ([`Timeout::Write`]), or when a response body broke
 /// its own framing (a [`Body::sized_stream`](super::Body::sized_stream), or a
 /// stream under a `Content-Length` the service set, yielding more or fewer
-/// bytes than declared; a stream that failed: the connection is closed
-/// mid-message rather than left looking complete, after the responses finished
-/// before it). A body with a length or chunks shows itself cut short, and its
+/// bytes than declared; a stream that failed or panicked: the connection is
+/// closed mid-message rather than left looking complete, after the responses
+/// finished before it). A body with a length or chunks shows itself cut short, and its
 /// connection's sending side is closed as usual; one delimited by the close
 /// is dropped without `poll_close`, so no TLS `close_notify` ends it as if
 /// whole; over plain TCP only a reset can say it, which `rt::Server` sends
@@ -389,10 +389,15 @@ where
     };
     let ended = match ended {
         Some(Ok(ended)) => ended,
-        // Answered (and logged) by the driver, as a malformed request is.
+        // Answered (and logged) by the driver, as a malformed request is;
+        // a response it cut short is an error, as a failed stream's is.
         None => {
-            driver.close_after_panic().await;
-            return Ok(());
+            return match driver.close_after_panic().await {
+                false => Ok(()),
+                true => Err(Error::Io(std::io::Error::other(
+                    "the service's response body panicked: its response was cut short",
+                ))),
+            };
         }
         Some(Err(error)) => {
             // Responses to pipelined requests that came before the one that
@@ -1386,29 +1391,43 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     }
 
     /// After a panic in the service's code (making or polling its future,
-    /// or its response body): a request not answered yet gets a 500, a
-    /// response begun stays cut short (no last chunk); then the connection
-    /// closes, after the answers pipelined before, which may not have been
-    /// written yet.
-    async fn close_after_panic(&mut self) {
+    /// or its response body): a request not answered yet gets a 500 (or its
+    /// body's fault's 4xx), a response begun stays cut short (no last
+    /// chunk); then the connection closes, after the answers pipelined
+    /// before, which may not have been written yet. Whether a response was
+    /// left cut short.
+    async fn close_after_panic(&mut self) -> bool {
         if let Some(feeder) = self.feeder.take() {
             feeder.abandon();
         }
         self.close_after = true;
-        let answered = self.conn.our_state() == State::SendResponse
-            && match self.start_response(panicked_response(), self.asked) {
+        let state = self.conn.our_state();
+        // A request body the client broke has that fault's answer, whatever
+        // the service made of the error (an `unwrap`, say), as when it
+        // answers.
+        let answer = match self.body_error {
+            Some(fault) => fault.response(),
+            None => panicked_response(),
+        };
+        let status = answer.status();
+        let answered = state == State::SendResponse
+            && match self.start_response(answer, self.asked) {
                 Ok(Some(body)) => self.sent_body_now(&body).unwrap_or(false),
                 Ok(None) => true,
                 Err(_) => false,
             };
+        let cut_short = !answered && matches!(state, State::SendResponse | State::SendBody);
+        let outcome = match (answered, cut_short) {
+            (true, _) => format!("answered {}", status.as_u16()),
+            (false, true) => "its response is cut short".to_owned(),
+            // A body dropped once its message had ended, say.
+            (false, false) => "after its response was whole".to_owned(),
+        };
         log::error!(
-            "lithe: the service (or its response body) panicked; {}, and the connection closes",
-            match answered {
-                true => "answered 500",
-                false => "its response is cut short",
-            }
+            "lithe: the service (or its response body) panicked; {outcome}, and the connection closes"
         );
         let _ = self.close(true).await;
+        cut_short
     }
 
     /// Sends, with no await, the body [`start_response`](Self::start_response)
