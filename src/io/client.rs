@@ -429,7 +429,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// body is not sent and the connection is not reused, unless it is a 2xx
     /// (the server may read the body as it answers, RFC 9110 §10.1.1), which
     /// gets the body as it is read, as without the expectation (on a request
-    /// without content the expectation is left out). Interim 1xx responses are
+    /// without content the `100-continue` member is left out; an Expect list
+    /// holding a quoted string goes whole, as rewriting it could change it).
+    /// Interim 1xx responses are
     /// skipped, except `101`, up to `Limits::max_interim_responses`
     /// (`Error::Protocol(TooManyInterimResponses)` past it). A request without
     /// Host gets the authority its target names, else the connection's
