@@ -31,11 +31,14 @@
 //!   follow, a `Content-Length` the body disagrees with, or fields that
 //!   disagree with each other; fields that agree, `5, 5` or `05` beside `5`,
 //!   go out as one) becomes a 500, as
-//!   does a service that panics (and the connection closes after it). Small
+//!   does a service that panics before its response begins (the 4xx of its
+//!   request body's fault if the client broke that body; a response begun is
+//!   cut short; the connection closes after it). Small
 //!   responses leave in one write; the responses to
 //!   pipelined requests already buffered are batched into one write, which
 //!   still goes out if a later response fails, and a connection lets the other
-//!   tasks of its thread run after 64 requests served without waiting.
+//!   tasks of its thread run after 64 requests served without waiting for
+//!   bytes (256 while every read brings the next request whole).
 //! * **Upgrades.** After a `101` (or a `2xx` to `CONNECT`) the connection and the
 //!   bytes after the head go to the request's [`OnUpgrade`](super::OnUpgrade).
 //!   A 101 answered before the request's body was read waits for its end:
