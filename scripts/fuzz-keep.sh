@@ -7,8 +7,12 @@
 #
 # Usage: scripts/fuzz-keep.sh [target...]   (default: every target)
 #
-# Coverage here is edges alone (no hit counts, no value profile): counting those
-# too keeps four times as many inputs for little more code reached.
+# Coverage here is edges (and the stack depth cargo-fuzz's build also
+# tracks), without hit counts or value profile: counting those too keeps four
+# times as many inputs for little more code reached.
+# An input that crashes (or times out) in the merge stops the script before
+# found/ is touched: libFuzzer's merge would leave it out and carry on, and
+# the committed find that now fails would go unnoticed.
 # Needs what scripts/fuzz.sh needs (nightly, cargo-fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +43,15 @@ for target in "${targets[@]}"; do
             cat "$work/$target.log"
             exit 1
         }
+        # Every input ran in the first inner process, none crashing.
+        if ! grep -q "MERGE-OUTER: successful in 1 attempt(s)" "$work/$target.log"; then
+            kept="fuzz/artifacts/$target-merge.log"
+            mkdir -p fuzz/artifacts
+            cp "$work/$target.log" "$kept"
+            echo "fuzz-keep.sh: an input of $more failed in the merge (a crash or a timeout;" \
+                "the log is in $kept): $found left as it was" >&2
+            exit 1
+        fi
     done
     find "$found" -maxdepth 1 -type f -delete
     for input in "$merged"/*; do

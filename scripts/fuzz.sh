@@ -27,24 +27,42 @@ cd "$(dirname "$0")/.."
 
 seconds="${1:-60}"
 shift || true
+case "$seconds" in
+    '' | *[!0-9]*) echo "fuzz.sh: seconds-per-target must be a whole number, not '$seconds'" >&2; exit 2 ;;
+esac
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     targets=(server_stream client_response chunked roundtrip server_driver client_driver)
 fi
 
 failed=()
+crashed=()
 for target in "${targets[@]}"; do
     echo "== fuzzing $target for ${seconds}s"
     found="fuzz/artifacts/corpus/$target"
     mkdir -p "$found"
-    nice -n "${FUZZ_NICE:-10}" cargo +nightly fuzz run "$target" "$found" "fuzz/corpus/$target" -- \
+    # cargo-fuzz fails alike for a crash and a failed build: a crash is
+    # told by the input libFuzzer leaves in fuzz/artifacts/<target>/.
+    mkdir -p "fuzz/artifacts/$target"
+    inputs_before="$(ls "fuzz/artifacts/$target" | wc -l)"
+    if ! nice -n "${FUZZ_NICE:-10}" cargo +nightly fuzz run "$target" "$found" "fuzz/corpus/$target" -- \
         -max_total_time="$seconds" \
         -dict=fuzz/http.dict \
-        -print_final_stats=1 ||
-        failed+=("$target")
+        -print_final_stats=1; then
+        if [ "$(ls "fuzz/artifacts/$target" | wc -l)" -gt "$inputs_before" ]; then
+            crashed+=("$target")
+        else
+            failed+=("$target")
+        fi
+    fi
 done
 
 if [ ${#failed[@]} -gt 0 ]; then
-    echo "== crashed: ${failed[*]} (inputs in fuzz/artifacts/<target>/)"
+    echo "== did not run: ${failed[*]} (a build failure? the output is above)"
+fi
+if [ ${#crashed[@]} -gt 0 ]; then
+    echo "== crashed: ${crashed[*]} (inputs in fuzz/artifacts/<target>/)"
+fi
+if [ ${#failed[@]} -gt 0 ] || [ ${#crashed[@]} -gt 0 ]; then
     exit 1
 fi

@@ -54,7 +54,7 @@ for port in 18080 18081 18082; do
 done
 
 cargo build --release --example hello_server --example peer_hyper_hello --example peer_ceiling --example load_pipelined >&2
-bin=target/release/examples
+bin="${CARGO_TARGET_DIR:-target}/release/examples"
 work=$(mktemp -d)
 results=$work/results
 pids=()
@@ -121,6 +121,10 @@ for round in $(seq "$ROUNDS"); do
       # server at its speed, and the req/s ratios shrink towards 1.
       out=$( { TIMEFORMAT='%U %S %R'; time taskset -c 1 "${load[@]}"; } 2>"$work/load.time") ||
         fail "${load[0]} failed against $name ($mode): $out $(cat "$work/load.time")"
+      if ! kill -0 "$pid" 2>/dev/null; then
+        cat "$work/$name.log" >&2
+        fail "$name died under the $mode load (its output is above)"
+      fi
       after=$(cpu_ticks "$pid")
       load_busy=$(tail -n 1 "$work/load.time" | awk '{ printf "%.2f", ($1 + $2) / $3 }')
       load_seconds=$(tail -n 1 "$work/load.time" | awk '{ print $3 }')
