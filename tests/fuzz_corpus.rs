@@ -11,9 +11,36 @@ mod fuzz_inputs;
 #[path = "../fuzz/targets/mod.rs"]
 mod targets;
 
+use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Once;
 
 type Target = fn(&[u8]);
+
+thread_local! {
+    /// The last panic raised in lithe's own code (a file under `src/`) on
+    /// this thread, said as the panic hook saw it: the server driver answers
+    /// such a panic as its service's (a 500, or a close), so it would not
+    /// reach the replay's `catch_unwind`, and an input that made lithe panic
+    /// would pass. Per thread: the tests replay side by side.
+    static LITHE_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+fn watch_lithe_panics() {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info
+                .location()
+                .is_some_and(|at| at.file().starts_with("src/"))
+            {
+                let _ = LITHE_PANIC.try_with(|seen| *seen.borrow_mut() = Some(info.to_string()));
+            }
+            previous(info);
+        }));
+    });
+}
 
 /// Inputs generated per target, unless `FUZZ_INPUTS` says otherwise (a longer
 /// stable-toolchain run: `FUZZ_INPUTS=300000 cargo test --release --test fuzz_corpus`).
@@ -26,11 +53,20 @@ fn generated_count() -> usize {
 
 /// Runs every input, then fails describing the first few that panicked.
 fn run_all(target: Target, inputs: impl IntoIterator<Item = (String, Vec<u8>)>) -> usize {
+    watch_lithe_panics();
     let mut count = 0;
     let mut failures = Vec::new();
     for (label, input) in inputs {
         count += 1;
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| target(&input))) {
+        let result = catch_unwind(AssertUnwindSafe(|| target(&input)));
+        let lithe_panic = LITHE_PANIC.with(|seen| seen.borrow_mut().take());
+        if let (Ok(()), Some(panic)) = (&result, lithe_panic) {
+            failures.push(format!(
+                "{label}: lithe's own code panicked (caught inside it): {panic}\n  input: b\"{}\"",
+                input.escape_ascii()
+            ));
+        }
+        if let Err(payload) = result {
             let message = payload
                 .downcast_ref::<String>()
                 .map(String::as_str)

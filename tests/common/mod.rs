@@ -23,11 +23,36 @@ pub fn refused_port() -> u16 {
     listener.local_addr().expect("a bound address").port()
 }
 
+/// Makes a panic in lithe's own code (a file under `src/`) abort the test
+/// binary, loudly. The server driver answers any panic as its service's (a
+/// 500, or a close), and `rt`'s workers end without a word, so a bug there
+/// would pass any test that accepts that answer; the panics tests cause on
+/// purpose are raised in `tests/`. Installed by the helpers below that
+/// start servers or drive futures.
+pub fn abort_on_lithe_panic() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            previous(info);
+            if info
+                .location()
+                .is_some_and(|at| at.file().starts_with("src/"))
+            {
+                // Not the test's captured output: the process ends here.
+                let _ = writeln!(std::io::stderr(), "a panic in lithe's own code: {info}");
+                std::process::abort();
+            }
+        }));
+    });
+}
+
 /// Starts a one-thread server for `service` with `config` on 127.0.0.1:0.
 pub fn server_with<S>(service: S, config: ServerConfig) -> Server
 where
     S: Service + Clone + Send + 'static,
 {
+    abort_on_lithe_panic();
     let config = ServeConfig {
         connection: config,
         threads: 1,
@@ -78,6 +103,7 @@ pub fn server() -> Server {
 
 /// A blocking socket to `addr` with read and write timeouts.
 pub fn socket(addr: SocketAddr) -> TcpStream {
+    abort_on_lithe_panic();
     let s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(LIMIT)).unwrap();
     s.set_write_timeout(Some(LIMIT)).unwrap();
@@ -124,6 +150,7 @@ pub fn wait_until_refused(addr: SocketAddr) {
 
 /// Runs `future` on smol, failing the test if it takes longer than [`LIMIT`].
 pub fn run<T>(future: impl Future<Output = T>) -> T {
+    abort_on_lithe_panic();
     lithe::rt::block_on(futures_lite::future::or(future, async {
         async_io::Timer::after(LIMIT).await;
         panic!("test took longer than {LIMIT:?}");
@@ -203,6 +230,7 @@ pub fn wait_until(flag: &std::sync::atomic::AtomicBool, what: &str) {
 /// A one-thread tokio runtime with its timers and I/O, for the tests that run
 /// hyper or run our drivers under tokio.
 pub fn tokio_runtime() -> tokio::runtime::Runtime {
+    abort_on_lithe_panic();
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
