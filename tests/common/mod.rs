@@ -124,18 +124,27 @@ pub fn read_to_close(s: &mut TcpStream) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Reads until `out` ends with `suffix`.
+/// Reads until what was read ends with `suffix`; panics if the peer closes
+/// first (a reply cut short would otherwise pass a check on its start).
 pub fn read_until(s: &mut TcpStream, suffix: &str) -> String {
+    let (out, found) = read_until_or_close(s, suffix);
+    assert!(found, "closed before {suffix:?}; read {out:?}");
+    out
+}
+
+/// Reads until what was read ends with `suffix` or the peer closes; what was
+/// read, and whether it ends with `suffix`.
+pub fn read_until_or_close(s: &mut TcpStream, suffix: &str) -> (String, bool) {
     let mut out = Vec::new();
     let mut byte = [0u8; 1];
     while !out.ends_with(suffix.as_bytes()) {
         match s.read(&mut byte) {
-            Ok(0) => break,
+            Ok(0) => return (String::from_utf8_lossy(&out).into_owned(), false),
             Ok(_) => out.push(byte[0]),
             Err(e) => panic!("read: {e}; so far {:?}", String::from_utf8_lossy(&out)),
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    (String::from_utf8_lossy(&out).into_owned(), true)
 }
 
 /// Waits until connections to `addr` are refused (its listener closed),
