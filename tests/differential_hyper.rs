@@ -42,19 +42,22 @@ use tokio_util::compat::TokioAsyncReadCompatExt;
 /// where reading the body failed).
 type Seen = (String, String, Option<Vec<u8>>);
 
-/// The requests each server's service saw, in order.
+/// The requests each server's service saw, in order, and what each server
+/// answered.
 #[derive(Debug)]
 struct Outcome {
     lithe: Vec<Seen>,
     hyper: Vec<Seen>,
+    lithe_answered: Vec<u8>,
+    hyper_answered: Vec<u8>,
 }
 
 /// Bodies above this are not read whole (none of the inputs has one).
 const BODY_LIMIT: usize = 1 << 20;
 
 /// Sends `input` to a server over an in-memory pipe, then closes the sending
-/// side and reads until the server closes.
-async fn exchange<S, F>(input: &[u8], serve: S)
+/// side and reads until the server closes; what it answered.
+async fn exchange<S, F>(input: &[u8], serve: S) -> Vec<u8>
 where
     S: FnOnce(tokio::io::DuplexStream) -> F,
     F: std::future::Future<Output = ()>,
@@ -64,17 +67,19 @@ where
         client.write_all(input).await.unwrap();
         client.shutdown().await.unwrap();
         let mut answer = Vec::new();
-        // The server may reset its side while data is unread; what it sent
-        // is not compared, only what its service saw.
+        // The server may reset its side while data is unread: what it sent
+        // until then.
         let _ = client.read_to_end(&mut answer).await;
+        answer
     };
     tokio::time::timeout(LIMIT, async { tokio::join!(client, serve(server)) })
         .await
-        .expect("an exchange took too long");
+        .expect("an exchange took too long")
+        .0
 }
 
-/// What our server driver's service sees of `input`.
-async fn through_lithe(input: &[u8]) -> Vec<Seen> {
+/// What our server driver's service sees of `input`, and what it answers.
+async fn through_lithe(input: &[u8]) -> (Vec<Seen>, Vec<u8>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let record = seen.clone();
     let service = move |request: Request| {
@@ -90,11 +95,14 @@ async fn through_lithe(input: &[u8]) -> Vec<Seen> {
             Response::new(StatusCode::OK)
         }
     };
-    exchange(input, |io| async move {
+    let answered = exchange(input, |io| async move {
         let _ = serve_connection(io.compat(), service, &ServerConfig::default()).await;
     })
     .await;
-    Arc::try_unwrap(seen).unwrap().into_inner().unwrap()
+    (
+        Arc::try_unwrap(seen).unwrap().into_inner().unwrap(),
+        answered,
+    )
 }
 
 /// A request-target as hyper's `Uri` prints it, for comparison: an
@@ -117,8 +125,8 @@ fn as_hyper_renders(target: &str) -> String {
     }
 }
 
-/// What hyper's service sees of `input`.
-async fn through_hyper(input: &[u8]) -> Vec<Seen> {
+/// What hyper's service sees of `input`, and what hyper answers.
+async fn through_hyper(input: &[u8]) -> (Vec<Seen>, Vec<u8>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let record = seen.clone();
     let service =
@@ -136,7 +144,7 @@ async fn through_hyper(input: &[u8]) -> Vec<Seen> {
                 Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::new())))
             }
         });
-    exchange(input, |io| async move {
+    let answered = exchange(input, |io| async move {
         // Keeps answering the requests it has read after the client's FIN,
         // as ours does.
         let _ = hyper::server::conn::http1::Builder::new()
@@ -145,20 +153,40 @@ async fn through_hyper(input: &[u8]) -> Vec<Seen> {
             .await;
     })
     .await;
-    Arc::try_unwrap(seen).unwrap().into_inner().unwrap()
+    (
+        Arc::try_unwrap(seen).unwrap().into_inner().unwrap(),
+        answered,
+    )
 }
 
 fn run_both(input: &[u8]) -> Outcome {
     tokio_runtime().block_on(async {
+        let (lithe, lithe_answered) = through_lithe(input).await;
+        let (hyper, hyper_answered) = through_hyper(input).await;
         Outcome {
-            lithe: through_lithe(input).await,
-            hyper: through_hyper(input).await,
+            lithe,
+            hyper,
+            lithe_answered,
+            hyper_answered,
         }
     })
 }
 
+/// How many responses `answered` holds (the services' answers have no body).
+fn responses(answered: &[u8]) -> usize {
+    let starts_response = |at: usize| {
+        answered[at..].starts_with(b"HTTP/1.") && (at == 0 || answered[..at].ends_with(b"\r\n\r\n"))
+    };
+    (0..answered.len())
+        .filter(|&at| starts_response(at))
+        .count()
+}
+
 /// Where both servers took a request whole, they took the same one; a server
-/// that failed a body went no further.
+/// that failed a body went no further; and one that read fewer requests,
+/// with no body failed, refused the head it stopped at (an answer more than
+/// its service gave): it did not stop where the other read on (a keep-alive
+/// disagreement, which hides a request from one of them).
 fn check_agreement(input: &[u8], outcome: &Outcome) -> Result<(), String> {
     let describe = || {
         format!(
@@ -190,7 +218,25 @@ fn check_agreement(input: &[u8], outcome: &Outcome) -> Result<(), String> {
             ));
         }
     }
-    Ok(())
+    let failed_a_body = |seen: &[Seen]| seen.iter().any(|(_, _, body)| body.is_none());
+    if failed_a_body(&outcome.lithe) || failed_a_body(&outcome.hyper) {
+        return Ok(());
+    }
+    let (fewer, answered, name) = match outcome.lithe.len().cmp(&outcome.hyper.len()) {
+        std::cmp::Ordering::Equal => return Ok(()),
+        std::cmp::Ordering::Less => (&outcome.lithe, &outcome.lithe_answered, "lithe"),
+        std::cmp::Ordering::Greater => (&outcome.hyper, &outcome.hyper_answered, "hyper"),
+    };
+    match responses(answered) > fewer.len() {
+        true => Ok(()),
+        false => Err(format!(
+            "{name} stopped reading, without refusing anything, where the other read on\n{}\n\
+             lithe answered {:?}\nhyper answered {:?}",
+            describe(),
+            String::from_utf8_lossy(&outcome.lithe_answered),
+            String::from_utf8_lossy(&outcome.hyper_answered),
+        )),
+    }
 }
 
 /// The second request of every input.
@@ -508,6 +554,21 @@ fn agreement_check_sees_both_servers_and_tells_framings_apart() {
     let mut split = outcome;
     split.hyper[0].2 = Some(b"hell".to_vec());
     assert!(check_agreement(&plain, &split).is_err());
+
+    // One that stops after the first request without refusing the second
+    // (a keep-alive disagreement) is told apart from one that refused it.
+    let mut stopped = run_both(&plain);
+    stopped.hyper.pop();
+    let first_answer_end = (stopped.hyper_answered.windows(4))
+        .position(|w| w == b"\r\n\r\n")
+        .expect("hyper's first answer")
+        + 4;
+    stopped.hyper_answered.truncate(first_answer_end);
+    assert!(check_agreement(&plain, &stopped).is_err());
+    stopped
+        .hyper_answered
+        .extend_from_slice(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
+    assert_eq!(check_agreement(&plain, &stopped), Ok(()));
 }
 
 /// What a client made of a response: its status and its body (`None` where
