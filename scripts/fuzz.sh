@@ -37,19 +37,22 @@ fi
 
 failed=()
 crashed=()
+started="$(mktemp)"
+trap 'rm -f "$started"' EXIT
 for target in "${targets[@]}"; do
     echo "== fuzzing $target for ${seconds}s"
     found="fuzz/artifacts/corpus/$target"
     mkdir -p "$found"
     # cargo-fuzz fails alike for a crash and a failed build: a crash is
-    # told by the input libFuzzer leaves in fuzz/artifacts/<target>/.
+    # told by the input libFuzzer writes to fuzz/artifacts/<target>/ (named
+    # for its bytes, so one crashing again rewrites its file).
     mkdir -p "fuzz/artifacts/$target"
-    inputs_before="$(ls "fuzz/artifacts/$target" | wc -l)"
+    touch "$started"
     if ! nice -n "${FUZZ_NICE:-10}" cargo +nightly fuzz run "$target" "$found" "fuzz/corpus/$target" -- \
         -max_total_time="$seconds" \
         -dict=fuzz/http.dict \
         -print_final_stats=1; then
-        if [ "$(ls "fuzz/artifacts/$target" | wc -l)" -gt "$inputs_before" ]; then
+        if [ -n "$(find "fuzz/artifacts/$target" -maxdepth 1 -type f -newer "$started")" ]; then
             crashed+=("$target")
         else
             failed+=("$target")

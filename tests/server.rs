@@ -3819,6 +3819,42 @@ fn serve_connection_reports_a_response_a_panic_cut_short() {
     }
 }
 
+/// The answer to a panic that cannot be written (a client that does not
+/// read) is the write timeout's error, as for any answer.
+#[test]
+fn an_answer_to_a_panic_that_cannot_be_written_is_the_write_timeouts_error() {
+    use futures_lite::AsyncWriteExt;
+    use lithe::io::{Error, Request, Response, Timeout, duplex, serve_connection};
+    async fn service(request: Request) -> Response {
+        if request.path() == "/panic" {
+            panic!("the service panicked (expected by this test)");
+        }
+        Response::new(lithe::proto::StatusCode::INTERNAL_SERVER_ERROR)
+            .with_body("an answer longer than the pipe holds")
+    }
+    let config = ServerConfig {
+        write_timeout: Some(Duration::from_millis(100)),
+        ..ServerConfig::default()
+    };
+    for path in ["/panic", "/answer"] {
+        // Far smaller than the answer, and never read.
+        let (server_end, mut client_end) = duplex(16);
+        let (served, _client_end) = run(async {
+            let request = format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n");
+            let client = async {
+                client_end.write_all(request.as_bytes()).await.unwrap();
+                // Kept open, unread, until the server is done.
+                client_end
+            };
+            futures_lite::future::zip(serve_connection(server_end, service, &config), client).await
+        });
+        assert!(
+            matches!(served, Err(Error::Timeout(Timeout::Write))),
+            "{path}: {served:?}"
+        );
+    }
+}
+
 /// A response body that fails midway leaves its answer cut short, and the
 /// client learns it at once: a body with a length or chunks shows itself
 /// incomplete, so the connection closes cleanly (a FIN) rather than after the

@@ -430,7 +430,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// (the server may read the body as it answers, RFC 9110 §10.1.1), which
     /// gets the body as it is read, as without the expectation (on a request
     /// without content the `100-continue` member is left out; an Expect list
-    /// holding a quoted string goes whole, as rewriting it could change it).
+    /// holding a quoted string is left out whole, as rewriting it could
+    /// change it).
     /// Interim 1xx responses are
     /// skipped, except `101`, up to `Limits::max_interim_responses`
     /// (`Error::Protocol(TooManyInterimResponses)` past it). A request without

@@ -394,14 +394,7 @@ where
         Some(Ok(ended)) => ended,
         // Answered (and logged) by the driver, as a malformed request is;
         // a response it cut short is an error, as a failed stream's is.
-        None => {
-            return match driver.close_after_panic().await {
-                false => Ok(()),
-                true => Err(Error::Io(std::io::Error::other(
-                    "the service's response body panicked: its response was cut short",
-                ))),
-            };
-        }
+        None => return driver.close_after_panic().await,
         Some(Err(error)) => {
             // Responses to pipelined requests that came before the one that
             // failed may still be in the batch: they go out (with what the
@@ -1397,9 +1390,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     /// or its response body): a request not answered yet gets a 500 (or its
     /// body's fault's 4xx), a response begun stays cut short (no last
     /// chunk); then the connection closes, after the answers pipelined
-    /// before, which may not have been written yet. Whether a response was
-    /// left cut short.
-    async fn close_after_panic(&mut self) -> bool {
+    /// before, which may not have been written yet. An error when a response
+    /// was left cut short, or the close failed (a write that timed out).
+    async fn close_after_panic(&mut self) -> Result<(), Error> {
         if let Some(feeder) = self.feeder.take() {
             feeder.abandon();
         }
@@ -1429,8 +1422,13 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         log::error!(
             "lithe: the service (or its response body) panicked; {outcome}, and the connection closes"
         );
-        let _ = self.close(true).await;
-        cut_short
+        let closed = self.close(true).await;
+        match cut_short {
+            true => Err(Error::Io(std::io::Error::other(
+                "the service's response body panicked: its response was cut short",
+            ))),
+            false => closed,
+        }
     }
 
     /// Sends, with no await, the body [`start_response`](Self::start_response)
