@@ -3702,6 +3702,18 @@ fn a_sized_stream_that_goes_chunked_is_held_to_its_length() {
     server.shutdown();
 }
 
+/// A response body whose stream yields `first`, then panics.
+fn panicking_after_a_piece() -> lithe::io::Body {
+    use futures_lite::StreamExt;
+    let pieces = futures_lite::stream::iter(0..2).map(|i| {
+        if i == 1 {
+            panic!("the body panicked (expected by this test)");
+        }
+        Ok(bytes::Bytes::from_static(b"first"))
+    });
+    lithe::io::Body::stream(pieces)
+}
+
 /// A service that panics before its future exists (in `call` itself), and a
 /// response body whose stream panics, are answered like a service that
 /// panics in its future: the answers pipelined before go out; the panicking
@@ -3709,8 +3721,7 @@ fn a_sized_stream_that_goes_chunked_is_held_to_its_length() {
 /// closes.
 #[test]
 fn panics_in_making_the_answer_or_its_body_lose_only_that_answer() {
-    use futures_lite::StreamExt;
-    use lithe::io::{Body, Request, Response};
+    use lithe::io::{Request, Response};
     let service = |request: Request| {
         if request.path() == "/panic-in-call" {
             panic!("the service panicked in call (expected by this test)");
@@ -3718,13 +3729,7 @@ fn panics_in_making_the_answer_or_its_body_lose_only_that_answer() {
         async move {
             match request.path() {
                 "/panic-in-body" => {
-                    let pieces = futures_lite::stream::iter(0..2).map(|i| {
-                        if i == 1 {
-                            panic!("the body panicked (expected by this test)");
-                        }
-                        Ok(bytes::Bytes::from_static(b"first"))
-                    });
-                    Response::new(lithe::proto::StatusCode::OK).with_body(Body::stream(pieces))
+                    Response::new(lithe::proto::StatusCode::OK).with_body(panicking_after_a_piece())
                 }
                 _ => routes(request).await,
             }
@@ -3785,19 +3790,13 @@ fn a_service_panicking_on_a_malformed_body_still_answers_its_4xx() {
 /// answered 500 is not.
 #[test]
 fn serve_connection_reports_a_response_a_panic_cut_short() {
-    use futures_lite::{AsyncReadExt, AsyncWriteExt, StreamExt};
-    use lithe::io::{Body, Request, Response, duplex, serve_connection};
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    use lithe::io::{Request, Response, duplex, serve_connection};
     async fn panicking(request: Request) -> Response {
         if request.path() == "/in-service" {
             panic!("the service panicked (expected by this test)");
         }
-        let pieces = futures_lite::stream::iter(0..2).map(|i| {
-            if i == 1 {
-                panic!("the body panicked (expected by this test)");
-            }
-            Ok(bytes::Bytes::from_static(b"first"))
-        });
-        Response::new(lithe::proto::StatusCode::OK).with_body(Body::stream(pieces))
+        Response::new(lithe::proto::StatusCode::OK).with_body(panicking_after_a_piece())
     }
     for (path, cut_short) in [("/in-body", true), ("/in-service", false)] {
         let (server_end, mut client_end) = duplex(4096);
