@@ -141,11 +141,11 @@ impl Body {
     /// are left out, the future dropped unawaited. So is each field that
     /// belongs in the header section
     /// ([`is_header_section_only`](crate::proto::is_header_section_only):
-    /// framing, routing, authentication, content format; RFC 9110 §6.5.1),
-    /// said to the `log` facade at debug level (trailers passed on from a
-    /// peer carry what the peer chose), and all of them if one is not a valid
-    /// field, with a warning; the message itself goes out all the same. An HTTP/1.0
-    /// request has no chunked coding: sending one with such a body (and no
+    /// framing, routing, authentication, content format; RFC 9110 §6.5.1), said
+    /// to the `log` facade at debug level (trailers passed on from a peer carry
+    /// what the peer chose), and all of them if one is not a valid field, with
+    /// a warning; the message itself goes out all the same. An HTTP/1.0 request
+    /// has no chunked coding: sending one with such a body (and no
     /// `Content-Length` field) fails with `Error::Send`, nothing sent.
     ///
     /// ```

@@ -416,12 +416,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// lost. (A write that times out while that answer's body still goes on
     /// is the body's error: see [`ResponseBody`].)
     ///
-    /// A body of known length goes out with `Content-Length` (an empty one
-    /// only on `POST`, `PUT` and `PATCH`), a stream of unknown length chunked,
+    /// A body of known length goes out with `Content-Length` (an empty one only
+    /// on `POST`, `PUT` and `PATCH`), a stream of unknown length chunked,
     /// unless the request sets its own framing; an HTTP/1.0 request cannot
-    /// carry a body of unknown length or trailers (`Error::Send`), nor can
-    /// any request that would go chunked while the last response on this
-    /// connection was HTTP/1.0 ([`Error::ChunkedToHttp10`], nothing sent).
+    /// carry a body of unknown length or trailers (`Error::Send`), nor can any
+    /// request that would go chunked while the last response on this connection
+    /// was HTTP/1.0 ([`Error::ChunkedToHttp10`], nothing sent).
     /// `Content-Length` fields that agree (`5, 5`, or `05` beside `5`) go out
     /// as one; fields that disagree fail with `Error::Send`, nothing sent. With
     /// `Expect: 100-continue` the body waits for `100 Continue` (or
@@ -430,10 +430,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// (the server may read the body as it answers, RFC 9110 §10.1.1), which
     /// gets the body as it is read, as without the expectation (on a request
     /// without content the `100-continue` member is left out; an Expect list
-    /// holding a quoted string is left out whole, as rewriting it could
-    /// change it).
-    /// Interim 1xx responses are
-    /// skipped, except `101`, up to `Limits::max_interim_responses`
+    /// holding a quoted string is left out whole, as rewriting it could change
+    /// it). Interim 1xx responses are skipped, except `101`, up to
+    /// `Limits::max_interim_responses`
     /// (`Error::Protocol(TooManyInterimResponses)` past it). A request without
     /// Host gets the authority its target names, else the connection's
     /// ([`with_host`](ClientConnection::with_host)).

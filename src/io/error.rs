@@ -102,13 +102,13 @@ pub enum Error {
     /// A body asked for as text is not UTF-8 (the transport and the
     /// message are fine).
     NotUtf8(core::str::Utf8Error),
-    /// A request that would go chunked (a body of unknown length, trailers,
-    /// or its own `Transfer-Encoding: chunked`) on a connection whose last response
-    /// was HTTP/1.0: that server may not read chunks, and would take them
-    /// for requests (RFC 9112 §6.1). Nothing was sent: the request may go
+    /// A request that would go chunked (a body of unknown length, trailers, or
+    /// its own `Transfer-Encoding: chunked`) on a connection whose last
+    /// response was HTTP/1.0: that server may not read chunks, and would take
+    /// them for requests (RFC 9112 §6.1). Nothing was sent: the request may go
     /// on a fresh connection
-    /// ([`ClientConnection::try_send`](super::ClientConnection::try_send)
-    /// gives it back), or with a known length on this one.
+    /// ([`ClientConnection::try_send`](super::ClientConnection::try_send) gives
+    /// it back), or with a known length on this one.
     ChunkedToHttp10,
 }
 

@@ -114,24 +114,23 @@ const LINGER_BYTES: usize = 16 * 1024 * 1024;
 ///
 /// What a peer can make a connection hold is bounded by these settings,
 /// whatever it sends: a read buffer of up to about twice the head limit
-/// (`proto.limits.max_head_bytes`, 16 KiB by default), or the limit and the
-/// 8 KiB a read takes when that is more (a head limit below 8 KiB saves
-/// less), while a head arrives; request body data one chunk at a time, read only as the service
-/// asks for it; and up to 128 KiB of output (pipelined responses are batched
-/// to 64 KiB, plus the response that crossed it) for as long as a peer that
-/// does not read is allowed to stall (`write_timeout`,
-/// `min_progress_bytes`). Parked between requests, a connection keeps at
-/// most 512 bytes of each buffer, besides any empty lines the client sent
-/// after a request (up to the head limit, which may keep the buffer they
-/// arrived in). Body chunks and received header values
-/// are slices of the read buffer, not copies: one the service keeps keeps
-/// that buffer alive (a buffer grown past 64 KiB hands out copies of small
-/// pieces instead), so copy what is kept for long. While the service takes
-/// its time (a long poll, a stream), with its request read, a connection
-/// keeps at most 32 KiB of output buffer and 16 KiB of read buffer (more
-/// only to hold bytes pipelined behind, in at most twice their size). Over
-/// TLS, rustls adds its own buffers (by default up to 64 KiB of records to
-/// send and 16 KiB of received plaintext).
+/// (`proto.limits.max_head_bytes`, 16 KiB by default), or the limit and
+/// the 8 KiB a read takes when that is more (a head limit below 8 KiB saves less),
+/// while a head arrives; request body data one chunk at a time, read only as
+/// the service asks for it; and up to 128 KiB of output (pipelined responses
+/// are batched to 64 KiB, plus the response that crossed it) for as long as a
+/// peer that does not read is allowed to stall (`write_timeout`,
+/// `min_progress_bytes`). Parked between requests, a connection keeps at most
+/// 512 bytes of each buffer, besides any empty lines the client sent after a
+/// request (up to the head limit, which may keep the buffer they arrived in).
+/// Body chunks and received header values are slices of the read buffer, not
+/// copies: one the service keeps keeps that buffer alive (a buffer grown past
+/// 64 KiB hands out copies of small pieces instead), so copy what is kept for
+/// long. While the service takes its time (a long poll, a stream), with its
+/// request read, a connection keeps at most 32 KiB of output buffer and 16 KiB
+/// of read buffer (more only to hold bytes pipelined behind, in at most twice
+/// their size). Over TLS, rustls adds its own buffers (by default up to 64 KiB
+/// of records to send and 16 KiB of received plaintext).
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     /// Parsing limits and leniencies.
@@ -277,18 +276,19 @@ where
 /// executor's `spawn`) when the service and its futures are: the service
 /// need not be `Sync`, so per-connection state may sit in a `Cell`.
 ///
-/// Returns `Ok` when the connection ended the way HTTP allows (the client closed,
-/// a timeout, a rejected request, a protocol switch) and `Err` on I/O failure,
-/// on a write that timed out ([`Timeout::Write`]), or when a response body broke
-/// its own framing (a [`Body::sized_stream`](super::Body::sized_stream), or a
-/// stream under a `Content-Length` the service set, yielding more or fewer
-/// bytes than declared; a stream that failed or panicked: the connection is
-/// closed mid-message rather than left looking complete, after the responses
-/// finished before it). A body with a length or chunks shows itself cut short, and its
-/// connection's sending side is closed as usual; one delimited by the close
-/// is dropped without `poll_close`, so no TLS `close_notify` ends it as if
-/// whole; over plain TCP only a reset can say it, which `rt::Server` sends
-/// (on Linux) and this function, knowing nothing of the transport, cannot.
+/// Returns `Ok` when the connection ended the way HTTP allows (the client
+/// closed, a timeout, a rejected request, a protocol switch) and `Err` on I/O
+/// failure, on a write that timed out ([`Timeout::Write`]), or when a response
+/// body broke its own framing (a
+/// [`Body::sized_stream`](super::Body::sized_stream), or a stream under a
+/// `Content-Length` the service set, yielding more or fewer bytes than
+/// declared; a stream that failed or panicked: the connection is closed
+/// mid-message rather than left looking complete, after the responses finished
+/// before it). A body with a length or chunks shows itself cut short, and its
+/// connection's sending side is closed as usual; one delimited by the close is
+/// dropped without `poll_close`, so no TLS `close_notify` ends it as if whole;
+/// over plain TCP only a reset can say it, which `rt::Server` sends (on Linux)
+/// and this function, knowing nothing of the transport, cannot.
 pub async fn serve_connection<T, S>(
     io: T,
     mut service: S,
