@@ -512,6 +512,39 @@ fn a_tls_client_leaving_an_idle_connection_without_close_notify_has_closed() {
     assert!(result.is_ok(), "{result:?}");
 }
 
+/// A TLS server on 127.0.0.1 for one connection (`cert` and `key` as PEM):
+/// it reads a request head, then `then` has the stream. Its address, and the
+/// thread that yields what `then` did.
+fn raw_tls_server<R, F>(
+    cert: &str,
+    key: &str,
+    then: impl FnOnce(futures_rustls::server::TlsStream<lithe::rt::TcpStream>) -> F + Send + 'static,
+) -> (SocketAddr, std::thread::JoinHandle<R>)
+where
+    R: Send + 'static,
+    F: Future<Output = R>,
+{
+    use futures_lite::AsyncReadExt;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
+    let server = std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        run(async {
+            let tcp = lithe::rt::TcpStream::from(async_io::Async::new(tcp).unwrap());
+            let mut tls = acceptor.accept(tcp).await.unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8];
+            while !head.ends_with(b"\r\n\r\n") {
+                tls.read_exact(&mut byte).await.unwrap();
+                head.push(byte[0]);
+            }
+            then(tls).await
+        })
+    });
+    (addr, server)
+}
+
 /// RFC 9112 §9.8: a client sends the closure alert before it closes.
 /// `close` does, so the server reads the end of the stream; a connection
 /// dropped does not, and the server's read finds the TCP end unannounced.
@@ -520,27 +553,13 @@ fn a_tls_client_that_closes_sends_close_notify() {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};
     let (cert, key) = certificate();
     for closes in [true, false] {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let acceptor = TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
-        let server = std::thread::spawn(move || {
-            let (tcp, _) = listener.accept().unwrap();
-            run(async {
-                let tcp = lithe::rt::TcpStream::from(async_io::Async::new(tcp).unwrap());
-                let mut tls = acceptor.accept(tcp).await.unwrap();
-                let mut head = Vec::new();
-                let mut byte = [0u8];
-                while !head.ends_with(b"\r\n\r\n") {
-                    tls.read_exact(&mut byte).await.unwrap();
-                    head.push(byte[0]);
-                }
-                tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                    .await
-                    .unwrap();
-                tls.flush().await.unwrap();
-                let mut rest = Vec::new();
-                tls.read_to_end(&mut rest).await.map(|_| rest)
-            })
+        let (addr, server) = raw_tls_server(&cert, &key, |mut tls| async move {
+            tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .await
+                .unwrap();
+            tls.flush().await.unwrap();
+            let mut rest = Vec::new();
+            tls.read_to_end(&mut rest).await.map(|_| rest)
         });
         run(async {
             let mut conn = open(&url(addr, "/"), &trusting(&cert)).await.unwrap();
@@ -564,33 +583,19 @@ fn a_tls_client_that_closes_sends_close_notify() {
 /// server cut off) is a body cut short, an error, never a short success.
 #[test]
 fn a_close_delimited_body_ends_with_close_notify_not_a_bare_tcp_close() {
-    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    use futures_lite::AsyncWriteExt;
     let (cert, key) = certificate();
     for says_close_notify in [true, false] {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let acceptor = TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
-        let server = std::thread::spawn(move || {
-            let (tcp, _) = listener.accept().unwrap();
-            run(async {
-                let tcp = lithe::rt::TcpStream::from(async_io::Async::new(tcp).unwrap());
-                let mut tls = acceptor.accept(tcp).await.unwrap();
-                let mut head = Vec::new();
-                let mut byte = [0u8];
-                while !head.ends_with(b"\r\n\r\n") {
-                    tls.read_exact(&mut byte).await.unwrap();
-                    head.push(byte[0]);
-                }
-                tls.write_all(b"HTTP/1.1 200 OK\r\n\r\npartial")
-                    .await
-                    .unwrap();
-                tls.flush().await.unwrap();
-                if says_close_notify {
-                    tls.close().await.unwrap();
-                }
-                // Dropped: the TCP connection ends, with or without the
-                // close_notify before it.
-            })
+        let (addr, server) = raw_tls_server(&cert, &key, move |mut tls| async move {
+            tls.write_all(b"HTTP/1.1 200 OK\r\n\r\npartial")
+                .await
+                .unwrap();
+            tls.flush().await.unwrap();
+            if says_close_notify {
+                tls.close().await.unwrap();
+            }
+            // Dropped: the TCP connection ends, with or without the
+            // close_notify before it.
         });
         let body = run(async {
             let mut conn = open(&url(addr, "/"), &trusting(&cert)).await.unwrap();
