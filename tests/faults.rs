@@ -615,19 +615,7 @@ impl futures_lite::AsyncWrite for OverclaimingWrites {
         std::task::Poll::Ready(Ok(offered.saturating_add(self.extra)))
     }
 
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn poll_close(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
-    }
+    common::nothing_to_flush!();
 }
 
 /// A write that claims more than it was given is an error of the

@@ -246,6 +246,34 @@ pub fn tokio_runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// `poll_flush` and `poll_close` for the `AsyncWrite` impl of an in-memory
+/// transport that holds nothing back: both are done at once.
+#[allow(
+    unused_macros,
+    reason = "used by some of the binaries that include this module"
+)]
+macro_rules! nothing_to_flush {
+    () => {
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn poll_close(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    };
+}
+#[allow(
+    unused_imports,
+    reason = "used by some of the binaries that include this module"
+)]
+pub(crate) use nothing_to_flush;
+
 /// Implements `AsyncWrite` for an in-memory transport that takes every write
 /// whole at once, as a peer reading as fast as we write does.
 #[allow(
@@ -262,18 +290,7 @@ macro_rules! swallows_writes {
             ) -> std::task::Poll<std::io::Result<usize>> {
                 std::task::Poll::Ready(Ok(buf.len()))
             }
-            fn poll_flush(
-                self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(Ok(()))
-            }
-            fn poll_close(
-                self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(Ok(()))
-            }
+            common::nothing_to_flush!();
         }
     };
 }
