@@ -52,11 +52,22 @@ async fn refused_once_done(
     server_done.recv_timeout(LIMIT).unwrap();
     until_delivered(&tcp);
     let mut conn = ClientConnection::new(tcp, ClientConfig::default());
-    let refused = match conn.try_send(get("/")).await {
-        Ok(response) => panic!("answered {}", response.status()),
-        Err(refused) => refused,
-    };
+    let refused = refused_unsent(&mut conn, get("/")).await;
     (conn, refused)
+}
+
+/// `request`, which `conn` must refuse with nothing sent.
+async fn refused_unsent<T>(
+    conn: &mut ClientConnection<T>,
+    request: Request<Body>,
+) -> lithe::io::TrySendError
+where
+    T: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin,
+{
+    match conn.try_send(request).await {
+        Ok(response) => panic!("sent, answered {}", response.status()),
+        Err(refused) => refused,
+    }
 }
 
 /// Reads a request's head and a body of `len` bytes after it; `None` if the
@@ -345,10 +356,7 @@ fn a_request_refused_unsent_leaves_a_fresh_connection_fresh() {
         let error = conn.send(invalid).await.unwrap_err();
         assert!(matches!(error, Error::Send(_)), "{error:?}");
         reset.store(true, std::sync::atomic::Ordering::SeqCst);
-        let refused = match conn.try_send(get("/")).await {
-            Ok(response) => panic!("answered {}", response.status()),
-            Err(refused) => refused,
-        };
+        let refused = refused_unsent(&mut conn, get("/")).await;
         assert!(
             matches!(refused.error(), Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
             "{:?}",
@@ -2312,10 +2320,7 @@ fn no_chunked_upload_to_a_server_that_answered_in_http10() {
         assert!(conn.is_reusable());
         let pieces = futures_lite::stream::iter([Ok(bytes::Bytes::from("data"))]);
         let streamed = Request::new("POST", "/").with_body(Body::stream(pieces));
-        let refused = match conn.try_send(streamed).await {
-            Ok(response) => panic!("sent, answered {}", response.status()),
-            Err(refused) => refused,
-        };
+        let refused = refused_unsent(&mut conn, streamed).await;
         assert!(
             matches!(refused.error(), Error::ChunkedToHttp10),
             "{:?}",
@@ -2335,10 +2340,7 @@ fn no_chunked_upload_to_a_server_that_answered_in_http10() {
         let http10 = Request::new("POST", "/")
             .with_version(lithe::proto::Version::Http10)
             .with_body(Body::stream(pieces));
-        let refused = match conn.try_send(http10).await {
-            Ok(response) => panic!("sent, answered {}", response.status()),
-            Err(refused) => refused,
-        };
+        let refused = refused_unsent(&mut conn, http10).await;
         assert!(
             matches!(refused.error(), Error::Send(_)),
             "{:?}",
@@ -2358,10 +2360,7 @@ fn no_chunked_upload_to_a_server_that_answered_in_http10() {
             if let Some(length) = length {
                 invalid = invalid.with_header("content-length", length);
             }
-            let refused = match conn.try_send(invalid.with_body("data")).await {
-                Ok(response) => panic!("sent, answered {}", response.status()),
-                Err(refused) => refused,
-            };
+            let refused = refused_unsent(&mut conn, invalid.with_body("data")).await;
             assert!(
                 matches!(refused.error(), Error::Send(_)),
                 "{coding}: {:?}",
