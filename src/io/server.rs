@@ -785,12 +785,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     /// extra CRLF after a body), which leave the connection idle.
     fn nothing_begun(&mut self) -> bool {
         let bare_lf = self.config.proto.leniency.allow_bare_lf;
-        match self.buf.filled().first() {
-            None => true,
-            // The usual pipelined case, a request line: no scan.
-            Some(&b) if b != b'\r' && b != b'\n' => false,
-            Some(_) => self.buf.holds_only_empty_lines(bare_lf),
-        }
+        self.buf.holds_only_empty_lines(bare_lf)
     }
 
     /// Waits for bytes while flushing what is pending. `idle`: between requests,
