@@ -698,10 +698,15 @@ fn a_body_reader_gets_an_error_once_its_connection_driver_is_gone() {
     drop(client_end);
 }
 
-/// A transport that gives `input`, then fails every read with an error of
-/// its own type.
+/// A transport that gives `input`, then fails every read with `fault`.
 struct FailsAfter {
     input: &'static [u8],
+    fault: fn() -> std::io::Error,
+}
+
+/// An error of the transport's own type.
+fn transport_fault() -> std::io::Error {
+    std::io::Error::other(TransportFault)
 }
 
 /// The transport's own error, which a service may want to tell apart.
@@ -723,7 +728,7 @@ impl futures_lite::AsyncRead for FailsAfter {
         buf: &mut [u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
         if self.input.is_empty() {
-            return std::task::Poll::Ready(Err(std::io::Error::other(TransportFault)));
+            return std::task::Poll::Ready(Err((self.fault)()));
         }
         let n = buf.len().min(self.input.len());
         buf[..n].copy_from_slice(&self.input[..n]);
@@ -734,6 +739,69 @@ impl futures_lite::AsyncRead for FailsAfter {
 
 common::swallows_writes!(FailsAfter);
 
+/// A transport that gives `input`, then waits for ever, and fails every
+/// write with `fault`.
+struct WritesFail {
+    input: &'static [u8],
+    fault: fn() -> std::io::Error,
+}
+
+impl futures_lite::AsyncRead for WritesFail {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if self.input.is_empty() {
+            return std::task::Poll::Pending;
+        }
+        let n = buf.len().min(self.input.len());
+        buf[..n].copy_from_slice(&self.input[..n]);
+        self.input = &self.input[n..];
+        std::task::Poll::Ready(Ok(n))
+    }
+}
+
+impl futures_lite::AsyncWrite for WritesFail {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        _: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::Poll::Ready(Err((self.fault)()))
+    }
+    common::nothing_to_flush!();
+}
+
+/// A transport whose first read waits (and wakes its task at once), then
+/// reads as the one it wraps.
+struct WaitsFirst<T>(T, bool);
+
+impl<T: futures_lite::AsyncRead + Unpin> futures_lite::AsyncRead for WaitsFirst<T> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if !std::mem::replace(&mut self.1, true) {
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl<T: futures_lite::AsyncWrite + Unpin> futures_lite::AsyncWrite for WaitsFirst<T> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+    common::nothing_to_flush!();
+}
+
 /// A request body whose transport fails gives the service that failure
 /// itself the first time (its own type, to downcast), and the same error
 /// again, as a copy, after.
@@ -742,6 +810,7 @@ fn a_request_body_failed_by_the_transport_gives_the_service_its_error() {
     use lithe::io::{Error, serve_connection};
     let io = FailsAfter {
         input: b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc",
+        fault: transport_fault,
     };
     let seen = Arc::new(Mutex::new(Vec::new()));
     let service = {
@@ -776,6 +845,117 @@ fn a_request_body_failed_by_the_transport_gives_the_service_its_error() {
         "the first error is not the transport's own: {seen:?}"
     );
     assert!(seen[1].1.contains("the transport broke"), "{seen:?}");
+}
+
+/// A failure that holds a lithe error of another connection: a transport
+/// reading another lithe body (a tunnel through a proxy's upstream) fails
+/// with that body's error, wrapped in an `io::Error`.
+fn upstream_protocol_fault() -> std::io::Error {
+    lithe::io::Error::Protocol(lithe::proto::Error::InvalidChunkSize).into()
+}
+
+/// See [`upstream_protocol_fault`]: that body's own timeout.
+fn upstream_timeout() -> std::io::Error {
+    lithe::io::Error::Timeout(lithe::io::Timeout::Body).into()
+}
+
+/// Whether `error` is the transport's failure, carrying the upstream's error
+/// inside it, rather than that error taken for this connection's own.
+fn is_the_transports(error: &lithe::io::Error) -> bool {
+    matches!(error, lithe::io::Error::Io(io)
+        if io.get_ref().is_some_and(|inner| inner.is::<lithe::io::Error>()))
+        && !error.is_protocol()
+        && error.timeout().is_none()
+}
+
+/// A transport's read failing with an error that holds a lithe error is the
+/// transport's failure (`Error::Io`), in both roles: not a protocol error of
+/// this connection's peer (which the server would answer with a 400, and
+/// then end as if all went well) nor one of this connection's timeouts.
+#[test]
+fn a_transport_failing_with_a_lithe_error_is_an_io_error() {
+    use lithe::io::{ClientConfig, ClientConnection, Error, serve_connection};
+    for fault in [upstream_protocol_fault, upstream_timeout] {
+        // The server, while the service reads the request body.
+        let io = FailsAfter {
+            input: b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc",
+            fault,
+        };
+        let seen = Arc::new(Mutex::new(None));
+        let service = {
+            let seen = seen.clone();
+            move |request: Request| {
+                let seen = seen.clone();
+                async move {
+                    let read = request.into_body().bytes(1024).await;
+                    *seen.lock().unwrap() = Some(read.map(|_| ()));
+                    Response::new(StatusCode::OK)
+                }
+            }
+        };
+        let served = run(serve_connection(io, service, &ServerConfig::default()));
+        // (The service answered, after the error: `Ok`, as for any failed
+        // read it answers.)
+        assert!(
+            !served
+                .as_ref()
+                .is_err_and(|e| e.is_protocol() || e.timeout().is_some()),
+            "{served:?}"
+        );
+        let seen = seen.lock().unwrap().take();
+        assert!(
+            matches!(&seen, Some(Err(e)) if is_the_transports(e)),
+            "the service read {seen:?}"
+        );
+
+        // The server, waiting for a request.
+        let io = FailsAfter { input: b"", fault };
+        let served = run(serve_connection(
+            io,
+            |_: Request| async { Response::new(StatusCode::OK) },
+            &ServerConfig::default(),
+        ));
+        assert!(served.as_ref().is_err_and(is_the_transports), "{served:?}");
+
+        // Each role's write.
+        let io = WritesFail {
+            input: b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            fault,
+        };
+        let served = run(serve_connection(
+            io,
+            |_: Request| async { Response::new(StatusCode::OK) },
+            &ServerConfig::default(),
+        ));
+        assert!(served.as_ref().is_err_and(is_the_transports), "{served:?}");
+        let io = WritesFail { input: b"", fault };
+        let sent: Result<(), Error> = run(async {
+            let mut conn = ClientConnection::new(io, ClientConfig::default());
+            let request = Request::new("GET", "/").with_header("host", "t");
+            conn.send(request).await.map(|_| ())
+        });
+        assert!(sent.as_ref().is_err_and(is_the_transports), "{sent:?}");
+
+        // The client, waiting for the response's head, then for its body.
+        // (The first read waits: a fresh connection's first look, which
+        // does not wait, is to find nothing.)
+        for input in [
+            &b""[..],
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+        ] {
+            let io = WaitsFirst(FailsAfter { input, fault }, false);
+            let received: Result<(), Error> = run(async {
+                let mut conn = ClientConnection::new(io, ClientConfig::default());
+                let request = Request::new("GET", "/").with_header("host", "t");
+                conn.send(request).await?.into_body().bytes(1024).await?;
+                Ok(())
+            });
+            assert!(
+                received.as_ref().is_err_and(is_the_transports),
+                "{received:?}"
+            );
+        }
+    }
 }
 
 /// A transport over an in-memory pipe that moves one byte per call, and

@@ -574,7 +574,7 @@ impl Output {
             self.stall.moved(self.written.saturating_sub(before), floor);
         }
         let result = match sent {
-            Poll::Ready(result) => result.map_err(Error::from),
+            Poll::Ready(result) => result.map_err(Error::Io),
             Poll::Pending if self.stall.poll_stalled(cx, limit) => {
                 Err(Error::Timeout(Timeout::Write))
             }

@@ -379,7 +379,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     pub async fn close(mut self) -> Result<(), Error> {
         let limit = self.config.write_timeout;
         match close_within(&mut self.io, limit, &mut Deadline::default()).await {
-            Some(closed) => closed.map_err(Error::from),
+            Some(closed) => closed.map_err(Error::Io),
             None => Err(Error::Timeout(Timeout::Write)),
         }
     }
@@ -1156,7 +1156,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Ok(_)) => Poll::Ready(Ok(())),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e.into())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(Error::Io(e))),
             Poll::Pending if self.total_expired(cx) => {
                 Poll::Ready(Err(Error::Timeout(Timeout::Total)))
             }

@@ -69,7 +69,11 @@ impl Timeout {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
-    /// The transport failed.
+    /// The transport failed, or a response or request body stream the
+    /// caller gave did. Its error is kept as it came, even one holding a
+    /// lithe error of another connection (a transport or stream that reads
+    /// another lithe body, as a proxy's tunnel does): that failure is not
+    /// this connection's peer's doing.
     Io(io::Error),
     /// The peer broke HTTP/1.1; the connection is unusable.
     Protocol(proto::Error),
@@ -201,7 +205,8 @@ impl std::error::Error for Error {
 
 /// An I/O error, unless it carries one of ours: a lithe error that went
 /// through `io::Error` (a body read as a `Stream` or `AsyncRead` reports
-/// its errors so) comes back as itself, its kind kept.
+/// its errors so) comes back as itself, its kind kept. (The drivers do not
+/// convert their transport's errors so: see [`Error::Io`].)
 ///
 /// ```
 /// use std::io;

@@ -833,7 +833,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             false => self.buf.poll_fill(&mut self.io, cx),
         };
         match read {
-            Poll::Ready(result) => Poll::Ready(result.map(Wait::Read).map_err(Error::from)),
+            Poll::Ready(result) => Poll::Ready(result.map(Wait::Read).map_err(Error::Io)),
             Poll::Pending => {
                 self.waited_for_request = true;
                 if idle {
@@ -1142,7 +1142,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             match read {
                 Poll::Ready(Ok(0)) => self.conn.receive_eof(),
                 Poll::Ready(Ok(_)) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::Io(e))),
                 Poll::Pending => {
                     if self.body_stall.poll_stalled(cx, self.config.body_timeout) {
                         return Poll::Ready(Err(Error::Timeout(Timeout::Body)));
@@ -1759,7 +1759,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                     self.body_done = true;
                     return Ok(true);
                 }
-                Err(Error::Io(e)) => return Err(e.into()),
+                Err(Error::Io(e)) => return Err(Error::Io(e)),
                 Err(e) => {
                     // Kept for an answer not sent yet (a switch waits for
                     // the body); after one, nothing reads it.

@@ -25,7 +25,10 @@ pub enum Error {
     /// [`Limits::max_headers`](super::Limits::max_headers). 431.
     TooManyHeaders,
     /// The request-target exceeds
-    /// [`Limits::max_request_target_bytes`](super::Limits::max_request_target_bytes). 414.
+    /// [`Limits::max_request_target_bytes`](super::Limits::max_request_target_bytes),
+    /// or the request line exceeds that limit plus 64 bytes (a method
+    /// longer than the rest of the line leaves room for). 414, as nginx and
+    /// Apache answer any request line too long.
     RequestTargetTooLong,
     /// A line ended in LF without the CR before it (RFC 9112 §2.2). In a head
     /// or a trailer section accepted with
@@ -68,8 +71,9 @@ pub enum Error {
     /// A Host field that is not `host[:port]` (RFC 9112 §3.2, RFC 9110 §7.2),
     /// such as `a.example@b.example` or `a.example/x`. 400.
     InvalidHost,
-    /// A Content-Length that is not plain decimal digits, or too large for `u64`
-    /// (RFC 9110 §8.6). 400.
+    /// A Content-Length that is not plain decimal digits, or has more digits
+    /// than [`MAX_CONTENT_LENGTH`](crate::proto::MAX_CONTENT_LENGTH) (19,
+    /// leading zeros included; RFC 9110 §8.6). 400.
     InvalidContentLength,
     /// Several Content-Length values that differ (RFC 9112 §6.3, rule 5). 400.
     ConflictingContentLength,

@@ -30,6 +30,11 @@ pub struct Limits {
     /// again with a larger one).
     pub max_headers: usize,
     /// The request-target. Default 8 KiB, the size RFC 9112 §3 recommends at least.
+    /// The request line as a whole may hold 64 bytes more (the method, two
+    /// spaces, the version and the line end): a line longer than that, say a
+    /// 60-byte method beside a target at the limit, is refused with
+    /// [`RequestTargetTooLong`](super::Error::RequestTargetTooLong) too,
+    /// before it ends.
     pub max_request_target_bytes: usize,
     /// Chunk extensions on one chunk line (`;name=value...`), every byte from the
     /// first `;` or the whitespace before it (or padding after the size, where
