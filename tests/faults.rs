@@ -740,7 +740,7 @@ impl futures_lite::AsyncRead for FailsAfter {
 common::swallows_writes!(FailsAfter);
 
 /// A transport that gives `input`, then waits for ever, and fails every
-/// write with `fault`.
+/// write, flush and close with `fault`.
 struct WritesFail {
     input: &'static [u8],
     fault: fn() -> std::io::Error,
@@ -770,7 +770,18 @@ impl futures_lite::AsyncWrite for WritesFail {
     ) -> std::task::Poll<std::io::Result<usize>> {
         std::task::Poll::Ready(Err((self.fault)()))
     }
-    common::nothing_to_flush!();
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Err((self.fault)()))
+    }
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Err((self.fault)()))
+    }
 }
 
 /// A transport whose first read waits (and wakes its task at once), then
@@ -908,6 +919,18 @@ fn a_transport_failing_with_a_lithe_error_is_an_io_error() {
             "the service read {seen:?}"
         );
 
+        // The server, draining a body its service left unread.
+        let io = FailsAfter {
+            input: b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc",
+            fault,
+        };
+        let served = run(serve_connection(
+            io,
+            |_: Request| async { Response::new(StatusCode::OK) },
+            &ServerConfig::default(),
+        ));
+        assert!(served.as_ref().is_err_and(is_the_transports), "{served:?}");
+
         // The server, waiting for a request.
         let io = FailsAfter { input: b"", fault };
         let served = run(serve_connection(
@@ -935,6 +958,9 @@ fn a_transport_failing_with_a_lithe_error_is_an_io_error() {
             conn.send(request).await.map(|_| ())
         });
         assert!(sent.as_ref().is_err_and(is_the_transports), "{sent:?}");
+        let io = WritesFail { input: b"", fault };
+        let closed = run(ClientConnection::new(io, ClientConfig::default()).close());
+        assert!(closed.as_ref().is_err_and(is_the_transports), "{closed:?}");
 
         // The client, waiting for the response's head, then for its body.
         // (The first read waits: a fresh connection's first look, which
