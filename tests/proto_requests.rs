@@ -495,7 +495,7 @@ fn head_size_limit_is_enforced_at_the_same_byte_whatever_the_split() {
 }
 
 /// A head limit below the request line's leaves that line bounded by it:
-/// a line that fills it is the target too long (414), under any split; a
+/// a line that runs past it is the target too long (414), under any split; a
 /// head that outgrows it with its fields is too large (431).
 #[test]
 fn a_request_line_that_fills_a_smaller_head_limit_is_414() {

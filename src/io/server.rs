@@ -540,7 +540,6 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         // yielding or by waiting for its peer.
         let mut served = 0;
         loop {
-            served += 1;
             // A pipelined or already buffered request is parsed here, not
             // inside `next_request`: its result would be moved out of that
             // future once more. Each arm yields the request where the service
@@ -550,7 +549,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 HeadStep::NeedData => {
                     // Between reads, with every response written: the place
                     // to let others run, holding only small buffers meanwhile.
-                    if served > FAIR_SHARE {
+                    if served >= FAIR_SHARE {
                         served = 0;
                         self.buf.release();
                         self.out.release();
@@ -673,6 +672,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 State::Idle | State::Done if keep && self.conn.is_keep_alive() => {}
                 _ => return self.close(true).await.map(|()| Ended::Closed),
             }
+            served += 1;
             // Nothing pipelined behind (empty lines are nothing, RFC 9112
             // §2.2): the responses go now, before the idle clock starts.
             if self.nothing_begun() || self.out.len() >= MAX_BATCH {
@@ -682,7 +682,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // pipeline full and one read brought more than a request, as
             // draining a body the service left unread does: the share is
             // counted here too, or the next read never comes.
-            if served > BUFFERED_SHARE && !self.buf.is_empty() {
+            if served >= BUFFERED_SHARE && !self.buf.is_empty() {
                 served = 0;
                 poll_fn(|cx| self.poll_flush(cx)).await?;
                 futures_lite::future::yield_now().await;

@@ -21,8 +21,10 @@ pub struct Limits {
     /// without bound). Default 16 KiB (nginx and aiohttp accept about 8 KiB per line); lithe's
     /// client uses 1 MiB for response heads (`io::RESPONSE_HEAD_LIMIT`).
     /// Set below a request line's limit (the target's and 64 bytes), it
-    /// bounds the request line too: one that reaches it is still
-    /// `RequestTargetTooLong` (414), not `HeadTooLarge` (431).
+    /// bounds the request line too: one that runs past it is still
+    /// `RequestTargetTooLong` (414), not `HeadTooLarge` (431), unless empty
+    /// lines before it took more than half of it. (A line that ends within
+    /// it, leaving no room for the rest of the head, is `HeadTooLarge`.)
     pub max_head_bytes: usize,
     /// Header fields in one head, and in one trailer section. Default 100 (as
     /// hyper). A shorter header array passed to `receive` makes a head or
