@@ -905,14 +905,9 @@ fn a_transport_failing_with_a_lithe_error_is_an_io_error() {
             }
         };
         let served = run(serve_connection(io, service, &ServerConfig::default()));
-        // (The service answered, after the error: `Ok`, as for any failed
-        // read it answers.)
-        assert!(
-            !served
-                .as_ref()
-                .is_err_and(|e| e.is_protocol() || e.timeout().is_some()),
-            "{served:?}"
-        );
+        // The service was given the error and answered: `Ok`, as
+        // `serve_connection` says.
+        assert!(served.is_ok(), "{served:?}");
         let seen = seen.lock().unwrap().take();
         assert!(
             matches!(&seen, Some(Err(e)) if is_the_transports(e)),

@@ -277,8 +277,9 @@ where
 /// need not be `Sync`, so per-connection state may sit in a `Cell`.
 ///
 /// Returns `Ok` when the connection ended the way HTTP allows (the client
-/// closed, a timeout, a rejected request, a protocol switch) and `Err` on I/O
-/// failure, on a write that timed out ([`Timeout::Write`]), or when a response
+/// closed, a timeout, a rejected request, a protocol switch, a request body
+/// whose read failed, the service given the error, and answered) and `Err`
+/// on any other I/O failure, on a write that timed out ([`Timeout::Write`]), or when a response
 /// body broke its own framing (a
 /// [`Body::sized_stream`](super::Body::sized_stream), or a stream under a
 /// `Content-Length` the service set, yielding more or fewer bytes than
