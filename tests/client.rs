@@ -2347,6 +2347,17 @@ fn no_chunked_upload_to_a_server_that_answered_in_http10() {
             refused.error()
         );
         assert!(refused.into_request().is_none());
+        // Nor one whose body of a known length carries trailers.
+        let trailed = Body::from("data").with_trailers(async { lithe::io::Headers::new() });
+        let http10 = Request::new("POST", "/")
+            .with_version(lithe::proto::Version::Http10)
+            .with_body(trailed);
+        let refused = refused_unsent(&mut conn, http10).await;
+        assert!(
+            matches!(refused.error(), Error::Send(_)),
+            "{:?}",
+            refused.error()
+        );
         // Nor can one whose own Transfer-Encoding does not end in chunked, or
         // comes with a Content-Length: chunked or not, no connection takes it.
         for (coding, length) in [
@@ -3235,6 +3246,42 @@ fn trailers_travel_with_request_and_response_bodies() {
         // The connection goes on.
         let response = conn.send(get("/")).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
+    });
+    server.shutdown();
+}
+
+/// A body given trailers twice carries the later ones only; the earlier
+/// future (one that never ends, here) is dropped unawaited.
+#[test]
+fn trailers_given_twice_are_the_later_ones() {
+    use lithe::io::Headers;
+    let server = server_with(
+        |_: Request<lithe::io::Incoming>| async {
+            let later = async {
+                let mut trailers = Headers::new();
+                trailers.append("b", "2");
+                trailers
+            };
+            let body = Body::from("x")
+                .with_trailers(futures_lite::future::pending())
+                .with_trailers(later);
+            Response::new(StatusCode::OK).with_body(body)
+        },
+        ServerConfig::default(),
+    );
+    let addr = server.local_addr();
+    run(async {
+        let mut conn = client_to(addr).await;
+        let mut body = conn.send(get("/")).await.unwrap().into_body();
+        assert_eq!(body.chunk().await.unwrap().as_deref(), Some(&b"x"[..]));
+        assert_eq!(body.chunk().await.unwrap(), None);
+        let trailers: Vec<(String, Vec<u8>)> = body
+            .trailers()
+            .expect("the answer's trailers")
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_vec()))
+            .collect();
+        assert_eq!(trailers, [("b".to_string(), b"2".to_vec())]);
     });
     server.shutdown();
 }

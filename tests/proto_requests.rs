@@ -519,6 +519,25 @@ fn a_request_line_that_fills_a_smaller_head_limit_is_414() {
         error_of(&server_events(config, long_field.as_bytes())),
         Some(Error::HeadTooLarge)
     );
+    // Empty lines before the line: up to half the limit, the line running
+    // past it is still 414; beyond half, the head is too large.
+    for (empty_lines, verdict) in [
+        (256, Error::RequestTargetTooLong),
+        (257, Error::HeadTooLarge),
+    ] {
+        let input = format!("{}{long_line}", "\r\n".repeat(empty_lines));
+        assert_eq!(
+            error_of(&server_events(config, input.as_bytes())),
+            Some(verdict),
+            "{empty_lines} empty lines"
+        );
+    }
+    // A line that ends within the limit, with no room for the rest: 431.
+    let filling_line = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(1000));
+    assert_eq!(
+        error_of(&server_events(config, filling_line.as_bytes())),
+        Some(Error::HeadTooLarge)
+    );
 }
 
 /// Empty lines before a request count toward the head limit; when they

@@ -237,6 +237,36 @@ fn space_before_colon_in_responses_only_with_its_flag() {
     assert!(matches!(&ev[0], Owned::Response { headers, .. } if headers[0].0 == "Server"));
 }
 
+/// The head leniencies stop at the head: with both on, a folded trailer
+/// line and a trailer name with whitespace before its colon are still
+/// refused (a hop that reads trailers strictly would see other fields).
+#[test]
+fn response_leniencies_do_not_reach_trailers() {
+    let lenient = Config {
+        leniency: Leniency {
+            allow_obs_fold_in_responses: true,
+            allow_space_before_colon_in_responses: true,
+            ..Leniency::default()
+        },
+        ..Config::default()
+    };
+    const HEAD: &str = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n";
+    // The same fields in the head are read, so the flags are on.
+    let in_head = b"HTTP/1.1 200 OK\r\nA : b\r\nC: d\r\n e\r\nContent-Length: 0\r\n\r\n";
+    assert_eq!(error_of(&client_events(lenient, "GET", in_head)), None);
+    for (trailers, refused) in [
+        ("A: b\r\n c\r\n\r\n", Error::ObsoleteLineFolding),
+        ("A : b\r\n\r\n", Error::InvalidTrailer),
+    ] {
+        let input = format!("{HEAD}{trailers}");
+        assert_eq!(
+            error_of(&client_events(lenient, "GET", input.as_bytes())),
+            Some(refused),
+            "{trailers:?}"
+        );
+    }
+}
+
 /// Whitespace before a response's chunk line ends (after the size, an
 /// extension's name or its value), as some servers pad the size, is read
 /// only with its flag; hex digits after it are refused even then. Each case

@@ -2662,6 +2662,34 @@ fn a_protocol_switch_during_shutdown_keeps_its_connection_upgrade() {
     assert!(!head.contains("close"), "{head}");
 }
 
+/// A 101 the service answers without taking the request's upgrade: the
+/// switch is made on the wire, nobody speaks the new protocol, and the
+/// connection is closed after the response (`Request::upgrade`), not kept
+/// open, nor read as HTTP again.
+#[test]
+fn a_switch_answered_but_not_taken_closes_the_connection() {
+    let server = server_with(
+        |_: lithe::io::Request| async {
+            lithe::io::Response::new(lithe::proto::StatusCode::SWITCHING_PROTOCOLS)
+                .with_header("connection", "upgrade")
+                .with_header("upgrade", "echo")
+        },
+        ServerConfig::default(),
+    );
+    let mut s = socket(server.local_addr());
+    // Bytes of the new protocol right behind the head: not a request.
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let reply = read_to_close(&mut s);
+    assert!(
+        reply.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{reply}"
+    );
+    assert_eq!(count(&reply, "HTTP/1.1"), 1, "{reply}");
+    assert!(reply.ends_with("\r\n\r\n"), "{reply}");
+    server.shutdown();
+}
+
 /// Speaks the new protocol on a thread of its own once the switch is made:
 /// reads four bytes and answers `reply`, or echoes them (`None`). A switch
 /// that does not happen ends it quietly.

@@ -44,6 +44,13 @@ pub struct DuplexStream {
 /// let mut buf = [0; 4];
 /// b.read_exact(&mut buf).await.unwrap();
 /// assert_eq!(&buf, b"ping");
+///
+/// // No room at all is room for a byte at a time.
+/// let (mut a, mut b) = lithe::io::duplex(0);
+/// let write = async { a.write_all(b"ok").await.unwrap() };
+/// let read = async { b.read_exact(&mut buf[..2]).await.unwrap() };
+/// futures_lite::future::zip(write, read).await;
+/// assert_eq!(&buf[..2], b"ok");
 /// # });
 /// ```
 pub fn duplex(capacity: usize) -> (DuplexStream, DuplexStream) {

@@ -195,6 +195,14 @@ async fn resolve_and_race(host: &str, port: u16) -> Result<smol::net::TcpStream,
 /// When every attempt fails, the error is the last attempt's; when the
 /// timeout comes first, it is [`Timeout::Connect`], whatever failed before.
 /// With no addresses at all, it is an I/O error of kind `NotFound`.
+///
+/// ```
+/// use std::time::Duration;
+/// # lithe::rt::block_on(async {
+/// let none = lithe::rt::connect_any(&[], Duration::from_secs(1)).await;
+/// assert!(matches!(none, Err(lithe::io::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound));
+/// # });
+/// ```
 pub async fn connect_any(addresses: &[SocketAddr], timeout: Duration) -> Result<TcpStream, Error> {
     connected(with_timeout(race(addresses), timeout).await?)
 }
