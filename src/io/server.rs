@@ -139,6 +139,8 @@ pub struct ServerConfig {
     /// Also how long a new connection may take to begin its first request,
     /// if that is shorter than `idle_timeout` (a connection opened and left
     /// silent is not a keep-alive one; nginx's `client_header_timeout`).
+    /// The first byte is the first the transport gives: over TLS, the first
+    /// of a whole record, so a record still arriving counts as idle time.
     pub head_timeout: Option<Duration>,
     /// How long a keep-alive connection may wait for its next request. Default
     /// 75 s, like aiohttp.
