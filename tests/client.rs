@@ -750,6 +750,49 @@ fn a_2xx_kept_alive_instead_of_100_continue_still_gets_the_body() {
     });
 }
 
+/// A 1xx of no known meaning, answering `Expect: 100-continue`, is read as
+/// a 100 (RFC 9110 §15: an unrecognized status is its class's x00): the
+/// body goes out at once, not after the continue timeout. (102 and 103 keep
+/// the client waiting.)
+#[test]
+fn an_unknown_1xx_is_taken_for_100_continue() {
+    let addr = raw_server(|mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
+        s.write_all(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 150 Unknown\r\n\r\n")
+            .unwrap();
+        let mut body = [0u8; 5];
+        if s.read_exact(&mut body).is_err() {
+            return;
+        }
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+            .unwrap();
+        s.write_all(&body).unwrap();
+        hold_open(&mut s);
+    });
+    run(async {
+        let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
+        let config = ClientConfig {
+            // Longer than the test's limit: the body must not wait for it.
+            continue_timeout: Duration::from_secs(30),
+            ..ClientConfig::default()
+        };
+        let mut conn = ClientConnection::new(tcp, config);
+        let request = Request::new("POST", "/")
+            .with_header("host", "t")
+            .with_header("expect", "100-continue")
+            .with_body("hello");
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        assert_eq!(
+            &response.into_body().bytes(100).await.unwrap()[..],
+            b"hello"
+        );
+        assert!(conn.is_reusable());
+    });
+}
+
 /// A timeout longer than the clock can count (`Duration::MAX`) is no
 /// timeout, on either side: adding it to the time now overflowed, a panic
 /// that lost the connection.

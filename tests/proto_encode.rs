@@ -517,6 +517,52 @@ fn an_upgrade_field_goes_out_with_its_connection_option() {
     assert_eq!(&out[..n], b"GET / HTTP/1.0\r\nUpgrade: websocket\r\n\r\n");
 }
 
+/// RFC 9110 §10.1.4: a sender of TE also sends the `te` connection option,
+/// so that no intermediary passes the field on; added where the request's
+/// `Connection` fields do not name it, beside `upgrade` if need be.
+#[test]
+fn a_te_field_goes_out_with_its_connection_option() {
+    let te = Header {
+        name: "TE",
+        value: b"trailers",
+    };
+    let sent = |fields: &[Header<'_>]| {
+        let mut out = [0u8; 256];
+        let mut client = Connection::client(Config::default());
+        let n = client
+            .send_request(&RequestHead::new("GET", "/", fields), &mut out)
+            .unwrap();
+        String::from_utf8(out[..n].to_vec()).unwrap()
+    };
+    assert_eq!(
+        sent(&[HOST, te]),
+        "GET / HTTP/1.1\r\nHost: example.com\r\nTE: trailers\r\nconnection: te\r\n\r\n"
+    );
+    for named in [&b"TE"[..], b"keep-alive, te", b"close,Te"] {
+        let connection = Header {
+            name: "Connection",
+            value: named,
+        };
+        let wire = sent(&[HOST, connection, te]);
+        assert!(!wire.contains("connection: te"), "{wire}");
+    }
+    let upgrade = Header {
+        name: "Upgrade",
+        value: b"websocket",
+    };
+    assert_eq!(
+        sent(&[HOST, te, upgrade]),
+        "GET / HTTP/1.1\r\nHost: example.com\r\nTE: trailers\r\nUpgrade: websocket\r\n\
+         connection: upgrade\r\nconnection: te\r\n\r\n"
+    );
+    // Nothing for a field whose name merely starts so.
+    let tea = Header {
+        name: "Tea",
+        value: b"earl grey",
+    };
+    assert!(!sent(&[HOST, tea]).contains("connection"));
+}
+
 #[test]
 fn content_length_is_enforced_both_ways() {
     let mut out = [0u8; 256];

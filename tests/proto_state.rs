@@ -229,6 +229,30 @@ fn client_stops_waiting_for_100_when_it_sends_the_body_or_a_response_arrives() {
     assert!(conn.we_are_waiting_for_100_continue());
     receive_all(&mut conn, b"HTTP/1.1 100 Continue\r\n\r\n");
     assert!(!conn.we_are_waiting_for_100_continue());
+    // So does 102; a 1xx of no known meaning is a 100, its class's x00
+    // (RFC 9110 §15), after which the body goes.
+    for (interim, waits) in [
+        ("102 Processing", true),
+        ("104 Upload", false),
+        ("199 X", false),
+    ] {
+        let mut conn = client_expecting_two_bytes();
+        let head = format!("HTTP/1.1 {interim}\r\n\r\n");
+        assert_eq!(
+            receive_all(&mut conn, head.as_bytes()).len(),
+            2,
+            "{interim}"
+        );
+        assert_eq!(conn.we_are_waiting_for_100_continue(), waits, "{interim}");
+    }
+    let mut conn = client_expecting_two_bytes();
+    receive_all(&mut conn, b"HTTP/1.1 150 Unknown\r\n\r\n");
+    conn.send_data(b"ok").unwrap();
+    conn.send_end(&[], &mut out).unwrap();
+    assert_eq!(
+        receive_all(&mut conn, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        ["response 200", "end", "Paused"]
+    );
 
     // A final response instead of 100: the client must not send the body after
     // all, and the connection cannot be reused without it.

@@ -719,7 +719,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             .inspect_err(|_| self.broken = true)?;
             match head {
                 None => return Ok(None),
-                Some(head) if head.status.as_u16() == 100 => return Ok(None),
+                // A 100, or a 1xx proto counts as one (of no known meaning).
+                Some(head)
+                    if is_interim(head.status) && !self.conn.we_are_waiting_for_100_continue() =>
+                {
+                    return Ok(None);
+                }
                 Some(head) if is_interim(head.status) => continue,
                 Some(head) => return Ok(Some(head)),
             }

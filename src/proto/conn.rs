@@ -258,9 +258,10 @@ impl Connection {
     }
 
     /// Client role: we sent `Expect: 100-continue` and have had neither a
-    /// `100 Continue` nor a final response yet (another 1xx, such as `103
-    /// Early Hints`, leaves us waiting); wait for one (with a timeout) before
-    /// sending the body.
+    /// `100 Continue` nor a final response yet (`102 Processing` or `103
+    /// Early Hints` leaves us waiting; a 1xx of no known meaning counts as
+    /// a 100, as RFC 9110 §15 has a client read an unrecognized status);
+    /// wait for one (with a timeout) before sending the body.
     pub fn we_are_waiting_for_100_continue(&self) -> bool {
         self.role == Role::Client && self.expect_continue && self.states.client == State::SendBody
     }
@@ -688,8 +689,10 @@ impl Connection {
         self.head_scanner = Scanner::new();
         // `100 Continue` answers the expectation and a final response (or a
         // switch) ends it; another interim response, such as `103 Early
-        // Hints`, does neither (RFC 9110 §10.1.1).
-        if !status.is_informational() || matches!(status.as_u16(), 100 | 101) {
+        // Hints`, does neither (RFC 9110 §10.1.1). A 1xx of no known meaning
+        // is a 100 (a client treats an unrecognized status as its class's
+        // x00, §15): the server it came from may be waiting for the body.
+        if !status.is_informational() || !matches!(status.as_u16(), 102 | 103) {
             self.expect_continue = false;
         }
 
@@ -835,7 +838,8 @@ impl Connection {
     /// `Transfer-Encoding: chunked`, or (with neither) no body. An HTTP/1.1
     /// head with an `Upgrade` field proposes a switch: `Connection: upgrade`
     /// is added unless its `Connection` fields name that option already
-    /// (RFC 9110 §7.8). A target that names an authority (`http://a/`, or
+    /// (RFC 9110 §7.8); so is `Connection: te` for a `TE` field (§10.1.4),
+    /// which no hop is to pass on. A target that names an authority (`http://a/`, or
     /// CONNECT's `a:443`) must have it for Host as well (RFC 9112 §3.2;
     /// [`SendError::HostMismatch`]).
     ///
@@ -917,12 +921,14 @@ impl Connection {
             return Err(SendError::BodyNotAllowed);
         }
         // A proposal to upgrade names `upgrade` as a connection option too
-        // (RFC 9110 §7.8); without it a server would not see one.
+        // (RFC 9110 §7.8); without it a server would not see one. `TE` is
+        // named so as well (§10.1.4), for no hop to pass it on.
         let added = AddedFields {
             content_length: length,
             upgrade: head.version == Version::Http11
                 && fields.has_upgrade
                 && !fields.connection_upgrade,
+            te: fields.has_te && !fields.connection_te,
             ..AddedFields::default()
         };
         fields.connection_upgrade |= added.upgrade;

@@ -26,6 +26,9 @@ pub(crate) struct AddedFields {
     /// `Connection` fields do not name it (RFC 9110 §7.8: a sender of
     /// Upgrade must).
     pub upgrade: bool,
+    /// `Connection: te`, likewise for a request's `TE` field (RFC 9110
+    /// §10.1.4).
+    pub te: bool,
 }
 
 const CONTENT_LENGTH: &[u8] = b"content-length: ";
@@ -33,6 +36,7 @@ const CHUNKED: &[u8] = b"transfer-encoding: chunked\r\n";
 const CLOSE: &[u8] = b"connection: close\r\n";
 const KEEP_ALIVE: &[u8] = b"connection: keep-alive\r\n";
 const UPGRADE: &[u8] = b"connection: upgrade\r\n";
+const TE: &[u8] = b"connection: te\r\n";
 
 impl AddedFields {
     /// The bytes of the added lines, `length` being `content_length` measured.
@@ -44,6 +48,7 @@ impl AddedFields {
             + usize::from(self.close) * CLOSE.len()
             + usize::from(self.keep_alive) * KEEP_ALIVE.len()
             + usize::from(self.upgrade) * UPGRADE.len()
+            + usize::from(self.te) * TE.len()
     }
 
     #[inline(always)]
@@ -53,8 +58,8 @@ impl AddedFields {
             cursor.put_decimal(n);
             cursor.put_pair(*b"\r\n");
         }
-        // Most heads get none of these lines: one test spares the four.
-        if !(self.chunked | self.close | self.keep_alive | self.upgrade) {
+        // Most heads get none of these lines: one test spares the five.
+        if !(self.chunked | self.close | self.keep_alive | self.upgrade | self.te) {
             return;
         }
         for (on, line) in [
@@ -62,6 +67,7 @@ impl AddedFields {
             (self.close, CLOSE),
             (self.keep_alive, KEEP_ALIVE),
             (self.upgrade, UPGRADE),
+            (self.te, TE),
         ] {
             if on {
                 cursor.put(line);

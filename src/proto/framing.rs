@@ -38,6 +38,8 @@ pub(crate) enum TransferCoding {
     NotChunkedFinal,
 }
 
+/// Too short for a [`Lowercase`]; compared a byte at a time, as it is rare.
+const TE: &[u8] = b"te";
 const HOST: Lowercase = Lowercase::new(b"host");
 const EXPECT: Lowercase = Lowercase::new(b"expect");
 const UPGRADE: Lowercase = Lowercase::new(b"upgrade");
@@ -69,6 +71,10 @@ pub(crate) struct FramingFields {
     pub connection_keep_alive: bool,
     pub connection_upgrade: bool,
     pub has_upgrade: bool,
+    /// `te` is named as a connection option.
+    pub connection_te: bool,
+    /// A head we send has a `TE` field (received ones are not looked at).
+    pub has_te: bool,
     pub expect_continue: bool,
     pub host_count: usize,
     /// Every Host field holds `uri-host [ ":" port ]`, or nothing.
@@ -85,6 +91,8 @@ impl FramingFields {
         connection_keep_alive: false,
         connection_upgrade: false,
         has_upgrade: false,
+        connection_te: false,
+        has_te: false,
         expect_continue: false,
         host_count: 0,
         host_valid: true,
@@ -140,6 +148,9 @@ impl FramingFields {
                 continue;
             }
             match name.len() {
+                // Its sender must name it as a connection option (RFC 9110
+                // §10.1.4), which the connection adds where it is missing.
+                2 if SENT && name.eq_ignore_ascii_case(TE) => fields.has_te = true,
                 4 if HOST.matches(name) => {
                     fields.host_count += 1;
                     fields.host_valid &= is_host_field_value(as_read::<SENT>(header.value));
@@ -230,6 +241,8 @@ impl FramingFields {
             &mut self.connection_keep_alive
         } else if UPGRADE.matches(option) {
             &mut self.connection_upgrade
+        } else if option.eq_ignore_ascii_case(TE) {
+            &mut self.connection_te
         } else {
             return false;
         };
@@ -357,6 +370,7 @@ fn is_framing_name_candidate(name: &[u8]) -> bool {
             table[FRAMING_NAMES[i].len()] = FRAMING_NAMES[i].first();
             i += 1;
         }
+        table[TE.len()] = TE[0];
         table
     };
     FIRST_LETTER_BY_LENGTH.get(name.len()).copied() == name.first().map(|&b| b | 0x20)
