@@ -4,7 +4,8 @@
 //! cargo run --example fetch -- [-X METHOD] [-d DATA] [-k] [--json] URL
 //! ```
 //!
-//! Prints the status line and headers (their bytes as received), then streams the
+//! Prints the status line (its reason empty if received with bytes past
+//! ASCII) and headers (their bytes as received), then streams the
 //! body to stdout. With `--json` it prints one JSON object instead:
 //! `{"status", "version", "headers": [[name, value], ...], "body_b64"}` (a value
 //! that is not UTF-8 is shown with replacement characters: the `reflect` example

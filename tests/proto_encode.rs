@@ -157,6 +157,19 @@ fn nothing_can_inject_a_line_break() {
             SendError::InvalidRequestTarget,
         ),
         ("GET", "", HOST, SendError::InvalidRequestTarget),
+        // Past ASCII: to be percent-encoded, in the path, the query, or
+        // an absolute-form's path (a no-break space too, which is no
+        // whitespace to httparse).
+        ("GET", "/caf\u{e9}", HOST, SendError::InvalidRequestTarget),
+        ("GET", "/a?q=\u{e9}", HOST, SendError::InvalidRequestTarget),
+        ("GET", "/a\u{a0}b", HOST, SendError::InvalidRequestTarget),
+        (
+            "GET",
+            "http://example.com/\u{e9}",
+            HOST,
+            SendError::InvalidRequestTarget,
+        ),
+        ("GET", "/a\x7f", HOST, SendError::InvalidRequestTarget),
     ];
     for (method, target, field, expected) in cases {
         let mut conn = Connection::client(Config::default());

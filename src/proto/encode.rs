@@ -96,12 +96,13 @@ pub(crate) fn validate_request(head: &RequestHead<'_, '_>) -> Result<(), SendErr
         return Err(SendError::InvalidMethod);
     }
     let target = head.target.as_bytes();
-    // The bytes httparse accepts in a request-target: no whitespace, no
-    // controls; and one of the four forms, the one the method takes, as a
-    // recipient checks (no fragment, no userinfo), so that what we send
-    // parses back.
+    // Visible ASCII only: no whitespace, no controls, and nothing past
+    // ASCII, which the grammar leaves to percent-encoding (RFC 9112 §3.2,
+    // RFC 3986 §2.1; hyper and h11 refuse it, though lithe takes it); and
+    // one of the four forms, the one the method takes, as a recipient
+    // checks (no fragment, no userinfo), so that what we send parses back.
     if target.is_empty()
-        || !target.iter().all(|&b| b > 0x20 && b != 0x7f)
+        || !target.iter().all(|&b| b > 0x20 && b < 0x7f)
         || !TargetForm::of(head.target).fits_method(head.method)
     {
         return Err(SendError::InvalidRequestTarget);

@@ -269,7 +269,8 @@ pub enum SendError {
     InvalidHeaderValue,
     /// A method that is not a token.
     InvalidMethod,
-    /// A request-target that is empty, contains whitespace or control bytes,
+    /// A request-target that is empty, contains whitespace, control bytes or
+    /// bytes past ASCII (to be percent-encoded: `/caf%C3%A9`, not `/café`),
     /// or is not in a form its method takes (see
     /// [`TargetForm`](super::TargetForm): authority-form with CONNECT only,
     /// `*` with OPTIONS only, no fragment, no userinfo).

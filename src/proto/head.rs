@@ -108,8 +108,9 @@ pub struct ResponseHead<'b, 'h> {
     pub version: Version,
     /// The status code.
     pub status: StatusCode,
-    /// The reason phrase; may be empty. Clients must not rely on it. One
-    /// sent may hold tabs, spaces and visible ASCII only
+    /// The reason phrase; may be empty, and is empty when received with
+    /// bytes past ASCII (httparse does not decode it). Clients must not rely
+    /// on it. One sent may hold tabs, spaces and visible ASCII only
     /// ([`SendError::InvalidReasonPhrase`](super::SendError::InvalidReasonPhrase)).
     pub reason: &'b str,
     /// The header fields in the order received.
