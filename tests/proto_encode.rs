@@ -566,7 +566,7 @@ fn a_te_field_goes_out_with_its_connection_option() {
     assert_eq!(
         sent(&[HOST, te, upgrade]),
         "GET / HTTP/1.1\r\nHost: example.com\r\nTE: trailers\r\nUpgrade: websocket\r\n\
-         connection: upgrade\r\nconnection: te\r\n\r\n"
+         connection: te\r\nconnection: upgrade\r\n\r\n"
     );
     // Nothing for a field whose name merely starts so.
     let tea = Header {

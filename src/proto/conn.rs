@@ -928,11 +928,11 @@ impl Connection {
             upgrade: head.version == Version::Http11
                 && fields.has_upgrade
                 && !fields.connection_upgrade,
-            te: fields.has_te && !fields.connection_te,
             ..AddedFields::default()
         };
         fields.connection_upgrade |= added.upgrade;
-        let written = encode::write_request(head, added, out)?;
+        let connection_te = fields.has_te && !fields.connection_te;
+        let written = encode::write_request(head, added, connection_te, out)?;
 
         self.request_method = method;
         self.request_version = head.version;

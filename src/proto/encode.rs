@@ -26,9 +26,6 @@ pub(crate) struct AddedFields {
     /// `Connection` fields do not name it (RFC 9110 §7.8: a sender of
     /// Upgrade must).
     pub upgrade: bool,
-    /// `Connection: te`, likewise for a request's `TE` field (RFC 9110
-    /// §10.1.4).
-    pub te: bool,
 }
 
 const CONTENT_LENGTH: &[u8] = b"content-length: ";
@@ -36,7 +33,6 @@ const CHUNKED: &[u8] = b"transfer-encoding: chunked\r\n";
 const CLOSE: &[u8] = b"connection: close\r\n";
 const KEEP_ALIVE: &[u8] = b"connection: keep-alive\r\n";
 const UPGRADE: &[u8] = b"connection: upgrade\r\n";
-const TE: &[u8] = b"connection: te\r\n";
 
 impl AddedFields {
     /// The bytes of the added lines, `length` being `content_length` measured.
@@ -48,7 +44,6 @@ impl AddedFields {
             + usize::from(self.close) * CLOSE.len()
             + usize::from(self.keep_alive) * KEEP_ALIVE.len()
             + usize::from(self.upgrade) * UPGRADE.len()
-            + usize::from(self.te) * TE.len()
     }
 
     #[inline(always)]
@@ -58,8 +53,8 @@ impl AddedFields {
             cursor.put_decimal(n);
             cursor.put_pair(*b"\r\n");
         }
-        // Most heads get none of these lines: one test spares the five.
-        if !(self.chunked | self.close | self.keep_alive | self.upgrade | self.te) {
+        // Most heads get none of these lines: one test spares the four.
+        if !(self.chunked | self.close | self.keep_alive | self.upgrade) {
             return;
         }
         for (on, line) in [
@@ -67,7 +62,6 @@ impl AddedFields {
             (self.close, CLOSE),
             (self.keep_alive, KEEP_ALIVE),
             (self.upgrade, UPGRADE),
-            (self.te, TE),
         ] {
             if on {
                 cursor.put(line);
@@ -264,10 +258,21 @@ fn is_field_value(value: &[u8]) -> bool {
     bytewise(words.remainder())
 }
 
-/// Writes `request-line`, the fields, the added fields and the empty line.
+/// `Connection: te`, for a request's `TE` field that its `Connection` fields
+/// do not name (RFC 9110 §10.1.4: a sender of TE must). Requests only, so
+/// written as one more field there rather than among the added lines every
+/// response head weighs.
+const CONNECTION_TE: Header<'static> = Header {
+    name: "connection",
+    value: b"te",
+};
+
+/// Writes `request-line`, the fields (and [`CONNECTION_TE`] with
+/// `connection_te`), the added fields and the empty line.
 pub(crate) fn write_request(
     head: &RequestHead<'_, '_>,
     added: AddedFields,
+    connection_te: bool,
     out: &mut [u8],
 ) -> Result<usize, SendError> {
     let start: [&[u8]; 6] = [
@@ -278,7 +283,8 @@ pub(crate) fn write_request(
         head.version.as_str().as_bytes(),
         b"\r\n",
     ];
-    write_head(&start, head.headers.iter(), added, out)
+    let te = connection_te.then_some(&CONNECTION_TE);
+    write_head(&start, head.headers.iter().chain(te), added, out)
 }
 
 /// Writes `status-line`, the fields, the added fields and the empty line.
