@@ -749,3 +749,48 @@ fn shutdown_does_not_wait_for_a_handshake_that_never_starts() {
     );
     drop(silent);
 }
+
+/// A transport whose every read fails with a lithe error of another
+/// connection (as one reading another lithe body does: a tunnel through a
+/// proxy's upstream), and which takes every write.
+struct ReadsFailWithALitheError;
+
+impl futures_lite::AsyncRead for ReadsFailWithALitheError {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        _: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let upstream = lithe::io::Error::Timeout(lithe::io::Timeout::Body);
+        std::task::Poll::Ready(Err(upstream.into()))
+    }
+}
+
+swallows_writes!(ReadsFailWithALitheError);
+
+/// Either handshake failing by its transport's read is that transport's
+/// failure (`Error::Io`), not this connection's body timeout.
+#[test]
+fn a_handshake_over_a_failing_transport_is_an_io_error() {
+    let (cert, key) = certificate();
+    let acceptor = TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
+    let is_the_transports = |error: &lithe::io::Error| {
+        matches!(error, lithe::io::Error::Io(_)) && error.timeout().is_none()
+    };
+    run(async {
+        let connected = TlsConnector::dangerous_accept_any_certificate()
+            .connect("localhost", ReadsFailWithALitheError)
+            .await;
+        assert!(
+            connected.as_ref().is_err_and(is_the_transports),
+            "{:?}",
+            connected.err()
+        );
+        let accepted = acceptor.accept(ReadsFailWithALitheError).await;
+        assert!(
+            accepted.as_ref().is_err_and(is_the_transports),
+            "{:?}",
+            accepted.err()
+        );
+    });
+}

@@ -185,7 +185,9 @@ impl TlsConnector {
         T: AsyncRead + AsyncWrite + Unpin,
     {
         let name = ServerName::try_from(host.to_string()).map_err(invalid)?;
-        Ok(self.inner.connect(name, io).await?)
+        // The transport's failure as it came (see `Error::Io`), even one
+        // holding a lithe error of another connection.
+        self.inner.connect(name, io).await.map_err(Error::Io)
     }
 }
 
@@ -251,7 +253,7 @@ impl TlsAcceptor {
     where
         T: AsyncRead + AsyncWrite + Unpin,
     {
-        Ok(self.inner.accept(io).await?)
+        self.inner.accept(io).await.map_err(Error::Io)
     }
 }
 
