@@ -22,7 +22,9 @@ targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(x86_64-apple-darwin x86_64-pc-windows-gnu x86_64-unknown-freebsd)
 fi
-installed=$(rustup target list --installed)
+# Without rustup (a distribution's cargo), no target is installed: each is
+# skipped, as the note above says.
+installed=$(rustup target list --installed 2>/dev/null || true)
 failed=0
 for target in "${targets[@]}"; do
   if ! grep -qx "$target" <<<"$installed"; then

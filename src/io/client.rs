@@ -46,7 +46,8 @@ pub struct ClientConfig {
     /// sizes it (many cookies, long policies), and a client that refused a
     /// head hyper's accepts (about 400 KiB) could not talk to that server.
     pub proto: proto::Config,
-    /// How long to wait for `100 Continue` before sending the body anyway.
+    /// How long to wait for `100 Continue` (or a 1xx of no known meaning,
+    /// which counts as one, RFC 9110 §15) before sending the body anyway.
     /// Default 1 s. The read timeout does not cut this wait short; one past
     /// what the clock can count (`Duration::MAX`) waits for the `100` or the
     /// answer without limit ([`total_timeout`](Self::total_timeout) still
@@ -424,8 +425,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// was HTTP/1.0 ([`Error::ChunkedToHttp10`], nothing sent).
     /// `Content-Length` fields that agree (`5, 5`, or `05` beside `5`) go out
     /// as one; fields that disagree fail with `Error::Send`, nothing sent. With
-    /// `Expect: 100-continue` the body waits for `100 Continue` (or
-    /// [`ClientConfig::continue_timeout`]); a final response instead means the
+    /// `Expect: 100-continue` the body waits for `100 Continue` (or a 1xx
+    /// of no known meaning, which counts as one; `102` and `103` do not),
+    /// or [`ClientConfig::continue_timeout`]; a final response instead means the
     /// body is not sent and the connection is not reused, unless it is a 2xx
     /// (the server may read the body as it answers, RFC 9110 §10.1.1), which
     /// gets the body as it is read, as without the expectation (on a request

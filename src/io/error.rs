@@ -70,10 +70,12 @@ impl Timeout {
 #[non_exhaustive]
 pub enum Error {
     /// The transport failed, or a response or request body stream the
-    /// caller gave did. Its error is kept as it came, even one holding a
-    /// lithe error of another connection (a transport or stream that reads
-    /// another lithe body, as a proxy's tunnel does): that failure is not
-    /// this connection's peer's doing.
+    /// caller gave did. It stays an I/O error, even one holding a lithe error
+    /// of another connection (a transport or stream that reads another lithe
+    /// body, as a proxy's tunnel does): that failure is not this
+    /// connection's peer's doing. It is the error as it came, or, where the
+    /// connection went on to close after a failed write (a refused request's
+    /// answer, say), a copy of its kind and message.
     Io(io::Error),
     /// The peer broke HTTP/1.1; the connection is unusable.
     Protocol(proto::Error),

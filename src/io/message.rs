@@ -336,7 +336,8 @@ impl fmt::Display for ByteStr {
 /// Hop-by-hop fields (RFC 9110 §7.6.1) are kept as received and sent as
 /// given: an origin server or a user agent need not strip them, but a proxy
 /// built on lithe must, before passing a message on: `Connection` and the
-/// fields it names, `Keep-Alive`, `Proxy-Connection`, `TE`, `Upgrade`
+/// fields it names, `Keep-Alive`, `Proxy-Connection`, `TE` (a request's
+/// goes out with `connection: te` added, as RFC 9110 §10.1.4 asks), `Upgrade`
 /// (a lone one becomes a proposal when sent) and `Transfer-Encoding`; and
 /// `Content-Length` where the body sent on frames the message again (a
 /// request body sent on with `Body::from` keeps its length), not on an

@@ -325,8 +325,9 @@ impl Drop for Counted {
     }
 }
 
-/// Connections a worker accepts in a row, without waiting, before it lets
-/// the connections it runs have their turn.
+/// Connections a worker accepts before it lets the connections it runs have
+/// their turn (with a backlog to take, accepting never waits); a wait at the
+/// connection limit or after a failed accept starts the count over.
 const ACCEPTS_IN_A_ROW: u32 = 64;
 
 /// Connections the kernel may hold complete but not yet accepted, per
@@ -446,8 +447,7 @@ fn worker<M, S>(
             // With a backlog to take, accepting never waits: the connections
             // already accepted get their turn now and then, and a shutdown is
             // seen even under a flood.
-            in_a_row += 1;
-            if in_a_row > ACCEPTS_IN_A_ROW {
+            if in_a_row >= ACCEPTS_IN_A_ROW {
                 in_a_row = 0;
                 future::yield_now().await;
             }
@@ -497,6 +497,7 @@ fn worker<M, S>(
                     )
                     .await;
                 }
+                in_a_row = 0;
                 continue;
             }
             let accept = async { Some(listener.read_with(|l| l.accept()).await) };
@@ -542,10 +543,12 @@ fn worker<M, S>(
                         shutdown.triggered(),
                     )
                     .await;
+                    in_a_row = 0;
                     continue;
                 }
             };
             retried = 0;
+            in_a_row += 1;
             rooms.everyone.accept_failures.accepted();
             active.set(active.get() + 1);
             let (make_service, config, shutdown, active, ended) = (
