@@ -794,3 +794,39 @@ fn a_handshake_over_a_failing_transport_is_an_io_error() {
         );
     });
 }
+
+/// A TLS server that closes a connection opened ahead of its first request
+/// without the closure alert (as idle reapers and load balancers may) has
+/// closed it, as over plain TCP: the request is refused unsent as
+/// `NotReusable`, to go on a fresh connection, not failed as a cut-short
+/// read.
+#[test]
+fn a_fresh_tls_connection_closed_without_close_notify_is_not_reusable() {
+    let (cert, key) = certificate();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
+    let (closed, server_closed) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        run(async {
+            let tcp = lithe::rt::TcpStream::from(async_io::Async::new(tcp).unwrap());
+            // Handshaken, then dropped: a TCP close, no close_notify.
+            drop(acceptor.accept(tcp).await.unwrap());
+            closed.send(()).unwrap();
+        })
+    });
+    run(async {
+        let mut conn = open(&url(addr, "/"), &trusting(&cert)).await.unwrap();
+        server_closed.recv_timeout(LIMIT).unwrap();
+        // The close on its way through the kernel.
+        async_io::Timer::after(Duration::from_millis(100)).await;
+        let refused = conn.try_send(Request::new("GET", "/")).await.unwrap_err();
+        assert!(
+            matches!(refused.error(), lithe::io::Error::NotReusable),
+            "{:?}",
+            refused.error()
+        );
+        assert!(refused.into_request().is_some());
+    });
+}

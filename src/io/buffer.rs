@@ -659,6 +659,17 @@ impl Output {
     }
 }
 
+/// A read's result, a TLS peer that left without close_notify (most clients
+/// do, dropping the connection; some servers and load balancers closing an
+/// idle one too) taken as one that closed, as over plain TCP: for reads
+/// where nothing of a message can be cut short.
+pub(crate) fn closed_without_notify_as_end(read: io::Result<usize>) -> io::Result<usize> {
+    match read {
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+        other => other,
+    }
+}
+
 /// Closes `io`'s sending side (over TLS, its closure alert first), waiting
 /// no longer than `limit` (without one, as long as it takes) on `timer`:
 /// `None` once that has passed.

@@ -29,7 +29,9 @@ use super::body::{
     BODY_SHARE_BYTES, BODY_SHARE_PIECES, Body, BoxStream, BoxTrailers, HoldLast, Kind, collect,
     into_text,
 };
-use super::buffer::{COALESCE, Deadline, Output, ReadBuf, Stall, close_within};
+use super::buffer::{
+    COALESCE, Deadline, Output, ReadBuf, Stall, close_within, closed_without_notify_as_end,
+};
 use super::error::{Error, Timeout};
 use super::field_value::FieldValue;
 use super::message::{
@@ -345,7 +347,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// unusable, or the error the read met. Otherwise the transport now
     /// watches for either.
     fn look_for_close(&mut self, cx: &mut Context<'_>) -> std::io::Result<bool> {
-        let closed = match self.buf.poll_fill_idle(&mut self.io, cx) {
+        // Between exchanges nothing can be cut short: a TLS server that
+        // closed without its closure alert has closed, as over plain TCP.
+        let read = self.buf.poll_fill_idle(&mut self.io, cx);
+        let closed = match read.map(closed_without_notify_as_end) {
             Poll::Pending => Ok(false),
             Poll::Ready(Ok(0)) => {
                 self.conn.receive_eof();

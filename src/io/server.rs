@@ -62,7 +62,9 @@ use futures_lite::future::poll_fn;
 use super::body::{
     BODY_SHARE_BYTES, BODY_SHARE_PIECES, Feeder, HoldLast, Incoming, Kind, is_length_mismatch,
 };
-use super::buffer::{COALESCE, Deadline, Output, ReadBuf, Stall, close_within};
+use super::buffer::{
+    COALESCE, Deadline, Output, ReadBuf, Stall, close_within, closed_without_notify_as_end,
+};
 use super::date;
 use super::error::{Error, Timeout};
 use super::message::{
@@ -1958,16 +1960,6 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             }
         }
         Ok(())
-    }
-}
-
-/// A read's result, a TLS client that left without close_notify (most do,
-/// dropping the connection) taken as one that closed, as over plain TCP: for
-/// reads where nothing of a message can be cut short.
-fn closed_without_notify_as_end(read: io::Result<usize>) -> io::Result<usize> {
-    match read {
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
-        other => other,
     }
 }
 
