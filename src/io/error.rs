@@ -73,9 +73,10 @@ pub enum Error {
     /// caller gave did. It stays an I/O error, even one holding a lithe error
     /// of another connection (a transport or stream that reads another lithe
     /// body, as a proxy's tunnel does): that failure is not this
-    /// connection's peer's doing. It is the error as it came, or, where the
-    /// connection went on to close after a failed write (a refused request's
-    /// answer, say), a copy of its kind and message.
+    /// connection's peer's doing. It is the error as it came, or a copy of
+    /// its kind and message where it is reported again: to a body read on
+    /// after its read failed, or where the connection went on to close
+    /// after a failed write (a refused request's answer, say).
     Io(io::Error),
     /// The peer broke HTTP/1.1; the connection is unusable.
     Protocol(proto::Error),
