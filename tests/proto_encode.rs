@@ -1466,27 +1466,63 @@ fn a_space_or_control_in_a_target_is_refused() {
 }
 
 /// The fields the serializer adds (a length, `chunked`, `connection:
-/// close`, `connection: keep-alive`) count in the size it needs: a buffer of
-/// exactly that size takes the head, one byte less takes nothing.
+/// close`, `connection: keep-alive`, `connection: upgrade`, alone or
+/// together) all go out and count in the size it needs: a buffer of exactly
+/// that size takes the head, one byte less takes nothing.
 #[test]
 fn the_fields_the_serializer_adds_count_in_the_size_it_needs() {
-    // (request the server answers, the response's fields, its length apart)
-    let cases: [(&[u8], &[Header<'_>], Option<u64>); 4] = [
-        (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &[], Some(12345)),
-        (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &[], None),
+    let upgrade = [Header {
+        name: "Upgrade",
+        value: b"ws",
+    }];
+    // (request the server answers, the response's status and fields, its
+    // length apart, the lines added)
+    let cases: [(&[u8], u16, &[Header<'_>], Option<u64>, &[&str]); 6] = [
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            200,
+            &[],
+            Some(12345),
+            &["content-length: 12345"],
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            200,
+            &[],
+            None,
+            &["transfer-encoding: chunked"],
+        ),
         (
             b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            200,
             &[],
             Some(5),
+            &["content-length: 5", "connection: close"],
         ),
         (
             b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+            200,
             &[],
             Some(5),
+            &["content-length: 5", "connection: keep-alive"],
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            200,
+            &[],
+            None,
+            &["transfer-encoding: chunked", "connection: close"],
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: ws\r\n\r\n",
+            101,
+            &upgrade,
+            None,
+            &["connection: upgrade"],
         ),
     ];
-    for (request, fields, length) in cases {
-        let head = ResponseHead::new(StatusCode::OK, fields);
+    for (request, status, fields, length, added) in cases {
+        let head = ResponseHead::new(StatusCode::new(status).unwrap(), fields);
         let send = |conn: &mut Connection, out: &mut [u8]| match length {
             Some(n) => conn.send_response_sized(&head, n, out),
             None => conn.send_response(&head, out),
@@ -1494,6 +1530,9 @@ fn the_fields_the_serializer_adds_count_in_the_size_it_needs() {
         let mut big = [0u8; 256];
         let needed = send(&mut server_after(request), &mut big).unwrap();
         let wire = String::from_utf8_lossy(&big[..needed]).into_owned();
+        for line in added {
+            assert!(wire.contains(&format!("\r\n{line}\r\n")), "{line}: {wire}");
+        }
         let mut exact = vec![0u8; needed];
         assert_eq!(
             send(&mut server_after(request), &mut exact),
