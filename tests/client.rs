@@ -192,6 +192,16 @@ async fn client_to(addr: SocketAddr) -> ClientConnection<lithe::rt::MaybeTls> {
     client_with(addr, ClientConfig::default()).await
 }
 
+/// A client to `addr` whose continue timeout is longer than any test's
+/// limit: a body must go out on what the server sends, not on the timeout.
+async fn patient_for_100(addr: SocketAddr) -> ClientConnection<lithe::rt::MaybeTls> {
+    let config = ClientConfig {
+        continue_timeout: Duration::from_secs(30),
+        ..ClientConfig::default()
+    };
+    client_with(addr, config).await
+}
+
 async fn client_with(
     addr: SocketAddr,
     client: ClientConfig,
@@ -738,13 +748,7 @@ fn a_2xx_kept_alive_instead_of_100_continue_still_gets_the_body() {
         hold_open(&mut s);
     });
     run(async {
-        let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
-        let config = ClientConfig {
-            // Longer than the test's limit: the body must not wait for it.
-            continue_timeout: Duration::from_secs(30),
-            ..ClientConfig::default()
-        };
-        let mut conn = ClientConnection::new(tcp, config);
+        let mut conn = patient_for_100(addr).await;
         // The last says close, and so does the answer.
         echo_expecting_continue(&mut conn, "POST", "/echo", ["hello", "again", "final"]).await;
     });
@@ -772,13 +776,7 @@ fn an_unknown_1xx_is_taken_for_100_continue() {
         hold_open(&mut s);
     });
     run(async {
-        let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
-        let config = ClientConfig {
-            // Longer than the test's limit: the body must not wait for it.
-            continue_timeout: Duration::from_secs(30),
-            ..ClientConfig::default()
-        };
-        let mut conn = ClientConnection::new(tcp, config);
+        let mut conn = patient_for_100(addr).await;
         let request = Request::new("POST", "/")
             .with_header("host", "t")
             .with_header("expect", "100-continue")

@@ -574,6 +574,18 @@ fn a_flush_that_must_be_retried_is_retried_by_both_roles() {
     });
 }
 
+/// Moves what of `input` fits into `buf`, and how much; `None` once it is
+/// all given.
+fn give(input: &mut &'static [u8], buf: &mut [u8]) -> Option<usize> {
+    if input.is_empty() {
+        return None;
+    }
+    let n = buf.len().min(input.len());
+    buf[..n].copy_from_slice(&input[..n]);
+    *input = &input[n..];
+    Some(n)
+}
+
 /// A transport that reports `extra` bytes more written than it was given,
 /// and reads `input`, then waits for ever.
 struct OverclaimingWrites {
@@ -587,13 +599,10 @@ impl futures_lite::AsyncRead for OverclaimingWrites {
         _: &mut std::task::Context<'_>,
         buf: &mut [u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        if self.input.is_empty() {
-            return std::task::Poll::Pending;
+        match give(&mut self.input, buf) {
+            Some(n) => std::task::Poll::Ready(Ok(n)),
+            None => std::task::Poll::Pending,
         }
-        let n = buf.len().min(self.input.len());
-        buf[..n].copy_from_slice(&self.input[..n]);
-        self.input = &self.input[n..];
-        std::task::Poll::Ready(Ok(n))
     }
 }
 
@@ -727,13 +736,10 @@ impl futures_lite::AsyncRead for FailsAfter {
         _: &mut std::task::Context<'_>,
         buf: &mut [u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        if self.input.is_empty() {
-            return std::task::Poll::Ready(Err((self.fault)()));
+        match give(&mut self.input, buf) {
+            Some(n) => std::task::Poll::Ready(Ok(n)),
+            None => std::task::Poll::Ready(Err((self.fault)())),
         }
-        let n = buf.len().min(self.input.len());
-        buf[..n].copy_from_slice(&self.input[..n]);
-        self.input = &self.input[n..];
-        std::task::Poll::Ready(Ok(n))
     }
 }
 
@@ -752,13 +758,10 @@ impl futures_lite::AsyncRead for WritesFail {
         _: &mut std::task::Context<'_>,
         buf: &mut [u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        if self.input.is_empty() {
-            return std::task::Poll::Pending;
+        match give(&mut self.input, buf) {
+            Some(n) => std::task::Poll::Ready(Ok(n)),
+            None => std::task::Poll::Pending,
         }
-        let n = buf.len().min(self.input.len());
-        buf[..n].copy_from_slice(&self.input[..n]);
-        self.input = &self.input[n..];
-        std::task::Poll::Ready(Ok(n))
     }
 }
 
