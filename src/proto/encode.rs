@@ -260,15 +260,13 @@ fn is_field_value(value: &[u8]) -> bool {
 
 /// `Connection: te`, for a request's `TE` field that its `Connection` fields
 /// do not name (RFC 9110 §10.1.4: a sender of TE must). Requests only, so
-/// written as one more field there rather than among the added lines every
-/// response head weighs.
-const CONNECTION_TE: Header<'static> = Header {
-    name: "connection",
-    value: b"te",
-};
+/// chosen at compile time (`write_head`'s `TE`) rather than among the added
+/// lines every response head weighs; written last, as a length given apart
+/// (an added line) must come out as the same field given in the head would.
+const CONNECTION_TE: &[u8] = b"connection: te\r\n";
 
-/// Writes `request-line`, the fields (and [`CONNECTION_TE`] with
-/// `connection_te`), the added fields and the empty line.
+/// Writes `request-line`, the fields, the added fields (and
+/// [`CONNECTION_TE`] with `connection_te`) and the empty line.
 pub(crate) fn write_request(
     head: &RequestHead<'_, '_>,
     added: AddedFields,
@@ -283,8 +281,10 @@ pub(crate) fn write_request(
         head.version.as_str().as_bytes(),
         b"\r\n",
     ];
-    let te = connection_te.then_some(&CONNECTION_TE);
-    write_head(&start, head.headers.iter().chain(te), added, out)
+    match connection_te {
+        true => write_head::<true>(&start, head.headers.iter(), added, out),
+        false => write_head::<false>(&start, head.headers.iter(), added, out),
+    }
 }
 
 /// Writes `status-line`, the fields, the added fields and the empty line.
@@ -322,7 +322,7 @@ pub(crate) fn write_response(
     if added.close && head.headers.iter().any(is_keep_alive_only) {
         return write_head_without_keep_alive(start, head.headers, added, out);
     }
-    write_head(start, head.headers.iter(), added, out)
+    write_head::<false>(start, head.headers.iter(), added, out)
 }
 
 /// `connection: close` goes out: a field of the caller's saying only
@@ -335,7 +335,7 @@ fn write_head_without_keep_alive(
     out: &mut [u8],
 ) -> Result<usize, SendError> {
     let kept = fields.iter().filter(|field| !is_keep_alive_only(field));
-    write_head(start, kept, added, out)
+    write_head::<false>(start, kept, added, out)
 }
 
 /// A `Connection` field whose one option is `keep-alive`.
@@ -349,12 +349,12 @@ pub(crate) fn write_last_chunk(
     trailers: &[Header<'_>],
     out: &mut [u8],
 ) -> Result<usize, SendError> {
-    write_head(&[b"0\r\n"], trailers.iter(), AddedFields::default(), out)
+    write_head::<false>(&[b"0\r\n"], trailers.iter(), AddedFields::default(), out)
 }
 
-/// Writes the start line from `start`, the `fields`, the added fields and the
-/// empty line.
-fn write_head<'f>(
+/// Writes the start line from `start`, the `fields`, the added fields (and
+/// [`CONNECTION_TE`] with `TE`) and the empty line.
+fn write_head<'f, const TE: bool>(
     start: &[&[u8]],
     fields: impl Iterator<Item = &'f Header<'f>> + Clone,
     added: AddedFields,
@@ -369,7 +369,8 @@ fn write_head<'f>(
         .sum();
     let length = added.content_length.map(Decimal::new);
     let start_bytes: usize = start.iter().map(|p| p.len()).sum();
-    let needed = field_bytes + (start_bytes + added.len(length) + 2) as u64;
+    let te_bytes = if TE { CONNECTION_TE.len() } else { 0 };
+    let needed = field_bytes + (start_bytes + added.len(length) + te_bytes + 2) as u64;
     if (out.len() as u64) < needed {
         let needed = usize::try_from(needed).unwrap_or(usize::MAX);
         return Err(SendError::BufferTooSmall { needed });
@@ -385,6 +386,9 @@ fn write_head<'f>(
         cursor.put_pair(*b"\r\n");
     }
     added.write(length, &mut cursor);
+    if TE {
+        cursor.put(CONNECTION_TE);
+    }
     cursor.put_pair(*b"\r\n");
     Ok(cursor.pos)
 }
