@@ -1210,9 +1210,8 @@ impl<B> Response<B> {
 
     /// The reason phrase: the canonical one for a response built here (empty
     /// for a code that has none), the one received otherwise, empty if it
-    /// held bytes past ASCII (which
-    /// httparse does not decode; clients are not to rely on it, RFC 9112
-    /// §4).
+    /// held bytes past ASCII (which httparse does not decode; clients are
+    /// not to rely on it, RFC 9112 §4).
     pub fn reason(&self) -> &str {
         match &self.reason {
             Some(reason) => reason,
