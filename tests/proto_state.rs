@@ -215,6 +215,9 @@ fn client_stops_waiting_for_100_when_it_sends_the_body_or_a_response_arrives() {
         (conn.our_state(), conn.their_state()),
         (State::Idle, State::Idle)
     );
+    // The next cycle starts clean: no message under way either way.
+    assert_eq!(conn.incoming_body(), None);
+    assert_eq!(conn.body_left_to_send(), None);
 
     // Another interim response (103 Early Hints) neither answers the
     // expectation nor ends the wait (RFC 9110 §10.1.1): a 417 may follow.

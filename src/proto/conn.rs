@@ -363,6 +363,13 @@ impl Connection {
     /// let mut out = [0u8; 64];
     /// conn.send_response(&ResponseHead::new(StatusCode::OK, &[]), &mut out).unwrap();
     /// assert!(conn.our_body_ends_at_close());
+    ///
+    /// // With its length given, the same response's body ends by itself.
+    /// let mut conn = Connection::server(Config::default());
+    /// conn.receive(b"GET / HTTP/1.0\r\n\r\n", &mut headers)?;
+    /// let head = ResponseHead::new(StatusCode::OK, &[]);
+    /// conn.send_response_sized(&head, 2, &mut out).unwrap();
+    /// assert!(!conn.our_body_ends_at_close());
     /// # Ok::<(), lithe::proto::Error>(())
     /// ```
     pub fn our_body_ends_at_close(&self) -> bool {
