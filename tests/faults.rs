@@ -586,6 +586,25 @@ fn give(input: &mut &'static [u8], buf: &mut [u8]) -> Option<usize> {
     Some(n)
 }
 
+/// Reads for a transport with an `input` field: its bytes, then a wait for
+/// ever.
+macro_rules! reads_input_then_waits {
+    ($transport:ty) => {
+        impl futures_lite::AsyncRead for $transport {
+            fn poll_read(
+                mut self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                match give(&mut self.input, buf) {
+                    Some(n) => std::task::Poll::Ready(Ok(n)),
+                    None => std::task::Poll::Pending,
+                }
+            }
+        }
+    };
+}
+
 /// A transport that reports `extra` bytes more written than it was given,
 /// and reads `input`, then waits for ever.
 struct OverclaimingWrites {
@@ -593,18 +612,7 @@ struct OverclaimingWrites {
     extra: usize,
 }
 
-impl futures_lite::AsyncRead for OverclaimingWrites {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-        buf: &mut [u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        match give(&mut self.input, buf) {
-            Some(n) => std::task::Poll::Ready(Ok(n)),
-            None => std::task::Poll::Pending,
-        }
-    }
-}
+reads_input_then_waits!(OverclaimingWrites);
 
 impl futures_lite::AsyncWrite for OverclaimingWrites {
     fn poll_write(
@@ -752,18 +760,7 @@ struct WritesFail {
     fault: fn() -> std::io::Error,
 }
 
-impl futures_lite::AsyncRead for WritesFail {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-        buf: &mut [u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        match give(&mut self.input, buf) {
-            Some(n) => std::task::Poll::Ready(Ok(n)),
-            None => std::task::Poll::Pending,
-        }
-    }
-}
+reads_input_then_waits!(WritesFail);
 
 impl futures_lite::AsyncWrite for WritesFail {
     fn poll_write(

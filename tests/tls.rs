@@ -491,16 +491,8 @@ fn a_tls_client_leaving_an_idle_connection_without_close_notify_has_closed() {
     // does unless closed with `close`): between requests that cuts nothing
     // short, so the connection ends as it does over plain TCP.
     let (cert, key) = certificate();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let acceptor = TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
-    let served = std::thread::spawn(move || {
-        let (tcp, _) = listener.accept().unwrap();
-        run(async {
-            let tcp = lithe::rt::TcpStream::from(async_io::Async::new(tcp).unwrap());
-            let tls = acceptor.accept(tcp).await.unwrap();
-            lithe::io::serve_connection(tls, routes, &ServerConfig::default()).await
-        })
+    let (addr, served) = tls_server_for_one(&cert, &key, |tls| async move {
+        lithe::io::serve_connection(tls, routes, &ServerConfig::default()).await
     });
     run(async {
         let mut conn = open(&url(addr, "/"), &trusting(&cert)).await.unwrap();
@@ -512,19 +504,21 @@ fn a_tls_client_leaving_an_idle_connection_without_close_notify_has_closed() {
     assert!(result.is_ok(), "{result:?}");
 }
 
+/// The server side of a TLS stream over TCP.
+type ServerTls = futures_rustls::server::TlsStream<lithe::rt::TcpStream>;
+
 /// A TLS server on 127.0.0.1 for one connection (`cert` and `key` as PEM):
-/// it reads a request head, then `then` has the stream. Its address, and the
+/// once the handshake is done, `then` has the stream. Its address, and the
 /// thread that yields what `then` did.
-fn raw_tls_server<R, F>(
+fn tls_server_for_one<R, F>(
     cert: &str,
     key: &str,
-    then: impl FnOnce(futures_rustls::server::TlsStream<lithe::rt::TcpStream>) -> F + Send + 'static,
+    then: impl FnOnce(ServerTls) -> F + Send + 'static,
 ) -> (SocketAddr, std::thread::JoinHandle<R>)
 where
     R: Send + 'static,
     F: Future<Output = R>,
 {
-    use futures_lite::AsyncReadExt;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let acceptor = TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
@@ -532,17 +526,33 @@ where
         let (tcp, _) = listener.accept().unwrap();
         run(async {
             let tcp = lithe::rt::TcpStream::from(async_io::Async::new(tcp).unwrap());
-            let mut tls = acceptor.accept(tcp).await.unwrap();
-            let mut head = Vec::new();
-            let mut byte = [0u8];
-            while !head.ends_with(b"\r\n\r\n") {
-                tls.read_exact(&mut byte).await.unwrap();
-                head.push(byte[0]);
-            }
-            then(tls).await
+            then(acceptor.accept(tcp).await.unwrap()).await
         })
     });
     (addr, server)
+}
+
+/// [`tls_server_for_one`] that first reads a request head, then hands
+/// `then` the stream.
+fn raw_tls_server<R, F>(
+    cert: &str,
+    key: &str,
+    then: impl FnOnce(ServerTls) -> F + Send + 'static,
+) -> (SocketAddr, std::thread::JoinHandle<R>)
+where
+    R: Send + 'static,
+    F: Future<Output = R>,
+{
+    use futures_lite::AsyncReadExt;
+    tls_server_for_one(cert, key, |mut tls| async move {
+        let mut head = Vec::new();
+        let mut byte = [0u8];
+        while !head.ends_with(b"\r\n\r\n") {
+            tls.read_exact(&mut byte).await.unwrap();
+            head.push(byte[0]);
+        }
+        then(tls).await
+    })
 }
 
 /// RFC 9112 §9.8: a client sends the closure alert before it closes.
@@ -803,18 +813,11 @@ fn a_handshake_over_a_failing_transport_is_an_io_error() {
 #[test]
 fn a_fresh_tls_connection_closed_without_close_notify_is_not_reusable() {
     let (cert, key) = certificate();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let acceptor = TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
     let (closed, server_closed) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let (tcp, _) = listener.accept().unwrap();
-        run(async {
-            let tcp = lithe::rt::TcpStream::from(async_io::Async::new(tcp).unwrap());
-            // Handshaken, then dropped: a TCP close, no close_notify.
-            drop(acceptor.accept(tcp).await.unwrap());
-            closed.send(()).unwrap();
-        })
+    // Handshaken, then dropped: a TCP close, no close_notify.
+    let (addr, _server) = tls_server_for_one(&cert, &key, move |tls| async move {
+        drop(tls);
+        closed.send(()).unwrap();
     });
     run(async {
         let mut conn = open(&url(addr, "/"), &trusting(&cert)).await.unwrap();
