@@ -1171,6 +1171,47 @@ fn a_missing_or_undecodable_reason_phrase_reads_as_empty() {
     });
 }
 
+/// A `send` dropped partway (a caller's `select!` with a timeout) leaves
+/// the connection unusable wherever it stopped: while the request body goes
+/// out, and once it is out while the response head has come in part. The
+/// next request is refused unsent, never written after half a message.
+#[test]
+fn a_send_dropped_partway_leaves_the_connection_not_reusable() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    run(async {
+        // The pipe holds 16 bytes: the upload stops at the first write.
+        let (client_end, _server_end) = duplex(16);
+        let mut conn = ClientConnection::new(client_end, ClientConfig::default());
+        let pending = futures_lite::future::poll_once(conn.send(upload(64 * 1024))).await;
+        assert!(pending.is_none(), "the upload cannot finish");
+        assert!(!conn.is_reusable());
+        let error = conn.send(get("/")).await.unwrap_err();
+        assert!(matches!(error, Error::NotReusable), "{error:?}");
+    });
+    run(async {
+        let (client_end, mut server_end) = duplex(64 * 1024);
+        let mut conn = ClientConnection::new(client_end, ClientConfig::default());
+        let mut send = Box::pin(conn.send(get("/")));
+        assert!(futures_lite::future::poll_once(&mut send).await.is_none());
+        let mut request = vec![0; 64];
+        let sent = server_end.read(&mut request).await.unwrap();
+        assert!(
+            request[..sent].ends_with(b"\r\n\r\n"),
+            "the request went out whole"
+        );
+        server_end
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Le")
+            .await
+            .unwrap();
+        let pending = futures_lite::future::poll_once(&mut send).await;
+        assert!(pending.is_none(), "half a head is no answer");
+        drop(send);
+        assert!(!conn.is_reusable());
+        let error = conn.send(get("/")).await.unwrap_err();
+        assert!(matches!(error, Error::NotReusable), "{error:?}");
+    });
+}
+
 #[test]
 fn a_connection_the_server_closes_is_not_reused() {
     // Said, not done: the server keeps the connection open.
