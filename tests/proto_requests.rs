@@ -218,6 +218,90 @@ fn rejections_carry_the_status_to_answer() {
     assert_eq!(Error::BodyTooLarge.status().as_u16(), 413);
 }
 
+/// An error prints the rule it names (what a server's refusal says, and a
+/// client's error message): each its own text, the same as `as_str`; a
+/// sending error prints the figures it carries.
+#[test]
+fn errors_print_the_rule_they_name() {
+    use lithe::proto::SendError;
+    use std::collections::HashSet;
+    let received = [
+        Error::HeadTooLarge,
+        Error::TooManyHeaders,
+        Error::RequestTargetTooLong,
+        Error::BareLineFeed,
+        Error::BareCarriageReturn,
+        Error::ObsoleteLineFolding,
+        Error::InvalidRequestLine,
+        Error::InvalidRequestTarget,
+        Error::InvalidStatusLine,
+        Error::InvalidVersion,
+        Error::UnsupportedVersion,
+        Error::InvalidHeaderName,
+        Error::InvalidHeaderValue,
+        Error::MissingHost,
+        Error::DuplicateHost,
+        Error::InvalidHost,
+        Error::InvalidContentLength,
+        Error::ConflictingContentLength,
+        Error::ContentLengthWithTransferEncoding,
+        Error::TransferEncodingInHttp10,
+        Error::ChunkedNotFinal,
+        Error::ContentInConnect,
+        Error::InvalidTransferEncoding,
+        Error::UnsupportedTransferCoding,
+        Error::BodyTooLarge,
+        Error::InvalidChunkSize,
+        Error::ChunkSizeTooLarge,
+        Error::InvalidChunkExtension,
+        Error::ChunkExtensionsTooLong,
+        Error::MissingChunkDataCrlf,
+        Error::TrailersTooLarge,
+        Error::InvalidTrailer,
+        Error::IncompleteMessage,
+        Error::UnexpectedSwitch,
+        Error::UnexpectedData,
+        Error::TooManyInterimResponses,
+    ];
+    let mut texts = HashSet::new();
+    for error in received {
+        let text = error.to_string();
+        assert_eq!(text, error.as_str(), "{error:?}");
+        assert!(!text.is_empty() && texts.insert(text), "{error:?}");
+    }
+    let sending = [
+        SendError::InvalidState,
+        SendError::InvalidHeaderName,
+        SendError::InvalidHeaderValue,
+        SendError::InvalidMethod,
+        SendError::InvalidRequestTarget,
+        SendError::InvalidReasonPhrase,
+        SendError::MissingHost,
+        SendError::HostMismatch,
+        SendError::BodyTooLong,
+        SendError::BodyTooShort,
+        SendError::FramingNotAllowed,
+        SendError::BodyNotAllowed,
+        SendError::TrailersNotAllowed,
+        SendError::ForbiddenTrailer,
+        SendError::MissingUpgrade,
+    ];
+    let mut texts = HashSet::new();
+    for error in sending {
+        assert!(texts.insert(error.to_string()), "{error:?}");
+    }
+    assert!(!texts.contains(""));
+    let too_small = SendError::BufferTooSmall { needed: 4321 }.to_string();
+    assert!(too_small.contains("4321"), "{too_small}");
+    let too_large = SendError::HeadTooLarge { limit: 8765 }.to_string();
+    assert!(too_large.contains("8765"), "{too_large}");
+    let framing = SendError::InvalidFraming(Error::InvalidContentLength).to_string();
+    assert!(
+        framing.contains(Error::InvalidContentLength.as_str()),
+        "{framing}"
+    );
+}
+
 #[test]
 fn accepted_target_forms() {
     let ev = events(b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n");
