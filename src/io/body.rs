@@ -18,7 +18,7 @@ use futures_lite::Stream;
 use futures_lite::future::poll_fn;
 
 use super::error::Error;
-use super::message::Headers;
+use super::headers::Headers;
 
 /// A boxed stream of body chunks.
 pub type BoxStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + 'static>>;

@@ -22,7 +22,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use futures_io::{AsyncRead, AsyncWrite};
 
 use super::error::{Error, Timeout};
-use super::message::Headers;
+use super::headers::Headers;
 use crate::proto::{self, Connection, Header, SendError, is_header_section_only};
 
 /// Body pieces up to this size are copied next to their framing and head: one

@@ -32,12 +32,12 @@ use super::body::{
 use super::buffer::{
     COALESCE, Deadline, Output, ReadBuf, Stall, close_within, closed_without_notify_as_end,
 };
+use super::byte_str::ByteStr;
 use super::error::{Error, Timeout};
 use super::field_value::FieldValue;
-use super::message::{
-    BodyStep, ByteStr, Headers, Request, Response, Span, field_spans, is_interim, next_body_step,
-    parse_with_growing_fields, span,
-};
+use super::headers::{Headers, field_spans};
+use super::message::{Request, Response, is_interim};
+use super::receive::{BodyStep, Span, next_body_step, parse_with_growing_fields, span};
 use crate::proto::{self, Connection, Event, Header, RequestHead, State, StatusCode, Version};
 
 /// How a client connection behaves.

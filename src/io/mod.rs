@@ -55,22 +55,27 @@
 
 mod body;
 mod buffer;
+mod byte_str;
 mod client;
 mod date;
 mod duplex;
 mod error;
 mod field_value;
+mod headers;
 mod message;
+mod receive;
 mod server;
 mod shutdown;
 mod upgrade;
 
 pub use body::{Body, BoxStream, Incoming};
+pub use byte_str::ByteStr;
 pub use client::{ClientConfig, ClientConnection, RESPONSE_HEAD_LIMIT, ResponseBody, TrySendError};
 pub use duplex::{DuplexStream, duplex};
 pub use error::{Error, Timeout};
 pub use field_value::FieldValue;
-pub use message::{ByteStr, Headers, HeadersIter, Request, Response};
+pub use headers::{Headers, HeadersIter};
+pub use message::{Request, Response};
 #[cfg(feature = "server")]
 pub(crate) use server::serve_connection_aborting;
 pub use server::{ServerConfig, Service, serve_connection, serve_connection_until};

@@ -65,11 +65,12 @@ use futures_lite::future::poll_fn;
 
 use super::body::{Feeder, Incoming};
 use super::buffer::{Deadline, Output, ReadBuf, Stall, close_within, closed_without_notify_as_end};
+use super::byte_str::ByteStr;
 use super::date;
 use super::error::{Error, Timeout};
-use super::message::{
-    ByteStr, Headers, Request, Response, Span, field_spans, parse_with_growing_fields, span,
-};
+use super::headers::{Headers, field_spans};
+use super::message::{Request, Response};
+use super::receive::{Span, parse_with_growing_fields, span};
 use super::shutdown::{IdleClose, Shutdown};
 use super::upgrade::{OnUpgrade, Transport, UpgradeSender, Upgraded};
 use crate::proto::{self, BodyLength, Connection, Event, Header, State, StatusCode, Version};

@@ -12,7 +12,9 @@ use super::response::refusal;
 use super::{Asked, Driver, Piece};
 use crate::io::body::{Feeder, Kind};
 use crate::io::error::{Error, Timeout};
-use crate::io::message::{BodyStep, Headers, Response, next_body_step};
+use crate::io::headers::Headers;
+use crate::io::message::Response;
+use crate::io::receive::{BodyStep, next_body_step};
 use crate::io::upgrade::Transport;
 use crate::proto::{self, BodyLength, ResponseHead, StatusCode};
 

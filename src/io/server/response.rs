@@ -12,7 +12,8 @@ use crate::io::body::{BODY_SHARE_BYTES, BODY_SHARE_PIECES, HoldLast, Kind, is_le
 use crate::io::buffer::COALESCE;
 use crate::io::date;
 use crate::io::error::Error;
-use crate::io::message::{Headers, Response, is_interim};
+use crate::io::headers::Headers;
+use crate::io::message::{Response, is_interim};
 use crate::io::shutdown::Shutdown;
 use crate::io::upgrade::Transport;
 use crate::proto::{self, EMPTY_HEADER, Header, ResponseHead, State, StatusCode, Version};

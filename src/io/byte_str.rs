@@ -1,0 +1,165 @@
+//! [`ByteStr`]: the shared strings names, methods and targets are made of.
+
+use core::fmt;
+use core::ops::Deref;
+use std::borrow::Cow;
+
+use bytes::Bytes;
+
+use super::receive::Span;
+
+/// An immutable UTF-8 string: a static one, or one sharing its bytes with a
+/// [`Bytes`] buffer (a received head).
+#[derive(Clone)]
+pub struct ByteStr(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Static(&'static str),
+    /// Bytes that every constructor took from a `str`.
+    Shared(Bytes),
+}
+
+impl ByteStr {
+    /// A string from a static one, without copying.
+    pub const fn from_static(s: &'static str) -> Self {
+        ByteStr(Repr::Static(s))
+    }
+
+    /// The string.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            Repr::Static(s) => s,
+            // Every constructor takes a `str`, so this never falls back.
+            Repr::Shared(b) => core::str::from_utf8(b).unwrap_or_default(),
+        }
+    }
+
+    /// The method at `span` of a received `head`: the registered methods
+    /// (RFC 9110 §9) as static strings, which read without re-validation.
+    pub(crate) fn method(head: &Bytes, span: Span) -> Self {
+        const METHODS: [&str; 9] = [
+            "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+        ];
+        let bytes = &head[span.0..span.0 + span.1];
+        match METHODS.iter().find(|m| m.as_bytes() == bytes) {
+            Some(method) => ByteStr::from_static(method),
+            None => ByteStr::from_span(head, span),
+        }
+    }
+
+    /// The text at `span` of a received `head`, which `proto` checked is UTF-8.
+    pub(crate) fn from_span(head: &Bytes, (at, len): Span) -> Self {
+        ByteStr(Repr::Shared(head.slice(at..at + len)))
+    }
+}
+
+impl Default for ByteStr {
+    fn default() -> Self {
+        ByteStr::from_static("")
+    }
+}
+
+impl PartialEq for ByteStr {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for ByteStr {}
+
+impl core::hash::Hash for ByteStr {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl Deref for ByteStr {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<&'static str> for ByteStr {
+    fn from(s: &'static str) -> Self {
+        ByteStr::from_static(s)
+    }
+}
+
+impl From<String> for ByteStr {
+    fn from(s: String) -> Self {
+        ByteStr(Repr::Shared(Bytes::from(s)))
+    }
+}
+
+/// A copy: only a `&'static str` is shared as it is.
+impl From<&String> for ByteStr {
+    fn from(s: &String) -> Self {
+        ByteStr::from(s.clone())
+    }
+}
+
+impl From<Box<str>> for ByteStr {
+    fn from(s: Box<str>) -> Self {
+        ByteStr::from(String::from(s))
+    }
+}
+
+/// A borrowed one is copied: only a `&'static str` is shared as it is.
+impl From<Cow<'_, str>> for ByteStr {
+    fn from(s: Cow<'_, str>) -> Self {
+        ByteStr::from(s.into_owned())
+    }
+}
+
+impl PartialEq<str> for ByteStr {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for ByteStr {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl fmt::Debug for ByteStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for ByteStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::{ByteStr, Repr};
+
+    #[test]
+    fn registered_methods_are_static_and_others_share_the_head() {
+        let head = Bytes::from_static(b"GET PATCH DELETE get PURGE GETS");
+        let at = |word: &str| {
+            let start = head.windows(word.len()).position(|w| w == word.as_bytes());
+            (start.expect("in the head"), word.len())
+        };
+        for registered in ["GET", "PATCH", "DELETE"] {
+            let method = ByteStr::method(&head, at(registered));
+            assert!(matches!(method.0, Repr::Static(_)), "{registered}");
+            assert_eq!(method.as_str(), registered);
+        }
+        // Methods are case-sensitive, and a prefix is not the method.
+        for other in ["get", "PURGE", "GETS"] {
+            let method = ByteStr::method(&head, at(other));
+            assert!(matches!(method.0, Repr::Shared(_)), "{other}");
+            assert_eq!(method.as_str(), other);
+        }
+    }
+}
