@@ -15,104 +15,39 @@
 //! server reset the connection (as a server that answers without reading the
 //! whole upload and closes does), since a reset may discard what it had not
 //! sent yet.
+//!
+//! This file holds the connection and its exchange (the request head, the
+//! wait for an answer, response heads); `upload` the request body on its
+//! way out, `response_body` the [`ResponseBody`], `config` [`ClientConfig`].
 
-use core::pin::Pin;
-use core::task::{Context, Poll, ready};
-use std::time::{Duration, Instant};
+use core::task::{Context, Poll};
+use std::time::Instant;
 
 use bytes::Bytes;
 use futures_io::{AsyncRead, AsyncWrite};
-use futures_lite::Stream;
 use futures_lite::future::poll_fn;
 
-use super::body::{
-    BODY_SHARE_BYTES, BODY_SHARE_PIECES, Body, BoxStream, BoxTrailers, HoldLast, Kind, collect,
-    into_text,
-};
-use super::buffer::{
-    COALESCE, Deadline, Output, ReadBuf, Stall, close_within, closed_without_notify_as_end,
-};
+use super::body::Body;
+use super::buffer::{Deadline, Output, ReadBuf, Stall, close_within, closed_without_notify_as_end};
 use super::byte_str::ByteStr;
 use super::error::{Error, Timeout};
 use super::field_value::FieldValue;
 use super::headers::{Headers, field_spans};
 use super::message::{Request, Response, is_interim};
-use super::receive::{BodyStep, Span, next_body_step, parse_with_growing_fields, span};
+use super::receive::{Span, parse_with_growing_fields, span};
 use crate::proto::{self, Connection, Event, Header, RequestHead, State, StatusCode, Version};
 
-/// How a client connection behaves.
-#[derive(Clone, Debug)]
-pub struct ClientConfig {
-    /// Parsing limits and leniencies. The defaults are `proto`'s, except that
-    /// a response head may take up to [`RESPONSE_HEAD_LIMIT`]: the server
-    /// sizes it (many cookies, long policies), and a client that refused a
-    /// head hyper's accepts (about 400 KiB) could not talk to that server.
-    pub proto: proto::Config,
-    /// How long to wait for `100 Continue` (or a 1xx of no known meaning,
-    /// which counts as one, RFC 9110 §15) before sending the body anyway.
-    /// Default 1 s. The read timeout does not cut this wait short; one past
-    /// what the clock can count (`Duration::MAX`) waits for the `100` or the
-    /// answer without limit ([`total_timeout`](Self::total_timeout) still
-    /// bounds the exchange).
-    pub continue_timeout: Duration,
-    /// How long a read may wait for bytes (response head or body), counted
-    /// from the end of the request body: while it still goes out, the server
-    /// may be reading it before it answers, and the writes have their own
-    /// timeout. Default 30 s. (A request body whose own stream stalls is
-    /// waited for as long as it stalls, as the server's driver waits for a
-    /// service: bound it where it is produced, or bound the whole exchange
-    /// with [`total_timeout`](Self::total_timeout).)
-    pub read_timeout: Option<Duration>,
-    /// How long a write may make no progress. Default 30 s. What counts is
-    /// what the transport takes: a TLS stream takes up to 64 KiB into its
-    /// buffer (rustls's), whose draining counts nothing, so over TLS a
-    /// server reading the upload slower than about 64 KiB per this timeout
-    /// fails it though bytes keep moving.
-    pub write_timeout: Option<Duration>,
-    /// How long a response head may take from its first byte to its last,
-    /// each interim one (`100 Continue`, `103 Early Hints`) and the final one
-    /// on its own. Default 30 s, as the server's
-    /// [`head_timeout`](super::ServerConfig::head_timeout): the read timeout
-    /// bounds each wait for bytes, this the whole head, so that a server
-    /// trickling one cannot hold the request. (Interim responses are bounded
-    /// in number by the limits' `max_interim_responses`, each wait between
-    /// them by the read timeout; a body has only the read timeout between its
-    /// bytes: [`total_timeout`](Self::total_timeout) bounds a whole
-    /// exchange.)
-    pub head_timeout: Option<Duration>,
-    /// How long one exchange may take in all: from
-    /// [`send`](ClientConnection::send) until the response body has been read to its end and the request body
-    /// is all sent, interim responses, a server that answers slowly but
-    /// steadily, and a request body stream that stalls included. Past it,
-    /// the next step of the exchange (a wait, a read of the response body, a
-    /// piece of the request body) fails with [`Timeout::Total`] and the
-    /// connection is not reused. Default none, as reqwest's `timeout` and
-    /// hyper (aiohttp's `total` is 5 minutes): a download may take as long as
-    /// it keeps moving, each wait bounded by the timeouts above.
-    pub total_timeout: Option<Duration>,
-}
+mod config;
+mod response_body;
+mod upload;
 
-/// The default limit on a response head's bytes: 1 MiB.
-pub const RESPONSE_HEAD_LIMIT: usize = 1 << 20;
+pub use config::{ClientConfig, RESPONSE_HEAD_LIMIT};
+pub use response_body::ResponseBody;
+use upload::Upload;
 
 /// Read buffers up to this size stay with a connection once its response is
 /// read: the next response would otherwise cost an allocation each.
 const IDLE_READ_KEPT: usize = 16 * 1024;
-
-impl Default for ClientConfig {
-    fn default() -> Self {
-        let mut proto = proto::Config::default();
-        proto.limits.max_head_bytes = RESPONSE_HEAD_LIMIT;
-        ClientConfig {
-            proto,
-            continue_timeout: Duration::from_secs(1),
-            read_timeout: Some(Duration::from_secs(30)),
-            write_timeout: Some(Duration::from_secs(30)),
-            head_timeout: Some(Duration::from_secs(30)),
-            total_timeout: None,
-        }
-    }
-}
 
 /// One HTTP/1.1 connection, client side, over any async byte stream.
 pub struct ClientConnection<T> {
@@ -152,52 +87,6 @@ pub struct ClientConnection<T> {
     trailers: Option<Headers>,
     /// The Host field of requests that set none.
     host: Option<FieldValue>,
-}
-
-/// A request body on its way out, sent as the connection is polled.
-struct Upload {
-    /// Where the next pieces come from; `None` once it has ended.
-    source: Option<Source>,
-    /// Holds back the piece that completes a declared length.
-    pieces: HoldLast,
-    /// A piece too large to copy into the batch, written after it with the
-    /// suffix of its framing.
-    writing: Option<(Bytes, &'static [u8])>,
-    /// The batch is to be written: it has grown to [`COALESCE`], or holds
-    /// the end of the message.
-    flush: bool,
-    /// The end of the message is in the batch.
-    ended: bool,
-    /// The trailer fields to end it with, awaited once the data is out.
-    trailers: Option<BoxTrailers>,
-}
-
-enum Source {
-    Full(Bytes),
-    Stream(BoxStream),
-}
-
-impl Upload {
-    /// The body `kind`, whose head declared `declared` bytes (if a length).
-    fn new(kind: Kind, declared: Option<u64>) -> Self {
-        let (source, trailers) = match kind {
-            Kind::Empty => (None, None),
-            Kind::Full(bytes) => (Some(Source::Full(bytes)), None),
-            Kind::Stream { stream, .. } => (Some(Source::Stream(stream)), None),
-            Kind::Trailed(trailed) => {
-                let (stream, trailers) = *trailed;
-                (Some(Source::Stream(stream)), Some(trailers))
-            }
-        };
-        Upload {
-            source,
-            pieces: HoldLast::new(declared),
-            writing: None,
-            flush: false,
-            ended: false,
-            trailers,
-        }
-    }
 }
 
 /// A received response head, split off the read buffer.
@@ -695,12 +584,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             reason,
             version,
             headers,
-            ResponseBody {
-                conn: self,
-                done,
-                failed: None,
-                error_streamed: false,
-            },
+            ResponseBody::new(self, done),
         ))
     }
 
@@ -779,155 +663,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             }
             return Ok(head);
         }
-    }
-
-    /// [`poll_upload`](Self::poll_upload) until the request is all sent, within
-    /// the total timeout.
-    async fn finish_upload(&mut self) -> Result<(), Error> {
-        poll_fn(|cx| {
-            let sent = self.poll_upload(cx);
-            self.within_total(cx, sent)
-        })
-        .await
-    }
-
-    /// Drives the request body: writes what is queued, takes the next pieces
-    /// and ends the message. Ready once all of it is written (at once when
-    /// there is none going out).
-    fn poll_upload(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let Some(mut upload) = self.upload.take() else {
-            return Poll::Ready(Ok(()));
-        };
-        if self.total_passed() {
-            // A body that never waits (a ready stream, a socket with room)
-            // is ended here: the total's timer fires only on a wait.
-            self.broken = true;
-            return Poll::Ready(Err(Error::Timeout(Timeout::Total)));
-        }
-        let sent = self.poll_upload_of(&mut upload, cx);
-        match &sent {
-            Poll::Pending => self.upload = Some(upload),
-            // The read timeout runs from the end of the request: a wait for
-            // 100 Continue that timed out left the clock running, and the
-            // upload may have outlasted it.
-            Poll::Ready(Ok(())) => self.read_stall.progress(),
-            Poll::Ready(Err(_)) => {}
-        }
-        sent
-    }
-
-    fn poll_upload_of(
-        &mut self,
-        upload: &mut Upload,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<(), Error>> {
-        let (mut share_bytes, mut share_pieces) = (0usize, 0u32);
-        loop {
-            let shared_out = share_bytes >= BODY_SHARE_BYTES || share_pieces >= BODY_SHARE_PIECES;
-            if shared_out || (share_pieces > 0 && self.total_passed()) {
-                // A stream that is always ready, to a socket that always has
-                // room (or in empty pieces, which write nothing), never
-                // waits, and so never meets the total's timer: let the
-                // thread's other tasks run, and come back by `poll_upload`,
-                // which ends a body past the total. What is queued goes out
-                // meanwhile: empty pieces queue nothing, but the pieces
-                // before them may wait in the batch.
-                if upload.writing.is_none() {
-                    if let Poll::Ready(Err(e)) = self.poll_send(cx, &[], &[]) {
-                        return Poll::Ready(Err(e));
-                    }
-                }
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
-            if let Some((data, suffix)) = &upload.writing {
-                ready!(self.poll_send(cx, data, suffix))?;
-                upload.writing = None;
-            } else if upload.flush {
-                ready!(self.poll_send(cx, &[], &[]))?;
-                upload.flush = false;
-            }
-            if upload.ended {
-                return Poll::Ready(Ok(()));
-            }
-            // `None`: the source has ended.
-            let next = match upload.source.take() {
-                None => None,
-                Some(Source::Full(bytes)) => Some(bytes),
-                Some(Source::Stream(mut stream)) => match stream.as_mut().poll_next(cx) {
-                    Poll::Ready(Some(piece)) => {
-                        upload.source = Some(Source::Stream(stream));
-                        // The caller's stream failed: an I/O error, even one
-                        // that holds a lithe error of another connection (a
-                        // proxied body), which is not this server's doing.
-                        let piece = piece.map_err(Error::Io)?;
-                        share_bytes += piece.len();
-                        share_pieces += 1;
-                        Some(piece)
-                    }
-                    Poll::Ready(None) => None,
-                    Poll::Pending => {
-                        upload.source = Some(Source::Stream(stream));
-                        // Write what is queued while the stream makes more.
-                        ready!(self.poll_send(cx, &[], &[]))?;
-                        return Poll::Pending;
-                    }
-                },
-            };
-            match next {
-                Some(piece) => {
-                    if let Some(piece) = upload.pieces.admit(piece)? {
-                        self.queue_piece(upload, piece)?;
-                    }
-                }
-                // The held piece, the trailers, then the end of the message.
-                None => {
-                    match core::mem::replace(&mut upload.pieces, HoldLast::new(None)).finish() {
-                        Some(last) => self.queue_piece(upload, last)?,
-                        None => {
-                            // Trailers ride on chunks: on a body with a
-                            // length they are left out (`Body::with_trailers`),
-                            // unawaited, so that the request's end does not
-                            // wait on fields that go nowhere.
-                            if upload.trailers.is_some() && self.conn.body_left_to_send().is_some()
-                            {
-                                upload.trailers = None;
-                                log::debug!(
-                                    "lithe: trailer fields left out: the body is not chunked"
-                                );
-                            }
-                            let trailers = match &mut upload.trailers {
-                                None => None,
-                                Some(future) => match future.as_mut().poll(cx) {
-                                    Poll::Ready(trailers) => Some(trailers),
-                                    Poll::Pending => {
-                                        // Write what is queued meanwhile.
-                                        ready!(self.poll_send(cx, &[], &[]))?;
-                                        return Poll::Pending;
-                                    }
-                                },
-                            };
-                            upload.trailers = None;
-                            let conn = &mut self.conn;
-                            self.out.queue_end(conn, trailers.as_ref())?;
-                            upload.flush = true;
-                            upload.ended = true;
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Queues one piece of the request body: copied into the batch, which is
-    /// written once large (so a stream that is always ready is still paced by
-    /// the socket), or, if too large to copy, written after it.
-    fn queue_piece(&mut self, upload: &mut Upload, piece: Bytes) -> Result<(), Error> {
-        match self.out.queue_data(&mut self.conn, &piece)? {
-            Some(suffix) => upload.writing = Some((piece, suffix)),
-            None => upload.flush = self.out.len() >= COALESCE,
-        }
-        Ok(())
     }
 
     /// The exchange failed with `error` before its answer was read: the
@@ -1057,19 +792,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         self.total_timer = Deadline::default();
     }
 
-    /// A wait of the response body on the request body still going out
-    /// (its stream may stall), bounded by the total timeout.
-    fn wait_for_upload(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
-        match self.total_expired(cx) {
-            true => {
-                self.broken = true;
-                self.upload = None;
-                Poll::Ready(Some(Err(Error::Timeout(Timeout::Total))))
-            }
-            false => Poll::Pending,
-        }
-    }
-
     fn poll_head_within(&mut self, cx: &mut Context<'_>, timed: bool) -> Poll<Result<Head, Error>> {
         loop {
             if let Some(head) = self.try_parse_head()? {
@@ -1192,175 +914,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             Poll::Pending => Poll::Pending,
         }
     }
-
-    /// With a response read to its end and the connection kept, looks for a
-    /// close already there; otherwise the transport now watches for one, so
-    /// that a close arriving while the connection is idle is found when the
-    /// next request is sent ([`closed_while_idle`](Self::closed_while_idle)).
-    fn watch_idle(&mut self, cx: &mut Context<'_>) {
-        self.end_total();
-        if self.is_reusable() {
-            // An idle connection (waiting in a pool, say) gives back a read
-            // buffer a large response head grew, as a parked server
-            // connection does; one of a usual size is kept for the next
-            // response rather than allocated again.
-            self.buf.release_over(IDLE_READ_KEPT);
-            self.out.release();
-            let _ = self.look_for_close(cx);
-        }
-    }
-
-    /// Takes the response body's end (and its trailers) from the bytes
-    /// already read, if that is what they hold next: whether it did. (Any
-    /// other step is parsed and not taken: the caller fails the exchange
-    /// then, or knows the end is next.)
-    fn took_buffered_end(&mut self) -> bool {
-        let max_headers = self.config.proto.limits.max_headers;
-        let Ok(BodyStep::End { consumed, trailers }) =
-            next_body_step(&mut self.conn, self.buf.filled(), max_headers)
-        else {
-            return false;
-        };
-        self.trailers = Headers::trailers_from(&mut self.buf, consumed, trailers);
-        true
-    }
-
-    fn poll_body_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
-        if self.response_ended && self.upload.is_none() {
-            // Whole already (taken with its last byte): no deadline can
-            // fail it any more.
-            self.response_ended = false;
-            self.watch_idle(cx);
-            return Poll::Ready(None);
-        }
-        if self.total_passed() {
-            // A body whose end is here already is over, as one taken with its
-            // last byte is: no deadline fails it. (Whatever else comes next
-            // is not read: the exchange fails.)
-            if self.upload.is_none() && self.took_buffered_end() {
-                self.watch_idle(cx);
-                return Poll::Ready(None);
-            }
-            // A body always there to read (a server faster than its reader)
-            // never waits, where the total's timer would fire.
-            self.broken = true;
-            self.upload = None;
-            return Poll::Ready(Some(Err(Error::Timeout(Timeout::Total))));
-        }
-        // The request body goes on while the response body is read. A write
-        // blocked past its timeout while the caller was away (not polling)
-        // may be the server waiting for us to read what it sent meanwhile:
-        // what there is to read goes first (a piece of it restarts the
-        // write's clock), and only with nothing to read does the write time
-        // out.
-        let mut read_first =
-            self.upload.is_some() && !self.response_ended && self.out.stall_has_expired();
-        if !read_first {
-            if let Err(e) = self.drive_upload_during_body(cx) {
-                return Poll::Ready(Some(Err(e)));
-            }
-        }
-        if self.response_ended {
-            // The response ended first: it is reported over once the request
-            // is all sent, and the connection can carry the next.
-            if self.upload.is_some() {
-                return self.wait_for_upload(cx);
-            }
-            self.response_ended = false;
-            self.watch_idle(cx);
-            return Poll::Ready(None);
-        }
-        loop {
-            let max_headers = self.config.proto.limits.max_headers;
-            match next_body_step(&mut self.conn, self.buf.filled(), max_headers) {
-                Err(e) => {
-                    self.broken = true;
-                    return Poll::Ready(Some(Err(e.into())));
-                }
-                Ok(BodyStep::Data {
-                    consumed,
-                    data: (at, len),
-                }) => {
-                    let piece = self.buf.take_piece(consumed, at, len);
-                    // The exchange moves: a write of the request body blocked
-                    // meanwhile (the server waits for us to read) gets its
-                    // whole timeout again, however long the caller pauses
-                    // before asking for more.
-                    self.out.restart_stall();
-                    if self.conn.body_left_to_receive() == Some(0) {
-                        // The last declared byte ends the response: taken
-                        // now (it needs no read), a caller that stops at the
-                        // length it was told leaves the connection ready for
-                        // the next request. The next poll reports the end.
-                        self.response_ended = self.took_buffered_end();
-                        if self.response_ended && self.upload.is_none() {
-                            // Idle from here for a caller that stops: what an
-                            // idle connection gives back goes now.
-                            self.watch_idle(cx);
-                        }
-                    }
-                    return Poll::Ready(Some(Ok(piece)));
-                }
-                Ok(BodyStep::End { consumed, trailers }) => {
-                    self.trailers = Headers::trailers_from(&mut self.buf, consumed, trailers);
-                    if self.upload.is_some() {
-                        self.response_ended = true;
-                        if read_first {
-                            // The upload, not driven in this poll yet, goes
-                            // on first (with the response whole, its timeout
-                            // only loses the connection): polled again, it is.
-                            return self.poll_body_chunk(cx);
-                        }
-                        return self.wait_for_upload(cx);
-                    }
-                    self.watch_idle(cx);
-                    return Poll::Ready(None);
-                }
-                Ok(BodyStep::NeedData { consumed }) => self.buf.advance(consumed),
-                // A protocol switch or a close: the body is over, and so is
-                // any of the request still going out.
-                Ok(BodyStep::Over) => {
-                    if self.upload.take().is_some() {
-                        self.broken = true;
-                    }
-                    self.end_total();
-                    return Poll::Ready(None);
-                }
-            }
-            // No read timeout while the request body goes out: the server may
-            // be reading it before it answers more.
-            match self.poll_read(cx, Awaiting::Body, self.upload.is_none()) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => {
-                    self.broken = true;
-                    return Poll::Ready(Some(Err(e)));
-                }
-                Poll::Pending => {
-                    if read_first {
-                        if let Err(e) = self.drive_upload_during_body(cx) {
-                            return Poll::Ready(Some(Err(e)));
-                        }
-                        if self.upload.is_none() {
-                            // All sent now (or given up, the answer
-                            // standing): the read waits again, timed.
-                            read_first = false;
-                            continue;
-                        }
-                    }
-                    return Poll::Pending;
-                }
-            }
-        }
-    }
-
-    /// Drives the request body on while the response body is read: an error
-    /// is one that ends the response too (see `upload_failed_after_answer`).
-    fn drive_upload_during_body(&mut self, cx: &mut Context<'_>) -> Result<(), Error> {
-        match self.poll_upload(cx) {
-            Poll::Ready(Err(e)) => self.upload_failed_after_answer(e, self.response_ended),
-            _ => Ok(()),
-        }
-    }
 }
 
 impl<T> core::fmt::Debug for ClientConnection<T> {
@@ -1368,120 +921,6 @@ impl<T> core::fmt::Debug for ClientConnection<T> {
         f.debug_struct("ClientConnection")
             .field("conn", &self.conn)
             .finish()
-    }
-}
-
-/// A response body, read from the connection as it is asked for. It borrows the
-/// connection: drop it (after reading it to the end, to keep the connection
-/// reusable) before sending the next request.
-///
-/// If the request body was still going out when the response head came, the
-/// rest of it is sent as this body is polled: its end is reported once the
-/// request is all sent. A failure of the request body's own stream (or a
-/// sized stream overrunning) comes back from here; a transport that fails
-/// to take the rest (a reset of a server that answered without reading it
-/// all, or a write timeout once the response has ended) only makes the
-/// connection unusable, and the response reads on for as long as the
-/// connection gives it. A write that times out while the response still
-/// goes on, with nothing of it to read, is this body's error: each side
-/// would wait on the other. (Time the caller spends away, not polling, is
-/// not held against the server: what it sent meanwhile is read first.)
-/// Dropping the body before its end abandons the request: the connection
-/// is not reused, and the server sees the request cut off once the
-/// connection is dropped.
-///
-/// After an error every later poll fails too, with the same error: a body
-/// cut short never reads as one that ended. (As a `Stream` it ends after
-/// reporting its error, as streams do.)
-pub struct ResponseBody<'c, T> {
-    conn: &'c mut ClientConnection<T>,
-    done: bool,
-    /// The error reading failed with, given again to a reader that asks again.
-    failed: Option<Error>,
-    /// Whether the `Stream` itself has given the error: it ends only then,
-    /// so an error `chunk` gave is still reported to a reader going on as a
-    /// stream, never read as a clean end.
-    error_streamed: bool,
-}
-
-impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
-    /// Polls for the next chunk; `None` at the end of the body (once the
-    /// request is also all sent).
-    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
-        if let Some(error) = &self.failed {
-            return Poll::Ready(Some(Err(error.duplicate())));
-        }
-        if self.done {
-            return Poll::Ready(None);
-        }
-        let result = self.conn.poll_body_chunk(cx);
-        match &result {
-            Poll::Ready(None) => self.done = true,
-            Poll::Ready(Some(Err(e))) => self.failed = Some(e.duplicate()),
-            _ => {}
-        }
-        result
-    }
-
-    /// The next chunk; `None` at the end of the body. A chunk is a slice of
-    /// the connection's read buffer, not a copy: kept, it keeps that buffer
-    /// alive (a buffer grown past 64 KiB by a large head hands out copies of
-    /// small pieces, but a piece of an eighth of it or more still keeps it
-    /// whole); copy a small one kept for long.
-    pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
-        poll_fn(|cx| self.poll_chunk(cx)).await.transpose()
-    }
-
-    /// The trailer fields that followed a chunked body (RFC 9112 §7.1.2),
-    /// once the body has been read to its end; `None` before that, or when
-    /// it had none. They are kept apart from the header fields, as RFC 9110
-    /// §6.5.1 asks. Read the body with [`chunk`](ResponseBody::chunk) (or as
-    /// a `Stream`) to see them: [`bytes`](ResponseBody::bytes) and
-    /// [`text`](ResponseBody::text) consume it. (A copy: cheap, as received
-    /// fields share one buffer.)
-    pub fn trailers(&self) -> Option<Headers> {
-        match self.done {
-            true => self.conn.trailers.clone(),
-            false => None,
-        }
-    }
-
-    /// The whole body, or [`Error::BodyTooLarge`] past `limit` bytes. A body
-    /// that arrived in one chunk is that chunk, a slice of the read buffer
-    /// ([`chunk`](Self::chunk) says what that keeps alive).
-    pub async fn bytes(mut self, limit: usize) -> Result<Bytes, Error> {
-        collect(|cx| self.poll_chunk(cx), limit).await
-    }
-
-    /// The whole body as UTF-8 text, within `limit` bytes.
-    pub async fn text(self, limit: usize) -> Result<String, Error> {
-        into_text(self.bytes(limit).await?)
-    }
-}
-
-impl<T> core::fmt::Debug for ResponseBody<'_, T> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("ResponseBody")
-            .field("done", &self.done)
-            .field("failed", &self.failed.is_some())
-            .finish()
-    }
-}
-
-impl<T: AsyncRead + AsyncWrite + Unpin> Stream for ResponseBody<'_, T> {
-    type Item = std::io::Result<Bytes>;
-
-    /// As [`poll_chunk`](ResponseBody::poll_chunk), except that after an
-    /// error the stream ends, as streams do (a consumer skipping errors would
-    /// otherwise never see its end).
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let body = self.get_mut();
-        if body.error_streamed {
-            return Poll::Ready(None);
-        }
-        let item = body.poll_chunk(cx);
-        body.error_streamed = matches!(item, Poll::Ready(Some(Err(_))));
-        item.map(|item| item.map(|r| r.map_err(std::io::Error::from)))
     }
 }
 

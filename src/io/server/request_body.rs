@@ -97,16 +97,16 @@ impl<T: Transport + 'static> Driver<'_, T> {
         }
     }
 
-    /// Before a response head: what becomes of a request body not read to
-    /// its end yet. A client waiting for `100 Continue` gets it if someone
-    /// still holds the body (and may read it while we respond), or the
-    /// connection closes after the response if nobody will (the client must
-    /// not be left to send it); a body nobody reads with more of it to come
-    /// than can be drained closes the connection after the response, which
-    /// the head says. `answered_at_once`: the response goes out whole with
-    /// no wait ([`goes_out_at_once`](super::response::goes_out_at_once)), after which the body is abandoned, so
-    /// a body still held (by a task the service handed it to) is one nobody
-    /// will read.
+    /// Before a response head: what becomes of a request body not read to its
+    /// end yet. A client waiting for `100 Continue` gets it if someone still
+    /// holds the body (and may read it while we respond), or the connection
+    /// closes after the response if nobody will (the client must not be left to
+    /// send it); a body nobody reads with more of it to come than can be
+    /// drained closes the connection after the response, which the head says.
+    /// `answered_at_once`: the response goes out whole with no wait
+    /// ([`goes_out_at_once`](super::response::goes_out_at_once)), after which
+    /// the body is abandoned, so a body still held (by a task the service
+    /// handed it to) is one nobody will read.
     pub(super) fn settle_the_request_body(&mut self, answered_at_once: bool) {
         if self.body_done {
             return;
@@ -157,7 +157,8 @@ impl<T: Transport + 'static> Driver<'_, T> {
     }
 
     /// Whether the body has a length, and more of it is still to come than
-    /// [`ServerConfig::drain_limit`](super::ServerConfig::drain_limit) lets the driver read and drop.
+    /// [`ServerConfig::drain_limit`](super::ServerConfig::drain_limit) lets the
+    /// driver read and drop.
     fn length_left_past_drain_limit(&self) -> bool {
         self.conn
             .body_left_to_receive()
@@ -270,17 +271,17 @@ impl<T: Transport + 'static> Driver<'_, T> {
         }
     }
 
-    /// Answers with a 101, which the service gave before the request's body
-    /// was read to its end: HTTP ends with the request (RFC 9110 §7.8; h2c's
-    /// upgrade carries a body), so its body is read and dropped first, as
-    /// after any response that leaves it unread (within
-    /// [`ServerConfig::drain_limit`](super::ServerConfig::drain_limit) and the body timeout, a shutdown
-    /// meanwhile aside: the switch is the answer it waits for), after
-    /// `100 Continue` if the client waits for one (RFC 9110 §10.1.1: a 101
-    /// follows the 100). A body that cannot be read to its end, or whose
-    /// length is past the drain limit (not invited then), leaves the switch
-    /// unsent: 413, or the status proto names for a malformed body, or 408
-    /// for one that stopped coming; and the connection closes.
+    /// Answers with a 101, which the service gave before the request's body was
+    /// read to its end: HTTP ends with the request (RFC 9110 §7.8; h2c's
+    /// upgrade carries a body), so its body is read and dropped first, as after
+    /// any response that leaves it unread (within
+    /// [`ServerConfig::drain_limit`](super::ServerConfig::drain_limit) and the
+    /// body timeout, a shutdown meanwhile aside: the switch is the answer it
+    /// waits for), after `100 Continue` if the client waits for one (RFC 9110
+    /// §10.1.1: a 101 follows the 100). A body that cannot be read to its end,
+    /// or whose length is past the drain limit (not invited then), leaves the
+    /// switch unsent: 413, or the status proto names for a malformed body, or
+    /// 408 for one that stopped coming; and the connection closes.
     pub(super) async fn switch_after_the_body(
         &mut self,
         response: Response,

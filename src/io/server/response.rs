@@ -469,8 +469,9 @@ impl<T: Transport + 'static> Driver<'_, T> {
     }
 
     /// The value of the `Date` field a response with `status` gets, if
-    /// [`ServerConfig::date_header`](super::ServerConfig::date_header) asks for one (never on an interim
-    /// response, which RFC 9110 §6.6.1 leaves out) and the clock is usable.
+    /// [`ServerConfig::date_header`](super::ServerConfig::date_header) asks for
+    /// one (never on an interim response, which RFC 9110 §6.6.1 leaves out) and
+    /// the clock is usable.
     pub(super) fn date(&self, status: StatusCode) -> Option<[u8; date::LEN]> {
         match self.config.date_header && !status.is_informational() {
             true => date::now(),
