@@ -1,8 +1,9 @@
 //! Owned messages: [`Request`] and [`Response`], made of [`Headers`] and
 //! [`ByteStr`] strings (each in a module of its own).
 //!
-//! A received head is kept as one shared [`Bytes`](bytes::Bytes) buffer; the method, target,
-//! names and values are slices of it, so building a [`Request`] copies nothing.
+//! A received head is kept as one shared [`Bytes`](bytes::Bytes) buffer; the
+//! method, target, names and values are slices of it, so building a [`Request`]
+//! copies nothing.
 
 use core::fmt;
 

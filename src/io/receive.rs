@@ -6,8 +6,9 @@ use super::headers::field_spans;
 use crate::proto::{self, Connection, EMPTY_HEADER, Event, Header, Received};
 
 /// Where a piece of a received head lies in the read buffer: offset and length.
-/// Heads are parsed in place and then split off the buffer as one [`Bytes`](bytes::Bytes);
-/// spans turn the parser's borrowed pieces into shared slices of it.
+/// Heads are parsed in place and then split off the buffer as one
+/// [`Bytes`](bytes::Bytes); spans turn the parser's borrowed pieces into shared
+/// slices of it.
 pub(crate) type Span = (usize, usize);
 
 /// The span of `piece`, a sub-slice of `input`.
