@@ -828,16 +828,10 @@ fn bad_arguments_are_usage_errors_with_exit_code_2() {
 fn fetch_speaks_https_and_verifies_unless_told_not_to() {
     use lithe::rt::tls::TlsAcceptor;
     use lithe::rt::{ServeConfig, Server};
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert, key) = common::certificate_for(&["localhost"]);
     let config = ServeConfig {
         threads: 1,
-        tls: Some(
-            TlsAcceptor::from_pem(
-                certified.cert.pem().as_bytes(),
-                certified.key_pair.serialize_pem().as_bytes(),
-            )
-            .unwrap(),
-        ),
+        tls: Some(TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap()),
         ..ServeConfig::default()
     };
     let server = Server::bind("127.0.0.1:0", common::routes, config).unwrap();

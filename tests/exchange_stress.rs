@@ -1,5 +1,6 @@
-//! lithe's client against lithe's server over in-memory pipes, in random
-//! exchanges that combine what each side may do: request and response
+//! lithe's client against lithe's server, over in-memory pipes of every
+//! size and over 127.0.0.1 (`rt::Server` and `rt::open`, plain and TLS), in
+//! random exchanges that combine what each side may do: request and response
 //! bodies of every framing (whole, sized stream, chunked stream, with
 //! trailers), `Expect: 100-continue`, a service that reads all of the
 //! request body, part of it, none of it or echoes it, HEAD, bodiless
@@ -7,9 +8,10 @@
 //! unread. Every exchange must end in time with what was sent, and a
 //! connection whose exchange finished cleanly must be kept for the next. A
 //! deterministic xorshift generator keeps failures reproducible: a failure
-//! names its seed and plan. Eight seeds of 150 exchanges run by default;
-//! `EXCHANGE_SEEDS=200 cargo test --release --test exchange_stress` runs more.
-#![cfg(all(feature = "server", feature = "client"))]
+//! names its seed and plan. Eight seeds of 150 exchanges run over pipes by
+//! default, one over sockets and one over TLS; `EXCHANGE_SEEDS=200 cargo test
+//! --release --test exchange_stress` runs that many of each.
+#![cfg(all(feature = "server", feature = "client", feature = "tls"))]
 
 mod common;
 
@@ -17,12 +19,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::future;
 use lithe::io::{
     Body, ClientConfig, ClientConnection, Headers, Request, Response, ServerConfig, duplex,
     serve_connection,
 };
 use lithe::proto::StatusCode;
+use lithe::rt::tls::{TlsAcceptor, TlsConnector};
+use lithe::rt::{ConnectConfig, ServeConfig, Server, Url, open};
 
 struct XorShift(u64);
 
@@ -282,8 +287,8 @@ async fn serve(request: Request, plans: Arc<Vec<Plan>>, faults: Faults) -> Respo
 }
 
 /// One exchange of `plan` on `conn`: what went wrong, if anything.
-async fn exchange(
-    conn: &mut ClientConnection<lithe::io::DuplexStream>,
+async fn exchange<T: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut ClientConnection<T>,
     index: usize,
     plan: &Plan,
     rng: &mut XorShift,
@@ -327,21 +332,62 @@ async fn exchange(
     Ok(())
 }
 
-/// `count` random exchanges from `seed`, each connection kept for as long
-/// as the client finds it reusable.
-fn exchanges(seed: u64, count: usize) {
-    let mut rng = XorShift(seed);
-    let plans: Arc<Vec<Plan>> = Arc::new((0..count).map(|_| Plan::random(&mut rng)).collect());
-    let faults: Faults = Arc::default();
-    let config = ServerConfig::default();
-    // A client that waits for `100 Continue` as long as it takes: a server
-    // that leaves out one it owes shows as an exchange that never ends.
-    let client_config = ClientConfig {
+/// `count` random plans from `seed`, and where the service records what it
+/// found wrong.
+fn plans(rng: &mut XorShift, count: usize) -> (Arc<Vec<Plan>>, Faults) {
+    let plans = (0..count).map(|_| Plan::random(rng)).collect();
+    (Arc::new(plans), Faults::default())
+}
+
+/// A client that waits for `100 Continue` as long as it takes: a server
+/// that leaves out one it owes shows as an exchange that never ends.
+fn patient_client() -> ClientConfig {
+    ClientConfig {
         continue_timeout: Duration::MAX,
         ..ClientConfig::default()
-    };
-    let mut next = 0;
-    let mut connections = 0;
+    }
+}
+
+/// Exchanges the plans from `next` on `conn` for as long as it stays
+/// reusable; where the next connection starts.
+async fn exchanges_on<T: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut ClientConnection<T>,
+    seed: u64,
+    plans: &[Plan],
+    mut next: usize,
+    rng: &mut XorShift,
+) -> usize {
+    loop {
+        let plan = &plans[next];
+        let outcome = future::or(exchange(conn, next, plan, rng), async {
+            async_io::Timer::after(Duration::from_secs(5)).await;
+            Err("no end within 5 s".to_owned())
+        })
+        .await;
+        if let Err(e) = outcome {
+            panic!("seed {seed}, plan {next}: {e}: {plan:?}");
+        }
+        let reusable = conn.is_reusable();
+        if plan.says_close && reusable {
+            panic!("seed {seed}, plan {next}: kept after close: {plan:?}");
+        }
+        if plan.ends_cleanly() && !reusable {
+            panic!("seed {seed}, plan {next}: not kept after a clean end: {plan:?}");
+        }
+        next += 1;
+        if !reusable || next == plans.len() {
+            return next;
+        }
+    }
+}
+
+/// `count` random exchanges from `seed` over in-memory pipes, each
+/// connection kept for as long as the client finds it reusable.
+fn exchanges_over_pipes(seed: u64, count: usize) {
+    let mut rng = XorShift(seed);
+    let (plans, faults) = plans(&mut rng, count);
+    let config = ServerConfig::default();
+    let (mut next, mut connections) = (0, 0);
     while next < count {
         connections += 1;
         // Pipes of a few bytes split every message into many reads.
@@ -352,29 +398,8 @@ fn exchanges(seed: u64, count: usize) {
             let _ = serve_connection(server_end, service, &config).await;
         };
         let client = async {
-            let mut conn = ClientConnection::new(client_end, client_config.clone());
-            loop {
-                let plan = &plans[next];
-                let outcome = future::or(exchange(&mut conn, next, plan, &mut rng), async {
-                    async_io::Timer::after(Duration::from_secs(5)).await;
-                    Err("no end within 5 s".to_owned())
-                })
-                .await;
-                if let Err(e) = outcome {
-                    panic!("seed {seed}, plan {next}: {e}: {plan:?}");
-                }
-                let reusable = conn.is_reusable();
-                if plan.says_close && reusable {
-                    panic!("seed {seed}, plan {next}: kept after close: {plan:?}");
-                }
-                if plan.ends_cleanly() && !reusable {
-                    panic!("seed {seed}, plan {next}: not kept after a clean end: {plan:?}");
-                }
-                next += 1;
-                if !reusable || next == count {
-                    break;
-                }
-            }
+            let mut conn = ClientConnection::new(client_end, patient_client());
+            next = exchanges_on(&mut conn, seed, &plans, next, &mut rng).await;
         };
         common::run(future::zip(server, client));
         let faults = faults.lock().unwrap();
@@ -387,10 +412,67 @@ fn exchanges(seed: u64, count: usize) {
     );
 }
 
+/// The same over 127.0.0.1, through `rt::Server` and `rt::open`: plain,
+/// or over TLS.
+fn exchanges_over_sockets(seed: u64, count: usize, tls: bool) {
+    let mut rng = XorShift(seed);
+    let (plans, faults) = plans(&mut rng, count);
+    let (cert, key) = common::certificate_for(&["localhost"]);
+    let config = ServeConfig {
+        threads: 1,
+        tls: tls.then(|| TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap()),
+        ..ServeConfig::default()
+    };
+    let service = {
+        let (plans, faults) = (plans.clone(), faults.clone());
+        move |request: Request| serve(request, plans.clone(), faults.clone())
+    };
+    let server = Server::bind("127.0.0.1:0", service, config).unwrap();
+    let scheme = if tls { "https" } else { "http" };
+    let url = Url::parse(&format!(
+        "{scheme}://localhost:{}/",
+        server.local_addr().port()
+    ))
+    .unwrap();
+    let connect = ConnectConfig {
+        client: patient_client(),
+        tls: Some(TlsConnector::with_pem_roots(cert.as_bytes()).unwrap()),
+        ..ConnectConfig::default()
+    };
+    let mut next = 0;
+    while next < count {
+        common::run(async {
+            let mut conn = open(&url, &connect).await.unwrap();
+            next = exchanges_on(&mut conn, seed, &plans, next, &mut rng).await;
+        });
+        let faults = faults.lock().unwrap();
+        assert!(faults.is_empty(), "seed {seed}: {faults:?}");
+    }
+    server.shutdown();
+}
+
+/// The seeds to run: `default` of them, or `EXCHANGE_SEEDS`.
+fn seeds(default: u64) -> std::ops::RangeInclusive<u64> {
+    1..=std::env::var("EXCHANGE_SEEDS").map_or(default, |n| n.parse().unwrap())
+}
+
 #[test]
 fn random_exchanges_between_our_client_and_server_end_well() {
-    let seeds: u64 = std::env::var("EXCHANGE_SEEDS").map_or(8, |n| n.parse().unwrap());
-    for seed in 1..=seeds {
-        exchanges(seed, 150);
+    for seed in seeds(8) {
+        exchanges_over_pipes(seed, 150);
+    }
+}
+
+#[test]
+fn random_exchanges_over_sockets_end_well() {
+    for seed in seeds(1) {
+        exchanges_over_sockets(seed, 150, false);
+    }
+}
+
+#[test]
+fn random_exchanges_over_tls_end_well() {
+    for seed in seeds(1) {
+        exchanges_over_sockets(seed, 150, true);
     }
 }

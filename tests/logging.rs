@@ -287,12 +287,8 @@ fn failed_accepts_are_warned_of_once_a_while() {
 #[cfg(feature = "tls")]
 fn tls_peers_cannot_make_the_server_warn() {
     use std::io::{Read, Write};
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let acceptor = lithe::rt::tls::TlsAcceptor::from_pem(
-        certified.cert.pem().as_bytes(),
-        certified.key_pair.serialize_pem().as_bytes(),
-    )
-    .unwrap();
+    let (cert, key) = common::certificate_for(&["localhost"]);
+    let acceptor = lithe::rt::tls::TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
     let config = lithe::rt::ServeConfig {
         threads: 1,
         tls: Some(acceptor),

@@ -94,16 +94,6 @@ fn https_round_trip_with_custom_roots_and_alpn() {
     server.shutdown();
 }
 
-/// A self-signed certificate for `names` and its key, as PEM.
-fn certificate_for(names: &[&str]) -> (String, String) {
-    let names = names
-        .iter()
-        .map(|name| name.to_string())
-        .collect::<Vec<_>>();
-    let certified = rcgen::generate_simple_self_signed(names).unwrap();
-    (certified.cert.pem(), certified.key_pair.serialize_pem())
-}
-
 /// Why the handshake refused the server's certificate, if that is what
 /// `error` is.
 fn certificate_refusal(error: &lithe::io::Error) -> Option<rustls::CertificateError> {

@@ -329,3 +329,13 @@ pub async fn echo_expecting_continue<T>(
         assert_eq!(conn.is_reusable(), !close);
     }
 }
+
+/// A self-signed certificate for `names` and its key, as PEM.
+pub fn certificate_for(names: &[&str]) -> (String, String) {
+    let names = names
+        .iter()
+        .map(|name| name.to_string())
+        .collect::<Vec<_>>();
+    let certified = rcgen::generate_simple_self_signed(names).unwrap();
+    (certified.cert.pem(), certified.key_pair.serialize_pem())
+}
