@@ -4,13 +4,13 @@
 //! every framing (whole, sized stream, chunked stream, with trailers), `Expect:
 //! 100-continue`, a service that reads all of the request body, part of it,
 //! none of it or echoes it, HEAD, bodiless statuses, `Connection: close` from
-//! either side, a request body whose stream fails, and a client that drops a
-//! response unread. Every exchange must end in time with what was sent, and a
-//! connection whose exchange finished cleanly must be kept for the next. A
-//! deterministic xorshift generator keeps failures reproducible: a failure
-//! names its seed and plan. Eight seeds of 150 exchanges run over pipes by
-//! default, one over sockets and one over TLS; `EXCHANGE_SEEDS=200 cargo test
-//! --release --test exchange_stress` runs that many of each.
+//! either side, request and response bodies whose stream fails, and a client
+//! that drops a response unread. Every exchange must end in time with what was
+//! sent, and a connection whose exchange finished cleanly must be kept for the
+//! next. A deterministic xorshift generator keeps failures reproducible: a
+//! failure names its seed and plan. Eight seeds of 150 exchanges run over pipes
+//! by default, one over sockets and one over TLS; `EXCHANGE_SEEDS=200 cargo
+//! test --release --test exchange_stress` runs that many of each.
 #![cfg(all(feature = "server", feature = "client", feature = "tls"))]
 
 mod common;
@@ -81,6 +81,8 @@ struct Plan {
     client_says_close: bool,
     /// The request body's stream fails before its end.
     request_fails: bool,
+    /// The response body's stream fails before its end.
+    response_fails: bool,
     client_reads: bool,
 }
 
@@ -104,6 +106,7 @@ impl std::fmt::Debug for Plan {
             .field("says_close", &self.says_close)
             .field("client_says_close", &self.client_says_close)
             .field("request_fails", &self.request_fails)
+            .field("response_fails", &self.response_fails)
             .field("client_reads", &self.client_reads)
             .finish()
     }
@@ -141,16 +144,23 @@ impl Plan {
             status => status,
         };
         // Only a stream can fail, and only one with bytes to cut short.
-        let can_fail = matches!(&request_body, Some((bytes, framing))
-            if !bytes.is_empty() && !matches!(framing, Framing::Whole));
+        let can_fail = |bytes: &[u8], framing: Framing| {
+            !bytes.is_empty() && !matches!(framing, Framing::Whole)
+        };
+        let response_body = (rng.bytes(response_len), FRAMINGS[rng.below(4)]);
+        let response_can_fail =
+            !matches!(reads, Reads::Echo) && can_fail(&response_body.0, response_body.1);
+        let request_can_fail =
+            matches!(&request_body, Some((bytes, framing)) if can_fail(bytes, *framing));
         Plan {
             method,
             expect_continue: request_body.is_some() && rng.below(2) == 0,
-            request_fails: can_fail && rng.below(5) == 0,
+            request_fails: request_can_fail && rng.below(5) == 0,
+            response_fails: response_can_fail && rng.below(5) == 0,
             request_body,
             reads,
             status,
-            response_body: (rng.bytes(response_len), FRAMINGS[rng.below(4)]),
+            response_body,
             says_close: rng.below(6) == 0,
             client_says_close: rng.below(8) == 0,
             client_reads: rng.below(5) != 0,
@@ -199,7 +209,8 @@ impl Plan {
 
     /// Whether nothing in the plan closes the connection.
     fn keeps_the_connection(&self) -> bool {
-        !self.says_close && !self.client_says_close && !self.request_fails
+        let response_fails = self.response_fails && self.response_has_content();
+        !self.says_close && !self.client_says_close && !self.request_fails && !response_fails
     }
 }
 
@@ -299,7 +310,7 @@ async fn serve(request: Request, plans: Arc<Vec<Plan>>, faults: Faults) -> Respo
         _ => {
             drop(incoming);
             let (bytes, framing) = &plan.response_body;
-            body(bytes, *framing, false, &mut rng)
+            body(bytes, *framing, plan.response_fails, &mut rng)
         }
     };
     let mut response = Response::new(status).with_body(body);
@@ -328,9 +339,11 @@ async fn exchange<T: AsyncRead + AsyncWrite + Unpin>(
     if let Some((bytes, framing)) = &plan.request_body {
         request = request.with_body(body(bytes, *framing, plan.request_fails, rng));
     }
-    // A request body that fails fails the exchange, where it is found:
-    // sending, or reading a response that goes on as it is sent.
-    let failed = |what: &str, e: lithe::io::Error| match plan.request_fails {
+    // A body whose stream fails fails the exchange where that is found:
+    // sending, or reading a response (one cut short, or one that goes on as
+    // the request is sent). Never as a short success.
+    let may_fail = plan.request_fails || (plan.response_fails && plan.response_has_content());
+    let failed = |what: &str, e: lithe::io::Error| match may_fail {
         true => Ok(()),
         false => Err(format!("{what}: {e}")),
     };
