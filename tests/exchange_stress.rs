@@ -1,17 +1,18 @@
 //! lithe's client against lithe's server, over in-memory pipes of every size
-//! and over 127.0.0.1 (`rt::Server` and `rt::open`, plain and TLS), in random
-//! exchanges that combine what each side may do: request and response bodies of
-//! every framing (whole, sized stream, chunked stream, with trailers), `Expect:
-//! 100-continue`, a service that reads all of the request body, part of it,
-//! none of it or echoes it, HEAD, bodiless statuses, `Connection: close` from
-//! either side, HTTP/1.0 requests with and without keep-alive, request and
-//! response bodies whose stream fails, and a client that drops a response
-//! unread. Every exchange must end in time with what was sent, and a connection
-//! whose exchange finished cleanly must be kept for the next. A deterministic
-//! xorshift generator keeps failures reproducible: a failure names its seed and
-//! plan. Eight seeds of 150 exchanges run over pipes by default, one over
-//! sockets and one over TLS; `EXCHANGE_SEEDS=200 cargo test --release --test
-//! exchange_stress` runs that many of each.
+//! and over 127.0.0.1 (`rt::Server` and `rt::open`, plain and TLS, three
+//! clients at once), in random exchanges that combine what each side may do:
+//! request and response bodies of every framing (whole, sized stream, chunked
+//! stream, with trailers), `Expect: 100-continue`, a service that reads all of
+//! the request body, part of it, none of it or echoes it, HEAD, bodiless
+//! statuses, `Connection: close` from either side, HTTP/1.0 requests with and
+//! without keep-alive, request and response bodies whose stream fails, and a
+//! client that drops a response unread. Every exchange must end in time with
+//! what was sent, and a connection whose exchange finished cleanly must be kept
+//! for the next. A deterministic xorshift generator keeps failures
+//! reproducible: a failure names its seed and plan. Eight seeds of 150
+//! exchanges run over pipes by default, one over sockets and one over TLS;
+//! `EXCHANGE_SEEDS=200 cargo test --release --test exchange_stress` runs that
+//! many of each.
 #![cfg(all(feature = "server", feature = "client", feature = "tls"))]
 
 mod common;
@@ -450,13 +451,13 @@ fn patient_client() -> ClientConfig {
     }
 }
 
-/// Exchanges the plans from `next` on `conn` for as long as it stays
-/// reusable; where the next connection starts.
+/// Exchanges the plans from `next` (to `end`) on `conn` for as long as it
+/// stays reusable; where the next connection starts.
 async fn exchanges_on<T: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut ClientConnection<T>,
     seed: u64,
     plans: &[Plan],
-    mut next: usize,
+    (mut next, end): (usize, usize),
     rng: &mut XorShift,
 ) -> usize {
     loop {
@@ -477,7 +478,7 @@ async fn exchanges_on<T: AsyncRead + AsyncWrite + Unpin>(
             panic!("seed {seed}, plan {next}: not kept after a clean end: {plan:?}");
         }
         next += 1;
-        if !reusable || next == plans.len() {
+        if !reusable || next == end {
             return next;
         }
     }
@@ -501,7 +502,7 @@ fn exchanges_over_pipes(seed: u64, count: usize) {
         };
         let client = async {
             let mut conn = ClientConnection::new(client_end, patient_client());
-            next = exchanges_on(&mut conn, seed, &plans, next, &mut rng).await;
+            next = exchanges_on(&mut conn, seed, &plans, (next, count), &mut rng).await;
         };
         common::run(future::zip(server, client));
         let faults = faults.lock().unwrap();
@@ -514,14 +515,15 @@ fn exchanges_over_pipes(seed: u64, count: usize) {
     );
 }
 
-/// The same over 127.0.0.1, through `rt::Server` and `rt::open`: plain,
-/// or over TLS.
-fn exchanges_over_sockets(seed: u64, count: usize, tls: bool) {
+/// The same over 127.0.0.1, through `rt::Server` (two workers) and
+/// `rt::open`: plain, or over TLS, from `clients` threads at once, each with
+/// its share of the plans.
+fn exchanges_over_sockets(seed: u64, count: usize, tls: bool, clients: usize) {
     let mut rng = XorShift(seed);
     let (plans, faults) = plans(&mut rng, count);
     let (cert, key) = common::certificate_for(&["localhost"]);
     let config = ServeConfig {
-        threads: 1,
+        threads: 2,
         tls: tls.then(|| TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap()),
         ..ServeConfig::default()
     };
@@ -541,15 +543,24 @@ fn exchanges_over_sockets(seed: u64, count: usize, tls: bool) {
         tls: Some(TlsConnector::with_pem_roots(cert.as_bytes()).unwrap()),
         ..ConnectConfig::default()
     };
-    let mut next = 0;
-    while next < count {
-        common::run(async {
-            let mut conn = open(&url, &connect).await.unwrap();
-            next = exchanges_on(&mut conn, seed, &plans, next, &mut rng).await;
-        });
-        let faults = faults.lock().unwrap();
-        assert!(faults.is_empty(), "seed {seed}: {faults:?}");
-    }
+    let share = count.div_ceil(clients);
+    std::thread::scope(|scope| {
+        for start in (0..count).step_by(share) {
+            let (plans, url, connect) = (&plans, &url, &connect);
+            let mut rng = XorShift(rng.next());
+            scope.spawn(move || {
+                let (mut next, end) = (start, count.min(start + share));
+                while next < end {
+                    common::run(async {
+                        let mut conn = open(url, connect).await.unwrap();
+                        next = exchanges_on(&mut conn, seed, plans, (next, end), &mut rng).await;
+                    });
+                }
+            });
+        }
+    });
+    let faults = faults.lock().unwrap();
+    assert!(faults.is_empty(), "seed {seed}: {faults:?}");
     server.shutdown();
 }
 
@@ -568,13 +579,13 @@ fn random_exchanges_between_our_client_and_server_end_well() {
 #[test]
 fn random_exchanges_over_sockets_end_well() {
     for seed in seeds(1) {
-        exchanges_over_sockets(seed, 150, false);
+        exchanges_over_sockets(seed, 150, false, 3);
     }
 }
 
 #[test]
 fn random_exchanges_over_tls_end_well() {
     for seed in seeds(1) {
-        exchanges_over_sockets(seed, 150, true);
+        exchanges_over_sockets(seed, 150, true, 3);
     }
 }
