@@ -1,18 +1,18 @@
-//! lithe's client against lithe's server, over in-memory pipes of every size
-//! and over 127.0.0.1 (`rt::Server` and `rt::open`, plain and TLS, three
-//! clients at once), in random exchanges that combine what each side may do:
-//! request and response bodies of every framing (whole, sized stream, chunked
-//! stream, with trailers), `Expect: 100-continue`, a service that reads all of
-//! the request body, part of it, none of it or echoes it, HEAD, bodiless
-//! statuses, `Connection: close` from either side, HTTP/1.0 requests with and
-//! without keep-alive, request and response bodies whose stream fails, and a
-//! client that drops a response unread. Every exchange must end in time with
-//! what was sent, and a connection whose exchange finished cleanly must be kept
-//! for the next. A deterministic xorshift generator keeps failures
-//! reproducible: a failure names its seed and plan. Eight seeds of 150
-//! exchanges run over pipes by default, one over sockets and one over TLS;
-//! `EXCHANGE_SEEDS=200 cargo test --release --test exchange_stress` runs that
-//! many of each.
+//! lithe's client against lithe's server (and against hyper's), over in-memory
+//! pipes of every size and over 127.0.0.1 (`rt::Server` and `rt::open`, plain
+//! and TLS, three clients at once), in random exchanges that combine what each
+//! side may do: request and response bodies of every framing (whole, sized
+//! stream, chunked stream, with trailers), `Expect: 100-continue`, a service
+//! that reads all of the request body, part of it, none of it or echoes it,
+//! HEAD, bodiless statuses, `Connection: close` from either side, HTTP/1.0
+//! requests with and without keep-alive, request and response bodies whose
+//! stream fails, and a client that drops a response unread. Every exchange must
+//! end in time with what was sent, and a connection whose exchange finished
+//! cleanly must be kept for the next. A deterministic xorshift generator keeps
+//! failures reproducible: a failure names its seed and plan. Eight seeds of 150
+//! exchanges run over pipes by default, four with hyper's server, one over
+//! sockets and one over TLS; `EXCHANGE_SEEDS=200 cargo test --release --test
+//! exchange_stress` runs that many of each.
 #![cfg(all(feature = "server", feature = "client", feature = "tls"))]
 
 mod common;
@@ -23,6 +23,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::future;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
+use hyper_util::rt::TokioIo;
 use lithe::io::{
     Body, ClientConfig, ClientConnection, Headers, Request, Response, ServerConfig, duplex,
     serve_connection,
@@ -30,6 +34,7 @@ use lithe::io::{
 use lithe::proto::StatusCode;
 use lithe::rt::tls::{TlsAcceptor, TlsConnector};
 use lithe::rt::{ConnectConfig, ServeConfig, Server, Url, open};
+use tokio_util::compat::FuturesAsyncReadCompatExt;
 
 struct XorShift(u64);
 
@@ -224,7 +229,12 @@ impl Plan {
     /// Whether both sides finished the exchange and kept the connection:
     /// then it must be reusable.
     fn ends_cleanly(&self) -> bool {
-        let body_read = match self.reads {
+        self.client_reads && self.keeps_the_connection() && self.request_body_read()
+    }
+
+    /// Whether the service reads the request body to its end.
+    fn request_body_read(&self) -> bool {
+        match self.reads {
             _ if self.request_body.is_none() => true,
             Reads::All => true,
             // Read past its last byte, to its end (the end of an empty
@@ -234,8 +244,16 @@ impl Plan {
             // Dropped unread with a response that has no content.
             Reads::Echo => self.response_has_content(),
             Reads::Nothing => false,
-        };
-        self.client_reads && self.keeps_the_connection() && body_read
+        }
+    }
+
+    /// Whether the response's content is delimited by the close: one of
+    /// unknown length to HTTP/1.0 (an echo's length is the request's).
+    fn response_ends_at_close(&self) -> bool {
+        self.http10.is_some()
+            && self.response_has_content()
+            && !matches!(self.reads, Reads::Echo)
+            && self.response_body.1.is_chunked()
     }
 
     /// Whether nothing in the plan closes the connection.
@@ -259,9 +277,8 @@ impl Plan {
     }
 }
 
-/// `bytes` as a body given in `framing`, cut into pieces at random; with
-/// `fails`, a stream that fails before its last piece.
-fn body(bytes: &[u8], framing: Framing, fails: bool, rng: &mut XorShift) -> Body {
+/// `bytes` cut into pieces at random; with `fails`, failing before the last.
+fn pieces(bytes: &[u8], fails: bool, rng: &mut XorShift) -> Vec<std::io::Result<Bytes>> {
     let mut pieces = Vec::new();
     let mut rest = bytes;
     while !rest.is_empty() {
@@ -271,9 +288,15 @@ fn body(bytes: &[u8], framing: Framing, fails: bool, rng: &mut XorShift) -> Body
     }
     if fails {
         pieces.truncate(rng.below(pieces.len() as u64));
-        pieces.push(Err(std::io::Error::other("the request body failed")));
+        pieces.push(Err(std::io::Error::other("the body's stream failed")));
     }
-    let stream = futures_lite::stream::iter(pieces);
+    pieces
+}
+
+/// `bytes` as a body given in `framing`, cut into pieces at random; with
+/// `fails`, a stream that fails before its last piece.
+fn body(bytes: &[u8], framing: Framing, fails: bool, rng: &mut XorShift) -> Body {
+    let stream = futures_lite::stream::iter(pieces(bytes, fails, rng));
     let length = bytes.len() as u64;
     match framing {
         Framing::Whole => Body::from(bytes.to_vec()),
@@ -290,6 +313,59 @@ fn body(bytes: &[u8], framing: Framing, fails: bool, rng: &mut XorShift) -> Body
 /// What the service found wrong, for the test to report.
 type Faults = Arc<Mutex<Vec<String>>>;
 
+/// What a service read of a request body.
+#[derive(Default)]
+struct Read {
+    bytes: Vec<u8>,
+    /// Whether it read to the body's end.
+    ended: bool,
+    /// The `x-length` trailer found at the end.
+    trailer: Option<String>,
+    failed: Option<String>,
+}
+
+impl Read {
+    /// Records in `faults` where what was read breaks plan `index`: bytes
+    /// other than those sent, an end short of them (a body cut short read
+    /// as whole), or a failure of a body sent whole.
+    fn check(&self, index: usize, plan: &Plan, faults: &Faults) {
+        let fault = |what: String| faults.lock().unwrap().push(format!("plan {index}: {what}"));
+        let whole = plan.request_bytes();
+        if !whole.starts_with(&self.bytes) {
+            fault("wrong request bytes".to_owned());
+        }
+        if self.ended && self.bytes.len() != whole.len() {
+            fault(format!(
+                "request body ended at {} of {}",
+                self.bytes.len(),
+                whole.len()
+            ));
+        }
+        match &self.failed {
+            // The client's failure, which must never read as an end.
+            Some(_) if plan.request_fails => {}
+            Some(e) => fault(format!("read: {e}")),
+            None if matches!(plan.reads, Reads::All) && !plan.request_fails && !self.ended => {
+                fault("request body did not end".to_owned());
+            }
+            None => {}
+        }
+        let trailed = matches!(plan.request_body, Some((_, Framing::WithTrailers)));
+        if self.ended && trailed && self.trailer != Some(self.bytes.len().to_string()) {
+            fault(format!("request trailers {:?}", self.trailer));
+        }
+    }
+}
+
+/// How much of the request body plan `reads` reads: `None`, nothing.
+fn stop_after(reads: Reads) -> Option<usize> {
+    match reads {
+        Reads::All => Some(usize::MAX),
+        Reads::Part(n) => Some(n),
+        Reads::Nothing | Reads::Echo => None,
+    }
+}
+
 /// Serves the plans, named by each request's `x-plan` field.
 async fn serve(request: Request, plans: Arc<Vec<Plan>>, faults: Faults) -> Response {
     let index: usize = request
@@ -301,53 +377,25 @@ async fn serve(request: Request, plans: Arc<Vec<Plan>>, faults: Faults) -> Respo
     let plan = &plans[index];
     let mut rng = XorShift(index as u64 + 1);
     let mut incoming = request.into_body();
-    let mut read = Vec::new();
-    let stop_after = match plan.reads {
-        Reads::All => Some(usize::MAX),
-        Reads::Part(n) => Some(n),
-        Reads::Nothing | Reads::Echo => None,
-    };
-    let fault = |what: String| faults.lock().unwrap().push(format!("plan {index}: {what}"));
-    if let Some(stop_after) = stop_after {
-        let mut ended = false;
-        while read.len() < stop_after {
+    if let Some(stop_after) = stop_after(plan.reads) {
+        let mut read = Read::default();
+        while read.bytes.len() < stop_after {
             match incoming.chunk().await {
-                Ok(Some(piece)) => read.extend_from_slice(&piece),
+                Ok(Some(piece)) => read.bytes.extend_from_slice(&piece),
                 Ok(None) => {
-                    ended = true;
+                    read.ended = true;
+                    read.trailer = incoming
+                        .trailers()
+                        .and_then(|t| t.get_str("x-length").map(String::from));
                     break;
                 }
-                // The client's failure, which must never read as an end.
-                Err(_) if plan.request_fails => break,
                 Err(e) => {
-                    fault(format!("read: {e}"));
+                    read.failed = Some(e.to_string());
                     break;
                 }
             }
         }
-        let whole = plan.request_bytes();
-        if !whole.starts_with(&read) {
-            fault("wrong request bytes".to_owned());
-        }
-        if ended && read.len() != whole.len() {
-            fault(format!(
-                "request body ended at {} of {}",
-                read.len(),
-                whole.len()
-            ));
-        }
-        if matches!(plan.reads, Reads::All) && !plan.request_fails && !ended {
-            fault("request body did not end".to_owned());
-        }
-        let trailed = matches!(plan.request_body, Some((_, Framing::WithTrailers)));
-        if ended && trailed {
-            let length = incoming
-                .trailers()
-                .and_then(|t| t.get_str("x-length").map(String::from));
-            if length != Some(read.len().to_string()) {
-                fault(format!("request trailers {length:?}"));
-            }
-        }
+        read.check(index, plan, &faults);
     }
     let status = StatusCode::new(plan.status).unwrap();
     let body = match plan.reads {
@@ -365,13 +413,22 @@ async fn serve(request: Request, plans: Arc<Vec<Plan>>, faults: Faults) -> Respo
     response
 }
 
+/// How an exchange that did not go wrong ended.
+enum Exchanged {
+    /// As planned (which may be an error the plan causes).
+    Done,
+    /// Refused unsent: the request would go chunked, and the last response
+    /// on the connection was HTTP/1.0 (as hyper answers an HTTP/1.0 request).
+    ChunkedToHttp10,
+}
+
 /// One exchange of `plan` on `conn`: what went wrong, if anything.
 async fn exchange<T: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut ClientConnection<T>,
-    index: usize,
+    (index, peer): (usize, Peer),
     plan: &Plan,
     rng: &mut XorShift,
-) -> Result<(), String> {
+) -> Result<Exchanged, String> {
     let mut request = Request::new(plan.method, "/")
         .with_header("host", "t")
         .with_header("x-plan", index.to_string());
@@ -380,6 +437,10 @@ async fn exchange<T: AsyncRead + AsyncWrite + Unpin>(
     }
     if plan.client_says_close {
         request = request.with_header("connection", "close");
+    }
+    if plan.http10.is_none() {
+        // hyper's server sends trailers only to a client that takes them.
+        request = request.with_header("te", "trailers");
     }
     if let Some(keep_alive) = plan.http10 {
         request = request.with_version(lithe::proto::Version::Http10);
@@ -393,13 +454,22 @@ async fn exchange<T: AsyncRead + AsyncWrite + Unpin>(
     // A body whose stream fails fails the exchange where that is found:
     // sending, or reading a response (one cut short, or one that goes on as
     // the request is sent). Never as a short success.
-    let may_fail = plan.request_fails || (plan.response_fails && plan.response_has_content());
+    // A server that closes without reading all of the request body (hyper
+    // does not linger to read it, as ours does) resets the connection,
+    // which makes a response delimited by the close one the client cannot
+    // take as whole.
+    let reset_at_close =
+        peer == Peer::Hyper && plan.response_ends_at_close() && !plan.request_body_read();
+    let may_fail = plan.request_fails
+        || (plan.response_fails && plan.response_has_content())
+        || reset_at_close;
     let failed = |what: &str, e: lithe::io::Error| match may_fail {
-        true => Ok(()),
+        true => Ok(Exchanged::Done),
         false => Err(format!("{what}: {e}")),
     };
     let response = match conn.send(request).await {
         Ok(response) => response,
+        Err(lithe::io::Error::ChunkedToHttp10) => return Ok(Exchanged::ChunkedToHttp10),
         Err(e) => return failed("send", e),
     };
     if response.status().as_u16() != plan.status {
@@ -409,7 +479,7 @@ async fn exchange<T: AsyncRead + AsyncWrite + Unpin>(
     if !plan.client_reads {
         // One piece at most, then dropped: the request is abandoned.
         let _ = received.chunk().await;
-        return Ok(());
+        return Ok(Exchanged::Done);
     }
     let mut bytes = Vec::new();
     loop {
@@ -432,7 +502,7 @@ async fn exchange<T: AsyncRead + AsyncWrite + Unpin>(
     if plan.expects_trailer() && length != Some(bytes.len().to_string()) {
         return Err(format!("response trailers {length:?}"));
     }
-    Ok(())
+    Ok(Exchanged::Done)
 }
 
 /// `count` random plans from `seed`, and where the service records what it
@@ -451,25 +521,43 @@ fn patient_client() -> ClientConfig {
     }
 }
 
+/// Which server the client talks to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Peer {
+    /// Ours: a connection it will close says so in the head.
+    Lithe,
+    /// hyper's, which closes a connection whose request body was left
+    /// unread without saying so: the next request would find it closed.
+    Hyper,
+}
+
 /// Exchanges the plans from `next` (to `end`) on `conn` for as long as it
 /// stays reusable; where the next connection starts.
 async fn exchanges_on<T: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut ClientConnection<T>,
-    seed: u64,
+    (seed, peer): (u64, Peer),
     plans: &[Plan],
     (mut next, end): (usize, usize),
     rng: &mut XorShift,
 ) -> usize {
+    let mut last_was_http10 = false;
     loop {
         let plan = &plans[next];
-        let outcome = future::or(exchange(conn, next, plan, rng), async {
+        let outcome = future::or(exchange(conn, (next, peer), plan, rng), async {
             async_io::Timer::after(Duration::from_secs(5)).await;
             Err("no end within 5 s".to_owned())
         })
         .await;
-        if let Err(e) = outcome {
-            panic!("seed {seed}, plan {next}: {e}: {plan:?}");
+        match outcome {
+            Ok(Exchanged::Done) => {}
+            // Sent again on a fresh connection, as the error asks.
+            Ok(Exchanged::ChunkedToHttp10) if last_was_http10 => return next,
+            Ok(Exchanged::ChunkedToHttp10) => {
+                panic!("seed {seed}, plan {next}: chunked to HTTP/1.0 unasked: {plan:?}")
+            }
+            Err(e) => panic!("seed {seed}, plan {next}: {e}: {plan:?}"),
         }
+        last_was_http10 = plan.http10.is_some();
         let reusable = conn.is_reusable();
         if !plan.keeps_the_connection() && reusable {
             panic!("seed {seed}, plan {next}: kept after close: {plan:?}");
@@ -478,7 +566,8 @@ async fn exchanges_on<T: AsyncRead + AsyncWrite + Unpin>(
             panic!("seed {seed}, plan {next}: not kept after a clean end: {plan:?}");
         }
         next += 1;
-        if !reusable || next == end {
+        let may_close_unsaid = peer == Peer::Hyper && !plan.ends_cleanly();
+        if !reusable || next == end || may_close_unsaid {
             return next;
         }
     }
@@ -502,6 +591,7 @@ fn exchanges_over_pipes(seed: u64, count: usize) {
         };
         let client = async {
             let mut conn = ClientConnection::new(client_end, patient_client());
+            let seed = (seed, Peer::Lithe);
             next = exchanges_on(&mut conn, seed, &plans, (next, count), &mut rng).await;
         };
         common::run(future::zip(server, client));
@@ -553,6 +643,7 @@ fn exchanges_over_sockets(seed: u64, count: usize, tls: bool, clients: usize) {
                 while next < end {
                     common::run(async {
                         let mut conn = open(url, connect).await.unwrap();
+                        let seed = (seed, Peer::Lithe);
                         next = exchanges_on(&mut conn, seed, plans, (next, end), &mut rng).await;
                     });
                 }
@@ -564,6 +655,128 @@ fn exchanges_over_sockets(seed: u64, count: usize, tls: bool, clients: usize) {
     server.shutdown();
 }
 
+/// A hyper response body.
+type HyperBody = UnsyncBoxBody<Bytes, std::io::Error>;
+
+/// `bytes` as a hyper body given in `framing` (a sized stream's length is
+/// the caller's to state), cut and failing as [`body`]'s.
+fn hyper_body(bytes: &[u8], framing: Framing, fails: bool, rng: &mut XorShift) -> HyperBody {
+    let mut frames: Vec<_> = pieces(bytes, fails, rng)
+        .into_iter()
+        .map(|piece| piece.map(Frame::data))
+        .collect();
+    match framing {
+        Framing::Whole => {
+            let whole = Full::new(Bytes::copy_from_slice(bytes));
+            return whole.map_err(|never| match never {}).boxed_unsync();
+        }
+        Framing::WithTrailers => {
+            let mut trailers = hyper::HeaderMap::new();
+            trailers.insert("x-length", bytes.len().into());
+            frames.push(Ok(Frame::trailers(trailers)));
+        }
+        Framing::SizedStream | Framing::Stream => {}
+    }
+    StreamBody::new(futures_lite::stream::iter(frames)).boxed_unsync()
+}
+
+/// The plans served by hyper, as [`serve`] serves them.
+async fn serve_with_hyper(
+    request: hyper::Request<hyper::body::Incoming>,
+    plans: Arc<Vec<Plan>>,
+    faults: Faults,
+) -> Result<hyper::Response<HyperBody>, std::convert::Infallible> {
+    let index: usize = request.headers()["x-plan"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let plan = &plans[index];
+    let mut rng = XorShift(index as u64 + 1);
+    let mut incoming = request.into_body();
+    if let Some(stop_after) = stop_after(plan.reads) {
+        let mut read = Read::default();
+        while read.bytes.len() < stop_after {
+            match incoming.frame().await {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => read.bytes.extend_from_slice(&data),
+                    Err(frame) => {
+                        let trailers = frame.into_trailers().ok();
+                        let length = trailers.as_ref().and_then(|t| t.get("x-length"));
+                        read.trailer = length.map(|v| v.to_str().unwrap().to_owned());
+                    }
+                },
+                None => {
+                    read.ended = true;
+                    break;
+                }
+                Some(Err(e)) => {
+                    read.failed = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        read.check(index, plan, &faults);
+    }
+    let (bytes, framing) = &plan.response_body;
+    let body = match plan.reads {
+        Reads::Echo => incoming.map_err(std::io::Error::other).boxed_unsync(),
+        _ => {
+            drop(incoming);
+            hyper_body(bytes, *framing, plan.response_fails, &mut rng)
+        }
+    };
+    let mut response = hyper::Response::new(body);
+    *response.status_mut() = hyper::StatusCode::from_u16(plan.status).unwrap();
+    let headers = response.headers_mut();
+    if plan.says_close {
+        headers.insert("connection", "close".parse().unwrap());
+    }
+    match framing {
+        _ if matches!(plan.reads, Reads::Echo) => {}
+        Framing::SizedStream => {
+            headers.insert("content-length", bytes.len().into());
+        }
+        // hyper sends only the trailer fields the head names.
+        Framing::WithTrailers => {
+            headers.insert("trailer", "x-length".parse().unwrap());
+        }
+        Framing::Whole | Framing::Stream => {}
+    }
+    Ok(response)
+}
+
+/// The exchanges of [`exchanges_over_pipes`], with hyper's server.
+fn exchanges_with_a_hyper_server(seed: u64, count: usize) {
+    let mut rng = XorShift(seed);
+    let (plans, faults) = plans(&mut rng, count);
+    let mut next = 0;
+    while next < count {
+        let capacity = [7, 512, 16 * 1024, 256 * 1024][rng.below(4)];
+        let (server_end, client_end) = duplex(capacity);
+        let service = {
+            let (plans, faults) = (plans.clone(), faults.clone());
+            hyper::service::service_fn(move |request| {
+                serve_with_hyper(request, plans.clone(), faults.clone())
+            })
+        };
+        let server = async {
+            let transport = TokioIo::new(server_end.compat());
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(transport, service)
+                .await;
+        };
+        let client = async {
+            let mut conn = ClientConnection::new(client_end, patient_client());
+            let seed = (seed, Peer::Hyper);
+            next = exchanges_on(&mut conn, seed, &plans, (next, count), &mut rng).await;
+        };
+        common::run(future::zip(server, client));
+        let faults = faults.lock().unwrap();
+        assert!(faults.is_empty(), "seed {seed}: {faults:?}");
+    }
+}
+
 /// The seeds to run: `default` of them, or `EXCHANGE_SEEDS`.
 fn seeds(default: u64) -> std::ops::RangeInclusive<u64> {
     1..=std::env::var("EXCHANGE_SEEDS").map_or(default, |n| n.parse().unwrap())
@@ -573,6 +786,13 @@ fn seeds(default: u64) -> std::ops::RangeInclusive<u64> {
 fn random_exchanges_between_our_client_and_server_end_well() {
     for seed in seeds(8) {
         exchanges_over_pipes(seed, 150);
+    }
+}
+
+#[test]
+fn random_exchanges_with_a_hyper_server_end_well() {
+    for seed in seeds(4) {
+        exchanges_with_a_hyper_server(seed, 150);
     }
 }
 
