@@ -1,18 +1,19 @@
-//! lithe's client against lithe's server (and against hyper's), over in-memory
-//! pipes of every size and over 127.0.0.1 (`rt::Server` and `rt::open`, plain
-//! and TLS, three clients at once), in random exchanges that combine what each
-//! side may do: request and response bodies of every framing (whole, sized
-//! stream, chunked stream, with trailers), `Expect: 100-continue`, a service
-//! that reads all of the request body, part of it, none of it or echoes it,
-//! HEAD, bodiless statuses, `Connection: close` from either side, HTTP/1.0
-//! requests with and without keep-alive, request and response bodies whose
-//! stream fails, and a client that drops a response unread. Every exchange must
-//! end in time with what was sent, and a connection whose exchange finished
-//! cleanly must be kept for the next. A deterministic xorshift generator keeps
-//! failures reproducible: a failure names its seed and plan. Eight seeds of 150
-//! exchanges run over pipes by default, four with hyper's server, one over
-//! sockets and one over TLS; `EXCHANGE_SEEDS=200 cargo test --release --test
-//! exchange_stress` runs that many of each.
+//! lithe's client against lithe's server (and each against hyper's other side),
+//! over in-memory pipes of every size and over 127.0.0.1 (`rt::Server` and
+//! `rt::open`, plain and TLS, three clients at once), in random exchanges that
+//! combine what each side may do: request and response bodies of every framing
+//! (whole, sized stream, chunked stream, with trailers), `Expect:
+//! 100-continue`, a service that reads all of the request body, part of it,
+//! none of it or echoes it, HEAD, bodiless statuses, `Connection: close` from
+//! either side, HTTP/1.0 requests with and without keep-alive, request and
+//! response bodies whose stream fails, and a client that drops a response
+//! unread. Every exchange must end in time with what was sent, and a connection
+//! whose exchange finished cleanly must be kept for the next. A deterministic
+//! xorshift generator keeps failures reproducible: a failure names its seed and
+//! plan. Eight seeds of 150 exchanges run over pipes by default, four with each
+//! of hyper's server and client, one over sockets and one over TLS;
+//! `EXCHANGE_SEEDS=200 cargo test --release --test exchange_stress` runs that
+//! many of each.
 #![cfg(all(feature = "server", feature = "client", feature = "tls"))]
 
 mod common;
@@ -777,6 +778,152 @@ fn exchanges_with_a_hyper_server(seed: u64, count: usize) {
     }
 }
 
+/// One exchange of `plan` from hyper's client to our server on `sender`:
+/// what went wrong, if anything, and whether the connection may go on.
+async fn hyper_exchange(
+    sender: &mut hyper::client::conn::http1::SendRequest<HyperBody>,
+    index: usize,
+    plan: &Plan,
+    rng: &mut XorShift,
+) -> Result<bool, String> {
+    let mut request = hyper::Request::builder()
+        .method(plan.method)
+        .uri("/")
+        .header("host", "t")
+        .header("x-plan", index.to_string())
+        .header("te", "trailers");
+    if plan.client_says_close {
+        request = request.header("connection", "close");
+    }
+    let body = match &plan.request_body {
+        None => Full::new(Bytes::new())
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+        Some((bytes, framing)) => {
+            match framing {
+                Framing::SizedStream => request = request.header("content-length", bytes.len()),
+                Framing::WithTrailers => request = request.header("trailer", "x-length"),
+                Framing::Whole | Framing::Stream => {}
+            }
+            hyper_body(bytes, *framing, plan.request_fails, rng)
+        }
+    };
+    let may_fail = plan.request_fails || (plan.response_fails && plan.response_has_content());
+    let failed = |what: &str, e: hyper::Error| match may_fail {
+        true => Ok(false),
+        false => Err(format!("{what}: {e}")),
+    };
+    let response = match sender.send_request(request.body(body).unwrap()).await {
+        Ok(response) => response,
+        Err(e) => return failed("send", e),
+    };
+    if response.status().as_u16() != plan.status {
+        return Err(format!("status {}", response.status()));
+    }
+    let mut received = response.into_body();
+    if !plan.client_reads {
+        let _ = received.frame().await;
+        return Ok(false);
+    }
+    let (mut bytes, mut trailer) = (Vec::new(), None);
+    while let Some(frame) = received.frame().await {
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(e) => return failed("body", e),
+        };
+        match frame.into_data() {
+            Ok(data) => bytes.extend_from_slice(&data),
+            Err(frame) => {
+                let trailers = frame.into_trailers().ok();
+                let length = trailers.as_ref().and_then(|t| t.get("x-length"));
+                trailer = length.map(|v| v.to_str().unwrap().to_owned());
+            }
+        }
+    }
+    if bytes != plan.expected_response() {
+        return Err(format!(
+            "response body of {} bytes, {} expected",
+            bytes.len(),
+            plan.expected_response().len()
+        ));
+    }
+    if plan.expects_trailer() && trailer != Some(bytes.len().to_string()) {
+        return Err(format!("response trailers {trailer:?}"));
+    }
+    Ok(plan.ends_cleanly())
+}
+
+/// The exchanges of [`exchanges_over_pipes`] from hyper's client (which
+/// sends no request of HTTP/1.0, and the body at once, whatever the
+/// `Expect` field), each connection kept after a clean end.
+fn exchanges_from_a_hyper_client(seed: u64, count: usize) {
+    let mut rng = XorShift(seed);
+    let (plans, faults) = plans(&mut rng, count);
+    let plans: Arc<Vec<Plan>> = Arc::new(
+        plans
+            .iter()
+            .cloned()
+            .map(|plan| Plan {
+                http10: None,
+                expect_continue: false,
+                ..plan
+            })
+            .collect(),
+    );
+    let config = ServerConfig::default();
+    let (mut next, mut connections) = (0, 0);
+    while next < count {
+        connections += 1;
+        let capacity = [7, 512, 16 * 1024, 256 * 1024][rng.below(4)];
+        let (server_end, client_end) = duplex(capacity);
+        let service = |request: Request| serve(request, plans.clone(), faults.clone());
+        let server = async {
+            let _ = serve_connection(server_end, service, &config).await;
+        };
+        let client = async {
+            let transport = TokioIo::new(client_end.compat());
+            let (mut sender, connection) = hyper::client::conn::http1::handshake(transport)
+                .await
+                .unwrap();
+            let done = lithe::io::Shutdown::new();
+            let exchanges = async {
+                loop {
+                    let plan = &plans[next];
+                    let exchange = hyper_exchange(&mut sender, next, plan, &mut rng);
+                    let outcome = future::or(exchange, async {
+                        async_io::Timer::after(Duration::from_secs(5)).await;
+                        Err("no end within 5 s".to_owned())
+                    })
+                    .await;
+                    let kept = outcome
+                        .unwrap_or_else(|e| panic!("seed {seed}, plan {next}: {e}: {plan:?}"));
+                    next += 1;
+                    if !kept || next == count {
+                        break;
+                    }
+                    if let Err(e) = sender.ready().await {
+                        panic!("seed {seed}, plan {}: not kept: {e}: {plan:?}", next - 1);
+                    }
+                }
+                drop(sender);
+                done.trigger();
+            };
+            // Done, the connection is dropped rather than awaited: hyper's
+            // holds on to one whose response body was dropped while its
+            // request body still goes out (until our write timeout).
+            let connection = future::or(async { drop(connection.await) }, done.triggered());
+            let _ = future::zip(connection, exchanges).await;
+        };
+        common::run(future::zip(server, client));
+        let faults = faults.lock().unwrap();
+        assert!(faults.is_empty(), "seed {seed}: {faults:?}");
+    }
+    assert!(
+        connections < count * 3 / 4,
+        "{connections} connections for {count}"
+    );
+}
+
 /// The seeds to run: `default` of them, or `EXCHANGE_SEEDS`.
 fn seeds(default: u64) -> std::ops::RangeInclusive<u64> {
     1..=std::env::var("EXCHANGE_SEEDS").map_or(default, |n| n.parse().unwrap())
@@ -793,6 +940,13 @@ fn random_exchanges_between_our_client_and_server_end_well() {
 fn random_exchanges_with_a_hyper_server_end_well() {
     for seed in seeds(4) {
         exchanges_with_a_hyper_server(seed, 150);
+    }
+}
+
+#[test]
+fn random_exchanges_from_a_hyper_client_end_well() {
+    for seed in seeds(4) {
+        exchanges_from_a_hyper_client(seed, 150);
     }
 }
 
