@@ -6,19 +6,24 @@
 //! 100-continue`, a service that reads all of the request body, part of it,
 //! none of it or echoes it, HEAD, bodiless statuses, `Connection: close` from
 //! either side, HTTP/1.0 requests with and without keep-alive, request and
-//! response bodies whose stream fails, and a client that drops a response
-//! unread. Every exchange must end in time with what was sent, and a connection
-//! whose exchange finished cleanly must be kept for the next. A deterministic
-//! xorshift generator keeps failures reproducible: a failure names its seed and
-//! plan. Eight seeds of 150 exchanges run over pipes by default, four with each
-//! of hyper's server and client, one over sockets and one over TLS;
-//! `EXCHANGE_SEEDS=200 cargo test --release --test exchange_stress` runs that
-//! many of each.
+//! response bodies whose stream fails, a client that drops a response unread,
+//! and a client transport that fails at a random byte. Every exchange must end
+//! in time with what was sent (or, once a transport failed, with an error:
+//! never a short body taken for whole), and a connection whose exchange
+//! finished cleanly must be kept for the next. A deterministic xorshift
+//! generator keeps failures reproducible: a failure names its seed and plan.
+//! Eight seeds of 150 exchanges run over pipes by default, four with failing
+//! transports, four with each of hyper's server and client, one over
+//! sockets and one over TLS; `EXCHANGE_SEEDS=200 cargo test --release --test
+//! exchange_stress` runs that many of each.
 #![cfg(all(feature = "server", feature = "client", feature = "tls"))]
 
 mod common;
 
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -423,13 +428,31 @@ enum Exchanged {
     ChunkedToHttp10,
 }
 
+/// What went wrong in an exchange.
+enum Wrong {
+    /// The client reported an error the plan does not cause (the one a
+    /// transport failing on purpose may cause).
+    Error(String),
+    /// A wrong status, body or trailer, or no end: never right.
+    Answer(String),
+}
+
+impl std::fmt::Display for Wrong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Wrong::Error(e) => write!(f, "error {e}"),
+            Wrong::Answer(e) => write!(f, "wrong answer: {e}"),
+        }
+    }
+}
+
 /// One exchange of `plan` on `conn`: what went wrong, if anything.
 async fn exchange<T: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut ClientConnection<T>,
     (index, peer): (usize, Peer),
     plan: &Plan,
     rng: &mut XorShift,
-) -> Result<Exchanged, String> {
+) -> Result<Exchanged, Wrong> {
     let mut request = Request::new(plan.method, "/")
         .with_header("host", "t")
         .with_header("x-plan", index.to_string());
@@ -466,7 +489,7 @@ async fn exchange<T: AsyncRead + AsyncWrite + Unpin>(
         || reset_at_close;
     let failed = |what: &str, e: lithe::io::Error| match may_fail {
         true => Ok(Exchanged::Done),
-        false => Err(format!("{what}: {e}")),
+        false => Err(Wrong::Error(format!("{what}: {e}"))),
     };
     let response = match conn.send(request).await {
         Ok(response) => response,
@@ -474,7 +497,7 @@ async fn exchange<T: AsyncRead + AsyncWrite + Unpin>(
         Err(e) => return failed("send", e),
     };
     if response.status().as_u16() != plan.status {
-        return Err(format!("status {}", response.status()));
+        return Err(Wrong::Answer(format!("status {}", response.status())));
     }
     let mut received = response.into_body();
     if !plan.client_reads {
@@ -491,17 +514,17 @@ async fn exchange<T: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     if bytes != plan.expected_response() {
-        return Err(format!(
+        return Err(Wrong::Answer(format!(
             "response body of {} bytes, {} expected",
             bytes.len(),
             plan.expected_response().len()
-        ));
+        )));
     }
     let length = received
         .trailers()
         .and_then(|t| t.get_str("x-length").map(String::from));
     if plan.expects_trailer() && length != Some(bytes.len().to_string()) {
-        return Err(format!("response trailers {length:?}"));
+        return Err(Wrong::Answer(format!("response trailers {length:?}")));
     }
     Ok(Exchanged::Done)
 }
@@ -532,21 +555,33 @@ enum Peer {
     Hyper,
 }
 
+/// What a run of exchanges reports its failures with, and against whom.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    seed: u64,
+    peer: Peer,
+    /// Set once the client's transport has failed on purpose: from then
+    /// on, an exchange may fail, and the connection goes.
+    failed: Option<&'a AtomicBool>,
+}
+
 /// Exchanges the plans from `next` (to `end`) on `conn` for as long as it
 /// stays reusable; where the next connection starts.
 async fn exchanges_on<T: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut ClientConnection<T>,
-    (seed, peer): (u64, Peer),
+    run: Run<'_>,
     plans: &[Plan],
     (mut next, end): (usize, usize),
     rng: &mut XorShift,
 ) -> usize {
+    let Run { seed, peer, failed } = run;
+    let transport_failed = || failed.is_some_and(|f| f.load(Ordering::Relaxed));
     let mut last_was_http10 = false;
     loop {
         let plan = &plans[next];
         let outcome = future::or(exchange(conn, (next, peer), plan, rng), async {
             async_io::Timer::after(Duration::from_secs(5)).await;
-            Err("no end within 5 s".to_owned())
+            Err(Wrong::Answer("no end within 5 s".to_owned()))
         })
         .await;
         match outcome {
@@ -556,7 +591,11 @@ async fn exchanges_on<T: AsyncRead + AsyncWrite + Unpin>(
             Ok(Exchanged::ChunkedToHttp10) => {
                 panic!("seed {seed}, plan {next}: chunked to HTTP/1.0 unasked: {plan:?}")
             }
+            Err(Wrong::Error(_)) if transport_failed() => return next + 1,
             Err(e) => panic!("seed {seed}, plan {next}: {e}: {plan:?}"),
+        }
+        if transport_failed() {
+            return next + 1;
         }
         last_was_http10 = plan.http10.is_some();
         let reusable = conn.is_reusable();
@@ -592,8 +631,12 @@ fn exchanges_over_pipes(seed: u64, count: usize) {
         };
         let client = async {
             let mut conn = ClientConnection::new(client_end, patient_client());
-            let seed = (seed, Peer::Lithe);
-            next = exchanges_on(&mut conn, seed, &plans, (next, count), &mut rng).await;
+            let run = Run {
+                seed,
+                peer: Peer::Lithe,
+                failed: None,
+            };
+            next = exchanges_on(&mut conn, run, &plans, (next, count), &mut rng).await;
         };
         common::run(future::zip(server, client));
         let faults = faults.lock().unwrap();
@@ -644,8 +687,12 @@ fn exchanges_over_sockets(seed: u64, count: usize, tls: bool, clients: usize) {
                 while next < end {
                     common::run(async {
                         let mut conn = open(url, connect).await.unwrap();
-                        let seed = (seed, Peer::Lithe);
-                        next = exchanges_on(&mut conn, seed, plans, (next, end), &mut rng).await;
+                        let run = Run {
+                            seed,
+                            peer: Peer::Lithe,
+                            failed: None,
+                        };
+                        next = exchanges_on(&mut conn, run, plans, (next, end), &mut rng).await;
                     });
                 }
             });
@@ -769,8 +816,12 @@ fn exchanges_with_a_hyper_server(seed: u64, count: usize) {
         };
         let client = async {
             let mut conn = ClientConnection::new(client_end, patient_client());
-            let seed = (seed, Peer::Hyper);
-            next = exchanges_on(&mut conn, seed, &plans, (next, count), &mut rng).await;
+            let run = Run {
+                seed,
+                peer: Peer::Hyper,
+                failed: None,
+            };
+            next = exchanges_on(&mut conn, run, &plans, (next, count), &mut rng).await;
         };
         common::run(future::zip(server, client));
         let faults = faults.lock().unwrap();
@@ -924,6 +975,111 @@ fn exchanges_from_a_hyper_client(seed: u64, count: usize) {
     );
 }
 
+/// A transport that fails (a reset) once `budget` bytes have moved either
+/// way, a write crossing it cut short first.
+struct Failing<T> {
+    inner: T,
+    budget: usize,
+    failed: Arc<AtomicBool>,
+}
+
+impl<T> Failing<T> {
+    /// Up to how many bytes the next read or write may move: none once
+    /// failed.
+    fn allowance(&mut self, wanted: usize) -> std::io::Result<usize> {
+        if self.budget == 0 {
+            self.failed.store(true, Ordering::Relaxed);
+            return Err(std::io::ErrorKind::ConnectionReset.into());
+        }
+        Ok(wanted.min(self.budget))
+    }
+
+    fn moved(&mut self, result: &Poll<std::io::Result<usize>>) {
+        if let Poll::Ready(Ok(n)) = result {
+            self.budget -= n;
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Failing<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let n = self.allowance(buf.len())?;
+        let read = Pin::new(&mut self.inner).poll_read(cx, &mut buf[..n]);
+        self.moved(&read);
+        read
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Failing<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let n = self.allowance(buf.len())?;
+        let written = Pin::new(&mut self.inner).poll_write(cx, &buf[..n]);
+        self.moved(&written);
+        written
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_close(cx)
+    }
+}
+
+/// The exchanges of [`exchanges_over_pipes`], the client's transport
+/// failing at a random byte on each connection: an exchange may then fail,
+/// but in time, and never with a short body taken for whole; the server
+/// goes on with the next connection.
+fn exchanges_over_failing_pipes(seed: u64, count: usize) {
+    let mut rng = XorShift(seed);
+    let (plans, faults) = plans(&mut rng, count);
+    let config = ServerConfig::default();
+    let mut next = 0;
+    while next < count {
+        let first = next;
+        let (server_end, client_end) = duplex([7, 512, 16 * 1024][rng.below(3)]);
+        let failed = Arc::new(AtomicBool::new(false));
+        let client_end = Failing {
+            inner: client_end,
+            budget: rng.below(300_000),
+            failed: failed.clone(),
+        };
+        let service = |request: Request| serve(request, plans.clone(), faults.clone());
+        let server = async {
+            let _ = serve_connection(server_end, service, &config).await;
+        };
+        let client = async {
+            let mut conn = ClientConnection::new(client_end, patient_client());
+            let run = Run {
+                seed,
+                peer: Peer::Lithe,
+                failed: Some(&failed),
+            };
+            next = exchanges_on(&mut conn, run, &plans, (next, count), &mut rng).await;
+        };
+        common::run(future::zip(server, client));
+        let mut faults = faults.lock().unwrap();
+        if failed.load(Ordering::Relaxed) {
+            // The service's read of the request the failure cut off fails.
+            let cut_off = format!("plan {}: ", next - 1);
+            faults.retain(|fault| !fault.starts_with(&cut_off));
+        }
+        assert!(
+            faults.is_empty(),
+            "seed {seed}, plans {first}..{next}: {faults:?}"
+        );
+    }
+}
+
 /// The seeds to run: `default` of them, or `EXCHANGE_SEEDS`.
 fn seeds(default: u64) -> std::ops::RangeInclusive<u64> {
     1..=std::env::var("EXCHANGE_SEEDS").map_or(default, |n| n.parse().unwrap())
@@ -933,6 +1089,13 @@ fn seeds(default: u64) -> std::ops::RangeInclusive<u64> {
 fn random_exchanges_between_our_client_and_server_end_well() {
     for seed in seeds(8) {
         exchanges_over_pipes(seed, 150);
+    }
+}
+
+#[test]
+fn random_exchanges_over_failing_transports_end_in_time() {
+    for seed in seeds(4) {
+        exchanges_over_failing_pipes(seed, 150);
     }
 }
 
