@@ -823,3 +823,47 @@ fn a_fresh_tls_connection_closed_without_close_notify_is_not_reusable() {
         assert!(refused.into_request().is_some());
     });
 }
+
+/// A TLS server writes its session tickets once its handshake is done,
+/// before it reads the request. A client waiting for `100 Continue` reads
+/// them while its head still goes out: over a transport with little room
+/// (here a pipe of 64 bytes) each side would otherwise wait for the other
+/// to read until a write timeout.
+#[test]
+fn a_client_waiting_for_100_reads_while_its_head_goes_out() {
+    use lithe::io::{ClientConfig, ClientConnection, Response, duplex, serve_connection};
+    let (cert, key) = certificate();
+    let acceptor = TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
+    let connector = TlsConnector::with_pem_roots(cert.as_bytes()).unwrap();
+    let (server_end, client_end) = duplex(64);
+    let server = async {
+        let tls = acceptor.accept(server_end).await.unwrap();
+        let echo = |request: Request| async {
+            let body = request.into_body().bytes(100).await.unwrap();
+            Response::new(StatusCode::OK).with_body(body)
+        };
+        serve_connection(tls, echo, &ServerConfig::default())
+            .await
+            .unwrap();
+    };
+    let client = async {
+        let tls = connector.connect("localhost", client_end).await.unwrap();
+        let mut conn = ClientConnection::new(tls, ClientConfig::default());
+        // A head that, sealed, fills more than the pipe.
+        let request = Request::new("PUT", "/")
+            .with_header("host", "localhost")
+            .with_header("expect", "100-continue")
+            .with_header("user-agent", "a client of a server with little room")
+            .with_body("hello");
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            &response.into_body().bytes(100).await.unwrap()[..],
+            b"hello"
+        );
+    };
+    run(futures_lite::future::or(client, async {
+        server.await;
+        panic!("the server ended first");
+    }));
+}

@@ -588,23 +588,40 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         ))
     }
 
-    /// Flushes the head and waits for `100 Continue`, a final response (returned)
-    /// or the timeout.
+    /// Sends the head and waits for `100 Continue`, a final response
+    /// (returned) or the timeout.
     async fn await_continue(&mut self) -> Result<Option<Head>, Error> {
-        self.flush().await?;
-        // Counted from when the head has gone out; a timeout past what the
-        // clock can count is none, as a long one would be.
-        let deadline = Instant::now().checked_add(self.config.continue_timeout);
+        // What the server sends is read while the head goes out: one that
+        // writes before it reads (a TLS server its session tickets) would
+        // otherwise wait on us as we wait on it, over a transport with little
+        // room. The wait is counted from when the head has gone out; a
+        // timeout past what the clock can count is none, as a long one would
+        // be.
+        let (mut head_out, mut deadline) = (false, None);
         let mut continue_timer = Deadline::default();
         loop {
             // The continue timeout bounds this wait, however it compares with
             // the read timeout: the server may be waiting for the body.
-            let head = poll_fn(|cx| match self.poll_head_within(cx, false) {
-                Poll::Ready(result) => Poll::Ready(result.map(Some)),
-                Poll::Pending if deadline.is_some_and(|at| continue_timer.poll_expired(cx, at)) => {
-                    Poll::Ready(Ok(None))
+            let head = poll_fn(|cx| {
+                if !head_out {
+                    match self.poll_send(cx, &[], &[]) {
+                        Poll::Ready(Ok(())) => {
+                            head_out = true;
+                            deadline = Instant::now().checked_add(self.config.continue_timeout);
+                        }
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                        Poll::Pending => {}
+                    }
                 }
-                Poll::Pending => Poll::Pending,
+                match self.poll_head_within(cx, false) {
+                    Poll::Ready(result) => Poll::Ready(result.map(Some)),
+                    Poll::Pending
+                        if deadline.is_some_and(|at| continue_timer.poll_expired(cx, at)) =>
+                    {
+                        Poll::Ready(Ok(None))
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
             })
             .await
             .inspect_err(|_| self.broken = true)?;
@@ -733,11 +750,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             ));
         self.reset_by_peer |= gone;
         gone
-    }
-
-    async fn flush(&mut self) -> Result<(), Error> {
-        poll_fn(|cx| self.poll_send(cx, &[], &[])).await?;
-        Ok(())
     }
 
     /// Writes what is pending, then `data` and `suffix`, bounded by the write
