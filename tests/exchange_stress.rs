@@ -20,6 +20,7 @@
 
 mod common;
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -1041,56 +1042,113 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Failing<T> {
     }
 }
 
+/// Our server on the end `server_end` makes (none: the handshake failed)
+/// and our client on the one `client_end` makes, exchanging the plans from
+/// `next` for as long as the connection lasts; where the next connection
+/// starts. Each side begins as soon as its end is made: a TLS server may
+/// still be writing its session tickets when the client's handshake is
+/// done, which the client reads with its first response.
+async fn serve_and_exchange<S, C>(
+    (server_end, client_end): (
+        impl Future<Output = Option<S>>,
+        impl Future<Output = Option<C>>,
+    ),
+    (plans, faults, config): (&Arc<Vec<Plan>>, &Faults, &ServerConfig),
+    run: Run<'_>,
+    (next, count): (usize, usize),
+    rng: &mut XorShift,
+) -> usize
+where
+    S: lithe::io::Transport + 'static,
+    C: AsyncRead + AsyncWrite + Unpin,
+{
+    let service = |request: Request| serve(request, plans.clone(), faults.clone());
+    let server = async {
+        if let Some(server_end) = server_end.await {
+            let _ = serve_connection(server_end, service, config).await;
+        }
+    };
+    let client = async {
+        let Some(client_end) = client_end.await else {
+            // The plans wait for the next connection.
+            return next;
+        };
+        let mut conn = ClientConnection::new(client_end, patient_client());
+        exchanges_on(&mut conn, run, plans, (next, count), rng).await
+    };
+    future::zip(server, client).await.1
+}
+
+/// The end the client's TLS handshake made: none if a transport failed on
+/// purpose, the only way it may fail here.
+fn handshaken<T>(made: Result<T, lithe::io::Error>, failed: &AtomicBool) -> Option<T> {
+    match made {
+        Ok(end) => Some(end),
+        Err(_) if failed.load(Ordering::Relaxed) => None,
+        Err(e) => panic!("handshake: {e}"),
+    }
+}
+
 /// The exchanges of [`exchanges_over_pipes`], the client's transport, the
-/// server's or both failing at a random byte on each connection: an
-/// exchange may then fail, but in time, and never with a wrong answer (a
-/// short body taken for whole, say); each side lets the connection go.
-fn exchanges_over_failing_pipes(seed: u64, count: usize) {
+/// server's or both failing at a random byte on each connection (or none:
+/// the TLS over pipes of a few bytes is a test of its own), and with `tls`
+/// TLS over them: an exchange may then fail, but in time, and never with a
+/// wrong answer (a short body taken for whole, say); each side lets the
+/// connection go.
+fn exchanges_over_failing_pipes(seed: u64, count: usize, tls: bool) {
     let mut rng = XorShift(seed);
     let (plans, faults) = plans(&mut rng, count);
     let config = ServerConfig::default();
+    let (cert, key) = common::certificate_for(&["localhost"]);
+    let acceptor = TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
+    let connector = TlsConnector::with_pem_roots(cert.as_bytes()).unwrap();
     let mut next = 0;
     while next < count {
         let first = next;
-        let (server_end, client_end) = duplex([7, 512, 16 * 1024][rng.below(3)]);
-        // Either side's transport, or both, fails.
+        // Over TLS, a pipe that holds at least an alert record: with less,
+        // the close_notify of a server closing after its answer waits on a
+        // client that, that answer read, only writes the rest of its request
+        // (until the server's write timeout).
+        let capacity = match tls {
+            false => [7, 512, 16 * 1024][rng.below(3)],
+            true => [64, 512, 16 * 1024][rng.below(3)],
+        };
+        let (server_end, client_end) = duplex(capacity);
         let failed = Arc::new(AtomicBool::new(false));
-        let sides = rng.below(3);
-        let (client_budget, server_budget) = (rng.below(300_000), rng.below(300_000));
-        let client_end = Failing {
-            inner: client_end,
-            budget: if sides != 1 {
-                client_budget
+        let sides = rng.below(4);
+        let mut failing = |end, fails: bool| Failing {
+            inner: end,
+            budget: if fails {
+                rng.below(300_000)
             } else {
                 usize::MAX
             },
             failed: failed.clone(),
         };
-        let server_end = Failing {
-            inner: server_end,
-            budget: if sides != 0 {
-                server_budget
-            } else {
-                usize::MAX
-            },
-            failed: failed.clone(),
+        let client_end = failing(client_end, sides == 0 || sides == 2);
+        let server_end = failing(server_end, sides == 1 || sides == 2);
+        let run = Run {
+            seed,
+            peer: Peer::Lithe,
+            failed: Some(&failed),
         };
-        let service = |request: Request| serve(request, plans.clone(), faults.clone());
-        let server = async {
-            let _ = serve_connection(server_end, service, &config).await;
-        };
-        let client = async {
-            let mut conn = ClientConnection::new(client_end, patient_client());
-            let run = Run {
-                seed,
-                peer: Peer::Lithe,
-                failed: Some(&failed),
-            };
-            next = exchanges_on(&mut conn, run, &plans, (next, count), &mut rng).await;
-        };
-        common::run(future::zip(server, client));
+        let shared = (&plans, &faults, &config);
+        let plans_left = (next, count);
+        next = common::run(async {
+            if !tls {
+                let ends = (async { Some(server_end) }, async { Some(client_end) });
+                return serve_and_exchange(ends, shared, run, plans_left, &mut rng).await;
+            }
+            let ends = (
+                // The client may be done before the server's handshake is
+                // (refused unsent, its request body failing): no check there.
+                async { acceptor.accept(server_end).await.ok() },
+                async { handshaken(connector.connect("localhost", client_end).await, &failed) },
+            );
+            serve_and_exchange(ends, shared, run, plans_left, &mut rng).await
+        });
         let mut faults = faults.lock().unwrap();
-        if failed.load(Ordering::Relaxed) {
+        if failed.load(Ordering::Relaxed) && next > first {
             // The service's read of the request the failure cut off fails.
             // (Its fault is the last: the failure ends the connection.)
             let cut_off = format!("plan {}: ", next - 1);
@@ -1118,7 +1176,14 @@ fn random_exchanges_between_our_client_and_server_end_well() {
 #[test]
 fn random_exchanges_over_failing_transports_end_in_time() {
     for seed in seeds(4) {
-        exchanges_over_failing_pipes(seed, 150);
+        exchanges_over_failing_pipes(seed, 150, false);
+    }
+}
+
+#[test]
+fn random_exchanges_over_tls_on_failing_transports_end_in_time() {
+    for seed in seeds(2) {
+        exchanges_over_failing_pipes(seed, 150, true);
     }
 }
 
