@@ -1,21 +1,22 @@
 //! lithe's client against lithe's server (and each against hyper's other side),
-//! over in-memory pipes of every size and over 127.0.0.1 (`rt::Server` and
-//! `rt::open`, plain and TLS, three clients at once), in random exchanges that
-//! combine what each side may do: request and response bodies of every framing
-//! (whole, sized stream, chunked stream, with trailers), `Expect:
-//! 100-continue`, a service that reads all of the request body, part of it,
-//! none of it or echoes it, HEAD, bodiless statuses, `Connection: close` from
-//! either side, HTTP/1.0 requests with and without keep-alive, request and
-//! response bodies whose stream fails, a client that drops a response unread,
-//! and transports that fail at a random byte on either side. Every exchange
-//! must end in time with what was sent (or, once a transport failed, with an
-//! error: never a short body taken for whole), and a connection whose exchange
-//! finished cleanly must be kept for the next. A deterministic xorshift
-//! generator keeps failures reproducible: a failure names its seed and plan.
-//! Eight seeds of 150 exchanges run over pipes by default, four with failing
-//! transports, four with each of hyper's server and client, one over sockets
-//! and one over TLS; `EXCHANGE_SEEDS=200 cargo test --release --test
-//! exchange_stress` runs that many of each.
+//! over in-memory pipes of every size (plain, and TLS on pipes of 64 bytes and
+//! up) and over 127.0.0.1 (`rt::Server` and `rt::open`, plain and TLS, three
+//! clients at once), in random exchanges that combine what each side may do:
+//! request and response bodies of every framing (whole, sized stream, chunked
+//! stream, with trailers), `Expect: 100-continue`, a service that reads all of
+//! the request body, part of it, none of it or echoes it, HEAD, bodiless
+//! statuses, `Connection: close` from either side, HTTP/1.0 requests with and
+//! without keep-alive, request and response bodies whose stream fails, a client
+//! that drops a response unread, and transports that fail at a random byte on
+//! either side. Every exchange must end in time with what was sent (or, once a
+//! transport failed, with an error: never a short body taken for whole), and a
+//! connection whose exchange finished cleanly must be kept for the next. A
+//! deterministic xorshift generator keeps failures reproducible: a failure
+//! names its seed and plan. Eight seeds of 150 exchanges run over pipes by
+//! default, four with failing transports, two with TLS over failing transports,
+//! four with each of hyper's server and client, one over sockets and one over
+//! TLS; `EXCHANGE_SEEDS=200 cargo test --release --test exchange_stress` runs
+//! that many of each.
 #![cfg(all(feature = "server", feature = "client", feature = "tls"))]
 
 mod common;
