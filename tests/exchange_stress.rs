@@ -29,6 +29,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::XorShift;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::future;
 use http_body_util::combinators::UnsyncBoxBody;
@@ -43,27 +44,6 @@ use lithe::proto::StatusCode;
 use lithe::rt::tls::{TlsAcceptor, TlsConnector};
 use lithe::rt::{ConnectConfig, ServeConfig, Server, Url, open};
 use tokio_util::compat::FuturesAsyncReadCompatExt;
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> usize {
-        (self.next() % n) as usize
-    }
-
-    /// `len` bytes of a pattern that shows where a piece went astray.
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        let start = self.below(251) as u8;
-        (0..len).map(|i| start.wrapping_add(i as u8)).collect()
-    }
-}
 
 /// How a body is given to the sending side.
 #[derive(Clone, Copy, Debug)]
@@ -627,26 +607,24 @@ fn exchanges_over_pipes(seed: u64, count: usize) {
     let mut rng = XorShift(seed);
     let (plans, faults) = plans(&mut rng, count);
     let config = ServerConfig::default();
+    let run = Run {
+        seed,
+        peer: Peer::Lithe,
+        failed: None,
+    };
     let (mut next, mut connections) = (0, 0);
     while next < count {
         connections += 1;
-        // Pipes of a few bytes split every message into many reads.
-        let capacity = [7, 512, 16 * 1024, 256 * 1024][rng.below(4)];
-        let (server_end, client_end) = duplex(capacity);
-        let service = |request: Request| serve(request, plans.clone(), faults.clone());
-        let server = async {
-            let _ = serve_connection(server_end, service, &config).await;
-        };
-        let client = async {
-            let mut conn = ClientConnection::new(client_end, patient_client());
-            let run = Run {
-                seed,
-                peer: Peer::Lithe,
-                failed: None,
-            };
-            next = exchanges_on(&mut conn, run, &plans, (next, count), &mut rng).await;
-        };
-        common::run(future::zip(server, client));
+        let (server_end, client_end) = pipe(&mut rng);
+        let ends = (async { Some(server_end) }, async { Some(client_end) });
+        let shared = (&plans, &faults, &config);
+        next = common::run(serve_and_exchange(
+            ends,
+            shared,
+            run,
+            (next, count),
+            &mut rng,
+        ));
         let faults = faults.lock().unwrap();
         assert!(faults.is_empty(), "seed {seed}: {faults:?}");
     }
@@ -808,8 +786,7 @@ fn exchanges_with_a_hyper_server(seed: u64, count: usize) {
     let (plans, faults) = plans(&mut rng, count);
     let mut next = 0;
     while next < count {
-        let capacity = [7, 512, 16 * 1024, 256 * 1024][rng.below(4)];
-        let (server_end, client_end) = duplex(capacity);
+        let (server_end, client_end) = pipe(&mut rng);
         let service = {
             let (plans, faults) = (plans.clone(), faults.clone());
             hyper::service::service_fn(move |request| {
@@ -933,12 +910,8 @@ fn exchanges_from_a_hyper_client(seed: u64, count: usize) {
     let (mut next, mut connections) = (0, 0);
     while next < count {
         connections += 1;
-        let capacity = [7, 512, 16 * 1024, 256 * 1024][rng.below(4)];
-        let (server_end, client_end) = duplex(capacity);
-        let service = |request: Request| serve(request, plans.clone(), faults.clone());
-        let server = async {
-            let _ = serve_connection(server_end, service, &config).await;
-        };
+        let (server_end, client_end) = pipe(&mut rng);
+        let server = our_server(server_end, (&plans, &faults, &config));
         let client = async {
             let transport = TokioIo::new(client_end.compat());
             let (mut sender, connection) = hyper::client::conn::http1::handshake(transport)
@@ -1043,6 +1016,21 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Failing<T> {
     }
 }
 
+/// Our server serving the plans on `transport` until the connection ends.
+async fn our_server<T: lithe::io::Transport + 'static>(
+    transport: T,
+    (plans, faults, config): (&Arc<Vec<Plan>>, &Faults, &ServerConfig),
+) {
+    let service = |request: Request| serve(request, plans.clone(), faults.clone());
+    let _ = serve_connection(transport, service, config).await;
+}
+
+/// A pipe of a random size, from a few bytes (which split every message
+/// into many reads) to more than any message here.
+fn pipe(rng: &mut XorShift) -> (lithe::io::DuplexStream, lithe::io::DuplexStream) {
+    duplex([7, 512, 16 * 1024, 256 * 1024][rng.below(4)])
+}
+
 /// Our server on the end `server_end` makes (none: the handshake failed)
 /// and our client on the one `client_end` makes, exchanging the plans from
 /// `next` for as long as the connection lasts; where the next connection
@@ -1063,10 +1051,9 @@ where
     S: lithe::io::Transport + 'static,
     C: AsyncRead + AsyncWrite + Unpin,
 {
-    let service = |request: Request| serve(request, plans.clone(), faults.clone());
     let server = async {
         if let Some(server_end) = server_end.await {
-            let _ = serve_connection(server_end, service, config).await;
+            our_server(server_end, (plans, faults, config)).await;
         }
     };
     let client = async {

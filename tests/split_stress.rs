@@ -7,23 +7,9 @@ mod common;
 
 use std::time::Duration;
 
+use common::XorShift;
 use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
 use lithe::io::{ServerConfig, duplex, serve_connection};
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> usize {
-        (self.next() % n) as usize
-    }
-}
 
 /// A request echoing `body`, framed by Content-Length or chunked.
 fn request(rng: &mut XorShift, body: &[u8]) -> Vec<u8> {

@@ -339,3 +339,27 @@ pub fn certificate_for(names: &[&str]) -> (String, String) {
     let certified = rcgen::generate_simple_self_signed(names).unwrap();
     (certified.cert.pem(), certified.key_pair.serialize_pem())
 }
+
+/// A deterministic xorshift generator: random cases that a failure can
+/// name by their seed.
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n`.
+    pub fn below(&mut self, n: u64) -> usize {
+        (self.next() % n) as usize
+    }
+
+    /// `len` bytes of a pattern that shows where a piece went astray.
+    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
+        let start = self.below(251) as u8;
+        (0..len).map(|i| start.wrapping_add(i as u8)).collect()
+    }
+}
