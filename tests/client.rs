@@ -1179,8 +1179,9 @@ fn a_missing_or_undecodable_reason_phrase_reads_as_empty() {
 fn a_send_dropped_partway_leaves_the_connection_not_reusable() {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};
     run(async {
-        // The pipe holds 16 bytes: the upload stops at the first write.
-        let (client_end, _server_end) = duplex(16);
+        // The pipe holds 1 KiB: the head goes out, and the body stops
+        // partway.
+        let (client_end, _server_end) = duplex(1024);
         let mut conn = ClientConnection::new(client_end, ClientConfig::default());
         let pending = futures_lite::future::poll_once(conn.send(upload(64 * 1024))).await;
         assert!(pending.is_none(), "the upload cannot finish");

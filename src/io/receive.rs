@@ -28,7 +28,7 @@ pub(crate) fn span(input: &[u8], piece: &[u8]) -> Span {
 /// a few fields, and filling an array costs more than parsing a small head.
 const SMALL_HEAD: usize = 24;
 /// The second, for the heads that overflow the first.
-pub(crate) const LARGE_HEAD: usize = 128;
+pub(super) const LARGE_HEAD: usize = 128;
 
 /// Parses a head in `input` with `parse`, which returns `None` when the head
 /// has more fields than the array it was given: into 24 fields on the stack,

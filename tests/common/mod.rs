@@ -357,9 +357,10 @@ impl XorShift {
         (self.next() % n) as usize
     }
 
-    /// `len` bytes of a pattern that shows where a piece went astray.
+    /// `len` bytes of a pattern that shows where a piece went astray: its
+    /// period, 251, divides no buffer size.
     pub fn bytes(&mut self, len: usize) -> Vec<u8> {
-        let start = self.below(251) as u8;
-        (0..len).map(|i| start.wrapping_add(i as u8)).collect()
+        let start = self.below(251);
+        (0..len).map(|i| ((start + i) % 251) as u8).collect()
     }
 }

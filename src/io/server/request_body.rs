@@ -340,7 +340,7 @@ pub(super) enum BodyFault {
 
 impl BodyFault {
     /// The fault behind a body's read error, if the client is to blame.
-    pub(super) fn of(error: &Error) -> Option<BodyFault> {
+    fn of(error: &Error) -> Option<BodyFault> {
         match error {
             Error::Protocol(p) => Some(BodyFault::Malformed(*p)),
             Error::Timeout(Timeout::Body) => Some(BodyFault::TimedOut),

@@ -472,7 +472,7 @@ impl<T: Transport + 'static> Driver<'_, T> {
     /// [`ServerConfig::date_header`](super::ServerConfig::date_header) asks for
     /// one (never on an interim response, which RFC 9110 §6.6.1 leaves out) and
     /// the clock is usable.
-    pub(super) fn date(&self, status: StatusCode) -> Option<[u8; date::LEN]> {
+    fn date(&self, status: StatusCode) -> Option<[u8; date::LEN]> {
         match self.config.date_header && !status.is_informational() {
             true => date::now(),
             false => None,
@@ -529,7 +529,7 @@ fn say_close(headers: &mut Headers) {
 /// Whether a response body is sent with its head, with no wait in which a
 /// request body could still be read (see `sent_body_now`): none, or a whole
 /// one small enough to be copied next to the head.
-pub(super) fn goes_out_at_once(kind: &Kind) -> bool {
+fn goes_out_at_once(kind: &Kind) -> bool {
     match kind {
         Kind::Empty => true,
         Kind::Full(bytes) => bytes.len() <= COALESCE,
