@@ -72,6 +72,8 @@ enum Reads {
     Echo,
 }
 
+/// One exchange: what each side sends, and what each does with what it
+/// gets.
 #[derive(Clone)]
 struct Plan {
     method: &'static str,
