@@ -867,3 +867,41 @@ fn a_client_waiting_for_100_reads_while_its_head_goes_out() {
         panic!("the server ended first");
     }));
 }
+
+/// A server that answers before it has read the request body, and closes
+/// after its answer (a chunked body it cannot drain), sends TLS's closure
+/// alert. A client with the response read (or one without a body), still
+/// sending the rest of its request, reads that alert: over a transport
+/// with little room (a 7-byte pipe) the server would otherwise wait for it
+/// to be read, not reading the request meanwhile, until a write timeout.
+#[test]
+fn a_client_finishing_its_upload_reads_the_closure_alert() {
+    use lithe::io::{Body, ClientConfig, ClientConnection, Response, duplex, serve_connection};
+    let (cert, key) = certificate();
+    let acceptor = TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
+    let connector = TlsConnector::with_pem_roots(cert.as_bytes()).unwrap();
+    for answer in ["early", ""] {
+        let (server_end, client_end) = duplex(7);
+        let server = async {
+            let tls = acceptor.accept(server_end).await.unwrap();
+            let unread = |_: Request| async { Response::new(StatusCode::OK).with_body(answer) };
+            serve_connection(tls, unread, &ServerConfig::default())
+                .await
+                .unwrap();
+        };
+        let client = async {
+            let tls = connector.connect("localhost", client_end).await.unwrap();
+            let mut conn = ClientConnection::new(tls, ClientConfig::default());
+            let pieces = (0..20).map(|_| Ok(bytes::Bytes::from(vec![b'u'; 1000])));
+            let request = Request::new("PUT", "/")
+                .with_header("host", "localhost")
+                .with_body(Body::stream(futures_lite::stream::iter(pieces)));
+            let response = conn.send(request).await.unwrap();
+            assert_eq!(response.headers().get_str("connection"), Some("close"));
+            let body = response.into_body().bytes(100).await.unwrap();
+            assert_eq!(&body[..], answer.as_bytes());
+            assert!(!conn.is_reusable());
+        };
+        run(futures_lite::future::zip(server, client));
+    }
+}

@@ -569,7 +569,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         if empty && self.upload.is_some() {
             // No body to stream back: the request is finished first, as it
             // would be had the answer come after it.
-            if let Err(e) = self.finish_upload().await {
+            if let Err(e) = self.finish_upload(true).await {
                 self.upload_failed_after_answer(e, true)?;
             }
         }
@@ -670,7 +670,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                 // `UnexpectedSwitch`), so what is left is its end, queued: it
                 // goes out before the caller writes the new protocol's first
                 // bytes, which would otherwise land in the request body.
-                self.finish_upload()
+                self.finish_upload(false)
                     .await
                     .inspect_err(|_| self.broken = true)?;
             }

@@ -17,10 +17,15 @@ use crate::io::error::{Error, Timeout};
 
 impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// [`poll_upload`](Self::poll_upload) until the request is all sent, within
-    /// the total timeout.
-    pub(super) async fn finish_upload(&mut self) -> Result<(), Error> {
+    /// the total timeout. With `answered`, the response is whole already
+    /// (it has no body), and what the server sends meanwhile is looked at
+    /// as [`wait_for_upload`](Self::wait_for_upload) does.
+    pub(super) async fn finish_upload(&mut self, answered: bool) -> Result<(), Error> {
         poll_fn(|cx| {
             let sent = self.poll_upload(cx);
+            if answered && sent.is_pending() {
+                self.look_for_close_once(cx);
+            }
             self.within_total(cx, sent)
         })
         .await
@@ -165,12 +170,16 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         Ok(())
     }
 
-    /// A wait of the response body on the request body still going out
-    /// (its stream may stall), bounded by the total timeout.
+    /// A wait of the response body, whole, on the request body still going
+    /// out (its stream may stall), bounded by the total timeout. What the
+    /// server sends meanwhile is looked at ([`look_for_close_once`]).
+    ///
+    /// [`look_for_close_once`]: Self::look_for_close_once
     pub(super) fn wait_for_upload(
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Bytes, Error>>> {
+        self.look_for_close_once(cx);
         match self.total_expired(cx) {
             true => {
                 self.broken = true;
@@ -178,6 +187,18 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                 Poll::Ready(Some(Err(Error::Timeout(Timeout::Total))))
             }
             false => Poll::Pending,
+        }
+    }
+
+    /// With the response whole and the request still going out, reads what
+    /// the server sends, until something comes: its close (over TLS a
+    /// closure alert, which a server closing after its answer may wait to
+    /// write until we read, where the transport has little room) or bytes
+    /// unasked, either of which leaves the connection unusable. A failed
+    /// read fails no upload: its writes say for themselves.
+    fn look_for_close_once(&mut self, cx: &mut Context<'_>) {
+        if !self.broken && self.buf.is_empty() {
+            let _ = self.look_for_close(cx);
         }
     }
 
