@@ -1,14 +1,14 @@
 //! lithe's client against lithe's server (and each against hyper's other side),
-//! over in-memory pipes of every size (plain, and TLS on pipes of 64 bytes and
-//! up) and over 127.0.0.1 (`rt::Server` and `rt::open`, plain and TLS, three
-//! clients at once), in random exchanges that combine what each side may do:
-//! request and response bodies of every framing (whole, sized stream, chunked
-//! stream, with trailers), `Expect: 100-continue`, a service that reads all of
-//! the request body, part of it, none of it or echoes it, HEAD, bodiless
-//! statuses, `Connection: close` from either side, HTTP/1.0 requests with and
-//! without keep-alive, request and response bodies whose stream fails, a client
-//! that drops a response unread, and transports that fail at a random byte on
-//! either side. Every exchange must end in time with what was sent (or, once a
+//! over in-memory pipes of every size (plain and TLS) and over 127.0.0.1
+//! (`rt::Server` and `rt::open`, plain and TLS, three clients at once), in
+//! random exchanges that combine what each side may do: request and response
+//! bodies of every framing (whole, sized stream, chunked stream, with
+//! trailers), `Expect: 100-continue`, a service that reads all of the request
+//! body, part of it, none of it or echoes it, HEAD, bodiless statuses,
+//! `Connection: close` from either side, HTTP/1.0 requests with and without
+//! keep-alive, request and response bodies whose stream fails, a client that
+//! drops a response unread, and transports that fail at a random byte on either
+//! side. Every exchange must end in time with what was sent (or, once a
 //! transport failed, with an error: never a short body taken for whole), and a
 //! connection whose exchange finished cleanly must be kept for the next. A
 //! deterministic xorshift generator keeps failures reproducible: a failure
@@ -1103,14 +1103,7 @@ fn exchanges_over_failing_pipes(seed: u64, count: usize, tls: bool) {
     let mut next = 0;
     while next < count {
         let first = next;
-        // Over TLS, a pipe that holds at least an alert record: with less,
-        // the close_notify of a server closing after its answer waits on a
-        // client that, that answer read, only writes the rest of its request
-        // (until the server's write timeout).
-        let capacity = match tls {
-            false => [7, 512, 16 * 1024][rng.below(3)],
-            true => [64, 512, 16 * 1024][rng.below(3)],
-        };
+        let capacity = [7, 512, 16 * 1024][rng.below(3)];
         let (server_end, client_end) = duplex(capacity);
         let failed = Arc::new(AtomicBool::new(false));
         let sides = rng.below(4);
