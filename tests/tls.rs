@@ -905,3 +905,37 @@ fn a_client_finishing_its_upload_reads_the_closure_alert() {
         run(futures_lite::future::zip(server, client));
     }
 }
+
+/// A client closing a connection its server closes too: over TLS each
+/// writes a closure alert. The client reads (and drops) what comes while
+/// its own alert waits to go out: over a transport with little room (a
+/// 7-byte pipe) the two alerts would otherwise each wait for the other
+/// side to read, until a write timeout.
+#[test]
+fn a_client_closing_reads_while_its_closure_alert_waits() {
+    use lithe::io::{ClientConfig, ClientConnection, Response, duplex, serve_connection};
+    let (cert, key) = certificate();
+    let acceptor = TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
+    let connector = TlsConnector::with_pem_roots(cert.as_bytes()).unwrap();
+    let (server_end, client_end) = duplex(7);
+    let server = async {
+        let tls = acceptor.accept(server_end).await.unwrap();
+        let closing = |_: Request| async {
+            Response::new(StatusCode::OK)
+                .with_header("connection", "close")
+                .with_body("bye")
+        };
+        serve_connection(tls, closing, &ServerConfig::default())
+            .await
+            .unwrap();
+    };
+    let client = async {
+        let tls = connector.connect("localhost", client_end).await.unwrap();
+        let mut conn = ClientConnection::new(tls, ClientConfig::default());
+        let request = Request::new("GET", "/").with_header("host", "localhost");
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(&response.into_body().bytes(100).await.unwrap()[..], b"bye");
+        conn.close().await.unwrap();
+    };
+    run(futures_lite::future::zip(server, client));
+}

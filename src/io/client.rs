@@ -20,6 +20,7 @@
 //! wait for an answer, response heads); `upload` the request body on its
 //! way out, `response_body` the [`ResponseBody`], `config` [`ClientConfig`].
 
+use core::pin::Pin;
 use core::task::{Context, Poll};
 use std::time::Instant;
 
@@ -28,7 +29,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::future::poll_fn;
 
 use super::body::Body;
-use super::buffer::{Deadline, Output, ReadBuf, Stall, close_within, closed_without_notify_as_end};
+use super::buffer::{Deadline, Output, ReadBuf, Stall, closed_without_notify_as_end};
 use super::byte_str::ByteStr;
 use super::error::{Error, Timeout};
 use super::field_value::FieldValue;
@@ -255,7 +256,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// Ends the connection as a client should: closes our sending side,
     /// which over TLS first sends the closure alert (`close_notify`) that
     /// RFC 9112 §9.8 asks of a client before it closes; within the write
-    /// timeout ([`Timeout::Write`] past it). Dropping a connection closes
+    /// timeout ([`Timeout::Write`] past it), what the server still sends
+    /// meanwhile read and dropped. Dropping a connection closes
     /// its transport without that: over TLS the server sees it end
     /// unannounced (between requests nothing is cut short, every request
     /// being framed, but servers may log it as an error).
@@ -272,11 +274,27 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// # });
     /// ```
     pub async fn close(mut self) -> Result<(), Error> {
-        let limit = self.config.write_timeout;
-        match close_within(&mut self.io, limit, &mut Deadline::default()).await {
-            Some(closed) => closed.map_err(Error::Io),
-            None => Err(Error::Timeout(Timeout::Write)),
-        }
+        let deadline = self
+            .config
+            .write_timeout
+            .and_then(|limit| Instant::now().checked_add(limit));
+        let mut timer = Deadline::default();
+        let io = &mut self.io;
+        poll_fn(|cx| {
+            if let Poll::Ready(closed) = Pin::new(&mut *io).poll_close(cx) {
+                return Poll::Ready(closed.map_err(Error::Io));
+            }
+            // What the server still sends is read and dropped meanwhile: a
+            // TLS server closing too writes its own closure alert, and waits
+            // for it to be read before it reads ours, where the transport
+            // has little room.
+            drop_what_comes(io, cx);
+            match deadline.is_some_and(|at| timer.poll_expired(cx, at)) {
+                true => Poll::Ready(Err(Error::Timeout(Timeout::Write))),
+                false => Poll::Pending,
+            }
+        })
+        .await
     }
 
     /// The transport and the bytes read from it but not consumed: after a
@@ -957,6 +975,20 @@ fn goes_chunked(request: &Request<Body>) -> bool {
         Some(coding) => coding.eq_ignore_ascii_case(b"chunked") && codings.next().is_none(),
         None => request.body().len().is_none(),
     }
+}
+
+/// Reads and drops what `io` has to give, up to 64 KiB at a time (then the
+/// task is woken to go on, letting others run first), until a read waits,
+/// ends or fails.
+fn drop_what_comes<T: AsyncRead + Unpin>(io: &mut T, cx: &mut Context<'_>) {
+    let mut scratch = [0u8; 1024];
+    for _ in 0..64 {
+        match Pin::new(&mut *io).poll_read(cx, &mut scratch) {
+            Poll::Ready(Ok(n)) if n > 0 => {}
+            _ => return,
+        }
+    }
+    cx.waker().wake_by_ref();
 }
 
 /// The error of [`ClientConnection::try_send`]: what failed, and the request
