@@ -1072,7 +1072,20 @@ where
             return next;
         };
         let mut conn = ClientConnection::new(client_end, patient_client());
-        exchanges_on(&mut conn, run, plans, (next, count), rng).await
+        let next = exchanges_on(&mut conn, run, plans, (next, count), rng).await;
+        // Closed (over TLS with its closure alert) or dropped: either ends
+        // in time, and lets the server end. A close fails only where a
+        // transport failed on purpose.
+        if rng.below(2) == 0 {
+            let closed = conn.close().await;
+            let failed = run.failed.is_some_and(|f| f.load(Ordering::Relaxed));
+            assert!(
+                closed.is_ok() || failed,
+                "seed {}: close: {closed:?}",
+                run.seed
+            );
+        }
+        next
     };
     future::zip(server, client).await.1
 }
