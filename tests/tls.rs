@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::*;
-use lithe::io::{Request, ServerConfig};
+use lithe::io::{
+    Body, ClientConfig, ClientConnection, Request, Response, ServerConfig, duplex, serve_connection,
+};
 use lithe::proto::StatusCode;
 use lithe::rt::tls::{TlsAcceptor, TlsConnector};
 use lithe::rt::{ConnectConfig, MaybeTls, ServeConfig, Server, Url, open};
@@ -824,6 +826,36 @@ fn a_fresh_tls_connection_closed_without_close_notify_is_not_reusable() {
     });
 }
 
+/// A client over TLS on an in-memory pipe of `capacity` bytes, to our
+/// server with `service`: `client` gets the connection, and the server
+/// must end without an error.
+fn over_a_tls_pipe<S, F>(
+    capacity: usize,
+    service: S,
+    client: impl FnOnce(ClientConnection<ClientTls>) -> F,
+) where
+    S: lithe::io::Service,
+    F: Future<Output = ()>,
+{
+    let (cert, key) = certificate();
+    let acceptor = TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
+    let connector = TlsConnector::with_pem_roots(cert.as_bytes()).unwrap();
+    let (server_end, client_end) = duplex(capacity);
+    let server = async {
+        let tls = acceptor.accept(server_end).await.unwrap();
+        serve_connection(tls, service, &ServerConfig::default())
+            .await
+            .unwrap();
+    };
+    let client = async {
+        let tls = connector.connect("localhost", client_end).await.unwrap();
+        client(ClientConnection::new(tls, ClientConfig::default())).await;
+    };
+    run(futures_lite::future::zip(server, client));
+}
+
+type ClientTls = futures_rustls::client::TlsStream<lithe::io::DuplexStream>;
+
 /// A TLS server writes its session tickets once its handshake is done,
 /// before it reads the request. A client waiting for `100 Continue` reads
 /// them while its head still goes out: over a transport with little room
@@ -831,24 +863,11 @@ fn a_fresh_tls_connection_closed_without_close_notify_is_not_reusable() {
 /// to read until a write timeout.
 #[test]
 fn a_client_waiting_for_100_reads_while_its_head_goes_out() {
-    use lithe::io::{ClientConfig, ClientConnection, Response, duplex, serve_connection};
-    let (cert, key) = certificate();
-    let acceptor = TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
-    let connector = TlsConnector::with_pem_roots(cert.as_bytes()).unwrap();
-    let (server_end, client_end) = duplex(64);
-    let server = async {
-        let tls = acceptor.accept(server_end).await.unwrap();
-        let echo = |request: Request| async {
-            let body = request.into_body().bytes(100).await.unwrap();
-            Response::new(StatusCode::OK).with_body(body)
-        };
-        serve_connection(tls, echo, &ServerConfig::default())
-            .await
-            .unwrap();
+    let echo = |request: Request| async {
+        let body = request.into_body().bytes(100).await.unwrap();
+        Response::new(StatusCode::OK).with_body(body)
     };
-    let client = async {
-        let tls = connector.connect("localhost", client_end).await.unwrap();
-        let mut conn = ClientConnection::new(tls, ClientConfig::default());
+    over_a_tls_pipe(64, echo, |mut conn| async move {
         // A head that, sealed, fills more than the pipe.
         let request = Request::new("PUT", "/")
             .with_header("host", "localhost")
@@ -861,11 +880,7 @@ fn a_client_waiting_for_100_reads_while_its_head_goes_out() {
             &response.into_body().bytes(100).await.unwrap()[..],
             b"hello"
         );
-    };
-    run(futures_lite::future::or(client, async {
-        server.await;
-        panic!("the server ended first");
-    }));
+    });
 }
 
 /// A server that answers before it has read the request body, and closes
@@ -876,22 +891,9 @@ fn a_client_waiting_for_100_reads_while_its_head_goes_out() {
 /// to be read, not reading the request meanwhile, until a write timeout.
 #[test]
 fn a_client_finishing_its_upload_reads_the_closure_alert() {
-    use lithe::io::{Body, ClientConfig, ClientConnection, Response, duplex, serve_connection};
-    let (cert, key) = certificate();
-    let acceptor = TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
-    let connector = TlsConnector::with_pem_roots(cert.as_bytes()).unwrap();
     for answer in ["early", ""] {
-        let (server_end, client_end) = duplex(7);
-        let server = async {
-            let tls = acceptor.accept(server_end).await.unwrap();
-            let unread = |_: Request| async { Response::new(StatusCode::OK).with_body(answer) };
-            serve_connection(tls, unread, &ServerConfig::default())
-                .await
-                .unwrap();
-        };
-        let client = async {
-            let tls = connector.connect("localhost", client_end).await.unwrap();
-            let mut conn = ClientConnection::new(tls, ClientConfig::default());
+        let unread = |_: Request| async move { Response::new(StatusCode::OK).with_body(answer) };
+        over_a_tls_pipe(7, unread, |mut conn| async move {
             let pieces = (0..20).map(|_| Ok(bytes::Bytes::from(vec![b'u'; 1000])));
             let request = Request::new("PUT", "/")
                 .with_header("host", "localhost")
@@ -901,8 +903,7 @@ fn a_client_finishing_its_upload_reads_the_closure_alert() {
             let body = response.into_body().bytes(100).await.unwrap();
             assert_eq!(&body[..], answer.as_bytes());
             assert!(!conn.is_reusable());
-        };
-        run(futures_lite::future::zip(server, client));
+        });
     }
 }
 
@@ -913,29 +914,15 @@ fn a_client_finishing_its_upload_reads_the_closure_alert() {
 /// side to read, until a write timeout.
 #[test]
 fn a_client_closing_reads_while_its_closure_alert_waits() {
-    use lithe::io::{ClientConfig, ClientConnection, Response, duplex, serve_connection};
-    let (cert, key) = certificate();
-    let acceptor = TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
-    let connector = TlsConnector::with_pem_roots(cert.as_bytes()).unwrap();
-    let (server_end, client_end) = duplex(7);
-    let server = async {
-        let tls = acceptor.accept(server_end).await.unwrap();
-        let closing = |_: Request| async {
-            Response::new(StatusCode::OK)
-                .with_header("connection", "close")
-                .with_body("bye")
-        };
-        serve_connection(tls, closing, &ServerConfig::default())
-            .await
-            .unwrap();
+    let closing = |_: Request| async {
+        Response::new(StatusCode::OK)
+            .with_header("connection", "close")
+            .with_body("bye")
     };
-    let client = async {
-        let tls = connector.connect("localhost", client_end).await.unwrap();
-        let mut conn = ClientConnection::new(tls, ClientConfig::default());
+    over_a_tls_pipe(7, closing, |mut conn| async move {
         let request = Request::new("GET", "/").with_header("host", "localhost");
         let response = conn.send(request).await.unwrap();
         assert_eq!(&response.into_body().bytes(100).await.unwrap()[..], b"bye");
         conn.close().await.unwrap();
-    };
-    run(futures_lite::future::zip(server, client));
+    });
 }
