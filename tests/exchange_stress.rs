@@ -616,7 +616,6 @@ async fn exchanges_on<T: AsyncRead + AsyncWrite + Unpin>(
 fn exchanges_over_pipes(seed: u64, count: usize) {
     let mut rng = XorShift(seed);
     let (plans, faults) = plans(&mut rng, count);
-    let config = ServerConfig::default();
     let run = Run {
         seed,
         peer: Peer::Lithe,
@@ -625,6 +624,14 @@ fn exchanges_over_pipes(seed: u64, count: usize) {
     let (mut next, mut connections) = (0, 0);
     while next < count {
         connections += 1;
+        // How much of an unread body the server drains, and whether a
+        // client's half close abandons its request: neither may change a
+        // clean exchange.
+        let config = ServerConfig {
+            drain_limit: [0, 64 * 1024, 1 << 20][rng.below(3)],
+            half_close: rng.below(2) == 0,
+            ..ServerConfig::default()
+        };
         let (server_end, client_end) = pipe(&mut rng);
         let ends = (async { Some(server_end) }, async { Some(client_end) });
         let shared = (&plans, &faults, &config);
