@@ -347,13 +347,39 @@ impl Read {
     }
 }
 
-/// How much of the request body plan `reads` reads: `None`, nothing.
-fn stop_after(reads: Reads) -> Option<usize> {
-    match reads {
-        Reads::All => Some(usize::MAX),
-        Reads::Part(n) => Some(n),
-        Reads::Nothing | Reads::Echo => None,
+/// The next piece of a request body, as a service reads it.
+enum Piece {
+    Data(Bytes),
+    /// The `x-length` trailer, where trailers come as a piece of their own.
+    Trailer(Option<String>),
+    End,
+    Failed(String),
+}
+
+/// What the service of `plan` reads of the request body, taking it from
+/// `next` a piece at a time; `None` when it reads none of it.
+async fn read_as_planned(plan: &Plan, mut next: impl AsyncFnMut() -> Piece) -> Option<Read> {
+    let stop_after = match plan.reads {
+        Reads::All => usize::MAX,
+        Reads::Part(n) => n,
+        Reads::Nothing | Reads::Echo => return None,
+    };
+    let mut read = Read::default();
+    while read.bytes.len() < stop_after {
+        match next().await {
+            Piece::Data(data) => read.bytes.extend_from_slice(&data),
+            Piece::Trailer(trailer) => read.trailer = trailer,
+            Piece::End => {
+                read.ended = true;
+                break;
+            }
+            Piece::Failed(e) => {
+                read.failed = Some(e);
+                break;
+            }
+        }
     }
+    Some(read)
 }
 
 /// Serves the plans, named by each request's `x-plan` field.
@@ -367,23 +393,16 @@ async fn serve(request: Request, plans: Arc<Vec<Plan>>, faults: Faults) -> Respo
     let plan = &plans[index];
     let mut rng = XorShift(index as u64 + 1);
     let mut incoming = request.into_body();
-    if let Some(stop_after) = stop_after(plan.reads) {
-        let mut read = Read::default();
-        while read.bytes.len() < stop_after {
-            match incoming.chunk().await {
-                Ok(Some(piece)) => read.bytes.extend_from_slice(&piece),
-                Ok(None) => {
-                    read.ended = true;
-                    read.trailer = incoming
-                        .trailers()
-                        .and_then(|t| t.get_str("x-length").map(String::from));
-                    break;
-                }
-                Err(e) => {
-                    read.failed = Some(e.to_string());
-                    break;
-                }
-            }
+    let read = read_as_planned(plan, async || match incoming.chunk().await {
+        Ok(Some(piece)) => Piece::Data(piece),
+        Ok(None) => Piece::End,
+        Err(e) => Piece::Failed(e.to_string()),
+    })
+    .await;
+    if let Some(mut read) = read {
+        if read.ended {
+            let trailers = incoming.trailers();
+            read.trailer = trailers.and_then(|t| t.get_str("x-length").map(String::from));
         }
         read.check(index, plan, &faults);
     }
@@ -745,28 +764,20 @@ async fn serve_with_hyper(
     let plan = &plans[index];
     let mut rng = XorShift(index as u64 + 1);
     let mut incoming = request.into_body();
-    if let Some(stop_after) = stop_after(plan.reads) {
-        let mut read = Read::default();
-        while read.bytes.len() < stop_after {
-            match incoming.frame().await {
-                Some(Ok(frame)) => match frame.into_data() {
-                    Ok(data) => read.bytes.extend_from_slice(&data),
-                    Err(frame) => {
-                        let trailers = frame.into_trailers().ok();
-                        let length = trailers.as_ref().and_then(|t| t.get("x-length"));
-                        read.trailer = length.map(|v| v.to_str().unwrap().to_owned());
-                    }
-                },
-                None => {
-                    read.ended = true;
-                    break;
-                }
-                Some(Err(e)) => {
-                    read.failed = Some(e.to_string());
-                    break;
-                }
+    let read = read_as_planned(plan, async || match incoming.frame().await {
+        Some(Ok(frame)) => match frame.into_data() {
+            Ok(data) => Piece::Data(data),
+            Err(frame) => {
+                let trailers = frame.into_trailers().ok();
+                let length = trailers.as_ref().and_then(|t| t.get("x-length"));
+                Piece::Trailer(length.map(|v| v.to_str().unwrap().to_owned()))
             }
-        }
+        },
+        None => Piece::End,
+        Some(Err(e)) => Piece::Failed(e.to_string()),
+    })
+    .await;
+    if let Some(read) = read {
         read.check(index, plan, &faults);
     }
     let (bytes, framing) = &plan.response_body;
