@@ -261,10 +261,13 @@ fn requests_reuse_one_connection_to_our_server() {
 /// more, whether the body came as one piece or as several.
 #[test]
 fn collecting_a_body_takes_exactly_its_limit() {
-    let replies: [&'static [u8]; 2] = [
+    let replies: [&'static [u8]; 3] = [
         b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabcdefghi",
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
           3\r\nabc\r\n4\r\ndefg\r\n2\r\nhi\r\n0\r\n\r\n",
+        // Over the limit at the second piece, the one the first is kept apart from.
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+          4\r\nabcd\r\n5\r\nefghi\r\n0\r\n\r\n",
     ];
     for reply in replies {
         for limit in [9, 8] {
@@ -1907,7 +1910,8 @@ fn trailer_sections_are_read_up_to_the_header_limit() {
             match body.trailers() {
                 None => assert_eq!(count, 0),
                 Some(trailers) => {
-                    assert_eq!(trailers.len(), count);
+                    // An empty section is `None`, as documented.
+                    assert!(count > 0 && trailers.len() == count, "{count}: {trailers:?}");
                     let expected = (0..count).map(|i| (format!("T-{i}"), i.to_string()));
                     for ((name, value), (want_name, want_value)) in trailers.iter().zip(expected) {
                         assert_eq!((name, value), (&*want_name, want_value.as_bytes()));

@@ -266,17 +266,19 @@ fn trailers_reach_the_service_after_the_body() {
         while let Some(chunk) = body.chunk().await.unwrap() {
             length += chunk.len();
         }
-        let trailers: Vec<String> = body
-            .trailers()
-            .map(|t| {
-                t.iter()
+        // An empty trailer section, or none, is `None`, not an empty map.
+        let trailers = match body.trailers() {
+            None => "none".to_owned(),
+            Some(t) => {
+                let fields: Vec<String> = t
+                    .iter()
                     .map(|(n, v)| format!("{n}={}", String::from_utf8_lossy(v)))
-                    .collect()
-            })
-            .unwrap_or_default();
+                    .collect();
+                format!("[{}]", fields.join(" "))
+            }
+        };
         lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body(format!(
-            "before {before}, {length} bytes, trailers [{}]",
-            trailers.join(" ")
+            "before {before}, {length} bytes, trailers {trailers}"
         ))
     }
     let server = server_with(sum, ServerConfig::default());
@@ -291,10 +293,13 @@ fn trailers_reach_the_service_after_the_body() {
         reply.contains("before false, 5 bytes, trailers [Checksum=5f Server-Timing=db;dur=3]"),
         "{reply}"
     );
-    assert!(
-        reply.contains("before false, 1 bytes, trailers []"),
-        "{reply}"
+    assert!(reply.contains("before false, 1 bytes, trailers none"), "{reply}");
+    // A body framed by its length has no trailer section at all.
+    let reply = exchange(
+        server.local_addr(),
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\nab",
     );
+    assert!(reply.contains("before false, 2 bytes, trailers none"), "{reply}");
     server.shutdown();
 }
 
@@ -2883,6 +2888,67 @@ fn a_connect_tunnel_gets_no_content_length_and_the_raw_connection() {
     s.write_all(b"ping").unwrap();
     assert_eq!(read_until(&mut s, "pong"), "pong");
     server.shutdown();
+}
+
+/// Bytes a client sends right behind its upgrade request are the new
+/// protocol's first, buffered by the driver: read in pieces smaller than
+/// what was buffered they come in order, none lost, and `into_parts` hands
+/// over exactly what was not read yet.
+#[test]
+fn bytes_behind_a_switch_are_read_in_small_pieces_or_taken_whole() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    use lithe::io::{Request, Response, duplex, serve_connection};
+    for take_parts in [false, true] {
+        let service = move |mut request: Request| {
+            let on_upgrade = request.upgrade().expect("the request proposes a switch");
+            std::thread::spawn(move || {
+                lithe::rt::block_on(async move {
+                    let Ok(mut io) = on_upgrade.await else { return };
+                    let mut first = [0u8; 3];
+                    io.read_exact(&mut first).await.unwrap();
+                    let answer = if take_parts {
+                        let (mut transport, rest) = io.into_parts();
+                        let answer = [&rest[..], b"|", &first].concat();
+                        transport.write_all(&answer).await.unwrap();
+                        transport.flush().await.unwrap();
+                        return;
+                    } else {
+                        let mut second = [0u8; 5];
+                        io.read_exact(&mut second).await.unwrap();
+                        [&second[..], b"|", &first].concat()
+                    };
+                    io.write_all(&answer).await.unwrap();
+                    io.flush().await.unwrap();
+                })
+            });
+            async {
+                Response::new(lithe::proto::StatusCode::SWITCHING_PROTOCOLS)
+                    .with_header("upgrade", "websocket")
+            }
+        };
+        let (server_end, mut client_end) = duplex(4096);
+        let (head, answer) = run(async {
+            let config = ServerConfig::default();
+            let served = serve_connection(server_end, service, &config);
+            let client = async {
+                // One write: the driver reads the head and what follows together.
+                client_end
+                    .write_all(
+                        b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n\
+                          Upgrade: websocket\r\n\r\npingpong",
+                    )
+                    .await
+                    .unwrap();
+                let head = read_head(&mut client_end).await;
+                let mut answer = [0u8; 9];
+                client_end.read_exact(&mut answer).await.unwrap();
+                (head, answer)
+            };
+            futures_lite::future::zip(served, client).await.1
+        });
+        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+        assert_eq!(&answer, b"gpong|pin", "into_parts: {take_parts}");
+    }
 }
 
 #[test]

@@ -523,6 +523,14 @@ const SENSITIVE: [&str; 4] = [
 ///     shown,
 ///     r#"{"Accept": "*/*", "Authorization": <redacted>, "X-Path": "C:\\a\"b", "X-Name": "caf\xc3\xa9"}"#
 /// );
+/// let mut secrets = Headers::new();
+/// secrets.append("COOKIE", "s=1");
+/// secrets.append("set-cookie", "t=2");
+/// secrets.append("Proxy-Authorization", "Basic eA==");
+/// assert_eq!(
+///     format!("{secrets:?}"),
+///     r#"{"COOKIE": <redacted>, "set-cookie": <redacted>, "Proxy-Authorization": <redacted>}"#
+/// );
 /// ```
 impl fmt::Debug for Headers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -207,6 +207,7 @@ impl<B> Request<B> {
     /// assert_eq!(request.host(), Some("example.com:8080"));
     /// let proxied = Request::new("GET", "http://example.org/a?b").with_header("Host", "other");
     /// assert_eq!(proxied.host(), Some("example.org"));
+    /// assert_eq!(Request::new("GET", "http://example.org?q").host(), Some("example.org"));
     /// assert_eq!(Request::new("CONNECT", "example.net:443").host(), Some("example.net:443"));
     /// assert_eq!(Request::new("GET", "/").host(), None);
     /// assert_eq!(Request::new("GET", "/").with_header("Host", "").host(), None);
