@@ -1988,18 +1988,55 @@ fn a_response_http_cannot_carry_becomes_a_500() {
     server.shutdown();
 }
 
+/// `Incoming::is_empty` tells a request without a body from one with a
+/// body, however long: `Content-Length: 0` and chunked framing both make one.
+#[test]
+fn a_request_body_is_empty_only_when_there_is_none() {
+    async fn is_empty(request: lithe::io::Request) -> lithe::io::Response {
+        let empty = request.body().is_empty();
+        lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body(format!("empty {empty}"))
+    }
+    let server = server_with(is_empty, ServerConfig::default());
+    let reply = exchange(
+        server.local_addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n\
+          POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n\
+          POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello\
+          POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+          0\r\n\r\n",
+    );
+    let order: Vec<bool> = reply
+        .split("empty ")
+        .skip(1)
+        .map(|rest| rest.starts_with("true"))
+        .collect();
+    assert_eq!(order, [true, true, false, false], "{reply}");
+    server.shutdown();
+}
+
 #[test]
 fn a_head_answered_without_a_body_gets_no_content_length_zero() {
     // The service knows no length for HEAD: Content-Length: 0 would say the
     // GET response is empty (RFC 9110 §8.6, §9.3.2).
-    let nothing =
-        |_: lithe::io::Request| async { lithe::io::Response::new(lithe::proto::StatusCode::OK) };
+    // Nor does it for an empty body it gives, or one it passes on from a
+    // request without a body.
+    async fn nothing(request: lithe::io::Request) -> lithe::io::Response {
+        let response = lithe::io::Response::new(lithe::proto::StatusCode::OK);
+        match request.path() {
+            "/empty" => response.with_body(String::new()),
+            "/passed-on" => response.with_body(lithe::io::Body::from(request.into_body())),
+            _ => response,
+        }
+    }
     let server = server_with(nothing, ServerConfig::default());
     let mut s = socket(server.local_addr());
-    s.write_all(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
-    let head = read_until(&mut s, "\r\n\r\n");
-    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
-    assert!(!head.contains("content-length"), "{head}");
+    for path in ["/", "/empty", "/passed-on"] {
+        s.write_all(format!("HEAD {path} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes())
+            .unwrap();
+        let head = read_until(&mut s, "\r\n\r\n");
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{path}: {head}");
+        assert!(!head.contains("content-length"), "{path}: {head}");
+    }
     // The connection goes on, and GET's empty body is announced as such.
     s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         .unwrap();

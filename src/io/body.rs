@@ -176,6 +176,14 @@ impl Body {
     }
 
     /// Whether the body is known to be empty.
+    ///
+    /// ```
+    /// use lithe::io::Body;
+    /// assert!(Body::from("").is_empty());
+    /// assert!(!Body::from("x").is_empty());
+    /// let unknown = futures_lite::stream::empty::<std::io::Result<bytes::Bytes>>();
+    /// assert!(!Body::stream(unknown).is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == Some(0)
     }

@@ -625,5 +625,14 @@ mod tests {
         assert_eq!(headers, built);
         built.append("Extra", "");
         assert_ne!(headers, built);
+
+        // A name received and added: the received field comes first.
+        let mut proxied = received(b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1\r\n\r\n");
+        proxied.append("x-forwarded-for", "2");
+        assert_eq!(proxied.get("X-Forwarded-For"), Some(&b"1"[..]));
+        let mut fields = proxied.iter();
+        assert_eq!(fields.len(), 3);
+        fields.next();
+        assert_eq!(fields.len(), 2);
     }
 }
