@@ -1015,9 +1015,10 @@ fn streaming_responses_are_chunked_for_http11_and_close_delimited_for_http10() {
 #[test]
 fn a_transfer_encoding_the_service_names_is_left_out_for_http10() {
     // A proxy passing on its upstream's fields, say; HTTP/1.0 has no codings.
+    // Names and codings are told in any case.
     async fn chunked(request: lithe::io::Request) -> lithe::io::Response {
         let response = lithe::io::Response::new(lithe::proto::StatusCode::OK)
-            .with_header("transfer-encoding", "chunked");
+            .with_header("Transfer-Encoding", "Chunked");
         match request.path() {
             // A coding that describes the bytes cannot be left out.
             "/gzip" => lithe::io::Response::new(lithe::proto::StatusCode::OK)
@@ -1046,7 +1047,8 @@ fn a_transfer_encoding_the_service_names_is_left_out_for_http10() {
         server.local_addr(),
         b"GET /whole HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
     );
-    assert!(reply.contains("transfer-encoding: chunked\r\n"), "{reply}");
+    assert!(reply.contains("Transfer-Encoding: Chunked\r\n"), "{reply}");
+    assert!(!reply.contains("content-length"), "{reply}");
     assert!(reply.ends_with("5\r\nwhole\r\n0\r\n\r\n"), "{reply}");
     server.shutdown();
 }
@@ -1083,15 +1085,16 @@ fn no_content_responses_carry_no_body_and_no_length() {
 /// `Connection: keep-alive` gives way to the close the client asked for.
 #[test]
 fn framing_and_persistence_fields_of_a_service_follow_the_response() {
+    // Names and options are told in any case.
     async fn service(request: lithe::io::Request) -> lithe::io::Response {
         use lithe::io::Response;
         use lithe::proto::StatusCode;
         match request.path() {
             "/204-length" => {
-                Response::new(StatusCode::NO_CONTENT).with_header("content-length", "0")
+                Response::new(StatusCode::NO_CONTENT).with_header("Content-Length", "0")
             }
             "/204-chunked" => {
-                Response::new(StatusCode::NO_CONTENT).with_header("transfer-encoding", "chunked")
+                Response::new(StatusCode::NO_CONTENT).with_header("Transfer-Encoding", "chunked")
             }
             "/304" => Response::new(StatusCode::NOT_MODIFIED)
                 .with_header("content-length", "12")
@@ -1104,7 +1107,7 @@ fn framing_and_persistence_fields_of_a_service_follow_the_response() {
                 lithe::io::Body::stream(futures_lite::stream::once(Ok(bytes::Bytes::from("form")))),
             ),
             _ => Response::new(StatusCode::OK)
-                .with_header("connection", "keep-alive")
+                .with_header("Connection", "Keep-Alive")
                 .with_body("x"),
         }
     }
@@ -1134,6 +1137,15 @@ fn framing_and_persistence_fields_of_a_service_follow_the_response() {
     assert_eq!(
         get("/keep-alive"),
         "HTTP/1.1 200 OK\r\ncontent-length: 1\r\nconnection: close\r\n\r\nx"
+    );
+    // The same when the close is the driver's (a body too long to drain).
+    let reply = exchange(
+        server.local_addr(),
+        b"POST /keep-alive HTTP/1.1\r\nHost: a\r\nContent-Length: 100000000\r\n\r\n",
+    );
+    assert_eq!(
+        without_date(&reply),
+        "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 1\r\n\r\nx"
     );
     server.shutdown();
 }
