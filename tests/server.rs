@@ -423,9 +423,16 @@ fn an_empty_line_after_a_request_starts_no_idle_clock_before_the_response_is_out
 /// idle timeout applies again.
 #[test]
 fn a_new_connection_has_the_head_timeout_to_begin_its_first_request() {
+    // Whatever the idle timeout: none, or one past what the clock can count.
+    for idle_timeout in [Some(Duration::from_secs(5)), None, Some(Duration::MAX)] {
+        a_new_connection_has_the_head_timeout_given(idle_timeout);
+    }
+}
+
+fn a_new_connection_has_the_head_timeout_given(idle_timeout: Option<Duration>) {
     let config = ServerConfig {
         head_timeout: Some(Duration::from_millis(300)),
-        idle_timeout: Some(Duration::from_secs(5)),
+        idle_timeout,
         ..ServerConfig::default()
     };
     let server = server_with(routes, config);
@@ -441,7 +448,7 @@ fn a_new_connection_has_the_head_timeout_to_begin_its_first_request() {
     let waited = started.elapsed();
     assert!(
         waited >= Duration::from_millis(300) && waited < Duration::from_secs(3),
-        "{waited:?}"
+        "{idle_timeout:?}: {waited:?}"
     );
     // A connection that has had a request waits for the next one for the
     // idle timeout: still open well past the head timeout.
@@ -454,7 +461,7 @@ fn a_new_connection_has_the_head_timeout_to_begin_its_first_request() {
     used.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         .unwrap();
     let reply = read_to_close(&mut used);
-    assert_eq!(count(&reply, "Hello, World!"), 1, "{reply}");
+    assert_eq!(count(&reply, "Hello, World!"), 1, "{idle_timeout:?}: {reply}");
     server.shutdown();
 }
 
