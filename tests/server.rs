@@ -1609,6 +1609,11 @@ fn a_panicking_service_loses_its_request_not_the_answers_before_it() {
     );
     assert!(answers[2].starts_with("500 "), "{reply}");
     assert!(answers[2].contains("connection: close\r\n"), "{reply}");
+    // The whole 500, its body too, before the close.
+    assert!(
+        answers[2].ends_with("\r\n\r\n500 Internal Server Error\n"),
+        "{reply}"
+    );
     // The request after it is not served: the connection closed.
     assert!(!reply.contains("Hello, World!"), "{reply}");
     let reply = exchange(
@@ -1995,6 +2000,8 @@ fn a_response_http_cannot_carry_becomes_a_500() {
     // Each gets one final response, in order, and the connection goes on.
     let statuses: Vec<&str> = reply.split("HTTP/1.1 ").skip(1).map(|r| &r[..3]).collect();
     assert_eq!(statuses, ["500", "500", "500", "200"], "{reply}");
+    // Each dated, the driver's own 500s too.
+    assert_eq!(count(&reply, "\r\ndate: "), 4, "{reply}");
     assert!(reply.ends_with("\r\n\r\nfine"), "{reply}");
     // A 500 in place of a head that would have closed the connection (the
     // client waits for 100 Continue, and nobody will read its body) says so.
@@ -2659,21 +2666,26 @@ async fn read_head(io: &mut lithe::io::DuplexStream) -> String {
 }
 
 /// Sends `head` to a service that begins a shutdown and answers with a 101
-/// for `protocol`, then, 50 ms later (the answer given, the shutdown begun),
-/// `body`; returns the head of the driver's answer.
+/// for `protocol` (a 200 to a CONNECT), then, 50 ms later (the answer given,
+/// the shutdown begun), `body`; returns the head of the driver's answer.
 fn switch_during_shutdown(head: &[u8], body: &[u8], protocol: &'static str) -> String {
     use futures_lite::AsyncWriteExt;
     use lithe::io::{Request, Response, Shutdown, duplex, serve_connection_until};
+    use lithe::proto::StatusCode;
     let shutdown = Shutdown::new();
     let signal = shutdown.clone();
     let service = move |mut request: Request| {
         signal.trigger();
         let on_upgrade = request.upgrade();
+        let tunnel = request.method() == "CONNECT";
         async move {
             assert!(on_upgrade.is_some(), "the request proposes a switch");
-            Response::new(lithe::proto::StatusCode::SWITCHING_PROTOCOLS)
-                .with_header("connection", "upgrade")
-                .with_header("upgrade", protocol)
+            match tunnel {
+                true => Response::new(StatusCode::OK),
+                false => Response::new(StatusCode::SWITCHING_PROTOCOLS)
+                    .with_header("connection", "upgrade")
+                    .with_header("upgrade", protocol),
+            }
         }
     };
     let (server_end, mut client_end) = duplex(4096);
@@ -2721,6 +2733,17 @@ fn a_protocol_switch_during_shutdown_keeps_its_connection_upgrade() {
     );
     assert!(head.contains("connection: upgrade\r\n"), "{head}");
     assert!(!head.contains("close"), "{head}");
+}
+
+/// The same for a tunnel: its 2xx says nothing of a close.
+#[test]
+fn a_tunnel_opened_during_shutdown_is_not_said_to_close() {
+    let head = switch_during_shutdown(
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+        b"",
+        "",
+    );
+    assert_eq!(without_date(&head), "HTTP/1.1 200 OK\r\n\r\n");
 }
 
 /// A 101 the service answers without taking the request's upgrade: the
@@ -3978,6 +4001,10 @@ fn a_service_panicking_on_a_malformed_body_still_answers_its_4xx() {
     );
     assert!(reply.starts_with("HTTP/1.1 400 "), "{reply}");
     assert!(reply.contains("connection: close\r\n"), "{reply}");
+    assert!(
+        reply.ends_with("\r\n\r\n400 Bad Request: invalid chunk size\n"),
+        "{reply}"
+    );
     server.shutdown();
 }
 
