@@ -85,8 +85,13 @@ fn read_request(s: &mut std::net::TcpStream, len: usize) -> Option<(String, Vec<
 /// (A poll, which leaves a reset's error for the connection to meet, where
 /// a peek would take it.)
 fn until_delivered(tcp: &lithe::rt::TcpStream) {
+    until_delivered_to(tcp.get_ref());
+}
+
+/// [`until_delivered`] for a socket the test holds another handle of.
+fn until_delivered_to(socket: &std::net::TcpStream) {
     use rustix::event::{PollFd, PollFlags, Timespec, poll};
-    let mut fds = [PollFd::new(tcp.get_ref(), PollFlags::IN)];
+    let mut fds = [PollFd::new(socket, PollFlags::IN)];
     let limit = Timespec {
         tv_sec: LIMIT.as_secs() as i64,
         tv_nsec: 0,
@@ -3197,6 +3202,134 @@ fn a_response_that_stops_arriving_times_out() {
         let error = response.into_body().bytes(100).await.unwrap_err();
         assert!(matches!(error, Error::Timeout(Timeout::Body)), "{error:?}");
         assert!(started.elapsed() < Duration::from_secs(3));
+        assert!(!conn.is_reusable());
+    });
+}
+
+/// A server that takes the request and never answers: the read timeout
+/// bounds the wait for the response's first byte, and names the head.
+#[test]
+fn a_server_that_never_answers_is_a_head_timeout() {
+    let addr = raw_server(|mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
+        // Silent, until the client gives up (or the server's read limit).
+        let _ = s.read(&mut [0u8; 1024]);
+    });
+    run(async {
+        let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
+        let config = ClientConfig {
+            read_timeout: Some(Duration::from_millis(200)),
+            ..ClientConfig::default()
+        };
+        let mut conn = ClientConnection::new(tcp, config);
+        let started = Instant::now();
+        let error = conn.send(get("/")).await.unwrap_err();
+        assert!(matches!(error, Error::Timeout(Timeout::Head)), "{error:?}");
+        assert!(started.elapsed() < Duration::from_secs(3));
+        assert!(!conn.is_reusable());
+    });
+}
+
+/// The read timeout bounds each wait, not the whole body: a body trickling
+/// in a byte every 20 ms for 2 s arrives whole under a 300 ms timeout.
+#[test]
+fn the_read_timeout_bounds_each_wait_not_the_whole_body() {
+    let addr = trickling(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",
+        &[b'b'; 100],
+        1,
+    );
+    run(async {
+        let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
+        let config = ClientConfig {
+            read_timeout: Some(Duration::from_millis(300)),
+            ..ClientConfig::default()
+        };
+        let mut conn = ClientConnection::new(tcp, config);
+        let response = conn.send(get("/")).await.unwrap();
+        let body = response.into_body().bytes(1000).await.unwrap();
+        assert_eq!(&body[..], &[b'b'; 100][..]);
+    });
+}
+
+/// A response begun while the request body still goes out: the server may
+/// be reading that body before it sends more, so no read timeout runs on the
+/// response body until the upload is done.
+#[test]
+fn the_response_body_is_not_timed_while_the_upload_goes_on() {
+    let addr = raw_server(|mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
+        s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n")
+            .unwrap();
+        if read_through(&mut s, b"\r\n0\r\n\r\n").is_none() {
+            return;
+        }
+        s.write_all(b"1\r\nb\r\n0\r\n\r\n").unwrap();
+    });
+    run(async {
+        let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
+        let config = ClientConfig {
+            read_timeout: Some(Duration::from_millis(500)),
+            ..ClientConfig::default()
+        };
+        let mut conn = ClientConnection::new(tcp, config);
+        // Five pieces 300 ms apart: the upload outlasts the read timeout.
+        let slow = futures_lite::stream::unfold(0, |i| async move {
+            if i == 5 {
+                return None;
+            }
+            async_io::Timer::after(Duration::from_millis(300)).await;
+            Some((Ok(bytes::Bytes::from_static(b"data")), i + 1))
+        });
+        let request = Request::new("PUT", "/")
+            .with_header("host", "t")
+            .with_body(Body::stream(slow));
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(&response.into_body().bytes(10).await.unwrap()[..], b"ab");
+    });
+}
+
+/// A used connection the server resets while idle (a load balancer dropping
+/// it) refuses the next request unsent, as one closed cleanly does: a
+/// caller may send it again elsewhere.
+#[test]
+fn a_used_connection_reset_while_idle_refuses_the_next_request_unsent() {
+    let (answered, client_read) = std::sync::mpsc::channel();
+    let (done, server_done) = std::sync::mpsc::channel();
+    let addr = raw_server(move |mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .unwrap();
+        let _ = client_read.recv_timeout(LIMIT);
+        let socket = socket2::Socket::from(s);
+        socket.set_linger(Some(Duration::ZERO)).unwrap();
+        drop(socket);
+        let _ = done.send(());
+    });
+    let socket = std::net::TcpStream::connect(addr).unwrap();
+    let watched = socket.try_clone().unwrap();
+    run(async {
+        let tcp = lithe::rt::TcpStream::from(async_io::Async::new(socket).unwrap());
+        let mut conn = ClientConnection::new(tcp, ClientConfig::default());
+        let response = conn.send(get("/")).await.unwrap();
+        assert_eq!(&response.into_body().bytes(10).await.unwrap()[..], b"ok");
+        assert!(conn.is_reusable());
+        answered.send(()).unwrap();
+        server_done.recv_timeout(LIMIT).unwrap();
+        until_delivered_to(&watched);
+        let refused = refused_unsent(&mut conn, get("/")).await;
+        assert!(
+            matches!(refused.error(), Error::NotReusable),
+            "{:?}",
+            refused.error()
+        );
+        assert!(refused.into_request().is_some());
         assert!(!conn.is_reusable());
     });
 }
