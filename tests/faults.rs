@@ -449,6 +449,36 @@ fn closing_a_connection_never_waits_on_a_peer_that_does_not_read() {
     }
 }
 
+/// The client's `close` is bounded by its write timeout too, on a transport
+/// whose close never ends (a TLS closure alert with nowhere to go).
+#[test]
+fn a_client_close_that_never_ends_is_a_write_timeout() {
+    use lithe::io::{ClientConfig, ClientConnection, Error, Timeout};
+    let (client_end, _server_end) = lithe::io::duplex(1 << 16);
+    let transport = StuckPeer {
+        pipe: client_end,
+        room: 0,
+    };
+    let config = ClientConfig {
+        write_timeout: Some(Duration::from_millis(200)),
+        ..ClientConfig::default()
+    };
+    let conn = ClientConnection::new(transport, config);
+    let started = Instant::now();
+    let closed = run(async {
+        let limit = async {
+            async_io::Timer::after(LIMIT).await;
+            panic!("the client waited on its close past the write timeout");
+        };
+        futures_lite::future::or(conn.close(), limit).await
+    });
+    assert!(
+        matches!(closed, Err(Error::Timeout(Timeout::Write))),
+        "{closed:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
 /// A stuck close is waited on once per connection, however many paths end
 /// it: after a response that asked to close a request with a body (closed
 /// before the body's drain, then again at the end), and after a refusal
