@@ -1916,7 +1916,10 @@ fn trailer_sections_are_read_up_to_the_header_limit() {
                 None => assert_eq!(count, 0),
                 Some(trailers) => {
                     // An empty section is `None`, as documented.
-                    assert!(count > 0 && trailers.len() == count, "{count}: {trailers:?}");
+                    assert!(
+                        count > 0 && trailers.len() == count,
+                        "{count}: {trailers:?}"
+                    );
                     let expected = (0..count).map(|i| (format!("T-{i}"), i.to_string()));
                     for ((name, value), (want_name, want_value)) in trailers.iter().zip(expected) {
                         assert_eq!((name, value), (&*want_name, want_value.as_bytes()));
@@ -2605,26 +2608,38 @@ fn an_upload_failing_with_another_connections_error_is_an_io_error() {
 
 #[test]
 fn a_refusal_during_an_upload_is_returned_at_once() {
-    // The server refuses after the head and stops reading, but keeps the
-    // connection open: the upload can never finish.
-    let addr = raw_server(|mut s| {
-        if read_through(&mut s, b"\r\n\r\n").is_none() {
-            return;
-        }
-        s.write_all(b"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: 8\r\n\r\ntoo big!")
-            .unwrap();
-        std::thread::sleep(LIMIT);
-    });
-    run(async {
-        let mut conn = client_to(addr).await;
-        let started = std::time::Instant::now();
-        let response = conn.send(upload(64 << 20)).await.unwrap();
-        assert_eq!(response.status().as_u16(), 413);
-        assert_eq!(response.into_body().text(100).await.unwrap(), "too big!");
-        // Long before the 30 s write timeout.
-        assert!(started.elapsed() < Duration::from_secs(3));
-        assert!(!conn.is_reusable());
-    });
+    // An error status, closing or not, and a redirect that closes (see
+    // `send`).
+    let replies: [&'static [u8]; 3] = [
+        b"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: 8\r\n\r\ntoo big!",
+        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 8\r\n\r\ntoo big!",
+        b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /b\r\nConnection: close\r\n\
+          Content-Length: 8\r\n\r\ntoo big!",
+    ];
+    for reply in replies {
+        // The server refuses after the head and stops reading, but keeps the
+        // connection open: the upload can never finish.
+        let addr = raw_server(move |mut s| {
+            if read_through(&mut s, b"\r\n\r\n").is_none() {
+                return;
+            }
+            s.write_all(reply).unwrap();
+            std::thread::sleep(LIMIT);
+        });
+        run(async {
+            let mut conn = client_to(addr).await;
+            let started = std::time::Instant::now();
+            let response = conn.send(upload(64 << 20)).await.unwrap();
+            assert_eq!(
+                &reply[9..12],
+                response.status().as_u16().to_string().as_bytes()
+            );
+            assert_eq!(response.into_body().text(100).await.unwrap(), "too big!");
+            // Long before the 30 s write timeout.
+            assert!(started.elapsed() < Duration::from_secs(3));
+            assert!(!conn.is_reusable());
+        });
+    }
 }
 
 /// What a server seen through its transport does once it has taken the

@@ -293,13 +293,19 @@ fn trailers_reach_the_service_after_the_body() {
         reply.contains("before false, 5 bytes, trailers [Checksum=5f Server-Timing=db;dur=3]"),
         "{reply}"
     );
-    assert!(reply.contains("before false, 1 bytes, trailers none"), "{reply}");
+    assert!(
+        reply.contains("before false, 1 bytes, trailers none"),
+        "{reply}"
+    );
     // A body framed by its length has no trailer section at all.
     let reply = exchange(
         server.local_addr(),
         b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\nab",
     );
-    assert!(reply.contains("before false, 2 bytes, trailers none"), "{reply}");
+    assert!(
+        reply.contains("before false, 2 bytes, trailers none"),
+        "{reply}"
+    );
     server.shutdown();
 }
 
@@ -461,7 +467,11 @@ fn a_new_connection_has_the_head_timeout_given(idle_timeout: Option<Duration>) {
     used.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         .unwrap();
     let reply = read_to_close(&mut used);
-    assert_eq!(count(&reply, "Hello, World!"), 1, "{idle_timeout:?}: {reply}");
+    assert_eq!(
+        count(&reply, "Hello, World!"),
+        1,
+        "{idle_timeout:?}: {reply}"
+    );
     server.shutdown();
 }
 
