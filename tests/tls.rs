@@ -728,6 +728,14 @@ fn a_hello_begun_is_not_closed_to_make_room() {
 
 #[test]
 fn shutdown_does_not_wait_for_a_handshake_that_never_starts() {
+    // Connected, but no ClientHello, or one begun and never finished (its
+    // first byte): no request is in flight to wait for either way.
+    for sent in [&b""[..], &[0x16]] {
+        shutdown_does_not_wait_for_a_handshake_after(sent);
+    }
+}
+
+fn shutdown_does_not_wait_for_a_handshake_after(sent: &[u8]) {
     let (cert, key) = certificate();
     let config = ServeConfig {
         threads: 1,
@@ -736,8 +744,8 @@ fn shutdown_does_not_wait_for_a_handshake_that_never_starts() {
         ..ServeConfig::default()
     };
     let server = Server::bind("127.0.0.1:0", routes, config).unwrap();
-    // Connected, but no ClientHello: no request is in flight to wait for.
-    let silent = std::net::TcpStream::connect(server.local_addr()).unwrap();
+    let mut silent = std::net::TcpStream::connect(server.local_addr()).unwrap();
+    std::io::Write::write_all(&mut silent, sent).unwrap();
     // One worker accepts in order: once a later connection has been served,
     // the silent one is surely accepted and in its handshake.
     assert_served(server.local_addr(), &cert);
@@ -746,7 +754,7 @@ fn shutdown_does_not_wait_for_a_handshake_that_never_starts() {
     // Well under the 10 s shutdown timeout (and the 30 s head timeout).
     assert!(
         started.elapsed() < Duration::from_secs(3),
-        "{:?}",
+        "{sent:?}: {:?}",
         started.elapsed()
     );
     drop(silent);
