@@ -1946,9 +1946,12 @@ fn trailer_sections_are_read_up_to_the_header_limit() {
 #[test]
 fn connect_fails_fast_when_refused_and_times_out_when_unanswered() {
     run(async {
-        // Nothing listens there: refused at once, not a timeout.
+        // Nothing listens there: refused at once, not a timeout, and said so.
         let refused = connect("127.0.0.1", refused_port(), LIMIT).await;
-        assert!(matches!(refused, Err(Error::Io(_))), "{refused:?}");
+        assert!(
+            matches!(&refused, Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused),
+            "{refused:?}"
+        );
     });
     let (_silent, addr) = unanswering_address();
     run(async {
@@ -1957,6 +1960,20 @@ fn connect_fails_fast_when_refused_and_times_out_when_unanswered() {
         assert!(
             matches!(result, Err(Error::Timeout(lithe::io::Timeout::Connect))),
             "{result:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+        // `open` is held to its config's connect timeout the same way.
+        let url = Url::parse(&format!("http://127.0.0.1:{}/", addr.port())).unwrap();
+        let config = ConnectConfig {
+            connect_timeout: Duration::from_millis(200),
+            ..ConnectConfig::default()
+        };
+        let started = std::time::Instant::now();
+        let result = open(&url, &config).await;
+        assert!(
+            matches!(result, Err(Error::Timeout(lithe::io::Timeout::Connect))),
+            "{:?}",
+            result.map(|_| ())
         );
         assert!(started.elapsed() < Duration::from_secs(2));
     });
@@ -2088,7 +2105,10 @@ fn a_host_address_that_never_answers_does_not_use_up_the_timeout() {
         assert!(fastest < ATTEMPT_HEAD_START, "{fastest:?}");
         // None answers: the last error, not a hang.
         let none = connect_any(&[refused_addr], LIMIT).await;
-        assert!(matches!(none, Err(Error::Io(_))), "{none:?}");
+        assert!(
+            matches!(&none, Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused),
+            "{none:?}"
+        );
         let timed_out = connect_any(&[silent_addr], Duration::from_millis(300)).await;
         assert!(
             matches!(timed_out, Err(Error::Timeout(lithe::io::Timeout::Connect))),

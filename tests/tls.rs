@@ -726,6 +726,38 @@ fn a_hello_begun_is_not_closed_to_make_room() {
     server.shutdown();
 }
 
+/// `open`'s connect timeout bounds the TLS handshake too: a server that
+/// accepts the connection and never answers the hello.
+#[test]
+fn open_holds_the_tls_handshake_to_the_connect_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let holder = std::thread::spawn(move || {
+        let (mut held, _) = listener.accept().unwrap();
+        held.set_read_timeout(Some(LIMIT)).unwrap();
+        // Reads the hello, answers nothing, until the client gives up.
+        let mut buf = [0u8; 4096];
+        while std::io::Read::read(&mut held, &mut buf).is_ok_and(|n| n > 0) {}
+    });
+    let url = Url::parse(&format!("https://localhost:{}/", addr.port())).unwrap();
+    let config = ConnectConfig {
+        connect_timeout: Duration::from_millis(300),
+        ..ConnectConfig::default()
+    };
+    let started = std::time::Instant::now();
+    let result = run(open(&url, &config));
+    assert!(
+        matches!(
+            result,
+            Err(lithe::io::Error::Timeout(lithe::io::Timeout::Connect))
+        ),
+        "{:?}",
+        result.map(|_| ())
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    holder.join().unwrap();
+}
+
 #[test]
 fn shutdown_does_not_wait_for_a_handshake_that_never_starts() {
     // Connected, but no ClientHello, or one begun and never finished (its
