@@ -340,3 +340,31 @@ pub async fn open(url: &Url, config: &ConnectConfig) -> Result<ClientConnection<
     .await?;
     Ok(ClientConnection::new(stream, config.client.clone()).with_host(url.authority()))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use super::interleave_families;
+
+    fn addresses(list: &[&str]) -> Vec<SocketAddr> {
+        list.iter().map(|a| a.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn addresses_alternate_families_from_the_first_ones() {
+        let resolved = addresses(&["[::1]:1", "[::2]:1", "[::3]:1", "10.0.0.1:1", "10.0.0.2:1"]);
+        assert_eq!(
+            interleave_families(resolved.into_iter()),
+            addresses(&["[::1]:1", "10.0.0.1:1", "[::2]:1", "10.0.0.2:1", "[::3]:1"])
+        );
+        // One family alone keeps its order; IPv4 first leads with IPv4.
+        let one = addresses(&["10.0.0.1:1", "10.0.0.2:1"]);
+        assert_eq!(interleave_families(one.clone().into_iter()), one);
+        let four_first = addresses(&["10.0.0.1:1", "[::1]:1", "[::2]:1"]);
+        assert_eq!(
+            interleave_families(four_first.into_iter()),
+            addresses(&["10.0.0.1:1", "[::1]:1", "[::2]:1"])
+        );
+    }
+}
