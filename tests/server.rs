@@ -4799,10 +4799,15 @@ fn a_worker_at_its_connection_limit_closes_idle_connections_for_a_waiting_client
         }
         lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body("Hello, World!")
     };
-    for idle_kind in ["between requests", "nothing sent"] {
+    // One worker with room for two, or two workers sharing the listener with
+    // room for one each (the idle connection on one, the busy on the other).
+    let setups = [("between requests", 1, 2), ("nothing sent", 1, 2)]
+        .into_iter()
+        .chain([("between requests", 2, 1), ("nothing sent", 2, 1)]);
+    for (idle_kind, threads, max_connections) in setups {
         let config = lithe::rt::ServeConfig {
-            threads: 1,
-            max_connections: 2,
+            threads,
+            max_connections,
             shutdown_timeout: Duration::from_secs(2),
             ..lithe::rt::ServeConfig::default()
         };
@@ -4827,22 +4832,22 @@ fn a_worker_at_its_connection_limit_closes_idle_connections_for_a_waiting_client
         let answer = read_to_close(&mut waiting);
         assert!(
             answer.starts_with("HTTP/1.1 200 OK\r\n"),
-            "{idle_kind}: {answer}"
+            "{idle_kind}, {threads} workers: {answer}"
         );
         // Within a second or two (made room for at once, or, if the idle
         // connection was not parked yet, at the next try a second later).
         assert!(
             started.elapsed() < Duration::from_secs(5),
-            "{idle_kind}: served after {:?}",
+            "{idle_kind}, {threads} workers: served after {:?}",
             started.elapsed()
         );
-        assert_eq!(read_to_close(&mut idle), "", "{idle_kind}");
+        assert_eq!(read_to_close(&mut idle), "", "{idle_kind}, {threads} workers");
         let answer = read_until(&mut busy, "Hello, World!");
         assert!(
             answer.starts_with("HTTP/1.1 200 OK\r\n"),
-            "{idle_kind}: {answer}"
+            "{idle_kind}, {threads} workers: {answer}"
         );
-        assert!(answer.ends_with("Hello, World!"), "{idle_kind}: {answer}");
+        assert!(answer.ends_with("Hello, World!"), "{idle_kind}, {threads} workers: {answer}");
         server.shutdown();
     }
 }
