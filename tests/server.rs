@@ -4852,6 +4852,50 @@ fn a_worker_at_its_connection_limit_closes_idle_connections_for_a_waiting_client
     }
 }
 
+/// A service that keeps its worker busy by yielding in a loop (a long
+/// computation done in steps) leaves the worker's other connections served
+/// meanwhile: what became ready is taken in between its turns.
+#[test]
+fn a_service_yielding_in_a_loop_does_not_starve_its_workers_other_connections() {
+    use std::time::Instant;
+    let service = |request: lithe::io::Request| async move {
+        if request.path() == "/spin" {
+            let until = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < until {
+                futures_lite::future::yield_now().await;
+            }
+        }
+        lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body("Hello, World!")
+    };
+    let server = server_with(service, ServerConfig::default());
+    let addr = server.local_addr();
+    // Served once, so parked on the worker when the spin begins.
+    let mut other = socket(addr);
+    other
+        .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    read_until(&mut other, "Hello, World!");
+    let mut spinning = socket(addr);
+    spinning
+        .write_all(b"GET /spin HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    other
+        .write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let reply = read_to_close(&mut other);
+    assert!(reply.ends_with("Hello, World!"), "{reply}");
+    // Long before the spin's 2 s end.
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(read_to_close(&mut spinning).ends_with("Hello, World!"));
+    server.shutdown();
+}
+
 /// Room is made a few connections at a time: with 80 idle connections at
 /// the limit, a waiting client closes at most 64 of them, not all.
 #[test]
