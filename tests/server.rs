@@ -1982,6 +1982,54 @@ fn graceful_shutdown_lets_a_request_in_flight_finish() {
     shutdown.join().unwrap();
 }
 
+/// The shutdown timeout bounds the whole drain, however many connections
+/// end during it: one ending midway does not restart the clock for one that
+/// never ends.
+#[test]
+fn the_shutdown_timeout_bounds_the_whole_drain() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let slow_began = Arc::new(AtomicBool::new(false));
+    let service = {
+        let slow_began = slow_began.clone();
+        move |request: lithe::io::Request| {
+            let slow_began = slow_began.clone();
+            async move {
+                if request.path() != "/slow" {
+                    // Never answers.
+                    return futures_lite::future::pending().await;
+                }
+                slow_began.store(true, Ordering::SeqCst);
+                async_io::Timer::after(Duration::from_millis(1000)).await;
+                lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body("slow")
+            }
+        }
+    };
+    // A 2 s shutdown timeout.
+    let server = server_with(service, ServerConfig::default());
+    let addr = server.local_addr();
+    let mut stalled = socket(addr);
+    stalled
+        .write_all(b"GET /never HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let mut slow = socket(addr);
+    slow.write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    wait_until(&slow_began, "the slow request never reached the service");
+    // Its answer read to the close, and closed at once: it ends midway.
+    let reader = std::thread::spawn(move || read_to_close(&mut slow));
+    let started = Instant::now();
+    server.shutdown();
+    let took = started.elapsed();
+    // 2 s, not 1 s and 2 s more.
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_millis(2700),
+        "{took:?}"
+    );
+    assert!(reader.join().unwrap().ends_with("slow"));
+    drop(stalled);
+}
+
 #[test]
 fn a_response_http_cannot_carry_becomes_a_500() {
     async fn wrong(request: lithe::io::Request) -> lithe::io::Response {
