@@ -4889,13 +4889,20 @@ fn a_worker_at_its_connection_limit_closes_idle_connections_for_a_waiting_client
             "{idle_kind}, {threads} workers: served after {:?}",
             started.elapsed()
         );
-        assert_eq!(read_to_close(&mut idle), "", "{idle_kind}, {threads} workers");
+        assert_eq!(
+            read_to_close(&mut idle),
+            "",
+            "{idle_kind}, {threads} workers"
+        );
         let answer = read_until(&mut busy, "Hello, World!");
         assert!(
             answer.starts_with("HTTP/1.1 200 OK\r\n"),
             "{idle_kind}, {threads} workers: {answer}"
         );
-        assert!(answer.ends_with("Hello, World!"), "{idle_kind}, {threads} workers: {answer}");
+        assert!(
+            answer.ends_with("Hello, World!"),
+            "{idle_kind}, {threads} workers: {answer}"
+        );
         server.shutdown();
     }
 }

@@ -190,3 +190,118 @@ fn a_connection_waiting_on_its_service_keeps_no_buffer_earlier_work_grew() {
         );
     }
 }
+
+/// Serves five pipelined GETs, each answered with a 16 KB body (a batch that
+/// grows the output buffer), and reads every answer; returns the bytes live
+/// once the connection parked after them, and once it ended.
+fn live_parked_after_a_batch_then_ended() -> (isize, isize) {
+    let (mut client_end, server_end) = duplex(256 * 1024);
+    let service =
+        |_: Request| async { Response::new(StatusCode::OK).with_body(vec![b'b'; 16_000]) };
+    let config = ServerConfig::default();
+    let server = async {
+        serve_connection(server_end, service, &config)
+            .await
+            .unwrap();
+    };
+    let client = async {
+        let batch = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n".repeat(5);
+        client_end.write_all(&batch).await.unwrap();
+        drop(batch);
+        // Until the fifth head and its whole body are in.
+        let mut answers = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let heads: Vec<usize> = answers
+                .windows(4)
+                .enumerate()
+                .filter(|(_, w)| *w == b"\r\n\r\n")
+                .map(|(at, _)| at + 4)
+                .collect();
+            if heads.len() == 5 && answers.len() - heads[4] == 16_000 {
+                break;
+            }
+            let n = client_end.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the server closed before the fifth answer");
+            answers.extend_from_slice(&buf[..n]);
+        }
+        drop((answers, buf));
+        // The server writes the last answer before it parks: let it park.
+        for _ in 0..16 {
+            future::yield_now().await;
+        }
+        let parked = live();
+        client_end.close().await.unwrap();
+        (parked, client_end)
+    };
+    let ((), (parked, client_end)) = future::block_on(future::zip(server, client));
+    // Before the pipe's own buffer goes with its last end.
+    let ended = live();
+    drop(client_end);
+    (parked, ended)
+}
+
+/// The output buffer a batch of pipelined answers grew is not held by the
+/// connection parked after them.
+#[test]
+fn a_parked_connection_keeps_no_output_buffer_a_batch_grew() {
+    let (parked, ended) = live_parked_after_a_batch_then_ended();
+    let held = parked - ended;
+    assert!(
+        held < 4096,
+        "the connection parked after a batch held {held} bytes"
+    );
+}
+
+/// Serves one GET answered with a header field of `len` bytes (100 KB grows
+/// the output buffer past 64 KiB), to its end, pipe and all.
+fn serve_a_head_with_a_field_of(len: usize) {
+    let (mut client_end, server_end) = duplex(256 * 1024);
+    let service = move |_: Request| async move {
+        Response::new(StatusCode::OK)
+            .with_header("x-large", vec![b'v'; len])
+            .with_body("ok")
+    };
+    let config = ServerConfig::default();
+    let server = async {
+        serve_connection(server_end, service, &config)
+            .await
+            .unwrap();
+    };
+    let client = async {
+        client_end
+            .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        while !answer.ends_with(b"\r\n\r\nok") {
+            let n = client_end.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the server closed before its answer");
+            answer.extend_from_slice(&buf[..n]);
+        }
+        // Parked, then ended.
+        for _ in 0..16 {
+            future::yield_now().await;
+        }
+        client_end.close().await.unwrap();
+    };
+    future::block_on(future::zip(server, client));
+}
+
+/// An output buffer a large head grew past the 64 KiB a thread keeps for
+/// its next connections is freed, not kept: what stays once the connection
+/// and its pipe are gone is what the first one set up.
+#[test]
+fn a_thread_keeps_no_spare_output_buffer_over_64_kib() {
+    // A first connection sets up what the thread keeps for good (async-io's
+    // state, a small spare).
+    serve_a_head_with_a_field_of(10);
+    let before = live();
+    serve_a_head_with_a_field_of(100_000);
+    let kept = live() - before;
+    assert!(
+        kept < 4096,
+        "the thread kept {kept} bytes after a connection and its pipe ended"
+    );
+}
