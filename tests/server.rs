@@ -1286,6 +1286,36 @@ fn a_small_response_leaves_in_one_write() {
     assert_eq!(writes.load(std::sync::atomic::Ordering::Relaxed), 1);
 }
 
+/// Whole bodies either side of the size copied next to their head (16 KiB)
+/// and at it arrive whole, in order, pipelined on one connection.
+#[test]
+fn whole_bodies_around_the_copy_size_arrive_whole() {
+    async fn sized(request: lithe::io::Request) -> lithe::io::Response {
+        let len: usize = request.path()[1..].parse().unwrap();
+        lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body(vec![b'x'; len])
+    }
+    let server = server_with(sized, ServerConfig::default());
+    let lengths = [16 * 1024 - 1, 16 * 1024, 16 * 1024 + 1, 16 * 1024];
+    let mut requests = String::new();
+    for len in lengths {
+        requests.push_str(&format!("GET /{len} HTTP/1.1\r\nHost: a\r\n\r\n"));
+    }
+    requests.push_str("GET /1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    let reply = exchange(server.local_addr(), requests.as_bytes());
+    let mut rest = reply.as_str();
+    for len in lengths.into_iter().chain([1]) {
+        let (head, after) = rest.split_once("\r\n\r\n").expect("a head");
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{len}: {head}");
+        let length_line = format!("\r\ncontent-length: {len}\r\n");
+        assert!(format!("{head}\r\n").contains(&length_line), "{head}");
+        assert!(after.len() >= len, "{len}: cut short");
+        assert!(after.as_bytes()[..len].iter().all(|&b| b == b'x'), "{len}");
+        rest = &after[len..];
+    }
+    assert_eq!(rest, "");
+    server.shutdown();
+}
+
 /// A body of unknown length, which goes close-delimited to HTTP/1.0: its
 /// stream fails midway for `/fail`, ends after "partend" otherwise.
 /// For `/stall` it yields "part", then nothing more, ever.
