@@ -703,6 +703,62 @@ fn a_transport_claiming_to_write_more_than_it_was_given_is_an_error() {
     }
 }
 
+/// A transport that reads `input`, then waits for ever, and takes no byte
+/// of any write (`Ok(0)`, as a full cursor or a writer shut down does).
+struct WritesNothing {
+    input: &'static [u8],
+}
+
+reads_input_then_waits!(WritesNothing);
+
+impl futures_lite::AsyncWrite for WritesNothing {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        _: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::Poll::Ready(Ok(0))
+    }
+
+    common::nothing_to_flush!();
+}
+
+/// A write that takes no byte is an error (`WriteZero`) of either role's
+/// connection, not a loop retrying it for ever.
+#[test]
+fn a_transport_taking_no_byte_of_a_write_is_an_error() {
+    use lithe::io::{ClientConfig, ClientConnection, Error, serve_connection};
+    let (results, received) = mpsc::channel();
+    thread::spawn(move || {
+        let transport = WritesNothing {
+            input: b"GET / HTTP/1.1\r\nHost: t\r\n\r\n",
+        };
+        let served = run(serve_connection(
+            transport,
+            common::routes,
+            &ServerConfig::default(),
+        ));
+        let _ = results.send(("server", served));
+        let sent = run(async {
+            let transport = WritesNothing { input: b"" };
+            let mut conn = ClientConnection::new(transport, ClientConfig::default());
+            conn.send(Request::new("GET", "/").with_header("host", "t"))
+                .await
+                .map(|_| ())
+        });
+        let _ = results.send(("client", sent));
+    });
+    for _ in 0..2 {
+        let (role, result) = received
+            .recv_timeout(LIMIT)
+            .expect("the connection kept retrying a write that takes nothing");
+        assert!(
+            matches!(&result, Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::WriteZero),
+            "{role}: {result:?}"
+        );
+    }
+}
+
 #[test]
 fn a_body_reader_gets_an_error_once_its_connection_driver_is_gone() {
     use futures_lite::AsyncWriteExt;
