@@ -4668,6 +4668,31 @@ fn trailers_past_the_outgoing_limit_are_left_out_and_the_body_ends_whole() {
     );
 }
 
+/// Trailer fields one of which cannot be sent (a line break in a value, a
+/// space in a name: `Headers` takes them, as a proxy passing fields on
+/// would) are all left out, and the body still ends whole.
+#[test]
+fn trailers_with_an_invalid_field_are_left_out_and_the_body_ends_whole() {
+    for (name, value) in [("x-bad", &b"a\r\nb"[..]), ("x bad", b"1")] {
+        let service = move |_: lithe::io::Request| async move {
+            let trailers = async move {
+                let mut fields = lithe::io::Headers::new();
+                fields.append("checksum", "5f");
+                fields.append(name, value.to_vec());
+                fields
+            };
+            lithe::io::Response::new(lithe::proto::StatusCode::OK)
+                .with_body(lithe::io::Body::from("data").with_trailers(trailers))
+        };
+        let reply = answer_in_memory(service, &ServerConfig::default(), GET_AND_CLOSE);
+        assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{name}: {reply}");
+        assert!(
+            reply.ends_with("\r\n\r\n4\r\ndata\r\n0\r\n\r\n"),
+            "{name}: {reply}"
+        );
+    }
+}
+
 /// A transport that writes `written` on its first read but counts `claimed`
 /// bytes (no more than it was given room for), then ends: an adapter that
 /// miscounts.
