@@ -146,6 +146,62 @@ fn certificates_are_verified_by_default() {
     server.shutdown();
 }
 
+/// The default connector trusts the bundled webpki roots, and PEM roots
+/// replace them. Without a network, a root's trust shows in how a
+/// certificate naming it as its issuer is refused: webpki finds the root by
+/// its name, and the signature (by another key) does not verify,
+/// `BadSignature`; a connector without that root finds no issuer at all,
+/// `UnknownIssuer`.
+#[test]
+fn the_default_connector_trusts_the_bundled_roots_and_pem_roots_replace_them() {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DistinguishedName, DnType, DnValue, IsCa, KeyPair,
+        PKCS_ECDSA_P384_SHA384,
+    };
+    // An impostor of ISRG Root X2 (a P-384 root of webpki-roots): its exact
+    // name, another key.
+    let printable = |s: &str| DnValue::PrintableString(s.try_into().unwrap());
+    let mut name = DistinguishedName::new();
+    name.push(DnType::CountryName, printable("US"));
+    name.push(
+        DnType::OrganizationName,
+        printable("Internet Security Research Group"),
+    );
+    name.push(DnType::CommonName, printable("ISRG Root X2"));
+    let mut root = CertificateParams::default();
+    root.distinguished_name = name;
+    root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let root_key = KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384).unwrap();
+    let root = root.self_signed(&root_key).unwrap();
+    let leaf_key = KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384).unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &root, &root_key)
+        .unwrap();
+    let server = https_server(&leaf.pem(), &leaf_key.serialize_pem());
+    run(async {
+        let error = open(&url(server.local_addr(), "/"), &ConnectConfig::default())
+            .await
+            .expect_err("a certificate of an impostor root accepted");
+        assert_eq!(
+            certificate_refusal(&error),
+            Some(rustls::CertificateError::BadSignature),
+            "{error}"
+        );
+        // Pinned to another root, the bundled ones are not consulted.
+        let (other, _) = certificate();
+        let error = open(&url(server.local_addr(), "/"), &trusting(&other))
+            .await
+            .expect_err("a certificate no root vouches for accepted");
+        assert_eq!(
+            certificate_refusal(&error),
+            Some(rustls::CertificateError::UnknownIssuer),
+            "{error}"
+        );
+    });
+    server.shutdown();
+}
+
 /// A certificate the client trusts, but made for another name than the
 /// one it connects to, is refused for its name.
 #[test]
