@@ -601,6 +601,38 @@ mod tests {
         assert_eq!(fields, [("Host", &b"b"[..]), ("x-new", b"1")]);
     }
 
+    /// Every count of views, either side of each stack array's size, is
+    /// handed to the encoder whole and in order.
+    #[test]
+    fn views_for_the_encoder_are_every_field_in_order_whatever_their_count() {
+        let first = Some(crate::proto::Header {
+            name: "first",
+            value: b"0",
+        });
+        let last = Some(crate::proto::Header {
+            name: "last",
+            value: b"1",
+        });
+        for count in 0..=20 {
+            let mut headers = Headers::new();
+            for i in 0..count {
+                headers.append(format!("x-{i}"), format!("{i}"));
+            }
+            for (first, last) in [(None, None), (None, last), (first, last)] {
+                let names: Vec<String> = headers.with_proto(first, last, |views| {
+                    views.iter().map(|view| view.name.to_owned()).collect()
+                });
+                let expected: Vec<String> = first
+                    .iter()
+                    .map(|view| view.name.to_owned())
+                    .chain((0..count).map(|i| format!("x-{i}")))
+                    .chain(last.iter().map(|view| view.name.to_owned()))
+                    .collect();
+                assert_eq!(names, expected, "{count} fields");
+            }
+        }
+    }
+
     #[test]
     fn received_and_added_fields_read_edit_and_compare_as_one_list() {
         let mut headers = received(b"GET / HTTP/1.1\r\nHost: a\r\nX-Two: 1\r\nx-two: 2\r\n\r\n");
