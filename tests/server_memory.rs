@@ -305,3 +305,40 @@ fn a_thread_keeps_no_spare_output_buffer_over_64_kib() {
         "the thread kept {kept} bytes after a connection and its pipe ended"
     );
 }
+
+/// A large whole body goes out from where it is, not copied into the
+/// connection's output buffer: sending 4 MiB holds a small part of that.
+#[test]
+fn a_large_body_goes_out_uncopied() {
+    static LARGE: [u8; 4 << 20] = [b'l'; 4 << 20];
+    let (mut client_end, server_end) = duplex(64 * 1024);
+    let service = |_: Request| async { Response::new(StatusCode::OK).with_body(&LARGE[..]) };
+    let config = ServerConfig::default();
+    let before = live();
+    let server = async {
+        let _ = serve_connection(server_end, service, &config).await;
+    };
+    let client = async {
+        client_end
+            .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            .await
+            .unwrap();
+        // Some of it: the rest waits on the pipe.
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut read = 0;
+        while read < 128 * 1024 {
+            read += client_end.read(&mut buf).await.unwrap();
+        }
+        for _ in 0..16 {
+            future::yield_now().await;
+        }
+        live()
+    };
+    let sending = future::block_on(future::or(client, async {
+        server.await;
+        unreachable!("the client never reads the whole body")
+    }));
+    let held = sending - before;
+    drop(client_end);
+    assert!(held < 256 * 1024, "sending a 4 MiB body held {held} bytes");
+}
