@@ -438,8 +438,7 @@ fn worker<M, S>(
         let (ex, reactor) = spawner;
         // Accepts since the connections' tasks last had a turn.
         let mut in_a_row = 0;
-        // Failures of one connection each, retried at once, in a row.
-        let mut retried = 0u32;
+        let mut retried = RetriedInARow::default();
         // When this worker last asked its idle connections to make room, and
         // when every worker's, out of descriptors.
         let (mut asked_here, mut asked_everyone) = (None, None);
@@ -518,8 +517,7 @@ fn worker<M, S>(
                 // the same failure repeats, as a filter refusing every
                 // accept does: then it is waited out like the others, so
                 // the loop cannot spin.)
-                Err(e) if fails_one_connection(&e) && retried < RETRIED_AT_ONCE => {
-                    retried += 1;
+                Err(e) if retried.at_once_after(&e) => {
                     log::debug!("lithe: accepting a connection failed ({e}); retrying");
                     continue;
                 }
@@ -547,7 +545,7 @@ fn worker<M, S>(
                     continue;
                 }
             };
-            retried = 0;
+            retried.accepted();
             in_a_row += 1;
             rooms.everyone.accept_failures.accepted();
             active.set(active.get() + 1);
@@ -845,6 +843,25 @@ fn out_of_descriptors(error: &io::Error) -> bool {
 /// once in a row, before the next waits as other failures do.
 const RETRIED_AT_ONCE: u32 = 16;
 
+/// Failed accepts of one connection each, retried at once, in a row.
+#[derive(Default)]
+struct RetriedInARow(u32);
+
+impl RetriedInARow {
+    /// Whether to accept again at once after `error`: a failure of one
+    /// connection, fewer than [`RETRIED_AT_ONCE`] in a row (counted).
+    fn at_once_after(&mut self, error: &io::Error) -> bool {
+        let at_once = fails_one_connection(error) && self.0 < RETRIED_AT_ONCE;
+        self.0 += u32::from(at_once);
+        at_once
+    }
+
+    /// An accept succeeded: the run is over.
+    fn accepted(&mut self) {
+        self.0 = 0;
+    }
+}
+
 /// Whether a failed accept concerns only the connection it would have
 /// returned (reset or unreachable while queued, refused by a firewall), which
 /// accept(2) says to retry at once; anything else (out of descriptors or
@@ -1046,7 +1063,7 @@ async fn closes_while_idle(shutdown: &Shutdown) {
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
-    use super::fails_one_connection;
+    use super::{RETRIED_AT_ONCE, RetriedInARow, fails_one_connection};
     use rustix::io::Errno;
     use std::io;
 
@@ -1062,5 +1079,23 @@ mod tests {
             assert!(!fails_one_connection(&errno(waited)), "{waited:?}");
         }
         assert!(!fails_one_connection(&io::Error::other("no errno")));
+    }
+
+    /// The same failure of one connection repeating (a filter refusing every
+    /// accept) is retried at once only so many times in a row, so the accept
+    /// loop cannot spin; an accept that succeeds starts the count again.
+    #[test]
+    fn failures_of_one_connection_are_retried_at_once_a_bounded_number_in_a_row() {
+        let aborted = io::Error::from_raw_os_error(Errno::CONNABORTED.raw_os_error());
+        let mut retried = RetriedInARow::default();
+        for _ in 0..RETRIED_AT_ONCE {
+            assert!(retried.at_once_after(&aborted));
+        }
+        assert!(!retried.at_once_after(&aborted));
+        assert!(!retried.at_once_after(&aborted));
+        retried.accepted();
+        assert!(retried.at_once_after(&aborted));
+        let out_of_descriptors = io::Error::from_raw_os_error(Errno::MFILE.raw_os_error());
+        assert!(!RetriedInARow::default().at_once_after(&out_of_descriptors));
     }
 }
