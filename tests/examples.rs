@@ -150,6 +150,31 @@ fn hello_server_answers_fetch_in_text_and_json() {
         B64.decode(v["body_b64"].as_str().unwrap()).unwrap(),
         b"echo me"
     );
+    // The echo keeps the request's length.
+    assert!(
+        v["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h[0] == "content-length" && h[1] == "7"),
+        "{json}"
+    );
+
+    // `-d` alone POSTs, as curl's does.
+    let (code, json) = fetch(&["--json", "-d", "posted", &format!("{}/echo", server.url)]);
+    assert_eq!(code, Some(0));
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["status"], 200, "{json}");
+    assert_eq!(
+        B64.decode(v["body_b64"].as_str().unwrap()).unwrap(),
+        b"posted"
+    );
+
+    // Any other path is not found.
+    let (code, json) = fetch(&["--json", &format!("{}/nope", server.url)]);
+    assert_eq!(code, Some(0));
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["status"], 404, "{json}");
 }
 
 #[test]
@@ -190,6 +215,48 @@ fn fetch_reports_a_protocol_error_as_json_with_exit_code_1() {
         v["error"].as_str().unwrap().contains("Content-Length"),
         "{json}"
     );
+}
+
+/// A body cut short is an error, never a short success: exit code 1, with
+/// `{"error"}` in JSON.
+#[test]
+fn fetch_reports_a_body_cut_short_with_exit_code_1() {
+    let cut_short: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc";
+    let (code, json) = fetch(&["--json", &answering(cut_short)]);
+    assert_eq!(code, Some(1), "{json}");
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert!(v["error"].is_string(), "{json}");
+    let (code, text) = fetch(&[&answering(cut_short)]);
+    assert_eq!(code, Some(1), "{text}");
+}
+
+/// What fetch reports is what came: the version, every field in order
+/// (repeats included, names as sent), and the body's bytes exact, in
+/// standard base64.
+#[test]
+fn fetch_reports_the_version_fields_and_bytes_as_received() {
+    let url = answering(
+        b"HTTP/1.0 200 OK\r\nSet-Cookie: a\r\nX-B: 1\r\nSet-Cookie: b\r\n\
+          Content-Length: 4\r\n\r\n\xff\xfe\x00\xfb",
+    );
+    let (code, json) = fetch(&["--json", &url]);
+    assert_eq!(code, Some(0), "{json}");
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["version"], "HTTP/1.0");
+    assert_eq!(
+        v["headers"],
+        serde_json::json!([
+            ["Set-Cookie", "a"],
+            ["X-B", "1"],
+            ["Set-Cookie", "b"],
+            ["Content-Length", "4"]
+        ])
+    );
+    assert_eq!(v["body_b64"], "//4A+w==");
+    let url = answering(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    let (code, text) = fetch(&[&url]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.starts_with("HTTP/1.0 200 OK\n"), "{text}");
 }
 
 #[test]
@@ -357,6 +424,57 @@ fn reflect_refuses_a_body_past_its_limit_with_413() {
     let _ = stream.read_to_end(&mut answer);
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+}
+
+/// A body of exactly reflect's 128 KiB limit is reflected, bytes exact
+/// (binary ones in standard base64), and every field in order, repeats
+/// included.
+#[test]
+fn reflect_reflects_a_body_at_its_limit_and_every_field_in_order() {
+    use std::io::{Read, Write};
+    let server = start("reflect");
+    let mut body = vec![b'r'; 131_072 - 4];
+    body.extend_from_slice(b"\xff\xfe\x00\xfb");
+    let mut stream = common::socket(addr_of(&server));
+    stream
+        .write_all(
+            b"POST / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\nX-B: 2\r\nX-A: 3\r\n\
+              Connection: close\r\nContent-Length: 131072\r\n\r\n",
+        )
+        .unwrap();
+    stream.write_all(&body).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    assert!(answer.starts_with(b"HTTP/1.1 200 "));
+    let at = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let reflected: Value = serde_json::from_slice(&answer[at + 4..]).unwrap();
+    let reflected_body = reflected["body_b64"].as_str().unwrap();
+    // The last bytes encode with `/` and `+`: the standard alphabet's.
+    assert!(
+        reflected_body.ends_with("v/+APs="),
+        "{}",
+        &reflected_body[reflected_body.len() - 12..]
+    );
+    assert_eq!(B64.decode(reflected_body).unwrap(), body);
+    let fields: Vec<(String, String)> = reflected["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            let text = |v: &Value| String::from_utf8(B64.decode(v.as_str().unwrap()).unwrap());
+            (text(&h[0]).unwrap(), text(&h[1]).unwrap())
+        })
+        .collect();
+    let expected = [
+        ("Host", "x"),
+        ("X-A", "1"),
+        ("X-B", "2"),
+        ("X-A", "3"),
+        ("Connection", "close"),
+        ("Content-Length", "131072"),
+    ]
+    .map(|(n, v)| (n.to_owned(), v.to_owned()));
+    assert_eq!(fields, expected);
 }
 
 /// Out of descriptors, a server closes idle keep-alive connections to make
@@ -643,7 +761,14 @@ fn addr_of(server: &Running) -> std::net::SocketAddr {
 #[test]
 fn hello_server_answers_head_without_a_body_and_keeps_the_length() {
     let server = start("hello_server");
-    for (path, length) in [("/", "13"), ("/bytes/5000", "5000")] {
+    // Whole, or a stream of slices past 64 KiB; up to the largest length
+    // a Content-Length may say.
+    for (path, length) in [
+        ("/", "13"),
+        ("/bytes/5000", "5000"),
+        ("/bytes/100000", "100000"),
+        ("/bytes/9999999999999999999", "9999999999999999999"),
+    ] {
         let (code, json) = fetch(&["--json", "-X", "HEAD", &format!("{}{path}", server.url)]);
         assert_eq!(code, Some(0), "{json}");
         let v: Value = serde_json::from_str(&json).unwrap();
