@@ -584,6 +584,53 @@ fn a_port_in_use_is_reported_with_exit_code_1() {
     }
 }
 
+/// fetch streams: the head and the first piece of a body are printed while
+/// the rest has not come yet.
+#[test]
+fn fetch_prints_the_head_and_first_piece_before_the_body_ends() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (printed, first_seen) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut seen = Vec::new();
+        let mut byte = [0u8];
+        while !seen.ends_with(b"\r\n\r\n") && s.read(&mut byte).unwrap_or(0) == 1 {
+            seen.push(byte[0]);
+        }
+        s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+            .unwrap();
+        // The rest only once fetch has printed the first piece.
+        let seen_in_time = first_seen.recv_timeout(Duration::from_secs(10)).is_ok();
+        let _ = s.write_all(b"4\r\nlast\r\n0\r\n\r\n");
+        seen_in_time
+    });
+    let mut child = Command::new(example("fetch"))
+        .arg(format!("http://{addr}/"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 256];
+    while !out.ends_with(b"first") {
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(n > 0, "fetch ended before it printed the first piece");
+        out.extend_from_slice(&buf[..n]);
+    }
+    let _ = printed.send(());
+    stdout.read_to_end(&mut out).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(
+        server.join().unwrap(),
+        "the first piece was printed only after the body ended"
+    );
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.starts_with("HTTP/1.1 200 OK\n"), "{out}");
+    assert!(out.ends_with("\n\nfirstlast"), "{out}");
+}
+
 #[test]
 fn fetch_json_refuses_a_body_it_cannot_hold() {
     let server = start("hello_server");
