@@ -148,6 +148,32 @@ fn malformed_requests_get_the_status_proto_names_then_close() {
     server.shutdown();
 }
 
+/// The date a worker writes moves on with the clock: a response a second
+/// after another on the same connection (so the same worker thread) carries
+/// a later one.
+#[test]
+fn the_date_moves_on_with_the_clock() {
+    fn date_of(reply: &str) -> std::time::SystemTime {
+        let line = reply
+            .lines()
+            .find_map(|line| line.strip_prefix("date: "))
+            .unwrap_or_else(|| panic!("no date: {reply}"));
+        httpdate::parse_http_date(line).unwrap()
+    }
+    let server = server();
+    let mut s = socket(server.local_addr());
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    let first = date_of(&read_until(&mut s, "Hello, World!"));
+    std::thread::sleep(Duration::from_millis(1100));
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    let second = date_of(&read_until(&mut s, "Hello, World!"));
+    assert!(
+        second >= first + Duration::from_secs(1),
+        "{first:?} then {second:?}"
+    );
+    server.shutdown();
+}
+
 #[test]
 fn responses_carry_the_date_unless_the_service_set_one_or_it_is_turned_off() {
     fn dates(reply: &str) -> usize {
