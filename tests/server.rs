@@ -1745,6 +1745,11 @@ fn heads_with_many_fields_are_parsed_and_too_many_refused() {
         &server,
         &[(128, "200"), (129, "200"), (1000, "200"), (1001, "431")],
     );
+    // However short the fields: 998 lines `a:` (four bytes each) and the two.
+    let mut head = String::from("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n");
+    head.push_str(&"a:\r\n".repeat(998));
+    let reply = exchange(server.local_addr(), (head + "\r\n").as_bytes());
+    assert!(reply.ends_with("\r\n\r\n1000"), "{reply}");
     server.shutdown();
 
     // No limit at all: the array is sized by the head, not by the limit.
@@ -1753,6 +1758,40 @@ fn heads_with_many_fields_are_parsed_and_too_many_refused() {
     let server = server_with(count_fields, config);
     expect(&server, &[(500, "200")]);
     server.shutdown();
+}
+
+/// A trailer section of as many fields as the limit allows is read whole,
+/// however short its lines: `a:` ended by CRLF, or by a bare LF where that
+/// is allowed.
+#[test]
+fn a_trailer_section_of_minimal_fields_at_the_limit_is_read() {
+    async fn count_trailers(request: lithe::io::Request) -> lithe::io::Response {
+        let mut body = request.into_body();
+        let outcome = loop {
+            match body.chunk().await {
+                Ok(Some(_)) => {}
+                Ok(None) => break format!("{}", body.trailers().map_or(0, |t| t.len())),
+                Err(e) => break format!("{e}"),
+            }
+        };
+        lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body(outcome)
+    }
+    for (line_end, bare_lf_allowed) in [("\r\n", false), ("\n", true)] {
+        let mut config = ServerConfig::default();
+        config.proto.leniency.allow_bare_lf = bare_lf_allowed;
+        let server = server_with(count_trailers, config);
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+             1\r\nx\r\n0\r\n{}\r\n",
+            format!("a:{line_end}").repeat(100)
+        );
+        let reply = exchange(server.local_addr(), request.as_bytes());
+        assert!(
+            reply.starts_with("HTTP/1.1 200 ") && reply.ends_with("\r\n\r\n100"),
+            "{line_end:?}: {reply}"
+        );
+        server.shutdown();
+    }
 }
 
 /// A body that stops arriving is answered 408 (as nginx answers), whatever
