@@ -202,6 +202,35 @@ mod tests {
         }
     }
 
+    /// Sets its flag when woken.
+    struct Flag(std::sync::atomic::AtomicBool);
+
+    impl Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// A writer waiting for room in a full pipe is woken when the reading end
+    /// goes, and told the pipe is broken, not left waiting.
+    #[test]
+    fn a_writer_waiting_for_room_hears_when_the_reader_goes() {
+        let (mut writer, reader) = duplex(1);
+        let flag = Arc::new(Flag(Default::default()));
+        let waker = Waker::from(flag.clone());
+        let mut cx = Context::from_waker(&waker);
+        let wrote = Pin::new(&mut writer).poll_write(&mut cx, b"a");
+        assert!(matches!(wrote, Poll::Ready(Ok(1))), "{wrote:?}");
+        assert!(Pin::new(&mut writer).poll_write(&mut cx, b"b").is_pending());
+        drop(reader);
+        assert!(flag.0.load(std::sync::atomic::Ordering::SeqCst));
+        let wrote = Pin::new(&mut writer).poll_write(&mut cx, b"b");
+        assert!(
+            matches!(&wrote, Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::BrokenPipe),
+            "{wrote:?}"
+        );
+    }
+
     /// Writes to the stream it was woken for, from inside `wake`.
     struct WriteOnWake {
         stream: Mutex<DuplexStream>,
