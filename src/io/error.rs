@@ -65,6 +65,17 @@ impl Timeout {
 /// let error = lithe::io::Error::Io(refused);
 /// assert_eq!(error.to_string(), "I/O error: connection refused");
 /// assert!(error.source().is_none());
+/// assert!(!error.is_protocol());
+///
+/// let broken = lithe::io::Error::Protocol(lithe::proto::Error::InvalidChunkSize);
+/// assert_eq!(broken.to_string(), "protocol error: invalid chunk size");
+/// assert!(broken.is_protocol());
+/// let refused = lithe::io::Error::Send(lithe::proto::SendError::InvalidHeaderValue);
+/// assert_eq!(
+///     refused.to_string(),
+///     format!("cannot send: {}", lithe::proto::SendError::InvalidHeaderValue)
+/// );
+/// assert!(!refused.is_protocol());
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]

@@ -191,6 +191,10 @@ impl From<Cow<'_, [u8]>> for FieldValue {
 /// use lithe::io::Request;
 /// let request = Request::new("PUT", "/").with_header("content-length", 1234u64);
 /// assert_eq!(request.headers().get("content-length"), Some(&b"1234"[..]));
+/// let empty = Request::new("PUT", "/").with_header("content-length", 0u64);
+/// assert_eq!(empty.headers().get("content-length"), Some(&b"0"[..]));
+/// let most = Request::new("PUT", "/").with_header("x-count", u64::MAX);
+/// assert_eq!(most.headers().get("x-count"), Some(&b"18446744073709551615"[..]));
 /// ```
 impl From<u64> for FieldValue {
     fn from(n: u64) -> Self {
