@@ -16,6 +16,18 @@ use lithe::io::{
 use lithe::proto::{self, StatusCode};
 use lithe::rt::{ConnectConfig, Url, connect, open};
 
+#[test]
+fn the_defaults_are_the_documented_ones() {
+    let config = ClientConfig::default();
+    let secs = |s| Some(Duration::from_secs(s));
+    assert_eq!(config.continue_timeout, Duration::from_secs(1));
+    assert_eq!(config.read_timeout, secs(30));
+    assert_eq!(config.write_timeout, secs(30));
+    assert_eq!(config.head_timeout, secs(30));
+    assert_eq!(config.total_timeout, None);
+    assert_eq!(config.proto.limits.max_head_bytes, 1 << 20);
+}
+
 /// A POST of `len` bytes to `/upload`.
 fn upload(len: usize) -> Request<Body> {
     Request::new("POST", "/upload")

@@ -542,11 +542,17 @@ fn an_extra_line_end_between_requests_leaves_the_connection_idle() {
 }
 
 #[test]
-fn the_default_idle_timeout_is_75_seconds() {
-    assert_eq!(
-        ServerConfig::default().idle_timeout,
-        Some(Duration::from_secs(75))
-    );
+fn the_defaults_are_the_documented_ones() {
+    let config = ServerConfig::default();
+    let secs = |s| Some(Duration::from_secs(s));
+    assert_eq!(config.head_timeout, secs(30));
+    assert_eq!(config.idle_timeout, secs(75));
+    assert_eq!(config.body_timeout, secs(60));
+    assert_eq!(config.write_timeout, secs(60));
+    assert_eq!(config.min_progress_bytes, 4 * 1024);
+    assert_eq!(config.drain_limit, 64 * 1024);
+    assert!(config.date_header && config.half_close);
+    assert_eq!(config.proto.limits.max_head_bytes, 16 * 1024);
 }
 
 /// A request body cut short by the client's end is answered 400, naming
