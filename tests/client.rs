@@ -26,6 +26,9 @@ fn the_defaults_are_the_documented_ones() {
     assert_eq!(config.head_timeout, secs(30));
     assert_eq!(config.total_timeout, None);
     assert_eq!(config.proto.limits.max_head_bytes, 1 << 20);
+    let connect = ConnectConfig::default();
+    assert_eq!(connect.connect_timeout, Duration::from_secs(10));
+    assert!(connect.tls.is_none(), "the webpki roots");
 }
 
 /// A POST of `len` bytes to `/upload`.
@@ -2122,6 +2125,12 @@ fn a_host_address_that_never_answers_does_not_use_up_the_timeout() {
             "{none:?}"
         );
         let timed_out = connect_any(&[silent_addr], Duration::from_millis(300)).await;
+        assert!(
+            matches!(timed_out, Err(Error::Timeout(lithe::io::Timeout::Connect))),
+            "{timed_out:?}"
+        );
+        // A timeout, whatever failed before it.
+        let timed_out = connect_any(&[refused_addr, silent_addr], Duration::from_millis(300)).await;
         assert!(
             matches!(timed_out, Err(Error::Timeout(lithe::io::Timeout::Connect))),
             "{timed_out:?}"

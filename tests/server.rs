@@ -553,6 +553,58 @@ fn the_defaults_are_the_documented_ones() {
     assert_eq!(config.drain_limit, 64 * 1024);
     assert!(config.date_header && config.half_close);
     assert_eq!(config.proto.limits.max_head_bytes, 16 * 1024);
+    let serve = lithe::rt::ServeConfig::default();
+    assert_eq!(serve.threads, 0, "one worker per core");
+    assert_eq!(serve.shutdown_timeout, Duration::from_secs(30));
+    assert!(!serve.reuse_port);
+    assert_eq!(serve.max_connections, 25_000);
+    assert!(serve.tls.is_none());
+    assert_eq!(serve.tls_handshake_timeout, secs(10));
+}
+
+/// `max_connections: 0` is no limit: a worker with connections busy takes
+/// the next at once.
+#[test]
+fn a_connection_limit_of_zero_is_none() {
+    let serve = lithe::rt::ServeConfig {
+        threads: 1,
+        max_connections: 0,
+        shutdown_timeout: Duration::from_secs(2),
+        ..Default::default()
+    };
+    let server = lithe::rt::Server::bind("127.0.0.1:0", routes, serve).expect("bind");
+    // Three connections busy, each with a head begun.
+    let busy: Vec<_> = (0..3)
+        .map(|_| {
+            let mut s = socket(server.local_addr());
+            s.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+            s
+        })
+        .collect();
+    let reply = exchange(
+        server.local_addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    drop(busy);
+    server.shutdown();
+}
+
+/// A `Server` dropped without `shutdown` goes on serving (its workers are
+/// its own threads), until its shutdown signal is triggered.
+#[test]
+fn a_dropped_server_serves_on_until_its_signal() {
+    let server = server();
+    let addr = server.local_addr();
+    let signal = server.shutdown_signal();
+    drop(server);
+    let reply = exchange(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.ends_with("Hello, World!"), "{reply}");
+    signal.trigger();
+    wait_until_refused(addr);
 }
 
 /// A request body cut short by the client's end is answered 400, naming
