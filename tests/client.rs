@@ -1802,6 +1802,35 @@ fn heads_answered_204(count: usize) -> (SocketAddr, std::sync::mpsc::Receiver<St
     (addr, rx)
 }
 
+/// A request with an empty body says `Content-Length: 0` only for the
+/// methods whose requests have content (POST, PUT, PATCH: a server may
+/// answer such a request without a length 411); others carry no framing.
+#[test]
+fn an_empty_body_has_a_length_only_on_post_put_and_patch() {
+    let methods = ["GET", "DELETE", "POST", "PUT", "PATCH"];
+    let (addr, heads) = heads_answered_204(methods.len());
+    run(async {
+        let mut conn = client_to(addr).await;
+        for method in methods {
+            let request = Request::new(method, "/").with_header("host", "t");
+            conn.send(request).await.unwrap();
+        }
+    });
+    for method in methods {
+        let head = heads.recv_timeout(LIMIT).unwrap().to_ascii_lowercase();
+        let has_content = matches!(method, "POST" | "PUT" | "PATCH");
+        assert_eq!(
+            head.contains("\r\ncontent-length: 0\r\n"),
+            has_content,
+            "{head}"
+        );
+        assert!(!head.contains("transfer-encoding"), "{head}");
+        if !has_content {
+            assert!(!head.contains("content-length"), "{head}");
+        }
+    }
+}
+
 /// A body that is not UTF-8, asked for as text, says so: nothing failed in
 /// the transport or the message, and the connection goes on.
 #[test]
