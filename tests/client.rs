@@ -860,11 +860,20 @@ fn timeouts_past_what_the_clock_counts_are_none() {
 /// A server that never sends 100 Continue and answers only once the first
 /// byte of the body came, which it reports to the test with when it came.
 fn answering_after_the_first_body_byte() -> (SocketAddr, std::sync::mpsc::Receiver<(u8, Instant)>) {
+    answering_after_interim_then_the_first_body_byte(b"")
+}
+
+/// [`answering_after_the_first_body_byte`], sending `interim` (responses)
+/// once the head is read.
+fn answering_after_interim_then_the_first_body_byte(
+    interim: &'static [u8],
+) -> (SocketAddr, std::sync::mpsc::Receiver<(u8, Instant)>) {
     let (tx, rx) = std::sync::mpsc::channel();
     let addr = raw_server(move |mut s| {
         if read_through(&mut s, b"\r\n\r\n").is_none() {
             return;
         }
+        s.write_all(interim).unwrap();
         let mut byte = [0u8];
         if s.read(&mut byte).unwrap_or(0) == 1 {
             let _ = tx.send((byte[0], Instant::now()));
@@ -891,6 +900,24 @@ fn put_expecting_continue(addr: SocketAddr, config: ClientConfig) -> Instant {
         assert_eq!(&response.into_body().bytes(10).await.unwrap()[..], b"ok");
         sent_at
     })
+}
+
+/// 102 and 103 are not 100 Continue: a body held for one still waits for
+/// the continue timeout after them.
+#[test]
+fn a_102_or_103_does_not_release_a_body_held_for_100_continue() {
+    let (addr, rx) = answering_after_interim_then_the_first_body_byte(
+        b"HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n",
+    );
+    let config = ClientConfig {
+        continue_timeout: Duration::from_millis(1000),
+        ..ClientConfig::default()
+    };
+    let sent_at = put_expecting_continue(addr, config);
+    let (body, arrived_at) = rx.recv().unwrap();
+    assert_eq!(body, b'x');
+    let waited = arrived_at - sent_at;
+    assert!(waited >= Duration::from_millis(1000), "{waited:?}");
 }
 
 #[test]
