@@ -3346,6 +3346,58 @@ fn a_large_response_waits_for_a_client_that_pauses_and_arrives_whole() {
     server.shutdown();
 }
 
+/// A connection handed to the service by a protocol switch no longer
+/// counts against its worker's `max_connections`: a tunnel held open does
+/// not keep the next client waiting.
+#[test]
+fn an_upgraded_connection_holds_no_connection_slot() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let released = std::sync::Arc::new(std::sync::Mutex::new(Some(released)));
+    let service = move |mut request: lithe::io::Request| {
+        let response = match request.upgrade() {
+            Some(on_upgrade) => {
+                let released = released.lock().unwrap().take().expect("one tunnel");
+                std::thread::spawn(move || {
+                    lithe::rt::block_on(async move {
+                        let mut io = on_upgrade.await.unwrap();
+                        let mut buf = [0u8; 4];
+                        io.read_exact(&mut buf).await.unwrap();
+                        io.write_all(b"pong").await.unwrap();
+                        io.flush().await.unwrap();
+                        // Held open until the test is done.
+                        let _ = released.recv_timeout(LIMIT);
+                    })
+                });
+                lithe::io::Response::new(lithe::proto::StatusCode::OK)
+            }
+            None => lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body("next"),
+        };
+        async { response }
+    };
+    let serve = lithe::rt::ServeConfig {
+        threads: 1,
+        max_connections: 1,
+        shutdown_timeout: Duration::from_secs(2),
+        ..Default::default()
+    };
+    let server = lithe::rt::Server::bind("127.0.0.1:0", service, serve).expect("bind");
+    let mut tunnel = socket(server.local_addr());
+    tunnel
+        .write_all(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\nping")
+        .unwrap();
+    assert!(read_until(&mut tunnel, "pong").ends_with("\r\n\r\npong"));
+    let started = Instant::now();
+    let reply = exchange(
+        server.local_addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.ends_with("next"), "{reply}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let _ = release.send(());
+    server.shutdown();
+}
+
 #[test]
 fn an_upgraded_connection_outlives_the_server_that_accepted_it() {
     // Idle at the shutdown, or parked in a read that only the peer's next
