@@ -418,6 +418,60 @@ fn an_https_host_that_cannot_name_a_tls_server_is_refused_unlooked_up() {
     );
 }
 
+/// TLS 1.2 is the minimum both roles speak: a client that offers only 1.2
+/// is served, and a server that speaks only 1.2 is reached.
+#[test]
+fn tls_1_2_peers_are_served_and_reached() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let (cert, key) = certificate();
+    let provider = || std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let tls12 = [&rustls::version::TLS12];
+    let chain = vec![CertificateDer::from_pem_slice(cert.as_bytes()).unwrap()];
+
+    // lithe's acceptor, its defaults, against a client of TLS 1.2 alone.
+    let server = https_server(&cert, &key);
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(chain[0].clone()).unwrap();
+    let client_config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&tls12)
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = futures_rustls::TlsConnector::from(std::sync::Arc::new(client_config));
+    let port = server.local_addr().port();
+    let version = run(async {
+        let tcp = lithe::rt::connect("127.0.0.1", port, LIMIT).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let tls = connector
+            .connect(name, tcp)
+            .await
+            .expect("a TLS 1.2 handshake");
+        tls.get_ref().1.protocol_version()
+    });
+    assert_eq!(version, Some(rustls::ProtocolVersion::TLSv1_2));
+    server.shutdown();
+
+    // lithe's connector, its defaults, against a server of TLS 1.2 alone.
+    let server_config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&tls12)
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            chain,
+            PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
+        )
+        .unwrap();
+    let config = ServeConfig {
+        threads: 1,
+        tls: Some(TlsAcceptor::from_config(server_config)),
+        ..ServeConfig::default()
+    };
+    let server = Server::bind("127.0.0.1:0", routes, config).unwrap();
+    assert_served(server.local_addr(), &cert);
+    server.shutdown();
+}
+
 #[test]
 fn connectors_and_acceptors_take_a_rustls_configuration_of_the_callers() {
     use rustls::pki_types::pem::PemObject;
