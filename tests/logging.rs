@@ -75,6 +75,22 @@ async fn service(request: Request) -> Response {
         "/short" => Response::new(StatusCode::OK).with_body(short_of_its_length()),
         "/short-chunked" => Response::new(StatusCode::OK)
             .with_body(short_of_its_length().with_trailers(async { Headers::new() })),
+        // A trailer that cannot be sent: all left out, with a warning.
+        "/bad-trailer" => {
+            Response::new(StatusCode::OK).with_body(Body::from("t").with_trailers(async {
+                let mut trailers = Headers::new();
+                trailers.append("x-sum", "a\r\nb");
+                trailers
+            }))
+        }
+        // Trailers with nowhere to go (an HTTP/1.0 client: no chunks).
+        "/plain-trailers" => {
+            Response::new(StatusCode::OK).with_body(Body::from("t").with_trailers(async {
+                let mut trailers = Headers::new();
+                trailers.append("x-sum", "1");
+                trailers
+            }))
+        }
         "/drop-panics" => {
             Response::new(StatusCode::OK).with_body(Body::stream(PanicsOnDrop(false)))
         }
@@ -211,6 +227,38 @@ fn failures_nobody_else_sees_are_logged() {
     );
     assert!(cut_short[0].1.contains("fewer body bytes"), "{cut_short:?}");
     assert!(cut_short[1].1.contains("ended short"), "{cut_short:?}");
+
+    // Trailers left out: a warning when the service's cannot be sent, at
+    // debug level when the body has nowhere to put them.
+    let reply = exchange(
+        addr,
+        b"GET /bad-trailer HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.ends_with("\r\n0\r\n\r\n"), "{reply}");
+    let invalid = logged("left out: invalid header value", 1);
+    assert_eq!(invalid.len(), 1, "{invalid:?}");
+    assert_eq!(invalid[0].0, log::Level::Warn);
+    let reply = exchange(addr, b"GET /plain-trailers HTTP/1.0\r\n\r\n");
+    assert!(reply.ends_with("\r\n\r\nt"), "{reply}");
+    let nowhere = logged("left out: the body is not chunked", 1);
+    assert_eq!(nowhere.len(), 1, "{nowhere:?}");
+    assert_eq!(nowhere[0].0, log::Level::Debug);
+
+    // A connection its client resets midway is no warning (any client can
+    // do it): at debug level.
+    let mut s = socket(addr);
+    std::io::Write::write_all(
+        &mut s,
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nabc",
+    )
+    .unwrap();
+    let client = s.local_addr().unwrap();
+    let socket = socket2::Socket::from(s);
+    socket.set_linger(Some(std::time::Duration::ZERO)).unwrap();
+    drop(socket);
+    let failed = logged(&format!("the connection from {client} failed"), 1);
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].0, log::Level::Debug);
     server.shutdown();
 
     #[cfg(target_os = "linux")]
