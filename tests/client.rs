@@ -987,6 +987,17 @@ fn a_continue_timeout_past_the_clock_waits_for_the_100_past_the_read_timeout() {
     assert!(sent_at.elapsed() >= Duration::from_millis(1200));
 }
 
+/// A body of five pieces made 300 ms apart: 1.5 s of upload.
+fn five_pieces_300_ms_apart() -> Body {
+    Body::stream(futures_lite::stream::unfold(0, |i| async move {
+        if i == 5 {
+            return None;
+        }
+        async_io::Timer::after(Duration::from_millis(300)).await;
+        Some((Ok(bytes::Bytes::from_static(b"data")), i + 1))
+    }))
+}
+
 #[test]
 fn the_response_gets_its_whole_read_timeout_after_an_upload_that_outlasts_it() {
     // A server that never sends 100 Continue, reads the chunked body to its end,
@@ -1008,19 +1019,12 @@ fn the_response_gets_its_whole_read_timeout_after_an_upload_that_outlasts_it() {
             ..ClientConfig::default()
         };
         let mut conn = ClientConnection::new(tcp, config);
-        // Five chunks 300 ms apart: the upload takes longer than the read timeout,
-        // whose clock must start only once the request is sent.
-        let slow = futures_lite::stream::unfold(0, |i| async move {
-            if i == 5 {
-                return None;
-            }
-            async_io::Timer::after(Duration::from_millis(300)).await;
-            Some((Ok(bytes::Bytes::from_static(b"data")), i + 1))
-        });
+        // The upload takes longer than the read timeout, whose clock must
+        // start only once the request is sent.
         let request = Request::new("PUT", "/")
             .with_header("host", "t")
             .with_header("expect", "100-continue")
-            .with_body(Body::stream(slow));
+            .with_body(five_pieces_300_ms_apart());
         let response = conn.send(request).await.unwrap();
         assert_eq!(&response.into_body().bytes(10).await.unwrap()[..], b"ok");
     });
@@ -3389,17 +3393,10 @@ fn the_response_body_is_not_timed_while_the_upload_goes_on() {
             ..ClientConfig::default()
         };
         let mut conn = ClientConnection::new(tcp, config);
-        // Five pieces 300 ms apart: the upload outlasts the read timeout.
-        let slow = futures_lite::stream::unfold(0, |i| async move {
-            if i == 5 {
-                return None;
-            }
-            async_io::Timer::after(Duration::from_millis(300)).await;
-            Some((Ok(bytes::Bytes::from_static(b"data")), i + 1))
-        });
+        // The upload outlasts the read timeout.
         let request = Request::new("PUT", "/")
             .with_header("host", "t")
-            .with_body(Body::stream(slow));
+            .with_body(five_pieces_300_ms_apart());
         let response = conn.send(request).await.unwrap();
         assert_eq!(&response.into_body().bytes(10).await.unwrap()[..], b"ab");
     });
