@@ -871,6 +871,22 @@ fn a_body_sent_whole_without_waiting_for_100_continue_keeps_the_connection() {
         assert!(reply.ends_with("Hello, World!"), "{body}: {reply}");
     }
     server.shutdown();
+    // Past the drain limit, a body buffered whole all the same is not
+    // dropped to keep the connection: the limit holds as for any other.
+    let config = ServerConfig {
+        drain_limit: 2,
+        ..ServerConfig::default()
+    };
+    let server = server_with(routes, config);
+    let reply = exchange(
+        server.local_addr(),
+        b"POST /ignore HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\nping\
+          GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(count(&reply, "HTTP/1.1 200 OK"), 1, "{reply}");
+    assert!(reply.contains("connection: close\r\n"), "{reply}");
+    assert!(!reply.contains("Hello, World!"), "{reply}");
+    server.shutdown();
 }
 
 /// A service's future that keeps the request after it is done (written by
