@@ -3402,6 +3402,39 @@ fn the_response_body_is_not_timed_while_the_upload_goes_on() {
     });
 }
 
+/// A response whole before the request body is all out: its body reports
+/// its end once the upload is done, with no empty pieces while it waits,
+/// and the connection goes on.
+#[test]
+fn a_response_whole_before_the_upload_ends_when_the_upload_does() {
+    let addr = raw_server(|mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .unwrap();
+        if read_through(&mut s, b"\r\n0\r\n\r\n").is_none() {
+            return;
+        }
+        hold_open(&mut s);
+    });
+    run(async {
+        let mut conn = client_to(addr).await;
+        let request = Request::new("PUT", "/")
+            .with_header("host", "t")
+            .with_body(five_pieces_300_ms_apart());
+        let started = Instant::now();
+        let mut body = conn.send(request).await.unwrap().into_body();
+        let mut pieces = Vec::new();
+        while let Some(piece) = body.chunk().await.unwrap() {
+            pieces.push(piece);
+        }
+        assert_eq!(pieces, [&b"ok"[..]]);
+        assert!(started.elapsed() >= Duration::from_millis(1200));
+        assert!(conn.is_reusable());
+    });
+}
+
 /// A used connection the server resets while idle (a load balancer dropping
 /// it) refuses the next request unsent, as one closed cleanly does: a
 /// caller may send it again elsewhere.
