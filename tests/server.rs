@@ -732,6 +732,33 @@ fn an_unread_small_body_is_drained_and_the_connection_kept() {
     assert_eq!(count(&reply, "HTTP/1.1 200 OK"), 2, "{reply}");
     assert!(reply.ends_with("Hello, World!"), "{reply}");
     server.shutdown();
+
+    // A body yet to come of exactly the drain limit is drained; one byte
+    // more closes the connection.
+    let config = ServerConfig {
+        drain_limit: 4,
+        ..ServerConfig::default()
+    };
+    let server = server_with(routes, config);
+    for (length, kept) in [(4, true), (5, false)] {
+        let mut s = socket(server.local_addr());
+        let head = format!("POST /ignore HTTP/1.1\r\nHost: a\r\nContent-Length: {length}\r\n\r\n");
+        s.write_all(head.as_bytes()).unwrap();
+        let answer = read_until(&mut s, "ignored");
+        assert_eq!(
+            !answer.contains("connection: close"),
+            kept,
+            "{length}: {answer}"
+        );
+        let rest = format!(
+            "{}GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            "x".repeat(length)
+        );
+        let _ = s.write_all(rest.as_bytes());
+        let reply = read_to_close(&mut s);
+        assert_eq!(reply.ends_with("Hello, World!"), kept, "{length}: {reply}");
+    }
+    server.shutdown();
 }
 
 /// A chunked body is drained only when its end is already in: its length is
