@@ -758,6 +758,29 @@ fn an_unread_small_body_is_drained_and_the_connection_kept() {
         let reply = read_to_close(&mut s);
         assert_eq!(reply.ends_with("Hello, World!"), kept, "{length}: {reply}");
     }
+    // The same for a chunked body all in already: its data counts.
+    for (chunks, kept) in [
+        ("2\r\nab\r\n2\r\ncd\r\n", true),
+        ("2\r\nab\r\n3\r\ncde\r\n", false),
+    ] {
+        let request = format!(
+            "POST /ignore HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n{chunks}0\r\n\r\n\
+             GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        );
+        let reply = exchange(server.local_addr(), request.as_bytes());
+        assert_eq!(
+            reply.ends_with("Hello, World!"),
+            kept,
+            "{chunks:?}: {reply}"
+        );
+        // Said in the answer's head: decided before it goes out.
+        let (first, _) = reply.split_once("ignored").unwrap();
+        assert_eq!(
+            !first.contains("connection: close"),
+            kept,
+            "{chunks:?}: {reply}"
+        );
+    }
     server.shutdown();
 }
 
