@@ -259,6 +259,12 @@ fn failures_nobody_else_sees_are_logged() {
     let failed = logged(&format!("the connection from {client} failed"), 1);
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert_eq!(failed[0].0, log::Level::Debug);
+    let about_it = records_with(&client.to_string());
+    assert!(
+        // Neither a warning nor an error: less severe levels compare greater.
+        about_it.iter().all(|(level, _)| *level > log::Level::Warn),
+        "{about_it:?}"
+    );
     server.shutdown();
 
     #[cfg(target_os = "linux")]

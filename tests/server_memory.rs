@@ -327,7 +327,9 @@ fn a_large_body_goes_out_uncopied() {
         let mut buf = vec![0u8; 64 * 1024];
         let mut read = 0;
         while read < 128 * 1024 {
-            read += client_end.read(&mut buf).await.unwrap();
+            let n = client_end.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the server ended before 128 KiB went out");
+            read += n;
         }
         for _ in 0..16 {
             future::yield_now().await;
