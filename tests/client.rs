@@ -223,6 +223,19 @@ async fn patient_for_100(addr: SocketAddr) -> ClientConnection<lithe::rt::MaybeT
     client_with(addr, config).await
 }
 
+/// A client to `addr` whose read timeout is `timeout`.
+async fn client_reading_within(
+    addr: SocketAddr,
+    timeout: Duration,
+) -> ClientConnection<lithe::rt::TcpStream> {
+    let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
+    let config = ClientConfig {
+        read_timeout: Some(timeout),
+        ..ClientConfig::default()
+    };
+    ClientConnection::new(tcp, config)
+}
+
 async fn client_with(
     addr: SocketAddr,
     client: ClientConfig,
@@ -3308,12 +3321,7 @@ fn a_response_that_stops_arriving_times_out() {
         let _ = s.read(&mut [0u8; 1024]);
     });
     run(async {
-        let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
-        let config = ClientConfig {
-            read_timeout: Some(Duration::from_millis(200)),
-            ..ClientConfig::default()
-        };
-        let mut conn = ClientConnection::new(tcp, config);
+        let mut conn = client_reading_within(addr, Duration::from_millis(200)).await;
         let started = std::time::Instant::now();
         let response = conn.send(get("/")).await.unwrap();
         let error = response.into_body().bytes(100).await.unwrap_err();
@@ -3335,12 +3343,7 @@ fn a_server_that_never_answers_is_a_head_timeout() {
         let _ = s.read(&mut [0u8; 1024]);
     });
     run(async {
-        let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
-        let config = ClientConfig {
-            read_timeout: Some(Duration::from_millis(200)),
-            ..ClientConfig::default()
-        };
-        let mut conn = ClientConnection::new(tcp, config);
+        let mut conn = client_reading_within(addr, Duration::from_millis(200)).await;
         let started = Instant::now();
         let error = conn.send(get("/")).await.unwrap_err();
         assert!(matches!(error, Error::Timeout(Timeout::Head)), "{error:?}");
@@ -3359,12 +3362,7 @@ fn the_read_timeout_bounds_each_wait_not_the_whole_body() {
         1,
     );
     run(async {
-        let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
-        let config = ClientConfig {
-            read_timeout: Some(Duration::from_millis(1000)),
-            ..ClientConfig::default()
-        };
-        let mut conn = ClientConnection::new(tcp, config);
+        let mut conn = client_reading_within(addr, Duration::from_millis(1000)).await;
         let response = conn.send(get("/")).await.unwrap();
         let body = response.into_body().bytes(1000).await.unwrap();
         assert_eq!(&body[..], &[b'b'; 100][..]);
@@ -3388,12 +3386,7 @@ fn the_response_body_is_not_timed_while_the_upload_goes_on() {
         s.write_all(b"1\r\nb\r\n0\r\n\r\n").unwrap();
     });
     run(async {
-        let tcp = connect("127.0.0.1", addr.port(), LIMIT).await.unwrap();
-        let config = ClientConfig {
-            read_timeout: Some(Duration::from_millis(1000)),
-            ..ClientConfig::default()
-        };
-        let mut conn = ClientConnection::new(tcp, config);
+        let mut conn = client_reading_within(addr, Duration::from_millis(1000)).await;
         // The upload outlasts the read timeout.
         let request = Request::new("PUT", "/")
             .with_header("host", "t")
