@@ -20,11 +20,16 @@ fn large_head() -> Vec<u8> {
     head
 }
 
-/// The bytes a connection served `request` (answered "ok") holds once
-/// parked: what it frees when the client then ends the connection.
-fn held_once_parked(request: Vec<u8>) -> isize {
-    let (mut client_end, server_end) = duplex(64 * 1024);
-    let service = |_: Request| async { Response::new(StatusCode::OK).with_body("ok") };
+/// Serves `request` with `service` over a pipe, reads until `answered`
+/// holds for what came back, lets the connection park, then ends it. The
+/// bytes live once it parked, and once it ended (before the pipe's own
+/// buffer goes with its last end).
+fn live_parked_then_ended<S: lithe::io::Service>(
+    service: S,
+    request: &[u8],
+    answered: impl Fn(&[u8]) -> bool,
+) -> (isize, isize) {
+    let (mut client_end, server_end) = duplex(256 * 1024);
     let config = ServerConfig::default();
     let server = async {
         serve_connection(server_end, service, &config)
@@ -32,16 +37,16 @@ fn held_once_parked(request: Vec<u8>) -> isize {
             .unwrap();
     };
     let client = async {
-        client_end.write_all(&request).await.unwrap();
-        drop(request);
-        let mut answer = Vec::new();
-        let mut byte = [0u8];
-        while !answer.ends_with(b"\r\n\r\nok") {
-            client_end.read_exact(&mut byte).await.unwrap();
-            answer.push(byte[0]);
+        client_end.write_all(request).await.unwrap();
+        let mut answers = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        while !answered(&answers) {
+            let n = client_end.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the server closed before its answers were in");
+            answers.extend_from_slice(&buf[..n]);
         }
-        drop(answer);
-        // The server writes the response before it parks: let it park.
+        drop((answers, buf));
+        // The server writes its last answer before it parks: let it park.
         for _ in 0..16 {
             future::yield_now().await;
         }
@@ -51,9 +56,18 @@ fn held_once_parked(request: Vec<u8>) -> isize {
         (parked, client_end)
     };
     let ((), (parked, client_end)) = future::block_on(future::zip(server, client));
-    let held = parked - live();
+    let ended = live();
     drop(client_end);
-    held
+    (parked, ended)
+}
+
+/// The bytes a connection served `request` (answered "ok") holds once
+/// parked: what it frees when the client then ends the connection.
+fn held_once_parked(request: Vec<u8>) -> isize {
+    let service = |_: Request| async { Response::new(StatusCode::OK).with_body("ok") };
+    let (parked, ended) =
+        live_parked_then_ended(service, &request, |answer| answer.ends_with(b"\r\n\r\nok"));
+    parked - ended
 }
 
 /// A 15 KB head grows the read buffer; the connection parked after its
@@ -195,50 +209,20 @@ fn a_connection_waiting_on_its_service_keeps_no_buffer_earlier_work_grew() {
 /// grows the output buffer), and reads every answer; returns the bytes live
 /// once the connection parked after them, and once it ended.
 fn live_parked_after_a_batch_then_ended() -> (isize, isize) {
-    let (mut client_end, server_end) = duplex(256 * 1024);
     let service =
         |_: Request| async { Response::new(StatusCode::OK).with_body(vec![b'b'; 16_000]) };
-    let config = ServerConfig::default();
-    let server = async {
-        serve_connection(server_end, service, &config)
-            .await
-            .unwrap();
+    let batch = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n".repeat(5);
+    // Until the fifth head and its whole body are in.
+    let all_in = |answers: &[u8]| {
+        let heads: Vec<usize> = answers
+            .windows(4)
+            .enumerate()
+            .filter(|(_, w)| *w == b"\r\n\r\n")
+            .map(|(at, _)| at + 4)
+            .collect();
+        heads.len() == 5 && answers.len() - heads[4] == 16_000
     };
-    let client = async {
-        let batch = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n".repeat(5);
-        client_end.write_all(&batch).await.unwrap();
-        drop(batch);
-        // Until the fifth head and its whole body are in.
-        let mut answers = Vec::new();
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let heads: Vec<usize> = answers
-                .windows(4)
-                .enumerate()
-                .filter(|(_, w)| *w == b"\r\n\r\n")
-                .map(|(at, _)| at + 4)
-                .collect();
-            if heads.len() == 5 && answers.len() - heads[4] == 16_000 {
-                break;
-            }
-            let n = client_end.read(&mut buf).await.unwrap();
-            assert!(n > 0, "the server closed before the fifth answer");
-            answers.extend_from_slice(&buf[..n]);
-        }
-        drop((answers, buf));
-        // The server writes the last answer before it parks: let it park.
-        for _ in 0..16 {
-            future::yield_now().await;
-        }
-        let parked = live();
-        client_end.close().await.unwrap();
-        (parked, client_end)
-    };
-    let ((), (parked, client_end)) = future::block_on(future::zip(server, client));
-    // Before the pipe's own buffer goes with its last end.
-    let ended = live();
-    drop(client_end);
-    (parked, ended)
+    live_parked_then_ended(service, &batch, all_in)
 }
 
 /// The output buffer a batch of pipelined answers grew is not held by the
@@ -256,37 +240,14 @@ fn a_parked_connection_keeps_no_output_buffer_a_batch_grew() {
 /// Serves one GET answered with a header field of `len` bytes (100 KB grows
 /// the output buffer past 64 KiB), to its end, pipe and all.
 fn serve_a_head_with_a_field_of(len: usize) {
-    let (mut client_end, server_end) = duplex(256 * 1024);
     let service = move |_: Request| async move {
         Response::new(StatusCode::OK)
             .with_header("x-large", vec![b'v'; len])
             .with_body("ok")
     };
-    let config = ServerConfig::default();
-    let server = async {
-        serve_connection(server_end, service, &config)
-            .await
-            .unwrap();
-    };
-    let client = async {
-        client_end
-            .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-            .await
-            .unwrap();
-        let mut answer = Vec::new();
-        let mut buf = vec![0u8; 64 * 1024];
-        while !answer.ends_with(b"\r\n\r\nok") {
-            let n = client_end.read(&mut buf).await.unwrap();
-            assert!(n > 0, "the server closed before its answer");
-            answer.extend_from_slice(&buf[..n]);
-        }
-        // Parked, then ended.
-        for _ in 0..16 {
-            future::yield_now().await;
-        }
-        client_end.close().await.unwrap();
-    };
-    future::block_on(future::zip(server, client));
+    live_parked_then_ended(service, b"GET / HTTP/1.1\r\nHost: t\r\n\r\n", |answer| {
+        answer.ends_with(b"\r\n\r\nok")
+    });
 }
 
 /// An output buffer a large head grew past the 64 KiB a thread keeps for
