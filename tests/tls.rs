@@ -108,6 +108,20 @@ fn certificate_refusal(error: &lithe::io::Error) -> Option<rustls::CertificateEr
     }
 }
 
+/// Why a connection to `addr` under `config` was refused, which it must be
+/// (`accepted` says what was wrongly accepted otherwise), if the refusal
+/// was of the server's certificate; and the error's text.
+async fn refusal_opening(
+    addr: SocketAddr,
+    config: &ConnectConfig,
+    accepted: &str,
+) -> (Option<rustls::CertificateError>, String) {
+    match open(&url(addr, "/"), config).await {
+        Ok(_) => panic!("{accepted} accepted"),
+        Err(error) => (certificate_refusal(&error), error.to_string()),
+    }
+}
+
 #[test]
 fn certificates_are_verified_by_default() {
     let (cert, key) = certificate();
@@ -115,11 +129,11 @@ fn certificates_are_verified_by_default() {
     run(async {
         // The default connector trusts the webpki roots only: a self-signed
         // certificate is refused, as one no root vouches for.
-        let error = open(&url(server.local_addr(), "/"), &ConnectConfig::default())
-            .await
-            .expect_err("self-signed certificate accepted");
+        let addr = server.local_addr();
+        let default = ConnectConfig::default();
+        let (refusal, error) = refusal_opening(addr, &default, "a self-signed certificate").await;
         assert_eq!(
-            certificate_refusal(&error),
+            refusal,
             Some(rustls::CertificateError::UnknownIssuer),
             "{error}"
         );
@@ -129,12 +143,11 @@ fn certificates_are_verified_by_default() {
         // signature does not verify against that root (webpki, which matches
         // roots by name today, says so; by key, it would find no issuer).
         let (other, _) = certificate();
-        let error = open(&url(server.local_addr(), "/"), &trusting(&other))
-            .await
-            .expect_err("a certificate no root vouches for accepted");
+        let unvouched = "a certificate no root vouches for";
+        let (refusal, error) = refusal_opening(addr, &trusting(&other), unvouched).await;
         assert!(
             matches!(
-                certificate_refusal(&error),
+                refusal,
                 Some(
                     rustls::CertificateError::BadSignature
                         | rustls::CertificateError::UnknownIssuer
@@ -180,21 +193,21 @@ fn the_default_connector_trusts_the_bundled_roots_and_pem_roots_replace_them() {
         .unwrap();
     let server = https_server(&leaf.pem(), &leaf_key.serialize_pem());
     run(async {
-        let error = open(&url(server.local_addr(), "/"), &ConnectConfig::default())
-            .await
-            .expect_err("a certificate of an impostor root accepted");
+        let addr = server.local_addr();
+        let default = ConnectConfig::default();
+        let impostors = "a certificate of an impostor root";
+        let (refusal, error) = refusal_opening(addr, &default, impostors).await;
         assert_eq!(
-            certificate_refusal(&error),
+            refusal,
             Some(rustls::CertificateError::BadSignature),
             "{error}"
         );
         // Pinned to another root, the bundled ones are not consulted.
         let (other, _) = certificate();
-        let error = open(&url(server.local_addr(), "/"), &trusting(&other))
-            .await
-            .expect_err("a certificate no root vouches for accepted");
+        let unvouched = "a certificate no root vouches for";
+        let (refusal, error) = refusal_opening(addr, &trusting(&other), unvouched).await;
         assert_eq!(
-            certificate_refusal(&error),
+            refusal,
             Some(rustls::CertificateError::UnknownIssuer),
             "{error}"
         );
@@ -209,12 +222,12 @@ fn a_trusted_certificate_for_another_name_is_refused() {
     let (cert, key) = certificate_for(&["other.example"]);
     let server = https_server(&cert, &key);
     run(async {
-        let error = open(&url(server.local_addr(), "/"), &trusting(&cert))
-            .await
-            .expect_err("a certificate for another name accepted");
+        let another_name = "a certificate for another name";
+        let (refusal, error) =
+            refusal_opening(server.local_addr(), &trusting(&cert), another_name).await;
         assert!(
             matches!(
-                certificate_refusal(&error),
+                refusal,
                 Some(
                     rustls::CertificateError::NotValidForName
                         | rustls::CertificateError::NotValidForNameContext { .. }
