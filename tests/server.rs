@@ -2209,23 +2209,16 @@ fn graceful_shutdown_lets_a_request_in_flight_finish() {
 /// never ends.
 #[test]
 fn the_shutdown_timeout_bounds_the_whole_drain() {
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
-    let slow_began = Arc::new(AtomicBool::new(false));
-    let service = {
-        let slow_began = slow_began.clone();
-        move |request: lithe::io::Request| {
-            let slow_began = slow_began.clone();
-            async move {
-                if request.path() != "/slow" {
-                    // Never answers.
-                    return futures_lite::future::pending().await;
-                }
-                slow_began.store(true, Ordering::SeqCst);
-                async_io::Timer::after(Duration::from_millis(1500)).await;
-                lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body("slow")
-            }
+    static SLOW_BEGAN: AtomicBool = AtomicBool::new(false);
+    let service = |request: lithe::io::Request| async move {
+        if request.path() != "/slow" {
+            // Never answers.
+            return futures_lite::future::pending().await;
         }
+        SLOW_BEGAN.store(true, Ordering::SeqCst);
+        async_io::Timer::after(Duration::from_millis(1500)).await;
+        lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body("slow")
     };
     let serve = lithe::rt::ServeConfig {
         threads: 1,
@@ -2241,7 +2234,7 @@ fn the_shutdown_timeout_bounds_the_whole_drain() {
     let mut slow = socket(addr);
     slow.write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
         .unwrap();
-    wait_until(&slow_began, "the slow request never reached the service");
+    wait_until(&SLOW_BEGAN, "the slow request never reached the service");
     // Its answer read to the close, and closed at once: it ends midway.
     let reader = std::thread::spawn(move || read_to_close(&mut slow));
     let started = Instant::now();
