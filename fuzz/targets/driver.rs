@@ -34,10 +34,13 @@ use std::time::Duration;
 use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
 use lithe::io::{Body, OnUpgrade, Request, Response, ServerConfig, duplex, serve_connection};
 use lithe::proto::{
-    Config, Connection, EMPTY_HEADER, Event, Header, RequestHead, StatusCode, Version,
+    BodyLength, Config, Connection, EMPTY_HEADER, Event, Header, RequestHead, StatusCode, Version,
 };
 
-use super::{Delivery, Feed, HEADER_SLOTS, Run, Seen, UPGRADE_TO_WEBSOCKET, Us, accepts_upgrade};
+use super::{
+    Delivery, Feed, HEADER_SLOTS, Run, Seen, UPGRADE_TO_WEBSOCKET, Us, accepts_upgrade, list_of,
+    request_framing,
+};
 
 /// How long one input may take before the target reports a hang.
 const HANG: Duration = Duration::from_secs(10);
@@ -54,6 +57,8 @@ pub struct Answer {
     pub body: Vec<u8>,
     /// Whether it carried `Connection: close`.
     pub closes: bool,
+    /// The interim (1xx) statuses sent before it, 101 aside (final here).
+    pub interims: Vec<u16>,
 }
 
 pub fn server_driver(data: &[u8]) {
@@ -76,6 +81,25 @@ pub fn server_driver(data: &[u8]) {
         .iter()
         .filter_map(|seen| match seen {
             Seen::Request { version, .. } => Some(*version == Version::Http10),
+            _ => None,
+        })
+        .collect();
+    // Whether each request awaits `100 Continue`, as RFC 9110 §10.1.1 has a
+    // server judge it: an HTTP/1.1 request with content that expects it.
+    let expects_continue: Vec<bool> = expected
+        .iter()
+        .filter_map(|seen| match seen {
+            Seen::Request {
+                version, headers, ..
+            } => Some(
+                *version == Version::Http11
+                    && request_framing(headers, *version) != BodyLength::Empty
+                    && list_of(headers, "expect").is_some_and(|expectations| {
+                        expectations
+                            .iter()
+                            .any(|e| e.eq_ignore_ascii_case(b"100-continue"))
+                    }),
+            ),
             _ => None,
         })
         .collect();
@@ -142,6 +166,21 @@ pub fn server_driver(data: &[u8]) {
             "response {i} closes the connection, yet more follow"
         );
     }
+    // `100 Continue` goes only to a request that awaits it, once, and only
+    // when the service reads its body (issue 3): never to one left unread.
+    for (i, answer) in answers.iter().enumerate() {
+        let continues = answer.interims.iter().filter(|&&s| s == 100).count();
+        let may_continue = expects_continue.get(i) == Some(&true)
+            && targets.get(i).is_some_and(|t| !t.starts_with(IGNORED));
+        assert!(
+            answer.interims.iter().all(|&s| s == 100) && continues <= usize::from(may_continue),
+            "response {i} came after the interim responses {:?}",
+            answer.interims
+        );
+    }
+    if let (None, Some(Seen::Failed(error))) = (switched, expected.last()) {
+        check_answer_to_fault(&answers, complete, *error, &methods, &targets, &http10);
+    }
     // A connection closed short of the switch never switched.
     if closed_early {
         assert_eq!(switch, None, "a switch after a closing answer");
@@ -160,6 +199,49 @@ pub fn server_driver(data: &[u8]) {
                 rest: rest.to_vec()
             }),
             "the switch after request {index}"
+        );
+    }
+}
+
+/// The answer after the `complete` requests, where `proto` found `error`:
+/// if that request's head was read, its body broke (cut short, bad chunk
+/// framing, trailers over a limit), and a service that read it cannot have
+/// been handed a whole body, so its answer is no 200 (issue 3: a body cut
+/// short is never a short success); if not, the fault is a head's, and the
+/// driver's own answer carries the status `proto` names and closes.
+/// Exempt: a body the service never read (`ignored`), and a piped answer
+/// (its head goes out before the body is read) that cannot be seen cut: to
+/// HEAD, it has no body, and to HTTP/1.0 only the close delimits it.
+fn check_answer_to_fault(
+    answers: &[Answer],
+    complete: usize,
+    error: lithe::proto::Error,
+    methods: &[&str],
+    targets: &[&str],
+    http10: &[bool],
+) {
+    let Some(answer) = answers.get(complete) else {
+        return;
+    };
+    if methods.len() > complete {
+        let target = targets[complete];
+        let piped_uncut = answer_form(target) == AnswerForm::Piped
+            && (http10[complete] || methods[complete] == "HEAD");
+        if !target.starts_with(IGNORED) && !piped_uncut {
+            assert_ne!(
+                answer.status, 200,
+                "request {complete}'s body broke ({error}), yet it was answered as whole"
+            );
+            assert!(
+                answer.closes,
+                "the answer after a broken body ({error}) keeps the connection"
+            );
+        }
+    } else {
+        assert_eq!(
+            (answer.status, answer.closes),
+            (error.status().as_u16(), true),
+            "the answer to a malformed head ({error})"
         );
     }
 }
@@ -381,6 +463,7 @@ pub fn parse_answers_until_switch(
     let mut client = Connection::client(Config::default());
     let mut answers = Vec::new();
     let mut current: Option<Answer> = None;
+    let mut interims = Vec::new();
     // A request is outstanding until its final response ends.
     let mut outstanding = false;
     client.receive_eof();
@@ -427,7 +510,9 @@ pub fn parse_answers_until_switch(
         match received.event {
             // Interim: the final response follows (a 101 is final here, and
             // switches).
-            Event::Response(head) if head.status.is_informational() && head.status != 101 => {}
+            Event::Response(head) if head.status.is_informational() && head.status != 101 => {
+                interims.push(head.status.as_u16());
+            }
             Event::Response(head) => {
                 let closes = head
                     .header("connection")
@@ -436,6 +521,7 @@ pub fn parse_answers_until_switch(
                     status: head.status.as_u16(),
                     body: Vec::new(),
                     closes,
+                    interims: std::mem::take(&mut interims),
                 });
             }
             Event::Data(data) => current

@@ -159,6 +159,61 @@ fn own_fields(fields: &[Header<'_>]) -> Fields {
         .collect()
 }
 
+/// RFC 9112's rules for an accepted request head that httparse alone would
+/// let through, checked apart from proto: a token for a method, a target
+/// within its limit, and one Host in HTTP/1.1 (at most one in 1.0).
+fn check_request_rules(head: &lithe::proto::RequestHead<'_, '_>, limits: &lithe::proto::Limits) {
+    assert!(
+        is_token(head.method.as_bytes()),
+        "a method that is no token accepted: {:?}",
+        head.method
+    );
+    assert!(
+        head.target.len() <= limits.max_request_target_bytes,
+        "a target of {} bytes accepted, over the {}-byte limit",
+        head.target.len(),
+        limits.max_request_target_bytes
+    );
+    let hosts = head
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("host"))
+        .count();
+    let required = usize::from(head.version == Version::Http11);
+    assert!(
+        (required..=1).contains(&hosts),
+        "a {:?} request with {hosts} Host fields accepted",
+        head.version
+    );
+    check_fields(head.headers, false);
+}
+
+/// Accepted fields have token names and values with no NUL, and no line
+/// break except where `folds` lets obs-fold through (responses only).
+fn check_fields(fields: &[Header<'_>], folds: bool) {
+    for field in fields {
+        assert!(
+            is_token(field.name.as_bytes()),
+            "a field name that is no token accepted: {:?}",
+            field.name
+        );
+        let breaks = |b: &u8| *b == b'\r' || *b == b'\n';
+        assert!(
+            !field.value.contains(&0) && (folds || !field.value.iter().any(breaks)),
+            "a field value with NUL or a line break accepted: {:?}",
+            field.value.escape_ascii().to_string()
+        );
+    }
+}
+
+/// `token = 1*tchar` (RFC 9110 §5.6.2), written apart from proto's.
+fn is_token(bytes: &[u8]) -> bool {
+    !bytes.is_empty()
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 /// What a connection reported, owned so traces from different deliveries can be
 /// compared. Body data is concatenated per message, since how it is cut into
 /// `Data` events depends on the split; `NeedData` and intermediate `Paused` are
@@ -566,6 +621,8 @@ struct Run<'i> {
     switching: bool,
     /// Events that were not `NeedData` or `Paused`, bounded to catch livelock.
     steps: usize,
+    /// Interim responses received since the last final one.
+    interim_responses: usize,
     /// The last receive reported `HeadersFull`: offer the large array.
     headers_full: bool,
     /// Where in the input each message ended.
@@ -586,6 +643,7 @@ impl<'i> Run<'i> {
             framing: None,
             switching: false,
             steps: 0,
+            interim_responses: 0,
             headers_full: false,
             ends: Vec::new(),
         }
@@ -692,6 +750,7 @@ impl<'i> Run<'i> {
                 Event::Request(head) => {
                     assert!(consumed > 0, "a head consumes its bytes");
                     self.check_head_limits(consumed, head.headers.len());
+                    check_request_rules(&head, &self.conn.config().limits);
                     self.trace.push(Seen::Request {
                         method: head.method.to_owned(),
                         target: head.target.to_owned(),
@@ -722,7 +781,19 @@ impl<'i> Run<'i> {
                 Event::Response(head) => {
                     assert!(consumed > 0, "a head consumes its bytes");
                     self.check_head_limits(consumed, head.headers.len());
+                    let folds = self.conn.config().leniency.allow_obs_fold_in_responses;
+                    check_fields(head.headers, folds);
                     let status = head.status.as_u16();
+                    self.interim_responses = match head.status.is_informational() {
+                        true => self.interim_responses + 1,
+                        false => 0,
+                    };
+                    let allowed = self.conn.config().limits.max_interim_responses;
+                    assert!(
+                        self.interim_responses <= usize::from(allowed),
+                        "{} interim responses accepted in a row, over the limit of {allowed}",
+                        self.interim_responses
+                    );
                     self.trace.push(Seen::Response {
                         version: head.version,
                         status,
@@ -764,6 +835,7 @@ impl<'i> Run<'i> {
                         }
                         _ => {}
                     }
+                    self.check_body_limits(&body, trailers);
                     if !body.is_empty() {
                         self.trace.push(Seen::Body(body));
                     }
@@ -846,6 +918,32 @@ impl<'i> Run<'i> {
             "a head of {fields} fields accepted, over the limit of {}",
             limits.max_headers
         );
+    }
+
+    /// A message ended with `body` and `trailers`: both within the
+    /// configured limits. A trailer field line takes at least its name, its
+    /// value, a colon and a line feed.
+    fn check_body_limits(&self, body: &[u8], trailers: &[Header<'_>]) {
+        let limits = &self.conn.config().limits;
+        assert!(
+            body.len() as u64 <= limits.max_body_bytes,
+            "a body of {} bytes accepted, over the {}-byte limit",
+            body.len(),
+            limits.max_body_bytes
+        );
+        let trailer_bytes: usize = trailers
+            .iter()
+            .map(|t| t.name.len() + t.value.len() + 2)
+            .sum();
+        assert!(
+            trailers.len() <= limits.max_headers && trailer_bytes <= limits.max_trailer_bytes,
+            "{} trailer fields of at least {trailer_bytes} bytes accepted, over the limits \
+             ({} fields, {} bytes)",
+            trailers.len(),
+            limits.max_headers,
+            limits.max_trailer_bytes
+        );
+        check_fields(trailers, false);
     }
 
     fn open_message(&mut self) {
