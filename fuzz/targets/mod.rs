@@ -36,7 +36,7 @@ pub mod driver;
 
 use lithe::proto::{
     BodyLength, ChunkedDecoder, Config, Connection, Decoded, EMPTY_HEADER, Error, Event, Header,
-    Leniency, Limits, RequestHead, ResponseHead, State, StatusCode, Version,
+    Leniency, Limits, RequestHead, ResponseHead, SendError, State, StatusCode, Version,
     is_header_section_only,
 };
 
@@ -162,7 +162,7 @@ fn own_fields(fields: &[Header<'_>]) -> Fields {
 /// RFC 9112's rules for an accepted request head that httparse alone would
 /// let through, checked apart from proto: a token for a method, a target
 /// within its limit, and one Host in HTTP/1.1 (at most one in 1.0).
-fn check_request_rules(head: &lithe::proto::RequestHead<'_, '_>, limits: &lithe::proto::Limits) {
+fn check_request_rules(head: &RequestHead<'_, '_>, limits: &Limits) {
     assert!(
         is_token(head.method.as_bytes()),
         "a method that is no token accepted: {:?}",
@@ -1353,9 +1353,18 @@ fn body(src: &mut Source<'_>, framing: Framing) -> Body {
 }
 
 /// Writes the body through `conn` into `wire`, the way an adapter would.
+/// Before each piece, a copy of `conn` checks what a sender must not be able
+/// to do: send more than a declared length, or end short of it; and an
+/// empty piece is no chunk (one would end a chunked body).
 fn send_body(conn: &mut Connection, body: &Body, wire: &mut Vec<u8>) {
     let mut rest = &body.bytes[..];
     for &n in body.pieces.iter().cycle() {
+        check_declared_length(conn);
+        let frame = conn.clone().send_data(&[]).expect("an empty piece");
+        assert!(
+            frame.prefix.as_bytes().is_empty() && frame.suffix.is_empty(),
+            "an empty piece was framed"
+        );
         if rest.is_empty() {
             break;
         }
@@ -1370,10 +1379,86 @@ fn send_body(conn: &mut Connection, body: &Body, wire: &mut Vec<u8>) {
     }
     let trailers = borrow_fields(&body.trailers);
     let mut out = vec![0u8; 8 * 1024];
+    let before = conn.clone();
     let n = conn
         .send_end(&trailers, &mut out)
         .expect("the body is complete");
+    check_exact_room(&before, conn, &out[..n], |c, b| c.send_end(&trailers, b));
     wire.extend_from_slice(&out[..n]);
+}
+
+/// With `left` bytes of a declared length still to send, on copies of
+/// `conn`: one byte more is refused, and so is an end short of it, each
+/// leaving the count as it was.
+fn check_declared_length(conn: &Connection) {
+    let Some(left) = conn.body_left_to_send() else {
+        return;
+    };
+    let Ok(room) = usize::try_from(left + 1) else {
+        return;
+    };
+    let mut over = conn.clone();
+    let refused = over.send_data(&vec![b'x'; room]);
+    assert!(
+        matches!(
+            refused,
+            Err(SendError::BodyTooLong | SendError::BodyNotAllowed)
+        ),
+        "{room} bytes sent where {left} were left: {refused:?}"
+    );
+    assert_eq!(
+        over.body_left_to_send(),
+        Some(left),
+        "a refused piece was counted"
+    );
+    if left > 0 {
+        let mut short = conn.clone();
+        let mut out = [0u8; 64];
+        assert_eq!(
+            short.send_end(&[], &mut out),
+            Err(SendError::BodyTooShort),
+            "a body ended {left} bytes short of its length"
+        );
+        assert_eq!(
+            short.body_left_to_send(),
+            Some(left),
+            "a refused end was counted"
+        );
+    }
+}
+
+/// A send that wrote `written` and left `after`, made again on `before`
+/// (the connection as it was): into a buffer one byte short it is refused
+/// with the size it needs, writing nothing (the serializer measures before
+/// it writes); into one of that size it writes the same bytes and leaves the
+/// connection as the first did.
+fn check_exact_room(
+    before: &Connection,
+    after: &Connection,
+    written: &[u8],
+    send: impl Fn(&mut Connection, &mut [u8]) -> Result<usize, SendError>,
+) {
+    let mut conn = before.clone();
+    if let Some(short) = written.len().checked_sub(1) {
+        let mut out = vec![0xa5; short];
+        assert_eq!(
+            send(&mut conn, &mut out),
+            Err(SendError::BufferTooSmall {
+                needed: written.len()
+            }),
+            "a buffer one byte short of {}",
+            written.len()
+        );
+        assert!(
+            out.iter().all(|&b| b == 0xa5),
+            "a refused send wrote into the buffer"
+        );
+    }
+    let mut out = vec![0u8; written.len()];
+    assert_eq!(send(&mut conn, &mut out), Ok(written.len()));
+    assert_eq!(out, written, "the same send wrote other bytes");
+    let state = |c: &Connection| (c.our_state(), c.is_keep_alive(), c.body_left_to_send());
+    assert_eq!(state(&conn), state(after), "a refused send left a trace");
 }
 
 /// [`send_head`], where a head with a stray byte in `poisoned` part may be
@@ -1639,11 +1724,14 @@ fn roundtrip_request(src: &mut Source<'_>) {
             version,
             headers: &fields,
         };
-        let result = match given {
-            Some(length) => client.send_request_sized(&head, length, &mut out),
-            None => client.send_request(&head, &mut out),
+        let send = |conn: &mut Connection, out: &mut [u8]| match given {
+            Some(length) => conn.send_request_sized(&head, length, out),
+            None => conn.send_request(&head, out),
         };
+        let before = client.clone();
+        let result = send(&mut client, &mut out);
         if sent_head(result, poisoned, &client, State::Idle, &out, &mut wire) {
+            check_exact_room(&before, &client, &out[..result.unwrap_or(0)], send);
             break;
         }
         // Refused, the connection as it was: the head without the stray byte
@@ -1781,10 +1869,12 @@ fn roundtrip_response(src: &mut Source<'_>) {
             reason: &reason,
             headers: &fields,
         };
-        let result = match given {
-            Some(length) => server.send_response_sized(&head, length, &mut out),
-            None => server.send_response(&head, &mut out),
+        let send = |conn: &mut Connection, out: &mut [u8]| match given {
+            Some(length) => conn.send_response_sized(&head, length, out),
+            None => conn.send_response(&head, out),
         };
+        let before = server.clone();
+        let result = send(&mut server, &mut out);
         if sent_head(
             result,
             poisoned,
@@ -1793,6 +1883,7 @@ fn roundtrip_response(src: &mut Source<'_>) {
             &out,
             &mut wire,
         ) {
+            check_exact_room(&before, &server, &out[..result.unwrap_or(0)], send);
             break;
         }
         // As for a request: the clean head goes on the same connection.
