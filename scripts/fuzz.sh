@@ -21,7 +21,9 @@
 # same target code (fuzz/targets/mod.rs).
 #
 # One process on one core (no -fork or -jobs), at nice 10; set FUZZ_NICE=0 to
-# run at normal priority.
+# run at normal priority. An input that runs past 30 s is a hang, kept as a
+# crash (libFuzzer's default waits 20 minutes; the driver targets' own timer
+# fires at 10 s, the proto targets have none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,6 +52,7 @@ for target in "${targets[@]}"; do
     touch "$started"
     if ! nice -n "${FUZZ_NICE:-10}" cargo +nightly fuzz run "$target" "$found" "fuzz/corpus/$target" -- \
         -max_total_time="$seconds" \
+        -timeout=30 \
         -dict=fuzz/http.dict \
         -print_final_stats=1; then
         if [ -n "$(find "fuzz/artifacts/$target" -maxdepth 1 -type f -newer "$started")" ]; then

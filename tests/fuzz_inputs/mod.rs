@@ -13,9 +13,11 @@ pub fn committed(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let seeds = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("the fuzz seeds of {target} are committed: {e}"));
     let mut files = files(seeds);
-    if let Ok(found) = std::fs::read_dir(dir.join("found")) {
-        files.extend(self::files(found));
-    }
+    // Every target has its finds committed: a missing folder (renamed,
+    // left out of a checkout) would drop most of the replay unseen.
+    let found = std::fs::read_dir(dir.join("found"))
+        .unwrap_or_else(|e| panic!("the fuzz finds of {target} are committed: {e}"));
+    files.extend(self::files(found));
     files
         .into_iter()
         .map(|path| {
