@@ -38,8 +38,8 @@ use lithe::proto::{
 };
 
 use super::{
-    Delivery, Feed, HEADER_SLOTS, Run, Seen, UPGRADE_TO_WEBSOCKET, Us, accepts_upgrade, list_of,
-    request_framing,
+    Delivery, Feed, Fields, HEADER_SLOTS, Run, Seen, UPGRADE_TO_WEBSOCKET, Us, accepts_upgrade,
+    list_of, request_framing,
 };
 
 /// How long one input may take before the target reports a hang.
@@ -68,7 +68,7 @@ pub fn server_driver(data: &[u8]) {
     config.limits.max_headers = config.limits.max_headers.min(HEADER_SLOTS);
     let expected =
         Run::new(Connection::server(config), Us::PlainServer, stream).deliver(&Delivery::Whole);
-    let wire = drive(config, feed.lengths(), stream, true);
+    let (wire, handed) = drive_recording(config, feed.lengths(), stream, true);
 
     let (methods, targets): (Vec<&str>, Vec<&str>) = expected
         .iter()
@@ -134,6 +134,7 @@ pub fn server_driver(data: &[u8]) {
     let mut bodies = request_bodies(&expected);
     bodies.truncate(switched.map_or(usize::MAX, |s| s.0));
     let complete = bodies.len();
+    check_handed(&handed, &expected, complete);
     // A body left unread that cannot be drained closes the connection, and
     // so does a body of unknown length to an HTTP/1.0 client (the close
     // delimits it): only after such a request may the answers stop short.
@@ -246,6 +247,47 @@ fn check_answer_to_fault(
     }
 }
 
+/// The service was handed each of the `complete` requests as `proto` read
+/// it: method, target, version and fields in order, and the trailers of a
+/// body it read whole. The driver keeps the head's bytes and hands out
+/// views into them, so an offset or a length off by one shows here.
+fn check_handed(handed: &[Handed], trace: &[Seen], complete: usize) {
+    let mut requests = Vec::new();
+    for seen in trace {
+        match seen {
+            Seen::Request {
+                method,
+                target,
+                version,
+                headers,
+            } => requests.push(Handed {
+                method: method.clone(),
+                target: target.clone(),
+                version: *version,
+                headers: headers.clone(),
+                trailers: None,
+            }),
+            Seen::End { trailers } => {
+                if let Some(request) = requests.last_mut() {
+                    request.trailers = Some(trailers.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    for (i, (got, read)) in handed.iter().zip(&requests).take(complete).enumerate() {
+        let trailers = got.trailers.as_ref().and(read.trailers.clone());
+        assert_eq!(
+            got,
+            &Handed {
+                trailers,
+                ..read.clone()
+            },
+            "request {i} was handed to the service otherwise than proto read it"
+        );
+    }
+}
+
 /// The bodies of the requests `proto` read to their end, in order.
 fn request_bodies(trace: &[Seen]) -> Vec<Vec<u8>> {
     let mut bodies = Vec::new();
@@ -272,6 +314,29 @@ pub fn drive(
     stream: &[u8],
     varied: bool,
 ) -> Vec<u8> {
+    drive_recording(config, lengths, stream, varied).0
+}
+
+/// What the service was handed for one request: its head as the driver
+/// made it, and the trailers of a body it read whole (`None` for one it
+/// did not, or that failed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Handed {
+    pub method: String,
+    pub target: String,
+    pub version: Version,
+    pub headers: Fields,
+    pub trailers: Option<Fields>,
+}
+
+/// [`drive`], with what the service was handed, request by request.
+fn drive_recording(
+    config: Config,
+    lengths: impl Iterator<Item = usize>,
+    stream: &[u8],
+    varied: bool,
+) -> (Vec<u8>, Vec<Handed>) {
+    let handed: RefCell<Vec<Handed>> = RefCell::new(Vec::new());
     let (server_end, client_end) = duplex(64 * 1024);
     let server_config = ServerConfig {
         proto: config,
@@ -283,6 +348,15 @@ pub fn drive(
         // answer and returned.
         let switch: RefCell<Option<OnUpgrade>> = RefCell::new(None);
         let echo = |mut request: Request| {
+            let at = handed.borrow().len();
+            handed.borrow_mut().push(Handed {
+                method: request.method().to_owned(),
+                target: request.target().to_owned(),
+                version: request.version(),
+                headers: owned(request.headers()),
+                trailers: None,
+            });
+            let handed = &handed;
             let upgrade = request.upgrade();
             let connect = request.method() == "CONNECT";
             // As the proto run's server decides (`accepts_upgrade`).
@@ -315,10 +389,18 @@ pub fn drive(
                     let body = Body::stream(request.into_body());
                     return Response::new(StatusCode::OK).with_body(body);
                 }
-                match request.into_body().bytes(1 << 20).await {
-                    Ok(body) => Response::new(StatusCode::OK).with_body(echo_body(body, form)),
-                    Err(_) => Response::new(StatusCode::INTERNAL_SERVER_ERROR),
+                let mut body = request.into_body();
+                let mut whole = Vec::new();
+                loop {
+                    match body.chunk().await {
+                        Ok(Some(chunk)) => whole.extend_from_slice(&chunk),
+                        Ok(None) => break,
+                        Err(_) => return Response::new(StatusCode::INTERNAL_SERVER_ERROR),
+                    }
                 }
+                handed.borrow_mut()[at].trailers =
+                    Some(body.trailers().as_ref().map(owned).unwrap_or_default());
+                Response::new(StatusCode::OK).with_body(echo_body(whole.into(), form))
             }
         };
         let _ = serve_connection(server_end, echo, &server_config).await;
@@ -341,7 +423,16 @@ pub fn drive(
         async_io::Timer::after(HANG).await;
         panic!("the server driver hung");
     };
-    future::block_on(future::or(future::zip(server, client), hang)).1
+    let wire = future::block_on(future::or(future::zip(server, client), hang)).1;
+    (wire, handed.into_inner())
+}
+
+/// `headers` as (name, value) pairs, in order.
+fn owned(headers: &lithe::io::Headers) -> Fields {
+    headers
+        .iter()
+        .map(|(name, value)| (name.to_owned(), value.to_vec()))
+        .collect()
 }
 
 /// How the service sends an echoed body, by the target's length mod 4: read
