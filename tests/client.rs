@@ -3331,6 +3331,42 @@ fn a_response_that_stops_arriving_times_out() {
     });
 }
 
+/// A body whose read timed out stays failed: asked again after the rest
+/// has arrived, it gives the same error, not the bytes after the gap, which
+/// would make a body with a hole in it read on to a clean end.
+#[test]
+fn a_body_that_timed_out_fails_again_rather_than_read_past_the_gap() {
+    let addr = raw_server(|mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nabc")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(600));
+        let _ = s.write_all(b"def");
+        hold_open(&mut s);
+    });
+    run(async {
+        let mut conn = client_reading_within(addr, Duration::from_millis(200)).await;
+        let mut body = conn.send(get("/")).await.unwrap().into_body();
+        assert_eq!(&body.chunk().await.unwrap().unwrap()[..], b"abc");
+        let timed_out = body.chunk().await;
+        assert!(
+            matches!(timed_out, Err(Error::Timeout(Timeout::Body))),
+            "{timed_out:?}"
+        );
+        // The rest is in by now (sent 600 ms after the first bytes).
+        async_io::Timer::after(Duration::from_millis(800)).await;
+        for _ in 0..2 {
+            let again = body.chunk().await;
+            assert!(
+                matches!(again, Err(Error::Timeout(Timeout::Body))),
+                "{again:?}"
+            );
+        }
+    });
+}
+
 /// A server that takes the request and never answers: the read timeout
 /// bounds the wait for the response's first byte, and names the head.
 #[test]
