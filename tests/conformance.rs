@@ -2,7 +2,10 @@
 //! `tests/conformance/*.http`, one file per RFC 9112 / RFC 9110 section.
 //!
 //! Each case runs against `proto` directly, four ways (whole input, byte by byte,
-//! 7-byte pieces, pieces of varied sizes, via `support::four_ways`), and each server-role case also runs
+//! 7-byte pieces, pieces of varied sizes), and, when it ends cleanly between
+//! messages on a connection that persists, again with a following message
+//! appended, which must be read as its own (`support::server_events` and
+//! `support::client_events`). Each server-role case also runs
 //! through the async server driver (`lithe::io::serve_connection`) over an
 //! in-memory pipe: a rejected message must get the status its error names with
 //! `Connection: close`; accepted ones must each get a response echoing their body.
@@ -39,7 +42,7 @@ mod support;
 mod targets;
 
 use lithe::proto::{BodyLength, Config, Connection};
-use support::{Owned, answer_empty, bodies, client_after, error_of, four_ways, no_response};
+use support::{Owned, bodies, client_after, client_events, error_of, server_events};
 
 #[derive(Debug, Default)]
 struct Case {
@@ -57,6 +60,13 @@ struct Case {
     trailers: Option<Vec<(String, Vec<u8>)>>,
     rest: Option<Vec<u8>>,
     message: Vec<u8>,
+}
+
+impl Case {
+    /// The case as a failure names it: where it is and its rule.
+    fn what(&self) -> String {
+        format!("{} / {} ({})", self.file, self.name, self.rfc)
+    }
 }
 
 /// `Name: value | Name: value` as fields (values escaped as messages are);
@@ -169,10 +179,8 @@ fn load_cases() -> Vec<Case> {
 fn run_proto(case: &Case) -> Vec<Owned> {
     let config = Config::default();
     match case.role.split_whitespace().collect::<Vec<_>>().as_slice() {
-        ["server"] => four_ways(|| Connection::server(config), &case.message, answer_empty),
-        ["client", method] => {
-            four_ways(|| client_after(config, method), &case.message, no_response)
-        }
+        ["server"] => server_events(config, &case.message),
+        ["client", method] => client_events(config, method, &case.message),
         other => panic!("{}: unknown role {other:?}", case.name),
     }
 }
@@ -194,7 +202,7 @@ fn framing(case: &Case) -> String {
 }
 
 fn check(case: &Case, events: &[Owned]) {
-    let what = format!("{} / {} ({})", case.file, case.name, case.rfc);
+    let what = case.what();
     if let Some(expected) = &case.framing {
         assert_eq!(&framing(case), expected, "{what}: framing");
     }
@@ -271,9 +279,18 @@ fn conformance_cases_against_proto() {
     let cases = load_cases();
     assert!(cases.len() > 100, "only {} cases loaded", cases.len());
     for case in &cases {
-        let events = run_proto(case);
+        // The runs' own checks (splits agree, an appended message is read
+        // alone) panic in `support`, which knows no case: name it.
+        let events = std::panic::catch_unwind(|| run_proto(case))
+            .unwrap_or_else(|_| panic!("{}: its runs disagree (above)", case.what()));
         check(case, &events);
     }
+    // Those that end cleanly between messages on a connection that persists.
+    let appended = support::appended_runs();
+    assert!(
+        appended > 40,
+        "only {appended} cases ran with a message appended"
+    );
 }
 
 #[cfg(feature = "std")]
@@ -284,7 +301,7 @@ fn conformance_cases_through_the_server_driver() {
         .iter()
         .filter(|c| c.role == "server" && c.then.as_deref() != Some("switched"))
     {
-        let what = format!("{} / {} ({})", case.file, case.name, case.rfc);
+        let what = case.what();
         // The driver and its response parser are the server_driver fuzz target's.
         let wire = targets::driver::drive(
             Config::default(),

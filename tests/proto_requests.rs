@@ -1,6 +1,8 @@
 //! Server role: reading requests. Every case runs four ways (whole input, byte
 //! by byte, 7-byte pieces, pieces of varied sizes) and must give the same
-//! events each way.
+//! events each way; one that ends between requests on a connection that
+//! persists runs again with a request appended, read as its own
+//! (`support::server_events`).
 
 mod support;
 

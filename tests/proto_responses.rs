@@ -1,12 +1,14 @@
 //! Client role: reading responses, each case four ways (whole, byte by byte,
-//! 7-byte pieces, pieces of varied sizes), plus the response leniency flags.
+//! 7-byte pieces, pieces of varied sizes) and, when it ends between responses
+//! on a connection that persists, again with a response appended, read as its
+//! own (`support::client_events`); plus the response leniency flags.
 
 mod support;
 
-use lithe::proto::{
-    BodyLength, Config, Connection, EMPTY_HEADER, Error, Header, Leniency, RequestHead,
+use lithe::proto::{BodyLength, Config, EMPTY_HEADER, Error, Leniency};
+use support::{
+    Owned, bodies, client_after, client_events, error_of, four_ways, framing_of, request_next,
 };
-use support::{Owned, bodies, client_after, client_events, error_of, four_ways, framing_of};
 
 fn statuses(events: &[Owned]) -> Vec<u16> {
     events
@@ -54,7 +56,7 @@ fn interim_responses_to_one_request_are_bounded() {
     // Two requests in turn, each with as many as allowed: the count starts
     // again with each request.
     let twice = [interim(2), ok.to_vec(), interim(2), ok.to_vec()].concat();
-    let ev = four_ways(|| client_after(config, "GET"), &twice, send_next_get);
+    let ev = four_ways(|| client_after(config, "GET"), &twice, request_next);
     assert_eq!(statuses(&ev), vec![103, 103, 200, 103, 103, 200]);
     assert!(
         !ev.contains(&Owned::Error(Error::TooManyInterimResponses)),
@@ -83,18 +85,6 @@ fn the_largest_interim_response_limit_is_a_limit() {
         conn.receive(interim, &mut headers).map(|r| r.consumed),
         Err(Error::TooManyInterimResponses)
     );
-}
-
-/// Client role: after each response, sends the next GET.
-fn send_next_get(conn: &mut Connection) {
-    let host = [Header {
-        name: "Host",
-        value: b"a",
-    }];
-    let mut out = [0u8; 64];
-    conn.send_request(&RequestHead::new("GET", "/", &host), &mut out)
-        .and_then(|_| conn.send_end(&[], &mut out))
-        .expect("the next request goes out");
 }
 
 #[test]
@@ -356,7 +346,7 @@ fn head_response_then_next_cycle() {
     let ev = four_ways(
         || client_after(Config::default(), "HEAD"),
         &both,
-        send_next_get,
+        request_next,
     );
     assert_eq!(statuses(&ev), vec![200, 201]);
     assert_eq!(bodies(&ev), vec![Vec::new(), b"ok".to_vec()]);

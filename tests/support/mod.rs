@@ -243,56 +243,114 @@ pub fn owned_response(h: &ResponseHead<'_, '_>) -> Owned {
 /// the end of its message.
 pub const NEXT_REQUEST: &[u8] = b"GET /next HTTP/1.1\r\nHost: next\r\n\r\n";
 
+/// A response appended after complete inputs, as [`NEXT_REQUEST`] is. It closes
+/// the connection, so that [`request_next`] sends no request after it that
+/// the peer's close would leave unanswered.
+pub const NEXT_RESPONSE: &[u8] = b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
+
 /// Server role: the events for `input` (with EOF after it), checked to be the same
-/// whole, byte by byte, in 7-byte pieces and in pieces of varied sizes; and, when the input ends cleanly
-/// between messages, the same again with [`NEXT_REQUEST`] appended, which must then
-/// be read as one more request.
+/// under [`four_splits`]; and, when the input ends cleanly between messages on
+/// a connection that persists, the same again with [`NEXT_REQUEST`] appended,
+/// which must then be read as one more request.
 pub fn server_events(config: Config, input: &[u8]) -> Vec<Owned> {
-    let whole = four_ways(|| Connection::server(config), input, answer_empty);
-    let mut conn = Connection::server(config);
-    drive(&mut conn, input, Split::Whole, true, answer_empty);
-    if whole.last() == Some(&Owned::ConnectionClosed) && conn.is_keep_alive() {
-        let mut appended = input.to_vec();
-        appended.extend_from_slice(NEXT_REQUEST);
-        let with_next = four_ways(|| Connection::server(config), &appended, answer_empty);
-        let prefix = &whole[..whole.len() - 1];
-        assert_eq!(
-            &with_next[..prefix.len()],
-            prefix,
-            "appending a message changed the events before it"
-        );
-        let next_head = owned_request(&RequestHead::new(
+    let make = || Connection::server(config);
+    let whole = four_ways(make, input, answer_empty);
+    let next = Appended {
+        bytes: NEXT_REQUEST,
+        respond: answer_empty,
+        head: owned_request(&RequestHead::new(
             "GET",
             "/next",
             &[Header {
                 name: "Host",
                 value: b"next",
             }],
-        ));
-        assert_eq!(
-            &with_next[prefix.len()..],
-            &[
-                next_head,
-                Owned::End { trailers: vec![] },
-                Owned::ConnectionClosed
-            ],
-            "the appended request was not read as the next message"
-        );
-    }
+        )),
+    };
+    next.is_read_alone(make, input, &whole, answer_empty);
     whole
 }
 
-/// Runs the same input under four splits on fresh connections (whole, byte
-/// by byte, 7-byte pieces, and pieces of sizes varied by
-/// [`Split::varied_for`] the input) and asserts the events agree; returns
-/// them.
-pub fn four_ways(make: impl Fn() -> Connection, input: &[u8], respond: Responder) -> Vec<Owned> {
-    let splits = [
+thread_local! {
+    /// How many inputs this thread's test has checked again with a message
+    /// appended ([`appended_runs`]).
+    static APPENDED_RUNS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How many inputs the calling test has checked again with a message appended
+/// by [`server_events`] and [`client_events`], so that it can assert the check
+/// ran: it once stopped running unseen, when a connection closed by its peer
+/// began to report that it does not persist.
+pub fn appended_runs() -> usize {
+    APPENDED_RUNS.get()
+}
+
+/// A message appended after an input that ends cleanly between messages.
+struct Appended {
+    bytes: &'static [u8],
+    /// What the driver does after each message of the peer in the run with
+    /// the message appended: it must let the connection read one more.
+    respond: Responder,
+    /// The appended message's head, which has no body.
+    head: Owned,
+}
+
+impl Appended {
+    /// When `whole` (the events for `input` alone, `respond` run after each
+    /// message) ends in a clean close of a connection that persists, checks
+    /// that with this message appended the events before the close are the
+    /// same and this message follows them, read as one message on its own:
+    /// a reader that takes bytes past its message's end shows only so.
+    fn is_read_alone(
+        &self,
+        make: impl Fn() -> Connection,
+        input: &[u8],
+        whole: &[Owned],
+        respond: Responder,
+    ) {
+        // Whether it persists is asked before the close, which ends keep-alive.
+        let mut conn = make();
+        drive(&mut conn, input, Split::Whole, false, respond);
+        if whole.last() != Some(&Owned::ConnectionClosed) || !conn.is_keep_alive() {
+            return;
+        }
+        APPENDED_RUNS.set(APPENDED_RUNS.get() + 1);
+        let mut appended = input.to_vec();
+        appended.extend_from_slice(self.bytes);
+        let with_next = four_ways(make, &appended, self.respond);
+        let prefix = &whole[..whole.len() - 1];
+        assert_eq!(
+            &with_next[..prefix.len().min(with_next.len())],
+            prefix,
+            "appending a message changed the events before it"
+        );
+        assert_eq!(
+            &with_next[prefix.len()..],
+            &[
+                self.head.clone(),
+                Owned::End { trailers: vec![] },
+                Owned::ConnectionClosed
+            ],
+            "the appended message was not read as the next message"
+        );
+    }
+}
+
+/// The four splits every input is read under: whole, byte by byte, 7-byte
+/// pieces, and pieces of sizes varied by [`Split::varied_for`] the input.
+fn four_splits(input: &[u8]) -> [Split; 4] {
+    [
         Split::Whole,
         Split::ByteByByte,
         Split::Every(7),
         Split::varied_for(input),
-    ];
+    ]
+}
+
+/// Runs the same input under [`four_splits`] on fresh connections and
+/// asserts the events agree; returns them.
+pub fn four_ways(make: impl Fn() -> Connection, input: &[u8], respond: Responder) -> Vec<Owned> {
+    let splits = four_splits(input);
     let mut runs = splits.map(|split| {
         let mut conn = make();
         drive(&mut conn, input, split, true, respond)
@@ -341,6 +399,12 @@ pub fn bodies(events: &[Owned]) -> Vec<Vec<u8>> {
 /// body) and now waits for the response.
 pub fn client_after(config: Config, method: &str) -> Connection {
     let mut conn = Connection::client(config);
+    send_request_without_body(&mut conn, method);
+    conn
+}
+
+/// Client role: sends a whole `method` request with an empty body.
+fn send_request_without_body(conn: &mut Connection, method: &str) {
     // A target with an authority has it for Host too (RFC 9112 §3.2).
     let (target, host): (_, &[u8]) = if method == "CONNECT" {
         ("a.example:443", b"a.example:443")
@@ -357,16 +421,40 @@ pub fn client_after(config: Config, method: &str) -> Connection {
     if conn.our_state() == lithe::proto::State::SendBody {
         conn.send_end(&[], &mut out).unwrap();
     }
-    conn
 }
 
 /// Client role: does nothing after a response ends.
 pub fn no_response(_: &mut Connection) {}
 
+/// Client role: after each response, sends the next request (a GET) if the
+/// connection persists, so that the response after it can be read.
+pub fn request_next(conn: &mut Connection) {
+    if conn.is_keep_alive() {
+        send_request_without_body(conn, "GET");
+    }
+}
+
 /// Client role: the events for the response `input` to a `method` request, checked
-/// the same under four splits.
+/// the same under [`four_splits`]; and, when the input ends cleanly between
+/// messages on a connection that persists, the same again with
+/// [`NEXT_RESPONSE`] appended (and the next request sent for it), which must
+/// then be read as one more response.
 pub fn client_events(config: Config, method: &str, input: &[u8]) -> Vec<Owned> {
-    four_ways(|| client_after(config, method), input, no_response)
+    let make = || client_after(config, method);
+    let whole = four_ways(make, input, no_response);
+    let next = Appended {
+        bytes: NEXT_RESPONSE,
+        respond: request_next,
+        head: owned_response(&ResponseHead::new(
+            StatusCode::NO_CONTENT,
+            &[Header {
+                name: "Connection",
+                value: b"close",
+            }],
+        )),
+    };
+    next.is_read_alone(make, input, &whole, no_response);
+    whole
 }
 
 /// The framing the connection chose for the first message in `input` (whole), or
