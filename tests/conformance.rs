@@ -15,14 +15,17 @@
 //! ```text
 //! === name of the case
 //! rfc: RFC 9112 §6.3 rule 3
-//! attack: what accepting it would open (optional)
+//! attack: what accepting it would open (required of a rejection in the §6
+//!         and §7 files, the framing and smuggling cases)
 //! role: server              | client GET   (the method the client sent)
 //! outcome: accept           | reject ErrorVariant 400
 //! bodies: abc | | def       (accept only: each message's body, in order)
 //! targets: /a /b            (server only: request-targets, in order)
 //! statuses: 100 200         (client only: response statuses, in order)
 //! then: closed | paused | switched | need-data (how the run ends)
-//! framing: empty | length N | chunked | until-close (of the first message)
+//! framing: empty | length N | chunked | until-close | switched (of the first
+//!          final message, `switched` for a 2xx to CONNECT, which has no
+//!          body; required of an acceptance)
 //! headers: Host: a | X-B: 2 (the first head's fields, in order, as received)
 //! trailers: Checksum: x     (the first body's trailer fields, in order)
 //! rest: \x16\x03          (the bytes handed back by a protocol switch)
@@ -49,6 +52,7 @@ struct Case {
     file: String,
     name: String,
     rfc: String,
+    attack: Option<String>,
     role: String,
     outcome: String,
     bodies: Option<Vec<Vec<u8>>>,
@@ -63,9 +67,14 @@ struct Case {
 }
 
 impl Case {
-    /// The case as a failure names it: where it is and its rule.
+    /// The case as a failure names it: where it is, its rule and, if it has
+    /// one, the attack a failure leaves open.
     fn what(&self) -> String {
-        format!("{} / {} ({})", self.file, self.name, self.rfc)
+        let mut what = format!("{} / {} ({})", self.file, self.name, self.rfc);
+        if let Some(attack) = &self.attack {
+            what += &format!("; attack: {attack}");
+        }
+        what
     }
 }
 
@@ -143,7 +152,7 @@ fn load_cases() -> Vec<Case> {
                 let value = value.trim();
                 match key.trim() {
                     "rfc" => case.rfc = value.to_string(),
-                    "attack" => {}
+                    "attack" => case.attack = Some(value.to_string()),
                     "role" => case.role = value.to_string(),
                     "outcome" => case.outcome = value.to_string(),
                     "bodies" => {
@@ -170,10 +179,31 @@ fn load_cases() -> Vec<Case> {
             }
             // The message runs to the next case; a trailing file newline is not part of it.
             case.message = unescape(message.trim_end_matches('\n'));
+            require_what_the_table_names(&case);
             cases.push(case);
         }
     }
     cases
+}
+
+/// The files of framing and smuggling cases: a message is refused there
+/// because some hop would read it otherwise, so each refusal says how.
+const SMUGGLING_FILES: [&str; 2] = [
+    "rfc9112-6-message-body-length.http",
+    "rfc9112-7-chunked.http",
+];
+
+/// Each case names its RFC section; each accepted one the framing chosen, and
+/// each refused one in [`SMUGGLING_FILES`] the attack that accepting it
+/// would open: a case without them is a bad case, not a passing one.
+fn require_what_the_table_names(case: &Case) {
+    let what = case.what();
+    assert!(!case.rfc.is_empty(), "{what}: no rfc:");
+    if case.outcome == "accept" {
+        assert!(case.framing.is_some(), "{what}: accepted, no framing:");
+    } else if SMUGGLING_FILES.contains(&case.file.as_str()) {
+        assert!(case.attack.is_some(), "{what}: refused, no attack:");
+    }
 }
 
 fn run_proto(case: &Case) -> Vec<Owned> {
@@ -187,16 +217,17 @@ fn run_proto(case: &Case) -> Vec<Owned> {
 
 fn framing(case: &Case) -> String {
     let config = Config::default();
-    let conn = match case.role.split_whitespace().collect::<Vec<_>>().as_slice() {
-        ["server"] => Connection::server(config),
-        [_, method] => client_after(config, method),
+    let framing = match case.role.split_whitespace().collect::<Vec<_>>().as_slice() {
+        ["server"] => support::framing_of(|| Connection::server(config), &case.message),
+        [_, method] => support::framing_of(|| client_after(config, method), &case.message),
         _ => unreachable!(),
     };
-    match support::framing_of(conn, &case.message) {
-        Ok(BodyLength::Empty) => "empty".into(),
-        Ok(BodyLength::Length(n)) => format!("length {n}"),
-        Ok(BodyLength::Chunked) => "chunked".into(),
-        Ok(BodyLength::UntilClose) => "until-close".into(),
+    match framing {
+        Ok(Some(BodyLength::Empty)) => "empty".into(),
+        Ok(Some(BodyLength::Length(n))) => format!("length {n}"),
+        Ok(Some(BodyLength::Chunked)) => "chunked".into(),
+        Ok(Some(BodyLength::UntilClose)) => "until-close".into(),
+        Ok(None) => "switched".into(),
         Err(e) => format!("error {e:?}"),
     }
 }

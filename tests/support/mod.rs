@@ -457,10 +457,49 @@ pub fn client_events(config: Config, method: &str, input: &[u8]) -> Vec<Owned> {
     whole
 }
 
-/// The framing the connection chose for the first message in `input` (whole), or
-/// the error it raised reading the head.
-pub fn framing_of(mut conn: Connection, input: &[u8]) -> Result<lithe::proto::BodyLength, Error> {
-    let mut headers = [EMPTY_HEADER; 64];
-    conn.receive(input, &mut headers)?;
-    Ok(conn.incoming_body().expect("a head was read"))
+/// The framing the connection chose for the first final message in `input`
+/// (interim responses are passed over), `None` if the connection switched
+/// protocols at that head's end, with no body (a 2xx to CONNECT, RFC 9112
+/// §6.3 rule 2), or the error it raised before; the same under
+/// [`four_splits`].
+pub fn framing_of(
+    make: impl Fn() -> Connection,
+    input: &[u8],
+) -> Result<Option<lithe::proto::BodyLength>, Error> {
+    let splits = four_splits(input);
+    let [whole, rest @ ..] = splits.map(|split| first_framing(make(), input, split));
+    for (split, framing) in splits[1..].iter().zip(rest) {
+        assert_eq!(framing, whole, "framing under {split:?} differs from whole");
+    }
+    whole
+}
+
+/// [`framing_of`] under one split.
+fn first_framing(
+    mut conn: Connection,
+    input: &[u8],
+    mut split: Split,
+) -> Result<Option<lithe::proto::BodyLength>, Error> {
+    let mut buf: Vec<u8> = Vec::new();
+    let mut fed = 0;
+    loop {
+        let mut headers = [EMPTY_HEADER; 64];
+        let received = conn.receive(&buf, &mut headers)?;
+        if let Some(framing) = conn.incoming_body() {
+            return Ok(Some(framing));
+        }
+        let need_data = match received.event {
+            Event::NeedData => true,
+            Event::Response(_) => false,
+            Event::SwitchedProtocol => return Ok(None),
+            other => panic!("{other:?} before a final head"),
+        };
+        buf.drain(..received.consumed);
+        if need_data {
+            assert!(fed < input.len(), "the input holds no final head");
+            let n = split.piece().min(input.len() - fed);
+            buf.extend_from_slice(&input[fed..fed + n]);
+            fed += n;
+        }
+    }
 }
