@@ -1,6 +1,6 @@
 //! Framing consequences beyond the conformance data (`tests/conformance/`): the
-//! bytes handed back after a tunnel opens, and keep-alive after close-delimited or
-//! Transfer-Encoding + Content-Length responses.
+//! bytes handed back after a tunnel opens, and keep-alive after close-delimited,
+//! Transfer-Encoding + Content-Length and HTTP/1.0 responses.
 
 mod support;
 
@@ -247,4 +247,34 @@ fn lengths_past_four_gib_are_counted_in_full() {
         .expect("a head that fits");
     conn.send_data(b"hello").expect("within the length");
     assert_eq!(conn.body_left_to_send(), Some(LEN - 5));
+}
+
+/// A client reuses a connection after an HTTP/1.0 response only when the
+/// response asks for it with `keep-alive`, and never when it also says
+/// `close`, in the same field or another (RFC 9112 §9.3, Appendix C.2.2): a
+/// client that reused it would send its next request to a server that is
+/// closing, or read what follows as an answer to it.
+#[test]
+fn an_http_10_response_persists_only_with_keep_alive_and_without_close() {
+    for (fields, persists) in [
+        ("", false),
+        ("Connection: keep-alive\r\n", true),
+        ("Connection: Keep-Alive\r\n", true),
+        ("Connection: keep-alive, close\r\n", false),
+        ("Connection: keep-alive\r\nConnection: close\r\n", false),
+    ] {
+        let input = format!("HTTP/1.0 200 OK\r\n{fields}Content-Length: 2\r\n\r\nok");
+        let mut conn = client_after(Config::default(), "GET");
+        // Without the peer's close, which would end keep-alive whatever the
+        // response said.
+        let events = support::drive(
+            &mut conn,
+            input.as_bytes(),
+            support::Split::Whole,
+            false,
+            support::no_response,
+        );
+        assert_eq!(support::bodies(&events), vec![b"ok".to_vec()], "{fields:?}");
+        assert_eq!(conn.is_keep_alive(), persists, "{fields:?}: {events:?}");
+    }
 }
