@@ -851,9 +851,11 @@ fn a_server_neither_invites_a_body_already_coming_nor_switches_unasked() {
 }
 
 /// A request without content waits for no `100 Continue`, whatever its
-/// Expect field says: the server side judges it as the client side does.
+/// Expect field says, nor an HTTP/1.0 one, whose expectation a server MUST
+/// ignore (RFC 9110 §10.1.1): the server side judges it as the client side
+/// does.
 #[test]
-fn a_request_without_content_waits_for_no_100_continue() {
+fn only_an_http_11_request_with_content_waits_for_100_continue() {
     for (head, waits) in [
         (
             &b"GET /f HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n"[..],
@@ -862,6 +864,10 @@ fn a_request_without_content_waits_for_no_100_continue() {
         (
             b"PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
             true,
+        ),
+        (
+            b"PUT /f HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
+            false,
         ),
     ] {
         let mut conn = Connection::server(Config::default());
