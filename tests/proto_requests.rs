@@ -1171,8 +1171,11 @@ fn the_chunked_decoder_holds_its_limits_and_leniency() {
 }
 
 /// The default limits are the documented ones (`Limits`' rustdoc), each
-/// reached exactly: a 16 KiB head, an 8 KiB target and 8 KiB of trailer
-/// fields are taken, one byte more is refused with the limit's error.
+/// reached exactly: a 16 KiB head, an 8 KiB target, 8 KiB of trailer fields
+/// and 1 KiB of extensions on a chunk line are taken, one byte more is
+/// refused with the limit's error, which names the status a server answers
+/// (431 for what is part of a field section, RFC 6585 §5; 414 for a target,
+/// RFC 9110 §15.5.15; 400 for a chunk line).
 #[test]
 fn the_default_limits_are_the_documented_ones() {
     // A head of `len` bytes: its filler field takes what the rest leaves.
@@ -1193,13 +1196,40 @@ fn the_default_limits_are_the_documented_ones() {
             "v".repeat(len - fixed)
         )
     };
+    // A chunk line with `len` bytes of extensions, its `;` the first.
+    let extensions_of = |len: usize| {
+        format!(
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\
+             2;{}\r\nhi\r\n0\r\n\r\n",
+            "a".repeat(len - 1)
+        )
+    };
     type MessageOf = fn(usize) -> String;
-    let cases: [(&str, MessageOf, usize, Error); 3] = [
-        ("head", head_of, 16 * 1024, Error::HeadTooLarge),
-        ("target", target_of, 8 * 1024, Error::RequestTargetTooLong),
-        ("trailers", trailers_of, 8 * 1024, Error::TrailersTooLarge),
+    let cases: [(&str, MessageOf, usize, Error, u16); 4] = [
+        ("head", head_of, 16 * 1024, Error::HeadTooLarge, 431),
+        (
+            "target",
+            target_of,
+            8 * 1024,
+            Error::RequestTargetTooLong,
+            414,
+        ),
+        (
+            "trailers",
+            trailers_of,
+            8 * 1024,
+            Error::TrailersTooLarge,
+            431,
+        ),
+        (
+            "chunk extensions",
+            extensions_of,
+            1024,
+            Error::ChunkExtensionsTooLong,
+            400,
+        ),
     ];
-    for (what, message_of, limit, error) in cases {
+    for (what, message_of, limit, error, status) in cases {
         let at_limit = events(message_of(limit).as_bytes());
         assert_eq!(error_of(&at_limit), None, "{what} of {limit} bytes");
         let over = events(message_of(limit + 1).as_bytes());
@@ -1209,6 +1239,7 @@ fn the_default_limits_are_the_documented_ones() {
             "{what} of {} bytes",
             limit + 1
         );
+        assert_eq!(error.status().as_u16(), status, "{what}: {error:?}");
     }
 }
 
