@@ -3364,6 +3364,9 @@ fn a_body_that_timed_out_fails_again_rather_than_read_past_the_gap() {
                 "{again:?}"
             );
         }
+        // Its debug form says so (for a log line about a stuck download).
+        let said = format!("{body:?}");
+        assert_eq!(said, "ResponseBody { done: false, failed: true }");
     });
 }
 
