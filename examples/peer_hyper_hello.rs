@@ -16,11 +16,22 @@ use hyper::body::Bytes;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response};
+use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
-async fn hello(_: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+/// `GET /` (or HEAD) answers "Hello, World!", anything else 404, routed as
+/// `hello_server` routes it, so both pay for looking at the request.
+async fn hello(
+    request: Request<hyper::body::Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let routed =
+        matches!(*request.method(), Method::GET | Method::HEAD) && request.uri().path() == "/";
+    if !routed {
+        let mut response = Response::new(Full::new(Bytes::new()));
+        *response.status_mut() = StatusCode::NOT_FOUND;
+        return Ok(response);
+    }
     let mut response = Response::new(Full::new(Bytes::from_static(b"Hello, World!")));
     response
         .headers_mut()
