@@ -254,3 +254,27 @@ impl fmt::Debug for Shutdown {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A notify is counted while it runs, then no more: left counted, it
+    /// would read as an unread wake for ever, and every driver would poll
+    /// its listener at every wait. (event-listener itself reports a wake
+    /// unread whenever no listener waits unfired, so the test holds one.)
+    #[test]
+    fn a_finished_notify_leaves_no_unread_wake() {
+        let signal = Shutdown::new();
+        let first = signal.listen();
+        assert!(!signal.has_unread_wake(), "a listener not yet fired");
+        signal.close_idle();
+        assert!(signal.has_unread_wake(), "fired, not yet polled");
+        futures_lite::future::block_on(first);
+        let _waiting = signal.listen();
+        assert!(
+            !signal.has_unread_wake(),
+            "after the notify, a new listener"
+        );
+    }
+}
