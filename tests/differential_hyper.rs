@@ -183,10 +183,13 @@ fn responses(answered: &[u8]) -> usize {
 }
 
 /// Where both servers took a request whole, they took the same one; a server
-/// that failed a body went no further; and one that read fewer requests,
-/// with no body failed, refused the head it stopped at (an answer more than
-/// its service gave): it did not stop where the other read on (a keep-alive
-/// disagreement, which hides a request from one of them).
+/// that failed a body went no further; and one that read fewer requests
+/// stopped for a reason of its own: it refused the head it stopped at (an
+/// answer more than its service gave) or failed its own last body. It did
+/// not stop where the other read on (a keep-alive disagreement, which hides
+/// a request from one of them). A body the longer side failed after the
+/// shorter one stopped excuses nothing: that request is one it may not
+/// have been meant to read at all.
 fn check_agreement(input: &[u8], outcome: &Outcome) -> Result<(), String> {
     let describe = || {
         format!(
@@ -196,9 +199,10 @@ fn check_agreement(input: &[u8], outcome: &Outcome) -> Result<(), String> {
             outcome.hyper
         )
     };
+    let failed = |seen: &Seen| seen.2.is_none();
     for (name, seen) in [("lithe", &outcome.lithe), ("hyper", &outcome.hyper)] {
-        if let Some(failed) = seen.iter().position(|(_, _, body)| body.is_none()) {
-            if failed + 1 != seen.len() {
+        if let Some(at) = seen.iter().position(failed) {
+            if at + 1 != seen.len() {
                 return Err(format!(
                     "{name} read on after a failed body\n{}",
                     describe()
@@ -207,10 +211,10 @@ fn check_agreement(input: &[u8], outcome: &Outcome) -> Result<(), String> {
         }
     }
     for (ours, theirs) in outcome.lithe.iter().zip(&outcome.hyper) {
-        let (Some(_), Some(_)) = (&ours.2, &theirs.2) else {
+        if failed(ours) || failed(theirs) {
             // One of them refused this body, and read nothing after it.
             break;
-        };
+        }
         if ours != theirs {
             return Err(format!(
                 "the servers framed the input differently\n{}",
@@ -218,16 +222,13 @@ fn check_agreement(input: &[u8], outcome: &Outcome) -> Result<(), String> {
             ));
         }
     }
-    let failed_a_body = |seen: &[Seen]| seen.iter().any(|(_, _, body)| body.is_none());
-    if failed_a_body(&outcome.lithe) || failed_a_body(&outcome.hyper) {
-        return Ok(());
-    }
     let (fewer, answered, name) = match outcome.lithe.len().cmp(&outcome.hyper.len()) {
         std::cmp::Ordering::Equal => return Ok(()),
         std::cmp::Ordering::Less => (&outcome.lithe, &outcome.lithe_answered, "lithe"),
         std::cmp::Ordering::Greater => (&outcome.hyper, &outcome.hyper_answered, "hyper"),
     };
-    match responses(answered) > fewer.len() {
+    let refused_a_head = responses(answered) > fewer.len();
+    match refused_a_head || fewer.last().is_some_and(failed) {
         true => Ok(()),
         false => Err(format!(
             "{name} stopped reading, without refusing anything, where the other read on\n{}\n\
@@ -569,6 +570,36 @@ fn agreement_check_sees_both_servers_and_tells_framings_apart() {
         .hyper_answered
         .extend_from_slice(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
     assert_eq!(check_agreement(&plain, &stopped), Ok(()));
+}
+
+/// A server that reads on past a `Connection: close` where the other stops
+/// fails the check even when the request it should not have read has a body
+/// the input cuts short (its 99 bytes end at the close); one that stopped at
+/// a body of its own that failed does not.
+#[test]
+fn agreement_check_sees_a_read_past_the_close_whose_body_fails() {
+    let cut = "POST /cut HTTP/1.1\r\nHost: a\r\nContent-Length: 99\r\n\r\n";
+    let fields = ["Connection: close", "Content-Length: 5"];
+    let closing = input("POST", "HTTP/1.1", &fields, false, &format!("hello{cut}"));
+    let outcome = run_both(&closing);
+    assert_eq!(check_agreement(&closing, &outcome), Ok(()));
+    let first = (
+        "POST".to_string(),
+        "/first".to_string(),
+        Some(b"hello".to_vec()),
+    );
+    assert_eq!(outcome.lithe, std::slice::from_ref(&first));
+    assert_eq!(outcome.hyper, std::slice::from_ref(&first));
+
+    let mut read_on = outcome;
+    read_on.lithe.push(("POST".into(), "/cut".into(), None));
+    assert!(check_agreement(&closing, &read_on).is_err());
+
+    // Stopped at its own failed body, where the other read on to /second.
+    let mut own_body_failed = read_on;
+    own_body_failed.lithe = vec![("POST".into(), "/first".into(), None)];
+    own_body_failed.hyper = vec![first, ("GET".into(), "/second".into(), Some(Vec::new()))];
+    assert_eq!(check_agreement(&closing, &own_body_failed), Ok(()));
 }
 
 /// What a client made of a response: its status and its body (`None` where
