@@ -277,4 +277,37 @@ mod tests {
             "after the notify, a new listener"
         );
     }
+
+    /// A driver woken by a notify may look before the notify has finished:
+    /// the wake is unread then too (event-listener publishes its own count
+    /// of fired listeners only once the notify is done).
+    #[test]
+    fn a_wake_looked_for_during_its_notify_is_unread() {
+        use std::sync::Mutex;
+        use std::task::{Context, Wake, Waker};
+
+        struct Looks(Shutdown, Mutex<Vec<bool>>);
+        impl Wake for Looks {
+            fn wake(self: Arc<Self>) {
+                let seen = self.0.has_unread_wake();
+                self.1.lock().unwrap().push(seen);
+            }
+        }
+        let signal = Shutdown::new();
+        let looks = Arc::new(Looks(signal.clone(), Mutex::new(Vec::new())));
+        let waker = Waker::from(looks.clone());
+        let mut listener = core::pin::pin!(signal.listen());
+        let first = listener.as_mut().poll(&mut Context::from_waker(&waker));
+        assert!(first.is_pending());
+        signal.close_idle();
+        assert_eq!(*looks.1.lock().unwrap(), [true]);
+    }
+
+    #[test]
+    fn its_debug_form_says_whether_it_was_triggered() {
+        let signal = Shutdown::new();
+        assert_eq!(format!("{signal:?}"), "Shutdown { triggered: false }");
+        signal.trigger();
+        assert_eq!(format!("{signal:?}"), "Shutdown { triggered: true }");
+    }
 }
