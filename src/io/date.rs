@@ -60,14 +60,66 @@ fn read(previous: Reading) -> Reading {
     let second = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|since| since.as_secs());
+    reading_at(second.ok(), previous)
+}
+
+/// The reading for a clock at `second` since 1970 (`None`: before 1970).
+fn reading_at(second: Option<u64>, previous: Reading) -> Reading {
     match (second, previous) {
-        (Ok(second), Reading::At { second: held, .. }) if second == held => previous,
-        (Ok(second), _) if second < YEAR_10000 => {
+        (Some(second), Reading::At { second: held, .. }) if second == held => previous,
+        (Some(second), _) if second < YEAR_10000 => {
             let time = UNIX_EPOCH + Duration::from_secs(second);
             let mut text = [0; LEN];
             text.copy_from_slice(httpdate::fmt_http_date(time).as_bytes());
             Reading::At { second, text }
         }
         _ => Reading::Unusable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(reading: Reading) -> Option<String> {
+        match reading {
+            Reading::At { text, .. } => Some(String::from_utf8(text.to_vec()).unwrap()),
+            Reading::None | Reading::Unusable => None,
+        }
+    }
+
+    /// Dates are written from 1970 to the last second of 9999; past it an
+    /// IMF-fixdate has no room for the year (httpdate panics on one),
+    /// before it the clock is wrong: no Date then.
+    #[test]
+    fn a_date_is_written_for_the_years_an_imf_fixdate_holds() {
+        let last = reading_at(Some(YEAR_10000 - 1), Reading::None);
+        assert_eq!(text(last).as_deref(), Some("Fri, 31 Dec 9999 23:59:59 GMT"));
+        let first = reading_at(Some(0), Reading::None);
+        assert_eq!(
+            text(first).as_deref(),
+            Some("Thu, 01 Jan 1970 00:00:00 GMT")
+        );
+        assert!(matches!(
+            reading_at(Some(YEAR_10000), last),
+            Reading::Unusable
+        ));
+        assert!(matches!(reading_at(None, last), Reading::Unusable));
+    }
+
+    /// Within the second it was read, a reading is kept as it was, not
+    /// formatted again (a kept text that differs from the clock's shows
+    /// which); the next second is formatted afresh.
+    #[test]
+    fn a_reading_within_its_second_is_kept() {
+        let read = reading_at(Some(784_111_777), Reading::None);
+        assert_eq!(text(read).as_deref(), Some("Sun, 06 Nov 1994 08:49:37 GMT"));
+        let kept = Reading::At {
+            second: 784_111_777,
+            text: *b"kept, not formatted again GMT",
+        };
+        assert_eq!(text(reading_at(Some(784_111_777), kept)), text(kept));
+        let next = reading_at(Some(784_111_778), kept);
+        assert_eq!(text(next).as_deref(), Some("Sun, 06 Nov 1994 08:49:38 GMT"));
     }
 }
