@@ -1320,11 +1320,12 @@ fn framing_and_persistence_fields_of_a_service_follow_the_response() {
     server.shutdown();
 }
 
-/// An in-memory transport that counts the writes made to it, and records a
-/// clean close.
+/// An in-memory transport that counts the writes and flushes made to it,
+/// and records a clean close.
 struct CountingWrites {
     pipe: lithe::io::DuplexStream,
     writes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    flushes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -1355,6 +1356,8 @@ impl futures_lite::AsyncWrite for CountingWrites {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
+        self.flushes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         std::pin::Pin::new(&mut self.pipe).poll_flush(cx)
     }
 
@@ -1414,6 +1417,7 @@ fn a_small_response_leaves_in_one_write() {
     let writes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let (server_end, mut client_end) = lithe::io::duplex(1 << 16);
     let transport = CountingWrites {
+        flushes: Default::default(),
         pipe: server_end,
         writes: writes.clone(),
         closed: Default::default(),
@@ -1498,6 +1502,7 @@ fn a_close_delimited_response_cut_short_is_not_closed_cleanly() {
         let closed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (server_end, mut client_end) = lithe::io::duplex(1 << 16);
         let transport = CountingWrites {
+            flushes: Default::default(),
             pipe: server_end,
             writes: Default::default(),
             closed: closed.clone(),
@@ -3305,6 +3310,92 @@ fn bytes_behind_a_switch_are_read_in_small_pieces_or_taken_whole() {
         assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
         assert_eq!(&answer, b"gpong|pin", "into_parts: {take_parts}");
     }
+}
+
+/// The connection a switch hands over writes through to the transport:
+/// vectored writes, flushes (which a TLS stream needs to send what it
+/// holds) and its close, which the client sees as the end while the new
+/// protocol still holds the connection. Its debug form says how many bytes
+/// it holds from before the switch.
+#[test]
+fn an_upgraded_connection_writes_flushes_and_closes_through() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    use lithe::io::{Request, Response, duplex, serve_connection};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let (server_end, mut client_end) = duplex(4096);
+    let flushes = Arc::new(AtomicUsize::new(0));
+    let closed = Arc::new(AtomicBool::new(false));
+    let transport = CountingWrites {
+        pipe: server_end,
+        writes: Default::default(),
+        flushes: flushes.clone(),
+        closed: closed.clone(),
+    };
+    // Until the client has read to the end: the close, not a drop, ends it.
+    let (ended, end_seen) = std::sync::mpsc::channel::<()>();
+    let end_seen = std::sync::Mutex::new(Some(end_seen));
+    let (checks, checked) = std::sync::mpsc::channel();
+    let service = move |mut request: Request| {
+        let on_upgrade = request.upgrade().expect("the request proposes a switch");
+        let (flushes, checks) = (flushes.clone(), checks.clone());
+        let end_seen = end_seen.lock().unwrap().take().expect("one request");
+        std::thread::spawn(move || {
+            lithe::rt::block_on(async move {
+                assert_eq!(format!("{on_upgrade:?}"), "OnUpgrade");
+                let Ok(mut io) = on_upgrade.await else { return };
+                let said = format!("{io:?}");
+                let pieces = [std::io::IoSlice::new(b"ab"), std::io::IoSlice::new(b"cd")];
+                let written = io.write_vectored(&pieces).await.unwrap();
+                io.write_all(&b"abcd"[written..]).await.unwrap();
+                let before = flushes.load(Ordering::Relaxed);
+                io.flush().await.unwrap();
+                let flushed = flushes.load(Ordering::Relaxed) > before;
+                io.close().await.unwrap();
+                let _ = checks.send((said, written, flushed));
+                let _ = end_seen.recv_timeout(Duration::from_secs(10));
+                drop(io);
+            })
+        });
+        async {
+            Response::new(lithe::proto::StatusCode::SWITCHING_PROTOCOLS)
+                .with_header("upgrade", "websocket")
+        }
+    };
+    let (head, rest) = run(async {
+        let config = ServerConfig::default();
+        let served = serve_connection(transport, service, &config);
+        let client = async {
+            client_end
+                .write_all(
+                    b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n\
+                      Upgrade: websocket\r\n\r\nping",
+                )
+                .await
+                .unwrap();
+            let head = read_head(&mut client_end).await;
+            let mut rest = Vec::new();
+            let read = futures_lite::future::or(
+                async { Some(client_end.read_to_end(&mut rest).await) },
+                async {
+                    async_io::Timer::after(Duration::from_secs(3)).await;
+                    None
+                },
+            )
+            .await;
+            let _ = ended.send(());
+            assert!(matches!(read, Some(Ok(_))), "no end seen: {read:?}");
+            (head, rest)
+        };
+        futures_lite::future::zip(served, client).await.1
+    });
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    assert_eq!(rest, b"abcd");
+    let (said, written, flushed) = checked.recv().unwrap();
+    assert_eq!(said, "Upgraded { buffered: 4 }");
+    assert!(written > 0, "a vectored write of two pieces wrote nothing");
+    assert!(flushed, "the flush did not reach the transport");
+    assert!(closed.load(Ordering::Relaxed));
 }
 
 #[test]
