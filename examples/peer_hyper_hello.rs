@@ -20,8 +20,9 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
-/// `GET /` (or HEAD) answers "Hello, World!", anything else 404, routed as
-/// `hello_server` routes it, so both pay for looking at the request.
+/// `GET /` (or HEAD) answers "Hello, World!", anything else 404: like
+/// `hello_server`, it matches method and path before answering, so both pay
+/// for looking at the request.
 async fn hello(
     request: Request<hyper::body::Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {

@@ -36,8 +36,8 @@
 # connections, all checked still open (benches/load/idle_conns.py), measured
 # first, on the fresh servers (after one exchange, so that what a server sets
 # up on its first request is not counted as the connections' cost). hyper's
-# service routes as hello_server's does (GET or HEAD of / only), so both pay
-# for looking at the request.
+# service, like hello_server's, matches method and path before answering
+# GET /, so both pay for looking at the request.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

@@ -134,7 +134,7 @@ pub fn server_driver(data: &[u8]) {
     let mut bodies = request_bodies(&expected);
     bodies.truncate(switched.map_or(usize::MAX, |s| s.0));
     let complete = bodies.len();
-    check_handed(&handed, &expected, complete);
+    check_handed(&handed, &expected, complete, answers.len());
     // A body left unread that cannot be drained closes the connection, and
     // so does a body of unknown length to an HTTP/1.0 client (the close
     // delimits it): only after such a request may the answers stop short.
@@ -247,11 +247,11 @@ fn check_answer_to_fault(
     }
 }
 
-/// The service was handed each of the `complete` requests as `proto` read
-/// it: method, target, version and fields in order, and the trailers of a
-/// body it read whole. The driver keeps the head's bytes and hands out
+/// The service was handed each of the `complete` requests that were
+/// `answered`, once and in order, as `proto` read it: method, target,
+/// version and fields in order, and the trailers of a body it read whole. The driver keeps the head's bytes and hands out
 /// views into them, so an offset or a length off by one shows here.
-fn check_handed(handed: &[Handed], trace: &[Seen], complete: usize) {
+fn check_handed(handed: &[Handed], trace: &[Seen], complete: usize, answered: usize) {
     let mut requests = Vec::new();
     for seen in trace {
         match seen {
@@ -275,6 +275,15 @@ fn check_handed(handed: &[Handed], trace: &[Seen], complete: usize) {
             _ => {}
         }
     }
+    // Each request once, in order: none answered yet left out (a connection
+    // closed early answers fewer), none past those proto read.
+    assert!(
+        (complete.min(answered)..=requests.len()).contains(&handed.len()),
+        "the service was handed {} requests; proto read {} ({complete} to their end), \
+         {answered} were answered",
+        handed.len(),
+        requests.len()
+    );
     for (i, (got, read)) in handed.iter().zip(&requests).take(complete).enumerate() {
         let trailers = got.trailers.as_ref().and(read.trailers.clone());
         assert_eq!(
