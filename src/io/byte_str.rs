@@ -162,4 +162,43 @@ mod tests {
             assert_eq!(method.as_str(), other);
         }
     }
+
+    /// Equal by their text, however each holds it, unequal otherwise, and
+    /// hashed alike when equal: a map keyed by one finds the other.
+    #[test]
+    fn strings_compare_and_hash_by_their_text() {
+        use std::hash::BuildHasher;
+        let shared = ByteStr::from(String::from("GET"));
+        let fixed = ByteStr::from_static("GET");
+        assert!(matches!(shared.0, Repr::Shared(_)));
+        assert_eq!(shared, fixed);
+        assert_ne!(shared, ByteStr::from_static("PUT"));
+        assert_ne!(fixed, ByteStr::from(String::from("GETS")));
+        let state = std::collections::hash_map::RandomState::new();
+        assert_eq!(state.hash_one(&shared), state.hash_one(&fixed));
+        assert_ne!(
+            state.hash_one(&shared),
+            state.hash_one(ByteStr::from("PUT"))
+        );
+    }
+
+    /// Every conversion keeps the text, and a string compares with a `str`
+    /// by it.
+    #[test]
+    fn conversions_keep_the_text() {
+        let text = String::from("/path?q");
+        let made = [
+            ByteStr::from(&text),
+            ByteStr::from(text.clone().into_boxed_str()),
+            ByteStr::from(std::borrow::Cow::Borrowed(text.as_str())),
+            ByteStr::from(std::borrow::Cow::<str>::Owned(text.clone())),
+            ByteStr::from(text.clone()),
+        ];
+        for s in &made {
+            assert_eq!(s.as_str(), "/path?q");
+            assert!(*s == *"/path?q" && *s == "/path?q");
+            assert!(*s != *"/path" && *s != "/path?q2");
+            assert_eq!(format!("{s} {s:?}"), "/path?q \"/path?q\"");
+        }
+    }
 }
