@@ -2947,6 +2947,16 @@ async fn read_head(io: &mut lithe::io::DuplexStream) -> String {
     String::from_utf8(head).unwrap()
 }
 
+/// Sends a GET proposing a switch to WebSocket with `after` behind it, in
+/// one write (the driver reads the head and what follows together), and
+/// returns the head of the answer.
+async fn propose_websocket(io: &mut lithe::io::DuplexStream, after: &[u8]) -> String {
+    use futures_lite::AsyncWriteExt;
+    let head = b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n";
+    io.write_all(&[&head[..], after].concat()).await.unwrap();
+    read_head(io).await
+}
+
 /// Sends `head` to a service that begins a shutdown and answers with a 101
 /// for `protocol` (a 200 to a CONNECT), then, 50 ms later (the answer given,
 /// the shutdown begun), `body`; returns the head of the driver's answer.
@@ -3292,15 +3302,7 @@ fn bytes_behind_a_switch_are_read_in_small_pieces_or_taken_whole() {
             let config = ServerConfig::default();
             let served = serve_connection(server_end, service, &config);
             let client = async {
-                // One write: the driver reads the head and what follows together.
-                client_end
-                    .write_all(
-                        b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n\
-                          Upgrade: websocket\r\n\r\npingpong",
-                    )
-                    .await
-                    .unwrap();
-                let head = read_head(&mut client_end).await;
+                let head = propose_websocket(&mut client_end, b"pingpong").await;
                 let mut answer = [0u8; 9];
                 client_end.read_exact(&mut answer).await.unwrap();
                 (head, answer)
@@ -3366,14 +3368,7 @@ fn an_upgraded_connection_writes_flushes_and_closes_through() {
         let config = ServerConfig::default();
         let served = serve_connection(transport, service, &config);
         let client = async {
-            client_end
-                .write_all(
-                    b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n\
-                      Upgrade: websocket\r\n\r\nping",
-                )
-                .await
-                .unwrap();
-            let head = read_head(&mut client_end).await;
+            let head = propose_websocket(&mut client_end, b"ping").await;
             let mut rest = Vec::new();
             let read = futures_lite::future::or(
                 async { Some(client_end.read_to_end(&mut rest).await) },
