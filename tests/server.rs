@@ -1598,13 +1598,20 @@ fn a_sized_response_stream_that_overruns_never_arrives_complete() {
     server.shutdown();
 }
 
+/// A connection to `addr` that has had one `GET /` answered: idle between
+/// requests, parked on its worker.
+fn served_once(addr: std::net::SocketAddr) -> std::net::TcpStream {
+    let mut s = socket(addr);
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    read_until(&mut s, "Hello, World!");
+    s
+}
+
 #[test]
 fn graceful_shutdown_closes_idle_connections_and_stops_accepting() {
     let server = server();
     let addr = server.local_addr();
-    let mut s = socket(addr);
-    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
-    read_until(&mut s, "Hello, World!");
+    let mut s = served_once(addr);
     let started = Instant::now();
     server.shutdown();
     assert!(started.elapsed() < Duration::from_secs(2));
@@ -3933,11 +3940,7 @@ fn a_shutdown_serves_a_request_its_busy_worker_has_not_polled_for() {
     };
     let server = server_with(service, ServerConfig::default());
     let addr = server.local_addr();
-    let mut parked = socket(addr);
-    parked
-        .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-        .unwrap();
-    read_until(&mut parked, "Hello, World!");
+    let mut parked = served_once(addr);
     let mut busy = socket(addr);
     busy.write_all(b"GET /say/blocked HTTP/1.1\r\nHost: a\r\n\r\n")
         .unwrap();
@@ -5243,12 +5246,10 @@ fn a_worker_at_its_connection_limit_closes_idle_connections_for_a_waiting_client
         };
         let server = lithe::rt::Server::bind("127.0.0.1:0", service, config).expect("bind");
         let addr = server.local_addr();
-        let mut idle = socket(addr);
-        if idle_kind == "between requests" {
-            idle.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-                .unwrap();
-            read_until(&mut idle, "Hello, World!");
-        }
+        let mut idle = match idle_kind {
+            "between requests" => served_once(addr),
+            _ => socket(addr),
+        };
         let mut busy = socket(addr);
         busy.write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
             .unwrap();
@@ -5310,11 +5311,7 @@ fn a_service_yielding_in_a_loop_does_not_starve_its_workers_other_connections() 
     let server = server_with(service, ServerConfig::default());
     let addr = server.local_addr();
     // Served once, so parked on the worker when the spin begins.
-    let mut other = socket(addr);
-    other
-        .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-        .unwrap();
-    read_until(&mut other, "Hello, World!");
+    let mut other = served_once(addr);
     let mut spinning = socket(addr);
     spinning
         .write_all(b"GET /spin HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
@@ -5348,14 +5345,7 @@ fn a_worker_at_its_connection_limit_closes_a_bounded_number_of_idle_connections(
     };
     let server = lithe::rt::Server::bind("127.0.0.1:0", routes, config).expect("bind");
     let addr = server.local_addr();
-    let mut idle: Vec<_> = (0..80)
-        .map(|_| {
-            let mut s = socket(addr);
-            s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
-            read_until(&mut s, "Hello, World!");
-            s
-        })
-        .collect();
+    let mut idle: Vec<_> = (0..80).map(|_| served_once(addr)).collect();
     std::thread::sleep(Duration::from_millis(100));
     let mut waiting = socket(addr);
     waiting
@@ -5411,10 +5401,7 @@ fn close_idle_on_a_server_closes_its_idle_connections_and_it_serves_on() {
     };
     let server = lithe::rt::Server::bind("127.0.0.1:0", routes, config).expect("bind");
     let addr = server.local_addr();
-    let mut idle = socket(addr);
-    idle.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-        .unwrap();
-    read_until(&mut idle, "Hello, World!");
+    let mut idle = served_once(addr);
     // Asked again until it closes: it may not be waiting for its next
     // request yet when first asked.
     idle.set_read_timeout(Some(Duration::from_millis(50)))
