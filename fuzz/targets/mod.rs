@@ -206,12 +206,14 @@ fn check_fields(fields: &[Header<'_>], folds: bool) {
     }
 }
 
-/// `token = 1*tchar` (RFC 9110 §5.6.2), written apart from proto's.
+/// `tchar` (RFC 9110 §5.6.2), written apart from proto's: what generated
+/// tokens are made of and what an accepted one may hold.
+const TCHAR: &[u8] =
+    b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// `token = 1*tchar`.
 fn is_token(bytes: &[u8]) -> bool {
-    !bytes.is_empty()
-        && bytes
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !bytes.is_empty() && bytes.iter().all(|b| TCHAR.contains(b))
 }
 
 /// What a connection reported, owned so traces from different deliveries can be
@@ -1204,8 +1206,6 @@ impl<'a> Source<'a> {
 
     /// 1 to `max` tchars.
     fn token(&mut self, max: usize) -> String {
-        const TCHAR: &[u8] =
-            b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
         let len = 1 + usize::from(self.byte()) % max;
         (0..len)
             .map(|_| char::from(TCHAR[usize::from(self.byte()) % TCHAR.len()]))
