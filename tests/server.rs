@@ -569,12 +569,7 @@ fn the_defaults_are_the_documented_ones() {
 /// the next at once.
 #[test]
 fn a_connection_limit_of_zero_is_none() {
-    let serve = lithe::rt::ServeConfig {
-        threads: 1,
-        max_connections: 0,
-        shutdown_timeout: Duration::from_secs(2),
-        ..Default::default()
-    };
+    let serve = one_worker_limited_to(0);
     let server = lithe::rt::Server::bind("127.0.0.1:0", routes, serve).expect("bind");
     // Three connections busy, each with a head begun.
     let busy: Vec<_> = (0..3)
@@ -1598,6 +1593,17 @@ fn a_sized_response_stream_that_overruns_never_arrives_complete() {
     server.shutdown();
 }
 
+/// One worker that holds at most `max_connections` (0: no limit), and
+/// waits 2 s for its connections when shut down.
+fn one_worker_limited_to(max_connections: usize) -> lithe::rt::ServeConfig {
+    lithe::rt::ServeConfig {
+        threads: 1,
+        max_connections,
+        shutdown_timeout: Duration::from_secs(2),
+        ..Default::default()
+    }
+}
+
 /// A connection to `addr` that has had one `GET /` answered: idle between
 /// requests, parked on its worker.
 fn served_once(addr: std::net::SocketAddr) -> std::net::TcpStream {
@@ -2054,12 +2060,7 @@ fn a_body_trickling_in_after_the_response_is_drained_for_the_body_timeout_at_mos
 /// is busy (here, with a head begun), then is served.
 #[test]
 fn a_worker_at_its_connection_limit_accepts_once_one_ends() {
-    let serve = lithe::rt::ServeConfig {
-        threads: 1,
-        max_connections: 1,
-        shutdown_timeout: Duration::from_secs(2),
-        ..Default::default()
-    };
+    let serve = one_worker_limited_to(1);
     let server = lithe::rt::Server::bind("127.0.0.1:0", routes, serve).expect("bind");
     let mut first = socket(server.local_addr());
     first.write_all(b"GET / HTTP/1.1\r\n").unwrap();
@@ -3534,12 +3535,7 @@ fn an_upgraded_connection_holds_no_connection_slot() {
         };
         async { response }
     };
-    let serve = lithe::rt::ServeConfig {
-        threads: 1,
-        max_connections: 1,
-        shutdown_timeout: Duration::from_secs(2),
-        ..Default::default()
-    };
+    let serve = one_worker_limited_to(1);
     let server = lithe::rt::Server::bind("127.0.0.1:0", service, serve).expect("bind");
     let mut tunnel = socket(server.local_addr());
     tunnel
@@ -5337,12 +5333,7 @@ fn a_service_yielding_in_a_loop_does_not_starve_its_workers_other_connections() 
 /// the limit, a waiting client closes at most 64 of them, not all.
 #[test]
 fn a_worker_at_its_connection_limit_closes_a_bounded_number_of_idle_connections() {
-    let config = lithe::rt::ServeConfig {
-        threads: 1,
-        max_connections: 80,
-        shutdown_timeout: Duration::from_secs(2),
-        ..lithe::rt::ServeConfig::default()
-    };
+    let config = one_worker_limited_to(80);
     let server = lithe::rt::Server::bind("127.0.0.1:0", routes, config).expect("bind");
     let addr = server.local_addr();
     let mut idle: Vec<_> = (0..80).map(|_| served_once(addr)).collect();
