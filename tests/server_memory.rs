@@ -305,3 +305,71 @@ fn a_large_body_goes_out_uncopied() {
     drop(client_end);
     assert!(held < 256 * 1024, "sending a 4 MiB body held {held} bytes");
 }
+
+/// A client that pipelines its requests and reads the answers, but always
+/// some 40 KB behind (less than a batch, so the server never waits for its
+/// output to drain whole) and with a request begun and unfinished after each
+/// write: the output buffer holds what is unsent, not every answer the
+/// connection ever wrote. (Before, written bytes stayed in front of the
+/// unsent ones until a write emptied the buffer, which never came: 4,000
+/// answers of 1 KB grew it to megabytes.)
+#[test]
+fn a_client_reading_behind_its_pipeline_holds_at_most_a_batch_of_output() {
+    const BODY: usize = 1000;
+    const BEHIND: usize = 40;
+    const ROUNDS: usize = 4000;
+    let (mut client_end, server_end) = duplex(4096);
+    let service = |_: Request| async { Response::new(StatusCode::OK).with_body(vec![b'b'; BODY]) };
+    let config = ServerConfig {
+        date_header: false,
+        ..ServerConfig::default()
+    };
+    let server = async {
+        let _ = serve_connection(server_end, service, &config).await;
+    };
+    let client = async {
+        let request = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+        let (begun, rest) = request.split_at(8);
+        let mut ahead = request.repeat(BEHIND);
+        ahead.extend_from_slice(begun);
+        client_end.write_all(&ahead).await.unwrap();
+        let before = live();
+        let mut most = 0;
+        let mut answers = Vec::new();
+        let mut buf = [0u8; 4096];
+        for round in 0..ROUNDS {
+            // The begun request ends, another begins.
+            client_end.write_all(rest).await.unwrap();
+            client_end.write_all(begun).await.unwrap();
+            // One answer read: its head, then its body.
+            loop {
+                let whole = answers
+                    .windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .map(|at| at + 4 + BODY)
+                    .filter(|&len| answers.len() >= len);
+                if let Some(len) = whole {
+                    // Moved within the buffer, the bytes are still the answer.
+                    let answer: Vec<u8> = answers.drain(..len).collect();
+                    assert!(answer.starts_with(b"HTTP/1.1 200 OK\r\n"), "answer {round}");
+                    assert!(answer[len - BODY..].iter().all(|&b| b == b'b'));
+                    break;
+                }
+                let n = client_end.read(&mut buf).await.unwrap();
+                assert!(n > 0, "the server closed after {round} answers");
+                answers.extend_from_slice(&buf[..n]);
+            }
+            most = most.max(live() - before);
+        }
+        most
+    };
+    let most = future::block_on(future::or(client, async {
+        server.await;
+        unreachable!("the client never ends the connection")
+    }));
+    drop(client_end);
+    assert!(
+        most < 256 * 1024,
+        "a client reading behind its pipeline made the server hold {most} bytes"
+    );
+}

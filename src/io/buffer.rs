@@ -421,6 +421,22 @@ impl Output {
             !self.piece_in_flight,
             "bytes queued before a piece in flight"
         );
+        // Written bytes stay in front of the unsent ones until a send empties
+        // the buffer, which a peer reading steadily a little behind never
+        // lets happen: without this, every byte the connection wrote would be
+        // held. The unsent ones move to the front once the written part is as
+        // large as they are (the copy costs at most a byte per byte written),
+        // or rather than grow the buffer (which would copy both). Not when all
+        // is written: a flush may still be owed, and `end` must not say none is.
+        let unsent = self.end.saturating_sub(self.written);
+        if unsent > 0
+            && self.written > 0
+            && (self.written >= unsent || self.buf.len() < self.end + n)
+        {
+            self.buf.copy_within(self.written..self.end, 0);
+            self.end = unsent;
+            self.written = 0;
+        }
         let needed = self.end + n;
         if self.buf.len() < needed {
             self.grow(needed);

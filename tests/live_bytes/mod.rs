@@ -1,10 +1,10 @@
 //! A global allocator that counts the bytes each thread allocated and has not
 //! freed yet: for the tests of what a connection keeps. Included only by the
-//! binaries that measure (`mod live_bytes;`), each holding one test, so that
-//! no other test's allocations are counted with it.
+//! binaries that measure (`mod live_bytes;`).
 //!
 //! Per thread, because the tests run server and client on their own thread
-//! (`block_on`) while other threads come and go: async-io's timer thread
+//! (`block_on`) while other threads come and go (the other tests of the
+//! binary, each on its own thread, among them): async-io's timer thread
 //! starts when a connection first arms a timeout and allocates as it likes,
 //! and a count of every thread saw it land between two readings (a body
 //! measured 812 bytes smaller than itself).
