@@ -3892,3 +3892,175 @@ fn the_head_timeout_bounds_each_head_not_the_upload_after_100_continue() {
         assert_eq!(response.status().as_u16(), 201);
     });
 }
+
+/// A server that answered in HTTP/1.0 on this connection sends no
+/// `100 Continue` (RFC 9110 §15.2 forbids a 1xx to an HTTP/1.0 client, and
+/// it cannot know the expectation): the body of a request expecting one
+/// goes at once, as curl sends it, not after the continue timeout (with
+/// one of 30 s the server's read of the body, bounded by `LIMIT`, failed
+/// first).
+#[test]
+fn no_wait_for_100_from_a_server_that_answered_in_http10() {
+    let (bodies, body) = std::sync::mpsc::channel();
+    let addr = raw_server(move |mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
+        s.write_all(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok")
+            .unwrap();
+        let Some((_, received)) = read_request(&mut s, 5) else {
+            return;
+        };
+        let _ = bodies.send((received, Instant::now()));
+        s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 4\r\n\r\ndone")
+            .unwrap();
+        hold_open(&mut s);
+    });
+    run(async {
+        let mut conn = patient_for_100(addr).await;
+        let response = conn.send(get("/")).await.unwrap();
+        assert_eq!(response.into_body().bytes(100).await.unwrap(), "ok");
+        let sent_at = Instant::now();
+        let request = Request::new("PUT", "/")
+            .with_header("host", "t")
+            .with_header("expect", "100-continue")
+            .with_body("hello");
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(response.into_body().bytes(100).await.unwrap(), "done");
+        let (received, arrived_at) = body.recv_timeout(LIMIT).unwrap();
+        assert_eq!(received, b"hello");
+        let waited = arrived_at - sent_at;
+        assert!(waited < Duration::from_secs(5), "{waited:?}");
+    });
+}
+
+/// A final answer other than 2xx before `100 Continue` refuses the body,
+/// with or without a close and whatever its own body: not a byte of the
+/// request body goes out, and the connection carries nothing more (a server
+/// that skipped the body would read it as the next request).
+#[test]
+fn a_final_answer_before_100_continue_keeps_the_body_back() {
+    let answers: [&[u8]; 3] = [
+        b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 6\r\n\r\ndenied",
+        b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /b\r\nContent-Length: 0\r\n\r\n",
+    ];
+    for answer in answers {
+        let (seen, after) = std::sync::mpsc::channel();
+        let addr = raw_server(move |mut s| {
+            if read_through(&mut s, b"\r\n\r\n").is_none() {
+                return;
+            }
+            s.write_all(answer).unwrap();
+            // Whatever comes within a while after the answer.
+            s.set_read_timeout(Some(Duration::from_millis(300)))
+                .unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 64];
+            while let Ok(n @ 1..) = s.read(&mut buf) {
+                got.extend_from_slice(&buf[..n]);
+            }
+            let _ = seen.send(got);
+        });
+        run(async {
+            let mut conn = patient_for_100(addr).await;
+            let request = Request::new("PUT", "/a")
+                .with_header("host", "t")
+                .with_header("expect", "100-continue")
+                .with_body("hello");
+            let response = conn.send(request).await.unwrap();
+            let status = response.status().as_u16();
+            let body = response.into_body().bytes(100).await.unwrap();
+            let expected: &[u8] = if status == 401 { b"denied" } else { b"" };
+            assert_eq!(&body[..], expected, "{status}");
+            assert!(!conn.is_reusable(), "{status}");
+            let error = conn.send(get("/")).await.unwrap_err();
+            assert!(matches!(error, Error::NotReusable), "{status}: {error:?}");
+        });
+        let got = after.recv_timeout(LIMIT).unwrap();
+        assert!(got.is_empty(), "after {answer:?} the server got {got:?}");
+    }
+}
+
+/// A chunked request answered in HTTP/1.0, which may not read chunks (RFC
+/// 9112 §6.1), leaves the connection unusable: how much of the body the
+/// server took for requests cannot be known. Answered before the body went
+/// (an early 2xx instead of `100 Continue`), the body is not sent at all.
+#[test]
+fn a_chunked_request_answered_in_http10_is_not_reused() {
+    for expect in [false, true] {
+        let (seen, after) = std::sync::mpsc::channel();
+        let addr = raw_server(move |mut s| {
+            if read_through(&mut s, b"\r\n\r\n").is_none() {
+                return;
+            }
+            // As a server that takes the request for one without a body.
+            s.write_all(
+                b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok",
+            )
+            .unwrap();
+            s.set_read_timeout(Some(Duration::from_millis(300)))
+                .unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 64];
+            while let Ok(n @ 1..) = s.read(&mut buf) {
+                got.extend_from_slice(&buf[..n]);
+            }
+            let _ = seen.send(got);
+        });
+        run(async {
+            let mut conn = patient_for_100(addr).await;
+            let pieces = futures_lite::stream::iter([Ok(bytes::Bytes::from("data"))]);
+            let mut request = Request::new("POST", "/")
+                .with_header("host", "t")
+                .with_body(Body::stream(pieces));
+            if expect {
+                request = request.with_header("expect", "100-continue");
+            }
+            let response = conn.send(request).await.unwrap();
+            assert_eq!(response.into_body().bytes(100).await.unwrap(), "ok");
+            assert!(!conn.is_reusable(), "expect: {expect}");
+        });
+        let got = after.recv_timeout(LIMIT).unwrap();
+        if expect {
+            assert!(got.is_empty(), "the server got {got:?}");
+        }
+    }
+}
+
+/// A `100 Continue` that comes after the continue timeout sent the body is
+/// skipped, not taken for the answer: the final answer after it is, and the
+/// connection carries the next request.
+#[test]
+fn a_late_100_is_skipped_and_the_connection_reused() {
+    let addr = raw_server(|mut s| {
+        let Some(_) = read_request(&mut s, 5) else {
+            return;
+        };
+        s.write_all(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .unwrap();
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext")
+            .unwrap();
+        hold_open(&mut s);
+    });
+    let config = ClientConfig {
+        continue_timeout: Duration::from_millis(50),
+        ..ClientConfig::default()
+    };
+    run(async {
+        let mut conn = client_with(addr, config).await;
+        let request = Request::new("PUT", "/")
+            .with_header("host", "t")
+            .with_header("expect", "100-continue")
+            .with_body("hello");
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        assert_eq!(response.into_body().bytes(100).await.unwrap(), "ok");
+        assert!(conn.is_reusable());
+        let response = conn.send(get("/")).await.unwrap();
+        assert_eq!(response.into_body().bytes(100).await.unwrap(), "next");
+    });
+}

@@ -69,8 +69,11 @@ pub struct ClientConnection<T> {
     /// A request has gone out on this connection.
     used: bool,
     /// The last response on this connection was HTTP/1.0: the server may
-    /// not read a chunked request body (RFC 9112 §6.1), so none is sent.
+    /// not read a chunked request body (RFC 9112 §6.1), so none is sent,
+    /// and sends no `100 Continue`, so none is waited for.
     server_http10: bool,
+    /// The request under way (or the last one) went chunked.
+    request_chunked: bool,
     /// The request body still going out: driven while the response head is
     /// awaited, then while its body is read (full duplex).
     upload: Option<Upload>,
@@ -169,6 +172,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             broken: false,
             used: false,
             server_http10: false,
+            request_chunked: false,
             upload: None,
             response_ended: false,
             reset_by_peer: false,
@@ -530,8 +534,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         // Only now: a request refused before (`Error::Send`) has not gone out.
         self.used = true;
 
+        self.request_chunked = chunked.is_some() || coding_field;
         let mut early = None;
-        if self.conn.we_are_waiting_for_100_continue() {
+        // A server that answered in HTTP/1.0 on this connection sends no
+        // `100 Continue` (it cannot know the expectation, and RFC 9110 §15.2
+        // forbids a 1xx to an HTTP/1.0 client): the body goes at once, as
+        // curl sends it, not after the continue timeout (or never, with none).
+        if self.conn.we_are_waiting_for_100_continue() && !self.server_http10 {
             early = match self.await_continue().await {
                 Ok(early) => early,
                 // The head could not be written whole: as without the
@@ -576,6 +585,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             headers,
         } = head;
         self.server_http10 = version == Version::Http10;
+        if self.server_http10 && self.request_chunked {
+            // It may not read chunks (RFC 9112 §6.1): how much of the body it
+            // took for requests cannot be known, so the connection carries
+            // nothing more, and what is left of the body is not sent.
+            self.upload = None;
+            self.broken = true;
+        }
         // A body empty by its framing (HEAD, 204, 304, Content-Length: 0) ends
         // with the head, so a response dropped unread leaves the connection
         // reusable; proto ends it without input. (Unless the request body is

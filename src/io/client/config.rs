@@ -17,7 +17,8 @@ pub struct ClientConfig {
     /// Default 1 s. The read timeout does not cut this wait short; one past
     /// what the clock can count (`Duration::MAX`) waits for the `100` or the
     /// answer without limit ([`total_timeout`](Self::total_timeout) still
-    /// bounds the exchange).
+    /// bounds the exchange). Not waited at all on a connection whose server
+    /// last answered in HTTP/1.0, which sends no `100`.
     pub continue_timeout: Duration,
     /// How long a read may wait for bytes (response head or body), counted
     /// from the end of the request body: while it still goes out, the server
