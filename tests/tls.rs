@@ -1105,3 +1105,179 @@ fn a_client_closing_reads_while_its_closure_alert_waits() {
         conn.close().await.unwrap();
     });
 }
+
+/// Our HTTPS server (one thread) with `service`.
+fn https_server_with<S: lithe::io::Service + Clone + Send + Sync + 'static>(
+    cert: &str,
+    key: &str,
+    service: S,
+) -> Server {
+    let config = ServeConfig {
+        connection: ServerConfig::default(),
+        threads: 1,
+        shutdown_timeout: Duration::from_secs(2),
+        tls: Some(TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap()),
+        ..ServeConfig::default()
+    };
+    Server::bind("127.0.0.1:0", service, config).unwrap()
+}
+
+/// Over TLS to `addr` (trusting `cert`), a client that writes `request`,
+/// then ends its TCP sending side without the closure alert (as a client
+/// dropping its connection does) and reads the reply to the close.
+fn sent_then_ended_without_close_notify(addr: SocketAddr, cert: &str, request: &[u8]) -> String {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    run(async {
+        let tcp = std::net::TcpStream::connect(addr).unwrap();
+        let sending_side = tcp.try_clone().unwrap();
+        let tcp = lithe::rt::TcpStream::from(async_io::Async::new(tcp).unwrap());
+        let connector = TlsConnector::with_pem_roots(cert.as_bytes()).unwrap();
+        let mut tls = connector.connect("localhost", tcp).await.unwrap();
+        tls.write_all(request).await.unwrap();
+        tls.flush().await.unwrap();
+        sending_side.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 4096];
+        // To the server's close, alert or not.
+        while let Ok(n @ 1..) = tls.read(&mut buf).await {
+            reply.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&reply).into_owned()
+    })
+}
+
+/// A request body cut short by a TLS client's close without its closure
+/// alert is answered 400 naming the cause, as over plain TCP (a request
+/// has its length or chunks, so the close cuts nothing short unseen), not
+/// with whatever the service made of an I/O error (`/collect` answered
+/// 500 with it before).
+#[test]
+fn a_request_body_cut_short_without_close_notify_is_answered_400() {
+    let (cert, key) = certificate();
+    let server = https_server(&cert, &key);
+    let reply = sent_then_ended_without_close_notify(
+        server.local_addr(),
+        &cert,
+        b"POST /collect HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nabc",
+    );
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    assert!(
+        reply.ends_with(
+            "\r\n\r\n400 Bad Request: connection closed before the message was complete\n"
+        ),
+        "{reply}"
+    );
+    server.shutdown();
+}
+
+/// By default (`half_close`), a TLS client that ends its side after its
+/// request without the closure alert is still answered, as one that ends
+/// its side over plain TCP is (with `connection: close`).
+#[test]
+fn a_tls_client_ending_its_side_without_close_notify_is_still_answered() {
+    let (cert, key) = certificate();
+    let slow = |_: Request| async {
+        async_io::Timer::after(Duration::from_millis(200)).await;
+        Response::new(StatusCode::OK).with_body("slow")
+    };
+    let server = https_server_with(&cert, &key, slow);
+    let reply = sent_then_ended_without_close_notify(
+        server.local_addr(),
+        &cert,
+        b"GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.contains("\r\nconnection: close\r\n"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\nslow"), "{reply}");
+    server.shutdown();
+}
+
+/// A chain, the leaf first and then the intermediate that signed it, is
+/// served whole: a client trusting only the root accepts it (it could not
+/// with the leaf alone). Given the other way round, it is refused at
+/// loading: the key is not the first certificate's.
+#[test]
+fn a_certificate_chain_is_served_whole_leaf_first() {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let authority = |name: &str| {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        params
+    };
+    let root_key = KeyPair::generate().unwrap();
+    let root = authority("lithe test root").self_signed(&root_key).unwrap();
+    let intermediate_key = KeyPair::generate().unwrap();
+    let intermediate = authority("lithe test intermediate")
+        .signed_by(&intermediate_key, &root, &root_key)
+        .unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &intermediate, &intermediate_key)
+        .unwrap();
+    let key = leaf_key.serialize_pem();
+
+    let chain = leaf.pem() + &intermediate.pem();
+    let server = https_server(&chain, &key);
+    assert_served(server.local_addr(), &root.pem());
+    server.shutdown();
+
+    let reversed = intermediate.pem() + &leaf.pem();
+    let error = TlsAcceptor::from_pem(reversed.as_bytes(), key.as_bytes()).unwrap_err();
+    let lithe::io::Error::Io(io) = &error else {
+        panic!("{error:?}")
+    };
+    assert!(
+        matches!(
+            io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()),
+            Some(rustls::Error::InconsistentKeys(
+                rustls::InconsistentKeys::KeyMismatch
+            ))
+        ),
+        "{error:?}"
+    );
+}
+
+/// An IP address in the URL is checked against the certificate's IP
+/// names, not taken for a DNS name nor left unchecked: a certificate for
+/// `localhost` alone is refused at `https://127.0.0.1`, one naming the
+/// address is accepted there.
+#[test]
+fn an_ip_host_is_checked_against_the_certificates_ip_names() {
+    for (names, accepted) in [(&["localhost"][..], false), (&["127.0.0.1"][..], true)] {
+        let (cert, key) = certificate_for(names);
+        let server = https_server(&cert, &key);
+        let at_ip = Url::parse(&format!(
+            "https://127.0.0.1:{}/",
+            server.local_addr().port()
+        ))
+        .unwrap();
+        run(async {
+            match open(&at_ip, &trusting(&cert)).await {
+                Ok(mut conn) => {
+                    assert!(
+                        accepted,
+                        "a certificate for {names:?} accepted at 127.0.0.1"
+                    );
+                    let response = conn.send(Request::new("GET", "/")).await.unwrap();
+                    assert_eq!(response.status(), StatusCode::OK);
+                }
+                Err(error) => {
+                    assert!(!accepted, "{names:?}: {error}");
+                    assert!(
+                        matches!(
+                            certificate_refusal(&error),
+                            Some(
+                                rustls::CertificateError::NotValidForName
+                                    | rustls::CertificateError::NotValidForNameContext { .. }
+                            )
+                        ),
+                        "{error}"
+                    );
+                }
+            }
+        });
+        server.shutdown();
+    }
+}

@@ -678,7 +678,9 @@ impl Output {
 /// A read's result, a TLS peer that left without close_notify (most clients
 /// do, dropping the connection; some servers and load balancers closing an
 /// idle one too) taken as one that closed, as over plain TCP: for reads
-/// where nothing of a message can be cut short.
+/// where a close cannot end a message unseen (between messages; in a
+/// request, which has its length or chunks, so proto finds it incomplete),
+/// never for a response that ends at the close.
 pub(crate) fn closed_without_notify_as_end(read: io::Result<usize>) -> io::Result<usize> {
     match read {
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),

@@ -702,14 +702,14 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 *deadline = Some(grace);
             }
         }
+        // A TLS client's close without its closure alert is the close it is
+        // over plain TCP: between requests nothing is cut short, and inside
+        // a head proto finds the head incomplete, as it would then.
         let read = match idle {
-            // Between requests nothing can be cut short.
-            true => self
-                .buf
-                .poll_fill_idle(&mut self.io, cx)
-                .map(closed_without_notify_as_end),
+            true => self.buf.poll_fill_idle(&mut self.io, cx),
             false => self.buf.poll_fill(&mut self.io, cx),
-        };
+        }
+        .map(closed_without_notify_as_end);
         match read {
             Poll::Ready(result) => Poll::Ready(result.map(Wait::Read).map_err(Error::Io)),
             Poll::Pending => {

@@ -98,7 +98,7 @@ const ALPN_SERVED: [&[u8]; 2] = [ALPN_HTTP11, b"http/1.0"];
 /// Opens TLS connections to servers.
 #[derive(Clone)]
 pub struct TlsConnector {
-    inner: futures_rustls::TlsConnector,
+    config: Arc<rustls::ClientConfig>,
 }
 
 impl TlsConnector {
@@ -162,11 +162,14 @@ impl TlsConnector {
 
     /// A connector with a rustls configuration of the caller's (client
     /// certificates, other roots, a key log...); its ALPN is set to
-    /// `http/1.1`, the only protocol lithe speaks.
+    /// `http/1.1`, the only protocol lithe speaks, and a server choosing
+    /// another is refused, whatever `check_selected_alpn` said.
     pub fn from_config(mut config: rustls::ClientConfig) -> Self {
         config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
+        // Taken, a choice of `h2` would get HTTP/1.1 written into it.
+        config.check_selected_alpn = true;
         TlsConnector {
-            inner: futures_rustls::TlsConnector::from(Arc::new(config)),
+            config: Arc::new(config),
         }
     }
 
@@ -187,7 +190,10 @@ impl TlsConnector {
         let name = ServerName::try_from(host.to_string()).map_err(invalid)?;
         // The transport's failure as it came (see `Error::Io`), even one
         // holding a lithe error of another connection.
-        self.inner.connect(name, io).await.map_err(Error::Io)
+        futures_rustls::TlsConnector::from(Arc::clone(&self.config))
+            .connect(name, io)
+            .await
+            .map_err(Error::Io)
     }
 }
 
@@ -303,5 +309,28 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A caller's configuration offers only `http/1.1` and refuses a server
+    /// choosing something else, whatever it said itself (rustls takes an
+    /// unoffered choice with `check_selected_alpn` off; no rustls server
+    /// makes one, so this is checked here rather than over a connection).
+    #[test]
+    fn a_callers_configuration_offers_http11_alone_and_checks_the_choice() {
+        let mut config = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .expect("the ring provider supports the default protocol versions")
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        config.check_selected_alpn = false;
+        let connector = TlsConnector::from_config(config);
+        assert_eq!(connector.config.alpn_protocols, [b"http/1.1".to_vec()]);
+        assert!(connector.config.check_selected_alpn);
     }
 }

@@ -11,6 +11,7 @@ use futures_lite::future::poll_fn;
 use super::response::refusal;
 use super::{Asked, Driver, Piece};
 use crate::io::body::{Feeder, Kind};
+use crate::io::buffer::closed_without_notify_as_end;
 use crate::io::error::{Error, Timeout};
 use crate::io::headers::Headers;
 use crate::io::message::Response;
@@ -75,7 +76,13 @@ impl<T: Transport + 'static> Driver<'_, T> {
                     return Poll::Ready(Err(Error::Protocol(proto::Error::UnexpectedData)));
                 }
             }
-            let read = self.buf.poll_fill(&mut self.io, cx);
+            // A request body has its length or its chunks, never its end at
+            // the close: a TLS client's close without its closure alert cuts
+            // it short as a plain close does, which proto finds (400).
+            let read = self
+                .buf
+                .poll_fill(&mut self.io, cx)
+                .map(closed_without_notify_as_end);
             match &read {
                 Poll::Ready(Ok(n)) if *n > 0 => {
                     self.body_stall.moved(*n, self.config.min_progress_bytes)
