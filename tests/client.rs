@@ -322,6 +322,32 @@ fn collecting_a_body_takes_exactly_its_limit() {
     }
 }
 
+/// A body whose `Content-Length` is already past the limit is refused
+/// unread, at once (before, once the limit's worth had come: here, never,
+/// as the server sends 3 bytes and waits), and the connection, its body
+/// unread, carries nothing more.
+#[test]
+fn a_body_declared_past_the_limit_is_refused_unread() {
+    let addr = raw_server(|mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nabc")
+            .unwrap();
+        hold_open(&mut s);
+    });
+    run(async {
+        let mut conn = client_to(addr).await;
+        let response = conn.send(get("/")).await.unwrap();
+        let collected = response.into_body().bytes(16).await;
+        assert!(
+            matches!(collected, Err(Error::BodyTooLarge { limit: 16 })),
+            "{collected:?}"
+        );
+        assert!(!conn.is_reusable());
+    });
+}
+
 /// A fresh connection whose first read fails before anything was sent (the
 /// server reset it, as one refusing a TLS client does with an alert) gives
 /// that error, not `NotReusable`, and the request back.
@@ -402,6 +428,24 @@ fn a_request_refused_unsent_leaves_a_fresh_connection_fresh() {
             .with_header("x-note", "a\r\nb");
         let error = conn.send(invalid).await.unwrap_err();
         assert!(matches!(error, Error::Send(_)), "{error:?}");
+        // A line break in the target or the method, whose Host a target
+        // with an authority would name, is refused before a byte goes.
+        for (method, target) in [
+            ("GET", "/a\r\nX-Injected: y"),
+            ("GET", "http://a.example/\r\nX-Injected: y"),
+            ("GET\r\n", "/"),
+        ] {
+            let error = conn.send(Request::new(method, target)).await.unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    Error::Send(
+                        proto::SendError::InvalidRequestTarget | proto::SendError::InvalidMethod
+                    )
+                ),
+                "{method:?} {target:?}: {error:?}"
+            );
+        }
         reset.store(true, std::sync::atomic::Ordering::SeqCst);
         let refused = refused_unsent(&mut conn, get("/")).await;
         assert!(

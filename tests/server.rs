@@ -1158,6 +1158,49 @@ fn head_responses_keep_content_length_and_send_no_body() {
     server.shutdown();
 }
 
+/// Answers without a body drop the one the service gave and state only
+/// their fields: a HEAD answer over a sized stream the length the GET would
+/// have, over an unsized one no framing at all; a 304 or 204 given a whole
+/// body neither its bytes nor its length. The answer after them starts
+/// right after the last head, so no stray byte went out.
+#[test]
+fn bodiless_answers_drop_the_body_and_state_only_their_fields() {
+    use lithe::io::{Body, Request, Response};
+    use lithe::proto::StatusCode;
+    async fn bodies(request: Request) -> Response {
+        let pieces = || futures_lite::stream::iter([Ok(bytes::Bytes::from(vec![b's'; 1000]))]);
+        match request.path() {
+            "/sized" => Response::new(StatusCode::OK).with_body(Body::sized_stream(1000, pieces())),
+            "/unsized" => Response::new(StatusCode::OK).with_body(Body::stream(pieces())),
+            "/304" => Response::new(StatusCode::NOT_MODIFIED).with_body("stale body"),
+            "/204" => Response::new(StatusCode::NO_CONTENT).with_body("stray body"),
+            _ => Response::new(StatusCode::OK).with_body("last"),
+        }
+    }
+    let config = ServerConfig {
+        date_header: false,
+        ..ServerConfig::default()
+    };
+    let server = server_with(bodies, config);
+    let reply = exchange(
+        server.local_addr(),
+        b"HEAD /sized HTTP/1.1\r\nHost: a\r\n\r\n\
+          HEAD /unsized HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET /304 HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET /204 HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(
+        reply,
+        "HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n\
+         HTTP/1.1 200 OK\r\n\r\n\
+         HTTP/1.1 304 Not Modified\r\n\r\n\
+         HTTP/1.1 204 No Content\r\n\r\n\
+         HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\nlast"
+    );
+    server.shutdown();
+}
+
 #[test]
 fn streaming_responses_are_chunked_for_http11_and_close_delimited_for_http10() {
     let server = server();
@@ -3425,6 +3468,50 @@ fn whole_body_helpers_enforce_their_limit_and_utf8() {
     let reply = exchange(server.local_addr(), long.as_bytes());
     assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
     assert!(reply.contains("body larger than 16 bytes"), "{reply}");
+    // The limit itself is within it; past it without a length, as it comes.
+    let exact = format!(
+        "POST /text HTTP/1.1\r\nHost: a\r\nContent-Length: 16\r\nConnection: close\r\n\r\n{}",
+        "a".repeat(16)
+    );
+    let reply = exchange(server.local_addr(), exact.as_bytes());
+    assert!(
+        reply.ends_with(&format!("\r\n\r\n{}", "A".repeat(16))),
+        "{reply}"
+    );
+    let chunked = b"POST /text HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n10\r\naaaaaaaaaaaaaaaa\r\n1\r\na\r\n0\r\n\r\n";
+    let reply = exchange(server.local_addr(), chunked);
+    assert!(reply.contains("body larger than 16 bytes"), "{reply}");
+    server.shutdown();
+}
+
+/// A body whose `Content-Length` is already past the limit a service
+/// collects it under is refused unread: without `100 Continue` to a client
+/// that waits for one (before, it was invited, then refused once 16 bytes
+/// had come), and at once to one that sends it (before, once the limit's
+/// worth had come).
+#[test]
+fn a_body_declared_past_the_limit_is_refused_unread() {
+    let server = server();
+    let mut s = socket(server.local_addr());
+    s.write_all(
+        b"POST /text HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .unwrap();
+    let reply = read_until(&mut s, "bytes");
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    assert!(
+        reply.ends_with("\r\n\r\nbody larger than 16 bytes"),
+        "{reply}"
+    );
+    // Sent with only its first bytes, and the rest never: answered all the same.
+    let mut s = socket(server.local_addr());
+    s.write_all(b"POST /text HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\nabc")
+        .unwrap();
+    let reply = read_until(&mut s, "bytes");
+    assert!(
+        reply.ends_with("\r\n\r\nbody larger than 16 bytes"),
+        "{reply}"
+    );
     server.shutdown();
 }
 

@@ -611,14 +611,26 @@ impl Incoming {
 
     /// The whole body, or [`Error::BodyTooLarge`] past `limit` bytes. A body
     /// that arrived in one chunk is that chunk, a slice of the read buffer
-    /// ([`chunk`](Self::chunk) says what that keeps alive).
+    /// ([`chunk`](Self::chunk) says what that keeps alive). One whose
+    /// `Content-Length` is past `limit` is refused unread (and so, where the
+    /// client expects `100 Continue`, uninvited).
     pub async fn bytes(mut self, limit: usize) -> Result<Bytes, Error> {
+        refuse_declared_past(self.len(), limit)?;
         collect(|cx| self.poll_chunk(cx), limit).await
     }
 
     /// The whole body as UTF-8 text, within `limit` bytes.
     pub async fn text(self, limit: usize) -> Result<String, Error> {
         into_text(self.bytes(limit).await?)
+    }
+}
+
+/// [`Error::BodyTooLarge`] for a body whose declared length (`left` to
+/// come) is past `limit`: nothing read would change the outcome.
+pub(crate) fn refuse_declared_past(left: Option<u64>, limit: usize) -> Result<(), Error> {
+    match left.is_some_and(|left| left > limit as u64) {
+        true => Err(Error::BodyTooLarge { limit }),
+        false => Ok(()),
     }
 }
 

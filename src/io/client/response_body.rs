@@ -11,7 +11,7 @@ use futures_lite::Stream;
 use futures_lite::future::poll_fn;
 
 use super::{Awaiting, ClientConnection, IDLE_READ_KEPT};
-use crate::io::body::{collect, into_text};
+use crate::io::body::{collect, into_text, refuse_declared_past};
 use crate::io::error::{Error, Timeout};
 use crate::io::headers::Headers;
 use crate::io::receive::{BodyStep, next_body_step};
@@ -271,8 +271,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
 
     /// The whole body, or [`Error::BodyTooLarge`] past `limit` bytes. A body
     /// that arrived in one chunk is that chunk, a slice of the read buffer
-    /// ([`chunk`](Self::chunk) says what that keeps alive).
+    /// ([`chunk`](Self::chunk) says what that keeps alive). One whose
+    /// `Content-Length` is past `limit` is refused unread, and the
+    /// connection, its body left unread, is not reused.
     pub async fn bytes(mut self, limit: usize) -> Result<Bytes, Error> {
+        if !self.done {
+            refuse_declared_past(self.conn.conn.body_left_to_receive(), limit)?;
+        }
         collect(|cx| self.poll_chunk(cx), limit).await
     }
 
