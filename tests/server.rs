@@ -406,7 +406,9 @@ fn an_empty_line_sent_a_byte_at_a_time_leaves_no_head_deadline_behind() {
 /// An empty line after a request (RFC 9112 §2.2: ignored) does not start
 /// the idle clock while the response is still going out: a client reading a
 /// response that takes longer than the idle timeout to drain is still
-/// answered its next request.
+/// answered its next request. Also when the line comes in two pieces, its
+/// CR (a head begun, which leaves the response unflushed) before its LF
+/// (idle again): before, the idle clock then ran from the LF.
 #[test]
 fn an_empty_line_after_a_request_starts_no_idle_clock_before_the_response_is_out() {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};
@@ -420,33 +422,78 @@ fn an_empty_line_after_a_request_starts_no_idle_clock_before_the_response_is_out
     async fn large(_: Request) -> Response {
         Response::new(StatusCode::OK).with_body(vec![b'x'; BODY])
     }
-    // Far smaller than the response: it drains as the client reads.
-    let (server_end, mut client_end) = duplex(1024);
-    let reply = run(async {
-        let served = serve_connection(server_end, large, &config);
-        let client = async {
-            client_end
-                .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n\r\n")
-                .await
-                .unwrap();
-            let first = read_head(&mut client_end).await;
-            assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{first}");
-            // About 1.3 s to read: well past the idle timeout.
-            let mut body = vec![0u8; BODY];
-            for piece in body.chunks_mut(512) {
-                async_io::Timer::after(Duration::from_millis(40)).await;
-                client_end.read_exact(piece).await.unwrap();
+    for split in [false, true] {
+        // Far smaller than the response: it drains as the client reads.
+        let (server_end, mut client_end) = duplex(1024);
+        let reply = run(async {
+            let served = serve_connection(server_end, large, &config);
+            let client = async {
+                let request = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n\r\n";
+                let (first, then) = request.split_at(request.len() - usize::from(split));
+                client_end.write_all(first).await.unwrap();
+                if split {
+                    async_io::Timer::after(Duration::from_millis(50)).await;
+                    client_end.write_all(then).await.unwrap();
+                }
+                let first = read_head(&mut client_end).await;
+                assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{first}");
+                // About 1.3 s to read: well past the idle timeout.
+                let mut body = vec![0u8; BODY];
+                for piece in body.chunks_mut(512) {
+                    async_io::Timer::after(Duration::from_millis(40)).await;
+                    client_end.read_exact(piece).await.unwrap();
+                }
+                let _ = client_end
+                    .write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                    .await;
+                let mut rest = Vec::new();
+                let _ = client_end.read_to_end(&mut rest).await;
+                String::from_utf8_lossy(&rest).into_owned()
+            };
+            futures_lite::future::zip(served, client).await.1
+        });
+        assert!(
+            reply.starts_with("HTTP/1.1 200 OK\r\n"),
+            "split: {split}: {reply:.80}"
+        );
+    }
+}
+
+/// Empty lines between requests (RFC 9112 §2.2) do not put off the idle
+/// timeout: a client sending one every 100 ms, under a 300 ms idle
+/// timeout, is closed on time, not held open for as long as it sends them
+/// (16 KiB of them, the head limit, would be over 8,000 such waits).
+#[test]
+fn empty_lines_between_requests_do_not_extend_the_idle_timeout() {
+    let config = ServerConfig {
+        idle_timeout: Some(Duration::from_millis(300)),
+        ..ServerConfig::default()
+    };
+    let server = server_with(routes, config);
+    let mut s = socket(server.local_addr());
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    read_until(&mut s, "Hello, World!");
+    let started = Instant::now();
+    let mut sender = s.try_clone().unwrap();
+    let lines = std::thread::spawn(move || {
+        for _ in 0..50 {
+            std::thread::sleep(Duration::from_millis(100));
+            if sender.write_all(b"\r\n").is_err() {
+                return;
             }
-            let _ = client_end
-                .write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-                .await;
-            let mut rest = Vec::new();
-            let _ = client_end.read_to_end(&mut rest).await;
-            String::from_utf8_lossy(&rest).into_owned()
-        };
-        futures_lite::future::zip(served, client).await.1
+        }
     });
-    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply:.80}");
+    // A line sent after the close may have the close reset: closed either way.
+    let mut rest = Vec::new();
+    match std::io::Read::read_to_end(&mut s, &mut rest) {
+        Ok(_) => {}
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+    }
+    assert!(rest.is_empty(), "{rest:?}");
+    let open_for = started.elapsed();
+    assert!(open_for < Duration::from_secs(2), "{open_for:?}");
+    lines.join().unwrap();
+    server.shutdown();
 }
 
 /// A connection that never begins a request is no keep-alive one: it has the

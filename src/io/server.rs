@@ -678,7 +678,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         limit: Option<Duration>,
         timeout: Timeout,
     ) -> Poll<Result<Wait, Error>> {
-        if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
+        let flushed = self.poll_flush(cx);
+        if let Poll::Ready(Err(e)) = flushed {
             return Poll::Ready(Err(e));
         }
         if idle && (self.poll_shutdown(cx) || self.asked_to_close_idle()) {
@@ -714,6 +715,13 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             Poll::Ready(result) => Poll::Ready(result.map(Wait::Read).map_err(Error::Io)),
             Poll::Pending => {
                 self.waited_for_request = true;
+                // Responses still going out (an empty line whose CR came
+                // alone left them unflushed, a head begun): the idle clock
+                // starts once they are out, as it does after a flush in
+                // `serve`; the write timeout bounds that meanwhile.
+                if idle && flushed.is_pending() {
+                    return Poll::Pending;
+                }
                 if idle {
                     // Parked between requests: hold only small buffers.
                     self.buf.release_parked();

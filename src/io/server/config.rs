@@ -47,10 +47,12 @@ pub struct ServerConfig {
     /// client gets `408 Request Timeout` in place of the service's answer if
     /// that has not begun to go out (else that answer goes out whole, unless
     /// its body fails on the request body's error, as an echo's does, which
-    /// cuts it short), and the connection closes. Also how long, in all, the rest of a body the service left unread
-    /// may take to drain after the response, or before a 101 that waits for
-    /// it (see `drain_limit`); with `None`, a held 101 waits on a silent
-    /// client for as long as the connection stays open.
+    /// cuts it short), and the connection closes. Also how long, in all, the
+    /// rest of a body the service left unread may take to drain after the
+    /// response, or before a 101 that waits for it (see `drain_limit`). With
+    /// `None`, neither is bounded: a client that stops sending holds the
+    /// connection until a shutdown ends the drain, and a held 101 for as long
+    /// as the connection stays open.
     pub body_timeout: Option<Duration>,
     /// How long writing may wait on the client without
     /// [`min_progress_bytes`](Self::min_progress_bytes) going out. Default 60
