@@ -327,6 +327,9 @@ fn failed_accepts_are_warned_of_once_a_while() {
         "no failure after the first: {failed:?}"
     );
     assert_eq!(warned, 1, "{failed:?}");
+    // Each worker waits 10 ms after a failure, rather than spin on the
+    // listener: 1.5 s gives two of them about 300 failures, not thousands.
+    assert!(failed.len() < 1000, "{} failed accepts", failed.len());
     // Accepting works again after the warning, said once (the next warning
     // is 10 s away).
     let recovered = records_with("accepting connections again");

@@ -5548,3 +5548,43 @@ fn close_idle_on_a_server_closes_its_idle_connections_and_it_serves_on() {
     assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
     server.shutdown();
 }
+
+/// A connection accepted just before a shutdown, its first request still on
+/// its way (a round trip behind the connect, on a real network), is served
+/// that request, as the last: closed at once, the request met a reset, which
+/// a client retries on a fresh connection far less readily than on a reused
+/// one. One that stays silent holds the shutdown no longer than the grace a
+/// head begun gets.
+#[test]
+fn a_connection_accepted_just_before_a_shutdown_has_its_first_request_served() {
+    use lithe::rt::{ServeConfig, Server};
+    let (accepted, was_accepted) = std::sync::mpsc::channel();
+    let server = Server::bind_per_connection(
+        "127.0.0.1:0",
+        move |_| {
+            let _ = accepted.send(());
+            routes
+        },
+        ServeConfig {
+            threads: 1,
+            ..ServeConfig::default()
+        },
+    )
+    .unwrap();
+    let mut s = socket(server.local_addr());
+    let _silent = socket(server.local_addr());
+    for _ in 0..2 {
+        was_accepted.recv_timeout(LIMIT).unwrap();
+    }
+    let started = Instant::now();
+    server.shutdown_signal().trigger();
+    std::thread::sleep(Duration::from_millis(100));
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    let reply = read_to_close(&mut s);
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.contains("\r\nconnection: close\r\n"), "{reply}");
+    assert!(reply.ends_with("Hello, World!"), "{reply}");
+    server.wait();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3), "{took:?}");
+}

@@ -682,7 +682,18 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         if let Poll::Ready(Err(e)) = flushed {
             return Poll::Ready(Err(e));
         }
-        if idle && (self.poll_shutdown(cx) || self.asked_to_close_idle()) {
+        let shutting_down = self.poll_shutdown(cx);
+        let close_now = idle
+            && match shutting_down {
+                // One accepted just before the shutdown, its first request a
+                // round trip behind the connect, gets the grace below: closed
+                // now, that request would meet a reset, and a client retries
+                // a fresh connection's failure far less readily than a reused
+                // one's. (Go's server spares new connections so too.)
+                true => !self.fresh,
+                false => self.asked_to_close_idle(),
+            };
+        if close_now {
             // The next request may be on its way already, sent before the
             // peer could know: what is there is taken now (reads that do not
             // wait), to be served or lingered over (`next_request`). A head
@@ -695,9 +706,10 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             }
             return Poll::Ready(Ok(Wait::Shutdown));
         }
-        if !idle && self.poll_shutdown(cx) {
-            // Part of a head is here: it may still come whole (and be served
-            // as the last request), within the grace.
+        if shutting_down {
+            // Part of a head is here (or, above, the first is on its way): it
+            // may still come whole (and be served as the last request),
+            // within the grace.
             let grace = Instant::now() + SHUTDOWN_HEAD_GRACE;
             if deadline.is_none_or(|at| at > grace) {
                 *deadline = Some(grace);
