@@ -122,6 +122,18 @@ fn hold_open(s: &mut std::net::TcpStream) {
     let _ = s.read(&mut [0u8; 1]);
 }
 
+/// What the peer sends within 300 ms (or until it closes).
+fn read_for_a_while(s: &mut std::net::TcpStream) -> Vec<u8> {
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 64];
+    while let Ok(n @ 1..) = s.read(&mut buf) {
+        got.extend_from_slice(&buf[..n]);
+    }
+    got
+}
+
 /// Reads up to and including `end`; `None` if the stream ends first.
 fn read_through(s: &mut std::net::TcpStream, end: &[u8]) -> Option<Vec<u8>> {
     let mut seen = Vec::new();
@@ -3996,15 +4008,7 @@ fn a_final_answer_before_100_continue_keeps_the_body_back() {
                 return;
             }
             s.write_all(answer).unwrap();
-            // Whatever comes within a while after the answer.
-            s.set_read_timeout(Some(Duration::from_millis(300)))
-                .unwrap();
-            let mut got = Vec::new();
-            let mut buf = [0u8; 64];
-            while let Ok(n @ 1..) = s.read(&mut buf) {
-                got.extend_from_slice(&buf[..n]);
-            }
-            let _ = seen.send(got);
+            let _ = seen.send(read_for_a_while(&mut s));
         });
         run(async {
             let mut conn = patient_for_100(addr).await;
@@ -4043,14 +4047,7 @@ fn a_chunked_request_answered_in_http10_is_not_reused() {
                 b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok",
             )
             .unwrap();
-            s.set_read_timeout(Some(Duration::from_millis(300)))
-                .unwrap();
-            let mut got = Vec::new();
-            let mut buf = [0u8; 64];
-            while let Ok(n @ 1..) = s.read(&mut buf) {
-                got.extend_from_slice(&buf[..n]);
-            }
-            let _ = seen.send(got);
+            let _ = seen.send(read_for_a_while(&mut s));
         });
         run(async {
             let mut conn = patient_for_100(addr).await;

@@ -21,14 +21,7 @@ fn certificate() -> (String, String) {
 }
 
 fn https_server(cert: &str, key: &str) -> Server {
-    let config = ServeConfig {
-        connection: ServerConfig::default(),
-        threads: 1,
-        shutdown_timeout: Duration::from_secs(2),
-        tls: Some(TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap()),
-        ..ServeConfig::default()
-    };
-    Server::bind("127.0.0.1:0", routes, config).unwrap()
+    https_server_with(cert, key, routes)
 }
 
 /// One GET over HTTPS to `addr`, trusting `cert`, answered 200.
