@@ -3,14 +3,16 @@
 //! in-memory pipe, checked against what `proto` alone reads from the same bytes.
 //!
 //! Layout: a method byte (its low three bits: the requests of
-//! [`client_response`](super::client_response), but for the POST that expects
-//! 100-continue, see [`method_of`]) and a feed header, then the response
-//! stream. The
-//! client sends its request again while the connection stays reusable, and
-//! reads each body to its end. The peer answers as a server does, only what it
-//! was asked: the stream is cut where `proto` found each message to end, and
-//! each part is written (in the feed's pieces) once the next request has
-//! arrived; the rest follows one more request, then the peer closes.
+//! [`client_response`](super::client_response)) and a feed header, then the
+//! response stream. The client sends its request again while the connection
+//! stays reusable, and reads each body to its end. The peer answers as a
+//! server does, only what it was asked: the stream is cut where `proto`
+//! found each message to end, and each part is written (in the feed's
+//! pieces) once the next request has arrived, body and all; the rest follows
+//! one more request, then the peer closes. So a POST that expects 100
+//! Continue gets nothing before its body: the client sends it after its
+//! continue timeout (1 ms here), as `proto`'s eager client sends it at once,
+//! and skips the `100` that comes late.
 //!
 //! Invariants:
 //! * the client finishes once the stream is closed: no panic, no hang;
@@ -59,7 +61,7 @@ pub fn client_driver(data: &[u8]) {
     let Some((&method, rest)) = data.split_first() else {
         return;
     };
-    let method = method_of(method);
+    let method = Method::from_byte(method);
     let (feed, stream) = Feed::parse(rest);
     let config = feed.config();
     let (trace, ends) = Run::new(Connection::client(config), Us::EagerClient(method), stream)
@@ -132,17 +134,6 @@ fn outcomes(trace: &[Seen], stream: &[u8]) -> Vec<Outcome> {
     outcomes
 }
 
-/// The request a method byte picks: as [`Method::from_byte`] does, but
-/// for the POST with `Expect: 100-continue`, which is the plain POST here:
-/// the client holds its body back until the 100, and the peer, which answers
-/// whole requests, would leave it waiting out its timeout.
-fn method_of(byte: u8) -> Method {
-    match Method::from_byte(byte) {
-        Method::PostExpecting => Method::PostWithBody,
-        method => method,
-    }
-}
-
 /// The request [`client_response`](super::client_response) sends for `method`,
 /// through the client's API.
 fn request(method: Method) -> Request<Body> {
@@ -151,12 +142,14 @@ fn request(method: Method) -> Request<Body> {
         Method::Head => Request::new("HEAD", "/"),
         Method::Connect => Request::new("CONNECT", "example.com:443"),
         Method::PostWithBody => Request::new("POST", "/submit").with_body("hello"),
+        Method::PostExpecting => Request::new("POST", "/submit")
+            .with_header("Expect", "100-continue")
+            .with_body("hello"),
         Method::GetHttp10 => Request::new("GET", "/").with_version(Version::Http10),
         Method::GetClosing => Request::new("GET", "/").with_header("Connection", "close"),
         Method::GetUpgrading => Request::new("GET", "/chat")
             .with_header("Connection", "upgrade")
             .with_header("Upgrade", "websocket"),
-        Method::PostExpecting => unreachable!("method_of sends the plain POST instead"),
     };
     // A target with an authority has it for Host too (RFC 9112 §3.2).
     let host = request.host().unwrap_or("example.com").to_owned();
@@ -177,6 +170,9 @@ fn drive(
     let client = async {
         let config = ClientConfig {
             proto: config,
+            // The peer answers a request once its body is in: the wait for
+            // 100 Continue always ends at this timeout.
+            continue_timeout: Duration::from_millis(1),
             ..ClientConfig::default()
         };
         let mut conn = ClientConnection::new(client_end, config);
@@ -235,7 +231,10 @@ fn drive(
         }
         outcomes
     };
-    let body_len = if method == Method::PostWithBody { 5 } else { 0 };
+    let body_len = match method {
+        Method::PostWithBody | Method::PostExpecting => 5,
+        _ => 0,
+    };
     let server = answer_requests(server_end, stream, ends, body_len, lengths);
     let hang = async {
         async_io::Timer::after(HANG).await;
