@@ -1887,6 +1887,39 @@ fn requests_without_a_host_get_their_targets_authority_or_the_connections() {
     assert!(fourth.contains("\r\nhost: example.net:443\r\n"), "{fourth}");
 }
 
+/// `open` to an IPv6 literal connects to that address and names it in
+/// brackets in the Host it adds (`::1:8080` would be no host and port), and
+/// a URL's default port is left out of it. (Skipped where ::1 cannot be
+/// bound.)
+#[test]
+fn open_to_an_ipv6_literal_sends_a_bracketed_host() {
+    let Ok(listener) = TcpListener::bind("[::1]:0") else {
+        eprintln!("no IPv6 loopback here: skipped");
+        return;
+    };
+    let port = listener.local_addr().unwrap().port();
+    let (tx, heads) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(LIMIT)).unwrap();
+        if let Some(head) = read_through(&mut s, b"\r\n\r\n") {
+            let _ = tx.send(String::from_utf8(head).unwrap());
+            let _ = s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n");
+        }
+    });
+    run(async {
+        let url = Url::parse(&format!("http://[::1]:{port}/")).unwrap();
+        let mut conn = open(&url, &ConnectConfig::default()).await.unwrap();
+        let response = conn.send(Request::new("GET", "/")).await.unwrap();
+        assert_eq!(response.status().as_u16(), 204);
+    });
+    let head = heads.recv_timeout(LIMIT).unwrap().to_ascii_lowercase();
+    assert!(
+        head.contains(&format!("\r\nhost: [::1]:{port}\r\n")),
+        "{head}"
+    );
+}
+
 /// A raw server that answers `204` to each of `count` requests, handing on
 /// the head of each as it came.
 fn heads_answered_204(count: usize) -> (SocketAddr, std::sync::mpsc::Receiver<String>) {
@@ -2183,6 +2216,22 @@ fn urls_parse_as_browsers_parse_them() {
             "/",
         ),
         ("  http://h/  ", false, "h", 80, "h", "/"),
+        // Escapes kept as they are, `+` too; `'` escaped in a query; dot
+        // segments resolved.
+        (
+            "http://h/a%2Fb?x=%2f&y=a+b%7e",
+            false,
+            "h",
+            80,
+            "h",
+            "/a%2Fb?x=%2f&y=a+b%7e",
+        ),
+        ("http://h/?q=O'Brien", false, "h", 80, "h", "/?q=O%27Brien"),
+        ("http://h/a/%2e%2e/b/./c", false, "h", 80, "h", "/b/c"),
+        // Only the scheme's own default port is left out.
+        ("http://h:80/", false, "h", 80, "h", "/"),
+        ("http://h:443/", false, "h", 443, "h:443", "/"),
+        ("https://h:80/", true, "h", 80, "h:80", "/"),
     ];
     for (input, https, host, port, authority, target) in cases {
         let url = Url::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
@@ -2209,6 +2258,7 @@ fn urls_parse_as_browsers_parse_them() {
         "http://h:65536/",
         "http://exa mple.com/",
         "http://user:pw@h/",
+        "http://:pw@h/",
         "http://evil.example@good.example/",
         // The URL standard lets these through; no Host field can carry them.
         "http://a{b}.example/",

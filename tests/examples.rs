@@ -270,6 +270,16 @@ fn fetch_prints_field_values_as_the_bytes_received() {
         String::from_utf8_lossy(&out.stdout)
     );
     assert!(out.stdout.ends_with(b"\n\nok"));
+    // JSON carries text: a byte that is no UTF-8 becomes U+FFFD there, as
+    // fetch's docs say, the field kept.
+    let url = answering(b"HTTP/1.1 200 OK\r\nX-Latin: caf\xe9\r\nContent-Length: 2\r\n\r\nok");
+    let (code, json) = fetch(&["--json", &url]);
+    assert_eq!(code, Some(0));
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        v["headers"][0],
+        serde_json::json!(["X-Latin", "caf\u{fffd}"])
+    );
 }
 
 #[test]

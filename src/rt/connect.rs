@@ -20,8 +20,10 @@ use crate::proto::TargetForm;
 /// Parsed as browsers parse URLs (the WHATWG URL Standard, by the `url`
 /// crate): the scheme and host are case-insensitive, international host names
 /// become their ASCII form, IPv6 literals go in brackets, spaces and other
-/// bytes a request line cannot carry are percent-encoded, and the fragment is
-/// dropped.
+/// bytes a request line cannot carry are percent-encoded (and, in the query,
+/// `'`), `.` and `..` path segments (`%2e` too) are resolved, the scheme's
+/// default port is left out of the authority, and the fragment is dropped.
+/// Escapes already there are kept as they are.
 ///
 /// ```
 /// use lithe::rt::Url;
