@@ -32,6 +32,33 @@ fn interim_responses_precede_the_final_one() {
     assert_eq!(ev.last(), Some(&Owned::ConnectionClosed));
 }
 
+/// An interim response has no body, whatever its fields say (RFC 9110
+/// §15.2): the bytes after its head are the next response's, and a body
+/// sent after it is taken for a head, and refused.
+#[test]
+fn an_interim_response_has_no_body_whatever_its_fields_say() {
+    let ev = client_events(
+        Config::default(),
+        "GET",
+        b"HTTP/1.1 100 Continue\r\nContent-Length: 5\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    );
+    assert_eq!(statuses(&ev), vec![100, 200]);
+    assert_eq!(bodies(&ev), vec![b"ok".to_vec()]);
+    let ev = client_events(
+        Config::default(),
+        "GET",
+        b"HTTP/1.1 103 Early Hints\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    );
+    assert_eq!(statuses(&ev), vec![103]);
+    assert!(error_of(&ev).is_some(), "{ev:?}");
+    let ev = client_events(
+        Config::default(),
+        "GET",
+        b"HTTP/1.1 100 Continue\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    );
+    assert_eq!(error_of(&ev), Some(Error::InvalidVersion), "{ev:?}");
+}
+
 /// Interim responses to one request are bounded (a server sending them
 /// without end would hold the client for ever), and the count starts again
 /// with the next request.
