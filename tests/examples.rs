@@ -769,6 +769,35 @@ fn run_to_end(name: &str, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// The README opens with the two commands the guide asks for: the demo
+/// (which the next test runs) and the test command `.ci/run` runs first,
+/// so neither can drift from what is tested.
+#[test]
+fn the_readme_opens_with_the_demo_and_the_ci_test_command() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let block = readme
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README has a sh block");
+    let commands: Vec<&str> = block
+        .lines()
+        .map(|line| line.split('#').next().unwrap().trim())
+        .collect();
+    assert_eq!(
+        commands,
+        ["cargo run --example demo", "cargo test"],
+        "{block}"
+    );
+    assert!(
+        readme.starts_with("# lithe\n\n```sh\n"),
+        "not the README's opening"
+    );
+    let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap();
+    assert!(ci.lines().any(|line| line == "cargo test"), "{ci}");
+}
+
 /// The README's first command (`demo`) and the sans-IO example run to the
 /// end and show what they say they do.
 #[test]
