@@ -5588,3 +5588,229 @@ fn a_connection_accepted_just_before_a_shutdown_has_its_first_request_served() {
     let took = started.elapsed();
     assert!(took < Duration::from_secs(3), "{took:?}");
 }
+
+/// `100 Continue` waits for the service to read, not merely to hold the
+/// request: one that looks at the body's length, takes its time and
+/// answers 401 unread never invites the upload (the connection then
+/// closes, the body unsent); one that takes its time and then reads gets
+/// the 100 only when it reads.
+#[test]
+fn expect_100_continue_waits_for_a_read_not_for_a_held_request() {
+    use lithe::io::{Request, Response};
+    use lithe::proto::StatusCode;
+    async fn later(request: Request) -> Response {
+        assert_eq!(request.body().len(), Some(5));
+        async_io::Timer::after(Duration::from_millis(200)).await;
+        match request.path() {
+            "/refuse" => Response::new(StatusCode::UNAUTHORIZED).with_body("no"),
+            _ => match request.into_body().bytes(100).await {
+                Ok(body) => Response::new(StatusCode::OK).with_body(body),
+                Err(e) => Response::new(StatusCode::BAD_REQUEST).with_body(e.to_string()),
+            },
+        }
+    }
+    let server = server_with(later, ServerConfig::default());
+    let head = |path: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        )
+    };
+    let mut s = socket(server.local_addr());
+    s.write_all(head("/refuse").as_bytes()).unwrap();
+    let reply = read_to_close(&mut s);
+    assert!(reply.starts_with("HTTP/1.1 401"), "{reply}");
+    assert!(reply.contains("\r\nconnection: close\r\n"), "{reply}");
+
+    let mut s = socket(server.local_addr());
+    s.write_all(head("/read").as_bytes()).unwrap();
+    // Nothing while the service holds the request unread.
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut byte = [0u8];
+    let early = std::io::Read::read(&mut s, &mut byte);
+    assert!(
+        matches!(&early, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "{early:?}"
+    );
+    s.set_read_timeout(Some(LIMIT)).unwrap();
+    assert_eq!(
+        read_until(&mut s, "\r\n\r\n"),
+        "HTTP/1.1 100 Continue\r\n\r\n"
+    );
+    s.write_all(b"hello").unwrap();
+    let reply = read_until(&mut s, "hello");
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    server.shutdown();
+}
+
+/// A body the service holds past its response, read later from another
+/// thread, never sees the next request's bytes: the connection drains it
+/// after the response and moves on, and the late read says the body was
+/// abandoned, while the next request gets its own body whole.
+#[test]
+fn a_body_held_past_its_response_never_sees_the_next_request() {
+    use lithe::io::{Request, Response};
+    use lithe::proto::StatusCode;
+    use std::sync::{Arc, Mutex, mpsc};
+    let (b_served, b_was_served) = mpsc::channel::<()>();
+    let b_was_served = Arc::new(Mutex::new(Some(b_was_served)));
+    let (outcome, late_read) = mpsc::channel();
+    let service = move |request: Request| {
+        let (b_served, b_was_served, outcome) =
+            (b_served.clone(), b_was_served.clone(), outcome.clone());
+        async move {
+            match request.path() {
+                "/a" => {
+                    let mut body = request.into_body();
+                    let wait = b_was_served.lock().unwrap().take().unwrap();
+                    std::thread::spawn(move || {
+                        let _ = wait.recv_timeout(LIMIT);
+                        let read = lithe::rt::block_on(body.chunk());
+                        let _ = outcome.send(read.map(|piece| piece.map(|b| b.to_vec())));
+                    });
+                    Response::new(StatusCode::OK).with_body("a")
+                }
+                "/b" => {
+                    let body = request.into_body().bytes(100).await.unwrap();
+                    let _ = b_served.send(());
+                    Response::new(StatusCode::OK).with_body(body)
+                }
+                _ => Response::new(StatusCode::OK).with_body("last"),
+            }
+        }
+    };
+    let server = server_with(service, ServerConfig::default());
+    let reply = exchange(
+        server.local_addr(),
+        b"POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello\
+          POST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nworld\
+          GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    let answers: Vec<&str> = reply.split("HTTP/1.1 200 OK\r\n").skip(1).collect();
+    assert_eq!(answers.len(), 3, "{reply}");
+    for (answer, body) in answers.iter().zip(["a", "world", "last"]) {
+        assert!(answer.ends_with(&format!("\r\n\r\n{body}")), "{reply}");
+    }
+    assert_eq!(count(&reply, "connection: close"), 1, "{reply}");
+    let read = late_read.recv_timeout(LIMIT).unwrap();
+    assert!(
+        matches!(read, Err(lithe::io::Error::BodyAbandoned)),
+        "{read:?}"
+    );
+    server.shutdown();
+}
+
+/// A transport that counts the bytes the server reads from it.
+struct CountingReads {
+    pipe: lithe::io::DuplexStream,
+    read: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl futures_lite::AsyncRead for CountingReads {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let polled = std::pin::Pin::new(&mut self.pipe).poll_read(cx, buf);
+        if let std::task::Poll::Ready(Ok(n)) = polled {
+            self.read.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        }
+        polled
+    }
+}
+
+impl futures_lite::AsyncWrite for CountingReads {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.pipe).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.pipe).poll_flush(cx)
+    }
+
+    fn poll_close(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.pipe).poll_close(cx)
+    }
+}
+
+/// A request body the service has not asked for stays with the client (in
+/// the transport), not in the server's buffers: with the service holding
+/// the body unread, the server has read no more than the head and a read's
+/// worth past it of a 1 MiB body the client has ready; asked, it reads it
+/// all, in order.
+#[test]
+fn a_request_body_not_asked_for_stays_in_the_transport() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    use lithe::io::{Request, Response, duplex, serve_connection};
+    use lithe::proto::StatusCode;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    const BODY: usize = 1 << 20;
+    let gate = Arc::new(AtomicBool::new(false));
+    let service = {
+        let gate = gate.clone();
+        move |request: Request| {
+            let gate = gate.clone();
+            async move {
+                let mut body = request.into_body();
+                while !gate.load(Ordering::Relaxed) {
+                    async_io::Timer::after(Duration::from_millis(1)).await;
+                }
+                let mut whole = Vec::new();
+                while let Some(piece) = body.chunk().await.unwrap() {
+                    whole.extend_from_slice(&piece);
+                }
+                let in_order = whole.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8);
+                Response::new(StatusCode::OK).with_body(format!("{} {in_order}", whole.len()))
+            }
+        }
+    };
+    let (server_end, mut client_end) = duplex(64 * 1024);
+    let read = Arc::new(AtomicUsize::new(0));
+    let transport = CountingReads {
+        pipe: server_end,
+        read: read.clone(),
+    };
+    let config = ServerConfig::default();
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: {BODY}\r\nConnection: close\r\n\r\n"
+    );
+    let body: Vec<u8> = (0..BODY).map(|i| (i % 251) as u8).collect();
+    let (read_unasked, reply) = run(async {
+        let served = async {
+            serve_connection(transport, service, &config).await.unwrap();
+        };
+        let client = async {
+            client_end.write_all(head.as_bytes()).await.unwrap();
+            client_end.write_all(&body).await.unwrap();
+            let mut reply = Vec::new();
+            client_end.read_to_end(&mut reply).await.unwrap();
+            String::from_utf8(reply).unwrap()
+        };
+        let watch = async {
+            async_io::Timer::after(Duration::from_millis(100)).await;
+            let unasked = read.load(Ordering::Relaxed);
+            gate.store(true, Ordering::Relaxed);
+            unasked
+        };
+        let ((), (reply, unasked)) =
+            futures_lite::future::zip(served, futures_lite::future::zip(client, watch)).await;
+        (unasked, reply)
+    });
+    assert!(
+        read_unasked <= head.len() + 16 * 1024,
+        "{read_unasked} bytes read before the service asked"
+    );
+    assert!(reply.ends_with(&format!("\r\n\r\n{BODY} true")), "{reply}");
+}
