@@ -5814,3 +5814,36 @@ fn a_request_body_not_asked_for_stays_in_the_transport() {
     );
     assert!(reply.ends_with(&format!("\r\n\r\n{BODY} true")), "{reply}");
 }
+
+/// The grace a shutdown gives a fresh connection's first request is one in
+/// all: a request that begins within it and trickles on past it is not
+/// given a second from its first byte.
+#[test]
+fn a_fresh_connection_at_shutdown_gets_one_grace_in_all() {
+    let server = server();
+    let mut s = socket(server.local_addr());
+    // Accepted (a request on another connection is served after it).
+    let reply = exchange(
+        server.local_addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    let started = Instant::now();
+    let signal = server.shutdown_signal();
+    signal.trigger();
+    // Begun well within the grace, whole after it (and within a second
+    // one, counted from the first byte).
+    std::thread::sleep(Duration::from_millis(300));
+    s.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(900));
+    let _ = s.write_all(b"Host: a\r\n\r\n");
+    let mut reply = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut s, &mut reply);
+    let reply = String::from_utf8_lossy(&reply);
+    // Timed out at the end of the one grace (before, served at 1.2 s).
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    server.wait();
+    // The grace, and the linger after the 408 over what came later.
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(2500), "{took:?}");
+}

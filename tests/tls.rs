@@ -1139,13 +1139,13 @@ fn sent_then_ended_without_close_notify(addr: SocketAddr, cert: &str, request: &
     })
 }
 
-/// A request body cut short by a TLS client's close without its closure
-/// alert is answered 400 naming the cause, as over plain TCP (a request
-/// has its length or chunks, so the close cuts nothing short unseen), not
-/// with whatever the service made of an I/O error (`/collect` answered
-/// 500 with it before).
+/// A request body, or a head, cut short by a TLS client's close without its
+/// closure alert is answered 400 naming the cause, as over plain TCP (a
+/// request has its length or chunks, so the close cuts nothing short
+/// unseen), not with whatever the service made of an I/O error (`/collect`
+/// answered 500 with it before; a head, nothing).
 #[test]
-fn a_request_body_cut_short_without_close_notify_is_answered_400() {
+fn a_request_cut_short_without_close_notify_is_answered_400() {
     let (cert, key) = certificate();
     let server = https_server(&cert, &key);
     let reply = sent_then_ended_without_close_notify(
@@ -1158,6 +1158,17 @@ fn a_request_body_cut_short_without_close_notify_is_answered_400() {
         reply.ends_with(
             "\r\n\r\n400 Bad Request: connection closed before the message was complete\n"
         ),
+        "{reply}"
+    );
+    // So is a head cut short that way (before, nothing was answered).
+    let reply = sent_then_ended_without_close_notify(
+        server.local_addr(),
+        &cert,
+        b"GET / HTTP/1.1\r\nHost: loc",
+    );
+    assert!(
+        reply.starts_with("HTTP/1.1 400")
+            && reply.ends_with("connection closed before the message was complete\n"),
         "{reply}"
     );
     server.shutdown();

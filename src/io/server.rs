@@ -365,6 +365,9 @@ struct Driver<'c, T> {
     asked: Asked,
     /// No request has begun on this connection yet.
     fresh: bool,
+    /// When the grace a shutdown gives a request on its way ends: set once,
+    /// so a first request that begins within it does not start another.
+    shutdown_grace: Option<Instant>,
     /// A read for the next request found nothing and waited: the connection
     /// let the other tasks run then, and its fair share starts over.
     waited_for_request: bool,
@@ -405,6 +408,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             http10_peer: false,
             asked: Asked::Other,
             fresh: true,
+            shutdown_grace: None,
             client_ended: false,
             waited_for_request: false,
             offered_protocols: None,
@@ -709,8 +713,10 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         if shutting_down {
             // Part of a head is here (or, above, the first is on its way): it
             // may still come whole (and be served as the last request),
-            // within the grace.
-            let grace = Instant::now() + SHUTDOWN_HEAD_GRACE;
+            // within the grace, one in all.
+            let grace = *self
+                .shutdown_grace
+                .get_or_insert_with(|| Instant::now() + SHUTDOWN_HEAD_GRACE);
             if deadline.is_none_or(|at| at > grace) {
                 *deadline = Some(grace);
             }
