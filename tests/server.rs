@@ -2791,8 +2791,10 @@ fn an_always_ready_response_body_does_not_hold_the_thread() {
         let poll = run(futures_lite::future::poll_once(connection.as_mut()));
         assert!(poll.is_none(), "the connection ended: {poll:?}");
         let so_far = produced.load(Ordering::Relaxed);
+        // About 1 MiB a turn (16 of these 64 KiB pieces), counted in bytes
+        // as well as in pieces (256 a turn).
         assert!(
-            so_far > before && so_far - before < PIECES / 4,
+            so_far > before && so_far - before <= 20,
             "{before} then {so_far} of {PIECES} pieces"
         );
         before = so_far;
