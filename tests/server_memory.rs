@@ -373,3 +373,49 @@ fn a_client_reading_behind_its_pipeline_holds_at_most_a_batch_of_output() {
         "a client reading behind its pipeline made the server hold {most} bytes"
     );
 }
+
+/// A streamed body of small pieces, always ready, to a client that stops
+/// reading: the pieces are copied next to their framing, and the output
+/// buffer they go into is flushed, waiting, once past a batch, so it holds
+/// about a batch, not the 8 MiB the stream would give.
+#[test]
+fn a_streamed_body_to_a_client_that_stops_reading_holds_about_a_batch() {
+    const PIECES: usize = 8192;
+    let (mut client_end, server_end) = duplex(64 * 1024);
+    let service = |_: Request| async {
+        let pieces = futures_lite::stream::iter(
+            (0..PIECES).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b's'; 1024]))),
+        );
+        Response::new(StatusCode::OK).with_body(lithe::io::Body::stream(pieces))
+    };
+    let config = ServerConfig::default();
+    let before = live();
+    let server = async {
+        let _ = serve_connection(server_end, service, &config).await;
+    };
+    let client = async {
+        client_end
+            .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            .await
+            .unwrap();
+        // Some of it: the rest waits.
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut read = 0;
+        while read < 128 * 1024 {
+            let n = client_end.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the server ended before 128 KiB went out");
+            read += n;
+        }
+        for _ in 0..16 {
+            future::yield_now().await;
+        }
+        live()
+    };
+    let sending = future::block_on(future::or(client, async {
+        server.await;
+        unreachable!("the client never reads the whole body")
+    }));
+    let held = sending - before;
+    drop(client_end);
+    assert!(held < 512 * 1024, "streaming 8 MiB held {held} bytes");
+}
