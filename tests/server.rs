@@ -5722,29 +5722,7 @@ impl futures_lite::AsyncRead for CountingReads {
     }
 }
 
-impl futures_lite::AsyncWrite for CountingReads {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.pipe).poll_write(cx, buf)
-    }
-
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.pipe).poll_flush(cx)
-    }
-
-    fn poll_close(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.pipe).poll_close(cx)
-    }
-}
+write_to_pipe!(CountingReads);
 
 /// A request body the service has not asked for stays with the client (in
 /// the transport), not in the server's buffers: with the service holding

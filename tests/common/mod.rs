@@ -210,6 +210,37 @@ macro_rules! read_from_pipe {
     };
 }
 
+/// Implements `AsyncWrite` for a test transport `$t` by writing to its
+/// `pipe` field: for the transports that test how the drivers read.
+#[macro_export]
+macro_rules! write_to_pipe {
+    ($t:ty) => {
+        impl futures_lite::AsyncWrite for $t {
+            fn poll_write(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                std::pin::Pin::new(&mut self.pipe).poll_write(cx, buf)
+            }
+
+            fn poll_flush(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::pin::Pin::new(&mut self.pipe).poll_flush(cx)
+            }
+
+            fn poll_close(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::pin::Pin::new(&mut self.pipe).poll_close(cx)
+            }
+        }
+    };
+}
+
 /// A body stream for `Body::sized_stream(5, ..)` that overruns: `hello`, then
 /// after a pause (in which a driver could send what it has) one byte more.
 pub fn overrunning_stream()
