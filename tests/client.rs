@@ -4008,9 +4008,9 @@ fn no_wait_for_100_from_a_server_that_answered_in_http10() {
 }
 
 /// A final answer other than 2xx before `100 Continue` refuses the body,
-/// with or without a close and whatever its own body: not a byte of the
-/// request body goes out, and the connection carries nothing more (a server
-/// that skipped the body would read it as the next request).
+/// even kept alive, and whatever its own body: not a byte of the request
+/// body goes out, and the connection carries nothing more (a server that
+/// skipped the body would read it as the next request).
 #[test]
 fn a_final_answer_before_100_continue_keeps_the_body_back() {
     let answers: [&[u8]; 3] = [

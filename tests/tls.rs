@@ -1143,7 +1143,7 @@ fn sent_then_ended_without_close_notify(addr: SocketAddr, cert: &str, request: &
 /// closure alert is answered 400 naming the cause, as over plain TCP (a
 /// request has its length or chunks, so the close cuts nothing short
 /// unseen), not with whatever the service made of an I/O error (`/collect`
-/// answered 500 with it before; a head, nothing).
+/// answered 400 with the I/O error's text before; a head got nothing).
 #[test]
 fn a_request_cut_short_without_close_notify_is_answered_400() {
     let (cert, key) = certificate();
