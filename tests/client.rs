@@ -1887,6 +1887,51 @@ fn requests_without_a_host_get_their_targets_authority_or_the_connections() {
     assert!(fourth.contains("\r\nhost: example.net:443\r\n"), "{fourth}");
 }
 
+/// A response framed by both Transfer-Encoding and Content-Length is read
+/// as chunked (RFC 9112 §6.3), and the connection carries nothing more: a
+/// hop that took the length would have read it otherwise. (The server keeps
+/// the connection open, so only the response can have said so.)
+#[test]
+fn a_response_with_both_framing_fields_is_not_reused() {
+    let addr = scripted_then_held(vec![
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 100\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+    ]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        let response = conn.send(get("/")).await.unwrap();
+        assert_eq!(response.into_body().bytes(100).await.unwrap(), "ok");
+        assert!(!conn.is_reusable());
+        let error = conn.send(get("/")).await.unwrap_err();
+        assert!(matches!(error, Error::NotReusable), "{error:?}");
+    });
+}
+
+/// Framing fields in a trailer section frame nothing: kept among the
+/// trailers, out of the header fields, and the next response on the
+/// connection is read as its own.
+#[test]
+fn framing_fields_in_trailers_frame_nothing() {
+    let addr = scripted_then_held(vec![
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext",
+    ]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        let response = conn.send(get("/")).await.unwrap();
+        assert_eq!(response.headers().get_str("content-length"), None);
+        let mut body = response.into_body();
+        assert_eq!(&body.chunk().await.unwrap().unwrap()[..], b"ok");
+        assert!(body.chunk().await.unwrap().is_none());
+        let trailers = body.trailers().unwrap();
+        assert_eq!(trailers.get_str("content-length"), Some("100"));
+        assert_eq!(trailers.get_str("transfer-encoding"), Some("chunked"));
+        drop(body);
+        assert!(conn.is_reusable());
+        let response = conn.send(get("/")).await.unwrap();
+        assert_eq!(response.into_body().bytes(100).await.unwrap(), "next");
+    });
+}
+
 /// A raw server that answers `204` to each of `count` requests, handing on
 /// the head of each as it came.
 fn heads_answered_204(count: usize) -> (SocketAddr, std::sync::mpsc::Receiver<String>) {
