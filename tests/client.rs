@@ -2836,6 +2836,13 @@ fn an_upload_failing_with_another_connections_error_is_an_io_error() {
                 .is_some_and(Error::is_protocol),
             "{error:?}"
         );
+        // Through an io::Error and back (a relay's `?`), it is still this
+        // connection's I/O error, not the other one's protocol error.
+        let round_trip = Error::from(std::io::Error::from(error));
+        assert!(
+            matches!(&round_trip, Error::Io(io) if io.get_ref().is_some_and(|e| e.is::<Error>())),
+            "{round_trip:?}"
+        );
     });
 }
 

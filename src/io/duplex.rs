@@ -329,4 +329,50 @@ mod tests {
             "{read:?}"
         );
     }
+
+    /// A write larger than the room left is taken in part, as a socket's
+    /// is (the drivers' partial-write paths depend on it); then it waits.
+    #[test]
+    fn a_write_larger_than_the_room_is_partial() {
+        let (mut a, _b) = duplex(4);
+        let mut cx = Context::from_waker(Waker::noop());
+        let first = Pin::new(&mut a).poll_write(&mut cx, b"abcdef");
+        assert!(matches!(first, Poll::Ready(Ok(4))), "{first:?}");
+        let then = Pin::new(&mut a).poll_write(&mut cx, b"ef");
+        assert!(then.is_pending(), "{then:?}");
+    }
+
+    /// A close is the end of the stream after the bytes written before it,
+    /// and closes one way only: the other end still writes back; once that
+    /// end is dropped, writing to it fails.
+    #[test]
+    fn a_close_ends_one_way_after_the_bytes_before_it() {
+        let (mut a, mut b) = duplex(16);
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut buf = [0u8; 8];
+        let wrote = Pin::new(&mut a).poll_write(&mut cx, b"abc");
+        assert!(matches!(wrote, Poll::Ready(Ok(3))), "{wrote:?}");
+        let closed = Pin::new(&mut a).poll_close(&mut cx);
+        assert!(matches!(closed, Poll::Ready(Ok(()))), "{closed:?}");
+        let read = Pin::new(&mut b).poll_read(&mut cx, &mut buf);
+        assert!(
+            matches!(read, Poll::Ready(Ok(3))) && buf[..3] == *b"abc",
+            "{read:?}"
+        );
+        let end = Pin::new(&mut b).poll_read(&mut cx, &mut buf);
+        assert!(matches!(end, Poll::Ready(Ok(0))), "{end:?}");
+        let wrote_back = Pin::new(&mut b).poll_write(&mut cx, b"x");
+        assert!(matches!(wrote_back, Poll::Ready(Ok(1))), "{wrote_back:?}");
+        let back = Pin::new(&mut a).poll_read(&mut cx, &mut buf);
+        assert!(
+            matches!(back, Poll::Ready(Ok(1))) && buf[0] == b'x',
+            "{back:?}"
+        );
+        drop(a);
+        let broken = Pin::new(&mut b).poll_write(&mut cx, b"y");
+        assert!(
+            matches!(&broken, Poll::Ready(Err(e)) if e.kind() == std::io::ErrorKind::BrokenPipe),
+            "{broken:?}"
+        );
+    }
 }

@@ -259,7 +259,10 @@ impl From<proto::SendError> for Error {
 
 /// The error inside an `io::Error` of the kind that fits: `TimedOut` for a
 /// timeout, `InvalidData` for what the peer sent or bytes that are not
-/// UTF-8, `Other` for the rest; converted back, it is the same error.
+/// UTF-8, `Other` for the rest; converted back, it is the same error. An
+/// [`Error::Io`] is its `io::Error`, unless that holds a lithe error (another
+/// connection's): then it stays wrapped, so that it comes back as the I/O
+/// error it is, not as that other error.
 ///
 /// ```
 /// use std::io;
@@ -272,6 +275,9 @@ impl From<proto::SendError> for Error {
 impl From<Error> for io::Error {
     fn from(e: Error) -> Self {
         match e {
+            Error::Io(io) if io.get_ref().is_some_and(|inner| inner.is::<Error>()) => {
+                io::Error::new(io.kind(), Error::Io(io))
+            }
             Error::Io(e) => e,
             Error::Timeout(_) => io::Error::new(io::ErrorKind::TimedOut, e),
             Error::NotUtf8(_) | Error::Protocol(_) => io::Error::new(io::ErrorKind::InvalidData, e),

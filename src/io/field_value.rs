@@ -323,5 +323,21 @@ mod tests {
     fn debug_shows_the_value_quoted_and_escaped() {
         let value = FieldValue::from("caf\u{e9} \"x\"");
         assert_eq!(format!("{value:?}"), r#""caf\xc3\xa9 \"x\"""#);
+        // Bytes that are no UTF-8 too.
+        let latin1 = FieldValue::from(&b"caf\xe9"[..]);
+        assert_eq!(format!("{latin1:?}"), r#""caf\xe9""#);
+    }
+
+    /// Values compare as bytes: case matters in a value (unlike a name).
+    #[test]
+    fn values_differing_in_case_differ() {
+        assert_ne!(
+            FieldValue::from("Text/Plain"),
+            FieldValue::from("text/plain")
+        );
+        assert_eq!(
+            FieldValue::from("text/plain"),
+            FieldValue::from(&b"text/plain"[..])
+        );
     }
 }
