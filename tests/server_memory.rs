@@ -374,8 +374,10 @@ fn a_client_reading_behind_its_pipeline_holds_at_most_a_batch_of_output() {
         unreachable!("the client never ends the connection")
     }));
     drop(client_end);
+    // About 150 KB: a batch's worth of output, in a buffer not grown past
+    // what the unsent bytes and the next answer need (moved, not grown).
     assert!(
-        most < 256 * 1024,
+        most < 192 * 1024,
         "a client reading behind its pipeline made the server hold {most} bytes"
     );
 }
