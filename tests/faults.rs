@@ -899,15 +899,20 @@ impl<T: futures_lite::AsyncWrite + Unpin> futures_lite::AsyncWrite for WaitsFirs
     common::nothing_to_flush!();
 }
 
+/// The transport's own error, of a kind a service may match on.
+fn transport_reset() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::ConnectionReset, TransportFault)
+}
+
 /// A request body whose transport fails gives the service that failure
 /// itself the first time (its own type, to downcast), and the same error
-/// again, as a copy, after.
+/// again, as a copy, after: its kind and message.
 #[test]
 fn a_request_body_failed_by_the_transport_gives_the_service_its_error() {
     use lithe::io::{Error, serve_connection};
     let io = FailsAfter {
         input: b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc",
-        fault: transport_fault,
+        fault: transport_reset,
     };
     let seen = Arc::new(Mutex::new(Vec::new()));
     let service = {
@@ -923,7 +928,11 @@ fn a_request_body_failed_by_the_transport_gives_the_service_its_error() {
                         Err(e) => {
                             let ours = matches!(&e, Error::Io(io)
                                 if io.get_ref().is_some_and(|inner| inner.is::<TransportFault>()));
-                            seen.lock().unwrap().push((ours, e.to_string()));
+                            let kind = match &e {
+                                Error::Io(io) => Some(io.kind()),
+                                _ => None,
+                            };
+                            seen.lock().unwrap().push((ours, e.to_string(), kind));
                             if seen.lock().unwrap().len() == 2 {
                                 break;
                             }
@@ -942,6 +951,8 @@ fn a_request_body_failed_by_the_transport_gives_the_service_its_error() {
         "the first error is not the transport's own: {seen:?}"
     );
     assert!(seen[1].1.contains("the transport broke"), "{seen:?}");
+    let reset = Some(std::io::ErrorKind::ConnectionReset);
+    assert!(seen[0].2 == reset && seen[1].2 == reset, "{seen:?}");
 }
 
 /// A failure that holds a lithe error of another connection: a transport
