@@ -807,11 +807,6 @@ struct FailsAfter {
     fault: fn() -> std::io::Error,
 }
 
-/// An error of the transport's own type.
-fn transport_fault() -> std::io::Error {
-    std::io::Error::other(TransportFault)
-}
-
 /// The transport's own error, which a service may want to tell apart.
 #[derive(Debug)]
 struct TransportFault;
