@@ -266,11 +266,17 @@ impl From<Vec<u8>> for Body {
 }
 
 /// Collects chunks from `poll_next` into one buffer of at most `limit` bytes. A
-/// body of one chunk is returned without copying.
+/// body of one chunk is returned without copying. One whose declared length
+/// (`left` to come) is past `limit` is refused before anything is read:
+/// nothing read would change the outcome.
 pub(crate) async fn collect(
+    left: Option<u64>,
     mut poll_next: impl FnMut(&mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>>,
     limit: usize,
 ) -> Result<Bytes, Error> {
+    if left.is_some_and(|left| left > limit as u64) {
+        return Err(Error::BodyTooLarge { limit });
+    }
     // The first chunk is kept as it is; from the second on, all are copied
     // into one buffer, so at most `limit` bytes are held.
     let mut first: Option<Bytes> = None;
@@ -615,22 +621,12 @@ impl Incoming {
     /// `Content-Length` is past `limit` is refused unread (and so, where the
     /// client expects `100 Continue`, uninvited).
     pub async fn bytes(mut self, limit: usize) -> Result<Bytes, Error> {
-        refuse_declared_past(self.len(), limit)?;
-        collect(|cx| self.poll_chunk(cx), limit).await
+        collect(self.len(), |cx| self.poll_chunk(cx), limit).await
     }
 
     /// The whole body as UTF-8 text, within `limit` bytes.
     pub async fn text(self, limit: usize) -> Result<String, Error> {
         into_text(self.bytes(limit).await?)
-    }
-}
-
-/// [`Error::BodyTooLarge`] for a body whose declared length (`left` to
-/// come) is past `limit`: nothing read would change the outcome.
-pub(crate) fn refuse_declared_past(left: Option<u64>, limit: usize) -> Result<(), Error> {
-    match left.is_some_and(|left| left > limit as u64) {
-        true => Err(Error::BodyTooLarge { limit }),
-        false => Ok(()),
     }
 }
 

@@ -72,8 +72,6 @@ pub struct ClientConnection<T> {
     /// not read a chunked request body (RFC 9112 §6.1), so none is sent,
     /// and sends no `100 Continue`, so none is waited for.
     server_http10: bool,
-    /// The request under way (or the last one) went chunked.
-    request_chunked: bool,
     /// The request body still going out: driven while the response head is
     /// awaited, then while its body is read (full duplex).
     upload: Option<Upload>,
@@ -172,7 +170,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             broken: false,
             used: false,
             server_http10: false,
-            request_chunked: false,
             upload: None,
             response_ended: false,
             reset_by_peer: false,
@@ -534,7 +531,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         // Only now: a request refused before (`Error::Send`) has not gone out.
         self.used = true;
 
-        self.request_chunked = chunked.is_some() || coding_field;
+        let went_chunked = chunked.is_some() || coding_field;
         let mut early = None;
         // A server that answered in HTTP/1.0 on this connection sends no
         // `100 Continue` (it cannot know the expectation, and RFC 9110 §15.2
@@ -585,7 +582,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             headers,
         } = head;
         self.server_http10 = version == Version::Http10;
-        if self.server_http10 && self.request_chunked {
+        if self.server_http10 && went_chunked {
             // It may not read chunks (RFC 9112 §6.1): how much of the body it
             // took for requests cannot be known, so the connection carries
             // nothing more, and what is left of the body is not sent.

@@ -11,7 +11,7 @@ use futures_lite::Stream;
 use futures_lite::future::poll_fn;
 
 use super::{Awaiting, ClientConnection, IDLE_READ_KEPT};
-use crate::io::body::{collect, into_text, refuse_declared_past};
+use crate::io::body::{collect, into_text};
 use crate::io::error::{Error, Timeout};
 use crate::io::headers::Headers;
 use crate::io::receive::{BodyStep, next_body_step};
@@ -275,10 +275,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
     /// `Content-Length` is past `limit` is refused unread, and the
     /// connection, its body left unread, is not reused.
     pub async fn bytes(mut self, limit: usize) -> Result<Bytes, Error> {
-        if !self.done {
-            refuse_declared_past(self.conn.conn.body_left_to_receive(), limit)?;
-        }
-        collect(|cx| self.poll_chunk(cx), limit).await
+        let left = self.conn.conn.body_left_to_receive();
+        collect(left, |cx| self.poll_chunk(cx), limit).await
     }
 
     /// The whole body as UTF-8 text, within `limit` bytes.
