@@ -1118,19 +1118,7 @@ impl futures_lite::AsyncWrite for Trickles {
         std::pin::Pin::new(&mut self.pipe).poll_write(cx, &buf[..one])
     }
 
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.pipe).poll_flush(cx)
-    }
-
-    fn poll_close(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.pipe).poll_close(cx)
-    }
+    flush_and_close_pipe!();
 }
 
 /// Two pieces past the size the drivers copy (16 KiB), so each goes out as

@@ -210,6 +210,27 @@ macro_rules! read_from_pipe {
     };
 }
 
+/// `poll_flush` and `poll_close` of an `AsyncWrite` impl, passed to the
+/// transport's `pipe` field: for transports whose writes alone differ.
+#[macro_export]
+macro_rules! flush_and_close_pipe {
+    () => {
+        fn poll_flush(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::pin::Pin::new(&mut self.pipe).poll_flush(cx)
+        }
+
+        fn poll_close(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::pin::Pin::new(&mut self.pipe).poll_close(cx)
+        }
+    };
+}
+
 /// Implements `AsyncWrite` for a test transport `$t` by writing to its
 /// `pipe` field: for the transports that test how the drivers read.
 #[macro_export]
@@ -224,19 +245,7 @@ macro_rules! write_to_pipe {
                 std::pin::Pin::new(&mut self.pipe).poll_write(cx, buf)
             }
 
-            fn poll_flush(
-                mut self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::pin::Pin::new(&mut self.pipe).poll_flush(cx)
-            }
-
-            fn poll_close(
-                mut self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::pin::Pin::new(&mut self.pipe).poll_close(cx)
-            }
+            $crate::flush_and_close_pipe!();
         }
     };
 }
