@@ -63,7 +63,12 @@ fn main() {
                 eprintln!("cannot listen on 127.0.0.1:{port}: {e}");
                 std::process::exit(1)
             });
-        eprintln!("hyper listening on http://127.0.0.1:{port}");
+        // The bound port, not the asked one: `--port 0` picks a free one.
+        let bound = listener.local_addr().map_or(port, |a| a.port());
+        let _ = writeln!(
+            std::io::stdout(),
+            "hyper listening on http://127.0.0.1:{bound}"
+        );
         let mut failing = false;
         loop {
             // Out of descriptors (a load with many connections), or one that

@@ -851,6 +851,7 @@ fn hello_server_answers_head_without_a_body_and_keeps_the_length() {
     // a Content-Length may say.
     for (path, length) in [
         ("/", "13"),
+        ("/bytes/0", "0"),
         ("/bytes/5000", "5000"),
         ("/bytes/100000", "100000"),
         ("/bytes/9999999999999999999", "9999999999999999999"),
@@ -958,31 +959,69 @@ fn reflect_answers_head_with_the_json_in_its_header_alone() {
 fn hello_server_echoes_each_piece_before_the_body_ends() {
     use std::io::{Read, Write};
     // An echo that collected the body before answering would send nothing
-    // until the last chunk, which is held back here until "hello" is back.
+    // until the rest of it, which is held back here until "hello" is back.
+    // Chunked, and under a Content-Length (echoed sized).
     let server = start("hello_server");
-    let mut s = common::socket(addr_of(&server));
-    s.write_all(
-        b"POST /echo HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\
-          Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
-    )
-    .unwrap();
-    let mut received = Vec::new();
-    let mut piece = [0u8; 1024];
-    while !String::from_utf8_lossy(&received).contains("hello") {
-        match s.read(&mut piece) {
-            Ok(0) => panic!("closed early: {}", String::from_utf8_lossy(&received)),
-            Ok(n) => received.extend_from_slice(&piece[..n]),
-            Err(e) => panic!(
-                "nothing echoed before the body ended ({e}): {}",
-                String::from_utf8_lossy(&received)
-            ),
+    let cases: [(&[u8], &[u8], &str, &str); 2] = [
+        (
+            b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+            b"0\r\n\r\n",
+            "\r\ntransfer-encoding: chunked\r\n",
+            "\r\n0\r\n\r\n",
+        ),
+        (
+            b"Content-Length: 10\r\n\r\nhello",
+            b"world",
+            "\r\ncontent-length: 10\r\n",
+            "\r\n\r\nhelloworld",
+        ),
+    ];
+    for (framing_and_start, rest_of_body, framing_echoed, reply_end) in cases {
+        let mut s = common::socket(addr_of(&server));
+        s.write_all(b"POST /echo HTTP/1.1\r\nHost: a\r\nConnection: close\r\n")
+            .unwrap();
+        s.write_all(framing_and_start).unwrap();
+        let mut received = Vec::new();
+        let mut piece = [0u8; 1024];
+        while !String::from_utf8_lossy(&received).contains("hello") {
+            match s.read(&mut piece) {
+                Ok(0) => panic!("closed early: {}", String::from_utf8_lossy(&received)),
+                Ok(n) => received.extend_from_slice(&piece[..n]),
+                Err(e) => panic!(
+                    "nothing echoed before the body ended ({e}): {}",
+                    String::from_utf8_lossy(&received)
+                ),
+            }
         }
+        s.write_all(rest_of_body).unwrap();
+        let rest = common::read_to_close(&mut s);
+        let reply = String::from_utf8_lossy(&received).into_owned() + &rest;
+        assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+        assert!(reply.contains(framing_echoed), "{reply}");
+        assert!(reply.ends_with(reply_end), "{reply}");
     }
-    s.write_all(b"0\r\n\r\n").unwrap();
-    let rest = common::read_to_close(&mut s);
-    let reply = String::from_utf8_lossy(&received).into_owned() + &rest;
-    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
-    assert!(reply.ends_with("\r\n0\r\n\r\n"), "{reply}");
+}
+
+#[test]
+fn the_benchmark_peers_print_the_port_they_bound() {
+    use std::io::{Read, Write};
+    // `start` gives `--port 0` and connects to the port printed.
+    for peer in ["peer_ceiling", "peer_hyper_hello"] {
+        let server = start(peer);
+        let mut s = common::socket(addr_of(&server));
+        s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        // Both keep the connection open: read up to the end of the head.
+        let mut received = Vec::new();
+        let mut piece = [0u8; 1024];
+        while !received.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut piece) {
+                Ok(0) => panic!("{peer} closed: {}", String::from_utf8_lossy(&received)),
+                Ok(n) => received.extend_from_slice(&piece[..n]),
+                Err(e) => panic!("{peer}: {e}"),
+            }
+        }
+        assert!(received.starts_with(b"HTTP/1.1 200 OK\r\n"), "{peer}");
+    }
 }
 
 #[test]
