@@ -1161,6 +1161,16 @@ fn a_body_cut_short_is_an_error_not_a_short_success() {
                 "{read:?}"
             );
         }
+        // Collected then, under a limit below the 7 bytes that were to
+        // come: the same error, not "too large".
+        let collected = body.bytes(5).await;
+        assert!(
+            matches!(
+                collected,
+                Err(Error::Protocol(proto::Error::IncompleteMessage))
+            ),
+            "{collected:?}"
+        );
     });
     // As a stream it ends after its one error, as streams do.
     let addr = scripted(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"]);

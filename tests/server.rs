@@ -703,7 +703,13 @@ fn a_body_read_again_after_it_failed_fails_the_same_way() {
                 Ok(_) => "read on".to_owned(),
                 Err(e) => e.to_string(),
             };
-            tx.send((first, again)).unwrap();
+            // Collected after the error, with more declared to come than
+            // the limit: the error again, not "too large".
+            let collected = match std::mem::take(body).bytes(5).await {
+                Ok(_) => "collected".to_owned(),
+                Err(e) => e.to_string(),
+            };
+            tx.send((first, again, collected)).unwrap();
             Response::new(lithe::proto::StatusCode::OK)
         }
     };
@@ -713,9 +719,10 @@ fn a_body_read_again_after_it_failed_fails_the_same_way() {
         let request = format!("POST {path} HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc");
         s.write_all(request.as_bytes()).unwrap();
         s.shutdown(std::net::Shutdown::Write).unwrap();
-        let (first, again) = rx.recv_timeout(LIMIT).expect("the service read twice");
+        let (first, again, collected) = rx.recv_timeout(LIMIT).expect("the service read twice");
         assert!(first.contains("protocol error"), "{path}: {first}");
         assert_eq!(first, again, "{path}");
+        assert_eq!(first, collected, "{path}");
     }
     server.shutdown();
 }

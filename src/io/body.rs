@@ -268,7 +268,8 @@ impl From<Vec<u8>> for Body {
 /// Collects chunks from `poll_next` into one buffer of at most `limit` bytes. A
 /// body of one chunk is returned without copying. One whose declared length
 /// (`left` to come) is past `limit` is refused before anything is read:
-/// nothing read would change the outcome.
+/// nothing read would change the outcome. (A body that has already failed
+/// has no `left`: its error comes first, not as if it were too large.)
 pub(crate) async fn collect(
     left: Option<u64>,
     mut poll_next: impl FnMut(&mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>>,
@@ -621,7 +622,18 @@ impl Incoming {
     /// `Content-Length` is past `limit` is refused unread (and so, where the
     /// client expects `100 Continue`, uninvited).
     pub async fn bytes(mut self, limit: usize) -> Result<Bytes, Error> {
-        collect(self.len(), |cx| self.poll_chunk(cx), limit).await
+        collect(self.left_unless_failed(), |cx| self.poll_chunk(cx), limit).await
+    }
+
+    /// What [`len`](Self::len) says, unless reading has failed (or the
+    /// driver gave the body up), which the next read reports.
+    fn left_unless_failed(&self) -> Option<u64> {
+        let slot = self.slot.as_ref()?;
+        let s = lock(slot);
+        match s.end {
+            End::Open | End::Complete => s.left,
+            End::Failed(_) | End::Abandoned | End::ErrorReported(_) => None,
+        }
     }
 
     /// The whole body as UTF-8 text, within `limit` bytes.

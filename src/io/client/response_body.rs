@@ -275,7 +275,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
     /// `Content-Length` is past `limit` is refused unread, and the
     /// connection, its body left unread, is not reused.
     pub async fn bytes(mut self, limit: usize) -> Result<Bytes, Error> {
-        let left = self.conn.conn.body_left_to_receive();
+        // After an error, proto still counts what the body was to bring:
+        // the error is the answer, not that count.
+        let left = match self.failed {
+            None => self.conn.conn.body_left_to_receive(),
+            Some(_) => None,
+        };
         collect(left, |cx| self.poll_chunk(cx), limit).await
     }
 
