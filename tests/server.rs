@@ -1932,6 +1932,114 @@ fn a_panicking_service_loses_its_request_not_the_answers_before_it() {
     server.shutdown();
 }
 
+/// Each received field as `name=hex(value)`, joined by spaces.
+fn fields_in_hex(headers: &lithe::io::Headers) -> String {
+    let shown: Vec<String> = headers
+        .iter()
+        .map(|(name, value)| {
+            let hex: String = value.iter().map(|b| format!("{b:02x}")).collect();
+            format!("{name}={hex}")
+        })
+        .collect();
+    shown.join(" ")
+}
+
+#[test]
+fn requests_after_empty_lines_read_their_target_and_fields_exactly() {
+    // Empty lines before a request (a client that ends a body with an extra
+    // CRLF) put its head past the start of what was read: every piece of it
+    // must still be read from where it lies.
+    async fn show(request: lithe::io::Request) -> lithe::io::Response {
+        let x_a: Vec<&[u8]> = request.headers().get_all("X-A").collect();
+        let shown = format!(
+            "{} {} [{}] {}|",
+            request.method(),
+            request.target(),
+            String::from_utf8_lossy(&x_a.join(&b","[..])),
+            fields_in_hex(request.headers()),
+        );
+        lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body(shown)
+    }
+    let server = server_with(show, ServerConfig::default());
+    let reply = exchange(
+        server.local_addr(),
+        b"\r\n\r\nGET /t?q HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nx-a: 2\r\n\r\n\
+          POST /p HTTP/1.1\r\nHost: b\r\nContent-Length: 2\r\n\r\nok\r\n\
+          GET /last HTTP/1.1\r\nHost: c\r\nX-A: 3\r\nConnection: close\r\n\r\n",
+    );
+    let bodies: Vec<&str> = reply
+        .split("HTTP/1.1 200 OK\r\n")
+        .skip(1)
+        .map(|answer| answer.split_once("\r\n\r\n").unwrap().1)
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            "GET /t?q [1,2] Host=61 X-A=31 x-a=32|",
+            "POST /p [] Host=62 Content-Length=32|",
+            "GET /last [3] Host=63 X-A=33 Connection=636c6f7365|",
+        ],
+        "{reply}"
+    );
+    server.shutdown();
+}
+
+#[test]
+fn received_empty_and_obs_text_values_read_back_exactly() {
+    // Fields and trailers whose values are empty or bytes past ASCII, read
+    // back through the map as received.
+    async fn show(request: lithe::io::Request) -> lithe::io::Response {
+        let fields = fields_in_hex(request.headers());
+        let mut body = request.into_body();
+        while let Some(_piece) = body.chunk().await.unwrap() {}
+        let trailers = body.trailers().map(|t| fields_in_hex(&t));
+        lithe::io::Response::new(lithe::proto::StatusCode::OK)
+            .with_body(format!("{fields} | {}", trailers.unwrap_or_default()))
+    }
+    let server = server_with(show, ServerConfig::default());
+    let reply = exchange(
+        server.local_addr(),
+        b"POST / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\nX-Latin: caf\xe9\r\nX-After: z\r\n\
+          Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+          2\r\nok\r\n0\r\nX-T:\r\nX-U: \xff\r\n\r\n",
+    );
+    assert!(
+        reply.ends_with(
+            "\r\n\r\nHost=61 X-Empty= X-Latin=636166e9 X-After=7a \
+             Transfer-Encoding=6368756e6b6564 Connection=636c6f7365 | X-T= X-U=ff"
+        ),
+        "{reply}"
+    );
+    server.shutdown();
+}
+
+#[test]
+fn received_credentials_are_redacted_in_debug() {
+    async fn debug(request: lithe::io::Request) -> lithe::io::Response {
+        lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body(format!("{request:?}"))
+    }
+    let server = server_with(debug, ServerConfig::default());
+    let reply = exchange(
+        server.local_addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer s3cret\r\n\
+          cookie: a=b\r\nproxy-authorization: Basic eHk=\r\nX-Seen: yes\r\n\
+          Connection: close\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    for secret in ["s3cret", "a=b", "eHk="] {
+        assert!(!reply.contains(secret), "{secret}: {reply}");
+    }
+    for shown in [
+        "\"Authorization\": <redacted>",
+        "\"cookie\": <redacted>",
+        "\"proxy-authorization\": <redacted>",
+        "\"X-Seen\": \"yes\"",
+    ] {
+        assert!(reply.contains(shown), "{shown}: {reply}");
+    }
+    server.shutdown();
+}
+
 #[test]
 fn heads_with_many_fields_are_parsed_and_too_many_refused() {
     async fn count_fields(request: lithe::io::Request) -> lithe::io::Response {

@@ -72,8 +72,10 @@ mod spare {
 ///
 /// Fields of a received head stay where they were parsed: one shared buffer and
 /// the spans of their names and values in it, so receiving a request costs no
-/// reference count per field, and at most one small allocation whatever its
-/// field count (none once the thread has dropped a message: see `spare`).
+/// reference count per field, and a head of up to 128 fields at most one
+/// small allocation (none once the thread has dropped a message: see
+/// `spare`). A larger head, under a `max_headers` raised past the default
+/// 100, allocates its spans and the parser's field array each time.
 /// Fields added later come after them in order.
 ///
 /// Hop-by-hop fields (RFC 9110 §7.6.1) are kept as received and sent as
