@@ -604,6 +604,75 @@ fn a_flush_that_must_be_retried_is_retried_by_both_roles() {
     });
 }
 
+#[test]
+fn a_switch_over_a_transport_that_flushes_late_sends_its_head_first() {
+    // The new protocol waits for the client's first bytes, which the client
+    // sends once it has the answer's head: unless the driver flushes that
+    // head out of the transport (as TLS holds its records until a flush)
+    // before it hands the connection over, both wait for ever.
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    use lithe::io::{duplex, serve_connection};
+    let requests: [&[u8]; 2] = [
+        b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n",
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+    ];
+    for request in requests {
+        let service = |mut request: Request| {
+            let on_upgrade = request.upgrade().expect("the request proposes a switch");
+            let tunnel = request.method() == "CONNECT";
+            thread::spawn(move || {
+                lithe::rt::block_on(async move {
+                    let Ok(mut io) = on_upgrade.await else { return };
+                    let mut ping = [0u8; 4];
+                    io.read_exact(&mut ping).await.unwrap();
+                    assert_eq!(&ping, b"ping");
+                    io.write_all(b"pong").await.unwrap();
+                    io.flush().await.unwrap();
+                })
+            });
+            async move {
+                match tunnel {
+                    true => Response::new(StatusCode::OK),
+                    false => Response::new(StatusCode::SWITCHING_PROTOCOLS)
+                        .with_header("connection", "upgrade")
+                        .with_header("upgrade", "echo"),
+                }
+            }
+        };
+        let (server_end, mut client_end) = duplex(1 << 16);
+        let transport = FlushesLate {
+            pipe: server_end,
+            held: Vec::new(),
+            retried: false,
+        };
+        let (head, pong) = run(async {
+            let config = ServerConfig::default();
+            let served = serve_connection(transport, service, &config);
+            let client = async {
+                client_end.write_all(request).await.unwrap();
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    client_end.read_exact(&mut byte).await.unwrap();
+                    head.push(byte[0]);
+                }
+                client_end.write_all(b"ping").await.unwrap();
+                let mut pong = [0u8; 4];
+                client_end.read_exact(&mut pong).await.unwrap();
+                (String::from_utf8(head).unwrap(), pong)
+            };
+            futures_lite::future::zip(served, client).await.1
+        });
+        let status = if request.starts_with(b"CONNECT") {
+            "200"
+        } else {
+            "101"
+        };
+        assert!(head.starts_with(&format!("HTTP/1.1 {status} ")), "{head}");
+        assert_eq!(&pong, b"pong", "{head}");
+    }
+}
+
 /// Moves what of `input` fits into `buf`, and how much; `None` once it is
 /// all given.
 fn give(input: &mut &'static [u8], buf: &mut [u8]) -> Option<usize> {
