@@ -3326,6 +3326,74 @@ fn an_upgrade_hands_over_the_connection() {
     server.shutdown();
 }
 
+/// A proxy that refuses a CONNECT with a 407 and a body (an NTLM or
+/// Negotiate challenge) expects the retry on the same connection: the 407
+/// is an ordinary response, and the 200 to the retry opens the tunnel.
+#[test]
+fn a_connect_refused_with_407_keeps_the_connection_for_the_retry() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    let (heads, head) = std::sync::mpsc::channel();
+    let addr = raw_server(move |mut s| {
+        let Some(first) = read_through(&mut s, b"\r\n\r\n") else {
+            return;
+        };
+        let _ = heads.send(String::from_utf8_lossy(&first).to_ascii_lowercase());
+        s.write_all(
+            b"HTTP/1.1 407 Proxy Authentication Required\r\n\
+              Proxy-Authenticate: Negotiate\r\nContent-Length: 12\r\n\r\nauth, please",
+        )
+        .unwrap();
+        let Some(second) = read_through(&mut s, b"\r\n\r\n") else {
+            return;
+        };
+        let _ = heads.send(String::from_utf8_lossy(&second).to_ascii_lowercase());
+        s.write_all(b"HTTP/1.1 200 Connection established\r\n\r\ntunnel")
+            .unwrap();
+        let mut ping = [0u8; 4];
+        if s.read_exact(&mut ping).is_ok() {
+            s.write_all(&ping).unwrap();
+        }
+    });
+    run(async {
+        let mut conn = client_to(addr).await;
+        let refused = conn
+            .send(Request::new("CONNECT", "example.net:443"))
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::PROXY_AUTHENTICATION_REQUIRED);
+        assert_eq!(refused.into_body().bytes(100).await.unwrap(), "auth, please");
+        assert!(conn.is_reusable());
+        let retry = Request::new("CONNECT", "example.net:443")
+            .with_header("proxy-authorization", "Negotiate dG9rZW4=");
+        let established = conn.send(retry).await.unwrap();
+        assert_eq!(established.status(), StatusCode::OK);
+        assert_eq!(established.into_body().bytes(100).await.unwrap(), "");
+        assert!(!conn.is_reusable());
+        let (mut io, rest) = conn.into_parts();
+        let mut early = rest.to_vec();
+        while early.len() < 6 {
+            let mut more = [0u8; 8];
+            let n = io.read(&mut more).await.unwrap();
+            assert!(n > 0, "the stream ended after {early:?}");
+            early.extend_from_slice(&more[..n]);
+        }
+        assert_eq!(early, b"tunnel");
+        io.write_all(b"ping").await.unwrap();
+        io.flush().await.unwrap();
+        let mut pong = [0u8; 4];
+        io.read_exact(&mut pong).await.unwrap();
+        assert_eq!(&pong, b"ping");
+    });
+    let first = head.recv_timeout(LIMIT).unwrap();
+    assert!(first.starts_with("connect example.net:443 http/1.1\r\n"), "{first}");
+    let second = head.recv_timeout(LIMIT).unwrap();
+    assert!(second.starts_with("connect example.net:443 http/1.1\r\n"), "{second}");
+    assert!(
+        second.contains("\r\nproxy-authorization: negotiate dg9rzw4=\r\n"),
+        "{second}"
+    );
+}
+
 /// A 101 ends the response at its head: the client hands over the
 /// connection, with the bytes of the new protocol that came behind the head,
 /// and both sides speak it.
