@@ -385,3 +385,109 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::net::{TcpListener, TcpStream};
+    use std::os::fd::AsFd;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Poll, Wake, Waker};
+    use std::time::Duration;
+
+    use super::{Direction, Reactor, Source};
+
+    /// A connection accepted onto `reactor`, with nothing to read yet: the
+    /// peer's end, the accepted socket, its source.
+    fn registered(reactor: &Reactor) -> (TcpStream, TcpStream, Arc<Source>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        accepted.set_nonblocking(true).unwrap();
+        let source = reactor.register(accepted.as_fd()).unwrap();
+        (peer, accepted, source)
+    }
+
+    fn tick_now(source: &Source, direction: Direction) -> u64 {
+        let mut cx = Context::from_waker(Waker::noop());
+        match source.poll_ready(direction, &mut cx) {
+            Poll::Ready(Ok(tick)) => tick,
+            other => panic!("not ready: {other:?}"),
+        }
+    }
+
+    fn is_ready(source: &Source, direction: Direction) -> bool {
+        let mut cx = Context::from_waker(Waker::noop());
+        source.poll_ready(direction, &mut cx).is_ready()
+    }
+
+    /// A stream on another thread (an upgraded connection) reads, finds
+    /// nothing, and clears its readiness; meanwhile the worker has seen a
+    /// new edge for bytes that came. Cleared, those bytes would never be
+    /// reported again (edge-triggered): the edge keeps the source ready.
+    #[test]
+    fn an_edge_seen_before_a_clear_keeps_the_source_ready() {
+        let reactor = Reactor::new().unwrap();
+        for drained in [false, true] {
+            let (mut peer, accepted, source) = registered(&reactor);
+            let before = tick_now(&source, Direction::Read);
+            peer.write_all(b"x").unwrap();
+            // The edge for the byte (and those of the registration).
+            let started = std::time::Instant::now();
+            while tick_now(&source, Direction::Read) == before {
+                assert!(started.elapsed() < Duration::from_secs(10), "no edge");
+                reactor.wait(Some(Duration::from_millis(10))).unwrap();
+            }
+            match drained {
+                false => source.clear(Direction::Read, before),
+                true => source.drained(before),
+            }
+            assert!(is_ready(&source, Direction::Read), "drained: {drained}");
+            // With the edge's own tick, the clear takes.
+            let now = tick_now(&source, Direction::Read);
+            match drained {
+                false => source.clear(Direction::Read, now),
+                true => source.drained(now),
+            }
+            assert!(!is_ready(&source, Direction::Read), "drained: {drained}");
+            source.deregister(accepted.as_fd());
+        }
+    }
+
+    struct CountWakes(AtomicUsize);
+
+    impl Wake for CountWakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A stream parked in a write (the peer not reading) when its worker
+    /// stops is woken, as one parked in a read is: no event will come for
+    /// it any more, and it must move to smol's reactor.
+    #[test]
+    fn a_stopping_worker_wakes_streams_parked_in_either_direction() {
+        let reactor = Reactor::new().unwrap();
+        let (_peer, accepted, source) = registered(&reactor);
+        let counts = [Direction::Read, Direction::Write].map(|direction| {
+            let tick = tick_now(&source, direction);
+            source.clear(direction, tick);
+            let count = Arc::new(CountWakes(AtomicUsize::new(0)));
+            let waker = Waker::from(count.clone());
+            let mut cx = Context::from_waker(&waker);
+            assert!(source.poll_ready(direction, &mut cx).is_pending());
+            count
+        });
+        source.deregister(accepted.as_fd());
+        drop(reactor);
+        for (count, direction) in counts.iter().zip(["read", "write"]) {
+            assert_eq!(count.0.load(Ordering::SeqCst), 1, "{direction}");
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(matches!(
+            source.poll_ready(Direction::Write, &mut cx),
+            Poll::Ready(Err(super::Orphaned))
+        ));
+    }
+}

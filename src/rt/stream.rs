@@ -681,4 +681,50 @@ mod tests {
         // The one after reads, though the worker has not polled epoll.
         assert_eq!(read_now(&mut stream), Some(6));
     }
+
+    /// The same skip on smol's reactor, where a server's connections go when
+    /// no worker reactor can be had (or its worker has stopped).
+    #[test]
+    fn an_async_io_server_stream_skips_one_read_after_a_short_one() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        let probe = accepted.try_clone().unwrap();
+        let mut stream = TcpStream::accepted(smol::Async::new(accepted).unwrap());
+        peer.write_all(b"first").unwrap();
+        wait_for_bytes(&probe, 5);
+        assert_eq!(read_now(&mut stream), Some(5));
+        peer.write_all(b"second").unwrap();
+        wait_for_bytes(&probe, 6);
+        assert_eq!(read_now(&mut stream), None);
+        assert_eq!(read_now(&mut stream), Some(6));
+    }
+
+    /// More slices than `sendmsg` takes at once: the first part goes, and
+    /// the rest in later writes, in order (not `EMSGSIZE`).
+    #[test]
+    fn a_vectored_write_past_iov_max_goes_in_part() {
+        use futures_io::AsyncWrite;
+        use std::io::{IoSlice, Read};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client_side = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut peer, _) = listener.accept().unwrap();
+        let mut stream = TcpStream::from(smol::Async::new(client_side).unwrap());
+        let bytes: Vec<u8> = (0..2000u32).map(|i| (i % 251) as u8).collect();
+        let mut written = 0;
+        while written < bytes.len() {
+            let slices: Vec<IoSlice<'_>> = bytes[written..].chunks(1).map(IoSlice::new).collect();
+            let mut cx = Context::from_waker(Waker::noop());
+            match Pin::new(&mut stream).poll_write_vectored(&mut cx, &slices) {
+                Poll::Ready(Ok(n)) => {
+                    assert!((1..=1024).contains(&n), "{n} of {}", slices.len());
+                    written += n;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let mut received = vec![0u8; bytes.len()];
+        peer.read_exact(&mut received).unwrap();
+        assert_eq!(received, bytes);
+    }
 }
