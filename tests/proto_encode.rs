@@ -1565,6 +1565,43 @@ fn the_fields_the_serializer_adds_count_in_the_size_it_needs() {
     }
 }
 
+/// The `connection: te` line a request's TE field brings counts in the size
+/// the serializer asks for: exactly that size takes the head, one byte less
+/// is `BufferTooSmall` with nothing written and the state unchanged.
+#[test]
+fn a_request_with_te_counts_its_connection_line_in_the_size_it_needs() {
+    let te = Header {
+        name: "TE",
+        value: b"trailers",
+    };
+    let fields = [HOST, te];
+    let head = RequestHead::new("POST", "/", &fields);
+    // No body, and a length the serializer states.
+    let cases: [(Option<u64>, &str); 2] = [(None, ""), (Some(5), "content-length: 5\r\n")];
+    for (length, framing) in cases {
+        let wire = format!(
+            "POST / HTTP/1.1\r\nHost: example.com\r\nTE: trailers\r\n{framing}connection: te\r\n\r\n"
+        );
+        let needed = wire.len();
+        let send = |conn: &mut Connection, out: &mut [u8]| match length {
+            Some(n) => conn.send_request_sized(&head, n, out),
+            None => conn.send_request(&head, out),
+        };
+        let mut client = Connection::client(Config::default());
+        let mut short = vec![0xAAu8; needed - 1];
+        assert_eq!(
+            send(&mut client, &mut short),
+            Err(SendError::BufferTooSmall { needed }),
+            "{wire}"
+        );
+        assert!(short.iter().all(|&b| b == 0xAA), "{wire}");
+        assert_eq!(client.our_state(), State::Idle);
+        let mut exact = vec![0u8; needed];
+        assert_eq!(send(&mut client, &mut exact), Ok(needed), "{wire}");
+        assert_eq!(String::from_utf8(exact).unwrap(), wire);
+    }
+}
+
 /// No bytes are no chunk: framing an empty piece by hand frames nothing,
 /// rather than `0\r\n\r\n`, the last chunk, which would end the body
 /// mid-stream. (`ChunkPrefix::new(0)` is that last chunk's line.)
