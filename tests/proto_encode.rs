@@ -416,6 +416,36 @@ fn a_101_without_an_upgrade_field_is_refused() {
     assert!(wire.contains("Upgrade: ws\r\n"), "{wire}");
 }
 
+/// RFC 9110 §15.5.22: a 426 names the protocol it requires in an Upgrade
+/// field, as a 101 names the one it switches to. Without one (or with one
+/// that names nothing) it is refused, nothing changed.
+#[test]
+fn a_426_names_the_protocol_it_requires() {
+    let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let upgrade_required = StatusCode::new(426).unwrap();
+    let no_protocol = [Header {
+        name: "Upgrade",
+        value: b",",
+    }];
+    for fields in [&[][..], &no_protocol] {
+        assert_eq!(
+            response_wire(&mut conn, &ResponseHead::new(upgrade_required, fields)),
+            Err(SendError::MissingUpgrade),
+            "{fields:?}"
+        );
+        assert_eq!(conn.our_state(), State::SendResponse);
+    }
+    let tls = [Header {
+        name: "Upgrade",
+        value: b"TLS/1.3",
+    }];
+    let wire = response_wire(&mut conn, &ResponseHead::new(upgrade_required, &tls)).unwrap();
+    assert!(
+        wire.starts_with("HTTP/1.1 426 Upgrade Required\r\nUpgrade: TLS/1.3\r\n"),
+        "{wire}"
+    );
+}
+
 /// RFC 9110 §7.8: a sender of Upgrade also sends the `upgrade` connection
 /// option. Without it a server sees no proposal, and a browser fails the
 /// 101 that answers its WebSocket handshake; so it is added, once.
@@ -750,7 +780,13 @@ fn registered_statuses_go_out_with_their_reason() {
             continue;
         };
         let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
-        let head = ResponseHead::new(status, &[]);
+        // A 426 names the protocol it requires.
+        let upgrade = [Header {
+            name: "Upgrade",
+            value: b"TLS/1.3",
+        }];
+        let fields: &[Header<'_>] = if code == 426 { &upgrade } else { &[] };
+        let head = ResponseHead::new(status, fields);
         let mut out = [0u8; 256];
         let n = conn
             .send_response(&head, &mut out)

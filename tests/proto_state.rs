@@ -1001,3 +1001,94 @@ fn a_client_whose_server_closed_between_exchanges_must_close() {
         Err(SendError::InvalidState)
     );
 }
+
+/// RFC 9110 §7.8: a server that received both Upgrade and `Expect:
+/// 100-continue` sends `100 Continue` before `101`. One not sent yet goes
+/// out first, in the bytes the 101 is written into: when the body came
+/// unasked, and when there was none; not twice when it was sent.
+#[test]
+fn a_101_to_an_upgrade_that_expected_100_follows_a_100() {
+    const SWITCH: &str =
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+    let with_body =
+        b"POST /up HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\
+        Expect: 100-continue\r\nContent-Length: 2\r\n\r\nok";
+    let without_body =
+        b"GET /up HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\
+        Expect: 100-continue\r\n\r\n";
+    let not_expecting =
+        b"GET /up HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n";
+    let continue_then_switch = format!("HTTP/1.1 100 Continue\r\n\r\n{SWITCH}");
+    let cases: [(&[u8], &str); 3] = [
+        (with_body, &continue_then_switch),
+        (without_body, &continue_then_switch),
+        (not_expecting, SWITCH),
+    ];
+    let head = ResponseHead::new(StatusCode::SWITCHING_PROTOCOLS, &UPGRADE_TO_WEBSOCKET);
+    for (request, wire) in cases {
+        let mut conn = Connection::server(Config::default());
+        let events = receive_all(&mut conn, request);
+        assert_eq!(events.last().unwrap(), "Paused", "{events:?}");
+        assert_eq!(conn.our_state(), State::SendResponse);
+        // One byte short: nothing written, nothing changed.
+        let needed = wire.len();
+        let mut short = vec![0xAAu8; needed - 1];
+        assert_eq!(
+            conn.send_response(&head, &mut short),
+            Err(SendError::BufferTooSmall { needed }),
+            "{wire}"
+        );
+        assert!(short.iter().all(|&b| b == 0xAA), "{wire}");
+        assert_eq!(conn.our_state(), State::SendResponse);
+        let mut out = vec![0u8; needed];
+        assert_eq!(conn.send_response(&head, &mut out), Ok(needed), "{wire}");
+        assert_eq!(String::from_utf8(out).unwrap(), wire);
+        assert_eq!(conn.our_state(), State::SwitchedProtocol);
+    }
+
+    // The 100 sent when the body was asked for: the 101 comes alone.
+    let mut conn = Connection::server(Config::default());
+    let (head_part, body) = with_body.split_at(with_body.len() - 2);
+    assert_eq!(receive_all(&mut conn, head_part)[0], "request /up");
+    let sent = respond(&mut conn, StatusCode::CONTINUE, &[], b"");
+    assert_eq!(sent, b"HTTP/1.1 100 Continue\r\n\r\n");
+    assert_eq!(receive_all(&mut conn, body), ["data ok", "end", "Paused"]);
+    assert_eq!(
+        respond(
+            &mut conn,
+            StatusCode::SWITCHING_PROTOCOLS,
+            &UPGRADE_TO_WEBSOCKET,
+            b""
+        ),
+        SWITCH.as_bytes()
+    );
+}
+
+/// A client awaiting the answer to its proposal cannot switch once the
+/// server has failed or closed: it must close, as a client `Done` must, and
+/// closing then is a close, not an error of its own.
+#[test]
+fn a_client_awaiting_a_switch_must_close_when_the_server_fails() {
+    let fields = [HOST[0], UPGRADE_TO_WEBSOCKET[0], UPGRADE_TO_WEBSOCKET[1]];
+    let answers: [&[u8]; 2] = [b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", b""];
+    for answer in answers {
+        let mut out = [0u8; 256];
+        let mut conn = Connection::client(Config::default());
+        conn.send_request(&RequestHead::new("GET", "/ws", &fields), &mut out)
+            .unwrap();
+        conn.send_end(&[], &mut out).unwrap();
+        assert_eq!(conn.our_state(), State::MightSwitchProtocol);
+        if answer.is_empty() {
+            conn.receive_eof();
+        }
+        let mut headers = [EMPTY_HEADER; 16];
+        assert!(conn.receive(answer, &mut headers).is_err(), "{answer:?}");
+        assert_eq!(
+            (conn.our_state(), conn.their_state()),
+            (State::MustClose, State::Error),
+            "{answer:?}"
+        );
+        conn.close();
+        assert_eq!(conn.our_state(), State::Closed, "{answer:?}");
+    }
+}

@@ -3334,6 +3334,36 @@ fn a_switch_after_the_body_was_read_keeps_both_directions() {
     server.shutdown();
 }
 
+/// RFC 9110 §7.8: a request with Upgrade and `Expect: 100-continue` gets
+/// `100 Continue` before the 101: with a body, which the switch reads to its
+/// end, and without one, which waits for nothing (so nothing else would
+/// send the 100).
+#[test]
+fn a_switch_to_a_request_that_expected_100_is_preceded_by_one() {
+    async fn switch(mut request: lithe::io::Request) -> lithe::io::Response {
+        let on_upgrade = request.upgrade().expect("the request proposes a switch");
+        answer_four_bytes_after_the_switch(on_upgrade, None);
+        lithe::io::Response::new(lithe::proto::StatusCode::SWITCHING_PROTOCOLS)
+            .with_header("connection", "upgrade")
+            .with_header("upgrade", "echo")
+    }
+    let server = server_with(switch, ServerConfig::default());
+    for (method, body) in [("POST", "Content-Length: 2\r\n\r\nok"), ("GET", "\r\n")] {
+        let mut s = socket(server.local_addr());
+        let request = format!(
+            "{method} / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: echo\r\n\
+             Expect: 100-continue\r\n{body}ping"
+        );
+        s.write_all(request.as_bytes()).unwrap();
+        let interim = read_until(&mut s, "\r\n\r\n");
+        assert_eq!(interim, "HTTP/1.1 100 Continue\r\n\r\n", "{method}");
+        let head = read_until(&mut s, "\r\n\r\n");
+        assert!(head.starts_with("HTTP/1.1 101 "), "{method}: {head}");
+        assert_eq!(read_until(&mut s, "ping"), "ping");
+    }
+    server.shutdown();
+}
+
 /// A service may accept an Upgrade without reading the request's body (h2c's
 /// upgrade carries one): HTTP ends with the request, so the driver reads the
 /// body to its end first, after `100 Continue` when the client waits for

@@ -25,6 +25,9 @@ use super::state::{Role, Settled, State, States, Transition};
 /// the rest are refused with 414 before the line ends.
 const REQUEST_LINE_OVERHEAD: usize = 64;
 
+/// The interim response a 101 may owe first (see `continue_before_switch`).
+const CONTINUE_HEAD: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
 /// Something the peer sent, borrowed from the caller's input (`'b`) and header
 /// array (`'h`).
 #[derive(Debug, PartialEq, Eq)]
@@ -184,6 +187,10 @@ pub struct Connection {
     /// The request said `Expect: 100-continue` and no response has been sent (or
     /// received) yet.
     expect_continue: bool,
+    /// Server side: the request proposed a switch and said `Expect:
+    /// 100-continue`, and no `100 Continue` has gone out: a 101 must follow
+    /// one (RFC 9110 §7.8), whether or not the body came unasked.
+    continue_before_switch: bool,
     /// Interim responses received to the request under way (client side).
     interim_responses: u16,
     head_scanner: Scanner,
@@ -204,6 +211,7 @@ impl Connection {
             request_method: RequestMethod::Other,
             request_version: Version::Http11,
             expect_continue: false,
+            continue_before_switch: false,
             interim_responses: 0,
             head_scanner: Scanner::new(),
             body_reader: None,
@@ -592,6 +600,8 @@ impl Connection {
         // for nothing (RFC 9110 §10.1.1 lets the server omit the 100).
         self.expect_continue =
             fields.expect_continue && head.version == Version::Http11 && body != BodyLength::Empty;
+        self.continue_before_switch =
+            fields.expect_continue && fields.proposes_upgrade(head.version);
         self.states.keep_alive &= fields.keep_alive(head.version);
         self.states.switch_proposed =
             self.request_method == RequestMethod::Connect || fields.proposes_upgrade(head.version);
@@ -833,6 +843,7 @@ impl Connection {
             self.request_method = RequestMethod::Other;
             self.request_version = Version::Http11;
             self.expect_continue = false;
+            self.continue_before_switch = false;
             self.head_scanner = Scanner::new();
             self.body_reader = None;
             self.their_body = None;
@@ -966,7 +977,10 @@ impl Connection {
     /// A 1xx other than 101 is an interim response; the final one follows. 101
     /// (to an Upgrade request, naming the protocol in an Upgrade field:
     /// [`SendError::MissingUpgrade`]) and 2xx (to CONNECT) switch protocols;
-    /// any response with an Upgrade field (a 101, a 426) gets `Connection:
+    /// a 101 to a request that also said `Expect: 100-continue` is preceded,
+    /// in the same bytes, by the `100 Continue` RFC 9110 §7.8 requires, unless
+    /// one was sent. A 426 names the protocol it requires in an Upgrade field
+    /// too. Any response with an Upgrade field (a 101, a 426) gets `Connection:
     /// upgrade` unless the head names that option (RFC 9110 §7.8). For other
     /// responses the body framing follows the head; with neither Content-Length nor
     /// Transfer-Encoding, `Transfer-Encoding: chunked` is added for HTTP/1.1 peers
@@ -1125,16 +1139,38 @@ impl Connection {
             if status.as_u16() == 101 && !fields.has_upgrade {
                 return Err(SendError::MissingUpgrade);
             }
-            let written = encode::write_response(head, added_length, out)?;
+            // RFC 9110 §7.8: a 101 to a request that also expected `100
+            // Continue` follows one; not sent yet, it goes first, here.
+            let continue_first: &[u8] = match switches && self.continue_before_switch {
+                true => CONTINUE_HEAD,
+                false => b"",
+            };
+            let rest = out.get_mut(continue_first.len()..).unwrap_or_default();
+            let written = match encode::write_response(head, added_length, rest) {
+                Ok(written) => written,
+                Err(SendError::BufferTooSmall { needed }) => {
+                    return Err(SendError::BufferTooSmall {
+                        needed: needed.saturating_add(continue_first.len()),
+                    });
+                }
+                Err(e) => return Err(e),
+            };
+            out[..continue_first.len()].copy_from_slice(continue_first);
+            let written = written + continue_first.len();
             // Only 100 answers the expectation (RFC 9110 §10.1.1): after a 103
             // the client still waits for it. A switch ends the exchange.
             if switches || status.as_u16() == 100 {
                 self.expect_continue = false;
+                self.continue_before_switch = false;
             }
             self.states
                 .process(Role::Server, transition)
                 .map_err(|_| SendError::InvalidState)?;
             return Ok(written);
+        }
+        // RFC 9110 §15.5.22: a 426 names the protocol to upgrade to.
+        if status.as_u16() == 426 && !fields.has_upgrade {
+            return Err(SendError::MissingUpgrade);
         }
 
         let framing = response_body_length(&fields, head.version, status, method)

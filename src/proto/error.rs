@@ -320,7 +320,8 @@ pub enum SendError {
     /// (Content-Type, Content-Encoding, Content-Range).
     ForbiddenTrailer,
     /// A `101 Switching Protocols` without an Upgrade field naming the
-    /// protocol switched to, which RFC 9110 §15.2.2 requires.
+    /// protocol switched to, which RFC 9110 §15.2.2 requires, or a `426
+    /// Upgrade Required` without one naming the protocol required (§15.5.22).
     MissingUpgrade,
     /// A head or trailer section larger than the sender serializes: `io`'s
     /// drivers take up to 16 MiB (`limit`), far past what any recipient
@@ -359,7 +360,9 @@ impl fmt::Display for SendError {
             SendError::ForbiddenTrailer => {
                 f.write_str("field in trailers that belongs in the header section")
             }
-            SendError::MissingUpgrade => f.write_str("101 response without an Upgrade field"),
+            SendError::MissingUpgrade => {
+                f.write_str("101 or 426 response without an Upgrade field")
+            }
             SendError::HeadTooLarge { limit } => {
                 write!(f, "head larger than the {limit} bytes a message may send")
             }

@@ -54,8 +54,10 @@
 //!   final response returns the client to `Done`.
 //! * **Closing.** If one side closes while the other is `Idle` or `Done`, or
 //!   errs while the other is `Done`, the other must close too; so must a
-//!   client `Idle` when the server errs (it sent bytes unasked). (A server
-//!   `Idle` when the client errs may still answer once: below.)
+//!   client `Idle` when the server errs (it sent bytes unasked), and one in
+//!   `MightSwitchProtocol` when the server closes or errs (no switch can
+//!   follow). (A server `Idle` when the client errs may still answer once:
+//!   below.)
 //!
 //! 1xx interim responses do not end the server's `SendResponse` state; the final
 //! response does. A server with no request in progress (the client `Idle`, or
@@ -308,7 +310,8 @@ impl States {
                 (Closed, Idle | Done) | (Error, Done) => self.server = MustClose,
                 // A server that errs with no request in progress sent bytes
                 // unasked: the client cannot send another request either.
-                (Idle | Done, Closed | Error) => self.client = MustClose,
+                // Nor can a switch it awaits happen any more.
+                (Idle | Done | MightSwitchProtocol, Closed | Error) => self.client = MustClose,
                 (Done, Done) => {
                     *self = States {
                         keep_alive: true,
