@@ -495,9 +495,20 @@ async fn exchange<T: AsyncRead + AsyncWrite + Unpin>(
     let may_fail = plan.request_fails
         || (plan.response_fails && plan.response_has_content())
         || reset_at_close;
-    let failed = |what: &str, e: lithe::io::Error| match may_fail {
-        true => Ok(Exchanged::Done),
-        false => Err(Wrong::Error(format!("{what}: {e}"))),
+    // What those faults make of an exchange: the upload's own stream error
+    // or a reset (I/O errors), or a response cut short. A timeout, a
+    // connection not reusable or any other protocol error is a fault of
+    // either side all the same.
+    let failed = |what: &str, e: lithe::io::Error| {
+        let caused = matches!(
+            &e,
+            lithe::io::Error::Io(_)
+                | lithe::io::Error::Protocol(lithe::proto::Error::IncompleteMessage)
+        );
+        match may_fail && caused {
+            true => Ok(Exchanged::Done),
+            false => Err(Wrong::Error(format!("{what}: {e}"))),
+        }
     };
     let response = match conn.send(request).await {
         Ok(response) => response,
