@@ -478,6 +478,39 @@ fn tls_1_2_peers_are_served_and_reached() {
     server.shutdown();
 }
 
+/// A rustls configuration that rustls refuses only as it makes a connection
+/// (a fragment size below its minimum of 32) would make a server that binds
+/// and then fails every handshake, said in a debug log alone: `bind` refuses
+/// it instead.
+#[test]
+fn an_acceptor_whose_configuration_makes_no_connection_is_refused_at_bind() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let (cert, key) = certificate();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let with_fragment = |size: usize| {
+        let chain = vec![CertificateDer::from_pem_slice(cert.as_bytes()).unwrap()];
+        let mut server_config = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap())
+            .unwrap();
+        server_config.max_fragment_size = Some(size);
+        ServeConfig {
+            threads: 1,
+            tls: Some(TlsAcceptor::from_config(server_config)),
+            ..ServeConfig::default()
+        }
+    };
+    let refused = Server::bind("127.0.0.1:0", routes, with_fragment(16)).unwrap_err();
+    assert_eq!(refused.kind(), std::io::ErrorKind::InvalidInput, "{refused}");
+    // The smallest it takes serves.
+    let server = Server::bind("127.0.0.1:0", routes, with_fragment(32)).unwrap();
+    assert_served(server.local_addr(), &cert);
+    server.shutdown();
+}
+
 #[test]
 fn connectors_and_acceptors_take_a_rustls_configuration_of_the_callers() {
     use rustls::pki_types::pem::PemObject;

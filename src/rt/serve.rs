@@ -202,6 +202,10 @@ impl Server {
             }
             n => n,
         };
+        #[cfg(feature = "tls")]
+        if let Some(acceptor) = &config.tls {
+            acceptor.check()?;
+        }
         let (listeners, shared) = listeners(addr, threads, config.reuse_port)?;
         let addr = listeners[0].local_addr()?;
         // Workers that share a listener make room for its clients together.

@@ -207,6 +207,8 @@ impl fmt::Debug for TlsConnector {
 #[derive(Clone)]
 pub struct TlsAcceptor {
     inner: futures_rustls::TlsAcceptor,
+    /// The same configuration, which futures-rustls does not hand back.
+    config: Arc<rustls::ServerConfig>,
 }
 
 impl TlsAcceptor {
@@ -243,12 +245,24 @@ impl TlsAcceptor {
     /// An acceptor with a rustls configuration of the caller's (client
     /// certificates, a certificate chosen by SNI or reloaded while running...);
     /// its ALPN is set to `http/1.1` and `http/1.0`, the protocols lithe
-    /// serves.
+    /// serves. (Some settings rustls checks only as it makes a connection, a
+    /// `max_fragment_size` out of range: [`Server`](crate::rt::Server)'s
+    /// `bind` makes one to find them.)
     pub fn from_config(mut config: rustls::ServerConfig) -> Self {
         config.alpn_protocols = ALPN_SERVED.iter().map(|p| p.to_vec()).collect();
+        let config = Arc::new(config);
         TlsAcceptor {
-            inner: futures_rustls::TlsAcceptor::from(Arc::new(config)),
+            inner: futures_rustls::TlsAcceptor::from(config.clone()),
+            config,
         }
+    }
+
+    /// Whether rustls makes a connection with this configuration: one it
+    /// refuses would fail every handshake, found only in a debug log.
+    pub(crate) fn check(&self) -> io::Result<()> {
+        rustls::ServerConnection::new(self.config.clone())
+            .map(drop)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
     }
 
     /// Runs the TLS handshake over `io`, for as long as it takes:
