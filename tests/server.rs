@@ -356,6 +356,29 @@ fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     server.shutdown();
 }
 
+/// An idle timeout of zero turns keep-alive off (nginx's `keepalive_timeout
+/// 0`): each response says `Connection: close` and the connection closes
+/// after it, rather than closing unannounced the moment it is idle, which a
+/// client would find only when its next request failed. A new connection
+/// still has the head timeout to begin its request.
+#[test]
+fn a_zero_idle_timeout_turns_keep_alive_off() {
+    let config = ServerConfig {
+        idle_timeout: Some(Duration::ZERO),
+        ..ServerConfig::default()
+    };
+    let server = server_with(routes, config);
+    let mut s = socket(server.local_addr());
+    // A request that is not there the moment the connection is accepted.
+    std::thread::sleep(Duration::from_millis(200));
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    let reply = read_to_close(&mut s);
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.contains("\r\nconnection: close\r\n"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\nHello, World!"), "{reply}");
+    server.shutdown();
+}
+
 /// Empty lines between requests leave the connection idle (RFC 9112 §2.2),
 /// even sent a byte at a time: a CR alone begins a head (and its timeout),
 /// but the LF that makes it an empty line ends that, and a later head has

@@ -588,6 +588,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             self.config.idle_timeout,
             self.config.head_timeout,
         ) {
+            // Keep-alive off: no bound on a first request but the head's.
+            (true, Some(Duration::ZERO), head) => head,
             (true, Some(idle), Some(head)) => Some(idle.min(head)),
             (true, None, head) => head,
             (_, idle, _) => idle,

@@ -39,7 +39,10 @@ pub struct ServerConfig {
     /// of a whole record, so a record still arriving counts as idle time.
     pub head_timeout: Option<Duration>,
     /// How long a keep-alive connection may wait for its next request. Default
-    /// 75 s, like aiohttp.
+    /// 75 s, like aiohttp. `Some(Duration::ZERO)` turns keep-alive off, as
+    /// nginx's `keepalive_timeout 0` does: every response says `Connection:
+    /// close` and is the connection's last (a new connection still has
+    /// `head_timeout` to begin its request).
     pub idle_timeout: Option<Duration>,
     /// How long reading a request body may wait on the client without
     /// [`min_progress_bytes`](Self::min_progress_bytes) arriving. Default 60
