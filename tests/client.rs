@@ -1007,6 +1007,39 @@ fn without_100_continue_the_body_goes_after_the_timeout() {
     assert!(waited < Duration::from_millis(900), "{waited:?}");
 }
 
+/// A timeout of zero expires at the first wait, not "no timeout" (Go's
+/// meaning of zero): the body goes at once, without waiting for `100
+/// Continue`, and a response not already there is a head timeout.
+#[test]
+fn zero_timeouts_expire_at_the_first_wait() {
+    let (addr, rx) = answering_after_the_first_body_byte();
+    let config = ClientConfig {
+        continue_timeout: Duration::ZERO,
+        ..ClientConfig::default()
+    };
+    let sent_at = put_expecting_continue(addr, config);
+    let (body, arrived_at) = rx.recv().unwrap();
+    assert_eq!(body, b'x');
+    let waited = arrived_at - sent_at;
+    assert!(waited < Duration::from_millis(500), "{waited:?}");
+
+    let addr = raw_server(|mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_some() {
+            std::thread::sleep(Duration::from_millis(300));
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        }
+    });
+    let config = ClientConfig {
+        read_timeout: Some(Duration::ZERO),
+        ..ClientConfig::default()
+    };
+    run(async {
+        let mut conn = client_with(addr, config).await;
+        let error = conn.send(get("/")).await.unwrap_err();
+        assert!(matches!(error, Error::Timeout(Timeout::Head)), "{error:?}");
+    });
+}
+
 /// The wait for `100 Continue` is the continue timeout's, even when the read
 /// timeout is shorter: the server may be waiting for the body meanwhile.
 #[test]

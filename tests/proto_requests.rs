@@ -1229,6 +1229,20 @@ fn the_default_limits_are_the_documented_ones() {
             400,
         ),
     ];
+    // Every field, those without a case above included.
+    assert_eq!(
+        Limits::DEFAULT,
+        Limits {
+            max_head_bytes: 16 * 1024,
+            max_headers: 100,
+            max_request_target_bytes: 8 * 1024,
+            max_chunk_extension_bytes: 1024,
+            max_chunk_extension_bytes_per_body: 16 * 1024,
+            max_trailer_bytes: 8 * 1024,
+            max_body_bytes: u64::MAX,
+            max_interim_responses: 100,
+        }
+    );
     for (what, message_of, limit, error, status) in cases {
         let at_limit = events(message_of(limit).as_bytes());
         assert_eq!(error_of(&at_limit), None, "{what} of {limit} bytes");
@@ -1241,6 +1255,47 @@ fn the_default_limits_are_the_documented_ones() {
         );
         assert_eq!(error.status().as_u16(), status, "{what}: {error:?}");
     }
+}
+
+/// A limit of 0 allows nothing, the same for each: no header field (so no
+/// HTTP/1.1 request, which must carry Host; an HTTP/1.0 one without fields
+/// passes), and no body byte however the body is framed.
+#[test]
+fn zero_limits_allow_nothing() {
+    let with = |limits: Limits| Config {
+        limits,
+        ..Config::default()
+    };
+    let no_fields = with(Limits {
+        max_headers: 0,
+        ..Limits::default()
+    });
+    let refused = server_events(no_fields, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(error_of(&refused), Some(Error::TooManyHeaders));
+    let served = server_events(no_fields, b"GET / HTTP/1.0\r\n\r\n");
+    assert_eq!(error_of(&served), None);
+
+    let no_body = with(Limits {
+        max_body_bytes: 0,
+        ..Limits::default()
+    });
+    for request in [
+        &b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx"[..],
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n",
+    ] {
+        let refused = server_events(no_body, request);
+        assert_eq!(
+            error_of(&refused),
+            Some(Error::BodyTooLarge),
+            "{}",
+            String::from_utf8_lossy(request)
+        );
+    }
+    let empty = server_events(
+        no_body,
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!(error_of(&empty), None);
 }
 
 /// A request line whose first byte cannot begin a method (a token) is

@@ -79,6 +79,24 @@ fn interim_responses_to_one_request_are_bounded() {
     let ev = client_events(config, "GET", &[interim(3), ok.to_vec()].concat());
     assert_eq!(statuses(&ev), vec![103, 103]);
     assert_eq!(error_of(&ev), Some(Error::TooManyInterimResponses));
+    // A limit of 0 allows none, a 100 Continue as well; the final response
+    // alone passes.
+    let none = Config {
+        limits: lithe::proto::Limits {
+            max_interim_responses: 0,
+            ..Default::default()
+        },
+        ..Config::default()
+    };
+    let continued = [&b"HTTP/1.1 100 Continue\r\n\r\n"[..], ok].concat();
+    let ev = client_events(none, "GET", &continued);
+    assert_eq!(
+        error_of(&ev),
+        Some(Error::TooManyInterimResponses),
+        "{ev:?}"
+    );
+    let ev = client_events(none, "GET", ok);
+    assert_eq!((statuses(&ev), error_of(&ev)), (vec![200], None));
 
     // Two requests in turn, each with as many as allowed: the count starts
     // again with each request.

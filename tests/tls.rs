@@ -494,7 +494,10 @@ fn an_acceptor_whose_configuration_makes_no_connection_is_refused_at_bind() {
             .with_safe_default_protocol_versions()
             .unwrap()
             .with_no_client_auth()
-            .with_single_cert(chain, PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap())
+            .with_single_cert(
+                chain,
+                PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
+            )
             .unwrap();
         server_config.max_fragment_size = Some(size);
         ServeConfig {
@@ -504,7 +507,11 @@ fn an_acceptor_whose_configuration_makes_no_connection_is_refused_at_bind() {
         }
     };
     let refused = Server::bind("127.0.0.1:0", routes, with_fragment(16)).unwrap_err();
-    assert_eq!(refused.kind(), std::io::ErrorKind::InvalidInput, "{refused}");
+    assert_eq!(
+        refused.kind(),
+        std::io::ErrorKind::InvalidInput,
+        "{refused}"
+    );
     // The smallest it takes serves.
     let server = Server::bind("127.0.0.1:0", routes, with_fragment(32)).unwrap();
     assert_served(server.local_addr(), &cert);

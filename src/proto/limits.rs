@@ -29,7 +29,8 @@ pub struct Limits {
     /// Header fields in one head, and in one trailer section. Default 100 (as
     /// hyper). A shorter header array passed to `receive` makes a head or
     /// trailer section that overflows it report `Event::HeadersFull` (call
-    /// again with a larger one).
+    /// again with a larger one). 0 allows none, so refuses every HTTP/1.1
+    /// request (it must carry Host).
     pub max_headers: usize,
     /// The request-target. Default 8 KiB, the size RFC 9112 §3 recommends at least.
     /// The request line as a whole may hold 64 bytes more (the method, two
@@ -55,14 +56,15 @@ pub struct Limits {
     /// one byte more). Default 8 KiB.
     pub max_trailer_bytes: usize,
     /// A body's length: declared, accumulated over chunks, or counted as a body
-    /// read until close arrives. Default `u64::MAX`
+    /// read until close arrives; 0 allows no body. Default `u64::MAX`
     /// (unbounded: bodies stream, so size limits belong to whoever collects them).
     pub max_body_bytes: u64,
     /// Interim (1xx) responses to one request, `101` aside, before its final
     /// response (client side). Default 100: a `100 Continue` and a few `103
     /// Early Hints` are usual, a `102 Processing` every so often over a long
     /// operation possible; a server sending them without end would otherwise
-    /// hold the client for ever, each one counting as progress.
+    /// hold the client for ever, each one counting as progress. 0 allows
+    /// none, a `100 Continue` included.
     pub max_interim_responses: u16,
 }
 

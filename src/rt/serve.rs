@@ -293,8 +293,9 @@ impl Server {
     /// Stops accepting, lets requests in flight finish (within the shutdown
     /// timeout), closes idle connections, and waits for the workers. A
     /// connection with a request head begun, or accepted but with nothing
-    /// sent yet, gets a second for that request to come, and is served it
-    /// as its last.
+    /// sent yet, gets a second for that request to come (within the
+    /// shutdown timeout too, if that is shorter), and is served it as its
+    /// last.
     ///
     /// From a handler, trigger [`shutdown_signal`](Self::shutdown_signal)
     /// instead and return: called on a worker, this waits for the others

@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use crate::proto;
 
-/// How a client connection behaves.
+/// How a client connection behaves. A timeout of `Duration::ZERO` expires at
+/// the first wait (the body goes without waiting for `100 Continue`; a
+/// response not there yet is a timeout), not "no timeout": for that, `None`
+/// where the field takes it, or `Duration::MAX`.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
     /// Parsing limits and leniencies. The defaults are `proto`'s, except that
