@@ -3369,34 +3369,63 @@ fn an_upgrade_hands_over_the_connection() {
     server.shutdown();
 }
 
-/// A proxy that refuses a CONNECT with a 407 and a body (an NTLM or
-/// Negotiate challenge) expects the retry on the same connection: the 407
-/// is an ordinary response, and the 200 to the retry opens the tunnel.
-#[test]
-fn a_connect_refused_with_407_keeps_the_connection_for_the_retry() {
-    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+/// A raw server answering each request head with the next of `answers`
+/// (the last one a switch, the bytes of the new protocol behind it), then
+/// echoing four bytes: its address, and each head received, in lowercase.
+fn switching_server(
+    answers: Vec<&'static [u8]>,
+) -> (SocketAddr, std::sync::mpsc::Receiver<String>) {
     let (heads, head) = std::sync::mpsc::channel();
     let addr = raw_server(move |mut s| {
-        let Some(first) = read_through(&mut s, b"\r\n\r\n") else {
-            return;
-        };
-        let _ = heads.send(String::from_utf8_lossy(&first).to_ascii_lowercase());
-        s.write_all(
-            b"HTTP/1.1 407 Proxy Authentication Required\r\n\
-              Proxy-Authenticate: Negotiate\r\nContent-Length: 12\r\n\r\nauth, please",
-        )
-        .unwrap();
-        let Some(second) = read_through(&mut s, b"\r\n\r\n") else {
-            return;
-        };
-        let _ = heads.send(String::from_utf8_lossy(&second).to_ascii_lowercase());
-        s.write_all(b"HTTP/1.1 200 Connection established\r\n\r\ntunnel")
-            .unwrap();
+        for answer in answers {
+            let Some(request) = read_through(&mut s, b"\r\n\r\n") else {
+                return;
+            };
+            let _ = heads.send(String::from_utf8_lossy(&request).to_ascii_lowercase());
+            s.write_all(answer).unwrap();
+        }
         let mut ping = [0u8; 4];
         if s.read_exact(&mut ping).is_ok() {
             s.write_all(&ping).unwrap();
         }
     });
+    (addr, head)
+}
+
+/// After a switch, the client's side of the new protocol: what came behind
+/// the answer's head (`rest`, in the same read, then in later ones) is
+/// `early`, and the server echoes a ping.
+async fn speaks_the_new_protocol(
+    io: &mut (impl futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin),
+    rest: &[u8],
+    early: &[u8],
+) {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    let mut came = rest.to_vec();
+    while came.len() < early.len() {
+        let mut more = [0u8; 8];
+        let n = io.read(&mut more).await.unwrap();
+        assert!(n > 0, "the stream ended after {came:?}");
+        came.extend_from_slice(&more[..n]);
+    }
+    assert_eq!(came, early);
+    io.write_all(b"ping").await.unwrap();
+    io.flush().await.unwrap();
+    let mut pong = [0u8; 4];
+    io.read_exact(&mut pong).await.unwrap();
+    assert_eq!(&pong, b"ping");
+}
+
+/// A proxy that refuses a CONNECT with a 407 and a body (an NTLM or
+/// Negotiate challenge) expects the retry on the same connection: the 407
+/// is an ordinary response, and the 200 to the retry opens the tunnel.
+#[test]
+fn a_connect_refused_with_407_keeps_the_connection_for_the_retry() {
+    let (addr, head) = switching_server(vec![
+        b"HTTP/1.1 407 Proxy Authentication Required\r\n\
+          Proxy-Authenticate: Negotiate\r\nContent-Length: 12\r\n\r\nauth, please",
+        b"HTTP/1.1 200 Connection established\r\n\r\ntunnel",
+    ]);
     run(async {
         let mut conn = client_to(addr).await;
         let refused = conn
@@ -3416,19 +3445,7 @@ fn a_connect_refused_with_407_keeps_the_connection_for_the_retry() {
         assert_eq!(established.into_body().bytes(100).await.unwrap(), "");
         assert!(!conn.is_reusable());
         let (mut io, rest) = conn.into_parts();
-        let mut early = rest.to_vec();
-        while early.len() < 6 {
-            let mut more = [0u8; 8];
-            let n = io.read(&mut more).await.unwrap();
-            assert!(n > 0, "the stream ended after {early:?}");
-            early.extend_from_slice(&more[..n]);
-        }
-        assert_eq!(early, b"tunnel");
-        io.write_all(b"ping").await.unwrap();
-        io.flush().await.unwrap();
-        let mut pong = [0u8; 4];
-        io.read_exact(&mut pong).await.unwrap();
-        assert_eq!(&pong, b"ping");
+        speaks_the_new_protocol(&mut io, &rest, b"tunnel").await;
     });
     let first = head.recv_timeout(LIMIT).unwrap();
     assert!(
@@ -3451,20 +3468,9 @@ fn a_connect_refused_with_407_keeps_the_connection_for_the_retry() {
 /// and both sides speak it.
 #[test]
 fn a_101_hands_the_client_the_connection_and_the_bytes_behind_its_head() {
-    use futures_lite::{AsyncReadExt, AsyncWriteExt};
-    let (heads, head) = std::sync::mpsc::channel();
-    let addr = raw_server(move |mut s| {
-        let Some(request) = read_through(&mut s, b"\r\n\r\n") else {
-            return;
-        };
-        let _ = heads.send(String::from_utf8_lossy(&request).to_ascii_lowercase());
-        s.write_all(b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\nearly")
-            .unwrap();
-        let mut ping = [0u8; 4];
-        if s.read_exact(&mut ping).is_ok() {
-            s.write_all(&ping).unwrap();
-        }
-    });
+    let (addr, head) = switching_server(vec![
+        b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\nearly",
+    ]);
     run(async {
         let mut conn = client_to(addr).await;
         let request = Request::new("GET", "/").with_header("upgrade", "echo");
@@ -3473,20 +3479,7 @@ fn a_101_hands_the_client_the_connection_and_the_bytes_behind_its_head() {
         assert_eq!(response.into_body().bytes(100).await.unwrap(), "");
         assert!(!conn.is_reusable());
         let (mut io, rest) = conn.into_parts();
-        // Behind the head in the same read, or in a later one.
-        let mut early = rest.to_vec();
-        while early.len() < 5 {
-            let mut more = [0u8; 8];
-            let n = io.read(&mut more).await.unwrap();
-            assert!(n > 0, "the stream ended after {early:?}");
-            early.extend_from_slice(&more[..n]);
-        }
-        assert_eq!(early, b"early");
-        io.write_all(b"ping").await.unwrap();
-        io.flush().await.unwrap();
-        let mut pong = [0u8; 4];
-        io.read_exact(&mut pong).await.unwrap();
-        assert_eq!(&pong, b"ping");
+        speaks_the_new_protocol(&mut io, &rest, b"early").await;
     });
     // The proposal named its connection option, which the caller left out.
     let head = head.recv_timeout(LIMIT).unwrap();

@@ -20,6 +20,28 @@ fn certificate() -> (String, String) {
     certificate_for(&["localhost"])
 }
 
+/// A rustls server configuration of the caller's kind for `cert` and `key`
+/// (PEM), speaking `versions`.
+fn rustls_server_config(
+    cert: &str,
+    key: &str,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> rustls::ServerConfig {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let chain = vec![CertificateDer::from_pem_slice(cert.as_bytes()).unwrap()];
+    rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            chain,
+            PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
+        )
+        .unwrap()
+}
+
 fn https_server(cert: &str, key: &str) -> Server {
     https_server_with(cert, key, routes)
 }
@@ -428,17 +450,17 @@ fn an_https_host_that_cannot_name_a_tls_server_is_refused_unlooked_up() {
 /// is served, and a server that speaks only 1.2 is reached.
 #[test]
 fn tls_1_2_peers_are_served_and_reached() {
+    use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let (cert, key) = certificate();
     let provider = || std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let tls12 = [&rustls::version::TLS12];
-    let chain = vec![CertificateDer::from_pem_slice(cert.as_bytes()).unwrap()];
+    let leaf = CertificateDer::from_pem_slice(cert.as_bytes()).unwrap();
 
     // lithe's acceptor, its defaults, against a client of TLS 1.2 alone.
     let server = https_server(&cert, &key);
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(chain[0].clone()).unwrap();
+    roots.add(leaf.clone()).unwrap();
     let client_config = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&tls12)
         .unwrap()
@@ -459,15 +481,7 @@ fn tls_1_2_peers_are_served_and_reached() {
     server.shutdown();
 
     // lithe's connector, its defaults, against a server of TLS 1.2 alone.
-    let server_config = rustls::ServerConfig::builder_with_provider(provider())
-        .with_protocol_versions(&tls12)
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            chain,
-            PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
-        )
-        .unwrap();
+    let server_config = rustls_server_config(&cert, &key, &tls12);
     let config = ServeConfig {
         threads: 1,
         tls: Some(TlsAcceptor::from_config(server_config)),
@@ -484,21 +498,9 @@ fn tls_1_2_peers_are_served_and_reached() {
 /// it instead.
 #[test]
 fn an_acceptor_whose_configuration_makes_no_connection_is_refused_at_bind() {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let (cert, key) = certificate();
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let with_fragment = |size: usize| {
-        let chain = vec![CertificateDer::from_pem_slice(cert.as_bytes()).unwrap()];
-        let mut server_config = rustls::ServerConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                chain,
-                PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
-            )
-            .unwrap();
+        let mut server_config = rustls_server_config(&cert, &key, rustls::DEFAULT_VERSIONS);
         server_config.max_fragment_size = Some(size);
         ServeConfig {
             threads: 1,
@@ -520,20 +522,12 @@ fn an_acceptor_whose_configuration_makes_no_connection_is_refused_at_bind() {
 
 #[test]
 fn connectors_and_acceptors_take_a_rustls_configuration_of_the_callers() {
+    use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let (cert, key) = certificate();
     let provider = || std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let chain = vec![CertificateDer::from_pem_slice(cert.as_bytes()).unwrap()];
-    let server_config = rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            chain.clone(),
-            PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
-        )
-        .unwrap();
+    let leaf = CertificateDer::from_pem_slice(cert.as_bytes()).unwrap();
+    let server_config = rustls_server_config(&cert, &key, rustls::DEFAULT_VERSIONS);
     let config = ServeConfig {
         threads: 1,
         tls: Some(TlsAcceptor::from_config(server_config)),
@@ -541,7 +535,7 @@ fn connectors_and_acceptors_take_a_rustls_configuration_of_the_callers() {
     };
     let server = Server::bind("127.0.0.1:0", routes, config).unwrap();
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(chain[0].clone()).unwrap();
+    roots.add(leaf).unwrap();
     let client_config = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .unwrap()
