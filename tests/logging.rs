@@ -62,6 +62,8 @@ async fn service(request: Request) -> Response {
         // A line break in a value could inject a field: never sent.
         "/bad-header" => Response::new(StatusCode::OK).with_header("x-note", "a\r\nset-cookie: x"),
         "/panic" => panic!("the service broke"),
+        // A 426 must name the protocol it requires (RFC 9110 §15.5.22).
+        "/upgrade-required" => Response::new(StatusCode::new(426).unwrap()),
         // Trailers may not carry a Set-Cookie: left out.
         "/trailers" => {
             Response::new(StatusCode::OK).with_body(Body::from("t").with_trailers(async {
@@ -147,6 +149,19 @@ fn failures_nobody_else_sees_are_logged() {
     assert_eq!(warned.len(), 1, "{warned:?}");
     assert_eq!(warned[0].0, log::Level::Warn);
     assert!(warned[0].1.contains("invalid header value"), "{warned:?}");
+
+    let reply = exchange(
+        addr,
+        b"GET /upgrade-required HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 500 "), "{reply}");
+    let warned = logged("426 response cannot be sent", 1);
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert_eq!(warned[0].0, log::Level::Warn);
+    assert!(
+        warned[0].1.contains("without an Upgrade field"),
+        "{warned:?}"
+    );
 
     let reply = exchange(addr, b"GET /panic HTTP/1.1\r\nHost: a\r\n\r\n");
     assert!(reply.starts_with("HTTP/1.1 500 "), "{reply}");

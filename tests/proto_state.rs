@@ -1046,6 +1046,42 @@ fn a_101_to_an_upgrade_that_expected_100_follows_a_100() {
         assert_eq!(conn.our_state(), State::SwitchedProtocol);
     }
 
+    // A 103 first goes alone (only a 100 answers the expectation), and the
+    // 101 after it carries the 100 still owed.
+    let mut conn = Connection::server(Config::default());
+    receive_all(&mut conn, without_body);
+    let hints = [Header {
+        name: "Link",
+        value: b"</a.css>",
+    }];
+    assert_eq!(
+        respond(&mut conn, StatusCode::new(103).unwrap(), &hints, b""),
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+    );
+    assert_eq!(
+        respond(
+            &mut conn,
+            StatusCode::SWITCHING_PROTOCOLS,
+            &UPGRADE_TO_WEBSOCKET,
+            b""
+        ),
+        continue_then_switch.as_bytes()
+    );
+
+    // A CONNECT proposing an upgrade as well opens its tunnel with the 2xx
+    // alone: the rule is the 101's.
+    let mut conn = Connection::server(Config::default());
+    receive_all(
+        &mut conn,
+        b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nConnection: upgrade\r\nUpgrade: x\r\n\
+          Expect: 100-continue\r\n\r\n",
+    );
+    assert_eq!(
+        respond(&mut conn, StatusCode::OK, &[], b""),
+        b"HTTP/1.1 200 OK\r\n\r\n"
+    );
+    assert_eq!(conn.our_state(), State::SwitchedProtocol);
+
     // The 100 sent when the body was asked for: the 101 comes alone.
     let mut conn = Connection::server(Config::default());
     let (head_part, body) = with_body.split_at(with_body.len() - 2);

@@ -363,19 +363,31 @@ fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
 /// still has the head timeout to begin its request.
 #[test]
 fn a_zero_idle_timeout_turns_keep_alive_off() {
+    // Hello, or a 101 to a request that proposed no switch, which the
+    // driver answers with a 500.
+    async fn service(request: lithe::io::Request) -> lithe::io::Response {
+        use lithe::proto::StatusCode;
+        match request.path() {
+            "/switch" => lithe::io::Response::new(StatusCode::SWITCHING_PROTOCOLS)
+                .with_header("upgrade", "echo"),
+            _ => lithe::io::Response::new(StatusCode::OK).with_body("Hello, World!"),
+        }
+    }
     let config = ServerConfig {
         idle_timeout: Some(Duration::ZERO),
         ..ServerConfig::default()
     };
-    let server = server_with(routes, config);
-    let mut s = socket(server.local_addr());
-    // A request that is not there the moment the connection is accepted.
-    std::thread::sleep(Duration::from_millis(200));
-    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
-    let reply = read_to_close(&mut s);
-    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
-    assert!(reply.contains("\r\nconnection: close\r\n"), "{reply}");
-    assert!(reply.ends_with("\r\n\r\nHello, World!"), "{reply}");
+    let server = server_with(service, config);
+    for (path, status) in [("/", "200 OK"), ("/switch", "500 ")] {
+        let mut s = socket(server.local_addr());
+        // A request that is not there the moment the connection is accepted.
+        std::thread::sleep(Duration::from_millis(200));
+        let request = format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n");
+        s.write_all(request.as_bytes()).unwrap();
+        let reply = read_to_close(&mut s);
+        assert!(reply.starts_with(&format!("HTTP/1.1 {status}")), "{reply}");
+        assert!(reply.contains("\r\nconnection: close\r\n"), "{reply}");
+    }
     server.shutdown();
 }
 

@@ -1141,10 +1141,8 @@ impl Connection {
             }
             // RFC 9110 §7.8: a 101 to a request that also expected `100
             // Continue` follows one; not sent yet, it goes first, here.
-            let continue_first: &[u8] = match switches && self.continue_before_switch {
-                true => CONTINUE_HEAD,
-                false => b"",
-            };
+            let owed = status.as_u16() == 101 && self.continue_before_switch;
+            let continue_first: &[u8] = if owed { CONTINUE_HEAD } else { b"" };
             let rest = out.get_mut(continue_first.len()..).unwrap_or_default();
             let written = match encode::write_response(head, added_length, rest) {
                 Ok(written) => written,

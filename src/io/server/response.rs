@@ -176,9 +176,11 @@ impl<T: Transport + 'static> Driver<'_, T> {
             // A CONNECT answered this way (its response could not be sent)
             // closes as any refused CONNECT does: the bytes behind it may be
             // the tunnel's the client took as opened. A 500 in place of a
-            // switch is the last response of a shutdown as any other is.
+            // switch is the last response of a shutdown as any other is, and
+            // of a connection without keep-alive.
             self.close_after |= asked == Asked::Connect
                 || self.shutdown.is_some_and(Shutdown::is_triggered)
+                || keep_alive_off
                 || names_option(&headers, b"close");
             // The service's body goes unsent: if it held the request's (an
             // echo), nobody reads that now (invited already, perhaps, with 100
