@@ -600,8 +600,10 @@ impl Connection {
         // for nothing (RFC 9110 §10.1.1 lets the server omit the 100).
         self.expect_continue =
             fields.expect_continue && head.version == Version::Http11 && body != BodyLength::Empty;
-        self.continue_before_switch =
-            fields.expect_continue && fields.proposes_upgrade(head.version);
+        // Set only when asked (rarely): every cycle starts with it clear.
+        if fields.expect_continue {
+            self.continue_before_switch = fields.proposes_upgrade(head.version);
+        }
         self.states.keep_alive &= fields.keep_alive(head.version);
         self.states.switch_proposed =
             self.request_method == RequestMethod::Connect || fields.proposes_upgrade(head.version);
