@@ -520,8 +520,9 @@ proptest! {
     fn responses_round_trip_under_any_split(
         (request_version, request_option) in (version(), connection_option()),
         interim in interim(),
-        // 204, 205 and 304 carry no body (205: RFC 9110 §15.3.6).
-        code in (200u16..=599).prop_filter("bodiless statuses", |c| ![204, 205, 304].contains(c)),
+        // 204, 205 and 304 carry no body (205: RFC 9110 §15.3.6); a 426
+        // must name a protocol in an Upgrade field (proto_encode tests it).
+        code in (200u16..=599).prop_filter("bodiless statuses, 426", |c| ![204, 205, 304, 426].contains(c)),
         // Any visible ASCII, SP and HTAB (RFC 9112 §4).
         reason in "[\t -~]{0,20}",
         m in message(),
@@ -587,7 +588,7 @@ proptest! {
     fn responses_without_content_round_trip_under_any_split(
         (method, code) in prop_oneof![
             (200u16..=599)
-                .prop_filter("framing refused", |c| ![204, 205].contains(c))
+                .prop_filter("framing refused, 426", |c| ![204, 205, 426].contains(c))
                 .prop_map(|c| ("HEAD", c)),
             prop_oneof![Just(204u16), Just(304)].prop_map(|c| ("GET", c)),
             (200u16..=299).prop_map(|c| ("CONNECT", c)),
