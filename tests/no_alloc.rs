@@ -244,3 +244,78 @@ fn a_full_exchange_allocates_nothing() {
     );
     assert_eq!(n, 0, "proto allocated {n} times");
 }
+
+/// Targets and values long enough for the paths the std build chooses at run
+/// time (httparse's SSE4.2 and AVX2 loops from 16 and 32 bytes, memchr's
+/// search of a target for its fragment from 16): the only code that differs
+/// from the no_std build, which cannot allocate, and so the part this
+/// counter alone can watch.
+#[test]
+fn long_targets_and_values_allocate_nothing() {
+    const TARGET: &str = "/api/v1/items/12345?page=2&sort=ascending&fields=all";
+    const AGENT: &[u8] = b"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)";
+    let request = format!(
+        "GET {TARGET} HTTP/1.1\r\nHost: example.com\r\nUser-Agent: {}\r\n\r\n",
+        String::from_utf8_lossy(AGENT)
+    );
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nServer: {}\r\nTransfer-Encoding: chunked\r\n\r\n\
+         2\r\nok\r\n0\r\nX-Checksum: {}\r\n\r\n",
+        String::from_utf8_lossy(AGENT),
+        String::from_utf8_lossy(AGENT)
+    );
+    let mut out = [0u8; 1024];
+    let (mut target_len, mut values, mut trailer_len) = (0, 0, 0);
+    let n = allocations_in(|| {
+        let mut headers = [EMPTY_HEADER; 16];
+        let mut server = Connection::server(Config::default());
+        let r = server.receive(request.as_bytes(), &mut headers).unwrap();
+        if let Event::Request(head) = r.event {
+            target_len = head.target.len();
+            values = head.headers.iter().filter(|h| h.value == AGENT).count();
+        }
+        let fields = [Header {
+            name: "Server",
+            value: AGENT,
+        }];
+        server
+            .send_response_sized(&ResponseHead::new(StatusCode::OK, &fields), 0, &mut out)
+            .unwrap();
+
+        let mut client = Connection::client(Config::default());
+        let fields = [
+            Header {
+                name: "Host",
+                value: b"example.com",
+            },
+            Header {
+                name: "User-Agent",
+                value: AGENT,
+            },
+        ];
+        client
+            .send_request(&RequestHead::new("GET", TARGET, &fields), &mut out)
+            .unwrap();
+        let mut rest = response.as_bytes();
+        loop {
+            let r = client.receive(rest, &mut headers).unwrap();
+            rest = &rest[r.consumed..];
+            match r.event {
+                Event::Response(head) => {
+                    values += head.headers.iter().filter(|h| h.value == AGENT).count();
+                }
+                Event::Data(_) => {}
+                Event::End { trailers } => {
+                    trailer_len = trailers.first().map_or(0, |t| t.value.len());
+                    break;
+                }
+                other => panic!("the whole response was given: {other:?}"),
+            }
+        }
+    });
+    assert_eq!(
+        (target_len, values, trailer_len),
+        (TARGET.len(), 2, AGENT.len())
+    );
+    assert_eq!(n, 0, "{n} allocations");
+}

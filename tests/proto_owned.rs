@@ -83,3 +83,67 @@ fn owned_heads_keep_version_reason_and_field_order() {
     );
     assert_eq!(owned.status, StatusCode::OK);
 }
+
+/// Every field is kept as received, byte for byte and in order: a value
+/// past ASCII, an empty one, each of several of one name; the copy then
+/// serializes to the bytes it came from, for a request and a response (an
+/// empty value goes out as `name: `, as it came here).
+#[test]
+fn owned_heads_keep_every_field_byte_for_byte() {
+    let fields: [(&str, &[u8]); 5] = [
+        ("Host", b"a"),
+        ("X-Raw", b"caf\xe9"),
+        ("X-Empty", b""),
+        ("X-Tag", b"v1"),
+        ("X-Tag", b"v2"),
+    ];
+    let expected: Vec<(String, Vec<u8>)> = fields
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_vec()))
+        .collect();
+
+    let request = b"GET / HTTP/1.1\r\nHost: a\r\nX-Raw: caf\xe9\r\nX-Empty: \r\nX-Tag: v1\r\nX-Tag: v2\r\n\r\n";
+    let mut server = Connection::server(Config::default());
+    let mut headers = [EMPTY_HEADER; 8];
+    let owned = match server.receive(request, &mut headers).unwrap().event {
+        Event::Request(head) => OwnedRequestHead::from(&head),
+        other => panic!("unexpected {other:?}"),
+    };
+    let pairs: Vec<(String, Vec<u8>)> = owned
+        .headers
+        .iter()
+        .map(|h| (h.name.clone(), h.value.clone()))
+        .collect();
+    assert_eq!(pairs, expected);
+    let mut client = Connection::client(Config::default());
+    let borrowed = owned.headers_borrowed();
+    let mut out = [0u8; 256];
+    let n = client
+        .send_request(&owned.as_head(&borrowed), &mut out)
+        .unwrap();
+    assert_eq!(&out[..n], &request[..]);
+
+    // The response to it, received by the client that sent it.
+    let response = b"HTTP/1.1 200 OK\r\nHost: a\r\nX-Raw: caf\xe9\r\nX-Empty: \r\nX-Tag: v1\r\nX-Tag: v2\r\nContent-Length: 0\r\n\r\n";
+    let owned = match client.receive(response, &mut headers).unwrap().event {
+        Event::Response(head) => OwnedResponseHead::from(&head),
+        other => panic!("unexpected {other:?}"),
+    };
+    let pairs: Vec<(String, Vec<u8>)> = owned
+        .headers
+        .iter()
+        .map(|h| (h.name.clone(), h.value.clone()))
+        .collect();
+    let mut with_length = expected.clone();
+    with_length.push(("Content-Length".into(), b"0".to_vec()));
+    assert_eq!(pairs, with_length);
+    let mut server = Connection::server(Config::default());
+    server
+        .receive(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &mut headers)
+        .unwrap();
+    let borrowed = owned.headers_borrowed();
+    let n = server
+        .send_response(&owned.as_head(&borrowed), &mut out)
+        .unwrap();
+    assert_eq!(&out[..n], &response[..]);
+}
