@@ -185,11 +185,22 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// or a `CONNECT`'s `example.org:443`) gets that one instead.
     ///
     /// ```
-    /// use lithe::io::{ClientConfig, ClientConnection, duplex};
-    /// let (client_end, _server_end) = duplex(1024);
-    /// let conn = ClientConnection::new(client_end, ClientConfig::default())
+    /// use futures_lite::{AsyncReadExt, future};
+    /// use lithe::io::{ClientConfig, ClientConnection, Request, duplex};
+    /// let (client_end, mut server_end) = duplex(1024);
+    /// let mut conn = ClientConnection::new(client_end, ClientConfig::default())
     ///     .with_host("example.com:8080");
-    /// # let _ = conn;
+    /// let mut head = [0u8; 64];
+    /// future::block_on(future::or(
+    ///     async {
+    ///         let _ = conn.send(Request::new("GET", "/")).await;
+    ///         unreachable!("nobody answers");
+    ///     },
+    ///     async {
+    ///         let n = server_end.read(&mut head).await.unwrap();
+    ///         assert!(head[..n].starts_with(b"GET / HTTP/1.1\r\nhost: example.com:8080\r\n"));
+    ///     },
+    /// ));
     /// ```
     pub fn with_host(mut self, authority: impl Into<String>) -> Self {
         // Copied, inline when short, as most authorities are: each request

@@ -5,7 +5,8 @@
 //!
 //! * **Heads.** It reads until `proto` finds a whole head. Waiting for the first
 //!   byte is bounded by the idle timeout (by the head timeout, if shorter, on a
-//!   new connection; a read buffer larger than 512 bytes is freed meanwhile);
+//!   new connection, or with an idle timeout of zero, keep-alive off; a read
+//!   buffer larger than 512 bytes is freed meanwhile);
 //!   once bytes trickle in, the whole head must arrive within the head timeout or
 //!   the client gets `408` and the connection closes. A malformed head gets the
 //!   status `proto` names, with `Connection: close`, then the connection closes.

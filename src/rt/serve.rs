@@ -11,11 +11,11 @@
 //! Shared listener or `SO_REUSEPORT`, measured once (commit 975b34e, by hand:
 //! `hello_server --threads 2 [--reuse-port]` against `wrk -t2 -c100`, three
 //! runs each) on a 2-core machine with the workers and wrk sharing both cores:
-//! the shared listener
-//! served about 1.25x the requests per second in plain keep-alive and 1.04x
-//! pipelined, because one worker tends to win every accept and the other core
-//! is left to wrk; `SO_REUSEPORT` split the connections evenly between the
-//! workers. With cores to spare for every worker, the even split is what
+//! the shared listener served 114k-141k requests a second in plain
+//! keep-alive against 108k-121k (about 1.1x), and 878k-1.02M pipelined
+//! against 865k-979k (about 1.03x), because one worker tends to win every
+//! accept and the other core is left to wrk; `SO_REUSEPORT` split the
+//! connections evenly between the workers. With cores to spare for every worker, the even split is what
 //! spreads load, so it is offered as an option and the shared listener stays
 //! the default.
 
