@@ -184,7 +184,7 @@ for (mode, name), vals in sorted(rows.items()):
 print()
 # The machine's speed drifts between rounds (shared hosts), so each ratio is
 # taken within a round, where the servers ran seconds apart, and the median of
-# those per-round ratios is reported.
+# those per-round ratios is reported, with their range in brackets.
 def ratio(mode, a, b, i):
     both = list(zip(rows[(mode, a)], rows[(mode, b)]))
     pairs = [x[i] / y[i] for x, y in both if x[i] and y[i]]
@@ -196,7 +196,8 @@ def ratio(mode, a, b, i):
     # A rate the generator set is its own, whichever server was faster: the
     # ratio then leans to 1 and says little of the servers (read CPU/req).
     bound = i != 2 and any(statistics.median(busy[(mode, n)]) >= 0.95 for n in (a, b))
-    return f"{statistics.median(pairs):.2f}x" + (" (generator-bound)" if bound else "")
+    spread = f" [{min(pairs):.2f}-{max(pairs):.2f}]"
+    return f"{statistics.median(pairs):.2f}x{spread}" + (" (generator-bound)" if bound else "")
 print("(hyper runs with its header-read timeout on)")
 for mode in ("plain", "pipelined"):
     print(f"{mode:10} lithe/hyper: req/s {ratio(mode, 'lithe', 'hyper', 0)}  p99 {ratio(mode, 'lithe', 'hyper', 1)}"
