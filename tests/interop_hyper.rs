@@ -99,13 +99,32 @@ fn hyper_client_against_our_server() {
 
 /// hyper's answers: `/stream-echo` streams the request body back as it comes
 /// (its head goes out at once, before any of the body is read: hyper then
-/// sends no `100 Continue`), `/echo` collects it first.
+/// sends no `100 Continue`), `/echo` collects it first, `/upgrade` switches to
+/// a protocol that greets with `hello` at once, then echoes four bytes.
 async fn hyper_routes(
-    request: hyper::Request<hyper::body::Incoming>,
+    mut request: hyper::Request<hyper::body::Incoming>,
 ) -> Result<hyper::Response<UnsyncBoxBody<Bytes, hyper::Error>>, Infallible> {
     let path = request.uri().path().to_string();
     if path == "/stream-echo" {
         return Ok(hyper::Response::new(request.into_body().boxed_unsync()));
+    }
+    if path == "/upgrade" {
+        let on_upgrade = hyper::upgrade::on(&mut request);
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut io = TokioIo::new(on_upgrade.await.unwrap());
+            io.write_all(b"hello").await.unwrap();
+            let mut ping = [0u8; 4];
+            io.read_exact(&mut ping).await.unwrap();
+            io.write_all(&ping).await.unwrap();
+        });
+        let empty = Full::new(Bytes::new()).map_err(|never: Infallible| match never {});
+        let mut response = hyper::Response::new(empty.boxed_unsync());
+        *response.status_mut() = hyper::StatusCode::SWITCHING_PROTOCOLS;
+        let headers = response.headers_mut();
+        headers.insert("connection", "upgrade".parse().unwrap());
+        headers.insert("upgrade", "echo".parse().unwrap());
+        return Ok(response);
     }
     let body = request.into_body().collect().await.unwrap().to_bytes();
     let reply = match path.as_str() {
@@ -130,6 +149,7 @@ fn hyper_server() -> SocketAddr {
                     let service = hyper::service::service_fn(hyper_routes);
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades()
                         .await;
                 });
             }
@@ -190,6 +210,85 @@ fn our_client_against_a_hyper_server() {
     });
 }
 
+/// A protocol switch with an independent peer, both ways: hyper's client
+/// upgrading on our server, and our client upgrading on hyper's server,
+/// whose new protocol speaks first (its greeting may arrive with the 101).
+#[test]
+fn upgrades_with_hyper_both_ways() {
+    async fn switch_and_echo(mut request: Request) -> lithe::io::Response {
+        let Some(on_upgrade) = request.upgrade() else {
+            return lithe::io::Response::new(StatusCode::BAD_REQUEST);
+        };
+        std::thread::spawn(move || {
+            lithe::rt::block_on(async move {
+                use futures_lite::{AsyncReadExt, AsyncWriteExt};
+                let mut io = on_upgrade.await.unwrap();
+                let mut ping = [0u8; 4];
+                io.read_exact(&mut ping).await.unwrap();
+                io.write_all(&ping).await.unwrap();
+                io.flush().await.unwrap();
+            })
+        });
+        lithe::io::Response::new(StatusCode::SWITCHING_PROTOCOLS)
+            .with_header("connection", "upgrade")
+            .with_header("upgrade", "echo")
+    }
+    let server = server_with(switch_and_echo, ServerConfig::default());
+    let addr = server.local_addr();
+    run_tokio(async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        tokio::spawn(conn.with_upgrades());
+        let request = hyper::Request::get("/")
+            .header("host", "t")
+            .header("connection", "upgrade")
+            .header("upgrade", "echo")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        assert_eq!(response.status(), 101);
+        assert_eq!(response.headers()["upgrade"], "echo");
+        let mut io = TokioIo::new(hyper::upgrade::on(response).await.unwrap());
+        io.write_all(b"ping").await.unwrap();
+        let mut pong = [0u8; 4];
+        io.read_exact(&mut pong).await.unwrap();
+        assert_eq!(&pong, b"ping");
+    });
+    server.shutdown();
+
+    let addr = hyper_server();
+    run(async {
+        use futures_lite::{AsyncReadExt, AsyncWriteExt};
+        let tcp = lithe::rt::connect("127.0.0.1", addr.port(), LIMIT)
+            .await
+            .unwrap();
+        let mut conn = ClientConnection::new(tcp, ClientConfig::default());
+        let request = Request::new("GET", "/upgrade")
+            .with_header("host", "t")
+            .with_header("upgrade", "echo");
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+        assert_eq!(response.into_body().bytes(100).await.unwrap(), "");
+        let (mut io, rest) = conn.into_parts();
+        let mut greeting = rest.to_vec();
+        while greeting.len() < 5 {
+            let mut more = [0u8; 8];
+            let n = io.read(&mut more).await.unwrap();
+            assert!(n > 0, "the stream ended after {greeting:?}");
+            greeting.extend_from_slice(&more[..n]);
+        }
+        assert_eq!(greeting, b"hello");
+        io.write_all(b"ping").await.unwrap();
+        io.flush().await.unwrap();
+        let mut pong = [0u8; 4];
+        io.read_exact(&mut pong).await.unwrap();
+        assert_eq!(&pong, b"ping");
+    });
+}
+
 #[test]
 fn server_driver_and_client_connection_run_under_tokio() {
     run_tokio(async {
@@ -233,11 +332,89 @@ fn server_driver_and_client_connection_run_under_tokio() {
     });
 }
 
+/// Under tokio, what waits on tokio's wakeups and on lithe's own timers: a
+/// 4 MB body streamed both ways at once (writes that find the socket full
+/// and are woken when it drains), the same expecting `100 Continue`, and a
+/// continue timeout that must fire for the body to go to a server that
+/// never sends the 100.
+#[test]
+fn large_streamed_bodies_and_a_continue_timeout_run_under_tokio() {
+    run_tokio(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let _ = serve_connection(stream.compat(), routes, &ServerConfig::default()).await;
+        });
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut conn = ClientConnection::new(stream.compat(), ClientConfig::default());
+        let payload = Bytes::from(XorShift(0x70c10).bytes(4 << 20));
+        for expect in [false, true] {
+            let pieces: Vec<std::io::Result<Bytes>> = payload
+                .chunks(64 * 1024)
+                .map(|piece| Ok(payload.slice_ref(piece)))
+                .collect();
+            let mut request = Request::new("POST", "/echo")
+                .with_header("host", "t")
+                .with_body(Body::stream(futures_lite::stream::iter(pieces)));
+            if expect {
+                request = request.with_header("expect", "100-continue");
+            }
+            let response = conn.send(request).await.unwrap();
+            let echoed = response.into_body().bytes(8 << 20).await.unwrap();
+            // Not assert_eq!, which would print both bodies whole.
+            assert!(echoed == payload, "the echo differs (expect: {expect})");
+        }
+
+        // A server that reads the head and waits for the body, never
+        // inviting it: the client's continue timer sends it.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let waited = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut seen = Vec::new();
+            let mut byte = [0u8];
+            while !seen.ends_with(b"\r\n\r\n") {
+                stream.read_exact(&mut byte).await.unwrap();
+                seen.push(byte[0]);
+            }
+            let head_at = std::time::Instant::now();
+            stream.read_exact(&mut byte).await.unwrap();
+            let waited = head_at.elapsed();
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                .await
+                .unwrap();
+            waited
+        });
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let config = ClientConfig {
+            continue_timeout: std::time::Duration::from_millis(200),
+            ..ClientConfig::default()
+        };
+        let mut conn = ClientConnection::new(stream.compat(), config);
+        let request = Request::new("PUT", "/")
+            .with_header("host", "t")
+            .with_header("expect", "100-continue")
+            .with_body("x");
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(response.into_body().bytes(10).await.unwrap(), "ok");
+        let waited = waited.await.unwrap();
+        assert!(
+            waited >= std::time::Duration::from_millis(150),
+            "{waited:?}"
+        );
+    });
+}
+
 /// Under tokio's multi-thread runtime, whose spawned tasks must be `Send`
 /// and may move between threads: the server driver with a service that is
 /// `Send` but not `Sync` (a `Cell` counter, as per-connection state is
 /// kept), and a client's exchanges, each spawned; and a lithe timeout (the
-/// server's idle one) firing there, which closes the connection.
+/// server's idle one) firing there, which closes a second connection left
+/// silent. (On its own connection: a thread stalled between the exchanges
+/// on a loaded machine would otherwise meet it.)
 #[test]
 fn spawned_on_tokios_multi_thread_runtime() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -257,32 +434,38 @@ fn spawned_on_tokios_multi_thread_runtime() {
                 let n = served.get();
                 async move { lithe::io::Response::new(StatusCode::OK).with_body(format!("request {n}")) }
             };
+            let exchanges = tokio::spawn(async move {
+                serve_connection(stream.compat(), service, &ServerConfig::default()).await
+            });
+            let (silent, _) = listener.accept().await.unwrap();
             let config = ServerConfig {
                 idle_timeout: Some(idle),
                 ..ServerConfig::default()
             };
-            serve_connection(stream.compat(), service, &config).await
+            let started = std::time::Instant::now();
+            let ended = serve_connection(silent.compat(), routes, &config).await;
+            (ended, started.elapsed(), exchanges)
         });
         let client = tokio::spawn(async move {
             let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
             let mut conn = ClientConnection::new(stream.compat(), ClientConfig::default());
-            // Taken before the last request: the server's idle clock starts
-            // only once it has answered it, later.
-            let mut idle_from = std::time::Instant::now();
             for i in 1..=3 {
-                idle_from = std::time::Instant::now();
                 let request = Request::new("GET", "/").with_header("host", "t");
                 let response = conn.send(request).await.unwrap();
                 let body = response.into_body().bytes(100).await.unwrap();
                 assert_eq!(body, format!("request {i}").as_bytes());
             }
-            (conn, idle_from)
+            conn
         });
-        let (conn, idle_from) = tokio::time::timeout(LIMIT, client).await.unwrap().unwrap();
-        // The connection held open, the server ends it by its idle timeout.
-        let ended = tokio::time::timeout(LIMIT, server).await.unwrap().unwrap();
+        let conn = tokio::time::timeout(LIMIT, client).await.unwrap().unwrap();
+        // A second connection that sends nothing: the server ends it by its
+        // idle timeout, no sooner.
+        let silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (ended, took, exchanges) = tokio::time::timeout(LIMIT, server).await.unwrap().unwrap();
         assert!(ended.is_ok(), "{ended:?}");
-        assert!(idle_from.elapsed() >= idle, "{:?}", idle_from.elapsed());
-        drop(conn);
+        assert!(took >= idle, "{took:?}");
+        drop((conn, silent));
+        let served = tokio::time::timeout(LIMIT, exchanges).await.unwrap().unwrap();
+        assert!(served.is_ok(), "{served:?}");
     });
 }
