@@ -172,10 +172,14 @@ fn run_both(input: &[u8]) -> Outcome {
     })
 }
 
-/// How many responses `answered` holds (the services' answers have no body).
+/// How many final responses `answered` holds (the services' answers have no
+/// body): a `100 Continue` answers no request.
 fn responses(answered: &[u8]) -> usize {
     let starts_response = |at: usize| {
-        answered[at..].starts_with(b"HTTP/1.") && (at == 0 || answered[..at].ends_with(b"\r\n\r\n"))
+        let rest = &answered[at..];
+        rest.starts_with(b"HTTP/1.")
+            && rest.get(9) != Some(&b'1')
+            && (at == 0 || answered[..at].ends_with(b"\r\n\r\n"))
     };
     (0..answered.len())
         .filter(|&at| starts_response(at))
@@ -730,6 +734,36 @@ fn agreement_check_sees_both_servers_and_tells_framings_apart() {
         .hyper_answered
         .extend_from_slice(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
     assert_eq!(check_agreement(&plain, &stopped), Ok(()));
+}
+
+/// A `100 Continue` a server sent is no answer to a request: one that stopped
+/// after the first request of an input expecting it, without refusing the
+/// second, is not excused by its interim response.
+#[test]
+fn agreement_check_counts_no_interim_response_as_a_refusal() {
+    let fields = ["Content-Length: 5", "Expect: 100-continue"];
+    let expecting = input("POST", "HTTP/1.1", &fields, false, "hello");
+    let outcome = run_both(&expecting);
+    assert_eq!(check_agreement(&expecting, &outcome), Ok(()));
+    assert!(
+        outcome
+            .lithe_answered
+            .starts_with(b"HTTP/1.1 100 Continue\r\n\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&outcome.lithe_answered)
+    );
+    let mut stopped = outcome;
+    stopped.lithe.pop();
+    let first_final = (stopped.lithe_answered.windows(12))
+        .position(|w| w == b"HTTP/1.1 200")
+        .expect("lithe's first answer");
+    let end = first_final
+        + (stopped.lithe_answered[first_final..].windows(4))
+            .position(|w| w == b"\r\n\r\n")
+            .expect("its end")
+        + 4;
+    stopped.lithe_answered.truncate(end);
+    assert!(check_agreement(&expecting, &stopped).is_err());
 }
 
 /// A server that reads on past a `Connection: close` where the other stops
