@@ -373,3 +373,47 @@ fn client_driver_generated() {
         },
     );
 }
+
+/// Every fuzz target is fuzzed by the scripts' default runs and replayed
+/// here from its seeds and its finds: a target added to fuzz/Cargo.toml but
+/// left out of a script's list or of these tests, or a `found/` folder
+/// emptied, would otherwise drop out of both unseen.
+#[test]
+fn every_fuzz_target_is_fuzzed_and_replayed() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |path: &str| std::fs::read_to_string(root.join(path)).unwrap();
+    let mut bins = Vec::new();
+    let mut in_bin = false;
+    for line in read("fuzz/Cargo.toml").lines() {
+        if line.starts_with('[') {
+            in_bin = line == "[[bin]]";
+        } else if let Some(name) = line.strip_prefix("name = \"").filter(|_| in_bin) {
+            bins.push(name.trim_end_matches('"').to_owned());
+        }
+    }
+    bins.sort();
+    assert!(bins.len() >= 6, "{bins:?}");
+    for script in ["scripts/fuzz.sh", "scripts/fuzz-keep.sh"] {
+        let text = read(script);
+        let defaults = text
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("targets=("))
+            .find(|list| !list.starts_with('"'))
+            .unwrap_or_else(|| panic!("{script} names its default targets"));
+        let mut listed: Vec<String> = defaults
+            .trim_end_matches(')')
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        listed.sort();
+        assert_eq!(listed, bins, "{script}'s default targets");
+    }
+    let this_file = include_str!("fuzz_corpus.rs");
+    for bin in &bins {
+        let replayed = format!("replay_corpus(\"{bin}\", targets::");
+        assert!(this_file.contains(&replayed), "{bin} is not replayed");
+        let found = root.join("fuzz/corpus").join(bin).join("found");
+        let finds = std::fs::read_dir(&found).map_or(0, |entries| entries.count());
+        assert!(finds > 0, "no finds committed in {}", found.display());
+    }
+}
