@@ -802,7 +802,24 @@ impl<'i> Run<'i> {
                         reason: head.reason.to_owned(),
                         headers: own_fields(head.headers),
                     });
-                    if self.conn.their_state() == State::SwitchedProtocol {
+                    let switched = self.conn.their_state() == State::SwitchedProtocol;
+                    if let Us::Client(method) | Us::EagerClient(method) = self.us {
+                        // RFC 9110 §7.8, §9.3.6: a 101 answers only a request
+                        // that proposed the switch, a 2xx to CONNECT opens
+                        // its tunnel, and nothing else switches (a 101 to any
+                        // other request is an error, never an interim answer).
+                        let proposed = match method {
+                            Method::Connect => (200..300).contains(&status),
+                            Method::GetUpgrading => status == 101,
+                            _ => false,
+                        };
+                        assert_eq!(
+                            switched, proposed,
+                            "status {status} to {method:?}: switched {switched}"
+                        );
+                        assert!(status != 101 || proposed, "a 101 accepted for {method:?}");
+                    }
+                    if switched {
                         // 101 to an Upgrade, or 2xx to CONNECT: no body follows.
                         self.switching = true;
                     } else if status >= 200 {
