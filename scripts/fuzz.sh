@@ -20,6 +20,10 @@
 # `cargo test --test fuzz_corpus`, which replays every corpus file through the
 # same target code (fuzz/targets/mod.rs).
 #
+# A single allocation past 64 MiB is a crash too (libFuzzer's default allows
+# 2 GiB): inputs are at most 4 KiB, so only a size taken from what the peer
+# declares (a Content-Length, a chunk size) could ask for that much.
+#
 # One process on one core (no -fork or -jobs), at nice 10; set FUZZ_NICE=0 to
 # run at normal priority. An input that runs past 30 s is a hang, kept as a
 # crash (libFuzzer's default waits 20 minutes; the driver targets' own timer
@@ -53,6 +57,7 @@ for target in "${targets[@]}"; do
     if ! nice -n "${FUZZ_NICE:-10}" cargo +nightly fuzz run "$target" "$found" "fuzz/corpus/$target" -- \
         -max_total_time="$seconds" \
         -timeout=30 \
+        -malloc_limit_mb=64 \
         -dict=fuzz/http.dict \
         -print_final_stats=1; then
         if [ -n "$(find "fuzz/artifacts/$target" -maxdepth 1 -type f -newer "$started")" ]; then
