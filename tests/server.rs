@@ -1104,6 +1104,29 @@ fn expect_100_continue_is_not_sent_for_a_body_held_by_a_response_never_sent() {
     server.shutdown();
 }
 
+/// A body the service dropped unread, answered with a streamed body (which
+/// does not go out at once, so the driver asks whether anyone still holds
+/// the request's): nobody will read it, so no 100 invites it, and the
+/// connection closes after the answer.
+#[test]
+fn expect_100_continue_is_not_sent_for_a_body_dropped_before_a_streamed_answer() {
+    async fn drop_then_stream(request: lithe::io::Request) -> lithe::io::Response {
+        drop(request.into_body());
+        let piece = futures_lite::stream::once(Ok(bytes::Bytes::from_static(b"streamed")));
+        lithe::io::Response::new(lithe::proto::StatusCode::OK)
+            .with_body(lithe::io::Body::stream(piece))
+    }
+    let server = server_with(drop_then_stream, ServerConfig::default());
+    let mut s = socket(server.local_addr());
+    s.write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        .unwrap();
+    let reply = read_to_close(&mut s);
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(!reply.contains("100 Continue"), "{reply}");
+    assert!(reply.contains("connection: close\r\n"), "{reply}");
+    server.shutdown();
+}
+
 /// An echo whose head cannot be sent (both framing fields) held the request
 /// body, so the client was invited to send it; the 500 that replaces the
 /// head drops that body, and with more of it to come than the drain limit
