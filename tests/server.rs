@@ -5923,6 +5923,53 @@ fn a_body_held_past_its_response_never_sees_the_next_request() {
     server.shutdown();
 }
 
+/// A chunk the driver handed over (the service asked for one) but the
+/// service never read is taken back once the response is out: its memory
+/// is not kept for a reader that may never come, and a late read gets the
+/// error, not that chunk.
+#[test]
+fn a_chunk_handed_over_and_unread_at_the_response_is_taken_back() {
+    use lithe::io::{Request, Response};
+    use lithe::proto::StatusCode;
+    use std::sync::mpsc;
+    let (outcome, late_read) = mpsc::channel();
+    let (answered, was_answered) = mpsc::channel::<()>();
+    let was_answered = std::sync::Arc::new(std::sync::Mutex::new(Some(was_answered)));
+    let service = move |request: Request| {
+        let (outcome, was_answered) = (outcome.clone(), was_answered.clone());
+        async move {
+            let mut body = request.into_body();
+            // Asked for once, and not awaited: the driver hands a chunk over.
+            assert!(
+                futures_lite::future::poll_once(body.chunk())
+                    .await
+                    .is_none()
+            );
+            async_io::Timer::after(Duration::from_millis(100)).await;
+            let wait = was_answered.lock().unwrap().take().unwrap();
+            std::thread::spawn(move || {
+                let _ = wait.recv_timeout(LIMIT);
+                let read = lithe::rt::block_on(body.chunk());
+                let _ = outcome.send(read.map(|piece| piece.map(|b| b.to_vec())));
+            });
+            Response::new(StatusCode::OK).with_body("answered")
+        }
+    };
+    let server = server_with(service, ServerConfig::default());
+    let reply = exchange(
+        server.local_addr(),
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+    );
+    assert!(reply.ends_with("\r\n\r\nanswered"), "{reply}");
+    answered.send(()).unwrap();
+    let read = late_read.recv_timeout(LIMIT).unwrap();
+    assert!(
+        matches!(read, Err(lithe::io::Error::BodyAbandoned)),
+        "{read:?}"
+    );
+    server.shutdown();
+}
+
 /// A transport that counts the bytes the server reads from it.
 struct CountingReads {
     pipe: lithe::io::DuplexStream,
