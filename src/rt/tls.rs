@@ -208,6 +208,7 @@ impl fmt::Debug for TlsConnector {
 pub struct TlsAcceptor {
     inner: futures_rustls::TlsAcceptor,
     /// The same configuration, which futures-rustls does not hand back.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // Server::bind's
     config: Arc<rustls::ServerConfig>,
 }
 
@@ -259,6 +260,7 @@ impl TlsAcceptor {
 
     /// Whether rustls makes a connection with this configuration: one it
     /// refuses would fail every handshake, found only in a debug log.
+    #[cfg(feature = "server")]
     pub(crate) fn check(&self) -> io::Result<()> {
         rustls::ServerConnection::new(self.config.clone())
             .map(drop)
