@@ -261,7 +261,6 @@ fn upgrades_with_hyper_both_ways() {
 
     let addr = hyper_server();
     run(async {
-        use futures_lite::{AsyncReadExt, AsyncWriteExt};
         let tcp = lithe::rt::connect("127.0.0.1", addr.port(), LIMIT)
             .await
             .unwrap();
@@ -273,19 +272,7 @@ fn upgrades_with_hyper_both_ways() {
         assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
         assert_eq!(response.into_body().bytes(100).await.unwrap(), "");
         let (mut io, rest) = conn.into_parts();
-        let mut greeting = rest.to_vec();
-        while greeting.len() < 5 {
-            let mut more = [0u8; 8];
-            let n = io.read(&mut more).await.unwrap();
-            assert!(n > 0, "the stream ended after {greeting:?}");
-            greeting.extend_from_slice(&more[..n]);
-        }
-        assert_eq!(greeting, b"hello");
-        io.write_all(b"ping").await.unwrap();
-        io.flush().await.unwrap();
-        let mut pong = [0u8; 4];
-        io.read_exact(&mut pong).await.unwrap();
-        assert_eq!(&pong, b"ping");
+        speaks_the_new_protocol(&mut io, &rest, b"hello").await;
     });
 }
 

@@ -84,6 +84,14 @@ fn owned_heads_keep_version_reason_and_field_order() {
     assert_eq!(owned.status, StatusCode::OK);
 }
 
+/// Each field's name and value.
+fn pairs(headers: &[lithe::proto::OwnedHeader]) -> Vec<(String, Vec<u8>)> {
+    headers
+        .iter()
+        .map(|h| (h.name.clone(), h.value.clone()))
+        .collect()
+}
+
 /// Every field is kept as received, byte for byte and in order: a value
 /// past ASCII, an empty one, each of several of one name; the copy then
 /// serializes to the bytes it came from, for a request and a response (an
@@ -109,12 +117,7 @@ fn owned_heads_keep_every_field_byte_for_byte() {
         Event::Request(head) => OwnedRequestHead::from(&head),
         other => panic!("unexpected {other:?}"),
     };
-    let pairs: Vec<(String, Vec<u8>)> = owned
-        .headers
-        .iter()
-        .map(|h| (h.name.clone(), h.value.clone()))
-        .collect();
-    assert_eq!(pairs, expected);
+    assert_eq!(pairs(&owned.headers), expected);
     let mut client = Connection::client(Config::default());
     let borrowed = owned.headers_borrowed();
     let mut out = [0u8; 256];
@@ -129,14 +132,9 @@ fn owned_heads_keep_every_field_byte_for_byte() {
         Event::Response(head) => OwnedResponseHead::from(&head),
         other => panic!("unexpected {other:?}"),
     };
-    let pairs: Vec<(String, Vec<u8>)> = owned
-        .headers
-        .iter()
-        .map(|h| (h.name.clone(), h.value.clone()))
-        .collect();
     let mut with_length = expected.clone();
     with_length.push(("Content-Length".into(), b"0".to_vec()));
-    assert_eq!(pairs, with_length);
+    assert_eq!(pairs(&owned.headers), with_length);
     let mut server = Connection::server(Config::default());
     server
         .receive(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &mut headers)

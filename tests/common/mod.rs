@@ -404,3 +404,27 @@ impl XorShift {
         (0..len).map(|i| ((start + i) % 251) as u8).collect()
     }
 }
+
+/// After a switch, the client's side of the new protocol: what came behind
+/// the answer's head (`rest`, in the same read, then in later ones) is
+/// `early`, and the server echoes a ping.
+pub async fn speaks_the_new_protocol(
+    io: &mut (impl futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin),
+    rest: &[u8],
+    early: &[u8],
+) {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    let mut came = rest.to_vec();
+    while came.len() < early.len() {
+        let mut more = [0u8; 8];
+        let n = io.read(&mut more).await.unwrap();
+        assert!(n > 0, "the stream ended after {came:?}");
+        came.extend_from_slice(&more[..n]);
+    }
+    assert_eq!(came, early);
+    io.write_all(b"ping").await.unwrap();
+    io.flush().await.unwrap();
+    let mut pong = [0u8; 4];
+    io.read_exact(&mut pong).await.unwrap();
+    assert_eq!(&pong, b"ping");
+}
