@@ -15,9 +15,9 @@
 //! keep-alive against 108k-121k (about 1.1x), and 878k-1.02M pipelined
 //! against 865k-979k (about 1.03x), because one worker tends to win every
 //! accept and the other core is left to wrk; `SO_REUSEPORT` split the
-//! connections evenly between the workers. With cores to spare for every worker, the even split is what
-//! spreads load, so it is offered as an option and the shared listener stays
-//! the default.
+//! connections evenly between the workers. With cores to spare for every
+//! worker, the even split is what spreads load, so it is offered as an option
+//! and the shared listener stays the default.
 
 use std::cell::Cell;
 use std::io;
