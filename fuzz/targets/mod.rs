@@ -1174,6 +1174,29 @@ pub fn chunked(data: &[u8]) {
     let (feed, stream) = Feed::parse(data);
     let config = feed.config();
     let whole = decode(config, stream, &Delivery::Whole);
+    // What the decoder accepts, the grammar accepts, read the same way.
+    if let Ok((trailers, consumed)) = &whole.outcome {
+        let leniency = config.leniency;
+        let Some(grammar) = chunked_by_the_grammar(stream, leniency) else {
+            panic!("a chunked body RFC 9112 §7.1 refuses was accepted");
+        };
+        assert_eq!(
+            grammar.data, whole.data,
+            "decoded data differs from the grammar's"
+        );
+        assert_eq!(
+            grammar.consumed, *consumed,
+            "the body ends elsewhere than the grammar says"
+        );
+        let trimmed: Fields = trailers
+            .iter()
+            .map(|(name, value)| (name.clone(), trim_ows(value).to_vec()))
+            .collect();
+        assert_eq!(
+            grammar.trailers, trimmed,
+            "trailers differ from the grammar's"
+        );
+    }
     let bytewise = decode(config, stream, &Delivery::ByteByByte);
     assert_eq!(
         whole, bytewise,
@@ -1185,6 +1208,127 @@ pub fn chunked(data: &[u8]) {
         "delivery in pieces {:?} changed the decoding",
         feed.pieces
     );
+}
+
+/// A chunked body as RFC 9112 §7.1 reads it, written apart from proto's
+/// decoder: its data, trailer fields (values without surrounding whitespace)
+/// and length; `None` if `input` does not hold one. With the leniencies a
+/// decoder may be given: a bare LF ending a trailer line or the section,
+/// and whitespace before the end of a chunk line. Limits are not applied: a
+/// decoder refuses more, never less.
+struct ByTheGrammar {
+    data: Vec<u8>,
+    trailers: Fields,
+    consumed: usize,
+}
+
+fn chunked_by_the_grammar(input: &[u8], leniency: Leniency) -> Option<ByTheGrammar> {
+    let mut at = 0;
+    let mut data = Vec::new();
+    // A line ending: CRLF, or (where allowed) LF alone.
+    let line_end = |at: usize, bare_lf: bool| -> Option<usize> {
+        match input.get(at..)? {
+            [b'\r', b'\n', ..] => Some(at + 2),
+            [b'\n', ..] if bare_lf => Some(at + 1),
+            _ => None,
+        }
+    };
+    let ows = |mut at: usize| {
+        while matches!(input.get(at), Some(b' ' | b'\t')) {
+            at += 1;
+        }
+        at
+    };
+    let token = |mut at: usize| {
+        let start = at;
+        while input.get(at).is_some_and(|b| TCHAR.contains(b)) {
+            at += 1;
+        }
+        (at > start).then_some(at)
+    };
+    loop {
+        // chunk-size = 1*HEXDIG
+        let start = at;
+        let mut size: u64 = 0;
+        while let Some(digit) = input.get(at).and_then(|&b| (b as char).to_digit(16)) {
+            size = size.checked_mul(16)?.checked_add(u64::from(digit))?;
+            at += 1;
+        }
+        if at == start {
+            return None;
+        }
+        // chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )
+        loop {
+            let after_bws = ows(at);
+            if input.get(after_bws) != Some(&b';') {
+                if leniency.allow_padded_chunk_lines_in_responses {
+                    at = after_bws;
+                }
+                break;
+            }
+            at = token(ows(after_bws + 1))?;
+            let before_value = ows(at);
+            if input.get(before_value) == Some(&b'=') {
+                let value = ows(before_value + 1);
+                at = match input.get(value) {
+                    Some(b'"') => quoted_string_end(input, value)?,
+                    _ => token(value)?,
+                };
+            }
+        }
+        at = line_end(at, false)?;
+        if size == 0 {
+            break;
+        }
+        let end = at.checked_add(usize::try_from(size).ok()?)?;
+        data.extend_from_slice(input.get(at..end)?);
+        at = line_end(end, false)?;
+    }
+    // trailer-section = *( field-line CRLF ), then CRLF
+    let mut trailers = Vec::new();
+    loop {
+        if let Some(end) = line_end(at, leniency.allow_bare_lf) {
+            return Some(ByTheGrammar {
+                data,
+                trailers,
+                consumed: end,
+            });
+        }
+        let name_end = token(at)?;
+        if input.get(name_end) != Some(&b':') {
+            return None;
+        }
+        let value_start = name_end + 1;
+        let mut value_end = value_start;
+        while input
+            .get(value_end)
+            .is_some_and(|&b| b == b'\t' || b == b' ' || (b > 0x20 && b != 0x7f))
+        {
+            value_end += 1;
+        }
+        let name = String::from_utf8(input[at..name_end].to_vec()).ok()?;
+        trailers.push((name, trim_ows(&input[value_start..value_end]).to_vec()));
+        at = line_end(value_end, leniency.allow_bare_lf)?;
+    }
+}
+
+/// One past the end of the quoted-string at `at` (RFC 9110 §5.6.4).
+fn quoted_string_end(input: &[u8], mut at: usize) -> Option<usize> {
+    at += 1;
+    loop {
+        match *input.get(at)? {
+            b'"' => return Some(at + 1),
+            b'\\' => {
+                let escaped = *input.get(at + 1)?;
+                if !(escaped == b'\t' || escaped == b' ' || (escaped > 0x20 && escaped != 0x7f)) {
+                    return None;
+                }
+                at += 2;
+            }
+            b if b == b'\t' || b == b' ' || (b > 0x20 && b != 0x7f) => at += 1,
+            _ => return None,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
