@@ -590,7 +590,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             self.config.head_timeout,
         ) {
             // Keep-alive off: no bound on a first request but the head's.
-            (true, Some(Duration::ZERO), head) => head,
+            (true, _, head) if self.config.keep_alive_off() => head,
             (true, Some(idle), Some(head)) => Some(idle.min(head)),
             (true, None, head) => head,
             (_, idle, _) => idle,

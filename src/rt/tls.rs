@@ -206,9 +206,8 @@ impl fmt::Debug for TlsConnector {
 /// Accepts TLS connections with one certificate chain and key.
 #[derive(Clone)]
 pub struct TlsAcceptor {
-    inner: futures_rustls::TlsAcceptor,
-    /// The same configuration, which futures-rustls does not hand back.
-    #[cfg_attr(not(feature = "server"), allow(dead_code))] // Server::bind's
+    /// Kept whole (futures-rustls does not hand it back), as the connector
+    /// keeps its own: `Server::bind` tries it before serving.
     config: Arc<rustls::ServerConfig>,
 }
 
@@ -251,10 +250,8 @@ impl TlsAcceptor {
     /// `bind` makes one to find them.)
     pub fn from_config(mut config: rustls::ServerConfig) -> Self {
         config.alpn_protocols = ALPN_SERVED.iter().map(|p| p.to_vec()).collect();
-        let config = Arc::new(config);
         TlsAcceptor {
-            inner: futures_rustls::TlsAcceptor::from(config.clone()),
-            config,
+            config: Arc::new(config),
         }
     }
 
@@ -275,7 +272,10 @@ impl TlsAcceptor {
     where
         T: AsyncRead + AsyncWrite + Unpin,
     {
-        self.inner.accept(io).await.map_err(Error::Io)
+        futures_rustls::TlsAcceptor::from(Arc::clone(&self.config))
+            .accept(io)
+            .await
+            .map_err(Error::Io)
     }
 }
 

@@ -124,6 +124,14 @@ pub struct ServerConfig {
     pub half_close: bool,
 }
 
+impl ServerConfig {
+    /// Whether an idle timeout of zero turns keep-alive off (see
+    /// [`idle_timeout`](Self::idle_timeout)).
+    pub(crate) fn keep_alive_off(&self) -> bool {
+        self.idle_timeout == Some(Duration::ZERO)
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {

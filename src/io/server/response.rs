@@ -4,7 +4,6 @@
 //! driver's own answers (refusals of malformed requests, a 500 after a panic).
 
 use core::task::{Context, Poll};
-use core::time::Duration;
 
 use futures_lite::future::poll_fn;
 
@@ -116,7 +115,7 @@ impl<T: Transport + 'static> Driver<'_, T> {
         // anyway; `Connection: close` beside the `Connection: upgrade` the
         // switch needs would contradict it.
         let switches = code == 101 || tunnel;
-        let keep_alive_off = self.config.idle_timeout == Some(Duration::ZERO);
+        let keep_alive_off = self.config.keep_alive_off();
         if (self.shutdown.is_some_and(Shutdown::is_triggered) || keep_alive_off) && !switches {
             // Shutting down, or no wait for a next request: this is the
             // connection's last response.
