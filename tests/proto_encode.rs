@@ -1093,11 +1093,41 @@ fn a_keep_alive_field_gives_way_to_the_close() {
         );
         assert!(!wire.to_ascii_lowercase().contains("keep-alive"), "{wire}");
     }
-    // A list naming more than keep-alive is the caller's to mean, and stays.
+    // A list's other options are the caller's to mean (fields it declared
+    // hop-by-hop), and go on the close line; only keep-alive goes.
+    let hop = Header {
+        name: "X-Hop",
+        value: b"1",
+    };
+    let fields = [
+        keep_alive(b"Keep-Alive, x-hop"),
+        hop,
+        length,
+        keep_alive(b",x-other ,keep-alive"),
+    ];
+    let expected = "HTTP/1.1 200 OK\r\nX-Hop: 1\r\nContent-Length: 0\r\n\
+                    connection: x-hop, x-other, close\r\n\r\n";
     let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
-    let fields = [keep_alive(b"keep-alive, x-hop"), length];
     let wire = response_wire(&mut conn, &ResponseHead::new(StatusCode::OK, &fields)).unwrap();
-    assert!(wire.contains("Connection: keep-alive, x-hop\r\n"), "{wire}");
+    assert_eq!(wire, expected);
+    // Sized as written: an exact buffer takes it, one byte less nothing.
+    let head = ResponseHead::new(StatusCode::OK, &fields);
+    let mut exact = vec![0u8; expected.len()];
+    let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    assert_eq!(
+        conn.send_response(&head, &mut exact[..expected.len() - 1]),
+        Err(SendError::BufferTooSmall {
+            needed: expected.len()
+        })
+    );
+    assert_eq!(conn.send_response(&head, &mut exact), Ok(expected.len()));
+    assert_eq!(exact, expected.as_bytes());
+    // An option that only begins like keep-alive is another option.
+    let mut conn = server_after(b"GET / HTTP/1.0\r\n\r\n");
+    let fields = [keep_alive(b"keep-alive2"), length];
+    let wire = response_wire(&mut conn, &ResponseHead::new(StatusCode::OK, &fields)).unwrap();
+    assert!(wire.contains("Connection: keep-alive2\r\n"), "{wire}");
+    assert!(wire.ends_with("connection: close\r\n\r\n"), "{wire}");
     // A persisting connection writes the field as given.
     let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
     let fields = [keep_alive(b"keep-alive"), length];

@@ -4526,31 +4526,44 @@ fn trailers_left_out_are_not_waited_for() {
     server.shutdown();
 }
 
-/// A close the driver decides (here, an ignored upload past the drain limit)
-/// is added to the options the service named in its Connection field, not
-/// put in their place: a field it declared hop-by-hop stays declared so, for
-/// a proxy in front to strip (RFC 9110 §7.6.1). A `keep-alive` it named is
-/// what the close contradicts, and goes.
+/// A close is added to the options the service named in its Connection
+/// field, not put in their place: a field it declared hop-by-hop stays
+/// declared so, for a proxy in front to strip (RFC 9110 §7.6.1). A
+/// `keep-alive` it named is what the close contradicts, and goes, whether
+/// the driver decides the close (an ignored upload past the drain limit) or
+/// the request does (its own `close`, HTTP/1.0 without keep-alive, an answer
+/// of unknown length that only the close can end).
 #[test]
-fn a_close_the_driver_decides_keeps_the_services_connection_options() {
-    use lithe::io::{Request, Response};
+fn a_close_keeps_the_services_connection_options_but_keep_alive() {
+    use lithe::io::{Body, Request, Response};
     use lithe::proto::StatusCode;
-    async fn hop(_: Request) -> Response {
+    async fn hop(request: Request) -> Response {
+        let body = match request.target() {
+            "/stream" => Body::stream(futures_lite::stream::once(Ok(bytes::Bytes::from_static(
+                b"ok",
+            )))),
+            _ => Body::from("ok"),
+        };
         Response::new(StatusCode::OK)
             .with_header("connection", "x-hop, keep-alive")
             .with_header("x-hop", "next hop only")
-            .with_body("ok")
+            .with_body(body)
     }
     let server = server_with(hop, ServerConfig::default());
-    let reply = exchange(
-        server.local_addr(),
-        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\nabc",
-    );
-    let connection: Vec<&str> = reply
-        .lines()
-        .filter(|line| line.to_ascii_lowercase().starts_with("connection:"))
-        .collect();
-    assert_eq!(connection, ["connection: x-hop, close"], "{reply}");
+    for request in [
+        &b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\nabc"[..],
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        b"GET / HTTP/1.0\r\n\r\n",
+        b"GET /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    ] {
+        let reply = exchange(server.local_addr(), request);
+        let connection: Vec<&str> = reply
+            .lines()
+            .filter(|line| line.to_ascii_lowercase().starts_with("connection:"))
+            .collect();
+        assert_eq!(connection, ["connection: x-hop, close"], "{reply}");
+        assert!(reply.ends_with("\r\n\r\nok"), "{reply}");
+    }
     server.shutdown();
 }
 

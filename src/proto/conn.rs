@@ -987,9 +987,10 @@ impl Connection {
     /// responses the body framing follows the head; with neither Content-Length nor
     /// Transfer-Encoding, `Transfer-Encoding: chunked` is added for HTTP/1.1 peers
     /// and the body is close-delimited for HTTP/1.0 ones. `Connection: close` is
-    /// added whenever the connection will not persist, and a `Connection`
-    /// field of the head naming only `keep-alive` is then left out rather
-    /// than contradict it. A 1xx, a 204 or a 2xx to CONNECT with a Content-Length or
+    /// added whenever the connection will not persist, and a `keep-alive`
+    /// option in the head's `Connection` fields is then left out rather than
+    /// contradict it (their other options join the close:
+    /// `connection: x-hop, close`). A 1xx, a 204 or a 2xx to CONNECT with a Content-Length or
     /// Transfer-Encoding field is refused ([`SendError::FramingNotAllowed`]). A 205
     /// carries no content (RFC 9110 §15.3.6): without framing it gets
     /// `Content-Length: 0` (unless, to CONNECT, it opens a tunnel), and one

@@ -8,7 +8,8 @@
 
 use super::chunked::ChunkPrefix;
 use super::error::SendError;
-use super::head::{Header, RequestHead, ResponseHead, TargetForm, byte_table, is_token, trim_ows};
+use super::framing::list;
+use super::head::{Header, RequestHead, ResponseHead, TargetForm, byte_table, is_token};
 
 /// Header fields the connection adds to what the caller gave, to make the framing
 /// and persistence it chose explicit to the peer.
@@ -319,14 +320,17 @@ pub(crate) fn write_response(
             &parts
         }
     };
-    if added.close && head.headers.iter().any(is_keep_alive_only) {
+    if added.close && head.headers.iter().any(names_keep_alive) {
         return write_head_without_keep_alive(start, head.headers, added, out);
     }
     write_head::<false>(start, head.headers.iter(), added, out)
 }
 
-/// `connection: close` goes out: a field of the caller's saying only
-/// `keep-alive` would contradict it, so it is left out.
+/// `connection: close` goes out: a `keep-alive` option in the caller's
+/// Connection fields would contradict it, so it is left out. The other
+/// options of those fields (fields the caller declared hop-by-hop) go on
+/// the close line, `connection: x-hop, close`; the caller's other fields
+/// are written as given.
 #[cold]
 fn write_head_without_keep_alive(
     start: &[&[u8]],
@@ -334,14 +338,49 @@ fn write_head_without_keep_alive(
     added: AddedFields,
     out: &mut [u8],
 ) -> Result<usize, SendError> {
-    let kept = fields.iter().filter(|field| !is_keep_alive_only(field));
-    write_head::<false>(start, kept, added, out)
+    let kept_options = || {
+        fields
+            .iter()
+            .filter(|field| names_keep_alive(field))
+            .flat_map(|field| list(field.value))
+            .filter(|option| !option.eq_ignore_ascii_case(b"keep-alive"))
+    };
+    // Each kept option is written with ", " before `close`.
+    let options_bytes: usize = kept_options().map(|option| option.len() + 2).sum();
+    let extra = CLOSE.len() + options_bytes;
+    let others = fields.iter().filter(|field| !names_keep_alive(field));
+    let without_close = AddedFields {
+        close: false,
+        ..added
+    };
+    let room = out.len().saturating_sub(extra);
+    let written = match write_head::<false>(start, others, without_close, &mut out[..room]) {
+        Ok(written) => written,
+        Err(SendError::BufferTooSmall { needed }) => {
+            return Err(SendError::BufferTooSmall {
+                needed: needed.saturating_add(extra),
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    // The close line takes the place of the empty line, which follows it.
+    let mut cursor = Cursor {
+        out,
+        pos: written - 2,
+    };
+    cursor.put(&CLOSE[..CLOSE.len() - b"close\r\n".len()]);
+    for option in kept_options() {
+        cursor.put(option);
+        cursor.put_pair(*b", ");
+    }
+    cursor.put(b"close\r\n\r\n");
+    Ok(cursor.pos)
 }
 
-/// A `Connection` field whose one option is `keep-alive`.
-fn is_keep_alive_only(field: &Header<'_>) -> bool {
+/// A `Connection` field that names the `keep-alive` option.
+fn names_keep_alive(field: &Header<'_>) -> bool {
     field.name.eq_ignore_ascii_case("connection")
-        && trim_ows(field.value).eq_ignore_ascii_case(b"keep-alive")
+        && list(field.value).any(|option| option.eq_ignore_ascii_case(b"keep-alive"))
 }
 
 /// Writes the last chunk, the trailer fields and the final empty line.
