@@ -740,6 +740,60 @@ fn fields_named_almost_like_the_framing_fields_are_other_fields() {
     assert_eq!(received("Hosx: b", "").0, Ok(()));
 }
 
+/// Connection options are whole tokens: one that only begins or ends like
+/// `close`, `keep-alive` or `upgrade` is another option (RFC 9110 §7.6.1),
+/// read as an unknown one is, in a request and in a response. Each is
+/// checked against the real option, so it shows the option would have
+/// counted.
+#[test]
+fn options_named_almost_like_close_keep_alive_or_upgrade_are_other_options() {
+    /// A request's keep-alive and proposed switch.
+    fn request(version: &str, connection: &str) -> (bool, bool) {
+        let mut conn = Connection::server(Config::default());
+        let mut headers = [EMPTY_HEADER; 8];
+        let head = format!(
+            "GET / HTTP/{version}\r\nHost: a\r\nUpgrade: websocket\r\nConnection: {connection}\r\n\r\n"
+        );
+        let received = conn.receive(head.as_bytes(), &mut headers).unwrap();
+        assert!(matches!(received.event, Event::Request(_)), "{connection}");
+        (conn.is_keep_alive(), conn.they_proposed_a_switch())
+    }
+    /// Whether a client keeps its connection after a response.
+    fn response(version: &str, connection: &str) -> bool {
+        let mut conn = support::client_after(Config::default(), "GET");
+        let head = format!(
+            "HTTP/{version} 200 OK\r\nContent-Length: 0\r\nConnection: {connection}\r\n\r\n"
+        );
+        let mut headers = [EMPTY_HEADER; 8];
+        let mut input = head.as_bytes();
+        while !input.is_empty() {
+            let received = conn.receive(input, &mut headers).unwrap();
+            input = &input[received.consumed..];
+        }
+        conn.is_keep_alive()
+    }
+    for (real, almost) in [
+        (
+            "close",
+            &["closed", "clos", "xclose", "close-", "clost"][..],
+        ),
+        (
+            "keep-alive",
+            &["keep-alive2", "keep-aliv", "keep_alive", "xkeep-alive"],
+        ),
+        ("upgrade", &["upgrade2", "upgrad", "upgrades", "xupgrade"]),
+    ] {
+        let version = if real == "keep-alive" { "1.0" } else { "1.1" };
+        let other = (request(version, "x-other"), response(version, "x-other"));
+        let counted = (request(version, real), response(version, real));
+        assert_ne!(counted, other, "{real}");
+        for almost in almost {
+            let seen = (request(version, almost), response(version, almost));
+            assert_eq!(seen, other, "{almost} read as {real}");
+        }
+    }
+}
+
 /// A caller that offers fewer bytes than before (a buffer it rebuilt, a
 /// mistake) gets a scan from the start, not a panic or a head cut at the
 /// old position.
