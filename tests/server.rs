@@ -2624,6 +2624,43 @@ fn a_head_answered_without_a_body_gets_no_content_length_zero() {
     server.shutdown();
 }
 
+/// A HEAD answer's length is the one GET would have: the Content-Length
+/// field the service set says it (RFC 9110 §9.3.2), whatever body it gave
+/// alongside (a preview, nothing, a sized stream of 0), and the body is not
+/// sent.
+#[test]
+fn a_head_answer_keeps_the_length_field_the_service_set() {
+    use lithe::io::{Body, Request, Response};
+    async fn described(request: Request) -> Response {
+        let body = match request.path() {
+            "/preview" => Body::from("x"),
+            "/sized-0" => Body::sized_stream(0, futures_lite::stream::empty()),
+            "/empty" => Body::empty(),
+            _ => return Response::new(lithe::proto::StatusCode::OK).with_body("last"),
+        };
+        Response::new(lithe::proto::StatusCode::OK)
+            .with_header("content-length", "1000")
+            .with_body(body)
+    }
+    let server = server_with(described, ServerConfig::default());
+    let mut s = socket(server.local_addr());
+    for path in ["/preview", "/empty", "/sized-0"] {
+        s.write_all(format!("HEAD {path} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes())
+            .unwrap();
+        let head = read_until(&mut s, "\r\n\r\n");
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{path}: {head}");
+        assert_eq!(count(&head, "content-length"), 1, "{path}: {head}");
+        assert!(head.contains("content-length: 1000\r\n"), "{path}: {head}");
+    }
+    // Nothing followed the heads: the next answer starts where they ended.
+    s.write_all(b"GET /last HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let reply = read_to_close(&mut s);
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\nlast"), "{reply}");
+    server.shutdown();
+}
+
 #[test]
 fn responses_before_a_failing_pipelined_one_still_arrive() {
     async fn service(request: lithe::io::Request) -> lithe::io::Response {
