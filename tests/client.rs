@@ -3188,6 +3188,105 @@ fn a_sized_body_that_overruns_never_leaves_a_complete_request_on_the_wire() {
     }
 }
 
+/// A body that ends short of its declared length (by the stream, or by a
+/// Content-Length field over a stream of unknown length) fails the send at
+/// once, not after the server waited out the rest: the request never
+/// completes, and the connection is not used again.
+#[test]
+fn a_request_body_short_of_its_length_fails_at_once() {
+    for declared_by_field in [false, true] {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let addr = raw_server(move |mut s| {
+            let mut seen = Vec::new();
+            let _ = s.read_to_end(&mut seen);
+            tx.send(seen).unwrap();
+        });
+        run(async {
+            let config = ClientConfig {
+                read_timeout: Some(LIMIT),
+                ..ClientConfig::default()
+            };
+            let mut conn = client_with(addr, config).await;
+            let three = futures_lite::stream::once(Ok(bytes::Bytes::from_static(b"abc")));
+            let request = Request::new("PUT", "/f").with_header("host", "t");
+            let request = match declared_by_field {
+                false => request.with_body(Body::sized_stream(5, three)),
+                true => request
+                    .with_header("content-length", "5")
+                    .with_body(Body::stream(three)),
+            };
+            let error = conn.send(request).await.unwrap_err();
+            assert!(
+                matches!(error, Error::Send(lithe::proto::SendError::BodyTooShort)),
+                "declared by field: {declared_by_field}: {error:?}"
+            );
+            assert!(!conn.is_reusable());
+        });
+        // Whatever reached the server (the client may not even have sent the
+        // head), it is not the whole body.
+        let seen = rx.recv_timeout(LIMIT).unwrap();
+        let body = seen
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(&[][..], |end| &seen[end + 4..]);
+        assert!(
+            body.len() < 5,
+            "declared by field: {declared_by_field}: {seen:?}"
+        );
+    }
+}
+
+/// A body on a method whose requests usually have none (GET, DELETE,
+/// OPTIONS, HEAD: some APIs read a GET's body) goes out with its length,
+/// as curl sends it, and the connection goes on.
+#[test]
+fn a_body_on_any_method_goes_with_its_length() {
+    let methods = ["GET", "DELETE", "OPTIONS", "HEAD"];
+    let (tx, rx) = std::sync::mpsc::channel();
+    let addr = raw_server(move |mut s| {
+        for _ in 0..=methods.len() {
+            let Some(head) = read_through(&mut s, b"\r\n\r\n") else {
+                return;
+            };
+            let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+            let mut body = vec![
+                0;
+                if head.contains("content-length: 5\r\n") {
+                    5
+                } else {
+                    0
+                }
+            ];
+            s.read_exact(&mut body).unwrap();
+            tx.send((head, body)).unwrap();
+            s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").unwrap();
+        }
+    });
+    run(async {
+        let mut conn = client_to(addr).await;
+        for method in methods {
+            let request = Request::new(method, "/search")
+                .with_header("host", "t")
+                .with_body("hello");
+            let response = conn.send(request).await.unwrap();
+            assert_eq!(response.status().as_u16(), 204, "{method}");
+            assert!(conn.is_reusable(), "{method}");
+        }
+        let response = conn.send(get("/")).await.unwrap();
+        assert_eq!(response.status().as_u16(), 204);
+    });
+    for method in methods {
+        let (head, body) = rx.recv_timeout(LIMIT).unwrap();
+        assert!(head.starts_with(&method.to_ascii_lowercase()), "{head}");
+        assert!(head.contains("\r\ncontent-length: 5\r\n"), "{head}");
+        assert!(!head.contains("transfer-encoding"), "{head}");
+        assert_eq!(body, b"hello", "{method}");
+    }
+    let (head, body) = rx.recv_timeout(LIMIT).unwrap();
+    assert!(head.starts_with("get / "), "{head}");
+    assert!(body.is_empty());
+}
+
 /// A Content-Length field the body disagrees with is refused before
 /// anything is sent, and a sized stream under a Transfer-Encoding field the
 /// caller set is held to its length: neither leaves a request the server
