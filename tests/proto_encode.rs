@@ -1546,6 +1546,35 @@ fn a_space_or_control_in_a_target_is_refused() {
     }
 }
 
+/// What a strict recipient refuses in a target is not sent either: a
+/// fragment (RFC 9112 §3.2: never sent), userinfo (RFC 9110 §4.2.4), a
+/// port past 65535. Nothing is written and the connection is still idle.
+#[test]
+fn a_fragment_userinfo_or_port_past_65535_in_a_target_is_refused_unsent() {
+    let mut out = [0u8; 128];
+    for (method, target, host) in [
+        ("GET", "/a#b", &b"a"[..]),
+        ("GET", "/#", b"a"),
+        ("GET", "http://a.example/x#y", b"a.example"),
+        ("GET", "http://u:p@a.example/", b"a.example"),
+        ("GET", "http://a.example:65536/", b"a.example:65536"),
+        ("CONNECT", "a.example:65536", b"a.example:65536"),
+        ("OPTIONS", "*#", b"a"),
+    ] {
+        let fields = [Header {
+            name: "Host",
+            value: host,
+        }];
+        let mut conn = Connection::client(Config::default());
+        assert_eq!(
+            conn.send_request(&RequestHead::new(method, target, &fields), &mut out),
+            Err(SendError::InvalidRequestTarget),
+            "{method} {target}"
+        );
+        assert_eq!(conn.our_state(), State::Idle, "{target}");
+    }
+}
+
 /// The fields the serializer adds (a length, `chunked`, `connection:
 /// close`, `connection: keep-alive`, `connection: upgrade`, alone or
 /// together) all go out and count in the size it needs: a buffer of exactly

@@ -328,8 +328,11 @@ fn host_fields_that_are_not_a_host_and_port_are_refused() {
         "[::1]",
         "[::1]:80",
         "127.0.0.1:1",
-        // RFC 3986 §3.2.3: the port may be empty.
+        // RFC 3986 §3.2.3: the port may be empty, or have leading zeros.
         "a.example:",
+        "a.example:65535",
+        "a.example:0000080",
+        "[::1]:65535",
         "",
         // A `%` escape (RFC 3986 §2.1), with a port or not.
         "a%2Db.example",
@@ -349,6 +352,12 @@ fn host_fields_that_are_not_a_host_and_port_are_refused() {
         "[::1",
         "[::1]x",
         "[::1]:8x",
+        // Past a TCP port: a hop that wraps it around (99999 as 34463)
+        // reaches a port nothing checked.
+        "a:65536",
+        "a.example:99999",
+        "[::1]:99999",
+        "a%2db:4294967376",
         "[zz]",
         "[zz]:80",
         "a b",
@@ -455,6 +464,8 @@ fn an_absolute_target_whose_authority_is_no_host_and_port_is_refused() {
         "http://[zz]/",
         "http://a%zz.example/",
         "http://a%2/",
+        "http://a.example:65536/",
+        "http://[::1]:99999/",
     ] {
         let request = format!("GET {target} HTTP/1.1\r\nHost: a.example\r\n\r\n");
         let ev = events(request.as_bytes());
@@ -467,6 +478,7 @@ fn an_absolute_target_whose_authority_is_no_host_and_port_is_refused() {
         ("http://[::1]:80?q", "[::1]:80"),
         ("https://127.0.0.1", "127.0.0.1"),
         ("http://a%2Db.example/", "a%2Db.example"),
+        ("http://a.example:65535/", "a.example:65535"),
     ] {
         let request = format!("GET {target} HTTP/1.1\r\nHost: {authority}\r\n\r\n");
         let ev = events(request.as_bytes());

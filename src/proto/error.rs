@@ -48,7 +48,8 @@ pub enum Error {
     /// The request-target has a forbidden byte (bytes past ASCII pass only
     /// as UTF-8) or does not fit its method (RFC 9112 §3.2: authority-form
     /// with CONNECT and only there; origin- and absolute-form with any other
-    /// method; asterisk-form only with OPTIONS). 400.
+    /// method; asterisk-form only with OPTIONS), or names a port past 65535.
+    /// 400.
     InvalidRequestTarget,
     /// The status line is malformed (RFC 9112 §4). 400.
     InvalidStatusLine,
@@ -69,7 +70,8 @@ pub enum Error {
     /// A request with more than one Host header field (RFC 9112 §3.2). 400.
     DuplicateHost,
     /// A Host field that is not `host[:port]` (RFC 9112 §3.2, RFC 9110 §7.2),
-    /// such as `a.example@b.example` or `a.example/x`. 400.
+    /// such as `a.example@b.example`, `a.example/x`, or a port past 65535.
+    /// 400.
     InvalidHost,
     /// A Content-Length that is not plain decimal digits, or has more digits
     /// than [`MAX_CONTENT_LENGTH`](crate::proto::MAX_CONTENT_LENGTH) (19,

@@ -9,7 +9,7 @@
 
 use super::error::{Error, SendError};
 use super::head::{
-    Header, Lowercase, RequestHead, Version, is_host_and_port, is_reg_name_byte, is_token,
+    Header, Lowercase, RequestHead, Version, is_host_and_port, is_port, is_reg_name_byte, is_token,
     scheme_and_authority, split_host_and_port, trim_ows,
 };
 use super::status::StatusCode;
@@ -678,7 +678,7 @@ fn is_host_field_value(value: &[u8]) -> bool {
     match classes {
         0 => true,
         COLON => match value.iter().position(|&b| b == b':') {
-            Some(at) => at > 0 && value[at + 1..].iter().all(u8::is_ascii_digit),
+            Some(at) => at > 0 && is_port(&value[at + 1..]),
             None => false,
         },
         // An IP literal in brackets or a `%` escape: the whole rule.

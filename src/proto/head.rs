@@ -275,10 +275,18 @@ fn is_scheme(s: &[u8]) -> bool {
             .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
 }
 
-/// `uri-host [ ":" port ]` (RFC 3986 §3.2): an authority without userinfo.
+/// `uri-host [ ":" port ]` (RFC 3986 §3.2): an authority without userinfo,
+/// its port, if any, one a TCP port can be.
 pub(crate) fn is_host_and_port(authority: &[u8]) -> bool {
     let (host, port) = split_host_and_port(authority);
-    is_host(host) && port.iter().all(u8::is_ascii_digit)
+    is_host(host) && is_port(port)
+}
+
+/// RFC 3986's `port = *DIGIT`, empty included, held to what fits a TCP
+/// port for the reason [`is_port_number`] gives: in a Host field or an
+/// absolute-form target as in a CONNECT's authority.
+pub(crate) fn is_port(port: &[u8]) -> bool {
+    port.is_empty() || is_port_number(port)
 }
 
 /// An authority's host and its port (empty where there is none), not
