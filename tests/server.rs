@@ -1211,14 +1211,31 @@ fn a_received_body_sent_on_keeps_its_length() {
             .contains("\r\ncontent-length: 5\r\n"),
         "{reply}"
     );
+    // A chunked body goes on chunked, with the trailer fields it ended with
+    // (in their order; a field that belongs in the header section is left
+    // out), or none.
     let reply = exchange(
         addr,
-        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+          5\r\nhello\r\n0\r\nChecksum: 5f\r\nContent-Type: text/plain\r\nX-B: 1\r\n\r\n",
     );
     assert!(
         reply
             .to_ascii_lowercase()
             .contains("\r\ntransfer-encoding: chunked\r\n"),
+        "{reply}"
+    );
+    assert!(
+        reply.ends_with("\r\n\r\n5\r\nhello\r\n0\r\nChecksum: 5f\r\nX-B: 1\r\n\r\n"),
+        "{reply}"
+    );
+    let reply = exchange(
+        addr,
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+          5\r\nhello\r\n0\r\n\r\n",
+    );
+    assert!(
+        reply.ends_with("\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
         "{reply}"
     );
     server.shutdown();

@@ -243,7 +243,8 @@ impl From<String> for Body {
 /// The request body a server's service received, sent on (a proxy, an
 /// echo) with what is known of its length ([`Incoming::len`]): none stays
 /// none, a declared length goes as `Content-Length` (the stream held to it),
-/// and a chunked body goes chunked.
+/// and a chunked body goes chunked, followed by the trailer fields it ended
+/// with, as [`Body::with_trailers`] sends them.
 ///
 /// ```
 /// use lithe::io::{Body, Incoming};
@@ -251,10 +252,14 @@ impl From<String> for Body {
 /// ```
 impl From<Incoming> for Body {
     fn from(incoming: Incoming) -> Self {
-        match incoming.len() {
-            Some(0) => Body::empty(),
-            Some(len) => Body::sized_stream(len, incoming),
-            None => Body::stream(incoming),
+        match (incoming.len(), incoming.slot.clone()) {
+            (Some(0), _) => Body::empty(),
+            (Some(len), _) => Body::sized_stream(len, incoming),
+            // Awaited only once the stream has ended, when the driver has
+            // put the body's trailers (if any) in the slot.
+            (None, Some(slot)) => Body::stream(incoming)
+                .with_trailers(async move { lock(&slot).trailers.take().unwrap_or_default() }),
+            (None, None) => Body::stream(incoming),
         }
     }
 }
@@ -475,8 +480,9 @@ fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
 /// [`bytes`](Incoming::bytes), or use it as a [`Stream`]. To send it on (a
 /// proxy, an echo) make it a [`Body`] with `Body::from`, which keeps what is
 /// known of its length: none (a GET's), the bytes a Content-Length has yet
-/// to bring, or unknown (chunked); [`Body::stream`] would make every body,
-/// even none, one of unknown length, chunked.
+/// to bring, or unknown (chunked, its trailer fields then sent on after
+/// it); [`Body::stream`] would make every body, even none, one of unknown
+/// length, chunked, and leave the trailers behind.
 ///
 /// It is read while the request is served, its response included: what is
 /// left once the response has gone out is drained (up to
