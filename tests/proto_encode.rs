@@ -1274,7 +1274,31 @@ fn trailers_may_not_carry_framing_routing_or_connection_fields() {
         "Retry-After",
         "Vary",
         "Date",
+        // The rest of RFC 9110 §6.5.1's kinds: routing and the connection,
+        // authentication, request modifiers, response controls.
+        "Max-Forwards",
+        "Keep-Alive",
+        "Proxy-Connection",
+        "Upgrade",
+        "TE",
+        "Expect",
+        "Proxy-Authorization",
+        "WWW-Authenticate",
+        "Proxy-Authenticate",
+        "Cookie",
+        "Range",
+        "Pragma",
+        "Content-Range",
+        "If-Match",
+        "If-Modified-Since",
+        "If-Unmodified-Since",
+        "Accept",
+        "Accept-Charset",
+        "Accept-Language",
+        "Age",
+        "Expires",
     ] {
+        assert!(lithe::proto::is_header_section_only(name), "{name}");
         let trailer = [Header { name, value: b"1" }];
         assert_eq!(
             conn.send_end(&trailer, &mut out),
