@@ -100,13 +100,28 @@ fn hyper_client_against_our_server() {
 /// hyper's answers: `/stream-echo` streams the request body back as it comes
 /// (its head goes out at once, before any of the body is read: hyper then
 /// sends no `100 Continue`), `/echo` collects it first, `/upgrade` switches to
-/// a protocol that greets with `hello` at once, then echoes four bytes.
+/// a protocol that greets with `hello` at once, then echoes four bytes,
+/// `/trailers` answers `ok` and a `grpc-status` trailer its head announces.
 async fn hyper_routes(
     mut request: hyper::Request<hyper::body::Incoming>,
 ) -> Result<hyper::Response<UnsyncBoxBody<Bytes, hyper::Error>>, Infallible> {
     let path = request.uri().path().to_string();
     if path == "/stream-echo" {
         return Ok(hyper::Response::new(request.into_body().boxed_unsync()));
+    }
+    if path == "/trailers" {
+        let mut trailers = hyper::HeaderMap::new();
+        trailers.insert("grpc-status", "0".parse().unwrap());
+        let frames = [
+            Ok(hyper::body::Frame::data(Bytes::from_static(b"ok"))),
+            Ok(hyper::body::Frame::trailers(trailers)),
+        ];
+        let body = http_body_util::StreamBody::new(futures_lite::stream::iter(frames));
+        let mut response = hyper::Response::new(body.boxed_unsync());
+        response
+            .headers_mut()
+            .insert("trailer", "grpc-status".parse().unwrap());
+        return Ok(response);
     }
     if path == "/upgrade" {
         let on_upgrade = hyper::upgrade::on(&mut request);
@@ -207,6 +222,42 @@ fn our_client_against_a_hyper_server() {
         // the body.
         let texts = ["first", "second", "third"];
         echo_expecting_continue(&mut conn, "PUT", "/stream-echo", texts).await;
+    });
+}
+
+/// hyper's server sends trailer fields only to a request that says it
+/// takes them (`TE: trailers`, RFC 9110 §10.1.4), which our client sends
+/// when asked to, with the `te` connection option it needs; the trailers it
+/// then reads are kept apart from the header fields.
+#[test]
+fn trailers_from_a_hyper_server_come_to_a_request_that_takes_them() {
+    let addr = hyper_server();
+    run(async {
+        let tcp = lithe::rt::connect("127.0.0.1", addr.port(), LIMIT)
+            .await
+            .unwrap();
+        let mut conn = ClientConnection::new(tcp, ClientConfig::default());
+        for takes_trailers in [false, true] {
+            let mut request = Request::new("GET", "/trailers").with_header("host", "t");
+            if takes_trailers {
+                request = request.with_header("te", "trailers");
+            }
+            let response = conn.send(request).await.unwrap();
+            assert_eq!(response.headers().get_str("grpc-status"), None);
+            let mut body = response.into_body();
+            let mut bytes = Vec::new();
+            while let Some(chunk) = body.chunk().await.unwrap() {
+                bytes.extend_from_slice(&chunk);
+            }
+            assert_eq!(bytes, b"ok");
+            let status = body
+                .trailers()
+                .and_then(|t| t.get_str("grpc-status").map(String::from));
+            let expected = takes_trailers.then(|| "0".to_string());
+            assert_eq!(status, expected, "TE: trailers sent: {takes_trailers}");
+            drop(body);
+            assert!(conn.is_reusable());
+        }
     });
 }
 

@@ -262,6 +262,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
     /// a `Stream`) to see them: [`bytes`](ResponseBody::bytes) and
     /// [`text`](ResponseBody::text) consume it. (A copy: cheap, as received
     /// fields share one buffer.)
+    ///
+    /// A server may send trailers only to a request that says it takes them
+    /// (hyper's does so): give the request a `TE: trailers` field where they
+    /// are wanted, and the client adds the `te` connection option that RFC
+    /// 9110 §10.1.4 pairs with it.
     pub fn trailers(&self) -> Option<Headers> {
         match self.done {
             true => self.conn.trailers.clone(),
