@@ -291,8 +291,9 @@ fn failures_nobody_else_sees_are_logged() {
 /// Out of descriptors while clients come and go, accepts fail and succeed
 /// by turns: the warnings come at most once a while (10 s) for the whole
 /// server (two workers on one listener, which fail together), not once per
-/// run of failures, which here would be one every few milliseconds; and
-/// one line says accepting works again.
+/// run of failures, which here would be one every few milliseconds; one
+/// line says accepting works again; and every failure is counted in some
+/// line, those after that one included.
 #[cfg(target_os = "linux")]
 fn failed_accepts_are_warned_of_once_a_while() {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
@@ -352,6 +353,35 @@ fn failed_accepts_are_warned_of_once_a_while() {
     let recovered = records_with("accepting connections again");
     assert_eq!(recovered.len(), 1, "{recovered:?}");
     assert_eq!(recovered[0].0, log::Level::Info, "{recovered:?}");
+    // Every failure is counted in a line: the warning's, the recovery's, or
+    // (those after the recovery, within 10 s of it) the server's last.
+    let number_after = |text: &str, before: &str| -> u64 {
+        let at = text
+            .find(before)
+            .unwrap_or_else(|| panic!("{before:?} in {text}"));
+        let digits: String = text[at + before.len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().unwrap()
+    };
+    let warning = &failed
+        .iter()
+        .find(|(level, _)| *level == log::Level::Warn)
+        .unwrap()
+        .1;
+    let ended = records_with("the server ends with");
+    assert!(ended.len() <= 1, "{ended:?}");
+    let counted = number_after(warning, "retrying (")
+        + number_after(&recovered[0].1, "again (")
+        + ended
+            .first()
+            .map_or(0, |(_, line)| number_after(line, "ends with "));
+    assert_eq!(
+        counted,
+        failed.len() as u64,
+        "{warning} / {recovered:?} / {ended:?}"
+    );
 }
 
 /// What any client can send a TLS server at will (warning alerts, a

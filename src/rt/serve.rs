@@ -653,21 +653,27 @@ const ACCEPT_WARNING_EVERY: Duration = Duration::from_secs(10);
 /// warning at most every [`ACCEPT_WARNING_EVERY`] for the whole server
 /// (workers of a shared listener all fail at once), however the failures
 /// come (in a run, or one now and then between accepts, as while
-/// descriptors stay exhausted and connections come and go), and after a
-/// warning, one line when an accept (on any worker) succeeds again, with the
-/// failures since.
+/// descriptors stay exhausted and connections come and go); after a
+/// warning, one line when an accept (on any worker) succeeds again, with
+/// the failures since. Every failure is counted in one of those lines: those
+/// after a recovery line, in the next warning, or in a line at the next
+/// accept once [`ACCEPT_WARNING_EVERY`] has passed, or in one as the server
+/// ends.
 #[derive(Default)]
 struct AcceptFailures {
     seen: std::sync::Mutex<FailuresSeen>,
-    /// A warning was given and no accept has succeeded since: read at every
-    /// accept, so kept apart from the lock, which failures alone take.
-    warned_unrecovered: AtomicBool,
+    /// A line is owed at an accept (failures not yet counted in one): read
+    /// at every accept, so kept apart from the lock, which failures alone
+    /// take.
+    owed: AtomicBool,
 }
 
 #[derive(Default)]
 struct FailuresSeen {
-    /// When the last warning was.
-    warned_at: Option<Instant>,
+    /// When the last line that counted failures was.
+    counted_at: Option<Instant>,
+    /// The last such line was a warning, which no accept has answered yet.
+    warned_unrecovered: bool,
     /// Failures since the last line that counted them.
     unreported: u64,
 }
@@ -677,9 +683,10 @@ impl AcceptFailures {
     fn failed(&self, error: &io::Error) {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         seen.unreported += 1;
+        self.owed.store(true, Ordering::Relaxed);
         let now = Instant::now();
         if seen
-            .warned_at
+            .counted_at
             .is_some_and(|at| now - at < ACCEPT_WARNING_EVERY)
         {
             log::debug!("lithe: accepting a connection failed ({error}); retrying");
@@ -691,24 +698,54 @@ impl AcceptFailures {
             seen.unreported,
             ACCEPT_WARNING_EVERY.as_secs()
         );
-        seen.warned_at = Some(now);
+        seen.counted_at = Some(now);
         seen.unreported = 0;
-        self.warned_unrecovered.store(true, Ordering::Relaxed);
+        seen.warned_unrecovered = true;
     }
 
-    /// An accept succeeded: the recovery, if a warning is unanswered.
+    /// An accept succeeded: the recovery, if a warning is unanswered, or
+    /// the failures since the last line, once a line may come again.
     #[inline]
     fn accepted(&self) {
-        if !self.warned_unrecovered.load(Ordering::Relaxed) {
+        if !self.owed.load(Ordering::Relaxed) {
             return;
         }
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if self.warned_unrecovered.swap(false, Ordering::Relaxed) {
-            log::info!(
+        let now = Instant::now();
+        let may_count = seen
+            .counted_at
+            .is_none_or(|at| now - at >= ACCEPT_WARNING_EVERY);
+        if !(seen.warned_unrecovered || may_count) || !self.owed.load(Ordering::Relaxed) {
+            return;
+        }
+        match seen.warned_unrecovered {
+            true => log::info!(
                 "lithe: accepting connections again ({} more failed since the warning)",
                 seen.unreported
+            ),
+            false => log::info!(
+                "lithe: accepting connections again ({} more failed since the last line \
+                 that counted them)",
+                seen.unreported
+            ),
+        }
+        seen.counted_at = Some(now);
+        seen.unreported = 0;
+        seen.warned_unrecovered = false;
+        self.owed.store(false, Ordering::Relaxed);
+    }
+}
+
+impl Drop for AcceptFailures {
+    /// The server has ended: failures no line has counted yet are counted
+    /// now.
+    fn drop(&mut self) {
+        let seen = self.seen.get_mut().unwrap_or_else(|e| e.into_inner());
+        if seen.unreported > 0 {
+            log::info!(
+                "lithe: the server ends with {} failed accepts since the last line that counted them",
+                seen.unreported
             );
-            seen.unreported = 0;
         }
     }
 }
