@@ -404,8 +404,10 @@ fn tls_peers_cannot_make_the_server_warn() {
     // ClientHello belongs.
     let warning_alert: &[u8] = &[0x15, 0x03, 0x01, 0x00, 0x02, 0x01, 0x00];
     let finished_first: &[u8] = &[0x16, 0x03, 0x01, 0x00, 0x04, 0x14, 0x00, 0x00, 0x00];
+    let mut clients = Vec::new();
     for input in [warning_alert.repeat(5), finished_first.to_vec()] {
         let mut s = socket(server.local_addr());
+        clients.push(s.local_addr().unwrap());
         s.write_all(&input).unwrap();
         // The server answers with an alert of its own, or nothing, and closes.
         let _ = s.read_to_end(&mut Vec::new());
@@ -414,6 +416,14 @@ fn tls_peers_cannot_make_the_server_warn() {
     // Both reached the handshake, which said why it failed, quietly.
     let failed = logged("a TLS handshake failed", 2);
     assert_eq!(failed.len(), 2, "{failed:?}");
+    // Each names the peer, for an operator to act on.
+    for client in clients {
+        let named = format!("({client})");
+        assert!(
+            failed.iter().any(|(_, line)| line.contains(&named)),
+            "{client}: {failed:?}"
+        );
+    }
     assert!(
         failed.iter().all(|(level, _)| *level == log::Level::Debug),
         "{failed:?}"

@@ -572,7 +572,7 @@ fn worker<M, S>(
                     // Made here, so that a panic in it, like one in the
                     // service, loses this connection, not the worker.
                     let service = make_service(client);
-                    if let Some(io) = handshake(stream, &config, &shutdown).await {
+                    if let Some(io) = handshake(stream, client, &config, &shutdown).await {
                         let served = serve_connection_aborting(
                             io,
                             service,
@@ -1042,6 +1042,7 @@ async fn run_until_finished(ex: &LocalExecutor<'_>, main: smol::Task<()>) {
 /// begun, the handshake is in flight, as a head begun is.
 async fn handshake(
     stream: TcpStream,
+    client: SocketAddr,
     config: &ServeConfig,
     shutdown: &Shutdown,
 ) -> Option<MaybeTls> {
@@ -1054,7 +1055,7 @@ async fn handshake(
             future::poll_fn(|cx| stream.poll_readable(cx))
                 .await
                 .inspect_err(|e| {
-                    log::debug!("lithe: a connection failed before its TLS hello: {e}")
+                    log::debug!("lithe: a connection failed before its TLS hello ({client}): {e}")
                 })
                 .ok()
         };
@@ -1073,7 +1074,7 @@ async fn handshake(
             acceptor
                 .accept(stream)
                 .await
-                .inspect_err(|e| log::debug!("lithe: a TLS handshake failed: {e}"))
+                .inspect_err(|e| log::debug!("lithe: a TLS handshake failed ({client}): {e}"))
                 .ok()
         };
         let timeout = async {
@@ -1088,7 +1089,7 @@ async fn handshake(
             .await
             .map(|s| MaybeTls::TlsServer(Box::new(s)));
     }
-    let _ = (config, shutdown);
+    let _ = (client, config, shutdown);
     Some(MaybeTls::Plain(stream))
 }
 
