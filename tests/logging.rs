@@ -93,6 +93,11 @@ async fn service(request: Request) -> Response {
                 trailers
             }))
         }
+        // A coding HTTP/1.0 cannot carry (a proxy passing its upstream's
+        // field on, say): a 500 to an HTTP/1.0 client.
+        "/gzip" => Response::new(StatusCode::OK)
+            .with_header("transfer-encoding", "gzip, chunked")
+            .with_body("not really gzip"),
         "/drop-panics" => {
             Response::new(StatusCode::OK).with_body(Body::stream(PanicsOnDrop(false)))
         }
@@ -162,6 +167,28 @@ fn failures_nobody_else_sees_are_logged() {
         warned[0].1.contains("without an Upgrade field"),
         "{warned:?}"
     );
+
+    // Only the client's version made that response one it cannot carry:
+    // any client can choose it, as often as it likes, so no warning.
+    let reply = exchange(
+        addr,
+        b"GET /gzip HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /gzip HTTP/1.0\r\n\r\n",
+    );
+    assert_eq!(reply.matches("HTTP/1.1 500 ").count(), 2, "{reply}");
+    let to_http10 = logged("cannot be sent to an HTTP/1.0 client", 2);
+    assert_eq!(to_http10.len(), 2, "{to_http10:?}");
+    assert!(
+        to_http10
+            .iter()
+            .all(|(level, _)| *level == log::Level::Debug),
+        "{to_http10:?}"
+    );
+    // The warnings so far are still the two above.
+    let warned = records_with("cannot be sent")
+        .into_iter()
+        .filter(|(level, _)| *level == log::Level::Warn)
+        .count();
+    assert_eq!(warned, 2);
 
     let reply = exchange(addr, b"GET /panic HTTP/1.1\r\nHost: a\r\n\r\n");
     assert!(reply.starts_with("HTTP/1.1 500 "), "{reply}");

@@ -156,6 +156,16 @@ impl<T: Transport + 'static> Driver<'_, T> {
             // status, both framings, a length its body disagrees with):
             // answer 500 instead, and say why where its author can see it.
             match written {
+                // Only the client's version makes this head one it cannot
+                // carry (HTTP/1.0 has no transfer codings; the service's
+                // `gzip` cannot be left out): a client chooses that at will,
+                // so it is no warning.
+                Some(Err(
+                    e @ proto::SendError::InvalidFraming(proto::Error::TransferEncodingInHttp10),
+                )) if self.http10_peer => log::debug!(
+                    "lithe: the service's {code} response cannot be sent to an HTTP/1.0 client \
+                     ({e}); answered 500 instead"
+                ),
                 Some(Err(e)) => log::warn!(
                     "lithe: the service's {code} response cannot be sent ({e}); answered 500 instead"
                 ),
