@@ -2031,6 +2031,27 @@ fn an_empty_body_has_a_length_only_on_post_put_and_patch() {
     }
 }
 
+/// With obs-fold let through (an old server), a folded field reaches the
+/// caller as RFC 9112 §5.2 has a recipient read it, its line breaks spaces:
+/// a value holding CR LF could not be parsed as one, nor passed on. Fields
+/// around it, and the framing, are untouched.
+#[test]
+fn a_folded_response_field_reaches_the_caller_unfolded() {
+    let addr = scripted_then_held(vec![
+        b"HTTP/1.1 200 OK\r\nX-Folded: a,\r\n\tb\r\n  c\r\nX-Plain: d\r\nContent-Length: 2\r\n\r\nok",
+    ]);
+    run(async {
+        let mut config = ClientConfig::default();
+        config.proto.leniency.allow_obs_fold_in_responses = true;
+        let mut conn = client_with(addr, config).await;
+        let response = conn.send(get("/")).await.unwrap();
+        assert_eq!(response.headers().get_str("x-folded"), Some("a,   b    c"));
+        assert_eq!(response.headers().get_str("x-plain"), Some("d"));
+        assert_eq!(&response.into_body().bytes(10).await.unwrap()[..], b"ok");
+        assert!(conn.is_reusable());
+    });
+}
+
 /// A body that is not UTF-8, asked for as text, says so: nothing failed in
 /// the transport or the message, and the connection goes on.
 #[test]

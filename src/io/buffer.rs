@@ -83,6 +83,26 @@ impl ReadBuf {
         self.buf.is_empty()
     }
 
+    /// Replaces each line break in the bytes at `spans` (value spans of the
+    /// unconsumed head), and the tabs that follow it, with spaces: an
+    /// obs-fold, which a recipient reads as spaces (RFC 9112 §5.2), the only
+    /// way a value holds a line break.
+    pub(crate) fn unfold(&mut self, spans: impl Iterator<Item = (usize, usize)>) {
+        for (at, len) in spans {
+            let mut in_fold = false;
+            for byte in &mut self.buf[at..at + len] {
+                in_fold = match byte {
+                    b'\r' | b'\n' => true,
+                    b'\t' | b' ' => in_fold,
+                    _ => false,
+                };
+                if in_fold {
+                    *byte = b' ';
+                }
+            }
+        }
+    }
+
     /// Whether the unconsumed bytes are nothing but whole empty lines: CRLFs,
     /// or bare LFs where `bare_lf` allows them (what a client may send
     /// between requests, RFC 9112 §2.2). Each call looks only at the bytes

@@ -899,6 +899,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                 return Err(Error::Protocol(proto::Error::TooManyHeaders));
             }
         };
+        // proto borrows its input, so a fold its leniency let through comes
+        // with its line break; this buffer is ours to unfold in place.
+        if self.config.proto.leniency.allow_obs_fold_in_responses {
+            self.buf.unfold(spans.iter().map(|&(_, value)| value));
+        }
         let head = self.buf.split(consumed);
         Ok(Some(Head {
             status,

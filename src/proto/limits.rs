@@ -107,7 +107,9 @@ pub struct Leniency {
     /// The folded value is returned as received, line break included (the input
     /// is borrowed, so it cannot be unfolded in place): replace each CRLF and
     /// following whitespace with a space before interpreting or relaying it
-    /// (RFC 9112 §5.2). lithe's own serializer refuses such a value.
+    /// (RFC 9112 §5.2). lithe's own serializer refuses such a value. (The io
+    /// client, which owns its buffer, hands values over unfolded: each CR
+    /// and LF of a fold becomes a space.)
     ///
     /// Opens: response splitting where a proxy unfolds differently than we do.
     /// (The head only: a folded trailer line is still refused.)
