@@ -1572,9 +1572,9 @@ fn a_space_or_control_in_a_target_is_refused() {
 
 /// What a strict recipient refuses in a target is not sent either: a
 /// fragment (RFC 9112 §3.2: never sent), userinfo (RFC 9110 §4.2.4), a
-/// port past 65535. Nothing is written and the connection is still idle.
+/// port past 65535, a CONNECT without one (RFC 9110 §9.3.6). Nothing is written and the connection is still idle.
 #[test]
-fn a_fragment_userinfo_or_port_past_65535_in_a_target_is_refused_unsent() {
+fn a_fragment_userinfo_or_bad_port_in_a_target_is_refused_unsent() {
     let mut out = [0u8; 128];
     for (method, target, host) in [
         ("GET", "/a#b", &b"a"[..]),
@@ -1583,6 +1583,7 @@ fn a_fragment_userinfo_or_port_past_65535_in_a_target_is_refused_unsent() {
         ("GET", "http://u:p@a.example/", b"a.example"),
         ("GET", "http://a.example:65536/", b"a.example:65536"),
         ("CONNECT", "a.example:65536", b"a.example:65536"),
+        ("CONNECT", "a.example:", b"a.example:"),
         ("OPTIONS", "*#", b"a"),
     ] {
         let fields = [Header {

@@ -136,6 +136,9 @@ fn malformed_requests_get_the_status_proto_names_then_close() {
             "{status}: closed after {took:?}"
         );
     }
+    // A 505 says which versions are supported (RFC 9110 §15.6.6).
+    let reply = exchange(server.local_addr(), b"GET / HTTP/2.0\r\nHost: a\r\n\r\n");
+    assert!(reply.contains("1.0 and 1.1 are supported"), "{reply}");
     let long_target = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(9000));
     let reply = exchange(server.local_addr(), long_target.as_bytes());
     assert!(reply.starts_with("HTTP/1.1 414"), "{reply}");
@@ -194,6 +197,21 @@ fn responses_carry_the_date_unless_the_service_set_one_or_it_is_turned_off() {
     assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
     assert_eq!(dates(&reply), 1, "{reply}");
     without_date(&reply);
+    server.shutdown();
+
+    // Bodiless final answers too: a cache needs a 304's Date (RFC 9110
+    // §6.6.1, §15.4.5).
+    let bodiless = |request: lithe::io::Request| async move {
+        let code = request.path()[1..].parse().unwrap();
+        lithe::io::Response::new(lithe::proto::StatusCode::new(code).unwrap())
+    };
+    let server = server_with(bodiless, ServerConfig::default());
+    for code in [204, 205, 304] {
+        let request = format!("GET /{code} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+        let reply = exchange(server.local_addr(), request.as_bytes());
+        assert!(reply.starts_with(&format!("HTTP/1.1 {code} ")), "{reply}");
+        assert_eq!(dates(&reply), 1, "{reply}");
+    }
     server.shutdown();
 
     let set_by_service = |_: lithe::io::Request| async {
