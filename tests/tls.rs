@@ -356,6 +356,116 @@ fn bad_pem_input_is_an_error() {
     }
 }
 
+/// A TLS client of rustls' own (not lithe's) to `localhost:port`, trusting
+/// `cert` and offering `alpn`: to see what the server sends, byte for byte.
+fn raw_tls_client(
+    cert: &str,
+    port: u16,
+    alpn: &[&[u8]],
+) -> impl Future<Output = std::io::Result<futures_rustls::client::TlsStream<lithe::rt::TcpStream>>> + use<>
+{
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::pem::PemObject::from_pem_slice(cert.as_bytes()).unwrap())
+        .unwrap();
+    let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let connector = futures_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    async move {
+        let tcp = lithe::rt::connect("127.0.0.1", port, LIMIT).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        connector.connect(name, tcp).await
+    }
+}
+
+/// RFC 9112 §9.8: the server begins the closure alert exchange before it
+/// closes, whichever way its side ends: the idle timeout after a request
+/// (how a keep-alive HTTPS connection usually ends), or a refusal. A
+/// close without it reads as `UnexpectedEof` here.
+#[test]
+fn idle_and_refused_tls_connections_end_with_close_notify() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    let (cert, key) = certificate();
+    let config = ServeConfig {
+        threads: 1,
+        tls: Some(TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap()),
+        connection: ServerConfig {
+            idle_timeout: Some(Duration::from_millis(200)),
+            ..ServerConfig::default()
+        },
+        ..ServeConfig::default()
+    };
+    let server = Server::bind("127.0.0.1:0", routes, config).unwrap();
+    let port = server.local_addr().port();
+    for (request, status) in [
+        (&b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"[..], "200"),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "400"),
+    ] {
+        let answer = run(async {
+            let mut tls = raw_tls_client(&cert, port, &[b"http/1.1"]).await.unwrap();
+            tls.write_all(request).await.unwrap();
+            let mut answer = Vec::new();
+            tls.read_to_end(&mut answer).await.map(|_| answer)
+        });
+        let answer = String::from_utf8(answer.expect("a close with close_notify")).unwrap();
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{answer}"
+        );
+    }
+    server.shutdown();
+}
+
+/// RFC 9112 §9.8: a server that drops the connection without close_notify
+/// (many do, as do load balancers) after a response whose framing says
+/// where it ends (a length, or chunks) has sent it whole: read so, not as
+/// one cut short. The connection is not used again.
+#[test]
+fn a_framed_response_ended_without_close_notify_is_read_whole() {
+    use futures_lite::AsyncWriteExt;
+    let (cert, key) = certificate();
+    for response in [
+        &b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"[..],
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+    ] {
+        let (dropped, server_dropped) = std::sync::mpsc::channel();
+        let (addr, server) = raw_tls_server(&cert, &key, move |mut tls| async move {
+            tls.write_all(response).await.unwrap();
+            tls.flush().await.unwrap();
+            // Dropped: the TCP connection ends, no close_notify before it.
+            drop(tls);
+            dropped.send(()).unwrap();
+        });
+        run(async {
+            let mut conn = open(&url(addr, "/"), &trusting(&cert)).await.unwrap();
+            let response = conn.send(Request::new("GET", "/")).await.unwrap();
+            // The close has come before the body is read.
+            server_dropped.recv_timeout(LIMIT).unwrap();
+            async_io::Timer::after(Duration::from_millis(100)).await;
+            let mut body = response.into_body();
+            let mut bytes = Vec::new();
+            while let Some(chunk) = body.chunk().await.unwrap() {
+                bytes.extend_from_slice(&chunk);
+            }
+            assert_eq!(bytes, b"ok");
+            drop(body);
+            let refused = conn.try_send(Request::new("GET", "/")).await.unwrap_err();
+            assert!(
+                matches!(refused.error(), lithe::io::Error::NotReusable),
+                "{:?}",
+                refused.error()
+            );
+        });
+        server.join().unwrap();
+    }
+}
+
 /// A client choosing its protocol by ALPN: `http/1.0` (as `curl --http1.0`
 /// offers it) is served, `h2` alone is refused in the handshake, and a
 /// client offering both versions gets `http/1.1`. (The server refused every
@@ -366,26 +476,7 @@ fn the_server_accepts_alpn_http_1_0_and_refuses_h2() {
     let (cert, key) = certificate();
     let server = https_server(&cert, &key);
     let port = server.local_addr().port();
-    let handshake = |offered: &[&[u8]]| {
-        let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(rustls::pki_types::pem::PemObject::from_pem_slice(cert.as_bytes()).unwrap())
-            .unwrap();
-        let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        config.alpn_protocols = offered.iter().map(|p| p.to_vec()).collect();
-        let connector = futures_rustls::TlsConnector::from(std::sync::Arc::new(config));
-        async move {
-            let tcp = lithe::rt::connect("127.0.0.1", port, LIMIT).await.unwrap();
-            let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-            connector.connect(name, tcp).await
-        }
-    };
+    let handshake = |offered: &[&[u8]]| raw_tls_client(&cert, port, offered);
     run(async {
         let mut tls = handshake(&[b"http/1.0"])
             .await
