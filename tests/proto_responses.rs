@@ -223,6 +223,14 @@ fn obs_fold_in_responses_only_with_its_flag() {
     let ev = client_events(lenient, "GET", input);
     assert_eq!(error_of(&ev), None);
     assert_eq!(bodies(&ev), vec![Vec::<u8>::new()]);
+    // A fold continues a field line: one right after the status line
+    // continues none, and stays refused (RFC 9112 §2.2), leniency or not.
+    let led_by_whitespace =
+        b"HTTP/1.1 200 OK\r\n Transfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\nok";
+    for config in [Config::default(), lenient] {
+        let ev = client_events(config, "GET", led_by_whitespace);
+        assert!(error_of(&ev).is_some(), "{ev:?}");
+    }
 }
 
 /// Under the obs-fold leniency, proto reads its own fields (Connection,
