@@ -29,12 +29,19 @@ fn live_parked_then_ended<S: lithe::io::Service>(
     request: &[u8],
     answered: impl Fn(&[u8]) -> bool,
 ) -> (isize, isize) {
+    live_parked_then_ended_under(&ServerConfig::default(), service, request, answered)
+}
+
+/// [`live_parked_then_ended`] under `config`.
+fn live_parked_then_ended_under<S: lithe::io::Service>(
+    config: &ServerConfig,
+    service: S,
+    request: &[u8],
+    answered: impl Fn(&[u8]) -> bool,
+) -> (isize, isize) {
     let (mut client_end, server_end) = duplex(256 * 1024);
-    let config = ServerConfig::default();
     let server = async {
-        serve_connection(server_end, service, &config)
-            .await
-            .unwrap();
+        serve_connection(server_end, service, config).await.unwrap();
     };
     let client = async {
         client_end.write_all(request).await.unwrap();
@@ -260,6 +267,37 @@ fn a_thread_keeps_no_spare_output_buffer_over_64_kib() {
     serve_a_head_with_a_field_of(10);
     let before = live();
     serve_a_head_with_a_field_of(100_000);
+    let kept = live() - before;
+    assert!(
+        kept < 4096,
+        "the thread kept {kept} bytes after a connection and its pipe ended"
+    );
+}
+
+/// Serves one GET with `fields` header fields (under a `max_headers` that
+/// takes them), to its end, pipe and all.
+fn serve_a_request_of_fields(fields: usize) {
+    let mut config = ServerConfig::default();
+    config.proto.limits.max_headers = 2000;
+    let mut request = b"GET / HTTP/1.1\r\nHost: t\r\n".to_vec();
+    for i in 0..fields {
+        request.extend_from_slice(format!("x-{i}: v\r\n").as_bytes());
+    }
+    request.extend_from_slice(b"\r\n");
+    let service = |_: Request| async { Response::new(StatusCode::OK).with_body("ok") };
+    live_parked_then_ended_under(&config, service, &request, |answer| {
+        answer.ends_with(b"\r\n\r\nok")
+    });
+}
+
+/// The vector of a received head's fields goes back to the thread for the
+/// next head, unless a head past the usual 128 fields grew it: a raised
+/// `max_headers` must not leave every thread holding its largest head's.
+#[test]
+fn a_thread_keeps_no_spare_field_list_over_128_fields() {
+    serve_a_request_of_fields(10);
+    let before = live();
+    serve_a_request_of_fields(1500);
     let kept = live() - before;
     assert!(
         kept < 4096,
