@@ -345,9 +345,11 @@ fn write_head_without_keep_alive(
             .flat_map(|field| list(field.value))
             .filter(|option| !option.eq_ignore_ascii_case(b"keep-alive"))
     };
-    // Each kept option is written with ", " before `close`.
-    let options_bytes: usize = kept_options().map(|option| option.len() + 2).sum();
-    let extra = CLOSE.len() + options_bytes;
+    // Each kept option is written with ", " before `close`. Counted in u64,
+    // as `write_head` counts: fields sharing one long value could add up
+    // past `usize::MAX` on a 32-bit target.
+    let options_bytes: u64 = kept_options().map(|option| option.len() as u64 + 2).sum();
+    let extra = usize::try_from(CLOSE.len() as u64 + options_bytes).unwrap_or(usize::MAX);
     let others = fields.iter().filter(|field| !names_keep_alive(field));
     let without_close = AddedFields {
         close: false,

@@ -108,8 +108,8 @@ pub struct Leniency {
     /// is borrowed, so it cannot be unfolded in place): replace each CRLF and
     /// following whitespace with a space before interpreting or relaying it
     /// (RFC 9112 §5.2). lithe's own serializer refuses such a value. (The io
-    /// client, which owns its buffer, hands values over unfolded: each CR
-    /// and LF of a fold becomes a space.)
+    /// client, which owns its buffer, hands values over unfolded: each CR and
+    /// LF of a fold, and the whitespace after them, becomes a space.)
     ///
     /// Opens: response splitting where a proxy unfolds differently than we do.
     /// (The head only: a folded trailer line is still refused.)

@@ -655,24 +655,26 @@ const ACCEPT_WARNING_EVERY: Duration = Duration::from_secs(10);
 /// come (in a run, or one now and then between accepts, as while
 /// descriptors stay exhausted and connections come and go); after a
 /// warning, one line when an accept (on any worker) succeeds again, with
-/// the failures since. Every failure is counted in one of those lines: those
-/// after a recovery line, in the next warning, or in a line at the next
-/// accept once [`ACCEPT_WARNING_EVERY`] has passed, or in one as the server
-/// ends.
+/// the failures since. Every failure is counted in one of those lines: one
+/// after the recovery line in the next warning, or, if none follows for
+/// [`ACCEPT_WARNING_EVERY`], in a line at the next accept, or in one as the
+/// server ends.
 #[derive(Default)]
 struct AcceptFailures {
     seen: std::sync::Mutex<FailuresSeen>,
-    /// A line is owed at an accept (failures not yet counted in one): read
-    /// at every accept, so kept apart from the lock, which failures alone
-    /// take.
+    /// A line is owed at an accept (failures no line has counted yet): read
+    /// at every accept, so kept apart from the lock, which accepts take only
+    /// while it is set.
     owed: AtomicBool,
 }
 
 #[derive(Default)]
 struct FailuresSeen {
-    /// When the last line that counted failures was.
-    counted_at: Option<Instant>,
-    /// The last such line was a warning, which no accept has answered yet.
+    /// When the last warning was.
+    warned_at: Option<Instant>,
+    /// When the last failure was.
+    failed_at: Option<Instant>,
+    /// The last warning has had no accept after it yet.
     warned_unrecovered: bool,
     /// Failures since the last line that counted them.
     unreported: u64,
@@ -685,8 +687,9 @@ impl AcceptFailures {
         seen.unreported += 1;
         self.owed.store(true, Ordering::Relaxed);
         let now = Instant::now();
+        seen.failed_at = Some(now);
         if seen
-            .counted_at
+            .warned_at
             .is_some_and(|at| now - at < ACCEPT_WARNING_EVERY)
         {
             log::debug!("lithe: accepting a connection failed ({error}); retrying");
@@ -698,24 +701,24 @@ impl AcceptFailures {
             seen.unreported,
             ACCEPT_WARNING_EVERY.as_secs()
         );
-        seen.counted_at = Some(now);
+        seen.warned_at = Some(now);
         seen.unreported = 0;
         seen.warned_unrecovered = true;
     }
 
     /// An accept succeeded: the recovery, if a warning is unanswered, or
-    /// the failures since the last line, once a line may come again.
+    /// the failures since the last line once they have stopped (failures
+    /// still coming are the next warning's to count).
     #[inline]
     fn accepted(&self) {
         if !self.owed.load(Ordering::Relaxed) {
             return;
         }
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        let may_count = seen
-            .counted_at
-            .is_none_or(|at| now - at >= ACCEPT_WARNING_EVERY);
-        if !(seen.warned_unrecovered || may_count) || !self.owed.load(Ordering::Relaxed) {
+        let stopped = seen
+            .failed_at
+            .is_none_or(|at| Instant::now() - at >= ACCEPT_WARNING_EVERY);
+        if !(seen.warned_unrecovered || stopped) || !self.owed.load(Ordering::Relaxed) {
             return;
         }
         match seen.warned_unrecovered {
@@ -725,11 +728,11 @@ impl AcceptFailures {
             ),
             false => log::info!(
                 "lithe: accepting connections again ({} more failed since the last line \
-                 that counted them)",
-                seen.unreported
+                 that counted them, none in the last {} s)",
+                seen.unreported,
+                ACCEPT_WARNING_EVERY.as_secs()
             ),
         }
-        seen.counted_at = Some(now);
         seen.unreported = 0;
         seen.warned_unrecovered = false;
         self.owed.store(false, Ordering::Relaxed);
@@ -1143,5 +1146,51 @@ mod tests {
         assert!(retried.at_once_after(&aborted));
         let out_of_descriptors = io::Error::from_raw_os_error(Errno::MFILE.raw_os_error());
         assert!(!RetriedInARow::default().at_once_after(&out_of_descriptors));
+    }
+}
+
+#[cfg(test)]
+mod accept_failure_lines {
+    use super::{ACCEPT_WARNING_EVERY, AcceptFailures, Instant, Ordering, io};
+
+    /// A long outage in which accepts keep succeeding between the failures
+    /// (descriptors exhausted while connections come and go): a warning
+    /// every [`ACCEPT_WARNING_EVERY`] whatever the accepts between, one
+    /// recovery line after each, and the failures after it counted by the
+    /// next warning, or, once they stop, at the next accept.
+    #[test]
+    fn accept_failures_warn_once_a_while_however_accepts_come_between() {
+        let Some(long_ago) = Instant::now().checked_sub(ACCEPT_WARNING_EVERY * 2) else {
+            return; // A clock that starts at boot, on a host booted just now.
+        };
+        let failures = AcceptFailures::default();
+        let error = io::Error::other("out of descriptors");
+        let state = || {
+            let seen = failures.seen.lock().unwrap();
+            let owed = failures.owed.load(Ordering::Relaxed);
+            (seen.warned_unrecovered, seen.unreported, owed)
+        };
+        failures.failed(&error);
+        assert_eq!(state(), (true, 0, true), "warned");
+        failures.accepted();
+        assert_eq!(state(), (false, 0, false), "recovered");
+        failures.failed(&error);
+        assert_eq!(state(), (false, 1, true), "a failure within the interval");
+        failures.accepted();
+        assert_eq!(state(), (false, 1, true), "failures still coming");
+        // The interval has passed, failures still coming: an accept first
+        // leaves the next failure its warning.
+        failures.seen.lock().unwrap().warned_at = Some(long_ago);
+        failures.accepted();
+        assert_eq!(state(), (false, 1, true), "an accept past the interval");
+        failures.failed(&error);
+        assert_eq!(state(), (true, 0, true), "warned again");
+        failures.accepted();
+        failures.failed(&error);
+        // The failures stop: the next accept, once the interval has passed
+        // since the last, counts them.
+        failures.seen.lock().unwrap().failed_at = Some(long_ago);
+        failures.accepted();
+        assert_eq!(state(), (false, 0, false), "counted once they stopped");
     }
 }
