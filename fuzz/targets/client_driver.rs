@@ -93,7 +93,7 @@ fn outcomes(trace: &[Seen], stream: &[u8]) -> Vec<Outcome> {
                     return outcomes;
                 }
                 if *status >= 200 {
-                    open = Some((*status, headers.clone(), Vec::new()));
+                    open = Some((*status, unfolded(headers), Vec::new()));
                 }
             }
             Seen::Body(bytes) => {
@@ -132,6 +132,26 @@ fn outcomes(trace: &[Seen], stream: &[u8]) -> Vec<Outcome> {
         }
     }
     outcomes
+}
+
+/// `fields` as a recipient reads them (RFC 9112 §5.2): proto hands a fold
+/// (its leniency on) over with its line break, the client replaces it with
+/// spaces, one for each CR and LF and each SP or HTAB after them.
+fn unfolded(fields: &Fields) -> Fields {
+    let unfold = |value: &[u8]| {
+        let mut in_fold = false;
+        value
+            .iter()
+            .map(|&b| {
+                in_fold = matches!(b, b'\r' | b'\n') || (in_fold && matches!(b, b' ' | b'\t'));
+                if in_fold { b' ' } else { b }
+            })
+            .collect()
+    };
+    fields
+        .iter()
+        .map(|(name, value)| (name.clone(), unfold(value)))
+        .collect()
 }
 
 /// The request [`client_response`](super::client_response) sends for `method`,
