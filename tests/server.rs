@@ -1628,6 +1628,74 @@ fn a_small_response_leaves_in_one_write() {
     assert_eq!(writes.load(std::sync::atomic::Ordering::Relaxed), 1);
 }
 
+/// A body sent in 1-byte chunks, already read together: handed to the
+/// service joined (not a wake-up per byte), so an echo answers it in a few
+/// writes, not one write (and, over TCP, one segment) per byte, and a
+/// reader gets few pieces, whole and in order, with the trailers after.
+#[test]
+fn a_body_in_one_byte_chunks_is_handed_over_joined() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    const CHUNKS: usize = 4096;
+    let mut request = b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
+    let mut expected = Vec::new();
+    for i in 0..CHUNKS {
+        let byte = b'a' + (i % 26) as u8;
+        request.extend_from_slice(&[b'1', b'\r', b'\n', byte, b'\r', b'\n']);
+        expected.push(byte);
+    }
+    request.extend_from_slice(b"0\r\nX-Sum: 1\r\n\r\n");
+    async fn echo(request: lithe::io::Request) -> lithe::io::Response {
+        lithe::io::Response::new(lithe::proto::StatusCode::OK)
+            .with_body(lithe::io::Body::from(request.into_body()))
+    }
+    let writes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (server_end, mut client_end) = lithe::io::duplex(1 << 16);
+    let transport = CountingWrites {
+        flushes: Default::default(),
+        pipe: server_end,
+        writes: writes.clone(),
+        closed: Default::default(),
+    };
+    let reply = run(async {
+        let config = ServerConfig::default();
+        let served = lithe::io::serve_connection(transport, echo, &config);
+        let client = async move {
+            client_end.write_all(&request).await.unwrap();
+            let mut reply = Vec::new();
+            client_end.read_to_end(&mut reply).await.unwrap();
+            reply
+        };
+        futures_lite::future::zip(served, client).await.1
+    });
+    // The echoed body, de-chunked, is the bytes sent; its trailer follows.
+    let head_end = reply.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let (head, mut rest) = reply.split_at(head_end);
+    let head = String::from_utf8_lossy(head);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(head.contains("transfer-encoding: chunked\r\n"), "{head}");
+    let mut echoed = Vec::new();
+    let mut pieces = 0;
+    loop {
+        let line_end = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&rest[..line_end]).unwrap(), 16).unwrap();
+        rest = &rest[line_end + 2..];
+        if size == 0 {
+            break;
+        }
+        echoed.extend_from_slice(&rest[..size]);
+        rest = &rest[size + 2..];
+        pieces += 1;
+    }
+    assert_eq!(echoed, expected);
+    assert_eq!(rest, b"X-Sum: 1\r\n\r\n");
+    let writes = writes.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        pieces < 64 && writes < 64,
+        "{pieces} pieces in {writes} writes"
+    );
+}
+
 /// Whole bodies either side of the size copied next to their head (16 KiB)
 /// and at it arrive whole, in order, pipelined on one connection.
 #[test]

@@ -617,7 +617,9 @@ impl Incoming {
     /// alive (tens of KiB with the default head limit; a buffer grown past
     /// 64 KiB by a larger head hands out copies of small pieces, but a piece
     /// of an eighth of it or more still keeps it whole); copy a small one
-    /// kept for long.
+    /// kept for long. Chunks need not be the peer's: pieces under 1 KiB
+    /// already read together (a body sent in tiny chunks) come joined, as a
+    /// copy of up to about 8 KiB.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
         poll_fn(|cx| self.poll_chunk(cx)).await.transpose()
     }

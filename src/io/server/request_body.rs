@@ -6,6 +6,7 @@
 use core::task::{Context, Poll};
 use std::time::Instant;
 
+use bytes::{Bytes, BytesMut};
 use futures_lite::future::poll_fn;
 
 use super::response::refusal;
@@ -19,6 +20,15 @@ use crate::io::receive::{BodyStep, next_body_step};
 use crate::io::upgrade::Transport;
 use crate::proto::{self, BodyLength, ResponseHead, StatusCode};
 
+/// A request body piece shorter than this, with more of the body already
+/// read behind it, is joined with what follows: a body sent in tiny chunks
+/// would otherwise cost the service a wake-up per chunk, and a service that
+/// streams it back (an echo, a relay) a write per chunk.
+const JOIN_BELOW: usize = 1024;
+
+/// The most a joined piece grows to (its last piece may take it past).
+const JOINED_PIECE_BYTES: usize = 8 * 1024;
+
 impl<T: Transport + 'static> Driver<'_, T> {
     /// Feeds the request body to the service while it asks for chunks.
     pub(super) fn poll_pump(&mut self, cx: &mut Context<'_>) {
@@ -31,20 +41,86 @@ impl<T: Transport + 'static> Driver<'_, T> {
             }
             match self.poll_body_piece(cx) {
                 Poll::Pending => break,
-                Poll::Ready(Ok(Piece::Data(chunk))) => feeder.send(chunk),
-                Poll::Ready(Ok(Piece::End(trailers))) => {
-                    self.body_done = true;
-                    feeder.complete(trailers);
+                Poll::Ready(Ok(Piece::Data(chunk))) if chunk.len() < JOIN_BELOW => {
+                    let (joined, next) = self.joined_with_what_is_read(chunk);
+                    self.hand_over(&feeder, Ok(Piece::Data(joined)));
+                    if let Some(next) = next {
+                        self.hand_over(&feeder, next);
+                    }
                 }
-                Poll::Ready(Err(e)) => {
-                    self.body_done = true;
-                    self.close_after = true;
-                    self.body_error = BodyFault::of(&e);
-                    feeder.fail(e);
-                }
+                Poll::Ready(piece) => self.hand_over(&feeder, piece),
             }
         }
         self.feeder = Some(feeder);
+    }
+
+    /// Gives the service's body reader its next piece, its end, or its
+    /// failure.
+    fn hand_over(&mut self, feeder: &Feeder, piece: Result<Piece, Error>) {
+        match piece {
+            Ok(Piece::Data(chunk)) => feeder.send(chunk),
+            Ok(Piece::End(trailers)) => {
+                self.body_done = true;
+                feeder.complete(trailers);
+            }
+            Err(e) => {
+                self.body_done = true;
+                self.close_after = true;
+                self.body_error = BodyFault::of(&e);
+                feeder.fail(e);
+            }
+        }
+    }
+
+    /// `first` and the body data already in the read buffer after it, as one
+    /// piece of up to about [`JOINED_PIECE_BYTES`] (copied, since the pieces
+    /// lie apart, between chunk lines); and what ended the joining if it was
+    /// no more data: the body's end, or its failure, which follow it.
+    fn joined_with_what_is_read(&mut self, first: Bytes) -> (Bytes, Option<Result<Piece, Error>>) {
+        let mut joined: Option<BytesMut> = None;
+        while joined.as_ref().map_or(first.len(), BytesMut::len) < JOINED_PIECE_BYTES {
+            match self.read_body_piece() {
+                Ok(Some(Piece::Data(more))) => {
+                    let joined = joined.get_or_insert_with(|| {
+                        let mut joined = BytesMut::with_capacity(JOINED_PIECE_BYTES);
+                        joined.extend_from_slice(&first);
+                        joined
+                    });
+                    joined.extend_from_slice(&more);
+                }
+                Ok(None) => break,
+                ended => {
+                    let piece = joined.map_or(first, BytesMut::freeze);
+                    return (piece, ended.transpose());
+                }
+            }
+        }
+        (joined.map_or(first, BytesMut::freeze), None)
+    }
+
+    /// The next piece of the request body among the bytes already read, if
+    /// they hold one.
+    fn read_body_piece(&mut self) -> Result<Option<Piece>, Error> {
+        let max_headers = self.config.proto.limits.max_headers;
+        Ok(
+            match next_body_step(&mut self.conn, self.buf.filled(), max_headers)? {
+                BodyStep::Data {
+                    consumed,
+                    data: (at, len),
+                } => Some(Piece::Data(self.buf.take_piece(consumed, at, len))),
+                BodyStep::End { consumed, trailers } => {
+                    let trailers = Headers::trailers_from(&mut self.buf, consumed, trailers);
+                    // The next body starts its count afresh.
+                    self.body_stall.progress();
+                    Some(Piece::End(trailers))
+                }
+                BodyStep::NeedData { consumed } => {
+                    self.buf.advance(consumed);
+                    None
+                }
+                BodyStep::Over => return Err(Error::Protocol(proto::Error::UnexpectedData)),
+            },
+        )
     }
 
     fn queue_continue(&mut self) {
@@ -56,25 +132,8 @@ impl<T: Transport + 'static> Driver<'_, T> {
     /// The next piece of the request body: a chunk, or its end.
     fn poll_body_piece(&mut self, cx: &mut Context<'_>) -> Poll<Result<Piece, Error>> {
         loop {
-            let max_headers = self.config.proto.limits.max_headers;
-            match next_body_step(&mut self.conn, self.buf.filled(), max_headers)? {
-                BodyStep::Data {
-                    consumed,
-                    data: (at, len),
-                } => {
-                    let piece = self.buf.take_piece(consumed, at, len);
-                    return Poll::Ready(Ok(Piece::Data(piece)));
-                }
-                BodyStep::End { consumed, trailers } => {
-                    let trailers = Headers::trailers_from(&mut self.buf, consumed, trailers);
-                    // The next body starts its count afresh.
-                    self.body_stall.progress();
-                    return Poll::Ready(Ok(Piece::End(trailers)));
-                }
-                BodyStep::NeedData { consumed } => self.buf.advance(consumed),
-                BodyStep::Over => {
-                    return Poll::Ready(Err(Error::Protocol(proto::Error::UnexpectedData)));
-                }
+            if let Some(piece) = self.read_body_piece()? {
+                return Poll::Ready(Ok(piece));
             }
             // A request body has its length or its chunks, never its end at
             // the close: a TLS client's close without its closure alert cuts
