@@ -1628,6 +1628,39 @@ fn a_small_response_leaves_in_one_write() {
     assert_eq!(writes.load(std::sync::atomic::Ordering::Relaxed), 1);
 }
 
+/// A 101 that names every protocol of a long offer (a service echoing the
+/// request's Upgrade field) is checked against the offer in time linear in
+/// their number, not their product: 50,000 protocols, answered at once.
+#[test]
+fn a_101_naming_every_protocol_of_a_long_offer_is_checked_in_linear_time() {
+    async fn echo_the_offer(request: lithe::io::Request) -> lithe::io::Response {
+        let offer = request.headers().get("upgrade").unwrap().to_vec();
+        lithe::io::Response::new(lithe::proto::StatusCode::SWITCHING_PROTOCOLS)
+            .with_header("upgrade", offer)
+    }
+    let mut config = ServerConfig::default();
+    config.proto.limits.max_head_bytes = 2 << 20;
+    let server = server_with(echo_the_offer, config);
+    let offer: Vec<String> = (0..50_000).map(|i| format!("p{i}")).collect();
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: {}\r\n\r\n",
+        offer.join(",")
+    );
+    let started = Instant::now();
+    let mut s = socket(server.local_addr());
+    s.write_all(request.as_bytes()).unwrap();
+    // Switched or not (its head may pass the outgoing limit), it answers.
+    let head = read_until(&mut s, "\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.1 "), "{head}");
+    assert!(
+        started.elapsed() < LIMIT / 2,
+        "answered after {:?}",
+        started.elapsed()
+    );
+    drop(s);
+    server.shutdown();
+}
+
 /// A body sent in 1-byte chunks, already read together: handed to the
 /// service joined (not a wake-up per byte), so an echo answers it in a few
 /// writes, not one write (and, over TCP, one segment) per byte, and a

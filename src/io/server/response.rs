@@ -508,9 +508,15 @@ fn begins_head_request(input: &[u8]) -> bool {
 /// Upgrade field passes here and is proto's to refuse.
 fn offers_every_protocol(offered: Option<Box<[u8]>>, response: &Headers) -> bool {
     let offered = offered.as_deref().unwrap_or_default();
+    // A set of the offers, not a search of them for each protocol named: a
+    // service that echoes a long offer would pay their product (a 101 is
+    // once a connection, so the allocations do not matter).
+    let offers: std::collections::HashSet<Vec<u8>> = proto::framing::list(offered)
+        .map(<[u8]>::to_ascii_lowercase)
+        .collect();
     response
         .elements("upgrade")
-        .all(|chosen| proto::framing::list(offered).any(|offer| offer.eq_ignore_ascii_case(chosen)))
+        .all(|chosen| offers.contains(&chosen.to_ascii_lowercase()))
 }
 
 /// Whether the Connection fields of `headers` name `option`.
