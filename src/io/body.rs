@@ -619,7 +619,7 @@ impl Incoming {
     /// of an eighth of it or more still keeps it whole); copy a small one
     /// kept for long. Chunks need not be the peer's: pieces under 1 KiB
     /// already read together (a body sent in tiny chunks) come joined, as a
-    /// copy of up to about 8 KiB.
+    /// copy of up to 4 KiB.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
         poll_fn(|cx| self.poll_chunk(cx)).await.transpose()
     }

@@ -656,9 +656,9 @@ const ACCEPT_WARNING_EVERY: Duration = Duration::from_secs(10);
 /// descriptors stay exhausted and connections come and go); after a
 /// warning, one line when an accept (on any worker) succeeds again, with
 /// the failures since. Every failure is counted in one of those lines: one
-/// after the recovery line in the next warning, or, if none follows for
-/// [`ACCEPT_WARNING_EVERY`], in a line at the next accept, or in one as the
-/// server ends.
+/// after the recovery line in the next warning, or, once no failure has
+/// come for [`ACCEPT_WARNING_EVERY`], in a line at the next accept, or in
+/// one as the server ends.
 #[derive(Default)]
 struct AcceptFailures {
     seen: std::sync::Mutex<FailuresSeen>,

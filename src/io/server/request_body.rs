@@ -20,14 +20,14 @@ use crate::io::receive::{BodyStep, next_body_step};
 use crate::io::upgrade::Transport;
 use crate::proto::{self, BodyLength, ResponseHead, StatusCode};
 
-/// A request body piece shorter than this, with more of the body already
-/// read behind it, is joined with what follows: a body sent in tiny chunks
-/// would otherwise cost the service a wake-up per chunk, and a service that
+/// A request body piece shorter than this, with more such pieces already
+/// read behind it, is joined with them: a body sent in tiny chunks would
+/// otherwise cost the service a wake-up per chunk, and a service that
 /// streams it back (an echo, a relay) a write per chunk.
 const JOIN_BELOW: usize = 1024;
 
-/// The most a joined piece grows to (its last piece may take it past).
-const JOINED_PIECE_BYTES: usize = 8 * 1024;
+/// The most a joined piece holds.
+const JOINED_PIECE_BYTES: usize = 4 * 1024;
 
 impl<T: Transport + 'static> Driver<'_, T> {
     /// Feeds the request body to the service while it asks for chunks.
@@ -42,11 +42,8 @@ impl<T: Transport + 'static> Driver<'_, T> {
             match self.poll_body_piece(cx) {
                 Poll::Pending => break,
                 Poll::Ready(Ok(Piece::Data(chunk))) if chunk.len() < JOIN_BELOW => {
-                    let (joined, next) = self.joined_with_what_is_read(chunk);
+                    let joined = self.joined_with_what_is_read(chunk);
                     self.hand_over(&feeder, Ok(Piece::Data(joined)));
-                    if let Some(next) = next {
-                        self.hand_over(&feeder, next);
-                    }
                 }
                 Poll::Ready(piece) => self.hand_over(&feeder, piece),
             }
@@ -72,30 +69,44 @@ impl<T: Transport + 'static> Driver<'_, T> {
         }
     }
 
-    /// `first` and the body data already in the read buffer after it, as one
-    /// piece of up to about [`JOINED_PIECE_BYTES`] (copied, since the pieces
-    /// lie apart, between chunk lines); and what ended the joining if it was
-    /// no more data: the body's end, or its failure, which follow it.
-    fn joined_with_what_is_read(&mut self, first: Bytes) -> (Bytes, Option<Result<Piece, Error>>) {
+    /// `first` and the small pieces of body data already in the read buffer
+    /// after it, as one piece of at most [`JOINED_PIECE_BYTES`] (copied,
+    /// since they lie apart, between chunk lines).
+    fn joined_with_what_is_read(&mut self, first: Bytes) -> Bytes {
         let mut joined: Option<BytesMut> = None;
-        while joined.as_ref().map_or(first.len(), BytesMut::len) < JOINED_PIECE_BYTES {
-            match self.read_body_piece() {
-                Ok(Some(Piece::Data(more))) => {
-                    let joined = joined.get_or_insert_with(|| {
-                        let mut joined = BytesMut::with_capacity(JOINED_PIECE_BYTES);
-                        joined.extend_from_slice(&first);
-                        joined
-                    });
-                    joined.extend_from_slice(&more);
-                }
-                Ok(None) => break,
-                ended => {
-                    let piece = joined.map_or(first, BytesMut::freeze);
-                    return (piece, ended.transpose());
-                }
-            }
+        while let Some(more) =
+            self.small_piece_read(joined.as_ref().map_or(first.len(), BytesMut::len))
+        {
+            joined
+                .get_or_insert_with(|| {
+                    let mut joined = BytesMut::with_capacity(JOINED_PIECE_BYTES);
+                    joined.extend_from_slice(&first);
+                    joined
+                })
+                .extend_from_slice(&more);
         }
-        (joined.map_or(first, BytesMut::freeze), None)
+        joined.map_or(first, BytesMut::freeze)
+    }
+
+    /// The next piece of body data among the bytes already read, if it is
+    /// one under [`JOIN_BELOW`] that fits beside `joined` bytes within
+    /// [`JOINED_PIECE_BYTES`]. Anything else (a larger piece, the body's end,
+    /// its failure, a need to read) is looked at on a copy of the connection
+    /// and left where it is, for the reader's next ask to find as before: an
+    /// end or failure comes only once the data before it has been taken.
+    fn small_piece_read(&mut self, joined: usize) -> Option<Bytes> {
+        let max_headers = self.config.proto.limits.max_headers;
+        let mut ahead = self.conn.clone();
+        match next_body_step(&mut ahead, self.buf.filled(), max_headers) {
+            Ok(BodyStep::Data {
+                consumed,
+                data: (at, len),
+            }) if len < JOIN_BELOW && joined + len <= JOINED_PIECE_BYTES => {
+                self.conn = ahead;
+                Some(self.buf.take_piece(consumed, at, len))
+            }
+            _ => None,
+        }
     }
 
     /// The next piece of the request body among the bytes already read, if
