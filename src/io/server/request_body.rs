@@ -73,6 +73,11 @@ impl<T: Transport + 'static> Driver<'_, T> {
     /// after it, as one piece of at most [`JOINED_PIECE_BYTES`] (copied,
     /// since they lie apart, between chunk lines).
     fn joined_with_what_is_read(&mut self, first: Bytes) -> Bytes {
+        // The usual small body: nothing read behind it, or nothing of it
+        // left to come. No look ahead then.
+        if self.buf.is_empty() || self.conn.body_left_to_receive() == Some(0) {
+            return first;
+        }
         let mut joined: Option<BytesMut> = None;
         while let Some(more) =
             self.small_piece_read(joined.as_ref().map_or(first.len(), BytesMut::len))
