@@ -1152,6 +1152,8 @@ fn a_final_answer_to_a_client_awaiting_100_closes_the_connection() {
     let wire = response_wire(&mut conn, &ResponseHead::new(StatusCode::OK, &length)).unwrap();
     assert!(wire.ends_with("connection: close\r\n\r\n"), "{wire}");
     assert!(!conn.is_keep_alive());
+    // The final answer ended the wait: reading the body now owes no 100.
+    assert!(!conn.they_are_waiting_for_100_continue());
     // After a 100, the body comes: the connection goes on.
     let mut conn = server_after_head(
         b"PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",

@@ -57,6 +57,45 @@ fn content_length_body_is_delivered_exactly() {
     assert_eq!(ev.last(), Some(&Owned::ConnectionClosed));
 }
 
+/// A field value comes without the whitespace around it (RFC 9112 §5.1),
+/// in a request, a response and a trailer section alike: a Host padded
+/// with spaces and tabs is still a host, a value of whitespace alone is
+/// empty, and whitespace inside stays.
+#[test]
+fn field_values_arrive_without_the_whitespace_around_them() {
+    let expected = vec![
+        ("Host".to_string(), b"a".to_vec()),
+        ("X-A".to_string(), b"a a a a a".to_vec()),
+        ("X-B".to_string(), b"".to_vec()),
+    ];
+    let ev = events(b"GET / HTTP/1.1\r\nHost: a \t\r\nX-A:  a a a a a \r\nX-B: \t \t \r\n\r\n");
+    assert_eq!(error_of(&ev), None, "{ev:?}");
+    let headers = ev.iter().find_map(|e| match e {
+        Owned::Request { headers, .. } => Some(headers.clone()),
+        _ => None,
+    });
+    assert_eq!(headers, Some(expected.clone()));
+    let ev = support::client_events(
+        Config::default(),
+        "GET",
+        b"HTTP/1.1 204 No Content\r\nHost: a \t\r\nX-A:  a a a a a \r\nX-B: \t \t \r\n\r\n",
+    );
+    let headers = ev.iter().find_map(|e| match e {
+        Owned::Response { headers, .. } => Some(headers.clone()),
+        _ => None,
+    });
+    assert_eq!(headers, Some(expected));
+    let ev = events(
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: v \t\r\nU:  \r\n\r\n",
+    );
+    assert!(
+        ev.contains(&Owned::End {
+            trailers: vec![("T".into(), b"v".to_vec()), ("U".into(), b"".to_vec())]
+        }),
+        "{ev:?}"
+    );
+}
+
 #[test]
 fn chunked_body_with_extensions_and_trailers() {
     let ev = events(

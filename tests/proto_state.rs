@@ -740,6 +740,80 @@ fn fields_named_almost_like_the_framing_fields_are_other_fields() {
     assert_eq!(received("Hosx: b", "").0, Ok(()));
 }
 
+/// Requests the client sent before its close (a half-close, as `nc -N`
+/// does) are all read and answered before the close is reported: the EOF
+/// waits behind the bytes still buffered (RFC 9112 §9.6).
+#[test]
+fn pipelined_requests_before_the_clients_close_are_all_read() {
+    let mut conn = Connection::server(Config::default());
+    let input = b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n";
+    let mut headers = [EMPTY_HEADER; 8];
+    let first = conn.receive(input, &mut headers).unwrap();
+    assert!(matches!(first.event, Event::Request(_)));
+    let mut rest = &input[first.consumed..];
+    let end = conn.receive(rest, &mut headers).unwrap();
+    assert!(matches!(end.event, Event::End { .. }));
+    rest = &rest[end.consumed..];
+    conn.receive_eof();
+    // The close waits behind the second request, held while /1 is answered.
+    let held = conn.receive(rest, &mut headers).unwrap();
+    assert_eq!((held.consumed, held.event), (0, Event::Paused));
+    let length = [Header {
+        name: "Content-Length",
+        value: b"0",
+    }];
+    respond(&mut conn, StatusCode::OK, &length, b"");
+    // The second is read whole; only then is the close reported.
+    assert_eq!(
+        receive_all(&mut conn, rest),
+        ["request /2", "end", "ConnectionClosed"]
+    );
+    assert_eq!(conn.their_state(), State::Closed);
+    // It is still answered, as the last: the client has closed.
+    let wire = respond(&mut conn, StatusCode::OK, &length, b"");
+    assert!(
+        String::from_utf8_lossy(&wire).ends_with("connection: close\r\n\r\n"),
+        "{}",
+        String::from_utf8_lossy(&wire)
+    );
+}
+
+/// A client that closes (half-closes) while its proposal to switch is
+/// pending still gets the answer: accepted, both sides switch; declined,
+/// the close is then reported.
+#[test]
+fn a_client_closing_while_a_switch_is_pending_still_gets_the_answer() {
+    let request =
+        b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+    for accepted in [true, false] {
+        let mut conn = Connection::server(Config::default());
+        assert_eq!(
+            receive_all(&mut conn, request),
+            ["request /ws", "end", "Paused"]
+        );
+        conn.receive_eof();
+        assert_eq!(receive_all(&mut conn, b""), ["Paused"]);
+        assert_eq!(conn.their_state(), State::MightSwitchProtocol);
+        if accepted {
+            respond(
+                &mut conn,
+                StatusCode::SWITCHING_PROTOCOLS,
+                &UPGRADE_TO_WEBSOCKET,
+                b"",
+            );
+            assert_eq!(conn.our_state(), State::SwitchedProtocol);
+            assert_eq!(conn.their_state(), State::SwitchedProtocol);
+        } else {
+            let length = [Header {
+                name: "Content-Length",
+                value: b"0",
+            }];
+            respond(&mut conn, StatusCode::OK, &length, b"");
+            assert_eq!(receive_all(&mut conn, b""), ["ConnectionClosed"]);
+        }
+    }
+}
+
 /// Connection options are whole tokens: one that only begins or ends like
 /// `close`, `keep-alive` or `upgrade` is another option (RFC 9110 §7.6.1),
 /// read as an unknown one is, in a request and in a response. Each is
