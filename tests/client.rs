@@ -2826,6 +2826,42 @@ fn a_body_read_to_its_declared_length_leaves_the_connection_reusable() {
     });
 }
 
+/// A chunked body whose last chunk (and trailers) came with its last data
+/// is over once that data is read: a caller that stops there (a streaming
+/// decoder that has what it wanted) leaves the connection ready for the
+/// next request, as with a declared length, and the trailers are kept. Data
+/// still unread, or an end not yet come, leaves it unusable.
+#[test]
+fn a_chunked_body_whose_end_is_read_may_be_dropped_after_its_data() {
+    let addr = scripted(vec![
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nX-T: 1\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n3\r\nyou\r\n0\r\n\r\n",
+    ]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        let response = conn.send(Request::new("GET", "/")).await.unwrap();
+        let mut body = response.into_body();
+        assert_eq!(&body.chunk().await.unwrap().unwrap()[..], b"hello");
+        drop(body);
+        assert!(conn.is_reusable());
+        let response = conn.send(Request::new("GET", "/")).await.unwrap();
+        let mut body = response.into_body();
+        assert_eq!(&body.chunk().await.unwrap().unwrap()[..], b"hi");
+        assert_eq!(body.chunk().await.unwrap(), None);
+        let trailers = body.trailers().unwrap();
+        assert_eq!(trailers.get_str("x-t"), Some("1"));
+        drop(body);
+        assert!(conn.is_reusable());
+        // A chunk left unread: the connection cannot go on.
+        let response = conn.send(Request::new("GET", "/")).await.unwrap();
+        let mut body = response.into_body();
+        assert_eq!(&body.chunk().await.unwrap().unwrap()[..], b"hi");
+        drop(body);
+        assert!(!conn.is_reusable());
+    });
+}
+
 /// A response whose end has arrived is over: a total timeout that passes
 /// before the caller asks for that end fails nothing, whether the end came
 /// with the last declared byte or as the last chunk.

@@ -7,8 +7,9 @@
 //! (full duplex). The response's body borrows the connection, so the next
 //! request can only be sent once the body is dropped; the connection is
 //! reusable ([`ClientConnection::is_reusable`]) if the body was read to its
-//! end (which is also when the request is all sent) and both sides keep the
-//! connection alive. A close the server made while it was idle is found when
+//! end (which is also when the request is all sent; its last data is
+//! enough when the end had come with it, by its declared length or as the
+//! last chunk already read) and both sides keep the connection alive. A close the server made while it was idle is found when
 //! the next request is sent, which is then refused unsent
 //! ([`Error::NotReusable`]). A body cut short by the server is an error, never
 //! a short success: one that ends at the close is an error too when the

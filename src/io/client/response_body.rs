@@ -36,15 +36,17 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
 
     /// Takes the response body's end (and its trailers) from the bytes
     /// already read, if that is what they hold next: whether it did. (Any
-    /// other step is parsed and not taken: the caller fails the exchange
-    /// then, or knows the end is next.)
+    /// other step, more data or part of a chunk line or trailer section, is
+    /// looked at on a copy of the connection and left for a read to take.)
     fn took_buffered_end(&mut self) -> bool {
         let max_headers = self.config.proto.limits.max_headers;
+        let mut ahead = self.conn.clone();
         let Ok(BodyStep::End { consumed, trailers }) =
-            next_body_step(&mut self.conn, self.buf.filled(), max_headers)
+            next_body_step(&mut ahead, self.buf.filled(), max_headers)
         else {
             return false;
         };
+        self.conn = ahead;
         self.trailers = Headers::trailers_from(&mut self.buf, consumed, trailers);
         true
     }
@@ -114,11 +116,18 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                     // whole timeout again, however long the caller pauses
                     // before asking for more.
                     self.out.restart_stall();
-                    if self.conn.body_left_to_receive() == Some(0) {
-                        // The last declared byte ends the response: taken
-                        // now (it needs no read), a caller that stops at the
-                        // length it was told leaves the connection ready for
-                        // the next request. The next poll reports the end.
+                    let end_may_be_read = match self.conn.body_left_to_receive() {
+                        Some(left) => left == 0,
+                        // Chunked: its last chunk may be read already.
+                        None => !self.buf.is_empty(),
+                    };
+                    if end_may_be_read {
+                        // The last declared byte, or a last chunk already
+                        // read, ends the response: taken now (it needs no
+                        // read), a caller that stops at the data it was
+                        // told of leaves the connection ready for the next
+                        // request, as hyper's does. The next poll reports
+                        // the end.
                         self.response_ended = self.took_buffered_end();
                         if self.response_ended && self.upload.is_none() {
                             // Idle from here for a caller that stops: what an
