@@ -3549,6 +3549,31 @@ fn switching_server(
     (addr, head)
 }
 
+/// A server that declines a proposed switch answers as HTTP (RFC 9110
+/// §7.8 lets it ignore Upgrade): the connection goes on, and the next
+/// request, proposing again, gets its answer on it.
+#[test]
+fn a_declined_upgrade_leaves_the_connection_reusable() {
+    let (addr, head) = switching_server(vec![
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nno",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstill",
+    ]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        for expected in ["no", "still"] {
+            let request = Request::new("GET", "/chat").with_header("upgrade", "echo");
+            let response = conn.send(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(response.into_body().bytes(100).await.unwrap(), expected);
+            assert!(conn.is_reusable());
+        }
+    });
+    for _ in 0..2 {
+        let proposal = head.recv_timeout(LIMIT).unwrap();
+        assert!(proposal.contains("\r\nupgrade: echo\r\n"), "{proposal}");
+    }
+}
+
 /// A proxy that refuses a CONNECT with a 407 and a body (an NTLM or
 /// Negotiate challenge) expects the retry on the same connection: the 407
 /// is an ordinary response, and the 200 to the retry opens the tunnel.

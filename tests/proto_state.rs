@@ -370,6 +370,28 @@ fn upgrade_declined_continues_as_http() {
     );
 }
 
+/// The client side of a declined switch: a final answer other than 101
+/// ends the proposal, and the connection goes on as HTTP.
+#[test]
+fn a_client_whose_upgrade_is_declined_goes_on_as_http() {
+    let mut conn = Connection::client(Config::default());
+    let fields = [HOST[0], UPGRADE_TO_WEBSOCKET[0], UPGRADE_TO_WEBSOCKET[1]];
+    let mut out = [0u8; 256];
+    conn.send_request(&RequestHead::new("GET", "/ws", &fields), &mut out)
+        .unwrap();
+    conn.send_end(&[], &mut out).unwrap();
+    assert_eq!(conn.our_state(), State::MightSwitchProtocol);
+    assert_eq!(
+        receive_all(&mut conn, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nno"),
+        ["response 200", "data no", "end", "Paused"]
+    );
+    assert_eq!(conn.our_state(), State::Idle);
+    assert_eq!(conn.their_state(), State::Idle);
+    assert!(conn.is_keep_alive());
+    conn.send_request(&RequestHead::new("GET", "/next", &HOST), &mut out)
+        .unwrap();
+}
+
 #[test]
 fn unsolicited_101_is_an_error() {
     let mut conn = support::client_after(Config::default(), "GET");

@@ -1662,6 +1662,72 @@ fn a_101_naming_every_protocol_of_a_long_offer_is_checked_in_linear_time() {
     server.shutdown();
 }
 
+/// An unread chunked body that is malformed (a size that overflows, a
+/// chunk without its CRLF) cannot be drained to find where the next request
+/// begins: the answer says close, and a request pipelined behind it is
+/// never served (hyper's post_with_chunked_overflow and
+/// post_with_chunked_missing_final_digit).
+#[test]
+fn an_unread_malformed_chunked_body_ends_the_connection_before_the_request_behind_it() {
+    async fn unread(request: lithe::io::Request) -> lithe::io::Response {
+        let said = match request.path() {
+            "/sneaky" => "SNEAKY",
+            _ => "ignored",
+        };
+        lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body(said)
+    }
+    let server = server_with(unread, ServerConfig::default());
+    for body in [
+        &b"f0000000000000003\r\nabc\r\n0\r\n\r\n"[..],
+        b"1\r\nZ\r\n\r\n\r\n",
+    ] {
+        let mut request =
+            b"POST /ignore HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        request.extend_from_slice(body);
+        request.extend_from_slice(b"GET /sneaky HTTP/1.1\r\nHost: a\r\n\r\n");
+        let reply = exchange(server.local_addr(), &request);
+        assert_eq!(count(&reply, "HTTP/1.1 "), 1, "{reply}");
+        assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+        assert!(reply.contains("connection: close\r\n"), "{reply}");
+        assert!(!reply.contains("SNEAKY"), "{reply}");
+    }
+    server.shutdown();
+}
+
+/// A service's transfer coding that does not end in `chunked` (`gzip`
+/// alone) leaves no way to tell where the body ends but the close (RFC
+/// 9112 §6.3): the body goes as given, the head says close, and the
+/// connection ends after it. (hyper appends `chunked` instead.)
+#[test]
+fn a_transfer_coding_not_ending_in_chunked_is_delimited_by_the_close() {
+    async fn gzip_coded(request: lithe::io::Request) -> lithe::io::Response {
+        let body = match request.path() {
+            "/stream" => lithe::io::Body::stream(futures_lite::stream::iter([
+                Ok(bytes::Bytes::from_static(b"foo ")),
+                Ok(bytes::Bytes::from_static(b"bar baz")),
+            ])),
+            _ => lithe::io::Body::from("foo bar baz"),
+        };
+        lithe::io::Response::new(lithe::proto::StatusCode::OK)
+            .with_header("transfer-encoding", "gzip")
+            .with_body(body)
+    }
+    let server = server_with(gzip_coded, ServerConfig::default());
+    for path in ["/whole", "/stream"] {
+        // Another request behind it: never answered, the close ends the body.
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        let reply = exchange(server.local_addr(), request.as_bytes());
+        let (head, body) = reply.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+        assert!(head.contains("\r\ntransfer-encoding: gzip"), "{head}");
+        assert!(head.contains("\r\nconnection: close"), "{head}");
+        assert!(!head.contains("content-length"), "{head}");
+        assert_eq!(body, "foo bar baz", "{path}");
+    }
+    server.shutdown();
+}
+
 /// A body sent in small chunks, already read together: handed to the
 /// service joined (not a wake-up per chunk), so an echo answers it in a few
 /// writes, not one write (and, over TCP, one segment) per chunk, in pieces
