@@ -22,7 +22,9 @@
 //!   behind a refused `CONNECT`: that connection closes after the answer.
 //! * **Responses.** A body of known length goes out with `Content-Length`, one of
 //!   unknown length chunked (close-delimited for HTTP/1.0, for which a `chunked`
-//!   the service named is left out); a HEAD answered with no body gets no
+//!   the service named is left out; close-delimited too under a
+//!   `Transfer-Encoding` of the service's that does not end in `chunked`,
+//!   which RFC 9112 §6.3 leaves no other end); a HEAD answered with no body gets no
 //!   `Content-Length: 0`. Every final response gets a `Date` unless the service
 //!   set one ([`ServerConfig::date_header`]). A service's framing fields on a
 //!   `1xx`, `204` or tunnel are left out (a `304` keeps its length); a `205`
