@@ -547,6 +547,35 @@ fn bare_lf_is_accepted_only_with_its_leniency_flag() {
     assert_eq!(error_of(&events(b"\n")), Some(Error::BareLineFeed));
 }
 
+/// `allow_bare_lf` takes LF alone as a line end, never CR alone: a bare CR
+/// in a field, opening a field line or in a trailer is refused all the
+/// same. (A hop that ends lines at CR reads `X: 1\rContent-Length: 5` as
+/// two fields.)
+#[test]
+fn bare_cr_is_refused_even_with_the_bare_lf_leniency() {
+    let lenient = Config {
+        leniency: Leniency {
+            allow_bare_lf: true,
+            ..Leniency::default()
+        },
+        ..Config::default()
+    };
+    for input in [
+        &b"GET / HTTP/1.1\nHost: a\nX: 1\rContent-Length: 5\n\nhello"[..],
+        b"GET / HTTP/1.1\nHost: a\n\rZGET /evil HTTP/1.1\nHost: a\n\n",
+        b"POST / HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n0\r\nX: a\rb\n\n",
+    ] {
+        let ev = server_events(lenient, input);
+        assert_eq!(
+            error_of(&ev),
+            Some(Error::BareCarriageReturn),
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
+        assert!(bodies(&ev).iter().all(Vec::is_empty), "{ev:?}");
+    }
+}
+
 /// `allow_bare_lf` is for heads (and trailers): the body of a request whose
 /// head ends its lines in LF is still framed by CRLF alone. Read otherwise,
 /// `1;a\nX\r\n` is one byte of data to us and an extension `;a\nX` to a hop
