@@ -260,6 +260,46 @@ fn folded_framing_fields_are_read_unfolded() {
         framing_of(|| client_after(lenient, "GET"), folded_coding),
         Ok(Some(BodyLength::Chunked))
     );
+    // A fold that makes the coding list invalid once unfolded (`chunked
+    // abc`) is refused, not read as the text before the fold.
+    let spoiling_fold =
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n  abc\r\n\r\n5\r\nWorld\r\n0\r\n\r\n";
+    assert_eq!(
+        error_of(&client_events(lenient, "GET", spoiling_fold)),
+        Some(Error::InvalidTransferEncoding)
+    );
+}
+
+/// A response head whose lines end in LF alone is refused, and read (its
+/// end where the empty line is) only with `allow_bare_lf`, as a request's.
+#[test]
+fn bare_lf_in_responses_only_with_its_flag() {
+    let input = b"HTTP/1.1 200 OK\nContent-Type: text/html; charset=utf-8\nConnection: close\n\nthese headers are from news";
+    assert_eq!(
+        error_of(&client_events(Config::default(), "GET", input)),
+        Some(Error::BareLineFeed)
+    );
+    let lenient = Config {
+        leniency: Leniency {
+            allow_bare_lf: true,
+            ..Leniency::default()
+        },
+        ..Config::default()
+    };
+    assert_eq!(
+        framing_of(|| client_after(lenient, "GET"), input),
+        Ok(Some(BodyLength::UntilClose))
+    );
+    let ev = client_events(lenient, "GET", input);
+    assert_eq!(error_of(&ev), None, "{ev:?}");
+    assert_eq!(bodies(&ev), vec![b"these headers are from news".to_vec()]);
+    assert_eq!(
+        framing_of(
+            || client_after(lenient, "GET"),
+            b"HTTP/1.1 200 OK\nContent-Length: 0\n\n"
+        ),
+        Ok(Some(BodyLength::Empty))
+    );
 }
 
 #[test]

@@ -346,6 +346,45 @@ fn upgrade_accepted_hands_back_the_bytes_after_the_head() {
     assert_eq!(after, b"\x81\x02hi");
 }
 
+/// A 101 ends its response at its head, whatever framing fields it carries
+/// (RFC 9112 §6.3 rule 1): the bytes after it are the new protocol's, never
+/// read as an HTTP body, even a malformed length.
+#[test]
+fn a_101_hands_back_the_bytes_after_its_head_whatever_its_framing_fields_say() {
+    for field in [
+        "Content-Length: 4",
+        "Transfer-Encoding: chunked",
+        "Content-Length: abc",
+    ] {
+        let mut client = Connection::client(Config::default());
+        let fields = [HOST[0], UPGRADE_TO_WEBSOCKET[0], UPGRADE_TO_WEBSOCKET[1]];
+        let mut out = [0u8; 256];
+        client
+            .send_request(&RequestHead::new("GET", "/ws", &fields), &mut out)
+            .unwrap();
+        client.send_end(&[], &mut out).unwrap();
+        let head = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n{field}\r\n\r\n"
+        );
+        let mut input = head.clone().into_bytes();
+        input.extend_from_slice(b"body\x81\x02hi");
+        let mut headers = [EMPTY_HEADER; 8];
+        let r = client.receive(&input, &mut headers).unwrap();
+        assert!(
+            matches!(r.event, Event::Response(h) if h.status == StatusCode::SWITCHING_PROTOCOLS),
+            "{field}"
+        );
+        assert_eq!(r.consumed, head.len(), "{field}");
+        let rest = &input[r.consumed..];
+        let switched = client.receive(rest, &mut headers).unwrap();
+        assert_eq!(
+            (switched.consumed, switched.event),
+            (0, Event::SwitchedProtocol)
+        );
+        assert_eq!(rest, b"body\x81\x02hi");
+    }
+}
+
 #[test]
 fn upgrade_declined_continues_as_http() {
     let mut conn = Connection::server(Config::default());
