@@ -549,3 +549,35 @@ fn a_status_compares_with_and_prints_as_its_number() {
     let unnamed = StatusCode::new(599).unwrap();
     assert_eq!(format!("{unnamed:?} / {unnamed}"), "599 / 599");
 }
+
+/// The response head limit holds at the same byte however the head
+/// arrives (the whole-head fast path and the scanner agree), as the
+/// request's does: a head of exactly the limit is read, one byte more is
+/// not, and a status line without an end is stopped at the limit.
+#[test]
+fn response_head_limit_is_enforced_at_the_same_byte_whatever_the_split() {
+    let config = Config {
+        limits: lithe::proto::Limits {
+            max_head_bytes: 64,
+            ..lithe::proto::Limits::default()
+        },
+        ..Config::default()
+    };
+    let mut ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX: ".to_vec();
+    ok.resize(60, b'x');
+    ok.extend_from_slice(b"\r\n\r\n");
+    assert_eq!(ok.len(), 64);
+    assert_eq!(error_of(&client_events(config, "GET", &ok)), None);
+    let mut big = ok.clone();
+    big.insert(45, b'x');
+    assert_eq!(
+        error_of(&client_events(config, "GET", &big)),
+        Some(Error::HeadTooLarge)
+    );
+    let mut endless = b"HTTP/1.1 200 ".to_vec();
+    endless.extend_from_slice(&[b'a'; 10_000]);
+    assert_eq!(
+        error_of(&client_events(config, "GET", &endless)),
+        Some(Error::HeadTooLarge)
+    );
+}
