@@ -1147,15 +1147,8 @@ impl Connection {
             let owed = status.as_u16() == 101 && self.continue_before_switch;
             let continue_first: &[u8] = if owed { CONTINUE_HEAD } else { b"" };
             let rest = out.get_mut(continue_first.len()..).unwrap_or_default();
-            let written = match encode::write_response(head, added_length, rest) {
-                Ok(written) => written,
-                Err(SendError::BufferTooSmall { needed }) => {
-                    return Err(SendError::BufferTooSmall {
-                        needed: needed.saturating_add(continue_first.len()),
-                    });
-                }
-                Err(e) => return Err(e),
-            };
+            let written = encode::write_response(head, added_length, rest)
+                .map_err(|e| e.needing_more(continue_first.len()))?;
             out[..continue_first.len()].copy_from_slice(continue_first);
             let written = written + continue_first.len();
             // Only 100 answers the expectation (RFC 9110 §10.1.1): after a 103

@@ -356,15 +356,8 @@ fn write_head_without_keep_alive(
         ..added
     };
     let room = out.len().saturating_sub(extra);
-    let written = match write_head::<false>(start, others, without_close, &mut out[..room]) {
-        Ok(written) => written,
-        Err(SendError::BufferTooSmall { needed }) => {
-            return Err(SendError::BufferTooSmall {
-                needed: needed.saturating_add(extra),
-            });
-        }
-        Err(e) => return Err(e),
-    };
+    let written = write_head::<false>(start, others, without_close, &mut out[..room])
+        .map_err(|e| e.needing_more(extra))?;
     // The close line takes the place of the empty line, which follows it.
     let mut cursor = Cursor {
         out,

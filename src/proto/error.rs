@@ -335,6 +335,20 @@ pub enum SendError {
     },
 }
 
+impl SendError {
+    /// The same error, a [`BufferTooSmall`](SendError::BufferTooSmall)
+    /// counting `extra` more bytes: those the caller writes beside what was
+    /// refused.
+    pub(crate) fn needing_more(self, extra: usize) -> SendError {
+        match self {
+            SendError::BufferTooSmall { needed } => SendError::BufferTooSmall {
+                needed: needed.saturating_add(extra),
+            },
+            other => other,
+        }
+    }
+}
+
 impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
