@@ -101,6 +101,22 @@ pub(crate) fn next_body_step(
     }
 }
 
+/// [`next_body_step`] taken on a copy of `conn`, and kept (the copy then
+/// becoming `conn`) only when `keep` makes something of it: a look at what
+/// the bytes already read hold next that takes nothing it does not keep (a
+/// step left behind, even part of a chunk line, is taken again later).
+pub(crate) fn next_body_step_if<R>(
+    conn: &mut Connection,
+    input: &[u8],
+    max_headers: usize,
+    keep: impl FnOnce(BodyStep) -> Option<R>,
+) -> Option<R> {
+    let mut ahead = conn.clone();
+    let kept = keep(next_body_step(&mut ahead, input, max_headers).ok()?)?;
+    *conn = ahead;
+    Some(kept)
+}
+
 /// `received` from `input[before..]`, as offsets into `input`.
 fn body_step(input: &[u8], before: usize, received: Received<'_, '_>) -> BodyStep {
     let consumed = before + received.consumed;

@@ -14,7 +14,7 @@ use super::{Awaiting, ClientConnection, IDLE_READ_KEPT};
 use crate::io::body::{collect, into_text};
 use crate::io::error::{Error, Timeout};
 use crate::io::headers::Headers;
-use crate::io::receive::{BodyStep, next_body_step};
+use crate::io::receive::{BodyStep, next_body_step, next_body_step_if};
 
 impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// With a response read to its end and the connection kept, looks for a
@@ -40,13 +40,15 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// looked at on a copy of the connection and left for a read to take.)
     fn took_buffered_end(&mut self) -> bool {
         let max_headers = self.config.proto.limits.max_headers;
-        let mut ahead = self.conn.clone();
-        let Ok(BodyStep::End { consumed, trailers }) =
-            next_body_step(&mut ahead, self.buf.filled(), max_headers)
+        let end = |step: BodyStep| match step {
+            BodyStep::End { consumed, trailers } => Some((consumed, trailers)),
+            _ => None,
+        };
+        let Some((consumed, trailers)) =
+            next_body_step_if(&mut self.conn, self.buf.filled(), max_headers, end)
         else {
             return false;
         };
-        self.conn = ahead;
         self.trailers = Headers::trailers_from(&mut self.buf, consumed, trailers);
         true
     }

@@ -16,7 +16,7 @@ use crate::io::buffer::closed_without_notify_as_end;
 use crate::io::error::{Error, Timeout};
 use crate::io::headers::Headers;
 use crate::io::message::Response;
-use crate::io::receive::{BodyStep, next_body_step};
+use crate::io::receive::{BodyStep, next_body_step, next_body_step_if};
 use crate::io::upgrade::Transport;
 use crate::proto::{self, BodyLength, ResponseHead, StatusCode};
 
@@ -101,17 +101,21 @@ impl<T: Transport + 'static> Driver<'_, T> {
     /// end or failure comes only once the data before it has been taken.
     fn small_piece_read(&mut self, joined: usize) -> Option<Bytes> {
         let max_headers = self.config.proto.limits.max_headers;
-        let mut ahead = self.conn.clone();
-        match next_body_step(&mut ahead, self.buf.filled(), max_headers) {
-            Ok(BodyStep::Data {
-                consumed,
-                data: (at, len),
-            }) if len < JOIN_BELOW && joined + len <= JOINED_PIECE_BYTES => {
-                self.conn = ahead;
-                Some(self.buf.take_piece(consumed, at, len))
-            }
-            _ => None,
-        }
+        let (consumed, at, len) = next_body_step_if(
+            &mut self.conn,
+            self.buf.filled(),
+            max_headers,
+            |step| match step {
+                BodyStep::Data {
+                    consumed,
+                    data: (at, len),
+                } if len < JOIN_BELOW && joined + len <= JOINED_PIECE_BYTES => {
+                    Some((consumed, at, len))
+                }
+                _ => None,
+            },
+        )?;
+        Some(self.buf.take_piece(consumed, at, len))
     }
 
     /// The next piece of the request body among the bytes already read, if
