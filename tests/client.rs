@@ -3203,54 +3203,17 @@ fn a_write_timeout_before_the_response_ends_is_the_error() {
     });
 }
 
-#[test]
-fn a_sized_body_that_overruns_never_leaves_a_complete_request_on_the_wire() {
-    // The length declared by the stream, or by a Content-Length field the
-    // caller set over a stream of unknown length.
-    for declared_by_field in [false, true] {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let addr = raw_server(move |mut s| {
-            if read_through(&mut s, b"\r\n\r\n").is_none() {
-                return;
-            }
-            let mut body = Vec::new();
-            let _ = s.read_to_end(&mut body);
-            tx.send(body).unwrap();
-        });
-        run(async {
-            let mut conn = client_to(addr).await;
-            // Five bytes declared and yielded, then (after a pause in which the
-            // client could flush them) a sixth.
-            let pieces = overrunning_stream();
-            let request = Request::new("POST", "/").with_header("host", "t");
-            let request = match declared_by_field {
-                false => request.with_body(Body::sized_stream(5, pieces)),
-                true => request
-                    .with_header("content-length", "5")
-                    .with_body(Body::stream(pieces)),
-            };
-            let error = conn.send(request).await.unwrap_err();
-            assert!(
-                matches!(error, Error::Send(lithe::proto::SendError::BodyTooLong)),
-                "{error:?}"
-            );
-            assert!(!conn.is_reusable());
-        });
-        // The server saw the head and not the whole body: nothing to act on.
-        let body = rx.recv_timeout(LIMIT).unwrap();
-        assert!(
-            body.len() < 5,
-            "declared by field: {declared_by_field}: {body:?}"
-        );
-    }
-}
-
-/// A body that ends short of its declared length (by the stream, or by a
-/// Content-Length field over a stream of unknown length) fails the send at
-/// once, not after the server waited out the rest: the request never
-/// completes, and the connection is not used again.
-#[test]
-fn a_request_body_short_of_its_length_fails_at_once() {
+/// Sends a PUT whose body, made by `pieces`, is declared 5 bytes long, by
+/// the stream (`Body::sized_stream`) and then by a Content-Length field over
+/// a stream of unknown length: the send fails with `expected` and the
+/// connection is not used again, and the server, which records all it
+/// reads, never gets the whole body (nor, perhaps, even the head).
+fn a_body_off_its_declared_length_never_leaves_whole<S>(
+    pieces: impl Fn() -> S,
+    expected: lithe::proto::SendError,
+) where
+    S: futures_lite::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static,
+{
     for declared_by_field in [false, true] {
         let (tx, rx) = std::sync::mpsc::channel();
         let addr = raw_server(move |mut s| {
@@ -3264,23 +3227,20 @@ fn a_request_body_short_of_its_length_fails_at_once() {
                 ..ClientConfig::default()
             };
             let mut conn = client_with(addr, config).await;
-            let three = futures_lite::stream::once(Ok(bytes::Bytes::from_static(b"abc")));
             let request = Request::new("PUT", "/f").with_header("host", "t");
             let request = match declared_by_field {
-                false => request.with_body(Body::sized_stream(5, three)),
+                false => request.with_body(Body::sized_stream(5, pieces())),
                 true => request
                     .with_header("content-length", "5")
-                    .with_body(Body::stream(three)),
+                    .with_body(Body::stream(pieces())),
             };
             let error = conn.send(request).await.unwrap_err();
             assert!(
-                matches!(error, Error::Send(lithe::proto::SendError::BodyTooShort)),
+                matches!(&error, Error::Send(e) if *e == expected),
                 "declared by field: {declared_by_field}: {error:?}"
             );
             assert!(!conn.is_reusable());
         });
-        // Whatever reached the server (the client may not even have sent the
-        // head), it is not the whole body.
         let seen = rx.recv_timeout(LIMIT).unwrap();
         let body = seen
             .windows(4)
@@ -3291,6 +3251,27 @@ fn a_request_body_short_of_its_length_fails_at_once() {
             "declared by field: {declared_by_field}: {seen:?}"
         );
     }
+}
+
+/// Five bytes declared and yielded, then (after a pause in which the client
+/// could flush them) a sixth: the piece that completes the length is held
+/// back, and nothing the server could act on goes out.
+#[test]
+fn a_sized_body_that_overruns_never_leaves_a_complete_request_on_the_wire() {
+    a_body_off_its_declared_length_never_leaves_whole(
+        overrunning_stream,
+        lithe::proto::SendError::BodyTooLong,
+    );
+}
+
+/// A body that ends short of its declared length fails the send at once,
+/// not after the server waited out the rest (the read timeout is 10 s).
+#[test]
+fn a_request_body_short_of_its_length_fails_at_once() {
+    a_body_off_its_declared_length_never_leaves_whole(
+        || futures_lite::stream::once(Ok(bytes::Bytes::from_static(b"abc"))),
+        lithe::proto::SendError::BodyTooShort,
+    );
 }
 
 /// A body on a method whose requests usually have none (GET, DELETE,
