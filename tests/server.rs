@@ -1596,36 +1596,62 @@ fn an_echo_cut_short_by_its_request_body_reports_the_peers_error() {
     assert!(!reply.ends_with("0\r\n\r\n"), "{reply}");
 }
 
-#[test]
-fn a_small_response_leaves_in_one_write() {
+/// One exchange with `service` over an in-memory pipe that counts the
+/// server's writes and sees its clean close: the driver's result, what the
+/// client read until the end and how that read ended, how many writes the
+/// server made, and whether it closed the pipe cleanly.
+struct Counted {
+    served: Result<(), lithe::io::Error>,
+    reply: Vec<u8>,
+    read: std::io::Result<usize>,
+    writes: usize,
+    closed: bool,
+}
+
+fn served_over_counting_writes<S: lithe::io::Service>(service: S, request: &[u8]) -> Counted {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};
-    let writes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    use std::sync::atomic::Ordering;
     let (server_end, mut client_end) = lithe::io::duplex(1 << 16);
     let transport = CountingWrites {
         flushes: Default::default(),
         pipe: server_end,
-        writes: writes.clone(),
+        writes: Default::default(),
         closed: Default::default(),
     };
-    let reply = run(async {
+    let (writes, closed) = (transport.writes.clone(), transport.closed.clone());
+    let (served, (reply, read)) = run(async {
         let config = ServerConfig::default();
-        let served = lithe::io::serve_connection(transport, routes, &config);
+        let served = lithe::io::serve_connection(transport, service, &config);
         // Owns its end, so the server sees it close once the reply is read.
         let client = async move {
-            client_end
-                .write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-                .await
-                .unwrap();
-            let mut reply = String::new();
-            client_end.read_to_string(&mut reply).await.unwrap();
-            reply
+            client_end.write_all(request).await.unwrap();
+            let mut reply = Vec::new();
+            let read = client_end.read_to_end(&mut reply).await;
+            (reply, read)
         };
-        futures_lite::future::zip(served, client).await.1
+        futures_lite::future::zip(served, client).await
     });
+    Counted {
+        served,
+        reply,
+        read,
+        writes: writes.load(Ordering::Relaxed),
+        closed: closed.load(Ordering::Relaxed),
+    }
+}
+
+#[test]
+fn a_small_response_leaves_in_one_write() {
+    let counted = served_over_counting_writes(
+        routes,
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    counted.read.unwrap();
+    let reply = String::from_utf8(counted.reply).unwrap();
     assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
     assert!(reply.ends_with("\r\n\r\nHello, World!"), "{reply}");
     // Head and body together: one write.
-    assert_eq!(writes.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(counted.writes, 1);
 }
 
 /// A 101 that names every protocol of a long offer (a service echoing the
@@ -1734,7 +1760,6 @@ fn a_transfer_coding_not_ending_in_chunked_is_delimited_by_the_close() {
 /// of at most 4 KiB, whole and in order, with the trailers after.
 #[test]
 fn a_body_in_small_chunks_is_handed_over_joined() {
-    use futures_lite::{AsyncReadExt, AsyncWriteExt};
     async fn echo(request: lithe::io::Request) -> lithe::io::Response {
         lithe::io::Response::new(lithe::proto::StatusCode::OK)
             .with_body(lithe::io::Body::from(request.into_body()))
@@ -1759,25 +1784,9 @@ fn a_body_in_small_chunks_is_handed_over_joined() {
             expected.extend_from_slice(&data);
         }
         request.extend_from_slice(b"0\r\nX-Sum: 1\r\n\r\n");
-        let writes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let (server_end, mut client_end) = lithe::io::duplex(1 << 16);
-        let transport = CountingWrites {
-            flushes: Default::default(),
-            pipe: server_end,
-            writes: writes.clone(),
-            closed: Default::default(),
-        };
-        let reply = run(async {
-            let config = ServerConfig::default();
-            let served = lithe::io::serve_connection(transport, echo, &config);
-            let client = async move {
-                client_end.write_all(&request).await.unwrap();
-                let mut reply = Vec::new();
-                client_end.read_to_end(&mut reply).await.unwrap();
-                reply
-            };
-            futures_lite::future::zip(served, client).await.1
-        });
+        let counted = served_over_counting_writes(echo, &request);
+        counted.read.unwrap();
+        let (reply, writes) = (counted.reply, counted.writes);
         // The echoed body, de-chunked, is the bytes sent; its trailer follows.
         let head_end = reply.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
         let (head, mut rest) = reply.split_at(head_end);
@@ -1800,7 +1809,6 @@ fn a_body_in_small_chunks_is_handed_over_joined() {
         }
         assert_eq!(echoed, expected, "chunks of {size}");
         assert_eq!(rest, b"X-Sum: 1\r\n\r\n");
-        let writes = writes.load(std::sync::atomic::Ordering::Relaxed);
         assert!(
             pieces.len() <= most_pieces && writes <= most_pieces + 2,
             "chunks of {size}: {} pieces in {writes} writes",
@@ -1883,38 +1891,16 @@ async fn halting(request: lithe::io::Request) -> lithe::io::Response {
 
 #[test]
 fn a_close_delimited_response_cut_short_is_not_closed_cleanly() {
-    use futures_lite::{AsyncReadExt, AsyncWriteExt};
     // To HTTP/1.0 a stream goes close-delimited: a clean close (over TLS,
     // close_notify) would end it as if whole. The stream here fails midway;
     // the one in the second run ends.
     for (path, ends_well) in [("/fail", false), ("/", true)] {
-        let closed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (server_end, mut client_end) = lithe::io::duplex(1 << 16);
-        let transport = CountingWrites {
-            flushes: Default::default(),
-            pipe: server_end,
-            writes: Default::default(),
-            closed: closed.clone(),
-        };
-        let (served, reply) = run(async {
-            let config = ServerConfig::default();
-            let served = lithe::io::serve_connection(transport, halting, &config);
-            let client = async move {
-                let request = format!("GET {path} HTTP/1.0\r\n\r\n");
-                client_end.write_all(request.as_bytes()).await.unwrap();
-                let mut reply = Vec::new();
-                let _ = client_end.read_to_end(&mut reply).await;
-                String::from_utf8_lossy(&reply).into_owned()
-            };
-            futures_lite::future::zip(served, client).await
-        });
+        let request = format!("GET {path} HTTP/1.0\r\n\r\n");
+        let counted = served_over_counting_writes(halting, request.as_bytes());
+        let reply = String::from_utf8_lossy(&counted.reply);
         assert!(reply.contains("\r\n\r\npart"), "{reply}");
-        assert_eq!(served.is_ok(), ends_well, "{served:?}");
-        assert_eq!(
-            closed.load(std::sync::atomic::Ordering::Relaxed),
-            ends_well,
-            "{path}"
-        );
+        assert_eq!(counted.served.is_ok(), ends_well, "{:?}", counted.served);
+        assert_eq!(counted.closed, ends_well, "{path}");
     }
 }
 
