@@ -173,14 +173,22 @@ fn hyper_server() -> SocketAddr {
     addr
 }
 
+/// Our client over a plain TCP connection to `addr`.
+async fn client_to(
+    addr: SocketAddr,
+    config: ClientConfig,
+) -> ClientConnection<lithe::rt::TcpStream> {
+    let tcp = lithe::rt::connect("127.0.0.1", addr.port(), LIMIT)
+        .await
+        .unwrap();
+    ClientConnection::new(tcp, config)
+}
+
 #[test]
 fn our_client_against_a_hyper_server() {
     let addr = hyper_server();
     run(async {
-        let tcp = lithe::rt::connect("127.0.0.1", addr.port(), LIMIT)
-            .await
-            .unwrap();
-        let mut conn = ClientConnection::new(tcp, ClientConfig::default());
+        let mut conn = client_to(addr, ClientConfig::default()).await;
         for _ in 0..3 {
             let response = conn
                 .send(Request::new("GET", "/").with_header("host", "t"))
@@ -214,10 +222,7 @@ fn our_client_against_a_hyper_server() {
             continue_timeout: LIMIT * 3,
             ..ClientConfig::default()
         };
-        let tcp = lithe::rt::connect("127.0.0.1", addr.port(), LIMIT)
-            .await
-            .unwrap();
-        let mut conn = ClientConnection::new(tcp, config);
+        let mut conn = client_to(addr, config).await;
         // The last asks to close, which hyper's 200 repeats: it still reads
         // the body.
         let texts = ["first", "second", "third"];
@@ -233,10 +238,7 @@ fn our_client_against_a_hyper_server() {
 fn trailers_from_a_hyper_server_come_to_a_request_that_takes_them() {
     let addr = hyper_server();
     run(async {
-        let tcp = lithe::rt::connect("127.0.0.1", addr.port(), LIMIT)
-            .await
-            .unwrap();
-        let mut conn = ClientConnection::new(tcp, ClientConfig::default());
+        let mut conn = client_to(addr, ClientConfig::default()).await;
         for takes_trailers in [false, true] {
             let mut request = Request::new("GET", "/trailers").with_header("host", "t");
             if takes_trailers {
@@ -312,10 +314,7 @@ fn upgrades_with_hyper_both_ways() {
 
     let addr = hyper_server();
     run(async {
-        let tcp = lithe::rt::connect("127.0.0.1", addr.port(), LIMIT)
-            .await
-            .unwrap();
-        let mut conn = ClientConnection::new(tcp, ClientConfig::default());
+        let mut conn = client_to(addr, ClientConfig::default()).await;
         let request = Request::new("GET", "/upgrade")
             .with_header("host", "t")
             .with_header("upgrade", "echo");
