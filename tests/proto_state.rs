@@ -13,6 +13,12 @@ const HOST: [Header<'static>; 1] = [Header {
     value: b"a",
 }];
 
+/// `Content-Length: 0`: a response with no content, its length stated.
+const NO_CONTENT_LENGTH: [Header<'static>; 1] = [Header {
+    name: "Content-Length",
+    value: b"0",
+}];
+
 /// A request's fields announcing two bytes of body and waiting for `100
 /// Continue` before sending them.
 const EXPECTING_TWO_BYTES: [Header<'static>; 3] = [
@@ -108,15 +114,7 @@ fn pipelined_request_waits_until_the_response_is_done_and_its_bytes_are_kept() {
     let paused = conn.receive(rest, &mut headers).unwrap();
     assert_eq!((paused.consumed, paused.event), (0, Event::Paused));
     assert_eq!(conn.our_state(), State::SendResponse);
-    respond(
-        &mut conn,
-        StatusCode::OK,
-        &[Header {
-            name: "Content-Length",
-            value: b"0",
-        }],
-        b"",
-    );
+    respond(&mut conn, StatusCode::OK, &NO_CONTENT_LENGTH, b"");
     assert_eq!(
         (conn.our_state(), conn.their_state()),
         (State::Idle, State::Idle)
@@ -138,10 +136,7 @@ fn early_response_while_the_request_body_is_still_arriving() {
     respond(
         &mut conn,
         StatusCode::CONTENT_TOO_LARGE,
-        &[Header {
-            name: "Content-Length",
-            value: b"0",
-        }],
+        &NO_CONTENT_LENGTH,
         b"",
     );
     assert_eq!(conn.our_state(), State::Done);
@@ -538,12 +533,11 @@ fn a_protocol_error_forces_close_and_allows_one_error_response() {
     assert_eq!(err, Error::MissingHost);
     assert!(!conn.is_keep_alive());
     let mut out = [0u8; 256];
-    let fields = [Header {
-        name: "Content-Length",
-        value: b"0",
-    }];
     let n = conn
-        .send_response(&ResponseHead::new(err.status(), &fields), &mut out)
+        .send_response(
+            &ResponseHead::new(err.status(), &NO_CONTENT_LENGTH),
+            &mut out,
+        )
         .unwrap();
     assert_eq!(
         &out[..n],
@@ -552,7 +546,10 @@ fn a_protocol_error_forces_close_and_allows_one_error_response() {
     conn.send_end(&[], &mut out).unwrap();
     assert_eq!(conn.our_state(), State::MustClose);
     assert_eq!(
-        conn.send_response(&ResponseHead::new(err.status(), &fields), &mut out),
+        conn.send_response(
+            &ResponseHead::new(err.status(), &NO_CONTENT_LENGTH),
+            &mut out
+        ),
         Err(SendError::InvalidState)
     );
 }
@@ -718,13 +715,9 @@ fn an_unsolicited_408_before_any_request_closes_the_connection() {
         Event::NeedData
     );
     let mut out = [0u8; 128];
-    let fields = [Header {
-        name: "Content-Length",
-        value: b"0",
-    }];
     let n = conn
         .send_response(
-            &ResponseHead::new(StatusCode::REQUEST_TIMEOUT, &fields),
+            &ResponseHead::new(StatusCode::REQUEST_TIMEOUT, &NO_CONTENT_LENGTH),
             &mut out,
         )
         .unwrap();
@@ -747,7 +740,7 @@ fn an_unsolicited_408_before_any_request_closes_the_connection() {
     // Only one such response, and never an interim one.
     assert_eq!(
         conn.send_response(
-            &ResponseHead::new(StatusCode::REQUEST_TIMEOUT, &fields),
+            &ResponseHead::new(StatusCode::REQUEST_TIMEOUT, &NO_CONTENT_LENGTH),
             &mut out
         ),
         Err(SendError::InvalidState)
@@ -819,11 +812,7 @@ fn pipelined_requests_before_the_clients_close_are_all_read() {
     // The close waits behind the second request, held while /1 is answered.
     let held = conn.receive(rest, &mut headers).unwrap();
     assert_eq!((held.consumed, held.event), (0, Event::Paused));
-    let length = [Header {
-        name: "Content-Length",
-        value: b"0",
-    }];
-    respond(&mut conn, StatusCode::OK, &length, b"");
+    respond(&mut conn, StatusCode::OK, &NO_CONTENT_LENGTH, b"");
     // The second is read whole; only then is the close reported.
     assert_eq!(
         receive_all(&mut conn, rest),
@@ -831,7 +820,7 @@ fn pipelined_requests_before_the_clients_close_are_all_read() {
     );
     assert_eq!(conn.their_state(), State::Closed);
     // It is still answered, as the last: the client has closed.
-    let wire = respond(&mut conn, StatusCode::OK, &length, b"");
+    let wire = respond(&mut conn, StatusCode::OK, &NO_CONTENT_LENGTH, b"");
     assert!(
         String::from_utf8_lossy(&wire).ends_with("connection: close\r\n\r\n"),
         "{}",
@@ -865,11 +854,7 @@ fn a_client_closing_while_a_switch_is_pending_still_gets_the_answer() {
             assert_eq!(conn.our_state(), State::SwitchedProtocol);
             assert_eq!(conn.their_state(), State::SwitchedProtocol);
         } else {
-            let length = [Header {
-                name: "Content-Length",
-                value: b"0",
-            }];
-            respond(&mut conn, StatusCode::OK, &length, b"");
+            respond(&mut conn, StatusCode::OK, &NO_CONTENT_LENGTH, b"");
             assert_eq!(receive_all(&mut conn, b""), ["ConnectionClosed"]);
         }
     }
