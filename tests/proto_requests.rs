@@ -7,7 +7,7 @@
 mod support;
 
 use lithe::proto::{Config, Connection, Error, Leniency, Limits};
-use support::{Owned, Split, answer_empty, bodies, drive, error_of, server_events};
+use support::{Owned, Split, answer_empty, bodies, drive, error_of, server_events, with_leniency};
 
 fn events(input: &[u8]) -> Vec<Owned> {
     server_events(Config::default(), input)
@@ -529,13 +529,10 @@ fn an_absolute_target_whose_authority_is_no_host_and_port_is_refused() {
 #[test]
 fn bare_lf_is_accepted_only_with_its_leniency_flag() {
     let input = b"GET / HTTP/1.1\nHost: a\n\nGET /2 HTTP/1.1\nHost: a\n\n";
-    let lenient = Config {
-        leniency: Leniency {
-            allow_bare_lf: true,
-            ..Leniency::default()
-        },
-        ..Config::default()
-    };
+    let lenient = with_leniency(Leniency {
+        allow_bare_lf: true,
+        ..Leniency::default()
+    });
     let ev = server_events(lenient, input);
     assert_eq!(error_of(&ev), None);
     assert_eq!(request_line(&ev, 1).1, "/2");
@@ -553,13 +550,10 @@ fn bare_lf_is_accepted_only_with_its_leniency_flag() {
 /// two fields.)
 #[test]
 fn bare_cr_is_refused_even_with_the_bare_lf_leniency() {
-    let lenient = Config {
-        leniency: Leniency {
-            allow_bare_lf: true,
-            ..Leniency::default()
-        },
-        ..Config::default()
-    };
+    let lenient = with_leniency(Leniency {
+        allow_bare_lf: true,
+        ..Leniency::default()
+    });
     for input in [
         &b"GET / HTTP/1.1\nHost: a\nX: 1\rContent-Length: 5\n\nhello"[..],
         b"GET / HTTP/1.1\nHost: a\n\rZGET /evil HTTP/1.1\nHost: a\n\n",
@@ -582,13 +576,10 @@ fn bare_cr_is_refused_even_with_the_bare_lf_leniency() {
 /// that ends chunk lines at CRLF only (Go's CVE-2025-22871).
 #[test]
 fn bare_lf_leniency_stops_at_the_chunk_lines() {
-    let lenient = Config {
-        leniency: Leniency {
-            allow_bare_lf: true,
-            ..Leniency::default()
-        },
-        ..Config::default()
-    };
+    let lenient = with_leniency(Leniency {
+        allow_bare_lf: true,
+        ..Leniency::default()
+    });
     let head = "POST /u HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n";
     let ev = server_events(lenient, format!("{head}1;a\nX\r\n0\r\n\r\n").as_bytes());
     assert_eq!(error_of(&ev), Some(Error::BareLineFeed));
@@ -820,15 +811,12 @@ fn trailer_byte_limit() {
 /// padded chunk line.
 #[test]
 fn response_leniencies_do_not_apply_to_requests() {
-    let lenient = Config {
-        leniency: Leniency {
-            allow_obs_fold_in_responses: true,
-            allow_space_before_colon_in_responses: true,
-            allow_padded_chunk_lines_in_responses: true,
-            ..Leniency::default()
-        },
-        ..Config::default()
-    };
+    let lenient = with_leniency(Leniency {
+        allow_obs_fold_in_responses: true,
+        allow_space_before_colon_in_responses: true,
+        allow_padded_chunk_lines_in_responses: true,
+        ..Leniency::default()
+    });
     assert_eq!(
         error_of(&server_events(
             lenient,

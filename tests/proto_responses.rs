@@ -8,6 +8,7 @@ mod support;
 use lithe::proto::{BodyLength, Config, EMPTY_HEADER, Error, Leniency};
 use support::{
     Owned, bodies, client_after, client_events, error_of, four_ways, framing_of, request_next,
+    with_leniency,
 };
 
 fn statuses(events: &[Owned]) -> Vec<u16> {
@@ -213,13 +214,10 @@ fn obs_fold_in_responses_only_with_its_flag() {
         error_of(&client_events(Config::default(), "GET", input)),
         Some(Error::ObsoleteLineFolding)
     );
-    let lenient = Config {
-        leniency: Leniency {
-            allow_obs_fold_in_responses: true,
-            ..Leniency::default()
-        },
-        ..Config::default()
-    };
+    let lenient = with_leniency(Leniency {
+        allow_obs_fold_in_responses: true,
+        ..Leniency::default()
+    });
     let ev = client_events(lenient, "GET", input);
     assert_eq!(error_of(&ev), None);
     assert_eq!(bodies(&ev), vec![Vec::<u8>::new()]);
@@ -238,13 +236,10 @@ fn obs_fold_in_responses_only_with_its_flag() {
 /// a `close` on a continuation line still ends the connection.
 #[test]
 fn folded_framing_fields_are_read_unfolded() {
-    let lenient = Config {
-        leniency: Leniency {
-            allow_obs_fold_in_responses: true,
-            ..Leniency::default()
-        },
-        ..Config::default()
-    };
+    let lenient = with_leniency(Leniency {
+        allow_obs_fold_in_responses: true,
+        ..Leniency::default()
+    });
     let folded_close =
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: foo,\r\n close\r\n\r\nhi";
     let ev = client_events(lenient, "GET", folded_close);
@@ -279,13 +274,10 @@ fn bare_lf_in_responses_only_with_its_flag() {
         error_of(&client_events(Config::default(), "GET", input)),
         Some(Error::BareLineFeed)
     );
-    let lenient = Config {
-        leniency: Leniency {
-            allow_bare_lf: true,
-            ..Leniency::default()
-        },
-        ..Config::default()
-    };
+    let lenient = with_leniency(Leniency {
+        allow_bare_lf: true,
+        ..Leniency::default()
+    });
     assert_eq!(
         framing_of(|| client_after(lenient, "GET"), input),
         Ok(Some(BodyLength::UntilClose))
@@ -309,13 +301,10 @@ fn space_before_colon_in_responses_only_with_its_flag() {
         error_of(&client_events(Config::default(), "GET", input)),
         Some(Error::InvalidHeaderName)
     );
-    let lenient = Config {
-        leniency: Leniency {
-            allow_space_before_colon_in_responses: true,
-            ..Leniency::default()
-        },
-        ..Config::default()
-    };
+    let lenient = with_leniency(Leniency {
+        allow_space_before_colon_in_responses: true,
+        ..Leniency::default()
+    });
     let ev = client_events(lenient, "GET", input);
     assert!(matches!(&ev[0], Owned::Response { headers, .. } if headers[0].0 == "Server"));
 }
@@ -325,14 +314,11 @@ fn space_before_colon_in_responses_only_with_its_flag() {
 /// refused (a hop that reads trailers strictly would see other fields).
 #[test]
 fn response_leniencies_do_not_reach_trailers() {
-    let lenient = Config {
-        leniency: Leniency {
-            allow_obs_fold_in_responses: true,
-            allow_space_before_colon_in_responses: true,
-            ..Leniency::default()
-        },
-        ..Config::default()
-    };
+    let lenient = with_leniency(Leniency {
+        allow_obs_fold_in_responses: true,
+        allow_space_before_colon_in_responses: true,
+        ..Leniency::default()
+    });
     const HEAD: &str = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n";
     // The same fields in the head are read, so the flags are on.
     let in_head = b"HTTP/1.1 200 OK\r\nA : b\r\nC: d\r\n e\r\nContent-Length: 0\r\n\r\n";
@@ -357,13 +343,10 @@ fn response_leniencies_do_not_reach_trailers() {
 /// standalone decoder.
 #[test]
 fn padded_chunk_lines_in_responses_only_with_their_flag() {
-    let lenient = Config {
-        leniency: Leniency {
-            allow_padded_chunk_lines_in_responses: true,
-            ..Leniency::default()
-        },
-        ..Config::default()
-    };
+    let lenient = with_leniency(Leniency {
+        allow_padded_chunk_lines_in_responses: true,
+        ..Leniency::default()
+    });
     let response = |lines: &str| {
         format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{lines}0\r\n\r\n")
     };

@@ -3,8 +3,17 @@
 #![allow(dead_code)]
 
 use lithe::proto::{
-    Config, Connection, EMPTY_HEADER, Error, Event, Header, RequestHead, ResponseHead, StatusCode,
+    Config, Connection, EMPTY_HEADER, Error, Event, Header, Leniency, RequestHead, ResponseHead,
+    StatusCode,
 };
+
+/// The default configuration under `leniency`.
+pub fn with_leniency(leniency: Leniency) -> Config {
+    Config {
+        leniency,
+        ..Config::default()
+    }
+}
 
 /// An [`Event`] with everything owned, so runs under different splits compare.
 #[derive(Clone, Debug, PartialEq, Eq)]
