@@ -800,16 +800,15 @@ fn fields_named_almost_like_the_framing_fields_are_other_fields() {
 #[test]
 fn pipelined_requests_before_the_clients_close_are_all_read() {
     let mut conn = Connection::server(Config::default());
-    let input = b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n";
-    let mut headers = [EMPTY_HEADER; 8];
-    let first = conn.receive(input, &mut headers).unwrap();
-    assert!(matches!(first.event, Event::Request(_)));
-    let mut rest = &input[first.consumed..];
-    let end = conn.receive(rest, &mut headers).unwrap();
-    assert!(matches!(end.event, Event::End { .. }));
-    rest = &rest[end.consumed..];
+    let rest: &[u8] = b"GET /2 HTTP/1.1\r\nHost: a\r\n\r\n";
+    let input = [&b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\n"[..], rest].concat();
+    assert_eq!(
+        receive_all(&mut conn, &input),
+        ["request /1", "end", "Paused"]
+    );
     conn.receive_eof();
     // The close waits behind the second request, held while /1 is answered.
+    let mut headers = [EMPTY_HEADER; 8];
     let held = conn.receive(rest, &mut headers).unwrap();
     assert_eq!((held.consumed, held.event), (0, Event::Paused));
     respond(&mut conn, StatusCode::OK, &NO_CONTENT_LENGTH, b"");
