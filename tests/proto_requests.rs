@@ -1402,3 +1402,53 @@ fn a_request_line_that_cannot_begin_a_method_is_refused_at_its_first_byte() {
         );
     }
 }
+
+/// A request line is judged as soon as its line end arrives, by the rules
+/// the whole head's parse applies to it: a peer that sends one bad line and
+/// waits (another protocol's greeting, a version typo) is refused then, not
+/// left to wait out the head timeout for a 408. Without the peer's close, so
+/// that only the line can decide; the same however the bytes arrive, and the
+/// same error as for that line at the head of a whole request.
+#[test]
+fn a_request_line_is_judged_when_its_line_ends() {
+    let config = Config {
+        limits: Limits {
+            max_request_target_bytes: 16,
+            ..Limits::default()
+        },
+        ..Config::default()
+    };
+    for (line, error) in [
+        (&b"GET / HTTP1.1\r\n"[..], Error::InvalidVersion),
+        (b"GET / HTTP/2.0\r\n", Error::UnsupportedVersion),
+        (b"GET /x HTTP/1.1 extra\r\n", Error::InvalidRequestLine),
+        (b"SSH-2.0-OpenSSH_9.6\r\n", Error::InvalidRequestLine),
+        (b"PING\r\n", Error::InvalidRequestLine),
+        (b"GET /\x01 HTTP/1.1\r\n", Error::InvalidRequestTarget),
+        (b"CONNECT /path HTTP/1.1\r\n", Error::InvalidRequestTarget),
+        (b"GET /a-17-byte-target HTTP/1.1\r\n", Error::RequestTargetTooLong),
+        (b"\r\nGET / HTTP/1.1 \r\n", Error::InvalidRequestLine),
+    ] {
+        let shown = String::from_utf8_lossy(line);
+        for split in [Split::Whole, Split::ByteByByte] {
+            let mut conn = Connection::server(config);
+            let events = drive(&mut conn, line, split, false, answer_empty);
+            assert_eq!(error_of(&events), Some(error), "{shown} {split:?}: {events:?}");
+        }
+        let whole = [line, b"Host: a\r\n\r\n"].concat();
+        assert_eq!(error_of(&server_events(config, &whole)), Some(error), "{shown}");
+    }
+    // A line that passes waits for the fields, as before.
+    for line in [
+        &b"GET / HTTP/1.1\r\n"[..],
+        b"\r\nCONNECT a:443 HTTP/1.1\r\n",
+        b"GET http://a/b HTTP/1.0\r\nHost: a\r\n",
+        b"OPTIONS * HTTP/1.1\r\n",
+    ] {
+        for split in [Split::Whole, Split::ByteByByte] {
+            let mut conn = Connection::server(config);
+            let events = drive(&mut conn, line, split, false, answer_empty);
+            assert_eq!(events.last(), Some(&Owned::NeedData), "{line:?}: {events:?}");
+        }
+    }
+}

@@ -7,8 +7,8 @@ mod support;
 
 use lithe::proto::{BodyLength, Config, EMPTY_HEADER, Error, Leniency};
 use support::{
-    Owned, bodies, client_after, client_events, error_of, four_ways, framing_of, request_next,
-    with_leniency,
+    Owned, Split, bodies, client_after, client_events, drive, error_of, four_ways, framing_of,
+    no_response, request_next, with_leniency,
 };
 
 fn statuses(events: &[Owned]) -> Vec<u16> {
@@ -205,6 +205,37 @@ fn a_response_that_does_not_begin_http_is_refused_at_its_first_byte() {
     // A whole line that begins otherwise says the same.
     let ev = client_events(Config::default(), "GET", b"XTTP/1.1 200 OK\r\n\r\n");
     assert_eq!(error_of(&ev), Some(Error::InvalidVersion));
+}
+
+/// A status line is judged as soon as its line end arrives, as a request
+/// line is: a server whose first line is no status line is refused then,
+/// not waited on until it sends an empty line or closes.
+#[test]
+fn a_status_line_is_judged_when_its_line_ends() {
+    for (line, error) in [
+        (&b"HTTP/1.1 2000 OK\r\n"[..], Error::InvalidStatusLine),
+        (b"HTTP/1.1 099 Low\r\n", Error::InvalidStatusLine),
+        (b"HTTP/2 200\r\n", Error::InvalidVersion),
+        (b"HTTP/3.0 200 OK\r\n", Error::UnsupportedVersion),
+        (b"HELLO there\r\n", Error::InvalidVersion),
+    ] {
+        let shown = String::from_utf8_lossy(line);
+        for split in [Split::Whole, Split::ByteByByte] {
+            let mut conn = client_after(Config::default(), "GET");
+            let events = drive(&mut conn, line, split, false, no_response);
+            assert_eq!(error_of(&events), Some(error), "{shown} {split:?}: {events:?}");
+        }
+        let whole = [line, b"Content-Length: 0\r\n\r\n"].concat();
+        let events = client_events(Config::default(), "GET", &whole);
+        assert_eq!(error_of(&events), Some(error), "{shown}");
+    }
+    for line in [&b"HTTP/1.1 200 OK\r\n"[..], b"HTTP/1.0 404\r\n"] {
+        for split in [Split::Whole, Split::ByteByByte] {
+            let mut conn = client_after(Config::default(), "GET");
+            let events = drive(&mut conn, line, split, false, no_response);
+            assert_eq!(events.last(), Some(&Owned::NeedData), "{line:?}: {events:?}");
+        }
+    }
 }
 
 #[test]

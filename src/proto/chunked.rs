@@ -480,6 +480,7 @@ impl ChunkedState {
             too_large: Error::TrailersTooLarge,
             first_line_too_long: Error::TrailersTooLarge,
             first_byte: None,
+            start_line: None,
         };
         let section = &input[start..];
         let Some(found) = self.trailer_scanner.scan(section, &rules)? else {

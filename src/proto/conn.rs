@@ -15,7 +15,7 @@ use super::framing::{
 use super::head::{Header, RequestHead, ResponseHead, Version, is_tchar};
 use super::limits::Config;
 use super::parse::{
-    FirstTry, parse_request, parse_response, try_whole_request, try_whole_response,
+    FirstTry, StartLine, parse_request, parse_response, try_whole_request, try_whole_response,
 };
 use super::scan::{FirstByte, ScanRules, Scanner, cut_short, has_bare_cr};
 use super::state::{Role, Settled, State, States, Transition};
@@ -479,6 +479,12 @@ impl Connection {
                     error: Error::InvalidVersion,
                 }),
             },
+            start_line: Some(match self.role {
+                Role::Server => StartLine::Request {
+                    max_target_bytes: self.config.limits.max_request_target_bytes,
+                },
+                Role::Client => StartLine::Status,
+            }),
         }
     }
 

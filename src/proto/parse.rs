@@ -28,6 +28,49 @@ pub(crate) fn parse_request<'b, 'h>(
     Ok(head)
 }
 
+/// A start line to judge on its own, as soon as its line end arrives (see
+/// `ScanRules::start_line`), by the rules the whole head's parse applies to
+/// it, so that the error is the same whenever the line is judged.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum StartLine {
+    /// A request line, its target held to `max_target_bytes`.
+    Request {
+        /// [`Limits::max_request_target_bytes`](super::Limits::max_request_target_bytes).
+        max_target_bytes: usize,
+    },
+    /// A status line.
+    Status,
+}
+
+impl StartLine {
+    /// Judges `line`, its line end included. httparse, given no field slots,
+    /// parses the line and stops where the fields would begin: a line it
+    /// takes is `Partial` there.
+    pub(crate) fn check(self, line: &[u8]) -> Result<(), Error> {
+        match self {
+            StartLine::Request { max_target_bytes } => {
+                let mut request = httparse::Request::new(&mut []);
+                match request.parse(line) {
+                    Ok(_) => {}
+                    Err(e) => return Err(diagnose(line, e, Role::Request)),
+                }
+                let head = request_head(request).ok_or(Error::InvalidRequestLine)?;
+                if head.target.len() > max_target_bytes {
+                    return Err(Error::RequestTargetTooLong);
+                }
+                check_target(&head)
+            }
+            StartLine::Status => {
+                let mut response = httparse::Response::new(&mut []);
+                match response.parse(line) {
+                    Ok(_) => response_head(response).map(|_| ()),
+                    Err(e) => Err(diagnose(line, e, Role::Response)),
+                }
+            }
+        }
+    }
+}
+
 /// The outcome of parsing a head on the first attempt, before any scanning.
 pub(crate) enum FirstTry<'b, 'h, H> {
     /// The whole head was there and passes every rule the scanner enforces.
@@ -169,6 +212,12 @@ fn check_request(head: &RequestHead<'_, '_>, config: &Config) -> Result<(), Erro
     if head.target.len() > config.limits.max_request_target_bytes {
         return Err(Error::RequestTargetTooLong);
     }
+    check_target(head)
+}
+
+/// The request-target's form against the method (RFC 9112 §3.2).
+#[inline]
+fn check_target(head: &RequestHead<'_, '_>) -> Result<(), Error> {
     if !head.target_form().fits_method(head.method) {
         return Err(Error::InvalidRequestTarget);
     }

@@ -14,6 +14,7 @@
 use memchr::memchr;
 
 use super::error::Error;
+use super::parse::StartLine;
 
 /// What a section must obey while it is being scanned.
 #[derive(Clone, Copy, Debug)]
@@ -39,6 +40,11 @@ pub(crate) struct ScanRules {
     /// hello sent to a plain port has no line end within the first-line
     /// cap, and would wait out the head timeout). `None`: any byte.
     pub first_byte: Option<FirstByte>,
+    /// How the start line is judged once its line end arrives: refused then,
+    /// not once the head ends (a peer that sends one bad line and waits,
+    /// such as another protocol's greeting, would wait out the head timeout
+    /// for a misleading 408). `None`: judged with the whole head.
+    pub start_line: Option<StartLine>,
 }
 
 /// A rule on the first byte of a start line (see [`ScanRules::first_byte`]).
@@ -161,6 +167,9 @@ impl Scanner {
                 }));
             }
             let is_field_line = self.seen_line || !rules.has_start_line;
+            if let (false, Some(start_line)) = (is_field_line, rules.start_line) {
+                start_line.check(&input[self.line_start..self.pos])?;
+            }
             if is_field_line
                 && matches!(input[self.line_start], b' ' | b'\t')
                 && !rules.allow_obs_fold
