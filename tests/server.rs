@@ -973,6 +973,101 @@ fn an_unread_large_body_closes_the_connection() {
     server.shutdown();
 }
 
+/// A client that writes its whole upload before it reads (as simple clients
+/// do) still gets an early refusal: the server, its answer sent, reads and
+/// discards the upload for as long as it keeps coming (within the linger's
+/// ten seconds), however large, so that its unread bytes draw no reset that
+/// would destroy the answer. Both by the service (413 without reading) and
+/// by proto's body limit.
+#[test]
+fn an_early_refusal_outlasts_an_upload_sent_before_reading() {
+    use std::time::{Duration, Instant};
+    let refusing = |_: lithe::io::Request| async {
+        lithe::io::Response::new(lithe::proto::StatusCode::CONTENT_TOO_LARGE).with_body("no")
+    };
+    // Behind proto's limit, the service never sees the request.
+    let accepting =
+        |_: lithe::io::Request| async { lithe::io::Response::new(lithe::proto::StatusCode::OK) };
+    let limited = ServerConfig {
+        proto: lithe::proto::Config {
+            limits: lithe::proto::Limits {
+                max_body_bytes: 1 << 20,
+                ..lithe::proto::Limits::default()
+            },
+            ..lithe::proto::Config::default()
+        },
+        ..ServerConfig::default()
+    };
+    let piece = vec![b'x'; 64 * 1024];
+    for (server, pieces, pause) in [
+        // More than a byte cap of 16 MiB would take, at full speed.
+        (server_with(refusing, ServerConfig::default()), 384, None),
+        (server_with(accepting, limited), 384, None),
+        // Longer than a linger of one second, in pieces well apart.
+        (
+            server_with(refusing, ServerConfig::default()),
+            16,
+            Some(Duration::from_millis(150)),
+        ),
+    ] {
+        let mut s = socket(server.local_addr());
+        let length = pieces * piece.len();
+        let head = format!("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: {length}\r\n\r\n");
+        s.write_all(head.as_bytes()).unwrap();
+        let started = Instant::now();
+        for sent in 0..pieces {
+            if let Some(pause) = pause {
+                std::thread::sleep(pause);
+            }
+            if let Err(e) = s.write_all(&piece) {
+                panic!("piece {sent} of {pieces} after {:?}: {e}", started.elapsed());
+            }
+        }
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let reply = read_to_close(&mut s);
+        assert!(reply.starts_with("HTTP/1.1 413 "), "{reply}");
+        assert!(reply.contains("connection: close\r\n"), "{reply}");
+        server.shutdown();
+    }
+}
+
+/// A shutdown cuts the linger short: a peer that keeps sending after its
+/// answer does not hold the server's end, and so its shutdown, for the
+/// linger's ten seconds.
+#[test]
+fn a_shutdown_cuts_the_linger_over_an_endless_upload_short() {
+    use std::time::{Duration, Instant};
+    let refusing = |_: lithe::io::Request| async {
+        lithe::io::Response::new(lithe::proto::StatusCode::CONTENT_TOO_LARGE)
+    };
+    // The default shutdown timeout (30 s), longer than the linger.
+    let config = lithe::rt::ServeConfig {
+        threads: 1,
+        ..Default::default()
+    };
+    let server = lithe::rt::Server::bind("127.0.0.1:0", refusing, config).unwrap();
+    let mut s = socket(server.local_addr());
+    s.write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000000000\r\n\r\n")
+        .unwrap();
+    let mut writer = s.try_clone().unwrap();
+    let flood = std::thread::spawn(move || {
+        let piece = vec![b'x'; 16 * 1024];
+        let started = Instant::now();
+        // Until the server's end is gone, or long past the linger.
+        while started.elapsed() < Duration::from_secs(20) && writer.write_all(&piece).is_ok() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    let reply = read_until(&mut s, "\r\n\r\n");
+    assert!(reply.starts_with("HTTP/1.1 413 "), "{reply}");
+    let started = Instant::now();
+    server.shutdown();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(4), "{took:?}");
+    drop(s);
+    flood.join().unwrap();
+}
+
 #[test]
 fn expect_100_continue_is_sent_only_when_the_body_is_read() {
     let server = server();

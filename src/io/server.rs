@@ -104,9 +104,15 @@ const FAIR_SHARE: u32 = 64;
 /// request.
 const BUFFERED_SHARE: u32 = 4 * FAIR_SHARE;
 /// After closing our side, what the peer still sends is read and discarded for
-/// at most this long and this many bytes, so that our last response is not lost
-/// to a reset.
-const LINGER: Duration = Duration::from_secs(1);
+/// at most this long, so that our last response is not lost to a reset: a
+/// client that writes its whole upload before it reads (as simple clients do)
+/// learns of an early refusal only if the upload is taken in meanwhile.
+/// aiohttp lingers as long, nginx up to 30 s.
+const LINGER: Duration = Duration::from_secs(10);
+/// The linger ends once the peer has sent nothing for this long: a peer that
+/// has stopped sending draws no reset, and one that sends no more need not
+/// be waited for.
+const LINGER_PAUSE: Duration = Duration::from_secs(1);
 /// Bytes discarded while lingering before the connection lets the other
 /// tasks of its thread run: a peer that sends as fast as we read would
 /// otherwise hold the thread for the whole linger.
@@ -115,7 +121,6 @@ const LINGER_SHARE: usize = 256 * 1024;
 /// if the head timeout would give it longer: one trickled in (a slowloris)
 /// would otherwise hold the shutdown for the whole head timeout.
 const SHUTDOWN_HEAD_GRACE: Duration = Duration::from_secs(1);
-const LINGER_BYTES: usize = 16 * 1024 * 1024;
 
 /// What answers requests: an async function from [`Request`] to [`Response`].
 ///
@@ -1084,17 +1089,27 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         flushed?;
         // After an abort, what the peer still sends can only delay the reset.
         if linger && !aborted {
-            let deadline = Instant::now() + LINGER;
-            let mut discarded = 0usize;
+            let started = Instant::now();
+            let mut end = started + LINGER;
             let mut share = 0usize;
-            // Reads that never wait are held to the deadline too.
-            while discarded < LINGER_BYTES && Instant::now() < deadline {
+            // Reads that never wait are held to the end too.
+            loop {
+                if self.shutdown.is_some_and(Shutdown::is_triggered) {
+                    // Shutting down: no longer than a pause, as a server
+                    // that is going away owes the peer no more.
+                    end = end.min(started + LINGER_PAUSE);
+                }
+                let now = Instant::now();
+                if now >= end {
+                    break;
+                }
                 if share >= LINGER_SHARE {
                     share = 0;
                     futures_lite::future::yield_now().await;
                 }
+                let pause_end = end.min(now + LINGER_PAUSE);
                 let read = poll_fn(|cx| match self.buf.poll_fill(&mut self.io, cx) {
-                    Poll::Pending if self.read_deadline.poll_expired(cx, deadline) => {
+                    Poll::Pending if self.read_deadline.poll_expired(cx, pause_end) => {
                         Poll::Ready(Ok(0))
                     }
                     other => other,
@@ -1103,7 +1118,6 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 match read {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
-                        discarded += n;
                         share += n;
                         let all = self.buf.filled().len();
                         self.buf.advance(all);
