@@ -1426,17 +1426,28 @@ fn a_request_line_is_judged_when_its_line_ends() {
         (b"PING\r\n", Error::InvalidRequestLine),
         (b"GET /\x01 HTTP/1.1\r\n", Error::InvalidRequestTarget),
         (b"CONNECT /path HTTP/1.1\r\n", Error::InvalidRequestTarget),
-        (b"GET /a-17-byte-target HTTP/1.1\r\n", Error::RequestTargetTooLong),
+        (
+            b"GET /a-17-byte-target HTTP/1.1\r\n",
+            Error::RequestTargetTooLong,
+        ),
         (b"\r\nGET / HTTP/1.1 \r\n", Error::InvalidRequestLine),
     ] {
         let shown = String::from_utf8_lossy(line);
         for split in [Split::Whole, Split::ByteByByte] {
             let mut conn = Connection::server(config);
             let events = drive(&mut conn, line, split, false, answer_empty);
-            assert_eq!(error_of(&events), Some(error), "{shown} {split:?}: {events:?}");
+            assert_eq!(
+                error_of(&events),
+                Some(error),
+                "{shown} {split:?}: {events:?}"
+            );
         }
         let whole = [line, b"Host: a\r\n\r\n"].concat();
-        assert_eq!(error_of(&server_events(config, &whole)), Some(error), "{shown}");
+        assert_eq!(
+            error_of(&server_events(config, &whole)),
+            Some(error),
+            "{shown}"
+        );
     }
     // A line that passes waits for the fields, as before.
     for line in [
@@ -1448,7 +1459,11 @@ fn a_request_line_is_judged_when_its_line_ends() {
         for split in [Split::Whole, Split::ByteByByte] {
             let mut conn = Connection::server(config);
             let events = drive(&mut conn, line, split, false, answer_empty);
-            assert_eq!(events.last(), Some(&Owned::NeedData), "{line:?}: {events:?}");
+            assert_eq!(
+                events.last(),
+                Some(&Owned::NeedData),
+                "{line:?}: {events:?}"
+            );
         }
     }
 }

@@ -223,7 +223,11 @@ fn a_status_line_is_judged_when_its_line_ends() {
         for split in [Split::Whole, Split::ByteByByte] {
             let mut conn = client_after(Config::default(), "GET");
             let events = drive(&mut conn, line, split, false, no_response);
-            assert_eq!(error_of(&events), Some(error), "{shown} {split:?}: {events:?}");
+            assert_eq!(
+                error_of(&events),
+                Some(error),
+                "{shown} {split:?}: {events:?}"
+            );
         }
         let whole = [line, b"Content-Length: 0\r\n\r\n"].concat();
         let events = client_events(Config::default(), "GET", &whole);
@@ -233,7 +237,11 @@ fn a_status_line_is_judged_when_its_line_ends() {
         for split in [Split::Whole, Split::ByteByByte] {
             let mut conn = client_after(Config::default(), "GET");
             let events = drive(&mut conn, line, split, false, no_response);
-            assert_eq!(events.last(), Some(&Owned::NeedData), "{line:?}: {events:?}");
+            assert_eq!(
+                events.last(),
+                Some(&Owned::NeedData),
+                "{line:?}: {events:?}"
+            );
         }
     }
 }

@@ -1020,7 +1020,10 @@ fn an_early_refusal_outlasts_an_upload_sent_before_reading() {
                 std::thread::sleep(pause);
             }
             if let Err(e) = s.write_all(&piece) {
-                panic!("piece {sent} of {pieces} after {:?}: {e}", started.elapsed());
+                panic!(
+                    "piece {sent} of {pieces} after {:?}: {e}",
+                    started.elapsed()
+                );
             }
         }
         let _ = s.shutdown(std::net::Shutdown::Write);
