@@ -3379,6 +3379,64 @@ fn a_peer_flooding_a_closing_connection_does_not_hold_the_thread() {
     }
 }
 
+/// Empty lines sent while a request is served are read through to see
+/// whether the client has gone, but only up to the head size limit (which
+/// they count against as the next head's): a peer sending nothing else
+/// grows no buffer without bound.
+#[test]
+fn empty_lines_during_a_request_are_watched_through_within_the_head_limit() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A request, then empty lines, 4 MiB of them at most; counted.
+    struct EmptyLines(Arc<AtomicUsize>);
+    impl futures_lite::AsyncRead for EmptyLines {
+        fn poll_read(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut [u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+            let at = self.0.load(Ordering::Relaxed);
+            if at >= 4 << 20 {
+                return std::task::Poll::Pending;
+            }
+            let n = match at {
+                0 => {
+                    buf[..REQUEST.len()].copy_from_slice(REQUEST);
+                    REQUEST.len()
+                }
+                _ => {
+                    let n = buf.len() & !1;
+                    for pair in buf[..n].chunks_mut(2) {
+                        pair.copy_from_slice(b"\r\n");
+                    }
+                    n
+                }
+            };
+            self.0.fetch_add(n, Ordering::Relaxed);
+            std::task::Poll::Ready(Ok(n))
+        }
+    }
+    swallows_writes!(EmptyLines);
+    let read = Arc::new(AtomicUsize::new(0));
+    let config = ServerConfig::default();
+    let limit = config.proto.limits.max_head_bytes;
+    let service = |_: lithe::io::Request| futures_lite::future::pending::<lithe::io::Response>();
+    let mut connection = std::pin::pin!(lithe::io::serve_connection(
+        EmptyLines(read.clone()),
+        service,
+        &config
+    ));
+    for _ in 0..3 {
+        let poll = run(futures_lite::future::poll_once(connection.as_mut()));
+        assert!(poll.is_none(), "the connection ended: {poll:?}");
+    }
+    let so_far = read.load(Ordering::Relaxed);
+    assert!(so_far > 1024, "{so_far} bytes read");
+    assert!(so_far < 2 * limit + (64 << 10), "{so_far} bytes read");
+}
+
 /// Bytes sent right behind a CONNECT are the tunnel's (RFC 9931): when the
 /// CONNECT is refused they must not be read as requests of their own, which
 /// a proxy in front may have let through for that CONNECT only.
@@ -5355,7 +5413,9 @@ const GOODBYES: [Goodbye; 3] = [
 /// worked on (it closes, half-closes or resets the connection) abandons that
 /// request: the service's future, or its response body, is dropped, and the
 /// connection closes, rather than holding its slot until the service answers
-/// nobody. Answers pipelined before it still go out.
+/// nobody. Answers pipelined before it still go out. Empty lines after the
+/// request (RFC 9112 §2.2 lets a client send them), with it or later, hide
+/// nothing.
 #[test]
 fn without_half_close_a_client_that_goes_away_abandons_its_request() {
     let (dropped, abandoned) = std::sync::mpsc::channel();
@@ -5364,11 +5424,15 @@ fn without_half_close_a_client_that_goes_away_abandons_its_request() {
         ..ServerConfig::default()
     };
     let server = server_with(abandonable(dropped), config);
-    for (goodbye, leave) in GOODBYES {
+    let empty_lines = [("", ""), ("\r\n", ""), ("", "\r\n\r\n")];
+    for ((goodbye, leave), (with, later)) in GOODBYES
+        .into_iter()
+        .flat_map(|goodbye| empty_lines.map(|lines| (goodbye, lines)))
+    {
         for (path, dropped) in [("/wait", "wait"), ("/stream", "stream")] {
             let mut s = socket(server.local_addr());
             let requests = format!(
-                "GET /first HTTP/1.1\r\nHost: a\r\n\r\nGET {path} HTTP/1.1\r\nHost: a\r\n\r\n"
+                "GET /first HTTP/1.1\r\nHost: a\r\n\r\nGET {path} HTTP/1.1\r\nHost: a\r\n\r\n{with}"
             );
             s.write_all(requests.as_bytes()).unwrap();
             // The answer pipelined before (and, for the stream, its head and
@@ -5383,11 +5447,12 @@ fn without_half_close_a_client_that_goes_away_abandons_its_request() {
                 reply.contains("\r\n\r\nat once"),
                 "{goodbye} {path}: {reply}"
             );
+            s.write_all(later.as_bytes()).unwrap();
             let kept = leave(s);
             assert_eq!(
                 abandoned.recv_timeout(Duration::from_secs(5)),
                 Ok(dropped),
-                "{goodbye} {path}"
+                "{goodbye} {path} {with:?} {later:?}"
             );
             // Still reading, a half-closed client sees the connection end
             // with nothing more.

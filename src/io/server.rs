@@ -937,9 +937,12 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     /// (or failed) before this poll (`body_was_done`: reads before are the
     /// body's, and a body ended in this poll wakes the service, which most
     /// often answers at its next poll, without this read), and while nothing
-    /// is buffered, so what a read brings (the next request, pipelined) is
-    /// held within one small read. A body the service left unread is not
-    /// watched: its bytes are still to come.
+    /// is buffered but empty lines (which a client may send after a request,
+    /// RFC 9112 §2.2), so what a read brings (the next request, pipelined) is
+    /// held within one small read. Empty lines are watched through up to the
+    /// head size limit, which they count against as the next head's: past
+    /// it the next head is refused anyway. A body the service left unread is
+    /// not watched: its bytes are still to come.
     ///
     /// A service still pending at its first poll so costs a read that finds
     /// nothing: `rt`'s transport spares the first read after a request that
@@ -952,24 +955,35 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // head before it grew.
             self.buf.release_large_keeping_rest();
         }
-        if self.client_ended || !body_was_done || !self.buf.is_empty() {
+        if self.client_ended || !body_was_done {
             return Poll::Pending;
         }
-        // Nothing of the request is left to cut short.
-        let read = self.buf.poll_fill_idle(&mut self.io, cx);
-        // The service may take long (a long poll, a stream, on after the
-        // client's half close): what a large head grew is not held
-        // meanwhile. (A read that brought the next request leaves it.)
-        self.buf.release_large();
-        match read.map(closed_without_notify_as_end) {
-            Poll::Ready(Ok(0)) => self.client_closed(),
-            Poll::Ready(Ok(_)) | Poll::Pending => Poll::Pending,
-            Poll::Ready(Err(e)) => Poll::Ready(Error::Io(e)),
+        loop {
+            if !self.buf.is_empty()
+                && !(self.buf.filled().len() < self.config.proto.limits.max_head_bytes
+                    && self.nothing_begun())
+            {
+                return Poll::Pending;
+            }
+            // Nothing of the request is left to cut short.
+            let read = self.buf.poll_fill_idle(&mut self.io, cx);
+            // The service may take long (a long poll, a stream, on after the
+            // client's half close): what a large head grew is not held
+            // meanwhile. (A read that brought the next request leaves it.)
+            self.buf.release_large();
+            match read.map(closed_without_notify_as_end) {
+                Poll::Ready(Ok(0)) => return self.client_closed(),
+                // Only empty lines again: watched on (above), so that the
+                // next wake-up comes from this read.
+                Poll::Ready(Ok(_)) => continue,
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Error::Io(e)),
+            }
         }
     }
 
     /// The client ended its side while its request is served: gone, unless
-    /// [`ServerConfig::half_close`]. Nothing is buffered (see
+    /// [`ServerConfig::half_close`]. Nothing but empty lines is buffered (see
     /// [`poll_client_gone`](Self::poll_client_gone)), so no request can
     /// follow: proto is told now, and the answer says `connection: close`
     /// (unless the request proposed a switch: proto keeps that open to a
