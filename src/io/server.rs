@@ -959,10 +959,10 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             return Poll::Pending;
         }
         loop {
-            if !self.buf.is_empty()
-                && !(self.buf.filled().len() < self.config.proto.limits.max_head_bytes
-                    && self.nothing_begun())
-            {
+            let watched = self.buf.is_empty()
+                || (self.buf.filled().len() < self.config.proto.limits.max_head_bytes
+                    && self.nothing_begun());
+            if !watched {
                 return Poll::Pending;
             }
             // Nothing of the request is left to cut short.
