@@ -3555,6 +3555,30 @@ fn a_declined_upgrade_leaves_the_connection_reusable() {
     }
 }
 
+/// A proxy that answers a CONNECT in HTTP/1.0 (tinyproxy does) opens the
+/// tunnel all the same: a 2xx to CONNECT switches whatever the version, and
+/// HTTP/1.0's framing (a body to the close) never applies to it, so the
+/// tunnel's first bytes are not read as a body.
+#[test]
+fn a_connect_answered_in_http10_opens_the_tunnel() {
+    let (addr, _head) = switching_server(vec![
+        b"HTTP/1.0 200 Connection established\r\nProxy-agent: tinyproxy\r\n\r\ntunnel",
+    ]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        let established = conn
+            .send(Request::new("CONNECT", "example.net:443"))
+            .await
+            .unwrap();
+        assert_eq!(established.status(), StatusCode::OK);
+        assert_eq!(established.version(), lithe::proto::Version::Http10);
+        assert_eq!(established.into_body().bytes(100).await.unwrap(), "");
+        assert!(!conn.is_reusable());
+        let (mut io, rest) = conn.into_parts();
+        speaks_the_new_protocol(&mut io, &rest, b"tunnel").await;
+    });
+}
+
 /// A proxy that refuses a CONNECT with a 407 and a body (an NTLM or
 /// Negotiate challenge) expects the retry on the same connection: the 407
 /// is an ordinary response, and the 200 to the retry opens the tunnel.
@@ -3624,6 +3648,63 @@ fn a_101_hands_the_client_the_connection_and_the_bytes_behind_its_head() {
     let head = head.recv_timeout(LIMIT).unwrap();
     assert!(head.contains("\r\nupgrade: echo\r\n"), "{head}");
     assert!(head.contains("\r\nconnection: upgrade\r\n"), "{head}");
+}
+
+/// A 101 switches to a protocol the request offered, and names it (RFC
+/// 9110 §7.8): one naming none, or another, is refused, as lithe's server
+/// refuses to send such an answer, and the connection is not handed on as
+/// if it spoke what the caller asked for. Protocol names compare without
+/// regard to case, and the offer may span fields.
+#[test]
+fn a_101_naming_no_offered_protocol_is_refused() {
+    for (answer, offers) in [
+        (
+            &b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n\r\n"[..],
+            &["echo"][..],
+        ),
+        (
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: other\r\n\r\n",
+            &["echo"],
+        ),
+        (
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: echo, other\r\n\r\n",
+            &["echo", "h2c"],
+        ),
+    ] {
+        let (addr, _head) = switching_server(vec![answer]);
+        run(async {
+            let mut conn = client_to(addr).await;
+            let mut request = Request::new("GET", "/chat");
+            for offer in offers {
+                request = request.with_header("upgrade", *offer);
+            }
+            let refused = conn.send(request).await.map(|r| r.status());
+            let shown = String::from_utf8_lossy(answer);
+            assert!(
+                matches!(
+                    refused,
+                    Err(Error::Protocol(lithe::proto::Error::UnexpectedSwitch))
+                ),
+                "{shown}: {refused:?}"
+            );
+            assert!(!conn.is_reusable(), "{shown}");
+        });
+    }
+    // Offered in two fields, named in another case: taken.
+    let (addr, _head) = switching_server(vec![
+        b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: ECHO\r\n\r\n",
+    ]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        let request = Request::new("GET", "/")
+            .with_header("upgrade", "h2c")
+            .with_header("upgrade", "echo");
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+        drop(response);
+        let (mut io, rest) = conn.into_parts();
+        speaks_the_new_protocol(&mut io, &rest, b"").await;
+    });
 }
 
 /// A server may answer 101 as soon as it has read the head (Node's upgrade

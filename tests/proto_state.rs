@@ -380,6 +380,33 @@ fn a_101_hands_back_the_bytes_after_its_head_whatever_its_framing_fields_say() {
     }
 }
 
+/// A 101 names the protocol it switches to (RFC 9110 §7.8): one to a
+/// proposal that names none (no Upgrade field, or an empty one) leaves the
+/// client not knowing what follows, and is refused.
+#[test]
+fn a_101_that_names_no_protocol_is_refused() {
+    for upgrade in ["", "Upgrade: \r\n", "Upgrade: ,\r\n"] {
+        let mut client = Connection::client(Config::default());
+        let fields = [HOST[0], UPGRADE_TO_WEBSOCKET[0], UPGRADE_TO_WEBSOCKET[1]];
+        let mut out = [0u8; 256];
+        client
+            .send_request(&RequestHead::new("GET", "/ws", &fields), &mut out)
+            .unwrap();
+        client.send_end(&[], &mut out).unwrap();
+        let head =
+            format!("HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n{upgrade}\r\n");
+        let mut headers = [EMPTY_HEADER; 8];
+        assert_eq!(
+            client
+                .receive(head.as_bytes(), &mut headers)
+                .map(|r| r.consumed),
+            Err(Error::UnexpectedSwitch),
+            "{upgrade:?}"
+        );
+        assert_eq!(client.their_state(), State::Error);
+    }
+}
+
 #[test]
 fn upgrade_declined_continues_as_http() {
     let mut conn = Connection::server(Config::default());

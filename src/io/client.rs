@@ -37,6 +37,7 @@ use super::field_value::FieldValue;
 use super::headers::{Headers, field_spans};
 use super::message::{Request, Response, is_interim};
 use super::receive::{Span, parse_with_growing_fields, span};
+use super::upgrade::offers_every_protocol;
 use crate::proto::{self, Connection, Event, Header, RequestHead, State, StatusCode, Version};
 
 mod config;
@@ -90,6 +91,9 @@ pub struct ClientConnection<T> {
     trailers: Option<Headers>,
     /// The Host field of requests that set none.
     host: Option<FieldValue>,
+    /// The Upgrade values of the request under way, joined by commas: a
+    /// 101 may switch only to one of them (RFC 9110 §7.8).
+    offered_protocols: Option<Box<[u8]>>,
 }
 
 /// A received response head, split off the read buffer.
@@ -176,6 +180,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             reset_by_peer: false,
             trailers: None,
             host: None,
+            offered_protocols: None,
         }
     }
 
@@ -330,7 +335,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// next piece holds it back meanwhile.) An answer
     /// that refuses the body (an error status, or a redirect or the like that
     /// closes the connection) stops it instead, and the connection is not
-    /// reused; a `2xx` never does. A `101` is taken only once the request has
+    /// reused; a `2xx` never does. A `101` is taken only if it names
+    /// protocols the request's Upgrade fields offered (RFC 9110 §7.8; one
+    /// naming none or another is `Error::Protocol(UnexpectedSwitch)`), and
+    /// only once the request has
     /// ended (proto's rule, stricter than h11, which holds the switch until
     /// then; sooner it is `Error::Protocol(UnexpectedSwitch)`), and comes
     /// back once the request is all written, so that the new protocol's
@@ -470,6 +478,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             },
         };
         let (method, target, version, mut headers, body) = request.into_parts();
+        let offered: Vec<&[u8]> = headers.get_all("upgrade").collect();
+        self.offered_protocols =
+            (!offered.is_empty()).then(|| offered.join(&b","[..]).into_boxed_slice());
         let kind = body.into_kind();
         let length = kind.len();
         let length_field = headers.contains("content-length");
@@ -709,6 +720,14 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             // does a redirect or the like that closes the connection.
             let refused = code >= 400 || (code >= 300 && !self.conn.is_keep_alive());
             if code == 101 {
+                // proto takes one only to a request that offered a protocol,
+                // and only one naming a protocol: the one named must be
+                // among those offered, or what follows may be anything.
+                let offered = self.offered_protocols.take();
+                if !offers_every_protocol(offered.as_deref(), &head.headers) {
+                    self.broken = true;
+                    return Err(Error::Protocol(proto::Error::UnexpectedSwitch));
+                }
                 // proto takes a 101 only once the request has ended (sooner is
                 // `UnexpectedSwitch`), so what is left is its end, queued: it
                 // goes out before the caller writes the new protocol's first

@@ -12,6 +12,7 @@ use bytes::{Buf, Bytes};
 use futures_io::{AsyncRead, AsyncWrite};
 
 use super::error::Error;
+use super::headers::Headers;
 
 /// A byte stream both ways: what a connection runs over.
 pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin {}
@@ -169,4 +170,22 @@ impl Drop for UpgradeSender {
     fn drop(&mut self) {
         self.finish(Err(Error::NotUpgraded));
     }
+}
+
+/// Whether every protocol the response's Upgrade fields name is one the
+/// request `offered` (its Upgrade values, joined by commas), compared
+/// without regard to case (RFC 9110 §7.8: a server switches only to one
+/// offered). A 101 without an Upgrade field passes here and is proto's to
+/// refuse.
+pub(crate) fn offers_every_protocol(offered: Option<&[u8]>, response: &Headers) -> bool {
+    let offered = offered.unwrap_or_default();
+    // A set of the offers, not a search of them for each protocol named: a
+    // service that echoes a long offer would pay their product (a 101 is
+    // once a connection, so the allocations do not matter).
+    let offers: std::collections::HashSet<Vec<u8>> = crate::proto::framing::list(offered)
+        .map(<[u8]>::to_ascii_lowercase)
+        .collect();
+    response
+        .elements("upgrade")
+        .all(|chosen| offers.contains(&chosen.to_ascii_lowercase()))
 }

@@ -726,6 +726,11 @@ impl Connection {
             .accepts_switch(status)
             .ok_or(Error::UnexpectedSwitch)?;
         if accepts_switch {
+            // A 101 names the protocol it switches to (RFC 9110 §7.8): one
+            // that names none leaves the client not knowing what follows.
+            if status.as_u16() == 101 && !fields.has_upgrade {
+                return Err(Error::UnexpectedSwitch);
+            }
             self.states
                 .process(Role::Server, Transition::SwitchAccepted)
                 .map_err(|_| Error::UnexpectedSwitch)?;

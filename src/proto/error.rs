@@ -136,8 +136,9 @@ pub enum Error {
     /// is an error, never a short success. 400.
     IncompleteMessage,
     /// A switch the request did not allow for: a 101 to a request that
-    /// proposed no upgrade (or to CONNECT), or a 101 or a CONNECT's 2xx
-    /// before the request has been sent whole. 400.
+    /// proposed no upgrade (or to CONNECT), a 101 that names no protocol
+    /// (no Upgrade field), or a 101 or a CONNECT's 2xx before the request
+    /// has been sent whole. 400.
     UnexpectedSwitch,
     /// The peer sent bytes where none may follow, such as a response that arrived
     /// before any request was sent. 400.

@@ -15,7 +15,7 @@ use crate::io::error::Error;
 use crate::io::headers::Headers;
 use crate::io::message::{Response, is_interim};
 use crate::io::shutdown::Shutdown;
-use crate::io::upgrade::Transport;
+use crate::io::upgrade::{Transport, offers_every_protocol};
 use crate::proto::{self, EMPTY_HEADER, Header, ResponseHead, State, StatusCode, Version};
 
 impl<T: Transport + 'static> Driver<'_, T> {
@@ -133,7 +133,8 @@ impl<T: Transport + 'static> Driver<'_, T> {
         // something it may not speak (RFC 9110 §7.8).
         let offered = self.offered_protocols.take();
         let unproposed = code == 101 && (offered.is_none() || asked == Asked::Connect);
-        let unoffered = code == 101 && !unproposed && !offers_every_protocol(offered, &headers);
+        let unoffered =
+            code == 101 && !unproposed && !offers_every_protocol(offered.as_deref(), &headers);
         let date = if dated { None } else { self.date(status) };
         let date_field = date_field(&date);
         let (conn, out) = (&mut self.conn, &mut self.out);
@@ -501,22 +502,6 @@ fn begins_head_request(input: &[u8]) -> bool {
         .position(|&b| !matches!(b, b'\r' | b'\n'))
         .unwrap_or(input.len());
     input[start..].starts_with(b"HEAD ")
-}
-
-/// Whether every protocol the response's Upgrade fields name is one the
-/// request `offered` (compared without regard to case). A 101 without an
-/// Upgrade field passes here and is proto's to refuse.
-fn offers_every_protocol(offered: Option<Box<[u8]>>, response: &Headers) -> bool {
-    let offered = offered.as_deref().unwrap_or_default();
-    // A set of the offers, not a search of them for each protocol named: a
-    // service that echoes a long offer would pay their product (a 101 is
-    // once a connection, so the allocations do not matter).
-    let offers: std::collections::HashSet<Vec<u8>> = proto::framing::list(offered)
-        .map(<[u8]>::to_ascii_lowercase)
-        .collect();
-    response
-        .elements("upgrade")
-        .all(|chosen| offers.contains(&chosen.to_ascii_lowercase()))
 }
 
 /// Whether the Connection fields of `headers` name `option`.
