@@ -3982,6 +3982,58 @@ fn a_connect_tunnel_gets_no_content_length_and_the_raw_connection() {
     server.shutdown();
 }
 
+/// A 101 or a CONNECT's 2xx has no content (RFC 9110 §6.4.1, §9.3.6): the
+/// framing fields and body a service gave one (a helper that always sets
+/// `Content-Length: 0`, a proxy's "Connection established" text) are left
+/// out, and the switch is made, not turned into a 500 over fields proto
+/// refuses on such a head.
+#[test]
+fn a_switch_or_tunnel_leaves_out_the_framing_the_service_set() {
+    async fn switch_with_framing(mut request: lithe::io::Request) -> lithe::io::Response {
+        let on_upgrade = request.upgrade().expect("the request proposes a switch");
+        answer_four_bytes_after_the_switch(on_upgrade, Some(b"pong"));
+        let response = match request.method() {
+            "CONNECT" => lithe::io::Response::new(lithe::proto::StatusCode::OK),
+            _ => lithe::io::Response::new(lithe::proto::StatusCode::SWITCHING_PROTOCOLS)
+                .with_header("upgrade", "websocket"),
+        };
+        match request.path() {
+            "/chunked" => response
+                .with_header("transfer-encoding", "chunked")
+                .with_body("x"),
+            _ => response
+                .with_header("content-length", "0")
+                .with_body("established"),
+        }
+    }
+    let server = server_with(switch_with_framing, ServerConfig::default());
+    for (request, status) in [
+        (
+            "GET /length HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
+            "HTTP/1.1 101 Switching Protocols\r\n",
+        ),
+        (
+            "GET /chunked HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
+            "HTTP/1.1 101 Switching Protocols\r\n",
+        ),
+        (
+            "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n",
+            "HTTP/1.1 200 OK\r\n",
+        ),
+    ] {
+        let mut s = socket(server.local_addr());
+        s.write_all(request.as_bytes()).unwrap();
+        let head = without_date(&read_until(&mut s, "\r\n\r\n"));
+        assert!(head.starts_with(status), "{request}: {head}");
+        assert!(!head.contains("content-length"), "{request}: {head}");
+        assert!(!head.contains("transfer-encoding"), "{request}: {head}");
+        s.write_all(b"ping").unwrap();
+        // No body before the new protocol's first bytes.
+        assert_eq!(read_until(&mut s, "pong"), "pong", "{request}");
+    }
+    server.shutdown();
+}
+
 /// Bytes a client sends right behind its upgrade request are the new
 /// protocol's first, buffered by the driver: read in pieces smaller than
 /// what was buffered they come in order, none lost, and `into_parts` hands
