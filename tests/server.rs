@@ -1968,25 +1968,6 @@ fn whole_bodies_around_the_copy_size_arrive_whole() {
     server.shutdown();
 }
 
-/// A body of unknown length, which goes close-delimited to HTTP/1.0: its
-/// stream fails midway for `/fail`, ends after "partend" otherwise.
-/// For `/stall` it yields "part", then nothing more, ever.
-async fn halting(request: lithe::io::Request) -> lithe::io::Response {
-    use futures_lite::StreamExt;
-    let last = match request.path() {
-        "/fail" => Err(std::io::Error::other("the source failed")),
-        _ => Ok(bytes::Bytes::from_static(b"end")),
-    };
-    let part = Ok(bytes::Bytes::from_static(b"part"));
-    let stream = match request.path() {
-        "/stall" => lithe::io::Body::stream(
-            futures_lite::stream::once(part).chain(futures_lite::stream::pending()),
-        ),
-        _ => lithe::io::Body::stream(futures_lite::stream::iter([part, last])),
-    };
-    lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body(stream)
-}
-
 #[test]
 fn a_close_delimited_response_cut_short_is_not_closed_cleanly() {
     // To HTTP/1.0 a stream goes close-delimited: a clean close (over TLS,

@@ -1240,6 +1240,62 @@ fn https_server_with<S: lithe::io::Service + Clone + Send + Sync + 'static>(
     Server::bind("127.0.0.1:0", service, config).unwrap()
 }
 
+/// Over TLS as over TCP, a close-delimited response (to HTTP/1.0) cut short
+/// ends in a reset, not a close: many clients (Go's, Python's by default)
+/// take a TCP close after a whole record for the end even without
+/// close_notify, so only the reset tells them the body is not whole. One
+/// that ends well ends with close_notify. Also when the shutdown timeout
+/// cuts a body under way.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_close_delimited_response_cut_short_is_reset_over_tls() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    let (cert, key) = certificate();
+    let server = https_server_with(&cert, &key, halting);
+    let port = server.local_addr().port();
+    for (path, ends_well) in [("/fail", false), ("/", true)] {
+        let (read, reply) = run(async {
+            let mut tls = raw_tls_client(&cert, port, &[b"http/1.1"]).await.unwrap();
+            tls.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
+                .await
+                .unwrap();
+            let mut reply = Vec::new();
+            let read = tls.read_to_end(&mut reply).await;
+            (read, String::from_utf8_lossy(&reply).into_owned())
+        });
+        match ends_well {
+            true => {
+                read.expect("a close with close_notify");
+                assert!(reply.ends_with("\r\n\r\npartend"), "{reply}");
+            }
+            false => {
+                let error = read.expect_err("a reset, not the end of the body");
+                assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset, "{reply}");
+                assert!(!reply.contains("end"), "{reply}");
+            }
+        }
+    }
+    // Under way when the shutdown ends (after its 2 s), its task dropped.
+    let stopped = run(async {
+        let mut tls = raw_tls_client(&cert, port, &[b"http/1.1"]).await.unwrap();
+        tls.write_all(b"GET /stall HTTP/1.0\r\n\r\n").await.unwrap();
+        let mut reply = Vec::new();
+        while !reply.ends_with(b"part") {
+            let mut more = [0u8; 256];
+            let n = tls.read(&mut more).await.unwrap();
+            assert!(n > 0, "ended before its first part");
+            reply.extend_from_slice(&more[..n]);
+        }
+        let stopping = std::thread::spawn(move || server.shutdown());
+        let mut rest = Vec::new();
+        let read = tls.read_to_end(&mut rest).await;
+        stopping.join().unwrap();
+        read
+    });
+    let error = stopped.expect_err("a reset, not the end of the body");
+    assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset);
+}
+
 /// Over TLS to `addr` (trusting `cert`), a client that writes `request`,
 /// then ends its TCP sending side without the closure alert (as a client
 /// dropping its connection does) and reads the reply to the close.
