@@ -420,6 +420,63 @@ fn a_client_reading_behind_its_pipeline_holds_at_most_a_batch_of_output() {
     );
 }
 
+/// A client that pipelines requests and never reads its answers: once a
+/// batch of answers waits unsent, the server stops reading requests until
+/// it can send them, so neither the answers it holds nor the requests it
+/// takes in grow without bound (Node's pipeline-flood case). Here 20,000
+/// requests are offered; a batch is about 1,600 of these answers. (Without
+/// that stop, all 20,000 are read and about 1.1 MB held.)
+#[test]
+fn a_pipelining_client_that_never_reads_is_not_read_from_without_bound() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const OFFERED: usize = 20_000;
+    let served = AtomicUsize::new(0);
+    let (mut client_end, server_end) = duplex(4096);
+    let service = |_: Request| {
+        served.fetch_add(1, Ordering::Relaxed);
+        async { Response::new(StatusCode::OK).with_body("ok") }
+    };
+    let config = ServerConfig {
+        date_header: false,
+        ..ServerConfig::default()
+    };
+    let before = live();
+    let most = std::cell::Cell::new(0);
+    let server = async {
+        let _ = serve_connection(server_end, service, &config).await;
+    };
+    let client = async {
+        // Each in two pieces, the server let run between them: its reads
+        // keep waiting on a head begun, which restarts its count of
+        // requests served since it last flushed and let others run.
+        let (begun, rest) = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n".split_at(8);
+        for _ in 0..OFFERED {
+            client_end.write_all(begun).await.unwrap();
+            client_end.flush().await.unwrap();
+            future::yield_now().await;
+            client_end.write_all(rest).await.unwrap();
+            most.set(most.get().max(live() - before));
+        }
+    };
+    // Both wait for good once the server holds its batch: ended by a timer.
+    let held = async_io::Timer::after(std::time::Duration::from_secs(2));
+    future::block_on(future::or(
+        async {
+            future::zip(server, client).await;
+        },
+        async {
+            held.await;
+        },
+    ));
+    let served = served.load(Ordering::Relaxed);
+    assert!(served > 1000, "{served} requests served");
+    assert!(
+        served < 3000,
+        "{served} of {OFFERED} requests read unanswered"
+    );
+    assert!(most.get() < 256 * 1024, "{} bytes held", most.get());
+}
+
 /// A streamed body of small pieces, always ready, to a client that stops
 /// reading: the pieces are copied next to their framing, and the output
 /// buffer they go into is flushed, waiting, once past a batch, so it holds
