@@ -2350,6 +2350,12 @@ fn urls_parse_as_browsers_parse_them() {
         // The URL standard lets these through; no Host field can carry them.
         "http://a{b}.example/",
         "http://a\"b/",
+        // Deleted by the URL standard, which would change the request.
+        "http://h/a\r\nX-Injected: 1",
+        "http://h/a\tb",
+        "http://exa\nmple.com/",
+        "http://h/users/.\n./admin",
+        "http://h/\n",
     ] {
         assert!(
             matches!(Url::parse(bad), Err(Error::InvalidUrl(_))),

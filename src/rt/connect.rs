@@ -23,7 +23,9 @@ use crate::proto::TargetForm;
 /// bytes a request line cannot carry are percent-encoded (and, in the query,
 /// `'`), `.` and `..` path segments (`%2e` too) are resolved, the scheme's
 /// default port is left out of the authority, and the fragment is dropped.
-/// Escapes already there are kept as they are.
+/// Escapes already there are kept as they are. A tab or line break anywhere
+/// is refused: the URL Standard deletes them, which would send a request
+/// other than the one written (`/a\r\nX: 1` as `/aX:%201`, `.\n.` as `..`).
 ///
 /// ```
 /// use lithe::rt::Url;
@@ -53,6 +55,9 @@ impl Url {
     /// (`user:password@`) is refused: nothing here would send it, and such
     /// URLs are a classic way to disguise the real host.
     pub fn parse(url: &str) -> Result<Url, Error> {
+        if url.contains(['\t', '\r', '\n']) {
+            return Err(Error::InvalidUrl("a tab or line break in the URL"));
+        }
         let parsed = url::Url::parse(url).map_err(|e| Error::InvalidUrl(url_error(e)))?;
         let https = match parsed.scheme() {
             "http" => false,
