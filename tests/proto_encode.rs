@@ -1493,6 +1493,58 @@ fn every_byte_at_every_position_gets_the_per_byte_verdict() {
     }
 }
 
+/// A method is a token (RFC 9110 §9.1): anything else, however it would
+/// read on the wire (`GET /admin` as a method and a target, a NUL, a tab, a
+/// line end, a byte past ASCII, nothing at all), is refused with nothing
+/// written and the connection still idle; every ASCII byte at every place
+/// of a method gets the token verdict.
+#[test]
+fn a_method_that_is_not_a_token_is_refused_unsent() {
+    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    let send = |method: &str| {
+        let mut client = Connection::client(Config::default());
+        let mut out = [0xaa_u8; 128];
+        let sent = client
+            .send_request(&RequestHead::new(method, "/", &[HOST]), &mut out)
+            .map(|_| ());
+        if sent.is_err() {
+            assert!(out.iter().all(|&b| b == 0xaa), "{method:?}: bytes written");
+            assert_eq!(client.our_state(), State::Idle, "{method:?}");
+        }
+        sent
+    };
+    for method in [
+        "",
+        "GET ",
+        " GET",
+        "G ET",
+        "GET /admin",
+        "GET\r",
+        "GET\n",
+        "\nPUT",
+        "GET\0",
+        "GET\t",
+        "G\u{c9}T",
+        "GET:",
+        "GET\x7f",
+    ] {
+        assert_eq!(send(method), Err(SendError::InvalidMethod), "{method:?}");
+    }
+    let usual = *b"PATCH-1";
+    for at in 0..usual.len() {
+        for b in 0..=0x7f_u8 {
+            let mut method = usual;
+            method[at] = b;
+            let method = core::str::from_utf8(&method).unwrap();
+            let expected = match tchar(b) {
+                true => Ok(()),
+                false => Err(SendError::InvalidMethod),
+            };
+            assert_eq!(send(method), expected, "{method:?}");
+        }
+    }
+}
+
 /// Values are checked eight bytes at a time: a control byte or DEL at any
 /// position of a long value is still refused (a tab allowed), and the word
 /// check neither lets one through nor refuses a visible or obs-text byte.
