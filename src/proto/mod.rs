@@ -46,7 +46,11 @@
 //! pipelining (the server side pauses until its response is done), chunked bodies
 //! with trailers, `Expect: 100-continue`, Upgrade and CONNECT. Not supported:
 //! transfer codings other than `chunked` in requests (501 when `chunked` is
-//! final, 400 otherwise: the length is unknowable), HTTP/0.9, HTTP/2.
+//! final, 400 otherwise: the length is unknowable), HTTP/0.9, HTTP/2, and
+//! HTTP/1.x past 1.1: a request naming `HTTP/1.2` gets 505 and a response
+//! [`Error::UnsupportedVersion`], where RFC 9110 §2.5 would have a recipient
+//! read it as 1.1 (a SHOULD; httparse takes 1.0 and 1.1 only, and proto
+//! does not copy a head to rewrite it). No such version has been defined.
 #![forbid(unsafe_code)]
 
 mod chunked;
