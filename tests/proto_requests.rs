@@ -1403,6 +1403,47 @@ fn a_request_line_that_cannot_begin_a_method_is_refused_at_its_first_byte() {
     }
 }
 
+/// A CR is a line end only with the LF right after it (RFC 9112 §2.2): a
+/// peer ending lines with CR alone (old Mac style) is refused as soon as
+/// the byte after a CR arrives, not left to wait out the head or body
+/// timeout for an LF that never comes. In the start line, a field line and
+/// a trailer line; a CR that is the last byte so far may still be a line
+/// end, and waits.
+#[test]
+fn a_bare_cr_is_refused_when_the_byte_after_it_arrives() {
+    for input in [
+        &b"GET / HTTP/1.1\rHost: a\r\r"[..],
+        b"GET / HTTP/1.0\r\nContent-Length: 0\rConnection: close\r\r",
+        b"GET /a\rb HTTP/1.1\r\n",
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: a\rY: b\r\r",
+    ] {
+        for split in [Split::Whole, Split::ByteByByte] {
+            let mut conn = Connection::server(Config::default());
+            let events = drive(&mut conn, input, split, false, answer_empty);
+            assert_eq!(
+                error_of(&events),
+                Some(Error::BareCarriageReturn),
+                "{input:?} {split:?}: {events:?}"
+            );
+        }
+    }
+    for input in [
+        &b"GET / HTTP/1.1\r"[..],
+        b"GET / HTTP/1.1\r\nHost: a\r",
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r",
+    ] {
+        for split in [Split::Whole, Split::ByteByByte] {
+            let mut conn = Connection::server(Config::default());
+            let events = drive(&mut conn, input, split, false, answer_empty);
+            assert_eq!(
+                events.last(),
+                Some(&Owned::NeedData),
+                "{input:?}: {events:?}"
+            );
+        }
+    }
+}
+
 /// A request line is judged as soon as its line end arrives, by the rules
 /// the whole head's parse applies to it: a peer that sends one bad line and
 /// waits (another protocol's greeting, a version typo) is refused then, not

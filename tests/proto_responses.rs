@@ -207,6 +207,27 @@ fn a_response_that_does_not_begin_http_is_refused_at_its_first_byte() {
     assert_eq!(error_of(&ev), Some(Error::InvalidVersion));
 }
 
+/// A response whose lines end with CR alone is refused as soon as the byte
+/// after a CR arrives, as a request is: not waited on until the server
+/// closes or the read times out.
+#[test]
+fn a_bare_cr_in_a_response_is_refused_when_the_byte_after_it_arrives() {
+    for input in [
+        &b"HTTP/1.1 200 OK\rContent-Length: 0\r\r"[..],
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\rX: y\r\n\r\n",
+    ] {
+        for split in [Split::Whole, Split::ByteByByte] {
+            let mut conn = client_after(Config::default(), "GET");
+            let events = drive(&mut conn, input, split, false, no_response);
+            assert_eq!(
+                error_of(&events),
+                Some(Error::BareCarriageReturn),
+                "{input:?} {split:?}: {events:?}"
+            );
+        }
+    }
+}
+
 /// A status line is judged as soon as its line end arrives, as a request
 /// line is: a server whose first line is no status line is refused then,
 /// not waited on until it sends an empty line or closes.

@@ -11,7 +11,7 @@
 //! bytes seen so far, so a head too large is rejected as soon as the limit is
 //! crossed, not after the peer finishes sending it.
 
-use memchr::memchr;
+use memchr::{memchr, memchr2};
 
 use super::error::Error;
 use super::parse::StartLine;
@@ -141,14 +141,33 @@ impl Scanner {
                 (rules.max_bytes, rules.too_large)
             };
             let window_end = input.len().min(cap);
-            let Some(offset) = memchr(b'\n', &input[self.pos..window_end]) else {
+            let Some(offset) = memchr2(b'\n', b'\r', &input[self.pos..window_end]) else {
                 self.pos = window_end;
                 if window_end == cap {
                     return Err(cap_error);
                 }
                 return Ok(None);
             };
-            let lf = self.pos + offset;
+            let mut lf = self.pos + offset;
+            if input[lf] == b'\r' {
+                // A CR ends a line only with the LF right after it (RFC 9112
+                // §2.2): any other byte there makes it bare, refused as that
+                // byte arrives, not once a later LF or the close does (a
+                // peer ending lines with CR alone would wait out a timeout).
+                let cr = lf;
+                if cr + 1 == window_end {
+                    // Its LF, if it comes, is past the cap or not here yet.
+                    self.pos = cr;
+                    if window_end == cap {
+                        return Err(cap_error);
+                    }
+                    return Ok(None);
+                }
+                if input[cr + 1] != b'\n' {
+                    return Err(Error::BareCarriageReturn);
+                }
+                lf = cr + 1;
+            }
             self.pos = lf + 1;
             let has_cr = lf > self.line_start && input[lf - 1] == b'\r';
             if !has_cr && !rules.allow_bare_lf {
