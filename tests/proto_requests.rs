@@ -376,6 +376,10 @@ fn host_fields_that_are_not_a_host_and_port_are_refused() {
         // A `%` escape (RFC 3986 §2.1), with a port or not.
         "a%2Db.example",
         "a%2db:80",
+        // IPv6 addresses in full, with an IPv4 tail, in capitals.
+        "[fde3:827b:ea49:0:893:8016:e3ac:9778]:444",
+        "[::ffff:1.2.3.4]",
+        "[FE80::1]",
     ] {
         let request = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
         assert_eq!(error_of(&events(request.as_bytes())), None, "{host:?}");
@@ -399,6 +403,15 @@ fn host_fields_that_are_not_a_host_and_port_are_refused() {
         "a%2db:4294967376",
         "[zz]",
         "[zz]:80",
+        // Made of an IPv6 address's characters, but none (RFC 4291 §2.2).
+        "[0::0::0::1]",
+        "[0::0::0::1]:80",
+        "[1]",
+        "[:]",
+        "[]",
+        "[1.2.3.4]",
+        "[1:2:3:4:5:6:7:8:9]",
+        "[fe80::1%25eth0]",
         "a b",
         // `%` begins pct-encoded: two hex digits must follow it.
         "a%zz",
@@ -412,6 +425,15 @@ fn host_fields_that_are_not_a_host_and_port_are_refused() {
             error_of(&events(request.as_bytes())),
             Some(Error::InvalidHost),
             "{host:?}"
+        );
+    }
+    // A CONNECT's authority is held to the same rule.
+    for authority in ["[1]:443", "[0::0::0::1]:443"] {
+        let request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n");
+        assert_eq!(
+            error_of(&events(request.as_bytes())),
+            Some(Error::InvalidRequestTarget),
+            "{authority}"
         );
     }
     assert_eq!(Error::InvalidHost.status().as_u16(), 400);
@@ -505,6 +527,8 @@ fn an_absolute_target_whose_authority_is_no_host_and_port_is_refused() {
         "http://a%2/",
         "http://a.example:65536/",
         "http://[::1]:99999/",
+        "http://[1]/",
+        "http://[0::0::1]:80/",
     ] {
         let request = format!("GET {target} HTTP/1.1\r\nHost: a.example\r\n\r\n");
         let ev = events(request.as_bytes());

@@ -301,16 +301,15 @@ pub(crate) fn split_host_and_port(authority: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
-/// `uri-host` (RFC 3986 §3.2.2): an IP literal in brackets, or a reg-name /
+/// `uri-host` (RFC 3986 §3.2.2): an IPv6 address in brackets, or a reg-name /
 /// IPv4 address made of unreserved, pct-encoded and sub-delims characters.
+/// A bracketed literal must be an IPv6 address, not merely look like one
+/// (`[1]`, `[0::0::1]`): hops that parse it strictly refuse or route such a
+/// host otherwise. (IPvFuture, which no host uses, is refused.)
 pub(crate) fn is_host(host: &[u8]) -> bool {
     match host {
-        [b'[', literal @ .., b']'] => {
-            !literal.is_empty()
-                && literal
-                    .iter()
-                    .all(|&b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'))
-        }
+        [b'[', literal @ .., b']'] => core::str::from_utf8(literal)
+            .is_ok_and(|literal| literal.parse::<core::net::Ipv6Addr>().is_ok()),
         _ => !host.is_empty() && is_reg_name(host),
     }
 }
