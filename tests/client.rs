@@ -3696,6 +3696,29 @@ fn a_101_naming_no_offered_protocol_is_refused() {
             assert!(!conn.is_reusable(), "{shown}");
         });
     }
+    // The same when the request's head failed to go out whole, the server
+    // having answered and reset the connection: the answer read after the
+    // failed write is held to the offer too.
+    let transport = AnsweringPeer::new(
+        b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: other\r\n\r\n",
+        Then::Reset,
+    );
+    run(async {
+        let mut conn = ClientConnection::new(OnceAsked::new(transport), ClientConfig::default());
+        let request = Request::new("GET", "/chat")
+            .with_header("host", "a")
+            .with_header("upgrade", "echo")
+            .with_header("x-pad", "p".repeat(2048));
+        let refused = conn.send(request).await.map(|r| r.status());
+        assert!(
+            matches!(
+                refused,
+                Err(Error::Protocol(lithe::proto::Error::UnexpectedSwitch))
+            ),
+            "{refused:?}"
+        );
+        assert!(!conn.is_reusable());
+    });
     // Offered in two fields, named in another case: taken.
     let (addr, _head) = switching_server(vec![
         b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: ECHO\r\n\r\n",

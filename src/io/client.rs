@@ -594,6 +594,18 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                 }
             }
         };
+        // proto takes a 101 only to a request that offered a protocol, and
+        // only one naming a protocol: the one named must be among those
+        // offered, or what follows may be anything. (Checked here, where
+        // every path to an answer meets, a write failed before it or not.)
+        let offered = self.offered_protocols.take();
+        if head.status == StatusCode::SWITCHING_PROTOCOLS
+            && !offers_every_protocol(offered.as_deref(), &head.headers)
+        {
+            self.broken = true;
+            self.upload = None;
+            return Err(Error::Protocol(proto::Error::UnexpectedSwitch));
+        }
         // An answer is progress: a write of the body blocked before it gets
         // its whole timeout again, however long the caller pauses before
         // reading the response body (which is what drives the upload on).
@@ -720,14 +732,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             // does a redirect or the like that closes the connection.
             let refused = code >= 400 || (code >= 300 && !self.conn.is_keep_alive());
             if code == 101 {
-                // proto takes one only to a request that offered a protocol,
-                // and only one naming a protocol: the one named must be
-                // among those offered, or what follows may be anything.
-                let offered = self.offered_protocols.take();
-                if !offers_every_protocol(offered.as_deref(), &head.headers) {
-                    self.broken = true;
-                    return Err(Error::Protocol(proto::Error::UnexpectedSwitch));
-                }
                 // proto takes a 101 only once the request has ended (sooner is
                 // `UnexpectedSwitch`), so what is left is its end, queued: it
                 // goes out before the caller writes the new protocol's first
