@@ -6394,6 +6394,110 @@ fn a_body_held_past_its_response_never_sees_the_next_request() {
     server.shutdown();
 }
 
+/// The chunk is taken back before the close the client sees, not after:
+/// a late read the client's end of the connection set off (here, at the
+/// moment the driver closes its side) finds no chunk still held. Before,
+/// the take-back came after the close, and a reader quick enough (a test
+/// under load) got the chunk.
+#[test]
+fn a_chunk_unread_at_the_response_is_taken_back_before_the_close() {
+    use lithe::io::{Request, Response, ServerConfig, serve_connection};
+    use lithe::proto::StatusCode;
+    use std::sync::mpsc;
+    use std::task::Poll;
+
+    /// The request once, then nothing; writes taken; its close waits until
+    /// the late read is done.
+    struct ClosingWaits {
+        request: &'static [u8],
+        closing: mpsc::Sender<()>,
+        read_done: mpsc::Receiver<()>,
+    }
+    impl futures_lite::AsyncRead for ClosingWaits {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<std::io::Result<usize>> {
+            if self.request.is_empty() {
+                return Poll::Pending;
+            }
+            let n = self.request.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.request[..n]);
+            self.request = &self.request[n..];
+            Poll::Ready(Ok(n))
+        }
+    }
+    impl futures_lite::AsyncWrite for ClosingWaits {
+        fn poll_write(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            let _ = self.closing.send(());
+            let _ = self.read_done.recv_timeout(LIMIT);
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    let (closing, close_begun) = mpsc::channel();
+    let (read_done, late_read_done) = mpsc::channel();
+    let (outcome, late_read) = mpsc::channel();
+    let close_begun = std::sync::Arc::new(std::sync::Mutex::new(Some(close_begun)));
+    let service = move |request: Request| {
+        let (outcome, read_done) = (outcome.clone(), read_done.clone());
+        let close_begun = close_begun.lock().unwrap().take().unwrap();
+        async move {
+            let mut body = request.into_body();
+            // Asked for once, and not awaited: the driver hands a chunk over.
+            assert!(
+                futures_lite::future::poll_once(body.chunk())
+                    .await
+                    .is_none()
+            );
+            async_io::Timer::after(Duration::from_millis(50)).await;
+            std::thread::spawn(move || {
+                let _ = close_begun.recv_timeout(LIMIT);
+                let read = lithe::rt::block_on(futures_lite::future::or(
+                    async { Some(body.chunk().await.map(|piece| piece.map(|b| b.to_vec()))) },
+                    async {
+                        async_io::Timer::after(Duration::from_secs(2)).await;
+                        None
+                    },
+                ));
+                let _ = outcome.send(read);
+                let _ = read_done.send(());
+            });
+            Response::new(StatusCode::OK).with_body("answered")
+        }
+    };
+    let transport = ClosingWaits {
+        request:
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+        closing,
+        read_done: late_read_done,
+    };
+    let config = ServerConfig::default();
+    let _ = run(serve_connection(transport, service, &config));
+    let read = late_read.recv_timeout(LIMIT).unwrap();
+    assert!(
+        matches!(read, Some(Err(lithe::io::Error::BodyAbandoned))),
+        "{read:?}"
+    );
+}
+
 /// A chunk the driver handed over (the service asked for one) but the
 /// service never read is taken back once the response is out: its memory
 /// is not kept for a reader that may never come, and a late read gets the

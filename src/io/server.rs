@@ -550,6 +550,13 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                     && self.conn.our_state() != State::SwitchedProtocol =>
                 {
                     poll_fn(|cx| self.poll_flush_pumping(cx)).await?;
+                    // Taken back before the close the client sees, so that
+                    // nothing the service reads after that finds a chunk
+                    // still held (finish_body would, but only after the
+                    // close, which may wait on the peer).
+                    if let Some(feeder) = &self.feeder {
+                        feeder.abandon();
+                    }
                     self.close_sending().await;
                     self.finish_body(Drain::UntilShutdown).await?
                 }
