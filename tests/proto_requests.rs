@@ -713,6 +713,29 @@ fn a_request_line_that_fills_a_smaller_head_limit_is_414() {
             "{empty_lines} empty lines"
         );
     }
+    // With a line cap of 100 bytes (a 36-byte target and the line's
+    // overhead), empty lines that leave less room than that: past 922 bytes
+    // of them the line's cap reaches the head's end, and the head is what is
+    // too large; up to there, the line is.
+    let short_targets = Config {
+        limits: Limits {
+            max_head_bytes: 1024,
+            max_request_target_bytes: 36,
+            ..Limits::default()
+        },
+        ..Config::default()
+    };
+    for (empty_lines, verdict) in [
+        (461, Error::RequestTargetTooLong),
+        (462, Error::HeadTooLarge),
+    ] {
+        let input = format!("{}{long_line}", "\r\n".repeat(empty_lines));
+        assert_eq!(
+            error_of(&server_events(short_targets, input.as_bytes())),
+            Some(verdict),
+            "{empty_lines} empty lines before a short line cap"
+        );
+    }
     // A line that ends within the limit, with no room for the rest: 431.
     let filling_line = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(1000));
     assert_eq!(
