@@ -1067,8 +1067,8 @@ fn a_short_array_gets_the_same_answer_whole_and_in_pieces() {
         answers(&bare_lf),
         [Err(Error::BareLineFeed), Err(Error::BareLineFeed)]
     );
-    // A bare CR inside a field line past the array: httparse's rule, which
-    // the scanner (judging line ends) does not check, is the answer too.
+    // A bare CR inside a field line past the array: the scanner refuses it
+    // before the array's length is looked at.
     let mut bare_cr = start.to_vec();
     bare_cr.extend_from_slice(b"C: x\ry\r\n\r\n");
     assert_eq!(

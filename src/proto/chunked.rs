@@ -17,7 +17,7 @@
 use super::error::Error;
 use super::head::{Header, is_tchar};
 use super::limits::{Config, Leniency, Limits};
-use super::scan::{ScanRules, Scanner, cut_short, has_bare_cr};
+use super::scan::{ScanRules, Scanner};
 
 /// Where the decoder is inside the chunked body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -449,17 +449,6 @@ impl ChunkedState {
         Ok(Position::Data { remaining: size })
     }
 
-    /// The error for a body the peer ended with `rest` unconsumed: a trailer
-    /// section cut short is judged as a head is (see [`cut_short`]); anything
-    /// else is incomplete. (Unconsumed chunk framing holds no bare CR: the
-    /// chunk line's reader refuses one as it arrives.)
-    pub(crate) fn cut_short(&self, rest: &[u8]) -> Error {
-        match self.position {
-            Position::Trailers => cut_short(rest),
-            _ => Error::IncompleteMessage,
-        }
-    }
-
     fn decode_trailers<'b, 'h>(
         &mut self,
         input: &'b [u8],
@@ -489,12 +478,6 @@ impl ChunkedState {
         let limit = trailers.len().min(config.limits.max_headers);
         let fields = match httparse::parse_headers(&section[..found.end], &mut trailers[..limit]) {
             Ok(httparse::Status::Complete((_, fields))) => fields,
-            // As a head's fields are judged: a CR the scanner let pass (it
-            // checks line ends only) is named for what it is, whatever else
-            // httparse met first.
-            Ok(httparse::Status::Partial) | Err(_) if has_bare_cr(&section[..found.end]) => {
-                return Err(Error::BareCarriageReturn);
-            }
             Err(httparse::Error::TooManyHeaders) if limit < config.limits.max_headers => {
                 // The retry with a larger array scans the section again.
                 self.trailer_scanner = Scanner::new();

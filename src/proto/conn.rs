@@ -17,7 +17,7 @@ use super::limits::Config;
 use super::parse::{
     FirstTry, StartLine, parse_request, parse_response, try_whole_request, try_whole_response,
 };
-use super::scan::{FirstByte, ScanRules, Scanner, cut_short, has_bare_cr};
+use super::scan::{FirstByte, ScanRules, Scanner};
 use super::state::{Role, Settled, State, States, Transition};
 
 /// Bytes a request line may hold beyond its target while it trickles in: the
@@ -400,6 +400,10 @@ impl Connection {
     /// a head or trailer section with more fields than a shorter array holds
     /// yields [`Event::HeadersFull`]. Any split of the same bytes yields the same
     /// events, and a head arriving byte by byte costs linear time in total.
+    /// An error comes as soon as the bytes that decide it are there, not once
+    /// the head is whole: a malformed start line at its line end, a bare CR
+    /// with the byte after it, a limit when it is crossed; the rest when the
+    /// head is complete.
     ///
     /// After an error the connection is finished: every later call returns the
     /// same error, and it must be closed.
@@ -504,7 +508,8 @@ impl Connection {
                 .map_err(|_| Error::IncompleteMessage)?;
             return Ok(Received::new(0, Event::ConnectionClosed));
         }
-        Err(cut_short(input))
+        // (A bare CR in it the scanner has refused already.)
+        Err(Error::IncompleteMessage)
     }
 
     #[inline(always)]
@@ -558,14 +563,8 @@ impl Connection {
         input: &[u8],
         rules: &ScanRules,
     ) -> Result<Received<'b, 'h>, Error> {
-        let Some(section) = self.head_scanner.scan(input, rules)? else {
+        if self.head_scanner.scan(input, rules)?.is_none() {
             return self.incomplete_head(input);
-        };
-        // The scanner judges line ends alone: a bare CR inside a line is
-        // httparse's to refuse, which a head in pieces meets first (as
-        // `diagnose` names it), whatever the array's length.
-        if has_bare_cr(&input[section.start..section.end]) {
-            return Err(Error::BareCarriageReturn);
         }
         // The retry with a larger array parses the head whole.
         self.head_scanner = Scanner::new();
@@ -824,7 +823,7 @@ impl Connection {
             BodyReader::Chunked(decoder) => match decoder.decode(input, headers, &self.config)? {
                 (n, Decoded::Data(data)) => Received::new(n, Event::Data(data)),
                 (n, Decoded::End { trailers }) => return self.end_of_message(n, trailers),
-                (n, Decoded::NeedData) if eof => return Err(decoder.cut_short(&input[n..])),
+                (_, Decoded::NeedData) if eof => return Err(Error::IncompleteMessage),
                 (n, Decoded::NeedData) => Received::new(n, Event::NeedData),
                 (n, Decoded::TrailersFull) => Received::new(n, Event::HeadersFull),
             },

@@ -8,7 +8,6 @@
 use super::error::Error;
 use super::head::{Header, RequestHead, ResponseHead, Version, is_token};
 use super::limits::Config;
-use super::scan::has_bare_cr;
 use super::status::StatusCode;
 
 /// Parses a complete request head (`section` ends with the empty line).
@@ -286,9 +285,6 @@ enum Role {
 
 /// Names the rule behind an httparse error.
 fn diagnose(section: &[u8], error: httparse::Error, role: Role) -> Error {
-    if has_bare_cr(section) {
-        return Error::BareCarriageReturn;
-    }
     match error {
         httparse::Error::HeaderName => Error::InvalidHeaderName,
         httparse::Error::HeaderValue => Error::InvalidHeaderValue,

@@ -6,12 +6,13 @@
 //! is in the buffer: total work stays linear whatever the split.
 //!
 //! The scanner also enforces, at a fixed byte position, the rules that must hold
-//! before a head is complete: the size limits, CRLF line endings (RFC 9112 §2.2)
-//! and no obsolete line folding (RFC 9112 §5.2). A limit is checked against the
+//! before a head is complete: the size limits, CRLF line endings (RFC 9112 §2.2;
+//! every CR not followed by LF is refused here, so no later stage meets one),
+//! a valid start line, and no obsolete line folding (RFC 9112 §5.2). A limit is checked against the
 //! bytes seen so far, so a head too large is rejected as soon as the limit is
 //! crossed, not after the peer finishes sending it.
 
-use memchr::{memchr, memchr2};
+use memchr::memchr2;
 
 use super::error::Error;
 use super::parse::StartLine;
@@ -198,30 +199,5 @@ impl Scanner {
             self.seen_line = true;
             self.line_start = self.pos;
         }
-    }
-}
-
-/// Whether `bytes` hold a CR not followed by LF: used to name the error once
-/// httparse has rejected a head, so the common path scans nothing extra.
-pub(crate) fn has_bare_cr(bytes: &[u8]) -> bool {
-    let mut rest = bytes;
-    while let Some(i) = memchr(b'\r', rest) {
-        if rest.get(i + 1) != Some(&b'\n') {
-            return true;
-        }
-        rest = &rest[i + 2..];
-    }
-    false
-}
-
-/// The error for a head or trailer section the peer ended before its empty
-/// line: a CR already sent that no LF follows is named (as it would be had the
-/// section been completed), or the message is incomplete. A CR that is the
-/// last byte may be a line end cut short, so it does not count.
-pub(crate) fn cut_short(section: &[u8]) -> Error {
-    let before_last_cr = section.strip_suffix(b"\r").unwrap_or(section);
-    match has_bare_cr(before_last_cr) {
-        true => Error::BareCarriageReturn,
-        false => Error::IncompleteMessage,
     }
 }
