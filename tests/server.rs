@@ -21,7 +21,7 @@ fn hello_world() {
     assert!(reply.contains("content-length: 13\r\n"), "{reply}");
     assert!(reply.contains("connection: close\r\n"), "{reply}");
     assert!(reply.ends_with("\r\n\r\nHello, World!"), "{reply}");
-    // The server shuts its side at once: it lingers (one second) only to read.
+    // The server shuts its side at once: it lingers (until a second of quiet) only to read.
     assert!(started.elapsed() < Duration::from_millis(900));
     server.shutdown();
 }

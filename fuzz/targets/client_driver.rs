@@ -23,7 +23,9 @@
 //!   same bytes; where it fails on a head, or the stream ends between
 //!   responses, sending the next request fails;
 //! * after a protocol switch, the bytes that followed the head are handed over
-//!   exactly.
+//!   exactly; a 101 that names a protocol other than the one the request
+//!   offered (`websocket`) is a failure to the client (RFC 9110 §7.8), which
+//!   `proto`, knowing nothing of the offer, switches on.
 
 use std::time::Duration;
 
@@ -86,10 +88,15 @@ fn outcomes(trace: &[Seen], stream: &[u8]) -> Vec<Outcome> {
                 status, headers, ..
             } => {
                 if let Some(Seen::Switched { rest }) = trace.get(i + 1) {
-                    outcomes.push(Outcome::Switched {
-                        status: *status,
-                        rest: stream[stream.len() - rest..].to_vec(),
-                    });
+                    outcomes.push(
+                        match *status == 101 && !names_only_websocket(&unfolded(headers)) {
+                            true => Outcome::Failed,
+                            false => Outcome::Switched {
+                                status: *status,
+                                rest: stream[stream.len() - rest..].to_vec(),
+                            },
+                        },
+                    );
                     return outcomes;
                 }
                 if *status >= 200 {
@@ -132,6 +139,26 @@ fn outcomes(trace: &[Seen], stream: &[u8]) -> Vec<Outcome> {
         }
     }
     outcomes
+}
+
+/// Whether every protocol the Upgrade fields name (comma-separated lists,
+/// SP and HTAB around elements and empty elements ignored) is `websocket`,
+/// the one the upgrading request offers, in any case.
+fn names_only_websocket(fields: &Fields) -> bool {
+    fields
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("upgrade"))
+        .flat_map(|(_, value)| value.split(|&b| b == b','))
+        .map(|element| {
+            let start = element.iter().position(|&b| !matches!(b, b' ' | b'\t'));
+            let end = element.iter().rposition(|&b| !matches!(b, b' ' | b'\t'));
+            match (start, end) {
+                (Some(start), Some(end)) => &element[start..=end],
+                _ => &element[..0],
+            }
+        })
+        .filter(|element| !element.is_empty())
+        .all(|element| element.eq_ignore_ascii_case(b"websocket"))
 }
 
 /// `fields` as a recipient reads them (RFC 9112 §5.2): proto hands a fold

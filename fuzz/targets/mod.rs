@@ -805,9 +805,11 @@ impl<'i> Run<'i> {
                     let switched = self.conn.their_state() == State::SwitchedProtocol;
                     if let Us::Client(method) | Us::EagerClient(method) = self.us {
                         // RFC 9110 §7.8, §9.3.6: a 101 answers only a request
-                        // that proposed the switch, a 2xx to CONNECT opens
-                        // its tunnel, and nothing else switches (a 101 to any
-                        // other request is an error, never an interim answer).
+                        // that proposed the switch (and names a protocol: one
+                        // naming none is refused before this), a 2xx to
+                        // CONNECT opens its tunnel, and nothing else switches
+                        // (a 101 to any other request is an error, never an
+                        // interim answer).
                         let proposed = match method {
                             Method::Connect => (200..300).contains(&status),
                             Method::GetUpgrading => status == 101,

@@ -238,8 +238,9 @@ impl ReadBuf {
         }
     }
 
-    /// Reads once from `io` while the buffer is empty, as a server connection
-    /// parked between requests does, or a client awaiting a response or
+    /// Reads once from `io` while the buffer is empty (or holds only empty
+    /// lines), as a server connection parked between requests does, or one
+    /// watching for a client gone, or a client awaiting a response or
     /// looking for a close while idle: the read
     /// lands in a scratch array shared by the thread and only what arrived is
     /// copied into a buffer, so a parked connection reads without holding a

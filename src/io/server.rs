@@ -9,7 +9,15 @@
 //!   buffer larger than 512 bytes is freed meanwhile);
 //!   once bytes trickle in, the whole head must arrive within the head timeout or
 //!   the client gets `408` and the connection closes. A malformed head gets the
-//!   status `proto` names, with `Connection: close`, then the connection closes.
+//!   status `proto` names, with `Connection: close`, then the connection closes;
+//!   a malformed start line is answered as soon as its line end arrives, a bare
+//!   CR as soon as the byte after it does, a limit as soon as it is crossed.
+//! * **Closing.** After its last response the driver closes its sending side,
+//!   then reads and discards what the client still sends, so that unread bytes
+//!   draw no reset that would destroy the response (a client writing a whole
+//!   upload before reading an early `413`): until a second passes with nothing,
+//!   for ten seconds at most, however many bytes, and for about a second once a
+//!   shutdown starts. The connection holds its slot meanwhile.
 //! * **Bodies.** While the service runs, and while the response is written, the
 //!   driver also *pumps* the request body: when the service asks for a chunk it
 //!   reads one (sending `100 Continue` first if the client waits for it). Reading
@@ -1080,8 +1088,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     }
 
     /// Flushes, closes our side and, with `linger`, reads what the peer still
-    /// sends for a moment, so the kernel does not reset the connection before the
-    /// peer has read our last response.
+    /// sends while it keeps sending ([`LINGER`], [`LINGER_PAUSE`]), so the
+    /// kernel does not reset the connection before the peer has read our last
+    /// response.
     async fn close(&mut self, linger: bool) -> Result<(), Error> {
         let flushed = match self.out.failure() {
             // Writing again would fail again, or wait out another timeout:

@@ -48,8 +48,8 @@ pub enum Error {
     /// The request-target has a forbidden byte (bytes past ASCII pass only
     /// as UTF-8) or does not fit its method (RFC 9112 §3.2: authority-form
     /// with CONNECT and only there; origin- and absolute-form with any other
-    /// method; asterisk-form only with OPTIONS), or names a port past 65535.
-    /// 400.
+    /// method; asterisk-form only with OPTIONS), or names a port past 65535
+    /// or a bracketed host that is no IPv6 address (`[1]`). 400.
     InvalidRequestTarget,
     /// The status line is malformed (RFC 9112 §4). 400.
     InvalidStatusLine,
@@ -70,8 +70,8 @@ pub enum Error {
     /// A request with more than one Host header field (RFC 9112 §3.2). 400.
     DuplicateHost,
     /// A Host field that is not `host[:port]` (RFC 9112 §3.2, RFC 9110 §7.2),
-    /// such as `a.example@b.example`, `a.example/x`, or a port past 65535.
-    /// 400.
+    /// such as `a.example@b.example`, `a.example/x`, a port past 65535, or a
+    /// bracketed host that is no IPv6 address (`[1]`, `[0::0::1]`). 400.
     InvalidHost,
     /// A Content-Length that is not plain decimal digits, or has more digits
     /// than [`MAX_CONTENT_LENGTH`](crate::proto::MAX_CONTENT_LENGTH) (19,
@@ -138,7 +138,9 @@ pub enum Error {
     /// A switch the request did not allow for: a 101 to a request that
     /// proposed no upgrade (or to CONNECT), a 101 that names no protocol
     /// (no Upgrade field), or a 101 or a CONNECT's 2xx before the request
-    /// has been sent whole. 400.
+    /// has been sent whole. (proto does not know which protocols the request
+    /// offered: lithe's io client also gives this for a 101 naming one it did
+    /// not offer; a caller of proto alone checks that itself.) 400.
     UnexpectedSwitch,
     /// The peer sent bytes where none may follow, such as a response that arrived
     /// before any request was sent. 400.

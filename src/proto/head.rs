@@ -166,6 +166,8 @@ impl TargetForm {
     /// assert_eq!(TargetForm::of("https://x.example/"), TargetForm::Absolute);
     /// assert_eq!(TargetForm::of("x.example:443"), TargetForm::Authority);
     /// assert_eq!(TargetForm::of("[::1]:443"), TargetForm::Authority);
+    /// // Brackets hold an IPv6 address, not anything made of its characters.
+    /// assert_eq!(TargetForm::of("[1]:443"), TargetForm::Invalid);
     /// assert_eq!(TargetForm::of("x.example:65535"), TargetForm::Authority);
     /// assert_eq!(TargetForm::of("x.example:65536"), TargetForm::Invalid);
     /// assert_eq!(TargetForm::of("*"), TargetForm::Asterisk);

@@ -49,7 +49,9 @@
 //!   `MightSwitchProtocol` rather than `Done`, once its message has ended (a
 //!   server answers the switch only after receiving the request's end, even
 //!   an empty body's). The server's answer decides: `101`
-//!   (for Upgrade) or `2xx` (for CONNECT) moves both sides to `SwitchedProtocol`,
+//!   (for Upgrade, naming a protocol in its own Upgrade field: whether the
+//!   client offered that one is the caller's to check) or `2xx` (for
+//!   CONNECT) moves both sides to `SwitchedProtocol`,
 //!   after which the bytes are no longer HTTP and belong to the caller; any other
 //!   final response returns the client to `Done`.
 //! * **Closing.** If one side closes while the other is `Idle` or `Done`, or

@@ -108,7 +108,8 @@ pub struct ServerConfig {
     /// Whether a client that ends its sending side (TCP's FIN, TLS's
     /// close_notify) after its request still gets the answer. While the
     /// service works on a request whose body is all read, with nothing else
-    /// buffered, the connection is watched: a client that resets it is gone,
+    /// buffered but empty lines (up to the head size limit), the connection
+    /// is watched: a client that resets it is gone,
     /// and so, unless this is `true`, is one that ends its side. Its request
     /// is then abandoned: the service's future (or its response body) is
     /// dropped, which cancels it, and the connection closes at once, rather
