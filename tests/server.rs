@@ -2691,6 +2691,67 @@ fn a_closing_connection_ends_its_response_before_draining() {
     server.shutdown();
 }
 
+/// Nor does it hold its slot for that body timeout: a connection closing
+/// after its response does not drain an unread body (nothing follows it);
+/// its linger reads what still comes, and a client gone quiet is let go
+/// after a second. Here the only connection a worker may hold: a second
+/// client is answered within a few seconds, not after the 8 s drain.
+#[test]
+fn a_closing_connection_holds_its_slot_no_longer_than_the_linger() {
+    let serve = lithe::rt::ServeConfig {
+        connection: ServerConfig {
+            body_timeout: Some(Duration::from_secs(8)),
+            ..ServerConfig::default()
+        },
+        ..one_worker_limited_to(1)
+    };
+    let server = lithe::rt::Server::bind("127.0.0.1:0", routes, serve).expect("bind");
+    let mut first = socket(server.local_addr());
+    first
+        .write_all(b"POST /ignore HTTP/1.0\r\nContent-Length: 1000\r\n\r\nabc")
+        .unwrap();
+    let reply = read_to_close(&mut first);
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    // The first client stays, silent, its body unfinished.
+    let started = Instant::now();
+    let mut second = socket(server.local_addr());
+    second
+        .write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let reply = read_to_close(&mut second);
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(4), "{took:?}");
+    drop(first);
+    server.shutdown();
+}
+
+/// A client that ends its side while a kept connection drains the body its
+/// service left unread is let go at once: the body can never end, so the
+/// drain stops at the end of stream rather than waiting out the body timeout
+/// (nginx once kept such a connection), nor spins on reads of nothing.
+#[test]
+fn a_client_ending_its_side_during_the_drain_is_let_go_at_once() {
+    let config = ServerConfig {
+        body_timeout: Some(Duration::from_secs(30)),
+        ..ServerConfig::default()
+    };
+    let server = server_with(routes, config);
+    let mut s = socket(server.local_addr());
+    s.write_all(b"POST /ignore HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc")
+        .unwrap();
+    let head = read_until(&mut s, "ignored");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    // Small enough to drain: the connection is kept, and drains.
+    assert!(!head.contains("connection: close"), "{head}");
+    let started = Instant::now();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(read_to_close(&mut s), "");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    server.shutdown();
+}
+
 /// A shutdown ends a drain at once: the response it waited on is out.
 #[test]
 fn a_shutdown_ends_the_drain_of_an_unread_body() {

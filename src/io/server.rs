@@ -546,27 +546,27 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // finish_body would return at once without a feeder (no request
             // body): checking here spares building and polling its future.
             let keep = match self.feeder.is_some() {
-                // Closing anyway (the request or the response said so): our
-                // side ends first, so that the peer sees the response end
-                // (one the close delimits ends only there), then the unread
-                // body is drained as on any connection, so that what still
-                // arrives draws no reset, which could cost the peer the
-                // response. (A switch is no close: the new protocol has the
-                // connection, both ways; its request body was read to its
-                // end before the 101 went out.)
+                // Closing anyway (the request or the response said so): the
+                // unread body is not drained under the body timeout, as on a
+                // connection kept, since nothing follows it. The close below
+                // ends our side first, so that the peer sees the response
+                // end (one the close delimits ends only there), and its
+                // linger reads and discards what still arrives, so that it
+                // draws no reset, which could cost the peer the response,
+                // within the linger's bounds (a client gone quiet holds the
+                // connection a second, not the body timeout). The chunk the
+                // service left unread is taken back before that close, so
+                // that nothing it reads after finds it still held. (A
+                // switch is no close: the new protocol has the connection,
+                // both ways; its request body was read to its end before
+                // the 101 went out.)
                 true if !self.conn.is_keep_alive()
                     && self.conn.our_state() != State::SwitchedProtocol =>
                 {
-                    poll_fn(|cx| self.poll_flush_pumping(cx)).await?;
-                    // Taken back before the close the client sees, so that
-                    // nothing the service reads after that finds a chunk
-                    // still held (finish_body would, but only after the
-                    // close, which may wait on the peer).
-                    if let Some(feeder) = &self.feeder {
+                    if let Some(feeder) = self.feeder.take() {
                         feeder.abandon();
                     }
-                    self.close_sending().await;
-                    self.finish_body(Drain::UntilShutdown).await?
+                    false
                 }
                 true => self.finish_body(Drain::UntilShutdown).await?,
                 false => true,
