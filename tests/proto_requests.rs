@@ -412,6 +412,9 @@ fn host_fields_that_are_not_a_host_and_port_are_refused() {
         "[1.2.3.4]",
         "[1:2:3:4:5:6:7:8:9]",
         "[fe80::1%25eth0]",
+        // IPvFuture is refused (a deviation, in proto's module docs).
+        "[v1.a]",
+        "[v1.fe80::a+en1]",
         "a b",
         // `%` begins pct-encoded: two hex digits must follow it.
         "a%zz",
@@ -529,6 +532,7 @@ fn an_absolute_target_whose_authority_is_no_host_and_port_is_refused() {
         "http://[::1]:99999/",
         "http://[1]/",
         "http://[0::0::1]:80/",
+        "http://[v1.a]/",
     ] {
         let request = format!("GET {target} HTTP/1.1\r\nHost: a.example\r\n\r\n");
         let ev = events(request.as_bytes());

@@ -51,6 +51,9 @@
 //! [`Error::UnsupportedVersion`], where RFC 9110 §2.5 would have a recipient
 //! read it as 1.1 (a SHOULD; httparse takes 1.0 and 1.1 only, and proto
 //! does not copy a head to rewrite it). No such version has been defined.
+//! Nor are IPvFuture literals (`[v1.x]`, RFC 3986 §3.2.2) taken as hosts, in
+//! Host fields or targets: brackets must hold an IPv6 address (no host uses
+//! another form; `InvalidHost` or `InvalidRequestTarget`, 400).
 #![forbid(unsafe_code)]
 
 mod chunked;
