@@ -3719,6 +3719,40 @@ fn a_101_naming_no_offered_protocol_is_refused() {
         );
         assert!(!conn.is_reusable());
     });
+    // Nor does the rest of a request go out first to a peer that switched
+    // to something else: here one that stops reading after 1 KiB of a
+    // 10 KB upload, the request's end queued, refused at once rather than
+    // after the write timeout.
+    let transport = AnsweringPeer::new(
+        b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: other\r\n\r\n",
+        Then::Stall,
+    );
+    run(async {
+        let config = ClientConfig {
+            write_timeout: Some(Duration::from_secs(5)),
+            ..ClientConfig::default()
+        };
+        let mut conn = ClientConnection::new(OnceAsked::new(transport), config);
+        let request = Request::new("POST", "/chat")
+            .with_header("host", "a")
+            .with_header("upgrade", "echo")
+            .with_body(vec![b'b'; 10_000]);
+        let started = std::time::Instant::now();
+        let refused = conn.send(request).await.map(|r| r.status());
+        assert!(
+            matches!(
+                refused,
+                Err(Error::Protocol(lithe::proto::Error::UnexpectedSwitch))
+            ),
+            "{refused:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(!conn.is_reusable());
+    });
     // Offered in two fields, named in another case: taken.
     let (addr, _head) = switching_server(vec![
         b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: ECHO\r\n\r\n",

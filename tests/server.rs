@@ -2663,8 +2663,8 @@ fn a_worker_at_its_connection_limit_accepts_once_one_ends() {
 
 /// A connection that closes after its response (here an HTTP/1.0 request
 /// answered by a stream, which the close delimits) ends its sending side
-/// before it drains the request body the service left unread: the client
-/// sees the response end at once, not after the drain's body timeout.
+/// at once, the request body the service left unread undrained: the client
+/// sees the response end at once, not after a drain's body timeout.
 #[test]
 fn a_closing_connection_ends_its_response_before_draining() {
     use lithe::io::{Body, Request, Response};

@@ -594,18 +594,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                 }
             }
         };
-        // proto takes a 101 only to a request that offered a protocol, and
-        // only one naming a protocol: the one named must be among those
-        // offered, or what follows may be anything. (Checked here, where
-        // every path to an answer meets, a write failed before it or not.)
-        let offered = self.offered_protocols.take();
-        if head.status == StatusCode::SWITCHING_PROTOCOLS
-            && !offers_every_protocol(offered.as_deref(), &head.headers)
-        {
-            self.broken = true;
-            self.upload = None;
-            return Err(Error::Protocol(proto::Error::UnexpectedSwitch));
-        }
+        // Here, where every path to an answer meets, a write failed before
+        // it or not (`answer` checks before it finishes the request).
+        self.refuse_an_unoffered_switch(&head)?;
         // An answer is progress: a write of the body blocked before it gets
         // its whole timeout again, however long the caller pauses before
         // reading the response body (which is what drives the upload on).
@@ -732,6 +723,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             // does a redirect or the like that closes the connection.
             let refused = code >= 400 || (code >= 300 && !self.conn.is_keep_alive());
             if code == 101 {
+                // Before the request's end goes out to a peer that switched
+                // to something else (a write that could wait out its timeout).
+                self.refuse_an_unoffered_switch(&head)?;
                 // proto takes a 101 only once the request has ended (sooner is
                 // `UnexpectedSwitch`), so what is left is its end, queued: it
                 // goes out before the caller writes the new protocol's first
@@ -746,6 +740,21 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             }
             return Ok(head);
         }
+    }
+
+    /// proto takes a 101 only to a request that offered a protocol, and only
+    /// one naming a protocol: the one named must be among those offered, or
+    /// what follows may be anything (RFC 9110 §7.8). One that is not ends
+    /// the exchange and the connection.
+    fn refuse_an_unoffered_switch(&mut self, head: &Head) -> Result<(), Error> {
+        if head.status == StatusCode::SWITCHING_PROTOCOLS
+            && !offers_every_protocol(self.offered_protocols.as_deref(), &head.headers)
+        {
+            self.broken = true;
+            self.upload = None;
+            return Err(Error::Protocol(proto::Error::UnexpectedSwitch));
+        }
+        Ok(())
     }
 
     /// The exchange failed with `error` before its answer was read: the

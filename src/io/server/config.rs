@@ -52,7 +52,8 @@ pub struct ServerConfig {
     /// its body fails on the request body's error, as an echo's does, which
     /// cuts it short), and the connection closes. Also how long, in all, the
     /// rest of a body the service left unread may take to drain after the
-    /// response, or before a 101 that waits for it (see `drain_limit`). With
+    /// response on a connection kept, or before a 101 that waits for it (see
+    /// `drain_limit`). With
     /// `None`, neither is bounded: a client that stops sending holds the
     /// connection until a shutdown ends the drain, and a held 101 for as long
     /// as the connection stays open.
@@ -97,8 +98,10 @@ pub struct ServerConfig {
     /// (chunked too, and a shutdown does not end it): a body past this limit
     /// gets a 413 instead, and the connection closes. A connection that
     /// closes after the response anyway (`Connection: close`, HTTP/1.0, a
-    /// response the close delimits) ends its sending side first, so that
-    /// the client sees the response end before the drain. Default 64 KiB.
+    /// response the close delimits) drains nothing: it ends its sending side,
+    /// so that the client sees the response end, and its linger reads and
+    /// discards what still arrives (until a second passes with nothing, ten
+    /// seconds at most). Default 64 KiB.
     pub drain_limit: u64,
     /// Whether responses get a `Date` field with the current time when the
     /// service set none, as RFC 9110 §6.6.1 asks of an origin server with a
