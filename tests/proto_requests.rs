@@ -7,7 +7,10 @@
 mod support;
 
 use lithe::proto::{Config, Connection, Error, Leniency, Limits};
-use support::{Owned, Split, answer_empty, bodies, drive, error_of, server_events, with_leniency};
+use support::{
+    Owned, Split, answer_empty, bodies, drive, error_of, server_events, unclosed_two_ways,
+    with_leniency,
+};
 
 fn events(input: &[u8]) -> Vec<Owned> {
     server_events(Config::default(), input)
@@ -1462,36 +1465,31 @@ fn a_request_line_that_cannot_begin_a_method_is_refused_at_its_first_byte() {
 /// end, and waits.
 #[test]
 fn a_bare_cr_is_refused_when_the_byte_after_it_arrives() {
+    let server = || Connection::server(Config::default());
     for input in [
         &b"GET / HTTP/1.1\rHost: a\r\r"[..],
         b"GET / HTTP/1.0\r\nContent-Length: 0\rConnection: close\r\r",
         b"GET /a\rb HTTP/1.1\r\n",
         b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: a\rY: b\r\r",
     ] {
-        for split in [Split::Whole, Split::ByteByByte] {
-            let mut conn = Connection::server(Config::default());
-            let events = drive(&mut conn, input, split, false, answer_empty);
-            assert_eq!(
-                error_of(&events),
-                Some(Error::BareCarriageReturn),
-                "{input:?} {split:?}: {events:?}"
-            );
-        }
+        let events = unclosed_two_ways(server, input, answer_empty);
+        assert_eq!(
+            error_of(&events),
+            Some(Error::BareCarriageReturn),
+            "{input:?}: {events:?}"
+        );
     }
     for input in [
         &b"GET / HTTP/1.1\r"[..],
         b"GET / HTTP/1.1\r\nHost: a\r",
         b"GET / HTTP/1.1\r\nHost: a\r\n\r",
     ] {
-        for split in [Split::Whole, Split::ByteByByte] {
-            let mut conn = Connection::server(Config::default());
-            let events = drive(&mut conn, input, split, false, answer_empty);
-            assert_eq!(
-                events.last(),
-                Some(&Owned::NeedData),
-                "{input:?}: {events:?}"
-            );
-        }
+        let events = unclosed_two_ways(server, input, answer_empty);
+        assert_eq!(
+            events.last(),
+            Some(&Owned::NeedData),
+            "{input:?}: {events:?}"
+        );
     }
 }
 
@@ -1510,6 +1508,7 @@ fn a_request_line_is_judged_when_its_line_ends() {
         },
         ..Config::default()
     };
+    let server = || Connection::server(config);
     for (line, error) in [
         (&b"GET / HTTP1.1\r\n"[..], Error::InvalidVersion),
         (b"GET / HTTP/2.0\r\n", Error::UnsupportedVersion),
@@ -1525,15 +1524,8 @@ fn a_request_line_is_judged_when_its_line_ends() {
         (b"\r\nGET / HTTP/1.1 \r\n", Error::InvalidRequestLine),
     ] {
         let shown = String::from_utf8_lossy(line);
-        for split in [Split::Whole, Split::ByteByByte] {
-            let mut conn = Connection::server(config);
-            let events = drive(&mut conn, line, split, false, answer_empty);
-            assert_eq!(
-                error_of(&events),
-                Some(error),
-                "{shown} {split:?}: {events:?}"
-            );
-        }
+        let events = unclosed_two_ways(server, line, answer_empty);
+        assert_eq!(error_of(&events), Some(error), "{shown}: {events:?}");
         let whole = [line, b"Host: a\r\n\r\n"].concat();
         assert_eq!(
             error_of(&server_events(config, &whole)),
@@ -1548,14 +1540,11 @@ fn a_request_line_is_judged_when_its_line_ends() {
         b"GET http://a/b HTTP/1.0\r\nHost: a\r\n",
         b"OPTIONS * HTTP/1.1\r\n",
     ] {
-        for split in [Split::Whole, Split::ByteByByte] {
-            let mut conn = Connection::server(config);
-            let events = drive(&mut conn, line, split, false, answer_empty);
-            assert_eq!(
-                events.last(),
-                Some(&Owned::NeedData),
-                "{line:?}: {events:?}"
-            );
-        }
+        let events = unclosed_two_ways(server, line, answer_empty);
+        assert_eq!(
+            events.last(),
+            Some(&Owned::NeedData),
+            "{line:?}: {events:?}"
+        );
     }
 }

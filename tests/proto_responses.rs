@@ -7,8 +7,8 @@ mod support;
 
 use lithe::proto::{BodyLength, Config, EMPTY_HEADER, Error, Leniency};
 use support::{
-    Owned, Split, bodies, client_after, client_events, drive, error_of, four_ways, framing_of,
-    no_response, request_next, with_leniency,
+    Owned, bodies, client_after, client_events, error_of, four_ways, framing_of, no_response,
+    request_next, unclosed_two_ways, with_leniency,
 };
 
 fn statuses(events: &[Owned]) -> Vec<u16> {
@@ -212,19 +212,17 @@ fn a_response_that_does_not_begin_http_is_refused_at_its_first_byte() {
 /// closes or the read times out.
 #[test]
 fn a_bare_cr_in_a_response_is_refused_when_the_byte_after_it_arrives() {
+    let client = || client_after(Config::default(), "GET");
     for input in [
         &b"HTTP/1.1 200 OK\rContent-Length: 0\r\r"[..],
         b"HTTP/1.1 200 OK\r\nContent-Length: 0\rX: y\r\n\r\n",
     ] {
-        for split in [Split::Whole, Split::ByteByByte] {
-            let mut conn = client_after(Config::default(), "GET");
-            let events = drive(&mut conn, input, split, false, no_response);
-            assert_eq!(
-                error_of(&events),
-                Some(Error::BareCarriageReturn),
-                "{input:?} {split:?}: {events:?}"
-            );
-        }
+        let events = unclosed_two_ways(client, input, no_response);
+        assert_eq!(
+            error_of(&events),
+            Some(Error::BareCarriageReturn),
+            "{input:?}: {events:?}"
+        );
     }
 }
 
@@ -233,6 +231,7 @@ fn a_bare_cr_in_a_response_is_refused_when_the_byte_after_it_arrives() {
 /// not waited on until it sends an empty line or closes.
 #[test]
 fn a_status_line_is_judged_when_its_line_ends() {
+    let client = || client_after(Config::default(), "GET");
     for (line, error) in [
         (&b"HTTP/1.1 2000 OK\r\n"[..], Error::InvalidStatusLine),
         (b"HTTP/1.1 099 Low\r\n", Error::InvalidStatusLine),
@@ -241,29 +240,19 @@ fn a_status_line_is_judged_when_its_line_ends() {
         (b"HELLO there\r\n", Error::InvalidVersion),
     ] {
         let shown = String::from_utf8_lossy(line);
-        for split in [Split::Whole, Split::ByteByByte] {
-            let mut conn = client_after(Config::default(), "GET");
-            let events = drive(&mut conn, line, split, false, no_response);
-            assert_eq!(
-                error_of(&events),
-                Some(error),
-                "{shown} {split:?}: {events:?}"
-            );
-        }
+        let events = unclosed_two_ways(client, line, no_response);
+        assert_eq!(error_of(&events), Some(error), "{shown}: {events:?}");
         let whole = [line, b"Content-Length: 0\r\n\r\n"].concat();
         let events = client_events(Config::default(), "GET", &whole);
         assert_eq!(error_of(&events), Some(error), "{shown}");
     }
     for line in [&b"HTTP/1.1 200 OK\r\n"[..], b"HTTP/1.0 404\r\n"] {
-        for split in [Split::Whole, Split::ByteByByte] {
-            let mut conn = client_after(Config::default(), "GET");
-            let events = drive(&mut conn, line, split, false, no_response);
-            assert_eq!(
-                events.last(),
-                Some(&Owned::NeedData),
-                "{line:?}: {events:?}"
-            );
-        }
+        let events = unclosed_two_ways(client, line, no_response);
+        assert_eq!(
+            events.last(),
+            Some(&Owned::NeedData),
+            "{line:?}: {events:?}"
+        );
     }
 }
 

@@ -381,6 +381,25 @@ pub fn four_ways(make: impl Fn() -> Connection, input: &[u8], respond: Responder
     whole
 }
 
+/// Feeds `input` whole, then byte by byte, to fresh connections without the
+/// peer's close (so that only the bytes themselves decide), asserts the
+/// events agree, and returns them.
+pub fn unclosed_two_ways(
+    make: impl Fn() -> Connection,
+    input: &[u8],
+    respond: Responder,
+) -> Vec<Owned> {
+    let whole = drive(&mut make(), input, Split::Whole, false, respond);
+    let byte_by_byte = drive(&mut make(), input, Split::ByteByByte, false, respond);
+    assert_eq!(
+        whole,
+        byte_by_byte,
+        "{}: byte-by-byte run differs from whole-input run",
+        String::from_utf8_lossy(input)
+    );
+    whole
+}
+
 /// The first error among `events`, if any.
 pub fn error_of(events: &[Owned]) -> Option<Error> {
     events.iter().find_map(|e| match e {
