@@ -751,6 +751,35 @@ fn head_response_keeps_content_length_and_sends_no_body() {
     assert_eq!(conn.our_state(), State::Idle);
 }
 
+/// A HEAD answer ends with its head whatever framing field it carries: a
+/// `Transfer-Encoding: chunked` (what the GET answer would have, RFC 9110
+/// §9.3.2; a proxy passing on its upstream's) is kept, and no last chunk
+/// follows, which the client would read as the next response's start.
+#[test]
+fn a_head_answer_under_a_chunked_field_ends_with_its_head() {
+    for status in [StatusCode::OK, StatusCode::NOT_FOUND] {
+        let mut conn = server_after(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n");
+        let fields = [Header {
+            name: "Transfer-Encoding",
+            value: b"chunked",
+        }];
+        let wire = response_wire(&mut conn, &ResponseHead::new(status, &fields)).unwrap();
+        assert_eq!(
+            wire,
+            format!(
+                "HTTP/1.1 {} {}\r\nTransfer-Encoding: chunked\r\n\r\n",
+                status.as_u16(),
+                status.canonical_reason().unwrap()
+            )
+        );
+        assert_eq!(conn.send_data(b"x"), Err(SendError::BodyNotAllowed));
+        let mut out = [0u8; 8];
+        assert_eq!(conn.send_end(&[], &mut out), Ok(0));
+        assert_eq!(conn.our_state(), State::Idle);
+        assert!(conn.is_keep_alive());
+    }
+}
+
 /// Every registered status goes out with its reason phrase: a service
 /// answering 429 or 407 got `HTTP/1.1 429 ` with none when the table held
 /// only the common codes.

@@ -1419,6 +1419,13 @@ fn bodiless_answers_drop_the_body_and_state_only_their_fields() {
             "/unsized" => Response::new(StatusCode::OK).with_body(Body::stream(pieces())),
             "/304" => Response::new(StatusCode::NOT_MODIFIED).with_body("stale body"),
             "/204" => Response::new(StatusCode::NO_CONTENT).with_body("stray body"),
+            // The field a proxy passes on from its upstream: a HEAD answer
+            // keeps it (RFC 9110 §9.3.2), and no last chunk follows it.
+            "/chunked-field" => Response::new(StatusCode::OK)
+                .with_header("transfer-encoding", "chunked")
+                .with_body(Body::stream(futures_lite::stream::iter([Ok(
+                    bytes::Bytes::from_static(b"Hello world"),
+                )]))),
             _ => Response::new(StatusCode::OK).with_body("last"),
         }
     }
@@ -1433,6 +1440,9 @@ fn bodiless_answers_drop_the_body_and_state_only_their_fields() {
           HEAD /unsized HTTP/1.1\r\nHost: a\r\n\r\n\
           GET /304 HTTP/1.1\r\nHost: a\r\n\r\n\
           GET /204 HTTP/1.1\r\nHost: a\r\n\r\n\
+          HEAD /chunked-field HTTP/1.1\r\nHost: a\r\n\r\n\
+          HEAD /chunked-field HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET /chunked-field HTTP/1.1\r\nHost: a\r\n\r\n\
           GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(
@@ -1441,6 +1451,9 @@ fn bodiless_answers_drop_the_body_and_state_only_their_fields() {
          HTTP/1.1 200 OK\r\n\r\n\
          HTTP/1.1 304 Not Modified\r\n\r\n\
          HTTP/1.1 204 No Content\r\n\r\n\
+         HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
+         HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
+         HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nb\r\nHello world\r\n0\r\n\r\n\
          HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\nlast"
     );
     server.shutdown();
