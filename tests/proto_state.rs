@@ -54,6 +54,19 @@ const UPGRADE_TO_WEBSOCKET: [Header<'static>; 2] = [
     },
 ];
 
+/// A client that has sent a whole `GET /ws` proposing a switch to WebSocket,
+/// awaiting the answer.
+fn client_proposing_websocket() -> Connection {
+    let mut client = Connection::client(Config::default());
+    let fields = [HOST[0], UPGRADE_TO_WEBSOCKET[0], UPGRADE_TO_WEBSOCKET[1]];
+    let mut out = [0u8; 256];
+    client
+        .send_request(&RequestHead::new("GET", "/ws", &fields), &mut out)
+        .unwrap();
+    client.send_end(&[], &mut out).unwrap();
+    client
+}
+
 fn receive_all(conn: &mut Connection, mut input: &[u8]) -> Vec<String> {
     let mut seen = Vec::new();
     loop {
@@ -351,13 +364,7 @@ fn a_101_hands_back_the_bytes_after_its_head_whatever_its_framing_fields_say() {
         "Transfer-Encoding: chunked",
         "Content-Length: abc",
     ] {
-        let mut client = Connection::client(Config::default());
-        let fields = [HOST[0], UPGRADE_TO_WEBSOCKET[0], UPGRADE_TO_WEBSOCKET[1]];
-        let mut out = [0u8; 256];
-        client
-            .send_request(&RequestHead::new("GET", "/ws", &fields), &mut out)
-            .unwrap();
-        client.send_end(&[], &mut out).unwrap();
+        let mut client = client_proposing_websocket();
         let head = format!(
             "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n{field}\r\n\r\n"
         );
@@ -386,13 +393,7 @@ fn a_101_hands_back_the_bytes_after_its_head_whatever_its_framing_fields_say() {
 #[test]
 fn a_101_that_names_no_protocol_is_refused() {
     for upgrade in ["", "Upgrade: \r\n", "Upgrade: ,\r\n"] {
-        let mut client = Connection::client(Config::default());
-        let fields = [HOST[0], UPGRADE_TO_WEBSOCKET[0], UPGRADE_TO_WEBSOCKET[1]];
-        let mut out = [0u8; 256];
-        client
-            .send_request(&RequestHead::new("GET", "/ws", &fields), &mut out)
-            .unwrap();
-        client.send_end(&[], &mut out).unwrap();
+        let mut client = client_proposing_websocket();
         let head =
             format!("HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n{upgrade}\r\n");
         let mut headers = [EMPTY_HEADER; 8];
@@ -435,12 +436,8 @@ fn upgrade_declined_continues_as_http() {
 /// ends the proposal, and the connection goes on as HTTP.
 #[test]
 fn a_client_whose_upgrade_is_declined_goes_on_as_http() {
-    let mut conn = Connection::client(Config::default());
-    let fields = [HOST[0], UPGRADE_TO_WEBSOCKET[0], UPGRADE_TO_WEBSOCKET[1]];
+    let mut conn = client_proposing_websocket();
     let mut out = [0u8; 256];
-    conn.send_request(&RequestHead::new("GET", "/ws", &fields), &mut out)
-        .unwrap();
-    conn.send_end(&[], &mut out).unwrap();
     assert_eq!(conn.our_state(), State::MightSwitchProtocol);
     assert_eq!(
         receive_all(&mut conn, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nno"),
@@ -1305,14 +1302,9 @@ fn a_101_to_an_upgrade_that_expected_100_follows_a_100() {
 /// closing then is a close, not an error of its own.
 #[test]
 fn a_client_awaiting_a_switch_must_close_when_the_server_fails() {
-    let fields = [HOST[0], UPGRADE_TO_WEBSOCKET[0], UPGRADE_TO_WEBSOCKET[1]];
     let answers: [&[u8]; 2] = [b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", b""];
     for answer in answers {
-        let mut out = [0u8; 256];
-        let mut conn = Connection::client(Config::default());
-        conn.send_request(&RequestHead::new("GET", "/ws", &fields), &mut out)
-            .unwrap();
-        conn.send_end(&[], &mut out).unwrap();
+        let mut conn = client_proposing_websocket();
         assert_eq!(conn.our_state(), State::MightSwitchProtocol);
         if answer.is_empty() {
             conn.receive_eof();
