@@ -8,9 +8,9 @@
 //! The scanner also enforces, at a fixed byte position, the rules that must hold
 //! before a head is complete: the size limits, CRLF line endings (RFC 9112 §2.2;
 //! every CR not followed by LF is refused here, so no later stage meets one),
-//! a valid start line, and no obsolete line folding (RFC 9112 §5.2). A limit is checked against the
-//! bytes seen so far, so a head too large is rejected as soon as the limit is
-//! crossed, not after the peer finishes sending it.
+//! a valid start line, and no obsolete line folding (RFC 9112 §5.2). A limit is
+//! checked against the bytes seen so far, so a head too large is rejected as
+//! soon as the limit is crossed, not after the peer finishes sending it.
 
 use memchr::memchr2;
 
