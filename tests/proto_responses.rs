@@ -278,6 +278,13 @@ fn obs_fold_in_responses_only_with_its_flag() {
         let ev = client_events(config, "GET", led_by_whitespace);
         assert!(error_of(&ev).is_some(), "{ev:?}");
     }
+    // A fold whose line break is a bare LF is refused as any bare LF is,
+    // the head given whole as in pieces (client_events compares them): the
+    // check of line ends on a whole head looks only where fields begin, so
+    // a folded head must not take that path.
+    let bare_lf_fold = b"HTTP/1.1 200 OK\r\nX-Folded: a\n b\r\nContent-Length: 0\r\n\r\n";
+    let ev = client_events(lenient, "GET", bare_lf_fold);
+    assert_eq!(error_of(&ev), Some(Error::BareLineFeed), "{ev:?}");
 }
 
 /// Under the obs-fold leniency, proto reads its own fields (Connection,
