@@ -23,7 +23,7 @@ pub(crate) fn parse_request<'b, 'h>(
         Err(e) => return Err(diagnose(section, e, Role::Request)),
     }
     let head = request_head(request).ok_or(Error::InvalidRequestLine)?;
-    check_request(&head, config)?;
+    check_request(&head, config.limits.max_request_target_bytes)?;
     Ok(head)
 }
 
@@ -49,15 +49,11 @@ impl StartLine {
         match self {
             StartLine::Request { max_target_bytes } => {
                 let mut request = httparse::Request::new(&mut []);
-                match request.parse(line) {
-                    Ok(_) => {}
-                    Err(e) => return Err(diagnose(line, e, Role::Request)),
-                }
+                request
+                    .parse(line)
+                    .map_err(|e| diagnose(line, e, Role::Request))?;
                 let head = request_head(request).ok_or(Error::InvalidRequestLine)?;
-                if head.target.len() > max_target_bytes {
-                    return Err(Error::RequestTargetTooLong);
-                }
-                check_target(&head)
+                check_request(&head, max_target_bytes)
             }
             StartLine::Status => {
                 let mut response = httparse::Response::new(&mut []);
@@ -126,7 +122,7 @@ pub(crate) fn try_whole_request<'b, 'h>(
         return FirstTry::ScannerRejects;
     }
     FirstTry::Parsed {
-        head: check_request(&head, config).map(|()| head),
+        head: check_request(&head, config.limits.max_request_target_bytes).map(|()| head),
         end,
     }
 }
@@ -203,20 +199,14 @@ fn request_head<'b, 'h>(request: httparse::Request<'h, 'b>) -> Option<RequestHea
     })
 }
 
-/// The checks httparse leaves to us: target length and form. (The head is
-/// borrowed, not passed through: moving it in and out cost more than the
-/// checks on a small head.)
+/// The checks httparse leaves to us: target length and form (RFC 9112
+/// §3.2). (The head is borrowed, not passed through: moving it in and out
+/// cost more than the checks on a small head.)
 #[inline]
-fn check_request(head: &RequestHead<'_, '_>, config: &Config) -> Result<(), Error> {
-    if head.target.len() > config.limits.max_request_target_bytes {
+fn check_request(head: &RequestHead<'_, '_>, max_target_bytes: usize) -> Result<(), Error> {
+    if head.target.len() > max_target_bytes {
         return Err(Error::RequestTargetTooLong);
     }
-    check_target(head)
-}
-
-/// The request-target's form against the method (RFC 9112 §3.2).
-#[inline]
-fn check_target(head: &RequestHead<'_, '_>) -> Result<(), Error> {
     if !head.target_form().fits_method(head.method) {
         return Err(Error::InvalidRequestTarget);
     }
