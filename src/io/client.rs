@@ -594,9 +594,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                 }
             }
         };
-        // Here, where every path to an answer meets, a write failed before
-        // it or not (`answer` checks before it finishes the request).
-        self.refuse_an_unoffered_switch(&head)?;
         // An answer is progress: a write of the body blocked before it gets
         // its whole timeout again, however long the caller pauses before
         // reading the response body (which is what drives the upload on).
@@ -745,7 +742,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// proto takes a 101 only to a request that offered a protocol, and only
     /// one naming a protocol: the one named must be among those offered, or
     /// what follows may be anything (RFC 9110 §7.8). One that is not ends
-    /// the exchange and the connection.
+    /// the exchange and the connection. Checked where a final answer is
+    /// read: `answer`, and `answer_despite` after a failed write (none comes
+    /// while the body waits for `100 Continue`: proto refuses a switch before
+    /// the request's end).
     fn refuse_an_unoffered_switch(&mut self, head: &Head) -> Result<(), Error> {
         if head.status == StatusCode::SWITCHING_PROTOCOLS
             && !offers_every_protocol(self.offered_protocols.as_deref(), &head.headers)
@@ -769,7 +769,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         self.upload = None;
         self.note_reset(&error);
         match self.out.has_failed() {
-            true => self.answer_already_here().await.ok_or(error),
+            true => {
+                let head = self.answer_already_here().await.ok_or(error)?;
+                self.refuse_an_unoffered_switch(&head)?;
+                Ok(head)
+            }
             false => Err(error),
         }
     }
