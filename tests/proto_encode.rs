@@ -1655,7 +1655,8 @@ fn a_space_or_control_in_a_target_is_refused() {
 
 /// What a strict recipient refuses in a target is not sent either: a
 /// fragment (RFC 9112 §3.2: never sent), userinfo (RFC 9110 §4.2.4), a
-/// port past 65535, a CONNECT without one (RFC 9110 §9.3.6). Nothing is written and the connection is still idle.
+/// port past 65535, a CONNECT without one or to port 0 (RFC 9110
+/// §9.3.6). Nothing is written and the connection is still idle.
 #[test]
 fn a_fragment_userinfo_or_bad_port_in_a_target_is_refused_unsent() {
     let mut out = [0u8; 128];
@@ -1667,6 +1668,8 @@ fn a_fragment_userinfo_or_bad_port_in_a_target_is_refused_unsent() {
         ("GET", "http://a.example:65536/", b"a.example:65536"),
         ("CONNECT", "a.example:65536", b"a.example:65536"),
         ("CONNECT", "a.example:", b"a.example:"),
+        ("CONNECT", "a.example:0", b"a.example:0"),
+        ("CONNECT", "a.example:000", b"a.example:000"),
         ("OPTIONS", "*#", b"a"),
     ] {
         let fields = [Header {
@@ -1908,8 +1911,8 @@ fn a_trace_request_declaring_content_is_refused_unsent() {
 
 /// RFC 9112 §3.2: the Host of a request whose target carries an authority
 /// is that authority (ignoring case, a port left out being the scheme's
-/// default, and a CONNECT's Host free to leave its port out, as RFC 9110
-/// §9.3.6's example does); another is refused unsent, as a hop routing on
+/// default, and a CONNECT's Host free to leave out a port of 80 or 443, as
+/// RFC 9110 §9.3.6's example does); another is refused unsent, as a hop routing on
 /// Host and one routing on the target would part ways.
 #[test]
 fn a_host_other_than_the_targets_authority_is_refused_unsent() {
@@ -1944,6 +1947,9 @@ fn a_host_other_than_the_targets_authority_is_refused_unsent() {
         ("CONNECT", "a.example:443", b"b.example:443", false),
         ("CONNECT", "a.example:443", b"a.example:80", false),
         ("CONNECT", "a.example:443", b"b.example", false),
+        // Only the ports the example's schemes default to go without saying.
+        ("CONNECT", "a.example:8443", b"a.example", false),
+        ("CONNECT", "[::1]:8080", b"[::1]", false),
     ] {
         let fields = [host(value)];
         let mut conn = Connection::client(Config::default());

@@ -445,6 +445,30 @@ fn host_fields_that_are_not_a_host_and_port_are_refused() {
     assert_eq!(Error::InvalidHost.status().as_u16(), 400);
 }
 
+/// RFC 9110 §9.3.6: a server must reject a CONNECT to an invalid port, and
+/// port 0 is one no TCP connection reaches (a hop passing it on would fail,
+/// or bind, where no access rule looked). Leading zeros before another port
+/// still name it; a Host field's port 0 names a (useless) authority and
+/// is left to the service.
+#[test]
+fn a_connect_to_port_zero_is_refused() {
+    for authority in ["a.example:0", "a.example:00000", "[::1]:0"] {
+        let request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n");
+        assert_eq!(
+            error_of(&events(request.as_bytes())),
+            Some(Error::InvalidRequestTarget),
+            "{authority}"
+        );
+    }
+    for request in [
+        &b"CONNECT a.example:00443 HTTP/1.1\r\nHost: a.example:00443\r\n\r\n"[..],
+        b"CONNECT a.example:10 HTTP/1.1\r\nHost: a.example:10\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a.example:0\r\n\r\n",
+    ] {
+        assert_eq!(error_of(&events(request)), None, "{request:?}");
+    }
+}
+
 /// No request-target form has a fragment, and an http URI with an empty host
 /// is invalid (RFC 9112 §3.2, RFC 9110 §4.2.1): peers that strip a fragment
 /// where we would not see another path.

@@ -621,7 +621,9 @@ impl RequestMethod {
 /// routes on the target would otherwise send it to different places. Hosts
 /// are compared ignoring case; a port left out (or empty) is the scheme's
 /// default (80 for `http`, 443 for `https`), and a CONNECT's Host may leave
-/// out the target's port altogether (RFC 9110 §9.3.6's own example does). A
+/// out a target port of 80 or 443 (RFC 9110 §9.3.6's own example does; a
+/// Host naming no other port names another authority, which HAProxy, for
+/// one, refuses). A
 /// target without an authority (origin-form, `*`) or a request without Host
 /// (HTTP/1.0) passes. The target has passed
 /// [`TargetForm`](super::TargetForm)'s checks.
@@ -651,7 +653,8 @@ pub(crate) fn host_names_the_targets_authority(head: &RequestHead<'_, '_>) -> bo
         .all(|field| {
             let (their_host, their_port) = host_and_port(trim_ows(field.value), default_port);
             their_host.eq_ignore_ascii_case(host)
-                && (their_port == port || (connect && their_port.is_empty()))
+                && (their_port == port
+                    || (connect && their_port.is_empty() && matches!(port, b"80" | b"443")))
         })
 }
 

@@ -170,6 +170,7 @@ impl TargetForm {
     /// assert_eq!(TargetForm::of("[1]:443"), TargetForm::Invalid);
     /// assert_eq!(TargetForm::of("x.example:65535"), TargetForm::Authority);
     /// assert_eq!(TargetForm::of("x.example:65536"), TargetForm::Invalid);
+    /// assert_eq!(TargetForm::of("x.example:0"), TargetForm::Invalid);
     /// assert_eq!(TargetForm::of("*"), TargetForm::Asterisk);
     /// assert_eq!(TargetForm::of("http://user:pw@x.example/"), TargetForm::Invalid);
     /// assert_eq!(TargetForm::of("http://x.example/a@b"), TargetForm::Absolute);
@@ -209,7 +210,7 @@ impl TargetForm {
                 // colon, so an IPv6 literal keeps its colons in the host.
                 if let Some(colon) = bytes.iter().rposition(|&b| b == b':') {
                     let (host, port) = (&bytes[..colon], &bytes[colon + 1..]);
-                    if is_host(host) && is_port_number(port) {
+                    if is_host(host) && is_connect_port(port) {
                         return TargetForm::Authority;
                     }
                 }
@@ -231,10 +232,18 @@ impl TargetForm {
     }
 }
 
-/// Whether `port` is a port a CONNECT may name: digits (leading zeros
-/// allowed) whose value fits a TCP port. RFC 9110 §9.3.6 has a server reject
-/// an empty or invalid one; past 65535, a hop that wraps the number around
-/// (`99999` as 34463) would connect where an access rule did not look.
+/// Whether `port` is a port a CONNECT may name: a port number other than
+/// zero, which no TCP connection can reach (RFC 9110 §9.3.6 has a server
+/// reject an invalid port; one that passed it on would have the tunnel's
+/// hop fail, or bind, where no access rule looked).
+fn is_connect_port(port: &[u8]) -> bool {
+    is_port_number(port) && port.iter().any(|&b| b != b'0')
+}
+
+/// Whether `port` is digits (leading zeros allowed) whose value fits a TCP
+/// port. RFC 9110 §9.3.6 has a server reject an empty or invalid one; past
+/// 65535, a hop that wraps the number around (`99999` as 34463) would
+/// connect where an access rule did not look.
 fn is_port_number(port: &[u8]) -> bool {
     let mut value = 0u32;
     !port.is_empty()
