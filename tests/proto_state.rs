@@ -1320,3 +1320,47 @@ fn a_client_awaiting_a_switch_must_close_when_the_server_fails() {
         assert_eq!(conn.our_state(), State::Closed, "{answer:?}");
     }
 }
+
+/// A server between requests tells the empty lines a client may send after
+/// a body (RFC 9112 §2.2), which `receive` skips without consuming, from a
+/// request begun: the first is idle (its idle timeout), the second reads a
+/// head (its head timeout). A client's peer sends no such lines.
+#[test]
+fn a_server_tells_empty_lines_between_requests_from_a_request_begun() {
+    let mut conn = Connection::server(Config::default());
+    let mut headers = [EMPTY_HEADER; 4];
+    let request = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi\r\n";
+    assert_eq!(
+        receive_all(&mut conn, &request[..request.len() - 2]),
+        ["request /", "data hi", "end", "Paused"]
+    );
+    respond(&mut conn, StatusCode::OK, &NO_CONTENT_LENGTH, b"");
+    let extra = b"\r\n";
+    let waiting = conn.receive(extra, &mut headers).unwrap();
+    assert_eq!((waiting.consumed, waiting.event), (0, Event::NeedData));
+    for (input, begun) in [
+        (&b""[..], false),
+        (b"\r\n", false),
+        (b"\r\n\r\n", false),
+        (b"\r", true),
+        (b"\n", true),
+        (b"\r\nGET / HT", true),
+        (b"GET / HT", true),
+    ] {
+        assert_eq!(conn.message_begun(input), begun, "{input:?}");
+    }
+    // Bare LFs are empty lines only where they end lines.
+    let lenient = Config {
+        leniency: lithe::proto::Leniency {
+            allow_bare_lf: true,
+            ..Default::default()
+        },
+        ..Config::default()
+    };
+    let server = Connection::server(lenient);
+    assert!(!server.message_begun(b"\n\r\n"));
+    assert!(server.message_begun(b"\nG"));
+    let client = Connection::client(Config::default());
+    assert!(!client.message_begun(b""));
+    assert!(client.message_begun(b"\r\n"));
+}

@@ -252,6 +252,32 @@ impl Connection {
         self.states.get(self.role.peer())
     }
 
+    /// Whether `input`, the unconsumed bytes as [`receive`](Self::receive)
+    /// would be offered them, holds the start of the peer's next message. A
+    /// server skips empty lines before a request (RFC 9112 §2.2: some
+    /// clients end a body with an extra CRLF) without consuming them, so a
+    /// buffer holding only those (CRLFs, or bare LFs where
+    /// [`Leniency::allow_bare_lf`](super::Leniency::allow_bare_lf) accepts
+    /// them) is still between messages, as an empty one is; a lone CR is a
+    /// line begun. A client's peer sends no such lines: any byte begins a
+    /// message. This is how a server tells an idle connection (its idle
+    /// timeout applies) from one reading a head (its head timeout does).
+    ///
+    /// ```
+    /// use lithe::proto::{Config, Connection};
+    /// let server = Connection::server(Config::default());
+    /// assert!(!server.message_begun(b""));
+    /// assert!(!server.message_begun(b"\r\n\r\n"));
+    /// assert!(server.message_begun(b"\r\nGE"));
+    /// assert!(server.message_begun(b"\n"));
+    /// ```
+    pub fn message_begun(&self, input: &[u8]) -> bool {
+        match self.role {
+            Role::Server => !only_empty_lines(input, self.config.leniency.allow_bare_lf),
+            Role::Client => !input.is_empty(),
+        }
+    }
+
     /// Whether the connection may carry another cycle after this one. Once false
     /// it stays false until the connection is dropped.
     pub fn is_keep_alive(&self) -> bool {
