@@ -6,7 +6,7 @@
 
 mod support;
 
-use lithe::proto::{Config, Connection, Error, Leniency, Limits};
+use lithe::proto::{Config, Connection, Error, Event, Leniency, Limits};
 use support::{
     Owned, Split, answer_empty, bodies, drive, error_of, server_events, unclosed_two_ways,
     with_leniency,
@@ -1571,4 +1571,78 @@ fn a_request_line_is_judged_when_its_line_ends() {
             "{line:?}: {events:?}"
         );
     }
+}
+
+/// What [`Limits`]' docs promise an embedded caller: with the head and
+/// trailer limits within a fixed buffer that drops what is consumed, every
+/// message is either read through it or refused by a limit, never left
+/// waiting with the buffer full (chunk lines, extensions included, and data
+/// are consumed as they arrive).
+#[test]
+fn limits_within_a_fixed_buffer_refuse_before_it_fills() {
+    const BUFFER: usize = 1024;
+    let config = Config {
+        limits: Limits {
+            max_head_bytes: BUFFER,
+            max_trailer_bytes: BUFFER - 2,
+            max_headers: 16,
+            ..Limits::default()
+        },
+        ..Config::default()
+    };
+    // The input fed through a `BUFFER`-byte buffer as room allows: the
+    // body's bytes, or the error.
+    let through_buffer = |input: &[u8]| -> Result<Vec<u8>, Error> {
+        let mut conn = Connection::server(config);
+        let mut buffer = [0u8; BUFFER];
+        let (mut filled, mut fed) = (0, 0);
+        let mut body = Vec::new();
+        loop {
+            let room = (BUFFER - filled).min(input.len() - fed);
+            buffer[filled..filled + room].copy_from_slice(&input[fed..fed + room]);
+            filled += room;
+            fed += room;
+            let mut headers = [lithe::proto::EMPTY_HEADER; 16];
+            let received = conn.receive(&buffer[..filled], &mut headers)?;
+            let consumed = received.consumed;
+            match received.event {
+                Event::Data(data) => body.extend_from_slice(data),
+                Event::End { .. } => return Ok(body),
+                Event::NeedData => {
+                    assert!(filled - consumed < BUFFER, "NeedData with the buffer full");
+                    assert!(fed < input.len(), "NeedData with nothing left");
+                }
+                Event::Request(_) => {}
+                other => panic!("{other:?}"),
+            }
+            buffer.copy_within(consumed..filled, 0);
+            filled -= consumed;
+        }
+    };
+    let head = |fields: usize| {
+        format!(
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nX: {}\r\n\r\n",
+            "h".repeat(fields)
+        )
+    };
+    let trailer = |bytes: usize| format!("T: {}\r\n", "t".repeat(bytes - 5));
+    let data = "d".repeat(3000);
+    // A chunk line of about the buffer's size, all extensions but for its
+    // size: each line is consumed before the buffer fills.
+    let extension = format!(";e={}", "x".repeat(1000));
+    let message = |head: String, trailer: String| {
+        format!("{head}bb8{extension}\r\n{data}\r\n0\r\n{trailer}\r\n").into_bytes()
+    };
+    assert_eq!(
+        through_buffer(&message(head(900), trailer(BUFFER - 2))),
+        Ok(data.clone().into_bytes())
+    );
+    assert_eq!(
+        through_buffer(&message(head(2000), trailer(10))),
+        Err(Error::HeadTooLarge)
+    );
+    assert_eq!(
+        through_buffer(&message(head(10), trailer(BUFFER - 1))),
+        Err(Error::TrailersTooLarge)
+    );
 }

@@ -6,12 +6,25 @@
 /// the split of the input.
 ///
 /// The defaults suit a public server; an embedded device may lower them to fit
-/// its buffers.
+/// its buffers. Two parts of a message must be in the input whole before
+/// they are consumed: a head, bounded by `max_head_bytes`, and a trailer
+/// section, by `max_trailer_bytes` and the 2 bytes of the empty line that
+/// ends it. Chunk lines and body data are consumed as they arrive. So with a
+/// buffer of `n` bytes that drops what has been consumed, keep both within
+/// `n`: a peer that sends more then gets the limit's error, never a
+/// `NeedData` with the buffer full.
 ///
 /// ```
 /// use lithe::proto::Limits;
-/// let tight = Limits { max_head_bytes: 1024, max_headers: 16, ..Limits::default() };
-/// assert_eq!(tight.max_request_target_bytes, 8 * 1024);
+/// const BUFFER: usize = 1024;
+/// let tight = Limits {
+///     max_head_bytes: BUFFER,
+///     max_trailer_bytes: BUFFER - 2,
+///     max_headers: 16,
+///     max_request_target_bytes: 256,
+///     ..Limits::default()
+/// };
+/// assert_eq!(tight.max_chunk_extension_bytes, 1024);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
