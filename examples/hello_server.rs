@@ -9,7 +9,8 @@
 //!
 //! `GET /` answers "Hello, World!" (text/plain), `GET /bytes/N` answers N bytes
 //! (`HEAD` both, without the body), `POST /echo` streams the request body back
-//! as it arrives.
+//! as it arrives. Another method is 405 (naming the allowed ones) if HTTP
+//! defines it, 501 if not.
 
 use std::io::Write;
 
@@ -17,6 +18,12 @@ use bytes::Bytes;
 use lithe::io::{Body, FieldValue, Request, Response};
 use lithe::proto::{MAX_CONTENT_LENGTH, StatusCode};
 use lithe::rt::{ServeConfig, Server};
+
+/// The methods RFC 9110 §9 and RFC 5789 define: one of these a resource
+/// does not take is answered 405 with the ones it does; any other, 501.
+const KNOWN_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
 
 /// What `/bytes/N` sends, in slices: no body costs an allocation, whatever N.
 static XS: [u8; 64 * 1024] = [b'x'; 64 * 1024];
@@ -58,6 +65,11 @@ async fn handle(request: Request) -> Response {
                 response.headers_mut().append("content-type", ct);
             }
             response
+        }
+        // RFC 9110 §9.1: a method the server does not know (methods are
+        // case-sensitive: `get` is not `GET`) is 501, not 405.
+        (method, _) if !KNOWN_METHODS.contains(&method) => {
+            text(StatusCode::NOT_IMPLEMENTED, "method not implemented\n")
         }
         // RFC 9110 §15.5.6: a 405 names the methods the resource allows.
         (_, path) if path == "/" || path.starts_with("/bytes/") => {

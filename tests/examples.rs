@@ -547,7 +547,7 @@ fn out_of_descriptors_hello_server_closes_idle_connections_on_every_worker() {
 }
 
 #[test]
-fn hello_server_names_the_allowed_methods_in_a_405() {
+fn hello_server_names_the_allowed_methods_in_a_405_and_refuses_unknown_ones_with_501() {
     let server = start("hello_server");
     for (path, allowed) in [
         ("/", "GET, HEAD"),
@@ -565,6 +565,16 @@ fn hello_server_names_the_allowed_methods_in_a_405() {
             .find(|h| h[0] == "allow")
             .unwrap_or_else(|| panic!("no Allow in {json}"));
         assert_eq!(allow[1], allowed, "{path}");
+        // A method HTTP does not define is not implemented, whatever the
+        // resource (RFC 9110 §9.1); methods are case-sensitive.
+        for method in ["FOO", "get"] {
+            let (code, json) = fetch(&["--json", "-X", method, &format!("{}{path}", server.url)]);
+            assert_eq!(code, Some(0), "{json}");
+            let response: Value = serde_json::from_str(&json).unwrap();
+            assert_eq!(response["status"], 501, "{method} {path}");
+            let fields = response["headers"].as_array().unwrap();
+            assert!(!fields.iter().any(|h| h[0] == "allow"), "{json}");
+        }
     }
 }
 
