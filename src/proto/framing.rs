@@ -223,6 +223,12 @@ impl FramingFields {
                             (false, _) => TransferCoding::NotChunkedFinal,
                         };
                     }
+                    // A field line naming no coding is refused wherever it
+                    // stands, beside other lines or not (empty elements
+                    // beside a coding are ignored, RFC 9110 §5.6.1.2): a
+                    // hop that reads one field line alone, the first or
+                    // the last, finds no coding there and frames the body
+                    // otherwise.
                     if !any {
                         return Err(Error::InvalidTransferEncoding);
                     }
