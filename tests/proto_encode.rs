@@ -1950,6 +1950,8 @@ fn a_host_other_than_the_targets_authority_is_refused_unsent() {
         // Only the ports the example's schemes default to go without saying.
         ("CONNECT", "a.example:8443", b"a.example", false),
         ("CONNECT", "[::1]:8080", b"[::1]", false),
+        // Ports are compared as written: `0443` is no port to leave out.
+        ("CONNECT", "a.example:0443", b"a.example", false),
     ] {
         let fields = [host(value)];
         let mut conn = Connection::client(Config::default());

@@ -1627,9 +1627,9 @@ fn limits_within_a_fixed_buffer_refuse_before_it_fills() {
     };
     let trailer = |bytes: usize| format!("T: {}\r\n", "t".repeat(bytes - 5));
     let data = "d".repeat(3000);
-    // A chunk line of about the buffer's size, all extensions but for its
-    // size: each line is consumed before the buffer fills.
-    let extension = format!(";e={}", "x".repeat(1000));
+    // A chunk line longer than the buffer, all extensions (1020 bytes, within
+    // their limit) but for its size: it is consumed as it arrives.
+    let extension = format!(";e={}", "x".repeat(1017));
     let message = |head: String, trailer: String| {
         format!("{head}bb8{extension}\r\n{data}\r\n0\r\n{trailer}\r\n").into_bytes()
     };

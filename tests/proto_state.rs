@@ -1364,3 +1364,42 @@ fn a_server_tells_empty_lines_between_requests_from_a_request_begun() {
     assert!(!client.message_begun(b""));
     assert!(client.message_begun(b"\r\n"));
 }
+
+/// A message under way has begun whatever its body's bytes are; once no
+/// HTTP message can follow (a switch, a close), none begins.
+#[test]
+fn a_message_under_way_has_begun_and_none_follows_a_switch() {
+    let mut conn = Connection::server(Config::default());
+    let request = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n";
+    assert_eq!(receive_all(&mut conn, request), ["request /", "NeedData"]);
+    assert!(conn.message_begun(b""));
+    assert!(conn.message_begun(b"\r\n"));
+
+    let mut conn = Connection::server(Config::default());
+    let upgrade = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n";
+    assert_eq!(
+        receive_all(&mut conn, upgrade),
+        ["request /", "end", "Paused"]
+    );
+    let switch = [
+        Header {
+            name: "Connection",
+            value: b"upgrade",
+        },
+        Header {
+            name: "Upgrade",
+            value: b"websocket",
+        },
+    ];
+    respond(&mut conn, StatusCode::SWITCHING_PROTOCOLS, &switch, b"");
+    assert_eq!(conn.their_state(), State::SwitchedProtocol);
+    assert!(!conn.message_begun(b"GET / HTTP/1.1\r\n"));
+
+    let mut conn = Connection::server(Config::default());
+    let closing = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    assert_eq!(
+        receive_all(&mut conn, closing),
+        ["request /", "end", "Paused"]
+    );
+    assert!(!conn.message_begun(b"GET / HTTP/1.1\r\n"));
+}

@@ -252,16 +252,19 @@ impl Connection {
         self.states.get(self.role.peer())
     }
 
-    /// Whether `input`, the unconsumed bytes as [`receive`](Self::receive)
-    /// would be offered them, holds the start of the peer's next message. A
-    /// server skips empty lines before a request (RFC 9112 §2.2: some
-    /// clients end a body with an extra CRLF) without consuming them, so a
-    /// buffer holding only those (CRLFs, or bare LFs where
+    /// Whether the peer has begun a message: one is under way (its body is
+    /// arriving), or `input`, the unconsumed bytes as
+    /// [`receive`](Self::receive) would be offered them, holds the start of
+    /// the next one. A server skips empty lines before a request (RFC 9112
+    /// §2.2: some clients end a body with an extra CRLF) without consuming
+    /// them, so a buffer holding only those (CRLFs, or bare LFs where
     /// [`Leniency::allow_bare_lf`](super::Leniency::allow_bare_lf) accepts
     /// them) is still between messages, as an empty one is; a lone CR is a
     /// line begun. A client's peer sends no such lines: any byte begins a
-    /// message. This is how a server tells an idle connection (its idle
-    /// timeout applies) from one reading a head (its head timeout does).
+    /// response. Once no HTTP message can follow (the connection must
+    /// close, has closed, failed or switched protocols), none has begun.
+    /// This is how a server tells an idle connection (its idle timeout
+    /// applies) from one reading a head (its head timeout does).
     ///
     /// ```
     /// use lithe::proto::{Config, Connection};
@@ -272,9 +275,15 @@ impl Connection {
     /// assert!(server.message_begun(b"\n"));
     /// ```
     pub fn message_begun(&self, input: &[u8]) -> bool {
-        match self.role {
-            Role::Server => !only_empty_lines(input, self.config.leniency.allow_bare_lf),
-            Role::Client => !input.is_empty(),
+        match self.their_state() {
+            State::SendBody => true,
+            State::MustClose | State::Closed | State::SwitchedProtocol | State::Error => false,
+            State::Idle | State::SendResponse | State::Done | State::MightSwitchProtocol => {
+                match self.role {
+                    Role::Server => !only_empty_lines(input, self.config.leniency.allow_bare_lf),
+                    Role::Client => !input.is_empty(),
+                }
+            }
         }
     }
 

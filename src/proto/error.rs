@@ -49,7 +49,8 @@ pub enum Error {
     /// as UTF-8) or does not fit its method (RFC 9112 §3.2: authority-form
     /// with CONNECT and only there; origin- and absolute-form with any other
     /// method; asterisk-form only with OPTIONS), or names a port past 65535
-    /// or a bracketed host that is no IPv6 address (`[1]`). 400.
+    /// (or, in a CONNECT, port 0) or a bracketed host that is no IPv6
+    /// address (`[1]`). 400.
     InvalidRequestTarget,
     /// The status line is malformed (RFC 9112 §4). 400.
     InvalidStatusLine,

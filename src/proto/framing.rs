@@ -625,14 +625,13 @@ impl RequestMethod {
 /// or authority-form with CONNECT) has a Host field naming that authority, as
 /// RFC 9112 §3.2 has a client send it: a hop that routes on Host and one that
 /// routes on the target would otherwise send it to different places. Hosts
-/// are compared ignoring case; a port left out (or empty) is the scheme's
-/// default (80 for `http`, 443 for `https`), and a CONNECT's Host may leave
-/// out a target port of 80 or 443 (RFC 9110 §9.3.6's own example does; a
-/// Host naming no other port names another authority, which HAProxy, for
-/// one, refuses). A
-/// target without an authority (origin-form, `*`) or a request without Host
-/// (HTTP/1.0) passes. The target has passed
-/// [`TargetForm`](super::TargetForm)'s checks.
+/// are compared ignoring case, ports as written; a port left out (or empty)
+/// is the scheme's default (80 for `http`, 443 for `https`), and a
+/// CONNECT's Host may leave out a target port of `80` or `443` (RFC 9110
+/// §9.3.6's own example does; leaving out another names another authority,
+/// which HAProxy, for one, refuses). A target without an authority
+/// (origin-form, `*`) or a request without Host (HTTP/1.0) passes. The
+/// target has passed [`TargetForm`](super::TargetForm)'s checks.
 pub(crate) fn host_names_the_targets_authority(head: &RequestHead<'_, '_>) -> bool {
     let target = head.target.as_bytes();
     if matches!(target.first(), None | Some(b'/' | b'*')) {
