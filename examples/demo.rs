@@ -6,7 +6,7 @@
 //! cargo run --example demo
 //! ```
 
-use lithe::io::{Body, Request, Response};
+use lithe::io::{Request, Response};
 use lithe::proto::StatusCode;
 use lithe::rt::{ConnectConfig, ServeConfig, Server, Url, block_on, open};
 
@@ -15,9 +15,8 @@ async fn routes(request: Request) -> Response {
         ("GET", "/") => Response::new(StatusCode::OK)
             .with_header("content-type", "text/plain")
             .with_body("Hello, World!"),
-        ("POST", "/echo") => {
-            Response::new(StatusCode::OK).with_body(Body::stream(request.into_body()))
-        }
+        // The body streams back as it arrives, with its length if it had one.
+        ("POST", "/echo") => Response::new(StatusCode::OK).with_body(request.into_body()),
         _ => Response::new(StatusCode::NOT_FOUND).with_body("not found"),
     }
 }

@@ -910,6 +910,34 @@ fn hello_server_echoes_a_chunked_body_chunked() {
     assert!(input.is_empty(), "{input:?}");
 }
 
+/// A chunked body's trailer fields come back after the echoed chunks.
+#[test]
+fn hello_server_echoes_a_chunked_bodys_trailers() {
+    let server = start("hello_server");
+    let reply = common::exchange(
+        addr_of(&server),
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\
+          Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nChecksum: 1\r\n\r\n",
+    );
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap();
+    assert!(head.contains("\r\ntransfer-encoding: chunked"), "{reply}");
+    let mut decoder = lithe::proto::ChunkedDecoder::default();
+    let (mut input, mut trailers) = (body.as_bytes(), Vec::new());
+    let mut fields = [lithe::proto::EMPTY_HEADER; 4];
+    while !decoder.is_done() {
+        let (used, decoded) = decoder.decode(input, &mut fields).unwrap();
+        if let lithe::proto::Decoded::End { trailers: found } = decoded {
+            trailers = found
+                .iter()
+                .map(|f| (f.name.to_ascii_lowercase(), f.value.to_vec()))
+                .collect();
+        }
+        assert!(used > 0 || decoder.is_done(), "stuck at {input:?}");
+        input = &input[used..];
+    }
+    assert_eq!(trailers, [("checksum".to_string(), b"1".to_vec())]);
+}
+
 /// The bytes after the first head of `reply`, which should begin the next
 /// response when the first one had no body.
 fn after_first_head(reply: &str) -> (&str, &str) {
