@@ -6751,3 +6751,34 @@ fn a_fresh_connection_at_shutdown_gets_one_grace_in_all() {
     let took = started.elapsed();
     assert!(took < Duration::from_millis(2500), "{took:?}");
 }
+
+/// A service that answers `error.status()` when its body read fails gets
+/// the status the failure calls for: past its own limit 413, not UTF-8 400.
+#[test]
+fn a_service_answering_the_errors_status_refuses_what_its_read_refused() {
+    async fn greet(request: lithe::io::Request) -> lithe::io::Response {
+        match request.into_body().text(4).await {
+            Ok(name) => lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body(name),
+            Err(error) => lithe::io::Response::new(error.status()),
+        }
+    }
+    let server = server_with(greet, ServerConfig::default());
+    for (body, status) in [
+        (&b"abcd"[..], "200"),
+        (b"abcde", "413"),
+        (b"\xff\xfe", "400"),
+    ] {
+        let mut request = format!(
+            "POST / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(body);
+        let reply = exchange(server.local_addr(), &request);
+        assert!(
+            reply.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{body:?}: {reply}"
+        );
+    }
+    server.shutdown();
+}

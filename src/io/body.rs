@@ -628,7 +628,10 @@ impl Incoming {
     /// that arrived in one chunk is that chunk, a slice of the read buffer
     /// ([`chunk`](Self::chunk) says what that keeps alive). One whose
     /// `Content-Length` is past `limit` is refused unread (and so, where the
-    /// client expects `100 Continue`, uninvited).
+    /// client expects `100 Continue`, uninvited). A service answers a failed
+    /// read with [`Error::status`] (413 past `limit`; a body the client
+    /// broke, or that stopped coming, gets its 4xx from the driver
+    /// whatever the service answers).
     pub async fn bytes(mut self, limit: usize) -> Result<Bytes, Error> {
         collect(self.left_unless_failed(), |cx| self.poll_chunk(cx), limit).await
     }

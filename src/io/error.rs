@@ -4,7 +4,7 @@
 use core::fmt;
 use std::io;
 
-use crate::proto;
+use crate::proto::{self, StatusCode};
 
 /// Which timeout fired. (More may come: a match needs a wildcard arm.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -154,6 +154,44 @@ impl Error {
         match self {
             Error::Timeout(which) => Some(*which),
             _ => None,
+        }
+    }
+
+    /// The status a server answers when reading its request's body failed
+    /// with this error: a body past the limit given to collect it
+    /// ([`BodyTooLarge`](Error::BodyTooLarge)) 413, one asked for as text
+    /// that is not UTF-8 400, a body the client broke the status
+    /// [`proto`](crate::proto::Error::status) names (400, 413, ...), one
+    /// that stopped coming 408, anything else 500. (For the last two the
+    /// server driver answers that status itself, in place of the service's
+    /// answer, unless that has begun to go out: a service's own choice
+    /// matters for the limits it sets.)
+    ///
+    /// ```
+    /// use lithe::io::{Error, Incoming, Response};
+    /// use lithe::proto::StatusCode;
+    ///
+    /// async fn greet(body: Incoming) -> Response {
+    ///     match body.text(64).await {
+    ///         Ok(name) => Response::new(StatusCode::OK).with_body(format!("Hello, {name}!")),
+    ///         Err(error) => Response::new(error.status()),
+    ///     }
+    /// }
+    ///
+    /// assert_eq!(Error::BodyTooLarge { limit: 64 }.status(), StatusCode::CONTENT_TOO_LARGE);
+    /// let broken = Error::Protocol(lithe::proto::Error::InvalidChunkSize);
+    /// assert_eq!(broken.status(), StatusCode::BAD_REQUEST);
+    /// # futures_lite::future::block_on(async {
+    /// #     assert_eq!(greet(Incoming::empty()).await.status(), StatusCode::OK);
+    /// # });
+    /// ```
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::BodyTooLarge { .. } => StatusCode::CONTENT_TOO_LARGE,
+            Error::NotUtf8(_) => StatusCode::BAD_REQUEST,
+            Error::Protocol(e) => e.status(),
+            Error::Timeout(Timeout::Body | Timeout::Head) => StatusCode::REQUEST_TIMEOUT,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
