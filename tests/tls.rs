@@ -226,7 +226,38 @@ fn the_default_connector_trusts_the_bundled_roots_and_pem_roots_replace_them() {
             Some(rustls::CertificateError::UnknownIssuer),
             "{error}"
         );
+        // Added to the bundled roots, they are still consulted.
+        let both = ConnectConfig {
+            tls: Some(TlsConnector::webpki_and_pem_roots(other.as_bytes()).unwrap()),
+            ..ConnectConfig::default()
+        };
+        let (refusal, error) = refusal_opening(addr, &both, impostors).await;
+        assert_eq!(
+            refusal,
+            Some(rustls::CertificateError::BadSignature),
+            "{error}"
+        );
     });
+    server.shutdown();
+}
+
+/// PEM roots added to the bundled ones are trusted; an input without a
+/// certificate is refused, as for roots that replace them.
+#[test]
+fn pem_roots_added_to_the_bundled_ones_are_trusted() {
+    let (cert, key) = certificate();
+    let server = https_server(&cert, &key);
+    run(async {
+        let config = ConnectConfig {
+            tls: Some(TlsConnector::webpki_and_pem_roots(cert.as_bytes()).unwrap()),
+            ..ConnectConfig::default()
+        };
+        let mut conn = open(&url(server.local_addr(), "/"), &config).await.unwrap();
+        let response = conn.send(Request::new("GET", "/")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    });
+    assert!(TlsConnector::webpki_and_pem_roots(b"").is_err());
+    assert!(TlsConnector::webpki_and_pem_roots(key.as_bytes()).is_err());
     server.shutdown();
 }
 

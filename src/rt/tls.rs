@@ -1,6 +1,8 @@
 //! TLS with rustls (ring provider): a client connector that verifies
-//! certificates by default, and a server acceptor made from PEM bytes (a
-//! certificate chain and its key, as read from files).
+//! certificates by default (against the bundled Mozilla roots, roots of the
+//! caller's in their place, or both), and a server acceptor made from PEM
+//! bytes (a certificate chain and its key, as read from files; an HTTPS
+//! server in full is [`TlsAcceptor`]'s example).
 //!
 //! Both speak TLS 1.2 and 1.3. The client offers ALPN `http/1.1`; the server
 //! accepts `http/1.1` and `http/1.0` (preferring the first, as nginx does), so
@@ -23,6 +25,24 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use crate::io::Error;
+
+/// The rustls lithe is built on, for [`TlsConnector::with_roots`] and the
+/// `from_config`s: use it rather than a `rustls` dependency of your own,
+/// whose default `aws-lc-rs` provider, beside the `ring` one lithe enables,
+/// leaves `ClientConfig::builder()` no provider it can pick (it panics;
+/// `builder_with_provider` works either way).
+///
+/// ```
+/// use lithe::rt::tls::{TlsConnector, rustls};
+///
+/// let mut roots = rustls::RootCertStore::empty();
+/// roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+/// let config = rustls::ClientConfig::builder()
+///     .with_root_certificates(roots)
+///     .with_no_client_auth();
+/// let connector = TlsConnector::from_config(config);
+/// ```
+pub use rustls;
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(ring::default_provider())
@@ -82,6 +102,29 @@ fn bad_certificates(
     move |cause| invalid(BadCertificates { input, cause })
 }
 
+/// The Mozilla roots bundled by `webpki-roots`.
+fn bundled_roots() -> RootCertStore {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    roots
+}
+
+/// Adds the certificates in `pem` to `roots`: an input that holds none is
+/// an error, not a connector that trusts nothing more.
+fn add_pem_roots(roots: &mut RootCertStore, pem: &[u8]) -> Result<(), Error> {
+    let bad = bad_certificates("PEM roots");
+    let mut added = 0;
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        let cert = cert.map_err(|e| bad(e.into()))?;
+        roots.add(cert).map_err(|e| bad(e.into()))?;
+        added += 1;
+    }
+    if added == 0 {
+        return Err(invalid("no certificate in the PEM roots"));
+    }
+    Ok(())
+}
+
 /// Whether `host` (a URL's, as [`Url::host`](crate::rt::Url::host) gives
 /// it) can name a TLS server: a DNS name rustls accepts, or an IP address.
 #[cfg(feature = "client")]
@@ -110,12 +153,20 @@ impl TlsConnector {
     pub fn webpki() -> Self {
         static WEBPKI: std::sync::OnceLock<TlsConnector> = std::sync::OnceLock::new();
         WEBPKI
-            .get_or_init(|| {
-                let mut roots = RootCertStore::empty();
-                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-                TlsConnector::with_roots(roots)
-            })
+            .get_or_init(|| TlsConnector::with_roots(bundled_roots()))
             .clone()
+    }
+
+    /// Verifies servers against the bundled Mozilla roots, as
+    /// [`webpki`](Self::webpki) does, and the certificates in `pem` (one or
+    /// more `CERTIFICATE` blocks: a company's own CA, say) besides, as
+    /// reqwest's `add_root_certificate` does. An input without a
+    /// certificate is an error. (Each call makes a configuration of its own:
+    /// keep the connector to share its session cache.)
+    pub fn webpki_and_pem_roots(pem: &[u8]) -> Result<Self, Error> {
+        let mut roots = bundled_roots();
+        add_pem_roots(&mut roots, pem)?;
+        Ok(TlsConnector::with_roots(roots))
     }
 
     /// Verifies servers against `roots`.
@@ -131,14 +182,7 @@ impl TlsConnector {
     /// without a certificate is an error, not a connector that trusts nothing.
     pub fn with_pem_roots(pem: &[u8]) -> Result<Self, Error> {
         let mut roots = RootCertStore::empty();
-        let bad = bad_certificates("PEM roots");
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| bad(e.into()))?;
-            roots.add(cert).map_err(|e| bad(e.into()))?;
-        }
-        if roots.is_empty() {
-            return Err(invalid("no certificate in the PEM roots"));
-        }
+        add_pem_roots(&mut roots, pem)?;
         Ok(TlsConnector::with_roots(roots))
     }
 
@@ -204,6 +248,44 @@ impl fmt::Debug for TlsConnector {
 }
 
 /// Accepts TLS connections with one certificate chain and key.
+///
+/// An HTTPS server, its certificate and key read as PEM (made here; from
+/// files, `std::fs::read("cert.pem")?`), and a client trusting it:
+///
+/// ```
+/// use lithe::io::{Request, Response};
+/// use lithe::proto::StatusCode;
+/// use lithe::rt::tls::{TlsAcceptor, TlsConnector};
+/// use lithe::rt::{ConnectConfig, ServeConfig, Server, Url, block_on, open};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+/// let (cert_pem, key_pem) = (made.cert.pem(), made.key_pair.serialize_pem());
+///
+/// async fn hello(_: Request) -> Response {
+///     Response::new(StatusCode::OK).with_body("Hello over TLS")
+/// }
+/// let config = ServeConfig {
+///     tls: Some(TlsAcceptor::from_pem(cert_pem.as_bytes(), key_pem.as_bytes())?),
+///     threads: 1,
+///     ..ServeConfig::default()
+/// };
+/// let server = Server::bind("127.0.0.1:0", hello, config)?;
+///
+/// let url = Url::parse(&format!("https://localhost:{}/", server.local_addr().port()))?;
+/// let client = ConnectConfig {
+///     tls: Some(TlsConnector::with_pem_roots(cert_pem.as_bytes())?),
+///     ..ConnectConfig::default()
+/// };
+/// let text = block_on(async {
+///     let mut conn = open(&url, &client).await?;
+///     conn.send(Request::new("GET", "/")).await?.into_body().text(1024).await
+/// })?;
+/// assert_eq!(text, "Hello over TLS");
+/// server.shutdown();
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct TlsAcceptor {
     /// Kept whole (futures-rustls does not hand it back), as the connector
