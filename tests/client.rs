@@ -2363,6 +2363,17 @@ fn urls_parse_as_browsers_parse_them() {
             Url::parse(bad)
         );
     }
+    // No TCP connection reaches port 0 (and browsers refuse it): said so.
+    for port_zero in ["http://h:0/", "https://h:000/"] {
+        assert!(
+            matches!(
+                Url::parse(port_zero),
+                Err(Error::InvalidUrl("port 0 cannot be connected to"))
+            ),
+            "{port_zero}: {:?}",
+            Url::parse(port_zero)
+        );
+    }
 }
 
 #[test]

@@ -12,7 +12,7 @@ use futures_lite::future;
 use smol::Timer;
 
 use super::stream::{MaybeTls, TcpStream};
-use crate::io::{ClientConfig, ClientConnection, Error, Timeout};
+use crate::io::{Body, ByteStr, ClientConfig, ClientConnection, Error, Request, Timeout};
 use crate::proto::TargetForm;
 
 /// An `http` or `https` URL, split into what a connection needs.
@@ -76,6 +76,10 @@ impl Url {
         let port = parsed
             .port_or_known_default()
             .unwrap_or(if https { 443 } else { 80 });
+        if port == 0 {
+            // What browsers refuse too: no TCP connection reaches it.
+            return Err(Error::InvalidUrl("port 0 cannot be connected to"));
+        }
         // The Host header: the host as the URL writes it (brackets and all),
         // with the port when it is not the scheme's default.
         let host_text = parsed.host_str().unwrap_or_default();
@@ -127,6 +131,20 @@ impl Url {
     /// The request-target: path and query.
     pub fn target(&self) -> &str {
         &self.target
+    }
+
+    /// A request with `method` for this URL's target, as
+    /// `Request::new(method, url.target().to_owned())`; sent on a connection
+    /// [`open`]ed to the URL, it gets the URL's authority as Host.
+    ///
+    /// ```
+    /// let url = lithe::rt::Url::parse("http://h.example/a?b=1#frag")?;
+    /// let request = url.request("GET");
+    /// assert_eq!((request.method(), request.target()), ("GET", "/a?b=1"));
+    /// # Ok::<(), lithe::io::Error>(())
+    /// ```
+    pub fn request(&self, method: impl Into<ByteStr>) -> Request<Body> {
+        Request::new(method, self.target.clone())
     }
 }
 
@@ -313,6 +331,39 @@ async fn with_timeout<T>(
 /// Opens a client connection to `url`'s host: TCP, and TLS for `https`.
 /// Requests sent on it without a Host field get the URL's authority as
 /// theirs ([`ClientConnection::with_host`]).
+///
+/// One connection, kept alive for several requests, each response's body
+/// read before the next is sent (a body left unread makes the next `send`
+/// fail with [`Error::NotReusable`]):
+///
+/// ```
+/// use lithe::io::{Request, Response};
+/// use lithe::proto::StatusCode;
+/// use lithe::rt::{ConnectConfig, ServeConfig, Server, Url, block_on, open};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// async fn hello(request: Request) -> Response {
+///     Response::new(StatusCode::OK).with_body(format!("you asked for {}", request.path()))
+/// }
+/// let config = ServeConfig { threads: 1, ..ServeConfig::default() };
+/// let server = Server::bind("127.0.0.1:0", hello, config)?;
+///
+/// let url = Url::parse(&format!("http://{}/start", server.local_addr()))?;
+/// block_on(async {
+///     let mut conn = open(&url, &ConnectConfig::default()).await?;
+///     let response = conn.send(url.request("GET")).await?;
+///     assert_eq!(response.status(), StatusCode::OK);
+///     // At most 1 MiB of it: a larger body is an error, not a truncation.
+///     assert_eq!(response.into_body().text(1 << 20).await?, "you asked for /start");
+///
+///     let again = conn.send(Request::new("GET", "/again")).await?;
+///     assert_eq!(again.into_body().text(1 << 20).await?, "you asked for /again");
+///     conn.close().await
+/// })?;
+/// server.shutdown();
+/// # Ok(())
+/// # }
+/// ```
 pub async fn open(url: &Url, config: &ConnectConfig) -> Result<ClientConnection<MaybeTls>, Error> {
     // What the URL alone rules out is refused before a lookup or a connect.
     #[cfg(not(feature = "tls"))]
