@@ -6782,3 +6782,45 @@ fn a_service_answering_the_errors_status_refuses_what_its_read_refused() {
     }
     server.shutdown();
 }
+
+/// A service that checks the offer with `offers_protocol` and runs the
+/// switched connection with `rt::spawn`: the protocol offered is switched
+/// to and spoken; one not offered gets 426, and the connection serves on.
+#[test]
+fn a_switch_checked_with_offers_protocol_runs_on_rt_spawn() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    use lithe::io::{Request, Response};
+    use lithe::proto::StatusCode;
+    async fn echo_protocol(mut request: Request) -> Response {
+        let (true, Some(on_upgrade)) = (request.offers_protocol("echo"), request.upgrade()) else {
+            return Response::new(StatusCode::UPGRADE_REQUIRED)
+                .with_header("upgrade", "echo")
+                .with_header("connection", "upgrade");
+        };
+        lithe::rt::spawn(async move {
+            let Ok(mut io) = on_upgrade.await else { return };
+            let mut buf = [0u8; 64];
+            while let Ok(n @ 1..) = io.read(&mut buf).await {
+                if io.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Response::new(StatusCode::SWITCHING_PROTOCOLS).with_header("upgrade", "echo")
+    }
+    let server = server_with(echo_protocol, ServerConfig::default());
+    let mut s = socket(server.local_addr());
+    s.write_all(
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\r\n\
+          GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket, ECHO\r\n\r\n",
+    )
+    .unwrap();
+    let switched =
+        "HTTP/1.1 101 Switching Protocols\r\nupgrade: echo\r\nconnection: upgrade\r\n\r\n";
+    let reply = read_until(&mut s, switched);
+    assert!(reply.starts_with("HTTP/1.1 426 "), "{reply}");
+    assert_eq!(count(&reply, "HTTP/1.1 "), 2, "{reply}");
+    s.write_all(b"hello").unwrap();
+    assert_eq!(read_until(&mut s, "hello"), "hello");
+    server.shutdown();
+}

@@ -292,6 +292,35 @@ impl<B> Request<B> {
         self.body
     }
 
+    /// Whether the request proposes a switch to `protocol` (RFC 9110 §7.8):
+    /// an HTTP/1.1 request other than `CONNECT` whose `Connection` field
+    /// names `upgrade` and whose `Upgrade` fields name `protocol`, compared
+    /// without regard to case, a version included (`websocket`, `h2c`,
+    /// `echo/2`). A `101` may switch only to a protocol offered.
+    ///
+    /// ```
+    /// use lithe::io::Request;
+    /// let request = Request::new("GET", "/chat")
+    ///     .with_header("connection", "keep-alive, Upgrade")
+    ///     .with_header("upgrade", "h2c, WebSocket");
+    /// assert!(request.offers_protocol("websocket"));
+    /// assert!(!request.offers_protocol("echo"));
+    /// // An Upgrade field the Connection field does not name offers nothing.
+    /// let unnamed = Request::new("GET", "/").with_header("upgrade", "websocket");
+    /// assert!(!unnamed.offers_protocol("websocket"));
+    /// ```
+    pub fn offers_protocol(&self, protocol: &str) -> bool {
+        let named = |field, wanted: &[u8]| {
+            self.headers
+                .elements(field)
+                .any(|element| element.eq_ignore_ascii_case(wanted))
+        };
+        self.version == Version::Http11
+            && self.method() != "CONNECT"
+            && named("connection", b"upgrade")
+            && named("upgrade", protocol.as_bytes())
+    }
+
     /// Server side: for a request proposing a protocol switch (an HTTP/1.1
     /// request with an `Upgrade` field named in its `Connection` field, or
     /// `CONNECT`), a future that yields the raw connection once a `101` (or a
@@ -311,16 +340,13 @@ impl<B> Request<B> {
     /// use lithe::proto::StatusCode;
     ///
     /// async fn echo_protocol(mut request: Request) -> Response {
-    ///     let offers_echo = request.method() != "CONNECT"
-    ///         && (request.headers().get_all("upgrade"))
-    ///             .flat_map(|value| value.split(|&b| b == b','))
-    ///             .any(|protocol| protocol.trim_ascii().eq_ignore_ascii_case(b"echo"));
+    ///     let offers_echo = request.offers_protocol("echo");
     ///     let (true, Some(on_upgrade)) = (offers_echo, request.upgrade()) else {
     ///         return Response::new(StatusCode::UPGRADE_REQUIRED)
     ///             .with_header("upgrade", "echo")
     ///             .with_header("connection", "upgrade");
     ///     };
-    ///     // A thread here; a task of the executor in practice.
+    ///     // A thread here; a task in practice (`lithe::rt::spawn` under smol).
     ///     std::thread::spawn(move || {
     ///         futures_lite::future::block_on(async move {
     ///             let Ok(mut io) = on_upgrade.await else { return };

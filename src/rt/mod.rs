@@ -29,6 +29,24 @@ pub use connect::{ATTEMPT_HEAD_START, ConnectConfig, Url, connect, connect_any, 
 pub use serve::{MAX_THREADS, ServeConfig, Server};
 pub use stream::{MaybeTls, TcpStream};
 
+/// Runs `future` as a task of its own, detached, on smol's global executor
+/// (its threads start on first use; `SMOL_THREADS` sets how many): work
+/// that outlives the call that starts it, such as a connection handed over
+/// by a protocol switch ([`Request::upgrade`](crate::io::Request::upgrade)),
+/// which a [`Server`]'s own threads keep serving meanwhile. Nothing waits
+/// for it: send its outcome on a channel to learn it.
+///
+/// ```
+/// let (done, finished) = std::sync::mpsc::channel();
+/// lithe::rt::spawn(async move {
+///     done.send(6 * 7).unwrap();
+/// });
+/// assert_eq!(finished.recv().unwrap(), 42);
+/// ```
+pub fn spawn(future: impl core::future::Future<Output = ()> + Send + 'static) {
+    smol::spawn(future).detach();
+}
+
 /// Runs a future to completion on the current thread (smol's `block_on`): the
 /// simplest way to drive a client from a synchronous `main`.
 pub fn block_on<F: core::future::Future>(future: F) -> F::Output {
