@@ -14,11 +14,13 @@ use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
+use futures_io::AsyncRead;
 use futures_lite::Stream;
 use futures_lite::future::poll_fn;
 
 use super::error::Error;
 use super::headers::Headers;
+use super::read_stream::ReadStream;
 
 /// A boxed stream of body chunks.
 pub type BoxStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + 'static>>;
@@ -123,6 +125,36 @@ impl Body {
                 len: Some(len),
                 stream: Box::pin(stream),
             },
+        }
+    }
+
+    /// A body read from `reader` (a file, a pipe, another connection) as
+    /// the connection takes it, in pieces of up to 64 KiB: of `len` bytes,
+    /// sent with `Content-Length` and held to it as
+    /// [`sized_stream`](Body::sized_stream) is (a file that turns out
+    /// shorter or longer cuts the message short), or, with `None`, of
+    /// unknown length (chunked). A read error ends the body with that error
+    /// (the message is cut short, never completed); the reader is not read
+    /// again after it, or after its end.
+    ///
+    /// ```
+    /// use futures_lite::io::Cursor;
+    /// use lithe::io::{Body, Response};
+    /// use lithe::proto::StatusCode;
+    ///
+    /// // A file: `let file = async_fs::File::open(path).await?;` and its
+    /// // length from `file.metadata().await?.len()`.
+    /// let file = Cursor::new(vec![b'x'; 300_000]);
+    /// let response = Response::new(StatusCode::OK)
+    ///     .with_header("content-type", "application/octet-stream")
+    ///     .with_body(Body::from_reader(file, Some(300_000)));
+    /// assert_eq!(response.body().len(), Some(300_000));
+    /// ```
+    pub fn from_reader(reader: impl AsyncRead + Send + 'static, len: Option<u64>) -> Self {
+        let stream = ReadStream::new(reader);
+        match len {
+            Some(len) => Body::sized_stream(len, stream),
+            None => Body::stream(stream),
         }
     }
 

@@ -63,6 +63,7 @@ mod error;
 mod field_value;
 mod headers;
 mod message;
+mod read_stream;
 mod receive;
 mod server;
 mod shutdown;
