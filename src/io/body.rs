@@ -508,6 +508,13 @@ fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
 /// A request body as the server's service reads it: chunks arrive as the service
 /// asks for them.
 ///
+/// It holds at most one chunk at a time: the driver reads the next piece
+/// from the connection only when the service asks for it, so a slow service
+/// slows the client down (backpressure) instead of filling memory. The first
+/// read is also what sends `100 Continue` to a client that waits for it: a
+/// service that refuses the upload (a 413, a 401) by answering without
+/// reading never invites it.
+///
 /// Read it with [`chunk`](Incoming::chunk), collect it with
 /// [`bytes`](Incoming::bytes), or use it as a [`Stream`]. To send it on (a
 /// proxy, an echo) make it a [`Body`] with `Body::from`, which keeps what is

@@ -1,21 +1,8 @@
 //! The client side of a connection: send a [`Request`], read the [`Response`]
 //! and stream its body.
 //!
-//! A [`ClientConnection`] carries one request at a time. The response comes
-//! back as soon as its head arrives, even while the request body still goes
-//! out, and the rest of the request is sent as the response body is read
-//! (full duplex). The response's body borrows the connection, so the next
-//! request can only be sent once the body is dropped; the connection is
-//! reusable ([`ClientConnection::is_reusable`]) if the body was read to its
-//! end (which is also when the request is all sent; its last data is
-//! enough when the end had come with it, by its declared length or as the
-//! last chunk already read) and both sides keep the connection alive. A close the server made while it was idle is found when
-//! the next request is sent, which is then refused unsent
-//! ([`Error::NotReusable`]). A body cut short by the server is an error, never
-//! a short success: one that ends at the close is an error too when the
-//! server reset the connection (as a server that answers without reading the
-//! whole upload and closes does), since a reset may discard what it had not
-//! sent yet.
+//! How an exchange goes is [`ClientConnection`]'s to say (private modules'
+//! docs are not rendered).
 //!
 //! This file holds the connection and its exchange (the request head, the
 //! wait for an answer, response heads); `upload` the request body on its
@@ -53,6 +40,22 @@ use upload::Upload;
 const IDLE_READ_KEPT: usize = 16 * 1024;
 
 /// One HTTP/1.1 connection, client side, over any async byte stream.
+///
+/// A [`ClientConnection`] carries one request at a time. The response comes
+/// back as soon as its head arrives, even while the request body still goes
+/// out, and the rest of the request is sent as the response body is read
+/// (full duplex). The response's body borrows the connection, so the next
+/// request can only be sent once the body is dropped; the connection is
+/// reusable ([`ClientConnection::is_reusable`]) if the body was read to its
+/// end (which is also when the request is all sent; its last data is
+/// enough when the end had come with it, by its declared length or as the
+/// last chunk already read) and both sides keep the connection alive. A close the server made while it was idle is found when
+/// the next request is sent, which is then refused unsent
+/// ([`Error::NotReusable`]). A body cut short by the server is an error, never
+/// a short success: one that ends at the close is an error too when the
+/// server reset the connection (as a server that answers without reading the
+/// whole upload and closes does), since a reset may discard what it had not
+/// sent yet.
 pub struct ClientConnection<T> {
     io: T,
     conn: Connection,

@@ -1,63 +1,8 @@
 //! The server connection driver: reads requests with [`proto`](crate::proto),
 //! hands each to a [`Service`], writes the responses in order.
 //!
-//! One driver runs one connection, as one future, with no tasks of its own:
-//!
-//! * **Heads.** It reads until `proto` finds a whole head. Waiting for the first
-//!   byte is bounded by the idle timeout (by the head timeout, if shorter, on a
-//!   new connection, or with an idle timeout of zero, keep-alive off; a read
-//!   buffer larger than 512 bytes is freed meanwhile);
-//!   once bytes trickle in, the whole head must arrive within the head timeout or
-//!   the client gets `408` and the connection closes. A malformed head gets the
-//!   status `proto` names, with `Connection: close`, then the connection closes;
-//!   a malformed start line is answered as soon as its line end arrives, a bare
-//!   CR as soon as the byte after it does, a limit as soon as it is crossed.
-//! * **Closing.** After its last response the driver closes its sending side,
-//!   then reads and discards what the client still sends, so that unread bytes
-//!   draw no reset that would destroy the response (a client writing a whole
-//!   upload before reading an early `413`): until a second passes with nothing,
-//!   for ten seconds at most, however many bytes, and for about a second once a
-//!   shutdown starts. The connection holds its slot meanwhile.
-//! * **Bodies.** While the service runs, and while the response is written, the
-//!   driver also *pumps* the request body: when the service asks for a chunk it
-//!   reads one (sending `100 Continue` first if the client waits for it). Reading
-//!   a body, and writing a response, time out when the peer moves fewer than
-//!   [`ServerConfig::min_progress_bytes`] within the body (write) timeout of
-//!   waiting on it, not only when it goes silent. A body
-//!   the service left unread is drained up to [`ServerConfig::drain_limit`] after
-//!   the response (within the body timeout in all), or the connection is
-//!   closed: it is never parsed as a request. Neither are bytes already
-//!   behind a refused `CONNECT`: that connection closes after the answer.
-//! * **Responses.** A body of known length goes out with `Content-Length`, one of
-//!   unknown length chunked (close-delimited for HTTP/1.0, for which a `chunked`
-//!   the service named is left out; close-delimited too under a
-//!   `Transfer-Encoding` of the service's that does not end in `chunked`,
-//!   which RFC 9112 §6.3 leaves no other end); a HEAD answered with no body gets no
-//!   `Content-Length: 0`. Every final response gets a `Date` unless the service
-//!   set one ([`ServerConfig::date_header`]). A service's framing fields on a
-//!   `1xx`, `204` or tunnel are left out (a `304` keeps its length); a `205`
-//!   has no content (RFC 9110 §15.3.6), so its body and framing fields are
-//!   left out and it goes with `Content-Length: 0` (unless it opens a tunnel). A head
-//!   HTTP/1.1 cannot carry (an interim status, both framings where a body may
-//!   follow, a `Content-Length` the body disagrees with, fields that
-//!   disagree with each other, a 101 or 426 without an `Upgrade` field; fields
-//!   that agree, `5, 5` or `05` beside `5`, go out as one) becomes a 500, as
-//!   does a service that panics before its response begins (the 4xx of its
-//!   request body's fault if the client broke that body; a response begun is
-//!   cut short; the connection closes after it). Small
-//!   responses leave in one write; the responses to
-//!   pipelined requests already buffered are batched into one write, which
-//!   still goes out if a later response fails, and a connection lets the other
-//!   tasks of its thread run after 64 requests served without waiting for
-//!   bytes (256 while every read brings the next request whole).
-//! * **Upgrades.** After a `101` (or a `2xx` to `CONNECT`) the connection and the
-//!   bytes after the head go to the request's [`OnUpgrade`](super::OnUpgrade).
-//!   A 101 answered before the request's body was read waits for its end:
-//!   the body is drained first (`100 Continue` first if awaited), and a body
-//!   the service still holds is cut off; too long to drain, the answer is a
-//!   413 and the connection closes. (A CONNECT that declares content never
-//!   reaches the service: proto refuses it with 400, and the connection
-//!   closes.)
+//! How a connection is served is [`serve_connection`]'s to say (private
+//! modules' docs are not rendered).
 //!
 //! This file holds the driver's loop (heads, the service, waits, closing);
 //! `request_body` the bodies, `response` the responses and the driver's own
@@ -164,6 +109,64 @@ where
 }
 
 /// Serves requests on one connection until it closes.
+///
+/// One call serves one connection, as one future, with no tasks of its own:
+///
+/// * **Heads.** It reads until `proto` finds a whole head. Waiting for the first
+///   byte is bounded by the idle timeout (by the head timeout, if shorter, on a
+///   new connection, or with an idle timeout of zero, keep-alive off; a read
+///   buffer larger than 512 bytes is freed meanwhile);
+///   once bytes trickle in, the whole head must arrive within the head timeout or
+///   the client gets `408` and the connection closes. A malformed head gets the
+///   status `proto` names, with `Connection: close`, then the connection closes;
+///   a malformed start line is answered as soon as its line end arrives, a bare
+///   CR as soon as the byte after it does, a limit as soon as it is crossed.
+/// * **Closing.** After its last response the driver closes its sending side,
+///   then reads and discards what the client still sends, so that unread bytes
+///   draw no reset that would destroy the response (a client writing a whole
+///   upload before reading an early `413`): until a second passes with nothing,
+///   for ten seconds at most, however many bytes, and for about a second once a
+///   shutdown starts. The connection holds its slot meanwhile.
+/// * **Bodies.** While the service runs, and while the response is written, the
+///   driver also *pumps* the request body: when the service asks for a chunk it
+///   reads one (sending `100 Continue` first if the client waits for it). Reading
+///   a body, and writing a response, time out when the peer moves fewer than
+///   [`ServerConfig::min_progress_bytes`] within the body (write) timeout of
+///   waiting on it, not only when it goes silent. A body
+///   the service left unread is drained up to [`ServerConfig::drain_limit`] after
+///   the response (within the body timeout in all), or the connection is
+///   closed: it is never parsed as a request. Neither are bytes already
+///   behind a refused `CONNECT`: that connection closes after the answer.
+/// * **Responses.** A body of known length goes out with `Content-Length`, one of
+///   unknown length chunked (close-delimited for HTTP/1.0, for which a `chunked`
+///   the service named is left out; close-delimited too under a
+///   `Transfer-Encoding` of the service's that does not end in `chunked`,
+///   which RFC 9112 §6.3 leaves no other end); a HEAD answered with no body gets no
+///   `Content-Length: 0`. Every final response gets a `Date` unless the service
+///   set one ([`ServerConfig::date_header`]). A service's framing fields on a
+///   `1xx`, `204` or tunnel are left out (a `304` keeps its length); a `205`
+///   has no content (RFC 9110 §15.3.6), so its body and framing fields are
+///   left out and it goes with `Content-Length: 0` (unless it opens a tunnel). A head
+///   HTTP/1.1 cannot carry (an interim status, both framings where a body may
+///   follow, a `Content-Length` the body disagrees with, fields that
+///   disagree with each other, a 101 or 426 without an `Upgrade` field; fields
+///   that agree, `5, 5` or `05` beside `5`, go out as one) becomes a 500, as
+///   does a service that panics before its response begins (the 4xx of its
+///   request body's fault if the client broke that body; a response begun is
+///   cut short; the connection closes after it). Small
+///   responses leave in one write; the responses to
+///   pipelined requests already buffered are batched into one write, which
+///   still goes out if a later response fails, and a connection lets the other
+///   tasks of its thread run after 64 requests served without waiting for
+///   bytes (256 while every read brings the next request whole).
+/// * **Upgrades.** After a `101` (or a `2xx` to `CONNECT`) the connection and the
+///   bytes after the head go to the request's [`OnUpgrade`](super::OnUpgrade).
+///   A 101 answered before the request's body was read waits for its end:
+///   the body is drained first (`100 Continue` first if awaited), and a body
+///   the service still holds is cut off; too long to drain, the answer is a
+///   413 and the connection closes. (A CONNECT that declares content never
+///   reaches the service: proto refuses it with 400, and the connection
+///   closes.)
 ///
 /// Runs under any executor. The future is `Send` (for a work-stealing
 /// executor's `spawn`) when the service and its futures are: the service
