@@ -132,10 +132,15 @@ impl Body {
     /// the connection takes it, in pieces of up to 64 KiB: of `len` bytes,
     /// sent with `Content-Length` and held to it as
     /// [`sized_stream`](Body::sized_stream) is (a file that turns out
-    /// shorter or longer cuts the message short), or, with `None`, of
-    /// unknown length (chunked). A read error ends the body with that error
-    /// (the message is cut short, never completed); the reader is not read
-    /// again after it, or after its end.
+    /// shorter or longer cuts the message short; but with `len` 0 the head
+    /// is the whole message and may go out first, so a reader that then
+    /// brings bytes, as files in `/proc` whose size says 0 do, only closes
+    /// the connection: read those with `None`), or, with `None`, of unknown
+    /// length (chunked). The piece that completes `len` is held until the
+    /// reader ends: one that does not end there on its own (a connection)
+    /// is given as `reader.take(len)`. A read error ends the body with that
+    /// error (the message is cut short, never completed); the reader is not
+    /// read again after it, or after its end.
     ///
     /// ```
     /// use futures_lite::io::Cursor;

@@ -162,10 +162,11 @@ impl Error {
     /// ([`BodyTooLarge`](Error::BodyTooLarge)) 413, one asked for as text
     /// that is not UTF-8 400, a body the client broke the status
     /// [`proto`](crate::proto::Error::status) names (400, 413, ...), one
-    /// that stopped coming 408, anything else 500. (For the last two the
-    /// server driver answers that status itself, in place of the service's
-    /// answer, unless that has begun to go out: a service's own choice
-    /// matters for the limits it sets.)
+    /// that stopped coming 408, anything else 500. (For a body the client
+    /// broke or let stall, the server driver answers that 4xx itself,
+    /// whatever the service answers, unless its answer has begun to go out:
+    /// the service's own choice matters for the limits it sets, text that is
+    /// not UTF-8 and failures of the transport.)
     ///
     /// ```
     /// use lithe::io::{Error, Incoming, Response};

@@ -305,9 +305,21 @@ impl<B> Request<B> {
     ///     .with_header("upgrade", "h2c, WebSocket");
     /// assert!(request.offers_protocol("websocket"));
     /// assert!(!request.offers_protocol("echo"));
-    /// // An Upgrade field the Connection field does not name offers nothing.
+    /// // A protocol is named whole, its version included.
+    /// let versioned = Request::new("GET", "/")
+    ///     .with_header("connection", "upgrade")
+    ///     .with_header("upgrade", "echo/2");
+    /// assert!(versioned.offers_protocol("ECHO/2") && !versioned.offers_protocol("echo"));
+    /// // An Upgrade field the Connection field does not name offers nothing,
+    /// // nor does an HTTP/1.0 request, nor a CONNECT (its 2xx is its switch).
     /// let unnamed = Request::new("GET", "/").with_header("upgrade", "websocket");
     /// assert!(!unnamed.offers_protocol("websocket"));
+    /// let old = versioned.with_version(lithe::proto::Version::Http10);
+    /// assert!(!old.offers_protocol("echo/2"));
+    /// let connect = Request::new("CONNECT", "h.example:443")
+    ///     .with_header("connection", "upgrade")
+    ///     .with_header("upgrade", "echo");
+    /// assert!(!connect.offers_protocol("echo"));
     /// ```
     pub fn offers_protocol(&self, protocol: &str) -> bool {
         let named = |field, wanted: &[u8]| {

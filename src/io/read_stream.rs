@@ -71,3 +71,93 @@ impl<R: AsyncRead> Stream for ReadStream<R> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use futures_lite::{StreamExt, future::block_on};
+
+    use super::*;
+
+    /// Answers each read with the next scripted result (a count of bytes
+    /// claimed, of `b'r'`, or an error), counting the reads; then fails.
+    struct Scripted {
+        script: VecDeque<io::Result<usize>>,
+        reads: Arc<AtomicUsize>,
+    }
+
+    impl AsyncRead for Scripted {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            let next = self.script.pop_front();
+            Poll::Ready(match next {
+                Some(Ok(n)) => {
+                    let len = buf.len();
+                    buf[..n.min(len)].fill(b'r');
+                    Ok(n)
+                }
+                Some(Err(e)) => Err(e),
+                None => Err(io::Error::other("read past the script")),
+            })
+        }
+    }
+
+    fn stream_of(script: Vec<io::Result<usize>>) -> (ReadStream<Scripted>, Arc<AtomicUsize>) {
+        let reads = Arc::new(AtomicUsize::new(0));
+        let reader = Scripted {
+            script: script.into(),
+            reads: reads.clone(),
+        };
+        (ReadStream::new(reader), reads)
+    }
+
+    #[test]
+    fn the_reader_is_not_read_again_after_its_end_or_an_error() {
+        let (mut stream, reads) = stream_of(vec![Ok(2), Ok(0)]);
+        block_on(async {
+            assert_eq!(stream.next().await.unwrap().unwrap(), &b"rr"[..]);
+            assert!(stream.next().await.is_none());
+            assert!(stream.next().await.is_none());
+        });
+        assert_eq!(reads.load(Ordering::SeqCst), 2);
+
+        let (mut stream, reads) = stream_of(vec![Err(io::Error::other("disk"))]);
+        block_on(async {
+            assert_eq!(
+                stream.next().await.unwrap().unwrap_err().to_string(),
+                "disk"
+            );
+            assert!(stream.next().await.is_none());
+        });
+        assert_eq!(reads.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn an_interrupted_read_is_asked_again() {
+        let interrupted = io::Error::from(io::ErrorKind::Interrupted);
+        let (mut stream, reads) = stream_of(vec![Err(interrupted), Ok(3), Ok(0)]);
+        block_on(async {
+            assert_eq!(stream.next().await.unwrap().unwrap(), &b"rrr"[..]);
+            assert!(stream.next().await.is_none());
+        });
+        assert_eq!(reads.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn a_reader_claiming_more_than_it_was_given_is_an_error_and_the_end() {
+        let (mut stream, reads) = stream_of(vec![Ok(PIECE + 1)]);
+        block_on(async {
+            let error = stream.next().await.unwrap().unwrap_err();
+            assert!(error.to_string().contains("claimed"), "{error}");
+            assert!(stream.next().await.is_none());
+        });
+        assert_eq!(reads.load(Ordering::SeqCst), 1);
+    }
+}

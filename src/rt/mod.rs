@@ -33,7 +33,7 @@ pub use stream::{MaybeTls, TcpStream};
 /// (its threads start on first use; `SMOL_THREADS` sets how many): work
 /// that outlives the call that starts it, such as a connection handed over
 /// by a protocol switch ([`Request::upgrade`](crate::io::Request::upgrade)),
-/// which a [`Server`]'s own threads keep serving meanwhile. Nothing waits
+/// which an `rt::Server`'s own threads keep serving meanwhile. Nothing waits
 /// for it: send its outcome on a channel to learn it.
 ///
 /// ```

@@ -27,20 +27,25 @@ use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use crate::io::Error;
 
 /// The rustls lithe is built on, for [`TlsConnector::with_roots`] and the
-/// `from_config`s: use it rather than a `rustls` dependency of your own,
-/// whose default `aws-lc-rs` provider, beside the `ring` one lithe enables,
-/// leaves `ClientConfig::builder()` no provider it can pick (it panics;
-/// `builder_with_provider` works either way).
+/// `from_config`s: its types are the ones they take, whatever version of
+/// rustls the application names. Build a configuration with
+/// `builder_with_provider`, as lithe does: `ClientConfig::builder()` picks
+/// the provider from rustls's features, and panics when an application's
+/// own rustls dependency turns on its default `aws-lc-rs` beside the `ring`
+/// lithe turns on (cargo builds one rustls with both).
 ///
 /// ```
 /// use lithe::rt::tls::{TlsConnector, rustls};
 ///
 /// let mut roots = rustls::RootCertStore::empty();
 /// roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-/// let config = rustls::ClientConfig::builder()
+/// let ring = rustls::crypto::ring::default_provider();
+/// let config = rustls::ClientConfig::builder_with_provider(ring.into())
+///     .with_safe_default_protocol_versions()?
 ///     .with_root_certificates(roots)
 ///     .with_no_client_auth();
 /// let connector = TlsConnector::from_config(config);
+/// # Ok::<(), rustls::Error>(())
 /// ```
 pub use rustls;
 
