@@ -286,6 +286,26 @@ impl Server {
     /// The signal that stops the server; trigger it from anywhere. Its
     /// [`close_idle`](Shutdown::close_idle) closes the connections idle at
     /// that moment, on every worker, and the server serves on.
+    ///
+    /// A graceful stop on Ctrl-C: trigger it from the signal handler's
+    /// thread (here a thread of its own; with the `ctrlc` crate,
+    /// `ctrlc::set_handler(move || signal.trigger())`), and let the main
+    /// thread wait for the requests in flight to finish:
+    ///
+    /// ```
+    /// use lithe::io::{Request, Response};
+    /// use lithe::proto::StatusCode;
+    /// use lithe::rt::{ServeConfig, Server};
+    ///
+    /// let config = ServeConfig { threads: 1, ..ServeConfig::default() };
+    /// let server = Server::bind("127.0.0.1:0", |_: Request| async {
+    ///     Response::new(StatusCode::OK)
+    /// }, config)?;
+    /// let signal = server.shutdown_signal();
+    /// std::thread::spawn(move || signal.trigger());
+    /// server.wait();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn shutdown_signal(&self) -> Shutdown {
         self.shutdown.clone()
     }
