@@ -260,6 +260,41 @@ async fn client_with(
     open(&url, &config).await.unwrap()
 }
 
+/// A body nobody wants, read and dropped within a limit, leaves the
+/// connection for the next request; past the limit the connection is given
+/// up instead (one declared past it: `a_body_declared_past_the_limit_is_refused_unread`).
+#[test]
+fn a_discarded_body_leaves_the_connection_reusable_within_its_limit() {
+    let server = server();
+    run(async {
+        let mut conn = client_to(server.local_addr()).await;
+        // Chunked, in pieces: read through to its end.
+        let chunked = conn.send(get("/chunked")).await.unwrap();
+        chunked.into_body().discard(64).await.unwrap();
+        assert!(conn.is_reusable());
+        // One byte short of the limit: the limit counts the body's bytes.
+        let hello = conn.send(get("/")).await.unwrap();
+        hello.into_body().discard(13).await.unwrap();
+        assert!(conn.is_reusable());
+        let echo = Request::new("POST", "/echo")
+            .with_header("host", "t")
+            .with_body(vec![b'x'; 64 << 10]);
+        let read_past = conn
+            .send(echo)
+            .await
+            .unwrap()
+            .into_body()
+            .discard(1000)
+            .await;
+        assert!(matches!(
+            read_past,
+            Err(Error::BodyTooLarge { limit: 1000 })
+        ));
+        assert!(!conn.is_reusable());
+    });
+    server.shutdown();
+}
+
 #[test]
 fn requests_reuse_one_connection_to_our_server() {
     let server = server();
@@ -336,25 +371,36 @@ fn collecting_a_body_takes_exactly_its_limit() {
 
 /// A body whose `Content-Length` is already past the limit is refused
 /// unread, at once (before, once the limit's worth had come: here, never,
-/// as the server sends 3 bytes and waits), and the connection, its body
-/// unread, carries nothing more.
+/// as the server sends 3 bytes and waits), whether collected or discarded,
+/// and the connection, its body unread, carries nothing more.
 #[test]
 fn a_body_declared_past_the_limit_is_refused_unread() {
-    let addr = raw_server(|mut s| {
-        if read_through(&mut s, b"\r\n\r\n").is_none() {
-            return;
-        }
-        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nabc")
-            .unwrap();
-        hold_open(&mut s);
-    });
+    let declaring_a_megabyte = || {
+        raw_server(|mut s| {
+            if read_through(&mut s, b"\r\n\r\n").is_none() {
+                return;
+            }
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nabc")
+                .unwrap();
+            hold_open(&mut s);
+        })
+    };
     run(async {
-        let mut conn = client_to(addr).await;
+        let mut conn = client_to(declaring_a_megabyte()).await;
         let response = conn.send(get("/")).await.unwrap();
         let collected = response.into_body().bytes(16).await;
         assert!(
             matches!(collected, Err(Error::BodyTooLarge { limit: 16 })),
             "{collected:?}"
+        );
+        assert!(!conn.is_reusable());
+
+        let mut conn = client_to(declaring_a_megabyte()).await;
+        let response = conn.send(get("/")).await.unwrap();
+        let discarded = response.into_body().discard(16).await;
+        assert!(
+            matches!(discarded, Err(Error::BodyTooLarge { limit: 16 })),
+            "{discarded:?}"
         );
         assert!(!conn.is_reusable());
     });

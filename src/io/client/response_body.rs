@@ -304,6 +304,61 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
     pub async fn text(self, limit: usize) -> Result<String, Error> {
         into_text(self.bytes(limit).await?)
     }
+
+    /// Reads the rest of the body and drops it, so that the connection can
+    /// carry the next request (as aiohttp's `release`): for a response
+    /// whose body does not matter, a 404's say. Past `limit` bytes it stops
+    /// with [`Error::BodyTooLarge`] and the connection, its body left
+    /// unread, is not reused (a `Content-Length` past `limit` is refused
+    /// unread): closing and opening another is cheaper than reading a
+    /// large body nobody wants.
+    ///
+    /// ```
+    /// use lithe::io::{ClientConfig, ClientConnection, Request, Response, ServerConfig};
+    /// use lithe::io::{duplex, serve_connection};
+    /// use lithe::proto::StatusCode;
+    ///
+    /// # futures_lite::future::block_on(async {
+    /// let (client_end, server_end) = duplex(64 * 1024);
+    /// let service = |request: Request| async move {
+    ///     match request.path() {
+    ///         "/" => Response::new(StatusCode::OK).with_body("home"),
+    ///         _ => Response::new(StatusCode::NOT_FOUND).with_body(vec![b'?'; 10_000]),
+    ///     }
+    /// };
+    /// let config = ServerConfig::default();
+    /// let server = serve_connection(server_end, service, &config);
+    /// let client = async {
+    ///     let mut conn = ClientConnection::new(client_end, ClientConfig::default());
+    ///     let missing = conn.send(Request::new("GET", "/gone").with_header("host", "h")).await?;
+    ///     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    ///     missing.into_body().discard(64 * 1024).await?;
+    ///     assert!(conn.is_reusable());
+    ///     let home = conn.send(Request::new("GET", "/").with_header("host", "h")).await?;
+    ///     assert_eq!(home.into_body().text(64).await?, "home");
+    ///     Ok::<(), lithe::io::Error>(())
+    /// };
+    /// let (_, result) = futures_lite::future::zip(server, client).await;
+    /// # result.unwrap();
+    /// # });
+    /// ```
+    pub async fn discard(mut self, limit: usize) -> Result<(), Error> {
+        let declared = match self.failed {
+            None => self.conn.conn.body_left_to_receive(),
+            Some(_) => None,
+        };
+        if declared.is_some_and(|left| left > limit as u64) {
+            return Err(Error::BodyTooLarge { limit });
+        }
+        let mut read = 0usize;
+        while let Some(chunk) = self.chunk().await? {
+            read = read.saturating_add(chunk.len());
+            if read > limit {
+                return Err(Error::BodyTooLarge { limit });
+            }
+        }
+        Ok(())
+    }
 }
 
 impl<T> core::fmt::Debug for ResponseBody<'_, T> {
