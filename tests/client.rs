@@ -272,10 +272,13 @@ fn a_discarded_body_leaves_the_connection_reusable_within_its_limit() {
         let chunked = conn.send(get("/chunked")).await.unwrap();
         chunked.into_body().discard(64).await.unwrap();
         assert!(conn.is_reusable());
-        // One byte short of the limit: the limit counts the body's bytes.
-        let hello = conn.send(get("/")).await.unwrap();
-        hello.into_body().discard(13).await.unwrap();
-        assert!(conn.is_reusable());
+        // Exactly at the limit, sized or chunked ("one two three"): the
+        // limit counts the body's bytes.
+        for path in ["/", "/chunked"] {
+            let thirteen = conn.send(get(path)).await.unwrap();
+            thirteen.into_body().discard(13).await.unwrap();
+            assert!(conn.is_reusable(), "{path}");
+        }
         let echo = Request::new("POST", "/echo")
             .with_header("host", "t")
             .with_body(vec![b'x'; 64 << 10]);
@@ -367,6 +370,23 @@ fn collecting_a_body_takes_exactly_its_limit() {
             });
         }
     }
+}
+
+/// A body on a connection that closes after it is not read to be
+/// discarded: nothing is gained by it. (Read, this one would wait out the
+/// read timeout: its server sends 3 of its bytes and holds on.)
+#[test]
+fn discarding_a_body_on_a_closing_connection_reads_nothing() {
+    let addr = scripted_then_held(vec![
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1000000\r\n\r\nabc",
+    ]);
+    run(async {
+        let mut conn = client_reading_within(addr, Duration::from_secs(5)).await;
+        let body = conn.send(get("/")).await.unwrap().into_body();
+        // Read, it would fail with the read timeout.
+        body.discard(1 << 20).await.unwrap();
+        assert!(!conn.is_reusable());
+    });
 }
 
 /// A body whose `Content-Length` is already past the limit is refused
@@ -1260,6 +1280,22 @@ fn a_body_cut_short_is_an_error_not_a_short_success() {
                 Err(Error::Protocol(proto::Error::IncompleteMessage))
             ),
             "{collected:?}"
+        );
+    });
+    // Discarded after the error, likewise.
+    let addr = scripted(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        let mut body = conn.send(get("/")).await.unwrap().into_body();
+        assert_eq!(&body.chunk().await.unwrap().unwrap()[..], b"abc");
+        assert!(body.chunk().await.is_err());
+        let discarded = body.discard(5).await;
+        assert!(
+            matches!(
+                discarded,
+                Err(Error::Protocol(proto::Error::IncompleteMessage))
+            ),
+            "{discarded:?}"
         );
     });
     // As a stream it ends after its one error, as streams do.

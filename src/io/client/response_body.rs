@@ -306,12 +306,15 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
     }
 
     /// Reads the rest of the body and drops it, so that the connection can
-    /// carry the next request (as aiohttp's `release`): for a response
-    /// whose body does not matter, a 404's say. Past `limit` bytes it stops
-    /// with [`Error::BodyTooLarge`] and the connection, its body left
-    /// unread, is not reused (a `Content-Length` past `limit` is refused
-    /// unread): closing and opening another is cheaper than reading a
-    /// large body nobody wants.
+    /// carry the next request (as urllib3's `drain_conn`): for a response
+    /// whose body does not matter, a 404's say. Where the connection will
+    /// carry no other request anyway (either side said it closes, or it has
+    /// failed), nothing is read. Past `limit` bytes it stops with
+    /// [`Error::BodyTooLarge`], the rest unread (a `Content-Length` past
+    /// `limit` is refused unread): closing and opening another connection
+    /// is cheaper than reading a large body nobody wants. Whether the
+    /// connection then takes the next request,
+    /// [`is_reusable`](ClientConnection::is_reusable) says.
     ///
     /// ```
     /// use lithe::io::{ClientConfig, ClientConnection, Request, Response, ServerConfig};
@@ -343,6 +346,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
     /// # });
     /// ```
     pub async fn discard(mut self, limit: usize) -> Result<(), Error> {
+        if self.failed.is_none() && (self.conn.broken || !self.conn.conn.is_keep_alive()) {
+            return Ok(());
+        }
         let declared = match self.failed {
             None => self.conn.conn.body_left_to_receive(),
             Some(_) => None,
