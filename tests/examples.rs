@@ -1146,3 +1146,66 @@ fn fetch_speaks_https_and_verifies_unless_told_not_to() {
     );
     server.shutdown();
 }
+
+/// The sans-IO core alone, serving through a fixed 2 KiB buffer: pipelined
+/// requests answered in order, a body twenty times the buffer counted as
+/// it streams through (sized, and chunked after `100 Continue`), a head
+/// past the buffer refused 431, a malformed request 400, each refusal
+/// closing the connection.
+#[test]
+fn the_fixed_buffer_server_serves_through_its_buffer_and_refuses_what_will_not_fit() {
+    use std::io::{Read, Write};
+    let server = start("fixed_buffer_server");
+    let addr = addr_of(&server);
+
+    let reply = common::exchange(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\nBAD\r\n\r\n",
+    );
+    let statuses: Vec<&str> = reply.split("HTTP/1.1 ").skip(1).map(|r| &r[..3]).collect();
+    assert_eq!(statuses, ["200", "404", "400"], "{reply}");
+    assert!(reply.contains("Hello from a fixed buffer!\n"), "{reply}");
+
+    let body = vec![b'z'; 40_000];
+    let mut sized =
+        b"POST /count HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 40000\r\n\r\n"
+            .to_vec();
+    sized.extend_from_slice(&body);
+    let reply = common::exchange(addr, &sized);
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\n40000\n"), "{reply}");
+
+    // Chunked, sent only once the server invites it.
+    let mut s = common::socket(addr);
+    s.write_all(
+        b"POST /count HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\
+          Expect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(
+        common::read_until(&mut s, "\r\n\r\n"),
+        "HTTP/1.1 100 Continue\r\n\r\n"
+    );
+    for _ in 0..10 {
+        s.write_all(b"fa0\r\n").unwrap();
+        s.write_all(&body[..4000]).unwrap();
+        s.write_all(b"\r\n").unwrap();
+    }
+    s.write_all(b"0\r\n\r\n").unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    assert!(reply.ends_with("\r\n\r\n40000\n"), "{reply}");
+    // Closed: the server, one connection at a time, lingers no longer.
+    drop(s);
+
+    let too_large = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(3000)
+    );
+    let reply = common::exchange(addr, too_large.as_bytes());
+    assert!(
+        reply.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
+        "{reply}"
+    );
+    assert!(reply.contains("connection: close\r\n"), "{reply}");
+}
