@@ -182,6 +182,15 @@ impl Error {
     /// assert_eq!(Error::BodyTooLarge { limit: 64 }.status(), StatusCode::CONTENT_TOO_LARGE);
     /// let broken = Error::Protocol(lithe::proto::Error::InvalidChunkSize);
     /// assert_eq!(broken.status(), StatusCode::BAD_REQUEST);
+    /// let oversized = Error::Protocol(lithe::proto::Error::BodyTooLarge);
+    /// assert_eq!(oversized.status(), StatusCode::CONTENT_TOO_LARGE);
+    /// let not_text = std::str::from_utf8(b"\xff").unwrap_err();
+    /// assert_eq!(Error::NotUtf8(not_text).status(), StatusCode::BAD_REQUEST);
+    /// use lithe::io::Timeout;
+    /// assert_eq!(Error::Timeout(Timeout::Body).status(), StatusCode::REQUEST_TIMEOUT);
+    /// assert_eq!(Error::Timeout(Timeout::Write).status(), StatusCode::INTERNAL_SERVER_ERROR);
+    /// let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+    /// assert_eq!(Error::Io(reset).status(), StatusCode::INTERNAL_SERVER_ERROR);
     /// # futures_lite::future::block_on(async {
     /// #     assert_eq!(greet(Incoming::empty()).await.status(), StatusCode::OK);
     /// # });
