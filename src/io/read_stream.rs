@@ -140,6 +140,19 @@ mod tests {
     }
 
     #[test]
+    fn a_reader_with_more_to_give_fills_pieces_of_64_kib() {
+        let mut stream = ReadStream::new(futures_lite::io::Cursor::new(vec![7u8; 200_000]));
+        let sizes: Vec<usize> = block_on(async {
+            let mut sizes = Vec::new();
+            while let Some(piece) = stream.next().await {
+                sizes.push(piece.unwrap().len());
+            }
+            sizes
+        });
+        assert_eq!(sizes, [65_536, 65_536, 65_536, 3_392]);
+    }
+
+    #[test]
     fn an_interrupted_read_is_asked_again() {
         let interrupted = io::Error::from(io::ErrorKind::Interrupted);
         let (mut stream, reads) = stream_of(vec![Err(interrupted), Ok(3), Ok(0)]);
