@@ -1646,3 +1646,105 @@ fn limits_within_a_fixed_buffer_refuse_before_it_fills() {
         Err(Error::TrailersTooLarge)
     );
 }
+
+/// A head parsed without a connection: by the same rules (the same errors
+/// as a server connection's), `None` until whole, its length with the
+/// empty lines before it, and too many fields for the array an error.
+#[test]
+fn a_request_head_parses_alone_by_a_connections_rules() {
+    use lithe::proto::{EMPTY_HEADER, RequestHead};
+    let config = Config::default();
+    let input = b"\r\nGET /a HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\nnext";
+    let whole = input.len() - 4;
+    for end in 0..whole {
+        let mut fields = [EMPTY_HEADER; 4];
+        assert_eq!(
+            RequestHead::parse(&input[..end], &mut fields, &config),
+            Ok(None),
+            "{end}"
+        );
+    }
+    let mut fields = [EMPTY_HEADER; 4];
+    let (head, length) = RequestHead::parse(input, &mut fields, &config)
+        .unwrap()
+        .unwrap();
+    assert_eq!((head.method, head.target, length), ("GET", "/a", whole));
+    assert_eq!(head.header("accept"), Some(&b"*/*"[..]));
+
+    for bad in [
+        &b"GET /a HTTP/1.1\r\n\r\n"[..],
+        b"GET /a HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"GET a HTTP/1.1\r\nHost: h\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: h\nX: y\r\n\r\n",
+    ] {
+        let mut fields = [EMPTY_HEADER; 4];
+        let alone = RequestHead::parse(bad, &mut fields, &config);
+        let by_connection = error_of(&server_events(config, bad));
+        assert!(by_connection.is_some(), "{bad:?}");
+        assert_eq!(alone.err(), by_connection, "{bad:?}");
+    }
+    let mut one = [EMPTY_HEADER; 1];
+    assert_eq!(
+        RequestHead::parse(input, &mut one, &config),
+        Err(Error::TooManyHeaders)
+    );
+}
+
+/// A head kept while its body streams through the rest of one buffer, as
+/// a device with one buffer keeps it: the connection says how long the
+/// head is, the buffer is split there, the head parsed again from its part
+/// and read while the body's part is refilled, chunk after chunk.
+#[test]
+fn a_head_is_kept_while_its_body_streams_through_the_same_buffer() {
+    use lithe::proto::{EMPTY_HEADER, Event, RequestHead};
+    let head_bytes = b"POST /up HTTP/1.1\r\nHost: h\r\nContent-Type: multipart/x; boundary=b7\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let mut body_wire = Vec::new();
+    for piece in 0..20u8 {
+        body_wire.extend_from_slice(b"10\r\n");
+        body_wire.extend_from_slice(&[b'a' + piece; 16]);
+        body_wire.extend_from_slice(b"\r\n");
+    }
+    body_wire.extend_from_slice(b"0\r\n\r\n");
+
+    let mut buf = [0u8; 160];
+    buf[..head_bytes.len()].copy_from_slice(head_bytes);
+    let config = Config::default();
+    let mut conn = Connection::server(config);
+    let mut fields = [EMPTY_HEADER; 8];
+    let head_length = conn
+        .receive(&buf[..head_bytes.len()], &mut fields)
+        .unwrap()
+        .consumed;
+    assert_eq!(head_length, head_bytes.len());
+
+    let (head_part, body_part) = buf.split_at_mut(head_length);
+    let mut kept = [EMPTY_HEADER; 8];
+    let (head, _) = RequestHead::parse(head_part, &mut kept, &config)
+        .unwrap()
+        .unwrap();
+    let (mut filled, mut fed, mut body) = (0, 0, Vec::new());
+    loop {
+        // The head is read while the body's part is refilled.
+        assert_eq!(
+            head.header("content-type"),
+            Some(&b"multipart/x; boundary=b7"[..])
+        );
+        let room = (body_part.len() - filled).min(body_wire.len() - fed);
+        body_part[filled..filled + room].copy_from_slice(&body_wire[fed..fed + room]);
+        filled += room;
+        fed += room;
+        let mut trailers = [EMPTY_HEADER; 2];
+        let received = conn.receive(&body_part[..filled], &mut trailers).unwrap();
+        let consumed = received.consumed;
+        match received.event {
+            Event::Data(data) => body.extend_from_slice(data),
+            Event::End { .. } => break,
+            Event::NeedData => assert!(fed < body_wire.len(), "stuck"),
+            other => panic!("{other:?}"),
+        }
+        body_part.copy_within(consumed..filled, 0);
+        filled -= consumed;
+    }
+    assert_eq!(body.len(), 320);
+    assert_eq!(&body[..16], &[b'a'; 16]);
+}

@@ -1361,6 +1361,54 @@ impl Connection {
     }
 }
 
+impl<'b, 'h> RequestHead<'b, 'h> {
+    /// Parses the request head at the start of `input` by every rule a
+    /// server [`Connection`] with `config` applies to one (the same errors),
+    /// without a connection: `Ok(Some((head, length)))` once the head is
+    /// whole (its empty line included in `length`; empty lines before it
+    /// are skipped and counted), `Ok(None)` while it is not. A head with
+    /// more fields than `headers` holds is [`Error::TooManyHeaders`].
+    ///
+    /// One use: keeping a head a connection has received while its body
+    /// streams through the rest of the same buffer, as a device with one
+    /// buffer does. The connection's [`receive`](Connection::receive) says
+    /// how long the head is; split the buffer there and parse the head
+    /// again from its part, which the body's reads leave alone.
+    ///
+    /// ```
+    /// use lithe::proto::{Config, Connection, EMPTY_HEADER, Event, RequestHead};
+    ///
+    /// let mut buf = *b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Type: text/csv\r\nContent-Length: 4\r\n\r\nab";
+    /// let mut conn = Connection::server(Config::default());
+    /// let mut fields = [EMPTY_HEADER; 8];
+    /// let head_length = conn.receive(&buf, &mut fields)?.consumed;
+    ///
+    /// let (head_part, body_part) = buf.split_at_mut(head_length);
+    /// let mut kept = [EMPTY_HEADER; 8];
+    /// let (head, _) = RequestHead::parse(head_part, &mut kept, &Config::default())?.unwrap();
+    /// // The body streams through its own part, read into as it comes.
+    /// let mut trailers = [EMPTY_HEADER; 1];
+    /// let received = conn.receive(&body_part[..2], &mut trailers)?;
+    /// assert_eq!(received.event, Event::Data(b"ab"));
+    /// body_part[..2].copy_from_slice(b"cd");
+    /// assert_eq!(head.header("content-type"), Some(&b"text/csv"[..]));
+    /// # Ok::<(), lithe::proto::Error>(())
+    /// ```
+    pub fn parse(
+        input: &'b [u8],
+        headers: &'h mut [Header<'b>],
+        config: &Config,
+    ) -> Result<Option<(RequestHead<'b, 'h>, usize)>, Error> {
+        let mut conn = Connection::server(*config);
+        let received = conn.receive(input, headers)?;
+        match received.event {
+            Event::Request(head) => Ok(Some((head, received.consumed))),
+            Event::HeadersFull => Err(Error::TooManyHeaders),
+            _ => Ok(None),
+        }
+    }
+}
+
 /// Whether `input` is nothing but whole empty lines: CRLFs, or bare LFs where
 /// [`Leniency::allow_bare_lf`](super::Leniency::allow_bare_lf) accepts them.
 pub(crate) fn only_empty_lines(input: &[u8], bare_lf: bool) -> bool {
