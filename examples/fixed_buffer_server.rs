@@ -1,9 +1,10 @@
 //! A blocking HTTP/1.1 server on the sans-IO core alone, as a small device
 //! would run one: a connection at a time, a 2 KiB buffer and a 16-field
 //! array on the stack, nothing allocated per request, the limits fitted to
-//! the buffer (see `proto::Limits`), the idle and head timeouts told apart
-//! with `Connection::message_begun`, and a malformed request answered with
-//! the status proto names before the connection closes. Only `proto` is
+//! the buffer (see `proto::Limits`), the idle, head and body timeouts told
+//! apart with `Connection::message_begun`, and a malformed or stalled
+//! request answered with the status proto names (or 408) before the
+//! connection closes. Only `proto` is
 //! used: it builds with `--no-default-features` too.
 //!
 //! ```text
@@ -18,7 +19,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lithe::proto::{
     Config, Connection, EMPTY_HEADER, Event, Limits, ResponseHead, State, StatusCode,
@@ -28,9 +29,17 @@ use lithe::proto::{
 const BUFFER: usize = 2048;
 /// How long a connection may wait for its next request.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a begun head may go without a byte (a read's timeout here,
-/// simpler than one deadline for the head).
+/// How long a head may take, from its first byte: one deadline, so a
+/// client trickling it cannot stretch it.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a body read may wait for a byte. Per read, as for a body of any
+/// size: a client trickling a byte a little faster holds the connection
+/// (and, served one at a time, the server) as long as it likes; a device
+/// that must bound that sets `Limits::max_body_bytes` or a floor under the
+/// rate, as `lithe::io`'s driver does.
+const BODY_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a write may wait for a client that does not read.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Limits within the buffer: a head or a trailer section that would not
 /// fit is refused (431), never left waiting on a full buffer.
@@ -60,6 +69,8 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
     let mut filled = 0;
     let mut route = Route::NotFound;
     let mut counted = 0u64;
+    let mut head_deadline = None;
+    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     loop {
         let mut fields = [EMPTY_HEADER; 16];
         let received = match conn.receive(&buf[..filled], &mut fields) {
@@ -76,6 +87,7 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
                     _ => Route::NotFound,
                 };
                 counted = 0;
+                head_deadline = None;
                 // The body is read here whatever the route: invite it.
                 if conn.they_are_waiting_for_100_continue() {
                     send_head(&mut stream, &mut conn, StatusCode::CONTINUE, None)?;
@@ -105,8 +117,23 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
                 return Err(io::Error::other("the buffer filled up"));
             }
             let begun = conn.message_begun(&buf[..filled]);
-            stream.set_read_timeout(Some(if begun { HEAD_TIMEOUT } else { IDLE_TIMEOUT }))?;
-            match stream.read(&mut buf[filled..]) {
+            let timeout = match (begun, conn.their_state()) {
+                (false, _) => IDLE_TIMEOUT,
+                (true, State::Idle) => {
+                    let deadline =
+                        *head_deadline.get_or_insert_with(|| Instant::now() + HEAD_TIMEOUT);
+                    deadline.saturating_duration_since(Instant::now())
+                }
+                (true, _) => BODY_TIMEOUT,
+            };
+            let read = match timeout.is_zero() {
+                true => Err(io::ErrorKind::TimedOut.into()),
+                false => {
+                    stream.set_read_timeout(Some(timeout))?;
+                    stream.read(&mut buf[filled..])
+                }
+            };
+            match read {
                 Ok(0) => conn.receive_eof(),
                 Ok(n) => filled += n,
                 Err(e)
@@ -115,9 +142,11 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) =>
                 {
-                    // A head begun and stalled gets 408; an idle connection
-                    // is closed quietly.
-                    return match begun && conn.our_state() == State::Idle {
+                    // A head or body begun and stalled gets 408 (while no
+                    // answer has begun); an idle connection is closed
+                    // quietly.
+                    let answerable = matches!(conn.our_state(), State::Idle | State::SendResponse);
+                    return match begun && answerable {
                         true => refuse(&mut stream, &mut conn, StatusCode::REQUEST_TIMEOUT),
                         false => Ok(()),
                     };
@@ -149,9 +178,12 @@ fn respond(
     };
     send_head(stream, conn, status, Some(body.len() as u64))?;
     if conn.our_state() == State::SendBody {
-        let frame = conn.send_data(body).map_err(io::Error::other)?;
-        debug_assert!(frame.prefix.as_bytes().is_empty() && frame.suffix.is_empty());
-        stream.write_all(body)?;
+        // A HEAD's answer states the length and carries nothing.
+        if conn.body_left_to_send() != Some(0) {
+            let frame = conn.send_data(body).map_err(io::Error::other)?;
+            debug_assert!(frame.prefix.as_bytes().is_empty() && frame.suffix.is_empty());
+            stream.write_all(body)?;
+        }
         let mut out = [0u8; 8];
         let n = conn.send_end(&[], &mut out).map_err(io::Error::other)?;
         stream.write_all(&out[..n])?;

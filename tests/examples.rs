@@ -1209,3 +1209,45 @@ fn the_fixed_buffer_server_serves_through_its_buffer_and_refuses_what_will_not_f
     );
     assert!(reply.contains("connection: close\r\n"), "{reply}");
 }
+
+/// A HEAD's answer states the length and carries no body, and the
+/// connection goes on; a head or a body that stalls gets 408 and the close.
+#[test]
+fn the_fixed_buffer_server_answers_head_and_times_out_stalled_requests() {
+    use std::io::{Read, Write};
+    let server = start("fixed_buffer_server");
+    let addr = addr_of(&server);
+    let reply = common::exchange(
+        addr,
+        b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(common::count(&reply, "HTTP/1.1 200 OK\r\n"), 2, "{reply}");
+    assert_eq!(
+        common::count(&reply, "content-length: 27\r\n"),
+        2,
+        "{reply}"
+    );
+    assert_eq!(
+        common::count(&reply, "Hello from a fixed buffer!"),
+        1,
+        "{reply}"
+    );
+    assert!(
+        reply.ends_with("\r\n\r\nHello from a fixed buffer!\n"),
+        "{reply}"
+    );
+
+    for stalled in [
+        &b"GET / HTTP/1.1\r\nHo"[..],
+        b"POST /count HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789",
+    ] {
+        let mut s = common::socket(addr);
+        s.write_all(stalled).unwrap();
+        let mut reply = String::new();
+        s.read_to_string(&mut reply).unwrap();
+        assert!(
+            reply.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+            "{stalled:?}: {reply}"
+        );
+    }
+}

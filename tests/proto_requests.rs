@@ -1704,11 +1704,19 @@ fn a_head_is_kept_while_its_body_streams_through_the_same_buffer() {
         body_wire.extend_from_slice(&[b'a' + piece; 16]);
         body_wire.extend_from_slice(b"\r\n");
     }
-    body_wire.extend_from_slice(b"0\r\n\r\n");
+    body_wire.extend_from_slice(b"0\r\nX-Checksum: 5f2b\r\n\r\n");
 
+    // The head's limit and the trailer section's fit the buffer together.
     let mut buf = [0u8; 160];
     buf[..head_bytes.len()].copy_from_slice(head_bytes);
-    let config = Config::default();
+    let config = Config {
+        limits: Limits {
+            max_head_bytes: 110,
+            max_trailer_bytes: 48,
+            ..Limits::default()
+        },
+        ..Config::default()
+    };
     let mut conn = Connection::server(config);
     let mut fields = [EMPTY_HEADER; 8];
     let head_length = conn
@@ -1738,8 +1746,14 @@ fn a_head_is_kept_while_its_body_streams_through_the_same_buffer() {
         let consumed = received.consumed;
         match received.event {
             Event::Data(data) => body.extend_from_slice(data),
-            Event::End { .. } => break,
-            Event::NeedData => assert!(fed < body_wire.len(), "stuck"),
+            Event::End { trailers } => {
+                assert_eq!(trailers.len(), 1);
+                break;
+            }
+            Event::NeedData => {
+                assert!(filled - consumed < body_part.len(), "the part is full");
+                assert!(fed < body_wire.len(), "stuck");
+            }
             other => panic!("{other:?}"),
         }
         body_part.copy_within(consumed..filled, 0);

@@ -1373,7 +1373,10 @@ impl<'b, 'h> RequestHead<'b, 'h> {
     /// streams through the rest of the same buffer, as a device with one
     /// buffer does. The connection's [`receive`](Connection::receive) says
     /// how long the head is; split the buffer there and parse the head
-    /// again from its part, which the body's reads leave alone.
+    /// again from its part, which the body's reads leave alone. The body's
+    /// part must then hold a whole trailer section: with a buffer of `n`
+    /// bytes, keep `max_head_bytes + max_trailer_bytes + 2` within `n`
+    /// ([`Limits`](super::Limits) says why).
     ///
     /// ```
     /// use lithe::proto::{Config, Connection, EMPTY_HEADER, Event, RequestHead};
