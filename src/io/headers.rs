@@ -236,6 +236,14 @@ impl Headers {
         self.get_all(name).flat_map(crate::proto::framing::list)
     }
 
+    /// Whether the fields named `name`, read as [`elements`](Self::elements),
+    /// name `element`, compared without regard to case (a Connection option,
+    /// an Upgrade protocol).
+    pub(crate) fn names_element(&self, name: &str, element: &[u8]) -> bool {
+        self.elements(name)
+            .any(|named| named.eq_ignore_ascii_case(element))
+    }
+
     /// Whether a field named `name` is present.
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()

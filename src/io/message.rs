@@ -322,15 +322,10 @@ impl<B> Request<B> {
     /// assert!(!connect.offers_protocol("echo"));
     /// ```
     pub fn offers_protocol(&self, protocol: &str) -> bool {
-        let named = |field, wanted: &[u8]| {
-            self.headers
-                .elements(field)
-                .any(|element| element.eq_ignore_ascii_case(wanted))
-        };
         self.version == Version::Http11
             && self.method() != "CONNECT"
-            && named("connection", b"upgrade")
-            && named("upgrade", protocol.as_bytes())
+            && self.headers.names_element("connection", b"upgrade")
+            && self.headers.names_element("upgrade", protocol.as_bytes())
     }
 
     /// Server side: for a request proposing a protocol switch (an HTTP/1.1

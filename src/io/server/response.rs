@@ -191,7 +191,7 @@ impl<T: Transport + 'static> Driver<'_, T> {
             self.close_after |= asked == Asked::Connect
                 || self.shutdown.is_some_and(Shutdown::is_triggered)
                 || keep_alive_off
-                || names_option(&headers, b"close");
+                || headers.names_element("connection", b"close");
             // The service's body goes unsent: if it held the request's (an
             // echo), nobody reads that now (invited already, perhaps, with 100
             // Continue), which the 500 must settle again.
@@ -504,19 +504,12 @@ fn begins_head_request(input: &[u8]) -> bool {
     input[start..].starts_with(b"HEAD ")
 }
 
-/// Whether the Connection fields of `headers` name `option`.
-fn names_option(headers: &Headers, option: &[u8]) -> bool {
-    headers
-        .elements("connection")
-        .any(|named| named.eq_ignore_ascii_case(option))
-}
-
 /// Makes the head say the connection closes after it (the driver's own
 /// decision), keeping every other option the service named (fields it
 /// declared hop-by-hop, which a proxy in front must then strip: RFC 9110
 /// §7.6.1) but `keep-alive`, which the close contradicts.
 fn say_close(headers: &mut Headers) {
-    if names_option(headers, b"close") {
+    if headers.names_element("connection", b"close") {
         return;
     }
     let mut options: Vec<u8> = Vec::new();
