@@ -291,13 +291,17 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
     /// `Content-Length` is past `limit` is refused unread, and the
     /// connection, its body left unread, is not reused.
     pub async fn bytes(mut self, limit: usize) -> Result<Bytes, Error> {
-        // After an error, proto still counts what the body was to bring:
-        // the error is the answer, not that count.
-        let left = match self.failed {
+        collect(self.left_unless_failed(), |cx| self.poll_chunk(cx), limit).await
+    }
+
+    /// What the body's declared length has yet to bring, unless reading it
+    /// failed: after an error, proto still counts what the body was to
+    /// bring, and the error is the answer, not that count.
+    fn left_unless_failed(&self) -> Option<u64> {
+        match self.failed {
             None => self.conn.conn.body_left_to_receive(),
             Some(_) => None,
-        };
-        collect(left, |cx| self.poll_chunk(cx), limit).await
+        }
     }
 
     /// The whole body as UTF-8 text, within `limit` bytes.
@@ -349,11 +353,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
         if self.failed.is_none() && (self.conn.broken || !self.conn.conn.is_keep_alive()) {
             return Ok(());
         }
-        let declared = match self.failed {
-            None => self.conn.conn.body_left_to_receive(),
-            Some(_) => None,
-        };
-        if declared.is_some_and(|left| left > limit as u64) {
+        if self
+            .left_unless_failed()
+            .is_some_and(|left| left > limit as u64)
+        {
             return Err(Error::BodyTooLarge { limit });
         }
         let mut read = 0usize;
