@@ -1573,6 +1573,43 @@ fn a_request_line_is_judged_when_its_line_ends() {
     }
 }
 
+/// `input` fed to `conn` through `buffer` as room allows, each consumed
+/// piece dropped from it, to the end of the message: its body's bytes and
+/// how many trailer fields ended it, or the error. It asserts that `conn`
+/// never waits for more with the buffer full.
+fn through_fixed_buffer(
+    conn: &mut Connection,
+    buffer: &mut [u8],
+    input: &[u8],
+) -> Result<(Vec<u8>, usize), Error> {
+    let (mut filled, mut fed) = (0, 0);
+    let mut body = Vec::new();
+    loop {
+        let room = (buffer.len() - filled).min(input.len() - fed);
+        buffer[filled..filled + room].copy_from_slice(&input[fed..fed + room]);
+        filled += room;
+        fed += room;
+        let mut headers = [lithe::proto::EMPTY_HEADER; 16];
+        let received = conn.receive(&buffer[..filled], &mut headers)?;
+        let consumed = received.consumed;
+        match received.event {
+            Event::Data(data) => body.extend_from_slice(data),
+            Event::End { trailers } => return Ok((body, trailers.len())),
+            Event::NeedData => {
+                assert!(
+                    filled - consumed < buffer.len(),
+                    "NeedData with the buffer full"
+                );
+                assert!(fed < input.len(), "NeedData with nothing left");
+            }
+            Event::Request(_) => {}
+            other => panic!("{other:?}"),
+        }
+        buffer.copy_within(consumed..filled, 0);
+        filled -= consumed;
+    }
+}
+
 /// What [`Limits`]' docs promise an embedded caller: with the head and
 /// trailer limits within a fixed buffer that drops what is consumed, every
 /// message is either read through it or refused by a limit, never left
@@ -1594,30 +1631,7 @@ fn limits_within_a_fixed_buffer_refuse_before_it_fills() {
     // body's bytes, or the error.
     let through_buffer = |input: &[u8]| -> Result<Vec<u8>, Error> {
         let mut conn = Connection::server(config);
-        let mut buffer = [0u8; BUFFER];
-        let (mut filled, mut fed) = (0, 0);
-        let mut body = Vec::new();
-        loop {
-            let room = (BUFFER - filled).min(input.len() - fed);
-            buffer[filled..filled + room].copy_from_slice(&input[fed..fed + room]);
-            filled += room;
-            fed += room;
-            let mut headers = [lithe::proto::EMPTY_HEADER; 16];
-            let received = conn.receive(&buffer[..filled], &mut headers)?;
-            let consumed = received.consumed;
-            match received.event {
-                Event::Data(data) => body.extend_from_slice(data),
-                Event::End { .. } => return Ok(body),
-                Event::NeedData => {
-                    assert!(filled - consumed < BUFFER, "NeedData with the buffer full");
-                    assert!(fed < input.len(), "NeedData with nothing left");
-                }
-                Event::Request(_) => {}
-                other => panic!("{other:?}"),
-            }
-            buffer.copy_within(consumed..filled, 0);
-            filled -= consumed;
-        }
+        through_fixed_buffer(&mut conn, &mut [0u8; BUFFER], input).map(|(body, _)| body)
     };
     let head = |fields: usize| {
         format!(
@@ -1696,7 +1710,7 @@ fn a_request_head_parses_alone_by_a_connections_rules() {
 /// and read while the body's part is refilled, chunk after chunk.
 #[test]
 fn a_head_is_kept_while_its_body_streams_through_the_same_buffer() {
-    use lithe::proto::{EMPTY_HEADER, Event, RequestHead};
+    use lithe::proto::{EMPTY_HEADER, RequestHead};
     let head_bytes = b"POST /up HTTP/1.1\r\nHost: h\r\nContent-Type: multipart/x; boundary=b7\r\nTransfer-Encoding: chunked\r\n\r\n";
     let mut body_wire = Vec::new();
     for piece in 0..20u8 {
@@ -1730,35 +1744,13 @@ fn a_head_is_kept_while_its_body_streams_through_the_same_buffer() {
     let (head, _) = RequestHead::parse(head_part, &mut kept, &config)
         .unwrap()
         .unwrap();
-    let (mut filled, mut fed, mut body) = (0, 0, Vec::new());
-    loop {
-        // The head is read while the body's part is refilled.
-        assert_eq!(
-            head.header("content-type"),
-            Some(&b"multipart/x; boundary=b7"[..])
-        );
-        let room = (body_part.len() - filled).min(body_wire.len() - fed);
-        body_part[filled..filled + room].copy_from_slice(&body_wire[fed..fed + room]);
-        filled += room;
-        fed += room;
-        let mut trailers = [EMPTY_HEADER; 2];
-        let received = conn.receive(&body_part[..filled], &mut trailers).unwrap();
-        let consumed = received.consumed;
-        match received.event {
-            Event::Data(data) => body.extend_from_slice(data),
-            Event::End { trailers } => {
-                assert_eq!(trailers.len(), 1);
-                break;
-            }
-            Event::NeedData => {
-                assert!(filled - consumed < body_part.len(), "the part is full");
-                assert!(fed < body_wire.len(), "stuck");
-            }
-            other => panic!("{other:?}"),
-        }
-        body_part.copy_within(consumed..filled, 0);
-        filled -= consumed;
-    }
+    // The body's part refilled as it is consumed, the head's left alone.
+    let (body, trailers) = through_fixed_buffer(&mut conn, body_part, &body_wire).unwrap();
+    assert_eq!(
+        head.header("content-type"),
+        Some(&b"multipart/x; boundary=b7"[..])
+    );
+    assert_eq!(trailers, 1);
     assert_eq!(body.len(), 320);
     assert_eq!(&body[..16], &[b'a'; 16]);
 }
