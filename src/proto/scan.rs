@@ -150,7 +150,10 @@ impl Scanner {
                 return Ok(None);
             };
             let mut lf = self.pos + offset;
-            if input[lf] == b'\r' {
+            // Every CR stops the search, so an LF found first has none
+            // before it: a line ends in CRLF exactly when a CR was found.
+            let has_cr = input[lf] == b'\r';
+            if has_cr {
                 // A CR ends a line only with the LF right after it (RFC 9112
                 // §2.2): any other byte there makes it bare, refused as that
                 // byte arrives, not once a later LF or the close does (a
@@ -170,7 +173,6 @@ impl Scanner {
                 lf = cr + 1;
             }
             self.pos = lf + 1;
-            let has_cr = lf > self.line_start && input[lf - 1] == b'\r';
             if !has_cr && !rules.allow_bare_lf {
                 return Err(Error::BareLineFeed);
             }
