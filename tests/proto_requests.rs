@@ -1244,6 +1244,11 @@ fn the_chunked_decoder_holds_its_limits_and_leniency() {
         decode(ten, strict, b"5\r\n01234\r\n6\r\n"),
         Err(Error::BodyTooLarge)
     );
+    // Sizes summing past 2^64 are past any limit, not wrapped back under it.
+    assert_eq!(
+        decode(ten, strict, b"1\r\nx\r\nffffffffffffffff\r\n"),
+        Err(Error::BodyTooLarge)
+    );
     assert_eq!(
         decode(ten, strict, b"5\r\n01234"),
         Ok((b"01234".to_vec(), false))

@@ -535,6 +535,54 @@ fn body_limit_applies_to_a_body_read_until_close() {
     }
 }
 
+/// A declared length past `max_body_bytes` is refused at the head, before
+/// any of the body is handed over; one a HEAD or 304 answer declares frames
+/// no body here, so it is no body too large.
+#[test]
+fn body_limit_applies_to_a_declared_response_length() {
+    let config = Config {
+        limits: lithe::proto::Limits {
+            max_body_bytes: 10,
+            ..Default::default()
+        },
+        ..Config::default()
+    };
+    let ev = client_events(
+        config,
+        "GET",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789",
+    );
+    assert_eq!(bodies(&ev), vec![b"0123456789".to_vec()]);
+    assert_eq!(error_of(&ev), None);
+
+    let ev = client_events(
+        config,
+        "GET",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n0123456789a",
+    );
+    assert_eq!(error_of(&ev), Some(Error::BodyTooLarge));
+    assert!(
+        !ev.iter()
+            .any(|e| matches!(e, Owned::Response { .. } | Owned::Data(_))),
+        "{ev:?}"
+    );
+
+    for (method, head) in [
+        (
+            "HEAD",
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n"[..],
+        ),
+        (
+            "GET",
+            b"HTTP/1.1 304 Not Modified\r\nContent-Length: 11\r\n\r\n",
+        ),
+    ] {
+        let ev = client_events(config, method, head);
+        assert_eq!(error_of(&ev), None, "{method} {ev:?}");
+        assert!(matches!(ev.first(), Some(Owned::Response { .. })), "{ev:?}");
+    }
+}
+
 /// A received response head looks its fields up by name ignoring case, and
 /// gives the first of several.
 #[test]
