@@ -33,12 +33,51 @@ pub struct TcpStream {
 #[derive(Debug)]
 enum Repr {
     Async {
-        io: Arc<Async<net::TcpStream>>,
+        io: OnSmol,
         maybe_readable: bool,
         skip: SkipAfterShortRead,
     },
     #[cfg(all(target_os = "linux", feature = "server"))]
     Worker(WorkerStream),
+}
+
+/// A socket on smol's reactor.
+#[derive(Debug)]
+enum OnSmol {
+    /// Registered there from the start.
+    Own(Arc<Async<net::TcpStream>>),
+    /// Moved off a stopped worker: the socket the worker's stream held, not a
+    /// duplicate (a process at its descriptor limit has none to spare), shared
+    /// while it is registered so that a failed registration leaves it there.
+    #[cfg(all(target_os = "linux", feature = "server"))]
+    Moved(Async<Arc<net::TcpStream>>),
+}
+
+impl OnSmol {
+    fn get_ref(&self) -> &net::TcpStream {
+        match self {
+            OnSmol::Own(io) => io.get_ref(),
+            #[cfg(all(target_os = "linux", feature = "server"))]
+            OnSmol::Moved(io) => io.get_ref(),
+        }
+    }
+
+    fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            OnSmol::Own(io) => io.poll_readable(cx),
+            #[cfg(all(target_os = "linux", feature = "server"))]
+            OnSmol::Moved(io) => io.poll_readable(cx),
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            OnSmol::Own(io) => io.poll_writable(cx),
+            #[cfg(all(target_os = "linux", feature = "server"))]
+            OnSmol::Moved(io) => io.poll_writable(cx),
+        }
+    }
 }
 
 /// Whether a read that finds the socket not ready may be skipped: only the
@@ -115,7 +154,7 @@ impl TcpStream {
         let source = reactor.register(io.as_fd())?;
         Ok(TcpStream {
             repr: Repr::Worker(WorkerStream {
-                io,
+                io: Arc::new(io),
                 source,
                 skip: SkipAfterShortRead::ONCE,
             }),
@@ -127,7 +166,7 @@ impl TcpStream {
     pub(crate) fn accepted(io: Async<net::TcpStream>) -> TcpStream {
         TcpStream {
             repr: Repr::Async {
-                io: Arc::new(io),
+                io: OnSmol::Own(Arc::new(io)),
                 maybe_readable: true,
                 skip: SkipAfterShortRead::ONCE,
             },
@@ -158,12 +197,18 @@ impl TcpStream {
     }
 
     /// The worker that watched this connection has stopped: it moves to smol's
-    /// reactor, through a duplicate of its descriptor.
+    /// reactor. (Should that registration fail, it stays where it is, and the
+    /// next operation tries again.)
     #[cfg(all(target_os = "linux", feature = "server"))]
     fn leave_worker(&mut self) -> io::Result<()> {
-        let io = Async::new(self.get_ref().try_clone()?)?;
+        let Repr::Worker(stream) = &self.repr else {
+            return Ok(());
+        };
+        let io = Async::new(stream.io.clone())?;
+        // The worker's stream, dropped here, stops watching the socket and lets
+        // go of its share.
         self.repr = Repr::Async {
-            io: Arc::new(io),
+            io: OnSmol::Moved(io),
             maybe_readable: true,
             skip: SkipAfterShortRead::ONCE,
         };
@@ -175,7 +220,7 @@ impl From<Async<net::TcpStream>> for TcpStream {
     fn from(io: Async<net::TcpStream>) -> Self {
         TcpStream {
             repr: Repr::Async {
-                io: Arc::new(io),
+                io: OnSmol::Own(Arc::new(io)),
                 maybe_readable: true,
                 skip: SkipAfterShortRead::NEVER,
             },
@@ -187,7 +232,7 @@ impl From<smol::net::TcpStream> for TcpStream {
     fn from(stream: smol::net::TcpStream) -> Self {
         TcpStream {
             repr: Repr::Async {
-                io: stream.into(),
+                io: OnSmol::Own(stream.into()),
                 maybe_readable: true,
                 skip: SkipAfterShortRead::NEVER,
             },
@@ -198,7 +243,7 @@ impl From<smol::net::TcpStream> for TcpStream {
 /// Reads from a socket on smol's reactor, skipping a read known to block
 /// where `skip` allows.
 fn poll_read_async(
-    io: &Async<net::TcpStream>,
+    io: &OnSmol,
     maybe_readable: &mut bool,
     skip: &mut SkipAfterShortRead,
     cx: &mut Context<'_>,
@@ -231,7 +276,7 @@ fn poll_read_async(
 
 /// [`TcpStream::poll_readable`] on smol's reactor.
 #[cfg(all(feature = "server", feature = "tls"))]
-fn poll_readable_async(io: &Async<net::TcpStream>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+fn poll_readable_async(io: &OnSmol, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
     loop {
         match io.get_ref().peek(&mut [0]) {
             Ok(_) => return Poll::Ready(Ok(())),
@@ -341,7 +386,8 @@ impl AsyncWrite for TcpStream {
 #[cfg(all(target_os = "linux", feature = "server"))]
 #[derive(Debug)]
 struct WorkerStream {
-    io: net::TcpStream,
+    /// Shared only while the stream moves off a stopped worker.
+    io: Arc<net::TcpStream>,
     source: Arc<Source>,
     skip: SkipAfterShortRead,
 }
@@ -364,7 +410,7 @@ impl WorkerStream {
                 Poll::Pending => None,
             };
             tried = true;
-            match (&self.io).read(buf) {
+            match (&*self.io).read(buf) {
                 Ok(n) => {
                     // Edge-triggered: a short read drained the socket, so the
                     // next read waits for the next edge instead of failing.
@@ -436,7 +482,7 @@ impl WorkerStream {
 /// write is a writev(2), which raises one, and a host that has not ignored
 /// the signal dies of it).
 fn poll_write_async(
-    io: &Async<net::TcpStream>,
+    io: &OnSmol,
     cx: &mut Context<'_>,
     bufs: &[io::IoSlice<'_>],
 ) -> Poll<io::Result<usize>> {
@@ -454,7 +500,11 @@ fn poll_write_async(
         }
     }
     #[cfg(not(target_os = "linux"))]
-    return Pin::new(&mut &*io).poll_write_vectored(cx, bufs);
+    {
+        // Off Linux nothing moves off a worker: the socket is smol's own.
+        let OnSmol::Own(io) = io;
+        Pin::new(&mut &**io).poll_write_vectored(cx, bufs)
+    }
 }
 
 /// Writes with send(2) or sendmsg(2) rather than writev(2), with `MSG_NOSIGNAL`:
