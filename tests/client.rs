@@ -6,6 +6,8 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -1050,6 +1052,104 @@ fn a_102_or_103_does_not_release_a_body_held_for_100_continue() {
     assert_eq!(body, b'x');
     let waited = arrived_at - sent_at;
     assert!(waited >= Duration::from_millis(1000), "{waited:?}");
+}
+
+/// A server that reads a head, then sends `HTTP/1.1 102 Processing` every
+/// 150 ms, `count` times or until `stop` is set, from a thread of its own.
+fn sending_102s(
+    s: &std::net::TcpStream,
+    count: usize,
+) -> (std::thread::JoinHandle<()>, Arc<AtomicBool>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (mut w, stopped) = (s.try_clone().unwrap(), stop.clone());
+    let writer = std::thread::spawn(move || {
+        for _ in 0..count {
+            if stopped.load(Ordering::SeqCst)
+                || w.write_all(b"HTTP/1.1 102 Processing\r\n\r\n").is_err()
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    });
+    (writer, stop)
+}
+
+/// Interim responses arriving while a body waits for `100 Continue` do not
+/// start its wait again: the body goes at the continue timeout after the
+/// head, however many come (102 exists to be repeated).
+#[test]
+fn interim_responses_do_not_restart_the_wait_for_100_continue() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let addr = raw_server(move |mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
+        // Thirteen, for about two seconds: past the wait were it restarted.
+        let (writer, stop) = sending_102s(&s, 13);
+        let mut byte = [0u8];
+        let read = s.read(&mut byte).unwrap_or(0);
+        let arrived_at = Instant::now();
+        stop.store(true, Ordering::SeqCst);
+        writer.join().unwrap();
+        if read == 1 {
+            let _ = tx.send((byte[0], arrived_at));
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .unwrap();
+        }
+    });
+    let config = ClientConfig {
+        continue_timeout: Duration::from_millis(500),
+        ..ClientConfig::default()
+    };
+    let sent_at = put_expecting_continue(addr, config);
+    let (body, arrived_at) = rx.recv().unwrap();
+    assert_eq!(body, b'x');
+    let waited = arrived_at - sent_at;
+    assert!(waited >= Duration::from_millis(500), "{waited:?}");
+    assert!(waited < Duration::from_millis(1500), "{waited:?}");
+}
+
+/// After an interim response the read timeout still bounds the wait for the
+/// final one (a head timeout), and each interim response that comes is
+/// progress: a stream of them, each within the timeout, leads to the answer.
+#[test]
+fn an_interim_response_then_silence_is_a_head_timeout_and_each_interim_is_progress() {
+    let addr = raw_server(|mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
+        s.write_all(b"HTTP/1.1 102 Processing\r\n\r\n").unwrap();
+        // Silent, until the client gives up (or the server's read limit).
+        let _ = s.read(&mut [0u8; 1024]);
+    });
+    run(async {
+        let mut conn = client_reading_within(addr, Duration::from_millis(400)).await;
+        let started = Instant::now();
+        let error = conn.send(get("/")).await.unwrap_err();
+        assert!(matches!(error, Error::Timeout(Timeout::Head)), "{error:?}");
+        assert!(started.elapsed() < Duration::from_secs(3));
+        assert!(!conn.is_reusable());
+    });
+
+    let addr = raw_server(|mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
+        // Seven, for about a second: more than twice the read timeout.
+        let (writer, _) = sending_102s(&s, 7);
+        writer.join().unwrap();
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .unwrap();
+        let _ = s.read(&mut [0u8; 1024]);
+    });
+    run(async {
+        let mut conn = client_reading_within(addr, Duration::from_millis(400)).await;
+        let started = Instant::now();
+        let response = conn.send(get("/")).await.unwrap();
+        assert_eq!(&response.into_body().bytes(10).await.unwrap()[..], b"ok");
+        assert!(started.elapsed() >= Duration::from_millis(900));
+    });
 }
 
 #[test]
