@@ -979,6 +979,121 @@ fn an_unread_large_body_closes_the_connection() {
 /// ten seconds), however large, so that its unread bytes draw no reset that
 /// would destroy the answer. Both by the service (413 without reading) and
 /// by proto's body limit.
+/// An answer larger than the transport holds, given before the request
+/// body is read (and with the body dropped unread), reaches a client that
+/// sends all its body before it reads: the body is read and dropped while
+/// the answer waits to go out, rather than each side waiting on the other
+/// until the write timeout.
+#[test]
+fn an_early_answer_larger_than_the_transport_holds_reaches_a_client_uploading_first() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
+    const UPLOAD: usize = 1 << 20;
+    const ANSWER: usize = 1 << 20;
+    for declared in [true, false] {
+        let (mut client_end, server_end) = lithe::io::duplex(4096);
+        let refusing = |_: lithe::io::Request| async {
+            lithe::io::Response::new(lithe::proto::StatusCode::CONTENT_TOO_LARGE)
+                .with_body(vec![b'n'; ANSWER])
+        };
+        let config = ServerConfig {
+            write_timeout: Some(Duration::from_millis(500)),
+            ..ServerConfig::default()
+        };
+        let server = lithe::io::serve_connection(server_end, refusing, &config);
+        let client = async {
+            let head = match declared {
+                true => format!("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: {UPLOAD}\r\n\r\n"),
+                false => "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n".into(),
+            };
+            client_end.write_all(head.as_bytes()).await.unwrap();
+            for piece in vec![b'x'; UPLOAD].chunks(16 * 1024) {
+                if !declared {
+                    client_end
+                        .write_all(format!("{:x}\r\n", piece.len()).as_bytes())
+                        .await
+                        .unwrap();
+                }
+                client_end.write_all(piece).await.unwrap();
+                if !declared {
+                    client_end.write_all(b"\r\n").await.unwrap();
+                }
+            }
+            if !declared {
+                client_end.write_all(b"0\r\n\r\n").await.unwrap();
+            }
+            let mut reply = Vec::new();
+            client_end.read_to_end(&mut reply).await.unwrap();
+            // Which ends the server's linger at once.
+            client_end.close().await.unwrap();
+            reply
+        };
+        let (served, reply) = future::block_on(future::zip(server, client));
+        assert!(served.is_ok(), "{served:?}");
+        let reply = String::from_utf8(reply).unwrap();
+        assert!(
+            reply.starts_with("HTTP/1.1 413 "),
+            "{}",
+            &reply[..reply.len().min(200)]
+        );
+        assert!(reply.contains("connection: close\r\n"), "{}", &reply[..200]);
+        assert!(
+            reply.ends_with(&"n".repeat(ANSWER)),
+            "{} bytes",
+            reply.len()
+        );
+    }
+}
+
+/// The same within the drain limit: the body read and dropped while the
+/// answer goes out leaves the connection in step, and the next request on
+/// it is served.
+#[test]
+fn a_body_dropped_while_a_large_answer_goes_out_leaves_the_connection_kept() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
+    const UPLOAD: usize = 60 * 1024;
+    const ANSWER: usize = 1 << 20;
+    let (mut client_end, server_end) = lithe::io::duplex(4096);
+    let answering = |request: lithe::io::Request| async move {
+        let size = match request.path() {
+            "/large" => ANSWER,
+            _ => 2,
+        };
+        lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body(vec![b'a'; size])
+    };
+    let config = ServerConfig {
+        write_timeout: Some(Duration::from_millis(500)),
+        ..ServerConfig::default()
+    };
+    let server = lithe::io::serve_connection(server_end, answering, &config);
+    let client = async {
+        let head = format!("POST /large HTTP/1.1\r\nHost: a\r\nContent-Length: {UPLOAD}\r\n\r\n");
+        client_end.write_all(head.as_bytes()).await.unwrap();
+        client_end.write_all(&vec![b'x'; UPLOAD]).await.unwrap();
+        client_end
+            .write_all(b"GET /next HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut replies = Vec::new();
+        client_end.read_to_end(&mut replies).await.unwrap();
+        client_end.close().await.unwrap();
+        replies
+    };
+    let (served, replies) = future::block_on(future::zip(server, client));
+    assert!(served.is_ok(), "{served:?}");
+    let replies = String::from_utf8(replies).unwrap();
+    let (first, second) = replies
+        .split_once(&"a".repeat(ANSWER))
+        .expect("the large answer whole");
+    assert!(
+        first.starts_with("HTTP/1.1 200 "),
+        "{}",
+        &first[..first.len().min(200)]
+    );
+    assert!(!first.contains("connection: close"), "{first}");
+    assert!(second.starts_with("HTTP/1.1 200 "), "{second}");
+    assert!(second.ends_with("\r\n\r\naa"), "{second}");
+}
+
 #[test]
 fn an_early_refusal_outlasts_an_upload_sent_before_reading() {
     use std::time::{Duration, Instant};

@@ -1050,21 +1050,27 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     }
 
     /// Writes what is pending, then `data` and `suffix`, bounded by the write
-    /// timeout.
+    /// timeout. While the write waits, a request body nobody holds any more
+    /// is read and dropped (see
+    /// [`poll_drop_abandoned_body`](Self::poll_drop_abandoned_body)).
     fn poll_send(
         &mut self,
         cx: &mut Context<'_>,
         data: &[u8],
         suffix: &[u8],
     ) -> Poll<Result<(), Error>> {
-        self.out.poll_send_within(
+        let sent = self.out.poll_send_within(
             &mut self.io,
             cx,
             data,
             suffix,
             self.config.write_timeout,
             self.config.min_progress_bytes,
-        )
+        );
+        if sent.is_pending() {
+            self.poll_drop_abandoned_body(cx);
+        }
+        sent
     }
 
     /// Hands the connection to whoever waits for the protocol switch.

@@ -29,6 +29,10 @@ const JOIN_BELOW: usize = 1024;
 /// The most a joined piece holds.
 const JOINED_PIECE_BYTES: usize = 4 * 1024;
 
+/// Pieces of an abandoned request body read and dropped in one poll before
+/// the task gives way.
+const DROPPED_PIECES_PER_POLL: usize = 16;
+
 impl<T: Transport + 'static> Driver<'_, T> {
     /// Feeds the request body to the service while it asks for chunks.
     pub(super) fn poll_pump(&mut self, cx: &mut Context<'_>) {
@@ -49,6 +53,44 @@ impl<T: Transport + 'static> Driver<'_, T> {
             }
         }
         self.feeder = Some(feeder);
+    }
+
+    /// While our answer waits to go out: reads and drops what has come of a
+    /// request body nobody holds any more (the service dropped it unread). A
+    /// client that sends all its body before it reads (as simple ones do)
+    /// would otherwise wait on us as we wait on it, until the write timeout,
+    /// whenever our answer is more than the transport holds. The body is
+    /// read through `proto`, so it stops at the body's end (what follows is
+    /// the next request) and a kept connection stays in step; what is read
+    /// here is within the drain limit where the connection is kept (which
+    /// `settle_the_request_body` decided on what was left), and bounded by
+    /// how long the answer takes where it closes after.
+    pub(super) fn poll_drop_abandoned_body(&mut self, cx: &mut Context<'_>) {
+        // Dropped by its reader, not taken: the feeder is out of its place
+        // while `poll_pump` or `finish_body` reads the body itself.
+        if self.body_done || !self.feeder.as_ref().is_some_and(Feeder::is_dropped) {
+            return;
+        }
+        // Reads that keep finding data give way now and then, as the
+        // linger does: a fast sender does not hold the thread.
+        for _ in 0..DROPPED_PIECES_PER_POLL {
+            match self.poll_body_piece(cx) {
+                Poll::Pending => return,
+                Poll::Ready(Ok(Piece::Data(_))) => {}
+                Poll::Ready(Ok(Piece::End(_))) => {
+                    self.body_done = true;
+                    return;
+                }
+                // Nothing more is read of a body that failed (its framing, a
+                // stall): the connection ends after the answer.
+                Poll::Ready(Err(_)) => {
+                    self.body_done = true;
+                    self.close_after = true;
+                    return;
+                }
+            }
+        }
+        cx.waker().wake_by_ref();
     }
 
     /// Gives the service's body reader its next piece, its end, or its
