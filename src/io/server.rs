@@ -135,7 +135,10 @@ where
 ///   waiting on it, not only when it goes silent. A body
 ///   the service left unread is drained up to [`ServerConfig::drain_limit`] after
 ///   the response (within the body timeout in all), or the connection is
-///   closed: it is never parsed as a request. Neither are bytes already
+///   closed: it is never parsed as a request. One the service dropped is also
+///   read and dropped while the response waits to go out, so that a client
+///   that sends all its body before it reads gets an answer larger than the
+///   transport holds. Neither are bytes already
 ///   behind a refused `CONNECT`: that connection closes after the answer.
 /// * **Responses.** A body of known length goes out with `Content-Length`, one of
 ///   unknown length chunked (close-delimited for HTTP/1.0, for which a `chunked`
