@@ -973,127 +973,209 @@ fn an_unread_large_body_closes_the_connection() {
     server.shutdown();
 }
 
+/// Serves one connection over an in-memory pipe of 4 KiB with `service`, on
+/// a thread of its own (so that nothing but its own wakeups moves it), with a
+/// 2 s write timeout and `body_timeout`, while a client writes `request`
+/// whole, then reads to the end; what the server ended with and what the
+/// client read.
+fn served_to_a_client_uploading_first<S>(
+    service: S,
+    body_timeout: Option<Duration>,
+    request: Vec<Vec<u8>>,
+    pause_before_reading: Duration,
+) -> (Result<(), lithe::io::Error>, String)
+where
+    S: lithe::io::Service + Clone + Send + 'static,
+{
+    use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
+    let (mut client_end, server_end) = lithe::io::duplex(4096);
+    let config = ServerConfig {
+        write_timeout: Some(Duration::from_secs(2)),
+        body_timeout,
+        ..ServerConfig::default()
+    };
+    let server = std::thread::spawn(move || {
+        future::block_on(lithe::io::serve_connection(server_end, service, &config))
+    });
+    let reply = future::block_on(async {
+        for piece in &request {
+            client_end.write_all(piece).await.unwrap();
+        }
+        async_io::Timer::after(pause_before_reading).await;
+        let mut reply = Vec::new();
+        client_end.read_to_end(&mut reply).await.unwrap();
+        // Which ends the server's linger at once.
+        client_end.close().await.unwrap();
+        reply
+    });
+    (server.join().unwrap(), String::from_utf8(reply).unwrap())
+}
+
+/// `head` and a body of `len` bytes of `x`, in pieces of 16 KiB, chunked
+/// when `chunked`.
+fn upload(head: &str, len: usize, chunked: bool) -> Vec<Vec<u8>> {
+    let mut pieces = vec![head.as_bytes().to_vec()];
+    for piece in vec![b'x'; len].chunks(16 * 1024) {
+        match chunked {
+            true => {
+                pieces.push([format!("{:x}\r\n", piece.len()).as_bytes(), piece, b"\r\n"].concat())
+            }
+            false => pieces.push(piece.to_vec()),
+        }
+    }
+    if chunked {
+        pieces.push(b"0\r\n\r\n".to_vec());
+    }
+    pieces
+}
+
+/// An answer larger than the transport holds, given before the request
+/// body is read (and with the body dropped unread), reaches a client that
+/// sends all its body before it reads: the body is read and dropped while
+/// the answer waits to go out, rather than each side waiting on the other
+/// until the write timeout. A large answer, sized or streamed, and one small
+/// enough to go out with its head, whose last bytes wait in the close.
+#[test]
+fn an_early_answer_larger_than_the_transport_holds_reaches_a_client_uploading_first() {
+    const UPLOAD: usize = 1 << 20;
+    let answers: [(&str, usize); 3] = [
+        ("sized", 1 << 20),
+        ("streamed", 48 * 1024),
+        ("small", 16 * 1024),
+    ];
+    for (answer, size) in answers {
+        for chunked in [false, true] {
+            let refusing = move |_: lithe::io::Request| async move {
+                let response =
+                    lithe::io::Response::new(lithe::proto::StatusCode::CONTENT_TOO_LARGE);
+                match answer {
+                    "streamed" => response.with_body(lithe::io::Body::stream(
+                        futures_lite::stream::iter((0..size / 1024).map(|_| {
+                            Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'n'; 1024]))
+                        })),
+                    )),
+                    _ => response.with_body(vec![b'n'; size]),
+                }
+            };
+            let head = match chunked {
+                false => format!("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: {UPLOAD}\r\n\r\n"),
+                true => "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n".into(),
+            };
+            let (served, reply) = served_to_a_client_uploading_first(
+                refusing,
+                None,
+                upload(&head, UPLOAD, chunked),
+                Duration::ZERO,
+            );
+            let case = format!("{answer}, upload chunked: {chunked}");
+            assert!(served.is_ok(), "{case}: {served:?}");
+            assert!(
+                reply.starts_with("HTTP/1.1 413 "),
+                "{case}: {}",
+                &reply[..reply.len().min(200)]
+            );
+            assert!(reply.contains("connection: close\r\n"), "{case}");
+            let body = &reply[reply.find("\r\n\r\n").unwrap() + 4..];
+            let body = match answer {
+                "streamed" => dechunk(body),
+                _ => body.to_owned(),
+            };
+            assert_eq!(body, "n".repeat(size), "{case}");
+        }
+    }
+}
+
+/// The same within the drain limit: the body read and dropped while the
+/// answer goes out leaves the connection in step, and the next request on
+/// it is served; past the limit, the connection closes after the answer.
+/// The answer's stream holds the request body until its first piece, so
+/// the body is still wanted when the answer starts (nothing is settled then)
+/// and is given up while the answer goes out.
+#[test]
+fn a_body_dropped_while_a_large_answer_goes_out_leaves_the_connection_kept_within_the_limit() {
+    const ANSWER: usize = 1 << 20;
+    let answering = |request: lithe::io::Request| async move {
+        if request.path() != "/large" {
+            return lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body("aa");
+        }
+        let mut held = Some(request.into_body());
+        let answer = futures_lite::StreamExt::map(futures_lite::stream::iter([()]), move |()| {
+            held.take();
+            Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'a'; ANSWER]))
+        });
+        lithe::io::Response::new(lithe::proto::StatusCode::OK)
+            .with_body(lithe::io::Body::stream(answer))
+    };
+    // 60 KiB fits the default drain limit of 64 KiB; 1 MiB does not.
+    for (len, kept) in [(60 * 1024, true), (1 << 20, false)] {
+        let head = format!("POST /large HTTP/1.1\r\nHost: a\r\nContent-Length: {len}\r\n\r\n");
+        let mut request = upload(&head, len, false);
+        request.push(b"GET /next HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".to_vec());
+        let (served, replies) =
+            served_to_a_client_uploading_first(answering, None, request, Duration::ZERO);
+        assert!(served.is_ok(), "{len}: {served:?}");
+        let (first, rest) = replies
+            .split_once(&"a".repeat(ANSWER))
+            .expect("the large answer whole");
+        assert!(
+            first.starts_with("HTTP/1.1 200 "),
+            "{}",
+            &first[..first.len().min(200)]
+        );
+        assert!(!first.contains("connection: close"), "{first}");
+        let second = rest
+            .strip_prefix("\r\n0\r\n\r\n")
+            .expect("the answer's last chunk");
+        match kept {
+            true => {
+                assert!(second.starts_with("HTTP/1.1 200 "), "{len}: {second}");
+                assert!(second.ends_with("\r\n\r\naa"), "{len}: {second}");
+            }
+            false => assert_eq!(second, "", "{len}: closed after the answer"),
+        }
+    }
+}
+
+/// A body that stalls (past the body timeout) while a large answer waits to
+/// go out ends the connection after the answer, which goes out whole.
+#[test]
+fn a_body_stalling_while_a_large_answer_waits_leaves_the_answer_whole() {
+    const ANSWER: usize = 1 << 20;
+    let answering = |_: lithe::io::Request| async {
+        lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body(vec![b'a'; ANSWER])
+    };
+    // Half the declared body, then a pause past the body timeout.
+    let request = upload(
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 61440\r\n\r\n",
+        30 * 1024,
+        false,
+    );
+    let (served, reply) = served_to_a_client_uploading_first(
+        answering,
+        Some(Duration::from_millis(200)),
+        request,
+        Duration::from_millis(600),
+    );
+    assert!(served.is_ok(), "{served:?}");
+    assert!(
+        reply.starts_with("HTTP/1.1 200 "),
+        "{}",
+        &reply[..reply.len().min(200)]
+    );
+    assert!(
+        reply.ends_with(&"a".repeat(ANSWER)),
+        "{} bytes",
+        reply.len()
+    );
+    assert_eq!(count(&reply, "HTTP/1.1"), 1);
+}
+
 /// A client that writes its whole upload before it reads (as simple clients
 /// do) still gets an early refusal: the server, its answer sent, reads and
 /// discards the upload for as long as it keeps coming (within the linger's
 /// ten seconds), however large, so that its unread bytes draw no reset that
 /// would destroy the answer. Both by the service (413 without reading) and
 /// by proto's body limit.
-/// An answer larger than the transport holds, given before the request
-/// body is read (and with the body dropped unread), reaches a client that
-/// sends all its body before it reads: the body is read and dropped while
-/// the answer waits to go out, rather than each side waiting on the other
-/// until the write timeout.
-#[test]
-fn an_early_answer_larger_than_the_transport_holds_reaches_a_client_uploading_first() {
-    use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
-    const UPLOAD: usize = 1 << 20;
-    const ANSWER: usize = 1 << 20;
-    for declared in [true, false] {
-        let (mut client_end, server_end) = lithe::io::duplex(4096);
-        let refusing = |_: lithe::io::Request| async {
-            lithe::io::Response::new(lithe::proto::StatusCode::CONTENT_TOO_LARGE)
-                .with_body(vec![b'n'; ANSWER])
-        };
-        let config = ServerConfig {
-            write_timeout: Some(Duration::from_millis(500)),
-            ..ServerConfig::default()
-        };
-        let server = lithe::io::serve_connection(server_end, refusing, &config);
-        let client = async {
-            let head = match declared {
-                true => format!("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: {UPLOAD}\r\n\r\n"),
-                false => "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n".into(),
-            };
-            client_end.write_all(head.as_bytes()).await.unwrap();
-            for piece in vec![b'x'; UPLOAD].chunks(16 * 1024) {
-                if !declared {
-                    client_end
-                        .write_all(format!("{:x}\r\n", piece.len()).as_bytes())
-                        .await
-                        .unwrap();
-                }
-                client_end.write_all(piece).await.unwrap();
-                if !declared {
-                    client_end.write_all(b"\r\n").await.unwrap();
-                }
-            }
-            if !declared {
-                client_end.write_all(b"0\r\n\r\n").await.unwrap();
-            }
-            let mut reply = Vec::new();
-            client_end.read_to_end(&mut reply).await.unwrap();
-            // Which ends the server's linger at once.
-            client_end.close().await.unwrap();
-            reply
-        };
-        let (served, reply) = future::block_on(future::zip(server, client));
-        assert!(served.is_ok(), "{served:?}");
-        let reply = String::from_utf8(reply).unwrap();
-        assert!(
-            reply.starts_with("HTTP/1.1 413 "),
-            "{}",
-            &reply[..reply.len().min(200)]
-        );
-        assert!(reply.contains("connection: close\r\n"), "{}", &reply[..200]);
-        assert!(
-            reply.ends_with(&"n".repeat(ANSWER)),
-            "{} bytes",
-            reply.len()
-        );
-    }
-}
-
-/// The same within the drain limit: the body read and dropped while the
-/// answer goes out leaves the connection in step, and the next request on
-/// it is served.
-#[test]
-fn a_body_dropped_while_a_large_answer_goes_out_leaves_the_connection_kept() {
-    use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
-    const UPLOAD: usize = 60 * 1024;
-    const ANSWER: usize = 1 << 20;
-    let (mut client_end, server_end) = lithe::io::duplex(4096);
-    let answering = |request: lithe::io::Request| async move {
-        let size = match request.path() {
-            "/large" => ANSWER,
-            _ => 2,
-        };
-        lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body(vec![b'a'; size])
-    };
-    let config = ServerConfig {
-        write_timeout: Some(Duration::from_millis(500)),
-        ..ServerConfig::default()
-    };
-    let server = lithe::io::serve_connection(server_end, answering, &config);
-    let client = async {
-        let head = format!("POST /large HTTP/1.1\r\nHost: a\r\nContent-Length: {UPLOAD}\r\n\r\n");
-        client_end.write_all(head.as_bytes()).await.unwrap();
-        client_end.write_all(&vec![b'x'; UPLOAD]).await.unwrap();
-        client_end
-            .write_all(b"GET /next HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-            .await
-            .unwrap();
-        let mut replies = Vec::new();
-        client_end.read_to_end(&mut replies).await.unwrap();
-        client_end.close().await.unwrap();
-        replies
-    };
-    let (served, replies) = future::block_on(future::zip(server, client));
-    assert!(served.is_ok(), "{served:?}");
-    let replies = String::from_utf8(replies).unwrap();
-    let (first, second) = replies
-        .split_once(&"a".repeat(ANSWER))
-        .expect("the large answer whole");
-    assert!(
-        first.starts_with("HTTP/1.1 200 "),
-        "{}",
-        &first[..first.len().min(200)]
-    );
-    assert!(!first.contains("connection: close"), "{first}");
-    assert!(second.starts_with("HTTP/1.1 200 "), "{second}");
-    assert!(second.ends_with("\r\n\r\naa"), "{second}");
-}
-
 #[test]
 fn an_early_refusal_outlasts_an_upload_sent_before_reading() {
     use std::time::{Duration, Instant};

@@ -381,6 +381,9 @@ struct Driver<'c, T> {
     /// request body failed, or we answered without `100 Continue`, so the
     /// client will not send it.
     close_after: bool,
+    /// Bytes of the current request body read and dropped while an answer
+    /// waited to go out (`poll_drop_abandoned_body`).
+    dropped: u64,
     /// The current request came over HTTP/1.0.
     http10_peer: bool,
     /// What the request in progress asks of its response's framing.
@@ -427,6 +430,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             body_done: true,
             body_error: None,
             close_after: false,
+            dropped: 0,
             http10_peer: false,
             asked: Asked::Other,
             fresh: true,
@@ -486,6 +490,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             self.body_stall.progress();
             self.body_error = None;
             self.close_after = false;
+            self.dropped = 0;
             self.http10_peer = request.version() == Version::Http10;
             self.asked = asked;
 
@@ -1076,6 +1081,27 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         sent
     }
 
+    /// Reads and drops what the peer sends (on a connection that closes),
+    /// giving way after [`LINGER_SHARE`] bytes; whether the peer has ended
+    /// or failed, so that nothing more comes.
+    fn poll_discard_what_comes(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut share = 0;
+        loop {
+            match self.buf.poll_fill(&mut self.io, cx) {
+                Poll::Pending => return false,
+                Poll::Ready(Ok(0) | Err(_)) => return true,
+                Poll::Ready(Ok(n)) => {
+                    self.buf.advance(self.buf.filled().len());
+                    share += n;
+                    if share >= LINGER_SHARE {
+                        cx.waker().wake_by_ref();
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
     /// Hands the connection to whoever waits for the protocol switch.
     async fn hand_off(mut self, upgrade: Option<UpgradeSender>) -> Result<(), Error> {
         poll_fn(|cx| self.poll_flush(cx)).await?;
@@ -1104,11 +1130,26 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     /// kernel does not reset the connection before the peer has read our last
     /// response.
     async fn close(&mut self, linger: bool) -> Result<(), Error> {
+        // With a linger, what the peer sends is read and dropped from the
+        // start of the last flush, not only after it: a client that sends
+        // all its body before it reads would otherwise wait on us as we wait
+        // on it, whenever what is left of our answer is more than the
+        // transport holds. Nothing is parsed after a close.
+        let mut peer_done = !linger;
         let flushed = match self.out.failure() {
             // Writing again would fail again, or wait out another timeout:
             // the connection ends with what the write failed with.
             Some(failure) => Err(failure),
-            None => poll_fn(|cx| self.poll_flush(cx)).await,
+            None => {
+                poll_fn(|cx| {
+                    let flushed = self.poll_flush(cx);
+                    if flushed.is_pending() && !peer_done {
+                        peer_done = self.poll_discard_what_comes(cx);
+                    }
+                    flushed
+                })
+                .await
+            }
         };
         // A response of ours cut short must not look ended: closing cleanly
         // (TLS's close_notify) would end a close-delimited body as if whole.

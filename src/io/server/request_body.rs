@@ -61,10 +61,13 @@ impl<T: Transport + 'static> Driver<'_, T> {
     /// would otherwise wait on us as we wait on it, until the write timeout,
     /// whenever our answer is more than the transport holds. The body is
     /// read through `proto`, so it stops at the body's end (what follows is
-    /// the next request) and a kept connection stays in step; what is read
-    /// here is within the drain limit where the connection is kept (which
-    /// `settle_the_request_body` decided on what was left), and bounded by
-    /// how long the answer takes where it closes after.
+    /// the next request) and a kept connection stays in step. Past
+    /// [`drain_limit`](super::ServerConfig::drain_limit) bytes dropped so,
+    /// the connection closes after the answer, as a body left that long to
+    /// drain would close it; the reading goes on until the answer is out,
+    /// which bounds it. (When the connection closes after the answer, the
+    /// feeder is given up before the last flush, and `close` reads the
+    /// rest.)
     pub(super) fn poll_drop_abandoned_body(&mut self, cx: &mut Context<'_>) {
         // Dropped by its reader, not taken: the feeder is out of its place
         // while `poll_pump` or `finish_body` reads the body itself.
@@ -76,7 +79,10 @@ impl<T: Transport + 'static> Driver<'_, T> {
         for _ in 0..DROPPED_PIECES_PER_POLL {
             match self.poll_body_piece(cx) {
                 Poll::Pending => return,
-                Poll::Ready(Ok(Piece::Data(_))) => {}
+                Poll::Ready(Ok(Piece::Data(data))) => {
+                    self.dropped += data.len() as u64;
+                    self.close_after |= self.dropped > self.config.drain_limit;
+                }
                 Poll::Ready(Ok(Piece::End(_))) => {
                     self.body_done = true;
                     return;
