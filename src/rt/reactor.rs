@@ -422,6 +422,26 @@ mod tests {
         source.poll_ready(direction, &mut cx).is_ready()
     }
 
+    /// The table of sources grows with the connections open at once, not
+    /// with all there have been: a dropped source's key goes to the next.
+    #[test]
+    fn a_dropped_sources_key_is_taken_by_the_next() {
+        let reactor = Reactor::new().unwrap();
+        let (_peer, accepted, first) = registered(&reactor);
+        let (_other_peer, other, second) = registered(&reactor);
+        assert_ne!(first.key, second.key);
+        let key = first.key;
+        first.deregister(accepted.as_fd());
+        drop(first);
+        drop(accepted);
+        let (_peer, accepted, third) = registered(&reactor);
+        assert_eq!(third.key, key);
+        let slots = super::lock(&reactor.shared.sources).entries.len();
+        assert_eq!(slots, 2);
+        third.deregister(accepted.as_fd());
+        second.deregister(other.as_fd());
+    }
+
     /// A stream on another thread (an upgraded connection) reads, finds
     /// nothing, and clears its readiness; meanwhile the worker has seen a
     /// new edge for bytes that came. Cleared, those bytes would never be
