@@ -442,6 +442,31 @@ mod tests {
         second.deregister(other.as_fd());
     }
 
+    /// A deregistered socket that lives on (a duplicate of it kept
+    /// elsewhere) reports nothing to the source that took its key.
+    #[test]
+    fn a_deregistered_socket_wakes_not_the_source_that_took_its_key() {
+        let reactor = Reactor::new().unwrap();
+        let (mut peer, accepted, first) = registered(&reactor);
+        let key = first.key;
+        let kept = accepted.try_clone().unwrap();
+        first.deregister(accepted.as_fd());
+        drop(first);
+        drop(accepted);
+        let (_other_peer, other, second) = registered(&reactor);
+        assert_eq!(second.key, key);
+        let tick = tick_now(&second, Direction::Read);
+        second.clear(Direction::Read, tick);
+        peer.write_all(b"x").unwrap();
+        // Time for the byte's edge, were the old socket still watched.
+        for _ in 0..5 {
+            reactor.wait(Some(Duration::from_millis(20))).unwrap();
+        }
+        assert!(!is_ready(&second, Direction::Read));
+        second.deregister(other.as_fd());
+        drop(kept);
+    }
+
     /// A stream on another thread (an upgraded connection) reads, finds
     /// nothing, and clears its readiness; meanwhile the worker has seen a
     /// new edge for bytes that came. Cleared, those bytes would never be
