@@ -508,6 +508,34 @@ mod tests {
         }
     }
 
+    /// A stream polled by another task than before (an upgraded connection
+    /// handed on) is woken through the new task's waker at the next edge,
+    /// not the old one's.
+    #[test]
+    fn the_last_waker_polled_with_is_the_one_woken() {
+        let reactor = Reactor::new().unwrap();
+        let (mut peer, accepted, source) = registered(&reactor);
+        let tick = tick_now(&source, Direction::Read);
+        source.clear(Direction::Read, tick);
+        let [old, new] = [(), ()].map(|()| {
+            let count = Arc::new(CountWakes(AtomicUsize::new(0)));
+            let waker = Waker::from(count.clone());
+            let mut cx = Context::from_waker(&waker);
+            assert!(source.poll_ready(Direction::Read, &mut cx).is_pending());
+            count
+        });
+        peer.write_all(b"x").unwrap();
+        // (Looking with another waker would put it in their place.)
+        let started = std::time::Instant::now();
+        while new.0.load(Ordering::SeqCst) + old.0.load(Ordering::SeqCst) == 0 {
+            assert!(started.elapsed() < Duration::from_secs(10), "no wake");
+            reactor.wait(Some(Duration::from_millis(10))).unwrap();
+        }
+        assert_eq!(new.0.load(Ordering::SeqCst), 1);
+        assert_eq!(old.0.load(Ordering::SeqCst), 0);
+        source.deregister(accepted.as_fd());
+    }
+
     /// A stream parked in a write (the peer not reading) when its worker
     /// stops is woken, as one parked in a read is: no event will come for
     /// it any more, and it must move to smol's reactor.
