@@ -1036,6 +1036,24 @@ fn put_expecting_continue(addr: SocketAddr, config: ClientConfig) -> Instant {
     })
 }
 
+/// How long the body of a PUT expecting `100 Continue` (sent by
+/// [`put_expecting_continue`] under `continue_timeout`) took to reach a
+/// server that reports its first byte on `rx`, from before the head went out.
+fn waited_for_the_body(
+    addr: SocketAddr,
+    rx: &std::sync::mpsc::Receiver<(u8, Instant)>,
+    continue_timeout: Duration,
+) -> Duration {
+    let config = ClientConfig {
+        continue_timeout,
+        ..ClientConfig::default()
+    };
+    let sent_at = put_expecting_continue(addr, config);
+    let (body, arrived_at) = rx.recv().unwrap();
+    assert_eq!(body, b'x');
+    arrived_at - sent_at
+}
+
 /// 102 and 103 are not 100 Continue: a body held for one still waits for
 /// the continue timeout after them.
 #[test]
@@ -1043,14 +1061,7 @@ fn a_102_or_103_does_not_release_a_body_held_for_100_continue() {
     let (addr, rx) = answering_after_interim_then_the_first_body_byte(
         b"HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n",
     );
-    let config = ClientConfig {
-        continue_timeout: Duration::from_millis(1000),
-        ..ClientConfig::default()
-    };
-    let sent_at = put_expecting_continue(addr, config);
-    let (body, arrived_at) = rx.recv().unwrap();
-    assert_eq!(body, b'x');
-    let waited = arrived_at - sent_at;
+    let waited = waited_for_the_body(addr, &rx, Duration::from_millis(1000));
     assert!(waited >= Duration::from_millis(1000), "{waited:?}");
 }
 
@@ -1098,14 +1109,7 @@ fn interim_responses_do_not_restart_the_wait_for_100_continue() {
                 .unwrap();
         }
     });
-    let config = ClientConfig {
-        continue_timeout: Duration::from_millis(500),
-        ..ClientConfig::default()
-    };
-    let sent_at = put_expecting_continue(addr, config);
-    let (body, arrived_at) = rx.recv().unwrap();
-    assert_eq!(body, b'x');
-    let waited = arrived_at - sent_at;
+    let waited = waited_for_the_body(addr, &rx, Duration::from_millis(500));
     assert!(waited >= Duration::from_millis(500), "{waited:?}");
     assert!(waited < Duration::from_millis(1500), "{waited:?}");
 }
@@ -1156,14 +1160,7 @@ fn an_interim_response_then_silence_is_a_head_timeout_and_each_interim_is_progre
 fn without_100_continue_the_body_goes_after_the_timeout() {
     // The client has to send the body on its own, after its continue timeout.
     let (addr, rx) = answering_after_the_first_body_byte();
-    let config = ClientConfig {
-        continue_timeout: Duration::from_millis(100),
-        ..ClientConfig::default()
-    };
-    let sent_at = put_expecting_continue(addr, config);
-    let (body, arrived_at) = rx.recv().unwrap();
-    assert_eq!(body, b'x');
-    let waited = arrived_at - sent_at;
+    let waited = waited_for_the_body(addr, &rx, Duration::from_millis(100));
     // The configured 100 ms, not the default second.
     assert!(waited >= Duration::from_millis(100), "{waited:?}");
     assert!(waited < Duration::from_millis(900), "{waited:?}");
@@ -1175,14 +1172,7 @@ fn without_100_continue_the_body_goes_after_the_timeout() {
 #[test]
 fn zero_timeouts_expire_at_the_first_wait() {
     let (addr, rx) = answering_after_the_first_body_byte();
-    let config = ClientConfig {
-        continue_timeout: Duration::ZERO,
-        ..ClientConfig::default()
-    };
-    let sent_at = put_expecting_continue(addr, config);
-    let (body, arrived_at) = rx.recv().unwrap();
-    assert_eq!(body, b'x');
-    let waited = arrived_at - sent_at;
+    let waited = waited_for_the_body(addr, &rx, Duration::ZERO);
     assert!(waited < Duration::from_millis(500), "{waited:?}");
 
     // A server that never answers: were zero no timeout, the exchange
