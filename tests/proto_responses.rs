@@ -508,15 +508,20 @@ fn a_response_with_more_fields_than_the_first_array_holds_is_read_whole() {
     assert_eq!(bodies(&ev), vec![b"ok".to_vec()]);
 }
 
-#[test]
-fn body_limit_applies_to_a_body_read_until_close() {
-    let config = Config {
+/// The default configuration with `max_body_bytes` of `n`.
+fn with_max_body_bytes(n: u64) -> Config {
+    Config {
         limits: lithe::proto::Limits {
-            max_body_bytes: 10,
+            max_body_bytes: n,
             ..Default::default()
         },
         ..Config::default()
-    };
+    }
+}
+
+#[test]
+fn body_limit_applies_to_a_body_read_until_close() {
+    let config = with_max_body_bytes(10);
     // Without Content-Length, and with a final coding other than chunked.
     for head in [
         &b"HTTP/1.1 200 OK\r\n\r\n"[..],
@@ -540,13 +545,7 @@ fn body_limit_applies_to_a_body_read_until_close() {
 /// no body here, so it is no body too large.
 #[test]
 fn body_limit_applies_to_a_declared_response_length() {
-    let config = Config {
-        limits: lithe::proto::Limits {
-            max_body_bytes: 10,
-            ..Default::default()
-        },
-        ..Config::default()
-    };
+    let config = with_max_body_bytes(10);
     let ev = client_events(
         config,
         "GET",
