@@ -1136,6 +1136,68 @@ fn a_body_dropped_while_a_large_answer_goes_out_leaves_the_connection_kept_withi
     }
 }
 
+/// What is dropped while the answer goes out and what is drained after it
+/// count against one drain limit: 40 KiB each way, past the 64 KiB limit
+/// together, close the connection after the answer.
+#[test]
+fn a_body_dropped_partly_during_the_answer_and_partly_after_is_held_to_one_drain_limit() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
+    const ANSWER: usize = 1 << 20;
+    const HALF: usize = 40 * 1024;
+    let answering = |request: lithe::io::Request| async move {
+        if request.path() != "/large" {
+            return lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body("aa");
+        }
+        let mut held = Some(request.into_body());
+        let answer = futures_lite::StreamExt::map(futures_lite::stream::iter([()]), move |()| {
+            held.take();
+            Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'a'; ANSWER]))
+        });
+        lithe::io::Response::new(lithe::proto::StatusCode::OK)
+            .with_body(lithe::io::Body::stream(answer))
+    };
+    let (mut client_end, server_end) = lithe::io::duplex(4096);
+    let config = ServerConfig {
+        write_timeout: Some(Duration::from_secs(2)),
+        ..ServerConfig::default()
+    };
+    let server = std::thread::spawn(move || {
+        future::block_on(lithe::io::serve_connection(server_end, answering, &config))
+    });
+    let rest = future::block_on(async {
+        let head = format!(
+            "POST /large HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n",
+            2 * HALF
+        );
+        client_end.write_all(head.as_bytes()).await.unwrap();
+        client_end.write_all(&vec![b'x'; HALF]).await.unwrap();
+        // The whole answer, before the rest of the body goes.
+        let mut answer = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        while !answer.ends_with(b"\r\n0\r\n\r\n") {
+            let n = client_end.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed before the answer's end");
+            answer.extend_from_slice(&buf[..n]);
+        }
+        assert!(answer.starts_with(b"HTTP/1.1 200 "));
+        client_end.write_all(&vec![b'x'; HALF]).await.unwrap();
+        client_end
+            .write_all(b"GET /next HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut rest = Vec::new();
+        client_end.read_to_end(&mut rest).await.unwrap();
+        client_end.close().await.unwrap();
+        rest
+    });
+    assert!(server.join().unwrap().is_ok());
+    assert_eq!(
+        String::from_utf8(rest).unwrap(),
+        "",
+        "closed, /next unserved"
+    );
+}
+
 /// A body that stalls (past the body timeout) while a large answer waits to
 /// go out ends the connection after the answer, which goes out whole.
 #[test]

@@ -121,10 +121,11 @@ where
 ///   status `proto` names, with `Connection: close`, then the connection closes;
 ///   a malformed start line is answered as soon as its line end arrives, a bare
 ///   CR as soon as the byte after it does, a limit as soon as it is crossed.
-/// * **Closing.** After its last response the driver closes its sending side,
-///   then reads and discards what the client still sends, so that unread bytes
-///   draw no reset that would destroy the response (a client writing a whole
-///   upload before reading an early `413`): until a second passes with nothing,
+/// * **Closing.** After its last response the driver closes its sending side
+///   (reading and discarding what comes while the end of the response waits
+///   to go out), then reads and discards what the client still sends, so
+///   that unread bytes draw no reset that would destroy the response (a
+///   client writing a whole upload before reading an early `413`): until a second passes with nothing,
 ///   for ten seconds at most, however many bytes, and for about a second once a
 ///   shutdown starts. The connection holds its slot meanwhile.
 /// * **Bodies.** While the service runs, and while the response is written, the
@@ -136,9 +137,9 @@ where
 ///   the service left unread is drained up to [`ServerConfig::drain_limit`] after
 ///   the response (within the body timeout in all), or the connection is
 ///   closed: it is never parsed as a request. One the service dropped is also
-///   read and dropped while the response waits to go out, so that a client
-///   that sends all its body before it reads gets an answer larger than the
-///   transport holds. Neither are bytes already
+///   read and dropped while the response waits to go out (counted against
+///   the same limit), so that a client that sends all its body before it
+///   reads gets an answer larger than the transport holds. Neither are bytes already
 ///   behind a refused `CONNECT`: that connection closes after the answer.
 /// * **Responses.** A body of known length goes out with `Content-Length`, one of
 ///   unknown length chunked (close-delimited for HTTP/1.0, for which a `chunked`

@@ -83,9 +83,10 @@ pub struct ServerConfig {
     /// over plain TCP (for request bodies that stream sparse messages by
     /// design).
     pub min_progress_bytes: u64,
-    /// Bytes of an unread request body read and discarded after the response to
-    /// keep the connection; a longer body closes it, as does one that takes
-    /// longer than `body_timeout` in all, or a shutdown. A chunked body states
+    /// Bytes of an unread request body read and discarded to keep the
+    /// connection (after the response, and while it waits to go out once the
+    /// service has dropped the body); a longer body closes it, as does one
+    /// that takes longer than `body_timeout` in all, or a shutdown. A chunked body states
     /// no length, so it is drained only if its end has already arrived when
     /// the response starts; otherwise the response says `Connection: close`.
     /// (That is decided as the response starts, for a body the service
@@ -98,10 +99,11 @@ pub struct ServerConfig {
     /// (chunked too, and a shutdown does not end it): a body past this limit
     /// gets a 413 instead, and the connection closes. A connection that
     /// closes after the response anyway (`Connection: close`, HTTP/1.0, a
-    /// response the close delimits) drains nothing: it ends its sending side,
-    /// so that the client sees the response end, and its linger reads and
-    /// discards what still arrives (until a second passes with nothing, ten
-    /// seconds at most). Default 64 KiB.
+    /// response the close delimits) drains nothing: it reads and discards
+    /// what arrives while the end of its response waits to go out, ends its
+    /// sending side, so that the client sees the response end, and its
+    /// linger reads and discards what still arrives (until a second passes
+    /// with nothing, ten seconds at most). Default 64 KiB.
     pub drain_limit: u64,
     /// Whether responses get a `Date` field with the current time when the
     /// service set none, as RFC 9110 §6.6.1 asks of an origin server with a

@@ -365,7 +365,9 @@ impl<T: Transport + 'static> Driver<'_, T> {
             .and_then(|limit| Instant::now().checked_add(limit));
         // A wait the service's reads left open is not the drain's.
         self.body_stall.progress();
-        let mut drained = 0u64;
+        // What was dropped while the answer went out counts too: the limit
+        // is on the body read for nobody, however it was read.
+        let mut drained = self.dropped;
         loop {
             let piece = poll_fn(|cx| {
                 if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
