@@ -1085,27 +1085,35 @@ fn an_early_answer_larger_than_the_transport_holds_reaches_a_client_uploading_fi
     }
 }
 
+/// A service that answers `/large` with 1 MiB of `a` from a stream that
+/// holds the request body until its first piece (so the body is still
+/// wanted when the answer starts, and given up while it goes out), and
+/// anything else with `aa`.
+async fn answering_from_a_stream_holding_the_body(
+    request: lithe::io::Request,
+) -> lithe::io::Response {
+    const ANSWER: usize = 1 << 20;
+    if request.path() != "/large" {
+        return lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body("aa");
+    }
+    let mut held = Some(request.into_body());
+    let answer = futures_lite::StreamExt::map(futures_lite::stream::iter([()]), move |()| {
+        held.take();
+        Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'a'; ANSWER]))
+    });
+    lithe::io::Response::new(lithe::proto::StatusCode::OK)
+        .with_body(lithe::io::Body::stream(answer))
+}
+
 /// The same within the drain limit: the body read and dropped while the
 /// answer goes out leaves the connection in step, and the next request on
 /// it is served; past the limit, the connection closes after the answer.
-/// The answer's stream holds the request body until its first piece, so
-/// the body is still wanted when the answer starts (nothing is settled then)
-/// and is given up while the answer goes out.
+/// (See [`answering_from_a_stream_holding_the_body`]: nothing is settled
+/// when the answer starts.)
 #[test]
 fn a_body_dropped_while_a_large_answer_goes_out_leaves_the_connection_kept_within_the_limit() {
     const ANSWER: usize = 1 << 20;
-    let answering = |request: lithe::io::Request| async move {
-        if request.path() != "/large" {
-            return lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body("aa");
-        }
-        let mut held = Some(request.into_body());
-        let answer = futures_lite::StreamExt::map(futures_lite::stream::iter([()]), move |()| {
-            held.take();
-            Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'a'; ANSWER]))
-        });
-        lithe::io::Response::new(lithe::proto::StatusCode::OK)
-            .with_body(lithe::io::Body::stream(answer))
-    };
+    let answering = answering_from_a_stream_holding_the_body;
     // 60 KiB fits the default drain limit of 64 KiB; 1 MiB does not.
     for (len, kept) in [(60 * 1024, true), (1 << 20, false)] {
         let head = format!("POST /large HTTP/1.1\r\nHost: a\r\nContent-Length: {len}\r\n\r\n");
@@ -1142,20 +1150,8 @@ fn a_body_dropped_while_a_large_answer_goes_out_leaves_the_connection_kept_withi
 #[test]
 fn a_body_dropped_partly_during_the_answer_and_partly_after_is_held_to_one_drain_limit() {
     use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
-    const ANSWER: usize = 1 << 20;
     const HALF: usize = 40 * 1024;
-    let answering = |request: lithe::io::Request| async move {
-        if request.path() != "/large" {
-            return lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body("aa");
-        }
-        let mut held = Some(request.into_body());
-        let answer = futures_lite::StreamExt::map(futures_lite::stream::iter([()]), move |()| {
-            held.take();
-            Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'a'; ANSWER]))
-        });
-        lithe::io::Response::new(lithe::proto::StatusCode::OK)
-            .with_body(lithe::io::Body::stream(answer))
-    };
+    let answering = answering_from_a_stream_holding_the_body;
     let (mut client_end, server_end) = lithe::io::duplex(4096);
     let config = ServerConfig {
         write_timeout: Some(Duration::from_secs(2)),
