@@ -976,8 +976,8 @@ fn an_unread_large_body_closes_the_connection() {
 /// Serves one connection over an in-memory pipe of 4 KiB with `service`, on
 /// a thread of its own (so that nothing but its own wakeups moves it), with a
 /// 2 s write timeout and `body_timeout`, while a client writes `request`
-/// whole, then reads to the end; what the server ended with and what the
-/// client read.
+/// whole, waits `pause_before_reading`, then reads to the end; what the
+/// server ended with and what the client read.
 fn served_to_a_client_uploading_first<S>(
     service: S,
     body_timeout: Option<Duration>,
