@@ -1065,8 +1065,8 @@ fn a_102_or_103_does_not_release_a_body_held_for_100_continue() {
     assert!(waited >= Duration::from_millis(1000), "{waited:?}");
 }
 
-/// A server that reads a head, then sends `HTTP/1.1 102 Processing` every
-/// 150 ms, `count` times or until `stop` is set, from a thread of its own.
+/// Sends `HTTP/1.1 102 Processing` on `s` every 150 ms from a thread of its
+/// own, `count` times or until the flag returned with the thread is set.
 fn sending_102s(
     s: &std::net::TcpStream,
     count: usize,
