@@ -597,6 +597,12 @@ fn bare_lf_is_accepted_only_with_its_leniency_flag() {
     let ev = server_events(lenient, b"\n\r\n\n");
     assert_eq!(ev, [Owned::ConnectionClosed]);
     assert_eq!(error_of(&events(b"\n")), Some(Error::BareLineFeed));
+    // Before a request, such lines are skipped and the request read.
+    let before = b"\r\n\n\n\nGET /x HTTP/1.1\nHost: a\n\n";
+    let ev = server_events(lenient, before);
+    assert_eq!(error_of(&ev), None);
+    assert_eq!(request_line(&ev, 0).1, "/x");
+    assert_eq!(error_of(&events(before)), Some(Error::BareLineFeed));
 }
 
 /// `allow_bare_lf` takes LF alone as a line end, never CR alone: a bare CR
