@@ -1381,17 +1381,12 @@ fn a_message_under_way_has_begun_and_none_follows_a_switch() {
         receive_all(&mut conn, upgrade),
         ["request /", "end", "Paused"]
     );
-    let switch = [
-        Header {
-            name: "Connection",
-            value: b"upgrade",
-        },
-        Header {
-            name: "Upgrade",
-            value: b"websocket",
-        },
-    ];
-    respond(&mut conn, StatusCode::SWITCHING_PROTOCOLS, &switch, b"");
+    respond(
+        &mut conn,
+        StatusCode::SWITCHING_PROTOCOLS,
+        &UPGRADE_TO_WEBSOCKET,
+        b"",
+    );
     assert_eq!(conn.their_state(), State::SwitchedProtocol);
     assert!(!conn.message_begun(b"GET / HTTP/1.1\r\n"));
 
