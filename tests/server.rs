@@ -1658,6 +1658,25 @@ fn head_responses_keep_content_length_and_send_no_body() {
     server.shutdown();
 }
 
+/// A method is case-sensitive (RFC 9110 §9.1): `head` is an extension
+/// method, not HEAD, and its answer carries its body. The driver (which
+/// drops the body) and proto (which frames it) decide that apart; were one
+/// to fold case and the other not, the first answer would fail half-written
+/// and the request behind it would be lost.
+#[test]
+fn a_lowercase_head_is_an_ordinary_method_and_its_answer_keeps_its_body() {
+    let server = server();
+    let reply = exchange(
+        server.local_addr(),
+        b"head / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    let (first, second) = reply.split_at(reply.rfind("HTTP/1.1 200 OK\r\n").unwrap());
+    assert!(first.contains("content-length: 13\r\n"), "{reply}");
+    assert!(first.ends_with("\r\n\r\nHello, World!"), "{reply}");
+    assert!(second.ends_with("Hello, World!"), "{reply}");
+    server.shutdown();
+}
+
 /// Answers without a body drop the one the service gave and state only
 /// their fields: a HEAD answer over a sized stream the length the GET would
 /// have, over an unsized one no framing at all; a 304 or 204 given a whole
