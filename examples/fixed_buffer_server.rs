@@ -22,7 +22,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use lithe::proto::{
-    Config, Connection, EMPTY_HEADER, Event, Limits, ResponseHead, State, StatusCode,
+    Config, Connection, EMPTY_HEADER, Event, Header, Limits, ResponseHead, State, StatusCode,
 };
 
 /// The connection's whole read buffer.
@@ -90,7 +90,7 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
                 head_deadline = None;
                 // The body is read here whatever the route: invite it.
                 if conn.they_are_waiting_for_100_continue() {
-                    send_head(&mut stream, &mut conn, StatusCode::CONTINUE, None)?;
+                    send_head(&mut stream, &mut conn, StatusCode::CONTINUE, &[], None)?;
                 }
             }
             Event::Data(data) => counted += data.len() as u64,
@@ -176,7 +176,7 @@ fn respond(
         }
         Route::NotFound => (StatusCode::NOT_FOUND, b"not found\n"),
     };
-    send_head(stream, conn, status, Some(body.len() as u64))?;
+    send_head(stream, conn, status, &[], Some(body.len() as u64))?;
     if conn.our_state() == State::SendBody {
         // A HEAD's answer states the length and carries nothing.
         if conn.body_left_to_send() != Some(0) {
@@ -191,16 +191,17 @@ fn respond(
     Ok(())
 }
 
-/// Writes a response head with `status` and no fields of its own: proto
-/// adds the length, and `connection: close` where the connection closes.
+/// Writes a response head with `status` and `fields`: proto adds the
+/// length, and `connection: close` where it sees the connection must close.
 fn send_head(
     stream: &mut TcpStream,
     conn: &mut Connection,
     status: StatusCode,
+    fields: &[Header<'_>],
     length: Option<u64>,
 ) -> io::Result<()> {
     let mut out = [0u8; 256];
-    let head = ResponseHead::new(status, &[]);
+    let head = ResponseHead::new(status, fields);
     let written = match length {
         Some(length) => conn.send_response_sized(&head, length, &mut out),
         None => conn.send_response(&head, &mut out),
@@ -209,9 +210,15 @@ fn send_head(
     stream.write_all(&out[..n])
 }
 
-/// Answers a request proto refused (or a head that stalled) and closes.
+/// Answers a request proto refused (or a head or body that stalled) and
+/// closes. The close is said here: proto cannot know it of an answer given
+/// while a request body is still due, which it would read on afterwards.
 fn refuse(stream: &mut TcpStream, conn: &mut Connection, status: StatusCode) -> io::Result<()> {
-    send_head(stream, conn, status, Some(0))?;
+    let close = [Header {
+        name: "connection",
+        value: b"close",
+    }];
+    send_head(stream, conn, status, &close, Some(0))?;
     close_lingering(stream, &mut [0u8; 512])
 }
 

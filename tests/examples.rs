@@ -1249,5 +1249,12 @@ fn the_fixed_buffer_server_answers_head_and_times_out_stalled_requests() {
             reply.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
             "{stalled:?}: {reply}"
         );
+        // The close is said once, also after a body begun (RFC 9110
+        // §15.5.9), which proto alone would read on after the answer.
+        assert_eq!(
+            common::count(&reply, "connection: close\r\n"),
+            1,
+            "{stalled:?}: {reply}"
+        );
     }
 }
