@@ -1315,6 +1315,53 @@ fn endless_interim_responses_are_an_error() {
     });
 }
 
+/// A server that reads the request and closes before its answer is whole
+/// (nothing sent, a head cut short, only an interim answer), also while a
+/// body waits for 100 Continue: the exchange fails at once as cut short,
+/// not after a read timeout, and the request is not handed back for a
+/// retry, since the server may have acted on it. The connection is done.
+#[test]
+fn a_server_closing_before_its_answer_is_whole_fails_the_exchange() {
+    let replies: [&'static [u8]; 3] = [
+        b"",
+        b"HTTP/1.1 200 OK\r\nContent-Le",
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n",
+    ];
+    for (reply, expecting_continue) in replies
+        .iter()
+        .map(|&reply| (reply, false))
+        .chain([(replies[2], true)])
+    {
+        let addr = scripted(vec![reply]);
+        run(async {
+            let mut conn = patient_for_100(addr).await;
+            let request = match expecting_continue {
+                false => get("/"),
+                true => Request::new("PUT", "/")
+                    .with_header("host", "t")
+                    .with_header("expect", "100-continue")
+                    .with_body("x"),
+            };
+            let started = Instant::now();
+            let refused = refused_unsent(&mut conn, request).await;
+            // The client's read timeout is 30 s: the end, not a timeout.
+            assert!(started.elapsed() < Duration::from_secs(5), "{reply:?}");
+            assert!(
+                matches!(
+                    refused.error(),
+                    Error::Protocol(proto::Error::IncompleteMessage)
+                ),
+                "{reply:?}: {:?}",
+                refused.error()
+            );
+            assert!(refused.into_request().is_none(), "{reply:?}");
+            assert!(!conn.is_reusable(), "{reply:?}");
+            let next = conn.send(get("/")).await.unwrap_err();
+            assert!(matches!(next, Error::NotReusable), "{reply:?}: {next:?}");
+        });
+    }
+}
+
 #[test]
 fn a_body_cut_short_is_an_error_not_a_short_success() {
     let addr = scripted(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"]);

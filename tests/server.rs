@@ -2820,6 +2820,61 @@ fn a_body_that_stops_arriving_times_out_and_the_connection_closes() {
     server.shutdown();
 }
 
+/// The timeouts bound waits on the client alone: a service that works
+/// longer than every one of them before it answers, and an answer whose
+/// stream pauses longer, go out whole, and the connection is kept (a long
+/// poll, a slow handler, server-sent events with gaps).
+#[test]
+fn a_service_slower_than_every_timeout_is_answered_whole_and_the_connection_kept() {
+    use lithe::io::{Body, Request, Response};
+    use lithe::proto::StatusCode;
+    async fn slow(request: Request) -> Response {
+        if request.path() != "/slow" {
+            return routes(request).await;
+        }
+        let body = request.into_body().bytes(16).await.expect("the body");
+        async_io::Timer::after(Duration::from_millis(700)).await;
+        let pieces = futures_lite::stream::unfold(0, move |n| {
+            let body = body.clone();
+            async move {
+                match n {
+                    0 => Some((Ok(body), 1)),
+                    1 => {
+                        async_io::Timer::after(Duration::from_millis(700)).await;
+                        Some((Ok(bytes::Bytes::from_static(b" again")), 2))
+                    }
+                    _ => None,
+                }
+            }
+        });
+        Response::new(StatusCode::OK).with_body(Body::stream(pieces))
+    }
+    let short = Some(Duration::from_millis(200));
+    let config = ServerConfig {
+        head_timeout: short,
+        idle_timeout: short,
+        body_timeout: short,
+        write_timeout: short,
+        ..ServerConfig::default()
+    };
+    let server = server_with(slow, config);
+    let mut s = socket(server.local_addr());
+    // Nothing pipelined behind it: the server watches an idle client while
+    // the service works.
+    s.write_all(b"POST /slow HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello")
+        .unwrap();
+    let first = read_until(&mut s, "0\r\n\r\n");
+    assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{first}");
+    assert!(!first.contains("connection: close"), "{first}");
+    let body = &first[first.find("\r\n\r\n").unwrap() + 4..];
+    assert_eq!(dechunk(body), "hello again");
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let second = read_to_close(&mut s);
+    assert!(second.ends_with("Hello, World!"), "{second}");
+    server.shutdown();
+}
+
 /// Sends a byte each 100 ms on a clone of `s`, for up to ten seconds: until
 /// the server closes.
 fn trickle_into(s: &std::net::TcpStream) -> std::thread::JoinHandle<()> {
