@@ -1327,6 +1327,45 @@ fn the_chunked_decoder_holds_its_limits_and_leniency() {
     );
 }
 
+/// The decoder alone, used outside a connection (a proxy relaying a body,
+/// a device reading one from a buffer with more behind it): at its end it
+/// stops before the next message's first byte, and asked again it says End
+/// once more and takes nothing, rather than reading on as a chunk line.
+#[test]
+fn a_chunked_decoder_after_its_end_consumes_nothing() {
+    use lithe::proto::{ChunkedDecoder, Decoded, EMPTY_HEADER};
+    let input = b"3\r\nabc\r\n0\r\nT: v\r\n\r\nGET / HTTP/1.1\r\n\r\n";
+    let next = input.len() - b"GET / HTTP/1.1\r\n\r\n".len();
+    let mut decoder = ChunkedDecoder::default();
+    let mut trailers = [EMPTY_HEADER; 2];
+    let mut at = 0;
+    let mut data = Vec::new();
+    loop {
+        let (consumed, decoded) = decoder.decode(&input[at..], &mut trailers).unwrap();
+        at += consumed;
+        match decoded {
+            Decoded::Data(piece) => data.extend_from_slice(piece),
+            Decoded::End { trailers } => {
+                assert_eq!(trailers.len(), 1);
+                assert_eq!((trailers[0].name, trailers[0].value), ("T", &b"v"[..]));
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((data.as_slice(), at), (&b"abc"[..], next));
+    for _ in 0..2 {
+        let mut again = [EMPTY_HEADER; 2];
+        let (consumed, decoded) = decoder.decode(&input[at..], &mut again).unwrap();
+        assert_eq!(consumed, 0);
+        assert!(
+            matches!(decoded, Decoded::End { trailers: [] }),
+            "{decoded:?}"
+        );
+        assert!(decoder.is_done());
+    }
+}
+
 /// The default limits are the documented ones (`Limits`' rustdoc), each
 /// reached exactly: a 16 KiB head, an 8 KiB target, 8 KiB of trailer fields
 /// and 1 KiB of extensions on a chunk line are taken, one byte more is
