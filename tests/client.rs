@@ -772,6 +772,29 @@ fn a_response_streams_back_while_the_request_body_still_goes_out() {
     server.shutdown();
 }
 
+/// A redirect that keeps the connection, answered before the upload is
+/// read, does not stop the upload (only a refusal, or an answer that closes,
+/// does): the body goes out whole, and the connection serves the next
+/// request (as nginx's `return 307` to a POST does).
+#[test]
+fn a_redirect_kept_alive_during_an_upload_still_gets_the_body() {
+    const BODY: usize = 8 << 20;
+    let (addr, bodies) = answering_before_reading(
+        b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /b\r\nContent-Length: 0\r\n\r\n",
+        BODY,
+    );
+    run(async {
+        let mut conn = client_to(addr).await;
+        let request = Request::new("POST", "/").with_body(vec![b'p'; BODY]);
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(response.status().as_u16(), 307);
+        assert!(conn.is_reusable());
+        let again = conn.send(get("/")).await.unwrap();
+        assert_eq!(again.status().as_u16(), 307);
+    });
+    assert_eq!(bodies.recv_timeout(LIMIT), Ok(true), "the body, whole");
+}
+
 #[test]
 fn a_body_answered_early_without_a_body_is_sent_whole_first() {
     // The server answers 204 at once and reads the body after: the request
@@ -3307,6 +3330,13 @@ fn a_refusal_before_a_reset_is_returned_not_the_write_error() {
             b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 7\r\n\r\nignored",
             200,
             "ignored",
+        ),
+        // An interim answer before it is passed over there too (RFC 9110
+        // §15.2), not returned as if final.
+        (
+            b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: 8\r\n\r\ntoo big!",
+            413,
+            "too big!",
         ),
     ] {
         let transport = AnsweringPeer::new(reply, Then::Reset);
