@@ -69,6 +69,10 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
     let mut filled = 0;
     let mut route = Route::NotFound;
     let mut counted = 0u64;
+    // Each from the first read that waits for it, cleared when a request
+    // head arrives: empty lines before a request do not restart the idle
+    // one, nor does a trickled head stretch its own.
+    let mut idle_deadline = None;
     let mut head_deadline = None;
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     loop {
@@ -87,6 +91,7 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
                     _ => Route::NotFound,
                 };
                 counted = 0;
+                idle_deadline = None;
                 head_deadline = None;
                 // The body is read here whatever the route: invite it.
                 if conn.they_are_waiting_for_100_continue() {
@@ -118,7 +123,15 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
             }
             let begun = conn.message_begun(&buf[..filled]);
             let timeout = match (begun, conn.their_state()) {
-                (false, _) => IDLE_TIMEOUT,
+                (false, _) => {
+                    // A lone CR (a head begun) that an LF made an empty
+                    // line leaves the connection idle again: the next
+                    // head's deadline runs from its own first byte.
+                    head_deadline = None;
+                    let deadline =
+                        *idle_deadline.get_or_insert_with(|| Instant::now() + IDLE_TIMEOUT);
+                    deadline.saturating_duration_since(Instant::now())
+                }
                 (true, State::Idle) => {
                     let deadline =
                         *head_deadline.get_or_insert_with(|| Instant::now() + HEAD_TIMEOUT);

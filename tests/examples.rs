@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, ErrorKind};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -1208,6 +1208,105 @@ fn the_fixed_buffer_server_serves_through_its_buffer_and_refuses_what_will_not_f
         "{reply}"
     );
     assert!(reply.contains("connection: close\r\n"), "{reply}");
+}
+
+/// The buffer's exact bounds: a head that fills it whole is served, one
+/// byte more is refused 431 (as is a trailer section that would not fit
+/// once the chunk lines before it are consumed); neither is left on a full
+/// buffer, which would close the connection with no answer.
+#[test]
+fn the_fixed_buffer_server_takes_a_head_or_trailer_section_that_fills_its_buffer_exactly() {
+    const BUFFER: usize = 2048;
+    let server = start("fixed_buffer_server");
+    let addr = addr_of(&server);
+    for extra in [0, 1] {
+        let start = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nX-Pad: ";
+        let pad = "p".repeat(BUFFER + extra - start.len() - "\r\n\r\n".len());
+        let head = format!("{start}{pad}\r\n\r\n");
+        assert_eq!(head.len(), BUFFER + extra);
+        let reply = common::exchange(addr, head.as_bytes());
+        let expected = match extra {
+            0 => "HTTP/1.1 200 OK\r\n",
+            _ => "HTTP/1.1 431 Request Header Fields Too Large\r\n",
+        };
+        assert!(reply.starts_with(expected), "{} bytes: {reply}", head.len());
+
+        // The trailer section, its empty line included.
+        let line_start = "X-T: ";
+        let pad = "t".repeat(BUFFER + extra - line_start.len() - "\r\n\r\n".len());
+        let trailers = format!("{line_start}{pad}\r\n\r\n");
+        assert_eq!(trailers.len(), BUFFER + extra);
+        let request = format!(
+            "POST /count HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\
+             Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n{trailers}"
+        );
+        let reply = common::exchange(addr, request.as_bytes());
+        match extra {
+            0 => assert!(
+                reply.starts_with("HTTP/1.1 200 OK\r\n") && reply.ends_with("\r\n\r\n2\n"),
+                "{reply}"
+            ),
+            _ => assert!(reply.starts_with(expected), "{reply}"),
+        }
+    }
+}
+
+/// A lone CR after a body begins a head; the LF after it makes it an
+/// empty line, and the connection is idle again: the next head's deadline
+/// (2 s) runs from its own first byte, not the CR's.
+#[test]
+fn the_fixed_buffer_server_times_each_head_from_its_own_first_byte() {
+    use std::io::Write;
+    let server = start("fixed_buffer_server");
+    let mut s = common::socket(addr_of(&server));
+    s.write_all(b"POST /count HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi\r")
+        .unwrap();
+    let first = common::read_until(&mut s, "\r\n\r\n2\n");
+    assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{first}");
+    s.write_all(b"\n").unwrap();
+    // Past the head timeout from the CR, within the idle timeout (5 s).
+    std::thread::sleep(Duration::from_millis(2500));
+    s.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    s.write_all(b"Host: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let second = common::read_to_close(&mut s);
+    assert!(second.starts_with("HTTP/1.1 200 OK\r\n"), "{second}");
+}
+
+/// Empty lines before a request are kept, not consumed, and do not restart
+/// the wait for it: a client sending one now and then is closed after the
+/// idle timeout (5 s) like a silent one, with no answer, not held until the
+/// lines fill the buffer.
+#[test]
+fn the_fixed_buffer_server_bounds_the_wait_for_a_request_whatever_empty_lines_come() {
+    use std::io::{Read, Write};
+    let server = start("fixed_buffer_server");
+    let mut s = common::socket(addr_of(&server));
+    s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let started = Instant::now();
+    let mut closed_after = None;
+    for _ in 0..8 {
+        let mut byte = [0u8; 1];
+        let read = match s.write_all(b"\r\n") {
+            Ok(()) => s.read(&mut byte),
+            Err(e) => Err(e),
+        };
+        match read {
+            Ok(0) => {}
+            Ok(_) => panic!("the server answered empty lines: {byte:?}"),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
+            // A reset: the lines were unread when it closed.
+            Err(_) => {}
+        }
+        closed_after = Some(started.elapsed());
+        break;
+    }
+    let closed_after = closed_after.expect("still open after 8 s of empty lines");
+    assert!(
+        closed_after < Duration::from_millis(6500),
+        "{closed_after:?}"
+    );
 }
 
 /// A HEAD's answer states the length and carries no body, and the
