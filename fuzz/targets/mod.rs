@@ -875,11 +875,18 @@ impl<'i> Run<'i> {
                     );
                     // Between messages a head is awaited: more than its limit
                     // buffered and still waiting would be unbounded buffering.
-                    let limit = self.conn.config().limits.max_head_bytes;
+                    // Within a body only a trailer section is held whole (a
+                    // chunk line is consumed as it comes): more than its
+                    // limit and the empty line's two bytes, likewise.
+                    let limits = self.conn.config().limits;
+                    let limit = match self.body {
+                        None => limits.max_head_bytes,
+                        Some(_) => limits.max_trailer_bytes + 2,
+                    };
+                    let held = offered.len() - consumed;
                     assert!(
-                        self.body.is_some() || offered.len() <= limit,
-                        "NeedData with {} bytes of a head offered, over the {limit}-byte limit",
-                        offered.len()
+                        held <= limit,
+                        "NeedData holding {held} bytes, over the {limit}-byte limit"
                     );
                     return Flow::Wait;
                 }
@@ -1148,6 +1155,12 @@ fn decode(config: Config, stream: &[u8], delivery: &Delivery<'_>) -> Decoding {
                             };
                         }
                         Decoded::NeedData => {
+                            // Only a trailer section is held whole: more than
+                            // its limit and the empty line left waiting would
+                            // be a caller's full buffer that never drains.
+                            let held = offered.len() - consumed;
+                            let limit = config.limits.max_trailer_bytes + 2;
+                            assert!(held <= limit, "NeedData holding {held} bytes, over {limit}");
                             trailers_full = false;
                             break;
                         }
