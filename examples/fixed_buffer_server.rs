@@ -56,6 +56,12 @@ fn config() -> Config {
     }
 }
 
+/// The field that says the connection closes after this response.
+const CLOSE: [Header<'static>; 1] = [Header {
+    name: "connection",
+    value: b"close",
+}];
+
 #[derive(Clone, Copy)]
 enum Route {
     Hello,
@@ -69,6 +75,11 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
     let mut filled = 0;
     let mut route = Route::NotFound;
     let mut counted = 0u64;
+    // No tunnel is offered: bytes sent behind a CONNECT were meant for the
+    // tunnel (a proxy in front may have let them through for it alone), so
+    // the connection closes after the refusal rather than read them as a
+    // request.
+    let mut refused_connect = false;
     // Each from the first read that waits for it, cleared when a request
     // head arrives: empty lines before a request do not restart the idle
     // one, nor does a trickled head stretch its own.
@@ -91,6 +102,7 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
                     _ => Route::NotFound,
                 };
                 counted = 0;
+                refused_connect = head.method == "CONNECT";
                 idle_deadline = None;
                 head_deadline = None;
                 // The body is read here whatever the route: invite it.
@@ -100,7 +112,11 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
             }
             Event::Data(data) => counted += data.len() as u64,
             Event::End { .. } => {
-                respond(&mut stream, &mut conn, route, counted)?;
+                let fields: &[Header<'_>] = match refused_connect {
+                    true => &CLOSE,
+                    false => &[],
+                };
+                respond(&mut stream, &mut conn, route, counted, fields)?;
                 if conn.our_state() != State::Idle {
                     // Either side said it closes.
                     return close_lingering(&mut stream, &mut buf);
@@ -170,13 +186,14 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
     }
 }
 
-/// The response to a whole request: its head, then its body (none for a
-/// HEAD, which proto knows).
+/// The response to a whole request: its head, with `fields`, then its body
+/// (none for a HEAD, which proto knows).
 fn respond(
     stream: &mut TcpStream,
     conn: &mut Connection,
     route: Route,
     counted: u64,
+    fields: &[Header<'_>],
 ) -> io::Result<()> {
     let mut digits = [0u8; 21];
     let (status, body): (StatusCode, &[u8]) = match route {
@@ -189,7 +206,7 @@ fn respond(
         }
         Route::NotFound => (StatusCode::NOT_FOUND, b"not found\n"),
     };
-    send_head(stream, conn, status, &[], Some(body.len() as u64))?;
+    send_head(stream, conn, status, fields, Some(body.len() as u64))?;
     if conn.our_state() == State::SendBody {
         // A HEAD's answer states the length and carries nothing.
         if conn.body_left_to_send() != Some(0) {
@@ -227,11 +244,7 @@ fn send_head(
 /// closes. The close is said here: proto cannot know it of an answer given
 /// while a request body is still due, which it would read on afterwards.
 fn refuse(stream: &mut TcpStream, conn: &mut Connection, status: StatusCode) -> io::Result<()> {
-    let close = [Header {
-        name: "connection",
-        value: b"close",
-    }];
-    send_head(stream, conn, status, &close, Some(0))?;
+    send_head(stream, conn, status, &CLOSE, Some(0))?;
     close_lingering(stream, &mut [0u8; 512])
 }
 

@@ -1210,6 +1210,21 @@ fn the_fixed_buffer_server_serves_through_its_buffer_and_refuses_what_will_not_f
     assert!(reply.contains("connection: close\r\n"), "{reply}");
 }
 
+/// No tunnel is offered, and what follows a refused CONNECT was meant for
+/// one: the refusal says the close and nothing behind it is served as a
+/// request (as `lithe::io`'s driver does).
+#[test]
+fn the_fixed_buffer_server_serves_nothing_behind_a_refused_connect() {
+    let server = start("fixed_buffer_server");
+    let reply = common::exchange(
+        addr_of(&server),
+        b"CONNECT internal:443 HTTP/1.1\r\nHost: internal:443\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 404 Not Found\r\n"), "{reply}");
+    assert_eq!(common::count(&reply, "HTTP/1.1 "), 1, "{reply}");
+    assert_eq!(common::count(&reply, "connection: close\r\n"), 1, "{reply}");
+}
+
 /// The buffer's exact bounds: a head that fills it whole is served, one
 /// byte more is refused 431 (as is a trailer section that would not fit
 /// once the chunk lines before it are consumed); neither is left on a full
