@@ -2165,6 +2165,42 @@ fn requests_without_a_host_get_their_targets_authority_or_the_connections() {
     assert!(fourth.contains("\r\nhost: example.net:443\r\n"), "{fourth}");
 }
 
+/// An IPv6 literal, served with and without `reuse_port` (whose own socket
+/// set-up names the address family) and reached through a URL: the Host
+/// the client sends keeps the brackets, without which the server's Host
+/// rule refuses it. Skipped on a host without IPv6.
+#[test]
+fn an_ipv6_literal_is_served_and_reached_with_and_without_reuse_port() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipped: this host has no IPv6 loopback");
+        return;
+    }
+    async fn host_of(request: Request) -> Response {
+        let host = request.host().unwrap_or("none").to_owned();
+        Response::new(StatusCode::OK).with_body(host)
+    }
+    for reuse_port in [false, true] {
+        let config = lithe::rt::ServeConfig {
+            threads: 2,
+            reuse_port,
+            shutdown_timeout: Duration::from_secs(2),
+            ..Default::default()
+        };
+        let server = lithe::rt::Server::bind("[::1]:0", host_of, config).expect("bind [::1]");
+        let addr = server.local_addr();
+        assert!(addr.is_ipv6(), "{addr}");
+        let url = Url::parse(&format!("http://[::1]:{}/", addr.port())).unwrap();
+        run(async {
+            let mut conn = open(&url, &ConnectConfig::default()).await.unwrap();
+            let response = conn.send(Request::new("GET", "/")).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "reuse_port {reuse_port}");
+            let host = response.into_body().text(100).await.unwrap();
+            assert_eq!(host, format!("[::1]:{}", addr.port()));
+        });
+        server.shutdown();
+    }
+}
+
 /// A response framed by both Transfer-Encoding and Content-Length is read
 /// as chunked (RFC 9112 §6.3), and the connection carries nothing more: a
 /// hop that took the length would have read it otherwise. (The server keeps
