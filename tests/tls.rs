@@ -1408,6 +1408,41 @@ fn a_tls_client_ending_its_side_without_close_notify_is_still_answered() {
     server.shutdown();
 }
 
+/// The same for a client that ends its side cleanly, with the closure
+/// alert, and keeps TCP open to read: TLS 1.3 lets each side close its
+/// writing alone (RFC 8446 §6.1), so the answer goes out whole, followed by
+/// the server's own alert (read here as a clean end, not `UnexpectedEof`).
+#[test]
+fn a_tls_client_ending_its_side_with_close_notify_is_still_answered() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    let (cert, key) = certificate();
+    let slow = |_: Request| async {
+        async_io::Timer::after(Duration::from_millis(200)).await;
+        Response::new(StatusCode::OK).with_body("slow")
+    };
+    let server = https_server_with(&cert, &key, slow);
+    let port = server.local_addr().port();
+    let reply = run(async {
+        let mut tls = raw_tls_client(&cert, port, &[]).await.unwrap();
+        assert_eq!(
+            tls.get_ref().1.protocol_version(),
+            Some(rustls::ProtocolVersion::TLSv1_3)
+        );
+        tls.write_all(b"GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .unwrap();
+        tls.get_mut().1.send_close_notify();
+        tls.flush().await.unwrap();
+        let mut reply = Vec::new();
+        tls.read_to_end(&mut reply).await.expect("a clean end");
+        String::from_utf8_lossy(&reply).into_owned()
+    });
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.contains("\r\nconnection: close\r\n"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\nslow"), "{reply}");
+    server.shutdown();
+}
+
 /// A chain, the leaf first and then the intermediate that signed it, is
 /// served whole: a client trusting only the root accepts it (it could not
 /// with the leaf alone). Given the other way round, it is refused at
