@@ -4366,6 +4366,69 @@ fn a_connect_tunnel_gets_no_content_length_and_the_raw_connection() {
     server.shutdown();
 }
 
+/// A switch accepted on a connection that has served a request already:
+/// the answer before it, still queued when the switch is made (the switch
+/// request was pipelined behind it), goes out whole and first, then the
+/// 101, then the new protocol; and a CONNECT retried with credentials after
+/// a 407 on the same connection gets its tunnel.
+#[test]
+fn a_switch_on_a_kept_connection_follows_the_answers_before_it() {
+    use lithe::io::{Request, Response};
+    use lithe::proto::StatusCode;
+    async fn service(mut request: Request) -> Response {
+        match (request.method(), request.path()) {
+            ("GET", "/plain") => Response::new(StatusCode::OK).with_body("plain"),
+            ("GET", "/ws") => {
+                let on_upgrade = request.upgrade().expect("the request proposes a switch");
+                answer_four_bytes_after_the_switch(on_upgrade, None);
+                Response::new(StatusCode::SWITCHING_PROTOCOLS).with_header("upgrade", "echo")
+            }
+            ("CONNECT", _) if request.headers().get("proxy-authorization").is_none() => {
+                Response::new(StatusCode::PROXY_AUTHENTICATION_REQUIRED)
+                    .with_header("proxy-authenticate", "Basic")
+            }
+            ("CONNECT", _) => {
+                let on_upgrade = request.upgrade().expect("CONNECT proposes a switch");
+                answer_four_bytes_after_the_switch(on_upgrade, Some(b"pong"));
+                Response::new(StatusCode::OK)
+            }
+            _ => Response::new(StatusCode::NOT_FOUND),
+        }
+    }
+    let server = server_with(service, ServerConfig::default());
+
+    let mut s = socket(server.local_addr());
+    s.write_all(
+        b"GET /plain HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\nping",
+    )
+    .unwrap();
+    let reply = read_until(&mut s, "ping");
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    let switch = reply
+        .find("HTTP/1.1 101 Switching Protocols\r\n")
+        .expect("the 101");
+    assert!(reply[..switch].ends_with("\r\n\r\nplain"), "{reply}");
+    assert_eq!(count(&reply, "HTTP/1.1 "), 2, "{reply}");
+    assert!(reply[switch..].ends_with("\r\n\r\nping"), "{reply}");
+
+    let mut s = socket(server.local_addr());
+    s.write_all(b"CONNECT internal:443 HTTP/1.1\r\nHost: internal:443\r\n\r\n")
+        .unwrap();
+    let refused = read_until(&mut s, "\r\n\r\n");
+    assert!(refused.starts_with("HTTP/1.1 407 "), "{refused}");
+    assert!(!refused.contains("connection: close"), "{refused}");
+    s.write_all(
+        b"CONNECT internal:443 HTTP/1.1\r\nHost: internal:443\r\nProxy-Authorization: Basic eDp5\r\n\r\n",
+    )
+    .unwrap();
+    let head = read_until(&mut s, "\r\n\r\n");
+    assert_eq!(without_date(&head), "HTTP/1.1 200 OK\r\n\r\n");
+    s.write_all(b"ping").unwrap();
+    assert_eq!(read_until(&mut s, "pong"), "pong");
+    server.shutdown();
+}
+
 /// A 101 or a CONNECT's 2xx has no content (RFC 9110 §6.4.1, §9.3.6): the
 /// framing fields and body a service gave one (a helper that always sets
 /// `Content-Length: 0`, a proxy's "Connection established" text) are left
