@@ -2820,6 +2820,89 @@ fn a_body_that_stops_arriving_times_out_and_the_connection_closes() {
     server.shutdown();
 }
 
+/// The progress clock runs only while a read waits on the client: a
+/// service that takes longer over each piece (550 ms) than the body timeout
+/// (400 ms), of a body that trickles in below the floor, a byte each 600
+/// ms, waits about 50 ms for each, 150 in all, and reads it whole. Were the
+/// time between its reads counted, the second wait would find the clock
+/// run out.
+#[test]
+fn a_service_pausing_between_body_reads_does_not_time_out_its_client() {
+    use lithe::io::{Request, Response};
+    use lithe::proto::StatusCode;
+    async fn slow_reader(request: Request) -> Response {
+        let mut body = request.into_body();
+        let mut got = 0;
+        while let Some(piece) = body.chunk().await.expect("a piece of the body") {
+            got += piece.len();
+            async_io::Timer::after(Duration::from_millis(550)).await;
+        }
+        Response::new(StatusCode::OK).with_body(format!("got {got} bytes"))
+    }
+    let config = ServerConfig {
+        body_timeout: Some(Duration::from_millis(400)),
+        ..ServerConfig::default()
+    };
+    let server = server_with(slow_reader, config);
+    let mut s = socket(server.local_addr());
+    let started = Instant::now();
+    s.write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\n.")
+        .unwrap();
+    for k in 1..4 {
+        // On a fixed schedule, so that a late wake-up makes no later byte late.
+        let at = started + Duration::from_millis(600 * k);
+        std::thread::sleep(at.saturating_duration_since(Instant::now()));
+        s.write_all(b".").unwrap();
+    }
+    let (reply, _) = read_until_or_close(&mut s, "bytes");
+    assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
+    assert!(reply.ends_with("got 4 bytes"), "{reply}");
+    server.shutdown();
+}
+
+/// A 101 that waits for the request body's end waits no longer than the
+/// body timeout in all: a body that stops coming, or trickles in at a rate
+/// the floor would let through, is answered 408 in place of the switch,
+/// and the connection closes.
+#[test]
+fn a_switch_held_for_a_body_that_stops_coming_is_answered_408() {
+    async fn switch_unread(mut request: lithe::io::Request) -> lithe::io::Response {
+        let on_upgrade = request.upgrade().expect("the request proposes a switch");
+        answer_four_bytes_after_the_switch(on_upgrade, None);
+        lithe::io::Response::new(lithe::proto::StatusCode::SWITCHING_PROTOCOLS)
+            .with_header("upgrade", "h2c")
+    }
+    const HEAD: &[u8] = b"POST / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\
+                          Content-Length: 1000\r\n\r\nhello";
+    for (floor, trickled) in [
+        (1, true),
+        (ServerConfig::default().min_progress_bytes, false),
+    ] {
+        let config = ServerConfig {
+            body_timeout: Some(Duration::from_millis(300)),
+            min_progress_bytes: floor,
+            ..ServerConfig::default()
+        };
+        let server = server_with(switch_unread, config);
+        let mut s = socket(server.local_addr());
+        s.write_all(HEAD).unwrap();
+        let started = Instant::now();
+        let trickler = trickled.then(|| trickle_into(&s));
+        let reply = read_to_close(&mut s);
+        let took = started.elapsed();
+        if let Some(trickler) = trickler {
+            // Its writes would keep the server's linger reading for 10 s.
+            let _ = s.shutdown(std::net::Shutdown::Both);
+            trickler.join().unwrap();
+        }
+        assert!(reply.starts_with("HTTP/1.1 408 "), "{trickled}: {reply}");
+        assert!(reply.contains("\r\nconnection: close\r\n"), "{reply}");
+        assert!(!reply.contains("101"), "{reply}");
+        assert!(took < Duration::from_secs(3), "{trickled}: {took:?}");
+        server.shutdown();
+    }
+}
+
 /// The timeouts bound waits on the client alone: a service that works
 /// longer than every one of them before it answers, and an answer whose
 /// stream pauses longer, go out whole, and the connection is kept (a long
@@ -2923,9 +3006,12 @@ fn a_request_body_trickled_below_the_progress_floor_times_out() {
         server.shutdown();
         reply
     }
-    let reply = trickle(1);
-    assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
-    assert!(reply.ends_with("got 12 bytes"), "{reply}");
+    // A floor of 1, or 0, bounds silence alone.
+    for floor in [0, 1] {
+        let reply = trickle(floor);
+        assert!(reply.starts_with("HTTP/1.1 200 OK"), "{floor}: {reply}");
+        assert!(reply.ends_with("got 12 bytes"), "{floor}: {reply}");
+    }
     let reply = trickle(4096);
     assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
     // (Before the body was whole: once it is, it is answered 200.)
