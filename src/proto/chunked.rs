@@ -552,10 +552,16 @@ impl ChunkPrefix {
     }
 }
 
+/// The bytes it writes, escaped, not its whole fixed-size array.
+///
+/// ```
+/// use lithe::proto::ChunkPrefix;
+/// assert_eq!(format!("{:?}", ChunkPrefix::new(4096)), r"ChunkPrefix(1000\r\n)");
+/// ```
 impl core::fmt::Debug for ChunkPrefix {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_tuple("ChunkPrefix")
-            .field(&self.as_bytes().escape_ascii())
+            .field(&format_args!("{}", self.as_bytes().escape_ascii()))
             .finish()
     }
 }
