@@ -230,6 +230,32 @@ fn fetch_reports_a_body_cut_short_with_exit_code_1() {
     assert_eq!(code, Some(1), "{text}");
 }
 
+/// Redirects are not followed: fetch shows the 3xx as it came (its
+/// Location names a port nothing listens on, so a fetch that followed it
+/// would fail).
+#[test]
+fn fetch_prints_a_redirect_as_it_came() {
+    let reply = format!(
+        "HTTP/1.1 301 Moved Permanently\r\nLocation: http://127.0.0.1:{}/\r\n\
+         Content-Length: 5\r\n\r\nmoved",
+        common::refused_port()
+    );
+    let reply: &'static [u8] = reply.into_bytes().leak();
+    let (code, json) = fetch(&["--json", &answering(reply)]);
+    assert_eq!(code, Some(0), "{json}");
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["status"], 301, "{json}");
+    assert_eq!(v["headers"][0][0], "Location", "{json}");
+    assert_eq!(v["body_b64"], B64.encode("moved"), "{json}");
+    let (code, text) = fetch(&[&answering(reply)]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.starts_with("HTTP/1.1 301 Moved Permanently\n"),
+        "{text}"
+    );
+    assert!(text.ends_with("\n\nmoved"), "{text}");
+}
+
 /// What fetch reports is what came: the version, every field in order
 /// (repeats included, names as sent), and the body's bytes exact, in
 /// standard base64.
@@ -826,6 +852,9 @@ fn the_readme_examples_run_to_completion() {
         (
             "proto_roundtrip",
             &[
+                // Fed a byte at a time, as the README says: each byte of
+                // the chunk data comes out on its own.
+                "server: data \"H\"\nserver: data \"e\"\n",
                 "server: end of request, 1 trailer(s)",
                 "client: data \"Hello, World!\"",
                 "both sides now Idle",
@@ -835,6 +864,7 @@ fn the_readme_examples_run_to_completion() {
         let out = run_to_end(name, &[]);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{name}: {out:?}");
+        assert!(!stdout.contains("server: data \"Hello"), "{stdout}");
         for line in shown {
             assert!(
                 stdout.contains(line),
@@ -964,6 +994,43 @@ fn hello_server_sends_no_body_bytes_after_a_head_answer() {
         assert!(rest.starts_with("HTTP/1.1 200 OK\r\n"), "{path}: {reply}");
         assert!(rest.ends_with("\r\n\r\nHello, World!"), "{path}: {reply}");
     }
+}
+
+/// A CONNECT is answered 200, which makes the connection a tunnel: the
+/// answer is its head alone, with the JSON in X-Reflect, and nothing sent
+/// behind the CONNECT is served as a request (reflect takes no tunnel, so
+/// the connection ends).
+#[test]
+fn reflect_answers_connect_with_its_head_alone_and_serves_nothing_behind_it() {
+    use std::io::{Read, Write};
+    let server = start("reflect");
+    let mut s = common::socket(addr_of(&server));
+    s.write_all(
+        b"CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n\
+          GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n",
+    )
+    .unwrap();
+    // To the close; a reset there (the GET left unread) ends it too.
+    let mut reply = Vec::new();
+    let mut piece = [0u8; 4096];
+    while let Ok(n @ 1..) = s.read(&mut piece) {
+        reply.extend_from_slice(&piece[..n]);
+    }
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\n"), "{reply}");
+    assert_eq!(common::count(&reply, "HTTP/1.1 "), 1, "{reply}");
+    let head = reply.to_ascii_lowercase();
+    assert!(!head.contains("content-length"), "{reply}");
+    assert!(!head.contains("transfer-encoding"), "{reply}");
+    let reflect_field = reply
+        .split("\r\n")
+        .find_map(|line| line.strip_prefix("x-reflect: "))
+        .expect("an X-Reflect field");
+    let reflected: Value = serde_json::from_slice(&B64.decode(reflect_field).unwrap()).unwrap();
+    assert_eq!(reflected["method"], "CONNECT");
+    assert_eq!(reflected["target"], "a.example:443");
+    assert_eq!(reflected["body_b64"], "");
 }
 
 #[test]
