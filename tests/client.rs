@@ -3456,6 +3456,34 @@ fn an_answer_outlives_an_upload_that_then_times_out() {
     }
 }
 
+/// Without a write timeout an upload waits for a server that stops reading
+/// for as long as it stops: here 1.5 s, with 8 MiB still to go.
+#[test]
+fn no_write_timeout_waits_out_a_server_that_pauses_its_reading() {
+    const BODY: usize = 8 << 20;
+    let addr = raw_server(|mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        let mut body = vec![0u8; BODY];
+        s.read_exact(&mut body).unwrap();
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            .unwrap();
+        hold_open(&mut s);
+    });
+    let config = ClientConfig {
+        write_timeout: None,
+        ..ClientConfig::default()
+    };
+    run(async {
+        let mut conn = client_with(addr, config).await;
+        let request = Request::new("POST", "/").with_body(vec![b'p'; BODY]);
+        let response = conn.send(request).await.unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+    });
+}
+
 /// A write timeout while the response still goes on is the error: the
 /// server waits for the rest of the request, the client for the rest of the
 /// response, and swallowing it would leave both waiting (for ever without a

@@ -387,6 +387,40 @@ fn a_101_hands_back_the_bytes_after_its_head_whatever_its_framing_fields_say() {
     }
 }
 
+/// A 101 ends the exchange rather than preceding its answer: it is not
+/// counted against `max_interim_responses`, and a client allowing none
+/// switches on it all the same.
+#[test]
+fn a_101_is_no_interim_response_under_a_limit_of_none() {
+    let config = Config {
+        limits: lithe::proto::Limits {
+            max_interim_responses: 0,
+            ..Default::default()
+        },
+        ..Config::default()
+    };
+    let mut client = Connection::client(config);
+    let fields = [HOST[0], UPGRADE_TO_WEBSOCKET[0], UPGRADE_TO_WEBSOCKET[1]];
+    let mut out = [0u8; 256];
+    client
+        .send_request(&RequestHead::new("GET", "/ws", &fields), &mut out)
+        .unwrap();
+    client.send_end(&[], &mut out).unwrap();
+    let input = b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n\x81\x00";
+    let mut headers = [EMPTY_HEADER; 8];
+    let r = client.receive(input, &mut headers).unwrap();
+    assert!(
+        matches!(r.event, Event::Response(h) if h.status == StatusCode::SWITCHING_PROTOCOLS),
+        "{:?}",
+        r.event
+    );
+    let rest = &input[r.consumed..];
+    let mut more = [EMPTY_HEADER; 8];
+    let switched = client.receive(rest, &mut more).unwrap();
+    assert_eq!(switched.event, Event::SwitchedProtocol);
+    assert_eq!(rest, b"\x81\x00");
+}
+
 /// A 101 names the protocol it switches to (RFC 9110 §7.8): one to a
 /// proposal that names none (no Upgrade field, or an empty one) leaves the
 /// client not knowing what follows, and is refused.

@@ -2820,6 +2820,26 @@ fn a_body_that_stops_arriving_times_out_and_the_connection_closes() {
     server.shutdown();
 }
 
+/// Without a body timeout a body may pause for as long as it likes: one
+/// that stops for longer than the floor's minute would allow at its rate
+/// (here 1.5 s under a default floor of 4 KiB) is read whole.
+#[test]
+fn no_body_timeout_waits_out_a_paused_upload() {
+    let config = ServerConfig {
+        body_timeout: None,
+        ..ServerConfig::default()
+    };
+    let server = server_with(routes, config);
+    let mut s = socket(server.local_addr());
+    s.write_all(b"POST /collect HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nhello")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    s.write_all(b"world").unwrap();
+    let reply = read_until(&mut s, "got 10 bytes");
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    server.shutdown();
+}
+
 /// The progress clock runs only while a read waits on the client: a
 /// service that takes longer over each piece (550 ms) than the body timeout
 /// (400 ms), of a body that trickles in below the floor, a byte each 600

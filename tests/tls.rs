@@ -936,6 +936,38 @@ fn a_handshake_that_never_comes_is_dropped_after_its_timeout() {
     server.shutdown();
 }
 
+/// Without a handshake timeout a client may take its time to begin: one
+/// silent for a second before its hello is served as any other.
+#[test]
+fn without_a_handshake_timeout_a_slow_hello_is_still_served() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    let (cert, key) = certificate();
+    let config = ServeConfig {
+        threads: 1,
+        shutdown_timeout: Duration::from_secs(2),
+        tls: Some(TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap()),
+        tls_handshake_timeout: None,
+        ..ServeConfig::default()
+    };
+    let server = Server::bind("127.0.0.1:0", routes, config).unwrap();
+    let port = server.local_addr().port();
+    let reply = run(async {
+        let tcp = lithe::rt::connect("127.0.0.1", port, LIMIT).await.unwrap();
+        async_io::Timer::after(Duration::from_secs(1)).await;
+        let connector = TlsConnector::with_pem_roots(cert.as_bytes()).unwrap();
+        let mut tls = connector.connect("localhost", tcp).await.unwrap();
+        tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        tls.flush().await.unwrap();
+        let mut reply = Vec::new();
+        tls.read_to_end(&mut reply).await.unwrap();
+        String::from_utf8_lossy(&reply).into_owned()
+    });
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    server.shutdown();
+}
+
 /// A server limited to one connection, with a handshake timeout of `timeout`.
 fn one_connection_https_server(cert: &str, key: &str, timeout: Duration) -> Server {
     let config = ServeConfig {
