@@ -968,6 +968,37 @@ fn without_a_handshake_timeout_a_slow_hello_is_still_served() {
     server.shutdown();
 }
 
+/// Connections opened with one connector share its session cache: the
+/// second to the same server resumes the first's session (from the tickets
+/// the server sent it), skipping the certificate exchange.
+#[test]
+fn a_connector_resumes_its_sessions() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    let (cert, key) = certificate();
+    let server = https_server(&cert, &key);
+    let port = server.local_addr().port();
+    let connector = TlsConnector::with_pem_roots(cert.as_bytes()).unwrap();
+    let kinds = run(async {
+        let mut kinds = Vec::new();
+        for _ in 0..2 {
+            let tcp = lithe::rt::connect("127.0.0.1", port, LIMIT).await.unwrap();
+            let mut tls = connector.connect("localhost", tcp).await.unwrap();
+            kinds.push(tls.get_ref().1.handshake_kind());
+            // Read to the end, which takes the session tickets in too.
+            tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .await
+                .unwrap();
+            let mut reply = Vec::new();
+            tls.read_to_end(&mut reply).await.unwrap();
+            assert!(reply.starts_with(b"HTTP/1.1 200 OK\r\n"));
+        }
+        kinds
+    });
+    use rustls::HandshakeKind::{Full, Resumed};
+    assert_eq!(kinds, [Some(Full), Some(Resumed)]);
+    server.shutdown();
+}
+
 /// A server limited to one connection, with a handshake timeout of `timeout`.
 fn one_connection_https_server(cert: &str, key: &str, timeout: Duration) -> Server {
     let config = ServeConfig {

@@ -419,6 +419,15 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 mod tests {
     use super::*;
 
+    /// One configuration per process, so that its session cache is shared.
+    #[test]
+    fn webpki_returns_one_configuration() {
+        assert!(Arc::ptr_eq(
+            &TlsConnector::webpki().config,
+            &TlsConnector::webpki().config
+        ));
+    }
+
     /// A caller's configuration offers only `http/1.1` and refuses a server
     /// choosing something else, whatever it said itself (rustls takes an
     /// unoffered choice with `check_selected_alpn` off; no rustls server
