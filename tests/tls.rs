@@ -1506,6 +1506,70 @@ fn a_tls_client_ending_its_side_with_close_notify_is_still_answered() {
     server.shutdown();
 }
 
+/// `from_pem` takes a key in each form the usual tools write: PKCS#8
+/// (rcgen, `openssl genpkey`), SEC1 (`openssl ecparam -genkey`, `BEGIN EC
+/// PRIVATE KEY`) and PKCS#1 (`openssl genrsa -traditional`, `BEGIN RSA
+/// PRIVATE KEY`). The SEC1 and PKCS#1 keys here are the private-key field
+/// of a PKCS#8 one, taken out; the RSA key is committed
+/// (`tests/fixtures/rsa2048.pkcs8.pem`, from `openssl genpkey -algorithm
+/// RSA`), as rcgen cannot make one with ring.
+#[test]
+fn keys_in_each_documented_format_are_accepted() {
+    use base64::Engine;
+    /// The tag's content and what follows it, of a DER element.
+    fn element(der: &[u8], tag: u8) -> (&[u8], &[u8]) {
+        assert_eq!(der[0], tag, "DER tag");
+        let (len, header) = match der[1] {
+            short @ 0..0x80 => (usize::from(short), 2),
+            long => {
+                let n = usize::from(long & 0x7f);
+                let len = der[2..2 + n]
+                    .iter()
+                    .fold(0, |len, &b| len << 8 | usize::from(b));
+                (len, 2 + n)
+            }
+        };
+        der[header..].split_at(len)
+    }
+    /// The private key inside a PKCS#8 `PrivateKeyInfo`.
+    fn inner_key(pkcs8: &[u8]) -> &[u8] {
+        let (info, _) = element(pkcs8, 0x30);
+        let (_, rest) = element(info, 0x02); // version
+        let (_, rest) = element(rest, 0x30); // algorithm
+        element(rest, 0x04).0
+    }
+    let pem = |label: &str, der: &[u8]| {
+        let text = base64::engine::general_purpose::STANDARD.encode(der);
+        let lines: Vec<&str> = text
+            .as_bytes()
+            .chunks(64)
+            .map(|line| std::str::from_utf8(line).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            lines.join("\n")
+        )
+    };
+    let ec = rcgen::KeyPair::generate().unwrap();
+    let rsa = rcgen::KeyPair::from_pem(include_str!("fixtures/rsa2048.pkcs8.pem")).unwrap();
+    for (key, inner_label) in [(ec, "EC PRIVATE KEY"), (rsa, "RSA PRIVATE KEY")] {
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap()
+            .pem();
+        let pkcs8 = key.serialize_der();
+        for key_pem in [
+            pem("PRIVATE KEY", &pkcs8),
+            pem(inner_label, inner_key(&pkcs8)),
+        ] {
+            let server = https_server(&cert, &key_pem);
+            assert_served(server.local_addr(), &cert);
+            server.shutdown();
+        }
+    }
+}
+
 /// A chain, the leaf first and then the intermediate that signed it, is
 /// served whole: a client trusting only the root accepts it (it could not
 /// with the leaf alone). Given the other way round, it is refused at
