@@ -604,41 +604,52 @@ fn a_new_connection_has_the_head_timeout_given(idle_timeout: Option<Duration>) {
 /// Empty lines between requests (RFC 9112 §2.2: a client may end a body with
 /// an extra CRLF) begin no request: the connection stays idle, under the idle
 /// timeout, rather than waiting out the head timeout on a head never sent.
+/// Under `allow_bare_lf` a lone LF is such a line too.
 #[test]
 fn an_extra_line_end_between_requests_leaves_the_connection_idle() {
-    let config = ServerConfig {
-        head_timeout: Some(Duration::from_millis(300)),
-        idle_timeout: Some(Duration::from_secs(5)),
-        ..ServerConfig::default()
-    };
-    let server = server_with(routes, config);
-    let mut s = socket(server.local_addr());
-    s.write_all(b"POST /ignore HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi\r\n")
-        .unwrap();
-    let first = read_until(&mut s, "ignored");
-    assert!(first.ends_with("ignored"), "{first}");
-    std::thread::sleep(Duration::from_millis(700));
-    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let reply = read_to_close(&mut s);
-    assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
-    assert!(reply.ends_with("Hello, World!"), "{reply}");
-    drop(s);
-    // Idle with an empty line pending, the connection ends at a shutdown as
-    // an idle one does: at once, not after the shutdown's grace for a head.
-    let mut s = socket(server.local_addr());
-    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n\r\n")
-        .unwrap();
-    let first = read_until(&mut s, "Hello, World!");
-    assert!(first.ends_with("Hello, World!"), "{first}");
-    let started = Instant::now();
-    server.shutdown();
-    assert!(
-        started.elapsed() < Duration::from_millis(900),
-        "{:?}",
-        started.elapsed()
-    );
-    assert_eq!(read_to_close(&mut s), "");
+    for (bare_lf, eol) in [(false, "\r\n"), (true, "\n")] {
+        let mut config = ServerConfig {
+            head_timeout: Some(Duration::from_millis(300)),
+            idle_timeout: Some(Duration::from_secs(5)),
+            ..ServerConfig::default()
+        };
+        config.proto.leniency.allow_bare_lf = bare_lf;
+        let lines = |lines: &[&str]| {
+            lines
+                .iter()
+                .map(|line| format!("{line}{eol}"))
+                .collect::<String>()
+        };
+        let server = server_with(routes, config);
+        let mut s = socket(server.local_addr());
+        let post =
+            lines(&["POST /ignore HTTP/1.1", "Host: a", "Content-Length: 2", ""]) + "hi" + eol;
+        s.write_all(post.as_bytes()).unwrap();
+        let first = read_until(&mut s, "ignored");
+        assert!(first.ends_with("ignored"), "{first}");
+        std::thread::sleep(Duration::from_millis(700));
+        let get = lines(&["GET / HTTP/1.1", "Host: a", "Connection: close", ""]);
+        s.write_all(get.as_bytes()).unwrap();
+        let reply = read_to_close(&mut s);
+        assert!(reply.starts_with("HTTP/1.1 200 OK"), "{eol:?}: {reply}");
+        assert!(reply.ends_with("Hello, World!"), "{reply}");
+        drop(s);
+        // Idle with an empty line pending, the connection ends at a shutdown as
+        // an idle one does: at once, not after the shutdown's grace for a head.
+        let mut s = socket(server.local_addr());
+        let get = lines(&["GET / HTTP/1.1", "Host: a", "", ""]);
+        s.write_all(get.as_bytes()).unwrap();
+        let first = read_until(&mut s, "Hello, World!");
+        assert!(first.ends_with("Hello, World!"), "{first}");
+        let started = Instant::now();
+        server.shutdown();
+        assert!(
+            started.elapsed() < Duration::from_millis(900),
+            "{eol:?}: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(read_to_close(&mut s), "");
+    }
 }
 
 #[test]
