@@ -1010,11 +1010,17 @@ fn reflect_answers_connect_with_its_head_alone_and_serves_nothing_behind_it() {
           GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n",
     )
     .unwrap();
-    // To the close; a reset there (the GET left unread) ends it too.
+    // To the close; a reset there (the GET left unread) ends it too, but
+    // not a read timeout: the connection must end.
     let mut reply = Vec::new();
     let mut piece = [0u8; 4096];
-    while let Ok(n @ 1..) = s.read(&mut piece) {
-        reply.extend_from_slice(&piece[..n]);
+    loop {
+        match s.read(&mut piece) {
+            Ok(0) => break,
+            Ok(n) => reply.extend_from_slice(&piece[..n]),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("{e}: {}", String::from_utf8_lossy(&reply)),
+        }
     }
     let reply = String::from_utf8_lossy(&reply);
     assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
@@ -1385,8 +1391,9 @@ fn the_fixed_buffer_server_bounds_the_wait_for_a_request_whatever_empty_lines_co
         break;
     }
     let closed_after = closed_after.expect("still open after 8 s of empty lines");
+    // After the idle timeout, not at the first empty line.
     assert!(
-        closed_after < Duration::from_millis(6500),
+        (Duration::from_millis(4500)..Duration::from_millis(6500)).contains(&closed_after),
         "{closed_after:?}"
     );
 }

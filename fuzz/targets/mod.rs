@@ -881,7 +881,7 @@ impl<'i> Run<'i> {
                     let limits = self.conn.config().limits;
                     let limit = match self.body {
                         None => limits.max_head_bytes,
-                        Some(_) => limits.max_trailer_bytes + 2,
+                        Some(_) => limits.max_trailer_bytes.saturating_add(2),
                     };
                     let held = offered.len() - consumed;
                     assert!(
@@ -1159,7 +1159,7 @@ fn decode(config: Config, stream: &[u8], delivery: &Delivery<'_>) -> Decoding {
                             // its limit and the empty line left waiting would
                             // be a caller's full buffer that never drains.
                             let held = offered.len() - consumed;
-                            let limit = config.limits.max_trailer_bytes + 2;
+                            let limit = config.limits.max_trailer_bytes.saturating_add(2);
                             assert!(held <= limit, "NeedData holding {held} bytes, over {limit}");
                             trailers_full = false;
                             break;
