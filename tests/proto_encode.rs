@@ -1352,12 +1352,13 @@ fn status_lines_carry_the_reason_and_version_given() {
         name: "Content-Length",
         value: b"0",
     }];
-    let cases: [(u16, &str, Version, &str); 5] = [
+    let cases: [(u16, &str, Version, &str); 6] = [
         (200, "OK", Version::Http11, "HTTP/1.1 200 OK\r\n"),
         (200, "K", Version::Http11, "HTTP/1.1 200 K\r\n"),
         (404, "Nope", Version::Http11, "HTTP/1.1 404 Nope\r\n"),
         (200, "OK", Version::Http10, "HTTP/1.0 200 OK\r\n"),
         (299, "", Version::Http11, "HTTP/1.1 299 \r\n"),
+        (599, "", Version::Http11, "HTTP/1.1 599 \r\n"),
     ];
     for (code, reason, version, line) in cases {
         let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -1373,6 +1374,22 @@ fn status_lines_carry_the_reason_and_version_given() {
             wire[line.len()..].starts_with("Content-Length: 0\r\n"),
             "{wire:?}"
         );
+    }
+    // Past 599 a status is a program's own (RFC 9110 §15), held as
+    // received but not sent: refused, nothing written, and the connection
+    // may still answer.
+    for code in [600, 987, 999] {
+        let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        let head = ResponseHead::new(StatusCode::new(code).unwrap(), &fields);
+        let mut out = [0u8; 128];
+        assert_eq!(
+            conn.send_response(&head, &mut out),
+            Err(SendError::InvalidStatus),
+            "{code}"
+        );
+        assert_eq!(conn.our_state(), State::SendResponse);
+        let wire = response_wire(&mut conn, &ResponseHead::new(StatusCode::OK, &fields)).unwrap();
+        assert!(wire.starts_with("HTTP/1.1 200 OK\r\n"), "{wire:?}");
     }
 }
 

@@ -3362,6 +3362,9 @@ fn a_response_http_cannot_carry_becomes_a_500() {
             // An interim status as the answer: the client would wait for a
             // final response forever.
             "/interim" => Response::new(StatusCode::new(103).unwrap()),
+            // A program's own status (RFC 9110 §15: 600 to 999), such as a
+            // proxy passing on what its upstream sent: invalid on the wire.
+            "/987" => Response::new(StatusCode::new(987).unwrap()).with_body("x"),
             // Both framings: a hop that follows Content-Length is desynchronized.
             "/both" => Response::new(StatusCode::OK)
                 .with_header("transfer-encoding", "chunked")
@@ -3375,14 +3378,14 @@ fn a_response_http_cannot_carry_becomes_a_500() {
     }
     let server = server_with(wrong, ServerConfig::default());
     let mut s = socket(server.local_addr());
-    s.write_all(b"GET /interim HTTP/1.1\r\nHost: a\r\n\r\nGET /both HTTP/1.1\r\nHost: a\r\n\r\nGET /disagree HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    s.write_all(b"GET /interim HTTP/1.1\r\nHost: a\r\n\r\nGET /both HTTP/1.1\r\nHost: a\r\n\r\nGET /disagree HTTP/1.1\r\nHost: a\r\n\r\nGET /987 HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         .unwrap();
     let reply = read_to_close(&mut s);
     // Each gets one final response, in order, and the connection goes on.
     let statuses: Vec<&str> = reply.split("HTTP/1.1 ").skip(1).map(|r| &r[..3]).collect();
-    assert_eq!(statuses, ["500", "500", "500", "200"], "{reply}");
+    assert_eq!(statuses, ["500", "500", "500", "500", "200"], "{reply}");
     // Each dated, the driver's own 500s too.
-    assert_eq!(count(&reply, "\r\ndate: "), 4, "{reply}");
+    assert_eq!(count(&reply, "\r\ndate: "), 5, "{reply}");
     assert!(reply.ends_with("\r\n\r\nfine"), "{reply}");
     // A 500 in place of a head that would have closed the connection (the
     // client waits for 100 Continue, and nobody will read its body) says so.

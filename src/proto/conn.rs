@@ -1042,7 +1042,8 @@ impl Connection {
     /// declaring a body is refused ([`SendError::BodyNotAllowed`]). A reason
     /// phrase past visible ASCII, tab and space is refused
     /// ([`SendError::InvalidReasonPhrase`]): obs-text would reach the peer's
-    /// parser as no reason at all.
+    /// parser as no reason at all. So is a status past 599
+    /// ([`SendError::InvalidStatus`]), which is for a program's own use.
     ///
     /// With no request in progress, one final response may still be sent, after
     /// which the connection closes: the error response after

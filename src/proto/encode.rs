@@ -107,6 +107,9 @@ pub(crate) fn validate_request(head: &RequestHead<'_, '_>) -> Result<(), SendErr
 
 /// Checks a response head before anything is written.
 pub(crate) fn validate_response(head: &ResponseHead<'_, '_>) -> Result<(), SendError> {
+    if head.status.as_u16() > 599 {
+        return Err(SendError::InvalidStatus);
+    }
     // RFC 9112 §4 allows obs-text (bytes past ASCII) in a reason phrase, but
     // a recipient may drop it: httparse, lithe's own parser among them, reads
     // such a reason as empty, so it would not survive the trip.

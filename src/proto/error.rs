@@ -284,6 +284,10 @@ pub enum SendError {
     /// A reason phrase containing CR, LF or other control bytes, or bytes
     /// past ASCII (obs-text, which recipients may read as no reason at all).
     InvalidReasonPhrase,
+    /// A status code past 599: RFC 9110 §15 leaves 600 to 999 to programs
+    /// for their own use, not to send (a recipient takes one for a 5xx).
+    /// [`StatusCode`](super::StatusCode) holds them, as received.
+    InvalidStatus,
     /// An HTTP/1.1 request without a Host header field.
     MissingHost,
     /// A request whose target names an authority (absolute-form, or
@@ -365,6 +369,7 @@ impl fmt::Display for SendError {
             SendError::InvalidMethod => f.write_str("invalid method"),
             SendError::InvalidRequestTarget => f.write_str("invalid request-target"),
             SendError::InvalidReasonPhrase => f.write_str("invalid reason phrase"),
+            SendError::InvalidStatus => f.write_str("status code past 599"),
             SendError::MissingHost => f.write_str("HTTP/1.1 request without Host"),
             SendError::HostMismatch => {
                 f.write_str("Host does not name the authority of the request-target")
