@@ -834,6 +834,57 @@ fn the_readme_opens_with_the_demo_and_the_ci_test_command() {
     assert!(ci.lines().any(|line| line == "cargo test"), "{ci}");
 }
 
+/// The README's feature table, the crate docs' and Cargo.toml name the same
+/// features in the same order, so that none of them can promise what a
+/// feature does not give (the README once had `rt`, `server` and `client` in
+/// one row, as if `rt` alone gave `Server` and `connect`).
+#[test]
+fn the_readme_and_the_crate_docs_list_the_features_cargo_has() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |file: &str| std::fs::read_to_string(root.join(file)).unwrap();
+    /// The first cell of each row of the feature table that starts at
+    /// `heading` in `text`, with `prefix` before each table line.
+    fn first_cells(text: &str, heading: &str, prefix: &str) -> Vec<String> {
+        text.lines()
+            .skip_while(|line| !line.starts_with(heading))
+            .map(|line| line.strip_prefix(prefix).unwrap_or(line).trim())
+            .skip_while(|line| !line.starts_with("| feature |"))
+            .skip(2)
+            .take_while(|line| line.starts_with('|'))
+            .map(|row| row.split('|').nth(1).unwrap().trim().to_owned())
+            .collect()
+    }
+    let readme = first_cells(&read("README.md"), "## Features", "");
+    let crate_docs = first_cells(&read("src/lib.rs"), "//!", "//!");
+    assert_eq!(readme, crate_docs);
+    // Each feature as (name, on by default), from the table and from Cargo.
+    let listed: Vec<(String, bool)> = readme
+        .iter()
+        .filter_map(|cell| {
+            let name = cell.split('`').nth(1)?;
+            Some((name.to_owned(), cell.ends_with("(default)")))
+        })
+        .collect();
+    let cargo = read("Cargo.toml");
+    let lines = || {
+        cargo
+            .lines()
+            .skip_while(|line| *line != "[features]")
+            .skip(1)
+            .take_while(|line| !line.starts_with('['))
+            .filter_map(|line| line.split_once(" = "))
+    };
+    let defaults = lines()
+        .find(|(name, _)| *name == "default")
+        .map(|(_, list)| list.to_owned())
+        .expect("a default feature list");
+    let features: Vec<(String, bool)> = lines()
+        .filter(|(name, _)| *name != "default")
+        .map(|(name, _)| (name.to_owned(), defaults.contains(&format!("\"{name}\""))))
+        .collect();
+    assert_eq!(listed, features, "{readme:?}");
+}
+
 /// The README's first command (`demo`) and the sans-IO example run to the
 /// end and show what they say they do.
 #[test]
