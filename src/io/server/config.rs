@@ -26,7 +26,10 @@ use crate::proto;
 /// request read, a connection keeps at most 32 KiB of output buffer and 16 KiB
 /// of read buffer (more only to hold bytes pipelined behind, in at most twice
 /// their size). Over TLS, rustls adds its own buffers (by default up to 64 KiB
-/// of records to send and 16 KiB of received plaintext).
+/// of records to send and 16 KiB of received plaintext), and one for records
+/// received whole or in part, which a peer can fill even on a connection
+/// lithe sees as parked: about 16.7 KiB with a record left a byte short, up
+/// to 64 KiB with a handshake message left unfinished.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     /// Parsing limits and leniencies.
