@@ -5290,6 +5290,123 @@ fn after_a_shutdown_that_finds(next: &[u8], then: Then) -> std::io::Result<Strin
     Ok(String::from_utf8_lossy(&rest).into_owned())
 }
 
+/// A transport whose peer, once `flooding` is set, has endless bytes of a
+/// head with no line end ready at every read (up to `FLOOD`, then it ends
+/// its side); before that, one request, then nothing. It records what the
+/// server read before it first wrote after the flood began, and what it
+/// wrote.
+struct FloodAtShutdown {
+    request: Option<&'static [u8]>,
+    flooding: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    seen: std::sync::Arc<std::sync::Mutex<FloodSeen>>,
+}
+
+#[derive(Default)]
+struct FloodSeen {
+    read: usize,
+    read_when_answered: Option<usize>,
+    written: Vec<u8>,
+}
+
+const FLOOD: usize = 8 << 20;
+
+impl futures_lite::AsyncRead for FloodAtShutdown {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        use std::sync::atomic::Ordering;
+        use std::task::Poll;
+        if let Some(request) = self.request.take() {
+            buf[..request.len()].copy_from_slice(request);
+            return Poll::Ready(Ok(request.len()));
+        }
+        if !self.flooding.load(Ordering::SeqCst) {
+            // The test polls the driver again once it sets the flag.
+            return Poll::Pending;
+        }
+        let mut seen = self.seen.lock().unwrap();
+        let n = buf.len().min(FLOOD - seen.read);
+        buf[..n].fill(b'x');
+        seen.read += n;
+        Poll::Ready(Ok(n))
+    }
+}
+
+impl futures_lite::AsyncWrite for FloodAtShutdown {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let mut seen = self.seen.lock().unwrap();
+        if seen.read > 0 && seen.read_when_answered.is_none() {
+            seen.read_when_answered = Some(seen.read);
+        }
+        seen.written.extend_from_slice(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// A shutdown (or a worker making room) takes in what an idle connection
+/// has ready, to serve a request already sent; a peer that floods it then
+/// is read no further than about the head limit before its head is
+/// refused, not for as long as its bytes stay ready (which would also hold
+/// the thread: those reads do not wait).
+#[test]
+fn a_shutdown_reads_no_further_than_the_head_limit_from_a_flooding_peer() {
+    use lithe::io::{Shutdown, serve_connection_until};
+    use std::sync::atomic::Ordering;
+    use std::task::{Context, Waker};
+    for close_idle in [false, true] {
+        let flooding = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(FloodSeen::default()));
+        let transport = FloodAtShutdown {
+            request: Some(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+            flooding: flooding.clone(),
+            seen: seen.clone(),
+        };
+        let shutdown = Shutdown::new();
+        let config = ServerConfig::default();
+        let head_limit = config.proto.limits.max_head_bytes;
+        let mut driver = Box::pin(serve_connection_until(
+            transport, routes, &config, &shutdown,
+        ));
+        let mut cx = Context::from_waker(Waker::noop());
+        // Served, and parked waiting for the next request.
+        assert!(driver.as_mut().poll(&mut cx).is_pending());
+        flooding.store(true, Ordering::SeqCst);
+        match close_idle {
+            false => shutdown.trigger(),
+            true => shutdown.close_idle(),
+        }
+        run(driver).unwrap();
+        let seen = seen.lock().unwrap();
+        let written = String::from_utf8_lossy(&seen.written).into_owned();
+        let (first, refusal) = written.split_at(written.find("Hello, World!").unwrap() + 13);
+        assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{written}");
+        assert!(refusal.starts_with("HTTP/1.1 4"), "{close_idle}: {refusal}");
+        let read = seen.read_when_answered.expect("an answer to the flood");
+        assert!(
+            read <= 2 * head_limit + (16 << 10),
+            "{close_idle}: read {read}"
+        );
+    }
+}
+
 /// A whole request that was on its way when the shutdown began (the client
 /// could not know) is served, as the connection's last.
 #[test]
