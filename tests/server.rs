@@ -1669,6 +1669,27 @@ fn head_responses_keep_content_length_and_send_no_body() {
     server.shutdown();
 }
 
+/// A HEAD answer ends at its head (RFC 9112 §6.3 rule 1), so one of unknown
+/// length to an HTTP/1.0 keep-alive client (`ab -k -i`) needs no close to
+/// delimit it, as a GET's would: the connection is kept and the next
+/// request served.
+#[test]
+fn a_head_from_an_http10_keep_alive_client_keeps_the_connection() {
+    let server = server();
+    let reply = exchange(
+        server.local_addr(),
+        b"HEAD /chunked HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n",
+    );
+    let (first, second) = reply.split_at(reply.rfind("HTTP/1.1 200 OK\r\n").unwrap());
+    assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(first.contains("connection: keep-alive\r\n"), "{reply}");
+    assert!(!first.contains("transfer-encoding"), "{reply}");
+    assert!(!first.contains("close"), "{reply}");
+    assert!(first.ends_with("\r\n\r\n"), "{reply}");
+    assert!(second.ends_with("Hello, World!"), "{reply}");
+    server.shutdown();
+}
+
 /// A method is case-sensitive (RFC 9110 §9.1): `head` is an extension
 /// method, not HEAD, and its answer carries its body. The driver (which
 /// drops the body) and proto (which frames it) decide that apart; were one
@@ -5027,7 +5048,7 @@ fn an_absolute_form_target_names_the_host_over_the_host_field() {
         lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body(host)
     };
     let server = server_with(echo_host, ServerConfig::default());
-    let cases: [(&[u8], &str); 3] = [
+    let cases: [(&[u8], &str); 4] = [
         (
             b"GET http://example.org/x HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n",
             "example.org",
@@ -5039,6 +5060,12 @@ fn an_absolute_form_target_names_the_host_over_the_host_field() {
         // A URL in the query of an origin-form target names nothing.
         (
             b"GET /x?next=http://evil/ HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+            "h",
+        ),
+        // Nor does a path that begins with two slashes: it is no
+        // network-path reference (RFC 9112 §3.2.1).
+        (
+            b"GET //evil/x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
             "h",
         ),
     ];
