@@ -9,6 +9,9 @@
 //! through the async server driver (`lithe::io::serve_connection`) over an
 //! in-memory pipe: a rejected message must get the status its error names with
 //! `Connection: close`; accepted ones must each get a response echoing their body.
+//! Each client-role case runs through the async client
+//! (`lithe::io::ClientConnection`) too: its request must get the first final
+//! response proto read, with its body, or the error proto met first.
 //!
 //! # Case format
 //!
@@ -383,4 +386,136 @@ fn conformance_cases_through_the_server_driver() {
         ran += 1;
     }
     assert!(ran > 80, "only {ran} cases ran through the driver");
+}
+
+/// A transport that reads as `input` and then the end of the stream,
+/// handing it over in `piece`-byte reads once something was written (a
+/// server answers a request), and takes whatever is written.
+#[cfg(feature = "std")]
+struct Canned {
+    input: Vec<u8>,
+    at: usize,
+    piece: usize,
+    asked: bool,
+    reader: Option<std::task::Waker>,
+}
+
+#[cfg(feature = "std")]
+impl futures_lite::AsyncRead for Canned {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if !self.asked {
+            self.reader = Some(cx.waker().clone());
+            return std::task::Poll::Pending;
+        }
+        let n = buf.len().min(self.piece).min(self.input.len() - self.at);
+        buf[..n].copy_from_slice(&self.input[self.at..self.at + n]);
+        self.at += n;
+        std::task::Poll::Ready(Ok(n))
+    }
+}
+
+#[cfg(feature = "std")]
+impl futures_lite::AsyncWrite for Canned {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.asked = true;
+        if let Some(reader) = self.reader.take() {
+            reader.wake();
+        }
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// Each client-role case through the async client (`lithe::io::ClientConnection`),
+/// whole and a byte at a time, the message followed by the end of the stream:
+/// its one request gets what proto made of the first final response (interim
+/// ones passed over), with that response's body, or the error proto met
+/// before that body ended. So the driver's own logic (interim responses,
+/// framing, the end of a body at the close) holds to the table too.
+#[cfg(feature = "std")]
+#[test]
+fn conformance_cases_through_the_client_driver() {
+    use lithe::io::{ClientConfig, ClientConnection, Error as IoError, Request};
+    let mut ran = 0;
+    for case in load_cases().iter().filter(|c| {
+        c.role.starts_with("client")
+            && c.then.as_deref() != Some("switched")
+            && c.framing.as_deref() != Some("switched")
+    }) {
+        let what = case.what();
+        let method = case.role.split_whitespace().nth(1).unwrap();
+        let events = run_proto(case);
+        let first_final = events
+            .iter()
+            .position(|e| matches!(e, Owned::Response { status, .. } if *status >= 200));
+        let end = first_final.and_then(|at| {
+            events[at..]
+                .iter()
+                .position(|e| matches!(e, Owned::End { .. }))
+                .map(|n| at + n)
+        });
+        let error_at = events.iter().position(|e| matches!(e, Owned::Error(_)));
+        let expected = match (end, error_at) {
+            (Some(end), Some(error)) if error < end => Err(error_of(&events).unwrap()),
+            (Some(_), _) => {
+                let Some(Owned::Response { status, .. }) = first_final.map(|at| &events[at]) else {
+                    unreachable!()
+                };
+                Ok((*status, bodies(&events).swap_remove(0)))
+            }
+            (None, Some(_)) => Err(error_of(&events).unwrap()),
+            (None, None) => panic!("{what}: no final response ends in {events:?}"),
+        };
+        for piece in [usize::MAX, 1] {
+            let transport = Canned {
+                input: case.message.clone(),
+                at: 0,
+                piece,
+                asked: false,
+                reader: None,
+            };
+            let config = ClientConfig {
+                proto: Config::default(),
+                ..ClientConfig::default()
+            };
+            let mut conn = ClientConnection::new(transport, config);
+            let (target, host) = match method {
+                "CONNECT" => ("a.example:443", "a.example:443"),
+                _ => ("/", "a.example"),
+            };
+            let request = Request::new(method.to_owned(), target).with_header("host", host);
+            let got = futures_lite::future::block_on(async {
+                let response = conn.send(request).await?;
+                let status = response.status().as_u16();
+                let body = response.into_body().bytes(1 << 20).await?;
+                Ok::<_, IoError>((status, body.to_vec()))
+            });
+            let got = got.map_err(|e| match e {
+                IoError::Protocol(e) => e,
+                other => panic!("{what} (piece {piece}): {other:?}, expected {expected:?}"),
+            });
+            assert_eq!(got, expected, "{what} (piece {piece})");
+        }
+        ran += 1;
+    }
+    assert!(ran > 40, "only {ran} cases ran through the client driver");
 }
