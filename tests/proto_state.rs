@@ -57,7 +57,12 @@ const UPGRADE_TO_WEBSOCKET: [Header<'static>; 2] = [
 /// A client that has sent a whole `GET /ws` proposing a switch to WebSocket,
 /// awaiting the answer.
 fn client_proposing_websocket() -> Connection {
-    let mut client = Connection::client(Config::default());
+    client_proposing_websocket_under(Config::default())
+}
+
+/// [`client_proposing_websocket`] under `config`.
+fn client_proposing_websocket_under(config: Config) -> Connection {
+    let mut client = Connection::client(config);
     let fields = [HOST[0], UPGRADE_TO_WEBSOCKET[0], UPGRADE_TO_WEBSOCKET[1]];
     let mut out = [0u8; 256];
     client
@@ -399,13 +404,7 @@ fn a_101_is_no_interim_response_under_a_limit_of_none() {
         },
         ..Config::default()
     };
-    let mut client = Connection::client(config);
-    let fields = [HOST[0], UPGRADE_TO_WEBSOCKET[0], UPGRADE_TO_WEBSOCKET[1]];
-    let mut out = [0u8; 256];
-    client
-        .send_request(&RequestHead::new("GET", "/ws", &fields), &mut out)
-        .unwrap();
-    client.send_end(&[], &mut out).unwrap();
+    let mut client = client_proposing_websocket_under(config);
     let input = b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n\x81\x00";
     let mut headers = [EMPTY_HEADER; 8];
     let r = client.receive(input, &mut headers).unwrap();

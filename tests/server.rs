@@ -1655,18 +1655,24 @@ fn a_refused_head_request_gets_no_content() {
     server.shutdown();
 }
 
+/// The answers to `requests` (two, the second's a 200 that ends the
+/// connection) from the test routes, apart: the first's, the second's.
+fn two_answers(requests: &[u8]) -> (String, String) {
+    let server = server();
+    let reply = exchange(server.local_addr(), requests);
+    server.shutdown();
+    let (first, second) = reply.split_at(reply.rfind("HTTP/1.1 200 OK\r\n").unwrap());
+    (first.to_owned(), second.to_owned())
+}
+
 #[test]
 fn head_responses_keep_content_length_and_send_no_body() {
-    let server = server();
-    let reply = exchange(
-        server.local_addr(),
+    let (first, second) = two_answers(
         b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
     );
-    let (first, second) = reply.split_at(reply.rfind("HTTP/1.1 200 OK\r\n").unwrap());
-    assert!(first.contains("content-length: 13\r\n"), "{reply}");
-    assert!(!first.contains("Hello"), "{reply}");
-    assert!(second.ends_with("Hello, World!"), "{reply}");
-    server.shutdown();
+    assert!(first.contains("content-length: 13\r\n"), "{first}");
+    assert!(!first.contains("Hello"), "{first}");
+    assert!(second.ends_with("Hello, World!"), "{second}");
 }
 
 /// A HEAD answer ends at its head (RFC 9112 §6.3 rule 1), so one of unknown
@@ -1675,19 +1681,15 @@ fn head_responses_keep_content_length_and_send_no_body() {
 /// request served.
 #[test]
 fn a_head_from_an_http10_keep_alive_client_keeps_the_connection() {
-    let server = server();
-    let reply = exchange(
-        server.local_addr(),
+    let (first, second) = two_answers(
         b"HEAD /chunked HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n",
     );
-    let (first, second) = reply.split_at(reply.rfind("HTTP/1.1 200 OK\r\n").unwrap());
-    assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
-    assert!(first.contains("connection: keep-alive\r\n"), "{reply}");
-    assert!(!first.contains("transfer-encoding"), "{reply}");
-    assert!(!first.contains("close"), "{reply}");
-    assert!(first.ends_with("\r\n\r\n"), "{reply}");
-    assert!(second.ends_with("Hello, World!"), "{reply}");
-    server.shutdown();
+    assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{first}");
+    assert!(first.contains("connection: keep-alive\r\n"), "{first}");
+    assert!(!first.contains("transfer-encoding"), "{first}");
+    assert!(!first.contains("close"), "{first}");
+    assert!(first.ends_with("\r\n\r\n"), "{first}");
+    assert!(second.ends_with("Hello, World!"), "{second}");
 }
 
 /// A method is case-sensitive (RFC 9110 §9.1): `head` is an extension
@@ -1697,16 +1699,12 @@ fn a_head_from_an_http10_keep_alive_client_keeps_the_connection() {
 /// and the request behind it would be lost.
 #[test]
 fn a_lowercase_head_is_an_ordinary_method_and_its_answer_keeps_its_body() {
-    let server = server();
-    let reply = exchange(
-        server.local_addr(),
+    let (first, second) = two_answers(
         b"head / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
     );
-    let (first, second) = reply.split_at(reply.rfind("HTTP/1.1 200 OK\r\n").unwrap());
-    assert!(first.contains("content-length: 13\r\n"), "{reply}");
-    assert!(first.ends_with("\r\n\r\nHello, World!"), "{reply}");
-    assert!(second.ends_with("Hello, World!"), "{reply}");
-    server.shutdown();
+    assert!(first.contains("content-length: 13\r\n"), "{first}");
+    assert!(first.ends_with("\r\n\r\nHello, World!"), "{first}");
+    assert!(second.ends_with("Hello, World!"), "{second}");
 }
 
 /// Answers without a body drop the one the service gave and state only
@@ -5374,18 +5372,7 @@ impl futures_lite::AsyncWrite for FloodAtShutdown {
         seen.written.extend_from_slice(buf);
         std::task::Poll::Ready(Ok(buf.len()))
     }
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-    fn poll_close(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
-    }
+    nothing_to_flush!();
 }
 
 /// A shutdown (or a worker making room) takes in what an idle connection
