@@ -872,6 +872,7 @@ fn the_readme_and_the_crate_docs_list_the_features_cargo_has() {
             .skip_while(|line| *line != "[features]")
             .skip(1)
             .take_while(|line| !line.starts_with('['))
+            .filter(|line| !line.trim_start().starts_with('#'))
             .filter_map(|line| line.split_once(" = "))
     };
     let defaults = lines()

@@ -28,7 +28,7 @@ use crate::proto;
 /// their size). Over TLS, rustls adds its own buffers (by default up to 64 KiB
 /// of records to send and 16 KiB of received plaintext), and one for records
 /// received whole or in part, which a peer can fill even on a connection
-/// lithe sees as parked: about 16.7 KiB with a record left a byte short, up
+/// lithe sees as parked: about 18 KiB with a record left a byte short, up
 /// to 64 KiB with a handshake message left unfinished.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
