@@ -151,8 +151,8 @@ where
 ///   `1xx`, `204` or tunnel are left out (a `304` keeps its length); a `205`
 ///   has no content (RFC 9110 §15.3.6), so its body and framing fields are
 ///   left out and it goes with `Content-Length: 0` (unless it opens a tunnel). A head
-///   HTTP/1.1 cannot carry (an interim status, a status past 599, both framings where a body may
-///   follow, a `Content-Length` the body disagrees with, fields that
+///   HTTP/1.1 cannot carry (an interim status, a status past 599, both
+///   framings where a body may follow, a `Content-Length` the body disagrees with, fields that
 ///   disagree with each other, a 101 or 426 without an `Upgrade` field; fields
 ///   that agree, `5, 5` or `05` beside `5`, go out as one) becomes a 500, as
 ///   does a service that panics before its response begins (the 4xx of its

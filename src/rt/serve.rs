@@ -98,8 +98,8 @@ pub struct ServeConfig {
     /// even while other workers have room. Memory is bounded per connection
     /// too (see [`ServerConfig`]'s "Memory per connection": a few KB parked,
     /// up to 64 KiB more over TLS in rustls's buffer for records a peer left
-    /// unfinished, up to a few hundred KB for one a peer keeps busy), so this limit also
-    /// bounds what a flood of busy connections can take.
+    /// unfinished, up to a few hundred KB for one a peer keeps busy), so this
+    /// limit also bounds what a flood of busy connections can take.
     pub max_connections: usize,
     /// Serve HTTPS with this acceptor.
     #[cfg(feature = "tls")]
