@@ -590,6 +590,16 @@ fn a_te_field_goes_out_with_its_connection_option() {
         let wire = sent(&[HOST, connection, te]);
         assert!(!wire.contains("connection: te"), "{wire}");
     }
+    // TE alone: `Tk` (a tracking status), as long and with the same first
+    // letter, goes without the option.
+    let tk = Header {
+        name: "Tk",
+        value: b"N",
+    };
+    assert_eq!(
+        sent(&[HOST, tk]),
+        "GET / HTTP/1.1\r\nHost: example.com\r\nTk: N\r\n\r\n"
+    );
     let upgrade = Header {
         name: "Upgrade",
         value: b"websocket",
