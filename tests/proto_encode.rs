@@ -1385,9 +1385,9 @@ fn status_lines_carry_the_reason_and_version_given() {
             "{wire:?}"
         );
     }
-    // Past 599 a status is a program's own (RFC 9110 §15), held as
-    // received but not sent: refused, nothing written, and the connection
-    // may still answer.
+    // Past 599 a status is invalid (RFC 9110 §15): held as received but
+    // not sent; refused, nothing written, and the connection may still
+    // answer.
     for code in [600, 987, 999] {
         let mut conn = server_after(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
         let head = ResponseHead::new(StatusCode::new(code).unwrap(), &fields);

@@ -3381,8 +3381,8 @@ fn a_response_http_cannot_carry_becomes_a_500() {
             // An interim status as the answer: the client would wait for a
             // final response forever.
             "/interim" => Response::new(StatusCode::new(103).unwrap()),
-            // A program's own status (RFC 9110 §15: 600 to 999), such as a
-            // proxy passing on what its upstream sent: invalid on the wire.
+            // A status past 599, such as a proxy passing on what its
+            // upstream sent: invalid on the wire (RFC 9110 §15).
             "/987" => Response::new(StatusCode::new(987).unwrap()).with_body("x"),
             // Both framings: a hop that follows Content-Length is desynchronized.
             "/both" => Response::new(StatusCode::OK)

@@ -1947,7 +1947,7 @@ fn roundtrip_request(src: &mut Source<'_>) {
 }
 
 fn roundtrip_response(src: &mut Source<'_>) {
-    // None past 599: those are a program's own, refused on sending
+    // None past 599: those are invalid, refused on sending
     // (`SendError::InvalidStatus`), though received.
     const STATUSES: &[u16] = &[
         200, 201, 204, 206, 299, 301, 304, 400, 404, 418, 500, 503, 510, 599,

@@ -1043,7 +1043,7 @@ impl Connection {
     /// phrase past visible ASCII, tab and space is refused
     /// ([`SendError::InvalidReasonPhrase`]): obs-text would reach the peer's
     /// parser as no reason at all. So is a status past 599
-    /// ([`SendError::InvalidStatus`]), which is for a program's own use.
+    /// ([`SendError::InvalidStatus`]), which RFC 9110 §15 calls invalid.
     ///
     /// With no request in progress, one final response may still be sent, after
     /// which the connection closes: the error response after

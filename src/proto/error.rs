@@ -284,8 +284,9 @@ pub enum SendError {
     /// A reason phrase containing CR, LF or other control bytes, or bytes
     /// past ASCII (obs-text, which recipients may read as no reason at all).
     InvalidReasonPhrase,
-    /// A status code past 599: RFC 9110 §15 leaves 600 to 999 to programs
-    /// for their own use, not to send (a recipient takes one for a 5xx).
+    /// A status code past 599, which RFC 9110 §15 calls invalid (programs
+    /// use 600 to 999 among themselves, for errors of their own; a client
+    /// that receives one should treat it as a 5xx).
     /// [`StatusCode`](super::StatusCode) holds them, as received.
     InvalidStatus,
     /// An HTTP/1.1 request without a Host header field.

@@ -172,8 +172,8 @@ status_codes! {
 
 impl StatusCode {
     /// A status code from its number; `None` outside 100..=999. Past 599 it
-    /// is one a peer may send but a connection does not (RFC 9110 §15: those
-    /// are for a program's own use; see
+    /// is one a peer may send but a connection does not (RFC 9110 §15 calls
+    /// those invalid; see
     /// [`SendError::InvalidStatus`](super::SendError::InvalidStatus)).
     pub const fn new(code: u16) -> Option<StatusCode> {
         if code >= 100 && code <= 999 {
