@@ -3,6 +3,8 @@
 #![cfg(all(feature = "server", feature = "client"))]
 
 mod common;
+#[path = "support/once_asked.rs"]
+mod once_asked;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -17,6 +19,7 @@ use lithe::io::{
 };
 use lithe::proto::{self, StatusCode};
 use lithe::rt::{ConnectConfig, Url, connect, open};
+use once_asked::OnceAsked;
 
 #[test]
 fn the_defaults_are_the_documented_ones() {
@@ -1987,65 +1990,6 @@ fn the_total_timeout_ends_a_wait_for_100_continue() {
         let request = upload(10).with_header("expect", "100-continue");
         fails_at_the_total(conn.send(request)).await;
     });
-}
-
-/// `peer`, whose reads wait until something is written to it: a server
-/// that answers only once asked. (A transport readable before any request
-/// holds bytes sent unasked, and the client refuses it unsent.)
-struct OnceAsked<T> {
-    peer: T,
-    asked: bool,
-    reader: Option<std::task::Waker>,
-}
-
-impl<T> OnceAsked<T> {
-    fn new(peer: T) -> Self {
-        OnceAsked {
-            peer,
-            asked: false,
-            reader: None,
-        }
-    }
-}
-
-impl<T: futures_lite::AsyncRead + Unpin> futures_lite::AsyncRead for OnceAsked<T> {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut [u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        if !self.asked {
-            self.reader = Some(cx.waker().clone());
-            return std::task::Poll::Pending;
-        }
-        std::pin::Pin::new(&mut self.peer).poll_read(cx, buf)
-    }
-}
-
-impl<T: futures_lite::AsyncWrite + Unpin> futures_lite::AsyncWrite for OnceAsked<T> {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        self.asked = true;
-        if let Some(reader) = self.reader.take() {
-            reader.wake();
-        }
-        std::pin::Pin::new(&mut self.peer).poll_write(cx, buf)
-    }
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.peer).poll_flush(cx)
-    }
-    fn poll_close(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.peer).poll_close(cx)
-    }
 }
 
 /// A peer whose reads are always ready once asked: a response head declaring a huge

@@ -44,6 +44,10 @@
 mod support;
 
 #[cfg(feature = "std")]
+#[path = "support/once_asked.rs"]
+mod once_asked;
+
+#[cfg(feature = "std")]
 #[path = "../fuzz/targets/mod.rs"]
 mod targets;
 
@@ -389,9 +393,8 @@ fn conformance_cases_through_the_server_driver() {
 }
 
 /// A transport that reads as `input` and then the end of the stream,
-/// handing it over in `piece`-byte reads once something was written (a
-/// server answers a request), each after a read that finds nothing yet if
-/// `waits`, and takes whatever is written.
+/// handing it over in `piece`-byte reads, each after a read that finds
+/// nothing yet if `waits`, and takes whatever is written.
 #[cfg(feature = "std")]
 struct Canned {
     input: Vec<u8>,
@@ -399,8 +402,6 @@ struct Canned {
     piece: usize,
     waits: bool,
     waited: bool,
-    asked: bool,
-    reader: Option<std::task::Waker>,
 }
 
 #[cfg(feature = "std")]
@@ -410,10 +411,6 @@ impl futures_lite::AsyncRead for Canned {
         cx: &mut std::task::Context<'_>,
         buf: &mut [u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        if !self.asked {
-            self.reader = Some(cx.waker().clone());
-            return std::task::Poll::Pending;
-        }
         if self.waits && !std::mem::replace(&mut self.waited, true) {
             cx.waker().wake_by_ref();
             return std::task::Poll::Pending;
@@ -429,14 +426,10 @@ impl futures_lite::AsyncRead for Canned {
 #[cfg(feature = "std")]
 impl futures_lite::AsyncWrite for Canned {
     fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
+        self: std::pin::Pin<&mut Self>,
         _: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        self.asked = true;
-        if let Some(reader) = self.reader.take() {
-            reader.wake();
-        }
         std::task::Poll::Ready(Ok(buf.len()))
     }
     fn poll_flush(
@@ -465,6 +458,7 @@ impl futures_lite::AsyncWrite for Canned {
 #[test]
 fn conformance_cases_through_the_client_driver() {
     use lithe::io::{ClientConfig, ClientConnection, Error as IoError, Request};
+    use once_asked::OnceAsked;
     let mut ran = 0;
     for case in load_cases().iter().filter(|c| {
         c.role.starts_with("client")
@@ -503,15 +497,14 @@ fn conformance_cases_through_the_client_driver() {
             (None, None) => panic!("{what}: no final response ends in {events:?}"),
         };
         for (piece, waits) in [(usize::MAX, false), (1, false), (1, true)] {
-            let transport = Canned {
+            // Answered once asked, as a server answers a request.
+            let transport = OnceAsked::new(Canned {
                 input: case.message.clone(),
                 at: 0,
                 piece,
                 waits,
                 waited: false,
-                asked: false,
-                reader: None,
-            };
+            });
             let config = ClientConfig {
                 proto: Config::default(),
                 ..ClientConfig::default()
