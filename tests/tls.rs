@@ -1449,25 +1449,34 @@ fn a_request_cut_short_without_close_notify_is_answered_400() {
     server.shutdown();
 }
 
+/// A service that takes its time (200 ms) to answer "slow": long enough for
+/// a client's end of its side to reach the server before the answer.
+async fn slow_answer(_: Request) -> Response {
+    async_io::Timer::after(Duration::from_millis(200)).await;
+    Response::new(StatusCode::OK).with_body("slow")
+}
+
+/// `reply` is [`slow_answer`]'s, whole, and says the connection closes (the
+/// client ended its side).
+fn assert_slow_answer_closing(reply: &str) {
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.contains("\r\nconnection: close\r\n"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\nslow"), "{reply}");
+}
+
 /// By default (`half_close`), a TLS client that ends its side after its
 /// request without the closure alert is still answered, as one that ends
 /// its side over plain TCP is (with `connection: close`).
 #[test]
 fn a_tls_client_ending_its_side_without_close_notify_is_still_answered() {
     let (cert, key) = certificate();
-    let slow = |_: Request| async {
-        async_io::Timer::after(Duration::from_millis(200)).await;
-        Response::new(StatusCode::OK).with_body("slow")
-    };
-    let server = https_server_with(&cert, &key, slow);
+    let server = https_server_with(&cert, &key, slow_answer);
     let reply = sent_then_ended_without_close_notify(
         server.local_addr(),
         &cert,
         b"GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n",
     );
-    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
-    assert!(reply.contains("\r\nconnection: close\r\n"), "{reply}");
-    assert!(reply.ends_with("\r\n\r\nslow"), "{reply}");
+    assert_slow_answer_closing(&reply);
     server.shutdown();
 }
 
@@ -1479,11 +1488,7 @@ fn a_tls_client_ending_its_side_without_close_notify_is_still_answered() {
 fn a_tls_client_ending_its_side_with_close_notify_is_still_answered() {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};
     let (cert, key) = certificate();
-    let slow = |_: Request| async {
-        async_io::Timer::after(Duration::from_millis(200)).await;
-        Response::new(StatusCode::OK).with_body("slow")
-    };
-    let server = https_server_with(&cert, &key, slow);
+    let server = https_server_with(&cert, &key, slow_answer);
     let port = server.local_addr().port();
     let reply = run(async {
         let mut tls = raw_tls_client(&cert, port, &[]).await.unwrap();
@@ -1500,9 +1505,7 @@ fn a_tls_client_ending_its_side_with_close_notify_is_still_answered() {
         tls.read_to_end(&mut reply).await.expect("a clean end");
         String::from_utf8_lossy(&reply).into_owned()
     });
-    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
-    assert!(reply.contains("\r\nconnection: close\r\n"), "{reply}");
-    assert!(reply.ends_with("\r\n\r\nslow"), "{reply}");
+    assert_slow_answer_closing(&reply);
     server.shutdown();
 }
 
