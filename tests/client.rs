@@ -3188,7 +3188,10 @@ fn a_refusal_during_an_upload_is_returned_at_once() {
         b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /b\r\nConnection: close\r\n\
           Content-Length: 8\r\n\r\ntoo big!",
     ];
-    for reply in replies {
+    // Read, or discarded: the refused upload is not driven on, so the
+    // connection carries nothing more and `discard` reads nothing (within a
+    // limit the body is past, it would be refused as too large).
+    for (reply, discard) in replies.into_iter().flat_map(|r| [(r, false), (r, true)]) {
         // The server refuses after the head and stops reading, but keeps the
         // connection open: the upload can never finish.
         let addr = raw_server(move |mut s| {
@@ -3206,7 +3209,10 @@ fn a_refusal_during_an_upload_is_returned_at_once() {
                 &reply[9..12],
                 response.status().as_u16().to_string().as_bytes()
             );
-            assert_eq!(response.into_body().text(100).await.unwrap(), "too big!");
+            match discard {
+                false => assert_eq!(response.into_body().text(100).await.unwrap(), "too big!"),
+                true => response.into_body().discard(4).await.unwrap(),
+            }
             // Long before the 30 s write timeout.
             assert!(started.elapsed() < Duration::from_secs(3));
             assert!(!conn.is_reusable());
@@ -4254,6 +4260,55 @@ fn a_response_whole_before_the_upload_ends_when_the_upload_does() {
         assert!(started.elapsed() >= Duration::from_millis(1200));
         assert!(conn.is_reusable());
     });
+}
+
+/// A response discarded while the request body still goes out, on a
+/// connection that closes after it (the server's answer says so, or the
+/// request did): `discard` reads no more of the response than it must, but
+/// the upload still goes out whole before it returns, as `bytes` would
+/// have it (before, it returned at once and the upload was cut short).
+#[test]
+fn discarding_a_response_on_a_closing_connection_still_finishes_the_upload() {
+    for (request_closes, answer) in [
+        (
+            false,
+            &b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"[..],
+        ),
+        (true, &b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"[..]),
+    ] {
+        let (whole, got) = std::sync::mpsc::channel();
+        let addr = raw_server(move |mut s| {
+            if read_through(&mut s, b"\r\n\r\n").is_none() {
+                return;
+            }
+            s.write_all(answer).unwrap();
+            let _ = whole.send(read_through(&mut s, b"\r\n0\r\n\r\n"));
+        });
+        run(async {
+            let mut conn = client_to(addr).await;
+            let mut request = Request::new("PUT", "/")
+                .with_header("host", "t")
+                .with_body(five_pieces_300_ms_apart());
+            if request_closes {
+                request = request.with_header("connection", "close");
+            }
+            let started = Instant::now();
+            let response = conn.send(request).await.unwrap();
+            response.into_body().discard(1 << 20).await.unwrap();
+            assert!(
+                started.elapsed() >= Duration::from_millis(1200),
+                "request closes {request_closes}: discard returned before the upload ended"
+            );
+            assert!(!conn.is_reusable());
+            conn.close().await.unwrap();
+        });
+        let body = got.recv_timeout(LIMIT).unwrap();
+        assert!(
+            body.is_some_and(|body| body.ends_with(b"4\r\ndata\r\n0\r\n\r\n")
+                && body.windows(4).filter(|w| w == b"data").count() == 5),
+            "request closes {request_closes}: the upload was cut short"
+        );
+    }
 }
 
 /// A used connection the server resets while idle (a load balancer dropping

@@ -55,7 +55,7 @@ const IDLE_READ_KEPT: usize = 16 * 1024;
 /// a short success: one that ends at the close is an error too when the
 /// server reset the connection (as a server that answers without reading the
 /// whole upload and closes does), since a reset may discard what it had not
-/// sent yet.
+/// sent yet. Redirects are not followed: a 3xx comes back like any answer.
 pub struct ClientConnection<T> {
     io: T,
     conn: Connection,
@@ -319,7 +319,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     }
 
     /// The transport and the bytes read from it but not consumed: after a
-    /// protocol switch, the start of the new protocol.
+    /// protocol switch, the start of the new protocol. Meant for after a
+    /// switch (a 101, or a 2xx to CONNECT) or on a connection that
+    /// [`is_reusable`](Self::is_reusable): elsewhere the transport may still
+    /// carry the rest of an exchange (a response body left unread, an upload
+    /// given up), and request bytes not yet written are dropped.
     pub fn into_parts(mut self) -> (T, Bytes) {
         let rest = self.buf.take_all();
         (self.io, rest)

@@ -87,7 +87,9 @@ pub enum Error {
     /// connection's peer's doing. It is the error as it came, or a copy of
     /// its kind and message where it is reported again: to a body read on
     /// after its read failed, or where the connection went on to close
-    /// after a failed write (a refused request's answer, say).
+    /// after a failed write (a refused request's answer, say). A TLS failure
+    /// (a certificate refused, a handshake the peer broke) is one too, with
+    /// rustls' error inside (`get_ref()`, then `downcast_ref::<rustls::Error>()`).
     Io(io::Error),
     /// The peer broke HTTP/1.1; the connection is unusable.
     Protocol(proto::Error),
@@ -135,7 +137,11 @@ impl Error {
     /// of the limits on what a peer may send
     /// ([`proto::Error::is_limit`](crate::proto::Error::is_limit) tells
     /// which). Not for I/O, timeouts, or a limit given to collect a body
-    /// ([`Error::BodyTooLarge`]).
+    /// ([`Error::BodyTooLarge`]). A message the peer's close cut short counts
+    /// here ([`proto::Error::IncompleteMessage`](crate::proto::Error::IncompleteMessage));
+    /// the same cut seen by the transport first is an I/O error: a reset
+    /// (`ConnectionReset`), or a TLS peer closing without `close_notify`
+    /// (`UnexpectedEof`).
     pub fn is_protocol(&self) -> bool {
         matches!(self, Error::Protocol(_))
     }

@@ -313,7 +313,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
     /// carry the next request (as urllib3's `drain_conn`): for a response
     /// whose body does not matter, a 404's say. Where the connection will
     /// carry no other request anyway (either side said it closes, or it has
-    /// failed), nothing is read. Past `limit` bytes it stops with
+    /// failed), nothing is read, unless the request body is still going out:
+    /// the body is then read on until that upload is done, as
+    /// [`bytes`](Self::bytes) would. Past `limit` bytes it stops with
     /// [`Error::BodyTooLarge`], the rest unread (a `Content-Length` past
     /// `limit` is refused unread): closing and opening another connection
     /// is cheaper than reading a large body nobody wants. Whether the
@@ -350,7 +352,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
     /// # });
     /// ```
     pub async fn discard(mut self, limit: usize) -> Result<(), Error> {
-        if self.failed.is_none() && (self.conn.broken || !self.conn.conn.is_keep_alive()) {
+        // An upload still going out is driven by reading on: it is not
+        // given up because its answer goes unread.
+        if self.failed.is_none()
+            && self.conn.upload.is_none()
+            && (self.conn.broken || !self.conn.conn.is_keep_alive())
+        {
             return Ok(());
         }
         if self
