@@ -1143,6 +1143,144 @@ fn shutdown_does_not_wait_for_a_handshake_after(sent: &[u8]) {
     drop(silent);
 }
 
+/// A connection accepted just before a shutdown is served its first
+/// request, over TLS as over plain HTTP (see
+/// `a_connection_accepted_just_before_a_shutdown_has_its_first_request_served`
+/// in server.rs): its hello, or its handshake's second flight, crosses the
+/// shutdown, and the handshake and the request still get the grace (one
+/// second for both, not one each), where before the handshake was given up
+/// at once.
+#[test]
+fn a_tls_connection_accepted_just_before_a_shutdown_is_served() {
+    let (cert, key) = certificate();
+    // Before the hello, and between the hello and the client's Finished;
+    // then a handshake 600 ms late and no request, closed at the grace's
+    // end (1 s from the trigger), not a second after the handshake.
+    for (trigger_at_write, pause, sends) in [
+        (0, Duration::from_millis(100), true),
+        (1, Duration::from_millis(100), true),
+        (0, Duration::from_millis(600), false),
+    ] {
+        let case = format!("trigger at write {trigger_at_write}, request {sends}");
+        let (accepted, was_accepted) = std::sync::mpsc::channel();
+        let config = ServeConfig {
+            threads: 1,
+            tls: Some(TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap()),
+            ..ServeConfig::default()
+        };
+        let server = Server::bind_per_connection(
+            "127.0.0.1:0",
+            move |_| {
+                let _ = accepted.send(());
+                routes
+            },
+            config,
+        )
+        .unwrap();
+        let tcp = std::net::TcpStream::connect(server.local_addr()).unwrap();
+        was_accepted.recv_timeout(LIMIT).unwrap();
+        let started = std::time::Instant::now();
+        let tcp = lithe::rt::TcpStream::from(async_io::Async::new(tcp).unwrap());
+        let triggering = TriggeringAtWrite {
+            inner: tcp,
+            writes: 0,
+            at: trigger_at_write,
+            signal: Some(server.shutdown_signal()),
+            pause_for: pause,
+            pause: None,
+        };
+        let (_held, answer) = run(async {
+            let connector = TlsConnector::with_pem_roots(cert.as_bytes()).unwrap();
+            let tls = connector.connect("localhost", triggering).await?;
+            let mut conn = ClientConnection::new(tls, ClientConfig::default());
+            if !sends {
+                return Ok((Some(conn), None));
+            }
+            let response = conn
+                .send(Request::new("GET", "/").with_header("host", "localhost"))
+                .await?;
+            let closes = response.headers().get("connection").map(<[u8]>::to_vec);
+            let body = response.into_body().text(100).await?;
+            Ok::<_, lithe::io::Error>((None, Some((closes, body))))
+        })
+        .unwrap_or_else(|e| panic!("{case}: {e}"));
+        if let Some((closes, body)) = answer {
+            assert_eq!(body, "Hello, World!", "{case}");
+            assert_eq!(closes.as_deref(), Some(&b"close"[..]), "{case}");
+        }
+        server.wait();
+        let took = started.elapsed();
+        let bound = match sends {
+            true => Duration::from_secs(3),
+            false => Duration::from_millis(1350),
+        };
+        assert!(took < bound, "{case}: {took:?}");
+    }
+}
+
+/// A transport that triggers `signal` just before its write number `at`
+/// (counted from 0), then lets `pause_for` pass before that write goes out.
+struct TriggeringAtWrite {
+    inner: lithe::rt::TcpStream,
+    writes: usize,
+    at: usize,
+    signal: Option<lithe::io::Shutdown>,
+    pause_for: Duration,
+    pause: Option<async_io::Timer>,
+}
+
+impl futures_lite::AsyncRead for TriggeringAtWrite {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl futures_lite::AsyncWrite for TriggeringAtWrite {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        use std::future::Future;
+        let this = &mut *self;
+        if this.writes == this.at
+            && let Some(signal) = this.signal.take()
+        {
+            signal.trigger();
+            this.pause = Some(async_io::Timer::after(this.pause_for));
+        }
+        if let Some(pause) = this.pause.as_mut() {
+            if std::pin::Pin::new(pause).poll(cx).is_pending() {
+                return std::task::Poll::Pending;
+            }
+            this.pause = None;
+        }
+        let written = std::pin::Pin::new(&mut this.inner).poll_write(cx, buf);
+        if matches!(written, std::task::Poll::Ready(Ok(_))) {
+            this.writes += 1;
+        }
+        written
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_close(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_close(cx)
+    }
+}
+
 /// A transport whose every read fails with a lithe error of another
 /// connection (as one reading another lithe body does: a tunnel through a
 /// proxy's upstream), and which takes every write.

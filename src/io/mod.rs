@@ -77,6 +77,8 @@ pub use error::{Error, Timeout};
 pub use field_value::FieldValue;
 pub use headers::{Headers, HeadersIter};
 pub use message::{Request, Response};
+#[cfg(all(feature = "server", feature = "tls"))]
+pub(crate) use server::SHUTDOWN_HEAD_GRACE;
 #[cfg(feature = "server")]
 pub(crate) use server::serve_connection_aborting;
 pub use server::{ServerConfig, Service, serve_connection, serve_connection_until};

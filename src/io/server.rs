@@ -73,7 +73,7 @@ const LINGER_SHARE: usize = 256 * 1024;
 /// How long a head begun when a shutdown starts may still take to arrive,
 /// if the head timeout would give it longer: one trickled in (a slowloris)
 /// would otherwise hold the shutdown for the whole head timeout.
-const SHUTDOWN_HEAD_GRACE: Duration = Duration::from_secs(1);
+pub(crate) const SHUTDOWN_HEAD_GRACE: Duration = Duration::from_secs(1);
 
 /// What answers requests: an async function from [`Request`] to [`Response`].
 ///
@@ -199,7 +199,7 @@ where
     T: Transport + 'static,
     S: Service,
 {
-    serve_with(io, &mut service, config, None, None).await
+    serve_with(io, &mut service, config, None, None, None).await
 }
 
 /// [`serve_connection`], also stopping between requests once `shutdown` is
@@ -222,7 +222,7 @@ where
     T: Transport + 'static,
     S: Service,
 {
-    serve_with(io, &mut service, config, Some(shutdown), None).await
+    serve_with(io, &mut service, config, Some(shutdown), None, None).await
 }
 
 /// [`serve_connection_until`] for a transport that can close abortively:
@@ -231,6 +231,9 @@ where
 /// turns it on while a close-delimited body goes out and off at its end, so
 /// that one cut short (a failed stream, a task dropped at the end of a
 /// shutdown) is not taken for whole: nothing else says it did not end there.
+/// `shutdown_grace` is when the grace for the first request ends, where a
+/// shutdown began before the connection reached the driver (during a TLS
+/// handshake): one grace in all, not one each.
 #[cfg(feature = "server")]
 pub(crate) async fn serve_connection_aborting<T, S>(
     io: T,
@@ -238,6 +241,7 @@ pub(crate) async fn serve_connection_aborting<T, S>(
     config: &ServerConfig,
     shutdown: &Shutdown,
     reset_on_close: fn(&mut T, bool),
+    shutdown_grace: Option<Instant>,
 ) -> Result<(), Error>
 where
     T: Transport + 'static,
@@ -249,6 +253,7 @@ where
         config,
         Some(shutdown),
         Some(reset_on_close),
+        shutdown_grace,
     )
     .await
 }
@@ -267,6 +272,7 @@ async fn serve_with<T, S>(
     config: &ServerConfig,
     shutdown: Option<&Shutdown>,
     reset_on_close: Option<fn(&mut T, bool)>,
+    shutdown_grace: Option<Instant>,
 ) -> Result<(), Error>
 where
     T: Transport + 'static,
@@ -274,6 +280,7 @@ where
 {
     let mut driver = Driver::new(io, config, shutdown);
     driver.reset_on_close = reset_on_close;
+    driver.shutdown_grace = shutdown_grace;
     let ended = {
         let mut run = pin!(driver.run(service));
         poll_fn(|cx| {
@@ -1309,7 +1316,7 @@ mod future_size {
         let mut driver = Driver::new(io(), &config, None);
         let driver_size = core::mem::size_of_val(&driver);
         let loop_size = core::mem::size_of_val(&driver.run(&mut service));
-        let connection = serve_with(io(), &mut service, &config, None, None);
+        let connection = serve_with(io(), &mut service, &config, None, None, None);
         let connection_size = core::mem::size_of_val(&connection);
         assert!(
             connection_size < driver_size + loop_size + 256,
@@ -1541,10 +1548,9 @@ mod close_delimited_reset {
                 .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
                 .await
                 .unwrap();
+            let reset = |io: &mut Abortable, on| io.reset_armed = on;
             let served =
-                serve_connection_aborting(transport, service, &config, &shutdown, |io, on| {
-                    io.reset_armed = on
-                });
+                serve_connection_aborting(transport, service, &config, &shutdown, reset, None);
             // A client that reads hangs up once it has read the close; one
             // that does not stays connected until the server gives up.
             let reading = async move {

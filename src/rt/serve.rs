@@ -39,7 +39,8 @@ use super::stream::{MaybeTls, TcpStream};
 use crate::io::{ServerConfig, Service, Shutdown, serve_connection_aborting};
 
 /// The most worker threads a [`Server`] starts: a count past it is a mistake
-/// (each worker holds a thread and a listener descriptor), refused before
+/// (each worker holds a thread and a listener descriptor, and on Linux an
+/// epoll set and an eventfd), refused before
 /// anything starts rather than run until threads or descriptors run out.
 pub const MAX_THREADS: usize = 4096;
 
@@ -314,9 +315,12 @@ impl Server {
     /// Stops accepting, lets requests in flight finish (within the shutdown
     /// timeout), closes idle connections, and waits for the workers. A
     /// connection with a request head begun, or accepted but with nothing
-    /// sent yet, gets a second for that request to come (within the
+    /// sent yet (over TLS, its handshake under way or not begun), gets a
+    /// second for that request to come (the handshake included; within the
     /// shutdown timeout too, if that is shorter), and is served it as its
-    /// last.
+    /// last. Connections handed to a service by a protocol switch (an
+    /// upgrade, a CONNECT tunnel) are the service's: a shutdown neither
+    /// closes them nor waits for them.
     ///
     /// From a handler, trigger [`shutdown_signal`](Self::shutdown_signal)
     /// instead and return: called on a worker, this waits for the others
@@ -593,13 +597,14 @@ fn worker<M, S>(
                     // Made here, so that a panic in it, like one in the
                     // service, loses this connection, not the worker.
                     let service = make_service(client);
-                    if let Some(io) = handshake(stream, client, &config, &shutdown).await {
+                    if let Some((io, grace)) = handshake(stream, client, &config, &shutdown).await {
                         let served = serve_connection_aborting(
                             io,
                             service,
                             &config.connection,
                             &shutdown,
                             MaybeTls::reset_on_close,
+                            grace,
                         )
                         .await;
                         if let Err(e) = served {
@@ -1056,25 +1061,40 @@ async fn run_until_finished(ex: &LocalExecutor<'_>, main: smol::Task<()>) {
     }
 }
 
-/// The TLS handshake, when configured, bounded by its own timeout and given
-/// up on shutdown: like an idle connection, one without a request yet has
-/// nothing in flight to let finish. Until its first byte comes it is idle
-/// too, and closes when idle connections are asked to (a worker at its
-/// connection limit making room): a flood of connects that never say hello
-/// would otherwise hold their slots for the whole handshake timeout, where
-/// the same flood over plain HTTP is closed to make room. Once the hello has
-/// begun, the handshake is in flight, as a head begun is.
+/// The TLS handshake, when configured, bounded by its own timeout. Until
+/// its first byte comes the connection is idle, and closes when idle
+/// connections are asked to (a worker at its connection limit making room):
+/// a flood of connects that never say hello would otherwise hold their slots
+/// for the whole handshake timeout, where the same flood over plain HTTP is
+/// closed to make room. Once the hello has begun, the handshake is in
+/// flight, as a head begun is.
+///
+/// A shutdown gives the handshake and the first request, together, the
+/// grace the driver gives a plain connection accepted just before it (its
+/// hello, like a plain client's request, may be a round trip behind the
+/// connect, and a client retries a fresh connection's failure far less
+/// readily than a reused one's): returned with the stream, when it ends.
 async fn handshake(
     stream: TcpStream,
     client: SocketAddr,
     config: &ServeConfig,
     shutdown: &Shutdown,
-) -> Option<MaybeTls> {
+) -> Option<(MaybeTls, Option<Instant>)> {
     #[cfg(feature = "tls")]
     if let Some(acceptor) = &config.tls {
         let limit = config.tls_handshake_timeout.unwrap_or(Duration::MAX);
         let mut timer = Timer::after(limit);
         let mut stream = stream;
+        let grace = Cell::new(None);
+        let grace_over = || async {
+            shutdown.triggered().await;
+            let ends = grace.get().unwrap_or_else(|| {
+                let ends = Instant::now() + crate::io::SHUTDOWN_HEAD_GRACE;
+                grace.set(Some(ends));
+                ends
+            });
+            Timer::at(ends).await;
+        };
         let hello_begun = async {
             future::poll_fn(|cx| stream.poll_readable(cx))
                 .await
@@ -1088,7 +1108,7 @@ async fn handshake(
                 async {
                     (&mut timer).await;
                 },
-                closes_while_idle(shutdown),
+                future::or(asked_to_make_room(shutdown), grace_over()),
             )
             .await;
             None
@@ -1106,25 +1126,24 @@ async fn handshake(
             None
         };
         let stop = async {
-            shutdown.triggered().await;
+            grace_over().await;
             None
         };
-        return future::or(future::or(accept, timeout), stop)
-            .await
-            .map(|s| MaybeTls::TlsServer(Box::new(s)));
+        let tls = future::or(future::or(accept, timeout), stop).await?;
+        return Some((MaybeTls::TlsServer(Box::new(tls)), grace.get()));
     }
     let _ = (client, config, shutdown);
-    Some(MaybeTls::Plain(stream))
+    Some((MaybeTls::Plain(stream), None))
 }
 
-/// Completes when a connection idle from now on is to close: at a shutdown,
-/// or when idle connections are asked to and this one is among those closed.
+/// Completes when idle connections are asked to close and this one, with
+/// nothing sent yet, is among those closed.
 #[cfg(feature = "tls")]
-async fn closes_while_idle(shutdown: &Shutdown) {
+async fn asked_to_make_room(shutdown: &Shutdown) {
     let mut seen = shutdown.idle_closes();
     loop {
         let listener = shutdown.listen();
-        if shutdown.is_triggered() || shutdown.asks_to_close(&mut seen).is_some() {
+        if shutdown.asks_to_close(&mut seen).is_some() {
             return;
         }
         listener.await;
