@@ -697,6 +697,27 @@ fn http10_keep_alive_is_confirmed_explicitly() {
     let mut out = [0u8; 8];
     conn.send_end(&[], &mut out).unwrap();
     assert_eq!(conn.our_state(), State::Idle);
+
+    // With an Upgrade field advertising a protocol (not a switch), both
+    // added lines go out: keep-alive, and the upgrade option a sender of
+    // Upgrade must name.
+    let mut conn = server_after(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    let fields = [
+        Header {
+            name: "Upgrade",
+            value: b"h2c",
+        },
+        Header {
+            name: "Content-Length",
+            value: b"0",
+        },
+    ];
+    let wire = response_wire(&mut conn, &ResponseHead::new(StatusCode::OK, &fields)).unwrap();
+    assert_eq!(
+        wire,
+        "HTTP/1.1 200 OK\r\nUpgrade: h2c\r\nContent-Length: 0\r\n\
+         connection: keep-alive\r\nconnection: upgrade\r\n\r\n"
+    );
 }
 
 #[test]
