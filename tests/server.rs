@@ -6835,6 +6835,63 @@ fn a_worker_at_its_connection_limit_closes_idle_connections_for_a_waiting_client
     }
 }
 
+/// Workers sharing a listener, all at their limit, only one of them with an
+/// idle connection: whichever worker takes the turn to make room first, the
+/// waiting client is served at once. A worker that finds nothing idle gives
+/// the turn back, and the others, refused it a moment before, take it then
+/// (before, they waited a whole second each time a busy worker won the
+/// turn, one after another).
+#[test]
+fn workers_of_a_shared_listener_hand_the_turn_to_make_room_on_at_once() {
+    let config = lithe::rt::ServeConfig {
+        threads: 4,
+        max_connections: 1,
+        shutdown_timeout: Duration::from_secs(2),
+        ..lithe::rt::ServeConfig::default()
+    };
+    let server = lithe::rt::Server::bind("127.0.0.1:0", routes, config).expect("bind");
+    let addr = server.local_addr();
+    // One connection a worker: one idle, three with a head begun (busy).
+    let mut idle = served_once(addr);
+    let mut busy: Vec<_> = (0..3)
+        .map(|_| {
+            let mut s = socket(addr);
+            s.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+            s
+        })
+        .collect();
+    // A worker at its limit that saw another take a client waits a second
+    // before it watches the listener again: past that, all of them do.
+    std::thread::sleep(Duration::from_millis(1100));
+    for round in 0..3 {
+        let started = Instant::now();
+        let mut waiting = socket(addr);
+        waiting
+            .write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let answer = read_to_close(&mut waiting);
+        let took = started.elapsed();
+        assert!(
+            answer.starts_with("HTTP/1.1 200 OK\r\n"),
+            "round {round}: {answer}"
+        );
+        assert!(
+            took < Duration::from_millis(600),
+            "round {round}: served after {took:?}"
+        );
+        assert_eq!(read_to_close(&mut idle), "", "round {round}");
+        // The next round's idle connection, on the worker just freed, a
+        // second after this round's room was made (rounds a worker may ask).
+        idle = served_once(addr);
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    for s in &mut busy {
+        s.write_all(b"Host: a\r\n\r\n").unwrap();
+        read_until(s, "Hello, World!");
+    }
+    server.shutdown();
+}
+
 /// A service that keeps its worker busy by yielding in a loop (a long
 /// computation done in steps) leaves the worker's other connections served
 /// meanwhile: what became ready is taken in between its turns.

@@ -82,7 +82,8 @@ pub struct ServeConfig {
     /// yet (over TLS: no hello begun, or the handshake done and no request
     /// begun), roughly the longest connected first, at most once a second
     /// (workers sharing a listener, as without `reuse_port`, take turns:
-    /// one of them a second); out of descriptors, which is the process's
+    /// one of them a second, and one that finds nothing idle hands the turn
+    /// on at once); out of descriptors, which is the process's
     /// shortage, not one worker's, every worker closes up to 64 of its idle
     /// connections, at most once a second in all;
     /// [`Shutdown::close_idle`] closes all of them. Idle
@@ -504,21 +505,34 @@ fn worker<M, S>(
                             if shared {
                                 Timer::after(TAKEN_BY_ANOTHER_WITHIN).await;
                             }
-                            let closed = shutdown.idle_closed();
-                            let asked = match !shared || client_waiting(listener.get_ref()) {
-                                true => room.make(slice::from_ref(&shutdown), &mut asked_here),
-                                false => None,
-                            };
-                            if let Some(asked) = asked {
-                                // Its idle connections close meanwhile (on this
-                                // thread), as this round or a user's
-                                // close_idle asks. None closed: none was idle
-                                // here, and another worker of the listener may
-                                // make room instead.
-                                Timer::after(TAKEN_BY_ANOTHER_WITHIN).await;
-                                if shutdown.idle_closed() == closed {
-                                    room.forget(asked);
+                            // Another worker of a shared listener may hold
+                            // the turn: one that finds nothing idle gives it
+                            // back within TAKEN_BY_ANOTHER_WITHIN, and this
+                            // one tries again then, while the client waits,
+                            // not a whole MAKE_ROOM_EVERY later.
+                            let tries_until = Instant::now() + MAKE_ROOM_EVERY;
+                            while !shared || client_waiting(listener.get_ref()) {
+                                let closed = shutdown.idle_closed();
+                                let slice = slice::from_ref(&shutdown);
+                                if let Some(asked) = room.make(slice, &mut asked_here) {
+                                    // Its idle connections close meanwhile (on
+                                    // this thread), as this round or a user's
+                                    // close_idle asks. None closed: none was
+                                    // idle here, and another worker of the
+                                    // listener may make room instead.
+                                    Timer::after(TAKEN_BY_ANOTHER_WITHIN).await;
+                                    if shutdown.idle_closed() == closed {
+                                        room.forget(asked);
+                                    }
+                                    break;
                                 }
+                                if !shared
+                                    || asked_recently(asked_here)
+                                    || Instant::now() >= tries_until
+                                {
+                                    break;
+                                }
+                                Timer::after(2 * TAKEN_BY_ANOTHER_WITHIN).await;
                             }
                         }
                         Timer::after(MAKE_ROOM_EVERY).await;
@@ -838,21 +852,25 @@ struct Everyone {
 #[derive(Default)]
 struct RoomMade(std::sync::Mutex<Option<Instant>>);
 
+/// Whether room was asked for `at` less than [`MAKE_ROOM_EVERY`] ago.
+fn asked_recently(at: Option<Instant>) -> bool {
+    at.is_some_and(|at| at.elapsed() < MAKE_ROOM_EVERY)
+}
+
 impl RoomMade {
     /// Asks [`MAKE_ROOM_FOR`] of the idle connections of each of `signals`
     /// to close, unless room was made less than [`MAKE_ROOM_EVERY`] ago, or
     /// this worker asked that recently (`asked_here`: each round wakes all
     /// the connections it asks); when it asked.
     fn make(&self, signals: &[Shutdown], asked_here: &mut Option<Instant>) -> Option<Instant> {
-        let now = Instant::now();
-        let recent = |at: Option<Instant>| at.is_some_and(|at| now - at < MAKE_ROOM_EVERY);
-        if recent(*asked_here) {
+        if asked_recently(*asked_here) {
             return None;
         }
         let mut last = self.last();
-        if recent(*last) {
+        if asked_recently(*last) {
             return None;
         }
+        let now = Instant::now();
         (*last, *asked_here) = (Some(now), Some(now));
         log::debug!("lithe: a worker short of room closes idle connections");
         for signal in signals {
