@@ -5074,6 +5074,8 @@ fn an_absolute_form_target_names_the_host_over_the_host_field() {
     server.shutdown();
 }
 
+/// A panic making a connection's service loses that connection, not the
+/// worker, and frees its slot: a worker with room for one serves the next.
 #[test]
 fn a_panic_making_a_connections_service_loses_that_connection_only() {
     use lithe::rt::{ServeConfig, Server};
@@ -5089,8 +5091,10 @@ fn a_panic_making_a_connections_service_loses_that_connection_only() {
                 lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body("made")
             }
         },
+        // Room for one: the lost connection's slot must be freed.
         ServeConfig {
             threads: 1,
+            max_connections: 1,
             ..ServeConfig::default()
         },
     )
@@ -5105,7 +5109,7 @@ fn a_panic_making_a_connections_service_loses_that_connection_only() {
         Ok(n) => assert_eq!(n, 0, "{:?}", String::from_utf8_lossy(&lost)),
         Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
     }
-    // The one worker still serves.
+    // The one worker still serves, in the slot the panic left.
     let reply = exchange(server.local_addr(), request);
     assert!(reply.ends_with("\r\n\r\nmade"), "{reply}");
     server.shutdown();
