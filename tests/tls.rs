@@ -685,6 +685,81 @@ fn connectors_and_acceptors_take_a_rustls_configuration_of_the_callers() {
     server.shutdown();
 }
 
+/// A caller's configuration that allows TLS 1.3 early data (0-RTT) loses no
+/// request: lithe reads none from early data (futures-rustls hands it no
+/// such bytes), so the acceptor turns it off, and its session tickets allow
+/// none; the client sends its request after the handshake. Before, a
+/// resumed client's request sent as early data was taken and lost: the
+/// client, told it was taken, waited for an answer that never came.
+#[test]
+fn a_callers_early_data_setting_loses_no_request() {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    use std::io::{Read, Write};
+    let (cert, key) = certificate();
+    let mut server_config = rustls_server_config(&cert, &key, &[&rustls::version::TLS13]);
+    server_config.max_early_data_size = 16 * 1024;
+    let config = ServeConfig {
+        threads: 1,
+        tls: Some(TlsAcceptor::from_config(server_config)),
+        ..ServeConfig::default()
+    };
+    let server = Server::bind("127.0.0.1:0", routes, config).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(cert.as_bytes()).unwrap())
+        .unwrap();
+    let mut client_config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS13])
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    client_config.enable_early_data = true;
+    client_config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let client_config = std::sync::Arc::new(client_config);
+    let request = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    // The first connection brings the session tickets; the second resumes,
+    // offering its request as early data.
+    let mut early_data_offered = false;
+    for resumed in [false, true] {
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut tls = rustls::ClientConnection::new(client_config.clone(), name).unwrap();
+        if let Some(mut early) = tls.early_data() {
+            early.write_all(request).unwrap();
+            early_data_offered = true;
+        }
+        let tcp = std::net::TcpStream::connect(server.local_addr()).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut stream = rustls::StreamOwned::new(tls, tcp);
+        // Completes the handshake: whether the early data was taken is then known.
+        stream.flush().unwrap();
+        while stream.conn.is_handshaking() {
+            stream.conn.complete_io(&mut stream.sock).unwrap();
+        }
+        if !(resumed && stream.conn.is_early_data_accepted()) {
+            stream.write_all(request).unwrap();
+        }
+        let mut reply = Vec::new();
+        let read = stream.read_to_end(&mut reply);
+        let reply = String::from_utf8_lossy(&reply);
+        assert!(read.is_ok(), "resumed {resumed}: {read:?} after {reply:?}");
+        assert!(
+            reply.starts_with("HTTP/1.1 200 OK\r\n"),
+            "resumed {resumed}: {reply}"
+        );
+        assert!(
+            reply.ends_with("Hello, World!"),
+            "resumed {resumed}: {reply}"
+        );
+    }
+    // The tickets lithe's acceptor issues allow none (rustls then refuses
+    // it in any case).
+    assert!(!early_data_offered, "a session ticket allowed early data");
+    server.shutdown();
+}
+
 /// Records the server name each ClientHello carried, and answers with one
 /// certificate whatever it was.
 #[derive(Debug)]

@@ -332,11 +332,17 @@ impl TlsAcceptor {
     /// An acceptor with a rustls configuration of the caller's (client
     /// certificates, a certificate chosen by SNI or reloaded while running...);
     /// its ALPN is set to `http/1.1` and `http/1.0`, the protocols lithe
-    /// serves. (Some settings rustls checks only as it makes a connection, a
-    /// `max_fragment_size` out of range: [`Server`](crate::rt::Server)'s
-    /// `bind` makes one to find them.)
+    /// serves, and TLS 1.3 early data (0-RTT) is turned off
+    /// (`max_early_data_size` 0): lithe reads no request from it, and one
+    /// taken from it could be a replay (RFC 8470); a client then sends its
+    /// request after the handshake. (Some settings rustls checks only as it makes a
+    /// connection, a `max_fragment_size` out of range:
+    /// [`Server`](crate::rt::Server)'s `bind` makes one to find them.)
     pub fn from_config(mut config: rustls::ServerConfig) -> Self {
         config.alpn_protocols = ALPN_SERVED.iter().map(|p| p.to_vec()).collect();
+        // Accepted, early data would sit where futures-rustls never reads,
+        // while the client, told it was taken, waits for its answer.
+        config.max_early_data_size = 0;
         TlsAcceptor {
             config: Arc::new(config),
         }
