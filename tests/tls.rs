@@ -393,8 +393,11 @@ fn raw_tls_client(
     cert: &str,
     port: u16,
     alpn: &[&[u8]],
-) -> impl Future<Output = std::io::Result<futures_rustls::client::TlsStream<lithe::rt::TcpStream>>> + use<>
-{
+) -> impl Future<
+    Output = std::io::Result<
+        lithe::rt::tls::futures_rustls::client::TlsStream<lithe::rt::TcpStream>,
+    >,
+> + use<> {
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(rustls::pki_types::pem::PemObject::from_pem_slice(cert.as_bytes()).unwrap())
@@ -407,7 +410,7 @@ fn raw_tls_client(
     .with_root_certificates(roots)
     .with_no_client_auth();
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    let connector = futures_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let connector = lithe::rt::tls::futures_rustls::TlsConnector::from(std::sync::Arc::new(config));
     async move {
         let tcp = lithe::rt::connect("127.0.0.1", port, LIMIT).await.unwrap();
         let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
@@ -588,7 +591,8 @@ fn tls_1_2_peers_are_served_and_reached() {
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let connector = futures_rustls::TlsConnector::from(std::sync::Arc::new(client_config));
+    let connector =
+        lithe::rt::tls::futures_rustls::TlsConnector::from(std::sync::Arc::new(client_config));
     let port = server.local_addr().port();
     let version = run(async {
         let tcp = lithe::rt::connect("127.0.0.1", port, LIMIT).await.unwrap();
@@ -844,7 +848,7 @@ fn a_tls_client_leaving_an_idle_connection_without_close_notify_has_closed() {
 }
 
 /// The server side of a TLS stream over TCP.
-type ServerTls = futures_rustls::server::TlsStream<lithe::rt::TcpStream>;
+type ServerTls = lithe::rt::tls::futures_rustls::server::TlsStream<lithe::rt::TcpStream>;
 
 /// A TLS server on 127.0.0.1 for one connection (`cert` and `key` as PEM):
 /// once the handshake is done, `then` has the stream. Its address, and the
@@ -1458,7 +1462,7 @@ fn over_a_tls_pipe<S, F>(
     run(futures_lite::future::zip(server, client));
 }
 
-type ClientTls = futures_rustls::client::TlsStream<lithe::io::DuplexStream>;
+type ClientTls = lithe::rt::tls::futures_rustls::client::TlsStream<lithe::io::DuplexStream>;
 
 /// A TLS server writes its session tickets once its handshake is done,
 /// before it reads the request. A client waiting for `100 Continue` reads

@@ -201,8 +201,9 @@ impl Default for ConnectConfig {
 /// brackets: `::1`, not `[::1]` ([`Url::host`] gives it so). A name that
 /// does not resolve is an I/O error as the system's resolver reports it
 /// ("failed to lookup address information: ..."), of no kind std lets a
-/// caller match; a refused connection is one of kind `ConnectionRefused`,
-/// and running out of time [`Timeout::Connect`].
+/// caller match; when every address fails, the error is the last one's (of
+/// kind `ConnectionRefused` for a server that refused, for one), and
+/// running out of time is [`Timeout::Connect`].
 pub async fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Error> {
     connected(with_timeout(resolve_and_race(host, port), timeout).await?)
 }

@@ -128,8 +128,9 @@ impl TcpStream {
         }
     }
 
-    /// With `on`, makes the coming close of this connection, however it comes
-    /// (dropped included), abortive: a reset (TCP `SO_LINGER` of zero), which
+    /// With `on`, makes the closing of this connection's descriptor (at its
+    /// drop) abortive: a reset (TCP `SO_LINGER` of zero; a `poll_close`
+    /// before it still sends a FIN, and over TLS a close_notify), which
     /// tells the peer that what it got was cut short, as a clean close cannot
     /// for a body that ends at the close; unsent bytes are dropped. Off, the
     /// close is a clean one again. Linux only (rustix is a dependency there

@@ -49,6 +49,12 @@ use crate::io::Error;
 /// ```
 pub use rustls;
 
+/// The futures-rustls lithe is built on, whose stream types
+/// [`TlsConnector::connect`], [`TlsAcceptor::accept`] and
+/// [`MaybeTls`](crate::rt::MaybeTls) hand out: named through it, they are
+/// the ones lithe returns, whatever version the application depends on.
+pub use futures_rustls;
+
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(ring::default_provider())
 }
@@ -144,6 +150,12 @@ const ALPN_HTTP11: &[u8] = b"http/1.1";
 const ALPN_SERVED: [&[u8]; 2] = [ALPN_HTTP11, b"http/1.0"];
 
 /// Opens TLS connections to servers.
+///
+/// A connector and its clones share one rustls configuration, and with it
+/// rustls' session cache: connections opened through them resume their
+/// sessions. Every constructor but [`webpki`](Self::webpki) makes a
+/// configuration of its own, so keep the connector (or clones of it) rather
+/// than make one per connection.
 #[derive(Clone)]
 pub struct TlsConnector {
     config: Arc<rustls::ClientConfig>,
