@@ -2634,6 +2634,30 @@ fn a_host_address_that_never_answers_does_not_use_up_the_timeout() {
     server.shutdown();
 }
 
+/// Attempts already started keep going when the next one starts (RFC
+/// 8305): an address that answers only after its connect is retried (its
+/// first SYN dropped, the retry a second later taken) still wins over a
+/// later one that never answers, instead of the later attempt replacing it
+/// and the connect timing out.
+#[test]
+fn an_earlier_attempt_that_answers_late_still_wins() {
+    use lithe::rt::connect_any;
+    let ((listener, _queued), slow) = unanswering_address();
+    let (_silent, silent) = unanswering_address();
+    // Room in the slow address's accept queue 300 ms on: its first SYN was
+    // dropped, and the kernel's retry (about a second after it) is taken.
+    let freeing = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        let accepted = listener.accept();
+        (listener, accepted.map(drop))
+    });
+    let stream = run(connect_any(&[slow, silent], Duration::from_secs(8)));
+    let (_listener, accepted) = freeing.join().unwrap();
+    accepted.unwrap();
+    let stream = stream.unwrap();
+    assert_eq!(stream.get_ref().peer_addr().unwrap(), slow);
+}
+
 /// An upload more than the socket buffers between client and server hold.
 const BLOCKED_UPLOAD: usize = 64 << 20;
 
