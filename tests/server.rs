@@ -1205,6 +1205,51 @@ fn a_body_dropped_partly_during_the_answer_and_partly_after_is_held_to_one_drain
     );
 }
 
+/// What was dropped of a body while an earlier answer waited to go out
+/// counts when its own answer decides whether the connection goes on: 40 KiB
+/// dropped and 40 KiB still to come are past the 64 KiB drain limit, so that
+/// answer says `connection: close`, as the connection then does (before, it
+/// weighed the 40 KiB to come alone, kept alive in its head, and closed).
+#[test]
+fn a_body_partly_dropped_before_its_answer_counts_toward_keeping_the_connection() {
+    const HALF: usize = 40 * 1024;
+    let service = |request: lithe::io::Request| async move {
+        match request.path() {
+            // Larger than the pipe: it waits to go out while the client uploads.
+            "/q" => {
+                lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body(vec![b'q'; 10_000])
+            }
+            _ => {
+                drop(request);
+                async_io::Timer::after(Duration::from_millis(500)).await;
+                lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body("dropped")
+            }
+        }
+    };
+    // The GET and the POST's head in one piece, then half of the body.
+    let heads = format!(
+        "GET /q HTTP/1.1\r\nHost: a\r\n\r\n\
+         POST /drop HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n",
+        2 * HALF
+    );
+    let mut request = upload(&heads, HALF, false);
+    request[0] = heads.into_bytes();
+    let (served, reply) = served_to_a_client_uploading_first(
+        service,
+        Some(Duration::from_millis(300)),
+        request,
+        Duration::from_millis(100),
+    );
+    assert!(served.is_ok(), "{served:?}");
+    assert_eq!(count(&reply, "HTTP/1.1 200 OK\r\n"), 2, "{reply}");
+    let dropped_answer = &reply[reply.rfind("HTTP/1.1 ").unwrap()..];
+    assert!(dropped_answer.ends_with("dropped"), "{dropped_answer}");
+    assert!(
+        dropped_answer.contains("connection: close\r\n"),
+        "{dropped_answer}"
+    );
+}
+
 /// A body that stalls (past the body timeout) while a large answer waits to
 /// go out ends the connection after the answer, which goes out whole.
 #[test]

@@ -266,7 +266,7 @@ impl<T: Transport + 'static> Driver<'_, T> {
     fn drop_buffered_body(&mut self) -> bool {
         let whole = match self.conn.incoming_body() {
             Some(BodyLength::Length(_)) => self.conn.body_left_to_receive().is_some_and(|left| {
-                left <= self.buf.filled().len() as u64 && left <= self.config.drain_limit
+                left <= self.buf.filled().len() as u64 && left <= self.drain_left()
             }),
             Some(BodyLength::Chunked) => self.chunked_rest_is_buffered(),
             _ => false,
@@ -290,13 +290,20 @@ impl<T: Transport + 'static> Driver<'_, T> {
         }
     }
 
+    /// What [`ServerConfig::drain_limit`](super::ServerConfig::drain_limit)
+    /// still lets the driver read and drop of this body: the limit is on the
+    /// body read for nobody, and what was dropped while an answer waited to
+    /// go out was read so already.
+    fn drain_left(&self) -> u64 {
+        self.config.drain_limit.saturating_sub(self.dropped)
+    }
+
     /// Whether the body has a length, and more of it is still to come than
-    /// [`ServerConfig::drain_limit`](super::ServerConfig::drain_limit) lets the
-    /// driver read and drop.
+    /// the drain limit lets the driver read and drop ([`drain_left`](Self::drain_left)).
     fn length_left_past_drain_limit(&self) -> bool {
         self.conn
             .body_left_to_receive()
-            .is_some_and(|left| left > self.config.drain_limit)
+            .is_some_and(|left| left > self.drain_left())
     }
 
     /// Whether the rest of the request body can be drained within the limit:
@@ -330,7 +337,7 @@ impl<T: Transport + 'static> Driver<'_, T> {
                     data: (_, len),
                 }) if consumed > 0 => {
                     data += len as u64;
-                    if data > self.config.drain_limit {
+                    if data > self.drain_left() {
                         return false;
                     }
                     input = &input[consumed..];
