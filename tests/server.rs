@@ -1205,6 +1205,79 @@ fn a_body_dropped_partly_during_the_answer_and_partly_after_is_held_to_one_drain
     );
 }
 
+/// A response stream that fails ends the connection (after a linger that
+/// keeps the client's upload from resetting it): a task of the service's
+/// still reading the request body learns at once that the body will not
+/// come, not only when the linger ends (here, a second after the client
+/// stops sending, about 3 s on).
+#[test]
+fn a_body_reader_hears_at_once_of_a_connection_ended_by_a_failed_response() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
+    let (read_failed, failed_at) = std::sync::mpsc::channel();
+    let service = move |request: lithe::io::Request| {
+        let read_failed = read_failed.clone();
+        async move {
+            let mut body = request.into_body();
+            std::thread::spawn(move || {
+                future::block_on(async { while let Ok(Some(_)) = body.chunk().await {} });
+                let _ = read_failed.send(Instant::now());
+            });
+            let failing = futures_lite::StreamExt::chain(
+                futures_lite::stream::iter([Ok(bytes::Bytes::from_static(b"first"))]),
+                futures_lite::stream::once_future(async {
+                    async_io::Timer::after(Duration::from_millis(100)).await;
+                    Err(std::io::Error::other("the source failed"))
+                }),
+            );
+            lithe::io::Response::new(lithe::proto::StatusCode::OK)
+                .with_body(lithe::io::Body::stream(failing))
+        }
+    };
+    let (client_end, server_end) = lithe::io::duplex(4096);
+    let config = ServerConfig::default();
+    let server = std::thread::spawn(move || {
+        future::block_on(lithe::io::serve_connection(server_end, service, &config))
+    });
+    let (mut reading, mut writing) = futures_lite::io::split(client_end);
+    let reader = std::thread::spawn(move || {
+        future::block_on(async {
+            let mut reply = Vec::new();
+            let _ = reading.read_to_end(&mut reply).await;
+            reply
+        })
+    });
+    let sent_until = future::block_on(async {
+        writing
+            .write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1048576\r\n\r\n")
+            .await
+            .unwrap();
+        // 1 KiB every 50 ms for 2 s: more than the body read before the
+        // failure, and the linger's discard after it.
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(2) {
+            if writing.write_all(&[b'x'; 1024]).await.is_err() {
+                break;
+            }
+            async_io::Timer::after(Duration::from_millis(50)).await;
+        }
+        Instant::now()
+    });
+    let failed_at = failed_at.recv_timeout(LIMIT).unwrap();
+    let reply = String::from_utf8(reader.join().unwrap()).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(
+        !reply.ends_with("\r\n0\r\n\r\n"),
+        "cut short, not ended: {reply}"
+    );
+    assert!(server.join().unwrap().is_err());
+    // The failure comes 100 ms in; the client sends until 2 s.
+    assert!(
+        failed_at + Duration::from_secs(1) < sent_until,
+        "the reader heard {:?} before the client stopped sending",
+        sent_until - failed_at
+    );
+}
+
 /// What was dropped of a body while an earlier answer waited to go out
 /// counts when its own answer decides whether the connection goes on: 40 KiB
 /// dropped and 40 KiB still to come are past the 64 KiB drain limit, so that

@@ -307,7 +307,12 @@ where
             // Responses to pipelined requests that came before the one that
             // failed may still be in the batch: they go out (with what the
             // failed one had), so the client loses only the failed exchange;
-            // lingering keeps a reset from discarding them.
+            // lingering keeps a reset from discarding them. A request body
+            // still read (by a task of the service's) will not come: its
+            // reader hears so now, not when the linger ends.
+            if let Some(feeder) = driver.feeder.take() {
+                feeder.abandon();
+            }
             let _ = driver.close(true).await;
             return Err(error);
         }
