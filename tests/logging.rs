@@ -55,8 +55,13 @@ fn logged(text: &str, count: usize) -> Vec<(log::Level, String)> {
 
 async fn service(request: Request) -> Response {
     if request.headers().get("x-switch").is_some() {
-        // A switch, whatever the request proposed.
-        return Response::new(StatusCode::SWITCHING_PROTOCOLS).with_header("upgrade", "websocket");
+        // A switch, whatever the request proposed (at `/bare`, naming no
+        // protocol at all).
+        let switch = Response::new(StatusCode::SWITCHING_PROTOCOLS);
+        return match request.path() {
+            "/bare" => switch,
+            _ => switch.with_header("upgrade", "websocket"),
+        };
     }
     match request.path() {
         // A line break in a value could inject a field: never sent.
@@ -241,6 +246,25 @@ fn failures_nobody_else_sees_are_logged() {
     );
     assert!(reply.starts_with("HTTP/1.1 500 "), "{reply}");
     assert_eq!(logged("did not offer", 1).len(), 1);
+    // The same with a body past the drain limit that waits for 100
+    // Continue: the 101 is judged before it would wait for that body, so it
+    // is the same 500 and warning, not a 413 for a body too long to read
+    // before a switch that could not be made anyway.
+    let reply = exchange(
+        addr,
+        b"POST /ws HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: upgrade, close\r\n\
+          Content-Length: 1048576\r\nExpect: 100-continue\r\nX-Switch: 1\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 500 "), "{reply}");
+    assert_eq!(logged("did not offer", 2).len(), 2);
+    // And a 101 naming no protocol, which HTTP/1.1 cannot carry.
+    let reply = exchange(
+        addr,
+        b"POST /bare HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: upgrade, close\r\n\
+          Content-Length: 1048576\r\nExpect: 100-continue\r\nX-Switch: 1\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 500 "), "{reply}");
+    assert_eq!(logged("101 response cannot be sent", 1).len(), 1);
 
     // The piece there was goes out, and then the connection ends: neither
     // padded to the length nor ended as if whole.

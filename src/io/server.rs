@@ -28,7 +28,7 @@ use super::headers::{Headers, field_spans};
 use super::message::{Request, Response};
 use super::receive::{Span, parse_with_growing_fields, span};
 use super::shutdown::{IdleClose, Shutdown};
-use super::upgrade::{OnUpgrade, Transport, UpgradeSender, Upgraded};
+use super::upgrade::{OnUpgrade, Transport, UpgradeSender, Upgraded, offers_every_protocol};
 use crate::proto::{self, BodyLength, Connection, Event, Header, State, StatusCode, Version};
 
 mod config;
@@ -207,8 +207,9 @@ where
 /// `Connection: close` if its head goes out after the trigger, and nothing
 /// pipelined behind such a response is served, as RFC 9112 §9.6 asks; a
 /// request whose head has begun to arrive while the connection waits
-/// between requests gets a second more, within the head timeout, to come
-/// whole and be served as the last, or is answered `408`), and closing when
+/// between requests, or the first request of a connection with nothing
+/// sent yet, gets a second more, within the head timeout, to come whole and
+/// be served as the last, or is answered `408`), and closing when
 /// idle at a [`Shutdown::close_idle`] (one made once the future has first
 /// been polled: a call before that concerns connections already being
 /// served, not this one).
@@ -541,10 +542,19 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                     }
                     // Passed on from each arm: rebinding it first is a copy.
                     return Poll::Ready(match self.body_error {
+                        // Held for the body only if it can be sent then: one
+                        // the driver refuses (no Upgrade field, a protocol
+                        // not offered) gets its 500 and warning now, not a
+                        // 413 for a body too long to read first.
                         None if proposes_switch
                             && !self.body_done
                             && asked != Asked::Connect
-                            && response.status() == StatusCode::SWITCHING_PROTOCOLS =>
+                            && response.status() == StatusCode::SWITCHING_PROTOCOLS
+                            && response.headers().contains("upgrade")
+                            && offers_every_protocol(
+                                self.offered_protocols.as_deref(),
+                                response.headers(),
+                            ) =>
                         {
                             switch_waiting = Some(Box::new(response));
                             Ok(None)

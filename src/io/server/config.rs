@@ -97,7 +97,9 @@ pub struct ServerConfig {
     /// task of its own, may yet be read: the head keeps the connection, a
     /// client waiting for `100 Continue` gets it, and what is left of the
     /// body when the response ends is drained the same way, or the
-    /// connection closes.)
+    /// connection closes. Unless the response goes out whole at once, or
+    /// has no body to send (HEAD, 204, 304): nothing then waits for the
+    /// body, which is settled as one dropped unread.)
     /// A 101 the service gave before the body was read waits for the drain
     /// (chunked too, and a shutdown does not end it): a body past this limit
     /// gets a 413 instead, and the connection closes. A connection that
