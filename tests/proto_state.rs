@@ -785,8 +785,10 @@ fn an_unsolicited_408_before_any_request_closes_the_connection() {
     conn.send_end(&[], &mut out).unwrap();
     assert_eq!(conn.our_state(), State::MustClose);
     assert!(!conn.is_keep_alive());
-    // The rest of that head is never parsed as a request.
+    // The rest of that head is never parsed as a request, nor taken for
+    // one begun (no request can follow).
     let late = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    assert!(!conn.message_begun(late));
     assert_eq!(
         conn.receive(late, &mut headers).unwrap(),
         lithe::proto::Received {

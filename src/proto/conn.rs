@@ -46,8 +46,27 @@ pub enum Event<'b, 'h> {
         /// Trailer fields, for chunked bodies that carried any.
         trailers: &'h [Header<'b>],
     },
-    /// The input ends inside a message: read more bytes and call again with the
-    /// unconsumed input followed by them.
+    /// The input ends inside a message, or (a server between requests)
+    /// holds nothing but empty lines: read more bytes and call again with the
+    /// unconsumed input followed by them. `consumed` may be more than 0
+    /// (chunk framing taken, as the CRLF after a chunk's data): drop those
+    /// bytes, as after any event. [`Connection::message_begun`] tells a
+    /// connection between messages from one in the middle of one.
+    ///
+    /// ```
+    /// use lithe::proto::{Config, Connection, EMPTY_HEADER, Event};
+    ///
+    /// let mut conn = Connection::server(Config::default());
+    /// let mut headers = [EMPTY_HEADER; 8];
+    /// let head = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    /// assert_eq!(conn.receive(head, &mut headers)?.consumed, head.len());
+    /// let received = conn.receive(b"5\r\nhello", &mut headers)?;
+    /// assert_eq!((received.consumed, received.event), (8, Event::Data(b"hello")));
+    /// // The CRLF after the data is taken, though the next chunk has not come.
+    /// let received = conn.receive(b"\r\n", &mut headers)?;
+    /// assert_eq!((received.consumed, received.event), (2, Event::NeedData));
+    /// # Ok::<(), lithe::proto::Error>(())
+    /// ```
     NeedData,
     /// The head (or a chunked body's trailer section) has more fields than the
     /// `headers` array holds, and the array is shorter than
@@ -75,12 +94,20 @@ pub enum Event<'b, 'h> {
     HeadersFull,
     /// Nothing will be parsed until we act: a server has read a whole request and
     /// owes its response (pipelined bytes wait, unconsumed), a client has no
-    /// request outstanding, or the connection must close.
+    /// request outstanding, or the connection must close. Which one,
+    /// [`Connection::our_state`] says: [`State::SendResponse`] or
+    /// [`State::SendBody`], send (the rest of) the response;
+    /// [`State::Idle`] (a client), send a request; [`State::MustClose`] or
+    /// [`State::Closed`], close.
     Paused,
     /// The connection switched protocols. The unconsumed input, and all bytes
     /// after it, belong to the new protocol.
     SwitchedProtocol,
-    /// The peer closed the connection cleanly between messages.
+    /// The peer closed the connection cleanly between messages: its side is
+    /// done. A server may still owe the response to the request before (a
+    /// client that half-closes once it has sent it): while
+    /// [`Connection::our_state`] is [`State::SendResponse`] or
+    /// [`State::SendBody`], send it, then close.
     ConnectionClosed,
 }
 
@@ -275,15 +302,23 @@ impl Connection {
     /// assert!(server.message_begun(b"\n"));
     /// ```
     pub fn message_begun(&self, input: &[u8]) -> bool {
+        let no_more = |state| {
+            matches!(
+                state,
+                State::MustClose | State::Closed | State::SwitchedProtocol | State::Error
+            )
+        };
         match self.their_state() {
             State::SendBody => true,
-            State::MustClose | State::Closed | State::SwitchedProtocol | State::Error => false,
-            State::Idle | State::SendResponse | State::Done | State::MightSwitchProtocol => {
-                match self.role {
-                    Role::Server => !only_empty_lines(input, self.config.leniency.allow_bare_lf),
-                    Role::Client => !input.is_empty(),
-                }
-            }
+            state if no_more(state) => false,
+            // Between their messages, with ours ending the connection (an
+            // unsolicited 408 or 503 leaves the client's side idle): none
+            // can follow.
+            State::Idle | State::Done if no_more(self.our_state()) => false,
+            _ => match self.role {
+                Role::Server => !only_empty_lines(input, self.config.leniency.allow_bare_lf),
+                Role::Client => !input.is_empty(),
+            },
         }
     }
 
@@ -1053,6 +1088,14 @@ impl Connection {
     /// unknown, such a response without a length is close-delimited, and one
     /// with a Transfer-Encoding field is refused
     /// ([`Error::TransferEncodingInHttp10`]).
+    ///
+    /// A response sent while the request body is still arriving keeps the
+    /// connection (the rest of the body is read after it, as
+    /// [`receive`](Connection::receive) goes on). A driver that will not read
+    /// it (a 408 for a stalled body, a 413), and so closes after the
+    /// response, must say so itself: a `Connection: close` field in the head
+    /// (RFC 9110 §15.5.9 asks it of a 408). [`close`](Connection::close)
+    /// before sending would leave no response to send.
     pub fn send_response(
         &mut self,
         head: &ResponseHead<'_, '_>,
