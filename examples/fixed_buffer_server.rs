@@ -90,13 +90,13 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
         let mut fields = [EMPTY_HEADER; 16];
         let received = match conn.receive(&buf[..filled], &mut fields) {
             Ok(received) => received,
-            Err(error) => return refuse(&mut stream, &mut conn, error.status()),
+            Err(error) => return refuse(&mut stream, &mut conn, error.status(), &mut buf),
         };
         let consumed = received.consumed;
         let mut need_data = false;
         match received.event {
             Event::Request(head) => {
-                route = match (head.method, head.target) {
+                route = match (head.method, path_of(head.target)) {
                     ("GET" | "HEAD", "/") => Route::Hello,
                     ("POST", "/count") => Route::Count,
                     _ => Route::NotFound,
@@ -176,7 +176,12 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
                     // quietly.
                     let answerable = matches!(conn.our_state(), State::Idle | State::SendResponse);
                     return match begun && answerable {
-                        true => refuse(&mut stream, &mut conn, StatusCode::REQUEST_TIMEOUT),
+                        true => refuse(
+                            &mut stream,
+                            &mut conn,
+                            StatusCode::REQUEST_TIMEOUT,
+                            &mut buf,
+                        ),
                         false => Ok(()),
                     };
                 }
@@ -240,12 +245,30 @@ fn send_head(
     stream.write_all(&out[..n])
 }
 
+/// The path a target names, without its query: of an origin-form target
+/// (`/p?q`), or of an absolute-form one (`http://host/p?q`), which a server
+/// must accept too (RFC 9112 §3.2.2). proto has checked the target's form.
+fn path_of(target: &str) -> &str {
+    let path = match target.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |slash| &rest[slash..]),
+        None => target,
+    };
+    path.split('?').next().unwrap_or(path)
+}
+
 /// Answers a request proto refused (or a head or body that stalled) and
-/// closes. The close is said here: proto cannot know it of an answer given
-/// while a request body is still due, which it would read on afterwards.
-fn refuse(stream: &mut TcpStream, conn: &mut Connection, status: StatusCode) -> io::Result<()> {
+/// closes, lingering over what the client still sends with the buffer as
+/// scratch (nothing in it is needed any more). The close is said here:
+/// proto cannot know it of an answer given while a request body is still
+/// due, which it would read on afterwards.
+fn refuse(
+    stream: &mut TcpStream,
+    conn: &mut Connection,
+    status: StatusCode,
+    buf: &mut [u8],
+) -> io::Result<()> {
     send_head(stream, conn, status, &CLOSE, Some(0))?;
-    close_lingering(stream, &mut [0u8; 512])
+    close_lingering(stream, buf)
 }
 
 /// Closes our side, then reads and drops what the client still sends until
