@@ -4271,6 +4271,61 @@ fn a_request_body_stream_ends_after_its_error() {
     server.shutdown();
 }
 
+/// A request body whose stream has reported its error (and so ends), sent
+/// on as a body of its own (a proxy forwarding the rest), fails again
+/// there: the upstream never gets it as a whole message (before, an empty
+/// chunked body, ended and complete).
+#[test]
+fn a_body_whose_stream_error_was_seen_is_not_passed_on_as_whole() {
+    use lithe::io::{Body, ClientConfig, ClientConnection, Request, Response};
+    use lithe::proto::StatusCode;
+    let (recorded, upstream_saw) = std::sync::mpsc::channel();
+    let proxy = move |request: Request| {
+        let recorded = recorded.clone();
+        async move {
+            use futures_lite::StreamExt;
+            let mut body = request.into_body();
+            while let Some(piece) = body.next().await {
+                if piece.is_err() {
+                    break;
+                }
+            }
+            let recording = move |request: Request| {
+                let recorded = recorded.clone();
+                async move {
+                    let _ = recorded.send(request.into_body().bytes(1024).await.is_ok());
+                    Response::new(StatusCode::OK)
+                }
+            };
+            let (client_end, server_end) = lithe::io::duplex(64 * 1024);
+            let config = ServerConfig::default();
+            let upstream = lithe::io::serve_connection(server_end, recording, &config);
+            let forwarding = async {
+                let mut conn =
+                    ClientConnection::new(client_end, ClientConfig::default()).with_host("u");
+                let forwarded = Request::new("POST", "/").with_body(Body::from(body));
+                conn.send(forwarded).await.map(drop)
+            };
+            let (_, sent) = futures_lite::future::zip(upstream, forwarding).await;
+            Response::new(StatusCode::OK).with_body(format!("sent: {}", sent.is_ok()))
+        }
+    };
+    let server = server_with(proxy, ServerConfig::default());
+    // A chunk, then a chunk-size line that is not hexadecimal.
+    let _ = exchange(
+        server.local_addr(),
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n",
+    );
+    // Nothing reached the upstream service, or a body cut short did.
+    let whole = upstream_saw.recv_timeout(Duration::from_secs(1));
+    assert_ne!(
+        whole,
+        Ok(true),
+        "the upstream took the failed body as whole"
+    );
+    server.shutdown();
+}
+
 /// Reads one response head from `io`, byte by byte (nothing after it).
 async fn read_head(io: &mut lithe::io::DuplexStream) -> String {
     use futures_lite::AsyncReadExt;

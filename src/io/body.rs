@@ -289,6 +289,17 @@ impl From<String> for Body {
 /// ```
 impl From<Incoming> for Body {
     fn from(incoming: Incoming) -> Self {
+        // A body whose stream has reported its error would now end there,
+        // cleanly, as streams do after one: sent on, it fails with that
+        // error again instead, never as a whole message.
+        if let Some(slot) = &incoming.slot {
+            let mut s = lock(slot);
+            if matches!(s.end, End::ErrorReported(_))
+                && let End::ErrorReported(e) = core::mem::take(&mut s.end)
+            {
+                s.end = End::Failed(e);
+            }
+        }
         match (incoming.len(), incoming.slot.clone()) {
             (Some(0), _) => Body::empty(),
             (Some(len), _) => Body::sized_stream(len, incoming),
@@ -668,8 +679,9 @@ impl Incoming {
         poll_fn(|cx| self.poll_chunk(cx)).await.transpose()
     }
 
-    /// The whole body, or [`Error::BodyTooLarge`] past `limit` bytes. A body
-    /// that arrived in one chunk is that chunk, a slice of the read buffer
+    /// The whole body (what is left of it, after [`chunk`](Self::chunk)
+    /// reads: `limit` applies to that), or [`Error::BodyTooLarge`] past
+    /// `limit` bytes. A body that arrived in one chunk is that chunk, a slice of the read buffer
     /// ([`chunk`](Self::chunk) says what that keeps alive). One whose
     /// `Content-Length` is past `limit` is refused unread (and so, where the
     /// client expects `100 Continue`, uninvited). A service answers a failed
