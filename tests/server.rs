@@ -6308,6 +6308,15 @@ fn abandonable(
                     Response::new(StatusCode::OK)
                         .with_body(Body::stream(futures_lite::StreamExt::chain(first, rest)))
                 }
+                "/trailers" => {
+                    let guard = Guard("trailers", dropped);
+                    Response::new(StatusCode::OK).with_body(Body::from("x").with_trailers(
+                        async move {
+                            let _held = guard;
+                            std::future::pending::<lithe::io::Headers>().await
+                        },
+                    ))
+                }
                 _ => Response::new(StatusCode::OK).with_body("at once"),
             }
         })
@@ -6360,18 +6369,23 @@ fn without_half_close_a_client_that_goes_away_abandons_its_request() {
         .into_iter()
         .flat_map(|goodbye| empty_lines.map(|lines| (goodbye, lines)))
     {
-        for (path, dropped) in [("/wait", "wait"), ("/stream", "stream")] {
+        for (path, dropped) in [
+            ("/wait", "wait"),
+            ("/stream", "stream"),
+            ("/trailers", "trailers"),
+        ] {
             let mut s = socket(server.local_addr());
             let requests = format!(
                 "GET /first HTTP/1.1\r\nHost: a\r\n\r\nGET {path} HTTP/1.1\r\nHost: a\r\n\r\n{with}"
             );
             s.write_all(requests.as_bytes()).unwrap();
             // The answer pipelined before (and, for the stream, its head and
-            // first piece: all that will come).
-            let last = if path == "/stream" {
-                "first\r\n"
-            } else {
-                "at once"
+            // first piece, for the trailers the data before them: all that
+            // will come).
+            let last = match path {
+                "/stream" => "first\r\n",
+                "/trailers" => "\r\nx\r\n",
+                _ => "at once",
             };
             let reply = read_until(&mut s, last);
             assert!(
