@@ -764,6 +764,78 @@ fn a_callers_early_data_setting_loses_no_request() {
     server.shutdown();
 }
 
+/// A protocol switch over TLS: a CONNECT whose tunnel bytes share the TLS
+/// record of its head reaches the tunnel with them (they were decrypted
+/// with the head), the 200 goes out before the tunnel's first bytes, and
+/// the tunnel, moved off its worker, outlives the server's shutdown.
+#[test]
+fn a_tunnel_over_tls_takes_the_bytes_behind_its_head_and_outlives_the_server() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    let (cert, key) = certificate();
+    let (shut_down, wait_for_shutdown) = std::sync::mpsc::channel::<()>();
+    let wait_for_shutdown = std::sync::Arc::new(std::sync::Mutex::new(Some(wait_for_shutdown)));
+    let tunnel = move |mut request: Request| {
+        let on_upgrade = request.upgrade().expect("CONNECT proposes a switch");
+        let wait = wait_for_shutdown
+            .lock()
+            .unwrap()
+            .take()
+            .expect("one tunnel");
+        std::thread::spawn(move || {
+            lithe::rt::block_on(async move {
+                let mut io = on_upgrade.await.unwrap();
+                let mut buf = [0u8; 4];
+                io.read_exact(&mut buf).await.unwrap();
+                assert_eq!(&buf, b"ping");
+                io.write_all(b"pong").await.unwrap();
+                io.flush().await.unwrap();
+                wait.recv().unwrap();
+                let mut again = [0u8; 5];
+                io.read_exact(&mut again).await.unwrap();
+                assert_eq!(&again, b"again");
+                io.write_all(b"still").await.unwrap();
+                io.flush().await.unwrap();
+            })
+        });
+        async { Response::new(StatusCode::OK) }
+    };
+    let server = https_server_with(&cert, &key, tunnel);
+    let port = server.local_addr().port();
+    let mut tls = run(raw_tls_client(&cert, port, &[b"http/1.1"])).unwrap();
+    /// Reads from `tls` until what was read ends with `end`.
+    async fn read_until_end(
+        tls: &mut lithe::rt::tls::futures_rustls::client::TlsStream<lithe::rt::TcpStream>,
+        end: &[u8],
+    ) -> String {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !seen.ends_with(end) {
+            let n = tls.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&seen));
+            seen.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8(seen).unwrap()
+    }
+    let reply = run(async {
+        // One write: one TLS record, head and tunnel bytes together.
+        tls.write_all(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\nping")
+            .await
+            .unwrap();
+        tls.flush().await.unwrap();
+        read_until_end(&mut tls, b"pong").await
+    });
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\npong"), "{reply}");
+    server.shutdown();
+    let _ = shut_down.send(());
+    let after = run(async {
+        tls.write_all(b"again").await.unwrap();
+        tls.flush().await.unwrap();
+        read_until_end(&mut tls, b"still").await
+    });
+    assert_eq!(after, "still");
+}
+
 /// Records the server name each ClientHello carried, and answers with one
 /// certificate whatever it was.
 #[derive(Debug)]
