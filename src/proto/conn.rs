@@ -265,6 +265,15 @@ impl Connection {
     }
 
     /// The configuration in force.
+    ///
+    /// ```
+    /// use lithe::proto::{Config, Connection, Limits};
+    /// let config = Config {
+    ///     limits: Limits { max_headers: 8, ..Limits::default() },
+    ///     ..Config::default()
+    /// };
+    /// assert_eq!(Connection::server(config).config(), &config);
+    /// ```
     pub fn config(&self) -> &Config {
         &self.config
     }
