@@ -42,6 +42,27 @@ fn rustls_server_config(
         .unwrap()
 }
 
+/// Roots trusting `cert` (PEM) alone.
+fn roots_trusting(cert: &str) -> rustls::RootCertStore {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_slice(cert.as_bytes()).unwrap())
+        .unwrap();
+    roots
+}
+
+/// A one-worker HTTPS server of `routes` with a rustls configuration of the
+/// test's, through `TlsAcceptor::from_config`.
+fn https_server_from_config(config: rustls::ServerConfig) -> Server {
+    let config = ServeConfig {
+        threads: 1,
+        tls: Some(TlsAcceptor::from_config(config)),
+        ..ServeConfig::default()
+    };
+    Server::bind("127.0.0.1:0", routes, config).unwrap()
+}
+
 fn https_server(cert: &str, key: &str) -> Server {
     https_server_with(cert, key, routes)
 }
@@ -398,10 +419,7 @@ fn raw_tls_client(
         lithe::rt::tls::futures_rustls::client::TlsStream<lithe::rt::TcpStream>,
     >,
 > + use<> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(rustls::pki_types::pem::PemObject::from_pem_slice(cert.as_bytes()).unwrap())
-        .unwrap();
+    let roots = roots_trusting(cert);
     let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -654,12 +672,7 @@ fn connectors_and_acceptors_take_a_rustls_configuration_of_the_callers() {
     let provider = || std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let leaf = CertificateDer::from_pem_slice(cert.as_bytes()).unwrap();
     let server_config = rustls_server_config(&cert, &key, rustls::DEFAULT_VERSIONS);
-    let config = ServeConfig {
-        threads: 1,
-        tls: Some(TlsAcceptor::from_config(server_config)),
-        ..ServeConfig::default()
-    };
-    let server = Server::bind("127.0.0.1:0", routes, config).unwrap();
+    let server = https_server_from_config(server_config);
     let mut roots = rustls::RootCertStore::empty();
     roots.add(leaf).unwrap();
     let client_config = rustls::ClientConfig::builder_with_provider(provider())
@@ -697,22 +710,12 @@ fn connectors_and_acceptors_take_a_rustls_configuration_of_the_callers() {
 /// client, told it was taken, waited for an answer that never came.
 #[test]
 fn a_callers_early_data_setting_loses_no_request() {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
     use std::io::{Read, Write};
     let (cert, key) = certificate();
     let mut server_config = rustls_server_config(&cert, &key, &[&rustls::version::TLS13]);
     server_config.max_early_data_size = 16 * 1024;
-    let config = ServeConfig {
-        threads: 1,
-        tls: Some(TlsAcceptor::from_config(server_config)),
-        ..ServeConfig::default()
-    };
-    let server = Server::bind("127.0.0.1:0", routes, config).unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(cert.as_bytes()).unwrap())
-        .unwrap();
+    let server = https_server_from_config(server_config);
+    let roots = roots_trusting(&cert);
     let mut client_config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
