@@ -5135,36 +5135,7 @@ fn an_upgraded_connection_outlives_the_server_that_accepted_it() {
 }
 
 fn an_upgraded_connection_outlives_its_server(reading_at_shutdown: bool) {
-    use futures_lite::{AsyncReadExt, AsyncWriteExt};
-    use std::sync::mpsc;
-    let (shut_down, wait_for_shutdown) = mpsc::channel::<()>();
-    let wait_for_shutdown = std::sync::Arc::new(std::sync::Mutex::new(Some(wait_for_shutdown)));
-    let tunnel = move |mut request: lithe::io::Request| {
-        let on_upgrade = request.upgrade().expect("CONNECT proposes a switch");
-        let wait = wait_for_shutdown
-            .lock()
-            .unwrap()
-            .take()
-            .expect("one tunnel");
-        std::thread::spawn(move || {
-            lithe::rt::block_on(async move {
-                let mut io = on_upgrade.await.unwrap();
-                let mut buf = [0u8; 4];
-                io.read_exact(&mut buf).await.unwrap();
-                io.write_all(b"pong").await.unwrap();
-                // The worker that accepted the connection stops here.
-                if !reading_at_shutdown {
-                    wait.recv().unwrap();
-                }
-                let mut again = [0u8; 5];
-                io.read_exact(&mut again).await.unwrap();
-                assert_eq!(&again, b"again");
-                io.write_all(b"still").await.unwrap();
-                io.flush().await.unwrap();
-            })
-        });
-        async { lithe::io::Response::new(lithe::proto::StatusCode::OK) }
-    };
+    let (tunnel, shut_down) = tunnel_outliving_its_server(reading_at_shutdown);
     let server = server_with(tunnel, ServerConfig::default());
     let mut s = socket(server.local_addr());
     s.write_all(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\nping")

@@ -775,33 +775,7 @@ fn a_callers_early_data_setting_loses_no_request() {
 fn a_tunnel_over_tls_takes_the_bytes_behind_its_head_and_outlives_the_server() {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};
     let (cert, key) = certificate();
-    let (shut_down, wait_for_shutdown) = std::sync::mpsc::channel::<()>();
-    let wait_for_shutdown = std::sync::Arc::new(std::sync::Mutex::new(Some(wait_for_shutdown)));
-    let tunnel = move |mut request: Request| {
-        let on_upgrade = request.upgrade().expect("CONNECT proposes a switch");
-        let wait = wait_for_shutdown
-            .lock()
-            .unwrap()
-            .take()
-            .expect("one tunnel");
-        std::thread::spawn(move || {
-            lithe::rt::block_on(async move {
-                let mut io = on_upgrade.await.unwrap();
-                let mut buf = [0u8; 4];
-                io.read_exact(&mut buf).await.unwrap();
-                assert_eq!(&buf, b"ping");
-                io.write_all(b"pong").await.unwrap();
-                io.flush().await.unwrap();
-                wait.recv().unwrap();
-                let mut again = [0u8; 5];
-                io.read_exact(&mut again).await.unwrap();
-                assert_eq!(&again, b"again");
-                io.write_all(b"still").await.unwrap();
-                io.flush().await.unwrap();
-            })
-        });
-        async { Response::new(StatusCode::OK) }
-    };
+    let (tunnel, shut_down) = tunnel_outliving_its_server(false);
     let server = https_server_with(&cert, &key, tunnel);
     let port = server.local_addr().port();
     let mut tls = run(raw_tls_client(&cert, port, &[b"http/1.1"])).unwrap();

@@ -447,3 +447,47 @@ pub async fn halting(request: lithe::io::Request) -> lithe::io::Response {
     };
     lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body(stream)
 }
+
+/// A CONNECT service whose tunnel, on a thread of its own (off the worker
+/// that accepted it), answers `ping` with `pong`, then, once the returned
+/// sender has been sent to (the server shut down meanwhile) or at once
+/// with `reading_at_shutdown` (parked in its read across the shutdown),
+/// answers `again` with `still`. One tunnel only.
+pub fn tunnel_outliving_its_server(
+    reading_at_shutdown: bool,
+) -> (
+    impl Fn(Request) -> std::future::Ready<Response> + Clone + Send + Sync + 'static,
+    std::sync::mpsc::Sender<()>,
+) {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    let (shut_down, wait_for_shutdown) = std::sync::mpsc::channel::<()>();
+    let wait_for_shutdown = std::sync::Arc::new(std::sync::Mutex::new(Some(wait_for_shutdown)));
+    let tunnel = move |mut request: Request| {
+        let on_upgrade = request.upgrade().expect("CONNECT proposes a switch");
+        let wait = wait_for_shutdown
+            .lock()
+            .unwrap()
+            .take()
+            .expect("one tunnel");
+        std::thread::spawn(move || {
+            lithe::rt::block_on(async move {
+                let mut io = on_upgrade.await.unwrap();
+                let mut buf = [0u8; 4];
+                io.read_exact(&mut buf).await.unwrap();
+                assert_eq!(&buf, b"ping");
+                io.write_all(b"pong").await.unwrap();
+                io.flush().await.unwrap();
+                if !reading_at_shutdown {
+                    wait.recv().unwrap();
+                }
+                let mut again = [0u8; 5];
+                io.read_exact(&mut again).await.unwrap();
+                assert_eq!(&again, b"again");
+                io.write_all(b"still").await.unwrap();
+                io.flush().await.unwrap();
+            })
+        });
+        std::future::ready(Response::new(StatusCode::OK))
+    };
+    (tunnel, shut_down)
+}
