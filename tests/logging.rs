@@ -249,22 +249,21 @@ fn failures_nobody_else_sees_are_logged() {
     // The same with a body past the drain limit that waits for 100
     // Continue: the 101 is judged before it would wait for that body, so it
     // is the same 500 and warning, not a 413 for a body too long to read
-    // before a switch that could not be made anyway.
-    let reply = exchange(
-        addr,
-        b"POST /ws HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: upgrade, close\r\n\
-          Content-Length: 1048576\r\nExpect: 100-continue\r\nX-Switch: 1\r\n\r\n",
-    );
-    assert!(reply.starts_with("HTTP/1.1 500 "), "{reply}");
-    assert_eq!(logged("did not offer", 2).len(), 2);
-    // And a 101 naming no protocol, which HTTP/1.1 cannot carry.
-    let reply = exchange(
-        addr,
-        b"POST /bare HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: upgrade, close\r\n\
-          Content-Length: 1048576\r\nExpect: 100-continue\r\nX-Switch: 1\r\n\r\n",
-    );
-    assert!(reply.starts_with("HTTP/1.1 500 "), "{reply}");
-    assert_eq!(logged("101 response cannot be sent", 1).len(), 1);
+    // before a switch that could not be made anyway; and so is a 101 naming
+    // no protocol (`/bare`), which HTTP/1.1 cannot carry.
+    for (path, warning) in [
+        ("/ws", "did not offer"),
+        ("/bare", "101 response cannot be sent"),
+    ] {
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: upgrade, close\r\n\
+             Content-Length: 1048576\r\nExpect: 100-continue\r\nX-Switch: 1\r\n\r\n"
+        );
+        let before = records_with(warning).len();
+        let reply = exchange(addr, request.as_bytes());
+        assert!(reply.starts_with("HTTP/1.1 500 "), "{path}: {reply}");
+        assert_eq!(logged(warning, before + 1).len(), before + 1, "{path}");
+    }
 
     // The piece there was goes out, and then the connection ends: neither
     // padded to the length nor ended as if whole.
