@@ -247,11 +247,19 @@ fn send_head(
 
 /// The path a target names, without its query: of an origin-form target
 /// (`/p?q`), or of an absolute-form one (`http://host/p?q`), which a server
-/// must accept too (RFC 9112 §3.2.2). proto has checked the target's form.
+/// must accept too (RFC 9112 §3.2.2); its authority ends at the first `/`
+/// or `?`. proto has checked the target's form, so one that does not start
+/// with `/` holds `://` (a query may hold one too: `/p?u=http://a/`).
 fn path_of(target: &str) -> &str {
-    let path = match target.split_once("://") {
-        Some((_, rest)) => rest.find('/').map_or("/", |slash| &rest[slash..]),
-        None => target,
+    let path = match target.starts_with('/') {
+        true => target,
+        false => {
+            let rest = target.split_once("://").map_or(target, |(_, rest)| rest);
+            match rest.find(['/', '?']) {
+                Some(end) if rest[end..].starts_with('/') => &rest[end..],
+                _ => "/",
+            }
+        }
     };
     path.split('?').next().unwrap_or(path)
 }

@@ -1292,13 +1292,21 @@ fn the_fixed_buffer_server_serves_through_its_buffer_and_refuses_what_will_not_f
     assert!(reply.contains("Hello from a fixed buffer!\n"), "{reply}");
     // Routed by path: a query, or the absolute form a server must accept
     // (RFC 9112 §3.2.2), names the same resource.
+    // A query that holds a URL is still a query.
     let reply = common::exchange(
         addr,
         b"GET /?a=1 HTTP/1.1\r\nHost: a\r\n\r\nGET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n\
-          GET http://a HTTP/1.1\r\nHost: a\r\n\r\nGET http://a/x?/ HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+          GET http://a HTTP/1.1\r\nHost: a\r\n\r\nGET http://a?x=/y HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET http://a/x?/ HTTP/1.1\r\nHost: a\r\n\r\nGET /x?u=http://a/ HTTP/1.1\r\nHost: a\r\n\r\n\
+          POST /count?u=http://a/b HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
     );
     let statuses: Vec<&str> = reply.split("HTTP/1.1 ").skip(1).map(|r| &r[..3]).collect();
-    assert_eq!(statuses, ["200", "200", "200", "404"], "{reply}");
+    assert_eq!(
+        statuses,
+        ["200", "200", "200", "200", "404", "404", "200"],
+        "{reply}"
+    );
+    assert!(reply.ends_with("\r\n\r\n3\n"), "{reply}");
 
     let body = vec![b'z'; 40_000];
     let mut sized =

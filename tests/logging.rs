@@ -55,11 +55,12 @@ fn logged(text: &str, count: usize) -> Vec<(log::Level, String)> {
 
 async fn service(request: Request) -> Response {
     if request.headers().get("x-switch").is_some() {
-        // A switch, whatever the request proposed (at `/bare`, naming no
-        // protocol at all).
+        // A switch, whatever the request proposed (at `/bare` and `/empty`,
+        // naming no protocol at all).
         let switch = Response::new(StatusCode::SWITCHING_PROTOCOLS);
         return match request.path() {
             "/bare" => switch,
+            "/empty" => switch.with_header("upgrade", ""),
             _ => switch.with_header("upgrade", "websocket"),
         };
     }
@@ -250,10 +251,12 @@ fn failures_nobody_else_sees_are_logged() {
     // Continue: the 101 is judged before it would wait for that body, so it
     // is the same 500 and warning, not a 413 for a body too long to read
     // before a switch that could not be made anyway; and so is a 101 naming
-    // no protocol (`/bare`), which HTTP/1.1 cannot carry.
+    // no protocol (`/bare`, or an empty Upgrade field at `/empty`), which
+    // HTTP/1.1 cannot carry.
     for (path, warning) in [
         ("/ws", "did not offer"),
         ("/bare", "101 response cannot be sent"),
+        ("/empty", "101 response cannot be sent"),
     ] {
         let request = format!(
             "POST {path} HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: upgrade, close\r\n\

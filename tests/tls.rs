@@ -745,6 +745,13 @@ fn a_callers_early_data_setting_loses_no_request() {
         while stream.conn.is_handshaking() {
             stream.conn.complete_io(&mut stream.sock).unwrap();
         }
+        if resumed {
+            // Resumed (so early data was possible, had a ticket allowed it).
+            assert_eq!(
+                stream.conn.handshake_kind(),
+                Some(rustls::HandshakeKind::Resumed)
+            );
+        }
         if !(resumed && stream.conn.is_early_data_accepted()) {
             stream.write_all(request).unwrap();
         }
@@ -1240,7 +1247,8 @@ fn open_holds_the_tls_handshake_to_the_connect_timeout() {
 #[test]
 fn shutdown_does_not_wait_for_a_handshake_that_never_starts() {
     // Connected, but no ClientHello, or one begun and never finished (its
-    // first byte): no request is in flight to wait for either way.
+    // first byte): no request is in flight to wait for either way, only
+    // the second of grace a connection accepted just before gets.
     for sent in [&b""[..], &[0x16]] {
         shutdown_does_not_wait_for_a_handshake_after(sent);
     }

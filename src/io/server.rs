@@ -543,14 +543,14 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                     // Passed on from each arm: rebinding it first is a copy.
                     return Poll::Ready(match self.body_error {
                         // Held for the body only if it can be sent then: one
-                        // the driver refuses (no Upgrade field, a protocol
-                        // not offered) gets its 500 and warning now, not a
-                        // 413 for a body too long to read first.
+                        // the driver refuses (no protocol in an Upgrade
+                        // field, one not offered) gets its 500 and warning
+                        // now, not a 413 for a body too long to read first.
                         None if proposes_switch
                             && !self.body_done
                             && asked != Asked::Connect
                             && response.status() == StatusCode::SWITCHING_PROTOCOLS
-                            && response.headers().contains("upgrade")
+                            && response.headers().elements("upgrade").next().is_some()
                             && offers_every_protocol(
                                 self.offered_protocols.as_deref(),
                                 response.headers(),

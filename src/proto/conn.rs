@@ -95,10 +95,11 @@ pub enum Event<'b, 'h> {
     /// Nothing will be parsed until we act: a server has read a whole request and
     /// owes its response (pipelined bytes wait, unconsumed), a client has no
     /// request outstanding, or the connection must close. Which one,
-    /// [`Connection::our_state`] says: [`State::SendResponse`] or
-    /// [`State::SendBody`], send (the rest of) the response;
-    /// [`State::Idle`] (a client), send a request; [`State::MustClose`] or
-    /// [`State::Closed`], close.
+    /// [`Connection::our_state`] says: [`State::SendResponse`], send the
+    /// response; [`State::SendBody`], send the rest of our message (a
+    /// server's response, or a client's request body still going out after
+    /// the response ended); [`State::Idle`] (a client), send a request;
+    /// [`State::MustClose`], [`State::Closed`] or [`State::Error`], close.
     Paused,
     /// The connection switched protocols. The unconsumed input, and all bytes
     /// after it, belong to the new protocol.

@@ -101,7 +101,8 @@ pub struct ServerConfig {
     /// has no body to send (HEAD, 204, 304): nothing then waits for the
     /// body, which is settled as one dropped unread.)
     /// A 101 the service gave before the body was read waits for the drain
-    /// (chunked too, and a shutdown does not end it): a body past this limit
+    /// (chunked too, and a shutdown does not end it), if it can be sent (a
+    /// 101 that cannot is answered 500 at once): a body past this limit
     /// gets a 413 instead, and the connection closes. A connection that
     /// closes after the response anyway (`Connection: close`, HTTP/1.0, a
     /// response the close delimits) drains nothing: it reads and discards
