@@ -21,6 +21,15 @@ async fn routes(request: Request) -> Response {
     }
 }
 
+/// `println!`, except that a stdout nobody reads (`| head -1`) ends the
+/// output, not the example: the server is still shut down.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = ServeConfig {
         threads: 1,
@@ -28,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let server = Server::bind("127.0.0.1:0", routes, config)?;
     let base = format!("http://{}", server.local_addr());
-    println!("server listening on {base}");
+    say!("server listening on {base}");
 
     block_on(async {
         let url = Url::parse(&format!("{base}/"))?;
@@ -44,12 +53,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let response = conn.send(request).await?;
             let status = response.status();
             let body = response.into_body().bytes(1 << 20).await?;
-            println!(
+            say!(
                 "{line:<12} -> {status}: {:?}",
                 String::from_utf8_lossy(&body)
             );
         }
-        println!(
+        say!(
             "one connection carried all three: reusable = {}",
             conn.is_reusable()
         );
@@ -57,6 +66,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
 
     server.shutdown();
-    println!("server shut down");
+    say!("server shut down");
     Ok(())
 }

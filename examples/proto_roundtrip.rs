@@ -9,6 +9,15 @@ use lithe::proto::{
     Config, Connection, EMPTY_HEADER, Event, Header, RequestHead, ResponseHead, StatusCode,
 };
 
+/// `println!`, except that a stdout nobody reads (`| head -1`) ends the
+/// output, not the example.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut client = Connection::client(Config::default());
     let mut server = Connection::server(Config::default());
@@ -46,7 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &mut out,
     )?;
     wire.extend_from_slice(&out[..n]);
-    println!(
+    say!(
         "client sent {} bytes:\n{}",
         wire.len(),
         String::from_utf8_lossy(&wire).escape_debug()
@@ -63,20 +72,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let consumed = received.consumed;
             match received.event {
                 Event::Request(head) => {
-                    println!(
+                    say!(
                         "server: request {} {} {}",
-                        head.method, head.target, head.version
+                        head.method,
+                        head.target,
+                        head.version
                     );
                     for h in head.headers {
-                        println!("server:   {}: {}", h.name, String::from_utf8_lossy(h.value));
+                        say!("server:   {}: {}", h.name, String::from_utf8_lossy(h.value));
                     }
                 }
                 Event::Data(data) => {
-                    println!("server: data {:?}", String::from_utf8_lossy(data));
+                    say!("server: data {:?}", String::from_utf8_lossy(data));
                     body.extend_from_slice(data);
                 }
                 Event::End { trailers } => {
-                    println!("server: end of request, {} trailer(s)", trailers.len());
+                    say!("server: end of request, {} trailer(s)", trailers.len());
                     buffer.drain(..consumed);
                     break 'bytes;
                 }
@@ -84,7 +95,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     buffer.drain(..consumed);
                     continue 'bytes;
                 }
-                other => println!("server: {other:?}"),
+                other => say!("server: {other:?}"),
             }
             buffer.drain(..consumed);
         }
@@ -109,11 +120,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         input = &input[received.consumed..];
         match received.event {
             Event::Response(head) => {
-                println!("client: response {} {}", head.status.as_u16(), head.reason)
+                say!("client: response {} {}", head.status.as_u16(), head.reason)
             }
-            Event::Data(data) => println!("client: data {:?}", String::from_utf8_lossy(data)),
+            Event::Data(data) => say!("client: data {:?}", String::from_utf8_lossy(data)),
             Event::End { .. } => {
-                println!(
+                say!(
                     "client: end of response; both sides now {:?}",
                     client.our_state()
                 );

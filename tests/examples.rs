@@ -886,6 +886,28 @@ fn the_readme_and_the_crate_docs_list_the_features_cargo_has() {
     assert_eq!(listed, features, "{readme:?}");
 }
 
+/// The README's examples piped into a reader that leaves at once (`demo |
+/// head -1`) still run to the end, quietly: no panic for the closed
+/// stdout, as the servers and fetch give none.
+#[test]
+fn the_readme_examples_end_quietly_when_stdout_is_closed() {
+    for name in ["demo", "proto_roundtrip"] {
+        let child = Command::new(example(name))
+            .stdout(closed_pipe())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let running = Running {
+            child,
+            url: String::new(),
+        };
+        let out = exit_within(running, Duration::from_secs(20));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        assert!(out.status.success(), "{name}: {out:?}");
+    }
+}
+
 /// The README's first command (`demo`) and the sans-IO example run to the
 /// end and show what they say they do.
 #[test]
