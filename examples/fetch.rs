@@ -6,8 +6,10 @@
 //!
 //! Prints the status line (its reason empty if received with bytes past
 //! ASCII) and headers (their bytes as received), then streams the
-//! body to stdout. With `--json` it prints one JSON object instead:
-//! `{"status", "version", "headers": [[name, value], ...], "body_b64"}` (a value
+//! body to stdout, followed by the trailer fields of a chunked body that
+//! had any (as `curl -i` shows them). With `--json` it prints one JSON object
+//! instead: `{"status", "version", "headers": [[name, value], ...], "body_b64"}`,
+//! with `"trailers": [[name, value], ...]` too when there were any (a value
 //! that is not UTF-8 is shown with replacement characters: the `reflect` example
 //! is where exact field bytes are reported), or
 //! `{"error": "..."}` and exit code 1 when the exchange fails (a protocol error,
@@ -81,16 +83,19 @@ struct Head {
     status: u16,
     reason: String,
     version: &'static str,
-    /// Names and values as received: values need not be UTF-8.
-    headers: Vec<(String, Vec<u8>)>,
+    headers: Fields,
 }
 
-/// Runs the exchange: `on_head` gets the head, then `on_chunk` each body chunk.
+/// Fields as received: values need not be UTF-8.
+type Fields = Vec<(String, Vec<u8>)>;
+
+/// Runs the exchange: `on_head` gets the head, then `on_chunk` each body
+/// chunk; the trailer fields the body ended with come back.
 async fn fetch(
     args: &Args,
     mut on_head: impl FnMut(Head),
     mut on_chunk: impl FnMut(&[u8]) -> Result<(), Error>,
-) -> Result<(), Error> {
+) -> Result<Fields, Error> {
     let url = Url::parse(&args.url)?;
     // The client's default head limit (1 MiB) also fits `reflect`'s answers,
     // which repeat the whole request, body included, in an X-Reflect header
@@ -112,21 +117,45 @@ async fn fetch(
         status: response.status().as_u16(),
         reason: response.reason().to_string(),
         version: response.version().as_str(),
-        headers: response
-            .headers()
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_vec()))
-            .collect(),
+        headers: fields(response.headers()),
     });
     let mut body = response.into_body();
     while let Some(chunk) = body.chunk().await? {
         on_chunk(&chunk)?;
     }
+    let trailers = body.trailers().map_or_else(Vec::new, |t| fields(&t));
     // Over TLS, `close` sends the closure alert a client owes the server
     // (RFC 9112 §9.8). The response is whole already: a server that went
     // first (it reset the connection) fails nothing that matters here.
     let _ = conn.close().await;
-    Ok(())
+    Ok(trailers)
+}
+
+fn fields(headers: &lithe::io::Headers) -> Fields {
+    headers
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_vec()))
+        .collect()
+}
+
+/// As JSON: `[[name, value], ...]`.
+fn json_fields(fields: &Fields) -> serde_json::Value {
+    fields
+        .iter()
+        .map(|(n, v)| [n.clone(), String::from_utf8_lossy(v).into_owned()])
+        .collect()
+}
+
+/// As lines of `name: value`, each ended by `\n`.
+fn field_lines(fields: &Fields) -> Vec<u8> {
+    let mut lines = Vec::new();
+    for (name, value) in fields {
+        lines.extend_from_slice(name.as_bytes());
+        lines.extend_from_slice(b": ");
+        lines.extend_from_slice(value);
+        lines.push(b'\n');
+    }
+    lines
 }
 
 fn main() {
@@ -148,22 +177,24 @@ fn main() {
             },
         ));
         let out = match (result, head) {
-            (Ok(()), Some(head)) => serde_json::json!({
-                "status": head.status,
-                "version": head.version,
-                "headers": head
-                    .headers
-                    .iter()
-                    .map(|(n, v)| [n.clone(), String::from_utf8_lossy(v).into_owned()])
-                    .collect::<Vec<_>>(),
-                "body_b64": base64::engine::general_purpose::STANDARD.encode(&body),
-            }),
+            (Ok(trailers), Some(head)) => {
+                let mut out = serde_json::json!({
+                    "status": head.status,
+                    "version": head.version,
+                    "headers": json_fields(&head.headers),
+                    "body_b64": base64::engine::general_purpose::STANDARD.encode(&body),
+                });
+                if !trailers.is_empty() {
+                    out["trailers"] = json_fields(&trailers);
+                }
+                out
+            }
             (Err(e), _) => {
                 let error = serde_json::json!({ "error": e.to_string() });
                 write_or_exit(&mut std::io::stdout(), format!("{error}\n").as_bytes());
                 std::process::exit(1);
             }
-            (Ok(()), None) => unreachable!("a response has a head"),
+            (Ok(_), None) => unreachable!("a response has a head"),
         };
         write_or_exit(&mut std::io::stdout(), format!("{out}\n").as_bytes());
         return;
@@ -174,12 +205,7 @@ fn main() {
         |h| {
             let mut out = stdout.lock();
             let mut head = format!("{} {} {}\n", h.version, h.status, h.reason).into_bytes();
-            for (name, value) in &h.headers {
-                head.extend_from_slice(name.as_bytes());
-                head.extend_from_slice(b": ");
-                head.extend_from_slice(value);
-                head.push(b'\n');
-            }
+            head.extend_from_slice(&field_lines(&h.headers));
             head.push(b'\n');
             write_or_exit(&mut out, &head);
         },
@@ -188,10 +214,13 @@ fn main() {
             Ok(())
         },
     ));
-    if let Err(e) = result {
-        // Not eprintln!, which panics (exit 101) when stderr is closed.
-        let _ = writeln!(std::io::stderr(), "fetch: {e}");
-        std::process::exit(1);
+    match result {
+        Ok(trailers) => write_or_exit(&mut std::io::stdout(), &field_lines(&trailers)),
+        Err(e) => {
+            // Not eprintln!, which panics (exit 101) when stderr is closed.
+            let _ = writeln!(std::io::stderr(), "fetch: {e}");
+            std::process::exit(1);
+        }
     }
 }
 

@@ -205,6 +205,31 @@ fn answering(reply: &'static [u8]) -> String {
     format!("http://{addr}/")
 }
 
+/// fetch shows the trailer fields a chunked body ended with, after the
+/// body (as `curl -i` does), and in `--json` as `"trailers"`, a key there
+/// only when there were any.
+#[test]
+fn fetch_shows_the_trailer_fields_of_a_chunked_answer() {
+    let reply: &'static [u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+                                 2\r\nok\r\n0\r\nChecksum: abc\r\n\r\n";
+    let (code, text) = fetch(&[&answering(reply)]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.ends_with("\n\nokChecksum: abc\n"), "{text}");
+    let (code, json) = fetch(&["--json", &answering(reply)]);
+    assert_eq!(code, Some(0), "{json}");
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        v["trailers"],
+        serde_json::json!([["Checksum", "abc"]]),
+        "{json}"
+    );
+    let no_trailers: &'static [u8] =
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
+    let (_, json) = fetch(&["--json", &answering(no_trailers)]);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert!(v.get("trailers").is_none(), "{json}");
+}
+
 #[test]
 fn fetch_reports_a_protocol_error_as_json_with_exit_code_1() {
     let url = answering(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab");
