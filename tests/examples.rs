@@ -205,6 +205,66 @@ fn answering(reply: &'static [u8]) -> String {
     format!("http://{addr}/")
 }
 
+/// fetch stops when nobody reads its output (`fetch URL | head`), rather
+/// than download the rest: here a body of 10^19 bytes, and a --json one.
+#[test]
+fn fetch_stops_when_nobody_reads_its_output() {
+    let server = start("hello_server");
+    for (json, path) in [(false, "/bytes/9999999999999999999"), (true, "/bytes/1000")] {
+        let mut command = Command::new(example("fetch"));
+        if json {
+            command.arg("--json");
+        }
+        let child = command
+            .arg(format!("{}{path}", server.url))
+            .stdout(closed_pipe())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let running = Running {
+            child,
+            url: String::new(),
+        };
+        let out = exit_within(running, Duration::from_secs(20));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "json {json}: {stderr}");
+        assert!(
+            stderr.contains("writing the output"),
+            "json {json}: {stderr}"
+        );
+    }
+}
+
+/// hello_server's echo invites a body sent after `100 Continue` and streams
+/// it back; a route that takes no body refuses it uninvited.
+#[test]
+fn hello_server_invites_an_echo_body_and_refuses_one_elsewhere_uninvited() {
+    use std::io::Write;
+    let server = start("hello_server");
+    let addr = addr_of(&server);
+    let mut s = common::socket(addr);
+    s.write_all(
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\
+          Connection: close\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(
+        common::read_until(&mut s, "\r\n\r\n"),
+        "HTTP/1.1 100 Continue\r\n\r\n"
+    );
+    s.write_all(b"hello").unwrap();
+    let reply = common::read_to_close(&mut s);
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\nhello"), "{reply}");
+    let reply = common::exchange(
+        addr,
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 405 "), "{reply}");
+    assert!(reply.contains("connection: close\r\n"), "{reply}");
+    assert_eq!(common::count(&reply, "100 Continue"), 0, "{reply}");
+}
+
 /// fetch shows the trailer fields a chunked body ended with, after the
 /// body (as `curl -i` does), and in `--json` as `"trailers"`, a key there
 /// only when there were any.
