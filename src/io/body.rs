@@ -681,8 +681,9 @@ impl Incoming {
 
     /// The whole body (what is left of it, after [`chunk`](Self::chunk)
     /// reads: `limit` applies to that), or [`Error::BodyTooLarge`] past
-    /// `limit` bytes. A body that arrived in one chunk is that chunk, a slice of the read buffer
-    /// ([`chunk`](Self::chunk) says what that keeps alive). One whose
+    /// `limit` bytes. A body that arrived in one chunk is that chunk, a
+    /// slice of the read buffer ([`chunk`](Self::chunk) says what that keeps
+    /// alive). One whose
     /// `Content-Length` is past `limit` is refused unread (and so, where the
     /// client expects `100 Continue`, uninvited). A service answers a failed
     /// read with [`Error::status`] (413 past `limit`; a body the client

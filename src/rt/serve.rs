@@ -40,8 +40,8 @@ use crate::io::{ServerConfig, Service, Shutdown, serve_connection_aborting};
 
 /// The most worker threads a [`Server`] starts: a count past it is a mistake
 /// (each worker holds a thread and a listener descriptor, and on Linux an
-/// epoll set and an eventfd), refused before
-/// anything starts rather than run until threads or descriptors run out.
+/// epoll set and an eventfd), refused before anything starts rather than run
+/// until threads or descriptors run out.
 pub const MAX_THREADS: usize = 4096;
 
 /// How a [`Server`] runs.

@@ -287,8 +287,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
 
     /// The whole body (what is left of it, after [`chunk`](Self::chunk)
     /// reads: `limit` applies to that), or [`Error::BodyTooLarge`] past
-    /// `limit` bytes. A body that arrived in one chunk is that chunk, a slice of the read buffer
-    /// ([`chunk`](Self::chunk) says what that keeps alive). One whose
+    /// `limit` bytes. A body that arrived in one chunk is that chunk, a
+    /// slice of the read buffer ([`chunk`](Self::chunk) says what that keeps
+    /// alive). One whose
     /// `Content-Length` is past `limit` is refused unread, and the
     /// connection, its body left unread, is not reused.
     pub async fn bytes(mut self, limit: usize) -> Result<Bytes, Error> {
