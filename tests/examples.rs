@@ -215,17 +215,8 @@ fn fetch_stops_when_nobody_reads_its_output() {
         if json {
             command.arg("--json");
         }
-        let child = command
-            .arg(format!("{}{path}", server.url))
-            .stdout(closed_pipe())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let running = Running {
-            child,
-            url: String::new(),
-        };
-        let out = exit_within(running, Duration::from_secs(20));
+        command.arg(format!("{}{path}", server.url));
+        let out = run_with_stdout_closed(command);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "json {json}: {stderr}");
         assert!(
@@ -865,6 +856,21 @@ fn the_servers_serve_on_when_stdout_is_closed() {
     }
 }
 
+/// Runs `command` to its end, within 20 s, with nobody reading its stdout
+/// (`| head`, gone): what it wrote to stderr, and how it ended.
+fn run_with_stdout_closed(mut command: Command) -> std::process::Output {
+    let child = command
+        .stdout(closed_pipe())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let running = Running {
+        child,
+        url: String::new(),
+    };
+    exit_within(running, Duration::from_secs(20))
+}
+
 /// An error reported to a closed stderr still ends `fetch` with exit code 1
 /// (eprintln! would panic: 101).
 #[test]
@@ -977,16 +983,7 @@ fn the_readme_and_the_crate_docs_list_the_features_cargo_has() {
 #[test]
 fn the_readme_examples_end_quietly_when_stdout_is_closed() {
     for name in ["demo", "proto_roundtrip"] {
-        let child = Command::new(example(name))
-            .stdout(closed_pipe())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let running = Running {
-            child,
-            url: String::new(),
-        };
-        let out = exit_within(running, Duration::from_secs(20));
+        let out = run_with_stdout_closed(Command::new(example(name)));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
         assert!(out.status.success(), "{name}: {out:?}");

@@ -1318,7 +1318,7 @@ fn a_tls_connection_accepted_just_before_a_shutdown_is_served() {
         let started = std::time::Instant::now();
         let tcp = lithe::rt::TcpStream::from(async_io::Async::new(tcp).unwrap());
         let triggering = TriggeringAtWrite {
-            inner: tcp,
+            pipe: tcp,
             writes: 0,
             at: trigger_at_write,
             signal: Some(server.shutdown_signal()),
@@ -1357,7 +1357,7 @@ fn a_tls_connection_accepted_just_before_a_shutdown_is_served() {
 /// A transport that triggers `signal` just before its write number `at`
 /// (counted from 0), then lets `pause_for` pass before that write goes out.
 struct TriggeringAtWrite {
-    inner: lithe::rt::TcpStream,
+    pipe: lithe::rt::TcpStream,
     writes: usize,
     at: usize,
     signal: Option<lithe::io::Shutdown>,
@@ -1365,15 +1365,7 @@ struct TriggeringAtWrite {
     pause: Option<async_io::Timer>,
 }
 
-impl futures_lite::AsyncRead for TriggeringAtWrite {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut [u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
+read_from_pipe!(TriggeringAtWrite);
 
 impl futures_lite::AsyncWrite for TriggeringAtWrite {
     fn poll_write(
@@ -1395,26 +1387,14 @@ impl futures_lite::AsyncWrite for TriggeringAtWrite {
             }
             this.pause = None;
         }
-        let written = std::pin::Pin::new(&mut this.inner).poll_write(cx, buf);
+        let written = std::pin::Pin::new(&mut this.pipe).poll_write(cx, buf);
         if matches!(written, std::task::Poll::Ready(Ok(_))) {
             this.writes += 1;
         }
         written
     }
 
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_close(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.inner).poll_close(cx)
-    }
+    flush_and_close_pipe!();
 }
 
 /// A transport whose every read fails with a lithe error of another

@@ -193,8 +193,9 @@ pub fn count(haystack: &str, needle: &str) -> usize {
 }
 
 /// Implements `AsyncRead` for a test transport `$t` by reading from its
-/// `pipe` field (a `lithe::io::DuplexStream`): the transports that test how
-/// the drivers write differ only in their writing half.
+/// `pipe` field (a `lithe::io::DuplexStream`, or any `AsyncRead`): the
+/// transports that test how the drivers write differ only in their writing
+/// half.
 #[macro_export]
 macro_rules! read_from_pipe {
     ($t:ty) => {
