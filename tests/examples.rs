@@ -216,7 +216,7 @@ fn fetch_stops_when_nobody_reads_its_output() {
             command.arg("--json");
         }
         command.arg(format!("{}{path}", server.url));
-        let out = run_with_stdout_closed(command);
+        let out = run_within_20_s(command, closed_pipe().into());
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "json {json}: {stderr}");
         assert!(
@@ -685,18 +685,9 @@ fn a_port_in_use_is_reported_with_exit_code_1() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     for name in ["hello_server", "reflect"] {
-        let child = Command::new(example(name))
-            .args(["--port", &port])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Killed if it serves after all, rather than waited on for ever.
-        let running = Running {
-            child,
-            url: String::new(),
-        };
-        let out = exit_within(running, Duration::from_secs(20));
+        let mut command = Command::new(example(name));
+        command.args(["--port", &port]);
+        let out = run_within_20_s(command, Stdio::null());
         assert_eq!(out.status.code(), Some(1), "{name}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
@@ -856,11 +847,11 @@ fn the_servers_serve_on_when_stdout_is_closed() {
     }
 }
 
-/// Runs `command` to its end, within 20 s, with nobody reading its stdout
-/// (`| head`, gone): what it wrote to stderr, and how it ended.
-fn run_with_stdout_closed(mut command: Command) -> std::process::Output {
+/// Runs `command` to its end, within 20 s (killed otherwise), its stdout
+/// going to `stdout`: what it wrote to stderr, and how it ended.
+fn run_within_20_s(mut command: Command, stdout: Stdio) -> std::process::Output {
     let child = command
-        .stdout(closed_pipe())
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -983,7 +974,7 @@ fn the_readme_and_the_crate_docs_list_the_features_cargo_has() {
 #[test]
 fn the_readme_examples_end_quietly_when_stdout_is_closed() {
     for name in ["demo", "proto_roundtrip"] {
-        let out = run_with_stdout_closed(Command::new(example(name)));
+        let out = run_within_20_s(Command::new(example(name)), closed_pipe().into());
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
         assert!(out.status.success(), "{name}: {out:?}");
