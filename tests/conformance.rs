@@ -24,6 +24,7 @@
 //! outcome: accept           | reject ErrorVariant 400
 //! bodies: abc | | def       (accept only: each message's body, in order)
 //! targets: /a /b            (server only: request-targets, in order)
+//! methods: GET POST         (server only: request methods, in order)
 //! statuses: 100 200         (client only: response statuses, in order)
 //! then: closed | paused | switched | need-data (how the run ends)
 //! framing: empty | length N | chunked | until-close | switched (of the first
@@ -64,6 +65,7 @@ struct Case {
     outcome: String,
     bodies: Option<Vec<Vec<u8>>>,
     targets: Option<Vec<String>>,
+    methods: Option<Vec<String>>,
     statuses: Option<Vec<u16>>,
     then: Option<String>,
     framing: Option<String>,
@@ -168,6 +170,9 @@ fn load_cases() -> Vec<Case> {
                     "targets" => {
                         case.targets = Some(value.split_whitespace().map(String::from).collect())
                     }
+                    "methods" => {
+                        case.methods = Some(value.split_whitespace().map(String::from).collect())
+                    }
                     "statuses" => {
                         case.statuses = Some(
                             value
@@ -267,6 +272,16 @@ fn check(case: &Case, events: &[Owned]) {
             })
             .collect();
         assert_eq!(&targets, expected, "{what}: targets");
+    }
+    if let Some(expected) = &case.methods {
+        let methods: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                Owned::Request { method, .. } => Some(method.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(&methods, expected, "{what}: methods");
     }
     if let Some(expected) = &case.statuses {
         let statuses: Vec<_> = events

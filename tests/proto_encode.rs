@@ -1710,7 +1710,6 @@ fn a_space_or_control_in_a_target_is_refused() {
 /// §9.3.6). Nothing is written and the connection is still idle.
 #[test]
 fn a_fragment_userinfo_or_bad_port_in_a_target_is_refused_unsent() {
-    let mut out = [0u8; 128];
     for (method, target, host) in [
         ("GET", "/a#b", &b"a"[..]),
         ("GET", "/#", b"a"),
@@ -1728,11 +1727,13 @@ fn a_fragment_userinfo_or_bad_port_in_a_target_is_refused_unsent() {
             value: host,
         }];
         let mut conn = Connection::client(Config::default());
+        let mut out = [0xaa_u8; 128];
         assert_eq!(
             conn.send_request(&RequestHead::new(method, target, &fields), &mut out),
             Err(SendError::InvalidRequestTarget),
             "{method} {target}"
         );
+        assert!(out.iter().all(|&b| b == 0xaa), "{target}: bytes written");
         assert_eq!(conn.our_state(), State::Idle, "{target}");
     }
 }
