@@ -996,9 +996,11 @@ fn timeouts_past_what_the_clock_counts_are_none() {
     run(async {
         let url = Url::parse(&format!("http://{}/", server.local_addr())).unwrap();
         let mut config = ConnectConfig::default();
+        config.connect_timeout = Duration::MAX;
         config.client.continue_timeout = Duration::MAX;
         config.client.read_timeout = forever;
         config.client.write_timeout = forever;
+        config.client.head_timeout = forever;
         config.client.total_timeout = forever;
         let mut conn = open(&url, &config).await.unwrap();
         // The server waits for the body (after its 100), then for the next
@@ -1012,7 +1014,21 @@ fn timeouts_past_what_the_clock_counts_are_none() {
             let body = response.into_body().bytes(100).await.unwrap();
             assert_eq!(&body[..], b"got 10 bytes");
         }
+        // A close is held to the write timeout.
+        conn.close().await.unwrap();
     });
+    // The server drains a body its service left unread, after the answer,
+    // for the body timeout, and serves the request behind it.
+    let mut s = socket(server.local_addr());
+    s.write_all(b"POST /ignore HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n")
+        .unwrap();
+    let first = read_until(&mut s, "ignored");
+    assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{first}");
+    s.write_all(b"helloGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let second = read_to_close(&mut s);
+    assert!(second.starts_with("HTTP/1.1 200 OK\r\n"), "{second}");
+    drop(s);
     // Every connection is gone: the unbounded shutdown ends at once.
     server.shutdown();
 }
@@ -1166,19 +1182,20 @@ fn an_interim_response_then_silence_is_a_head_timeout_and_each_interim_is_progre
         if read_through(&mut s, b"\r\n\r\n").is_none() {
             return;
         }
-        // Seven, for about a second: more than twice the read timeout.
-        let (writer, _) = sending_102s(&s, 7);
+        // Fifteen, for about 2.25 s: more than twice the read timeout, each
+        // 150 ms after the last, well within it on a loaded machine.
+        let (writer, _) = sending_102s(&s, 15);
         writer.join().unwrap();
         s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
             .unwrap();
         let _ = s.read(&mut [0u8; 1024]);
     });
     run(async {
-        let mut conn = client_reading_within(addr, Duration::from_millis(400)).await;
+        let mut conn = client_reading_within(addr, Duration::from_secs(1)).await;
         let started = Instant::now();
         let response = conn.send(get("/")).await.unwrap();
         assert_eq!(&response.into_body().bytes(10).await.unwrap()[..], b"ok");
-        assert!(started.elapsed() >= Duration::from_millis(900));
+        assert!(started.elapsed() >= Duration::from_millis(2100));
     });
 }
 
@@ -3078,7 +3095,7 @@ fn a_body_read_to_its_declared_length_leaves_the_connection_reusable() {
 /// still unread, or an end not yet come, leaves it unusable.
 #[test]
 fn a_chunked_body_whose_end_is_read_may_be_dropped_after_its_data() {
-    let addr = scripted(vec![
+    let addr = scripted_then_held(vec![
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nX-T: 1\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n3\r\nyou\r\n0\r\n\r\n",
@@ -4690,12 +4707,15 @@ fn a_trickled_response_head_is_held_to_the_head_timeout() {
     }
     // Each byte is far within the read timeout: without a head timeout the
     // head is waited for however long it trickles.
-    let unbounded = ClientConfig {
-        head_timeout: None,
-        ..ClientConfig::default()
-    };
-    let (result, _) = against_a_trickling_server(unbounded);
-    assert_eq!(result.unwrap(), 200);
+    // (Nor with one past what the clock counts.)
+    for head_timeout in [None, Some(Duration::MAX)] {
+        let unbounded = ClientConfig {
+            head_timeout,
+            ..ClientConfig::default()
+        };
+        let (result, _) = against_a_trickling_server(unbounded);
+        assert_eq!(result.unwrap(), 200, "{head_timeout:?}");
+    }
     let bounded = ClientConfig {
         head_timeout: Some(Duration::from_millis(300)),
         ..ClientConfig::default()

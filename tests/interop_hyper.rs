@@ -232,8 +232,9 @@ fn our_client_against_a_hyper_server() {
 
 /// hyper's server sends trailer fields only to a request that says it
 /// takes them (`TE: trailers`, RFC 9110 §10.1.4), which our client sends
-/// when asked to, with the `te` connection option it needs; the trailers it
-/// then reads are kept apart from the header fields.
+/// when asked to (hyper looks at that field alone; the `te` connection
+/// option sent with it is pinned in proto_encode.rs); the trailers it then
+/// reads are kept apart from the header fields.
 #[test]
 fn trailers_from_a_hyper_server_come_to_a_request_that_takes_them() {
     let addr = hyper_server();

@@ -1759,7 +1759,11 @@ fn a_request_head_parses_alone_by_a_connections_rules() {
         let mut fields = [EMPTY_HEADER; 4];
         let alone = RequestHead::parse(bad, &mut fields, &config);
         assert_eq!(alone.err(), Some(error), "{bad:?}");
-        assert_eq!(error_of(&server_events(config, bad)), Some(error), "{bad:?}");
+        assert_eq!(
+            error_of(&server_events(config, bad)),
+            Some(error),
+            "{bad:?}"
+        );
     }
     let mut one = [EMPTY_HEADER; 1];
     assert_eq!(

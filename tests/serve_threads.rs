@@ -21,13 +21,24 @@ fn workers() -> usize {
         .count()
 }
 
-/// [`workers`], once it is `expected` or after five seconds: a thread takes
-/// its name when it starts to run, which may be after `bind` returns.
+/// [`workers`], once it has been `expected` for 200 ms, or after five
+/// seconds: a thread takes its name when it starts to run, which may be
+/// after `bind` returns, so a count on its way past `expected` passes
+/// through it.
 fn workers_settled_at(expected: usize) -> usize {
     let waited = Instant::now();
+    let mut held_since = None;
     loop {
         let now = workers();
-        if now == expected || waited.elapsed() > Duration::from_secs(5) {
+        match (now == expected, held_since) {
+            (true, Some(since)) if Instant::now() - since >= Duration::from_millis(200) => {
+                return now;
+            }
+            (true, None) => held_since = Some(Instant::now()),
+            (true, Some(_)) => {}
+            (false, _) => held_since = None,
+        }
+        if waited.elapsed() > Duration::from_secs(5) {
             return now;
         }
         std::thread::sleep(Duration::from_millis(10));

@@ -1290,12 +1290,12 @@ fn shutdown_does_not_wait_for_a_handshake_after(sent: &[u8]) {
 fn a_tls_connection_accepted_just_before_a_shutdown_is_served() {
     let (cert, key) = certificate();
     // Before the hello, and between the hello and the client's Finished;
-    // then a handshake 600 ms late and no request, closed at the grace's
-    // end (1 s from the trigger), not a second after the handshake.
+    // then a handshake 700 ms late and no request, closed at the grace's
+    // end (1 s from the trigger), not a second after the handshake (1.7 s).
     for (trigger_at_write, pause, sends) in [
         (0, Duration::from_millis(100), true),
         (1, Duration::from_millis(100), true),
-        (0, Duration::from_millis(600), false),
+        (0, Duration::from_millis(700), false),
     ] {
         let case = format!("trigger at write {trigger_at_write}, request {sends}");
         let (accepted, was_accepted) = std::sync::mpsc::channel();
@@ -1315,13 +1315,14 @@ fn a_tls_connection_accepted_just_before_a_shutdown_is_served() {
         .unwrap();
         let tcp = std::net::TcpStream::connect(server.local_addr()).unwrap();
         was_accepted.recv_timeout(LIMIT).unwrap();
-        let started = std::time::Instant::now();
         let tcp = lithe::rt::TcpStream::from(async_io::Async::new(tcp).unwrap());
+        let triggered_at = std::sync::Arc::new(std::sync::OnceLock::new());
         let triggering = TriggeringAtWrite {
             pipe: tcp,
             writes: 0,
             at: trigger_at_write,
             signal: Some(server.shutdown_signal()),
+            triggered_at: triggered_at.clone(),
             pause_for: pause,
             pause: None,
         };
@@ -1345,22 +1346,27 @@ fn a_tls_connection_accepted_just_before_a_shutdown_is_served() {
             assert_eq!(closes.as_deref(), Some(&b"close"[..]), "{case}");
         }
         server.wait();
-        let took = started.elapsed();
+        let took = triggered_at
+            .get()
+            .expect("the shutdown was triggered")
+            .elapsed();
         let bound = match sends {
             true => Duration::from_secs(3),
-            false => Duration::from_millis(1350),
+            false => Duration::from_millis(1450),
         };
         assert!(took < bound, "{case}: {took:?}");
     }
 }
 
 /// A transport that triggers `signal` just before its write number `at`
-/// (counted from 0), then lets `pause_for` pass before that write goes out.
+/// (counted from 0), noting when in `triggered_at`, then lets `pause_for`
+/// pass before that write goes out.
 struct TriggeringAtWrite {
     pipe: lithe::rt::TcpStream,
     writes: usize,
     at: usize,
     signal: Option<lithe::io::Shutdown>,
+    triggered_at: std::sync::Arc<std::sync::OnceLock<std::time::Instant>>,
     pause_for: Duration,
     pause: Option<async_io::Timer>,
 }
@@ -1379,6 +1385,7 @@ impl futures_lite::AsyncWrite for TriggeringAtWrite {
             && let Some(signal) = this.signal.take()
         {
             signal.trigger();
+            let _ = this.triggered_at.set(std::time::Instant::now());
             this.pause = Some(async_io::Timer::after(this.pause_for));
         }
         if let Some(pause) = this.pause.as_mut() {
@@ -1618,8 +1625,9 @@ fn a_close_delimited_response_cut_short_is_reset_over_tls() {
             }
             false => {
                 let error = read.expect_err("a reset, not the end of the body");
+                // What came before the reset is not checked: a reset may
+                // take unread bytes with it.
                 assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset, "{reply}");
-                assert!(!reply.contains("end"), "{reply}");
             }
         }
     }

@@ -157,6 +157,17 @@ pub fn wait_until_refused(addr: SocketAddr) {
     }
 }
 
+/// What `thread` returned, failing the test if it runs past [`LIMIT`]
+/// (a plain `join` would hang the suite instead).
+pub fn joined<T>(thread: std::thread::JoinHandle<T>) -> T {
+    let waited = std::time::Instant::now();
+    while !thread.is_finished() {
+        assert!(waited.elapsed() < LIMIT, "the thread ran past {LIMIT:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    thread.join().expect("the thread ended without panicking")
+}
+
 /// Runs `future` on smol, failing the test if it takes longer than [`LIMIT`].
 pub fn run<T>(future: impl Future<Output = T>) -> T {
     abort_on_lithe_panic();
