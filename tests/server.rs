@@ -5282,6 +5282,71 @@ fn a_panic_making_a_connections_service_loses_that_connection_only() {
     server.shutdown();
 }
 
+/// A tunnel polled from another executor whose waker panics when woken (a
+/// broken executor's): the worker that watches the tunnel's socket wakes it
+/// when the peer sends, and that panic costs the tunnel its wakeup, not the
+/// worker and every connection on it.
+#[test]
+fn a_panicking_waker_on_a_tunnel_does_not_end_its_worker() {
+    use futures_lite::AsyncRead;
+    use lithe::io::{Request, Response};
+    use lithe::rt::{ServeConfig, Server};
+    use std::sync::{Arc, Mutex, mpsc};
+    static WOKEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    struct PanicsOnWake;
+    impl std::task::Wake for PanicsOnWake {
+        fn wake(self: Arc<Self>) {
+            WOKEN.store(true, std::sync::atomic::Ordering::SeqCst);
+            panic!("this waker panics");
+        }
+    }
+    let (polled, was_polled) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    let handed = Arc::new(Mutex::new(Some((polled, released))));
+    let tunnel = move |mut request: Request| {
+        let Some(on_upgrade) = request.upgrade() else {
+            return std::future::ready(Response::new(lithe::proto::StatusCode::OK));
+        };
+        let (polled, released) = handed.lock().unwrap().take().expect("one tunnel");
+        std::thread::spawn(move || {
+            let mut io = lithe::rt::block_on(on_upgrade).unwrap();
+            let waker = std::task::Waker::from(Arc::new(PanicsOnWake));
+            let mut cx = std::task::Context::from_waker(&waker);
+            let read = std::pin::Pin::new(&mut io).poll_read(&mut cx, &mut [0u8; 1]);
+            let _ = polled.send(read.is_pending());
+            // The tunnel stays open, its waker registered, until the end.
+            let _ = released.recv_timeout(LIMIT);
+        });
+        std::future::ready(Response::new(lithe::proto::StatusCode::OK))
+    };
+    let config = ServeConfig {
+        threads: 1,
+        ..ServeConfig::default()
+    };
+    let server = Server::bind("127.0.0.1:0", tunnel, config).expect("bind");
+    let mut s = socket(server.local_addr());
+    s.write_all(b"CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n")
+        .unwrap();
+    let head = read_until(&mut s, "\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert_eq!(was_polled.recv_timeout(LIMIT), Ok(true), "the read waits");
+    // The byte the panicking waker is woken for.
+    s.write_all(b"x").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let reply = exchange(
+        server.local_addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(
+        WOKEN.load(std::sync::atomic::Ordering::SeqCst),
+        "never woken"
+    );
+    let _ = release.send(());
+    drop(s);
+    server.shutdown();
+}
+
 #[test]
 fn reuse_port_workers_share_one_port_and_answer_every_connection() {
     // Each answer names the worker thread that served it.

@@ -275,7 +275,7 @@ impl Drop for Reactor {
                 let [r, w] = &mut state.wakers;
                 [r.take(), w.take()]
             };
-            wakers.into_iter().flatten().for_each(Waker::wake);
+            wakers.into_iter().flatten().for_each(wake_on_the_worker);
         }
     }
 }
@@ -341,12 +341,25 @@ impl Source {
             }
             wakers
         };
-        wakers.into_iter().flatten().for_each(Waker::wake);
+        wakers.into_iter().flatten().for_each(wake_on_the_worker);
     }
 
     /// Stops watching `fd` (call while it is still open).
     pub(crate) fn deregister(&self, fd: BorrowedFd<'_>) {
         let _ = epoll::delete(&self.shared.epoll, fd);
+    }
+}
+
+/// Wakes a task waiting on a source, from the worker's own thread. The
+/// waker may be another executor's (a service can move an upgraded stream
+/// there), and a panic in it would end the worker and every connection on
+/// it, or stop `Reactor::drop` before every source is orphaned: it costs
+/// that task its wakeup instead, and is logged.
+fn wake_on_the_worker(waker: Waker) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake())).is_err() {
+        log::error!(
+            "a waker panicked as a stream it waited on became ready; its task was not woken"
+        );
     }
 }
 
