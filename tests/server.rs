@@ -6156,6 +6156,12 @@ fn panics_in_making_the_answer_or_its_body_lose_only_that_answer() {
                 "/panic-in-body" => {
                     Response::new(lithe::proto::StatusCode::OK).with_body(panicking_after_a_piece())
                 }
+                "/panic-in-trailers" => {
+                    let body = lithe::io::Body::from("whole").with_trailers(async {
+                        panic!("the trailers panicked (expected by this test)")
+                    });
+                    Response::new(lithe::proto::StatusCode::OK).with_body(body)
+                }
                 _ => routes(request).await,
             }
         }
@@ -6183,6 +6189,12 @@ fn panics_in_making_the_answer_or_its_body_lose_only_that_answer() {
     );
     // Cut short: the client sees no last chunk, so no whole message.
     assert!(!answer.ends_with("0\r\n\r\n"), "{answer}");
+
+    // The data whole, the trailers' panic before the last chunk: cut short
+    // all the same.
+    let answer = answer_after_hello("/panic-in-trailers");
+    assert!(answer.starts_with("200 "), "{answer}");
+    assert!(answer.ends_with("\r\n5\r\nwhole\r\n"), "{answer}");
     server.shutdown();
 }
 
