@@ -995,8 +995,10 @@ fn timeouts_past_what_the_clock_counts_are_none() {
     let server = lithe::rt::Server::bind("127.0.0.1:0", routes, serve).expect("bind");
     run(async {
         let url = Url::parse(&format!("http://{}/", server.local_addr())).unwrap();
-        let mut config = ConnectConfig::default();
-        config.connect_timeout = Duration::MAX;
+        let mut config = ConnectConfig {
+            connect_timeout: Duration::MAX,
+            ..ConnectConfig::default()
+        };
         config.client.continue_timeout = Duration::MAX;
         config.client.read_timeout = forever;
         config.client.write_timeout = forever;

@@ -1623,15 +1623,18 @@ fn a_request_line_is_judged_when_its_line_ends() {
     }
 }
 
+/// Trailer fields as names and values owned.
+type OwnedFields = Vec<(String, Vec<u8>)>;
+
 /// `input` fed to `conn` through `buffer` as room allows, each consumed
 /// piece dropped from it, to the end of the message: its body's bytes and
-/// how many trailer fields ended it, or the error. It asserts that `conn`
+/// the trailer fields that ended it, or the error. It asserts that `conn`
 /// never waits for more with the buffer full.
 fn through_fixed_buffer(
     conn: &mut Connection,
     buffer: &mut [u8],
     input: &[u8],
-) -> Result<(Vec<u8>, Vec<(String, Vec<u8>)>), Error> {
+) -> Result<(Vec<u8>, OwnedFields), Error> {
     let (mut filled, mut fed) = (0, 0);
     let mut body = Vec::new();
     loop {
