@@ -92,6 +92,17 @@ fn a_parked_server_connection_keeps_only_what_is_left_unread() {
     );
 }
 
+/// A connection closing after its answer lingers, reading what the client
+/// may still send (so that a reset does not destroy the answer), and
+/// throws that away without a read buffer of its own: a `Connection:
+/// close` exchange costs no buffer zeroed for the linger.
+#[test]
+fn a_closing_connection_lingers_without_a_read_buffer() {
+    let request = b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    let held = held_once_parked(request.to_vec());
+    assert!(held < 1024, "the lingering connection held {held} bytes");
+}
+
 /// A 15 KB head grows the read buffer; while the service takes its time (a
 /// long poll, say), the request dropped, the connection does not hold that
 /// buffer, whether or not the client ended its side after the request

@@ -73,6 +73,35 @@ pub(crate) struct ReadBuf {
     empty_lines: usize,
 }
 
+/// Runs `read` on the thread's scratch array of [`IDLE_READ_SIZE`] bytes,
+/// zeroed again after it over what `read` reported reading: another
+/// connection's read lands there next, and one whose transport counts
+/// bytes it did not write must find zeros, not this connection's request
+/// (its credentials).
+fn with_scratch(
+    read: impl FnOnce(&mut [u8; IDLE_READ_SIZE]) -> Poll<io::Result<usize>>,
+) -> Poll<io::Result<usize>> {
+    thread_local! {
+        // One per thread, kept zeroed: every parked or lingering connection
+        // of the thread reads through it.
+        static SCRATCH: RefCell<[u8; IDLE_READ_SIZE]> =
+            const { RefCell::new([0; IDLE_READ_SIZE]) };
+    }
+    let read_and_zero = |scratch: &mut [u8; IDLE_READ_SIZE]| {
+        let result = read(scratch);
+        if let Poll::Ready(Ok(n)) = result {
+            scratch[..n].fill(0);
+        }
+        result
+    };
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut scratch) => read_and_zero(&mut scratch),
+        // A transport that reads another connection from inside its own
+        // read (nothing here does) gets a scratch of its own.
+        Err(_) => read_and_zero(&mut [0; IDLE_READ_SIZE]),
+    })
+}
+
 impl ReadBuf {
     /// The unconsumed bytes.
     pub(crate) fn filled(&self) -> &[u8] {
@@ -250,13 +279,7 @@ impl ReadBuf {
         io: &mut T,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<usize>> {
-        thread_local! {
-            // One per thread, kept zeroed: every parked connection of the
-            // thread reads through it.
-            static SCRATCH: RefCell<[u8; IDLE_READ_SIZE]> =
-                const { RefCell::new([0; IDLE_READ_SIZE]) };
-        }
-        let mut read = |scratch: &mut [u8; IDLE_READ_SIZE]| {
+        with_scratch(|scratch| {
             let result = Pin::new(&mut *io)
                 .poll_read(cx, scratch)
                 .map(read_within(IDLE_READ_SIZE));
@@ -268,18 +291,25 @@ impl ReadBuf {
                     self.reserve(n.next_power_of_two().max(IDLE_BUFFER_MIN));
                 }
                 self.buf.extend_from_slice(&scratch[..n]);
-                // Another connection's read lands here next: one whose
-                // transport counts bytes it did not write must find zeros
-                // there, not this connection's request (its credentials).
-                scratch[..n].fill(0);
             }
             result
-        };
-        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
-            Ok(mut scratch) => read(&mut scratch),
-            // A transport that reads another connection from inside its own
-            // read (nothing here does) gets a scratch of its own.
-            Err(_) => read(&mut [0; IDLE_READ_SIZE]),
+        })
+    }
+
+    /// Reads once from `io` and drops what came, and what was buffered, as
+    /// a closing connection does with whatever the peer still sends: through
+    /// the thread's scratch array, so that the linger holds no read buffer
+    /// and costs no zeroing of one. `Ok(0)` is the end of the stream.
+    pub(crate) fn poll_discard<T: AsyncRead + Unpin>(
+        &mut self,
+        io: &mut T,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<usize>> {
+        *self = ReadBuf::default();
+        with_scratch(|scratch| {
+            Pin::new(&mut *io)
+                .poll_read(cx, scratch)
+                .map(read_within(IDLE_READ_SIZE))
         })
     }
 

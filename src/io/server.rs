@@ -1110,11 +1110,10 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
     fn poll_discard_what_comes(&mut self, cx: &mut Context<'_>) -> bool {
         let mut share = 0;
         loop {
-            match self.buf.poll_fill(&mut self.io, cx) {
+            match self.buf.poll_discard(&mut self.io, cx) {
                 Poll::Pending => return false,
                 Poll::Ready(Ok(0) | Err(_)) => return true,
                 Poll::Ready(Ok(n)) => {
-                    self.buf.advance(self.buf.filled().len());
                     share += n;
                     if share >= LINGER_SHARE {
                         cx.waker().wake_by_ref();
@@ -1214,7 +1213,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                     futures_lite::future::yield_now().await;
                 }
                 let pause_end = end.min(now + LINGER_PAUSE);
-                let read = poll_fn(|cx| match self.buf.poll_fill(&mut self.io, cx) {
+                let read = poll_fn(|cx| match self.buf.poll_discard(&mut self.io, cx) {
                     Poll::Pending if self.read_deadline.poll_expired(cx, pause_end) => {
                         Poll::Ready(Ok(0))
                     }
@@ -1223,11 +1222,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                 .await;
                 match read {
                     Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        share += n;
-                        let all = self.buf.filled().len();
-                        self.buf.advance(all);
-                    }
+                    Ok(n) => share += n,
                 }
             }
         }

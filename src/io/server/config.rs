@@ -19,7 +19,9 @@ use crate::proto;
 /// `min_progress_bytes`). Parked between requests, a connection keeps at most
 /// 512 bytes of each buffer, besides any empty lines the client sent after a
 /// request (up to the head limit, which may keep the buffer they arrived in).
-/// Body chunks and received header values are slices of the read buffer, not
+/// Closing, while it lingers to read what the peer still sends (so that a
+/// reset does not destroy the answer), it holds no read buffer: that is read
+/// through a small array of the thread's and thrown away. Body chunks and received header values are slices of the read buffer, not
 /// copies: one the service keeps keeps that buffer alive (a buffer grown past
 /// 64 KiB hands out copies of small pieces instead), so copy what is kept for
 /// long. While the service takes its time (a long poll, a stream), with its
