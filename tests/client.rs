@@ -490,6 +490,30 @@ impl futures_lite::AsyncWrite for ResetOnCue {
     common::nothing_to_flush!();
 }
 
+/// A request body whose source panics part way: the panic reaches the
+/// caller, as in hyper, and the connection, its request half sent, is not
+/// reused: a next request is refused with nothing sent.
+#[test]
+fn a_request_body_that_panics_leaves_the_connection_unusable() {
+    use futures_lite::StreamExt;
+    let (client_end, _server_end) = duplex(64 * 1024);
+    let mut conn = ClientConnection::new(client_end, ClientConfig::default()).with_host("a");
+    let first = futures_lite::stream::once(Ok(bytes::Bytes::from_static(b"part")));
+    let panicking = futures_lite::stream::poll_fn(
+        |_| -> std::task::Poll<Option<Result<bytes::Bytes, std::io::Error>>> {
+            panic!("the body's source panicked (expected by this test)")
+        },
+    );
+    let body = Body::stream(first.chain(panicking));
+    let sent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        lithe::rt::block_on(conn.send(Request::new("POST", "/").with_body(body)))
+    }));
+    assert!(sent.is_err(), "the panic reaches the caller");
+    assert!(!conn.is_reusable());
+    let next = run(conn.send(get("/"))).unwrap_err();
+    assert!(matches!(next, Error::NotReusable), "{next:?}");
+}
+
 /// A request refused before any of it went out (`Error::Send`) leaves the
 /// connection fresh: a reset found before the next request is still the
 /// `Error::Io` it is, the request handed back.
