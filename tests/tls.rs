@@ -1279,6 +1279,47 @@ fn shutdown_does_not_wait_for_a_handshake_after(sent: &[u8]) {
     drop(silent);
 }
 
+/// A certificate resolver of the caller's (`TlsAcceptor::from_config`) that
+/// panics costs the connection whose handshake it was resolving, not the
+/// worker, and frees its slot: a worker with room for one serves the next.
+#[test]
+fn a_panicking_certificate_resolver_loses_only_its_connection() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    #[derive(Debug)]
+    struct PanicsFirst(
+        std::sync::Arc<dyn rustls::server::ResolvesServerCert>,
+        AtomicBool,
+    );
+    impl rustls::server::ResolvesServerCert for PanicsFirst {
+        fn resolve(
+            &self,
+            hello: rustls::server::ClientHello<'_>,
+        ) -> Option<std::sync::Arc<rustls::sign::CertifiedKey>> {
+            if !self.1.swap(true, Ordering::SeqCst) {
+                panic!("the resolver panicked (expected by this test)");
+            }
+            self.0.resolve(hello)
+        }
+    }
+    let (cert, key) = certificate();
+    let mut tls = rustls_server_config(&cert, &key, rustls::ALL_VERSIONS);
+    tls.cert_resolver = std::sync::Arc::new(PanicsFirst(
+        tls.cert_resolver.clone(),
+        AtomicBool::new(false),
+    ));
+    let config = ServeConfig {
+        threads: 1,
+        max_connections: 1,
+        tls: Some(TlsAcceptor::from_config(tls)),
+        ..ServeConfig::default()
+    };
+    let server = Server::bind("127.0.0.1:0", routes, config).unwrap();
+    let first = run(open(&url(server.local_addr(), "/"), &trusting(&cert)));
+    assert!(first.is_err(), "the first handshake fails");
+    assert_served(server.local_addr(), &cert);
+    server.shutdown();
+}
+
 /// A connection accepted just before a shutdown is served its first
 /// request, over TLS as over plain HTTP (see
 /// `a_connection_accepted_just_before_a_shutdown_has_its_first_request_served`
