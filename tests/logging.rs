@@ -15,6 +15,10 @@ use lithe::proto::StatusCode;
 /// Every record logged in this process, as (level, message).
 static RECORDS: Mutex<Vec<(log::Level, String)>> = Mutex::new(Vec::new());
 
+/// A text whose next record makes the logger panic, once (a broken logger
+/// of an application's).
+static PANIC_AT: Mutex<Option<&'static str>> = Mutex::new(None);
+
 struct Capture;
 
 impl log::Log for Capture {
@@ -23,6 +27,13 @@ impl log::Log for Capture {
     }
     fn log(&self, record: &log::Record<'_>) {
         let message = record.args().to_string();
+        let mut panic_at = PANIC_AT.lock().unwrap();
+        if panic_at.is_some_and(|text| message.contains(text)) {
+            *panic_at = None;
+            drop(panic_at);
+            panic!("the logger panicked (expected by this test)");
+        }
+        drop(panic_at);
         RECORDS.lock().unwrap().push((record.level(), message));
     }
     fn flush(&self) {}
@@ -140,11 +151,19 @@ fn short_of_its_length() -> Body {
     Body::sized_stream(10, futures_lite::stream::once(Ok(first)))
 }
 
+/// Installs [`Capture`] as the logger of this binary, at every level, once.
+fn capture_logs() {
+    static LOGGER: Capture = Capture;
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        log::set_logger(&LOGGER).expect("the only logger of this binary");
+        log::set_max_level(log::LevelFilter::Trace);
+    });
+}
+
 #[test]
 fn failures_nobody_else_sees_are_logged() {
-    static LOGGER: Capture = Capture;
-    log::set_logger(&LOGGER).expect("the only logger of this binary");
-    log::set_max_level(log::LevelFilter::Trace);
+    capture_logs();
     #[cfg(feature = "tls")]
     tls_peers_cannot_make_the_server_warn();
     let server = server_with(service, ServerConfig::default());
@@ -489,4 +508,32 @@ fn tls_peers_cannot_make_the_server_warn() {
         .cloned()
         .collect();
     assert!(loud.is_empty(), "{loud:?}");
+}
+
+/// A logger that panics as a worker's accept loop logs (here, as it closes
+/// an idle connection to make room for a client) costs that line, not the
+/// worker: the client it made room for, and the next, are served.
+#[test]
+fn a_logger_panicking_in_the_accept_loop_does_not_end_the_worker() {
+    use std::io::Write;
+    capture_logs();
+    let config = lithe::rt::ServeConfig {
+        threads: 1,
+        max_connections: 1,
+        ..lithe::rt::ServeConfig::default()
+    };
+    let server = lithe::rt::Server::bind("127.0.0.1:0", service, config).expect("bind");
+    let addr = server.local_addr();
+    let mut idle = socket(addr);
+    idle.write_all(b"GET /ok HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    read_until(&mut idle, "\r\n\r\n");
+    *PANIC_AT.lock().unwrap() = Some("short of room");
+    let close = b"GET /ok HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    for _ in 0..2 {
+        let reply = exchange(addr, close);
+        assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    }
+    assert_eq!(*PANIC_AT.lock().unwrap(), None, "the logger panicked");
+    server.shutdown();
 }

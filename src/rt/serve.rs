@@ -439,6 +439,14 @@ fn reuse_port_listener(addr: SocketAddr) -> io::Result<StdListener> {
     Ok(StdListener::from(socket))
 }
 
+/// How a turn of a worker's accept loop ends.
+enum Turn {
+    /// On to the next turn.
+    Next,
+    /// The server shuts down: the drain follows.
+    Stop,
+}
+
 fn worker<M, S>(
     listener: Async<StdListener>,
     shared: bool,
@@ -477,165 +485,184 @@ fn worker<M, S>(
         // when every worker's, out of descriptors.
         let (mut asked_here, mut asked_everyone) = (None, None);
         loop {
-            // With a backlog to take, accepting never waits: the connections
-            // already accepted get their turn now and then, and a shutdown is
-            // seen even under a flood.
-            if in_a_row >= ACCEPTS_IN_A_ROW {
-                in_a_row = 0;
-                future::yield_now().await;
-            }
-            if shutdown.is_triggered() {
-                break;
-            }
-            let limit = config.max_connections;
-            if limit > 0 && active.get() >= limit {
-                // At the limit: the next is accepted once a connection ends.
-                // A client waiting meanwhile gets room made for it: the idle
-                // connections close (and are asked again after a while, if
-                // none was idle and the client still waits).
-                let one_ends = ended.listen();
-                if active.get() >= limit {
-                    let room_for_a_client = async {
-                        if shared && !CAN_TELL_A_CLIENT_WAITS {
-                            return future::pending().await;
-                        }
-                        if listener.readable().await.is_ok() {
-                            // On a shared listener a worker with room takes
-                            // the client if it can.
-                            if shared {
-                                Timer::after(TAKEN_BY_ANOTHER_WITHIN).await;
-                            }
-                            // Another worker of a shared listener may hold
-                            // the turn: one that finds nothing idle gives it
-                            // back within TAKEN_BY_ANOTHER_WITHIN, and this
-                            // one tries again then, while the client waits,
-                            // not a whole MAKE_ROOM_EVERY later.
-                            let tries_until = Instant::now() + MAKE_ROOM_EVERY;
-                            while !shared || client_waiting(listener.get_ref()) {
-                                let closed = shutdown.idle_closed();
-                                let slice = slice::from_ref(&shutdown);
-                                if let Some(asked) = room.make(slice, &mut asked_here) {
-                                    // Its idle connections close meanwhile (on
-                                    // this thread), as this round or a user's
-                                    // close_idle asks. None closed: none was
-                                    // idle here, and another worker of the
-                                    // listener may make room instead.
-                                    Timer::after(TAKEN_BY_ANOTHER_WITHIN).await;
-                                    if shutdown.idle_closed() == closed {
-                                        room.forget(asked);
-                                    }
-                                    break;
-                                }
-                                if !shared
-                                    || asked_recently(asked_here)
-                                    || Instant::now() >= tries_until
-                                {
-                                    break;
-                                }
-                                Timer::after(2 * TAKEN_BY_ANOTHER_WITHIN).await;
-                            }
-                        }
-                        Timer::after(MAKE_ROOM_EVERY).await;
-                    };
-                    future::or(
-                        one_ends,
-                        future::or(shutdown.triggered(), room_for_a_client),
-                    )
-                    .await;
-                }
-                in_a_row = 0;
-                continue;
-            }
-            let accept = async { Some(listener.read_with(|l| l.accept()).await) };
-            let stop = async {
-                shutdown.triggered().await;
-                None
-            };
-            // The trigger first: with both ready, no connection is taken
-            // after it.
-            let Some(accepted) = future::or(stop, accept).await else {
-                break;
-            };
-            let adopted = accepted
-                .and_then(|(stream, client)| Ok((adopt(stream, reactor.as_deref())?, client)));
-            let (stream, client) = match adopted {
-                Ok(adopted) => adopted,
-                // That connection is gone; the next is there to take. (Unless
-                // the same failure repeats, as a filter refusing every
-                // accept does: then it is waited out like the others, so
-                // the loop cannot spin.)
-                Err(e) if retried.at_once_after(&e) => {
-                    log::debug!("lithe: accepting a connection failed ({e}); retrying");
-                    continue;
-                }
-                Err(e) => {
-                    // Out of descriptors or memory, or something unforeseen:
-                    // back off briefly instead of spinning. Warned of at
-                    // most once a while: a flood that exhausts descriptors
-                    // would otherwise write a line every 10 ms. Out of
-                    // descriptors, the idle connections close to make room,
-                    // as at the limit, on every worker.
-                    if out_of_descriptors(&e) {
-                        let everyone = &rooms.everyone;
-                        let _ = everyone.room.make(&everyone.signals, &mut asked_everyone);
-                    }
-                    rooms.everyone.accept_failures.failed(&e);
-                    // A shutdown meanwhile ends the wait (the loop sees it).
-                    future::or(
-                        async {
-                            Timer::after(Duration::from_millis(10)).await;
-                        },
-                        shutdown.triggered(),
-                    )
-                    .await;
+            // One turn of the loop, caught: a panic in it (a logger of the
+            // application's that panics as the loop logs, say) costs that
+            // turn, not the worker and every connection on it.
+            let turn = AssertUnwindSafe(async {
+                // With a backlog to take, accepting never waits: the connections
+                // already accepted get their turn now and then, and a shutdown is
+                // seen even under a flood.
+                if in_a_row >= ACCEPTS_IN_A_ROW {
                     in_a_row = 0;
-                    continue;
+                    future::yield_now().await;
                 }
-            };
-            retried.accepted();
-            in_a_row += 1;
-            rooms.everyone.accept_failures.accepted();
-            active.set(active.get() + 1);
-            let (make_service, config, shutdown, active, ended) = (
-                make_service.clone(),
-                config.clone(),
-                shutdown.clone(),
-                active.clone(),
-                ended.clone(),
-            );
-            ex.spawn(async move {
-                // However the task ends (dropped unfinished at the end of a
-                // shutdown included), the connection no longer counts.
-                let _counted = Counted { active, ended };
-                let connection = async {
-                    // Made here, so that a panic in it, like one in the
-                    // service, loses this connection, not the worker.
-                    let service = make_service(client);
-                    if let Some((io, grace)) = handshake(stream, client, &config, &shutdown).await {
-                        let served = serve_connection_aborting(
-                            io,
-                            service,
-                            &config.connection,
-                            &shutdown,
-                            MaybeTls::reset_on_close,
-                            grace,
+                if shutdown.is_triggered() {
+                    return Turn::Stop;
+                }
+                let limit = config.max_connections;
+                if limit > 0 && active.get() >= limit {
+                    // At the limit: the next is accepted once a connection ends.
+                    // A client waiting meanwhile gets room made for it: the idle
+                    // connections close (and are asked again after a while, if
+                    // none was idle and the client still waits).
+                    let one_ends = ended.listen();
+                    if active.get() >= limit {
+                        let room_for_a_client = async {
+                            if shared && !CAN_TELL_A_CLIENT_WAITS {
+                                return future::pending().await;
+                            }
+                            if listener.readable().await.is_ok() {
+                                // On a shared listener a worker with room takes
+                                // the client if it can.
+                                if shared {
+                                    Timer::after(TAKEN_BY_ANOTHER_WITHIN).await;
+                                }
+                                // Another worker of a shared listener may hold
+                                // the turn: one that finds nothing idle gives it
+                                // back within TAKEN_BY_ANOTHER_WITHIN, and this
+                                // one tries again then, while the client waits,
+                                // not a whole MAKE_ROOM_EVERY later.
+                                let tries_until = Instant::now() + MAKE_ROOM_EVERY;
+                                while !shared || client_waiting(listener.get_ref()) {
+                                    let closed = shutdown.idle_closed();
+                                    let slice = slice::from_ref(&shutdown);
+                                    if let Some(asked) = room.make(slice, &mut asked_here) {
+                                        // Its idle connections close meanwhile (on
+                                        // this thread), as this round or a user's
+                                        // close_idle asks. None closed: none was
+                                        // idle here, and another worker of the
+                                        // listener may make room instead.
+                                        Timer::after(TAKEN_BY_ANOTHER_WITHIN).await;
+                                        if shutdown.idle_closed() == closed {
+                                            room.forget(asked);
+                                        }
+                                        break;
+                                    }
+                                    if !shared
+                                        || asked_recently(asked_here)
+                                        || Instant::now() >= tries_until
+                                    {
+                                        break;
+                                    }
+                                    Timer::after(2 * TAKEN_BY_ANOTHER_WITHIN).await;
+                                }
+                            }
+                            Timer::after(MAKE_ROOM_EVERY).await;
+                        };
+                        future::or(
+                            one_ends,
+                            future::or(shutdown.triggered(), room_for_a_client),
                         )
                         .await;
-                        if let Err(e) = served {
-                            log::debug!("lithe: the connection from {client} failed: {e}");
+                    }
+                    in_a_row = 0;
+                    return Turn::Next;
+                }
+                let accept = async { Some(listener.read_with(|l| l.accept()).await) };
+                let stop = async {
+                    shutdown.triggered().await;
+                    None
+                };
+                // The trigger first: with both ready, no connection is taken
+                // after it.
+                let Some(accepted) = future::or(stop, accept).await else {
+                    return Turn::Stop;
+                };
+                let adopted = accepted
+                    .and_then(|(stream, client)| Ok((adopt(stream, reactor.as_deref())?, client)));
+                let (stream, client) = match adopted {
+                    Ok(adopted) => adopted,
+                    // That connection is gone; the next is there to take. (Unless
+                    // the same failure repeats, as a filter refusing every
+                    // accept does: then it is waited out like the others, so
+                    // the loop cannot spin.)
+                    Err(e) if retried.at_once_after(&e) => {
+                        log::debug!("lithe: accepting a connection failed ({e}); retrying");
+                        return Turn::Next;
+                    }
+                    Err(e) => {
+                        // Out of descriptors or memory, or something unforeseen:
+                        // back off briefly instead of spinning. Warned of at
+                        // most once a while: a flood that exhausts descriptors
+                        // would otherwise write a line every 10 ms. Out of
+                        // descriptors, the idle connections close to make room,
+                        // as at the limit, on every worker.
+                        if out_of_descriptors(&e) {
+                            let everyone = &rooms.everyone;
+                            let _ = everyone.room.make(&everyone.signals, &mut asked_everyone);
                         }
+                        rooms.everyone.accept_failures.failed(&e);
+                        // A shutdown meanwhile ends the wait (the loop sees it).
+                        future::or(
+                            async {
+                                Timer::after(Duration::from_millis(10)).await;
+                            },
+                            shutdown.triggered(),
+                        )
+                        .await;
+                        in_a_row = 0;
+                        return Turn::Next;
                     }
                 };
-                // A panic the driver does not answer (the service's it
-                // does, with a 500) loses its connection, not the worker: in
-                // making the service, say.
-                if AssertUnwindSafe(connection).catch_unwind().await.is_err() {
-                    log::error!(
-                        "lithe: a panic while serving {client}; its connection was dropped"
-                    );
-                }
+                retried.accepted();
+                in_a_row += 1;
+                rooms.everyone.accept_failures.accepted();
+                active.set(active.get() + 1);
+                let (make_service, config, shutdown, active, ended) = (
+                    make_service.clone(),
+                    config.clone(),
+                    shutdown.clone(),
+                    active.clone(),
+                    ended.clone(),
+                );
+                ex.spawn(async move {
+                    // However the task ends (dropped unfinished at the end of a
+                    // shutdown included), the connection no longer counts.
+                    let _counted = Counted { active, ended };
+                    let connection = async {
+                        // Made here, so that a panic in it, like one in the
+                        // service, loses this connection, not the worker.
+                        let service = make_service(client);
+                        if let Some((io, grace)) =
+                            handshake(stream, client, &config, &shutdown).await
+                        {
+                            let served = serve_connection_aborting(
+                                io,
+                                service,
+                                &config.connection,
+                                &shutdown,
+                                MaybeTls::reset_on_close,
+                                grace,
+                            )
+                            .await;
+                            if let Err(e) = served {
+                                log::debug!("lithe: the connection from {client} failed: {e}");
+                            }
+                        }
+                    };
+                    // A panic the driver does not answer (the service's it
+                    // does, with a 500) loses its connection, not the worker: in
+                    // making the service, say.
+                    if AssertUnwindSafe(connection).catch_unwind().await.is_err() {
+                        log::error!(
+                            "lithe: a panic while serving {client}; its connection was dropped"
+                        );
+                    }
+                })
+                .detach();
+                Turn::Next
             })
-            .detach();
+            .catch_unwind()
+            .await;
+            match turn {
+                Ok(Turn::Next) => {}
+                Ok(Turn::Stop) => break,
+                // Not at once: a turn that panics each time (that logger, on
+                // every failed accept) must not spin.
+                Err(_) => {
+                    Timer::after(Duration::from_millis(10)).await;
+                }
+            }
         }
         // Close the listening socket now (once every worker has dropped its
         // descriptor), not after the drain: the kernel would go on completing
