@@ -372,7 +372,10 @@ impl<B> Request<B> {
     /// Taken, and answered with anything but the switch, it resolves to
     /// [`Error::NotUpgraded`](super::Error::NotUpgraded) once that response
     /// is written, and the connection goes on with HTTP. Answered with the
-    /// switch but not taken, the connection is closed after the response. The
+    /// switch but not taken, the connection is closed once the request, which
+    /// holds the switch's [`OnUpgrade`], is dropped: at once after the
+    /// response, unless the service keeps the request (moved into a task of
+    /// its own, say), when the client waits in silence until it drops it. The
     /// 101's Upgrade field must name protocols the request offered (RFC 9110
     /// §7.8, compared without regard to case): one naming another is
     /// answered 500 instead, with a warning logged.

@@ -27,7 +27,8 @@
 //! so that large response heads cost no allocation each); a body cut short
 //! is an error; pipelined bytes are never lost or
 //! misparsed; every wait on the peer is bounded by a timeout (by default:
-//! each can be turned off), while the service's future and the body and
+//! each can be turned off) until a protocol switch hands the connection on,
+//! while the service's future and the body and
 //! trailers it returns are awaited as long as they take.
 //!
 //! ```

@@ -21,6 +21,11 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> Transport for T {}
 
 /// A connection after a protocol switch: reads return the bytes that followed the
 /// HTTP head first, then the transport's.
+///
+/// No timeout of lithe's applies to it any more: the new protocol sets its
+/// own (as with hyper's). `close` ends the sending side alone (a TCP
+/// half-close, after TLS's `close_notify`), and reading goes on; dropping it
+/// closes both ways (over TLS without `close_notify`).
 pub struct Upgraded {
     io: Box<dyn Transport>,
     read_buf: Bytes,

@@ -55,6 +55,10 @@ pub struct ServeConfig {
     /// blocks its thread (a synchronous call, long CPU work) holds up every
     /// connection of its worker, their timeouts and a shutdown with them.
     /// Run such work apart (`smol::unblock`, a thread pool) and await it.
+    /// On Linux that includes the connections the worker handed on by a
+    /// protocol switch: a tunnel or WebSocket, wherever it is polled, learns
+    /// that its socket is ready from the worker that accepted it, for as
+    /// long as that worker runs.
     pub threads: usize,
     /// How long a shutdown waits for requests in flight. Default 30 s. Those
     /// still running then are dropped mid-request, their service futures
@@ -74,7 +78,8 @@ pub struct ServeConfig {
     pub reuse_port: bool,
     /// Connections a worker serves at once, idle ones included (not those
     /// handed to the service by a protocol switch: a tunnel or a WebSocket
-    /// is the service's from then on, as is bounding them); past it the
+    /// is the service's from then on, as is bounding them, though on Linux
+    /// its readiness still comes from this worker, see `threads`); past it the
     /// worker accepts no more until one ends, and new clients wait in the
     /// kernel's backlog (while it has room). To make room for a client
     /// waiting there, a worker at its limit closes up to 64 of its idle
