@@ -5282,6 +5282,44 @@ fn a_panic_making_a_connections_service_loses_that_connection_only() {
     server.shutdown();
 }
 
+/// A tunnel's `close` ends its sending side alone: the client reads the
+/// end of the stream (a FIN) and can still send, and the tunnel reads what
+/// it sends after.
+#[test]
+fn closing_a_tunnel_half_closes_it() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    use lithe::io::{Request, Response};
+    use std::sync::{Arc, Mutex, mpsc};
+    let (heard, what_it_heard) = mpsc::channel();
+    let heard = Arc::new(Mutex::new(Some(heard)));
+    let tunnel = move |mut request: Request| {
+        let on_upgrade = request.upgrade().expect("CONNECT proposes a switch");
+        let heard = heard.lock().unwrap().take().expect("one tunnel");
+        std::thread::spawn(move || {
+            let after = lithe::rt::block_on(async move {
+                let mut io = on_upgrade.await.unwrap();
+                io.write_all(b"bye").await.unwrap();
+                io.close().await.unwrap();
+                let mut after = [0u8; 5];
+                io.read_exact(&mut after).await.map(|()| after)
+            });
+            let _ = heard.send(after.map(|after| after.to_vec()));
+        });
+        std::future::ready(Response::new(lithe::proto::StatusCode::OK))
+    };
+    let server = server_with(tunnel, ServerConfig::default());
+    let mut s = socket(server.local_addr());
+    s.write_all(b"CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n")
+        .unwrap();
+    let reply = read_to_close(&mut s);
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\nbye"), "{reply}");
+    s.write_all(b"after").unwrap();
+    let heard = what_it_heard.recv_timeout(LIMIT).unwrap();
+    assert_eq!(heard.unwrap(), b"after");
+    server.shutdown();
+}
+
 /// A tunnel polled from another executor whose waker panics when woken (a
 /// broken executor's): the worker that watches the tunnel's socket wakes it
 /// when the peer sends, and that panic costs the tunnel its wakeup, not the
