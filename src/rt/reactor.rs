@@ -357,9 +357,13 @@ impl Source {
 /// that task its wakeup instead, and is logged.
 fn wake_on_the_worker(waker: Waker) {
     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake())).is_err() {
-        log::error!(
-            "a waker panicked as a stream it waited on became ready; its task was not woken"
-        );
+        // Caught too: the logger is the application's.
+        let _ = std::panic::catch_unwind(|| {
+            log::error!(
+                "lithe: a waker panicked as a stream it waited on became ready; its task was \
+                 not woken"
+            );
+        });
     }
 }
 

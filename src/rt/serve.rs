@@ -611,7 +611,6 @@ fn worker<M, S>(
                 };
                 retried.accepted();
                 in_a_row += 1;
-                rooms.everyone.accept_failures.accepted();
                 active.set(active.get() + 1);
                 let (make_service, config, shutdown, active, ended) = (
                     make_service.clone(),
@@ -655,6 +654,8 @@ fn worker<M, S>(
                     }
                 })
                 .detach();
+                // After the connection is under way: this may log.
+                rooms.everyone.accept_failures.accepted();
                 Turn::Next
             })
             .catch_unwind()
@@ -767,15 +768,16 @@ impl AcceptFailures {
             log::debug!("lithe: accepting a connection failed ({error}); retrying");
             return;
         }
+        let unreported = core::mem::take(&mut seen.unreported);
+        seen.warned_at = Some(now);
+        seen.warned_unrecovered = true;
+        // Logged under the lock still, so that lines from several workers
+        // come in the order of what they count.
         log::warn!(
-            "lithe: accepting a connection failed ({error}); retrying ({} failed since the \
-             last line that counted them; failures within {} s of one go to debug)",
-            seen.unreported,
+            "lithe: accepting a connection failed ({error}); retrying ({unreported} failed since \
+             the last line that counted them; failures within {} s of one go to debug)",
             ACCEPT_WARNING_EVERY.as_secs()
         );
-        seen.warned_at = Some(now);
-        seen.unreported = 0;
-        seen.warned_unrecovered = true;
     }
 
     /// An accept succeeded: the recovery, if a warning is unanswered, or
@@ -793,21 +795,19 @@ impl AcceptFailures {
         if !(seen.warned_unrecovered || stopped) || !self.owed.load(Ordering::Relaxed) {
             return;
         }
-        match seen.warned_unrecovered {
+        let unreported = core::mem::take(&mut seen.unreported);
+        let after_a_warning = core::mem::take(&mut seen.warned_unrecovered);
+        self.owed.store(false, Ordering::Relaxed);
+        match after_a_warning {
             true => log::info!(
-                "lithe: accepting connections again ({} more failed since the warning)",
-                seen.unreported
+                "lithe: accepting connections again ({unreported} more failed since the warning)"
             ),
             false => log::info!(
-                "lithe: accepting connections again ({} more failed since the last line \
-                 that counted them, none in the last {} s)",
-                seen.unreported,
+                "lithe: accepting connections again ({unreported} more failed since the last \
+                 line that counted them, none in the last {} s)",
                 ACCEPT_WARNING_EVERY.as_secs()
             ),
         }
-        seen.unreported = 0;
-        seen.warned_unrecovered = false;
-        self.owed.store(false, Ordering::Relaxed);
     }
 }
 
@@ -904,10 +904,12 @@ impl RoomMade {
         }
         let now = Instant::now();
         (*last, *asked_here) = (Some(now), Some(now));
-        log::debug!("lithe: a worker short of room closes idle connections");
         for signal in signals {
             signal.close_some_idle(MAKE_ROOM_FOR);
         }
+        // Logged last, here as in AcceptFailures: a logger that panics
+        // (each time) costs the line, not the round.
+        log::debug!("lithe: a worker short of room closes idle connections");
         Some(now)
     }
 
