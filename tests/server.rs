@@ -5325,6 +5325,7 @@ fn closing_a_tunnel_half_closes_it() {
 /// when the peer sends, and that panic costs the tunnel its wakeup, not the
 /// worker and every connection on it.
 #[test]
+#[cfg(target_os = "linux")]
 fn a_panicking_waker_on_a_tunnel_does_not_end_its_worker() {
     use futures_lite::AsyncRead;
     use lithe::io::{Request, Response};

@@ -87,10 +87,25 @@ fn with_scratch(
         static SCRATCH: RefCell<[u8; IDLE_READ_SIZE]> =
             const { RefCell::new([0; IDLE_READ_SIZE]) };
     }
+    /// Zeroes the whole scratch if the read unwinds, which may have left
+    /// the transport's bytes anywhere in it.
+    struct WipedOnUnwind<'a>(&'a mut [u8; IDLE_READ_SIZE]);
+    impl Drop for WipedOnUnwind<'_> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                self.0.fill(0);
+            }
+        }
+    }
     let read_and_zero = |scratch: &mut [u8; IDLE_READ_SIZE]| {
-        let result = read(scratch);
-        if let Poll::Ready(Ok(n)) = result {
-            scratch[..n].fill(0);
+        let scratch = WipedOnUnwind(scratch);
+        let result = read(&mut *scratch.0);
+        match result {
+            Poll::Ready(Ok(n)) => scratch.0[..n].fill(0),
+            // A failed read (one claiming more than its room included) may
+            // have written anywhere in it too.
+            Poll::Ready(Err(_)) => scratch.0.fill(0),
+            Poll::Pending => {}
         }
         result
     };

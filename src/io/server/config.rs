@@ -21,8 +21,9 @@ use crate::proto;
 /// request (up to the head limit, which may keep the buffer they arrived in).
 /// Closing, while it lingers to read what the peer still sends (so that a
 /// reset does not destroy the answer), it holds no read buffer: that is read
-/// through a small array of the thread's and thrown away. Body chunks and received header values are slices of the read buffer, not
-/// copies: one the service keeps keeps that buffer alive (a buffer grown past
+/// through a small array of the thread's and thrown away. Body chunks and
+/// received header values are slices of the read buffer, not copies: one
+/// the service keeps keeps that buffer alive (a buffer grown past
 /// 64 KiB hands out copies of small pieces instead), so copy what is kept for
 /// long. While the service takes its time (a long poll, a stream), with its
 /// request read, a connection keeps at most 32 KiB of output buffer and 16 KiB
