@@ -263,24 +263,18 @@ fn check(case: &Case, events: &[Owned]) {
     if let Some(expected) = &case.bodies {
         assert_eq!(&bodies(events), expected, "{what}: bodies");
     }
+    // Each request's method and target, in order.
+    let (methods, targets): (Vec<_>, Vec<_>) = events
+        .iter()
+        .filter_map(|e| match e {
+            Owned::Request { method, target, .. } => Some((method.clone(), target.clone())),
+            _ => None,
+        })
+        .unzip();
     if let Some(expected) = &case.targets {
-        let targets: Vec<_> = events
-            .iter()
-            .filter_map(|e| match e {
-                Owned::Request { target, .. } => Some(target.clone()),
-                _ => None,
-            })
-            .collect();
         assert_eq!(&targets, expected, "{what}: targets");
     }
     if let Some(expected) = &case.methods {
-        let methods: Vec<_> = events
-            .iter()
-            .filter_map(|e| match e {
-                Owned::Request { method, .. } => Some(method.clone()),
-                _ => None,
-            })
-            .collect();
         assert_eq!(&methods, expected, "{what}: methods");
     }
     if let Some(expected) = &case.statuses {

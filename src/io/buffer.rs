@@ -73,13 +73,15 @@ pub(crate) struct ReadBuf {
     empty_lines: usize,
 }
 
-/// Runs `read` on the thread's scratch array of [`IDLE_READ_SIZE`] bytes,
-/// zeroed again after it over what `read` reported reading: another
-/// connection's read lands there next, and one whose transport counts
-/// bytes it did not write must find zeros, not this connection's request
-/// (its credentials).
-fn with_scratch(
-    read: impl FnOnce(&mut [u8; IDLE_READ_SIZE]) -> Poll<io::Result<usize>>,
+/// Reads once from `io` into the thread's scratch array of
+/// [`IDLE_READ_SIZE`] bytes and hands what arrived to `keep`; the array is
+/// zeroed again after it: another connection's read lands there next, and
+/// one whose transport counts bytes it did not write must find zeros, not
+/// this connection's request (its credentials).
+fn read_through_scratch<T: AsyncRead + Unpin>(
+    io: &mut T,
+    cx: &mut Context<'_>,
+    keep: impl FnOnce(&[u8]),
 ) -> Poll<io::Result<usize>> {
     thread_local! {
         // One per thread, kept zeroed: every parked or lingering connection
@@ -97,23 +99,28 @@ fn with_scratch(
             }
         }
     }
-    let read_and_zero = |scratch: &mut [u8; IDLE_READ_SIZE]| {
+    let read = |scratch: &mut [u8; IDLE_READ_SIZE]| {
         let scratch = WipedOnUnwind(scratch);
-        let result = read(&mut *scratch.0);
+        let result = Pin::new(io)
+            .poll_read(cx, &mut scratch.0[..])
+            .map(read_within(IDLE_READ_SIZE));
         match result {
-            Poll::Ready(Ok(n)) => scratch.0[..n].fill(0),
+            Poll::Ready(Ok(n)) => {
+                keep(&scratch.0[..n]);
+                scratch.0[..n].fill(0);
+            }
             // A failed read (one claiming more than its room included) may
-            // have written anywhere in it too.
+            // have written anywhere in it.
             Poll::Ready(Err(_)) => scratch.0.fill(0),
             Poll::Pending => {}
         }
         result
     };
     SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
-        Ok(mut scratch) => read_and_zero(&mut scratch),
+        Ok(mut scratch) => read(&mut scratch),
         // A transport that reads another connection from inside its own
         // read (nothing here does) gets a scratch of its own.
-        Err(_) => read_and_zero(&mut [0; IDLE_READ_SIZE]),
+        Err(_) => read(&mut [0; IDLE_READ_SIZE]),
     })
 }
 
@@ -294,20 +301,14 @@ impl ReadBuf {
         io: &mut T,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<usize>> {
-        with_scratch(|scratch| {
-            let result = Pin::new(&mut *io)
-                .poll_read(cx, scratch)
-                .map(read_within(IDLE_READ_SIZE));
-            if let Poll::Ready(Ok(n)) = result {
-                if self.buf.capacity() - self.buf.len() < n {
-                    // What arrived, rounded up: a small request gets a small
-                    // buffer, which the allocator serves from its fast
-                    // per-thread cache; a head that continues grows it.
-                    self.reserve(n.next_power_of_two().max(IDLE_BUFFER_MIN));
-                }
-                self.buf.extend_from_slice(&scratch[..n]);
+        read_through_scratch(io, cx, |arrived| {
+            if self.buf.capacity() - self.buf.len() < arrived.len() {
+                // What arrived, rounded up: a small request gets a small
+                // buffer, which the allocator serves from its fast
+                // per-thread cache; a head that continues grows it.
+                self.reserve(arrived.len().next_power_of_two().max(IDLE_BUFFER_MIN));
             }
-            result
+            self.buf.extend_from_slice(arrived);
         })
     }
 
@@ -321,11 +322,7 @@ impl ReadBuf {
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<usize>> {
         *self = ReadBuf::default();
-        with_scratch(|scratch| {
-            Pin::new(&mut *io)
-                .poll_read(cx, scratch)
-                .map(read_within(IDLE_READ_SIZE))
-        })
+        read_through_scratch(io, cx, |_| {})
     }
 
     /// Reads once from `io` into the buffer; `Ok(0)` is the end of the stream.
