@@ -186,6 +186,27 @@ fn server_sends_100_continue_only_while_the_client_waits() {
     assert_eq!(receive_all(&mut conn, b"ok"), ["data ok", "end", "Paused"]);
 }
 
+/// Asking a connection for the body before any of it came (an empty input)
+/// does not end the client's wait for 100 Continue, chunked or sized: only
+/// body bytes do (RFC 9110 §10.1.1 lets a server omit the 100 once some of
+/// the content has arrived).
+#[test]
+fn an_empty_input_does_not_end_the_clients_wait_for_100_continue() {
+    for framing in ["Transfer-Encoding: chunked", "Content-Length: 2"] {
+        let mut conn = Connection::server(Config::default());
+        let head =
+            format!("PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n{framing}\r\n\r\n");
+        assert_eq!(
+            receive_all(&mut conn, head.as_bytes()),
+            ["request /f", "NeedData"]
+        );
+        let mut headers = [EMPTY_HEADER; 4];
+        let nothing = conn.receive(b"", &mut headers).unwrap();
+        assert_eq!((nothing.consumed, nothing.event), (0, Event::NeedData));
+        assert!(conn.they_are_waiting_for_100_continue(), "{framing}");
+    }
+}
+
 #[test]
 fn an_expect_list_naming_100_continue_is_honoured() {
     // RFC 9110 §10.1.1: Expect is a list; 100-continue beside another member.
