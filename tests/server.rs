@@ -6895,12 +6895,29 @@ impl futures_lite::AsyncRead for Miscounting {
 
 swallows_writes!(Miscounting);
 
+/// A transport whose one read writes `0` into the buffer, then fails.
+struct FailsAfterWriting(&'static [u8]);
+
+impl futures_lite::AsyncRead for FailsAfterWriting {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        buf[..self.0.len()].copy_from_slice(self.0);
+        std::task::Poll::Ready(Err(std::io::Error::other("the read failed")))
+    }
+}
+
+swallows_writes!(FailsAfterWriting);
+
 /// Connections of one thread read their first bytes through one scratch
 /// array: a transport that counts bytes it did not write finds zeros there
 /// (a 400), not the request another connection read before it, whose
 /// credentials the service would have been handed as its own. (Zeroed are
-/// the bytes each read counted: one that wrote past its count leaves the
-/// rest, for a second faulty transport to find.)
+/// the bytes each read counted, and all of them after a read that failed:
+/// one that wrote past its count leaves the rest, for a second faulty
+/// transport to find.)
 #[test]
 fn a_miscounting_transport_reads_nothing_of_another_connections_request() {
     use std::sync::{Arc, Mutex};
@@ -6929,12 +6946,25 @@ fn a_miscounting_transport_reads_nothing_of_another_connections_request() {
         claimed: REQUEST.len(),
         read: false,
     };
+    let after_a_failure = Miscounting {
+        written: b"GET /b HTTP/1.1\r\n",
+        claimed: REQUEST.len(),
+        read: false,
+    };
     run(async {
         lithe::io::serve_connection(honest, &service, &config)
             .await
             .expect("the honest connection ends cleanly");
         // Whatever it ends with, the service must not see its request.
         let _ = lithe::io::serve_connection(miscounting, &service, &config).await;
+        // Nor one a connection's failed read wrote before it.
+        let failing = FailsAfterWriting(REQUEST);
+        assert!(
+            lithe::io::serve_connection(failing, &service, &config)
+                .await
+                .is_err()
+        );
+        let _ = lithe::io::serve_connection(after_a_failure, &service, &config).await;
     });
     let seen = seen.lock().unwrap();
     assert_eq!(
