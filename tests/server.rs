@@ -5320,6 +5320,43 @@ fn closing_a_tunnel_half_closes_it() {
     server.shutdown();
 }
 
+/// A client that ends its sending side right after its CONNECT (allowed by
+/// `half_close`, the default) still gets the 2xx, and a tunnel that reads
+/// the end at once and can still write to it, though the driver saw the
+/// end while the service took its time.
+#[test]
+fn a_connect_half_closed_by_its_client_is_still_tunnelled() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    use lithe::io::{Request, Response};
+    let tunnel = |mut request: Request| {
+        let on_upgrade = request.upgrade().expect("CONNECT proposes a switch");
+        std::thread::spawn(move || {
+            lithe::rt::block_on(async move {
+                let mut io = on_upgrade.await.unwrap();
+                let mut rest = Vec::new();
+                io.read_to_end(&mut rest).await.unwrap();
+                io.write_all(format!("read {} then pong", rest.len()).as_bytes())
+                    .await
+                    .unwrap();
+                io.close().await.unwrap();
+            })
+        });
+        async {
+            async_io::Timer::after(Duration::from_millis(100)).await;
+            Response::new(lithe::proto::StatusCode::OK)
+        }
+    };
+    let server = server_with(tunnel, ServerConfig::default());
+    let mut s = socket(server.local_addr());
+    s.write_all(b"CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n")
+        .unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let reply = read_to_close(&mut s);
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\nread 0 then pong"), "{reply}");
+    server.shutdown();
+}
+
 /// A tunnel polled from another executor whose waker panics when woken (a
 /// broken executor's): the worker that watches the tunnel's socket wakes it
 /// when the peer sends, and that panic costs the tunnel its wakeup, not the
