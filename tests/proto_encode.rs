@@ -782,6 +782,34 @@ fn head_response_keeps_content_length_and_sends_no_body() {
     assert_eq!(conn.our_state(), State::Idle);
 }
 
+/// A bodiless answer (to HEAD, or a 304) that says `Content-Length: 0`
+/// takes no data because it has no body, not because its length is spent:
+/// `BodyNotAllowed`, as for any other length it states.
+#[test]
+fn a_bodiless_answer_stating_a_length_of_zero_takes_no_body() {
+    let zero = [Header {
+        name: "Content-Length",
+        value: b"0",
+    }];
+    for (request, status) in [
+        (&b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n"[..], StatusCode::OK),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            StatusCode::NOT_MODIFIED,
+        ),
+    ] {
+        let mut conn = server_after(request);
+        response_wire(&mut conn, &ResponseHead::new(status, &zero)).unwrap();
+        assert_eq!(
+            conn.send_data(b"x"),
+            Err(SendError::BodyNotAllowed),
+            "{status:?}"
+        );
+        assert_eq!(conn.send_end(&[], &mut [0u8; 8]), Ok(0));
+        assert_eq!(conn.our_state(), State::Idle);
+    }
+}
+
 /// A HEAD answer ends with its head whatever framing field it carries: a
 /// `Transfer-Encoding: chunked` (what the GET answer would have, RFC 9110
 /// §9.3.2; a proxy passing on its upstream's) is kept, and no last chunk
