@@ -294,11 +294,10 @@ impl From<Incoming> for Body {
         // error again instead, never as a whole message.
         if let Some(slot) = &incoming.slot {
             let mut s = lock(slot);
-            if matches!(s.end, End::ErrorReported(_))
-                && let End::ErrorReported(e) = core::mem::take(&mut s.end)
-            {
-                s.end = End::Failed(e);
-            }
+            s.end = match core::mem::take(&mut s.end) {
+                End::ErrorReported(e) => End::Failed(e),
+                end => end,
+            };
         }
         match (incoming.len(), incoming.slot.clone()) {
             (Some(0), _) => Body::empty(),
