@@ -28,7 +28,9 @@ use super::headers::{Headers, field_spans};
 use super::message::{Request, Response};
 use super::receive::{Span, parse_with_growing_fields, span};
 use super::shutdown::{IdleClose, Shutdown};
-use super::upgrade::{OnUpgrade, Transport, UpgradeSender, Upgraded, offers_every_protocol};
+use super::upgrade::{
+    OnUpgrade, Transport, UpgradeSender, Upgraded, switches_to_an_offered_protocol,
+};
 use crate::proto::{self, BodyLength, Connection, Event, Header, State, StatusCode, Version};
 
 mod config;
@@ -550,8 +552,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                             && !self.body_done
                             && asked != Asked::Connect
                             && response.status() == StatusCode::SWITCHING_PROTOCOLS
-                            && response.headers().elements("upgrade").next().is_some()
-                            && offers_every_protocol(
+                            && switches_to_an_offered_protocol(
                                 self.offered_protocols.as_deref(),
                                 response.headers(),
                             ) =>

@@ -194,3 +194,9 @@ pub(crate) fn offers_every_protocol(offered: Option<&[u8]>, response: &Headers) 
         .elements("upgrade")
         .all(|chosen| offers.contains(&chosen.to_ascii_lowercase()))
 }
+
+/// [`offers_every_protocol`], and the response names one at least: a 101
+/// the driver can send (proto refuses one without an Upgrade field).
+pub(crate) fn switches_to_an_offered_protocol(offered: Option<&[u8]>, response: &Headers) -> bool {
+    response.elements("upgrade").next().is_some() && offers_every_protocol(offered, response)
+}
