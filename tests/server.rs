@@ -6371,6 +6371,91 @@ fn an_answer_to_a_panic_that_cannot_be_written_is_the_write_timeouts_error() {
     }
 }
 
+/// Server timeouts of zero expire at the first wait on the client, as the
+/// client's do: a head or a body that has to wait for more gets 408 at once,
+/// and a response the client is not yet reading is given up at its first
+/// blocked write. (In memory, the request's first bytes there before the
+/// connection is served: a socket's would race the first read, which a
+/// head timeout of zero also bounds.) Were zero no limit, each exchange
+/// would wait for the rest, which never comes, until `run` gives up.
+#[test]
+fn zero_server_timeouts_expire_at_the_first_wait() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    use lithe::io::{Error, Timeout, duplex, serve_connection};
+    let zero = Some(Duration::ZERO);
+    let cases = [
+        (
+            "head",
+            ServerConfig {
+                head_timeout: zero,
+                ..ServerConfig::default()
+            },
+            &b"GET / HTTP/1.1\r\nHost: a\r\n"[..],
+            "timed out reading a message head",
+        ),
+        (
+            "body",
+            ServerConfig {
+                body_timeout: zero,
+                ..ServerConfig::default()
+            },
+            &b"POST /collect HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc"[..],
+            "timed out reading a message body",
+        ),
+    ];
+    for (which, config, request, why) in cases {
+        let (server_end, mut client_end) = duplex(1 << 16);
+        let (served, reply) = run(async {
+            client_end.write_all(request).await.unwrap();
+            let client = async {
+                let mut reply = Vec::new();
+                client_end.read_to_end(&mut reply).await.unwrap();
+                // Dropped: the server's linger after its 408 sees the end.
+                drop(client_end);
+                String::from_utf8(reply).unwrap()
+            };
+            futures_lite::future::zip(serve_connection(server_end, routes, &config), client).await
+        });
+        assert!(
+            reply.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+            "{which}: {reply}"
+        );
+        assert!(
+            reply.ends_with(&format!("408 Request Timeout: {why}\n")),
+            "{which}: {reply}"
+        );
+        // A timeout answered is an end HTTP allows.
+        assert!(served.is_ok(), "{which}: {served:?}");
+    }
+
+    let config = ServerConfig {
+        write_timeout: zero,
+        ..ServerConfig::default()
+    };
+    // Far smaller than /big's 32 MiB, and not read until the server is done.
+    let (server_end, mut client_end) = duplex(1 << 10);
+    let (served, reply) = run(async {
+        client_end
+            .write_all(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
+            .await
+            .unwrap();
+        let (served, mut client_end) =
+            futures_lite::future::zip(serve_connection(server_end, routes, &config), async {
+                client_end
+            })
+            .await;
+        let mut reply = Vec::new();
+        client_end.read_to_end(&mut reply).await.unwrap();
+        (served, reply)
+    });
+    assert!(
+        matches!(served, Err(Error::Timeout(Timeout::Write))),
+        "{served:?}"
+    );
+    assert!(reply.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert!(reply.len() <= 1 << 10, "{} bytes", reply.len());
+}
+
 /// A response body that fails midway leaves its answer cut short, and the
 /// client learns it at once: a body with a length or chunks shows itself
 /// incomplete, so the connection closes cleanly (a FIN) rather than after the

@@ -4,7 +4,11 @@ use std::time::Duration;
 
 use crate::proto;
 
-/// How a server connection behaves. The defaults suit a public server.
+/// How a server connection behaves. The defaults suit a public server. A
+/// head, body or write timeout of `Duration::ZERO` expires at the first wait
+/// on the client (a head or body not all there gets 408; a response the
+/// client is not reading yet is given up), not "no timeout": for that,
+/// `None`. An idle timeout of zero turns keep-alive off.
 ///
 /// # Memory per connection
 ///
