@@ -28,6 +28,14 @@ pub type BoxStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + 'stat
 /// The trailer fields of a body, ready once its data has been sent.
 pub(crate) type BoxTrailers = Pin<Box<dyn Future<Output = Headers> + Send + 'static>>;
 
+/// A body's stream, or its trailers' future, as a message to send holds it.
+/// The wrapper makes the message `Sync` without asking the caller's stream
+/// to be (reqwest's `Body` does the same): a future that keeps `&request`
+/// across an `.await` (signing it, logging it) stays `Send`, for a
+/// work-stealing executor. Nothing reaches the stream through `&`, only
+/// through `&mut`, which is what makes that sound.
+pub(crate) type Held<T> = sync_wrapper::SyncWrapper<T>;
+
 /// A body to send: empty, one buffer, or a stream of chunks.
 ///
 /// A body whose length is known goes out with `Content-Length`; a stream of
@@ -51,12 +59,12 @@ pub(crate) enum Kind {
     Full(Bytes),
     Stream {
         len: Option<u64>,
-        stream: BoxStream,
+        stream: Held<BoxStream>,
     },
     /// A stream of unknown length, then trailer fields: boxed, so that the
     /// common kinds stay small (a response is moved several times on its way
     /// out, and each move copies it whole).
-    Trailed(Box<(BoxStream, BoxTrailers)>),
+    Trailed(Box<(Held<BoxStream>, Held<BoxTrailers>)>),
 }
 
 impl Kind {
@@ -72,7 +80,10 @@ impl Kind {
                 stream,
             } => Kind::Stream {
                 len: None,
-                stream: Box::pin(Exactly { stream, left: len }),
+                stream: Held::new(Box::pin(Exactly {
+                    stream: stream.into_inner(),
+                    left: len,
+                })),
             },
             other => other,
         }
@@ -103,7 +114,7 @@ impl Body {
         Body {
             kind: Kind::Stream {
                 len: None,
-                stream: Box::pin(stream),
+                stream: Held::new(Box::pin(stream)),
             },
         }
     }
@@ -123,7 +134,7 @@ impl Body {
         Body {
             kind: Kind::Stream {
                 len: Some(len),
-                stream: Box::pin(stream),
+                stream: Held::new(Box::pin(stream)),
             },
         }
     }
@@ -196,14 +207,15 @@ impl Body {
     /// assert_eq!(body.len(), None);
     /// ```
     pub fn with_trailers(self, trailers: impl Future<Output = Headers> + Send + 'static) -> Self {
-        let stream: BoxStream = match self.kind.chunked_keeping_length() {
-            Kind::Empty => Box::pin(futures_lite::stream::empty()),
-            Kind::Full(bytes) => Box::pin(futures_lite::stream::once(Ok(bytes))),
+        let stream: Held<BoxStream> = match self.kind.chunked_keeping_length() {
+            Kind::Empty => Held::new(Box::pin(futures_lite::stream::empty())),
+            Kind::Full(bytes) => Held::new(Box::pin(futures_lite::stream::once(Ok(bytes)))),
             Kind::Stream { stream, .. } => stream,
             Kind::Trailed(trailed) => trailed.0,
         };
+        let trailers: Held<BoxTrailers> = Held::new(Box::pin(trailers));
         Body {
-            kind: Kind::Trailed(Box::new((stream, Box::pin(trailers)))),
+            kind: Kind::Trailed(Box::new((stream, trailers))),
         }
     }
 

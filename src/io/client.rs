@@ -1032,9 +1032,7 @@ impl<T> core::fmt::Debug for ClientConnection<T> {
 /// a body of unknown length without either framing field. Any other
 /// Transfer-Encoding (another coding, `chunked` twice, an empty element), one
 /// beside a Content-Length, an HTTP/1.0 request that would go chunked and a
-/// TRACE or CONNECT with content are `Error::Send` on any connection. Asked
-/// before any await: a reference to the request held across one would make
-/// `send`'s future not `Send` (a body stream is not `Sync`).
+/// TRACE or CONNECT with content are `Error::Send` on any connection.
 fn goes_chunked(request: &Request<Body>) -> bool {
     let headers = request.headers();
     if request.version() != Version::Http11
@@ -1065,13 +1063,10 @@ fn drop_what_comes<T: AsyncRead + Unpin>(io: &mut T, cx: &mut Context<'_>) {
 }
 
 /// The error of [`ClientConnection::try_send`]: what failed, and the request
-/// when none of it was sent.
-///
-/// It is `Send` but not `Sync` (a request's body may be a stream that is
-/// not), even with the request taken out: to box it as
-/// `dyn Error + Send + Sync` (`anyhow`), take the request out if it is
-/// wanted ([`take_request`](Self::take_request)), then box the [`Error`]
-/// alone ([`into_error`](Self::into_error), or `?`).
+/// when none of it was sent. `Send` and `Sync`, as the request is, so it
+/// boxes as `dyn Error + Send + Sync` (`anyhow`) with the request in it;
+/// [`into_error`](Self::into_error), or `?` where lithe's [`Error`] is
+/// returned, drops the request instead.
 #[derive(Debug)]
 pub struct TrySendError {
     error: Error,

@@ -10,7 +10,7 @@ use futures_lite::future::poll_fn;
 
 use super::ClientConnection;
 use crate::io::body::{
-    BODY_SHARE_BYTES, BODY_SHARE_PIECES, BoxStream, BoxTrailers, HoldLast, Kind,
+    BODY_SHARE_BYTES, BODY_SHARE_PIECES, BoxStream, BoxTrailers, Held, HoldLast, Kind,
 };
 use crate::io::buffer::COALESCE;
 use crate::io::error::{Error, Timeout};
@@ -94,7 +94,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             let next = match upload.source.take() {
                 None => None,
                 Some(Source::Full(bytes)) => Some(bytes),
-                Some(Source::Stream(mut stream)) => match stream.as_mut().poll_next(cx) {
+                Some(Source::Stream(mut stream)) => match stream.get_mut().as_mut().poll_next(cx) {
                     Poll::Ready(Some(piece)) => {
                         upload.source = Some(Source::Stream(stream));
                         // The caller's stream failed: an I/O error, even one
@@ -138,7 +138,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                             }
                             let trailers = match &mut upload.trailers {
                                 None => None,
-                                Some(future) => match future.as_mut().poll(cx) {
+                                Some(future) => match future.get_mut().as_mut().poll(cx) {
                                     Poll::Ready(trailers) => Some(trailers),
                                     Poll::Pending => {
                                         // Write what is queued meanwhile.
@@ -227,12 +227,12 @@ pub(super) struct Upload {
     /// The end of the message is in the batch.
     ended: bool,
     /// The trailer fields to end it with, awaited once the data is out.
-    trailers: Option<BoxTrailers>,
+    trailers: Option<Held<BoxTrailers>>,
 }
 
 enum Source {
     Full(Bytes),
-    Stream(BoxStream),
+    Stream(Held<BoxStream>),
 }
 
 impl Upload {

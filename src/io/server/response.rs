@@ -334,10 +334,11 @@ impl<T: Transport + 'static> Driver<'_, T> {
                 self.write_data(&bytes).await?;
                 return self.end_message();
             }
-            Kind::Stream { stream, .. } => (stream, None),
+            // Unwrapped: the connection's future need not be `Sync`.
+            Kind::Stream { stream, .. } => (stream.into_inner(), None),
             Kind::Trailed(trailed) => {
                 let (stream, trailers) = *trailed;
-                (stream, Some(trailers))
+                (stream.into_inner(), Some(trailers.into_inner()))
             }
         };
         // The length the head declared, whether the stream's or a
