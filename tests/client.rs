@@ -265,6 +265,20 @@ async fn client_with(
     open(&url, &config).await.unwrap()
 }
 
+/// A connection's transport can be looked at: `open`'s, down to the socket,
+/// says which address it reached.
+#[test]
+fn an_opened_connection_shows_the_address_it_reached() {
+    let server = server();
+    let addr = server.local_addr();
+    run(async {
+        let conn = client_with(addr, ClientConfig::default()).await;
+        let socket = conn.get_ref().tcp().get_ref();
+        assert_eq!(socket.peer_addr().unwrap(), addr);
+    });
+    server.shutdown();
+}
+
 /// A body nobody wants, read and dropped within a limit, leaves the
 /// connection for the next request; past the limit the connection is given
 /// up instead (one declared past it: `a_body_declared_past_the_limit_is_refused_unread`).

@@ -206,6 +206,7 @@ impl Body {
     /// // Chunked: the length is no longer stated.
     /// assert_eq!(body.len(), None);
     /// ```
+    #[must_use]
     pub fn with_trailers(self, trailers: impl Future<Output = Headers> + Send + 'static) -> Self {
         let stream: Held<BoxStream> = match self.kind.chunked_keeping_length() {
             Kind::Empty => Held::new(Box::pin(futures_lite::stream::empty())),

@@ -211,6 +211,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     ///     },
     /// ));
     /// ```
+    #[must_use]
     pub fn with_host(mut self, authority: impl Into<String>) -> Self {
         // Copied, inline when short, as most authorities are: each request
         // that sets no Host takes a copy of its own.
@@ -316,6 +317,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             }
         })
         .await
+    }
+
+    /// The transport, to look at (its peer's address, a socket option): not
+    /// to read or write, which would put bytes between this connection's.
+    pub fn get_ref(&self) -> &T {
+        &self.io
     }
 
     /// The transport and the bytes read from it but not consumed: after a

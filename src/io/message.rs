@@ -90,6 +90,7 @@ impl Request<Body> {
 
     /// The same request with `body`.
     #[inline]
+    #[must_use]
     pub fn with_body(mut self, body: impl Into<Body>) -> Self {
         self.body = body.into();
         self
@@ -245,6 +246,7 @@ impl<B> Request<B> {
     }
 
     /// The same request with `version`.
+    #[must_use]
     pub fn with_version(mut self, version: Version) -> Self {
         self.version = version;
         self
@@ -266,6 +268,7 @@ impl<B> Request<B> {
     /// The same request with one more header field, not checked here (see
     /// [`Headers::append`]).
     #[inline]
+    #[must_use]
     pub fn with_header(mut self, name: impl Into<ByteStr>, value: impl Into<FieldValue>) -> Self {
         self.headers.append(name, value);
         self
@@ -433,6 +436,7 @@ impl Response<Body> {
 
     /// The same response with `body`.
     #[inline]
+    #[must_use]
     pub fn with_body(mut self, body: impl Into<Body>) -> Self {
         self.body = body.into();
         self
@@ -491,6 +495,7 @@ impl<B> Response<B> {
     /// The same response with one more header field, not checked here (see
     /// [`Headers::append`]).
     #[inline]
+    #[must_use]
     pub fn with_header(mut self, name: impl Into<ByteStr>, value: impl Into<FieldValue>) -> Self {
         self.headers.append(name, value);
         self

@@ -119,7 +119,7 @@ impl ExtensionSyntax {
 }
 
 /// What one call to [`ChunkedDecoder::decode`] produced.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decoded<'b, 'h> {
     /// Chunk data: a sub-slice of the input.
     Data(&'b [u8]),

@@ -30,7 +30,7 @@ const CONTINUE_HEAD: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// Something the peer sent, borrowed from the caller's input (`'b`) and header
 /// array (`'h`).
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event<'b, 'h> {
     /// A request head (server role). Body events follow, then [`Event::End`].
     Request(RequestHead<'b, 'h>),
@@ -112,8 +112,19 @@ pub enum Event<'b, 'h> {
     ConnectionClosed,
 }
 
-/// What one call to [`Connection::receive`] found.
-#[derive(Debug, PartialEq, Eq)]
+/// What one call to [`Connection::receive`] found. Borrowed views only, so
+/// it copies freely (to log an event and then handle it, say).
+///
+/// ```
+/// use lithe::proto::{Config, Connection, EMPTY_HEADER, Event};
+/// let mut conn = Connection::server(Config::default());
+/// let mut headers = [EMPTY_HEADER; 4];
+/// let received = conn.receive(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &mut headers).unwrap();
+/// let logged = received;
+/// assert_eq!(logged, received);
+/// assert!(matches!(received.event, Event::Request(head) if head.target == "/"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Received<'b, 'h> {
     /// Bytes of the input now processed; drop them from the buffer. The rest must
     /// be offered again, followed by any new bytes.
@@ -973,8 +984,9 @@ impl Connection {
     /// known: as if the head ended with a `Content-Length: length` field, which
     /// the connection writes itself. A head that also carries its own
     /// Content-Length must give the same value (or
-    /// [`Error::ConflictingContentLength`]), and then only its field is written.
-    /// A length of more than 19 digits, which no receiver takes, is
+    /// [`SendError::InvalidFraming`] with [`Error::ConflictingContentLength`]),
+    /// and then only its field is written. A length of more than 19 digits,
+    /// which no receiver takes, is `InvalidFraming` with
     /// [`Error::InvalidContentLength`].
     ///
     /// ```
@@ -1118,8 +1130,9 @@ impl Connection {
     /// known: as if the head ended with a `Content-Length: length` field, which
     /// the connection writes itself. A head that also carries its own
     /// Content-Length must give the same value (or
-    /// [`Error::ConflictingContentLength`]), and then only its field is
-    /// written; a length of more than 19 digits, which no receiver takes, is
+    /// [`SendError::InvalidFraming`] with [`Error::ConflictingContentLength`]),
+    /// and then only its field is written; a length of more than 19 digits,
+    /// which no receiver takes, is `InvalidFraming` with
     /// [`Error::InvalidContentLength`]. As with the field itself, the status
     /// and the request decide whether a body follows (none for HEAD, 1xx,
     /// 204, 304), a 1xx, a 204 or a 2xx to CONNECT may carry no length at all

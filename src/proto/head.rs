@@ -23,12 +23,18 @@ pub use httparse::EMPTY_HEADER;
 
 /// The HTTP version of a message. Only HTTP/1.0 and HTTP/1.1 are spoken here;
 /// another well-formed version (`HTTP/2.0`) is rejected with 505, a malformed
-/// one (`HTTP/1.10`) with 400.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// one (`HTTP/1.10`) with 400. The default is HTTP/1.1.
+///
+/// ```
+/// use lithe::proto::Version;
+/// assert_eq!(Version::default(), Version::Http11);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Version {
     /// HTTP/1.0: no persistent connections unless `Connection: keep-alive`, no chunked.
     Http10,
     /// HTTP/1.1.
+    #[default]
     Http11,
 }
 

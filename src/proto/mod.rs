@@ -84,4 +84,4 @@ pub use limits::{Config, Leniency, Limits};
 #[cfg(feature = "alloc")]
 pub use owned::{OwnedHeader, OwnedRequestHead, OwnedResponseHead};
 pub use state::{Role, State};
-pub use status::StatusCode;
+pub use status::{InvalidStatusCode, StatusCode};

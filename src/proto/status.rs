@@ -14,8 +14,73 @@ use core::fmt;
 /// assert_eq!(StatusCode::NOT_FOUND.canonical_reason(), Some("Not Found"));
 /// assert!(StatusCode::new(99).is_none());
 /// ```
+///
+/// It converts as `http::StatusCode` does: from a number with `TryFrom`, from
+/// three digits with `parse`, into a number with `From`; the default is 200.
+///
+/// ```
+/// use lithe::proto::{InvalidStatusCode, StatusCode};
+/// assert_eq!(StatusCode::try_from(404), Ok(StatusCode::NOT_FOUND));
+/// assert_eq!(StatusCode::try_from(1000), Err(InvalidStatusCode));
+/// assert_eq!("404".parse(), Ok(StatusCode::NOT_FOUND));
+/// assert_eq!("4O4".parse::<StatusCode>(), Err(InvalidStatusCode));
+/// assert_eq!("+404".parse::<StatusCode>(), Err(InvalidStatusCode));
+/// assert_eq!(u16::from(StatusCode::OK), 200);
+/// assert_eq!(StatusCode::default(), StatusCode::OK);
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StatusCode(u16);
+
+/// A number outside 100..=999, or text other than three ASCII digits, taken
+/// for a [`StatusCode`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvalidStatusCode;
+
+impl fmt::Display for InvalidStatusCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("invalid status code: not three digits from 100 to 999")
+    }
+}
+
+impl core::error::Error for InvalidStatusCode {}
+
+impl TryFrom<u16> for StatusCode {
+    type Error = InvalidStatusCode;
+
+    fn try_from(code: u16) -> Result<StatusCode, InvalidStatusCode> {
+        StatusCode::new(code).ok_or(InvalidStatusCode)
+    }
+}
+
+impl core::str::FromStr for StatusCode {
+    type Err = InvalidStatusCode;
+
+    /// Exactly three ASCII digits (`u16`'s own parse would take a `+`).
+    fn from_str(digits: &str) -> Result<StatusCode, InvalidStatusCode> {
+        match *digits.as_bytes() {
+            [a, b, c] if [a, b, c].iter().all(u8::is_ascii_digit) => {
+                let code = [a, b, c]
+                    .iter()
+                    .fold(0u16, |code, digit| code * 10 + u16::from(digit - b'0'));
+                StatusCode::try_from(code)
+            }
+            _ => Err(InvalidStatusCode),
+        }
+    }
+}
+
+impl From<StatusCode> for u16 {
+    fn from(status: StatusCode) -> u16 {
+        status.0
+    }
+}
+
+/// 200 OK, as `http::StatusCode`'s default.
+impl Default for StatusCode {
+    fn default() -> StatusCode {
+        StatusCode::OK
+    }
+}
 
 macro_rules! status_codes {
     ($($(#[$doc:meta])* $name:ident = $code:literal, $reason:literal;)*) => {

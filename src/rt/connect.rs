@@ -40,14 +40,29 @@ use crate::proto::TargetForm;
 /// assert_eq!((url.host(), url.port()), ("::1", 443));
 /// assert_eq!(url.authority(), "[::1]");
 /// assert_eq!(url.target(), "/a%20b");
+///
+/// // `parse` through `FromStr`, and a key for a map of origins.
+/// let url: Url = "http://example.com/".parse().unwrap();
+/// let mut seen = std::collections::HashSet::new();
+/// assert!(seen.insert(url.clone()));
+/// assert!(!seen.insert(Url::parse("HTTP://EXAMPLE.com:80/").unwrap()));
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Url {
     https: bool,
     host: String,
     port: u16,
     authority: String,
     target: String,
+}
+
+/// [`Url::parse`].
+impl std::str::FromStr for Url {
+    type Err = Error;
+
+    fn from_str(url: &str) -> Result<Url, Error> {
+        Url::parse(url)
+    }
 }
 
 impl Url {

@@ -556,6 +556,20 @@ pub enum MaybeTls {
     TlsServer(Box<futures_rustls::server::TlsStream<TcpStream>>),
 }
 
+impl MaybeTls {
+    /// The TCP stream under any TLS: say, to learn which address
+    /// [`connect_any`](super::connect_any) reached.
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            MaybeTls::Plain(tcp) => tcp,
+            #[cfg(feature = "tls")]
+            MaybeTls::Tls(tls) => tls.get_ref().0,
+            #[cfg(feature = "tls")]
+            MaybeTls::TlsServer(tls) => tls.get_ref().0,
+        }
+    }
+}
+
 #[cfg(feature = "server")]
 impl MaybeTls {
     /// See [`TcpStream::reset_on_close`].
