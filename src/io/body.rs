@@ -13,6 +13,8 @@ use core::task::{Context, Poll, Waker, ready};
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use futures_io::AsyncRead;
 use futures_lite::Stream;
@@ -327,6 +329,37 @@ impl From<Incoming> for Body {
 impl From<Vec<u8>> for Body {
     fn from(v: Vec<u8>) -> Self {
         Body::from(Bytes::from(v))
+    }
+}
+
+/// A buffer built up for the message, frozen without a copy.
+///
+/// ```
+/// use lithe::io::Body;
+/// let mut built = bytes::BytesMut::new();
+/// built.extend_from_slice(b"a=1&b=2");
+/// assert_eq!(Body::from(built).len(), Some(7));
+/// ```
+impl From<bytes::BytesMut> for Body {
+    fn from(b: bytes::BytesMut) -> Self {
+        Body::from(b.freeze())
+    }
+}
+
+/// A literal shared, anything else kept as it is.
+///
+/// ```
+/// use std::borrow::Cow;
+/// use lithe::io::Body;
+/// assert_eq!(Body::from(Cow::Borrowed("hi")).len(), Some(2));
+/// assert_eq!(Body::from(Cow::<str>::Owned("hey".into())).len(), Some(3));
+/// ```
+impl From<Cow<'static, str>> for Body {
+    fn from(s: Cow<'static, str>) -> Self {
+        match s {
+            Cow::Borrowed(s) => Body::from(s),
+            Cow::Owned(s) => Body::from(s),
+        }
     }
 }
 

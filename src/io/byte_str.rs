@@ -74,6 +74,42 @@ impl core::hash::Hash for ByteStr {
     }
 }
 
+/// In order of the text, as `str`.
+impl PartialOrd for ByteStr {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ByteStr {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl AsRef<str> for ByteStr {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+/// Equal, hashed and ordered as its text, so a map keyed by `ByteStr` is
+/// looked up with a `&str`.
+///
+/// ```
+/// use lithe::io::ByteStr;
+/// let mut counts = std::collections::BTreeMap::new();
+/// counts.insert(ByteStr::from(String::from("accept")), 1);
+/// assert_eq!(counts.get("accept"), Some(&1));
+/// let as_text: &str = counts.keys().next().unwrap().as_ref();
+/// assert_eq!(as_text, "accept");
+/// ```
+impl core::borrow::Borrow<str> for ByteStr {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
 impl Deref for ByteStr {
     type Target = str;
     fn deref(&self) -> &str {

@@ -107,6 +107,39 @@ impl PartialEq for FieldValue {
 
 impl Eq for FieldValue {}
 
+impl core::hash::Hash for FieldValue {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+/// A value compares with bytes or text, and hashes as its bytes.
+///
+/// ```
+/// use lithe::io::FieldValue;
+/// let value = FieldValue::from(String::from("gzip"));
+/// assert!(value == "gzip" && value == *b"gzip".as_slice());
+/// let seen: std::collections::HashSet<FieldValue> = [value, "gzip".into()].into();
+/// assert_eq!(seen.len(), 1);
+/// ```
+impl PartialEq<[u8]> for FieldValue {
+    fn eq(&self, other: &[u8]) -> bool {
+        self.as_bytes() == other
+    }
+}
+
+impl PartialEq<str> for FieldValue {
+    fn eq(&self, other: &str) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for FieldValue {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
 impl fmt::Debug for FieldValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_quoted(self.as_bytes(), f)

@@ -123,6 +123,9 @@ impl<'a> Iterator for HeadersIter<'a> {
 
 impl ExactSizeIterator for HeadersIter<'_> {}
 
+/// Both slices' iterators are fused.
+impl core::iter::FusedIterator for HeadersIter<'_> {}
+
 /// The count of fields left, not the fields: values may be secrets, which
 /// only [`Headers`]' own `Debug` knows to hide.
 impl fmt::Debug for HeadersIter<'_> {
