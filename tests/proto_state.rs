@@ -712,6 +712,13 @@ fn eof_between_messages_is_a_clean_close_on_both_roles() {
     assert_eq!(server.our_state(), State::MustClose);
     assert!(!server.is_keep_alive());
 
+    // Closed stays closed: bytes offered after the end (a caller's buffer
+    // still holding some) are neither taken nor a request.
+    let after = server
+        .receive(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &mut headers)
+        .unwrap();
+    assert_eq!((after.consumed, after.event), (0, Event::ConnectionClosed));
+
     let mut client = Connection::client(Config::default());
     client.receive_eof();
     assert_eq!(
