@@ -26,6 +26,12 @@
 //! [`Error`] naming the rule and the status to answer with. Our own misuse is a
 //! [`SendError`] and writes nothing.
 //!
+//! The error enums are `#[non_exhaustive]`: a new rule may add a variant. The
+//! enums a driver dispatches on ([`Event`], [`Decoded`], [`State`],
+//! [`Version`], [`BodyLength`]) are exhaustive on purpose: a variant added to
+//! one is new behaviour every driver must handle, so it should not compile
+//! unhandled.
+//!
 //! # Module map
 //!
 //! | module | holds |
