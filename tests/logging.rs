@@ -378,37 +378,14 @@ fn failures_nobody_else_sees_are_logged() {
 /// line, those after that one included.
 #[cfg(target_os = "linux")]
 fn failed_accepts_are_warned_of_once_a_while() {
-    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     let config = lithe::rt::ServeConfig {
         threads: 2,
         ..lithe::rt::ServeConfig::default()
     };
     let server = lithe::rt::Server::bind("127.0.0.1:0", service, config).unwrap();
     let addr = server.local_addr();
-    let open_now = std::fs::read_dir("/proc/self/fd").unwrap().count();
-    let limit = getrlimit(Resource::Nofile);
-    let lowered = Rlimit {
-        current: Some(open_now as u64 + 8),
-        maximum: limit.maximum,
-    };
-    setrlimit(Resource::Nofile, lowered).unwrap();
-    // Clients that connect and say nothing: each holds a descriptor here and
-    // one in the server once accepted. The oldest goes every few
-    // milliseconds, which lets one more accept through.
-    let mut clients = std::collections::VecDeque::new();
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_millis(1500) {
-        if let Ok(client) = std::net::TcpStream::connect(addr) {
-            clients.push_back(client);
-        }
-        if clients.len() > 6 {
-            clients.pop_front();
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    drop(clients);
-    setrlimit(Resource::Nofile, limit).unwrap();
+    accepts_failing_for_a_while(addr, Duration::from_millis(1500));
     // With room again, an accept succeeds (if none did since the warning).
     let reply = exchange(
         addr,
@@ -464,6 +441,91 @@ fn failed_accepts_are_warned_of_once_a_while() {
         failed.len() as u64,
         "{warning} / {recovered:?} / {ended:?}"
     );
+}
+
+/// Makes `addr`'s accepts fail, for `how_long`, for want of descriptors:
+/// the process's limit is lowered to a few more than it has open while
+/// clients connect and say nothing (each holds a descriptor here and one in
+/// the server once accepted). The oldest goes every few milliseconds, which
+/// lets one more accept through.
+#[cfg(target_os = "linux")]
+fn accepts_failing_for_a_while(addr: std::net::SocketAddr, how_long: std::time::Duration) {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    use std::time::{Duration, Instant};
+    let open_now = std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let limit = getrlimit(Resource::Nofile);
+    let lowered = Rlimit {
+        current: Some(open_now as u64 + 8),
+        maximum: limit.maximum,
+    };
+    setrlimit(Resource::Nofile, lowered).unwrap();
+    let mut clients = std::collections::VecDeque::new();
+    let started = Instant::now();
+    while started.elapsed() < how_long {
+        if let Ok(client) = std::net::TcpStream::connect(addr) {
+            clients.push_back(client);
+        }
+        if clients.len() > 6 {
+            clients.pop_front();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(clients);
+    setrlimit(Resource::Nofile, limit).unwrap();
+}
+
+/// A logger that panics at the line saying accepting works again, after a
+/// failed accept, costs that line, not the connection accepted as it was
+/// logged: that client is served, and so is the next. (The line came
+/// between the accept and its connection's spawn, so the panic dropped the
+/// connection.)
+#[test]
+#[cfg(target_os = "linux")]
+fn a_logger_panicking_at_the_recovery_from_failed_accepts_loses_no_connection() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    use std::io::{Read, Write};
+    let _alone = alone();
+    capture_logs();
+    let config = lithe::rt::ServeConfig {
+        threads: 1,
+        ..lithe::rt::ServeConfig::default()
+    };
+    let server = lithe::rt::Server::bind("127.0.0.1:0", service, config).expect("bind");
+    let addr = server.local_addr();
+    PANICS.store(0, std::sync::atomic::Ordering::SeqCst);
+    *PANIC_AT.lock().unwrap() = Some("accepting connections again");
+    let failed_before = records_with("accepting a connection failed").len();
+    // The client's socket made first: a new descriptor takes the lowest
+    // number free, so with the limit just past this one's, the server's
+    // accept (which needs one) fails, the connect not.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let highest = std::os::fd::AsRawFd::as_raw_fd(&socket);
+    let limit = getrlimit(Resource::Nofile);
+    let lowered = Rlimit {
+        current: Some(highest as u64 + 1),
+        maximum: limit.maximum,
+    };
+    setrlimit(Resource::Nofile, lowered).unwrap();
+    let connected = socket.connect(&addr.into());
+    let failed = logged("accepting a connection failed", failed_before + 1).len();
+    setrlimit(Resource::Nofile, limit).unwrap();
+    connected.unwrap();
+    assert!(failed > failed_before, "no accept failed");
+    let mut client = std::net::TcpStream::from(socket);
+    client.set_read_timeout(Some(LIMIT)).unwrap();
+    let close = b"GET /ok HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    client.write_all(close).unwrap();
+    let mut first = String::new();
+    let _ = client.read_to_string(&mut first);
+    let next = exchange(addr, close);
+    let panicked = PANICS.load(std::sync::atomic::Ordering::SeqCst);
+    *PANIC_AT.lock().unwrap() = None;
+    assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{first:?}");
+    assert!(next.starts_with("HTTP/1.1 200 OK\r\n"), "{next}");
+    assert_eq!(panicked, 1, "the recovery is said once");
+    server.shutdown();
+    // The other tests count the process's records of failed accepts.
+    RECORDS.lock().unwrap().clear();
 }
 
 /// What any client can send a TLS server at will (warning alerts, a
