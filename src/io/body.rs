@@ -286,6 +286,18 @@ impl From<&'static [u8]> for Body {
     }
 }
 
+/// A byte string literal, shared as it is: `with_body(b"ok\n")`.
+///
+/// ```
+/// use lithe::io::Body;
+/// assert_eq!(Body::from(b"ok\n").len(), Some(3));
+/// ```
+impl<const N: usize> From<&'static [u8; N]> for Body {
+    fn from(s: &'static [u8; N]) -> Self {
+        Body::from(&s[..])
+    }
+}
+
 impl From<String> for Body {
     fn from(s: String) -> Self {
         Body::from(Bytes::from(s))
@@ -629,6 +641,7 @@ impl Incoming {
     /// use lithe::io::Incoming;
     /// assert_eq!(Incoming::empty().len(), Some(0));
     /// ```
+    #[doc(alias = "content_length")]
     pub fn len(&self) -> Option<u64> {
         match &self.slot {
             None => Some(0),

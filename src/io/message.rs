@@ -22,7 +22,9 @@ pub(crate) fn is_interim(status: StatusCode) -> bool {
 }
 
 /// An HTTP request: what a server's service receives (`B` = [`Incoming`]) or what
-/// a client sends (`B` = [`Body`]).
+/// a client sends (`B` = [`Body`]). The client's address is the
+/// connection's, not the request's: `rt::Server::bind_per_connection` hands
+/// it to the service it makes for that connection.
 ///
 /// ```
 /// use lithe::io::Request;
@@ -285,7 +287,27 @@ impl<B> Request<B> {
         &self.body
     }
 
-    /// The body, to read or replace.
+    /// The body, to read or replace. To read a server's request body whole
+    /// and keep its head (its fields, its path) for the answer, take the body
+    /// out: an empty [`Incoming`](super::Incoming) is left in its place.
+    ///
+    /// ```
+    /// use lithe::io::{Request, Response};
+    /// use lithe::proto::StatusCode;
+    ///
+    /// async fn echo(mut request: Request) -> Response {
+    ///     let body = std::mem::take(request.body_mut());
+    ///     let kind = request.headers().get_str("content-type").unwrap_or("text/plain");
+    ///     match body.bytes(64 * 1024).await {
+    ///         Ok(bytes) => Response::new(StatusCode::OK)
+    ///             .with_header("content-type", kind)
+    ///             .with_body(bytes),
+    ///         Err(e) => Response::new(e.status()),
+    ///     }
+    /// }
+    /// # fn takes(_: impl lithe::io::Service) {}
+    /// # takes(echo);
+    /// ```
     pub fn body_mut(&mut self) -> &mut B {
         &mut self.body
     }
@@ -389,6 +411,11 @@ impl<B> Request<B> {
 
 /// An HTTP response: what a server's service returns (`B` = [`Body`]) or what a
 /// client receives.
+///
+/// A service answers HEAD as it answers GET: the server sends the head
+/// alone, with the body's length when it has one, and drops the body unread
+/// (a file behind [`Body::from_reader`](super::Body::from_reader) is never
+/// read).
 ///
 /// ```
 /// use lithe::io::Response;

@@ -47,6 +47,19 @@ pub fn spawn(future: impl core::future::Future<Output = ()> + Send + 'static) {
     smol::spawn(future).detach();
 }
 
+/// Runs `work`, which blocks (a synchronous database call, a file read, a
+/// CPU-heavy hash), on a thread pool made for it (smol's `unblock`), so that
+/// a service awaiting it leaves its worker free for the other connections.
+///
+/// ```
+/// assert_eq!(lithe::rt::block_on(lithe::rt::unblock(|| 6 * 7)), 42);
+/// ```
+pub fn unblock<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> impl core::future::Future<Output = T> + Send {
+    smol::unblock(work)
+}
+
 /// Runs a future to completion on the current thread (smol's `block_on`): the
 /// simplest way to drive a client from a synchronous `main`.
 pub fn block_on<F: core::future::Future>(future: F) -> F::Output {

@@ -164,7 +164,45 @@ impl Server {
     /// futures run on their connection's worker alone: they need not be
     /// `Send`. State that cannot cross threads (an `Rc`) is made per
     /// connection, on its worker, with
-    /// [`bind_per_connection`](Server::bind_per_connection).
+    /// [`bind_per_connection`](Server::bind_per_connection), which also
+    /// tells the client's address.
+    ///
+    /// State the whole server shares (a pool, a counter) goes behind an
+    /// `Arc`, cloned into each connection's service with it; state inside
+    /// the service itself (a `Cell`) is per connection, since each has a
+    /// clone:
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use lithe::io::{Request, Response};
+    /// use lithe::proto::StatusCode;
+    /// use lithe::rt::{ServeConfig, Server};
+    ///
+    /// #[derive(Clone)]
+    /// struct App {
+    ///     hits: Arc<AtomicU64>,
+    /// }
+    ///
+    /// async fn handle(app: App, _request: Request) -> Response {
+    ///     let seen = app.hits.fetch_add(1, Ordering::Relaxed) + 1;
+    ///     Response::new(StatusCode::OK).with_body(format!("request {seen}"))
+    /// }
+    ///
+    /// let app = App { hits: Arc::default() };
+    /// let config = ServeConfig { threads: 1, ..ServeConfig::default() };
+    /// let shared = app.clone();
+    /// let server = Server::bind("127.0.0.1:0", move |r| handle(shared.clone(), r), config)?;
+    /// # use std::io::{Read, Write};
+    /// for _ in 0..2 {
+    ///     let mut client = std::net::TcpStream::connect(server.local_addr())?;
+    ///     client.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")?;
+    ///     client.read_to_end(&mut Vec::new())?;
+    /// }
+    /// assert_eq!(app.hits.load(Ordering::Relaxed), 2);
+    /// server.shutdown();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind<S>(addr: impl ToSocketAddrs, service: S, config: ServeConfig) -> io::Result<Server>
     where
         S: Service + Clone + Send + 'static,
@@ -291,14 +329,20 @@ impl Server {
         self.addr
     }
 
-    /// The signal that stops the server; trigger it from anywhere. Its
+    /// The signal that stops the server; trigger it from any thread (not
+    /// from inside a POSIX signal handler itself: it takes a lock). Its
     /// [`close_idle`](Shutdown::close_idle) closes the connections idle at
     /// that moment, on every worker, and the server serves on.
     ///
     /// A graceful stop on Ctrl-C: trigger it from the signal handler's
     /// thread (here a thread of its own; with the `ctrlc` crate,
     /// `ctrlc::set_handler(move || signal.trigger())`), and let the main
-    /// thread wait for the requests in flight to finish:
+    /// thread wait for the requests in flight to finish. (`ctrlc` handles
+    /// SIGINT alone unless its `termination` feature is on, and the SIGTERM
+    /// that `docker stop`, systemd and Kubernetes send would then kill the
+    /// process with requests in flight. Once the handler is installed, a
+    /// second Ctrl-C no longer kills it either: a handler that exits on the
+    /// second signal keeps that way out.)
     ///
     /// ```
     /// use lithe::io::{Request, Response};
