@@ -87,6 +87,8 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
     let mut head_deadline = None;
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     loop {
+        // Made anew for each call: an event borrows it with `buf`, which the
+        // loop then moves bytes within.
         let mut fields = [EMPTY_HEADER; 16];
         let received = match conn.receive(&buf[..filled], &mut fields) {
             Ok(received) => received,

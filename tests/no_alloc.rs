@@ -319,3 +319,13 @@ fn long_targets_and_values_allocate_nothing() {
     );
     assert_eq!(n, 0, "{n} allocations");
 }
+
+/// A connection's size is what `Connection`'s documentation says, so a
+/// device budgeting its RAM by it is not surprised (it grew unnoticed from
+/// 200 bytes once).
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn a_connection_is_the_size_its_documentation_gives() {
+    assert_eq!(size_of::<Connection>(), 232);
+    assert_eq!(size_of::<Config>(), 72);
+}

@@ -1463,3 +1463,64 @@ fn a_message_under_way_has_begun_and_none_follows_a_switch() {
     );
     assert!(!conn.message_begun(b"GET / HTTP/1.1\r\n"));
 }
+
+/// A caller with no larger header array than the one a head overflowed (no
+/// heap) answers 431 itself: the request was not taken, both sides are
+/// still idle, so the answer goes out unsolicited, saying the connection
+/// closes, and closes it.
+#[test]
+fn a_head_that_overflows_a_short_array_can_be_refused_unsolicited() {
+    let mut conn = Connection::server(Config::default());
+    let mut two = [EMPTY_HEADER; 2];
+    let head = b"GET / HTTP/1.1\r\nHost: a\r\nAccept: */*\r\nX-One: 1\r\n\r\n";
+    let received = conn.receive(head, &mut two).unwrap();
+    assert_eq!((received.consumed, received.event), (0, Event::HeadersFull));
+    assert_eq!(
+        (conn.our_state(), conn.their_state()),
+        (State::Idle, State::Idle)
+    );
+    let status = StatusCode::new(431).unwrap();
+    let wire = respond(&mut conn, status, &NO_CONTENT_LENGTH, b"");
+    let wire = String::from_utf8(wire).unwrap();
+    assert!(wire.starts_with("HTTP/1.1 431 "), "{wire}");
+    assert!(
+        wire.to_ascii_lowercase().contains("connection: close\r\n"),
+        "{wire}"
+    );
+    assert_eq!(conn.our_state(), State::MustClose);
+    assert!(!conn.is_keep_alive());
+}
+
+/// A body is read with an empty header array until its trailer section,
+/// which asks for one (`HeadersFull`, the chunk framing before it
+/// consumed) and then comes whole with it.
+#[test]
+fn a_body_read_with_an_empty_field_array_asks_for_one_only_at_its_trailers() {
+    let mut conn = Connection::server(Config::default());
+    let mut headers = [EMPTY_HEADER; 4];
+    let head = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let received = conn.receive(head, &mut headers).unwrap();
+    assert!(matches!(received.event, Event::Request(_)));
+    let mut body: &[u8] = b"5\r\nhello\r\n0\r\nX-Sum: 5\r\n\r\n";
+    let mut data = Vec::new();
+    loop {
+        let received = conn.receive(body, &mut []).unwrap();
+        body = &body[received.consumed..];
+        match received.event {
+            Event::Data(piece) => data.extend_from_slice(piece),
+            Event::HeadersFull => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(data, b"hello");
+    assert_eq!(
+        body, b"X-Sum: 5\r\n\r\n",
+        "the framing before the trailers is taken"
+    );
+    let received = conn.receive(body, &mut headers).unwrap();
+    let Event::End { trailers } = received.event else {
+        panic!("{:?}", received.event);
+    };
+    assert_eq!(received.consumed, body.len());
+    assert_eq!((trailers[0].name, trailers[0].value), ("X-Sum", &b"5"[..]));
+}

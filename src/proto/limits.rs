@@ -103,7 +103,7 @@ impl Default for Limits {
 
 /// Relaxations of strict parsing, each off by default. Turn one on only for a
 /// peer known to need it: each opens a door an attacker may use.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Leniency {
     /// Accept a bare LF as a line ending in heads and trailer sections, where
     /// RFC 9112 §2.2 lets a recipient take one. Chunk lines and the line end
@@ -155,11 +155,51 @@ pub struct Leniency {
     pub allow_padded_chunk_lines_in_responses: bool,
 }
 
+impl Leniency {
+    /// None of them: the default.
+    pub const STRICT: Leniency = Leniency {
+        allow_bare_lf: false,
+        allow_obs_fold_in_responses: false,
+        allow_space_before_colon_in_responses: false,
+        allow_padded_chunk_lines_in_responses: false,
+    };
+}
+
+impl Default for Leniency {
+    fn default() -> Self {
+        Leniency::STRICT
+    }
+}
+
 /// Everything a [`Connection`](super::Connection) is configured with.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
     /// Bounds on what the peer may send.
     pub limits: Limits,
     /// Named relaxations of strict parsing.
     pub leniency: Leniency,
+}
+
+impl Config {
+    /// The default limits, no leniency: usable where a constant is needed
+    /// (a `static` connection on a device without a heap).
+    ///
+    /// ```
+    /// use lithe::proto::{Config, Connection, State};
+    /// static CONFIG: Config = Config::DEFAULT;
+    /// const FRESH: Connection = Connection::server(Config::DEFAULT);
+    /// let conn = FRESH;
+    /// assert_eq!(conn.our_state(), State::Idle);
+    /// assert_eq!(CONFIG, Config::default());
+    /// ```
+    pub const DEFAULT: Config = Config {
+        limits: Limits::DEFAULT,
+        leniency: Leniency::STRICT,
+    };
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::DEFAULT
+    }
 }
