@@ -172,6 +172,9 @@ pub enum Decoded<'b, 'h> {
 #[derive(Clone, Copy, Debug)]
 pub struct ChunkedDecoder {
     state: ChunkedState,
+    /// Where the trailer section's end is looked for (a connection lends
+    /// its head's scanner instead, idle while a body is read).
+    trailer_scanner: Scanner,
     config: Config,
     /// The error that ended the body, returned again by every later call.
     failed: Option<Error>,
@@ -188,6 +191,7 @@ impl ChunkedDecoder {
     pub const fn new(limits: Limits, leniency: Leniency) -> Self {
         ChunkedDecoder {
             state: ChunkedState::new(leniency.allow_padded_chunk_lines_in_responses),
+            trailer_scanner: Scanner::new(),
             config: Config { limits, leniency },
             failed: None,
         }
@@ -224,7 +228,9 @@ impl ChunkedDecoder {
         if let Some(error) = self.failed {
             return Err(error);
         }
-        let decoded = self.state.decode(input, trailers, &self.config);
+        let decoded = self
+            .state
+            .decode(input, trailers, &self.config, &mut self.trailer_scanner);
         if let Err(error) = decoded {
             self.failed = Some(error);
         }
@@ -242,7 +248,6 @@ pub(crate) struct ChunkedState {
     total: u64,
     /// Chunk-extension bytes of the chunk lines before the current one.
     extension_bytes: usize,
-    trailer_scanner: Scanner,
     /// Whether whitespace may end a chunk line
     /// ([`Leniency::allow_padded_chunk_lines_in_responses`]): decided when
     /// the body starts, since a connection's config holds it for responses
@@ -257,17 +262,19 @@ impl ChunkedState {
             position: Position::Size { size: 0, digits: 0 },
             total: 0,
             extension_bytes: 0,
-            trailer_scanner: Scanner::new(),
             padded_lines,
         }
     }
 
-    /// [`ChunkedDecoder::decode`] under `config`.
+    /// [`ChunkedDecoder::decode`] under `config`, finding the trailer
+    /// section's end with `trailer_scanner` (fresh when the body starts, and
+    /// used for nothing else until it ends).
     pub(crate) fn decode<'b, 'h>(
         &mut self,
         input: &'b [u8],
         trailers: &'h mut [Header<'b>],
         config: &Config,
+        trailer_scanner: &mut Scanner,
     ) -> Result<(usize, Decoded<'b, 'h>), Error> {
         let mut i = 0;
         loop {
@@ -287,7 +294,7 @@ impl ChunkedState {
                 return Ok((i + n, Decoded::Data(&input[i..i + n])));
             }
             if self.position == Position::Trailers {
-                return self.decode_trailers(input, i, trailers, config);
+                return self.decode_trailers(input, i, trailers, config, trailer_scanner);
             }
             if self.position == Position::Done {
                 return Ok((
@@ -455,6 +462,7 @@ impl ChunkedState {
         start: usize,
         trailers: &'h mut [Header<'b>],
         config: &Config,
+        scanner: &mut Scanner,
     ) -> Result<(usize, Decoded<'b, 'h>), Error> {
         let rules = ScanRules {
             // The limit is on the fields: the empty line that ends the
@@ -472,7 +480,7 @@ impl ChunkedState {
             start_line: None,
         };
         let section = &input[start..];
-        let Some(found) = self.trailer_scanner.scan(section, &rules)? else {
+        let Some(found) = scanner.scan(section, &rules)? else {
             return Ok((start, Decoded::NeedData));
         };
         let limit = trailers.len().min(config.limits.max_headers);
@@ -480,7 +488,7 @@ impl ChunkedState {
             Ok(httparse::Status::Complete((_, fields))) => fields,
             Err(httparse::Error::TooManyHeaders) if limit < config.limits.max_headers => {
                 // The retry with a larger array scans the section again.
-                self.trailer_scanner = Scanner::new();
+                *scanner = Scanner::new();
                 return Ok((start, Decoded::TrailersFull));
             }
             Err(httparse::Error::TooManyHeaders) => return Err(Error::TooManyHeaders),
