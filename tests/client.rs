@@ -265,6 +265,48 @@ async fn client_with(
     open(&url, &config).await.unwrap()
 }
 
+/// A response body tells what it has still to bring, by its framing: a
+/// declared length (one repeated, as RFC 9110 §8.6 allows, counts once) less
+/// what was read, nothing for a chunked body, and no body at all for an
+/// answer to HEAD, whatever length its head states.
+#[test]
+fn the_response_body_tells_what_it_has_left() {
+    let addr = scripted(vec![
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n",
+        // Cut short by the close that follows.
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+    ]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        let mut response = conn.send(get("/")).await.unwrap();
+        let body = response.body_mut();
+        assert_eq!(body.len(), Some(5));
+        let mut read = 0;
+        while let Some(chunk) = body.chunk().await.unwrap() {
+            read += chunk.len() as u64;
+            assert_eq!(body.len(), Some(5 - read));
+        }
+        assert_eq!((read, body.len()), (5, Some(0)));
+        drop(response);
+
+        let response = conn.send(get("/")).await.unwrap();
+        assert_eq!(response.body().len(), None);
+        assert_eq!(response.into_body().text(16).await.unwrap(), "hi");
+
+        let response = conn.send(Request::new("HEAD", "/")).await.unwrap();
+        assert_eq!(response.headers().get_str("content-length"), Some("9"));
+        assert_eq!(response.body().len(), Some(0));
+        drop(response);
+
+        let mut response = conn.send(get("/")).await.unwrap();
+        let body = response.body_mut();
+        while body.chunk().await.is_ok_and(|chunk| chunk.is_some()) {}
+        assert_eq!(body.len(), None, "failed");
+    });
+}
+
 /// A connection's transport can be looked at: `open`'s, down to the socket,
 /// says which address it reached.
 #[test]
@@ -1718,10 +1760,14 @@ fn a_connection_the_server_closed_while_idle_refuses_the_next_request_unsent() {
             futures_lite::future::zip(exchange, serve_connection(server_end, service, &config))
                 .await;
         closed.unwrap();
+        // `is_reusable` reads nothing, so cannot know; `ready` reads.
+        assert!(conn.is_reusable());
+        let error = conn.ready().await.unwrap_err();
+        assert!(matches!(error, Error::NotReusable), "{error:?}");
+        assert!(!conn.is_reusable());
         let error = conn.send(get("/")).await.unwrap_err();
         // Refused before sending: safe to send again on a fresh connection.
         assert!(matches!(error, Error::NotReusable), "{error:?}");
-        assert!(!conn.is_reusable());
         assert_eq!(served.load(std::sync::atomic::Ordering::Relaxed), 1);
     });
 }

@@ -235,6 +235,47 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             && self.conn.their_state() == State::Idle
     }
 
+    /// Whether a request can go out now, as far as can be known before
+    /// sending it: `Ok` if so; [`Error::NotReusable`] if the connection is
+    /// not reusable, including when the server has closed it while idle
+    /// (found by a read that does not wait, which
+    /// [`is_reusable`](Self::is_reusable) does not make); on a fresh
+    /// connection, the error its read met (a TLS alert, a reset), as
+    /// [`try_send`](Self::try_send) says. The server may still close it
+    /// while the next request is on its way. For a caller that replaces a
+    /// connection before sending rather than after a refusal, as hyper's
+    /// `SendRequest::ready` serves:
+    ///
+    /// ```
+    /// use lithe::io::{ClientConfig, ClientConnection, DuplexStream, duplex};
+    /// # futures_lite::future::block_on(async {
+    /// async fn send_on_a_live_one(conn: &mut ClientConnection<DuplexStream>) {
+    ///     if conn.ready().await.is_err() {
+    ///         // The server end is dropped here: a fresh connection instead.
+    ///         let (_server_end, client_end) = duplex(1024);
+    ///         *conn = ClientConnection::new(client_end, ClientConfig::default());
+    ///     }
+    ///     // conn.send(...) from here.
+    /// }
+    /// let (_server_end, client_end) = duplex(1024);
+    /// let mut live = ClientConnection::new(client_end, ClientConfig::default());
+    /// assert!(live.ready().await.is_ok());
+    ///
+    /// let (server_end, client_end) = duplex(1024);
+    /// let mut conn = ClientConnection::new(client_end, ClientConfig::default());
+    /// drop(server_end); // closed while idle
+    /// assert!(conn.is_reusable(), "nothing read yet");
+    /// assert!(conn.ready().await.is_err());
+    /// send_on_a_live_one(&mut conn).await;
+    /// # });
+    /// ```
+    pub async fn ready(&mut self) -> Result<(), Error> {
+        if !self.is_reusable() {
+            return Err(Error::NotReusable);
+        }
+        self.closed_while_idle().await
+    }
+
     /// Whether the server closed the connection since the last exchange, as
     /// servers do with connections idle too long, or sent bytes unasked: found
     /// by a read that does not wait, before any of the next request is
@@ -457,10 +498,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// the server has not closed the connection since, and it would not go
     /// chunked ([`goes_chunked`]) to a server that last answered in HTTP/1.0.
     async fn can_carry(&mut self, chunked: bool) -> Result<(), Error> {
-        if !self.is_reusable() {
-            return Err(Error::NotReusable);
-        }
-        self.closed_while_idle().await?;
+        self.ready().await?;
         match self.server_http10 && chunked {
             // That server would take the chunks for requests (curl refuses
             // so too).
