@@ -293,11 +293,13 @@ fn the_response_body_tells_what_it_has_left() {
 
         let response = conn.send(get("/")).await.unwrap();
         assert_eq!(response.body().len(), None);
+        assert!(!response.body().is_empty());
         assert_eq!(response.into_body().text(16).await.unwrap(), "hi");
 
         let response = conn.send(Request::new("HEAD", "/")).await.unwrap();
         assert_eq!(response.headers().get_str("content-length"), Some("9"));
         assert_eq!(response.body().len(), Some(0));
+        assert!(response.body().is_empty());
         drop(response);
 
         let mut response = conn.send(get("/")).await.unwrap();

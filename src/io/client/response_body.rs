@@ -251,6 +251,12 @@ impl<'c, T> ResponseBody<'c, T> {
             None => self.conn.conn.body_left_to_receive(),
         }
     }
+
+    /// Whether the body has nothing left to bring: [`len`](Self::len) is
+    /// `Some(0)`.
+    pub fn is_empty(&self) -> bool {
+        self.len() == Some(0)
+    }
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
