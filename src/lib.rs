@@ -35,6 +35,26 @@
 //! # }
 //! ```
 //!
+//! A client (`cargo run --example fetch -- https://example.com/`):
+//!
+//! ```no_run
+//! # #[cfg(all(feature = "client", feature = "tls"))] {
+//! use lithe::rt::{ConnectConfig, Url, block_on, open};
+//!
+//! block_on(async {
+//!     let url: Url = "https://example.com/".parse()?;
+//!     let mut conn = open(&url, &ConnectConfig::default()).await?;
+//!     let response = conn.send(url.request("GET")).await?;
+//!     println!("{}", response.status());
+//!     // At most 1 MiB of it: a larger body is an error, not a truncation.
+//!     let text = response.into_body().text(1 << 20).await?;
+//!     println!("{text}");
+//!     Ok::<(), lithe::io::Error>(())
+//! })
+//! .unwrap();
+//! # }
+//! ```
+//!
 //! The core alone:
 //!
 //! ```

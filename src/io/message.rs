@@ -504,7 +504,10 @@ impl<B> Response<B> {
         }
     }
 
-    /// The protocol version.
+    /// The protocol version: on a client, the server's. An HTTP/1.0 answer
+    /// ends the connection after it unless it says `keep-alive`, and a
+    /// request body of unknown length cannot go to that server next
+    /// (`Error::ChunkedToHttp10`).
     pub fn version(&self) -> Version {
         self.version
     }

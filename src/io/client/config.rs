@@ -57,7 +57,13 @@ pub struct ClientConfig {
     /// with [`Timeout::Total`](crate::io::Timeout::Total) and the connection is
     /// not reused. Default none, as reqwest's `timeout` and hyper (aiohttp's
     /// `total` is 5 minutes): a download may take as long as it keeps moving,
-    /// each wait bounded by the timeouts above.
+    /// each wait bounded by the timeouts above. Unlike reqwest's, its clock
+    /// starts at `send`: opening the connection has its own
+    /// [`ConnectConfig::connect_timeout`](crate::rt::ConnectConfig), so a
+    /// request on a fresh connection may take the two together. A deadline
+    /// of the caller's own is a race with the exchange (`future::or` with a
+    /// timer): the exchange dropped partway leaves the connection not
+    /// reusable, and the next `send` on it is refused unsent.
     pub total_timeout: Option<Duration>,
 }
 

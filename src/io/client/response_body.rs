@@ -213,7 +213,44 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
 ///
 /// After an error every later poll fails too, with the same error: a body
 /// cut short never reads as one that ended. (As a `Stream` it ends after
-/// reporting its error, as streams do.)
+/// reporting its error, as streams do: reqwest's `bytes_stream`, its items'
+/// `std::io::Error` turned back into lithe's by `Error::from`.)
+///
+/// A download read piece by piece, with its progress, given up partway:
+///
+/// ```
+/// use lithe::io::{ClientConfig, ClientConnection, Request, Response, ServerConfig};
+/// use lithe::io::{duplex, serve_connection};
+/// use lithe::proto::StatusCode;
+///
+/// # futures_lite::future::block_on(async {
+/// let (client_end, server_end) = duplex(64 * 1024);
+/// let service = |_: Request| async { Response::new(StatusCode::OK).with_body(vec![b'x'; 200_000]) };
+/// let config = ServerConfig::default();
+/// let server = serve_connection(server_end, service, &config);
+/// let client = async {
+///     let mut conn = ClientConnection::new(client_end, ClientConfig::default());
+///     let mut response = conn.send(Request::new("GET", "/big").with_header("host", "h")).await?;
+///     let body = response.body_mut();
+///     let total = body.len().unwrap_or(0);
+///     let mut saved = Vec::new();
+///     while let Some(piece) = body.chunk().await? {
+///         saved.extend_from_slice(&piece); // to a file, in practice
+///         println!("{} of {total} bytes", saved.len());
+///         if saved.len() >= 100_000 {
+///             break; // enough
+///         }
+///     }
+///     drop(response);
+///     // Given up before its end: the connection carries no other request
+///     // (`discard` would have read the rest to keep it).
+///     assert!(!conn.is_reusable());
+///     conn.close().await
+/// };
+/// let (_, result) = futures_lite::future::zip(server, client).await;
+/// # result.unwrap();
+/// # });
+/// ```
 pub struct ResponseBody<'c, T> {
     conn: &'c mut ClientConnection<T>,
     done: bool,
@@ -283,6 +320,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ResponseBody<'_, T> {
     /// alive (a buffer grown past 64 KiB by a large head hands out copies of
     /// small pieces, but a piece of an eighth of it or more still keeps it
     /// whole); copy a small one kept for long.
+    #[doc(alias = "bytes_stream")]
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
         poll_fn(|cx| self.poll_chunk(cx)).await.transpose()
     }
