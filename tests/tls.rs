@@ -1972,3 +1972,85 @@ fn an_ip_host_is_checked_against_the_certificates_ip_names() {
         server.shutdown();
     }
 }
+
+/// Plain HTTP sent to the TLS port is told so in plain HTTP, as Go's and
+/// nginx's servers tell it, not answered with a TLS alert that a client's
+/// parser reads as garbage; the server serves TLS on.
+#[test]
+fn plain_http_to_the_tls_port_is_told_so() {
+    let (cert, key) = certificate();
+    let server = https_server(&cert, &key);
+    let addr = server.local_addr();
+    let reply = exchange(addr, b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    assert!(
+        reply.starts_with("HTTP/1.0 400 Bad Request\r\n"),
+        "{reply:?}"
+    );
+    assert!(
+        reply.ends_with("\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"),
+        "{reply:?}"
+    );
+    assert_served(addr, &cert);
+    server.shutdown();
+}
+
+/// `https://` to a plain HTTP server is said as such, not as a corrupt
+/// TLS record (rustls' error, kept as the source).
+#[test]
+fn https_to_a_plain_server_is_told_so() {
+    let server = server();
+    let url = Url::parse(&format!(
+        "https://localhost:{}/",
+        server.local_addr().port()
+    ))
+    .unwrap();
+    let error = run(async { open(&url, &ConnectConfig::default()).await.unwrap_err() });
+    let text = error.to_string();
+    assert!(text.contains("did not answer in TLS"), "{text}");
+    let lithe::io::Error::Io(io) = &error else {
+        panic!("{error:?}");
+    };
+    let cause = std::error::Error::source(io.get_ref().unwrap()).unwrap();
+    assert!(cause.downcast_ref::<rustls::Error>().is_some(), "{cause:?}");
+    server.shutdown();
+}
+
+/// The key algorithms `TlsAcceptor::from_pem` names besides RSA and P-256
+/// (which `keys_in_each_documented_format_are_accepted` serves): P-384 and
+/// Ed25519, each served.
+#[test]
+fn p384_and_ed25519_keys_are_served() {
+    for algorithm in [&rcgen::PKCS_ECDSA_P384_SHA384, &rcgen::PKCS_ED25519] {
+        let key = rcgen::KeyPair::generate_for(algorithm).unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap()
+            .pem();
+        let server = https_server(&cert, &key.serialize_pem());
+        assert_served(server.local_addr(), &cert);
+        server.shutdown();
+    }
+}
+
+/// Each refusal of `from_pem`'s input says which of its two inputs it is
+/// about: given the other way round, the certificate PEM holds no
+/// certificate.
+#[test]
+fn pem_inputs_given_the_wrong_way_round_are_named() {
+    let (cert, key) = certificate();
+    let swapped = TlsAcceptor::from_pem(key.as_bytes(), cert.as_bytes()).unwrap_err();
+    assert!(
+        swapped
+            .to_string()
+            .contains("no certificate in the certificate PEM"),
+        "{swapped}"
+    );
+    let keyless = TlsAcceptor::from_pem(cert.as_bytes(), cert.as_bytes()).unwrap_err();
+    assert!(
+        keyless
+            .to_string()
+            .contains("no usable private key in the key PEM"),
+        "{keyless}"
+    );
+}

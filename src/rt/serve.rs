@@ -1170,6 +1170,49 @@ async fn run_until_finished(ex: &LocalExecutor<'_>, main: smol::Task<()>) {
 /// hello, like a plain client's request, may be a round trip behind the
 /// connect, and a client retries a fresh connection's failure far less
 /// readily than a reused one's): returned with the stream, when it ends.
+/// Whether what a client sent a TLS port begins as plain HTTP does: a
+/// letter (a method's), where a TLS record begins with its type, a byte
+/// from 20 to 24. Looked at without taking it.
+#[cfg(feature = "tls")]
+fn begins_like_plain_http(stream: &TcpStream) -> bool {
+    let mut first = [0u8; 1];
+    matches!(stream.get_ref().peek(&mut first), Ok(1)) && first[0].is_ascii_alphabetic()
+}
+
+/// Tells a client that spoke plain HTTP to a TLS port so, in plain HTTP
+/// (as Go's and nginx's servers do), rather than with a TLS alert its
+/// parser reads as garbage, and closes. What it sent is read and dropped
+/// first, within a second: a socket closed with bytes unread resets, which
+/// can destroy the answer before the client reads it.
+#[cfg(feature = "tls")]
+async fn refuse_plain_http(mut stream: TcpStream, client: SocketAddr) {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    log::debug!("lithe: plain HTTP on the TLS port ({client}): answered 400");
+    const ANSWER: &[u8] = b"HTTP/1.0 400 Bad Request\r\n\
+        content-type: text/plain\r\n\
+        connection: close\r\n\
+        \r\n\
+        Client sent an HTTP request to an HTTPS server.\n";
+    let answered = async {
+        stream.write_all(ANSWER).await?;
+        stream.close().await?;
+        let mut scratch = [0u8; 2048];
+        let mut left = 64 * 1024usize;
+        while left > 0 {
+            match stream.read(&mut scratch).await? {
+                0 => break,
+                n => left = left.saturating_sub(n),
+            }
+        }
+        Ok::<(), io::Error>(())
+    };
+    let linger = async {
+        Timer::after(Duration::from_secs(1)).await;
+        Ok(())
+    };
+    let _ = future::or(answered, linger).await;
+}
+
 async fn handshake(
     stream: TcpStream,
     client: SocketAddr,
@@ -1210,6 +1253,10 @@ async fn handshake(
             None
         };
         future::or(hello_begun, given_up).await?;
+        if begins_like_plain_http(&stream) {
+            refuse_plain_http(stream, client).await;
+            return None;
+        }
         let accept = async {
             acceptor
                 .accept(stream)

@@ -74,7 +74,7 @@ struct NoUsableKey(rustls::pki_types::pem::Error);
 
 impl fmt::Display for NoUsableKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("no usable private key in the PEM input")
+        f.write_str("no usable private key in the key PEM")
     }
 }
 
@@ -254,7 +254,44 @@ impl TlsConnector {
         futures_rustls::TlsConnector::from(Arc::clone(&self.config))
             .connect(name, io)
             .await
-            .map_err(Error::Io)
+            .map_err(|e| Error::Io(naming_a_plain_server(e)))
+    }
+}
+
+/// A handshake's failure, said plainly when the server answered in
+/// something other than TLS (plain HTTP, most likely: `https://` to an
+/// `http://` server), which rustls reports as a corrupt record.
+fn naming_a_plain_server(error: io::Error) -> io::Error {
+    let not_tls = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .filter(|e| {
+            matches!(
+                e,
+                rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)
+            )
+        })
+        .cloned();
+    match not_tls {
+        Some(cause) => io::Error::new(error.kind(), NotTls(cause)),
+        None => error,
+    }
+}
+
+/// A server that answered a TLS handshake in something else; rustls'
+/// error is its source.
+#[derive(Debug)]
+struct NotTls(rustls::Error);
+
+impl fmt::Display for NotTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the server did not answer in TLS (is it a plain http:// server?)")
+    }
+}
+
+impl std::error::Error for NotTls {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
     }
 }
 
@@ -311,15 +348,17 @@ pub struct TlsAcceptor {
 }
 
 impl TlsAcceptor {
-    /// An acceptor for the certificate chain in `cert_pem` (leaf first) and the
-    /// private key in `key_pem` (PKCS#8, PKCS#1 or SEC1).
+    /// An acceptor for the certificate chain in `cert_pem` (leaf first, then
+    /// any intermediates) and the private key in `key_pem` (PKCS#8, PKCS#1
+    /// or SEC1, unencrypted). With the ring provider lithe uses, a key is
+    /// RSA of 2048 bits or more, ECDSA on P-256 or P-384, or Ed25519.
     pub fn from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<Self, Error> {
         let bad = bad_certificates("certificate PEM");
         let chain = CertificateDer::pem_slice_iter(cert_pem)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| bad(e.into()))?;
         if chain.is_empty() {
-            return Err(invalid("no certificate in the PEM input"));
+            return Err(invalid("no certificate in the certificate PEM"));
         }
         let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| {
             // rustls reads no encrypted key: say so, rather than "no items".
