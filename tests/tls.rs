@@ -2054,3 +2054,59 @@ fn pem_inputs_given_the_wrong_way_round_are_named() {
         "{keyless}"
     );
 }
+
+/// An opened connection shows its TLS session: the server's certificate,
+/// and the protocol and version negotiated; a plain one has none.
+#[test]
+fn an_opened_connection_shows_its_tls_session() {
+    let (cert, key) = certificate();
+    let server = https_server(&cert, &key);
+    run(async {
+        let conn = open(&url(server.local_addr(), "/"), &trusting(&cert))
+            .await
+            .unwrap();
+        let session = conn.get_ref().tls().expect("a TLS session");
+        let chain = session.peer_certificates().expect("the server's chain");
+        use rustls::pki_types::pem::PemObject;
+        let sent = rustls::pki_types::CertificateDer::from_pem_slice(cert.as_bytes()).unwrap();
+        assert_eq!(chain[0], sent);
+        assert_eq!(session.alpn_protocol(), Some(&b"http/1.1"[..]));
+        assert!(session.protocol_version().is_some());
+    });
+    server.shutdown();
+    let plain = common::server();
+    run(async {
+        let url = Url::parse(&format!("http://{}/", plain.local_addr())).unwrap();
+        let conn = open(&url, &ConnectConfig::default()).await.unwrap();
+        assert!(conn.get_ref().tls().is_none());
+    });
+    plain.shutdown();
+}
+
+/// A certificate past its validity is refused as expired, and the error
+/// says so.
+#[test]
+fn an_expired_certificate_is_refused_as_expired() {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params.not_before = rcgen::date_time_ymd(1999, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2000, 1, 1);
+    let cert = params.self_signed(&key).unwrap().pem();
+    let server = https_server(&cert, &key.serialize_pem());
+    let (refusal, text) = run(refusal_opening(
+        server.local_addr(),
+        &trusting(&cert),
+        "an expired certificate",
+    ));
+    assert!(
+        matches!(
+            refusal,
+            Some(
+                rustls::CertificateError::Expired | rustls::CertificateError::ExpiredContext { .. }
+            )
+        ),
+        "{refusal:?}"
+    );
+    assert!(text.contains("expired"), "{text}");
+    server.shutdown();
+}

@@ -360,8 +360,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         .await
     }
 
-    /// The transport, to look at (its peer's address, a socket option): not
-    /// to read or write, which would put bytes between this connection's.
+    /// The transport, to look at (its peer's address, a socket option, its
+    /// TLS session): not to read or write, which would put bytes between
+    /// this connection's.
     pub fn get_ref(&self) -> &T {
         &self.io
     }

@@ -568,6 +568,18 @@ impl MaybeTls {
             MaybeTls::TlsServer(tls) => tls.get_ref().0,
         }
     }
+
+    /// The TLS session over the stream, if any (rustls' view of it): the
+    /// peer's certificates, the protocol ALPN chose, the TLS version.
+    #[cfg(feature = "tls")]
+    pub fn tls(&self) -> Option<&rustls::CommonState> {
+        let state: &rustls::CommonState = match self {
+            MaybeTls::Plain(_) => return None,
+            MaybeTls::Tls(tls) => tls.get_ref().1,
+            MaybeTls::TlsServer(tls) => tls.get_ref().1,
+        };
+        Some(state)
+    }
 }
 
 #[cfg(feature = "server")]
