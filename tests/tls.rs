@@ -2110,3 +2110,80 @@ fn an_expired_certificate_is_refused_as_expired() {
     assert!(text.contains("expired"), "{text}");
     server.shutdown();
 }
+
+/// Mutual TLS through both `from_config`s: a server that requires client
+/// certificates from its own authority serves a client presenting one, and
+/// refuses one without (under TLS 1.3 the client learns it at its first
+/// exchange, its handshake having finished first).
+#[test]
+fn mutual_tls_through_both_from_configs() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = || std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let (server_cert, server_key) = certificate();
+    // The authority the server trusts for clients, and one client of it.
+    let mut authority = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    authority.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let authority_key = rcgen::KeyPair::generate().unwrap();
+    let authority = authority.self_signed(&authority_key).unwrap();
+    let client_key = rcgen::KeyPair::generate().unwrap();
+    let client_cert = rcgen::CertificateParams::new(vec!["client.example".to_string()])
+        .unwrap()
+        .signed_by(&client_key, &authority, &authority_key)
+        .unwrap();
+
+    let mut client_roots = rustls::RootCertStore::empty();
+    client_roots.add(authority.der().clone()).unwrap();
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        client_roots.into(),
+        provider(),
+    )
+    .build()
+    .unwrap();
+    let server_config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            vec![CertificateDer::from_pem_slice(server_cert.as_bytes()).unwrap()],
+            PrivateKeyDer::from_pem_slice(server_key.as_bytes()).unwrap(),
+        )
+        .unwrap();
+    let server = https_server_from_config(server_config);
+
+    let client = |with_certificate: bool| {
+        let builder = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots_trusting(&server_cert));
+        let config = match with_certificate {
+            true => builder
+                .with_client_auth_cert(
+                    vec![client_cert.der().clone()],
+                    PrivateKeyDer::from_pem_slice(client_key.serialize_pem().as_bytes()).unwrap(),
+                )
+                .unwrap(),
+            false => builder.with_no_client_auth(),
+        };
+        ConnectConfig {
+            tls: Some(TlsConnector::from_config(config)),
+            ..ConnectConfig::default()
+        }
+    };
+    let addr = server.local_addr();
+    run(async {
+        let mut conn = open(&url(addr, "/"), &client(true)).await.unwrap();
+        let response = conn.send(Request::new("GET", "/")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+
+        let refused = async {
+            let mut conn = open(&url(addr, "/"), &client(false)).await?;
+            conn.send(Request::new("GET", "/")).await.map(drop)
+        };
+        let error = refused
+            .await
+            .expect_err("served without a client certificate");
+        assert!(error.to_string().contains("CertificateRequired"), "{error}");
+    });
+    server.shutdown();
+}
