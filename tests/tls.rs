@@ -2111,17 +2111,14 @@ fn an_expired_certificate_is_refused_as_expired() {
     server.shutdown();
 }
 
-/// Mutual TLS through both `from_config`s: a server that requires client
-/// certificates from its own authority serves a client presenting one, and
-/// refuses one without (under TLS 1.3 the client learns it at its first
-/// exchange, its handshake having finished first).
-#[test]
-fn mutual_tls_through_both_from_configs() {
+/// A server configuration requiring client certificates from an authority
+/// of its own, and client configurations trusting that server: one
+/// presenting a certificate of that authority, one presenting none.
+fn mutual_tls() -> (rustls::ServerConfig, ConnectConfig, ConnectConfig) {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let provider = || std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let (server_cert, server_key) = certificate();
-    // The authority the server trusts for clients, and one client of it.
     let mut authority = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     authority.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     let authority_key = rcgen::KeyPair::generate().unwrap();
@@ -2149,8 +2146,6 @@ fn mutual_tls_through_both_from_configs() {
             PrivateKeyDer::from_pem_slice(server_key.as_bytes()).unwrap(),
         )
         .unwrap();
-    let server = https_server_from_config(server_config);
-
     let client = |with_certificate: bool| {
         let builder = rustls::ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
@@ -2170,20 +2165,69 @@ fn mutual_tls_through_both_from_configs() {
             ..ConnectConfig::default()
         }
     };
+    (server_config, client(true), client(false))
+}
+
+/// Mutual TLS through both `from_config`s: a server that requires client
+/// certificates from its own authority serves a client presenting one, and
+/// refuses one without (under TLS 1.3 the client learns it at its first
+/// exchange, its handshake having finished first).
+#[test]
+fn mutual_tls_through_both_from_configs() {
+    let (server_config, presenting, anonymous) = mutual_tls();
+    let server = https_server_from_config(server_config);
     let addr = server.local_addr();
     run(async {
-        let mut conn = open(&url(addr, "/"), &client(true)).await.unwrap();
+        let mut conn = open(&url(addr, "/"), &presenting).await.unwrap();
         let response = conn.send(Request::new("GET", "/")).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
 
         let refused = async {
-            let mut conn = open(&url(addr, "/"), &client(false)).await?;
+            let mut conn = open(&url(addr, "/"), &anonymous).await?;
             conn.send(Request::new("GET", "/")).await.map(drop)
         };
         let error = refused
             .await
             .expect_err("served without a client certificate");
         assert!(error.to_string().contains("CertificateRequired"), "{error}");
+    });
+    server.shutdown();
+}
+
+/// A service made per stream sees the TLS session, after the handshake: the
+/// certificate the client presented (mutual TLS) and the protocol ALPN
+/// chose, beside the client's address.
+#[test]
+fn a_service_made_per_stream_sees_the_clients_certificate() {
+    let (server_config, presenting, _) = mutual_tls();
+    let config = ServeConfig {
+        threads: 1,
+        tls: Some(TlsAcceptor::from_config(server_config)),
+        ..ServeConfig::default()
+    };
+    let server = Server::bind_per_stream(
+        "127.0.0.1:0",
+        |client: SocketAddr, stream: &MaybeTls| {
+            let session = stream.tls().expect("a TLS session");
+            let presented = session.peer_certificates().map_or(0, |chain| chain.len());
+            let alpn =
+                String::from_utf8_lossy(session.alpn_protocol().unwrap_or(b"none")).into_owned();
+            let loopback = client.ip().is_loopback();
+            move |_: Request| {
+                let text = format!("{presented} presented, {alpn}, loopback {loopback}");
+                async move { lithe::io::Response::new(StatusCode::OK).with_body(text) }
+            }
+        },
+        config,
+    )
+    .unwrap();
+    run(async {
+        let mut conn = open(&url(server.local_addr(), "/"), &presenting)
+            .await
+            .unwrap();
+        let response = conn.send(Request::new("GET", "/")).await.unwrap();
+        let text = response.into_body().text(100).await.unwrap();
+        assert_eq!(text, "1 presented, http/1.1, loopback true");
     });
     server.shutdown();
 }

@@ -215,7 +215,9 @@ impl Server {
     /// it, or to limit a client), as aiohttp's `request.remote` or actix's
     /// `peer_addr` tell. The address is the TCP peer's (a proxy's, behind
     /// one); `make_service` runs on the worker as each connection starts,
-    /// before any TLS handshake, and a panic in it loses that connection only.
+    /// before any TLS handshake, and a panic in it loses that connection
+    /// only. [`bind_per_stream`](Server::bind_per_stream) shows the TLS
+    /// session too.
     ///
     /// ```no_run
     /// use lithe::io::{Request, Response};
@@ -238,6 +240,53 @@ impl Server {
         M: Fn(SocketAddr) -> S + Clone + Send + 'static,
         S: Service + 'static,
     {
+        Server::spawn_workers(addr, PerConnection(make_service), config)
+    }
+
+    /// [`bind_per_connection`](Server::bind_per_connection), the service made
+    /// from the stream as well, once its TLS handshake is done: for what the
+    /// session says of the client (the certificate it presented, under
+    /// mutual TLS set up through
+    /// [`TlsAcceptor::from_config`](super::tls::TlsAcceptor::from_config);
+    /// the name it asked for by SNI; the protocol ALPN chose), as actix's
+    /// `on_connect` gives it.
+    ///
+    /// ```no_run
+    /// use lithe::io::{Request, Response};
+    /// use lithe::proto::StatusCode;
+    /// use lithe::rt::{MaybeTls, ServeConfig, Server};
+    ///
+    /// let server = Server::bind_per_stream("127.0.0.1:8443", |client, stream: &MaybeTls| {
+    ///     let certificates = stream
+    ///         .tls()
+    ///         .and_then(|session| session.peer_certificates())
+    ///         .map_or(0, |chain| chain.len());
+    ///     move |_req: Request| async move {
+    ///         let text = format!("{client} presented {certificates} certificates");
+    ///         Response::new(StatusCode::OK).with_body(text)
+    ///     }
+    /// }, ServeConfig::default()).unwrap();
+    /// server.wait();
+    /// ```
+    pub fn bind_per_stream<M, S>(
+        addr: impl ToSocketAddrs,
+        make_service: M,
+        config: ServeConfig,
+    ) -> io::Result<Server>
+    where
+        M: Fn(SocketAddr, &MaybeTls) -> S + Clone + Send + 'static,
+        S: Service + 'static,
+    {
+        Server::spawn_workers(addr, PerStream(make_service), config)
+    }
+
+    /// Binds and starts the workers, each connection's service made by
+    /// `make_service`.
+    fn spawn_workers<M: MakeService + Clone + Send>(
+        addr: impl ToSocketAddrs,
+        make_service: M,
+        config: ServeConfig,
+    ) -> io::Result<Server> {
         let threads = match config.threads {
             0 => std::thread::available_parallelism().map_or(1, usize::from),
             n if n > MAX_THREADS => {
@@ -496,17 +545,14 @@ enum Turn {
     Stop,
 }
 
-fn worker<M, S>(
+fn worker<M: MakeService>(
     listener: Async<StdListener>,
     shared: bool,
     rooms: Rooms,
     make_service: M,
     config: Arc<ServeConfig>,
     server_signal: Shutdown,
-) where
-    M: Fn(SocketAddr) -> S + 'static,
-    S: Service + 'static,
-{
+) {
     let ex = Rc::new(LocalExecutor::new());
     // The worker's connections watch a signal of its own, so that a worker at
     // its limit closes its own idle connections, not every worker's; the
@@ -670,10 +716,11 @@ fn worker<M, S>(
                     let connection = async {
                         // Made here, so that a panic in it, like one in the
                         // service, loses this connection, not the worker.
-                        let service = make_service(client);
+                        let prepared = make_service.prepare(client);
                         if let Some((io, grace)) =
                             handshake(stream, client, &config, &shutdown).await
                         {
+                            let service = make_service.make(prepared, &io);
                             let served = serve_connection_aborting(
                                 io,
                                 service,
@@ -1170,6 +1217,49 @@ async fn run_until_finished(ex: &LocalExecutor<'_>, main: smol::Task<()>) {
 /// hello, like a plain client's request, may be a round trip behind the
 /// connect, and a client retries a fresh connection's failure far less
 /// readily than a reused one's): returned with the stream, when it ends.
+/// How a server makes each connection's service: in two steps, one as the
+/// connection is accepted, one once its TLS handshake (if any) is done, so
+/// that each maker runs where its documentation says.
+trait MakeService: 'static {
+    type Service: Service + 'static;
+    /// What the first step leaves for the second.
+    type Prepared: 'static;
+    fn prepare(&self, client: SocketAddr) -> Self::Prepared;
+    fn make(&self, prepared: Self::Prepared, stream: &MaybeTls) -> Self::Service;
+}
+
+/// [`Server::bind_per_connection`]'s maker: all of it at the accept.
+#[derive(Clone)]
+struct PerConnection<M>(M);
+
+impl<M: Fn(SocketAddr) -> S + 'static, S: Service + 'static> MakeService for PerConnection<M> {
+    type Service = S;
+    type Prepared = S;
+    fn prepare(&self, client: SocketAddr) -> S {
+        (self.0)(client)
+    }
+    fn make(&self, made: S, _: &MaybeTls) -> S {
+        made
+    }
+}
+
+/// [`Server::bind_per_stream`]'s maker: all of it after the handshake.
+#[derive(Clone)]
+struct PerStream<M>(M);
+
+impl<M: Fn(SocketAddr, &MaybeTls) -> S + 'static, S: Service + 'static> MakeService
+    for PerStream<M>
+{
+    type Service = S;
+    type Prepared = SocketAddr;
+    fn prepare(&self, client: SocketAddr) -> SocketAddr {
+        client
+    }
+    fn make(&self, client: SocketAddr, stream: &MaybeTls) -> S {
+        (self.0)(client, stream)
+    }
+}
+
 /// Whether what a client sent a TLS port begins as plain HTTP does: a
 /// letter (a method's), where a TLS record begins with its type, a byte
 /// from 20 to 24. Looked at without taking it.
