@@ -309,6 +309,25 @@ fn the_response_body_tells_what_it_has_left() {
     });
 }
 
+/// A switch of protocols has no body: what follows its head is the new
+/// protocol's, whatever its head says of a length.
+#[test]
+fn a_switching_response_has_no_body_left() {
+    let addr = scripted_then_held(vec![
+        b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\nnew",
+    ]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        let proposing = get("/")
+            .with_header("connection", "upgrade")
+            .with_header("upgrade", "x");
+        let response = conn.send(proposing).await.unwrap();
+        assert_eq!(response.status().as_u16(), 101);
+        assert_eq!(response.body().len(), Some(0));
+        assert!(response.body().is_empty());
+    });
+}
+
 /// A connection's transport can be looked at: `open`'s, down to the socket,
 /// says which address it reached.
 #[test]

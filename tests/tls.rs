@@ -2195,8 +2195,8 @@ fn mutual_tls_through_both_from_configs() {
 }
 
 /// A service made per stream sees the TLS session, after the handshake: the
-/// certificate the client presented (mutual TLS) and the protocol ALPN
-/// chose, beside the client's address.
+/// certificate the client presented (mutual TLS), the protocol ALPN chose
+/// and the name asked for by SNI, beside the client's address.
 #[test]
 fn a_service_made_per_stream_sees_the_clients_certificate() {
     let (server_config, presenting, _) = mutual_tls();
@@ -2213,8 +2213,10 @@ fn a_service_made_per_stream_sees_the_clients_certificate() {
             let alpn =
                 String::from_utf8_lossy(session.alpn_protocol().unwrap_or(b"none")).into_owned();
             let loopback = client.ip().is_loopback();
+            let asked_for = stream.server_name().unwrap_or("nothing").to_owned();
             move |_: Request| {
-                let text = format!("{presented} presented, {alpn}, loopback {loopback}");
+                let text =
+                    format!("{presented} presented, {alpn}, {asked_for}, loopback {loopback}");
                 async move { lithe::io::Response::new(StatusCode::OK).with_body(text) }
             }
         },
@@ -2227,7 +2229,7 @@ fn a_service_made_per_stream_sees_the_clients_certificate() {
             .unwrap();
         let response = conn.send(Request::new("GET", "/")).await.unwrap();
         let text = response.into_body().text(100).await.unwrap();
-        assert_eq!(text, "1 presented, http/1.1, loopback true");
+        assert_eq!(text, "1 presented, http/1.1, localhost, loopback true");
     });
     server.shutdown();
 }

@@ -247,9 +247,10 @@ impl Server {
     /// from the stream as well, once its TLS handshake is done: for what the
     /// session says of the client (the certificate it presented, under
     /// mutual TLS set up through
-    /// [`TlsAcceptor::from_config`](super::tls::TlsAcceptor::from_config);
-    /// the name it asked for by SNI; the protocol ALPN chose), as actix's
-    /// `on_connect` gives it.
+    /// [`TlsAcceptor::from_config`](super::tls::TlsAcceptor::from_config),
+    /// and the protocol ALPN chose, through [`MaybeTls::tls`]; the name it
+    /// asked for by SNI, [`MaybeTls::server_name`]), as actix's `on_connect`
+    /// gives it.
     ///
     /// ```no_run
     /// use lithe::io::{Request, Response};
@@ -1204,19 +1205,6 @@ async fn run_until_finished(ex: &LocalExecutor<'_>, main: smol::Task<()>) {
     }
 }
 
-/// The TLS handshake, when configured, bounded by its own timeout. Until
-/// its first byte comes the connection is idle, and closes when idle
-/// connections are asked to (a worker at its connection limit making room):
-/// a flood of connects that never say hello would otherwise hold their slots
-/// for the whole handshake timeout, where the same flood over plain HTTP is
-/// closed to make room. Once the hello has begun, the handshake is in
-/// flight, as a head begun is.
-///
-/// A shutdown gives the handshake and the first request, together, the
-/// grace the driver gives a plain connection accepted just before it (its
-/// hello, like a plain client's request, may be a round trip behind the
-/// connect, and a client retries a fresh connection's failure far less
-/// readily than a reused one's): returned with the stream, when it ends.
 /// How a server makes each connection's service: in two steps, one as the
 /// connection is accepted, one once its TLS handshake (if any) is done, so
 /// that each maker runs where its documentation says.
@@ -1271,9 +1259,10 @@ fn begins_like_plain_http(stream: &TcpStream) -> bool {
 
 /// Tells a client that spoke plain HTTP to a TLS port so, in plain HTTP
 /// (as Go's and nginx's servers do), rather than with a TLS alert its
-/// parser reads as garbage, and closes. What it sent is read and dropped
-/// first, within a second: a socket closed with bytes unread resets, which
-/// can destroy the answer before the client reads it.
+/// parser reads as garbage, and closes. Then what it sent is read and
+/// dropped (up to 64 KiB, within a second) before the socket is: one closed
+/// with bytes unread resets, which can destroy the answer before the client
+/// reads it.
 #[cfg(feature = "tls")]
 async fn refuse_plain_http(mut stream: TcpStream, client: SocketAddr) {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};
@@ -1303,6 +1292,19 @@ async fn refuse_plain_http(mut stream: TcpStream, client: SocketAddr) {
     let _ = future::or(answered, linger).await;
 }
 
+/// The TLS handshake, when configured, bounded by its own timeout. Until
+/// its first byte comes the connection is idle, and closes when idle
+/// connections are asked to (a worker at its connection limit making room):
+/// a flood of connects that never say hello would otherwise hold their slots
+/// for the whole handshake timeout, where the same flood over plain HTTP is
+/// closed to make room. Once the hello has begun, the handshake is in
+/// flight, as a head begun is.
+///
+/// A shutdown gives the handshake and the first request, together, the
+/// grace the driver gives a plain connection accepted just before it (its
+/// hello, like a plain client's request, may be a round trip behind the
+/// connect, and a client retries a fresh connection's failure far less
+/// readily than a reused one's): returned with the stream, when it ends.
 async fn handshake(
     stream: TcpStream,
     client: SocketAddr,
@@ -1344,7 +1346,17 @@ async fn handshake(
         };
         future::or(hello_begun, given_up).await?;
         if begins_like_plain_http(&stream) {
-            refuse_plain_http(stream, client).await;
+            // Within what the handshake had left, as a handshake would be.
+            let given_up = async {
+                future::or(
+                    async {
+                        (&mut timer).await;
+                    },
+                    grace_over(),
+                )
+                .await;
+            };
+            future::or(refuse_plain_http(stream, client), given_up).await;
             return None;
         }
         let accept = async {

@@ -580,6 +580,17 @@ impl MaybeTls {
         };
         Some(state)
     }
+
+    /// The host name a TLS client asked for by SNI, on a server's stream:
+    /// `None` for a plain stream, a client's, or a client that sent none
+    /// (one connecting by IP address).
+    #[cfg(feature = "tls")]
+    pub fn server_name(&self) -> Option<&str> {
+        match self {
+            MaybeTls::TlsServer(tls) => tls.get_ref().1.server_name(),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(feature = "server")]
