@@ -517,6 +517,38 @@ fn a_response_with_more_fields_than_the_first_array_holds_is_read_whole() {
     assert_eq!(bodies(&ev), vec![b"ok".to_vec()]);
 }
 
+/// A header array as long as the limit is the limit: a response head with
+/// more fields than that is refused, not asked to be parsed again into a
+/// larger array that the limit would cap all the same. (A shorter array
+/// gets `HeadersFull`.)
+#[test]
+fn a_response_past_the_field_limit_is_refused_whatever_the_array() {
+    let config = Config {
+        limits: lithe::proto::Limits {
+            max_headers: 2,
+            ..lithe::proto::Limits::default()
+        },
+        ..Config::default()
+    };
+    let head = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-A: 1\r\nX-B: 2\r\n\r\n";
+    for len in [2, 3, 16] {
+        let mut conn = client_after(config, "GET");
+        let mut headers = vec![EMPTY_HEADER; len];
+        assert_eq!(
+            conn.receive(head, &mut headers),
+            Err(Error::TooManyHeaders),
+            "an array of {len}"
+        );
+    }
+    let mut conn = client_after(config, "GET");
+    let mut one = [EMPTY_HEADER; 1];
+    let received = conn.receive(head, &mut one).unwrap();
+    assert_eq!(
+        (received.consumed, received.event),
+        (0, lithe::proto::Event::HeadersFull)
+    );
+}
+
 /// The default configuration with `max_body_bytes` of `n`.
 fn with_max_body_bytes(n: u64) -> Config {
     Config {
