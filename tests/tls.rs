@@ -1987,7 +1987,7 @@ fn plain_http_to_the_tls_port_is_told_so() {
         "{reply:?}"
     );
     assert!(
-        reply.ends_with("\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"),
+        reply.ends_with("\r\n\r\nThis port speaks HTTPS: send the request over TLS.\n"),
         "{reply:?}"
     );
     assert_served(addr, &cert);

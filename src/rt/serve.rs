@@ -1271,7 +1271,7 @@ async fn refuse_plain_http(mut stream: TcpStream, client: SocketAddr) {
         content-type: text/plain\r\n\
         connection: close\r\n\
         \r\n\
-        Client sent an HTTP request to an HTTPS server.\n";
+        This port speaks HTTPS: send the request over TLS.\n";
     let answered = async {
         stream.write_all(ANSWER).await?;
         stream.close().await?;
