@@ -268,13 +268,15 @@ async fn client_with(
 /// A response body tells what it has still to bring, by its framing: a
 /// declared length (one repeated, as RFC 9110 §8.6 allows, counts once) less
 /// what was read, nothing for a chunked body, and no body at all for an
-/// answer to HEAD, whatever length its head states.
+/// answer to HEAD, a 204 or a 304, whatever length its head states.
 #[test]
 fn the_response_body_tells_what_it_has_left() {
     let addr = scripted(vec![
         b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello",
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n",
+        b"HTTP/1.1 204 No Content\r\nContent-Length: 9\r\n\r\n",
+        b"HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n",
         // Cut short by the close that follows.
         b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
     ]);
@@ -301,6 +303,11 @@ fn the_response_body_tells_what_it_has_left() {
         assert_eq!(response.body().len(), Some(0));
         assert!(response.body().is_empty());
         drop(response);
+        for status in [204, 304] {
+            let response = conn.send(get("/")).await.unwrap();
+            assert_eq!(response.status().as_u16(), status);
+            assert_eq!(response.body().len(), Some(0), "{status}");
+        }
 
         let mut response = conn.send(get("/")).await.unwrap();
         let body = response.body_mut();
@@ -309,12 +316,13 @@ fn the_response_body_tells_what_it_has_left() {
     });
 }
 
-/// A switch of protocols has no body: what follows its head is the new
-/// protocol's, whatever its head says of a length.
+/// A switch of protocols, or a tunnel CONNECT opens, has no body: what
+/// follows its head is the new protocol's, whatever its head says of a
+/// length.
 #[test]
 fn a_switching_response_has_no_body_left() {
     let addr = scripted_then_held(vec![
-        b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\nnew",
+        b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: x\r\nContent-Length: 5\r\n\r\nnew",
     ]);
     run(async {
         let mut conn = client_to(addr).await;
@@ -325,6 +333,16 @@ fn a_switching_response_has_no_body_left() {
         assert_eq!(response.status().as_u16(), 101);
         assert_eq!(response.body().len(), Some(0));
         assert!(response.body().is_empty());
+    });
+    // A tunnel opened by CONNECT, likewise.
+    let addr = scripted_then_held(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nnew"]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        let connect =
+            Request::new("CONNECT", "example.com:443").with_header("host", "example.com:443");
+        let response = conn.send(connect).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.body().len(), Some(0));
     });
 }
 

@@ -321,8 +321,8 @@ fn long_targets_and_values_allocate_nothing() {
 }
 
 /// A connection's size is what `Connection`'s documentation says, so a
-/// device budgeting its RAM by it is not surprised (it grew unnoticed from
-/// 200 bytes once).
+/// device budgeting its RAM by it is not surprised (it has grown unnoticed
+/// before).
 #[test]
 #[cfg(target_arch = "x86_64")]
 fn a_connection_is_the_size_its_documentation_gives() {

@@ -108,7 +108,9 @@ pub struct ServeConfig {
     /// unfinished, up to a few hundred KB for one a peer keeps busy), so this
     /// limit also bounds what a flood of busy connections can take.
     pub max_connections: usize,
-    /// Serve HTTPS with this acceptor.
+    /// Serve HTTPS with this acceptor. A client that speaks plain HTTP to
+    /// the port is answered `400 Bad Request` in plain HTTP, saying the
+    /// port speaks HTTPS, and closed.
     #[cfg(feature = "tls")]
     pub tls: Option<super::tls::TlsAcceptor>,
     /// How long a TLS handshake may take, from the connection's accept to
