@@ -22,6 +22,10 @@ use core::fmt;
 /// use lithe::proto::{InvalidStatusCode, StatusCode};
 /// assert_eq!(StatusCode::try_from(404), Ok(StatusCode::NOT_FOUND));
 /// assert_eq!(StatusCode::try_from(1000), Err(InvalidStatusCode));
+/// assert_eq!(
+///     InvalidStatusCode.to_string(),
+///     "invalid status code: not three digits from 100 to 999"
+/// );
 /// assert_eq!("404".parse(), Ok(StatusCode::NOT_FOUND));
 /// assert_eq!("4O4".parse::<StatusCode>(), Err(InvalidStatusCode));
 /// assert_eq!("+404".parse::<StatusCode>(), Err(InvalidStatusCode));
