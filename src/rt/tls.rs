@@ -14,6 +14,7 @@
 //! keeps whatever verifier it was built with.
 
 use core::fmt;
+use std::borrow::Cow;
 use std::io;
 use std::sync::Arc;
 
@@ -67,50 +68,49 @@ fn invalid(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
     Error::Io(io::Error::new(io::ErrorKind::InvalidInput, e))
 }
 
-/// A PEM input that holds no usable private key; the pki-types error is
-/// its source, and only there (a chain names each cause once).
+/// An error of rustls' or pki-types' said in the caller's terms (which
+/// input, what it means), the error itself its source, and only there (a
+/// chain names each cause once): the parser's own words name a section by
+/// its bytes, or a peer that is not there; rustls' a record type.
 #[derive(Debug)]
-struct NoUsableKey(rustls::pki_types::pem::Error);
-
-impl fmt::Display for NoUsableKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("no usable private key in the key PEM")
-    }
-}
-
-impl std::error::Error for NoUsableKey {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
-    }
-}
-
-/// Certificates in a PEM input that cannot be read (a section cut short, a
-/// block that is no certificate), said as the caller's certificates: the
-/// parser's own words name a section by its bytes, or a peer that is not
-/// there. Its error is the source.
-#[derive(Debug)]
-struct BadCertificates {
-    input: &'static str,
+struct Explained {
+    said: Cow<'static, str>,
     cause: Box<dyn std::error::Error + Send + Sync>,
 }
 
-impl fmt::Display for BadCertificates {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a certificate in the {} cannot be read", self.input)
+impl Explained {
+    fn new(
+        said: impl Into<Cow<'static, str>>,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Explained {
+        Explained {
+            said: said.into(),
+            cause: cause.into(),
+        }
     }
 }
 
-impl std::error::Error for BadCertificates {
+impl fmt::Display for Explained {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.said)
+    }
+}
+
+impl std::error::Error for Explained {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&*self.cause)
     }
 }
 
-/// [`BadCertificates`] in `input`, as the error setup returns.
+/// Certificates in `input` that cannot be read (a section cut short, a
+/// block that is no certificate), as the error setup returns.
 fn bad_certificates(
     input: &'static str,
 ) -> impl Fn(Box<dyn std::error::Error + Send + Sync>) -> Error {
-    move |cause| invalid(BadCertificates { input, cause })
+    move |cause| {
+        let said = format!("a certificate in the {input} cannot be read");
+        invalid(Explained::new(said, cause))
+    }
 }
 
 /// The Mozilla roots bundled by `webpki-roots`.
@@ -273,25 +273,11 @@ fn naming_a_plain_server(error: io::Error) -> io::Error {
         })
         .cloned();
     match not_tls {
-        Some(cause) => io::Error::new(error.kind(), NotTls(cause)),
+        Some(cause) => {
+            let said = "the server did not answer in TLS (is it a plain http:// server?)";
+            io::Error::new(error.kind(), Explained::new(said, cause))
+        }
         None => error,
-    }
-}
-
-/// A server that answered a TLS handshake in something else; rustls'
-/// error is its source.
-#[derive(Debug)]
-struct NotTls(rustls::Error);
-
-impl fmt::Display for NotTls {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the server did not answer in TLS (is it a plain http:// server?)")
-    }
-}
-
-impl std::error::Error for NotTls {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
     }
 }
 
@@ -364,7 +350,7 @@ impl TlsAcceptor {
             // rustls reads no encrypted key: say so, rather than "no items".
             match key_pem.windows(9).any(|w| w == b"ENCRYPTED") {
                 true => invalid("the private key is encrypted: decrypt it first"),
-                false => invalid(NoUsableKey(e)),
+                false => invalid(Explained::new("no usable private key in the key PEM", e)),
             }
         })?;
         let config = rustls::ServerConfig::builder_with_provider(provider())
