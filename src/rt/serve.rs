@@ -1347,21 +1347,12 @@ async fn handshake(
             None
         };
         future::or(hello_begun, given_up).await?;
-        if begins_like_plain_http(&stream) {
-            // Within what the handshake had left, as a handshake would be.
-            let given_up = async {
-                future::or(
-                    async {
-                        (&mut timer).await;
-                    },
-                    grace_over(),
-                )
-                .await;
-            };
-            future::or(refuse_plain_http(stream, client), given_up).await;
-            return None;
-        }
+        // Bounded as a handshake is, by its timeout and the shutdown grace.
         let accept = async {
+            if begins_like_plain_http(&stream) {
+                refuse_plain_http(stream, client).await;
+                return None;
+            }
             acceptor
                 .accept(stream)
                 .await
