@@ -10,10 +10,9 @@ use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker, ready};
+use std::borrow::Cow;
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
-
-use std::borrow::Cow;
 
 use bytes::Bytes;
 use futures_io::AsyncRead;
