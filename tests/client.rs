@@ -855,6 +855,8 @@ fn a_response_streams_back_while_the_request_body_still_goes_out() {
     // with a pause longer than the write timeout between reads, while the
     // server waits for the client to read.
     let server = server();
+    // Made once, outside the timed runs (a debug build takes a while).
+    let payload: Vec<u8> = (0..48u32 << 20).map(|i| (i % 251) as u8).collect();
     for (close, pause) in [(false, false), (true, false), (false, true)] {
         run(async {
             let url = Url::parse(&format!("http://{}/", server.local_addr())).unwrap();
@@ -862,7 +864,6 @@ fn a_response_streams_back_while_the_request_body_still_goes_out() {
             config.client.write_timeout = Some(Duration::from_secs(2));
             config.client.read_timeout = Some(Duration::from_secs(5));
             let mut conn = open(&url, &config).await.unwrap();
-            let payload: Vec<u8> = (0..48u32 << 20).map(|i| (i % 251) as u8).collect();
             let mut request = Request::new("POST", "/echo")
                 .with_header("host", "t")
                 .with_body(payload.clone());
@@ -872,7 +873,7 @@ fn a_response_streams_back_while_the_request_body_still_goes_out() {
             let response = conn.send(request).await.unwrap();
             assert_eq!(response.status(), StatusCode::OK);
             let mut body = response.into_body();
-            let mut back = Vec::new();
+            let mut back = Vec::with_capacity(payload.len());
             while let Some(chunk) = body.chunk().await.unwrap() {
                 if pause && back.is_empty() {
                     async_io::Timer::after(Duration::from_millis(2500)).await;
@@ -1875,6 +1876,16 @@ fn try_send_gives_back_a_request_refused_unsent() {
             .with_header("host", "t")
             .with_body(Body::stream(futures_lite::stream::iter(chunks)));
         let mut refused = first.try_send(upload).await.unwrap_err();
+        // It reads as its error does, in a log or an error chain.
+        assert_eq!(refused.to_string(), Error::NotReusable.to_string());
+        assert!(
+            format!("{refused:?}").contains("NotReusable"),
+            "{refused:?}"
+        );
+        assert!(
+            format!("{first:?}").starts_with("ClientConnection"),
+            "{first:?}"
+        );
         let upload = refused.take_request().expect("refused unsent");
         assert!(matches!(refused.into_error(), Error::NotReusable));
         let (second_server, second_client) = duplex(1024);
@@ -2680,31 +2691,56 @@ fn urls_parse_as_browsers_parse_them() {
             "{input}"
         );
     }
-    for bad in [
-        "ftp://h/",
-        "h/x",
-        "http://",
-        "http://[::1",
-        "http://[::1]junk/",
-        "http://a:1:2/",
-        "http://h:+80/",
-        "http://h:65536/",
-        "http://exa mple.com/",
-        "http://user:pw@h/",
-        "http://:pw@h/",
-        "http://evil.example@good.example/",
+    // Each printed as it parses again, whatever the input's spelling.
+    for (input, shown) in [
+        (
+            "HTTPS://[::1]:8443/a b?q=1#f",
+            "https://[::1]:8443/a%20b?q=1",
+        ),
+        ("http://h:80/x", "http://h/x"),
+        (
+            "http://B\u{fc}cher.example:8080",
+            "http://xn--bcher-kva.example:8080/",
+        ),
+    ] {
+        let url = Url::parse(input).unwrap();
+        assert_eq!(url.to_string(), shown, "{input}");
+        assert_eq!(Url::parse(shown).unwrap(), url, "{input}");
+    }
+    // Refused, each saying why.
+    let host_field = "the host is not one a Host field can carry";
+    let line_break = "a tab or line break in the URL";
+    for (bad, why) in [
+        ("ftp://h/", "scheme must be http or https"),
+        ("h/x", "not an absolute URL"),
+        ("http://", "empty host"),
+        ("http://[::1", "invalid IPv6 address"),
+        ("http://[::1]junk/", "invalid IPv6 address"),
+        ("http://a:1:2/", "invalid port"),
+        ("http://h:+80/", "invalid port"),
+        ("http://h:65536/", "invalid port"),
+        ("http://1.2.3.256/", "invalid IPv4 address"),
+        ("http://exa mple.com/", "invalid host name"),
+        ("http://xn--a/", "invalid host name"),
+        ("foo://a b/", "invalid character in the host"),
+        ("http://user:pw@h/", "userinfo is not supported"),
+        ("http://:pw@h/", "userinfo is not supported"),
+        (
+            "http://evil.example@good.example/",
+            "userinfo is not supported",
+        ),
         // The URL standard lets these through; no Host field can carry them.
-        "http://a{b}.example/",
-        "http://a\"b/",
+        ("http://a{b}.example/", host_field),
+        ("http://a\"b/", host_field),
         // Deleted by the URL standard, which would change the request.
-        "http://h/a\r\nX-Injected: 1",
-        "http://h/a\tb",
-        "http://exa\nmple.com/",
-        "http://h/users/.\n./admin",
-        "http://h/\n",
+        ("http://h/a\r\nX-Injected: 1", line_break),
+        ("http://h/a\tb", line_break),
+        ("http://exa\nmple.com/", line_break),
+        ("http://h/users/.\n./admin", line_break),
+        ("http://h/\n", line_break),
     ] {
         assert!(
-            matches!(Url::parse(bad), Err(Error::InvalidUrl(_))),
+            matches!(Url::parse(bad), Err(Error::InvalidUrl(said)) if said == why),
             "{bad}: {:?}",
             Url::parse(bad)
         );
@@ -2748,6 +2784,23 @@ fn a_host_address_that_never_answers_does_not_use_up_the_timeout() {
             fastest = fastest.min(started.elapsed());
         }
         assert!(fastest < ATTEMPT_HEAD_START, "{fastest:?}");
+        // The same while an earlier attempt is still running: the silent
+        // address has its head start, the refused one fails at once, and the
+        // working one starts then rather than a second head start later.
+        let mut fastest = Duration::MAX;
+        for _ in 0..3 {
+            let started = std::time::Instant::now();
+            let addresses = [silent_addr, refused_addr, working];
+            let stream = connect_any(&addresses, LIMIT).await.unwrap();
+            assert_eq!(stream.get_ref().peer_addr().unwrap(), working);
+            // Requests leave at once (no Nagle delay behind a head's write).
+            assert!(stream.get_ref().nodelay().unwrap());
+            fastest = fastest.min(started.elapsed());
+        }
+        assert!(
+            fastest >= ATTEMPT_HEAD_START && fastest < 2 * ATTEMPT_HEAD_START,
+            "{fastest:?}"
+        );
         // None answers: the last error, not a hang.
         let none = connect_any(&[refused_addr], LIMIT).await;
         assert!(
@@ -2766,10 +2819,9 @@ fn a_host_address_that_never_answers_does_not_use_up_the_timeout() {
             "{timed_out:?}"
         );
         // And through a name: localhost resolves and connects.
-        let mut conn = ClientConnection::new(
-            connect("localhost", working.port(), LIMIT).await.unwrap(),
-            ClientConfig::default(),
-        );
+        let by_name = connect("localhost", working.port(), LIMIT).await.unwrap();
+        assert!(by_name.get_ref().nodelay().unwrap());
+        let mut conn = ClientConnection::new(by_name, ClientConfig::default());
         let response = conn.send(get("/")).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
     });
@@ -2892,6 +2944,31 @@ fn a_pause_after_an_answer_during_a_blocked_upload_is_no_write_timeout() {
         );
         let body = response.into_body().bytes(BODY).await.unwrap();
         assert_eq!(body.len(), BODY);
+    });
+}
+
+/// The answer's head alone restarts the blocked upload's write clock: a body
+/// that comes later than the write timeout counted from the block, but within
+/// it counted from the head, is read (the server answers, pauses, sends the
+/// body, and only then reads the upload).
+#[test]
+fn the_answer_restarts_the_write_clock_of_a_blocked_upload() {
+    let addr = server_blocking_the_upload(Duration::from_millis(2000), |s| {
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        s.write_all(b"ok").unwrap();
+        read_the_rest(s);
+    });
+    run(async {
+        let mut conn = client_with_write_timeout(addr, Duration::from_secs(3)).await;
+        let started = Instant::now();
+        let response = conn.send(upload(BLOCKED_UPLOAD)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        // Past the write timeout counted from the block (the body comes
+        // about 3.5 s in), short of it counted from the head (5 s in).
+        assert_eq!(response.into_body().bytes(2).await.unwrap(), "ok");
+        assert!(started.elapsed() >= Duration::from_millis(3400));
     });
 }
 
@@ -3080,6 +3157,54 @@ fn an_expectation_without_content_is_not_sent() {
     }
     let head = heads.recv_timeout(LIMIT).unwrap().to_ascii_lowercase();
     assert!(!head.contains("expect"), "{head}");
+}
+
+/// A request with content keeps its expectation when a field of the
+/// caller's gives its length (a proxied upload of known size): only a
+/// request without content drops it (RFC 9110 §10.1.1), and the body waits
+/// for the 100, streamed or not.
+#[test]
+fn an_expectation_with_a_length_field_is_kept() {
+    let (heads, head) = std::sync::mpsc::channel();
+    let addr = raw_server(move |mut s| {
+        while let Some(seen) = read_through(&mut s, b"\r\n\r\n") {
+            let _ = heads.send(String::from_utf8_lossy(&seen).to_ascii_lowercase());
+            s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").unwrap();
+            let mut body = [0u8; 5];
+            s.read_exact(&mut body).unwrap();
+            let status: &[u8] = match &body {
+                b"hello" => b"200 OK",
+                _ => b"400 Bad Request",
+            };
+            s.write_all(&[b"HTTP/1.1 ", status, b"\r\nContent-Length: 0\r\n\r\n"].concat())
+                .unwrap();
+        }
+    });
+    run(async {
+        let mut conn = patient_for_100(addr).await;
+        for streamed in [false, true] {
+            let body = match streamed {
+                false => Body::from("hello"),
+                true => Body::stream(futures_lite::stream::iter([Ok(bytes::Bytes::from(
+                    "hello",
+                ))])),
+            };
+            let request = Request::new("PUT", "/")
+                .with_header("content-length", "5")
+                .with_header("expect", "100-continue")
+                .with_body(body);
+            let response = conn.send(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "streamed {streamed}");
+            response.into_body().discard(0).await.unwrap();
+        }
+    });
+    for streamed in [false, true] {
+        let head = head.recv_timeout(LIMIT).unwrap();
+        assert!(
+            head.contains("\r\nexpect: 100-continue\r\n"),
+            "streamed {streamed}: {head}"
+        );
+    }
 }
 
 /// A server that answered in HTTP/1.0 on this connection may not read a
@@ -3348,9 +3473,10 @@ fn an_upload_failing_with_another_connections_error_is_an_io_error() {
 fn a_refusal_during_an_upload_is_returned_at_once() {
     // An error status, closing or not, and a redirect that closes (see
     // `send`).
-    let replies: [&'static [u8]; 3] = [
+    let replies: [&'static [u8]; 4] = [
         b"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: 8\r\n\r\ntoo big!",
         b"HTTP/1.1 400 Bad Request\r\nContent-Length: 8\r\n\r\ntoo big!",
+        b"HTTP/1.1 300 Multiple Choices\r\nConnection: close\r\nContent-Length: 8\r\n\r\ntoo big!",
         b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /b\r\nConnection: close\r\n\
           Content-Length: 8\r\n\r\ntoo big!",
     ];

@@ -311,6 +311,62 @@ fn a_trusted_certificate_for_another_name_is_refused() {
     server.shutdown();
 }
 
+/// The opt-out still checks the handshake's signatures: a server holding
+/// another key than its certificate's is refused, under TLS 1.3 and 1.2.
+#[test]
+fn the_explicit_opt_out_refuses_a_server_without_its_certificates_key() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use std::sync::{Arc, Mutex};
+    let (cert, _) = certificate();
+    let (_, other_key) = certificate();
+    let provider = rustls::crypto::ring::default_provider();
+    let signing_key = provider
+        .key_provider
+        .load_private_key(PrivateKeyDer::from_pem_slice(other_key.as_bytes()).unwrap())
+        .unwrap();
+    let chain = vec![CertificateDer::from_pem_slice(cert.as_bytes()).unwrap()];
+    // `new`, unlike `from_der`, does not check that the two belong together.
+    let mismatched = Arc::new(rustls::sign::CertifiedKey::new(chain, signing_key));
+    let tls13: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
+    let tls12: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS12];
+    for versions in [tls13, tls12] {
+        let resolver = Arc::new(RecordingResolver {
+            key: mismatched.clone(),
+            seen: Mutex::new(Vec::new()),
+        });
+        let server_config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_no_client_auth()
+        .with_cert_resolver(resolver.clone());
+        let config = ServeConfig {
+            threads: 1,
+            tls: Some(TlsAcceptor::from_config(server_config)),
+            ..ServeConfig::default()
+        };
+        let server = Server::bind("127.0.0.1:0", routes, config).unwrap();
+        let (refusal, text) = run(refusal_opening(
+            server.local_addr(),
+            &ConnectConfig {
+                tls: Some(TlsConnector::dangerous_accept_any_certificate()),
+                ..ConnectConfig::default()
+            },
+            "a server without its certificate's key",
+        ));
+        assert_eq!(
+            refusal,
+            Some(rustls::CertificateError::BadSignature),
+            "{versions:?}: {text}"
+        );
+        // The handshake got as far as the certificate.
+        assert_eq!(resolver.seen.lock().unwrap().len(), 1, "{versions:?}");
+        server.shutdown();
+    }
+}
+
 #[test]
 fn the_explicit_opt_out_accepts_a_self_signed_server() {
     let (cert, key) = certificate();
@@ -331,6 +387,25 @@ fn the_explicit_opt_out_accepts_a_self_signed_server() {
         );
     });
     server.shutdown();
+}
+
+/// The configurations print their TLS side by name (nothing secret, and
+/// rustls' own configurations are long).
+#[test]
+fn tls_sides_show_in_debug_by_name() {
+    let (cert, key) = certificate();
+    let acceptor = TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
+    assert_eq!(format!("{acceptor:?}"), "TlsAcceptor");
+    let connector = TlsConnector::webpki();
+    assert_eq!(format!("{connector:?}"), "TlsConnector");
+    let config = ConnectConfig {
+        tls: Some(connector),
+        ..ConnectConfig::default()
+    };
+    assert!(
+        format!("{config:?}").contains("tls: Some(TlsConnector)"),
+        "{config:?}"
+    );
 }
 
 #[test]
@@ -2214,9 +2289,13 @@ fn a_service_made_per_stream_sees_the_clients_certificate() {
                 String::from_utf8_lossy(session.alpn_protocol().unwrap_or(b"none")).into_owned();
             let loopback = client.ip().is_loopback();
             let asked_for = stream.server_name().unwrap_or("nothing").to_owned();
+            // Accepted sockets send small answers at once (no Nagle delay).
+            let nodelay = stream.tcp().get_ref().nodelay().unwrap();
             move |_: Request| {
-                let text =
-                    format!("{presented} presented, {alpn}, {asked_for}, loopback {loopback}");
+                let text = format!(
+                    "{presented} presented, {alpn}, {asked_for}, loopback {loopback}, \
+                     nodelay {nodelay}"
+                );
                 async move { lithe::io::Response::new(StatusCode::OK).with_body(text) }
             }
         },
@@ -2227,9 +2306,13 @@ fn a_service_made_per_stream_sees_the_clients_certificate() {
         let mut conn = open(&url(server.local_addr(), "/"), &presenting)
             .await
             .unwrap();
+        assert!(conn.get_ref().tcp().get_ref().nodelay().unwrap());
         let response = conn.send(Request::new("GET", "/")).await.unwrap();
         let text = response.into_body().text(100).await.unwrap();
-        assert_eq!(text, "1 presented, http/1.1, localhost, loopback true");
+        assert_eq!(
+            text,
+            "1 presented, http/1.1, localhost, loopback true, nodelay true"
+        );
     });
     server.shutdown();
 }

@@ -174,6 +174,8 @@ impl Url {
     /// assert_eq!(url.target(), "/search?lang=en&q=R%26D+100%25&page=2");
     /// let bare = lithe::rt::Url::parse("http://h.example/s?")?.with_query_pairs([("a", "b")]);
     /// assert_eq!(bare.target(), "/s?a=b");
+    /// let none = lithe::rt::Url::parse("http://h.example/s")?.with_query_pairs([("", ""); 0]);
+    /// assert_eq!(none.target(), "/s");
     /// # Ok::<(), lithe::io::Error>(())
     /// ```
     #[must_use]
@@ -202,7 +204,9 @@ fn url_error(error: url::ParseError) -> &'static str {
     use url::ParseError as E;
     match error {
         E::EmptyHost => "empty host",
-        E::IdnaError => "invalid international domain name",
+        // Also a forbidden character (a space, `<`, `^`) in an http(s)
+        // host: the URL standard checks those in the same step.
+        E::IdnaError => "invalid host name",
         E::InvalidPort => "invalid port",
         E::InvalidIpv4Address => "invalid IPv4 address",
         E::InvalidIpv6Address => "invalid IPv6 address",

@@ -14,13 +14,24 @@ use lithe::rt::{ServeConfig, Server};
 /// How long any single test step may take.
 pub const LIMIT: Duration = Duration::from_secs(10);
 
-/// A port of 127.0.0.1 that nothing listens on: one the system just gave
-/// a listener, closed again, rather than a fixed port some host may use.
-/// (The system picks among tens of thousands from a random start, so a test
-/// binding port 0 meanwhile is unlikely to be given this one.)
+/// A port of 127.0.0.1 that nothing listens on, rather than a fixed port
+/// some host may use: a socket bound to it and never listening holds it
+/// for the rest of the test binary, so that no listener a test binds to
+/// port 0 meanwhile (nor a connection's own end) is given it.
 pub fn refused_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("a bound address").port()
+    static HELD: std::sync::Mutex<Vec<socket2::Socket>> = std::sync::Mutex::new(Vec::new());
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+        .expect("a TCP socket");
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    socket.bind(&any_port.into()).expect("bind 127.0.0.1:0");
+    let port = socket
+        .local_addr()
+        .ok()
+        .and_then(|address| address.as_socket())
+        .expect("a bound address")
+        .port();
+    HELD.lock().unwrap().push(socket);
+    port
 }
 
 /// Makes a panic in lithe's own code (a file under `src/`) abort the test
