@@ -1672,12 +1672,15 @@ fn a_500_for_an_unsendable_echo_says_the_connection_closes_when_its_body_cannot_
 fn a_received_body_sent_on_keeps_its_length() {
     use lithe::io::{Body, Request, Response};
     use lithe::proto::StatusCode;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static FIRST_PIECE_READ: AtomicBool = AtomicBool::new(false);
     let echo = |request: Request| async move {
         let mut body = request.into_body();
         if body.len() == Some(10) {
             // Read a piece first: what goes on is what is left.
             let first = body.chunk().await.unwrap().unwrap();
             assert_eq!(body.len(), Some(10 - first.len() as u64));
+            FIRST_PIECE_READ.store(true, Ordering::SeqCst);
         }
         Response::new(StatusCode::OK).with_body(Body::from(body))
     };
@@ -1713,7 +1716,8 @@ fn a_received_body_sent_on_keeps_its_length() {
         b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhello",
     )
     .unwrap();
-    std::thread::sleep(Duration::from_millis(50));
+    // The rest only once the first piece is read, whatever the scheduling.
+    wait_until(&FIRST_PIECE_READ, "the service never read the first piece");
     s.write_all(b"world").unwrap();
     let reply = read_to_close(&mut s);
     assert!(reply.ends_with("\r\n\r\nworld"), "{reply}");
@@ -2643,6 +2647,60 @@ fn a_handler_may_shut_its_own_server_down() {
     wait_until_refused(addr);
 }
 
+/// A deadline moved later (the idle timeout after the head timeout) and
+/// then earlier again (the linger's pause after a closing answer) fires at
+/// the earlier one: the linger ends a second after the answer, not when the
+/// idle timeout would have.
+#[test]
+fn a_linger_after_an_idle_wait_ends_at_its_own_pause() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    let config = ServerConfig {
+        head_timeout: Some(Duration::from_millis(200)),
+        idle_timeout: Some(Duration::from_secs(4)),
+        ..ServerConfig::default()
+    };
+    let (server_end, mut client_end) = lithe::io::duplex(4096);
+    let (took, answers) = run(async {
+        let started = Instant::now();
+        let served = async {
+            lithe::io::serve_connection(server_end, routes, &config)
+                .await
+                .unwrap();
+            started.elapsed()
+        };
+        let client = async {
+            let mut answers = String::new();
+            let mut piece = [0u8; 1024];
+            // The first waits for a head (its deadline 200 ms in), the second
+            // past that deadline, for the idle timeout.
+            for (pause, request) in [
+                (50, &b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"[..]),
+                (
+                    250,
+                    b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                ),
+            ] {
+                async_io::Timer::after(Duration::from_millis(pause)).await;
+                client_end.write_all(request).await.unwrap();
+                while !answers.ends_with("Hello, World!") {
+                    let n = client_end.read(&mut piece).await.unwrap();
+                    answers.push_str(std::str::from_utf8(&piece[..n]).unwrap());
+                }
+                answers.push('|');
+            }
+            // Kept open: the linger ends at its pause.
+            (answers, client_end)
+        };
+        futures_lite::future::zip(served, client).await
+    });
+    let (answers, _client_end) = answers;
+    assert_eq!(answers.matches("HTTP/1.1 200 OK").count(), 2, "{answers}");
+    assert!(
+        took < Duration::from_millis(2800),
+        "the linger ended {took:?} in"
+    );
+}
+
 /// A head begun when the shutdown starts gets a moment to arrive, not the
 /// whole head timeout: a client trickling one in (a slowloris) would hold the
 /// shutdown as long. Whole within it, it is served as the last request; not,
@@ -3164,9 +3222,9 @@ fn trickle_into(s: &std::net::TcpStream) -> std::thread::JoinHandle<()> {
 #[test]
 fn a_request_body_trickled_below_the_progress_floor_times_out() {
     /// POSTs a 12-byte body to /collect under `floor`, sending `sent` of its
-    /// bytes a byte every 150 ms, then nothing; the answer, and how long
-    /// after the head it ended.
-    fn trickle(floor: u64, sent: usize) -> (String, Duration) {
+    /// bytes a byte every `gap`, then nothing; the answer, and how long after
+    /// the head it ended.
+    fn trickle(floor: u64, sent: usize, gap: Duration) -> (String, Duration) {
         let config = ServerConfig {
             body_timeout: Some(Duration::from_millis(1000)),
             min_progress_bytes: floor,
@@ -3180,7 +3238,7 @@ fn a_request_body_trickled_below_the_progress_floor_times_out() {
         let mut writer = s.try_clone().unwrap();
         let trickler = std::thread::spawn(move || {
             for _ in 0..sent {
-                std::thread::sleep(Duration::from_millis(150));
+                std::thread::sleep(gap);
                 if writer.write_all(b".").is_err() {
                     break;
                 }
@@ -3193,17 +3251,23 @@ fn a_request_body_trickled_below_the_progress_floor_times_out() {
         server.shutdown();
         (reply, took)
     }
+    let every = Duration::from_millis(150);
     // A floor of 1, or 0, bounds silence alone: a trickle goes through, a
     // silence of the body timeout after two bytes does not.
     for floor in [0, 1] {
-        let (reply, _) = trickle(floor, 12);
+        let (reply, _) = trickle(floor, 12, every);
         assert!(reply.starts_with("HTTP/1.1 200 OK"), "{floor}: {reply}");
         assert!(reply.ends_with("got 12 bytes"), "{floor}: {reply}");
-        let (reply, took) = trickle(floor, 2);
+        let (reply, took) = trickle(floor, 2, every);
         assert!(reply.starts_with("HTTP/1.1 408"), "{floor}: {reply}");
         assert!(took < Duration::from_secs(4), "{floor}: after {took:?}");
+        // Each byte is progress: two gaps of 600 ms, each under the timeout
+        // and together over it, then the silence of the timeout (2.2 s in).
+        let (reply, took) = trickle(floor, 2, Duration::from_millis(600));
+        assert!(reply.starts_with("HTTP/1.1 408"), "{floor}: {reply}");
+        assert!(took >= Duration::from_secs(2), "{floor}: after {took:?}");
     }
-    let (reply, _) = trickle(4096, 12);
+    let (reply, _) = trickle(4096, 12, every);
     assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
     // (Before the body was whole: once it is, it is answered 200.)
     assert!(
@@ -5490,8 +5554,13 @@ fn the_target_survives_the_service_replacing_the_headers() {
         *request.headers_mut() = lithe::io::Headers::new();
         request.headers_mut().append("x-new", "1");
         let after = format!("{} {}", request.target(), request.path());
+        let fields = format!(
+            "{:?} {:?}",
+            request.headers().get_str("x-new"),
+            request.headers().get_str("host")
+        );
         lithe::io::Response::new(lithe::proto::StatusCode::OK)
-            .with_body(format!("{before} | {after} | {request:?}"))
+            .with_body(format!("{before} | {after} | {fields} | {request:?}"))
     }
     let server = server_with(replace_headers, ServerConfig::default());
     let reply = exchange(
@@ -5500,7 +5569,7 @@ fn the_target_survives_the_service_replacing_the_headers() {
     );
     let body = reply.split("\r\n\r\n").nth(1).unwrap_or_default();
     assert!(
-        body.starts_with("/a/b?c=d /a/b | /a/b?c=d /a/b | Request {"),
+        body.starts_with("/a/b?c=d /a/b | /a/b?c=d /a/b | Some(\"1\") None | Request {"),
         "{reply}"
     );
     assert!(body.contains("target: \"/a/b?c=d\""), "{reply}");
@@ -6780,6 +6849,62 @@ fn a_response_read_below_the_progress_floor_times_out() {
     assert!(got < 4096, "{got} bytes");
 }
 
+/// A write that blocked and then finished leaves no wait behind: the next
+/// answer, sent longer than the write timeout later, has its whole timeout
+/// (a keep-alive client reads one large answer a little late, then asks
+/// again after a pause).
+#[test]
+fn a_write_that_blocked_then_finished_leaves_the_next_answer_its_whole_timeout() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    const BODY: usize = 6000;
+    let config = ServerConfig {
+        write_timeout: Some(Duration::from_millis(400)),
+        // Far over what either answer moves: only waiting counts.
+        min_progress_bytes: 64 * 1024,
+        ..ServerConfig::default()
+    };
+    let service = |_: lithe::io::Request| async {
+        lithe::io::Response::new(lithe::proto::StatusCode::OK).with_body(vec![b'x'; BODY])
+    };
+    // Smaller than an answer: each waits for the client to read.
+    let (server_end, mut client_end) = lithe::io::duplex(4096);
+    let requests: [&[u8]; 2] = [
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    ];
+    let (served, answers) = run(async {
+        let served = lithe::io::serve_connection(server_end, service, &config);
+        let client = async {
+            let mut answers = Vec::new();
+            for request in requests {
+                client_end.write_all(request).await.unwrap();
+                async_io::Timer::after(Duration::from_millis(50)).await;
+                let mut answer = Vec::new();
+                let mut piece = [0u8; 1024];
+                while answer
+                    .windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .is_none_or(|end| answer.len() < end + 4 + BODY)
+                {
+                    match client_end.read(&mut piece).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => answer.extend_from_slice(&piece[..n]),
+                    }
+                }
+                answers.push(answer);
+                async_io::Timer::after(Duration::from_millis(600)).await;
+            }
+            answers
+        };
+        futures_lite::future::zip(served, client).await
+    });
+    assert!(served.is_ok(), "{served:?}");
+    for answer in answers {
+        assert!(answer.starts_with(b"HTTP/1.1 200 OK\r\n"));
+        assert!(answer.ends_with(&[b'x'; BODY]), "{} bytes", answer.len());
+    }
+}
+
 /// A write that times out while the driver waits on an unread request body
 /// (the response queued whole, the client reading nothing) ends the
 /// connection with that timeout, as `serve_connection` documents.
@@ -7033,13 +7158,37 @@ impl futures_lite::AsyncRead for FailsAfterWriting {
 
 swallows_writes!(FailsAfterWriting);
 
+/// A transport whose first read writes `written` into the buffer, then
+/// panics; its later reads find the end of the stream.
+struct PanicsAfterWriting {
+    written: &'static [u8],
+    panicked: bool,
+}
+
+impl futures_lite::AsyncRead for PanicsAfterWriting {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if self.panicked {
+            return std::task::Poll::Ready(Ok(0));
+        }
+        self.panicked = true;
+        buf[..self.written.len()].copy_from_slice(self.written);
+        panic!("the transport panicked in a read");
+    }
+}
+
+swallows_writes!(PanicsAfterWriting);
+
 /// Connections of one thread read their first bytes through one scratch
 /// array: a transport that counts bytes it did not write finds zeros there
 /// (a 400), not the request another connection read before it, whose
 /// credentials the service would have been handed as its own. (Zeroed are
-/// the bytes each read counted, and all of them after a read that failed:
-/// one that wrote past its count leaves the rest, for a second faulty
-/// transport to find.)
+/// the bytes each read counted, and all of them after a read that failed
+/// or panicked: one that wrote past its count leaves the rest, for a second
+/// faulty transport to find.)
 #[test]
 fn a_miscounting_transport_reads_nothing_of_another_connections_request() {
     use std::sync::{Arc, Mutex};
@@ -7087,6 +7236,18 @@ fn a_miscounting_transport_reads_nothing_of_another_connections_request() {
                 .is_err()
         );
         let _ = lithe::io::serve_connection(after_a_failure, &service, &config).await;
+        // Nor one a read that panicked wrote before it.
+        let panicking = PanicsAfterWriting {
+            written: REQUEST,
+            panicked: false,
+        };
+        let _ = lithe::io::serve_connection(panicking, &service, &config).await;
+        let after_a_panic = Miscounting {
+            written: b"GET /b HTTP/1.1\r\n",
+            claimed: REQUEST.len(),
+            read: false,
+        };
+        let _ = lithe::io::serve_connection(after_a_panic, &service, &config).await;
     });
     let seen = seen.lock().unwrap();
     assert_eq!(
@@ -7217,6 +7378,45 @@ fn close_idle_closes_an_idle_connection_and_spares_a_busy_one() {
     busy_served.join().unwrap().unwrap();
 }
 
+/// A worker with nothing to do sleeps in its reactor: idle, with a
+/// keep-alive connection open on it, it spends no CPU time (a worker that
+/// went on polling would spend all of a core's).
+#[cfg(target_os = "linux")]
+#[test]
+fn an_idle_worker_spends_no_cpu_time() {
+    async fn thread_of_worker(_: lithe::io::Request) -> lithe::io::Response {
+        let thread = std::fs::read_link("/proc/thread-self").unwrap();
+        lithe::io::Response::new(lithe::proto::StatusCode::OK)
+            .with_body(format!("{};", thread.display()))
+    }
+    let server = server_with(thread_of_worker, ServerConfig::default());
+    let mut kept = socket(server.local_addr());
+    kept.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let reply = read_until(&mut kept, ";");
+    let thread = reply
+        .rsplit("\r\n\r\n")
+        .next()
+        .unwrap()
+        .trim_end_matches(';');
+    // User and system time of the thread, in clock ticks (proc(5): the
+    // 14th and 15th fields of `stat`, the 12th and 13th after the name).
+    let ticks_spent = || -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{thread}/stat")).unwrap();
+        let (_, after_name) = stat.rsplit_once(')').unwrap();
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let before = ticks_spent();
+    std::thread::sleep(Duration::from_secs(1));
+    let spent = ticks_spent() - before;
+    // A tick is 10 ms on Linux: a second's idling spends none, a spinning
+    // worker about a hundred (half that on a loaded machine).
+    assert!(spent < 20, "{spent} ticks in a second of idling");
+    server.shutdown();
+}
+
 /// A worker at its connection limit makes room for a client waiting in the
 /// backlog: an idle connection (one between requests, or one connected with
 /// nothing sent) closes, the busy one is answered, and the new client is
@@ -7286,6 +7486,42 @@ fn a_worker_at_its_connection_limit_closes_idle_connections_for_a_waiting_client
         );
         server.shutdown();
     }
+}
+
+/// Workers sharing a listener, each at its limit with an idle connection,
+/// take turns to make room: a waiting client costs one of them its idle
+/// connections, not every worker its own.
+#[test]
+fn a_waiting_client_costs_one_worker_of_a_shared_listener_its_idle_connections() {
+    let config = lithe::rt::ServeConfig {
+        threads: 2,
+        max_connections: 1,
+        shutdown_timeout: Duration::from_secs(2),
+        ..lithe::rt::ServeConfig::default()
+    };
+    let server = lithe::rt::Server::bind("127.0.0.1:0", routes, config).expect("bind");
+    let addr = server.local_addr();
+    // The second goes to the other worker, the first being at its limit.
+    let mut idle = [served_once(addr), served_once(addr)];
+    // Past the second a worker waits after seeing a client taken by another
+    // (as the first did), so that both see the next one waiting.
+    std::thread::sleep(Duration::from_millis(1100));
+    let answer = exchange(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    let closed = idle
+        .iter_mut()
+        .map(|s| {
+            s.set_read_timeout(Some(Duration::from_millis(300)))
+                .unwrap();
+            std::io::Read::read(s, &mut [0u8; 64])
+        })
+        .filter(|read| matches!(read, Ok(0)))
+        .count();
+    assert_eq!(closed, 1);
+    server.shutdown();
 }
 
 /// Workers sharing a listener, all at their limit, only one of them with an
@@ -7523,9 +7759,15 @@ fn a_connection_accepted_just_before_a_shutdown_has_its_first_request_served() {
 fn expect_100_continue_waits_for_a_read_not_for_a_held_request() {
     use lithe::io::{Request, Response};
     use lithe::proto::StatusCode;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    /// Set by the test once it has seen no 100 while the request was held.
+    static RELEASED: AtomicBool = AtomicBool::new(false);
     async fn later(request: Request) -> Response {
         assert_eq!(request.body().len(), Some(5));
         async_io::Timer::after(Duration::from_millis(200)).await;
+        while request.path() == "/read" && !RELEASED.load(Ordering::SeqCst) {
+            async_io::Timer::after(Duration::from_millis(5)).await;
+        }
         match request.path() {
             "/refuse" => Response::new(StatusCode::UNAUTHORIZED).with_body("no"),
             _ => match request.into_body().bytes(100).await {
@@ -7548,8 +7790,8 @@ fn expect_100_continue_waits_for_a_read_not_for_a_held_request() {
 
     let mut s = socket(server.local_addr());
     s.write_all(head("/read").as_bytes()).unwrap();
-    // Nothing while the service holds the request unread.
-    s.set_read_timeout(Some(Duration::from_millis(100)))
+    // Nothing while the service holds the request unread (until released).
+    s.set_read_timeout(Some(Duration::from_millis(300)))
         .unwrap();
     let mut byte = [0u8];
     let early = std::io::Read::read(&mut s, &mut byte);
@@ -7557,6 +7799,7 @@ fn expect_100_continue_waits_for_a_read_not_for_a_held_request() {
         matches!(&early, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
         "{early:?}"
     );
+    RELEASED.store(true, Ordering::SeqCst);
     s.set_read_timeout(Some(LIMIT)).unwrap();
     assert_eq!(
         read_until(&mut s, "\r\n\r\n"),
@@ -7907,9 +8150,11 @@ fn a_fresh_connection_at_shutdown_gets_one_grace_in_all() {
     // Timed out at the end of the one grace (before, served at 1.2 s).
     assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
     server.wait();
-    // The grace, and the linger after the 408 over what came later.
+    // The grace, and the linger after the 408 over what came later, both
+    // within the server's shutdown timeout of 2 s (the 408 above is what
+    // tells one grace from two; this bound only catches a hang).
     let took = started.elapsed();
-    assert!(took < Duration::from_millis(2500), "{took:?}");
+    assert!(took < Duration::from_secs(4), "{took:?}");
 }
 
 /// A service that answers `error.status()` when its body read fails gets

@@ -101,6 +101,14 @@ fn a_closing_connection_lingers_without_a_read_buffer() {
     let request = b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
     let held = held_once_parked(request.to_vec());
     assert!(held < 1024, "the lingering connection held {held} bytes");
+    // Nor the buffer a 15 KB head grew.
+    let mut large = large_head();
+    large.splice(large.len() - 2.., *b"Connection: close\r\n\r\n");
+    let held = held_once_parked(large);
+    assert!(
+        held < 1024,
+        "lingering after a large head, it held {held} bytes"
+    );
 }
 
 /// A 15 KB head grows the read buffer; while the service takes its time (a

@@ -212,6 +212,9 @@ impl<B> Request<B> {
     /// assert_eq!(proxied.host(), Some("example.org"));
     /// assert_eq!(Request::new("GET", "http://example.org?q").host(), Some("example.org"));
     /// assert_eq!(Request::new("CONNECT", "example.net:443").host(), Some("example.net:443"));
+    /// // Only a CONNECT names its host in an authority-form target.
+    /// let options = Request::new("OPTIONS", "example.net:443").with_header("Host", "h");
+    /// assert_eq!(options.host(), Some("h"));
     /// assert_eq!(Request::new("GET", "/").host(), None);
     /// assert_eq!(Request::new("GET", "/").with_header("Host", "").host(), None);
     /// // An origin-form target is never read as a URL, whatever its query holds.
@@ -260,6 +263,15 @@ impl<B> Request<B> {
     }
 
     /// The header fields, to change.
+    ///
+    /// ```
+    /// use lithe::io::Request;
+    /// let mut request = Request::new("GET", "/").with_header("Host", "a");
+    /// request.headers_mut().append("accept", "*/*");
+    /// request.headers_mut().remove("host");
+    /// assert_eq!(request.headers().get_str("accept"), Some("*/*"));
+    /// assert_eq!(request.host(), None);
+    /// ```
     pub fn headers_mut(&mut self) -> &mut Headers {
         // The fields may be replaced whole, head and all: the target takes a
         // reference to the head first.
