@@ -7412,8 +7412,8 @@ fn an_idle_worker_spends_no_cpu_time() {
     std::thread::sleep(Duration::from_secs(1));
     let spent = ticks_spent() - before;
     // A tick is 10 ms on Linux: a second's idling spends none, a spinning
-    // worker about a hundred (half that on a loaded machine).
-    assert!(spent < 20, "{spent} ticks in a second of idling");
+    // worker up to a hundred (a fifth of that was seen on a loaded machine).
+    assert!(spent < 5, "{spent} ticks in a second of idling");
     server.shutdown();
 }
 
@@ -7489,10 +7489,11 @@ fn a_worker_at_its_connection_limit_closes_idle_connections_for_a_waiting_client
 }
 
 /// Workers sharing a listener, each at its limit with an idle connection,
-/// take turns to make room: a waiting client costs one of them its idle
-/// connections, not every worker its own.
+/// take turns to make room, one of them a second: two clients waiting cost
+/// one worker its idle connection at once, and the other worker its own
+/// only a second later, not every worker its idle connections at once.
 #[test]
-fn a_waiting_client_costs_one_worker_of_a_shared_listener_its_idle_connections() {
+fn workers_of_a_shared_listener_make_room_for_waiting_clients_in_turn() {
     let config = lithe::rt::ServeConfig {
         threads: 2,
         max_connections: 1,
@@ -7504,23 +7505,28 @@ fn a_waiting_client_costs_one_worker_of_a_shared_listener_its_idle_connections()
     // The second goes to the other worker, the first being at its limit.
     let mut idle = [served_once(addr), served_once(addr)];
     // Past the second a worker waits after seeing a client taken by another
-    // (as the first did), so that both see the next one waiting.
+    // (as the first did), so that both see the next ones waiting.
     std::thread::sleep(Duration::from_millis(1100));
-    let answer = exchange(
-        addr,
-        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
-    );
-    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    let mut waiting = [socket(addr), socket(addr)];
+    for s in &mut waiting {
+        s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            .unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(400));
     let closed = idle
         .iter_mut()
         .map(|s| {
-            s.set_read_timeout(Some(Duration::from_millis(300)))
-                .unwrap();
+            s.set_nonblocking(true).unwrap();
             std::io::Read::read(s, &mut [0u8; 64])
         })
         .filter(|read| matches!(read, Ok(0)))
         .count();
-    assert_eq!(closed, 1);
+    assert_eq!(closed, 1, "idle connections closed within 400 ms");
+    // The other turn comes: both are served.
+    for s in &mut waiting {
+        let answer = read_to_close(s);
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    }
     server.shutdown();
 }
 
