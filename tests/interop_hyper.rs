@@ -438,9 +438,12 @@ fn large_streamed_bodies_and_a_continue_timeout_run_under_tokio() {
             .with_body("x");
         let response = conn.send(request).await.unwrap();
         assert_eq!(response.into_body().bytes(10).await.unwrap(), "ok");
+        // Measured from the server's read of the head, which may come a
+        // while after the client's timer began: a body sent at once is
+        // about 0.
         let waited = waited.await.unwrap();
         assert!(
-            waited >= std::time::Duration::from_millis(150),
+            waited >= std::time::Duration::from_millis(100),
             "{waited:?}"
         );
     });

@@ -1408,69 +1408,93 @@ fn a_tls_connection_accepted_just_before_a_shutdown_is_served() {
     // Before the hello, and between the hello and the client's Finished;
     // then a handshake 700 ms late and no request, closed at the grace's
     // end (1 s from the trigger), not a second after the handshake (1.7 s).
+    // That last leaves the handshake 300 ms and its bound 450 ms, which a
+    // stall of a loaded machine can take: the best of three (the old
+    // behaviour fails every time).
     for (trigger_at_write, pause, sends) in [
         (0, Duration::from_millis(100), true),
         (1, Duration::from_millis(100), true),
         (0, Duration::from_millis(700), false),
     ] {
-        let case = format!("trigger at write {trigger_at_write}, request {sends}");
-        let (accepted, was_accepted) = std::sync::mpsc::channel();
-        let config = ServeConfig {
-            threads: 1,
-            tls: Some(TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap()),
-            ..ServeConfig::default()
-        };
-        let server = Server::bind_per_connection(
-            "127.0.0.1:0",
-            move |_| {
-                let _ = accepted.send(());
-                routes
-            },
-            config,
-        )
-        .unwrap();
-        let tcp = std::net::TcpStream::connect(server.local_addr()).unwrap();
-        was_accepted.recv_timeout(LIMIT).unwrap();
-        let tcp = lithe::rt::TcpStream::from(async_io::Async::new(tcp).unwrap());
-        let triggered_at = std::sync::Arc::new(std::sync::OnceLock::new());
-        let triggering = TriggeringAtWrite {
-            pipe: tcp,
-            writes: 0,
-            at: trigger_at_write,
-            signal: Some(server.shutdown_signal()),
-            triggered_at: triggered_at.clone(),
-            pause_for: pause,
-            pause: None,
-        };
-        let (_held, answer) = run(async {
-            let connector = TlsConnector::with_pem_roots(cert.as_bytes()).unwrap();
-            let tls = connector.connect("localhost", triggering).await?;
-            let mut conn = ClientConnection::new(tls, ClientConfig::default());
-            if !sends {
-                return Ok((Some(conn), None));
-            }
-            let response = conn
-                .send(Request::new("GET", "/").with_header("host", "localhost"))
-                .await?;
-            let closes = response.headers().get("connection").map(<[u8]>::to_vec);
-            let body = response.into_body().text(100).await?;
-            Ok::<_, lithe::io::Error>((None, Some((closes, body))))
-        })
-        .unwrap_or_else(|e| panic!("{case}: {e}"));
-        if let Some((closes, body)) = answer {
-            assert_eq!(body, "Hello, World!", "{case}");
-            assert_eq!(closes.as_deref(), Some(&b"close"[..]), "{case}");
+        let tries = if sends { 1 } else { 3 };
+        let failures: Vec<String> = (0..tries)
+            .map_while(|_| {
+                served_across_a_shutdown(&cert, &key, trigger_at_write, pause, sends).err()
+            })
+            .collect();
+        assert!(failures.len() < tries, "{failures:#?}");
+    }
+}
+
+/// One case of [`a_tls_connection_accepted_just_before_a_shutdown_is_served`]:
+/// what went wrong, if anything.
+fn served_across_a_shutdown(
+    cert: &str,
+    key: &str,
+    trigger_at_write: usize,
+    pause: Duration,
+    sends: bool,
+) -> Result<(), String> {
+    let case = format!("trigger at write {trigger_at_write}, request {sends}");
+    let (accepted, was_accepted) = std::sync::mpsc::channel();
+    let config = ServeConfig {
+        threads: 1,
+        tls: Some(TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap()),
+        ..ServeConfig::default()
+    };
+    let server = Server::bind_per_connection(
+        "127.0.0.1:0",
+        move |_| {
+            let _ = accepted.send(());
+            routes
+        },
+        config,
+    )
+    .unwrap();
+    let tcp = std::net::TcpStream::connect(server.local_addr()).unwrap();
+    was_accepted.recv_timeout(LIMIT).unwrap();
+    let tcp = lithe::rt::TcpStream::from(async_io::Async::new(tcp).unwrap());
+    let triggered_at = std::sync::Arc::new(std::sync::OnceLock::new());
+    let triggering = TriggeringAtWrite {
+        pipe: tcp,
+        writes: 0,
+        at: trigger_at_write,
+        signal: Some(server.shutdown_signal()),
+        triggered_at: triggered_at.clone(),
+        pause_for: pause,
+        pause: None,
+    };
+    let (_held, answer) = run(async {
+        let connector = TlsConnector::with_pem_roots(cert.as_bytes()).unwrap();
+        let tls = connector.connect("localhost", triggering).await?;
+        let mut conn = ClientConnection::new(tls, ClientConfig::default());
+        if !sends {
+            return Ok((Some(conn), None));
         }
-        server.wait();
-        let took = triggered_at
-            .get()
-            .expect("the shutdown was triggered")
-            .elapsed();
-        let bound = match sends {
-            true => Duration::from_secs(3),
-            false => Duration::from_millis(1450),
-        };
-        assert!(took < bound, "{case}: {took:?}");
+        let response = conn
+            .send(Request::new("GET", "/").with_header("host", "localhost"))
+            .await?;
+        let closes = response.headers().get("connection").map(<[u8]>::to_vec);
+        let body = response.into_body().text(100).await?;
+        Ok::<_, lithe::io::Error>((None, Some((closes, body))))
+    })
+    .map_err(|e| format!("{case}: {e}"))?;
+    if let Some((closes, body)) = answer {
+        assert_eq!(body, "Hello, World!", "{case}");
+        assert_eq!(closes.as_deref(), Some(&b"close"[..]), "{case}");
+    }
+    server.wait();
+    let took = triggered_at
+        .get()
+        .expect("the shutdown was triggered")
+        .elapsed();
+    let bound = match sends {
+        true => Duration::from_secs(3),
+        false => Duration::from_millis(1450),
+    };
+    match took < bound {
+        true => Ok(()),
+        false => Err(format!("{case}: {took:?}")),
     }
 }
 
