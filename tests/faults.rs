@@ -415,6 +415,87 @@ impl futures_lite::AsyncWrite for StuckPeer {
     }
 }
 
+/// A transport whose close completes only once the peer's stream has been
+/// read to its end, as a TLS close can wait for the peer's closure alert
+/// behind the data still coming.
+struct ClosesAfterTheEnd {
+    pipe: lithe::io::DuplexStream,
+    ended: bool,
+    closing: Option<std::task::Waker>,
+}
+
+impl futures_lite::AsyncRead for ClosesAfterTheEnd {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let read = std::pin::Pin::new(&mut self.pipe).poll_read(cx, buf);
+        if let std::task::Poll::Ready(Ok(0)) = read {
+            self.ended = true;
+            if let Some(closing) = self.closing.take() {
+                closing.wake();
+            }
+        }
+        read
+    }
+}
+
+impl futures_lite::AsyncWrite for ClosesAfterTheEnd {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.pipe).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.pipe).poll_flush(cx)
+    }
+
+    fn poll_close(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if !self.ended {
+            self.closing = Some(cx.waker().clone());
+            return std::task::Poll::Pending;
+        }
+        std::pin::Pin::new(&mut self.pipe).poll_close(cx)
+    }
+}
+
+/// A client closing a connection whose server still sends (a large answer
+/// abandoned) reads all of it, not only the first read's worth, so that a
+/// close waiting for the end completes, well within the write timeout.
+#[test]
+fn a_client_closing_reads_all_the_server_still_sends() {
+    use futures_lite::AsyncWriteExt;
+    let (mut server_end, client_end) = lithe::io::duplex(1 << 20);
+    let transport = ClosesAfterTheEnd {
+        pipe: client_end,
+        ended: false,
+        closing: None,
+    };
+    let config = lithe::io::ClientConfig {
+        write_timeout: Some(Duration::from_secs(2)),
+        ..lithe::io::ClientConfig::default()
+    };
+    let conn = lithe::io::ClientConnection::new(transport, config);
+    run(async {
+        // More than one round of reads (64 KiB) takes.
+        server_end.write_all(&vec![b'x'; 300 << 10]).await.unwrap();
+        drop(server_end);
+        let started = Instant::now();
+        conn.close().await.unwrap();
+        assert!(started.elapsed() < Duration::from_secs(1));
+    });
+}
+
 #[test]
 fn closing_a_connection_never_waits_on_a_peer_that_does_not_read() {
     use futures_lite::AsyncWriteExt;
