@@ -3159,6 +3159,37 @@ fn an_expectation_without_content_is_not_sent() {
     assert!(!head.contains("expect"), "{head}");
 }
 
+/// Closing a connection the server has reset is no error: there is nothing
+/// left to end (the socket's shutdown says it is not connected).
+#[test]
+fn closing_a_connection_the_server_reset_is_ok() {
+    let (read_it, has_read) = std::sync::mpsc::channel();
+    let (reset_it, was_reset) = std::sync::mpsc::channel();
+    let addr = raw_server(move |mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .unwrap();
+        let _ = has_read.recv_timeout(LIMIT);
+        socket2::SockRef::from(&s)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(s);
+        let _ = reset_it.send(());
+    });
+    run(async {
+        let mut conn = client_to(addr).await;
+        let response = conn.send(get("/")).await.unwrap();
+        assert_eq!(response.into_body().text(10).await.unwrap(), "ok");
+        read_it.send(()).unwrap();
+        was_reset.recv_timeout(LIMIT).unwrap();
+        // The reset's arrival on loopback.
+        async_io::Timer::after(Duration::from_millis(50)).await;
+        conn.close().await.unwrap();
+    });
+}
+
 /// A request with content keeps its expectation when a field of the
 /// caller's gives its length (a proxied upload of known size): only a
 /// request without content drops it (RFC 9110 §10.1.1), and the body waits

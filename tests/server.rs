@@ -6568,7 +6568,8 @@ fn a_response_body_that_fails_midway_ends_the_connection_at_once() {
 
 /// A service whose future is dropped reports it on `dropped`: a long poll
 /// that never answers (`/wait`), one that answers after 200 ms (`/slow`), a
-/// response body that never ends (`/stream`); anything else, at once.
+/// response body that never ends (`/stream`), one that never ends and is
+/// always ready (`/flood`); anything else, at once.
 fn abandonable(
     dropped: std::sync::mpsc::Sender<&'static str>,
 ) -> impl Fn(
@@ -6608,6 +6609,15 @@ fn abandonable(
                     });
                     Response::new(StatusCode::OK)
                         .with_body(Body::stream(futures_lite::StreamExt::chain(first, rest)))
+                }
+                "/flood" => {
+                    let guard = Guard("flood", dropped);
+                    let piece = bytes::Bytes::from(vec![b'f'; 64 << 10]);
+                    let pieces = futures_lite::stream::repeat_with(move || {
+                        let _held = &guard;
+                        Ok(piece.clone())
+                    });
+                    Response::new(StatusCode::OK).with_body(Body::stream(pieces))
                 }
                 "/trailers" => {
                     let guard = Guard("trailers", dropped);
@@ -6735,6 +6745,26 @@ fn by_default_a_client_that_ends_its_side_is_still_answered() {
     read_until(&mut s, "at once");
     reset(s);
     assert_eq!(abandoned.recv_timeout(Duration::from_secs(5)), Ok("wait"));
+    server.shutdown();
+}
+
+/// A client that resets the connection while the server's write waits on
+/// it (an endless answer filling the socket) ends the answer at once: the
+/// failed send is the connection's end, not a wait for the write timeout.
+#[test]
+fn a_client_resetting_during_a_blocked_write_ends_the_answer_at_once() {
+    let (dropped, abandoned) = std::sync::mpsc::channel();
+    let server = server_with(abandonable(dropped), ServerConfig::default());
+    let mut s = socket(server.local_addr());
+    s.write_all(b"GET /flood HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    read_until(&mut s, "\r\n\r\n");
+    // Unread, the answer fills the socket's buffers and the server's write
+    // waits.
+    std::thread::sleep(Duration::from_millis(300));
+    let (_, reset) = GOODBYES[2];
+    reset(s);
+    assert_eq!(abandoned.recv_timeout(Duration::from_secs(5)), Ok("flood"));
     server.shutdown();
 }
 

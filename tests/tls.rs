@@ -1735,6 +1735,35 @@ fn https_server_with<S: lithe::io::Service + Clone + Send + Sync + 'static>(
     Server::bind("127.0.0.1:0", service, config).unwrap()
 }
 
+/// A keep-alive answer larger than the socket buffers, to a client reading
+/// slowly, arrives whole over TLS: its last records, taken by TLS while the
+/// socket was full, are flushed out, not left until the connection closes.
+#[test]
+fn a_large_answer_read_slowly_over_tls_arrives_whole() {
+    const BODY: usize = 8 << 20;
+    let (cert, key) = certificate();
+    let server = https_server_with(&cert, &key, |_: Request| async {
+        Response::new(StatusCode::OK).with_body(vec![b'b'; BODY])
+    });
+    let mut config = trusting(&cert);
+    config.client.read_timeout = Some(Duration::from_secs(3));
+    run(async {
+        let mut conn = open(&url(server.local_addr(), "/"), &config).await.unwrap();
+        let response = conn.send(Request::new("GET", "/")).await.unwrap();
+        // A pause after every piece read (a record or so): the server's
+        // writes, its last included, keep finding the socket full.
+        let mut body = response.into_body();
+        let mut got = 0;
+        while let Some(piece) = body.chunk().await.unwrap() {
+            got += piece.len();
+            async_io::Timer::after(Duration::from_millis(1)).await;
+        }
+        assert_eq!(got, BODY);
+        assert!(conn.is_reusable());
+    });
+    server.shutdown();
+}
+
 /// Over TLS as over TCP, a close-delimited response (to HTTP/1.0) cut short
 /// ends in a reset, not a close: many clients (Go's, Python's by default)
 /// take a TCP close after a whole record for the end even without
