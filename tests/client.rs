@@ -3200,6 +3200,15 @@ fn an_expectation_with_a_length_field_is_kept() {
     let addr = raw_server(move |mut s| {
         while let Some(seen) = read_through(&mut s, b"\r\n\r\n") {
             let _ = heads.send(String::from_utf8_lossy(&seen).to_ascii_lowercase());
+            // Nothing of the body before the 100.
+            s.set_read_timeout(Some(Duration::from_millis(150)))
+                .unwrap();
+            let early = s.read(&mut [0u8; 1]);
+            assert!(
+                matches!(&early, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+                "{early:?}"
+            );
+            s.set_read_timeout(Some(LIMIT)).unwrap();
             s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").unwrap();
             let mut body = [0u8; 5];
             s.read_exact(&mut body).unwrap();

@@ -335,13 +335,11 @@ fn the_explicit_opt_out_refuses_a_server_without_its_certificates_key() {
             key: mismatched.clone(),
             seen: Mutex::new(Vec::new()),
         });
-        let server_config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_protocol_versions(versions)
-        .unwrap()
-        .with_no_client_auth()
-        .with_cert_resolver(resolver.clone());
+        let server_config = rustls::ServerConfig::builder_with_provider(Arc::new(provider.clone()))
+            .with_protocol_versions(versions)
+            .unwrap()
+            .with_no_client_auth()
+            .with_cert_resolver(resolver.clone());
         let config = ServeConfig {
             threads: 1,
             tls: Some(TlsAcceptor::from_config(server_config)),
@@ -1740,7 +1738,7 @@ fn https_server_with<S: lithe::io::Service + Clone + Send + Sync + 'static>(
 /// socket was full, are flushed out, not left until the connection closes.
 #[test]
 fn a_large_answer_read_slowly_over_tls_arrives_whole() {
-    const BODY: usize = 8 << 20;
+    const BODY: usize = 2 << 20;
     let (cert, key) = certificate();
     let server = https_server_with(&cert, &key, |_: Request| async {
         Response::new(StatusCode::OK).with_body(vec![b'b'; BODY])
@@ -1749,6 +1747,11 @@ fn a_large_answer_read_slowly_over_tls_arrives_whole() {
     config.client.read_timeout = Some(Duration::from_secs(3));
     run(async {
         let mut conn = open(&url(server.local_addr(), "/"), &config).await.unwrap();
+        // A small window whatever the system's defaults, so that the body is
+        // far larger than what the sockets between the two hold.
+        socket2::SockRef::from(conn.get_ref().tcp().get_ref())
+            .set_recv_buffer_size(64 << 10)
+            .unwrap();
         let response = conn.send(Request::new("GET", "/")).await.unwrap();
         // A pause after every piece read (a record or so): the server's
         // writes, its last included, keep finding the socket full.

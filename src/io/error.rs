@@ -325,6 +325,11 @@ impl From<proto::SendError> for Error {
 /// let as_io = io::Error::from(refused);
 /// assert_eq!(as_io.kind(), io::ErrorKind::InvalidData);
 /// assert!(matches!(Error::from(as_io), Error::Protocol(lithe::proto::Error::InvalidChunkSize)));
+/// // A transport's own error comes back as it was: kind, text, source.
+/// let reset = io::Error::new(io::ErrorKind::ConnectionReset, "gone");
+/// let back = io::Error::from(Error::Io(reset));
+/// assert_eq!((back.kind(), back.to_string()), (io::ErrorKind::ConnectionReset, "gone".into()));
+/// assert!(back.get_ref().is_some_and(|inner| !inner.is::<Error>()));
 /// ```
 impl From<Error> for io::Error {
     fn from(e: Error) -> Self {

@@ -205,7 +205,7 @@ fn url_error(error: url::ParseError) -> &'static str {
     match error {
         E::EmptyHost => "empty host",
         // Also a forbidden character (a space, `<`, `^`) in an http(s)
-        // host: the URL standard checks those in the same step.
+        // host: url (from 2.5.4, on idna 1) checks those in the same step.
         E::IdnaError => "invalid host name",
         E::InvalidPort => "invalid port",
         E::InvalidIpv4Address => "invalid IPv4 address",
