@@ -17,7 +17,8 @@ pub const LIMIT: Duration = Duration::from_secs(10);
 /// A port of 127.0.0.1 that nothing listens on, rather than a fixed port
 /// some host may use: a socket bound to it and never listening holds it
 /// for the rest of the test binary, so that no listener a test binds to
-/// port 0 meanwhile (nor a connection's own end) is given it.
+/// port 0 meanwhile (nor a connection's own end) is given it. Held on
+/// 127.0.0.1 only: connect to it by that address, not by `localhost`.
 pub fn refused_port() -> u16 {
     static HELD: std::sync::Mutex<Vec<socket2::Socket>> = std::sync::Mutex::new(Vec::new());
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
