@@ -317,7 +317,6 @@ fn a_trusted_certificate_for_another_name_is_refused() {
 fn the_explicit_opt_out_refuses_a_server_without_its_certificates_key() {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    use std::sync::{Arc, Mutex};
     let (cert, _) = certificate();
     let (_, other_key) = certificate();
     let provider = rustls::crypto::ring::default_provider();
@@ -327,25 +326,11 @@ fn the_explicit_opt_out_refuses_a_server_without_its_certificates_key() {
         .unwrap();
     let chain = vec![CertificateDer::from_pem_slice(cert.as_bytes()).unwrap()];
     // `new`, unlike `from_der`, does not check that the two belong together.
-    let mismatched = Arc::new(rustls::sign::CertifiedKey::new(chain, signing_key));
+    let mismatched = std::sync::Arc::new(rustls::sign::CertifiedKey::new(chain, signing_key));
     let tls13: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
     let tls12: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS12];
     for versions in [tls13, tls12] {
-        let resolver = Arc::new(RecordingResolver {
-            key: mismatched.clone(),
-            seen: Mutex::new(Vec::new()),
-        });
-        let server_config = rustls::ServerConfig::builder_with_provider(Arc::new(provider.clone()))
-            .with_protocol_versions(versions)
-            .unwrap()
-            .with_no_client_auth()
-            .with_cert_resolver(resolver.clone());
-        let config = ServeConfig {
-            threads: 1,
-            tls: Some(TlsAcceptor::from_config(server_config)),
-            ..ServeConfig::default()
-        };
-        let server = Server::bind("127.0.0.1:0", routes, config).unwrap();
+        let (server, resolver) = https_server_resolving_to(mismatched.clone(), versions);
         let (refusal, text) = run(refusal_opening(
             server.local_addr(),
             &ConnectConfig {
@@ -912,28 +897,19 @@ impl rustls::server::ResolvesServerCert for RecordingResolver {
     }
 }
 
-/// SNI names the host of a URL that names one, and is left out for an IP
-/// address (RFC 6066 §3 allows only host names there).
-#[test]
-fn sni_carries_a_host_name_and_never_an_ip_address() {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    use std::sync::{Arc, Mutex};
-    let (cert, key) = certificate_for(&["localhost", "127.0.0.1"]);
-    let provider = rustls::crypto::ring::default_provider();
-    let chain = vec![CertificateDer::from_pem_slice(cert.as_bytes()).unwrap()];
-    let certified = rustls::sign::CertifiedKey::from_der(
-        chain,
-        PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
-        &provider,
-    )
-    .unwrap();
-    let resolver = Arc::new(RecordingResolver {
-        key: Arc::new(certified),
-        seen: Mutex::new(Vec::new()),
+/// A one-worker HTTPS server of `routes` speaking `versions`, answering every
+/// hello with `key`; its resolver, to see what the hellos asked for.
+fn https_server_resolving_to(
+    key: std::sync::Arc<rustls::sign::CertifiedKey>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> (Server, std::sync::Arc<RecordingResolver>) {
+    let resolver = std::sync::Arc::new(RecordingResolver {
+        key,
+        seen: std::sync::Mutex::new(Vec::new()),
     });
-    let server_config = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
-        .with_safe_default_protocol_versions()
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let server_config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
         .unwrap()
         .with_no_client_auth()
         .with_cert_resolver(resolver.clone());
@@ -943,6 +919,26 @@ fn sni_carries_a_host_name_and_never_an_ip_address() {
         ..ServeConfig::default()
     };
     let server = Server::bind("127.0.0.1:0", routes, config).unwrap();
+    (server, resolver)
+}
+
+/// SNI names the host of a URL that names one, and is left out for an IP
+/// address (RFC 6066 §3 allows only host names there).
+#[test]
+fn sni_carries_a_host_name_and_never_an_ip_address() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let (cert, key) = certificate_for(&["localhost", "127.0.0.1"]);
+    let provider = rustls::crypto::ring::default_provider();
+    let chain = vec![CertificateDer::from_pem_slice(cert.as_bytes()).unwrap()];
+    let certified = rustls::sign::CertifiedKey::from_der(
+        chain,
+        PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
+        &provider,
+    )
+    .unwrap();
+    let (server, resolver) =
+        https_server_resolving_to(std::sync::Arc::new(certified), rustls::DEFAULT_VERSIONS);
     let port = server.local_addr().port();
     run(async {
         for host in ["localhost", "127.0.0.1"] {
