@@ -533,9 +533,7 @@ fn a_fresh_connection_reset_before_its_first_request_reports_the_reset() {
         // Once the client has its connection (a reset before it would fail
         // the connect instead).
         let _ = client_connected.recv_timeout(LIMIT);
-        let socket = socket2::Socket::from(s);
-        socket.set_linger(Some(Duration::ZERO)).unwrap();
-        drop(socket);
+        reset(s);
         let _ = done.send(());
     });
     run(async {
@@ -3172,10 +3170,7 @@ fn closing_a_connection_the_server_reset_is_ok() {
         s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
             .unwrap();
         let _ = has_read.recv_timeout(LIMIT);
-        socket2::SockRef::from(&s)
-            .set_linger(Some(Duration::ZERO))
-            .unwrap();
-        drop(s);
+        reset(s);
         let _ = reset_it.send(());
     });
     run(async {
@@ -4657,9 +4652,7 @@ fn a_used_connection_reset_while_idle_refuses_the_next_request_unsent() {
         s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
             .unwrap();
         let _ = client_read.recv_timeout(LIMIT);
-        let socket = socket2::Socket::from(s);
-        socket.set_linger(Some(Duration::ZERO)).unwrap();
-        drop(socket);
+        reset(s);
         let _ = done.send(());
     });
     let socket = std::net::TcpStream::connect(addr).unwrap();

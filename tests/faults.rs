@@ -16,17 +16,10 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{LIMIT, run, server, server_with, socket};
+use common::{LIMIT, reset, run, server, server_with, socket};
 use lithe::io::{Request, Response, ServerConfig};
 use lithe::proto::StatusCode;
 use lithe::rt::{ConnectConfig, Url, open};
-
-/// Closes `stream` with a TCP reset instead of an orderly FIN.
-fn reset(stream: TcpStream) {
-    let socket = socket2::Socket::from(stream);
-    socket.set_linger(Some(Duration::ZERO)).unwrap();
-    drop(socket);
-}
 
 /// One GET on a fresh connection; the time it took.
 fn timed_get(addr: SocketAddr) -> Duration {

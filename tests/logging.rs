@@ -352,9 +352,7 @@ fn failures_nobody_else_sees_are_logged() {
     )
     .unwrap();
     let client = s.local_addr().unwrap();
-    let socket = socket2::Socket::from(s);
-    socket.set_linger(Some(std::time::Duration::ZERO)).unwrap();
-    drop(socket);
+    reset(s);
     let failed = logged(&format!("the connection from {client} failed"), 1);
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert_eq!(failed[0].0, log::Level::Debug);

@@ -6665,10 +6665,7 @@ const GOODBYES: [Goodbye; 3] = [
         Some(s)
     }),
     ("resets", |s| {
-        socket2::SockRef::from(&s)
-            .set_linger(Some(Duration::ZERO))
-            .unwrap();
-        drop(s);
+        reset(s);
         None
     }),
 ];
@@ -6751,7 +6748,6 @@ fn by_default_a_client_that_ends_its_side_is_still_answered() {
     assert!(reply.contains("\r\nconnection: close\r\n"), "{reply}");
 
     // The answer to the request before it shows the long poll is under way.
-    let (_, reset) = GOODBYES[2];
     let mut s = socket(server.local_addr());
     s.write_all(b"GET /first HTTP/1.1\r\nHost: a\r\n\r\nGET /wait HTTP/1.1\r\nHost: a\r\n\r\n")
         .unwrap();
@@ -6775,7 +6771,6 @@ fn a_client_resetting_during_a_blocked_write_ends_the_answer_at_once() {
     // Unread, the answer fills the socket's buffers and the server's write
     // waits.
     std::thread::sleep(Duration::from_millis(300));
-    let (_, reset) = GOODBYES[2];
     reset(s);
     assert_eq!(abandoned.recv_timeout(Duration::from_secs(5)), Ok("flood"));
     server.shutdown();

@@ -129,6 +129,13 @@ pub fn exchange(addr: SocketAddr, bytes: &[u8]) -> String {
     read_to_close(&mut s)
 }
 
+/// Closes `stream` with a TCP reset instead of an orderly FIN.
+pub fn reset(stream: TcpStream) {
+    let socket = socket2::Socket::from(stream);
+    socket.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(socket);
+}
+
 /// Reads until the peer closes; panics on timeout.
 pub fn read_to_close(s: &mut TcpStream) -> String {
     let mut out = Vec::new();
