@@ -2162,6 +2162,48 @@ fn p384_and_ed25519_keys_are_served() {
     }
 }
 
+/// The edges of the keys `TlsAcceptor::from_pem` documents: RSA of 4,096
+/// bits is served; RSA of 1,024 or 8,192 bits and ECDSA on P-521, which
+/// ring does not sign with, are refused, and the error names the keys
+/// taken. (The keys are committed, from `openssl genpkey`: rcgen cannot
+/// make them with ring.)
+#[test]
+fn keys_past_the_documented_kinds_and_sizes_are_refused_by_name() {
+    let rsa4096 = include_str!("fixtures/rsa4096.pkcs8.pem");
+    let key = rcgen::KeyPair::from_pem(rsa4096).unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap()
+        .pem();
+    let server = https_server(&cert, rsa4096);
+    assert_served(server.local_addr(), &cert);
+    server.shutdown();
+
+    // The key is refused before it is matched with the certificate.
+    let (cert, _) = certificate();
+    for key in [
+        include_str!("fixtures/rsa1024.pkcs8.pem"),
+        include_str!("fixtures/rsa8192.pkcs8.pem"),
+        include_str!("fixtures/p521.pkcs8.pem"),
+    ] {
+        let error = TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap_err();
+        let lithe::io::Error::Io(io) = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(
+            error.to_string().contains(
+                "the private key in the key PEM cannot sign: the keys taken are RSA of 2048 \
+                 to 4096 bits, ECDSA on P-256 or P-384, and Ed25519"
+            ),
+            "{error}"
+        );
+        let cause = std::error::Error::source(io.get_ref().unwrap()).unwrap();
+        assert!(cause.downcast_ref::<rustls::Error>().is_some(), "{cause:?}");
+    }
+}
+
 /// Each refusal of `from_pem`'s input says which of its two inputs it is
 /// about: given the other way round, the certificate PEM holds no
 /// certificate.
