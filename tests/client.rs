@@ -293,10 +293,15 @@ fn the_response_body_tells_what_it_has_left() {
         assert_eq!((read, body.len()), (5, Some(0)));
         drop(response);
 
-        let response = conn.send(get("/")).await.unwrap();
-        assert_eq!(response.body().len(), None);
-        assert!(!response.body().is_empty());
-        assert_eq!(response.into_body().text(16).await.unwrap(), "hi");
+        // A chunked body's length is known once it has ended.
+        let mut response = conn.send(get("/")).await.unwrap();
+        let body = response.body_mut();
+        assert_eq!(body.len(), None);
+        assert!(!body.is_empty());
+        assert_eq!(&body.chunk().await.unwrap().unwrap()[..], b"hi");
+        assert!(body.chunk().await.unwrap().is_none());
+        assert_eq!(body.len(), Some(0));
+        drop(response);
 
         let response = conn.send(Request::new("HEAD", "/")).await.unwrap();
         assert_eq!(response.headers().get_str("content-length"), Some("9"));
@@ -1708,6 +1713,34 @@ fn a_missing_or_undecodable_reason_phrase_reads_as_empty() {
             let response = conn.send(get("/")).await.unwrap();
             assert_eq!(response.status().as_u16(), status);
             assert_eq!(response.reason(), "");
+            assert_eq!(response.into_body().text(100).await.unwrap(), body);
+        }
+    });
+}
+
+#[test]
+fn a_received_reason_phrase_reads_as_the_server_sent_it() {
+    // Another phrase than the registered one, in another case, and one for
+    // a code that has none: each is the server's, not a table's.
+    let addr = scripted(vec![
+        b"HTTP/1.1 200 Fine, thanks\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 404 not found\r\nContent-Length: 2\r\n\r\nno",
+        b"HTTP/1.1 599 Network Connect Timeout\r\nContent-Length: 2\r\n\r\nto",
+    ]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        for (status, reason, body) in [
+            (200, "Fine, thanks", "ok"),
+            (404, "not found", "no"),
+            (599, "Network Connect Timeout", "to"),
+        ] {
+            let response = conn.send(get("/")).await.unwrap();
+            assert_eq!(response.status().as_u16(), status);
+            assert_eq!(response.reason(), reason);
+            assert!(
+                format!("{response:?}").contains(&format!("reason: {reason:?}")),
+                "{response:?}"
+            );
             assert_eq!(response.into_body().text(100).await.unwrap(), body);
         }
     });
@@ -3179,8 +3212,17 @@ fn closing_a_connection_the_server_reset_is_ok() {
         assert_eq!(response.into_body().text(10).await.unwrap(), "ok");
         read_it.send(()).unwrap();
         was_reset.recv_timeout(LIMIT).unwrap();
-        // The reset's arrival on loopback.
-        async_io::Timer::after(Duration::from_millis(50)).await;
+        // The reset's arrival on loopback, seen as the socket's error (taken,
+        // the socket stays closed: its shutdown still finds it unconnected).
+        let socket = conn.get_ref().tcp().get_ref();
+        let waited = Instant::now();
+        loop {
+            match socket.take_error().unwrap() {
+                Some(e) => break assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset),
+                None => assert!(waited.elapsed() < LIMIT, "the reset never came"),
+            }
+            async_io::Timer::after(Duration::from_millis(5)).await;
+        }
         conn.close().await.unwrap();
     });
 }

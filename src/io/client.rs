@@ -241,7 +241,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// (found by a read that does not wait, which
     /// [`is_reusable`](Self::is_reusable) does not make); on a fresh
     /// connection, the error its read met (a TLS alert, a reset), as
-    /// [`try_send`](Self::try_send) says. The server may still close it
+    /// [`try_send`](Self::try_send) says. `Ok` is not about the request: one
+    /// of unknown length is still refused unsent after an HTTP/1.0 answer
+    /// ([`Error::ChunkedToHttp10`]). The server may still close it
     /// while the next request is on its way. For a caller that replaces a
     /// connection before sending rather than after a refusal, as hyper's
     /// `SendRequest::ready` serves:

@@ -89,7 +89,10 @@ pub enum Error {
     /// after its read failed, or where the connection went on to close
     /// after a failed write (a refused request's answer, say). A TLS failure
     /// (a certificate refused, a handshake the peer broke) is one too, with
-    /// rustls' error inside (`get_ref()`, then `downcast_ref::<rustls::Error>()`).
+    /// rustls' error inside (`get_ref()`, then `downcast_ref::<rustls::Error>()`);
+    /// where lithe says what the failure means (a plain HTTP server on an
+    /// `https` URL), rustls' error is that error's `source()` instead. A peer
+    /// closing during the handshake is an `UnexpectedEof` without one.
     Io(io::Error),
     /// The peer broke HTTP/1.1; the connection is unusable.
     Protocol(proto::Error),
@@ -138,9 +141,11 @@ impl Error {
     /// ([`proto::Error::is_limit`](crate::proto::Error::is_limit) tells
     /// which). Not for I/O, timeouts, or a limit given to collect a body
     /// ([`Error::BodyTooLarge`]). A message the peer's close cut short counts
-    /// here ([`proto::Error::IncompleteMessage`](crate::proto::Error::IncompleteMessage));
-    /// the same cut seen by the transport first is an I/O error: a reset
-    /// (`ConnectionReset`), or a TLS peer closing without `close_notify`
+    /// here ([`proto::Error::IncompleteMessage`](crate::proto::Error::IncompleteMessage)),
+    /// as does a request a TLS client cut short by leaving without
+    /// `close_notify` (a server takes that as a close). The same cut seen by
+    /// the transport first is an I/O error: a reset (`ConnectionReset`), or,
+    /// on a client, a TLS server leaving mid-response without `close_notify`
     /// (`UnexpectedEof`).
     pub fn is_protocol(&self) -> bool {
         matches!(self, Error::Protocol(_))

@@ -41,11 +41,15 @@ use crate::proto::TargetForm;
 /// assert_eq!(url.authority(), "[::1]");
 /// assert_eq!(url.target(), "/a%20b");
 ///
-/// // `parse` through `FromStr`, and a key for a map of origins.
+/// // `parse` through `FromStr`, and a map key: URLs equal as parsed hash
+/// // alike. The target counts too: an origin's key is scheme, host and port.
 /// let url: Url = "http://example.com/".parse().unwrap();
 /// let mut seen = std::collections::HashSet::new();
 /// assert!(seen.insert(url.clone()));
 /// assert!(!seen.insert(Url::parse("HTTP://EXAMPLE.com:80/").unwrap()));
+/// assert!(seen.insert(Url::parse("http://example.com/other").unwrap()));
+/// let origin = |url: &Url| (url.is_https(), url.host().to_owned(), url.port());
+/// assert_eq!(origin(&url), origin(&"http://example.com:80/other".parse().unwrap()));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Url {

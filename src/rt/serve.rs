@@ -54,7 +54,8 @@ pub struct ServeConfig {
     /// connections on one thread, none taken over by another: a service that
     /// blocks its thread (a synchronous call, long CPU work) holds up every
     /// connection of its worker, their timeouts and a shutdown with them.
-    /// Run such work apart (`smol::unblock`, a thread pool) and await it.
+    /// Run such work apart ([`unblock`](super::unblock), a thread pool) and
+    /// await it.
     /// On Linux that includes the connections the worker handed on by a
     /// protocol switch: a tunnel or WebSocket, wherever it is polled, learns
     /// that its socket is ready from the worker that accepted it, for as

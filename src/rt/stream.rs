@@ -557,8 +557,9 @@ pub enum MaybeTls {
 }
 
 impl MaybeTls {
-    /// The TCP stream under any TLS: say, to learn which address
-    /// [`connect_any`](super::connect_any) reached.
+    /// The TCP stream under any TLS: say, to learn which of a host's
+    /// addresses [`open`](super::open) reached
+    /// (`conn.get_ref().tcp().get_ref().peer_addr()`).
     pub fn tcp(&self) -> &TcpStream {
         match self {
             MaybeTls::Plain(tcp) => tcp,
