@@ -1008,6 +1008,51 @@ impl futures_lite::AsyncWrite for WritesFail {
     }
 }
 
+/// A transport's failure with a cause of its own: a tunnel whose
+/// connection broke.
+#[derive(Debug)]
+struct TunnelBroke(TransportFault);
+
+impl std::fmt::Display for TunnelBroke {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the tunnel broke")
+    }
+}
+
+impl std::error::Error for TunnelBroke {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// `try_send`'s error is its `Error`'s, chain included: a report walking
+/// the causes goes from the transport's failure on to what that failure
+/// wraps, as it does from the `Error` itself.
+#[test]
+fn a_failed_try_send_walks_on_to_the_transports_causes() {
+    use lithe::io::{ClientConfig, ClientConnection, Error};
+    use std::error::Error as _;
+    let io = WritesFail {
+        input: b"",
+        fault: || std::io::Error::other(TunnelBroke(TransportFault)),
+    };
+    let failed = run(async {
+        let mut conn = ClientConnection::new(io, ClientConfig::default());
+        let request = Request::new("GET", "/").with_header("host", "t");
+        conn.try_send(request).await.map(|_| ())
+    })
+    .unwrap_err();
+    assert!(matches!(failed.error(), Error::Io(_)), "{failed:?}");
+    assert_eq!(failed.to_string(), "I/O error: the tunnel broke");
+    let cause = failed
+        .source()
+        .expect("the transport's failure has a cause");
+    assert!(cause.is::<TransportFault>(), "{cause:?}");
+    assert!(cause.source().is_none());
+    let error = Error::from(failed);
+    assert!(error.source().is_some_and(|e| e.is::<TransportFault>()));
+}
+
 /// A transport whose first read waits (and wakes its task at once), then
 /// reads as the one it wraps.
 struct WaitsFirst<T>(T, bool);

@@ -190,7 +190,9 @@ impl Config {
     /// const FRESH: Connection = Connection::server(Config::DEFAULT);
     /// let conn = FRESH;
     /// assert_eq!(conn.our_state(), State::Idle);
-    /// assert_eq!(CONFIG, Config::default());
+    /// // The documented defaults, and nothing lenient.
+    /// assert_eq!(CONFIG.limits.max_head_bytes, 16 * 1024);
+    /// assert!(!CONFIG.leniency.allow_bare_lf);
     /// ```
     pub const DEFAULT: Config = Config {
         limits: Limits::DEFAULT,
