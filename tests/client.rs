@@ -1998,6 +1998,62 @@ fn trickling(head: &'static [u8], body: &'static [u8], requests: usize) -> Socke
     })
 }
 
+/// An exchange's total timeout ends with it: its timer does not wake the
+/// task that read the response, a total timeout later, for nothing (a pool
+/// of idle connections would be woken once for each).
+#[test]
+fn a_finished_exchanges_total_timer_wakes_nobody() {
+    use futures_lite::AsyncWriteExt;
+    use std::future::Future;
+    use std::sync::atomic::AtomicUsize;
+    struct CountsWakes(AtomicUsize);
+    impl std::task::Wake for CountsWakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let (client_end, mut server_end) = duplex(64 * 1024);
+    let config = ClientConfig {
+        total_timeout: Some(Duration::from_millis(100)),
+        ..ClientConfig::default()
+    };
+    let mut conn = ClientConnection::new(client_end, config);
+    let mut send = Box::pin(conn.send(get("/")));
+    assert!(run(futures_lite::future::poll_once(&mut send)).is_none());
+    run(server_end.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n")).unwrap();
+    let mut response = run(send).unwrap();
+    let wakes = Arc::new(CountsWakes(AtomicUsize::new(0)));
+    let waker = std::task::Waker::from(wakes.clone());
+    let mut cx = std::task::Context::from_waker(&waker);
+    let body = response.body_mut();
+    {
+        // The body waits for its bytes, its task now the one the exchange's
+        // timers wake.
+        let mut chunk = std::pin::pin!(body.chunk());
+        assert!(chunk.as_mut().poll(&mut cx).is_pending());
+        run(server_end.write_all(b"ok")).unwrap();
+        assert!(wakes.0.load(Ordering::SeqCst) > 0, "the bytes woke it");
+        match chunk.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(Ok(Some(bytes))) => assert_eq!(bytes, "ok"),
+            other => panic!("{other:?}"),
+        }
+    }
+    {
+        let mut end = std::pin::pin!(body.chunk());
+        assert!(matches!(
+            end.as_mut().poll(&mut cx),
+            std::task::Poll::Ready(Ok(None))
+        ));
+    }
+    drop(response);
+    assert!(conn.is_reusable());
+    let woken = wakes.0.load(Ordering::SeqCst);
+    // Well past the total timeout, with the connection kept.
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(wakes.0.load(Ordering::SeqCst), woken, "woken for nothing");
+    drop(conn);
+}
+
 /// `total_timeout` bounds a whole exchange where each wait is within its
 /// own timeout: a body trickled steadily fails at the total, and the
 /// connection is not reused.

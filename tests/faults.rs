@@ -553,6 +553,66 @@ fn a_client_close_that_never_ends_is_a_write_timeout() {
     assert!(started.elapsed() < Duration::from_secs(3));
 }
 
+/// A transport whose peer has gone (each read, counted, finds the end of
+/// the stream) and whose close never ends: a TLS closure alert with nowhere
+/// to go.
+struct GoneAndStuck(Arc<std::sync::atomic::AtomicUsize>);
+
+impl futures_lite::AsyncRead for GoneAndStuck {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        _: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        std::task::Poll::Ready(Ok(0))
+    }
+}
+
+impl futures_lite::AsyncWrite for GoneAndStuck {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        _: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::Poll::Pending
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Pending
+    }
+}
+
+/// A client's close that waits on its transport, the server gone, waits
+/// for the write timeout without reading on: the end of the stream, once
+/// read, leaves nothing to drop.
+#[test]
+fn a_client_close_waiting_after_the_servers_end_reads_no_more() {
+    use lithe::io::{ClientConfig, ClientConnection, Error, Timeout};
+    let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let config = ClientConfig {
+        write_timeout: Some(Duration::from_millis(200)),
+        ..ClientConfig::default()
+    };
+    let conn = ClientConnection::new(GoneAndStuck(reads.clone()), config);
+    let closed = run(conn.close());
+    assert!(
+        matches!(closed, Err(Error::Timeout(Timeout::Write))),
+        "{closed:?}"
+    );
+    // One a poll: the first, and the timer's.
+    let reads = reads.load(Ordering::SeqCst);
+    assert!(reads <= 4, "{reads} reads of the end");
+}
+
 /// A stuck close is waited on once per connection, however many paths end
 /// it: after a response that asked to close a request with a body (closed
 /// before the body's drain, then again at the end), and after a refusal
