@@ -2014,10 +2014,11 @@ fn a_finished_exchanges_total_timer_wakes_nobody() {
     }
     let (client_end, mut server_end) = duplex(64 * 1024);
     let config = ClientConfig {
-        total_timeout: Some(Duration::from_millis(100)),
+        total_timeout: Some(Duration::from_secs(1)),
         ..ClientConfig::default()
     };
     let mut conn = ClientConnection::new(client_end, config);
+    let started = Instant::now();
     let mut send = Box::pin(conn.send(get("/")));
     assert!(run(futures_lite::future::poll_once(&mut send)).is_none());
     run(server_end.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n")).unwrap();
@@ -2048,8 +2049,13 @@ fn a_finished_exchanges_total_timer_wakes_nobody() {
     drop(response);
     assert!(conn.is_reusable());
     let woken = wakes.0.load(Ordering::SeqCst);
-    // Well past the total timeout, with the connection kept.
-    std::thread::sleep(Duration::from_millis(400));
+    // Counted before the total timeout's end (else a wake at that end could
+    // be in `woken`), then waited well past it, the connection kept.
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "too slow to tell"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(wakes.0.load(Ordering::SeqCst), woken, "woken for nothing");
     drop(conn);
 }

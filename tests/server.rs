@@ -6769,17 +6769,16 @@ fn a_client_resetting_during_a_blocked_write_ends_the_answer_at_once() {
         .unwrap();
     read_until(&mut s, "\r\n\r\n");
     // Unread, the answer fills the socket's buffers and the server's write
-    // waits: what has come stops growing (looked at past any receive buffer
-    // the kernel may grow to).
+    // waits: what has come stops growing, for 100 ms (longer than a worker
+    // left unscheduled for a moment), looked at past any receive buffer the
+    // kernel may grow to.
     let mut look = vec![0u8; 16 << 20];
-    let mut came = 0;
+    let (mut came, mut still) = (0, 0);
     let waited = Instant::now();
-    loop {
+    while still < 5 {
         std::thread::sleep(Duration::from_millis(20));
         let now = s.peek(&mut look).unwrap();
-        if now == came && now > 0 {
-            break;
-        }
+        still = if now == came && now > 0 { still + 1 } else { 0 };
         assert!(waited.elapsed() < LIMIT, "the answer never stopped coming");
         came = now;
     }

@@ -2162,30 +2162,37 @@ fn p384_and_ed25519_keys_are_served() {
     }
 }
 
-/// The edges of the keys `TlsAcceptor::from_pem` documents: RSA of 4,096
-/// bits is served; RSA of 1,024 or 8,192 bits and ECDSA on P-521, which
-/// ring does not sign with, are refused, and the error names the keys
-/// taken. (The keys are committed, from `openssl genpkey`: rcgen cannot
-/// make them with ring.)
+/// The edges of the keys `TlsAcceptor::from_pem` documents: RSA of 3,072
+/// and 4,096 bits is served; RSA of 1,024, 2,560 or 8,192 bits, ECDSA on
+/// P-521 and a P-256 key without its public key, which ring does not load,
+/// are refused, and the error names the keys taken. (The keys are
+/// committed, from `openssl genpkey`, and `openssl ec -no_public` for the
+/// last: rcgen cannot make them with ring.)
 #[test]
 fn keys_past_the_documented_kinds_and_sizes_are_refused_by_name() {
-    let rsa4096 = include_str!("fixtures/rsa4096.pkcs8.pem");
-    let key = rcgen::KeyPair::from_pem(rsa4096).unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap()
-        .pem();
-    let server = https_server(&cert, rsa4096);
-    assert_served(server.local_addr(), &cert);
-    server.shutdown();
+    for pem in [
+        include_str!("fixtures/rsa3072.pkcs8.pem"),
+        include_str!("fixtures/rsa4096.pkcs8.pem"),
+    ] {
+        let key = rcgen::KeyPair::from_pem(pem).unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap()
+            .pem();
+        let server = https_server(&cert, pem);
+        assert_served(server.local_addr(), &cert);
+        server.shutdown();
+    }
 
     // The key is refused before it is matched with the certificate.
     let (cert, _) = certificate();
     for key in [
         include_str!("fixtures/rsa1024.pkcs8.pem"),
+        include_str!("fixtures/rsa2560.pkcs8.pem"),
         include_str!("fixtures/rsa8192.pkcs8.pem"),
         include_str!("fixtures/p521.pkcs8.pem"),
+        include_str!("fixtures/p256-no-public.sec1.pem"),
     ] {
         let error = TlsAcceptor::from_pem(cert.as_bytes(), key.as_bytes()).unwrap_err();
         let lithe::io::Error::Io(io) = &error else {
@@ -2194,8 +2201,9 @@ fn keys_past_the_documented_kinds_and_sizes_are_refused_by_name() {
         assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
         assert!(
             error.to_string().contains(
-                "the private key in the key PEM cannot sign: the keys taken are RSA of 2048 \
-                 to 4096 bits, ECDSA on P-256 or P-384, and Ed25519"
+                "the private key in the key PEM cannot be used to sign (or is damaged): the keys \
+                 taken are RSA of 2048, 3072 or 4096 bits, ECDSA on P-256 or P-384 with its \
+                 public key included, and Ed25519"
             ),
             "{error}"
         );

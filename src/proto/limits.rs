@@ -190,9 +190,12 @@ impl Config {
     /// const FRESH: Connection = Connection::server(Config::DEFAULT);
     /// let conn = FRESH;
     /// assert_eq!(conn.our_state(), State::Idle);
-    /// // The documented defaults, and nothing lenient.
+    /// // The documented defaults (the head's size, say), and nothing lenient.
     /// assert_eq!(CONFIG.limits.max_head_bytes, 16 * 1024);
-    /// assert!(!CONFIG.leniency.allow_bare_lf);
+    /// let lenient = CONFIG.leniency;
+    /// assert!(!lenient.allow_bare_lf && !lenient.allow_obs_fold_in_responses);
+    /// assert!(!lenient.allow_space_before_colon_in_responses);
+    /// assert!(!lenient.allow_padded_chunk_lines_in_responses);
     /// ```
     pub const DEFAULT: Config = Config {
         limits: Limits::DEFAULT,

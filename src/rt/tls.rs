@@ -68,9 +68,10 @@ fn invalid(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
     Error::Io(io::Error::new(io::ErrorKind::InvalidInput, e))
 }
 
-/// What `from_pem` says of a key ring cannot sign with.
-const UNSUPPORTED_KEY: &str = "the private key in the key PEM cannot sign: the keys taken are \
-     RSA of 2048 to 4096 bits, ECDSA on P-256 or P-384, and Ed25519";
+/// What `from_pem` says of a key ring cannot load to sign with.
+const UNSUPPORTED_KEY: &str = "the private key in the key PEM cannot be used to sign (or is \
+     damaged): the keys taken are RSA of 2048, 3072 or 4096 bits, ECDSA on P-256 or P-384 with \
+     its public key included, and Ed25519";
 
 /// An error of rustls' or pki-types' said in the caller's terms (which
 /// input, what it means), the error itself its source, and only there (a
@@ -341,8 +342,10 @@ impl TlsAcceptor {
     /// An acceptor for the certificate chain in `cert_pem` (leaf first, then
     /// any intermediates) and the private key in `key_pem` (PKCS#8, PKCS#1
     /// or SEC1, unencrypted). With the ring provider lithe uses, a key is
-    /// RSA of 2048 to 4096 bits, ECDSA on P-256 or P-384, or Ed25519;
-    /// another is refused, and the error says which keys are taken.
+    /// RSA of 2048, 3072 or 4096 bits, ECDSA on P-256 or P-384 with its
+    /// public key included (as openssl writes it unless told
+    /// `-no_public`), or Ed25519; another is refused, and the error says
+    /// which keys are taken.
     pub fn from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<Self, Error> {
         let bad = bad_certificates("certificate PEM");
         let chain = CertificateDer::pem_slice_iter(cert_pem)
@@ -366,8 +369,9 @@ impl TlsAcceptor {
             .map_err(|e| match e {
                 // rustls words it for a peer's: ours is not valid DER.
                 rustls::Error::InvalidCertificate(_) => bad(e.into()),
-                // The key read as PEM but ring signs with none of its kind
-                // or size; rustls' "failed to parse" reads as a broken file.
+                // The key read as PEM but ring cannot load it: of another
+                // kind or size, or damaged. rustls' "failed to parse" reads
+                // as a broken file only.
                 rustls::Error::General(_) => invalid(Explained::new(UNSUPPORTED_KEY, e)),
                 other => invalid(other),
             })?;
