@@ -5499,6 +5499,60 @@ fn a_panicking_waker_on_a_tunnel_does_not_end_its_worker() {
     server.shutdown();
 }
 
+/// A child process a service starts (a CGI-style handler, a tool it runs)
+/// inherits none of the server's descriptors: not its listener (shared or
+/// one per worker), the connection, or the worker's epoll and eventfd. An
+/// inherited listener would go on accepting connections on the port after
+/// the server has shut down, for as long as the child runs.
+#[test]
+#[cfg(target_os = "linux")]
+fn a_child_process_of_a_service_inherits_no_descriptor_of_the_server() {
+    use lithe::io::{Request, Response};
+    use lithe::rt::{ServeConfig, Server};
+    use std::process::{Command, Stdio};
+    for reuse_port in [false, true] {
+        let (started, child) = std::sync::mpsc::channel();
+        let service = move |_: Request| {
+            let spawned = Command::new("sleep")
+                .arg("30")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("sleep runs");
+            let _ = started.send(spawned);
+            std::future::ready(Response::new(lithe::proto::StatusCode::OK))
+        };
+        let config = ServeConfig {
+            threads: 2,
+            reuse_port,
+            ..ServeConfig::default()
+        };
+        let server = Server::bind("127.0.0.1:0", service, config).expect("bind");
+        let reply = exchange(
+            server.local_addr(),
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        );
+        assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+        let mut child = child.recv_timeout(LIMIT).unwrap();
+        // `spawn` returns once the child has run `sleep`: its descriptors
+        // are the ones it keeps for good.
+        let inherited: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", child.id()))
+            .expect("the child's descriptors")
+            .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+            .map(|target| target.to_string_lossy().into_owned())
+            .filter(|target| target.starts_with("socket:") || target.starts_with("anon_inode:"))
+            .collect();
+        let _ = child.kill();
+        let _ = child.wait();
+        server.shutdown();
+        assert!(
+            inherited.is_empty(),
+            "reuse_port {reuse_port}: {inherited:?}"
+        );
+    }
+}
+
 #[test]
 fn reuse_port_workers_share_one_port_and_answer_every_connection() {
     // Each answer names the worker thread that served it.
