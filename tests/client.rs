@@ -267,8 +267,9 @@ async fn client_with(
 
 /// A response body tells what it has still to bring, by its framing: a
 /// declared length (one repeated, as RFC 9110 §8.6 allows, counts once) less
-/// what was read, nothing for a chunked body, and no body at all for an
-/// answer to HEAD, a 204 or a 304, whatever length its head states.
+/// what was read, nothing for a chunked or close-delimited body until it
+/// has ended, and no body at all for an answer to HEAD, a 204 or a 304,
+/// whatever length its head states.
 #[test]
 fn the_response_body_tells_what_it_has_left() {
     let addr = scripted(vec![
@@ -318,6 +319,19 @@ fn the_response_body_tells_what_it_has_left() {
         let body = response.body_mut();
         while body.chunk().await.is_ok_and(|chunk| chunk.is_some()) {}
         assert_eq!(body.len(), None, "failed");
+    });
+    // A body that ends at the close: unknown until the close has come.
+    let addr = scripted(vec![b"HTTP/1.1 200 OK\r\n\r\nto the end"]);
+    run(async {
+        let mut conn = client_to(addr).await;
+        let mut response = conn.send(get("/")).await.unwrap();
+        let body = response.body_mut();
+        assert_eq!(body.len(), None);
+        let mut read = Vec::new();
+        while let Some(chunk) = body.chunk().await.unwrap() {
+            read.extend_from_slice(&chunk);
+        }
+        assert_eq!((&read[..], body.len()), (&b"to the end"[..], Some(0)));
     });
 }
 

@@ -20,6 +20,15 @@ fn certificate() -> (String, String) {
     certificate_for(&["localhost"])
 }
 
+/// A certificate for `localhost` that `key` signs itself, as PEM.
+fn self_signed_localhost_certificate(key: &rcgen::KeyPair) -> String {
+    rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .self_signed(key)
+        .unwrap()
+        .pem()
+}
+
 /// A rustls server configuration of the caller's kind for `cert` and `key`
 /// (PEM), speaking `versions`.
 fn rustls_server_config(
@@ -1995,11 +2004,7 @@ fn keys_in_each_documented_format_are_accepted() {
     let ec = rcgen::KeyPair::generate().unwrap();
     let rsa = rcgen::KeyPair::from_pem(include_str!("fixtures/rsa2048.pkcs8.pem")).unwrap();
     for (key, inner_label) in [(ec, "EC PRIVATE KEY"), (rsa, "RSA PRIVATE KEY")] {
-        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-            .unwrap()
-            .self_signed(&key)
-            .unwrap()
-            .pem();
+        let cert = self_signed_localhost_certificate(&key);
         let pkcs8 = key.serialize_der();
         for key_pem in [
             pem("PRIVATE KEY", &pkcs8),
@@ -2151,11 +2156,7 @@ fn https_to_a_plain_server_is_told_so() {
 fn p384_and_ed25519_keys_are_served() {
     for algorithm in [&rcgen::PKCS_ECDSA_P384_SHA384, &rcgen::PKCS_ED25519] {
         let key = rcgen::KeyPair::generate_for(algorithm).unwrap();
-        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-            .unwrap()
-            .self_signed(&key)
-            .unwrap()
-            .pem();
+        let cert = self_signed_localhost_certificate(&key);
         let server = https_server(&cert, &key.serialize_pem());
         assert_served(server.local_addr(), &cert);
         server.shutdown();
@@ -2175,11 +2176,7 @@ fn keys_past_the_documented_kinds_and_sizes_are_refused_by_name() {
         include_str!("fixtures/rsa4096.pkcs8.pem"),
     ] {
         let key = rcgen::KeyPair::from_pem(pem).unwrap();
-        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-            .unwrap()
-            .self_signed(&key)
-            .unwrap()
-            .pem();
+        let cert = self_signed_localhost_certificate(&key);
         let server = https_server(&cert, pem);
         assert_served(server.local_addr(), &cert);
         server.shutdown();

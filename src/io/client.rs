@@ -244,10 +244,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// [`try_send`](Self::try_send) says. `Ok` is not about the request: one
     /// that would go chunked (of unknown length, or with trailers) is still
     /// refused unsent after an HTTP/1.0 answer ([`Error::ChunkedToHttp10`]).
-    /// The server may still close the connection
-    /// while the next request is on its way. For a caller that replaces a
-    /// connection before sending rather than after a refusal, as hyper's
-    /// `SendRequest::ready` serves:
+    /// The server may still close the connection while the next request is
+    /// on its way. For a caller that replaces a connection before sending
+    /// rather than after a refusal, as hyper's `SendRequest::ready` serves:
     ///
     /// ```
     /// use lithe::io::{ClientConfig, ClientConnection, DuplexStream, duplex};

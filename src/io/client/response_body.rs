@@ -277,11 +277,11 @@ impl<'c, T> ResponseBody<'c, T> {
     /// The bytes the body has still to bring, when its framing says: what
     /// is left of a declared length (`Some(0)` once it has all come, and
     /// for an answer that has no body: to HEAD, a 204, a 304, a switch of
-    /// protocols, whose bytes after the head are the new protocol's); `None` for a
-    /// chunked or close-delimited body until it has ended, or once reading
-    /// has failed. What
-    /// `Content-Length` declared, read from the framing rather than the
-    /// field (so `5, 5` is 5, and a HEAD answer's length is not a body's).
+    /// protocols, whose bytes after the head are the new protocol's); `None`
+    /// for a chunked or close-delimited body until it has ended, or once
+    /// reading has failed. What `Content-Length` declared, read from the
+    /// framing rather than the field (so `5, 5` is 5, and a HEAD answer's
+    /// length is not a body's).
     #[doc(alias = "content_length")]
     pub fn len(&self) -> Option<u64> {
         match self.failed {
