@@ -1316,63 +1316,78 @@ async fn handshake(
 ) -> Option<(MaybeTls, Option<Instant>)> {
     #[cfg(feature = "tls")]
     if let Some(acceptor) = &config.tls {
-        let limit = config.tls_handshake_timeout.unwrap_or(Duration::MAX);
-        let mut timer = Timer::after(limit);
-        let mut stream = stream;
-        let grace = Cell::new(None);
-        let grace_over = || async {
-            shutdown.triggered().await;
-            let ends = grace.get().unwrap_or_else(|| {
-                let ends = Instant::now() + crate::io::SHUTDOWN_HEAD_GRACE;
-                grace.set(Some(ends));
-                ends
-            });
-            Timer::at(ends).await;
-        };
-        let hello_begun = async {
-            future::poll_fn(|cx| stream.poll_readable(cx))
-                .await
-                .inspect_err(|e| {
-                    log::debug!("lithe: a connection failed before its TLS hello ({client}): {e}")
-                })
-                .ok()
-        };
-        let given_up = async {
-            future::or(
-                async {
-                    (&mut timer).await;
-                },
-                future::or(asked_to_make_room(shutdown), grace_over()),
-            )
-            .await;
-            None
-        };
-        future::or(hello_begun, given_up).await?;
-        // Bounded as a handshake is, by its timeout and the shutdown grace.
-        let accept = async {
-            if begins_like_plain_http(&stream) {
-                refuse_plain_http(stream, client).await;
-                return None;
-            }
-            acceptor
-                .accept(stream)
-                .await
-                .inspect_err(|e| log::debug!("lithe: a TLS handshake failed ({client}): {e}"))
-                .ok()
-        };
-        let timeout = async {
-            timer.await;
-            None
-        };
-        let stop = async {
-            grace_over().await;
-            None
-        };
-        let tls = future::or(future::or(accept, timeout), stop).await?;
-        return Some((MaybeTls::TlsServer(Box::new(tls)), grace.get()));
+        // Boxed: its states (rustls' acceptor, the plain-HTTP refusal's
+        // buffer) would otherwise size every connection's task for as long
+        // as the connection lasts, plain and idle ones included.
+        return Box::pin(tls_handshake(stream, client, acceptor, config, shutdown)).await;
     }
     let _ = (client, config, shutdown);
     Some((MaybeTls::Plain(stream), None))
+}
+
+/// [`handshake`] under TLS, with `acceptor`.
+#[cfg(feature = "tls")]
+async fn tls_handshake(
+    stream: TcpStream,
+    client: SocketAddr,
+    acceptor: &super::tls::TlsAcceptor,
+    config: &ServeConfig,
+    shutdown: &Shutdown,
+) -> Option<(MaybeTls, Option<Instant>)> {
+    let limit = config.tls_handshake_timeout.unwrap_or(Duration::MAX);
+    let mut timer = Timer::after(limit);
+    let mut stream = stream;
+    let grace = Cell::new(None);
+    let grace_over = || async {
+        shutdown.triggered().await;
+        let ends = grace.get().unwrap_or_else(|| {
+            let ends = Instant::now() + crate::io::SHUTDOWN_HEAD_GRACE;
+            grace.set(Some(ends));
+            ends
+        });
+        Timer::at(ends).await;
+    };
+    let hello_begun = async {
+        future::poll_fn(|cx| stream.poll_readable(cx))
+            .await
+            .inspect_err(|e| {
+                log::debug!("lithe: a connection failed before its TLS hello ({client}): {e}")
+            })
+            .ok()
+    };
+    let given_up = async {
+        future::or(
+            async {
+                (&mut timer).await;
+            },
+            future::or(asked_to_make_room(shutdown), grace_over()),
+        )
+        .await;
+        None
+    };
+    future::or(hello_begun, given_up).await?;
+    // Bounded as a handshake is, by its timeout and the shutdown grace.
+    let accept = async {
+        if begins_like_plain_http(&stream) {
+            refuse_plain_http(stream, client).await;
+            return None;
+        }
+        acceptor
+            .accept(stream)
+            .await
+            .inspect_err(|e| log::debug!("lithe: a TLS handshake failed ({client}): {e}"))
+            .ok()
+    };
+    let timeout = async {
+        timer.await;
+        None
+    };
+    let stop = async {
+        grace_over().await;
+        None
+    };
+    let tls = future::or(future::or(accept, timeout), stop).await?;
+    Some((MaybeTls::TlsServer(Box::new(tls)), grace.get()))
 }
 
 /// Completes when idle connections are asked to close and this one, with
@@ -1394,6 +1409,24 @@ mod tests {
     use super::{RETRIED_AT_ONCE, RetriedInARow, fails_one_connection};
     use rustix::io::Errno;
     use std::io;
+
+    /// A plain connection's handshake adds little to its task, which lives
+    /// as long as the connection does: the TLS handshake's states (rustls'
+    /// acceptor, the plain-HTTP refusal's 2 KiB buffer) are boxed apart.
+    /// They were not, and each idle connection of hello_server cost 289
+    /// bytes more (4,363 against 4,074).
+    #[test]
+    fn a_handshake_future_is_small_whatever_the_tls_states() {
+        use super::{ServeConfig, Shutdown, TcpStream, handshake};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let _client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, client) = listener.accept().unwrap();
+        let stream = TcpStream::from(smol::Async::new(accepted).unwrap());
+        let (config, shutdown) = (ServeConfig::default(), Shutdown::new());
+        let future = handshake(stream, client, &config, &shutdown);
+        let size = core::mem::size_of_val(&future);
+        assert!(size <= 256, "{size} bytes");
+    }
 
     /// A connection reset while queued is retried at once; running out of
     /// descriptors, or an error without an errno, is waited out.
