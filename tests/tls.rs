@@ -2149,17 +2149,26 @@ fn https_to_a_plain_server_is_told_so() {
     server.shutdown();
 }
 
+/// A request served over TLS by a server of `key_pem` (PKCS#8) and a
+/// certificate for `localhost` that key signs itself.
+fn assert_served_with_key(key_pem: &str) {
+    let cert = self_signed_localhost_certificate(&rcgen::KeyPair::from_pem(key_pem).unwrap());
+    let server = https_server(&cert, key_pem);
+    assert_served(server.local_addr(), &cert);
+    server.shutdown();
+}
+
 /// The key algorithms `TlsAcceptor::from_pem` names besides RSA and P-256
 /// (which `keys_in_each_documented_format_are_accepted` serves): P-384 and
 /// Ed25519, each served.
 #[test]
 fn p384_and_ed25519_keys_are_served() {
     for algorithm in [&rcgen::PKCS_ECDSA_P384_SHA384, &rcgen::PKCS_ED25519] {
-        let key = rcgen::KeyPair::generate_for(algorithm).unwrap();
-        let cert = self_signed_localhost_certificate(&key);
-        let server = https_server(&cert, &key.serialize_pem());
-        assert_served(server.local_addr(), &cert);
-        server.shutdown();
+        assert_served_with_key(
+            &rcgen::KeyPair::generate_for(algorithm)
+                .unwrap()
+                .serialize_pem(),
+        );
     }
 }
 
@@ -2175,11 +2184,7 @@ fn keys_past_the_documented_kinds_and_sizes_are_refused_by_name() {
         include_str!("fixtures/rsa3072.pkcs8.pem"),
         include_str!("fixtures/rsa4096.pkcs8.pem"),
     ] {
-        let key = rcgen::KeyPair::from_pem(pem).unwrap();
-        let cert = self_signed_localhost_certificate(&key);
-        let server = https_server(&cert, pem);
-        assert_served(server.local_addr(), &cert);
-        server.shutdown();
+        assert_served_with_key(pem);
     }
 
     // The key is refused before it is matched with the certificate.

@@ -1328,7 +1328,7 @@ async fn handshake(
 /// [`handshake`] under TLS, with `acceptor`.
 #[cfg(feature = "tls")]
 async fn tls_handshake(
-    stream: TcpStream,
+    mut stream: TcpStream,
     client: SocketAddr,
     acceptor: &super::tls::TlsAcceptor,
     config: &ServeConfig,
@@ -1336,7 +1336,6 @@ async fn tls_handshake(
 ) -> Option<(MaybeTls, Option<Instant>)> {
     let limit = config.tls_handshake_timeout.unwrap_or(Duration::MAX);
     let mut timer = Timer::after(limit);
-    let mut stream = stream;
     let grace = Cell::new(None);
     let grace_over = || async {
         shutdown.triggered().await;
