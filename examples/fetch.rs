@@ -108,7 +108,11 @@ async fn fetch(
     // `open` gives the request the URL's Host.
     let mut request = Request::new(args.method.clone(), url.target().to_string())
         .with_header("user-agent", "lithe-fetch/0.1")
-        .with_header("accept", "*/*");
+        .with_header("accept", "*/*")
+        // Some servers (hyper's among them) send trailer fields only to a
+        // client that says it takes them (RFC 9110 §10.1.4); lithe names
+        // `te` in the Connection field for it.
+        .with_header("te", "trailers");
     if let Some(data) = &args.data {
         request = request.with_body(data.clone());
     }

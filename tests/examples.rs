@@ -190,9 +190,15 @@ fn fetch_reports_errors_as_json_with_exit_code_1() {
 /// A server on 127.0.0.1 that answers one connection with `reply` after the
 /// request head, then closes.
 fn answering(reply: &'static [u8]) -> String {
+    answering_and_telling(reply).0
+}
+
+/// [`answering`], which also tells the request head it read.
+fn answering_and_telling(reply: &'static [u8]) -> (String, std::sync::mpsc::Receiver<String>) {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    let (tell, told) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
         let mut seen = Vec::new();
@@ -201,8 +207,9 @@ fn answering(reply: &'static [u8]) -> String {
             seen.push(byte[0]);
         }
         let _ = s.write_all(reply);
+        let _ = tell.send(String::from_utf8_lossy(&seen).into_owned());
     });
-    format!("http://{addr}/")
+    (format!("http://{addr}/"), told)
 }
 
 /// fetch stops when nobody reads its output (`fetch URL | head`), rather
@@ -279,6 +286,31 @@ fn fetch_shows_the_trailer_fields_of_a_chunked_answer() {
     let (_, json) = fetch(&["--json", &answering(no_trailers)]);
     let v: Value = serde_json::from_str(&json).unwrap();
     assert!(v.get("trailers").is_none(), "{json}");
+}
+
+/// fetch says it takes trailer fields (`TE: trailers`, with `te` as a
+/// connection option, RFC 9110 §10.1.4), as servers that send them only
+/// when asked (hyper's) need; interop_hyper.rs shows hyper's server then
+/// sending them to lithe's client.
+#[test]
+fn fetch_asks_for_trailer_fields() {
+    let reply: &'static [u8] = b"HTTP/1.1 204 No Content\r\n\r\n";
+    let (url, told) = answering_and_telling(reply);
+    let (code, text) = fetch(&[&url]);
+    assert_eq!(code, Some(0), "{text}");
+    let head = told
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(head.contains("\r\nte: trailers\r\n"), "{head}");
+    let connection = head
+        .split("\r\n")
+        .find_map(|line| line.strip_prefix("connection: "))
+        .unwrap_or_else(|| panic!("no Connection field: {head}"));
+    assert!(
+        connection.split(',').any(|option| option.trim() == "te"),
+        "{head}"
+    );
 }
 
 #[test]
