@@ -1569,6 +1569,65 @@ fn a_body_held_by_a_finished_service_future_is_not_awaited() {
     server.shutdown();
 }
 
+/// A request body kept past its connection (handed to work that outlasts
+/// it, unread) keeps no waker of the connection's driver: a waker keeps its
+/// task allocated, the connection's whole future, for as long as the body
+/// lives.
+#[test]
+fn a_body_kept_past_its_connection_keeps_no_waker_of_its_driver() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Poll, Wake, Waker};
+    /// The driver's waker: its clones alive are its count of strong
+    /// references, less the test's own.
+    struct Unparks(std::thread::Thread);
+    impl Wake for Unparks {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let kept: Arc<Mutex<Vec<lithe::io::Incoming>>> = Arc::default();
+    let keeps = kept.clone();
+    // The service answers after a wait, as one that hands the body on and
+    // awaits something does: meanwhile the driver asks the body whether its
+    // reader wants a piece, leaving its waker for when it does.
+    let service = move |request: lithe::io::Request| {
+        keeps.lock().unwrap().push(request.into_body());
+        async {
+            futures_lite::future::yield_now().await;
+            lithe::io::Response::new(lithe::proto::StatusCode::OK)
+        }
+    };
+    let (mut client, server_end) = lithe::io::duplex(64 * 1024);
+    run(client.write_all(
+        b"PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\nConnection: close\r\n\r\nabc",
+    ))
+    .unwrap();
+    run(client.close()).unwrap();
+    let waker = Arc::new(Unparks(std::thread::current()));
+    let config = ServerConfig::default();
+    {
+        let served = lithe::io::serve_connection(server_end, service, &config);
+        let mut served = std::pin::pin!(served);
+        let task_waker = Waker::from(waker.clone());
+        let mut cx = Context::from_waker(&task_waker);
+        let started = Instant::now();
+        while let Poll::Pending = served.as_mut().poll(&mut cx) {
+            assert!(started.elapsed() < LIMIT, "the connection did not end");
+            std::thread::park_timeout(Duration::from_millis(10));
+        }
+    }
+    let mut reply = String::new();
+    run(client.read_to_string(&mut reply)).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert_eq!(kept.lock().unwrap().len(), 1, "the body is kept");
+    assert_eq!(
+        Arc::strong_count(&waker),
+        1,
+        "a waker of the driver is kept"
+    );
+}
+
 /// Sends the head of a 10 MB upload, without and with `Expect:
 /// 100-continue`, and checks the answer (read up to `end`): `status`, no
 /// 100 before it, and a head that says the connection closes.

@@ -891,9 +891,12 @@ impl Feeder {
 impl Drop for Feeder {
     /// The driver is gone (an I/O error ended it, or its future was dropped)
     /// with the body unfinished: a reader still waiting would wait forever. A
-    /// chunk already handed over stays readable before the error.
+    /// chunk already handed over stays readable before the error. The
+    /// driver's waker goes too: it would keep the driver's task allocated
+    /// for as long as the reader lives.
     fn drop(&mut self) {
         self.finish_with(|s| {
+            s.driver = None;
             if matches!(s.end, End::Open) {
                 s.end = End::Abandoned;
             }
