@@ -1577,7 +1577,7 @@ fn a_body_held_by_a_finished_service_future_is_not_awaited() {
 fn a_body_kept_past_its_connection_keeps_no_waker_of_its_driver() {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};
     use std::sync::{Arc, Mutex};
-    use std::task::{Context, Poll, Wake, Waker};
+    use std::task::{Context, Wake, Waker};
     /// The driver's waker: its clones alive are its count of strong
     /// references, less the test's own.
     struct Unparks(std::thread::Thread);
@@ -1612,7 +1612,7 @@ fn a_body_kept_past_its_connection_keeps_no_waker_of_its_driver() {
         let task_waker = Waker::from(waker.clone());
         let mut cx = Context::from_waker(&task_waker);
         let started = Instant::now();
-        while let Poll::Pending = served.as_mut().poll(&mut cx) {
+        while served.as_mut().poll(&mut cx).is_pending() {
             assert!(started.elapsed() < LIMIT, "the connection did not end");
             std::thread::park_timeout(Duration::from_millis(10));
         }
