@@ -1,11 +1,12 @@
 //! Nothing a connection had stays behind once it is gone: servers and a
 //! client, run through rounds of connections that end every way a peer can
 //! end them (answered, refused, reset, timed out, switched to another
-//! protocol, over TLS and not), hold no more memory round after round.
+//! protocol, over TLS and not), hold no more memory round after round; nor
+//! does anything of a server once it has shut down.
 //!
-//! Alone in its binary: its allocator counts every thread's live bytes, the
-//! server's workers and async-io's threads among them, which other tests'
-//! servers would add to.
+//! Alone in its binary, its tests one at a time: its allocator counts every
+//! thread's live bytes, the servers' workers and async-io's threads among
+//! them, which other tests' servers would add to.
 
 #![cfg(all(feature = "server", feature = "client", feature = "tls"))]
 
@@ -317,13 +318,23 @@ fn connector_keeping_no_sessions(cert: &str) -> TlsConnector {
 /// after its service, it frees at once).
 fn live_once_all_gone(connections: &Census, tunnels: &Census) -> isize {
     let waited = Instant::now();
-    let mut last = (isize::MIN, Instant::now());
-    loop {
+    while connections.count() + tunnels.count() > 0 {
         assert!(waited.elapsed() < common::LIMIT, "connections still alive");
         std::thread::sleep(Duration::from_millis(10));
-        if connections.count() + tunnels.count() > 0 {
-            continue;
-        }
+    }
+    live_once_still()
+}
+
+/// The process's live bytes once the count has held still for 100 ms.
+fn live_once_still() -> isize {
+    let waited = Instant::now();
+    let mut last = (LIVE.load(Ordering::SeqCst), Instant::now());
+    loop {
+        assert!(
+            waited.elapsed() < common::LIMIT,
+            "the count never held still"
+        );
+        std::thread::sleep(Duration::from_millis(10));
         let now = LIVE.load(Ordering::SeqCst);
         if now != last.0 {
             last = (now, Instant::now());
@@ -333,8 +344,25 @@ fn live_once_all_gone(connections: &Census, tunnels: &Census) -> isize {
     }
 }
 
+/// Taken by each test: the count is the whole process's.
+static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The trend of `counts` by least squares: bytes more at each step.
+fn growth_per_step(counts: &[isize]) -> f64 {
+    let n = counts.len() as f64;
+    let mean_step = (n - 1.0) / 2.0;
+    let mean_count = counts.iter().map(|&b| b as f64).sum::<f64>() / n;
+    let (mut covariance, mut variance) = (0.0, 0.0);
+    for (step, &count) in counts.iter().enumerate() {
+        covariance += (step as f64 - mean_step) * (count as f64 - mean_count);
+        variance += (step as f64 - mean_step).powi(2);
+    }
+    covariance / variance
+}
+
 #[test]
 fn connections_ended_every_way_leave_nothing_behind() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
     common::abort_on_lithe_panic();
     let (cert, key) = common::certificate_for(&["127.0.0.1"]);
     let (connections, tunnels) = (Census::default(), Census::default());
@@ -365,20 +393,62 @@ fn connections_ended_every_way_leave_nothing_behind() {
     // round after round. So the trend of the rounds after the first, by
     // least squares: under 512 bytes a round (a round makes about 530
     // connections; the figure varies by about 100 bytes between runs).
-    let counted = &after_round[1..];
-    let n = counted.len() as f64;
-    let mean_round = (n - 1.0) / 2.0;
-    let mean_live = counted.iter().map(|&b| b as f64).sum::<f64>() / n;
-    let (mut covariance, mut variance) = (0.0, 0.0);
-    for (round, &live) in counted.iter().enumerate() {
-        covariance += (round as f64 - mean_round) * (live as f64 - mean_live);
-        variance += (round as f64 - mean_round).powi(2);
-    }
-    let growth = covariance / variance;
+    let growth = growth_per_step(&after_round[1..]);
     assert!(
         growth < 512.0,
         "{growth:.0} bytes more a round: {after_round:?}"
     );
     plain.shutdown();
     tls.shutdown();
+}
+
+/// Servers started and shut down, with connections idle, in the middle of
+/// a head, and waiting on a service a shutdown cuts short: nothing of a
+/// server (its workers, their reactors and listeners, its connections)
+/// stays behind once `shutdown` returns.
+#[test]
+fn servers_shut_down_with_connections_in_flight_leave_nothing_behind() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    common::abort_on_lithe_panic();
+    let slow = |_request: Request| async {
+        async_io::Timer::after(Duration::from_secs(60)).await;
+        Response::new(StatusCode::OK)
+    };
+    let servers = 10;
+    let mut after_server = Vec::with_capacity(servers);
+    for reuse_port in [false, true].into_iter().cycle().take(servers) {
+        let config = ServeConfig {
+            threads: 2,
+            reuse_port,
+            shutdown_timeout: Duration::from_millis(100),
+            ..ServeConfig::default()
+        };
+        let server = Server::bind("127.0.0.1:0", slow, config).unwrap();
+        let addr = server.local_addr();
+        let clients: Vec<TcpStream> = [
+            &b""[..],
+            b"GET / HTTP/1.1\r\nHo",
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        ]
+        .iter()
+        .cycle()
+        .take(12)
+        .map(|bytes| {
+            let mut s = common::socket(addr);
+            s.write_all(bytes).unwrap();
+            s
+        })
+        .collect();
+        // For the requests to reach their service (one that has not is cut
+        // short by the shutdown all the same).
+        std::thread::sleep(Duration::from_millis(50));
+        server.shutdown();
+        read_to_end(clients);
+        after_server.push(live_once_still());
+    }
+    let growth = growth_per_step(&after_server[1..]);
+    assert!(
+        growth < 512.0,
+        "{growth:.0} bytes more a server: {after_server:?}"
+    );
 }
