@@ -795,6 +795,47 @@ mod tests {
         skips_one_read_after_a_short_one(&mut peer, &probe, &mut stream, || {});
     }
 
+    /// A server's stream dropped while its socket lives on (a duplicate
+    /// kept elsewhere) is no longer watched by its worker: bytes that reach
+    /// the socket wake nobody, not the stream that took its place.
+    #[test]
+    fn a_dropped_server_stream_leaves_its_socket_unwatched() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        struct CountsWakes(AtomicUsize);
+        impl std::task::Wake for CountsWakes {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let reactor = Reactor::new().unwrap();
+        let (mut peer, kept, stream) = on_worker(&reactor);
+        drop(stream);
+        let (_other_peer, _, mut other) = on_worker(&reactor);
+        let wakes = Arc::new(CountsWakes(AtomicUsize::new(0)));
+        let waker = Waker::from(wakes.clone());
+        let mut cx = Context::from_waker(&waker);
+        // Once the registration's own edges are in, the stream waits.
+        reactor.wait(Some(Duration::from_millis(20))).unwrap();
+        let mut buf = [0u8; 64];
+        assert!(
+            Pin::new(&mut other)
+                .poll_read(&mut cx, &mut buf)
+                .is_pending()
+        );
+        assert!(
+            Pin::new(&mut other)
+                .poll_read(&mut cx, &mut buf)
+                .is_pending()
+        );
+        peer.write_all(b"x").unwrap();
+        wait_for_bytes(&kept, 1);
+        for _ in 0..5 {
+            reactor.wait(Some(Duration::from_millis(20))).unwrap();
+        }
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 0);
+    }
+
     /// More slices than `sendmsg` takes at once: the first part goes, and
     /// the rest in later writes, in order (not `EMSGSIZE`).
     #[test]
