@@ -527,8 +527,8 @@ fn a_logger_panicking_at_the_recovery_from_failed_accepts_loses_no_connection() 
 }
 
 /// What any client can send a TLS server at will (warning alerts, a
-/// handshake message out of turn) is no warning of the server's: a log
-/// flood a peer could cause. (rustls logs such input at warn when its
+/// handshake message out of turn, a reset before its hello) is no warning
+/// of the server's: a log flood a peer could cause. (rustls logs such input at warn when its
 /// `logging` feature is on, which lithe leaves off.)
 #[cfg(feature = "tls")]
 fn tls_peers_cannot_make_the_server_warn() {
@@ -554,6 +554,17 @@ fn tls_peers_cannot_make_the_server_warn() {
         // The server answers with an alert of its own, or nothing, and closes.
         let _ = s.read_to_end(&mut Vec::new());
     }
+    // A client that resets before its hello is let go at once (well within
+    // the handshake's 10 s), and said so, as quietly.
+    let s = socket(server.local_addr());
+    let resetting = format!("({})", s.local_addr().unwrap());
+    reset(s);
+    let gone = logged("a connection failed before its TLS hello", 1);
+    assert!(
+        gone.iter()
+            .any(|(level, line)| *level == log::Level::Debug && line.contains(&resetting)),
+        "{resetting}: {gone:?}"
+    );
     server.shutdown();
     // Both reached the handshake, which said why it failed, quietly.
     let failed = logged("a TLS handshake failed", 2);
