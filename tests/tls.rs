@@ -101,6 +101,30 @@ fn url(addr: SocketAddr, path: &str) -> Url {
     Url::parse(&format!("https://localhost:{}{path}", addr.port())).unwrap()
 }
 
+/// A large answer to a client that reads it late goes out whole over TLS
+/// on a connection kept alive (the server waits on a full socket, with
+/// records in the TLS stream's buffer), and the next request is answered.
+#[test]
+fn a_large_answer_read_late_arrives_whole_over_tls() {
+    let (cert, key) = certificate();
+    let server = https_server(&cert, &key);
+    run(async {
+        let config = trusting(&cert);
+        let mut conn = open(&url(server.local_addr(), "/"), &config).await.unwrap();
+        let response = conn.send(Request::new("GET", "/big")).await.unwrap();
+        // The socket's buffers fill meanwhile, and the server waits.
+        async_io::Timer::after(Duration::from_millis(200)).await;
+        let body = response.into_body().bytes(64 << 20).await.unwrap();
+        assert_eq!(body.len(), 32 << 20);
+        let response = conn.send(Request::new("GET", "/")).await.unwrap();
+        assert_eq!(
+            response.into_body().text(100).await.unwrap(),
+            "Hello, World!"
+        );
+    });
+    server.shutdown();
+}
+
 #[test]
 fn https_round_trip_with_custom_roots_and_alpn() {
     let (cert, key) = certificate();
