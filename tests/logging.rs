@@ -528,8 +528,8 @@ fn a_logger_panicking_at_the_recovery_from_failed_accepts_loses_no_connection() 
 
 /// What any client can send a TLS server at will (warning alerts, a
 /// handshake message out of turn, a reset before its hello) is no warning
-/// of the server's: a log flood a peer could cause. (rustls logs such input at warn when its
-/// `logging` feature is on, which lithe leaves off.)
+/// of the server's: a log flood a peer could cause. (rustls logs such
+/// input at warn when its `logging` feature is on, which lithe leaves off.)
 #[cfg(feature = "tls")]
 fn tls_peers_cannot_make_the_server_warn() {
     use std::io::{Read, Write};

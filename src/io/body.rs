@@ -889,11 +889,11 @@ impl Feeder {
 }
 
 impl Drop for Feeder {
-    /// The driver is gone (an I/O error ended it, or its future was dropped)
-    /// with the body unfinished: a reader still waiting would wait forever. A
-    /// chunk already handed over stays readable before the error. The
-    /// driver's waker goes too: it would keep the driver's task allocated
-    /// for as long as the reader lives.
+    /// The driver lets go of the body (its request is over, an I/O error
+    /// ended it, or its future was dropped): unfinished, a reader still
+    /// waiting would wait forever. A chunk already handed over stays
+    /// readable before the error. The driver's waker goes too: it would keep
+    /// the driver's task allocated for as long as the reader lives.
     fn drop(&mut self) {
         self.finish_with(|s| {
             s.driver = None;
