@@ -18,7 +18,6 @@ use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use lithe::io::{Body, Request, Response, ServerConfig};
 use lithe::proto::StatusCode;
 use lithe::rt::tls::{TlsAcceptor, TlsConnector};
@@ -129,12 +128,8 @@ fn counted_server(tls: Option<TlsAcceptor>, connections: &Census, tunnels: &Cens
                 let alive = tunnels.enter();
                 lithe::rt::spawn(async move {
                     let _alive = alive;
-                    let Ok(mut io) = on_upgrade.await else { return };
-                    let mut buf = [0u8; 256];
-                    while let Ok(n @ 1..) = io.read(&mut buf).await {
-                        if io.write_all(&buf[..n]).await.is_err() {
-                            break;
-                        }
+                    if let Ok(io) = on_upgrade.await {
+                        common::echo_until_closed(io).await;
                     }
                 });
                 Response::new(StatusCode::SWITCHING_PROTOCOLS).with_header("upgrade", "echo")

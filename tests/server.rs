@@ -8374,7 +8374,6 @@ fn a_service_answering_the_errors_status_refuses_what_its_read_refused() {
 /// to and spoken; one not offered gets 426, and the connection serves on.
 #[test]
 fn a_switch_checked_with_offers_protocol_runs_on_rt_spawn() {
-    use futures_lite::{AsyncReadExt, AsyncWriteExt};
     use lithe::io::{Request, Response};
     use lithe::proto::StatusCode;
     async fn echo_protocol(mut request: Request) -> Response {
@@ -8384,12 +8383,8 @@ fn a_switch_checked_with_offers_protocol_runs_on_rt_spawn() {
                 .with_header("connection", "upgrade");
         };
         lithe::rt::spawn(async move {
-            let Ok(mut io) = on_upgrade.await else { return };
-            let mut buf = [0u8; 64];
-            while let Ok(n @ 1..) = io.read(&mut buf).await {
-                if io.write_all(&buf[..n]).await.is_err() {
-                    break;
-                }
+            if let Ok(io) = on_upgrade.await {
+                echo_until_closed(io).await;
             }
         });
         Response::new(StatusCode::SWITCHING_PROTOCOLS).with_header("upgrade", "echo")

@@ -108,6 +108,20 @@ pub async fn routes(request: Request) -> Response {
     }
 }
 
+/// Writes back what `io` reads until it ends or fails: the echo protocol
+/// the tests switch connections to.
+pub async fn echo_until_closed(
+    mut io: impl futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin,
+) {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = [0u8; 256];
+    while let Ok(n @ 1..) = io.read(&mut buf).await {
+        if io.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+}
+
 /// A server running [`routes`] with the default configuration.
 pub fn server() -> Server {
     server_with(routes, ServerConfig::default())
