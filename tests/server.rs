@@ -1571,8 +1571,8 @@ fn a_body_held_by_a_finished_service_future_is_not_awaited() {
 
 /// A request body kept past its connection (handed to work that outlasts
 /// it, unread) keeps no waker of the connection's driver: a waker keeps its
-/// task allocated, the connection's whole future, for as long as the body
-/// lives.
+/// task's allocation, the size of the connection's future, for as long as
+/// the body lives.
 #[test]
 fn a_body_kept_past_its_connection_keeps_no_waker_of_its_driver() {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};
