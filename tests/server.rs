@@ -1628,6 +1628,53 @@ fn a_body_kept_past_its_connection_keeps_no_waker_of_its_driver() {
     );
 }
 
+/// A request body polled with a task's waker (here, the test's own), then
+/// dropped while the service goes on, keeps no clone of that waker: it
+/// would keep the task's allocation until the request is over.
+#[test]
+fn a_body_dropped_by_its_reader_keeps_no_waker_of_the_reader() {
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Wake, Waker};
+    struct Reader;
+    impl Wake for Reader {
+        fn wake(self: Arc<Self>) {}
+    }
+    // The reader's waker's clones still alive once it dropped the body.
+    let left = Arc::new(AtomicUsize::new(usize::MAX));
+    let tells = left.clone();
+    let service = move |request: lithe::io::Request| {
+        let tells = tells.clone();
+        async move {
+            let mut body = request.into_body();
+            let reader = Arc::new(Reader);
+            let waker = Waker::from(reader.clone());
+            {
+                let mut chunk = std::pin::pin!(body.chunk());
+                let pending = chunk.as_mut().poll(&mut Context::from_waker(&waker));
+                assert!(pending.is_pending(), "no body has been sent");
+            }
+            drop(waker);
+            drop(body);
+            tells.store(Arc::strong_count(&reader) - 1, Ordering::SeqCst);
+            lithe::io::Response::new(lithe::proto::StatusCode::OK)
+        }
+    };
+    let server = server_with(service, ServerConfig::default());
+    let reply = exchange(
+        server.local_addr(),
+        b"PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert_eq!(
+        left.load(Ordering::SeqCst),
+        0,
+        "clones of the reader's waker kept"
+    );
+    server.shutdown();
+}
+
 /// Sends the head of a 10 MB upload, without and with `Expect:
 /// 100-continue`, and checks the answer (read up to `end`): `status`, no
 /// 100 before it, and a head that says the connection closes.

@@ -807,12 +807,16 @@ impl Stream for Incoming {
 impl Drop for Incoming {
     fn drop(&mut self) {
         if let Some(slot) = &self.slot {
-            let driver = {
+            let (driver, reader) = {
                 let mut s = lock(slot);
                 s.dropped = true;
                 s.want = false;
-                s.driver.take()
+                (s.driver.take(), s.reader.take())
             };
+            // Nobody reads any more: the last reader's waker would keep its
+            // task allocated until the request is over. Dropped, as the
+            // driver is woken, with the lock released.
+            drop(reader);
             if let Some(driver) = driver {
                 driver.wake();
             }
