@@ -2097,6 +2097,119 @@ fn a_finished_exchanges_total_timer_wakes_nobody() {
     drop(conn);
 }
 
+/// An idle connection (kept in a pool, say) holds no waker of the task
+/// that ran its last exchange: a waker keeps its task's allocation, which
+/// would stay as long as the connection idles, a finished task for each
+/// connection in the pool.
+#[test]
+fn an_idle_connection_keeps_no_waker_of_its_last_task() {
+    use futures_lite::AsyncWriteExt;
+    use std::future::Future;
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Task;
+    impl Wake for Task {
+        fn wake(self: Arc<Self>) {}
+    }
+    let (client_end, mut server_end) = duplex(64 * 1024);
+    let mut conn = ClientConnection::new(client_end, ClientConfig::default());
+    let task = Arc::new(Task);
+    {
+        let waker = Waker::from(task.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut exchange = std::pin::pin!(async {
+            let response = conn.send(get("/")).await?;
+            response.into_body().bytes(1024).await
+        });
+        // Each piece comes after the exchange waited for it: the head in
+        // two, so that its read, its head timer and its read timer all
+        // wait with the task's waker, then the body.
+        for piece in [
+            &b"HTTP/1.1 200 OK\r\n"[..],
+            b"Content-Length: 2\r\n\r\n",
+            b"ok",
+        ] {
+            assert!(exchange.as_mut().poll(&mut cx).is_pending());
+            run(server_end.write_all(piece)).unwrap();
+        }
+        match exchange.as_mut().poll(&mut cx) {
+            Poll::Ready(Ok(body)) => assert_eq!(body, "ok"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(conn.is_reusable());
+    // async-io lets go of a dropped timer's waker at the next turn of its
+    // reactor, which a new timer brings about.
+    run(async_io::Timer::after(Duration::from_millis(1)));
+    assert_eq!(
+        Arc::strong_count(&task),
+        1,
+        "clones of the last task's waker kept"
+    );
+    // And the connection serves on.
+    let mut send = Box::pin(conn.send(get("/")));
+    assert!(run(futures_lite::future::poll_once(&mut send)).is_none());
+    run(server_end.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nagain")).unwrap();
+    let response = run(send).unwrap();
+    assert_eq!(run(response.into_body().bytes(1024)).unwrap(), "again");
+}
+
+/// [`an_idle_connection_keeps_no_waker_of_its_last_task`] over TCP: the
+/// socket's readiness watch and the exchange's timers keep no waker of the
+/// task that read a response arriving in pieces.
+#[test]
+fn an_idle_tcp_connection_keeps_no_waker_of_its_last_task() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unparks(std::thread::Thread);
+    impl Wake for Unparks {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let addr = raw_server(|mut s| {
+        if read_through(&mut s, b"\r\n\r\n").is_none() {
+            return;
+        }
+        for piece in [
+            &b"HTTP/1.1 200 OK\r\n"[..],
+            b"Content-Length: 2\r\n\r\n",
+            b"ok",
+        ] {
+            std::thread::sleep(Duration::from_millis(50));
+            s.write_all(piece).unwrap();
+        }
+        hold_open(&mut s);
+    });
+    let mut conn = run(client_with(addr, ClientConfig::default()));
+    let task = Arc::new(Unparks(std::thread::current()));
+    {
+        let waker = Waker::from(task.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut exchange = std::pin::pin!(async {
+            let response = conn.send(get("/")).await?;
+            response.into_body().bytes(1024).await
+        });
+        let started = Instant::now();
+        let body = loop {
+            match exchange.as_mut().poll(&mut cx) {
+                Poll::Ready(body) => break body.unwrap(),
+                Poll::Pending => {
+                    assert!(started.elapsed() < LIMIT, "no answer");
+                    std::thread::park_timeout(Duration::from_millis(10));
+                }
+            }
+        };
+        assert_eq!(body, "ok");
+    }
+    assert!(conn.is_reusable());
+    run(async_io::Timer::after(Duration::from_millis(1)));
+    assert_eq!(
+        Arc::strong_count(&task),
+        1,
+        "clones of the last task's waker kept"
+    );
+}
+
 /// `total_timeout` bounds a whole exchange where each wait is within its
 /// own timeout: a body trickled steadily fails at the total, and the
 /// connection is not reused.

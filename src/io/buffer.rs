@@ -433,6 +433,12 @@ impl Output {
         self.stall.progress();
     }
 
+    /// The writes are over for now: the stall's timer goes, with the waker
+    /// it holds, and the next blocked write gets its whole timeout.
+    pub(crate) fn end_stall(&mut self) {
+        self.stall = Stall::default();
+    }
+
     /// Whether a blocked write has waited out its timeout by now (it times
     /// out when next polled).
     pub(crate) fn stall_has_expired(&self) -> bool {

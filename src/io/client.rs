@@ -9,7 +9,7 @@
 //! way out, `response_body` the [`ResponseBody`], `config` [`ClientConfig`].
 
 use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -290,11 +290,19 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// fails says more than that the connection cannot be used (a TLS
     /// alert, a reset as the server refused it): that error is returned.
     async fn closed_while_idle(&mut self) -> Result<(), Error> {
-        match poll_fn(|cx| Poll::Ready(self.look_for_close(cx))).await {
+        match self.look_for_close_idle() {
             Ok(false) => Ok(()),
             Err(e) if !self.used => Err(Error::Io(e)),
             Ok(true) | Err(_) => Err(Error::NotReusable),
         }
+    }
+
+    /// [`look_for_close`](Self::look_for_close) on a connection that may
+    /// idle: the transport watches with a waker of no task, which keeps
+    /// none of the caller's (a waiting read's readiness is noted all the
+    /// same, for the next look).
+    fn look_for_close_idle(&mut self) -> std::io::Result<bool> {
+        self.look_for_close(&mut Context::from_waker(Waker::noop()))
     }
 
     /// Reads once without waiting, on a connection with no exchange under
@@ -936,6 +944,14 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     fn end_total(&mut self) {
         self.total_deadline = None;
         self.total_timer = Deadline::default();
+    }
+
+    /// The exchange's reads are over: their timers go, with the waker they
+    /// hold, rather than wait with the connection for its next exchange.
+    fn end_read_timers(&mut self) {
+        self.head_deadline = None;
+        self.head_timer = Deadline::default();
+        self.read_stall = Stall::default();
     }
 
     fn poll_head_within(&mut self, cx: &mut Context<'_>, timed: bool) -> Poll<Result<Head, Error>> {

@@ -21,8 +21,15 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// close already there; otherwise the transport now watches for one, so
     /// that a close arriving while the connection is idle is found when the
     /// next request is sent ([`closed_while_idle`](Self::closed_while_idle)).
-    fn watch_idle(&mut self, cx: &mut Context<'_>) {
+    ///
+    /// Nothing of the exchange's task stays with the connection: its timers
+    /// go, and the watch is left with a waker of no task. The connection
+    /// may idle in a pool long after that task has finished, and a waker
+    /// keeps its task's allocation.
+    fn watch_idle(&mut self) {
         self.end_total();
+        self.end_read_timers();
+        self.out.end_stall();
         if self.is_reusable() {
             // An idle connection (waiting in a pool, say) gives back a read
             // buffer a large response head grew, as a parked server
@@ -30,7 +37,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             // response rather than allocated again.
             self.buf.release_over(IDLE_READ_KEPT);
             self.out.release();
-            let _ = self.look_for_close(cx);
+            let _ = self.look_for_close_idle();
         }
     }
 
@@ -61,7 +68,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             // Whole already (taken with its last byte): no deadline can
             // fail it any more.
             self.response_ended = false;
-            self.watch_idle(cx);
+            self.watch_idle();
             return Poll::Ready(None);
         }
         if self.total_passed() {
@@ -69,7 +76,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
             // last byte is: no deadline fails it. (Whatever else comes next
             // is not read: the exchange fails.)
             if self.upload.is_none() && self.took_buffered_end() {
-                self.watch_idle(cx);
+                self.watch_idle();
                 return Poll::Ready(None);
             }
             // A body always there to read (a server faster than its reader)
@@ -98,7 +105,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                 return self.wait_for_upload(cx);
             }
             self.response_ended = false;
-            self.watch_idle(cx);
+            self.watch_idle();
             return Poll::Ready(None);
         }
         loop {
@@ -134,7 +141,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                         if self.response_ended && self.upload.is_none() {
                             // Idle from here for a caller that stops: what an
                             // idle connection gives back goes now.
-                            self.watch_idle(cx);
+                            self.watch_idle();
                         }
                     }
                     return Poll::Ready(Some(Ok(piece)));
@@ -151,7 +158,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
                         }
                         return self.wait_for_upload(cx);
                     }
-                    self.watch_idle(cx);
+                    self.watch_idle();
                     return Poll::Ready(None);
                 }
                 Ok(BodyStep::NeedData { consumed }) => self.buf.advance(consumed),
