@@ -2158,14 +2158,6 @@ fn an_idle_connection_keeps_no_waker_of_its_last_task() {
 /// task that read a response arriving in pieces.
 #[test]
 fn an_idle_tcp_connection_keeps_no_waker_of_its_last_task() {
-    use std::future::Future;
-    use std::task::{Context, Poll, Wake, Waker};
-    struct Unparks(std::thread::Thread);
-    impl Wake for Unparks {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
     let addr = raw_server(|mut s| {
         if read_through(&mut s, b"\r\n\r\n").is_none() {
             return;
@@ -2181,26 +2173,13 @@ fn an_idle_tcp_connection_keeps_no_waker_of_its_last_task() {
         hold_open(&mut s);
     });
     let mut conn = run(client_with(addr, ClientConfig::default()));
-    let task = Arc::new(Unparks(std::thread::current()));
-    {
-        let waker = Waker::from(task.clone());
-        let mut cx = Context::from_waker(&waker);
-        let mut exchange = std::pin::pin!(async {
-            let response = conn.send(get("/")).await?;
-            response.into_body().bytes(1024).await
-        });
-        let started = Instant::now();
-        let body = loop {
-            match exchange.as_mut().poll(&mut cx) {
-                Poll::Ready(body) => break body.unwrap(),
-                Poll::Pending => {
-                    assert!(started.elapsed() < LIMIT, "no answer");
-                    std::thread::park_timeout(Duration::from_millis(10));
-                }
-            }
-        };
-        assert_eq!(body, "ok");
-    }
+    let task = Unparks::current();
+    let exchange = async {
+        let response = conn.send(get("/")).await?;
+        response.into_body().bytes(1024).await
+    };
+    let body = poll_with(exchange, &task, "no answer").unwrap();
+    assert_eq!(body, "ok");
     assert!(conn.is_reusable());
     run(async_io::Timer::after(Duration::from_millis(1)));
     assert_eq!(

@@ -1577,15 +1577,6 @@ fn a_body_held_by_a_finished_service_future_is_not_awaited() {
 fn a_body_kept_past_its_connection_keeps_no_waker_of_its_driver() {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};
     use std::sync::{Arc, Mutex};
-    use std::task::{Context, Wake, Waker};
-    /// The driver's waker: its clones alive are its count of strong
-    /// references, less the test's own.
-    struct Unparks(std::thread::Thread);
-    impl Wake for Unparks {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
     let kept: Arc<Mutex<Vec<lithe::io::Incoming>>> = Arc::default();
     let keeps = kept.clone();
     // The service answers after a wait, as one that hands the body on and
@@ -1604,19 +1595,11 @@ fn a_body_kept_past_its_connection_keeps_no_waker_of_its_driver() {
     ))
     .unwrap();
     run(client.close()).unwrap();
-    let waker = Arc::new(Unparks(std::thread::current()));
+    // The driver's task.
+    let waker = Unparks::current();
     let config = ServerConfig::default();
-    {
-        let served = lithe::io::serve_connection(server_end, service, &config);
-        let mut served = std::pin::pin!(served);
-        let task_waker = Waker::from(waker.clone());
-        let mut cx = Context::from_waker(&task_waker);
-        let started = Instant::now();
-        while served.as_mut().poll(&mut cx).is_pending() {
-            assert!(started.elapsed() < LIMIT, "the connection did not end");
-            std::thread::park_timeout(Duration::from_millis(10));
-        }
-    }
+    let served = lithe::io::serve_connection(server_end, service, &config);
+    poll_with(served, &waker, "the connection did not end").unwrap();
     let mut reply = String::new();
     run(client.read_to_string(&mut reply)).unwrap();
     assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");

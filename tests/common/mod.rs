@@ -122,6 +122,44 @@ pub async fn echo_until_closed(
     }
 }
 
+/// A task's waker for a test that polls by hand: waking unparks the
+/// thread that made it, and its clones alive are its `Arc`'s strong count,
+/// less the test's own.
+pub struct Unparks(std::thread::Thread);
+
+impl Unparks {
+    /// A waker of the current thread's.
+    pub fn current() -> std::sync::Arc<Unparks> {
+        std::sync::Arc::new(Unparks(std::thread::current()))
+    }
+}
+
+impl std::task::Wake for Unparks {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Polls `future` with `task`'s waker until it is ready, parking between
+/// polls; within [`LIMIT`], or the test fails saying it `never_ended`.
+pub fn poll_with<F: Future>(
+    future: F,
+    task: &std::sync::Arc<Unparks>,
+    never_ended: &str,
+) -> F::Output {
+    let waker = std::task::Waker::from(task.clone());
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    let started = std::time::Instant::now();
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        assert!(started.elapsed() < LIMIT, "{never_ended}");
+        std::thread::park_timeout(Duration::from_millis(10));
+    }
+}
+
 /// A server running [`routes`] with the default configuration.
 pub fn server() -> Server {
     server_with(routes, ServerConfig::default())
