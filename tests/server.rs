@@ -1611,51 +1611,68 @@ fn a_body_kept_past_its_connection_keeps_no_waker_of_its_driver() {
     );
 }
 
-/// A request body polled with a task's waker (here, the test's own), then
-/// dropped while the service goes on, keeps no clone of that waker: it
-/// would keep the task's allocation until the request is over.
-#[test]
-fn a_body_dropped_by_its_reader_keeps_no_waker_of_the_reader() {
-    use std::future::Future;
+/// The clones of a task's waker still alive once a service has polled
+/// something of `request` with it (`poll_and_drop`, which finds it pending
+/// and drops it) and goes on to answer 200.
+fn waker_clones_left(
+    request: &'static [u8],
+    poll_and_drop: fn(lithe::io::Request, &std::task::Waker),
+) -> usize {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::{Context, Wake, Waker};
-    struct Reader;
-    impl Wake for Reader {
-        fn wake(self: Arc<Self>) {}
-    }
-    // The reader's waker's clones still alive once it dropped the body.
     let left = Arc::new(AtomicUsize::new(usize::MAX));
     let tells = left.clone();
     let service = move |request: lithe::io::Request| {
         let tells = tells.clone();
         async move {
-            let mut body = request.into_body();
-            let reader = Arc::new(Reader);
-            let waker = Waker::from(reader.clone());
-            {
-                let mut chunk = std::pin::pin!(body.chunk());
-                let pending = chunk.as_mut().poll(&mut Context::from_waker(&waker));
-                assert!(pending.is_pending(), "no body has been sent");
-            }
-            drop(waker);
-            drop(body);
-            tells.store(Arc::strong_count(&reader) - 1, Ordering::SeqCst);
+            let task = Unparks::current();
+            poll_and_drop(request, &std::task::Waker::from(task.clone()));
+            tells.store(Arc::strong_count(&task) - 1, Ordering::SeqCst);
             lithe::io::Response::new(lithe::proto::StatusCode::OK)
         }
     };
     let server = server_with(service, ServerConfig::default());
-    let reply = exchange(
-        server.local_addr(),
-        b"PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\nConnection: close\r\n\r\n",
-    );
+    let reply = exchange(server.local_addr(), request);
     assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
-    assert_eq!(
-        left.load(Ordering::SeqCst),
-        0,
-        "clones of the reader's waker kept"
-    );
     server.shutdown();
+    left.load(Ordering::SeqCst)
+}
+
+/// A request body polled with a task's waker, then dropped while the
+/// service goes on, keeps no clone of that waker: it would keep the task's
+/// allocation until the request is over.
+#[test]
+fn a_body_dropped_by_its_reader_keeps_no_waker_of_the_reader() {
+    use std::future::Future;
+    let request = b"PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\nConnection: close\r\n\r\n";
+    let left = waker_clones_left(request, |request, waker| {
+        let mut body = request.into_body();
+        let mut chunk = std::pin::pin!(body.chunk());
+        let pending = chunk
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(waker));
+        assert!(pending.is_pending(), "no body has been sent");
+    });
+    assert_eq!(left, 0, "clones of the reader's waker kept");
+}
+
+/// A switch's [`OnUpgrade`](lithe::io::OnUpgrade) polled with a task's
+/// waker, then given up (its waiter timed out, say) while the service goes
+/// on to answer otherwise, keeps no clone of that waker: it would keep the
+/// task's allocation until the response is written, a streamed one however
+/// long it takes.
+#[test]
+fn a_switch_given_up_by_its_waiter_keeps_no_waker_of_the_waiter() {
+    use std::future::Future;
+    let request =
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade, close\r\nUpgrade: echo\r\n\r\n";
+    let left = waker_clones_left(request, |mut request, waker| {
+        let mut on_upgrade = request.upgrade().expect("an upgrade is offered");
+        let pending =
+            std::pin::Pin::new(&mut on_upgrade).poll(&mut std::task::Context::from_waker(waker));
+        assert!(pending.is_pending(), "nothing has been answered");
+    });
+    assert_eq!(left, 0, "clones of the waiter's waker kept");
 }
 
 /// Sends the head of a 10 MB upload, without and with `Expect:

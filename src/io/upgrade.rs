@@ -146,6 +146,21 @@ impl Future for OnUpgrade {
     }
 }
 
+impl Drop for OnUpgrade {
+    /// A waiter that gives up lets go of its waker: the exchange may go on
+    /// long after (a streamed answer that does not switch), and a waker
+    /// keeps its task's allocation. Dropped with the lock released.
+    fn drop(&mut self) {
+        let waker = self
+            .shared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .1
+            .take();
+        drop(waker);
+    }
+}
+
 /// The driver's end: sends the connection, or, dropped unsent, says no switch.
 pub(crate) struct UpgradeSender {
     shared: Option<Shared>,
