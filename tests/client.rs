@@ -2105,14 +2105,10 @@ fn a_finished_exchanges_total_timer_wakes_nobody() {
 fn an_idle_connection_keeps_no_waker_of_its_last_task() {
     use futures_lite::AsyncWriteExt;
     use std::future::Future;
-    use std::task::{Context, Poll, Wake, Waker};
-    struct Task;
-    impl Wake for Task {
-        fn wake(self: Arc<Self>) {}
-    }
+    use std::task::{Context, Poll, Waker};
     let (client_end, mut server_end) = duplex(64 * 1024);
     let mut conn = ClientConnection::new(client_end, ClientConfig::default());
-    let task = Arc::new(Task);
+    let task = Unparks::current();
     {
         let waker = Waker::from(task.clone());
         let mut cx = Context::from_waker(&waker);

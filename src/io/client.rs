@@ -275,7 +275,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
         if !self.is_reusable() {
             return Err(Error::NotReusable);
         }
-        self.closed_while_idle().await
+        self.closed_while_idle()
     }
 
     /// Whether the server closed the connection since the last exchange, as
@@ -289,7 +289,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> ClientConnection<T> {
     /// request (as a pool does) has been idle as well. There a read that
     /// fails says more than that the connection cannot be used (a TLS
     /// alert, a reset as the server refused it): that error is returned.
-    async fn closed_while_idle(&mut self) -> Result<(), Error> {
+    fn closed_while_idle(&mut self) -> Result<(), Error> {
         match self.look_for_close_idle() {
             Ok(false) => Ok(()),
             Err(e) if !self.used => Err(Error::Io(e)),
