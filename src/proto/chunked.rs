@@ -220,6 +220,9 @@ impl ChunkedDecoder {
     /// let again = decoder.decode(b"0\r\n\r\n", &mut trailers);
     /// assert_eq!(again, Err(Error::InvalidChunkSize));
     /// ```
+    // Inlined across crates: the common case (a whole chunk's framing is
+    // there) is short, and a call per chunk costs as much as its parse.
+    #[inline]
     pub fn decode<'b, 'h>(
         &mut self,
         input: &'b [u8],
@@ -269,7 +272,58 @@ impl ChunkedState {
     /// [`ChunkedDecoder::decode`] under `config`, finding the trailer
     /// section's end with `trailer_scanner` (fresh when the body starts, and
     /// used for nothing else until it ends).
+    #[inline]
     pub(crate) fn decode<'b, 'h>(
+        &mut self,
+        input: &'b [u8],
+        trailers: &'h mut [Header<'b>],
+        config: &Config,
+        trailer_scanner: &mut Scanner,
+    ) -> Result<(usize, Decoded<'b, 'h>), Error> {
+        if let Some((used, data)) = self.whole_chunk(input, &config.limits)? {
+            return Ok((used, Decoded::Data(data)));
+        }
+        self.decode_stepwise(input, trailers, config, trailer_scanner)
+    }
+
+    /// Chunk data whose framing before it is all there, taken in one step:
+    /// the CRLF after the previous chunk's data (unless this is the first
+    /// chunk), a chunk line of bare hex digits, and at least one byte of the
+    /// data. This is how most chunks arrive. It moves to the same position,
+    /// and fails with the same error, as [`Self::decode_stepwise`] would;
+    /// anything else (the last chunk, extensions, framing cut short, an
+    /// error in the framing) is left to that.
+    #[inline(always)]
+    fn whole_chunk<'b>(
+        &mut self,
+        input: &'b [u8],
+        limits: &Limits,
+    ) -> Result<Option<(usize, &'b [u8])>, Error> {
+        let line_start = match self.position {
+            Position::DataCr if input.starts_with(b"\r\n") => 2,
+            Position::Size { size: 0, digits: 0 } => 0,
+            _ => return Ok(None),
+        };
+        let Some((line_len, size)) = bare_chunk_line(&input[line_start..]) else {
+            return Ok(None);
+        };
+        let data_start = line_start + line_len;
+        if size == 0 || data_start == input.len() {
+            return Ok(None);
+        }
+        self.count_data(size, limits)?;
+        let n = at_most(input.len() - data_start, size);
+        self.position = match n as u64 == size {
+            true => Position::DataCr,
+            false => Position::Data {
+                remaining: size - n as u64,
+            },
+        };
+        Ok(Some((data_start + n, &input[data_start..data_start + n])))
+    }
+
+    /// [`Self::decode`] a byte or a line at a time.
+    fn decode_stepwise<'b, 'h>(
         &mut self,
         input: &'b [u8],
         trailers: &'h mut [Header<'b>],
@@ -283,7 +337,7 @@ impl ChunkedState {
                 if available == 0 {
                     return Ok((i, Decoded::NeedData));
                 }
-                let n = usize::try_from(remaining).map_or(available, |r| r.min(available));
+                let n = at_most(available, remaining);
                 self.position = if n as u64 == remaining {
                     Position::DataCr
                 } else {
@@ -329,20 +383,10 @@ impl ChunkedState {
             Position::DataCr if rest.starts_with(b"\r\n") => {
                 Ok(Some((2, Position::Size { size: 0, digits: 0 })))
             }
-            Position::Size { size: 0, digits: 0 } => {
-                let digits = rest
-                    .iter()
-                    .take(17)
-                    .take_while(|b| b.is_ascii_hexdigit())
-                    .count();
-                if digits == 0 || digits > 16 || rest.get(digits..digits + 2) != Some(b"\r\n") {
-                    return Ok(None);
-                }
-                let size = rest[..digits]
-                    .iter()
-                    .fold(0u64, |size, &b| size << 4 | hex_value(b));
-                Ok(Some((digits + 2, self.end_of_chunk_line(size, limits)?)))
-            }
+            Position::Size { size: 0, digits: 0 } => match bare_chunk_line(rest) {
+                Some((len, size)) => Ok(Some((len, self.end_of_chunk_line(size, limits)?))),
+                None => Ok(None),
+            },
             _ => Ok(None),
         }
     }
@@ -449,11 +493,18 @@ impl ChunkedState {
         if size == 0 {
             return Ok(Position::Trailers);
         }
-        self.total = self.total.saturating_add(size);
-        if self.total > limits.max_body_bytes {
-            return Err(Error::BodyTooLarge);
-        }
+        self.count_data(size, limits)?;
         Ok(Position::Data { remaining: size })
+    }
+
+    /// Adds a chunk's `size` to the body's, which must stay within the limit.
+    #[inline(always)]
+    fn count_data(&mut self, size: u64, limits: &Limits) -> Result<(), Error> {
+        self.total = self.total.saturating_add(size);
+        match self.total > limits.max_body_bytes {
+            true => Err(Error::BodyTooLarge),
+            false => Ok(()),
+        }
     }
 
     fn decode_trailers<'b, 'h>(
@@ -501,11 +552,54 @@ impl ChunkedState {
 
 /// The value of a hex digit (the caller has checked it is one).
 fn hex_value(digit: u8) -> u64 {
-    u64::from(match digit {
-        b'0'..=b'9' => digit - b'0',
-        b'a'..=b'f' => digit - b'a' + 10,
-        _ => digit.wrapping_sub(b'A').wrapping_add(10),
-    })
+    u64::from(HEX_DIGIT_VALUE[usize::from(digit)])
+}
+
+/// Marks a byte that is no hex digit in [`HEX_DIGIT_VALUE`].
+const NOT_HEX: u8 = 0xff;
+
+/// Each byte's value as a hex digit, or [`NOT_HEX`]: one load tells whether
+/// a byte is a digit and what it is worth.
+static HEX_DIGIT_VALUE: [u8; 256] = {
+    let mut table = [NOT_HEX; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = match b as u8 {
+            digit @ b'0'..=b'9' => digit - b'0',
+            digit @ b'a'..=b'f' => digit - b'a' + 10,
+            digit @ b'A'..=b'F' => digit - b'A' + 10,
+            _ => NOT_HEX,
+        };
+        b += 1;
+    }
+    table
+};
+
+/// A chunk line of 1 to 16 hex digits and CRLF at the start of `rest`: its
+/// length and the size it gives; `None` for anything else (more digits,
+/// extensions, a line not all there yet), which the decoder reads a byte
+/// at a time.
+#[inline(always)]
+fn bare_chunk_line(rest: &[u8]) -> Option<(usize, u64)> {
+    let mut size = 0u64;
+    let mut digits = 0;
+    while let Some(&byte) = rest.get(digits) {
+        let value = HEX_DIGIT_VALUE[usize::from(byte)];
+        // A 17th digit ends the loop too, and then no CRLF follows.
+        if value == NOT_HEX || digits == 16 {
+            break;
+        }
+        size = size << 4 | u64::from(value);
+        digits += 1;
+    }
+    (digits > 0 && rest.get(digits..digits + 2) == Some(b"\r\n")).then_some((digits + 2, size))
+}
+
+/// `available`, or `cap` if that is smaller: how much of the input a body
+/// (or chunk) with `cap` bytes left may take.
+#[inline(always)]
+pub(crate) fn at_most(available: usize, cap: u64) -> usize {
+    usize::try_from(cap).map_or(available, |cap| cap.min(available))
 }
 
 /// The line that opens a chunk: its size in hex and CRLF, at most 18 bytes, kept

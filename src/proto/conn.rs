@@ -5,7 +5,7 @@
 //! ([`state`](super::state)), framing ([`framing`](super::framing)) and strict
 //! parsing. It never reads, writes, allocates or panics on input.
 
-use super::chunked::{ChunkedState, Decoded};
+use super::chunked::{ChunkedState, Decoded, at_most};
 use super::encode::{self, AddedFields, DataFrame};
 use super::error::{Error, SendError};
 use super::framing::{
@@ -151,12 +151,6 @@ enum BodyReader {
     Chunked(ChunkedState),
     /// The bytes read so far, checked against `max_body_bytes`.
     UntilClose(u64),
-}
-
-/// `available`, or `cap` if that is smaller: how much of the input a body
-/// with `cap` bytes left may take.
-fn at_most(available: usize, cap: u64) -> usize {
-    usize::try_from(cap).map_or(available, |cap| cap.min(available))
 }
 
 /// How our body is being written.
