@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The length of an IMF-fixdate such as `Sun, 06 Nov 1994 08:49:37 GMT`, the
 /// only form a sender may generate; every date in years 1970 to 9999 has it.
-pub(crate) const LEN: usize = 29;
+pub(crate) const LEN: usize = crate::proto::IMF_FIXDATE_LEN;
 
 /// The first second of year 10000, which an IMF-fixdate cannot write.
 const YEAR_10000: u64 = 253_402_300_800;

@@ -6,7 +6,7 @@
 //! parsing. It never reads, writes, allocates or panics on input.
 
 use super::chunked::{ChunkedState, Decoded, at_most};
-use super::encode::{self, AddedFields, DataFrame};
+use super::encode::{self, AddedFields, DataFrame, IMF_FIXDATE_LEN};
 use super::error::{Error, SendError};
 use super::framing::{
     BodyLength, FramingFields, RequestMethod, TransferCoding, host_names_the_targets_authority,
@@ -1154,7 +1154,7 @@ impl Connection {
         head: &ResponseHead<'_, '_>,
         out: &mut [u8],
     ) -> Result<usize, SendError> {
-        self.send_response_head(head, None, out)
+        self.send_response_head(head, None, None, out)
     }
 
     /// [`send_response`](Connection::send_response) for a body whose length is
@@ -1191,15 +1191,34 @@ impl Connection {
         length: u64,
         out: &mut [u8],
     ) -> Result<usize, SendError> {
-        self.send_response_head(head, Some(length), out)
+        self.send_response_head(head, Some(length), None, out)
     }
 
-    // Inlined into each of the two callers: most responses go through one.
+    /// [`send_response`](Connection::send_response), or with `length`
+    /// [`send_response_sized`](Connection::send_response_sized), with a
+    /// `Date` field holding `date` after the head's own: an IMF-fixdate the
+    /// caller formatted from its clock (the `io` server's), not from anything
+    /// a peer or a service gave, so it is written without being checked.
+    /// Every response a server writes carries one: checking it with the
+    /// head's fields cost more than writing it.
+    #[cfg(feature = "std")]
+    pub(crate) fn send_dated_response(
+        &mut self,
+        head: &ResponseHead<'_, '_>,
+        length: Option<u64>,
+        date: Option<&[u8; IMF_FIXDATE_LEN]>,
+        out: &mut [u8],
+    ) -> Result<usize, SendError> {
+        self.send_response_head(head, length, date, out)
+    }
+
+    // Inlined into each of the callers: every response goes through one.
     #[inline(always)]
     fn send_response_head(
         &mut self,
         head: &ResponseHead<'_, '_>,
         length: Option<u64>,
+        date: Option<&[u8; IMF_FIXDATE_LEN]>,
         out: &mut [u8],
     ) -> Result<usize, SendError> {
         let unsolicited = self.states.server == State::Idle
@@ -1260,7 +1279,8 @@ impl Connection {
         }
         // A sender of Upgrade names `upgrade` as a connection option too
         // (RFC 9110 §7.8): a 101's, a 426's, one that advertises a protocol.
-        let added_length = AddedFields {
+        let added_lines = AddedFields {
+            date,
             content_length: length,
             upgrade: fields.has_upgrade && !fields.connection_upgrade,
             ..AddedFields::default()
@@ -1290,7 +1310,7 @@ impl Connection {
             let owed = status.as_u16() == 101 && self.continue_before_switch;
             let continue_first: &[u8] = if owed { CONTINUE_HEAD } else { b"" };
             let rest = out.get_mut(continue_first.len()..).unwrap_or_default();
-            let written = encode::write_response(head, added_length, rest)
+            let written = encode::write_response(head, added_lines, rest)
                 .map_err(|e| e.needing_more(continue_first.len()))?;
             out[..continue_first.len()].copy_from_slice(continue_first);
             let written = written + continue_first.len();
@@ -1319,7 +1339,7 @@ impl Connection {
         {
             return Err(SendError::InvalidFraming(Error::TransferEncodingInHttp10));
         }
-        let mut added = added_length;
+        let mut added = added_lines;
         let writer = match framing.body {
             // Unknown length and no framing chosen: chunked where the peer can
             // read it. An answer to a request that failed to parse closes the

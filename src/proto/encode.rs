@@ -14,7 +14,10 @@ use super::head::{Header, RequestHead, ResponseHead, TargetForm, byte_table, is_
 /// Header fields the connection adds to what the caller gave, to make the framing
 /// and persistence it chose explicit to the peer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct AddedFields {
+pub(crate) struct AddedFields<'d> {
+    /// `Date`, an IMF-fixdate the caller formatted from its clock (a server's
+    /// `io` driver), written before the other added lines.
+    pub date: Option<&'d [u8; IMF_FIXDATE_LEN]>,
     /// `Content-Length`, for a body whose length the caller gave apart from the head.
     pub content_length: Option<u64>,
     /// `Transfer-Encoding: chunked`, for a response of unknown length to HTTP/1.1.
@@ -29,18 +32,24 @@ pub(crate) struct AddedFields {
     pub upgrade: bool,
 }
 
+/// The length of an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form
+/// of HTTP-date a sender generates (RFC 9110 §5.6.7), in years 1970 to 9999.
+pub(crate) const IMF_FIXDATE_LEN: usize = 29;
+
+const DATE: &[u8] = b"date: ";
 const CONTENT_LENGTH: &[u8] = b"content-length: ";
 const CHUNKED: &[u8] = b"transfer-encoding: chunked\r\n";
 const CLOSE: &[u8] = b"connection: close\r\n";
 const KEEP_ALIVE: &[u8] = b"connection: keep-alive\r\n";
 const UPGRADE: &[u8] = b"connection: upgrade\r\n";
 
-impl AddedFields {
+impl AddedFields<'_> {
     /// The bytes of the added lines, `length` being `content_length` measured.
     #[inline(always)]
     fn len(self, length: Option<Decimal>) -> usize {
+        let date = self.date.map_or(0, |_| DATE.len() + IMF_FIXDATE_LEN + 2);
         let length = length.map_or(0, |n| CONTENT_LENGTH.len() + n.digits + 2);
-        length
+        date + length
             + usize::from(self.chunked) * CHUNKED.len()
             + usize::from(self.close) * CLOSE.len()
             + usize::from(self.keep_alive) * KEEP_ALIVE.len()
@@ -49,6 +58,11 @@ impl AddedFields {
 
     #[inline(always)]
     fn write(self, length: Option<Decimal>, cursor: &mut Cursor<'_>) {
+        if let Some(date) = self.date {
+            cursor.put(DATE);
+            cursor.put(date);
+            cursor.put_pair(*b"\r\n");
+        }
         if let Some(n) = length {
             cursor.put(CONTENT_LENGTH);
             cursor.put_decimal(n);
@@ -273,7 +287,7 @@ const CONNECTION_TE: &[u8] = b"connection: te\r\n";
 /// [`CONNECTION_TE`] with `connection_te`) and the empty line.
 pub(crate) fn write_request(
     head: &RequestHead<'_, '_>,
-    added: AddedFields,
+    added: AddedFields<'_>,
     connection_te: bool,
     out: &mut [u8],
 ) -> Result<usize, SendError> {
@@ -294,7 +308,7 @@ pub(crate) fn write_request(
 /// Writes `status-line`, the fields, the added fields and the empty line.
 pub(crate) fn write_response(
     head: &ResponseHead<'_, '_>,
-    added: AddedFields,
+    added: AddedFields<'_>,
     out: &mut [u8],
 ) -> Result<usize, SendError> {
     let (registered, digits, parts);
@@ -338,7 +352,7 @@ pub(crate) fn write_response(
 fn write_head_without_keep_alive(
     start: &[&[u8]],
     fields: &[Header<'_>],
-    added: AddedFields,
+    added: AddedFields<'_>,
     out: &mut [u8],
 ) -> Result<usize, SendError> {
     let kept_options = || {
@@ -394,7 +408,7 @@ pub(crate) fn write_last_chunk(
 fn write_head<'f, const TE: bool>(
     start: &[&[u8]],
     fields: impl Iterator<Item = &'f Header<'f>> + Clone,
-    added: AddedFields,
+    added: AddedFields<'_>,
     out: &mut [u8],
 ) -> Result<usize, SendError> {
     // Counted in u64: on a 32-bit target, fields that share one long value

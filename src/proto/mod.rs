@@ -80,9 +80,9 @@ pub use chunked::{ChunkPrefix, ChunkedDecoder, Decoded};
 #[cfg(feature = "std")]
 pub(crate) use conn::empty_lines_len;
 pub use conn::{Connection, Event, Received};
-#[cfg(feature = "std")]
-pub(crate) use encode::validate_fields;
 pub use encode::{DataFrame, is_header_section_only};
+#[cfg(feature = "std")]
+pub(crate) use encode::{IMF_FIXDATE_LEN, validate_fields};
 pub use error::{Error, SendError};
 pub use framing::{BodyLength, MAX_CONTENT_LENGTH};
 pub use head::{EMPTY_HEADER, Header, RequestHead, ResponseHead, TargetForm, Version};

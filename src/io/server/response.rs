@@ -16,7 +16,7 @@ use crate::io::headers::Headers;
 use crate::io::message::{Response, is_interim};
 use crate::io::shutdown::Shutdown;
 use crate::io::upgrade::{Transport, offers_every_protocol};
-use crate::proto::{self, EMPTY_HEADER, Header, ResponseHead, State, StatusCode, Version};
+use crate::proto::{self, Header, ResponseHead, State, StatusCode, Version};
 
 impl<T: Transport + 'static> Driver<'_, T> {
     /// Serializes the head of a response and hands back the body still to
@@ -136,20 +136,16 @@ impl<T: Transport + 'static> Driver<'_, T> {
         let unoffered =
             code == 101 && !unproposed && !offers_every_protocol(offered.as_deref(), &headers);
         let date = if dated { None } else { self.date(status) };
-        let date_field = date_field(&date);
         let (conn, out) = (&mut self.conn, &mut self.out);
         let written = (!interim && !unproposed && !unoffered).then(|| {
-            headers.with_proto(None, date_field, |fields| {
+            headers.with_proto(None, None, |fields| {
                 let head = ResponseHead {
                     version: Version::Http11,
                     status,
                     reason: &reason,
                     headers: fields,
                 };
-                out.serialize(|b| match content_length {
-                    Some(n) => conn.send_response_sized(&head, n, b),
-                    None => conn.send_response(&head, b),
-                })
+                out.serialize(|b| conn.send_dated_response(&head, content_length, date.as_ref(), b))
             })
         });
         if !matches!(written, Some(Ok(_))) {
@@ -199,17 +195,16 @@ impl<T: Transport + 'static> Driver<'_, T> {
             self.settle_the_request_body(true);
             let status = StatusCode::INTERNAL_SERVER_ERROR;
             let date = self.date(status);
-            let (mut fields, mut count) = own_fields(EMPTY_BODY, &date);
-            if self.close_after {
-                // As the service's head would have said.
-                fields[count] = Header {
-                    name: "connection",
-                    value: b"close",
-                };
-                count += 1;
-            }
-            let head = ResponseHead::new(status, &fields[..count]);
-            self.out.serialize(|b| self.conn.send_response(&head, b))?;
+            // As the service's head would have said.
+            let close = Header {
+                name: "connection",
+                value: b"close",
+            };
+            let fields = [EMPTY_BODY, close];
+            let head = ResponseHead::new(status, &fields[..1 + usize::from(self.close_after)]);
+            let conn = &mut self.conn;
+            self.out
+                .serialize(|b| conn.send_dated_response(&head, None, date.as_ref(), b))?;
             return Ok(Some(Kind::Empty));
         }
         if self.conn.our_state() != State::SendBody {
@@ -454,20 +449,24 @@ impl<T: Transport + 'static> Driver<'_, T> {
             value: b"text/plain; charset=utf-8",
         };
         let date = self.date(status);
-        let (fields, count) = own_fields(content_type, &date);
-        let head = ResponseHead::new(status, &fields[..count]);
+        let fields = [content_type];
+        let head = ResponseHead::new(status, &fields);
         // A HEAD request gets no content, refused or not (RFC 9110 §9.3.2):
         // its method is read from the line refused, which proto did not
         // take. The head goes out without a length (the connection closes).
         let to_head = begins_head_request(self.buf.filled());
         let conn = &mut self.conn;
         let length = text.len() as u64;
+        let date = date.as_ref();
         let sent = match to_head {
-            true => self.out.serialize(|b| conn.send_response(&head, b)).is_ok(),
+            true => self
+                .out
+                .serialize(|b| conn.send_dated_response(&head, None, date, b))
+                .is_ok(),
             false => {
                 let sent = self
                     .out
-                    .serialize(|b| conn.send_response_sized(&head, length, b))
+                    .serialize(|b| conn.send_dated_response(&head, Some(length), date, b))
                     .is_ok()
                     && conn.send_data(text.as_bytes()).is_ok();
                 if sent {
@@ -541,26 +540,6 @@ const EMPTY_BODY: Header<'static> = Header {
     name: "content-length",
     value: b"0",
 };
-
-/// `field`, then `Date` when there is one: the fields of a head the driver
-/// writes itself, with room for one more, and how many are in use.
-fn own_fields<'a>(
-    field: Header<'a>,
-    date: &'a Option<[u8; date::LEN]>,
-) -> ([Header<'a>; 3], usize) {
-    match date_field(date) {
-        Some(date) => ([field, date, EMPTY_HEADER], 2),
-        None => ([field, EMPTY_HEADER, EMPTY_HEADER], 1),
-    }
-}
-
-/// The `Date` field holding `date`, if there is one.
-fn date_field(date: &Option<[u8; date::LEN]>) -> Option<Header<'_>> {
-    date.as_ref().map(|value| Header {
-        name: "date",
-        value,
-    })
-}
 
 /// The answer to a request whose service panicked.
 fn panicked_response() -> Response {
