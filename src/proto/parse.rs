@@ -90,7 +90,9 @@ pub(crate) enum FirstTry<'b, 'h, H> {
 /// parse it, let httparse find the end while it parses, then check in bulk what
 /// the scanner would have checked line by line. Only the first attempt at a head
 /// does this, so a head that trickles in still costs linear time.
-#[inline]
+// One call site, on the path of every head: inlined, its outcome is not
+// written out and read back (`#[inline]` alone left it a call).
+#[inline(always)]
 pub(crate) fn try_whole_request<'b, 'h>(
     input: &'b [u8],
     headers: &'h mut [Header<'b>],
@@ -128,7 +130,7 @@ pub(crate) fn try_whole_request<'b, 'h>(
 }
 
 /// The response twin of [`try_whole_request`].
-#[inline]
+#[inline(always)]
 pub(crate) fn try_whole_response<'b, 'h>(
     input: &'b [u8],
     headers: &'h mut [Header<'b>],
