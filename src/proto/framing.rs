@@ -759,6 +759,30 @@ mod tests {
         }
     }
 
+    /// Ports of four digits or fewer are taken without their value, longer
+    /// ones by it: on either side of that boundary the fast path judges a
+    /// port as the whole rule does.
+    #[test]
+    fn the_host_fast_path_agrees_about_ports_of_every_length() {
+        for port in [
+            "", "0", "1234", "9999", "12a4", "123:", "00000", "65535", "65536", "99999", "123456",
+            "0065535", "1234x",
+        ] {
+            for host in ["a", "", "a.example", "127.0.0.1"] {
+                let mut buffer = [0u8; 32];
+                let value = &mut buffer[..host.len() + 1 + port.len()];
+                value[..host.len()].copy_from_slice(host.as_bytes());
+                value[host.len()] = b':';
+                value[host.len() + 1..].copy_from_slice(port.as_bytes());
+                assert_eq!(
+                    is_host_field_value(value),
+                    is_host_and_port(value),
+                    "{host:?}:{port:?}"
+                );
+            }
+        }
+    }
+
     /// Every single-byte change of every name compared by words, at every
     /// position, is judged as `eq_ignore_ascii_case` judges it: the word
     /// compare neither misses a case variant nor accepts a byte that only
