@@ -1154,7 +1154,7 @@ impl Connection {
         head: &ResponseHead<'_, '_>,
         out: &mut [u8],
     ) -> Result<usize, SendError> {
-        self.send_response_head(head, None, None, out)
+        self.send_dated_response(head, None, None, out)
     }
 
     /// [`send_response`](Connection::send_response) for a body whose length is
@@ -1191,7 +1191,7 @@ impl Connection {
         length: u64,
         out: &mut [u8],
     ) -> Result<usize, SendError> {
-        self.send_response_head(head, Some(length), None, out)
+        self.send_dated_response(head, Some(length), None, out)
     }
 
     /// [`send_response`](Connection::send_response), or with `length`
@@ -1200,21 +1200,9 @@ impl Connection {
     /// caller formatted from its clock (the `io` server's), not from anything
     /// a peer or a service gave, so it is written without being checked.
     /// Every response a server writes carries one: checking it with the
-    /// head's fields cost more than writing it.
-    #[cfg(feature = "std")]
+    /// head's fields cost more than writing it. (The two public ones call
+    /// this, without a date.)
     pub(crate) fn send_dated_response(
-        &mut self,
-        head: &ResponseHead<'_, '_>,
-        length: Option<u64>,
-        date: Option<&[u8; IMF_FIXDATE_LEN]>,
-        out: &mut [u8],
-    ) -> Result<usize, SendError> {
-        self.send_response_head(head, length, date, out)
-    }
-
-    // Inlined into each of the callers: every response goes through one.
-    #[inline(always)]
-    fn send_response_head(
         &mut self,
         head: &ResponseHead<'_, '_>,
         length: Option<u64>,
