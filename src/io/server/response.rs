@@ -195,13 +195,15 @@ impl<T: Transport + 'static> Driver<'_, T> {
             self.settle_the_request_body(true);
             let status = StatusCode::INTERNAL_SERVER_ERROR;
             let date = self.date(status);
-            // As the service's head would have said.
+            // `Connection: close` if the connection closes after it, as the
+            // service's head would have said.
             let close = Header {
                 name: "connection",
                 value: b"close",
             };
             let fields = [EMPTY_BODY, close];
-            let head = ResponseHead::new(status, &fields[..1 + usize::from(self.close_after)]);
+            let count = 1 + usize::from(self.close_after);
+            let head = ResponseHead::new(status, &fields[..count]);
             let conn = &mut self.conn;
             self.out
                 .serialize(|b| conn.send_dated_response(&head, None, date.as_ref(), b))?;
