@@ -479,13 +479,16 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                         self.out.release();
                         futures_lite::future::yield_now().await;
                     }
-                    let next = self.next_request().await?;
+                    // One match on the whole outcome: `?` and then a match
+                    // on the option copied the request out twice more.
+                    let next = self.next_request().await;
                     if core::mem::take(&mut self.waited_for_request) {
                         served = 0;
                     }
                     match next {
-                        Some(parsed) => parsed,
-                        None => return self.close(false).await.map(|()| Ended::Closed),
+                        Ok(Some(parsed)) => parsed,
+                        Ok(None) => return self.close(false).await.map(|()| Ended::Closed),
+                        Err(e) => return Err(e),
                     }
                 }
                 HeadStep::Closed => return self.close(false).await.map(|()| Ended::Closed),
