@@ -23,7 +23,7 @@ use super::error::{Error, Timeout};
 use super::field_value::FieldValue;
 use super::headers::{Headers, field_spans};
 use super::message::{Request, Response, is_interim};
-use super::receive::{Span, parse_with_growing_fields, span};
+use super::receive::{Span, Spans, parse_with_growing_fields, span};
 use super::upgrade::offers_every_protocol;
 use crate::proto::{self, Connection, Event, Header, RequestHead, State, StatusCode, Version};
 
@@ -132,7 +132,7 @@ struct ResponseSpans {
     status: StatusCode,
     reason: Span,
     version: Version,
-    spans: Vec<(Span, Span)>,
+    spans: Spans,
 }
 
 /// Parses a response head from `input`, its fields into `headers`.

@@ -4,14 +4,15 @@
 use core::fmt;
 
 use bytes::Bytes;
+use thin_vec::ThinVec;
 
 use super::byte_str::ByteStr;
 use super::field_value::{FieldValue, write_quoted};
-use super::receive::{LARGE_HEAD, Span, span};
+use super::receive::{LARGE_HEAD, Span, Spans, span};
 use crate::proto::{self, EMPTY_HEADER, Header};
 
 /// The spans of `fields`, parsed from `input`: (name, value) each.
-pub(crate) fn field_spans(input: &[u8], fields: &[Header<'_>]) -> Vec<(Span, Span)> {
+pub(crate) fn field_spans(input: &[u8], fields: &[Header<'_>]) -> Spans {
     let mut spans = spare::take(&spare::SPANS);
     spans.extend(
         fields
@@ -33,20 +34,22 @@ mod spare {
     use core::cell::Cell;
     use std::thread::LocalKey;
 
-    use super::{ByteStr, FieldValue, Span};
+    use thin_vec::ThinVec;
+
+    use super::{ByteStr, FieldValue, Spans};
 
     /// Larger vectors are freed rather than kept: as many fields as the larger
     /// header array on the stack holds, so a spare never outgrows a usual head.
     const MAX_KEPT: usize = super::LARGE_HEAD;
 
     thread_local! {
-        pub(super) static SPANS: Cell<Vec<(Span, Span)>> = const { Cell::new(Vec::new()) };
-        pub(super) static ADDED: Cell<Vec<(ByteStr, FieldValue)>> = const { Cell::new(Vec::new()) };
+        pub(super) static SPANS: Cell<Spans> = const { Cell::new(ThinVec::new()) };
+        pub(super) static ADDED: Cell<ThinVec<(ByteStr, FieldValue)>> = const { Cell::new(ThinVec::new()) };
     }
 
     /// The thread's spare, or a new empty vector.
     #[inline]
-    pub(super) fn take<T: 'static>(spare: &'static LocalKey<Cell<Vec<T>>>) -> Vec<T> {
+    pub(super) fn take<T: 'static>(spare: &'static LocalKey<Cell<ThinVec<T>>>) -> ThinVec<T> {
         spare.try_with(Cell::take).unwrap_or_default()
     }
 
@@ -55,7 +58,10 @@ mod spare {
     // Inlined: every message's two vectors pass here when it is dropped, most
     // of them empty, which the caller's copy returns for at once.
     #[inline]
-    pub(super) fn put<T: 'static>(spare: &'static LocalKey<Cell<Vec<T>>>, mut fields: Vec<T>) {
+    pub(super) fn put<T: 'static>(
+        spare: &'static LocalKey<Cell<ThinVec<T>>>,
+        mut fields: ThinVec<T>,
+    ) {
         if fields.capacity() == 0 || fields.capacity() > MAX_KEPT {
             return;
         }
@@ -92,9 +98,9 @@ pub struct Headers {
     /// The received head that `received` points into.
     pub(super) head: Bytes,
     /// (name, value) spans of the received fields, in order.
-    received: Vec<(Span, Span)>,
+    received: Spans,
     /// Fields added since, in order, after the received ones.
-    added: Vec<(ByteStr, FieldValue)>,
+    added: ThinVec<(ByteStr, FieldValue)>,
 }
 
 /// The fields of [`Headers`] in order: see [`Headers::iter`].
@@ -163,11 +169,11 @@ impl Headers {
     /// The fields of a received `head`, at `spans` (name, value) of it; `proto`
     /// checked that every name is a token. Taking `head` rather than a clone
     /// of it spares a reference count's atomic increment and decrement.
-    pub(crate) fn from_spans(head: Bytes, spans: Vec<(Span, Span)>) -> Self {
+    pub(crate) fn from_spans(head: Bytes, spans: Spans) -> Self {
         Headers {
             head,
             received: spans,
-            added: Vec::new(),
+            added: ThinVec::new(),
         }
     }
 
@@ -178,7 +184,7 @@ impl Headers {
     pub(crate) fn trailers_from(
         buf: &mut super::buffer::ReadBuf,
         consumed: usize,
-        spans: Vec<(Span, Span)>,
+        spans: Spans,
     ) -> Option<Self> {
         let trailers = match spans.is_empty() {
             true => None,

@@ -578,3 +578,29 @@ impl<B> Request<B> {
         (self.method, target, self.version, self.headers, self.body)
     }
 }
+
+#[cfg(test)]
+mod size {
+    use super::{Request, Response};
+
+    /// A response is moved several times on its way out of a service (out
+    /// of each builder call, out of the service's future, into the
+    /// driver). Up to 128 bytes a move is a few vector moves; past that it
+    /// is a `memcpy` call, and at 136 bytes those calls cost the server
+    /// driver about 7% of its time (benches/server.rs, pipelined). The
+    /// request, which moves as often, is not within that yet: its size is
+    /// held where it is, so that it does not grow unnoticed.
+    #[test]
+    fn a_response_moves_without_a_memcpy_call() {
+        assert!(
+            core::mem::size_of::<Response>() <= 128,
+            "Response: {} bytes",
+            core::mem::size_of::<Response>()
+        );
+        assert!(
+            core::mem::size_of::<Request>() <= 152,
+            "Request: {} bytes",
+            core::mem::size_of::<Request>()
+        );
+    }
+}

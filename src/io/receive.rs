@@ -11,6 +11,14 @@ use crate::proto::{self, Connection, EMPTY_HEADER, Event, Header, Received};
 /// slices of it.
 pub(crate) type Span = (usize, usize);
 
+/// The (name, value) spans of a head's or trailer section's fields. A
+/// `ThinVec` (one pointer; its length and capacity live with its elements)
+/// rather than a `Vec` (three words): held in every message's headers, it
+/// keeps a `Response` within the 128 bytes that a move copies inline, where
+/// a larger one is a `memcpy` call, and a message moves several times on its
+/// way through a service.
+pub(crate) type Spans = thin_vec::ThinVec<(Span, Span)>;
+
 /// The span of `piece`, a sub-slice of `input`.
 pub(crate) fn span(input: &[u8], piece: &[u8]) -> Span {
     // An empty piece may be a constant rather than a slice of the input (httparse
@@ -64,10 +72,7 @@ pub(crate) enum BodyStep {
     Data { consumed: usize, data: Span },
     /// The body ended after `consumed` bytes, with the trailer fields at
     /// `trailers` (name, value spans of the input; empty for none).
-    End {
-        consumed: usize,
-        trailers: Vec<(Span, Span)>,
-    },
+    End { consumed: usize, trailers: Spans },
     /// More bytes are needed; `consumed` bytes are done with.
     NeedData { consumed: usize },
     /// No body event: the connection closed, paused or switched protocols.
@@ -128,7 +133,7 @@ fn body_step(input: &[u8], before: usize, received: Received<'_, '_>) -> BodySte
         Event::End { trailers } => BodyStep::End {
             consumed,
             trailers: match trailers.is_empty() {
-                true => Vec::new(),
+                true => Spans::new(),
                 false => field_spans(input, trailers),
             },
         },

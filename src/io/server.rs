@@ -26,7 +26,7 @@ use super::date;
 use super::error::{Error, Timeout};
 use super::headers::{Headers, field_spans};
 use super::message::{Request, Response};
-use super::receive::{Span, parse_with_growing_fields, span};
+use super::receive::{Span, Spans, parse_with_growing_fields, span};
 use super::shutdown::{IdleClose, Shutdown};
 use super::upgrade::{
     OnUpgrade, Transport, UpgradeSender, Upgraded, switches_to_an_offered_protocol,
@@ -1269,7 +1269,7 @@ struct RequestSpans {
     method: Span,
     target: Span,
     version: Version,
-    spans: Vec<(Span, Span)>,
+    spans: Spans,
     upgrade: bool,
     asked: Asked,
 }
