@@ -35,22 +35,65 @@ impl ByteStr {
         }
     }
 
-    /// The method at `span` of a received `head`: the registered methods
-    /// (RFC 9110 §9) as static strings, which read without re-validation.
-    pub(crate) fn method(head: &Bytes, span: Span) -> Self {
-        const METHODS: [&str; 9] = [
-            "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
-        ];
-        let bytes = &head[span.0..span.0 + span.1];
-        match METHODS.iter().find(|m| m.as_bytes() == bytes) {
-            Some(method) => ByteStr::from_static(method),
-            None => ByteStr::from_span(head, span),
-        }
-    }
-
     /// The text at `span` of a received `head`, which `proto` checked is UTF-8.
     pub(crate) fn from_span(head: &Bytes, (at, len): Span) -> Self {
         ByteStr(Repr::Shared(head.slice(at..at + len)))
+    }
+}
+
+/// A request's method: a registered one (RFC 9110 §9) as a static string,
+/// which reads without re-validation, any other boxed. 16 bytes where a
+/// [`ByteStr`] is 32: held in every request, it keeps one within the 128
+/// bytes a move copies inline (past that a move is a `memcpy` call), and
+/// other methods are rare.
+#[derive(Clone)]
+pub(crate) enum Method {
+    Registered(&'static str),
+    Other(Box<ByteStr>),
+}
+
+impl Method {
+    const REGISTERED: [&'static str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+    ];
+
+    /// The registered method that `method` names (case-sensitively), if any.
+    fn registered(method: &[u8]) -> Option<&'static str> {
+        Method::REGISTERED
+            .into_iter()
+            .find(|registered| registered.as_bytes() == method)
+    }
+
+    /// `method`, given by whoever built a request.
+    pub(crate) fn of(method: ByteStr) -> Method {
+        match Method::registered(method.as_bytes()) {
+            Some(registered) => Method::Registered(registered),
+            None => Method::Other(Box::new(method)),
+        }
+    }
+
+    /// The method at `span` of a received `head`.
+    pub(crate) fn received(head: &Bytes, span: Span) -> Method {
+        match Method::registered(&head[span.0..span.0 + span.1]) {
+            Some(registered) => Method::Registered(registered),
+            None => Method::Other(Box::new(ByteStr::from_span(head, span))),
+        }
+    }
+
+    /// The method.
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            Method::Registered(method) => method,
+            Method::Other(method) => method,
+        }
+    }
+
+    /// The method as a [`ByteStr`].
+    pub(crate) fn into_byte_str(self) -> ByteStr {
+        match self {
+            Method::Registered(method) => ByteStr::from_static(method),
+            Method::Other(method) => *method,
+        }
     }
 }
 
@@ -177,7 +220,7 @@ impl fmt::Display for ByteStr {
 mod tests {
     use bytes::Bytes;
 
-    use super::{ByteStr, Repr};
+    use super::{ByteStr, Method, Repr};
 
     #[test]
     fn registered_methods_are_static_and_others_share_the_head() {
@@ -187,15 +230,21 @@ mod tests {
             (start.expect("in the head"), word.len())
         };
         for registered in ["GET", "PATCH", "DELETE"] {
-            let method = ByteStr::method(&head, at(registered));
-            assert!(matches!(method.0, Repr::Static(_)), "{registered}");
+            let method = Method::received(&head, at(registered));
+            assert!(matches!(method, Method::Registered(_)), "{registered}");
             assert_eq!(method.as_str(), registered);
+            let given = Method::of(ByteStr::from(String::from(registered)));
+            assert!(matches!(given, Method::Registered(_)), "{registered}");
+            let text = method.into_byte_str();
+            assert!(matches!(text.0, Repr::Static(_)), "{registered}");
         }
         // Methods are case-sensitive, and a prefix is not the method.
         for other in ["get", "PURGE", "GETS"] {
-            let method = ByteStr::method(&head, at(other));
-            assert!(matches!(method.0, Repr::Shared(_)), "{other}");
+            let method = Method::received(&head, at(other));
+            assert!(matches!(&method, Method::Other(text) if matches!(text.0, Repr::Shared(_))));
             assert_eq!(method.as_str(), other);
+            assert_eq!(Method::of(ByteStr::from_static(other)).as_str(), other);
+            assert_eq!(method.into_byte_str(), other);
         }
     }
 

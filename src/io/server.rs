@@ -21,7 +21,7 @@ use futures_lite::future::poll_fn;
 
 use super::body::{Feeder, Incoming};
 use super::buffer::{Deadline, Output, ReadBuf, Stall, close_within, closed_without_notify_as_end};
-use super::byte_str::ByteStr;
+use super::byte_str::Method;
 use super::date;
 use super::error::{Error, Timeout};
 use super::headers::{Headers, field_spans};
@@ -946,7 +946,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         // request, it would be built apart and moved (a copy per request).
         self.offered_protocols = upgrade.as_ref().map(|_| offered_protocols(&head, &spans));
         let request = Request::received(
-            ByteStr::method(&head, method),
+            Method::received(&head, method),
             target,
             version,
             Headers::from_spans(head, spans),

@@ -93,14 +93,29 @@ impl AsyncWrite for Upgraded {
     }
 }
 
-type Shared = Arc<Mutex<(Option<Result<Upgraded, Error>>, Option<Waker>)>>;
+/// Where an upgrade stands, for its waiter; beside it, the waiter's waker.
+type Shared = Arc<Mutex<(Handoff, Option<Waker>)>>;
+
+/// What the driver has handed to the waiter of an upgrade.
+#[derive(Default)]
+enum Handoff {
+    /// Nothing yet: the response is not sent.
+    #[default]
+    Awaited,
+    /// The connection, or why there is none, not taken yet.
+    Sent(Result<Upgraded, Error>),
+    /// Handed out: polled again, nothing more will come.
+    Taken,
+}
 
 /// Resolves to the [`Upgraded`] connection once the server driver has sent the
 /// response that switches protocols, or to [`Error::NotUpgraded`].
+///
+/// One pointer (whether it was handed out is kept with what it shares), so
+/// that a request, which holds one, stays within the 128 bytes a move copies
+/// inline.
 pub struct OnUpgrade {
     shared: Shared,
-    /// The result was handed out: polled again, nothing more will come.
-    resolved: bool,
 }
 
 impl OnUpgrade {
@@ -109,7 +124,6 @@ impl OnUpgrade {
         (
             OnUpgrade {
                 shared: shared.clone(),
-                resolved: false,
             },
             UpgradeSender {
                 shared: Some(shared),
@@ -127,18 +141,13 @@ impl fmt::Debug for OnUpgrade {
 impl Future for OnUpgrade {
     type Output = Result<Upgraded, Error>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if self.resolved {
-            return Poll::Ready(Err(Error::NotUpgraded));
-        }
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut s = self.shared.lock().unwrap_or_else(|p| p.into_inner());
-        match s.0.take() {
-            Some(result) => {
-                drop(s);
-                self.resolved = true;
-                Poll::Ready(result)
-            }
-            None => {
+        match core::mem::replace(&mut s.0, Handoff::Taken) {
+            Handoff::Sent(result) => Poll::Ready(result),
+            Handoff::Taken => Poll::Ready(Err(Error::NotUpgraded)),
+            Handoff::Awaited => {
+                s.0 = Handoff::Awaited;
                 s.1 = Some(cx.waker().clone());
                 Poll::Pending
             }
@@ -175,7 +184,7 @@ impl UpgradeSender {
         if let Some(shared) = self.shared.take() {
             let waker = {
                 let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
-                s.0 = Some(result);
+                s.0 = Handoff::Sent(result);
                 s.1.take()
             };
             // Woken after the lock is released, which the woken task takes.
