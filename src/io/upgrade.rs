@@ -110,11 +110,10 @@ enum Handoff {
 
 /// Resolves to the [`Upgraded`] connection once the server driver has sent the
 /// response that switches protocols, or to [`Error::NotUpgraded`].
-///
-/// One pointer (whether it was handed out is kept with what it shares), so
-/// that a request, which holds one, stays within the 128 bytes a move copies
-/// inline.
 pub struct OnUpgrade {
+    // The one field (whether the outcome was handed out is kept with it): a
+    // request holds an `Option<OnUpgrade>`, and one pointer keeps the request
+    // within the 128 bytes a move copies inline.
     shared: Shared,
 }
 
