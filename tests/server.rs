@@ -7746,6 +7746,10 @@ fn workers_of_a_shared_listener_make_room_for_waiting_clients_in_turn() {
     for s in &mut waiting {
         let answer = read_to_close(s);
         assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        // Closed as a client does after `Connection: close`: left open, the
+        // server's linger would hold the room for up to a second, and past
+        // a second another worker may rightly make room too.
+        s.shutdown(std::net::Shutdown::Both).unwrap();
     }
     let closed = closed(&mut idle);
     assert_eq!(closed.iter().filter(|&&c| c).count(), 1, "{closed:?}");
