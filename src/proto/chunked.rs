@@ -312,14 +312,27 @@ impl ChunkedState {
             return Ok(None);
         }
         self.count_data(size, limits)?;
-        let n = at_most(input.len() - data_start, size);
-        self.position = match n as u64 == size {
+        Ok(Some(self.take_data(input, data_start, size)))
+    }
+
+    /// The chunk data at `start` of `input` (at least one byte there), of
+    /// the `remaining` bytes the chunk has left: the end of what it takes,
+    /// and the data; the position moves on past it.
+    #[inline(always)]
+    fn take_data<'b>(
+        &mut self,
+        input: &'b [u8],
+        start: usize,
+        remaining: u64,
+    ) -> (usize, &'b [u8]) {
+        let n = at_most(input.len() - start, remaining);
+        self.position = match n as u64 == remaining {
             true => Position::DataCr,
             false => Position::Data {
-                remaining: size - n as u64,
+                remaining: remaining - n as u64,
             },
         };
-        Ok(Some((data_start + n, &input[data_start..data_start + n])))
+        (start + n, &input[start..start + n])
     }
 
     /// [`Self::decode`] a byte or a line at a time.
@@ -333,19 +346,11 @@ impl ChunkedState {
         let mut i = 0;
         loop {
             if let Position::Data { remaining } = self.position {
-                let available = input.len() - i;
-                if available == 0 {
+                if i == input.len() {
                     return Ok((i, Decoded::NeedData));
                 }
-                let n = at_most(available, remaining);
-                self.position = if n as u64 == remaining {
-                    Position::DataCr
-                } else {
-                    Position::Data {
-                        remaining: remaining - n as u64,
-                    }
-                };
-                return Ok((i + n, Decoded::Data(&input[i..i + n])));
+                let (end, data) = self.take_data(input, i, remaining);
+                return Ok((end, Decoded::Data(data)));
             }
             if self.position == Position::Trailers {
                 return self.decode_trailers(input, i, trailers, config, trailer_scanner);
