@@ -696,11 +696,7 @@ fn is_host_field_value(value: &[u8]) -> bool {
     match classes {
         0 => true,
         COLON => match value.iter().position(|&b| b == b':') {
-            // Up to four digits need no check of their value.
-            Some(at) => match &value[at + 1..] {
-                port @ [_, ..] if at > 0 && port.len() <= 4 => port.iter().all(u8::is_ascii_digit),
-                port => at > 0 && is_port(port),
-            },
+            Some(at) => at > 0 && is_port(&value[at + 1..]),
             None => false,
         },
         // An IP literal in brackets or a `%` escape: the whole rule.
@@ -759,9 +755,9 @@ mod tests {
         }
     }
 
-    /// Ports of four digits or fewer are taken without their value, longer
-    /// ones by it: on either side of that boundary the fast path judges a
-    /// port as the whole rule does.
+    /// Ports of four digits or fewer are taken without their value
+    /// (`is_port_number`), longer ones by it: on either side of that
+    /// boundary the fast path judges a port as the whole rule does.
     #[test]
     fn the_host_fast_path_agrees_about_ports_of_every_length() {
         for port in [

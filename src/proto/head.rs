@@ -251,14 +251,18 @@ fn is_connect_port(port: &[u8]) -> bool {
 /// 65535, a hop that wraps the number around (`99999` as 34463) would
 /// connect where an access rule did not look.
 fn is_port_number(port: &[u8]) -> bool {
+    // Four digits or fewer cannot pass 65535: their value is not computed
+    // (every request's Host with a port comes here).
+    if port.len() <= 4 {
+        return !port.is_empty() && port.iter().all(u8::is_ascii_digit);
+    }
     let mut value = 0u32;
-    !port.is_empty()
-        && port.iter().all(|&b| {
-            value = value
-                .saturating_mul(10)
-                .saturating_add(u32::from(b.wrapping_sub(b'0')));
-            b.is_ascii_digit() && value <= u32::from(u16::MAX)
-        })
+    port.iter().all(|&b| {
+        value = value
+            .saturating_mul(10)
+            .saturating_add(u32::from(b.wrapping_sub(b'0')));
+        b.is_ascii_digit() && value <= u32::from(u16::MAX)
+    })
 }
 
 /// Whether a target holds `#`: a long target is searched with `memchr`
