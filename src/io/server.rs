@@ -526,8 +526,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // The head is serialized where the response comes out of the
             // service, so only its body travels on through the awaits below.
             let mut body = poll_fn(|cx| {
-                let polled = future.as_mut().as_pin_mut().map(|f| f.poll(cx));
-                if let Some(Poll::Ready(response)) = polled {
+                let mut polled = future.as_mut().as_pin_mut().map(|f| f.poll(cx));
+                // Written from where the future put it, not moved out first.
+                if let Some(Poll::Ready(response)) = &mut polled {
                     future.set(None);
                     if asked == Asked::Connect
                         && !response.status().is_success()
@@ -560,11 +561,13 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                                 response.headers(),
                             ) =>
                         {
-                            switch_waiting = Some(Box::new(response));
+                            let placeholder = Response::new(StatusCode::SWITCHING_PROTOCOLS);
+                            switch_waiting =
+                                Some(Box::new(core::mem::replace(response, placeholder)));
                             Ok(None)
                         }
                         None => self.start_response(response, asked),
-                        Some(fault) => self.start_response(fault.response(), asked),
+                        Some(fault) => self.start_response(&mut fault.response(), asked),
                     });
                 }
                 self.poll_meanwhile(cx).map(Err)

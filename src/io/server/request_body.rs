@@ -427,7 +427,7 @@ impl<T: Transport + 'static> Driver<'_, T> {
     /// 408 for one that stopped coming; and the connection closes.
     pub(super) async fn switch_after_the_body(
         &mut self,
-        response: Response,
+        mut response: Response,
         asked: Asked,
     ) -> Result<Option<Kind>, Error> {
         if !self.length_left_past_drain_limit() {
@@ -435,7 +435,7 @@ impl<T: Transport + 'static> Driver<'_, T> {
                 self.queue_continue();
             }
             if self.finish_body(Drain::UntilTheEnd).await? {
-                return self.start_response(response, asked);
+                return self.start_response(&mut response, asked);
             }
         }
         // Nobody reads the body now: a client waiting to send it is not
@@ -447,7 +447,7 @@ impl<T: Transport + 'static> Driver<'_, T> {
         // More content than this server takes before a switch: the client's
         // to change (413, RFC 9110 §15.5.14), and a client can send it at
         // will, so no warning.
-        let answer = match self.body_error {
+        let mut answer = match self.body_error {
             Some(fault) => fault.response(),
             None => {
                 log::debug!(
@@ -457,7 +457,7 @@ impl<T: Transport + 'static> Driver<'_, T> {
                 refusal(StatusCode::CONTENT_TOO_LARGE, TOO_LONG_TO_SWITCH)
             }
         };
-        self.start_response(answer, asked)
+        self.start_response(&mut answer, asked)
     }
 }
 

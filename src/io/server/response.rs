@@ -21,13 +21,15 @@ use crate::proto::{self, Header, ResponseHead, State, StatusCode, Version};
 impl<T: Transport + 'static> Driver<'_, T> {
     /// Serializes the head of a response and hands back the body still to
     /// send (`Kind::Empty` when only the end of the message is left), or
-    /// `None` after a protocol switch.
+    /// `None` after a protocol switch. The response is taken by reference, to
+    /// be written from where it lies; its body is taken out of it, and the
+    /// rest is left for its owner to drop.
     pub(super) fn start_response(
         &mut self,
-        response: Response,
+        response: &mut Response,
         asked: Asked,
     ) -> Result<Option<Kind>, Error> {
-        let (status, reason, mut headers, body) = response.into_parts();
+        let (status, reason, headers, body) = response.head_and_body();
         let kind = body.into_kind();
         let code = status.as_u16();
         // RFC 9110 §8.6: no Content-Length in 1xx, 204 or a 2xx to CONNECT; a
@@ -122,7 +124,7 @@ impl<T: Transport + 'static> Driver<'_, T> {
             self.close_after = true;
         }
         if self.close_after {
-            say_close(&mut headers);
+            say_close(headers);
         }
         // An interim status is no answer: `proto` would send it as one and go
         // on waiting for the final response, which this service will not give.
@@ -134,7 +136,7 @@ impl<T: Transport + 'static> Driver<'_, T> {
         let offered = self.offered_protocols.take();
         let unproposed = code == 101 && (offered.is_none() || asked == Asked::Connect);
         let unoffered =
-            code == 101 && !unproposed && !offers_every_protocol(offered.as_deref(), &headers);
+            code == 101 && !unproposed && !offers_every_protocol(offered.as_deref(), headers);
         let date = if dated { None } else { self.date(status) };
         let (conn, out) = (&mut self.conn, &mut self.out);
         let written = (!interim && !unproposed && !unoffered).then(|| {
@@ -142,7 +144,7 @@ impl<T: Transport + 'static> Driver<'_, T> {
                 let head = ResponseHead {
                     version: Version::Http11,
                     status,
-                    reason: &reason,
+                    reason,
                     headers: fields,
                 };
                 out.serialize(|b| conn.send_dated_response(&head, content_length, date.as_ref(), b))
@@ -232,13 +234,13 @@ impl<T: Transport + 'static> Driver<'_, T> {
         // A request body the client broke has that fault's answer, whatever
         // the service made of the error (an `unwrap`, say), as when it
         // answers.
-        let answer = match self.body_error {
+        let mut answer = match self.body_error {
             Some(fault) => fault.response(),
             None => panicked_response(),
         };
         let status = answer.status();
         let answered = state == State::SendResponse
-            && match self.start_response(answer, self.asked) {
+            && match self.start_response(&mut answer, self.asked) {
                 Ok(Some(body)) => self.sent_body_now(&body).unwrap_or(false),
                 Ok(None) => true,
                 Err(_) => false,
