@@ -576,10 +576,16 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             if let Some(response) = switch_waiting {
                 body = self.switch_after_the_body(*response, asked).await?;
             }
-            if let Some(body) = body {
-                if !self.sent_body_now(&body)? {
-                    self.send_body(body).await?;
+            // Looked at where the poll put it: moved out of the option first,
+            // the body would be read back whole from stores just made in
+            // pieces, which stalls; only a body not sent at once moves on.
+            match body {
+                Some(ref sent) if !self.sent_body_now(sent)? => {
+                    if let Some(unsent) = body {
+                        self.send_body(unsent).await?;
+                    }
                 }
+                _ => {}
             }
             // The response is written: an upgrade that did not happen
             // resolves now (`NotUpgraded`), not after a drain or a linger.
