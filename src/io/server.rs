@@ -328,20 +328,15 @@ where
     }
 }
 
-/// A request head taken out of the read buffer.
-struct Parsed {
-    request: Request,
-    feeder: Option<Feeder>,
-    upgrade: Option<UpgradeSender>,
-    asked: Asked,
-}
-
 /// What parsing the buffered bytes found.
 // Matched where it is made, once per request, never stored: boxing the large
 // variant would cost an allocation per request to save bytes no one keeps.
 #[allow(clippy::large_enum_variant)]
 enum HeadStep {
-    Request(Parsed),
+    /// A request, its feeder, framing and upgrade sender left in the driver
+    /// (`feeder`, `asked`, `parsed_upgrade`): with them it would be past 128
+    /// bytes, which a move copies with a `memcpy` call.
+    Request(Request),
     NeedData,
     Closed,
     Rejected(proto::Error),
@@ -425,6 +420,9 @@ struct Driver<'c, T> {
     /// a 101 may name no other (RFC 9110 §7.8). Taken by its response, so
     /// that a connection parked after a declined switch does not keep them.
     offered_protocols: Option<Box<[u8]>>,
+    /// The sender of the request just parsed's upgrade, when it proposed
+    /// one, until the request loop takes it.
+    parsed_upgrade: Option<UpgradeSender>,
 }
 
 impl<'c, T: Transport + 'static> Driver<'c, T> {
@@ -454,6 +452,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             client_ended: false,
             waited_for_request: false,
             offered_protocols: None,
+            parsed_upgrade: None,
             idle_close: None,
             sending_closed: false,
         }
@@ -468,8 +467,8 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             // inside `next_request`: its result would be moved out of that
             // future once more. Each arm yields the request where the service
             // call takes it, not wrapped in an Option: that too is a copy.
-            let parsed = match self.try_parse_head() {
-                HeadStep::Request(parsed) => parsed,
+            let request = match self.try_parse_head() {
+                HeadStep::Request(request) => request,
                 HeadStep::NeedData => {
                     // Between reads, with every response written: the place
                     // to let others run, holding only small buffers meanwhile.
@@ -486,7 +485,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                         served = 0;
                     }
                     match next {
-                        Ok(Some(parsed)) => parsed,
+                        Ok(Some(request)) => request,
                         Ok(None) => return self.close(false).await.map(|()| Ended::Closed),
                         Err(e) => return Err(e),
                     }
@@ -497,21 +496,17 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                     return self.close(false).await.map(|()| Ended::Closed);
                 }
             };
-            let Parsed {
-                request,
-                feeder,
-                upgrade,
-                asked,
-            } = parsed;
+            // Held here, as before the request was parsed into the driver's
+            // fields: dropped with this loop, it resolves `NotUpgraded`.
+            let upgrade = self.parsed_upgrade.take();
+            let asked = self.asked;
             self.fresh = false;
-            self.body_done = feeder.is_none();
-            self.feeder = feeder;
+            self.body_done = self.feeder.is_none();
             self.body_stall.progress();
             self.body_error = None;
             self.close_after = false;
             self.dropped = 0;
             self.http10_peer = request.version() == Version::Http10;
-            self.asked = asked;
 
             let proposes_switch = upgrade.is_some();
             // In an Option, to be dropped the moment it is done, not at the
@@ -644,7 +639,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
 
     /// Reads until a whole request head is buffered (the buffer holds none
     /// yet), rejecting malformed ones. `None` when the connection should close.
-    async fn next_request(&mut self) -> Result<Option<Parsed>, Error> {
+    async fn next_request(&mut self) -> Result<Option<Request>, Error> {
         // Asked from now on, while nothing has begun, to close to make room.
         self.idle_closes_seen = self.shutdown.map_or(0, Shutdown::idle_closes);
         let mut head_deadline = None;
@@ -688,9 +683,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
                         // served, as the last (a shutdown makes it close; a
                         // connection asked to close idle is busy now, and
                         // stays).
-                        HeadStep::Request(parsed) => {
+                        HeadStep::Request(request) => {
                             self.spare_the_idle_close();
-                            return Ok(Some(parsed));
+                            return Ok(Some(request));
                         }
                         HeadStep::Rejected(e) => Some(e),
                         // Part of one: it gets the shutdown's grace to come
@@ -724,7 +719,7 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             }
             // As above: nothing awaited while the step is held.
             let rejected = match self.try_parse_head() {
-                HeadStep::Request(parsed) => return Ok(Some(parsed)),
+                HeadStep::Request(request) => return Ok(Some(request)),
                 HeadStep::Closed => return Ok(None),
                 HeadStep::Rejected(e) => e,
                 HeadStep::NeedData => continue,
@@ -898,7 +893,9 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
         }
     }
 
-    /// Parses a request head from the buffer, if a whole one is there.
+    /// Parses a request head from the buffer, if a whole one is there, and
+    /// readies the driver for its exchange: its body's feeder, its framing,
+    /// its upgrade sender.
     fn try_parse_head(&mut self) -> HeadStep {
         let input = self.buf.filled();
         let limit = self.config.proto.limits.max_headers;
@@ -962,12 +959,10 @@ impl<'c, T: Transport + 'static> Driver<'c, T> {
             body,
             on_upgrade,
         );
-        HeadStep::Request(Parsed {
-            request,
-            feeder,
-            upgrade,
-            asked,
-        })
+        self.feeder = feeder;
+        self.asked = asked;
+        self.parsed_upgrade = upgrade;
+        HeadStep::Request(request)
     }
 
     /// What goes on while the service's code (its future, its response
@@ -1357,7 +1352,7 @@ mod future_size {
         let mut driver = Driver::new(io, &config, None);
         let waiting = core::mem::size_of_val(&driver.next_request());
         let rejecting = core::mem::size_of_val(&driver.reject(proto::Error::InvalidHost));
-        let parsed = core::mem::size_of::<Parsed>();
+        let parsed = core::mem::size_of::<Request>();
         assert!(
             waiting < rejecting + parsed,
             "waiting {waiting} bytes, rejecting {rejecting}, a parsed request {parsed}"
