@@ -178,6 +178,7 @@ impl ReadBuf {
     }
 
     /// Takes the first `n` bytes out as a shared buffer, without copying.
+    #[inline]
     pub(crate) fn split(&mut self, n: usize) -> Bytes {
         self.empty_lines = 0;
         self.buf.split_to(n).freeze()
