@@ -114,6 +114,7 @@ pub struct HeadersIter<'a> {
 impl<'a> Iterator for HeadersIter<'a> {
     type Item = (&'a str, &'a [u8]);
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if let Some(spans) = self.received.next() {
             return Some(self.headers.received_field(spans));
