@@ -457,6 +457,7 @@ impl Output {
         self.failure.as_ref().map(Error::duplicate)
     }
 
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.end - self.written.min(self.end)
     }

@@ -27,6 +27,7 @@ impl ByteStr {
     }
 
     /// The string.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match &self.0 {
             Repr::Static(s) => s,

@@ -381,6 +381,7 @@ impl Headers {
     /// }
     /// assert_eq!(names, ["a", "b"]);
     /// ```
+    #[inline]
     pub fn iter(&self) -> HeadersIter<'_> {
         HeadersIter {
             headers: self,

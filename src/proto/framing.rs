@@ -260,6 +260,7 @@ impl FramingFields {
     /// first time: one Content-Length field, digits alone (RFC 9110 §8.6). A
     /// list or repetition of equal values, tolerated on receipt, is refused.
     /// Looked at only when the head has a Content-Length at all.
+    #[inline]
     pub(crate) fn check_sent_content_length(
         &self,
         headers: &[Header<'_>],
