@@ -132,6 +132,14 @@ impl Unparks {
     pub fn current() -> std::sync::Arc<Unparks> {
         std::sync::Arc::new(Unparks(std::thread::current()))
     }
+
+    /// The clones of this task's waker still alive, counted after a turn of
+    /// async-io's reactor, which lets go of dropped timers' wakers only
+    /// then (a new timer brings the turn about).
+    pub fn wakers_kept(self: &std::sync::Arc<Self>) -> usize {
+        run(async_io::Timer::after(Duration::from_millis(1)));
+        std::sync::Arc::strong_count(self) - 1
+    }
 }
 
 impl std::task::Wake for Unparks {
