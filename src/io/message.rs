@@ -560,9 +560,9 @@ impl<B> Response<B> {
 
     /// The status, the reason phrase and the fields where they are, with the
     /// body taken out (an empty one left): the server writes a response
-    /// where its service's future put it, rather than moving its 104 bytes
-    /// twice more to get there (each move of a struct just written in
-    /// pieces costs a stall reading it back whole).
+    /// where its service's future put it, rather than moving it twice more
+    /// to get there (each move of a struct just written in pieces costs a
+    /// stall reading it back whole).
     #[inline]
     pub(crate) fn head_and_body(&mut self) -> (StatusCode, &str, &mut Headers, B)
     where
