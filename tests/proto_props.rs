@@ -772,6 +772,66 @@ proptest! {
         prop_assert_eq!(got_trailers, expected);
     }
 
+    /// Request lines near the plain ones (token methods, visible targets,
+    /// `HTTP/1.x` and CRLF), with any byte let into the method or target
+    /// and the versions and line ends that differ from them by little, read
+    /// as httparse reads them: the same method, target and version when the
+    /// request is taken, and none taken that httparse refuses. A whole head
+    /// is read by a shortcut for plain lines, a head in pieces is not:
+    /// `server_events` checks that every split gives the same events.
+    #[test]
+    fn request_lines_read_as_httparse_reads_them(
+        method in prop_oneof![
+            4 => Just("GET".to_string()),
+            3 => "[A-Z]{1,8}",
+            1 => "[!-~]{0,6}",
+            1 => ".{0,3}",
+        ],
+        target in (
+            prop_oneof![
+                4 => "/[!-\"$-~]{0,30}",
+                1 => Just("*".to_string()),
+                1 => Just("a.example:443".to_string()),
+                1 => "http://a.example/[a-z?=&]{0,20}",
+            ],
+            proptest::option::weighted(0.25, (
+                any::<prop::sample::Index>(),
+                // The bytes next to the edges of what a target may hold.
+                prop_oneof![2 => any::<u8>(), 1 => prop::sample::select(&[0x7f, b'#', b' ', 0x1f, 0x80][..])],
+            )),
+        ).prop_map(|(target, stray)| {
+            let mut target = target.into_bytes();
+            if let Some((at, byte)) = stray {
+                target.insert(at.index(target.len() + 1), byte);
+            }
+            target
+        }),
+        line_end in prop_oneof![
+            4 => prop::sample::select(&[" HTTP/1.1\r\n", " HTTP/1.0\r\n"][..]),
+            1 => prop::sample::select(&[
+                " HTTP/1.1\n", " HTTP/1.2\r\n", " HTTP/1.1\r", " HTTP/1.1 \r\n", "  HTTP/1.1\r\n",
+                " HTTP/1.1\r\r\n", " HTTP/1.10\r\n", " http/1.1\r\n", " HTTP/1.", "",
+            ][..]),
+        ],
+    ) {
+        let input = [method.as_bytes(), b" ", &target, line_end.as_bytes(), b"Host: a\r\n\r\n"].concat();
+        let events = support::server_events(Config::default(), &input);
+        let mut fields = [EMPTY_HEADER; 4];
+        let mut request = httparse::Request::new(&mut fields);
+        let peer_took = matches!(request.parse(&input), Ok(httparse::Status::Complete(_)));
+        match events.first() {
+            Some(Owned::Request { method, target, version, .. }) => {
+                prop_assert!(peer_took, "httparse refuses {:?}", String::from_utf8_lossy(&input));
+                prop_assert_eq!(Some(method.as_str()), request.method);
+                prop_assert_eq!(Some(target.as_str()), request.path);
+                let peer_version = request.version.map(|minor| format!("HTTP/1.{minor}"));
+                prop_assert_eq!(Some(version), peer_version.as_ref());
+            }
+            Some(Owned::Error(_)) => {}
+            other => prop_assert!(false, "{:?} for {:?}", other, String::from_utf8_lossy(&input)),
+        }
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic_and_splits_agree(
         input in proptest::collection::vec(prop_oneof![any::<u8>(), Just(b'\r'), Just(b'\n'), Just(b':'), Just(b' ')], 0..400),

@@ -515,7 +515,7 @@ macro_rules! byte_table {
 pub(crate) use byte_table;
 
 /// [`is_tchar`] as a table. Every outgoing header name goes through it.
-static TCHAR: [bool; 256] = byte_table!(is_tchar);
+pub(crate) static TCHAR: [bool; 256] = byte_table!(is_tchar);
 
 /// A non-empty token.
 pub(crate) fn is_token(s: &[u8]) -> bool {

@@ -1,5 +1,6 @@
-//! Parsing a complete head with httparse, then the checks httparse leaves to us:
-//! the Host rules, request-target forms, version support and limits.
+//! Parsing a complete head with httparse (a plain request line, with
+//! `request_line`), then the checks httparse leaves to us: the Host rules,
+//! request-target forms, version support and limits.
 //!
 //! httparse reports coarse errors (`Token`, `Version`, ...). On that rare path the
 //! start line is examined again to name the rule that broke, so a request for
@@ -8,6 +9,7 @@
 use super::error::Error;
 use super::head::{Header, RequestHead, ResponseHead, Version, is_token};
 use super::limits::Config;
+use super::request_line::plain_request_line;
 use super::status::StatusCode;
 
 /// Parses a complete request head (`section` ends with the empty line).
@@ -89,7 +91,9 @@ pub(crate) enum FirstTry<'b, 'h, H> {
 /// Most heads arrive whole. Rather than scan for the end of the head and then
 /// parse it, let httparse find the end while it parses, then check in bulk what
 /// the scanner would have checked line by line. Only the first attempt at a head
-/// does this, so a head that trickles in still costs linear time.
+/// does this, so a head that trickles in still costs linear time. A plain
+/// request line is read by [`plain_request_line`] and only the field lines
+/// by httparse; any other line, by httparse with the rest.
 // One call site, on the path of every head: inlined, its outcome is not
 // written out and read back (`#[inline]` alone left it a call).
 #[inline(always)]
@@ -102,14 +106,38 @@ pub(crate) fn try_whole_request<'b, 'h>(
     if starts_with_line_end(input) {
         return FirstTry::Scan(headers);
     }
-    let mut request = httparse::Request::new(headers);
-    let end = match request.parse(input) {
-        Ok(httparse::Status::Complete(end)) => end,
-        Err(httparse::Error::TooManyHeaders) => return FirstTry::ArrayFull(request.headers),
-        _ => return FirstTry::Scan(request.headers),
-    };
-    let Some(head) = request_head(request) else {
-        return FirstTry::ScannerRejects;
+    let (head, end) = match plain_request_line(input) {
+        Some(line) => {
+            let (fields_len, count) =
+                match httparse::parse_headers(&input[line.len..], &mut *headers) {
+                    Ok(httparse::Status::Complete((len, fields))) => (len, fields.len()),
+                    Err(httparse::Error::TooManyHeaders) => return FirstTry::ArrayFull(headers),
+                    _ => return FirstTry::Scan(headers),
+                };
+            // httparse fills the array from its start.
+            let headers: &'h [Header<'b>] = headers;
+            let head = RequestHead {
+                method: line.method,
+                target: line.target,
+                version: line.version,
+                headers: &headers[..count],
+            };
+            (head, line.len + fields_len)
+        }
+        None => {
+            let mut request = httparse::Request::new(headers);
+            let end = match request.parse(input) {
+                Ok(httparse::Status::Complete(end)) => end,
+                Err(httparse::Error::TooManyHeaders) => {
+                    return FirstTry::ArrayFull(request.headers);
+                }
+                _ => return FirstTry::Scan(request.headers),
+            };
+            let Some(head) = request_head(request) else {
+                return FirstTry::ScannerRejects;
+            };
+            (head, end)
+        }
     };
     // "METHOD SP target SP HTTP/1.x CRLF", measured as the scanner measures it
     let mut request_line = head.method.len() + head.target.len() + 12;
