@@ -774,9 +774,10 @@ proptest! {
 
     /// Request lines near the plain ones (token methods, visible targets,
     /// `HTTP/1.x` and CRLF), with any byte let into the method or target
-    /// and the versions and line ends that differ from them by little, read
-    /// as httparse reads them: the same method, target and version when the
-    /// request is taken, and none taken that httparse refuses. A whole head
+    /// and the delimiters, versions and line ends that differ from them by
+    /// little, read as httparse reads them: the same method, target and
+    /// version when the request is taken, and none taken that httparse
+    /// refuses. A whole head
     /// is read by a shortcut for plain lines, a head in pieces is not:
     /// `server_events` checks that every split gives the same events.
     #[test]
@@ -813,8 +814,10 @@ proptest! {
                 " HTTP/1.1\r\r\n", " HTTP/1.10\r\n", " http/1.1\r\n", " HTTP/1.", "",
             ][..]),
         ],
+        // Now and then another delimiter after the method than one SP.
+        delimiter in prop_oneof![8 => Just(" "), 1 => prop::sample::select(&["\t", "/", "  ", ""][..])],
     ) {
-        let input = [method.as_bytes(), b" ", &target, line_end.as_bytes(), b"Host: a\r\n\r\n"].concat();
+        let input = [method.as_bytes(), delimiter.as_bytes(), &target, line_end.as_bytes(), b"Host: a\r\n\r\n"].concat();
         let events = support::server_events(Config::default(), &input);
         let mut fields = [EMPTY_HEADER; 4];
         let mut request = httparse::Request::new(&mut fields);

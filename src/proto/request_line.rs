@@ -115,7 +115,7 @@ fn visible_ascii_len(bytes: &[u8]) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{plain_request_line, visible_ascii_len};
+    use super::{Version, plain_request_line, visible_ascii_len};
 
     /// Every byte value at every position of a word, and after a run of
     /// visible bytes long enough to reach the byte-at-a-time remainder.
@@ -158,10 +158,20 @@ mod tests {
         }
     }
 
+    /// A plain line is read here, not left to httparse (which would read
+    /// it the same, only slower: a test of outcomes cannot tell); any other
+    /// line is left.
     #[test]
     fn a_plain_line_is_split_into_its_parts() {
         let line = plain_request_line(b"OPTIONS * HTTP/1.0\r\nHost: a\r\n\r\n").unwrap();
         assert_eq!((line.method, line.target, line.len), ("OPTIONS", "*", 20));
+        assert_eq!(line.version, Version::Http10);
+        let line = plain_request_line(b"GET /a?b HTTP/1.1\r\n").unwrap();
+        assert_eq!((line.method, line.target, line.len), ("GET", "/a?b", 19));
+        assert_eq!(line.version, Version::Http11);
+        // The method ends at a byte other than SP: no plain line.
+        assert!(plain_request_line(b"GET//a HTTP/1.1\r\n").is_none());
+        assert!(plain_request_line(b"GET\t/a HTTP/1.1\r\n").is_none());
         assert!(plain_request_line(b"GET / HTTP/1.1\r").is_none());
         assert!(plain_request_line(b"GET / HTTP/1.1\n").is_none());
         assert!(plain_request_line(b"GET  / HTTP/1.1\r\n").is_none());
