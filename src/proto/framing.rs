@@ -678,19 +678,23 @@ fn host_and_port<'a>(authority: &'a [u8], default: &'a [u8]) -> (&'a [u8], &'a [
 /// route on differently (`a.example@b.example`, `a.example/x`, `a, b`).
 /// (The value comes without its surrounding whitespace.)
 fn is_host_field_value(value: &[u8]) -> bool {
-    // Every request has one, most often a name or IPv4 address with a port
-    // or without: the port's digits are found from the end, and the host
-    // before them judged a table lookup a byte, without a branch. Anything
-    // else (an IP literal in brackets, a `%` escape, an invalid value) is
-    // left to the whole rule.
+    is_plain_host_and_port(value) || is_host_and_port(value)
+}
+
+/// Whether `value` is a Host value of the usual kind, a name or IPv4 address
+/// with a port or without (or empty), which every request has: its port's
+/// digits are found from the end, and the host before them judged a table
+/// lookup a byte, without a branch. False for every other value, valid or
+/// not (an IP literal in brackets, a `%` escape), which the whole rule then
+/// judges: true only where the whole rule says true.
+fn is_plain_host_and_port(value: &[u8]) -> bool {
     let (host, port) = match value.iter().rposition(|b| !b.is_ascii_digit()) {
         Some(colon) if value[colon] == b':' => (&value[..colon], &value[colon + 1..]),
         _ => (value, &[][..]),
     };
     // Four digits cannot pass 65535; more are read by `is_port`.
     let port_fits = port.len() <= 4 || is_port(port);
-    (port_fits && (!host.is_empty() || value.is_empty()) && stands_alone_in_reg_name(host))
-        || is_host_and_port(value)
+    port_fits && (!host.is_empty() || value.is_empty()) && stands_alone_in_reg_name(host)
 }
 
 /// Whether every byte of `host` may stand alone in a reg-name or IPv4
@@ -724,13 +728,13 @@ static NOT_REG_NAME_BYTE: [u8; 256] = {
 mod tests {
     use super::{
         CLOSE, FRAMING_NAMES, KEEP_ALIVE, Lowercase, is_framing_name_candidate, is_host_and_port,
-        is_host_field_value,
+        is_host_field_value, is_plain_host_and_port,
     };
 
     /// The Host value's fast path (the port's digits found from the end, a
     /// table lookup a byte of the host) judges every value of up to five
     /// bytes from an alphabet of the bytes that matter as the whole rule
-    /// does.
+    /// does, and takes none the whole rule refuses.
     #[test]
     fn the_host_fast_path_agrees_with_the_whole_rule() {
         const ALPHABET: &[u8] = b"a1:.[]%F@";
@@ -742,13 +746,35 @@ mod tests {
                     n /= ALPHABET.len();
                 }
                 let value = &value[..len];
+                let whole_rule = value.is_empty() || is_host_and_port(value);
                 assert_eq!(
                     is_host_field_value(value),
-                    value.is_empty() || is_host_and_port(value),
+                    whole_rule,
                     "{:?}",
                     core::str::from_utf8(value)
                 );
+                assert!(!is_plain_host_and_port(value) || whole_rule);
             }
+        }
+    }
+
+    /// The usual values are taken by the fast path alone (the whole rule
+    /// would take them too, only slower: a test of outcomes cannot tell),
+    /// and the rest are left to the whole rule.
+    #[test]
+    fn the_usual_host_values_take_the_fast_path() {
+        for usual in [
+            "example.com",
+            "127.0.0.1",
+            "127.0.0.1:8080",
+            "a.example:65535",
+            "a:",
+            "",
+        ] {
+            assert!(is_plain_host_and_port(usual.as_bytes()), "{usual:?}");
+        }
+        for other in ["[::1]:8080", "a%2Db:80", "a:65536", "a:b:1", ":80", "a:8x"] {
+            assert!(!is_plain_host_and_port(other.as_bytes()), "{other:?}");
         }
     }
 
