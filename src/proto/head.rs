@@ -514,7 +514,8 @@ macro_rules! byte_table {
 }
 pub(crate) use byte_table;
 
-/// [`is_tchar`] as a table. Every outgoing header name goes through it.
+/// [`is_tchar`] as a table. Every outgoing header name goes through it, and
+/// the method of every plain request line received.
 pub(crate) static TCHAR: [bool; 256] = byte_table!(is_tchar);
 
 /// A non-empty token.

@@ -1,6 +1,6 @@
-//! Parsing a complete head with httparse (a plain request line, with
-//! `request_line`), then the checks httparse leaves to us: the Host rules,
-//! request-target forms, version support and limits.
+//! Parsing a complete head with httparse (a plain request line is read by
+//! `request_line`, its fields by httparse), then the checks httparse leaves
+//! to us: the Host rules, request-target forms, version support and limits.
 //!
 //! httparse reports coarse errors (`Token`, `Version`, ...). On that rare path the
 //! start line is examined again to name the rule that broke, so a request for
