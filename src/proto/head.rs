@@ -520,14 +520,20 @@ pub(crate) static TCHAR: [bool; 256] = byte_table!(is_tchar);
 
 /// A non-empty token.
 pub(crate) fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && all_bytes_in(&TCHAR, s)
+}
+
+/// Whether `table` (a [`byte_table!`]) takes every byte of `bytes`.
+#[inline]
+pub(crate) fn all_bytes_in(table: &[bool; 256], bytes: &[u8]) -> bool {
     // Four bytes a step, their verdicts combined without a branch: a loop
     // that stops at the first bad byte pays a count and a branch a byte,
-    // as much as the lookup, and nearly every name is a token.
-    let tchar = |ok: bool, b: &u8| ok & TCHAR[usize::from(*b)];
-    let mut words = s.chunks_exact(4);
-    let mut ok = !s.is_empty();
+    // as much as the lookup, and nearly every name or host passes.
+    let take = |ok: bool, b: &u8| ok & table[usize::from(*b)];
+    let mut words = bytes.chunks_exact(4);
+    let mut ok = true;
     for word in &mut words {
-        ok &= word.iter().fold(true, tchar);
+        ok &= word.iter().fold(true, take);
     }
-    ok && words.remainder().iter().fold(true, tchar)
+    ok && words.remainder().iter().fold(true, take)
 }
