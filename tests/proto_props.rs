@@ -835,6 +835,73 @@ proptest! {
         }
     }
 
+    /// Field lines near the plain ones (a token name, a colon, a space, a
+    /// value of printable ASCII, CRLF), with any byte let into the name or
+    /// value and the spaces, colons and line ends that differ from them by
+    /// little, read as httparse reads them: the same fields when the
+    /// request is taken, and none taken that httparse refuses. A whole
+    /// head of plain lines is read by a shortcut, a head in pieces is not:
+    /// `server_events` checks that every split gives the same events.
+    #[test]
+    fn field_lines_read_as_httparse_reads_them(
+        lines in proptest::collection::vec(
+            (
+                prop_oneof![
+                    6 => "[A-Za-z][A-Za-z0-9-]{0,20}",
+                    1 => "[!-~]{0,6}",
+                    1 => "[a-z]{60,70}",
+                ],
+                prop_oneof![
+                    8 => Just(": "),
+                    2 => prop::sample::select(&[":", ":  ", ": \t", ":\t", " :", ""][..]),
+                ],
+                (
+                    prop_oneof![5 => "[ -~]{0,40}", 1 => Just(String::new())],
+                    proptest::option::weighted(0.3, (
+                        any::<prop::sample::Index>(),
+                        prop_oneof![
+                            2 => any::<u8>(),
+                            1 => prop::sample::select(&[b'\t', b'\r', b'\n', 0, 0x7f, 0x80, b' ', b':'][..]),
+                        ],
+                    )),
+                ).prop_map(|(value, stray)| {
+                    let mut value = value.into_bytes();
+                    if let Some((at, byte)) = stray {
+                        value.insert(at.index(value.len() + 1), byte);
+                    }
+                    value
+                }),
+                prop_oneof![
+                    8 => Just("\r\n"),
+                    1 => prop::sample::select(&["\n", "\r", " \r\n", "\t\r\n", "\r\n ", "\r\r\n"][..]),
+                ],
+            ),
+            0..6,
+        ),
+        host_at in any::<prop::sample::Index>(),
+    ) {
+        let mut fields: Vec<Vec<u8>> = lines
+            .iter()
+            .map(|(name, colon, value, line_end)| {
+                [name.as_bytes(), colon.as_bytes(), value, line_end.as_bytes()].concat()
+            })
+            .collect();
+        fields.insert(host_at.index(fields.len() + 1), b"Host: a\r\n".to_vec());
+        let input = [&b"GET / HTTP/1.1\r\n"[..], &fields.concat(), b"\r\n"].concat();
+        let events = support::server_events(Config::default(), &input);
+        let mut slots = [EMPTY_HEADER; 16];
+        let mut request = httparse::Request::new(&mut slots);
+        let peer_took = matches!(request.parse(&input), Ok(httparse::Status::Complete(_)));
+        match events.first() {
+            Some(Owned::Request { headers, .. }) => {
+                prop_assert!(peer_took, "httparse refuses {:?}", String::from_utf8_lossy(&input));
+                prop_assert_eq!(headers, &support::owned_headers(request.headers));
+            }
+            Some(Owned::Error(_)) => {}
+            other => prop_assert!(false, "{:?} for {:?}", other, String::from_utf8_lossy(&input)),
+        }
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic_and_splits_agree(
         input in proptest::collection::vec(prop_oneof![any::<u8>(), Just(b'\r'), Just(b'\n'), Just(b':'), Just(b' ')], 0..400),

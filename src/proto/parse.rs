@@ -1,5 +1,5 @@
-//! Parsing a complete head with httparse (a plain request line is read by
-//! `request_line`, its fields by httparse), then the checks httparse leaves
+//! Parsing a complete head with httparse (a plain request line and plain
+//! field lines are read by `plain_head`), then the checks httparse leaves
 //! to us: the Host rules, request-target forms, version support and limits.
 //!
 //! httparse reports coarse errors (`Token`, `Version`, ...). On that rare path the
@@ -9,7 +9,7 @@
 use super::error::Error;
 use super::head::{Header, RequestHead, ResponseHead, Version, is_token};
 use super::limits::Config;
-use super::request_line::plain_request_line;
+use super::plain_head::{plain_field_lines, plain_request_line};
 use super::status::StatusCode;
 
 /// Parses a complete request head (`section` ends with the empty line).
@@ -92,8 +92,9 @@ pub(crate) enum FirstTry<'b, 'h, H> {
 /// parse it, let httparse find the end while it parses, then check in bulk what
 /// the scanner would have checked line by line. Only the first attempt at a head
 /// does this, so a head that trickles in still costs linear time. A plain
-/// request line is read by [`plain_request_line`] and only the field lines
-/// by httparse; any other line, by httparse with the rest.
+/// request line is read by [`plain_request_line`], plain field lines after
+/// it by [`plain_field_lines`] (or by httparse, if any is not plain); any
+/// other request line, by httparse with the rest.
 // One call site, on the path of every head: inlined, its outcome is not
 // written out and read back (`#[inline]` alone left it a call).
 #[inline(always)]
@@ -106,23 +107,45 @@ pub(crate) fn try_whole_request<'b, 'h>(
     if starts_with_line_end(input) {
         return FirstTry::Scan(headers);
     }
-    let (head, end) = match plain_request_line(input) {
+    // Whether every line is known to end in CRLF: plain lines do.
+    let (head, end, crlf_known) = match plain_request_line(input) {
         Some(line) => {
-            let (fields_len, count) =
-                match httparse::parse_headers(&input[line.len..], &mut *headers) {
-                    Ok(httparse::Status::Complete((len, fields))) => (len, fields.len()),
-                    Err(httparse::Error::TooManyHeaders) => return FirstTry::ArrayFull(headers),
-                    _ => return FirstTry::Scan(headers),
+            let (method_and_target, fields_end, count, crlf_known) =
+                match plain_field_lines(input, line.len, headers) {
+                    Some(fields) => (
+                        line.method_and_target(fields.text),
+                        fields.end,
+                        fields.count,
+                        true,
+                    ),
+                    None => match httparse::parse_headers(&input[line.len..], &mut *headers) {
+                        Ok(httparse::Status::Complete((len, fields))) => {
+                            let count = fields.len();
+                            (
+                                line.method_and_target_of(input),
+                                line.len + len,
+                                count,
+                                false,
+                            )
+                        }
+                        Err(httparse::Error::TooManyHeaders) => {
+                            return FirstTry::ArrayFull(headers);
+                        }
+                        _ => return FirstTry::Scan(headers),
+                    },
                 };
-            // httparse fills the array from its start.
+            let Some((method, target)) = method_and_target else {
+                return FirstTry::Scan(headers);
+            };
+            // Both fill the array from its start.
             let headers: &'h [Header<'b>] = headers;
             let head = RequestHead {
-                method: line.method,
-                target: line.target,
+                method,
+                target,
                 version: line.version,
                 headers: &headers[..count],
             };
-            (head, line.len + fields_len)
+            (head, fields_end, crlf_known)
         }
         None => {
             let mut request = httparse::Request::new(headers);
@@ -136,7 +159,7 @@ pub(crate) fn try_whole_request<'b, 'h>(
             let Some(head) = request_head(request) else {
                 return FirstTry::ScannerRejects;
             };
-            (head, end)
+            (head, end, false)
         }
     };
     // "METHOD SP target SP HTTP/1.x CRLF", measured as the scanner measures it
@@ -148,7 +171,12 @@ pub(crate) fn try_whole_request<'b, 'h>(
             request_line -= 1;
         }
     }
-    if request_line > max_request_line || !scanner_agrees(&input[..end], head.headers, config) {
+    let scanner_agrees = if crlf_known {
+        end <= config.limits.max_head_bytes
+    } else {
+        scanner_agrees(&input[..end], head.headers, config)
+    };
+    if request_line > max_request_line || !scanner_agrees {
         return FirstTry::ScannerRejects;
     }
     FirstTry::Parsed {
