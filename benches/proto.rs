@@ -6,9 +6,8 @@
 //!   transition) against `httparse` alone on the same bytes, for a minimal
 //!   request, a browser-like GET of about 750 bytes and a typical response head.
 //!   Both sides parse into a 64-entry header array and use the same httparse
-//!   build. A request head as plain as these is read by lithe's own word-sized
-//!   shortcut, not by httparse (which reads any other); a response head is
-//!   read by httparse, so its ratio is the cost of what lithe adds on top.
+//!   build. A head as plain as these is read by lithe's own word-sized
+//!   shortcut, not by httparse (which reads any other head).
 //! * `chunked_decode`: a 1 MiB body in 4 KiB chunks decoded by
 //!   [`ChunkedDecoder`] into a preallocated `Vec`, against a plain copy of as
 //!   many bytes in one call (`one_copy`: issue 2's baseline), and against

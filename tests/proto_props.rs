@@ -902,6 +902,71 @@ proptest! {
         }
     }
 
+    /// Status lines near the plain ones (`HTTP/1.x`, three digits, a reason
+    /// phrase of printable ASCII, CRLF), with any byte let into the code or
+    /// reason and the delimiters and line ends that differ from them by
+    /// little, then plain field lines or not, read as httparse reads them:
+    /// the same version, code, reason and fields when the response is
+    /// taken, and none taken that httparse refuses. A whole head of plain
+    /// lines is read by a shortcut, a head in pieces is not:
+    /// `client_events` checks that every split gives the same events.
+    #[test]
+    fn status_lines_read_as_httparse_reads_them(
+        version in prop_oneof![
+            6 => prop::sample::select(&["HTTP/1.1", "HTTP/1.0"][..]),
+            1 => prop::sample::select(&["HTTP/1.2", "HTTP/2.0", "http/1.1", "HTTP/1.", "HTTP/1.1 "][..]),
+        ],
+        code in prop_oneof![6 => "[1-9][0-9]{2}", 1 => "[0-9]{0,4}", 1 => "[ -~]{3}"],
+        reason in (
+            prop_oneof![
+                5 => prop::sample::select(&[" OK", " Not Found", " ", "", "  Spaced ", " Continue"][..]).prop_map(String::from),
+                2 => " [ -~]{0,20}",
+            ],
+            proptest::option::weighted(0.25, (
+                any::<prop::sample::Index>(),
+                prop_oneof![
+                    2 => any::<u8>(),
+                    1 => prop::sample::select(&[b'\t', b'\r', b'\n', 0, 0x7f, 0x80, 0xc3][..]),
+                ],
+            )),
+        ).prop_map(|(reason, stray)| {
+            let mut reason = reason.into_bytes();
+            if let Some((at, byte)) = stray {
+                reason.insert(at.index(reason.len() + 1), byte);
+            }
+            reason
+        }),
+        line_end in prop_oneof![8 => Just("\r\n"), 1 => prop::sample::select(&["\n", "\r", "\r\r\n"][..])],
+        fields in prop::sample::select(&[
+            "Content-Length: 0\r\n",
+            "Content-Length: 0\r\nServer: x\r\n",
+            "Content-Length:0\r\nX-Empty:\r\n",
+            "Content-Length: 0 \r\n",
+            "Content-Length: 0\r\nX: a\tb\r\n",
+            "Content-Length: 0\r\nX : a\r\n",
+        ][..]),
+    ) {
+        let input = [version.as_bytes(), b" ", code.as_bytes(), &reason, line_end.as_bytes(), fields.as_bytes(), b"\r\n"].concat();
+        let events = support::client_events(Config::default(), "GET", &input);
+        let mut slots = [EMPTY_HEADER; 4];
+        let mut response = httparse::Response::new(&mut slots);
+        let peer_took = matches!(response.parse(&input), Ok(httparse::Status::Complete(_)));
+        // Interim responses come first when the code is 1xx: the first
+        // event is the one this head gave either way.
+        match events.first() {
+            Some(Owned::Response { status, reason, version, headers }) => {
+                prop_assert!(peer_took, "httparse refuses {:?}", String::from_utf8_lossy(&input));
+                prop_assert_eq!(Some(*status), response.code);
+                prop_assert_eq!(Some(reason.as_str()), response.reason);
+                let peer_version = response.version.map(|minor| format!("HTTP/1.{minor}"));
+                prop_assert_eq!(Some(version), peer_version.as_ref());
+                prop_assert_eq!(headers, &support::owned_headers(response.headers));
+            }
+            Some(Owned::Error(_)) => {}
+            other => prop_assert!(false, "{:?} for {:?}", other, String::from_utf8_lossy(&input)),
+        }
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic_and_splits_agree(
         input in proptest::collection::vec(prop_oneof![any::<u8>(), Just(b'\r'), Just(b'\n'), Just(b':'), Just(b' ')], 0..400),

@@ -40,7 +40,7 @@
 //! | `conn` | [`Connection`], [`Event`]: ties parsing, framing and state together |
 //! | `scan` | incremental end-of-head detection (linear under any split) |
 //! | `parse` | head parsing with httparse plus the checks it leaves to us |
-//! | `plain_head` | a plain request line and field lines, read in word-sized steps |
+//! | `plain_head` | plain start lines and field lines, read in word-sized steps |
 //! | [`framing`] | RFC 9112 §6.3 message length, smuggling defences |
 //! | `chunked` | [`ChunkedDecoder`] and [`ChunkPrefix`] |
 //! | `encode` | head serialization with validation, [`DataFrame`] |

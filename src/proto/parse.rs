@@ -1,4 +1,4 @@
-//! Parsing a complete head with httparse (a plain request line and plain
+//! Parsing a complete head with httparse (plain start lines and plain
 //! field lines are read by `plain_head`), then the checks httparse leaves
 //! to us: the Host rules, request-target forms, version support and limits.
 //!
@@ -9,7 +9,7 @@
 use super::error::Error;
 use super::head::{Header, RequestHead, ResponseHead, Version, is_token};
 use super::limits::Config;
-use super::plain_head::{plain_field_lines, plain_request_line};
+use super::plain_head::{plain_field_lines, plain_request_line, plain_status_line};
 use super::status::StatusCode;
 
 /// Parses a complete request head (`section` ends with the empty line).
@@ -185,7 +185,9 @@ pub(crate) fn try_whole_request<'b, 'h>(
     }
 }
 
-/// The response twin of [`try_whole_request`].
+/// The response twin of [`try_whole_request`]: a head of a plain status
+/// line and plain field lines is read by [`plain_status_line`] and
+/// [`plain_field_lines`], any other by httparse.
 #[inline(always)]
 pub(crate) fn try_whole_response<'b, 'h>(
     input: &'b [u8],
@@ -195,6 +197,28 @@ pub(crate) fn try_whole_response<'b, 'h>(
     // Folded lines break the line count the bulk check relies on.
     if starts_with_line_end(input) || config.leniency.allow_obs_fold_in_responses {
         return FirstTry::Scan(headers);
+    }
+    if let Some(line) = plain_status_line(input)
+        && let Some(fields) = plain_field_lines(input, line.len, headers)
+        && let Some(reason) = line.reason(fields.text)
+    {
+        if fields.end > config.limits.max_head_bytes {
+            return FirstTry::ScannerRejects;
+        }
+        // Filled from its start, as httparse fills it.
+        let headers: &'h [Header<'b>] = headers;
+        let head = StatusCode::new(line.code)
+            .map(|status| ResponseHead {
+                version: line.version,
+                status,
+                reason,
+                headers: &headers[..fields.count],
+            })
+            .ok_or(Error::InvalidStatusLine);
+        return FirstTry::Parsed {
+            head,
+            end: fields.end,
+        };
     }
     let mut response = httparse::Response::new(headers);
     let end = match response_parser(config).parse_response(&mut response, input) {

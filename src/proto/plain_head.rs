@@ -5,10 +5,12 @@
 //! dispatch and a table lookup a byte for that breadth: on a small request
 //! its request line costs as much as the field lines after it, and each
 //! field line about 230 instructions. Nearly every head is plainer: a
-//! method of token characters, a target of visible ASCII, `HTTP/1.1` or
-//! `HTTP/1.0`, CRLF; then field lines of a token name, a colon, spaces and
-//! a value of printable ASCII with no space at its end, each ended by CRLF.
-//! [`plain_request_line`] and [`plain_field_lines`] read such lines and
+//! request line of a token method, a target of visible ASCII, `HTTP/1.1`
+//! or `HTTP/1.0` and CRLF, or a status line of such a version, three digits
+//! and a reason phrase of printable ASCII; then field lines of a token
+//! name, a colon, a space and a value of printable ASCII with no space at
+//! its end, each ended by CRLF. [`plain_request_line`],
+//! [`plain_status_line`] and [`plain_field_lines`] read such lines and
 //! answer `None` for any other, which httparse then reads as before, so
 //! they change no outcome: they accept only what httparse accepts, and
 //! split it where httparse does (tests/proto_props.rs compares the two on
@@ -91,6 +93,71 @@ pub(crate) fn plain_request_line(input: &[u8]) -> Option<PlainRequestLine> {
 
 /// What follows the target on a plain line: ` HTTP/1.1` and CRLF.
 const LINE_END_LEN: usize = 11;
+
+/// A status line [`plain_status_line`] took, as places in its input.
+pub(crate) struct PlainStatusLine {
+    /// The protocol version.
+    pub(crate) version: Version,
+    /// The status code's three digits as a number (not yet checked to be
+    /// a status code).
+    pub(crate) code: u16,
+    /// Where the reason phrase begins and ends.
+    reason: (usize, usize),
+    /// The line's length, its CRLF included: where the field lines begin.
+    pub(crate) len: usize,
+}
+
+impl PlainStatusLine {
+    /// The reason phrase, a slice of `text`: the input the line was read
+    /// from (or its start, the line included) as a `str`.
+    pub(crate) fn reason<'b>(&self, text: &'b str) -> Option<&'b str> {
+        text.get(self.reason.0..self.reason.1)
+    }
+}
+
+/// The status line `input` begins with, if it is a plain one: `HTTP/1.x SP
+/// 3DIGIT`, then CRLF or SP, a reason phrase of bytes from SP to `~` and
+/// CRLF, the version `HTTP/1.1` or `HTTP/1.0`. `None` for anything else,
+/// valid or not, and for a line not yet complete.
+#[inline(always)]
+pub(crate) fn plain_status_line(input: &[u8]) -> Option<PlainStatusLine> {
+    let version = match input.get(..STATUS_CODE_AT)? {
+        b"HTTP/1.1 " => Version::Http11,
+        b"HTTP/1.0 " => Version::Http10,
+        _ => return None,
+    };
+    let [hundreds, tens, ones, after_code @ ..] = &input[STATUS_CODE_AT..] else {
+        return None;
+    };
+    let digit = |b: u8| b.is_ascii_digit().then(|| u16::from(b - b'0'));
+    let code = digit(*hundreds)? * 100 + digit(*tens)? * 10 + digit(*ones)?;
+    let reason_start = STATUS_CODE_AT + 4;
+    let reason_len = match after_code {
+        [b'\r', b'\n', ..] => {
+            return Some(PlainStatusLine {
+                version,
+                code,
+                reason: (reason_start - 1, reason_start - 1),
+                len: reason_start + 1,
+            });
+        }
+        [b' ', reason @ ..] => ascii_run_len::<b' '>(reason),
+        _ => return None,
+    };
+    let reason_end = reason_start + reason_len;
+    if input.get(reason_end..reason_end + 2)? != b"\r\n" {
+        return None;
+    }
+    Some(PlainStatusLine {
+        version,
+        code,
+        reason: (reason_start, reason_end),
+        len: reason_end + 2,
+    })
+}
+
+/// Where a status line's code begins: after `HTTP/1.1 `.
+const STATUS_CODE_AT: usize = 9;
 
 /// The field lines of `input` from `start` on, and the empty line that ends
 /// them, if every line is plain: a name of token characters, a colon, a
@@ -238,7 +305,9 @@ fn first_flagged(flags: u64) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{Header, Version, ascii_run_len, plain_field_lines, plain_request_line};
+    use super::{
+        Header, Version, ascii_run_len, plain_field_lines, plain_request_line, plain_status_line,
+    };
 
     /// A run's lowest byte, and the function that measures the run.
     type RunLen = (u8, fn(&[u8]) -> usize);
@@ -314,6 +383,48 @@ mod tests {
         assert!(plain_request_line(b"GET / HTTP/1.1\n").is_none());
         assert!(plain_request_line(b"GET  / HTTP/1.1\r\n").is_none());
         assert!(plain_request_line(b" / HTTP/1.1\r\n").is_none());
+    }
+
+    /// A plain status line is read here, not left to httparse (which would
+    /// read it the same, only slower); any other line is left.
+    #[test]
+    fn a_plain_status_line_is_split_into_its_parts() {
+        let input = "HTTP/1.1 200 OK\r\nA: b\r\n\r\n";
+        let line = plain_status_line(input.as_bytes()).unwrap();
+        assert_eq!(
+            (line.version, line.code, line.len),
+            (Version::Http11, 200, 17)
+        );
+        assert_eq!(line.reason(input), Some("OK"));
+        let input = "HTTP/1.0 404 Not  Found \r\n";
+        let line = plain_status_line(input.as_bytes()).unwrap();
+        assert_eq!(
+            (line.version, line.code, line.len),
+            (Version::Http10, 404, 26)
+        );
+        assert_eq!(line.reason(input), Some("Not  Found "));
+        let input = "HTTP/1.1 204\r\n";
+        let line = plain_status_line(input.as_bytes()).unwrap();
+        assert_eq!(
+            (line.code, line.len, line.reason(input)),
+            (204, 14, Some(""))
+        );
+        let others: [&[u8]; 10] = [
+            b"HTTP/1.1 200 OK\n",
+            b"HTTP/1.1 200 OK\r",
+            b"HTTP/1.1 2000 OK\r\n",
+            b"HTTP/1.1 20 OK\r\n",
+            b"HTTP/1.1 2x0 OK\r\n",
+            b"HTTP/1.1  200 OK\r\n",
+            b"HTTP/1.2 200 OK\r\n",
+            b"HTTP/1.1 200\tOK\r\n",
+            b"HTTP/1.1 200 caf\xc3\xa9\r\n",
+            b"HTTP/1.1 200\n",
+        ];
+        for input in others {
+            let line = plain_status_line(input);
+            assert!(line.is_none(), "{:?}", String::from_utf8_lossy(input));
+        }
     }
 
     /// Plain field lines are read here, not left to httparse (which would
