@@ -8,13 +8,15 @@
 //! request line of a token method, a target of visible ASCII, `HTTP/1.1`
 //! or `HTTP/1.0` and CRLF, or a status line of such a version, three digits
 //! and a reason phrase of printable ASCII; then field lines of a token
-//! name, a colon, a space and a value of printable ASCII with no space at
-//! its end, each ended by CRLF. [`plain_request_line`],
+//! name, a colon, a space or none and a value of printable ASCII with no
+//! space at its end, each ended by CRLF. [`plain_request_line`],
 //! [`plain_status_line`] and [`plain_field_lines`] read such lines and
 //! answer `None` for any other, which httparse then reads as before, so
 //! they change no outcome: they accept only what httparse accepts, and
 //! split it where httparse does (tests/proto_props.rs compares the two on
 //! arbitrary heads).
+
+use core::ops::Range;
 
 use super::head::{Header, TCHAR, Version};
 
@@ -101,8 +103,8 @@ pub(crate) struct PlainStatusLine {
     /// The status code's three digits as a number (not yet checked to be
     /// a status code).
     pub(crate) code: u16,
-    /// Where the reason phrase begins and ends.
-    reason: (usize, usize),
+    /// Where the reason phrase is.
+    reason: Range<usize>,
     /// The line's length, its CRLF included: where the field lines begin.
     pub(crate) len: usize,
 }
@@ -111,7 +113,7 @@ impl PlainStatusLine {
     /// The reason phrase, a slice of `text`: the input the line was read
     /// from (or its start, the line included) as a `str`.
     pub(crate) fn reason<'b>(&self, text: &'b str) -> Option<&'b str> {
-        text.get(self.reason.0..self.reason.1)
+        text.get(self.reason.clone())
     }
 }
 
@@ -131,28 +133,22 @@ pub(crate) fn plain_status_line(input: &[u8]) -> Option<PlainStatusLine> {
     };
     let digit = |b: u8| b.is_ascii_digit().then(|| u16::from(b - b'0'));
     let code = digit(*hundreds)? * 100 + digit(*tens)? * 10 + digit(*ones)?;
-    let reason_start = STATUS_CODE_AT + 4;
-    let reason_len = match after_code {
-        [b'\r', b'\n', ..] => {
-            return Some(PlainStatusLine {
-                version,
-                code,
-                reason: (reason_start - 1, reason_start - 1),
-                len: reason_start + 1,
-            });
-        }
-        [b' ', reason @ ..] => ascii_run_len::<b' '>(reason),
+    let code_end = STATUS_CODE_AT + 3;
+    // No reason phrase, or one after a single SP (httparse would take a
+    // second one into the phrase: so does this).
+    let reason = match after_code {
+        [b'\r', b'\n', ..] => code_end..code_end,
+        [b' ', phrase @ ..] => code_end + 1..code_end + 1 + ascii_run_len::<b' '>(phrase),
         _ => return None,
     };
-    let reason_end = reason_start + reason_len;
-    if input.get(reason_end..reason_end + 2)? != b"\r\n" {
+    if input.get(reason.end..reason.end + 2)? != b"\r\n" {
         return None;
     }
     Some(PlainStatusLine {
         version,
         code,
-        reason: (reason_start, reason_end),
-        len: reason_end + 2,
+        len: reason.end + 2,
+        reason,
     })
 }
 
