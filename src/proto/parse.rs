@@ -9,7 +9,9 @@
 use super::error::Error;
 use super::head::{Header, RequestHead, ResponseHead, Version, is_token};
 use super::limits::Config;
-use super::plain_head::{plain_field_lines, plain_request_line, plain_status_line};
+use super::plain_head::{
+    PlainFields, PlainStatusLine, plain_field_lines, plain_request_line, plain_status_line,
+};
 use super::status::StatusCode;
 
 /// Parses a complete request head (`section` ends with the empty line).
@@ -198,10 +200,7 @@ pub(crate) fn try_whole_response<'b, 'h>(
     if starts_with_line_end(input) || config.leniency.allow_obs_fold_in_responses {
         return FirstTry::Scan(headers);
     }
-    if let Some(line) = plain_status_line(input)
-        && let Some(fields) = plain_field_lines(input, line.len, headers)
-        && let Some(reason) = line.reason(fields.text)
-    {
+    if let Some((line, fields, reason)) = plain_response_head(input, headers) {
         if fields.end > config.limits.max_head_bytes {
             return FirstTry::ScannerRejects;
         }
@@ -233,6 +232,20 @@ pub(crate) fn try_whole_response<'b, 'h>(
         head: response_head(response),
         end,
     }
+}
+
+/// A plain status line, plain field lines after it, and its reason, or
+/// `None` for httparse to read the head. (A function rather than a let chain:
+/// the library builds with Rust 1.85, older than let chains.)
+#[inline(always)]
+fn plain_response_head<'b>(
+    input: &'b [u8],
+    headers: &mut [Header<'b>],
+) -> Option<(PlainStatusLine, PlainFields<'b>, &'b str)> {
+    let line = plain_status_line(input)?;
+    let fields = plain_field_lines(input, line.len, headers)?;
+    let reason = line.reason(fields.text)?;
+    Some((line, fields, reason))
 }
 
 fn starts_with_line_end(input: &[u8]) -> bool {
