@@ -385,26 +385,32 @@ mod tests {
     /// read it the same, only slower); any other line is left.
     #[test]
     fn a_plain_status_line_is_split_into_its_parts() {
-        let input = "HTTP/1.1 200 OK\r\nA: b\r\n\r\n";
-        let line = plain_status_line(input.as_bytes()).unwrap();
-        assert_eq!(
-            (line.version, line.code, line.len),
-            (Version::Http11, 200, 17)
-        );
-        assert_eq!(line.reason(input), Some("OK"));
-        let input = "HTTP/1.0 404 Not  Found \r\n";
-        let line = plain_status_line(input.as_bytes()).unwrap();
-        assert_eq!(
-            (line.version, line.code, line.len),
-            (Version::Http10, 404, 26)
-        );
-        assert_eq!(line.reason(input), Some("Not  Found "));
-        let input = "HTTP/1.1 204\r\n";
-        let line = plain_status_line(input.as_bytes()).unwrap();
-        assert_eq!(
-            (line.code, line.len, line.reason(input)),
-            (204, 14, Some(""))
-        );
+        // The input, then its version, code, line length and reason.
+        let plain = [
+            (
+                "HTTP/1.1 200 OK\r\nA: b\r\n\r\n",
+                Version::Http11,
+                200,
+                17,
+                "OK",
+            ),
+            (
+                "HTTP/1.0 404 Not  Found \r\n",
+                Version::Http10,
+                404,
+                26,
+                "Not  Found ",
+            ),
+            ("HTTP/1.1 204\r\n", Version::Http11, 204, 14, ""),
+        ];
+        for (input, version, code, len, reason) in plain {
+            let line = plain_status_line(input.as_bytes()).unwrap();
+            assert_eq!(
+                (line.version, line.code, line.len, line.reason(input)),
+                (version, code, len, Some(reason)),
+                "{input:?}"
+            );
+        }
         let others: [&[u8]; 10] = [
             b"HTTP/1.1 200 OK\n",
             b"HTTP/1.1 200 OK\r",
