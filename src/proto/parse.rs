@@ -435,3 +435,36 @@ fn diagnose_version(version: &[u8]) -> Error {
         _ => Error::InvalidVersion,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::plain_response_head;
+    use crate::proto::{EMPTY_HEADER, Version};
+
+    /// A plain response head is read by the shortcut, not left to httparse
+    /// (which would read it the same, only slower: a test of outcomes cannot
+    /// tell); a head with any other line is left.
+    #[test]
+    fn a_plain_response_head_is_read_without_httparse() {
+        let input = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nServer: x\r\n\r\n";
+        let mut headers = [EMPTY_HEADER; 4];
+        let (line, fields, reason) = plain_response_head(input, &mut headers).unwrap();
+        assert_eq!(
+            (line.version, line.code, reason),
+            (Version::Http11, 404, "Not Found")
+        );
+        assert_eq!((fields.end, fields.count), (input.len(), 2));
+        let read: [(&str, &[u8]); 2] =
+            core::array::from_fn(|i| (headers[i].name, headers[i].value));
+        assert_eq!(read, [("Content-Length", &b"0"[..]), ("Server", b"x")]);
+        let others: [&[u8]; 3] = [
+            b"HTTP/1.1 200 OK\r\nA:  b\r\n\r\n",
+            b"HTTP/1.1 200 OK\nA: b\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nA: b\r\n",
+        ];
+        for input in others {
+            let read = plain_response_head(input, &mut headers);
+            assert!(read.is_none(), "{:?}", core::str::from_utf8(input));
+        }
+    }
+}
