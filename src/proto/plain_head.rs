@@ -159,9 +159,9 @@ const STATUS_CODE_AT: usize = 9;
 /// them, if every line is plain: a name of token characters, a colon, a
 /// space or none, a value of bytes from SP to `~` that neither begins nor
 /// ends with a space, CRLF. Fills `fields` from its start and answers one
-/// past the empty line, how many fields it holds and `input[..end]` as a
-/// `str` (the one conversion a name needs, made once for the whole head,
-/// start line included: a start line that is not ASCII gets `None`).
+/// past the empty line, how many fields it holds and the head up to its last
+/// name as a `str` (the one conversion a name needs, made once for the whole
+/// head, start line included: a start line that is not ASCII gets `None`).
 /// `None` for anything else, valid or not, for more fields than `fields`
 /// holds and for a head not yet complete; `fields` may then hold anything.
 // Not inlined: the loop then has the registers to itself.
@@ -175,8 +175,9 @@ pub(crate) fn plain_field_lines<'b>(
     let mut count = 0;
     // First pass: check every line and fill in its value. A name must be a
     // `str`, and the one safe way there (`from_utf8`) has a cost of its own
-    // per call: it is made once, over the whole head, when its end is known.
-    // Until then a name is held as its length, a prefix of `NAME_LENGTHS`.
+    // per call: it is made once, over the head up to its last name, when
+    // that is known. Until then a name is held as its length, a prefix of
+    // `NAME_LENGTHS`.
     let end = loop {
         if let [b'\r', b'\n', ..] = rest {
             break input.len() - rest.len() + 2;
@@ -205,11 +206,20 @@ pub(crate) fn plain_field_lines<'b>(
         count += 1;
         rest = next;
     };
-    // Every byte is ASCII: this validation cannot fail.
-    let text = core::str::from_utf8(&input[..end]).ok()?;
+    // Every byte is ASCII: this validation cannot fail. It stops at the
+    // last name, found back from its value (past a colon and a space or
+    // none): what follows needs no `str`, and costs by the byte.
+    let base = input.as_ptr() as usize;
+    let names_end = match count.checked_sub(1) {
+        Some(last) => {
+            let value_at = fields[last].value.as_ptr() as usize - base;
+            value_at - 1 - usize::from(input[value_at - 1] == b' ')
+        }
+        None => start,
+    };
+    let text = core::str::from_utf8(&input[..names_end]).ok()?;
     // Second pass: each name from its place in `text`. A line begins two
     // bytes after the value before it ends.
-    let base = input.as_ptr() as usize;
     let mut line_start = start;
     for field in &mut fields[..count] {
         field.name = text.get(line_start..line_start + field.name.len())?;
@@ -224,7 +234,8 @@ pub(crate) struct PlainFields<'b> {
     pub(crate) end: usize,
     /// How many fields were read.
     pub(crate) count: usize,
-    /// The head up to `end`, as a `str`.
+    /// The head up to the end of its last name (or the end of its start
+    /// line, where there is no field), as a `str`.
     pub(crate) text: &'b str,
 }
 
@@ -437,22 +448,31 @@ mod tests {
         let mut fields = [httparse::EMPTY_HEADER; 4];
         let read = plain_field_lines(input, 16, &mut fields).unwrap();
         assert_eq!((read.end, read.count), (input.len() - 4, 4));
-        assert_eq!(read.text.as_bytes(), &input[..read.end]);
+        // The `str` ends with the last name: the start line and the names
+        // are read from it, and nothing after them.
+        let after_last_name = b":b  c\r\n\r\nnext".len();
+        assert_eq!(
+            read.text.as_bytes(),
+            &input[..input.len() - after_last_name]
+        );
         let expected: [(&str, &[u8]); 4] =
             [("Host", b"a"), ("X-Empty", b""), ("Y", b""), ("Z", b"b  c")];
         for (field, (name, value)) in fields.iter().zip(expected) {
             assert_eq!((field.name, field.value), (name, value));
         }
         // An empty value is where httparse puts it: at its line's CR.
-        let cr_of = |line_end: &str| {
-            let at = read.text.find(line_end).unwrap() + line_end.len() - 2;
-            input[at..].as_ptr()
+        let cr_of = |line_end: &[u8]| {
+            let at = input.windows(line_end.len()).position(|w| w == line_end);
+            input[at.unwrap() + line_end.len() - 2..].as_ptr()
         };
-        assert_eq!(fields[1].value.as_ptr(), cr_of("X-Empty:\r\n"));
-        assert_eq!(fields[2].value.as_ptr(), cr_of("Y: \r\n"));
+        assert_eq!(fields[1].value.as_ptr(), cr_of(b"X-Empty:\r\n"));
+        assert_eq!(fields[2].value.as_ptr(), cr_of(b"Y: \r\n"));
         // A head of no fields.
-        let read = plain_field_lines(b"\r\n", 0, &mut fields).unwrap();
-        assert_eq!((read.end, read.count), (2, 0));
+        let read = plain_field_lines(b"HTTP/1.1 204\r\n\r\n", 14, &mut fields).unwrap();
+        assert_eq!(
+            (read.end, read.count, read.text),
+            (16, 0, "HTTP/1.1 204\r\n")
+        );
     }
 
     /// Lines httparse takes but reads more than a byte class into (a
