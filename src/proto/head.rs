@@ -256,6 +256,13 @@ fn is_port_number(port: &[u8]) -> bool {
     if port.len() <= 4 {
         return !port.is_empty() && port.iter().all(u8::is_ascii_digit);
     }
+    // Five digits (ports from 10000 on, where test and benchmark servers
+    // listen) are compared with 65535 as a number of their bytes: digits of
+    // one length order as their values do.
+    if let Ok(digits) = <[u8; 5]>::try_from(port) {
+        let as_number = |[a, b, c, d, e]: [u8; 5]| u64::from_be_bytes([0, 0, 0, a, b, c, d, e]);
+        return digits.iter().all(u8::is_ascii_digit) && as_number(digits) <= as_number(*b"65535");
+    }
     let mut value = 0u32;
     port.iter().all(|&b| {
         value = value
@@ -536,4 +543,37 @@ pub(crate) fn all_bytes_in(table: &[bool; 256], bytes: &[u8]) -> bool {
         ok &= word.iter().fold(true, take);
     }
     ok && words.remainder().iter().fold(true, take)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_port_number;
+
+    /// Every port of five digits (compared with 65535 as a number of its
+    /// bytes), and of four and six (counted), is judged by its value; a
+    /// byte other than a digit anywhere makes it no port.
+    #[test]
+    fn ports_are_judged_by_their_value() {
+        for len in [4, 5, 6] {
+            for value in 0..10u32.pow(len) {
+                let mut digits = [0u8; 6];
+                let mut rest = value;
+                for slot in digits[..len as usize].iter_mut().rev() {
+                    *slot = b'0' + (rest % 10) as u8;
+                    rest /= 10;
+                }
+                let port = &mut digits[..len as usize];
+                assert_eq!(is_port_number(port), value <= 65535, "{port:?}");
+                if value % 997 == 0 {
+                    for at in 0..port.len() {
+                        for other in [b'/', b':', b'a', b' '] {
+                            let kept = core::mem::replace(&mut port[at], other);
+                            assert!(!is_port_number(port), "{port:?}");
+                            port[at] = kept;
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
