@@ -110,9 +110,15 @@ impl<B> Request<B> {
         body: B,
         upgrade: Option<OnUpgrade>,
     ) -> Self {
+        // The most common target of all is kept as a constant, which
+        // `target` and `path` give without checking its UTF-8 again.
+        let target = match headers.at(target) {
+            b"/" => Target::Given(ByteStr::from_static("/")),
+            _ => Target::Received(target),
+        };
         Request {
             method,
-            target: Target::Received(target),
+            target,
             version,
             headers,
             body,
@@ -619,5 +625,51 @@ mod size {
             "Request: {} bytes",
             core::mem::size_of::<Request>()
         );
+    }
+}
+
+#[cfg(test)]
+mod received_target {
+    use bytes::Bytes;
+
+    use super::{Method, Request, Target};
+    use crate::io::body::Incoming;
+    use crate::io::headers::Headers;
+    use crate::proto::Version;
+
+    /// A received target of `/` is kept as a constant, any other as its
+    /// place in the head; both read back as sent (a test of what `target`
+    /// answers cannot tell them apart).
+    #[test]
+    fn a_bare_slash_is_kept_as_a_constant() {
+        let head = Bytes::from_static(b"GET / HTTP/1.1\r\nGET /a HTTP/1.1\r\nGET //");
+        let at = |line: usize, len: usize| {
+            (
+                head.split(|&b| b == b'\n')
+                    .take(line)
+                    .map(|l| l.len() + 1)
+                    .sum::<usize>()
+                    + 4,
+                len,
+            )
+        };
+        for (target, constant) in [(at(0, 1), true), (at(1, 2), false), (at(2, 2), false)] {
+            let request = Request::received(
+                Method::received(&head, (0, 3)),
+                target,
+                Version::Http11,
+                Headers::from_spans(head.clone(), Default::default()),
+                Incoming::empty(),
+                None,
+            );
+            let sent = core::str::from_utf8(&head[target.0..target.0 + target.1]).unwrap();
+            assert_eq!(request.target(), sent);
+            assert_eq!(request.path(), sent);
+            assert_eq!(
+                matches!(request.target, Target::Given(_)),
+                constant,
+                "{sent}"
+            );
+        }
     }
 }
