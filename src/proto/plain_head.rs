@@ -467,6 +467,9 @@ mod tests {
         };
         assert_eq!(fields[1].value.as_ptr(), cr_of(b"X-Empty:\r\n"));
         assert_eq!(fields[2].value.as_ptr(), cr_of(b"Y: \r\n"));
+        // The last name followed by a space.
+        let read = plain_field_lines(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 16, &mut fields);
+        assert_eq!(read.unwrap().text, "GET / HTTP/1.1\r\nHost");
         // A head of no fields.
         let read = plain_field_lines(b"HTTP/1.1 204\r\n\r\n", 14, &mut fields).unwrap();
         assert_eq!(
