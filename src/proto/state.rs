@@ -315,10 +315,7 @@ impl States {
                 // Nor can a switch it awaits happen any more.
                 (Idle | Done | MightSwitchProtocol, Closed | Error) => self.client = MustClose,
                 (Done, Done) => {
-                    *self = States {
-                        keep_alive: true,
-                        ..States::new()
-                    };
+                    *self = States::new();
                     return Settled::NextCycle;
                 }
                 _ => {}
@@ -388,5 +385,20 @@ mod tests {
             }
         }
         assert_eq!(checked, 9 * 9 * 2 * 2 * 2 * 7);
+    }
+
+    /// An unsolicited response (an error or timeout answer before any
+    /// request) is the connection's last: the table takes keep-alive away,
+    /// so its end leaves the server `MustClose` whatever else the caller
+    /// decided (the connection decides so too, before this rule is reached:
+    /// a test through it cannot tell whether the rule holds).
+    #[test]
+    fn an_unsolicited_response_is_the_last() {
+        let mut states = States::new();
+        assert!(states.keep_alive);
+        let sent = states.process(Role::Server, Transition::Unsolicited);
+        assert!(sent.is_ok() && !states.keep_alive);
+        let ended = states.process(Role::Server, Transition::EndOfMessage);
+        assert!(ended.is_ok() && states.server == State::MustClose);
     }
 }
