@@ -118,7 +118,15 @@ impl core::hash::Hash for ByteStr {
     }
 }
 
-/// In order of the text, as `str`.
+/// In order of the text, as `str`, however each was made.
+///
+/// ```
+/// use lithe::io::ByteStr;
+/// let mut names = [ByteStr::from(String::from("b")), ByteStr::from("a")];
+/// assert!(names[1] < names[0]);
+/// names.sort();
+/// assert_eq!(names.map(|name| name.to_string()), ["a", "b"]);
+/// ```
 impl PartialOrd for ByteStr {
     fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
         Some(self.cmp(other))
