@@ -76,6 +76,9 @@
 extern crate alloc;
 
 pub mod proto;
+// Owned copies of `proto`'s heads, re-exported there.
+#[cfg(feature = "alloc")]
+mod owned;
 
 #[cfg(feature = "std")]
 pub mod io;

@@ -45,7 +45,7 @@
 //! | `chunked` | [`ChunkedDecoder`] and [`ChunkPrefix`] |
 //! | `encode` | head serialization with validation, [`DataFrame`] |
 //! | `head`, `status`, `error`, `limits` | the types of the API |
-//! | `owned` | owned copies of heads (feature `alloc`) |
+//! | `OwnedRequestHead` and the like | owned copies of heads (feature `alloc`; their code is outside this module, which allocates nothing) |
 //!
 //! # What is supported
 //!
@@ -70,8 +70,6 @@ mod error;
 pub mod framing;
 mod head;
 mod limits;
-#[cfg(feature = "alloc")]
-mod owned;
 mod parse;
 mod plain_head;
 mod scan;
@@ -89,7 +87,9 @@ pub use error::{Error, SendError};
 pub use framing::{BodyLength, MAX_CONTENT_LENGTH};
 pub use head::{EMPTY_HEADER, Header, RequestHead, ResponseHead, TargetForm, Version};
 pub use limits::{Config, Leniency, Limits};
+// Kept outside this module, whose files name no allocating type: re-exported
+// here, where they belong (owned conveniences of `proto`, feature `alloc`).
 #[cfg(feature = "alloc")]
-pub use owned::{OwnedHeader, OwnedRequestHead, OwnedResponseHead};
+pub use crate::owned::{OwnedHeader, OwnedRequestHead, OwnedResponseHead};
 pub use state::{Role, State};
 pub use status::{InvalidStatusCode, StatusCode};

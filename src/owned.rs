@@ -4,8 +4,7 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use super::head::{Header, RequestHead, ResponseHead, Version};
-use super::status::StatusCode;
+use crate::proto::{Header, RequestHead, ResponseHead, StatusCode, Version};
 
 /// An owned header field.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
