@@ -7,7 +7,7 @@
 //! `HTTP/2.0` gets 505 while garbage gets 400.
 
 use super::error::Error;
-use super::head::{Header, RequestHead, ResponseHead, Version, is_token};
+use super::head::{Header, RequestHead, ResponseHead, TargetForm, Version, is_token};
 use super::limits::Config;
 use super::plain_head::{
     PlainFields, PlainStatusLine, plain_field_lines, plain_request_line, plain_status_line,
@@ -302,7 +302,13 @@ fn check_request(head: &RequestHead<'_, '_>, max_target_bytes: usize) -> Result<
     if head.target.len() > max_target_bytes {
         return Err(Error::RequestTargetTooLong);
     }
-    if !head.target_form().fits_method(head.method) {
+    // The most common target, `/`, is origin-form, which every method but
+    // CONNECT takes: judged here, without the call that judges any target.
+    let form = match head.target {
+        "/" => TargetForm::Origin,
+        target => TargetForm::of(target),
+    };
+    if !form.fits_method(head.method) {
         return Err(Error::InvalidRequestTarget);
     }
     Ok(())
