@@ -35,6 +35,7 @@ pub(crate) struct PlainRequestLine {
 impl PlainRequestLine {
     /// The method and the target, slices of `text`: the input the line was
     /// read from (or its start, the line included) as a `str`.
+    #[inline]
     pub(crate) fn method_and_target<'b>(&self, text: &'b str) -> Option<(&'b str, &'b str)> {
         Some((
             text.get(..self.method_len)?,
