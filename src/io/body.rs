@@ -250,6 +250,19 @@ impl Default for Body {
     }
 }
 
+/// The kind of body and its length where known, never its bytes: a body
+/// logged with its message (a password form, a token) stays out of the log.
+///
+/// ```
+/// use lithe::io::Body;
+/// assert_eq!(format!("{:?}", Body::empty()), "Body::Empty");
+/// assert_eq!(format!("{:?}", Body::from("secret")), "Body::Full(6)");
+/// let pieces = || futures_lite::stream::empty::<std::io::Result<bytes::Bytes>>();
+/// assert_eq!(format!("{:?}", Body::sized_stream(6, pieces())), "Body::Stream { len: Some(6) }");
+/// assert_eq!(format!("{:?}", Body::stream(pieces())), "Body::Stream { len: None }");
+/// let trailed = Body::from("secret").with_trailers(async { lithe::io::Headers::new() });
+/// assert_eq!(format!("{trailed:?}"), "Body::Stream { len: None, trailers }");
+/// ```
 impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
