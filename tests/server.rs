@@ -6188,6 +6188,39 @@ fn a_switch_to_a_protocol_not_offered_is_answered_500() {
     server.shutdown();
 }
 
+/// A 101 the driver refuses (to a protocol not offered, or naming none)
+/// is answered 500 at once, though the request's body is not all in: only a
+/// switch that can go out waits for the body to end. Held for a body the
+/// client has not finished sending, the refusal would come only after it.
+#[test]
+fn a_switch_refused_during_a_request_body_is_answered_without_waiting_for_it() {
+    use lithe::io::{Request, Response};
+    async fn switch(request: Request) -> Response {
+        let response = Response::new(lithe::proto::StatusCode::SWITCHING_PROTOCOLS)
+            .with_header("connection", "upgrade");
+        match request.path() {
+            "/unoffered" => response.with_header("upgrade", "h3"),
+            _ => response,
+        }
+    }
+    let server = server_with(switch, ServerConfig::default());
+    for target in ["/unoffered", "/unnamed"] {
+        let mut s = socket(server.local_addr());
+        // Half the declared body: the rest is never sent.
+        let request = format!(
+            "POST {target} HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n\
+             Upgrade: websocket\r\nContent-Length: 10\r\n\r\nhello"
+        );
+        s.write_all(request.as_bytes()).unwrap();
+        let head = read_until(&mut s, "\r\n\r\n");
+        assert!(
+            head.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+            "{target}: {head}"
+        );
+    }
+    server.shutdown();
+}
+
 /// A 101 the driver cannot send (the request proposed no switch) becomes a
 /// 500, which during a shutdown is the connection's last response, and
 /// says so as every other does.
