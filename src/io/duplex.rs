@@ -330,6 +330,35 @@ mod tests {
         );
     }
 
+    /// A read shorter than what is buffered takes its start and leaves the
+    /// rest, in order and no more, to the next read; a write after such a
+    /// read comes after that rest, with room for as much as the rest leaves.
+    #[test]
+    fn a_short_read_leaves_the_rest_for_the_next() {
+        fn read(stream: &mut DuplexStream, len: usize) -> Vec<u8> {
+            let mut buf = vec![0; len];
+            let mut cx = Context::from_waker(Waker::noop());
+            match Pin::new(stream).poll_read(&mut cx, &mut buf) {
+                Poll::Ready(Ok(n)) => buf[..n].to_vec(),
+                other => panic!("{other:?}"),
+            }
+        }
+        fn write(stream: &mut DuplexStream, bytes: &[u8]) -> usize {
+            let mut cx = Context::from_waker(Waker::noop());
+            match Pin::new(stream).poll_write(&mut cx, bytes) {
+                Poll::Ready(Ok(n)) => n,
+                other => panic!("{other:?}"),
+            }
+        }
+        let (mut a, mut b) = duplex(16);
+        assert_eq!(write(&mut a, b"hello world"), 11);
+        assert_eq!(read(&mut b, 5), b"hello");
+        // Six unread bytes of sixteen: room for ten.
+        assert_eq!(write(&mut a, b"!0123456789abc"), 10);
+        assert_eq!(read(&mut b, 2), b" w");
+        assert_eq!(read(&mut b, 64), b"orld!012345678");
+    }
+
     /// A write larger than the room left is taken in part, as a socket's
     /// is (the drivers' partial-write paths depend on it); then it waits.
     #[test]
